@@ -1,0 +1,216 @@
+-- idv: the whole DDL. Applied once on an empty database; stamped with PRAGMA user_version by the store.
+--
+-- Two kinds of tables live here:
+--   * the event log (`events`), the source of truth and the audit trail; append-only by trigger;
+--   * views projected from it (identities, relationships, ...), which `idv replay` drops and rebuilds;
+-- plus three state tables that are deliberately NOT events, because they must be destroyable or are caches:
+--   * subject_keys: per-identity data keys, wrapped by the master key (crypto-shredding deletes a row);
+--   * idempotency_records: sealed replay cache of responses (24 h);
+--   * meta: small key/value facts about the database itself.
+
+CREATE TABLE IF NOT EXISTS events (
+    seq            INTEGER PRIMARY KEY,
+    event_id       TEXT    NOT NULL UNIQUE,
+    stream_id      TEXT    NOT NULL,
+    stream_seq     INTEGER NOT NULL,
+    event_type     TEXT    NOT NULL,
+    event_version  INTEGER NOT NULL,
+    payload        TEXT    NOT NULL,
+    recorded_at    TEXT    NOT NULL,
+    actor          TEXT    NOT NULL,
+    environment    TEXT    NOT NULL,
+    request_id     TEXT,
+    prev_hash      BLOB    NOT NULL,
+    hash           BLOB    NOT NULL,
+    UNIQUE (stream_id, stream_seq)
+);
+CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream_id, stream_seq);
+
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only');
+END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only');
+END;
+
+CREATE TABLE IF NOT EXISTS subject_keys (
+    subject_id  TEXT PRIMARY KEY,
+    wrapped_key BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS idempotency_records (
+    environment  TEXT    NOT NULL,
+    api_key_id   TEXT    NOT NULL,
+    idem_key     TEXT    NOT NULL,
+    fingerprint  BLOB    NOT NULL,
+    status_code  INTEGER NOT NULL,
+    sealed_body  BLOB    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (environment, api_key_id, idem_key)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- ---------------------------------------------------------------- views (rebuilt by replay)
+
+CREATE TABLE IF NOT EXISTS api_keys (
+    id                     TEXT PRIMARY KEY,
+    key_type               TEXT NOT NULL,
+    environment            TEXT NOT NULL,
+    key_prefix             TEXT NOT NULL,
+    secret_hash            BLOB NOT NULL UNIQUE,
+    scopes                 TEXT NOT NULL,
+    allowed_ips            TEXT,
+    api_version            TEXT NOT NULL,
+    default_key_inflection TEXT NOT NULL,
+    label                  TEXT,
+    note                   TEXT,
+    expires_at             TEXT,
+    is_active              INTEGER NOT NULL,
+    cloned_from            TEXT,
+    created_at             TEXT NOT NULL,
+    updated_at             TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS identities (
+    id                       TEXT PRIMARY KEY,
+    environment              TEXT NOT NULL,
+    external_ref             TEXT,
+    status                   TEXT NOT NULL,
+    session_count            INTEGER NOT NULL,
+    latest_session_id        TEXT,
+    latest_result_id         TEXT,
+    face_match_passed        INTEGER,
+    age_check_passed         INTEGER,
+    extracted_age            INTEGER,
+    rejection_reason         TEXT,
+    country                  TEXT,
+    identity_type_id         TEXT,
+    screening_status         TEXT,
+    monitoring_enabled       INTEGER NOT NULL,
+    monitoring_paused_reason TEXT,
+    is_flagged               INTEGER NOT NULL,
+    flag_reason              TEXT,
+    flagged_at               TEXT,
+    flagged_by               TEXT,
+    merged_into              TEXT,
+    pii                      TEXT NOT NULL,
+    first_verified_at        TEXT,
+    last_verified_at         TEXT,
+    archived_at              TEXT,
+    created_at               TEXT NOT NULL,
+    updated_at               TEXT NOT NULL,
+    stream_seq               INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS identities_external_ref
+    ON identities (environment, external_ref) WHERE external_ref IS NOT NULL;
+CREATE INDEX IF NOT EXISTS identities_by_env ON identities (environment, id);
+
+CREATE TABLE IF NOT EXISTS identity_tags (
+    identity_id TEXT NOT NULL,
+    tag         TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    PRIMARY KEY (identity_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS identity_tags_by_tag ON identity_tags (tag);
+
+CREATE TABLE IF NOT EXISTS identity_custom_fields (
+    identity_id TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    PRIMARY KEY (identity_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS blind_indexes (
+    identity_id TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    digest      BLOB NOT NULL,
+    PRIMARY KEY (identity_id, kind)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blind_indexes_lookup ON blind_indexes (environment, kind, digest);
+
+CREATE TABLE IF NOT EXISTS relationships (
+    id                  TEXT PRIMARY KEY,
+    environment         TEXT NOT NULL,
+    source_identity_id  TEXT NOT NULL,
+    related_identity_id TEXT NOT NULL,
+    relationship_type   TEXT NOT NULL,
+    is_system           INTEGER NOT NULL,
+    note                TEXT,
+    metadata            TEXT NOT NULL,
+    pair_id             TEXT NOT NULL,
+    created_at          TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS relationships_by_source ON relationships (source_identity_id, relationship_type);
+CREATE INDEX IF NOT EXISTS relationships_by_pair ON relationships (pair_id);
+
+CREATE TABLE IF NOT EXISTS relationship_types (
+    id            TEXT PRIMARY KEY,
+    environment   TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    label         TEXT NOT NULL,
+    inverse_label TEXT NOT NULL,
+    description   TEXT,
+    is_active     INTEGER NOT NULL,
+    is_deleted    INTEGER NOT NULL,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS relationship_types_name
+    ON relationship_types (environment, name) WHERE is_deleted = 0;
+
+CREATE TABLE IF NOT EXISTS identity_types (
+    id             TEXT PRIMARY KEY,
+    environment    TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    label          TEXT NOT NULL,
+    description    TEXT,
+    statuses       TEXT NOT NULL,
+    default_status TEXT,
+    is_default     INTEGER NOT NULL,
+    is_deleted     INTEGER NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS identity_types_name
+    ON identity_types (environment, name) WHERE is_deleted = 0;
+
+CREATE TABLE IF NOT EXISTS custom_field_definitions (
+    id               TEXT PRIMARY KEY,
+    environment      TEXT NOT NULL,
+    identity_type_id TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    label            TEXT NOT NULL,
+    field_type       TEXT NOT NULL,
+    is_required      INTEGER NOT NULL,
+    is_unique        INTEGER NOT NULL,
+    is_encrypted     INTEGER NOT NULL,
+    enum_values      TEXT,
+    validation_regex TEXT,
+    sort_order       INTEGER NOT NULL,
+    is_deleted       INTEGER NOT NULL,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custom_field_definitions_by_type
+    ON custom_field_definitions (identity_type_id);
+
+-- The audit view: one row per event that concerns an identity, without values, newest-first reads.
+CREATE TABLE IF NOT EXISTS identity_audit (
+    id           INTEGER PRIMARY KEY,
+    event_seq    INTEGER NOT NULL,
+    event_id     TEXT NOT NULL,
+    identity_id  TEXT NOT NULL,
+    environment  TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    fields       TEXT NOT NULL,
+    recorded_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identity_audit_by_identity ON identity_audit (identity_id, id);

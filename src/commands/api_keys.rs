@@ -1,0 +1,192 @@
+//! API key commands: create (the secret is generated here, returned once, stored only as a keyed
+//! hash), update, expire and clone. Must not render responses or log secrets.
+
+use super::writer::{WriteCtx, Writer};
+use super::CommandMeta;
+use crate::domain::api_key::{self as dom, ApiKeyCreated, ApiKeyUpdated};
+use crate::domain::ids;
+use crate::error::{AppError, AppResult};
+use crate::store::events::{stream_version, NewEvent};
+use rand::Rng;
+use rusqlite::{params, OptionalExtension};
+
+#[derive(Debug, Clone)]
+pub struct CreateKey {
+    pub key_type: String,
+    pub environment: String,
+    pub scopes: Vec<String>,
+    pub allowed_ips: Option<Vec<String>>,
+    pub api_version: String,
+    pub default_key_inflection: String,
+    pub label: Option<String>,
+    pub note: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct NewSecret {
+    pub id: String,
+    pub secret: String,
+}
+
+fn generate_secret(key_type: &str, environment: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::rngs::OsRng;
+    let body: String = (0..40).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    if key_type == "publishable" {
+        format!("vk_pub_{environment}_{body}")
+    } else {
+        format!("vk_{environment}_{body}")
+    }
+}
+
+fn append_created(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    input: CreateKey,
+    cloned_from: Option<String>,
+) -> AppResult<NewSecret> {
+    dom::check_environment(&input.environment)?;
+    dom::check_scopes(&input.scopes)?;
+    dom::check_version("api_version", &input.api_version)?;
+    dom::check_inflection("default_key_inflection", &input.default_key_inflection)?;
+    for ip in input.allowed_ips.iter().flatten() {
+        dom::check_ip_or_cidr(ip)?;
+    }
+    let secret = generate_secret(&input.key_type, &input.environment);
+    let id = ids::new_id(ids::API_KEY);
+    let created = ApiKeyCreated {
+        id: id.clone(),
+        key_type: input.key_type,
+        environment: input.environment.clone(),
+        key_prefix: secret.chars().take(secret.len() - 36).collect(),
+        secret_hash: hex::encode(w.keyring.api_key_digest(&secret)),
+        scopes: input.scopes,
+        allowed_ips: input.allowed_ips,
+        api_version: input.api_version,
+        default_key_inflection: input.default_key_inflection,
+        label: input.label,
+        note: input.note,
+        expires_at: input.expires_at,
+        cloned_from,
+    };
+    let mut event_meta = meta.event_meta();
+    event_meta.environment = input.environment;
+    w.emit(&event_meta, &id, 0, vec![NewEvent::new("ApiKeyCreated", serde_json::to_value(&created)?)])?;
+    Ok(NewSecret { id, secret })
+}
+
+pub async fn create(writer: &Writer, meta: CommandMeta, input: CreateKey) -> AppResult<NewSecret> {
+    writer.execute(move |w| append_created(w, &meta, input, None)).await
+}
+
+/// A key is managed only from its own environment.
+fn require_key(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<i64> {
+    let found: Option<bool> = w
+        .conn
+        .query_row("SELECT is_active FROM api_keys WHERE id = ?1 AND environment = ?2", params![id, env], |r| r.get(0))
+        .optional()?;
+    match found {
+        None => Err(AppError::not_found("API key")),
+        Some(_) => stream_version(w.conn, id),
+    }
+}
+
+pub async fn update(writer: &Writer, meta: CommandMeta, id: String, update: ApiKeyUpdated) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let version = require_key(w, &meta.environment, &id)?;
+            if let Some(s) = &update.scopes {
+                dom::check_scopes(s)?;
+            }
+            if let Some(v) = &update.api_version {
+                dom::check_version("api_version", v)?;
+            }
+            if let Some(v) = &update.default_key_inflection {
+                dom::check_inflection("default_key_inflection", v)?;
+            }
+            for ip in update.allowed_ips.iter().flatten().flatten() {
+                dom::check_ip_or_cidr(ip)?;
+            }
+            w.emit(
+                &meta.event_meta(),
+                &id,
+                version,
+                vec![NewEvent::new("ApiKeyUpdated", serde_json::to_value(&update)?)],
+            )?;
+            Ok(id)
+        })
+        .await
+}
+
+/// Permanently deactivates a key. The key authenticating the request cannot expire itself.
+pub async fn expire(
+    writer: &Writer,
+    meta: CommandMeta,
+    id: String,
+    calling_key_id: Option<String>,
+) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let version = require_key(w, &meta.environment, &id)?;
+            if calling_key_id.as_deref() == Some(id.as_str()) {
+                return Err(AppError::invalid_state("An API key cannot expire itself."));
+            }
+            w.emit(&meta.event_meta(), &id, version, vec![NewEvent::new("ApiKeyExpired", serde_json::json!({}))])?;
+            Ok(id)
+        })
+        .await
+}
+
+/// Revokes a key by id or by its prefix, from the CLI (any environment).
+pub async fn revoke(writer: &Writer, meta: CommandMeta, id_or_prefix: String) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let row: Option<(String, String)> = w
+                .conn
+                .query_row(
+                    "SELECT id, environment FROM api_keys WHERE id = ?1 OR key_prefix = ?1",
+                    [&id_or_prefix],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let (id, env) = row.ok_or_else(|| AppError::not_found("API key"))?;
+            let version = stream_version(w.conn, &id)?;
+            let mut event_meta = meta.event_meta();
+            event_meta.environment = env;
+            w.emit(&event_meta, &id, version, vec![NewEvent::new("ApiKeyExpired", serde_json::json!({}))])?;
+            Ok(id)
+        })
+        .await
+}
+
+/// Copies scopes, environment, allowed IPs, API version and inflection into a new key.
+pub async fn clone_key(writer: &Writer, meta: CommandMeta, id: String, label: Option<String>) -> AppResult<NewSecret> {
+    writer
+        .execute(move |w| {
+            require_key(w, &meta.environment, &id)?;
+            let input = w.conn.query_row(
+                "SELECT key_type, environment, scopes, allowed_ips, api_version, default_key_inflection, label, note
+                 FROM api_keys WHERE id = ?1",
+                [&id],
+                |r| {
+                    let scopes: String = r.get(2)?;
+                    let ips: Option<String> = r.get(3)?;
+                    let old_label: Option<String> = r.get(6)?;
+                    Ok(CreateKey {
+                        key_type: r.get(0)?,
+                        environment: r.get(1)?,
+                        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+                        allowed_ips: ips.and_then(|i| serde_json::from_str(&i).ok()),
+                        api_version: r.get(4)?,
+                        default_key_inflection: r.get(5)?,
+                        label: label.clone().or(old_label.map(|l| format!("{l} (clone)"))),
+                        note: r.get(7)?,
+                        expires_at: None,
+                    })
+                },
+            )?;
+            append_created(w, &meta, input, Some(id.clone()))
+        })
+        .await
+}

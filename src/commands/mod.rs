@@ -1,0 +1,36 @@
+//! The only write path. Each command parses nothing (inputs arrive validated), seals PII, loads state
+//! from the views inside the writer's transaction, calls the aggregate's pure `decide`, and emits the
+//! events through `WriteCtx::emit`. Must not render HTTP responses.
+
+pub mod api_keys;
+pub mod identities;
+pub mod relationships;
+pub mod types;
+pub mod writer;
+
+use crate::domain::Ctx;
+use crate::store::events::EventMeta;
+
+/// Who is acting, where, when: built by the HTTP layer from the authenticated key and the clock.
+#[derive(Debug, Clone)]
+pub struct CommandMeta {
+    pub actor: String,
+    pub environment: String,
+    pub request_id: Option<String>,
+    pub now: String,
+}
+
+impl CommandMeta {
+    pub fn event_meta(&self) -> EventMeta {
+        EventMeta {
+            actor: self.actor.clone(),
+            environment: self.environment.clone(),
+            request_id: self.request_id.clone(),
+            recorded_at: self.now.clone(),
+        }
+    }
+
+    pub fn ctx(&self) -> Ctx {
+        Ctx { now: self.now.clone(), environment: self.environment.clone() }
+    }
+}

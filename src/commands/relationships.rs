@@ -1,0 +1,262 @@
+//! Relationship commands: user links (create/delete, bidirectional), system links made by the server
+//! (merge, duplicate detection), and custom relationship types. Must not render responses.
+
+use super::identities::load_state;
+use super::writer::{WriteCtx, Writer};
+use super::CommandMeta;
+use crate::domain::ids;
+use crate::domain::relationship::{
+    self as dom, RelationshipCreated, RelationshipDeleted, RelationshipTypeCreated, RelationshipTypeUpdated,
+};
+use crate::error::{AppError, AppResult};
+use crate::store::events::NewEvent;
+use rusqlite::{params, OptionalExtension};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone)]
+pub struct CreateLink {
+    pub related_identity_id: String,
+    pub relationship_type: String,
+    pub note: Option<String>,
+    pub metadata: Map<String, Value>,
+}
+
+fn append_link(w: &mut WriteCtx<'_>, meta: &CommandMeta, created: RelationshipCreated) -> AppResult<()> {
+    let stream = created.id.clone();
+    w.emit(
+        &meta.event_meta(),
+        &stream,
+        0,
+        vec![NewEvent::new("RelationshipCreated", serde_json::to_value(&created)?)],
+    )?;
+    Ok(())
+}
+
+fn link_exists(w: &WriteCtx<'_>, source: &str, related: &str, kind: &str) -> AppResult<bool> {
+    Ok(w.conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM relationships WHERE source_identity_id = ?1 AND related_identity_id = ?2
+         AND relationship_type = ?3)",
+        params![source, related, kind],
+        |r| r.get(0),
+    )?)
+}
+
+/// Creates a user link between two identities of the same environment; returns the forward row's id.
+pub async fn create(writer: &Writer, meta: CommandMeta, source: String, input: CreateLink) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let env = meta.environment.clone();
+            let source = load_state(w.conn, &env, &source)?.ok_or_else(|| AppError::not_found("Identity"))?;
+            let related = load_state(w.conn, &env, &input.related_identity_id)?
+                .ok_or_else(|| AppError::validation("related_identity_id", "no such identity in this environment"))?;
+            let custom_active: Option<bool> = w
+                .conn
+                .query_row(
+                    "SELECT is_active FROM relationship_types WHERE environment = ?1 AND name = ?2 AND is_deleted = 0",
+                    params![env, input.relationship_type],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            dom::check_user_link(&source.id, &related.id, &input.relationship_type, custom_active)?;
+            for s in [&source, &related] {
+                crate::domain::identity::ensure_writable(s)?;
+            }
+            if link_exists(w, &source.id, &related.id, &input.relationship_type)? {
+                return Err(AppError::Conflict(
+                    "These identities are already linked with this relationship type.".into(),
+                ));
+            }
+            let created = RelationshipCreated {
+                id: ids::new_id(ids::RELATIONSHIP),
+                inverse_id: ids::new_id(ids::RELATIONSHIP),
+                source_identity_id: source.id,
+                related_identity_id: related.id,
+                relationship_type: input.relationship_type,
+                is_system: false,
+                note: input.note,
+                metadata: input.metadata,
+            };
+            let id = created.id.clone();
+            append_link(w, &meta, created)?;
+            Ok(id)
+        })
+        .await
+}
+
+/// Deletes both directions of a user link seen from `identity`.
+pub async fn delete(writer: &Writer, meta: CommandMeta, identity: String, relationship_id: String) -> AppResult<()> {
+    writer
+        .execute(move |w| {
+            let source =
+                load_state(w.conn, &meta.environment, &identity)?.ok_or_else(|| AppError::not_found("Identity"))?;
+            let row: Option<(String, String, bool)> = w
+                .conn
+                .query_row(
+                    "SELECT pair_id, relationship_type, is_system FROM relationships
+                     WHERE id = ?1 AND source_identity_id = ?2 AND environment = ?3",
+                    params![relationship_id, source.id, meta.environment],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let (pair_id, kind, is_system) = row.ok_or_else(|| AppError::not_found("Relationship"))?;
+            dom::check_user_delete(&kind, is_system)?;
+            let inverse_id: String = w.conn.query_row(
+                "SELECT id FROM relationships WHERE pair_id = ?1 AND id != ?1 LIMIT 1",
+                [&pair_id],
+                |r| r.get(0),
+            )?;
+            let deleted = RelationshipDeleted { id: pair_id.clone(), inverse_id };
+            w.emit(
+                &meta.event_meta(),
+                &pair_id,
+                1,
+                vec![NewEvent::new("RelationshipDeleted", serde_json::to_value(&deleted)?)],
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// A system link (merge, duplicate detection), created by the server itself; idempotent.
+pub fn link_system(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    source: &str,
+    related: &str,
+    kind: &str,
+    metadata: Map<String, Value>,
+) -> AppResult<()> {
+    if link_exists(w, source, related, kind)? {
+        return Ok(());
+    }
+    append_link(
+        w,
+        meta,
+        RelationshipCreated {
+            id: ids::new_id(ids::RELATIONSHIP),
+            inverse_id: ids::new_id(ids::RELATIONSHIP),
+            source_identity_id: source.to_string(),
+            related_identity_id: related.to_string(),
+            relationship_type: kind.to_string(),
+            is_system: true,
+            note: None,
+            metadata,
+        },
+    )
+}
+
+/// On merge, the secondary's user links are recreated on the primary (skipping links to the primary
+/// itself and links it already has).
+pub fn move_user_links(w: &mut WriteCtx<'_>, meta: &CommandMeta, from: &str, to: &str) -> AppResult<()> {
+    let links: Vec<(String, String, Option<String>, String)> = {
+        let mut stmt = w.conn.prepare(
+            "SELECT related_identity_id, relationship_type, note, metadata FROM relationships
+             WHERE source_identity_id = ?1 AND is_system = 0 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([from], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (related, kind, note, metadata) in links {
+        if related == to || link_exists(w, to, &related, &kind)? {
+            continue;
+        }
+        append_link(
+            w,
+            meta,
+            RelationshipCreated {
+                id: ids::new_id(ids::RELATIONSHIP),
+                inverse_id: ids::new_id(ids::RELATIONSHIP),
+                source_identity_id: to.to_string(),
+                related_identity_id: related,
+                relationship_type: kind,
+                is_system: false,
+                note,
+                metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateRelationshipType {
+    pub name: String,
+    pub label: String,
+    pub inverse_label: Option<String>,
+    pub description: Option<String>,
+    pub is_active: bool,
+}
+
+pub async fn create_type(writer: &Writer, meta: CommandMeta, input: CreateRelationshipType) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            dom::check_type_name(&input.name)?;
+            let taken: bool = w.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM relationship_types WHERE environment = ?1 AND name = ?2 AND is_deleted = 0)",
+                params![meta.environment, input.name],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Err(AppError::Conflict(format!("A relationship type named '{}' already exists.", input.name)));
+            }
+            let created = RelationshipTypeCreated {
+                id: ids::new_id(ids::RELATIONSHIP_TYPE),
+                inverse_label: input.inverse_label.unwrap_or_else(|| input.label.clone()),
+                name: input.name,
+                label: input.label,
+                description: input.description,
+                is_active: input.is_active,
+            };
+            let id = created.id.clone();
+            w.emit(&meta.event_meta(), &id, 0, vec![NewEvent::new("RelationshipTypeCreated", serde_json::to_value(&created)?)])?;
+            Ok(id)
+        })
+        .await
+}
+
+fn type_version(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<i64> {
+    let exists: bool = w.conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM relationship_types WHERE id = ?1 AND environment = ?2 AND is_deleted = 0)",
+        params![id, env],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Err(AppError::not_found("Relationship type"));
+    }
+    crate::store::events::stream_version(w.conn, id)
+}
+
+pub async fn update_type(
+    writer: &Writer,
+    meta: CommandMeta,
+    id: String,
+    update: RelationshipTypeUpdated,
+) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let version = type_version(w, &meta.environment, &id)?;
+            w.emit(
+                &meta.event_meta(),
+                &id,
+                version,
+                vec![NewEvent::new("RelationshipTypeUpdated", serde_json::to_value(&update)?)],
+            )?;
+            Ok(id)
+        })
+        .await
+}
+
+pub async fn delete_type(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<()> {
+    writer
+        .execute(move |w| {
+            let version = type_version(w, &meta.environment, &id)?;
+            w.emit(
+                &meta.event_meta(),
+                &id,
+                version,
+                vec![NewEvent::new("RelationshipTypeDeleted", serde_json::json!({}))],
+            )?;
+            Ok(())
+        })
+        .await
+}

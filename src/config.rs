@@ -1,0 +1,48 @@
+//! Typed configuration, built once (from flags and IDV_* variables in main, or by tests) and passed
+//! in as a value. Must not read the environment or files itself.
+
+use crate::store::Durability;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// e.g. `127.0.0.1:8080`; port 0 picks a free port.
+    pub bind: String,
+    /// Defaults to `<data_dir>/master.key`.
+    pub key_file: Option<PathBuf>,
+    /// 64 hex characters; takes precedence over the key file.
+    pub master_key_hex: Option<String>,
+    pub durability: Durability,
+    pub rate_limit_rpm: u64,
+    pub read_pool_size: u32,
+    pub json_body_limit: usize,
+    pub workers: usize,
+    /// Public base URL printed for users (defaults to http://<bind>).
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf) -> Self {
+        Config {
+            data_dir,
+            bind: "127.0.0.1:8080".into(),
+            key_file: None,
+            master_key_hex: None,
+            durability: Durability::Full,
+            rate_limit_rpm: 1000,
+            read_pool_size: 16,
+            json_body_limit: 1024 * 1024,
+            workers: 2,
+            public_url: None,
+        }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("idv.db")
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+}

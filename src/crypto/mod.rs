@@ -1,0 +1,245 @@
+//! Key material and sealing: the master key, per-subject data keys (wrapped), field sealing with
+//! XChaCha20-Poly1305 bound to (subject, field), keyed BLAKE3 blind indexes and the log-chain key.
+//! Must not touch the database or the network, and must never log or serialise key bytes.
+
+pub mod blind;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use std::fmt;
+use std::path::Path;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+const NONCE_LEN: usize = 24;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("sealed value could not be opened (wrong key, wrong owner, or tampered)")]
+    Open,
+    #[error("sealed value is malformed")]
+    Malformed,
+    #[error("master key: {0}")]
+    MasterKey(String),
+}
+
+/// 32 secret bytes. Not Clone, not Serialize; Debug is redacted; zeroed on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
+struct SecretBytes([u8; 32]);
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretBytes(<redacted>)")
+    }
+}
+
+/// The master key. Lives in the key file or `IDV_MASTER_KEY`, never in the database.
+#[derive(Debug)]
+pub struct MasterKey(SecretBytes);
+
+impl MasterKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        MasterKey(SecretBytes(bytes))
+    }
+
+    pub fn from_hex(text: &str) -> Result<Self, CryptoError> {
+        let raw = hex::decode(text.trim())
+            .map_err(|_| CryptoError::MasterKey("master key must be 64 hex characters".into()))?;
+        let bytes: [u8; 32] = raw
+            .try_into()
+            .map_err(|_| CryptoError::MasterKey("master key must be 32 bytes (64 hex characters)".into()))?;
+        Ok(Self::from_bytes(bytes))
+    }
+
+    /// Loads the key file, creating it (mode 0600, 32 random bytes as hex) when it does not exist.
+    pub fn load_or_create(path: &Path) -> Result<(Self, bool), CryptoError> {
+        if path.exists() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CryptoError::MasterKey(format!("cannot read {}: {e}", path.display())))?;
+            return Ok((Self::from_hex(&text)?, false));
+        }
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let mut text = hex::encode(bytes);
+        write_private_file(path, text.as_bytes())
+            .map_err(|e| CryptoError::MasterKey(format!("cannot create {}: {e}", path.display())))?;
+        text.zeroize();
+        Ok((Self::from_bytes(bytes), true))
+    }
+
+    fn derive(&self, context: &str) -> SecretBytes {
+        SecretBytes(blake3::derive_key(context, &self.0 .0))
+    }
+}
+
+fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Everything derived from the master key, each with its own context so no key serves two purposes.
+#[derive(Debug)]
+pub struct Keyring {
+    wrapping: SecretBytes,
+    blind_index: SecretBytes,
+    chain: SecretBytes,
+    api_key_hash: SecretBytes,
+    responses: SecretBytes,
+}
+
+/// A per-subject data key, unwrapped in memory only for the time it is used.
+#[derive(Debug)]
+pub struct DataKey(SecretBytes);
+
+impl Keyring {
+    pub fn new(master: &MasterKey) -> Self {
+        Keyring {
+            wrapping: master.derive("idv 2026-01 subject data-key wrapping"),
+            blind_index: master.derive("idv 2026-01 blind index"),
+            chain: master.derive("idv 2026-01 event log hash chain"),
+            api_key_hash: master.derive("idv 2026-01 api key hashing"),
+            responses: master.derive("idv 2026-01 idempotent response sealing"),
+        }
+    }
+
+    /// A fresh data key and its wrapped form (bound to the subject id).
+    pub fn new_data_key(&self, subject_id: &str) -> (DataKey, Vec<u8>) {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let wrapped = seal_raw(&self.wrapping.0, &bytes, subject_id.as_bytes());
+        let key = DataKey(SecretBytes(bytes));
+        bytes.zeroize();
+        (key, wrapped)
+    }
+
+    pub fn unwrap_data_key(&self, subject_id: &str, wrapped: &[u8]) -> Result<DataKey, CryptoError> {
+        let mut plain = open_raw(&self.wrapping.0, wrapped, subject_id.as_bytes())?;
+        let bytes: [u8; 32] = plain.as_slice().try_into().map_err(|_| CryptoError::Malformed)?;
+        plain.zeroize();
+        Ok(DataKey(SecretBytes(bytes)))
+    }
+
+    pub fn chain_hash(&self, prev: &[u8], row: &[u8]) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new_keyed(&self.chain.0);
+        hasher.update(&(prev.len() as u64).to_le_bytes());
+        hasher.update(prev);
+        hasher.update(row);
+        *hasher.finalize().as_bytes()
+    }
+
+    pub fn api_key_digest(&self, secret: &str) -> [u8; 32] {
+        *blake3::keyed_hash(&self.api_key_hash.0, secret.as_bytes()).as_bytes()
+    }
+
+    /// Keyed digest of one normalised value of one kind, in one environment.
+    pub fn blind_digest(&self, environment: &str, kind: &str, normalised: &str) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new_keyed(&self.blind_index.0);
+        for part in [environment, kind, normalised] {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        *hasher.finalize().as_bytes()
+    }
+
+    pub fn seal_response(&self, scope: &str, body: &[u8]) -> Vec<u8> {
+        seal_raw(&self.responses.0, body, scope.as_bytes())
+    }
+
+    pub fn open_response(&self, scope: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        open_raw(&self.responses.0, sealed, scope.as_bytes())
+    }
+}
+
+impl DataKey {
+    /// Seals one field value for one subject; the (subject, field) pair is authenticated.
+    pub fn seal(&self, subject_id: &str, field: &str, value: &str) -> Vec<u8> {
+        seal_raw(&self.0 .0, value.as_bytes(), &field_aad(subject_id, field))
+    }
+
+    pub fn open(&self, subject_id: &str, field: &str, sealed: &[u8]) -> Result<String, CryptoError> {
+        let plain = open_raw(&self.0 .0, sealed, &field_aad(subject_id, field))?;
+        String::from_utf8(plain).map_err(|_| CryptoError::Malformed)
+    }
+}
+
+fn field_aad(subject_id: &str, field: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(subject_id.len() + field.len() + 1);
+    aad.extend_from_slice(subject_id.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(field.as_bytes());
+    aad
+}
+
+fn seal_raw(key: &[u8; 32], plain: &[u8], aad: &[u8]) -> Vec<u8> {
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let ct = cipher
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad })
+        .expect("XChaCha20-Poly1305 encryption of an in-memory buffer cannot fail");
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    out
+}
+
+fn open_raw(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if sealed.len() < NONCE_LEN + 16 {
+        return Err(CryptoError::Malformed);
+    }
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let (nonce, ct) = sealed.split_at(NONCE_LEN);
+    cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| CryptoError::Open)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn keyring() -> Keyring {
+        Keyring::new(&MasterKey::from_bytes([7u8; 32]))
+    }
+
+    proptest! {
+        #[test]
+        fn open_of_seal_is_identity_and_any_flipped_bit_fails(value in ".{0,64}", bit in 0usize..512) {
+            let ring = keyring();
+            let (key, _) = ring.new_data_key("idn_a");
+            let sealed = key.seal("idn_a", "first_name", &value);
+            prop_assert_eq!(key.open("idn_a", "first_name", &sealed).unwrap(), value);
+            let mut flipped = sealed.clone();
+            let index = (bit / 8) % flipped.len();
+            flipped[index] ^= 1 << (bit % 8);
+            prop_assert!(key.open("idn_a", "first_name", &flipped).is_err());
+        }
+    }
+
+    #[test]
+    fn a_value_moved_to_another_subject_or_field_does_not_open() {
+        let ring = keyring();
+        let (key, _) = ring.new_data_key("idn_a");
+        let sealed = key.seal("idn_a", "ssn", "123-45-6789");
+        assert!(key.open("idn_b", "ssn", &sealed).is_err());
+        assert!(key.open("idn_a", "email", &sealed).is_err());
+    }
+
+    #[test]
+    fn wrapped_keys_are_bound_to_their_subject() {
+        let ring = keyring();
+        let (key, wrapped) = ring.new_data_key("idn_a");
+        let again = ring.unwrap_data_key("idn_a", &wrapped).unwrap();
+        let sealed = key.seal("idn_a", "f", "v");
+        assert_eq!(again.open("idn_a", "f", &sealed).unwrap(), "v");
+        assert!(ring.unwrap_data_key("idn_b", &wrapped).is_err());
+    }
+}

@@ -1,0 +1,124 @@
+//! Request parsing at the boundary: `ApiBody<T>` reads a JSON body (size-limited), accepts any key
+//! casing and the JSON:API envelope, and turns every parse failure into the spec's error shape (400 for
+//! malformed JSON, 413 for oversized bodies, 422 with the field for wrong types). `QueryMap` does the
+//! same for query strings. Must not validate business rules.
+
+use super::AppState;
+use crate::error::{AppError, FieldError};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+pub struct ApiBody<T>(pub T);
+
+/// Reads the raw body with a limit; an empty body counts as `{}`.
+pub async fn read_json(req: &HttpRequest, payload: &mut Payload) -> Result<serde_json::Value, AppError> {
+    let limit = req.app_data::<web::Data<AppState>>().map(|s| s.config.json_body_limit).unwrap_or(1024 * 1024);
+    // Any content type is read as JSON (curl -d sends a form type by default); multipart is not JSON.
+    if let Some(ct) = req.headers().get("content-type").and_then(|v| v.to_str().ok()) {
+        if ct.to_ascii_lowercase().starts_with("multipart/") {
+            return Err(AppError::UnsupportedMediaType(
+                "Send the request body as JSON with Content-Type: application/json.".into(),
+            ));
+        }
+    }
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("Could not read the request body: {e}")))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge(format!("The request body exceeds {limit} bytes.")));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| AppError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(AppError::BadRequest("The request body must be a JSON object.".into()));
+    }
+    Ok(super::inflect::inbound(value))
+}
+
+/// Deserialises a JSON value into `T`, naming the offending field on failure.
+pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." { "body".to_string() } else { field };
+        let message = e.inner().to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        AppError::Validation { detail: format!("{field}: {message}"), errors: vec![FieldError::new(field, message)] }
+    })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiBody<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let value = read_json(&req, &mut payload).await?;
+            Ok(ApiBody(typed(value)?))
+        })
+    }
+}
+
+/// The query string as a map; repeated keys keep the last value.
+pub struct QueryMap(pub HashMap<String, String>);
+
+impl FromRequest for QueryMap {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .map(|pairs| QueryMap(pairs.into_iter().collect()))
+            .map_err(|_| AppError::BadRequest("The query string is malformed.".into()));
+        std::future::ready(parsed)
+    }
+}
+
+impl QueryMap {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    pub fn int(&self, key: &str, min: i64, max: i64, default: i64) -> Result<i64, AppError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(AppError::validation(key, format!("must be an integer from {min} to {max}"))),
+            },
+        }
+    }
+
+    pub fn bool(&self, key: &str) -> Result<bool, AppError> {
+        match self.get(key) {
+            None => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some("false") | Some("0") => Ok(false),
+            Some(_) => Err(AppError::validation(key, "must be true or false")),
+        }
+    }
+
+    pub fn csv(&self, key: &str) -> Vec<String> {
+        self.get(key)
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    }
+
+    /// `limit` (1..=100) and `offset` (>= 0).
+    pub fn page(&self, default_limit: i64) -> Result<crate::queries::Page, AppError> {
+        Ok(crate::queries::Page {
+            limit: self.int("limit", 1, 100, default_limit)?,
+            offset: self.int("offset", 0, i64::MAX, 0)?,
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! The actix layer only: the route table (one `configure`), extractors, the error mapping and one file
+//! per URL resource. Handlers parse, make one call into commands or queries, and respond. Must not
+//! import rusqlite, the store or crypto.
+
+mod api_keys;
+mod body;
+pub mod error;
+mod identities;
+pub mod inflect;
+mod middleware;
+pub mod openapi;
+mod relationships;
+mod reply;
+mod system;
+mod types;
+
+pub use crate::startup::AppState;
+
+use crate::error::{AppError, AppResult};
+use actix_web::{middleware::from_fn, web, App, HttpServer};
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// One served operation, as the OpenAPI document and the tests see it.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    /// Relative to `/api/v1` unless `absolute`.
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub absolute: bool,
+}
+
+impl RouteSpec {
+    pub fn full_path(&self) -> String {
+        if self.absolute {
+            self.path.to_string()
+        } else {
+            format!("/api/v1{}", self.path)
+        }
+    }
+}
+
+/// Collects routes per path so that a known path with an unknown method answers 405, not 404.
+pub struct RouteTable {
+    specs: Vec<RouteSpec>,
+    order: Vec<&'static str>,
+    routes: BTreeMap<&'static str, Vec<(&'static str, actix_web::Route)>>,
+}
+
+impl RouteTable {
+    fn new() -> Self {
+        RouteTable { specs: Vec::new(), order: Vec::new(), routes: BTreeMap::new() }
+    }
+
+    pub fn add(&mut self, method: &'static str, path: &'static str, summary: &'static str, route: actix_web::Route) {
+        self.specs.push(RouteSpec { method, path, summary, absolute: false });
+        if !self.routes.contains_key(path) {
+            self.order.push(path);
+        }
+        self.routes.entry(path).or_default().push((method, route));
+    }
+
+    fn into_scope(self, scope: actix_web::Scope) -> actix_web::Scope {
+        let mut routes = self.routes;
+        let mut scope = scope;
+        for path in self.order {
+            let mut resource = web::resource(actix_path(path)).default_service(web::to(method_not_allowed));
+            for (_, route) in routes.remove(path).unwrap_or_default() {
+                resource = resource.route(route);
+            }
+            scope = scope.service(resource);
+        }
+        scope
+    }
+}
+
+/// `{identity_id}` style in the spec is also actix's style.
+fn actix_path(path: &str) -> String {
+    path.to_string()
+}
+
+async fn method_not_allowed() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::MethodNotAllowed)
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound("No such resource or route.".into()))
+}
+
+/// Every API route, in registration order (static paths before parameterised ones).
+pub fn api_routes() -> RouteTable {
+    let mut t = RouteTable::new();
+    identities::routes(&mut t);
+    relationships::routes(&mut t);
+    types::routes(&mut t);
+    api_keys::routes(&mut t);
+    t
+}
+
+/// The routes outside /api/v1 (health, metrics, the OpenAPI document itself is inside).
+pub fn unversioned_specs() -> Vec<RouteSpec> {
+    system::specs()
+}
+
+/// Every served operation: what the OpenAPI document must cover.
+pub fn all_specs() -> Vec<RouteSpec> {
+    let mut specs = api_routes().specs;
+    specs.push(RouteSpec { method: "GET", path: "/openapi.json", summary: "OpenAPI document", absolute: false });
+    specs.extend(unversioned_specs());
+    specs
+}
+
+pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> AppResult<actix_web::dev::Server> {
+    let data = web::Data::from(state);
+    let server = HttpServer::new(move || {
+        let api = api_routes().into_scope(web::scope("/api/v1")).wrap(from_fn(middleware::api_gate));
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(data.config.json_body_limit))
+            .wrap(from_fn(middleware::observe))
+            .configure(system::configure)
+            .route("/api/v1/openapi.json", web::get().to(system::openapi))
+            .service(api)
+            .default_service(web::to(not_found))
+    })
+    .workers(workers)
+    .backlog(2048)
+    .listen(listener)
+    .map_err(|e| AppError::Unavailable(format!("cannot serve: {e}")))?
+    .shutdown_timeout(5)
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,17 @@
+//! idv: a self-hosted identity-verification server. The module list only; see each module's header.
+
+pub mod auth;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod idempotency;
+pub mod metrics;
+pub mod projections;
+pub mod queries;
+pub mod ratelimit;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,244 @@
+//! The `idv` command line: serve, keys, replay, verify-log, backup. Reads flags and IDV_* variables
+//! into a `Config` and hands it on; must not contain application logic.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use idv::commands::api_keys::{self, CreateKey};
+use idv::commands::CommandMeta;
+use idv::config::Config;
+use idv::domain::api_key::{ALL_SCOPES, CURRENT_API_VERSION};
+use idv::startup::{self, Application};
+use idv::store::{self, Durability};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "idv", version, about = "Self-hosted identity verification (KYC/AML) server")]
+struct Cli {
+    /// Folder holding idv.db (and master.key unless --key-file says otherwise).
+    #[arg(long, global = true, env = "IDV_DATA_DIR", default_value = "./idv-data")]
+    data_dir: PathBuf,
+    /// Master key file (32 random bytes, hex). Keep it out of database backups.
+    #[arg(long, global = true, env = "IDV_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DurabilityArg {
+    Full,
+    Normal,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve {
+        #[arg(long, env = "IDV_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// full: every answered write survives a power cut. normal: faster, may lose the last writes.
+        #[arg(long, env = "IDV_DURABILITY", value_enum, default_value = "full")]
+        durability: DurabilityArg,
+        /// Requests per minute per API key.
+        #[arg(long, env = "IDV_RATE_LIMIT_RPM", default_value_t = 1000)]
+        rate_limit_rpm: u64,
+        /// HTTP worker threads.
+        #[arg(long, env = "IDV_WORKERS", default_value_t = 2)]
+        workers: usize,
+        /// Base URL printed for users, when idv runs behind a proxy.
+        #[arg(long, env = "IDV_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Rebuild every view from the event log (stop the server first), or with --check compare a
+    /// rebuild with the live views.
+    Replay {
+        #[arg(long)]
+        check: bool,
+    },
+    /// Walk the event log's hash chain and name the first bad row.
+    VerifyLog,
+    /// Write an online, consistent copy of the live database to FILE.
+    Backup { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a secret key with every scope (or the listed ones).
+    Create {
+        #[arg(long, default_value = "sandbox")]
+        environment: String,
+        #[arg(long)]
+        label: Option<String>,
+        /// Comma-separated scopes; default: all.
+        #[arg(long)]
+        scopes: Option<String>,
+        /// A publishable key (may only create sessions).
+        #[arg(long)]
+        publishable: bool,
+    },
+    /// List keys (never secrets).
+    List,
+    /// Revoke a key by id or prefix.
+    Revoke { key: String },
+}
+
+fn config(cli: &Cli) -> Config {
+    let mut c = Config::new(cli.data_dir.clone());
+    c.key_file = cli.key_file.clone();
+    c.master_key_hex = std::env::var("IDV_MASTER_KEY").ok().filter(|v| !v.is_empty());
+    c
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IDV_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = actix_web::rt::System::new().block_on(run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("idv: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn now() -> String {
+    idv::clock::format(time::OffsetDateTime::now_utc())
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let mut cfg = config(&cli);
+    match cli.command {
+        Command::Serve { bind, durability, rate_limit_rpm, workers, public_url } => {
+            cfg.bind = bind;
+            cfg.durability = match durability {
+                DurabilityArg::Full => Durability::Full,
+                DurabilityArg::Normal => Durability::Normal,
+            };
+            cfg.rate_limit_rpm = rate_limit_rpm;
+            cfg.workers = workers;
+            cfg.public_url = public_url;
+            let data_dir = cfg.data_dir.clone();
+            let app = Application::build(cfg).await.map_err(|e| e.to_string())?;
+            println!("idv listening on {}  (API base: {}/api/v1)", app.base_url, app.base_url);
+            println!("data folder: {}", data_dir.display());
+            if !app.first_keys.is_empty() {
+                println!();
+                println!("First start: these API keys are shown once and stored only as hashes.");
+                for key in &app.first_keys {
+                    println!("  {}  ({})", key.secret, key.id);
+                }
+                println!();
+                println!("Try:  curl -H 'X-API-Key: <sandbox key>' {}/api/v1/identities", app.base_url);
+                println!("More keys: idv keys create --data-dir {} --environment sandbox|live", data_dir.display());
+            }
+            app.run().await.map_err(|e| e.to_string())
+        }
+        Command::Keys { action } => keys(cfg, action).await,
+        Command::Replay { check } => {
+            let (master, _) = startup::load_master_key(&cfg).map_err(|e| e.to_string())?;
+            let keyring = idv::crypto::Keyring::new(&master);
+            let db = cfg.database_path();
+            if !db.exists() {
+                return Err(format!("no database at {}", db.display()));
+            }
+            if check {
+                let scratch = cfg.data_dir.join(format!(".replay-check-{}.db", ulid::Ulid::new()));
+                let n = store::replay::check(&db, &scratch, &keyring).map_err(|e| {
+                    let _ = std::fs::remove_file(&scratch);
+                    format!("replay check failed: {e}")
+                })?;
+                println!("replay check passed: {n} events rebuild views identical to the live ones");
+            } else {
+                let conn = store::open_writer(&db, Durability::Full).map_err(|e| e.to_string())?;
+                let n = store::replay::rebuild_in_place(&conn, &keyring).map_err(|e| e.to_string())?;
+                println!("replayed {n} events into fresh views");
+            }
+            Ok(())
+        }
+        Command::VerifyLog => {
+            let (master, _) = startup::load_master_key(&cfg).map_err(|e| e.to_string())?;
+            let keyring = idv::crypto::Keyring::new(&master);
+            let db = cfg.database_path();
+            let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+            let n = store::events::verify_chain(&conn, &keyring)
+                .map_err(|e| format!("event log verification failed: {e}"))?;
+            println!("event log verified: {n} rows, hash chain intact");
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let db = cfg.database_path();
+            let src = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+            let mut dst = rusqlite::Connection::open(&file).map_err(|e| e.to_string())?;
+            rusqlite::backup::Backup::new(&src, &mut dst)
+                .and_then(|b| b.run_to_completion(256, std::time::Duration::from_millis(5), None))
+                .map_err(|e| format!("backup failed: {e}"))?;
+            println!("backup written to {} (the master key is not in it; back it up separately)", file.display());
+            Ok(())
+        }
+    }
+}
+
+async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
+    let core = startup::open_core(&cfg).map_err(|e| e.to_string())?;
+    match action {
+        KeysAction::Create { environment, label, scopes, publishable } => {
+            let scopes: Vec<String> = match (publishable, scopes) {
+                (true, _) => vec!["sessions:create".into()],
+                (false, Some(s)) => s.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                (false, None) => ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
+            };
+            let meta =
+                CommandMeta { actor: "cli".into(), environment: environment.clone(), request_id: None, now: now() };
+            let input = CreateKey {
+                key_type: if publishable { "publishable".into() } else { "secret".into() },
+                environment,
+                scopes,
+                allowed_ips: None,
+                api_version: CURRENT_API_VERSION.into(),
+                default_key_inflection: "snake".into(),
+                label,
+                note: Some("created with idv keys create".into()),
+                expires_at: None,
+            };
+            let secret = api_keys::create(&core.writer, meta, input).await.map_err(|e| e.to_string())?;
+            println!("{}  ({})", secret.secret, secret.id);
+            println!("Store this secret now; it will not be shown again.");
+        }
+        KeysAction::List => {
+            let conn = core.read.get().map_err(|e| e.to_string())?;
+            let page = idv::queries::Page { limit: 100, offset: 0 };
+            let list = idv::queries::api_keys::list(&conn, None, page).map_err(|e| e.to_string())?;
+            for key in list["data"].as_array().into_iter().flatten() {
+                println!(
+                    "{}  {}  {}  {}  active={}  {}",
+                    key["id"].as_str().unwrap_or_default(),
+                    key["key_prefix"].as_str().unwrap_or_default(),
+                    key["environment"].as_str().unwrap_or_default(),
+                    key["type"].as_str().unwrap_or_default(),
+                    key["is_active"],
+                    key["label"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        KeysAction::Revoke { key } => {
+            let meta = CommandMeta { actor: "cli".into(), environment: "sandbox".into(), request_id: None, now: now() };
+            let id = api_keys::revoke(&core.writer, meta, key).await.map_err(|e| e.to_string())?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}

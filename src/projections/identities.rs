@@ -1,0 +1,191 @@
+//! Projects identity events into `identities`, `identity_tags`, `identity_custom_fields`,
+//! `blind_indexes` and `identity_audit`. Copies sealed values as they are; opens only the sealed
+//! blind-index set (to write its digests). Must not write any other table.
+
+use crate::crypto::Keyring;
+use crate::domain::identity::{IdentityEvent, SealedFields};
+use crate::error::{AppError, AppResult};
+use crate::store::events::StoredEvent;
+use base64::Engine;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeMap;
+
+pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppResult<()> {
+    let decoded = IdentityEvent::decode(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id)))?;
+    let Some(decoded) = decoded else { return Ok(()) };
+    let id = event.stream_id.as_str();
+    let at = event.recorded_at.as_str();
+    match &decoded {
+        IdentityEvent::Created(e) => {
+            conn.prepare_cached(
+                "INSERT INTO identities (id, environment, external_ref, status, session_count, country,
+                    identity_type_id, monitoring_enabled, is_flagged, pii, created_at, updated_at, stream_seq)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, 0, ?8, ?9, ?9, ?10)",
+            )?
+            .execute(params![
+                id,
+                event.environment,
+                e.external_ref,
+                e.status,
+                e.country,
+                e.identity_type_id,
+                e.monitoring_enabled,
+                serde_json::to_string(&e.pii)?,
+                at,
+                event.stream_seq
+            ])?;
+            write_tags(conn, id, &e.tags)?;
+            write_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
+        }
+        IdentityEvent::Updated(e) => {
+            for (name, value) in &e.set {
+                let column = match name.as_str() {
+                    "external_ref" => "external_ref",
+                    "status" => "status",
+                    "country" => "country",
+                    "identity_type_id" => "identity_type_id",
+                    _ => continue,
+                };
+                let text = value.as_str().map(str::to_string);
+                conn.execute(&format!("UPDATE identities SET {column} = ?1 WHERE id = ?2"), params![text, id])?;
+            }
+            if !e.pii.is_empty() || !e.pii_cleared.is_empty() {
+                let current: String = conn.query_row("SELECT pii FROM identities WHERE id = ?1", [id], |r| r.get(0))?;
+                let mut pii: SealedFields = serde_json::from_str(&current).unwrap_or_default();
+                for field in &e.pii_cleared {
+                    pii.remove(field);
+                }
+                pii.extend(e.pii.clone());
+                conn.execute(
+                    "UPDATE identities SET pii = ?1 WHERE id = ?2",
+                    params![serde_json::to_string(&pii)?, id],
+                )?;
+            }
+            if e.blind.is_some() {
+                write_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
+            }
+        }
+        IdentityEvent::Redacted => {
+            conn.execute("UPDATE identities SET status = 'redacted', pii = '{}', country = NULL WHERE id = ?1", [id])?;
+            conn.execute("DELETE FROM blind_indexes WHERE identity_id = ?1", [id])?;
+            conn.execute(
+                "DELETE FROM identity_custom_fields WHERE identity_id = ?1 AND value LIKE '{\"sealed\":%'",
+                [id],
+            )?;
+        }
+        IdentityEvent::TagsChanged(e) => write_tags(conn, id, &e.tags)?,
+        IdentityEvent::Archived => {
+            conn.execute("UPDATE identities SET archived_at = ?1 WHERE id = ?2", params![at, id])?;
+        }
+        IdentityEvent::Restored(e) => {
+            conn.execute("UPDATE identities SET archived_at = NULL WHERE id = ?1", [id])?;
+            if e.monitoring_resumed {
+                conn.execute(
+                    "UPDATE identities SET monitoring_enabled = 1, monitoring_paused_reason = NULL WHERE id = ?1",
+                    [id],
+                )?;
+            }
+        }
+        IdentityEvent::MonitoringPaused(e) => {
+            conn.execute(
+                "UPDATE identities SET monitoring_enabled = 0, monitoring_paused_reason = ?1 WHERE id = ?2",
+                params![e.reason, id],
+            )?;
+        }
+        IdentityEvent::MonitoringResumed => {
+            conn.execute(
+                "UPDATE identities SET monitoring_enabled = 1, monitoring_paused_reason = NULL WHERE id = ?1",
+                [id],
+            )?;
+        }
+        IdentityEvent::CustomFieldsSet(e) => {
+            for (name, value) in &e.values {
+                if value.is_null() {
+                    conn.execute(
+                        "DELETE FROM identity_custom_fields WHERE identity_id = ?1 AND name = ?2",
+                        params![id, name],
+                    )?;
+                } else {
+                    conn.execute(
+                        "INSERT INTO identity_custom_fields (identity_id, name, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (identity_id, name) DO UPDATE SET value = excluded.value",
+                        params![id, name, serde_json::to_string(value)?],
+                    )?;
+                }
+            }
+        }
+        IdentityEvent::Merged(e) => {
+            let status = if e.redacted { "redacted" } else { "merged" };
+            conn.execute(
+                "UPDATE identities SET status = ?1, merged_into = ?2, monitoring_enabled = 0 WHERE id = ?3",
+                params![status, e.into, id],
+            )?;
+            if e.redacted {
+                conn.execute("UPDATE identities SET pii = '{}', country = NULL WHERE id = ?1", [id])?;
+                conn.execute("DELETE FROM blind_indexes WHERE identity_id = ?1", [id])?;
+                conn.execute("DELETE FROM identity_custom_fields WHERE identity_id = ?1", [id])?;
+            }
+        }
+        IdentityEvent::Absorbed(e) => {
+            write_tags(conn, id, &e.tags)?;
+            conn.execute(
+                "UPDATE identities SET session_count = session_count + ?1 WHERE id = ?2",
+                params![e.session_count, id],
+            )?;
+            for (name, value) in &e.custom_fields {
+                conn.execute(
+                    "INSERT OR IGNORE INTO identity_custom_fields (identity_id, name, value) VALUES (?1, ?2, ?3)",
+                    params![id, name, serde_json::to_string(value)?],
+                )?;
+            }
+        }
+        IdentityEvent::Exported => {}
+    }
+    if !matches!(decoded, IdentityEvent::Exported) {
+        conn.execute(
+            "UPDATE identities SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3",
+            params![at, event.stream_seq, id],
+        )?;
+    }
+    super::audit(conn, event, id, decoded.action(), &decoded.fields())
+}
+
+fn write_tags(conn: &Connection, id: &str, tags: &[String]) -> AppResult<()> {
+    conn.execute("DELETE FROM identity_tags WHERE identity_id = ?1", [id])?;
+    let mut stmt = conn.prepare_cached("INSERT INTO identity_tags (identity_id, tag, position) VALUES (?1, ?2, ?3)")?;
+    for (position, tag) in tags.iter().enumerate() {
+        stmt.execute(params![id, tag, position as i64])?;
+    }
+    Ok(())
+}
+
+/// Replaces the identity's blind-index rows with the digests in the sealed set. When the data key has
+/// been destroyed (redaction) the set cannot be opened and nothing is written, which is the point.
+fn write_blind(
+    conn: &Connection,
+    keyring: &Keyring,
+    id: &str,
+    environment: &str,
+    sealed: Option<&str>,
+) -> AppResult<()> {
+    conn.prepare_cached("DELETE FROM blind_indexes WHERE identity_id = ?1")?.execute([id])?;
+    let Some(sealed) = sealed else { return Ok(()) };
+    let wrapped: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT wrapped_key FROM subject_keys WHERE subject_id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    let Some(wrapped) = wrapped else { return Ok(()) };
+    let key = keyring.unwrap_data_key(id, &wrapped)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(sealed)
+        .map_err(|_| AppError::Internal("blind-index set is not base64".into()))?;
+    let digests: BTreeMap<String, String> = serde_json::from_str(&key.open(id, "blind_indexes", &bytes)?)?;
+    let mut stmt = conn
+        .prepare_cached("INSERT INTO blind_indexes (identity_id, kind, environment, digest) VALUES (?1, ?2, ?3, ?4)")?;
+    for (kind, digest) in digests {
+        let digest = hex::decode(digest).map_err(|_| AppError::Internal("blind digest is not hex".into()))?;
+        stmt.execute(params![id, kind, environment, digest])?;
+    }
+    Ok(())
+}

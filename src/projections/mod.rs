@@ -1,0 +1,53 @@
+//! Projections: turn each stored event into view rows, in the writer's transaction and during replay.
+//! Deterministic: no clock, no randomness, no network; each submodule writes only its own tables.
+
+pub mod api_keys;
+pub mod identities;
+pub mod relationships;
+pub mod types;
+
+use crate::crypto::Keyring;
+use crate::error::AppResult;
+use crate::store::events::StoredEvent;
+use rusqlite::Connection;
+
+/// Routes one event to the projection that owns its type. Unknown types are ignored (forward compatible).
+pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppResult<()> {
+    let t = event.event_type.as_str();
+    if t.starts_with("Identity") && !t.starts_with("IdentityType") {
+        identities::apply(conn, keyring, event)
+    } else if t.starts_with("Relationship") {
+        relationships::apply(conn, event)
+    } else if t.starts_with("IdentityType") || t.starts_with("CustomField") {
+        types::apply(conn, event)
+    } else if t.starts_with("ApiKey") {
+        api_keys::apply(conn, event)
+    } else {
+        Ok(())
+    }
+}
+
+/// Records one audit row for an identity (action and field names only, never values).
+pub(crate) fn audit(
+    conn: &Connection,
+    event: &StoredEvent,
+    identity_id: &str,
+    action: &str,
+    fields: &[String],
+) -> AppResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO identity_audit (event_seq, event_id, identity_id, environment, action, actor, fields, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(rusqlite::params![
+        event.seq,
+        event.event_id,
+        identity_id,
+        event.environment,
+        action,
+        event.actor,
+        serde_json::to_string(fields)?,
+        event.recorded_at
+    ])?;
+    Ok(())
+}

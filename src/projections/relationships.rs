@@ -1,0 +1,119 @@
+//! Projects relationship and relationship-type events into `relationships` and `relationship_types`
+//! (plus an audit row per linked identity). Must not write any other table.
+
+use crate::domain::relationship::{
+    RelationshipCreated, RelationshipDeleted, RelationshipTypeCreated, RelationshipTypeUpdated,
+};
+use crate::error::{AppError, AppResult};
+use crate::store::events::StoredEvent;
+use rusqlite::{params, Connection};
+
+fn decode<T: serde::de::DeserializeOwned>(event: &StoredEvent) -> AppResult<T> {
+    serde_json::from_value(event.payload.clone())
+        .map_err(|e| AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id)))
+}
+
+pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
+    match event.event_type.as_str() {
+        "RelationshipCreated" => {
+            let e: RelationshipCreated = decode(event)?;
+            let metadata = serde_json::to_string(&e.metadata)?;
+            let mut stmt = conn.prepare_cached(
+                "INSERT INTO relationships (id, environment, source_identity_id, related_identity_id,
+                    relationship_type, is_system, note, metadata, pair_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            stmt.execute(params![
+                e.id,
+                event.environment,
+                e.source_identity_id,
+                e.related_identity_id,
+                e.relationship_type,
+                e.is_system,
+                e.note,
+                metadata,
+                e.id,
+                event.recorded_at
+            ])?;
+            stmt.execute(params![
+                e.inverse_id,
+                event.environment,
+                e.related_identity_id,
+                e.source_identity_id,
+                e.relationship_type,
+                e.is_system,
+                e.note,
+                metadata,
+                e.id,
+                event.recorded_at
+            ])?;
+            let fields = vec![format!("relationships.{}", e.relationship_type)];
+            super::audit(conn, event, &e.source_identity_id, "identity.relationship-created", &fields)?;
+            super::audit(conn, event, &e.related_identity_id, "identity.relationship-created", &fields)?;
+        }
+        "RelationshipDeleted" => {
+            let e: RelationshipDeleted = decode(event)?;
+            let ends: Vec<(String, String)> = {
+                let mut stmt = conn
+                    .prepare("SELECT source_identity_id, relationship_type FROM relationships WHERE id IN (?1, ?2)")?;
+                let rows = stmt.query_map(params![e.id, e.inverse_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            conn.execute("DELETE FROM relationships WHERE id IN (?1, ?2)", params![e.id, e.inverse_id])?;
+            for (identity, kind) in ends {
+                super::audit(
+                    conn,
+                    event,
+                    &identity,
+                    "identity.relationship-deleted",
+                    &[format!("relationships.{kind}")],
+                )?;
+            }
+        }
+        "RelationshipTypeCreated" => {
+            let e: RelationshipTypeCreated = decode(event)?;
+            conn.execute(
+                "INSERT INTO relationship_types (id, environment, name, label, inverse_label, description,
+                    is_active, is_deleted, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
+                params![
+                    e.id,
+                    event.environment,
+                    e.name,
+                    e.label,
+                    e.inverse_label,
+                    e.description,
+                    e.is_active,
+                    event.recorded_at
+                ],
+            )?;
+        }
+        "RelationshipTypeUpdated" => {
+            let e: RelationshipTypeUpdated = decode(event)?;
+            let id = &event.stream_id;
+            if let Some(v) = &e.label {
+                conn.execute("UPDATE relationship_types SET label = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            if let Some(v) = &e.inverse_label {
+                conn.execute("UPDATE relationship_types SET inverse_label = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            if let Some(v) = &e.description {
+                conn.execute("UPDATE relationship_types SET description = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            if let Some(v) = e.is_active {
+                conn.execute("UPDATE relationship_types SET is_active = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            conn.execute(
+                "UPDATE relationship_types SET updated_at = ?1 WHERE id = ?2",
+                params![event.recorded_at, id],
+            )?;
+        }
+        "RelationshipTypeDeleted" => {
+            conn.execute(
+                "UPDATE relationship_types SET is_deleted = 1, is_active = 0, updated_at = ?1 WHERE id = ?2",
+                params![event.recorded_at, event.stream_id],
+            )?;
+        }
+        _ => {}
+    }
+    Ok(())
+}

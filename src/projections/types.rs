@@ -1,0 +1,141 @@
+//! Projects identity-type and custom-field-definition events into `identity_types` and
+//! `custom_field_definitions`. Must not write any other table.
+
+use crate::domain::identity_type::{FieldDefinition, FieldDefinitionUpdated, IdentityTypeCreated, IdentityTypeUpdated};
+use crate::error::{AppError, AppResult};
+use crate::store::events::StoredEvent;
+use rusqlite::{params, Connection};
+
+fn decode<T: serde::de::DeserializeOwned>(event: &StoredEvent) -> AppResult<T> {
+    serde_json::from_value(event.payload.clone())
+        .map_err(|e| AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id)))
+}
+
+pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
+    let at = &event.recorded_at;
+    match event.event_type.as_str() {
+        "IdentityTypeCreated" => {
+            let e: IdentityTypeCreated = decode(event)?;
+            if e.is_default {
+                conn.execute(
+                    "UPDATE identity_types SET is_default = 0 WHERE environment = ?1 AND is_default = 1",
+                    [&event.environment],
+                )?;
+            }
+            conn.execute(
+                "INSERT INTO identity_types (id, environment, name, label, description, statuses, default_status,
+                    is_default, is_deleted, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9)",
+                params![
+                    e.id,
+                    event.environment,
+                    e.name,
+                    e.label,
+                    e.description,
+                    serde_json::to_string(&e.statuses)?,
+                    e.default_status,
+                    e.is_default,
+                    at
+                ],
+            )?;
+        }
+        "IdentityTypeUpdated" => {
+            let e: IdentityTypeUpdated = decode(event)?;
+            let id = &event.stream_id;
+            if let Some(v) = &e.label {
+                conn.execute("UPDATE identity_types SET label = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            if let Some(v) = &e.description {
+                conn.execute("UPDATE identity_types SET description = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            if let Some(v) = &e.statuses {
+                conn.execute(
+                    "UPDATE identity_types SET statuses = ?1 WHERE id = ?2",
+                    params![serde_json::to_string(v)?, id],
+                )?;
+            }
+            if let Some(v) = &e.default_status {
+                conn.execute("UPDATE identity_types SET default_status = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            if let Some(v) = e.is_default {
+                if v {
+                    conn.execute(
+                        "UPDATE identity_types SET is_default = 0 WHERE environment = ?1 AND is_default = 1",
+                        [&event.environment],
+                    )?;
+                }
+                conn.execute("UPDATE identity_types SET is_default = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            conn.execute("UPDATE identity_types SET updated_at = ?1 WHERE id = ?2", params![at, id])?;
+        }
+        "IdentityTypeDeleted" => {
+            conn.execute(
+                "UPDATE identity_types SET is_deleted = 1, is_default = 0, updated_at = ?1 WHERE id = ?2",
+                params![at, event.stream_id],
+            )?;
+            conn.execute(
+                "UPDATE custom_field_definitions SET is_deleted = 1, updated_at = ?1 WHERE identity_type_id = ?2",
+                params![at, event.stream_id],
+            )?;
+        }
+        "CustomFieldDefined" => {
+            let e: FieldDefinition = decode(event)?;
+            conn.execute(
+                "INSERT INTO custom_field_definitions (id, environment, identity_type_id, name, label, field_type,
+                    is_required, is_unique, is_encrypted, enum_values, validation_regex, sort_order, is_deleted,
+                    created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?13)",
+                params![
+                    e.id,
+                    event.environment,
+                    e.identity_type_id,
+                    e.name,
+                    e.label,
+                    e.field_type,
+                    e.is_required,
+                    e.is_unique,
+                    e.is_encrypted,
+                    e.enum_values.as_ref().map(serde_json::to_string).transpose()?,
+                    e.validation_regex,
+                    e.sort_order,
+                    at
+                ],
+            )?;
+        }
+        "CustomFieldUpdated" => {
+            let e: FieldDefinitionUpdated = decode(event)?;
+            let id = &e.id;
+            if let Some(v) = &e.label {
+                conn.execute("UPDATE custom_field_definitions SET label = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            if let Some(v) = e.is_required {
+                conn.execute("UPDATE custom_field_definitions SET is_required = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            if let Some(v) = e.is_unique {
+                conn.execute("UPDATE custom_field_definitions SET is_unique = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            if let Some(v) = e.sort_order {
+                conn.execute("UPDATE custom_field_definitions SET sort_order = ?1 WHERE id = ?2", params![v, id])?;
+            }
+            if let Some(v) = &e.validation_regex {
+                conn.execute(
+                    "UPDATE custom_field_definitions SET validation_regex = ?1 WHERE id = ?2",
+                    params![v, id],
+                )?;
+            }
+            if let Some(v) = &e.enum_values {
+                let text = v.as_ref().map(serde_json::to_string).transpose()?;
+                conn.execute("UPDATE custom_field_definitions SET enum_values = ?1 WHERE id = ?2", params![text, id])?;
+            }
+            conn.execute("UPDATE custom_field_definitions SET updated_at = ?1 WHERE id = ?2", params![at, id])?;
+        }
+        "CustomFieldDeleted" => {
+            let id = event.payload.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+            conn.execute(
+                "UPDATE custom_field_definitions SET is_deleted = 1, updated_at = ?1 WHERE id = ?2",
+                params![at, id],
+            )?;
+        }
+        _ => {}
+    }
+    Ok(())
+}

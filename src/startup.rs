@@ -1,0 +1,164 @@
+//! Builds the application from a `Config`: opens the data folder, the master key, the store and the
+//! writer, creates the first API keys on a fresh database, binds the listener (port 0 works) and runs
+//! the HTTP server. Must not parse flags or environment variables.
+
+use crate::auth::Authenticator;
+use crate::clock::{Clock, SystemClock};
+use crate::commands::api_keys::{self, CreateKey, NewSecret};
+use crate::commands::writer::Writer;
+use crate::commands::CommandMeta;
+use crate::config::Config;
+use crate::crypto::{Keyring, MasterKey};
+use crate::domain::api_key::{ALL_SCOPES, CURRENT_API_VERSION};
+use crate::error::{AppError, AppResult};
+use crate::http;
+use crate::idempotency::Idempotency;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::store::{self, ReadPool};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// Everything a request handler can reach.
+pub struct AppState {
+    pub writer: Writer,
+    pub read: ReadPool,
+    pub keyring: Arc<Keyring>,
+    pub clock: Arc<dyn Clock>,
+    pub auth: Authenticator,
+    pub rate_limiter: RateLimiter,
+    pub idempotency: Idempotency,
+    pub metrics: Arc<Metrics>,
+    pub config: Config,
+}
+
+impl AppState {
+    pub fn now(&self) -> String {
+        crate::clock::format(self.clock.now())
+    }
+}
+
+/// The store opened and the writer running, without HTTP (the CLI uses this too).
+pub struct Core {
+    pub writer: Writer,
+    pub read: ReadPool,
+    pub keyring: Arc<Keyring>,
+    pub metrics: Arc<Metrics>,
+    pub created_master_key: bool,
+}
+
+pub fn load_master_key(config: &Config) -> AppResult<(MasterKey, bool)> {
+    if let Some(hex) = &config.master_key_hex {
+        return Ok((MasterKey::from_hex(hex).map_err(|e| AppError::Unavailable(e.to_string()))?, false));
+    }
+    MasterKey::load_or_create(&config.key_path()).map_err(|e| AppError::Unavailable(e.to_string()))
+}
+
+pub fn open_core(config: &Config) -> AppResult<Core> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| AppError::Unavailable(format!("cannot create data folder {}: {e}", config.data_dir.display())))?;
+    let (master, created_master_key) = load_master_key(config)?;
+    let keyring = Arc::new(Keyring::new(&master));
+    drop(master);
+    let db = config.database_path();
+    let conn = store::open_writer(&db, config.durability)?;
+    if !created_master_key {
+        check_master_key_matches(&conn, &keyring)?;
+    }
+    let read = ReadPool::open(&db, config.read_pool_size)?;
+    let metrics = Arc::new(Metrics::default());
+    let writer = Writer::start(conn, keyring.clone(), metrics.clone(), Vec::new())?;
+    Ok(Core { writer, read, keyring, metrics, created_master_key })
+}
+
+/// A wrong key file would make every sealed value unreadable; refuse to start instead.
+fn check_master_key_matches(conn: &rusqlite::Connection, keyring: &Keyring) -> AppResult<()> {
+    let first: Option<(Vec<u8>, Vec<u8>)> = conn
+        .query_row("SELECT wrapped_key, subject_id FROM subject_keys LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get::<_, String>(1)?.into_bytes()))
+        })
+        .ok();
+    if let Some((wrapped, subject)) = first {
+        let subject = String::from_utf8_lossy(&subject).to_string();
+        if keyring.unwrap_data_key(&subject, &wrapped).is_err() {
+            return Err(AppError::Unavailable(
+                "the master key does not match this database (wrong key file or IDV_MASTER_KEY)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// On a database without any API key, creates one sandbox and one live secret key with every scope.
+pub async fn bootstrap_keys(writer: &Writer, read: &ReadPool, now: String) -> AppResult<Vec<NewSecret>> {
+    let count: i64 = read.get()?.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?;
+    if count > 0 {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for env in ["sandbox", "live"] {
+        let meta = CommandMeta { actor: "system".into(), environment: env.into(), request_id: None, now: now.clone() };
+        let input = CreateKey {
+            key_type: "secret".into(),
+            environment: env.into(),
+            scopes: ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
+            allowed_ips: None,
+            api_version: CURRENT_API_VERSION.into(),
+            default_key_inflection: "snake".into(),
+            label: Some(format!("first {env} key")),
+            note: Some("created on first start".into()),
+            expires_at: None,
+        };
+        out.push(api_keys::create(writer, meta, input).await?);
+    }
+    Ok(out)
+}
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    pub first_keys: Vec<NewSecret>,
+    pub base_url: String,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> AppResult<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> AppResult<Self> {
+        let core = open_core(&config)?;
+        let first_keys = bootstrap_keys(&core.writer, &core.read, crate::clock::format(clock.now())).await?;
+        let listener = TcpListener::bind(&config.bind)
+            .map_err(|e| AppError::Unavailable(format!("cannot listen on {}: {e}", config.bind)))?;
+        let port = listener.local_addr().map_err(|e| AppError::Unavailable(e.to_string()))?.port();
+        let host = config.bind.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_else(|| "127.0.0.1".into());
+        let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{host}:{port}"));
+        let workers = config.workers.max(1);
+        let state = Arc::new(AppState {
+            auth: Authenticator::new(core.read.clone(), core.keyring.clone()),
+            idempotency: Idempotency::new(core.read.clone(), core.writer.clone(), core.keyring.clone()),
+            writer: core.writer,
+            read: core.read,
+            keyring: core.keyring,
+            clock,
+            rate_limiter: RateLimiter::default(),
+            metrics: core.metrics,
+            config,
+        });
+        let server = http::server(state, listener, workers)?;
+        Ok(Application { port, server, first_keys, base_url })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn into_server(self) -> actix_web::dev::Server {
+        self.server
+    }
+}

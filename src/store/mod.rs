@@ -1,0 +1,95 @@
+//! SQLite storage: opening the database, the schema and its version stamp, the read-only pool, the
+//! event log (append, load, hash chain) and replay. Must not decide anything about the domain.
+
+pub mod events;
+pub mod replay;
+
+use crate::error::{AppError, AppResult};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+
+pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
+/// Bumped whenever schema.sql changes incompatibly.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The view tables that projections own; replay drops and rebuilds exactly these.
+pub const VIEW_TABLES: &[&str] = &[
+    "api_keys",
+    "identities",
+    "identity_tags",
+    "identity_custom_fields",
+    "blind_indexes",
+    "relationships",
+    "relationship_types",
+    "identity_types",
+    "custom_field_definitions",
+    "identity_audit",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Full,
+    Normal,
+}
+
+impl Durability {
+    fn pragma(self) -> &'static str {
+        match self {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        }
+    }
+}
+
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys=ON; PRAGMA synchronous={}; PRAGMA secure_delete=ON; PRAGMA cache_size=-32000;",
+        durability.pragma()
+    ))
+}
+
+/// Opens (creating if needed) the write connection, applies the schema to an empty database and refuses
+/// a database stamped by a newer binary.
+pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    configure(&conn, durability)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(AppError::Unavailable(format!(
+            "database {} has schema version {version}, newer than this idv (which knows {SCHEMA_VERSION}); \
+             use a newer idv binary",
+            path.display()
+        )));
+    }
+    if version < SCHEMA_VERSION {
+        conn.execute_batch(SCHEMA_SQL)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    Ok(conn)
+}
+
+/// A pooled connection opened read-only: queries take this type, so they cannot write.
+pub type ReadConn = r2d2::PooledConnection<SqliteConnectionManager>;
+
+#[derive(Clone)]
+pub struct ReadPool(r2d2::Pool<SqliteConnectionManager>);
+
+impl ReadPool {
+    pub fn open(path: &Path, size: u32) -> AppResult<Self> {
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
+            .with_init(|c| configure(c, Durability::Normal));
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .build(manager)
+            .map_err(|e| AppError::Unavailable(format!("read pool: {e}")))?;
+        Ok(ReadPool(pool))
+    }
+
+    pub fn get(&self) -> AppResult<ReadConn> {
+        Ok(self.0.get()?)
+    }
+}

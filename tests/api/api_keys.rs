@@ -1,0 +1,1 @@
+//! api_keys endpoints and rules, end to end over HTTP.

@@ -1,0 +1,1 @@
+//! conventions endpoints and rules, end to end over HTTP.

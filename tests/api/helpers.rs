@@ -1,0 +1,125 @@
+//! Test harness: the real application on 127.0.0.1:0 with a fresh data folder per test, its two
+//! first-start keys, and small request helpers. Tests are black-box: HTTP in, JSON out.
+
+use idv::config::Config;
+use idv::startup::Application;
+use serde_json::Value;
+use std::path::PathBuf;
+
+pub struct TestApp {
+    pub base: String,
+    pub sandbox_key: String,
+    pub live_key: String,
+    pub data_dir: tempfile::TempDir,
+    pub client: awc::Client,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::new(data_dir.path().to_path_buf());
+    config.bind = "127.0.0.1:0".into();
+    config.workers = 1;
+    config.read_pool_size = 4;
+    config.rate_limit_rpm = 100_000;
+    tweak(&mut config);
+    let app = Application::build(config).await.expect("app builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let sandbox_key = app.first_keys[0].secret.clone();
+    let live_key = app.first_keys[1].secret.clone();
+    actix_web::rt::spawn(app.run());
+    let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
+    TestApp { base, sandbox_key, live_key, data_dir, client }
+}
+
+impl TestApp {
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.path().join("idv.db")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with('/') && !path.starts_with("/api/") && !path.starts_with("/healthz") && !path.starts_with("/readyz") && !path.starts_with("/metrics") {
+            format!("{}/api/v1{}", self.base, path)
+        } else {
+            format!("{}{}", self.base, path)
+        }
+    }
+
+    /// Sends a request with the given key and headers; `body` None sends no body.
+    pub async fn send(&self, method: &str, path: &str, key: Option<&str>, headers: &[(&str, &str)], body: Option<&Value>) -> Resp {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(k) = key {
+            req = req.insert_header(("X-API-Key", k));
+        }
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut res = match body {
+            Some(b) => req.insert_header(("Content-Type", "application/json")).send_body(b.to_string()).await,
+            None => req.send().await,
+        }
+        .expect("request sent");
+        let raw = res.body().limit(64 * 1024 * 1024).await.expect("body").to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp { status: res.status().as_u16(), headers: res.headers().clone(), body, raw }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send("GET", path, Some(&self.sandbox_key.clone()), &[], None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send("POST", path, Some(&self.sandbox_key.clone()), &[], Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.send("PATCH", path, Some(&self.sandbox_key.clone()), &[], Some(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send("DELETE", path, Some(&self.sandbox_key.clone()), &[], None).await
+    }
+
+    pub async fn live_get(&self, path: &str) -> Resp {
+        self.send("GET", path, Some(&self.live_key.clone()), &[], None).await
+    }
+
+    /// Creates an identity in the sandbox and returns its id.
+    pub async fn create_identity(&self, body: Value) -> String {
+        let r = self.post("/identities", body).await;
+        assert_eq!(r.status, 201, "create identity: {}", r.body);
+        r.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Creates a key with the given scopes in the sandbox and returns its secret.
+    pub async fn key_with_scopes(&self, scopes: &[&str]) -> String {
+        let r = self.post("/api-keys", serde_json::json!({ "label": "scoped", "scopes": scopes })).await;
+        assert_eq!(r.status, 201, "create key: {}", r.body);
+        r.body["secret"].as_str().expect("secret").to_string()
+    }
+}
+
+/// Asserts the spec's error shape and returns the error code.
+pub fn assert_error(r: &Resp, status: u16) -> String {
+    assert_eq!(r.status, status, "expected {status}, got {}: {}", r.status, r.body);
+    assert_eq!(r.body["status_code"], status, "status_code field: {}", r.body);
+    assert!(r.body["detail"].is_string(), "detail present: {}", r.body);
+    r.body["error"].as_str().expect("error code").to_string()
+}

@@ -1,0 +1,10 @@
+//! The black-box API suite: one test binary, the real app per test.
+
+#![allow(dead_code)]
+
+mod api_keys;
+mod conventions;
+mod helpers;
+mod identities;
+mod relationships;
+mod types;

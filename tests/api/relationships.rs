@@ -1,0 +1,1 @@
+//! relationships endpoints and rules, end to end over HTTP.

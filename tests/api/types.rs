@@ -1,0 +1,1 @@
+//! types endpoints and rules, end to end over HTTP.

@@ -13,10 +13,13 @@ use time::OffsetDateTime;
 
 const CACHE_TTL: Duration = Duration::from_secs(2);
 
+/// Keyed hash of a presented secret -> the key it names (or that it names none), and when we looked.
+type KeyCache = HashMap<[u8; 32], (Option<KeyRecord>, Instant)>;
+
 pub struct Authenticator {
     read: ReadPool,
     keyring: Arc<Keyring>,
-    cache: RwLock<HashMap<[u8; 32], (Option<KeyRecord>, Instant)>>,
+    cache: RwLock<KeyCache>,
 }
 
 impl Authenticator {

@@ -121,18 +121,23 @@ fn sealed_blind_set(
     Ok(B64.encode(key.seal(identity_id, "blind_indexes", &serde_json::to_string(&digests)?)))
 }
 
-fn find_identity_type(
-    conn: &Connection,
-    environment: &str,
-    id: &str,
-) -> AppResult<Option<(String, Vec<String>, Option<String>)>> {
+/// An identity type's custom statuses and default status.
+struct TypeStatuses {
+    statuses: Vec<String>,
+    default_status: Option<String>,
+}
+
+fn find_identity_type(conn: &Connection, environment: &str, id: &str) -> AppResult<Option<TypeStatuses>> {
     let row: Option<(String, String, Option<String>)> = conn
         .prepare_cached(
             "SELECT id, statuses, default_status FROM identity_types WHERE id = ?1 AND environment = ?2 AND is_deleted = 0",
         )?
         .query_row(params![id, environment], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    Ok(row.map(|(id, statuses, default)| (id, serde_json::from_str(&statuses).unwrap_or_default(), default)))
+    Ok(row.map(|(_, statuses, default_status)| TypeStatuses {
+        statuses: serde_json::from_str(&statuses).unwrap_or_default(),
+        default_status,
+    }))
 }
 
 fn default_identity_type(conn: &Connection, environment: &str) -> AppResult<Option<String>> {
@@ -206,7 +211,7 @@ pub async fn create(
             };
             let (custom_statuses, default_status) = match &type_id {
                 Some(t) => match find_identity_type(w.conn, env, t)? {
-                    Some((_, statuses, default)) => (statuses, default),
+                    Some(t) => (t.statuses, t.default_status),
                     None => return Err(AppError::validation("identity_type_id", "unknown identity type")),
                 },
                 None => (Vec::new(), None),
@@ -273,7 +278,7 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id_or_ref: String, input
             }
             if let Some(status) = &input.status {
                 let custom = match &type_id {
-                    Some(t) => find_identity_type(w.conn, env, t)?.map(|(_, s, _)| s).unwrap_or_default(),
+                    Some(t) => find_identity_type(w.conn, env, t)?.map(|t| t.statuses).unwrap_or_default(),
                     None => Vec::new(),
                 };
                 let status = resolve_status(status, &custom)?;

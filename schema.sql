@@ -24,7 +24,6 @@ CREATE TABLE IF NOT EXISTS events (
     hash           BLOB    NOT NULL,
     UNIQUE (stream_id, stream_seq)
 );
-CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream_id, stream_seq);
 
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN

@@ -116,6 +116,11 @@ impl Writer {
     }
 }
 
+/// Savepoint statements are prepared once and reused: they run twice per command.
+fn savepoint(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn run(
     conn: Connection,
     keyring: Arc<Keyring>,
@@ -144,7 +149,7 @@ fn run(
         }
         let mut completions = Vec::with_capacity(batch.len());
         for job in batch {
-            if conn.execute_batch("SAVEPOINT command").is_err() {
+            if savepoint(&conn, "SAVEPOINT command").is_err() {
                 drop(job);
                 continue;
             }
@@ -162,9 +167,10 @@ fn run(
             }));
             let succeeded = matches!(&outcome, Ok(c) if c.succeeded);
             if succeeded {
-                let _ = conn.execute_batch("RELEASE command");
+                let _ = savepoint(&conn, "RELEASE command");
             } else {
-                let _ = conn.execute_batch("ROLLBACK TO command; RELEASE command");
+                let _ = savepoint(&conn, "ROLLBACK TO command");
+                let _ = savepoint(&conn, "RELEASE command");
                 chain = chain_before;
                 appended.truncate(appended_before);
             }

@@ -35,7 +35,9 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 at,
                 event.stream_seq
             ])?;
-            write_tags(conn, id, &e.tags)?;
+            if !e.tags.is_empty() {
+                write_tags(conn, id, &e.tags)?;
+            }
             write_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
         }
         IdentityEvent::Updated(e) => {
@@ -142,7 +144,11 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         }
         IdentityEvent::Exported => {}
     }
-    if !matches!(decoded, IdentityEvent::Exported) {
+    // An export changes nothing about the person (updated_at stays), but it is a stream event: the view's
+    // stream_seq must follow it or the next command on this identity fails its version check.
+    if matches!(decoded, IdentityEvent::Exported) {
+        conn.execute("UPDATE identities SET stream_seq = ?1 WHERE id = ?2", params![event.stream_seq, id])?;
+    } else if !matches!(decoded, IdentityEvent::Created(_)) {
         conn.execute(
             "UPDATE identities SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3",
             params![at, event.stream_seq, id],

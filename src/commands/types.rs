@@ -132,14 +132,26 @@ pub async fn define_field(writer: &Writer, meta: CommandMeta, mut def: FieldDefi
         .await
 }
 
-fn require_field(w: &WriteCtx<'_>, type_id: &str, field_id: &str) -> AppResult<(String, Option<Vec<String>>)> {
+/// What an update of a field definition must respect.
+struct StoredField {
+    field_type: String,
+    enum_values: Option<Vec<String>>,
+    is_encrypted: bool,
+}
+
+fn require_field(w: &WriteCtx<'_>, type_id: &str, field_id: &str) -> AppResult<StoredField> {
     w.conn
         .query_row(
-            "SELECT field_type, enum_values FROM custom_field_definitions WHERE id = ?1 AND identity_type_id = ?2 AND is_deleted = 0",
+            "SELECT field_type, enum_values, is_encrypted FROM custom_field_definitions
+             WHERE id = ?1 AND identity_type_id = ?2 AND is_deleted = 0",
             params![field_id, type_id],
             |r| {
                 let e: Option<String> = r.get(1)?;
-                Ok((r.get(0)?, e.and_then(|e| serde_json::from_str(&e).ok())))
+                Ok(StoredField {
+                    field_type: r.get(0)?,
+                    enum_values: e.and_then(|e| serde_json::from_str(&e).ok()),
+                    is_encrypted: r.get(2)?,
+                })
             },
         )
         .map_err(|e| match e {
@@ -157,7 +169,11 @@ pub async fn update_field(
     writer
         .execute(move |w| {
             let version = require_type(w, &meta.environment, &type_id)?;
-            let (field_type, enums) = require_field(w, &type_id, &update.id)?;
+            let stored = require_field(w, &type_id, &update.id)?;
+            if update.is_unique == Some(true) && stored.is_encrypted {
+                return Err(AppError::validation("is_unique", "an encrypted field cannot also be unique"));
+            }
+            let (field_type, enums) = (stored.field_type, stored.enum_values);
             if let Some(Some(re)) = &update.validation_regex {
                 if regex::Regex::new(re).is_err() {
                     return Err(AppError::validation("validation_regex", "is not a valid regular expression"));

@@ -182,14 +182,17 @@ fn run(
         match conn.execute_batch("COMMIT") {
             Ok(()) => {
                 metrics.record_batch(completions.len(), appended.len());
-                for completion in completions {
-                    (completion.reply)(None);
-                }
+                // Erasure is only answered once the WAL no longer holds the destroyed key.
                 if wal_truncate {
                     wal_truncate = false;
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
-                        tracing::warn!(error = %e, "WAL truncate after erasure did not complete");
+                    match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)) {
+                        Ok(0) => {}
+                        Ok(_) => tracing::warn!("WAL truncate after erasure was blocked by readers"),
+                        Err(e) => tracing::warn!(error = %e, "WAL truncate after erasure failed"),
                     }
+                }
+                for completion in completions {
+                    (completion.reply)(None);
                 }
                 if !appended.is_empty() {
                     for hook in &hooks {

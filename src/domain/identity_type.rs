@@ -80,6 +80,10 @@ pub fn check_definition(def: &FieldDefinition) -> Result<(), AppError> {
             return Err(AppError::validation("validation_regex", "is not a valid regular expression"));
         }
     }
+    if def.is_unique && def.is_encrypted {
+        // Sealed values cannot be compared without opening every one of them.
+        return Err(AppError::validation("is_unique", "an encrypted field cannot also be unique"));
+    }
     Ok(())
 }
 

@@ -6,5 +6,7 @@ mod api_keys;
 mod conventions;
 mod helpers;
 mod identities;
+mod pii;
+mod replay;
 mod relationships;
 mod types;

@@ -68,3 +68,17 @@ async fn a_database_from_a_newer_idv_is_refused() {
     let err = idv::store::open_writer(&path, idv::store::Durability::Full).unwrap_err();
     assert!(err.to_string().contains("newer"), "{err}");
 }
+
+#[actix_web::test]
+async fn a_view_changed_outside_the_log_is_named_by_the_replay_check() {
+    let app = spawn_app().await;
+    workload(&app).await;
+    let ring = keyring(&app);
+    {
+        let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+        conn.execute("UPDATE identities SET status = 'approved' WHERE external_ref = 'c'", []).unwrap();
+    }
+    let scratch = app.data_dir.path().join("scratch.db");
+    let err = idv::store::replay::check(&app.db_path(), &scratch, &ring).unwrap_err();
+    assert!(err.to_string().contains("table identities"), "{err}");
+}

@@ -1,0 +1,176 @@
+//! The `idv` binary as a user runs it: first start prints keys once and creates a 0600 key file, logs
+//! carry no PII, keys can be created/listed/revoked, and backup, replay --check and verify-log work on
+//! the data a live server wrote.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_idv");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn idv(data: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN).args(args).arg("--data-dir").arg(data).env("IDV_LOG", "warn").output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+struct Server {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &std::path::Path) -> Server {
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data)
+        .env("IDV_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Server { child, lines: rx, base };
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server did not start");
+}
+
+fn drain(server: &Server) -> String {
+    std::thread::sleep(Duration::from_millis(200));
+    server.lines.try_iter().collect::<Vec<_>>().join("\n")
+}
+
+fn request(base: &str, method: &str, path: &str, key: &str, body: &str) -> (u16, String) {
+    actix_web::rt::System::new().block_on(async {
+        let client = awc::Client::default();
+        let req = client
+            .request(awc::http::Method::from_bytes(method.as_bytes()).unwrap(), format!("{base}{path}"))
+            .insert_header(("X-API-Key", key))
+            .insert_header(("Content-Type", "application/json"));
+        let mut res = req.send_body(body.to_string()).await.unwrap();
+        let bytes = res.body().await.unwrap();
+        (res.status().as_u16(), String::from_utf8_lossy(&bytes).to_string())
+    })
+}
+
+#[test]
+fn first_start_keys_cli_backup_replay_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    let server = serve(&data);
+    let out = drain(&server);
+    let keys: Vec<String> = out
+        .split_whitespace()
+        .filter(|w| w.starts_with("vk_sandbox_") || w.starts_with("vk_live_"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(keys.len(), 2, "one sandbox and one live key printed: {out}");
+    assert!(out.contains(&server.base), "base URL printed: {out}");
+    assert!(out.contains("idv keys create"), "how to make more keys: {out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("master.key")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    let sandbox = keys.iter().find(|k| k.starts_with("vk_sandbox_")).unwrap();
+    let (status, body) = request(
+        &server.base,
+        "POST",
+        "/api/v1/identities",
+        sandbox,
+        r#"{"external_ref":"cli-1","first_name":"Bartholomew","last_name":"Wrigglesworth","email":"barty@example.net"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let logs = drain(&server);
+    assert!(logs.contains("request"), "request log lines are written: {logs}");
+    for pii in ["Bartholomew", "Wrigglesworth", "barty@example.net", sandbox.as_str()] {
+        assert!(!logs.contains(pii), "logs contain {pii}: {logs}");
+    }
+
+    let backup = dir.path().join("backup.db");
+    let (ok, text) = idv(&data, &["backup", backup.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    assert!(backup.exists());
+
+    drop(server);
+    let server = serve(&data);
+    let out = drain(&server);
+    assert!(!out.contains("vk_sandbox_"), "keys are printed only on the first start: {out}");
+    drop(server);
+
+    let (ok, text) = idv(&data, &["keys", "create", "--environment", "live", "--label", "ops"]);
+    assert!(ok, "{text}");
+    let new_key = text.split_whitespace().find(|w| w.starts_with("vk_live_")).unwrap().to_string();
+    let (ok, list) = idv(&data, &["keys", "list"]);
+    assert!(ok && list.contains("ops") && !list.contains(&new_key), "{list}");
+    let key_id = text.split(['(', ')']).nth(1).unwrap().to_string();
+    let (ok, text) = idv(&data, &["keys", "revoke", &key_id]);
+    assert!(ok, "{text}");
+
+    let server = serve(&data);
+    let (status, body) = request(&server.base, "GET", "/api/v1/identities", &new_key, "");
+    assert_eq!(status, 401, "a revoked key is refused: {body}");
+    drop(server);
+
+    let (ok, text) = idv(&data, &["replay", "--check"]);
+    assert!(ok, "{text}");
+    let (ok, text) = idv(&data, &["verify-log"]);
+    assert!(ok, "{text}");
+    let (ok, text) = idv(&data, &["replay"]);
+    assert!(ok, "{text}");
+    let (ok, text) = idv(&data, &["replay", "--check"]);
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn a_wrong_master_key_is_refused_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = serve(&data);
+    let (_, body) = {
+        let out = drain(&server);
+        let key = out.split_whitespace().find(|w| w.starts_with("vk_sandbox_")).unwrap().to_string();
+        request(&server.base, "POST", "/api/v1/identities", &key, r#"{"external_ref":"x","first_name":"A"}"#)
+    };
+    assert!(body.contains("idn_"), "{body}");
+    drop(server);
+    let out = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("IDV_MASTER_KEY", "11".repeat(32))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("master key does not match"));
+}

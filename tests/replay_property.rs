@@ -47,7 +47,12 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn meta() -> CommandMeta {
-    CommandMeta { actor: "test".into(), environment: "sandbox".into(), request_id: None, now: "2026-01-01T00:00:00.000Z".into() }
+    CommandMeta {
+        actor: "test".into(),
+        environment: "sandbox".into(),
+        request_id: None,
+        now: "2026-01-01T00:00:00.000Z".into(),
+    }
 }
 
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
@@ -81,10 +86,16 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 Op::Status(i, s) => {
                     let status = ["approved", "rejected", "failed", "pending"][s as usize].to_string();
-                    cmd::update(w, meta(), r(i), UpdateIdentity { status: Some(status), ..Default::default() }).await.map(|_| ())
+                    cmd::update(w, meta(), r(i), UpdateIdentity { status: Some(status), ..Default::default() })
+                        .await
+                        .map(|_| ())
                 }
-                Op::Tag(i, t) => cmd::simple(w, meta(), r(i), IdentityCommand::AddTag(format!("t{t}"))).await.map(|_| ()),
-                Op::Untag(i, t) => cmd::simple(w, meta(), r(i), IdentityCommand::RemoveTag(format!("t{t}"))).await.map(|_| ()),
+                Op::Tag(i, t) => {
+                    cmd::simple(w, meta(), r(i), IdentityCommand::AddTag(format!("t{t}"))).await.map(|_| ())
+                }
+                Op::Untag(i, t) => {
+                    cmd::simple(w, meta(), r(i), IdentityCommand::RemoveTag(format!("t{t}"))).await.map(|_| ())
+                }
                 Op::Archive(i) => cmd::simple(w, meta(), r(i), IdentityCommand::Archive).await.map(|_| ()),
                 Op::Restore(i) => cmd::simple(w, meta(), r(i), IdentityCommand::Restore).await.map(|_| ()),
                 Op::Pause(i) => cmd::simple(w, meta(), r(i), IdentityCommand::PauseMonitoring).await.map(|_| ()),

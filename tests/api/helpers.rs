@@ -54,7 +54,12 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with('/') && !path.starts_with("/api/") && !path.starts_with("/healthz") && !path.starts_with("/readyz") && !path.starts_with("/metrics") {
+        if path.starts_with('/')
+            && !path.starts_with("/api/")
+            && !path.starts_with("/healthz")
+            && !path.starts_with("/readyz")
+            && !path.starts_with("/metrics")
+        {
             format!("{}/api/v1{}", self.base, path)
         } else {
             format!("{}{}", self.base, path)
@@ -62,7 +67,14 @@ impl TestApp {
     }
 
     /// Sends a request with the given key and headers; `body` None sends no body.
-    pub async fn send(&self, method: &str, path: &str, key: Option<&str>, headers: &[(&str, &str)], body: Option<&Value>) -> Resp {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Resp {
         let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(method, self.url(path));
         if let Some(k) = key {

@@ -7,6 +7,6 @@ mod conventions;
 mod helpers;
 mod identities;
 mod pii;
-mod replay;
 mod relationships;
+mod replay;
 mod types;

@@ -55,14 +55,20 @@ async fn seed(app: &TestApp) -> String {
     let patched = app.patch(&format!("/identities/{id}"), json!({"city": "Shelbyville"})).await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     let custom = app
-        .patch(&format!("/identities/{id}/custom-fields"), json!({"custom_fields": {"mothers_maiden_name": "Nightingale Florence"}}))
+        .patch(
+            &format!("/identities/{id}/custom-fields"),
+            json!({"custom_fields": {"mothers_maiden_name": "Nightingale Florence"}}),
+        )
         .await;
     assert_eq!(custom.status, 200, "{}", custom.body);
     assert_eq!(custom.body["custom_fields"]["mothers_maiden_name"], "Nightingale Florence");
     let export = app.get(&format!("/identities/{id}/export")).await;
     assert_eq!(export.body["identity"]["extracted_data"]["ssn"], "987-65-4329");
     let found = app
-        .post("/identities/search", json!({"first_name": "zebulonius", "last_name": "QUACKENBUSH", "date_of_birth": "1961-07-04"}))
+        .post(
+            "/identities/search",
+            json!({"first_name": "zebulonius", "last_name": "QUACKENBUSH", "date_of_birth": "1961-07-04"}),
+        )
         .await;
     assert_eq!(found.body["pagination"]["total"], 1, "{}", found.body);
     id
@@ -85,7 +91,8 @@ async fn redaction_shreds_the_data_key_and_the_person_cannot_be_found_again() {
     let app = spawn_app().await;
     let id = seed(&app).await;
     let wrapped: Vec<u8> = {
-        let conn = rusqlite::Connection::open_with_flags(app.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let conn =
+            rusqlite::Connection::open_with_flags(app.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
         conn.query_row("SELECT wrapped_key FROM subject_keys WHERE subject_id = ?1", [&id], |r| r.get(0)).unwrap()
     };
     assert!(contains(&file_bytes(&app), &wrapped));
@@ -108,7 +115,8 @@ async fn redaction_shreds_the_data_key_and_the_person_cannot_be_found_again() {
     }
     let bytes = file_bytes(&app);
     assert!(!contains(&bytes, &wrapped), "the destroyed data key is still in the file or WAL");
-    let conn = rusqlite::Connection::open_with_flags(app.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let conn =
+        rusqlite::Connection::open_with_flags(app.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let rows: i64 =
         conn.query_row("SELECT COUNT(*) FROM blind_indexes WHERE identity_id = ?1", [&id], |r| r.get(0)).unwrap();
     assert_eq!(rows, 0);

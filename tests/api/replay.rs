@@ -15,14 +15,28 @@ async fn workload(app: &TestApp) {
     let a = app.create_identity(json!({"external_ref": "a", "first_name": "Ann", "last_name": "Lee", "date_of_birth": "1980-01-01", "tags": ["x"]})).await;
     let b = app.create_identity(json!({"external_ref": "b", "email": "b@example.com"})).await;
     let c = app.create_identity(json!({"external_ref": "c", "ssn": "123-45-6789"})).await;
-    assert_eq!(app.patch(&format!("/identities/{a}"), json!({"email": "ann@example.com", "status": "approved"})).await.status, 200);
+    assert_eq!(
+        app.patch(&format!("/identities/{a}"), json!({"email": "ann@example.com", "status": "approved"})).await.status,
+        200
+    );
     assert_eq!(app.post(&format!("/identities/{a}/tags/add"), json!({"tag": "vip"})).await.status, 200);
     assert_eq!(app.post(&format!("/identities/{b}/archive"), json!({})).await.status, 200);
     assert_eq!(app.post(&format!("/identities/{b}/restore"), json!({})).await.status, 200);
-    assert_eq!(app.post(&format!("/identities/{a}/relationships"), json!({"related_identity_id": c, "relationship_type": "family_member"})).await.status, 201);
+    assert_eq!(
+        app.post(
+            &format!("/identities/{a}/relationships"),
+            json!({"related_identity_id": c, "relationship_type": "family_member"})
+        )
+        .await
+        .status,
+        201
+    );
     let t = app.post("/relationship-types", json!({"name": "guarantor", "label": "Guarantor"})).await;
     assert_eq!(t.status, 201);
-    assert_eq!(app.post("/identities/merge", json!({"primary_identity_id": a, "secondary_identity_id": b})).await.status, 200);
+    assert_eq!(
+        app.post("/identities/merge", json!({"primary_identity_id": a, "secondary_identity_id": b})).await.status,
+        200
+    );
     assert_eq!(app.delete(&format!("/identities/{c}/data")).await.status, 200);
 }
 
@@ -34,7 +48,8 @@ async fn replayed_views_equal_the_live_views_and_the_chain_verifies() {
     let scratch = app.data_dir.path().join("scratch.db");
     let replayed = idv::store::replay::check(&app.db_path(), &scratch, &ring).expect("replay check passes");
     assert!(replayed > 10);
-    let conn = rusqlite::Connection::open_with_flags(app.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let conn =
+        rusqlite::Connection::open_with_flags(app.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     assert_eq!(idv::store::events::verify_chain(&conn, &ring).expect("chain verifies"), replayed);
 }
 
@@ -52,7 +67,9 @@ async fn the_log_refuses_updates_and_a_tampered_row_is_named() {
         src.execute("VACUUM INTO ?1", [copy.display().to_string()]).unwrap();
     }
     let tampered = rusqlite::Connection::open(&copy).unwrap();
-    tampered.execute_batch("DROP TRIGGER events_no_update; UPDATE events SET actor = 'mallory' WHERE seq = 3;").unwrap();
+    tampered
+        .execute_batch("DROP TRIGGER events_no_update; UPDATE events SET actor = 'mallory' WHERE seq = 3;")
+        .unwrap();
     let err = idv::store::events::verify_chain(&tampered, &ring).unwrap_err();
     assert!(err.contains("seq 3"), "{err}");
 }

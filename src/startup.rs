@@ -65,6 +65,7 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
     if !created_master_key {
         check_master_key_matches(&conn, &keyring)?;
     }
+    store::start_checkpointer(&conn, &db, config.durability)?;
     let read = ReadPool::open(&db, config.read_pool_size)?;
     let metrics = Arc::new(Metrics::default());
     let writer = Writer::start(conn, keyring.clone(), metrics.clone(), Vec::new())?;

@@ -719,6 +719,8 @@ fn ceiling_inserts(path: &Path, duration: Duration, cap: Option<u64>) -> Result<
     let db_err = |e: rusqlite::Error| format!("sqlite ({}): {e}", path.display());
     let mut conn = Connection::open(path).map_err(db_err)?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(db_err)?;
+    // The same page size the server gives new databases (src/store/mod.rs).
+    conn.execute_batch("PRAGMA page_size=2048;").map_err(db_err)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(db_err)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(format!("journal_mode=WAL was refused (got {mode})"));

@@ -1,6 +1,7 @@
 //! idv: a self-hosted identity-verification server. The module list only; see each module's header.
 
 pub mod auth;
+pub mod checks;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -13,5 +14,7 @@ pub mod metrics;
 pub mod projections;
 pub mod queries;
 pub mod ratelimit;
+pub mod screening;
 pub mod startup;
 pub mod store;
+pub mod webhooks;

@@ -1,0 +1,1 @@
+//! Perceptual image hashes for near-duplicate detection.

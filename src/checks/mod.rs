@@ -1,0 +1,6 @@
+//! Verification checks that run on this machine with no network: document MRZ, image similarity, and
+//! (with the sessions module) age, duplicates and risk. Pure functions where possible; must not write
+//! to the database.
+
+pub mod imagehash;
+pub mod mrz;

@@ -1,0 +1,1 @@
+//! MRZ parsing and validation (ICAO 9303).

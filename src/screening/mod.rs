@@ -1,0 +1,1 @@
+//! AML screening: watchlist importers, name normalisation, candidate index and explainable scoring.

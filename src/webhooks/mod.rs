@@ -1,0 +1,3 @@
+//! Webhooks: payload signing and (with the outbox) durable delivery.
+
+pub mod signing;

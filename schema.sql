@@ -213,3 +213,91 @@ CREATE TABLE IF NOT EXISTS identity_audit (
     recorded_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS identity_audit_by_identity ON identity_audit (identity_id, id);
+
+-- ---------------------------------------------------------------- sessions (views)
+
+CREATE TABLE IF NOT EXISTS sessions (
+    id                  TEXT PRIMARY KEY,
+    environment         TEXT NOT NULL,
+    status              TEXT NOT NULL,
+    external_ref        TEXT,
+    metadata            TEXT NOT NULL,
+    country             TEXT,
+    checks              TEXT,
+    workflow_id         TEXT,
+    workflow_version    INTEGER,
+    document_type       TEXT,
+    redirect_url        TEXT,
+    send_email          INTEGER NOT NULL,
+    invites_sent        INTEGER NOT NULL,
+    retention_status    TEXT NOT NULL,
+    processing_attempts INTEGER NOT NULL,
+    consent_at          TEXT,
+    consent_version     TEXT,
+    consent_ip          TEXT,
+    token_hash          TEXT,
+    token_sealed        TEXT,
+    token_expires_at    TEXT,
+    prefill             TEXT,
+    user_data           TEXT,
+    ip_digest           BLOB,
+    device_digest       BLOB,
+    fraud_signals       TEXT NOT NULL,
+    case_id             TEXT,
+    case_status         TEXT,
+    identity_id         TEXT,
+    result_status       TEXT,
+    result_json         TEXT,
+    result_extracted    TEXT,
+    decided_at          TEXT,
+    started_at          TEXT,
+    expired_at          TEXT,
+    redacted_at         TEXT,
+    sensitive_expired_at TEXT,
+    created_at          TEXT NOT NULL,
+    updated_at          TEXT NOT NULL,
+    stream_seq          INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_env ON sessions (environment, id);
+CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_hash);
+CREATE INDEX IF NOT EXISTS sessions_by_identity ON sessions (identity_id);
+CREATE INDEX IF NOT EXISTS sessions_by_ref ON sessions (environment, external_ref);
+CREATE INDEX IF NOT EXISTS sessions_by_ip ON sessions (environment, ip_digest);
+
+CREATE TABLE IF NOT EXISTS session_tags (
+    session_id TEXT NOT NULL,
+    tag        TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    PRIMARY KEY (session_id, tag)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS session_documents (
+    session_id  TEXT NOT NULL,
+    doc_type    TEXT NOT NULL,
+    mime_type   TEXT NOT NULL,
+    size_bytes  INTEGER NOT NULL,
+    blob_id     TEXT NOT NULL,
+    phash       TEXT,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (session_id, doc_type)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS session_documents_by_phash ON session_documents (doc_type, phash);
+
+CREATE TABLE IF NOT EXISTS capture_links (
+    id          TEXT PRIMARY KEY,
+    session_id  TEXT NOT NULL,
+    token_hash  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS capture_links_by_session ON capture_links (session_id);
+
+-- Uploaded images, sealed under the session's data key. Not a view: image bytes are too large for the
+-- log, which records only the blob id; erasure deletes the row (and the key).
+CREATE TABLE IF NOT EXISTS sealed_blobs (
+    blob_id    TEXT PRIMARY KEY,
+    subject_id TEXT NOT NULL,
+    sealed     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sealed_blobs_by_subject ON sealed_blobs (subject_id);

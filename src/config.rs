@@ -20,6 +20,8 @@ pub struct Config {
     pub workers: usize,
     /// Public base URL printed for users (defaults to http://<bind>).
     pub public_url: Option<String>,
+    /// How often the sweeper applies time-based rules (token expiry, stuck processing).
+    pub sweep_interval: std::time::Duration,
 }
 
 impl Config {
@@ -35,6 +37,7 @@ impl Config {
             json_body_limit: 1024 * 1024,
             workers: 2,
             public_url: None,
+            sweep_interval: std::time::Duration::from_secs(1),
         }
     }
 

@@ -30,6 +30,8 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Gone(String),
     #[error("{detail}")]
     Validation { detail: String, errors: Vec<FieldError> },
     #[error("Idempotency key has already been used with different parameters.")]
@@ -77,6 +79,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::MethodNotAllowed => 405,
             AppError::Conflict(_) => 409,
+            AppError::Gone(_) => 410,
             AppError::PayloadTooLarge(_) => 413,
             AppError::UnsupportedMediaType(_) => 415,
             AppError::Validation { .. } | AppError::IdempotencyMismatch => 422,
@@ -94,6 +97,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Conflict(_) => "conflict",
+            AppError::Gone(_) => "gone",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::Validation { .. } => "validation_error",

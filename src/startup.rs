@@ -127,7 +127,7 @@ impl Application {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
     }
 
-    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> AppResult<Self> {
+    pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> AppResult<Self> {
         let core = open_core(&config)?;
         let first_keys = bootstrap_keys(&core.writer, &core.read, crate::clock::format(clock.now())).await?;
         let listener = TcpListener::bind(&config.bind)
@@ -136,6 +136,10 @@ impl Application {
         let host = config.bind.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_else(|| "127.0.0.1".into());
         let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{host}:{port}"));
         let workers = config.workers.max(1);
+        if config.public_url.is_none() {
+            config.public_url = Some(base_url.clone());
+        }
+        crate::sweeper::spawn(core.writer.clone(), core.read.clone(), clock.clone(), config.sweep_interval);
         let state = Arc::new(AppState {
             auth: Authenticator::new(core.read.clone(), core.keyring.clone()),
             idempotency: Idempotency::new(core.read.clone(), core.writer.clone(), core.keyring.clone()),

@@ -1,1 +1,282 @@
-//! Perceptual image hashes for near-duplicate detection.
+//! Perceptual image hashes (64-bit DCT "pHash") for near-duplicate detection of uploaded images: bounded
+//! decoding of PNG/JPEG bytes, the hash type, Hamming distance and the mapping from the API's `threshold`
+//! to a distance. Must not store or log images, touch the database, or decide what a match means for a
+//! session.
+//!
+//! ## Algorithm
+//! Decode (PNG or JPEG only, at most [`MAX_INPUT_BYTES`] and [`MAX_PIXELS`]), convert to 8-bit luma,
+//! shrink to at most [`PRESCALE_MAX_SIDE`] pixels per side with an area filter (so a 12 MP photo and its 50%
+//! copy enter the hash from nearly the same pixels, and hashing stays cheap), then `image_hasher`'s
+//! `Median` + DCT: Lanczos3 resize to 16x16, 2-D DCT-II, keep the 8x8 lowest frequencies, one bit per
+//! coefficient set when it is at or above their median. Bits are row-major, most significant first, so the
+//! hex form reads like the Python ImageHash library's.
+//!
+//! ## Why this is not bit-identical to ImageHash's `phash`
+//! ImageHash resizes to 32x32 (PIL's Lanczos, ITU-R 601 luma) and takes the 8x8 corner of that DCT, strictly
+//! greater than the median; `image_hasher` fixes the DCT input at twice the hash size (16x16) and uses
+//! Rec. 709 luma. Same idea, different sampling: hashes of the same picture land a few bits apart, never
+//! bit-equal by design. Hashes are only comparable with hashes made by this module.
+//!
+//! ## Threshold mapping
+//! The spec's `threshold` (0.1–1.0, default 0.6) is a similarity for face embeddings. Read literally on
+//! pHash (`1 - d/64 >= 0.6`, i.e. up to 25 differing bits) it would match unrelated pictures: two unrelated
+//! images differ in about 32 bits, with a spread of ±4, and ImageHash observed different images at 22 bits.
+//! So idv maps the threshold linearly onto distances [`DISTANCE_SCALE`] bits wide:
+//! `max_distance = floor((1 - threshold) * 25)`. Default 0.6 allows 10 bits (ImageHash saw 0–4 for resized,
+//! recompressed, brightened or greyscaled copies and 6–18 for 10% crops); 1.0 demands identical hashes;
+//! 0.1 allows 22 bits, the loosest setting, where unrelated images start to collide. The matching score
+//! on the same scale is [`calibrated_similarity`] (`1 - d/25`, floored at 0), so `score >= threshold`
+//! and `distance <= max_distance_for_threshold(threshold)` agree. [`similarity`] is the raw `1 - d/64`.
+
+use std::fmt;
+use std::io::Cursor;
+use std::str::FromStr;
+
+use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+use image_hasher::{BitOrder, FilterType, HashAlg, HasherConfig};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Largest accepted encoded input, in bytes.
+pub const MAX_INPUT_BYTES: usize = 15 * 1024 * 1024;
+/// Largest accepted decoded image, in pixels (width x height).
+pub const MAX_PIXELS: u64 = 40_000_000;
+/// Largest accepted side, in pixels: refuses 1 x 40M strips that pass the pixel limit.
+pub const MAX_SIDE: u32 = 20_000;
+/// Images are shrunk to at most this many pixels per side before hashing.
+pub const PRESCALE_MAX_SIDE: u32 = 512;
+/// Bits in a hash.
+pub const HASH_BITS: u32 = 64;
+/// Width of the distance range the API threshold is spread over (see the module docs).
+pub const DISTANCE_SCALE: f64 = 25.0;
+/// The spec's default `threshold`.
+pub const DEFAULT_THRESHOLD: f64 = 0.6;
+/// The spec's allowed `threshold` range.
+pub const MIN_THRESHOLD: f64 = 0.1;
+pub const MAX_THRESHOLD: f64 = 1.0;
+
+// Decoder working memory: a 40 MP 16-bit RGBA PNG is 320 MB; anything more is not a photo of a document.
+const MAX_DECODE_ALLOC: u64 = 384 * 1024 * 1024;
+
+/// Why an image could not be hashed. The messages carry no image content.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImageError {
+    #[error("image is empty")]
+    Empty,
+    #[error("image is {bytes} bytes; the limit is {max}")]
+    TooLarge { bytes: usize, max: usize },
+    #[error("image is not PNG or JPEG")]
+    UnsupportedFormat,
+    #[error("image is {width}x{height}; the limits are {MAX_PIXELS} pixels and {MAX_SIDE} per side")]
+    TooManyPixels { width: u32, height: u32 },
+    #[error("image could not be decoded")]
+    Decode,
+}
+
+/// A 64-bit perceptual hash. Serialises as 16 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ImageHash64(u64);
+
+/// A hash string that is not 16 hex digits.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("an image hash is 16 hex digits")]
+pub struct HashParseError;
+
+impl ImageHash64 {
+    pub const fn from_u64(bits: u64) -> Self {
+        Self(bits)
+    }
+
+    pub const fn as_u64(self) -> u64 {
+        self.0
+    }
+
+    /// 16 lowercase hex digits, most significant bit first (ImageHash's `str(hash)` layout).
+    pub fn to_hex(self) -> String {
+        format!("{:016x}", self.0)
+    }
+
+    /// Accepts exactly 16 hex digits, either case.
+    pub fn from_hex(s: &str) -> Result<Self, HashParseError> {
+        if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(HashParseError);
+        }
+        u64::from_str_radix(s, 16).map(Self).map_err(|_| HashParseError)
+    }
+
+    /// Hamming distance: the number of differing bits, 0..=64.
+    pub fn distance(self, other: Self) -> u32 {
+        (self.0 ^ other.0).count_ones()
+    }
+}
+
+impl fmt::Display for ImageHash64 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl FromStr for ImageHash64 {
+    type Err = HashParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_hex(s)
+    }
+}
+
+impl Serialize for ImageHash64 {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for ImageHash64 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        Self::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Decodes PNG or JPEG bytes (within the size limits) and returns their perceptual hash.
+pub fn phash(bytes: &[u8]) -> Result<ImageHash64, ImageError> {
+    let image = decode_bounded(bytes)?;
+    Ok(phash_image(&image))
+}
+
+/// The hash of an already decoded image (no size limits apply here; callers decode with [`decode_bounded`]).
+pub fn phash_image(image: &DynamicImage) -> ImageHash64 {
+    let mut luma = image.to_luma8();
+    let (w, h) = luma.dimensions();
+    if w > PRESCALE_MAX_SIDE || h > PRESCALE_MAX_SIDE {
+        let scale = f64::from(PRESCALE_MAX_SIDE) / f64::from(w.max(h));
+        let nw = ((f64::from(w) * scale).round() as u32).max(1);
+        let nh = ((f64::from(h) * scale).round() as u32).max(1);
+        luma = image::imageops::thumbnail(&luma, nw, nh);
+    }
+    let hasher = HasherConfig::with_bytes_type::<[u8; 8]>()
+        .hash_alg(HashAlg::Median)
+        .preproc_dct()
+        .hash_size(8, 8)
+        .resize_filter(FilterType::Lanczos3)
+        .bit_order(BitOrder::MsbFirst)
+        .to_hasher();
+    let hash = hasher.hash_image(&luma);
+    let mut bytes = [0u8; 8];
+    for (dst, src) in bytes.iter_mut().zip(hash.as_bytes()) {
+        *dst = *src;
+    }
+    ImageHash64(u64::from_be_bytes(bytes))
+}
+
+/// Decodes PNG or JPEG bytes, refusing oversized input before allocating the pixel buffer.
+pub fn decode_bounded(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
+    if bytes.is_empty() {
+        return Err(ImageError::Empty);
+    }
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(ImageError::TooLarge { bytes: bytes.len(), max: MAX_INPUT_BYTES });
+    }
+    let format = match image::guess_format(bytes) {
+        Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
+        _ => return Err(ImageError::UnsupportedFormat),
+    };
+    let reader = |limits: Limits| {
+        let mut r = ImageReader::with_format(Cursor::new(bytes), format);
+        r.limits(limits);
+        r
+    };
+    // Header first: a decompression bomb declares its size before it costs anything.
+    let (width, height) = reader(Limits::default()).into_dimensions().map_err(|_| ImageError::Decode)?;
+    if width == 0 || height == 0 {
+        return Err(ImageError::Decode);
+    }
+    if u64::from(width) * u64::from(height) > MAX_PIXELS || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(ImageError::TooManyPixels { width, height });
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    reader(limits).decode().map_err(|_| ImageError::Decode)
+}
+
+/// Raw similarity `1 - distance/64`, in 0..=1.
+pub fn similarity(a: ImageHash64, b: ImageHash64) -> f64 {
+    1.0 - f64::from(a.distance(b)) / f64::from(HASH_BITS)
+}
+
+/// The score on the API threshold's scale: `1 - distance/25`, floored at 0 (see the module docs).
+pub fn calibrated_similarity(a: ImageHash64, b: ImageHash64) -> f64 {
+    (1.0 - f64::from(a.distance(b)) / DISTANCE_SCALE).max(0.0)
+}
+
+/// The largest distance that still matches at `threshold` (clamped to 0.1..=1.0; NaN means the default).
+/// `0.6 -> 10`, `1.0 -> 0`, `0.1 -> 22`.
+pub fn max_distance_for_threshold(threshold: f64) -> u32 {
+    let t = if threshold.is_nan() { DEFAULT_THRESHOLD } else { threshold.clamp(MIN_THRESHOLD, MAX_THRESHOLD) };
+    // The epsilon keeps 0.6 (stored as 0.59999…) from losing a bit to rounding.
+    ((1.0 - t) * DISTANCE_SCALE + 1e-9).floor() as u32
+}
+
+/// True when `a` and `b` are near-duplicates at the API `threshold`.
+pub fn matches(a: ImageHash64, b: ImageHash64, threshold: f64) -> bool {
+    a.distance(b) <= max_distance_for_threshold(threshold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_rejects_bad_strings() {
+        let h = ImageHash64::from_u64(0xba8c_8453_6bd3_c366);
+        assert_eq!(h.to_hex(), "ba8c84536bd3c366");
+        assert_eq!(ImageHash64::from_hex("BA8C84536BD3C366"), Ok(h));
+        assert_eq!("ba8c84536bd3c366".parse::<ImageHash64>(), Ok(h));
+        for bad in ["", "ba8c", "ba8c84536bd3c3667", "zz8c84536bd3c366", "+a8c84536bd3c366", " a8c84536bd3c366"] {
+            assert_eq!(ImageHash64::from_hex(bad), Err(HashParseError), "{bad:?}");
+        }
+        let json = serde_json::to_string(&h).unwrap();
+        assert_eq!(json, "\"ba8c84536bd3c366\"");
+        assert_eq!(serde_json::from_str::<ImageHash64>(&json).unwrap(), h);
+    }
+
+    #[test]
+    fn distance_and_similarity() {
+        let a = ImageHash64::from_u64(0);
+        let b = ImageHash64::from_u64(u64::MAX);
+        assert_eq!(a.distance(b), 64);
+        assert_eq!(a.distance(a), 0);
+        assert_eq!(similarity(a, b), 0.0);
+        assert_eq!(similarity(a, a), 1.0);
+        assert_eq!(similarity(a, ImageHash64::from_u64(0xffff)), 0.75);
+        assert_eq!(calibrated_similarity(a, b), 0.0);
+    }
+
+    #[test]
+    fn threshold_mapping() {
+        assert_eq!(max_distance_for_threshold(0.6), 10);
+        assert_eq!(max_distance_for_threshold(1.0), 0);
+        assert_eq!(max_distance_for_threshold(0.1), 22);
+        assert_eq!(max_distance_for_threshold(0.0), 22);
+        assert_eq!(max_distance_for_threshold(7.0), 0);
+        assert_eq!(max_distance_for_threshold(f64::NAN), 10);
+        // score >= threshold agrees with distance <= max_distance for every distance and API threshold
+        for t10 in 1..=10 {
+            let t = f64::from(t10) / 10.0;
+            for d in 0..=64u32 {
+                let a = ImageHash64::from_u64(0);
+                let b = ImageHash64::from_u64(if d == 64 { u64::MAX } else { (1u64 << d) - 1 });
+                assert_eq!(matches(a, b, t), calibrated_similarity(a, b) + 1e-9 >= t, "t={t} d={d}");
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_garbage_and_oversize() {
+        assert_eq!(phash(&[]), Err(ImageError::Empty));
+        assert_eq!(phash(b"not an image at all"), Err(ImageError::UnsupportedFormat));
+        assert_eq!(phash(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Err(ImageError::Decode));
+        assert_eq!(phash(b"\xff\xd8\xff\xe0garbage"), Err(ImageError::Decode));
+        let big = vec![0u8; MAX_INPUT_BYTES + 1];
+        assert!(matches!(phash(&big), Err(ImageError::TooLarge { .. })));
+    }
+}

@@ -102,12 +102,12 @@ pub fn open_pii(key: &DataKey, identity_id: &str, sealed_json: &str) -> AppResul
     Ok(out)
 }
 
-fn seal_fields(key: &DataKey, identity_id: &str, fields: &BTreeMap<String, String>) -> SealedFields {
+pub(crate) fn seal_fields(key: &DataKey, identity_id: &str, fields: &BTreeMap<String, String>) -> SealedFields {
     fields.iter().map(|(f, v)| (f.clone(), B64.encode(key.seal(identity_id, f, v)))).collect()
 }
 
 /// Computes the blind-index set of a full PII map and seals it under the identity's key.
-fn sealed_blind_set(
+pub(crate) fn sealed_blind_set(
     keyring: &Keyring,
     key: &DataKey,
     environment: &str,
@@ -161,7 +161,7 @@ fn resolve_status(value: &str, custom: &[String]) -> AppResult<String> {
     }
 }
 
-fn emit_identity(
+pub(crate) fn emit_identity(
     w: &mut WriteCtx<'_>,
     meta: &CommandMeta,
     stream: &str,

@@ -94,6 +94,8 @@ pub struct Keyring {
     chain: SecretBytes,
     api_key_hash: SecretBytes,
     responses: SecretBytes,
+    capture_tokens: SecretBytes,
+    url_signing: SecretBytes,
 }
 
 /// A per-subject data key, unwrapped in memory only for the time it is used.
@@ -108,6 +110,8 @@ impl Keyring {
             chain: master.derive("idv 2026-01 event log hash chain"),
             api_key_hash: master.derive("idv 2026-01 api key hashing"),
             responses: master.derive("idv 2026-01 idempotent response sealing"),
+            capture_tokens: master.derive("idv 2026-01 capture token hashing"),
+            url_signing: master.derive("idv 2026-01 document url signing"),
         }
     }
 
@@ -148,6 +152,20 @@ impl Keyring {
             hasher.update(part.as_bytes());
         }
         *hasher.finalize().as_bytes()
+    }
+
+    /// Capture tokens are credentials: only this keyed hash is stored.
+    pub fn capture_token_digest(&self, token: &str) -> String {
+        hex::encode(blake3::keyed_hash(&self.capture_tokens.0, token.as_bytes()).as_bytes())
+    }
+
+    /// Signature of a short-lived document URL (spec §2.9).
+    pub fn url_signature(&self, path: &str, expires: i64) -> String {
+        let mut h = blake3::Hasher::new_keyed(&self.url_signing.0);
+        h.update(path.as_bytes());
+        h.update(b"\n");
+        h.update(expires.to_string().as_bytes());
+        hex::encode(&h.finalize().as_bytes()[..16])
     }
 
     pub fn seal_response(&self, scope: &str, body: &[u8]) -> Vec<u8> {

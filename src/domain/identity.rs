@@ -135,8 +135,27 @@ pub struct Absorbed {
     pub custom_fields: Map<String, Value>,
 }
 
+/// A finished session's outcome applied to the identity (spec §1.6: upsert on completion).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Verified {
+    pub session_id: String,
+    /// Whether this session is counted for the first time (reprocessing does not count twice).
+    pub new_session: bool,
+    pub status: String,
+    pub approved: bool,
+    pub face_match_passed: Option<bool>,
+    pub age_check_passed: Option<bool>,
+    pub extracted_age: Option<i64>,
+    pub rejection_reason: Option<String>,
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pii: SealedFields,
+    pub blind: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum IdentityEvent {
+    Verified(Verified),
     Created(Created),
     Updated(Updated),
     Redacted,
@@ -155,6 +174,7 @@ impl IdentityEvent {
     pub fn event_type(&self) -> &'static str {
         match self {
             IdentityEvent::Created(_) => "IdentityCreated",
+            IdentityEvent::Verified(_) => "IdentityVerified",
             IdentityEvent::Updated(_) => "IdentityUpdated",
             IdentityEvent::Redacted => "IdentityRedacted",
             IdentityEvent::TagsChanged(_) => "IdentityTagsChanged",
@@ -172,6 +192,7 @@ impl IdentityEvent {
     pub fn payload(&self) -> Value {
         let value = match self {
             IdentityEvent::Created(e) => serde_json::to_value(e),
+            IdentityEvent::Verified(e) => serde_json::to_value(e),
             IdentityEvent::Updated(e) => serde_json::to_value(e),
             IdentityEvent::TagsChanged(e) => serde_json::to_value(e),
             IdentityEvent::Restored(e) => serde_json::to_value(e),
@@ -194,6 +215,7 @@ impl IdentityEvent {
         Ok(Some(match event_type {
             "IdentityCreated" => IdentityEvent::Created(serde_json::from_value(p)?),
             "IdentityUpdated" => IdentityEvent::Updated(serde_json::from_value(p)?),
+            "IdentityVerified" => IdentityEvent::Verified(serde_json::from_value(p)?),
             "IdentityRedacted" => IdentityEvent::Redacted,
             "IdentityTagsChanged" => IdentityEvent::TagsChanged(serde_json::from_value(p)?),
             "IdentityArchived" => IdentityEvent::Archived,
@@ -212,7 +234,7 @@ impl IdentityEvent {
     pub fn action(&self) -> &'static str {
         match self {
             IdentityEvent::Created(_) => "identity.created",
-            IdentityEvent::Updated(_) => "identity.updated",
+            IdentityEvent::Updated(_) | IdentityEvent::Verified(_) => "identity.updated",
             IdentityEvent::Redacted => "identity.redacted",
             IdentityEvent::TagsChanged(_) => "identity.tags-changed",
             IdentityEvent::Archived => "identity.archived",
@@ -243,6 +265,11 @@ impl IdentityEvent {
                 f
             }
             IdentityEvent::Updated(e) => e.changed.clone(),
+            IdentityEvent::Verified(e) => {
+                let mut f: Vec<String> = e.pii.keys().cloned().collect();
+                f.extend(["status".to_string(), "latest_session_id".to_string()]);
+                f
+            }
             IdentityEvent::TagsChanged(_) => vec!["tags".into()],
             IdentityEvent::CustomFieldsSet(e) => e.changed.iter().map(|n| format!("custom_fields.{n}")).collect(),
             IdentityEvent::Redacted => vec!["status".into(), "pii".into()],
@@ -280,6 +307,8 @@ pub enum IdentityCommand {
         custom_fields: Map<String, Value>,
     },
     RecordExport,
+    /// A session finished for this identity.
+    ApplyVerification(Verified),
 }
 
 fn refuse(detail: &str) -> AppError {
@@ -429,6 +458,14 @@ pub fn decide(
             })])
         }
         C::RecordExport => Ok(vec![IdentityEvent::Exported]),
+        C::ApplyVerification(v) => {
+            if state.is_redacted() || state.is_merged() {
+                // The person asked to be forgotten (or lives on elsewhere): the session result stays on the
+                // session only.
+                return Ok(Vec::new());
+            }
+            Ok(vec![IdentityEvent::Verified(v)])
+        }
     }
 }
 

@@ -20,3 +20,6 @@ pub const RELATIONSHIP_TYPE: &str = "crel";
 pub const IDENTITY_TYPE: &str = "idtype";
 pub const CUSTOM_FIELD: &str = "cfield";
 pub const API_KEY: &str = "key";
+pub const SESSION: &str = "ses";
+pub const CAPTURE_LINK: &str = "link";
+pub const BLOB: &str = "blob";

@@ -7,6 +7,7 @@ pub mod identity;
 pub mod identity_type;
 pub mod ids;
 pub mod relationship;
+pub mod session;
 pub mod values;
 
 /// What a decision may know about the outside world, handed in by the command layer.

@@ -122,3 +122,67 @@ impl QueryMap {
         })
     }
 }
+
+/// A multipart/form-data upload: small text fields and one `file` (at most `MAX_UPLOAD_BYTES`).
+pub struct Upload {
+    pub fields: HashMap<String, String>,
+    pub file: Option<Vec<u8>>,
+}
+
+pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+impl FromRequest for Upload {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_multipart = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+        let mut multipart = actix_multipart::Multipart::new(req.headers(), payload.take());
+        Box::pin(async move {
+            if !is_multipart {
+                return Err(AppError::UnsupportedMediaType(
+                    "Upload files as multipart/form-data with a `file` field.".into(),
+                ));
+            }
+            let mut upload = Upload { fields: HashMap::new(), file: None };
+            while let Some(field) = multipart.next().await {
+                let mut field = field.map_err(|e| AppError::BadRequest(format!("Malformed multipart body: {e}")))?;
+                let name = field.name().unwrap_or_default().to_string();
+                if name == "file" {
+                    let bytes = match field.bytes(MAX_UPLOAD_BYTES).await {
+                        Ok(Ok(b)) => b,
+                        Ok(Err(e)) => return Err(AppError::BadRequest(format!("Could not read the file: {e}"))),
+                        Err(_) => return Err(AppError::PayloadTooLarge("Files may be at most 10 MB.".into())),
+                    };
+                    upload.file = Some(bytes.to_vec());
+                } else {
+                    let bytes = match field.bytes(4096).await {
+                        Ok(Ok(b)) => b,
+                        _ => return Err(AppError::validation(&name, "form fields may be at most 4 KB")),
+                    };
+                    upload.fields.insert(name, String::from_utf8_lossy(&bytes).trim().to_string());
+                }
+            }
+            Ok(upload)
+        })
+    }
+}
+
+/// The content type of an image or PDF from its first bytes; None for anything else.
+pub fn sniff_mime(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else {
+        None
+    }
+}

@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod body;
+mod capture;
 pub mod error;
 mod identities;
 pub mod inflect;
@@ -11,6 +12,7 @@ mod middleware;
 pub mod openapi;
 mod relationships;
 mod reply;
+mod sessions;
 mod system;
 mod types;
 
@@ -96,12 +98,21 @@ pub fn api_routes() -> RouteTable {
     relationships::routes(&mut t);
     types::routes(&mut t);
     api_keys::routes(&mut t);
+    sessions::routes(&mut t);
     t
 }
 
 /// The routes outside /api/v1 (health, metrics, the OpenAPI document itself is inside).
 pub fn unversioned_specs() -> Vec<RouteSpec> {
-    system::specs()
+    let mut specs = system::specs();
+    specs.extend(capture::specs());
+    specs.push(RouteSpec {
+        method: "GET",
+        path: "/api/v1/sessions/{session_id}/documents/{doc_type}",
+        summary: "Download a document via its signed URL",
+        absolute: true,
+    });
+    specs
 }
 
 /// Every served operation: what the OpenAPI document must cover.
@@ -121,7 +132,9 @@ pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> Ap
             .app_data(web::PayloadConfig::new(data.config.json_body_limit))
             .wrap(from_fn(middleware::observe))
             .configure(system::configure)
+            .configure(capture::configure)
             .route("/api/v1/openapi.json", web::get().to(system::openapi))
+            .route("/api/v1/sessions/{session_id}/documents/{doc_type}", web::get().to(sessions::download))
             .service(api)
             .default_service(web::to(not_found))
     })

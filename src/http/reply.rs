@@ -69,6 +69,9 @@ impl Reply {
     pub fn created(body: Value) -> Self {
         Reply { status: StatusCode::CREATED, body }
     }
+    pub fn with_status(status: StatusCode, body: Value) -> Self {
+        Reply { status, body }
+    }
 }
 
 impl Responder for Reply {

@@ -40,6 +40,41 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             }
             write_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
         }
+        IdentityEvent::Verified(e) => {
+            conn.execute(
+                "UPDATE identities SET status = ?1, latest_session_id = ?2, latest_result_id = ?2,
+                    session_count = session_count + ?3, face_match_passed = ?4, age_check_passed = ?5,
+                    extracted_age = ?6, rejection_reason = ?7, country = COALESCE(?8, country),
+                    first_verified_at = CASE WHEN ?9 THEN COALESCE(first_verified_at, ?10) ELSE first_verified_at END,
+                    last_verified_at = CASE WHEN ?9 THEN ?10 ELSE last_verified_at END
+                 WHERE id = ?11",
+                params![
+                    e.status,
+                    e.session_id,
+                    e.new_session as i64,
+                    e.face_match_passed,
+                    e.age_check_passed,
+                    e.extracted_age,
+                    e.rejection_reason,
+                    e.country,
+                    e.approved,
+                    at,
+                    id
+                ],
+            )?;
+            if !e.pii.is_empty() {
+                let current: String = conn.query_row("SELECT pii FROM identities WHERE id = ?1", [id], |r| r.get(0))?;
+                let mut pii: SealedFields = serde_json::from_str(&current).unwrap_or_default();
+                pii.extend(e.pii.clone());
+                conn.execute(
+                    "UPDATE identities SET pii = ?1 WHERE id = ?2",
+                    params![serde_json::to_string(&pii)?, id],
+                )?;
+            }
+            if e.blind.is_some() {
+                write_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
+            }
+        }
         IdentityEvent::Updated(e) => {
             for (name, value) in &e.set {
                 let column = match name.as_str() {

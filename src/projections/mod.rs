@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod identities;
 pub mod relationships;
+pub mod sessions;
 pub mod types;
 
 use crate::crypto::Keyring;
@@ -20,6 +21,8 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         relationships::apply(conn, event)
     } else if t.starts_with("IdentityType") || t.starts_with("CustomField") {
         types::apply(conn, event)
+    } else if t.starts_with("Session") {
+        sessions::apply(conn, event)
     } else if t.starts_with("ApiKey") {
         api_keys::apply(conn, event)
     } else {

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod identities;
 pub mod relationships;
+pub mod sessions;
 pub mod types;
 
 use serde_json::{json, Value};

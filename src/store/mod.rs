@@ -30,6 +30,10 @@ pub const VIEW_TABLES: &[&str] = &[
     "identity_types",
     "custom_field_definitions",
     "identity_audit",
+    "sessions",
+    "session_tags",
+    "session_documents",
+    "capture_links",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,3 +1,8 @@
-//! Webhooks: payload signing and (with the outbox) durable delivery.
+//! Webhooks: payload building, signing, delivery policy (retries, circuit breaker, egress) and one
+//! delivery attempt over HTTP. Self-contained library pieces; the event log, the endpoints API and
+//! the outbox wire them together. Must not touch the database, HTTP routes or commands.
 
+pub mod payload;
+pub mod policy;
+pub mod sender;
 pub mod signing;

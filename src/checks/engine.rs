@@ -1,0 +1,339 @@
+//! The offline check pipeline of a session (spec §4): document data, expiry, age, face match, duplicates,
+//! image similarity, fraud signals and risk, then the auto-approve decision. Pure: every input (today's
+//! date, duplicate hits, provider answers) is handed in; must not read the database, the clock or the
+//! network.
+
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+pub const DEFAULT_CHECKS: &[&str] = &[
+    "document_ocr",
+    "document_expiration",
+    "age_verification",
+    "face_match",
+    "duplicate_detection",
+    "risk_assessment",
+    "watchlist_screening",
+];
+
+/// Every check name a session's `checks` override may list.
+pub const KNOWN_CHECKS: &[&str] = &[
+    "document_ocr",
+    "document_expiration",
+    "age_verification",
+    "face_match",
+    "duplicate_detection",
+    "risk_assessment",
+    "watchlist_screening",
+    "identity_crossref",
+];
+
+/// A same-person signal found against another identity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DuplicateHit {
+    pub relationship_type: String,
+    pub identity_id: String,
+}
+
+/// What the face-match provider said, if one ran.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaceMatch {
+    Score(f64),
+    /// No provider is configured (live) or it failed: a person must look.
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    pub sandbox: bool,
+    pub checks: Vec<String>,
+    pub document_type: Option<String>,
+    pub uploaded: Vec<String>,
+    /// Person data: prefill overlaid by what the person confirmed (and the MRZ, when read).
+    pub data: BTreeMap<String, String>,
+    pub mrz_checks: Vec<(String, bool, String)>,
+    pub today: String,
+    pub minimum_age: i64,
+    pub face: Option<FaceMatch>,
+    pub face_threshold: f64,
+    pub duplicates: Vec<DuplicateHit>,
+    /// Client-side signals as submitted, and server-side velocity counts.
+    pub client_signals: Value,
+    pub ip_sessions_last_day: i64,
+    pub device_sessions_last_day: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decision {
+    pub status: String,
+    pub rejection_reason: Option<String>,
+    pub rejection_reason_code: Option<String>,
+    pub face_match_passed: Option<bool>,
+    pub face_match_score: Option<f64>,
+    pub age_check_passed: Option<bool>,
+    pub extracted_age: Option<i64>,
+    pub check_results: Map<String, Value>,
+    pub risk: Value,
+}
+
+/// Whole years between a YYYY-MM-DD date of birth and today.
+pub fn age_on(dob: &str, today: &str) -> Option<i64> {
+    let parse = |s: &str| -> Option<(i64, i64, i64)> {
+        let p: Vec<&str> = s.get(..10)?.split('-').collect();
+        Some((p.first()?.parse().ok()?, p.get(1)?.parse().ok()?, p.get(2)?.parse().ok()?))
+    };
+    let (by, bm, bd) = parse(dob)?;
+    let (ty, tm, td) = parse(today)?;
+    let mut age = ty - by;
+    if (tm, td) < (bm, bd) {
+        age -= 1;
+    }
+    (age >= 0).then_some(age)
+}
+
+fn risk_level(score: i64) -> &'static str {
+    match score {
+        0..=20 => "low",
+        21..=50 => "medium",
+        51..=80 => "high",
+        _ => "critical",
+    }
+}
+
+/// Fraud signals and the 0–100 score in the spec's bands (§4.10).
+pub fn assess_risk(e: &Evidence) -> Value {
+    let mut signals: Vec<Value> = Vec::new();
+    let mut add = |name: &str, category: &str, weight: i64| {
+        signals.push(json!({ "name": name, "category": category, "weight": weight, "action": "score" }));
+    };
+    let s = &e.client_signals;
+    if s.get("webdriver").and_then(Value::as_bool) == Some(true) {
+        add("bot_detected", "device", 50);
+    }
+    if let Some(ms) = s.get("completion_ms").and_then(Value::as_i64) {
+        if ms > 0 && ms < 15_000 {
+            add("completion_too_fast", "behavioral", 20);
+        } else if ms > 15 * 60 * 1000 {
+            add("completion_too_slow", "behavioral", 5);
+        }
+    }
+    if s.get("tab_switches").and_then(Value::as_i64).unwrap_or(0) > 5 {
+        add("high_distraction", "behavioral", 5);
+    }
+    if s.get("pasted_fields")
+        .and_then(Value::as_array)
+        .is_some_and(|f| f.iter().any(|x| x.as_str().is_some_and(|n| n.contains("name"))))
+    {
+        add("copy_paste_name", "behavioral", 15);
+    }
+    if e.ip_sessions_last_day >= 5 {
+        add("ip_velocity", "network", 20);
+    }
+    if e.device_sessions_last_day >= 3 {
+        add("device_velocity", "device", 25);
+    }
+    if !e.duplicates.is_empty() {
+        add("duplicate_identity", "identity_graph", 30);
+    }
+    let mismatches = e.mrz_checks.iter().filter(|(n, ok, _)| !ok && n.starts_with("consistency")).count();
+    if mismatches > 0 {
+        add("data_inconsistency", "identity_graph", 20 + 10 * mismatches.min(3) as i64);
+    }
+    let score: i64 = signals.iter().filter_map(|s| s["weight"].as_i64()).sum::<i64>().min(100);
+    json!({ "risk_score": score, "risk_level": risk_level(score), "signals": signals })
+}
+
+fn enabled(e: &Evidence, name: &str) -> bool {
+    e.checks.iter().any(|c| c == name)
+}
+
+/// Runs every enabled check and decides approved / declined / needs_review.
+pub fn evaluate(e: &Evidence) -> Decision {
+    let mut d = Decision::default();
+    let mut review: Vec<String> = Vec::new();
+    let mut decline: Option<(String, String)> = None;
+    let mut result = |name: &str, status: &str, detail: Value| {
+        d.check_results
+            .insert(name.to_string(), json!({ "status": status, "passed": status == "passed", "detail": detail }));
+    };
+
+    if enabled(e, "document_ocr") {
+        let has_front = e.uploaded.iter().any(|u| u == "id_front");
+        let required = ["first_name", "last_name", "date_of_birth"];
+        let missing: Vec<&str> = required.iter().copied().filter(|f| !e.data.contains_key(*f)).collect();
+        let mrz_failed: Vec<&(String, bool, String)> = e.mrz_checks.iter().filter(|(_, ok, _)| !ok).collect();
+        if !has_front && !e.sandbox {
+            result("document_ocr", "failed", json!({ "reason": "no document front was uploaded" }));
+            decline.get_or_insert(("The identity document was not provided.".into(), "document_missing".into()));
+        } else if !missing.is_empty() {
+            result("document_ocr", "failed", json!({ "missing_fields": missing }));
+            decline.get_or_insert(("The document data could not be read.".into(), "document_unreadable".into()));
+        } else if !mrz_failed.is_empty() {
+            let failed: Vec<Value> =
+                mrz_failed.iter().map(|(n, _, detail)| json!({ "check": n, "detail": detail })).collect();
+            result("document_ocr", "failed", json!({ "source": "mrz", "failed": failed }));
+            decline.get_or_insert((
+                "The document's machine-readable zone did not validate.".into(),
+                "mrz_mismatch".into(),
+            ));
+        } else {
+            let source = if e.mrz_checks.is_empty() { "confirmed_by_person" } else { "mrz" };
+            result("document_ocr", "passed", json!({ "source": source, "document_type": e.document_type }));
+        }
+    }
+
+    if enabled(e, "document_expiration") {
+        match e.data.get("document_expiration_date") {
+            Some(exp) if exp.as_str() < e.today.get(..10).unwrap_or("") => {
+                result("document_expiration", "failed", json!({ "expired_on": exp }));
+                decline.get_or_insert(("The identity document has expired.".into(), "document_expired".into()));
+            }
+            Some(_) => result("document_expiration", "passed", Value::Null),
+            None => result("document_expiration", "skipped", json!({ "reason": "no expiry date provided" })),
+        }
+    }
+
+    let age = e.data.get("date_of_birth").and_then(|dob| age_on(dob, &e.today));
+    d.extracted_age = age;
+    if enabled(e, "age_verification") {
+        match age {
+            Some(a) if a >= e.minimum_age => {
+                d.age_check_passed = Some(true);
+                result("age_verification", "passed", json!({ "minimum_age": e.minimum_age, "age": a }));
+            }
+            Some(a) => {
+                d.age_check_passed = Some(false);
+                result("age_verification", "failed", json!({ "minimum_age": e.minimum_age, "age": a }));
+                decline.get_or_insert((format!("The person is under {}.", e.minimum_age), "underage".into()));
+            }
+            None => result("age_verification", "skipped", json!({ "reason": "no date of birth" })),
+        }
+    }
+
+    if enabled(e, "face_match") {
+        match &e.face {
+            Some(FaceMatch::Score(score)) => {
+                let passed = *score >= e.face_threshold;
+                d.face_match_passed = Some(passed);
+                d.face_match_score = Some(*score);
+                result(
+                    "face_match",
+                    if passed { "passed" } else { "failed" },
+                    json!({ "score": score, "threshold": e.face_threshold }),
+                );
+                if !passed {
+                    decline.get_or_insert((
+                        "The selfie does not match the document portrait.".into(),
+                        "face_mismatch".into(),
+                    ));
+                }
+            }
+            Some(FaceMatch::Unavailable(reason)) => {
+                result("face_match", "error", json!({ "reason": reason }));
+                review.push(format!("face match unavailable: {reason}"));
+            }
+            None => result("face_match", "skipped", json!({ "reason": "no selfie" })),
+        }
+    }
+
+    if enabled(e, "duplicate_detection") {
+        if e.duplicates.is_empty() {
+            result("duplicate_detection", "passed", json!({ "matches": [] }));
+        } else {
+            let matches: Vec<Value> = e
+                .duplicates
+                .iter()
+                .map(|h| json!({ "identity_id": h.identity_id, "relationship_type": h.relationship_type }))
+                .collect();
+            result("duplicate_detection", "failed", json!({ "matches": matches }));
+            review.push("possible duplicate identity".into());
+        }
+    }
+
+    d.risk = assess_risk(e);
+    if enabled(e, "risk_assessment") {
+        let level = d.risk["risk_level"].as_str().unwrap_or("low").to_string();
+        let status = if level == "low" || level == "medium" { "passed" } else { "failed" };
+        result("risk_assessment", status, d.risk.clone());
+        match level.as_str() {
+            "critical" => {
+                decline.get_or_insert(("The fraud risk is critical.".into(), "high_risk".into()));
+            }
+            "high" => review.push("high fraud risk".into()),
+            _ => {}
+        }
+    }
+
+    if enabled(e, "watchlist_screening") {
+        result("watchlist_screening", "skipped", json!({ "reason": "no watchlist has been imported" }));
+    }
+
+    if let Some((reason, code)) = decline {
+        d.status = "declined".into();
+        d.rejection_reason = Some(reason);
+        d.rejection_reason_code = Some(code);
+    } else if !review.is_empty() {
+        d.status = "needs_review".into();
+        d.rejection_reason = Some(review.join("; "));
+    } else {
+        d.status = "approved".into();
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Evidence {
+        let mut data = BTreeMap::new();
+        data.insert("first_name".to_string(), "Ada".to_string());
+        data.insert("last_name".to_string(), "Lovelace".to_string());
+        data.insert("date_of_birth".to_string(), "1990-04-01".to_string());
+        Evidence {
+            checks: DEFAULT_CHECKS.iter().map(|s| s.to_string()).collect(),
+            uploaded: vec!["id_front".into(), "selfie".into()],
+            data,
+            today: "2026-11-25".into(),
+            minimum_age: 18,
+            face: Some(FaceMatch::Score(0.9)),
+            face_threshold: 0.35,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_clean_session_is_approved_and_age_is_computed() {
+        let d = evaluate(&base());
+        assert_eq!(d.status, "approved", "{:?}", d.check_results);
+        assert_eq!(d.extracted_age, Some(36));
+        assert_eq!(d.age_check_passed, Some(true));
+    }
+
+    #[test]
+    fn underage_expired_and_unavailable_face_match_route_as_the_spec_says() {
+        let mut e = base();
+        e.data.insert("date_of_birth".into(), "2010-01-01".into());
+        assert_eq!(evaluate(&e).rejection_reason_code.as_deref(), Some("underage"));
+        let mut e = base();
+        e.data.insert("document_expiration_date".into(), "2020-01-01".into());
+        assert_eq!(evaluate(&e).rejection_reason_code.as_deref(), Some("document_expired"));
+        let mut e = base();
+        e.face = Some(FaceMatch::Unavailable("no provider".into()));
+        assert_eq!(evaluate(&e).status, "needs_review");
+        let mut e = base();
+        e.duplicates.push(DuplicateHit { relationship_type: "same_name_dob".into(), identity_id: "idn_x".into() });
+        assert_eq!(evaluate(&e).status, "needs_review");
+    }
+
+    #[test]
+    fn risk_score_follows_the_bands() {
+        let mut e = base();
+        e.client_signals = json!({ "webdriver": true, "completion_ms": 3000 });
+        e.device_sessions_last_day = 4;
+        let r = assess_risk(&e);
+        assert_eq!(r["risk_score"], 95);
+        assert_eq!(r["risk_level"], "critical");
+        assert_eq!(evaluate(&e).status, "declined");
+    }
+}

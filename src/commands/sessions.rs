@@ -1,0 +1,906 @@
+//! Session commands: create, update, tokens and one-time links, the capture steps (consent, document
+//! type, uploads, person data, fraud signals), submit/complete, processing through the offline check
+//! pipeline, sandbox outcomes, expiry, resume, reprocess, tags, invites and redaction. Seals everything
+//! personal under the session's data key, and on a decision upserts the identity (re-sealed under the
+//! identity's key). Must not render responses.
+
+use super::identities::{data_key, emit_identity, load_state as load_identity, seal_fields, sealed_blind_set};
+use super::writer::{WriteCtx, Writer};
+use super::CommandMeta;
+use crate::checks::engine::{self, DuplicateHit, Evidence, FaceMatch};
+use crate::crypto::{blind, DataKey, Keyring};
+use crate::domain::identity::{self as idom, IdentityCommand};
+use crate::domain::ids;
+use crate::domain::session::{self as dom, Action, Created, DocumentUploaded, Outcome, StatusChanged, TokenIssued};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::store::events::NewEvent;
+use base64::Engine;
+use rand::Rng;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+pub const TOKEN_TTL_MINUTES: i64 = 20;
+pub const MAX_INVITES: i64 = 5;
+
+/// The decision-relevant state of one session, loaded from its view row.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    pub id: String,
+    pub environment: String,
+    pub version: i64,
+    pub status: String,
+    pub retention_status: String,
+    pub external_ref: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub document_type: Option<String>,
+    pub uploaded: Vec<String>,
+    pub consented: bool,
+    pub checks: Option<Vec<String>>,
+    pub send_email: bool,
+    pub invites_sent: i64,
+    pub identity_id: Option<String>,
+    pub tags: Vec<String>,
+    pub token_expires_at: Option<String>,
+    pub country: Option<String>,
+}
+
+impl SessionState {
+    pub fn redacted(&self) -> bool {
+        self.retention_status == "redacted"
+    }
+    pub fn sandbox(&self) -> bool {
+        self.environment == "sandbox"
+    }
+    pub fn needs_selfie(&self) -> bool {
+        self.checks.as_ref().is_none_or(|c| c.iter().any(|x| x == "face_match"))
+    }
+}
+
+pub fn load_state(conn: &Connection, environment: Option<&str>, id: &str) -> AppResult<Option<SessionState>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, environment, stream_seq, status, retention_status, external_ref, metadata, document_type,
+                    consent_at IS NOT NULL, checks, send_email, invites_sent, identity_id, token_expires_at, country
+             FROM sessions WHERE id = ?1 AND (?2 IS NULL OR environment = ?2)",
+        )?
+        .query_row(params![id, environment], |r| {
+            let metadata: String = r.get(6)?;
+            let checks: Option<String> = r.get(9)?;
+            Ok(SessionState {
+                id: r.get(0)?,
+                environment: r.get(1)?,
+                version: r.get(2)?,
+                status: r.get(3)?,
+                retention_status: r.get(4)?,
+                external_ref: r.get(5)?,
+                metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+                document_type: r.get(7)?,
+                consented: r.get(8)?,
+                checks: checks.and_then(|c| serde_json::from_str(&c).ok()),
+                send_email: r.get(10)?,
+                invites_sent: r.get(11)?,
+                identity_id: r.get(12)?,
+                token_expires_at: r.get(13)?,
+                country: r.get(14)?,
+                uploaded: Vec::new(),
+                tags: Vec::new(),
+            })
+        })
+        .optional()?;
+    let Some(mut s) = row else { return Ok(None) };
+    let mut stmt =
+        conn.prepare_cached("SELECT doc_type FROM session_documents WHERE session_id = ?1 ORDER BY doc_type")?;
+    s.uploaded = stmt.query_map([&s.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare_cached("SELECT tag FROM session_tags WHERE session_id = ?1 ORDER BY position")?;
+    s.tags = stmt.query_map([&s.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(Some(s))
+}
+
+fn require(conn: &Connection, environment: &str, id: &str) -> AppResult<SessionState> {
+    load_state(conn, Some(environment), id)?.ok_or_else(|| AppError::not_found("Session"))
+}
+
+fn emit(w: &mut WriteCtx<'_>, meta: &CommandMeta, s: &SessionState, events: Vec<NewEvent>) -> AppResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut m = meta.event_meta();
+    m.environment = s.environment.clone();
+    w.emit(&m, &s.id, s.version, events)?;
+    Ok(())
+}
+
+fn status_event(from: &str, to: &str, reason: &str) -> NewEvent {
+    let changed = StatusChanged { from: from.into(), to: to.into(), reason: reason.into() };
+    NewEvent::new("SessionStatusChanged", serde_json::to_value(changed).unwrap_or_default())
+}
+
+pub fn new_token() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::thread_rng();
+    let body: String = (0..40).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    format!("tok_{body}")
+}
+
+fn add_minutes(now: &str, minutes: i64) -> String {
+    crate::clock::parse(now)
+        .map(|t| crate::clock::format(t + time::Duration::minutes(minutes)))
+        .unwrap_or_else(|| now.to_string())
+}
+
+fn session_key(w: &WriteCtx<'_>, id: &str) -> AppResult<DataKey> {
+    data_key(w.conn, w.keyring, id)?.ok_or_else(|| AppError::invalid_state("This session's data has been erased."))
+}
+
+fn seal_map(key: &DataKey, id: &str, field: &str, map: &BTreeMap<String, String>) -> AppResult<String> {
+    Ok(B64.encode(key.seal(id, field, &serde_json::to_string(map)?)))
+}
+
+pub fn open_map(key: &DataKey, id: &str, field: &str, sealed: Option<&str>) -> AppResult<BTreeMap<String, String>> {
+    match sealed {
+        None => Ok(BTreeMap::new()),
+        Some(s) => {
+            let bytes = B64.decode(s).map_err(|_| AppError::Internal("sealed session field is not base64".into()))?;
+            Ok(serde_json::from_str(&key.open(id, field, &bytes)?)?)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateSession {
+    pub external_ref: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub country: Option<String>,
+    pub checks: Option<Vec<String>>,
+    pub workflow_id: Option<String>,
+    pub redirect_url: Option<String>,
+    pub send_email: bool,
+    pub prefill: BTreeMap<String, String>,
+}
+
+pub struct NewSession {
+    pub id: String,
+    pub token: String,
+}
+
+pub async fn create(
+    writer: &Writer,
+    keyring: Arc<Keyring>,
+    meta: CommandMeta,
+    input: CreateSession,
+) -> AppResult<NewSession> {
+    let id = ids::new_id(ids::SESSION);
+    let token = new_token();
+    let token_hash = keyring.capture_token_digest(&token);
+    let (key, wrapped) = keyring.new_data_key(&id);
+    let prefill = if input.prefill.is_empty() { None } else { Some(seal_map(&key, &id, "prefill", &input.prefill)?) };
+    let token_sealed = Some(B64.encode(key.seal(&id, "capture_token", &token)));
+    drop(key);
+    let out = NewSession { id: id.clone(), token };
+    writer
+        .execute(move |w| {
+            w.conn
+                .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
+                .execute(params![id, wrapped])?;
+            let created = Created {
+                external_ref: input.external_ref,
+                metadata: input.metadata,
+                country: input.country,
+                checks: input.checks,
+                workflow_id: input.workflow_id,
+                workflow_version: None,
+                redirect_url: input.redirect_url,
+                send_email: input.send_email,
+                token_hash,
+                token_sealed,
+                token_expires_at: add_minutes(&meta.now, TOKEN_TTL_MINUTES),
+                prefill,
+            };
+            w.emit(&meta.event_meta(), &id, 0, vec![NewEvent::new("SessionCreated", serde_json::to_value(&created)?)])?;
+            Ok(out)
+        })
+        .await
+}
+
+pub async fn update(
+    writer: &Writer,
+    meta: CommandMeta,
+    id: String,
+    external_ref: Option<Option<String>>,
+    metadata: Option<Map<String, Value>>,
+) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let s = require(w.conn, &meta.environment, &id)?;
+            if s.redacted() {
+                return Err(AppError::invalid_state("A redacted session cannot be updated."));
+            }
+            let mut payload = Map::new();
+            let mut changed = Vec::new();
+            if let Some(r) = external_ref {
+                payload.insert("external_ref".into(), r.map(Value::String).unwrap_or(Value::Null));
+                changed.push("external_ref");
+            }
+            if let Some(patch) = metadata {
+                let mut merged = s.metadata.clone();
+                for (k, v) in patch {
+                    if v.is_null() {
+                        merged.remove(&k);
+                    } else {
+                        merged.insert(k, v);
+                    }
+                }
+                payload.insert("metadata".into(), Value::Object(merged));
+                changed.push("metadata");
+            }
+            if changed.is_empty() {
+                return Ok(s.id);
+            }
+            payload.insert("changed".into(), json!(changed));
+            emit(w, &meta, &s, vec![NewEvent::new("SessionUpdated", Value::Object(payload))])?;
+            Ok(s.id)
+        })
+        .await
+}
+
+/// Expire (manual): pending/capturing/sandbox_pending -> expired.
+pub async fn expire(writer: &Writer, meta: CommandMeta, id: String, reason: &'static str) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let s = require(w.conn, &meta.environment, &id)?;
+            let to = dom::transition(&s.status, s.redacted(), Action::Expire)?;
+            emit(w, &meta, &s, vec![status_event(&s.status, to, reason)])?;
+            Ok(s.id)
+        })
+        .await
+}
+
+/// New capture token (resume, or a one-time link). Returns the token.
+pub async fn issue_token(
+    writer: &Writer,
+    keyring: Arc<Keyring>,
+    meta: CommandMeta,
+    id: String,
+    link_minutes: Option<Option<i64>>,
+) -> AppResult<(String, Option<String>)> {
+    let token = new_token();
+    let token_hash = keyring.capture_token_digest(&token);
+    writer
+        .execute(move |w| {
+            let s = require(w.conn, &meta.environment, &id)?;
+            let (action, reason) = match link_minutes {
+                None => (Action::Resume, "resume"),
+                Some(_) => (Action::GenerateLink, "one_time_link"),
+            };
+            let to = dom::transition(&s.status, s.redacted(), action)?;
+            let minutes = link_minutes.flatten().unwrap_or(TOKEN_TTL_MINUTES);
+            if !(1..=7 * 24 * 60).contains(&minutes) {
+                return Err(AppError::validation("expires_in_minutes", "must be from 1 to 10080"));
+            }
+            let link_id = link_minutes.map(|_| ids::new_id(ids::CAPTURE_LINK));
+            let key = session_key(w, &s.id)?;
+            let issued = TokenIssued {
+                token_hash,
+                token_sealed: Some(B64.encode(key.seal(&s.id, "capture_token", &token))),
+                expires_at: add_minutes(&meta.now, minutes),
+                link_id: link_id.clone(),
+                reason: if to == "pending" && s.status == "expired" { "resume".into() } else { reason.into() },
+            };
+            emit(w, &meta, &s, vec![NewEvent::new("SessionTokenIssued", serde_json::to_value(&issued)?)])?;
+            Ok((token, link_id))
+        })
+        .await
+}
+
+pub async fn resend_invite(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<i64> {
+    writer
+        .execute(move |w| {
+            let s = require(w.conn, &meta.environment, &id)?;
+            dom::transition(&s.status, s.redacted(), Action::ResendInvite)?;
+            if !s.send_email {
+                return Err(AppError::invalid_state("This session was not created with send_email: true."));
+            }
+            if s.invites_sent > MAX_INVITES {
+                return Err(AppError::RateLimited { retry_after: 3600 });
+            }
+            emit(w, &meta, &s, vec![NewEvent::new("SessionInviteSent", json!({ "count": s.invites_sent + 1 }))])?;
+            Ok(s.invites_sent + 1)
+        })
+        .await
+}
+
+pub async fn set_tags(writer: &Writer, meta: CommandMeta, id: String, change: TagChange) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let s = require(w.conn, &meta.environment, &id)?;
+            let mut tags = s.tags.clone();
+            match change {
+                TagChange::Add(t) => {
+                    if !tags.contains(&t) {
+                        tags.push(t);
+                    }
+                }
+                TagChange::Remove(t) => tags.retain(|x| *x != t),
+                TagChange::Set(all) => tags = all,
+            }
+            if tags.len() > crate::domain::values::MAX_TAGS {
+                return Err(AppError::validation("tags", "at most 50 tags per session"));
+            }
+            if tags != s.tags {
+                emit(w, &meta, &s, vec![NewEvent::new("SessionTagsChanged", json!({ "tags": tags }))])?;
+            }
+            Ok(s.id)
+        })
+        .await
+}
+
+pub enum TagChange {
+    Add(String),
+    Remove(String),
+    Set(Vec<String>),
+}
+
+/// Resolves a capture token to its session: it must exist and not be past its expiry.
+pub fn session_for_token(conn: &Connection, keyring: &Keyring, token: &str, now: &str) -> AppResult<SessionState> {
+    let gone = || AppError::NotFound("This verification link is invalid or has expired.".into());
+    if !token.starts_with("tok_") || token.len() > 100 {
+        return Err(gone());
+    }
+    let digest = keyring.capture_token_digest(token);
+    let id: Option<String> = conn
+        .prepare_cached("SELECT id FROM sessions WHERE token_hash = ?1")?
+        .query_row([&digest], |r| r.get(0))
+        .optional()?;
+    let s = load_state(conn, None, &id.ok_or_else(gone)?)?.ok_or_else(gone)?;
+    if s.redacted() || s.token_expires_at.as_deref().is_none_or(|e| e <= now) {
+        return Err(gone());
+    }
+    Ok(s)
+}
+
+/// One step of capture, authenticated by the token (or, for the API-only flow, by the session id).
+pub enum CaptureStep {
+    Open,
+    Consent { version: String, ip: Option<String> },
+    DocumentType(String),
+    Upload { doc_type: String, mime_type: String, bytes: Vec<u8>, phash: Option<String> },
+    UserData(BTreeMap<String, String>),
+    FraudSignals { signals: Value, ip: Option<String>, device: Option<String> },
+}
+
+pub enum SessionRef {
+    Token(String),
+    Id { environment: String, id: String },
+}
+
+fn resolve(w: &WriteCtx<'_>, r: &SessionRef, now: &str) -> AppResult<SessionState> {
+    match r {
+        SessionRef::Token(t) => session_for_token(w.conn, w.keyring, t, now),
+        SessionRef::Id { environment, id } => require(w.conn, environment, id),
+    }
+}
+
+pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: CaptureStep) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let s = resolve(w, &at, &meta.now)?;
+            let mut events = Vec::new();
+            let next = dom::transition(&s.status, s.redacted(), Action::Capture)?;
+            let opening = matches!(step, CaptureStep::Open);
+            if next != s.status || (opening && s.status == "pending") {
+                events.push(status_event(&s.status, "capturing", "capture_started"));
+            }
+            if opening {
+                if let SessionRef::Token(t) = &at {
+                    let digest = w.keyring.capture_token_digest(t);
+                    let link: Option<String> = w
+                        .conn
+                        .query_row(
+                            "SELECT id FROM capture_links WHERE token_hash = ?1 AND status = 'active'",
+                            [&digest],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    if let Some(link_id) = link {
+                        events.push(NewEvent::new("SessionLinkConsumed", json!({ "link_id": link_id })));
+                    }
+                }
+            }
+            match step {
+                CaptureStep::Open => {}
+                CaptureStep::Consent { version, ip } => {
+                    let key = session_key(w, &s.id)?;
+                    let ip = ip.map(|ip| B64.encode(key.seal(&s.id, "consent_ip", &ip)));
+                    events.push(NewEvent::new("SessionConsentRecorded", json!({ "version": version, "ip": ip })));
+                }
+                CaptureStep::DocumentType(t) => {
+                    if !dom::DOCUMENT_TYPES.contains(&t.as_str()) {
+                        return Err(AppError::validation("document_type", format!("must be one of {}", dom::DOCUMENT_TYPES.join(", "))));
+                    }
+                    events.push(NewEvent::new("SessionDocumentTypeChosen", json!({ "document_type": t })));
+                }
+                CaptureStep::Upload { doc_type, mime_type, bytes, phash } => {
+                    if matches!(at, SessionRef::Token(_)) && !s.consented {
+                        return Err(AppError::BadRequest("Consent must be given before uploading documents.".into()));
+                    }
+                    let key = session_key(w, &s.id)?;
+                    let blob_id = ids::new_id(ids::BLOB);
+                    let sealed = key.seal(&s.id, &format!("document:{blob_id}"), &B64.encode(&bytes));
+                    // A replaced upload's old image is deleted with it.
+                    w.conn.execute(
+                        "DELETE FROM sealed_blobs WHERE blob_id = (SELECT blob_id FROM session_documents WHERE session_id = ?1 AND doc_type = ?2)",
+                        params![s.id, doc_type],
+                    )?;
+                    w.conn.execute(
+                        "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
+                        params![blob_id, s.id, sealed],
+                    )?;
+                    let up = DocumentUploaded { doc_type, mime_type, size_bytes: bytes.len() as i64, blob_id, phash };
+                    events.push(NewEvent::new("SessionDocumentUploaded", serde_json::to_value(&up)?));
+                }
+                CaptureStep::UserData(fields) => {
+                    let key = session_key(w, &s.id)?;
+                    let current: Option<String> =
+                        w.conn.query_row("SELECT user_data FROM sessions WHERE id = ?1", [&s.id], |r| r.get(0))?;
+                    let mut merged = open_map(&key, &s.id, "user_data", current.as_deref())?;
+                    let names: Vec<String> = fields.keys().cloned().collect();
+                    merged.extend(fields);
+                    let sealed = seal_map(&key, &s.id, "user_data", &merged)?;
+                    events.push(NewEvent::new("SessionUserDataProvided", json!({ "fields": names, "data": sealed })));
+                }
+                CaptureStep::FraudSignals { signals, ip, device } => {
+                    let digest = |kind: &str, v: Option<String>| v.map(|v| hex::encode(w.keyring.blind_digest(&s.environment, kind, &v)));
+                    events.push(NewEvent::new(
+                        "SessionFraudSignalsRecorded",
+                        json!({ "signals": signals, "ip_digest": digest("ip", ip), "device_digest": digest("device", device) }),
+                    ));
+                }
+            }
+            emit(w, &meta, &s, events)?;
+            Ok(s.id)
+        })
+        .await
+}
+
+/// Ends capture: checks the required documents are there and moves to processing (live) or
+/// sandbox_pending (sandbox). Returns (id, new status).
+pub async fn submit(writer: &Writer, meta: CommandMeta, at: SessionRef) -> AppResult<(String, String)> {
+    writer
+        .execute(move |w| {
+            let s = resolve(w, &at, &meta.now)?;
+            let to = dom::transition(&s.status, s.redacted(), Action::Submit { sandbox: s.sandbox() })?;
+            let mut missing = Vec::new();
+            if matches!(at, SessionRef::Token(_)) && !s.consented {
+                missing.push(FieldError::new("consent", "consent has not been given"));
+            }
+            if !s.uploaded.iter().any(|d| d == "id_front") {
+                missing.push(FieldError::new("id_front", "the document front is required"));
+            }
+            if s.document_type.as_deref().is_some_and(dom::needs_back) && !s.uploaded.iter().any(|d| d == "id_back") {
+                missing.push(FieldError::new("id_back", "the document back is required for this document type"));
+            }
+            if s.needs_selfie() && !s.uploaded.iter().any(|d| d == "selfie") {
+                missing.push(FieldError::new("selfie", "a selfie is required by this session's checks"));
+            }
+            if !missing.is_empty() {
+                return Err(AppError::Validation {
+                    detail: "Required capture steps are missing.".into(),
+                    errors: missing,
+                });
+            }
+            emit(w, &meta, &s, vec![status_event(&s.status, to, "submitted")])?;
+            Ok((s.id, to.to_string()))
+        })
+        .await
+}
+
+/// Everything the pipeline needs that lives in the database, gathered inside the transaction.
+fn gather(w: &WriteCtx<'_>, s: &SessionState, now: &str) -> AppResult<(Evidence, BTreeMap<String, String>)> {
+    let key = session_key(w, &s.id)?;
+    let (prefill, user_data, signals, ip, device): (
+        Option<String>,
+        Option<String>,
+        String,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+    ) = w.conn.query_row(
+        "SELECT prefill, user_data, fraud_signals, ip_digest, device_digest FROM sessions WHERE id = ?1",
+        [&s.id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
+    let mut data = open_map(&key, &s.id, "prefill", prefill.as_deref())?;
+    data.extend(open_map(&key, &s.id, "user_data", user_data.as_deref())?);
+    if let Some(t) = &s.document_type {
+        data.entry("document_type".into()).or_insert_with(|| t.clone());
+    }
+    let day_ago =
+        crate::clock::parse(now).map(|t| crate::clock::format(t - time::Duration::days(1))).unwrap_or_default();
+    let count_by = |column: &str, digest: &Option<Vec<u8>>| -> AppResult<i64> {
+        let Some(d) = digest else { return Ok(0) };
+        Ok(w.conn.query_row(
+            &format!("SELECT COUNT(*) FROM sessions WHERE environment = ?1 AND {column} = ?2 AND id != ?3 AND created_at >= ?4"),
+            params![s.environment, d, s.id, day_ago],
+            |r| r.get(0),
+        )?)
+    };
+    let mut evidence = Evidence {
+        sandbox: s.sandbox(),
+        checks: s.checks.clone().unwrap_or_else(|| engine::DEFAULT_CHECKS.iter().map(|c| c.to_string()).collect()),
+        document_type: s.document_type.clone(),
+        uploaded: s.uploaded.clone(),
+        today: now.to_string(),
+        minimum_age: 18,
+        face_threshold: 0.35,
+        client_signals: serde_json::from_str(&signals).unwrap_or(Value::Null),
+        ip_sessions_last_day: count_by("ip_digest", &ip)?,
+        device_sessions_last_day: count_by("device_digest", &device)?,
+        ..Default::default()
+    };
+    evidence.data = data.clone();
+    evidence.duplicates = duplicates(w, s, &data)?;
+    Ok((evidence, data))
+}
+
+/// Blind-index and image-hash matches against other identities of the environment.
+fn duplicates(w: &WriteCtx<'_>, s: &SessionState, data: &BTreeMap<String, String>) -> AppResult<Vec<DuplicateHit>> {
+    let own =
+        s.external_ref.as_deref().and_then(|r| load_identity(w.conn, &s.environment, r).ok().flatten()).map(|i| i.id);
+    let mut hits = Vec::new();
+    let kinds = [
+        ("name_dob", "same_name_dob"),
+        ("document_number", "same_document"),
+        ("ssn", "same_ssn"),
+        ("email", "same_email"),
+        ("phone", "same_phone"),
+        ("address", "same_address"),
+    ];
+    for (kind, normalised) in blind::index_inputs(data) {
+        let Some((_, rel)) = kinds.iter().find(|(k, _)| *k == kind) else { continue };
+        let digest = w.keyring.blind_digest(&s.environment, kind, &normalised);
+        let mut stmt = w.conn.prepare_cached(
+            "SELECT b.identity_id FROM blind_indexes b JOIN identities i ON i.id = b.identity_id
+             WHERE b.environment = ?1 AND b.kind = ?2 AND b.digest = ?3 AND i.status NOT IN ('merged', 'redacted')",
+        )?;
+        let ids: Vec<String> =
+            stmt.query_map(params![s.environment, kind, digest.to_vec()], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        for id in ids {
+            if Some(&id) != own.as_ref() {
+                hits.push(DuplicateHit { relationship_type: rel.to_string(), identity_id: id });
+            }
+        }
+    }
+    // Near-identical selfies on another identity's sessions.
+    let selfie: Option<String> = w
+        .conn
+        .query_row("SELECT phash FROM session_documents WHERE session_id = ?1 AND doc_type = 'selfie'", [&s.id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .flatten();
+    if let Some(hash) = selfie {
+        let mut stmt = w.conn.prepare_cached(
+            "SELECT DISTINCT x.identity_id, d.phash FROM session_documents d JOIN sessions x ON x.id = d.session_id
+             WHERE d.doc_type = 'selfie' AND d.phash IS NOT NULL AND x.environment = ?1 AND x.id != ?2 AND x.identity_id IS NOT NULL",
+        )?;
+        let rows: Vec<(String, String)> =
+            stmt.query_map(params![s.environment, s.id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        for (identity, other) in rows {
+            use crate::checks::imagehash::{matches, ImageHash64, DEFAULT_THRESHOLD};
+            let similar = match (ImageHash64::from_hex(&hash), ImageHash64::from_hex(&other)) {
+                (Ok(a), Ok(b)) => matches(a, b, DEFAULT_THRESHOLD),
+                _ => false,
+            };
+            if Some(&identity) != own.as_ref() && similar {
+                hits.push(DuplicateHit { relationship_type: "same_face".into(), identity_id: identity });
+            }
+        }
+    }
+    hits.sort_by(|a, b| (&a.identity_id, &a.relationship_type).cmp(&(&b.identity_id, &b.relationship_type)));
+    hits.dedup();
+    Ok(hits)
+}
+
+/// Writes the decision: the result on the session, the identity upsert, the duplicate links.
+fn decide(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    s: &SessionState,
+    decision: engine::Decision,
+    data: BTreeMap<String, String>,
+    duplicates: Vec<DuplicateHit>,
+    simulated: bool,
+) -> AppResult<String> {
+    let to = match decision.status.as_str() {
+        "needs_review" => dom::transition(&s.status, s.redacted(), Action::RouteToReview)?,
+        _ => dom::transition(&s.status, s.redacted(), Action::Complete)?,
+    };
+    let key = session_key(w, &s.id)?;
+    let extracted = if data.is_empty() { None } else { Some(seal_map(&key, &s.id, "extracted", &data)?) };
+    let identity_id = match &s.external_ref {
+        Some(r) => Some(upsert_identity(w, meta, s, r, &decision, &data)?),
+        None => None,
+    };
+    if let Some(identity) = &identity_id {
+        for hit in &duplicates {
+            let metadata = json!({ "session_id": s.id }).as_object().cloned().unwrap_or_default();
+            super::relationships::link_system(w, meta, identity, &hit.identity_id, &hit.relationship_type, metadata)?;
+        }
+    }
+    let outcome = Outcome {
+        status: decision.status.clone(),
+        face_match_passed: decision.face_match_passed,
+        face_match_score: decision.face_match_score,
+        age_check_passed: decision.age_check_passed,
+        extracted_age: decision.extracted_age,
+        rejection_reason: decision.rejection_reason.clone(),
+        rejection_reason_code: decision.rejection_reason_code.clone(),
+        check_results: decision.check_results.clone(),
+        risk: decision.risk.clone(),
+        country_used: s.country.clone().or_else(|| data.get("nationality").cloned()),
+        extracted,
+        identity_id: identity_id.clone(),
+        simulated,
+    };
+    let s = load_state(w.conn, Some(&s.environment), &s.id)?.ok_or_else(|| AppError::not_found("Session"))?;
+    emit(w, meta, &s, vec![NewEvent::new("SessionDecided", json!({ "to": to, "outcome": outcome }))])?;
+    Ok(to.to_string())
+}
+
+fn identity_status(result: &str) -> &'static str {
+    match result {
+        "approved" => "approved",
+        "needs_review" => "under_review",
+        "rejected" => "rejected",
+        _ => "failed",
+    }
+}
+
+/// Creates or updates the identity of `external_ref` with the session's outcome and data.
+fn upsert_identity(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    s: &SessionState,
+    external_ref: &str,
+    d: &engine::Decision,
+    data: &BTreeMap<String, String>,
+) -> AppResult<String> {
+    let pii: BTreeMap<String, String> = data
+        .iter()
+        .filter(|(k, _)| idom::PII_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut identity_meta = meta.clone();
+    identity_meta.environment = s.environment.clone();
+    let existing = load_identity(w.conn, &s.environment, external_ref)?;
+    let (state, key) = match existing {
+        Some(state) => {
+            let key = data_key(w.conn, w.keyring, &state.id)?;
+            (state, key)
+        }
+        None => {
+            let id = ids::new_id(ids::IDENTITY);
+            let (key, wrapped) = w.keyring.new_data_key(&id);
+            w.conn
+                .execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)", params![id, wrapped])?;
+            let created = idom::Created {
+                external_ref: Some(external_ref.to_string()),
+                status: "pending".into(),
+                country: None,
+                identity_type_id: None,
+                tags: Vec::new(),
+                monitoring_enabled: true,
+                pii: BTreeMap::new(),
+                blind: None,
+            };
+            let evs = idom::decide(None, IdentityCommand::Create(created), &identity_meta.ctx())?;
+            emit_identity(w, &identity_meta, &id, 0, evs)?;
+            let state = load_identity(w.conn, &s.environment, &id)?.ok_or_else(|| AppError::not_found("Identity"))?;
+            (state, Some(key))
+        }
+    };
+    let (sealed, blind_set) = match &key {
+        Some(k) if !pii.is_empty() => {
+            let sealed_now: String =
+                w.conn.query_row("SELECT pii FROM identities WHERE id = ?1", [&state.id], |r| r.get(0))?;
+            let mut full = super::identities::open_pii(k, &state.id, &sealed_now)?;
+            full.extend(pii.clone());
+            (seal_fields(k, &state.id, &pii), Some(sealed_blind_set(w.keyring, k, &s.environment, &state.id, &full)?))
+        }
+        _ => (BTreeMap::new(), None),
+    };
+    let verified = idom::Verified {
+        session_id: s.id.clone(),
+        new_session: s.identity_id.as_deref() != Some(state.id.as_str()),
+        status: identity_status(&d.status).to_string(),
+        approved: d.status == "approved",
+        face_match_passed: d.face_match_passed,
+        age_check_passed: d.age_check_passed,
+        extracted_age: d.extracted_age,
+        rejection_reason: d.rejection_reason.clone(),
+        country: data.get("nationality").cloned().or_else(|| s.country.clone()),
+        pii: sealed,
+        blind: blind_set,
+    };
+    let evs = idom::decide(Some(&state), IdentityCommand::ApplyVerification(verified), &identity_meta.ctx())?;
+    emit_identity(w, &identity_meta, &state.id, state.version, evs)?;
+    Ok(state.id)
+}
+
+/// Runs the offline pipeline on a session in `processing` and records the decision.
+pub async fn process(writer: &Writer, meta: CommandMeta, id: String, face: Option<FaceMatch>) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let s = load_state(w.conn, None, &id)?.ok_or_else(|| AppError::not_found("Session"))?;
+            if s.status != "processing" {
+                return Ok(s.status);
+            }
+            let (mut evidence, data) = gather(w, &s, &meta.now)?;
+            evidence.face = face.or_else(|| {
+                s.uploaded.iter().any(|d| d == "selfie").then(|| {
+                    if s.sandbox() {
+                        FaceMatch::Score(0.95)
+                    } else {
+                        FaceMatch::Unavailable("no face-match provider is configured".into())
+                    }
+                })
+            });
+            let duplicates = evidence.duplicates.clone();
+            let decision = engine::evaluate(&evidence);
+            let mut meta = meta.clone();
+            meta.environment = s.environment.clone();
+            decide(w, &meta, &s, decision, data, duplicates, false)
+        })
+        .await
+}
+
+/// Sandbox: the outcome is chosen, not computed (spec §2.8). Works from pending without capture.
+pub async fn simulate(
+    writer: &Writer,
+    meta: CommandMeta,
+    at: SessionRef,
+    action: String,
+) -> AppResult<(String, String, Option<String>)> {
+    writer
+        .execute(move |w| {
+            let s = resolve(w, &at, &meta.now)?;
+            if !s.sandbox() {
+                return Err(AppError::Forbidden {
+                    code: "forbidden",
+                    detail: "Simulation is available in the sandbox only.".into(),
+                });
+            }
+            let result = match action.as_str() {
+                "approve" => "approved",
+                "decline" | "reject" => "declined",
+                "require-review" | "needs_review" => "needs_review",
+                "expire" => {
+                    let to = dom::transition(&s.status, s.redacted(), Action::Expire)?;
+                    emit(w, &meta, &s, vec![status_event(&s.status, to, "simulated")])?;
+                    return Ok((s.id, to.to_string(), None));
+                }
+                _ => return Err(AppError::validation("action", "must be approve, decline, require-review or expire")),
+            };
+            let (evidence, data) = gather(w, &s, &meta.now)?;
+            let mut decision = engine::evaluate(&evidence);
+            decision.status = result.to_string();
+            decision.face_match_passed = Some(result != "declined");
+            decision.face_match_score = Some(if result == "declined" { 0.12 } else { 0.95 });
+            if decision.age_check_passed.is_none() {
+                decision.age_check_passed = Some(result != "declined");
+            }
+            match result {
+                "declined" => {
+                    decision.rejection_reason = Some("Simulated decline.".into());
+                    decision.rejection_reason_code = Some("simulated_decline".into());
+                }
+                "needs_review" => {
+                    decision.rejection_reason = Some("Simulated review.".into());
+                    decision.rejection_reason_code = None;
+                }
+                _ => {
+                    decision.rejection_reason = None;
+                    decision.rejection_reason_code = None;
+                }
+            }
+            let to = decide(w, &meta, &s, decision, data, Vec::new(), true)?;
+            Ok((s.id, to, Some(result.to_string())))
+        })
+        .await
+}
+
+pub async fn reprocess(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let s = require(w.conn, &meta.environment, &id)?;
+            let to = dom::transition(&s.status, s.redacted(), Action::Reprocess)?;
+            emit(w, &meta, &s, vec![status_event(&s.status, to, "reprocess")])?;
+            Ok(s.id)
+        })
+        .await
+}
+
+/// Erasure of one session: its data key, images and sealed fields. Returns documents removed, or None
+/// when it was already redacted.
+pub fn redact_in(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    s: &SessionState,
+    event: &'static str,
+) -> AppResult<Option<i64>> {
+    if s.redacted() {
+        return Ok(None);
+    }
+    let removed = w.conn.execute("DELETE FROM sealed_blobs WHERE subject_id = ?1", [&s.id])? as i64;
+    w.conn.execute("DELETE FROM subject_keys WHERE subject_id = ?1", [&s.id])?;
+    emit(w, meta, s, vec![NewEvent::new(event, json!({ "documents_removed": removed }))])?;
+    w.request_wal_truncate();
+    Ok(Some(removed))
+}
+
+pub async fn redact(writer: &Writer, meta: CommandMeta, ids: Vec<String>) -> AppResult<Vec<(String, Option<i64>)>> {
+    writer
+        .execute(move |w| {
+            let mut out = Vec::new();
+            for id in ids {
+                let s = require(w.conn, &meta.environment, &id)?;
+                out.push((s.id.clone(), redact_in(w, &meta, &s, "SessionRedacted")?));
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// The sweeper's work at `now`: expire sessions whose capture token lapsed. Returns ids expired.
+pub async fn expire_lapsed(writer: &Writer, now: String) -> AppResult<Vec<String>> {
+    writer
+        .execute(move |w| {
+            let ids: Vec<String> = {
+                let mut stmt = w.conn.prepare(
+                    "SELECT id FROM sessions WHERE status IN ('pending', 'capturing') AND token_expires_at <= ?1 LIMIT 500",
+                )?;
+                let rows = stmt.query_map([&now], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let meta = CommandMeta { actor: "system".into(), environment: String::new(), request_id: None, now: now.clone() };
+            for id in &ids {
+                if let Some(s) = load_state(w.conn, None, id)? {
+                    emit(w, &meta, &s, vec![status_event(&s.status, "expired", "token_expired")])?;
+                }
+            }
+            Ok(ids)
+        })
+        .await
+}
+
+/// Sessions in `processing` (after a restart, or submitted): the processor picks these up.
+pub fn processing_ids(conn: &Connection) -> AppResult<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT id FROM sessions WHERE status = 'processing' ORDER BY id LIMIT 100")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Validates an uploaded file (type by its bytes, readable image) and computes its perceptual hash.
+pub fn prepare_upload(doc_type: &str, mime_type: Option<&'static str>, bytes: Vec<u8>) -> AppResult<CaptureStep> {
+    if !dom::UPLOAD_TYPES.contains(&doc_type) {
+        return Err(AppError::validation("document_type", format!("must be one of {}", dom::UPLOAD_TYPES.join(", "))));
+    }
+    let mime = mime_type.ok_or_else(|| AppError::validation("file", "must be a JPEG, PNG, WebP or PDF file"))?;
+    if bytes.is_empty() {
+        return Err(AppError::validation("file", "is empty"));
+    }
+    let phash = if mime.starts_with("image/") && mime != "image/webp" {
+        match crate::checks::imagehash::phash(&bytes) {
+            Ok(h) => Some(h.to_hex()),
+            Err(_) => return Err(AppError::validation("file", "is not a readable image")),
+        }
+    } else {
+        None
+    };
+    if doc_type == "selfie" && mime == "application/pdf" {
+        return Err(AppError::validation("file", "a selfie must be a photo (JPEG, PNG or WebP)"));
+    }
+    Ok(CaptureStep::Upload { doc_type: doc_type.to_string(), mime_type: mime.to_string(), bytes, phash })
+}

@@ -1,0 +1,657 @@
+//! Name normalisation for screening: transliteration of any script to ASCII, case, accents, punctuation,
+//! honorifics, company legal forms, number words, and per-token phonetic keys. Pure functions over strings;
+//! must not score, index or know about watchlist files.
+
+use super::model::EntityType;
+
+/// What a token is, which decides how much it weighs in a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenClass {
+    /// An ordinary name part.
+    Word,
+    /// A single letter (an initial, or part of an initialism written with spaces).
+    Initial,
+    /// Name particles and stop words: `al`, `bin`, `de`, `van`, `the`, `of`, `and`, ambiguous titles.
+    Particle,
+    /// A company legal form, canonicalised (`ltd`, `llc`, `jsc`, ...).
+    LegalForm,
+    /// Common organisation words (`group`, `international`, ...): informative, but less so.
+    Generic,
+    /// A number (digits, number words and, for organisations, Roman numerals).
+    Number,
+}
+
+impl TokenClass {
+    /// Relative information weight of a token of this class.
+    pub fn weight(self) -> f64 {
+        match self {
+            TokenClass::Word => 1.0,
+            TokenClass::Initial => 0.35,
+            TokenClass::Particle => 0.25,
+            TokenClass::LegalForm => 0.3,
+            TokenClass::Generic => 0.6,
+            TokenClass::Number => 0.35,
+        }
+    }
+}
+
+/// Whether a name reads as a person's or an organisation's (decides honorifics versus legal forms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameShape {
+    Person,
+    Organization,
+    Unknown,
+}
+
+/// One normalised token with its precomputed comparison keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameToken {
+    /// Lowercase ASCII letters and digits.
+    pub text: String,
+    /// Phonetic spelling: transliteration variants folded (`kh`→`h`, `w`→`v`, doubled letters, ...).
+    pub phon: String,
+    /// Consonant skeleton of `phon` with similar consonants merged; bridges vowel-less scripts.
+    pub skel: String,
+    pub class: TokenClass,
+    /// True when the source text had no vowels (Arabic, Hebrew, ... transliterated): compare by skeleton.
+    pub abjad: bool,
+}
+
+impl NameToken {
+    pub fn weight(&self) -> f64 {
+        let base = self.class.weight();
+        // Very short ordinary words carry less information than long ones.
+        if self.class == TokenClass::Word && self.text.len() <= 2 {
+            base * 0.6
+        } else {
+            base
+        }
+    }
+}
+
+/// A name ready for comparison: its tokens in written order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedName {
+    pub tokens: Vec<NameToken>,
+    pub shape: NameShape,
+}
+
+impl PreparedName {
+    /// The normalised form: token texts joined by single spaces.
+    pub fn normalized(&self) -> String {
+        let mut out = String::new();
+        for t in &self.tokens {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&t.text);
+        }
+        out
+    }
+
+    pub fn total_weight(&self) -> f64 {
+        self.tokens.iter().map(NameToken::weight).sum()
+    }
+}
+
+/// Normalise a name to lowercase ASCII tokens separated by single spaces. Idempotent.
+pub fn normalize(name: &str) -> String {
+    prepare(name, None).normalized()
+}
+
+/// Transliterate any script to ASCII (NFKD accents stripped, Cyrillic/Greek/Arabic/CJK/... romanised).
+/// Han and Hangul characters become separate syllables, as names in those scripts are usually romanised.
+pub fn transliterate(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        let syllabic = is_han_or_hangul(c);
+        let t = any_ascii::any_ascii_char(c);
+        if syllabic {
+            out.push(' ');
+            out.push_str(t);
+            out.push(' ');
+        } else {
+            out.push_str(t);
+        }
+    }
+    out
+}
+
+fn is_han_or_hangul(c: char) -> bool {
+    matches!(c as u32,
+        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x20000..=0x2A6DF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF)
+}
+
+/// Split transliterated text into raw lowercase tokens. Apostrophes vanish (`O'Brien` → `obrien`), a dot
+/// between two letters or digits joins them (`J.P.` → `jp`, `G.m.b.H.` → `gmbh`), `&` becomes `and`, and every
+/// other non-alphanumeric character separates tokens.
+fn raw_tokens(ascii: &str) -> Vec<String> {
+    let bytes = ascii.as_bytes();
+    let mut tokens = Vec::new();
+    let mut cur = String::new();
+    // Characters since the token start or the last joining dot.
+    let mut seg = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        let c = b as char;
+        if c.is_ascii_alphanumeric() {
+            cur.push(c.to_ascii_lowercase());
+            seg += 1;
+        } else if c == '\'' || c == '`' {
+            // apostrophes and ayn/hamza marks: deleted
+        } else if c == '.' && seg == 1 && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric()) {
+            // initialism (`J.P.`, `G.m.b.H.`): join with what follows
+            seg = 0;
+        } else {
+            seg = 0;
+            if !cur.is_empty() {
+                tokens.push(std::mem::take(&mut cur));
+            }
+            if c == '&' {
+                tokens.push("and".to_string());
+            }
+        }
+    }
+    if !cur.is_empty() {
+        tokens.push(cur);
+    }
+    tokens
+}
+
+const HONORIFICS: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "madam", "madame", "mme", "monsieur",
+    "herr", "frau", "senor", "senora", "president", "presidente", "prasident", "praesident", "predsjednik",
+    "presedintele", "presiden", "prezident", "hon", "honourable", "honorable", "excellency",
+];
+
+const PARTICLES: &[&str] = &[
+    "al", "el", "ul", "ud", "ad", "ar", "as", "ash", "at", "az", "bin", "ibn", "ben", "bint", "binti", "bte", "abu",
+    "abou", "abd", "de", "da", "do", "dos", "das", "di", "del", "della", "der", "den", "van", "von", "la", "le",
+    "du", "des", "y", "e", "the", "of", "and", "for", "in", "on", "et", "und", "sheikh", "shaikh", "shaykh", "sheik",
+    "haji", "hajji", "alhaji", "mullah", "mulla", "mawlawi", "maulawi", "maulvi", "mawlavi", "moulavi", "mawlana",
+    "maulana", "qari", "hafiz", "imam", "ayatollah", "sayyid", "sayed", "said", "syed",
+];
+
+/// Particles whose spellings vary by transliteration and should compare equal.
+fn canonical_particle(t: &str) -> &str {
+    match t {
+        "el" | "ul" | "ad" | "ar" | "as" | "ash" | "at" | "az" => "al",
+        "ibn" | "ben" | "bint" | "binti" | "bte" => "bin",
+        "abou" => "abu",
+        "shaikh" | "shaykh" | "sheik" => "sheikh",
+        "hajji" | "alhaji" => "haji",
+        "mulla" => "mullah",
+        "maulawi" | "maulvi" | "mawlavi" | "moulavi" => "mawlawi",
+        "maulana" => "mawlana",
+        "sayed" | "syed" | "said" => "sayyid",
+        _ => t,
+    }
+}
+
+const GENERIC_ORG_WORDS: &[&str] = &[
+    "group", "holding", "holdings", "international", "global", "trading", "industries", "industry", "industrial",
+    "services", "service", "solutions", "enterprises", "enterprise", "management", "systems", "technologies",
+    "technology", "partners", "investment", "investments", "capital", "organization", "organisation", "foundation",
+    "association", "national",
+];
+
+/// Words that mark a name as an organisation when no entity type is given.
+const ORG_MARKERS: &[&str] = &[
+    "bank", "ministry", "company", "corporation", "group", "holding", "holdings", "trading", "industries",
+    "international", "organization", "organisation", "foundation", "association", "university", "institute",
+    "agency", "army", "brigade", "front", "party", "movement", "network", "fund", "trust", "airlines", "airline",
+    "shipping", "services", "solutions", "enterprises", "government", "department", "committee", "council",
+    "authority", "office", "factory", "plant", "center", "centre", "society", "union", "establishment", "bureau",
+];
+
+/// Legal forms: token sequences (longest first where they overlap) and their canonical token.
+const LEGAL_FORMS: &[(&[&str], &str)] = &[
+    (&["obshchestvo", "s", "ogranichennoy", "otvetstvennostyu"], "llc"),
+    (&["publichnoe", "aktsionernoe", "obshchestvo"], "pjsc"),
+    (&["otkrytoe", "aktsionernoe", "obshchestvo"], "ojsc"),
+    (&["zakrytoe", "aktsionernoe", "obshchestvo"], "cjsc"),
+    (&["aktsionernoe", "obshchestvo"], "jsc"),
+    (&["gesellschaft", "mit", "beschrankter", "haftung"], "gmbh"),
+    (&["societatea", "cu", "raspundere", "limitata"], "srl"),
+    (&["societa", "a", "responsabilita", "limitata"], "srl"),
+    (&["societe", "a", "responsabilite", "limitee"], "sarl"),
+    (&["limited", "liability", "company"], "llc"),
+    (&["limited", "liability", "partnership"], "llp"),
+    (&["public", "limited", "company"], "plc"),
+    (&["open", "joint", "stock", "company"], "ojsc"),
+    (&["closed", "joint", "stock", "company"], "cjsc"),
+    (&["public", "joint", "stock", "company"], "pjsc"),
+    (&["private", "joint", "stock", "company"], "jsc"),
+    (&["joint", "stock", "company"], "jsc"),
+    (&["limited", "partnership"], "lp"),
+    (&["sociedad", "anonima"], "sa"),
+    (&["societe", "anonyme"], "sa"),
+    (&["besloten", "vennootschap"], "bv"),
+    (&["naamloze", "vennootschap"], "nv"),
+    (&["sa", "de", "cv"], "sa"),
+    (&["s", "de", "rl", "de", "cv"], "srl"),
+    (&["sp", "z", "o", "o"], "spzoo"),
+    (&["sdn", "bhd"], "sdnbhd"),
+    (&["d", "o", "o"], "doo"),
+    (&["s", "a"], "sa"),
+    (&["a", "s"], "as"),
+    (&["limited"], "ltd"),
+    (&["ltd"], "ltd"),
+    (&["ltda"], "ltd"),
+    (&["incorporated"], "inc"),
+    (&["inc"], "inc"),
+    (&["corporation"], "corp"),
+    (&["corp"], "corp"),
+    (&["company"], "co"),
+    (&["co"], "co"),
+    (&["aktiengesellschaft"], "ag"),
+    (&["ag"], "ag"),
+    (&["gmbh"], "gmbh"),
+    (&["llc"], "llc"),
+    (&["llp"], "llp"),
+    (&["lp"], "lp"),
+    (&["plc"], "plc"),
+    (&["ojsc"], "ojsc"),
+    (&["oao"], "ojsc"),
+    (&["cjsc"], "cjsc"),
+    (&["zao"], "cjsc"),
+    (&["pjsc"], "pjsc"),
+    (&["pao"], "pjsc"),
+    (&["jsc"], "jsc"),
+    (&["ao"], "jsc"),
+    (&["ooo"], "llc"),
+    (&["ano"], "ano"),
+    (&["sa"], "sa"),
+    (&["sarl"], "sarl"),
+    (&["srl"], "srl"),
+    (&["sas"], "sas"),
+    (&["bv"], "bv"),
+    (&["nv"], "nv"),
+    (&["spa"], "spa"),
+    (&["spzoo"], "spzoo"),
+    (&["kg"], "kg"),
+    (&["ab"], "ab"),
+    (&["oy"], "oy"),
+    (&["pte"], "pte"),
+    (&["pty"], "pty"),
+    (&["pt"], "pt"),
+    (&["bhd"], "bhd"),
+    (&["kft"], "kft"),
+    (&["sro"], "sro"),
+    (&["doo"], "doo"),
+    (&["fze"], "fze"),
+    (&["fzco"], "fzco"),
+    (&["fzc"], "fzc"),
+    (&["dmcc"], "dmcc"),
+];
+
+/// Abbreviations expanded in organisation names.
+fn expand_abbreviation(t: &str) -> Option<&'static [&'static str]> {
+    Some(match t {
+        "intl" => &["international"],
+        "natl" => &["national"],
+        "govt" => &["government"],
+        "dept" => &["department"],
+        "univ" => &["university"],
+        "mfg" => &["manufacturing"],
+        "mgmt" => &["management"],
+        "bros" => &["brothers"],
+        "us" | "usa" => &["united", "states"],
+        "uk" => &["united", "kingdom"],
+        _ => return None,
+    })
+}
+
+fn number_word(t: &str) -> Option<(u32, bool)> {
+    // (value, is_tens)
+    Some(match t {
+        "zero" => (0, false),
+        "one" | "first" => (1, false),
+        "two" | "second" => (2, false),
+        "three" | "third" => (3, false),
+        "four" | "fourth" => (4, false),
+        "five" | "fifth" => (5, false),
+        "six" | "sixth" => (6, false),
+        "seven" | "seventh" => (7, false),
+        "eight" | "eighth" => (8, false),
+        "nine" | "ninth" => (9, false),
+        "ten" | "tenth" => (10, false),
+        "eleven" | "eleventh" => (11, false),
+        "twelve" | "twelfth" => (12, false),
+        "thirteen" => (13, false),
+        "fourteen" => (14, false),
+        "fifteen" => (15, false),
+        "sixteen" => (16, false),
+        "seventeen" => (17, false),
+        "eighteen" => (18, false),
+        "nineteen" => (19, false),
+        "twenty" => (20, true),
+        "thirty" => (30, true),
+        "forty" | "fourty" => (40, true),
+        "fifty" => (50, true),
+        "sixty" => (60, true),
+        "seventy" => (70, true),
+        "eighty" => (80, true),
+        "ninety" => (90, true),
+        _ => return None,
+    })
+}
+
+/// `1st`, `2nd`, `44th` → the number.
+fn ordinal_digits(t: &str) -> Option<&str> {
+    for suf in ["st", "nd", "rd", "th"] {
+        if let Some(d) = t.strip_suffix(suf) {
+            if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) {
+                return Some(d);
+            }
+        }
+    }
+    None
+}
+
+fn roman_value(t: &str) -> Option<u32> {
+    const ROMANS: &[&str] = &[
+        "i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii", "xiii", "xiv", "xv", "xvi", "xvii",
+        "xviii", "xix", "xx",
+    ];
+    ROMANS.iter().position(|r| *r == t).map(|p| p as u32 + 1)
+}
+
+fn is_digits(t: &str) -> bool {
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Prepare a name for comparison. `hint` is the entity type when known; without it the shape is inferred
+/// (legal forms or organisation words make it an organisation).
+pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
+    let ascii = transliterate(name);
+    let raw = raw_tokens(&ascii);
+    let shape = match hint {
+        Some(EntityType::Person) => NameShape::Person,
+        Some(_) => NameShape::Organization,
+        None => {
+            let org = raw.iter().any(|t| ORG_MARKERS.contains(&t.as_str()))
+                || raw.iter().any(|t| LEGAL_FORMS.iter().any(|(seq, _)| seq.len() == 1 && seq[0] == t && t.len() > 2));
+            if org {
+                NameShape::Organization
+            } else {
+                NameShape::Unknown
+            }
+        }
+    };
+    let org = shape == NameShape::Organization;
+
+    // Pass 1: numbers, abbreviations, legal forms.
+    let mut staged: Vec<(String, TokenClass)> = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let t = raw[i].as_str();
+        if org {
+            if let Some((seq, canon)) = LEGAL_FORMS
+                .iter()
+                .find(|(seq, _)| raw.len() >= i + seq.len() && seq.iter().zip(&raw[i..]).all(|(a, b)| *a == b))
+            {
+                // A single-letter pair like `s a` or `a s` is a legal form only at the end of the name.
+                let single_letters = seq.iter().all(|s| s.len() == 1);
+                if !single_letters || i + seq.len() == raw.len() {
+                    staged.push((canon.to_string(), TokenClass::LegalForm));
+                    i += seq.len();
+                    continue;
+                }
+            }
+            if let Some(exp) = expand_abbreviation(t) {
+                for e in exp {
+                    staged.push((e.to_string(), TokenClass::Word));
+                }
+                i += 1;
+                continue;
+            }
+        }
+        if let Some((v, tens)) = number_word(t) {
+            let mut value = v;
+            let mut used = 1;
+            if tens {
+                if let Some(next) = raw.get(i + 1) {
+                    if let Some((u, false)) = number_word(next) {
+                        if u < 10 {
+                            value += u;
+                            used = 2;
+                        }
+                    } else if next.len() == 1 && is_digits(next) {
+                        value += next.parse::<u32>().unwrap_or(0);
+                        used = 2;
+                    }
+                }
+            }
+            staged.push((value.to_string(), TokenClass::Number));
+            i += used;
+            continue;
+        }
+        if let Some(d) = ordinal_digits(t) {
+            staged.push((d.trim_start_matches('0').to_string(), TokenClass::Number));
+            i += 1;
+            continue;
+        }
+        if is_digits(t) {
+            let trimmed = t.trim_start_matches('0');
+            staged.push((if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() }, TokenClass::Number));
+            i += 1;
+            continue;
+        }
+        if org && i > 0 {
+            if let Some(v) = roman_value(t) {
+                staged.push((v.to_string(), TokenClass::Number));
+                i += 1;
+                continue;
+            }
+        }
+        staged.push((t.to_string(), TokenClass::Word));
+        i += 1;
+    }
+
+    // Pass 2: honorifics (people only, and never the whole name), particles, classes.
+    let all_honorific = staged.iter().all(|(t, _)| HONORIFICS.contains(&t.as_str()));
+    let mut tokens = Vec::with_capacity(staged.len());
+    for (text, class) in staged {
+        let mut class = class;
+        let mut text = text;
+        if class == TokenClass::Word {
+            if !org && !all_honorific && HONORIFICS.contains(&text.as_str()) {
+                continue;
+            }
+            if PARTICLES.contains(&text.as_str()) {
+                text = canonical_particle(&text).to_string();
+                class = TokenClass::Particle;
+            } else if org && GENERIC_ORG_WORDS.contains(&text.as_str()) {
+                class = TokenClass::Generic;
+            } else if text.len() == 1 && !is_digits(&text) {
+                class = TokenClass::Initial;
+            }
+        }
+        tokens.push(make_token(text, class));
+    }
+    PreparedName { tokens, shape }
+}
+
+fn make_token(text: String, class: TokenClass) -> NameToken {
+    let phon = if class == TokenClass::Number { text.clone() } else { phonetic(&text) };
+    let skel = if class == TokenClass::Number { text.clone() } else { skeleton(&phon) };
+    let abjad = text.len() >= 2 && !text.bytes().any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'));
+    NameToken { text, phon, skel, class, abjad }
+}
+
+/// Fold common transliteration variants so that spellings of one sound compare equal.
+pub fn phonetic(t: &str) -> String {
+    let b = t.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let at = |i: usize, s: &[u8]| b.len() >= i + s.len() && &b[i..i + s.len()] == s;
+    while i < b.len() {
+        let (emit, used): (&[u8], usize) = if at(i, b"tsch") {
+            (b"ch", 4)
+        } else if at(i, b"sch") {
+            (b"sh", 3)
+        } else if at(i, b"tch") {
+            (b"ch", 3)
+        } else if at(i, b"dzh") {
+            (b"j", 3)
+        } else if at(i, b"dj") || at(i, b"zh") {
+            (b"j", 2)
+        } else if at(i, b"ph") {
+            (b"f", 2)
+        } else if at(i, b"kh") {
+            (b"h", 2)
+        } else if at(i, b"gh") {
+            (b"g", 2)
+        } else if at(i, b"dh") {
+            (b"d", 2)
+        } else if at(i, b"th") {
+            (b"t", 2)
+        } else if at(i, b"ck") {
+            (b"k", 2)
+        } else if at(i, b"ou") || at(i, b"oo") {
+            (b"u", 2)
+        } else if at(i, b"ee") {
+            (b"i", 2)
+        } else {
+            match b[i] {
+                b'q' => (b"k", 1),
+                b'x' => (b"ks", 1),
+                b'w' => (b"v", 1),
+                b'y' => (b"i", 1),
+                b'c' => match b.get(i + 1) {
+                    Some(b'h') => (b"ch", 2),
+                    Some(b'e') | Some(b'i') => (b"s", 1),
+                    _ => (b"k", 1),
+                },
+                _ => (&b[i..i + 1], 1),
+            }
+        };
+        for &c in emit {
+            if out.last() != Some(&c) {
+                out.push(c);
+            }
+        }
+        i += used;
+    }
+    // A final `h` after a vowel is silent in most transliterations (Abdallah / Abdalla).
+    if out.len() > 2 && out.last() == Some(&b'h') && matches!(out[out.len() - 2], b'a' | b'e' | b'i' | b'o' | b'u') {
+        out.pop();
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Consonant skeleton of a phonetic form: vowels (and `v`, which stands for `w`/`u` in many romanisations)
+/// dropped, similar consonants merged, repeats collapsed.
+pub fn skeleton(phon: &str) -> String {
+    let mut out = String::with_capacity(phon.len());
+    for c in phon.chars() {
+        let m = match c {
+            'a' | 'e' | 'i' | 'o' | 'u' | 'v' => continue,
+            'g' | 'k' => 'k',
+            'p' | 'b' => 'b',
+            't' | 'd' => 't',
+            'z' | 's' => 's',
+            'f' => 'f',
+            other => other,
+        };
+        if !out.ends_with(m) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation_is_idempotent() {
+        let samples = [
+            "PUTIN, Vladimir Vladimirovich",
+            "Mr. Recep Tayyip Erdoğan",
+            "Siemens Aktiengesellschaft",
+            "OOO \"Oboronnye Initsiativy\"",
+            "J.P. Morgan & Co. L.L.C.",
+            "Brigade Forty-Four",
+            "Владимир Путин",
+            "محمد علي",
+            "习近平",
+            "AL-QA'IDA",
+            "Bowne Global Solutions II (U.K.) Limited",
+            "Sp. z o.o.",
+            "Mr",
+            "  ",
+            "1st International Bank",
+            "U.S. Department of State",
+        ];
+        for s in samples {
+            let once = normalize(s);
+            assert_eq!(normalize(&once), once, "not idempotent for {s:?}");
+        }
+    }
+
+    #[test]
+    fn case_accents_punctuation_and_order() {
+        assert_eq!(normalize("Recep Tayyip ERDOĞAN"), "recep tayyip erdogan");
+        assert_eq!(normalize("O'BRIEN, Christopher"), "obrien christopher");
+        assert_eq!(normalize("Jean-Marie Le Pen"), "jean marie le pen");
+        assert_eq!(normalize("François Hollande"), "francois hollande");
+    }
+
+    #[test]
+    fn honorifics_and_legal_forms() {
+        assert_eq!(normalize("Dr. Rami Makhlouf"), "rami makhlouf");
+        assert_eq!(normalize("Präsident Barack Obama"), "barack obama");
+        assert_eq!(prepare("Siemens Aktiengesellschaft", None).normalized(), "siemens ag");
+        assert_eq!(prepare("Open Joint Stock Company Gazprom", None).normalized(), "ojsc gazprom");
+        assert_eq!(prepare("Stripe Limited Liability Company", None).normalized(), "stripe llc");
+        assert_eq!(prepare("Lloyds Banking Group Public Limited Company", None).normalized(), "lloyds banking group plc");
+        assert_eq!(prepare("Volkswagen Bank G.m.b.H.", None).normalized(), "volkswagen bank gmbh");
+        assert_eq!(prepare("Brigade Forty-Four", None).normalized(), "brigade 44");
+        assert_eq!(prepare("1st International Bank", None).normalized(), "1 international bank");
+    }
+
+    #[test]
+    fn transliterates_cyrillic_greek_hebrew() {
+        assert_eq!(normalize("Владимир Путин"), "vladimir putin");
+        assert_eq!(normalize("Сергей Викторович Лавров"), "sergey viktorovich lavrov");
+        assert_eq!(normalize("Νικόλαος"), "nikolaos");
+        assert_eq!(normalize("Αλέξανδρος"), "alexandros");
+        assert_eq!(normalize("משה"), "msh");
+    }
+
+    #[test]
+    fn transliterates_arabic_and_chinese() {
+        // Arabic is written without short vowels: the skeleton is what matches.
+        let ar = prepare("محمد علي", Some(EntityType::Person));
+        let la = prepare("Mohamed Ali", Some(EntityType::Person));
+        assert_eq!(ar.tokens[0].skel, la.tokens[0].skel);
+        assert!(ar.tokens[0].abjad);
+        assert_eq!(normalize("习近平"), "xi jin ping");
+        assert_eq!(normalize("王伟"), "wang wei");
+    }
+
+    #[test]
+    fn putin_spellings_share_a_key() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/sanctions/opensanctions-nomenklatura/tests/fixtures/putin_names.txt");
+        let Ok(text) = std::fs::read_to_string(path) else { return };
+        let latin: Vec<&str> = text.lines().filter(|l| l.is_ascii() && !l.trim().is_empty()).collect();
+        assert!(latin.len() > 10);
+        let cyr = prepare("Владимир Путин", Some(EntityType::Person));
+        assert_eq!(cyr.tokens.last().map(|t| t.phon.as_str()), Some("putin"));
+    }
+
+    #[test]
+    fn phonetic_folds_variants() {
+        assert_eq!(phonetic("mohammed"), phonetic("mohamed"));
+        assert_eq!(skeleton(&phonetic("muhammad")), skeleton(&phonetic("mohamed")));
+        assert_eq!(phonetic("qaddafi"), "kadafi");
+        assert_eq!(skeleton(&phonetic("gaddafi")), skeleton(&phonetic("qaddafi")));
+        assert_eq!(phonetic("wladimir"), phonetic("vladimir"));
+    }
+}

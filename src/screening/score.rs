@@ -1,0 +1,643 @@
+//! Scoring: string similarity (Jaro-Winkler, edit distance), token-aligned name comparison with an explanation,
+//! an OFAC Sanctions List Search emulation, and the date-of-birth, country and identifier features. Pure
+//! functions; must not index, import lists or decide thresholds for callers.
+
+use super::model::{normalize_identifier, BirthDate, EntityType, PartialDate};
+use super::normalize::{prepare, NameToken, PreparedName, TokenClass};
+use std::fmt::Write as _;
+
+// ---------------------------------------------------------------------------------------------------------
+// String similarity primitives (on bytes: every prepared token is ASCII).
+
+/// Jaro similarity of two byte strings.
+pub fn jaro(a: &[u8], b: &[u8]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let window = (a.len().max(b.len()) / 2).saturating_sub(1);
+    let mut a_used = [false; 64];
+    let mut b_used = [false; 64];
+    if a.len() > 64 || b.len() > 64 {
+        return jaro_long(a, b, window);
+    }
+    let mut matches = 0usize;
+    for (i, &ca) in a.iter().enumerate() {
+        let lo = i.saturating_sub(window);
+        let hi = (i + window + 1).min(b.len());
+        for j in lo..hi {
+            if !b_used[j] && b[j] == ca {
+                a_used[i] = true;
+                b_used[j] = true;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let mut t = 0usize;
+    let mut k = 0usize;
+    for (i, &ca) in a.iter().enumerate() {
+        if a_used[i] {
+            while !b_used[k] {
+                k += 1;
+            }
+            if ca != b[k] {
+                t += 1;
+            }
+            k += 1;
+        }
+    }
+    let m = matches as f64;
+    (m / a.len() as f64 + m / b.len() as f64 + (m - t as f64 / 2.0) / m) / 3.0
+}
+
+fn jaro_long(a: &[u8], b: &[u8], window: usize) -> f64 {
+    let mut a_used = vec![false; a.len()];
+    let mut b_used = vec![false; b.len()];
+    let mut matches = 0usize;
+    for (i, &ca) in a.iter().enumerate() {
+        let lo = i.saturating_sub(window);
+        let hi = (i + window + 1).min(b.len());
+        for j in lo..hi {
+            if !b_used[j] && b[j] == ca {
+                a_used[i] = true;
+                b_used[j] = true;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let mut t = 0usize;
+    let mut k = 0usize;
+    for (i, &ca) in a.iter().enumerate() {
+        if a_used[i] {
+            while !b_used[k] {
+                k += 1;
+            }
+            if ca != b[k] {
+                t += 1;
+            }
+            k += 1;
+        }
+    }
+    let m = matches as f64;
+    (m / a.len() as f64 + m / b.len() as f64 + (m - t as f64 / 2.0) / m) / 3.0
+}
+
+fn common_prefix(a: &[u8], b: &[u8], max: usize) -> usize {
+    a.iter().zip(b).take(max).take_while(|(x, y)| x == y).count()
+}
+
+/// Jaro-Winkler (prefix scale 0.1, up to 4 characters, boost only above a Jaro of 0.7).
+pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
+    let j = jaro(a, b);
+    if j <= 0.7 {
+        return j;
+    }
+    let l = common_prefix(a, b, 4) as f64;
+    j + l * 0.1 * (1.0 - j)
+}
+
+/// Optimal-string-alignment distance (Levenshtein with adjacent transpositions).
+pub fn osa_distance(a: &[u8], b: &[u8]) -> usize {
+    let (n, m) = (a.len(), b.len());
+    if n == 0 {
+        return m;
+    }
+    if m == 0 {
+        return n;
+    }
+    let mut prev2 = vec![0usize; m + 1];
+    let mut prev: Vec<usize> = (0..=m).collect();
+    let mut cur = vec![0usize; m + 1];
+    for i in 1..=n {
+        cur[0] = i;
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[m]
+}
+
+/// 1 − distance / longer length.
+pub fn edit_similarity(a: &[u8], b: &[u8]) -> f64 {
+    let l = a.len().max(b.len());
+    if l == 0 {
+        return 1.0;
+    }
+    1.0 - osa_distance(a, b) as f64 / l as f64
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Token and name comparison.
+
+/// Tunable constants of the name comparison. `Default` is what screening uses.
+#[derive(Debug, Clone, Copy)]
+pub struct MatchParams {
+    /// Token pairs less similar than this are not aligned (they count as unmatched on both sides).
+    pub pair_floor: f64,
+    /// Similarity given to an initial against a name starting with that letter.
+    pub initial_sim: f64,
+    /// Similarity when phonetic forms are equal.
+    pub phonetic_sim: f64,
+    /// Similarity when consonant skeletons are equal.
+    pub skeleton_sim: f64,
+    /// Cost, per unit of weight, of tokens left over on both sides (a substituted name part).
+    pub substitution_cost: f64,
+    /// Cost, per unit of weight, of tokens only one side has (a missing middle name, a patronymic).
+    pub extension_cost: f64,
+    /// Exponent applied to pair similarities below 1: higher punishes partial token matches harder.
+    pub sim_exponent: f64,
+}
+
+impl Default for MatchParams {
+    fn default() -> Self {
+        MatchParams {
+            pair_floor: 0.7,
+            initial_sim: 0.8,
+            phonetic_sim: 0.95,
+            skeleton_sim: 0.88,
+            substitution_cost: 1.0,
+            extension_cost: 0.35,
+            sim_exponent: 1.5,
+        }
+    }
+}
+
+/// Similarity of two prepared tokens in 0..=1.
+pub fn token_similarity(a: &NameToken, b: &NameToken, p: &MatchParams) -> f64 {
+    if a.text == b.text {
+        return 1.0;
+    }
+    if a.class == TokenClass::Number || b.class == TokenClass::Number {
+        return 0.0;
+    }
+    if a.class == TokenClass::Initial || b.class == TokenClass::Initial {
+        return if a.text.as_bytes()[0] == b.text.as_bytes()[0] { p.initial_sim } else { 0.0 };
+    }
+    if a.phon == b.phon {
+        return p.phonetic_sim;
+    }
+    let mut s = edit_similarity(a.phon.as_bytes(), b.phon.as_bytes());
+    // Raw spelling can be closer than the folded one (folding is lossy both ways).
+    s = s.max(edit_similarity(a.text.as_bytes(), b.text.as_bytes()));
+    if a.skel.len() >= 2 && a.skel == b.skel && a.phon.as_bytes()[0] == b.phon.as_bytes()[0] {
+        s = s.max(p.skeleton_sim);
+    }
+    if (a.abjad || b.abjad) && a.skel.len() >= 2 && b.skel.len() >= 2 {
+        // A vowel-less transliteration: only consonants are comparable.
+        s = s.max(p.skeleton_sim * edit_similarity(a.skel.as_bytes(), b.skel.as_bytes()));
+    }
+    s
+}
+
+/// One aligned pair (or a merged group of adjacent tokens on one side).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlignedPair {
+    pub left: String,
+    pub right: String,
+    pub similarity: f64,
+}
+
+/// The result of comparing two names, with what aligned and what was left over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameMatch {
+    pub score: f64,
+    pub pairs: Vec<AlignedPair>,
+    pub unmatched_left: Vec<String>,
+    pub unmatched_right: Vec<String>,
+}
+
+impl NameMatch {
+    fn empty() -> NameMatch {
+        NameMatch { score: 0.0, pairs: Vec::new(), unmatched_left: Vec::new(), unmatched_right: Vec::new() }
+    }
+
+    /// `vladimir=vladimir 1.00, putin~poutine 0.95; only right: vladimirovich`.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for (i, p) in self.pairs.iter().enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            let sign = if p.similarity >= 0.999 { '=' } else { '~' };
+            let _ = write!(s, "{}{}{} {:.2}", p.left, sign, p.right, p.similarity);
+        }
+        if !self.unmatched_left.is_empty() {
+            let _ = write!(s, "; only query: {}", self.unmatched_left.join(" "));
+        }
+        if !self.unmatched_right.is_empty() {
+            let _ = write!(s, "; only list: {}", self.unmatched_right.join(" "));
+        }
+        s
+    }
+}
+
+/// A span of adjacent tokens on one side: `start..start+len`.
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    len: usize,
+}
+
+fn span_text(tokens: &[NameToken], s: Span, field: fn(&NameToken) -> &str) -> String {
+    tokens[s.start..s.start + s.len].iter().map(field).collect::<Vec<_>>().concat()
+}
+
+fn span_weight(tokens: &[NameToken], s: Span) -> f64 {
+    tokens[s.start..s.start + s.len].iter().map(NameToken::weight).sum()
+}
+
+/// Similarity of a merged group of tokens against a single token (`SiemensAG` / `Siemens AG`).
+fn merged_similarity(group: &[NameToken], single: &NameToken) -> f64 {
+    let text: String = group.iter().map(|t| t.text.as_str()).collect();
+    if text == single.text {
+        return 1.0;
+    }
+    let phon: String = group.iter().map(|t| t.phon.as_str()).collect();
+    edit_similarity(text.as_bytes(), single.text.as_bytes()).max(edit_similarity(phon.as_bytes(), single.phon.as_bytes()))
+}
+
+/// Compare two prepared names. Symmetric up to tie-breaking.
+pub fn compare(a: &PreparedName, b: &PreparedName) -> NameMatch {
+    compare_with(a, b, &MatchParams::default())
+}
+
+/// Compare with explicit parameters.
+pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> NameMatch {
+    let (ta, tb) = (&a.tokens, &b.tokens);
+    if ta.is_empty() || tb.is_empty() {
+        return NameMatch::empty();
+    }
+    // Candidate single-token pairs above the floor, best first.
+    let mut cands: Vec<(f64, usize, usize)> = Vec::with_capacity(ta.len() * tb.len());
+    for (i, x) in ta.iter().enumerate() {
+        for (j, y) in tb.iter().enumerate() {
+            let s = token_similarity(x, y, p);
+            if s >= p.pair_floor {
+                cands.push((s, i, j));
+            }
+        }
+    }
+    cands.sort_by(|x, y| {
+        y.0.total_cmp(&x.0).then_with(|| {
+            // Prefer pairs in the same relative position, then heavier tokens.
+            let dx = (x.1 as isize - x.2 as isize).abs();
+            let dy = (y.1 as isize - y.2 as isize).abs();
+            dx.cmp(&dy)
+        })
+    });
+    let mut used_a = vec![false; ta.len()];
+    let mut used_b = vec![false; tb.len()];
+    // (span_a, span_b, similarity)
+    let mut aligned: Vec<(Span, Span, f64)> = Vec::new();
+    for (s, i, j) in cands {
+        if used_a[i] || used_b[j] {
+            continue;
+        }
+        used_a[i] = true;
+        used_b[j] = true;
+        aligned.push((Span { start: i, len: 1 }, Span { start: j, len: 1 }, s));
+    }
+    // Merges and splits: a left-over token against 2-3 adjacent left-over tokens on the other side.
+    merge_pass(ta, tb, &mut used_a, &mut used_b, &mut aligned, false, p);
+    merge_pass(tb, ta, &mut used_b, &mut used_a, &mut aligned, true, p);
+
+    let mut num = 0.0;
+    let mut den = 0.0;
+    for &(sa, sb, s) in &aligned {
+        let w = span_weight(ta, sa) + span_weight(tb, sb);
+        let s_eff = if s >= 1.0 { 1.0 } else { s.powf(p.sim_exponent) };
+        num += s_eff * w;
+        den += w;
+    }
+    let ua: f64 = ta.iter().zip(&used_a).filter(|(_, u)| !**u).map(|(t, _)| t.weight()).sum();
+    let ub: f64 = tb.iter().zip(&used_b).filter(|(_, u)| !**u).map(|(t, _)| t.weight()).sum();
+    let sub = ua.min(ub);
+    let ext = ua.max(ub) - sub;
+    den += 2.0 * sub * p.substitution_cost + ext * p.extension_cost;
+    let mut score = if den > 0.0 { num / den } else { 0.0 };
+    // Nothing but particles, legal forms or numbers matched: that is not a name match.
+    let informative = aligned.iter().any(|(sa, sb, _)| {
+        ta[sa.start..sa.start + sa.len].iter().chain(&tb[sb.start..sb.start + sb.len]).any(|t| {
+            matches!(t.class, TokenClass::Word | TokenClass::Generic)
+        })
+    });
+    if !informative {
+        score = score.min(0.3);
+    }
+    aligned.sort_by_key(|(sa, _, _)| sa.start);
+    NameMatch {
+        score: score.clamp(0.0, 1.0),
+        pairs: aligned
+            .iter()
+            .map(|&(sa, sb, s)| AlignedPair {
+                left: span_text(ta, sa, |t| t.text.as_str()),
+                right: span_text(tb, sb, |t| t.text.as_str()),
+                similarity: s,
+            })
+            .collect(),
+        unmatched_left: ta.iter().zip(&used_a).filter(|(_, u)| !**u).map(|(t, _)| t.text.clone()).collect(),
+        unmatched_right: tb.iter().zip(&used_b).filter(|(_, u)| !**u).map(|(t, _)| t.text.clone()).collect(),
+    }
+}
+
+/// Try to align each left-over token of `single_side` with a run of 2-3 adjacent left-over tokens of
+/// `group_side`. `swapped` says which side is `a` when recording the pair.
+fn merge_pass(
+    single_side: &[NameToken],
+    group_side: &[NameToken],
+    used_single: &mut [bool],
+    used_group: &mut [bool],
+    aligned: &mut Vec<(Span, Span, f64)>,
+    swapped: bool,
+    p: &MatchParams,
+) {
+    for i in 0..single_side.len() {
+        if used_single[i] || single_side[i].text.len() < 4 {
+            continue;
+        }
+        let mut best: Option<(f64, Span)> = None;
+        for len in 2..=3usize {
+            for start in 0..group_side.len().saturating_sub(len - 1) {
+                if used_group[start..start + len].iter().any(|u| *u) {
+                    continue;
+                }
+                let s = merged_similarity(&group_side[start..start + len], &single_side[i]);
+                if s >= p.pair_floor.max(0.8) && best.is_none_or(|(b, _)| s > b) {
+                    best = Some((s, Span { start, len }));
+                }
+            }
+        }
+        if let Some((s, span)) = best {
+            used_single[i] = true;
+            for u in &mut used_group[span.start..span.start + span.len] {
+                *u = true;
+            }
+            let single = Span { start: i, len: 1 };
+            aligned.push(if swapped { (span, single, s) } else { (single, span, s) });
+        }
+    }
+}
+
+/// Score two names in 0..=1. `entity_type` guides normalisation (honorifics for people, legal forms for
+/// organisations); `None` infers it from the names.
+pub fn score_names(a: &str, b: &str, entity_type: Option<EntityType>) -> f64 {
+    let pa = prepare(a, entity_type);
+    let pb = prepare(b, entity_type.or(match pa.shape {
+        super::normalize::NameShape::Organization => Some(EntityType::Organization),
+        _ => None,
+    }));
+    compare(&pa, &pb).score
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// OFAC Sanctions List Search emulation.
+
+/// An OFAC-style score and the two techniques it is the maximum of.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OfacScore {
+    pub score: f64,
+    pub whole_string: f64,
+    pub per_token: f64,
+}
+
+fn ofac_tokens(name: &str) -> Vec<String> {
+    // Other punctuation (apostrophes, commas, periods, `&`, `/`) is deleted; dashes, brackets, symbols and
+    // spaces separate.
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in name.chars() {
+        if c.is_alphanumeric() {
+            cur.extend(c.to_uppercase());
+        } else if c.is_whitespace() || matches!(c, '-' | '(' | ')' | '[' | ']' | '{' | '}' | '+' | '<' | '=' | '>' | '|' | '~' | '$' | '^' | '\u{2010}'..='\u{2015}') {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn jaro_chars(a: &str, b: &str) -> f64 {
+    if a.is_ascii() && b.is_ascii() {
+        return jaro(a.as_bytes(), b.as_bytes());
+    }
+    // Map characters to small codes so the byte implementation applies.
+    let mut codes: Vec<char> = Vec::new();
+    let mut enc = |s: &str| -> Vec<u8> {
+        s.chars()
+            .map(|c| {
+                let p = codes.iter().position(|x| *x == c).unwrap_or_else(|| {
+                    codes.push(c);
+                    codes.len() - 1
+                });
+                (p % 256) as u8
+            })
+            .collect()
+    };
+    let (x, y) = (enc(a), enc(b));
+    jaro(&x, &y)
+}
+
+/// Emulate the score OFAC's Sanctions List Search shows (0..1): the maximum of a whole-string Jaro-Winkler
+/// (gated on equal first letters, prefix bonus always applied) and the mean over query tokens longer than two
+/// letters of their best per-token Jaro-Winkler (pairs under 0.5 count as 0).
+pub fn ofac_name_score(query: &str, candidate: &str) -> OfacScore {
+    let qt = ofac_tokens(query);
+    let ct = ofac_tokens(candidate);
+    let qs = qt.join(" ");
+    let cs = ct.join(" ");
+    let whole = if qs.is_empty() || cs.is_empty() || qs.chars().next() != cs.chars().next() {
+        0.0
+    } else {
+        let j = jaro_chars(&qs, &cs);
+        if j == 0.0 {
+            0.0
+        } else {
+            let l = qs.chars().zip(cs.chars()).take(4).take_while(|(x, y)| x == y).count() as f64;
+            j + l * 0.1 * (1.0 - j)
+        }
+    };
+    let kept: Vec<&String> = qt.iter().filter(|t| t.chars().count() > 2).collect();
+    let kept: Vec<&String> = if kept.is_empty() { qt.iter().collect() } else { kept };
+    let per_token = if kept.is_empty() || ct.is_empty() {
+        0.0
+    } else {
+        let sum: f64 = kept
+            .iter()
+            .map(|q| {
+                let best = ct
+                    .iter()
+                    .map(|c| {
+                        let j = jaro_chars(q, c);
+                        if j > 0.7 {
+                            let l = q.chars().zip(c.chars()).take(4).take_while(|(x, y)| x == y).count() as f64;
+                            j + l * 0.1 * (1.0 - j)
+                        } else {
+                            j
+                        }
+                    })
+                    .fold(0.0, f64::max);
+                if best >= 0.5 {
+                    best
+                } else {
+                    0.0
+                }
+            })
+            .sum();
+        sum / kept.len() as f64
+    };
+    OfacScore { score: whole.max(per_token), whole_string: whole, per_token }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Other features.
+
+/// Date-of-birth agreement in 0..=1: 1 for the same date at the precision both have, 0.9 for a listed
+/// range or approximate date containing the query, 0.5 for a year one off, 0 otherwise. `None` when either
+/// side has no date.
+pub fn dob_score(query: &PartialDate, listed: &[BirthDate]) -> Option<f64> {
+    if listed.is_empty() {
+        return None;
+    }
+    let mut best: f64 = 0.0;
+    for b in listed {
+        let s = if let Some(until) = b.until {
+            if query.year >= b.date.year && query.year <= until.year {
+                0.9
+            } else if query.year + 1 == b.date.year || query.year == until.year + 1 {
+                0.4
+            } else {
+                0.0
+            }
+        } else {
+            let d = b.date;
+            if d.year == query.year {
+                let month_ok = match (d.month, query.month) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => true,
+                };
+                let day_ok = match (d.day, query.day) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => true,
+                };
+                if month_ok && day_ok {
+                    if b.approximate {
+                        0.9
+                    } else {
+                        1.0
+                    }
+                } else if month_ok || day_ok {
+                    // Day and month swapped or one typo.
+                    0.6
+                } else {
+                    0.3
+                }
+            } else if (d.year - query.year).abs() == 1 {
+                if b.approximate {
+                    0.8
+                } else {
+                    0.4
+                }
+            } else if b.approximate && (d.year - query.year).abs() <= 3 {
+                0.5
+            } else {
+                0.0
+            }
+        };
+        best = best.max(s);
+    }
+    Some(best)
+}
+
+/// 1 when the query country (code or name) is among the entry's countries, 0 when it is not, `None` when the
+/// entry lists none.
+pub fn country_score(query: &str, listed: &[String]) -> Option<f64> {
+    if listed.is_empty() {
+        return None;
+    }
+    let q = super::countries::country_code(query).map(str::to_string).unwrap_or_else(|| query.trim().to_string());
+    Some(if listed.iter().any(|c| c.eq_ignore_ascii_case(&q)) { 1.0 } else { 0.0 })
+}
+
+/// 1 when any query identifier equals a listed one (letters and digits compared, case-insensitive), 0 when
+/// none does, `None` when either side has none.
+pub fn identifier_score(query: &[String], listed: &[super::model::Identifier]) -> Option<f64> {
+    if query.is_empty() || listed.is_empty() {
+        return None;
+    }
+    let listed: Vec<String> = listed.iter().map(|i| i.normalized_value()).collect();
+    let hit = query.iter().map(|q| normalize_identifier(q)).any(|q| q.len() >= 4 && listed.contains(&q));
+    Some(if hit { 1.0 } else { 0.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jaro_winkler_reference_values() {
+        assert!((jaro(b"martha", b"marhta") - 0.9444).abs() < 1e-3);
+        assert!((jaro_winkler(b"martha", b"marhta") - 0.9611).abs() < 1e-3);
+        assert!((jaro_winkler(b"dixon", b"dicksonx") - 0.8133).abs() < 1e-3);
+        assert_eq!(osa_distance(b"ca", b"ac"), 1);
+        assert_eq!(osa_distance(b"kitten", b"sitting"), 3);
+    }
+
+    #[test]
+    fn order_honorifics_and_transliteration_do_not_matter() {
+        let p = Some(EntityType::Person);
+        assert!(score_names("PUTIN, Vladimir", "Vladimir Putin", p) > 0.99);
+        assert!(score_names("Mr. Rami Makhlouf", "Rami Makhlouf", p) > 0.99);
+        assert!(score_names("Владимир Путин", "Vladimir Putin", p) > 0.9);
+        assert!(score_names("محمد علي", "Mohamed Ali", p) > 0.7);
+        assert!(score_names("Andrei Navalny", "Alexei Navalny", p) < 0.7);
+    }
+
+    #[test]
+    fn company_suffixes() {
+        assert!(score_names("Siemens AG", "Siemens Aktiengesellschaft", None) > 0.95);
+        assert!(score_names("SiemensAG", "Siemens AG", None) > 0.8);
+        assert!(score_names("Volkswagen AG", "Siemens AG", None) < 0.5);
+    }
+
+    #[test]
+    fn ofac_unit_cases() {
+        let s = |a, b| ofac_name_score(a, b);
+        assert!((s("VLADIMIR PUTIN", "PUTIN, Vladimir").score - 1.0).abs() < 1e-9);
+        assert!((s("GEORGE BUSH", "HASWANI, George").score - 0.5).abs() < 1e-9);
+        assert!(s("GEORGE BUSH", "GEORGIOU, Georgios").score >= 0.8);
+        assert!(s("BUSH GEORGE", "GEORGIOU, Georgios").score < 0.8);
+        assert!((s("KIM JONG UN", "KIM, Jong Man").score - 1.0).abs() < 1e-9);
+        assert!((s("Z", "ZOLLNER").score - 0.74).abs() < 0.01);
+    }
+
+    #[test]
+    fn features() {
+        let dob = [BirthDate::exact(PartialDate { year: 1952, month: Some(10), day: Some(7) })];
+        assert_eq!(dob_score(&PartialDate { year: 1952, month: Some(10), day: Some(7) }, &dob), Some(1.0));
+        assert_eq!(dob_score(&PartialDate::year(1952), &dob), Some(1.0));
+        assert_eq!(dob_score(&PartialDate::year(1970), &dob), Some(0.0));
+        assert_eq!(country_score("Russia", &["RU".to_string()]), Some(1.0));
+        assert_eq!(country_score("FR", &["RU".to_string()]), Some(0.0));
+    }
+}

@@ -1,0 +1,41 @@
+//! The background sweeper: makes time-based rules take effect without any request (capture tokens
+//! lapse into `expired`) and restarts processing of sessions left in `processing` (after a restart).
+//! Reads the injectable clock, so tests drive it with `run_once`. Must not decide anything itself; it
+//! only calls commands.
+
+use crate::clock::Clock;
+use crate::commands::sessions;
+use crate::commands::writer::Writer;
+use crate::commands::CommandMeta;
+use crate::error::AppResult;
+use crate::store::ReadPool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One pass at the clock's current time. Returns the number of sessions it moved.
+pub async fn run_once(writer: &Writer, read: &ReadPool, clock: &dyn Clock) -> AppResult<usize> {
+    let now = crate::clock::format(clock.now());
+    let expired = sessions::expire_lapsed(writer, now.clone()).await?;
+    let stuck = {
+        let conn = read.get()?;
+        sessions::processing_ids(&conn)?
+    };
+    for id in &stuck {
+        let meta =
+            CommandMeta { actor: "system".into(), environment: String::new(), request_id: None, now: now.clone() };
+        sessions::process(writer, meta, id.clone(), None).await?;
+    }
+    Ok(expired.len() + stuck.len())
+}
+
+/// Runs `run_once` every `interval` on the current actix runtime, for the life of the server.
+pub fn spawn(writer: Writer, read: ReadPool, clock: Arc<dyn Clock>, interval: Duration) {
+    actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(interval).await;
+            if let Err(e) = run_once(&writer, &read, clock.as_ref()).await {
+                tracing::warn!(error = %e, "sweeper pass failed");
+            }
+        }
+    });
+}

@@ -301,3 +301,12 @@ CREATE TABLE IF NOT EXISTS sealed_blobs (
     sealed     BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sealed_blobs_by_subject ON sealed_blobs (subject_id);
+
+-- Per-environment settings (retention windows), projected from SettingsUpdated events.
+CREATE TABLE IF NOT EXISTS settings (
+    environment TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (environment, name)
+) WITHOUT ROWID;

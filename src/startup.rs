@@ -120,6 +120,9 @@ pub struct Application {
     server: actix_web::dev::Server,
     pub first_keys: Vec<NewSecret>,
     pub base_url: String,
+    /// The server's own writer and read pool, so tests can drive `sweeper::run_once` against it.
+    pub writer: Writer,
+    pub read: ReadPool,
 }
 
 impl Application {
@@ -140,6 +143,7 @@ impl Application {
             config.public_url = Some(base_url.clone());
         }
         crate::sweeper::spawn(core.writer.clone(), core.read.clone(), clock.clone(), config.sweep_interval);
+        let (writer, read) = (core.writer.clone(), core.read.clone());
         let state = Arc::new(AppState {
             auth: Authenticator::new(core.read.clone(), core.keyring.clone()),
             idempotency: Idempotency::new(core.read.clone(), core.writer.clone(), core.keyring.clone()),
@@ -152,7 +156,7 @@ impl Application {
             config,
         });
         let server = http::server(state, listener, workers)?;
-        Ok(Application { port, server, first_keys, base_url })
+        Ok(Application { port, server, first_keys, base_url, writer, read })
     }
 
     pub fn port(&self) -> u16 {

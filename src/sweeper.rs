@@ -1,5 +1,5 @@
 //! The background sweeper: makes time-based rules take effect without any request (capture tokens
-//! lapse into `expired`) and restarts processing of sessions left in `processing` (after a restart).
+//! lapse into `expired`, the retention windows of spec §1.14 pass) and restarts processing of sessions left in `processing` (after a restart).
 //! Reads the injectable clock, so tests drive it with `run_once`. Must not decide anything itself; it
 //! only calls commands.
 
@@ -16,6 +16,7 @@ use std::time::Duration;
 pub async fn run_once(writer: &Writer, read: &ReadPool, clock: &dyn Clock) -> AppResult<usize> {
     let now = crate::clock::format(clock.now());
     let expired = sessions::expire_lapsed(writer, now.clone()).await?;
+    let retained = sessions::apply_retention(writer, now.clone()).await?;
     let stuck = {
         let conn = read.get()?;
         sessions::processing_ids(&conn)?
@@ -25,7 +26,7 @@ pub async fn run_once(writer: &Writer, read: &ReadPool, clock: &dyn Clock) -> Ap
             CommandMeta { actor: "system".into(), environment: String::new(), request_id: None, now: now.clone() };
         sessions::process(writer, meta, id.clone(), None).await?;
     }
-    Ok(expired.len() + stuck.len())
+    Ok(expired.len() + retained + stuck.len())
 }
 
 /// Runs `run_once` every `interval` on the current actix runtime, for the life of the server.

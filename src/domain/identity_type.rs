@@ -108,7 +108,7 @@ pub fn check_value(def: &FieldDefinition, value: &Value) -> Result<Value, FieldE
     }
     if let Some(t) = text {
         match def.field_type.as_str() {
-            "date" if super::values::parse_date_of_birth(&field, t, "9999-12-31").is_err() => {
+            "date" if super::values::parse_date(&field, t).is_err() => {
                 return Err(err("must be a date YYYY-MM-DD"))
             }
             "email" if super::values::parse_email(&field, t).is_err() => return Err(err("must be an email address")),

@@ -8,6 +8,7 @@ pub mod identity_type;
 pub mod ids;
 pub mod relationship;
 pub mod session;
+pub mod settings;
 pub mod values;
 
 /// What a decision may know about the outside world, handed in by the command layer.

@@ -22,6 +22,18 @@ pub fn parse_country(field: &str, value: &str) -> Result<String, FieldError> {
 
 /// `YYYY-MM-DD`, a real calendar date, not after `today` (also `YYYY-MM-DD`).
 pub fn parse_date_of_birth(field: &str, value: &str, today: &str) -> Result<String, FieldError> {
+    let v = parse_date(field, value)?;
+    if v.as_str() < "1900-01-01" {
+        return Err(FieldError::new(field, "must be on or after 1900-01-01"));
+    }
+    if v.as_str() > &today[..10.min(today.len())] {
+        return Err(FieldError::new(field, "must not be in the future"));
+    }
+    Ok(v)
+}
+
+/// Any real calendar date `YYYY-MM-DD` (document expiry dates, custom date fields).
+pub fn parse_date(field: &str, value: &str) -> Result<String, FieldError> {
     let v = value.trim();
     let bad = || FieldError::new(field, "must be a date in the format YYYY-MM-DD");
     let parts: Vec<&str> = v.split('-').collect();
@@ -40,11 +52,8 @@ pub fn parse_date_of_birth(field: &str, value: &str, today: &str) -> Result<Stri
         2 => 28,
         _ => return Err(bad()),
     };
-    if d == 0 || d > days || y < 1850 {
+    if d == 0 || d > days || !(1000..=9999).contains(&y) {
         return Err(bad());
-    }
-    if v > &today[..10.min(today.len())] {
-        return Err(FieldError::new(field, "must not be in the future"));
     }
     Ok(v.to_string())
 }

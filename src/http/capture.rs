@@ -208,7 +208,7 @@ async fn user_data(
         };
         let parsed = match k.as_str() {
             "date_of_birth" => values::parse_date_of_birth(&k, text, &today),
-            "document_expiration_date" => values::parse_date_of_birth(&k, text, "9999-12-31"),
+            "document_expiration_date" => values::parse_date(&k, text),
             "nationality" => values::parse_country(&k, text),
             "email" => values::parse_email(&k, text),
             "phone" => values::parse_phone(&k, text),
@@ -224,8 +224,8 @@ async fn user_data(
         }
     }
     if !errors.is_empty() {
-        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-        return Err(AppError::Validation { detail, errors });
+        // The person reads this page; each field's message is shown beside the field.
+        return Err(AppError::Validation { detail: "Some details need correcting.".into(), errors });
     }
     let names: Vec<String> = fields.keys().cloned().collect();
     cmd::capture(

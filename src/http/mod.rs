@@ -13,6 +13,7 @@ pub mod openapi;
 mod relationships;
 mod reply;
 mod sessions;
+mod settings;
 mod system;
 mod types;
 
@@ -99,6 +100,7 @@ pub fn api_routes() -> RouteTable {
     types::routes(&mut t);
     api_keys::routes(&mut t);
     sessions::routes(&mut t);
+    settings::routes(&mut t);
     t
 }
 

@@ -23,6 +23,15 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         types::apply(conn, event)
     } else if t.starts_with("Session") {
         sessions::apply(conn, event)
+    } else if t == "SettingsUpdated" {
+        for (name, value) in event.payload.as_object().into_iter().flatten() {
+            conn.execute(
+                "INSERT INTO settings (environment, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (environment, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                rusqlite::params![event.environment, name, value.to_string(), event.recorded_at],
+            )?;
+        }
+        Ok(())
     } else if t.starts_with("ApiKey") {
         api_keys::apply(conn, event)
     } else {

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod identities;
 pub mod relationships;
 pub mod sessions;
+pub mod settings;
 pub mod types;
 
 use serde_json::{json, Value};

@@ -386,8 +386,8 @@ pub fn capture_state(conn: &Connection, keyring: &Keyring, id: &str) -> AppResul
         Some(k) => open_map(&k, id, "prefill", prefill.as_deref())?,
         None => Default::default(),
     };
-    let result_status: Option<String> =
-        conn.query_row("SELECT result_status FROM sessions WHERE id = ?1", [id], |r| r.get(0))?;
+    let (result_status, redirect_url): (Option<String>, Option<String>) =
+        conn.query_row("SELECT result_status, redirect_url FROM sessions WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(json!({
         "session_id": id,
         "status": status,
@@ -401,6 +401,7 @@ pub fn capture_state(conn: &Connection, keyring: &Keyring, id: &str) -> AppResul
         "uploaded": uploaded,
         "prefill": prefill,
         "expires_at": expires,
+        "redirect_url": redirect_url,
     }))
 }
 

@@ -55,6 +55,9 @@ pub struct NameToken {
     pub class: TokenClass,
     /// True when the source text had no vowels (Arabic, Hebrew, ... transliterated): compare by skeleton.
     pub abjad: bool,
+    /// For a Han or Hangul syllable, the character itself: two syllables compare by character, since
+    /// different characters often romanise alike.
+    pub syllable: Option<char>,
 }
 
 impl NameToken {
@@ -74,6 +77,8 @@ impl NameToken {
 pub struct PreparedName {
     pub tokens: Vec<NameToken>,
     pub shape: NameShape,
+    /// Index of the token taken as the family name (before a comma, else the last word), for people.
+    pub family: Option<usize>,
 }
 
 impl PreparedName {
@@ -191,6 +196,12 @@ fn canonical_particle(t: &str) -> &str {
     }
 }
 
+/// Stop words in organisation names.
+const ORG_STOPWORDS: &[&str] = &[
+    "the", "of", "and", "for", "in", "on", "at", "de", "da", "do", "dos", "das", "di", "del", "della", "der", "den",
+    "van", "von", "la", "le", "du", "des", "y", "e", "et", "und", "al", "el",
+];
+
 const GENERIC_ORG_WORDS: &[&str] = &[
     "group", "holding", "holdings", "international", "global", "trading", "industries", "industry", "industrial",
     "services", "service", "solutions", "enterprises", "enterprise", "management", "systems", "technologies",
@@ -234,6 +245,7 @@ const LEGAL_FORMS: &[(&[&str], &str)] = &[
     (&["sa", "de", "cv"], "sa"),
     (&["s", "de", "rl", "de", "cv"], "srl"),
     (&["sp", "z", "o", "o"], "spzoo"),
+    (&["sp", "z", "oo"], "spzoo"),
     (&["sdn", "bhd"], "sdnbhd"),
     (&["d", "o", "o"], "doo"),
     (&["s", "a"], "sa"),
@@ -364,11 +376,48 @@ fn is_digits(t: &str) -> bool {
     !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A raw token and, for a Han or Hangul syllable, its character.
+type RawToken = (String, Option<char>);
+
+/// Tokenise any text: syllabic characters become one token each, the rest is transliterated and split.
+/// Also reports the number of tokens before the first comma (`LAST, First` order), if any.
+fn tokenize(name: &str) -> (Vec<RawToken>, Option<usize>) {
+    let mut out: Vec<RawToken> = Vec::new();
+    let mut buf = String::new();
+    let mut before_comma = None;
+    let flush = |buf: &mut String, out: &mut Vec<RawToken>| {
+        if !buf.is_empty() {
+            out.extend(raw_tokens(&transliterate(buf)).into_iter().map(|t| (t, None)));
+            buf.clear();
+        }
+    };
+    for c in name.chars() {
+        if is_han_or_hangul(c) {
+            flush(&mut buf, &mut out);
+            let t: String = any_ascii::any_ascii_char(c)
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|x| x.to_ascii_lowercase())
+                .collect();
+            if !t.is_empty() {
+                out.push((t, Some(c)));
+            }
+        } else if c == ',' && before_comma.is_none() {
+            flush(&mut buf, &mut out);
+            before_comma = Some(out.len());
+        } else {
+            buf.push(c);
+        }
+    }
+    flush(&mut buf, &mut out);
+    (out, before_comma)
+}
+
 /// Prepare a name for comparison. `hint` is the entity type when known; without it the shape is inferred
 /// (legal forms or organisation words make it an organisation).
 pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
-    let ascii = transliterate(name);
-    let raw = raw_tokens(&ascii);
+    let (raw_syl, before_comma) = tokenize(name);
+    let raw: Vec<String> = raw_syl.iter().map(|(t, _)| t.clone()).collect();
     let shape = match hint {
         Some(EntityType::Person) => NameShape::Person,
         Some(_) => NameShape::Organization,
@@ -385,7 +434,7 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
     let org = shape == NameShape::Organization;
 
     // Pass 1: numbers, abbreviations, legal forms.
-    let mut staged: Vec<(String, TokenClass)> = Vec::with_capacity(raw.len());
+    let mut staged: Vec<(String, TokenClass, Option<char>, usize)> = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
         let t = raw[i].as_str();
@@ -397,14 +446,14 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
                 // A single-letter pair like `s a` or `a s` is a legal form only at the end of the name.
                 let single_letters = seq.iter().all(|s| s.len() == 1);
                 if !single_letters || i + seq.len() == raw.len() {
-                    staged.push((canon.to_string(), TokenClass::LegalForm));
+                    staged.push((canon.to_string(), TokenClass::LegalForm, None, i));
                     i += seq.len();
                     continue;
                 }
             }
             if let Some(exp) = expand_abbreviation(t) {
                 for e in exp {
-                    staged.push((e.to_string(), TokenClass::Word));
+                    staged.push((e.to_string(), TokenClass::Word, None, i));
                 }
                 i += 1;
                 continue;
@@ -426,43 +475,49 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
                     }
                 }
             }
-            staged.push((value.to_string(), TokenClass::Number));
+            staged.push((value.to_string(), TokenClass::Number, None, i));
             i += used;
             continue;
         }
         if let Some(d) = ordinal_digits(t) {
-            staged.push((d.trim_start_matches('0').to_string(), TokenClass::Number));
+            staged.push((d.trim_start_matches('0').to_string(), TokenClass::Number, None, i));
             i += 1;
             continue;
         }
         if is_digits(t) {
             let trimmed = t.trim_start_matches('0');
-            staged.push((if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() }, TokenClass::Number));
+            staged.push((if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() }, TokenClass::Number, None, i));
             i += 1;
             continue;
         }
         if org && i > 0 {
             if let Some(v) = roman_value(t) {
-                staged.push((v.to_string(), TokenClass::Number));
+                staged.push((v.to_string(), TokenClass::Number, None, i));
                 i += 1;
                 continue;
             }
         }
-        staged.push((t.to_string(), TokenClass::Word));
+        staged.push((t.to_string(), TokenClass::Word, raw_syl[i].1, i));
         i += 1;
     }
 
     // Pass 2: honorifics (people only, and never the whole name), particles, classes.
-    let all_honorific = staged.iter().all(|(t, _)| HONORIFICS.contains(&t.as_str()));
+    let all_honorific = staged.iter().all(|(t, ..)| HONORIFICS.contains(&t.as_str()));
     let mut tokens = Vec::with_capacity(staged.len());
-    for (text, class) in staged {
+    let mut family = None;
+    for (text, class, syllable, raw_index) in staged {
         let mut class = class;
         let mut text = text;
         if class == TokenClass::Word {
             if !org && !all_honorific && HONORIFICS.contains(&text.as_str()) {
                 continue;
             }
-            if PARTICLES.contains(&text.as_str()) {
+            if syllable.is_some() {
+                // a syllable is a name part of its own
+            } else if org && ORG_STOPWORDS.contains(&text.as_str()) {
+                class = TokenClass::Particle;
+            } else if !org && PARTICLES.contains(&text.as_str()) && !(tokens.is_empty() && text == "ben") {
+                // (`Ben` opening a name is a given name, not `son of`.)
                 text = canonical_particle(&text).to_string();
                 class = TokenClass::Particle;
             } else if org && GENERIC_ORG_WORDS.contains(&text.as_str()) {
@@ -471,16 +526,44 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
                 class = TokenClass::Initial;
             }
         }
-        tokens.push(make_token(text, class));
+        if !org && class == TokenClass::Word {
+            // Family name: the last word before a comma, else the last word.
+            if before_comma.is_none_or(|c| raw_index < c) {
+                family = Some(tokens.len());
+            }
+        }
+        let mut tok = make_token(text, class);
+        tok.syllable = syllable;
+        tokens.push(tok);
     }
-    PreparedName { tokens, shape }
+    PreparedName { tokens, shape, family }
 }
 
 fn make_token(text: String, class: TokenClass) -> NameToken {
-    let phon = if class == TokenClass::Number { text.clone() } else { phonetic(&text) };
+    let phon = if class == TokenClass::Number {
+        text.clone()
+    } else if text.bytes().any(|b| b.is_ascii_digit()) && text.bytes().any(|b| b.is_ascii_alphabetic()) {
+        // Digits typed for look-alike letters (`Ig0r Sech1n`).
+        let folded: String = text
+            .chars()
+            .map(|c| match c {
+                '0' => 'o',
+                '1' => 'i',
+                '3' => 'e',
+                '4' => 'a',
+                '5' => 's',
+                '7' => 't',
+                '9' => 'g',
+                other => other,
+            })
+            .collect();
+        phonetic(&folded)
+    } else {
+        phonetic(&text)
+    };
     let skel = if class == TokenClass::Number { text.clone() } else { skeleton(&phon) };
     let abjad = text.len() >= 2 && !text.bytes().any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'));
-    NameToken { text, phon, skel, class, abjad }
+    NameToken { text, phon, skel, class, abjad, syllable: None }
 }
 
 /// Fold common transliteration variants so that spellings of one sound compare equal.
@@ -519,6 +602,7 @@ pub fn phonetic(t: &str) -> String {
         } else {
             match b[i] {
                 b'q' => (b"k", 1),
+                b'x' if i == 0 => (b"s", 1),
                 b'x' => (b"ks", 1),
                 b'w' => (b"v", 1),
                 b'y' => (b"i", 1),
@@ -548,7 +632,12 @@ pub fn phonetic(t: &str) -> String {
 /// dropped, similar consonants merged, repeats collapsed.
 pub fn skeleton(phon: &str) -> String {
     let mut out = String::with_capacity(phon.len());
+    let mut prev = ' ';
     for c in phon.chars() {
+        if c == 'h' && matches!(prev, 's' | 'c' | 'z' | 'j') {
+            continue;
+        }
+        prev = c;
         let m = match c {
             'a' | 'e' | 'i' | 'o' | 'u' | 'v' => continue,
             'g' | 'k' => 'k',

@@ -163,24 +163,33 @@ pub struct MatchParams {
     pub extension_cost: f64,
     /// Exponent applied to pair similarities below 1: higher punishes partial token matches harder.
     pub sim_exponent: f64,
+    /// Extra cost, per unit of weight, when the family names on both sides are left unmatched.
+    pub family_cost: f64,
+    /// Factor applied when a patronymic is inverted (`X bin Y` against `Y bin X`).
+    pub patronymic_factor: f64,
 }
 
 impl Default for MatchParams {
     fn default() -> Self {
         MatchParams {
-            pair_floor: 0.7,
+            pair_floor: 0.65,
             initial_sim: 0.8,
             phonetic_sim: 0.95,
             skeleton_sim: 0.88,
-            substitution_cost: 1.0,
-            extension_cost: 0.35,
-            sim_exponent: 1.5,
+            substitution_cost: 2.0,
+            extension_cost: 0.3,
+            sim_exponent: 1.0,
+            family_cost: 1.0,
+            patronymic_factor: 0.65,
         }
     }
 }
 
 /// Similarity of two prepared tokens in 0..=1.
 pub fn token_similarity(a: &NameToken, b: &NameToken, p: &MatchParams) -> f64 {
+    if let (Some(x), Some(y)) = (a.syllable, b.syllable) {
+        return if x == y { 1.0 } else { 0.0 };
+    }
     if a.text == b.text {
         return 1.0;
     }
@@ -193,15 +202,23 @@ pub fn token_similarity(a: &NameToken, b: &NameToken, p: &MatchParams) -> f64 {
     if a.phon == b.phon {
         return p.phonetic_sim;
     }
-    let mut s = edit_similarity(a.phon.as_bytes(), b.phon.as_bytes());
+    let edit = edit_similarity(a.phon.as_bytes(), b.phon.as_bytes());
     // Raw spelling can be closer than the folded one (folding is lossy both ways).
-    s = s.max(edit_similarity(a.text.as_bytes(), b.text.as_bytes()));
-    if a.skel.len() >= 2 && a.skel == b.skel && a.phon.as_bytes()[0] == b.phon.as_bytes()[0] {
-        s = s.max(p.skeleton_sim);
+    let mut s = edit.max(edit_similarity(a.text.as_bytes(), b.text.as_bytes()));
+    if a.skel == b.skel && (a.skel.len() >= 3 || (a.skel.len() == 2 && edit >= 0.6)) {
+        let (fa, fb) = (a.phon.as_bytes()[0], b.phon.as_bytes()[0]);
+        let vowel = |c: u8| matches!(c, b'a' | b'e' | b'i' | b'o' | b'u');
+        if fa == fb || (vowel(fa) && vowel(fb)) {
+            s = s.max(p.skeleton_sim);
+        }
     }
-    if (a.abjad || b.abjad) && a.skel.len() >= 2 && b.skel.len() >= 2 {
+    if a.abjad || b.abjad {
         // A vowel-less transliteration: only consonants are comparable.
-        s = s.max(p.skeleton_sim * edit_similarity(a.skel.as_bytes(), b.skel.as_bytes()));
+        if a.skel == b.skel && !a.skel.is_empty() {
+            s = s.max(p.skeleton_sim);
+        } else if a.skel.len() >= 2 && b.skel.len() >= 2 {
+            s = s.max(p.skeleton_sim * edit_similarity(a.skel.as_bytes(), b.skel.as_bytes()));
+        }
     }
     s
 }
@@ -249,28 +266,43 @@ impl NameMatch {
 }
 
 /// A span of adjacent tokens on one side: `start..start+len`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Span {
     start: usize,
     len: usize,
 }
 
-fn span_text(tokens: &[NameToken], s: Span, field: fn(&NameToken) -> &str) -> String {
-    tokens[s.start..s.start + s.len].iter().map(field).collect::<Vec<_>>().concat()
+impl Span {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start..self.start + self.len
+    }
+}
+
+fn span_text(tokens: &[NameToken], s: Span) -> String {
+    tokens[s.range()].iter().map(|t| t.text.as_str()).collect::<Vec<_>>().concat()
 }
 
 fn span_weight(tokens: &[NameToken], s: Span) -> f64 {
-    tokens[s.start..s.start + s.len].iter().map(NameToken::weight).sum()
+    tokens[s.range()].iter().map(NameToken::weight).sum()
 }
 
-/// Similarity of a merged group of tokens against a single token (`SiemensAG` / `Siemens AG`).
+/// Similarity of a run of adjacent tokens against a single token (`SiemensAG` / `Siemens AG`).
 fn merged_similarity(group: &[NameToken], single: &NameToken) -> f64 {
+    let len: usize = group.iter().map(|t| t.text.len()).sum();
+    let (lo, hi) = (len.min(single.text.len()) as f64, len.max(single.text.len()) as f64);
+    if lo / hi < 0.75 {
+        return 0.0;
+    }
     let text: String = group.iter().map(|t| t.text.as_str()).collect();
     if text == single.text {
         return 1.0;
     }
     let phon: String = group.iter().map(|t| t.phon.as_str()).collect();
     edit_similarity(text.as_bytes(), single.text.as_bytes()).max(edit_similarity(phon.as_bytes(), single.phon.as_bytes()))
+}
+
+fn is_informative(t: &NameToken) -> bool {
+    matches!(t.class, TokenClass::Word | TokenClass::Initial | TokenClass::Number)
 }
 
 /// Compare two prepared names. Symmetric up to tie-breaking.
@@ -284,39 +316,57 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
     if ta.is_empty() || tb.is_empty() {
         return NameMatch::empty();
     }
-    // Candidate single-token pairs above the floor, best first.
-    let mut cands: Vec<(f64, usize, usize)> = Vec::with_capacity(ta.len() * tb.len());
+    // Candidate alignments above the floor: token against token, and a token against a run of 2-3 adjacent
+    // tokens on the other side (joined or split words). Best first; on ties, the one covering more tokens,
+    // then the one in the same relative position.
+    let mut cands: Vec<(f64, Span, Span)> = Vec::with_capacity(ta.len() * tb.len() * 2);
     for (i, x) in ta.iter().enumerate() {
         for (j, y) in tb.iter().enumerate() {
             let s = token_similarity(x, y, p);
             if s >= p.pair_floor {
-                cands.push((s, i, j));
+                cands.push((s, Span { start: i, len: 1 }, Span { start: j, len: 1 }));
+            }
+        }
+    }
+    let merge_floor = p.pair_floor.max(0.8);
+    for (single_side, group_side, swapped) in [(ta, tb, false), (tb, ta, true)] {
+        if group_side.len() < 2 {
+            continue;
+        }
+        for (i, x) in single_side.iter().enumerate() {
+            if x.text.len() < 4 || x.syllable.is_some() {
+                continue;
+            }
+            for len in 2..=3usize.min(group_side.len()) {
+                for start in 0..=group_side.len() - len {
+                    let s = merged_similarity(&group_side[start..start + len], x);
+                    if s >= merge_floor {
+                        let single = Span { start: i, len: 1 };
+                        let group = Span { start, len };
+                        cands.push(if swapped { (s, group, single) } else { (s, single, group) });
+                    }
+                }
             }
         }
     }
     cands.sort_by(|x, y| {
-        y.0.total_cmp(&x.0).then_with(|| {
-            // Prefer pairs in the same relative position, then heavier tokens.
-            let dx = (x.1 as isize - x.2 as isize).abs();
-            let dy = (y.1 as isize - y.2 as isize).abs();
+        y.0.total_cmp(&x.0).then_with(|| (y.1.len + y.2.len).cmp(&(x.1.len + x.2.len))).then_with(|| {
+            let dx = (x.1.start as isize - x.2.start as isize).abs();
+            let dy = (y.1.start as isize - y.2.start as isize).abs();
             dx.cmp(&dy)
         })
     });
     let mut used_a = vec![false; ta.len()];
     let mut used_b = vec![false; tb.len()];
-    // (span_a, span_b, similarity)
     let mut aligned: Vec<(Span, Span, f64)> = Vec::new();
-    for (s, i, j) in cands {
-        if used_a[i] || used_b[j] {
+    for (s, sa, sb) in cands {
+        if used_a[sa.range()].iter().any(|u| *u) || used_b[sb.range()].iter().any(|u| *u) {
             continue;
         }
-        used_a[i] = true;
-        used_b[j] = true;
-        aligned.push((Span { start: i, len: 1 }, Span { start: j, len: 1 }, s));
+        used_a[sa.range()].iter_mut().for_each(|u| *u = true);
+        used_b[sb.range()].iter_mut().for_each(|u| *u = true);
+        aligned.push((sa, sb, s));
     }
-    // Merges and splits: a left-over token against 2-3 adjacent left-over tokens on the other side.
-    merge_pass(ta, tb, &mut used_a, &mut used_b, &mut aligned, false, p);
-    merge_pass(tb, ta, &mut used_b, &mut used_a, &mut aligned, true, p);
 
     let mut num = 0.0;
     let mut den = 0.0;
@@ -326,73 +376,53 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
         num += s_eff * w;
         den += w;
     }
-    let ua: f64 = ta.iter().zip(&used_a).filter(|(_, u)| !**u).map(|(t, _)| t.weight()).sum();
-    let ub: f64 = tb.iter().zip(&used_b).filter(|(_, u)| !**u).map(|(t, _)| t.weight()).sum();
+    let left = |t: &[NameToken], used: &[bool]| -> f64 {
+        t.iter().zip(used).filter(|(_, u)| !**u).map(|(t, _)| t.weight()).sum()
+    };
+    let (ua, ub) = (left(ta, &used_a), left(tb, &used_b));
     let sub = ua.min(ub);
     let ext = ua.max(ub) - sub;
     den += 2.0 * sub * p.substitution_cost + ext * p.extension_cost;
+    // Different family names with other parts equal (siblings, clan or tribe swaps) are different people.
+    if let (Some(fa), Some(fb)) = (a.family, b.family) {
+        if !used_a[fa] && !used_b[fb] {
+            den += (ta[fa].weight() + tb[fb].weight()) * p.family_cost;
+        }
+    }
     let mut score = if den > 0.0 { num / den } else { 0.0 };
-    // Nothing but particles, legal forms or numbers matched: that is not a name match.
-    let informative = aligned.iter().any(|(sa, sb, _)| {
-        ta[sa.start..sa.start + sa.len].iter().chain(&tb[sb.start..sb.start + sb.len]).any(|t| {
-            matches!(t.class, TokenClass::Word | TokenClass::Generic)
-        })
-    });
-    if !informative {
+    // Only particles, legal forms or generic words matched while real name words exist: not a name match.
+    let has_words = ta.iter().chain(tb.iter()).any(is_informative);
+    let informative = aligned
+        .iter()
+        .any(|(sa, sb, _)| ta[sa.range()].iter().chain(&tb[sb.range()]).any(is_informative));
+    if has_words && !informative {
         score = score.min(0.3);
+    }
+    // `X bin Y` against `Y bin X`: a son and his father, not one person.
+    if patronymic_inverted(ta, tb, &aligned) {
+        score *= p.patronymic_factor;
     }
     aligned.sort_by_key(|(sa, _, _)| sa.start);
     NameMatch {
         score: score.clamp(0.0, 1.0),
         pairs: aligned
             .iter()
-            .map(|&(sa, sb, s)| AlignedPair {
-                left: span_text(ta, sa, |t| t.text.as_str()),
-                right: span_text(tb, sb, |t| t.text.as_str()),
-                similarity: s,
-            })
+            .map(|&(sa, sb, s)| AlignedPair { left: span_text(ta, sa), right: span_text(tb, sb), similarity: s })
             .collect(),
         unmatched_left: ta.iter().zip(&used_a).filter(|(_, u)| !**u).map(|(t, _)| t.text.clone()).collect(),
         unmatched_right: tb.iter().zip(&used_b).filter(|(_, u)| !**u).map(|(t, _)| t.text.clone()).collect(),
     }
 }
 
-/// Try to align each left-over token of `single_side` with a run of 2-3 adjacent left-over tokens of
-/// `group_side`. `swapped` says which side is `a` when recording the pair.
-fn merge_pass(
-    single_side: &[NameToken],
-    group_side: &[NameToken],
-    used_single: &mut [bool],
-    used_group: &mut [bool],
-    aligned: &mut Vec<(Span, Span, f64)>,
-    swapped: bool,
-    p: &MatchParams,
-) {
-    for i in 0..single_side.len() {
-        if used_single[i] || single_side[i].text.len() < 4 {
-            continue;
-        }
-        let mut best: Option<(f64, Span)> = None;
-        for len in 2..=3usize {
-            for start in 0..group_side.len().saturating_sub(len - 1) {
-                if used_group[start..start + len].iter().any(|u| *u) {
-                    continue;
-                }
-                let s = merged_similarity(&group_side[start..start + len], &single_side[i]);
-                if s >= p.pair_floor.max(0.8) && best.is_none_or(|(b, _)| s > b) {
-                    best = Some((s, Span { start, len }));
-                }
-            }
-        }
-        if let Some((s, span)) = best {
-            used_single[i] = true;
-            for u in &mut used_group[span.start..span.start + span.len] {
-                *u = true;
-            }
-            let single = Span { start: i, len: 1 };
-            aligned.push(if swapped { (span, single, s) } else { (single, span, s) });
-        }
+/// True when the word before `bin` on one side is aligned with the word after `bin` on the other.
+fn patronymic_inverted(ta: &[NameToken], tb: &[NameToken], aligned: &[(Span, Span, f64)]) -> bool {
+    let pos = |t: &[NameToken]| t.iter().position(|x| x.class == TokenClass::Particle && x.text == "bin");
+    let (Some(ba), Some(bb)) = (pos(ta), pos(tb)) else { return false };
+    if ba == 0 || bb == 0 {
+        return false;
     }
+    let maps = |i: usize, j: usize| aligned.iter().any(|(sa, sb, _)| sa.range().contains(&i) && sb.range().contains(&j));
+    (maps(ba - 1, bb + 1) && maps(ba + 1, bb - 1)) && !maps(ba - 1, bb - 1)
 }
 
 /// Score two names in 0..=1. `entity_type` guides normalisation (honorifics for people, legal forms for

@@ -135,3 +135,110 @@ pub fn assert_error(r: &Resp, status: u16) -> String {
     assert!(r.body["detail"].is_string(), "detail present: {}", r.body);
     r.body["error"].as_str().expect("error code").to_string()
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sessions: an app on a manual clock (with its writer and read pool, to drive the sweeper), absolute-URL
+// requests (capture pages, signed downloads) and multipart uploads.
+// ---------------------------------------------------------------------------------------------------------------
+
+/// An app whose clock only moves when the test says so, plus the server's own writer and read pool.
+pub struct ClockedApp {
+    pub app: TestApp,
+    pub clock: std::sync::Arc<idv::clock::ManualClock>,
+    pub writer: idv::commands::writer::Writer,
+    pub read: idv::store::ReadPool,
+}
+
+impl ClockedApp {
+    /// One sweeper pass at the manual clock's time, on the server's own writer.
+    pub async fn sweep(&self) -> usize {
+        idv::sweeper::run_once(&self.writer, &self.read, self.clock.as_ref()).await.expect("sweeper pass")
+    }
+}
+
+/// Like `spawn_app`, on `clock`. The background sweeper is slowed to once an hour (real time) so that only
+/// explicit `sweep()` calls move sessions on.
+pub async fn spawn_app_with_clock(clock: std::sync::Arc<idv::clock::ManualClock>) -> ClockedApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::new(data_dir.path().to_path_buf());
+    config.bind = "127.0.0.1:0".into();
+    config.workers = 1;
+    config.read_pool_size = 4;
+    config.rate_limit_rpm = 100_000;
+    config.sweep_interval = std::time::Duration::from_secs(3600);
+    let app = Application::build_with_clock(config, clock.clone()).await.expect("app builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let sandbox_key = app.first_keys[0].secret.clone();
+    let live_key = app.first_keys[1].secret.clone();
+    let (writer, read) = (app.writer.clone(), app.read.clone());
+    actix_web::rt::spawn(app.run());
+    let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
+    ClockedApp { app: TestApp { base, sandbox_key, live_key, data_dir, client }, clock, writer, read }
+}
+
+/// A multipart/form-data body: text fields, then an optional `file` part. Returns (content type, bytes).
+pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "----idv-test-boundary-7d1f0c2a9b";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    if let Some((content_type, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl TestApp {
+    /// Sends to an absolute URL (or a path on the server root, such as `/verify/...`), with raw body bytes.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        url: &str,
+        key: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Resp {
+        let url = if url.starts_with('/') { format!("{}{}", self.base, url) } else { url.to_string() };
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, url);
+        if let Some(k) = key {
+            req = req.insert_header(("X-API-Key", k));
+        }
+        let mut res = match body {
+            Some((content_type, bytes)) => req.insert_header(("Content-Type", content_type)).send_body(bytes).await,
+            None => req.send().await,
+        }
+        .expect("request sent");
+        let raw = res.body().limit(64 * 1024 * 1024).await.expect("body").to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp { status: res.status().as_u16(), headers: res.headers().clone(), body, raw }
+    }
+
+    /// Sends JSON to an absolute URL or a server-root path (the capture endpoints take no API key).
+    pub async fn send_json_raw(&self, method: &str, url: &str, body: &Value) -> Resp {
+        self.send_raw(method, url, None, Some(("application/json", body.to_string().into_bytes()))).await
+    }
+
+    /// Uploads a multipart form to an absolute URL, an /api/v1 path (with `key`) or a /verify path.
+    pub async fn upload(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &[u8])>,
+    ) -> Resp {
+        let (content_type, bytes) = multipart(fields, file);
+        let url = if path.starts_with("/verify/") { format!("{}{}", self.base, path) } else { self.url(path) };
+        self.send_raw("POST", &url, key, Some((&content_type, bytes))).await
+    }
+}

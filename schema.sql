@@ -226,6 +226,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     checks              TEXT,
     workflow_id         TEXT,
     workflow_version    INTEGER,
+    workflow_node       TEXT,
     document_type       TEXT,
     redirect_url        TEXT,
     send_email          INTEGER NOT NULL,
@@ -309,4 +310,33 @@ CREATE TABLE IF NOT EXISTS settings (
     value       TEXT NOT NULL,
     updated_at  TEXT NOT NULL,
     PRIMARY KEY (environment, name)
+) WITHOUT ROWID;
+
+-- ---------------------------------------------------------------- workflows (views)
+
+CREATE TABLE IF NOT EXISTS workflows (
+    id                 TEXT PRIMARY KEY,
+    environment        TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    description        TEXT,
+    is_default         INTEGER NOT NULL,
+    is_active          INTEGER NOT NULL,
+    current_version    INTEGER NOT NULL,
+    data_requirements  TEXT NOT NULL,
+    screening_settings TEXT NOT NULL,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workflows_by_env ON workflows (environment, id);
+
+CREATE TABLE IF NOT EXISTS workflow_versions (
+    workflow_id TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    format      TEXT NOT NULL,
+    steps       TEXT,
+    graph       TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    published_at TEXT,
+    PRIMARY KEY (workflow_id, version)
 ) WITHOUT ROWID;

@@ -133,6 +133,7 @@ impl Application {
     pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> AppResult<Self> {
         let core = open_core(&config)?;
         let first_keys = bootstrap_keys(&core.writer, &core.read, crate::clock::format(clock.now())).await?;
+        crate::commands::workflows::ensure_defaults(&core.writer, crate::clock::format(clock.now())).await?;
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| AppError::Unavailable(format!("cannot listen on {}: {e}", config.bind)))?;
         let port = listener.local_addr().map_err(|e| AppError::Unavailable(e.to_string()))?.port();

@@ -387,21 +387,11 @@ const TD3: Layout = Layout {
     number_overflow: None,
 };
 
-const MRV_A: Layout = Layout {
-    format: MrzFormat::MrvA,
-    optional1: F(1, 28, 16),
-    optional1_check: None,
-    composite: None,
-    ..TD3
-};
+const MRV_A: Layout =
+    Layout { format: MrzFormat::MrvA, optional1: F(1, 28, 16), optional1_check: None, composite: None, ..TD3 };
 
-const MRV_B: Layout = Layout {
-    format: MrzFormat::MrvB,
-    optional1: F(1, 28, 8),
-    composite: None,
-    number_overflow: None,
-    ..TD2
-};
+const MRV_B: Layout =
+    Layout { format: MrzFormat::MrvB, optional1: F(1, 28, 8), composite: None, number_overflow: None, ..TD2 };
 
 fn is_digit_only(field: &[u8]) -> bool {
     field.iter().all(u8::is_ascii_digit)
@@ -532,11 +522,7 @@ impl Parser<'_> {
         });
         checks.push(self.sex_check());
         checks.extend(self.check_digit_checks());
-        checks.push(Check {
-            name: CheckName::DateOfBirth,
-            passed: birth.passed,
-            detail: birth.detail.clone(),
-        });
+        checks.push(Check { name: CheckName::DateOfBirth, passed: birth.passed, detail: birth.detail.clone() });
         checks.push(Check { name: CheckName::DateOfExpiry, passed: expiry.passed, detail: expiry.detail.clone() });
         if let (Some(b), Some(e)) = (birth.date, expiry.date) {
             checks.push(Check {
@@ -548,7 +534,9 @@ impl Parser<'_> {
         checks.push(match expiry.date {
             Some(e) if e >= today => Check { name: CheckName::NotExpired, passed: true, detail: "not expired".into() },
             Some(_) => Check { name: CheckName::NotExpired, passed: false, detail: "expired".into() },
-            None => Check { name: CheckName::NotExpired, passed: false, detail: "the expiry date is unreadable".into() },
+            None => {
+                Check { name: CheckName::NotExpired, passed: false, detail: "the expiry date is unreadable".into() }
+            }
         });
 
         let data = MrzData {
@@ -645,7 +633,8 @@ impl Parser<'_> {
             }
         }
         let name = self.field(l.name).to_vec();
-        if name.iter().any(u8::is_ascii_digit) && name.iter().all(|&b| !b.is_ascii_digit() || digit_to_letter(b).is_some())
+        if name.iter().any(u8::is_ascii_digit)
+            && name.iter().all(|&b| !b.is_ascii_digit() || digit_to_letter(b).is_some())
         {
             for (i, b) in name.into_iter().enumerate() {
                 self.set(l.name.0, l.name.1 + i, digit_to_letter(b).unwrap_or(b));
@@ -677,7 +666,8 @@ impl Parser<'_> {
     fn check_digit_checks(&self) -> Vec<Check> {
         let l = self.layout;
         let number = self.number_check();
-        let mut out = vec![Check { name: CheckName::DocumentNumberCheckDigit, passed: number.passed, detail: number.detail }];
+        let mut out =
+            vec![Check { name: CheckName::DocumentNumberCheckDigit, passed: number.passed, detail: number.detail }];
         out.push(self.date_digit(CheckName::DateOfBirthCheckDigit, l.birth, l.birth_check));
         out.push(self.date_digit(CheckName::DateOfExpiryCheckDigit, l.expiry, l.expiry_check));
         if let Some(check) = l.optional1_check {
@@ -742,10 +732,7 @@ impl Parser<'_> {
         let icao = check_digit_bytes(&full);
         let (passed, detail) = if found.is_some() && found == icao {
             (true, "valid (extended document number)".to_string())
-        } else if found.is_some()
-            && found == check_digit_bytes(&with_filler)
-            && trimmed(self.field(l.state)) == "BEL"
-        {
+        } else if found.is_some() && found == check_digit_bytes(&with_filler) && trimmed(self.field(l.state)) == "BEL" {
             (true, "valid (extended number, digit computed with the filler: Belgian legacy layout)".to_string())
         } else {
             (false, format!("expected {}, found {}", fmt_digit(icao), char::from(digit)))
@@ -806,7 +793,11 @@ fn digit_check(name: CheckName, found: u8, expected: Option<u8>) -> Check {
     Check {
         name,
         passed: ok,
-        detail: if ok { "valid".into() } else { format!("expected {}, found {}", fmt_digit(expected), char::from(found)) },
+        detail: if ok {
+            "valid".into()
+        } else {
+            format!("expected {}, found {}", fmt_digit(expected), char::from(found))
+        },
     }
 }
 
@@ -832,9 +823,7 @@ fn calendar(year: i32, month: u8, day: u8) -> Option<Date> {
 /// partly or wholly unknown dates: valid, but without a date.
 fn resolve_birth(raw: &[u8], today: Date) -> ResolvedDate {
     let partial = |digits: usize| {
-        raw.len() == 6
-            && raw.get(..digits).is_some_and(is_digit_only)
-            && raw.get(digits..).is_some_and(is_filler_only)
+        raw.len() == 6 && raw.get(..digits).is_some_and(is_digit_only) && raw.get(digits..).is_some_and(is_filler_only)
     };
     if partial(0) || partial(2) || partial(4) {
         return ResolvedDate { date: None, passed: true, detail: "partly or wholly unknown (fillers)".into() };
@@ -844,7 +833,9 @@ fn resolve_birth(raw: &[u8], today: Date) -> ResolvedDate {
     };
     let date = calendar(2000 + yy, mm, dd).filter(|d| *d <= today).or_else(|| calendar(1900 + yy, mm, dd));
     match date {
-        Some(d) if d <= today => ResolvedDate { date: Some(d), passed: true, detail: "valid, not in the future".into() },
+        Some(d) if d <= today => {
+            ResolvedDate { date: Some(d), passed: true, detail: "valid, not in the future".into() }
+        }
         _ => ResolvedDate { date: None, passed: false, detail: "not a calendar date".into() },
     }
 }
@@ -864,9 +855,7 @@ fn resolve_expiry(raw: &[u8], today: Date) -> ResolvedDate {
 
 fn ser_date<S: Serializer>(date: &Option<Date>, serializer: S) -> Result<S::Ok, S::Error> {
     match date {
-        Some(d) => {
-            serializer.serialize_str(&format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
-        }
+        Some(d) => serializer.serialize_str(&format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())),
         None => serializer.serialize_none(),
     }
 }

@@ -12,6 +12,7 @@ use crate::crypto::{blind, DataKey, Keyring};
 use crate::domain::identity::{self as idom, IdentityCommand};
 use crate::domain::ids;
 use crate::domain::session::{self as dom, Action, Created, DocumentUploaded, Outcome, StatusChanged, TokenIssued};
+use crate::domain::workflow::{Graph, Stop};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::store::events::NewEvent;
 use base64::Engine;
@@ -53,9 +54,6 @@ impl SessionState {
     }
     pub fn sandbox(&self) -> bool {
         self.environment == "sandbox"
-    }
-    pub fn needs_selfie(&self) -> bool {
-        self.checks.as_ref().is_none_or(|c| c.iter().any(|x| x == "face_match"))
     }
 }
 
@@ -182,6 +180,19 @@ pub async fn create(
     let out = NewSession { id: id.clone(), token };
     writer
         .execute(move |w| {
+            if let Some(wf) = &input.workflow_id {
+                let active: Option<bool> = w
+                    .conn
+                    .query_row(
+                        "SELECT is_active FROM workflows WHERE id = ?1 AND environment = ?2",
+                        params![wf, meta.environment],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if active != Some(true) {
+                    return Err(AppError::validation("workflow_id", "no such active workflow in this environment"));
+                }
+            }
             w.conn
                 .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
                 .execute(params![id, wrapped])?;
@@ -482,7 +493,9 @@ pub async fn submit(writer: &Writer, meta: CommandMeta, at: SessionRef) -> AppRe
             if s.document_type.as_deref().is_some_and(dom::needs_back) && !s.uploaded.iter().any(|d| d == "id_back") {
                 missing.push(FieldError::new("id_back", "the document back is required for this document type"));
             }
-            if s.needs_selfie() && !s.uploaded.iter().any(|d| d == "selfie") {
+            let (_, graph) = session_graph(w, &s)?;
+            let needs_selfie = crate::domain::workflow::policies(&graph).iter().any(|p| p == "face_match");
+            if needs_selfie && !s.uploaded.iter().any(|d| d == "selfie") {
                 missing.push(FieldError::new("selfie", "a selfie is required by this session's checks"));
             }
             if !missing.is_empty() {
@@ -604,6 +617,7 @@ fn duplicates(w: &WriteCtx<'_>, s: &SessionState, data: &BTreeMap<String, String
 }
 
 /// Writes the decision: the result on the session, the identity upsert, the duplicate links.
+#[allow(clippy::too_many_arguments)]
 fn decide(
     w: &mut WriteCtx<'_>,
     meta: &CommandMeta,
@@ -612,6 +626,7 @@ fn decide(
     data: BTreeMap<String, String>,
     duplicates: Vec<DuplicateHit>,
     simulated: bool,
+    workflow: Option<(String, i64)>,
 ) -> AppResult<String> {
     let to = match decision.status.as_str() {
         "needs_review" => dom::transition(&s.status, s.redacted(), Action::RouteToReview)?,
@@ -645,7 +660,16 @@ fn decide(
         simulated,
     };
     let s = load_state(w.conn, Some(&s.environment), &s.id)?.ok_or_else(|| AppError::not_found("Session"))?;
-    emit(w, meta, &s, vec![NewEvent::new("SessionDecided", json!({ "to": to, "outcome": outcome }))])?;
+    let (workflow_id, workflow_version) = workflow.map(|(i, v)| (Some(i), Some(v))).unwrap_or((None, None));
+    emit(
+        w,
+        meta,
+        &s,
+        vec![NewEvent::new(
+            "SessionDecided",
+            json!({ "to": to, "outcome": outcome, "workflow_id": workflow_id, "workflow_version": workflow_version }),
+        )],
+    )?;
     Ok(to.to_string())
 }
 
@@ -729,6 +753,115 @@ fn upsert_identity(
     Ok(state.id)
 }
 
+/// The graph a session runs: its `checks` override (as a steps list), else its workflow or the
+/// environment's default (published version).
+fn session_graph(w: &WriteCtx<'_>, s: &SessionState) -> AppResult<(Option<(String, i64)>, Graph)> {
+    if let Some(checks) = &s.checks {
+        let mut steps = checks.clone();
+        steps.push("auto_approve".into());
+        return Ok((None, crate::domain::workflow::graph_from_steps(&steps)?));
+    }
+    let workflow_id: Option<String> =
+        w.conn.query_row("SELECT workflow_id FROM sessions WHERE id = ?1", [&s.id], |r| r.get(0))?;
+    match super::workflows::resolve_for_session(w.conn, &s.environment, workflow_id.as_deref())? {
+        Some((id, version, graph)) => Ok((Some((id, version)), graph)),
+        None => {
+            let mut steps: Vec<String> = engine::DEFAULT_CHECKS.iter().map(|c| c.to_string()).collect();
+            steps.push("auto_approve".into());
+            Ok((None, crate::domain::workflow::graph_from_steps(&steps)?))
+        }
+    }
+}
+
+/// The facts conditional nodes may test.
+fn decision_context(d: &engine::Decision, evidence: &Evidence) -> Map<String, Value> {
+    let mut ctx = Map::new();
+    ctx.insert("checks".into(), Value::Object(d.check_results.clone()));
+    ctx.insert("risk_score".into(), d.risk["risk_score"].clone());
+    ctx.insert("risk_level".into(), d.risk["risk_level"].clone());
+    ctx.insert("extracted_age".into(), json!(d.extracted_age));
+    ctx.insert("age_check_passed".into(), json!(d.age_check_passed));
+    ctx.insert("face_match_passed".into(), json!(d.face_match_passed));
+    ctx.insert("face_match_score".into(), json!(d.face_match_score));
+    ctx.insert("duplicates".into(), json!(evidence.duplicates.len()));
+    ctx.insert("document_type".into(), json!(evidence.document_type));
+    ctx.insert("country".into(), json!(evidence.data.get("nationality")));
+    ctx
+}
+
+/// Applies a workflow stop to the pipeline's decision.
+fn apply_stop(mut d: engine::Decision, stop: &Stop) -> engine::Decision {
+    if let Stop::Terminal { outcome, path } = stop {
+        let node = path.last().cloned().unwrap_or_default();
+        match outcome.as_str() {
+            "approved" => {
+                d.status = "approved".into();
+                d.rejection_reason = None;
+                d.rejection_reason_code = None;
+            }
+            "rejected" => {
+                d.status = "declined".into();
+                if d.rejection_reason.is_none() {
+                    d.rejection_reason = Some(format!("Rejected by the workflow at step '{node}'."));
+                    d.rejection_reason_code = Some("workflow_rejected".into());
+                }
+            }
+            _ => {
+                d.status = "needs_review".into();
+                if d.rejection_reason.is_none() {
+                    d.rejection_reason = Some(format!("Sent to review by the workflow at step '{node}'."));
+                }
+            }
+        }
+    }
+    d
+}
+
+/// Runs the pipeline and walks the workflow graph from `from` (None: the entry), then records the
+/// decision or the pause at an external gate.
+fn run_workflow(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    s: &SessionState,
+    from: Option<String>,
+    face: Option<FaceMatch>,
+) -> AppResult<String> {
+    let (workflow, graph) = session_graph(w, s)?;
+    let (mut evidence, data) = gather(w, s, &meta.now)?;
+    evidence.checks = crate::domain::workflow::policies(&graph);
+    if let Some(age) = graph.nodes.values().find_map(|n| n.get("minimum_age").and_then(Value::as_i64)) {
+        evidence.minimum_age = age;
+    }
+    evidence.face = face.or_else(|| {
+        s.uploaded.iter().any(|d| d == "selfie").then(|| {
+            if s.sandbox() {
+                FaceMatch::Score(0.95)
+            } else {
+                FaceMatch::Unavailable("no face-match provider is configured".into())
+            }
+        })
+    });
+    let duplicates = evidence.duplicates.clone();
+    let decision = engine::evaluate(&evidence);
+    let ctx = decision_context(&decision, &evidence);
+    let stop = crate::domain::workflow::walk(&graph, from.as_deref().unwrap_or(&graph.entry), &ctx);
+    if let Stop::Wait { node, .. } = &stop {
+        let (wf, version) = workflow.clone().unwrap_or_default();
+        emit(
+            w,
+            meta,
+            s,
+            vec![NewEvent::new(
+                "SessionWorkflowPaused",
+                json!({ "node": node, "workflow_id": wf, "workflow_version": version }),
+            )],
+        )?;
+        return Ok("awaiting_external".into());
+    }
+    let decision = apply_stop(decision, &stop);
+    decide(w, meta, s, decision, data, duplicates, false, workflow)
+}
+
 /// Runs the offline pipeline on a session in `processing` and records the decision.
 pub async fn process(writer: &Writer, meta: CommandMeta, id: String, face: Option<FaceMatch>) -> AppResult<String> {
     writer
@@ -737,21 +870,51 @@ pub async fn process(writer: &Writer, meta: CommandMeta, id: String, face: Optio
             if s.status != "processing" {
                 return Ok(s.status);
             }
-            let (mut evidence, data) = gather(w, &s, &meta.now)?;
-            evidence.face = face.or_else(|| {
-                s.uploaded.iter().any(|d| d == "selfie").then(|| {
-                    if s.sandbox() {
-                        FaceMatch::Score(0.95)
-                    } else {
-                        FaceMatch::Unavailable("no face-match provider is configured".into())
-                    }
-                })
-            });
-            let duplicates = evidence.duplicates.clone();
-            let decision = engine::evaluate(&evidence);
             let mut meta = meta.clone();
             meta.environment = s.environment.clone();
-            decide(w, &meta, &s, decision, data, duplicates, false)
+            run_workflow(w, &meta, &s, None, face)
+        })
+        .await
+}
+
+/// The decision at an external gate (spec §1.1.17): continue, fail (the gate's on_fail) or reject.
+pub async fn external_decision(writer: &Writer, meta: CommandMeta, id: String, decision: String) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let s = require(w.conn, &meta.environment, &id)?;
+            dom::transition(&s.status, s.redacted(), Action::ExternalDecision)?;
+            let node: Option<String> =
+                w.conn.query_row("SELECT workflow_node FROM sessions WHERE id = ?1", [&s.id], |r| r.get(0))?;
+            let (_, graph) = session_graph(w, &s)?;
+            let gate = node.as_ref().and_then(|n| graph.nodes.get(n)).cloned().unwrap_or(Value::Null);
+            let target = match decision.as_str() {
+                "continue" => gate["next"].as_str().map(str::to_string),
+                "fail" => gate["on_fail"].as_str().map(str::to_string).or(Some("review".into())),
+                _ => Some("reject".into()),
+            };
+            match target.as_deref() {
+                Some("reject") | None => {
+                    let mut d = engine::Decision { status: "declined".into(), ..Default::default() };
+                    d.rejection_reason = Some("Rejected by the external decision.".into());
+                    d.rejection_reason_code = Some("external_rejected".into());
+                    let (_, data) = gather(w, &s, &meta.now)?;
+                    decide(w, &meta, &s, d, data, Vec::new(), false, None)
+                }
+                Some("review") => {
+                    let d = engine::Decision {
+                        status: "needs_review".into(),
+                        rejection_reason: Some("Sent to review by the external decision.".into()),
+                        ..Default::default()
+                    };
+                    let (_, data) = gather(w, &s, &meta.now)?;
+                    decide(w, &meta, &s, d, data, Vec::new(), false, None)
+                }
+                Some(next) => {
+                    emit(w, &meta, &s, vec![status_event(&s.status, "processing", "external_continue")])?;
+                    let s = require(w.conn, &meta.environment, &s.id)?;
+                    run_workflow(w, &meta, &s, Some(next.to_string()), None)
+                }
+            }
         })
         .await
 }
@@ -805,7 +968,7 @@ pub async fn simulate(
                     decision.rejection_reason_code = None;
                 }
             }
-            let to = decide(w, &meta, &s, decision, data, Vec::new(), true)?;
+            let to = decide(w, &meta, &s, decision, data, Vec::new(), true, None)?;
             Ok((s.id, to, Some(result.to_string())))
         })
         .await
@@ -905,13 +1068,22 @@ pub fn prepare_upload(doc_type: &str, mime_type: Option<&'static str>, bytes: Ve
     Ok(CaptureStep::Upload { doc_type: doc_type.to_string(), mime_type: mime.to_string(), bytes, phash })
 }
 
-pub async fn update_retention(writer: &Writer, meta: CommandMeta, retention: crate::domain::settings::Retention) -> AppResult<()> {
+pub async fn update_retention(
+    writer: &Writer,
+    meta: CommandMeta,
+    retention: crate::domain::settings::Retention,
+) -> AppResult<()> {
     retention.validate()?;
     writer
         .execute(move |w| {
             let stream = format!("settings_{}", meta.environment);
             let version = crate::store::events::stream_version(w.conn, &stream)?;
-            w.emit(&meta.event_meta(), &stream, version, vec![NewEvent::new("SettingsUpdated", serde_json::to_value(&retention)?)])?;
+            w.emit(
+                &meta.event_meta(),
+                &stream,
+                version,
+                vec![NewEvent::new("SettingsUpdated", serde_json::to_value(&retention)?)],
+            )?;
             Ok(())
         })
         .await

@@ -108,9 +108,7 @@ pub fn check_value(def: &FieldDefinition, value: &Value) -> Result<Value, FieldE
     }
     if let Some(t) = text {
         match def.field_type.as_str() {
-            "date" if super::values::parse_date(&field, t).is_err() => {
-                return Err(err("must be a date YYYY-MM-DD"))
-            }
+            "date" if super::values::parse_date(&field, t).is_err() => return Err(err("must be a date YYYY-MM-DD")),
             "email" if super::values::parse_email(&field, t).is_err() => return Err(err("must be an email address")),
             "phone" if super::values::parse_phone(&field, t).is_err() => return Err(err("must be a phone number")),
             "url" if !(t.starts_with("https://") || t.starts_with("http://")) => {

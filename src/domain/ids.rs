@@ -23,3 +23,4 @@ pub const API_KEY: &str = "key";
 pub const SESSION: &str = "ses";
 pub const CAPTURE_LINK: &str = "link";
 pub const BLOB: &str = "blob";
+pub const WORKFLOW: &str = "wfl";

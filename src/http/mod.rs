@@ -16,6 +16,7 @@ mod sessions;
 mod settings;
 mod system;
 mod types;
+mod workflows;
 
 pub use crate::startup::AppState;
 
@@ -101,6 +102,7 @@ pub fn api_routes() -> RouteTable {
     api_keys::routes(&mut t);
     sessions::routes(&mut t);
     settings::routes(&mut t);
+    workflows::routes(&mut t);
     t
 }
 

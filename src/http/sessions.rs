@@ -124,11 +124,11 @@ fn parse_create(body: Map<String, Value>, today: &str) -> Result<CreateSession, 
                 },
                 Err(_) => errors.push(FieldError::new(&k, "must be an array of check names")),
             },
-            "workflow_id" => {
-                if !v.is_null() {
-                    errors.push(FieldError::new(&k, "no such workflow"));
-                }
-            }
+            "workflow_id" => match text {
+                Some(t) => input.workflow_id = Some(t),
+                None if v.is_null() => {}
+                None => errors.push(FieldError::new(&k, "must be a string")),
+            },
             "redirect_url" => match text {
                 Some(u) if u.starts_with("https://") || u.starts_with("http://") => input.redirect_url = Some(u),
                 None if v.is_null() => {}
@@ -466,12 +466,13 @@ async fn external_decision(
     if !["continue", "fail", "reject"].contains(&body.0.decision.as_str()) {
         return Err(AppError::validation("decision", "must be continue, fail or reject"));
     }
-    let s = q::get(&state.read.get()?, &state.keyring, p.environment(), &path, "")?;
-    // No workflow in this release pauses at an external gate, so no session is ever awaiting one.
-    Err(AppError::Conflict(format!(
-        "The session is '{}', not awaiting an external decision.",
-        s["status"].as_str().unwrap_or("")
-    )))
+    let decision = body.0.decision;
+    let id = path.into_inner();
+    let status = cmd::external_decision(&state.writer, p.meta(state.now()), id.clone(), decision.clone()).await?;
+    Ok(Reply::with_status(
+        StatusCode::ACCEPTED,
+        json!({ "session_id": id, "decision": decision, "status": status, "message": "The decision was applied." }),
+    ))
 }
 
 async fn redact(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {

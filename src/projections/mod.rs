@@ -6,6 +6,7 @@ pub mod identities;
 pub mod relationships;
 pub mod sessions;
 pub mod types;
+pub mod workflows;
 
 use crate::crypto::Keyring;
 use crate::error::AppResult;
@@ -23,6 +24,8 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         types::apply(conn, event)
     } else if t.starts_with("Session") {
         sessions::apply(conn, event)
+    } else if t.starts_with("Workflow") {
+        workflows::apply(conn, event)
     } else if t == "SettingsUpdated" {
         for (name, value) in event.payload.as_object().into_iter().flatten() {
             conn.execute(

@@ -78,6 +78,13 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 )?;
             }
         }
+        "SessionWorkflowPaused" => {
+            conn.execute(
+                "UPDATE sessions SET status = 'awaiting_external', workflow_node = ?1, workflow_id = ?2, workflow_version = ?3
+                 WHERE id = ?4",
+                params![field(event, "node").as_str(), field(event, "workflow_id").as_str(), field(event, "workflow_version").as_i64(), id],
+            )?;
+        }
         "SessionLinkConsumed" => {
             conn.execute(
                 "UPDATE capture_links SET status = 'consumed' WHERE id = ?1",
@@ -154,6 +161,14 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             let mut public = serde_json::to_value(&outcome)?;
             if let Some(m) = public.as_object_mut() {
                 m.remove("extracted");
+            }
+            if let (Some(wf), Some(v)) =
+                (field(event, "workflow_id").as_str(), field(event, "workflow_version").as_i64())
+            {
+                conn.execute(
+                    "UPDATE sessions SET workflow_id = ?1, workflow_version = ?2, workflow_node = NULL WHERE id = ?3",
+                    params![wf, v, id],
+                )?;
             }
             conn.execute(
                 "UPDATE sessions SET status = ?1, result_status = ?2, result_json = ?3, result_extracted = ?4,

@@ -371,6 +371,19 @@ pub fn risk(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Value> {
     Ok(risk)
 }
 
+/// Whether the session's checks (its override, else its workflow's policies) include face matching.
+fn needs_selfie(conn: &Connection, environment: &str, id: &str, checks: Option<&[String]>) -> AppResult<bool> {
+    if let Some(c) = checks {
+        return Ok(c.iter().any(|x| x == "face_match"));
+    }
+    let workflow_id: Option<String> =
+        conn.query_row("SELECT workflow_id FROM sessions WHERE id = ?1", [id], |r| r.get(0))?;
+    Ok(match crate::commands::workflows::resolve_for_session(conn, environment, workflow_id.as_deref())? {
+        Some((_, _, graph)) => crate::domain::workflow::policies(&graph).iter().any(|p| p == "face_match"),
+        None => true,
+    })
+}
+
 /// What the capture page needs to render its next step.
 pub fn capture_state(conn: &Connection, keyring: &Keyring, id: &str) -> AppResult<Value> {
     let (status, environment, document_type, consented, checks, prefill, expires): (String, String, Option<String>, bool, Option<String>, Option<String>, Option<String>) = conn.query_row(
@@ -387,7 +400,9 @@ pub fn capture_state(conn: &Connection, keyring: &Keyring, id: &str) -> AppResul
         None => Default::default(),
     };
     let (result_status, redirect_url): (Option<String>, Option<String>) =
-        conn.query_row("SELECT result_status, redirect_url FROM sessions WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        conn.query_row("SELECT result_status, redirect_url FROM sessions WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     Ok(json!({
         "session_id": id,
         "status": status,
@@ -396,7 +411,7 @@ pub fn capture_state(conn: &Connection, keyring: &Keyring, id: &str) -> AppResul
         "document_type": document_type,
         "document_types": crate::domain::session::DOCUMENT_TYPES,
         "needs_back": document_type.as_deref().is_some_and(crate::domain::session::needs_back),
-        "needs_selfie": checks.as_ref().is_none_or(|c| c.iter().any(|x| x == "face_match")),
+        "needs_selfie": needs_selfie(conn, &environment, id, checks.as_deref())?,
         "consented": consented,
         "uploaded": uploaded,
         "prefill": prefill,

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 pub fn retention(conn: &Connection, environment: &str) -> AppResult<Retention> {
     let mut stmt = conn.prepare_cached("SELECT name, value FROM settings WHERE environment = ?1")?;
-    let rows: Vec<(String, String)> = stmt.query_map([environment], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let rows: Vec<(String, String)> =
+        stmt.query_map([environment], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     let mut value = serde_json::to_value(Retention::default())?;
     for (name, text) in rows {
         if value.get(&name).is_some() {

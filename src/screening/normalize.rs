@@ -167,17 +167,108 @@ fn raw_tokens(ascii: &str) -> Vec<String> {
 }
 
 const HONORIFICS: &[&str] = &[
-    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "madam", "madame", "mme", "monsieur",
-    "herr", "frau", "senor", "senora", "president", "presidente", "prasident", "praesident", "predsjednik",
-    "presedintele", "presiden", "prezident", "hon", "honourable", "honorable", "excellency",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "prof",
+    "professor",
+    "sir",
+    "dame",
+    "madam",
+    "madame",
+    "mme",
+    "monsieur",
+    "herr",
+    "frau",
+    "senor",
+    "senora",
+    "president",
+    "presidente",
+    "prasident",
+    "praesident",
+    "predsjednik",
+    "presedintele",
+    "presiden",
+    "prezident",
+    "hon",
+    "honourable",
+    "honorable",
+    "excellency",
 ];
 
 const PARTICLES: &[&str] = &[
-    "al", "el", "ul", "ud", "ad", "ar", "as", "ash", "at", "az", "bin", "ibn", "ben", "bint", "binti", "bte", "abu",
-    "abou", "abd", "de", "da", "do", "dos", "das", "di", "del", "della", "der", "den", "van", "von", "la", "le",
-    "du", "des", "y", "e", "the", "of", "and", "for", "in", "on", "et", "und", "sheikh", "shaikh", "shaykh", "sheik",
-    "haji", "hajji", "alhaji", "mullah", "mulla", "mawlawi", "maulawi", "maulvi", "mawlavi", "moulavi", "mawlana",
-    "maulana", "qari", "hafiz", "imam", "ayatollah", "sayyid", "sayed", "said", "syed",
+    "al",
+    "el",
+    "ul",
+    "ud",
+    "ad",
+    "ar",
+    "as",
+    "ash",
+    "at",
+    "az",
+    "bin",
+    "ibn",
+    "ben",
+    "bint",
+    "binti",
+    "bte",
+    "abu",
+    "abou",
+    "abd",
+    "de",
+    "da",
+    "do",
+    "dos",
+    "das",
+    "di",
+    "del",
+    "della",
+    "der",
+    "den",
+    "van",
+    "von",
+    "la",
+    "le",
+    "du",
+    "des",
+    "y",
+    "e",
+    "the",
+    "of",
+    "and",
+    "for",
+    "in",
+    "on",
+    "et",
+    "und",
+    "sheikh",
+    "shaikh",
+    "shaykh",
+    "sheik",
+    "haji",
+    "hajji",
+    "alhaji",
+    "mullah",
+    "mulla",
+    "mawlawi",
+    "maulawi",
+    "maulvi",
+    "mawlavi",
+    "moulavi",
+    "mawlana",
+    "maulana",
+    "qari",
+    "hafiz",
+    "imam",
+    "ayatollah",
+    "sayyid",
+    "sayed",
+    "said",
+    "syed",
 ];
 
 /// Particles whose spellings vary by transliteration and should compare equal.
@@ -203,19 +294,82 @@ const ORG_STOPWORDS: &[&str] = &[
 ];
 
 const GENERIC_ORG_WORDS: &[&str] = &[
-    "group", "holding", "holdings", "international", "global", "trading", "industries", "industry", "industrial",
-    "services", "service", "solutions", "enterprises", "enterprise", "management", "systems", "technologies",
-    "technology", "partners", "investment", "investments", "capital", "organization", "organisation", "foundation",
-    "association", "national",
+    "group",
+    "holding",
+    "holdings",
+    "international",
+    "global",
+    "trading",
+    "industries",
+    "industry",
+    "industrial",
+    "services",
+    "service",
+    "solutions",
+    "enterprises",
+    "enterprise",
+    "management",
+    "systems",
+    "technologies",
+    "technology",
+    "partners",
+    "investment",
+    "investments",
+    "capital",
+    "organization",
+    "organisation",
+    "foundation",
+    "association",
+    "national",
 ];
 
 /// Words that mark a name as an organisation when no entity type is given.
 const ORG_MARKERS: &[&str] = &[
-    "bank", "ministry", "company", "corporation", "group", "holding", "holdings", "trading", "industries",
-    "international", "organization", "organisation", "foundation", "association", "university", "institute",
-    "agency", "army", "brigade", "front", "party", "movement", "network", "fund", "trust", "airlines", "airline",
-    "shipping", "services", "solutions", "enterprises", "government", "department", "committee", "council",
-    "authority", "office", "factory", "plant", "center", "centre", "society", "union", "establishment", "bureau",
+    "bank",
+    "ministry",
+    "company",
+    "corporation",
+    "group",
+    "holding",
+    "holdings",
+    "trading",
+    "industries",
+    "international",
+    "organization",
+    "organisation",
+    "foundation",
+    "association",
+    "university",
+    "institute",
+    "agency",
+    "army",
+    "brigade",
+    "front",
+    "party",
+    "movement",
+    "network",
+    "fund",
+    "trust",
+    "airlines",
+    "airline",
+    "shipping",
+    "services",
+    "solutions",
+    "enterprises",
+    "government",
+    "department",
+    "committee",
+    "council",
+    "authority",
+    "office",
+    "factory",
+    "plant",
+    "center",
+    "centre",
+    "society",
+    "union",
+    "establishment",
+    "bureau",
 ];
 
 /// Legal forms: token sequences (longest first where they overlap) and their canonical token.
@@ -486,7 +640,12 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
         }
         if is_digits(t) {
             let trimmed = t.trim_start_matches('0');
-            staged.push((if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() }, TokenClass::Number, None, i));
+            staged.push((
+                if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() },
+                TokenClass::Number,
+                None,
+                i,
+            ));
             i += 1;
             continue;
         }
@@ -699,7 +858,10 @@ mod tests {
         assert_eq!(prepare("Siemens Aktiengesellschaft", None).normalized(), "siemens ag");
         assert_eq!(prepare("Open Joint Stock Company Gazprom", None).normalized(), "ojsc gazprom");
         assert_eq!(prepare("Stripe Limited Liability Company", None).normalized(), "stripe llc");
-        assert_eq!(prepare("Lloyds Banking Group Public Limited Company", None).normalized(), "lloyds banking group plc");
+        assert_eq!(
+            prepare("Lloyds Banking Group Public Limited Company", None).normalized(),
+            "lloyds banking group plc"
+        );
         assert_eq!(prepare("Volkswagen Bank G.m.b.H.", None).normalized(), "volkswagen bank gmbh");
         assert_eq!(prepare("Brigade Forty-Four", None).normalized(), "brigade 44");
         assert_eq!(prepare("1st International Bank", None).normalized(), "1 international bank");
@@ -727,7 +889,10 @@ mod tests {
 
     #[test]
     fn putin_spellings_share_a_key() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/sanctions/opensanctions-nomenklatura/tests/fixtures/putin_names.txt");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/testdata/sanctions/opensanctions-nomenklatura/tests/fixtures/putin_names.txt"
+        );
         let Ok(text) = std::fs::read_to_string(path) else { return };
         let latin: Vec<&str> = text.lines().filter(|l| l.is_ascii() && !l.trim().is_empty()).collect();
         assert!(latin.len() > 10);

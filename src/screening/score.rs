@@ -298,7 +298,8 @@ fn merged_similarity(group: &[NameToken], single: &NameToken) -> f64 {
         return 1.0;
     }
     let phon: String = group.iter().map(|t| t.phon.as_str()).collect();
-    edit_similarity(text.as_bytes(), single.text.as_bytes()).max(edit_similarity(phon.as_bytes(), single.phon.as_bytes()))
+    edit_similarity(text.as_bytes(), single.text.as_bytes())
+        .max(edit_similarity(phon.as_bytes(), single.phon.as_bytes()))
 }
 
 fn is_informative(t: &NameToken) -> bool {
@@ -392,9 +393,8 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
     let mut score = if den > 0.0 { num / den } else { 0.0 };
     // Only particles, legal forms or generic words matched while real name words exist: not a name match.
     let has_words = ta.iter().chain(tb.iter()).any(is_informative);
-    let informative = aligned
-        .iter()
-        .any(|(sa, sb, _)| ta[sa.range()].iter().chain(&tb[sb.range()]).any(is_informative));
+    let informative =
+        aligned.iter().any(|(sa, sb, _)| ta[sa.range()].iter().chain(&tb[sb.range()]).any(is_informative));
     if has_words && !informative {
         score = score.min(0.3);
     }
@@ -421,7 +421,8 @@ fn patronymic_inverted(ta: &[NameToken], tb: &[NameToken], aligned: &[(Span, Spa
     if ba == 0 || bb == 0 {
         return false;
     }
-    let maps = |i: usize, j: usize| aligned.iter().any(|(sa, sb, _)| sa.range().contains(&i) && sb.range().contains(&j));
+    let maps =
+        |i: usize, j: usize| aligned.iter().any(|(sa, sb, _)| sa.range().contains(&i) && sb.range().contains(&j));
     (maps(ba - 1, bb + 1) && maps(ba + 1, bb - 1)) && !maps(ba - 1, bb - 1)
 }
 
@@ -429,10 +430,13 @@ fn patronymic_inverted(ta: &[NameToken], tb: &[NameToken], aligned: &[(Span, Spa
 /// organisations); `None` infers it from the names.
 pub fn score_names(a: &str, b: &str, entity_type: Option<EntityType>) -> f64 {
     let pa = prepare(a, entity_type);
-    let pb = prepare(b, entity_type.or(match pa.shape {
-        super::normalize::NameShape::Organization => Some(EntityType::Organization),
-        _ => None,
-    }));
+    let pb = prepare(
+        b,
+        entity_type.or(match pa.shape {
+            super::normalize::NameShape::Organization => Some(EntityType::Organization),
+            _ => None,
+        }),
+    );
     compare(&pa, &pb).score
 }
 
@@ -455,7 +459,13 @@ fn ofac_tokens(name: &str) -> Vec<String> {
     for c in name.chars() {
         if c.is_alphanumeric() {
             cur.extend(c.to_uppercase());
-        } else if c.is_whitespace() || matches!(c, '-' | '(' | ')' | '[' | ']' | '{' | '}' | '+' | '<' | '=' | '>' | '|' | '~' | '$' | '^' | '\u{2010}'..='\u{2015}') {
+        } else if c.is_whitespace()
+            || matches!(
+                c,
+                '-' | '(' | ')' | '[' | ']' | '{' | '}' | '+' | '<' | '=' | '>' | '|' | '~' | '$' | '^' | '\u{2010}'
+                    ..='\u{2015}'
+            )
+        {
             if !cur.is_empty() {
                 out.push(std::mem::take(&mut cur));
             }

@@ -35,6 +35,8 @@ pub const VIEW_TABLES: &[&str] = &[
     "session_documents",
     "capture_links",
     "settings",
+    "workflows",
+    "workflow_versions",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

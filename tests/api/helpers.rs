@@ -201,13 +201,7 @@ pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (Strin
 
 impl TestApp {
     /// Sends to an absolute URL (or a path on the server root, such as `/verify/...`), with raw body bytes.
-    pub async fn send_raw(
-        &self,
-        method: &str,
-        url: &str,
-        key: Option<&str>,
-        body: Option<(&str, Vec<u8>)>,
-    ) -> Resp {
+    pub async fn send_raw(&self, method: &str, url: &str, key: Option<&str>, body: Option<(&str, Vec<u8>)>) -> Resp {
         let url = if url.starts_with('/') { format!("{}{}", self.base, url) } else { url.to_string() };
         let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(method, url);

@@ -9,4 +9,5 @@ mod identities;
 mod pii;
 mod relationships;
 mod replay;
+mod sessions;
 mod types;

@@ -159,9 +159,8 @@ fn compare_date(field: ComparedField, mrz_raw: &str, entered: Option<Date>) -> F
         return result(field, FieldOutcome::NotEntered, "not entered");
     };
     let known = mrz_raw.trim_end_matches('<');
-    let valid_shape = mrz_raw.len() == 6
-        && matches!(known.len(), 0 | 2 | 4 | 6)
-        && known.bytes().all(|b| b.is_ascii_digit());
+    let valid_shape =
+        mrz_raw.len() == 6 && matches!(known.len(), 0 | 2 | 4 | 6) && known.bytes().all(|b| b.is_ascii_digit());
     if !valid_shape {
         return result(field, FieldOutcome::NotInMrz, "the MRZ date is unreadable");
     }

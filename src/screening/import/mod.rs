@@ -38,7 +38,12 @@ pub enum ImportError {
 }
 
 impl ImportError {
-    pub(crate) fn malformed(list: ListSource, file: &'static str, at: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn malformed(
+        list: ListSource,
+        file: &'static str,
+        at: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         ImportError::Malformed { list, file, at: at.into(), message: message.into() }
     }
 }

@@ -1,0 +1,327 @@
+//! Workflows (spec §1.5): the DAG of start, policy, conditional, wait and terminal nodes, the legacy
+//! "steps" list (turned into a graph), validation (one start, known nodes and policies, acyclic, every
+//! path ends in a terminal), and the pure walk that turns check results into an outcome. Must not read
+//! the database or run checks itself.
+
+use crate::error::{AppError, FieldError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashSet};
+
+pub const POLICIES: &[&str] = &[
+    "document_ocr",
+    "document_expiration",
+    "age_verification",
+    "face_match",
+    "duplicate_detection",
+    "risk_assessment",
+    "watchlist_screening",
+    "identity_crossref",
+    "auto_approve",
+];
+
+/// A workflow graph: node id -> node, and the entry (the start node's id).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Graph {
+    pub entry: String,
+    pub nodes: BTreeMap<String, Value>,
+}
+
+fn err(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Validation {
+        detail: format!("{field}: {}", message.into()),
+        errors: vec![FieldError::new(field, "invalid workflow graph")],
+    }
+}
+
+/// The legacy steps format: policies in order, then `auto_approve` decides.
+pub fn graph_from_steps(steps: &[String]) -> Result<Graph, AppError> {
+    if steps.is_empty() {
+        return Err(AppError::validation("steps", "must list at least one policy"));
+    }
+    let mut nodes = BTreeMap::new();
+    nodes.insert("start".to_string(), json!({ "type": "start", "next": "decide" }));
+    let policies: Vec<&String> = steps.iter().filter(|s| s.as_str() != "auto_approve").collect();
+    for p in &policies {
+        if !POLICIES.contains(&p.as_str()) {
+            return Err(AppError::validation("steps", format!("unknown policy '{p}'")));
+        }
+    }
+    nodes.insert("decide".to_string(), json!({ "type": "policy", "policy": "auto_approve", "checks": policies }));
+    Ok(Graph { entry: "start".into(), nodes })
+}
+
+/// The policies a graph runs (what the check pipeline must compute).
+pub fn policies(g: &Graph) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for node in g.nodes.values() {
+        if let Some(p) = node.get("policy").and_then(Value::as_str) {
+            if p == "auto_approve" {
+                for c in node.get("checks").and_then(Value::as_array).into_iter().flatten() {
+                    if let Some(c) = c.as_str() {
+                        out.push(c.to_string());
+                    }
+                }
+            } else {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn successors(node: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in ["next", "on_pass", "on_fail", "on_error", "on_skipped", "default"] {
+        if let Some(n) = node.get(key).and_then(Value::as_str) {
+            out.push(n.to_string());
+        }
+    }
+    for c in node.get("conditions").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(n) = c.get("next").and_then(Value::as_str) {
+            out.push(n.to_string());
+        }
+    }
+    out
+}
+
+pub fn validate(g: &Graph) -> Result<(), AppError> {
+    let starts: Vec<&String> = g.nodes.iter().filter(|(_, n)| n["type"] == "start").map(|(k, _)| k).collect();
+    if starts.len() != 1 {
+        return Err(err("graph", "must have exactly one start node"));
+    }
+    if starts[0] != &g.entry {
+        return Err(err("graph.entry", "must be the start node"));
+    }
+    for (id, node) in &g.nodes {
+        let t = node["type"].as_str().unwrap_or("");
+        match t {
+            "start" | "wait" => {
+                if node.get("next").and_then(Value::as_str).is_none() {
+                    return Err(err(&format!("graph.nodes.{id}"), "needs `next`"));
+                }
+                if t == "wait" {
+                    let on_fail = node.get("on_fail").and_then(Value::as_str).unwrap_or("review");
+                    if !matches!(on_fail, "review" | "reject") && !g.nodes.contains_key(on_fail) {
+                        return Err(err(&format!("graph.nodes.{id}.on_fail"), "must be review, reject or a node id"));
+                    }
+                }
+            }
+            "policy" => {
+                let p = node.get("policy").and_then(Value::as_str).unwrap_or("");
+                if !POLICIES.contains(&p) {
+                    return Err(err(&format!("graph.nodes.{id}.policy"), format!("unknown policy '{p}'")));
+                }
+                if p != "auto_approve" && (node.get("on_pass").is_none() || node.get("on_fail").is_none()) {
+                    return Err(err(&format!("graph.nodes.{id}"), "a policy node needs on_pass and on_fail"));
+                }
+            }
+            "conditional" => {
+                if node.get("default").and_then(Value::as_str).is_none() {
+                    return Err(err(&format!("graph.nodes.{id}"), "a conditional node needs a default"));
+                }
+                for c in node.get("conditions").and_then(Value::as_array).into_iter().flatten() {
+                    let op = c.get("op").and_then(Value::as_str).unwrap_or("");
+                    if !["<=", ">=", "<", ">", "==", "!=", "in", "not_in", "contains", "exists"].contains(&op) {
+                        return Err(err(&format!("graph.nodes.{id}.conditions"), format!("unknown operator '{op}'")));
+                    }
+                    if c.get("field").and_then(Value::as_str).is_none()
+                        || c.get("next").and_then(Value::as_str).is_none()
+                    {
+                        return Err(err(
+                            &format!("graph.nodes.{id}.conditions"),
+                            "each condition needs field and next",
+                        ));
+                    }
+                }
+            }
+            "terminal" => {
+                let o = node.get("outcome").and_then(Value::as_str).unwrap_or("");
+                if !["approved", "rejected", "needs_review"].contains(&o) {
+                    return Err(err(
+                        &format!("graph.nodes.{id}.outcome"),
+                        "must be approved, rejected or needs_review",
+                    ));
+                }
+            }
+            other => return Err(err(&format!("graph.nodes.{id}.type"), format!("unknown node type '{other}'"))),
+        }
+        for next in successors(node) {
+            if !g.nodes.contains_key(&next) && !matches!(next.as_str(), "review" | "reject") {
+                return Err(err(&format!("graph.nodes.{id}"), format!("points at unknown node '{next}'")));
+            }
+        }
+    }
+    // Acyclic, and every node reachable from the start reaches a terminal.
+    fn visit(g: &Graph, id: &str, stack: &mut Vec<String>, done: &mut HashSet<String>) -> Result<(), AppError> {
+        if done.contains(id) {
+            return Ok(());
+        }
+        if stack.iter().any(|s| s == id) {
+            return Err(err("graph", format!("has a cycle through '{id}'")));
+        }
+        stack.push(id.to_string());
+        let node = &g.nodes[id];
+        let next = successors(node);
+        let is_auto = node.get("policy").and_then(Value::as_str) == Some("auto_approve");
+        if next.is_empty() && node["type"] != "terminal" && !is_auto {
+            return Err(err(&format!("graph.nodes.{id}"), "does not lead to a terminal node"));
+        }
+        for n in next.iter().filter(|n| g.nodes.contains_key(*n)) {
+            visit(g, n, stack, done)?;
+        }
+        stack.pop();
+        done.insert(id.to_string());
+        Ok(())
+    }
+    visit(g, &g.entry, &mut Vec::new(), &mut HashSet::new())
+}
+
+/// Where a walk stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// approved / rejected / needs_review, with the path taken.
+    Terminal { outcome: String, path: Vec<String> },
+    /// `auto_approve`: the check pipeline's own decision applies.
+    AutoApprove { path: Vec<String> },
+    /// Paused at a wait node until an external decision.
+    Wait { node: String, path: Vec<String> },
+}
+
+fn lookup<'a>(ctx: &'a Map<String, Value>, field: &str) -> Option<&'a Value> {
+    let mut parts = field.split('.');
+    let mut cur = ctx.get(parts.next()?)?;
+    for p in parts {
+        cur = cur.get(p)?;
+    }
+    Some(cur)
+}
+
+fn holds(c: &Value, ctx: &Map<String, Value>) -> bool {
+    let field = c["field"].as_str().unwrap_or("");
+    let op = c["op"].as_str().unwrap_or("");
+    let want = &c["value"];
+    let got = lookup(ctx, field);
+    let num = |v: &Value| v.as_f64();
+    match op {
+        "exists" => got.is_some_and(|g| !g.is_null()),
+        "==" => got.is_some_and(|g| g == want || (num(g).is_some() && num(g) == num(want))),
+        "!=" => !got.is_some_and(|g| g == want || (num(g).is_some() && num(g) == num(want))),
+        "in" => want.as_array().is_some_and(|a| got.is_some_and(|g| a.contains(g))),
+        "not_in" => !want.as_array().is_some_and(|a| got.is_some_and(|g| a.contains(g))),
+        "contains" => got.is_some_and(|g| match g {
+            Value::Array(a) => a.contains(want),
+            Value::String(s) => want.as_str().is_some_and(|w| s.contains(w)),
+            _ => false,
+        }),
+        _ => match (got.and_then(num), num(want)) {
+            (Some(a), Some(b)) => match op {
+                "<" => a < b,
+                "<=" => a <= b,
+                ">" => a > b,
+                ">=" => a >= b,
+                _ => false,
+            },
+            _ => false,
+        },
+    }
+}
+
+/// Walks from `from` using the check statuses and the decision context (risk_score, extracted_age, ...).
+pub fn walk(g: &Graph, from: &str, ctx: &Map<String, Value>) -> Stop {
+    let mut path = Vec::new();
+    let mut id = from.to_string();
+    for _ in 0..(g.nodes.len() + 1) {
+        path.push(id.clone());
+        let Some(node) = g.nodes.get(&id) else { return Stop::Terminal { outcome: "needs_review".into(), path } };
+        let next = match node["type"].as_str().unwrap_or("") {
+            "start" => node["next"].as_str().map(str::to_string),
+            "terminal" => {
+                return Stop::Terminal { outcome: node["outcome"].as_str().unwrap_or("needs_review").into(), path }
+            }
+            "wait" => return Stop::Wait { node: id, path },
+            "policy" => {
+                let policy = node["policy"].as_str().unwrap_or("");
+                if policy == "auto_approve" {
+                    return Stop::AutoApprove { path };
+                }
+                let status =
+                    lookup(ctx, &format!("checks.{policy}.status")).and_then(Value::as_str).unwrap_or("skipped");
+                let key = match status {
+                    "passed" => "on_pass",
+                    "failed" => "on_fail",
+                    "error" => "on_error",
+                    _ => "on_skipped",
+                };
+                node.get(key)
+                    .or_else(|| node.get(if status == "error" { "on_fail" } else { "on_pass" }))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            }
+            "conditional" => {
+                let hit = node["conditions"].as_array().into_iter().flatten().find(|c| holds(c, ctx));
+                hit.and_then(|c| c["next"].as_str()).or_else(|| node["default"].as_str()).map(str::to_string)
+            }
+            _ => None,
+        };
+        match next.as_deref() {
+            Some("reject") => return Stop::Terminal { outcome: "rejected".into(), path },
+            Some("review") => return Stop::Terminal { outcome: "needs_review".into(), path },
+            Some(n) => id = n.to_string(),
+            None => return Stop::Terminal { outcome: "needs_review".into(), path },
+        }
+    }
+    Stop::Terminal { outcome: "needs_review".into(), path }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph() -> Graph {
+        serde_json::from_value(json!({
+            "entry": "s",
+            "nodes": {
+                "s": { "type": "start", "next": "age" },
+                "age": { "type": "policy", "policy": "age_verification", "on_pass": "risk", "on_fail": "no" },
+                "risk": { "type": "conditional", "conditions": [
+                    { "field": "risk_score", "op": ">=", "value": 51, "next": "gate" }
+                ], "default": "yes" },
+                "gate": { "type": "wait", "next": "yes", "on_fail": "review" },
+                "yes": { "type": "terminal", "outcome": "approved" },
+                "no": { "type": "terminal", "outcome": "rejected" }
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_valid_graph_walks_by_check_status_and_conditions() {
+        let g = graph();
+        validate(&g).unwrap();
+        let ctx =
+            |age: &str, risk: i64| json!({ "checks": { "age_verification": { "status": age } }, "risk_score": risk });
+        let walk_with = |c: Value| walk(&g, "s", c.as_object().unwrap());
+        assert!(matches!(walk_with(ctx("passed", 10)), Stop::Terminal { ref outcome, .. } if outcome == "approved"));
+        assert!(matches!(walk_with(ctx("failed", 10)), Stop::Terminal { ref outcome, .. } if outcome == "rejected"));
+        assert!(matches!(walk_with(ctx("passed", 70)), Stop::Wait { ref node, .. } if node == "gate"));
+    }
+
+    #[test]
+    fn cycles_missing_nodes_and_two_starts_are_refused() {
+        let mut g = graph();
+        g.nodes.insert("yes".into(), json!({ "type": "conditional", "conditions": [], "default": "age" }));
+        assert!(validate(&g).is_err());
+        let mut g = graph();
+        g.nodes.insert("s2".into(), json!({ "type": "start", "next": "yes" }));
+        assert!(validate(&g).is_err());
+        let mut g = graph();
+        g.nodes.insert(
+            "age".into(),
+            json!({ "type": "policy", "policy": "age_verification", "on_pass": "nowhere", "on_fail": "no" }),
+        );
+        assert!(validate(&g).is_err());
+    }
+}

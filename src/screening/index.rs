@@ -1,0 +1,456 @@
+//! In-memory screening index: every name and alias of every entry prepared once, blocking keys (phonetic
+//! forms with one-deletion neighbours, consonant skeletons, prefixes) to find candidates without scanning all
+//! names, then full scoring with an explanation per hit. Owns `Query`, `Hit` and the threshold semantics; must
+//! not read list files, touch the database or do I/O.
+
+use super::model::{normalize_identifier, EntityType, ListSource, NameKind, PartialDate, WatchlistEntry};
+use super::normalize::{prepare, NameToken, PreparedName, TokenClass};
+use super::score::{compare, country_score, dob_score, identifier_score};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The basic-screening default (spec §4.5: name similarity threshold 0.6, configurable per workflow and
+/// per check).
+pub const DEFAULT_THRESHOLD: f64 = 0.6;
+
+/// Most candidates fully scored per query; the blocking score ranks them.
+const MAX_CANDIDATES: usize = 200;
+
+/// Keys whose posting lists are longer than this (share of all names) are too common to block on.
+const MAX_POSTING_SHARE: f64 = 0.05;
+
+/// What to screen.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Query {
+    pub name: String,
+    /// When set, only entries of this type can hit.
+    pub entity_type: Option<EntityType>,
+    /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (other date spellings the model parses are accepted).
+    pub date_of_birth: Option<String>,
+    /// ISO 3166-1 alpha-2 code or country name.
+    pub country: Option<String>,
+    /// Document or registration numbers.
+    pub identifiers: Vec<String>,
+}
+
+/// Per-feature scores (0..1); `None` where either side lacked the data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Features {
+    pub name: Option<f64>,
+    pub date_of_birth: Option<f64>,
+    pub country: Option<f64>,
+    pub identifier: Option<f64>,
+}
+
+/// One watchlist entry that matched, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub entry_id: String,
+    pub source: ListSource,
+    pub entity_type: EntityType,
+    /// The entry's name or alias that matched best.
+    pub matched_name: String,
+    pub matched_name_kind: NameKind,
+    /// Combined score in 0..1.
+    pub score: f64,
+    pub features: Features,
+    /// Human-readable account: which name matched, token by token, and what each feature added.
+    pub explanation: String,
+}
+
+/// Multiplicative hasher for keys that are already integers.
+#[derive(Default, Clone, Copy)]
+struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    }
+}
+
+type Mix = BuildHasherDefault<MixHasher>;
+
+fn key(tag: u8, s: &[u8]) -> u64 {
+    // FNV-1a with a tag byte.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(tag);
+    h = h.wrapping_mul(0x100_0000_01b3);
+    for &b in s {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+const TAG_PHON: u8 = 1;
+const TAG_SKEL: u8 = 2;
+const TAG_PREFIX: u8 = 3;
+const TAG_COMPACT: u8 = 4;
+
+/// Blocking keys of one token: its phonetic form and every one-letter deletion of it (a typo on either side
+/// still shares a key), its consonant skeleton, and a prefix for run-together words.
+fn token_keys(t: &NameToken, out: &mut Vec<u64>) {
+    let p = t.phon.as_bytes();
+    if p.is_empty() {
+        return;
+    }
+    out.push(key(TAG_PHON, p));
+    if p.len() >= 4 && t.syllable.is_none() {
+        let mut buf = Vec::with_capacity(p.len());
+        for skip in 0..p.len() {
+            buf.clear();
+            buf.extend(p.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, b)| *b));
+            out.push(key(TAG_PHON, &buf));
+        }
+    }
+    if t.skel.len() >= 2 {
+        out.push(key(TAG_SKEL, t.skel.as_bytes()));
+    }
+    if p.len() >= 6 {
+        out.push(key(TAG_PREFIX, &p[..4]));
+    }
+}
+
+/// Tokens worth blocking on: words and numbers; particles, legal forms and initials only when nothing else is
+/// there.
+fn blocking_tokens(n: &PreparedName) -> Vec<&NameToken> {
+    let strong: Vec<&NameToken> = n
+        .tokens
+        .iter()
+        .filter(|t| matches!(t.class, TokenClass::Word | TokenClass::Number | TokenClass::Generic))
+        .collect();
+    if strong.is_empty() {
+        n.tokens.iter().collect()
+    } else {
+        strong
+    }
+}
+
+fn compact_key(n: &PreparedName) -> Option<u64> {
+    let s: String = n.tokens.iter().filter(|t| t.class != TokenClass::LegalForm).map(|t| t.phon.as_str()).collect();
+    (s.len() >= 4).then(|| key(TAG_COMPACT, s.as_bytes()))
+}
+
+struct IndexedName {
+    entry: u32,
+    name: u16,
+    prepared: PreparedName,
+}
+
+/// The screening index over a set of watchlist entries.
+pub struct Index {
+    entries: Vec<WatchlistEntry>,
+    names: Vec<IndexedName>,
+    postings: HashMap<u64, Vec<u32>, Mix>,
+    identifiers: HashMap<String, Vec<u32>>,
+    max_posting: usize,
+}
+
+impl Index {
+    /// Prepare every name of every entry and build the blocking keys.
+    pub fn build(entries: Vec<WatchlistEntry>) -> Index {
+        let mut names = Vec::new();
+        let mut postings: HashMap<u64, Vec<u32>, Mix> = HashMap::default();
+        let mut identifiers: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut keys = Vec::new();
+        for (ei, e) in entries.iter().enumerate() {
+            for (ni, n) in e.names.iter().enumerate().take(usize::from(u16::MAX)) {
+                let prepared = prepare(&n.name, Some(e.entity_type));
+                if prepared.tokens.is_empty() {
+                    continue;
+                }
+                let id = names.len() as u32;
+                keys.clear();
+                for t in blocking_tokens(&prepared) {
+                    token_keys(t, &mut keys);
+                }
+                keys.extend(compact_key(&prepared));
+                keys.sort_unstable();
+                keys.dedup();
+                for k in &keys {
+                    postings.entry(*k).or_default().push(id);
+                }
+                names.push(IndexedName { entry: ei as u32, name: ni as u16, prepared });
+            }
+            for i in &e.identifiers {
+                let v = i.normalized_value();
+                if v.len() >= 4 {
+                    let list = identifiers.entry(v).or_default();
+                    if list.last() != Some(&(ei as u32)) {
+                        list.push(ei as u32);
+                    }
+                }
+            }
+        }
+        for p in postings.values_mut() {
+            p.shrink_to_fit();
+        }
+        let max_posting = ((names.len() as f64 * MAX_POSTING_SHARE) as usize).max(2_000);
+        Index { entries, names, postings, identifiers, max_posting }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Number of indexed names and aliases.
+    pub fn name_count(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn entries(&self) -> &[WatchlistEntry] {
+        &self.entries
+    }
+
+    /// Screen a query: hits scoring at least `threshold`, best first, at most `limit`.
+    pub fn screen(&self, query: &Query, threshold: f64, limit: usize) -> Vec<Hit> {
+        let prepared = prepare(&query.name, query.entity_type);
+        let type_ok = |e: &WatchlistEntry| query.entity_type.is_none_or(|t| t == e.entity_type);
+
+        // 1. Candidate names by blocking keys, weighted by rarity.
+        let mut acc: HashMap<u32, (f32, u16), Mix> = HashMap::default();
+        let total = self.names.len().max(1) as f64;
+        let mut keys = Vec::new();
+        for (ti, t) in blocking_tokens(&prepared).into_iter().enumerate() {
+            keys.clear();
+            token_keys(t, &mut keys);
+            // The exact phonetic key first: a token's first contribution to a name is its best one.
+            let exact_key = key(TAG_PHON, t.phon.as_bytes());
+            keys.sort_unstable_by_key(|k| (*k != exact_key, *k));
+            keys.dedup();
+            let w = t.weight();
+            for k in &keys {
+                let Some(list) = self.postings.get(k) else { continue };
+                if list.len() > self.max_posting {
+                    continue;
+                }
+                // Neighbours and skeletons count a little less than the exact phonetic form.
+                let idf = (1.0 + total / list.len() as f64).ln();
+                let gain = (w * idf * if *k == exact_key { 1.0 } else { 0.8 }) as f32;
+                for &id in list {
+                    let slot = acc.entry(id).or_insert((0.0, u16::MAX));
+                    if slot.1 != ti as u16 {
+                        slot.0 += gain;
+                        slot.1 = ti as u16;
+                    }
+                }
+            }
+        }
+        if let Some(k) = compact_key(&prepared) {
+            if let Some(list) = self.postings.get(&k) {
+                for &id in list {
+                    acc.entry(id).or_insert((0.0, u16::MAX)).0 += 10.0;
+                }
+            }
+        }
+        let mut cands: Vec<(f32, u32)> = acc
+            .into_iter()
+            .filter(|(id, _)| type_ok(&self.entries[self.names[*id as usize].entry as usize]))
+            .map(|(id, (s, _))| (s, id))
+            .collect();
+        if cands.len() > MAX_CANDIDATES {
+            cands.select_nth_unstable_by(MAX_CANDIDATES, |a, b| b.0.total_cmp(&a.0));
+            cands.truncate(MAX_CANDIDATES);
+        }
+        let mut name_ids: Vec<u32> = cands.into_iter().map(|(_, id)| id).collect();
+
+        // Entries sharing an identifier with the query are candidates whatever their names.
+        let id_entries: Vec<u32> = query
+            .identifiers
+            .iter()
+            .filter_map(|q| self.identifiers.get(&normalize_identifier(q)))
+            .flatten()
+            .copied()
+            .collect();
+        if !id_entries.is_empty() {
+            for (i, n) in self.names.iter().enumerate() {
+                if id_entries.contains(&n.entry) && type_ok(&self.entries[n.entry as usize]) {
+                    name_ids.push(i as u32);
+                }
+            }
+        }
+
+        // 2. Score each candidate name; keep each entry's best.
+        let mut best: HashMap<u32, (f64, u32, super::score::NameMatch), Mix> = HashMap::default();
+        for id in name_ids {
+            let n = &self.names[id as usize];
+            let m = compare(&prepared, &n.prepared);
+            let kind = self.entries[n.entry as usize].names[usize::from(n.name)].kind;
+            let s = if kind == NameKind::Weak { m.score * 0.9 } else { m.score };
+            match best.get(&n.entry) {
+                Some((b, ..)) if *b >= s => {}
+                _ => {
+                    best.insert(n.entry, (s, id, m));
+                }
+            }
+        }
+
+        // 3. Combine with the other features.
+        let dob = query.date_of_birth.as_deref().and_then(PartialDate::parse);
+        let mut hits: Vec<Hit> = Vec::new();
+        for (entry_idx, (name_score, name_id, m)) in best {
+            let e = &self.entries[entry_idx as usize];
+            let n = &self.names[name_id as usize];
+            let listed = &e.names[usize::from(n.name)];
+            let features = Features {
+                name: Some(name_score),
+                date_of_birth: dob.as_ref().and_then(|d| dob_score(d, &e.dates_of_birth)),
+                country: query.country.as_deref().and_then(|c| country_score(c, &e.countries)),
+                identifier: identifier_score(&query.identifiers, &e.identifiers),
+            };
+            let (score, notes) = combine(&features);
+            if score < threshold {
+                continue;
+            }
+            let mut explanation = format!(
+                "{} {} {:?} ({}): {}; name {:.2}",
+                e.source,
+                e.entry_id,
+                listed.name,
+                listed.kind.as_str(),
+                m.describe(),
+                name_score
+            );
+            for note in notes {
+                explanation.push_str("; ");
+                explanation.push_str(&note);
+            }
+            explanation.push_str(&format!("; score {score:.2}"));
+            hits.push(Hit {
+                entry_id: e.entry_id.clone(),
+                source: e.source,
+                entity_type: e.entity_type,
+                matched_name: listed.name.clone(),
+                matched_name_kind: listed.kind,
+                score,
+                features,
+                explanation,
+            });
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.entry_id.cmp(&b.entry_id)));
+        hits.truncate(limit);
+        hits
+    }
+}
+
+/// Combine feature scores into one score, with a note per feature that moved it.
+///
+/// The name score is the base. A matching date of birth closes half the gap to 1 and a contradicting one takes
+/// 30% off; a matching country closes 10% of the gap and a different one takes 10% off; a shared identifier
+/// lifts the score to at least 0.95 (a different identifier says nothing: people hold many documents).
+pub fn combine(f: &Features) -> (f64, Vec<String>) {
+    let mut s = f.name.unwrap_or(0.0);
+    let mut notes = Vec::new();
+    if let Some(d) = f.date_of_birth {
+        let before = s;
+        if d >= 0.99 {
+            s += (1.0 - s) * 0.5;
+        } else if d >= 0.5 {
+            s += (1.0 - s) * 0.5 * d;
+        } else {
+            s *= 0.7 + 0.3 * d;
+        }
+        notes.push(format!("date of birth {d:.2} ({:+.2})", s - before));
+    }
+    if let Some(c) = f.country {
+        let before = s;
+        if c >= 0.99 {
+            s += (1.0 - s) * 0.1;
+        } else {
+            s *= 0.9;
+        }
+        notes.push(format!("country {c:.2} ({:+.2})", s - before));
+    }
+    if let Some(i) = f.identifier {
+        let before = s;
+        if i >= 0.99 {
+            s = s.max(0.95);
+        }
+        notes.push(format!("identifier {i:.2} ({:+.2})", s - before));
+    }
+    (s.clamp(0.0, 1.0), notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::screening::model::{BirthDate, ListSource};
+
+    fn entry(id: &str, ty: EntityType, names: &[&str]) -> WatchlistEntry {
+        let mut e = WatchlistEntry::new(ListSource::OfacSdn, id, ty);
+        for (i, n) in names.iter().enumerate() {
+            e.add_name(n, if i == 0 { NameKind::Primary } else { NameKind::Alias });
+        }
+        e
+    }
+
+    fn index() -> Index {
+        let mut putin = entry("1", EntityType::Person, &["PUTIN, Vladimir Vladimirovich", "Владимир Путин"]);
+        putin.add_birth_date(BirthDate::exact(PartialDate { year: 1952, month: Some(10), day: Some(7) }));
+        putin.add_country("Russia");
+        let vessel = entry("2", EntityType::Vessel, &["VLADIMIR PUTIN"]);
+        let org = entry("3", EntityType::Organization, &["SIEMENS AKTIENGESELLSCHAFT"]);
+        Index::build(vec![putin, vessel, org])
+    }
+
+    #[test]
+    fn finds_reordered_typoed_and_cross_script_names() {
+        let idx = index();
+        for name in ["Vladimir Putin", "Vladimr Putin", "Путин Владимир", "PUTIN VLADIMIR"] {
+            let q = Query { name: name.into(), entity_type: Some(EntityType::Person), ..Query::default() };
+            let hits = idx.screen(&q, DEFAULT_THRESHOLD, 10);
+            assert_eq!(hits.first().map(|h| h.entry_id.as_str()), Some("1"), "{name}: {hits:?}");
+            assert!(!hits.iter().any(|h| h.entity_type == EntityType::Vessel), "a person query hit a vessel");
+        }
+        let any = Query { name: "Vladimir Putin".into(), ..Query::default() };
+        assert_eq!(idx.screen(&any, DEFAULT_THRESHOLD, 10).len(), 2);
+    }
+
+    #[test]
+    fn features_and_explanation() {
+        let idx = index();
+        let q = Query {
+            name: "Vladimir Putin".into(),
+            entity_type: Some(EntityType::Person),
+            date_of_birth: Some("1952-10-07".into()),
+            country: Some("RU".into()),
+            identifiers: vec![],
+        };
+        let hits = idx.screen(&q, DEFAULT_THRESHOLD, 10);
+        let h = &hits[0];
+        assert_eq!(h.features.date_of_birth, Some(1.0));
+        assert_eq!(h.features.country, Some(1.0));
+        assert_eq!(h.features.identifier, None);
+        assert!(h.score > h.features.name.unwrap_or(1.0) - 1e-9);
+        assert!(h.explanation.contains("putin=putin"), "{}", h.explanation);
+        let wrong_dob = Query { date_of_birth: Some("1980".into()), ..q };
+        let h2 = &idx.screen(&wrong_dob, 0.0, 10)[0];
+        assert!(h2.score < h.score);
+    }
+
+    #[test]
+    fn company_suffixes_and_thresholds() {
+        let idx = index();
+        let q = Query { name: "Siemens AG".into(), entity_type: Some(EntityType::Organization), ..Query::default() };
+        assert_eq!(idx.screen(&q, DEFAULT_THRESHOLD, 10).len(), 1);
+        let none = Query { name: "Totally Unrelated Name".into(), ..Query::default() };
+        assert!(idx.screen(&none, DEFAULT_THRESHOLD, 10).is_empty());
+        assert!(idx.screen(&q, 1.01, 10).is_empty());
+    }
+}

@@ -552,6 +552,13 @@ fn gather(w: &WriteCtx<'_>, s: &SessionState, now: &str) -> AppResult<(Evidence,
         device_sessions_last_day: count_by("device_digest", &device)?,
         ..Default::default()
     };
+    if let Some(mrz_text) = data.remove("mrz") {
+        let (checks, filled) = engine::read_mrz(&mrz_text, &data, now, s.sandbox());
+        for (k, v) in filled {
+            data.entry(k).or_insert(v);
+        }
+        evidence.mrz_checks = checks;
+    }
     evidence.data = data.clone();
     evidence.duplicates = duplicates(w, s, &data)?;
     Ok((evidence, data))

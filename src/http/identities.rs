@@ -47,6 +47,12 @@ pub fn routes(t: &mut RouteTable) {
         web::get().to(get_custom_fields),
     );
     t.add(
+        "GET",
+        "/identities/{identity_id}/image-matches",
+        "Find cross-session image similarity matches",
+        web::get().to(image_matches),
+    );
+    t.add(
         "PATCH",
         "/identities/{identity_id}/custom-fields",
         "Set custom field values",
@@ -658,4 +664,27 @@ async fn merge_multiple(state: web::Data<AppState>, p: Principal, body: ApiBody<
         "merged_count": merged.len(),
         "merged_ids": merged,
     })))
+}
+
+async fn image_matches(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: web::Path<String>,
+    query: QueryMap,
+) -> ApiResult {
+    p.require(READ, &[])?;
+    let threshold = match query.get("threshold") {
+        None => crate::checks::imagehash::DEFAULT_THRESHOLD,
+        Some(t) => match t.parse::<f64>() {
+            Ok(v) if (0.1..=1.0).contains(&v) => v,
+            _ => return Err(AppError::validation("threshold", "must be a number from 0.1 to 1.0")),
+        },
+    };
+    let source = query.get("source_type");
+    if source.is_some_and(|s| s != "selfie" && s != "document_front") {
+        return Err(AppError::validation("source_type", "must be selfie or document_front"));
+    }
+    let conn = state.read.get()?;
+    let id = q::require(&conn, p.environment(), &path)?;
+    Ok(Reply::ok(q::image_matches(&conn, p.environment(), &id, threshold, source, query.page(20)?)?))
 }

@@ -335,3 +335,74 @@ pub fn export(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str, n
         "exported_at": now,
     }))
 }
+
+/// Cross-session image similarity (spec §1.6.15): the identity's selfies / document fronts against every
+/// other identity's, by perceptual hash; one row per other identity with its best score.
+pub fn image_matches(
+    conn: &ReadConn,
+    environment: &str,
+    id: &str,
+    threshold: f64,
+    source_type: Option<&str>,
+    page: Page,
+) -> AppResult<Value> {
+    use crate::checks::imagehash::{calibrated_similarity, ImageHash64};
+    let kinds: Vec<&str> = match source_type {
+        Some("selfie") => vec!["selfie"],
+        Some("document_front") => vec!["id_front"],
+        _ => vec!["selfie", "id_front"],
+    };
+    let label = |doc: &str| if doc == "id_front" { "document_front" } else { "selfie" };
+    let hashes =
+        |sql: &str, params: &[&dyn rusqlite::ToSql]| -> AppResult<Vec<(String, String, String, String, String)>> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+    let mine = hashes(
+        "SELECT s.identity_id, d.session_id, d.doc_type, d.phash, d.created_at FROM session_documents d
+         JOIN sessions s ON s.id = d.session_id WHERE s.identity_id = ?1 AND d.phash IS NOT NULL",
+        &[&id],
+    )?;
+    let others = hashes(
+        "SELECT s.identity_id, d.session_id, d.doc_type, d.phash, d.created_at FROM session_documents d
+         JOIN sessions s ON s.id = d.session_id
+         WHERE s.environment = ?1 AND s.identity_id IS NOT NULL AND s.identity_id != ?2 AND d.phash IS NOT NULL",
+        &[&environment, &id],
+    )?;
+    let mut best: std::collections::HashMap<String, (f64, Value)> = std::collections::HashMap::new();
+    for (_, _, kind, hash, _) in mine.iter().filter(|m| kinds.contains(&m.2.as_str())) {
+        let Ok(a) = ImageHash64::from_hex(hash) else { continue };
+        for (other_identity, session, other_kind, other_hash, at) in &others {
+            if other_kind != kind {
+                continue;
+            }
+            let Ok(b) = ImageHash64::from_hex(other_hash) else { continue };
+            let score = (calibrated_similarity(a, b) * 1000.0).round() / 1000.0;
+            if score < threshold {
+                continue;
+            }
+            let row = json!({
+                "identity_id": other_identity,
+                "session_id": session,
+                "similarity": score,
+                "source_type": label(kind),
+                "matched_at": at,
+            });
+            match best.get(other_identity) {
+                Some((s, _)) if *s >= score => {}
+                _ => {
+                    best.insert(other_identity.clone(), (score, row));
+                }
+            }
+        }
+    }
+    let mut rows: Vec<(f64, Value)> = best.into_values().collect();
+    rows.sort_by(|a, b| {
+        b.0.total_cmp(&a.0).then_with(|| a.1["identity_id"].as_str().cmp(&b.1["identity_id"].as_str()))
+    });
+    let total = rows.len() as i64;
+    let data: Vec<Value> =
+        rows.into_iter().skip(page.offset as usize).take(page.limit as usize).map(|(_, v)| v).collect();
+    Ok(offset_envelope(data, total, page))
+}

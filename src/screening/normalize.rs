@@ -810,6 +810,10 @@ pub fn skeleton(phon: &str) -> String {
             out.push(m);
         }
     }
+    // A final `h` is mostly a spelling of a final vowel (Abdullah / `bd llh`).
+    if out.len() > 1 && out.ends_with('h') {
+        out.pop();
+    }
     out
 }
 

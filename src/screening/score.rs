@@ -287,7 +287,14 @@ fn span_weight(tokens: &[NameToken], s: Span) -> f64 {
 }
 
 /// Similarity of a run of adjacent tokens against a single token (`SiemensAG` / `Siemens AG`).
-fn merged_similarity(group: &[NameToken], single: &NameToken) -> f64 {
+fn merged_similarity(group: &[NameToken], single: &NameToken, p: &MatchParams) -> f64 {
+    if single.abjad || group.iter().any(|t| t.abjad) {
+        // `عبد الله` / `Abdullah`: consonants only.
+        let phon: String = group.iter().map(|t| t.phon.as_str()).collect();
+        if super::normalize::skeleton(&phon) == single.skel && single.skel.len() >= 2 {
+            return p.skeleton_sim;
+        }
+    }
     let len: usize = group.iter().map(|t| t.text.len()).sum();
     let (lo, hi) = (len.min(single.text.len()) as f64, len.max(single.text.len()) as f64);
     if lo / hi < 0.75 {
@@ -335,12 +342,12 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
             continue;
         }
         for (i, x) in single_side.iter().enumerate() {
-            if x.text.len() < 4 || x.syllable.is_some() {
+            if (x.text.len() < 4 && !x.abjad) || x.syllable.is_some() {
                 continue;
             }
             for len in 2..=3usize.min(group_side.len()) {
                 for start in 0..=group_side.len() - len {
-                    let s = merged_similarity(&group_side[start..start + len], x);
+                    let s = merged_similarity(&group_side[start..start + len], x, p);
                     if s >= merge_floor {
                         let single = Span { start: i, len: 1 };
                         let group = Span { start, len };

@@ -58,10 +58,13 @@ fn main() -> ExitCode {
     }
     eprintln!("idv-bench: data directory {}", data_dir.display());
 
-    // 1. The API key, written by the CLI while no server is running.
-    let api_key = match create_api_key(&args.server_bin, &data_dir) {
-        Ok(key) => key,
-        Err(e) => {
+    // 1. The API keys (sandbox, live), written by the CLI while no server is running.
+    let api_key = match (
+        create_api_key(&args.server_bin, &data_dir, "sandbox"),
+        create_api_key(&args.server_bin, &data_dir, "live"),
+    ) {
+        (Ok(sandbox), Ok(live)) => (sandbox, live),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("idv-bench: could not create an API key: {e}");
             return ExitCode::FAILURE;
         }
@@ -122,6 +125,8 @@ fn main() -> ExitCode {
         Some(reads) => print_phase("identity reads:    ", reads),
         None => println!("identity reads:     skipped (no identities were created)"),
     }
+    print_phase("session creations: ", &http.sessions);
+    print_phase("API-only verifications (create, upload, submit, decision, result):", &http.verifications);
     match &ceiling {
         Some(c) => {
             println!(
@@ -152,13 +157,13 @@ fn main() -> ExitCode {
 // ------------------------------------------------------------------------------------------ setup
 
 /// Runs `idv keys create` and returns the `vk_sandbox_...` secret it prints.
-fn create_api_key(server_bin: &Path, data_dir: &Path) -> Result<String, String> {
+fn create_api_key(server_bin: &Path, data_dir: &Path, environment: &str) -> Result<String, String> {
     let output = Command::new(server_bin)
         .arg("keys")
         .arg("create")
         .arg("--data-dir")
         .arg(data_dir)
-        .args(["--environment", ENVIRONMENT, "--label", "bench"])
+        .args(["--environment", environment, "--label", "bench"])
         .env("IDV_LOG", "warn")
         .stdin(Stdio::null())
         .output()
@@ -172,15 +177,15 @@ fn create_api_key(server_bin: &Path, data_dir: &Path) -> Result<String, String> 
             String::from_utf8_lossy(&output.stderr).trim()
         ));
     }
-    extract_secret(&stdout).ok_or_else(|| {
-        format!("no token starting with vk_{ENVIRONMENT}_ in the output of `keys create`: {}", stdout.trim())
+    extract_secret(&stdout, environment).ok_or_else(|| {
+        format!("no token starting with vk_{environment}_ in the output of `keys create`: {}", stdout.trim())
     })
 }
 
 /// The first whitespace-separated token starting with `vk_sandbox_`, stripped of trailing punctuation
 /// (quotes, commas) in case the CLI prints it inside JSON or a sentence.
-fn extract_secret(stdout: &str) -> Option<String> {
-    let prefix = format!("vk_{ENVIRONMENT}_");
+fn extract_secret(stdout: &str, environment: &str) -> Option<String> {
+    let prefix = format!("vk_{environment}_");
     let is_secret_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     let from_token = stdout
         .split_whitespace()
@@ -317,6 +322,8 @@ impl PhaseResult {
 struct HttpResults {
     creations: PhaseResult,
     reads: Option<PhaseResult>,
+    sessions: PhaseResult,
+    verifications: PhaseResult,
 }
 
 fn print_phase(label: &str, phase: &PhaseResult) {
@@ -334,12 +341,13 @@ fn print_phase(label: &str, phase: &PhaseResult) {
 async fn run_http_phases(
     server: &mut ServerGuard,
     base: String,
-    api_key: String,
+    (api_key, live_key): (String, String),
     duration: Duration,
     concurrency: usize,
 ) -> Result<HttpResults, String> {
     wait_healthy(server, &base).await?;
     let api_key: Rc<str> = Rc::from(api_key);
+    let live_key: Rc<str> = Rc::from(live_key);
     let base: Rc<str> = Rc::from(base);
 
     // Phase A: creations.
@@ -388,7 +396,169 @@ async fn run_http_phases(
         }
         Some(collect(handles, start).await.0)
     };
-    Ok(HttpResults { creations, reads })
+    // Phase D: session creations (each returns a capture URL and a QR code).
+    eprintln!("idv-bench: phase D, session creations for {} s with {concurrency} workers", duration.as_secs());
+    let printed = Rc::new(Cell::new(0u32));
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut handles = Vec::with_capacity(concurrency);
+    for worker in 0..concurrency {
+        handles.push(actix_web::rt::spawn(session_worker(
+            worker,
+            base.clone(),
+            api_key.clone(),
+            deadline,
+            printed.clone(),
+            false,
+        )));
+    }
+    let (sessions, _) = collect(handles, start).await;
+
+    // Phase E: complete API-only verifications (create, upload, submit, wait for the decision, result).
+    eprintln!("idv-bench: phase E, API-only verifications for {} s with {concurrency} workers", duration.as_secs());
+    let printed = Rc::new(Cell::new(0u32));
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut handles = Vec::with_capacity(concurrency);
+    for worker in 0..concurrency {
+        handles.push(actix_web::rt::spawn(session_worker(
+            worker,
+            base.clone(),
+            live_key.clone(),
+            deadline,
+            printed.clone(),
+            true,
+        )));
+    }
+    let (verifications, _) = collect(handles, start).await;
+    Ok(HttpResults { creations, reads, sessions, verifications })
+}
+
+/// A small PNG (solid colour) for document uploads.
+fn tiny_png() -> Vec<u8> {
+    let mut out = Vec::new();
+    let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([(x * 4) as u8, (y * 4) as u8, 128]));
+    let _ = image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png);
+    out
+}
+
+/// Phase D (`verify == false`): POST /sessions. Phase E (`verify == true`): the whole API-only flow.
+async fn session_worker(
+    worker: usize,
+    base: Rc<str>,
+    api_key: Rc<str>,
+    deadline: Instant,
+    printed: Rc<Cell<u32>>,
+    verify: bool,
+) -> WorkerResult {
+    let client = http_client();
+    let png = tiny_png();
+    let mut out = WorkerResult { latencies_us: Vec::with_capacity(1024), ..WorkerResult::default() };
+    let mut n: u64 = 0;
+    let phase = if verify { "verification" } else { "session" };
+    while Instant::now() < deadline {
+        n += 1;
+        let started = Instant::now();
+        match one_session(&client, &base, &api_key, worker, n, verify, &png).await {
+            Ok(()) => {
+                out.ok += 1;
+                out.latencies_us.push(elapsed_us(started));
+            }
+            Err(e) => {
+                out.errors += 1;
+                report_failure(&printed, phase, e);
+                actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    out
+}
+
+async fn json_call(req: awc::ClientRequest, body: Option<String>, expect: &[u16]) -> Result<Value, String> {
+    let sent = match body {
+        Some(b) => req.insert_header((CONTENT_TYPE, "application/json")).send_body(b).await,
+        None => req.send().await,
+    };
+    let mut resp = sent.map_err(|e| format!("transport error: {e}"))?;
+    let status = resp.status().as_u16();
+    let bytes = resp.body().limit(1 << 20).await.map_err(|e| format!("body error: {e}"))?;
+    if !expect.contains(&status) {
+        return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("bad JSON: {e}"))
+}
+
+async fn one_session(
+    client: &awc::Client,
+    base: &str,
+    key: &str,
+    worker: usize,
+    n: u64,
+    verify: bool,
+    png: &[u8],
+) -> Result<(), String> {
+    let body = serde_json::json!({
+        "external_ref": format!("bench-ses-{worker}-{n}-{}", rand::random::<u32>()),
+        "first_name": format!("Grace{n}"),
+        "last_name": format!("Hopper{worker}"),
+        "date_of_birth": "1986-12-09",
+        "checks": ["document_ocr", "document_expiration", "age_verification", "duplicate_detection", "risk_assessment"],
+    });
+    let created = json_call(
+        client.post(format!("{base}/api/v1/sessions")).insert_header(("X-API-Key", key)),
+        Some(body.to_string()),
+        &[201],
+    )
+    .await?;
+    if !verify {
+        return Ok(());
+    }
+    let id = created["id"].as_str().ok_or("no session id")?.to_string();
+    let boundary = "idvbenchboundary";
+    let mut multipart = Vec::with_capacity(png.len() + 300);
+    multipart.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"document_type\"\r\n\r\nid_front\r\n")
+            .as_bytes(),
+    );
+    multipart.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"front.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+    multipart.extend_from_slice(png);
+    multipart.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut resp = client
+        .post(format!("{base}/api/v1/sessions/{id}/documents"))
+        .insert_header(("X-API-Key", key))
+        .insert_header((CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}")))
+        .send_body(multipart)
+        .await
+        .map_err(|e| format!("upload transport error: {e}"))?;
+    if resp.status().as_u16() != 201 {
+        let b = resp.body().await.unwrap_or_default();
+        return Err(format!("upload HTTP {}: {}", resp.status(), String::from_utf8_lossy(&b)));
+    }
+    json_call(
+        client.post(format!("{base}/api/v1/sessions/{id}/submit")).insert_header(("X-API-Key", key)),
+        None,
+        &[202],
+    )
+    .await?;
+    for _ in 0..2000 {
+        let s = json_call(
+            client.get(format!("{base}/api/v1/sessions/{id}")).insert_header(("X-API-Key", key)),
+            None,
+            &[200],
+        )
+        .await?;
+        if s["status"] != "processing" {
+            json_call(
+                client.get(format!("{base}/api/v1/sessions/{id}/result")).insert_header(("X-API-Key", key)),
+                None,
+                &[200],
+            )
+            .await?;
+            return Ok(());
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(2)).await;
+    }
+    Err("the session never left processing".into())
 }
 
 /// Polls `/healthz` every 100 ms for up to 30 s.
@@ -881,15 +1051,15 @@ mod tests {
     #[test]
     fn extracts_secret_from_plain_and_json_output() {
         assert_eq!(
-            extract_secret("created key key_01\nsecret: vk_sandbox_abc123 (shown once)\n").as_deref(),
+            extract_secret("created key key_01\nsecret: vk_sandbox_abc123 (shown once)\n", "sandbox").as_deref(),
             Some("vk_sandbox_abc123")
         );
         assert_eq!(
-            extract_secret(r#"{"id":"key_1","secret":"vk_sandbox_x_y-z"}"#).as_deref(),
+            extract_secret(r#"{"id":"key_1","secret":"vk_sandbox_x_y-z"}"#, "sandbox").as_deref(),
             Some("vk_sandbox_x_y-z")
         );
-        assert_eq!(extract_secret("nothing here"), None);
-        assert_eq!(extract_secret("vk_sandbox_"), None);
+        assert_eq!(extract_secret("nothing here", "sandbox"), None);
+        assert_eq!(extract_secret("vk_sandbox_", "sandbox"), None);
     }
 
     #[test]

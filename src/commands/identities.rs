@@ -503,6 +503,7 @@ pub async fn merge(
                     &meta.ctx(),
                 )?;
                 super::relationships::move_user_links(w, &meta, &secondary_state.id, &primary_state.id)?;
+                repoint_sessions(w, &meta, &secondary_state.id, &primary_state.id)?;
                 emit_identity(w, &meta, &secondary_state.id, secondary_state.version, sec_events)?;
                 emit_identity(w, &meta, &primary_state.id, primary_state.version, pri_events)?;
                 super::relationships::link_system(
@@ -523,6 +524,34 @@ pub async fn merge(
             Ok((primary_state.id, merged))
         })
         .await
+}
+
+/// The identity behind `id_or_ref`, following merges to the identity it now lives on in (spec §1.6.10).
+pub fn load_surviving(conn: &Connection, environment: &str, id_or_ref: &str) -> AppResult<Option<IdentityState>> {
+    let mut state = load_state(conn, environment, id_or_ref)?;
+    // Merging refuses an already-merged secondary, so chains are short and acyclic; the bound is a guard.
+    for _ in 0..32 {
+        match state.as_ref().and_then(|s| s.merged_into.clone()) {
+            Some(into) => state = load_state(conn, environment, &into)?,
+            None => break,
+        }
+    }
+    Ok(state)
+}
+
+/// Re-points the secondary's sessions to the primary (spec §1.6.10), one event on each session's stream.
+fn repoint_sessions(w: &mut WriteCtx<'_>, meta: &CommandMeta, from: &str, to: &str) -> AppResult<()> {
+    let rows: Vec<(String, i64)> = {
+        let mut stmt =
+            w.conn.prepare_cached("SELECT id, stream_seq FROM sessions WHERE identity_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([from], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (session_id, version) in rows {
+        let payload = serde_json::json!({ "identity_id": to, "from": from, "reason": "merged" });
+        w.emit(&meta.event_meta(), &session_id, version, vec![NewEvent::new("SessionIdentityChanged", payload)])?;
+    }
+    Ok(())
 }
 
 /// The secondary's custom field values that the primary does not have yet, re-sealed for the primary.

@@ -4,7 +4,9 @@
 //! personal under the session's data key, and on a decision upserts the identity (re-sealed under the
 //! identity's key). Must not render responses.
 
-use super::identities::{data_key, emit_identity, load_state as load_identity, seal_fields, sealed_blind_set};
+use super::identities::{
+    data_key, emit_identity, load_state as load_identity, load_surviving, seal_fields, sealed_blind_set,
+};
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
 use crate::checks::engine::{self, DuplicateHit, Evidence, FaceMatch};
@@ -567,7 +569,7 @@ fn gather(w: &WriteCtx<'_>, s: &SessionState, now: &str) -> AppResult<(Evidence,
 /// Blind-index and image-hash matches against other identities of the environment.
 fn duplicates(w: &WriteCtx<'_>, s: &SessionState, data: &BTreeMap<String, String>) -> AppResult<Vec<DuplicateHit>> {
     let own =
-        s.external_ref.as_deref().and_then(|r| load_identity(w.conn, &s.environment, r).ok().flatten()).map(|i| i.id);
+        s.external_ref.as_deref().and_then(|r| load_surviving(w.conn, &s.environment, r).ok().flatten()).map(|i| i.id);
     let mut hits = Vec::new();
     let kinds = [
         ("name_dob", "same_name_dob"),
@@ -705,7 +707,8 @@ fn upsert_identity(
         .collect();
     let mut identity_meta = meta.clone();
     identity_meta.environment = s.environment.clone();
-    let existing = load_identity(w.conn, &s.environment, external_ref)?;
+    // A merged identity's sessions belong to the identity it was merged into.
+    let existing = load_surviving(w.conn, &s.environment, external_ref)?;
     let (state, key) = match existing {
         Some(state) => {
             let key = data_key(w.conn, w.keyring, &state.id)?;

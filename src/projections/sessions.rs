@@ -188,6 +188,12 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 )?;
             }
         }
+        "SessionIdentityChanged" => {
+            conn.execute(
+                "UPDATE sessions SET identity_id = ?1 WHERE id = ?2",
+                params![field(event, "identity_id").as_str(), id],
+            )?;
+        }
         "SessionInviteSent" => {
             conn.execute("UPDATE sessions SET invites_sent = invites_sent + 1 WHERE id = ?1", [id])?;
         }

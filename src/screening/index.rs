@@ -15,7 +15,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 pub const DEFAULT_THRESHOLD: f64 = 0.6;
 
 /// Most candidates fully scored per query; the blocking score ranks them.
-const MAX_CANDIDATES: usize = 200;
+const MAX_CANDIDATES: usize = 150;
+
+/// Candidates whose blocking score is under this share of the best one are not scored.
+const MIN_BLOCKING_SHARE: f32 = 0.25;
 
 /// Keys whose posting lists are longer than this (share of all names) are too common to block on.
 const MAX_POSTING_SHARE: f64 = 0.05;
@@ -268,7 +271,10 @@ impl Index {
             cands.select_nth_unstable_by(MAX_CANDIDATES, |a, b| b.0.total_cmp(&a.0));
             cands.truncate(MAX_CANDIDATES);
         }
-        let mut name_ids: Vec<u32> = cands.into_iter().map(|(_, id)| id).collect();
+        // Names sharing only a fraction of the best candidate's evidence cannot outscore it by much.
+        let top = cands.iter().map(|c| c.0).fold(0.0f32, f32::max);
+        let mut name_ids: Vec<u32> =
+            cands.into_iter().filter(|(s, _)| *s >= top * MIN_BLOCKING_SHARE).map(|(_, id)| id).collect();
 
         // Entries sharing an identifier with the query are candidates whatever their names.
         let id_entries: Vec<u32> = query

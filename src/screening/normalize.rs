@@ -126,6 +126,11 @@ pub fn transliterate(s: &str) -> String {
     out
 }
 
+/// Latin letters with diacritics (Latin-1 Supplement to Latin Extended Additional).
+fn is_latin(c: char) -> bool {
+    matches!(c as u32, 0x00C0..=0x024F | 0x1E00..=0x1EFF)
+}
+
 fn is_han_or_hangul(c: char) -> bool {
     matches!(c as u32,
         0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x20000..=0x2A6DF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF)
@@ -541,7 +546,9 @@ fn tokenize(name: &str) -> (Vec<RawToken>, Option<usize>) {
     let mut before_comma = None;
     let flush = |buf: &mut String, out: &mut Vec<RawToken>| {
         if !buf.is_empty() {
-            out.extend(raw_tokens(&transliterate(buf)).into_iter().map(|t| (t, None)));
+            // Tokens romanised from another script are marked with the NUL character.
+            let foreign = buf.chars().any(|c| c.is_alphabetic() && !c.is_ascii() && !is_latin(c));
+            out.extend(raw_tokens(&transliterate(buf)).into_iter().map(|t| (t, foreign.then_some('\0'))));
             buf.clear();
         }
     };
@@ -671,7 +678,7 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
             if !org && !all_honorific && HONORIFICS.contains(&text.as_str()) {
                 continue;
             }
-            if syllable.is_some() {
+            if syllable.is_some_and(|c| c != '\0') {
                 // a syllable is a name part of its own
             } else if org && ORG_STOPWORDS.contains(&text.as_str()) {
                 class = TokenClass::Particle;
@@ -692,7 +699,10 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
             }
         }
         let mut tok = make_token(text, class);
-        tok.syllable = syllable;
+        let foreign = syllable.is_some() || raw_syl.get(raw_index).is_some_and(|(_, s)| s.is_some());
+        // Only a romanised abjad lacks vowels for a reason; a Latin acronym (`DML`) does not.
+        tok.abjad &= foreign;
+        tok.syllable = syllable.filter(|c| *c != '\0');
         tokens.push(tok);
     }
     PreparedName { tokens, shape, family }

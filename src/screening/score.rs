@@ -115,10 +115,25 @@ pub fn osa_distance(a: &[u8], b: &[u8]) -> usize {
     if m == 0 {
         return n;
     }
-    let mut prev2 = vec![0usize; m + 1];
-    let mut prev: Vec<usize> = (0..=m).collect();
-    let mut cur = vec![0usize; m + 1];
-    for i in 1..=n {
+    // Three rows; on the stack for the short strings names are made of.
+    const STACK: usize = 48;
+    if m < STACK {
+        let mut rows = [[0usize; STACK]; 3];
+        osa_rows(a, b, &mut rows)
+    } else {
+        let mut rows = [vec![0usize; m + 1], vec![0usize; m + 1], vec![0usize; m + 1]];
+        osa_rows(a, b, &mut rows)
+    }
+}
+
+fn osa_rows<R: AsMut<[usize]>>(a: &[u8], b: &[u8], rows: &mut [R; 3]) -> usize {
+    let m = b.len();
+    let [r0, r1, r2] = rows;
+    let (mut prev2, mut prev, mut cur) = (r0.as_mut(), r1.as_mut(), r2.as_mut());
+    for (j, v) in prev.iter_mut().enumerate().take(m + 1) {
+        *v = j;
+    }
+    for i in 1..=a.len() {
         cur[0] = i;
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
@@ -167,6 +182,8 @@ pub struct MatchParams {
     pub family_cost: f64,
     /// Factor applied when a patronymic is inverted (`X bin Y` against `Y bin X`).
     pub patronymic_factor: f64,
+    /// Multiplier of `extension_cost` when only one word matched.
+    pub single_match_factor: f64,
 }
 
 impl Default for MatchParams {
@@ -181,6 +198,7 @@ impl Default for MatchParams {
             sim_exponent: 1.0,
             family_cost: 1.0,
             patronymic_factor: 0.65,
+            single_match_factor: 2.0,
         }
     }
 }
@@ -300,6 +318,11 @@ fn merged_similarity(group: &[NameToken], single: &NameToken, p: &MatchParams) -
     if lo / hi < 0.75 {
         return 0.0;
     }
+    // A joined word starts where the run starts.
+    let (g, s) = (&group[0], single);
+    if g.text.as_bytes()[0] != s.text.as_bytes()[0] && g.phon.as_bytes().first() != s.phon.as_bytes().first() {
+        return 0.0;
+    }
     let text: String = group.iter().map(|t| t.text.as_str()).collect();
     if text == single.text {
         return 1.0;
@@ -390,7 +413,13 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
     let (ua, ub) = (left(ta, &used_a), left(tb, &used_b));
     let sub = ua.min(ub);
     let ext = ua.max(ub) - sub;
-    den += 2.0 * sub * p.substitution_cost + ext * p.extension_cost;
+    // One matching word and more words only on one side is thin evidence (`Samir Belko Ruzan` / `SARIR`).
+    let word_pairs = aligned
+        .iter()
+        .filter(|(sa, sb, _)| ta[sa.range()].iter().chain(&tb[sb.range()]).any(|t| t.class == TokenClass::Word))
+        .count();
+    let ext_cost = if word_pairs <= 1 { p.extension_cost * p.single_match_factor } else { p.extension_cost };
+    den += 2.0 * sub * p.substitution_cost + ext * ext_cost;
     // Different family names with other parts equal (siblings, clan or tribe swaps) are different people.
     if let (Some(fa), Some(fb)) = (a.family, b.family) {
         if !used_a[fa] && !used_b[fb] {

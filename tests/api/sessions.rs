@@ -566,6 +566,66 @@ async fn the_same_name_and_birth_date_under_two_refs_is_a_duplicate() {
     }
 }
 
+#[actix_web::test]
+async fn merging_identities_repoints_the_secondarys_sessions() {
+    let app = spawn_app().await;
+    let mut sessions = Vec::new();
+    for (r, person) in [
+        ("merge_a", json!({"first_name": "Ann", "last_name": "Lee", "date_of_birth": "1980-01-01"})),
+        ("merge_b", json!({})),
+    ] {
+        let mut body = person;
+        body["external_ref"] = json!(r);
+        let id = create(&app, body).await["id"].as_str().unwrap().to_string();
+        assert_eq!(app.post(&format!("/sessions/{id}/simulate"), json!({"action": "approve"})).await.status, 200);
+        sessions.push(id);
+    }
+    let a = app.get("/identities/merge_a").await.body["id"].as_str().unwrap().to_string();
+    let b = app.get("/identities/merge_b").await.body["id"].as_str().unwrap().to_string();
+    let r = app.post("/identities/merge", json!({"primary_identity_id": a, "secondary_identity_id": b})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["primary"]["session_count"], 2, "{}", r.body);
+
+    // Spec §1.6.10: the secondary's sessions are re-pointed to the primary.
+    let listed = app.get(&format!("/identities/{a}/sessions")).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(ids_of(&listed), sorted(sessions.clone()), "{}", listed.body);
+    assert_eq!(listed.body["pagination"]["total"], 2);
+    assert_eq!(app.get(&format!("/sessions/{}", sessions[1])).await.body["identity_id"], a.as_str());
+    assert_eq!(app.get(&format!("/sessions/{}/result", sessions[1])).await.body["status"], "approved");
+    assert_eq!(app.get(&format!("/identities/{b}/sessions")).await.body["pagination"]["total"], 0);
+    // Re-pointed sessions stay fully usable.
+    let r = app.post(&format!("/sessions/{}/tags/add", sessions[1]), json!({"tag": "after-merge"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.post(&format!("/sessions/{}/reprocess", sessions[1]), json!({})).await.status, 202);
+    let again = wait_for(&app, &app.sandbox_key.clone(), &sessions[1], &["completed", "under_review", "failed"]).await;
+    assert_eq!(again["identity_id"], a.as_str(), "a new decision keeps the session on the primary: {again}");
+    assert_eq!(app.get(&format!("/identities/{a}")).await.body["session_count"], 2);
+
+    // A later session under the secondary's external_ref lands on the primary, which is the same person
+    // (not a duplicate of itself).
+    let later = create(
+        &app,
+        json!({"external_ref": "merge_b", "first_name": "Ann", "last_name": "Lee", "date_of_birth": "1980-01-01"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(app.post(&format!("/sessions/{later}/simulate"), json!({"action": "approve"})).await.status, 200);
+    assert_eq!(app.post(&format!("/sessions/{later}/reprocess"), json!({})).await.status, 202);
+    let done = wait_for(&app, &app.sandbox_key.clone(), &later, &["completed", "under_review", "failed"]).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["identity_id"], a.as_str(), "{done}");
+    let result = app.get(&format!("/sessions/{later}/result")).await.body;
+    assert_eq!(result["status"], "approved", "{result}");
+    let primary = app.get(&format!("/identities/{a}")).await.body;
+    assert_eq!(primary["session_count"], 3, "{primary}");
+    assert_eq!(primary["latest_session_id"], later.as_str(), "{primary}");
+    assert_eq!(app.get(&format!("/identities/{a}/sessions")).await.body["pagination"]["total"], 3);
+    assert_eq!(app.get(&format!("/identities/{b}")).await.body["status"], "merged");
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Signed document URLs
 // ---------------------------------------------------------------------------------------------------------------
@@ -1331,6 +1391,10 @@ async fn replay_of_a_session_workload_equals_the_live_views() {
     api_upload(&app, &app.sandbox_key, &s3, "id_front", &png(44)).await;
     app.post(&format!("/sessions/{s3}/simulate"), json!({"action": "require-review"})).await;
     assert_eq!(app.delete(&format!("/sessions/{s3}/data")).await.status, 200);
+    let live_key = app.live_key.clone();
+    let merge = json!({"primary_identity_id": "rp_live_a", "secondary_identity_id": "rp_live_b"});
+    let merged = post_with(&app, &live_key, "/identities/merge", merge).await;
+    assert_eq!(merged.status, 200, "{}", merged.body);
     let s4 = create(&app, json!({})).await["id"].as_str().unwrap().to_string();
     app.post(&format!("/sessions/{s4}/simulate"), json!({"action": "expire"})).await;
 

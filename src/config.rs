@@ -20,6 +20,8 @@ pub struct Config {
     pub workers: usize,
     /// Public base URL printed for users (defaults to http://<bind>).
     pub public_url: Option<String>,
+    /// An on-prem face-match service (see `face`); none: live face matches go to review.
+    pub face_provider_url: Option<String>,
     /// How often the sweeper applies time-based rules (token expiry, stuck processing).
     pub sweep_interval: std::time::Duration,
 }
@@ -38,6 +40,7 @@ impl Config {
             workers: 2,
             public_url: None,
             sweep_interval: std::time::Duration::from_secs(1),
+            face_provider_url: None,
         }
     }
 

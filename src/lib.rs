@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod face;
 pub mod http;
 pub mod idempotency;
 pub mod metrics;

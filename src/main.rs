@@ -48,6 +48,10 @@ enum Command {
         /// Base URL printed for users, when idv runs behind a proxy.
         #[arg(long, env = "IDV_PUBLIC_URL")]
         public_url: Option<String>,
+        /// An on-prem face-match service (JSON contract in the README); without one, live face matches
+        /// go to review.
+        #[arg(long, env = "IDV_FACE_PROVIDER_URL")]
+        face_provider_url: Option<String>,
     },
     /// Manage API keys.
     Keys {
@@ -120,7 +124,8 @@ fn now() -> String {
 async fn run(cli: Cli) -> Result<(), String> {
     let mut cfg = config(&cli);
     match cli.command {
-        Command::Serve { bind, durability, rate_limit_rpm, workers, public_url } => {
+        Command::Serve { bind, durability, rate_limit_rpm, workers, public_url, face_provider_url } => {
+            cfg.face_provider_url = face_provider_url;
             cfg.bind = bind;
             cfg.durability = match durability {
                 DurabilityArg::Full => Durability::Full,

@@ -58,7 +58,12 @@ fn base_url(state: &AppState) -> String {
 /// Spawns the offline pipeline for a session that has just entered `processing`.
 pub(crate) fn spawn_processing(state: web::Data<AppState>, meta: crate::commands::CommandMeta, id: String) {
     actix_web::rt::spawn(async move {
-        if let Err(e) = cmd::process(&state.writer, meta, id, None).await {
+        let sandbox = meta.environment == "sandbox";
+        let face = match crate::face::evaluate(&state, &id, sandbox).await {
+            Ok(f) => f,
+            Err(e) => Some(crate::checks::engine::FaceMatch::Unavailable(format!("images unreadable: {e}"))),
+        };
+        if let Err(e) = cmd::process(&state.writer, meta, id, face).await {
             tracing::error!(error = %e, "session processing failed");
         }
     });

@@ -477,3 +477,20 @@ pub fn export(
         "webhook_deliveries": [],
     }))
 }
+
+/// The decrypted bytes of one document of a session, for in-process checks (no URL signature).
+pub fn document_plain(conn: &Connection, keyring: &Keyring, id: &str, doc_type: &str) -> AppResult<Option<Vec<u8>>> {
+    let blob: Option<String> = conn
+        .query_row(
+            "SELECT blob_id FROM session_documents WHERE session_id = ?1 AND doc_type = ?2",
+            params![id, doc_type],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(blob_id) = blob else { return Ok(None) };
+    let sealed: Vec<u8> =
+        conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [&blob_id], |r| r.get(0))?;
+    let Some(key) = data_key(conn, keyring, id)? else { return Ok(None) };
+    let b64 = key.open(id, &format!("document:{blob_id}"), &sealed)?;
+    Ok(base64::engine::general_purpose::STANDARD.decode(b64).ok())
+}

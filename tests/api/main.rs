@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod conventions;
+mod face;
 mod helpers;
 mod identities;
 mod pii;

@@ -1,0 +1,105 @@
+//! Face match in live: an on-prem provider over HTTP decides the score; a failing or missing provider
+//! sends the session to review.
+
+use crate::helpers::*;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+
+fn png(seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(96, 96, |x, y| {
+        image::Rgb([((x * 3) as u8).wrapping_add(seed), ((y * 5) as u8) ^ seed, ((x + y) as u8).wrapping_mul(seed | 1)])
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
+
+/// A face service on 127.0.0.1:0 answering every request with `status` and `body`; returns its URL.
+fn provider(status: u16, body: Value) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        let body = body.clone();
+        App::new().default_service(web::to(move |payload: web::Json<Value>| {
+            let body = body.clone();
+            async move {
+                // The contract: both images arrive base64-encoded with the session id.
+                assert!(payload["selfie"].as_str().is_some_and(|s| !s.is_empty()));
+                assert!(payload["document_front"].as_str().is_some_and(|s| !s.is_empty()));
+                HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(body)
+            }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    format!("http://127.0.0.1:{port}/match")
+}
+
+async fn verify_live(app: &TestApp) -> Value {
+    let key = app.live_key.clone();
+    let created = app
+        .send(
+            "POST",
+            "/sessions",
+            Some(&key),
+            &[],
+            Some(&json!({"external_ref": "face-1", "first_name": "Ada", "last_name": "Byron", "date_of_birth": "1990-01-01",
+                         "checks": ["document_ocr", "face_match"]})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    for (doc, seed) in [("id_front", 3u8), ("selfie", 77u8)] {
+        let r = app
+            .upload(
+                &format!("/sessions/{id}/documents"),
+                Some(&key),
+                &[("document_type", doc)],
+                Some(("image/png", &png(seed))),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let submitted = app.send("POST", &format!("/sessions/{id}/submit"), Some(&key), &[], None).await;
+    assert_eq!(submitted.status, 202, "{}", submitted.body);
+    for _ in 0..200 {
+        let s = app.send("GET", &format!("/sessions/{id}"), Some(&key), &[], None).await;
+        if s.body["status"] != "processing" {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.send("GET", &format!("/sessions/{id}/result"), Some(&key), &[], None).await.body
+}
+
+#[actix_web::test]
+async fn a_configured_face_provider_scores_the_live_face_match() {
+    let url = provider(200, json!({"score": 0.82, "liveness_passed": true}));
+    let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
+    let result = verify_live(&app).await;
+    assert_eq!(result["status"], "approved", "{result}");
+    assert_eq!(result["face_match_score"], 0.82);
+    assert_eq!(result["face_match_passed"], true);
+}
+
+#[actix_web::test]
+async fn a_low_score_declines_and_a_failing_provider_sends_to_review() {
+    let url = provider(200, json!({"score": 0.1}));
+    let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
+    let result = verify_live(&app).await;
+    assert_eq!(result["status"], "declined", "{result}");
+    assert_eq!(result["rejection_reason_code"], "face_mismatch");
+
+    let url = provider(500, json!({"error": "down"}));
+    let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
+    let result = verify_live(&app).await;
+    assert_eq!(result["status"], "needs_review", "{result}");
+    assert_eq!(result["check_results"]["face_match"]["status"], "error");
+
+    let app = spawn_app().await;
+    let result = verify_live(&app).await;
+    assert_eq!(result["status"], "needs_review", "{result}");
+}

@@ -676,7 +676,14 @@ fn decide(
         &s,
         vec![NewEvent::new(
             "SessionDecided",
-            json!({ "to": to, "outcome": outcome, "workflow_id": workflow_id, "workflow_version": workflow_version }),
+            json!({
+                "to": to,
+                "outcome": outcome,
+                "workflow_id": workflow_id,
+                "workflow_version": workflow_version,
+                // A review routes to an open case (the cases API reads these).
+                "case_id": (to == "under_review").then(|| ids::new_id(ids::CASE)),
+            }),
         )],
     )?;
     Ok(to.to_string())

@@ -24,3 +24,4 @@ pub const SESSION: &str = "ses";
 pub const CAPTURE_LINK: &str = "link";
 pub const BLOB: &str = "blob";
 pub const WORKFLOW: &str = "wfl";
+pub const CASE: &str = "case";

@@ -173,9 +173,19 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             conn.execute(
                 "UPDATE sessions SET status = ?1, result_status = ?2, result_json = ?3, result_extracted = ?4,
                     identity_id = COALESCE(?5, identity_id), decided_at = ?6,
-                    case_status = CASE WHEN ?1 = 'under_review' THEN 'open' ELSE case_status END
+                    case_status = CASE WHEN ?1 = 'under_review' THEN 'open' ELSE case_status END,
+                    case_id = COALESCE(?8, case_id)
                  WHERE id = ?7",
-                params![to, outcome.status, public.to_string(), outcome.extracted, outcome.identity_id, at, id],
+                params![
+                    to,
+                    outcome.status,
+                    public.to_string(),
+                    outcome.extracted,
+                    outcome.identity_id,
+                    at,
+                    id,
+                    field(event, "case_id").as_str()
+                ],
             )?;
         }
         "SessionTagsChanged" => {

@@ -495,16 +495,15 @@ fn ofac_tokens(name: &str) -> Vec<String> {
     for c in name.chars() {
         if c.is_alphanumeric() {
             cur.extend(c.to_uppercase());
-        } else if c.is_whitespace()
+        } else if (c.is_whitespace()
             || matches!(
                 c,
                 '-' | '(' | ')' | '[' | ']' | '{' | '}' | '+' | '<' | '=' | '>' | '|' | '~' | '$' | '^' | '\u{2010}'
                     ..='\u{2015}'
-            )
+            ))
+            && !cur.is_empty()
         {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
+            out.push(std::mem::take(&mut cur));
         }
     }
     if !cur.is_empty() {

@@ -187,10 +187,10 @@ fn field(r: &mut Record, parent: &str, name: &str, value: &str) {
         }
         ("NATIONALITY", "VALUE")
         | ("INDIVIDUAL_ADDRESS" | "ENTITY_ADDRESS", "COUNTRY")
-        | ("INDIVIDUAL_PLACE_OF_BIRTH", "COUNTRY") => {
-            if !value.is_empty() {
-                r.countries.push(value.to_string());
-            }
+        | ("INDIVIDUAL_PLACE_OF_BIRTH", "COUNTRY")
+            if !value.is_empty() =>
+        {
+            r.countries.push(value.to_string());
         }
         _ => {}
     }

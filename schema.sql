@@ -340,3 +340,88 @@ CREATE TABLE IF NOT EXISTS workflow_versions (
     published_at TEXT,
     PRIMARY KEY (workflow_id, version)
 ) WITHOUT ROWID;
+
+-- ---------------------------------------------------------------- webhooks
+
+-- View: webhook endpoints, projected from WebhookEndpoint* events. `secret_sealed` is the signing secret
+-- sealed under the master key (bound to the endpoint id). `enabled_seq` is the seq of the event that last
+-- enabled the endpoint (creation or re-enabling): only later events are delivered to it.
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    id                      TEXT PRIMARY KEY,
+    environment             TEXT NOT NULL,
+    url                     TEXT NOT NULL,
+    label                   TEXT,
+    description             TEXT,
+    enabled                 INTEGER NOT NULL,
+    enabled_events          TEXT NOT NULL,
+    attribute_blocklist     TEXT NOT NULL,
+    event_filter_conditions TEXT,
+    api_version             TEXT,
+    key_inflection          TEXT NOT NULL,
+    secret_sealed           TEXT NOT NULL,
+    cloned_from             TEXT,
+    disabled_reason         TEXT,
+    disabled_at             TEXT,
+    enabled_seq             INTEGER NOT NULL,
+    secret_rotated_at       TEXT,
+    created_at              TEXT NOT NULL,
+    updated_at              TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_endpoints_by_env ON webhook_endpoints (environment, enabled);
+
+-- Outbox state (NOT views: delivery progress is operational state, like idempotency_records; replay
+-- leaves these tables alone). The dispatcher's cursor: the last event seq turned into deliveries.
+CREATE TABLE IF NOT EXISTS webhook_outbox_cursor (
+    name     TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- One row per (endpoint, webhook event): the durable outbox. `event_data` is the event's canonical,
+-- PII-free data; the body is built from it at each attempt with the endpoint's current format.
+-- `next_attempt_at` (unix ms) is set while the delivery waits for an attempt, NULL once final.
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id               TEXT PRIMARY KEY,
+    endpoint_id      TEXT NOT NULL,
+    environment      TEXT NOT NULL,
+    event_id         TEXT NOT NULL,
+    event_seq        INTEGER NOT NULL,
+    event_type       TEXT NOT NULL,
+    event_data       TEXT NOT NULL,
+    event_created_at TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL,
+    next_attempt_at  INTEGER,
+    manual_retry     INTEGER NOT NULL,
+    last_status_code INTEGER,
+    last_error       TEXT,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL,
+    completed_at     TEXT,
+    UNIQUE (endpoint_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due
+    ON webhook_deliveries (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, created_at);
+
+-- Every attempt of every delivery: what the receiver answered (status, latency, error, a short excerpt).
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    delivery_id      TEXT NOT NULL,
+    attempt          INTEGER NOT NULL,
+    attempted_at     TEXT NOT NULL,
+    status_code      INTEGER,
+    latency_ms       INTEGER NOT NULL,
+    error            TEXT,
+    response_excerpt TEXT,
+    manual           INTEGER NOT NULL,
+    PRIMARY KEY (delivery_id, attempt)
+) WITHOUT ROWID;
+
+-- Circuit breaker: deliveries that ended `failed` since the endpoint's last success, counted within the
+-- endpoint's current enabled period (`epoch_seq` = its enabled_seq; re-enabling starts a new count).
+CREATE TABLE IF NOT EXISTS webhook_endpoint_health (
+    endpoint_id          TEXT PRIMARY KEY,
+    epoch_seq            INTEGER NOT NULL,
+    consecutive_failures INTEGER NOT NULL,
+    last_success_at      TEXT,
+    last_failure_at      TEXT
+) WITHOUT ROWID;

@@ -179,3 +179,24 @@ fn a_wrong_master_key_is_refused_before_serving() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("master key does not match"));
 }
+
+#[test]
+fn the_cli_can_write_while_the_server_runs_and_the_chain_stays_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = serve(&data);
+    let out = drain(&server);
+    let key = out.split_whitespace().find(|w| w.starts_with("vk_sandbox_")).unwrap().to_string();
+    for i in 0..3 {
+        let (ok, text) = idv(&data, &["keys", "create", "--label", &format!("concurrent-{i}")]);
+        assert!(ok, "{text}");
+        let (status, body) =
+            request(&server.base, "POST", "/api/v1/identities", &key, &format!(r#"{{"external_ref":"c-{i}"}}"#));
+        assert_eq!(status, 201, "the server keeps writing after the CLI appended: {body}");
+    }
+    drop(server);
+    let (ok, text) = idv(&data, &["verify-log"]);
+    assert!(ok, "{text}");
+    let (ok, text) = idv(&data, &["replay", "--check"]);
+    assert!(ok, "{text}");
+}

@@ -217,7 +217,7 @@ fn ofac_parity_fixtures() {
     let within5 = deltas.iter().filter(|d| **d <= 5).count();
     let share = within5 as f64 / deltas.len() as f64;
     let mean = deltas.iter().sum::<i64>() as f64 / deltas.len() as f64;
-    worst.sort_by(|a, b| b.0.cmp(&a.0));
+    worst.sort_by_key(|w| std::cmp::Reverse(w.0));
     println!(
         "OFAC parity: {} positive rows, {within5} ({:.1}%) within ±5, mean |delta| {mean:.2}; negatives below 80: {negatives_below}/{negatives}",
         deltas.len(),

@@ -71,11 +71,11 @@ impl Writer {
         metrics: Arc<Metrics>,
         hooks: Vec<CommitHook>,
     ) -> AppResult<Self> {
-        let chain = ChainHead::load(&conn)?;
+        ChainHead::load(&conn)?;
         let (sender, receiver) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("idv-writer".into())
-            .spawn(move || run(conn, keyring, chain, receiver, metrics, hooks))
+            .spawn(move || run(conn, keyring, receiver, metrics, hooks))
             .map_err(|e| AppError::Internal(format!("cannot start writer thread: {e}")))?;
         Ok(Writer { sender })
     }
@@ -124,7 +124,6 @@ fn savepoint(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 fn run(
     conn: Connection,
     keyring: Arc<Keyring>,
-    mut chain: ChainHead,
     receiver: mpsc::Receiver<Job>,
     metrics: Arc<Metrics>,
     hooks: Vec<CommitHook>,
@@ -140,13 +139,23 @@ fn run(
             }
         }
         appended.clear();
-        let head_before = chain.clone();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "writer could not begin a transaction");
             // Each job still owns its reply sender; dropping the job answers the caller with an error.
             drop(batch);
             continue;
         }
+        // Another process (the CLI: `idv keys create`, `idv lists import`) may have appended since the last
+        // batch; under the IMMEDIATE lock the head read here is the real one.
+        let mut chain = match ChainHead::load(&conn) {
+            Ok(head) => head,
+            Err(e) => {
+                tracing::error!(error = %e, "writer could not read the chain head");
+                let _ = conn.execute_batch("ROLLBACK");
+                drop(batch);
+                continue;
+            }
+        };
         let mut completions = Vec::with_capacity(batch.len());
         for job in batch {
             if savepoint(&conn, "SAVEPOINT command").is_err() {
@@ -203,7 +212,6 @@ fn run(
             Err(e) => {
                 tracing::error!(error = %e, "writer commit failed; the batch was rolled back");
                 let _ = conn.execute_batch("ROLLBACK");
-                chain = head_before;
                 for completion in completions {
                     (completion.reply)(Some(AppError::Internal(format!("commit failed: {e}"))));
                 }

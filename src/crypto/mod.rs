@@ -96,6 +96,7 @@ pub struct Keyring {
     responses: SecretBytes,
     capture_tokens: SecretBytes,
     url_signing: SecretBytes,
+    webhook_secrets: SecretBytes,
 }
 
 /// A per-subject data key, unwrapped in memory only for the time it is used.
@@ -112,6 +113,7 @@ impl Keyring {
             responses: master.derive("idv 2026-01 idempotent response sealing"),
             capture_tokens: master.derive("idv 2026-01 capture token hashing"),
             url_signing: master.derive("idv 2026-01 document url signing"),
+            webhook_secrets: master.derive("idv 2026-01 webhook endpoint secret sealing"),
         }
     }
 
@@ -174,6 +176,22 @@ impl Keyring {
 
     pub fn open_response(&self, scope: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
         open_raw(&self.responses.0, sealed, scope.as_bytes())
+    }
+
+    /// Webhook signing secrets at rest (they must be usable again to sign, so they are sealed, not
+    /// hashed), bound to their endpoint id.
+    pub fn seal_webhook_secret(&self, endpoint_id: &str, secret: &str) -> Vec<u8> {
+        seal_raw(&self.webhook_secrets.0, secret.as_bytes(), endpoint_id.as_bytes())
+    }
+
+    pub fn open_webhook_secret(
+        &self,
+        endpoint_id: &str,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<String>, CryptoError> {
+        let plain = zeroize::Zeroizing::new(open_raw(&self.webhook_secrets.0, sealed, endpoint_id.as_bytes())?);
+        let text = std::str::from_utf8(&plain).map_err(|_| CryptoError::Malformed)?;
+        Ok(zeroize::Zeroizing::new(text.to_string()))
     }
 }
 

@@ -641,7 +641,8 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
             continue;
         }
         if let Some(d) = ordinal_digits(t) {
-            staged.push((d.trim_start_matches('0').to_string(), TokenClass::Number, None, i));
+            let trimmed = d.trim_start_matches('0');
+            staged.push((if trimmed.is_empty() { "0" } else { trimmed }.to_string(), TokenClass::Number, None, i));
             i += 1;
             continue;
         }
@@ -854,6 +855,21 @@ mod tests {
         for s in samples {
             let once = normalize(s);
             assert_eq!(normalize(&once), once, "not idempotent for {s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalisation_is_idempotent_for_any_text(s in "\\PC{0,40}") {
+            let once = normalize(&s);
+            proptest::prop_assert_eq!(normalize(&once), once);
+        }
+
+        #[test]
+        fn prepared_tokens_are_never_empty(s in "[ a-zA-Z0-9.,'&/-]{0,30}|\\PC{0,20}") {
+            for t in prepare(&s, None).tokens {
+                proptest::prop_assert!(!t.text.is_empty() && !t.phon.is_empty());
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! functions; must not index, import lists or decide thresholds for callers.
 
 use super::model::{normalize_identifier, BirthDate, EntityType, PartialDate};
-use super::normalize::{prepare, NameToken, PreparedName, TokenClass};
+use super::normalize::{prepare, NameShape, NameToken, PreparedName, TokenClass};
 use std::fmt::Write as _;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -418,7 +418,10 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
         .iter()
         .filter(|(sa, sb, _)| ta[sa.range()].iter().chain(&tb[sb.range()]).any(|t| t.class == TokenClass::Word))
         .count();
-    let ext_cost = if word_pairs <= 1 { p.extension_cost * p.single_match_factor } else { p.extension_cost };
+    // Organisation names add qualifiers freely (`Faberlic` / `FABERLIC EUROPE Sp. z o.o.`): not for two of them.
+    let both_orgs = a.shape == NameShape::Organization && b.shape == NameShape::Organization;
+    let ext_cost =
+        if word_pairs <= 1 && !both_orgs { p.extension_cost * p.single_match_factor } else { p.extension_cost };
     den += 2.0 * sub * p.substitution_cost + ext * ext_cost;
     // Different family names with other parts equal (siblings, clan or tribe swaps) are different people.
     if let (Some(fa), Some(fb)) = (a.family, b.family) {
@@ -469,7 +472,7 @@ pub fn score_names(a: &str, b: &str, entity_type: Option<EntityType>) -> f64 {
     let pb = prepare(
         b,
         entity_type.or(match pa.shape {
-            super::normalize::NameShape::Organization => Some(EntityType::Organization),
+            NameShape::Organization => Some(EntityType::Organization),
             _ => None,
         }),
     );

@@ -281,6 +281,67 @@ pub fn evaluate(e: &Evidence) -> Decision {
     d
 }
 
+/// Reads the machine-readable zone the person supplied: its own checks (check digits, codes, dates)
+/// and its consistency with what was entered, as (name, passed, detail) rows; and the fields it fills
+/// where the person left them empty. `today` is `YYYY-MM-DD...`.
+pub fn read_mrz(
+    text: &str,
+    entered: &BTreeMap<String, String>,
+    today: &str,
+    sandbox: bool,
+) -> (Vec<(String, bool, String)>, BTreeMap<String, String>) {
+    use super::mrz;
+    let parse_date = |s: &str| {
+        time::Date::parse(s.get(..10).unwrap_or(""), time::macros::format_description!("[year]-[month]-[day]")).ok()
+    };
+    let Some(today) = parse_date(today) else { return (Vec::new(), BTreeMap::new()) };
+    let mut options = mrz::ParseOptions::new(today);
+    options.allow_specimen_states = sandbox;
+    let report = match mrz::parse(text, &options) {
+        Ok(r) => r,
+        Err(e) => return (vec![("mrz.format".into(), false, e.to_string())], BTreeMap::new()),
+    };
+    let mut rows: Vec<(String, bool, String)> = report
+        .checks
+        .iter()
+        .map(|c| {
+            let name =
+                serde_json::to_value(c.name).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            (format!("mrz.{name}"), c.passed, c.detail.clone())
+        })
+        .collect();
+    let get = |k: &str| entered.get(k).cloned().filter(|v| !v.is_empty());
+    let person = mrz::Entered {
+        first_name: get("first_name"),
+        last_name: get("last_name"),
+        date_of_birth: get("date_of_birth").and_then(|d| parse_date(&d)),
+        document_number: get("document_number"),
+        nationality: get("nationality"),
+        expiry: get("document_expiration_date").and_then(|d| parse_date(&d)),
+    };
+    for c in mrz::compare(&report.data, &person) {
+        if c.outcome == mrz::FieldOutcome::Mismatch {
+            let field =
+                serde_json::to_value(c.field).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            rows.push((format!("consistency.{field}"), false, c.detail));
+        }
+    }
+    let d = &report.data;
+    let mut filled = BTreeMap::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            filled.insert(k.to_string(), v);
+        }
+    };
+    put("first_name", Some(d.secondary_identifier.clone()));
+    put("last_name", Some(d.primary_identifier.clone()));
+    put("date_of_birth", d.date_of_birth.map(|x| x.to_string()));
+    put("document_number", Some(d.document_number.clone()));
+    put("nationality", mrz::alpha2_of(&d.nationality).map(str::to_string));
+    put("document_expiration_date", d.date_of_expiry.map(|x| x.to_string()));
+    (rows, filled)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,65 +413,4 @@ mod tests {
         assert_eq!(r["risk_level"], "critical");
         assert_eq!(evaluate(&e).status, "declined");
     }
-}
-
-/// Reads the machine-readable zone the person supplied: its own checks (check digits, codes, dates)
-/// and its consistency with what was entered, as (name, passed, detail) rows; and the fields it fills
-/// where the person left them empty. `today` is `YYYY-MM-DD...`.
-pub fn read_mrz(
-    text: &str,
-    entered: &BTreeMap<String, String>,
-    today: &str,
-    sandbox: bool,
-) -> (Vec<(String, bool, String)>, BTreeMap<String, String>) {
-    use super::mrz;
-    let parse_date = |s: &str| {
-        time::Date::parse(s.get(..10).unwrap_or(""), time::macros::format_description!("[year]-[month]-[day]")).ok()
-    };
-    let Some(today) = parse_date(today) else { return (Vec::new(), BTreeMap::new()) };
-    let mut options = mrz::ParseOptions::new(today);
-    options.allow_specimen_states = sandbox;
-    let report = match mrz::parse(text, &options) {
-        Ok(r) => r,
-        Err(e) => return (vec![("mrz.format".into(), false, e.to_string())], BTreeMap::new()),
-    };
-    let mut rows: Vec<(String, bool, String)> = report
-        .checks
-        .iter()
-        .map(|c| {
-            let name =
-                serde_json::to_value(c.name).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            (format!("mrz.{name}"), c.passed, c.detail.clone())
-        })
-        .collect();
-    let get = |k: &str| entered.get(k).cloned().filter(|v| !v.is_empty());
-    let person = mrz::Entered {
-        first_name: get("first_name"),
-        last_name: get("last_name"),
-        date_of_birth: get("date_of_birth").and_then(|d| parse_date(&d)),
-        document_number: get("document_number"),
-        nationality: get("nationality"),
-        expiry: get("document_expiration_date").and_then(|d| parse_date(&d)),
-    };
-    for c in mrz::compare(&report.data, &person) {
-        if c.outcome == mrz::FieldOutcome::Mismatch {
-            let field =
-                serde_json::to_value(c.field).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            rows.push((format!("consistency.{field}"), false, c.detail));
-        }
-    }
-    let d = &report.data;
-    let mut filled = BTreeMap::new();
-    let mut put = |k: &str, v: Option<String>| {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            filled.insert(k.to_string(), v);
-        }
-    };
-    put("first_name", Some(d.secondary_identifier.clone()));
-    put("last_name", Some(d.primary_identifier.clone()));
-    put("date_of_birth", d.date_of_birth.map(|x| x.to_string()));
-    put("document_number", Some(d.document_number.clone()));
-    put("nationality", mrz::alpha2_of(&d.nationality).map(str::to_string));
-    put("document_expiration_date", d.date_of_expiry.map(|x| x.to_string()));
-    (rows, filled)
 }

@@ -1,0 +1,307 @@
+//! Webhook endpoint commands: create, update, rotate the secret, clone, delete, send a test event,
+//! retry a failed delivery, and the circuit breaker's disable. Secrets are generated and sealed here
+//! (returned once to the caller, stored only sealed); receiver URLs are checked against the egress
+//! policy here, before the writer, because that may need a DNS lookup. Must not render responses or
+//! log secrets.
+
+use super::writer::{WriteCtx, Writer};
+use super::CommandMeta;
+use crate::domain::webhook::{
+    self as dom, EndpointCommand, EndpointCreated, EndpointEvent, EndpointState, EndpointUpdated,
+};
+use crate::error::{AppError, AppResult};
+use crate::store::events::{stream_version, NewEvent, StoredEvent};
+use crate::webhooks::outbox;
+use crate::webhooks::policy::{self, EgressPolicy, EgressRefusal};
+use crate::webhooks::signing::WebhookSecret;
+use base64::Engine;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+use std::time::Duration;
+
+/// How long endpoint creation waits for DNS before accepting the URL (delivery checks it again).
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Create input, already parsed from the request.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointInput {
+    pub url: String,
+    pub label: Option<String>,
+    pub description: Option<String>,
+    pub enabled_events: Option<Vec<String>>,
+    pub attribute_blocklist: Option<Vec<String>>,
+    pub event_filter_conditions: Option<Value>,
+    pub api_version: Option<String>,
+    pub key_inflection: Option<String>,
+}
+
+/// An endpoint with its freshly minted secret (shown once for live endpoints).
+pub struct NewEndpoint {
+    pub id: String,
+    pub secret: WebhookSecret,
+}
+
+fn refusal(e: EgressRefusal) -> AppError {
+    AppError::validation("url", e.to_string())
+}
+
+/// The egress policy on a receiver URL: scheme, https for live endpoints, credentials, metadata
+/// hosts, and the addresses the host resolves to now. A host that does not resolve yet is accepted;
+/// every delivery resolves and checks again.
+pub async fn check_url(url: &str, live: bool, policy: &EgressPolicy) -> AppResult<()> {
+    dom::check_url_length(url)?;
+    let target = policy::parse_receiver_url(url, live, policy).map_err(refusal)?;
+    let ips = match target.literal_ip {
+        Some(ip) => vec![ip],
+        None => {
+            let (host, port) = (target.host.clone(), target.port);
+            let lookup = actix_web::rt::task::spawn_blocking(move || policy::resolve(&host, port));
+            match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+                Ok(Ok(Ok(ips))) if !ips.is_empty() => ips,
+                _ => return Ok(()),
+            }
+        }
+    };
+    policy::check_resolved(target, &ips, policy).map(|_| ()).map_err(refusal)
+}
+
+fn load(conn: &Connection, environment: &str, id: &str) -> AppResult<Option<EndpointState>> {
+    let enabled: Option<bool> = conn
+        .query_row(
+            "SELECT enabled FROM webhook_endpoints WHERE id = ?1 AND environment = ?2",
+            params![id, environment],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match enabled {
+        None => Ok(None),
+        Some(enabled) => Ok(Some(EndpointState {
+            id: id.to_string(),
+            version: stream_version(conn, id)?,
+            environment: environment.to_string(),
+            enabled,
+        })),
+    }
+}
+
+fn emit(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    environment: &str,
+    id: &str,
+    version: i64,
+    events: Vec<EndpointEvent>,
+) -> AppResult<Vec<StoredEvent>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut m = meta.event_meta();
+    m.environment = environment.to_string();
+    w.emit(&m, id, version, events.iter().map(|e| NewEvent::new(e.event_type(), e.payload())).collect())
+}
+
+fn seal(w: &WriteCtx<'_>, id: &str, secret: &WebhookSecret) -> String {
+    B64.encode(w.keyring.seal_webhook_secret(id, secret.expose()))
+}
+
+fn create_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: EndpointInput, cloned_from: Option<String>) -> AppResult<NewEndpoint> {
+    let id = crate::domain::ids::new_id(dom::ENDPOINT_PREFIX);
+    let secret = WebhookSecret::generate();
+    let created = EndpointCreated {
+        url: input.url.trim().to_string(),
+        label: input.label,
+        description: input.description,
+        enabled_events: dom::normalise_events(input.enabled_events)?,
+        attribute_blocklist: input.attribute_blocklist.unwrap_or_default(),
+        event_filter_conditions: dom::normalise_filters(input.event_filter_conditions.unwrap_or(Value::Null))?,
+        api_version: input.api_version,
+        key_inflection: input.key_inflection.unwrap_or_else(|| "snake".into()),
+        secret_sealed: seal(w, &id, &secret),
+        cloned_from,
+    };
+    let events = dom::decide(None, EndpointCommand::Create(created))?;
+    emit(w, meta, &meta.environment, &id, 0, events)?;
+    Ok(NewEndpoint { id, secret })
+}
+
+pub async fn create(writer: &Writer, policy: &EgressPolicy, meta: CommandMeta, input: EndpointInput) -> AppResult<NewEndpoint> {
+    check_url(&input.url, meta.environment == "live", policy).await?;
+    writer.execute(move |w| create_in(w, &meta, input, None)).await
+}
+
+fn require(conn: &Connection, environment: &str, id: &str) -> AppResult<EndpointState> {
+    load(conn, environment, id)?.ok_or_else(|| AppError::not_found("Webhook endpoint"))
+}
+
+pub async fn update(
+    writer: &Writer,
+    policy: &EgressPolicy,
+    meta: CommandMeta,
+    id: String,
+    mut update: EndpointUpdated,
+) -> AppResult<String> {
+    if let Some(url) = &update.url {
+        check_url(url, meta.environment == "live", policy).await?;
+        update.url = Some(url.trim().to_string());
+    }
+    if let Some(events) = update.enabled_events.take() {
+        update.enabled_events = Some(dom::normalise_events(Some(events))?);
+    }
+    if let Some(filters) = update.event_filter_conditions.take() {
+        let normalised = dom::normalise_filters(filters.unwrap_or(Value::Null))?;
+        update.event_filter_conditions = Some((!normalised.is_null()).then_some(normalised));
+    }
+    writer
+        .execute(move |w| {
+            let state = require(w.conn, &meta.environment, &id)?;
+            let events = dom::decide(Some(&state), EndpointCommand::Update(update))?;
+            emit(w, &meta, &state.environment, &id, state.version, events)?;
+            Ok(id)
+        })
+        .await
+}
+
+/// A new secret replaces the old one at once: later attempts (retries included) sign with it.
+pub async fn rotate_secret(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<NewEndpoint> {
+    writer
+        .execute(move |w| {
+            let state = require(w.conn, &meta.environment, &id)?;
+            let secret = WebhookSecret::generate();
+            let secret_sealed = seal(w, &id, &secret);
+            let events = dom::decide(Some(&state), EndpointCommand::RotateSecret { secret_sealed })?;
+            emit(w, &meta, &state.environment, &id, state.version, events)?;
+            Ok(NewEndpoint { id, secret })
+        })
+        .await
+}
+
+/// Optional changes applied to the copy.
+#[derive(Debug, Clone, Default)]
+pub struct CloneOverrides {
+    pub url: Option<String>,
+    pub label: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Copies URL, events, API version, key inflection, filters and the attribute blocklist (so a copy
+/// never sends more than its original), with a fresh secret.
+pub async fn clone_endpoint(
+    writer: &Writer,
+    policy: &EgressPolicy,
+    meta: CommandMeta,
+    id: String,
+    overrides: CloneOverrides,
+) -> AppResult<NewEndpoint> {
+    if let Some(url) = &overrides.url {
+        check_url(url, meta.environment == "live", policy).await?;
+    }
+    writer
+        .execute(move |w| {
+            require(w.conn, &meta.environment, &id)?;
+            let mut input = w.conn.query_row(
+                "SELECT url, label, description, enabled_events, attribute_blocklist, event_filter_conditions,
+                        api_version, key_inflection FROM webhook_endpoints WHERE id = ?1",
+                [&id],
+                |r| {
+                    let events: String = r.get(3)?;
+                    let blocklist: String = r.get(4)?;
+                    let filters: Option<String> = r.get(5)?;
+                    Ok(EndpointInput {
+                        url: r.get(0)?,
+                        label: r.get(1)?,
+                        description: r.get(2)?,
+                        enabled_events: serde_json::from_str(&events).ok(),
+                        attribute_blocklist: serde_json::from_str(&blocklist).ok(),
+                        event_filter_conditions: filters.and_then(|f| serde_json::from_str(&f).ok()),
+                        api_version: r.get(6)?,
+                        key_inflection: r.get(7)?,
+                    })
+                },
+            )?;
+            if let Some(url) = overrides.url {
+                input.url = url;
+            }
+            input.label = overrides.label.or(input.label.map(|l| format!("{l} (clone)")));
+            if overrides.description.is_some() {
+                input.description = overrides.description;
+            }
+            create_in(w, &meta, input, Some(id.clone()))
+        })
+        .await
+}
+
+/// Deletes the endpoint; its queued deliveries are never sent.
+pub async fn delete(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let state = require(w.conn, &meta.environment, &id)?;
+            let events = dom::decide(Some(&state), EndpointCommand::Delete)?;
+            emit(w, &meta, &state.environment, &id, state.version, events)?;
+            Ok(id)
+        })
+        .await
+}
+
+/// The test event's ids: the event (= payload `id`/`idempotency_key`) and its delivery.
+#[derive(Debug, Clone)]
+pub struct TestQueued {
+    pub event_id: String,
+    pub delivery_id: String,
+}
+
+/// Appends a test event for this endpoint and queues its delivery in the same transaction.
+pub async fn send_test(writer: &Writer, meta: CommandMeta, id: String, now: time::OffsetDateTime) -> AppResult<TestQueued> {
+    writer
+        .execute(move |w| {
+            let state = require(w.conn, &meta.environment, &id)?;
+            let events = dom::decide(Some(&state), EndpointCommand::RequestTest)?;
+            let stored = emit(w, &meta, &state.environment, &id, state.version, events)?;
+            let source = stored.into_iter().next().ok_or_else(|| AppError::Internal("test event not appended".into()))?;
+            let queued = outbox::enqueue_now(w, &source, now)?;
+            let delivery_id = queued
+                .into_iter()
+                .find(|(endpoint, _)| *endpoint == id)
+                .map(|(_, delivery)| delivery)
+                .ok_or_else(|| AppError::Internal("test delivery not queued".into()))?;
+            Ok(TestQueued { event_id: source.event_id, delivery_id })
+        })
+        .await
+}
+
+/// One more attempt of a failed delivery, now.
+pub async fn retry_delivery(
+    writer: &Writer,
+    meta: CommandMeta,
+    endpoint_id: String,
+    delivery_id: String,
+    now: time::OffsetDateTime,
+) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            require(w.conn, &meta.environment, &endpoint_id)?;
+            outbox::schedule_manual_retry_in(w, &meta.environment, &endpoint_id, &delivery_id, now)?;
+            Ok(delivery_id)
+        })
+        .await
+}
+
+/// The circuit breaker, from inside the outbox's transaction: disables the endpoint (an event, so the
+/// other endpoints hear of it). Returns whether it was enabled until now.
+pub fn disable_in(
+    w: &mut WriteCtx<'_>,
+    environment: &str,
+    endpoint_id: &str,
+    consecutive_failures: u32,
+    now: &str,
+) -> AppResult<bool> {
+    let Some(state) = load(w.conn, environment, endpoint_id)? else { return Ok(false) };
+    let events = dom::decide(Some(&state), EndpointCommand::Disable { consecutive_failures })?;
+    let meta = CommandMeta {
+        actor: "system".into(),
+        environment: environment.to_string(),
+        request_id: None,
+        now: now.to_string(),
+    };
+    Ok(!emit(w, &meta, environment, endpoint_id, state.version, events)?.is_empty())
+}

@@ -7,6 +7,7 @@ mod conventions;
 mod face;
 mod helpers;
 mod identities;
+mod image_matches;
 mod pii;
 mod relationships;
 mod replay;

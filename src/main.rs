@@ -101,7 +101,12 @@ fn config(cli: &Cli) -> Config {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("IDV_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    // IDV_LOG_FORMAT=json writes one JSON object per line, for log shippers.
+    if std::env::var("IDV_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_target(false).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    }
 }
 
 fn main() -> ExitCode {

@@ -24,6 +24,10 @@ pub struct Config {
     pub face_provider_url: Option<String>,
     /// How often the sweeper applies time-based rules (token expiry, stuck processing).
     pub sweep_interval: std::time::Duration,
+    /// Webhook egress: receiver allow/deny lists and whether live endpoints need https.
+    pub webhook_egress: crate::webhooks::policy::EgressPolicy,
+    /// How often the webhook loops poll (they are also woken by commits); `None` runs no loops.
+    pub webhook_poll_interval: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -40,6 +44,8 @@ impl Config {
             workers: 2,
             public_url: None,
             sweep_interval: std::time::Duration::from_secs(1),
+            webhook_egress: crate::webhooks::policy::EgressPolicy::default(),
+            webhook_poll_interval: Some(std::time::Duration::from_secs(1)),
             face_provider_url: None,
         }
     }

@@ -45,6 +45,8 @@ pub struct Core {
     pub keyring: Arc<Keyring>,
     pub metrics: Arc<Metrics>,
     pub created_master_key: bool,
+    /// Woken by every commit: the webhook dispatcher waits on it.
+    pub webhook_wake: Arc<crate::webhooks::worker::Wake>,
 }
 
 pub fn load_master_key(config: &Config) -> AppResult<(MasterKey, bool)> {
@@ -68,8 +70,10 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
     store::start_checkpointer(&conn, &db, config.durability)?;
     let read = ReadPool::open(&db, config.read_pool_size)?;
     let metrics = Arc::new(Metrics::default());
-    let writer = Writer::start(conn, keyring.clone(), metrics.clone(), Vec::new())?;
-    Ok(Core { writer, read, keyring, metrics, created_master_key })
+    let webhook_wake = Arc::new(crate::webhooks::worker::Wake::new());
+    let hooks = vec![crate::webhooks::worker::commit_hook(webhook_wake.clone())];
+    let writer = Writer::start(conn, keyring.clone(), metrics.clone(), hooks)?;
+    Ok(Core { writer, read, keyring, metrics, created_master_key, webhook_wake })
 }
 
 /// A wrong key file would make every sealed value unreadable; refuse to start instead.
@@ -123,6 +127,8 @@ pub struct Application {
     /// The server's own writer and read pool, so tests can drive `sweeper::run_once` against it.
     pub writer: Writer,
     pub read: ReadPool,
+    /// The webhook outbox's loops, so tests can drive `run_once` (or stop them, as a crash would).
+    pub webhooks: Arc<crate::webhooks::worker::Webhooks>,
 }
 
 impl Application {
@@ -145,6 +151,15 @@ impl Application {
         }
         crate::sweeper::spawn(core.writer.clone(), core.read.clone(), clock.clone(), config.sweep_interval);
         let (writer, read) = (core.writer.clone(), core.read.clone());
+        let webhooks = crate::webhooks::worker::Webhooks::start(
+            core.writer.clone(),
+            core.read.clone(),
+            core.keyring.clone(),
+            clock.clone(),
+            config.webhook_egress.clone(),
+            core.webhook_wake.clone(),
+            config.webhook_poll_interval,
+        );
         let state = Arc::new(AppState {
             auth: Authenticator::new(core.read.clone(), core.keyring.clone()),
             idempotency: Idempotency::new(core.read.clone(), core.writer.clone(), core.keyring.clone()),

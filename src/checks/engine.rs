@@ -13,19 +13,8 @@ pub const DEFAULT_CHECKS: &[&str] = &[
     "face_match",
     "duplicate_detection",
     "risk_assessment",
-    "watchlist_screening",
-];
-
-/// Every check name a session's `checks` override may list.
-pub const KNOWN_CHECKS: &[&str] = &[
-    "document_ocr",
-    "document_expiration",
-    "age_verification",
-    "face_match",
-    "duplicate_detection",
-    "risk_assessment",
-    "watchlist_screening",
     "identity_crossref",
+    "watchlist_screening",
 ];
 
 /// A same-person signal found against another identity.
@@ -52,6 +41,8 @@ pub struct Evidence {
     /// Person data: prefill overlaid by what the person confirmed (and the MRZ, when read).
     pub data: BTreeMap<String, String>,
     pub mrz_checks: Vec<(String, bool, String)>,
+    /// Fields where what the integrator prefilled and what the person confirmed disagree.
+    pub crossref_mismatches: Vec<String>,
     pub today: String,
     pub minimum_age: i64,
     pub face: Option<FaceMatch>,
@@ -261,6 +252,15 @@ pub fn evaluate(e: &Evidence) -> Decision {
             }
             "high" => review.push("high fraud risk".into()),
             _ => {}
+        }
+    }
+
+    if enabled(e, "identity_crossref") {
+        if e.crossref_mismatches.is_empty() {
+            result("identity_crossref", "passed", Value::Null);
+        } else {
+            result("identity_crossref", "failed", json!({ "mismatched_fields": e.crossref_mismatches }));
+            review.push("the confirmed data differs from the data on record".into());
         }
     }
 

@@ -7,6 +7,7 @@ pub mod identities;
 pub mod relationships;
 pub mod sessions;
 pub mod types;
+pub mod webhooks;
 pub mod workflows;
 pub mod writer;
 

@@ -527,7 +527,13 @@ fn gather(w: &WriteCtx<'_>, s: &SessionState, now: &str) -> AppResult<(Evidence,
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
     )?;
     let mut data = open_map(&key, &s.id, "prefill", prefill.as_deref())?;
-    data.extend(open_map(&key, &s.id, "user_data", user_data.as_deref())?);
+    let confirmed = open_map(&key, &s.id, "user_data", user_data.as_deref())?;
+    let crossref_mismatches: Vec<String> = confirmed
+        .iter()
+        .filter(|(k, v)| data.get(*k).is_some_and(|p| blind::name(p) != blind::name(v)))
+        .map(|(k, _)| k.clone())
+        .collect();
+    data.extend(confirmed);
     if let Some(t) = &s.document_type {
         data.entry("document_type".into()).or_insert_with(|| t.clone());
     }
@@ -561,6 +567,7 @@ fn gather(w: &WriteCtx<'_>, s: &SessionState, now: &str) -> AppResult<(Evidence,
         }
         evidence.mrz_checks = checks;
     }
+    evidence.crossref_mismatches = crossref_mismatches;
     evidence.data = data.clone();
     evidence.duplicates = duplicates(w, s, &data)?;
     Ok((evidence, data))

@@ -10,6 +10,7 @@ pub mod relationship;
 pub mod session;
 pub mod settings;
 pub mod values;
+pub mod webhook;
 pub mod workflow;
 
 /// What a decision may know about the outside world, handed in by the command layer.

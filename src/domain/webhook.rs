@@ -21,6 +21,13 @@ pub const EVENT_ENDPOINT_DISABLED: &str = "webhook.endpoint-disabled";
 /// `enabled_events` value meaning "every event".
 pub const ALL_EVENTS: &str = "*";
 
+/// Delivery statuses: waiting for its first attempt, waiting for a retry, done, given up.
+pub const DELIVERY_PENDING: &str = "pending";
+pub const DELIVERY_RETRYING: &str = "retrying";
+pub const DELIVERY_DELIVERED: &str = "delivered";
+pub const DELIVERY_FAILED: &str = "failed";
+pub const DELIVERY_STATUSES: &[&str] = &[DELIVERY_PENDING, DELIVERY_RETRYING, DELIVERY_DELIVERED, DELIVERY_FAILED];
+
 pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_LABEL_LEN: usize = 200;
 pub const MAX_DESCRIPTION_LEN: usize = 1000;

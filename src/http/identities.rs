@@ -8,9 +8,8 @@ use crate::commands::identities::{self as cmd, CreateIdentity, MergeOptions, Upd
 use crate::domain::identity::{canonical_status, IdentityCommand, PII_FIELDS};
 use crate::domain::values;
 use crate::error::{AppError, FieldError};
-use crate::queries::identities::{self as q, Cursor, Filter};
+use crate::queries::identities::{self as q, Bind, Cursor, Filter};
 use actix_web::web;
-use rusqlite::types::Value as Sql;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -187,15 +186,15 @@ async fn list(state: web::Data<AppState>, p: Principal, query: QueryMap) -> ApiR
     }
     if let Some(text) = query.get("q") {
         let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Sql::Text(format!("%{escaped}%")));
+        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Bind::Text(format!("%{escaped}%")));
     }
     if let Some(t) = query.get("identity_type_id") {
-        filter.push("i.identity_type_id = ?", Sql::Text(t.to_string()));
+        filter.push("i.identity_type_id = ?", Bind::Text(t.to_string()));
     }
     if let Some(tag) = query.get("tag") {
         filter.push(
             "EXISTS (SELECT 1 FROM identity_tags t WHERE t.identity_id = i.id AND t.tag = ?)",
-            Sql::Text(tag.to_string()),
+            Bind::Text(tag.to_string()),
         );
     }
     if !query.bool("include_archived")? {
@@ -351,14 +350,14 @@ fn page_of(limit: Option<i64>, offset: Option<i64>) -> Result<crate::queries::Pa
 fn base_filter(p: &Principal, external_ref: Option<&str>, status: Option<&str>, country: Option<&str>) -> Filter {
     let mut filter = Filter::new(p.environment());
     if let Some(r) = external_ref {
-        filter.push("i.external_ref = ?", Sql::Text(r.to_string()));
+        filter.push("i.external_ref = ?", Bind::Text(r.to_string()));
     }
     if let Some(s) = status {
         let s = canonical_status(s).map(str::to_string).unwrap_or_else(|| s.to_string());
-        filter.push("i.status = ?", Sql::Text(s));
+        filter.push("i.status = ?", Bind::Text(s));
     }
     if let Some(c) = country {
-        filter.push("i.country = ?", Sql::Text(c.trim().to_ascii_uppercase()));
+        filter.push("i.country = ?", Bind::Text(c.trim().to_ascii_uppercase()));
     }
     filter
 }
@@ -409,7 +408,7 @@ async fn advanced_search(state: web::Data<AppState>, p: Principal, body: ApiBody
     q::add_pii_criteria(&mut filter, &state.keyring, p.environment(), &criteria);
     if let Some(prefix) = &b.external_ref_prefix {
         let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Sql::Text(format!("{escaped}%")));
+        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Bind::Text(format!("{escaped}%")));
     }
     if let Some(statuses) = &b.statuses {
         let mapped: Vec<String> =
@@ -417,26 +416,26 @@ async fn advanced_search(state: web::Data<AppState>, p: Principal, body: ApiBody
         filter.any_of("i.status", &mapped);
     }
     if let Some(t) = &b.identity_type_id {
-        filter.push("i.identity_type_id = ?", Sql::Text(t.clone()));
+        filter.push("i.identity_type_id = ?", Bind::Text(t.clone()));
     }
     for tag in b.tags.iter().flatten() {
         filter.push(
             "EXISTS (SELECT 1 FROM identity_tags t WHERE t.identity_id = i.id AND t.tag = ?)",
-            Sql::Text(tag.clone()),
+            Bind::Text(tag.clone()),
         );
     }
     if let Some(any) = b.tags_any.as_ref().filter(|a| !a.is_empty()) {
         let marks = vec!["?"; any.len()].join(", ");
         filter.push_many(
             &format!("EXISTS (SELECT 1 FROM identity_tags t WHERE t.identity_id = i.id AND t.tag IN ({marks}))"),
-            any.iter().map(|t| Sql::Text(t.clone())).collect(),
+            any.iter().map(|t| Bind::Text(t.clone())).collect(),
         );
     }
     if let Some(flag) = b.is_flagged {
-        filter.push("i.is_flagged = ?", Sql::Integer(flag as i64));
+        filter.push("i.is_flagged = ?", flag);
     }
     if let Some(m) = b.monitoring_enabled {
-        filter.push("i.monitoring_enabled = ?", Sql::Integer(m as i64));
+        filter.push("i.monitoring_enabled = ?", m);
     }
     match (b.archived, b.include_archived.unwrap_or(false)) {
         (Some(true), _) => filter.raw("i.archived_at IS NOT NULL"),
@@ -453,13 +452,13 @@ async fn advanced_search(state: web::Data<AppState>, p: Principal, body: ApiBody
             let t = crate::clock::parse(v).ok_or_else(|| {
                 AppError::validation(column.trim_start_matches("i."), "must be an RFC 3339 timestamp")
             })?;
-            filter.push(&format!("{column} {op} ?"), Sql::Text(crate::clock::format(t)));
+            filter.push(&format!("{column} {op} ?"), Bind::Text(crate::clock::format(t)));
         }
     }
     for (name, value) in b.custom_fields.iter().flatten() {
         filter.push_many(
             "EXISTS (SELECT 1 FROM identity_custom_fields f WHERE f.identity_id = i.id AND f.name = ? AND f.value = ?)",
-            vec![Sql::Text(name.clone()), Sql::Text(value.to_string())],
+            vec![Bind::Text(name.clone()), Bind::Text(value.to_string())],
         );
     }
     Ok(Reply::ok(q::list_offset(&state.read.get()?, &state.keyring, &filter, page)?))

@@ -16,6 +16,7 @@ mod sessions;
 mod settings;
 mod system;
 mod types;
+mod webhooks;
 mod workflows;
 
 pub use crate::startup::AppState;
@@ -103,6 +104,7 @@ pub fn api_routes() -> RouteTable {
     sessions::routes(&mut t);
     settings::routes(&mut t);
     workflows::routes(&mut t);
+    webhooks::routes(&mut t);
     t
 }
 

@@ -6,6 +6,7 @@ pub mod identities;
 pub mod relationships;
 pub mod sessions;
 pub mod types;
+pub mod webhooks;
 pub mod workflows;
 
 use crate::crypto::Keyring;
@@ -37,6 +38,8 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         Ok(())
     } else if t.starts_with("ApiKey") {
         api_keys::apply(conn, event)
+    } else if t.starts_with("WebhookEndpoint") {
+        webhooks::apply(conn, event)
     } else {
         Ok(())
     }

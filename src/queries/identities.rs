@@ -151,6 +151,45 @@ pub fn tags_of(conn: &ReadConn, id: &str) -> AppResult<Value> {
     Ok(json!({ "id": id, "tags": tags(conn, id)? }))
 }
 
+/// A value bound into a filter condition (so callers need not know the database's value type).
+pub enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+impl From<String> for Bind {
+    fn from(v: String) -> Self {
+        Bind::Text(v)
+    }
+}
+
+impl From<&str> for Bind {
+    fn from(v: &str) -> Self {
+        Bind::Text(v.to_string())
+    }
+}
+
+impl From<i64> for Bind {
+    fn from(v: i64) -> Self {
+        Bind::Int(v)
+    }
+}
+
+impl From<bool> for Bind {
+    fn from(v: bool) -> Self {
+        Bind::Int(v as i64)
+    }
+}
+
+impl From<Bind> for Sql {
+    fn from(b: Bind) -> Self {
+        match b {
+            Bind::Text(t) => Sql::Text(t),
+            Bind::Int(i) => Sql::Integer(i),
+        }
+    }
+}
+
 /// Filters shared by list, search and advanced search: SQL conditions and their bound values.
 #[derive(Default)]
 pub struct Filter {
@@ -161,17 +200,18 @@ pub struct Filter {
 impl Filter {
     pub fn new(environment: &str) -> Self {
         let mut f = Filter::default();
-        f.push("i.environment = ?", Sql::Text(environment.to_string()));
+        f.push("i.environment = ?", environment);
         f
     }
-    pub fn push(&mut self, condition: &str, value: Sql) {
+    pub fn push(&mut self, condition: &str, value: impl Into<Bind>) {
+        let value: Sql = value.into().into();
         self.conditions.push(format!("({condition})"));
         self.values.push(value);
     }
     /// A condition with several placeholders, bound in order.
-    pub fn push_many(&mut self, condition: &str, values: Vec<Sql>) {
+    pub fn push_many(&mut self, condition: &str, values: Vec<Bind>) {
         self.conditions.push(format!("({condition})"));
-        self.values.extend(values);
+        self.values.extend(values.into_iter().map(Sql::from));
     }
     pub fn raw(&mut self, condition: &str) {
         self.conditions.push(condition.to_string());

@@ -8,6 +8,7 @@ pub mod relationships;
 pub mod sessions;
 pub mod settings;
 pub mod types;
+pub mod webhooks;
 pub mod workflows;
 
 use serde_json::{json, Value};

@@ -37,6 +37,7 @@ pub const VIEW_TABLES: &[&str] = &[
     "settings",
     "workflows",
     "workflow_versions",
+    "webhook_endpoints",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,11 +27,10 @@ const CURSOR: &str = "dispatch";
 /// Events examined per dispatch transaction.
 pub const DISPATCH_BATCH: i64 = 512;
 
-pub const STATUS_PENDING: &str = "pending";
-pub const STATUS_RETRYING: &str = "retrying";
-pub const STATUS_DELIVERED: &str = "delivered";
-pub const STATUS_FAILED: &str = "failed";
-pub const STATUSES: &[&str] = &[STATUS_PENDING, STATUS_RETRYING, STATUS_DELIVERED, STATUS_FAILED];
+use dom::{
+    DELIVERY_DELIVERED as STATUS_DELIVERED, DELIVERY_FAILED as STATUS_FAILED, DELIVERY_PENDING as STATUS_PENDING,
+    DELIVERY_RETRYING as STATUS_RETRYING,
+};
 
 pub fn unix_ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)

@@ -8,6 +8,7 @@ use idv::config::Config;
 use idv::domain::api_key::{ALL_SCOPES, CURRENT_API_VERSION};
 use idv::startup::{self, Application};
 use idv::store::{self, Durability};
+use idv::webhooks::policy::{EgressPolicy, HostRule};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,6 +53,16 @@ enum Command {
         /// go to review.
         #[arg(long, env = "IDV_FACE_PROVIDER_URL")]
         face_provider_url: Option<String>,
+        /// Webhook receivers allowed (IP, CIDR, host or *.domain; repeat or comma-separate). Empty: any
+        /// host not denied. Link-local and cloud metadata addresses are always refused.
+        #[arg(long, env = "IDV_WEBHOOK_ALLOW", value_delimiter = ',')]
+        webhook_allow: Vec<String>,
+        /// Webhook receivers denied (same forms); deny wins over allow.
+        #[arg(long, env = "IDV_WEBHOOK_DENY", value_delimiter = ',')]
+        webhook_deny: Vec<String>,
+        /// Let live webhook endpoints use plain http:// (default: https only).
+        #[arg(long, env = "IDV_WEBHOOK_ALLOW_HTTP_LIVE")]
+        webhook_allow_http_live: bool,
     },
     /// Manage API keys.
     Keys {
@@ -98,6 +109,14 @@ fn config(cli: &Cli) -> Config {
     c
 }
 
+/// The webhook egress policy from its flags; a malformed rule stops startup.
+fn webhook_egress(allow: &[String], deny: &[String], allow_http_live: bool) -> Result<EgressPolicy, String> {
+    let parse = |rules: &[String]| -> Result<Vec<HostRule>, String> {
+        rules.iter().filter(|r| !r.trim().is_empty()).map(|r| HostRule::parse(r).map_err(|e| e.to_string())).collect()
+    };
+    Ok(EgressPolicy { allow: parse(allow)?, deny: parse(deny)?, require_https_for_live: !allow_http_live })
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("IDV_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -129,8 +148,19 @@ fn now() -> String {
 async fn run(cli: Cli) -> Result<(), String> {
     let mut cfg = config(&cli);
     match cli.command {
-        Command::Serve { bind, durability, rate_limit_rpm, workers, public_url, face_provider_url } => {
+        Command::Serve {
+            bind,
+            durability,
+            rate_limit_rpm,
+            workers,
+            public_url,
+            face_provider_url,
+            webhook_allow,
+            webhook_deny,
+            webhook_allow_http_live,
+        } => {
             cfg.face_provider_url = face_provider_url;
+            cfg.webhook_egress = webhook_egress(&webhook_allow, &webhook_deny, webhook_allow_http_live)?;
             cfg.bind = bind;
             cfg.durability = match durability {
                 DurabilityArg::Full => Durability::Full,

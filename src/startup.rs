@@ -172,7 +172,7 @@ impl Application {
             config,
         });
         let server = http::server(state, listener, workers)?;
-        Ok(Application { port, server, first_keys, base_url, writer, read })
+        Ok(Application { port, server, first_keys, base_url, writer, read, webhooks })
     }
 
     pub fn port(&self) -> u16 {

@@ -12,6 +12,10 @@ use crate::store::ReadPool;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A session still `processing` this long after its last change was interrupted (the face service
+/// itself times out after 30 s).
+const STUCK_AFTER_SECONDS: i64 = 60;
+
 /// One pass at the clock's current time. Returns the number of sessions it moved.
 pub async fn run_once(writer: &Writer, read: &ReadPool, clock: &dyn Clock) -> AppResult<usize> {
     let now = crate::clock::format(clock.now());
@@ -19,7 +23,8 @@ pub async fn run_once(writer: &Writer, read: &ReadPool, clock: &dyn Clock) -> Ap
     let retained = sessions::apply_retention(writer, now.clone()).await?;
     let stuck = {
         let conn = read.get()?;
-        sessions::processing_ids(&conn)?
+        let cutoff = crate::clock::format(clock.now() - time::Duration::seconds(STUCK_AFTER_SECONDS));
+        sessions::processing_ids(&conn, &cutoff)?
     };
     for id in &stuck {
         let meta =

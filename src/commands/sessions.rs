@@ -1062,10 +1062,12 @@ pub async fn expire_lapsed(writer: &Writer, now: String) -> AppResult<Vec<String
         .await
 }
 
-/// Sessions in `processing` (after a restart, or submitted): the processor picks these up.
-pub fn processing_ids(conn: &Connection) -> AppResult<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT id FROM sessions WHERE status = 'processing' ORDER BY id LIMIT 100")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
+/// Sessions stuck in `processing` since before `cutoff` (a restart interrupted them): the sweeper picks
+/// these up. Fresh ones belong to the task that submitted them (it may be waiting on the face service).
+pub fn processing_ids(conn: &Connection, cutoff: &str) -> AppResult<Vec<String>> {
+    let mut stmt =
+        conn.prepare("SELECT id FROM sessions WHERE status = 'processing' AND updated_at <= ?1 ORDER BY id LIMIT 100")?;
+    let rows = stmt.query_map([cutoff], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -105,7 +105,12 @@ fn seal(w: &WriteCtx<'_>, id: &str, secret: &WebhookSecret) -> String {
     B64.encode(w.keyring.seal_webhook_secret(id, secret.expose()))
 }
 
-fn create_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: EndpointInput, cloned_from: Option<String>) -> AppResult<NewEndpoint> {
+fn create_in(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    input: EndpointInput,
+    cloned_from: Option<String>,
+) -> AppResult<NewEndpoint> {
     let id = crate::domain::ids::new_id(dom::ENDPOINT_PREFIX);
     let secret = WebhookSecret::generate();
     let created = EndpointCreated {
@@ -125,7 +130,12 @@ fn create_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: EndpointInput, clo
     Ok(NewEndpoint { id, secret })
 }
 
-pub async fn create(writer: &Writer, policy: &EgressPolicy, meta: CommandMeta, input: EndpointInput) -> AppResult<NewEndpoint> {
+pub async fn create(
+    writer: &Writer,
+    policy: &EgressPolicy,
+    meta: CommandMeta,
+    input: EndpointInput,
+) -> AppResult<NewEndpoint> {
     check_url(&input.url, meta.environment == "live", policy).await?;
     writer.execute(move |w| create_in(w, &meta, input, None)).await
 }
@@ -251,13 +261,19 @@ pub struct TestQueued {
 }
 
 /// Appends a test event for this endpoint and queues its delivery in the same transaction.
-pub async fn send_test(writer: &Writer, meta: CommandMeta, id: String, now: time::OffsetDateTime) -> AppResult<TestQueued> {
+pub async fn send_test(
+    writer: &Writer,
+    meta: CommandMeta,
+    id: String,
+    now: time::OffsetDateTime,
+) -> AppResult<TestQueued> {
     writer
         .execute(move |w| {
             let state = require(w.conn, &meta.environment, &id)?;
             let events = dom::decide(Some(&state), EndpointCommand::RequestTest)?;
             let stored = emit(w, &meta, &state.environment, &id, state.version, events)?;
-            let source = stored.into_iter().next().ok_or_else(|| AppError::Internal("test event not appended".into()))?;
+            let source =
+                stored.into_iter().next().ok_or_else(|| AppError::Internal("test event not appended".into()))?;
             let queued = outbox::enqueue_now(w, &source, now)?;
             let delivery_id = queued
                 .into_iter()

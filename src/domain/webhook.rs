@@ -117,7 +117,9 @@ pub fn check_blocklist(entries: &[String]) -> Result<(), AppError> {
     if entries.len() > MAX_BLOCKLIST_ENTRIES {
         return Err(AppError::validation("attribute_blocklist", format!("at most {MAX_BLOCKLIST_ENTRIES} entries")));
     }
-    AttributeBlocklist::parse(entries).map(|_| ()).map_err(|e| AppError::validation("attribute_blocklist", e.to_string()))
+    AttributeBlocklist::parse(entries)
+        .map(|_| ())
+        .map_err(|e| AppError::validation("attribute_blocklist", e.to_string()))
 }
 
 /// `null`, `{}` and `[]` all mean "no filter" and are stored as `null`.
@@ -264,9 +266,13 @@ pub struct EndpointState {
 pub enum EndpointCommand {
     Create(EndpointCreated),
     Update(EndpointUpdated),
-    RotateSecret { secret_sealed: String },
+    RotateSecret {
+        secret_sealed: String,
+    },
     /// The circuit breaker.
-    Disable { consecutive_failures: u32 },
+    Disable {
+        consecutive_failures: u32,
+    },
     Delete,
     RequestTest,
 }

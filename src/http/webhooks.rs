@@ -28,7 +28,12 @@ pub fn routes(t: &mut RouteTable) {
         "Rotate a webhook endpoint's signing secret",
         web::post().to(rotate_secret),
     );
-    t.add("POST", "/webhooks/endpoints/{endpoint_id}/clone", "Clone a webhook endpoint", web::post().to(clone_endpoint));
+    t.add(
+        "POST",
+        "/webhooks/endpoints/{endpoint_id}/clone",
+        "Clone a webhook endpoint",
+        web::post().to(clone_endpoint),
+    );
     t.add("POST", "/webhooks/endpoints/{endpoint_id}/test", "Send a test webhook event", web::post().to(send_test));
     t.add(
         "GET",
@@ -146,8 +151,8 @@ async fn update(
         api_version: b.api_version,
         key_inflection: b.key_inflection,
     };
-    let id =
-        cmd::update(&state.writer, &state.config.webhook_egress, p.meta(state.now()), path.into_inner(), update).await?;
+    let id = cmd::update(&state.writer, &state.config.webhook_egress, p.meta(state.now()), path.into_inner(), update)
+        .await?;
     Ok(Reply::ok(q::endpoint(&state.read.get()?, &state.keyring, p.environment(), &id, Secret::ByEnvironment)?))
 }
 
@@ -193,8 +198,7 @@ async fn clone_endpoint(
 async fn send_test(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
     p.require(WRITE, &[])?;
     let endpoint_id = path.into_inner();
-    let queued =
-        cmd::send_test(&state.writer, p.meta(state.now()), endpoint_id.clone(), state.clock.now()).await?;
+    let queued = cmd::send_test(&state.writer, p.meta(state.now()), endpoint_id.clone(), state.clock.now()).await?;
     Ok(Reply::with_status(
         StatusCode::ACCEPTED,
         json!({
@@ -215,7 +219,8 @@ fn time_param(query: &QueryMap, key: &str, end_of_day: bool) -> Result<Option<St
         return Ok(Some(crate::clock::format(t)));
     }
     let bad = || AppError::validation(key, "must be a date (YYYY-MM-DD) or an RFC 3339 timestamp");
-    let date = time::Date::parse(value, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
+    let date =
+        time::Date::parse(value, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
     let at = if end_of_day { date.with_hms_milli(23, 59, 59, 999).map_err(|_| bad())? } else { date.midnight() };
     Ok(Some(crate::clock::format(at.assume_utc())))
 }

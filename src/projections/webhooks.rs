@@ -61,7 +61,10 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             }
             if let Some(v) = &u.event_filter_conditions {
                 let text = v.as_ref().filter(|v| !v.is_null()).map(|v| v.to_string());
-                conn.execute("UPDATE webhook_endpoints SET event_filter_conditions = ?1 WHERE id = ?2", params![text, id])?;
+                conn.execute(
+                    "UPDATE webhook_endpoints SET event_filter_conditions = ?1 WHERE id = ?2",
+                    params![text, id],
+                )?;
             }
             if let Some(v) = &u.api_version {
                 conn.execute("UPDATE webhook_endpoints SET api_version = ?1 WHERE id = ?2", params![v, id])?;

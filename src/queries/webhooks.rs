@@ -77,7 +77,11 @@ fn render(keyring: &Keyring, row: Row, secret: Secret) -> AppResult<Value> {
 
 pub fn endpoint(conn: &Connection, keyring: &Keyring, environment: &str, id: &str, secret: Secret) -> AppResult<Value> {
     let row = conn
-        .query_row(&format!("SELECT {COLUMNS} {FROM} WHERE e.id = ?1 AND e.environment = ?2"), [id, environment], read_row)
+        .query_row(
+            &format!("SELECT {COLUMNS} {FROM} WHERE e.id = ?1 AND e.environment = ?2"),
+            [id, environment],
+            read_row,
+        )
         .optional()?
         .ok_or_else(|| AppError::not_found("Webhook endpoint"))?;
     render(keyring, row, secret)
@@ -89,8 +93,10 @@ pub fn list_endpoints(conn: &Connection, keyring: &Keyring, environment: &str, p
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} {FROM} WHERE e.environment = ?1 ORDER BY e.created_at DESC, e.id DESC LIMIT ?2 OFFSET ?3"
     ))?;
-    let rows = stmt.query_map(params![environment, page.limit, page.offset], read_row)?.collect::<Result<Vec<_>, _>>()?;
-    let data = rows.into_iter().map(|row| render(keyring, row, Secret::ByEnvironment)).collect::<AppResult<Vec<_>>>()?;
+    let rows =
+        stmt.query_map(params![environment, page.limit, page.offset], read_row)?.collect::<Result<Vec<_>, _>>()?;
+    let data =
+        rows.into_iter().map(|row| render(keyring, row, Secret::ByEnvironment)).collect::<AppResult<Vec<_>>>()?;
     Ok(offset_envelope(data, total, page))
 }
 
@@ -182,9 +188,8 @@ pub fn deliveries(
     let condition = "d.endpoint_id = ?1 AND (?2 IS NULL OR d.created_at >= ?2) AND (?3 IS NULL OR d.created_at <= ?3)
         AND (?4 IS NULL OR d.event_type = ?4) AND (?5 IS NULL OR d.status = ?5)";
     let args = params![endpoint_id, filter.date_from, filter.date_to, filter.event_type, filter.status];
-    let total: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM webhook_deliveries d WHERE {condition}"), args, |r| {
-        r.get(0)
-    })?;
+    let total: i64 =
+        conn.query_row(&format!("SELECT COUNT(*) FROM webhook_deliveries d WHERE {condition}"), args, |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
          WHERE {condition} ORDER BY d.created_at DESC, d.id DESC LIMIT ?6 OFFSET ?7"

@@ -177,8 +177,7 @@ fn map_session(conn: &Connection, e: &StoredEvent, b: &mut Builder<'_>) -> AppRe
             b.push(name, d, Audience::Subscribers);
         }
         "SessionRedacted" | "SessionRetentionExpired" => {
-            let name =
-                if e.event_type == "SessionRedacted" { "session.redacted" } else { "session.retention-expired" };
+            let name = if e.event_type == "SessionRedacted" { "session.redacted" } else { "session.retention-expired" };
             let f = session_facts(conn, &e.stream_id)?;
             let mut d = session_data(e, &f, f.status.as_deref().unwrap_or(""));
             d.insert("retention_status".into(), json!("redacted"));
@@ -410,7 +409,13 @@ fn load_events(conn: &Connection, after: i64, limit: i64) -> AppResult<Vec<Store
 }
 
 /// Inserts the delivery of `mapped` to `endpoint_id` unless it exists; returns its id either way.
-fn enqueue(conn: &Connection, endpoint_id: &str, source: &StoredEvent, mapped: &Mapped, now: OffsetDateTime) -> AppResult<(String, bool)> {
+fn enqueue(
+    conn: &Connection,
+    endpoint_id: &str,
+    source: &StoredEvent,
+    mapped: &Mapped,
+    now: OffsetDateTime,
+) -> AppResult<(String, bool)> {
     let id = crate::domain::ids::new_id(dom::DELIVERY_PREFIX);
     let at = crate::clock::format(now);
     let inserted = conn
@@ -480,7 +485,11 @@ pub fn dispatch_in(w: &mut WriteCtx<'_>, now: OffsetDateTime, limit: i64) -> App
 
 /// Enqueues the deliveries of one just-appended event right away (the test event, so its delivery id
 /// can be answered). Dispatch meets the same event later and finds the rows already there.
-pub fn enqueue_now(w: &mut WriteCtx<'_>, source: &StoredEvent, now: OffsetDateTime) -> AppResult<Vec<(String, String)>> {
+pub fn enqueue_now(
+    w: &mut WriteCtx<'_>,
+    source: &StoredEvent,
+    now: OffsetDateTime,
+) -> AppResult<Vec<(String, String)>> {
     let conn = w.conn;
     let targets = enabled_targets(conn)?;
     let mut out = Vec::new();

@@ -256,8 +256,10 @@ impl Webhooks {
             "webhook attempt"
         );
         let id = d.id.clone();
-        let recorded =
-            self.writer.execute(move |w| outbox::record_attempt_in(w, &id, attempt, &result, attempted_at, now)).await?;
+        let recorded = self
+            .writer
+            .execute(move |w| outbox::record_attempt_in(w, &id, attempt, &result, attempted_at, now))
+            .await?;
         if let Recorded::Failed(disabled) = recorded {
             tracing::warn!(delivery_id = %d.id, endpoint_id = %d.endpoint_id, disabled, "webhook delivery failed");
         }

@@ -33,6 +33,7 @@ fmt:
 bench: build
 	./target/release/idv-bench --server-bin target/release/idv --duration-secs 10 --concurrency 64
 	./target/release/idv-screening-bench --testdata ../shared/testdata
+	./target/release/idv-webhook-bench --server-bin target/release/idv --duration-secs 10 --concurrency 32
 
 clean:
 	$(CARGO) clean

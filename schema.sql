@@ -425,3 +425,191 @@ CREATE TABLE IF NOT EXISTS webhook_endpoint_health (
     last_success_at      TEXT,
     last_failure_at      TEXT
 ) WITHOUT ROWID;
+
+-- ---------------------------------------------------------------- screening (views)
+
+-- Watchlist snapshots, projected from WatchlistSnapshotImported (one row per imported version) and
+-- WatchlistMonitoringCompleted. Watchlists are public data and installation-wide (environment "system").
+CREATE TABLE IF NOT EXISTS watchlist_versions (
+    id                TEXT PRIMARY KEY,
+    source            TEXT NOT NULL,
+    list_source       TEXT NOT NULL,
+    published         TEXT,
+    content_digest    TEXT NOT NULL,
+    entry_count       INTEGER NOT NULL,
+    added             INTEGER NOT NULL,
+    changed           INTEGER NOT NULL,
+    removed           INTEGER NOT NULL,
+    skipped           INTEGER NOT NULL,
+    files             TEXT NOT NULL,
+    imported_by       TEXT NOT NULL,
+    imported_at       TEXT NOT NULL,
+    monitoring_status TEXT NOT NULL,
+    monitoring        TEXT,
+    seq               INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS watchlist_versions_by_source ON watchlist_versions (source, seq);
+
+-- The current entries of every list (plaintext: public government data), with the version that last
+-- added or changed each one.
+CREATE TABLE IF NOT EXISTS watchlist_entries (
+    source      TEXT NOT NULL,
+    entry_id    TEXT NOT NULL,
+    entity_type TEXT NOT NULL,
+    entry       TEXT NOT NULL,
+    entry_hash  TEXT NOT NULL,
+    version_id  TEXT NOT NULL,
+    PRIMARY KEY (source, entry_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS watchlist_entries_by_version ON watchlist_entries (version_id);
+
+-- Standalone checks (schk_*) and monitoring/session screening runs. `subject` holds sealed fields under
+-- the data key of `key_owner` (the linked identity, else the check itself).
+CREATE TABLE IF NOT EXISTS checks (
+    id            TEXT PRIMARY KEY,
+    environment   TEXT NOT NULL,
+    check_type    TEXT NOT NULL,
+    origin        TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    provider      TEXT,
+    error_reason  TEXT,
+    note          TEXT,
+    external_ref  TEXT,
+    identity_id   TEXT,
+    session_id    TEXT,
+    batch_id      TEXT,
+    subject_key   TEXT NOT NULL,
+    key_owner     TEXT NOT NULL,
+    subject       TEXT NOT NULL,
+    threshold     REAL NOT NULL,
+    list_versions TEXT NOT NULL,
+    suppressed    TEXT NOT NULL,
+    run           INTEGER NOT NULL,
+    hit_count     INTEGER NOT NULL,
+    total_hits    INTEGER NOT NULL,
+    tags          TEXT NOT NULL,
+    redacted_at   TEXT,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    completed_at  TEXT,
+    stream_seq    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checks_by_env ON checks (environment, id);
+CREATE INDEX IF NOT EXISTS checks_by_identity ON checks (identity_id);
+CREATE INDEX IF NOT EXISTS checks_by_session ON checks (session_id);
+
+-- Every hit of every run; the check shows its current run's. `explanation` and `dismissal_reason` are
+-- sealed (they quote the subject / a reviewer), the rest is list data and scores.
+CREATE TABLE IF NOT EXISTS check_hits (
+    id                TEXT PRIMARY KEY,
+    check_id          TEXT NOT NULL,
+    run               INTEGER NOT NULL,
+    position          INTEGER NOT NULL,
+    watchlist_id      TEXT NOT NULL,
+    source            TEXT NOT NULL,
+    entry_id          TEXT NOT NULL,
+    entry_hash        TEXT NOT NULL,
+    version_id        TEXT NOT NULL,
+    entity_type       TEXT NOT NULL,
+    matched_name      TEXT NOT NULL,
+    matched_name_kind TEXT NOT NULL,
+    score             REAL NOT NULL,
+    features          TEXT NOT NULL,
+    explanation       TEXT,
+    entry             TEXT NOT NULL,
+    dismissal_id      TEXT,
+    dismissal_reason  TEXT,
+    dismissed_by      TEXT,
+    dismissed_at      TEXT
+);
+CREATE INDEX IF NOT EXISTS check_hits_by_check ON check_hits (check_id, run, position);
+
+-- False-positive dismissals: this subject and this list entry, as it was when dismissed (entry_hash).
+CREATE TABLE IF NOT EXISTS screening_dismissals (
+    environment  TEXT NOT NULL,
+    subject_key  TEXT NOT NULL,
+    watchlist_id TEXT NOT NULL,
+    entry_id     TEXT NOT NULL,
+    entry_hash   TEXT NOT NULL,
+    dismissal_id TEXT NOT NULL,
+    check_id     TEXT NOT NULL,
+    hit_id       TEXT NOT NULL,
+    dismissed_by TEXT NOT NULL,
+    dismissed_at TEXT NOT NULL,
+    PRIMARY KEY (environment, subject_key, watchlist_id, entry_id)
+) WITHOUT ROWID;
+
+-- Spec §1.6.13: the lists an identity's monitoring is limited to (none = every list).
+CREATE TABLE IF NOT EXISTS identity_monitored_lists (
+    identity_id TEXT NOT NULL,
+    list_id     TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    PRIMARY KEY (identity_id, list_id)
+) WITHOUT ROWID;
+
+-- ---------------------------------------------------------------- custom lists (views)
+
+-- Spec §1.10. Each list has its own data key (a `subject_keys` row keyed by the list id). Item values
+-- and notes are sealed under it (base64, bound to list + item + part); nothing here is plaintext PII.
+-- `scan` marks items every check must open (geolocation, face, a name without a date of birth); `seq`
+-- is the seq of the event that added the item (insertion order).
+CREATE TABLE IF NOT EXISTS custom_lists (
+    id          TEXT PRIMARY KEY,
+    environment TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    description TEXT,
+    list_type   TEXT NOT NULL,
+    match_mode  TEXT NOT NULL,
+    is_active   INTEGER NOT NULL,
+    item_count  INTEGER NOT NULL,
+    archived_at TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    stream_seq  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custom_lists_by_env ON custom_lists (environment, id);
+
+CREATE TABLE IF NOT EXISTS custom_list_items (
+    id          TEXT PRIMARY KEY,
+    list_id     TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    notes       TEXT,
+    scan        INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custom_list_items_by_list ON custom_list_items (list_id, seq);
+CREATE INDEX IF NOT EXISTS custom_list_items_scanned ON custom_list_items (list_id, scan);
+
+-- Keyed blind digests of normalised item values (exact lookups), per (environment, kind).
+CREATE TABLE IF NOT EXISTS custom_list_digests (
+    item_id     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    list_id     TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    digest      BLOB NOT NULL,
+    PRIMARY KEY (item_id, kind)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS custom_list_digests_lookup ON custom_list_digests (environment, kind, digest, list_id);
+
+-- Match records found during verification (ids, field names and scores only, never values).
+CREATE TABLE IF NOT EXISTS list_matches (
+    id                    TEXT PRIMARY KEY,
+    environment           TEXT NOT NULL,
+    session_id            TEXT NOT NULL,
+    list_id               TEXT NOT NULL,
+    list_item_id          TEXT NOT NULL,
+    list_type             TEXT NOT NULL,
+    match_mode            TEXT NOT NULL,
+    score                 REAL NOT NULL,
+    matched_field         TEXT NOT NULL,
+    details               TEXT NOT NULL,
+    is_false_positive     INTEGER NOT NULL,
+    false_positive_reason TEXT,
+    marked_at             TEXT,
+    marked_by             TEXT,
+    created_at            TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS list_matches_by_session ON list_matches (session_id, list_item_id);

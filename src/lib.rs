@@ -17,6 +17,7 @@ pub mod qr;
 pub mod queries;
 pub mod ratelimit;
 pub mod screening;
+pub mod screening_service;
 pub mod startup;
 pub mod store;
 pub mod sweeper;

@@ -1,4 +1,4 @@
-//! The `idv` command line: serve, keys, replay, verify-log, backup. Reads flags and IDV_* variables
+//! The `idv` command line: serve, keys, lists, replay, verify-log, backup. Reads flags and IDV_* variables
 //! into a `Config` and hands it on; must not contain application logic.
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -79,6 +79,35 @@ enum Command {
     VerifyLog,
     /// Write an online, consistent copy of the live database to FILE.
     Backup { file: PathBuf },
+    /// Watchlists (sanctions lists): import a published file as a new snapshot, list the versions.
+    Lists {
+        #[command(subcommand)]
+        action: ListsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ListsAction {
+    /// Import a published list as its next snapshot (nothing is recorded when the file is identical to the
+    /// current snapshot). For OFAC, FILE is sdn.csv; add.csv, alt.csv and sdn_comments.csv are read from
+    /// beside it when present, or from --add/--alt/--comments. The server may keep running: it loads the
+    /// new version within seconds and runs continuous monitoring against its changes.
+    Import {
+        file: PathBuf,
+        #[arg(long, value_parser = ["ofac", "un", "eu", "uk", "opensanctions"])]
+        source: String,
+        /// OFAC addresses file (default: add.csv beside FILE).
+        #[arg(long)]
+        add: Option<PathBuf>,
+        /// OFAC aliases file (default: alt.csv beside FILE).
+        #[arg(long)]
+        alt: Option<PathBuf>,
+        /// OFAC remarks overflow file (default: sdn_comments.csv beside FILE).
+        #[arg(long)]
+        comments: Option<PathBuf>,
+    },
+    /// The lists and their current versions.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -186,6 +215,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             app.run().await.map_err(|e| e.to_string())
         }
         Command::Keys { action } => keys(cfg, action).await,
+        Command::Lists { action } => lists(cfg, action).await,
         Command::Replay { check } => {
             let (master, _) = startup::load_master_key(&cfg).map_err(|e| e.to_string())?;
             let keyring = idv::crypto::Keyring::new(&master);
@@ -278,6 +308,103 @@ async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
             let meta = CommandMeta { actor: "cli".into(), environment: "sandbox".into(), request_id: None, now: now() };
             let id = api_keys::revoke(&core.writer, meta, key).await.map_err(|e| e.to_string())?;
             println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+/// Progress over bytes read: a bar on a terminal, a line per tenth otherwise (logs, CI).
+fn progress(total: u64) -> (indicatif::ProgressBar, idv::screening_service::files::OnRead) {
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total);
+        let style = indicatif::ProgressStyle::with_template("reading {bar:40} {bytes}/{total_bytes} ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        let b = bar.clone();
+        return (bar, std::sync::Arc::new(move |n| b.inc(n)));
+    }
+    let read = std::sync::Arc::new(AtomicU64::new(0));
+    let on_read = std::sync::Arc::new(move |n: u64| {
+        let before = read.fetch_add(n, Ordering::Relaxed);
+        let tenth = |x: u64| (x.min(total) * 10).checked_div(total).unwrap_or(10);
+        if n > 0 && tenth(before + n) > tenth(before) {
+            eprintln!("reading: {}% ({} of {} bytes)", tenth(before + n) * 10, (before + n).min(total), total);
+        }
+    });
+    (indicatif::ProgressBar::hidden(), on_read)
+}
+
+async fn lists(cfg: Config, action: ListsAction) -> Result<(), String> {
+    use idv::screening_service::files;
+    let core = startup::open_core(&cfg).map_err(|e| e.to_string())?;
+    match action {
+        ListsAction::Import { file, source, add, alt, comments } => {
+            let sizes: u64 = [Some(&file), add.as_ref(), alt.as_ref(), comments.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter_map(|p| std::fs::metadata(p).ok().map(|m| m.len()))
+                .sum();
+            let (bar, on_read) = progress(sizes);
+            let (list_files, total) =
+                files::open_files(&source, &file, add.as_deref(), alt.as_deref(), comments.as_deref(), on_read)?;
+            bar.set_length(total);
+            let names = list_files.names();
+            let parsed = files::parse(&source, list_files).map_err(|e| e.to_string())?;
+            bar.finish_and_clear();
+            eprintln!(
+                "read {} entries from {} ({} records skipped)",
+                parsed.entries.len(),
+                names.join(", "),
+                parsed.skipped
+            );
+            let outcome = idv::commands::watchlists::import(
+                &core.writer,
+                "cli".into(),
+                now(),
+                None,
+                source.clone(),
+                parsed,
+                names,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            if outcome.unchanged {
+                println!(
+                    "{source}: unchanged (same content digest as version {}); nothing recorded",
+                    outcome.version_id
+                );
+            } else {
+                let c = outcome.counts;
+                println!(
+                    "{source}: version {} recorded: {} entries ({} added, {} changed, {} removed, {} skipped)",
+                    outcome.version_id, c.total, c.added, c.changed, c.removed, c.skipped
+                );
+                println!(
+                    "A running server loads it within seconds and runs continuous monitoring against the changes."
+                );
+            }
+        }
+        ListsAction::List => {
+            let conn = core.read.get().map_err(|e| e.to_string())?;
+            let list = idv::queries::watchlists::list(&conn).map_err(|e| e.to_string())?;
+            for w in list["data"].as_array().into_iter().flatten() {
+                let v = &w["current_version"];
+                if v.is_null() {
+                    println!("{:<14} not imported", w["id"].as_str().unwrap_or_default());
+                    continue;
+                }
+                println!(
+                    "{:<14} {}  {} entries  imported {}  published {}  monitoring {}",
+                    w["id"].as_str().unwrap_or_default(),
+                    v["id"].as_str().unwrap_or_default(),
+                    v["entry_count"],
+                    v["imported_at"].as_str().unwrap_or_default(),
+                    v["published"].as_str().unwrap_or("-"),
+                    v["monitoring"]["status"].as_str().unwrap_or_default()
+                );
+            }
         }
     }
     Ok(())

@@ -30,6 +30,8 @@ pub struct AppState {
     pub idempotency: Idempotency,
     pub metrics: Arc<Metrics>,
     pub config: Config,
+    /// The loaded watchlists (screening snapshot) and the monitoring driver.
+    pub screening: crate::screening_service::ScreeningService,
 }
 
 impl AppState {
@@ -160,7 +162,22 @@ impl Application {
             core.webhook_wake.clone(),
             config.webhook_poll_interval,
         );
+        // Watchlists: the snapshot from the views now; versions recorded later (API or `idv lists import` in
+        // another process) are picked up, and monitored, by the watcher.
+        let screening = crate::screening_service::ScreeningService::load(&core.read)?;
+        let screening_deps = crate::screening_service::Deps {
+            writer: core.writer.clone(),
+            read: core.read.clone(),
+            keyring: core.keyring.clone(),
+            clock: clock.clone(),
+        };
+        crate::screening_service::spawn_watcher(
+            screening.clone(),
+            screening_deps,
+            crate::screening_service::WATCH_INTERVAL,
+        );
         let state = Arc::new(AppState {
+            screening,
             auth: Authenticator::new(core.read.clone(), core.keyring.clone()),
             idempotency: Idempotency::new(core.read.clone(), core.writer.clone(), core.keyring.clone()),
             writer: core.writer,

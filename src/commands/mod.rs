@@ -3,10 +3,13 @@
 //! events through `WriteCtx::emit`. Must not render HTTP responses.
 
 pub mod api_keys;
+pub mod checks;
 pub mod identities;
+pub mod lists;
 pub mod relationships;
 pub mod sessions;
 pub mod types;
+pub mod watchlists;
 pub mod webhooks;
 pub mod workflows;
 pub mod writer;

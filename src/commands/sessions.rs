@@ -841,6 +841,58 @@ fn apply_stop(mut d: engine::Decision, stop: &Stop) -> engine::Decision {
     d
 }
 
+/// The `check_against_list` policy (spec §4.8): each such node's lists (none named: all active lists)
+/// are matched against the session's data and the matches recorded. A block match fails the check and,
+/// under auto-approve, declines; a flag match sends the session to review; an allow match is recorded.
+fn apply_custom_lists(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    s: &SessionState,
+    graph: &Graph,
+    data: &BTreeMap<String, String>,
+    decision: &mut engine::Decision,
+) -> AppResult<()> {
+    let nodes: Vec<Option<Vec<String>>> = graph
+        .nodes
+        .values()
+        .filter(|n| n.get("policy").and_then(Value::as_str) == Some("check_against_list"))
+        .map(|n| n.get("list_ids").and_then(|l| serde_json::from_value::<Vec<String>>(l.clone()).ok()))
+        .collect();
+    let in_auto_approve = crate::domain::workflow::policies(graph).iter().any(|p| p == "check_against_list");
+    if nodes.is_empty() && !in_auto_approve {
+        return Ok(());
+    }
+    let mut subject = data.clone();
+    subject.remove("mrz");
+    let lists = if nodes.is_empty() { vec![None] } else { nodes };
+    let mut meta = meta.clone();
+    meta.environment = s.environment.clone();
+    let mut worst: Option<super::lists::ListOutcome> = None;
+    for list_ids in lists {
+        let outcome = super::lists::record_matches_in(w, &meta, &s.id, &subject, list_ids.as_deref())?;
+        let rank = |o: &super::lists::ListOutcome| match o.outcome {
+            "blocked" => 3,
+            "flagged" => 2,
+            "allowed" => 1,
+            _ => 0,
+        };
+        if worst.as_ref().is_none_or(|wo| rank(&outcome) > rank(wo)) {
+            worst = Some(outcome);
+        }
+    }
+    let Some(outcome) = worst else { return Ok(()) };
+    decision.check_results.insert("check_against_list".into(), outcome.check_result());
+    if outcome.blocked() && decision.status != "declined" {
+        decision.status = "declined".into();
+        decision.rejection_reason = Some("The subject matches a blocking list.".into());
+        decision.rejection_reason_code = Some("list_blocked".into());
+    } else if outcome.flagged() && decision.status == "approved" {
+        decision.status = "needs_review".into();
+        decision.rejection_reason = Some("The subject matches a flagged list.".into());
+    }
+    Ok(())
+}
+
 /// Runs the pipeline and walks the workflow graph from `from` (None: the entry), then records the
 /// decision or the pause at an external gate.
 fn run_workflow(
@@ -866,7 +918,8 @@ fn run_workflow(
         })
     });
     let duplicates = evidence.duplicates.clone();
-    let decision = engine::evaluate(&evidence);
+    let mut decision = engine::evaluate(&evidence);
+    apply_custom_lists(w, meta, s, &graph, &data, &mut decision)?;
     let ctx = decision_context(&decision, &evidence);
     let stop = crate::domain::workflow::walk(&graph, from.as_deref().unwrap_or(&graph.entry), &ctx);
     if let Stop::Wait { node, .. } = &stop {

@@ -153,6 +153,37 @@ pub struct Verified {
     pub blind: Option<String>,
 }
 
+/// A screening run concerning this identity finished (standalone check, session step, monitoring, or a
+/// dismissal that cleared the last open hit). Carries ids and counts, never names.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Screened {
+    /// The identity's new `screening_status`: `clear` or `hit`.
+    pub status: String,
+    /// `check`, `session`, `monitoring` or `dismissal`.
+    pub trigger: String,
+    pub check_id: Option<String>,
+    pub session_id: Option<String>,
+    /// Open hits of the run.
+    pub hit_count: i64,
+    /// Monitoring: the hits this list change produced (they fire `screening.monitoring.new_hits`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new_hit_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub list_version_ids: Vec<String>,
+}
+
+impl Screened {
+    pub fn is_monitoring_alert(&self) -> bool {
+        self.trigger == "monitoring" && !self.new_hit_ids.is_empty()
+    }
+}
+
+/// Spec §1.6.13: the lists this identity's monitoring is limited to (empty = every list).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MonitoredListsSet {
+    pub list_ids: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum IdentityEvent {
     Verified(Verified),
@@ -168,6 +199,8 @@ pub enum IdentityEvent {
     Merged(Merged),
     Absorbed(Absorbed),
     Exported,
+    Screened(Screened),
+    MonitoredListsSet(MonitoredListsSet),
 }
 
 impl IdentityEvent {
@@ -186,6 +219,8 @@ impl IdentityEvent {
             IdentityEvent::Merged(_) => "IdentityMerged",
             IdentityEvent::Absorbed(_) => "IdentityAbsorbed",
             IdentityEvent::Exported => "IdentityExported",
+            IdentityEvent::Screened(_) => "IdentityScreened",
+            IdentityEvent::MonitoredListsSet(_) => "IdentityMonitoredListsSet",
         }
     }
 
@@ -200,6 +235,8 @@ impl IdentityEvent {
             IdentityEvent::CustomFieldsSet(e) => serde_json::to_value(e),
             IdentityEvent::Merged(e) => serde_json::to_value(e),
             IdentityEvent::Absorbed(e) => serde_json::to_value(e),
+            IdentityEvent::Screened(e) => serde_json::to_value(e),
+            IdentityEvent::MonitoredListsSet(e) => serde_json::to_value(e),
             IdentityEvent::Redacted
             | IdentityEvent::Archived
             | IdentityEvent::MonitoringResumed
@@ -226,6 +263,8 @@ impl IdentityEvent {
             "IdentityMerged" => IdentityEvent::Merged(serde_json::from_value(p)?),
             "IdentityAbsorbed" => IdentityEvent::Absorbed(serde_json::from_value(p)?),
             "IdentityExported" => IdentityEvent::Exported,
+            "IdentityScreened" => IdentityEvent::Screened(serde_json::from_value(p)?),
+            "IdentityMonitoredListsSet" => IdentityEvent::MonitoredListsSet(serde_json::from_value(p)?),
             _ => return Ok(None),
         }))
     }
@@ -245,6 +284,9 @@ impl IdentityEvent {
             IdentityEvent::Merged(_) => "identity.merged",
             IdentityEvent::Absorbed(_) => "identity.merge-absorbed",
             IdentityEvent::Exported => "api.identity.export",
+            IdentityEvent::Screened(e) if e.is_monitoring_alert() => "screening.monitoring.new_hits",
+            IdentityEvent::Screened(_) => "screening.completed",
+            IdentityEvent::MonitoredListsSet(_) => "identity.monitored-lists-updated",
         }
     }
 
@@ -280,6 +322,8 @@ impl IdentityEvent {
                 vec!["monitoring_enabled".into()]
             }
             IdentityEvent::Exported => Vec::new(),
+            IdentityEvent::Screened(_) => vec!["screening_status".into()],
+            IdentityEvent::MonitoredListsSet(_) => vec!["monitored_lists".into()],
         }
     }
 }
@@ -309,6 +353,10 @@ pub enum IdentityCommand {
     RecordExport,
     /// A session finished for this identity.
     ApplyVerification(Verified),
+    /// A screening run concerning this identity finished.
+    RecordScreening(Screened),
+    /// Replace the monitored lists (the command layer merges for "add").
+    SetMonitoredLists(Vec<String>),
 }
 
 fn refuse(detail: &str) -> AppError {
@@ -465,6 +513,16 @@ pub fn decide(
                 return Ok(Vec::new());
             }
             Ok(vec![IdentityEvent::Verified(v)])
+        }
+        C::RecordScreening(s) => {
+            if state.is_redacted() || state.is_merged() {
+                return Ok(Vec::new());
+            }
+            Ok(vec![IdentityEvent::Screened(s)])
+        }
+        C::SetMonitoredLists(list_ids) => {
+            ensure_writable(state)?;
+            Ok(vec![IdentityEvent::MonitoredListsSet(MonitoredListsSet { list_ids })])
         }
     }
 }

@@ -3,6 +3,8 @@
 //! ids arrive through `Ctx`.
 
 pub mod api_key;
+pub mod check;
+pub mod custom_list;
 pub mod identity;
 pub mod identity_type;
 pub mod ids;
@@ -10,6 +12,7 @@ pub mod relationship;
 pub mod session;
 pub mod settings;
 pub mod values;
+pub mod watchlist;
 pub mod webhook;
 pub mod workflow;
 

@@ -17,6 +17,7 @@ pub const POLICIES: &[&str] = &[
     "risk_assessment",
     "watchlist_screening",
     "identity_crossref",
+    "check_against_list",
     "auto_approve",
 ];
 

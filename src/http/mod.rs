@@ -5,8 +5,10 @@
 mod api_keys;
 mod body;
 mod capture;
+mod checks;
 pub mod error;
 mod identities;
+mod lists;
 pub mod inflect;
 mod middleware;
 pub mod openapi;
@@ -16,6 +18,7 @@ mod sessions;
 mod settings;
 mod system;
 mod types;
+mod watchlists;
 mod webhooks;
 mod workflows;
 
@@ -105,6 +108,9 @@ pub fn api_routes() -> RouteTable {
     settings::routes(&mut t);
     workflows::routes(&mut t);
     webhooks::routes(&mut t);
+    lists::routes(&mut t);
+    checks::routes(&mut t);
+    watchlists::routes(&mut t);
     t
 }
 

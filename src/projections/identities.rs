@@ -1,5 +1,5 @@
 //! Projects identity events into `identities`, `identity_tags`, `identity_custom_fields`,
-//! `blind_indexes` and `identity_audit`. Copies sealed values as they are; opens only the sealed
+//! `blind_indexes`, `identity_monitored_lists` and `identity_audit`. Copies sealed values as they are; opens only the sealed
 //! blind-index set (to write its digests). Must not write any other table.
 
 use crate::crypto::Keyring;
@@ -178,6 +178,18 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             }
         }
         IdentityEvent::Exported => {}
+        IdentityEvent::Screened(e) => {
+            conn.execute("UPDATE identities SET screening_status = ?1 WHERE id = ?2", params![e.status, id])?;
+        }
+        IdentityEvent::MonitoredListsSet(e) => {
+            conn.execute("DELETE FROM identity_monitored_lists WHERE identity_id = ?1", [id])?;
+            let mut stmt = conn.prepare_cached(
+                "INSERT INTO identity_monitored_lists (identity_id, list_id, position) VALUES (?1, ?2, ?3)",
+            )?;
+            for (position, list_id) in e.list_ids.iter().enumerate() {
+                stmt.execute(params![id, list_id, position as i64])?;
+            }
+        }
     }
     // An export changes nothing about the person (updated_at stays), but it is a stream event: the view's
     // stream_seq must follow it or the next command on this identity fails its version check.

@@ -3,7 +3,9 @@
 
 pub mod api_keys;
 pub mod identities;
+pub mod lists;
 pub mod relationships;
+pub mod screening;
 pub mod sessions;
 pub mod types;
 pub mod webhooks;
@@ -40,6 +42,10 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         api_keys::apply(conn, event)
     } else if t.starts_with("WebhookEndpoint") {
         webhooks::apply(conn, event)
+    } else if t.starts_with("Watchlist") || t.starts_with("Check") {
+        screening::apply(conn, event)
+    } else if t.starts_with("CustomList") || t.starts_with("ListMatch") {
+        lists::apply(conn, keyring, event)
     } else {
         Ok(())
     }

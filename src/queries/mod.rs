@@ -3,11 +3,14 @@
 //! values. Sealed fields are opened here, for the response only.
 
 pub mod api_keys;
+pub mod checks;
 pub mod identities;
+pub mod lists;
 pub mod relationships;
 pub mod sessions;
 pub mod settings;
 pub mod types;
+pub mod watchlists;
 pub mod webhooks;
 pub mod workflows;
 

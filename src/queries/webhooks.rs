@@ -5,6 +5,7 @@ use super::{offset_envelope, Page};
 use crate::crypto::Keyring;
 use crate::domain::webhook::CATALOG;
 use crate::error::{AppError, AppResult};
+use crate::store::ReadConn;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
@@ -75,7 +76,7 @@ fn render(keyring: &Keyring, row: Row, secret: Secret) -> AppResult<Value> {
     Ok(body)
 }
 
-pub fn endpoint(conn: &Connection, keyring: &Keyring, environment: &str, id: &str, secret: Secret) -> AppResult<Value> {
+pub fn endpoint(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str, secret: Secret) -> AppResult<Value> {
     let row = conn
         .query_row(
             &format!("SELECT {COLUMNS} {FROM} WHERE e.id = ?1 AND e.environment = ?2"),
@@ -87,7 +88,7 @@ pub fn endpoint(conn: &Connection, keyring: &Keyring, environment: &str, id: &st
     render(keyring, row, secret)
 }
 
-pub fn list_endpoints(conn: &Connection, keyring: &Keyring, environment: &str, page: Page) -> AppResult<Value> {
+pub fn list_endpoints(conn: &ReadConn, keyring: &Keyring, environment: &str, page: Page) -> AppResult<Value> {
     let total: i64 =
         conn.query_row("SELECT COUNT(*) FROM webhook_endpoints WHERE environment = ?1", [environment], |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(&format!(
@@ -178,7 +179,7 @@ fn require_endpoint(conn: &Connection, environment: &str, endpoint_id: &str) -> 
 
 /// An endpoint's deliveries, most recent first, each with its attempts.
 pub fn deliveries(
-    conn: &Connection,
+    conn: &ReadConn,
     environment: &str,
     endpoint_id: &str,
     filter: &DeliveryFilter,
@@ -212,7 +213,7 @@ pub fn deliveries(
     Ok(offset_envelope(data, total, page))
 }
 
-pub fn delivery(conn: &Connection, environment: &str, endpoint_id: &str, delivery_id: &str) -> AppResult<Value> {
+pub fn delivery(conn: &ReadConn, environment: &str, endpoint_id: &str, delivery_id: &str) -> AppResult<Value> {
     require_endpoint(conn, environment, endpoint_id)?;
     let row = conn
         .query_row(

@@ -38,6 +38,16 @@ pub const VIEW_TABLES: &[&str] = &[
     "workflows",
     "workflow_versions",
     "webhook_endpoints",
+    "watchlist_versions",
+    "watchlist_entries",
+    "checks",
+    "check_hits",
+    "screening_dismissals",
+    "identity_monitored_lists",
+    "custom_lists",
+    "custom_list_items",
+    "custom_list_digests",
+    "list_matches",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -212,9 +212,9 @@ fn identity_data(conn: &Connection, e: &StoredEvent) -> AppResult<Map<String, Va
 }
 
 fn map_identity(conn: &Connection, e: &StoredEvent, b: &mut Builder<'_>) -> AppResult<()> {
-    let decoded = IdentityEvent::decode(&e.event_type, e.event_version, &e.payload)
-        .map_err(|err| AppError::Internal(format!("undecodable {} event {}: {err}", e.event_type, e.event_id)))?;
-    let Some(ev) = decoded else { return Ok(()) };
+    let Some(ev) = decoded(IdentityEvent::decode(&e.event_type, e.event_version, &e.payload), e) else {
+        return Ok(());
+    };
     let mut d = identity_data(conn, e)?;
     match &ev {
         IdentityEvent::Created(c) => {
@@ -262,14 +262,24 @@ fn map_identity(conn: &Connection, e: &StoredEvent, b: &mut Builder<'_>) -> AppR
             }
         }
         IdentityEvent::MonitoringPaused(_) | IdentityEvent::MonitoringResumed | IdentityEvent::Exported => {}
+        // Screening events (IdentityScreened: status, trigger, check_id, hit_count, new_hit_ids) are mapped to
+        // screening.completed / screening.monitoring.new_hits by the webhook owner; none for now.
+        IdentityEvent::Screened(_) | IdentityEvent::MonitoredListsSet(_) => {}
     }
     Ok(())
 }
 
-fn map_endpoint(e: &StoredEvent, b: &mut Builder<'_>) -> AppResult<()> {
-    let decoded = EndpointEvent::decode(&e.event_type, &e.payload)
-        .map_err(|err| AppError::Internal(format!("undecodable {} event {}: {err}", e.event_type, e.event_id)))?;
-    match decoded {
+/// An event that does not decode is logged and produces no webhook: one bad row must not stop the
+/// cursor (and so every later delivery) forever.
+fn decoded<T>(result: Result<Option<T>, serde_json::Error>, e: &StoredEvent) -> Option<T> {
+    result.unwrap_or_else(|err| {
+        tracing::error!(event_id = %e.event_id, event_type = %e.event_type, error = %err, "event skipped by webhooks");
+        None
+    })
+}
+
+fn map_endpoint(e: &StoredEvent, b: &mut Builder<'_>) {
+    match decoded(EndpointEvent::decode(&e.event_type, &e.payload), e) {
         Some(EndpointEvent::TestRequested) => {
             let mut d = Map::new();
             d.insert("endpoint_id".into(), json!(e.stream_id));
@@ -288,7 +298,6 @@ fn map_endpoint(e: &StoredEvent, b: &mut Builder<'_>) -> AppResult<()> {
         }
         _ => {}
     }
-    Ok(())
 }
 
 /// The webhook events one stored event produces (most produce none). Reads the session and identity
@@ -301,7 +310,7 @@ pub fn map_event(conn: &Connection, e: &StoredEvent) -> AppResult<Vec<Mapped>> {
     } else if t.starts_with("Identity") && !t.starts_with("IdentityType") {
         map_identity(conn, e, &mut b)?;
     } else if t.starts_with("WebhookEndpoint") {
-        map_endpoint(e, &mut b)?;
+        map_endpoint(e, &mut b);
     }
     Ok(b.out)
 }
@@ -664,6 +673,35 @@ pub fn record_attempt_in(
         )?
         .execute(params![new_status, attempt, next, result.status, result.error, at, final_at, delivery_id])?;
     Ok(recorded)
+}
+
+/// Finished deliveries (and their attempts) are kept this long, then pruned.
+pub const DELIVERY_RETENTION: time::Duration = time::Duration::days(30);
+/// Rows removed per prune transaction (the writer is shared; keep its transactions short).
+const PRUNE_BATCH: i64 = 5000;
+
+/// Removes deliveries finished before `now - DELIVERY_RETENTION` and everything of deleted endpoints
+/// (at most [`PRUNE_BATCH`] deliveries); returns the deliveries removed.
+pub fn prune_in(w: &mut WriteCtx<'_>, now: OffsetDateTime) -> AppResult<usize> {
+    let cutoff = crate::clock::format(now - DELIVERY_RETENTION);
+    let conn = w.conn;
+    // The same ordered selection twice in one transaction: the first statement does not change it.
+    let doomed = "SELECT id FROM webhook_deliveries
+         WHERE (completed_at IS NOT NULL AND completed_at < ?1)
+            OR NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = endpoint_id)
+         ORDER BY id LIMIT ?2";
+    conn.execute(
+        &format!("DELETE FROM webhook_attempts WHERE delivery_id IN ({doomed})"),
+        params![cutoff, PRUNE_BATCH],
+    )?;
+    let removed =
+        conn.execute(&format!("DELETE FROM webhook_deliveries WHERE id IN ({doomed})"), params![cutoff, PRUNE_BATCH])?;
+    conn.execute(
+        "DELETE FROM webhook_endpoint_health
+         WHERE NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = webhook_endpoint_health.endpoint_id)",
+        [],
+    )?;
+    Ok(removed)
 }
 
 /// Manual retry of a failed delivery: one more attempt, now.

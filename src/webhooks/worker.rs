@@ -26,6 +26,8 @@ use tokio::sync::Notify;
 
 /// Attempts in flight at once (the background sender).
 pub const MAX_IN_FLIGHT: usize = 64;
+/// How often the dispatcher prunes old deliveries.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How long a delivery waits for DNS before the attempt counts as failed.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -60,7 +62,6 @@ pub struct RunReport {
 
 impl RunReport {
     fn add(&mut self, recorded: Recorded) {
-        self.attempted += 1;
         match recorded {
             Recorded::Delivered => self.delivered += 1,
             Recorded::Retrying(_) => self.retrying += 1,
@@ -68,8 +69,9 @@ impl RunReport {
                 self.failed += 1;
                 self.endpoints_disabled += usize::from(disabled);
             }
-            Recorded::Stale => self.attempted -= 1,
+            Recorded::Stale => return,
         }
+        self.attempted += 1;
     }
 }
 
@@ -131,7 +133,7 @@ impl Webhooks {
     pub async fn dispatch_all(&self) -> AppResult<usize> {
         let mut created = 0;
         loop {
-            if !outbox::dispatch_pending(&self.read.get()?)? {
+            if !outbox::dispatch_pending(&*self.read.get()?)? {
                 break;
             }
             let now = self.clock.now();
@@ -150,7 +152,7 @@ impl Webhooks {
     /// Attempts every delivery due now, concurrently, and waits for all of them to be recorded.
     pub async fn send_due(&self) -> AppResult<RunReport> {
         let client = sender::client();
-        let due = outbox::due(&self.read.get()?, outbox::unix_ms(self.clock.now()), 100_000)?;
+        let due = outbox::due(&*self.read.get()?, outbox::unix_ms(self.clock.now()), 100_000)?;
         let mut report = RunReport::default();
         for chunk in due.chunks(MAX_IN_FLIGHT) {
             let results = futures_util::future::join_all(chunk.iter().map(|d| self.attempt(&client, d.clone()))).await;
@@ -161,13 +163,23 @@ impl Webhooks {
         Ok(report)
     }
 
-    /// One pass at the clock's now: dispatch, send what is due, then dispatch what that produced (the
-    /// breaker's endpoint-disabled notice).
+    /// One pass at the clock's now: dispatch, then send what is due; again when that disabled an
+    /// endpoint, so the breaker's notice goes out in the same pass.
     pub async fn run_once(&self) -> AppResult<RunReport> {
-        let dispatched = self.dispatch_all().await?;
-        let mut report = self.send_due().await?;
-        report.dispatched = dispatched + self.dispatch_all().await?;
-        Ok(report)
+        let mut total = RunReport::default();
+        loop {
+            let dispatched = self.dispatch_all().await?;
+            let report = self.send_due().await?;
+            total.dispatched += dispatched;
+            total.attempted += report.attempted;
+            total.delivered += report.delivered;
+            total.retrying += report.retrying;
+            total.failed += report.failed;
+            total.endpoints_disabled += report.endpoints_disabled;
+            if report.endpoints_disabled == 0 {
+                return Ok(total);
+            }
+        }
     }
 
     fn open_secret(&self, d: &DueDelivery) -> Result<WebhookSecret, String> {
@@ -266,10 +278,30 @@ impl Webhooks {
         Ok(recorded)
     }
 
+    /// Removes finished deliveries past [`outbox::DELIVERY_RETENTION`] and those of deleted endpoints.
+    pub async fn prune(&self) -> AppResult<usize> {
+        let mut removed = 0;
+        loop {
+            let now = self.clock.now();
+            let n = self.writer.execute(move |w| outbox::prune_in(w, now)).await?;
+            removed += n;
+            if n == 0 {
+                return Ok(removed);
+            }
+        }
+    }
+
     async fn dispatch_loop(self: Arc<Self>, interval: Duration) {
+        let mut pruned_at: Option<std::time::Instant> = None;
         loop {
             if let Err(e) = self.dispatch_all().await {
                 tracing::warn!(error = %e, "webhook dispatch failed");
+            }
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned_at = Some(std::time::Instant::now());
+                if let Err(e) = self.prune().await {
+                    tracing::warn!(error = %e, "webhook delivery pruning failed");
+                }
             }
             tokio::select! {
                 _ = self.wake.dispatch.notified() => {}
@@ -307,19 +339,18 @@ impl Webhooks {
                     Err(e) => tracing::warn!(error = %e, "webhook sender could not read due deliveries"),
                 }
             }
-            refill = false;
-            tokio::select! {
+            refill = tokio::select! {
                 Some(done) = running.join_next_with_id(), if !running.is_empty() => {
                     let id = match done {
                         Ok((id, ())) => id,
                         Err(e) => e.id(),
                     };
                     in_flight.remove(&id);
-                    refill = running.len() <= MAX_IN_FLIGHT / 2;
+                    running.len() <= MAX_IN_FLIGHT / 2
                 }
-                _ = self.wake.send.notified() => refill = true,
-                _ = tokio::time::sleep(interval) => refill = true,
-            }
+                _ = self.wake.send.notified() => true,
+                _ = tokio::time::sleep(interval) => true,
+            };
         }
     }
 }

@@ -1,0 +1,556 @@
+//! Check commands: create (one or a batch), re-run, dismiss hits, tags, redact; record a session's screening
+//! and a monitoring pass's findings as checks; the identity's `screening_status` (open hits across its
+//! checks) after each of them; an identity's monitored lists. Seals the subject, explanations and dismissal
+//! reasons under the key owner's data key (the linked identity, else the check). Must not screen (the
+//! caller hands in results) or render responses.
+
+use super::identities::{data_key, emit_identity, load_state as load_identity, load_surviving};
+use super::writer::{WriteCtx, Writer};
+use super::CommandMeta;
+use crate::crypto::DataKey;
+use crate::domain::check::{self as dom, CheckCommand, CheckEvent, CheckState, HitRecord, HitState, RunResult};
+use crate::domain::identity::{self as idom, IdentityCommand, Screened};
+use crate::domain::ids;
+use crate::domain::watchlist::MonitoringCompleted;
+use crate::error::{AppError, AppResult};
+use crate::queries::checks as q;
+use crate::screening_service::monitor::Finding;
+use crate::screening_service::snapshot::round3;
+use crate::screening_service::standalone::{self, StandaloneRun, PROVIDER_WATCHLISTS};
+use crate::screening_service::{ScreeningOutcome, Snapshot};
+use crate::store::events::NewEvent;
+use base64::Engine;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// One check to create, its subject validated at the boundary (spec field names, plaintext here).
+#[derive(Debug, Clone)]
+pub struct CreateCheck {
+    pub check_type: String,
+    pub external_ref: Option<String>,
+    /// An `idn_*` id or an identity's external_ref.
+    pub identity_id: Option<String>,
+    pub session_id: Option<String>,
+    pub subject: BTreeMap<String, String>,
+    pub threshold: f64,
+    pub tags: Vec<String>,
+}
+
+pub fn load_state(conn: &Connection, environment: &str, id: &str) -> AppResult<Option<CheckState>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, stream_seq, check_type, status, run, redacted_at IS NOT NULL, identity_id, key_owner,
+                    subject_key, tags
+             FROM checks WHERE id = ?1 AND environment = ?2",
+        )?
+        .query_row([id, environment], |r| {
+            Ok(CheckState {
+                id: r.get(0)?,
+                version: r.get(1)?,
+                check_type: r.get(2)?,
+                status: r.get(3)?,
+                run: r.get(4)?,
+                redacted: r.get(5)?,
+                identity_id: r.get(6)?,
+                key_owner: r.get(7)?,
+                subject_key: r.get(8)?,
+                tags: serde_json::from_str(&r.get::<_, String>(9)?).unwrap_or_default(),
+                hits: Vec::new(),
+            })
+        })
+        .optional()?;
+    let Some(mut state) = row else { return Ok(None) };
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, dismissal_id IS NOT NULL FROM check_hits WHERE check_id = ?1 AND run = ?2 ORDER BY position",
+    )?;
+    state.hits = stmt
+        .query_map(params![state.id, state.run], |r| Ok(HitState { id: r.get(0)?, dismissed: r.get(1)? }))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(state))
+}
+
+fn require(conn: &Connection, environment: &str, id: &str) -> AppResult<CheckState> {
+    load_state(conn, environment, id)?.ok_or_else(|| AppError::not_found("Check"))
+}
+
+fn seal(key: &DataKey, check_id: &str, field: &str, value: &str) -> String {
+    B64.encode(key.seal(check_id, field, value))
+}
+
+fn seal_subject(key: &DataKey, check_id: &str, subject: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    subject.iter().map(|(f, v)| (f.clone(), seal(key, check_id, f, v))).collect()
+}
+
+/// The recorded form of a run: hit ids assigned, explanations sealed.
+fn run_result(run: StandaloneRun, threshold: f64, key: &DataKey, check_id: &str) -> AppResult<RunResult> {
+    let mut result = RunResult {
+        status: run.status.to_string(),
+        provider: run.provider.map(str::to_string),
+        error_reason: run.error_reason,
+        note: run.note,
+        threshold,
+        ..RunResult::default()
+    };
+    let Some(outcome) = run.outcome else { return Ok(result) };
+    result.threshold = outcome.threshold;
+    result.list_versions = outcome.list_versions.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
+    for h in outcome.hits {
+        let id = ids::new_id(ids::CHECK_HIT);
+        result.hits.push(HitRecord {
+            explanation: Some(seal(key, check_id, &format!("explanation.{id}"), &h.hit.explanation)),
+            id,
+            watchlist_id: h.watchlist_id.to_string(),
+            source: h.hit.source.as_str().to_string(),
+            entry_id: h.hit.entry_id.clone(),
+            entry_hash: h.entry_hash,
+            version_id: h.version_id,
+            entity_type: h.hit.entity_type.as_str().to_string(),
+            matched_name: h.hit.matched_name.clone(),
+            matched_name_kind: h.hit.matched_name_kind.as_str().to_string(),
+            score: round3(h.hit.score),
+            features: json!({
+                "name": h.hit.features.name.map(round3),
+                "date_of_birth": h.hit.features.date_of_birth.map(round3),
+                "country": h.hit.features.country.map(round3),
+                "identifier": h.hit.features.identifier.map(round3),
+            }),
+            entry: serde_json::to_value(&h.entry)?,
+        });
+    }
+    result.suppressed = outcome
+        .suppressed
+        .into_iter()
+        .map(|(h, d)| dom::Suppressed {
+            watchlist_id: h.watchlist_id.to_string(),
+            entry_id: h.hit.entry_id,
+            entry_hash: h.entry_hash,
+            dismissal_id: d.dismissal_id,
+            dismissed_in_check_id: d.check_id,
+        })
+        .collect();
+    Ok(result)
+}
+
+fn emit_check(w: &mut WriteCtx<'_>, meta: &CommandMeta, id: &str, version: i64, evs: Vec<CheckEvent>) -> AppResult<()> {
+    if evs.is_empty() {
+        return Ok(());
+    }
+    let new: Vec<NewEvent> = evs.iter().map(|e| NewEvent::new(e.event_type(), e.payload())).collect();
+    w.emit(&meta.event_meta(), id, version, new)?;
+    Ok(())
+}
+
+/// Records the identity's `screening_status` after a screening run (or a dismissal: only when it changes).
+fn screen_identity(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    identity_id: &str,
+    mut screened: Screened,
+) -> AppResult<()> {
+    let Some(state) = load_identity(w.conn, &meta.environment, identity_id)? else { return Ok(()) };
+    let open = q::open_hits(w.conn, &state.id)?;
+    screened.status = if open > 0 { "hit" } else { "clear" }.to_string();
+    screened.hit_count = open;
+    if screened.trigger == "dismissal" {
+        let current: Option<String> =
+            w.conn.query_row("SELECT screening_status FROM identities WHERE id = ?1", [&state.id], |r| r.get(0))?;
+        if current.as_deref() == Some(screened.status.as_str()) {
+            return Ok(());
+        }
+    }
+    let evs = idom::decide(Some(&state), IdentityCommand::RecordScreening(screened), &meta.ctx())?;
+    emit_identity(w, meta, &state.id, state.version, evs)
+}
+
+/// The key that seals a check's data: the linked identity's, else a new one of the check's own.
+fn key_for(w: &WriteCtx<'_>, check_id: &str, identity_id: Option<&str>) -> AppResult<(DataKey, String)> {
+    match identity_id {
+        Some(identity) => {
+            let key = data_key(w.conn, w.keyring, identity)?
+                .ok_or_else(|| AppError::validation("identity_id", "this identity's personal data has been erased"))?;
+            Ok((key, identity.to_string()))
+        }
+        None => {
+            let (key, wrapped) = w.keyring.new_data_key(check_id);
+            w.conn
+                .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
+                .execute(params![check_id, wrapped])?;
+            Ok((key, check_id.to_string()))
+        }
+    }
+}
+
+fn subject_key(identity_id: Option<&str>, external_ref: Option<&str>, check_id: &str) -> String {
+    match (identity_id, external_ref) {
+        (Some(i), _) => i.to_string(),
+        (None, Some(r)) => format!("ref:{r}"),
+        (None, None) => check_id.to_string(),
+    }
+}
+
+/// Creates checks (one, or a `/checks/full` batch sharing a batch id) in one transaction. Each runs at
+/// once against `snapshot`. Returns the new check ids.
+pub async fn create(
+    writer: &Writer,
+    snapshot: Arc<Snapshot>,
+    meta: CommandMeta,
+    inputs: Vec<CreateCheck>,
+    batch: bool,
+) -> AppResult<Vec<String>> {
+    let batch_id = batch.then(|| ids::new_id(ids::CHECK_BATCH));
+    writer
+        .execute(move |w| {
+            let env = meta.environment.clone();
+            let sandbox = env == "sandbox";
+            let mut created = Vec::new();
+            for input in inputs {
+                // An explicit identity must exist and hold data; an identity found by external_ref links
+                // the check only when it does. Merged identities are followed to the survivor.
+                let identity = match &input.identity_id {
+                    Some(i) => {
+                        let s = load_surviving(w.conn, &env, i)?
+                            .ok_or_else(|| AppError::validation("identity_id", "no identity with this id"))?;
+                        if s.is_redacted() {
+                            return Err(AppError::validation("identity_id", "this identity has been redacted"));
+                        }
+                        Some(s)
+                    }
+                    None => match &input.external_ref {
+                        Some(r) => load_surviving(w.conn, &env, r)?.filter(|s| !s.is_redacted()),
+                        None => None,
+                    },
+                };
+                if let Some(s) = &input.session_id {
+                    if !q::session_exists(w.conn, &env, s)? {
+                        return Err(AppError::validation("session_id", "no session with this id"));
+                    }
+                }
+                let id = ids::new_id(ids::CHECK);
+                let identity_id = identity.as_ref().map(|s| s.id.clone());
+                let external_ref =
+                    input.external_ref.clone().or_else(|| identity.as_ref().and_then(|s| s.external_ref.clone()));
+                let (key, key_owner) = key_for(w, &id, identity_id.as_deref())?;
+                let subject_key = subject_key(identity_id.as_deref(), external_ref.as_deref(), &id);
+                let dismissals = q::dismissals(w.conn, &env, &subject_key)?;
+                let run = standalone::run_standalone(
+                    &input.check_type,
+                    sandbox,
+                    &snapshot,
+                    &input.subject,
+                    input.threshold,
+                    &dismissals,
+                );
+                let result = run_result(run, input.threshold, &key, &id)?;
+                let check = dom::Created {
+                    check_type: input.check_type.clone(),
+                    origin: "api".into(),
+                    external_ref,
+                    identity_id: identity_id.clone(),
+                    session_id: input.session_id.clone(),
+                    batch_id: batch_id.clone(),
+                    subject_key,
+                    key_owner,
+                    subject: seal_subject(&key, &id, &input.subject),
+                    tags: input.tags.clone(),
+                    result,
+                };
+                let screened = identity_screening(&check.check_type, &check.result, &id);
+                let evs = dom::decide(None, CheckCommand::Create(Box::new(check)), &meta.ctx())?;
+                emit_check(w, &meta, &id, 0, evs)?;
+                if let (Some(identity), Some(screened)) = (&identity_id, screened) {
+                    screen_identity(w, &meta, identity, screened)?;
+                }
+                created.push(id);
+            }
+            Ok(created)
+        })
+        .await
+}
+
+/// A sanction run that completed concerns the linked identity's screening status; others do not.
+fn identity_screening(check_type: &str, result: &RunResult, check_id: &str) -> Option<Screened> {
+    if check_type != "sanction" || result.status == "error" {
+        return None;
+    }
+    Some(Screened {
+        trigger: "check".into(),
+        check_id: Some(check_id.to_string()),
+        list_version_ids: result
+            .list_versions
+            .iter()
+            .filter_map(|v| v["version_id"].as_str().map(str::to_string))
+            .collect(),
+        ..Screened::default()
+    })
+}
+
+/// Runs the check again on its stored subject against the current lists; earlier dismissals apply.
+pub async fn rerun(writer: &Writer, snapshot: Arc<Snapshot>, meta: CommandMeta, id: String) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let env = meta.environment.clone();
+            let state = require(w.conn, &env, &id)?;
+            if state.redacted {
+                return Err(AppError::invalid_state("This check has been redacted and can no longer be run."));
+            }
+            let (sealed, threshold): (String, f64) =
+                w.conn.query_row("SELECT subject, threshold FROM checks WHERE id = ?1", [&state.id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            let key = data_key(w.conn, w.keyring, &state.key_owner)?
+                .ok_or_else(|| AppError::invalid_state("This check's personal data has been erased."))?;
+            let sealed: BTreeMap<String, String> = serde_json::from_str(&sealed)?;
+            let mut subject = BTreeMap::new();
+            for (field, value) in sealed {
+                let bytes =
+                    B64.decode(value).map_err(|_| AppError::Internal("sealed check field is not base64".into()))?;
+                subject.insert(field.clone(), key.open(&state.id, &field, &bytes)?);
+            }
+            let dismissals = q::dismissals(w.conn, &env, &state.subject_key)?;
+            let run = standalone::run_standalone(
+                &state.check_type,
+                env == "sandbox",
+                &snapshot,
+                &subject,
+                threshold,
+                &dismissals,
+            );
+            let result = run_result(run, threshold, &key, &state.id)?;
+            let screened = identity_screening(&state.check_type, &result, &state.id);
+            let evs = dom::decide(Some(&state), CheckCommand::Rerun(result), &meta.ctx())?;
+            emit_check(w, &meta, &state.id, state.version, evs)?;
+            if let (Some(identity), Some(screened)) = (&state.identity_id, screened) {
+                screen_identity(w, &meta, identity, screened)?;
+            }
+            Ok(state.id)
+        })
+        .await
+}
+
+/// Dismisses hits of the check's latest run as false positives (all of them when `hit_ids` is None).
+/// Returns the number newly dismissed.
+pub async fn dismiss(
+    writer: &Writer,
+    meta: CommandMeta,
+    id: String,
+    hit_ids: Option<Vec<String>>,
+    reason: Option<String>,
+) -> AppResult<(String, usize)> {
+    let dismissal_id = ids::new_id(ids::DISMISSAL);
+    writer
+        .execute(move |w| {
+            let state = require(w.conn, &meta.environment, &id)?;
+            let sealed_reason = match (&reason, state.redacted) {
+                (Some(r), false) => {
+                    let key = data_key(w.conn, w.keyring, &state.key_owner)?
+                        .ok_or_else(|| AppError::invalid_state("This check's personal data has been erased."))?;
+                    Some(seal(&key, &state.id, &format!("dismissal_reason.{dismissal_id}"), r))
+                }
+                _ => None,
+            };
+            let command = CheckCommand::Dismiss { dismissal_id: dismissal_id.clone(), hit_ids, reason: sealed_reason };
+            let evs = dom::decide(Some(&state), command, &meta.ctx())?;
+            let count = match evs.first() {
+                Some(CheckEvent::HitsDismissed(d)) => d.hit_ids.len(),
+                _ => 0,
+            };
+            emit_check(w, &meta, &state.id, state.version, evs)?;
+            if let (Some(identity), true) = (&state.identity_id, count > 0) {
+                let screened =
+                    Screened { trigger: "dismissal".into(), check_id: Some(state.id.clone()), ..Screened::default() };
+                screen_identity(w, &meta, identity, screened)?;
+            }
+            Ok((state.id, count))
+        })
+        .await
+}
+
+/// Tag changes (set, add, remove).
+pub async fn tags(writer: &Writer, meta: CommandMeta, id: String, command: CheckCommand) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let state = require(w.conn, &meta.environment, &id)?;
+            let evs = dom::decide(Some(&state), command, &meta.ctx())?;
+            emit_check(w, &meta, &state.id, state.version, evs)?;
+            Ok(state.id)
+        })
+        .await
+}
+
+/// Crypto-shredding of a check not linked to an identity: its data key goes, the record stays.
+pub async fn redact(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let state = require(w.conn, &meta.environment, &id)?;
+            let evs = dom::decide(Some(&state), CheckCommand::Redact, &meta.ctx())?;
+            w.conn.execute("DELETE FROM subject_keys WHERE subject_id = ?1", [&state.id])?;
+            emit_check(w, &meta, &state.id, state.version, evs)?;
+            w.request_wal_truncate();
+            Ok(state.id)
+        })
+        .await
+}
+
+/// For the session pipeline (call inside the writer, after the identity upsert): records a session's
+/// watchlist screening as a `sanction` check (origin `session`) linked to the session and identity, and the
+/// identity's screening status. `data` is the session's person data (idv field names) and `outcome` comes
+/// from `screening_service::screen_subject` with the subject's dismissals applied. Returns the check id.
+pub fn record_session_screening(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    session_id: &str,
+    identity_id: Option<&str>,
+    external_ref: Option<&str>,
+    data: &BTreeMap<String, String>,
+    outcome: &ScreeningOutcome,
+) -> AppResult<String> {
+    let id = ids::new_id(ids::CHECK);
+    let identity_id = match identity_id {
+        Some(i) => load_identity(w.conn, &meta.environment, i)?.filter(|s| !s.is_redacted()).map(|s| s.id),
+        None => None,
+    };
+    let (key, key_owner) = key_for(w, &id, identity_id.as_deref())?;
+    let run = StandaloneRun {
+        status: outcome.status,
+        provider: Some(PROVIDER_WATCHLISTS),
+        error_reason: outcome.error_reason.map(str::to_string),
+        note: None,
+        outcome: Some(outcome.clone()),
+    };
+    let result = run_result(run, outcome.threshold, &key, &id)?;
+    let check = dom::Created {
+        check_type: "sanction".into(),
+        origin: "session".into(),
+        external_ref: external_ref.map(str::to_string),
+        identity_id: identity_id.clone(),
+        session_id: Some(session_id.to_string()),
+        batch_id: None,
+        subject_key: subject_key(identity_id.as_deref(), external_ref, &id),
+        key_owner,
+        subject: seal_subject(&key, &id, &standalone::subject_from_person(data)),
+        tags: Vec::new(),
+        result,
+    };
+    let mut screened = identity_screening("sanction", &check.result, &id);
+    let evs = dom::decide(None, CheckCommand::Create(Box::new(check)), &meta.ctx())?;
+    emit_check(w, meta, &id, 0, evs)?;
+    if let (Some(identity), Some(s)) = (&identity_id, screened.as_mut()) {
+        s.trigger = "session".into();
+        s.session_id = Some(session_id.to_string());
+        screen_identity(w, meta, identity, s.clone())?;
+    }
+    Ok(id)
+}
+
+/// Records a monitoring pass over `version_id`: a `sanction` check (origin `monitoring`) per identity with
+/// new hits, each identity's screening status (baselines included), then the pass's end on the list's
+/// stream. A version already monitored is left alone (the pass may have raced with another).
+pub async fn record_monitoring(
+    writer: &Writer,
+    now: String,
+    version_id: String,
+    watchlist_id: String,
+    screened_count: usize,
+    findings: Vec<Finding>,
+) -> AppResult<MonitoringCompleted> {
+    writer
+        .execute(move |w| {
+            let mut done = MonitoringCompleted {
+                version_id: version_id.clone(),
+                identities_screened: screened_count,
+                ..Default::default()
+            };
+            if super::watchlists::monitoring_pending(w, &version_id)?.is_none() {
+                return Ok(done);
+            }
+            for f in findings {
+                let Some(state) = load_identity(w.conn, &f.environment, &f.identity_id)? else { continue };
+                if state.is_redacted() || state.is_merged() || state.archived || !state.monitoring_enabled {
+                    continue;
+                }
+                let meta = CommandMeta {
+                    actor: "system:monitoring".into(),
+                    environment: f.environment.clone(),
+                    request_id: None,
+                    now: now.clone(),
+                };
+                let mut screened = Screened {
+                    trigger: "monitoring".into(),
+                    list_version_ids: f.outcome.list_version_ids(),
+                    ..Screened::default()
+                };
+                if !f.outcome.hits.is_empty() {
+                    let Some(key) = data_key(w.conn, w.keyring, &state.id)? else { continue };
+                    let id = ids::new_id(ids::CHECK);
+                    let run = StandaloneRun {
+                        status: f.outcome.status,
+                        provider: Some(PROVIDER_WATCHLISTS),
+                        error_reason: None,
+                        note: Some(format!("Continuous monitoring: new hits after watchlist version {version_id}.")),
+                        outcome: Some(f.outcome.clone()),
+                    };
+                    let result = run_result(run, f.outcome.threshold, &key, &id)?;
+                    screened.new_hit_ids = result.hits.iter().map(|h| h.id.clone()).collect();
+                    screened.check_id = Some(id.clone());
+                    let check = dom::Created {
+                        check_type: "sanction".into(),
+                        origin: "monitoring".into(),
+                        external_ref: state.external_ref.clone(),
+                        identity_id: Some(state.id.clone()),
+                        session_id: None,
+                        batch_id: None,
+                        subject_key: state.id.clone(),
+                        key_owner: state.id.clone(),
+                        subject: seal_subject(&key, &id, &standalone::subject_from_person(&f.data)),
+                        tags: Vec::new(),
+                        result,
+                    };
+                    let evs = dom::decide(None, CheckCommand::Create(Box::new(check)), &meta.ctx())?;
+                    emit_check(w, &meta, &id, 0, evs)?;
+                    done.identities_with_new_hits += 1;
+                    done.new_hits += screened.new_hit_ids.len();
+                    done.check_ids.push(id);
+                } else if !f.baseline {
+                    continue;
+                }
+                screen_identity(w, &meta, &state.id, screened)?;
+            }
+            super::watchlists::emit_monitoring_completed(w, &now, &watchlist_id, &done)?;
+            Ok(done)
+        })
+        .await
+}
+
+/// Sets (`replace`) or extends an identity's monitored lists (spec §1.6.13). Returns the identity id.
+pub async fn set_monitored_lists(
+    writer: &Writer,
+    meta: CommandMeta,
+    id_or_ref: String,
+    list_ids: Vec<String>,
+    replace: bool,
+) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let state =
+                load_identity(w.conn, &meta.environment, &id_or_ref)?.ok_or_else(|| AppError::not_found("Identity"))?;
+            let current = q::monitored_lists(w.conn, &state.id)?;
+            let mut next = if replace { Vec::new() } else { current.clone() };
+            for l in list_ids {
+                if !next.contains(&l) {
+                    next.push(l);
+                }
+            }
+            if next == current {
+                idom::ensure_writable(&state)?;
+                return Ok(state.id);
+            }
+            let evs = idom::decide(Some(&state), IdentityCommand::SetMonitoredLists(next), &meta.ctx())?;
+            emit_identity(w, &meta, &state.id, state.version, evs)?;
+            Ok(state.id)
+        })
+        .await
+}

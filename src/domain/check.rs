@@ -1,0 +1,412 @@
+//! Standalone checks (spec §1.4, `schk_*`) and recorded screening runs: check types, the check's state,
+//! commands, events and `decide`. Subject data arrives sealed and hits arrive computed (the screening
+//! itself happens in `screening_service`); this module only decides which events follow. Must not seal,
+//! screen, read the database or the clock.
+
+use super::Ctx;
+use crate::error::{AppError, FieldError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// AML check types (spec §1.4.2). `sanction` is screened against the imported watchlists.
+pub const AML_TYPES: &[&str] = &["sanction", "pep", "adverse_media", "warning"];
+
+/// The risk and enhanced types of the spec; idv has no offline source for them.
+pub const OTHER_TYPES: &[&str] =
+    &["email_risk", "phone_risk", "ip_risk", "email_risk_enhanced", "phone_risk_enhanced", "address_validation"];
+
+pub fn is_check_type(t: &str) -> bool {
+    AML_TYPES.contains(&t) || OTHER_TYPES.contains(&t)
+}
+
+pub fn is_aml(t: &str) -> bool {
+    AML_TYPES.contains(&t)
+}
+
+/// The subject fields a check may carry (all sealed at rest).
+pub const SUBJECT_FIELDS: &[&str] = &[
+    "name_first",
+    "name_last",
+    "birthdate",
+    "country_code",
+    "email",
+    "phone",
+    "ip_address",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "zip_code",
+];
+
+/// The field a check type cannot run without (AML types need both names).
+pub fn required_fields(check_type: &str) -> &'static [&'static str] {
+    match check_type {
+        t if is_aml(t) => &["name_first", "name_last"],
+        "email_risk" | "email_risk_enhanced" => &["email"],
+        "phone_risk" | "phone_risk_enhanced" => &["phone"],
+        "ip_risk" => &["ip_address"],
+        "address_validation" => &["address_line1"],
+        _ => &[],
+    }
+}
+
+/// One hit as recorded: list data, scores and the list version, in plaintext; the explanation (which
+/// quotes the subject's name) sealed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HitRecord {
+    pub id: String,
+    pub watchlist_id: String,
+    pub source: String,
+    pub entry_id: String,
+    pub entry_hash: String,
+    pub version_id: String,
+    pub entity_type: String,
+    pub matched_name: String,
+    pub matched_name_kind: String,
+    pub score: f64,
+    pub features: Value,
+    /// Sealed (base64) under the check's key owner, field `explanation.<hit id>`.
+    pub explanation: Option<String>,
+    /// The list entry as it was when it matched.
+    pub entry: Value,
+}
+
+/// A match left out of a run because this subject's earlier dismissal covers the same entry version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suppressed {
+    pub watchlist_id: String,
+    pub entry_id: String,
+    pub entry_hash: String,
+    pub dismissal_id: String,
+    pub dismissed_in_check_id: String,
+}
+
+/// The outcome of one run of a check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RunResult {
+    /// `clear`, `hit` or `error`.
+    pub status: String,
+    pub provider: Option<String>,
+    pub error_reason: Option<String>,
+    pub note: Option<String>,
+    pub threshold: f64,
+    /// The list versions screened against (`{watchlist_id, version_id, published, ...}`).
+    #[serde(default)]
+    pub list_versions: Vec<Value>,
+    #[serde(default)]
+    pub hits: Vec<HitRecord>,
+    #[serde(default)]
+    pub suppressed: Vec<Suppressed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Created {
+    pub check_type: String,
+    /// `api` (POST /checks), `monitoring` (a list change found new hits) or `session` (workflow step).
+    pub origin: String,
+    pub external_ref: Option<String>,
+    pub identity_id: Option<String>,
+    pub session_id: Option<String>,
+    pub batch_id: Option<String>,
+    /// Whose dismissals apply: the identity id, else `ref:<external_ref>`.
+    pub subject_key: String,
+    /// Whose data key seals the subject: the linked identity (its erasure erases this too), else the check.
+    pub key_owner: String,
+    /// Sealed subject fields (base64), AAD bound to the check id.
+    pub subject: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub result: RunResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rerun {
+    pub run: i64,
+    pub result: RunResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HitsDismissed {
+    pub dismissal_id: String,
+    pub hit_ids: Vec<String>,
+    /// Sealed (base64) under the check's key owner, field `dismissal_reason.<dismissal id>`.
+    pub reason: Option<String>,
+    pub subject_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagsChanged {
+    pub tags: Vec<String>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckEvent {
+    Created(Box<Created>),
+    Rerun(Box<Rerun>),
+    HitsDismissed(HitsDismissed),
+    TagsChanged(TagsChanged),
+    Redacted,
+}
+
+impl CheckEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            CheckEvent::Created(_) => "CheckCreated",
+            CheckEvent::Rerun(_) => "CheckRerun",
+            CheckEvent::HitsDismissed(_) => "CheckHitsDismissed",
+            CheckEvent::TagsChanged(_) => "CheckTagsChanged",
+            CheckEvent::Redacted => "CheckRedacted",
+        }
+    }
+
+    pub fn payload(&self) -> Value {
+        let value = match self {
+            CheckEvent::Created(e) => serde_json::to_value(e),
+            CheckEvent::Rerun(e) => serde_json::to_value(e),
+            CheckEvent::HitsDismissed(e) => serde_json::to_value(e),
+            CheckEvent::TagsChanged(e) => serde_json::to_value(e),
+            CheckEvent::Redacted => Ok(Value::Object(Map::new())),
+        };
+        value.unwrap_or(Value::Null)
+    }
+
+    /// Decodes a stored event. Unknown types give `None`.
+    pub fn decode(event_type: &str, version: i64, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
+        let _ = version; // every check event is at version 1
+        let p = payload.clone();
+        Ok(Some(match event_type {
+            "CheckCreated" => CheckEvent::Created(Box::new(serde_json::from_value(p)?)),
+            "CheckRerun" => CheckEvent::Rerun(Box::new(serde_json::from_value(p)?)),
+            "CheckHitsDismissed" => CheckEvent::HitsDismissed(serde_json::from_value(p)?),
+            "CheckTagsChanged" => CheckEvent::TagsChanged(serde_json::from_value(p)?),
+            "CheckRedacted" => CheckEvent::Redacted,
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// A hit of the check's current run, as decisions need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HitState {
+    pub id: String,
+    pub dismissed: bool,
+}
+
+/// The decision-relevant state of one check, loaded from its view row.
+#[derive(Debug, Clone)]
+pub struct CheckState {
+    pub id: String,
+    pub version: i64,
+    pub check_type: String,
+    pub status: String,
+    pub run: i64,
+    pub redacted: bool,
+    pub identity_id: Option<String>,
+    pub key_owner: String,
+    pub subject_key: String,
+    pub tags: Vec<String>,
+    pub hits: Vec<HitState>,
+}
+
+pub enum CheckCommand {
+    Create(Box<Created>),
+    Rerun(RunResult),
+    /// `hit_ids: None` dismisses every hit of the current run.
+    Dismiss {
+        dismissal_id: String,
+        hit_ids: Option<Vec<String>>,
+        reason: Option<String>,
+    },
+    SetTags(Vec<String>),
+    AddTags(Vec<String>),
+    RemoveTag(String),
+    Redact,
+}
+
+fn refuse(detail: &str) -> AppError {
+    AppError::invalid_state(detail.to_string())
+}
+
+fn ensure_not_redacted(state: &CheckState) -> Result<(), AppError> {
+    if state.redacted {
+        return Err(refuse("This check has been redacted and can no longer be changed."));
+    }
+    Ok(())
+}
+
+pub fn decide(state: Option<&CheckState>, command: CheckCommand, _ctx: &Ctx) -> Result<Vec<CheckEvent>, AppError> {
+    use CheckCommand as C;
+    let Some(state) = state else {
+        return match command {
+            C::Create(created) => Ok(vec![CheckEvent::Created(created)]),
+            _ => Err(AppError::not_found("Check")),
+        };
+    };
+    match command {
+        C::Create(_) => Err(AppError::Conflict("A check with this id already exists.".into())),
+        C::Rerun(result) => {
+            ensure_not_redacted(state)?;
+            Ok(vec![CheckEvent::Rerun(Box::new(Rerun { run: state.run + 1, result }))])
+        }
+        C::Dismiss { dismissal_id, hit_ids, reason } => {
+            ensure_not_redacted(state)?;
+            let chosen: Vec<String> = match hit_ids {
+                None => state.hits.iter().filter(|h| !h.dismissed).map(|h| h.id.clone()).collect(),
+                Some(ids) => {
+                    let unknown: Vec<FieldError> = ids
+                        .iter()
+                        .filter(|id| !state.hits.iter().any(|h| &h.id == *id))
+                        .map(|id| FieldError::new("hit_ids", format!("{id} is not a hit of this check's latest run")))
+                        .collect();
+                    if !unknown.is_empty() {
+                        return Err(AppError::Validation {
+                            detail: "Some hit_ids are not hits of this check.".into(),
+                            errors: unknown,
+                        });
+                    }
+                    let mut out: Vec<String> = Vec::new();
+                    for id in ids {
+                        let open = state.hits.iter().any(|h| h.id == id && !h.dismissed);
+                        if open && !out.contains(&id) {
+                            out.push(id);
+                        }
+                    }
+                    out
+                }
+            };
+            if chosen.is_empty() {
+                return Ok(Vec::new());
+            }
+            Ok(vec![CheckEvent::HitsDismissed(HitsDismissed {
+                dismissal_id,
+                hit_ids: chosen,
+                reason,
+                subject_key: state.subject_key.clone(),
+            })])
+        }
+        C::SetTags(tags) => {
+            ensure_not_redacted(state)?;
+            tag_change(state, tags)
+        }
+        C::AddTags(new) => {
+            ensure_not_redacted(state)?;
+            let mut tags = state.tags.clone();
+            for t in new {
+                if !tags.contains(&t) {
+                    tags.push(t);
+                }
+            }
+            tag_change(state, tags)
+        }
+        C::RemoveTag(tag) => {
+            ensure_not_redacted(state)?;
+            let tags = state.tags.iter().filter(|t| **t != tag).cloned().collect();
+            tag_change(state, tags)
+        }
+        C::Redact => {
+            if state.redacted {
+                return Err(refuse("This check has already been redacted."));
+            }
+            if state.key_owner != state.id {
+                return Err(refuse(
+                    "This check's data belongs to its identity: redact the identity (DELETE /identities/{id}/data).",
+                ));
+            }
+            Ok(vec![CheckEvent::Redacted])
+        }
+    }
+}
+
+fn tag_change(state: &CheckState, tags: Vec<String>) -> Result<Vec<CheckEvent>, AppError> {
+    if tags.len() > super::values::MAX_TAGS {
+        return Err(AppError::Validation {
+            detail: "A check can carry at most 50 tags.".into(),
+            errors: vec![FieldError::new("tags", "at most 50 tags per check")],
+        });
+    }
+    let added: Vec<String> = tags.iter().filter(|t| !state.tags.contains(t)).cloned().collect();
+    let removed: Vec<String> = state.tags.iter().filter(|t| !tags.contains(t)).cloned().collect();
+    if added.is_empty() && removed.is_empty() && tags == state.tags {
+        return Ok(Vec::new());
+    }
+    Ok(vec![CheckEvent::TagsChanged(TagsChanged { tags, added, removed })])
+}
+
+/// The status of a run from its hits (dismissed-earlier matches are already left out).
+pub fn run_status(hits: usize) -> &'static str {
+    if hits == 0 {
+        "clear"
+    } else {
+        "hit"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> CheckState {
+        CheckState {
+            id: "schk_a".into(),
+            version: 1,
+            check_type: "sanction".into(),
+            status: "hit".into(),
+            run: 1,
+            redacted: false,
+            identity_id: None,
+            key_owner: "schk_a".into(),
+            subject_key: "ref:u1".into(),
+            tags: vec![],
+            hits: vec![
+                HitState { id: "hit_1".into(), dismissed: false },
+                HitState { id: "hit_2".into(), dismissed: true },
+            ],
+        }
+    }
+
+    fn ctx() -> Ctx {
+        Ctx { now: "2026-01-01T00:00:00Z".into(), environment: "live".into() }
+    }
+
+    fn dismiss(ids: Option<Vec<&str>>) -> CheckCommand {
+        CheckCommand::Dismiss {
+            dismissal_id: "dsm_1".into(),
+            hit_ids: ids.map(|v| v.into_iter().map(String::from).collect()),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn dismissing_all_takes_only_open_hits_and_unknown_ids_are_refused() {
+        let events = decide(Some(&state()), dismiss(None), &ctx()).unwrap();
+        match &events[..] {
+            [CheckEvent::HitsDismissed(d)] => assert_eq!(d.hit_ids, vec!["hit_1".to_string()]),
+            other => panic!("{other:?}"),
+        }
+        assert!(decide(Some(&state()), dismiss(Some(vec!["hit_2"])), &ctx()).unwrap().is_empty());
+        assert!(decide(Some(&state()), dismiss(Some(vec!["hit_9"])), &ctx()).is_err());
+    }
+
+    #[test]
+    fn a_redacted_check_refuses_changes_and_identity_checks_are_redacted_with_the_identity() {
+        let mut s = state();
+        s.redacted = true;
+        assert!(decide(Some(&s), CheckCommand::Rerun(RunResult::default()), &ctx()).is_err());
+        let mut s = state();
+        s.key_owner = "idn_x".into();
+        assert!(decide(Some(&s), CheckCommand::Redact, &ctx()).is_err());
+        assert_eq!(decide(Some(&state()), CheckCommand::Redact, &ctx()).unwrap(), vec![CheckEvent::Redacted]);
+    }
+
+    #[test]
+    fn a_rerun_is_numbered_after_the_current_run() {
+        match &decide(Some(&state()), CheckCommand::Rerun(RunResult::default()), &ctx()).unwrap()[..] {
+            [CheckEvent::Rerun(r)] => assert_eq!(r.run, 2),
+            other => panic!("{other:?}"),
+        }
+    }
+}

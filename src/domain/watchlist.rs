@@ -1,0 +1,129 @@
+//! Watchlist snapshots: the public watchlist ids (`ofac`, `un`, `eu`, `uk`, `opensanctions`), the events an
+//! import appends and the pure diff of a new snapshot against the previous one (added / changed / removed
+//! entries, by entry id and content hash). Must not read files, the database or the clock.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+/// The watchlists idv imports, by their public id.
+pub const WATCHLIST_IDS: &[&str] = &["ofac", "un", "eu", "uk", "opensanctions"];
+
+/// Entries per `WatchlistEntriesImported` event: a whole list in one event would be one huge JSON value
+/// (OpenSanctions holds over a million entities).
+pub const ENTRIES_PER_EVENT: usize = 500;
+
+/// The event stream of one watchlist.
+pub fn stream_id(watchlist_id: &str) -> String {
+    format!("watchlist_{watchlist_id}")
+}
+
+/// Environment of watchlist events: lists serve both environments of the installation.
+pub const SYSTEM_ENVIRONMENT: &str = "system";
+
+/// One entry as an import carries it: its id, the hash of its canonical JSON and the JSON itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HashedEntry {
+    pub hash: String,
+    pub entry: Value,
+}
+
+/// A slice of a snapshot's changes (several per import, then one `WatchlistSnapshotImported`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntriesImported {
+    pub version_id: String,
+    pub source: String,
+    #[serde(default)]
+    pub added: Vec<HashedEntry>,
+    #[serde(default)]
+    pub changed: Vec<HashedEntry>,
+    #[serde(default)]
+    pub removed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub total: usize,
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub skipped: usize,
+}
+
+/// The version record, appended after its entry slices, in the same transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotImported {
+    pub version_id: String,
+    pub source: String,
+    /// The library's list name (`ofac_sdn`, `un_consolidated`, ...).
+    pub list_source: String,
+    pub published: Option<String>,
+    pub content_digest: String,
+    pub counts: Counts,
+    /// The file names read (no paths), for the record.
+    #[serde(default)]
+    pub files: Vec<String>,
+}
+
+/// Continuous monitoring has screened the monitored identities against one version's changes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MonitoringCompleted {
+    pub version_id: String,
+    pub identities_screened: usize,
+    pub identities_with_new_hits: usize,
+    pub new_hits: usize,
+    pub check_ids: Vec<String>,
+}
+
+/// What changed between the previous snapshot (entry id -> hash) and the new one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Diff {
+    /// Indexes into the new entries.
+    pub added: Vec<usize>,
+    pub changed: Vec<usize>,
+    pub removed: Vec<String>,
+    /// New entries dropped because an earlier entry of the same snapshot had the same id.
+    pub duplicates: usize,
+}
+
+/// Diffs a new snapshot (`(entry_id, hash)` in file order) against the previous one's hashes.
+pub fn diff(previous: &HashMap<String, String>, new: &[(String, String)]) -> Diff {
+    let mut d = Diff::default();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(new.len());
+    for (i, (id, hash)) in new.iter().enumerate() {
+        if !seen.insert(id.as_str()) {
+            d.duplicates += 1;
+            continue;
+        }
+        match previous.get(id) {
+            None => d.added.push(i),
+            Some(h) if h != hash => d.changed.push(i),
+            Some(_) => {}
+        }
+    }
+    let mut removed: Vec<String> = previous.keys().filter(|id| !seen.contains(id.as_str())).cloned().collect();
+    removed.sort();
+    d.removed = removed;
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_finds_added_changed_removed_and_duplicates() {
+        let previous: HashMap<String, String> =
+            [("1", "a"), ("2", "b"), ("3", "c")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let new: Vec<(String, String)> = [("1", "a"), ("2", "B"), ("4", "d"), ("4", "e")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let d = diff(&previous, &new);
+        assert_eq!(d.added, vec![2]);
+        assert_eq!(d.changed, vec![1]);
+        assert_eq!(d.removed, vec!["3".to_string()]);
+        assert_eq!(d.duplicates, 1);
+        assert_eq!(diff(&previous, &[("1".into(), "a".into())]).removed.len(), 2);
+    }
+}

@@ -1,0 +1,229 @@
+//! Projects watchlist and check events into `watchlist_entries`, `watchlist_versions`, `checks`,
+//! `check_hits` and `screening_dismissals`. Copies sealed values as they are. Must not write any other
+//! table.
+
+use crate::domain::check::{CheckEvent, Created, HitRecord, RunResult};
+use crate::domain::watchlist::{EntriesImported, MonitoringCompleted, SnapshotImported};
+use crate::error::{AppError, AppResult};
+use crate::store::events::StoredEvent;
+use rusqlite::{params, Connection};
+
+pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
+    let bad = |e: serde_json::Error| {
+        AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id))
+    };
+    match event.event_type.as_str() {
+        "WatchlistEntriesImported" => {
+            let e: EntriesImported = serde_json::from_value(event.payload.clone()).map_err(bad)?;
+            entries(conn, &e)
+        }
+        "WatchlistSnapshotImported" => {
+            let e: SnapshotImported = serde_json::from_value(event.payload.clone()).map_err(bad)?;
+            let delta = e.counts.added + e.counts.changed;
+            conn.execute(
+                "INSERT INTO watchlist_versions (id, source, list_source, published, content_digest, entry_count, added,
+                    changed, removed, skipped, files, imported_by, imported_at, monitoring_status, monitoring, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, NULL, ?15)",
+                params![
+                    e.version_id,
+                    e.source,
+                    e.list_source,
+                    e.published,
+                    e.content_digest,
+                    e.counts.total as i64,
+                    e.counts.added as i64,
+                    e.counts.changed as i64,
+                    e.counts.removed as i64,
+                    e.counts.skipped as i64,
+                    serde_json::to_string(&e.files)?,
+                    event.actor,
+                    event.recorded_at,
+                    if delta == 0 { "not_needed" } else { "pending" },
+                    event.seq
+                ],
+            )?;
+            Ok(())
+        }
+        "WatchlistMonitoringCompleted" => {
+            let e: MonitoringCompleted = serde_json::from_value(event.payload.clone()).map_err(bad)?;
+            conn.execute(
+                "UPDATE watchlist_versions SET monitoring_status = 'completed', monitoring = ?1 WHERE id = ?2",
+                params![serde_json::to_string(&e)?, e.version_id],
+            )?;
+            Ok(())
+        }
+        t if t.starts_with("Check") => check(conn, event),
+        _ => Ok(()),
+    }
+}
+
+fn entries(conn: &Connection, e: &EntriesImported) -> AppResult<()> {
+    let mut put = conn.prepare_cached(
+        "INSERT INTO watchlist_entries (source, entry_id, entity_type, entry, entry_hash, version_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (source, entry_id) DO UPDATE SET entity_type = excluded.entity_type, entry = excluded.entry,
+            entry_hash = excluded.entry_hash, version_id = excluded.version_id",
+    )?;
+    for h in e.added.iter().chain(e.changed.iter()) {
+        let entry_id = h.entry["entry_id"].as_str().unwrap_or_default();
+        let entity_type = h.entry["entity_type"].as_str().unwrap_or_default();
+        put.execute(params![e.source, entry_id, entity_type, h.entry.to_string(), h.hash, e.version_id])?;
+    }
+    let mut delete = conn.prepare_cached("DELETE FROM watchlist_entries WHERE source = ?1 AND entry_id = ?2")?;
+    for id in &e.removed {
+        delete.execute(params![e.source, id])?;
+    }
+    Ok(())
+}
+
+fn insert_hits(conn: &Connection, check_id: &str, run: i64, hits: &[HitRecord]) -> AppResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO check_hits (id, check_id, run, position, watchlist_id, source, entry_id, entry_hash, version_id,
+            entity_type, matched_name, matched_name_kind, score, features, explanation, entry)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?;
+    for (position, h) in hits.iter().enumerate() {
+        stmt.execute(params![
+            h.id,
+            check_id,
+            run,
+            position as i64,
+            h.watchlist_id,
+            h.source,
+            h.entry_id,
+            h.entry_hash,
+            h.version_id,
+            h.entity_type,
+            h.matched_name,
+            h.matched_name_kind,
+            h.score,
+            h.features.to_string(),
+            h.explanation,
+            h.entry.to_string()
+        ])?;
+    }
+    Ok(())
+}
+
+fn completed_at<'a>(result: &RunResult, at: &'a str) -> Option<&'a str> {
+    (result.status != "pending").then_some(at)
+}
+
+fn check(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
+    let decoded = CheckEvent::decode(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id)))?;
+    let Some(decoded) = decoded else { return Ok(()) };
+    let id = event.stream_id.as_str();
+    let at = event.recorded_at.as_str();
+    match &decoded {
+        CheckEvent::Created(c) => {
+            let Created { result: r, .. } = c.as_ref();
+            conn.execute(
+                "INSERT INTO checks (id, environment, check_type, origin, status, provider, error_reason, note,
+                    external_ref, identity_id, session_id, batch_id, subject_key, key_owner, subject, threshold,
+                    list_versions, suppressed, run, hit_count, total_hits, tags, redacted_at, created_at, updated_at,
+                    completed_at, stream_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 1, ?19, ?19,
+                    ?20, NULL, ?21, ?21, ?22, ?23)",
+                params![
+                    id,
+                    event.environment,
+                    c.check_type,
+                    c.origin,
+                    r.status,
+                    r.provider,
+                    r.error_reason,
+                    r.note,
+                    c.external_ref,
+                    c.identity_id,
+                    c.session_id,
+                    c.batch_id,
+                    c.subject_key,
+                    c.key_owner,
+                    serde_json::to_string(&c.subject)?,
+                    r.threshold,
+                    serde_json::to_string(&r.list_versions)?,
+                    serde_json::to_string(&r.suppressed)?,
+                    r.hits.len() as i64,
+                    serde_json::to_string(&c.tags)?,
+                    at,
+                    completed_at(r, at),
+                    event.stream_seq
+                ],
+            )?;
+            insert_hits(conn, id, 1, &r.hits)?;
+            return Ok(());
+        }
+        CheckEvent::Rerun(e) => {
+            let r = &e.result;
+            conn.execute(
+                "UPDATE checks SET status = ?1, provider = ?2, error_reason = ?3, note = ?4, threshold = ?5,
+                    list_versions = ?6, suppressed = ?7, run = ?8, hit_count = ?9, total_hits = ?9, completed_at = ?10
+                 WHERE id = ?11",
+                params![
+                    r.status,
+                    r.provider,
+                    r.error_reason,
+                    r.note,
+                    r.threshold,
+                    serde_json::to_string(&r.list_versions)?,
+                    serde_json::to_string(&r.suppressed)?,
+                    e.run,
+                    r.hits.len() as i64,
+                    completed_at(r, at),
+                    id
+                ],
+            )?;
+            insert_hits(conn, id, e.run, &r.hits)?;
+        }
+        CheckEvent::HitsDismissed(d) => {
+            let mut mark = conn.prepare_cached(
+                "UPDATE check_hits SET dismissal_id = ?1, dismissal_reason = ?2, dismissed_by = ?3, dismissed_at = ?4
+                 WHERE id = ?5 AND check_id = ?6",
+            )?;
+            let mut remember = conn.prepare_cached(
+                "INSERT INTO screening_dismissals (environment, subject_key, watchlist_id, entry_id, entry_hash,
+                    dismissal_id, check_id, hit_id, dismissed_by, dismissed_at)
+                 SELECT ?1, ?2, watchlist_id, entry_id, entry_hash, ?3, check_id, id, ?4, ?5 FROM check_hits
+                 WHERE id = ?6 AND check_id = ?7
+                 ON CONFLICT (environment, subject_key, watchlist_id, entry_id) DO UPDATE SET
+                    entry_hash = excluded.entry_hash, dismissal_id = excluded.dismissal_id,
+                    check_id = excluded.check_id, hit_id = excluded.hit_id, dismissed_by = excluded.dismissed_by,
+                    dismissed_at = excluded.dismissed_at",
+            )?;
+            for hit in &d.hit_ids {
+                mark.execute(params![d.dismissal_id, d.reason, event.actor, at, hit, id])?;
+                remember.execute(params![
+                    event.environment,
+                    d.subject_key,
+                    d.dismissal_id,
+                    event.actor,
+                    at,
+                    hit,
+                    id
+                ])?;
+            }
+            conn.execute(
+                "UPDATE checks SET hit_count = (SELECT COUNT(*) FROM check_hits h
+                    WHERE h.check_id = checks.id AND h.run = checks.run AND h.dismissal_id IS NULL)
+                 WHERE id = ?1",
+                [id],
+            )?;
+        }
+        CheckEvent::TagsChanged(t) => {
+            conn.execute("UPDATE checks SET tags = ?1 WHERE id = ?2", params![serde_json::to_string(&t.tags)?, id])?;
+        }
+        CheckEvent::Redacted => {
+            conn.execute("UPDATE checks SET subject = '{}', redacted_at = ?1 WHERE id = ?2", params![at, id])?;
+            conn.execute(
+                "UPDATE check_hits SET explanation = NULL, dismissal_reason = NULL WHERE check_id = ?1",
+                [id],
+            )?;
+        }
+    }
+    conn.execute(
+        "UPDATE checks SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3",
+        params![at, event.stream_seq, id],
+    )?;
+    Ok(())
+}

@@ -151,7 +151,6 @@ impl Application {
         if config.public_url.is_none() {
             config.public_url = Some(base_url.clone());
         }
-        crate::sweeper::spawn(core.writer.clone(), core.read.clone(), clock.clone(), config.sweep_interval);
         let (writer, read) = (core.writer.clone(), core.read.clone());
         let webhooks = crate::webhooks::worker::Webhooks::start(
             core.writer.clone(),
@@ -175,6 +174,13 @@ impl Application {
             screening.clone(),
             screening_deps,
             crate::screening_service::WATCH_INTERVAL,
+        );
+        crate::sweeper::spawn(
+            core.writer.clone(),
+            core.read.clone(),
+            clock.clone(),
+            config.sweep_interval,
+            screening.clone(),
         );
         let state = Arc::new(AppState {
             screening,

@@ -24,6 +24,17 @@ pub struct DuplicateHit {
     pub identity_id: String,
 }
 
+/// The watchlist screening of the session's subject, as the screening service reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchlistResult {
+    /// `clear`, `hit` or `error`.
+    pub status: String,
+    /// With `error`: `no_lists` (nothing imported) or `no_name`.
+    pub error_reason: Option<String>,
+    /// The check result to show (hits with list versions; no subject data).
+    pub detail: Value,
+}
+
 /// What the face-match provider said, if one ran.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaceMatch {
@@ -43,6 +54,7 @@ pub struct Evidence {
     pub mrz_checks: Vec<(String, bool, String)>,
     /// Fields where what the integrator prefilled and what the person confirmed disagree.
     pub crossref_mismatches: Vec<String>,
+    pub watchlist: Option<WatchlistResult>,
     pub today: String,
     pub minimum_age: i64,
     pub face: Option<FaceMatch>,
@@ -265,7 +277,25 @@ pub fn evaluate(e: &Evidence) -> Decision {
     }
 
     if enabled(e, "watchlist_screening") {
-        result("watchlist_screening", "skipped", json!({ "reason": "no watchlist has been imported" }));
+        match &e.watchlist {
+            None => result(
+                "watchlist_screening",
+                "skipped",
+                json!({ "reason": "not screened (sandbox or no lists loaded)" }),
+            ),
+            Some(w) if w.error_reason.as_deref() == Some("no_lists") => {
+                result("watchlist_screening", "skipped", json!({ "reason": "no watchlist has been imported" }))
+            }
+            Some(w) if w.status == "hit" => {
+                result("watchlist_screening", "failed", w.detail.clone());
+                review.push("possible watchlist match".into());
+            }
+            Some(w) if w.status == "error" => {
+                result("watchlist_screening", "error", w.detail.clone());
+                review.push("the subject could not be screened".into());
+            }
+            Some(w) => result("watchlist_screening", "passed", w.detail.clone()),
+        }
     }
 
     if let Some((reason, code)) = decline {

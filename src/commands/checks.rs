@@ -395,6 +395,26 @@ pub async fn redact(writer: &Writer, meta: CommandMeta, id: String) -> AppResult
         .await
 }
 
+/// For the session pipeline (inside the writer, before screening): the false-positive dismissals that apply
+/// to this session's person (its identity's, else its external_ref's). Hand them to
+/// `ScreeningOutcome::apply_dismissals`.
+pub fn session_dismissals(
+    conn: &Connection,
+    environment: &str,
+    identity_id: Option<&str>,
+    external_ref: Option<&str>,
+) -> AppResult<crate::screening_service::Dismissals> {
+    let identity = match (identity_id, external_ref) {
+        (Some(i), _) => Some(i.to_string()),
+        (None, Some(r)) => load_surviving(conn, environment, r)?.map(|s| s.id),
+        (None, None) => None,
+    };
+    match (identity.as_deref(), external_ref) {
+        (None, None) => Ok(Default::default()),
+        (i, r) => q::dismissals(conn, environment, &subject_key(i, r, "")),
+    }
+}
+
 /// For the session pipeline (call inside the writer, after the identity upsert): records a session's
 /// watchlist screening as a `sanction` check (origin `session`) linked to the session and identity, and the
 /// identity's screening status. `data` is the session's person data (idv field names) and `outcome` comes

@@ -16,6 +16,7 @@ use crate::domain::ids;
 use crate::domain::session::{self as dom, Action, Created, DocumentUploaded, Outcome, StatusChanged, TokenIssued};
 use crate::domain::workflow::{Graph, Stop};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::screening_service::Snapshot;
 use crate::store::events::NewEvent;
 use base64::Engine;
 use rand::Rng;
@@ -901,6 +902,7 @@ fn run_workflow(
     s: &SessionState,
     from: Option<String>,
     face: Option<FaceMatch>,
+    watchlists: Option<&Snapshot>,
 ) -> AppResult<String> {
     let (workflow, graph) = session_graph(w, s)?;
     let (mut evidence, data) = gather(w, s, &meta.now)?;
@@ -916,6 +918,32 @@ fn run_workflow(
                 FaceMatch::Unavailable("no face-match provider is configured".into())
             }
         })
+    });
+    // Watchlist screening (spec §4.5) against the loaded lists, minus this subject's dismissals.
+    let screening = match watchlists {
+        Some(snapshot) if evidence.checks.iter().any(|c| c == "watchlist_screening") && !s.sandbox() => {
+            let threshold = graph
+                .nodes
+                .values()
+                .filter(|n| n.get("policy").and_then(Value::as_str) == Some("watchlist_screening"))
+                .find_map(|n| n.get("threshold").and_then(Value::as_f64))
+                .unwrap_or(crate::screening::DEFAULT_THRESHOLD);
+            let dismissals = super::checks::session_dismissals(
+                w.conn,
+                &s.environment,
+                s.identity_id.as_deref(),
+                s.external_ref.as_deref(),
+            )?;
+            let mut outcome = crate::screening_service::screen_subject(snapshot, &data, threshold);
+            outcome.apply_dismissals(&dismissals);
+            Some(outcome)
+        }
+        _ => None,
+    };
+    evidence.watchlist = screening.as_ref().map(|o| engine::WatchlistResult {
+        status: o.status.to_string(),
+        error_reason: o.error_reason.map(str::to_string),
+        detail: o.check_result(),
     });
     let duplicates = evidence.duplicates.clone();
     let mut decision = engine::evaluate(&evidence);
@@ -936,11 +964,31 @@ fn run_workflow(
         return Ok("awaiting_external".into());
     }
     let decision = apply_stop(decision, &stop);
-    decide(w, meta, s, decision, data, duplicates, false, workflow)
+    let screened = data.clone();
+    let to = decide(w, meta, s, decision, data, duplicates, false, workflow)?;
+    if let Some(outcome) = screening.filter(|o| o.error_reason != Some("no_lists")) {
+        let after = load_state(w.conn, Some(&s.environment), &s.id)?.ok_or_else(|| AppError::not_found("Session"))?;
+        super::checks::record_session_screening(
+            w,
+            meta,
+            &s.id,
+            after.identity_id.as_deref(),
+            s.external_ref.as_deref(),
+            &screened,
+            &outcome,
+        )?;
+    }
+    Ok(to)
 }
 
 /// Runs the offline pipeline on a session in `processing` and records the decision.
-pub async fn process(writer: &Writer, meta: CommandMeta, id: String, face: Option<FaceMatch>) -> AppResult<String> {
+pub async fn process(
+    writer: &Writer,
+    meta: CommandMeta,
+    id: String,
+    face: Option<FaceMatch>,
+    watchlists: Option<Arc<Snapshot>>,
+) -> AppResult<String> {
     writer
         .execute(move |w| {
             let s = load_state(w.conn, None, &id)?.ok_or_else(|| AppError::not_found("Session"))?;
@@ -949,13 +997,19 @@ pub async fn process(writer: &Writer, meta: CommandMeta, id: String, face: Optio
             }
             let mut meta = meta.clone();
             meta.environment = s.environment.clone();
-            run_workflow(w, &meta, &s, None, face)
+            run_workflow(w, &meta, &s, None, face, watchlists.as_deref())
         })
         .await
 }
 
 /// The decision at an external gate (spec §1.1.17): continue, fail (the gate's on_fail) or reject.
-pub async fn external_decision(writer: &Writer, meta: CommandMeta, id: String, decision: String) -> AppResult<String> {
+pub async fn external_decision(
+    writer: &Writer,
+    meta: CommandMeta,
+    id: String,
+    decision: String,
+    watchlists: Option<Arc<Snapshot>>,
+) -> AppResult<String> {
     writer
         .execute(move |w| {
             let s = require(w.conn, &meta.environment, &id)?;
@@ -989,7 +1043,7 @@ pub async fn external_decision(writer: &Writer, meta: CommandMeta, id: String, d
                 Some(next) => {
                     emit(w, &meta, &s, vec![status_event(&s.status, "processing", "external_continue")])?;
                     let s = require(w.conn, &meta.environment, &s.id)?;
-                    run_workflow(w, &meta, &s, Some(next.to_string()), None)
+                    run_workflow(w, &meta, &s, Some(next.to_string()), None, watchlists.as_deref())
                 }
             }
         })

@@ -163,7 +163,7 @@ pub struct Screened {
     pub trigger: String,
     pub check_id: Option<String>,
     pub session_id: Option<String>,
-    /// Open hits of the run.
+    /// Open (undismissed) hits across the identity's checks after this run.
     pub hit_count: i64,
     /// Monitoring: the hits this list change produced (they fire `screening.monitoring.new_hits`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -63,7 +63,8 @@ pub(crate) fn spawn_processing(state: web::Data<AppState>, meta: crate::commands
             Ok(f) => f,
             Err(e) => Some(crate::checks::engine::FaceMatch::Unavailable(format!("images unreadable: {e}"))),
         };
-        if let Err(e) = cmd::process(&state.writer, meta, id, face).await {
+        let watchlists = Some(state.screening.current());
+        if let Err(e) = cmd::process(&state.writer, meta, id, face, watchlists).await {
             tracing::error!(error = %e, "session processing failed");
         }
     });
@@ -473,7 +474,9 @@ async fn external_decision(
     }
     let decision = body.0.decision;
     let id = path.into_inner();
-    let status = cmd::external_decision(&state.writer, p.meta(state.now()), id.clone(), decision.clone()).await?;
+    let watchlists = Some(state.screening.current());
+    let status =
+        cmd::external_decision(&state.writer, p.meta(state.now()), id.clone(), decision.clone(), watchlists).await?;
     Ok(Reply::with_status(
         StatusCode::ACCEPTED,
         json!({ "session_id": id, "decision": decision, "status": status, "message": "The decision was applied." }),

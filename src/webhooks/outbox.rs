@@ -19,6 +19,10 @@ use crate::store::events::StoredEvent;
 use crate::webhooks::payload::{matches, FilterConditions, WebhookEvent};
 use crate::webhooks::policy::{after_failed_attempt, should_disable, AfterFailure};
 use crate::webhooks::sender::AttemptResult;
+use dom::{
+    DELIVERY_DELIVERED as STATUS_DELIVERED, DELIVERY_FAILED as STATUS_FAILED, DELIVERY_PENDING as STATUS_PENDING,
+    DELIVERY_RETRYING as STATUS_RETRYING,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
@@ -26,11 +30,6 @@ use time::OffsetDateTime;
 const CURSOR: &str = "dispatch";
 /// Events examined per dispatch transaction.
 pub const DISPATCH_BATCH: i64 = 512;
-
-use dom::{
-    DELIVERY_DELIVERED as STATUS_DELIVERED, DELIVERY_FAILED as STATUS_FAILED, DELIVERY_PENDING as STATUS_PENDING,
-    DELIVERY_RETRYING as STATUS_RETRYING,
-};
 
 pub fn unix_ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)

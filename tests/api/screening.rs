@@ -523,3 +523,67 @@ async fn the_cli_imports_with_progress_while_the_server_runs() {
     );
     replay_passes(&app);
 }
+
+/// The entry points the session pipeline uses: dismissals for the person, `screen_subject`, then
+/// `record_session_screening` inside the writer.
+#[actix_web::test]
+async fn a_session_screening_is_recorded_as_a_check_and_sets_the_identity_status() {
+    let clocked =
+        spawn_app_with_clock(std::sync::Arc::new(idv::clock::ManualClock::new(time::OffsetDateTime::now_utc()))).await;
+    let app = &clocked.app;
+    import_sample(app).await;
+    let created = app
+        .send(
+            "POST",
+            "/identities",
+            Some(&app.live_key.clone()),
+            &[],
+            Some(&json!({"external_ref": "sess-1", "first_name": LISTED.0, "last_name": LISTED.1})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let identity_id = created.body["id"].as_str().unwrap().to_string();
+
+    let snapshot = idv::screening_service::ScreeningService::load(&clocked.read).unwrap().current();
+    let data: std::collections::BTreeMap<String, String> =
+        [("first_name", LISTED.0), ("last_name", LISTED.1), ("date_of_birth", LISTED.2)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    let meta = idv::commands::CommandMeta {
+        actor: "system".into(),
+        environment: "live".into(),
+        request_id: None,
+        now: idv::clock::format(time::OffsetDateTime::now_utc()),
+    };
+    let id = identity_id.clone();
+    let (check_id, result) = clocked
+        .writer
+        .execute(move |w| {
+            let dismissals = idv::commands::checks::session_dismissals(w.conn, "live", Some(&id), Some("sess-1"))?;
+            let mut outcome = idv::screening_service::screen_subject(&snapshot, &data, 0.6);
+            outcome.apply_dismissals(&dismissals);
+            let check_id = idv::commands::checks::record_session_screening(
+                w,
+                &meta,
+                "ses_01J0000000000000000000000A",
+                Some(&id),
+                Some("sess-1"),
+                &data,
+                &outcome,
+            )?;
+            Ok((check_id, outcome.check_result()))
+        })
+        .await
+        .expect("recorded");
+    assert_eq!(result["status"], "hit");
+    assert_eq!(result["hits"][0]["entry_id"], LISTED_ID);
+    assert!(result["hits"][0].get("explanation").is_none(), "no subject data in a session's check_results");
+    let identity = app.live_get(&format!("/identities/{identity_id}")).await;
+    assert_eq!(identity.body["screening_status"], "hit");
+    let check = app.live_get(&format!("/checks/{check_id}")).await;
+    assert_eq!(check.body["origin"], "session", "{}", check.body);
+    assert_eq!(check.body["session_id"], "ses_01J0000000000000000000000A");
+    assert_eq!(check.body["subject"]["name_last"], LISTED.1);
+    replay_passes(app);
+}

@@ -261,9 +261,24 @@ fn map_identity(conn: &Connection, e: &StoredEvent, b: &mut Builder<'_>) -> AppR
             }
         }
         IdentityEvent::MonitoringPaused(_) | IdentityEvent::MonitoringResumed | IdentityEvent::Exported => {}
-        // Screening events (IdentityScreened: status, trigger, check_id, hit_count, new_hit_ids) are mapped to
-        // screening.completed / screening.monitoring.new_hits by the webhook owner; none for now.
-        IdentityEvent::Screened(_) | IdentityEvent::MonitoredListsSet(_) => {}
+        IdentityEvent::Screened(s) => {
+            // Ids, counts and list versions only: hits name listed people, never the subject.
+            d.insert("screening_status".into(), json!(s.status));
+            d.insert("trigger".into(), json!(s.trigger));
+            d.insert("check_id".into(), json!(s.check_id));
+            d.insert("session_id".into(), json!(s.session_id));
+            d.insert("hit_count".into(), json!(s.hit_count));
+            d.insert("list_version_ids".into(), json!(s.list_version_ids));
+            if s.trigger == "monitoring" && !s.new_hit_ids.is_empty() {
+                d.insert("new_hit_ids".into(), json!(s.new_hit_ids));
+                // The spec names this event two ways (§1.9 [CONFLICT]); both are sent.
+                b.push("screening.monitoring.new_hits", d.clone(), Audience::Subscribers);
+                b.push("check.monitoring.new_hits", d, Audience::Subscribers);
+            } else {
+                b.push("screening.completed", d, Audience::Subscribers);
+            }
+        }
+        IdentityEvent::MonitoredListsSet(_) => {}
     }
     Ok(())
 }

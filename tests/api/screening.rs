@@ -587,3 +587,66 @@ async fn a_session_screening_is_recorded_as_a_check_and_sets_the_identity_status
     assert_eq!(check.body["subject"]["name_last"], LISTED.1);
     replay_passes(app);
 }
+
+/// A live session through the workflow's `watchlist_screening` step, end to end: the listed person is
+/// routed to review with the hit, recorded as a check on the identity; a clean person passes.
+#[actix_web::test]
+async fn a_listed_person_in_a_live_session_goes_to_review_with_the_hit() {
+    let app = spawn_app().await;
+    import_sample(&app).await;
+    let key = app.live_key.clone();
+    let png = {
+        let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 2, y as u8 * 3, 40]));
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let run = |first: &'static str, last: &'static str, dob: &'static str, r: &'static str| {
+        let app = &app;
+        let key = key.clone();
+        let png = png.clone();
+        async move {
+            let body = json!({"external_ref": r, "first_name": first, "last_name": last, "date_of_birth": dob,
+                              "checks": ["document_ocr", "watchlist_screening"]});
+            let s = app.send("POST", "/sessions", Some(&key), &[], Some(&body)).await;
+            assert_eq!(s.status, 201, "{}", s.body);
+            let id = s.body["id"].as_str().unwrap().to_string();
+            let up = app
+                .upload(
+                    &format!("/sessions/{id}/documents"),
+                    Some(&key),
+                    &[("document_type", "id_front")],
+                    Some(("image/png", &png)),
+                )
+                .await;
+            assert_eq!(up.status, 201, "{}", up.body);
+            assert_eq!(app.send("POST", &format!("/sessions/{id}/submit"), Some(&key), &[], None).await.status, 202);
+            for _ in 0..200 {
+                if app.send("GET", &format!("/sessions/{id}"), Some(&key), &[], None).await.body["status"]
+                    != "processing"
+                {
+                    break;
+                }
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            app.send("GET", &format!("/sessions/{id}/result"), Some(&key), &[], None).await.body
+        }
+    };
+    let listed = run(LISTED.0, LISTED.1, LISTED.2, "aml-listed").await;
+    assert_eq!(listed["status"], "needs_review", "{listed}");
+    let screening = &listed["check_results"]["watchlist_screening"];
+    assert_eq!(screening["status"], "failed", "{screening}");
+    assert!(screening.to_string().contains(LISTED_ID), "the hit names the list entry: {screening}");
+    let identity = app.send("GET", "/identities/aml-listed", Some(&key), &[], None).await.body;
+    assert_eq!(identity["screening_status"], "hit", "{identity}");
+    let checks = app.send("GET", "/identities/aml-listed/checks", Some(&key), &[], None).await.body;
+    assert_eq!(checks["data"].as_array().map(|a| a.len()), Some(1), "{checks}");
+
+    let clean = run("Harriet", "Quimby", "1975-05-11", "aml-clean").await;
+    assert_eq!(clean["status"], "approved", "{clean}");
+    assert_eq!(clean["check_results"]["watchlist_screening"]["status"], "passed");
+    let identity = app.send("GET", "/identities/aml-clean", Some(&key), &[], None).await.body;
+    assert_eq!(identity["screening_status"], "clear", "{identity}");
+}

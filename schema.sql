@@ -613,3 +613,17 @@ CREATE TABLE IF NOT EXISTS list_matches (
     created_at            TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS list_matches_by_session ON list_matches (session_id, list_item_id);
+
+-- The session audit view: one row per session event, newest-first reads (`GET /sessions/{id}/events`).
+CREATE TABLE IF NOT EXISTS session_audit (
+    id           INTEGER PRIMARY KEY,
+    event_seq    INTEGER NOT NULL,
+    event_id     TEXT NOT NULL,
+    session_id   TEXT NOT NULL,
+    environment  TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    metadata     TEXT NOT NULL,
+    recorded_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS session_audit_by_session ON session_audit (session_id, id);

@@ -77,6 +77,8 @@ pub struct Decision {
     pub extracted_age: Option<i64>,
     pub check_results: Map<String, Value>,
     pub risk: Value,
+    /// Filled by the workflow walk: the nodes visited.
+    pub workflow_path: Vec<String>,
 }
 
 /// Whole years between a YYYY-MM-DD date of birth and today.

@@ -2,6 +2,7 @@
 //! (with the sessions module) age, duplicates and risk. Pure functions where possible; must not write
 //! to the database.
 
+pub mod barcode;
 pub mod engine;
 pub mod imagehash;
 pub mod mrz;

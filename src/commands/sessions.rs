@@ -675,6 +675,7 @@ fn decide(
         extracted,
         identity_id: identity_id.clone(),
         simulated,
+        workflow_path: decision.workflow_path.clone(),
     };
     let s = load_state(w.conn, Some(&s.environment), &s.id)?.ok_or_else(|| AppError::not_found("Session"))?;
     let (workflow_id, workflow_version) = workflow.map(|(i, v)| (Some(i), Some(v))).unwrap_or((None, None));
@@ -950,7 +951,7 @@ fn run_workflow(
     apply_custom_lists(w, meta, s, &graph, &data, &mut decision)?;
     let ctx = decision_context(&decision, &evidence);
     let stop = crate::domain::workflow::walk(&graph, from.as_deref().unwrap_or(&graph.entry), &ctx);
-    if let Stop::Wait { node, .. } = &stop {
+    if let Stop::Wait { node, path } = &stop {
         let (wf, version) = workflow.clone().unwrap_or_default();
         emit(
             w,
@@ -958,12 +959,15 @@ fn run_workflow(
             s,
             vec![NewEvent::new(
                 "SessionWorkflowPaused",
-                json!({ "node": node, "workflow_id": wf, "workflow_version": version }),
+                json!({ "node": node, "workflow_id": wf, "workflow_version": version, "path": path }),
             )],
         )?;
         return Ok("awaiting_external".into());
     }
-    let decision = apply_stop(decision, &stop);
+    let mut decision = apply_stop(decision, &stop);
+    decision.workflow_path = match &stop {
+        Stop::Terminal { path, .. } | Stop::AutoApprove { path } | Stop::Wait { path, .. } => path.clone(),
+    };
     let screened = data.clone();
     let to = decide(w, meta, s, decision, data, duplicates, false, workflow)?;
     if let Some(outcome) = screening.filter(|o| o.error_reason != Some("no_lists")) {

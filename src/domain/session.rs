@@ -142,6 +142,9 @@ pub struct Outcome {
     pub extracted: Option<String>,
     pub identity_id: Option<String>,
     pub simulated: bool,
+    /// The workflow nodes visited, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workflow_path: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -34,6 +34,8 @@ pub fn routes(t: &mut RouteTable) {
     t.add("POST", "/sessions/{session_id}/tags/remove", "Remove a session tag", web::post().to(remove_tag));
     t.add("POST", "/sessions/{session_id}/tags", "Set session tags", web::post().to(set_tags));
     t.add("PUT", "/sessions/{session_id}/tags", "Set session tags", web::put().to(set_tags));
+    t.add("GET", "/sessions/{session_id}/events", "List session events", web::get().to(session_events));
+    t.add("GET", "/sessions/{session_id}/workflow-run", "Get session workflow run", web::get().to(workflow_run));
     t.add("GET", "/sessions/{session_id}/result", "Get session result", web::get().to(result));
     t.add("GET", "/sessions/{session_id}/documents", "List session documents", web::get().to(documents));
     t.add("POST", "/sessions/{session_id}/documents", "Upload a document to a session", web::post().to(upload));
@@ -559,4 +561,19 @@ pub async fn download(
 /// A check a session's `checks` override may list: any workflow policy but the decision itself.
 fn is_session_check(name: &str) -> bool {
     name != "auto_approve" && crate::domain::workflow::POLICIES.contains(&name)
+}
+
+async fn session_events(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: web::Path<String>,
+    query: QueryMap,
+) -> ApiResult {
+    p.require("sessions:read", &[])?;
+    Ok(Reply::ok(q::events(&state.read.get()?, p.environment(), &path, query.page(50)?)?))
+}
+
+async fn workflow_run(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+    p.require("sessions:read", &["workflows:read"])?;
+    Ok(Reply::ok(q::workflow_run(&state.read.get()?, p.environment(), &path)?))
 }

@@ -229,5 +229,75 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         "UPDATE sessions SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3",
         params![at, event.stream_seq, id],
     )?;
+    audit(conn, event)
+}
+
+/// One audit row per session event: the action and non-personal facts (statuses, document kinds, field
+/// names), never values.
+fn audit(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
+    let p = &event.payload;
+    let (action, metadata) = match event.event_type.as_str() {
+        "SessionCreated" => ("session.created", serde_json::json!({})),
+        "SessionUpdated" => ("session.updated", serde_json::json!({ "fields": p.get("changed") })),
+        "SessionTokenIssued" => match p.get("link_id").and_then(Value::as_str) {
+            Some(link) => ("session.link_generated", serde_json::json!({ "link_id": link })),
+            None => ("session.token_issued", serde_json::json!({ "reason": p.get("reason") })),
+        },
+        "SessionLinkConsumed" => ("session.link_consumed", serde_json::json!({ "link_id": p.get("link_id") })),
+        "SessionStatusChanged" => (
+            match p.get("to").and_then(Value::as_str) {
+                Some("capturing") => "session.started",
+                Some("expired") => "session.expired",
+                Some("processing") => "session.processing",
+                Some("sandbox_pending") => "session.sandbox_pending",
+                _ => "session.status_changed",
+            },
+            serde_json::json!({ "from": p.get("from"), "to": p.get("to"), "reason": p.get("reason") }),
+        ),
+        "SessionConsentRecorded" => ("session.consent_recorded", serde_json::json!({ "version": p.get("version") })),
+        "SessionDocumentTypeChosen" => {
+            ("session.document_type_chosen", serde_json::json!({ "document_type": p.get("document_type") }))
+        }
+        "SessionDocumentUploaded" => {
+            ("session.document_uploaded", serde_json::json!({ "doc_type": p.get("doc_type") }))
+        }
+        "SessionUserDataProvided" => ("session.user_data_provided", serde_json::json!({ "fields": p.get("fields") })),
+        "SessionFraudSignalsRecorded" => ("session.fraud_signals_recorded", serde_json::json!({})),
+        "SessionWorkflowPaused" => ("session.awaiting_external", serde_json::json!({ "node": p.get("node") })),
+        "SessionDecided" => {
+            let status = p.pointer("/outcome/status").and_then(Value::as_str).unwrap_or("");
+            let action = match status {
+                "approved" => "session.approved",
+                "needs_review" => "session.requires-review",
+                _ => "session.declined",
+            };
+            (action, serde_json::json!({ "result_status": status, "session_status": p.get("to") }))
+        }
+        "SessionTagsChanged" => ("session.tags_changed", serde_json::json!({ "tags": p.get("tags") })),
+        "SessionInviteSent" => ("session.invite_sent", serde_json::json!({ "count": p.get("count") })),
+        "SessionRedacted" => {
+            ("session.redacted", serde_json::json!({ "documents_removed": p.get("documents_removed") }))
+        }
+        "SessionRetentionExpired" => ("session.retention-expired", serde_json::json!({})),
+        "SessionSensitiveExpired" => {
+            ("session.sensitive_data_expired", serde_json::json!({ "reason": p.get("reason") }))
+        }
+        "SessionIdentityChanged" => ("session.identity_changed", serde_json::json!({})),
+        other => (other, serde_json::json!({})),
+    };
+    conn.prepare_cached(
+        "INSERT INTO session_audit (event_seq, event_id, session_id, environment, action, actor, metadata, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        event.seq,
+        event.event_id,
+        event.stream_id,
+        event.environment,
+        action,
+        event.actor,
+        metadata.to_string(),
+        event.recorded_at
+    ])?;
     Ok(())
 }

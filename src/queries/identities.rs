@@ -323,27 +323,36 @@ pub fn add_pii_criteria(filter: &mut Filter, keyring: &Keyring, environment: &st
 }
 
 /// The identity's audit trail, newest first: who, what, when, which fields (never values).
+/// The identity's trail and its sessions' (spec §1.6.16), newest first.
+const AUDIT_UNION: &str = "
+    SELECT event_id, action, actor, fields AS metadata, recorded_at, event_seq, 'identity' AS kind, identity_id AS resource
+      FROM identity_audit WHERE identity_id = ?1
+    UNION ALL
+    SELECT a.event_id, a.action, a.actor, a.metadata, a.recorded_at, a.event_seq, 'session', a.session_id
+      FROM session_audit a JOIN sessions s ON s.id = a.session_id WHERE s.identity_id = ?1";
+
 pub fn audit_log(conn: &ReadConn, identity_id: &str, page: Page) -> AppResult<Value> {
-    let total: i64 =
-        conn.query_row("SELECT COUNT(*) FROM identity_audit WHERE identity_id = ?1", [identity_id], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT event_id, action, actor, fields, recorded_at, event_seq FROM identity_audit
-         WHERE identity_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    )?;
+    let total: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM ({AUDIT_UNION})"), [identity_id], |r| r.get(0))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("{AUDIT_UNION} ORDER BY event_seq DESC, kind DESC LIMIT ?2 OFFSET ?3"))?;
     let rows = stmt.query_map(rusqlite::params![identity_id, page.limit, page.offset], |r| {
         let event_id: String = r.get(0)?;
         let action: String = r.get(1)?;
         let actor: String = r.get(2)?;
-        let fields: String = r.get(3)?;
+        let text: String = r.get(3)?;
+        let kind: String = r.get(6)?;
+        let stored = serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
+        // Identity rows store the changed field names; session rows store their metadata object.
+        let metadata = if kind == "identity" { json!({ "fields": stored }) } else { stored };
         Ok(json!({
             "id": format!("aud_{}", event_id.trim_start_matches("evt_")),
             "type": action,
             "action": action,
             "created_at": r.get::<_, String>(4)?,
-            "resource_type": "identity",
-            "resource_id": identity_id,
+            "resource_type": kind,
+            "resource_id": r.get::<_, String>(7)?,
             "actor": render_actor(&actor),
-            "metadata": { "fields": serde_json::from_str::<Value>(&fields).unwrap_or(Value::Null) },
+            "metadata": metadata,
             "sequence_num": r.get::<_, i64>(5)?,
         }))
     })?;

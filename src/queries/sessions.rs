@@ -494,3 +494,73 @@ pub fn document_plain(conn: &Connection, keyring: &Keyring, id: &str, doc_type: 
     let b64 = key.open(id, &format!("document:{blob_id}"), &sealed)?;
     Ok(base64::engine::general_purpose::STANDARD.decode(b64).ok())
 }
+
+/// `GET /sessions/{id}/events`: the session's audit trail, newest first.
+pub fn events(conn: &ReadConn, environment: &str, id: &str, page: Page) -> AppResult<Value> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND environment = ?2)",
+        params![id, environment],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Err(AppError::not_found("Session"));
+    }
+    let total: i64 = conn.query_row("SELECT COUNT(*) FROM session_audit WHERE session_id = ?1", [id], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT event_id, action, actor, metadata, recorded_at, event_seq FROM session_audit
+         WHERE session_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    )?;
+    let rows = stmt.query_map(params![id, page.limit, page.offset], |r| {
+        let event_id: String = r.get(0)?;
+        let action: String = r.get(1)?;
+        let actor: String = r.get(2)?;
+        let metadata: String = r.get(3)?;
+        Ok(json!({
+            "id": format!("aud_{}", event_id.trim_start_matches("evt_")),
+            "type": action,
+            "action": action,
+            "created_at": r.get::<_, String>(4)?,
+            "resource_type": "session",
+            "resource_id": id,
+            "actor": crate::queries::identities::render_actor(&actor),
+            "metadata": serde_json::from_str::<Value>(&metadata).unwrap_or(Value::Null),
+            "sequence_num": r.get::<_, i64>(5)?,
+        }))
+    })?;
+    Ok(offset_envelope(rows.collect::<Result<Vec<_>, _>>()?, total, page))
+}
+
+/// `GET /sessions/{id}/workflow-run`: which workflow version ran, the nodes it visited, where it waits,
+/// and each check's outcome.
+pub fn workflow_run(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Value> {
+    let row: Option<(String, Option<String>, Option<i64>, Option<String>, Option<String>, Option<String>)> = conn
+        .query_row(
+            "SELECT status, workflow_id, workflow_version, workflow_node, result_json, decided_at FROM sessions
+             WHERE id = ?1 AND environment = ?2",
+            params![id, environment],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()?;
+    let (status, workflow_id, version, node, result, decided_at) = row.ok_or_else(|| AppError::not_found("Session"))?;
+    let result: Value = result.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
+    let run_status = match status.as_str() {
+        "pending" | "capturing" | "sandbox_pending" => "not_started",
+        "processing" => "running",
+        "awaiting_external" => "awaiting_external",
+        "failed" => "failed",
+        _ if result.is_null() => "not_started",
+        _ => "completed",
+    };
+    Ok(json!({
+        "session_id": id,
+        "workflow_id": workflow_id,
+        "workflow_version": version,
+        "status": run_status,
+        "session_status": status,
+        "waiting_at": node,
+        "path": result.get("workflow_path").cloned().unwrap_or(json!([])),
+        "outcome": result.get("status"),
+        "check_results": result.get("check_results").cloned().unwrap_or(json!({})),
+        "completed_at": decided_at,
+    }))
+}

@@ -34,6 +34,7 @@ pub const VIEW_TABLES: &[&str] = &[
     "session_tags",
     "session_documents",
     "capture_links",
+    "session_audit",
     "settings",
     "workflows",
     "workflow_versions",

@@ -14,6 +14,7 @@ mod pii;
 mod relationships;
 mod replay;
 mod screening;
+mod session_trail;
 mod sessions;
 mod types;
 mod webhooks;

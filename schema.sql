@@ -228,6 +228,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     workflow_version    INTEGER,
     workflow_node       TEXT,
     document_type       TEXT,
+    document_source     TEXT,
+    document_data       TEXT,
     redirect_url        TEXT,
     send_email          INTEGER NOT NULL,
     invites_sent        INTEGER NOT NULL,

@@ -55,6 +55,8 @@ pub struct Evidence {
     /// Fields where what the integrator prefilled and what the person confirmed disagree.
     pub crossref_mismatches: Vec<String>,
     pub watchlist: Option<WatchlistResult>,
+    /// Where the document data came from when a barcode was read (`pdf417`, `qr_mrz`).
+    pub document_source: Option<String>,
     pub today: String,
     pub minimum_age: i64,
     pub face: Option<FaceMatch>,
@@ -176,13 +178,20 @@ pub fn evaluate(e: &Evidence) -> Decision {
         } else if !mrz_failed.is_empty() {
             let failed: Vec<Value> =
                 mrz_failed.iter().map(|(n, _, detail)| json!({ "check": n, "detail": detail })).collect();
-            result("document_ocr", "failed", json!({ "source": "mrz", "failed": failed }));
-            decline.get_or_insert((
-                "The document's machine-readable zone did not validate.".into(),
-                "mrz_mismatch".into(),
-            ));
+            let barcode = e.document_source.as_deref().is_some_and(|s| s == "pdf417");
+            let source = e.document_source.clone().unwrap_or_else(|| "mrz".into());
+            result("document_ocr", "failed", json!({ "source": source, "failed": failed }));
+            decline.get_or_insert(if barcode {
+                ("The document's barcode disagrees with the entered data.".into(), "document_mismatch".into())
+            } else {
+                ("The document's machine-readable zone did not validate.".into(), "mrz_mismatch".into())
+            });
         } else {
-            let source = if e.mrz_checks.is_empty() { "confirmed_by_person" } else { "mrz" };
+            let source = match (&e.document_source, e.mrz_checks.is_empty()) {
+                (Some(s), _) => s.as_str(),
+                (None, true) => "confirmed_by_person",
+                (None, false) => "mrz",
+            };
             result("document_ocr", "passed", json!({ "source": source, "document_type": e.document_type }));
         }
     }

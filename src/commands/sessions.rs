@@ -378,11 +378,25 @@ pub fn session_for_token(conn: &Connection, keyring: &Keyring, token: &str, now:
 /// One step of capture, authenticated by the token (or, for the API-only flow, by the session id).
 pub enum CaptureStep {
     Open,
-    Consent { version: String, ip: Option<String> },
+    Consent {
+        version: String,
+        ip: Option<String>,
+    },
     DocumentType(String),
-    Upload { doc_type: String, mime_type: String, bytes: Vec<u8>, phash: Option<String> },
+    Upload {
+        doc_type: String,
+        mime_type: String,
+        bytes: Vec<u8>,
+        phash: Option<String>,
+        /// A barcode's reading: (source, fields).
+        read: Option<(String, BTreeMap<String, String>)>,
+    },
     UserData(BTreeMap<String, String>),
-    FraudSignals { signals: Value, ip: Option<String>, device: Option<String> },
+    FraudSignals {
+        signals: Value,
+        ip: Option<String>,
+        device: Option<String>,
+    },
 }
 
 pub enum SessionRef {
@@ -436,7 +450,7 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                     }
                     events.push(NewEvent::new("SessionDocumentTypeChosen", json!({ "document_type": t })));
                 }
-                CaptureStep::Upload { doc_type, mime_type, bytes, phash } => {
+                CaptureStep::Upload { doc_type, mime_type, bytes, phash, read } => {
                     if matches!(at, SessionRef::Token(_)) && !s.consented {
                         return Err(AppError::BadRequest("Consent must be given before uploading documents.".into()));
                     }
@@ -454,6 +468,15 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                     )?;
                     let up = DocumentUploaded { doc_type, mime_type, size_bytes: bytes.len() as i64, blob_id, phash };
                     events.push(NewEvent::new("SessionDocumentUploaded", serde_json::to_value(&up)?));
+                    if let Some((source, fields)) = read {
+                        // What the document's barcode says, sealed like any PII; field names only in clear.
+                        let names: Vec<&String> = fields.keys().collect();
+                        let sealed = seal_map(&key, &s.id, "document_data", &fields)?;
+                        events.push(NewEvent::new(
+                            "SessionDocumentRead",
+                            json!({ "source": source, "fields": names, "data": sealed }),
+                        ));
+                    }
                 }
                 CaptureStep::UserData(fields) => {
                     let key = session_key(w, &s.id)?;
@@ -529,12 +552,38 @@ fn gather(w: &WriteCtx<'_>, s: &SessionState, now: &str) -> AppResult<(Evidence,
     )?;
     let mut data = open_map(&key, &s.id, "prefill", prefill.as_deref())?;
     let confirmed = open_map(&key, &s.id, "user_data", user_data.as_deref())?;
+    let (document_source, document_data): (Option<String>, Option<String>) =
+        w.conn.query_row("SELECT document_source, document_data FROM sessions WHERE id = ?1", [&s.id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let read = open_map(&key, &s.id, "document_data", document_data.as_deref())?;
     let crossref_mismatches: Vec<String> = confirmed
         .iter()
         .filter(|(k, v)| data.get(*k).is_some_and(|p| blind::name(p) != blind::name(v)))
         .map(|(k, _)| k.clone())
         .collect();
     data.extend(confirmed);
+    // The document's own reading (barcode) is compared with what was entered and fills what was not.
+    let mut barcode_checks = Vec::new();
+    for (field, value) in &read {
+        if field == "mrz" {
+            data.entry("mrz".into()).or_insert_with(|| value.clone());
+            continue;
+        }
+        match data.get(field) {
+            Some(entered) if field != "document_type" && blind::name(entered) != blind::name(value) => {
+                barcode_checks.push((
+                    format!("consistency.{field}"),
+                    false,
+                    "the document's barcode disagrees with the entered data".to_string(),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                data.insert(field.clone(), value.clone());
+            }
+        }
+    }
     if let Some(t) = &s.document_type {
         data.entry("document_type".into()).or_insert_with(|| t.clone());
     }
@@ -569,6 +618,8 @@ fn gather(w: &WriteCtx<'_>, s: &SessionState, now: &str) -> AppResult<(Evidence,
         evidence.mrz_checks = checks;
     }
     evidence.crossref_mismatches = crossref_mismatches;
+    evidence.mrz_checks.extend(barcode_checks);
+    evidence.document_source = document_source.filter(|_| !read.is_empty());
     evidence.data = data.clone();
     evidence.duplicates = duplicates(w, s, &data)?;
     Ok((evidence, data))
@@ -1202,7 +1253,26 @@ pub fn prepare_upload(doc_type: &str, mime_type: Option<&'static str>, bytes: Ve
     if doc_type == "selfie" && mime == "application/pdf" {
         return Err(AppError::validation("file", "a selfie must be a photo (JPEG, PNG or WebP)"));
     }
-    Ok(CaptureStep::Upload { doc_type: doc_type.to_string(), mime_type: mime.to_string(), bytes, phash })
+    let read =
+        if phash.is_some() && (doc_type == "id_front" || doc_type == "id_back") { read_document(&bytes) } else { None };
+    Ok(CaptureStep::Upload { doc_type: doc_type.to_string(), mime_type: mime.to_string(), bytes, phash, read })
+}
+
+/// What a barcode on the document says: an AAMVA PDF417 (driver's licences) or a QR code carrying an
+/// MRZ. None when the image has neither (the person's confirmed data is used instead).
+fn read_document(bytes: &[u8]) -> Option<(String, BTreeMap<String, String>)> {
+    use crate::checks::barcode::{parse_aamva, read_barcodes, BarcodeFormat};
+    let codes = read_barcodes(bytes).ok()?;
+    if let Some(fields) =
+        codes.iter().filter(|c| c.format == BarcodeFormat::Pdf417).find_map(|c| parse_aamva(&c.text).ok())
+    {
+        return Some(("pdf417".into(), fields.to_fields()));
+    }
+    let mrz = codes.iter().find(|c| {
+        c.format == BarcodeFormat::QrCode
+            && crate::checks::mrz::parse(&c.text, &crate::checks::mrz::ParseOptions::new(time::Date::MIN)).is_ok()
+    })?;
+    Some(("qr_mrz".into(), BTreeMap::from([("mrz".to_string(), mrz.text.clone())])))
 }
 
 pub async fn update_retention(

@@ -132,7 +132,7 @@ async fn upload_as(
     bytes: Option<Vec<u8>>,
 ) -> Result<HttpResponse, AppError> {
     let bytes = bytes.ok_or_else(|| AppError::validation("file", "is required"))?;
-    let step = cmd::prepare_upload(doc_type, sniff_mime(&bytes), bytes)?;
+    let step = prepare(doc_type, bytes).await?;
     let (mime, size) = match &step {
         CaptureStep::Upload { mime_type, bytes, .. } => (mime_type.clone(), bytes.len()),
         _ => (String::new(), 0),
@@ -301,4 +301,12 @@ async fn sandbox_outcome(
         cmd::simulate(&state.writer, meta(&state, &req), SessionRef::Token(token.into_inner()), action.to_string())
             .await?;
     Ok(HttpResponse::Ok().json(json!({ "session_id": id, "status": status, "result_status": result })))
+}
+
+/// Decoding, hashing and barcode scanning take up to a second: off the async worker, on the blocking pool.
+pub(crate) async fn prepare(doc_type: &str, bytes: Vec<u8>) -> Result<CaptureStep, AppError> {
+    let doc_type = doc_type.to_string();
+    web::block(move || cmd::prepare_upload(&doc_type, sniff_mime(&bytes), bytes))
+        .await
+        .map_err(|e| AppError::Internal(format!("upload preparation stopped: {e}")))?
 }

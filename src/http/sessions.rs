@@ -1,6 +1,6 @@
 //! /sessions (API key side), /results and /identities/{id}/sessions.
 
-use super::body::{sniff_mime, ApiBody, QueryMap, Upload};
+use super::body::{ApiBody, QueryMap, Upload};
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
 use crate::commands::sessions::{self as cmd, CreateSession, SessionRef, TagChange};
@@ -438,7 +438,7 @@ async fn upload(state: web::Data<AppState>, p: Principal, path: web::Path<String
         .cloned()
         .ok_or_else(|| AppError::validation("document_type", "is required"))?;
     let bytes = upload.file.ok_or_else(|| AppError::validation("file", "is required"))?;
-    let step = cmd::prepare_upload(&doc_type, sniff_mime(&bytes), bytes)?;
+    let step = super::capture::prepare(&doc_type, bytes).await?;
     let (mime, size) = match &step {
         cmd::CaptureStep::Upload { mime_type, bytes, .. } => (mime_type.clone(), bytes.len()),
         _ => (String::new(), 0),

@@ -140,6 +140,12 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 params![id, e.doc_type, e.mime_type, e.size_bytes, e.blob_id, e.phash, at],
             )?;
         }
+        "SessionDocumentRead" => {
+            conn.execute(
+                "UPDATE sessions SET document_source = ?1, document_data = ?2 WHERE id = ?3",
+                params![field(event, "source").as_str(), field(event, "data").as_str(), id],
+            )?;
+        }
         "SessionUserDataProvided" => {
             conn.execute(
                 "UPDATE sessions SET user_data = ?1 WHERE id = ?2",
@@ -209,7 +215,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         }
         "SessionRedacted" | "SessionRetentionExpired" => {
             conn.execute(
-                "UPDATE sessions SET retention_status = 'redacted', prefill = NULL, user_data = NULL,
+                "UPDATE sessions SET retention_status = 'redacted', prefill = NULL, user_data = NULL, document_data = NULL,
                     result_extracted = NULL, consent_ip = NULL, ip_digest = NULL, device_digest = NULL,
                     token_hash = NULL, token_sealed = NULL, redacted_at = ?1 WHERE id = ?2",
                 params![at, id],
@@ -262,6 +268,9 @@ fn audit(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             ("session.document_uploaded", serde_json::json!({ "doc_type": p.get("doc_type") }))
         }
         "SessionUserDataProvided" => ("session.user_data_provided", serde_json::json!({ "fields": p.get("fields") })),
+        "SessionDocumentRead" => {
+            ("session.document_read", serde_json::json!({ "source": p.get("source"), "fields": p.get("fields") }))
+        }
         "SessionFraudSignalsRecorded" => ("session.fraud_signals_recorded", serde_json::json!({})),
         "SessionWorkflowPaused" => ("session.awaiting_external", serde_json::json!({ "node": p.get("node") })),
         "SessionDecided" => {

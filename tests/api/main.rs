@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 mod api_keys;
+mod barcode_session;
 mod conventions;
 mod face;
 mod helpers;

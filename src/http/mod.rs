@@ -141,7 +141,8 @@ pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> Ap
         let api = api_routes().into_scope(web::scope("/api/v1")).wrap(from_fn(middleware::api_gate));
         App::new()
             .app_data(data.clone())
-            .app_data(web::PayloadConfig::new(data.config.json_body_limit))
+            // Only the idempotency middleware buffers raw bodies (to fingerprint them): uploads up to 16 MB.
+            .app_data(web::PayloadConfig::new(data.config.json_body_limit.max(16 * 1024 * 1024)))
             .wrap(from_fn(middleware::observe))
             .configure(system::configure)
             .configure(capture::configure)

@@ -205,6 +205,18 @@ test('sandbox session: the capture page completes every step and approves', { ti
   const identity = await api('GET', '/api/v1/identities/browser-user-1');
   assert.equal(identity.status, 200, identity.text);
   assert.equal(identity.json.status, 'approved', identity.text);
+
+  // every step was appended to the log: the session's trail (what webhooks are built from)
+  const events = await api('GET', `/api/v1/sessions/${sessionId}/events?limit=100`);
+  assert.equal(events.status, 200, events.text);
+  const actions = events.json.data.map((e) => e.action);
+  for (const action of ['session.created', 'session.started', 'session.consent_recorded',
+    'session.document_type_chosen', 'session.document_uploaded', 'session.user_data_provided',
+    'session.sandbox_pending', 'session.approved']) {
+    assert.ok(actions.includes(action), `${action} in ${actions.join(', ')}`);
+  }
+  assert.equal(actions[0], 'session.approved', 'newest first');
+  assert.ok(!events.text.includes('Lovelace'), 'the trail carries no personal data');
 });
 
 test('an unknown capture token shows the expired-or-invalid message', { timeout: 60000 }, async () => {

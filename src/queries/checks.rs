@@ -3,7 +3,7 @@
 //! lists, and the monitored identities with their data opened for a monitoring pass. Must not write.
 
 use super::identities::render_actor;
-use super::{offset_envelope, Page};
+use super::Page;
 use crate::commands::identities::{data_key, open_pii};
 use crate::crypto::{DataKey, Keyring};
 use crate::error::{AppError, AppResult};
@@ -11,7 +11,7 @@ use crate::screening_service::monitor::MonitoredSubject;
 use crate::screening_service::{Dismissal, Dismissals};
 use crate::store::ReadConn;
 use base64::Engine;
-use rusqlite::{params_from_iter, types::Value as Sql, Connection, OptionalExtension};
+use rusqlite::{types::Value as Sql, Connection, OptionalExtension};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -187,22 +187,9 @@ pub fn list(conn: &ReadConn, keyring: &Keyring, environment: &str, f: &ListFilte
         conditions.push("EXISTS (SELECT 1 FROM json_each(checks.tags) t WHERE t.value = ?)".into());
         values.push(Sql::Text(tag.clone()));
     }
-    let where_sql = conditions.join(" AND ");
-    let total: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM checks WHERE {where_sql}"),
-        params_from_iter(values.iter()),
-        |r| r.get(0),
-    )?;
-    values.push(Sql::Integer(page.limit));
-    values.push(Sql::Integer(page.offset));
-    let mut stmt =
-        conn.prepare(&format!("SELECT {COLUMNS} FROM checks WHERE {where_sql} ORDER BY id DESC LIMIT ? OFFSET ?"))?;
-    let mut rows = stmt.query(params_from_iter(values.iter()))?;
-    let mut data = Vec::new();
-    while let Some(row) = rows.next()? {
-        data.push(render_row(conn, keyring, row)?);
-    }
-    Ok(offset_envelope(data, total, page))
+    super::filtered_page(conn, "checks", COLUMNS, &conditions.join(" AND "), values, page, |row| {
+        render_row(conn, keyring, row)
+    })
 }
 
 /// The session exists in this environment.

@@ -32,3 +32,31 @@ pub fn ping(conn: &crate::store::ReadConn) -> crate::error::AppResult<()> {
     conn.query_row("SELECT COUNT(*) FROM meta", [], |r| r.get::<_, i64>(0))?;
     Ok(())
 }
+
+/// One offset page of `table` rows matching `where_sql` (with its bound `values`), newest id first,
+/// each rendered by `render`: the count, the page query and the envelope every filtered list shares.
+pub fn filtered_page(
+    conn: &rusqlite::Connection,
+    table: &str,
+    columns: &str,
+    where_sql: &str,
+    mut values: Vec<rusqlite::types::Value>,
+    page: Page,
+    mut render: impl FnMut(&rusqlite::Row<'_>) -> crate::error::AppResult<Value>,
+) -> crate::error::AppResult<Value> {
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM {table} WHERE {where_sql}"),
+        rusqlite::params_from_iter(values.iter()),
+        |r| r.get(0),
+    )?;
+    values.push(rusqlite::types::Value::Integer(page.limit));
+    values.push(rusqlite::types::Value::Integer(page.offset));
+    let mut stmt =
+        conn.prepare(&format!("SELECT {columns} FROM {table} WHERE {where_sql} ORDER BY id DESC LIMIT ? OFFSET ?"))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+    let mut data = Vec::new();
+    while let Some(row) = rows.next()? {
+        data.push(render(row)?);
+    }
+    Ok(offset_envelope(data, total, page))
+}

@@ -9,7 +9,7 @@ use crate::crypto::Keyring;
 use crate::error::{AppError, AppResult};
 use crate::store::ReadConn;
 use base64::Engine;
-use rusqlite::{params, params_from_iter, types::Value as Sql, Connection, OptionalExtension};
+use rusqlite::{params, types::Value as Sql, Connection, OptionalExtension};
 use serde_json::{json, Map, Value};
 
 const COLUMNS: &str = "id, environment, status, external_ref, metadata, country, checks, workflow_id, document_type,
@@ -120,22 +120,9 @@ pub fn list(
         cond.push("identity_id = ?".into());
         values.push(Sql::Text(i.clone()));
     }
-    let where_sql = cond.join(" AND ");
-    let total: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM sessions WHERE {where_sql}"),
-        params_from_iter(values.iter()),
-        |r| r.get(0),
-    )?;
-    values.push(Sql::Integer(page.limit));
-    values.push(Sql::Integer(page.offset));
-    let mut stmt =
-        conn.prepare(&format!("SELECT {COLUMNS} FROM sessions WHERE {where_sql} ORDER BY id DESC LIMIT ? OFFSET ?"))?;
-    let mut rows = stmt.query(params_from_iter(values.iter()))?;
-    let mut data = Vec::new();
-    while let Some(r) = rows.next()? {
-        data.push(render(conn, keyring, r, base_url)?);
-    }
-    Ok(offset_envelope(data, total, page))
+    super::filtered_page(conn, "sessions", COLUMNS, &cond.join(" AND "), values, page, |r| {
+        render(conn, keyring, r, base_url)
+    })
 }
 
 /// The result row of a session, or 404 "No result yet".

@@ -18,47 +18,15 @@ pub fn jaro(a: &[u8], b: &[u8]) -> f64 {
         return 0.0;
     }
     let window = (a.len().max(b.len()) / 2).saturating_sub(1);
-    let mut a_used = [false; 64];
-    let mut b_used = [false; 64];
-    if a.len() > 64 || b.len() > 64 {
-        return jaro_long(a, b, window);
+    // Prepared tokens are short: flags on the stack, unless a token is unusually long.
+    if a.len() <= 64 && b.len() <= 64 {
+        jaro_with(a, b, window, &mut [false; 64], &mut [false; 64])
+    } else {
+        jaro_with(a, b, window, &mut vec![false; a.len()], &mut vec![false; b.len()])
     }
-    let mut matches = 0usize;
-    for (i, &ca) in a.iter().enumerate() {
-        let lo = i.saturating_sub(window);
-        let hi = (i + window + 1).min(b.len());
-        for j in lo..hi {
-            if !b_used[j] && b[j] == ca {
-                a_used[i] = true;
-                b_used[j] = true;
-                matches += 1;
-                break;
-            }
-        }
-    }
-    if matches == 0 {
-        return 0.0;
-    }
-    let mut t = 0usize;
-    let mut k = 0usize;
-    for (i, &ca) in a.iter().enumerate() {
-        if a_used[i] {
-            while !b_used[k] {
-                k += 1;
-            }
-            if ca != b[k] {
-                t += 1;
-            }
-            k += 1;
-        }
-    }
-    let m = matches as f64;
-    (m / a.len() as f64 + m / b.len() as f64 + (m - t as f64 / 2.0) / m) / 3.0
 }
 
-fn jaro_long(a: &[u8], b: &[u8], window: usize) -> f64 {
-    let mut a_used = vec![false; a.len()];
-    let mut b_used = vec![false; b.len()];
+fn jaro_with(a: &[u8], b: &[u8], window: usize, a_used: &mut [bool], b_used: &mut [bool]) -> f64 {
     let mut matches = 0usize;
     for (i, &ca) in a.iter().enumerate() {
         let lo = i.saturating_sub(window);

@@ -13,9 +13,8 @@ use awc::http::StatusCode;
 use clap::Parser;
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -108,15 +107,15 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     eprintln!("idv-webhook-bench: data directory {}", data_dir.display());
-    let key = match create_api_key(&args.server_bin, &data_dir) {
+    let key = match create_api_key(&args.server_bin, &data_dir, "sandbox") {
         Ok(k) => k,
         Err(e) => {
             eprintln!("idv-webhook-bench: could not create an API key: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let port = match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
-        Ok(a) => a.port(),
+    let port = match free_port() {
+        Ok(port) => port,
         Err(e) => {
             eprintln!("idv-webhook-bench: no free port: {e}");
             return ExitCode::FAILURE;
@@ -129,7 +128,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = actix_web::rt::System::new().block_on(run(&args, format!("http://127.0.0.1:{port}"), key));
+    let base = format!("http://127.0.0.1:{port}");
+    let result = actix_web::rt::System::new().block_on(async {
+        wait_healthy(&mut server, &base).await?;
+        run(&args, base.clone(), key).await
+    });
     server.stop();
     match result {
         Ok(()) => {
@@ -195,7 +198,6 @@ async fn run(args: &Args, base: String, key: String) -> Result<(), String> {
     let receiver_port = receiver.addrs()[0].port();
     actix_web::rt::spawn(receiver.run());
 
-    wait_healthy(&base).await?;
     let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
     let endpoint = json!({
         "url": format!("http://127.0.0.1:{receiver_port}/hooks"),
@@ -313,89 +315,6 @@ async fn create_worker(phase: &'static str, worker: u32, base: Rc<str>, key: Rc<
     (ok, errors)
 }
 
-async fn wait_healthy(base: &str) -> Result<(), String> {
-    let client = awc::Client::builder().timeout(Duration::from_secs(2)).finish();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(resp) = client.get(format!("{base}/healthz")).send().await {
-            if resp.status() == StatusCode::OK {
-                return Ok(());
-            }
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("the server at {base} did not become healthy within 30 s"));
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// `idv keys create` for the sandbox; returns the `vk_sandbox_...` secret it prints.
-fn create_api_key(server_bin: &Path, data_dir: &Path) -> Result<String, String> {
-    let output = Command::new(server_bin)
-        .args(["keys", "create", "--environment", "sandbox", "--label", "webhook-bench"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("IDV_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", server_bin.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!(
-            "`keys create` exited with {}: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    stdout
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .find(|t| t.starts_with("vk_sandbox_"))
-        .map(str::to_string)
-        .ok_or_else(|| format!("no vk_sandbox_ key in the output of `keys create`: {}", stdout.trim()))
-}
-
-/// The child `idv serve`, stopped (SIGTERM, then kill) on `stop()` or drop.
-struct ServerGuard {
-    child: Option<Child>,
-}
-
-impl ServerGuard {
-    fn start(server_bin: &Path, data_dir: &Path, port: u16) -> std::io::Result<Self> {
-        let child = Command::new(server_bin)
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--bind")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["--rate-limit-rpm", "100000000"])
-            .env("IDV_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        Ok(ServerGuard { child: Some(child) })
-    }
-
-    fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        #[cfg(unix)]
-        {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+#[path = "bench_support.rs"]
+mod bench_support;
+use bench_support::{create_api_key, free_port, wait_healthy, ServerGuard};

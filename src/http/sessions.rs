@@ -75,7 +75,7 @@ pub(crate) fn spawn_processing(state: web::Data<AppState>, meta: crate::commands
 async fn list(state: web::Data<AppState>, p: Principal, query: QueryMap) -> ApiResult {
     p.require("sessions:read", &[])?;
     let f = SessionFilter {
-        status: query.get("status").map(str::to_string),
+        status: one_of(&query, "status", crate::domain::session::STATUSES)?,
         q: query.get("q").map(str::to_string),
         external_ref: query.get("external_ref").map(str::to_string),
         identity_id: None,
@@ -413,11 +413,12 @@ async fn results(state: web::Data<AppState>, p: Principal, query: QueryMap) -> A
             })
             .transpose()
     };
+    let status = one_of(&query, "status", crate::domain::session::RESULT_STATUSES)?;
     let conn = state.read.get()?;
     Ok(Reply::ok(q::results(
         &conn,
         p.environment(),
-        query.get("status"),
+        status.as_deref(),
         ts("created_after")?.as_deref(),
         ts("created_before")?.as_deref(),
         query.page(50)?,
@@ -576,4 +577,13 @@ async fn session_events(
 async fn workflow_run(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
     p.require("sessions:read", &["workflows:read"])?;
     Ok(Reply::ok(q::workflow_run(&state.read.get()?, p.environment(), &path)?))
+}
+
+/// A filter whose comma-separated values must all be known: a typo is a 422, not an empty page.
+fn one_of(query: &QueryMap, key: &str, known: &[&str]) -> Result<Option<String>, AppError> {
+    let Some(value) = query.get(key) else { return Ok(None) };
+    if let Some(bad) = value.split(',').map(str::trim).find(|v| !known.contains(v)) {
+        return Err(AppError::validation(key, format!("unknown value '{bad}'; expected one of {}", known.join(", "))));
+    }
+    Ok(Some(value.to_string()))
 }

@@ -87,3 +87,12 @@ async fn the_workflow_run_shows_the_gate_and_then_the_path_to_the_terminal() {
     assert_eq!(run["path"].as_array().and_then(|p| p.last()).and_then(|v| v.as_str()), Some("yes"), "{run}");
     assert_eq!(run["check_results"]["age_verification"]["status"], "passed");
 }
+
+#[actix_web::test]
+async fn an_unknown_status_filter_is_a_422_not_an_empty_page() {
+    let app = spawn_app().await;
+    assert_eq!(assert_error(&app.get("/sessions?status=bogus").await, 422), "validation_error");
+    assert_eq!(app.get("/sessions?status=pending,completed").await.status, 200);
+    assert_eq!(assert_error(&app.get("/results?status=approvedd").await, 422), "validation_error");
+    assert_eq!(app.get("/results?status=rejected").await.status, 200);
+}

@@ -39,6 +39,13 @@ pub fn routes(t: &mut RouteTable) {
         "Get custom list matches for a session",
         web::get().to(session_matches),
     );
+    // The sessions reference spells the same resource `/lists/matches` (spec §1.1.1 #24).
+    t.add(
+        "GET",
+        "/sessions/{session_id}/lists/matches",
+        "Get custom list matches for a session",
+        web::get().to(session_matches),
+    );
 }
 
 const READ: &str = "lists:read";

@@ -44,6 +44,8 @@ async fn run(app: &TestApp, workflow: &str, first: &str, last: &str) -> Value {
     }
     let mut result = app.send("GET", &format!("/sessions/{id}/result"), Some(&key), &[], None).await.body;
     result["list_matches"] = app.send("GET", &format!("/sessions/{id}/list-matches"), Some(&key), &[], None).await.body;
+    let alias = app.send("GET", &format!("/sessions/{id}/lists/matches"), Some(&key), &[], None).await.body;
+    assert_eq!(alias, result["list_matches"], "both spellings of the session's list matches agree");
     result
 }
 

@@ -736,6 +736,25 @@ fn make_token(text: String, class: TokenClass) -> NameToken {
     NameToken { text, phon, skel, class, abjad, syllable: None }
 }
 
+/// Letter groups that spell one sound, longest first (the first match wins).
+const DIGRAPHS: &[(&str, &str)] = &[
+    ("tsch", "ch"),
+    ("sch", "sh"),
+    ("tch", "ch"),
+    ("dzh", "j"),
+    ("dj", "j"),
+    ("zh", "j"),
+    ("ph", "f"),
+    ("kh", "h"),
+    ("gh", "g"),
+    ("dh", "d"),
+    ("th", "t"),
+    ("ck", "k"),
+    ("ou", "u"),
+    ("oo", "u"),
+    ("ee", "i"),
+];
+
 /// Fold common transliteration variants so that spellings of one sound compare equal.
 pub fn phonetic(t: &str) -> String {
     let b = t.as_bytes();
@@ -743,32 +762,9 @@ pub fn phonetic(t: &str) -> String {
     let mut i = 0;
     let at = |i: usize, s: &[u8]| b.len() >= i + s.len() && &b[i..i + s.len()] == s;
     while i < b.len() {
-        let (emit, used): (&[u8], usize) = if at(i, b"tsch") {
-            (b"ch", 4)
-        } else if at(i, b"sch") {
-            (b"sh", 3)
-        } else if at(i, b"tch") {
-            (b"ch", 3)
-        } else if at(i, b"dzh") {
-            (b"j", 3)
-        } else if at(i, b"dj") || at(i, b"zh") {
-            (b"j", 2)
-        } else if at(i, b"ph") {
-            (b"f", 2)
-        } else if at(i, b"kh") {
-            (b"h", 2)
-        } else if at(i, b"gh") {
-            (b"g", 2)
-        } else if at(i, b"dh") {
-            (b"d", 2)
-        } else if at(i, b"th") {
-            (b"t", 2)
-        } else if at(i, b"ck") {
-            (b"k", 2)
-        } else if at(i, b"ou") || at(i, b"oo") {
-            (b"u", 2)
-        } else if at(i, b"ee") {
-            (b"i", 2)
+        let digraph = DIGRAPHS.iter().find(|(from, _)| at(i, from.as_bytes()));
+        let (emit, used): (&[u8], usize) = if let Some((from, to)) = digraph {
+            (to.as_bytes(), from.len())
         } else {
             match b[i] {
                 b'q' => (b"k", 1),

@@ -123,7 +123,68 @@ impl QueryMap {
     }
 }
 
-/// A multipart/form-data upload: small text fields and one `file` (at most `MAX_UPLOAD_BYTES`).
+/// A multipart/form-data body read into memory: small text fields (at most 4 KB each) and the named
+/// file parts as (file name, bytes), all files together at most `max_bytes`.
+pub struct Form {
+    pub fields: HashMap<String, String>,
+    pub files: HashMap<String, (String, Vec<u8>)>,
+}
+
+/// Reads a multipart form; `hint` says what to send when the request is not multipart.
+pub fn read_form(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    file_fields: &'static [&'static str],
+    max_bytes: usize,
+    hint: &'static str,
+) -> LocalBoxFuture<'static, Result<Form, AppError>> {
+    let is_multipart = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let mut multipart = actix_multipart::Multipart::new(req.headers(), payload.take());
+    Box::pin(async move {
+        if !is_multipart {
+            return Err(AppError::UnsupportedMediaType(hint.into()));
+        }
+        let mut form = Form { fields: HashMap::new(), files: HashMap::new() };
+        let mut total = 0usize;
+        while let Some(field) = multipart.next().await {
+            let mut field = field.map_err(|e| AppError::BadRequest(format!("Malformed multipart body: {e}")))?;
+            let name = field.name().unwrap_or_default().to_string();
+            if file_fields.contains(&name.as_str()) {
+                let filename = field
+                    .content_disposition()
+                    .and_then(|cd| cd.get_filename())
+                    .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string())
+                    .filter(|f| !f.is_empty())
+                    .unwrap_or_else(|| name.clone());
+                let bytes = match field.bytes(max_bytes - total).await {
+                    Ok(Ok(b)) => b,
+                    Ok(Err(e)) => return Err(AppError::BadRequest(format!("Could not read {name}: {e}"))),
+                    Err(_) => {
+                        return Err(AppError::PayloadTooLarge(format!(
+                            "Uploads may be at most {} MB.",
+                            max_bytes / (1024 * 1024)
+                        )))
+                    }
+                };
+                total += bytes.len();
+                form.files.insert(name, (filename, bytes.to_vec()));
+            } else {
+                let bytes = match field.bytes(4096).await {
+                    Ok(Ok(b)) => b,
+                    _ => return Err(AppError::validation(&name, "form fields may be at most 4 KB")),
+                };
+                form.fields.insert(name, String::from_utf8_lossy(&bytes).trim().to_string());
+            }
+        }
+        Ok(form)
+    })
+}
+
+/// A document upload: small text fields and one `file` (at most `MAX_UPLOAD_BYTES`).
 pub struct Upload {
     pub fields: HashMap<String, String>,
     pub file: Option<Vec<u8>>,
@@ -136,38 +197,16 @@ impl FromRequest for Upload {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_multipart = req
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-        let mut multipart = actix_multipart::Multipart::new(req.headers(), payload.take());
+        let form = read_form(
+            req,
+            payload,
+            &["file"],
+            MAX_UPLOAD_BYTES,
+            "Upload files as multipart/form-data with a `file` field.",
+        );
         Box::pin(async move {
-            if !is_multipart {
-                return Err(AppError::UnsupportedMediaType(
-                    "Upload files as multipart/form-data with a `file` field.".into(),
-                ));
-            }
-            let mut upload = Upload { fields: HashMap::new(), file: None };
-            while let Some(field) = multipart.next().await {
-                let mut field = field.map_err(|e| AppError::BadRequest(format!("Malformed multipart body: {e}")))?;
-                let name = field.name().unwrap_or_default().to_string();
-                if name == "file" {
-                    let bytes = match field.bytes(MAX_UPLOAD_BYTES).await {
-                        Ok(Ok(b)) => b,
-                        Ok(Err(e)) => return Err(AppError::BadRequest(format!("Could not read the file: {e}"))),
-                        Err(_) => return Err(AppError::PayloadTooLarge("Files may be at most 10 MB.".into())),
-                    };
-                    upload.file = Some(bytes.to_vec());
-                } else {
-                    let bytes = match field.bytes(4096).await {
-                        Ok(Ok(b)) => b,
-                        _ => return Err(AppError::validation(&name, "form fields may be at most 4 KB")),
-                    };
-                    upload.fields.insert(name, String::from_utf8_lossy(&bytes).trim().to_string());
-                }
-            }
-            Ok(upload)
+            let mut form = form.await?;
+            Ok(Upload { file: form.files.remove("file").map(|(_, bytes)| bytes), fields: form.fields })
         })
     }
 }

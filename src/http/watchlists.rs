@@ -13,7 +13,6 @@ use crate::screening_service::Deps;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -64,51 +63,18 @@ impl FromRequest for ListUpload {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_multipart = req
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-        let mut multipart = actix_multipart::Multipart::new(req.headers(), payload.take());
+        let form = super::body::read_form(
+            req,
+            payload,
+            FILE_FIELDS,
+            MAX_LIST_BYTES,
+            "Upload the list as multipart/form-data with `source` and `file` fields.",
+        );
         Box::pin(async move {
-            if !is_multipart {
-                return Err(AppError::UnsupportedMediaType(
-                    "Upload the list as multipart/form-data with `source` and `file` fields.".into(),
-                ));
-            }
-            let mut upload = ListUpload { fields: HashMap::new(), files: HashMap::new() };
-            let mut total = 0usize;
-            while let Some(field) = multipart.next().await {
-                let mut field = field.map_err(|e| AppError::BadRequest(format!("Malformed multipart body: {e}")))?;
-                let name = field.name().unwrap_or_default().to_string();
-                if FILE_FIELDS.contains(&name.as_str()) {
-                    let filename = field
-                        .content_disposition()
-                        .and_then(|cd| cd.get_filename())
-                        .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string())
-                        .filter(|f| !f.is_empty())
-                        .unwrap_or_else(|| name.clone());
-                    let bytes = match field.bytes(MAX_LIST_BYTES - total).await {
-                        Ok(Ok(b)) => b,
-                        Ok(Err(e)) => return Err(AppError::BadRequest(format!("Could not read {name}: {e}"))),
-                        Err(_) => {
-                            return Err(AppError::PayloadTooLarge(format!(
-                                "A list upload may be at most {} MB.",
-                                MAX_LIST_BYTES / (1024 * 1024)
-                            )))
-                        }
-                    };
-                    total += bytes.len();
-                    upload.files.insert(name, Input::bytes(filename, bytes.to_vec()));
-                } else {
-                    let bytes = match field.bytes(4096).await {
-                        Ok(Ok(b)) => b,
-                        _ => return Err(AppError::validation(&name, "form fields may be at most 4 KB")),
-                    };
-                    upload.fields.insert(name, String::from_utf8_lossy(&bytes).trim().to_string());
-                }
-            }
-            Ok(upload)
+            let form = form.await?;
+            let files =
+                form.files.into_iter().map(|(name, (filename, bytes))| (name, Input::bytes(filename, bytes))).collect();
+            Ok(ListUpload { fields: form.fields, files })
         })
     }
 }

@@ -231,87 +231,41 @@ async fn run_http_phases(
     let live_key: Rc<str> = Rc::from(live_key);
     let base: Rc<str> = Rc::from(base);
 
-    // Phase A: creations.
-    eprintln!("idv-bench: phase A, identity creations for {} s with {concurrency} workers", duration.as_secs());
-    let printed = Rc::new(Cell::new(0u32));
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut handles = Vec::with_capacity(concurrency);
-    for worker in 0..concurrency {
-        handles.push(actix_web::rt::spawn(create_worker(
-            worker,
-            base.clone(),
-            api_key.clone(),
-            deadline,
-            printed.clone(),
-        )));
-    }
-    let (creations, ids) = collect(handles, start).await;
+    let secs = duration.as_secs();
+    eprintln!("idv-bench: phase A, identity creations for {secs} s with {concurrency} workers");
+    let (creations, ids) = phase(concurrency, duration, |worker, deadline, printed| {
+        create_worker(worker, base.clone(), api_key.clone(), deadline, printed)
+    })
+    .await;
     if server.exited().is_some() {
         eprintln!("idv-bench: warning: the server exited during phase A");
     }
 
-    // Phase B: reads.
     let reads = if ids.is_empty() {
         None
     } else {
-        eprintln!(
-            "idv-bench: phase B, identity reads for {} s with {concurrency} workers ({} ids)",
-            duration.as_secs(),
-            ids.len()
-        );
+        eprintln!("idv-bench: phase B, identity reads for {secs} s with {concurrency} workers ({} ids)", ids.len());
         let ids: Rc<[String]> = Rc::from(ids);
-        let printed = Rc::new(Cell::new(0u32));
-        let start = Instant::now();
-        let deadline = start + duration;
-        let mut handles = Vec::with_capacity(concurrency);
-        for worker in 0..concurrency {
-            handles.push(actix_web::rt::spawn(read_worker(
-                worker,
-                base.clone(),
-                api_key.clone(),
-                ids.clone(),
-                deadline,
-                printed.clone(),
-            )));
-        }
-        Some(collect(handles, start).await.0)
+        let (reads, _) = phase(concurrency, duration, |worker, deadline, printed| {
+            read_worker(worker, base.clone(), api_key.clone(), ids.clone(), deadline, printed)
+        })
+        .await;
+        Some(reads)
     };
+
     // Phase D: session creations (each returns a capture URL and a QR code).
-    eprintln!("idv-bench: phase D, session creations for {} s with {concurrency} workers", duration.as_secs());
-    let printed = Rc::new(Cell::new(0u32));
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut handles = Vec::with_capacity(concurrency);
-    for worker in 0..concurrency {
-        handles.push(actix_web::rt::spawn(session_worker(
-            worker,
-            base.clone(),
-            api_key.clone(),
-            deadline,
-            printed.clone(),
-            false,
-        )));
-    }
-    let (sessions, _) = collect(handles, start).await;
+    eprintln!("idv-bench: phase D, session creations for {secs} s with {concurrency} workers");
+    let (sessions, _) = phase(concurrency, duration, |worker, deadline, printed| {
+        session_worker(worker, base.clone(), api_key.clone(), deadline, printed, false)
+    })
+    .await;
 
     // Phase E: complete API-only verifications (create, upload, submit, wait for the decision, result).
-    eprintln!("idv-bench: phase E, API-only verifications for {} s with {concurrency} workers", duration.as_secs());
-    let printed = Rc::new(Cell::new(0u32));
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut handles = Vec::with_capacity(concurrency);
-    for worker in 0..concurrency {
-        handles.push(actix_web::rt::spawn(session_worker(
-            worker,
-            base.clone(),
-            live_key.clone(),
-            deadline,
-            printed.clone(),
-            true,
-        )));
-    }
-    let (verifications, _) = collect(handles, start).await;
+    eprintln!("idv-bench: phase E, API-only verifications for {secs} s with {concurrency} workers");
+    let (verifications, _) = phase(concurrency, duration, |worker, deadline, printed| {
+        session_worker(worker, base.clone(), live_key.clone(), deadline, printed, true)
+    })
+    .await;
     Ok(HttpResults { creations, reads, sessions, verifications })
 }
 
@@ -440,6 +394,20 @@ async fn one_session(
         actix_web::rt::time::sleep(Duration::from_millis(2)).await;
     }
     Err("the session never left processing".into())
+}
+
+/// Runs `concurrency` workers until `duration` has passed and merges what they measured.
+async fn phase<F, Fut>(concurrency: usize, duration: Duration, worker: F) -> (PhaseResult, Vec<String>)
+where
+    F: Fn(usize, Instant, Rc<Cell<u32>>) -> Fut,
+    Fut: std::future::Future<Output = WorkerResult> + 'static,
+{
+    let printed = Rc::new(Cell::new(0u32));
+    let start = Instant::now();
+    let deadline = start + duration;
+    let handles: Vec<_> =
+        (0..concurrency).map(|n| actix_web::rt::spawn(worker(n, deadline, printed.clone()))).collect();
+    collect(handles, start).await
 }
 
 async fn collect(

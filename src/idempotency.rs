@@ -1,6 +1,10 @@
 //! Idempotency-Key support (spec §2.6): sealed stored responses for 24 h, request fingerprints, and the
 //! in-flight registry that makes two concurrent requests with one key execute once. Must not decide
 //! what a request does; it only replays or lets it through.
+//!
+//! Departure from "only commands write": a stored response is operational state, not an event (it is
+//! sealed, expires after 24 h and is left alone by replay), so it is written here, through the one
+//! writer, after the response exists.
 
 use crate::commands::writer::Writer;
 use crate::crypto::Keyring;

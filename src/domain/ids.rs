@@ -1,5 +1,11 @@
-//! Prefixed ULID identifiers. Parsing accepts only the prefix and a well-formed ULID; generation is
-//! done by the command layer (it owns randomness) through `new_id`.
+//! Prefixed ULID identifiers: one newtype per kind (`IdentityId` is `idn_<ULID>`, ...), parsed once at the
+//! boundary and carried as that type into commands and queries. Generation belongs to the command layer
+//! (it owns randomness) through `new`/`new_id`. The schema of each id (string with its prefix pattern) is
+//! declared here so the OpenAPI document and the parser cannot disagree. Must not do I/O.
+
+use crate::error::FieldError;
+use std::borrow::Cow;
+use utoipa::openapi::{RefOr, Schema};
 
 /// Makes a new id with a prefix, e.g. `idn_01J...`.
 pub fn new_id(prefix: &str) -> String {
@@ -33,3 +39,200 @@ pub const WATCHLIST_VERSION: &str = "wlv";
 pub const LIST: &str = "list";
 pub const LIST_ITEM: &str = "litem";
 pub const LIST_MATCH: &str = "lmatch";
+pub const WEBHOOK_ENDPOINT: &str = "webhook";
+pub const WEBHOOK_DELIVERY: &str = "dlv";
+
+/// The OpenAPI schema of an id with `prefix`: a string `<prefix>_` + 26 Crockford base-32 characters.
+pub fn id_schema(prefix: &str, what: &str) -> RefOr<Schema> {
+    let example = format!("{prefix}_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C");
+    let schema = serde_json::json!({
+        "type": "string",
+        "pattern": format!("^{prefix}_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{{26}}$"),
+        "minLength": prefix.len() + 27,
+        "maxLength": prefix.len() + 27,
+        "description": format!("{what} id: `{prefix}_` followed by a ULID."),
+        "examples": [example],
+    });
+    RefOr::T(serde_json::from_value(schema).expect("id schema is a valid schema"))
+}
+
+/// Declares an id newtype with its prefix: `parse`, `new`, `as_str`, `Display`, serde as a plain string
+/// (deserialising validates), and its OpenAPI schema.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:expr, $what:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh id (command layer only: it owns randomness).
+            pub fn new() -> Self {
+                $name(new_id($prefix))
+            }
+
+            /// Accepts exactly `<prefix>_<ULID>`.
+            pub fn parse(field: &str, text: &str) -> Result<Self, FieldError> {
+                let t = text.trim();
+                if is_id($prefix, t) {
+                    Ok($name(t.to_string()))
+                } else {
+                    Err(FieldError::new(field, format!("must be a {} id ({}_...)", $what, $prefix)))
+                }
+            }
+
+            /// Wraps an id read back from the store (already validated when it was written).
+            pub fn from_stored(text: String) -> Self {
+                $name(text)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                $name::parse("", &text).map_err(|e| serde::de::Error::custom(e.message))
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                id_schema($prefix, $what)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+id_type!(IdentityId, IDENTITY, "identity");
+id_type!(RelationshipId, RELATIONSHIP, "relationship");
+id_type!(RelationshipTypeId, RELATIONSHIP_TYPE, "relationship type");
+id_type!(IdentityTypeId, IDENTITY_TYPE, "identity type");
+id_type!(CustomFieldId, CUSTOM_FIELD, "custom field");
+id_type!(ApiKeyId, API_KEY, "API key");
+id_type!(SessionId, SESSION, "session");
+id_type!(CaptureLinkId, CAPTURE_LINK, "one-time link");
+id_type!(WorkflowId, WORKFLOW, "workflow");
+id_type!(CaseId, CASE, "case");
+id_type!(CheckId, CHECK, "check");
+id_type!(CheckHitId, CHECK_HIT, "hit");
+id_type!(CheckBatchId, CHECK_BATCH, "check batch");
+id_type!(WatchlistVersionId, WATCHLIST_VERSION, "watchlist version");
+id_type!(ListId, LIST, "list");
+id_type!(ListItemId, LIST_ITEM, "list item");
+id_type!(ListMatchId, LIST_MATCH, "list match");
+id_type!(DismissalId, DISMISSAL, "dismissal");
+id_type!(WebhookEndpointId, WEBHOOK_ENDPOINT, "webhook endpoint");
+id_type!(WebhookDeliveryId, WEBHOOK_DELIVERY, "webhook delivery");
+
+/// An identity named in a path or body: its `idn_` id or the integrator's `external_ref` (spec §2.9).
+/// Which one it is is decided here; resolving it to a stored identity is the query layer's job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityRef {
+    Id(IdentityId),
+    ExternalRef(super::values::ExternalRef),
+}
+
+impl IdentityRef {
+    pub fn parse(field: &str, text: &str) -> Result<Self, FieldError> {
+        match IdentityId::parse(field, text) {
+            Ok(id) => Ok(IdentityRef::Id(id)),
+            Err(_) => super::values::ExternalRef::parse(field, text).map(IdentityRef::ExternalRef),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            IdentityRef::Id(id) => id.as_str(),
+            IdentityRef::ExternalRef(r) => r.as_str(),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for IdentityRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        IdentityRef::parse("", &text).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
+impl utoipa::PartialSchema for IdentityRef {
+    fn schema() -> RefOr<Schema> {
+        let schema = serde_json::json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": "^[^/\\u0000-\\u001f\\u007f]*[^/\\s\\u0000-\\u001f\\u007f][^/\\u0000-\\u001f\\u007f]*$",
+            "description": "An identity's `idn_` id or its `external_ref`.",
+            "examples": ["idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "user_12345"],
+        });
+        RefOr::T(serde_json::from_value(schema).expect("identity ref schema is valid"))
+    }
+}
+
+impl utoipa::ToSchema for IdentityRef {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("IdentityRef")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_only_with_their_prefix() {
+        let id = IdentityId::new();
+        assert!(IdentityId::parse("id", id.as_str()).is_ok());
+        assert!(SessionId::parse("id", id.as_str()).is_err());
+        assert!(IdentityId::parse("id", "idn_123").is_err());
+        let back: IdentityId = serde_json::from_value(serde_json::json!(id.as_str())).unwrap();
+        assert_eq!(back, id);
+        assert!(serde_json::from_value::<IdentityId>(serde_json::json!("ses_x")).is_err());
+    }
+
+    #[test]
+    fn identity_refs_tell_ids_from_external_refs() {
+        let id = IdentityId::new();
+        assert!(matches!(IdentityRef::parse("i", id.as_str()), Ok(IdentityRef::Id(_))));
+        assert!(matches!(IdentityRef::parse("i", "user-1"), Ok(IdentityRef::ExternalRef(_))));
+        assert!(IdentityRef::parse("i", "a/b").is_err());
+    }
+}

@@ -1,7 +1,13 @@
-//! Validated values parsed at the boundary: country codes, dates of birth, emails, phones, tags, refs.
-//! Each `parse_*` returns the canonical form or a field error; must not do I/O.
+//! Validated values parsed at the boundary: one type per value (country code, date of birth, email, phone,
+//! person name, address line, document number, external ref, tag, ...), each with one `parse` that returns
+//! the canonical form or a field error, serde that parses through it, and the OpenAPI schema that states the
+//! same limits. Every endpoint and page that accepts such a value uses its type, so a limit lives in one place.
+//! Must not do I/O. (The one concession: a date of birth deserialised from a request is checked against the
+//! wall-clock date, since "not in the future" holds on any clock.)
 
 use crate::error::FieldError;
+use std::borrow::Cow;
+use utoipa::openapi::{RefOr, Schema};
 
 const ISO_ALPHA2: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ \
 BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET \
@@ -11,6 +17,168 @@ MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE
 QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR \
 TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
 
+/// Builds a schema from its JSON form (the schemas here are small literals).
+pub fn schema_from(json: serde_json::Value) -> RefOr<Schema> {
+    RefOr::T(serde_json::from_value(json).expect("a literal schema is valid"))
+}
+
+/// Characters a free-text value may hold: anything but control characters (Unicode Cc).
+const TEXT_CHAR: &str = "[^\\u0000-\\u001f\\u007f-\\u009f]";
+
+/// A regex for 1+ characters without control characters and with at least one non-space; `also_deny`
+/// adds characters to refuse (e.g. '/').
+fn text_pattern(also_deny: &str) -> String {
+    let allowed = TEXT_CHAR.replace("[^", &format!("[^{also_deny}"));
+    let visible = TEXT_CHAR.replace("[^", &format!("[^{also_deny}\\s"));
+    format!("^{allowed}*{visible}{allowed}*$")
+}
+
+/// Free text (names, address lines): non-empty after trimming, at most `max` characters, no control
+/// characters.
+pub fn parse_text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if v.chars().count() > max {
+        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(v.to_string())
+}
+
+/// Declares a validated string newtype: `parse(field, text)`, `as_str`, `Display`, serde through `parse`,
+/// and an OpenAPI schema from `$schema`.
+macro_rules! value_type {
+    ($(#[$doc:meta])* $name:ident, parse = $parse:expr, schema = $schema:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(field: &str, text: &str) -> Result<Self, FieldError> {
+                let parse: fn(&str, &str) -> Result<String, FieldError> = $parse;
+                parse(field, text).map($name)
+            }
+
+            /// Wraps a value read back from the store (validated when it was written).
+            pub fn from_stored(text: String) -> Self {
+                $name(text)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                $name::parse("", &text).map_err(|e| serde::de::Error::custom(e.message))
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                let schema: fn() -> serde_json::Value = $schema;
+                schema_from(schema())
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+fn text_schema(max: usize, description: &str, example: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": "string", "minLength": 1, "maxLength": max, "pattern": text_pattern(""),
+        "description": description, "examples": [example],
+    })
+}
+
+pub const NAME_MAX: usize = 100;
+pub const ADDRESS_LINE_MAX: usize = 200;
+pub const PLACE_MAX: usize = 100;
+pub const SHORT_TEXT_MAX: usize = 20;
+pub const DOCUMENT_NUMBER_MAX: usize = 40;
+
+value_type!(
+    /// A person's given, middle or family name (also a list entry's or a screened subject's name part).
+    PersonName,
+    parse = |f, t| parse_text(f, t, NAME_MAX),
+    schema = || text_schema(NAME_MAX, "A name, 1 to 100 characters.", "Jane")
+);
+value_type!(
+    /// A full name as one string (screening subjects, list entries).
+    FullName,
+    parse = |f, t| parse_text(f, t, 2 * NAME_MAX),
+    schema = || text_schema(2 * NAME_MAX, "A full name, 1 to 200 characters.", "Jane Doe")
+);
+value_type!(
+    /// One line of a postal address.
+    AddressLine,
+    parse = |f, t| parse_text(f, t, ADDRESS_LINE_MAX),
+    schema = || text_schema(ADDRESS_LINE_MAX, "An address line, 1 to 200 characters.", "1 Main Street")
+);
+value_type!(
+    /// A city or state/region name.
+    PlaceName,
+    parse = |f, t| parse_text(f, t, PLACE_MAX),
+    schema = || text_schema(PLACE_MAX, "A city or region, 1 to 100 characters.", "Springfield")
+);
+value_type!(
+    /// A postal code, gender marker or national id number: short free text.
+    ShortText,
+    parse = |f, t| parse_text(f, t, SHORT_TEXT_MAX),
+    schema = || text_schema(SHORT_TEXT_MAX, "Short text, 1 to 20 characters.", "12345")
+);
+value_type!(
+    /// An identity document's number as printed (passport, ID card, licence).
+    DocumentNumber,
+    parse = |f, t| parse_text(f, t, DOCUMENT_NUMBER_MAX),
+    schema = || text_schema(DOCUMENT_NUMBER_MAX, "A document number, 1 to 40 characters.", "L898902C3")
+);
+
+value_type!(
+    /// ISO 3166-1 alpha-2, upper case (lower case accepted on input).
+    CountryCode,
+    parse = parse_country,
+    schema = || serde_json::json!({
+        "type": "string",
+        "enum": ISO_ALPHA2.split(' ').collect::<Vec<_>>(),
+        "description": "ISO 3166-1 alpha-2 country code.",
+        "examples": ["US"],
+    })
+);
+
 pub fn parse_country(field: &str, value: &str) -> Result<String, FieldError> {
     let upper = value.trim().to_ascii_uppercase();
     if upper.len() == 2 && ISO_ALPHA2.split(' ').any(|c| c == upper) {
@@ -19,6 +187,54 @@ pub fn parse_country(field: &str, value: &str) -> Result<String, FieldError> {
         Err(FieldError::new(field, "must be an ISO 3166-1 alpha-2 country code"))
     }
 }
+
+/// A regex for `YYYY-MM-DD` with years `from..=to` (both four digits).
+fn year_range_date_pattern(from: i32, to: i32) -> String {
+    let years: Vec<String> = (from..=to).map(|y| y.to_string()).collect();
+    // Group the years by their first three digits so the pattern stays short.
+    let mut groups: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < years.len() {
+        let decade = &years[i][..3];
+        let mut digits = String::new();
+        while i < years.len() && &years[i][..3] == decade {
+            digits.push_str(&years[i][3..]);
+            i += 1;
+        }
+        groups.push(if digits.len() == 10 { format!("{decade}\\d") } else { format!("{decade}[{digits}]") });
+    }
+    format!("^({})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$", groups.join("|"))
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`, by the wall clock.
+fn wall_clock_today() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!("{:04}-{:02}-{:02}", now.year(), u8::from(now.month()), now.day())
+}
+
+value_type!(
+    /// A date of birth: a real calendar date `YYYY-MM-DD` from 1900-01-01, not in the future.
+    DateOfBirth,
+    parse = |f, t| parse_date_of_birth(f, t, &wall_clock_today()),
+    schema = || {
+        let last_year = time::OffsetDateTime::now_utc().year() - 1;
+        serde_json::json!({
+            "type": "string", "format": "date", "pattern": year_range_date_pattern(1900, last_year),
+            "description": "Date of birth, YYYY-MM-DD, from 1900-01-01 and not in the future.",
+            "examples": ["1990-04-12"],
+        })
+    }
+);
+
+value_type!(
+    /// Any real calendar date `YYYY-MM-DD` (document expiry dates, custom date fields).
+    CalendarDate,
+    parse = parse_date,
+    schema = || serde_json::json!({
+        "type": "string", "format": "date", "pattern": "^[1-9]\\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$",
+        "description": "A calendar date, YYYY-MM-DD.", "examples": ["2031-06-30"],
+    })
+);
 
 /// `YYYY-MM-DD`, a real calendar date, not after `today` (also `YYYY-MM-DD`).
 pub fn parse_date_of_birth(field: &str, value: &str, today: &str) -> Result<String, FieldError> {
@@ -40,6 +256,9 @@ pub fn parse_date(field: &str, value: &str) -> Result<String, FieldError> {
     if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
         return Err(bad());
     }
+    if !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(bad());
+    }
     let (y, m, d): (i32, u32, u32) = match (parts[0].parse(), parts[1].parse(), parts[2].parse()) {
         (Ok(y), Ok(m), Ok(d)) => (y, m, d),
         _ => return Err(bad()),
@@ -58,19 +277,41 @@ pub fn parse_date(field: &str, value: &str) -> Result<String, FieldError> {
     Ok(v.to_string())
 }
 
+value_type!(
+    /// An email address (at most 254 characters, a dotted domain).
+    Email,
+    parse = parse_email,
+    schema = || serde_json::json!({
+        "type": "string", "format": "email", "maxLength": 254,
+        "pattern": "^[^@\\s]+@[^@\\s.]+(\\.[^@\\s.]+)+$",
+        "description": "An email address.", "examples": ["jane.doe@example.com"],
+    })
+);
+
 pub fn parse_email(field: &str, value: &str) -> Result<String, FieldError> {
     let v = value.trim();
-    let ok = v.len() <= 254
+    let ok = v.chars().count() <= 254
         && v.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         })
-        && !v.chars().any(char::is_whitespace);
+        && !v.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(v.to_string())
     } else {
         Err(FieldError::new(field, "must be a valid email address"))
     }
 }
+
+value_type!(
+    /// A phone number: 7 to 15 digits, optionally with `+`, spaces, dashes, dots and parentheses.
+    Phone,
+    parse = parse_phone,
+    schema = || serde_json::json!({
+        "type": "string", "pattern": "^\\+?[0-9]{7,15}$",
+        "description": "A phone number of 7 to 15 digits (E.164 shown; spaces, dashes, dots and parentheses are also accepted).",
+        "examples": ["+14155550123"],
+    })
+);
 
 pub fn parse_phone(field: &str, value: &str) -> Result<String, FieldError> {
     let v = value.trim();
@@ -83,24 +324,19 @@ pub fn parse_phone(field: &str, value: &str) -> Result<String, FieldError> {
     }
 }
 
-/// Free text PII (names, address lines): non-empty after trimming, bounded, no control characters.
-pub fn parse_text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Err(FieldError::new(field, "must not be empty"));
-    }
-    if v.chars().count() > max {
-        return Err(FieldError::new(field, format!("must be at most {max} characters")));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
-    }
-    Ok(v.to_string())
-}
+value_type!(
+    /// The integrator's own reference for a person or session: 1 to 255 characters, no '/'.
+    ExternalRef,
+    parse = parse_external_ref,
+    schema = || serde_json::json!({
+        "type": "string", "minLength": 1, "maxLength": 255, "pattern": text_pattern("/"),
+        "description": "Your own reference, 1 to 255 characters, without '/'.", "examples": ["user_12345"],
+    })
+);
 
 pub fn parse_external_ref(field: &str, value: &str) -> Result<String, FieldError> {
     let v = value.trim();
-    if v.is_empty() || v.len() > 255 {
+    if v.is_empty() || v.chars().count() > 255 {
         return Err(FieldError::new(field, "must be 1 to 255 characters"));
     }
     if v.chars().any(|c| c.is_control() || c == '/') {
@@ -110,6 +346,13 @@ pub fn parse_external_ref(field: &str, value: &str) -> Result<String, FieldError
 }
 
 pub const MAX_TAGS: usize = 50;
+
+value_type!(
+    /// A tag: 1 to 100 printable characters.
+    Tag,
+    parse = parse_tag,
+    schema = || text_schema(100, "A tag, 1 to 100 printable characters.", "vip")
+);
 
 pub fn parse_tag(field: &str, value: &str) -> Result<String, FieldError> {
     let v = value.trim();
@@ -134,6 +377,121 @@ pub fn parse_tags(field: &str, values: &[String]) -> Result<Vec<String>, FieldEr
     Ok(out)
 }
 
+/// Deduplicates typed tags (order kept) and enforces the cap of 50.
+pub fn dedup_tags(field: &str, tags: Vec<Tag>) -> Result<Vec<Tag>, FieldError> {
+    let mut out: Vec<Tag> = Vec::new();
+    for t in tags {
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(FieldError::new(field, format!("at most {MAX_TAGS} tags")));
+    }
+    Ok(out)
+}
+
+/// The personal-data fields of a person, each with its one type. Identities, session prefill, API checks and
+/// the capture page all accept these fields through this table, so each field has one limit everywhere.
+pub const PERSONAL_DATA_FIELDS: &[&str] = &[
+    "first_name",
+    "middle_name",
+    "last_name",
+    "date_of_birth",
+    "email",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "zip_code",
+    "document_number",
+    "ssn",
+    "nationality",
+    "gender",
+];
+
+/// Validates one personal-data value by its field name (for forms whose fields arrive by name).
+pub fn parse_personal_field(field: &str, value: &str) -> Result<String, FieldError> {
+    Ok(match field {
+        "first_name" | "middle_name" | "last_name" => PersonName::parse(field, value)?.0,
+        "date_of_birth" => DateOfBirth::parse(field, value)?.0,
+        "email" => Email::parse(field, value)?.0,
+        "phone" => Phone::parse(field, value)?.0,
+        "address_line1" | "address_line2" => AddressLine::parse(field, value)?.0,
+        "city" | "state" => PlaceName::parse(field, value)?.0,
+        "zip_code" | "ssn" | "gender" => ShortText::parse(field, value)?.0,
+        "document_number" => DocumentNumber::parse(field, value)?.0,
+        "nationality" => CountryCode::parse(field, value)?.0,
+        _ => return Err(FieldError::new(field, "is not a personal-data field")),
+    })
+}
+
+/// Deserialises a field that distinguishes "absent" (outer None) from "null" (Some(None)), for PATCH bodies.
+pub fn nullable<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// Declares the personal-data fields as typed optional members of a request struct, in one place.
+#[macro_export]
+macro_rules! personal_data_struct {
+    ($(#[$doc:meta])* $vis:vis struct $name:ident { $($extra:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Default, Clone, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        $vis struct $name {
+            $($extra)*
+            pub first_name: Option<$crate::domain::values::PersonName>,
+            pub middle_name: Option<$crate::domain::values::PersonName>,
+            pub last_name: Option<$crate::domain::values::PersonName>,
+            pub date_of_birth: Option<$crate::domain::values::DateOfBirth>,
+            pub email: Option<$crate::domain::values::Email>,
+            pub phone: Option<$crate::domain::values::Phone>,
+            pub address_line1: Option<$crate::domain::values::AddressLine>,
+            pub address_line2: Option<$crate::domain::values::AddressLine>,
+            pub city: Option<$crate::domain::values::PlaceName>,
+            pub state: Option<$crate::domain::values::PlaceName>,
+            pub zip_code: Option<$crate::domain::values::ShortText>,
+            pub document_number: Option<$crate::domain::values::DocumentNumber>,
+            pub ssn: Option<$crate::domain::values::ShortText>,
+            pub nationality: Option<$crate::domain::values::CountryCode>,
+            pub gender: Option<$crate::domain::values::ShortText>,
+        }
+
+        impl $name {
+            /// The personal-data fields that were given, by field name, in canonical form.
+            pub fn personal_data(&self) -> std::collections::BTreeMap<String, String> {
+                let mut out = std::collections::BTreeMap::new();
+                let mut put = |k: &str, v: Option<&str>| {
+                    if let Some(v) = v {
+                        out.insert(k.to_string(), v.to_string());
+                    }
+                };
+                put("first_name", self.first_name.as_ref().map(|v| v.as_str()));
+                put("middle_name", self.middle_name.as_ref().map(|v| v.as_str()));
+                put("last_name", self.last_name.as_ref().map(|v| v.as_str()));
+                put("date_of_birth", self.date_of_birth.as_ref().map(|v| v.as_str()));
+                put("email", self.email.as_ref().map(|v| v.as_str()));
+                put("phone", self.phone.as_ref().map(|v| v.as_str()));
+                put("address_line1", self.address_line1.as_ref().map(|v| v.as_str()));
+                put("address_line2", self.address_line2.as_ref().map(|v| v.as_str()));
+                put("city", self.city.as_ref().map(|v| v.as_str()));
+                put("state", self.state.as_ref().map(|v| v.as_str()));
+                put("zip_code", self.zip_code.as_ref().map(|v| v.as_str()));
+                put("document_number", self.document_number.as_ref().map(|v| v.as_str()));
+                put("ssn", self.ssn.as_ref().map(|v| v.as_str()));
+                put("nationality", self.nationality.as_ref().map(|v| v.as_str()));
+                put("gender", self.gender.as_ref().map(|v| v.as_str()));
+                out
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +502,30 @@ mod tests {
         assert!(parse_date_of_birth("d", "1991-02-29", "2026-01-01").is_err());
         assert!(parse_date_of_birth("d", "2030-01-01", "2026-01-01").is_err());
         assert!(parse_date_of_birth("d", "01/02/1990", "2026-01-01").is_err());
+    }
+
+    #[test]
+    fn date_of_birth_pattern_covers_exactly_the_years() {
+        let p = regex::Regex::new(&year_range_date_pattern(1900, 2025)).unwrap();
+        assert!(p.is_match("1900-01-01"));
+        assert!(p.is_match("2025-12-31"));
+        assert!(p.is_match("1987-06-15"));
+        assert!(!p.is_match("1899-12-31"));
+        assert!(!p.is_match("2026-01-01"));
+        assert!(!p.is_match("1990-13-01"));
+    }
+
+    #[test]
+    fn text_values_share_one_limit_per_kind() {
+        assert!(PersonName::parse("n", &"a".repeat(100)).is_ok());
+        assert!(PersonName::parse("n", &"a".repeat(101)).is_err());
+        assert!(PersonName::parse("n", "  ").is_err());
+        assert!(PersonName::parse("n", "a\u{7}b").is_err());
+        assert_eq!(PersonName::parse("n", " Ana ").unwrap().as_str(), "Ana");
+        let p = regex::Regex::new(&text_pattern("")).unwrap();
+        assert!(p.is_match("Ana"));
+        assert!(!p.is_match("   "));
+        assert!(!p.is_match("a\u{1}"));
     }
 
     #[test]

@@ -47,12 +47,128 @@ pub async fn read_json(req: &HttpRequest, payload: &mut Payload) -> Result<serde
 /// Deserialises a JSON value into `T`, naming the offending field on failure.
 pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." { "body".to_string() } else { field };
-        let message = e.inner().to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-        AppError::Validation { detail: format!("{field}: {message}"), errors: vec![FieldError::new(field, message)] }
+        let path = e.path().to_string();
+        field_error(&path, &e.inner().to_string())
     })
+}
+
+/// One 422 from a serde failure at `path`: an unknown field is named as the field itself, and serde's
+/// position suffix is dropped.
+fn field_error(path: &str, message: &str) -> AppError {
+    let message = message.split(" at line ").next().unwrap_or(message).to_string();
+    let parent = if path == "." || path.is_empty() { None } else { Some(path) };
+    let (field, message) = match message.strip_prefix("unknown field `").and_then(|m| m.split_once('`')) {
+        Some((name, _)) => {
+            let field = parent.map(|p| format!("{p}.{name}")).unwrap_or_else(|| name.to_string());
+            (field, "is not a known field".to_string())
+        }
+        None => match message.strip_prefix("missing field `").and_then(|m| m.split_once('`')) {
+            Some((name, _)) => {
+                let field = parent.map(|p| format!("{p}.{name}")).unwrap_or_else(|| name.to_string());
+                (field, "is required".to_string())
+            }
+            None => (parent.unwrap_or("body").to_string(), message),
+        },
+    };
+    AppError::Validation { detail: format!("{field}: {message}"), errors: vec![FieldError::new(field, message)] }
+}
+
+/// A query string parsed into `T` (documented by `T`'s `IntoParams`); a bad value is a 422 naming the
+/// parameter. Empty values count as absent, as browsers send empty form fields.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(ApiQuery))
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query).map_err(|_| AppError::BadRequest("The query string is malformed.".into()))?;
+    let kept: Vec<(String, String)> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    let encoded = serde_urlencoded::to_string(&kept).unwrap_or_default();
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(&encoded));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        field_error(&path, &e.inner().to_string())
+    })
+}
+
+fn form_urlencoded_parse(text: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(text.as_bytes())
+}
+
+/// A path parameter parsed into `T` (an id newtype or a value); a malformed one names nothing that exists,
+/// so it is a 404 for `what`.
+pub struct ApiPath<T>(pub T);
+
+impl<T> ApiPath<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for ApiPath<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + PathNoun> FromRequest for ApiPath<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = req.match_info().load::<T>().map(ApiPath).map_err(|_| AppError::not_found(T::NOUN));
+        std::future::ready(parsed)
+    }
+}
+
+/// What a path parameter names, for the 404 a malformed one gets ("Identity not found.").
+pub trait PathNoun {
+    const NOUN: &'static str;
+}
+
+macro_rules! path_noun {
+    ($($t:ty => $noun:expr),* $(,)?) => {
+        $(impl PathNoun for $t { const NOUN: &'static str = $noun; })*
+    };
+}
+
+use crate::domain::ids;
+path_noun!(
+    ids::IdentityId => "Identity",
+    ids::IdentityRef => "Identity",
+    ids::RelationshipId => "Relationship",
+    ids::RelationshipTypeId => "Relationship type",
+    ids::IdentityTypeId => "Identity type",
+    ids::CustomFieldId => "Custom field",
+    ids::ApiKeyId => "API key",
+    ids::SessionId => "Session",
+    ids::CaptureLinkId => "Link",
+    ids::WorkflowId => "Workflow",
+    ids::CaseId => "Case",
+    ids::CheckId => "Check",
+    ids::CheckHitId => "Hit",
+    ids::CheckBatchId => "Check batch",
+    ids::WatchlistVersionId => "Watchlist version",
+    ids::ListId => "List",
+    ids::ListItemId => "List item",
+    ids::ListMatchId => "List match",
+    ids::DismissalId => "Dismissal",
+    ids::WebhookEndpointId => "Webhook endpoint",
+    ids::WebhookDeliveryId => "Webhook delivery",
+    String => "Resource",
+);
+
+/// Two path parameters, e.g. `/lists/{list_id}/items/{item_id}`: the 404 names the first one's noun.
+impl<A: PathNoun, B> PathNoun for (A, B) {
+    const NOUN: &'static str = A::NOUN;
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiBody<T> {
@@ -223,5 +339,31 @@ pub fn sniff_mime(bytes: &[u8]) -> Option<&'static str> {
         Some("application/pdf")
     } else {
         None
+    }
+}
+
+/// `limit` and `offset` of an offset-paginated list (spec §2.2), as typed query parameters.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1 to 100 (the default depends on the list).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// Items to skip.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn page(&self, default_limit: i64) -> Result<crate::queries::Page, AppError> {
+        let limit = self.limit.unwrap_or(default_limit);
+        if !(1..=100).contains(&limit) {
+            return Err(AppError::validation("limit", "must be an integer from 1 to 100"));
+        }
+        let offset = self.offset.unwrap_or(0);
+        if offset < 0 {
+            return Err(AppError::validation("offset", "must not be negative"));
+        }
+        Ok(crate::queries::Page { limit, offset })
     }
 }

@@ -5,15 +5,39 @@
 use crate::error::AppError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+
+/// The error shape of every failure (spec §2.5).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": "not_found", "detail": "Session not found.", "status_code": 404}))]
+pub struct ErrorBody {
+    /// Machine-readable code, snake_case (`not_found`, `validation_error`, `rate_limited`, ...).
+    pub error: String,
+    /// Human-readable message.
+    pub detail: String,
+    /// The HTTP status, repeated.
+    pub status_code: u16,
+    /// On a 422: each field that was refused and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldErrorBody>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldErrorBody {
+    pub field: String,
+    pub message: String,
+}
 
 pub fn error_body(e: &AppError) -> serde_json::Value {
-    let status = e.status_code();
-    let mut body = json!({ "error": e.code(), "detail": e.public_detail(), "status_code": status });
-    if let Some(errors) = e.field_errors() {
-        body["errors"] = serde_json::to_value(errors).unwrap_or_default();
-    }
-    body
+    let body = ErrorBody {
+        error: e.code().to_string(),
+        detail: e.public_detail(),
+        status_code: e.status_code(),
+        errors: e
+            .field_errors()
+            .map(|errors| errors.into_iter().map(|f| FieldErrorBody { field: f.field, message: f.message }).collect()),
+    };
+    serde_json::to_value(body).unwrap_or_default()
 }
 
 impl ResponseError for AppError {

@@ -1,6 +1,77 @@
-//! The OpenAPI 3.1 document, generated from the route table so it cannot drift from what is served.
+//! The OpenAPI 3.1 document, generated from the request and response types and the `#[utoipa::path]`
+//! annotations on the handlers (utoipa), never from the route table: the route table is what is served,
+//! the annotations are what is documented, and a test compares the two. Conventions every operation shares
+//! (authentication, the error responses of §2.5, the Idempotency-Key header, links from a create to the
+//! operations on the created object) are added here in one pass. Must not serve or route anything.
 
+use super::error::ErrorBody;
 use serde_json::{json, Map, Value};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "idv: Verifa-compatible identity verification API",
+        description = "Identity verification (KYC/AML) served by one binary over one SQLite file.\n\n\
+            Authenticate with `X-API-Key: <secret or sandbox key>`. The document describes snake_case keys; \
+            request bodies also accept camelCase and kebab-case keys and the JSON:API `{data:{attributes}}` \
+            envelope, and the `Key-Inflection: camel|kebab` request header turns response keys into that \
+            casing. Errors share one shape: `{error, detail, status_code}`, plus `errors[]` on a 422. Request \
+            bodies refuse unknown fields (422 naming the field)."
+    ),
+    components(schemas(ErrorBody))
+)]
+struct Root;
+
+/// Every documented part, one per URL resource.
+fn parts() -> Vec<utoipa::openapi::OpenApi> {
+    // Each resource module adds its `api()` here as its handlers gain typed annotations.
+    vec![]
+}
+
+/// The document as served at `/api/v1/openapi.json`.
+pub fn document() -> Value {
+    let mut doc = Root::openapi();
+    for part in parts() {
+        doc.merge(part);
+    }
+    let mut value = serde_json::to_value(&doc).unwrap_or(Value::Null);
+    value["openapi"] = json!("3.1.0");
+    add_untyped_operations(&mut value);
+    apply_conventions(&mut value);
+    value
+}
+
+/// Operations served but not yet described by typed annotations keep a minimal entry, so the document
+/// still lists everything that is served.
+fn add_untyped_operations(doc: &mut Value) {
+    let paths = doc["paths"].as_object_mut().map(std::mem::take).unwrap_or_default();
+    let mut paths = paths;
+    for spec in super::all_specs() {
+        let full = spec.full_path();
+        let method = spec.method.to_ascii_lowercase();
+        if paths.get(&full).and_then(|p| p.get(&method)).is_some() {
+            continue;
+        }
+        let params: Vec<Value> = path_params(&full)
+            .into_iter()
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let mut op = json!({
+            "operationId": operation_id(spec.method, &full),
+            "summary": spec.summary,
+            "parameters": params,
+            "responses": { "200": { "description": "Success", "content": { "application/json": { "schema": {} } } } },
+        });
+        if matches!(spec.method, "POST" | "PATCH" | "PUT") {
+            op["requestBody"] =
+                json!({ "required": false, "content": { "application/json": { "schema": { "type": "object" } } } });
+        }
+        let entry = paths.entry(full).or_insert_with(|| json!({}));
+        entry[method] = op;
+    }
+    doc["paths"] = Value::Object(paths);
+}
 
 fn path_params(path: &str) -> Vec<String> {
     path.split('/')
@@ -11,7 +82,7 @@ fn path_params(path: &str) -> Vec<String> {
 
 fn operation_id(method: &str, path: &str) -> String {
     let mut id = method.to_ascii_lowercase();
-    for seg in path.split('/').filter(|s| !s.is_empty()) {
+    for seg in path.split('/').filter(|s| !s.is_empty() && *s != "api" && *s != "v1") {
         let clean: String = seg.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         id.push('_');
         id.push_str(&clean);
@@ -19,54 +90,103 @@ fn operation_id(method: &str, path: &str) -> String {
     id
 }
 
-pub fn document() -> Value {
-    let mut paths: Map<String, Value> = Map::new();
-    for spec in super::all_specs() {
-        let full = spec.full_path();
-        let params: Vec<Value> = path_params(&full)
-            .into_iter()
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect();
-        let authenticated = full.starts_with("/api/v1/") && full != "/api/v1/openapi.json";
-        let mut op = json!({
-            "operationId": operation_id(spec.method, &full),
-            "summary": spec.summary,
-            "parameters": params,
-            "responses": {
-                "200": { "description": "Success", "content": { "application/json": { "schema": { "type": "object" } } } },
-                "default": { "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": {
+        "schema": { "$ref": "#/components/schemas/ErrorBody" } } } })
+}
+
+/// Adds what every operation shares: security and its 401/403/429 on the authenticated API, 400/413/415/422
+/// where a body or query is parsed, 404 where a path names an object, the Idempotency-Key header on
+/// writes, and links from each create to the operations on what it created.
+fn apply_conventions(doc: &mut Value) {
+    doc["components"]["securitySchemes"] = json!({
+        "ApiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key",
+            "description": "A secret key (`vk_live_…`, `vk_sandbox_…`); publishable keys may only create sessions." }
+    });
+    let Some(paths) = doc["paths"].as_object_mut() else { return };
+    let operations: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(p, item)| {
+            item.as_object().into_iter().flat_map(move |m| m.keys().map(move |k| (p.clone(), k.clone())))
+        })
+        .collect();
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, op) in item.iter_mut() {
+            let authenticated = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
+            let has_body = op.get("requestBody").is_some();
+            let has_query = op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            let mut add = |code: &str, description: &str| {
+                let responses = op["responses"].as_object_mut().expect("responses is an object");
+                responses.entry(code.to_string()).or_insert_with(|| error_response(description));
+            };
+            if authenticated {
+                add("401", "Missing or invalid API key.");
+                add("403", "The key lacks the scope this operation needs, or may not call it.");
+                add("429", "Rate limit or quota exceeded; see Retry-After.");
             }
-        });
-        if authenticated {
-            op["security"] = json!([{ "ApiKey": [] }]);
-        }
-        if matches!(spec.method, "POST" | "PATCH" | "PUT") {
-            op["requestBody"] =
-                json!({ "required": false, "content": { "application/json": { "schema": { "type": "object" } } } });
-        }
-        let entry = paths.entry(full).or_insert_with(|| json!({}));
-        entry[spec.method.to_ascii_lowercase()] = op;
-    }
-    json!({
-        "openapi": "3.1.0",
-        "info": { "title": "idv: Verifa-compatible identity verification API", "version": env!("CARGO_PKG_VERSION") },
-        "servers": [{ "url": "/" }],
-        "paths": paths,
-        "components": {
-            "securitySchemes": { "ApiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" } },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error", "detail", "status_code"],
-                    "properties": {
-                        "error": { "type": "string" },
-                        "detail": { "type": "string" },
-                        "status_code": { "type": "integer" },
-                        "errors": { "type": "array", "items": { "type": "object", "properties": {
-                            "field": { "type": "string" }, "message": { "type": "string" } } } }
-                    }
+            if has_body {
+                add("400", "The body is not a JSON object.");
+                add("413", "The body is too large.");
+                add("415", "The body is not in a supported content type.");
+                add("422", "A field is missing, unknown or invalid (`errors` names it).");
+            } else if has_query {
+                add("422", "A query parameter is invalid (`errors` names it).");
+            }
+            if path.contains('{') {
+                add("404", "No such object in this key's environment.");
+            }
+            if authenticated && matches!(method.as_str(), "post" | "patch" | "put" | "delete") {
+                add("422", "The Idempotency-Key was already used with different parameters.");
+                let params = op
+                    .as_object_mut()
+                    .expect("operation is an object")
+                    .entry("parameters")
+                    .or_insert_with(|| json!([]));
+                if let Some(list) = params.as_array_mut() {
+                    list.push(json!({
+                        "name": "Idempotency-Key", "in": "header", "required": false,
+                        "description": "Replays the first response for 24 h when the same key and body are sent again.",
+                        "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$" }
+                    }));
                 }
             }
+            if authenticated {
+                op["security"] = json!([{ "ApiKey": [] }]);
+            }
+            if method == "post" && !path.contains('{') {
+                add_links(op, path, &operations);
+            }
         }
-    })
+    }
+}
+
+/// Links from a create (`POST /things`) to the operations on `/things/{id}`, feeding the created `id`.
+fn add_links(op: &mut Value, path: &str, operations: &[(String, String)]) {
+    let prefix = format!("{path}/{{");
+    let mut links = Map::new();
+    for (target, method) in operations.iter().filter(|(p, _)| p.starts_with(&prefix)) {
+        let rest = &target[prefix.len()..];
+        let Some((param, tail)) = rest.split_once('}') else { continue };
+        if tail.contains('{') || !matches!(method.as_str(), "get" | "patch" | "delete") {
+            continue;
+        }
+        {
+            let name = format!("{method}{}", target.replace(['/', '{', '}', '-'], "_"));
+            links.insert(
+                name,
+                json!({ "operationRef": format!("#/paths/{}/{method}", target.replace('~', "~0").replace('/', "~1")),
+                        "parameters": { param: "$response.body#/id" } }),
+            );
+        }
+    }
+    if links.is_empty() {
+        return;
+    }
+    let Some(responses) = op["responses"].as_object_mut() else { return };
+    for code in ["200", "201"] {
+        if let Some(r) = responses.get_mut(code) {
+            r["links"] = Value::Object(links.clone());
+        }
+    }
 }

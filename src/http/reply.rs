@@ -63,13 +63,16 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn ok(body: Value) -> Self {
-        Reply { status: StatusCode::OK, body }
+    /// 200 with `body`, one of the documented response types (or a `Value` still being typed).
+    pub fn ok(body: impl serde::Serialize) -> Self {
+        Reply::with_status(StatusCode::OK, body)
     }
-    pub fn created(body: Value) -> Self {
-        Reply { status: StatusCode::CREATED, body }
+    pub fn created(body: impl serde::Serialize) -> Self {
+        Reply::with_status(StatusCode::CREATED, body)
     }
-    pub fn with_status(status: StatusCode, body: Value) -> Self {
+    pub fn with_status(status: StatusCode, body: impl serde::Serialize) -> Self {
+        // Serialising our own response types cannot fail (no non-string map keys, no foreign types).
+        let body = serde_json::to_value(body).unwrap_or(Value::Null);
         Reply { status, body }
     }
 }

@@ -60,3 +60,41 @@ pub fn filtered_page(
     }
     Ok(offset_envelope(data, total, page))
 }
+
+/// One offset page of `T` (spec §2.2): the list envelope every offset-paginated endpoint answers with.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct OffsetPage<T> {
+    pub data: Vec<T>,
+    pub pagination: OffsetPagination,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct OffsetPagination {
+    /// Matching items in all pages.
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl<T> OffsetPage<T> {
+    pub fn new(data: Vec<T>, total: i64, page: Page) -> Self {
+        OffsetPage { data, pagination: OffsetPagination { total, limit: page.limit, offset: page.offset } }
+    }
+}
+
+/// One cursor page of `T` (spec §2.2, identities).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CursorPage<T> {
+    pub data: Vec<T>,
+    pub pagination: CursorPagination,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CursorPagination {
+    /// Pass as `page[after]` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+    /// Pass as `page[before]` for the previous (newer) page; null on the first page.
+    pub prev_cursor: Option<String>,
+    pub has_next: bool,
+    pub has_prev: bool,
+}

@@ -6,9 +6,10 @@ use idv::commands::relationships::{self as rel, CreateLink};
 use idv::commands::CommandMeta;
 use idv::config::Config;
 use idv::domain::identity::IdentityCommand;
+use idv::domain::ids::IdentityRef;
+use idv::domain::values::{ExternalRef, PersonalData, PersonalDataPatch, StatusName, Tag};
 use idv::startup::open_core;
 use proptest::prelude::*;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -62,46 +63,68 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         let core = open_core(&config).unwrap();
         let w = &core.writer;
         let r = |i: u8| format!("ref{i}");
+        let ident = |i: u8| IdentityRef::parse("identity", &r(i)).unwrap();
         for op in ops {
             // Refusals (redacted, merged, missing) are part of the property: they must append nothing.
             let _ = match op {
                 Op::Create(i) => {
-                    let mut pii = BTreeMap::new();
-                    pii.insert("first_name".to_string(), format!("Name{i}"));
-                    pii.insert("last_name".to_string(), "Same".to_string());
-                    pii.insert("date_of_birth".to_string(), "1990-01-01".to_string());
-                    pii.insert("city".to_string(), "Lyon".to_string());
-                    let input = CreateIdentity { external_ref: Some(r(i)), upsert: true, pii, ..Default::default() };
+                    let mut pii = PersonalData::default();
+                    pii.insert_parsed("first_name", &format!("Name{i}")).unwrap();
+                    pii.insert_parsed("last_name", "Same").unwrap();
+                    pii.insert_parsed("date_of_birth", "1990-01-01").unwrap();
+                    pii.insert_parsed("city", "Lyon").unwrap();
+                    let input = CreateIdentity {
+                        external_ref: ExternalRef::parse("external_ref", &r(i)).unwrap(),
+                        upsert: true,
+                        status: None,
+                        country: None,
+                        identity_type_id: None,
+                        tags: Vec::new(),
+                        pii,
+                    };
                     cmd::create(w, core.keyring.clone(), meta(), input).await.map(|_| ())
                 }
                 Op::UpdateEmail(i, e) => {
-                    let mut pii = BTreeMap::new();
-                    pii.insert("email".to_string(), Some(format!("p{e}@example.com")));
-                    cmd::update(w, meta(), r(i), UpdateIdentity { pii, ..Default::default() }).await.map(|_| ())
+                    let mut pii = PersonalDataPatch::default();
+                    pii.set("email", Some(&format!("p{e}@example.com"))).unwrap();
+                    cmd::update(w, meta(), ident(i), UpdateIdentity { pii, ..Default::default() }).await.map(|_| ())
                 }
                 Op::ClearCity(i) => {
-                    let mut pii = BTreeMap::new();
-                    pii.insert("city".to_string(), None);
-                    cmd::update(w, meta(), r(i), UpdateIdentity { pii, ..Default::default() }).await.map(|_| ())
+                    let mut pii = PersonalDataPatch::default();
+                    pii.set("city", None).unwrap();
+                    cmd::update(w, meta(), ident(i), UpdateIdentity { pii, ..Default::default() }).await.map(|_| ())
                 }
                 Op::Status(i, s) => {
-                    let status = ["approved", "rejected", "failed", "pending"][s as usize].to_string();
-                    cmd::update(w, meta(), r(i), UpdateIdentity { status: Some(status), ..Default::default() })
+                    let status =
+                        StatusName::parse("status", ["approved", "rejected", "failed", "pending"][s as usize]).unwrap();
+                    cmd::update(w, meta(), ident(i), UpdateIdentity { status: Some(status), ..Default::default() })
                         .await
                         .map(|_| ())
                 }
-                Op::Tag(i, t) => {
-                    cmd::simple(w, meta(), r(i), IdentityCommand::AddTag(format!("t{t}"))).await.map(|_| ())
+                Op::Tag(i, t) => cmd::simple(
+                    w,
+                    meta(),
+                    ident(i),
+                    IdentityCommand::AddTag(Tag::parse("tag", &format!("t{t}")).unwrap()),
+                )
+                .await
+                .map(|_| ()),
+                Op::Untag(i, t) => cmd::simple(
+                    w,
+                    meta(),
+                    ident(i),
+                    IdentityCommand::RemoveTag(Tag::parse("tag", &format!("t{t}")).unwrap()),
+                )
+                .await
+                .map(|_| ()),
+                Op::Archive(i) => cmd::simple(w, meta(), ident(i), IdentityCommand::Archive).await.map(|_| ()),
+                Op::Restore(i) => cmd::simple(w, meta(), ident(i), IdentityCommand::Restore).await.map(|_| ()),
+                Op::Pause(i) => cmd::simple(w, meta(), ident(i), IdentityCommand::PauseMonitoring).await.map(|_| ()),
+                Op::Resume(i) => cmd::simple(w, meta(), ident(i), IdentityCommand::ResumeMonitoring).await.map(|_| ()),
+                Op::Redact(i) => cmd::redact(w, meta(), ident(i)).await.map(|_| ()),
+                Op::Merge(a, b) => {
+                    cmd::merge(w, meta(), ident(a), vec![ident(b)], MergeOptions::default()).await.map(|_| ())
                 }
-                Op::Untag(i, t) => {
-                    cmd::simple(w, meta(), r(i), IdentityCommand::RemoveTag(format!("t{t}"))).await.map(|_| ())
-                }
-                Op::Archive(i) => cmd::simple(w, meta(), r(i), IdentityCommand::Archive).await.map(|_| ()),
-                Op::Restore(i) => cmd::simple(w, meta(), r(i), IdentityCommand::Restore).await.map(|_| ()),
-                Op::Pause(i) => cmd::simple(w, meta(), r(i), IdentityCommand::PauseMonitoring).await.map(|_| ()),
-                Op::Resume(i) => cmd::simple(w, meta(), r(i), IdentityCommand::ResumeMonitoring).await.map(|_| ()),
-                Op::Redact(i) => cmd::redact(w, meta(), r(i)).await.map(|_| ()),
-                Op::Merge(a, b) => cmd::merge(w, meta(), r(a), vec![r(b)], MergeOptions::default()).await.map(|_| ()),
                 Op::Link(a, b) => {
                     let link = CreateLink {
                         related_identity_id: r(b),

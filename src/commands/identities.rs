@@ -8,6 +8,8 @@ use crate::crypto::{blind, DataKey, Keyring};
 use crate::domain::identity::{self as dom, IdentityCommand, IdentityEvent, IdentityState, SealedFields};
 use crate::domain::identity_type::{self, FieldDefinition};
 use crate::domain::ids;
+use crate::domain::ids::{IdentityRef, IdentityTypeId};
+use crate::domain::values::{CountryCode, ExternalRef, PersonalData, PersonalDataPatch, StatusName, Tag};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::store::events::{self, NewEvent};
 use base64::Engine;
@@ -18,16 +20,16 @@ use std::sync::Arc;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CreateIdentity {
-    pub external_ref: Option<String>,
+    pub external_ref: ExternalRef,
     pub upsert: bool,
-    pub status: Option<String>,
-    pub country: Option<String>,
-    pub identity_type_id: Option<String>,
-    pub tags: Vec<String>,
+    pub status: Option<StatusName>,
+    pub country: Option<CountryCode>,
+    pub identity_type_id: Option<IdentityTypeId>,
+    pub tags: Vec<Tag>,
     /// Validated plaintext PII, sealed before it leaves this module.
-    pub pii: BTreeMap<String, String>,
+    pub pii: PersonalData,
 }
 
 #[derive(Debug, Clone)]
@@ -38,12 +40,12 @@ pub struct CreateOutcome {
 
 #[derive(Debug, Clone, Default)]
 pub struct UpdateIdentity {
-    pub external_ref: Option<String>,
-    pub status: Option<String>,
-    pub country: Option<Option<String>>,
-    pub identity_type_id: Option<Option<String>>,
+    pub external_ref: Option<ExternalRef>,
+    pub status: Option<StatusName>,
+    pub country: Option<Option<CountryCode>>,
+    pub identity_type_id: Option<Option<IdentityTypeId>>,
     /// field -> new value, or None to clear it.
-    pub pii: BTreeMap<String, Option<String>>,
+    pub pii: PersonalDataPatch,
 }
 
 /// Resolves an `idn_*` id or an external_ref to the identity's state, within one environment.
@@ -185,28 +187,27 @@ pub async fn create(
     // Sealing and hashing happen here, off the writer thread; the writer only checks and appends.
     let id = ids::new_id(ids::IDENTITY);
     let (key, wrapped) = keyring.new_data_key(&id);
-    let pii = seal_fields(&key, &id, &input.pii);
+    let pii = seal_fields(&key, &id, input.pii.as_map());
     let blind = if input.pii.is_empty() {
         None
     } else {
-        Some(sealed_blind_set(&keyring, &key, &meta.environment, &id, &input.pii)?)
+        Some(sealed_blind_set(&keyring, &key, &meta.environment, &id, input.pii.as_map())?)
     };
     drop(key);
     writer
         .execute(move |w| {
             let env = meta.environment.as_str();
-            if let Some(external_ref) = &input.external_ref {
-                if let Some(existing) = load_state(w.conn, env, external_ref)? {
-                    if input.upsert {
-                        return Ok(CreateOutcome { id: existing.id, created: false });
-                    }
-                    return Err(AppError::Conflict(format!(
-                        "An identity with external_ref '{external_ref}' already exists."
-                    )));
+            let external_ref = input.external_ref.as_str();
+            if let Some(existing) = load_state(w.conn, env, external_ref)? {
+                if input.upsert {
+                    return Ok(CreateOutcome { id: existing.id, created: false });
                 }
+                return Err(AppError::Conflict(format!(
+                    "An identity with external_ref '{external_ref}' already exists."
+                )));
             }
             let type_id = match &input.identity_type_id {
-                Some(t) => Some(t.clone()),
+                Some(t) => Some(t.as_str().to_string()),
                 None => default_identity_type(w.conn, env)?,
             };
             let (custom_statuses, default_status) = match &type_id {
@@ -217,7 +218,7 @@ pub async fn create(
                 None => (Vec::new(), None),
             };
             let status = match (&input.status, default_status) {
-                (Some(s), _) => resolve_status(s, &custom_statuses)?,
+                (Some(s), _) => resolve_status(s.as_str(), &custom_statuses)?,
                 (None, Some(d)) => d,
                 (None, None) => "pending".to_string(),
             };
@@ -228,11 +229,11 @@ pub async fn create(
                 .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
                 .execute(params![id, wrapped])?;
             let created = dom::Created {
-                external_ref: input.external_ref.clone(),
+                external_ref: Some(external_ref.to_string()),
                 status,
-                country: input.country.clone(),
+                country: input.country.as_ref().map(|c| c.as_str().to_string()),
                 identity_type_id: type_id,
-                tags: input.tags.clone(),
+                tags: input.tags.iter().map(|t| t.as_str().to_string()).collect(),
                 monitoring_enabled: true,
                 pii,
                 blind,
@@ -244,7 +245,13 @@ pub async fn create(
         .await
 }
 
-pub async fn update(writer: &Writer, meta: CommandMeta, id_or_ref: String, input: UpdateIdentity) -> AppResult<String> {
+pub async fn update(
+    writer: &Writer,
+    meta: CommandMeta,
+    identity: IdentityRef,
+    input: UpdateIdentity,
+) -> AppResult<String> {
+    let id_or_ref = identity.as_str().to_string();
     writer
         .execute(move |w| {
             let env = meta.environment.as_str();
@@ -252,7 +259,8 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id_or_ref: String, input
             dom::ensure_writable(&state)?;
             let id = state.id.clone();
             let mut update = dom::Updated::default();
-            if let Some(new_ref) = &input.external_ref {
+            if let Some(new_ref) = input.external_ref.as_ref().map(|r| r.as_str().to_string()) {
+                let new_ref = &new_ref;
                 if state.external_ref.as_deref() != Some(new_ref.as_str()) {
                     if load_state(w.conn, env, new_ref)?.is_some() {
                         return Err(AppError::Conflict(format!(
@@ -265,6 +273,7 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id_or_ref: String, input
             }
             let mut type_id = state.identity_type_id.clone();
             if let Some(new_type) = &input.identity_type_id {
+                let new_type = &new_type.as_ref().map(|t| t.as_str().to_string());
                 if let Some(t) = new_type {
                     if find_identity_type(w.conn, env, t)?.is_none() {
                         return Err(AppError::validation("identity_type_id", "unknown identity type"));
@@ -281,12 +290,13 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id_or_ref: String, input
                     Some(t) => find_identity_type(w.conn, env, t)?.map(|t| t.statuses).unwrap_or_default(),
                     None => Vec::new(),
                 };
-                let status = resolve_status(status, &custom)?;
+                let status = resolve_status(status.as_str(), &custom)?;
                 update.set.insert("status".into(), Value::String(status));
                 update.changed.push("status".into());
             }
             if let Some(country) = &input.country {
-                update.set.insert("country".into(), country.clone().map(Value::String).unwrap_or(Value::Null));
+                let country = country.as_ref().map(|c| Value::String(c.as_str().to_string()));
+                update.set.insert("country".into(), country.unwrap_or(Value::Null));
                 update.changed.push("country".into());
             }
             if !input.pii.is_empty() {
@@ -296,7 +306,7 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id_or_ref: String, input
                     w.conn.query_row("SELECT pii FROM identities WHERE id = ?1", [&id], |r| r.get(0))?;
                 let mut full = open_pii(&key, &id, &sealed_now)?;
                 let mut changed_values = BTreeMap::new();
-                for (field, value) in &input.pii {
+                for (field, value) in input.pii.as_map() {
                     match value {
                         Some(v) => {
                             full.insert(field.clone(), v.clone());
@@ -320,7 +330,8 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id_or_ref: String, input
 }
 
 /// Crypto-shredding: destroys the data key and the blind-index rows, appends the redaction event.
-pub async fn redact(writer: &Writer, meta: CommandMeta, id_or_ref: String) -> AppResult<String> {
+pub async fn redact(writer: &Writer, meta: CommandMeta, identity: IdentityRef) -> AppResult<String> {
+    let id_or_ref = identity.as_str().to_string();
     writer
         .execute(move |w| {
             let state = require_state(w.conn, &meta.environment, &id_or_ref)?;
@@ -337,9 +348,10 @@ pub async fn redact(writer: &Writer, meta: CommandMeta, id_or_ref: String) -> Ap
 pub async fn simple(
     writer: &Writer,
     meta: CommandMeta,
-    id_or_ref: String,
+    identity: IdentityRef,
     command: IdentityCommand,
 ) -> AppResult<String> {
+    let id_or_ref = identity.as_str().to_string();
     writer
         .execute(move |w| {
             let state = require_state(w.conn, &meta.environment, &id_or_ref)?;
@@ -380,9 +392,10 @@ fn field_definitions(conn: &Connection, type_id: &str) -> AppResult<Vec<FieldDef
 pub async fn set_custom_fields(
     writer: &Writer,
     meta: CommandMeta,
-    id_or_ref: String,
+    identity: IdentityRef,
     values: Map<String, Value>,
 ) -> AppResult<String> {
+    let id_or_ref = identity.as_str().to_string();
     writer
         .execute(move |w| {
             let env = meta.environment.as_str();
@@ -474,10 +487,12 @@ pub struct MergeOptions {
 pub async fn merge(
     writer: &Writer,
     meta: CommandMeta,
-    primary: String,
-    secondaries: Vec<String>,
+    primary: IdentityRef,
+    secondaries: Vec<IdentityRef>,
     options: MergeOptions,
 ) -> AppResult<(String, Vec<String>)> {
+    let primary = primary.as_str().to_string();
+    let secondaries: Vec<String> = secondaries.iter().map(|s| s.as_str().to_string()).collect();
     writer
         .execute(move |w| {
             let env = meta.environment.clone();

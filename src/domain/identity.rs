@@ -332,9 +332,9 @@ pub enum IdentityCommand {
     Create(Created),
     Update(Updated),
     Redact,
-    SetTags(Vec<String>),
-    AddTag(String),
-    RemoveTag(String),
+    SetTags(Vec<super::values::Tag>),
+    AddTag(super::values::Tag),
+    RemoveTag(super::values::Tag),
     Archive,
     Restore,
     PauseMonitoring,
@@ -412,10 +412,11 @@ pub fn decide(
         }
         C::SetTags(tags) => {
             ensure_writable(state)?;
-            Ok(tag_change(state, tags))
+            Ok(tag_change(state, tags.into_iter().map(String::from).collect()))
         }
         C::AddTag(tag) => {
             ensure_writable(state)?;
+            let tag = tag.into_string();
             let mut tags = state.tags.clone();
             if !tags.contains(&tag) {
                 tags.push(tag);
@@ -430,6 +431,7 @@ pub fn decide(
         }
         C::RemoveTag(tag) => {
             ensure_writable(state)?;
+            let tag = tag.into_string();
             let tags = state.tags.iter().filter(|t| **t != tag).cloned().collect();
             Ok(tag_change(state, tags))
         }

@@ -345,6 +345,24 @@ pub fn parse_external_ref(field: &str, value: &str) -> Result<String, FieldError
     Ok(v.to_string())
 }
 
+value_type!(
+    /// A status to set on an identity: one of idv's (or their newer aliases), or a custom status defined by
+    /// the identity's type (checked by the command, which knows the type).
+    StatusName,
+    parse = |f, t| {
+        let v = t.trim();
+        if v.is_empty() || v.chars().count() > 50 || v.chars().any(char::is_control) {
+            return Err(FieldError::new(f, "must be a status name of 1 to 50 characters"));
+        }
+        Ok(v.to_string())
+    },
+    schema = || serde_json::json!({
+        "type": "string",
+        "enum": ["pending", "approved", "failed", "rejected", "under_review", "verified", "created", "needs_review"],
+        "description": "pending, approved, failed, rejected or under_review (aliases verified, created, needs_review); an identity type may define more.",
+    })
+);
+
 pub const MAX_TAGS: usize = 50;
 
 value_type!(
@@ -411,6 +429,62 @@ pub const PERSONAL_DATA_FIELDS: &[&str] = &[
     "gender",
 ];
 
+/// Validated personal data by field name, canonical values. Built only from the typed fields of a request
+/// (`personal_data_struct!`) or through `parse_personal_field`, so whatever holds one holds checked values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonalData(std::collections::BTreeMap<String, String>);
+
+impl PersonalData {
+    /// Validates `value` for `field` and keeps it.
+    pub fn insert_parsed(&mut self, field: &str, value: &str) -> Result<(), FieldError> {
+        let v = parse_personal_field(field, value)?;
+        self.0.insert(field.to_string(), v);
+        Ok(())
+    }
+
+    /// Keeps the values of already-typed fields (the typed request structs call this).
+    pub fn put_all(&mut self, fields: &[(&str, Option<&str>)]) {
+        for (field, value) in fields {
+            if let Some(v) = value {
+                self.0.insert(field.to_string(), v.to_string());
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_map(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.0
+    }
+
+    pub fn into_map(self) -> std::collections::BTreeMap<String, String> {
+        self.0
+    }
+}
+
+/// Changes to personal data: a new validated value, or None to erase the field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonalDataPatch(std::collections::BTreeMap<String, Option<String>>);
+
+impl PersonalDataPatch {
+    /// Records a change for `field`: `Some` is validated, `None` erases.
+    pub fn set(&mut self, field: &str, value: Option<&str>) -> Result<(), FieldError> {
+        let v = value.map(|v| parse_personal_field(field, v)).transpose()?;
+        self.0.insert(field.to_string(), v);
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_map(&self) -> &std::collections::BTreeMap<String, Option<String>> {
+        &self.0
+    }
+}
+
 /// Validates one personal-data value by its field name (for forms whose fields arrive by name).
 pub fn parse_personal_field(field: &str, value: &str) -> Result<String, FieldError> {
     Ok(match field {
@@ -441,7 +515,7 @@ where
 macro_rules! personal_data_struct {
     ($(#[$doc:meta])* $vis:vis struct $name:ident { $($extra:tt)* }) => {
         $(#[$doc])*
-        #[derive(Debug, Default, Clone, serde::Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
         #[serde(deny_unknown_fields)]
         $vis struct $name {
             $($extra)*
@@ -464,28 +538,25 @@ macro_rules! personal_data_struct {
 
         impl $name {
             /// The personal-data fields that were given, by field name, in canonical form.
-            pub fn personal_data(&self) -> std::collections::BTreeMap<String, String> {
-                let mut out = std::collections::BTreeMap::new();
-                let mut put = |k: &str, v: Option<&str>| {
-                    if let Some(v) = v {
-                        out.insert(k.to_string(), v.to_string());
-                    }
-                };
-                put("first_name", self.first_name.as_ref().map(|v| v.as_str()));
-                put("middle_name", self.middle_name.as_ref().map(|v| v.as_str()));
-                put("last_name", self.last_name.as_ref().map(|v| v.as_str()));
-                put("date_of_birth", self.date_of_birth.as_ref().map(|v| v.as_str()));
-                put("email", self.email.as_ref().map(|v| v.as_str()));
-                put("phone", self.phone.as_ref().map(|v| v.as_str()));
-                put("address_line1", self.address_line1.as_ref().map(|v| v.as_str()));
-                put("address_line2", self.address_line2.as_ref().map(|v| v.as_str()));
-                put("city", self.city.as_ref().map(|v| v.as_str()));
-                put("state", self.state.as_ref().map(|v| v.as_str()));
-                put("zip_code", self.zip_code.as_ref().map(|v| v.as_str()));
-                put("document_number", self.document_number.as_ref().map(|v| v.as_str()));
-                put("ssn", self.ssn.as_ref().map(|v| v.as_str()));
-                put("nationality", self.nationality.as_ref().map(|v| v.as_str()));
-                put("gender", self.gender.as_ref().map(|v| v.as_str()));
+            pub fn personal_data(&self) -> $crate::domain::values::PersonalData {
+                let mut out = $crate::domain::values::PersonalData::default();
+                out.put_all(&[
+                    ("first_name", self.first_name.as_ref().map(|v| v.as_str())),
+                    ("middle_name", self.middle_name.as_ref().map(|v| v.as_str())),
+                    ("last_name", self.last_name.as_ref().map(|v| v.as_str())),
+                    ("date_of_birth", self.date_of_birth.as_ref().map(|v| v.as_str())),
+                    ("email", self.email.as_ref().map(|v| v.as_str())),
+                    ("phone", self.phone.as_ref().map(|v| v.as_str())),
+                    ("address_line1", self.address_line1.as_ref().map(|v| v.as_str())),
+                    ("address_line2", self.address_line2.as_ref().map(|v| v.as_str())),
+                    ("city", self.city.as_ref().map(|v| v.as_str())),
+                    ("state", self.state.as_ref().map(|v| v.as_str())),
+                    ("zip_code", self.zip_code.as_ref().map(|v| v.as_str())),
+                    ("document_number", self.document_number.as_ref().map(|v| v.as_str())),
+                    ("ssn", self.ssn.as_ref().map(|v| v.as_str())),
+                    ("nationality", self.nationality.as_ref().map(|v| v.as_str())),
+                    ("gender", self.gender.as_ref().map(|v| v.as_str())),
+                ]);
                 out
             }
         }

@@ -44,12 +44,34 @@ pub async fn read_json(req: &HttpRequest, payload: &mut Payload) -> Result<serde
     Ok(super::inflect::inbound(value))
 }
 
-/// Deserialises a JSON value into `T`, naming the offending field on failure.
+/// Deserialises a JSON value into `T`, naming every offending field on failure: after each refusal the
+/// refused top-level field is set aside and the rest is tried again, so one answer lists all problems.
 pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        field_error(&path, &e.inner().to_string())
-    })
+    let mut value = value;
+    let mut errors: Vec<FieldError> = Vec::new();
+    for _ in 0..64 {
+        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(parsed) if errors.is_empty() => return Ok(parsed),
+            Ok(_) => break,
+            Err(e) => {
+                let path = e.path().to_string();
+                let AppError::Validation { errors: found, .. } = field_error(&path, &e.inner().to_string()) else {
+                    break;
+                };
+                let top = found.first().map(|f| f.field.split(['.', '[']).next().unwrap_or("").to_string());
+                errors.extend(found);
+                let removed = match (top, value.as_object_mut()) {
+                    (Some(top), Some(map)) => map.remove(&top).is_some(),
+                    _ => false,
+                };
+                if !removed {
+                    break;
+                }
+            }
+        }
+    }
+    let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+    Err(AppError::Validation { detail, errors })
 }
 
 /// One 422 from a serde failure at `path`: an unknown field is named as the field itself, and serde's
@@ -59,7 +81,12 @@ fn field_error(path: &str, message: &str) -> AppError {
     let parent = if path == "." || path.is_empty() { None } else { Some(path) };
     let (field, message) = match message.strip_prefix("unknown field `").and_then(|m| m.split_once('`')) {
         Some((name, _)) => {
-            let field = parent.map(|p| format!("{p}.{name}")).unwrap_or_else(|| name.to_string());
+            // serde_path_to_error already ends the path with the unknown key.
+            let field = match parent {
+                Some(p) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
+                Some(p) => format!("{p}.{name}"),
+                None => name.to_string(),
+            };
             (field, "is not a known field".to_string())
         }
         None => match message.strip_prefix("missing field `").and_then(|m| m.split_once('`')) {

@@ -1,18 +1,27 @@
 //! /identities: list, create, get, update, redact, export, search, audit log, tags, merge, archive,
-//! monitoring and custom field values. Parses and validates input at the boundary, then makes one call.
+//! monitoring, custom field values and image matches. Each handler parses a typed input (the request types
+//! here, the id and value types of `domain`), makes one call into commands or queries, and answers with a
+//! typed response; the `#[utoipa::path]` annotations are what the OpenAPI document says of them. Must not
+//! build SQL or touch the store.
 
-use super::body::{typed, ApiBody, QueryMap};
+use super::body::{ApiBody, ApiPath, ApiQuery, PageQuery};
+use super::error::ErrorBody;
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
 use crate::commands::identities::{self as cmd, CreateIdentity, MergeOptions, UpdateIdentity};
-use crate::domain::identity::{canonical_status, IdentityCommand, PII_FIELDS};
-use crate::domain::values;
+use crate::domain::identity::{canonical_status, IdentityCommand};
+use crate::domain::ids::{IdentityRef, IdentityTypeId};
+use crate::domain::values::{
+    self, nullable, AddressLine, CountryCode, DateOfBirth, DocumentNumber, Email, ExternalRef, PersonName,
+    PersonalDataPatch, Phone, PlaceName, ShortText, StatusName, Tag,
+};
 use crate::error::{AppError, FieldError};
-use crate::queries::identities::{self as q, Bind, Cursor, Filter};
+use crate::queries::identities::{self as q, Archived, Cursor, IdentityCriteria};
+use crate::queries::{CursorPage, OffsetPage};
 use actix_web::web;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/identities", "List identities", web::get().to(list));
@@ -62,217 +71,267 @@ pub fn routes(t: &mut RouteTable) {
 const READ: &str = "identities:read";
 const WRITE: &str = "identities:write";
 
-/// Validates one PII value by field.
-fn parse_pii_value(field: &str, value: &str, today: &str) -> Result<String, FieldError> {
-    match field {
-        "date_of_birth" => values::parse_date_of_birth(field, value, today),
-        "email" => values::parse_email(field, value),
-        "phone" => values::parse_phone(field, value),
-        "nationality" => values::parse_country(field, value),
-        "zip_code" | "ssn" | "gender" => values::parse_text(field, value, 20),
-        "address_line1" | "address_line2" => values::parse_text(field, value, 200),
-        _ => values::parse_text(field, value, 100),
+const TAG: &str = "Identities";
+
+crate::personal_data_struct!(
+    /// Creates an identity (spec §1.6.4), optionally with its personal data, sealed at rest.
+    pub struct CreateIdentityBody {
+        /// Your reference for the person; unique per environment (409 on a duplicate unless `upsert`).
+        pub external_ref: ExternalRef,
+        /// Return the existing identity (200, `upserted: true`) instead of a 409 when the ref exists.
+        #[serde(default)]
+        pub upsert: bool,
+        pub status: Option<StatusName>,
+        pub country: Option<CountryCode>,
+        /// The identity type (its default applies when omitted).
+        pub identity_type_id: Option<IdentityTypeId>,
+        /// At most 50 tags.
+        #[schema(max_items = 50)]
+        pub tags: Option<Vec<Tag>>,
+    }
+);
+
+/// Updates an identity (spec §1.6.5). Every field is optional; `null` clears a personal-data field,
+/// `country` or `identity_type_id`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIdentityBody {
+    pub external_ref: Option<ExternalRef>,
+    pub status: Option<StatusName>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(nullable)]
+    pub country: Option<Option<CountryCode>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(nullable)]
+    pub identity_type_id: Option<Option<IdentityTypeId>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub first_name: Option<Option<PersonName>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub middle_name: Option<Option<PersonName>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub last_name: Option<Option<PersonName>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub date_of_birth: Option<Option<DateOfBirth>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub email: Option<Option<Email>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub phone: Option<Option<Phone>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub address_line1: Option<Option<AddressLine>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub address_line2: Option<Option<AddressLine>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub city: Option<Option<PlaceName>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub state: Option<Option<PlaceName>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub zip_code: Option<Option<ShortText>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub document_number: Option<Option<DocumentNumber>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub ssn: Option<Option<ShortText>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub nationality: Option<Option<CountryCode>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub gender: Option<Option<ShortText>>,
+}
+
+impl UpdateIdentityBody {
+    fn personal_data(&self) -> Result<PersonalDataPatch, FieldError> {
+        let mut patch = PersonalDataPatch::default();
+        for (field, value) in [
+            ("first_name", self.first_name.as_ref().map(|v| v.as_ref().map(PersonName::as_str))),
+            ("middle_name", self.middle_name.as_ref().map(|v| v.as_ref().map(PersonName::as_str))),
+            ("last_name", self.last_name.as_ref().map(|v| v.as_ref().map(PersonName::as_str))),
+            ("date_of_birth", self.date_of_birth.as_ref().map(|v| v.as_ref().map(DateOfBirth::as_str))),
+            ("email", self.email.as_ref().map(|v| v.as_ref().map(Email::as_str))),
+            ("phone", self.phone.as_ref().map(|v| v.as_ref().map(Phone::as_str))),
+            ("address_line1", self.address_line1.as_ref().map(|v| v.as_ref().map(AddressLine::as_str))),
+            ("address_line2", self.address_line2.as_ref().map(|v| v.as_ref().map(AddressLine::as_str))),
+            ("city", self.city.as_ref().map(|v| v.as_ref().map(PlaceName::as_str))),
+            ("state", self.state.as_ref().map(|v| v.as_ref().map(PlaceName::as_str))),
+            ("zip_code", self.zip_code.as_ref().map(|v| v.as_ref().map(ShortText::as_str))),
+            ("document_number", self.document_number.as_ref().map(|v| v.as_ref().map(DocumentNumber::as_str))),
+            ("ssn", self.ssn.as_ref().map(|v| v.as_ref().map(ShortText::as_str))),
+            ("nationality", self.nationality.as_ref().map(|v| v.as_ref().map(CountryCode::as_str))),
+            ("gender", self.gender.as_ref().map(|v| v.as_ref().map(ShortText::as_str))),
+        ] {
+            if let Some(change) = value {
+                patch.set(field, change)?;
+            }
+        }
+        Ok(patch)
     }
 }
 
-/// The identity fields of a create or update body, validated; every error is reported at once.
-struct IdentityFields {
-    external_ref: Option<String>,
+/// Filters and pages of `GET /identities` (spec §1.6.3): offset pages by default, cursor pages when any
+/// `page[...]` parameter is sent.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Comma-separated statuses (aliases accepted).
+    #[param(example = "approved,under_review")]
     status: Option<String>,
-    country: Option<Option<String>>,
-    identity_type_id: Option<Option<String>>,
-    tags: Option<Vec<String>>,
-    upsert: bool,
-    pii: BTreeMap<String, Option<String>>,
+    /// Matches a part of the external_ref.
+    #[param(max_length = 255)]
+    q: Option<String>,
+    identity_type_id: Option<IdentityTypeId>,
+    tag: Option<Tag>,
+    /// Also list archived identities.
+    include_archived: Option<bool>,
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    #[param(minimum = 0)]
+    offset: Option<i64>,
+    /// Cursor: the page after this identity id (older identities).
+    #[serde(rename = "page[after]")]
+    #[param(rename = "page[after]", value_type = Option<String>)]
+    page_after: Option<crate::domain::ids::IdentityId>,
+    /// Cursor: the page before this identity id (newer identities).
+    #[serde(rename = "page[before]")]
+    #[param(rename = "page[before]", value_type = Option<String>)]
+    page_before: Option<crate::domain::ids::IdentityId>,
+    /// Cursor page size, 1 to 100 (default 25).
+    #[serde(rename = "page[size]")]
+    #[param(rename = "page[size]", minimum = 1, maximum = 100)]
+    page_size: Option<i64>,
 }
 
-fn parse_fields(body: Map<String, Value>, today: &str, creating: bool) -> Result<IdentityFields, AppError> {
-    let mut errors = Vec::new();
-    let mut out = IdentityFields {
-        external_ref: None,
-        status: None,
-        country: None,
-        identity_type_id: None,
-        tags: None,
-        upsert: false,
-        pii: BTreeMap::new(),
-    };
-    let string = |v: &Value, field: &str, errors: &mut Vec<FieldError>| -> Option<Option<String>> {
-        match v {
-            Value::Null => Some(None),
-            Value::String(s) => Some(Some(s.clone())),
-            _ => {
-                errors.push(FieldError::new(field, "must be a string or null"));
-                None
-            }
-        }
-    };
-    for (field, value) in &body {
-        let f = field.as_str();
-        match f {
-            "external_ref" => match string(value, f, &mut errors) {
-                Some(Some(s)) => match values::parse_external_ref(f, &s) {
-                    Ok(v) => out.external_ref = Some(v),
-                    Err(e) => errors.push(e),
-                },
-                Some(None) => errors.push(FieldError::new(f, "must not be null")),
-                None => {}
-            },
-            "status" => match string(value, f, &mut errors) {
-                Some(Some(s)) => out.status = Some(s),
-                Some(None) => errors.push(FieldError::new(f, "must not be null")),
-                None => {}
-            },
-            "country" => match string(value, f, &mut errors) {
-                Some(Some(s)) => match values::parse_country(f, &s) {
-                    Ok(v) => out.country = Some(Some(v)),
-                    Err(e) => errors.push(e),
-                },
-                Some(None) => out.country = Some(None),
-                None => {}
-            },
-            "identity_type_id" => {
-                if let Some(v) = string(value, f, &mut errors) {
-                    out.identity_type_id = Some(v);
-                }
-            }
-            "tags" if creating => match typed::<Vec<String>>(value.clone()) {
-                Ok(tags) => match values::parse_tags("tags", &tags) {
-                    Ok(t) => out.tags = Some(t),
-                    Err(e) => errors.push(e),
-                },
-                Err(_) => errors.push(FieldError::new(f, "must be an array of strings")),
-            },
-            "upsert" if creating => match value {
-                Value::Bool(b) => out.upsert = *b,
-                Value::Null => {}
-                _ => errors.push(FieldError::new(f, "must be true or false")),
-            },
-            _ if PII_FIELDS.contains(&f) => match string(value, f, &mut errors) {
-                Some(Some(s)) => match parse_pii_value(f, &s, today) {
-                    Ok(v) => {
-                        out.pii.insert(f.to_string(), Some(v));
-                    }
-                    Err(e) => errors.push(e),
-                },
-                Some(None) if !creating => {
-                    out.pii.insert(f.to_string(), None);
-                }
-                Some(None) => {}
-                None => {}
-            },
-            _ => errors.push(FieldError::new(f, "is not a field of an identity")),
-        }
-    }
-    if creating && out.external_ref.is_none() && !errors.iter().any(|e| e.field == "external_ref") {
-        errors.push(FieldError::new("external_ref", "is required"));
-    }
-    if !errors.is_empty() {
-        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-        return Err(AppError::Validation { detail, errors });
-    }
-    Ok(out)
+/// Statuses from a comma-separated filter, aliases mapped; unknown names are kept (custom statuses).
+fn statuses_of(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| canonical_status(s).map(str::to_string).unwrap_or_else(|| s.to_string()))
+        .collect()
 }
 
-async fn list(state: web::Data<AppState>, p: Principal, query: QueryMap) -> ApiResult {
+fn page_of(limit: Option<i64>, offset: Option<i64>, default_limit: i64) -> Result<crate::queries::Page, AppError> {
+    PageQuery { limit, offset }.page(default_limit)
+}
+
+#[utoipa::path(get, path = "/api/v1/identities", tag = TAG, operation_id = "list_identities",
+    params(ListQuery),
+    responses((status = 200, description = "A page of identities, newest first (an offset page, or a cursor page when any page[...] parameter is sent)",
+        body = OffsetPage<q::Identity>)))]
+async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<ListQuery>) -> ApiResult {
     p.require(READ, &[])?;
-    let mut filter = Filter::new(p.environment());
-    if let Some(status) = query.get("status") {
-        let statuses: Vec<String> = status
-            .split(',')
-            .map(|s| canonical_status(s).map(str::to_string).unwrap_or_else(|| s.trim().to_string()))
-            .collect();
-        filter.any_of("i.status", &statuses);
-    }
-    if let Some(text) = query.get("q") {
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Bind::Text(format!("%{escaped}%")));
-    }
-    if let Some(t) = query.get("identity_type_id") {
-        filter.push("i.identity_type_id = ?", Bind::Text(t.to_string()));
-    }
-    if let Some(tag) = query.get("tag") {
-        filter.push(
-            "EXISTS (SELECT 1 FROM identity_tags t WHERE t.identity_id = i.id AND t.tag = ?)",
-            Bind::Text(tag.to_string()),
-        );
-    }
-    if !query.bool("include_archived")? {
-        filter.raw("i.archived_at IS NULL");
-    }
-    let after = query.get("page[after]");
-    let before = query.get("page[before]");
+    let query = query.0;
+    let criteria = IdentityCriteria {
+        statuses: query.status.as_deref().map(statuses_of).unwrap_or_default(),
+        external_ref_contains: query.q.clone(),
+        identity_type_id: query.identity_type_id.clone(),
+        tags_all: query.tag.clone().into_iter().collect(),
+        archived: if query.include_archived.unwrap_or(false) { Archived::Include } else { Archived::Exclude },
+        ..Default::default()
+    };
     let conn = state.read.get()?;
-    if after.is_some() || before.is_some() || query.get("page[size]").is_some() {
-        let size = query.int("page[size]", 1, 100, 25)?;
-        let cursor = match (after, before) {
+    if query.page_after.is_some() || query.page_before.is_some() || query.page_size.is_some() {
+        let size = query.page_size.unwrap_or(25);
+        if !(1..=100).contains(&size) {
+            return Err(AppError::validation("page[size]", "must be an integer from 1 to 100"));
+        }
+        let cursor = match (query.page_after, query.page_before) {
             (Some(_), Some(_)) => {
                 return Err(AppError::validation("page", "use page[after] or page[before], not both"))
             }
-            (Some(a), None) => Cursor::After(a.to_string()),
-            (None, Some(b)) => Cursor::Before(b.to_string()),
+            (Some(a), None) => Cursor::After(a.into_string()),
+            (None, Some(b)) => Cursor::Before(b.into_string()),
             (None, None) => Cursor::First,
         };
-        return Ok(Reply::ok(q::list_cursor(&conn, &state.keyring, &filter, cursor, size)?));
+        let page: CursorPage<q::Identity> =
+            q::list_cursor(&conn, &state.keyring, p.environment(), &criteria, cursor, size)?;
+        return Ok(Reply::ok(page));
     }
-    Ok(Reply::ok(q::list_offset(&conn, &state.keyring, &filter, query.page(25)?)?))
+    let page = page_of(query.limit, query.offset, 25)?;
+    Ok(Reply::ok(q::list_offset(&conn, &state.keyring, p.environment(), &criteria, page)?))
 }
 
-async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<Map<String, Value>>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/identities", tag = TAG, operation_id = "create_identity",
+    request_body = CreateIdentityBody,
+    responses(
+        (status = 201, description = "Created", body = q::CreatedIdentity),
+        (status = 200, description = "`upsert` returned the existing identity", body = q::CreatedIdentity),
+        (status = 409, description = "An identity with this external_ref exists", body = ErrorBody)))]
+async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateIdentityBody>) -> ApiResult {
     p.require(WRITE, &[])?;
-    let now = state.now();
-    let f = parse_fields(body.0, &now, true)?;
+    let b = body.0;
+    let tags = values::dedup_tags("tags", b.tags.clone().unwrap_or_default())
+        .map_err(|e| AppError::validation(&e.field, e.message))?;
     let input = CreateIdentity {
-        external_ref: f.external_ref,
-        upsert: f.upsert,
-        status: f.status,
-        country: f.country.flatten(),
-        identity_type_id: f.identity_type_id.flatten(),
-        tags: f.tags.unwrap_or_default(),
-        pii: f.pii.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect(),
+        pii: b.personal_data(),
+        external_ref: b.external_ref,
+        upsert: b.upsert,
+        status: b.status,
+        country: b.country,
+        identity_type_id: b.identity_type_id,
+        tags,
     };
-    let outcome = cmd::create(&state.writer, state.keyring.clone(), p.meta(now), input).await?;
-    let mut body = q::summary(&state.read.get()?, p.environment(), &outcome.id)?;
-    body["upserted"] = json!(!outcome.created);
+    let outcome = cmd::create(&state.writer, state.keyring.clone(), p.meta(state.now()), input).await?;
+    let body = q::created(&state.read.get()?, p.environment(), &outcome.id, !outcome.created)?;
     Ok(if outcome.created { Reply::created(body) } else { Reply::ok(body) })
 }
 
-async fn get(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/identities/{identity_id}", tag = TAG, operation_id = "get_identity",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    responses((status = 200, description = "The identity", body = q::Identity)))]
+async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(READ, &[])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &path)?))
+    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), path.as_str())?))
 }
 
+#[utoipa::path(patch, path = "/api/v1/identities/{identity_id}", tag = TAG, operation_id = "update_identity",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    request_body = UpdateIdentityBody,
+    responses(
+        (status = 200, description = "The updated identity", body = q::Identity),
+        (status = 409, description = "Another identity has this external_ref", body = ErrorBody)))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    body: ApiBody<Map<String, Value>>,
+    path: ApiPath<IdentityRef>,
+    body: ApiBody<UpdateIdentityBody>,
 ) -> ApiResult {
     p.require(WRITE, &[])?;
-    let now = state.now();
-    let f = parse_fields(body.0, &now, false)?;
+    let b = body.0;
+    let pii = b.personal_data().map_err(|e| AppError::validation(&e.field, e.message))?;
     let input = UpdateIdentity {
-        external_ref: f.external_ref,
-        status: f.status,
-        country: f.country,
-        identity_type_id: f.identity_type_id,
-        pii: f.pii,
+        external_ref: b.external_ref,
+        status: b.status,
+        country: b.country,
+        identity_type_id: b.identity_type_id,
+        pii,
     };
-    let id = cmd::update(&state.writer, p.meta(now), path.into_inner(), input).await?;
+    let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), input).await?;
     Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
 }
 
-async fn redact(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
-    p.require("redact:write", &[WRITE])?;
-    let id = cmd::redact(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(json!({
-        "id": id,
-        "status": "redacted",
-        "message": "Personal data has been erased; the record is kept for audit.",
-    })))
+/// The answer to a redaction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Redacted {
+    pub id: String,
+    /// Always `redacted`.
+    pub status: String,
+    pub message: String,
 }
 
-async fn export(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(delete, path = "/api/v1/identities/{identity_id}/data", tag = TAG, operation_id = "redact_identity",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    responses((status = 200, description = "Personal data erased; the record stays for audit", body = Redacted)))]
+async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
+    p.require("redact:write", &[WRITE])?;
+    let id = cmd::redact(&state.writer, p.meta(state.now()), path.into_inner()).await?;
+    Ok(Reply::ok(Redacted {
+        id,
+        status: "redacted".into(),
+        message: "Personal data has been erased; the record is kept for audit.".into(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/identities/{identity_id}/export", tag = TAG, operation_id = "export_identity",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    responses((status = 200, description = "Everything held about the person (GDPR Art. 15)", body = q::IdentityExport)))]
+async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(READ, &[])?;
     let now = state.now();
     // The export itself is audited (api.identity.export) before the data leaves.
@@ -280,359 +339,396 @@ async fn export(state: web::Data<AppState>, p: Principal, path: web::Path<String
     Ok(Reply::ok(q::export(&state.read.get()?, &state.keyring, p.environment(), &id, &now)?))
 }
 
-#[derive(Deserialize)]
-struct SearchBody {
-    external_ref: Option<String>,
-    status: Option<String>,
-    country: Option<String>,
-    #[serde(flatten)]
-    pii: BTreeMap<String, Value>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-const SEARCH_PII: &[&str] = &[
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "document_number",
-    "ssn",
-    "email",
-    "phone",
-    "city",
-    "state",
-    "zip_code",
-];
-
-/// PII search criteria from a body: strings only, name + DOB all together.
-fn pii_criteria(pii: &BTreeMap<String, Value>, allowed_extra: &[&str]) -> Result<BTreeMap<String, String>, AppError> {
-    let mut out = BTreeMap::new();
-    for (k, v) in pii {
-        if SEARCH_PII.contains(&k.as_str()) {
-            match v {
-                Value::String(s) if !s.trim().is_empty() => {
-                    out.insert(k.clone(), s.clone());
-                }
-                Value::Null => {}
-                _ => return Err(AppError::validation(k, "must be a non-empty string")),
-            }
-        } else if !allowed_extra.contains(&k.as_str()) {
-            return Err(AppError::validation(k, "is not a search field"));
-        }
+crate::personal_data_struct!(
+    /// Blind-index search (spec §1.6.7): every criterion given must match; first_name, last_name and
+    /// date_of_birth come together.
+    pub struct SearchBody {
+        pub external_ref: Option<ExternalRef>,
+        pub status: Option<StatusName>,
+        pub country: Option<CountryCode>,
+        #[schema(minimum = 1, maximum = 100)]
+        pub limit: Option<i64>,
+        #[schema(minimum = 0)]
+        pub offset: Option<i64>,
     }
+);
+
+/// Name + date of birth are searched together (one blind index), or not at all.
+fn check_name_and_birth_date(pii: &values::PersonalData) -> Result<(), AppError> {
     let name_dob = ["first_name", "last_name", "date_of_birth"];
-    let present = name_dob.iter().filter(|f| out.contains_key(**f)).count();
+    let present = name_dob.iter().filter(|f| pii.as_map().contains_key(**f)).count();
     if present != 0 && present != 3 {
         return Err(AppError::Validation {
             detail: "first_name, last_name and date_of_birth must be supplied together.".into(),
             errors: name_dob
                 .iter()
-                .filter(|f| !out.contains_key(**f))
+                .filter(|f| !pii.as_map().contains_key(**f))
                 .map(|f| FieldError::new(*f, "is required with the other name and date-of-birth fields"))
                 .collect(),
         });
     }
-    Ok(out)
+    Ok(())
 }
 
-fn page_of(limit: Option<i64>, offset: Option<i64>) -> Result<crate::queries::Page, AppError> {
-    let limit = limit.unwrap_or(25);
-    let offset = offset.unwrap_or(0);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::validation("limit", "must be from 1 to 100"));
+/// Search by personal data only through the fields that have a blind index.
+const UNSEARCHABLE: &[&str] = &["middle_name", "address_line1", "address_line2", "nationality", "gender"];
+
+fn search_criteria(pii: values::PersonalData) -> Result<std::collections::BTreeMap<String, String>, AppError> {
+    check_name_and_birth_date(&pii)?;
+    let map = pii.into_map();
+    if let Some(field) = map.keys().find(|k| UNSEARCHABLE.contains(&k.as_str())) {
+        return Err(AppError::validation(field, "is not a search field"));
     }
-    if offset < 0 {
-        return Err(AppError::validation("offset", "must not be negative"));
-    }
-    Ok(crate::queries::Page { limit, offset })
+    Ok(map)
 }
 
-fn base_filter(p: &Principal, external_ref: Option<&str>, status: Option<&str>, country: Option<&str>) -> Filter {
-    let mut filter = Filter::new(p.environment());
-    if let Some(r) = external_ref {
-        filter.push("i.external_ref = ?", Bind::Text(r.to_string()));
-    }
-    if let Some(s) = status {
-        let s = canonical_status(s).map(str::to_string).unwrap_or_else(|| s.to_string());
-        filter.push("i.status = ?", Bind::Text(s));
-    }
-    if let Some(c) = country {
-        filter.push("i.country = ?", Bind::Text(c.trim().to_ascii_uppercase()));
-    }
-    filter
-}
-
+#[utoipa::path(post, path = "/api/v1/identities/search", tag = TAG, operation_id = "search_identities",
+    request_body = SearchBody,
+    responses((status = 200, description = "Matching identities", body = OffsetPage<q::Identity>)))]
 async fn search(state: web::Data<AppState>, p: Principal, body: ApiBody<SearchBody>) -> ApiResult {
     p.require(READ, &[])?;
     let b = body.0;
-    let criteria = pii_criteria(&b.pii, &[])?;
-    let page = page_of(b.limit, b.offset)?;
-    let mut filter = base_filter(&p, b.external_ref.as_deref(), b.status.as_deref(), b.country.as_deref());
-    q::add_pii_criteria(&mut filter, &state.keyring, p.environment(), &criteria);
-    Ok(Reply::ok(q::list_offset(&state.read.get()?, &state.keyring, &filter, page)?))
+    let page = page_of(b.limit, b.offset, 25)?;
+    let criteria = IdentityCriteria {
+        personal_data: search_criteria(b.personal_data())?,
+        external_ref: b.external_ref,
+        statuses: b.status.map(|s| statuses_of(s.as_str())).unwrap_or_default(),
+        country: b.country,
+        ..Default::default()
+    };
+    Ok(Reply::ok(q::list_offset(&state.read.get()?, &state.keyring, p.environment(), &criteria, page)?))
 }
 
-#[derive(Deserialize)]
-struct AdvancedSearchBody {
-    external_ref: Option<String>,
-    external_ref_prefix: Option<String>,
-    status: Option<String>,
-    statuses: Option<Vec<String>>,
-    country: Option<String>,
-    identity_type_id: Option<String>,
-    tags: Option<Vec<String>>,
-    tags_any: Option<Vec<String>>,
-    is_flagged: Option<bool>,
-    include_archived: Option<bool>,
-    archived: Option<bool>,
-    monitoring_enabled: Option<bool>,
-    created_after: Option<String>,
-    created_before: Option<String>,
-    updated_after: Option<String>,
-    updated_before: Option<String>,
-    custom_fields: Option<Map<String, Value>>,
-    #[serde(flatten)]
-    pii: BTreeMap<String, Value>,
-    limit: Option<i64>,
-    offset: Option<i64>,
+crate::personal_data_struct!(
+    /// Advanced search (spec §1.6.7 and docs/api-decisions.md): the basic criteria plus status sets, tags
+    /// (all / any), type, flags, archive and monitoring state, date ranges and custom field equality.
+    pub struct AdvancedSearchBody {
+        pub external_ref: Option<ExternalRef>,
+        #[schema(max_length = 255)]
+        pub external_ref_prefix: Option<String>,
+        pub status: Option<StatusName>,
+        pub statuses: Option<Vec<StatusName>>,
+        pub country: Option<CountryCode>,
+        pub identity_type_id: Option<IdentityTypeId>,
+        /// Every one of these tags.
+        pub tags: Option<Vec<Tag>>,
+        /// At least one of these tags.
+        pub tags_any: Option<Vec<Tag>>,
+        pub is_flagged: Option<bool>,
+        pub include_archived: Option<bool>,
+        /// true: only archived; false: only not archived.
+        pub archived: Option<bool>,
+        pub monitoring_enabled: Option<bool>,
+        #[schema(value_type = Option<String>, format = DateTime)]
+        pub created_after: Option<Timestamp>,
+        #[schema(value_type = Option<String>, format = DateTime)]
+        pub created_before: Option<Timestamp>,
+        #[schema(value_type = Option<String>, format = DateTime)]
+        pub updated_after: Option<Timestamp>,
+        #[schema(value_type = Option<String>, format = DateTime)]
+        pub updated_before: Option<Timestamp>,
+        /// Equality on non-encrypted custom fields.
+        #[schema(value_type = Option<Object>)]
+        pub custom_fields: Option<Map<String, Value>>,
+        #[schema(minimum = 1, maximum = 100)]
+        pub limit: Option<i64>,
+        #[schema(minimum = 0)]
+        pub offset: Option<i64>,
+    }
+);
+
+/// An RFC 3339 timestamp, normalised to idv's UTC form.
+#[derive(Debug, Clone)]
+pub struct Timestamp(String);
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::clock::parse(&text)
+            .map(|t| Timestamp(crate::clock::format(t)))
+            .ok_or_else(|| serde::de::Error::custom("must be an RFC 3339 timestamp"))
+    }
 }
 
-/// Advanced search: the basic criteria plus tags (all / any), status sets, type, flags, archive and
-/// monitoring state, date ranges and equality on non-encrypted custom fields.
+#[utoipa::path(post, path = "/api/v1/identities/search/advanced", tag = TAG, operation_id = "advanced_search_identities",
+    request_body = AdvancedSearchBody,
+    responses((status = 200, description = "Matching identities", body = OffsetPage<q::Identity>)))]
 async fn advanced_search(state: web::Data<AppState>, p: Principal, body: ApiBody<AdvancedSearchBody>) -> ApiResult {
     p.require(READ, &[])?;
     let b = body.0;
-    let criteria = pii_criteria(&b.pii, &[])?;
-    let page = page_of(b.limit, b.offset)?;
-    let mut filter = base_filter(&p, b.external_ref.as_deref(), b.status.as_deref(), b.country.as_deref());
-    q::add_pii_criteria(&mut filter, &state.keyring, p.environment(), &criteria);
-    if let Some(prefix) = &b.external_ref_prefix {
-        let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Bind::Text(format!("{escaped}%")));
-    }
-    if let Some(statuses) = &b.statuses {
-        let mapped: Vec<String> =
-            statuses.iter().map(|s| canonical_status(s).map(str::to_string).unwrap_or_else(|| s.clone())).collect();
-        filter.any_of("i.status", &mapped);
-    }
-    if let Some(t) = &b.identity_type_id {
-        filter.push("i.identity_type_id = ?", Bind::Text(t.clone()));
-    }
-    for tag in b.tags.iter().flatten() {
-        filter.push(
-            "EXISTS (SELECT 1 FROM identity_tags t WHERE t.identity_id = i.id AND t.tag = ?)",
-            Bind::Text(tag.clone()),
-        );
-    }
-    if let Some(any) = b.tags_any.as_ref().filter(|a| !a.is_empty()) {
-        let marks = vec!["?"; any.len()].join(", ");
-        filter.push_many(
-            &format!("EXISTS (SELECT 1 FROM identity_tags t WHERE t.identity_id = i.id AND t.tag IN ({marks}))"),
-            any.iter().map(|t| Bind::Text(t.clone())).collect(),
-        );
-    }
-    if let Some(flag) = b.is_flagged {
-        filter.push("i.is_flagged = ?", flag);
-    }
-    if let Some(m) = b.monitoring_enabled {
-        filter.push("i.monitoring_enabled = ?", m);
-    }
-    match (b.archived, b.include_archived.unwrap_or(false)) {
-        (Some(true), _) => filter.raw("i.archived_at IS NOT NULL"),
-        (Some(false), _) | (None, false) => filter.raw("i.archived_at IS NULL"),
-        (None, true) => {}
-    }
-    for (field, column, op) in [
-        (&b.created_after, "i.created_at", ">="),
-        (&b.created_before, "i.created_at", "<"),
-        (&b.updated_after, "i.updated_at", ">="),
-        (&b.updated_before, "i.updated_at", "<"),
-    ] {
-        if let Some(v) = field {
-            let t = crate::clock::parse(v).ok_or_else(|| {
-                AppError::validation(column.trim_start_matches("i."), "must be an RFC 3339 timestamp")
-            })?;
-            filter.push(&format!("{column} {op} ?"), Bind::Text(crate::clock::format(t)));
-        }
-    }
-    for (name, value) in b.custom_fields.iter().flatten() {
-        filter.push_many(
-            "EXISTS (SELECT 1 FROM identity_custom_fields f WHERE f.identity_id = i.id AND f.name = ? AND f.value = ?)",
-            vec![Bind::Text(name.clone()), Bind::Text(value.to_string())],
-        );
-    }
-    Ok(Reply::ok(q::list_offset(&state.read.get()?, &state.keyring, &filter, page)?))
+    let page = page_of(b.limit, b.offset, 25)?;
+    let mut statuses: Vec<String> = b.status.iter().flat_map(|s| statuses_of(s.as_str())).collect();
+    statuses.extend(b.statuses.iter().flatten().flat_map(|s| statuses_of(s.as_str())));
+    let criteria = IdentityCriteria {
+        personal_data: search_criteria(b.personal_data())?,
+        external_ref: b.external_ref,
+        external_ref_prefix: b.external_ref_prefix,
+        statuses,
+        country: b.country,
+        identity_type_id: b.identity_type_id,
+        tags_all: b.tags.unwrap_or_default(),
+        tags_any: b.tags_any.unwrap_or_default(),
+        is_flagged: b.is_flagged,
+        monitoring_enabled: b.monitoring_enabled,
+        archived: match (b.archived, b.include_archived.unwrap_or(false)) {
+            (Some(true), _) => Archived::Only,
+            (Some(false), _) | (None, false) => Archived::Exclude,
+            (None, true) => Archived::Include,
+        },
+        created_after: b.created_after.map(|t| t.0),
+        created_before: b.created_before.map(|t| t.0),
+        updated_after: b.updated_after.map(|t| t.0),
+        updated_before: b.updated_before.map(|t| t.0),
+        custom_fields: b.custom_fields.unwrap_or_default().into_iter().collect(),
+        external_ref_contains: None,
+    };
+    Ok(Reply::ok(q::list_offset(&state.read.get()?, &state.keyring, p.environment(), &criteria, page)?))
 }
 
-async fn audit_log(state: web::Data<AppState>, p: Principal, path: web::Path<String>, query: QueryMap) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/identities/{identity_id}/audit-log", tag = TAG, operation_id = "identity_audit_log",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), PageQuery),
+    responses((status = 200, description = "The identity's trail and its sessions', newest first", body = OffsetPage<q::AuditEntry>)))]
+async fn audit_log(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: ApiPath<IdentityRef>,
+    query: ApiQuery<PageQuery>,
+) -> ApiResult {
     p.require(READ, &[])?;
     let conn = state.read.get()?;
-    let id = q::require(&conn, p.environment(), &path)?;
-    Ok(Reply::ok(q::audit_log(&conn, &id, query.page(50)?)?))
+    let id = q::require(&conn, p.environment(), path.as_str())?;
+    Ok(Reply::ok(q::audit_log(&conn, &id, query.0.page(50)?)?))
 }
 
-#[derive(Deserialize)]
-struct TagBody {
-    tag: String,
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagBody {
+    pub tag: Tag,
 }
 
-#[derive(Deserialize)]
-struct TagsBody {
-    tags: Vec<String>,
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagsBody {
+    /// The complete tag list (at most 50).
+    #[schema(max_items = 50)]
+    pub tags: Vec<Tag>,
 }
 
-async fn tag_command(state: web::Data<AppState>, p: Principal, id: String, command: IdentityCommand) -> ApiResult {
+async fn tag_command(state: web::Data<AppState>, p: Principal, id: IdentityRef, command: IdentityCommand) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), id, command).await?;
     Ok(Reply::ok(q::tags_of(&state.read.get()?, &id)?))
 }
 
+#[utoipa::path(post, path = "/api/v1/identities/{identity_id}/tags/add", tag = TAG, operation_id = "add_identity_tag",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    request_body = TagBody,
+    responses((status = 200, description = "The identity's tags", body = q::IdentityTags)))]
 async fn add_tag(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<IdentityRef>,
     body: ApiBody<TagBody>,
 ) -> ApiResult {
-    let tag = values::parse_tag("tag", &body.0.tag).map_err(|e| AppError::validation(&e.field, e.message))?;
-    tag_command(state, p, path.into_inner(), IdentityCommand::AddTag(tag)).await
+    tag_command(state, p, path.into_inner(), IdentityCommand::AddTag(body.0.tag)).await
 }
 
+#[utoipa::path(post, path = "/api/v1/identities/{identity_id}/tags/remove", tag = TAG, operation_id = "remove_identity_tag",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    request_body = TagBody,
+    responses((status = 200, description = "The identity's tags", body = q::IdentityTags)))]
 async fn remove_tag(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<IdentityRef>,
     body: ApiBody<TagBody>,
 ) -> ApiResult {
-    tag_command(state, p, path.into_inner(), IdentityCommand::RemoveTag(body.0.tag.trim().to_string())).await
+    tag_command(state, p, path.into_inner(), IdentityCommand::RemoveTag(body.0.tag)).await
 }
 
+#[utoipa::path(post, path = "/api/v1/identities/{identity_id}/tags", tag = TAG, operation_id = "set_identity_tags",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    request_body = TagsBody,
+    responses((status = 200, description = "The identity's tags", body = q::IdentityTags)))]
 async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<IdentityRef>,
     body: ApiBody<TagsBody>,
 ) -> ApiResult {
-    let tags = values::parse_tags("tags", &body.0.tags).map_err(|e| AppError::validation(&e.field, e.message))?;
+    let tags = values::dedup_tags("tags", body.0.tags).map_err(|e| AppError::validation(&e.field, e.message))?;
     tag_command(state, p, path.into_inner(), IdentityCommand::SetTags(tags)).await
 }
 
-async fn archive(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/identities/{identity_id}/archive", tag = TAG, operation_id = "archive_identity",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    responses((status = 200, description = "Archived (the status is unchanged)", body = q::ArchiveState)))]
+async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), path.into_inner(), IdentityCommand::Archive).await?;
-    let s = q::summary(&state.read.get()?, p.environment(), &id)?;
-    Ok(Reply::ok(json!({ "id": s["id"], "status": s["status"], "archived_at": s["archived_at"] })))
+    Ok(Reply::ok(q::archive_state(&state.read.get()?, p.environment(), &id)?))
 }
 
-async fn restore(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/identities/{identity_id}/restore", tag = TAG, operation_id = "restore_identity",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    responses((status = 200, description = "The restored identity", body = q::Identity)))]
+async fn restore(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), path.into_inner(), IdentityCommand::Restore).await?;
     Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
 }
 
-async fn monitoring(state: web::Data<AppState>, p: Principal, id: String, command: IdentityCommand) -> ApiResult {
+async fn monitoring(state: web::Data<AppState>, p: Principal, id: IdentityRef, command: IdentityCommand) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), id, command).await?;
-    let s = q::summary(&state.read.get()?, p.environment(), &id)?;
-    Ok(Reply::ok(json!({
-        "id": s["id"],
-        "monitoring_enabled": s["monitoring_enabled"],
-        "monitoring_paused_reason": s["monitoring_paused_reason"],
-    })))
+    Ok(Reply::ok(q::monitoring_state(&state.read.get()?, p.environment(), &id)?))
 }
 
-async fn pause(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/identities/{identity_id}/monitoring/pause", tag = TAG, operation_id = "pause_identity_monitoring",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    responses((status = 200, description = "Monitoring state", body = q::MonitoringState)))]
+async fn pause(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     monitoring(state, p, path.into_inner(), IdentityCommand::PauseMonitoring).await
 }
 
-async fn resume(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/identities/{identity_id}/monitoring/resume", tag = TAG, operation_id = "resume_identity_monitoring",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    responses((status = 200, description = "Monitoring state", body = q::MonitoringState)))]
+async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     monitoring(state, p, path.into_inner(), IdentityCommand::ResumeMonitoring).await
 }
 
-async fn get_custom_fields(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/identities/{identity_id}/custom-fields", tag = TAG, operation_id = "get_identity_custom_fields",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    responses((status = 200, description = "Custom field values", body = q::IdentityCustomFields)))]
+async fn get_custom_fields(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(READ, &[])?;
     let conn = state.read.get()?;
-    let id = q::require(&conn, p.environment(), &path)?;
-    let fields = q::custom_fields(&conn, &state.keyring, &id)?;
-    Ok(Reply::ok(json!({ "identity_id": id, "custom_fields": fields })))
+    let id = q::require(&conn, p.environment(), path.as_str())?;
+    Ok(Reply::ok(q::custom_fields_of(&conn, &state.keyring, &id)?))
 }
 
-#[derive(Deserialize)]
-struct CustomFieldsBody {
-    custom_fields: Map<String, Value>,
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomFieldsBody {
+    /// Values by field name; `null` deletes a value.
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/identities/{identity_id}/custom-fields", tag = TAG, operation_id = "set_identity_custom_fields",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    request_body = CustomFieldsBody,
+    responses((status = 200, description = "Custom field values", body = q::IdentityCustomFields)))]
 async fn set_custom_fields(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<IdentityRef>,
     body: ApiBody<CustomFieldsBody>,
 ) -> ApiResult {
     p.require(WRITE, &[])?;
     let id =
         cmd::set_custom_fields(&state.writer, p.meta(state.now()), path.into_inner(), body.0.custom_fields).await?;
-    let fields = q::custom_fields(&*state.read.get()?, &state.keyring, &id)?;
-    Ok(Reply::ok(json!({ "identity_id": id, "custom_fields": fields })))
+    Ok(Reply::ok(q::custom_fields_of(&state.read.get()?, &state.keyring, &id)?))
 }
 
-#[derive(Deserialize)]
-struct MergeBody {
-    primary_identity_id: String,
-    secondary_identity_id: String,
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    pub primary_identity_id: IdentityRef,
+    pub secondary_identity_id: IdentityRef,
+    /// Redact the secondary instead of marking it merged.
     #[serde(default)]
-    redact_secondary: bool,
+    pub redact_secondary: bool,
 }
 
-#[derive(Deserialize)]
-struct MergeMultipleBody {
-    primary_identity_id: String,
-    secondary_identity_ids: Vec<String>,
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeMultipleBody {
+    pub primary_identity_id: IdentityRef,
+    /// 1 to 100 identities.
+    #[schema(min_items = 1, max_items = 100)]
+    pub secondary_identity_ids: Vec<IdentityRef>,
     #[serde(default)]
-    redact_secondary: bool,
+    pub redact_secondary: bool,
 }
 
+/// What a merge would move onto the primary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergeTransfer {
+    pub sessions: i64,
+    pub tags: Vec<String>,
+    pub custom_fields: Vec<String>,
+    pub relationships: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergePreview {
+    pub primary: q::Identity,
+    pub secondary: q::Identity,
+    pub can_merge: bool,
+    pub blockers: Vec<String>,
+    pub would_transfer: MergeTransfer,
+    /// merged or redacted
+    pub secondary_status_after: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergeResult {
+    pub primary: q::Identity,
+    pub secondary: q::Identity,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergeMultipleResult {
+    pub primary: q::Identity,
+    pub merged_count: i64,
+    pub merged_ids: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/identities/merge/preview", tag = TAG, operation_id = "preview_identity_merge",
+    request_body = MergeBody,
+    responses((status = 200, description = "What the merge would do; nothing is written", body = MergePreview)))]
 async fn merge_preview(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody>) -> ApiResult {
     p.require(READ, &[])?;
     let b = body.0;
     let conn = state.read.get()?;
-    let primary = q::resolve(&conn, p.environment(), &b.primary_identity_id)?
+    let primary = q::resolve(&conn, p.environment(), b.primary_identity_id.as_str())?
         .ok_or_else(|| AppError::NotFound("Primary identity not found.".into()))?;
-    let secondary = q::resolve(&conn, p.environment(), &b.secondary_identity_id)?
+    let secondary = q::resolve(&conn, p.environment(), b.secondary_identity_id.as_str())?
         .ok_or_else(|| AppError::NotFound("Secondary identity not found.".into()))?;
     if primary == secondary {
         return Err(AppError::validation("secondary_identity_id", "must differ from primary_identity_id"));
     }
     let primary_obj = q::get(&conn, &state.keyring, p.environment(), &primary)?;
     let secondary_obj = q::get(&conn, &state.keyring, p.environment(), &secondary)?;
-    let status = secondary_obj["status"].as_str().unwrap_or_default();
-    let blockers: Vec<&str> = match status {
-        "redacted" => vec!["the secondary identity is redacted"],
-        "merged" => vec!["the secondary identity has already been merged"],
+    let blockers: Vec<String> = match secondary_obj.status.as_str() {
+        "redacted" => vec!["the secondary identity is redacted".into()],
+        "merged" => vec!["the secondary identity has already been merged".into()],
         _ => vec![],
     };
-    let p_tags: Vec<String> = serde_json::from_value(primary_obj["tags"].clone()).unwrap_or_default();
-    let s_tags: Vec<String> = serde_json::from_value(secondary_obj["tags"].clone()).unwrap_or_default();
-    let tags_added: Vec<&String> = s_tags.iter().filter(|t| !p_tags.contains(t)).collect();
-    let p_fields = primary_obj["custom_fields"].as_object().cloned().unwrap_or_default();
-    let fields_added: Vec<&String> = secondary_obj["custom_fields"]
-        .as_object()
-        .map(|m| m.keys().filter(|k| !p_fields.contains_key(*k)).collect())
-        .unwrap_or_default();
+    let tags: Vec<String> = secondary_obj.tags.iter().filter(|t| !primary_obj.tags.contains(t)).cloned().collect();
+    let custom_fields: Vec<String> =
+        secondary_obj.custom_fields.keys().filter(|k| !primary_obj.custom_fields.contains_key(*k)).cloned().collect();
     let links = crate::queries::relationships::all_for(&conn, &secondary, false)?;
-    Ok(Reply::ok(json!({
-        "primary": primary_obj,
-        "secondary": secondary_obj,
-        "can_merge": blockers.is_empty(),
-        "blockers": blockers,
-        "would_transfer": {
-            "sessions": secondary_obj["session_count"],
-            "tags": tags_added,
-            "custom_fields": fields_added,
-            "relationships": links.len(),
+    Ok(Reply::ok(MergePreview {
+        can_merge: blockers.is_empty(),
+        blockers,
+        would_transfer: MergeTransfer {
+            sessions: secondary_obj.session_count,
+            tags,
+            custom_fields,
+            relationships: links.len() as i64,
         },
-        "secondary_status_after": if b.redact_secondary { "redacted" } else { "merged" },
-    })))
+        secondary_status_after: if b.redact_secondary { "redacted" } else { "merged" }.into(),
+        primary: primary_obj,
+        secondary: secondary_obj,
+    }))
 }
 
+#[utoipa::path(post, path = "/api/v1/identities/merge", tag = TAG, operation_id = "merge_identities",
+    request_body = MergeBody,
+    responses((status = 200, description = "Both identities after the merge", body = MergeResult)))]
 async fn merge(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -642,12 +738,15 @@ async fn merge(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody
             .await?;
     let conn = state.read.get()?;
     let secondary = merged.first().cloned().unwrap_or_default();
-    Ok(Reply::ok(json!({
-        "primary": q::get(&conn, &state.keyring, p.environment(), &primary)?,
-        "secondary": q::get(&conn, &state.keyring, p.environment(), &secondary)?,
-    })))
+    Ok(Reply::ok(MergeResult {
+        primary: q::get(&conn, &state.keyring, p.environment(), &primary)?,
+        secondary: q::get(&conn, &state.keyring, p.environment(), &secondary)?,
+    }))
 }
 
+#[utoipa::path(post, path = "/api/v1/identities/merge-multiple", tag = TAG, operation_id = "merge_multiple_identities",
+    request_body = MergeMultipleBody,
+    responses((status = 200, description = "The primary after the merges", body = MergeMultipleResult)))]
 async fn merge_multiple(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeMultipleBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -658,32 +757,87 @@ async fn merge_multiple(state: web::Data<AppState>, p: Principal, body: ApiBody<
     let (primary, merged) =
         cmd::merge(&state.writer, p.meta(state.now()), b.primary_identity_id, b.secondary_identity_ids, options)
             .await?;
-    Ok(Reply::ok(json!({
-        "primary": q::get(&state.read.get()?, &state.keyring, p.environment(), &primary)?,
-        "merged_count": merged.len(),
-        "merged_ids": merged,
-    })))
+    Ok(Reply::ok(MergeMultipleResult {
+        primary: q::get(&state.read.get()?, &state.keyring, p.environment(), &primary)?,
+        merged_count: merged.len() as i64,
+        merged_ids: merged,
+    }))
 }
 
+/// Where cross-session image matches come from.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageSource {
+    Selfie,
+    DocumentFront,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImageMatchQuery {
+    /// Minimum similarity, 0.1 to 1.0 (default 0.85).
+    #[param(minimum = 0.1, maximum = 1.0)]
+    threshold: Option<f64>,
+    source_type: Option<ImageSource>,
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    #[param(minimum = 0)]
+    offset: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/identities/{identity_id}/image-matches", tag = TAG, operation_id = "identity_image_matches",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), ImageMatchQuery),
+    responses((status = 200, description = "Other identities with similar selfies or document photos", body = OffsetPage<q::ImageMatch>)))]
 async fn image_matches(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    query: QueryMap,
+    path: ApiPath<IdentityRef>,
+    query: ApiQuery<ImageMatchQuery>,
 ) -> ApiResult {
     p.require(READ, &[])?;
-    let threshold = match query.get("threshold") {
+    let query = query.0;
+    let threshold = match query.threshold {
         None => crate::checks::imagehash::DEFAULT_THRESHOLD,
-        Some(t) => match t.parse::<f64>() {
-            Ok(v) if (0.1..=1.0).contains(&v) => v,
-            _ => return Err(AppError::validation("threshold", "must be a number from 0.1 to 1.0")),
-        },
+        Some(v) if (0.1..=1.0).contains(&v) => v,
+        Some(_) => return Err(AppError::validation("threshold", "must be a number from 0.1 to 1.0")),
     };
-    let source = query.get("source_type");
-    if source.is_some_and(|s| s != "selfie" && s != "document_front") {
-        return Err(AppError::validation("source_type", "must be selfie or document_front"));
-    }
+    let source = query.source_type.map(|s| match s {
+        ImageSource::Selfie => "selfie",
+        ImageSource::DocumentFront => "document_front",
+    });
+    let page = page_of(query.limit, query.offset, 20)?;
     let conn = state.read.get()?;
-    let id = q::require(&conn, p.environment(), &path)?;
-    Ok(Reply::ok(q::image_matches(&conn, p.environment(), &id, threshold, source, query.page(20)?)?))
+    let id = q::require(&conn, p.environment(), path.as_str())?;
+    Ok(Reply::ok(q::image_matches(&conn, p.environment(), &id, threshold, source, page)?))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list,
+    create,
+    search,
+    advanced_search,
+    merge_preview,
+    merge,
+    merge_multiple,
+    get,
+    update,
+    redact,
+    export,
+    audit_log,
+    add_tag,
+    remove_tag,
+    set_tags,
+    archive,
+    restore,
+    pause,
+    resume,
+    get_custom_fields,
+    set_custom_fields,
+    image_matches
+))]
+struct Api;
+
+pub fn api() -> utoipa::openapi::OpenApi {
+    <Api as utoipa::OpenApi>::openapi()
 }

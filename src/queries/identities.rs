@@ -2,10 +2,12 @@
 //! offset or cursor pages, blind-index search, advanced search, audit log and the DSAR export bundle.
 //! Must not write.
 
-use super::{offset_envelope, Page};
+use super::Page;
+use super::{CursorPage, CursorPagination, OffsetPage};
 use crate::commands::identities::{data_key, open_pii};
 use crate::crypto::{blind, Keyring};
-use crate::domain::ids;
+use crate::domain::ids::{self, IdentityId};
+use crate::domain::values::{CountryCode, ExternalRef, Tag};
 use crate::error::{AppError, AppResult};
 use crate::store::ReadConn;
 use base64::Engine;
@@ -18,57 +20,112 @@ const COLUMNS: &str = "id, environment, external_ref, status, session_count, lat
     monitoring_enabled, monitoring_paused_reason, is_flagged, flag_reason, flagged_at, flagged_by, merged_into, pii,
     first_verified_at, last_verified_at, archived_at, created_at, updated_at";
 
-fn opt_bool(v: Option<i64>) -> Value {
-    v.map(|b| Value::Bool(b != 0)).unwrap_or(Value::Null)
+fn opt_bool(v: Option<i64>) -> Option<bool> {
+    v.map(|b| b != 0)
+}
+
+/// The identity object (spec §1.6.2).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "external_ref": "user_12345", "status": "approved",
+    "session_count": 1, "is_sandbox": true, "latest_session_id": null, "latest_result_id": null,
+    "face_match_passed": true, "age_check_passed": true, "extracted_age": 28, "rejection_reason": null,
+    "country": "US", "extracted_data": {"first_name": "Jane", "last_name": "Doe", "date_of_birth": "1997-06-15"},
+    "identity_type_id": null, "screening_status": "clear", "monitoring_enabled": true,
+    "monitoring_paused_reason": null, "is_flagged": false, "flag_reason": null, "flagged_at": null,
+    "flagged_by": null, "merged_into": null, "first_verified_at": "2026-01-15T10:00:00.000Z",
+    "last_verified_at": "2026-01-15T10:00:00.000Z", "archived_at": null, "created_at": "2026-01-15T09:58:00.000Z",
+    "updated_at": "2026-01-15T10:00:00.000Z", "tags": ["vip"], "custom_fields": {}}))]
+pub struct Identity {
+    pub id: IdentityId,
+    pub external_ref: Option<String>,
+    /// pending, approved, failed, rejected, under_review, redacted or merged (spec §3.3), or a custom status of
+    /// the identity's type.
+    #[schema(examples("approved"))]
+    pub status: String,
+    pub session_count: i64,
+    pub is_sandbox: bool,
+    pub latest_session_id: Option<String>,
+    pub latest_result_id: Option<String>,
+    pub face_match_passed: Option<bool>,
+    pub age_check_passed: Option<bool>,
+    pub extracted_age: Option<i64>,
+    pub rejection_reason: Option<String>,
+    pub country: Option<String>,
+    /// The decrypted personal data by field name; null once redacted.
+    pub extracted_data: Option<BTreeMap<String, String>>,
+    pub identity_type_id: Option<String>,
+    /// Aggregate AML status: clear, hit or pending; null before any screening.
+    pub screening_status: Option<String>,
+    pub monitoring_enabled: bool,
+    pub monitoring_paused_reason: Option<String>,
+    pub is_flagged: bool,
+    pub flag_reason: Option<String>,
+    #[schema(format = DateTime)]
+    pub flagged_at: Option<String>,
+    pub flagged_by: Option<String>,
+    /// The identity this one was merged into.
+    pub merged_into: Option<String>,
+    #[schema(format = DateTime)]
+    pub first_verified_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub last_verified_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub archived_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    pub tags: Vec<String>,
+    /// Custom field values by name (types per the identity type's definitions).
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
 }
 
 /// Builds the public identity object from one row (columns in `COLUMNS` order).
-fn render_row(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>) -> AppResult<Value> {
+fn render_row(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>) -> AppResult<Identity> {
     let id: String = r.get(0)?;
     let environment: String = r.get(1)?;
     let status: String = r.get(3)?;
     let sealed: String = r.get(21)?;
     let extracted = if status == "redacted" {
-        Value::Null
+        None
     } else {
         match data_key(conn, keyring, &id)? {
-            Some(key) => {
-                Value::Object(open_pii(&key, &id, &sealed)?.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-            }
-            None => Value::Null,
+            Some(key) => Some(open_pii(&key, &id, &sealed)?),
+            None => None,
         }
     };
-    Ok(json!({
-        "id": id,
-        "external_ref": r.get::<_, Option<String>>(2)?,
-        "status": status,
-        "session_count": r.get::<_, i64>(4)?,
-        "is_sandbox": environment == "sandbox",
-        "latest_session_id": r.get::<_, Option<String>>(5)?,
-        "latest_result_id": r.get::<_, Option<String>>(6)?,
-        "face_match_passed": opt_bool(r.get(7)?),
-        "age_check_passed": opt_bool(r.get(8)?),
-        "extracted_age": r.get::<_, Option<i64>>(9)?,
-        "rejection_reason": r.get::<_, Option<String>>(10)?,
-        "country": r.get::<_, Option<String>>(11)?,
-        "extracted_data": extracted,
-        "identity_type_id": r.get::<_, Option<String>>(12)?,
-        "screening_status": r.get::<_, Option<String>>(13)?,
-        "monitoring_enabled": r.get::<_, bool>(14)?,
-        "monitoring_paused_reason": r.get::<_, Option<String>>(15)?,
-        "is_flagged": r.get::<_, bool>(16)?,
-        "flag_reason": r.get::<_, Option<String>>(17)?,
-        "flagged_at": r.get::<_, Option<String>>(18)?,
-        "flagged_by": r.get::<_, Option<String>>(19)?,
-        "merged_into": r.get::<_, Option<String>>(20)?,
-        "first_verified_at": r.get::<_, Option<String>>(22)?,
-        "last_verified_at": r.get::<_, Option<String>>(23)?,
-        "archived_at": r.get::<_, Option<String>>(24)?,
-        "created_at": r.get::<_, String>(25)?,
-        "updated_at": r.get::<_, String>(26)?,
-        "tags": tags(conn, &r.get::<_, String>(0)?)?,
-        "custom_fields": custom_fields(conn, keyring, &r.get::<_, String>(0)?)?,
-    }))
+    Ok(Identity {
+        external_ref: r.get(2)?,
+        status: status.clone(),
+        session_count: r.get(4)?,
+        is_sandbox: environment == "sandbox",
+        latest_session_id: r.get(5)?,
+        latest_result_id: r.get(6)?,
+        face_match_passed: opt_bool(r.get(7)?),
+        age_check_passed: opt_bool(r.get(8)?),
+        extracted_age: r.get(9)?,
+        rejection_reason: r.get(10)?,
+        country: r.get(11)?,
+        extracted_data: extracted,
+        identity_type_id: r.get(12)?,
+        screening_status: r.get(13)?,
+        monitoring_enabled: r.get(14)?,
+        monitoring_paused_reason: r.get(15)?,
+        is_flagged: r.get(16)?,
+        flag_reason: r.get(17)?,
+        flagged_at: r.get(18)?,
+        flagged_by: r.get(19)?,
+        merged_into: r.get(20)?,
+        first_verified_at: r.get(22)?,
+        last_verified_at: r.get(23)?,
+        archived_at: r.get(24)?,
+        created_at: r.get(25)?,
+        updated_at: r.get(26)?,
+        tags: tags(conn, &id)?,
+        custom_fields: custom_fields(conn, keyring, &id)?,
+        id: IdentityId::from_stored(id),
+    })
 }
 
 fn tags(conn: &Connection, id: &str) -> AppResult<Vec<String>> {
@@ -117,7 +174,7 @@ pub fn require(conn: &Connection, environment: &str, id_or_ref: &str) -> AppResu
     resolve(conn, environment, id_or_ref)?.ok_or_else(|| AppError::not_found("Identity"))
 }
 
-pub fn get(conn: &ReadConn, keyring: &Keyring, environment: &str, id_or_ref: &str) -> AppResult<Value> {
+pub fn get(conn: &ReadConn, keyring: &Keyring, environment: &str, id_or_ref: &str) -> AppResult<Identity> {
     let id = require(conn, environment, id_or_ref)?;
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM identities WHERE id = ?1"))?;
     let mut rows = stmt.query([&id])?;
@@ -125,34 +182,107 @@ pub fn get(conn: &ReadConn, keyring: &Keyring, environment: &str, id_or_ref: &st
     render_row(conn, keyring, row)
 }
 
-/// A short summary for responses that do not carry the full object.
-pub fn summary(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Value> {
+/// The answer to a create (spec §1.6.4): a short summary and whether an existing identity was returned.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "external_ref": "user_12345", "status": "pending",
+    "is_sandbox": true, "created_at": "2026-01-15T09:58:00.000Z", "upserted": false}))]
+pub struct CreatedIdentity {
+    pub id: IdentityId,
+    pub external_ref: Option<String>,
+    pub status: String,
+    pub is_sandbox: bool,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// True when `upsert` returned an identity that already existed.
+    pub upserted: bool,
+}
+
+/// An identity's archive state (archive answers with it).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ArchiveState {
+    pub id: IdentityId,
+    pub status: String,
+    #[schema(format = DateTime)]
+    pub archived_at: Option<String>,
+}
+
+/// An identity's monitoring state (pause and resume answer with it).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct MonitoringState {
+    pub id: IdentityId,
+    pub monitoring_enabled: bool,
+    /// manual or archived while paused.
+    pub monitoring_paused_reason: Option<String>,
+}
+
+/// An identity's tags (the tag operations answer with them).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct IdentityTags {
+    pub id: IdentityId,
+    pub tags: Vec<String>,
+}
+
+/// An identity's custom field values.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct IdentityCustomFields {
+    pub identity_id: IdentityId,
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
+}
+
+fn short_row(
+    conn: &ReadConn,
+    environment: &str,
+    id: &str,
+) -> AppResult<(String, Option<String>, String, bool, String, Option<String>, bool, Option<String>)> {
     conn.prepare_cached(
         "SELECT id, external_ref, status, environment, created_at, archived_at, monitoring_enabled, monitoring_paused_reason
          FROM identities WHERE id = ?1 AND environment = ?2",
     )?
     .query_row([id, environment], |r| {
-        Ok(json!({
-            "id": r.get::<_, String>(0)?,
-            "external_ref": r.get::<_, Option<String>>(1)?,
-            "status": r.get::<_, String>(2)?,
-            "is_sandbox": r.get::<_, String>(3)? == "sandbox",
-            "created_at": r.get::<_, String>(4)?,
-            "archived_at": r.get::<_, Option<String>>(5)?,
-            "monitoring_enabled": r.get::<_, bool>(6)?,
-            "monitoring_paused_reason": r.get::<_, Option<String>>(7)?,
-        }))
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get::<_, String>(3)? == "sandbox",
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+        ))
     })
     .optional()?
     .ok_or_else(|| AppError::not_found("Identity"))
 }
 
-pub fn tags_of(conn: &ReadConn, id: &str) -> AppResult<Value> {
-    Ok(json!({ "id": id, "tags": tags(conn, id)? }))
+pub fn created(conn: &ReadConn, environment: &str, id: &str, upserted: bool) -> AppResult<CreatedIdentity> {
+    let (id, external_ref, status, is_sandbox, created_at, ..) = short_row(conn, environment, id)?;
+    Ok(CreatedIdentity { id: IdentityId::from_stored(id), external_ref, status, is_sandbox, created_at, upserted })
+}
+
+pub fn archive_state(conn: &ReadConn, environment: &str, id: &str) -> AppResult<ArchiveState> {
+    let (id, _, status, _, _, archived_at, ..) = short_row(conn, environment, id)?;
+    Ok(ArchiveState { id: IdentityId::from_stored(id), status, archived_at })
+}
+
+pub fn monitoring_state(conn: &ReadConn, environment: &str, id: &str) -> AppResult<MonitoringState> {
+    let (id, _, _, _, _, _, monitoring_enabled, monitoring_paused_reason) = short_row(conn, environment, id)?;
+    Ok(MonitoringState { id: IdentityId::from_stored(id), monitoring_enabled, monitoring_paused_reason })
+}
+
+pub fn tags_of(conn: &ReadConn, id: &str) -> AppResult<IdentityTags> {
+    Ok(IdentityTags { id: IdentityId::from_stored(id.to_string()), tags: tags(conn, id)? })
+}
+
+pub fn custom_fields_of(conn: &ReadConn, keyring: &Keyring, id: &str) -> AppResult<IdentityCustomFields> {
+    Ok(IdentityCustomFields {
+        identity_id: IdentityId::from_stored(id.to_string()),
+        custom_fields: custom_fields(conn, keyring, id)?,
+    })
 }
 
 /// A value bound into a filter condition (so callers need not know the database's value type).
-pub enum Bind {
+enum Bind {
     Text(String),
     Int(i64),
 }
@@ -190,33 +320,138 @@ impl From<Bind> for Sql {
     }
 }
 
-/// Filters shared by list, search and advanced search: SQL conditions and their bound values.
+/// Whether archived identities are listed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Archived {
+    /// Only identities that are not archived (the default).
+    #[default]
+    Exclude,
+    /// Only archived identities.
+    Only,
+    /// Both.
+    Include,
+}
+
+/// What list, search and advanced search filter on, already validated; turned into SQL only here.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityCriteria {
+    /// Canonical statuses (or custom statuses of an identity type); any of them.
+    pub statuses: Vec<String>,
+    pub external_ref: Option<ExternalRef>,
+    /// A substring of the external_ref (the list's `q`).
+    pub external_ref_contains: Option<String>,
+    pub external_ref_prefix: Option<String>,
+    pub country: Option<CountryCode>,
+    pub identity_type_id: Option<ids::IdentityTypeId>,
+    /// Every one of these tags.
+    pub tags_all: Vec<Tag>,
+    /// At least one of these tags.
+    pub tags_any: Vec<Tag>,
+    pub is_flagged: Option<bool>,
+    pub monitoring_enabled: Option<bool>,
+    pub archived: Archived,
+    pub created_after: Option<String>,
+    pub created_before: Option<String>,
+    pub updated_after: Option<String>,
+    pub updated_before: Option<String>,
+    /// Equality on non-encrypted custom fields.
+    pub custom_fields: Vec<(String, Value)>,
+    /// Personal-data search values by field (validated), matched through their blind indexes.
+    pub personal_data: BTreeMap<String, String>,
+}
+
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The SQL conditions of `criteria` within one environment.
+fn filter_of(criteria: &IdentityCriteria, keyring: &Keyring, environment: &str) -> Filter {
+    let c = criteria;
+    let mut filter = Filter::new(environment);
+    filter.any_of("i.status", &c.statuses);
+    if let Some(r) = &c.external_ref {
+        filter.push("i.external_ref = ?", r.as_str());
+    }
+    if let Some(text) = &c.external_ref_contains {
+        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Bind::Text(format!("%{}%", like_escape(text))));
+    }
+    if let Some(prefix) = &c.external_ref_prefix {
+        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Bind::Text(format!("{}%", like_escape(prefix))));
+    }
+    if let Some(country) = &c.country {
+        filter.push("i.country = ?", country.as_str());
+    }
+    if let Some(t) = &c.identity_type_id {
+        filter.push("i.identity_type_id = ?", t.as_str());
+    }
+    for tag in &c.tags_all {
+        filter.push("EXISTS (SELECT 1 FROM identity_tags t WHERE t.identity_id = i.id AND t.tag = ?)", tag.as_str());
+    }
+    if !c.tags_any.is_empty() {
+        let marks = vec!["?"; c.tags_any.len()].join(", ");
+        filter.push_many(
+            &format!("EXISTS (SELECT 1 FROM identity_tags t WHERE t.identity_id = i.id AND t.tag IN ({marks}))"),
+            c.tags_any.iter().map(|t| Bind::Text(t.as_str().to_string())).collect(),
+        );
+    }
+    if let Some(flag) = c.is_flagged {
+        filter.push("i.is_flagged = ?", flag);
+    }
+    if let Some(m) = c.monitoring_enabled {
+        filter.push("i.monitoring_enabled = ?", m);
+    }
+    match c.archived {
+        Archived::Exclude => filter.raw("i.archived_at IS NULL"),
+        Archived::Only => filter.raw("i.archived_at IS NOT NULL"),
+        Archived::Include => {}
+    }
+    for (value, column, op) in [
+        (&c.created_after, "i.created_at", ">="),
+        (&c.created_before, "i.created_at", "<"),
+        (&c.updated_after, "i.updated_at", ">="),
+        (&c.updated_before, "i.updated_at", "<"),
+    ] {
+        if let Some(v) = value {
+            filter.push(&format!("{column} {op} ?"), v.as_str());
+        }
+    }
+    for (name, value) in &c.custom_fields {
+        filter.push_many(
+            "EXISTS (SELECT 1 FROM identity_custom_fields f WHERE f.identity_id = i.id AND f.name = ? AND f.value = ?)",
+            vec![Bind::Text(name.clone()), Bind::Text(value.to_string())],
+        );
+    }
+    add_pii_criteria(&mut filter, keyring, environment, &c.personal_data);
+    filter
+}
+
+/// SQL conditions and their bound values (built from `IdentityCriteria`, never outside this module).
 #[derive(Default)]
-pub struct Filter {
+struct Filter {
     conditions: Vec<String>,
     values: Vec<Sql>,
 }
 
 impl Filter {
-    pub fn new(environment: &str) -> Self {
+    fn new(environment: &str) -> Self {
         let mut f = Filter::default();
         f.push("i.environment = ?", environment);
         f
     }
-    pub fn push(&mut self, condition: &str, value: impl Into<Bind>) {
+    fn push(&mut self, condition: &str, value: impl Into<Bind>) {
         let value: Sql = value.into().into();
         self.conditions.push(format!("({condition})"));
         self.values.push(value);
     }
     /// A condition with several placeholders, bound in order.
-    pub fn push_many(&mut self, condition: &str, values: Vec<Bind>) {
+    fn push_many(&mut self, condition: &str, values: Vec<Bind>) {
         self.conditions.push(format!("({condition})"));
         self.values.extend(values.into_iter().map(Sql::from));
     }
-    pub fn raw(&mut self, condition: &str) {
+    fn raw(&mut self, condition: &str) {
         self.conditions.push(condition.to_string());
     }
-    pub fn any_of(&mut self, column: &str, values: &[String]) {
+    fn any_of(&mut self, column: &str, values: &[String]) {
         if values.is_empty() {
             return;
         }
@@ -225,7 +460,7 @@ impl Filter {
         self.values.extend(values.iter().map(|v| Sql::Text(v.clone())));
     }
     /// The identity must carry the blind digest of this kind.
-    pub fn blind(&mut self, digest: [u8; 32], kind: &str) {
+    fn blind(&mut self, digest: [u8; 32], kind: &str) {
         self.conditions.push(
             "EXISTS (SELECT 1 FROM blind_indexes b WHERE b.identity_id = i.id AND b.environment = i.environment AND b.kind = ? AND b.digest = ?)"
                 .to_string(),
@@ -238,7 +473,14 @@ impl Filter {
     }
 }
 
-pub fn list_offset(conn: &ReadConn, keyring: &Keyring, filter: &Filter, page: Page) -> AppResult<Value> {
+pub fn list_offset(
+    conn: &ReadConn,
+    keyring: &Keyring,
+    environment: &str,
+    criteria: &IdentityCriteria,
+    page: Page,
+) -> AppResult<OffsetPage<Identity>> {
+    let filter = &filter_of(criteria, keyring, environment);
     let total: i64 = conn.query_row(
         &format!("SELECT COUNT(*) FROM identities i WHERE {}", filter.where_sql()),
         params_from_iter(filter.values.iter()),
@@ -250,10 +492,10 @@ pub fn list_offset(conn: &ReadConn, keyring: &Keyring, filter: &Filter, page: Pa
     let sql =
         format!("SELECT {COLUMNS} FROM identities i WHERE {} ORDER BY i.id DESC LIMIT ? OFFSET ?", filter.where_sql());
     let data = render_all(conn, keyring, &sql, values)?;
-    Ok(offset_envelope(data, total, page))
+    Ok(OffsetPage::new(data, total, page))
 }
 
-fn render_all(conn: &ReadConn, keyring: &Keyring, sql: &str, values: Vec<Sql>) -> AppResult<Vec<Value>> {
+fn render_all(conn: &ReadConn, keyring: &Keyring, sql: &str, values: Vec<Sql>) -> AppResult<Vec<Identity>> {
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query(params_from_iter(values.iter()))?;
     let mut data = Vec::new();
@@ -271,7 +513,15 @@ pub enum Cursor {
 }
 
 /// Cursor pages over ids, newest first. `after` walks towards older identities.
-pub fn list_cursor(conn: &ReadConn, keyring: &Keyring, filter: &Filter, cursor: Cursor, size: i64) -> AppResult<Value> {
+pub fn list_cursor(
+    conn: &ReadConn,
+    keyring: &Keyring,
+    environment: &str,
+    criteria: &IdentityCriteria,
+    cursor: Cursor,
+    size: i64,
+) -> AppResult<CursorPage<Identity>> {
+    let filter = &filter_of(criteria, keyring, environment);
     let base = filter.where_sql();
     let mut values = filter.values.clone();
     let (condition, order) = match &cursor {
@@ -293,27 +543,27 @@ pub fn list_cursor(conn: &ReadConn, keyring: &Keyring, filter: &Filter, cursor: 
     if matches!(cursor, Cursor::Before(_)) {
         data.reverse();
     }
-    let first = data.first().and_then(|v| v["id"].as_str()).map(str::to_string);
-    let last = data.last().and_then(|v| v["id"].as_str()).map(str::to_string);
+    let first = data.first().map(|v| v.id.as_str().to_string());
+    let last = data.last().map(|v| v.id.as_str().to_string());
     let (has_next, has_prev) = match cursor {
         Cursor::First => (more, false),
         Cursor::After(_) => (more, true),
         Cursor::Before(_) => (true, more),
     };
     let (has_next, has_prev) = if data.is_empty() { (false, false) } else { (has_next, has_prev) };
-    Ok(json!({
-        "data": data,
-        "pagination": {
-            "next_cursor": if has_next { last } else { None },
-            "prev_cursor": if has_prev { first } else { None },
-            "has_next": has_next,
-            "has_prev": has_prev,
-        }
-    }))
+    Ok(CursorPage {
+        data,
+        pagination: CursorPagination {
+            next_cursor: if has_next { last } else { None },
+            prev_cursor: if has_prev { first } else { None },
+            has_next,
+            has_prev,
+        },
+    })
 }
 
 /// Adds blind-index conditions for the PII search fields; all of name + DOB must be present together.
-pub fn add_pii_criteria(filter: &mut Filter, keyring: &Keyring, environment: &str, fields: &BTreeMap<String, String>) {
+fn add_pii_criteria(filter: &mut Filter, keyring: &Keyring, environment: &str, fields: &BTreeMap<String, String>) {
     for (kind, normalised) in blind::index_inputs(fields) {
         if kind == "address" {
             continue; // the address digest needs the whole address; search uses city/state/zip separately
@@ -331,7 +581,29 @@ const AUDIT_UNION: &str = "
     SELECT a.event_id, a.action, a.actor, a.metadata, a.recorded_at, a.event_seq, 'session', a.session_id
       FROM session_audit a JOIN sessions s ON s.id = a.session_id WHERE s.identity_id = ?1";
 
-pub fn audit_log(conn: &ReadConn, identity_id: &str, page: Page) -> AppResult<Value> {
+/// One entry of an audit trail (the `/events` item shape): who did what to which resource, never values.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    /// `aud_…`
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub action: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// identity or session
+    pub resource_type: String,
+    pub resource_id: String,
+    /// `api_key:key_…`, `system` or `cli`.
+    pub actor: String,
+    /// The names of the fields touched (identity rows) or the session event's metadata; never personal data.
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    /// The position in the global event log.
+    pub sequence_num: i64,
+}
+
+pub fn audit_log(conn: &ReadConn, identity_id: &str, page: Page) -> AppResult<OffsetPage<AuditEntry>> {
     let total: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM ({AUDIT_UNION})"), [identity_id], |r| r.get(0))?;
     let mut stmt =
         conn.prepare_cached(&format!("{AUDIT_UNION} ORDER BY event_seq DESC, kind DESC LIMIT ?2 OFFSET ?3"))?;
@@ -344,20 +616,20 @@ pub fn audit_log(conn: &ReadConn, identity_id: &str, page: Page) -> AppResult<Va
         let stored = serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
         // Identity rows store the changed field names; session rows store their metadata object.
         let metadata = if kind == "identity" { json!({ "fields": stored }) } else { stored };
-        Ok(json!({
-            "id": format!("aud_{}", event_id.trim_start_matches("evt_")),
-            "type": action,
-            "action": action,
-            "created_at": r.get::<_, String>(4)?,
-            "resource_type": kind,
-            "resource_id": r.get::<_, String>(7)?,
-            "actor": render_actor(&actor),
-            "metadata": metadata,
-            "sequence_num": r.get::<_, i64>(5)?,
-        }))
+        Ok(AuditEntry {
+            id: format!("aud_{}", event_id.trim_start_matches("evt_")),
+            kind: action.clone(),
+            action,
+            created_at: r.get(4)?,
+            resource_type: kind,
+            resource_id: r.get(7)?,
+            actor: render_actor(&actor),
+            metadata: if metadata.is_object() { metadata } else { json!({ "value": metadata }) },
+            sequence_num: r.get(5)?,
+        })
     })?;
     let data = rows.collect::<Result<Vec<_>, _>>()?;
-    Ok(offset_envelope(data, total, page))
+    Ok(OffsetPage::new(data, total, page))
 }
 
 pub fn render_actor(actor: &str) -> String {
@@ -368,21 +640,49 @@ pub fn render_actor(actor: &str) -> String {
     }
 }
 
+/// Everything held about one person (GDPR Art. 15, spec §1.15).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct IdentityExport {
+    pub identity: Identity,
+    #[schema(value_type = Vec<Object>)]
+    pub sessions: Vec<Value>,
+    /// System links (duplicates and merges).
+    #[schema(value_type = Vec<Object>)]
+    pub identity_links: Vec<Value>,
+    /// Relationships made through the API.
+    #[schema(value_type = Vec<Object>)]
+    pub identity_relationships: Vec<Value>,
+    pub face_embeddings_count: i64,
+    pub audit_log: Vec<AuditEntry>,
+    #[schema(format = DateTime)]
+    pub exported_at: String,
+}
+
 /// Everything held about the person, decrypted (GDPR Art. 15).
-pub fn export(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str, now: &str) -> AppResult<Value> {
-    let identity = get(conn, keyring, environment, id)?;
-    let links = super::relationships::all_for(conn, id, true)?;
-    let relationships = super::relationships::all_for(conn, id, false)?;
-    let audit = audit_log(conn, id, Page { limit: 10_000, offset: 0 })?;
-    Ok(json!({
-        "identity": identity,
-        "sessions": [],
-        "identity_links": links,
-        "identity_relationships": relationships,
-        "face_embeddings_count": 0,
-        "audit_log": audit["data"],
-        "exported_at": now,
-    }))
+pub fn export(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str, now: &str) -> AppResult<IdentityExport> {
+    let as_values = |v: serde_json::Value| v.as_array().cloned().unwrap_or_default();
+    Ok(IdentityExport {
+        identity: get(conn, keyring, environment, id)?,
+        sessions: Vec::new(),
+        identity_links: as_values(serde_json::to_value(super::relationships::all_for(conn, id, true)?)?),
+        identity_relationships: as_values(serde_json::to_value(super::relationships::all_for(conn, id, false)?)?),
+        face_embeddings_count: 0,
+        audit_log: audit_log(conn, id, Page { limit: 10_000, offset: 0 })?.data,
+        exported_at: now.to_string(),
+    })
+}
+
+/// One identity whose images look like this identity's (spec §1.6.15).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ImageMatch {
+    pub identity_id: IdentityId,
+    pub session_id: String,
+    /// Calibrated similarity, 0 to 1.
+    pub similarity: f64,
+    /// selfie or document_front
+    pub source_type: String,
+    #[schema(format = DateTime)]
+    pub matched_at: String,
 }
 
 /// Cross-session image similarity (spec §1.6.15): the identity's selfies / document fronts against every
@@ -394,7 +694,7 @@ pub fn image_matches(
     threshold: f64,
     source_type: Option<&str>,
     page: Page,
-) -> AppResult<Value> {
+) -> AppResult<OffsetPage<ImageMatch>> {
     use crate::checks::imagehash::{calibrated_similarity, ImageHash64};
     let kinds: Vec<&str> = match source_type {
         Some("selfie") => vec!["selfie"],
@@ -419,7 +719,7 @@ pub fn image_matches(
          WHERE s.environment = ?1 AND s.identity_id IS NOT NULL AND s.identity_id != ?2 AND d.phash IS NOT NULL",
         &[&environment, &id],
     )?;
-    let mut best: std::collections::HashMap<String, (f64, Value)> = std::collections::HashMap::new();
+    let mut best: std::collections::HashMap<String, (f64, ImageMatch)> = std::collections::HashMap::new();
     for (_, _, kind, hash, _) in mine.iter().filter(|m| kinds.contains(&m.2.as_str())) {
         let Ok(a) = ImageHash64::from_hex(hash) else { continue };
         for (other_identity, session, other_kind, other_hash, at) in &others {
@@ -431,13 +731,13 @@ pub fn image_matches(
             if score < threshold {
                 continue;
             }
-            let row = json!({
-                "identity_id": other_identity,
-                "session_id": session,
-                "similarity": score,
-                "source_type": label(kind),
-                "matched_at": at,
-            });
+            let row = ImageMatch {
+                identity_id: IdentityId::from_stored(other_identity.clone()),
+                session_id: session.clone(),
+                similarity: score,
+                source_type: label(kind).to_string(),
+                matched_at: at.clone(),
+            };
             match best.get(other_identity) {
                 Some((s, _)) if *s >= score => {}
                 _ => {
@@ -446,12 +746,10 @@ pub fn image_matches(
             }
         }
     }
-    let mut rows: Vec<(f64, Value)> = best.into_values().collect();
-    rows.sort_by(|a, b| {
-        b.0.total_cmp(&a.0).then_with(|| a.1["identity_id"].as_str().cmp(&b.1["identity_id"].as_str()))
-    });
+    let mut rows: Vec<(f64, ImageMatch)> = best.into_values().collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.identity_id.cmp(&b.1.identity_id)));
     let total = rows.len() as i64;
-    let data: Vec<Value> =
+    let data: Vec<ImageMatch> =
         rows.into_iter().skip(page.offset as usize).take(page.limit as usize).map(|(_, v)| v).collect();
-    Ok(offset_envelope(data, total, page))
+    Ok(OffsetPage::new(data, total, page))
 }

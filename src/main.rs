@@ -210,6 +210,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
                 println!();
                 println!("Try:  curl -H 'X-API-Key: <sandbox key>' {}/api/v1/identities", app.base_url);
+                println!("API reference: {}/docs", app.base_url);
                 println!("More keys: idv keys create --data-dir {} --environment sandbox|live", data_dir.display());
             }
             app.run().await.map_err(|e| e.to_string())

@@ -6,6 +6,7 @@ mod api_keys;
 mod body;
 mod capture;
 mod checks;
+mod docs;
 pub mod error;
 mod identities;
 pub mod inflect;
@@ -146,6 +147,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> Ap
             .wrap(from_fn(middleware::observe))
             .configure(system::configure)
             .configure(capture::configure)
+            .configure(docs::configure)
             .route("/api/v1/openapi.json", web::get().to(system::openapi))
             .route("/api/v1/sessions/{session_id}/documents/{doc_type}", web::get().to(sessions::download))
             .service(api)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Browser end-to-end test of the capture page: starts a throwaway idv server with a sandbox key and runs
-# tests/browser/capture.spec.mjs against it in headless Chromium. Builds nothing.
+# Browser end-to-end tests of the capture page and the API reference page: starts a throwaway idv server with a
+# sandbox key and runs tests/browser/capture.spec.mjs and tests/browser/docs.spec.mjs against it in headless
+# Chromium. Builds nothing.
 #   IDV_BIN       the idv binary (default target/debug/idv)
 #   CHROMIUM_BIN  the browser (default /usr/bin/chromium)
 #   KEEP_DATA=1   keep the temporary data folder (and server.log) for inspection
@@ -57,7 +58,7 @@ if [ -z "$ready" ]; then
   exit 2
 fi
 
-IDV_BASE="$IDV_BASE" IDV_KEY="$IDV_KEY" node --test --test-concurrency=1 tests/browser/capture.spec.mjs
+IDV_BASE="$IDV_BASE" IDV_KEY="$IDV_KEY" node --test --test-concurrency=1 tests/browser/capture.spec.mjs tests/browser/docs.spec.mjs
 rc=$?
 if [ "$rc" -ne 0 ]; then
   echo "run.sh: test failed (exit $rc); server log tail:" >&2

@@ -16,7 +16,7 @@ pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 const PAGE_SIZE: i64 = 2048;
 
 /// Bumped whenever schema.sql changes incompatibly.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -92,6 +92,13 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         )));
     }
     if version < SCHEMA_VERSION {
+        if version == 1 {
+            // Version 2 binds a consumed one-time link to the browser that consumed it.
+            conn.execute_batch(
+                "ALTER TABLE capture_links ADD COLUMN consumed_at TEXT;
+                 ALTER TABLE capture_links ADD COLUMN browser_hash TEXT;",
+            )?;
+        }
         conn.execute_batch(SCHEMA_SQL)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }

@@ -1112,8 +1112,8 @@ async fn a_new_one_time_link_revokes_the_previous_one() {
     let t2 = token_of(&second.body["capture_url"]);
     let minutes = (ts(&second.body["expires_at"]) - OffsetDateTime::now_utc()).whole_minutes();
     assert!((18..=20).contains(&minutes), "null uses the 20-minute default: {}", second.body);
-    assert_error(&app.send_raw("GET", &format!("/verify/{t1}/session"), None, None).await, 404);
-    assert_error(&app.send_json_raw("POST", &format!("/verify/{t1}/consent"), &json!({"accepted": true})).await, 404);
+    assert_eq!(assert_error(&app.send_raw("GET", &format!("/verify/{t1}/session"), None, None).await, 410), "gone");
+    assert_error(&app.send_json_raw("POST", &format!("/verify/{t1}/consent"), &json!({"accepted": true})).await, 410);
     assert_eq!(app.send_raw("GET", &format!("/verify/{t2}/session"), None, None).await.status, 200);
 
     for bad in [json!({"expires_in_minutes": 0}), json!({"expires_in_minutes": 20000})] {
@@ -1387,6 +1387,14 @@ async fn replay_of_a_session_workload_equals_the_live_views() {
     app.post(&format!("/sessions/{s2}/generate-one-time-link"), json!({})).await;
     let link = app.post(&format!("/sessions/{s2}/generate-one-time-link"), json!({"expires_in_minutes": 30})).await;
     app.send_raw("GET", link.body["capture_url"].as_str().unwrap(), None, None).await;
+    let consumed = app
+        .send_json_raw(
+            "POST",
+            &format!("{}/consent", link.body["capture_url"].as_str().unwrap()),
+            &json!({"accepted": true}),
+        )
+        .await;
+    assert_eq!(consumed.status, 200, "{}", consumed.body);
     let s3 = create(&app, json!({"first_name": "Gone"})).await["id"].as_str().unwrap().to_string();
     api_upload(&app, &app.sandbox_key, &s3, "id_front", &png(44)).await;
     app.post(&format!("/sessions/{s3}/simulate"), json!({"action": "require-review"})).await;

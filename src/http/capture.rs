@@ -161,10 +161,16 @@ fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
         .body(body)
 }
 
-/// The page a consumed, revoked or expired one-time link gets (410 Gone).
-fn gone_page() -> HttpResponse {
+/// The page a consumed, revoked or expired one-time link gets (410 Gone). `retry` makes the page load
+/// itself once more: a browser that opens its link again from a webmail page (a cross-site navigation)
+/// does not send the SameSite=Strict capture cookie, but does on a navigation the page itself starts.
+fn gone_page(retry: Option<&str>) -> HttpResponse {
+    let refresh = retry
+        .filter(|token| token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .map(|token| format!("<meta http-equiv=\"refresh\" content=\"0; url=/verify/{token}?retry=1\">"))
+        .unwrap_or_default();
     let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{refresh}\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Link no longer valid</title></head>\
          <body style=\"font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto; padding: 0 1rem\">\
          <h1>{}</h1><p>Please ask the company that sent you this link for a new one.</p></body></html>",
@@ -193,7 +199,8 @@ async fn page(state: web::Data<AppState>, req: HttpRequest, token: web::Path<Str
         Ok(LinkAccess::Unused { .. } | LinkAccess::Bound { .. }) => {}
         Err(e @ AppError::Gone(_)) => {
             log_failure("open", &e);
-            return gone_page();
+            let first_try = cred.browser.is_none() && !req.query_string().split('&').any(|p| p == "retry=1");
+            return gone_page(first_try.then_some(cred.token.as_str()));
         }
         Err(e) => log_failure("open", &e),
     }

@@ -128,6 +128,16 @@ async fn the_first_action_consumes_the_link_and_binds_it_to_that_browser() {
     }
     assert_eq!(link_status(&app, &id, &link).await["status"], "consumed");
 
+    // Opened again from a webmail page, the browser sends no SameSite=Strict cookie: the gone page loads
+    // itself once more (a same-site navigation, which carries the cookie), and only once.
+    let from_webmail = app.send_with_cookie("GET", &format!("/verify/{t}"), None, None).await;
+    assert!(String::from_utf8_lossy(&from_webmail.raw).contains(&format!("url=/verify/{t}?retry=1")));
+    let retried = app.send_with_cookie("GET", &format!("/verify/{t}?retry=1"), Some(&cookie), None).await;
+    assert!(is_capture_page(&retried), "{}", retried.status);
+    let stranger = app.send_with_cookie("GET", &format!("/verify/{t}?retry=1"), None, None).await;
+    assert_gone_page(&stranger);
+    assert!(!String::from_utf8_lossy(&stranger.raw).contains("refresh"), "no loop");
+
     // The consuming browser finishes.
     let r = app
         .send_with_cookie(

@@ -292,8 +292,12 @@ CREATE TABLE IF NOT EXISTS capture_links (
     token_hash  TEXT NOT NULL,
     status      TEXT NOT NULL,
     expires_at  TEXT NOT NULL,
-    created_at  TEXT NOT NULL
+    created_at  TEXT NOT NULL,
+    consumed_at TEXT,
+    -- Keyed hash of the capture-cookie secret given to the browser that consumed the link.
+    browser_hash TEXT
 );
+CREATE INDEX IF NOT EXISTS capture_links_by_token ON capture_links (token_hash);
 CREATE INDEX IF NOT EXISTS capture_links_by_session ON capture_links (session_id);
 
 -- Uploaded images, sealed under the session's data key. Not a view: image bytes are too large for the

@@ -253,10 +253,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             let db = cfg.database_path();
             let src = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
-            let mut dst = rusqlite::Connection::open(&file).map_err(|e| e.to_string())?;
+            // The backup holds the same sealed data as the database: owner-only (0600), like it.
+            let mut dst = store::open_private(&file).map_err(|e| e.to_string())?;
             rusqlite::backup::Backup::new(&src, &mut dst)
                 .and_then(|b| b.run_to_completion(256, std::time::Duration::from_millis(5), None))
                 .map_err(|e| format!("backup failed: {e}"))?;
+            drop(dst);
+            store::restrict_files(&file).map_err(|e| e.to_string())?;
             println!("backup written to {} (the master key is not in it; back it up separately)", file.display());
             Ok(())
         }

@@ -200,3 +200,62 @@ fn the_cli_can_write_while_the_server_runs_and_the_chain_stays_whole() {
     let (ok, text) = idv(&data, &["replay", "--check"]);
     assert!(ok, "{text}");
 }
+
+#[cfg(unix)]
+#[test]
+fn the_database_its_wal_and_shm_the_backup_and_the_key_file_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let files = ["idv.db", "idv.db-wal", "idv.db-shm", "master.key"];
+
+    let server = serve(&data);
+    let out = drain(&server);
+    let sandbox = out.split_whitespace().find(|w| w.starts_with("vk_sandbox_")).unwrap().to_string();
+    let (status, body) = request(
+        &server.base,
+        "POST",
+        "/api/v1/identities",
+        &sandbox,
+        r#"{"external_ref":"modes-1","first_name":"Ada"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    for f in files {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f} while serving");
+    }
+
+    let backup = dir.path().join("backup.db");
+    let (ok, text) = idv(&data, &["backup", backup.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    assert_eq!(mode(&backup), 0o600, "the backup");
+    // A backup over an existing, looser file is tightened too.
+    std::fs::set_permissions(&backup, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, text) = idv(&data, &["backup", backup.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    assert_eq!(mode(&backup), 0o600, "the backup, written again");
+    drop(server);
+
+    // Files left world-readable by an older version are tightened on the next start.
+    for f in ["idv.db", "idv.db-wal", "idv.db-shm"] {
+        let p = data.join(f);
+        if p.exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let server = serve(&data);
+    let (status, body) = request(
+        &server.base,
+        "POST",
+        "/api/v1/identities",
+        &sandbox,
+        r#"{"external_ref":"modes-2","first_name":"Bo"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    for f in files {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f} after a restart");
+    }
+    drop(server);
+}

@@ -154,14 +154,53 @@ fn enabled(e: &Evidence, name: &str) -> bool {
     e.checks.iter().any(|c| c == name)
 }
 
-/// Runs every enabled check and decides approved / declined / needs_review.
+/// One rule a check ran, for the check's `sub_checks` list: `status` is `passed`, `failed` or `skipped`
+/// (`error` where a provider could not answer), `passed` says whether it passed, and `reason` says why,
+/// without quoting any personal value.
+pub fn sub_check(name: &str, status: &str, reason: impl Into<String>) -> Value {
+    json!({ "name": name, "status": status, "passed": status == "passed", "reason": reason.into() })
+}
+
+fn pass_fail(passed: bool) -> &'static str {
+    if passed {
+        "passed"
+    } else {
+        "failed"
+    }
+}
+
+/// The document check's rules, every one it ran, passed or failed: the document front, each required
+/// field, then each MRZ (or barcode) rule in the order the reader ran them, including every check digit
+/// and the consistency of each compared field with the entered data.
+fn document_sub_checks(e: &Evidence, has_front: bool, required: &[&str]) -> Vec<Value> {
+    let mut subs = Vec::new();
+    subs.push(match (has_front, e.sandbox) {
+        (true, _) => sub_check("document_front", "passed", "the document front was uploaded"),
+        (false, true) => sub_check("document_front", "skipped", "not required in the sandbox"),
+        (false, false) => sub_check("document_front", "failed", "no document front was uploaded"),
+    });
+    for f in required {
+        let present = e.data.contains_key(*f);
+        let reason = if present { "present" } else { "missing" };
+        subs.push(sub_check(&format!("required_field.{f}"), pass_fail(present), reason));
+    }
+    for (name, ok, detail) in &e.mrz_checks {
+        subs.push(sub_check(name, pass_fail(*ok), detail.clone()));
+    }
+    subs
+}
+
+/// Runs every enabled check and decides approved / declined / needs_review. Each check's result lists
+/// every rule it ran in `sub_checks`, passed or failed, with the reason.
 pub fn evaluate(e: &Evidence) -> Decision {
     let mut d = Decision::default();
     let mut review: Vec<String> = Vec::new();
     let mut decline: Option<(String, String)> = None;
-    let mut result = |name: &str, status: &str, detail: Value| {
-        d.check_results
-            .insert(name.to_string(), json!({ "status": status, "passed": status == "passed", "detail": detail }));
+    let mut result = |name: &str, status: &str, detail: Value, subs: Vec<Value>| {
+        d.check_results.insert(
+            name.to_string(),
+            json!({ "status": status, "passed": status == "passed", "detail": detail, "sub_checks": subs }),
+        );
     };
 
     if enabled(e, "document_ocr") {
@@ -169,18 +208,21 @@ pub fn evaluate(e: &Evidence) -> Decision {
         let required = ["first_name", "last_name", "date_of_birth"];
         let missing: Vec<&str> = required.iter().copied().filter(|f| !e.data.contains_key(*f)).collect();
         let mrz_failed: Vec<&(String, bool, String)> = e.mrz_checks.iter().filter(|(_, ok, _)| !ok).collect();
+        let mut result = |status: &str, detail: Value| {
+            result("document_ocr", status, detail, document_sub_checks(e, has_front, &required))
+        };
         if !has_front && !e.sandbox {
-            result("document_ocr", "failed", json!({ "reason": "no document front was uploaded" }));
+            result("failed", json!({ "reason": "no document front was uploaded" }));
             decline.get_or_insert(("The identity document was not provided.".into(), "document_missing".into()));
         } else if !missing.is_empty() {
-            result("document_ocr", "failed", json!({ "missing_fields": missing }));
+            result("failed", json!({ "missing_fields": missing }));
             decline.get_or_insert(("The document data could not be read.".into(), "document_unreadable".into()));
         } else if !mrz_failed.is_empty() {
             let failed: Vec<Value> =
                 mrz_failed.iter().map(|(n, _, detail)| json!({ "check": n, "detail": detail })).collect();
             let barcode = e.document_source.as_deref().is_some_and(|s| s == "pdf417");
             let source = e.document_source.clone().unwrap_or_else(|| "mrz".into());
-            result("document_ocr", "failed", json!({ "source": source, "failed": failed }));
+            result("failed", json!({ "source": source, "failed": failed }));
             decline.get_or_insert(if barcode {
                 ("The document's barcode disagrees with the entered data.".into(), "document_mismatch".into())
             } else {
@@ -192,35 +234,63 @@ pub fn evaluate(e: &Evidence) -> Decision {
                 (None, true) => "confirmed_by_person",
                 (None, false) => "mrz",
             };
-            result("document_ocr", "passed", json!({ "source": source, "document_type": e.document_type }));
+            result("passed", json!({ "source": source, "document_type": e.document_type }));
         }
     }
 
     if enabled(e, "document_expiration") {
+        let present = sub_check("expiry_date_present", "passed", "the document's expiry date is known");
         match e.data.get("document_expiration_date") {
             Some(exp) if exp.as_str() < e.today.get(..10).unwrap_or("") => {
-                result("document_expiration", "failed", json!({ "expired_on": exp }));
+                let subs = vec![present, sub_check("not_expired", "failed", "the expiry date is before today")];
+                result("document_expiration", "failed", json!({ "expired_on": exp }), subs);
                 decline.get_or_insert(("The identity document has expired.".into(), "document_expired".into()));
             }
-            Some(_) => result("document_expiration", "passed", Value::Null),
-            None => result("document_expiration", "skipped", json!({ "reason": "no expiry date provided" })),
+            Some(_) => {
+                let subs = vec![present, sub_check("not_expired", "passed", "the expiry date is today or later")];
+                result("document_expiration", "passed", Value::Null, subs)
+            }
+            None => result(
+                "document_expiration",
+                "skipped",
+                json!({ "reason": "no expiry date provided" }),
+                vec![sub_check("expiry_date_present", "skipped", "no expiry date provided")],
+            ),
         }
     }
 
     let age = e.data.get("date_of_birth").and_then(|dob| age_on(dob, &e.today));
     d.extracted_age = age;
     if enabled(e, "age_verification") {
+        let known = sub_check("date_of_birth_present", "passed", "the date of birth is known");
         match age {
             Some(a) if a >= e.minimum_age => {
                 d.age_check_passed = Some(true);
-                result("age_verification", "passed", json!({ "minimum_age": e.minimum_age, "age": a }));
+                let rule = sub_check("minimum_age", "passed", format!("at least {} years old", e.minimum_age));
+                result(
+                    "age_verification",
+                    "passed",
+                    json!({ "minimum_age": e.minimum_age, "age": a }),
+                    vec![known, rule],
+                );
             }
             Some(a) => {
                 d.age_check_passed = Some(false);
-                result("age_verification", "failed", json!({ "minimum_age": e.minimum_age, "age": a }));
+                let rule = sub_check("minimum_age", "failed", format!("younger than {} years", e.minimum_age));
+                result(
+                    "age_verification",
+                    "failed",
+                    json!({ "minimum_age": e.minimum_age, "age": a }),
+                    vec![known, rule],
+                );
                 decline.get_or_insert((format!("The person is under {}.", e.minimum_age), "underage".into()));
             }
-            None => result("age_verification", "skipped", json!({ "reason": "no date of birth" })),
+            None => result(
+                "age_verification",
+                "skipped",
+                json!({ "reason": "no date of birth" }),
+                vec![sub_check("date_of_birth_present", "skipped", "no date of birth (or not a valid date)")],
+            ),
         }
     }
 
@@ -230,10 +300,16 @@ pub fn evaluate(e: &Evidence) -> Decision {
                 let passed = *score >= e.face_threshold;
                 d.face_match_passed = Some(passed);
                 d.face_match_score = Some(*score);
+                let reason = if passed {
+                    format!("score {score} is at least the threshold {}", e.face_threshold)
+                } else {
+                    format!("score {score} is below the threshold {}", e.face_threshold)
+                };
                 result(
                     "face_match",
-                    if passed { "passed" } else { "failed" },
+                    pass_fail(passed),
                     json!({ "score": score, "threshold": e.face_threshold }),
+                    vec![sub_check("similarity", pass_fail(passed), reason)],
                 );
                 if !passed {
                     decline.get_or_insert((
@@ -243,23 +319,38 @@ pub fn evaluate(e: &Evidence) -> Decision {
                 }
             }
             Some(FaceMatch::Unavailable(reason)) => {
-                result("face_match", "error", json!({ "reason": reason }));
+                let subs = vec![sub_check("similarity", "error", format!("no score: {reason}"))];
+                result("face_match", "error", json!({ "reason": reason }), subs);
                 review.push(format!("face match unavailable: {reason}"));
             }
-            None => result("face_match", "skipped", json!({ "reason": "no selfie" })),
+            None => result(
+                "face_match",
+                "skipped",
+                json!({ "reason": "no selfie" }),
+                vec![sub_check("similarity", "skipped", "no selfie")],
+            ),
         }
     }
 
     if enabled(e, "duplicate_detection") {
         if e.duplicates.is_empty() {
-            result("duplicate_detection", "passed", json!({ "matches": [] }));
+            let subs = vec![sub_check("duplicates", "passed", "no other identity shares this data or photo")];
+            result("duplicate_detection", "passed", json!({ "matches": [] }), subs);
         } else {
             let matches: Vec<Value> = e
                 .duplicates
                 .iter()
                 .map(|h| json!({ "identity_id": h.identity_id, "relationship_type": h.relationship_type }))
                 .collect();
-            result("duplicate_detection", "failed", json!({ "matches": matches }));
+            let subs = e
+                .duplicates
+                .iter()
+                .map(|h| {
+                    let reason = format!("matches identity {}", h.identity_id);
+                    sub_check(&format!("duplicates.{}", h.relationship_type), "failed", reason)
+                })
+                .collect();
+            result("duplicate_detection", "failed", json!({ "matches": matches }), subs);
             review.push("possible duplicate identity".into());
         }
     }
@@ -268,7 +359,8 @@ pub fn evaluate(e: &Evidence) -> Decision {
     if enabled(e, "risk_assessment") {
         let level = d.risk["risk_level"].as_str().unwrap_or("low").to_string();
         let status = if level == "low" || level == "medium" { "passed" } else { "failed" };
-        result("risk_assessment", status, d.risk.clone());
+        let reason = format!("risk score {} ({level}); high and critical fail", d.risk["risk_score"]);
+        result("risk_assessment", status, d.risk.clone(), vec![sub_check("risk_level", status, reason)]);
         match level.as_str() {
             "critical" => {
                 decline.get_or_insert(("The fraud risk is critical.".into(), "high_risk".into()));
@@ -280,32 +372,56 @@ pub fn evaluate(e: &Evidence) -> Decision {
 
     if enabled(e, "identity_crossref") {
         if e.crossref_mismatches.is_empty() {
-            result("identity_crossref", "passed", Value::Null);
+            let subs = vec![sub_check("prefill_agrees", "passed", "the confirmed data agrees with the prefilled data")];
+            result("identity_crossref", "passed", Value::Null, subs);
         } else {
-            result("identity_crossref", "failed", json!({ "mismatched_fields": e.crossref_mismatches }));
+            let subs = e
+                .crossref_mismatches
+                .iter()
+                .map(|f| {
+                    sub_check(&format!("prefill_agrees.{f}"), "failed", "the confirmed value differs from the prefill")
+                })
+                .collect();
+            result("identity_crossref", "failed", json!({ "mismatched_fields": e.crossref_mismatches }), subs);
             review.push("the confirmed data differs from the data on record".into());
         }
     }
 
     if enabled(e, "watchlist_screening") {
+        let screened = |status: &str, reason: &str| vec![sub_check("screening", status, reason)];
         match &e.watchlist {
             None => result(
                 "watchlist_screening",
                 "skipped",
                 json!({ "reason": "not screened (sandbox or no lists loaded)" }),
+                screened("skipped", "not screened (sandbox or no lists loaded)"),
             ),
-            Some(w) if w.error_reason.as_deref() == Some("no_lists") => {
-                result("watchlist_screening", "skipped", json!({ "reason": "no watchlist has been imported" }))
-            }
+            Some(w) if w.error_reason.as_deref() == Some("no_lists") => result(
+                "watchlist_screening",
+                "skipped",
+                json!({ "reason": "no watchlist has been imported" }),
+                screened("skipped", "no watchlist has been imported"),
+            ),
             Some(w) if w.status == "hit" => {
-                result("watchlist_screening", "failed", w.detail.clone());
+                result(
+                    "watchlist_screening",
+                    "failed",
+                    w.detail.clone(),
+                    screened("failed", "possible match on a watchlist"),
+                );
                 review.push("possible watchlist match".into());
             }
             Some(w) if w.status == "error" => {
-                result("watchlist_screening", "error", w.detail.clone());
+                let reason = format!("could not screen: {}", w.error_reason.as_deref().unwrap_or("error"));
+                result("watchlist_screening", "error", w.detail.clone(), screened("error", &reason));
                 review.push("the subject could not be screened".into());
             }
-            Some(w) => result("watchlist_screening", "passed", w.detail.clone()),
+            Some(w) => result(
+                "watchlist_screening",
+                "passed",
+                w.detail.clone(),
+                screened("passed", "no match on the watchlists"),
+            ),
         }
     }
 
@@ -348,7 +464,17 @@ pub fn read_mrz(
         .map(|c| {
             let name =
                 serde_json::to_value(c.name).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            (format!("mrz.{name}"), c.passed, c.detail.clone())
+            let detail = match c.name {
+                // The reason names the rule, not the person's nationality or issuer.
+                mrz::CheckName::IssuingState | mrz::CheckName::Nationality => {
+                    match c.detail.split_once(" is ").filter(|(code, _)| code.len() == 3 && code != &"UTO") {
+                        Some((_, rest)) => format!("the code is {rest}"),
+                        None => c.detail.clone(),
+                    }
+                }
+                _ => c.detail.clone(),
+            };
+            (format!("mrz.{name}"), c.passed, detail)
         })
         .collect();
     let get = |k: &str| entered.get(k).cloned().filter(|v| !v.is_empty());
@@ -361,11 +487,13 @@ pub fn read_mrz(
         expiry: get("document_expiration_date").and_then(|d| parse_date(&d)),
     };
     for c in mrz::compare(&report.data, &person) {
-        if c.outcome == mrz::FieldOutcome::Mismatch {
-            let field =
-                serde_json::to_value(c.field).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            rows.push((format!("consistency.{field}"), false, c.detail));
-        }
+        let passed = match c.outcome {
+            mrz::FieldOutcome::Match => true,
+            mrz::FieldOutcome::Mismatch => false,
+            mrz::FieldOutcome::NotEntered | mrz::FieldOutcome::NotInMrz => continue,
+        };
+        let field = serde_json::to_value(c.field).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        rows.push((format!("consistency.{field}"), passed, c.detail));
     }
     let d = &report.data;
     let mut filled = BTreeMap::new();
@@ -442,6 +570,91 @@ mod tests {
         assert!(checks.iter().filter(|(n, _, _)| n.starts_with("mrz.")).all(|(_, ok, _)| *ok), "{checks:?}");
         let (after_expiry, _) = read_mrz(mrz, &entered, "2026-11-25", true);
         assert!(after_expiry.iter().any(|(n, ok, _)| n == "mrz.not_expired" && !ok), "{after_expiry:?}");
+    }
+
+    /// A real-state TD3 passport whose check digits are all valid and which expired on 2020-01-31.
+    const EXPIRED_PASSPORT: &str =
+        "P<GBRPARK<<LENA<<<<<<<<<<<<<<<<<<<<<<<<<<<<<\n9256654166GBR7908301F2001311AB1234567<<<<<18";
+
+    fn sub<'a>(d: &'a Decision, check: &str, name: &str) -> &'a Value {
+        d.check_results[check]["sub_checks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{check} has sub_checks: {:?}", d.check_results))
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{check} lists {name}: {}", d.check_results[check]))
+    }
+
+    #[test]
+    fn every_check_lists_each_sub_check_it_ran_passed_or_failed() {
+        let mut e = base();
+        e.data.insert("first_name".into(), "Lena".into());
+        e.data.insert("last_name".into(), "Smith".into());
+        let (rows, filled) = read_mrz(EXPIRED_PASSPORT, &e.data, "2026-11-25", false);
+        e.data.extend(filled);
+        e.mrz_checks = rows;
+        e.data.remove("date_of_birth");
+        let d = evaluate(&e);
+
+        // The document check fails (the MRZ says expired; the birth date was not entered)...
+        assert_eq!(d.check_results["document_ocr"]["status"], "failed");
+        // ...and still says that every check digit was valid.
+        for digit in [
+            "mrz.document_number_check_digit",
+            "mrz.date_of_birth_check_digit",
+            "mrz.date_of_expiry_check_digit",
+            "mrz.optional_data_check_digit",
+            "mrz.composite_check_digit",
+        ] {
+            let s = sub(&d, "document_ocr", digit);
+            assert_eq!((s["status"].as_str(), s["passed"].as_bool()), (Some("passed"), Some(true)), "{s}");
+            assert!(s["reason"].as_str().is_some_and(|r| !r.is_empty()), "{s}");
+        }
+        for (name, status) in [
+            ("document_front", "passed"),
+            ("required_field.first_name", "passed"),
+            ("required_field.date_of_birth", "failed"),
+            ("mrz.document_code", "passed"),
+            ("mrz.issuing_state", "passed"),
+            ("mrz.nationality", "passed"),
+            ("mrz.not_expired", "failed"),
+            ("consistency.first_name", "passed"),
+            ("consistency.last_name", "failed"),
+        ] {
+            let s = sub(&d, "document_ocr", name);
+            assert_eq!(s["status"], status, "{name}: {s}");
+            assert_eq!(s["passed"], status == "passed", "{name}: {s}");
+            assert!(s["reason"].is_string(), "{s}");
+        }
+        // Reasons name the rule, never the person's codes or values.
+        let text = d.check_results["document_ocr"]["sub_checks"].to_string();
+        for value in ["GBR", "925665416", "PARK", "LENA", "1979"] {
+            assert!(!text.contains(value), "{value} in {text}");
+        }
+
+        let s = sub(&d, "document_expiration", "not_expired");
+        assert_eq!((s["status"].as_str(), s["passed"].as_bool()), (Some("failed"), Some(false)), "{s}");
+        assert_eq!(sub(&d, "document_expiration", "expiry_date_present")["status"], "passed");
+        assert_eq!(sub(&d, "age_verification", "date_of_birth_present")["status"], "skipped");
+        assert_eq!(sub(&d, "face_match", "similarity")["status"], "passed");
+        assert_eq!(sub(&d, "duplicate_detection", "duplicates")["status"], "passed");
+        assert_eq!(sub(&d, "risk_assessment", "risk_level")["status"], "passed");
+        for (name, result) in &d.check_results {
+            assert!(result["sub_checks"].as_array().is_some_and(|s| !s.is_empty()), "{name}: {result}");
+        }
+    }
+
+    #[test]
+    fn a_passing_document_check_lists_its_passed_sub_checks() {
+        let d = evaluate(&base());
+        assert_eq!(d.check_results["document_ocr"]["status"], "passed");
+        for name in
+            ["document_front", "required_field.first_name", "required_field.last_name", "required_field.date_of_birth"]
+        {
+            assert_eq!(sub(&d, "document_ocr", name)["status"], "passed", "{name}");
+        }
+        assert_eq!(sub(&d, "age_verification", "minimum_age")["passed"], true);
+        assert_eq!(sub(&d, "document_expiration", "expiry_date_present")["status"], "skipped");
     }
 
     #[test]

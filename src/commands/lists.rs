@@ -361,8 +361,16 @@ impl ListOutcome {
                 })
             })
             .collect();
+        let status = if self.blocked() { "failed" } else { "passed" };
+        let reason = match self.outcome {
+            "blocked" => "matches a blocking list",
+            "flagged" => "matches a list that flags for review",
+            "allowed" => "matches a list of trusted subjects",
+            _ => "no match on the lists checked",
+        };
         json!({
-            "status": if self.blocked() { "failed" } else { "passed" },
+            "status": status,
+            "sub_checks": [crate::checks::engine::sub_check("lists", status, reason)],
             "outcome": self.outcome,
             "needs_review": self.flagged(),
             "trusted": self.allowed(),

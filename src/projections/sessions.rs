@@ -66,11 +66,12 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             if e.reason == "resume" {
                 conn.execute("UPDATE sessions SET status = 'pending', expired_at = NULL WHERE id = ?1", [id])?;
             }
+            // A new token replaces the old one, so any link still in use stops working.
+            conn.execute(
+                "UPDATE capture_links SET status = 'revoked' WHERE session_id = ?1 AND status IN ('active', 'consumed')",
+                [id],
+            )?;
             if let Some(link) = &e.link_id {
-                conn.execute(
-                    "UPDATE capture_links SET status = 'revoked' WHERE session_id = ?1 AND status = 'active'",
-                    [id],
-                )?;
                 conn.execute(
                     "INSERT INTO capture_links (id, session_id, token_hash, status, expires_at, created_at)
                      VALUES (?1, ?2, ?3, 'active', ?4, ?5)",
@@ -87,8 +88,9 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         }
         "SessionLinkConsumed" => {
             conn.execute(
-                "UPDATE capture_links SET status = 'consumed' WHERE id = ?1",
-                params![field(event, "link_id").as_str()],
+                "UPDATE capture_links SET status = 'consumed', consumed_at = ?1, browser_hash = ?2
+                 WHERE id = ?3 AND status = 'active'",
+                params![at, field(event, "browser_hash").as_str(), field(event, "link_id").as_str()],
             )?;
         }
         "SessionStatusChanged" => {

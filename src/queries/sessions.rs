@@ -22,6 +22,25 @@ fn tags(conn: &Connection, id: &str) -> AppResult<Vec<String>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The session's one-time links, oldest first: `active`, then `consumed` (the person's first action),
+/// `revoked` (a newer link or token replaced it) or `expired`.
+fn links(conn: &Connection, id: &str) -> AppResult<Vec<Value>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, status, expires_at, created_at, consumed_at FROM capture_links WHERE session_id = ?1
+         ORDER BY created_at, id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(json!({
+            "id": r.get::<_, String>(0)?,
+            "status": r.get::<_, String>(1)?,
+            "expires_at": r.get::<_, String>(2)?,
+            "created_at": r.get::<_, String>(3)?,
+            "consumed_at": r.get::<_, Option<String>>(4)?,
+        }))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 fn render(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url: &str) -> AppResult<Value> {
     let id: String = r.get(0)?;
     let status: String = r.get(2)?;
@@ -74,6 +93,7 @@ fn render(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url:
         "created_at": r.get::<_, String>(15)?,
         "updated_at": r.get::<_, String>(16)?,
         "tags": tags(conn, r.get::<_, String>(0)?.as_str())?,
+        "one_time_links": links(conn, r.get::<_, String>(0)?.as_str())?,
     }))
 }
 

@@ -16,7 +16,7 @@ pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 const PAGE_SIZE: i64 = 2048;
 
 /// Bumped whenever schema.sql changes incompatibly.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -75,14 +75,72 @@ fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> 
     ))
 }
 
-/// Opens (creating if needed) the write connection, applies the schema to an empty database and refuses
-/// a database stamped by a newer binary.
-pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection> {
+/// The files SQLite keeps beside a database: the WAL, its shared-memory index and the rollback journal.
+const SIDE_FILES: &[&str] = &["-wal", "-shm", "-journal"];
+
+/// Creates `path` empty and owner-only (0600) when it does not exist yet. SQLite gives the files it
+/// creates beside a database (-wal, -shm, -journal) the database file's mode, so creating the database
+/// this way first keeps every one of them private whatever the process umask is.
+pub fn create_private(path: &Path) -> AppResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(AppError::Unavailable(format!("cannot create {}: {e}", path.display()))),
+    }
+}
+
+/// Sets owner-only permissions (0600) on `path` and on whichever of its -wal, -shm and -journal files
+/// exist, for files made before this rule or by another tool.
+pub fn restrict_files(path: &Path) -> AppResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut paths = vec![path.to_path_buf()];
+        paths.extend(SIDE_FILES.iter().map(|suffix| {
+            let mut p = path.as_os_str().to_os_string();
+            p.push(suffix);
+            std::path::PathBuf::from(p)
+        }));
+        for p in paths {
+            match std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(AppError::Unavailable(format!("cannot restrict {}: {e}", p.display()))),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, SIDE_FILES);
+    Ok(())
+}
+
+/// Opens `path` read-write, creating it owner-only (0600) when it does not exist, and tightens the
+/// permissions of an existing file and its side files to 0600.
+pub fn open_private(path: &Path) -> AppResult<Connection> {
+    create_private(path)?;
     let conn = Connection::open(path)?;
+    restrict_files(path)?;
+    Ok(conn)
+}
+
+/// Opens (creating if needed) the write connection, applies the schema to an empty database and refuses
+/// a database stamped by a newer binary. The database and its -wal and -shm files are owner-only (0600).
+pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection> {
+    let conn = open_private(path)?;
     // Only takes effect on a new, empty database file.
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     configure(&conn, durability)?;
+    // The -wal and -shm files exist once WAL mode is on; SQLite created them with the database's mode,
+    // and this also tightens ones left by an older version.
+    restrict_files(path)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(AppError::Unavailable(format!(
@@ -92,6 +150,13 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         )));
     }
     if version < SCHEMA_VERSION {
+        if version == 1 {
+            // Version 2 binds a consumed one-time link to the browser that consumed it.
+            conn.execute_batch(
+                "ALTER TABLE capture_links ADD COLUMN consumed_at TEXT;
+                 ALTER TABLE capture_links ADD COLUMN browser_hash TEXT;",
+            )?;
+        }
         conn.execute_batch(SCHEMA_SQL)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }

@@ -40,7 +40,7 @@ pub fn rebuild_in_place(conn: &Connection, keyring: &Keyring) -> AppResult<i64> 
 /// events replayed, or the first difference.
 pub fn check(live_path: &Path, scratch_path: &Path, keyring: &Keyring) -> AppResult<i64> {
     let _ = std::fs::remove_file(scratch_path);
-    let fresh = Connection::open(scratch_path)?;
+    let fresh = super::open_private(scratch_path)?;
     fresh.execute_batch("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")?;
     fresh.execute_batch(SCHEMA_SQL)?;
     let uri = format!("file:{}?mode=ro", live_path.display());

@@ -236,3 +236,23 @@ impl TestApp {
         self.send_raw("POST", &url, key, Some((&content_type, bytes))).await
     }
 }
+
+impl TestApp {
+    /// Sends to a server-root path (such as `/verify/...`) as a browser would: with an optional Cookie
+    /// header and an optional JSON body.
+    pub async fn send_with_cookie(&self, method: &str, path: &str, cookie: Option<&str>, body: Option<&Value>) -> Resp {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(c) = cookie {
+            req = req.insert_header(("Cookie", c));
+        }
+        let mut res = match body {
+            Some(b) => req.insert_header(("Content-Type", "application/json")).send_body(b.to_string()).await,
+            None => req.send().await,
+        }
+        .expect("request sent");
+        let raw = res.body().limit(64 * 1024 * 1024).await.expect("body").to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp { status: res.status().as_u16(), headers: res.headers().clone(), body, raw }
+    }
+}

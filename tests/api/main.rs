@@ -11,6 +11,7 @@ mod identities;
 mod image_matches;
 mod list_policy;
 mod lists;
+mod one_time_links;
 mod pii;
 mod relationships;
 mod replay;

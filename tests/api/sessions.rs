@@ -892,6 +892,61 @@ async fn a_live_capture_by_token_is_processed_and_an_expired_document_is_decline
     assert_error(&app.send_raw("POST", &v("complete"), None, None).await, 400);
 }
 
+#[actix_web::test]
+async fn an_expired_passport_with_valid_check_digits_shows_each_digit_passed_and_the_expiry_failed() {
+    let app = spawn_app().await;
+    let key = app.live_key.clone();
+    let s = create_with(&app, &key, json!({"external_ref": "live_mrz", "checks": no_face()})).await;
+    let id = s["id"].as_str().unwrap().to_string();
+    let token = token_of(&s["capture_url"]);
+    let v = |step: &str| format!("/verify/{token}/{step}");
+    assert_eq!(app.send_json_raw("POST", &v("consent"), &json!({"accepted": true})).await.status, 200);
+    assert_eq!(app.send_json_raw("POST", &v("document-type"), &json!({"document_type": "passport"})).await.status, 200);
+    let r = app.upload(&v("documents"), None, &[("document_type", "id_front")], Some(("image/png", &png(19)))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // A GBR passport, every check digit valid, expired 2020-01-31.
+    let mrz = "P<GBRPARK<<LENA<<<<<<<<<<<<<<<<<<<<<<<<<<<<<\n9256654166GBR7908301F2001311AB1234567<<<<<18";
+    let data = json!({"first_name": "Lena", "last_name": "Park", "date_of_birth": "1979-08-30", "mrz": mrz});
+    let r = app.send_json_raw("POST", &v("user-data"), &data).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.send_raw("POST", &v("complete"), None, None).await.status, 200);
+    wait_for(&app, &key, &id, &["completed", "under_review", "failed"]).await;
+
+    let result = get_with(&app, &key, &format!("/sessions/{id}/result")).await.body;
+    assert_eq!(result["status"], "declined", "{result}");
+    let subs = |check: &str| -> Vec<Value> {
+        result["check_results"][check]["sub_checks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{check} lists its sub-checks: {result}"))
+            .clone()
+    };
+    let status_of = |check: &str, name: &str| -> (String, bool, String) {
+        let s =
+            subs(check).into_iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{check}.{name}: {result}"));
+        (s["status"].as_str().unwrap().into(), s["passed"].as_bool().unwrap(), s["reason"].as_str().unwrap().into())
+    };
+    for digit in [
+        "mrz.document_number_check_digit",
+        "mrz.date_of_birth_check_digit",
+        "mrz.date_of_expiry_check_digit",
+        "mrz.optional_data_check_digit",
+        "mrz.composite_check_digit",
+    ] {
+        let (status, passed, reason) = status_of("document_ocr", digit);
+        assert_eq!((status.as_str(), passed), ("passed", true), "{digit}: {result}");
+        assert!(!reason.is_empty(), "{digit} says why");
+    }
+    for name in ["document_front", "required_field.date_of_birth", "mrz.issuing_state", "consistency.last_name"] {
+        assert_eq!(status_of("document_ocr", name).0, "passed", "{name}: {result}");
+    }
+    let (status, passed, reason) = status_of("document_ocr", "mrz.not_expired");
+    assert_eq!((status.as_str(), passed, reason.as_str()), ("failed", false, "expired"), "{result}");
+    let (status, passed, _) = status_of("document_expiration", "not_expired");
+    assert_eq!((status.as_str(), passed), ("failed", false), "{result}");
+    assert_eq!(result["check_results"]["document_expiration"]["status"], "failed");
+    assert_eq!(status_of("age_verification", "minimum_age").0, "passed", "{result}");
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Simulate (sandbox)
 // ---------------------------------------------------------------------------------------------------------------
@@ -1112,8 +1167,8 @@ async fn a_new_one_time_link_revokes_the_previous_one() {
     let t2 = token_of(&second.body["capture_url"]);
     let minutes = (ts(&second.body["expires_at"]) - OffsetDateTime::now_utc()).whole_minutes();
     assert!((18..=20).contains(&minutes), "null uses the 20-minute default: {}", second.body);
-    assert_error(&app.send_raw("GET", &format!("/verify/{t1}/session"), None, None).await, 404);
-    assert_error(&app.send_json_raw("POST", &format!("/verify/{t1}/consent"), &json!({"accepted": true})).await, 404);
+    assert_eq!(assert_error(&app.send_raw("GET", &format!("/verify/{t1}/session"), None, None).await, 410), "gone");
+    assert_error(&app.send_json_raw("POST", &format!("/verify/{t1}/consent"), &json!({"accepted": true})).await, 410);
     assert_eq!(app.send_raw("GET", &format!("/verify/{t2}/session"), None, None).await.status, 200);
 
     for bad in [json!({"expires_in_minutes": 0}), json!({"expires_in_minutes": 20000})] {
@@ -1387,6 +1442,14 @@ async fn replay_of_a_session_workload_equals_the_live_views() {
     app.post(&format!("/sessions/{s2}/generate-one-time-link"), json!({})).await;
     let link = app.post(&format!("/sessions/{s2}/generate-one-time-link"), json!({"expires_in_minutes": 30})).await;
     app.send_raw("GET", link.body["capture_url"].as_str().unwrap(), None, None).await;
+    let consumed = app
+        .send_json_raw(
+            "POST",
+            &format!("{}/consent", link.body["capture_url"].as_str().unwrap()),
+            &json!({"accepted": true}),
+        )
+        .await;
+    assert_eq!(consumed.status, 200, "{}", consumed.body);
     let s3 = create(&app, json!({"first_name": "Gone"})).await["id"].as_str().unwrap().to_string();
     api_upload(&app, &app.sandbox_key, &s3, "id_front", &png(44)).await;
     app.post(&format!("/sessions/{s3}/simulate"), json!({"action": "require-review"})).await;

@@ -213,7 +213,7 @@ pub async fn create(
             let (custom_statuses, default_status) = match &type_id {
                 Some(t) => match find_identity_type(w.conn, env, t)? {
                     Some(t) => (t.statuses, t.default_status),
-                    None => return Err(AppError::validation("identity_type_id", "unknown identity type")),
+                    None => return Err(AppError::NotFound("Identity type not found.".into())),
                 },
                 None => (Vec::new(), None),
             };
@@ -276,7 +276,7 @@ pub async fn update(
                 let new_type = &new_type.as_ref().map(|t| t.as_str().to_string());
                 if let Some(t) = new_type {
                     if find_identity_type(w.conn, env, t)?.is_none() {
-                        return Err(AppError::validation("identity_type_id", "unknown identity type"));
+                        return Err(AppError::NotFound("Identity type not found.".into()));
                     }
                 }
                 type_id = new_type.clone();
@@ -503,7 +503,7 @@ pub async fn merge(
                 let secondary_state = load_state(w.conn, &env, secondary)?
                     .ok_or_else(|| AppError::NotFound(format!("Secondary identity '{secondary}' not found.")))?;
                 if secondary_state.id == primary_state.id {
-                    return Err(AppError::validation("secondary_identity_id", "must differ from primary_identity_id"));
+                    return Err(AppError::Conflict("The primary and the secondary are the same identity.".into()));
                 }
                 let custom = transferable_custom_fields(w, &secondary_state.id, &primary_state.id)?;
                 let into = primary_state.id.clone();

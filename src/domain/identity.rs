@@ -359,8 +359,10 @@ pub enum IdentityCommand {
     SetMonitoredLists(Vec<String>),
 }
 
+/// A change the identity's current state does not allow (redacted, merged, already archived, ...): a 409,
+/// as spec §2.5 answers state conflicts (docs/api-decisions.md).
 fn refuse(detail: &str) -> AppError {
-    AppError::invalid_state(detail.to_string())
+    AppError::Conflict(detail.to_string())
 }
 
 /// Refuses changes to a redacted or merged identity.

@@ -195,15 +195,8 @@ impl<'de> serde::Deserialize<'de> for IdentityRef {
 
 impl utoipa::PartialSchema for IdentityRef {
     fn schema() -> RefOr<Schema> {
-        let schema = serde_json::json!({
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 255,
-            "pattern": "^[^/\\u0000-\\u001f\\u007f]*[^/\\s\\u0000-\\u001f\\u007f][^/\\u0000-\\u001f\\u007f]*$",
-            "description": "An identity's `idn_` id or its `external_ref`.",
-            "examples": ["idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "user_12345"],
-        });
-        RefOr::T(serde_json::from_value(schema).expect("identity ref schema is valid"))
+        // An id is also a valid external_ref as text, so the external_ref's rules describe both.
+        <super::values::ExternalRef as utoipa::PartialSchema>::schema()
     }
 }
 

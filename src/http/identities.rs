@@ -185,11 +185,11 @@ pub struct ListQuery {
     offset: Option<i64>,
     /// Cursor: the page after this identity id (older identities).
     #[serde(rename = "page[after]")]
-    #[param(rename = "page[after]", value_type = Option<String>)]
+    #[param(rename = "page[after]", value_type = Option<crate::domain::ids::IdentityId>)]
     page_after: Option<crate::domain::ids::IdentityId>,
     /// Cursor: the page before this identity id (newer identities).
     #[serde(rename = "page[before]")]
-    #[param(rename = "page[before]", value_type = Option<String>)]
+    #[param(rename = "page[before]", value_type = Option<crate::domain::ids::IdentityId>)]
     page_before: Option<crate::domain::ids::IdentityId>,
     /// Cursor page size, 1 to 100 (default 25).
     #[serde(rename = "page[size]")]
@@ -213,7 +213,7 @@ fn page_of(limit: Option<i64>, offset: Option<i64>, default_limit: i64) -> Resul
 #[utoipa::path(get, path = "/api/v1/identities", tag = TAG, operation_id = "list_identities",
     params(ListQuery),
     responses((status = 200, description = "A page of identities, newest first (an offset page, or a cursor page when any page[...] parameter is sent)",
-        body = OffsetPage<q::Identity>)))]
+        body = IdentityListPage)))]
 async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<ListQuery>) -> ApiResult {
     p.require(READ, &[])?;
     let query = query.0;
@@ -231,20 +231,25 @@ async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<ListQuer
         if !(1..=100).contains(&size) {
             return Err(AppError::validation("page[size]", "must be an integer from 1 to 100"));
         }
+        // page[after] wins when both are sent (docs/api-decisions.md).
         let cursor = match (query.page_after, query.page_before) {
-            (Some(_), Some(_)) => {
-                return Err(AppError::validation("page", "use page[after] or page[before], not both"))
-            }
-            (Some(a), None) => Cursor::After(a.into_string()),
+            (Some(a), _) => Cursor::After(a.into_string()),
             (None, Some(b)) => Cursor::Before(b.into_string()),
             (None, None) => Cursor::First,
         };
-        let page: CursorPage<q::Identity> =
-            q::list_cursor(&conn, &state.keyring, p.environment(), &criteria, cursor, size)?;
-        return Ok(Reply::ok(page));
+        let page = q::list_cursor(&conn, &state.keyring, p.environment(), &criteria, cursor, size)?;
+        return Ok(Reply::ok(IdentityListPage::Cursor(page)));
     }
     let page = page_of(query.limit, query.offset, 25)?;
-    Ok(Reply::ok(q::list_offset(&conn, &state.keyring, p.environment(), &criteria, page)?))
+    Ok(Reply::ok(IdentityListPage::Offset(q::list_offset(&conn, &state.keyring, p.environment(), &criteria, page)?)))
+}
+
+/// The identity list: offset pages by default, cursor pages when a `page[...]` parameter is sent.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum IdentityListPage {
+    Offset(OffsetPage<q::Identity>),
+    Cursor(CursorPage<q::Identity>),
 }
 
 #[utoipa::path(post, path = "/api/v1/identities", tag = TAG, operation_id = "create_identity",
@@ -252,6 +257,7 @@ async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<ListQuer
     responses(
         (status = 201, description = "Created", body = q::CreatedIdentity),
         (status = 200, description = "`upsert` returned the existing identity", body = q::CreatedIdentity),
+        (status = 404, description = "The identity type does not exist", body = ErrorBody),
         (status = 409, description = "An identity with this external_ref exists", body = ErrorBody)))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateIdentityBody>) -> ApiResult {
     p.require(WRITE, &[])?;
@@ -285,7 +291,7 @@ async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef
     request_body = UpdateIdentityBody,
     responses(
         (status = 200, description = "The updated identity", body = q::Identity),
-        (status = 409, description = "Another identity has this external_ref", body = ErrorBody)))]
+        (status = 409, description = "Another identity has this external_ref, or the identity is redacted or merged", body = ErrorBody)))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -339,19 +345,50 @@ async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
     Ok(Reply::ok(q::export(&state.read.get()?, &state.keyring, p.environment(), &id, &now)?))
 }
 
-crate::personal_data_struct!(
-    /// Blind-index search (spec §1.6.7): every criterion given must match; first_name, last_name and
-    /// date_of_birth come together.
-    pub struct SearchBody {
-        pub external_ref: Option<ExternalRef>,
-        pub status: Option<StatusName>,
-        pub country: Option<CountryCode>,
-        #[schema(minimum = 1, maximum = 100)]
-        pub limit: Option<i64>,
-        #[schema(minimum = 0)]
-        pub offset: Option<i64>,
-    }
-);
+/// Blind-index search (spec §1.6.7): every criterion given must match; first_name, last_name and
+/// date_of_birth come together.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchBody {
+    pub external_ref: Option<ExternalRef>,
+    pub status: Option<StatusName>,
+    pub country: Option<CountryCode>,
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub date_of_birth: Option<DateOfBirth>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub city: Option<PlaceName>,
+    pub state: Option<PlaceName>,
+    pub zip_code: Option<ShortText>,
+    pub document_number: Option<DocumentNumber>,
+    pub ssn: Option<ShortText>,
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    #[schema(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+/// The personal-data search criteria of a search body: the fields that have a blind index.
+macro_rules! searchable_personal_data {
+    ($body:expr) => {{
+        let b = &$body;
+        let mut out = values::PersonalData::default();
+        out.put_all(&[
+            ("first_name", b.first_name.as_ref().map(PersonName::as_str)),
+            ("last_name", b.last_name.as_ref().map(PersonName::as_str)),
+            ("date_of_birth", b.date_of_birth.as_ref().map(DateOfBirth::as_str)),
+            ("email", b.email.as_ref().map(Email::as_str)),
+            ("phone", b.phone.as_ref().map(Phone::as_str)),
+            ("city", b.city.as_ref().map(PlaceName::as_str)),
+            ("state", b.state.as_ref().map(PlaceName::as_str)),
+            ("zip_code", b.zip_code.as_ref().map(ShortText::as_str)),
+            ("document_number", b.document_number.as_ref().map(DocumentNumber::as_str)),
+            ("ssn", b.ssn.as_ref().map(ShortText::as_str)),
+        ]);
+        out
+    }};
+}
 
 /// Name + date of birth are searched together (one blind index), or not at all.
 fn check_name_and_birth_date(pii: &values::PersonalData) -> Result<(), AppError> {
@@ -370,16 +407,9 @@ fn check_name_and_birth_date(pii: &values::PersonalData) -> Result<(), AppError>
     Ok(())
 }
 
-/// Search by personal data only through the fields that have a blind index.
-const UNSEARCHABLE: &[&str] = &["middle_name", "address_line1", "address_line2", "nationality", "gender"];
-
 fn search_criteria(pii: values::PersonalData) -> Result<std::collections::BTreeMap<String, String>, AppError> {
     check_name_and_birth_date(&pii)?;
-    let map = pii.into_map();
-    if let Some(field) = map.keys().find(|k| UNSEARCHABLE.contains(&k.as_str())) {
-        return Err(AppError::validation(field, "is not a search field"));
-    }
-    Ok(map)
+    Ok(pii.into_map())
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/search", tag = TAG, operation_id = "search_identities",
@@ -390,7 +420,7 @@ async fn search(state: web::Data<AppState>, p: Principal, body: ApiBody<SearchBo
     let b = body.0;
     let page = page_of(b.limit, b.offset, 25)?;
     let criteria = IdentityCriteria {
-        personal_data: search_criteria(b.personal_data())?,
+        personal_data: search_criteria(searchable_personal_data!(b))?,
         external_ref: b.external_ref,
         statuses: b.status.map(|s| statuses_of(s.as_str())).unwrap_or_default(),
         country: b.country,
@@ -399,43 +429,53 @@ async fn search(state: web::Data<AppState>, p: Principal, body: ApiBody<SearchBo
     Ok(Reply::ok(q::list_offset(&state.read.get()?, &state.keyring, p.environment(), &criteria, page)?))
 }
 
-crate::personal_data_struct!(
-    /// Advanced search (spec §1.6.7 and docs/api-decisions.md): the basic criteria plus status sets, tags
-    /// (all / any), type, flags, archive and monitoring state, date ranges and custom field equality.
-    pub struct AdvancedSearchBody {
-        pub external_ref: Option<ExternalRef>,
-        #[schema(max_length = 255)]
-        pub external_ref_prefix: Option<String>,
-        pub status: Option<StatusName>,
-        pub statuses: Option<Vec<StatusName>>,
-        pub country: Option<CountryCode>,
-        pub identity_type_id: Option<IdentityTypeId>,
-        /// Every one of these tags.
-        pub tags: Option<Vec<Tag>>,
-        /// At least one of these tags.
-        pub tags_any: Option<Vec<Tag>>,
-        pub is_flagged: Option<bool>,
-        pub include_archived: Option<bool>,
-        /// true: only archived; false: only not archived.
-        pub archived: Option<bool>,
-        pub monitoring_enabled: Option<bool>,
-        #[schema(value_type = Option<String>, format = DateTime)]
-        pub created_after: Option<Timestamp>,
-        #[schema(value_type = Option<String>, format = DateTime)]
-        pub created_before: Option<Timestamp>,
-        #[schema(value_type = Option<String>, format = DateTime)]
-        pub updated_after: Option<Timestamp>,
-        #[schema(value_type = Option<String>, format = DateTime)]
-        pub updated_before: Option<Timestamp>,
-        /// Equality on non-encrypted custom fields.
-        #[schema(value_type = Option<Object>)]
-        pub custom_fields: Option<Map<String, Value>>,
-        #[schema(minimum = 1, maximum = 100)]
-        pub limit: Option<i64>,
-        #[schema(minimum = 0)]
-        pub offset: Option<i64>,
-    }
-);
+/// Advanced search (spec §1.6.7 and docs/api-decisions.md): the basic criteria plus status sets, tags
+/// (all / any), type, flags, archive and monitoring state, date ranges and custom field equality.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdvancedSearchBody {
+    pub external_ref: Option<ExternalRef>,
+    #[schema(max_length = 255)]
+    pub external_ref_prefix: Option<String>,
+    pub status: Option<StatusName>,
+    pub statuses: Option<Vec<StatusName>>,
+    pub country: Option<CountryCode>,
+    pub identity_type_id: Option<IdentityTypeId>,
+    /// Every one of these tags.
+    pub tags: Option<Vec<Tag>>,
+    /// At least one of these tags.
+    pub tags_any: Option<Vec<Tag>>,
+    pub is_flagged: Option<bool>,
+    pub include_archived: Option<bool>,
+    /// true: only archived; false: only not archived.
+    pub archived: Option<bool>,
+    pub monitoring_enabled: Option<bool>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub created_after: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub created_before: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub updated_after: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub updated_before: Option<Timestamp>,
+    /// Equality on non-encrypted custom fields.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Map<String, Value>>,
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub date_of_birth: Option<DateOfBirth>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub city: Option<PlaceName>,
+    pub state: Option<PlaceName>,
+    pub zip_code: Option<ShortText>,
+    pub document_number: Option<DocumentNumber>,
+    pub ssn: Option<ShortText>,
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    #[schema(minimum = 0)]
+    pub offset: Option<i64>,
+}
 
 /// An RFC 3339 timestamp, normalised to idv's UTC form.
 #[derive(Debug, Clone)]
@@ -460,7 +500,7 @@ async fn advanced_search(state: web::Data<AppState>, p: Principal, body: ApiBody
     let mut statuses: Vec<String> = b.status.iter().flat_map(|s| statuses_of(s.as_str())).collect();
     statuses.extend(b.statuses.iter().flatten().flat_map(|s| statuses_of(s.as_str())));
     let criteria = IdentityCriteria {
-        personal_data: search_criteria(b.personal_data())?,
+        personal_data: search_criteria(searchable_personal_data!(b))?,
         external_ref: b.external_ref,
         external_ref_prefix: b.external_ref_prefix,
         statuses,
@@ -686,9 +726,18 @@ pub struct MergeMultipleResult {
     pub merged_ids: Vec<String>,
 }
 
+/// The two refs name one identity: a conflict with what is stored (an id and its own external_ref differ as
+/// text), so a 409 rather than a field error.
+fn same_identity() -> AppError {
+    AppError::Conflict("The primary and the secondary are the same identity.".into())
+}
+
 #[utoipa::path(post, path = "/api/v1/identities/merge/preview", tag = TAG, operation_id = "preview_identity_merge",
     request_body = MergeBody,
-    responses((status = 200, description = "What the merge would do; nothing is written", body = MergePreview)))]
+    responses(
+        (status = 200, description = "What the merge would do; nothing is written", body = MergePreview),
+        (status = 404, description = "The primary or secondary identity does not exist", body = ErrorBody),
+        (status = 409, description = "Both refer to the same identity", body = ErrorBody)))]
 async fn merge_preview(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody>) -> ApiResult {
     p.require(READ, &[])?;
     let b = body.0;
@@ -698,7 +747,7 @@ async fn merge_preview(state: web::Data<AppState>, p: Principal, body: ApiBody<M
     let secondary = q::resolve(&conn, p.environment(), b.secondary_identity_id.as_str())?
         .ok_or_else(|| AppError::NotFound("Secondary identity not found.".into()))?;
     if primary == secondary {
-        return Err(AppError::validation("secondary_identity_id", "must differ from primary_identity_id"));
+        return Err(same_identity());
     }
     let primary_obj = q::get(&conn, &state.keyring, p.environment(), &primary)?;
     let secondary_obj = q::get(&conn, &state.keyring, p.environment(), &secondary)?;
@@ -728,7 +777,10 @@ async fn merge_preview(state: web::Data<AppState>, p: Principal, body: ApiBody<M
 
 #[utoipa::path(post, path = "/api/v1/identities/merge", tag = TAG, operation_id = "merge_identities",
     request_body = MergeBody,
-    responses((status = 200, description = "Both identities after the merge", body = MergeResult)))]
+    responses(
+        (status = 200, description = "Both identities after the merge", body = MergeResult),
+        (status = 404, description = "The primary or secondary identity does not exist", body = ErrorBody),
+        (status = 409, description = "Both refer to the same identity", body = ErrorBody)))]
 async fn merge(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -746,7 +798,10 @@ async fn merge(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody
 
 #[utoipa::path(post, path = "/api/v1/identities/merge-multiple", tag = TAG, operation_id = "merge_multiple_identities",
     request_body = MergeMultipleBody,
-    responses((status = 200, description = "The primary after the merges", body = MergeMultipleResult)))]
+    responses(
+        (status = 200, description = "The primary after the merges", body = MergeMultipleResult),
+        (status = 404, description = "The primary or a secondary identity does not exist", body = ErrorBody),
+        (status = 409, description = "A secondary is the primary itself", body = ErrorBody)))]
 async fn merge_multiple(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeMultipleBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;

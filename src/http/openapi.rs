@@ -17,7 +17,9 @@ use utoipa::OpenApi;
             request bodies also accept camelCase and kebab-case keys and the JSON:API `{data:{attributes}}` \
             envelope, and the `Key-Inflection: camel|kebab` request header turns response keys into that \
             casing. Errors share one shape: `{error, detail, status_code}`, plus `errors[]` on a 422. Request \
-            bodies refuse unknown fields (422 naming the field)."
+            bodies refuse unknown fields (422 naming the field). Every POST, PATCH, PUT and DELETE accepts an \
+            `Idempotency-Key` header (at most 255 characters): the same key with the same body replays the first \
+            response for 24 h; with a different body it is a 422 `idempotency_mismatch`."
     ),
     components(schemas(ErrorBody))
 )]
@@ -39,7 +41,22 @@ pub fn document() -> Value {
     value["openapi"] = json!("3.1.0");
     add_untyped_operations(&mut value);
     apply_conventions(&mut value);
+    add_dependent_fields(&mut value);
     value
+}
+
+/// Rules between fields that the types alone cannot state: name and date of birth are searched together.
+fn add_dependent_fields(doc: &mut Value) {
+    let together = json!({
+        "first_name": ["last_name", "date_of_birth"],
+        "last_name": ["first_name", "date_of_birth"],
+        "date_of_birth": ["first_name", "last_name"],
+    });
+    for name in ["SearchBody", "AdvancedSearchBody"] {
+        if let Some(schema) = doc["components"]["schemas"].get_mut(name) {
+            schema["dependentRequired"] = together.clone();
+        }
+    }
 }
 
 /// Operations served but not yet described by typed annotations keep a minimal entry, so the document
@@ -96,8 +113,10 @@ fn error_response(description: &str) -> Value {
 }
 
 /// Adds what every operation shares: security and its 401/403/429 on the authenticated API, 400/413/415/422
-/// where a body or query is parsed, 404 where a path names an object, the Idempotency-Key header on
-/// writes, and links from each create to the operations on what it created.
+/// where a body or query is parsed, 404 where a path names an object, and links from each create to the
+/// operations on what it created. The Idempotency-Key header is described once in the document's
+/// description rather than as a parameter of every write (a client generator would otherwise make it an
+/// argument of each call, and a fuzzer would reuse one key across different bodies).
 fn apply_conventions(doc: &mut Value) {
     doc["components"]["securitySchemes"] = json!({
         "ApiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key",
@@ -138,18 +157,6 @@ fn apply_conventions(doc: &mut Value) {
             }
             if authenticated && matches!(method.as_str(), "post" | "patch" | "put" | "delete") {
                 add("422", "The Idempotency-Key was already used with different parameters.");
-                let params = op
-                    .as_object_mut()
-                    .expect("operation is an object")
-                    .entry("parameters")
-                    .or_insert_with(|| json!([]));
-                if let Some(list) = params.as_array_mut() {
-                    list.push(json!({
-                        "name": "Idempotency-Key", "in": "header", "required": false,
-                        "description": "Replays the first response for 24 h when the same key and body are sent again.",
-                        "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$" }
-                    }));
-                }
             }
             if authenticated {
                 op["security"] = json!([{ "ApiKey": [] }]);

@@ -32,10 +32,10 @@ async fn create_get_update_and_redact_an_identity() {
     assert_eq!(after.body["status"], "redacted");
     assert!(after.body["extracted_data"].is_null());
     assert_eq!(
-        assert_error(&app.patch(&format!("/identities/{id}"), json!({"city": "Rome"})).await, 422),
-        "validation_error"
+        assert_error(&app.patch(&format!("/identities/{id}"), json!({"city": "Rome"})).await, 409),
+        "conflict"
     );
-    assert_error(&app.delete(&format!("/identities/{id}/data")).await, 422);
+    assert_error(&app.delete(&format!("/identities/{id}/data")).await, 409);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ async fn cursor_pagination_walks_forward_and_back() {
     assert_error(&app.get("/identities?page%5Bsize%5D=0").await, 422);
     let both =
         app.get(&format!("/identities?page%5Bafter%5D={}&page%5Bbefore%5D={}", everything[0], everything[1])).await;
-    assert_error(&both, 422);
+    assert_eq!(both.status, 200, "page[after] wins when both are sent: {}", both.body);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -372,13 +372,13 @@ async fn patch_sets_status_manually_and_validates() {
 }
 
 #[actix_web::test]
-async fn patch_of_a_redacted_identity_is_422() {
+async fn patch_of_a_redacted_identity_is_409() {
     let app = spawn_app().await;
     let id = app.create_identity(json!({"external_ref": "r1", "first_name": "Al"})).await;
     assert_eq!(app.delete(&format!("/identities/{id}/data")).await.status, 200);
     for body in [json!({"first_name": "Bo"}), json!({"status": "approved"}), json!({"country": "US"})] {
         let r = app.patch(&format!("/identities/{id}"), body).await;
-        assert_eq!(assert_error(&r, 422), "validation_error");
+        assert_eq!(assert_error(&r, 409), "conflict");
     }
     assert_eq!(app.get(&format!("/identities/{id}")).await.body["status"], "redacted");
 }
@@ -427,7 +427,7 @@ async fn redaction_erases_pii_and_search_hashes() {
     assert!(export.body["identity"]["extracted_data"].is_null());
     assert!(!String::from_utf8_lossy(&export.raw).contains("Petrova"));
 
-    assert_eq!(assert_error(&app.delete(&format!("/identities/{id}/data")).await, 422), "validation_error");
+    assert_eq!(assert_error(&app.delete(&format!("/identities/{id}/data")).await, 409), "conflict");
     assert_error(&app.delete("/identities/idn_01ARZ3NDEKTSV4RRFFQ69G5FAV/data").await, 404);
 }
 
@@ -775,7 +775,7 @@ async fn archive_keeps_status_and_pauses_monitoring_restore_resumes_it() {
     assert_eq!(got.body["monitoring_enabled"], false);
     assert_eq!(got.body["monitoring_paused_reason"], "archived");
 
-    assert_eq!(assert_error(&app.post(&format!("/identities/{id}/archive"), json!({})).await, 422), "validation_error");
+    assert_eq!(assert_error(&app.post(&format!("/identities/{id}/archive"), json!({})).await, 409), "conflict");
 
     let restored = app.post(&format!("/identities/{id}/restore"), json!({})).await;
     assert_eq!(restored.status, 200, "{}", restored.body);
@@ -786,7 +786,7 @@ async fn archive_keeps_status_and_pauses_monitoring_restore_resumes_it() {
     assert!(restored.body["monitoring_paused_reason"].is_null());
     assert!(restored.body["extracted_data"].is_object() || restored.body["extracted_data"].is_null());
     assert!(restored.body.get("tags").is_some(), "restore returns the full identity: {}", restored.body);
-    assert_error(&app.post(&format!("/identities/{id}/restore"), json!({})).await, 422);
+    assert_error(&app.post(&format!("/identities/{id}/restore"), json!({})).await, 409);
     assert_error(&app.post("/identities/idn_01ARZ3NDEKTSV4RRFFQ69G5FAV/archive", json!({})).await, 404);
     assert_error(&app.post("/identities/idn_01ARZ3NDEKTSV4RRFFQ69G5FAV/restore", json!({})).await, 404);
 }
@@ -814,7 +814,7 @@ async fn a_redacted_identity_cannot_be_archived() {
     let id = app.create_identity(json!({"external_ref": "arc_3"})).await;
     assert_eq!(app.delete(&format!("/identities/{id}/data")).await.status, 200);
     let r = app.post(&format!("/identities/{id}/archive"), json!({})).await;
-    assert_eq!(assert_error(&r, 422), "validation_error");
+    assert_eq!(assert_error(&r, 409), "conflict");
     assert!(app.get(&format!("/identities/{id}")).await.body["archived_at"].is_null());
 }
 
@@ -915,11 +915,11 @@ async fn merge_marks_the_secondary_merged_and_merges_tags() {
     let again = app
         .post("/identities/merge", json!({"primary_identity_id": primary, "secondary_identity_id": secondary}))
         .await;
-    assert_eq!(assert_error(&again, 422), "validation_error");
-    assert_error(&app.patch(&format!("/identities/{secondary}"), json!({"city": "X"})).await, 422);
+    assert_eq!(assert_error(&again, 409), "conflict");
+    assert_error(&app.patch(&format!("/identities/{secondary}"), json!({"city": "X"})).await, 409);
     let same =
         app.post("/identities/merge", json!({"primary_identity_id": primary, "secondary_identity_id": primary})).await;
-    assert_error(&same, 422);
+    assert_error(&same, 409);
     let missing = app
         .post(
             "/identities/merge",
@@ -931,7 +931,7 @@ async fn merge_marks_the_secondary_merged_and_merges_tags() {
 }
 
 #[actix_web::test]
-async fn merging_a_redacted_secondary_is_422() {
+async fn merging_a_redacted_secondary_is_409() {
     let app = spawn_app().await;
     let primary = app.create_identity(json!({"external_ref": "mr_p", "tags": ["a"]})).await;
     let secondary = app.create_identity(json!({"external_ref": "mr_s", "tags": ["z"]})).await;
@@ -939,7 +939,7 @@ async fn merging_a_redacted_secondary_is_422() {
     let r = app
         .post("/identities/merge", json!({"primary_identity_id": primary, "secondary_identity_id": secondary}))
         .await;
-    assert_eq!(assert_error(&r, 422), "validation_error");
+    assert_eq!(assert_error(&r, 409), "conflict");
     assert_eq!(app.get(&format!("/identities/{primary}")).await.body["tags"], json!(["a"]), "nothing moved");
     assert_eq!(app.get(&format!("/identities/{secondary}")).await.body["status"], "redacted");
 }
@@ -1014,7 +1014,7 @@ async fn merge_multiple_merges_each_secondary() {
     let r = app
         .post("/identities/merge-multiple", json!({"primary_identity_id": primary, "secondary_identity_ids": [s3, s1]}))
         .await;
-    assert_error(&r, 422);
+    assert_error(&r, 409);
     assert_eq!(app.get(&format!("/identities/{s3}")).await.body["status"], "pending");
     let empty = app
         .post("/identities/merge-multiple", json!({"primary_identity_id": primary, "secondary_identity_ids": []}))

@@ -9,14 +9,14 @@ use super::CommandMeta;
 use crate::crypto::{blind, DataKey, Keyring};
 use crate::domain::custom_list::{
     self as dom, ItemAdded, ListCommand, ListCreated, ListEvent, ListMatch, ListState, ListType, ListUpdated, Lookup,
-    MatchRecorded, Norm,
+    MatchMode, MatchRecorded, Norm,
 };
-use crate::domain::ids;
+use crate::domain::ids::{self, ListId, ListItemId, ListMatchId};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::store::events::NewEvent;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -86,17 +86,17 @@ fn emit(w: &mut WriteCtx<'_>, meta: &CommandMeta, stream: &str, version: i64, ev
 #[derive(Debug, Clone)]
 pub struct CreateList {
     pub name: String,
-    pub list_type: String,
-    pub match_mode: String,
+    pub list_type: ListType,
+    pub match_mode: MatchMode,
     pub description: Option<String>,
 }
 
-pub async fn create(writer: &Writer, keyring: Arc<Keyring>, meta: CommandMeta, input: CreateList) -> AppResult<String> {
-    let id = ids::new_id(ids::LIST);
+pub async fn create(writer: &Writer, keyring: Arc<Keyring>, meta: CommandMeta, input: CreateList) -> AppResult<ListId> {
+    let id = ListId::new().into_string();
     let created = ListCreated {
         name: input.name,
-        list_type: input.list_type,
-        match_mode: input.match_mode,
+        list_type: input.list_type.as_str().to_string(),
+        match_mode: input.match_mode.as_str().to_string(),
         description: input.description,
     };
     // Validated before the key is made, so a refused list leaves nothing behind.
@@ -109,18 +109,33 @@ pub async fn create(writer: &Writer, keyring: Arc<Keyring>, meta: CommandMeta, i
                 .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
                 .execute(params![id, wrapped])?;
             emit(w, &meta, &id, 0, evs)?;
-            Ok(id)
+            Ok(ListId::from_stored(id))
         })
         .await
 }
 
-pub async fn update(writer: &Writer, meta: CommandMeta, id: String, update: ListUpdated) -> AppResult<String> {
+/// The changes of a list update; `None` leaves a field as it is, `description: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateList {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub match_mode: Option<MatchMode>,
+    pub is_active: Option<bool>,
+}
+
+pub async fn update(writer: &Writer, meta: CommandMeta, id: ListId, input: UpdateList) -> AppResult<ListId> {
+    let update = ListUpdated {
+        name: input.name,
+        description: input.description,
+        match_mode: input.match_mode.map(|m| m.as_str().to_string()),
+        is_active: input.is_active,
+    };
     writer
         .execute(move |w| {
-            let s = require_list(w.conn, &meta.environment, &id)?;
+            let s = require_list(w.conn, &meta.environment, id.as_str())?;
             let evs = dom::decide(Some(&s), ListCommand::Update(update))?;
             emit(w, &meta, &s.id, s.version, evs)?;
-            Ok(s.id)
+            Ok(ListId::from_stored(s.id))
         })
         .await
 }
@@ -151,22 +166,22 @@ pub fn referencing_workflows(
     Ok(rows.into_iter().filter(|(_, graph)| names_list(graph)).map(|(id, _)| id).collect())
 }
 
-pub async fn archive(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<String> {
+pub async fn archive(writer: &Writer, meta: CommandMeta, id: ListId) -> AppResult<ListId> {
     writer
         .execute(move |w| {
-            let s = require_list(w.conn, &meta.environment, &id)?;
+            let s = require_list(w.conn, &meta.environment, id.as_str())?;
             let referenced_by = referencing_workflows(w.conn, &meta.environment, &s.id, true)?;
             let evs = dom::decide(Some(&s), ListCommand::Archive { referenced_by })?;
             emit(w, &meta, &s.id, s.version, evs)?;
-            Ok(s.id)
+            Ok(ListId::from_stored(s.id))
         })
         .await
 }
 
-/// One item as given: its raw `value` object and notes.
+/// One item as given: its raw `value` object (checked against the list type here) and notes.
 #[derive(Debug, Clone)]
 pub struct NewItem {
-    pub value: Value,
+    pub value: Map<String, Value>,
     pub notes: Option<String>,
 }
 
@@ -194,28 +209,42 @@ impl Batch {
 pub async fn add_items(
     writer: &Writer,
     meta: CommandMeta,
-    list_id: String,
+    list_id: ListId,
     items: Vec<NewItem>,
     batch: Batch,
-) -> AppResult<Vec<String>> {
+) -> AppResult<Vec<ListItemId>> {
     if items.len() > dom::MAX_BATCH {
         return Err(AppError::validation("items", format!("at most {} items per request", dom::MAX_BATCH)));
     }
     writer
         .execute(move |w| {
-            let s = require_list(w.conn, &meta.environment, &list_id)?;
+            let s = require_list(w.conn, &meta.environment, list_id.as_str())?;
             add_items_in(w, &meta, &s, &items, batch)
         })
         .await
 }
 
 /// A CSV import: the header row names the list type's value keys (plus `notes`), at most 1,000 rows.
-pub async fn import_csv(writer: &Writer, meta: CommandMeta, list_id: String, file: Vec<u8>) -> AppResult<Vec<String>> {
+pub async fn import_csv(
+    writer: &Writer,
+    meta: CommandMeta,
+    list_id: ListId,
+    file: Vec<u8>,
+) -> AppResult<Vec<ListItemId>> {
     writer
         .execute(move |w| {
-            let s = require_list(w.conn, &meta.environment, &list_id)?;
+            let s = require_list(w.conn, &meta.environment, list_id.as_str())?;
             let rows = dom::parse_csv(s.list_type, &file)?;
-            let items: Vec<NewItem> = rows.into_iter().map(|(value, notes)| NewItem { value, notes }).collect();
+            let items: Vec<NewItem> = rows
+                .into_iter()
+                .map(|(value, notes)| {
+                    let value = match value {
+                        Value::Object(map) => map,
+                        _ => Map::new(),
+                    };
+                    NewItem { value, notes }
+                })
+                .collect();
             add_items_in(w, &meta, &s, &items, Batch::Csv)
         })
         .await
@@ -227,7 +256,7 @@ fn add_items_in(
     s: &ListState,
     items: &[NewItem],
     batch: Batch,
-) -> AppResult<Vec<String>> {
+) -> AppResult<Vec<ListItemId>> {
     if s.archived {
         return Err(AppError::invalid_state("This list is archived and can no longer be changed."));
     }
@@ -238,7 +267,7 @@ fn add_items_in(
         if let Err(e) = dom::check_notes("notes", &item.notes) {
             errors.push(FieldError::new(batch.field(i, &e.field), e.message));
         }
-        match dom::parse_item(s.list_type, &item.value, today) {
+        match dom::parse_item(s.list_type, &Value::Object(item.value.clone()), today) {
             Ok(p) => parsed.push(p),
             Err(es) => errors.extend(es.into_iter().map(|e| FieldError::new(batch.field(i, &e.field), e.message))),
         }
@@ -262,21 +291,22 @@ fn add_items_in(
         let digests = seal("digests", &serde_json::to_string(&digests)?);
         added.push(ItemAdded { item_id, value, notes, digests, scan: p.scan });
     }
-    let ids: Vec<String> = added.iter().map(|a| a.item_id.clone()).collect();
+    let ids: Vec<ListItemId> = added.iter().map(|a| ListItemId::from_stored(a.item_id.clone())).collect();
     let evs = dom::decide(Some(s), ListCommand::AddItems(added))?;
     emit(w, meta, &s.id, s.version, evs)?;
     Ok(ids)
 }
 
-pub async fn delete_item(writer: &Writer, meta: CommandMeta, list_id: String, item_id: String) -> AppResult<()> {
+pub async fn delete_item(writer: &Writer, meta: CommandMeta, list_id: ListId, item_id: ListItemId) -> AppResult<()> {
     writer
         .execute(move |w| {
-            let s = require_list(w.conn, &meta.environment, &list_id)?;
+            let s = require_list(w.conn, &meta.environment, list_id.as_str())?;
             let exists: bool = w.conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM custom_list_items WHERE id = ?1 AND list_id = ?2)",
-                params![item_id, s.id],
+                params![item_id.as_str(), s.id],
                 |r| r.get(0),
             )?;
+            let item_id = item_id.into_string();
             let evs = dom::decide(Some(&s), ListCommand::DeleteItem { item_id, exists })?;
             emit(w, &meta, &s.id, s.version, evs)
         })
@@ -286,11 +316,12 @@ pub async fn delete_item(writer: &Writer, meta: CommandMeta, list_id: String, it
 pub async fn mark_false_positive(
     writer: &Writer,
     meta: CommandMeta,
-    match_id: String,
+    match_id: ListMatchId,
     reason: Option<String>,
-) -> AppResult<String> {
+) -> AppResult<ListMatchId> {
     writer
         .execute(move |w| {
+            let match_id = match_id.into_string();
             let row: Option<bool> = w
                 .conn
                 .query_row(
@@ -310,7 +341,7 @@ pub async fn mark_false_positive(
                     vec![NewEvent::new("ListMatchMarkedFalsePositive", serde_json::to_value(&e)?)],
                 )?;
             }
-            Ok(match_id)
+            Ok(ListMatchId::from_stored(match_id))
         })
         .await
 }

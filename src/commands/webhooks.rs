@@ -6,8 +6,11 @@
 
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
+use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
+use crate::domain::values::WebhookUrl;
 use crate::domain::webhook::{
-    self as dom, EndpointCommand, EndpointCreated, EndpointEvent, EndpointState, EndpointUpdated,
+    self as dom, ApiVersion, EndpointCommand, EndpointCreated, EndpointEvent, EndpointState, EndpointUpdated,
+    EventSubscription, KeyInflection,
 };
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent, StoredEvent};
@@ -24,21 +27,39 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Create input, already parsed from the request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EndpointInput {
-    pub url: String,
+    pub url: WebhookUrl,
     pub label: Option<String>,
     pub description: Option<String>,
-    pub enabled_events: Option<Vec<String>>,
+    pub enabled_events: Option<Vec<EventSubscription>>,
     pub attribute_blocklist: Option<Vec<String>>,
     pub event_filter_conditions: Option<Value>,
-    pub api_version: Option<String>,
-    pub key_inflection: Option<String>,
+    pub api_version: Option<ApiVersion>,
+    pub key_inflection: Option<KeyInflection>,
+}
+
+/// The changes of an endpoint update: `None` leaves a field as it is; `Some(None)` clears a nullable one.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateEndpoint {
+    pub url: Option<WebhookUrl>,
+    pub label: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    pub enabled_events: Option<Vec<EventSubscription>>,
+    pub attribute_blocklist: Option<Vec<String>>,
+    pub event_filter_conditions: Option<Option<Value>>,
+    pub api_version: Option<Option<ApiVersion>>,
+    pub key_inflection: Option<KeyInflection>,
+}
+
+fn event_names(events: Vec<EventSubscription>) -> Vec<String> {
+    events.into_iter().map(EventSubscription::into_string).collect()
 }
 
 /// An endpoint with its freshly minted secret (shown once for live endpoints).
 pub struct NewEndpoint {
-    pub id: String,
+    pub id: WebhookEndpointId,
     pub secret: WebhookSecret,
 }
 
@@ -111,23 +132,23 @@ fn create_in(
     input: EndpointInput,
     cloned_from: Option<String>,
 ) -> AppResult<NewEndpoint> {
-    let id = crate::domain::ids::new_id(dom::ENDPOINT_PREFIX);
+    let id = WebhookEndpointId::new().into_string();
     let secret = WebhookSecret::generate();
     let created = EndpointCreated {
-        url: input.url.trim().to_string(),
+        url: input.url.into_string(),
         label: input.label,
         description: input.description,
-        enabled_events: dom::normalise_events(input.enabled_events)?,
+        enabled_events: dom::normalise_events(input.enabled_events.map(event_names))?,
         attribute_blocklist: input.attribute_blocklist.unwrap_or_default(),
         event_filter_conditions: dom::normalise_filters(input.event_filter_conditions.unwrap_or(Value::Null))?,
-        api_version: input.api_version,
-        key_inflection: input.key_inflection.unwrap_or_else(|| "snake".into()),
+        api_version: input.api_version.map(ApiVersion::into_string),
+        key_inflection: input.key_inflection.map(KeyInflection::into_string).unwrap_or_else(|| "snake".into()),
         secret_sealed: seal(w, &id, &secret),
         cloned_from,
     };
     let events = dom::decide(None, EndpointCommand::Create(created))?;
     emit(w, meta, &meta.environment, &id, 0, events)?;
-    Ok(NewEndpoint { id, secret })
+    Ok(NewEndpoint { id: WebhookEndpointId::from_stored(id), secret })
 }
 
 pub async fn create(
@@ -136,7 +157,7 @@ pub async fn create(
     meta: CommandMeta,
     input: EndpointInput,
 ) -> AppResult<NewEndpoint> {
-    check_url(&input.url, meta.environment == "live", policy).await?;
+    check_url(input.url.as_str(), meta.environment == "live", policy).await?;
     writer.execute(move |w| create_in(w, &meta, input, None)).await
 }
 
@@ -148,15 +169,25 @@ pub async fn update(
     writer: &Writer,
     policy: &EgressPolicy,
     meta: CommandMeta,
-    id: String,
-    mut update: EndpointUpdated,
-) -> AppResult<String> {
-    if let Some(url) = &update.url {
-        check_url(url, meta.environment == "live", policy).await?;
-        update.url = Some(url.trim().to_string());
+    id: WebhookEndpointId,
+    input: UpdateEndpoint,
+) -> AppResult<WebhookEndpointId> {
+    if let Some(url) = &input.url {
+        check_url(url.as_str(), meta.environment == "live", policy).await?;
     }
-    if let Some(events) = update.enabled_events.take() {
-        update.enabled_events = Some(dom::normalise_events(Some(events))?);
+    let mut update = EndpointUpdated {
+        url: input.url.map(WebhookUrl::into_string),
+        label: input.label,
+        description: input.description,
+        enabled: input.enabled,
+        enabled_events: None,
+        attribute_blocklist: input.attribute_blocklist,
+        event_filter_conditions: input.event_filter_conditions,
+        api_version: input.api_version.map(|v| v.map(ApiVersion::into_string)),
+        key_inflection: input.key_inflection.map(KeyInflection::into_string),
+    };
+    if let Some(events) = input.enabled_events {
+        update.enabled_events = Some(dom::normalise_events(Some(event_names(events)))?);
     }
     if let Some(filters) = update.event_filter_conditions.take() {
         let normalised = dom::normalise_filters(filters.unwrap_or(Value::Null))?;
@@ -164,23 +195,23 @@ pub async fn update(
     }
     writer
         .execute(move |w| {
-            let state = require(w.conn, &meta.environment, &id)?;
+            let state = require(w.conn, &meta.environment, id.as_str())?;
             let events = dom::decide(Some(&state), EndpointCommand::Update(update))?;
-            emit(w, &meta, &state.environment, &id, state.version, events)?;
+            emit(w, &meta, &state.environment, id.as_str(), state.version, events)?;
             Ok(id)
         })
         .await
 }
 
 /// A new secret replaces the old one at once: later attempts (retries included) sign with it.
-pub async fn rotate_secret(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<NewEndpoint> {
+pub async fn rotate_secret(writer: &Writer, meta: CommandMeta, id: WebhookEndpointId) -> AppResult<NewEndpoint> {
     writer
         .execute(move |w| {
-            let state = require(w.conn, &meta.environment, &id)?;
+            let state = require(w.conn, &meta.environment, id.as_str())?;
             let secret = WebhookSecret::generate();
-            let secret_sealed = seal(w, &id, &secret);
+            let secret_sealed = seal(w, id.as_str(), &secret);
             let events = dom::decide(Some(&state), EndpointCommand::RotateSecret { secret_sealed })?;
-            emit(w, &meta, &state.environment, &id, state.version, events)?;
+            emit(w, &meta, &state.environment, id.as_str(), state.version, events)?;
             Ok(NewEndpoint { id, secret })
         })
         .await
@@ -189,7 +220,7 @@ pub async fn rotate_secret(writer: &Writer, meta: CommandMeta, id: String) -> Ap
 /// Optional changes applied to the copy.
 #[derive(Debug, Clone, Default)]
 pub struct CloneOverrides {
-    pub url: Option<String>,
+    pub url: Option<WebhookUrl>,
     pub label: Option<String>,
     pub description: Option<String>,
 }
@@ -200,14 +231,15 @@ pub async fn clone_endpoint(
     writer: &Writer,
     policy: &EgressPolicy,
     meta: CommandMeta,
-    id: String,
+    id: WebhookEndpointId,
     overrides: CloneOverrides,
 ) -> AppResult<NewEndpoint> {
     if let Some(url) = &overrides.url {
-        check_url(url, meta.environment == "live", policy).await?;
+        check_url(url.as_str(), meta.environment == "live", policy).await?;
     }
     writer
         .execute(move |w| {
+            let id = id.into_string();
             require(w.conn, &meta.environment, &id)?;
             let mut input = w.conn.query_row(
                 "SELECT url, label, description, enabled_events, attribute_blocklist, event_filter_conditions,
@@ -217,15 +249,16 @@ pub async fn clone_endpoint(
                     let events: String = r.get(3)?;
                     let blocklist: String = r.get(4)?;
                     let filters: Option<String> = r.get(5)?;
+                    let events: Option<Vec<String>> = serde_json::from_str(&events).ok();
                     Ok(EndpointInput {
-                        url: r.get(0)?,
+                        url: WebhookUrl::from_stored(r.get(0)?),
                         label: r.get(1)?,
                         description: r.get(2)?,
-                        enabled_events: serde_json::from_str(&events).ok(),
+                        enabled_events: events.map(|es| es.into_iter().map(EventSubscription::from_stored).collect()),
                         attribute_blocklist: serde_json::from_str(&blocklist).ok(),
                         event_filter_conditions: filters.and_then(|f| serde_json::from_str(&f).ok()),
-                        api_version: r.get(6)?,
-                        key_inflection: r.get(7)?,
+                        api_version: r.get::<_, Option<String>>(6)?.map(ApiVersion::from_stored),
+                        key_inflection: Some(KeyInflection::from_stored(r.get(7)?)),
                     })
                 },
             )?;
@@ -242,12 +275,12 @@ pub async fn clone_endpoint(
 }
 
 /// Deletes the endpoint; its queued deliveries are never sent.
-pub async fn delete(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<String> {
+pub async fn delete(writer: &Writer, meta: CommandMeta, id: WebhookEndpointId) -> AppResult<WebhookEndpointId> {
     writer
         .execute(move |w| {
-            let state = require(w.conn, &meta.environment, &id)?;
+            let state = require(w.conn, &meta.environment, id.as_str())?;
             let events = dom::decide(Some(&state), EndpointCommand::Delete)?;
-            emit(w, &meta, &state.environment, &id, state.version, events)?;
+            emit(w, &meta, &state.environment, id.as_str(), state.version, events)?;
             Ok(id)
         })
         .await
@@ -257,18 +290,19 @@ pub async fn delete(writer: &Writer, meta: CommandMeta, id: String) -> AppResult
 #[derive(Debug, Clone)]
 pub struct TestQueued {
     pub event_id: String,
-    pub delivery_id: String,
+    pub delivery_id: WebhookDeliveryId,
 }
 
 /// Appends a test event for this endpoint and queues its delivery in the same transaction.
 pub async fn send_test(
     writer: &Writer,
     meta: CommandMeta,
-    id: String,
+    id: WebhookEndpointId,
     now: time::OffsetDateTime,
 ) -> AppResult<TestQueued> {
     writer
         .execute(move |w| {
+            let id = id.into_string();
             let state = require(w.conn, &meta.environment, &id)?;
             let events = dom::decide(Some(&state), EndpointCommand::RequestTest)?;
             let stored = emit(w, &meta, &state.environment, &id, state.version, events)?;
@@ -280,7 +314,7 @@ pub async fn send_test(
                 .find(|(endpoint, _)| *endpoint == id)
                 .map(|(_, delivery)| delivery)
                 .ok_or_else(|| AppError::Internal("test delivery not queued".into()))?;
-            Ok(TestQueued { event_id: source.event_id, delivery_id })
+            Ok(TestQueued { event_id: source.event_id, delivery_id: WebhookDeliveryId::from_stored(delivery_id) })
         })
         .await
 }
@@ -289,14 +323,14 @@ pub async fn send_test(
 pub async fn retry_delivery(
     writer: &Writer,
     meta: CommandMeta,
-    endpoint_id: String,
-    delivery_id: String,
+    endpoint_id: WebhookEndpointId,
+    delivery_id: WebhookDeliveryId,
     now: time::OffsetDateTime,
-) -> AppResult<String> {
+) -> AppResult<WebhookDeliveryId> {
     writer
         .execute(move |w| {
-            require(w.conn, &meta.environment, &endpoint_id)?;
-            outbox::schedule_manual_retry_in(w, &meta.environment, &endpoint_id, &delivery_id, now)?;
+            require(w.conn, &meta.environment, endpoint_id.as_str())?;
+            outbox::schedule_manual_retry_in(w, &meta.environment, endpoint_id.as_str(), delivery_id.as_str(), now)?;
             Ok(delivery_id)
         })
         .await

@@ -25,13 +25,62 @@ const MAX_RADIUS_M: f64 = 20_037_509.0;
 
 pub const MATCH_MODES: &[&str] = &["block", "flag", "allow"];
 
+/// What a match on the list means for a verification: `block` fails it, `flag` sends it to review,
+/// `allow` marks it trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchMode {
+    Block,
+    #[default]
+    Flag,
+    Allow,
+}
+
+impl MatchMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchMode::Block => "block",
+            MatchMode::Flag => "flag",
+            MatchMode::Allow => "allow",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [MatchMode::Block, MatchMode::Flag, MatchMode::Allow].into_iter().find(|m| m.as_str() == text)
+    }
+}
+
+/// The outcome of a set of matches (see `outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Blocked,
+    Flagged,
+    Allowed,
+    Clear,
+}
+
+impl Outcome {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "blocked" => Some(Outcome::Blocked),
+            "flagged" => Some(Outcome::Flagged),
+            "allowed" => Some(Outcome::Allowed),
+            "clear" => Some(Outcome::Clear),
+            _ => None,
+        }
+    }
+}
+
 /// The AAD field of one sealed part (`value`, `notes`, `digests`) of one item, under the list's data key
 /// (the list id is the subject): a ciphertext cannot move to another item or part.
 pub fn sealed_field(item_id: &str, part: &str) -> String {
     format!("item:{item_id}:{part}")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// What a list holds; decides the keys of an item's `value` and how it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum ListType {
     Name,
     Email,
@@ -43,6 +92,7 @@ pub enum ListType {
     BrowserFingerprint,
     DeviceFingerprint,
     Face,
+    #[serde(rename = "string")]
     Str,
 }
 

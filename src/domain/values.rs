@@ -365,6 +365,35 @@ value_type!(
 
 pub const MAX_TAGS: usize = 50;
 
+/// A webhook receiver URL: trimmed, 1 to 2048 characters. Scheme, host and address rules (the egress
+/// policy: http(s) only, https for live endpoints, no credentials, no metadata or private hosts) are
+/// checked by the command layer, which may need DNS.
+pub fn parse_webhook_url(field: &str, value: &str) -> Result<String, FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(FieldError::new(field, "is required"));
+    }
+    if v.len() > 2048 {
+        return Err(FieldError::new(field, "at most 2048 characters"));
+    }
+    Ok(v.to_string())
+}
+
+value_type!(
+    /// A webhook receiver URL (http or https, absolute, at most 2048 characters).
+    WebhookUrl,
+    parse = parse_webhook_url,
+    schema = || serde_json::json!({
+        "type": "string",
+        "format": "uri",
+        "minLength": 8,
+        "maxLength": 2048,
+        "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s]*)?$",
+        "description": "The receiver URL: http or https (https for live endpoints), absolute, at most 2048 characters, no credentials. Cloud metadata hosts and private addresses are refused unless the server allows them.",
+        "examples": ["https://example.com/webhooks/idv"],
+    })
+);
+
 value_type!(
     /// A tag: 1 to 100 printable characters.
     Tag,

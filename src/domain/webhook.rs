@@ -33,6 +33,131 @@ pub const MAX_LABEL_LEN: usize = 200;
 pub const MAX_DESCRIPTION_LEN: usize = 1000;
 pub const MAX_BLOCKLIST_ENTRIES: usize = 100;
 
+/// Declares a string newtype whose values are a closed set given by `$values` (a `fn() -> Vec<&str>`):
+/// `parse`, `from_stored`, `as_str`, serde through `parse`, and a schema with the set as its `enum`.
+macro_rules! closed_set {
+    ($(#[$doc:meta])* $name:ident, $description:expr, $values:expr, $message:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn values() -> Vec<&'static str> {
+                let values: fn() -> Vec<&'static str> = $values;
+                values()
+            }
+
+            pub fn parse(text: &str) -> Result<Self, String> {
+                if Self::values().contains(&text) {
+                    Ok($name(text.to_string()))
+                } else {
+                    let message: fn(&str) -> String = $message;
+                    Err(message(text))
+                }
+            }
+
+            /// Wraps a value read back from the store (validated when it was written).
+            pub fn from_stored(text: String) -> Self {
+                $name(text)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str> as Deserialize>::deserialize(d)?;
+                $name::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+                crate::domain::values::schema_from(serde_json::json!({
+                    "type": "string", "enum": Self::values(), "description": $description,
+                }))
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+closed_set!(
+    /// An event an endpoint subscribes to: a name of the event catalog, or `*` for every event.
+    EventSubscription,
+    "An event an endpoint subscribes to: a name of the event catalog, or `*` for every event.",
+    || std::iter::once(ALL_EVENTS).chain(CATALOG.iter().map(|t| t.name)).collect(),
+    |e| format!("unknown event type '{e}'; GET /webhooks/endpoints/event-types lists them")
+);
+
+closed_set!(
+    /// The name of a delivered event: a name of the event catalog, or `webhook.test`.
+    EventName,
+    "The name of a delivered event: a name of the event catalog, or `webhook.test`.",
+    || CATALOG.iter().map(|t| t.name).chain(std::iter::once(EVENT_TEST)).collect(),
+    |e| format!("unknown event type '{e}'; GET /webhooks/endpoints/event-types lists them")
+);
+
+closed_set!(
+    /// The API version of the payloads sent to an endpoint.
+    ApiVersion,
+    "The API version of the payloads sent to an endpoint.",
+    || super::api_key::API_VERSIONS.to_vec(),
+    |_| format!("unknown API version; known: {}", super::api_key::API_VERSIONS.join(", "))
+);
+
+closed_set!(
+    /// The casing of payload keys sent to an endpoint.
+    KeyInflection,
+    "The casing of payload keys sent to an endpoint.",
+    || super::api_key::INFLECTIONS.to_vec(),
+    |_| "must be snake, camel or kebab".to_string()
+);
+
+/// Where a delivery stands: waiting for its first attempt, waiting for a retry, done, given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Retrying,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => DELIVERY_PENDING,
+            DeliveryStatus::Retrying => DELIVERY_RETRYING,
+            DeliveryStatus::Delivered => DELIVERY_DELIVERED,
+            DeliveryStatus::Failed => DELIVERY_FAILED,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [DeliveryStatus::Pending, DeliveryStatus::Retrying, DeliveryStatus::Delivered, DeliveryStatus::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
 /// One catalog entry: name, when it fires, and whether this server produces it today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventType {

@@ -1,16 +1,22 @@
 //! /lists (custom allow/block/flag lists, spec §1.10), their items, CSV import/export, the no-persistence
 //! check, match records (/lists/matches, /sessions/{id}/list-matches).
 
-use super::body::{ApiBody, QueryMap, Upload};
+use super::body::{ApiBody, ApiPath, ApiQuery, PageQuery, Upload};
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
-use crate::commands::lists::{self as cmd, Batch, CreateList, NewItem};
-use crate::domain::custom_list::{self as dom, ListUpdated, Subject};
+use crate::commands::lists::{self as cmd, Batch, CreateList, NewItem, UpdateList};
+use crate::domain::custom_list::{ListType, MatchMode, Outcome, Subject};
+use crate::domain::ids::{ListId, ListItemId, ListMatchId, SessionId};
 use crate::error::AppError;
-use crate::queries::lists::{self as q, ListFilter};
+use crate::queries::lists::{
+    self as q, ItemsAdded, ListCheckMatch, ListCheckResult, ListFilter, ListItemView, ListMatchRecord, ListView,
+    ListWorkflow,
+};
+use crate::queries::{OffsetPage, OffsetPagination};
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/lists", "List custom lists", web::get().to(list));
@@ -44,130 +50,265 @@ pub fn routes(t: &mut RouteTable) {
         "GET",
         "/sessions/{session_id}/lists/matches",
         "Get custom list matches for a session",
-        web::get().to(session_matches),
+        web::get().to(session_matches_alias),
     );
 }
 
 const READ: &str = "lists:read";
 const WRITE: &str = "lists:write";
 
-fn opt_bool(query: &QueryMap, key: &str) -> Result<Option<bool>, AppError> {
-    query.get(key).map(|_| query.bool(key)).transpose()
+fn list_example() -> Value {
+    json!({
+        "id": "list_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "name": "Known fraudsters", "description": "Confirmed fraud cases",
+        "list_type": "email", "match_mode": "block", "is_active": true, "item_count": 12, "archived_at": null,
+        "org_id": "org_default", "created_at": "2026-01-15T10:00:00.000Z", "updated_at": "2026-01-15T10:00:00.000Z",
+        "workflows": []
+    })
 }
 
-async fn list(state: web::Data<AppState>, p: Principal, query: QueryMap) -> ApiResult {
+fn item_example() -> Value {
+    json!({
+        "id": "litem_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "list_id": "list_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C",
+        "value": { "email": "fraud@example.com", "match_domain_only": false }, "notes": "Case #12345",
+        "created_at": "2026-01-15T10:00:00.000Z"
+    })
+}
+
+fn match_example() -> Value {
+    json!({
+        "id": "lmatch_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "session_id": "ses_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C",
+        "list_id": "list_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "list_item_id": "litem_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C",
+        "list_type": "email", "match_mode": "block", "score": 1.0, "matched_field": "email", "details": {},
+        "is_false_positive": false, "false_positive_reason": null, "marked_false_positive_at": null,
+        "marked_false_positive_by": null, "created_at": "2026-01-15T10:00:00.000Z"
+    })
+}
+
+/// Filters of the list of lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListsQuery {
+    /// Only lists of this type.
+    list_type: Option<ListType>,
+    /// Only lists with this match mode.
+    match_mode: Option<MatchMode>,
+    /// Only active (true) or inactive (false) lists.
+    is_active: Option<bool>,
+    /// Include archived lists (default false).
+    include_archived: Option<bool>,
+}
+
+#[utoipa::path(get, path = "/api/v1/lists", tag = "Lists", operation_id = "list_lists",
+    params(ListsQuery, PageQuery),
+    responses((status = 200, description = "The environment's lists, newest first", body = OffsetPage<ListView>,
+        example = json!({ "data": [], "pagination": { "total": 0, "limit": 25, "offset": 0 } }))))]
+async fn list(
+    state: web::Data<AppState>,
+    p: Principal,
+    query: ApiQuery<ListsQuery>,
+    page: ApiQuery<PageQuery>,
+) -> ApiResult {
     p.require(READ, &[WRITE])?;
+    let query = query.0;
     let filter = ListFilter {
-        list_type: query.get("list_type").map(str::to_string),
-        match_mode: query.get("match_mode").map(str::to_string),
-        is_active: opt_bool(&query, "is_active")?,
-        include_archived: query.bool("include_archived")?,
+        list_type: query.list_type,
+        match_mode: query.match_mode,
+        is_active: query.is_active,
+        include_archived: query.include_archived.unwrap_or(false),
     };
-    Ok(Reply::ok(q::list(&state.read.get()?, p.environment(), &filter, query.page(25)?)?))
+    Ok(Reply::ok(q::list(&state.read.get()?, p.environment(), &filter, page.0.page(25)?)?))
 }
 
-#[derive(Deserialize)]
+/// A new custom list.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+struct CreateListBody {
+    /// 1 to 200 printable characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        example = "Known fraudsters"
+    )]
     name: String,
-    list_type: String,
-    match_mode: Option<String>,
+    list_type: ListType,
+    /// Default `flag`.
+    match_mode: Option<MatchMode>,
+    #[schema(max_length = 1000)]
     description: Option<String>,
 }
 
-async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateBody>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/lists", tag = "Lists", operation_id = "create_list",
+    request_body = CreateListBody,
+    responses((status = 201, description = "The new list", body = ListView, example = list_example)))]
+async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateListBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
     let input = CreateList {
         name: b.name,
         list_type: b.list_type,
-        match_mode: b.match_mode.unwrap_or_else(|| "flag".into()),
+        match_mode: b.match_mode.unwrap_or_default(),
         description: b.description,
     };
     let id = cmd::create(&state.writer, state.keyring.clone(), p.meta(state.now()), input).await?;
     Ok(Reply::created(q::get(&state.read.get()?, p.environment(), &id)?))
 }
 
-async fn get(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/lists/{list_id}", tag = "Lists", operation_id = "get_list",
+    params(("list_id" = ListId, Path, description = "The list")),
+    responses((status = 200, description = "The list, with the workflows that use it", body = ListView,
+        example = list_example)))]
+async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &path)?))
 }
 
-#[derive(Deserialize)]
+/// Changes to a list; omitted fields stay as they are. The list type cannot change.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+struct UpdateListBody {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     name: Option<String>,
-    #[serde(default, with = "crate::domain::double_option")]
+    /// null clears it.
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(max_length = 1000)]
     description: Option<Option<String>>,
-    match_mode: Option<String>,
+    match_mode: Option<MatchMode>,
     is_active: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/lists/{list_id}", tag = "Lists", operation_id = "update_list",
+    params(("list_id" = ListId, Path, description = "The list")),
+    request_body = UpdateListBody,
+    responses((status = 200, description = "The updated list", body = ListView, example = list_example),
+        (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    body: ApiBody<UpdateBody>,
+    path: ApiPath<ListId>,
+    body: ApiBody<UpdateListBody>,
 ) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
-    let u = ListUpdated { name: b.name, description: b.description, match_mode: b.match_mode, is_active: b.is_active };
+    let u = UpdateList { name: b.name, description: b.description, match_mode: b.match_mode, is_active: b.is_active };
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), u).await?;
     Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
 }
 
-async fn archive(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/lists/{list_id}/archive", tag = "Lists", operation_id = "archive_list",
+    params(("list_id" = ListId, Path, description = "The list")),
+    responses((status = 200, description = "The archived list (archiving again changes nothing)", body = ListView,
+        example = list_example),
+        (status = 409, description = "Active workflows still use the list", body = crate::http::error::ErrorBody)))]
+async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::archive(&state.writer, p.meta(state.now()), path.into_inner()).await?;
     Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
 }
 
-async fn items(state: web::Data<AppState>, p: Principal, path: web::Path<String>, query: QueryMap) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/lists/{list_id}/items", tag = "Lists", operation_id = "list_list_items",
+    params(("list_id" = ListId, Path, description = "The list"), PageQuery),
+    responses((status = 200, description = "The list's items, in the order they were added",
+        body = OffsetPage<ListItemView>,
+        example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+async fn items(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: ApiPath<ListId>,
+    page: ApiQuery<PageQuery>,
+) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::items(&state.read.get()?, &state.keyring, p.environment(), &path, query.page(50)?)?))
+    Ok(Reply::ok(q::items(&state.read.get()?, &state.keyring, p.environment(), &path, page.0.page(50)?)?))
 }
 
-#[derive(Deserialize)]
+/// One item to add.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemBody {
-    value: Value,
+    /// The value; its keys depend on the list type: `name` (first_name, last_name, date_of_birth),
+    /// `email` (email, match_domain_only), `phone` (phone), `ip_address` (ip), `government_id`
+    /// (id_number, id_class), `country` (country_code), `geolocation` (latitude, longitude,
+    /// radius_meters), `browser_fingerprint`/`device_fingerprint` (fingerprint_hash), `face`
+    /// (embedding, image_url), `string` (value).
+    #[schema(value_type = Object, example = json!({"email": "fraud@example.com"}))]
+    value: Map<String, Value>,
+    #[schema(max_length = 1000, example = "Case #12345")]
     notes: Option<String>,
 }
 
+impl From<ItemBody> for NewItem {
+    fn from(b: ItemBody) -> Self {
+        NewItem { value: b.value, notes: b.notes }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/lists/{list_id}/items", tag = "Lists", operation_id = "add_list_item",
+    params(("list_id" = ListId, Path, description = "The list")),
+    request_body = ItemBody,
+    responses((status = 201, description = "The new item", body = ListItemView, example = item_example),
+        (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
 async fn add_item(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<ListId>,
     body: ApiBody<ItemBody>,
 ) -> ApiResult {
     p.require(WRITE, &[])?;
     let list_id = path.into_inner();
-    let b = body.0;
-    let new = vec![NewItem { value: b.value, notes: b.notes }];
+    let new = vec![NewItem::from(body.0)];
     let ids = cmd::add_items(&state.writer, p.meta(state.now()), list_id.clone(), new, Batch::Single).await?;
     Ok(Reply::created(q::item(&state.read.get()?, &state.keyring, p.environment(), &list_id, &ids[0])?))
 }
 
-#[derive(Deserialize)]
+/// Items to add, all or none.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BulkBody {
+    /// 1 to 1,000 items.
+    #[schema(min_items = 1, max_items = 1000)]
     items: Vec<ItemBody>,
 }
 
-fn added(state: &AppState, p: &Principal, list_id: &str, ids: &[String]) -> ApiResult {
-    let data = q::items_by_id(&state.read.get()?, &state.keyring, p.environment(), list_id, ids)?;
-    Ok(Reply::created(json!({ "created": data.len(), "data": data })))
+fn added(state: &AppState, p: &Principal, list_id: &ListId, ids: &[ListItemId]) -> ApiResult {
+    Ok(Reply::created(q::items_added(&state.read.get()?, &state.keyring, p.environment(), list_id, ids)?))
 }
 
-async fn bulk(state: web::Data<AppState>, p: Principal, path: web::Path<String>, body: ApiBody<BulkBody>) -> ApiResult {
+fn added_example() -> Value {
+    json!({ "created": 1, "data": [item_example()] })
+}
+
+#[utoipa::path(post, path = "/api/v1/lists/{list_id}/items/bulk", tag = "Lists", operation_id = "bulk_add_list_items",
+    params(("list_id" = ListId, Path, description = "The list")),
+    request_body = BulkBody,
+    responses((status = 201, description = "The new items, in input order", body = ItemsAdded, example = added_example),
+        (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+async fn bulk(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>, body: ApiBody<BulkBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let list_id = path.into_inner();
-    let new = body.0.items.into_iter().map(|i| NewItem { value: i.value, notes: i.notes }).collect();
+    let new = body.0.items.into_iter().map(NewItem::from).collect();
     let ids = cmd::add_items(&state.writer, p.meta(state.now()), list_id.clone(), new, Batch::Bulk).await?;
     added(&state, &p, &list_id, &ids)
 }
 
-async fn import(state: web::Data<AppState>, p: Principal, path: web::Path<String>, upload: Upload) -> ApiResult {
+/// A CSV file whose header row names the list type's value keys (plus `notes`); at most 1,000 rows.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+struct ImportForm {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+#[utoipa::path(post, path = "/api/v1/lists/{list_id}/import", tag = "Lists", operation_id = "import_list_items",
+    params(("list_id" = ListId, Path, description = "The list")),
+    request_body(content = ImportForm, content_type = "multipart/form-data"),
+    responses((status = 201, description = "The imported items, in file order", body = ItemsAdded,
+        example = added_example),
+        (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+async fn import(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>, upload: Upload) -> ApiResult {
     p.require(WRITE, &[])?;
     let list_id = path.into_inner();
     let file = upload.file.ok_or_else(|| AppError::validation("file", "a CSV file is required"))?;
@@ -175,7 +316,12 @@ async fn import(state: web::Data<AppState>, p: Principal, path: web::Path<String
     added(&state, &p, &list_id, &ids)
 }
 
-async fn export(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+#[utoipa::path(get, path = "/api/v1/lists/{list_id}/export", tag = "Lists", operation_id = "export_list_items",
+    params(("list_id" = ListId, Path, description = "The list")),
+    responses((status = 200, description = "The items as CSV: the value keys, notes, id and created_at",
+        content_type = "text/csv", body = String,
+        example = json!("email,match_domain_only,notes,id,created_at\nfraud@example.com,false,,litem_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C,2026-01-15T10:00:00.000Z\n"))))]
+async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> Result<HttpResponse, AppError> {
     p.require(READ, &[WRITE])?;
     let (file_name, text) = q::export_csv(&state.read.get()?, &state.keyring, p.environment(), &path)?;
     Ok(HttpResponse::Ok()
@@ -185,24 +331,48 @@ async fn export(state: web::Data<AppState>, p: Principal, path: web::Path<String
         .body(text))
 }
 
-async fn item(state: web::Data<AppState>, p: Principal, path: web::Path<(String, String)>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/lists/{list_id}/items/{item_id}", tag = "Lists", operation_id = "get_list_item",
+    params(("list_id" = ListId, Path, description = "The list"),
+        ("item_id" = ListItemId, Path, description = "The item")),
+    responses((status = 200, description = "The item", body = ListItemView, example = item_example)))]
+async fn item(state: web::Data<AppState>, p: Principal, path: ApiPath<(ListId, ListItemId)>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let (list_id, item_id) = path.into_inner();
     Ok(Reply::ok(q::item(&state.read.get()?, &state.keyring, p.environment(), &list_id, &item_id)?))
 }
 
-async fn delete_item(state: web::Data<AppState>, p: Principal, path: web::Path<(String, String)>) -> ApiResult {
+/// The answer to a delete.
+#[derive(Debug, Serialize, ToSchema)]
+struct Deleted {
+    /// Always true.
+    deleted: bool,
+}
+
+#[utoipa::path(delete, path = "/api/v1/lists/{list_id}/items/{item_id}", tag = "Lists",
+    operation_id = "delete_list_item",
+    params(("list_id" = ListId, Path, description = "The list"),
+        ("item_id" = ListItemId, Path, description = "The item")),
+    responses((status = 200, description = "The item is deleted", body = Deleted,
+        example = json!({ "deleted": true })),
+        (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+async fn delete_item(state: web::Data<AppState>, p: Principal, path: ApiPath<(ListId, ListItemId)>) -> ApiResult {
     p.require(WRITE, &[])?;
     let (list_id, item_id) = path.into_inner();
     cmd::delete_item(&state.writer, p.meta(state.now()), list_id, item_id).await?;
-    Ok(Reply::ok(json!({ "deleted": true })))
+    Ok(Reply::ok(Deleted { deleted: true }))
 }
 
-#[derive(Deserialize)]
+/// A subject to check against the lists; nothing is stored.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckBody {
+    /// Subject fields (e.g. `email`, `phone`, `first_name`, `last_name`, `date_of_birth`, `ip`,
+    /// `country_code`, `latitude`/`longitude`, `face_embedding`): strings, numbers or arrays; null is
+    /// ignored.
+    #[schema(value_type = Object, example = json!({"email": "fraud@example.com"}))]
     subject_data: Map<String, Value>,
-    list_ids: Option<Vec<String>>,
+    /// The lists to check (each must exist in this environment); every active list when omitted.
+    list_ids: Option<Vec<ListId>>,
 }
 
 /// The subject as text values: numbers and booleans as their JSON text, arrays (an embedding) as JSON.
@@ -222,26 +392,36 @@ fn subject(data: Map<String, Value>) -> Result<Subject, AppError> {
     Ok(out)
 }
 
+#[utoipa::path(post, path = "/api/v1/lists/check", tag = "Lists", operation_id = "check_lists",
+    request_body = CheckBody,
+    responses((status = 200, description = "The matches and their outcome", body = ListCheckResult,
+        example = json!({ "data": [], "total_matches": 0, "outcome": "clear" }))))]
 async fn check(state: web::Data<AppState>, p: Principal, body: ApiBody<CheckBody>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let b = body.0;
     let subject = subject(b.subject_data)?;
     let conn = state.read.get()?;
-    let found = q::check(&conn, &state.keyring, p.environment(), &subject, b.list_ids.as_deref())?;
-    let outcome = dom::outcome(found.iter().map(|m| m.match_mode.as_str()));
-    Ok(Reply::ok(json!({ "data": found, "total_matches": found.len(), "outcome": outcome })))
+    Ok(Reply::ok(q::check(&conn, &state.keyring, p.environment(), &subject, b.list_ids.as_deref())?))
 }
 
-#[derive(Deserialize, Default)]
+/// Why the match is a false positive.
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FalsePositiveBody {
+    #[schema(max_length = 1000)]
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/lists/matches/{match_id}/false-positive", tag = "Lists",
+    operation_id = "mark_list_match_false_positive",
+    params(("match_id" = ListMatchId, Path, description = "The match")),
+    request_body = FalsePositiveBody,
+    responses((status = 200, description = "The match record (marking again changes nothing)",
+        body = ListMatchRecord, example = match_example)))]
 async fn false_positive(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<ListMatchId>,
     body: ApiBody<FalsePositiveBody>,
 ) -> ApiResult {
     p.require(WRITE, &[])?;
@@ -249,12 +429,82 @@ async fn false_positive(
     Ok(Reply::ok(q::get_match(&state.read.get()?, p.environment(), &id)?))
 }
 
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/list-matches", tag = "Lists",
+    operation_id = "list_session_list_matches",
+    params(("session_id" = SessionId, Path, description = "The session"), PageQuery),
+    responses((status = 200, description = "The session's list matches, oldest first",
+        body = OffsetPage<ListMatchRecord>,
+        example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
 async fn session_matches(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    query: QueryMap,
+    path: ApiPath<SessionId>,
+    page: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::session_matches(&state.read.get()?, p.environment(), &path, query.page(50)?)?))
+    Ok(Reply::ok(q::session_matches(&state.read.get()?, p.environment(), &path, page.0.page(50)?)?))
+}
+
+/// The same operation under the sessions reference's spelling.
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/lists/matches", tag = "Lists",
+    operation_id = "list_session_list_matches_alias",
+    params(("session_id" = SessionId, Path, description = "The session"), PageQuery),
+    responses((status = 200, description = "The session's list matches, oldest first",
+        body = OffsetPage<ListMatchRecord>,
+        example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+async fn session_matches_alias(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: ApiPath<SessionId>,
+    page: ApiQuery<PageQuery>,
+) -> ApiResult {
+    session_matches(state, p, path, page).await
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list,
+        create,
+        get,
+        update,
+        archive,
+        items,
+        add_item,
+        bulk,
+        import,
+        export,
+        item,
+        delete_item,
+        check,
+        false_positive,
+        session_matches,
+        session_matches_alias
+    ),
+    components(schemas(
+        ListView,
+        ListWorkflow,
+        ListItemView,
+        ItemsAdded,
+        ListCheckResult,
+        ListCheckMatch,
+        ListMatchRecord,
+        ListType,
+        MatchMode,
+        Outcome,
+        OffsetPagination,
+        CreateListBody,
+        UpdateListBody,
+        ItemBody,
+        BulkBody,
+        CheckBody,
+        FalsePositiveBody,
+        Deleted,
+        ImportForm
+    ))
+)]
+struct Api;
+
+pub fn api() -> utoipa::openapi::OpenApi {
+    <Api as utoipa::OpenApi>::openapi()
 }

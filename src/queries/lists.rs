@@ -3,48 +3,102 @@
 //! places and faces by opening the list's candidate items. Must not write; never returns another
 //! environment's rows.
 
-use super::{offset_envelope, Page};
+use super::{OffsetPage, Page};
 use crate::commands::lists::{digest, list_key, open_part, referencing_workflows};
 use crate::crypto::{DataKey, Keyring};
-use crate::domain::custom_list::{self as dom, ListMatch, ListType, Subject};
+use crate::domain::custom_list::{self as dom, ListMatch, ListType, MatchMode, Outcome, Subject};
+use crate::domain::ids::{ListId, ListItemId, ListMatchId, SessionId, WorkflowId};
 use crate::error::{AppError, AppResult};
 use crate::screening::{score_names, EntityType};
 use crate::store::ReadConn;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
+use utoipa::ToSchema;
 
 const LIST_COLUMNS: &str =
     "id, name, description, list_type, match_mode, is_active, item_count, archived_at, created_at, updated_at";
 
-fn render_list(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
-    Ok(json!({
-        "id": r.get::<_, String>(0)?,
-        "name": r.get::<_, String>(1)?,
-        "description": r.get::<_, Option<String>>(2)?,
-        "list_type": r.get::<_, String>(3)?,
-        "match_mode": r.get::<_, String>(4)?,
-        "is_active": r.get::<_, bool>(5)?,
-        "item_count": r.get::<_, i64>(6)?,
-        "archived_at": r.get::<_, Option<String>>(7)?,
-        "org_id": "org_default",
-        "created_at": r.get::<_, String>(8)?,
-        "updated_at": r.get::<_, String>(9)?,
-    }))
+/// A custom list (spec §1.10).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListView {
+    pub id: ListId,
+    #[schema(example = "Known fraudsters")]
+    pub name: String,
+    pub description: Option<String>,
+    pub list_type: ListType,
+    pub match_mode: MatchMode,
+    /// Inactive lists are skipped by checks.
+    pub is_active: bool,
+    pub item_count: i64,
+    /// When the list was archived (read-only from then on); null while it is open.
+    pub archived_at: Option<String>,
+    #[schema(example = "org_default")]
+    pub org_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The workflows whose published version checks against this list (only on a single list, not in
+    /// the list of lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub workflows: Option<Vec<ListWorkflow>>,
 }
 
+/// A workflow that references a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListWorkflow {
+    pub id: WorkflowId,
+    pub name: String,
+    pub is_active: bool,
+    /// The published version that names the list.
+    pub version: i64,
+}
+
+/// A text column that holds one of a closed set of values (validated when it was written).
+fn enum_col<T>(r: &rusqlite::Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unexpected stored value '{text}'").into(),
+        )
+    })
+}
+
+fn render_list(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListView> {
+    Ok(ListView {
+        id: ListId::from_stored(r.get(0)?),
+        name: r.get(1)?,
+        description: r.get(2)?,
+        list_type: enum_col(r, 3, ListType::parse)?,
+        match_mode: enum_col(r, 4, MatchMode::parse)?,
+        is_active: r.get(5)?,
+        item_count: r.get(6)?,
+        archived_at: r.get(7)?,
+        org_id: "org_default".to_string(),
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+        workflows: None,
+    })
+}
+
+/// Filters of the list of lists, already parsed.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    pub list_type: Option<String>,
-    pub match_mode: Option<String>,
+    pub list_type: Option<ListType>,
+    pub match_mode: Option<MatchMode>,
     pub is_active: Option<bool>,
     pub include_archived: bool,
 }
 
-pub fn list(conn: &ReadConn, environment: &str, f: &ListFilter, page: Page) -> AppResult<Value> {
+pub fn list(conn: &ReadConn, environment: &str, f: &ListFilter, page: Page) -> AppResult<OffsetPage<ListView>> {
     let filter = "environment = ?1 AND (?2 IS NULL OR list_type = ?2) AND (?3 IS NULL OR match_mode = ?3)
         AND (?4 IS NULL OR is_active = ?4) AND (?5 OR archived_at IS NULL)";
-    let args = params![environment, f.list_type, f.match_mode, f.is_active, f.include_archived];
+    let list_type = f.list_type.map(ListType::as_str);
+    let match_mode = f.match_mode.map(MatchMode::as_str);
+    let args = params![environment, list_type, match_mode, f.is_active, f.include_archived];
     let total: i64 =
         conn.query_row(&format!("SELECT COUNT(*) FROM custom_lists WHERE {filter}"), args, |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(&format!(
@@ -52,14 +106,14 @@ pub fn list(conn: &ReadConn, environment: &str, f: &ListFilter, page: Page) -> A
     ))?;
     let data = stmt
         .query_map(
-            params![environment, f.list_type, f.match_mode, f.is_active, f.include_archived, page.limit, page.offset],
+            params![environment, list_type, match_mode, f.is_active, f.include_archived, page.limit, page.offset],
             render_list,
         )?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(offset_envelope(data, total, page))
+    Ok(OffsetPage::new(data, total, page))
 }
 
-fn list_row(conn: &Connection, environment: &str, id: &str) -> AppResult<Value> {
+fn list_row(conn: &Connection, environment: &str, id: &str) -> AppResult<ListView> {
     conn.query_row(
         &format!("SELECT {LIST_COLUMNS} FROM custom_lists WHERE id = ?1 AND environment = ?2"),
         params![id, environment],
@@ -70,22 +124,22 @@ fn list_row(conn: &Connection, environment: &str, id: &str) -> AppResult<Value> 
 }
 
 /// The list, with the workflows whose published version references it.
-pub fn get(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Value> {
-    let mut list = list_row(conn, environment, id)?;
+pub fn get(conn: &ReadConn, environment: &str, id: &ListId) -> AppResult<ListView> {
+    let mut list = list_row(conn, environment, id.as_str())?;
     let mut workflows = Vec::new();
-    for wf in referencing_workflows(conn, environment, id, false)? {
+    for wf in referencing_workflows(conn, environment, id.as_str(), false)? {
         let w =
             conn.query_row("SELECT id, name, is_active, current_version FROM workflows WHERE id = ?1", [&wf], |r| {
-                Ok(json!({
-                    "id": r.get::<_, String>(0)?,
-                    "name": r.get::<_, String>(1)?,
-                    "is_active": r.get::<_, bool>(2)?,
-                    "version": r.get::<_, i64>(3)?,
-                }))
+                Ok(ListWorkflow {
+                    id: WorkflowId::from_stored(r.get(0)?),
+                    name: r.get(1)?,
+                    is_active: r.get(2)?,
+                    version: r.get(3)?,
+                })
             })?;
         workflows.push(w);
     }
-    list["workflows"] = Value::Array(workflows);
+    list.workflows = Some(workflows);
     Ok(list)
 }
 
@@ -109,15 +163,36 @@ fn open_value(key: &DataKey, list_id: &str, item: &ItemRow) -> AppResult<Map<Str
     Ok(serde_json::from_str(&open_part(key, list_id, &item.id, "value", &item.value)?)?)
 }
 
-fn render_item(key: &DataKey, list_id: &str, item: &ItemRow) -> AppResult<Value> {
+/// One list item, its value opened for the key holder.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListItemView {
+    pub id: ListItemId,
+    pub list_id: ListId,
+    /// The canonical value; its keys depend on the list type (e.g. `{"email": "..."}` for email lists,
+    /// `{"first_name", "last_name", "date_of_birth"}` for name lists).
+    #[schema(value_type = Object, example = json!({"email": "fraud@example.com"}))]
+    pub value: Map<String, Value>,
+    pub notes: Option<String>,
+    pub created_at: String,
+}
+
+/// The answer to a bulk add or a CSV import: the new items, in input order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemsAdded {
+    /// How many items were added.
+    pub created: usize,
+    pub data: Vec<ListItemView>,
+}
+
+fn render_item(key: &DataKey, list_id: &str, item: &ItemRow) -> AppResult<ListItemView> {
     let notes = item.notes.as_deref().map(|n| open_part(key, list_id, &item.id, "notes", n)).transpose()?;
-    Ok(json!({
-        "id": item.id,
-        "list_id": list_id,
-        "value": open_value(key, list_id, item)?,
-        "notes": notes,
-        "created_at": item.created_at,
-    }))
+    Ok(ListItemView {
+        id: ListItemId::from_stored(item.id.clone()),
+        list_id: ListId::from_stored(list_id.to_string()),
+        value: open_value(key, list_id, item)?,
+        notes,
+        created_at: item.created_at.clone(),
+    })
 }
 
 fn item_rows(conn: &Connection, list_id: &str, limit: i64, offset: i64) -> AppResult<Vec<ItemRow>> {
@@ -130,14 +205,20 @@ fn item_rows(conn: &Connection, list_id: &str, limit: i64, offset: i64) -> AppRe
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn items(conn: &ReadConn, keyring: &Keyring, environment: &str, list_id: &str, page: Page) -> AppResult<Value> {
-    let list_id = require(conn, environment, list_id)?;
+pub fn items(
+    conn: &ReadConn,
+    keyring: &Keyring,
+    environment: &str,
+    list_id: &ListId,
+    page: Page,
+) -> AppResult<OffsetPage<ListItemView>> {
+    let list_id = require(conn, environment, list_id.as_str())?;
     let total: i64 =
         conn.query_row("SELECT COUNT(*) FROM custom_list_items WHERE list_id = ?1", [&list_id], |r| r.get(0))?;
     let rows = item_rows(conn, &list_id, page.limit, page.offset)?;
     let key = list_key(conn, keyring, &list_id)?;
     let data = rows.iter().map(|i| render_item(&key, &list_id, i)).collect::<AppResult<Vec<_>>>()?;
-    Ok(offset_envelope(data, total, page))
+    Ok(OffsetPage::new(data, total, page))
 }
 
 /// Items by id, in the given order (the answer to a bulk add or an import).
@@ -145,17 +226,17 @@ pub fn items_by_id(
     conn: &ReadConn,
     keyring: &Keyring,
     environment: &str,
-    list_id: &str,
-    ids: &[String],
-) -> AppResult<Vec<Value>> {
-    let list_id = require(conn, environment, list_id)?;
+    list_id: &ListId,
+    ids: &[ListItemId],
+) -> AppResult<Vec<ListItemView>> {
+    let list_id = require(conn, environment, list_id.as_str())?;
     let key = list_key(conn, keyring, &list_id)?;
     let mut stmt = conn
         .prepare_cached("SELECT id, value, notes, created_at FROM custom_list_items WHERE id = ?1 AND list_id = ?2")?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let row = stmt
-            .query_row(params![id, list_id], |r| {
+            .query_row(params![id.as_str(), list_id], |r| {
                 Ok(ItemRow { id: r.get(0)?, value: r.get(1)?, notes: r.get(2)?, created_at: r.get(3)? })
             })
             .optional()?
@@ -165,18 +246,41 @@ pub fn items_by_id(
     Ok(out)
 }
 
-pub fn item(conn: &ReadConn, keyring: &Keyring, environment: &str, list_id: &str, item_id: &str) -> AppResult<Value> {
-    let mut found = items_by_id(conn, keyring, environment, list_id, &[item_id.to_string()])?;
+/// The items just added, with their count.
+pub fn items_added(
+    conn: &ReadConn,
+    keyring: &Keyring,
+    environment: &str,
+    list_id: &ListId,
+    ids: &[ListItemId],
+) -> AppResult<ItemsAdded> {
+    let data = items_by_id(conn, keyring, environment, list_id, ids)?;
+    Ok(ItemsAdded { created: data.len(), data })
+}
+
+pub fn item(
+    conn: &ReadConn,
+    keyring: &Keyring,
+    environment: &str,
+    list_id: &ListId,
+    item_id: &ListItemId,
+) -> AppResult<ListItemView> {
+    let mut found = items_by_id(conn, keyring, environment, list_id, std::slice::from_ref(item_id))?;
     Ok(found.remove(0))
 }
 
 /// The list's items as CSV: the value keys of its type, then notes, id and created_at (which an
 /// import ignores, so an export re-imports as it is). Returns (file name, text).
-pub fn export_csv(conn: &ReadConn, keyring: &Keyring, environment: &str, list_id: &str) -> AppResult<(String, String)> {
+pub fn export_csv(
+    conn: &ReadConn,
+    keyring: &Keyring,
+    environment: &str,
+    list_id: &ListId,
+) -> AppResult<(String, String)> {
     let (list_id, list_type): (String, String) = conn
         .query_row(
             "SELECT id, list_type FROM custom_lists WHERE id = ?1 AND environment = ?2",
-            params![list_id, environment],
+            params![list_id.as_str(), environment],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?
@@ -333,6 +437,50 @@ fn matches_in(
     Ok(out)
 }
 
+/// One match of a check: which list and item matched, on which subject field, how closely. Never
+/// holds the matched value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListCheckMatch {
+    pub list_id: ListId,
+    pub list_name: String,
+    pub list_type: ListType,
+    pub match_mode: MatchMode,
+    pub list_item_id: ListItemId,
+    /// 1 for exact matches; the similarity (0 to 1) for names and faces.
+    #[schema(minimum = 0, maximum = 1)]
+    pub score: f64,
+    /// The subject field that matched.
+    #[schema(example = "email")]
+    pub matched_field: String,
+    /// Matcher details (e.g. the distance of a geolocation match).
+    #[schema(value_type = Object)]
+    pub details: Map<String, Value>,
+}
+
+/// The answer to `POST /lists/check`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListCheckResult {
+    pub data: Vec<ListCheckMatch>,
+    pub total_matches: usize,
+    /// `blocked` when a block list matched, else `flagged` on a flag list, `allowed` on an allow list,
+    /// `clear` without matches.
+    pub outcome: Outcome,
+}
+
+fn check_match(m: ListMatch) -> AppResult<ListCheckMatch> {
+    let bad = |what: &str| AppError::Internal(format!("list match with an unknown {what}"));
+    Ok(ListCheckMatch {
+        list_type: ListType::parse(&m.list_type).ok_or_else(|| bad("list type"))?,
+        match_mode: MatchMode::parse(&m.match_mode).ok_or_else(|| bad("match mode"))?,
+        list_id: ListId::from_stored(m.list_id),
+        list_name: m.list_name,
+        list_item_id: ListItemId::from_stored(m.list_item_id),
+        score: m.score,
+        matched_field: m.matched_field,
+        details: m.details,
+    })
+}
+
 /// `POST /lists/check`: the subject's matches against `list_ids` (every active list when None),
 /// without persisting anything. A named list that does not exist here is a 422; an inactive or
 /// archived one is skipped.
@@ -341,10 +489,15 @@ pub fn check(
     keyring: &Keyring,
     environment: &str,
     subject: &Subject,
-    list_ids: Option<&[String]>,
-) -> AppResult<Vec<ListMatch>> {
-    let lists = select_lists(conn, environment, list_ids, true)?;
-    matches_in(conn, keyring, environment, subject, &lists)
+    list_ids: Option<&[ListId]>,
+) -> AppResult<ListCheckResult> {
+    let names: Option<Vec<String>> = list_ids.map(|ids| ids.iter().map(|i| i.as_str().to_string()).collect());
+    let lists = select_lists(conn, environment, names.as_deref(), true)?;
+    let found = matches_in(conn, keyring, environment, subject, &lists)?;
+    let outcome = dom::outcome(found.iter().map(|m| m.match_mode.as_str()));
+    let outcome = Outcome::parse(outcome).ok_or_else(|| AppError::Internal(format!("unknown outcome {outcome}")))?;
+    let data = found.into_iter().map(check_match).collect::<AppResult<Vec<_>>>()?;
+    Ok(ListCheckResult { total_matches: data.len(), data, outcome })
 }
 
 /// Like `check`, but unknown list ids are skipped (a workflow may name a list that no longer applies).
@@ -365,30 +518,52 @@ pub fn check_lenient(
 const MATCH_COLUMNS: &str = "id, session_id, list_id, list_item_id, list_type, match_mode, score, matched_field,
     details, is_false_positive, false_positive_reason, marked_at, marked_by, created_at";
 
-fn render_match(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
-    let details: String = r.get(8)?;
-    Ok(json!({
-        "id": r.get::<_, String>(0)?,
-        "session_id": r.get::<_, String>(1)?,
-        "list_id": r.get::<_, String>(2)?,
-        "list_item_id": r.get::<_, String>(3)?,
-        "list_type": r.get::<_, String>(4)?,
-        "match_mode": r.get::<_, String>(5)?,
-        "score": r.get::<_, f64>(6)?,
-        "matched_field": r.get::<_, String>(7)?,
-        "details": serde_json::from_str::<Value>(&details).unwrap_or(json!({})),
-        "is_false_positive": r.get::<_, bool>(9)?,
-        "false_positive_reason": r.get::<_, Option<String>>(10)?,
-        "marked_false_positive_at": r.get::<_, Option<String>>(11)?,
-        "marked_false_positive_by": r.get::<_, Option<String>>(12)?,
-        "created_at": r.get::<_, String>(13)?,
-    }))
+/// A list match recorded during a verification.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListMatchRecord {
+    pub id: ListMatchId,
+    pub session_id: SessionId,
+    pub list_id: ListId,
+    pub list_item_id: ListItemId,
+    pub list_type: ListType,
+    pub match_mode: MatchMode,
+    #[schema(minimum = 0, maximum = 1)]
+    pub score: f64,
+    pub matched_field: String,
+    #[schema(value_type = Object)]
+    pub details: Map<String, Value>,
+    /// Marked by a reviewer; a false positive no longer counts towards the outcome.
+    pub is_false_positive: bool,
+    pub false_positive_reason: Option<String>,
+    pub marked_false_positive_at: Option<String>,
+    pub marked_false_positive_by: Option<String>,
+    pub created_at: String,
 }
 
-pub fn get_match(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Value> {
+fn render_match(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListMatchRecord> {
+    let details: String = r.get(8)?;
+    Ok(ListMatchRecord {
+        id: ListMatchId::from_stored(r.get(0)?),
+        session_id: SessionId::from_stored(r.get(1)?),
+        list_id: ListId::from_stored(r.get(2)?),
+        list_item_id: ListItemId::from_stored(r.get(3)?),
+        list_type: enum_col(r, 4, ListType::parse)?,
+        match_mode: enum_col(r, 5, MatchMode::parse)?,
+        score: r.get(6)?,
+        matched_field: r.get(7)?,
+        details: serde_json::from_str::<Map<String, Value>>(&details).unwrap_or_default(),
+        is_false_positive: r.get(9)?,
+        false_positive_reason: r.get(10)?,
+        marked_false_positive_at: r.get(11)?,
+        marked_false_positive_by: r.get(12)?,
+        created_at: r.get(13)?,
+    })
+}
+
+pub fn get_match(conn: &ReadConn, environment: &str, id: &ListMatchId) -> AppResult<ListMatchRecord> {
     conn.query_row(
         &format!("SELECT {MATCH_COLUMNS} FROM list_matches WHERE id = ?1 AND environment = ?2"),
-        params![id, environment],
+        params![id.as_str(), environment],
         render_match,
     )
     .optional()?
@@ -396,7 +571,13 @@ pub fn get_match(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Valu
 }
 
 /// A session's match records (404 when the session is not in this environment).
-pub fn session_matches(conn: &ReadConn, environment: &str, session_id: &str, page: Page) -> AppResult<Value> {
+pub fn session_matches(
+    conn: &ReadConn,
+    environment: &str,
+    session_id: &SessionId,
+    page: Page,
+) -> AppResult<OffsetPage<ListMatchRecord>> {
+    let session_id = session_id.as_str();
     let exists: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND environment = ?2)",
         params![session_id, environment],
@@ -416,5 +597,5 @@ pub fn session_matches(conn: &ReadConn, environment: &str, session_id: &str, pag
     let data = stmt
         .query_map(params![session_id, environment, page.limit, page.offset], render_match)?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(offset_envelope(data, total, page))
+    Ok(OffsetPage::new(data, total, page))
 }

@@ -767,3 +767,74 @@ async fn list_item_values_never_reach_the_database_file_or_wal_in_plaintext() {
         );
     }
 }
+
+/// The operation at `path`/`method` in the served document, with `$ref`s to components resolved.
+fn typed_schema<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")],
+        None => schema,
+    }
+}
+
+#[actix_web::test]
+async fn list_operations_are_documented_with_typed_schemas() {
+    let app = spawn_app().await;
+    let doc = app.send("GET", "/api/v1/openapi.json", None, &[], None).await.body;
+    let ops = [
+        ("/api/v1/lists", "get", "200", false),
+        ("/api/v1/lists", "post", "201", true),
+        ("/api/v1/lists/check", "post", "200", true),
+        ("/api/v1/lists/matches/{match_id}/false-positive", "post", "200", true),
+        ("/api/v1/lists/{list_id}", "get", "200", false),
+        ("/api/v1/lists/{list_id}", "patch", "200", true),
+        ("/api/v1/lists/{list_id}/archive", "post", "200", false),
+        ("/api/v1/lists/{list_id}/items", "get", "200", false),
+        ("/api/v1/lists/{list_id}/items", "post", "201", true),
+        ("/api/v1/lists/{list_id}/items/bulk", "post", "201", true),
+        ("/api/v1/lists/{list_id}/items/{item_id}", "get", "200", false),
+        ("/api/v1/lists/{list_id}/items/{item_id}", "delete", "200", false),
+        ("/api/v1/sessions/{session_id}/list-matches", "get", "200", false),
+        ("/api/v1/sessions/{session_id}/lists/matches", "get", "200", false),
+    ];
+    for (path, method, code, has_body) in ops {
+        let op = &doc["paths"][path][method];
+        assert_eq!(op["tags"], json!(["Lists"]), "{method} {path}");
+        let response = typed_schema(&doc, &op["responses"][code]["content"]["application/json"]["schema"]);
+        assert!(response["properties"].as_object().is_some_and(|p| !p.is_empty()), "{method} {path}: {response}");
+        if has_body {
+            let body = typed_schema(&doc, &op["requestBody"]["content"]["application/json"]["schema"]);
+            assert!(body["properties"].as_object().is_some_and(|p| !p.is_empty()), "{method} {path}: {body}");
+        }
+    }
+    let list = &doc["components"]["schemas"]["ListView"];
+    assert_eq!(list["properties"]["list_type"]["$ref"], "#/components/schemas/ListType");
+    let types = &doc["components"]["schemas"]["ListType"]["enum"];
+    assert!(types.as_array().is_some_and(|t| t.contains(&json!("string")) && t.contains(&json!("ip_address"))));
+    let import = &doc["paths"]["/api/v1/lists/{list_id}/import"]["post"]["requestBody"]["content"];
+    assert!(import.get("multipart/form-data").is_some(), "{import}");
+    let export = &doc["paths"]["/api/v1/lists/{list_id}/export"]["get"]["responses"]["200"]["content"];
+    assert!(export.get("text/csv").is_some(), "{export}");
+}
+
+#[actix_web::test]
+async fn values_refused_by_the_list_types_name_the_field() {
+    let app = spawn_app().await;
+    for (body, field) in [
+        (json!({"name": "L", "list_type": "planet"}), "list_type"),
+        (json!({"name": "L", "list_type": "email", "match_mode": "maybe"}), "match_mode"),
+        (json!({"name": "L", "list_type": "email", "colour": "red"}), "colour"),
+        (json!({"list_type": "email"}), "name"),
+    ] {
+        let r = app.post("/lists", body.clone()).await;
+        assert_eq!(assert_error(&r, 422), "validation_error", "{body}");
+        assert_eq!(r.body["errors"][0]["field"], field, "{body}: {}", r.body);
+    }
+    let r = app.post("/lists/check", json!({"subject_data": {}, "list_ids": ["not-a-list"]})).await;
+    assert_eq!(r.body["errors"][0]["field"], "list_ids[0]", "{}", r.body);
+    let r = app.get("/lists?list_type=planet").await;
+    assert_eq!(assert_error(&r, 422), "validation_error");
+    assert_eq!(r.body["errors"][0]["field"], "list_type", "{}", r.body);
+    // A malformed id in a path names nothing that exists.
+    assert_error(&app.get("/lists/not-a-list").await, 404);
+    assert_error(&app.get("/lists/list_01ARZ3NDEKTSV4RRFFQ69G5FAV/items/nope").await, 404);
+}

@@ -399,7 +399,7 @@ async fn endpoints_crud_with_scopes_and_environments() {
 
     // Refusals.
     for (body, field) in [
-        (json!({"enabled_events": ["session.requires_review"]}), "enabled_events"),
+        (json!({"enabled_events": ["session.requires_review"]}), "enabled_events[0]"),
         (json!({"key_inflection": "pascal"}), "key_inflection"),
         (json!({"api_version": "1999-01-01"}), "api_version"),
         (json!({"attribute_blocklist": ["event"]}), "attribute_blocklist"),
@@ -1042,4 +1042,72 @@ async fn a_crash_in_the_middle_of_a_delivery_resends_it_with_the_same_id() {
     assert_eq!(list["pagination"]["total"], 1);
     assert_eq!(list["data"][0]["id"], a.header("x-verifa-delivery-id").unwrap());
     second.stop().await;
+}
+
+#[actix_web::test]
+async fn webhook_operations_are_documented_with_typed_schemas() {
+    let (wh, _dir) = start(|_| {}).await;
+    let doc = wh.app.send("GET", "/api/v1/openapi.json", None, &[], None).await.body;
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")].clone(),
+            None => schema.clone(),
+        }
+    };
+    let ops = [
+        ("/api/v1/webhooks/endpoints", "get", "200", false),
+        ("/api/v1/webhooks/endpoints", "post", "201", true),
+        ("/api/v1/webhooks/endpoints/event-types", "get", "200", false),
+        ("/api/v1/webhooks/event-types", "get", "200", false),
+        ("/api/v1/webhooks/endpoints/{endpoint_id}", "get", "200", false),
+        ("/api/v1/webhooks/endpoints/{endpoint_id}", "patch", "200", true),
+        ("/api/v1/webhooks/endpoints/{endpoint_id}", "delete", "200", false),
+        ("/api/v1/webhooks/endpoints/{endpoint_id}/rotate-secret", "post", "200", false),
+        ("/api/v1/webhooks/endpoints/{endpoint_id}/clone", "post", "201", true),
+        ("/api/v1/webhooks/endpoints/{endpoint_id}/test", "post", "202", false),
+        ("/api/v1/webhooks/endpoints/{endpoint_id}/deliveries", "get", "200", false),
+        ("/api/v1/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}", "get", "200", false),
+        ("/api/v1/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/retry", "post", "202", false),
+    ];
+    for (path, method, code, has_body) in ops {
+        let op = &doc["paths"][path][method];
+        assert_eq!(op["tags"], json!(["Webhooks"]), "{method} {path}");
+        let response = resolve(&op["responses"][code]["content"]["application/json"]["schema"]);
+        assert!(response["properties"].as_object().is_some_and(|p| !p.is_empty()), "{method} {path}: {response}");
+        if has_body {
+            let body = resolve(&op["requestBody"]["content"]["application/json"]["schema"]);
+            assert!(body["properties"].as_object().is_some_and(|p| !p.is_empty()), "{method} {path}: {body}");
+        }
+    }
+    let url = &doc["components"]["schemas"]["WebhookUrl"];
+    assert_eq!(url["format"], "uri", "{url}");
+    let statuses = &doc["components"]["schemas"]["DeliveryStatus"]["enum"];
+    assert_eq!(statuses, &json!(["pending", "retrying", "delivered", "failed"]));
+    let events = doc["components"]["schemas"]["EventSubscription"]["enum"].as_array().cloned().unwrap_or_default();
+    assert!(events.contains(&json!("*")) && events.contains(&json!("session.approved")), "{events:?}");
+}
+
+#[actix_web::test]
+async fn values_refused_by_the_webhook_types_name_the_field() {
+    let (wh, _dir) = start(|_| {}).await;
+    let app = &wh.app;
+    let long = format!("http://127.0.0.1:9/{}", "a".repeat(2048));
+    for (body, field) in [
+        (json!({"url": long}), "url"),
+        (json!({"url": "http://127.0.0.1:9/", "enabled_events": ["no.such.event"]}), "enabled_events[0]"),
+        (json!({"url": "http://127.0.0.1:9/", "key_inflection": "pascal"}), "key_inflection"),
+        (json!({"url": "http://127.0.0.1:9/", "colour": "red"}), "colour"),
+        (json!({"label": "no url"}), "url"),
+    ] {
+        let r = app.post("/webhooks/endpoints", body.clone()).await;
+        assert_eq!(assert_error(&r, 422), "validation_error", "{body}");
+        assert_eq!(r.body["errors"][0]["field"], field, "{body}: {}", r.body);
+    }
+    let endpoint = create_endpoint(app, json!({"url": "http://127.0.0.1:9/hooks"})).await;
+    let id = id_of(&endpoint);
+    let r = app.get(&format!("/webhooks/endpoints/{id}/deliveries?status=lost")).await;
+    assert_eq!(assert_error(&r, 422), "validation_error");
+    assert_eq!(r.body["errors"][0]["field"], "status", "{}", r.body);
+    assert_error(&app.get("/webhooks/endpoints/not-an-endpoint").await, 404);
+    assert_error(&app.get(&format!("/webhooks/endpoints/{id}/deliveries/nope")).await, 404);
 }

@@ -393,6 +393,7 @@ async fn lists(cfg: Config, action: ListsAction) -> Result<(), String> {
         ListsAction::List => {
             let conn = core.read.get().map_err(|e| e.to_string())?;
             let list = idv::queries::watchlists::list(&conn).map_err(|e| e.to_string())?;
+            let list = serde_json::to_value(list).map_err(|e| e.to_string())?;
             for w in list["data"].as_array().into_iter().flatten() {
                 let v = &w["current_version"];
                 if v.is_null() {

@@ -8,9 +8,13 @@ use super::identities::{data_key, emit_identity, load_state as load_identity, lo
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
 use crate::crypto::DataKey;
-use crate::domain::check::{self as dom, CheckCommand, CheckEvent, CheckState, HitRecord, HitState, RunResult};
+use crate::domain::check::{
+    self as dom, CheckCommand, CheckEvent, CheckState, CheckSubject, CheckType, HitRecord, HitState, RunResult,
+};
 use crate::domain::identity::{self as idom, IdentityCommand, Screened};
-use crate::domain::ids;
+use crate::domain::ids::{self, CheckHitId, CheckId, IdentityRef, SessionId};
+use crate::domain::values::{ExternalRef, Tag};
+use crate::domain::watchlist::MonitoredList;
 use crate::domain::watchlist::MonitoringCompleted;
 use crate::error::{AppError, AppResult};
 use crate::queries::checks as q;
@@ -27,17 +31,26 @@ use std::sync::Arc;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// One check to create, its subject validated at the boundary (spec field names, plaintext here).
+/// One check to create, its subject validated at the boundary by its types.
 #[derive(Debug, Clone)]
 pub struct CreateCheck {
-    pub check_type: String,
-    pub external_ref: Option<String>,
+    pub check_type: CheckType,
+    pub external_ref: Option<ExternalRef>,
     /// An `idn_*` id or an identity's external_ref.
-    pub identity_id: Option<String>,
-    pub session_id: Option<String>,
-    pub subject: BTreeMap<String, String>,
+    pub identity: Option<IdentityRef>,
+    pub session_id: Option<SessionId>,
+    pub subject: CheckSubject,
+    /// 0 to 1.
     pub threshold: f64,
-    pub tags: Vec<String>,
+    pub tags: Vec<Tag>,
+}
+
+/// A change to a check's tags.
+#[derive(Debug, Clone)]
+pub enum TagChange {
+    Add(Vec<Tag>),
+    Set(Vec<Tag>),
+    Remove(Tag),
 }
 
 pub fn load_state(conn: &Connection, environment: &str, id: &str) -> AppResult<Option<CheckState>> {
@@ -200,7 +213,7 @@ pub async fn create(
     meta: CommandMeta,
     inputs: Vec<CreateCheck>,
     batch: bool,
-) -> AppResult<Vec<String>> {
+) -> AppResult<Vec<CheckId>> {
     let batch_id = batch.then(|| ids::new_id(ids::CHECK_BATCH));
     writer
         .execute(move |w| {
@@ -210,9 +223,9 @@ pub async fn create(
             for input in inputs {
                 // An explicit identity must exist and hold data; an identity found by external_ref links
                 // the check only when it does. Merged identities are followed to the survivor.
-                let identity = match &input.identity_id {
+                let identity = match &input.identity {
                     Some(i) => {
-                        let s = load_surviving(w.conn, &env, i)?
+                        let s = load_surviving(w.conn, &env, i.as_str())?
                             .ok_or_else(|| AppError::validation("identity_id", "no identity with this id"))?;
                         if s.is_redacted() {
                             return Err(AppError::validation("identity_id", "this identity has been redacted"));
@@ -220,42 +233,46 @@ pub async fn create(
                         Some(s)
                     }
                     None => match &input.external_ref {
-                        Some(r) => load_surviving(w.conn, &env, r)?.filter(|s| !s.is_redacted()),
+                        Some(r) => load_surviving(w.conn, &env, r.as_str())?.filter(|s| !s.is_redacted()),
                         None => None,
                     },
                 };
                 if let Some(s) = &input.session_id {
-                    if !q::session_exists(w.conn, &env, s)? {
+                    if !q::session_exists(w.conn, &env, s.as_str())? {
                         return Err(AppError::validation("session_id", "no session with this id"));
                     }
                 }
                 let id = ids::new_id(ids::CHECK);
                 let identity_id = identity.as_ref().map(|s| s.id.clone());
-                let external_ref =
-                    input.external_ref.clone().or_else(|| identity.as_ref().and_then(|s| s.external_ref.clone()));
+                let external_ref = input
+                    .external_ref
+                    .as_ref()
+                    .map(|r| r.as_str().to_string())
+                    .or_else(|| identity.as_ref().and_then(|s| s.external_ref.clone()));
+                let subject = input.subject.fields();
                 let (key, key_owner) = key_for(w, &id, identity_id.as_deref())?;
                 let subject_key = subject_key(identity_id.as_deref(), external_ref.as_deref(), &id);
                 let dismissals = q::dismissals(w.conn, &env, &subject_key)?;
                 let run = standalone::run_standalone(
-                    &input.check_type,
+                    input.check_type.as_str(),
                     sandbox,
                     &snapshot,
-                    &input.subject,
+                    &subject,
                     input.threshold,
                     &dismissals,
                 );
                 let result = run_result(run, input.threshold, &key, &id)?;
                 let check = dom::Created {
-                    check_type: input.check_type.clone(),
+                    check_type: input.check_type.as_str().to_string(),
                     origin: "api".into(),
                     external_ref,
                     identity_id: identity_id.clone(),
-                    session_id: input.session_id.clone(),
+                    session_id: input.session_id.as_ref().map(|s| s.as_str().to_string()),
                     batch_id: batch_id.clone(),
                     subject_key,
                     key_owner,
-                    subject: seal_subject(&key, &id, &input.subject),
-                    tags: input.tags.clone(),
+                    subject: seal_subject(&key, &id, &subject),
+                    tags: input.tags.iter().map(|t| t.as_str().to_string()).collect(),
                     result,
                 };
                 let screened = identity_screening(&check.check_type, &check.result, &id);
@@ -264,7 +281,7 @@ pub async fn create(
                 if let (Some(identity), Some(screened)) = (&identity_id, screened) {
                     screen_identity(w, &meta, identity, screened)?;
                 }
-                created.push(id);
+                created.push(CheckId::from_stored(id));
             }
             Ok(created)
         })
@@ -289,11 +306,11 @@ fn identity_screening(check_type: &str, result: &RunResult, check_id: &str) -> O
 }
 
 /// Runs the check again on its stored subject against the current lists; earlier dismissals apply.
-pub async fn rerun(writer: &Writer, snapshot: Arc<Snapshot>, meta: CommandMeta, id: String) -> AppResult<String> {
+pub async fn rerun(writer: &Writer, snapshot: Arc<Snapshot>, meta: CommandMeta, id: CheckId) -> AppResult<CheckId> {
     writer
         .execute(move |w| {
             let env = meta.environment.clone();
-            let state = require(w.conn, &env, &id)?;
+            let state = require(w.conn, &env, id.as_str())?;
             if state.redacted {
                 return Err(AppError::invalid_state("This check has been redacted and can no longer be run."));
             }
@@ -326,7 +343,7 @@ pub async fn rerun(writer: &Writer, snapshot: Arc<Snapshot>, meta: CommandMeta, 
             if let (Some(identity), Some(screened)) = (&state.identity_id, screened) {
                 screen_identity(w, &meta, identity, screened)?;
             }
-            Ok(state.id)
+            Ok(CheckId::from_stored(state.id))
         })
         .await
 }
@@ -336,14 +353,15 @@ pub async fn rerun(writer: &Writer, snapshot: Arc<Snapshot>, meta: CommandMeta, 
 pub async fn dismiss(
     writer: &Writer,
     meta: CommandMeta,
-    id: String,
-    hit_ids: Option<Vec<String>>,
+    id: CheckId,
+    hit_ids: Option<Vec<CheckHitId>>,
     reason: Option<String>,
-) -> AppResult<(String, usize)> {
+) -> AppResult<(CheckId, usize)> {
     let dismissal_id = ids::new_id(ids::DISMISSAL);
+    let hit_ids: Option<Vec<String>> = hit_ids.map(|h| h.into_iter().map(CheckHitId::into_string).collect());
     writer
         .execute(move |w| {
-            let state = require(w.conn, &meta.environment, &id)?;
+            let state = require(w.conn, &meta.environment, id.as_str())?;
             let sealed_reason = match (&reason, state.redacted) {
                 (Some(r), false) => {
                     let key = data_key(w.conn, w.keyring, &state.key_owner)?
@@ -364,33 +382,39 @@ pub async fn dismiss(
                     Screened { trigger: "dismissal".into(), check_id: Some(state.id.clone()), ..Screened::default() };
                 screen_identity(w, &meta, identity, screened)?;
             }
-            Ok((state.id, count))
+            Ok((CheckId::from_stored(state.id), count))
         })
         .await
 }
 
 /// Tag changes (set, add, remove).
-pub async fn tags(writer: &Writer, meta: CommandMeta, id: String, command: CheckCommand) -> AppResult<String> {
+pub async fn tags(writer: &Writer, meta: CommandMeta, id: CheckId, change: TagChange) -> AppResult<CheckId> {
+    let text = |tags: Vec<Tag>| tags.into_iter().map(Tag::into_string).collect();
+    let command = match change {
+        TagChange::Add(tags) => CheckCommand::AddTags(text(tags)),
+        TagChange::Set(tags) => CheckCommand::SetTags(text(tags)),
+        TagChange::Remove(tag) => CheckCommand::RemoveTag(tag.into_string()),
+    };
     writer
         .execute(move |w| {
-            let state = require(w.conn, &meta.environment, &id)?;
+            let state = require(w.conn, &meta.environment, id.as_str())?;
             let evs = dom::decide(Some(&state), command, &meta.ctx())?;
             emit_check(w, &meta, &state.id, state.version, evs)?;
-            Ok(state.id)
+            Ok(CheckId::from_stored(state.id))
         })
         .await
 }
 
 /// Crypto-shredding of a check not linked to an identity: its data key goes, the record stays.
-pub async fn redact(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<String> {
+pub async fn redact(writer: &Writer, meta: CommandMeta, id: CheckId) -> AppResult<CheckId> {
     writer
         .execute(move |w| {
-            let state = require(w.conn, &meta.environment, &id)?;
+            let state = require(w.conn, &meta.environment, id.as_str())?;
             let evs = dom::decide(Some(&state), CheckCommand::Redact, &meta.ctx())?;
             w.conn.execute("DELETE FROM subject_keys WHERE subject_id = ?1", [&state.id])?;
             emit_check(w, &meta, &state.id, state.version, evs)?;
             w.request_wal_truncate();
-            Ok(state.id)
+            Ok(CheckId::from_stored(state.id))
         })
         .await
 }
@@ -549,28 +573,29 @@ pub async fn record_monitoring(
 pub async fn set_monitored_lists(
     writer: &Writer,
     meta: CommandMeta,
-    id_or_ref: String,
-    list_ids: Vec<String>,
+    identity: IdentityRef,
+    list_ids: Vec<MonitoredList>,
     replace: bool,
-) -> AppResult<String> {
+) -> AppResult<ids::IdentityId> {
     writer
         .execute(move |w| {
-            let state =
-                load_identity(w.conn, &meta.environment, &id_or_ref)?.ok_or_else(|| AppError::not_found("Identity"))?;
-            let current = q::monitored_lists(w.conn, &state.id)?;
+            let state = load_identity(w.conn, &meta.environment, identity.as_str())?
+                .ok_or_else(|| AppError::not_found("Identity"))?;
+            let current: Vec<String> =
+                q::monitored_lists(w.conn, &state.id)?.iter().map(|l| l.as_str().to_string()).collect();
             let mut next = if replace { Vec::new() } else { current.clone() };
-            for l in list_ids {
+            for l in list_ids.iter().map(|l| l.as_str().to_string()) {
                 if !next.contains(&l) {
                     next.push(l);
                 }
             }
             if next == current {
                 idom::ensure_writable(&state)?;
-                return Ok(state.id);
+                return Ok(ids::IdentityId::from_stored(state.id));
             }
             let evs = idom::decide(Some(&state), IdentityCommand::SetMonitoredLists(next), &meta.ctx())?;
             emit_identity(w, &meta, &state.id, state.version, evs)?;
-            Ok(state.id)
+            Ok(ids::IdentityId::from_stored(state.id))
         })
         .await
 }

@@ -24,6 +24,147 @@ pub fn is_aml(t: &str) -> bool {
     AML_TYPES.contains(&t)
 }
 
+/// A standalone check's type (spec §1.4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckType {
+    Sanction,
+    Pep,
+    AdverseMedia,
+    Warning,
+    EmailRisk,
+    PhoneRisk,
+    IpRisk,
+    EmailRiskEnhanced,
+    PhoneRiskEnhanced,
+    AddressValidation,
+}
+
+impl CheckType {
+    pub const ALL: [CheckType; 10] = [
+        CheckType::Sanction,
+        CheckType::Pep,
+        CheckType::AdverseMedia,
+        CheckType::Warning,
+        CheckType::EmailRisk,
+        CheckType::PhoneRisk,
+        CheckType::IpRisk,
+        CheckType::EmailRiskEnhanced,
+        CheckType::PhoneRiskEnhanced,
+        CheckType::AddressValidation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckType::Sanction => "sanction",
+            CheckType::Pep => "pep",
+            CheckType::AdverseMedia => "adverse_media",
+            CheckType::Warning => "warning",
+            CheckType::EmailRisk => "email_risk",
+            CheckType::PhoneRisk => "phone_risk",
+            CheckType::IpRisk => "ip_risk",
+            CheckType::EmailRiskEnhanced => "email_risk_enhanced",
+            CheckType::PhoneRiskEnhanced => "phone_risk_enhanced",
+            CheckType::AddressValidation => "address_validation",
+        }
+    }
+
+    /// A stored type (written by this code, so always one of the above).
+    pub fn from_stored(text: &str) -> Option<CheckType> {
+        CheckType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+/// A check's status (spec §3.6): `pending` -> `clear` | `hit` | `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pending,
+    Clear,
+    Hit,
+    Error,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Pending => "pending",
+            CheckStatus::Clear => "clear",
+            CheckStatus::Hit => "hit",
+            CheckStatus::Error => "error",
+        }
+    }
+
+    pub fn from_stored(text: &str) -> Option<CheckStatus> {
+        [CheckStatus::Pending, CheckStatus::Clear, CheckStatus::Hit, CheckStatus::Error]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// What created a check: the API (`POST /checks`), a session's screening step or a monitoring pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckOrigin {
+    Api,
+    Session,
+    Monitoring,
+}
+
+impl CheckOrigin {
+    pub fn from_stored(text: &str) -> Option<CheckOrigin> {
+        match text {
+            "api" => Some(CheckOrigin::Api),
+            "session" => Some(CheckOrigin::Session),
+            "monitoring" => Some(CheckOrigin::Monitoring),
+            _ => None,
+        }
+    }
+}
+
+/// The screened subject of a check, each value already validated by its type (the same limits as an
+/// identity's personal data). Field names are the spec's check fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckSubject {
+    pub name_first: Option<crate::domain::values::PersonName>,
+    pub name_last: Option<crate::domain::values::PersonName>,
+    pub birthdate: Option<crate::domain::values::DateOfBirth>,
+    pub country_code: Option<crate::domain::values::CountryCode>,
+    pub email: Option<crate::domain::values::Email>,
+    pub phone: Option<crate::domain::values::Phone>,
+    pub ip_address: Option<crate::domain::values::IpAddress>,
+    pub address_line1: Option<crate::domain::values::AddressLine>,
+    pub address_line2: Option<crate::domain::values::AddressLine>,
+    pub city: Option<crate::domain::values::PlaceName>,
+    pub state: Option<crate::domain::values::PlaceName>,
+    pub zip_code: Option<crate::domain::values::ShortText>,
+}
+
+impl CheckSubject {
+    /// The fields that were given, by field name, in canonical form (the screening input and what is sealed).
+    pub fn fields(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let mut put = |k: &str, v: Option<&str>| {
+            if let Some(v) = v {
+                out.insert(k.to_string(), v.to_string());
+            }
+        };
+        put("name_first", self.name_first.as_ref().map(|v| v.as_str()));
+        put("name_last", self.name_last.as_ref().map(|v| v.as_str()));
+        put("birthdate", self.birthdate.as_ref().map(|v| v.as_str()));
+        put("country_code", self.country_code.as_ref().map(|v| v.as_str()));
+        put("email", self.email.as_ref().map(|v| v.as_str()));
+        put("phone", self.phone.as_ref().map(|v| v.as_str()));
+        put("ip_address", self.ip_address.as_ref().map(|v| v.as_str()));
+        put("address_line1", self.address_line1.as_ref().map(|v| v.as_str()));
+        put("address_line2", self.address_line2.as_ref().map(|v| v.as_str()));
+        put("city", self.city.as_ref().map(|v| v.as_str()));
+        put("state", self.state.as_ref().map(|v| v.as_str()));
+        put("zip_code", self.zip_code.as_ref().map(|v| v.as_str()));
+        out
+    }
+}
+
 /// The subject fields a check may carry (all sealed at rest).
 pub const SUBJECT_FIELDS: &[&str] = &[
     "name_first",

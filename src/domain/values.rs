@@ -438,6 +438,21 @@ pub fn dedup_tags(field: &str, tags: Vec<Tag>) -> Result<Vec<Tag>, FieldError> {
     Ok(out)
 }
 
+value_type!(
+    /// An IPv4 or IPv6 address (canonical form on output).
+    IpAddress,
+    parse = |f, t| t
+        .trim()
+        .parse::<std::net::IpAddr>()
+        .map(|ip| ip.to_string())
+        .map_err(|_| FieldError::new(f, "must be an IPv4 or IPv6 address")),
+    schema = || serde_json::json!({
+        "type": "string",
+        "anyOf": [{ "format": "ipv4" }, { "format": "ipv6" }],
+        "description": "An IPv4 or IPv6 address.", "examples": ["203.0.113.7"],
+    })
+);
+
 /// The personal-data fields of a person, each with its one type. Identities, session prefill, API checks and
 /// the capture page all accept these fields through this table, so each field has one limit everywhere.
 pub const PERSONAL_DATA_FIELDS: &[&str] = &[

@@ -9,6 +9,110 @@ use std::collections::{HashMap, HashSet};
 /// The watchlists idv imports, by their public id.
 pub const WATCHLIST_IDS: &[&str] = &["ofac", "un", "eu", "uk", "opensanctions"];
 
+/// A watchlist idv imports, by its public id (the same set as `WATCHLIST_IDS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchlistId {
+    Ofac,
+    Un,
+    Eu,
+    Uk,
+    Opensanctions,
+}
+
+impl WatchlistId {
+    pub const ALL: [WatchlistId; 5] =
+        [WatchlistId::Ofac, WatchlistId::Un, WatchlistId::Eu, WatchlistId::Uk, WatchlistId::Opensanctions];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchlistId::Ofac => "ofac",
+            WatchlistId::Un => "un",
+            WatchlistId::Eu => "eu",
+            WatchlistId::Uk => "uk",
+            WatchlistId::Opensanctions => "opensanctions",
+        }
+    }
+
+    /// Accepts the public id in any case, surrounding spaces ignored.
+    pub fn parse(field: &str, text: &str) -> Result<WatchlistId, crate::error::FieldError> {
+        let t = text.trim().to_ascii_lowercase();
+        WatchlistId::ALL
+            .into_iter()
+            .find(|w| w.as_str() == t)
+            .ok_or_else(|| crate::error::FieldError::new(field, "must be one of ofac, un, eu, uk, opensanctions"))
+    }
+}
+
+/// One list an identity's monitoring may be limited to: a watchlist (`ofac`, ...) or a custom list of the
+/// environment (`list_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitoredList {
+    Watchlist(WatchlistId),
+    List(crate::domain::ids::ListId),
+}
+
+impl MonitoredList {
+    pub fn parse(field: &str, text: &str) -> Result<MonitoredList, crate::error::FieldError> {
+        if let Ok(w) = WatchlistId::parse(field, text) {
+            return Ok(MonitoredList::Watchlist(w));
+        }
+        crate::domain::ids::ListId::parse(field, text).map(MonitoredList::List).map_err(|_| {
+            crate::error::FieldError::new(
+                field,
+                format!("{} is neither a watchlist (ofac, un, eu, uk, opensanctions) nor a list id", text.trim()),
+            )
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            MonitoredList::Watchlist(w) => w.as_str(),
+            MonitoredList::List(l) => l.as_str(),
+        }
+    }
+
+    /// A value read back from the store (written by this code).
+    pub fn from_stored(text: String) -> MonitoredList {
+        match WatchlistId::parse("", &text) {
+            Ok(w) => MonitoredList::Watchlist(w),
+            Err(_) => MonitoredList::List(crate::domain::ids::ListId::from_stored(text)),
+        }
+    }
+}
+
+impl Serialize for MonitoredList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for MonitoredList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as Deserialize>::deserialize(d)?;
+        MonitoredList::parse("", &text).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
+impl utoipa::PartialSchema for MonitoredList {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        let list = crate::domain::ids::id_schema(crate::domain::ids::LIST, "custom list");
+        crate::domain::values::schema_from(serde_json::json!({
+            "oneOf": [
+                { "type": "string", "enum": WATCHLIST_IDS, "description": "A watchlist." },
+                list,
+            ],
+            "description": "A watchlist id (`ofac`, `un`, `eu`, `uk`, `opensanctions`) or a custom list id (`list_*`).",
+        }))
+    }
+}
+
+impl utoipa::ToSchema for MonitoredList {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("MonitoredList")
+    }
+}
+
 /// Entries per `WatchlistEntriesImported` event: a whole list in one event would be one huge JSON value
 /// (OpenSanctions holds over a million entities).
 pub const ENTRIES_PER_EVENT: usize = 500;

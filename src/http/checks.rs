@@ -1,20 +1,26 @@
 //! /checks: standalone checks (spec §1.4): list, create, create several (`/checks/full`), get, hits, dismiss,
-//! re-run, redact, tags; and the checks of a session or an identity. Parses and validates at the boundary,
-//! then makes one call.
+//! re-run, redact, tags; and the checks of a session or an identity. Bodies, queries and paths are typed
+//! (the subject's data through the shared value types, so the limits match an identity's); the rules that
+//! span fields (a reference to the person, the fields a check type needs) are checked here, every error at
+//! once. Then one call.
 
-use super::body::{ApiBody, QueryMap};
+use super::body::{ApiBody, ApiPath, ApiQuery};
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
-use crate::commands::checks::{self as cmd, CreateCheck};
-use crate::domain::check::{self as dom, CheckCommand, SUBJECT_FIELDS};
-use crate::domain::values;
+use crate::commands::checks::{self as cmd, CreateCheck, TagChange};
+use crate::domain::check::{self as dom, CheckStatus, CheckSubject, CheckType};
+use crate::domain::ids::{CheckBatchId, CheckHitId, CheckId, IdentityId, IdentityRef, SessionId};
+use crate::domain::values::{
+    self, AddressLine, CountryCode, DateOfBirth, Email, ExternalRef, IpAddress, PersonName, Phone, PlaceName,
+    ShortText, Tag,
+};
 use crate::error::{AppError, FieldError};
-use crate::queries::checks::{self as q, ListFilter};
+use crate::queries::checks::{self as q, CheckView, HitView, ListFilter};
+use crate::queries::{OffsetPage, Page};
 use crate::screening::DEFAULT_THRESHOLD;
 use actix_web::web;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/checks", "List checks", web::get().to(list));
@@ -36,228 +42,309 @@ pub fn routes(t: &mut RouteTable) {
 const READ: &str = "checks:read";
 const WRITE: &str = "checks:write";
 
+/// Declares a create body: its own fields, then the fields every create shares (the person reference, the
+/// screened subject, threshold, tags), in one place.
+macro_rules! check_body {
+    ($(#[$doc:meta])* $name:ident { $($extra:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($extra)*
+            /// Your reference for the person screened; required unless `identity_id` is given. An identity
+            /// with this external_ref is linked to the check.
+            pub external_ref: Option<ExternalRef>,
+            /// The identity screened (`idn_*` id or its external_ref); it must exist and hold data.
+            pub identity_id: Option<IdentityRef>,
+            /// A session of this environment to link the check to.
+            pub session_id: Option<SessionId>,
+            /// Given name; required for AML types.
+            pub name_first: Option<PersonName>,
+            /// Family name; required for AML types.
+            pub name_last: Option<PersonName>,
+            pub birthdate: Option<DateOfBirth>,
+            pub country_code: Option<CountryCode>,
+            /// Required for `email_risk*`.
+            pub email: Option<Email>,
+            /// Required for `phone_risk*`.
+            pub phone: Option<Phone>,
+            /// Required for `ip_risk`.
+            pub ip_address: Option<IpAddress>,
+            /// Required for `address_validation`.
+            pub address_line1: Option<AddressLine>,
+            pub address_line2: Option<AddressLine>,
+            pub city: Option<PlaceName>,
+            pub state: Option<PlaceName>,
+            pub zip_code: Option<ShortText>,
+            /// Name-match threshold, 0 to 1 (default 0.6).
+            #[schema(minimum = 0.0, maximum = 1.0, example = 0.6)]
+            pub threshold: Option<f64>,
+            #[schema(max_items = 50)]
+            pub tags: Option<Vec<Tag>>,
+            /// Accepted for compatibility; monitoring belongs to the identity (spec §1.9), and a check shows
+            /// its linked identity's.
+            #[allow(dead_code)] // accepted and ignored
+            pub monitoring_enabled: Option<bool>,
+        }
+
+        impl $name {
+            /// The shared fields, validated across fields against `types`; every error at once.
+            fn input(&self, types: &[CheckType], mut errors: Vec<FieldError>) -> Result<CreateCheck, AppError> {
+                let subject = CheckSubject {
+                    name_first: self.name_first.clone(),
+                    name_last: self.name_last.clone(),
+                    birthdate: self.birthdate.clone(),
+                    country_code: self.country_code.clone(),
+                    email: self.email.clone(),
+                    phone: self.phone.clone(),
+                    ip_address: self.ip_address.clone(),
+                    address_line1: self.address_line1.clone(),
+                    address_line2: self.address_line2.clone(),
+                    city: self.city.clone(),
+                    state: self.state.clone(),
+                    zip_code: self.zip_code.clone(),
+                };
+                let given = subject.fields();
+                if self.external_ref.is_none() && self.identity_id.is_none() {
+                    errors.push(FieldError::new("external_ref", "is required (or give identity_id)"));
+                }
+                for t in types {
+                    for required in dom::required_fields(t.as_str()) {
+                        if !given.contains_key(*required) && !errors.iter().any(|e| e.field == *required) {
+                            errors.push(FieldError::new(*required, format!("is required for {} checks", t.as_str())));
+                        }
+                    }
+                }
+                let threshold = self.threshold.unwrap_or(DEFAULT_THRESHOLD);
+                if !(0.0..=1.0).contains(&threshold) {
+                    errors.push(FieldError::new("threshold", "must be a number from 0 to 1"));
+                }
+                let tags = values::dedup_tags("tags", self.tags.clone().unwrap_or_default());
+                if let Err(e) = &tags {
+                    errors.push(e.clone());
+                }
+                if !errors.is_empty() {
+                    return Err(invalid(errors));
+                }
+                Ok(CreateCheck {
+                    check_type: types[0],
+                    external_ref: self.external_ref.clone(),
+                    identity: self.identity_id.clone(),
+                    session_id: self.session_id.clone(),
+                    subject,
+                    threshold,
+                    tags: tags.unwrap_or_default(),
+                })
+            }
+        }
+    };
+}
+
+check_body!(
+    /// `POST /checks`: one check. AML types (`sanction`, `pep`, `adverse_media`, `warning`) need `name_first`
+    /// and `name_last`; `email_risk*` needs `email`, `phone_risk*` `phone`, `ip_risk` `ip_address`,
+    /// `address_validation` `address_line1`. `external_ref` or `identity_id` is required.
+    CreateCheckBody {
+        pub check_type: CheckType,
+    }
+);
+
+check_body!(
+    /// `POST /checks/full`: one check per type, sharing a `batch_id` (same fields as a single check).
+    CreateChecksBody {
+        /// 1 to 10 check types (duplicates count once).
+        #[schema(min_items = 1, max_items = 10)]
+        pub check_types: Vec<CheckType>,
+    }
+);
+
 fn invalid(errors: Vec<FieldError>) -> AppError {
     let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
     AppError::Validation { detail, errors }
 }
 
-/// The fields of a create body other than the check type(s), validated; every error at once.
-fn parse_create(
-    body: &Map<String, Value>,
-    check_types: &[String],
-    today: &str,
-    skip: &str,
-) -> Result<CreateCheck, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mut out = CreateCheck {
-        check_type: String::new(),
-        external_ref: None,
-        identity_id: None,
-        session_id: None,
-        subject: BTreeMap::new(),
-        threshold: DEFAULT_THRESHOLD,
-        tags: Vec::new(),
-    };
-    for (field, value) in body {
-        let f = field.as_str();
-        if f == skip {
-            continue;
-        }
-        let text = match value {
-            Value::String(s) => Some(s.as_str()),
-            Value::Null => None,
-            _ if matches!(f, "threshold" | "tags" | "monitoring_enabled") => None,
-            _ => {
-                errors.push(FieldError::new(f, "must be a string"));
-                continue;
-            }
-        };
-        let checked: Result<(), FieldError> = match f {
-            "external_ref" => {
-                text.map_or(Ok(()), |t| values::parse_external_ref(f, t).map(|v| out.external_ref = Some(v)))
-            }
-            "identity_id" => {
-                out.identity_id = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-                Ok(())
-            }
-            "session_id" => {
-                out.session_id = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-                Ok(())
-            }
-            "threshold" => match value {
-                Value::Null => Ok(()),
-                Value::Number(n) => match n.as_f64() {
-                    Some(x) if (0.0..=1.0).contains(&x) => {
-                        out.threshold = x;
-                        Ok(())
-                    }
-                    _ => Err(FieldError::new(f, "must be a number from 0 to 1")),
-                },
-                _ => Err(FieldError::new(f, "must be a number from 0 to 1")),
-            },
-            "tags" => match serde_json::from_value::<Vec<String>>(value.clone()) {
-                Ok(tags) => values::parse_tags(f, &tags).map(|t| out.tags = t),
-                Err(_) => Err(FieldError::new(f, "must be an array of strings")),
-            },
-            // Monitoring is per identity (spec §1.9); accepted for compatibility, see `monitoring_enabled` on
-            // the check (it shows the linked identity's monitoring).
-            "monitoring_enabled" => match value {
-                Value::Bool(_) | Value::Null => Ok(()),
-                _ => Err(FieldError::new(f, "must be true or false")),
-            },
-            _ if SUBJECT_FIELDS.contains(&f) => match text {
-                None => Ok(()),
-                Some(t) => parse_subject_value(f, t, today).map(|v| {
-                    out.subject.insert(f.to_string(), v);
-                }),
-            },
-            _ => Err(FieldError::new(f, "is not a field of a check")),
-        };
-        if let Err(e) = checked {
-            errors.push(e);
-        }
-    }
-    if out.external_ref.is_none() && out.identity_id.is_none() && !errors.iter().any(|e| e.field == "external_ref") {
-        errors.push(FieldError::new("external_ref", "is required (or give identity_id)"));
-    }
-    for t in check_types {
-        for required in dom::required_fields(t) {
-            if !out.subject.contains_key(*required) && !errors.iter().any(|e| e.field == *required) {
-                errors.push(FieldError::new(*required, format!("is required for {t} checks")));
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+fn check_example() -> serde_json::Value {
+    serde_json::json!({
+        "id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "object": "check", "check_type": "sanction", "status": "clear",
+        "has_match": false, "hit_count": 0, "total_hit_count": 0, "dismissed_count": 0,
+        "provider": "idv_watchlists", "error_reason": null, "note": null, "origin": "api",
+        "external_ref": "user_12345", "identity_id": null, "session_id": null, "batch_id": null,
+        "monitoring_enabled": false, "is_sandbox": false,
+        "subject": { "name_first": "Jane", "name_last": "Doe", "birthdate": "1990-04-12" },
+        "threshold": 0.6, "run_count": 1,
+        "list_versions": [{ "watchlist_id": "ofac", "version_id": "wlv_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C",
+            "published": "2025-01-10", "entry_count": 17000, "imported_at": "2025-01-11T08:00:00Z" }],
+        "hits": [], "suppressed_hits": [], "tags": [], "redacted_at": null,
+        "created_at": "2025-01-12T10:00:00Z", "updated_at": "2025-01-12T10:00:00Z",
+        "completed_at": "2025-01-12T10:00:00Z"
+    })
 }
 
-fn parse_subject_value(field: &str, value: &str, today: &str) -> Result<String, FieldError> {
-    match field {
-        "birthdate" => values::parse_date_of_birth(field, value, today),
-        "country_code" => values::parse_country(field, value),
-        "email" => values::parse_email(field, value),
-        "phone" => values::parse_phone(field, value),
-        "ip_address" => value
-            .trim()
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.to_string())
-            .map_err(|_| FieldError::new(field, "must be an IPv4 or IPv6 address")),
-        "address_line1" | "address_line2" => values::parse_text(field, value, 200),
-        _ => values::parse_text(field, value, 100),
-    }
-}
-
-fn parse_check_type(field: &str, value: Option<&Value>) -> Result<String, FieldError> {
-    match value.and_then(Value::as_str).map(str::trim) {
-        Some(t) if dom::is_check_type(t) => Ok(t.to_string()),
-        Some(_) => Err(FieldError::new(
-            field,
-            "must be one of sanction, pep, adverse_media, warning, email_risk, phone_risk, ip_risk, \
-             email_risk_enhanced, phone_risk_enhanced, address_validation",
-        )),
-        None => Err(FieldError::new(field, "is required")),
-    }
-}
-
-async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<Map<String, Value>>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/checks", tag = "Checks", operation_id = "create_check",
+    request_body = CreateCheckBody,
+    responses((status = 201, description = "The check, already run", body = CheckView, example = json!({
+        "id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "object": "check", "check_type": "sanction", "status": "clear",
+        "has_match": false, "hit_count": 0, "total_hit_count": 0, "dismissed_count": 0,
+        "provider": "idv_watchlists", "error_reason": null, "note": null, "origin": "api",
+        "external_ref": "user_12345", "identity_id": null, "session_id": null, "batch_id": null,
+        "monitoring_enabled": false, "is_sandbox": false,
+        "subject": { "name_first": "Jane", "name_last": "Doe" }, "threshold": 0.6, "run_count": 1,
+        "list_versions": [], "hits": [], "suppressed_hits": [], "tags": [], "redacted_at": null,
+        "created_at": "2025-01-12T10:00:00Z", "updated_at": "2025-01-12T10:00:00Z",
+        "completed_at": "2025-01-12T10:00:00Z"}))))]
+async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateCheckBody>) -> ApiResult {
     p.require(WRITE, &[])?;
-    let now = state.now();
-    let check_type = parse_check_type("check_type", body.0.get("check_type")).map_err(|e| invalid(vec![e]));
-    let types: Vec<String> = check_type.as_ref().map(|t| vec![t.clone()]).unwrap_or_default();
-    let parsed = parse_create(&body.0, &types, &now, "check_type");
-    let mut input = match (check_type, parsed) {
-        (Ok(_), Ok(input)) => input,
-        (Err(AppError::Validation { errors: mut first, .. }), Err(rest)) => {
-            first.extend(rest);
-            return Err(invalid(first));
-        }
-        (Err(e), _) => return Err(e),
-        (_, Err(errors)) => return Err(invalid(errors)),
-    };
-    input.check_type = types[0].clone();
-    let ids = cmd::create(&state.writer, state.screening.current(), p.meta(now), vec![input], false).await?;
+    let b = body.0;
+    let input = b.input(&[b.check_type], Vec::new())?;
+    let ids = cmd::create(&state.writer, state.screening.current(), p.meta(state.now()), vec![input], false).await?;
     Ok(Reply::created(q::get(&state.read.get()?, &state.keyring, p.environment(), &ids[0])?))
 }
 
-async fn create_full(state: web::Data<AppState>, p: Principal, body: ApiBody<Map<String, Value>>) -> ApiResult {
+/// The checks of one `POST /checks/full`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckBatch {
+    pub batch_id: CheckBatchId,
+    pub data: Vec<CheckView>,
+}
+
+#[utoipa::path(post, path = "/api/v1/checks/full", tag = "Checks", operation_id = "create_checks",
+    request_body = CreateChecksBody,
+    responses((status = 201, description = "One check per type, sharing a batch id", body = CheckBatch,
+        example = json!({"batch_id": "batch_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": []}))))]
+async fn create_full(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateChecksBody>) -> ApiResult {
     p.require(WRITE, &[])?;
-    let now = state.now();
+    let b = body.0;
     let mut errors = Vec::new();
-    let mut types: Vec<String> = Vec::new();
-    match body.0.get("check_types").and_then(Value::as_array) {
-        Some(list) if !list.is_empty() && list.len() <= 10 => {
-            for (i, v) in list.iter().enumerate() {
-                match parse_check_type(&format!("check_types[{i}]"), Some(v)) {
-                    Ok(t) if !types.contains(&t) => types.push(t),
-                    Ok(_) => {}
-                    Err(e) => errors.push(e),
-                }
-            }
+    let mut types: Vec<CheckType> = Vec::new();
+    for t in &b.check_types {
+        if !types.contains(t) {
+            types.push(*t);
         }
-        _ => errors.push(FieldError::new("check_types", "must be an array of 1 to 10 check types")),
     }
-    let input = match parse_create(&body.0, &types, &now, "check_types") {
-        Ok(input) if errors.is_empty() => input,
-        Ok(_) => return Err(invalid(errors)),
-        Err(rest) => {
-            errors.extend(rest);
-            return Err(invalid(errors));
-        }
-    };
-    let inputs = types.iter().map(|t| CreateCheck { check_type: t.clone(), ..input.clone() }).collect();
-    let ids = cmd::create(&state.writer, state.screening.current(), p.meta(now), inputs, true).await?;
+    if types.is_empty() || b.check_types.len() > 10 {
+        errors.push(FieldError::new("check_types", "must be an array of 1 to 10 check types"));
+    }
+    let input = b.input(if types.is_empty() { &[CheckType::Sanction] } else { &types }, errors)?;
+    let inputs = types.iter().map(|t| CreateCheck { check_type: *t, ..input.clone() }).collect();
+    let ids = cmd::create(&state.writer, state.screening.current(), p.meta(state.now()), inputs, true).await?;
     let conn = state.read.get()?;
     let data =
         ids.iter().map(|id| q::get(&conn, &state.keyring, p.environment(), id)).collect::<Result<Vec<_>, _>>()?;
-    let batch_id = data.first().map(|c| c["batch_id"].clone()).unwrap_or(Value::Null);
-    Ok(Reply::created(json!({ "batch_id": batch_id, "data": data })))
+    let batch_id = data
+        .first()
+        .and_then(|c| c.batch_id.clone())
+        .ok_or_else(|| AppError::Internal("a batch of checks without a batch id".into()))?;
+    Ok(Reply::created(CheckBatch { batch_id, data }))
 }
 
-fn filter(query: &QueryMap) -> ListFilter {
-    let get = |k: &str| query.get(k).map(str::to_string);
-    ListFilter {
-        check_type: get("check_type"),
-        status: get("status"),
-        external_ref: get("external_ref"),
-        identity_id: get("identity_id"),
-        session_id: get("session_id"),
-        batch_id: get("batch_id"),
-        tag: get("tag"),
+/// Filters and paging of a list of checks.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CheckListQuery {
+    pub check_type: Option<CheckType>,
+    pub status: Option<CheckStatus>,
+    pub external_ref: Option<ExternalRef>,
+    /// Checks of one `POST /checks/full`.
+    pub batch_id: Option<CheckBatchId>,
+    /// Checks carrying this tag.
+    pub tag: Option<Tag>,
+    /// Items per page, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// Items to skip.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+/// On `GET /checks` only: checks linked to one identity or session.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CheckLinkQuery {
+    pub identity_id: Option<IdentityId>,
+    pub session_id: Option<SessionId>,
+}
+
+impl CheckListQuery {
+    fn filter(&self) -> Result<(ListFilter, Page), AppError> {
+        let page = super::body::PageQuery { limit: self.limit, offset: self.offset }.page(25)?;
+        let filter = ListFilter {
+            check_type: self.check_type,
+            status: self.status,
+            external_ref: self.external_ref.clone(),
+            batch_id: self.batch_id.clone(),
+            tag: self.tag.clone(),
+            ..ListFilter::default()
+        };
+        Ok((filter, page))
     }
 }
 
-async fn list(state: web::Data<AppState>, p: Principal, query: QueryMap) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/checks", tag = "Checks", operation_id = "list_checks",
+    params(CheckListQuery, CheckLinkQuery),
+    responses((status = 200, description = "Checks of this environment, newest first", body = OffsetPage<CheckView>,
+        example = json!({"data": [], "pagination": {"total": 0, "limit": 25, "offset": 0}}))))]
+async fn list(
+    state: web::Data<AppState>,
+    p: Principal,
+    query: ApiQuery<CheckListQuery>,
+    links: ApiQuery<CheckLinkQuery>,
+) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    let f = filter(&query);
-    Ok(Reply::ok(q::list(&state.read.get()?, &state.keyring, p.environment(), &f, query.page(25)?)?))
+    let (mut f, page) = query.0.filter()?;
+    f.identity_id = links.0.identity_id;
+    f.session_id = links.0.session_id;
+    Ok(Reply::ok(q::list(&state.read.get()?, &state.keyring, p.environment(), &f, page)?))
 }
 
-async fn get(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/checks/{check_id}", tag = "Checks", operation_id = "get_check",
+    params(("check_id" = CheckId, Path, description = "The check")),
+    responses((status = 200, description = "The check with its hits", body = CheckView, example = check_example)))]
+async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &path)?))
 }
 
-async fn hits(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/checks/{check_id}/hits", tag = "Checks", operation_id = "list_check_hits",
+    params(("check_id" = CheckId, Path, description = "The check")),
+    responses((status = 200, description = "The hits of the check's latest run, best first (one page)",
+        body = OffsetPage<HitView>,
+        example = json!({"data": [], "pagination": {"total": 0, "limit": 0, "offset": 0}}))))]
+async fn hits(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let check = q::get(&state.read.get()?, &state.keyring, p.environment(), &path)?;
-    let data = check["hits"].as_array().cloned().unwrap_or_default();
-    let total = data.len();
-    Ok(Reply::ok(json!({ "data": data, "pagination": { "total": total, "limit": total, "offset": 0 } })))
+    let total = check.hits.len() as i64;
+    Ok(Reply::ok(OffsetPage::new(check.hits, total, Page { limit: total, offset: 0 })))
 }
 
-#[derive(Deserialize)]
-struct DismissBody {
-    hit_ids: Option<Vec<String>>,
-    reason: Option<String>,
+/// Hits to dismiss as false positives.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DismissBody {
+    /// Hits of the latest run, 1 to 100; omit to dismiss every open hit.
+    #[schema(min_items = 1, max_items = 100)]
+    pub hit_ids: Option<Vec<CheckHitId>>,
+    /// Why (sealed at rest), at most 1000 characters.
+    #[schema(max_length = 1000, example = "Different person: born 1961")]
+    pub reason: Option<String>,
 }
 
+/// The outcome of a dismissal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DismissResult {
+    pub check_id: CheckId,
+    /// Hits newly dismissed (0 when they already were).
+    pub dismissed_count: usize,
+}
+
+#[utoipa::path(post, path = "/api/v1/checks/{check_id}/dismiss", tag = "Checks", operation_id = "dismiss_check_hits",
+    params(("check_id" = CheckId, Path, description = "The check")),
+    request_body = DismissBody,
+    responses((status = 200, description = "Hits dismissed", body = DismissResult,
+        example = json!({"check_id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "dismissed_count": 1}))))]
 async fn dismiss(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<CheckId>,
     body: ApiBody<DismissBody>,
 ) -> ApiResult {
     p.require(WRITE, &[])?;
@@ -269,93 +356,176 @@ async fn dismiss(
     if b.hit_ids.as_ref().is_some_and(|h| h.is_empty() || h.len() > 100) {
         return Err(AppError::validation("hit_ids", "must list 1 to 100 hit ids (omit it to dismiss every hit)"));
     }
-    let (id, count) = cmd::dismiss(&state.writer, p.meta(state.now()), path.into_inner(), b.hit_ids, reason).await?;
-    Ok(Reply::ok(json!({ "check_id": id, "dismissed_count": count })))
+    let (check_id, dismissed_count) =
+        cmd::dismiss(&state.writer, p.meta(state.now()), path.into_inner(), b.hit_ids, reason).await?;
+    Ok(Reply::ok(DismissResult { check_id, dismissed_count }))
 }
 
-async fn rerun(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/checks/{check_id}/rerun", tag = "Checks", operation_id = "rerun_check",
+    params(("check_id" = CheckId, Path, description = "The check")),
+    responses((status = 200, description = "The check after running again on its stored subject against the \
+        current lists (earlier dismissals apply)", body = CheckView, example = check_example)))]
+async fn rerun(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::rerun(&state.writer, state.screening.current(), p.meta(state.now()), path.into_inner()).await?;
     Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
 }
 
-async fn redact(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/checks/{check_id}/redact", tag = "Checks", operation_id = "redact_check",
+    params(("check_id" = CheckId, Path, description = "The check")),
+    responses((status = 200, description = "The check with its personal data erased (subject null)",
+        body = CheckView, example = check_example)))]
+async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require("redact:write", &[WRITE])?;
     let id = cmd::redact(&state.writer, p.meta(state.now()), path.into_inner()).await?;
     Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
 }
 
-#[derive(Deserialize)]
-struct TagsBody {
-    tags: Option<Vec<String>>,
-    tag: Option<String>,
+/// Tags to add or set: `tags`, `tag`, or both.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagsBody {
+    #[schema(max_items = 50)]
+    pub tags: Option<Vec<Tag>>,
+    /// One more tag.
+    pub tag: Option<Tag>,
 }
 
-fn parse_tags(b: TagsBody) -> Result<Vec<String>, AppError> {
-    let mut tags = b.tags.unwrap_or_default();
-    tags.extend(b.tag);
-    values::parse_tags("tags", &tags).map_err(|e| AppError::validation(&e.field, e.message))
+impl TagsBody {
+    fn tags(self) -> Result<Vec<Tag>, AppError> {
+        let mut tags = self.tags.unwrap_or_default();
+        tags.extend(self.tag);
+        values::dedup_tags("tags", tags).map_err(|e| AppError::validation(&e.field, e.message))
+    }
 }
 
-async fn tag_command(state: web::Data<AppState>, p: Principal, id: String, command: CheckCommand) -> ApiResult {
+/// A check's tags after a change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckTags {
+    pub id: CheckId,
+    pub tags: Vec<String>,
+}
+
+async fn tag_command(state: web::Data<AppState>, p: Principal, id: CheckId, change: TagChange) -> ApiResult {
     p.require(WRITE, &[])?;
-    let id = cmd::tags(&state.writer, p.meta(state.now()), id, command).await?;
+    let id = cmd::tags(&state.writer, p.meta(state.now()), id, change).await?;
     let check = q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?;
-    Ok(Reply::ok(json!({ "id": id, "tags": check["tags"] })))
+    Ok(Reply::ok(CheckTags { id: check.id, tags: check.tags }))
 }
 
+#[utoipa::path(post, path = "/api/v1/checks/{check_id}/tags", tag = "Checks", operation_id = "add_check_tags",
+    params(("check_id" = CheckId, Path, description = "The check")),
+    request_body = TagsBody,
+    responses((status = 200, description = "The check's tags", body = CheckTags,
+        example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["kyc", "review"]}))))]
 async fn add_tags(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<CheckId>,
     body: ApiBody<TagsBody>,
 ) -> ApiResult {
-    let tags = parse_tags(body.0)?;
+    let tags = body.0.tags()?;
     if tags.is_empty() {
         return Err(AppError::validation("tags", "must list at least one tag"));
     }
-    tag_command(state, p, path.into_inner(), CheckCommand::AddTags(tags)).await
+    tag_command(state, p, path.into_inner(), TagChange::Add(tags)).await
 }
 
+#[utoipa::path(put, path = "/api/v1/checks/{check_id}/tags", tag = "Checks", operation_id = "set_check_tags",
+    params(("check_id" = CheckId, Path, description = "The check")),
+    request_body = TagsBody,
+    responses((status = 200, description = "The check's tags (replaced)", body = CheckTags,
+        example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["a"]}))))]
 async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<CheckId>,
     body: ApiBody<TagsBody>,
 ) -> ApiResult {
-    let tags = parse_tags(body.0)?;
-    tag_command(state, p, path.into_inner(), CheckCommand::SetTags(tags)).await
+    let tags = body.0.tags()?;
+    tag_command(state, p, path.into_inner(), TagChange::Set(tags)).await
 }
 
-async fn remove_tag(state: web::Data<AppState>, p: Principal, path: web::Path<(String, String)>) -> ApiResult {
+#[utoipa::path(delete, path = "/api/v1/checks/{check_id}/tags/{tag}", tag = "Checks",
+    operation_id = "remove_check_tag",
+    params(("check_id" = CheckId, Path, description = "The check"), ("tag" = Tag, Path, description = "The tag")),
+    responses((status = 200, description = "The check's tags (without this one)", body = CheckTags,
+        example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": []}))))]
+async fn remove_tag(state: web::Data<AppState>, p: Principal, path: ApiPath<(CheckId, Tag)>) -> ApiResult {
     let (id, tag) = path.into_inner();
-    tag_command(state, p, id, CheckCommand::RemoveTag(tag.trim().to_string())).await
+    tag_command(state, p, id, TagChange::Remove(tag)).await
 }
 
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/checks", tag = "Checks",
+    operation_id = "list_session_checks",
+    params(("session_id" = SessionId, Path, description = "The session"), CheckListQuery),
+    responses((status = 200, description = "The session's checks, newest first", body = OffsetPage<CheckView>,
+        example = json!({"data": [], "pagination": {"total": 0, "limit": 25, "offset": 0}}))))]
 async fn session_checks(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    query: QueryMap,
+    path: ApiPath<SessionId>,
+    query: ApiQuery<CheckListQuery>,
 ) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let conn = state.read.get()?;
-    if !q::session_exists(&conn, p.environment(), &path)? {
+    if !q::session_exists(&conn, p.environment(), path.as_str())? {
         return Err(AppError::not_found("Session"));
     }
-    let f = ListFilter { session_id: Some(path.into_inner()), ..filter(&query) };
-    Ok(Reply::ok(q::list(&conn, &state.keyring, p.environment(), &f, query.page(25)?)?))
+    let (mut f, page) = query.0.filter()?;
+    f.session_id = Some(path.into_inner());
+    Ok(Reply::ok(q::list(&conn, &state.keyring, p.environment(), &f, page)?))
 }
 
+#[utoipa::path(get, path = "/api/v1/identities/{identity_id}/checks", tag = "Checks",
+    operation_id = "list_identity_checks",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), CheckListQuery),
+    responses((status = 200, description = "The identity's checks, newest first", body = OffsetPage<CheckView>,
+        example = json!({"data": [], "pagination": {"total": 0, "limit": 25, "offset": 0}}))))]
 async fn identity_checks(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    query: QueryMap,
+    path: ApiPath<IdentityRef>,
+    query: ApiQuery<CheckListQuery>,
 ) -> ApiResult {
     p.require(READ, &[WRITE, "identities:read"])?;
     let conn = state.read.get()?;
-    let id = crate::queries::identities::require(&conn, p.environment(), &path)?;
-    let f = ListFilter { identity_id: Some(id), ..filter(&query) };
-    Ok(Reply::ok(q::list(&conn, &state.keyring, p.environment(), &f, query.page(25)?)?))
+    let id = crate::queries::identities::require(&conn, p.environment(), path.as_str())?;
+    let (mut f, page) = query.0.filter()?;
+    f.identity_id = Some(IdentityId::from_stored(id));
+    Ok(Reply::ok(q::list(&conn, &state.keyring, p.environment(), &f, page)?))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list,
+        create,
+        create_full,
+        get,
+        hits,
+        dismiss,
+        rerun,
+        redact,
+        add_tags,
+        set_tags,
+        remove_tag,
+        session_checks,
+        identity_checks
+    ),
+    components(schemas(
+        CreateCheckBody,
+        CreateChecksBody,
+        DismissBody,
+        TagsBody,
+        CheckView,
+        CheckBatch,
+        DismissResult,
+        CheckTags
+    ))
+)]
+struct Api;
+
+pub fn api() -> utoipa::openapi::OpenApi {
+    <Api as utoipa::OpenApi>::openapi()
 }

@@ -28,7 +28,13 @@ struct Root;
 /// Every documented part, one per URL resource.
 fn parts() -> Vec<utoipa::openapi::OpenApi> {
     // Each resource module adds its `api()` here as its handlers gain typed annotations.
-    vec![super::identities::api(), super::lists::api(), super::webhooks::api()]
+    vec![
+        super::identities::api(),
+        super::lists::api(),
+        super::webhooks::api(),
+        super::checks::api(),
+        super::watchlists::api(),
+    ]
 }
 
 /// The document as served at `/api/v1/openapi.json`.

@@ -1,21 +1,23 @@
 //! /watchlists: the imported sanctions lists and their versions, the authenticated upload of a new snapshot
 //! (multipart, larger limit than other uploads), and an identity's monitored lists (spec §1.6.13).
-//! Parses and validates at the boundary, then makes one call.
+//! Paths, bodies and responses are typed; parses and validates at the boundary, then makes one call.
 
-use super::body::ApiBody;
+use super::body::{ApiBody, ApiPath, PathNoun};
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
-use crate::domain::watchlist::WATCHLIST_IDS;
+use crate::domain::ids::{IdentityId, IdentityRef};
+use crate::domain::watchlist::{MonitoredList, WatchlistId};
 use crate::error::AppError;
-use crate::queries::watchlists as q;
+use crate::queries::watchlists::{self as q, WatchlistVersionView, WatchlistView};
+use crate::queries::OffsetPage;
 use crate::screening_service::files::{Input, ListFiles};
 use crate::screening_service::Deps;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use utoipa::ToSchema;
 
 pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/watchlists", "List watchlists", web::get().to(list));
@@ -88,15 +90,80 @@ fn deps(state: &AppState) -> Deps {
     }
 }
 
+impl PathNoun for WatchlistId {
+    const NOUN: &'static str = "Watchlist";
+}
+
+/// A list snapshot as published, uploaded as multipart/form-data.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the multipart form that `ListUpload` reads
+pub struct ImportForm {
+    source: WatchlistId,
+    /// The list file: OFAC `sdn.csv`, UN or EU XML, EU or UK CSV, OpenSanctions JSON lines.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// OFAC only: `add.csv`.
+    #[schema(value_type = Option<String>, format = Binary)]
+    add_file: Option<Vec<u8>>,
+    /// OFAC only: `alt.csv`.
+    #[schema(value_type = Option<String>, format = Binary)]
+    alt_file: Option<Vec<u8>>,
+    /// OFAC only: `sdn_comments.csv`.
+    #[schema(value_type = Option<String>, format = Binary)]
+    comments_file: Option<Vec<u8>>,
+}
+
+/// What an import recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResult {
+    pub watchlist_id: WatchlistId,
+    /// The files were identical to the current version: nothing was recorded (answered with 200).
+    pub unchanged: bool,
+    pub message: String,
+    /// The new version (or the current one when unchanged).
+    pub version: WatchlistVersionView,
+}
+
+fn version_example() -> serde_json::Value {
+    serde_json::json!({
+        "id": "wlv_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "object": "watchlist_version", "watchlist_id": "ofac",
+        "source": "ofac_sdn", "published": null,
+        "content_digest": "4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358", "entry_count": 17,
+        "counts": { "total": 17, "added": 17, "changed": 0, "removed": 0, "skipped": 0 },
+        "files": ["sdn.csv", "add.csv", "alt.csv"], "imported_by": "api_key:key_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C",
+        "imported_at": "2025-01-11T08:00:00Z",
+        "monitoring": { "status": "completed", "identities_screened": 3, "identities_with_new_hits": 0,
+            "new_hits": 0, "check_ids": [] }
+    })
+}
+
+fn import_example() -> serde_json::Value {
+    serde_json::json!({ "watchlist_id": "ofac", "unchanged": false,
+        "message": "Snapshot recorded; continuous monitoring has run against its changes.",
+        "version": version_example() })
+}
+
+fn watchlist_example() -> serde_json::Value {
+    serde_json::json!({ "id": "ofac", "object": "watchlist", "name": "OFAC Specially Designated Nationals (SDN) List",
+        "source": "ofac_sdn", "entry_count": 17, "imported": true, "current_version": version_example(),
+        "version_count": 1, "last_imported_at": "2025-01-11T08:00:00Z", "versions": [version_example()] })
+}
+
+#[utoipa::path(post, path = "/api/v1/watchlists/import", tag = "Watchlists", operation_id = "import_watchlist",
+    request_body(content = ImportForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "A new version was recorded and monitored", body = ImportResult,
+            example = import_example),
+        (status = 200, description = "The files equal the current version: nothing was recorded",
+            body = ImportResult, example = import_example),
+    ))]
 async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) -> ApiResult {
     p.require(WRITE, &[])?;
     let ListUpload { fields, mut files } = upload;
-    let source = fields.get("source").map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
-    if !WATCHLIST_IDS.contains(&source.as_str()) {
-        return Err(AppError::validation("source", "must be one of ofac, un, eu, uk, opensanctions"));
-    }
+    let source = WatchlistId::parse("source", fields.get("source").map(String::as_str).unwrap_or_default())
+        .map_err(|e| AppError::validation(&e.field, e.message))?;
     let main = files.remove("file").ok_or_else(|| AppError::validation("file", "is required"))?;
-    if source != "ofac" && !files.is_empty() {
+    if source != WatchlistId::Ofac && !files.is_empty() {
         return Err(AppError::validation("add_file", "add_file, alt_file and comments_file are for ofac only"));
     }
     let list_files = ListFiles {
@@ -107,100 +174,150 @@ async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) ->
     };
     let report = state
         .screening
-        .import(&deps(&state), p.key.id.clone(), Some(p.request_id.clone()), source.clone(), list_files)
+        .import(&deps(&state), p.key.id.clone(), Some(p.request_id.clone()), source.as_str().to_string(), list_files)
         .await?;
     let conn = state.read.get()?;
-    let version = q::version(&conn, &report.outcome.version_id)?;
-    let body = json!({
-        "watchlist_id": source,
-        "unchanged": report.outcome.unchanged,
-        "message": if report.outcome.unchanged {
+    let unchanged = report.outcome.unchanged;
+    let body = ImportResult {
+        watchlist_id: source,
+        unchanged,
+        message: if unchanged {
             "The list is identical to its current version (same content digest): nothing was recorded."
         } else {
             "Snapshot recorded; continuous monitoring has run against its changes."
-        },
-        "version": version,
-    });
-    Ok(if report.outcome.unchanged { Reply::ok(body) } else { Reply::created(body) })
+        }
+        .to_string(),
+        version: q::version(&conn, &report.outcome.version_id)?,
+    };
+    Ok(if unchanged { Reply::ok(body) } else { Reply::created(body) })
 }
 
+#[utoipa::path(get, path = "/api/v1/watchlists", tag = "Watchlists", operation_id = "list_watchlists",
+    responses((status = 200, description = "Every list idv can import, with its current version",
+        body = OffsetPage<WatchlistView>,
+        example = json!({"data": [], "pagination": {"total": 5, "limit": 5, "offset": 0}}))))]
 async fn list(state: web::Data<AppState>, p: Principal) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
     Ok(Reply::ok(q::list(&state.read.get()?)?))
 }
 
-async fn get(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/watchlists/{watchlist_id}", tag = "Watchlists", operation_id = "get_watchlist",
+    params(("watchlist_id" = WatchlistId, Path, description = "The watchlist")),
+    responses((status = 200, description = "The list with its version history (newest first, at most 100)",
+        body = WatchlistView, example = watchlist_example)))]
+async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WatchlistId>) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &path)?))
+    Ok(Reply::ok(q::get(&state.read.get()?, *path)?))
 }
 
-#[derive(Deserialize)]
-struct ListIdsBody {
-    list_ids: Vec<String>,
+/// Lists to monitor the identity against.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListIdsBody {
+    /// Watchlists (`ofac`, ...) or custom lists (`list_*`) of this environment, at most 50.
+    #[schema(max_items = 50)]
+    pub list_ids: Vec<MonitoredList>,
 }
 
-/// Watchlist ids (`ofac`, `un`, ...) or custom list ids (`list_*`) of this environment.
-fn parse_list_ids(state: &AppState, environment: &str, ids: Vec<String>) -> Result<Vec<String>, AppError> {
+/// The lists an identity's monitoring is limited to (empty: every list).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonitoredLists {
+    pub identity_id: IdentityId,
+    pub data: Vec<MonitoredList>,
+}
+
+/// Custom lists must exist in this environment.
+fn check_lists(state: &AppState, environment: &str, ids: &[MonitoredList]) -> Result<(), AppError> {
     if ids.len() > 50 {
         return Err(AppError::validation("list_ids", "must list at most 50 lists"));
     }
     let conn = state.read.get()?;
-    let mut out: Vec<String> = Vec::new();
     for id in ids {
-        let id = id.trim().to_string();
-        let known = WATCHLIST_IDS.contains(&id.as_str())
-            || (id.starts_with("list_") && crate::queries::lists::require(&conn, environment, &id).is_ok());
-        if !known {
-            return Err(AppError::validation(
-                "list_ids",
-                format!("{id} is neither a watchlist (ofac, un, eu, uk, opensanctions) nor a list of this environment"),
-            ));
-        }
-        if !out.contains(&id) {
-            out.push(id);
+        if let MonitoredList::List(list) = id {
+            if crate::queries::lists::require(&conn, environment, list.as_str()).is_err() {
+                return Err(AppError::validation(
+                    "list_ids",
+                    format!("{list} is neither a watchlist (ofac, un, eu, uk, opensanctions) nor a list of this environment"),
+                ));
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-fn lists_reply(state: &AppState, identity_id: &str) -> ApiResult {
-    let lists = crate::queries::checks::monitored_lists(&*state.read.get()?, identity_id)?;
-    Ok(Reply::ok(json!({ "identity_id": identity_id, "data": lists })))
+fn lists_reply(state: &AppState, identity_id: IdentityId) -> ApiResult {
+    let data = crate::queries::checks::monitored_lists(&*state.read.get()?, identity_id.as_str())?;
+    Ok(Reply::ok(MonitoredLists { identity_id, data }))
 }
 
-async fn monitored_lists(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/identities/{identity_id}/monitored-lists", tag = "Watchlists",
+    operation_id = "get_monitored_lists",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    responses((status = 200, description = "The identity's monitored lists", body = MonitoredLists,
+        example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["ofac", "un"]}))))]
+async fn monitored_lists(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require("identities:read", &[])?;
-    let id = crate::queries::identities::require(&*state.read.get()?, p.environment(), &path)?;
-    lists_reply(&state, &id)
+    let id = crate::queries::identities::require(&*state.read.get()?, p.environment(), path.as_str())?;
+    lists_reply(&state, IdentityId::from_stored(id))
 }
 
 async fn change_lists(
     state: web::Data<AppState>,
     p: Principal,
-    id: String,
+    identity: IdentityRef,
     body: ListIdsBody,
     replace: bool,
 ) -> ApiResult {
     p.require("identities:write", &[])?;
-    let ids = parse_list_ids(&state, p.environment(), body.list_ids)?;
-    let id = crate::commands::checks::set_monitored_lists(&state.writer, p.meta(state.now()), id, ids, replace).await?;
-    lists_reply(&state, &id)
+    check_lists(&state, p.environment(), &body.list_ids)?;
+    let id = crate::commands::checks::set_monitored_lists(
+        &state.writer,
+        p.meta(state.now()),
+        identity,
+        body.list_ids,
+        replace,
+    )
+    .await?;
+    lists_reply(&state, id)
 }
 
+#[utoipa::path(post, path = "/api/v1/identities/{identity_id}/monitored-lists", tag = "Watchlists",
+    operation_id = "add_monitored_lists",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    request_body = ListIdsBody,
+    responses((status = 200, description = "The identity's monitored lists, these added", body = MonitoredLists,
+        example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["ofac", "un"]}))))]
 async fn add_monitored_lists(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<IdentityRef>,
     body: ApiBody<ListIdsBody>,
 ) -> ApiResult {
     change_lists(state, p, path.into_inner(), body.0, false).await
 }
 
+#[utoipa::path(put, path = "/api/v1/identities/{identity_id}/monitored-lists", tag = "Watchlists",
+    operation_id = "set_monitored_lists",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    request_body = ListIdsBody,
+    responses((status = 200, description = "The identity's monitored lists, replaced", body = MonitoredLists,
+        example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["eu"]}))))]
 async fn set_monitored_lists(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<IdentityRef>,
     body: ApiBody<ListIdsBody>,
 ) -> ApiResult {
     change_lists(state, p, path.into_inner(), body.0, true).await
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, import, get, monitored_lists, add_monitored_lists, set_monitored_lists),
+    components(schemas(ImportForm, ImportResult, WatchlistView, WatchlistVersionView, ListIdsBody, MonitoredLists))
+)]
+struct Api;
+
+pub fn api() -> utoipa::openapi::OpenApi {
+    <Api as utoipa::OpenApi>::openapi()
 }

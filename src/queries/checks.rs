@@ -3,17 +3,23 @@
 //! lists, and the monitored identities with their data opened for a monitoring pass. Must not write.
 
 use super::identities::render_actor;
-use super::Page;
+use super::{OffsetPage, Page};
 use crate::commands::identities::{data_key, open_pii};
 use crate::crypto::{DataKey, Keyring};
+use crate::domain::check::{CheckOrigin, CheckStatus, CheckType};
+use crate::domain::ids::{CheckBatchId, CheckHitId, CheckId, DismissalId, IdentityId, SessionId, WatchlistVersionId};
+use crate::domain::values::{ExternalRef, Tag};
+use crate::domain::watchlist::MonitoredList;
 use crate::error::{AppError, AppResult};
 use crate::screening_service::monitor::MonitoredSubject;
 use crate::screening_service::{Dismissal, Dismissals};
 use crate::store::ReadConn;
 use base64::Engine;
 use rusqlite::{types::Value as Sql, Connection, OptionalExtension};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use utoipa::ToSchema;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -28,10 +34,201 @@ pub fn open_sealed(key: Option<&DataKey>, check_id: &str, field: &str, sealed: O
     key.open(check_id, field, &bytes).ok()
 }
 
-fn render_row(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>) -> AppResult<Value> {
+/// A check as the API shows it (spec §1.4.3).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckView {
+    pub id: CheckId,
+    /// Always `check`.
+    #[schema(example = "check")]
+    pub object: String,
+    pub check_type: CheckType,
+    pub status: CheckStatus,
+    /// True while the latest run has open (undismissed) hits.
+    pub has_match: bool,
+    /// Open hits of the latest run.
+    pub hit_count: i64,
+    /// All hits of the latest run, dismissed ones included.
+    pub total_hit_count: i64,
+    pub dismissed_count: i64,
+    /// Who screened: `idv_watchlists` for sanction checks; null when nothing ran.
+    #[schema(example = "idv_watchlists")]
+    pub provider: Option<String>,
+    /// Why a check is in `error` (`no_lists`, `no_source`, ...).
+    #[schema(example = json!(null))]
+    pub error_reason: Option<String>,
+    pub note: Option<String>,
+    pub origin: CheckOrigin,
+    pub external_ref: Option<String>,
+    pub identity_id: Option<IdentityId>,
+    pub session_id: Option<SessionId>,
+    /// Shared by the checks of one `POST /checks/full`.
+    pub batch_id: Option<CheckBatchId>,
+    /// The linked identity's continuous monitoring (spec §1.9); false without an identity.
+    pub monitoring_enabled: bool,
+    pub is_sandbox: bool,
+    /// The screened data; null once the check's personal data is erased.
+    pub subject: Option<CheckSubjectView>,
+    /// The name-match threshold the run used, 0 to 1.
+    pub threshold: f64,
+    /// Runs so far (1 + re-runs).
+    pub run_count: i64,
+    /// The watchlist versions the latest run screened against.
+    pub list_versions: Vec<ScreenedListVersion>,
+    /// The latest run's hits, best first.
+    pub hits: Vec<HitView>,
+    /// Matches left out because this subject's earlier dismissal covers the same entry version.
+    pub suppressed_hits: Vec<SuppressedHit>,
+    pub tags: Vec<String>,
+    pub redacted_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub completed_at: Option<String>,
+    /// PEP checks only (always null: idv has no PEP source); absent on other types.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = Option<String>)]
+    pub pep_risk_tier: Option<Option<String>>,
+    /// PEP checks only (always null); absent on other types.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = Option<String>)]
+    pub pep_recommended_action: Option<Option<String>>,
+}
+
+/// The screened subject as given (only the fields that were).
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct CheckSubjectView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub name_first: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub name_last: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub birthdate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub country_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub ip_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub address_line1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub address_line2: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub zip_code: Option<String>,
+}
+
+impl CheckSubjectView {
+    fn from_fields(mut fields: BTreeMap<String, String>) -> Self {
+        let mut take = |k: &str| fields.remove(k);
+        CheckSubjectView {
+            name_first: take("name_first"),
+            name_last: take("name_last"),
+            birthdate: take("birthdate"),
+            country_code: take("country_code"),
+            email: take("email"),
+            phone: take("phone"),
+            ip_address: take("ip_address"),
+            address_line1: take("address_line1"),
+            address_line2: take("address_line2"),
+            city: take("city"),
+            state: take("state"),
+            zip_code: take("zip_code"),
+        }
+    }
+}
+
+/// One watchlist version a run screened against.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScreenedListVersion {
+    #[schema(example = "ofac")]
+    pub watchlist_id: String,
+    pub version_id: WatchlistVersionId,
+    /// The list's own publication date, when it states one.
+    pub published: Option<String>,
+    pub entry_count: i64,
+    pub imported_at: String,
+}
+
+/// Per-feature similarity of a hit, 0 to 1; null where the subject or the entry lacks the feature.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HitFeatures {
+    pub name: Option<f64>,
+    pub date_of_birth: Option<f64>,
+    pub country: Option<f64>,
+    pub identifier: Option<f64>,
+}
+
+/// One hit of a check's latest run.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HitView {
+    pub id: CheckHitId,
+    #[schema(example = "ofac")]
+    pub watchlist_id: String,
+    /// The list's library name (`ofac_sdn`, `un_consolidated`, ...).
+    pub source: String,
+    /// The list's own id of the entry.
+    pub entry_id: String,
+    /// BLAKE3 of the entry as matched.
+    pub entry_hash: String,
+    pub list_version_id: WatchlistVersionId,
+    /// `person`, `organization`, `vessel` or `aircraft`.
+    pub entity_type: String,
+    pub matched_name: String,
+    /// Whether the primary name or an alias matched.
+    pub matched_name_kind: String,
+    /// Overall score, 0 to 1.
+    pub score: f64,
+    pub features: HitFeatures,
+    /// Why it matched, in words; null once the check's personal data is erased.
+    pub explanation: Option<String>,
+    /// The list entry as it was when it matched (as stored by the import).
+    #[schema(value_type = Object)]
+    pub entry: Value,
+    pub is_dismissed: bool,
+    pub dismissal_id: Option<DismissalId>,
+    pub dismissed_reason: Option<String>,
+    /// `api_key:<key id>` of who dismissed it.
+    pub dismissed_by: Option<String>,
+    pub dismissed_at: Option<String>,
+}
+
+/// A match left out of a run by an earlier dismissal.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SuppressedHit {
+    pub watchlist_id: String,
+    pub entry_id: String,
+    pub entry_hash: String,
+    pub dismissal_id: DismissalId,
+    pub dismissed_in_check_id: CheckId,
+}
+
+fn stored<T>(what: &str, text: &str, parsed: Option<T>) -> AppResult<T> {
+    parsed.ok_or_else(|| AppError::Internal(format!("stored check has an unknown {what}: {text}")))
+}
+
+fn render_row(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>) -> AppResult<CheckView> {
     let id: String = r.get(0)?;
     let environment: String = r.get(1)?;
     let check_type: String = r.get(2)?;
+    let origin: String = r.get(3)?;
+    let status: String = r.get(4)?;
     let identity_id: Option<String> = r.get(9)?;
     let key_owner: String = r.get(12)?;
     let sealed_subject: String = r.get(13)?;
@@ -41,15 +238,13 @@ fn render_row(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>) -> Ap
     let subject = match &key {
         Some(k) => {
             let sealed: BTreeMap<String, String> = serde_json::from_str(&sealed_subject)?;
-            let mut out = serde_json::Map::new();
-            for (field, value) in sealed {
-                if let Some(v) = open_sealed(Some(k), &id, &field, Some(&value)) {
-                    out.insert(field, Value::String(v));
-                }
-            }
-            Value::Object(out)
+            let opened = sealed
+                .into_iter()
+                .filter_map(|(field, value)| open_sealed(Some(k), &id, &field, Some(&value)).map(|v| (field, v)))
+                .collect();
+            Some(CheckSubjectView::from_fields(opened))
         }
-        None => Value::Null,
+        None => None,
     };
     let monitoring_enabled: bool = match &identity_id {
         Some(i) => conn
@@ -64,46 +259,46 @@ fn render_row(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>) -> Ap
     let suppressed: String = r.get(16)?;
     let tags: String = r.get(20)?;
     let hit_count: i64 = r.get(18)?;
-    let mut body = json!({
-        "id": id,
-        "object": "check",
-        "check_type": check_type,
-        "status": r.get::<_, String>(4)?,
-        "has_match": hit_count > 0,
-        "hit_count": hit_count,
-        "total_hit_count": r.get::<_, i64>(19)?,
-        "dismissed_count": r.get::<_, i64>(19)? - hit_count,
-        "provider": r.get::<_, Option<String>>(5)?,
-        "error_reason": r.get::<_, Option<String>>(6)?,
-        "note": r.get::<_, Option<String>>(7)?,
-        "origin": r.get::<_, String>(3)?,
-        "external_ref": r.get::<_, Option<String>>(8)?,
-        "identity_id": identity_id,
-        "session_id": r.get::<_, Option<String>>(10)?,
-        "batch_id": r.get::<_, Option<String>>(11)?,
-        "monitoring_enabled": monitoring_enabled,
-        "is_sandbox": environment == "sandbox",
-        "subject": subject,
-        "threshold": r.get::<_, f64>(14)?,
-        "run_count": run,
-        "list_versions": serde_json::from_str::<Value>(&list_versions)?,
-        "hits": hits,
-        "suppressed_hits": serde_json::from_str::<Value>(&suppressed)?,
-        "tags": serde_json::from_str::<Value>(&tags)?,
-        "redacted_at": redacted,
-        "created_at": r.get::<_, String>(22)?,
-        "updated_at": r.get::<_, String>(23)?,
-        "completed_at": r.get::<_, Option<String>>(24)?,
-    });
-    if check_type == "pep" {
-        body["pep_risk_tier"] = Value::Null;
-        body["pep_recommended_action"] = Value::Null;
-    }
-    Ok(body)
+    let total_hit_count: i64 = r.get(19)?;
+    let check_type = stored("type", &check_type, CheckType::from_stored(&check_type))?;
+    let pep = (check_type == CheckType::Pep).then_some(None);
+    Ok(CheckView {
+        id: CheckId::from_stored(id),
+        object: "check".into(),
+        check_type,
+        status: stored("status", &status, CheckStatus::from_stored(&status))?,
+        has_match: hit_count > 0,
+        hit_count,
+        total_hit_count,
+        dismissed_count: total_hit_count - hit_count,
+        provider: r.get(5)?,
+        error_reason: r.get(6)?,
+        note: r.get(7)?,
+        origin: stored("origin", &origin, CheckOrigin::from_stored(&origin))?,
+        external_ref: r.get(8)?,
+        identity_id: identity_id.map(IdentityId::from_stored),
+        session_id: r.get::<_, Option<String>>(10)?.map(SessionId::from_stored),
+        batch_id: r.get::<_, Option<String>>(11)?.map(CheckBatchId::from_stored),
+        monitoring_enabled,
+        is_sandbox: environment == "sandbox",
+        subject,
+        threshold: r.get(14)?,
+        run_count: run,
+        list_versions: serde_json::from_str(&list_versions)?,
+        hits,
+        suppressed_hits: serde_json::from_str(&suppressed)?,
+        tags: serde_json::from_str(&tags)?,
+        redacted_at: redacted,
+        created_at: r.get(22)?,
+        updated_at: r.get(23)?,
+        completed_at: r.get(24)?,
+        pep_risk_tier: pep.clone(),
+        pep_recommended_action: pep,
+    })
 }
 
 /// The hits of one run of a check, best first.
-pub fn hits(conn: &Connection, key: Option<&DataKey>, check_id: &str, run: i64) -> AppResult<Vec<Value>> {
+pub fn hits(conn: &Connection, key: Option<&DataKey>, check_id: &str, run: i64) -> AppResult<Vec<HitView>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, watchlist_id, source, entry_id, entry_hash, version_id, entity_type, matched_name,
                 matched_name_kind, score, features, explanation, entry, dismissal_id, dismissal_reason,
@@ -123,71 +318,78 @@ pub fn hits(conn: &Connection, key: Option<&DataKey>, check_id: &str, run: i64) 
         let reason = dismissal_id
             .as_ref()
             .and_then(|d| open_sealed(key, check_id, &format!("dismissal_reason.{d}"), reason.as_deref()));
-        out.push(json!({
-            "id": hit_id,
-            "watchlist_id": r.get::<_, String>(1)?,
-            "source": r.get::<_, String>(2)?,
-            "entry_id": r.get::<_, String>(3)?,
-            "entry_hash": r.get::<_, String>(4)?,
-            "list_version_id": r.get::<_, String>(5)?,
-            "entity_type": r.get::<_, String>(6)?,
-            "matched_name": r.get::<_, String>(7)?,
-            "matched_name_kind": r.get::<_, String>(8)?,
-            "score": r.get::<_, f64>(9)?,
-            "features": serde_json::from_str::<Value>(&features)?,
-            "explanation": open_sealed(key, check_id, &format!("explanation.{hit_id}"), explanation.as_deref()),
-            "entry": serde_json::from_str::<Value>(&entry)?,
-            "is_dismissed": dismissal_id.is_some(),
-            "dismissal_id": dismissal_id,
-            "dismissed_reason": reason,
-            "dismissed_by": dismissed_by.as_deref().map(render_actor),
-            "dismissed_at": r.get::<_, Option<String>>(16)?,
-        }));
+        out.push(HitView {
+            explanation: open_sealed(key, check_id, &format!("explanation.{hit_id}"), explanation.as_deref()),
+            id: CheckHitId::from_stored(hit_id),
+            watchlist_id: r.get(1)?,
+            source: r.get(2)?,
+            entry_id: r.get(3)?,
+            entry_hash: r.get(4)?,
+            list_version_id: WatchlistVersionId::from_stored(r.get(5)?),
+            entity_type: r.get(6)?,
+            matched_name: r.get(7)?,
+            matched_name_kind: r.get(8)?,
+            score: r.get(9)?,
+            features: serde_json::from_str(&features)?,
+            entry: serde_json::from_str(&entry)?,
+            is_dismissed: dismissal_id.is_some(),
+            dismissal_id: dismissal_id.map(DismissalId::from_stored),
+            dismissed_reason: reason,
+            dismissed_by: dismissed_by.as_deref().map(render_actor),
+            dismissed_at: r.get(16)?,
+        });
     }
     Ok(out)
 }
 
-pub fn get(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str) -> AppResult<Value> {
+pub fn get(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &CheckId) -> AppResult<CheckView> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM checks WHERE id = ?1 AND environment = ?2"))?;
-    let mut rows = stmt.query([id, environment])?;
+    let mut rows = stmt.query([id.as_str(), environment])?;
     let row = rows.next()?.ok_or_else(|| AppError::not_found("Check"))?;
     render_row(conn, keyring, row)
 }
 
-/// List filters, validated by the caller.
+/// List filters, typed at the boundary.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    pub check_type: Option<String>,
-    pub status: Option<String>,
-    pub external_ref: Option<String>,
-    pub identity_id: Option<String>,
-    pub session_id: Option<String>,
-    pub batch_id: Option<String>,
-    pub tag: Option<String>,
+    pub check_type: Option<CheckType>,
+    pub status: Option<CheckStatus>,
+    pub external_ref: Option<ExternalRef>,
+    /// A resolved identity id.
+    pub identity_id: Option<IdentityId>,
+    pub session_id: Option<SessionId>,
+    pub batch_id: Option<CheckBatchId>,
+    pub tag: Option<Tag>,
 }
 
 /// Checks of the environment, newest first.
-pub fn list(conn: &ReadConn, keyring: &Keyring, environment: &str, f: &ListFilter, page: Page) -> AppResult<Value> {
+pub fn list(
+    conn: &ReadConn,
+    keyring: &Keyring,
+    environment: &str,
+    f: &ListFilter,
+    page: Page,
+) -> AppResult<OffsetPage<CheckView>> {
     let mut conditions = vec!["environment = ?".to_string()];
     let mut values = vec![Sql::Text(environment.to_string())];
     for (column, value) in [
-        ("check_type", &f.check_type),
-        ("status", &f.status),
-        ("external_ref", &f.external_ref),
-        ("identity_id", &f.identity_id),
-        ("session_id", &f.session_id),
-        ("batch_id", &f.batch_id),
+        ("check_type", f.check_type.map(|t| t.as_str())),
+        ("status", f.status.map(|s| s.as_str())),
+        ("external_ref", f.external_ref.as_ref().map(|v| v.as_str())),
+        ("identity_id", f.identity_id.as_ref().map(|v| v.as_str())),
+        ("session_id", f.session_id.as_ref().map(|v| v.as_str())),
+        ("batch_id", f.batch_id.as_ref().map(|v| v.as_str())),
     ] {
         if let Some(v) = value {
             conditions.push(format!("{column} = ?"));
-            values.push(Sql::Text(v.clone()));
+            values.push(Sql::Text(v.to_string()));
         }
     }
     if let Some(tag) = &f.tag {
         conditions.push("EXISTS (SELECT 1 FROM json_each(checks.tags) t WHERE t.value = ?)".into());
-        values.push(Sql::Text(tag.clone()));
+        values.push(Sql::Text(tag.as_str().to_string()));
     }
-    super::filtered_page(conn, "checks", COLUMNS, &conditions.join(" AND "), values, page, |row| {
+    super::filtered_offset_page(conn, "checks", COLUMNS, &conditions.join(" AND "), values, page, |row| {
         render_row(conn, keyring, row)
     })
 }
@@ -225,10 +427,10 @@ pub fn open_hits(conn: &Connection, identity_id: &str) -> AppResult<i64> {
 }
 
 /// The lists an identity's monitoring is limited to (empty = every list).
-pub fn monitored_lists(conn: &Connection, identity_id: &str) -> AppResult<Vec<String>> {
+pub fn monitored_lists(conn: &Connection, identity_id: &str) -> AppResult<Vec<MonitoredList>> {
     let mut stmt =
         conn.prepare_cached("SELECT list_id FROM identity_monitored_lists WHERE identity_id = ?1 ORDER BY position")?;
-    let rows = stmt.query_map([identity_id], |r| r.get(0))?;
+    let rows = stmt.query_map([identity_id], |r| r.get(0).map(MonitoredList::from_stored))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -40,10 +40,24 @@ pub fn filtered_page(
     table: &str,
     columns: &str,
     where_sql: &str,
+    values: Vec<rusqlite::types::Value>,
+    page: Page,
+    render: impl FnMut(&rusqlite::Row<'_>) -> crate::error::AppResult<Value>,
+) -> crate::error::AppResult<Value> {
+    let p = filtered_offset_page(conn, table, columns, where_sql, values, page, render)?;
+    Ok(offset_envelope(p.data, p.pagination.total, page))
+}
+
+/// `filtered_page` for a typed item: the page as an `OffsetPage<T>`.
+pub fn filtered_offset_page<T>(
+    conn: &rusqlite::Connection,
+    table: &str,
+    columns: &str,
+    where_sql: &str,
     mut values: Vec<rusqlite::types::Value>,
     page: Page,
-    mut render: impl FnMut(&rusqlite::Row<'_>) -> crate::error::AppResult<Value>,
-) -> crate::error::AppResult<Value> {
+    mut render: impl FnMut(&rusqlite::Row<'_>) -> crate::error::AppResult<T>,
+) -> crate::error::AppResult<OffsetPage<T>> {
     let total: i64 = conn.query_row(
         &format!("SELECT COUNT(*) FROM {table} WHERE {where_sql}"),
         rusqlite::params_from_iter(values.iter()),
@@ -58,7 +72,7 @@ pub fn filtered_page(
     while let Some(row) = rows.next()? {
         data.push(render(row)?);
     }
-    Ok(offset_envelope(data, total, page))
+    Ok(OffsetPage::new(data, total, page))
 }
 
 /// One offset page of `T` (spec §2.2): the list envelope every offset-paginated endpoint answers with.

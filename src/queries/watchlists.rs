@@ -2,13 +2,16 @@
 //! for the in-memory screening snapshot, and the versions still awaiting a monitoring pass. Must not write.
 
 use super::identities::render_actor;
-use crate::domain::watchlist::WATCHLIST_IDS;
+use super::{OffsetPage, Page};
+use crate::domain::ids::{CheckId, WatchlistVersionId};
+use crate::domain::watchlist::WatchlistId;
 use crate::error::{AppError, AppResult};
 use crate::screening::WatchlistEntry;
 use crate::screening_service::{list_source, ListVersionRef, LoadedEntry};
 use crate::store::ReadConn;
 use rusqlite::{Connection, OptionalExtension};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Display names of the lists idv imports.
 pub fn display_name(watchlist_id: &str) -> &'static str {
@@ -81,88 +84,190 @@ pub fn latest_version(conn: &Connection, watchlist_id: &str) -> AppResult<Option
 const VERSION_COLUMNS: &str = "id, source, list_source, published, content_digest, entry_count, added, changed,
     removed, skipped, files, imported_by, imported_at, monitoring_status, monitoring";
 
-fn render_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
-    let files: String = r.get(10)?;
-    let monitoring: Option<String> = r.get(14)?;
-    let mut monitoring_obj =
-        monitoring.and_then(|m| serde_json::from_str::<Value>(&m).ok()).unwrap_or_else(|| json!({}));
-    if let Some(o) = monitoring_obj.as_object_mut() {
-        o.remove("version_id");
-        o.insert("status".into(), json!(r.get::<_, String>(13)?));
-    }
-    let actor: String = r.get(11)?;
-    Ok(json!({
-        "id": r.get::<_, String>(0)?,
-        "object": "watchlist_version",
-        "watchlist_id": r.get::<_, String>(1)?,
-        "source": r.get::<_, String>(2)?,
-        "published": r.get::<_, Option<String>>(3)?,
-        "content_digest": r.get::<_, String>(4)?,
-        "entry_count": r.get::<_, i64>(5)?,
-        "counts": {
-            "total": r.get::<_, i64>(5)?,
-            "added": r.get::<_, i64>(6)?,
-            "changed": r.get::<_, i64>(7)?,
-            "removed": r.get::<_, i64>(8)?,
-            "skipped": r.get::<_, i64>(9)?,
-        },
-        "files": serde_json::from_str::<Value>(&files).unwrap_or(Value::Null),
-        "imported_by": render_actor(&actor),
-        "imported_at": r.get::<_, String>(12)?,
-        "monitoring": monitoring_obj,
-    }))
+/// Where a version's monitoring pass stands: `pending` (changes to screen), `not_needed` (nothing added or
+/// changed), `completed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitoringStatus {
+    Pending,
+    NotNeeded,
+    Completed,
 }
 
-pub fn version(conn: &ReadConn, version_id: &str) -> AppResult<Value> {
+/// The monitoring pass over one version; the counts are present once it has completed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VersionMonitoring {
+    pub status: MonitoringStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub identities_screened: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub identities_with_new_hits: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub new_hits: Option<i64>,
+    /// The checks recorded for identities with new hits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub check_ids: Option<Vec<CheckId>>,
+}
+
+/// Entries of a version and how they changed against the previous one.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VersionCounts {
+    pub total: i64,
+    pub added: i64,
+    pub changed: i64,
+    pub removed: i64,
+    /// Rows the parser could not use, and duplicate entry ids.
+    pub skipped: i64,
+}
+
+/// One imported snapshot of a watchlist.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WatchlistVersionView {
+    pub id: WatchlistVersionId,
+    /// Always `watchlist_version`.
+    #[schema(example = "watchlist_version")]
+    pub object: String,
+    pub watchlist_id: WatchlistId,
+    /// The parser's list name (`ofac_sdn`, `un_consolidated`, ...).
+    #[schema(example = "ofac_sdn")]
+    pub source: String,
+    /// The list's own publication date, when it states one.
+    pub published: Option<String>,
+    /// BLAKE3 of the files as uploaded.
+    pub content_digest: String,
+    pub entry_count: i64,
+    pub counts: VersionCounts,
+    /// The file names read.
+    pub files: Vec<String>,
+    /// `api_key:<key id>`, or `cli` for an import from the command line.
+    pub imported_by: String,
+    pub imported_at: String,
+    pub monitoring: VersionMonitoring,
+}
+
+/// A watchlist idv can import, with its current version (null until imported).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WatchlistView {
+    pub id: WatchlistId,
+    /// Always `watchlist`.
+    #[schema(example = "watchlist")]
+    pub object: String,
+    #[schema(example = "OFAC Specially Designated Nationals (SDN) List")]
+    pub name: String,
+    /// The parser's list name (`ofac_sdn`, ...).
+    pub source: String,
+    /// Entries in the current version.
+    pub entry_count: i64,
+    pub imported: bool,
+    pub current_version: Option<WatchlistVersionView>,
+    pub version_count: i64,
+    pub last_imported_at: Option<String>,
+    /// The version history, newest first (at most 100): on `GET /watchlists/{watchlist_id}` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = Vec<WatchlistVersionView>)]
+    pub versions: Option<Vec<WatchlistVersionView>>,
+}
+
+#[derive(Deserialize)]
+struct StoredMonitoring {
+    identities_screened: i64,
+    identities_with_new_hits: i64,
+    new_hits: i64,
+    #[serde(default)]
+    check_ids: Vec<String>,
+}
+
+fn render_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<WatchlistVersionView> {
+    let files: String = r.get(10)?;
+    let monitoring: Option<String> = r.get(14)?;
+    let status = match r.get::<_, String>(13)?.as_str() {
+        "pending" => MonitoringStatus::Pending,
+        "completed" => MonitoringStatus::Completed,
+        _ => MonitoringStatus::NotNeeded,
+    };
+    let done = monitoring.and_then(|m| serde_json::from_str::<StoredMonitoring>(&m).ok());
+    let actor: String = r.get(11)?;
+    let source: String = r.get(1)?;
+    let watchlist_id = WatchlistId::parse("source", &source).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            1,
+            rusqlite::types::Type::Text,
+            format!("unknown list {source}").into(),
+        )
+    })?;
+    Ok(WatchlistVersionView {
+        id: WatchlistVersionId::from_stored(r.get(0)?),
+        object: "watchlist_version".into(),
+        watchlist_id,
+        source: r.get(2)?,
+        published: r.get(3)?,
+        content_digest: r.get(4)?,
+        entry_count: r.get(5)?,
+        counts: VersionCounts {
+            total: r.get(5)?,
+            added: r.get(6)?,
+            changed: r.get(7)?,
+            removed: r.get(8)?,
+            skipped: r.get(9)?,
+        },
+        files: serde_json::from_str(&files).unwrap_or_default(),
+        imported_by: render_actor(&actor),
+        imported_at: r.get(12)?,
+        monitoring: VersionMonitoring {
+            status,
+            identities_screened: done.as_ref().map(|d| d.identities_screened),
+            identities_with_new_hits: done.as_ref().map(|d| d.identities_with_new_hits),
+            new_hits: done.as_ref().map(|d| d.new_hits),
+            check_ids: done.map(|d| d.check_ids.into_iter().map(CheckId::from_stored).collect()),
+        },
+    })
+}
+
+pub fn version(conn: &ReadConn, version_id: &str) -> AppResult<WatchlistVersionView> {
     conn.prepare_cached(&format!("SELECT {VERSION_COLUMNS} FROM watchlist_versions WHERE id = ?1"))?
         .query_row([version_id], render_version)
         .optional()?
         .ok_or_else(|| AppError::not_found("Watchlist version"))
 }
 
-fn watchlist(conn: &Connection, watchlist_id: &str, history: usize) -> AppResult<Value> {
+fn watchlist(conn: &Connection, watchlist_id: WatchlistId, history: usize) -> AppResult<WatchlistView> {
+    let id = watchlist_id.as_str();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {VERSION_COLUMNS} FROM watchlist_versions WHERE source = ?1 ORDER BY seq DESC LIMIT ?2"
     ))?;
-    let versions: Vec<Value> =
-        stmt.query_map(rusqlite::params![watchlist_id, history as i64], render_version)?.collect::<Result<_, _>>()?;
+    let versions: Vec<WatchlistVersionView> =
+        stmt.query_map(rusqlite::params![id, history as i64], render_version)?.collect::<Result<_, _>>()?;
     let version_count: i64 =
-        conn.query_row("SELECT COUNT(*) FROM watchlist_versions WHERE source = ?1", [watchlist_id], |r| r.get(0))?;
+        conn.query_row("SELECT COUNT(*) FROM watchlist_versions WHERE source = ?1", [id], |r| r.get(0))?;
     let entry_count: i64 =
-        conn.query_row("SELECT COUNT(*) FROM watchlist_entries WHERE source = ?1", [watchlist_id], |r| r.get(0))?;
-    let current = versions.first().cloned().unwrap_or(Value::Null);
-    Ok(json!({
-        "id": watchlist_id,
-        "object": "watchlist",
-        "name": display_name(watchlist_id),
-        "source": list_source(watchlist_id).map(|s| s.as_str()),
-        "entry_count": entry_count,
-        "imported": version_count > 0,
-        "current_version": current,
-        "version_count": version_count,
-        "last_imported_at": current.get("imported_at").cloned().unwrap_or(Value::Null),
-        "versions": if history > 1 { Value::Array(versions) } else { Value::Null },
-    }))
+        conn.query_row("SELECT COUNT(*) FROM watchlist_entries WHERE source = ?1", [id], |r| r.get(0))?;
+    let current = versions.first().cloned();
+    Ok(WatchlistView {
+        id: watchlist_id,
+        object: "watchlist".into(),
+        name: display_name(id).to_string(),
+        source: list_source(id).map(|s| s.as_str().to_string()).unwrap_or_default(),
+        entry_count,
+        imported: version_count > 0,
+        last_imported_at: current.as_ref().map(|v| v.imported_at.clone()),
+        current_version: current,
+        version_count,
+        versions: (history > 1).then_some(versions),
+    })
 }
 
 /// Every list idv can import, with its current version (null until imported).
-pub fn list(conn: &ReadConn) -> AppResult<Value> {
-    let mut data = Vec::new();
-    for id in WATCHLIST_IDS {
-        let mut w = watchlist(conn, id, 1)?;
-        if let Some(o) = w.as_object_mut() {
-            o.remove("versions");
-        }
-        data.push(w);
-    }
-    let total = data.len();
-    Ok(json!({ "data": data, "pagination": { "total": total, "limit": total, "offset": 0 } }))
+pub fn list(conn: &ReadConn) -> AppResult<OffsetPage<WatchlistView>> {
+    let data = WatchlistId::ALL.into_iter().map(|id| watchlist(conn, id, 1)).collect::<AppResult<Vec<_>>>()?;
+    let total = data.len() as i64;
+    Ok(OffsetPage::new(data, total, Page { limit: total, offset: 0 }))
 }
 
 /// One list with its version history (newest first, at most 100).
-pub fn get(conn: &ReadConn, watchlist_id: &str) -> AppResult<Value> {
-    if !WATCHLIST_IDS.contains(&watchlist_id) {
-        return Err(AppError::not_found("Watchlist"));
-    }
+pub fn get(conn: &ReadConn, watchlist_id: WatchlistId) -> AppResult<WatchlistView> {
     watchlist(conn, watchlist_id, 100)
 }

@@ -650,3 +650,108 @@ async fn a_listed_person_in_a_live_session_goes_to_review_with_the_hit() {
     let identity = app.send("GET", "/identities/aml-clean", Some(&key), &[], None).await.body;
     assert_eq!(identity["screening_status"], "clear", "{identity}");
 }
+
+/// Follows a `$ref` into `components`.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+        Some(name) => resolve(doc, &doc["components"]["schemas"][name]),
+        None => schema,
+    }
+}
+
+#[actix_web::test]
+async fn check_and_watchlist_operations_are_documented_with_typed_schemas() {
+    let app = spawn_app().await;
+    let doc = app.send("GET", "/api/v1/openapi.json", None, &[], None).await.body;
+    let operations: &[(&str, &str, &str, bool)] = &[
+        ("get", "/api/v1/checks", "200", false),
+        ("post", "/api/v1/checks", "201", true),
+        ("post", "/api/v1/checks/full", "201", true),
+        ("get", "/api/v1/checks/{check_id}", "200", false),
+        ("get", "/api/v1/checks/{check_id}/hits", "200", false),
+        ("post", "/api/v1/checks/{check_id}/dismiss", "200", true),
+        ("post", "/api/v1/checks/{check_id}/rerun", "200", false),
+        ("post", "/api/v1/checks/{check_id}/redact", "200", false),
+        ("post", "/api/v1/checks/{check_id}/tags", "200", true),
+        ("put", "/api/v1/checks/{check_id}/tags", "200", true),
+        ("delete", "/api/v1/checks/{check_id}/tags/{tag}", "200", false),
+        ("get", "/api/v1/sessions/{session_id}/checks", "200", false),
+        ("get", "/api/v1/identities/{identity_id}/checks", "200", false),
+        ("get", "/api/v1/watchlists", "200", false),
+        ("get", "/api/v1/watchlists/{watchlist_id}", "200", false),
+        ("post", "/api/v1/watchlists/import", "201", false),
+        ("get", "/api/v1/identities/{identity_id}/monitored-lists", "200", false),
+        ("post", "/api/v1/identities/{identity_id}/monitored-lists", "200", true),
+        ("put", "/api/v1/identities/{identity_id}/monitored-lists", "200", true),
+    ];
+    for (method, path, status, has_body) in operations {
+        let op = &doc["paths"][path][method];
+        assert!(op["tags"][0] == "Checks" || op["tags"][0] == "Watchlists", "{method} {path}: {op}");
+        let response = resolve(&doc, &op["responses"][status]["content"]["application/json"]["schema"]);
+        assert!(
+            response["properties"].as_object().is_some_and(|p| !p.is_empty()),
+            "{method} {path}: untyped response {response}"
+        );
+        if *has_body {
+            let body = resolve(&doc, &op["requestBody"]["content"]["application/json"]["schema"]);
+            assert!(body["properties"].as_object().is_some_and(|p| !p.is_empty()), "{method} {path}: {body}");
+            assert_eq!(body["additionalProperties"], false, "{method} {path}: unknown fields are refused");
+        }
+    }
+    let create =
+        resolve(&doc, &doc["paths"]["/api/v1/checks"]["post"]["requestBody"]["content"]["application/json"]["schema"]);
+    let name_first = &create["properties"]["name_first"]["oneOf"][1];
+    assert_eq!(resolve(&doc, name_first)["maxLength"], 100, "{create}");
+    let import = &doc["paths"]["/api/v1/watchlists/import"]["post"]["requestBody"]["content"];
+    assert!(import["multipart/form-data"]["schema"].is_object(), "{import}");
+    let check = resolve(&doc, &doc["components"]["schemas"]["CheckView"]);
+    assert!(check["properties"]["hits"].is_object() && check["properties"]["status"].is_object(), "{check}");
+}
+
+#[actix_web::test]
+async fn check_values_refused_by_their_type_name_the_field() {
+    let app = spawn_app().await;
+    let base = json!({"check_type": "sanction", "external_ref": "v-1", "name_first": "Ada", "name_last": "Lovelace"});
+    let with = |k: &str, v: Value| {
+        let mut b = base.clone();
+        b[k] = v;
+        b
+    };
+    for (field, value) in [
+        ("name_first", json!("a".repeat(101))),
+        ("country_code", json!("XX")),
+        ("birthdate", json!("1990-02-30")),
+        ("zip_code", json!("1".repeat(21))),
+        ("ip_address", json!("300.1.1.1")),
+        ("session_id", json!("ses_nope")),
+        ("check_type", json!("tarot")),
+        ("colour", json!("blue")),
+    ] {
+        let r = app.post("/checks", with(field, value)).await;
+        assert_error(&r, 422);
+        let fields: Vec<&str> =
+            r.body["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+        assert_eq!(fields, vec![field], "{}", r.body);
+    }
+    assert_eq!(app.post("/checks", base.clone()).await.status, 201);
+    let r = app
+        .post(
+            "/checks/full",
+            with("check_types", json!([]))
+                .as_object()
+                .cloned()
+                .map(|mut o| {
+                    o.remove("check_type");
+                    Value::Object(o)
+                })
+                .unwrap(),
+        )
+        .await;
+    assert_error(&r, 422);
+    assert_eq!(app.get("/checks/not-a-check").await.status, 404, "a malformed id names no check");
+    assert_eq!(app.get("/checks?status=maybe").await.status, 422);
+    assert_error(
+        &app.post("/identities/idn_01J0000000000000000000000A/monitored-lists", json!({"list_ids": ["ofac"]})).await,
+        404,
+    );
+}

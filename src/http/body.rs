@@ -242,15 +242,6 @@ impl QueryMap {
         }
     }
 
-    pub fn bool(&self, key: &str) -> Result<bool, AppError> {
-        match self.get(key) {
-            None => Ok(false),
-            Some("true") | Some("1") => Ok(true),
-            Some("false") | Some("0") => Ok(false),
-            Some(_) => Err(AppError::validation(key, "must be true or false")),
-        }
-    }
-
     pub fn csv(&self, key: &str) -> Vec<String> {
         self.get(key)
             .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())

@@ -31,10 +31,7 @@ async fn create_get_update_and_redact_an_identity() {
     let after = app.get(&format!("/identities/{id}")).await;
     assert_eq!(after.body["status"], "redacted");
     assert!(after.body["extracted_data"].is_null());
-    assert_eq!(
-        assert_error(&app.patch(&format!("/identities/{id}"), json!({"city": "Rome"})).await, 409),
-        "conflict"
-    );
+    assert_eq!(assert_error(&app.patch(&format!("/identities/{id}"), json!({"city": "Rome"})).await, 409), "conflict");
     assert_error(&app.delete(&format!("/identities/{id}/data")).await, 409);
 }
 

@@ -189,7 +189,7 @@ async fn list_types(state: web::Data<AppState>, p: Principal, page: ApiQuery<Pag
 /// A custom relationship type.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateTypeBody {
+struct CreateRelationshipTypeBody {
     /// The name links will use; must not be a built-in type's name.
     name: RelationshipTypeName,
     label: Label,
@@ -201,10 +201,10 @@ struct CreateTypeBody {
 }
 
 #[utoipa::path(post, path = "/api/v1/relationship-types", tag = "Relationships", operation_id = "create_relationship_type",
-    request_body = CreateTypeBody,
+    request_body = CreateRelationshipTypeBody,
     responses((status = 201, description = "The new relationship type", body = RelationshipTypeView),
               (status = 409, description = "A type with this name exists", body = super::error::ErrorBody)))]
-async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateTypeBody>) -> ApiResult {
+async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateRelationshipTypeBody>) -> ApiResult {
     p.require("settings:write", &["identities:write"])?;
     let b = body.0;
     let input = CreateRelationshipType {
@@ -230,7 +230,7 @@ async fn get_type(state: web::Data<AppState>, p: Principal, path: ApiPath<Relati
 /// Changes to a custom relationship type; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateTypeBody {
+struct UpdateRelationshipTypeBody {
     label: Option<Label>,
     inverse_label: Option<Label>,
     /// Null clears it.
@@ -243,13 +243,13 @@ struct UpdateTypeBody {
 #[utoipa::path(patch, path = "/api/v1/relationship-types/{type_id}", tag = "Relationships",
     operation_id = "update_relationship_type",
     params(("type_id" = RelationshipTypeId, Path, description = "The relationship type")),
-    request_body = UpdateTypeBody,
+    request_body = UpdateRelationshipTypeBody,
     responses((status = 200, description = "The updated relationship type", body = RelationshipTypeView)))]
 async fn update_type(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<RelationshipTypeId>,
-    body: ApiBody<UpdateTypeBody>,
+    body: ApiBody<UpdateRelationshipTypeBody>,
 ) -> ApiResult {
     p.require("settings:write", &["identities:write"])?;
     let b = body.0;
@@ -277,7 +277,7 @@ async fn delete_type(state: web::Data<AppState>, p: Principal, path: ApiPath<Rel
 #[openapi(
     paths(list, create, delete, graph, list_types, create_type, get_type, update_type, delete_type),
     components(schemas(
-        CreateLinkBody, CreateTypeBody, UpdateTypeBody, RelationshipView, RelationshipTypeView, GraphView, GraphNode,
+        CreateLinkBody, CreateRelationshipTypeBody, UpdateRelationshipTypeBody, RelationshipView, RelationshipTypeView, GraphView, GraphNode,
         GraphEdge, Deleted
     ))
 )]

@@ -143,9 +143,7 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id: ApiKeyId, input: Upd
         label: input.label,
         note: input.note,
         scopes: input.scopes.map(|s| Scope::strings(&s)),
-        allowed_ips: input
-            .allowed_ips
-            .map(|ips| ips.map(|ips| ips.into_iter().map(AllowedIp::into_string).collect())),
+        allowed_ips: input.allowed_ips.map(|ips| ips.map(|ips| ips.into_iter().map(AllowedIp::into_string).collect())),
         api_version: input.api_version.map(|v| v.as_str().to_string()),
         expires_at: input.expires_at,
         default_key_inflection: input.default_key_inflection.map(|v| v.as_str().to_string()),
@@ -189,7 +187,12 @@ pub async fn expire(
             if calling_key_id.as_ref() == Some(&id) {
                 return Err(AppError::invalid_state("An API key cannot expire itself."));
             }
-            w.emit(&meta.event_meta(), id.as_str(), version, vec![NewEvent::new("ApiKeyExpired", serde_json::json!({}))])?;
+            w.emit(
+                &meta.event_meta(),
+                id.as_str(),
+                version,
+                vec![NewEvent::new("ApiKeyExpired", serde_json::json!({}))],
+            )?;
             Ok(id)
         })
         .await

@@ -111,10 +111,11 @@ pub async fn update_type(
     writer
         .execute(move |w| {
             let version = require_type(w, &meta.environment, id.as_str())?;
-            let current: (String, Option<String>) =
-                w.conn.query_row("SELECT statuses, default_status FROM identity_types WHERE id = ?1", [id.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
+            let current: (String, Option<String>) = w.conn.query_row(
+                "SELECT statuses, default_status FROM identity_types WHERE id = ?1",
+                [id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let statuses =
                 update.statuses.clone().unwrap_or_else(|| serde_json::from_str(&current.0).unwrap_or_default());
             let default = update.default_status.clone().unwrap_or(current.1);

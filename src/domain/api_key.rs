@@ -87,7 +87,30 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: &'static [Scope] = &[Scope::SessionsRead, Scope::SessionsCreate, Scope::SessionsWrite, Scope::VerificationsRead, Scope::IdentitiesRead, Scope::IdentitiesWrite, Scope::RedactWrite, Scope::SettingsWrite, Scope::ApiKeysRead, Scope::ApiKeysWrite, Scope::CasesRead, Scope::CasesWrite, Scope::ChecksRead, Scope::ChecksWrite, Scope::ListsRead, Scope::ListsWrite, Scope::WebhooksRead, Scope::WebhooksWrite, Scope::WorkflowsRead, Scope::WorkflowsWrite, Scope::DocumentsWrite, Scope::EventsRead];
+    pub const ALL: &'static [Scope] = &[
+        Scope::SessionsRead,
+        Scope::SessionsCreate,
+        Scope::SessionsWrite,
+        Scope::VerificationsRead,
+        Scope::IdentitiesRead,
+        Scope::IdentitiesWrite,
+        Scope::RedactWrite,
+        Scope::SettingsWrite,
+        Scope::ApiKeysRead,
+        Scope::ApiKeysWrite,
+        Scope::CasesRead,
+        Scope::CasesWrite,
+        Scope::ChecksRead,
+        Scope::ChecksWrite,
+        Scope::ListsRead,
+        Scope::ListsWrite,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
+        Scope::WorkflowsRead,
+        Scope::WorkflowsWrite,
+        Scope::DocumentsWrite,
+        Scope::EventsRead,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

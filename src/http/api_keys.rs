@@ -306,8 +306,22 @@ async fn rate_limits(state: web::Data<AppState>, p: Principal) -> ApiResult {
 #[openapi(
     paths(list, create, get, update, expire, clone_key, rate_limits),
     components(schemas(
-        CreateApiKeyBody, UpdateApiKeyBody, CloneApiKeyBody, ApiKeyView, CreatedApiKey, UpdatedApiKey, ExpiredApiKey,
-        ClonedApiKey, RateLimits, RateLimitWindow, Scope, KeyType, Environment, ApiVersion, Inflection, AllowedIp
+        CreateApiKeyBody,
+        UpdateApiKeyBody,
+        CloneApiKeyBody,
+        ApiKeyView,
+        CreatedApiKey,
+        UpdatedApiKey,
+        ExpiredApiKey,
+        ClonedApiKey,
+        RateLimits,
+        RateLimitWindow,
+        Scope,
+        KeyType,
+        Environment,
+        ApiVersion,
+        Inflection,
+        AllowedIp
     ))
 )]
 struct Api;

@@ -26,7 +26,13 @@ struct Root;
 /// Every documented part, one per URL resource.
 fn parts() -> Vec<utoipa::openapi::OpenApi> {
     // Each resource module adds its `api()` here as its handlers gain typed annotations.
-    vec![super::relationships::api(), super::types::api(), super::api_keys::api(), super::settings::api(), super::system::api()]
+    vec![
+        super::relationships::api(),
+        super::types::api(),
+        super::api_keys::api(),
+        super::settings::api(),
+        super::system::api(),
+    ]
 }
 
 /// The document as served at `/api/v1/openapi.json`.

@@ -277,8 +277,15 @@ async fn delete_type(state: web::Data<AppState>, p: Principal, path: ApiPath<Rel
 #[openapi(
     paths(list, create, delete, graph, list_types, create_type, get_type, update_type, delete_type),
     components(schemas(
-        CreateLinkBody, CreateRelationshipTypeBody, UpdateRelationshipTypeBody, RelationshipView, RelationshipTypeView, GraphView, GraphNode,
-        GraphEdge, Deleted
+        CreateLinkBody,
+        CreateRelationshipTypeBody,
+        UpdateRelationshipTypeBody,
+        RelationshipView,
+        RelationshipTypeView,
+        GraphView,
+        GraphNode,
+        GraphEdge,
+        Deleted
     ))
 )]
 struct Api;

@@ -292,7 +292,14 @@ async fn delete_field(
 #[openapi(
     paths(list, create, get, update, delete, list_fields, create_field, get_field, update_field, delete_field),
     components(schemas(
-        CreateIdentityTypeBody, UpdateIdentityTypeBody, CreateCustomFieldBody, UpdateCustomFieldBody, IdentityTypeView, CustomFieldView, FieldType, Deleted
+        CreateIdentityTypeBody,
+        UpdateIdentityTypeBody,
+        CreateCustomFieldBody,
+        UpdateCustomFieldBody,
+        IdentityTypeView,
+        CustomFieldView,
+        FieldType,
+        Deleted
     ))
 )]
 struct Api;

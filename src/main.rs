@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use idv::commands::api_keys::{self, CreateKey};
 use idv::commands::CommandMeta;
 use idv::config::Config;
-use idv::domain::api_key::{ALL_SCOPES, CURRENT_API_VERSION};
+use idv::domain::api_key::{ApiVersion, Environment, Inflection, KeyType, Scope};
 use idv::startup::{self, Application};
 use idv::store::{self, Durability};
 use idv::webhooks::policy::{EgressPolicy, HostRule};
@@ -270,20 +270,27 @@ async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
     let core = startup::open_core(&cfg).map_err(|e| e.to_string())?;
     match action {
         KeysAction::Create { environment, label, scopes, publishable } => {
-            let scopes: Vec<String> = match (publishable, scopes) {
-                (true, _) => vec!["sessions:create".into()],
-                (false, Some(s)) => s.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-                (false, None) => ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
+            let scopes: Vec<Scope> = match (publishable, scopes) {
+                (true, _) => vec![Scope::SessionsCreate],
+                (false, Some(s)) => s
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Scope::parse("scopes", s))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| e.to_string())?,
+                (false, None) => Scope::ALL.to_vec(),
             };
+            let env = Environment::parse("environment", &environment).map_err(|e| e.to_string())?;
             let meta =
                 CommandMeta { actor: "cli".into(), environment: environment.clone(), request_id: None, now: now() };
             let input = CreateKey {
-                key_type: if publishable { "publishable".into() } else { "secret".into() },
-                environment,
+                key_type: if publishable { KeyType::Publishable } else { KeyType::Secret },
+                environment: env,
                 scopes,
                 allowed_ips: None,
-                api_version: CURRENT_API_VERSION.into(),
-                default_key_inflection: "snake".into(),
+                api_version: ApiVersion::CURRENT,
+                default_key_inflection: Inflection::Snake,
                 label,
                 note: Some("created with idv keys create".into()),
                 expires_at: None,
@@ -296,15 +303,15 @@ async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
             let conn = core.read.get().map_err(|e| e.to_string())?;
             let page = idv::queries::Page { limit: 100, offset: 0 };
             let list = idv::queries::api_keys::list(&conn, None, page).map_err(|e| e.to_string())?;
-            for key in list["data"].as_array().into_iter().flatten() {
+            for key in list.data {
                 println!(
                     "{}  {}  {}  {}  active={}  {}",
-                    key["id"].as_str().unwrap_or_default(),
-                    key["key_prefix"].as_str().unwrap_or_default(),
-                    key["environment"].as_str().unwrap_or_default(),
-                    key["type"].as_str().unwrap_or_default(),
-                    key["is_active"],
-                    key["label"].as_str().unwrap_or_default()
+                    key.id,
+                    key.key_prefix,
+                    key.environment,
+                    key.key_type,
+                    key.is_active,
+                    key.label.unwrap_or_default()
                 );
             }
         }

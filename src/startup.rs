@@ -9,7 +9,7 @@ use crate::commands::writer::Writer;
 use crate::commands::CommandMeta;
 use crate::config::Config;
 use crate::crypto::{Keyring, MasterKey};
-use crate::domain::api_key::{ALL_SCOPES, CURRENT_API_VERSION};
+use crate::domain::api_key::{ApiVersion, Environment, Inflection, KeyType, Scope};
 use crate::error::{AppError, AppResult};
 use crate::http;
 use crate::idempotency::Idempotency;
@@ -103,15 +103,16 @@ pub async fn bootstrap_keys(writer: &Writer, read: &ReadPool, now: String) -> Ap
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
-    for env in ["sandbox", "live"] {
+    for environment in [Environment::Sandbox, Environment::Live] {
+        let env = environment.as_str();
         let meta = CommandMeta { actor: "system".into(), environment: env.into(), request_id: None, now: now.clone() };
         let input = CreateKey {
-            key_type: "secret".into(),
-            environment: env.into(),
-            scopes: ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
+            key_type: KeyType::Secret,
+            environment,
+            scopes: Scope::ALL.to_vec(),
             allowed_ips: None,
-            api_version: CURRENT_API_VERSION.into(),
-            default_key_inflection: "snake".into(),
+            api_version: ApiVersion::CURRENT,
+            default_key_inflection: Inflection::Snake,
             label: Some(format!("first {env} key")),
             note: Some("created on first start".into()),
             expires_at: None,

@@ -71,7 +71,7 @@ fn the_golden_log_verifies_decodes_and_replays_into_the_same_views() {
     assert_eq!(c["status"], "redacted");
     assert!(c["extracted_data"].is_null());
     let links = idv::queries::relationships::all_for(&read, a["id"].as_str().unwrap(), true).unwrap();
-    assert!(links.iter().any(|l| l["relationship_type"] == "merged"));
+    assert!(links.iter().any(|l| l.relationship_type == "merged"));
     let expired: i64 = read.query_row("SELECT COUNT(*) FROM api_keys WHERE is_active = 0", [], |r| r.get(0)).unwrap();
     assert_eq!(expired, 1);
 

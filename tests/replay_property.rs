@@ -127,12 +127,14 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 Op::Link(a, b) => {
                     let link = CreateLink {
-                        related_identity_id: r(b),
-                        relationship_type: "family_member".into(),
+                        related_identity_id: idv::domain::ids::IdentityRef::parse("related", &r(b)).unwrap(),
+                        relationship_type: idv::domain::values::RelationshipTypeName::parse("type", "family_member")
+                            .unwrap(),
                         note: None,
                         metadata: Default::default(),
                     };
-                    rel::create(w, meta(), r(a), link).await.map(|_| ())
+                    let source = idv::domain::ids::IdentityRef::parse("source", &r(a)).unwrap();
+                    rel::create(w, meta(), source, link).await.map(|_| ())
                 }
             };
         }

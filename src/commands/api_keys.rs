@@ -3,24 +3,57 @@
 
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
-use crate::domain::api_key::{self as dom, ApiKeyCreated, ApiKeyUpdated};
-use crate::domain::ids;
+use crate::domain::api_key::{
+    self as dom, AllowedIp, ApiKeyCreated, ApiKeyUpdated, ApiVersion, Environment, Inflection, KeyType, Scope,
+};
+use crate::domain::ids::{self, ApiKeyId};
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent};
 use rand::Rng;
 use rusqlite::{params, OptionalExtension};
 
+/// A new key, as requested through the API or the CLI.
 #[derive(Debug, Clone)]
 pub struct CreateKey {
-    pub key_type: String,
-    pub environment: String,
-    pub scopes: Vec<String>,
-    pub allowed_ips: Option<Vec<String>>,
-    pub api_version: String,
-    pub default_key_inflection: String,
+    pub key_type: KeyType,
+    pub environment: Environment,
+    pub scopes: Vec<Scope>,
+    pub allowed_ips: Option<Vec<AllowedIp>>,
+    pub api_version: ApiVersion,
+    pub default_key_inflection: Inflection,
     pub label: Option<String>,
     pub note: Option<String>,
+    /// RFC 3339, already checked to be in the future.
     pub expires_at: Option<String>,
+}
+
+/// The stored form of a key to create (from a request, or copied from a stored key by a clone).
+struct NewKey {
+    key_type: String,
+    environment: String,
+    scopes: Vec<String>,
+    allowed_ips: Option<Vec<String>>,
+    api_version: String,
+    default_key_inflection: String,
+    label: Option<String>,
+    note: Option<String>,
+    expires_at: Option<String>,
+}
+
+impl From<CreateKey> for NewKey {
+    fn from(k: CreateKey) -> NewKey {
+        NewKey {
+            key_type: k.key_type.as_str().into(),
+            environment: k.environment.as_str().into(),
+            scopes: Scope::strings(&k.scopes),
+            allowed_ips: k.allowed_ips.map(|ips| ips.into_iter().map(AllowedIp::into_string).collect()),
+            api_version: k.api_version.as_str().into(),
+            default_key_inflection: k.default_key_inflection.as_str().into(),
+            label: k.label,
+            note: k.note,
+            expires_at: k.expires_at,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -43,7 +76,7 @@ fn generate_secret(key_type: &str, environment: &str) -> String {
 fn append_created(
     w: &mut WriteCtx<'_>,
     meta: &CommandMeta,
-    input: CreateKey,
+    input: NewKey,
     cloned_from: Option<String>,
 ) -> AppResult<NewSecret> {
     dom::check_environment(&input.environment)?;
@@ -77,7 +110,7 @@ fn append_created(
 }
 
 pub async fn create(writer: &Writer, meta: CommandMeta, input: CreateKey) -> AppResult<NewSecret> {
-    writer.execute(move |w| append_created(w, &meta, input, None)).await
+    writer.execute(move |w| append_created(w, &meta, input.into(), None)).await
 }
 
 /// A key is managed only from its own environment.
@@ -92,10 +125,32 @@ fn require_key(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<i64> {
     }
 }
 
-pub async fn update(writer: &Writer, meta: CommandMeta, id: String, update: ApiKeyUpdated) -> AppResult<String> {
+/// Changes to a key; absent fields stay as they are, null clears a nullable one.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateKey {
+    pub label: Option<Option<String>>,
+    pub note: Option<Option<String>>,
+    pub scopes: Option<Vec<Scope>>,
+    pub allowed_ips: Option<Option<Vec<AllowedIp>>>,
+    pub api_version: Option<ApiVersion>,
+    /// RFC 3339, already checked to be in the future.
+    pub expires_at: Option<Option<String>>,
+    pub default_key_inflection: Option<Inflection>,
+}
+
+pub async fn update(writer: &Writer, meta: CommandMeta, id: ApiKeyId, input: UpdateKey) -> AppResult<ApiKeyId> {
+    let update = ApiKeyUpdated {
+        label: input.label,
+        note: input.note,
+        scopes: input.scopes.map(|s| Scope::strings(&s)),
+        allowed_ips: input.allowed_ips.map(|ips| ips.map(|ips| ips.into_iter().map(AllowedIp::into_string).collect())),
+        api_version: input.api_version.map(|v| v.as_str().to_string()),
+        expires_at: input.expires_at,
+        default_key_inflection: input.default_key_inflection.map(|v| v.as_str().to_string()),
+    };
     writer
         .execute(move |w| {
-            let version = require_key(w, &meta.environment, &id)?;
+            let version = require_key(w, &meta.environment, id.as_str())?;
             if let Some(s) = &update.scopes {
                 dom::check_scopes(s)?;
             }
@@ -110,7 +165,7 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id: String, update: ApiK
             }
             w.emit(
                 &meta.event_meta(),
-                &id,
+                id.as_str(),
                 version,
                 vec![NewEvent::new("ApiKeyUpdated", serde_json::to_value(&update)?)],
             )?;
@@ -123,16 +178,21 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id: String, update: ApiK
 pub async fn expire(
     writer: &Writer,
     meta: CommandMeta,
-    id: String,
-    calling_key_id: Option<String>,
-) -> AppResult<String> {
+    id: ApiKeyId,
+    calling_key_id: Option<ApiKeyId>,
+) -> AppResult<ApiKeyId> {
     writer
         .execute(move |w| {
-            let version = require_key(w, &meta.environment, &id)?;
-            if calling_key_id.as_deref() == Some(id.as_str()) {
+            let version = require_key(w, &meta.environment, id.as_str())?;
+            if calling_key_id.as_ref() == Some(&id) {
                 return Err(AppError::invalid_state("An API key cannot expire itself."));
             }
-            w.emit(&meta.event_meta(), &id, version, vec![NewEvent::new("ApiKeyExpired", serde_json::json!({}))])?;
+            w.emit(
+                &meta.event_meta(),
+                id.as_str(),
+                version,
+                vec![NewEvent::new("ApiKeyExpired", serde_json::json!({}))],
+            )?;
             Ok(id)
         })
         .await
@@ -161,7 +221,13 @@ pub async fn revoke(writer: &Writer, meta: CommandMeta, id_or_prefix: String) ->
 }
 
 /// Copies scopes, environment, allowed IPs, API version and inflection into a new key.
-pub async fn clone_key(writer: &Writer, meta: CommandMeta, id: String, label: Option<String>) -> AppResult<NewSecret> {
+pub async fn clone_key(
+    writer: &Writer,
+    meta: CommandMeta,
+    id: ApiKeyId,
+    label: Option<String>,
+) -> AppResult<NewSecret> {
+    let id = id.into_string();
     writer
         .execute(move |w| {
             require_key(w, &meta.environment, &id)?;
@@ -173,7 +239,7 @@ pub async fn clone_key(writer: &Writer, meta: CommandMeta, id: String, label: Op
                     let scopes: String = r.get(2)?;
                     let ips: Option<String> = r.get(3)?;
                     let old_label: Option<String> = r.get(6)?;
-                    Ok(CreateKey {
+                    Ok(NewKey {
                         key_type: r.get(0)?,
                         environment: r.get(1)?,
                         scopes: serde_json::from_str(&scopes).unwrap_or_default(),

@@ -4,10 +4,11 @@
 use super::identities::load_state;
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
-use crate::domain::ids;
+use crate::domain::ids::{self, IdentityRef, RelationshipId, RelationshipTypeId};
 use crate::domain::relationship::{
     self as dom, RelationshipCreated, RelationshipDeleted, RelationshipTypeCreated, RelationshipTypeUpdated,
 };
+use crate::domain::values::{Label, RelationshipTypeName};
 use crate::error::{AppError, AppResult};
 use crate::store::events::NewEvent;
 use rusqlite::{params, OptionalExtension};
@@ -15,8 +16,8 @@ use serde_json::{Map, Value};
 
 #[derive(Debug, Clone)]
 pub struct CreateLink {
-    pub related_identity_id: String,
-    pub relationship_type: String,
+    pub related_identity_id: IdentityRef,
+    pub relationship_type: RelationshipTypeName,
     pub note: Option<String>,
     pub metadata: Map<String, Value>,
 }
@@ -42,26 +43,32 @@ fn link_exists(w: &WriteCtx<'_>, source: &str, related: &str, kind: &str) -> App
 }
 
 /// Creates a user link between two identities of the same environment; returns the forward row's id.
-pub async fn create(writer: &Writer, meta: CommandMeta, source: String, input: CreateLink) -> AppResult<String> {
+pub async fn create(
+    writer: &Writer,
+    meta: CommandMeta,
+    source: IdentityRef,
+    input: CreateLink,
+) -> AppResult<RelationshipId> {
     writer
         .execute(move |w| {
             let env = meta.environment.clone();
-            let source = load_state(w.conn, &env, &source)?.ok_or_else(|| AppError::not_found("Identity"))?;
-            let related = load_state(w.conn, &env, &input.related_identity_id)?
+            let kind = input.relationship_type.into_string();
+            let source = load_state(w.conn, &env, source.as_str())?.ok_or_else(|| AppError::not_found("Identity"))?;
+            let related = load_state(w.conn, &env, input.related_identity_id.as_str())?
                 .ok_or_else(|| AppError::validation("related_identity_id", "no such identity in this environment"))?;
             let custom_active: Option<bool> = w
                 .conn
                 .query_row(
                     "SELECT is_active FROM relationship_types WHERE environment = ?1 AND name = ?2 AND is_deleted = 0",
-                    params![env, input.relationship_type],
+                    params![env, kind],
                     |r| r.get(0),
                 )
                 .optional()?;
-            dom::check_user_link(&source.id, &related.id, &input.relationship_type, custom_active)?;
+            dom::check_user_link(&source.id, &related.id, &kind, custom_active)?;
             for s in [&source, &related] {
                 crate::domain::identity::ensure_writable(s)?;
             }
-            if link_exists(w, &source.id, &related.id, &input.relationship_type)? {
+            if link_exists(w, &source.id, &related.id, &kind)? {
                 return Err(AppError::Conflict(
                     "These identities are already linked with this relationship type.".into(),
                 ));
@@ -71,12 +78,12 @@ pub async fn create(writer: &Writer, meta: CommandMeta, source: String, input: C
                 inverse_id: ids::new_id(ids::RELATIONSHIP),
                 source_identity_id: source.id,
                 related_identity_id: related.id,
-                relationship_type: input.relationship_type,
+                relationship_type: kind,
                 is_system: false,
                 note: input.note,
                 metadata: input.metadata,
             };
-            let id = created.id.clone();
+            let id = RelationshipId::from_stored(created.id.clone());
             append_link(w, &meta, created)?;
             Ok(id)
         })
@@ -84,17 +91,22 @@ pub async fn create(writer: &Writer, meta: CommandMeta, source: String, input: C
 }
 
 /// Deletes both directions of a user link seen from `identity`.
-pub async fn delete(writer: &Writer, meta: CommandMeta, identity: String, relationship_id: String) -> AppResult<()> {
+pub async fn delete(
+    writer: &Writer,
+    meta: CommandMeta,
+    identity: IdentityRef,
+    relationship_id: RelationshipId,
+) -> AppResult<()> {
     writer
         .execute(move |w| {
-            let source =
-                load_state(w.conn, &meta.environment, &identity)?.ok_or_else(|| AppError::not_found("Identity"))?;
+            let source = load_state(w.conn, &meta.environment, identity.as_str())?
+                .ok_or_else(|| AppError::not_found("Identity"))?;
             let row: Option<(String, String, bool)> = w
                 .conn
                 .query_row(
                     "SELECT pair_id, relationship_type, is_system FROM relationships
                      WHERE id = ?1 AND source_identity_id = ?2 AND environment = ?3",
-                    params![relationship_id, source.id, meta.environment],
+                    params![relationship_id.as_str(), source.id, meta.environment],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
@@ -180,35 +192,41 @@ pub fn move_user_links(w: &mut WriteCtx<'_>, meta: &CommandMeta, from: &str, to:
 
 #[derive(Debug, Clone)]
 pub struct CreateRelationshipType {
-    pub name: String,
-    pub label: String,
-    pub inverse_label: Option<String>,
+    pub name: RelationshipTypeName,
+    pub label: Label,
+    pub inverse_label: Option<Label>,
     pub description: Option<String>,
     pub is_active: bool,
 }
 
-pub async fn create_type(writer: &Writer, meta: CommandMeta, input: CreateRelationshipType) -> AppResult<String> {
+pub async fn create_type(
+    writer: &Writer,
+    meta: CommandMeta,
+    input: CreateRelationshipType,
+) -> AppResult<RelationshipTypeId> {
     writer
         .execute(move |w| {
-            dom::check_type_name(&input.name)?;
+            let name = input.name.into_string();
+            dom::check_type_name(&name)?;
             let taken: bool = w.conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM relationship_types WHERE environment = ?1 AND name = ?2 AND is_deleted = 0)",
-                params![meta.environment, input.name],
+                params![meta.environment, name],
                 |r| r.get(0),
             )?;
             if taken {
-                return Err(AppError::Conflict(format!("A relationship type named '{}' already exists.", input.name)));
+                return Err(AppError::Conflict(format!("A relationship type named '{name}' already exists.")));
             }
+            let label = input.label.into_string();
             let created = RelationshipTypeCreated {
                 id: ids::new_id(ids::RELATIONSHIP_TYPE),
-                inverse_label: input.inverse_label.unwrap_or_else(|| input.label.clone()),
-                name: input.name,
-                label: input.label,
+                inverse_label: input.inverse_label.map(Label::into_string).unwrap_or_else(|| label.clone()),
+                name,
+                label,
                 description: input.description,
                 is_active: input.is_active,
             };
-            let id = created.id.clone();
-            w.emit(&meta.event_meta(), &id, 0, vec![NewEvent::new("RelationshipTypeCreated", serde_json::to_value(&created)?)])?;
+            let id = RelationshipTypeId::from_stored(created.id.clone());
+            w.emit(&meta.event_meta(), id.as_str(), 0, vec![NewEvent::new("RelationshipTypeCreated", serde_json::to_value(&created)?)])?;
             Ok(id)
         })
         .await
@@ -226,18 +244,33 @@ fn type_version(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<i64> {
     crate::store::events::stream_version(w.conn, id)
 }
 
+/// The changes to a custom relationship type; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateRelationshipType {
+    pub label: Option<Label>,
+    pub inverse_label: Option<Label>,
+    pub description: Option<Option<String>>,
+    pub is_active: Option<bool>,
+}
+
 pub async fn update_type(
     writer: &Writer,
     meta: CommandMeta,
-    id: String,
-    update: RelationshipTypeUpdated,
-) -> AppResult<String> {
+    id: RelationshipTypeId,
+    input: UpdateRelationshipType,
+) -> AppResult<RelationshipTypeId> {
     writer
         .execute(move |w| {
-            let version = type_version(w, &meta.environment, &id)?;
+            let version = type_version(w, &meta.environment, id.as_str())?;
+            let update = RelationshipTypeUpdated {
+                label: input.label.map(Label::into_string),
+                inverse_label: input.inverse_label.map(Label::into_string),
+                description: input.description,
+                is_active: input.is_active,
+            };
             w.emit(
                 &meta.event_meta(),
-                &id,
+                id.as_str(),
                 version,
                 vec![NewEvent::new("RelationshipTypeUpdated", serde_json::to_value(&update)?)],
             )?;
@@ -246,13 +279,13 @@ pub async fn update_type(
         .await
 }
 
-pub async fn delete_type(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<()> {
+pub async fn delete_type(writer: &Writer, meta: CommandMeta, id: RelationshipTypeId) -> AppResult<()> {
     writer
         .execute(move |w| {
-            let version = type_version(w, &meta.environment, &id)?;
+            let version = type_version(w, &meta.environment, id.as_str())?;
             w.emit(
                 &meta.event_meta(),
-                &id,
+                id.as_str(),
                 version,
                 vec![NewEvent::new("RelationshipTypeDeleted", serde_json::json!({}))],
             )?;

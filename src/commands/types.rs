@@ -3,9 +3,10 @@
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
 use crate::domain::identity_type::{
-    self as dom, FieldDefinition, FieldDefinitionUpdated, IdentityTypeCreated, IdentityTypeUpdated,
+    self as dom, FieldDefinition, FieldDefinitionUpdated, FieldType, IdentityTypeCreated, IdentityTypeUpdated,
 };
-use crate::domain::ids;
+use crate::domain::ids::{self, CustomFieldId, IdentityTypeId};
+use crate::domain::values::{Label, Slug};
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent};
 use rusqlite::params;
@@ -38,7 +39,27 @@ fn check_statuses(statuses: &[String], default_status: Option<&str>) -> AppResul
     Ok(())
 }
 
-pub async fn create_type(writer: &Writer, meta: CommandMeta, mut input: IdentityTypeCreated) -> AppResult<String> {
+/// A new identity type.
+#[derive(Debug, Clone)]
+pub struct CreateIdentityType {
+    pub name: Slug,
+    pub label: Label,
+    pub description: Option<String>,
+    pub statuses: Vec<Slug>,
+    pub default_status: Option<Slug>,
+    pub is_default: bool,
+}
+
+pub async fn create_type(writer: &Writer, meta: CommandMeta, input: CreateIdentityType) -> AppResult<IdentityTypeId> {
+    let mut input = IdentityTypeCreated {
+        id: String::new(),
+        name: input.name.into_string(),
+        label: input.label.into_string(),
+        description: input.description,
+        statuses: input.statuses.into_iter().map(Slug::into_string).collect(),
+        default_status: input.default_status.map(Slug::into_string),
+        is_default: input.is_default,
+    };
     writer
         .execute(move |w| {
             dom::check_slug("name", &input.name)?;
@@ -52,10 +73,10 @@ pub async fn create_type(writer: &Writer, meta: CommandMeta, mut input: Identity
                 return Err(AppError::Conflict(format!("An identity type named '{}' already exists.", input.name)));
             }
             input.id = ids::new_id(ids::IDENTITY_TYPE);
-            let id = input.id.clone();
+            let id = IdentityTypeId::from_stored(input.id.clone());
             w.emit(
                 &meta.event_meta(),
-                &id,
+                id.as_str(),
                 0,
                 vec![NewEvent::new("IdentityTypeCreated", serde_json::to_value(&input)?)],
             )?;
@@ -64,26 +85,44 @@ pub async fn create_type(writer: &Writer, meta: CommandMeta, mut input: Identity
         .await
 }
 
+/// Changes to an identity type; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateIdentityType {
+    pub label: Option<Label>,
+    pub description: Option<Option<String>>,
+    pub statuses: Option<Vec<Slug>>,
+    pub default_status: Option<Option<Slug>>,
+    pub is_default: Option<bool>,
+}
+
 pub async fn update_type(
     writer: &Writer,
     meta: CommandMeta,
-    id: String,
-    update: IdentityTypeUpdated,
-) -> AppResult<String> {
+    id: IdentityTypeId,
+    input: UpdateIdentityType,
+) -> AppResult<IdentityTypeId> {
+    let update = IdentityTypeUpdated {
+        label: input.label.map(Label::into_string),
+        description: input.description,
+        statuses: input.statuses.map(|s| s.into_iter().map(Slug::into_string).collect()),
+        default_status: input.default_status.map(|d| d.map(Slug::into_string)),
+        is_default: input.is_default,
+    };
     writer
         .execute(move |w| {
-            let version = require_type(w, &meta.environment, &id)?;
-            let current: (String, Option<String>) =
-                w.conn.query_row("SELECT statuses, default_status FROM identity_types WHERE id = ?1", [&id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
+            let version = require_type(w, &meta.environment, id.as_str())?;
+            let current: (String, Option<String>) = w.conn.query_row(
+                "SELECT statuses, default_status FROM identity_types WHERE id = ?1",
+                [id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let statuses =
                 update.statuses.clone().unwrap_or_else(|| serde_json::from_str(&current.0).unwrap_or_default());
             let default = update.default_status.clone().unwrap_or(current.1);
             check_statuses(&statuses, default.as_deref())?;
             w.emit(
                 &meta.event_meta(),
-                &id,
+                id.as_str(),
                 version,
                 vec![NewEvent::new("IdentityTypeUpdated", serde_json::to_value(&update)?)],
             )?;
@@ -92,25 +131,54 @@ pub async fn update_type(
         .await
 }
 
-pub async fn delete_type(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<()> {
+pub async fn delete_type(writer: &Writer, meta: CommandMeta, id: IdentityTypeId) -> AppResult<()> {
     writer
         .execute(move |w| {
-            let version = require_type(w, &meta.environment, &id)?;
+            let id = id.as_str();
+            let version = require_type(w, &meta.environment, id)?;
             let in_use: bool = w.conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM identities WHERE identity_type_id = ?1 AND status NOT IN ('redacted', 'merged'))",
-                [&id],
+                [id],
                 |r| r.get(0),
             )?;
             if in_use {
                 return Err(AppError::Conflict("Identities of this type exist; reassign them before deleting the type.".into()));
             }
-            w.emit(&meta.event_meta(), &id, version, vec![NewEvent::new("IdentityTypeDeleted", serde_json::json!({}))])?;
+            w.emit(&meta.event_meta(), id, version, vec![NewEvent::new("IdentityTypeDeleted", serde_json::json!({}))])?;
             Ok(())
         })
         .await
 }
 
-pub async fn define_field(writer: &Writer, meta: CommandMeta, mut def: FieldDefinition) -> AppResult<String> {
+/// A new custom field definition on an identity type.
+#[derive(Debug, Clone)]
+pub struct DefineField {
+    pub identity_type_id: IdentityTypeId,
+    pub name: Slug,
+    pub label: Label,
+    pub field_type: FieldType,
+    pub is_required: bool,
+    pub is_unique: bool,
+    pub is_encrypted: bool,
+    pub enum_values: Option<Vec<String>>,
+    pub validation_regex: Option<String>,
+    pub sort_order: i64,
+}
+
+pub async fn define_field(writer: &Writer, meta: CommandMeta, input: DefineField) -> AppResult<CustomFieldId> {
+    let mut def = FieldDefinition {
+        id: String::new(),
+        identity_type_id: input.identity_type_id.into_string(),
+        name: input.name.into_string(),
+        label: input.label.into_string(),
+        field_type: input.field_type.as_str().to_string(),
+        is_required: input.is_required,
+        is_unique: input.is_unique,
+        is_encrypted: input.is_encrypted,
+        enum_values: input.enum_values,
+        validation_regex: input.validation_regex,
+        sort_order: input.sort_order,
+    };
     writer
         .execute(move |w| {
             let version = require_type(w, &meta.environment, &def.identity_type_id)?;
@@ -124,7 +192,7 @@ pub async fn define_field(writer: &Writer, meta: CommandMeta, mut def: FieldDefi
                 return Err(AppError::Conflict(format!("A field named '{}' already exists on this type.", def.name)));
             }
             def.id = ids::new_id(ids::CUSTOM_FIELD);
-            let id = def.id.clone();
+            let id = CustomFieldId::from_stored(def.id.clone());
             let stream = def.identity_type_id.clone();
             w.emit(&meta.event_meta(), &stream, version, vec![NewEvent::new("CustomFieldDefined", serde_json::to_value(&def)?)])?;
             Ok(id)
@@ -160,12 +228,34 @@ fn require_field(w: &WriteCtx<'_>, type_id: &str, field_id: &str) -> AppResult<S
         })
 }
 
+/// Changes to a custom field definition; its name, type and encryption are fixed at creation.
+#[derive(Debug, Clone)]
+pub struct UpdateField {
+    pub id: CustomFieldId,
+    pub label: Option<Label>,
+    pub is_required: Option<bool>,
+    pub is_unique: Option<bool>,
+    pub sort_order: Option<i64>,
+    pub validation_regex: Option<Option<String>>,
+    pub enum_values: Option<Option<Vec<String>>>,
+}
+
 pub async fn update_field(
     writer: &Writer,
     meta: CommandMeta,
-    type_id: String,
-    update: FieldDefinitionUpdated,
-) -> AppResult<String> {
+    type_id: IdentityTypeId,
+    input: UpdateField,
+) -> AppResult<CustomFieldId> {
+    let type_id = type_id.into_string();
+    let update = FieldDefinitionUpdated {
+        id: input.id.into_string(),
+        label: input.label.map(Label::into_string),
+        is_required: input.is_required,
+        is_unique: input.is_unique,
+        sort_order: input.sort_order,
+        validation_regex: input.validation_regex,
+        enum_values: input.enum_values,
+    };
     writer
         .execute(move |w| {
             let version = require_type(w, &meta.environment, &type_id)?;
@@ -183,7 +273,7 @@ pub async fn update_field(
             if field_type == "enum" && enums_after.as_ref().is_none_or(|v| v.is_empty()) {
                 return Err(AppError::validation("enum_values", "an enum field needs at least one value"));
             }
-            let id = update.id.clone();
+            let id = CustomFieldId::from_stored(update.id.clone());
             w.emit(
                 &meta.event_meta(),
                 &type_id,
@@ -195,7 +285,13 @@ pub async fn update_field(
         .await
 }
 
-pub async fn delete_field(writer: &Writer, meta: CommandMeta, type_id: String, field_id: String) -> AppResult<()> {
+pub async fn delete_field(
+    writer: &Writer,
+    meta: CommandMeta,
+    type_id: IdentityTypeId,
+    field_id: CustomFieldId,
+) -> AppResult<()> {
+    let (type_id, field_id) = (type_id.into_string(), field_id.into_string());
     writer
         .execute(move |w| {
             let version = require_type(w, &meta.environment, &type_id)?;

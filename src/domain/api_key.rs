@@ -37,6 +37,206 @@ pub const API_VERSIONS: &[&str] = &["2026-01-01", "2026-02-01"];
 pub const CURRENT_API_VERSION: &str = "2026-01-01";
 pub const INFLECTIONS: &[&str] = &["snake", "camel", "kebab"];
 
+/// One permission of a key (spec §1.12); the same list as `ALL_SCOPES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Scope {
+    #[serde(rename = "sessions:read")]
+    SessionsRead,
+    #[serde(rename = "sessions:create")]
+    SessionsCreate,
+    #[serde(rename = "sessions:write")]
+    SessionsWrite,
+    #[serde(rename = "verifications:read")]
+    VerificationsRead,
+    #[serde(rename = "identities:read")]
+    IdentitiesRead,
+    #[serde(rename = "identities:write")]
+    IdentitiesWrite,
+    #[serde(rename = "redact:write")]
+    RedactWrite,
+    #[serde(rename = "settings:write")]
+    SettingsWrite,
+    #[serde(rename = "api_keys:read")]
+    ApiKeysRead,
+    #[serde(rename = "api_keys:write")]
+    ApiKeysWrite,
+    #[serde(rename = "cases:read")]
+    CasesRead,
+    #[serde(rename = "cases:write")]
+    CasesWrite,
+    #[serde(rename = "checks:read")]
+    ChecksRead,
+    #[serde(rename = "checks:write")]
+    ChecksWrite,
+    #[serde(rename = "lists:read")]
+    ListsRead,
+    #[serde(rename = "lists:write")]
+    ListsWrite,
+    #[serde(rename = "webhooks:read")]
+    WebhooksRead,
+    #[serde(rename = "webhooks:write")]
+    WebhooksWrite,
+    #[serde(rename = "workflows:read")]
+    WorkflowsRead,
+    #[serde(rename = "workflows:write")]
+    WorkflowsWrite,
+    #[serde(rename = "documents:write")]
+    DocumentsWrite,
+    #[serde(rename = "events:read")]
+    EventsRead,
+}
+
+impl Scope {
+    pub const ALL: &'static [Scope] = &[
+        Scope::SessionsRead,
+        Scope::SessionsCreate,
+        Scope::SessionsWrite,
+        Scope::VerificationsRead,
+        Scope::IdentitiesRead,
+        Scope::IdentitiesWrite,
+        Scope::RedactWrite,
+        Scope::SettingsWrite,
+        Scope::ApiKeysRead,
+        Scope::ApiKeysWrite,
+        Scope::CasesRead,
+        Scope::CasesWrite,
+        Scope::ChecksRead,
+        Scope::ChecksWrite,
+        Scope::ListsRead,
+        Scope::ListsWrite,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
+        Scope::WorkflowsRead,
+        Scope::WorkflowsWrite,
+        Scope::DocumentsWrite,
+        Scope::EventsRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::SessionsRead => "sessions:read",
+            Scope::SessionsCreate => "sessions:create",
+            Scope::SessionsWrite => "sessions:write",
+            Scope::VerificationsRead => "verifications:read",
+            Scope::IdentitiesRead => "identities:read",
+            Scope::IdentitiesWrite => "identities:write",
+            Scope::RedactWrite => "redact:write",
+            Scope::SettingsWrite => "settings:write",
+            Scope::ApiKeysRead => "api_keys:read",
+            Scope::ApiKeysWrite => "api_keys:write",
+            Scope::CasesRead => "cases:read",
+            Scope::CasesWrite => "cases:write",
+            Scope::ChecksRead => "checks:read",
+            Scope::ChecksWrite => "checks:write",
+            Scope::ListsRead => "lists:read",
+            Scope::ListsWrite => "lists:write",
+            Scope::WebhooksRead => "webhooks:read",
+            Scope::WebhooksWrite => "webhooks:write",
+            Scope::WorkflowsRead => "workflows:read",
+            Scope::WorkflowsWrite => "workflows:write",
+            Scope::DocumentsWrite => "documents:write",
+            Scope::EventsRead => "events:read",
+        }
+    }
+
+    pub fn parse(field: &str, text: &str) -> Result<Scope, AppError> {
+        Scope::ALL
+            .iter()
+            .copied()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| AppError::validation(field, format!("unknown scope '{text}'")))
+    }
+
+    pub fn strings(scopes: &[Scope]) -> Vec<String> {
+        scopes.iter().map(|s| s.as_str().to_string()).collect()
+    }
+}
+
+/// Declares a closed vocabulary of the API key object as a snake_case enum with `as_str`.
+macro_rules! key_vocabulary {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:expr),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant,)*
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+
+            pub fn parse(field: &str, text: &str) -> Result<Self, AppError> {
+                match text {
+                    $($text => Ok($name::$variant),)*
+                    _ => Err(AppError::validation(field, format!("must be one of: {}", [$($text),*].join(", ")))),
+                }
+            }
+        }
+    };
+}
+
+key_vocabulary!(
+    /// A secret key calls the whole API; a publishable key may only create sessions.
+    KeyType { Secret => "secret", Publishable => "publishable" }
+);
+key_vocabulary!(
+    /// The environment a key's data lives in.
+    Environment { Sandbox => "sandbox", Live => "live" }
+);
+key_vocabulary!(
+    /// The API version a key answers with (spec §2.3).
+    ApiVersion { V20260101 => "2026-01-01", V20260201 => "2026-02-01" }
+);
+key_vocabulary!(
+    /// The key casing of responses when no Key-Inflection header is sent.
+    Inflection { Snake => "snake", Camel => "camel", Kebab => "kebab" }
+);
+
+impl ApiVersion {
+    pub const CURRENT: ApiVersion = ApiVersion::V20260101;
+}
+
+/// An IP address or CIDR block a key may be used from, checked by `check_ip_or_cidr`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedIp(String);
+
+impl AllowedIp {
+    pub fn parse(text: &str) -> Result<Self, AppError> {
+        check_ip_or_cidr(text)?;
+        Ok(AllowedIp(text.to_string()))
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for AllowedIp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as Deserialize>::deserialize(d)?;
+        AllowedIp::parse(&text).map_err(|_| serde::de::Error::custom(format!("'{text}' is not an IP address or CIDR")))
+    }
+}
+
+impl utoipa::PartialSchema for AllowedIp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        crate::domain::values::schema_from(serde_json::json!({
+            "type": "string", "minLength": 2, "maxLength": 43,
+            "description": "An IPv4 or IPv6 address, or a CIDR block such as 10.0.0.0/8.",
+            "examples": ["10.0.0.0/8"],
+        }))
+    }
+}
+
+impl utoipa::ToSchema for AllowedIp {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("AllowedIp")
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ApiKeyCreated {
     pub id: String,

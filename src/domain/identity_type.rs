@@ -7,6 +7,40 @@ use serde_json::Value;
 
 pub const FIELD_TYPES: &[&str] = &["string", "number", "boolean", "date", "enum", "email", "phone", "url"];
 
+/// The type of a custom field's values (spec §1.6.18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    String,
+    Number,
+    Boolean,
+    Date,
+    Enum,
+    Email,
+    Phone,
+    Url,
+}
+
+impl FieldType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Number => "number",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+            FieldType::Enum => "enum",
+            FieldType::Email => "email",
+            FieldType::Phone => "phone",
+            FieldType::Url => "url",
+        }
+    }
+
+    /// The type of a stored definition (written as one of `FIELD_TYPES`).
+    pub fn from_stored(text: &str) -> FieldType {
+        serde_json::from_value(Value::String(text.to_string())).unwrap_or(FieldType::String)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct IdentityTypeCreated {
     pub id: String,

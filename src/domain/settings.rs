@@ -4,13 +4,19 @@
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The environment's data-retention settings (spec §1.14).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Retention {
     /// Days after a session's decision until PII and documents stop being served (null: never).
+    #[schema(minimum = 1, maximum = 36500, example = 90)]
     pub sensitive_data_retention_days: Option<i64>,
     /// Days after a session's decision until its data is deleted (null: never).
+    #[schema(minimum = 1, maximum = 36500, example = 365)]
     pub data_retention_days: Option<i64>,
+    /// Redact identities whose data retention has expired.
     pub auto_redact_on_retention_expiry: bool,
+    /// Lifetime of signed document URLs.
+    #[schema(minimum = 30, maximum = 604800, example = 300)]
     pub image_url_expiry_seconds: i64,
 }
 

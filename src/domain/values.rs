@@ -168,6 +168,62 @@ value_type!(
 );
 
 value_type!(
+    /// A display label of a configured object (identity type, custom field, relationship type).
+    Label,
+    parse = |f, t| parse_text(f, t, NAME_MAX),
+    schema = || text_schema(NAME_MAX, "A label, 1 to 100 characters.", "Customer")
+);
+
+pub const SLUG_MAX: usize = 64;
+
+/// A machine name: 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'.
+pub fn parse_slug(field: &str, value: &str) -> Result<String, FieldError> {
+    let ok = !value.is_empty()
+        && value.len() <= SLUG_MAX
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(FieldError::new(field, "must be 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'"))
+    }
+}
+
+/// A relationship type name: a lowercase slug starting with a letter.
+pub fn parse_relationship_type_name(field: &str, value: &str) -> Result<String, FieldError> {
+    let ok = !value.is_empty()
+        && value.len() <= SLUG_MAX
+        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && value.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(FieldError::new(field, "must be a lowercase slug (a-z, 0-9, _), at most 64 characters"))
+    }
+}
+
+value_type!(
+    /// The name of a relationship type (built-in, system or custom), as links carry it.
+    RelationshipTypeName,
+    parse = parse_relationship_type_name,
+    schema = || serde_json::json!({
+        "type": "string", "minLength": 1, "maxLength": SLUG_MAX, "pattern": "^[a-z][a-z0-9_]{0,63}$",
+        "description": "A relationship type name: a lowercase slug (a-z, 0-9, _) starting with a letter.",
+        "examples": ["family_member"],
+    })
+);
+
+value_type!(
+    /// A machine name (identity type name, custom status, custom field name).
+    Slug,
+    parse = parse_slug,
+    schema = || serde_json::json!({
+        "type": "string", "minLength": 1, "maxLength": SLUG_MAX, "pattern": "^[A-Za-z0-9_-]{1,64}$",
+        "description": "A machine name: 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'.",
+        "examples": ["customer"],
+    })
+);
+
+value_type!(
     /// ISO 3166-1 alpha-2, upper case (lower case accepted on input).
     CountryCode,
     parse = parse_country,

@@ -1,15 +1,19 @@
 //! /api-keys and /rate-limits.
 
-use super::body::{ApiBody, QueryMap};
+use super::body::{ApiBody, ApiPath, ApiQuery, PageQuery};
+use super::error::ErrorBody;
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
-use crate::commands::api_keys::{self as cmd, CreateKey};
-use crate::domain::api_key::{ApiKeyUpdated, CURRENT_API_VERSION, DEFAULT_SCOPES};
+use crate::commands::api_keys::{self as cmd, CreateKey, UpdateKey};
+use crate::domain::api_key::{AllowedIp, ApiVersion, Environment, Inflection, KeyType, Scope, DEFAULT_SCOPES};
+use crate::domain::ids::ApiKeyId;
 use crate::error::AppError;
-use crate::queries::api_keys as q;
+use crate::queries::api_keys::{self as q, ApiKeyView};
+use crate::queries::OffsetPage;
 use actix_web::web;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/api-keys", "List API keys", web::get().to(list));
@@ -25,23 +29,34 @@ const READ: &str = "api_keys:read";
 const WRITE: &str = "api_keys:write";
 const WARNING: &str = "Store this secret now; it will not be shown again.";
 
-async fn list(state: web::Data<AppState>, p: Principal, query: QueryMap) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "API keys", operation_id = "list_api_keys",
+    params(PageQuery),
+    responses((status = 200, description = "The environment's keys, newest first, without secrets", body = OffsetPage<ApiKeyView>)))]
+async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::list(&*state.read.get()?, Some(p.environment()), query.page(50)?)?))
+    Ok(Reply::ok(q::list(&*state.read.get()?, Some(p.environment()), page.0.page(50)?)?))
 }
 
-#[derive(Deserialize)]
-struct CreateBody {
+/// A new key of the caller's environment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateApiKeyBody {
     label: Option<String>,
     note: Option<String>,
-    environment: Option<String>,
+    /// Must be the calling key's environment (the default).
+    environment: Option<Environment>,
+    /// Default `secret`.
     #[serde(rename = "type")]
-    key_type: Option<String>,
-    scopes: Option<Vec<String>>,
-    api_version: Option<String>,
-    allowed_ips: Option<Vec<String>>,
+    key_type: Option<KeyType>,
+    /// Default: the five default scopes; a publishable key always gets `sessions:create` only.
+    scopes: Option<Vec<Scope>>,
+    api_version: Option<ApiVersion>,
+    /// Addresses or CIDR blocks the key may be used from (default: any).
+    allowed_ips: Option<Vec<AllowedIp>>,
+    /// RFC 3339, in the future.
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
-    default_key_inflection: Option<String>,
+    default_key_inflection: Option<Inflection>,
 }
 
 fn check_expiry(value: &Option<String>, now: time::OffsetDateTime) -> Result<Option<String>, AppError> {
@@ -58,66 +73,99 @@ fn check_expiry(value: &Option<String>, now: time::OffsetDateTime) -> Result<Opt
     }
 }
 
-async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateBody>) -> ApiResult {
+/// A new key with its secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+struct CreatedApiKey {
+    #[serde(flatten)]
+    key: ApiKeyView,
+    /// The secret to send as X-API-Key; not retrievable later.
+    secret: String,
+    #[schema(example = "Store this secret now; it will not be shown again.")]
+    warning: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "API keys", operation_id = "create_api_key",
+    request_body = CreateApiKeyBody,
+    responses((status = 201, description = "The new key and its secret (shown once)", body = CreatedApiKey)))]
+async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateApiKeyBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
-    let environment = b.environment.unwrap_or_else(|| p.environment().to_string());
-    if environment != p.environment() {
+    let own = Environment::parse("environment", p.environment())?;
+    let environment = b.environment.unwrap_or(own);
+    if environment != own {
         return Err(AppError::validation("environment", "a key can only create keys of its own environment"));
     }
-    let key_type = b.key_type.unwrap_or_else(|| "secret".into());
-    if key_type != "secret" && key_type != "publishable" {
-        return Err(AppError::validation("type", "must be secret or publishable"));
-    }
-    let scopes = match (&key_type[..], b.scopes) {
-        ("publishable", _) => vec!["sessions:create".to_string()],
+    let key_type = b.key_type.unwrap_or(KeyType::Secret);
+    let scopes = match (key_type, b.scopes) {
+        (KeyType::Publishable, _) => vec![Scope::SessionsCreate],
         (_, Some(s)) => s,
-        (_, None) => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+        (_, None) => DEFAULT_SCOPES.iter().map(|s| Scope::parse("scopes", s)).collect::<Result<_, _>>()?,
     };
     let input = CreateKey {
         key_type,
         environment,
         scopes,
         allowed_ips: b.allowed_ips,
-        api_version: b.api_version.unwrap_or_else(|| CURRENT_API_VERSION.into()),
-        default_key_inflection: b.default_key_inflection.unwrap_or_else(|| "snake".into()),
+        api_version: b.api_version.unwrap_or(ApiVersion::CURRENT),
+        default_key_inflection: b.default_key_inflection.unwrap_or(Inflection::Snake),
         label: b.label,
         note: b.note,
         expires_at: check_expiry(&b.expires_at, state.clock.now())?,
     };
     let secret = cmd::create(&state.writer, p.meta(state.now()), input).await?;
-    let mut body = q::get(&state.read.get()?, p.environment(), &secret.id)?;
-    body["secret"] = json!(secret.secret);
-    body["warning"] = json!(WARNING);
-    Ok(Reply::created(body))
+    let key = q::get(&state.read.get()?, p.environment(), &secret.id)?;
+    Ok(Reply::created(CreatedApiKey { key, secret: secret.secret, warning: WARNING.into() }))
 }
 
-async fn get(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/api-keys/{api_key_id}", tag = "API keys", operation_id = "get_api_key",
+    params(("api_key_id" = ApiKeyId, Path, description = "The key")),
+    responses((status = 200, description = "The key, without its secret", body = ApiKeyView)))]
+async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<ApiKeyId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &path)?))
+    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), path.as_str())?))
 }
 
-#[derive(Deserialize)]
+/// Changes to a key; absent fields stay as they are, null clears a nullable one.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
-    #[serde(default, with = "crate::domain::double_option")]
+struct UpdateApiKeyBody {
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<String>)]
     label: Option<Option<String>>,
-    #[serde(default, with = "crate::domain::double_option")]
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<String>)]
     note: Option<Option<String>>,
-    scopes: Option<Vec<String>>,
-    #[serde(default, with = "crate::domain::double_option")]
-    allowed_ips: Option<Option<Vec<String>>>,
-    api_version: Option<String>,
-    #[serde(default, with = "crate::domain::double_option")]
+    scopes: Option<Vec<Scope>>,
+    /// Null lets the key in from any address.
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<Vec<AllowedIp>>)]
+    allowed_ips: Option<Option<Vec<AllowedIp>>>,
+    api_version: Option<ApiVersion>,
+    /// RFC 3339, in the future; null removes the expiry.
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<Option<String>>,
-    default_key_inflection: Option<String>,
+    default_key_inflection: Option<Inflection>,
 }
 
+/// A key as answered by an update.
+#[derive(Debug, Serialize, ToSchema)]
+struct UpdatedApiKey {
+    #[serde(flatten)]
+    key: ApiKeyView,
+    #[schema(example = "api-key")]
+    object: String,
+}
+
+#[utoipa::path(patch, path = "/api/v1/api-keys/{api_key_id}", tag = "API keys", operation_id = "update_api_key",
+    params(("api_key_id" = ApiKeyId, Path, description = "The key")),
+    request_body = UpdateApiKeyBody,
+    responses((status = 200, description = "The updated key; the change applies from the next request", body = UpdatedApiKey)))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    body: ApiBody<UpdateBody>,
+    path: ApiPath<ApiKeyId>,
+    body: ApiBody<UpdateApiKeyBody>,
 ) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -125,7 +173,7 @@ async fn update(
         Some(v) => Some(check_expiry(&v, state.clock.now())?),
         None => None,
     };
-    let update = ApiKeyUpdated {
+    let update = UpdateKey {
         label: b.label,
         note: b.note,
         scopes: b.scopes,
@@ -136,58 +184,148 @@ async fn update(
     };
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), update).await?;
     state.auth.invalidate();
-    let mut body = q::get(&state.read.get()?, p.environment(), &id)?;
-    body["object"] = json!("api-key");
-    Ok(Reply::ok(body))
+    let key = q::get(&state.read.get()?, p.environment(), id.as_str())?;
+    Ok(Reply::ok(UpdatedApiKey { key, object: "api-key".into() }))
 }
 
-async fn expire(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+/// The answer to an expiry.
+#[derive(Debug, Serialize, ToSchema)]
+struct ExpiredApiKey {
+    id: ApiKeyId,
+    /// Always true.
+    expired: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/api-keys/{api_key_id}/expire", tag = "API keys", operation_id = "expire_api_key",
+    params(("api_key_id" = ApiKeyId, Path, description = "The key")),
+    responses((status = 200, description = "The key no longer authenticates", body = ExpiredApiKey),
+              (status = 422, description = "A key cannot expire itself", body = ErrorBody)))]
+async fn expire(state: web::Data<AppState>, p: Principal, path: ApiPath<ApiKeyId>) -> ApiResult {
     p.require(WRITE, &[])?;
-    let id = cmd::expire(&state.writer, p.meta(state.now()), path.into_inner(), Some(p.key.id.clone())).await?;
+    let caller = ApiKeyId::from_stored(p.key.id.clone());
+    let id = cmd::expire(&state.writer, p.meta(state.now()), path.into_inner(), Some(caller)).await?;
     state.auth.invalidate();
-    Ok(Reply::ok(json!({ "id": id, "expired": true })))
+    Ok(Reply::ok(ExpiredApiKey { id, expired: true }))
 }
 
-#[derive(Deserialize)]
-struct CloneBody {
+/// Options of a clone.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CloneApiKeyBody {
+    /// Default: the source's label followed by " (clone)".
     label: Option<String>,
 }
 
+/// A new key copied from another, with its secret (shown once).
+#[derive(Debug, Serialize, ToSchema)]
+struct ClonedApiKey {
+    id: ApiKeyId,
+    secret: String,
+    cloned_from: ApiKeyId,
+    #[schema(example = "Store this secret now; it will not be shown again.")]
+    warning: String,
+    label: Option<String>,
+    #[schema(value_type = Environment)]
+    environment: String,
+    #[schema(value_type = Vec<Scope>)]
+    scopes: Vec<String>,
+    created_at: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/api-keys/{api_key_id}/clone", tag = "API keys", operation_id = "clone_api_key",
+    params(("api_key_id" = ApiKeyId, Path, description = "The key to copy")),
+    request_body = CloneApiKeyBody,
+    responses((status = 201, description = "The new key and its secret (shown once)", body = ClonedApiKey)))]
 async fn clone_key(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    body: ApiBody<CloneBody>,
+    path: ApiPath<ApiKeyId>,
+    body: ApiBody<CloneApiKeyBody>,
 ) -> ApiResult {
     p.require(WRITE, &[])?;
     let source = path.into_inner();
     let secret = cmd::clone_key(&state.writer, p.meta(state.now()), source.clone(), body.0.label).await?;
     let key = q::get(&state.read.get()?, p.environment(), &secret.id)?;
-    Ok(Reply::created(json!({
-        "id": secret.id,
-        "secret": secret.secret,
-        "cloned_from": source,
-        "warning": WARNING,
-        "label": key["label"],
-        "environment": key["environment"],
-        "scopes": key["scopes"],
-        "created_at": key["created_at"],
-    })))
+    Ok(Reply::created(ClonedApiKey {
+        id: key.id,
+        secret: secret.secret,
+        cloned_from: source,
+        warning: WARNING.into(),
+        label: key.label,
+        environment: key.environment,
+        scopes: key.scopes,
+        created_at: key.created_at,
+    }))
 }
 
+/// The calling key's rate-limit window (spec §2.3).
+#[derive(Debug, Serialize, ToSchema)]
+struct RateLimitWindow {
+    /// Requests allowed per window.
+    limit: u64,
+    remaining: u64,
+    /// Seconds until the window resets.
+    reset_in_seconds: u64,
+    #[schema(example = 60)]
+    window_seconds: u64,
+}
+
+/// Rate-limit and quota status of the calling key.
+#[derive(Debug, Serialize, ToSchema)]
+struct RateLimits {
+    rate_limit: RateLimitWindow,
+    /// No quotas apply to a self-hosted server: always empty.
+    #[schema(value_type = Object)]
+    quotas: Map<String, Value>,
+    #[schema(example = "self-hosted")]
+    plan: String,
+    #[schema(value_type = Environment)]
+    environment: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/rate-limits", tag = "API keys", operation_id = "get_rate_limits",
+    responses((status = 200, description = "The calling key's current window", body = RateLimits)))]
 async fn rate_limits(state: web::Data<AppState>, p: Principal) -> ApiResult {
     let now = state.clock.now().unix_timestamp();
     let limit = if p.key.key_type == "publishable" { 10 } else { state.config.rate_limit_rpm };
     let d = state.rate_limiter.check(&p.key.id, limit, now, false);
-    Ok(Reply::ok(json!({
-        "rate_limit": {
-            "limit": d.limit,
-            "remaining": d.remaining,
-            "reset_in_seconds": d.retry_after,
-            "window_seconds": 60,
+    Ok(Reply::ok(RateLimits {
+        rate_limit: RateLimitWindow {
+            limit: d.limit,
+            remaining: d.remaining,
+            reset_in_seconds: d.retry_after,
+            window_seconds: 60,
         },
-        "quotas": {},
-        "plan": "self-hosted",
-        "environment": p.environment(),
-    })))
+        quotas: Map::new(),
+        plan: "self-hosted".into(),
+        environment: p.environment().to_string(),
+    }))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, create, get, update, expire, clone_key, rate_limits),
+    components(schemas(
+        CreateApiKeyBody,
+        UpdateApiKeyBody,
+        CloneApiKeyBody,
+        ApiKeyView,
+        CreatedApiKey,
+        UpdatedApiKey,
+        ExpiredApiKey,
+        ClonedApiKey,
+        RateLimits,
+        RateLimitWindow,
+        Scope,
+        KeyType,
+        Environment,
+        ApiVersion,
+        Inflection,
+        AllowedIp
+    ))
+)]
+struct Api;
+
+pub fn api() -> utoipa::openapi::OpenApi {
+    <Api as utoipa::OpenApi>::openapi()
 }

@@ -242,12 +242,6 @@ impl QueryMap {
         }
     }
 
-    pub fn csv(&self, key: &str) -> Vec<String> {
-        self.get(key)
-            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default()
-    }
-
     /// `limit` (1..=100) and `offset` (>= 0).
     pub fn page(&self, default_limit: i64) -> Result<crate::queries::Page, AppError> {
         Ok(crate::queries::Page {

@@ -34,6 +34,11 @@ fn parts() -> Vec<utoipa::openapi::OpenApi> {
         super::webhooks::api(),
         super::checks::api(),
         super::watchlists::api(),
+        super::relationships::api(),
+        super::types::api(),
+        super::api_keys::api(),
+        super::settings::api(),
+        super::system::api(),
     ]
 }
 

@@ -1,17 +1,22 @@
 //! /identities/{id}/relationships, /identities/{id}/graph and /relationship-types.
 
-use super::body::{ApiBody, QueryMap};
-use super::reply::{ApiResult, Principal, Reply};
+use super::body::{ApiBody, ApiPath, ApiQuery, PageQuery};
+use super::reply::{ApiResult, Deleted, Principal, Reply};
 use super::{AppState, RouteTable};
-use crate::commands::relationships::{self as cmd, CreateLink, CreateRelationshipType};
+use crate::commands::relationships::{self as cmd, CreateLink, CreateRelationshipType, UpdateRelationshipType};
 use crate::domain::identity::canonical_status;
-use crate::domain::relationship::RelationshipTypeUpdated;
+use crate::domain::ids::{IdentityRef, RelationshipId, RelationshipTypeId};
+use crate::domain::values::{Label, RelationshipTypeName};
 use crate::error::AppError;
 use crate::queries::identities as iq;
-use crate::queries::relationships::{self as q, GraphQuery};
+use crate::queries::relationships::{
+    self as q, GraphEdge, GraphNode, GraphQuery, GraphView, RelationshipTypeView, RelationshipView,
+};
+use crate::queries::OffsetPage;
 use actix_web::web;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/identities/{identity_id}/relationships", "List identity relationships", web::get().to(list));
@@ -30,97 +35,178 @@ pub fn routes(t: &mut RouteTable) {
     t.add("DELETE", "/relationship-types/{type_id}", "Delete a relationship type", web::delete().to(delete_type));
 }
 
-async fn list(state: web::Data<AppState>, p: Principal, path: web::Path<String>, query: QueryMap) -> ApiResult {
-    p.require("identities:read", &[])?;
-    let conn = state.read.get()?;
-    let id = iq::require(&conn, p.environment(), &path)?;
-    Ok(Reply::ok(q::list(&conn, &id, query.get("type"), query.page(25)?)?))
+const NOTE_MAX: usize = 1000;
+
+/// Filters of an identity's relationship list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// Only links of this relationship type.
+    #[serde(rename = "type")]
+    #[param(rename = "type", value_type = Option<String>, pattern = "^[a-z][a-z0-9_]{0,63}$")]
+    relationship_type: Option<RelationshipTypeName>,
 }
 
-#[derive(Deserialize)]
-struct CreateBody {
-    related_identity_id: String,
-    relationship_type: Option<String>,
+#[utoipa::path(get, path = "/api/v1/identities/{identity_id}/relationships", tag = "Relationships",
+    operation_id = "list_identity_relationships",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), ListQuery, PageQuery),
+    responses((status = 200, description = "The identity's links, newest first", body = OffsetPage<RelationshipView>)))]
+async fn list(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: ApiPath<IdentityRef>,
+    query: ApiQuery<ListQuery>,
+    page: ApiQuery<PageQuery>,
+) -> ApiResult {
+    p.require("identities:read", &[])?;
+    let conn = state.read.get()?;
+    let id = iq::require(&conn, p.environment(), path.as_str())?;
+    let kind = query.0.relationship_type.as_ref().map(RelationshipTypeName::as_str);
+    Ok(Reply::ok(q::list(&conn, &id, kind, page.0.page(25)?)?))
+}
+
+/// A link to another identity of the same environment (stored in both directions).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateLinkBody {
+    /// The other identity: its `idn_` id or its external_ref.
+    related_identity_id: IdentityRef,
+    /// A built-in user type (default `user_linked`) or an active custom type's name; system types are refused.
+    #[schema(example = "family_member")]
+    relationship_type: Option<RelationshipTypeName>,
+    /// Free text, at most 1000 characters.
+    #[schema(max_length = 1000)]
     note: Option<String>,
+    /// Free-form data kept with the link.
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Map<String, Value>>,
 }
 
+#[utoipa::path(post, path = "/api/v1/identities/{identity_id}/relationships", tag = "Relationships",
+    operation_id = "create_identity_relationship",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
+    request_body = CreateLinkBody,
+    responses(
+        (status = 201, description = "The new link, seen from this identity", body = RelationshipView),
+        (status = 409, description = "The identities are already linked with this type", body = super::error::ErrorBody)))]
 async fn create(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    body: ApiBody<CreateBody>,
+    path: ApiPath<IdentityRef>,
+    body: ApiBody<CreateLinkBody>,
 ) -> ApiResult {
     p.require("identities:write", &[])?;
     let b = body.0;
-    if let Some(note) = &b.note {
-        if note.chars().count() > 1000 {
-            return Err(AppError::validation("note", "must be at most 1000 characters"));
-        }
+    if b.note.as_ref().is_some_and(|n| n.chars().count() > NOTE_MAX) {
+        return Err(AppError::validation("note", "must be at most 1000 characters"));
     }
     let input = CreateLink {
         related_identity_id: b.related_identity_id,
-        relationship_type: b.relationship_type.unwrap_or_else(|| "user_linked".into()),
+        relationship_type: b
+            .relationship_type
+            .unwrap_or_else(|| RelationshipTypeName::from_stored("user_linked".into())),
         note: b.note,
         metadata: b.metadata.unwrap_or_default(),
     };
     let id = cmd::create(&state.writer, p.meta(state.now()), path.into_inner(), input).await?;
-    Ok(Reply::created(q::get(&state.read.get()?, &id)?))
+    Ok(Reply::created(q::get(&state.read.get()?, id.as_str())?))
 }
 
-async fn delete(state: web::Data<AppState>, p: Principal, path: web::Path<(String, String)>) -> ApiResult {
+#[utoipa::path(delete, path = "/api/v1/identities/{identity_id}/relationships/{relationship_id}",
+    tag = "Relationships", operation_id = "delete_identity_relationship",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"),
+           ("relationship_id" = RelationshipId, Path, description = "The link, as listed for this identity")),
+    responses((status = 200, description = "Both directions of the link are gone", body = Deleted),
+              (status = 422, description = "A system link cannot be deleted", body = super::error::ErrorBody)))]
+async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<(IdentityRef, RelationshipId)>) -> ApiResult {
     p.require("identities:write", &[])?;
     let (identity, relationship) = path.into_inner();
     cmd::delete(&state.writer, p.meta(state.now()), identity, relationship).await?;
-    Ok(Reply::ok(json!({ "deleted": true })))
+    Ok(Reply::ok(Deleted::YES))
 }
 
-async fn graph(state: web::Data<AppState>, p: Principal, path: web::Path<String>, query: QueryMap) -> ApiResult {
+/// What the graph walk follows and shows.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct GraphParams {
+    /// Hops from the root, 1 to 5 (default 2).
+    #[param(minimum = 1, maximum = 5)]
+    depth: Option<u32>,
+    /// Comma-separated relationship type names to follow (default: all).
+    relationship_types: Option<String>,
+    /// Comma-separated identity statuses to show and walk through (default: all); the root is always shown.
+    identity_statuses: Option<String>,
+    /// Comma-separated identity ids to leave out (the root is always shown).
+    exclude_identity_ids: Option<String>,
+}
+
+fn csv(value: &Option<String>) -> Vec<String> {
+    value
+        .as_deref()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+#[utoipa::path(get, path = "/api/v1/identities/{identity_id}/graph", tag = "Relationships",
+    operation_id = "get_identity_graph",
+    params(("identity_id" = IdentityRef, Path, description = "The root identity's id or external_ref"), GraphParams),
+    responses((status = 200, description = "Nodes and edges reached breadth-first", body = GraphView)))]
+async fn graph(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: ApiPath<IdentityRef>,
+    query: ApiQuery<GraphParams>,
+) -> ApiResult {
     p.require("identities:read", &[])?;
+    let query = query.0;
+    let depth = query.depth.unwrap_or(2);
+    if !(1..=5).contains(&depth) {
+        return Err(AppError::validation("depth", "must be an integer from 1 to 5"));
+    }
     let conn = state.read.get()?;
-    let id = iq::require(&conn, p.environment(), &path)?;
-    let statuses = query
-        .csv("identity_statuses")
+    let id = iq::require(&conn, p.environment(), path.as_str())?;
+    let statuses = csv(&query.identity_statuses)
         .into_iter()
         .map(|s| canonical_status(&s).map(str::to_string).unwrap_or(s))
         .collect();
     let gq = GraphQuery {
-        depth: query.int("depth", 1, 5, 2)? as u32,
-        relationship_types: query.csv("relationship_types"),
+        depth,
+        relationship_types: csv(&query.relationship_types),
         identity_statuses: statuses,
-        exclude_identity_ids: query.csv("exclude_identity_ids"),
+        exclude_identity_ids: csv(&query.exclude_identity_ids),
     };
     Ok(Reply::ok(q::graph(&conn, &id, &gq)?))
 }
 
-async fn list_types(state: web::Data<AppState>, p: Principal, query: QueryMap) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/relationship-types", tag = "Relationships", operation_id = "list_relationship_types",
+    params(PageQuery),
+    responses((status = 200, description = "The environment's custom relationship types", body = OffsetPage<RelationshipTypeView>)))]
+async fn list_types(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::list_types(&state.read.get()?, p.environment(), query.page(25)?)?))
+    Ok(Reply::ok(q::list_types(&state.read.get()?, p.environment(), page.0.page(25)?)?))
 }
 
-#[derive(Deserialize)]
-struct CreateTypeBody {
-    name: String,
-    label: String,
-    inverse_label: Option<String>,
+/// A custom relationship type.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateRelationshipTypeBody {
+    /// The name links will use; must not be a built-in type's name.
+    name: RelationshipTypeName,
+    label: Label,
+    /// The label from the related identity's side (default: `label`).
+    inverse_label: Option<Label>,
     description: Option<String>,
+    /// Default true.
     is_active: Option<bool>,
 }
 
-fn check_label(field: &str, value: &str) -> Result<(), AppError> {
-    if value.trim().is_empty() || value.chars().count() > 100 {
-        return Err(AppError::validation(field, "must be 1 to 100 characters"));
-    }
-    Ok(())
-}
-
-async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateTypeBody>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/relationship-types", tag = "Relationships", operation_id = "create_relationship_type",
+    request_body = CreateRelationshipTypeBody,
+    responses((status = 201, description = "The new relationship type", body = RelationshipTypeView),
+              (status = 409, description = "A type with this name exists", body = super::error::ErrorBody)))]
+async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateRelationshipTypeBody>) -> ApiResult {
     p.require("settings:write", &["identities:write"])?;
     let b = body.0;
-    check_label("label", &b.label)?;
-    if let Some(l) = &b.inverse_label {
-        check_label("inverse_label", l)?;
-    }
     let input = CreateRelationshipType {
         name: b.name,
         label: b.label,
@@ -129,49 +215,81 @@ async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<Cre
         is_active: b.is_active.unwrap_or(true),
     };
     let id = cmd::create_type(&state.writer, p.meta(state.now()), input).await?;
-    Ok(Reply::created(q::get_type(&state.read.get()?, p.environment(), &id)?))
+    Ok(Reply::created(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
 }
 
-async fn get_type(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/relationship-types/{type_id}", tag = "Relationships",
+    operation_id = "get_relationship_type",
+    params(("type_id" = RelationshipTypeId, Path, description = "The relationship type")),
+    responses((status = 200, description = "The relationship type", body = RelationshipTypeView)))]
+async fn get_type(state: web::Data<AppState>, p: Principal, path: ApiPath<RelationshipTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), &path)?))
+    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), path.as_str())?))
 }
 
-#[derive(Deserialize)]
+/// Changes to a custom relationship type; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateTypeBody {
-    label: Option<String>,
-    inverse_label: Option<String>,
-    #[serde(default, with = "crate::domain::double_option")]
+struct UpdateRelationshipTypeBody {
+    label: Option<Label>,
+    inverse_label: Option<Label>,
+    /// Null clears it.
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
     is_active: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/relationship-types/{type_id}", tag = "Relationships",
+    operation_id = "update_relationship_type",
+    params(("type_id" = RelationshipTypeId, Path, description = "The relationship type")),
+    request_body = UpdateRelationshipTypeBody,
+    responses((status = 200, description = "The updated relationship type", body = RelationshipTypeView)))]
 async fn update_type(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    body: ApiBody<UpdateTypeBody>,
+    path: ApiPath<RelationshipTypeId>,
+    body: ApiBody<UpdateRelationshipTypeBody>,
 ) -> ApiResult {
     p.require("settings:write", &["identities:write"])?;
     let b = body.0;
-    for (field, value) in [("label", &b.label), ("inverse_label", &b.inverse_label)] {
-        if let Some(v) = value {
-            check_label(field, v)?;
-        }
-    }
-    let update = RelationshipTypeUpdated {
+    let update = UpdateRelationshipType {
         label: b.label,
         inverse_label: b.inverse_label,
         description: b.description,
         is_active: b.is_active,
     };
     let id = cmd::update_type(&state.writer, p.meta(state.now()), path.into_inner(), update).await?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), &id)?))
+    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
 }
 
-async fn delete_type(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(delete, path = "/api/v1/relationship-types/{type_id}", tag = "Relationships",
+    operation_id = "delete_relationship_type",
+    params(("type_id" = RelationshipTypeId, Path, description = "The relationship type")),
+    responses((status = 200, description = "The type is deleted", body = Deleted)))]
+async fn delete_type(state: web::Data<AppState>, p: Principal, path: ApiPath<RelationshipTypeId>) -> ApiResult {
     p.require("settings:write", &["identities:write"])?;
     cmd::delete_type(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(json!({ "deleted": true })))
+    Ok(Reply::ok(Deleted::YES))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, create, delete, graph, list_types, create_type, get_type, update_type, delete_type),
+    components(schemas(
+        CreateLinkBody,
+        CreateRelationshipTypeBody,
+        UpdateRelationshipTypeBody,
+        RelationshipView,
+        RelationshipTypeView,
+        GraphView,
+        GraphNode,
+        GraphEdge,
+        Deleted
+    ))
+)]
+struct Api;
+
+pub fn api() -> utoipa::openapi::OpenApi {
+    <Api as utoipa::OpenApi>::openapi()
 }

@@ -87,3 +87,14 @@ impl Responder for Reply {
 }
 
 pub type ApiResult = Result<Reply, AppError>;
+
+/// The answer to a DELETE that removes an object.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    /// Always true.
+    pub deleted: bool,
+}
+
+impl Deleted {
+    pub const YES: Deleted = Deleted { deleted: true };
+}

@@ -8,29 +8,43 @@ use crate::domain::settings::Retention;
 use crate::queries::settings as q;
 use actix_web::web;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/settings/retention", "Get data-retention settings", web::get().to(get));
     t.add("PATCH", "/settings/retention", "Update data-retention settings", web::patch().to(update));
 }
 
+#[utoipa::path(get, path = "/api/v1/settings/retention", tag = "Settings", operation_id = "get_retention_settings",
+    responses((status = 200, description = "The environment's retention settings, defaults filled in", body = Retention)))]
 async fn get(state: web::Data<AppState>, p: Principal) -> ApiResult {
     p.require("sessions:read", &["settings:write"])?;
-    Ok(Reply::ok(serde_json::to_value(q::retention(&*state.read.get()?, p.environment())?)?))
+    Ok(Reply::ok(q::retention(&*state.read.get()?, p.environment())?))
 }
 
-#[derive(Deserialize)]
+/// Changes to the retention settings; absent fields stay as they are. The sensitive-data window may
+/// not be longer than the data window.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
-    #[serde(default, with = "crate::domain::double_option")]
+struct UpdateRetentionBody {
+    /// Days, 1 to 36500; null for never.
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
     sensitive_data_retention_days: Option<Option<i64>>,
-    #[serde(default, with = "crate::domain::double_option")]
+    /// Days, 1 to 36500; null for never.
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
     data_retention_days: Option<Option<i64>>,
     auto_redact_on_retention_expiry: Option<bool>,
+    /// Seconds, 30 to 604800.
+    #[schema(minimum = 30, maximum = 604800)]
     image_url_expiry_seconds: Option<i64>,
 }
 
-async fn update(state: web::Data<AppState>, p: Principal, body: ApiBody<UpdateBody>) -> ApiResult {
+#[utoipa::path(patch, path = "/api/v1/settings/retention", tag = "Settings", operation_id = "update_retention_settings",
+    request_body = UpdateRetentionBody,
+    responses((status = 200, description = "The updated retention settings", body = Retention)))]
+async fn update(state: web::Data<AppState>, p: Principal, body: ApiBody<UpdateRetentionBody>) -> ApiResult {
     p.require("settings:write", &[])?;
     let b = body.0;
     let mut r: Retention = q::retention(&*state.read.get()?, p.environment())?;
@@ -47,5 +61,13 @@ async fn update(state: web::Data<AppState>, p: Principal, body: ApiBody<UpdateBo
         r.image_url_expiry_seconds = v;
     }
     cmd::update_retention(&state.writer, p.meta(state.now()), r).await?;
-    Ok(Reply::ok(serde_json::to_value(q::retention(&*state.read.get()?, p.environment())?)?))
+    Ok(Reply::ok(q::retention(&*state.read.get()?, p.environment())?))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get, update), components(schemas(Retention, UpdateRetentionBody)))]
+struct Api;
+
+pub fn api() -> utoipa::openapi::OpenApi {
+    <Api as utoipa::OpenApi>::openapi()
 }

@@ -18,20 +18,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics));
 }
 
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+/// Liveness or readiness.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    /// `ok` (liveness) or `ready` (readiness).
+    #[schema(example = "ok")]
+    status: String,
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "System", operation_id = "healthz",
+    responses((status = 200, description = "The process is up", body = Health, example = json!({"status": "ok"}))))]
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok".into() })
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "System", operation_id = "readyz",
+    responses((status = 200, description = "The database answers", body = Health, example = json!({"status": "ready"})),
+              (status = 503, description = "The database does not answer", body = super::error::ErrorBody)))]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let conn = state.read.get()?;
     crate::queries::ping(&conn)?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
+    Ok(HttpResponse::Ok().json(Health { status: "ready".into() }))
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "System", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text exposition format", body = String,
+               content_type = "text/plain")))]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }
 
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "System", operation_id = "openapi",
+    responses((status = 200, description = "This OpenAPI 3.1 document", body = Object)))]
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok().json(super::openapi::document())
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, readyz, metrics, openapi), components(schemas(Health)))]
+struct Api;
+
+pub fn api() -> utoipa::openapi::OpenApi {
+    <Api as utoipa::OpenApi>::openapi()
 }

@@ -1,15 +1,18 @@
 //! /identity-types and /identity-types/{type_id}/fields.
 
-use super::body::{ApiBody, QueryMap};
-use super::reply::{ApiResult, Principal, Reply};
+use super::body::{ApiBody, ApiPath, ApiQuery, PageQuery};
+use super::error::ErrorBody;
+use super::reply::{ApiResult, Deleted, Principal, Reply};
 use super::{AppState, RouteTable};
-use crate::commands::types as cmd;
-use crate::domain::identity_type::{FieldDefinition, FieldDefinitionUpdated, IdentityTypeCreated, IdentityTypeUpdated};
-use crate::error::AppError;
-use crate::queries::types as q;
+use crate::commands::types::{self as cmd, CreateIdentityType, DefineField, UpdateField, UpdateIdentityType};
+use crate::domain::identity_type::FieldType;
+use crate::domain::ids::{CustomFieldId, IdentityTypeId};
+use crate::domain::values::{Label, Slug};
+use crate::queries::types::{self as q, CustomFieldView, IdentityTypeView};
+use crate::queries::OffsetPage;
 use actix_web::web;
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/identity-types", "List identity types", web::get().to(list));
@@ -42,34 +45,37 @@ pub fn routes(t: &mut RouteTable) {
 const SETTINGS: &str = "settings:write";
 const LEGACY: &[&str] = &["identities:write"];
 
-fn check_label(field: &str, value: &str) -> Result<(), AppError> {
-    if value.trim().is_empty() || value.chars().count() > 100 {
-        return Err(AppError::validation(field, "must be 1 to 100 characters"));
-    }
-    Ok(())
-}
-
-async fn list(state: web::Data<AppState>, p: Principal, query: QueryMap) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/identity-types", tag = "Identity types", operation_id = "list_identity_types",
+    params(PageQuery),
+    responses((status = 200, description = "The environment's identity types", body = OffsetPage<IdentityTypeView>)))]
+async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::list_types(&state.read.get()?, p.environment(), query.page(25)?)?))
+    Ok(Reply::ok(q::list_types(&state.read.get()?, p.environment(), page.0.page(25)?)?))
 }
 
-#[derive(Deserialize)]
-struct CreateBody {
-    name: String,
-    label: String,
+/// A new identity type.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateIdentityTypeBody {
+    name: Slug,
+    label: Label,
     description: Option<String>,
-    statuses: Option<Vec<String>>,
-    default_status: Option<String>,
+    /// Custom statuses for identities of this type.
+    statuses: Option<Vec<Slug>>,
+    /// One of `statuses` or a lifecycle status (not `redacted` or `merged`).
+    default_status: Option<Slug>,
+    /// Make this the type of identities created without one (default false).
     is_default: Option<bool>,
 }
 
-async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateBody>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/identity-types", tag = "Identity types", operation_id = "create_identity_type",
+    request_body = CreateIdentityTypeBody,
+    responses((status = 201, description = "The new identity type", body = IdentityTypeView),
+              (status = 409, description = "A type with this name exists", body = ErrorBody)))]
+async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateIdentityTypeBody>) -> ApiResult {
     p.require(SETTINGS, LEGACY)?;
     let b = body.0;
-    check_label("label", &b.label)?;
-    let input = IdentityTypeCreated {
-        id: String::new(),
+    let input = CreateIdentityType {
         name: b.name,
         label: b.label,
         description: b.description,
@@ -78,38 +84,48 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateBo
         is_default: b.is_default.unwrap_or(false),
     };
     let id = cmd::create_type(&state.writer, p.meta(state.now()), input).await?;
-    Ok(Reply::created(q::get_type(&state.read.get()?, p.environment(), &id)?))
+    Ok(Reply::created(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
 }
 
-async fn get(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/identity-types/{type_id}", tag = "Identity types", operation_id = "get_identity_type",
+    params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
+    responses((status = 200, description = "The identity type", body = IdentityTypeView)))]
+async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), &path)?))
+    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), path.as_str())?))
 }
 
-#[derive(Deserialize)]
+/// Changes to an identity type; absent fields stay as they are. The name cannot change.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
-    label: Option<String>,
-    #[serde(default, with = "crate::domain::double_option")]
+struct UpdateIdentityTypeBody {
+    label: Option<Label>,
+    /// Null clears it.
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
-    statuses: Option<Vec<String>>,
-    #[serde(default, with = "crate::domain::double_option")]
-    default_status: Option<Option<String>>,
+    statuses: Option<Vec<Slug>>,
+    /// Null clears it (new identities start `pending`).
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<Slug>)]
+    default_status: Option<Option<Slug>>,
     is_default: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/identity-types/{type_id}", tag = "Identity types",
+    operation_id = "update_identity_type",
+    params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
+    request_body = UpdateIdentityTypeBody,
+    responses((status = 200, description = "The updated identity type", body = IdentityTypeView)))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    body: ApiBody<UpdateBody>,
+    path: ApiPath<IdentityTypeId>,
+    body: ApiBody<UpdateIdentityTypeBody>,
 ) -> ApiResult {
     p.require(SETTINGS, LEGACY)?;
     let b = body.0;
-    if let Some(l) = &b.label {
-        check_label("label", l)?;
-    }
-    let update = IdentityTypeUpdated {
+    let update = UpdateIdentityType {
         label: b.label,
         description: b.description,
         statuses: b.statuses,
@@ -117,47 +133,66 @@ async fn update(
         is_default: b.is_default,
     };
     let id = cmd::update_type(&state.writer, p.meta(state.now()), path.into_inner(), update).await?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), &id)?))
+    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
 }
 
-async fn delete(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(delete, path = "/api/v1/identity-types/{type_id}", tag = "Identity types",
+    operation_id = "delete_identity_type",
+    params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
+    responses((status = 200, description = "The type is deleted", body = Deleted),
+              (status = 409, description = "Identities of this type exist", body = ErrorBody)))]
+async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityTypeId>) -> ApiResult {
     p.require(SETTINGS, LEGACY)?;
     cmd::delete_type(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(json!({ "deleted": true })))
+    Ok(Reply::ok(Deleted::YES))
 }
 
-async fn list_fields(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/identity-types/{type_id}/fields", tag = "Identity types",
+    operation_id = "list_custom_fields",
+    params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
+    responses((status = 200, description = "Every field of the type, by sort order then name", body = OffsetPage<CustomFieldView>)))]
+async fn list_fields(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
     let conn = state.read.get()?;
-    q::get_type(&conn, p.environment(), &path)?;
-    Ok(Reply::ok(q::list_fields(&conn, &path)?))
+    q::get_type(&conn, p.environment(), path.as_str())?;
+    Ok(Reply::ok(q::list_fields(&conn, path.as_str())?))
 }
 
-#[derive(Deserialize)]
-struct CreateFieldBody {
-    name: String,
-    label: String,
-    field_type: String,
+/// A new custom field definition.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateCustomFieldBody {
+    /// The key under `custom_fields` on identities.
+    name: Slug,
+    label: Label,
+    field_type: FieldType,
     is_required: Option<bool>,
     is_unique: Option<bool>,
+    /// Seal values at rest (an encrypted field cannot be unique).
     is_encrypted: Option<bool>,
+    /// Required (non-empty) for an `enum` field.
     enum_values: Option<Vec<String>>,
+    /// A regular expression string values must match.
     validation_regex: Option<String>,
     sort_order: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/api/v1/identity-types/{type_id}/fields", tag = "Identity types",
+    operation_id = "create_custom_field",
+    params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
+    request_body = CreateCustomFieldBody,
+    responses((status = 201, description = "The new field definition", body = CustomFieldView),
+              (status = 409, description = "The type has a field with this name", body = ErrorBody)))]
 async fn create_field(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    body: ApiBody<CreateFieldBody>,
+    path: ApiPath<IdentityTypeId>,
+    body: ApiBody<CreateCustomFieldBody>,
 ) -> ApiResult {
     p.require(SETTINGS, LEGACY)?;
     let b = body.0;
-    check_label("label", &b.label)?;
     let type_id = path.into_inner();
-    let def = FieldDefinition {
-        id: String::new(),
+    let def = DefineField {
         identity_type_id: type_id.clone(),
         name: b.name,
         label: b.label,
@@ -170,52 +205,61 @@ async fn create_field(
         sort_order: b.sort_order.unwrap_or(0),
     };
     let id = cmd::define_field(&state.writer, p.meta(state.now()), def).await?;
-    Ok(Reply::created(q::get_field(&state.read.get()?, &type_id, &id)?))
+    Ok(Reply::created(q::get_field(&state.read.get()?, type_id.as_str(), id.as_str())?))
 }
 
-async fn get_field(state: web::Data<AppState>, p: Principal, path: web::Path<(String, String)>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/identity-types/{type_id}/fields/{field_id}", tag = "Identity types",
+    operation_id = "get_custom_field",
+    params(("type_id" = IdentityTypeId, Path, description = "The identity type"),
+           ("field_id" = CustomFieldId, Path, description = "The field definition")),
+    responses((status = 200, description = "The field definition", body = CustomFieldView)))]
+async fn get_field(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: ApiPath<(IdentityTypeId, CustomFieldId)>,
+) -> ApiResult {
     p.require("identities:read", &[])?;
     let (type_id, field_id) = path.into_inner();
     let conn = state.read.get()?;
-    q::get_type(&conn, p.environment(), &type_id)?;
-    Ok(Reply::ok(q::get_field(&conn, &type_id, &field_id)?))
+    q::get_type(&conn, p.environment(), type_id.as_str())?;
+    Ok(Reply::ok(q::get_field(&conn, type_id.as_str(), field_id.as_str())?))
 }
 
-#[derive(Deserialize)]
-struct UpdateFieldBody {
-    label: Option<String>,
+/// Changes to a field definition; absent fields stay as they are. `name`, `field_type` and
+/// `is_encrypted` are fixed at creation (sending them is a 422).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateCustomFieldBody {
+    label: Option<Label>,
     is_required: Option<bool>,
     is_unique: Option<bool>,
     sort_order: Option<i64>,
-    #[serde(default, with = "crate::domain::double_option")]
+    /// Null removes the pattern.
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<String>)]
     validation_regex: Option<Option<String>>,
-    #[serde(default, with = "crate::domain::double_option")]
+    /// Null removes the list (not allowed for an `enum` field).
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<Vec<String>>)]
     enum_values: Option<Option<Vec<String>>>,
-    name: Option<serde_json::Value>,
-    field_type: Option<serde_json::Value>,
-    is_encrypted: Option<serde_json::Value>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/identity-types/{type_id}/fields/{field_id}", tag = "Identity types",
+    operation_id = "update_custom_field",
+    params(("type_id" = IdentityTypeId, Path, description = "The identity type"),
+           ("field_id" = CustomFieldId, Path, description = "The field definition")),
+    request_body = UpdateCustomFieldBody,
+    responses((status = 200, description = "The updated field definition", body = CustomFieldView)))]
 async fn update_field(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<(String, String)>,
-    body: ApiBody<UpdateFieldBody>,
+    path: ApiPath<(IdentityTypeId, CustomFieldId)>,
+    body: ApiBody<UpdateCustomFieldBody>,
 ) -> ApiResult {
     p.require(SETTINGS, LEGACY)?;
     let b = body.0;
-    for (field, present) in
-        [("name", b.name.is_some()), ("field_type", b.field_type.is_some()), ("is_encrypted", b.is_encrypted.is_some())]
-    {
-        if present {
-            return Err(AppError::validation(field, "cannot be changed after the field is created"));
-        }
-    }
-    if let Some(l) = &b.label {
-        check_label("label", l)?;
-    }
     let (type_id, field_id) = path.into_inner();
-    let update = FieldDefinitionUpdated {
+    let update = UpdateField {
         id: field_id,
         label: b.label,
         is_required: b.is_required,
@@ -225,12 +269,41 @@ async fn update_field(
         enum_values: b.enum_values,
     };
     let id = cmd::update_field(&state.writer, p.meta(state.now()), type_id.clone(), update).await?;
-    Ok(Reply::ok(q::get_field(&state.read.get()?, &type_id, &id)?))
+    Ok(Reply::ok(q::get_field(&state.read.get()?, type_id.as_str(), id.as_str())?))
 }
 
-async fn delete_field(state: web::Data<AppState>, p: Principal, path: web::Path<(String, String)>) -> ApiResult {
+#[utoipa::path(delete, path = "/api/v1/identity-types/{type_id}/fields/{field_id}", tag = "Identity types",
+    operation_id = "delete_custom_field",
+    params(("type_id" = IdentityTypeId, Path, description = "The identity type"),
+           ("field_id" = CustomFieldId, Path, description = "The field definition")),
+    responses((status = 200, description = "The field definition is deleted", body = Deleted)))]
+async fn delete_field(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: ApiPath<(IdentityTypeId, CustomFieldId)>,
+) -> ApiResult {
     p.require(SETTINGS, LEGACY)?;
     let (type_id, field_id) = path.into_inner();
     cmd::delete_field(&state.writer, p.meta(state.now()), type_id, field_id).await?;
-    Ok(Reply::ok(json!({ "deleted": true })))
+    Ok(Reply::ok(Deleted::YES))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, create, get, update, delete, list_fields, create_field, get_field, update_field, delete_field),
+    components(schemas(
+        CreateIdentityTypeBody,
+        UpdateIdentityTypeBody,
+        CreateCustomFieldBody,
+        UpdateCustomFieldBody,
+        IdentityTypeView,
+        CustomFieldView,
+        FieldType,
+        Deleted
+    ))
+)]
+struct Api;
+
+pub fn api() -> utoipa::openapi::OpenApi {
+    <Api as utoipa::OpenApi>::openapi()
 }

@@ -1,11 +1,14 @@
 //! API key reads: listing and fetching (never a secret), and the lookup that authenticates a request
 //! by the keyed hash of the presented secret. Must not write.
 
-use super::{offset_envelope, Page};
+use super::{OffsetPage, Page};
+use crate::domain::api_key::{ApiVersion, Environment, Inflection, KeyType, Scope};
+use crate::domain::ids::ApiKeyId;
 use crate::error::{AppError, AppResult};
 use crate::store::ReadConn;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// What authentication needs to know about a key.
 #[derive(Debug, Clone)]
@@ -50,30 +53,62 @@ pub fn by_hash(conn: &Connection, hash: &[u8]) -> AppResult<Option<KeyRecord>> {
 const COLUMNS: &str = "id, key_type, environment, key_prefix, scopes, allowed_ips, api_version, default_key_inflection,
     expires_at, label, note, is_active, cloned_from, created_at, updated_at";
 
-fn render(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
-    let scopes: String = r.get(4)?;
-    let ips: Option<String> = r.get(5)?;
-    Ok(json!({
-        "id": r.get::<_, String>(0)?,
-        "type": r.get::<_, String>(1)?,
-        "environment": r.get::<_, String>(2)?,
-        "key_prefix": r.get::<_, String>(3)?,
-        "scopes": serde_json::from_str::<Value>(&scopes).unwrap_or(Value::Null),
-        "allowed_ips": ips.and_then(|i| serde_json::from_str::<Value>(&i).ok()),
-        "api_version": r.get::<_, String>(6)?,
-        "default_key_inflection": r.get::<_, String>(7)?,
-        "expires_at": r.get::<_, Option<String>>(8)?,
-        "label": r.get::<_, Option<String>>(9)?,
-        "note": r.get::<_, Option<String>>(10)?,
-        "is_active": r.get::<_, bool>(11)?,
-        "cloned_from": r.get::<_, Option<String>>(12)?,
-        "last_used_at": Value::Null,
-        "created_at": r.get::<_, String>(13)?,
-        "updated_at": r.get::<_, String>(14)?,
-    }))
+/// An API key as listed and fetched: never its secret. The vocabularies are stored as validated text and
+/// served as they were stored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: ApiKeyId,
+    #[serde(rename = "type")]
+    #[schema(value_type = KeyType)]
+    pub key_type: String,
+    #[schema(value_type = Environment)]
+    pub environment: String,
+    /// The secret's first characters, to recognise it.
+    #[schema(example = "vk_sandbox_AbCd")]
+    pub key_prefix: String,
+    #[schema(value_type = Vec<Scope>)]
+    pub scopes: Vec<String>,
+    /// Addresses or CIDR blocks the key may be used from (null: any).
+    pub allowed_ips: Option<Vec<String>>,
+    #[schema(value_type = ApiVersion)]
+    pub api_version: String,
+    #[schema(value_type = Inflection)]
+    pub default_key_inflection: String,
+    pub expires_at: Option<String>,
+    pub label: Option<String>,
+    pub note: Option<String>,
+    pub is_active: bool,
+    pub cloned_from: Option<ApiKeyId>,
+    /// Not tracked: always null.
+    pub last_used_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
-pub fn list(conn: &Connection, environment: Option<&str>, page: Page) -> AppResult<Value> {
+fn render(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyView> {
+    let scopes: String = r.get(4)?;
+    let ips: Option<String> = r.get(5)?;
+    Ok(ApiKeyView {
+        id: ApiKeyId::from_stored(r.get(0)?),
+        key_type: r.get(1)?,
+        environment: r.get(2)?,
+        key_prefix: r.get(3)?,
+        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+        allowed_ips: ips.and_then(|i| serde_json::from_str(&i).ok()),
+        api_version: r.get(6)?,
+        default_key_inflection: r.get(7)?,
+        expires_at: r.get(8)?,
+        label: r.get(9)?,
+        note: r.get(10)?,
+        is_active: r.get(11)?,
+        cloned_from: r.get::<_, Option<String>>(12)?.map(ApiKeyId::from_stored),
+        last_used_at: None,
+        created_at: r.get(13)?,
+        updated_at: r.get(14)?,
+    })
+}
+
+pub fn list(conn: &Connection, environment: Option<&str>, page: Page) -> AppResult<OffsetPage<ApiKeyView>> {
     let total: i64 =
         conn.query_row("SELECT COUNT(*) FROM api_keys WHERE ?1 IS NULL OR environment = ?1", [environment], |r| {
             r.get(0)
@@ -82,10 +117,10 @@ pub fn list(conn: &Connection, environment: Option<&str>, page: Page) -> AppResu
         "SELECT {COLUMNS} FROM api_keys WHERE ?1 IS NULL OR environment = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
     ))?;
     let data = stmt.query_map(params![environment, page.limit, page.offset], render)?.collect::<Result<Vec<_>, _>>()?;
-    Ok(offset_envelope(data, total, page))
+    Ok(OffsetPage::new(data, total, page))
 }
 
-pub fn get(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Value> {
+pub fn get(conn: &ReadConn, environment: &str, id: &str) -> AppResult<ApiKeyView> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1 AND environment = ?2"),
         [id, environment],

@@ -753,3 +753,74 @@ async fn send_raw(app: &TestApp, method: &str, path: &str, headers: &[(&str, &st
 fn now_unix() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
 }
+
+/// The converted resources are described by typed schemas (with properties), not the untyped fallback.
+#[actix_web::test]
+async fn typed_operations_declare_their_request_and_response_schemas() {
+    let app = spawn_app().await;
+    let doc = app.send("GET", "/api/v1/openapi.json", None, &[], None).await.body;
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+            None => schema.clone(),
+        }
+    };
+    let has_properties = |schema: &Value| -> bool {
+        let s = resolve(schema);
+        s["properties"].is_object()
+            || s["allOf"].as_array().is_some_and(|parts| parts.iter().any(|p| resolve(p)["properties"].is_object()))
+    };
+    for (method, path, code, tag) in [
+        ("get", "/api/v1/identities/{identity_id}/relationships", "200", "Relationships"),
+        ("post", "/api/v1/identities/{identity_id}/relationships", "201", "Relationships"),
+        ("get", "/api/v1/identities/{identity_id}/graph", "200", "Relationships"),
+        ("patch", "/api/v1/relationship-types/{type_id}", "200", "Relationships"),
+        ("post", "/api/v1/identity-types", "201", "Identity types"),
+        ("post", "/api/v1/identity-types/{type_id}/fields", "201", "Identity types"),
+        ("patch", "/api/v1/identity-types/{type_id}/fields/{field_id}", "200", "Identity types"),
+        ("post", "/api/v1/api-keys", "201", "API keys"),
+        ("patch", "/api/v1/api-keys/{api_key_id}", "200", "API keys"),
+        ("get", "/api/v1/rate-limits", "200", "API keys"),
+        ("patch", "/api/v1/settings/retention", "200", "Settings"),
+        ("get", "/healthz", "200", "System"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert_eq!(op["tags"], json!([tag]), "{method} {path}: {op}");
+        let response = &op["responses"][code]["content"]["application/json"]["schema"];
+        assert!(has_properties(response), "{method} {path} {code} is untyped: {response}");
+        if let Some(body) = op["requestBody"]["content"]["application/json"]["schema"].as_object() {
+            assert!(has_properties(&Value::Object(body.clone())), "{method} {path} request is untyped");
+        }
+    }
+    let field = resolve(&json!({"$ref": "#/components/schemas/CreateCustomFieldBody"}));
+    assert!(field["properties"]["field_type"].is_object(), "{field}");
+    assert_eq!(
+        doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]["text/plain"]["schema"]["type"],
+        "string"
+    );
+}
+
+/// Values refused by the types are 422s naming the field.
+#[actix_web::test]
+async fn typed_bodies_name_the_refused_field() {
+    let app = spawn_app().await;
+    let long = "x".repeat(101);
+    for (path, body, field) in [
+        ("/identity-types", json!({"name": "t", "label": long}), "label"),
+        ("/identity-types", json!({"name": "bad name", "label": "T"}), "name"),
+        ("/relationship-types", json!({"name": "Guarantor", "label": "G"}), "name"),
+        ("/api-keys", json!({"scopes": ["everything:all"]}), "scopes"),
+        ("/api-keys", json!({"type": "magic"}), "type"),
+        ("/api-keys", json!({"colour": "red"}), "colour"),
+    ] {
+        let r = app.post(path, body.clone()).await;
+        assert_eq!(r.status, 422, "{path} {body}: {}", r.body);
+        let named = r.body["errors"].as_array().is_some_and(|e| {
+            e.iter().any(|e| e["field"].as_str().is_some_and(|f| f == field || f.starts_with(&format!("{field}["))))
+        });
+        assert!(named, "{path} {body}: {}", r.body);
+    }
+    let r = app.patch("/settings/retention", json!({"data_retention_days": "soon"})).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["field"], "data_retention_days", "{}", r.body);
+}

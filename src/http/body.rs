@@ -59,7 +59,12 @@ pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppErro
                     break;
                 };
                 let top = found.first().map(|f| f.field.split(['.', '[']).next().unwrap_or("").to_string());
-                errors.extend(found);
+                // A refused required field, once set aside, would also be reported missing: name it once.
+                for f in found {
+                    if !errors.iter().any(|e| e.field == f.field) {
+                        errors.push(f);
+                    }
+                }
                 let removed = match (top, value.as_object_mut()) {
                     (Some(top), Some(map)) => map.remove(&top).is_some(),
                     _ => false,

@@ -323,7 +323,9 @@ pub struct Redacted {
 
 #[utoipa::path(delete, path = "/api/v1/identities/{identity_id}/data", tag = TAG, operation_id = "redact_identity",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
-    responses((status = 200, description = "Personal data erased; the record stays for audit", body = Redacted)))]
+    responses(
+        (status = 200, description = "Personal data erased; the record stays for audit", body = Redacted),
+        (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
 async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require("redact:write", &[WRITE])?;
     let id = cmd::redact(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -563,7 +565,9 @@ async fn tag_command(state: web::Data<AppState>, p: Principal, id: IdentityRef, 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/tags/add", tag = TAG, operation_id = "add_identity_tag",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     request_body = TagBody,
-    responses((status = 200, description = "The identity's tags", body = q::IdentityTags)))]
+    responses(
+        (status = 200, description = "The identity's tags", body = q::IdentityTags),
+        (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
 async fn add_tag(
     state: web::Data<AppState>,
     p: Principal,
@@ -576,7 +580,9 @@ async fn add_tag(
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/tags/remove", tag = TAG, operation_id = "remove_identity_tag",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     request_body = TagBody,
-    responses((status = 200, description = "The identity's tags", body = q::IdentityTags)))]
+    responses(
+        (status = 200, description = "The identity's tags", body = q::IdentityTags),
+        (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
 async fn remove_tag(
     state: web::Data<AppState>,
     p: Principal,
@@ -589,7 +595,9 @@ async fn remove_tag(
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/tags", tag = TAG, operation_id = "set_identity_tags",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     request_body = TagsBody,
-    responses((status = 200, description = "The identity's tags", body = q::IdentityTags)))]
+    responses(
+        (status = 200, description = "The identity's tags", body = q::IdentityTags),
+        (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
 async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
@@ -602,7 +610,9 @@ async fn set_tags(
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/archive", tag = TAG, operation_id = "archive_identity",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
-    responses((status = 200, description = "Archived (the status is unchanged)", body = q::ArchiveState)))]
+    responses(
+        (status = 200, description = "Archived (the status is unchanged)", body = q::ArchiveState),
+        (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
 async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), path.into_inner(), IdentityCommand::Archive).await?;
@@ -611,7 +621,9 @@ async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<Identit
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/restore", tag = TAG, operation_id = "restore_identity",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
-    responses((status = 200, description = "The restored identity", body = q::Identity)))]
+    responses(
+        (status = 200, description = "The restored identity", body = q::Identity),
+        (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
 async fn restore(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), path.into_inner(), IdentityCommand::Restore).await?;
@@ -626,14 +638,18 @@ async fn monitoring(state: web::Data<AppState>, p: Principal, id: IdentityRef, c
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/monitoring/pause", tag = TAG, operation_id = "pause_identity_monitoring",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
-    responses((status = 200, description = "Monitoring state", body = q::MonitoringState)))]
+    responses(
+        (status = 200, description = "Monitoring state", body = q::MonitoringState),
+        (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
 async fn pause(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     monitoring(state, p, path.into_inner(), IdentityCommand::PauseMonitoring).await
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/monitoring/resume", tag = TAG, operation_id = "resume_identity_monitoring",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
-    responses((status = 200, description = "Monitoring state", body = q::MonitoringState)))]
+    responses(
+        (status = 200, description = "Monitoring state", body = q::MonitoringState),
+        (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
 async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     monitoring(state, p, path.into_inner(), IdentityCommand::ResumeMonitoring).await
 }
@@ -659,7 +675,9 @@ pub struct CustomFieldsBody {
 #[utoipa::path(patch, path = "/api/v1/identities/{identity_id}/custom-fields", tag = TAG, operation_id = "set_identity_custom_fields",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     request_body = CustomFieldsBody,
-    responses((status = 200, description = "Custom field values", body = q::IdentityCustomFields)))]
+    responses(
+        (status = 200, description = "Custom field values", body = q::IdentityCustomFields),
+        (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
 async fn set_custom_fields(
     state: web::Data<AppState>,
     p: Principal,

@@ -59,7 +59,12 @@ fn field_error(path: &str, message: &str) -> AppError {
     let parent = if path == "." || path.is_empty() { None } else { Some(path) };
     let (field, message) = match message.strip_prefix("unknown field `").and_then(|m| m.split_once('`')) {
         Some((name, _)) => {
-            let field = parent.map(|p| format!("{p}.{name}")).unwrap_or_else(|| name.to_string());
+            // Some deserialisers already put the unknown key itself at the end of the path.
+            let field = match parent {
+                Some(p) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
+                Some(p) => format!("{p}.{name}"),
+                None => name.to_string(),
+            };
             (field, "is not a known field".to_string())
         }
         None => match message.strip_prefix("missing field `").and_then(|m| m.split_once('`')) {

@@ -4,6 +4,7 @@
 use super::body::{sniff_mime, ApiBody, Upload};
 use super::AppState;
 use crate::commands::sessions::{self as cmd, CaptureStep, SessionRef};
+use crate::domain::session::{SandboxOutcome, SimulateAction};
 use crate::domain::values;
 use crate::error::{AppError, FieldError};
 use crate::queries::sessions as q;
@@ -282,7 +283,7 @@ async fn complete(
 
 #[derive(Deserialize)]
 struct OutcomeBody {
-    outcome: String,
+    outcome: SandboxOutcome,
 }
 
 async fn sandbox_outcome(
@@ -291,15 +292,13 @@ async fn sandbox_outcome(
     token: web::Path<String>,
     body: ApiBody<OutcomeBody>,
 ) -> Result<HttpResponse, AppError> {
-    let action = match body.0.outcome.as_str() {
-        "approve" => "approve",
-        "reject" => "reject",
-        "needs_review" => "needs_review",
-        _ => return Err(AppError::validation("outcome", "must be approve, reject or needs_review")),
+    let action = match body.0.outcome {
+        SandboxOutcome::Approve => SimulateAction::Approve,
+        SandboxOutcome::Reject => SimulateAction::Reject,
+        SandboxOutcome::NeedsReview => SimulateAction::NeedsReview,
     };
     let (id, status, result) =
-        cmd::simulate(&state.writer, meta(&state, &req), SessionRef::Token(token.into_inner()), action.to_string())
-            .await?;
+        cmd::simulate(&state.writer, meta(&state, &req), SessionRef::Token(token.into_inner()), action).await?;
     Ok(HttpResponse::Ok().json(json!({ "session_id": id, "status": status, "result_status": result })))
 }
 

@@ -26,7 +26,7 @@ struct Root;
 /// Every documented part, one per URL resource.
 fn parts() -> Vec<utoipa::openapi::OpenApi> {
     // Each resource module adds its `api()` here as its handlers gain typed annotations.
-    vec![super::sessions::api()]
+    vec![super::sessions::api(), super::capture::api()]
 }
 
 /// The document as served at `/api/v1/openapi.json`.

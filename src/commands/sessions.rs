@@ -13,8 +13,10 @@ use crate::checks::engine::{self, DuplicateHit, Evidence, FaceMatch};
 use crate::crypto::{blind, DataKey, Keyring};
 use crate::domain::identity::{self as idom, IdentityCommand};
 use crate::domain::ids::{self, SessionId, WorkflowId};
+use crate::domain::session::{
+    self as dom, Action, Created, DocumentUploaded, Outcome, SessionCheck, StatusChanged, TokenIssued,
+};
 use crate::domain::values::{CountryCode, ExternalRef, RedirectUrl, Tag};
-use crate::domain::session::{self as dom, Action, SessionCheck, Created, DocumentUploaded, Outcome, StatusChanged, TokenIssued};
 use crate::domain::workflow::{Graph, Stop};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::screening_service::Snapshot;

@@ -67,7 +67,8 @@ macro_rules! id_type {
         impl $name {
             pub const PREFIX: &'static str = $prefix;
 
-            /// A fresh id (command layer only: it owns randomness).
+            /// A fresh id (command layer only: it owns randomness). No `Default`: an id is never implicit.
+            #[allow(clippy::new_without_default)]
             pub fn new() -> Self {
                 $name(new_id($prefix))
             }

@@ -358,7 +358,11 @@ value_type!(
 pub fn parse_redirect_url(field: &str, value: &str) -> Result<String, FieldError> {
     let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
     match rest {
-        Some(r) if !r.is_empty() && value.chars().count() <= 2048 && !r.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+        Some(r)
+            if !r.is_empty()
+                && value.chars().count() <= 2048
+                && !r.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
             Ok(value.to_string())
         }
         _ => Err(FieldError::new(field, "must be an http(s) URL")),

@@ -417,9 +417,22 @@ pub(crate) async fn prepare(doc_type: &str, bytes: Vec<u8>) -> Result<CaptureSte
 #[openapi(
     paths(session, consent, document_type, documents, selfie, user_data, fraud_signals, complete, sandbox_outcome),
     components(schemas(
-        CaptureState, ConsentBody, DocumentTypeBody, CaptureUpload, CaptureDocumentForm, SelfieForm, CaptureUserData,
-        UserDataSaved, SignalsBody, SignalsRecorded, CaptureCompleted, OutcomeBody, OutcomeApplied, CaptureDocumentType,
-        DocumentType, SandboxOutcome
+        CaptureState,
+        ConsentBody,
+        DocumentTypeBody,
+        CaptureUpload,
+        CaptureDocumentForm,
+        SelfieForm,
+        CaptureUserData,
+        UserDataSaved,
+        SignalsBody,
+        SignalsRecorded,
+        CaptureCompleted,
+        OutcomeBody,
+        OutcomeApplied,
+        CaptureDocumentType,
+        DocumentType,
+        SandboxOutcome
     ))
 )]
 struct Api;

@@ -12,9 +12,9 @@ use crate::domain::session::{
 use crate::domain::values::{self, CountryCode, ExternalRef, RedirectUrl, Tag};
 use crate::error::AppError;
 use crate::queries::sessions::{
-    self as q, CaptureState, DocumentList, DocumentView, ExportDocument, NestedResultView, ResultDetail,
-    ResultFilter, ResultListItem, ResultView, RiskSignal, RiskView, SessionEventView, SessionExport, SessionFilter,
-    SessionView, WorkflowRunView,
+    self as q, CaptureState, DocumentList, DocumentView, ExportDocument, NestedResultView, ResultDetail, ResultFilter,
+    ResultListItem, ResultView, RiskSignal, RiskView, SessionEventView, SessionExport, SessionFilter, SessionView,
+    WorkflowRunView,
 };
 use crate::queries::{OffsetPage, OffsetPagination};
 use actix_web::http::StatusCode;
@@ -134,7 +134,14 @@ async fn list(
     p.require("sessions:read", &[])?;
     let query = query.0;
     let f = SessionFilter { status: query.status, q: query.q, external_ref: query.external_ref, identity_id: None };
-    Ok(Reply::ok(q::list(&state.read.get()?, &state.keyring, p.environment(), &f, page.0.page(50)?, &base_url(&state))?))
+    Ok(Reply::ok(q::list(
+        &state.read.get()?,
+        &state.keyring,
+        p.environment(),
+        &f,
+        page.0.page(50)?,
+        &base_url(&state),
+    )?))
 }
 
 crate::personal_data_struct!(
@@ -361,7 +368,11 @@ struct ExpiredSession {
 async fn expire(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let id = cmd::expire(&state.writer, p.meta(state.now()), path.into_inner(), "manual").await?;
-    Ok(Reply::ok(ExpiredSession { id: SessionId::from_stored(id), status: SessionStatus::Expired, expired_at: state.now() }))
+    Ok(Reply::ok(ExpiredSession {
+        id: SessionId::from_stored(id),
+        status: SessionStatus::Expired,
+        expired_at: state.now(),
+    }))
 }
 
 /// A sandbox simulation.
@@ -624,11 +635,8 @@ async fn results(
 ) -> ApiResult {
     p.require("verifications:read", &[])?;
     let query = query.0;
-    let f = ResultFilter {
-        status: query.status,
-        created_after: query.created_after,
-        created_before: query.created_before,
-    };
+    let f =
+        ResultFilter { status: query.status, created_after: query.created_after, created_before: query.created_before };
     Ok(Reply::ok(q::results(&state.read.get()?, p.environment(), &f, page.0.page(50)?)?))
 }
 
@@ -746,8 +754,7 @@ async fn external_decision(
     let decision = body.0.decision;
     let id = path.into_inner();
     let watchlists = Some(state.screening.current());
-    let status =
-        cmd::external_decision(&state.writer, p.meta(state.now()), id.clone(), decision, watchlists).await?;
+    let status = cmd::external_decision(&state.writer, p.meta(state.now()), id.clone(), decision, watchlists).await?;
     Ok(Reply::with_status(
         StatusCode::ACCEPTED,
         DecisionApplied {
@@ -842,7 +849,14 @@ async fn bulk_redact(state: web::Data<AppState>, p: Principal, body: ApiBody<Bul
 async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:read", &[])?;
     let now = state.clock.now().unix_timestamp();
-    Ok(Reply::ok(q::export(&state.read.get()?, &state.keyring, p.environment(), path.as_str(), &base_url(&state), now)?))
+    Ok(Reply::ok(q::export(
+        &state.read.get()?,
+        &state.keyring,
+        p.environment(),
+        path.as_str(),
+        &base_url(&state),
+        now,
+    )?))
 }
 
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/sessions", tag = "Sessions",
@@ -935,18 +949,83 @@ async fn workflow_run(state: web::Data<AppState>, p: Principal, path: ApiPath<Se
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        list, create, get, update, resume, one_time_link, expire, simulate, submit, reprocess, resend_invite,
-        add_tag, remove_tag, set_tags, set_tags_post, result, result_nested, results, documents, upload, risk,
-        external_decision, redact, bulk_redact, export, identity_sessions, download, session_events, workflow_run
+        list,
+        create,
+        get,
+        update,
+        resume,
+        one_time_link,
+        expire,
+        simulate,
+        submit,
+        reprocess,
+        resend_invite,
+        add_tag,
+        remove_tag,
+        set_tags,
+        set_tags_post,
+        result,
+        result_nested,
+        results,
+        documents,
+        upload,
+        risk,
+        external_decision,
+        redact,
+        bulk_redact,
+        export,
+        identity_sessions,
+        download,
+        session_events,
+        workflow_run
     ),
     components(schemas(
-        DocumentBytes, SessionView, CreateSessionBody, CreatedSession, UpdateBody, ResumedSession, CaptureLink, LinkBody,
-        ExpiredSession, SimulateBody, SimulatedSession, SubmittedSession, ReprocessingSession, InviteResent,
-        TagBody, TagsBody, SessionTags, ResultView, ResultDetail, NestedResultView, ResultListItem, DocumentList,
-        DocumentView, UploadForm, UploadedDocument, RiskView, RiskSignal, DecisionBody, DecisionApplied,
-        RedactedSession, BulkBody, BulkRedactionItem, BulkRedaction, SessionExport, ExportDocument,
-        SessionEventView, WorkflowRunView, CaptureState, OffsetPagination, SessionStatus, ResultStatus,
-        UploadType, SimulateAction, ExternalDecision, RedactionStatus, SessionCheck
+        DocumentBytes,
+        SessionView,
+        CreateSessionBody,
+        CreatedSession,
+        UpdateBody,
+        ResumedSession,
+        CaptureLink,
+        LinkBody,
+        ExpiredSession,
+        SimulateBody,
+        SimulatedSession,
+        SubmittedSession,
+        ReprocessingSession,
+        InviteResent,
+        TagBody,
+        TagsBody,
+        SessionTags,
+        ResultView,
+        ResultDetail,
+        NestedResultView,
+        ResultListItem,
+        DocumentList,
+        DocumentView,
+        UploadForm,
+        UploadedDocument,
+        RiskView,
+        RiskSignal,
+        DecisionBody,
+        DecisionApplied,
+        RedactedSession,
+        BulkBody,
+        BulkRedactionItem,
+        BulkRedaction,
+        SessionExport,
+        ExportDocument,
+        SessionEventView,
+        WorkflowRunView,
+        CaptureState,
+        OffsetPagination,
+        SessionStatus,
+        ResultStatus,
+        UploadType,
+        SimulateAction,
+        ExternalDecision,
+        RedactionStatus,
+        SessionCheck
     ))
 )]
 struct Api;

@@ -6,10 +6,12 @@ use super::{OffsetPage, Page};
 use crate::commands::identities::data_key;
 use crate::commands::sessions::open_map;
 use crate::crypto::Keyring;
+use crate::domain::ids::{IdentityId, SessionId};
+use crate::domain::session::{
+    DocumentType, Outcome, ResultStatus, RetentionStatus, SessionStatus, UploadType, WorkflowRunStatus,
+};
 use crate::error::{AppError, AppResult};
 use crate::store::ReadConn;
-use crate::domain::ids::{IdentityId, SessionId};
-use crate::domain::session::{DocumentType, Outcome, ResultStatus, RetentionStatus, SessionStatus, UploadType, WorkflowRunStatus};
 use base64::Engine;
 use rusqlite::{params, types::Value as Sql, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -353,7 +355,12 @@ pub struct ResultFilter {
 }
 
 /// `GET /results`: no PII in list items.
-pub fn results(conn: &ReadConn, environment: &str, f: &ResultFilter, page: Page) -> AppResult<OffsetPage<ResultListItem>> {
+pub fn results(
+    conn: &ReadConn,
+    environment: &str,
+    f: &ResultFilter,
+    page: Page,
+) -> AppResult<OffsetPage<ResultListItem>> {
     let mut cond = vec!["environment = ?".to_string(), "result_status IS NOT NULL".to_string()];
     let mut values = vec![Sql::Text(environment.to_string())];
     if let Some(list) = &f.status {

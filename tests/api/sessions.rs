@@ -1437,7 +1437,8 @@ async fn openapi_documents_sessions_results_and_capture_with_typed_schemas() {
             "{method} {path} answers {code} with a typed schema: {schema}"
         );
     }
-    let create = resolve(&doc["paths"]["/api/v1/sessions"]["post"]["requestBody"]["content"]["application/json"]["schema"]);
+    let create =
+        resolve(&doc["paths"]["/api/v1/sessions"]["post"]["requestBody"]["content"]["application/json"]["schema"]);
     assert!(create["properties"]["first_name"].is_object(), "prefill fields are typed: {create}");
     let status = resolve(&doc["components"]["schemas"]["SessionStatus"]);
     assert!(status["enum"].as_array().is_some_and(|e| e.len() == 9), "the statuses of spec §3.1: {status}");

@@ -12,8 +12,11 @@ use super::CommandMeta;
 use crate::checks::engine::{self, DuplicateHit, Evidence, FaceMatch};
 use crate::crypto::{blind, DataKey, Keyring};
 use crate::domain::identity::{self as idom, IdentityCommand};
-use crate::domain::ids;
-use crate::domain::session::{self as dom, Action, Created, DocumentUploaded, Outcome, StatusChanged, TokenIssued};
+use crate::domain::ids::{self, SessionId, WorkflowId};
+use crate::domain::session::{
+    self as dom, Action, Created, DocumentUploaded, Outcome, SessionCheck, StatusChanged, TokenIssued,
+};
+use crate::domain::values::{CountryCode, ExternalRef, RedirectUrl, Tag};
 use crate::domain::workflow::{Graph, Stop};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::screening_service::Snapshot;
@@ -152,12 +155,12 @@ pub fn open_map(key: &DataKey, id: &str, field: &str, sealed: Option<&str>) -> A
 
 #[derive(Debug, Clone, Default)]
 pub struct CreateSession {
-    pub external_ref: Option<String>,
+    pub external_ref: Option<ExternalRef>,
     pub metadata: Map<String, Value>,
-    pub country: Option<String>,
-    pub checks: Option<Vec<String>>,
-    pub workflow_id: Option<String>,
-    pub redirect_url: Option<String>,
+    pub country: Option<CountryCode>,
+    pub checks: Option<Vec<SessionCheck>>,
+    pub workflow_id: Option<WorkflowId>,
+    pub redirect_url: Option<RedirectUrl>,
     pub send_email: bool,
     pub prefill: BTreeMap<String, String>,
 }
@@ -183,7 +186,7 @@ pub async fn create(
     let out = NewSession { id: id.clone(), token };
     writer
         .execute(move |w| {
-            if let Some(wf) = &input.workflow_id {
+            if let Some(wf) = input.workflow_id.as_ref().map(WorkflowId::as_str) {
                 let active: Option<bool> = w
                     .conn
                     .query_row(
@@ -200,13 +203,13 @@ pub async fn create(
                 .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
                 .execute(params![id, wrapped])?;
             let created = Created {
-                external_ref: input.external_ref,
+                external_ref: input.external_ref.map(ExternalRef::into_string),
                 metadata: input.metadata,
-                country: input.country,
-                checks: input.checks,
-                workflow_id: input.workflow_id,
+                country: input.country.map(CountryCode::into_string),
+                checks: input.checks.map(|c| c.iter().map(|x| x.as_str().to_string()).collect()),
+                workflow_id: input.workflow_id.map(WorkflowId::into_string),
                 workflow_version: None,
-                redirect_url: input.redirect_url,
+                redirect_url: input.redirect_url.map(RedirectUrl::into_string),
                 send_email: input.send_email,
                 token_hash,
                 token_sealed,
@@ -222,20 +225,20 @@ pub async fn create(
 pub async fn update(
     writer: &Writer,
     meta: CommandMeta,
-    id: String,
-    external_ref: Option<Option<String>>,
+    id: SessionId,
+    external_ref: Option<Option<ExternalRef>>,
     metadata: Option<Map<String, Value>>,
 ) -> AppResult<String> {
     writer
         .execute(move |w| {
-            let s = require(w.conn, &meta.environment, &id)?;
+            let s = require(w.conn, &meta.environment, id.as_str())?;
             if s.redacted() {
                 return Err(AppError::invalid_state("A redacted session cannot be updated."));
             }
             let mut payload = Map::new();
             let mut changed = Vec::new();
             if let Some(r) = external_ref {
-                payload.insert("external_ref".into(), r.map(Value::String).unwrap_or(Value::Null));
+                payload.insert("external_ref".into(), r.map(|r| Value::String(r.into_string())).unwrap_or(Value::Null));
                 changed.push("external_ref");
             }
             if let Some(patch) = metadata {
@@ -261,10 +264,10 @@ pub async fn update(
 }
 
 /// Expire (manual): pending/capturing/sandbox_pending -> expired.
-pub async fn expire(writer: &Writer, meta: CommandMeta, id: String, reason: &'static str) -> AppResult<String> {
+pub async fn expire(writer: &Writer, meta: CommandMeta, id: SessionId, reason: &'static str) -> AppResult<String> {
     writer
         .execute(move |w| {
-            let s = require(w.conn, &meta.environment, &id)?;
+            let s = require(w.conn, &meta.environment, id.as_str())?;
             let to = dom::transition(&s.status, s.redacted(), Action::Expire)?;
             emit(w, &meta, &s, vec![status_event(&s.status, to, reason)])?;
             Ok(s.id)
@@ -277,14 +280,14 @@ pub async fn issue_token(
     writer: &Writer,
     keyring: Arc<Keyring>,
     meta: CommandMeta,
-    id: String,
+    id: SessionId,
     link_minutes: Option<Option<i64>>,
 ) -> AppResult<(String, Option<String>)> {
     let token = new_token();
     let token_hash = keyring.capture_token_digest(&token);
     writer
         .execute(move |w| {
-            let s = require(w.conn, &meta.environment, &id)?;
+            let s = require(w.conn, &meta.environment, id.as_str())?;
             let (action, reason) = match link_minutes {
                 None => (Action::Resume, "resume"),
                 Some(_) => (Action::GenerateLink, "one_time_link"),
@@ -309,10 +312,10 @@ pub async fn issue_token(
         .await
 }
 
-pub async fn resend_invite(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<i64> {
+pub async fn resend_invite(writer: &Writer, meta: CommandMeta, id: SessionId) -> AppResult<i64> {
     writer
         .execute(move |w| {
-            let s = require(w.conn, &meta.environment, &id)?;
+            let s = require(w.conn, &meta.environment, id.as_str())?;
             dom::transition(&s.status, s.redacted(), Action::ResendInvite)?;
             if !s.send_email {
                 return Err(AppError::invalid_state("This session was not created with send_email: true."));
@@ -326,19 +329,19 @@ pub async fn resend_invite(writer: &Writer, meta: CommandMeta, id: String) -> Ap
         .await
 }
 
-pub async fn set_tags(writer: &Writer, meta: CommandMeta, id: String, change: TagChange) -> AppResult<String> {
+pub async fn set_tags(writer: &Writer, meta: CommandMeta, id: SessionId, change: TagChange) -> AppResult<String> {
     writer
         .execute(move |w| {
-            let s = require(w.conn, &meta.environment, &id)?;
+            let s = require(w.conn, &meta.environment, id.as_str())?;
             let mut tags = s.tags.clone();
             match change {
                 TagChange::Add(t) => {
-                    if !tags.contains(&t) {
-                        tags.push(t);
+                    if !tags.iter().any(|x| x == t.as_str()) {
+                        tags.push(t.into_string());
                     }
                 }
-                TagChange::Remove(t) => tags.retain(|x| *x != t),
-                TagChange::Set(all) => tags = all,
+                TagChange::Remove(t) => tags.retain(|x| x != t.as_str()),
+                TagChange::Set(all) => tags = all.into_iter().map(Tag::into_string).collect(),
             }
             if tags.len() > crate::domain::values::MAX_TAGS {
                 return Err(AppError::validation("tags", "at most 50 tags per session"));
@@ -352,9 +355,9 @@ pub async fn set_tags(writer: &Writer, meta: CommandMeta, id: String, change: Ta
 }
 
 pub enum TagChange {
-    Add(String),
-    Remove(String),
-    Set(Vec<String>),
+    Add(Tag),
+    Remove(Tag),
+    Set(Vec<Tag>),
 }
 
 /// What the capture path presents: the token from the URL and, when the browser has one, the capture
@@ -504,13 +507,13 @@ pub enum CaptureStep {
 
 pub enum SessionRef {
     Token(CaptureToken),
-    Id { environment: String, id: String },
+    Id { environment: String, id: SessionId },
 }
 
 fn resolve(w: &WriteCtx<'_>, r: &SessionRef, now: &str) -> AppResult<SessionState> {
     match r {
         SessionRef::Token(t) => session_for_token(w.conn, w.keyring, t, now),
-        SessionRef::Id { environment, id } => require(w.conn, environment, id),
+        SessionRef::Id { environment, id } => require(w.conn, environment, id.as_str()),
     }
 }
 
@@ -1148,22 +1151,22 @@ pub async fn process(
 pub async fn external_decision(
     writer: &Writer,
     meta: CommandMeta,
-    id: String,
-    decision: String,
+    id: SessionId,
+    decision: dom::ExternalDecision,
     watchlists: Option<Arc<Snapshot>>,
 ) -> AppResult<String> {
     writer
         .execute(move |w| {
-            let s = require(w.conn, &meta.environment, &id)?;
+            let s = require(w.conn, &meta.environment, id.as_str())?;
             dom::transition(&s.status, s.redacted(), Action::ExternalDecision)?;
             let node: Option<String> =
                 w.conn.query_row("SELECT workflow_node FROM sessions WHERE id = ?1", [&s.id], |r| r.get(0))?;
             let (_, graph) = session_graph(w, &s)?;
             let gate = node.as_ref().and_then(|n| graph.nodes.get(n)).cloned().unwrap_or(Value::Null);
-            let target = match decision.as_str() {
-                "continue" => gate["next"].as_str().map(str::to_string),
-                "fail" => gate["on_fail"].as_str().map(str::to_string).or(Some("review".into())),
-                _ => Some("reject".into()),
+            let target = match decision {
+                dom::ExternalDecision::Continue => gate["next"].as_str().map(str::to_string),
+                dom::ExternalDecision::Fail => gate["on_fail"].as_str().map(str::to_string).or(Some("review".into())),
+                dom::ExternalDecision::Reject => Some("reject".into()),
             };
             match target.as_deref() {
                 Some("reject") | None => {
@@ -1197,7 +1200,7 @@ pub async fn simulate(
     writer: &Writer,
     meta: CommandMeta,
     at: SessionRef,
-    action: String,
+    action: dom::SimulateAction,
 ) -> AppResult<(String, String, Option<String>)> {
     writer
         .execute(move |w| {
@@ -1208,16 +1211,16 @@ pub async fn simulate(
                     detail: "Simulation is available in the sandbox only.".into(),
                 });
             }
-            let result = match action.as_str() {
-                "approve" => "approved",
-                "decline" | "reject" => "declined",
-                "require-review" | "needs_review" => "needs_review",
-                "expire" => {
+            use dom::SimulateAction as Sim;
+            let result = match action {
+                Sim::Approve => "approved",
+                Sim::Decline | Sim::Reject => "declined",
+                Sim::RequireReview | Sim::NeedsReview => "needs_review",
+                Sim::Expire => {
                     let to = dom::transition(&s.status, s.redacted(), Action::Expire)?;
                     emit(w, &meta, &s, vec![status_event(&s.status, to, "simulated")])?;
                     return Ok((s.id, to.to_string(), None));
                 }
-                _ => return Err(AppError::validation("action", "must be approve, decline, require-review or expire")),
             };
             let (evidence, data) = gather(w, &s, &meta.now)?;
             let mut decision = engine::evaluate(&evidence);
@@ -1247,10 +1250,10 @@ pub async fn simulate(
         .await
 }
 
-pub async fn reprocess(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<String> {
+pub async fn reprocess(writer: &Writer, meta: CommandMeta, id: SessionId) -> AppResult<String> {
     writer
         .execute(move |w| {
-            let s = require(w.conn, &meta.environment, &id)?;
+            let s = require(w.conn, &meta.environment, id.as_str())?;
             let to = dom::transition(&s.status, s.redacted(), Action::Reprocess)?;
             emit(w, &meta, &s, vec![status_event(&s.status, to, "reprocess")])?;
             Ok(s.id)
@@ -1276,12 +1279,12 @@ pub fn redact_in(
     Ok(Some(removed))
 }
 
-pub async fn redact(writer: &Writer, meta: CommandMeta, ids: Vec<String>) -> AppResult<Vec<(String, Option<i64>)>> {
+pub async fn redact(writer: &Writer, meta: CommandMeta, ids: Vec<SessionId>) -> AppResult<Vec<(String, Option<i64>)>> {
     writer
         .execute(move |w| {
             let mut out = Vec::new();
             for id in ids {
-                let s = require(w.conn, &meta.environment, &id)?;
+                let s = require(w.conn, &meta.environment, id.as_str())?;
                 out.push((s.id.clone(), redact_in(w, &meta, &s, "SessionRedacted")?));
             }
             Ok(out)

@@ -191,3 +191,171 @@ pub struct StatusChanged {
     pub to: String,
     pub reason: String,
 }
+
+/// Declares a closed vocabulary of the spec as an enum: snake_case on the wire, `as_str`, and
+/// `from_stored` for values read back from the views (an unknown stored value is a server error).
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),*
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+
+            pub fn from_stored(text: &str) -> Result<Self, AppError> {
+                Self::parse(text).ok_or_else(|| {
+                    AppError::Internal(format!("unknown stored {} '{text}'", stringify!($name)))
+                })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// A session's status (spec §3.1).
+    SessionStatus {
+        Pending = "pending",
+        Capturing = "capturing",
+        Processing = "processing",
+        AwaitingExternal = "awaiting_external",
+        UnderReview = "under_review",
+        SandboxPending = "sandbox_pending",
+        Completed = "completed",
+        Expired = "expired",
+        Failed = "failed",
+    }
+);
+
+vocabulary!(
+    /// A session result's status (spec §3.2); `rejected` is a reviewer's rejection.
+    ResultStatus {
+        Approved = "approved",
+        Declined = "declined",
+        Rejected = "rejected",
+        NeedsReview = "needs_review",
+    }
+);
+
+vocabulary!(
+    /// What is still held of a session's data (spec §3.1).
+    RetentionStatus {
+        Active = "active",
+        SensitiveRedacted = "sensitive_redacted",
+        Redacted = "redacted",
+    }
+);
+
+vocabulary!(
+    /// The kind of identity document the person presents.
+    DocumentType {
+        Passport = "passport",
+        DriversLicense = "drivers_license",
+        NationalId = "national_id",
+        ResidencePermit = "residence_permit",
+    }
+);
+
+vocabulary!(
+    /// One uploaded image of a session.
+    UploadType {
+        IdFront = "id_front",
+        IdBack = "id_back",
+        Selfie = "selfie",
+        ProofOfAddress = "proof_of_address",
+    }
+);
+
+vocabulary!(
+    /// A document side the capture page uploads to `/documents` (the selfie has its own route).
+    CaptureDocumentType {
+        IdFront = "id_front",
+        IdBack = "id_back",
+        ProofOfAddress = "proof_of_address",
+    }
+);
+
+vocabulary!(
+    /// A sandbox simulation (spec §2.8).
+    SimulateAction {
+        Approve = "approve",
+        Decline = "decline",
+        Reject = "reject",
+        RequireReview = "require-review",
+        NeedsReview = "needs_review",
+        Expire = "expire",
+    }
+);
+
+vocabulary!(
+    /// The outcome the sandbox capture page picks.
+    SandboxOutcome {
+        Approve = "approve",
+        Reject = "reject",
+        NeedsReview = "needs_review",
+    }
+);
+
+vocabulary!(
+    /// The decision at an external gate (spec §1.1.17).
+    ExternalDecision {
+        Continue = "continue",
+        Fail = "fail",
+        Reject = "reject",
+    }
+);
+
+vocabulary!(
+    /// How far a session's workflow run has come.
+    WorkflowRunStatus {
+        NotStarted = "not_started",
+        Running = "running",
+        AwaitingExternal = "awaiting_external",
+        Failed = "failed",
+        Completed = "completed",
+    }
+);
+
+vocabulary!(
+    /// What a redaction did to one session.
+    RedactionStatus {
+        Deleted = "deleted",
+        AlreadyRedacted = "already_redacted",
+    }
+);
+
+vocabulary!(
+    /// A check a session's `checks` override may list: any workflow policy but the decision itself.
+    SessionCheck {
+        DocumentOcr = "document_ocr",
+        DocumentExpiration = "document_expiration",
+        AgeVerification = "age_verification",
+        FaceMatch = "face_match",
+        DuplicateDetection = "duplicate_detection",
+        RiskAssessment = "risk_assessment",
+        WatchlistScreening = "watchlist_screening",
+        IdentityCrossref = "identity_crossref",
+        CheckAgainstList = "check_against_list",
+    }
+);

@@ -419,6 +419,30 @@ value_type!(
     })
 );
 
+value_type!(
+    /// Where the capture page sends the person when done: an http(s) URL, at most 2048 characters.
+    RedirectUrl,
+    parse = parse_redirect_url,
+    schema = || serde_json::json!({
+        "type": "string", "minLength": 8, "maxLength": 2048, "pattern": "^https?://[^\\s\\x00-\\x1f\\x7f-\\x9f]+$",
+        "description": "An http(s) URL, at most 2048 characters.", "examples": ["https://example.com/done"],
+    })
+);
+
+pub fn parse_redirect_url(field: &str, value: &str) -> Result<String, FieldError> {
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
+    match rest {
+        Some(r)
+            if !r.is_empty()
+                && value.chars().count() <= 2048
+                && !r.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Ok(value.to_string())
+        }
+        _ => Err(FieldError::new(field, "must be an http(s) URL")),
+    }
+}
+
 pub const MAX_TAGS: usize = 50;
 
 /// A webhook receiver URL: trimmed, 1 to 2048 characters. Scheme, host and address rules (the egress

@@ -2,16 +2,21 @@
 //! assets) and the token-authenticated JSON steps. The token is the credential; a one-time link is
 //! consumed by the person's first action and from then on also needs the capture cookie that action set.
 
-use super::body::{sniff_mime, ApiBody, Upload};
+use super::body::{sniff_mime, ApiBody, ApiPath, Upload};
+use super::error::ErrorBody;
 use super::AppState;
 use crate::commands::sessions::{self as cmd, CaptureStep, CaptureToken, LinkAccess, SessionRef};
-use crate::domain::values;
-use crate::error::{AppError, FieldError};
-use crate::queries::sessions as q;
+use crate::domain::ids::SessionId;
+use crate::domain::session::{
+    CaptureDocumentType, DocumentType, ResultStatus, SandboxOutcome, SessionStatus, SimulateAction, UploadType,
+};
+use crate::domain::values::CalendarDate;
+use crate::error::AppError;
+use crate::queries::sessions::{self as q, CaptureState};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 const PAGE: &str = include_str!("capture_page.html");
 /// The capture cookie: set when a browser consumes a one-time link, scoped to that link's path.
@@ -207,11 +212,11 @@ async fn page(state: web::Data<AppState>, req: HttpRequest, token: web::Path<Str
     html(actix_web::http::StatusCode::OK, PAGE.to_string())
 }
 
-async fn session(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    token: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+#[utoipa::path(get, path = "/verify/{token}/session", tag = "Capture", operation_id = "capture_session",
+    params(("token" = String, Path, description = "The capture token")),
+    responses((status = 200, description = "What the capture page shows next", body = CaptureState),
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
+async fn session(state: web::Data<AppState>, req: HttpRequest, token: ApiPath<String>) -> Result<HttpResponse, AppError> {
     let conn = state.read.get()?;
     let cred = credential(&req, token.into_inner());
     let s = cmd::session_for_token(&conn, &state.keyring, &cred, &state.now())
@@ -229,16 +234,26 @@ async fn step(
     state_of(state, &id).await
 }
 
-#[derive(Deserialize)]
+/// The person's consent.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct ConsentBody {
+    /// Must be true to continue.
     accepted: bool,
+    /// The version of the consent text shown (default `2026-01`).
+    #[schema(min_length = 1, max_length = 40)]
     consent_version: Option<String>,
 }
 
+#[utoipa::path(post, path = "/verify/{token}/consent", tag = "Capture", operation_id = "capture_consent",
+    params(("token" = String, Path, description = "The capture token")),
+    request_body = ConsentBody,
+    responses((status = 200, description = "Consent recorded", body = CaptureState),
+        (status = 400, description = "The session cannot be captured in its status.", body = ErrorBody)))]
 async fn consent(
     state: web::Data<AppState>,
     req: HttpRequest,
-    token: web::Path<String>,
+    token: ApiPath<String>,
     body: ApiBody<ConsentBody>,
 ) -> Result<HttpResponse, AppError> {
     let a = admit(&state, &req, "consent", token.into_inner()).await?;
@@ -248,25 +263,36 @@ async fn consent(
         }
         let ip = req.peer_addr().map(|a| a.ip().to_string());
         let version = body.0.consent_version.unwrap_or_else(|| "2026-01".into());
+        if version.chars().count() > 40 || version.chars().any(char::is_control) {
+            return Err(AppError::validation("consent_version", "must be at most 40 printable characters"));
+        }
         step(&state, &req, &a.cred, CaptureStep::Consent { version, ip }).await
     }
     .await;
     a.finish("consent", result)
 }
 
-#[derive(Deserialize)]
+/// The document the person will photograph.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct DocumentTypeBody {
-    document_type: String,
+    document_type: DocumentType,
 }
 
+#[utoipa::path(post, path = "/verify/{token}/document-type", tag = "Capture", operation_id = "capture_document_type",
+    params(("token" = String, Path, description = "The capture token")),
+    request_body = DocumentTypeBody,
+    responses((status = 200, description = "The document type is chosen", body = CaptureState),
+        (status = 400, description = "The session cannot be captured in its status.", body = ErrorBody)))]
 async fn document_type(
     state: web::Data<AppState>,
     req: HttpRequest,
-    token: web::Path<String>,
+    token: ApiPath<String>,
     body: ApiBody<DocumentTypeBody>,
 ) -> Result<HttpResponse, AppError> {
     let a = admit(&state, &req, "document-type", token.into_inner()).await?;
-    let result = step(&state, &req, &a.cred, CaptureStep::DocumentType(body.0.document_type)).await;
+    let chosen = body.0.document_type.as_str().to_string();
+    let result = step(&state, &req, &a.cred, CaptureStep::DocumentType(chosen)).await;
     a.finish("document-type", result)
 }
 
@@ -274,75 +300,113 @@ async fn upload_as(
     state: &AppState,
     req: &HttpRequest,
     cred: &CaptureToken,
-    doc_type: &str,
+    doc_type: UploadType,
     bytes: Option<Vec<u8>>,
 ) -> Result<HttpResponse, AppError> {
     let bytes = bytes.ok_or_else(|| AppError::validation("file", "is required"))?;
-    let step = prepare(doc_type, bytes).await?;
+    let step = prepare(doc_type.as_str(), bytes).await?;
     let (mime, size) = match &step {
         CaptureStep::Upload { mime_type, bytes, .. } => (mime_type.clone(), bytes.len()),
         _ => (String::new(), 0),
     };
     cmd::capture(&state.writer, meta(state, req), SessionRef::Token(cred.clone()), step).await?;
-    Ok(HttpResponse::Created().json(json!({ "doc_type": doc_type, "mime_type": mime, "size_bytes": size })))
+    Ok(HttpResponse::Created().json(CaptureUpload { doc_type, mime_type: mime, size_bytes: size as i64 }))
 }
 
+/// An image stored for the session.
+#[derive(Debug, Serialize, ToSchema)]
+struct CaptureUpload {
+    doc_type: UploadType,
+    #[schema(example = "image/jpeg")]
+    mime_type: String,
+    size_bytes: i64,
+}
+
+/// A document side (multipart/form-data).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+struct CaptureDocumentForm {
+    document_type: CaptureDocumentType,
+    /// A JPEG, PNG, WebP or PDF file, at most 10 MB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// The selfie (multipart/form-data).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+struct SelfieForm {
+    /// A JPEG, PNG or WebP image, at most 10 MB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+#[utoipa::path(post, path = "/verify/{token}/documents", tag = "Capture", operation_id = "capture_document",
+    params(("token" = String, Path, description = "The capture token")),
+    request_body(content = CaptureDocumentForm, content_type = "multipart/form-data"),
+    responses((status = 201, description = "The image is stored", body = CaptureUpload),
+        (status = 400, description = "Consent is missing or the session cannot be captured in its status.", body = ErrorBody)))]
 async fn documents(
     state: web::Data<AppState>,
     req: HttpRequest,
-    token: web::Path<String>,
+    token: ApiPath<String>,
     upload: Upload,
 ) -> Result<HttpResponse, AppError> {
     let a = admit(&state, &req, "documents", token.into_inner()).await?;
     let result = async {
-        let doc_type = upload
-            .fields
-            .get("document_type")
-            .cloned()
-            .ok_or_else(|| AppError::validation("document_type", "is required"))?;
-        if doc_type == "selfie" {
+        let doc_type = super::sessions::upload_type(&upload.fields)?;
+        if doc_type == UploadType::Selfie {
             return Err(AppError::validation("document_type", "upload the selfie to /selfie"));
         }
-        upload_as(&state, &req, &a.cred, &doc_type, upload.file).await
+        upload_as(&state, &req, &a.cred, doc_type, upload.file).await
     }
     .await;
     a.finish("documents", result)
 }
 
+#[utoipa::path(post, path = "/verify/{token}/selfie", tag = "Capture", operation_id = "capture_selfie",
+    params(("token" = String, Path, description = "The capture token")),
+    request_body(content = SelfieForm, content_type = "multipart/form-data"),
+    responses((status = 201, description = "The selfie is stored", body = CaptureUpload),
+        (status = 400, description = "Consent is missing or the session cannot be captured in its status.", body = ErrorBody)))]
 async fn selfie(
     state: web::Data<AppState>,
     req: HttpRequest,
-    token: web::Path<String>,
+    token: ApiPath<String>,
     upload: Upload,
 ) -> Result<HttpResponse, AppError> {
     let a = admit(&state, &req, "selfie", token.into_inner()).await?;
-    let result = upload_as(&state, &req, &a.cred, "selfie", upload.file).await;
+    let result = upload_as(&state, &req, &a.cred, UploadType::Selfie, upload.file).await;
     a.finish("selfie", result)
 }
 
-const USER_FIELDS: &[&str] = &[
-    "first_name",
-    "last_name",
-    "middle_name",
-    "date_of_birth",
-    "document_number",
-    "document_expiration_date",
-    "nationality",
-    "gender",
-    "email",
-    "phone",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "zip_code",
-    "mrz",
-];
+crate::personal_data_struct!(
+    /// The personal data the person confirms, with the same limits as an identity's. Empty strings count as
+    /// absent (blank form fields).
+    pub struct CaptureUserData {
+        /// The document's expiry date.
+        pub document_expiration_date: Option<CalendarDate>,
+        /// The document's machine-readable zone as read, at most 300 characters.
+        #[schema(max_length = 300)]
+        pub mrz: Option<String>,
+    }
+);
 
+/// The fields that were saved.
+#[derive(Debug, Serialize, ToSchema)]
+struct UserDataSaved {
+    fields: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/verify/{token}/user-data", tag = "Capture", operation_id = "capture_user_data",
+    params(("token" = String, Path, description = "The capture token")),
+    request_body = CaptureUserData,
+    responses((status = 200, description = "The data is saved", body = UserDataSaved),
+        (status = 400, description = "The session cannot be captured in its status.", body = ErrorBody)))]
 async fn user_data(
     state: web::Data<AppState>,
     req: HttpRequest,
-    token: web::Path<String>,
+    token: ApiPath<String>,
     body: ApiBody<Map<String, Value>>,
 ) -> Result<HttpResponse, AppError> {
     let a = admit(&state, &req, "user-data", token.into_inner()).await?;
@@ -356,57 +420,58 @@ async fn confirm_user_data(
     cred: &CaptureToken,
     body: Map<String, Value>,
 ) -> Result<HttpResponse, AppError> {
-    let today = state.now();
-    let mut fields = BTreeMap::new();
-    let mut errors = Vec::new();
-    for (k, v) in body {
-        if !USER_FIELDS.contains(&k.as_str()) {
-            errors.push(FieldError::new(&k, "is not a capture field"));
-            continue;
-        }
-        let Some(text) = v.as_str().map(str::trim).filter(|t| !t.is_empty()) else {
-            if !v.is_null() && v.as_str().is_none() {
-                errors.push(FieldError::new(&k, "must be a string"));
-            }
-            continue;
-        };
-        let parsed = match k.as_str() {
-            "date_of_birth" => values::parse_date_of_birth(&k, text, &today),
-            "document_expiration_date" => values::parse_date(&k, text),
-            "nationality" => values::parse_country(&k, text),
-            "email" => values::parse_email(&k, text),
-            "phone" => values::parse_phone(&k, text),
-            "mrz" if text.len() <= 300 => Ok(text.to_string()),
-            "mrz" => Err(FieldError::new(&k, "is too long for a machine-readable zone")),
-            _ => values::parse_text(&k, text, 200),
-        };
-        match parsed {
-            Ok(v) => {
-                fields.insert(k, v);
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    if !errors.is_empty() {
+    // Blank form fields are not answers: drop them before the typed parse.
+    let kept: Map<String, Value> =
+        body.into_iter().filter(|(_, v)| !v.as_str().is_some_and(|t| t.trim().is_empty())).collect();
+    let data: CaptureUserData = super::body::typed(Value::Object(kept)).map_err(|e| match e {
         // The person reads this page; each field's message is shown beside the field.
-        return Err(AppError::Validation { detail: "Some details need correcting.".into(), errors });
+        AppError::Validation { errors, .. } => {
+            AppError::Validation { detail: "Some details need correcting.".into(), errors }
+        }
+        other => other,
+    })?;
+    let mut fields = data.personal_data().into_map();
+    if let Some(d) = &data.document_expiration_date {
+        fields.insert("document_expiration_date".into(), d.as_str().to_string());
+    }
+    if let Some(m) = data.mrz.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        if m.chars().count() > 300 {
+            return Err(AppError::validation("mrz", "is too long for a machine-readable zone"));
+        }
+        fields.insert("mrz".into(), m.to_string());
     }
     let names: Vec<String> = fields.keys().cloned().collect();
     cmd::capture(&state.writer, meta(state, req), SessionRef::Token(cred.clone()), CaptureStep::UserData(fields))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "fields": names })))
+    Ok(HttpResponse::Ok().json(UserDataSaved { fields: names }))
 }
 
-#[derive(Deserialize)]
+/// Signals the capture page observed (behaviour, automation), for the risk assessment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct SignalsBody {
+    /// Free-form observations, at most 8 KB as JSON.
+    #[schema(value_type = Option<Object>)]
     signals: Option<Value>,
+    /// A device fingerprint; ignored when longer than 256 characters.
     device_fingerprint: Option<String>,
 }
 
+/// The signals were recorded.
+#[derive(Debug, Serialize, ToSchema)]
+struct SignalsRecorded {
+    recorded: bool,
+}
+
+#[utoipa::path(post, path = "/verify/{token}/fraud-signals", tag = "Capture", operation_id = "capture_fraud_signals",
+    params(("token" = String, Path, description = "The capture token")),
+    request_body = SignalsBody,
+    responses((status = 200, description = "Recorded", body = SignalsRecorded),
+        (status = 400, description = "The session cannot be captured in its status.", body = ErrorBody)))]
 async fn fraud_signals(
     state: web::Data<AppState>,
     req: HttpRequest,
-    token: web::Path<String>,
+    token: ApiPath<String>,
     body: ApiBody<SignalsBody>,
 ) -> Result<HttpResponse, AppError> {
     let a = admit(&state, &req, "fraud-signals", token.into_inner()).await?;
@@ -420,16 +485,29 @@ async fn fraud_signals(
         let device = b.device_fingerprint.filter(|d| !d.is_empty() && d.len() <= 256);
         let step = CaptureStep::FraudSignals { signals, ip, device };
         cmd::capture(&state.writer, meta(&state, &req), SessionRef::Token(a.cred.clone()), step).await?;
-        Ok(HttpResponse::Ok().json(json!({ "recorded": true })))
+        Ok(HttpResponse::Ok().json(SignalsRecorded { recorded: true }))
     }
     .await;
     a.finish("fraud-signals", result)
 }
 
+/// The session after capture.
+#[derive(Debug, Serialize, ToSchema)]
+struct CaptureCompleted {
+    session_id: SessionId,
+    /// `processing` (live) or `sandbox_pending` (sandbox).
+    status: SessionStatus,
+}
+
+#[utoipa::path(post, path = "/verify/{token}/complete", tag = "Capture", operation_id = "capture_complete",
+    params(("token" = String, Path, description = "The capture token")),
+    responses((status = 200, description = "Capture is finished", body = CaptureCompleted),
+        (status = 400, description = "The session cannot be submitted in its status.", body = ErrorBody),
+        (status = 422, description = "A required step is missing (`errors` names it).", body = ErrorBody)))]
 async fn complete(
     state: web::Data<AppState>,
     req: HttpRequest,
-    token: web::Path<String>,
+    token: ApiPath<String>,
 ) -> Result<HttpResponse, AppError> {
     let a = admit(&state, &req, "complete", token.into_inner()).await?;
     let result = async {
@@ -438,34 +516,56 @@ async fn complete(
         if status == "processing" {
             super::sessions::spawn_processing(state.clone(), meta, id.clone());
         }
-        Ok(HttpResponse::Ok().json(json!({ "session_id": id, "status": status })))
+        Ok(HttpResponse::Ok().json(CaptureCompleted {
+            session_id: SessionId::from_stored(id),
+            status: SessionStatus::from_stored(&status)?,
+        }))
     }
     .await;
     a.finish("complete", result)
 }
 
-#[derive(Deserialize)]
+/// The outcome picked on the sandbox capture page.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct OutcomeBody {
-    outcome: String,
+    outcome: SandboxOutcome,
 }
 
+/// The session after a sandbox outcome.
+#[derive(Debug, Serialize, ToSchema)]
+struct OutcomeApplied {
+    session_id: SessionId,
+    status: SessionStatus,
+    result_status: Option<ResultStatus>,
+}
+
+#[utoipa::path(post, path = "/verify/{token}/sandbox-outcome", tag = "Capture", operation_id = "capture_sandbox_outcome",
+    params(("token" = String, Path, description = "The capture token")),
+    request_body = OutcomeBody,
+    responses((status = 200, description = "The outcome is applied", body = OutcomeApplied),
+        (status = 400, description = "The session cannot take an outcome in its status.", body = ErrorBody),
+        (status = 403, description = "The session is not a sandbox session.", body = ErrorBody)))]
 async fn sandbox_outcome(
     state: web::Data<AppState>,
     req: HttpRequest,
-    token: web::Path<String>,
+    token: ApiPath<String>,
     body: ApiBody<OutcomeBody>,
 ) -> Result<HttpResponse, AppError> {
     let a = admit(&state, &req, "sandbox-outcome", token.into_inner()).await?;
     let result = async {
-        let action = match body.0.outcome.as_str() {
-            "approve" => "approve",
-            "reject" => "reject",
-            "needs_review" => "needs_review",
-            _ => return Err(AppError::validation("outcome", "must be approve, reject or needs_review")),
+        let action = match body.0.outcome {
+            SandboxOutcome::Approve => SimulateAction::Approve,
+            SandboxOutcome::Reject => SimulateAction::Reject,
+            SandboxOutcome::NeedsReview => SimulateAction::NeedsReview,
         };
         let at = SessionRef::Token(a.cred.clone());
-        let (id, status, result) = cmd::simulate(&state.writer, meta(&state, &req), at, action.to_string()).await?;
-        Ok(HttpResponse::Ok().json(json!({ "session_id": id, "status": status, "result_status": result })))
+        let (id, status, result) = cmd::simulate(&state.writer, meta(&state, &req), at, action).await?;
+        Ok(HttpResponse::Ok().json(OutcomeApplied {
+            session_id: SessionId::from_stored(id),
+            status: SessionStatus::from_stored(&status)?,
+            result_status: result.as_deref().map(ResultStatus::from_stored).transpose()?,
+        }))
     }
     .await;
     a.finish("sandbox-outcome", result)
@@ -477,4 +577,32 @@ pub(crate) async fn prepare(doc_type: &str, bytes: Vec<u8>) -> Result<CaptureSte
     web::block(move || cmd::prepare_upload(&doc_type, sniff_mime(&bytes), bytes))
         .await
         .map_err(|e| AppError::Internal(format!("upload preparation stopped: {e}")))?
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(session, consent, document_type, documents, selfie, user_data, fraud_signals, complete, sandbox_outcome),
+    components(schemas(
+        CaptureState,
+        ConsentBody,
+        DocumentTypeBody,
+        CaptureUpload,
+        CaptureDocumentForm,
+        SelfieForm,
+        CaptureUserData,
+        UserDataSaved,
+        SignalsBody,
+        SignalsRecorded,
+        CaptureCompleted,
+        OutcomeBody,
+        OutcomeApplied,
+        CaptureDocumentType,
+        DocumentType,
+        SandboxOutcome
+    ))
+)]
+struct Api;
+
+pub fn api() -> utoipa::openapi::OpenApi {
+    <Api as utoipa::OpenApi>::openapi()
 }

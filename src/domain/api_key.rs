@@ -156,9 +156,30 @@ impl Scope {
 macro_rules! key_vocabulary {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:expr),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant,)*
+        }
+
+        // Written out rather than derived: the derive cannot read a `rename` that arrives through a macro,
+        // and would document the variant names instead of the values on the wire.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let doc: &[&str] = &[$(stringify!($doc)),*];
+                let description = doc.first().map(|d| {
+                    let d = d.trim_start_matches("doc =").trim();
+                    d.strip_prefix('r').unwrap_or(d).trim_matches('"').trim().to_string()
+                });
+                super::values::schema_from(serde_json::json!({
+                    "type": "string", "enum": [$($text),*], "description": description,
+                }))
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
         }
 
         impl $name {

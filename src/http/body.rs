@@ -47,7 +47,7 @@ pub async fn read_json(req: &HttpRequest, payload: &mut Payload) -> Result<serde
 /// Deserialises a JSON value into `T`, naming every offending field on failure: after each refusal the
 /// refused top-level field is set aside and the rest is tried again, so one answer lists all problems.
 pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
-    let mut value = value;
+    let mut value = whole_numbers_as_integers(value);
     let mut errors: Vec<FieldError> = Vec::new();
     for _ in 0..64 {
         match serde_path_to_error::deserialize::<_, T>(value.clone()) {
@@ -77,6 +77,21 @@ pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppErro
     }
     let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
     Err(AppError::Validation { detail, errors })
+}
+
+/// JSON does not tell `3` from `3.0` (JSON Schema calls both an integer), but serde does: whole numbers
+/// written with a fraction become integers before typed parsing, so an integer field takes `3.0` too.
+fn whole_numbers_as_integers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers_as_integers).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, whole_numbers_as_integers(v))).collect()),
+        other => other,
+    }
 }
 
 /// One 422 from a serde failure at `path`: an unknown field is named as the field itself, and serde's

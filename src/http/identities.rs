@@ -667,9 +667,18 @@ async fn get_custom_fields(state: web::Data<AppState>, p: Principal, path: ApiPa
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomFieldsBody {
-    /// Values by field name; `null` deletes a value.
-    #[schema(value_type = Object)]
+    /// Values by field name: strings, numbers or booleans (as the identity type defines them); `null`
+    /// deletes a value.
+    #[schema(schema_with = custom_field_values_schema)]
     pub custom_fields: Map<String, Value>,
+}
+
+fn custom_field_values_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    values::schema_from(serde_json::json!({
+        "type": "object",
+        "additionalProperties": { "type": ["string", "number", "boolean", "null"] },
+        "description": "Custom field values by name.",
+    }))
 }
 
 #[utoipa::path(patch, path = "/api/v1/identities/{identity_id}/custom-fields", tag = TAG, operation_id = "set_identity_custom_fields",

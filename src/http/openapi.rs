@@ -58,16 +58,20 @@ pub fn document() -> Value {
     value
 }
 
-/// Rules between fields that the types alone cannot state: name and date of birth are searched together.
+/// Rules between fields that the types alone cannot state: name and date of birth are searched together
+/// (spec §1.6.7), so a search body has all three or none of them.
 fn add_dependent_fields(doc: &mut Value) {
-    let together = json!({
-        "first_name": ["last_name", "date_of_birth"],
-        "last_name": ["first_name", "date_of_birth"],
-        "date_of_birth": ["first_name", "last_name"],
-    });
+    // All three as strings, or each absent or null.
+    let all_or_none = json!([
+        { "required": ["first_name", "last_name", "date_of_birth"],
+          "properties": { "first_name": { "type": "string" }, "last_name": { "type": "string" },
+                          "date_of_birth": { "type": "string" } } },
+        { "properties": { "first_name": { "type": "null" }, "last_name": { "type": "null" },
+                          "date_of_birth": { "type": "null" } } },
+    ]);
     for name in ["SearchBody", "AdvancedSearchBody"] {
         if let Some(schema) = doc["components"]["schemas"].get_mut(name) {
-            schema["dependentRequired"] = together.clone();
+            schema["anyOf"] = all_or_none.clone();
         }
     }
 }

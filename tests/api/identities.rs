@@ -1050,3 +1050,24 @@ async fn search_ids(app: &TestApp, body: serde_json::Value) -> Vec<String> {
     assert_eq!(r.status, 200, "search {body}: {}", r.body);
     ids_of(&r)
 }
+
+#[actix_web::test]
+async fn whole_numbers_written_with_a_fraction_count_as_integers() {
+    let app = spawn_app().await;
+    app.create_identity(json!({"external_ref": "wn_1"})).await;
+    let r = app.post("/identities/search", json!({"external_ref": "wn_1", "limit": 10.0, "offset": 0.0})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["pagination"]["limit"], 10);
+    assert_error(&app.post("/identities/search", json!({"limit": 10.5})).await, 422);
+}
+
+#[actix_web::test]
+async fn the_search_schema_states_that_name_and_birth_date_come_together() {
+    let app = spawn_app().await;
+    let doc = app.send("GET", "/api/v1/openapi.json", None, &[], None).await.body;
+    let search = &doc["components"]["schemas"]["SearchBody"];
+    assert!(search["properties"]["first_name"].is_object(), "{search}");
+    let branches = search["anyOf"].as_array().expect("all-or-none branches");
+    assert_eq!(branches[0]["required"], json!(["first_name", "last_name", "date_of_birth"]));
+    assert!(search["properties"].get("address_line1").is_none(), "only searchable fields: {search}");
+}

@@ -39,6 +39,7 @@ fn parts() -> Vec<utoipa::openapi::OpenApi> {
         super::api_keys::api(),
         super::settings::api(),
         super::system::api(),
+        super::workflows::api(),
     ]
 }
 
@@ -56,8 +57,15 @@ pub fn document() -> Value {
     value
 }
 
-/// Rules between fields that the types alone cannot state: name and date of birth are searched together.
+/// Rules between fields that the types alone cannot state: name and date of birth are searched together;
+/// a workflow definition is `steps` or `graph`, not both (and a new workflow needs one).
 fn add_dependent_fields(doc: &mut Value) {
+    if let Some(schema) = doc["components"]["schemas"].get_mut("CreateWorkflowBody") {
+        schema["oneOf"] = json!([{ "required": ["steps"] }, { "required": ["graph"] }]);
+    }
+    if let Some(schema) = doc["components"]["schemas"].get_mut("UpdateWorkflowBody") {
+        schema["not"] = json!({ "required": ["steps", "graph"] });
+    }
     let together = json!({
         "first_name": ["last_name", "date_of_birth"],
         "last_name": ["first_name", "date_of_birth"],

@@ -5,8 +5,9 @@
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
 use crate::checks::engine::DEFAULT_CHECKS;
-use crate::domain::ids;
-use crate::domain::workflow::{self as dom, Graph};
+use crate::domain::ids::WorkflowId;
+use crate::domain::values::parse_text;
+use crate::domain::workflow::{self as dom, Graph, Policy, WorkflowGraph};
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent};
 use rusqlite::{params, OptionalExtension};
@@ -15,17 +16,22 @@ use serde_json::{json, Map, Value};
 /// A workflow definition as given: the legacy steps list or a graph.
 #[derive(Debug, Clone)]
 pub enum Definition {
-    Steps(Vec<String>),
-    Graph(Graph),
+    Steps(Vec<Policy>),
+    Graph(WorkflowGraph),
 }
 
 impl Definition {
     pub fn graph(&self) -> AppResult<(String, Option<Vec<String>>, Graph)> {
         match self {
-            Definition::Steps(s) => Ok(("steps".into(), Some(s.clone()), dom::graph_from_steps(s)?)),
+            Definition::Steps(s) => {
+                let s: Vec<String> = s.iter().map(|p| p.as_str().to_string()).collect();
+                let g = dom::graph_from_steps(&s)?;
+                Ok(("steps".into(), Some(s), g))
+            }
             Definition::Graph(g) => {
-                dom::validate(g)?;
-                Ok(("graph".into(), None, g.clone()))
+                let g = g.to_graph()?;
+                dom::validate(&g)?;
+                Ok(("graph".into(), None, g))
             }
         }
     }
@@ -49,16 +55,19 @@ fn draft_event(version: i64, def: &Definition) -> AppResult<NewEvent> {
     ))
 }
 
-fn create_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: CreateWorkflow) -> AppResult<String> {
-    if input.name.trim().is_empty() || input.name.chars().count() > 200 {
-        return Err(AppError::validation("name", "must be 1 to 200 characters"));
-    }
-    let id = ids::new_id(ids::WORKFLOW);
+/// A workflow name: 1 to 200 characters after trimming, no control characters.
+fn name(text: &str) -> AppResult<String> {
+    parse_text("name", text, 200).map_err(|e| AppError::validation(&e.field, e.message))
+}
+
+fn create_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: CreateWorkflow) -> AppResult<WorkflowId> {
+    let name = name(&input.name)?;
+    let id = WorkflowId::new();
     let mut events = vec![
         NewEvent::new(
             "WorkflowCreated",
             json!({
-                "name": input.name.trim(),
+                "name": name,
                 "description": input.description,
                 "data_requirements": input.data_requirements,
                 "screening_settings": input.screening_settings,
@@ -70,11 +79,11 @@ fn create_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: CreateWorkflow) ->
     if input.is_default {
         events.push(NewEvent::new("WorkflowSetDefault", json!({})));
     }
-    w.emit(&meta.event_meta(), &id, 0, events)?;
+    w.emit(&meta.event_meta(), id.as_str(), 0, events)?;
     Ok(id)
 }
 
-pub async fn create(writer: &Writer, meta: CommandMeta, input: CreateWorkflow) -> AppResult<String> {
+pub async fn create(writer: &Writer, meta: CommandMeta, input: CreateWorkflow) -> AppResult<WorkflowId> {
     writer.execute(move |w| create_in(w, &meta, input)).await
 }
 
@@ -107,17 +116,14 @@ pub struct UpdateWorkflow {
     pub is_default: Option<bool>,
 }
 
-pub async fn update(writer: &Writer, meta: CommandMeta, id: String, u: UpdateWorkflow) -> AppResult<String> {
+pub async fn update(writer: &Writer, meta: CommandMeta, id: WorkflowId, u: UpdateWorkflow) -> AppResult<WorkflowId> {
     writer
         .execute(move |w| {
-            let (version, latest) = require(w, &meta.environment, &id)?;
+            let (version, latest) = require(w, &meta.environment, id.as_str())?;
             let mut events = Vec::new();
             let mut fields = Map::new();
             if let Some(n) = &u.name {
-                if n.trim().is_empty() {
-                    return Err(AppError::validation("name", "must not be empty"));
-                }
-                fields.insert("name".into(), json!(n.trim()));
+                fields.insert("name".into(), json!(name(n)?));
             }
             if let Some(d) = &u.description {
                 fields.insert("description".into(), json!(d));
@@ -143,7 +149,7 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id: String, u: UpdateWor
                 None => {}
             }
             if !events.is_empty() {
-                w.emit(&meta.event_meta(), &id, version, events)?;
+                w.emit(&meta.event_meta(), id.as_str(), version, events)?;
             }
             Ok(id)
         })
@@ -151,16 +157,16 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id: String, u: UpdateWor
 }
 
 /// Publishes a draft version (the latest when `version` is None).
-pub async fn publish(writer: &Writer, meta: CommandMeta, id: String, version: Option<i64>) -> AppResult<i64> {
+pub async fn publish(writer: &Writer, meta: CommandMeta, id: WorkflowId, version: Option<i64>) -> AppResult<i64> {
     writer
         .execute(move |w| {
-            let (stream, latest) = require(w, &meta.environment, &id)?;
+            let (stream, latest) = require(w, &meta.environment, id.as_str())?;
             let v = version.unwrap_or(latest);
             let status: Option<String> = w
                 .conn
                 .query_row(
                     "SELECT status FROM workflow_versions WHERE workflow_id = ?1 AND version = ?2",
-                    params![id, v],
+                    params![id.as_str(), v],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -169,34 +175,39 @@ pub async fn publish(writer: &Writer, meta: CommandMeta, id: String, version: Op
                 Some("published") => return Err(AppError::Conflict(format!("Version {v} is already published."))),
                 Some(_) => {}
             }
-            w.emit(&meta.event_meta(), &id, stream, vec![NewEvent::new("WorkflowPublished", json!({ "version": v }))])?;
+            w.emit(
+                &meta.event_meta(),
+                id.as_str(),
+                stream,
+                vec![NewEvent::new("WorkflowPublished", json!({ "version": v }))],
+            )?;
             Ok(v)
         })
         .await
 }
 
-pub async fn set_default(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<String> {
+pub async fn set_default(writer: &Writer, meta: CommandMeta, id: WorkflowId) -> AppResult<WorkflowId> {
     writer
         .execute(move |w| {
-            let (stream, _) = require(w, &meta.environment, &id)?;
-            w.emit(&meta.event_meta(), &id, stream, vec![NewEvent::new("WorkflowSetDefault", json!({}))])?;
+            let (stream, _) = require(w, &meta.environment, id.as_str())?;
+            w.emit(&meta.event_meta(), id.as_str(), stream, vec![NewEvent::new("WorkflowSetDefault", json!({}))])?;
             Ok(id)
         })
         .await
 }
 
-pub async fn deactivate(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<String> {
+pub async fn deactivate(writer: &Writer, meta: CommandMeta, id: WorkflowId) -> AppResult<WorkflowId> {
     writer
         .execute(move |w| {
-            let (stream, _) = require(w, &meta.environment, &id)?;
+            let (stream, _) = require(w, &meta.environment, id.as_str())?;
             let is_default: bool =
-                w.conn.query_row("SELECT is_default FROM workflows WHERE id = ?1", [&id], |r| r.get(0))?;
+                w.conn.query_row("SELECT is_default FROM workflows WHERE id = ?1", [id.as_str()], |r| r.get(0))?;
             if is_default {
-                return Err(AppError::invalid_state(
-                    "The default workflow cannot be deactivated; make another one the default first.",
+                return Err(AppError::Conflict(
+                    "The default workflow cannot be deactivated; make another one the default first.".into(),
                 ));
             }
-            w.emit(&meta.event_meta(), &id, stream, vec![NewEvent::new("WorkflowDeactivated", json!({}))])?;
+            w.emit(&meta.event_meta(), id.as_str(), stream, vec![NewEvent::new("WorkflowDeactivated", json!({}))])?;
             Ok(id)
         })
         .await
@@ -217,7 +228,13 @@ pub async fn ensure_defaults(writer: &Writer, now: String) -> AppResult<()> {
                     name: "Default KYC".into(),
                     description: Some("Document, age, face match, duplicates and risk, then auto-approve.".into()),
                     is_default: true,
-                    definition: Definition::Steps(DEFAULT_CHECKS.iter().map(|s| s.to_string()).chain(["auto_approve".to_string()]).collect()),
+                    definition: Definition::Steps(
+                        DEFAULT_CHECKS
+                            .iter()
+                            .filter_map(|s| Policy::ALL.into_iter().find(|p| p.as_str() == *s))
+                            .chain([Policy::AutoApprove])
+                            .collect(),
+                    ),
                     data_requirements: json!({ "selfie": "required", "first_name": "required", "last_name": "required", "dob": "required" })
                         .as_object()
                         .cloned()

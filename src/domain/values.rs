@@ -634,6 +634,22 @@ where
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
+/// Deserialises an optional integer that JSON may also spell as a whole float (`2.0`): JSON Schema's
+/// `integer` is any number without a fractional part.
+pub fn optional_integer<'de, D>(d: D) -> Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    match <Option<serde_json::Number> as serde::Deserialize>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Ok(Some(i)),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+            _ => Err(serde::de::Error::custom(format!("invalid value: {n}, expected an integer"))),
+        },
+    }
+}
+
 /// Declares the personal-data fields as typed optional members of a request struct, in one place.
 #[macro_export]
 macro_rules! personal_data_struct {

@@ -326,3 +326,202 @@ mod tests {
         assert!(validate(&g).is_err());
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The graph as the API reads and writes it (spec §1.5.3): typed node fields, other node settings kept as
+// given.
+// ---------------------------------------------------------------------------------------------------------
+
+/// A verification policy (a check a workflow can run); `auto_approve` lets the check pipeline decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    DocumentOcr,
+    DocumentExpiration,
+    AgeVerification,
+    FaceMatch,
+    DuplicateDetection,
+    RiskAssessment,
+    WatchlistScreening,
+    IdentityCrossref,
+    CheckAgainstList,
+    AutoApprove,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 10] = [
+        Policy::DocumentOcr,
+        Policy::DocumentExpiration,
+        Policy::AgeVerification,
+        Policy::FaceMatch,
+        Policy::DuplicateDetection,
+        Policy::RiskAssessment,
+        Policy::WatchlistScreening,
+        Policy::IdentityCrossref,
+        Policy::CheckAgainstList,
+        Policy::AutoApprove,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::DocumentOcr => "document_ocr",
+            Policy::DocumentExpiration => "document_expiration",
+            Policy::AgeVerification => "age_verification",
+            Policy::FaceMatch => "face_match",
+            Policy::DuplicateDetection => "duplicate_detection",
+            Policy::RiskAssessment => "risk_assessment",
+            Policy::WatchlistScreening => "watchlist_screening",
+            Policy::IdentityCrossref => "identity_crossref",
+            Policy::CheckAgainstList => "check_against_list",
+            Policy::AutoApprove => "auto_approve",
+        }
+    }
+}
+
+/// The kind of a graph node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeType {
+    Start,
+    Policy,
+    Conditional,
+    Wait,
+    Terminal,
+}
+
+/// The outcome of a terminal node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TerminalOutcome {
+    Approved,
+    Rejected,
+    NeedsReview,
+}
+
+/// A comparison of a conditional node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum ConditionOp {
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "==")]
+    Eq,
+    #[serde(rename = "!=")]
+    Ne,
+    #[serde(rename = "in")]
+    In,
+    #[serde(rename = "not_in")]
+    NotIn,
+    #[serde(rename = "contains")]
+    Contains,
+    #[serde(rename = "exists")]
+    Exists,
+}
+
+/// One condition of a conditional node; the first that holds chooses `next`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// A dotted path into the session's check results and data, e.g. `risk_assessment.score`.
+    #[schema(example = "risk_assessment.score")]
+    pub field: String,
+    pub op: ConditionOp,
+    /// The value compared with (any JSON value; a list for `in`/`not_in`; unused by `exists`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object, required = false)]
+    pub value: Option<Value>,
+    /// The node to go to (or `review` / `reject`).
+    pub next: String,
+}
+
+/// One node of a workflow graph. Which fields a node needs depends on its type: `start` and `wait` need
+/// `next` (a wait node's `on_fail` is `review`, `reject` or a node id); `policy` needs `policy` and, except
+/// for `auto_approve` (which takes `checks`), `on_pass` and `on_fail`; `conditional` needs `default` and
+/// takes `conditions`; `terminal` needs `outcome`. Node references name another node, or `review` /
+/// `reject`. Other keys are node settings and are kept as given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WorkflowNode {
+    #[serde(rename = "type")]
+    pub node_type: NodeType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub next: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub policy: Option<Policy>,
+    /// The policies an `auto_approve` node runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub checks: Option<Vec<Policy>>,
+    /// The lists a `check_against_list` node checks (none: every active list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub list_ids: Option<Vec<crate::domain::ids::ListId>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub on_pass: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub on_fail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub on_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub on_skipped: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub conditions: Option<Vec<Condition>>,
+    /// A conditional node's fallback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub outcome: Option<TerminalOutcome>,
+    /// Other node settings, kept as given.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+}
+
+/// A workflow graph (a DAG): exactly one `start` node, which `entry` names; no cycles; every path ends in
+/// a `terminal` node (or an `auto_approve` policy node).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowGraph {
+    /// The start node's id.
+    #[schema(example = "start")]
+    pub entry: String,
+    /// Node id -> node.
+    pub nodes: BTreeMap<String, WorkflowNode>,
+}
+
+impl WorkflowGraph {
+    /// The stored form.
+    pub fn to_graph(&self) -> Result<Graph, AppError> {
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|(k, n)| Ok((k.clone(), serde_json::to_value(n)?)))
+            .collect::<Result<BTreeMap<_, _>, serde_json::Error>>()
+            .map_err(|e| AppError::Internal(format!("graph: {e}")))?;
+        Ok(Graph { entry: self.entry.clone(), nodes })
+    }
+
+    /// Read back from the stored form.
+    pub fn from_graph(g: &Graph) -> Result<Self, AppError> {
+        let nodes = g
+            .nodes
+            .iter()
+            .map(|(k, n)| Ok((k.clone(), serde_json::from_value(n.clone())?)))
+            .collect::<Result<BTreeMap<_, _>, serde_json::Error>>()
+            .map_err(|e| AppError::Internal(format!("stored workflow graph: {e}")))?;
+        Ok(WorkflowGraph { entry: g.entry.clone(), nodes })
+    }
+}

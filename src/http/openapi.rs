@@ -41,6 +41,7 @@ fn parts() -> Vec<utoipa::openapi::OpenApi> {
         super::system::api(),
         super::sessions::api(),
         super::capture::api(),
+        super::workflows::api(),
     ]
 }
 
@@ -59,8 +60,15 @@ pub fn document() -> Value {
 }
 
 /// Rules between fields that the types alone cannot state: name and date of birth are searched together
-/// (spec §1.6.7), so a search body has all three or none of them.
+/// (spec §1.6.7), so a search body has all three or none of them; a workflow definition is `steps` or
+/// `graph`, not both (and a new workflow needs one).
 fn add_dependent_fields(doc: &mut Value) {
+    if let Some(schema) = doc["components"]["schemas"].get_mut("CreateWorkflowBody") {
+        schema["oneOf"] = json!([{ "required": ["steps"] }, { "required": ["graph"] }]);
+    }
+    if let Some(schema) = doc["components"]["schemas"].get_mut("UpdateWorkflowBody") {
+        schema["not"] = json!({ "required": ["steps", "graph"] });
+    }
     // All three as strings, or each absent or null.
     let all_or_none = json!([
         { "required": ["first_name", "last_name", "date_of_birth"],

@@ -1,78 +1,180 @@
 //! Workflow reads: the workflow object with its published definition, lists and versions. Must not
 //! write.
 
-use super::{offset_envelope, Page};
+use super::{OffsetPage, Page};
+use crate::domain::ids::WorkflowId;
+use crate::domain::workflow::{Graph, Policy, WorkflowGraph};
 use crate::error::{AppError, AppResult};
 use crate::store::ReadConn;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-fn version_json(conn: &Connection, id: &str, version: i64) -> AppResult<Option<Value>> {
-    Ok(conn
+/// How a workflow version was written: the legacy steps list or a graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowFormat {
+    Steps,
+    Graph,
+}
+
+/// Where a version stands: a draft, the published one, or a formerly published one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionStatus {
+    Draft,
+    Published,
+    Superseded,
+}
+
+/// A workflow (spec §1.5.2) with its published version's definition.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowView {
+    pub id: WorkflowId,
+    pub name: String,
+    pub description: Option<String>,
+    /// The environment's default workflow (sessions without a workflow run it).
+    pub is_default: bool,
+    pub is_active: bool,
+    /// The published version.
+    pub version: i64,
+    /// The newest version, published or draft.
+    pub latest_version: i64,
+    /// A draft newer than the published version exists.
+    pub has_draft: bool,
+    pub format: WorkflowFormat,
+    /// The steps list when the published version was given as steps; null for a graph.
+    pub steps: Option<Vec<Policy>>,
+    /// The number of nodes of the published graph.
+    pub step_count: i64,
+    pub graph: WorkflowGraph,
+    /// What capture collects.
+    #[schema(value_type = Object)]
+    pub data_requirements: Map<String, Value>,
+    /// AML/watchlist settings.
+    #[schema(value_type = Object)]
+    pub screening_settings: Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One version of a workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowVersionView {
+    pub version: i64,
+    pub format: WorkflowFormat,
+    /// The steps list when the version was given as steps; null for a graph.
+    pub steps: Option<Vec<Policy>>,
+    pub graph: WorkflowGraph,
+    pub status: VersionStatus,
+    pub created_at: String,
+    pub published_at: Option<String>,
+}
+
+/// A workflow's versions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowVersions {
+    pub data: Vec<WorkflowVersionView>,
+}
+
+fn bad(what: &str, e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(format!("stored workflow {what}: {e}"))
+}
+
+fn version_view(conn: &Connection, id: &str, version: i64) -> AppResult<Option<WorkflowVersionView>> {
+    let row = conn
         .query_row(
             "SELECT version, format, steps, graph, status, created_at, published_at FROM workflow_versions
              WHERE workflow_id = ?1 AND version = ?2",
             params![id, version],
             |r| {
-                let steps: Option<String> = r.get(2)?;
-                let graph: String = r.get(3)?;
-                Ok(json!({
-                    "version": r.get::<_, i64>(0)?,
-                    "format": r.get::<_, String>(1)?,
-                    "steps": steps.and_then(|s| serde_json::from_str::<Value>(&s).ok()),
-                    "graph": serde_json::from_str::<Value>(&graph).unwrap_or(Value::Null),
-                    "status": r.get::<_, String>(4)?,
-                    "created_at": r.get::<_, String>(5)?,
-                    "published_at": r.get::<_, Option<String>>(6)?,
-                }))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
             },
         )
-        .optional()?)
+        .optional()?;
+    let Some((version, format, steps, graph, status, created_at, published_at)) = row else { return Ok(None) };
+    let format = match format.as_str() {
+        "steps" => WorkflowFormat::Steps,
+        "graph" => WorkflowFormat::Graph,
+        other => return Err(bad("format", other)),
+    };
+    let status = match status.as_str() {
+        "draft" => VersionStatus::Draft,
+        "published" => VersionStatus::Published,
+        "superseded" => VersionStatus::Superseded,
+        other => return Err(bad("version status", other)),
+    };
+    let steps = match steps {
+        Some(s) => Some(serde_json::from_str::<Option<Vec<Policy>>>(&s).map_err(|e| bad("steps", e))?),
+        None => None,
+    }
+    .flatten();
+    let graph: Graph = serde_json::from_str(&graph).map_err(|e| bad("graph", e))?;
+    Ok(Some(WorkflowVersionView {
+        version,
+        format,
+        steps,
+        graph: WorkflowGraph::from_graph(&graph)?,
+        status,
+        created_at,
+        published_at,
+    }))
 }
 
-fn render(conn: &Connection, r: &rusqlite::Row<'_>) -> AppResult<Value> {
+fn object(text: &str) -> Map<String, Value> {
+    serde_json::from_str::<Map<String, Value>>(text).unwrap_or_default()
+}
+
+fn render(conn: &Connection, r: &rusqlite::Row<'_>) -> AppResult<WorkflowView> {
     let id: String = r.get(0)?;
     let current: i64 = r.get(5)?;
-    let v = version_json(conn, &id, current)?.unwrap_or(Value::Null);
+    let v = version_view(conn, &id, current)?.ok_or_else(|| bad("version", format!("{id} v{current} missing")))?;
     let latest: i64 =
         conn.query_row("SELECT COALESCE(MAX(version), 0) FROM workflow_versions WHERE workflow_id = ?1", [&id], |r| {
             r.get(0)
         })?;
     let data_req: String = r.get(6)?;
     let screening: String = r.get(7)?;
-    let steps = v["steps"].clone();
-    let step_count = v["graph"]["nodes"].as_object().map(|n| n.len()).unwrap_or(0);
-    Ok(json!({
-        "id": id,
-        "name": r.get::<_, String>(1)?,
-        "description": r.get::<_, Option<String>>(2)?,
-        "is_default": r.get::<_, bool>(3)?,
-        "is_active": r.get::<_, bool>(4)?,
-        "version": current,
-        "latest_version": latest,
-        "has_draft": latest > current,
-        "format": v["format"],
-        "steps": steps,
-        "step_count": step_count,
-        "graph": v["graph"],
-        "data_requirements": serde_json::from_str::<Value>(&data_req).unwrap_or(json!({})),
-        "screening_settings": serde_json::from_str::<Value>(&screening).unwrap_or(json!({})),
-        "created_at": r.get::<_, String>(8)?,
-        "updated_at": r.get::<_, String>(9)?,
-    }))
+    Ok(WorkflowView {
+        id: WorkflowId::from_stored(id),
+        name: r.get(1)?,
+        description: r.get(2)?,
+        is_default: r.get(3)?,
+        is_active: r.get(4)?,
+        version: current,
+        latest_version: latest,
+        has_draft: latest > current,
+        format: v.format,
+        steps: v.steps,
+        step_count: v.graph.nodes.len() as i64,
+        graph: v.graph,
+        data_requirements: object(&data_req),
+        screening_settings: object(&screening),
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+    })
 }
 
 const COLUMNS: &str = "id, name, description, is_default, is_active, current_version, data_requirements, screening_settings, created_at, updated_at";
 
-pub fn get(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Value> {
+pub fn get(conn: &ReadConn, environment: &str, id: &WorkflowId) -> AppResult<WorkflowView> {
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM workflows WHERE id = ?1 AND environment = ?2"))?;
-    let mut rows = stmt.query(params![id, environment])?;
+    let mut rows = stmt.query(params![id.as_str(), environment])?;
     let row = rows.next()?.ok_or_else(|| AppError::not_found("Workflow"))?;
     render(conn, row)
 }
 
-pub fn list(conn: &ReadConn, environment: &str, page: Page) -> AppResult<Value> {
+pub fn list(conn: &ReadConn, environment: &str, page: Page) -> AppResult<OffsetPage<WorkflowView>> {
     let total: i64 =
         conn.query_row("SELECT COUNT(*) FROM workflows WHERE environment = ?1", [environment], |r| r.get(0))?;
     let mut stmt = conn.prepare(&format!(
@@ -83,22 +185,22 @@ pub fn list(conn: &ReadConn, environment: &str, page: Page) -> AppResult<Value> 
     while let Some(r) = rows.next()? {
         data.push(render(conn, r)?);
     }
-    Ok(offset_envelope(data, total, page))
+    Ok(OffsetPage::new(data, total, page))
 }
 
-pub fn versions(conn: &ReadConn, environment: &str, id: &str) -> AppResult<Value> {
+pub fn versions(conn: &ReadConn, environment: &str, id: &WorkflowId) -> AppResult<WorkflowVersions> {
     get(conn, environment, id)?;
     let versions: Vec<i64> = {
         let mut stmt =
             conn.prepare("SELECT version FROM workflow_versions WHERE workflow_id = ?1 ORDER BY version DESC")?;
-        let rows = stmt.query_map([id], |r| r.get(0))?;
+        let rows = stmt.query_map([id.as_str()], |r| r.get(0))?;
         rows.collect::<Result<_, _>>()?
     };
     let mut data = Vec::new();
     for v in versions {
-        if let Some(j) = version_json(conn, id, v)? {
-            data.push(j);
+        if let Some(view) = version_view(conn, id.as_str(), v)? {
+            data.push(view);
         }
     }
-    Ok(json!({ "data": data }))
+    Ok(WorkflowVersions { data })
 }

@@ -20,3 +20,4 @@ mod session_trail;
 mod sessions;
 mod types;
 mod webhooks;
+mod workflows;

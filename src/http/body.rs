@@ -1,7 +1,7 @@
 //! Request parsing at the boundary: `ApiBody<T>` reads a JSON body (size-limited), accepts any key
 //! casing and the JSON:API envelope, and turns every parse failure into the spec's error shape (400 for
-//! malformed JSON, 413 for oversized bodies, 422 with the field for wrong types). `QueryMap` does the
-//! same for query strings. Must not validate business rules.
+//! malformed JSON, 413 for oversized bodies, 422 with the field for wrong types). `ApiQuery` and `ApiPath` do
+//! the same for query strings and path parameters. Must not validate business rules.
 
 use super::AppState;
 use crate::error::{AppError, FieldError};
@@ -228,45 +228,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiBody<T> {
         Box::pin(async move {
             let value = read_json(&req, &mut payload).await?;
             Ok(ApiBody(typed(value)?))
-        })
-    }
-}
-
-/// The query string as a map; repeated keys keep the last value.
-pub struct QueryMap(pub HashMap<String, String>);
-
-impl FromRequest for QueryMap {
-    type Error = AppError;
-    type Future = std::future::Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let parsed = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-            .map(|pairs| QueryMap(pairs.into_iter().collect()))
-            .map_err(|_| AppError::BadRequest("The query string is malformed.".into()));
-        std::future::ready(parsed)
-    }
-}
-
-impl QueryMap {
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
-    }
-
-    pub fn int(&self, key: &str, min: i64, max: i64, default: i64) -> Result<i64, AppError> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => match v.parse::<i64>() {
-                Ok(n) if (min..=max).contains(&n) => Ok(n),
-                _ => Err(AppError::validation(key, format!("must be an integer from {min} to {max}"))),
-            },
-        }
-    }
-
-    /// `limit` (1..=100) and `offset` (>= 0).
-    pub fn page(&self, default_limit: i64) -> Result<crate::queries::Page, AppError> {
-        Ok(crate::queries::Page {
-            limit: self.int("limit", 1, 100, default_limit)?,
-            offset: self.int("offset", 0, i64::MAX, 0)?,
         })
     }
 }

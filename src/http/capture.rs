@@ -184,6 +184,11 @@ fn gone_page(retry: Option<&str>) -> HttpResponse {
     html(actix_web::http::StatusCode::GONE, body)
 }
 
+#[utoipa::path(get, path = "/verify/{token}", tag = "Capture", operation_id = "capture_page",
+    params(("token" = String, Path, description = "The capture token or one-time link token")),
+    responses(
+        (status = 200, description = "The hosted capture page (an invalid token shows its expired-or-invalid screen)", content_type = "text/html", body = String),
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired", content_type = "text/html", body = String)))]
 async fn page(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
     // A GET never consumes a one-time link (mail scanners and chat previews fetch links); the first action
     // does. Opening the page through the session's own token starts capture (pending -> capturing). An
@@ -216,7 +221,11 @@ async fn page(state: web::Data<AppState>, req: HttpRequest, token: web::Path<Str
     params(("token" = String, Path, description = "The capture token")),
     responses((status = 200, description = "What the capture page shows next", body = CaptureState),
         (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
-async fn session(state: web::Data<AppState>, req: HttpRequest, token: ApiPath<String>) -> Result<HttpResponse, AppError> {
+async fn session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: ApiPath<String>,
+) -> Result<HttpResponse, AppError> {
     let conn = state.read.get()?;
     let cred = credential(&req, token.into_inner());
     let s = cmd::session_for_token(&conn, &state.keyring, &cred, &state.now())
@@ -581,7 +590,18 @@ pub(crate) async fn prepare(doc_type: &str, bytes: Vec<u8>) -> Result<CaptureSte
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(session, consent, document_type, documents, selfie, user_data, fraud_signals, complete, sandbox_outcome),
+    paths(
+        page,
+        session,
+        consent,
+        document_type,
+        documents,
+        selfie,
+        user_data,
+        fraud_signals,
+        complete,
+        sandbox_outcome
+    ),
     components(schemas(
         CaptureState,
         ConsentBody,

@@ -53,7 +53,6 @@ pub fn document() -> Value {
     }
     let mut value = serde_json::to_value(&doc).unwrap_or(Value::Null);
     value["openapi"] = json!("3.1.0");
-    add_untyped_operations(&mut value);
     apply_conventions(&mut value);
     add_dependent_fields(&mut value);
     value
@@ -82,54 +81,6 @@ fn add_dependent_fields(doc: &mut Value) {
             schema["anyOf"] = all_or_none.clone();
         }
     }
-}
-
-/// Operations served but not yet described by typed annotations keep a minimal entry, so the document
-/// still lists everything that is served.
-fn add_untyped_operations(doc: &mut Value) {
-    let paths = doc["paths"].as_object_mut().map(std::mem::take).unwrap_or_default();
-    let mut paths = paths;
-    for spec in super::all_specs() {
-        let full = spec.full_path();
-        let method = spec.method.to_ascii_lowercase();
-        if paths.get(&full).and_then(|p| p.get(&method)).is_some() {
-            continue;
-        }
-        let params: Vec<Value> = path_params(&full)
-            .into_iter()
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect();
-        let mut op = json!({
-            "operationId": operation_id(spec.method, &full),
-            "summary": spec.summary,
-            "parameters": params,
-            "responses": { "200": { "description": "Success", "content": { "application/json": { "schema": {} } } } },
-        });
-        if matches!(spec.method, "POST" | "PATCH" | "PUT") {
-            op["requestBody"] =
-                json!({ "required": false, "content": { "application/json": { "schema": { "type": "object" } } } });
-        }
-        let entry = paths.entry(full).or_insert_with(|| json!({}));
-        entry[method] = op;
-    }
-    doc["paths"] = Value::Object(paths);
-}
-
-fn path_params(path: &str) -> Vec<String> {
-    path.split('/')
-        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(str::to_string)
-        .collect()
-}
-
-fn operation_id(method: &str, path: &str) -> String {
-    let mut id = method.to_ascii_lowercase();
-    for seg in path.split('/').filter(|s| !s.is_empty() && *s != "api" && *s != "v1") {
-        let clean: String = seg.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        id.push('_');
-        id.push_str(&clean);
-    }
-    id
 }
 
 fn error_response(description: &str) -> Value {

@@ -55,7 +55,124 @@ pub fn document() -> Value {
     value["openapi"] = json!("3.1.0");
     apply_conventions(&mut value);
     add_dependent_fields(&mut value);
+    add_response_examples(&mut value);
     value
+}
+
+/// Gives every JSON success response an example body when its annotation has none, built from the
+/// response type's schema: each field's own example (the id and value types carry one), else its first
+/// enum value, else a value of its format. So an example always has the shape the type serialises to.
+fn add_response_examples(doc: &mut Value) {
+    let comps = doc["components"]["schemas"].clone();
+    let Some(paths) = doc["paths"].as_object_mut() else { return };
+    for item in paths.values_mut() {
+        for op in item.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+            for (code, response) in op["responses"].as_object_mut().into_iter().flat_map(|m| m.iter_mut()) {
+                if !code.starts_with('2') {
+                    continue;
+                }
+                let Some(media) = response["content"].get_mut("application/json") else { continue };
+                if media.get("example").is_some() || media.get("examples").is_some() {
+                    continue;
+                }
+                let example = example_of(&media["schema"], &comps, 0);
+                if !example.is_null() {
+                    media["example"] = example;
+                }
+            }
+        }
+    }
+}
+
+/// A field's example: its schema's, except that a plain nullable string is shown as null, and a plain
+/// string is given a value its name suggests (timestamps, URLs) rather than a placeholder.
+fn field_example(name: &str, schema: &Value, comps: &Value, depth: usize) -> Value {
+    let plain = schema.get("example").is_none()
+        && schema.get("examples").is_none()
+        && schema.get("enum").is_none()
+        && schema.get("format").is_none()
+        && schema.get("$ref").is_none();
+    let nullable_string =
+        schema["type"].as_array().is_some_and(|t| t.contains(&json!("null")) && t.contains(&json!("string")));
+    if plain && nullable_string {
+        return Value::Null;
+    }
+    if plain && schema["type"] == "string" {
+        if name.ends_with("_at") {
+            return json!("2026-01-15T10:00:00.000Z");
+        }
+        if name.ends_with("url") {
+            return json!("https://idv.example.com/");
+        }
+    }
+    example_of(schema, comps, depth)
+}
+
+fn example_of(schema: &Value, comps: &Value, depth: usize) -> Value {
+    if depth > 12 {
+        return Value::Null;
+    }
+    if let Some(r) = schema["$ref"].as_str() {
+        return example_of(&comps[r.rsplit('/').next().unwrap_or_default()], comps, depth + 1);
+    }
+    if let Some(e) = schema.get("example") {
+        return e.clone();
+    }
+    if let Some(e) = schema["examples"].as_array().and_then(|e| e.first()) {
+        return e.clone();
+    }
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.iter().find(|v| !v.is_null())) {
+        return first.clone();
+    }
+    if let Some(parts) = schema["allOf"].as_array() {
+        let mut merged = Map::new();
+        for part in parts {
+            if let Value::Object(m) = example_of(part, comps, depth + 1) {
+                merged.extend(m);
+            }
+        }
+        return Value::Object(merged);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(branches) = schema[key].as_array() {
+            return branches
+                .iter()
+                .filter(|b| b["type"] != "null")
+                .map(|b| example_of(b, comps, depth + 1))
+                .find(|e| !e.is_null())
+                .unwrap_or(Value::Null);
+        }
+    }
+    let kind = match &schema["type"] {
+        Value::String(t) => t.as_str(),
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null"),
+        _ if schema["properties"].is_object() => "object",
+        _ => "",
+    };
+    match kind {
+        "object" => Value::Object(
+            schema["properties"]
+                .as_object()
+                .map(|props| props.iter().map(|(k, v)| (k.clone(), field_example(k, v, comps, depth + 1))).collect())
+                .unwrap_or_default(),
+        ),
+        "array" => match example_of(&schema["items"], comps, depth + 1) {
+            Value::Null => json!([]),
+            item => json!([item]),
+        },
+        "string" => json!(match schema["format"].as_str() {
+            Some("date-time") => "2026-01-15T10:00:00.000Z",
+            Some("date") => "1990-04-12",
+            Some("uri") => "https://example.com/",
+            Some("email") => "jane.doe@example.com",
+            Some("binary") => "",
+            _ => "string",
+        }),
+        "integer" => json!(schema["minimum"].as_i64().unwrap_or(0).max(0)),
+        "number" => json!(schema["minimum"].as_f64().unwrap_or(0.0)),
+        "boolean" => json!(false),
+        _ => Value::Null,
+    }
 }
 
 /// Rules between fields that the types alone cannot state: name and date of birth are searched together

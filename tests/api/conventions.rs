@@ -852,6 +852,7 @@ async fn request_bodies_and_responses_declare_their_properties() {
     let comps = &doc["components"]["schemas"];
     let (mut bodies, mut typed_bodies, mut responses, mut typed_responses) = (0, 0, 0, 0);
     let mut untagged = Vec::new();
+    let mut without_example = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             if op["tags"].as_array().is_none_or(|t| t.is_empty()) {
@@ -866,11 +867,17 @@ async fn request_bodies_and_responses_declare_their_properties() {
                 if code.starts_with('2') {
                     responses += 1;
                     typed_responses += content.values().any(|c| declares(&c["schema"], comps, 0)) as usize;
+                    if let Some(json) = content.get("application/json") {
+                        if json.get("example").is_none() && json.get("examples").is_none() {
+                            without_example.push(format!("{method} {path} {code}"));
+                        }
+                    }
                 }
             }
         }
     }
     assert!(untagged.is_empty(), "operations without a tag: {untagged:?}");
+    assert!(without_example.is_empty(), "JSON success responses without an example body: {without_example:?}");
     assert!(
         bodies > 50 && typed_bodies * 100 >= bodies * 95,
         "{typed_bodies}/{bodies} request bodies declare properties"

@@ -347,50 +347,61 @@ async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
     Ok(Reply::ok(q::export(&state.read.get()?, &state.keyring, p.environment(), &id, &now)?))
 }
 
-/// Blind-index search (spec §1.6.7): every criterion given must match; first_name, last_name and
-/// date_of_birth come together.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SearchBody {
-    pub external_ref: Option<ExternalRef>,
-    pub status: Option<StatusName>,
-    pub country: Option<CountryCode>,
-    pub first_name: Option<PersonName>,
-    pub last_name: Option<PersonName>,
-    pub date_of_birth: Option<DateOfBirth>,
-    pub email: Option<Email>,
-    pub phone: Option<Phone>,
-    pub city: Option<PlaceName>,
-    pub state: Option<PlaceName>,
-    pub zip_code: Option<ShortText>,
-    pub document_number: Option<DocumentNumber>,
-    pub ssn: Option<ShortText>,
-    #[schema(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    #[schema(minimum = 0)]
-    pub offset: Option<i64>,
+/// Declares a search body: its own criteria, then the personal-data fields that have a blind index (each
+/// matched through it) and the page, with `searchable_personal_data` to collect the personal data given.
+macro_rules! search_body {
+    ($(#[$doc:meta])* $name:ident { $($extra:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($extra)*
+            pub first_name: Option<PersonName>,
+            pub last_name: Option<PersonName>,
+            pub date_of_birth: Option<DateOfBirth>,
+            pub email: Option<Email>,
+            pub phone: Option<Phone>,
+            pub city: Option<PlaceName>,
+            pub state: Option<PlaceName>,
+            pub zip_code: Option<ShortText>,
+            pub document_number: Option<DocumentNumber>,
+            pub ssn: Option<ShortText>,
+            #[schema(minimum = 1, maximum = 100)]
+            pub limit: Option<i64>,
+            #[schema(minimum = 0)]
+            pub offset: Option<i64>,
+        }
+
+        impl $name {
+            fn searchable_personal_data(&self) -> values::PersonalData {
+                let mut out = values::PersonalData::default();
+                out.put_all(&[
+                    ("first_name", self.first_name.as_ref().map(PersonName::as_str)),
+                    ("last_name", self.last_name.as_ref().map(PersonName::as_str)),
+                    ("date_of_birth", self.date_of_birth.as_ref().map(DateOfBirth::as_str)),
+                    ("email", self.email.as_ref().map(Email::as_str)),
+                    ("phone", self.phone.as_ref().map(Phone::as_str)),
+                    ("city", self.city.as_ref().map(PlaceName::as_str)),
+                    ("state", self.state.as_ref().map(PlaceName::as_str)),
+                    ("zip_code", self.zip_code.as_ref().map(ShortText::as_str)),
+                    ("document_number", self.document_number.as_ref().map(DocumentNumber::as_str)),
+                    ("ssn", self.ssn.as_ref().map(ShortText::as_str)),
+                ]);
+                out
+            }
+        }
+    };
 }
 
-/// The personal-data search criteria of a search body: the fields that have a blind index.
-macro_rules! searchable_personal_data {
-    ($body:expr) => {{
-        let b = &$body;
-        let mut out = values::PersonalData::default();
-        out.put_all(&[
-            ("first_name", b.first_name.as_ref().map(PersonName::as_str)),
-            ("last_name", b.last_name.as_ref().map(PersonName::as_str)),
-            ("date_of_birth", b.date_of_birth.as_ref().map(DateOfBirth::as_str)),
-            ("email", b.email.as_ref().map(Email::as_str)),
-            ("phone", b.phone.as_ref().map(Phone::as_str)),
-            ("city", b.city.as_ref().map(PlaceName::as_str)),
-            ("state", b.state.as_ref().map(PlaceName::as_str)),
-            ("zip_code", b.zip_code.as_ref().map(ShortText::as_str)),
-            ("document_number", b.document_number.as_ref().map(DocumentNumber::as_str)),
-            ("ssn", b.ssn.as_ref().map(ShortText::as_str)),
-        ]);
-        out
-    }};
-}
+search_body!(
+    /// Blind-index search (spec §1.6.7): every criterion given must match; first_name, last_name and
+    /// date_of_birth come together.
+    SearchBody {
+        pub external_ref: Option<ExternalRef>,
+        pub status: Option<StatusName>,
+        pub country: Option<CountryCode>,
+    }
+);
 
 /// Name + date of birth are searched together (one blind index), or not at all.
 fn check_name_and_birth_date(pii: &values::PersonalData) -> Result<(), AppError> {
@@ -422,7 +433,7 @@ async fn search(state: web::Data<AppState>, p: Principal, body: ApiBody<SearchBo
     let b = body.0;
     let page = page_of(b.limit, b.offset, 25)?;
     let criteria = IdentityCriteria {
-        personal_data: search_criteria(searchable_personal_data!(b))?,
+        personal_data: search_criteria(b.searchable_personal_data())?,
         external_ref: b.external_ref,
         statuses: b.status.map(|s| statuses_of(s.as_str())).unwrap_or_default(),
         country: b.country,
@@ -431,53 +442,39 @@ async fn search(state: web::Data<AppState>, p: Principal, body: ApiBody<SearchBo
     Ok(Reply::ok(q::list_offset(&state.read.get()?, &state.keyring, p.environment(), &criteria, page)?))
 }
 
-/// Advanced search (spec §1.6.7 and docs/api-decisions.md): the basic criteria plus status sets, tags
-/// (all / any), type, flags, archive and monitoring state, date ranges and custom field equality.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AdvancedSearchBody {
-    pub external_ref: Option<ExternalRef>,
-    #[schema(max_length = 255)]
-    pub external_ref_prefix: Option<String>,
-    pub status: Option<StatusName>,
-    pub statuses: Option<Vec<StatusName>>,
-    pub country: Option<CountryCode>,
-    pub identity_type_id: Option<IdentityTypeId>,
-    /// Every one of these tags.
-    pub tags: Option<Vec<Tag>>,
-    /// At least one of these tags.
-    pub tags_any: Option<Vec<Tag>>,
-    pub is_flagged: Option<bool>,
-    pub include_archived: Option<bool>,
-    /// true: only archived; false: only not archived.
-    pub archived: Option<bool>,
-    pub monitoring_enabled: Option<bool>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub created_after: Option<Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub created_before: Option<Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub updated_after: Option<Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub updated_before: Option<Timestamp>,
-    /// Equality on non-encrypted custom fields.
-    #[schema(value_type = Option<Object>)]
-    pub custom_fields: Option<Map<String, Value>>,
-    pub first_name: Option<PersonName>,
-    pub last_name: Option<PersonName>,
-    pub date_of_birth: Option<DateOfBirth>,
-    pub email: Option<Email>,
-    pub phone: Option<Phone>,
-    pub city: Option<PlaceName>,
-    pub state: Option<PlaceName>,
-    pub zip_code: Option<ShortText>,
-    pub document_number: Option<DocumentNumber>,
-    pub ssn: Option<ShortText>,
-    #[schema(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    #[schema(minimum = 0)]
-    pub offset: Option<i64>,
-}
+search_body!(
+    /// Advanced search (spec §1.6.7 and docs/api-decisions.md): the basic criteria plus status sets, tags
+    /// (all / any), type, flags, archive and monitoring state, date ranges and custom field equality.
+    AdvancedSearchBody {
+        pub external_ref: Option<ExternalRef>,
+        #[schema(max_length = 255)]
+        pub external_ref_prefix: Option<String>,
+        pub status: Option<StatusName>,
+        pub statuses: Option<Vec<StatusName>>,
+        pub country: Option<CountryCode>,
+        pub identity_type_id: Option<IdentityTypeId>,
+        /// Every one of these tags.
+        pub tags: Option<Vec<Tag>>,
+        /// At least one of these tags.
+        pub tags_any: Option<Vec<Tag>>,
+        pub is_flagged: Option<bool>,
+        pub include_archived: Option<bool>,
+        /// true: only archived; false: only not archived.
+        pub archived: Option<bool>,
+        pub monitoring_enabled: Option<bool>,
+        #[schema(value_type = Option<String>, format = DateTime)]
+        pub created_after: Option<Timestamp>,
+        #[schema(value_type = Option<String>, format = DateTime)]
+        pub created_before: Option<Timestamp>,
+        #[schema(value_type = Option<String>, format = DateTime)]
+        pub updated_after: Option<Timestamp>,
+        #[schema(value_type = Option<String>, format = DateTime)]
+        pub updated_before: Option<Timestamp>,
+        /// Equality on non-encrypted custom fields.
+        #[schema(value_type = Option<Object>)]
+        pub custom_fields: Option<Map<String, Value>>,
+    }
+);
 
 /// An RFC 3339 timestamp, normalised to idv's UTC form.
 #[derive(Debug, Clone)]
@@ -502,7 +499,7 @@ async fn advanced_search(state: web::Data<AppState>, p: Principal, body: ApiBody
     let mut statuses: Vec<String> = b.status.iter().flat_map(|s| statuses_of(s.as_str())).collect();
     statuses.extend(b.statuses.iter().flatten().flat_map(|s| statuses_of(s.as_str())));
     let criteria = IdentityCriteria {
-        personal_data: search_criteria(searchable_personal_data!(b))?,
+        personal_data: search_criteria(b.searchable_personal_data())?,
         external_ref: b.external_ref,
         external_ref_prefix: b.external_ref_prefix,
         statuses,

@@ -22,8 +22,8 @@ async fn get(state: web::Data<AppState>, p: Principal) -> ApiResult {
     Ok(Reply::ok(q::retention(&*state.read.get()?, p.environment())?))
 }
 
-/// Changes to the retention settings; absent fields stay as they are. The sensitive-data window may
-/// not be longer than the data window.
+/// Changes to the retention settings; absent fields stay as they are. When the sensitive-data window is
+/// longer than the data window (or never ends), full deletion at the end of the data window comes first.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateRetentionBody {

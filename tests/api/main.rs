@@ -18,5 +18,6 @@ mod replay;
 mod screening;
 mod session_trail;
 mod sessions;
+mod settings;
 mod types;
 mod webhooks;

@@ -245,8 +245,13 @@ impl<'de> Deserialize<'de> for AllowedIp {
 impl utoipa::PartialSchema for AllowedIp {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
         crate::domain::values::schema_from(serde_json::json!({
-            "type": "string", "minLength": 2, "maxLength": 43,
             "description": "An IPv4 or IPv6 address, or a CIDR block such as 10.0.0.0/8.",
+            "anyOf": [
+                {"type": "string", "format": "ipv4"},
+                {"type": "string", "format": "ipv6"},
+                {"type": "string", "maxLength": 18, "pattern": "^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(3[0-2]|[12]?[0-9])$"},
+                {"type": "string", "maxLength": 43, "pattern": "^(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}|:((:[0-9a-fA-F]{1,4}){1,7}|:))/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"},
+            ],
             "examples": ["10.0.0.0/8"],
         }))
     }

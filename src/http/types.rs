@@ -7,7 +7,7 @@ use super::{AppState, RouteTable};
 use crate::commands::types::{self as cmd, CreateIdentityType, DefineField, UpdateField, UpdateIdentityType};
 use crate::domain::identity_type::FieldType;
 use crate::domain::ids::{CustomFieldId, IdentityTypeId};
-use crate::domain::values::{Label, Slug};
+use crate::domain::values::{Label, Slug, Whole};
 use crate::queries::types::{self as q, CustomFieldView, IdentityTypeView};
 use crate::queries::OffsetPage;
 use actix_web::web;
@@ -185,18 +185,14 @@ struct CreateCustomFieldBody {
 
 const SORT_ORDER_LIMIT: i64 = 1_000_000_000;
 
-/// A field's sort order: a whole number in range, also when written with a fraction of zero (`3.0`),
-/// which JSON Schema counts as an integer.
+/// A field's sort order: a whole number in range (a zero fraction such as `3.0` is accepted, as JSON
+/// Schema counts it as an integer).
 fn sort_order<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     use serde::de::Error;
-    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
-    let whole = match n.as_i64() {
-        Some(i) => Some(i),
-        None => n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= SORT_ORDER_LIMIT as f64).map(|f| f as i64),
-    };
-    match whole {
-        Some(i) if (-SORT_ORDER_LIMIT..=SORT_ORDER_LIMIT).contains(&i) => Ok(Some(i)),
-        _ => Err(D::Error::custom("must be a whole number from -1000000000 to 1000000000")),
+    match Option::<Whole>::deserialize(d)? {
+        None => Ok(None),
+        Some(Whole(i)) if (-SORT_ORDER_LIMIT..=SORT_ORDER_LIMIT).contains(&i) => Ok(Some(i)),
+        Some(_) => Err(D::Error::custom("must be a whole number from -1000000000 to 1000000000")),
     }
 }
 

@@ -18,6 +18,11 @@ async fn a_sensitive_window_longer_than_the_data_window_is_accepted() {
     assert_eq!(r.body["sensitive_data_retention_days"], 36499);
     let got = app.get("/settings/retention").await;
     assert_eq!(got.body["sensitive_data_retention_days"], 36499, "{}", got.body);
+    // A whole number written with a zero fraction is a whole number (JSON Schema's integer).
+    let r = app.patch("/settings/retention", json!({"sensitive_data_retention_days": 25445.0})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["sensitive_data_retention_days"], 25445);
+    assert_error(&app.patch("/settings/retention", json!({"data_retention_days": 1.5})).await, 422);
     // Out-of-range values are still refused, naming the field.
     let r = app.patch("/settings/retention", json!({"data_retention_days": 0})).await;
     assert_error(&r, 422);

@@ -107,6 +107,10 @@ async fn creating_a_key_returns_its_secret_once() {
     // None of the refusals created a key.
     assert_eq!(app.get("/api-keys").await.body["pagination"]["total"], 3);
 
+    // Addresses and CIDR blocks of both families, compressed IPv6 included, match the documented pattern.
+    let r = app.post("/api-keys", json!({"allowed_ips": ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32", "::1"]})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
     // An expiry already past is accepted: the new key is expired from the start.
     let r = app.post("/api-keys", json!({"label": "born expired", "expires_at": "2001-01-01T00:00:00Z"})).await;
     assert_eq!(r.status, 201, "{}", r.body);

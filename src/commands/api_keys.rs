@@ -185,7 +185,7 @@ pub async fn expire(
         .execute(move |w| {
             let version = require_key(w, &meta.environment, id.as_str())?;
             if calling_key_id.as_ref() == Some(&id) {
-                return Err(AppError::invalid_state("An API key cannot expire itself."));
+                return Err(AppError::Conflict("An API key cannot expire itself; expire it with another key.".into()));
             }
             w.emit(
                 &meta.event_meta(),

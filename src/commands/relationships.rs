@@ -55,7 +55,7 @@ pub async fn create(
             let kind = input.relationship_type.into_string();
             let source = load_state(w.conn, &env, source.as_str())?.ok_or_else(|| AppError::not_found("Identity"))?;
             let related = load_state(w.conn, &env, input.related_identity_id.as_str())?
-                .ok_or_else(|| AppError::validation("related_identity_id", "no such identity in this environment"))?;
+                .ok_or_else(|| AppError::not_found("Related identity"))?;
             let custom_active: Option<bool> = w
                 .conn
                 .query_row(

@@ -23,20 +23,26 @@ fn require_type(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<i64> {
     stream_version(w.conn, id)
 }
 
-fn check_statuses(statuses: &[String], default_status: Option<&str>) -> AppResult<()> {
-    for s in statuses {
+/// Whether `status` is a lifecycle status a new identity may start in (not `redacted` or `merged`).
+fn is_start_lifecycle(status: &str) -> bool {
+    crate::domain::identity::canonical_status(status).is_some_and(|s| s != "redacted" && s != "merged")
+}
+
+/// Checks the statuses and returns them with the default status added when it is neither listed nor a
+/// lifecycle status: the status new identities start in is by definition one they may take.
+fn with_default_status(mut statuses: Vec<String>, default_status: Option<&str>) -> AppResult<Vec<String>> {
+    for s in &statuses {
         dom::check_slug("statuses", s)?;
     }
     if let Some(d) = default_status {
-        let known = statuses.iter().any(|s| s == d) || crate::domain::identity::canonical_status(d).is_some();
-        if !known || d == "redacted" || d == "merged" {
-            return Err(AppError::validation(
-                "default_status",
-                "must be one of the type's statuses or a lifecycle status",
-            ));
+        if crate::domain::identity::canonical_status(d).is_some_and(|s| s == "redacted" || s == "merged") {
+            return Err(AppError::validation("default_status", "must not be redacted or merged"));
+        }
+        if !is_start_lifecycle(d) && !statuses.iter().any(|s| s == d) {
+            statuses.push(d.to_string());
         }
     }
-    Ok(())
+    Ok(statuses)
 }
 
 /// A new identity type.
@@ -63,7 +69,7 @@ pub async fn create_type(writer: &Writer, meta: CommandMeta, input: CreateIdenti
     writer
         .execute(move |w| {
             dom::check_slug("name", &input.name)?;
-            check_statuses(&input.statuses, input.default_status.as_deref())?;
+            input.statuses = with_default_status(std::mem::take(&mut input.statuses), input.default_status.as_deref())?;
             let taken: bool = w.conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM identity_types WHERE environment = ?1 AND name = ?2 AND is_deleted = 0)",
                 params![meta.environment, input.name],
@@ -101,7 +107,7 @@ pub async fn update_type(
     id: IdentityTypeId,
     input: UpdateIdentityType,
 ) -> AppResult<IdentityTypeId> {
-    let update = IdentityTypeUpdated {
+    let mut update = IdentityTypeUpdated {
         label: input.label.map(Label::into_string),
         description: input.description,
         statuses: input.statuses.map(|s| s.into_iter().map(Slug::into_string).collect()),
@@ -116,10 +122,31 @@ pub async fn update_type(
                 [id.as_str()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let statuses =
-                update.statuses.clone().unwrap_or_else(|| serde_json::from_str(&current.0).unwrap_or_default());
-            let default = update.default_status.clone().unwrap_or(current.1);
-            check_statuses(&statuses, default.as_deref())?;
+            let stored: Vec<String> = serde_json::from_str(&current.0).unwrap_or_default();
+            match &update.default_status {
+                // A new default status joins the statuses (the ones sent, or the stored ones).
+                Some(default) => {
+                    let statuses = update.statuses.clone().unwrap_or_else(|| stored.clone());
+                    let merged = with_default_status(statuses.clone(), default.as_deref())?;
+                    if merged != statuses || update.statuses.is_some() {
+                        update.statuses = Some(merged);
+                    }
+                }
+                // New statuses must keep the stored default status, unless that is a lifecycle status.
+                None => {
+                    if let Some(statuses) = update.statuses.clone() {
+                        with_default_status(statuses.clone(), None)?;
+                        if let Some(d) = current.1.as_deref() {
+                            if !is_start_lifecycle(d) && !statuses.iter().any(|s| s == d) {
+                                return Err(AppError::Conflict(format!(
+                                    "The type's default status '{d}' is not among the new statuses; \
+                                     send a new default_status with them (or keep '{d}')."
+                                )));
+                            }
+                        }
+                    }
+                }
+            }
             w.emit(
                 &meta.event_meta(),
                 id.as_str(),

@@ -55,6 +55,8 @@ pub struct RelationshipDeleted {
 }
 
 /// Rules for a user-requested link: a known, active, non-system type between two different identities.
+/// An unknown type name is a 404 (it names nothing that exists); a self-link, a system type (kept by idv)
+/// and an inactive custom type are refusals because of what the objects are: 409.
 pub fn check_user_link(
     source: &str,
     related: &str,
@@ -62,32 +64,28 @@ pub fn check_user_link(
     custom_type_active: Option<bool>,
 ) -> Result<(), AppError> {
     if source == related {
-        return Err(AppError::validation("related_identity_id", "an identity cannot be related to itself"));
+        return Err(AppError::Conflict("An identity cannot be related to itself.".into()));
     }
     if is_system_type(relationship_type) {
-        return Err(AppError::validation(
-            "relationship_type",
-            format!("'{relationship_type}' is a system type and cannot be created through the API"),
-        ));
+        return Err(AppError::Conflict(format!(
+            "'{relationship_type}' is a system relationship type, kept by idv; it cannot be created through the API."
+        )));
     }
     if USER_TYPES.contains(&relationship_type) {
         return Ok(());
     }
     match custom_type_active {
         Some(true) => Ok(()),
-        Some(false) => Err(AppError::validation(
-            "relationship_type",
-            format!("custom relationship type '{relationship_type}' is not active"),
-        )),
-        None => {
-            Err(AppError::validation("relationship_type", format!("unknown relationship type '{relationship_type}'")))
-        }
+        Some(false) => Err(AppError::Conflict(format!(
+            "The custom relationship type '{relationship_type}' is not active; activate it first."
+        ))),
+        None => Err(AppError::NotFound(format!("Relationship type '{relationship_type}' not found."))),
     }
 }
 
 pub fn check_user_delete(relationship_type: &str, is_system: bool) -> Result<(), AppError> {
     if is_system || is_system_type(relationship_type) {
-        return Err(AppError::invalid_state(format!(
+        return Err(AppError::Conflict(format!(
             "'{relationship_type}' is a system relationship and cannot be deleted through the API."
         )));
     }
@@ -113,7 +111,8 @@ pub struct RelationshipTypeUpdated {
     pub is_active: Option<bool>,
 }
 
-/// A custom type's name: a lowercase slug that does not shadow a built-in type.
+/// A custom type's name: a lowercase slug that does not shadow a built-in type (taken: 409, like a
+/// duplicate name).
 pub fn check_type_name(name: &str) -> Result<(), AppError> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -123,7 +122,7 @@ pub fn check_type_name(name: &str) -> Result<(), AppError> {
         return Err(AppError::validation("name", "must be a lowercase slug (a-z, 0-9, _), at most 64 characters"));
     }
     if is_system_type(name) || USER_TYPES.contains(&name) {
-        return Err(AppError::validation("name", "must not be the name of a built-in relationship type"));
+        return Err(AppError::Conflict(format!("'{name}' is the name of a built-in relationship type.")));
     }
     Ok(())
 }

@@ -43,14 +43,8 @@ impl Retention {
                 }
             }
         }
-        if let (Some(s), Some(d)) = (self.sensitive_data_retention_days, self.data_retention_days) {
-            if s > d {
-                return Err(AppError::validation(
-                    "sensitive_data_retention_days",
-                    "must not be longer than data_retention_days",
-                ));
-            }
-        }
+        // A sensitive-data window longer than the data window is accepted, as a never-ending one is: full
+        // deletion simply comes first.
         if !(30..=7 * 24 * 3600).contains(&self.image_url_expiry_seconds) {
             return Err(AppError::validation("image_url_expiry_seconds", "must be from 30 to 604800"));
         }

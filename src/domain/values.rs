@@ -746,3 +746,19 @@ mod tests {
         assert!(parse_country("c", "USA").is_err());
     }
 }
+
+/// A whole number from a JSON body, also when written with a zero fraction (`3.0`): JSON Schema counts
+/// that as an integer, so a field declared `integer` accepts it. Ranges are checked by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Whole(pub i64);
+
+impl<'de> serde::Deserialize<'de> for Whole {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let n = <serde_json::Number as serde::Deserialize>::deserialize(d)?;
+        n.as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+            .map(Whole)
+            .ok_or_else(|| D::Error::custom(format!("must be a whole number, not {n}")))
+    }
+}

@@ -43,7 +43,7 @@ async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery
 struct CreateApiKeyBody {
     label: Option<String>,
     note: Option<String>,
-    /// Must be the calling key's environment (the default).
+    /// The calling key's environment (the default); a key cannot create keys of the other environment (403).
     environment: Option<Environment>,
     /// Default `secret`.
     #[serde(rename = "type")]
@@ -53,21 +53,21 @@ struct CreateApiKeyBody {
     api_version: Option<ApiVersion>,
     /// Addresses or CIDR blocks the key may be used from (default: any).
     allowed_ips: Option<Vec<AllowedIp>>,
-    /// RFC 3339, in the future.
+    /// RFC 3339. The key stops working from this moment (a moment already past gives a key that is expired
+    /// from the start; a later update may move it).
     #[schema(format = DateTime)]
     expires_at: Option<String>,
     default_key_inflection: Option<Inflection>,
 }
 
-fn check_expiry(value: &Option<String>, now: time::OffsetDateTime) -> Result<Option<String>, AppError> {
+/// An expiry as stored. A moment that is already past is accepted: the key is refused from then on
+/// (JSON Schema cannot state "in the future", and a 422 must be something the schema states).
+fn check_expiry(value: &Option<String>) -> Result<Option<String>, AppError> {
     match value {
         None => Ok(None),
         Some(v) => {
             let t = crate::clock::parse(v)
                 .ok_or_else(|| AppError::validation("expires_at", "must be an RFC 3339 timestamp"))?;
-            if t <= now {
-                return Err(AppError::validation("expires_at", "must be in the future"));
-            }
             Ok(Some(crate::clock::format(t)))
         }
     }
@@ -86,14 +86,23 @@ struct CreatedApiKey {
 
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "API keys", operation_id = "create_api_key",
     request_body = CreateApiKeyBody,
-    responses((status = 201, description = "The new key and its secret (shown once)", body = CreatedApiKey)))]
+    responses((status = 201, description = "The new key and its secret (shown once)", body = CreatedApiKey),
+              (status = 403, description = "The key lacks `api_keys:write`, or asked for a key of the other environment",
+               body = ErrorBody)))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateApiKeyBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
     let own = Environment::parse("environment", p.environment())?;
     let environment = b.environment.unwrap_or(own);
     if environment != own {
-        return Err(AppError::validation("environment", "a key can only create keys of its own environment"));
+        return Err(AppError::Forbidden {
+            code: "forbidden",
+            detail: format!(
+                "A {} key cannot create {} keys; use a key of that environment.",
+                own.as_str(),
+                environment.as_str()
+            ),
+        });
     }
     let key_type = b.key_type.unwrap_or(KeyType::Secret);
     let scopes = match (key_type, b.scopes) {
@@ -110,7 +119,7 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateAp
         default_key_inflection: b.default_key_inflection.unwrap_or(Inflection::Snake),
         label: b.label,
         note: b.note,
-        expires_at: check_expiry(&b.expires_at, state.clock.now())?,
+        expires_at: check_expiry(&b.expires_at)?,
     };
     let secret = cmd::create(&state.writer, p.meta(state.now()), input).await?;
     let key = q::get(&state.read.get()?, p.environment(), &secret.id)?;
@@ -141,7 +150,7 @@ struct UpdateApiKeyBody {
     #[schema(value_type = Option<Vec<AllowedIp>>)]
     allowed_ips: Option<Option<Vec<AllowedIp>>>,
     api_version: Option<ApiVersion>,
-    /// RFC 3339, in the future; null removes the expiry.
+    /// RFC 3339; null removes the expiry. A moment already past stops the key at once.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
     #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<Option<String>>,
@@ -170,7 +179,7 @@ async fn update(
     p.require(WRITE, &[])?;
     let b = body.0;
     let expires_at = match b.expires_at {
-        Some(v) => Some(check_expiry(&v, state.clock.now())?),
+        Some(v) => Some(check_expiry(&v)?),
         None => None,
     };
     let update = UpdateKey {
@@ -199,7 +208,7 @@ struct ExpiredApiKey {
 #[utoipa::path(post, path = "/api/v1/api-keys/{api_key_id}/expire", tag = "API keys", operation_id = "expire_api_key",
     params(("api_key_id" = ApiKeyId, Path, description = "The key")),
     responses((status = 200, description = "The key no longer authenticates", body = ExpiredApiKey),
-              (status = 422, description = "A key cannot expire itself", body = ErrorBody)))]
+              (status = 409, description = "The key authenticating the request cannot expire itself", body = ErrorBody)))]
 async fn expire(state: web::Data<AppState>, p: Principal, path: ApiPath<ApiKeyId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let caller = ApiKeyId::from_stored(p.key.id.clone());

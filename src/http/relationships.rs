@@ -71,7 +71,8 @@ async fn list(
 struct CreateLinkBody {
     /// The other identity: its `idn_` id or its external_ref.
     related_identity_id: IdentityRef,
-    /// A built-in user type (default `user_linked`) or an active custom type's name; system types are refused.
+    /// A built-in user type (default `user_linked`) or an active custom type's name; system types are refused
+    /// (409) and a name that is no type is a 404.
     #[schema(example = "family_member")]
     relationship_type: Option<RelationshipTypeName>,
     /// Free text, at most 1000 characters.
@@ -88,7 +89,11 @@ struct CreateLinkBody {
     request_body = CreateLinkBody,
     responses(
         (status = 201, description = "The new link, seen from this identity", body = RelationshipView),
-        (status = 409, description = "The identities are already linked with this type", body = super::error::ErrorBody)))]
+        (status = 404, description = "The identity, the related identity or the relationship type does not exist",
+         body = super::error::ErrorBody),
+        (status = 409, description = "The identities are already linked with this type; the link is to the identity \
+         itself; the type is a system type or an inactive custom type; or an identity is redacted or merged",
+         body = super::error::ErrorBody)))]
 async fn create(
     state: web::Data<AppState>,
     p: Principal,
@@ -117,7 +122,7 @@ async fn create(
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"),
            ("relationship_id" = RelationshipId, Path, description = "The link, as listed for this identity")),
     responses((status = 200, description = "Both directions of the link are gone", body = Deleted),
-              (status = 422, description = "A system link cannot be deleted", body = super::error::ErrorBody)))]
+              (status = 409, description = "A system link cannot be deleted", body = super::error::ErrorBody)))]
 async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<(IdentityRef, RelationshipId)>) -> ApiResult {
     p.require("identities:write", &[])?;
     let (identity, relationship) = path.into_inner();
@@ -203,7 +208,8 @@ struct CreateRelationshipTypeBody {
 #[utoipa::path(post, path = "/api/v1/relationship-types", tag = "Relationships", operation_id = "create_relationship_type",
     request_body = CreateRelationshipTypeBody,
     responses((status = 201, description = "The new relationship type", body = RelationshipTypeView),
-              (status = 409, description = "A type with this name exists", body = super::error::ErrorBody)))]
+              (status = 409, description = "A type with this name exists, or the name is a built-in type's",
+               body = super::error::ErrorBody)))]
 async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateRelationshipTypeBody>) -> ApiResult {
     p.require("settings:write", &["identities:write"])?;
     let b = body.0;

@@ -5,6 +5,7 @@ use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
 use crate::commands::sessions as cmd;
 use crate::domain::settings::Retention;
+use crate::domain::values::Whole;
 use crate::queries::settings as q;
 use actix_web::web;
 use serde::Deserialize;
@@ -22,23 +23,23 @@ async fn get(state: web::Data<AppState>, p: Principal) -> ApiResult {
     Ok(Reply::ok(q::retention(&*state.read.get()?, p.environment())?))
 }
 
-/// Changes to the retention settings; absent fields stay as they are. The sensitive-data window may
-/// not be longer than the data window.
+/// Changes to the retention settings; absent fields stay as they are. When the sensitive-data window is
+/// longer than the data window (or never ends), full deletion at the end of the data window comes first.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateRetentionBody {
     /// Days, 1 to 36500; null for never.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
-    sensitive_data_retention_days: Option<Option<i64>>,
+    sensitive_data_retention_days: Option<Option<Whole>>,
     /// Days, 1 to 36500; null for never.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
-    data_retention_days: Option<Option<i64>>,
+    data_retention_days: Option<Option<Whole>>,
     auto_redact_on_retention_expiry: Option<bool>,
     /// Seconds, 30 to 604800.
-    #[schema(minimum = 30, maximum = 604800)]
-    image_url_expiry_seconds: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 30, maximum = 604800)]
+    image_url_expiry_seconds: Option<Whole>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/settings/retention", tag = "Settings", operation_id = "update_retention_settings",
@@ -49,16 +50,16 @@ async fn update(state: web::Data<AppState>, p: Principal, body: ApiBody<UpdateRe
     let b = body.0;
     let mut r: Retention = q::retention(&*state.read.get()?, p.environment())?;
     if let Some(v) = b.sensitive_data_retention_days {
-        r.sensitive_data_retention_days = v;
+        r.sensitive_data_retention_days = v.map(|w| w.0);
     }
     if let Some(v) = b.data_retention_days {
-        r.data_retention_days = v;
+        r.data_retention_days = v.map(|w| w.0);
     }
     if let Some(v) = b.auto_redact_on_retention_expiry {
         r.auto_redact_on_retention_expiry = v;
     }
     if let Some(v) = b.image_url_expiry_seconds {
-        r.image_url_expiry_seconds = v;
+        r.image_url_expiry_seconds = v.0;
     }
     cmd::update_retention(&state.writer, p.meta(state.now()), r).await?;
     Ok(Reply::ok(q::retention(&*state.read.get()?, p.environment())?))

@@ -7,7 +7,7 @@ use super::{AppState, RouteTable};
 use crate::commands::types::{self as cmd, CreateIdentityType, DefineField, UpdateField, UpdateIdentityType};
 use crate::domain::identity_type::FieldType;
 use crate::domain::ids::{CustomFieldId, IdentityTypeId};
-use crate::domain::values::{Label, Slug};
+use crate::domain::values::{Label, Slug, Whole};
 use crate::queries::types::{self as q, CustomFieldView, IdentityTypeView};
 use crate::queries::OffsetPage;
 use actix_web::web;
@@ -62,7 +62,8 @@ struct CreateIdentityTypeBody {
     description: Option<String>,
     /// Custom statuses for identities of this type.
     statuses: Option<Vec<Slug>>,
-    /// One of `statuses` or a lifecycle status (not `redacted` or `merged`).
+    /// The status new identities of this type start in: a lifecycle status (not `redacted` or `merged`) or a
+    /// custom status, which joins `statuses` when it is not listed.
     default_status: Option<Slug>,
     /// Make this the type of identities created without one (default false).
     is_default: Option<bool>,
@@ -105,7 +106,8 @@ struct UpdateIdentityTypeBody {
     #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
     statuses: Option<Vec<Slug>>,
-    /// Null clears it (new identities start `pending`).
+    /// Null clears it (new identities start `pending`). A custom status joins the statuses (those sent, or
+    /// the stored ones) when it is not among them.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
     #[schema(value_type = Option<Slug>)]
     default_status: Option<Option<Slug>>,
@@ -116,7 +118,8 @@ struct UpdateIdentityTypeBody {
     operation_id = "update_identity_type",
     params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
     request_body = UpdateIdentityTypeBody,
-    responses((status = 200, description = "The updated identity type", body = IdentityTypeView)))]
+    responses((status = 200, description = "The updated identity type", body = IdentityTypeView),
+              (status = 409, description = "The new statuses leave out the type's default status", body = ErrorBody)))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -174,7 +177,23 @@ struct CreateCustomFieldBody {
     enum_values: Option<Vec<String>>,
     /// A regular expression string values must match.
     validation_regex: Option<String>,
+    /// Position among the type's fields (lower first), a whole number from -1000000000 to 1000000000.
+    #[serde(default, deserialize_with = "sort_order")]
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     sort_order: Option<i64>,
+}
+
+const SORT_ORDER_LIMIT: i64 = 1_000_000_000;
+
+/// A field's sort order: a whole number in range (a zero fraction such as `3.0` is accepted, as JSON
+/// Schema counts it as an integer).
+fn sort_order<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error;
+    match Option::<Whole>::deserialize(d)? {
+        None => Ok(None),
+        Some(Whole(i)) if (-SORT_ORDER_LIMIT..=SORT_ORDER_LIMIT).contains(&i) => Ok(Some(i)),
+        Some(_) => Err(D::Error::custom("must be a whole number from -1000000000 to 1000000000")),
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/identity-types/{type_id}/fields", tag = "Identity types",
@@ -233,6 +252,9 @@ struct UpdateCustomFieldBody {
     label: Option<Label>,
     is_required: Option<bool>,
     is_unique: Option<bool>,
+    /// Position among the type's fields (lower first), a whole number from -1000000000 to 1000000000.
+    #[serde(default, deserialize_with = "sort_order")]
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     sort_order: Option<i64>,
     /// Null removes the pattern.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]

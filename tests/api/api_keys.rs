@@ -92,18 +92,31 @@ async fn creating_a_key_returns_its_secret_once() {
         json!({"scopes": ["*"]}),
         json!({"allowed_ips": ["not-an-ip"]}),
         json!({"allowed_ips": ["10.0.0.0/33"]}),
-        json!({"environment": "live"}),
         json!({"environment": "staging"}),
         json!({"type": "magic"}),
         json!({"api_version": "1999-01-01"}),
-        json!({"expires_at": "2001-01-01T00:00:00Z"}),
         json!({"expires_at": "tomorrow"}),
     ] {
         let r = app.post("/api-keys", body.clone()).await;
         assert_eq!(assert_error(&r, 422), "validation_error", "{body}");
     }
+    // A sandbox key may not create live keys: a refusal of the caller, not of the request's shape.
+    let r = app.post("/api-keys", json!({"environment": "live"})).await;
+    assert_eq!(assert_error(&r, 403), "forbidden");
+    assert!(r.body["detail"].as_str().unwrap().contains("live"), "{}", r.body);
     // None of the refusals created a key.
     assert_eq!(app.get("/api-keys").await.body["pagination"]["total"], 3);
+
+    // Addresses and CIDR blocks of both families, compressed IPv6 included, match the documented pattern.
+    let r = app.post("/api-keys", json!({"allowed_ips": ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32", "::1"]})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // An expiry already past is accepted: the new key is expired from the start.
+    let r = app.post("/api-keys", json!({"label": "born expired", "expires_at": "2001-01-01T00:00:00Z"})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["expires_at"], "2001-01-01T00:00:00.000Z", "{}", r.body);
+    let secret = r.body["secret"].as_str().unwrap().to_string();
+    assert_eq!(assert_error(&app.send("GET", "/identities", Some(&secret), &[], None).await, 401), "unauthorized");
 }
 
 #[actix_web::test]
@@ -157,6 +170,15 @@ async fn updating_a_key_changes_its_scopes_on_the_next_request() {
     let got = app.get(&format!("/api-keys/{id}")).await;
     assert_eq!(got.body["label"], "wider");
 
+    // An expiry already past is accepted and stops the key at once; a later one lets it in again.
+    let r = app.patch(&format!("/api-keys/{id}"), json!({"expires_at": "2000-01-01T00:00:00Z"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let stopped = app.send("GET", "/identities", Some(&secret), &[], None).await;
+    assert_eq!(assert_error(&stopped, 401), "unauthorized");
+    let r = app.patch(&format!("/api-keys/{id}"), json!({"expires_at": null})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.send("GET", "/identities", Some(&secret), &[], None).await.status, 200);
+
     let after = app.send("POST", "/identities", Some(&secret), &[], Some(&body)).await;
     assert_eq!(after.status, 201, "{}", after.body);
 
@@ -202,13 +224,13 @@ async fn an_expired_key_stops_working_and_no_key_expires_itself() {
     let manager = r.body["secret"].as_str().unwrap().to_string();
     let path = format!("/api-keys/{manager_id}/expire");
     let r = app.send("POST", &path, Some(&manager), &[], Some(&json!({}))).await;
-    assert_error(&r, 422);
+    assert_eq!(assert_error(&r, 409), "conflict");
     let r = app.send("GET", "/api-keys", Some(&manager), &[], None).await;
     assert_eq!(r.status, 200, "{}", r.body);
 
     // The bootstrap sandbox key cannot expire itself either.
     let own_id = own_key_id(&app, &app.sandbox_key).await;
-    assert_error(&app.post(&format!("/api-keys/{own_id}/expire"), json!({})).await, 422);
+    assert_eq!(assert_error(&app.post(&format!("/api-keys/{own_id}/expire"), json!({})).await, 409), "conflict");
     assert_eq!(app.get("/identities").await.status, 200);
 
     // Another key may expire it.

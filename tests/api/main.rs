@@ -18,6 +18,7 @@ mod replay;
 mod screening;
 mod session_trail;
 mod sessions;
+mod settings;
 mod types;
 mod webhooks;
 mod workflows;

@@ -123,16 +123,18 @@ async fn invalid_links_are_refused() {
 
     for system in ["same_document", "same_name_dob", "same_email", "same_face", "merged"] {
         let r = app.post(&path, json!({"related_identity_id": b, "relationship_type": system})).await;
-        assert_eq!(assert_error(&r, 422), "validation_error", "system type {system}");
+        assert_eq!(assert_error(&r, 409), "conflict", "system type {system}");
     }
+    // A type name that names nothing, and a related identity that does not exist, are 404s.
     let r = app.post(&path, json!({"related_identity_id": b, "relationship_type": "best_friend"})).await;
-    assert_error(&r, 422);
+    assert_eq!(assert_error(&r, 404), "not_found");
+    assert!(r.body["detail"].as_str().unwrap().contains("best_friend"), "{}", r.body);
+    // A link to itself is refused whatever the request's shape: 409, like merging an identity into itself.
     let r = app.post(&path, json!({"related_identity_id": a})).await;
-    assert_error(&r, 422);
+    assert_eq!(assert_error(&r, 409), "conflict");
     let r = app.post(&path, json!({"related_identity_id": "idn_does_not_exist"})).await;
-    let status = r.status;
-    assert!(status == 422 || status == 404, "unknown related identity: {status} {}", r.body);
-    assert_error(&r, status);
+    assert_eq!(assert_error(&r, 404), "not_found");
+    assert!(r.body["detail"].as_str().unwrap().contains("Related identity"), "{}", r.body);
     let r = app.post(&path, json!({})).await;
     assert_error(&r, 422);
     let r = app.post("/identities/idn_missing/relationships", json!({"related_identity_id": b})).await;
@@ -238,9 +240,9 @@ async fn a_merge_records_a_system_link_and_carries_user_links_over() {
 
     // System links cannot be deleted, from either side.
     let r = app.delete(&format!("/identities/{secondary}/relationships/{system_rel}")).await;
-    assert_error(&r, 422);
+    assert_error(&r, 409);
     let r = app.delete(&format!("/identities/{primary}/relationships/{primary_side}")).await;
-    assert_error(&r, 422);
+    assert_error(&r, 409);
     assert_eq!(data(&app.get(&format!("/identities/{secondary}/relationships?type=merged")).await).len(), 1);
 }
 
@@ -271,9 +273,10 @@ async fn custom_relationship_types_can_be_managed() {
         let r = app.post("/relationship-types", json!({"name": bad, "label": "X"})).await;
         assert_error(&r, 422);
     }
+    // A built-in type's name is taken, like a custom type's.
     for builtin in ["user_linked", "family_member", "merged", "same_document"] {
         let r = app.post("/relationship-types", json!({"name": builtin, "label": "X"})).await;
-        assert_error(&r, 422);
+        assert_eq!(assert_error(&r, 409), "conflict", "{builtin}");
     }
     assert_error(&app.post("/relationship-types", json!({"name": "no_label"})).await, 422);
 
@@ -363,7 +366,7 @@ async fn links_may_use_active_custom_types_only() {
             json!({"related_identity_id": c, "relationship_type": "co_signer"}),
         )
         .await;
-    assert_error(&refused, 422);
+    assert_eq!(assert_error(&refused, 409), "conflict");
 
     let r = app.patch(&format!("/relationship-types/{type_id}"), json!({"is_active": true})).await;
     assert_eq!(r.status, 200);
@@ -382,7 +385,7 @@ async fn links_may_use_active_custom_types_only() {
             json!({"related_identity_id": c, "relationship_type": "co_signer"}),
         )
         .await;
-    assert_error(&gone, 422);
+    assert_eq!(assert_error(&gone, 404), "not_found");
 
     // Custom types belong to one environment: a live link cannot use a sandbox type.
     let t = app.post("/relationship-types", json!({"name": "sandbox_only", "label": "Sandbox only"})).await;
@@ -396,11 +399,11 @@ async fn links_may_use_active_custom_types_only() {
     }
     let body = json!({"related_identity_id": live_ids[1], "relationship_type": "sandbox_only"});
     let path = format!("/identities/{}/relationships", live_ids[0]);
-    assert_error(&app.send("POST", &path, Some(&app.live_key), &[], Some(&body)).await, 422);
+    assert_error(&app.send("POST", &path, Some(&app.live_key), &[], Some(&body)).await, 404);
     // Nor can it link to an identity of the other environment.
     let body = json!({"related_identity_id": a});
     let r = app.send("POST", &path, Some(&app.live_key), &[], Some(&body)).await;
-    assert!(r.status == 422 || r.status == 404, "{} {}", r.status, r.body);
+    assert_error(&r, 404);
     assert_error(&app.get(&format!("/identities/{}/relationships", live_ids[0])).await, 404);
 }
 

@@ -49,9 +49,16 @@ async fn identity_types_can_be_created_read_updated_and_deleted() {
     assert_error(&app.post("/identity-types", json!({"label": "No name"})).await, 422);
     assert_error(&app.post("/identity-types", json!({"name": "blank", "label": ""})).await, 422);
     assert_error(&app.post("/identity-types", json!({"name": "bad name!", "label": "X"})).await, 422);
+    // A default status that is not listed joins the statuses; redacted and merged are no start status.
     let r = app
         .post("/identity-types", json!({"name": "odd", "label": "Odd", "statuses": ["a"], "default_status": "zzz"}))
         .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["statuses"], json!(["a", "zzz"]));
+    assert_eq!(r.body["default_status"], "zzz");
+    let odd = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(app.delete(&format!("/identity-types/{odd}")).await.status, 200);
+    let r = app.post("/identity-types", json!({"name": "odd2", "label": "Odd", "default_status": "merged"})).await;
     assert_error(&r, 422);
 
     let got = app.get(&format!("/identity-types/{id}")).await;
@@ -74,6 +81,18 @@ async fn identity_types_can_be_created_read_updated_and_deleted() {
     assert_eq!(patched.body["statuses"], json!(["kyb_pending", "kyb_done", "kyb_hold"]));
     assert_eq!(patched.body["name"], "business");
     assert_eq!(app.get(&format!("/identity-types/{id}")).await.body["label"], "Business entity");
+    // New statuses without the stored default status conflict with it; a new default joins the statuses.
+    let r = app.patch(&format!("/identity-types/{id}"), json!({"statuses": ["kyb_done"]})).await;
+    assert_eq!(assert_error(&r, 409), "conflict");
+    let r = app.patch(&format!("/identity-types/{id}"), json!({"default_status": "kyb_new"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["statuses"], json!(["kyb_pending", "kyb_done", "kyb_hold", "kyb_new"]));
+    assert_eq!(r.body["default_status"], "kyb_new");
+    let r = app
+        .patch(&format!("/identity-types/{id}"), json!({"statuses": ["kyb_done"], "default_status": "kyb_pending"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["statuses"], json!(["kyb_done", "kyb_pending"]));
     assert_error(&app.patch(&format!("/identity-types/{id}"), json!({"name": "renamed"})).await, 422);
     assert_error(&app.patch(&format!("/identity-types/{id}"), json!({"label": ""})).await, 422);
 
@@ -514,4 +533,25 @@ fn database_bytes(app: &TestApp) -> Vec<u8> {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[actix_web::test]
+async fn a_sort_order_written_with_a_zero_fraction_is_a_whole_number() {
+    let app = spawn_app().await;
+    let t = app.post("/identity-types", json!({"name": "sorted", "label": "Sorted"})).await;
+    let type_id = t.body["id"].as_str().unwrap().to_string();
+    let fields = format!("/identity-types/{type_id}/fields");
+    let r =
+        app.post(&fields, json!({"name": "tier", "label": "Tier", "field_type": "string", "sort_order": 3.0})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["sort_order"], 3);
+    let field = format!("{fields}/{}", r.body["id"].as_str().unwrap());
+    let r = app.patch(&field, json!({"sort_order": 304250263.0})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["sort_order"], 304250263);
+    for bad in [json!(1.5), json!(2_000_000_000), json!("1")] {
+        let r = app.patch(&field, json!({"sort_order": bad})).await;
+        assert_error(&r, 422);
+        assert_eq!(r.body["errors"][0]["field"], "sort_order", "{}", r.body);
+    }
 }

@@ -365,7 +365,8 @@ struct SelfieForm {
         encoding(("file" = (content_type = "image/jpeg, image/png, image/webp, application/pdf")))),
     responses((status = 201, description = "The image is stored", body = CaptureUpload),
         (status = 409, description = "Consent is missing or the session cannot be captured in its status.", body = ErrorBody),
-        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody),
+        (status = 422, description = "A field is missing or unknown, or the file is not a readable JPEG, PNG, WebP or PDF (`errors` names it).", body = ErrorBody)))]
 async fn documents(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -391,7 +392,8 @@ async fn documents(
         encoding(("file" = (content_type = "image/jpeg, image/png, image/webp")))),
     responses((status = 201, description = "The selfie is stored", body = CaptureUpload),
         (status = 409, description = "Consent is missing or the session cannot be captured in its status.", body = ErrorBody),
-        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody),
+        (status = 422, description = "A field is unknown, or the file is not a readable JPEG, PNG or WebP photo (`errors` names it).", body = ErrorBody)))]
 async fn selfie(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -730,7 +730,8 @@ pub(crate) fn upload_type(fields: &std::collections::HashMap<String, String>) ->
     request_body(content = UploadForm, content_type = "multipart/form-data",
         encoding(("file" = (content_type = "image/jpeg, image/png, image/webp, application/pdf")))),
     responses((status = 201, description = "The stored document", body = UploadedDocument),
-        (status = 409, description = "The session cannot take uploads in its status, or its data is redacted.", body = ErrorBody)))]
+        (status = 409, description = "The session cannot take uploads in its status, or its data is redacted.", body = ErrorBody),
+        (status = 422, description = "A field is missing or unknown, or the file is not a readable JPEG, PNG, WebP or PDF (`errors` names it).", body = ErrorBody)))]
 async fn upload(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>, upload: Upload) -> ApiResult {
     p.require("documents:write", &["sessions:write"])?;
     only_fields(&upload.fields, &["document_type"])?;

@@ -136,7 +136,7 @@ fn add_minutes(now: &str, minutes: i64) -> String {
 }
 
 fn session_key(w: &WriteCtx<'_>, id: &str) -> AppResult<DataKey> {
-    data_key(w.conn, w.keyring, id)?.ok_or_else(|| AppError::invalid_state("This session's data has been erased."))
+    data_key(w.conn, w.keyring, id)?.ok_or_else(|| AppError::Conflict("This session's data has been erased.".into()))
 }
 
 fn seal_map(key: &DataKey, id: &str, field: &str, map: &BTreeMap<String, String>) -> AppResult<String> {
@@ -195,8 +195,10 @@ pub async fn create(
                         |r| r.get(0),
                     )
                     .optional()?;
-                if active != Some(true) {
-                    return Err(AppError::validation("workflow_id", "no such active workflow in this environment"));
+                match active {
+                    None => return Err(AppError::not_found("Workflow")),
+                    Some(false) => return Err(AppError::Conflict("The workflow is not active.".into())),
+                    Some(true) => {}
                 }
             }
             w.conn
@@ -233,7 +235,7 @@ pub async fn update(
         .execute(move |w| {
             let s = require(w.conn, &meta.environment, id.as_str())?;
             if s.redacted() {
-                return Err(AppError::invalid_state("A redacted session cannot be updated."));
+                return Err(AppError::Conflict("A redacted session cannot be updated.".into()));
             }
             let mut payload = Map::new();
             let mut changed = Vec::new();
@@ -318,10 +320,12 @@ pub async fn resend_invite(writer: &Writer, meta: CommandMeta, id: SessionId) ->
             let s = require(w.conn, &meta.environment, id.as_str())?;
             dom::transition(&s.status, s.redacted(), Action::ResendInvite)?;
             if !s.send_email {
-                return Err(AppError::invalid_state("This session was not created with send_email: true."));
+                return Err(AppError::Conflict("This session was not created with send_email: true.".into()));
             }
             if s.invites_sent > MAX_INVITES {
-                return Err(AppError::RateLimited { retry_after: 3600 });
+                return Err(AppError::Conflict(format!(
+                    "The invitation was already resent {MAX_INVITES} times, the most a session allows."
+                )));
             }
             emit(w, &meta, &s, vec![NewEvent::new("SessionInviteSent", json!({ "count": s.invites_sent + 1 }))])?;
             Ok(s.invites_sent + 1)
@@ -542,7 +546,7 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                 }
                 CaptureStep::Upload { doc_type, mime_type, bytes, phash, read } => {
                     if matches!(at, SessionRef::Token(_)) && !s.consented {
-                        return Err(AppError::BadRequest("Consent must be given before uploading documents.".into()));
+                        return Err(AppError::Conflict("Consent must be given before uploading documents.".into()));
                     }
                     let key = session_key(w, &s.id)?;
                     let blob_id = ids::new_id(ids::BLOB);
@@ -615,10 +619,9 @@ pub async fn submit(writer: &Writer, meta: CommandMeta, at: SessionRef) -> AppRe
                 missing.push(FieldError::new("selfie", "a selfie is required by this session's checks"));
             }
             if !missing.is_empty() {
-                return Err(AppError::Validation {
-                    detail: "Required capture steps are missing.".into(),
-                    errors: missing,
-                });
+                // The request is fine; the session lacks steps, so this is a state conflict naming them.
+                let steps: Vec<String> = missing.iter().map(|e| format!("{} ({})", e.field, e.message)).collect();
+                return Err(AppError::Conflict(format!("Required capture steps are missing: {}.", steps.join("; "))));
             }
             emit(w, &meta, &s, vec![status_event(&s.status, to, "submitted")])?;
             Ok((s.id, to.to_string()))

@@ -50,12 +50,13 @@ pub enum Action {
     Fail,
 }
 
-/// The state machine of spec §3.1: returns the status after `action`, or a 400/409 refusal.
+/// The state machine of spec §3.1: returns the status after `action`, or a 409 refusal naming the current
+/// status (the request is fine; the session's state is what refuses it).
 pub fn transition(status: &str, redacted: bool, action: Action) -> Result<&'static str, AppError> {
     use Action as A;
-    let refuse = |what: &str| AppError::BadRequest(format!("Cannot {what} a session whose status is '{status}'."));
+    let refuse = |what: &str| AppError::Conflict(format!("Cannot {what} a session whose status is '{status}'."));
     if redacted && !matches!(action, A::Update) {
-        return Err(AppError::BadRequest(format!(
+        return Err(AppError::Conflict(format!(
             "The session's data has been redacted; it cannot be {}.",
             verb(action)
         )));

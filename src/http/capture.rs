@@ -247,18 +247,29 @@ async fn step(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ConsentBody {
-    /// Must be true to continue.
+    /// Must be true: consent is what lets capture continue.
+    #[schema(schema_with = must_be_true)]
     accepted: bool,
-    /// The version of the consent text shown (default `2026-01`).
-    #[schema(min_length = 1, max_length = 40)]
+    /// The version of the consent text shown (default `2026-01`): at most 40 characters, no control characters.
+    #[schema(min_length = 1, max_length = 40, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     consent_version: Option<String>,
+}
+
+/// `accepted` admits only `true`: a refusal is not something the server can record as consent.
+fn must_be_true() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([true]))
+        .description(Some("Must be true: consent is what lets capture continue."))
+        .build()
 }
 
 #[utoipa::path(post, path = "/verify/{token}/consent", tag = "Capture", operation_id = "capture_consent",
     params(("token" = String, Path, description = "The capture token")),
     request_body = ConsentBody,
     responses((status = 200, description = "Consent recorded", body = CaptureState),
-        (status = 400, description = "The session cannot be captured in its status.", body = ErrorBody)))]
+        (status = 409, description = "The session cannot be captured in its status.", body = ErrorBody),
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
 async fn consent(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -292,7 +303,8 @@ struct DocumentTypeBody {
     params(("token" = String, Path, description = "The capture token")),
     request_body = DocumentTypeBody,
     responses((status = 200, description = "The document type is chosen", body = CaptureState),
-        (status = 400, description = "The session cannot be captured in its status.", body = ErrorBody)))]
+        (status = 409, description = "The session cannot be captured in its status.", body = ErrorBody),
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
 async fn document_type(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -331,8 +343,9 @@ struct CaptureUpload {
     size_bytes: i64,
 }
 
-/// A document side (multipart/form-data).
+/// A document side (multipart/form-data); no other fields.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct CaptureDocumentForm {
     document_type: CaptureDocumentType,
@@ -341,8 +354,9 @@ struct CaptureDocumentForm {
     file: Vec<u8>,
 }
 
-/// The selfie (multipart/form-data).
+/// The selfie (multipart/form-data); no other fields.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct SelfieForm {
     /// A JPEG, PNG or WebP image, at most 10 MB.
@@ -352,9 +366,12 @@ struct SelfieForm {
 
 #[utoipa::path(post, path = "/verify/{token}/documents", tag = "Capture", operation_id = "capture_document",
     params(("token" = String, Path, description = "The capture token")),
-    request_body(content = CaptureDocumentForm, content_type = "multipart/form-data"),
+    request_body(content = CaptureDocumentForm, content_type = "multipart/form-data",
+        encoding(("file" = (content_type = "image/jpeg, image/png, image/webp, application/pdf")))),
     responses((status = 201, description = "The image is stored", body = CaptureUpload),
-        (status = 400, description = "Consent is missing or the session cannot be captured in its status.", body = ErrorBody)))]
+        (status = 409, description = "Consent is missing or the session cannot be captured in its status.", body = ErrorBody),
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody),
+        (status = 422, description = "A field is missing or unknown, or the file is not a readable JPEG, PNG, WebP or PDF (`errors` names it).", body = ErrorBody)))]
 async fn documents(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -363,6 +380,7 @@ async fn documents(
 ) -> Result<HttpResponse, AppError> {
     let a = admit(&state, &req, "documents", token.into_inner()).await?;
     let result = async {
+        super::sessions::only_fields(&upload.fields, &["document_type"])?;
         let doc_type = super::sessions::upload_type(&upload.fields)?;
         if doc_type == UploadType::Selfie {
             return Err(AppError::validation("document_type", "upload the selfie to /selfie"));
@@ -375,9 +393,12 @@ async fn documents(
 
 #[utoipa::path(post, path = "/verify/{token}/selfie", tag = "Capture", operation_id = "capture_selfie",
     params(("token" = String, Path, description = "The capture token")),
-    request_body(content = SelfieForm, content_type = "multipart/form-data"),
+    request_body(content = SelfieForm, content_type = "multipart/form-data",
+        encoding(("file" = (content_type = "image/jpeg, image/png, image/webp")))),
     responses((status = 201, description = "The selfie is stored", body = CaptureUpload),
-        (status = 400, description = "Consent is missing or the session cannot be captured in its status.", body = ErrorBody)))]
+        (status = 409, description = "Consent is missing or the session cannot be captured in its status.", body = ErrorBody),
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody),
+        (status = 422, description = "A field is unknown, or the file is not a readable JPEG, PNG or WebP photo (`errors` names it).", body = ErrorBody)))]
 async fn selfie(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -385,7 +406,10 @@ async fn selfie(
     upload: Upload,
 ) -> Result<HttpResponse, AppError> {
     let a = admit(&state, &req, "selfie", token.into_inner()).await?;
-    let result = upload_as(&state, &req, &a.cred, UploadType::Selfie, upload.file).await;
+    let result = match super::sessions::only_fields(&upload.fields, &[]) {
+        Ok(()) => upload_as(&state, &req, &a.cred, UploadType::Selfie, upload.file).await,
+        Err(e) => Err(e),
+    };
     a.finish("selfie", result)
 }
 
@@ -411,7 +435,8 @@ struct UserDataSaved {
     params(("token" = String, Path, description = "The capture token")),
     request_body = CaptureUserData,
     responses((status = 200, description = "The data is saved", body = UserDataSaved),
-        (status = 400, description = "The session cannot be captured in its status.", body = ErrorBody)))]
+        (status = 409, description = "The session cannot be captured in its status.", body = ErrorBody),
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
 async fn user_data(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -476,7 +501,8 @@ struct SignalsRecorded {
     params(("token" = String, Path, description = "The capture token")),
     request_body = SignalsBody,
     responses((status = 200, description = "Recorded", body = SignalsRecorded),
-        (status = 400, description = "The session cannot be captured in its status.", body = ErrorBody)))]
+        (status = 409, description = "The session cannot be captured in its status.", body = ErrorBody),
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
 async fn fraud_signals(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -511,8 +537,8 @@ struct CaptureCompleted {
 #[utoipa::path(post, path = "/verify/{token}/complete", tag = "Capture", operation_id = "capture_complete",
     params(("token" = String, Path, description = "The capture token")),
     responses((status = 200, description = "Capture is finished", body = CaptureCompleted),
-        (status = 400, description = "The session cannot be submitted in its status.", body = ErrorBody),
-        (status = 422, description = "A required step is missing (`errors` names it).", body = ErrorBody)))]
+        (status = 409, description = "The session cannot be submitted in its status, or a required step is missing (`detail` names it).", body = ErrorBody),
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
 async fn complete(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -553,8 +579,9 @@ struct OutcomeApplied {
     params(("token" = String, Path, description = "The capture token")),
     request_body = OutcomeBody,
     responses((status = 200, description = "The outcome is applied", body = OutcomeApplied),
-        (status = 400, description = "The session cannot take an outcome in its status.", body = ErrorBody),
-        (status = 403, description = "The session is not a sandbox session.", body = ErrorBody)))]
+        (status = 409, description = "The session cannot take an outcome in its status.", body = ErrorBody),
+        (status = 403, description = "The session is not a sandbox session.", body = ErrorBody),
+        (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
 async fn sandbox_outcome(
     state: web::Data<AppState>,
     req: HttpRequest,

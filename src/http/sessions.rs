@@ -100,6 +100,18 @@ where
     Ok((!out.is_empty()).then_some(out))
 }
 
+/// An integer as JSON Schema counts one: `20` and `20.0` alike (the fraction must be zero).
+fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+        _ => Err(serde::de::Error::custom("must be a whole number")),
+    }
+}
+
 /// An RFC 3339 timestamp, normalised to the stored form.
 fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let Some(text) = Option::<String>::deserialize(d)? else { return Ok(None) };
@@ -189,7 +201,10 @@ struct CreatedSession {
 
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "Sessions", operation_id = "create_session",
     request_body = CreateSessionBody,
-    responses((status = 201, description = "The new session", body = CreatedSession,
+    responses(
+        (status = 404, description = "The `workflow_id` names no workflow of this environment.", body = ErrorBody),
+        (status = 409, description = "The `workflow_id` names a workflow that is not active.", body = ErrorBody),
+        (status = 201, description = "The new session", body = CreatedSession,
         example = json!({"id": "ses_01J9ZQ4X8Y2K3M4N5P6Q7R8S9T", "status": "pending",
             "capture_url": "https://idv.example.com/verify/tok_abc", "qr_code_data_url": "data:image/png;base64,iVBOR",
             "is_sandbox": true, "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-01T00:20:00Z",
@@ -238,7 +253,7 @@ async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>)
 /// Changes to a session; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+struct SessionUpdateBody {
     /// A new external reference, or null to clear it.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
     #[schema(value_type = Option<ExternalRef>)]
@@ -250,13 +265,14 @@ struct UpdateBody {
 
 #[utoipa::path(patch, path = "/api/v1/sessions/{session_id}", tag = "Sessions", operation_id = "update_session",
     params(("session_id" = SessionId, Path, description = "The session")),
-    request_body = UpdateBody,
-    responses((status = 200, description = "The updated session", body = SessionView)))]
+    request_body = SessionUpdateBody,
+    responses((status = 200, description = "The updated session", body = SessionView),
+        (status = 409, description = "The session's data is redacted.", body = ErrorBody)))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<SessionId>,
-    body: ApiBody<UpdateBody>,
+    body: ApiBody<SessionUpdateBody>,
 ) -> ApiResult {
     p.require("sessions:write", &[])?;
     let b = body.0;
@@ -291,7 +307,7 @@ struct CaptureLink {
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/resume", tag = "Sessions", operation_id = "resume_session",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "A new capture token", body = ResumedSession),
-        (status = 400, description = "The session cannot be resumed in its status.", body = ErrorBody)))]
+        (status = 409, description = "The session cannot be resumed in its status, or its data is redacted.", body = ErrorBody)))]
 async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let id = path.into_inner();
@@ -313,6 +329,7 @@ async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionI
 #[serde(deny_unknown_fields)]
 struct LinkBody {
     /// Minutes until the link expires (default 20).
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(minimum = 1, maximum = 10080)]
     expires_in_minutes: Option<i64>,
 }
@@ -322,7 +339,7 @@ struct LinkBody {
     params(("session_id" = SessionId, Path, description = "The session")),
     request_body = LinkBody,
     responses((status = 200, description = "The new link", body = CaptureLink),
-        (status = 400, description = "The session cannot get a link in its status.", body = ErrorBody)))]
+        (status = 409, description = "The session cannot get a link in its status, or its data is redacted.", body = ErrorBody)))]
 async fn one_time_link(
     state: web::Data<AppState>,
     p: Principal,
@@ -364,7 +381,7 @@ struct ExpiredSession {
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/expire", tag = "Sessions", operation_id = "expire_session",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "The session is expired", body = ExpiredSession),
-        (status = 400, description = "The session cannot expire in its status.", body = ErrorBody)))]
+        (status = 409, description = "The session cannot expire in its status, or its data is redacted.", body = ErrorBody)))]
 async fn expire(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let id = cmd::expire(&state.writer, p.meta(state.now()), path.into_inner(), "manual").await?;
@@ -394,7 +411,9 @@ struct SimulatedSession {
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/simulate", tag = "Sessions", operation_id = "simulate_session",
     params(("session_id" = SessionId, Path, description = "The session")),
     request_body = SimulateBody,
-    responses((status = 200, description = "The simulated outcome", body = SimulatedSession)))]
+    responses((status = 200, description = "The simulated outcome", body = SimulatedSession),
+        (status = 403, description = "The key lacks the scope, or is not a sandbox key (simulation is for sandbox keys only).", body = ErrorBody),
+        (status = 409, description = "The session's status does not allow this action, or its data is redacted.", body = ErrorBody)))]
 async fn simulate(
     state: web::Data<AppState>,
     p: Principal,
@@ -431,7 +450,7 @@ struct SubmittedSession {
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/submit", tag = "Sessions", operation_id = "submit_session",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 202, description = "Accepted for processing", body = SubmittedSession),
-        (status = 400, description = "The session cannot be submitted in its status.", body = ErrorBody)))]
+        (status = 409, description = "The session cannot be submitted in its status, its data is redacted, or required capture steps are missing (`detail` names them).", body = ErrorBody)))]
 async fn submit(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let meta = p.meta(state.now());
@@ -457,7 +476,7 @@ struct ReprocessingSession {
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/reprocess", tag = "Sessions", operation_id = "reprocess_session",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 202, description = "Processing again", body = ReprocessingSession),
-        (status = 400, description = "The session cannot be reprocessed in its status.", body = ErrorBody)))]
+        (status = 409, description = "Only a completed or failed session can be reprocessed, and not once redacted.", body = ErrorBody)))]
 async fn reprocess(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let meta = p.meta(state.now());
@@ -484,7 +503,7 @@ struct InviteResent {
     operation_id = "resend_session_invite",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "The invitation was recorded", body = InviteResent),
-        (status = 400, description = "The session cannot be invited in its status.", body = ErrorBody)))]
+        (status = 409, description = "The session was not created with `send_email: true`, is not pending or capturing, is redacted, or has had its 5 resends.", body = ErrorBody)))]
 async fn resend_invite(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let id = path.into_inner();
@@ -501,14 +520,14 @@ async fn resend_invite(state: web::Data<AppState>, p: Principal, path: ApiPath<S
 /// One tag.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TagBody {
+struct SessionTagBody {
     tag: Tag,
 }
 
 /// The whole tag list.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TagsBody {
+struct SessionTagsBody {
     /// At most 50; duplicates are dropped.
     #[schema(max_items = 50)]
     tags: Vec<Tag>,
@@ -528,13 +547,13 @@ async fn tags_reply(state: &AppState, p: &Principal, id: &str) -> ApiResult {
 
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/tags/add", tag = "Sessions", operation_id = "add_session_tag",
     params(("session_id" = SessionId, Path, description = "The session")),
-    request_body = TagBody,
+    request_body = SessionTagBody,
     responses((status = 200, description = "The session's tags", body = SessionTags)))]
 async fn add_tag(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<SessionId>,
-    body: ApiBody<TagBody>,
+    body: ApiBody<SessionTagBody>,
 ) -> ApiResult {
     p.require("sessions:write", &[])?;
     let id = cmd::set_tags(&state.writer, p.meta(state.now()), path.into_inner(), TagChange::Add(body.0.tag)).await?;
@@ -544,13 +563,13 @@ async fn add_tag(
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/tags/remove", tag = "Sessions",
     operation_id = "remove_session_tag",
     params(("session_id" = SessionId, Path, description = "The session")),
-    request_body = TagBody,
+    request_body = SessionTagBody,
     responses((status = 200, description = "The session's tags", body = SessionTags)))]
 async fn remove_tag(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<SessionId>,
-    body: ApiBody<TagBody>,
+    body: ApiBody<SessionTagBody>,
 ) -> ApiResult {
     p.require("sessions:write", &[])?;
     let change = TagChange::Remove(body.0.tag);
@@ -560,13 +579,13 @@ async fn remove_tag(
 
 #[utoipa::path(put, path = "/api/v1/sessions/{session_id}/tags", tag = "Sessions", operation_id = "set_session_tags",
     params(("session_id" = SessionId, Path, description = "The session")),
-    request_body = TagsBody,
+    request_body = SessionTagsBody,
     responses((status = 200, description = "The session's tags", body = SessionTags)))]
 async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<SessionId>,
-    body: ApiBody<TagsBody>,
+    body: ApiBody<SessionTagsBody>,
 ) -> ApiResult {
     p.require("sessions:write", &[])?;
     let tags = values::dedup_tags("tags", body.0.tags).map_err(|e| AppError::validation(&e.field, e.message))?;
@@ -578,13 +597,13 @@ async fn set_tags(
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/tags", tag = "Sessions",
     operation_id = "set_session_tags_post",
     params(("session_id" = SessionId, Path, description = "The session")),
-    request_body = TagsBody,
+    request_body = SessionTagsBody,
     responses((status = 200, description = "The session's tags", body = SessionTags)))]
 async fn set_tags_post(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<SessionId>,
-    body: ApiBody<TagsBody>,
+    body: ApiBody<SessionTagsBody>,
 ) -> ApiResult {
     set_tags(state, p, path, body).await
 }
@@ -658,8 +677,9 @@ async fn documents(state: web::Data<AppState>, p: Principal, path: ApiPath<Sessi
     )?))
 }
 
-/// A document upload (multipart/form-data).
+/// A document upload (multipart/form-data); no other fields.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct UploadForm {
     document_type: UploadType,
@@ -679,6 +699,22 @@ struct UploadedDocument {
     created_at: String,
 }
 
+/// Refuses form fields other than `allowed` (and the file), naming each, as unknown JSON fields are.
+pub(crate) fn only_fields(
+    fields: &std::collections::HashMap<String, String>,
+    allowed: &[&str],
+) -> Result<(), AppError> {
+    let mut unknown: Vec<&String> = fields.keys().filter(|k| !allowed.contains(&k.as_str())).collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    unknown.sort();
+    let errors: Vec<crate::error::FieldError> =
+        unknown.iter().map(|k| crate::error::FieldError::new(k.as_str(), "is not a known field")).collect();
+    let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+    Err(AppError::Validation { detail, errors })
+}
+
 /// The `document_type` field of an upload form.
 pub(crate) fn upload_type(fields: &std::collections::HashMap<String, String>) -> Result<UploadType, AppError> {
     let text = fields.get("document_type").ok_or_else(|| AppError::validation("document_type", "is required"))?;
@@ -691,11 +727,14 @@ pub(crate) fn upload_type(fields: &std::collections::HashMap<String, String>) ->
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/documents", tag = "Sessions",
     operation_id = "upload_session_document",
     params(("session_id" = SessionId, Path, description = "The session")),
-    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    request_body(content = UploadForm, content_type = "multipart/form-data",
+        encoding(("file" = (content_type = "image/jpeg, image/png, image/webp, application/pdf")))),
     responses((status = 201, description = "The stored document", body = UploadedDocument),
-        (status = 400, description = "The session cannot take uploads in its status.", body = ErrorBody)))]
+        (status = 409, description = "The session cannot take uploads in its status, or its data is redacted.", body = ErrorBody),
+        (status = 422, description = "A field is missing or unknown, or the file is not a readable JPEG, PNG, WebP or PDF (`errors` names it).", body = ErrorBody)))]
 async fn upload(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>, upload: Upload) -> ApiResult {
     p.require("documents:write", &["sessions:write"])?;
+    only_fields(&upload.fields, &["document_type"])?;
     let doc_type = upload_type(&upload.fields)?;
     let bytes = upload.file.ok_or_else(|| AppError::validation("file", "is required"))?;
     let step = super::capture::prepare(doc_type.as_str(), bytes).await?;
@@ -801,7 +840,7 @@ async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionI
 /// Sessions to redact.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BulkBody {
+struct BulkRedactBody {
     /// 1 to 100 sessions of this environment.
     #[schema(min_items = 1, max_items = 100)]
     session_ids: Vec<SessionId>,
@@ -823,9 +862,10 @@ struct BulkRedaction {
 }
 
 #[utoipa::path(post, path = "/api/v1/sessions/bulk-redact", tag = "Sessions", operation_id = "bulk_redact_sessions",
-    request_body = BulkBody,
-    responses((status = 200, description = "Each session's redaction", body = BulkRedaction)))]
-async fn bulk_redact(state: web::Data<AppState>, p: Principal, body: ApiBody<BulkBody>) -> ApiResult {
+    request_body = BulkRedactBody,
+    responses((status = 200, description = "Each session's redaction", body = BulkRedaction),
+        (status = 404, description = "A listed session does not exist in this environment; nothing is redacted.", body = ErrorBody)))]
+async fn bulk_redact(state: web::Data<AppState>, p: Principal, body: ApiBody<BulkRedactBody>) -> ApiResult {
     p.require("redact:write", &["sessions:write"])?;
     let ids = body.0.session_ids;
     if ids.is_empty() || ids.len() > 100 {
@@ -886,6 +926,7 @@ pub struct DownloadQuery {
     /// Unix time the URL stops working.
     expires: i64,
     /// The URL's signature.
+    #[param(min_length = 1)]
     sig: String,
 }
 
@@ -984,7 +1025,7 @@ async fn workflow_run(state: web::Data<AppState>, p: Principal, path: ApiPath<Se
         SessionView,
         CreateSessionBody,
         CreatedSession,
-        UpdateBody,
+        SessionUpdateBody,
         ResumedSession,
         CaptureLink,
         LinkBody,
@@ -994,8 +1035,8 @@ async fn workflow_run(state: web::Data<AppState>, p: Principal, path: ApiPath<Se
         SubmittedSession,
         ReprocessingSession,
         InviteResent,
-        TagBody,
-        TagsBody,
+        SessionTagBody,
+        SessionTagsBody,
         SessionTags,
         ResultView,
         ResultDetail,
@@ -1010,7 +1051,7 @@ async fn workflow_run(state: web::Data<AppState>, p: Principal, path: ApiPath<Se
         DecisionBody,
         DecisionApplied,
         RedactedSession,
-        BulkBody,
+        BulkRedactBody,
         BulkRedactionItem,
         BulkRedaction,
         SessionExport,

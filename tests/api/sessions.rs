@@ -372,16 +372,19 @@ async fn the_api_only_live_flow_approves_and_creates_the_identity() {
             .await;
     let strict_id = strict["id"].as_str().unwrap();
     assert_eq!(api_upload(&app, &key, strict_id, "id_front", &png(1)).await.status, 201);
+    // Missing steps are a state of the session, not a fault of the request: 409 naming them.
     let r = post_with(&app, &key, &format!("/sessions/{strict_id}/submit"), json!({})).await;
-    assert_eq!(assert_error(&r, 422), "validation_error");
-    assert!(has_field_error(&r.body, "selfie"), "{}", r.body);
-    assert!(!has_field_error(&r.body, "id_front"), "{}", r.body);
+    assert_eq!(assert_error(&r, 409), "conflict");
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("selfie"), "{}", r.body);
+    assert!(!detail.contains("id_front"), "{}", r.body);
     assert_eq!(get_with(&app, &key, &format!("/sessions/{strict_id}")).await.body["status"], "capturing");
 
     // Nothing uploaded: id_front is named.
     let bare = create_with(&app, &key, json!({"checks": no_face()})).await;
     let r = post_with(&app, &key, &format!("/sessions/{}/submit", bare["id"].as_str().unwrap()), json!({})).await;
-    assert!(has_field_error(&r.body, "id_front"), "{}", r.body);
+    assert_error(&r, 409);
+    assert!(r.body["detail"].as_str().unwrap_or_default().contains("id_front"), "{}", r.body);
 
     let s = create_with(
         &app,
@@ -720,9 +723,9 @@ async fn the_capture_flow_by_token_reaches_a_sandbox_outcome() {
     // Consent comes first.
     let early =
         app.upload(&v("documents"), None, &[("document_type", "id_front")], Some(("image/png", &png(10)))).await;
-    assert_eq!(assert_error(&early, 400), "bad_request");
+    assert_eq!(assert_error(&early, 409), "conflict");
     let early = app.upload(&v("selfie"), None, &[], Some(("image/png", &png(11)))).await;
-    assert_error(&early, 400);
+    assert_error(&early, 409);
     assert_error(&app.send_json_raw("POST", &v("consent"), &json!({"accepted": false})).await, 422);
     let r = app.send_json_raw("POST", &v("consent"), &json!({"accepted": true})).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -740,9 +743,9 @@ async fn the_capture_flow_by_token_reaches_a_sandbox_outcome() {
 
     // Without the back of a driver's licence (and the selfie) capture cannot complete.
     let r = app.send_raw("POST", &v("complete"), None, None).await;
-    assert_eq!(assert_error(&r, 422), "validation_error");
-    assert!(has_field_error(&r.body, "id_back"), "{}", r.body);
-    assert!(has_field_error(&r.body, "selfie"), "{}", r.body);
+    assert_eq!(assert_error(&r, 409), "conflict");
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("id_back") && detail.contains("selfie"), "{}", r.body);
 
     let r = app.upload(&v("documents"), None, &[("document_type", "id_back")], Some(("image/png", &png(13)))).await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -811,11 +814,11 @@ async fn the_capture_flow_by_token_reaches_a_sandbox_outcome() {
         ("sandbox-outcome", json!({"outcome": "reject"})),
     ] {
         let r = app.send_json_raw("POST", &v(step), &body).await;
-        assert!(r.status == 400 || r.status == 404, "{step} after completion: {} {}", r.status, r.body);
+        assert!(r.status == 409 || r.status == 404, "{step} after completion: {} {}", r.status, r.body);
         assert_error(&r, r.status);
     }
     let r = app.upload(&v("selfie"), None, &[], Some(("image/png", &png(15)))).await;
-    assert!(r.status == 400 || r.status == 404, "{} {}", r.status, r.body);
+    assert!(r.status == 409 || r.status == 404, "{} {}", r.status, r.body);
     assert_eq!(app.get(&format!("/sessions/{id}/result")).await.body["status"], "approved", "unchanged");
 
     // The sandbox outcome is not available to a live session's token.
@@ -889,7 +892,7 @@ async fn a_live_capture_by_token_is_processed_and_an_expired_document_is_decline
     assert_eq!(result["check_results"]["document_expiration"]["status"], "failed");
     assert_eq!(result["extracted_data"]["document_type"], "passport");
     assert_eq!(get_with(&app, &key, "/identities/live_cap").await.body["status"], "failed");
-    assert_error(&app.send_raw("POST", &v("complete"), None, None).await, 400);
+    assert_error(&app.send_raw("POST", &v("complete"), None, None).await, 409);
 }
 
 #[actix_web::test]
@@ -1031,8 +1034,8 @@ async fn simulate_resolves_a_pending_sandbox_session() {
     assert_error(&app.post(&format!("/sessions/{id}/simulate"), json!({})).await, 422);
     assert_eq!(app.post(&format!("/sessions/{id}/simulate"), json!({"action": "approve"})).await.status, 200);
     assert_eq!(
-        assert_error(&app.post(&format!("/sessions/{id}/simulate"), json!({"action": "expire"})).await, 400),
-        "bad_request"
+        assert_error(&app.post(&format!("/sessions/{id}/simulate"), json!({"action": "expire"})).await, 409),
+        "conflict"
     );
     assert_error(&app.post("/sessions/ses_missing/simulate", json!({"action": "approve"})).await, 404);
 }
@@ -1046,8 +1049,8 @@ async fn expire_and_resume_follow_the_state_machine() {
     let app = spawn_app().await;
     let done = create(&app, json!({})).await["id"].as_str().unwrap().to_string();
     assert_eq!(app.post(&format!("/sessions/{done}/simulate"), json!({"action": "approve"})).await.status, 200);
-    assert_eq!(assert_error(&app.post(&format!("/sessions/{done}/expire"), json!({})).await, 400), "bad_request");
-    assert_eq!(assert_error(&app.post(&format!("/sessions/{done}/resume"), json!({})).await, 400), "bad_request");
+    assert_eq!(assert_error(&app.post(&format!("/sessions/{done}/expire"), json!({})).await, 409), "conflict");
+    assert_eq!(assert_error(&app.post(&format!("/sessions/{done}/resume"), json!({})).await, 409), "conflict");
     assert_eq!(app.get(&format!("/sessions/{done}")).await.body["status"], "completed");
 
     let s = create(&app, json!({})).await;
@@ -1070,7 +1073,7 @@ async fn expire_and_resume_follow_the_state_machine() {
     assert_eq!(r.body["id"], id.as_str());
     assert_eq!(r.body["status"], "expired");
     assert!(r.body["expired_at"].is_string());
-    assert_error(&app.post(&format!("/sessions/{id}/expire"), json!({})).await, 400);
+    assert_error(&app.post(&format!("/sessions/{id}/expire"), json!({})).await, 409);
     assert!(app.get(&format!("/sessions/{id}")).await.body["capture_url"].is_null());
 
     let r = app.post(&format!("/sessions/{id}/resume"), json!({})).await;
@@ -1178,17 +1181,14 @@ async fn a_new_one_time_link_revokes_the_previous_one() {
     }
     // A completed session cannot get a link.
     app.post(&format!("/sessions/{id}/simulate"), json!({"action": "approve"})).await;
-    assert_error(&app.post(&format!("/sessions/{id}/generate-one-time-link"), json!({})).await, 400);
+    assert_error(&app.post(&format!("/sessions/{id}/generate-one-time-link"), json!({})).await, 409);
 }
 
 #[actix_web::test]
 async fn invites_are_resent_only_for_send_email_sessions_and_are_capped() {
     let app = spawn_app().await;
     let plain = create(&app, json!({})).await["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        assert_error(&app.post(&format!("/sessions/{plain}/resend-invite"), json!({})).await, 422),
-        "validation_error"
-    );
+    assert_eq!(assert_error(&app.post(&format!("/sessions/{plain}/resend-invite"), json!({})).await, 409), "conflict");
 
     let id = create(&app, json!({"send_email": true, "email": "applicant@example.com"})).await["id"]
         .as_str()
@@ -1203,12 +1203,13 @@ async fn invites_are_resent_only_for_send_email_sessions_and_are_capped() {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["invites_sent"], n);
     }
-    assert_error(&app.post(&format!("/sessions/{id}/resend-invite"), json!({})).await, 429);
+    // The sixth resend is refused for good (not "try later"): a state conflict.
+    assert_eq!(assert_error(&app.post(&format!("/sessions/{id}/resend-invite"), json!({})).await, 409), "conflict");
     // Only in pending or capturing.
     app.post(&format!("/sessions/{plain}/expire"), json!({})).await;
     let sent = create(&app, json!({"send_email": true})).await["id"].as_str().unwrap().to_string();
     app.post(&format!("/sessions/{sent}/expire"), json!({})).await;
-    assert_error(&app.post(&format!("/sessions/{sent}/resend-invite"), json!({})).await, 400);
+    assert_error(&app.post(&format!("/sessions/{sent}/resend-invite"), json!({})).await, 409);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1295,9 +1296,9 @@ async fn redaction_destroys_the_session_data_and_bulk_redaction_reports_each() {
     assert_eq!(export.body["provided_data"], json!({}));
     assert_eq!(export.body["documents"], json!([]));
     // A redacted session cannot be updated, resumed or given a link.
-    assert_error(&app.patch(&format!("/sessions/{id}"), json!({"metadata": {"a": 1}})).await, 422);
-    assert_error(&app.post(&format!("/sessions/{id}/reprocess"), json!({})).await, 400);
-    assert_error(&api_upload(&app, &app.sandbox_key, &id, "id_back", &png(22)).await, 400);
+    assert_error(&app.patch(&format!("/sessions/{id}"), json!({"metadata": {"a": 1}})).await, 409);
+    assert_error(&app.post(&format!("/sessions/{id}/reprocess"), json!({})).await, 409);
+    assert_error(&api_upload(&app, &app.sandbox_key, &id, "id_back", &png(22)).await, 409);
 
     // Neither the image bytes nor the prefill plaintext remain in the database file or its WAL.
     let bytes = file_bytes(&app);
@@ -1520,4 +1521,85 @@ async fn prefill_uses_the_identity_limits_and_names_the_field() {
     let r = app.post("/sessions", json!({"first_name": "a".repeat(100)})).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_error(&app.get("/sessions/not-a-session-id").await, 404);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The typed contract: what the schema allows is accepted; state refusals are 409, missing references 404
+// ---------------------------------------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn an_unknown_workflow_is_a_404() {
+    let app = spawn_app().await;
+    let r = app.post("/sessions", json!({"workflow_id": "wfl_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C"})).await;
+    assert_eq!(assert_error(&r, 404), "not_found", "{}", r.body);
+}
+
+#[actix_web::test]
+async fn link_minutes_are_whole_numbers_whatever_their_json_spelling() {
+    let app = spawn_app().await;
+    let id = create(&app, json!({})).await["id"].as_str().unwrap().to_string();
+    let r = app.post(&format!("/sessions/{id}/generate-one-time-link"), json!({"expires_in_minutes": 60.0})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let minutes = (ts(&r.body["expires_at"]) - OffsetDateTime::now_utc()).whole_minutes();
+    assert!((58..=60).contains(&minutes), "{}", r.body);
+    let r = app.post(&format!("/sessions/{id}/generate-one-time-link"), json!({"expires_in_minutes": 60.5})).await;
+    assert_eq!(assert_error(&r, 422), "validation_error");
+    assert!(has_field_error(&r.body, "expires_in_minutes"), "{}", r.body);
+}
+
+#[actix_web::test]
+async fn upload_forms_refuse_unknown_fields_and_name_them() {
+    let app = spawn_app().await;
+    let s = create(&app, json!({})).await;
+    let id = s["id"].as_str().unwrap().to_string();
+    let r = app
+        .upload(
+            &format!("/sessions/{id}/documents"),
+            Some(&app.sandbox_key),
+            &[("document_type", "id_front"), ("side", "front")],
+            Some(("image/png", &png(61))),
+        )
+        .await;
+    assert_eq!(assert_error(&r, 422), "validation_error");
+    assert!(has_field_error(&r.body, "side"), "{}", r.body);
+
+    let t = token_of(&s["capture_url"]);
+    assert_eq!(
+        app.send_json_raw("POST", &format!("/verify/{t}/consent"), &json!({"accepted": true})).await.status,
+        200
+    );
+    let r = app.upload(&format!("/verify/{t}/selfie"), None, &[("note", "x")], Some(("image/png", &png(62)))).await;
+    assert_eq!(assert_error(&r, 422), "validation_error");
+    assert!(has_field_error(&r.body, "note"), "{}", r.body);
+    let r = app.upload(&format!("/verify/{t}/selfie"), None, &[], Some(("image/png", &png(62)))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[actix_web::test]
+async fn the_document_is_explicit_about_what_each_field_admits() {
+    let app = spawn_app().await;
+    let doc = app.get("/openapi.json").await.body;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["ConsentBody"]["properties"]["accepted"]["enum"], json!([true]), "{}", schemas["ConsentBody"]);
+    for form in ["UploadForm", "CaptureDocumentForm", "SelfieForm"] {
+        assert_eq!(schemas[form]["additionalProperties"], json!(false), "{form}: {}", schemas[form]);
+    }
+    let bulk = &doc["paths"]["/api/v1/sessions/bulk-redact"]["post"]["requestBody"]["content"]["application/json"];
+    assert_eq!(bulk["schema"]["$ref"], "#/components/schemas/BulkRedactBody");
+    assert!(schemas["BulkRedactBody"]["properties"]["session_ids"].is_object(), "{}", schemas["BulkRedactBody"]);
+    let sig = doc["paths"]["/api/v1/sessions/{session_id}/documents/{doc_type}"]["get"]["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "sig"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(sig["schema"]["minLength"], 1, "{sig}");
+    for (path, method) in [
+        ("/api/v1/sessions/{session_id}/reprocess", "post"),
+        ("/api/v1/sessions/{session_id}/expire", "post"),
+        ("/api/v1/sessions/{session_id}/resend-invite", "post"),
+        ("/api/v1/sessions/{session_id}/submit", "post"),
+        ("/verify/{token}/complete", "post"),
+    ] {
+        assert!(doc["paths"][path][method]["responses"]["409"].is_object(), "{method} {path} documents its 409");
+    }
 }

@@ -13,9 +13,16 @@ whose paths all end in a terminal node (POST/PATCH /workflows answer 422 otherwi
 state references between keys, so a generated graph is almost never a valid one: in positive cases the
 generated `graph` is replaced by a valid graph before the call, and the rest of the body stays as
 generated. Graph validation itself is covered by the API tests.
+
+An uploaded document or selfie must be an image (JPEG, PNG, WebP) or a PDF the server can decode; the
+schema says so (its content types), but schemathesis fills a multipart file field with arbitrary bytes
+whatever the schema says. In positive cases the file of an upload is therefore a real PNG made here; the
+other form fields stay as generated. Undecodable files are covered by the API tests (422).
 """
 
 import os
+import struct
+import zlib
 
 import schemathesis
 
@@ -32,6 +39,33 @@ VALID_GRAPH = {
         "no": {"type": "terminal", "outcome": "rejected"},
     },
 }
+
+
+def _png(width=64, height=48):
+    """A small valid RGB PNG with a gradient (decodable, hashable)."""
+    rows = b"".join(
+        b"\x00" + bytes(v for x in range(width) for v in (x * 4 % 256, y * 5 % 256, (x + y) % 256))
+        for y in range(height)
+    )
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+PNG = _png()
+UPLOADS = ("/api/v1/sessions/{session_id}/documents", "/verify/{token}/documents", "/verify/{token}/selfie")
+
+
+def _real_image_for_uploads(case):
+    if case.path not in UPLOADS or case.method.upper() != "POST":
+        return
+    meta = getattr(case, "meta", None)
+    positive = meta is None or meta.generation.mode.is_positive
+    if positive and isinstance(case.body, dict) and "file" in case.body:
+        case.body["file"] = PNG
 
 
 def _spare_key_for_own_key_update(case):
@@ -55,3 +89,4 @@ def _valid_workflow_graph(case):
 def before_call(ctx, case, **kwargs):
     _spare_key_for_own_key_update(case)
     _valid_workflow_graph(case)
+    _real_image_for_uploads(case)

@@ -184,7 +184,7 @@ fn key_for(w: &WriteCtx<'_>, check_id: &str, identity_id: Option<&str>) -> AppRe
     match identity_id {
         Some(identity) => {
             let key = data_key(w.conn, w.keyring, identity)?
-                .ok_or_else(|| AppError::validation("identity_id", "this identity's personal data has been erased"))?;
+                .ok_or_else(|| AppError::Conflict("The identity's personal data has been erased.".into()))?;
             Ok((key, identity.to_string()))
         }
         None => {
@@ -226,9 +226,9 @@ pub async fn create(
                 let identity = match &input.identity {
                     Some(i) => {
                         let s = load_surviving(w.conn, &env, i.as_str())?
-                            .ok_or_else(|| AppError::validation("identity_id", "no identity with this id"))?;
+                            .ok_or_else(|| AppError::NotFound("Identity not found (identity_id).".into()))?;
                         if s.is_redacted() {
-                            return Err(AppError::validation("identity_id", "this identity has been redacted"));
+                            return Err(AppError::Conflict("The identity (identity_id) has been redacted.".into()));
                         }
                         Some(s)
                     }
@@ -239,7 +239,7 @@ pub async fn create(
                 };
                 if let Some(s) = &input.session_id {
                     if !q::session_exists(w.conn, &env, s.as_str())? {
-                        return Err(AppError::validation("session_id", "no session with this id"));
+                        return Err(AppError::NotFound("Session not found (session_id).".into()));
                     }
                 }
                 let id = ids::new_id(ids::CHECK);
@@ -312,14 +312,14 @@ pub async fn rerun(writer: &Writer, snapshot: Arc<Snapshot>, meta: CommandMeta, 
             let env = meta.environment.clone();
             let state = require(w.conn, &env, id.as_str())?;
             if state.redacted {
-                return Err(AppError::invalid_state("This check has been redacted and can no longer be run."));
+                return Err(AppError::Conflict("This check has been redacted and can no longer be run.".into()));
             }
             let (sealed, threshold): (String, f64) =
                 w.conn.query_row("SELECT subject, threshold FROM checks WHERE id = ?1", [&state.id], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?;
             let key = data_key(w.conn, w.keyring, &state.key_owner)?
-                .ok_or_else(|| AppError::invalid_state("This check's personal data has been erased."))?;
+                .ok_or_else(|| AppError::Conflict("This check's personal data has been erased.".into()))?;
             let sealed: BTreeMap<String, String> = serde_json::from_str(&sealed)?;
             let mut subject = BTreeMap::new();
             for (field, value) in sealed {
@@ -365,7 +365,7 @@ pub async fn dismiss(
             let sealed_reason = match (&reason, state.redacted) {
                 (Some(r), false) => {
                     let key = data_key(w.conn, w.keyring, &state.key_owner)?
-                        .ok_or_else(|| AppError::invalid_state("This check's personal data has been erased."))?;
+                        .ok_or_else(|| AppError::Conflict("This check's personal data has been erased.".into()))?;
                     Some(seal(&key, &state.id, &format!("dismissal_reason.{dismissal_id}"), r))
                 }
                 _ => None,

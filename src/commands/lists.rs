@@ -258,7 +258,7 @@ fn add_items_in(
     batch: Batch,
 ) -> AppResult<Vec<ListItemId>> {
     if s.archived {
-        return Err(AppError::invalid_state("This list is archived and can no longer be changed."));
+        return Err(AppError::Conflict("This list is archived and can no longer be changed.".into()));
     }
     let today = &meta.now[..10.min(meta.now.len())];
     let mut parsed = Vec::with_capacity(items.len());

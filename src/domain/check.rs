@@ -368,8 +368,9 @@ pub enum CheckCommand {
     Redact,
 }
 
+/// A refusal because of the check's state (redacted, data owned by its identity): a conflict.
 fn refuse(detail: &str) -> AppError {
-    AppError::invalid_state(detail.to_string())
+    AppError::Conflict(detail.to_string())
 }
 
 fn ensure_not_redacted(state: &CheckState) -> Result<(), AppError> {
@@ -398,16 +399,14 @@ pub fn decide(state: Option<&CheckState>, command: CheckCommand, _ctx: &Ctx) -> 
             let chosen: Vec<String> = match hit_ids {
                 None => state.hits.iter().filter(|h| !h.dismissed).map(|h| h.id.clone()).collect(),
                 Some(ids) => {
-                    let unknown: Vec<FieldError> = ids
-                        .iter()
-                        .filter(|id| !state.hits.iter().any(|h| &h.id == *id))
-                        .map(|id| FieldError::new("hit_ids", format!("{id} is not a hit of this check's latest run")))
-                        .collect();
+                    // A hit id that names no hit of the latest run refers to nothing here: 404.
+                    let unknown: Vec<&str> =
+                        ids.iter().filter(|id| !state.hits.iter().any(|h| &h.id == *id)).map(String::as_str).collect();
                     if !unknown.is_empty() {
-                        return Err(AppError::Validation {
-                            detail: "Some hit_ids are not hits of this check.".into(),
-                            errors: unknown,
-                        });
+                        return Err(AppError::NotFound(format!(
+                            "Hit not found: {} (not a hit of this check's latest run).",
+                            unknown.join(", ")
+                        )));
                     }
                     let mut out: Vec<String> = Vec::new();
                     for id in ids {
@@ -440,6 +439,14 @@ pub fn decide(state: Option<&CheckState>, command: CheckCommand, _ctx: &Ctx) -> 
                 if !tags.contains(&t) {
                     tags.push(t);
                 }
+            }
+            // The tags already there leave no room: a conflict with the check's state, not a bad request.
+            if tags.len() > super::values::MAX_TAGS {
+                return Err(AppError::Conflict(format!(
+                    "A check can carry at most {} tags; this one already has {}.",
+                    super::values::MAX_TAGS,
+                    state.tags.len()
+                )));
             }
             tag_change(state, tags)
         }

@@ -336,7 +336,7 @@ pub enum ListCommand {
 
 fn ensure_open(state: &ListState) -> Result<(), AppError> {
     if state.archived {
-        return Err(AppError::invalid_state("This list is archived and can no longer be changed."));
+        return Err(AppError::Conflict("This list is archived and can no longer be changed.".into()));
     }
     Ok(())
 }
@@ -370,7 +370,7 @@ pub fn decide(state: Option<&ListState>, command: ListCommand) -> Result<Vec<Lis
                 return Ok(Vec::new());
             }
             if !referenced_by.is_empty() {
-                return Err(AppError::invalid_state(format!(
+                return Err(AppError::Conflict(format!(
                     "This list is used by active workflows ({}); remove it from them or deactivate them first.",
                     referenced_by.join(", ")
                 )));

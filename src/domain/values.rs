@@ -468,8 +468,8 @@ value_type!(
         "format": "uri",
         "minLength": 8,
         "maxLength": 2048,
-        "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s]*)?$",
-        "description": "The receiver URL: http or https (https for live endpoints), absolute, at most 2048 characters, no credentials. Cloud metadata hosts and private addresses are refused unless the server allows them.",
+        "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9-]+\\.)*[A-Za-z][A-Za-z0-9-]*(:[0-9]{1,5})?(/[^\\s]*)?$",
+        "description": "The receiver URL: http or https (https for live endpoints), absolute, at most 2048 characters, no credentials, with a host name (its last label starts with a letter). Cloud metadata hosts, and hosts or IP addresses that resolve to private addresses, are refused (422) unless the server's egress policy allows them.",
         "examples": ["https://example.com/webhooks/idv"],
     })
 );
@@ -526,9 +526,9 @@ value_type!(
         .parse::<std::net::IpAddr>()
         .map(|ip| ip.to_string())
         .map_err(|_| FieldError::new(f, "must be an IPv4 or IPv6 address")),
+    // No top-level `type`: with one, the schema would read as a plain object schema and lose `anyOf`.
     schema = || serde_json::json!({
-        "type": "string",
-        "anyOf": [{ "format": "ipv4" }, { "format": "ipv6" }],
+        "anyOf": [{ "type": "string", "format": "ipv4" }, { "type": "string", "format": "ipv6" }],
         "description": "An IPv4 or IPv6 address.", "examples": ["203.0.113.7"],
     })
 );

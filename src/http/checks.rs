@@ -5,6 +5,7 @@
 //! once. Then one call.
 
 use super::body::{ApiBody, ApiPath, ApiQuery};
+use super::error::ErrorBody;
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
 use crate::commands::checks::{self as cmd, CreateCheck, TagChange};
@@ -51,8 +52,8 @@ macro_rules! check_body {
         #[serde(deny_unknown_fields)]
         pub struct $name {
             $($extra)*
-            /// Your reference for the person screened; required unless `identity_id` is given. An identity
-            /// with this external_ref is linked to the check.
+            /// Your reference for the person screened (optional: a check without `external_ref` or
+            /// `identity_id` stands alone). An identity with this external_ref is linked to the check.
             pub external_ref: Option<ExternalRef>,
             /// The identity screened (`idn_*` id or its external_ref); it must exist and hold data.
             pub identity_id: Option<IdentityRef>,
@@ -105,9 +106,6 @@ macro_rules! check_body {
                     zip_code: self.zip_code.clone(),
                 };
                 let given = subject.fields();
-                if self.external_ref.is_none() && self.identity_id.is_none() {
-                    errors.push(FieldError::new("external_ref", "is required (or give identity_id)"));
-                }
                 for t in types {
                     for required in dom::required_fields(t.as_str()) {
                         if !given.contains_key(*required) && !errors.iter().any(|e| e.field == *required) {
@@ -143,20 +141,126 @@ macro_rules! check_body {
 check_body!(
     /// `POST /checks`: one check. AML types (`sanction`, `pep`, `adverse_media`, `warning`) need `name_first`
     /// and `name_last`; `email_risk*` needs `email`, `phone_risk*` `phone`, `ip_risk` `ip_address`,
-    /// `address_validation` `address_line1`. `external_ref` or `identity_id` is required.
+    /// `address_validation` `address_line1`.
     CreateCheckBody {
         pub check_type: CheckType,
     }
 );
 
 check_body!(
-    /// `POST /checks/full`: one check per type, sharing a `batch_id` (same fields as a single check).
+    /// `POST /checks/full`: one check per type, sharing a `batch_id` (same fields as a single check; the
+    /// subject needs the fields of every type listed).
     CreateChecksBody {
         /// 1 to 10 check types (duplicates count once).
         #[schema(min_items = 1, max_items = 10)]
         pub check_types: Vec<CheckType>,
     }
 );
+
+/// The families of check types that need the same subject fields, with those fields.
+fn families() -> Vec<(Vec<CheckType>, &'static [&'static str])> {
+    let mut out: Vec<(Vec<CheckType>, &'static [&'static str])> = Vec::new();
+    for t in CheckType::ALL {
+        let fields = dom::required_fields(t.as_str());
+        match out.iter_mut().find(|(_, f)| *f == fields) {
+            Some((types, _)) => types.push(t),
+            None => out.push((vec![t], fields)),
+        }
+    }
+    out
+}
+
+/// The derived schema of a create body with one branch per family of check types, each requiring the
+/// fields its types need (JSON Schema has no "required when", so the rule is spelled out as branches).
+/// `types_key` is `check_type` (a value) or `check_types` (an array); an array body also gets a branch
+/// for any mix of types with every subject field that some type needs.
+fn with_type_branches(
+    base: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    types_key: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use serde_json::{json, Value};
+    let base = serde_json::to_value(base).expect("a schema serialises");
+    let branch = |types: &[CheckType], fields: &[&str]| -> Value {
+        let mut b = base.clone();
+        let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+        let enumed = json!({ "type": "string", "enum": names });
+        b["properties"][types_key] = if types_key == "check_types" {
+            let mut arr = base["properties"][types_key].clone();
+            arr["items"] = enumed;
+            arr
+        } else {
+            enumed
+        };
+        let required = b["required"].as_array_mut().expect("the body has required fields");
+        for f in fields {
+            required.push(json!(f));
+        }
+        // A required field must hold a value: its non-null form.
+        for f in fields {
+            let prop = &mut b["properties"][*f];
+            if let Some(one_of) = prop.get("oneOf").and_then(Value::as_array) {
+                let values: Vec<Value> = one_of.iter().filter(|s| s["type"] != "null").cloned().collect();
+                if values.len() == 1 {
+                    *prop = values.into_iter().next().unwrap_or_default();
+                }
+            } else if let Some(types) = prop.get("type").and_then(Value::as_array) {
+                let types: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                prop["type"] = Value::Array(types);
+            }
+        }
+        if let Some(o) = b.as_object_mut() {
+            o.remove("description");
+        }
+        b
+    };
+    let mut branches: Vec<Value> = families().iter().map(|(types, fields)| branch(types, fields)).collect();
+    let key = if types_key == "check_types" {
+        let mut all: Vec<&str> = Vec::new();
+        for (_, fields) in families() {
+            all.extend(fields.iter().copied());
+        }
+        branches.push(branch(&CheckType::ALL, &all));
+        "anyOf"
+    } else {
+        "oneOf"
+    };
+    let mut doc = json!({ key: branches });
+    if let Some(d) = base.get("description") {
+        doc["description"] = d.clone();
+    }
+    crate::domain::values::schema_from(doc)
+}
+
+/// The documented form of `CreateCheckBody`: one branch per family of check types.
+pub struct CreateCheckRequest;
+
+impl utoipa::PartialSchema for CreateCheckRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        with_type_branches(<CreateCheckBody as utoipa::PartialSchema>::schema(), "check_type")
+    }
+}
+
+impl ToSchema for CreateCheckRequest {
+    fn schemas(out: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <CreateCheckBody as ToSchema>::schemas(out);
+    }
+}
+
+/// The documented form of `CreateChecksBody`: one branch per family of check types, and one for any mix
+/// with every subject field (a mix needs the fields of each of its types).
+pub struct CreateChecksRequest;
+
+impl utoipa::PartialSchema for CreateChecksRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        with_type_branches(<CreateChecksBody as utoipa::PartialSchema>::schema(), "check_types")
+    }
+}
+
+impl ToSchema for CreateChecksRequest {
+    fn schemas(out: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <CreateChecksBody as ToSchema>::schemas(out);
+    }
+}
 
 fn invalid(errors: Vec<FieldError>) -> AppError {
     let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
@@ -181,7 +285,7 @@ fn check_example() -> serde_json::Value {
 }
 
 #[utoipa::path(post, path = "/api/v1/checks", tag = "Checks", operation_id = "create_check",
-    request_body = CreateCheckBody,
+    request_body = CreateCheckRequest,
     responses((status = 201, description = "The check, already run", body = CheckView, example = json!({
         "id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "object": "check", "check_type": "sanction", "status": "clear",
         "has_match": false, "hit_count": 0, "total_hit_count": 0, "dismissed_count": 0,
@@ -191,7 +295,9 @@ fn check_example() -> serde_json::Value {
         "subject": { "name_first": "Jane", "name_last": "Doe" }, "threshold": 0.6, "run_count": 1,
         "list_versions": [], "hits": [], "suppressed_hits": [], "tags": [], "redacted_at": null,
         "created_at": "2025-01-12T10:00:00Z", "updated_at": "2025-01-12T10:00:00Z",
-        "completed_at": "2025-01-12T10:00:00Z"}))))]
+        "completed_at": "2025-01-12T10:00:00Z"})),
+        (status = 404, description = "The `identity_id` or `session_id` names nothing in this environment", body = ErrorBody),
+        (status = 409, description = "The identity has been redacted", body = ErrorBody)))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateCheckBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -208,9 +314,11 @@ pub struct CheckBatch {
 }
 
 #[utoipa::path(post, path = "/api/v1/checks/full", tag = "Checks", operation_id = "create_checks",
-    request_body = CreateChecksBody,
+    request_body = CreateChecksRequest,
     responses((status = 201, description = "One check per type, sharing a batch id", body = CheckBatch,
-        example = json!({"batch_id": "batch_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": []}))))]
+        example = json!({"batch_id": "batch_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": []})),
+        (status = 404, description = "The `identity_id` or `session_id` names nothing in this environment", body = ErrorBody),
+        (status = 409, description = "The identity has been redacted", body = ErrorBody)))]
 async fn create_full(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateChecksBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -340,7 +448,9 @@ pub struct DismissResult {
     params(("check_id" = CheckId, Path, description = "The check")),
     request_body = DismissBody,
     responses((status = 200, description = "Hits dismissed", body = DismissResult,
-        example = json!({"check_id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "dismissed_count": 1}))))]
+        example = json!({"check_id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "dismissed_count": 1})),
+        (status = 404, description = "No such check, or a `hit_ids` entry is not a hit of its latest run", body = ErrorBody),
+        (status = 409, description = "The check has been redacted", body = ErrorBody)))]
 async fn dismiss(
     state: web::Data<AppState>,
     p: Principal,
@@ -364,7 +474,8 @@ async fn dismiss(
 #[utoipa::path(post, path = "/api/v1/checks/{check_id}/rerun", tag = "Checks", operation_id = "rerun_check",
     params(("check_id" = CheckId, Path, description = "The check")),
     responses((status = 200, description = "The check after running again on its stored subject against the \
-        current lists (earlier dismissals apply)", body = CheckView, example = check_example)))]
+        current lists (earlier dismissals apply)", body = CheckView, example = check_example),
+        (status = 409, description = "The check has been redacted", body = ErrorBody)))]
 async fn rerun(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::rerun(&state.writer, state.screening.current(), p.meta(state.now()), path.into_inner()).await?;
@@ -374,14 +485,16 @@ async fn rerun(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>)
 #[utoipa::path(post, path = "/api/v1/checks/{check_id}/redact", tag = "Checks", operation_id = "redact_check",
     params(("check_id" = CheckId, Path, description = "The check")),
     responses((status = 200, description = "The check with its personal data erased (subject null)",
-        body = CheckView, example = check_example)))]
+        body = CheckView, example = check_example),
+        (status = 409, description = "Already redacted, or the data belongs to the check's identity (redact the \
+            identity instead)", body = ErrorBody)))]
 async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require("redact:write", &[WRITE])?;
     let id = cmd::redact(&state.writer, p.meta(state.now()), path.into_inner()).await?;
     Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
 }
 
-/// Tags to add or set: `tags`, `tag`, or both.
+/// Tags to add or set: `tags`, `tag`, or both (adding none changes nothing; setting none clears them).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagsBody {
@@ -417,17 +530,16 @@ async fn tag_command(state: web::Data<AppState>, p: Principal, id: CheckId, chan
     params(("check_id" = CheckId, Path, description = "The check")),
     request_body = TagsBody,
     responses((status = 200, description = "The check's tags", body = CheckTags,
-        example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["kyc", "review"]}))))]
+        example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["kyc", "review"]})),
+        (status = 409, description = "The check has been redacted, or would carry more than 50 tags", body = ErrorBody)))]
 async fn add_tags(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<CheckId>,
     body: ApiBody<TagsBody>,
 ) -> ApiResult {
+    // Adding no tag changes nothing: the answer is the check's tags as they are.
     let tags = body.0.tags()?;
-    if tags.is_empty() {
-        return Err(AppError::validation("tags", "must list at least one tag"));
-    }
     tag_command(state, p, path.into_inner(), TagChange::Add(tags)).await
 }
 
@@ -435,7 +547,8 @@ async fn add_tags(
     params(("check_id" = CheckId, Path, description = "The check")),
     request_body = TagsBody,
     responses((status = 200, description = "The check's tags (replaced)", body = CheckTags,
-        example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["a"]}))))]
+        example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["a"]})),
+        (status = 409, description = "The check has been redacted", body = ErrorBody)))]
 async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
@@ -450,7 +563,8 @@ async fn set_tags(
     operation_id = "remove_check_tag",
     params(("check_id" = CheckId, Path, description = "The check"), ("tag" = Tag, Path, description = "The tag")),
     responses((status = 200, description = "The check's tags (without this one)", body = CheckTags,
-        example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": []}))))]
+        example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": []})),
+        (status = 409, description = "The check has been redacted", body = ErrorBody)))]
 async fn remove_tag(state: web::Data<AppState>, p: Principal, path: ApiPath<(CheckId, Tag)>) -> ApiResult {
     let (id, tag) = path.into_inner();
     tag_command(state, p, id, TagChange::Remove(tag)).await
@@ -514,8 +628,8 @@ async fn identity_checks(
         identity_checks
     ),
     components(schemas(
-        CreateCheckBody,
-        CreateChecksBody,
+        CreateCheckRequest,
+        CreateChecksRequest,
         DismissBody,
         TagsBody,
         CheckView,

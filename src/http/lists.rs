@@ -294,17 +294,20 @@ async fn bulk(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>, b
     added(&state, &p, &list_id, &ids)
 }
 
-/// A CSV file whose header row names the list type's value keys (plus `notes`); at most 1,000 rows.
+/// A CSV file whose header row names the list type's value keys (plus `notes`); at most 1,000 rows
+/// (no other fields).
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-struct ImportForm {
-    #[schema(value_type = String, format = Binary)]
+struct ListImportForm {
+    /// UTF-8 CSV text.
+    #[schema(value_type = String, format = Binary, content_media_type = "text/csv")]
     file: Vec<u8>,
 }
 
 #[utoipa::path(post, path = "/api/v1/lists/{list_id}/import", tag = "Lists", operation_id = "import_list_items",
     params(("list_id" = ListId, Path, description = "The list")),
-    request_body(content = ImportForm, content_type = "multipart/form-data"),
+    request_body(content = ListImportForm, content_type = "multipart/form-data"),
     responses((status = 201, description = "The imported items, in file order", body = ItemsAdded,
         example = added_example),
         (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
@@ -369,10 +372,19 @@ struct CheckBody {
     /// Subject fields (e.g. `email`, `phone`, `first_name`, `last_name`, `date_of_birth`, `ip`,
     /// `country_code`, `latitude`/`longitude`, `face_embedding`): strings, numbers or arrays; null is
     /// ignored.
-    #[schema(value_type = Object, example = json!({"email": "fraud@example.com"}))]
+    #[schema(schema_with = subject_data_schema)]
     subject_data: Map<String, Value>,
     /// The lists to check (each must exist in this environment); every active list when omitted.
     list_ids: Option<Vec<ListId>>,
+}
+
+/// `subject_data`: an object whose values are strings, numbers, booleans, arrays or null (not objects).
+fn subject_data_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::domain::values::schema_from(json!({
+        "type": "object",
+        "additionalProperties": { "type": ["string", "number", "boolean", "array", "null"] },
+        "example": { "email": "fraud@example.com" }
+    }))
 }
 
 /// The subject as text values: numbers and booleans as their JSON text, arrays (an embedding) as JSON.
@@ -395,7 +407,9 @@ fn subject(data: Map<String, Value>) -> Result<Subject, AppError> {
 #[utoipa::path(post, path = "/api/v1/lists/check", tag = "Lists", operation_id = "check_lists",
     request_body = CheckBody,
     responses((status = 200, description = "The matches and their outcome", body = ListCheckResult,
-        example = json!({ "data": [], "total_matches": 0, "outcome": "clear" }))))]
+        example = json!({ "data": [], "total_matches": 0, "outcome": "clear" })),
+        (status = 404, description = "A `list_ids` entry names no list of this environment",
+            body = crate::http::error::ErrorBody)))]
 async fn check(state: web::Data<AppState>, p: Principal, body: ApiBody<CheckBody>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let b = body.0;
@@ -500,7 +514,7 @@ async fn session_matches_alias(
         CheckBody,
         FalsePositiveBody,
         Deleted,
-        ImportForm
+        ListImportForm
     ))
 )]
 struct Api;

@@ -3,6 +3,7 @@
 //! Paths, bodies and responses are typed; parses and validates at the boundary, then makes one call.
 
 use super::body::{ApiBody, ApiPath, PathNoun};
+use super::error::ErrorBody;
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
 use crate::domain::ids::{IdentityId, IdentityRef};
@@ -94,24 +95,37 @@ impl PathNoun for WatchlistId {
     const NOUN: &'static str = "Watchlist";
 }
 
-/// A list snapshot as published, uploaded as multipart/form-data.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the multipart form that `ListUpload` reads
-pub struct ImportForm {
-    source: WatchlistId,
-    /// The list file: OFAC `sdn.csv`, UN or EU XML, EU or UK CSV, OpenSanctions JSON lines.
-    #[schema(value_type = String, format = Binary)]
-    file: Vec<u8>,
-    /// OFAC only: `add.csv`.
-    #[schema(value_type = Option<String>, format = Binary)]
-    add_file: Option<Vec<u8>>,
-    /// OFAC only: `alt.csv`.
-    #[schema(value_type = Option<String>, format = Binary)]
-    alt_file: Option<Vec<u8>>,
-    /// OFAC only: `sdn_comments.csv`.
-    #[schema(value_type = Option<String>, format = Binary)]
-    comments_file: Option<Vec<u8>>,
+/// A list snapshot as published, uploaded as multipart/form-data (no other fields): `source` and `file`;
+/// for `ofac` also `add_file`, `alt_file` and `comments_file`.
+pub struct WatchlistImportForm;
+
+impl utoipa::PartialSchema for WatchlistImportForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let file =
+            |description: &str| serde_json::json!({ "type": "string", "format": "binary", "description": description });
+        let main = file("The list file: OFAC `sdn.csv`, UN or EU XML, EU or UK CSV, OpenSanctions JSON lines.");
+        crate::domain::values::schema_from(serde_json::json!({
+            "description": "A list snapshot as published (multipart/form-data). The extra OFAC files are accepted for `ofac` only.",
+            "oneOf": [
+                { "type": "object", "additionalProperties": false, "required": ["source", "file"],
+                  "properties": {
+                      "source": { "type": "string", "enum": ["ofac"] },
+                      "file": main,
+                      "add_file": file("OFAC only: `add.csv`."),
+                      "alt_file": file("OFAC only: `alt.csv`."),
+                      "comments_file": file("OFAC only: `sdn_comments.csv`.")
+                  } },
+                { "type": "object", "additionalProperties": false, "required": ["source", "file"],
+                  "properties": {
+                      "source": { "type": "string", "enum": ["un", "eu", "uk", "opensanctions"] },
+                      "file": main
+                  } }
+            ]
+        }))
+    }
 }
+
+impl ToSchema for WatchlistImportForm {}
 
 /// What an import recorded.
 #[derive(Debug, Serialize, ToSchema)]
@@ -150,7 +164,7 @@ fn watchlist_example() -> serde_json::Value {
 }
 
 #[utoipa::path(post, path = "/api/v1/watchlists/import", tag = "Watchlists", operation_id = "import_watchlist",
-    request_body(content = ImportForm, content_type = "multipart/form-data"),
+    request_body(content = WatchlistImportForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "A new version was recorded and monitored", body = ImportResult,
             example = import_example),
@@ -234,11 +248,9 @@ fn check_lists(state: &AppState, environment: &str, ids: &[MonitoredList]) -> Re
     let conn = state.read.get()?;
     for id in ids {
         if let MonitoredList::List(list) = id {
+            // A list id that names no list of this environment refers to nothing: 404.
             if crate::queries::lists::require(&conn, environment, list.as_str()).is_err() {
-                return Err(AppError::validation(
-                    "list_ids",
-                    format!("{list} is neither a watchlist (ofac, un, eu, uk, opensanctions) nor a list of this environment"),
-                ));
+                return Err(AppError::NotFound(format!("List not found: {list} (list_ids).")));
             }
         }
     }
@@ -286,7 +298,9 @@ async fn change_lists(
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     request_body = ListIdsBody,
     responses((status = 200, description = "The identity's monitored lists, these added", body = MonitoredLists,
-        example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["ofac", "un"]}))))]
+        example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["ofac", "un"]})),
+        (status = 404, description = "No such identity, or a `list_ids` entry names no list of this environment",
+            body = ErrorBody)))]
 async fn add_monitored_lists(
     state: web::Data<AppState>,
     p: Principal,
@@ -301,7 +315,9 @@ async fn add_monitored_lists(
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     request_body = ListIdsBody,
     responses((status = 200, description = "The identity's monitored lists, replaced", body = MonitoredLists,
-        example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["eu"]}))))]
+        example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["eu"]})),
+        (status = 404, description = "No such identity, or a `list_ids` entry names no list of this environment",
+            body = ErrorBody)))]
 async fn set_monitored_lists(
     state: web::Data<AppState>,
     p: Principal,
@@ -314,7 +330,14 @@ async fn set_monitored_lists(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list, import, get, monitored_lists, add_monitored_lists, set_monitored_lists),
-    components(schemas(ImportForm, ImportResult, WatchlistView, WatchlistVersionView, ListIdsBody, MonitoredLists))
+    components(schemas(
+        WatchlistImportForm,
+        ImportResult,
+        WatchlistView,
+        WatchlistVersionView,
+        ListIdsBody,
+        MonitoredLists
+    ))
 )]
 struct Api;
 

@@ -121,6 +121,41 @@ async fn event_types_alias(p: Principal) -> ApiResult {
     event_types(p).await
 }
 
+/// A payload path as the server parses it: 1 to 15 dot-separated segments, each with a non-space
+/// character (a path not starting with `id`, `event`, `created_at` or `data` is read inside `data`).
+const ATTR_PATH: &str = "^[^.]*[^.\\s][^.]*(\\.[^.]*[^.\\s][^.]*){0,14}$";
+
+/// `attribute_blocklist` as the server accepts it: at most 100 payload paths.
+fn blocklist_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::domain::values::schema_from(json!({
+        "description": "Payload fields never to send, as paths inside `data` (e.g. `external_ref`, `data.user.email`).",
+        "type": ["array", "null"],
+        "maxItems": crate::domain::webhook::MAX_BLOCKLIST_ENTRIES,
+        "items": { "type": "string", "pattern": ATTR_PATH }
+    }))
+}
+
+/// `event_filter_conditions` as the server accepts it: null (no filter), the object shorthand
+/// `{path: value}` (an array value means any of), or a list of `{path, op, value}` (`in` takes an array).
+fn filter_request_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::domain::values::schema_from(json!({
+        "description": "Deliver only events whose payload matches: the object shorthand `{\"data.status\": \"approved\"}` (an array value means any of), or a list of `{path, op (eq, neq, in; default eq), value}` (`in` takes an array); null, `{}` or `[]` for every event.",
+        "oneOf": [
+            { "type": "null" },
+            { "type": "object", "propertyNames": { "type": "string", "pattern": ATTR_PATH } },
+            { "type": "array", "items": { "oneOf": [
+                { "type": "object", "additionalProperties": false, "required": ["path", "value"],
+                  "properties": { "path": { "type": "string", "pattern": ATTR_PATH },
+                                  "op": { "type": "string", "enum": ["eq", "neq"] },
+                                  "value": { "type": ["string", "number", "boolean", "array", "object", "null"] } } },
+                { "type": "object", "additionalProperties": false, "required": ["path", "op", "value"],
+                  "properties": { "path": { "type": "string", "pattern": ATTR_PATH },
+                                  "op": { "type": "string", "enum": ["in"] }, "value": { "type": "array", "items": { "type": ["string", "number", "boolean", "array", "object", "null"] } } } }
+            ] } }
+        ]
+    }))
+}
+
 /// A new webhook endpoint.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -132,10 +167,9 @@ struct CreateEndpointBody {
     description: Option<String>,
     /// Events to deliver; omitted, empty or containing `*` means every event.
     enabled_events: Option<Vec<EventSubscription>>,
-    /// Payload fields never to send, as paths inside `data` (e.g. `external_ref`, `data.user.email`).
-    #[schema(max_items = 100)]
+    #[schema(schema_with = blocklist_schema)]
     attribute_blocklist: Option<Vec<String>>,
-    #[schema(schema_with = q::filter_schema)]
+    #[schema(schema_with = filter_request_schema)]
     event_filter_conditions: Option<Value>,
     /// The payload version; the key's default when omitted.
     api_version: Option<ApiVersion>,
@@ -198,10 +232,10 @@ struct UpdateEndpointBody {
     /// false disables the endpoint (`disabled_reason` `manual`); true enables it and resets its failure count.
     enabled: Option<bool>,
     enabled_events: Option<Vec<EventSubscription>>,
-    #[schema(max_items = 100)]
+    #[schema(schema_with = blocklist_schema)]
     attribute_blocklist: Option<Vec<String>>,
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
-    #[schema(schema_with = q::filter_schema)]
+    #[schema(schema_with = filter_request_schema)]
     event_filter_conditions: Option<Option<Value>>,
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
     api_version: Option<Option<ApiVersion>>,

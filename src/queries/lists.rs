@@ -345,10 +345,7 @@ fn select_lists(
             conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM custom_lists WHERE id = ?1 AND environment = ?2)")?;
         for (i, id) in wanted.iter().enumerate() {
             if !stmt.query_row(params![id, environment], |r| r.get::<_, bool>(0))? {
-                return Err(AppError::validation(
-                    &format!("list_ids[{i}]"),
-                    format!("no list '{id}' in this environment"),
-                ));
+                return Err(AppError::NotFound(format!("List not found: {id} (list_ids[{i}]).")));
             }
         }
     }

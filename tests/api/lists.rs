@@ -112,8 +112,8 @@ async fn a_list_is_created_read_updated_listed_and_archived() {
     assert_eq!(app.get("/lists?include_archived=true").await.body["pagination"]["total"], 2);
     let refused =
         app.post(&format!("/lists/{id}/items"), json!({"value": {"first_name": "A", "last_name": "B"}})).await;
-    assert_eq!(assert_error(&refused, 422), "validation_error");
-    assert_error(&app.patch(&format!("/lists/{id}"), json!({"name": "again"})).await, 422);
+    assert_eq!(assert_error(&refused, 409), "conflict", "an archived list refuses changes: a state conflict");
+    assert_error(&app.patch(&format!("/lists/{id}"), json!({"name": "again"})).await, 409);
 
     assert_error(&app.get(&format!("/lists/{UNKNOWN_LIST}")).await, 404);
     assert_error(&app.patch(&format!("/lists/{UNKNOWN_LIST}"), json!({"name": "x"})).await, 404);
@@ -283,7 +283,8 @@ async fn each_list_type_matches_what_it_should_and_not_what_it_should_not() {
     check(&app, json!({"email": "fraud@example.com"}), Value::Null).await;
     assert_eq!(event_count(&app), before, "a check appends nothing");
     let r = app.post("/lists/check", json!({"subject_data": {}, "list_ids": [UNKNOWN_LIST]})).await;
-    assert_eq!(r.body["errors"][0]["field"], "list_ids[0]", "{}", r.body);
+    assert_error(&r, 404);
+    assert!(r.body["detail"].as_str().unwrap().contains("list_ids[0]"), "{}", r.body);
     assert_error(&app.post("/lists/check", json!({"list_ids": null})).await, 422);
 }
 
@@ -454,7 +455,7 @@ async fn archiving_is_refused_while_an_active_workflow_uses_the_list() {
     assert_eq!(app.get(&format!("/lists/{unused}")).await.body["workflows"], json!([]));
 
     let refused = app.post(&format!("/lists/{list}/archive"), json!({})).await;
-    assert_eq!(assert_error(&refused, 422), "validation_error");
+    assert_eq!(assert_error(&refused, 409), "conflict");
     assert!(refused.body["detail"].as_str().unwrap().contains(&wf_id), "{}", refused.body);
     assert_eq!(app.post(&format!("/lists/{unused}/archive"), json!({})).await.status, 200);
 
@@ -517,7 +518,7 @@ async fn a_published_graph_naming_the_list_holds_it_until_the_workflow_is_deacti
     assert_eq!(got.body["workflows"], json!([{"id": wf_id, "name": "lists", "is_active": true, "version": 1}]));
     assert_eq!(app.get(&format!("/lists/{unused}")).await.body["workflows"], json!([]));
     let refused = app.post(&format!("/lists/{list}/archive"), json!({})).await;
-    assert_eq!(assert_error(&refused, 422), "validation_error");
+    assert_eq!(assert_error(&refused, 409), "conflict");
     assert!(refused.body["detail"].as_str().unwrap().contains(&wf_id), "{}", refused.body);
     assert!(app.get(&format!("/lists/{list}")).await.body["archived_at"].is_null());
     assert_eq!(app.post(&format!("/lists/{unused}/archive"), json!({})).await.status, 200);
@@ -658,7 +659,7 @@ async fn another_environments_list_is_not_found() {
     assert_eq!(r.body["total_matches"], 0, "live checks never see sandbox lists: {}", r.body);
     let named = json!({"subject_data": {"email": "sandbox-only@example.com"}, "list_ids": [list]});
     let r = app.send("POST", "/lists/check", Some(&live), &[], Some(&named)).await;
-    assert_eq!(assert_error(&r, 422), "validation_error");
+    assert_eq!(assert_error(&r, 404), "not_found", "another environment's list names nothing here");
     // Unchanged in the sandbox.
     assert_eq!(app.get(&format!("/lists/{list}")).await.body["item_count"], 1);
 }

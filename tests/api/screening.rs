@@ -458,7 +458,8 @@ async fn monitored_lists_are_read_added_and_replaced() {
     assert_eq!(put.body["data"], json!(["eu"]), "{}", put.body);
     assert_eq!(app.get("/identities/ml-1/monitored-lists").await.body["data"], json!(["eu"]), "by external_ref");
     assert_error(&app.post(&path, json!({"list_ids": ["interpol"]})).await, 422);
-    assert_error(&app.post(&path, json!({"list_ids": ["list_01J0000000000000000000000A"]})).await, 422);
+    // A well-formed list id naming no list of this environment refers to nothing: 404.
+    assert_error(&app.post(&path, json!({"list_ids": ["list_01J0000000000000000000000A"]})).await, 404);
     assert_error(&app.get("/identities/idn_01J0000000000000000000000A/monitored-lists").await, 404);
     let log = app.get(&format!("/identities/{id}/audit-log")).await;
     assert!(audit_actions(&log.body).contains(&"identity.monitored-lists-updated".to_string()));
@@ -694,13 +695,25 @@ async fn check_and_watchlist_operations_are_documented_with_typed_schemas() {
         );
         if *has_body {
             let body = resolve(&doc, &op["requestBody"]["content"]["application/json"]["schema"]);
-            assert!(body["properties"].as_object().is_some_and(|p| !p.is_empty()), "{method} {path}: {body}");
-            assert_eq!(body["additionalProperties"], false, "{method} {path}: unknown fields are refused");
+            // A create body is one branch per family of check types (each requiring that family's fields).
+            let branches = match body.get("oneOf").or_else(|| body.get("anyOf")) {
+                Some(b) => b.as_array().unwrap().clone(),
+                None => vec![body.clone()],
+            };
+            for body in branches {
+                assert!(body["properties"].as_object().is_some_and(|p| !p.is_empty()), "{method} {path}: {body}");
+                assert_eq!(body["additionalProperties"], false, "{method} {path}: unknown fields are refused");
+            }
         }
     }
     let create =
         resolve(&doc, &doc["paths"]["/api/v1/checks"]["post"]["requestBody"]["content"]["application/json"]["schema"]);
-    let name_first = &create["properties"]["name_first"]["oneOf"][1];
+    // AML types require the names (the first branch); others take them optionally.
+    assert_eq!(create["oneOf"][0]["properties"]["check_type"]["enum"][0], "sanction", "{create}");
+    let required = create["oneOf"][0]["required"].as_array().unwrap();
+    assert!(required.contains(&json!("name_first")) && required.contains(&json!("name_last")), "{create}");
+    assert_eq!(resolve(&doc, &create["oneOf"][0]["properties"]["name_first"])["maxLength"], 100, "{create}");
+    let name_first = &create["oneOf"][1]["properties"]["name_first"]["oneOf"][1];
     assert_eq!(resolve(&doc, name_first)["maxLength"], 100, "{create}");
     let import = &doc["paths"]["/api/v1/watchlists/import"]["post"]["requestBody"]["content"];
     assert!(import["multipart/form-data"]["schema"].is_object(), "{import}");
@@ -754,4 +767,38 @@ async fn check_values_refused_by_their_type_name_the_field() {
         &app.post("/identities/idn_01J0000000000000000000000A/monitored-lists", json!({"list_ids": ["ofac"]})).await,
         404,
     );
+}
+
+#[actix_web::test]
+async fn check_refusals_for_state_are_conflicts_and_missing_references_are_not_found() {
+    let app = spawn_app().await;
+    // No reference at all: the check stands alone.
+    let alone =
+        app.post("/checks", json!({"check_type": "sanction", "name_first": "Ada", "name_last": "Lovelace"})).await;
+    assert_eq!(alone.status, 201, "{}", alone.body);
+    assert!(alone.body["external_ref"].is_null() && alone.body["identity_id"].is_null(), "{}", alone.body);
+    let id = alone.body["id"].as_str().unwrap().to_string();
+    // A well-formed id naming nothing is a 404.
+    let ghost = json!({"check_type": "sanction", "name_first": "A", "name_last": "B",
+        "identity_id": "idn_01J0000000000000000000000A"});
+    assert_error(&app.post("/checks", ghost).await, 404);
+    let ghost = json!({"check_type": "sanction", "name_first": "A", "name_last": "B", "external_ref": "g",
+        "session_id": "ses_01J0000000000000000000000A"});
+    assert_error(&app.post("/checks", ghost).await, 404);
+    assert_error(
+        &app.post(&format!("/checks/{id}/dismiss"), json!({"hit_ids": ["hit_6kmKf0vX0RQarX23yFcTpdGf6H"]})).await,
+        404,
+    );
+    // Adding no tag changes nothing.
+    let none = app.post(&format!("/checks/{id}/tags"), json!({"tags": []})).await;
+    assert_eq!((none.status, &none.body["tags"]), (200, &json!([])), "{}", none.body);
+    // Once redacted, every change is a conflict with the check's state.
+    assert_eq!(app.post(&format!("/checks/{id}/redact"), json!({})).await.status, 200);
+    assert_eq!(assert_error(&app.post(&format!("/checks/{id}/redact"), json!({})).await, 409), "conflict");
+    assert_error(&app.post(&format!("/checks/{id}/rerun"), json!({})).await, 409);
+    let set = app
+        .send("PUT", &format!("/checks/{id}/tags"), Some(&app.sandbox_key.clone()), &[], Some(&json!({"tags": ["a"]})))
+        .await;
+    assert_error(&set, 409);
+    assert_error(&app.post(&format!("/checks/{id}/dismiss"), json!({})).await, 409);
 }

@@ -18,6 +18,11 @@ An uploaded document or selfie must be an image (JPEG, PNG, WebP) or a PDF the s
 schema says so (its content types), but schemathesis fills a multipart file field with arbitrary bytes
 whatever the schema says. In positive cases the file of an upload is therefore a real PNG made here; the
 other form fields stay as generated. Undecodable files are covered by the API tests (422).
+
+A watchlist import must be a list file as its publisher ships it (OFAC CSV, UN/EU XML, UK CSV, OpenSanctions
+JSON lines); no schema can describe a parseable list file. In positive cases the import is one small
+OpenSanctions entity (source `opensanctions`, no OFAC side files). Each importer is tested on real files
+in tests/screening_importers.rs.
 """
 
 import os
@@ -68,6 +73,25 @@ def _real_image_for_uploads(case):
         case.body["file"] = PNG
 
 
+OPENSANCTIONS_LINE = (
+    b'{"id": "contract-1", "schema": "Person", "caption": "Contract Test Person", '
+    b'"properties": {"name": ["Contract Test Person"], "birthDate": ["1970-01-01"]}, '
+    b'"datasets": ["contract"]}\n'
+)
+
+
+def _real_list_for_watchlist_import(case):
+    if case.path != "/api/v1/watchlists/import" or case.method.upper() != "POST":
+        return
+    meta = getattr(case, "meta", None)
+    positive = meta is None or meta.generation.mode.is_positive
+    if positive and isinstance(case.body, dict):
+        for side_file in ("add_file", "alt_file", "comments_file"):
+            case.body.pop(side_file, None)
+        case.body["source"] = "opensanctions"
+        case.body["file"] = OPENSANCTIONS_LINE
+
+
 def _spare_key_for_own_key_update(case):
     if not OWN_KEY_ID or case.method.upper() != "PATCH" or not case.path.endswith("/api-keys/{api_key_id}"):
         return
@@ -90,3 +114,4 @@ def before_call(ctx, case, **kwargs):
     _spare_key_for_own_key_update(case)
     _valid_workflow_graph(case)
     _real_image_for_uploads(case)
+    _real_list_for_watchlist_import(case)

@@ -300,7 +300,8 @@ async fn change_lists(
     responses((status = 200, description = "The identity's monitored lists, these added", body = MonitoredLists,
         example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["ofac", "un"]})),
         (status = 404, description = "No such identity, or a `list_ids` entry names no list of this environment",
-            body = ErrorBody)))]
+            body = ErrorBody),
+        (status = 409, description = "The identity is redacted or merged", body = ErrorBody)))]
 async fn add_monitored_lists(
     state: web::Data<AppState>,
     p: Principal,
@@ -317,7 +318,8 @@ async fn add_monitored_lists(
     responses((status = 200, description = "The identity's monitored lists, replaced", body = MonitoredLists,
         example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["eu"]})),
         (status = 404, description = "No such identity, or a `list_ids` entry names no list of this environment",
-            body = ErrorBody)))]
+            body = ErrorBody),
+        (status = 409, description = "The identity is redacted or merged", body = ErrorBody)))]
 async fn set_monitored_lists(
     state: web::Data<AppState>,
     p: Principal,

@@ -291,8 +291,11 @@ async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
                 allowed_ips: None,
                 api_version: ApiVersion::CURRENT,
                 default_key_inflection: Inflection::Snake,
-                label,
-                note: Some("created with idv keys create".into()),
+                label: label
+                    .map(|l| idv::domain::values::Label::parse("--label", &l))
+                    .transpose()
+                    .map_err(|e| format!("{}: {}", e.field, e.message))?,
+                note: idv::domain::values::LongText::parse("note", "created with idv keys create").ok(),
                 expires_at: None,
             };
             let secret = api_keys::create(&core.writer, meta, input).await.map_err(|e| e.to_string())?;

@@ -113,8 +113,8 @@ pub async fn bootstrap_keys(writer: &Writer, read: &ReadPool, now: String) -> Ap
             allowed_ips: None,
             api_version: ApiVersion::CURRENT,
             default_key_inflection: Inflection::Snake,
-            label: Some(format!("first {env} key")),
-            note: Some("created on first start".into()),
+            label: crate::domain::values::Label::parse("label", &format!("first {env} key")).ok(),
+            note: crate::domain::values::LongText::parse("note", "created on first start").ok(),
             expires_at: None,
         };
         out.push(api_keys::create(writer, meta, input).await?);

@@ -7,6 +7,7 @@ use crate::domain::api_key::{
     self as dom, AllowedIp, ApiKeyCreated, ApiKeyUpdated, ApiVersion, Environment, Inflection, KeyType, Scope,
 };
 use crate::domain::ids::{self, ApiKeyId};
+use crate::domain::values::{Label, LongText, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent};
 use rand::Rng;
@@ -21,10 +22,9 @@ pub struct CreateKey {
     pub allowed_ips: Option<Vec<AllowedIp>>,
     pub api_version: ApiVersion,
     pub default_key_inflection: Inflection,
-    pub label: Option<String>,
-    pub note: Option<String>,
-    /// RFC 3339, already checked to be in the future.
-    pub expires_at: Option<String>,
+    pub label: Option<Label>,
+    pub note: Option<LongText>,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// The stored form of a key to create (from a request, or copied from a stored key by a clone).
@@ -49,9 +49,9 @@ impl From<CreateKey> for NewKey {
             allowed_ips: k.allowed_ips.map(|ips| ips.into_iter().map(AllowedIp::into_string).collect()),
             api_version: k.api_version.as_str().into(),
             default_key_inflection: k.default_key_inflection.as_str().into(),
-            label: k.label,
-            note: k.note,
-            expires_at: k.expires_at,
+            label: k.label.map(Label::into_string),
+            note: k.note.map(LongText::into_string),
+            expires_at: k.expires_at.map(Timestamp::into_string),
         }
     }
 }
@@ -128,24 +128,23 @@ fn require_key(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<i64> {
 /// Changes to a key; absent fields stay as they are, null clears a nullable one.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateKey {
-    pub label: Option<Option<String>>,
-    pub note: Option<Option<String>>,
+    pub label: Option<Option<Label>>,
+    pub note: Option<Option<LongText>>,
     pub scopes: Option<Vec<Scope>>,
     pub allowed_ips: Option<Option<Vec<AllowedIp>>>,
     pub api_version: Option<ApiVersion>,
-    /// RFC 3339, already checked to be in the future.
-    pub expires_at: Option<Option<String>>,
+    pub expires_at: Option<Option<Timestamp>>,
     pub default_key_inflection: Option<Inflection>,
 }
 
 pub async fn update(writer: &Writer, meta: CommandMeta, id: ApiKeyId, input: UpdateKey) -> AppResult<ApiKeyId> {
     let update = ApiKeyUpdated {
-        label: input.label,
-        note: input.note,
+        label: input.label.map(|v| v.map(Label::into_string)),
+        note: input.note.map(|v| v.map(LongText::into_string)),
         scopes: input.scopes.map(|s| Scope::strings(&s)),
         allowed_ips: input.allowed_ips.map(|ips| ips.map(|ips| ips.into_iter().map(AllowedIp::into_string).collect())),
         api_version: input.api_version.map(|v| v.as_str().to_string()),
-        expires_at: input.expires_at,
+        expires_at: input.expires_at.map(|v| v.map(Timestamp::into_string)),
         default_key_inflection: input.default_key_inflection.map(|v| v.as_str().to_string()),
     };
     writer

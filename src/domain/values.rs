@@ -443,6 +443,49 @@ pub fn parse_redirect_url(field: &str, value: &str) -> Result<String, FieldError
     }
 }
 
+pub const LONG_TEXT_MAX: usize = 1000;
+
+value_type!(
+    /// Free text written by a person for people (descriptions, notes): at most 1000 characters; line breaks
+    /// and tabs are kept, other control characters refused. May be empty.
+    LongText,
+    parse = |f, t| {
+        if t.chars().count() > LONG_TEXT_MAX {
+            return Err(FieldError::new(f, format!("must be at most {LONG_TEXT_MAX} characters")));
+        }
+        if t.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            return Err(FieldError::new(f, "must not contain control characters other than line breaks and tabs"));
+        }
+        Ok(t.to_string())
+    },
+    schema = || serde_json::json!({
+        "type": "string", "maxLength": LONG_TEXT_MAX,
+        "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$",
+        "description": "Free text, at most 1000 characters.", "examples": ["Confirmed in review"],
+    })
+);
+
+value_type!(
+    /// A title for something people pick from a list (a custom list's name): 1 to 200 printable characters.
+    Title,
+    parse = |f, t| parse_text(f, t, 2 * NAME_MAX),
+    schema = || text_schema(2 * NAME_MAX, "A title, 1 to 200 characters.", "Known fraudsters")
+);
+
+value_type!(
+    /// A moment as RFC 3339 (any offset on input), kept in idv's UTC form with milliseconds.
+    Timestamp,
+    parse = |f, t| {
+        crate::clock::parse(t.trim())
+            .map(crate::clock::format)
+            .ok_or_else(|| FieldError::new(f, "must be an RFC 3339 timestamp"))
+    },
+    schema = || serde_json::json!({
+        "type": "string", "format": "date-time", "description": "An RFC 3339 timestamp.",
+        "examples": ["2027-01-15T10:00:00.000Z"],
+    })
+);
+
 pub const MAX_TAGS: usize = 50;
 
 /// A webhook receiver URL: trimmed, 1 to 2048 characters. Scheme, host and address rules (the egress

@@ -7,6 +7,7 @@ use super::{AppState, RouteTable};
 use crate::commands::api_keys::{self as cmd, CreateKey, UpdateKey};
 use crate::domain::api_key::{AllowedIp, ApiVersion, Environment, Inflection, KeyType, Scope, DEFAULT_SCOPES};
 use crate::domain::ids::ApiKeyId;
+use crate::domain::values::{Label, LongText, Timestamp};
 use crate::error::AppError;
 use crate::queries::api_keys::{self as q, ApiKeyView};
 use crate::queries::OffsetPage;
@@ -41,8 +42,8 @@ async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateApiKeyBody {
-    label: Option<String>,
-    note: Option<String>,
+    label: Option<Label>,
+    note: Option<LongText>,
     /// The calling key's environment (the default); a key cannot create keys of the other environment (403).
     environment: Option<Environment>,
     /// Default `secret`.
@@ -53,24 +54,10 @@ struct CreateApiKeyBody {
     api_version: Option<ApiVersion>,
     /// Addresses or CIDR blocks the key may be used from (default: any).
     allowed_ips: Option<Vec<AllowedIp>>,
-    /// RFC 3339. The key stops working from this moment (a moment already past gives a key that is expired
-    /// from the start; a later update may move it).
-    #[schema(format = DateTime)]
-    expires_at: Option<String>,
+    /// The key stops working from this moment (a moment already past gives a key that is expired from the
+    /// start; a later update may move it).
+    expires_at: Option<Timestamp>,
     default_key_inflection: Option<Inflection>,
-}
-
-/// An expiry as stored. A moment that is already past is accepted: the key is refused from then on
-/// (JSON Schema cannot state "in the future", and a 422 must be something the schema states).
-fn check_expiry(value: &Option<String>) -> Result<Option<String>, AppError> {
-    match value {
-        None => Ok(None),
-        Some(v) => {
-            let t = crate::clock::parse(v)
-                .ok_or_else(|| AppError::validation("expires_at", "must be an RFC 3339 timestamp"))?;
-            Ok(Some(crate::clock::format(t)))
-        }
-    }
 }
 
 /// A new key with its secret, shown this once.
@@ -119,7 +106,7 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateAp
         default_key_inflection: b.default_key_inflection.unwrap_or(Inflection::Snake),
         label: b.label,
         note: b.note,
-        expires_at: check_expiry(&b.expires_at)?,
+        expires_at: b.expires_at,
     };
     let secret = cmd::create(&state.writer, p.meta(state.now()), input).await?;
     let key = q::get(&state.read.get()?, p.environment(), &secret.id)?;
@@ -139,21 +126,21 @@ async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<ApiKeyId>) 
 #[serde(deny_unknown_fields)]
 struct UpdateApiKeyBody {
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
-    #[schema(value_type = Option<String>)]
-    label: Option<Option<String>>,
+    #[schema(value_type = Option<Label>)]
+    label: Option<Option<Label>>,
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
-    #[schema(value_type = Option<String>)]
-    note: Option<Option<String>>,
+    #[schema(value_type = Option<LongText>)]
+    note: Option<Option<LongText>>,
     scopes: Option<Vec<Scope>>,
     /// Null lets the key in from any address.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
     #[schema(value_type = Option<Vec<AllowedIp>>)]
     allowed_ips: Option<Option<Vec<AllowedIp>>>,
     api_version: Option<ApiVersion>,
-    /// RFC 3339; null removes the expiry. A moment already past stops the key at once.
+    /// Null removes the expiry. A moment already past stops the key at once.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    expires_at: Option<Option<String>>,
+    #[schema(value_type = Option<Timestamp>)]
+    expires_at: Option<Option<Timestamp>>,
     default_key_inflection: Option<Inflection>,
 }
 
@@ -178,17 +165,13 @@ async fn update(
 ) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
-    let expires_at = match b.expires_at {
-        Some(v) => Some(check_expiry(&v)?),
-        None => None,
-    };
     let update = UpdateKey {
         label: b.label,
         note: b.note,
         scopes: b.scopes,
         allowed_ips: b.allowed_ips,
         api_version: b.api_version,
-        expires_at,
+        expires_at: b.expires_at,
         default_key_inflection: b.default_key_inflection,
     };
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), update).await?;

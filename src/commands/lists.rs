@@ -12,6 +12,7 @@ use crate::domain::custom_list::{
     MatchMode, MatchRecorded, Norm,
 };
 use crate::domain::ids::{self, ListId, ListItemId, ListMatchId};
+use crate::domain::values::{LongText, Title};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::store::events::NewEvent;
 use base64::Engine;
@@ -85,19 +86,19 @@ fn emit(w: &mut WriteCtx<'_>, meta: &CommandMeta, stream: &str, version: i64, ev
 
 #[derive(Debug, Clone)]
 pub struct CreateList {
-    pub name: String,
+    pub name: Title,
     pub list_type: ListType,
     pub match_mode: MatchMode,
-    pub description: Option<String>,
+    pub description: Option<LongText>,
 }
 
 pub async fn create(writer: &Writer, keyring: Arc<Keyring>, meta: CommandMeta, input: CreateList) -> AppResult<ListId> {
     let id = ListId::new().into_string();
     let created = ListCreated {
-        name: input.name,
+        name: input.name.into_string(),
         list_type: input.list_type.as_str().to_string(),
         match_mode: input.match_mode.as_str().to_string(),
-        description: input.description,
+        description: input.description.map(LongText::into_string),
     };
     // Validated before the key is made, so a refused list leaves nothing behind.
     let evs = dom::decide(None, ListCommand::Create(created))?;
@@ -117,16 +118,16 @@ pub async fn create(writer: &Writer, keyring: Arc<Keyring>, meta: CommandMeta, i
 /// The changes of a list update; `None` leaves a field as it is, `description: Some(None)` clears it.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateList {
-    pub name: Option<String>,
-    pub description: Option<Option<String>>,
+    pub name: Option<Title>,
+    pub description: Option<Option<LongText>>,
     pub match_mode: Option<MatchMode>,
     pub is_active: Option<bool>,
 }
 
 pub async fn update(writer: &Writer, meta: CommandMeta, id: ListId, input: UpdateList) -> AppResult<ListId> {
     let update = ListUpdated {
-        name: input.name,
-        description: input.description,
+        name: input.name.map(Title::into_string),
+        description: input.description.map(|d| d.map(LongText::into_string)),
         match_mode: input.match_mode.map(|m| m.as_str().to_string()),
         is_active: input.is_active,
     };

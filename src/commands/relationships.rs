@@ -8,6 +8,7 @@ use crate::domain::ids::{self, IdentityRef, RelationshipId, RelationshipTypeId};
 use crate::domain::relationship::{
     self as dom, RelationshipCreated, RelationshipDeleted, RelationshipTypeCreated, RelationshipTypeUpdated,
 };
+use crate::domain::values::LongText;
 use crate::domain::values::{Label, RelationshipTypeName};
 use crate::error::{AppError, AppResult};
 use crate::store::events::NewEvent;
@@ -18,7 +19,7 @@ use serde_json::{Map, Value};
 pub struct CreateLink {
     pub related_identity_id: IdentityRef,
     pub relationship_type: RelationshipTypeName,
-    pub note: Option<String>,
+    pub note: Option<LongText>,
     pub metadata: Map<String, Value>,
 }
 
@@ -80,7 +81,7 @@ pub async fn create(
                 related_identity_id: related.id,
                 relationship_type: kind,
                 is_system: false,
-                note: input.note,
+                note: input.note.clone().map(LongText::into_string),
                 metadata: input.metadata,
             };
             let id = RelationshipId::from_stored(created.id.clone());
@@ -195,7 +196,7 @@ pub struct CreateRelationshipType {
     pub name: RelationshipTypeName,
     pub label: Label,
     pub inverse_label: Option<Label>,
-    pub description: Option<String>,
+    pub description: Option<LongText>,
     pub is_active: bool,
 }
 
@@ -222,7 +223,7 @@ pub async fn create_type(
                 inverse_label: input.inverse_label.map(Label::into_string).unwrap_or_else(|| label.clone()),
                 name,
                 label,
-                description: input.description,
+                description: input.description.clone().map(LongText::into_string),
                 is_active: input.is_active,
             };
             let id = RelationshipTypeId::from_stored(created.id.clone());
@@ -249,7 +250,7 @@ fn type_version(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<i64> {
 pub struct UpdateRelationshipType {
     pub label: Option<Label>,
     pub inverse_label: Option<Label>,
-    pub description: Option<Option<String>>,
+    pub description: Option<Option<LongText>>,
     pub is_active: Option<bool>,
 }
 
@@ -265,7 +266,7 @@ pub async fn update_type(
             let update = RelationshipTypeUpdated {
                 label: input.label.map(Label::into_string),
                 inverse_label: input.inverse_label.map(Label::into_string),
-                description: input.description,
+                description: input.description.clone().map(|d| d.map(LongText::into_string)),
                 is_active: input.is_active,
             };
             w.emit(

@@ -6,6 +6,7 @@ use crate::domain::identity_type::{
     self as dom, FieldDefinition, FieldDefinitionUpdated, FieldType, IdentityTypeCreated, IdentityTypeUpdated,
 };
 use crate::domain::ids::{self, CustomFieldId, IdentityTypeId};
+use crate::domain::values::LongText;
 use crate::domain::values::{Label, Slug};
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent};
@@ -50,7 +51,7 @@ fn with_default_status(mut statuses: Vec<String>, default_status: Option<&str>) 
 pub struct CreateIdentityType {
     pub name: Slug,
     pub label: Label,
-    pub description: Option<String>,
+    pub description: Option<LongText>,
     pub statuses: Vec<Slug>,
     pub default_status: Option<Slug>,
     pub is_default: bool,
@@ -61,7 +62,7 @@ pub async fn create_type(writer: &Writer, meta: CommandMeta, input: CreateIdenti
         id: String::new(),
         name: input.name.into_string(),
         label: input.label.into_string(),
-        description: input.description,
+        description: input.description.clone().map(LongText::into_string),
         statuses: input.statuses.into_iter().map(Slug::into_string).collect(),
         default_status: input.default_status.map(Slug::into_string),
         is_default: input.is_default,
@@ -95,7 +96,7 @@ pub async fn create_type(writer: &Writer, meta: CommandMeta, input: CreateIdenti
 #[derive(Debug, Clone, Default)]
 pub struct UpdateIdentityType {
     pub label: Option<Label>,
-    pub description: Option<Option<String>>,
+    pub description: Option<Option<LongText>>,
     pub statuses: Option<Vec<Slug>>,
     pub default_status: Option<Option<Slug>>,
     pub is_default: Option<bool>,
@@ -109,7 +110,7 @@ pub async fn update_type(
 ) -> AppResult<IdentityTypeId> {
     let mut update = IdentityTypeUpdated {
         label: input.label.map(Label::into_string),
-        description: input.description,
+        description: input.description.clone().map(|d| d.map(LongText::into_string)),
         statuses: input.statuses.map(|s| s.into_iter().map(Slug::into_string).collect()),
         default_status: input.default_status.map(|d| d.map(Slug::into_string)),
         is_default: input.is_default,

@@ -7,6 +7,7 @@ use super::{AppState, RouteTable};
 use crate::commands::lists::{self as cmd, Batch, CreateList, NewItem, UpdateList};
 use crate::domain::custom_list::{ListType, MatchMode, Outcome, Subject};
 use crate::domain::ids::{ListId, ListItemId, ListMatchId, SessionId};
+use crate::domain::values::{LongText, Title};
 use crate::error::AppError;
 use crate::queries::lists::{
     self as q, ItemsAdded, ListCheckMatch, ListCheckResult, ListFilter, ListItemView, ListMatchRecord, ListView,
@@ -123,19 +124,11 @@ async fn list(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateListBody {
-    /// 1 to 200 printable characters.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
-        example = "Known fraudsters"
-    )]
-    name: String,
+    name: Title,
     list_type: ListType,
     /// Default `flag`.
     match_mode: Option<MatchMode>,
-    #[schema(max_length = 1000)]
-    description: Option<String>,
+    description: Option<LongText>,
 }
 
 #[utoipa::path(post, path = "/api/v1/lists", tag = "Lists", operation_id = "create_list",
@@ -167,16 +160,11 @@ async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) ->
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateListBody {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
-    )]
-    name: Option<String>,
+    name: Option<Title>,
     /// null clears it.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
-    #[schema(max_length = 1000)]
-    description: Option<Option<String>>,
+    #[schema(value_type = Option<LongText>)]
+    description: Option<Option<LongText>>,
     match_mode: Option<MatchMode>,
     is_active: Option<bool>,
 }

@@ -6,6 +6,7 @@ use super::{AppState, RouteTable};
 use crate::commands::relationships::{self as cmd, CreateLink, CreateRelationshipType, UpdateRelationshipType};
 use crate::domain::identity::canonical_status;
 use crate::domain::ids::{IdentityRef, RelationshipId, RelationshipTypeId};
+use crate::domain::values::LongText;
 use crate::domain::values::{Label, RelationshipTypeName};
 use crate::error::AppError;
 use crate::queries::identities as iq;
@@ -34,8 +35,6 @@ pub fn routes(t: &mut RouteTable) {
     t.add("PATCH", "/relationship-types/{type_id}", "Update a relationship type", web::patch().to(update_type));
     t.add("DELETE", "/relationship-types/{type_id}", "Delete a relationship type", web::delete().to(delete_type));
 }
-
-const NOTE_MAX: usize = 1000;
 
 /// Filters of an identity's relationship list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -75,9 +74,7 @@ struct CreateLinkBody {
     /// (409) and a name that is no type is a 404.
     #[schema(example = "family_member")]
     relationship_type: Option<RelationshipTypeName>,
-    /// Free text, at most 1000 characters.
-    #[schema(max_length = 1000)]
-    note: Option<String>,
+    note: Option<LongText>,
     /// Free-form data kept with the link.
     #[schema(value_type = Option<Object>)]
     metadata: Option<Map<String, Value>>,
@@ -102,9 +99,6 @@ async fn create(
 ) -> ApiResult {
     p.require("identities:write", &[])?;
     let b = body.0;
-    if b.note.as_ref().is_some_and(|n| n.chars().count() > NOTE_MAX) {
-        return Err(AppError::validation("note", "must be at most 1000 characters"));
-    }
     let input = CreateLink {
         related_identity_id: b.related_identity_id,
         relationship_type: b
@@ -200,7 +194,7 @@ struct CreateRelationshipTypeBody {
     label: Label,
     /// The label from the related identity's side (default: `label`).
     inverse_label: Option<Label>,
-    description: Option<String>,
+    description: Option<LongText>,
     /// Default true.
     is_active: Option<bool>,
 }
@@ -241,8 +235,8 @@ struct UpdateRelationshipTypeBody {
     inverse_label: Option<Label>,
     /// Null clears it.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
-    #[schema(value_type = Option<String>)]
-    description: Option<Option<String>>,
+    #[schema(value_type = Option<LongText>)]
+    description: Option<Option<LongText>>,
     is_active: Option<bool>,
 }
 

@@ -7,6 +7,7 @@ use super::{AppState, RouteTable};
 use crate::commands::types::{self as cmd, CreateIdentityType, DefineField, UpdateField, UpdateIdentityType};
 use crate::domain::identity_type::FieldType;
 use crate::domain::ids::{CustomFieldId, IdentityTypeId};
+use crate::domain::values::LongText;
 use crate::domain::values::{Label, Slug, Whole};
 use crate::queries::types::{self as q, CustomFieldView, IdentityTypeView};
 use crate::queries::OffsetPage;
@@ -59,7 +60,7 @@ async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery
 struct CreateIdentityTypeBody {
     name: Slug,
     label: Label,
-    description: Option<String>,
+    description: Option<LongText>,
     /// Custom statuses for identities of this type.
     statuses: Option<Vec<Slug>>,
     /// The status new identities of this type start in: a lifecycle status (not `redacted` or `merged`) or a
@@ -103,8 +104,8 @@ struct UpdateIdentityTypeBody {
     label: Option<Label>,
     /// Null clears it.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
-    #[schema(value_type = Option<String>)]
-    description: Option<Option<String>>,
+    #[schema(value_type = Option<LongText>)]
+    description: Option<Option<LongText>>,
     statuses: Option<Vec<Slug>>,
     /// Null clears it (new identities start `pending`). A custom status joins the statuses (those sent, or
     /// the stored ones) when it is not among them.

@@ -281,7 +281,7 @@ async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
                     .map_err(|e| e.to_string())?,
                 (false, None) => Scope::ALL.to_vec(),
             };
-            let env = Environment::parse("environment", &environment).map_err(|e| e.to_string())?;
+            let env = Environment::parse_field("environment", &environment).map_err(|e| e.to_string())?;
             let meta =
                 CommandMeta { actor: "cli".into(), environment: environment.clone(), request_id: None, now: now() };
             let input = CreateKey {

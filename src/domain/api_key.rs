@@ -1,6 +1,7 @@
 //! API keys: kinds, environments, scopes and the rules for creating, updating, expiring and cloning
 //! them. Secrets are generated and hashed by the command layer; this module never sees one.
 
+use super::vocabulary::vocabulary;
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
@@ -152,68 +153,21 @@ impl Scope {
     }
 }
 
-/// Declares a closed vocabulary of the API key object as a snake_case enum with `as_str`.
-macro_rules! key_vocabulary {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:expr),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-        pub enum $name {
-            $(#[serde(rename = $text)] $variant,)*
-        }
-
-        // Written out rather than derived: the derive cannot read a `rename` that arrives through a macro,
-        // and would document the variant names instead of the values on the wire.
-        impl utoipa::PartialSchema for $name {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                let doc: &[&str] = &[$(stringify!($doc)),*];
-                let description = doc.first().map(|d| {
-                    let d = d.trim_start_matches("doc =").trim();
-                    d.strip_prefix('r').unwrap_or(d).trim_matches('"').trim().to_string()
-                });
-                super::values::schema_from(serde_json::json!({
-                    "type": "string", "enum": [$($text),*], "description": description,
-                }))
-            }
-        }
-
-        impl utoipa::ToSchema for $name {
-            fn name() -> std::borrow::Cow<'static, str> {
-                std::borrow::Cow::Borrowed(stringify!($name))
-            }
-        }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)*
-                }
-            }
-
-            pub fn parse(field: &str, text: &str) -> Result<Self, AppError> {
-                match text {
-                    $($text => Ok($name::$variant),)*
-                    _ => Err(AppError::validation(field, format!("must be one of: {}", [$($text),*].join(", ")))),
-                }
-            }
-        }
-    };
-}
-
-key_vocabulary!(
+vocabulary!(
     /// A secret key calls the whole API; a publishable key may only create sessions.
-    KeyType { Secret => "secret", Publishable => "publishable" }
+    KeyType { Secret = "secret", Publishable = "publishable" }
 );
-key_vocabulary!(
+vocabulary!(
     /// The environment a key's data lives in.
-    Environment { Sandbox => "sandbox", Live => "live" }
+    Environment { Sandbox = "sandbox", Live = "live" }
 );
-key_vocabulary!(
+vocabulary!(
     /// The API version a key answers with (spec §2.3).
-    ApiVersion { V20260101 => "2026-01-01", V20260201 => "2026-02-01" }
+    ApiVersion { V20260101 = "2026-01-01", V20260201 = "2026-02-01" }
 );
-key_vocabulary!(
+vocabulary!(
     /// The key casing of responses when no Key-Inflection header is sent.
-    Inflection { Snake => "snake", Camel => "camel", Kebab => "kebab" }
+    Inflection { Snake = "snake", Camel = "camel", Kebab = "kebab" }
 );
 
 impl ApiVersion {

@@ -12,6 +12,7 @@ pub mod relationship;
 pub mod session;
 pub mod settings;
 pub mod values;
+pub mod vocabulary;
 pub mod watchlist;
 pub mod webhook;
 pub mod workflow;

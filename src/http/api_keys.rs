@@ -79,7 +79,7 @@ struct CreatedApiKey {
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateApiKeyBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
-    let own = Environment::parse("environment", p.environment())?;
+    let own = Environment::parse_field("environment", p.environment())?;
     let environment = b.environment.unwrap_or(own);
     if environment != own {
         return Err(AppError::Forbidden {

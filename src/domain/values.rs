@@ -677,22 +677,6 @@ where
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
-/// Deserialises an optional integer that JSON may also spell as a whole float (`2.0`): JSON Schema's
-/// `integer` is any number without a fractional part.
-pub fn optional_integer<'de, D>(d: D) -> Result<Option<i64>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    match <Option<serde_json::Number> as serde::Deserialize>::deserialize(d)? {
-        None => Ok(None),
-        Some(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => Ok(Some(i)),
-            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
-            _ => Err(serde::de::Error::custom(format!("invalid value: {n}, expected an integer"))),
-        },
-    }
-}
-
 /// Declares the personal-data fields as typed optional members of a request struct, in one place.
 #[macro_export]
 macro_rules! personal_data_struct {
@@ -787,21 +771,5 @@ mod tests {
         assert_eq!(parse_country("c", "us").unwrap(), "US");
         assert!(parse_country("c", "XX").is_err());
         assert!(parse_country("c", "USA").is_err());
-    }
-}
-
-/// A whole number from a JSON body, also when written with a zero fraction (`3.0`): JSON Schema counts
-/// that as an integer, so a field declared `integer` accepts it. Ranges are checked by the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Whole(pub i64);
-
-impl<'de> serde::Deserialize<'de> for Whole {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let n = <serde_json::Number as serde::Deserialize>::deserialize(d)?;
-        n.as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
-            .map(Whole)
-            .ok_or_else(|| D::Error::custom(format!("must be a whole number, not {n}")))
     }
 }

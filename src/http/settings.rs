@@ -5,7 +5,6 @@ use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
 use crate::commands::sessions as cmd;
 use crate::domain::settings::Retention;
-use crate::domain::values::Whole;
 use crate::queries::settings as q;
 use actix_web::web;
 use serde::Deserialize;
@@ -31,15 +30,15 @@ struct UpdateRetentionBody {
     /// Days, 1 to 36500; null for never.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
-    sensitive_data_retention_days: Option<Option<Whole>>,
+    sensitive_data_retention_days: Option<Option<i64>>,
     /// Days, 1 to 36500; null for never.
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
-    data_retention_days: Option<Option<Whole>>,
+    data_retention_days: Option<Option<i64>>,
     auto_redact_on_retention_expiry: Option<bool>,
     /// Seconds, 30 to 604800.
     #[schema(value_type = Option<i64>, minimum = 30, maximum = 604800)]
-    image_url_expiry_seconds: Option<Whole>,
+    image_url_expiry_seconds: Option<i64>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/settings/retention", tag = "Settings", operation_id = "update_retention_settings",
@@ -50,16 +49,16 @@ async fn update(state: web::Data<AppState>, p: Principal, body: ApiBody<UpdateRe
     let b = body.0;
     let mut r: Retention = q::retention(&*state.read.get()?, p.environment())?;
     if let Some(v) = b.sensitive_data_retention_days {
-        r.sensitive_data_retention_days = v.map(|w| w.0);
+        r.sensitive_data_retention_days = v;
     }
     if let Some(v) = b.data_retention_days {
-        r.data_retention_days = v.map(|w| w.0);
+        r.data_retention_days = v;
     }
     if let Some(v) = b.auto_redact_on_retention_expiry {
         r.auto_redact_on_retention_expiry = v;
     }
     if let Some(v) = b.image_url_expiry_seconds {
-        r.image_url_expiry_seconds = v.0;
+        r.image_url_expiry_seconds = v;
     }
     cmd::update_retention(&state.writer, p.meta(state.now()), r).await?;
     Ok(Reply::ok(q::retention(&*state.read.get()?, p.environment())?))

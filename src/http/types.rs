@@ -8,7 +8,7 @@ use crate::commands::types::{self as cmd, CreateIdentityType, DefineField, Updat
 use crate::domain::identity_type::FieldType;
 use crate::domain::ids::{CustomFieldId, IdentityTypeId};
 use crate::domain::values::LongText;
-use crate::domain::values::{Label, Slug, Whole};
+use crate::domain::values::{Label, Slug};
 use crate::queries::types::{self as q, CustomFieldView, IdentityTypeView};
 use crate::queries::OffsetPage;
 use actix_web::web;
@@ -186,13 +186,12 @@ struct CreateCustomFieldBody {
 
 const SORT_ORDER_LIMIT: i64 = 1_000_000_000;
 
-/// A field's sort order: a whole number in range (a zero fraction such as `3.0` is accepted, as JSON
-/// Schema counts it as an integer).
+/// A field's sort order: a whole number in range.
 fn sort_order<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     use serde::de::Error;
-    match Option::<Whole>::deserialize(d)? {
+    match Option::<i64>::deserialize(d)? {
         None => Ok(None),
-        Some(Whole(i)) if (-SORT_ORDER_LIMIT..=SORT_ORDER_LIMIT).contains(&i) => Ok(Some(i)),
+        Some(i) if (-SORT_ORDER_LIMIT..=SORT_ORDER_LIMIT).contains(&i) => Ok(Some(i)),
         Some(_) => Err(D::Error::custom("must be a whole number from -1000000000 to 1000000000")),
     }
 }

@@ -211,7 +211,6 @@ async fn versions(state: web::Data<AppState>, p: Principal, path: ApiPath<Workfl
 #[serde(deny_unknown_fields)]
 struct PublishBody {
     /// The version to publish (default: the latest).
-    #[serde(default, deserialize_with = "crate::domain::values::optional_integer")]
     #[schema(minimum = 1, maximum = 2147483647, example = 2)]
     version: Option<i64>,
 }

@@ -492,7 +492,7 @@ pub enum CaptureStep {
         version: String,
         ip: Option<String>,
     },
-    DocumentType(String),
+    DocumentType(crate::domain::session::DocumentType),
     Upload {
         doc_type: String,
         mime_type: String,
@@ -539,10 +539,7 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                     events.push(NewEvent::new("SessionConsentRecorded", json!({ "version": version, "ip": ip })));
                 }
                 CaptureStep::DocumentType(t) => {
-                    if !dom::DOCUMENT_TYPES.contains(&t.as_str()) {
-                        return Err(AppError::validation("document_type", format!("must be one of {}", dom::DOCUMENT_TYPES.join(", "))));
-                    }
-                    events.push(NewEvent::new("SessionDocumentTypeChosen", json!({ "document_type": t })));
+                    events.push(NewEvent::new("SessionDocumentTypeChosen", json!({ "document_type": t.as_str() })));
                 }
                 CaptureStep::Upload { doc_type, mime_type, bytes, phash, read } => {
                     if matches!(at, SessionRef::Token(_)) && !s.consented {

@@ -19,7 +19,6 @@ pub const STATUSES: &[&str] = &[
     "failed",
 ];
 
-pub const DOCUMENT_TYPES: &[&str] = &["passport", "drivers_license", "national_id", "residence_permit"];
 pub const UPLOAD_TYPES: &[&str] = &["id_front", "id_back", "selfie", "proof_of_address"];
 pub const RESULT_STATUSES: &[&str] = &["approved", "declined", "rejected", "needs_review"];
 

@@ -312,8 +312,7 @@ async fn document_type(
     body: ApiBody<DocumentTypeBody>,
 ) -> Result<HttpResponse, AppError> {
     let a = admit(&state, &req, "document-type", token.into_inner()).await?;
-    let chosen = body.0.document_type.as_str().to_string();
-    let result = step(&state, &req, &a.cred, CaptureStep::DocumentType(chosen)).await;
+    let result = step(&state, &req, &a.cred, CaptureStep::DocumentType(body.0.document_type)).await;
     a.finish("document-type", result)
 }
 

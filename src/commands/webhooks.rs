@@ -9,8 +9,8 @@ use super::CommandMeta;
 use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::values::WebhookUrl;
 use crate::domain::webhook::{
-    self as dom, ApiVersion, EndpointCommand, EndpointCreated, EndpointEvent, EndpointState, EndpointUpdated,
-    EventSubscription, KeyInflection,
+    self as dom, EndpointCommand, EndpointCreated, EndpointEvent, EndpointState, EndpointUpdated, EventSubscription,
+    KeyInflection, PayloadApiVersion,
 };
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent, StoredEvent};
@@ -35,7 +35,7 @@ pub struct EndpointInput {
     pub enabled_events: Option<Vec<EventSubscription>>,
     pub attribute_blocklist: Option<Vec<String>>,
     pub event_filter_conditions: Option<Value>,
-    pub api_version: Option<ApiVersion>,
+    pub api_version: Option<PayloadApiVersion>,
     pub key_inflection: Option<KeyInflection>,
 }
 
@@ -49,7 +49,7 @@ pub struct UpdateEndpoint {
     pub enabled_events: Option<Vec<EventSubscription>>,
     pub attribute_blocklist: Option<Vec<String>>,
     pub event_filter_conditions: Option<Option<Value>>,
-    pub api_version: Option<Option<ApiVersion>>,
+    pub api_version: Option<Option<PayloadApiVersion>>,
     pub key_inflection: Option<KeyInflection>,
 }
 
@@ -141,7 +141,7 @@ fn create_in(
         enabled_events: dom::normalise_events(input.enabled_events.map(event_names))?,
         attribute_blocklist: input.attribute_blocklist.unwrap_or_default(),
         event_filter_conditions: dom::normalise_filters(input.event_filter_conditions.unwrap_or(Value::Null))?,
-        api_version: input.api_version.map(ApiVersion::into_string),
+        api_version: input.api_version.map(PayloadApiVersion::into_string),
         key_inflection: input.key_inflection.map(KeyInflection::into_string).unwrap_or_else(|| "snake".into()),
         secret_sealed: seal(w, &id, &secret),
         cloned_from,
@@ -183,7 +183,7 @@ pub async fn update(
         enabled_events: None,
         attribute_blocklist: input.attribute_blocklist,
         event_filter_conditions: input.event_filter_conditions,
-        api_version: input.api_version.map(|v| v.map(ApiVersion::into_string)),
+        api_version: input.api_version.map(|v| v.map(PayloadApiVersion::into_string)),
         key_inflection: input.key_inflection.map(KeyInflection::into_string),
     };
     if let Some(events) = input.enabled_events {
@@ -257,7 +257,7 @@ pub async fn clone_endpoint(
                         enabled_events: events.map(|es| es.into_iter().map(EventSubscription::from_stored).collect()),
                         attribute_blocklist: serde_json::from_str(&blocklist).ok(),
                         event_filter_conditions: filters.and_then(|f| serde_json::from_str(&f).ok()),
-                        api_version: r.get::<_, Option<String>>(6)?.map(ApiVersion::from_stored),
+                        api_version: r.get::<_, Option<String>>(6)?.map(PayloadApiVersion::from_stored),
                         key_inflection: Some(KeyInflection::from_stored(r.get(7)?)),
                     })
                 },

@@ -117,7 +117,7 @@ closed_set!(
 
 closed_set!(
     /// The API version of the payloads sent to an endpoint.
-    ApiVersion,
+    PayloadApiVersion,
     "The API version of the payloads sent to an endpoint.",
     || super::api_key::API_VERSIONS.to_vec(),
     |_| format!("unknown API version; known: {}", super::api_key::API_VERSIONS.join(", "))

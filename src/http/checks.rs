@@ -497,14 +497,14 @@ async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>
 /// Tags to add or set: `tags`, `tag`, or both (adding none changes nothing; setting none clears them).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TagsBody {
+pub struct CheckTagsBody {
     #[schema(max_items = 50)]
     pub tags: Option<Vec<Tag>>,
     /// One more tag.
     pub tag: Option<Tag>,
 }
 
-impl TagsBody {
+impl CheckTagsBody {
     fn tags(self) -> Result<Vec<Tag>, AppError> {
         let mut tags = self.tags.unwrap_or_default();
         tags.extend(self.tag);
@@ -528,7 +528,7 @@ async fn tag_command(state: web::Data<AppState>, p: Principal, id: CheckId, chan
 
 #[utoipa::path(post, path = "/api/v1/checks/{check_id}/tags", tag = "Checks", operation_id = "add_check_tags",
     params(("check_id" = CheckId, Path, description = "The check")),
-    request_body = TagsBody,
+    request_body = CheckTagsBody,
     responses((status = 200, description = "The check's tags", body = CheckTags,
         example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["kyc", "review"]})),
         (status = 409, description = "The check has been redacted, or would carry more than 50 tags", body = ErrorBody)))]
@@ -536,7 +536,7 @@ async fn add_tags(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<CheckId>,
-    body: ApiBody<TagsBody>,
+    body: ApiBody<CheckTagsBody>,
 ) -> ApiResult {
     // Adding no tag changes nothing: the answer is the check's tags as they are.
     let tags = body.0.tags()?;
@@ -545,7 +545,7 @@ async fn add_tags(
 
 #[utoipa::path(put, path = "/api/v1/checks/{check_id}/tags", tag = "Checks", operation_id = "set_check_tags",
     params(("check_id" = CheckId, Path, description = "The check")),
-    request_body = TagsBody,
+    request_body = CheckTagsBody,
     responses((status = 200, description = "The check's tags (replaced)", body = CheckTags,
         example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["a"]})),
         (status = 409, description = "The check has been redacted", body = ErrorBody)))]
@@ -553,7 +553,7 @@ async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<CheckId>,
-    body: ApiBody<TagsBody>,
+    body: ApiBody<CheckTagsBody>,
 ) -> ApiResult {
     let tags = body.0.tags()?;
     tag_command(state, p, path.into_inner(), TagChange::Set(tags)).await
@@ -631,7 +631,7 @@ async fn identity_checks(
         CreateCheckRequest,
         CreateChecksRequest,
         DismissBody,
-        TagsBody,
+        CheckTagsBody,
         CheckView,
         CheckBatch,
         DismissResult,

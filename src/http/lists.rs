@@ -2,6 +2,7 @@
 //! check, match records (/lists/matches, /sessions/{id}/list-matches).
 
 use super::body::{ApiBody, ApiPath, ApiQuery, PageQuery, Upload};
+use super::reply::Deleted;
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
 use crate::commands::lists::{self as cmd, Batch, CreateList, NewItem, UpdateList};
@@ -15,7 +16,7 @@ use crate::queries::lists::{
 };
 use crate::queries::{OffsetPage, OffsetPagination};
 use actix_web::{web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
@@ -330,13 +331,6 @@ async fn item(state: web::Data<AppState>, p: Principal, path: ApiPath<(ListId, L
     p.require(READ, &[WRITE])?;
     let (list_id, item_id) = path.into_inner();
     Ok(Reply::ok(q::item(&state.read.get()?, &state.keyring, p.environment(), &list_id, &item_id)?))
-}
-
-/// The answer to a delete.
-#[derive(Debug, Serialize, ToSchema)]
-struct Deleted {
-    /// Always true.
-    deleted: bool,
 }
 
 #[utoipa::path(delete, path = "/api/v1/lists/{list_id}/items/{item_id}", tag = "Lists",

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the request and response types and the `#[utoipa::path]`
 //! annotations on the handlers (utoipa), never from the route table: the route table is what is served,
 //! the annotations are what is documented, and a test compares the two. Conventions every operation shares
-//! (authentication, the error responses of §2.5, the Idempotency-Key header, links from a create to the
-//! operations on the created object) are added here in one pass. Must not serve or route anything.
+//! (authentication, the error responses of §2.5, links from a create to the operations on the created
+//! object, example bodies) are added here in one pass. Must not serve or route anything.
 
 use super::error::ErrorBody;
 use serde_json::{json, Map, Value};
@@ -27,7 +27,6 @@ struct Root;
 
 /// Every documented part, one per URL resource.
 fn parts() -> Vec<utoipa::openapi::OpenApi> {
-    // Each resource module adds its `api()` here as its handlers gain typed annotations.
     vec![
         super::identities::api(),
         super::lists::api(),
@@ -288,5 +287,47 @@ fn add_links(op: &mut Value, path: &str, operations: &[(String, String)]) {
         if let Some(r) = responses.get_mut(code) {
             r["links"] = Value::Object(links.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two modules declaring a schema of the same name would silently replace one another in the merged
+    /// document (one body documented with the other's fields): every name must mean one schema.
+    #[test]
+    fn no_two_parts_declare_different_schemas_under_one_name() {
+        let mut seen: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+        let mut clashes = Vec::new();
+        for part in parts() {
+            let part = serde_json::to_value(&part).unwrap();
+            for (name, schema) in part["components"]["schemas"].as_object().into_iter().flatten() {
+                if let Some(earlier) = seen.insert(name.clone(), schema.clone()) {
+                    if &earlier != schema {
+                        clashes.push(name.clone());
+                    }
+                }
+            }
+        }
+        assert!(clashes.is_empty(), "different schemas share a name: {clashes:?}");
+        assert!(seen.len() > 100, "{} schemas", seen.len());
+    }
+
+    #[test]
+    fn response_examples_follow_the_schema_shape() {
+        let comps = json!({ "Thing": { "type": "object", "properties": {
+            "id": { "type": "string", "examples": ["thg_1"] },
+            "note": { "type": ["string", "null"] },
+            "created_at": { "type": "string" },
+            "kind": { "type": "string", "enum": ["a", "b"] },
+            "count": { "type": "integer", "minimum": 1 },
+            "tags": { "type": "array", "items": { "type": "string" } } } } });
+        let example = example_of(&json!({ "$ref": "#/components/schemas/Thing" }), &comps, 0);
+        assert_eq!(
+            example,
+            json!({ "id": "thg_1", "note": null, "created_at": "2026-01-15T10:00:00.000Z", "kind": "a", "count": 1,
+                    "tags": ["string"] })
+        );
     }
 }

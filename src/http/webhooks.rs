@@ -8,7 +8,7 @@ use super::{AppState, RouteTable};
 use crate::commands::webhooks::{self as cmd, CloneOverrides, EndpointInput, NewEndpoint, UpdateEndpoint};
 use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::values::WebhookUrl;
-use crate::domain::webhook::{ApiVersion, DeliveryStatus, EventName, EventSubscription, KeyInflection};
+use crate::domain::webhook::{DeliveryStatus, EventName, EventSubscription, KeyInflection, PayloadApiVersion};
 use crate::error::AppError;
 use crate::queries::webhooks::{
     self as q, AttemptView, DeliveryFilter, DeliveryObject, DeliveryView, EndpointObject, EndpointView, EventTypeView,
@@ -172,7 +172,7 @@ struct CreateEndpointBody {
     #[schema(schema_with = filter_request_schema)]
     event_filter_conditions: Option<Value>,
     /// The payload version; the key's default when omitted.
-    api_version: Option<ApiVersion>,
+    api_version: Option<PayloadApiVersion>,
     /// Default `snake`.
     key_inflection: Option<KeyInflection>,
 }
@@ -238,7 +238,7 @@ struct UpdateEndpointBody {
     #[schema(schema_with = filter_request_schema)]
     event_filter_conditions: Option<Option<Value>>,
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
-    api_version: Option<Option<ApiVersion>>,
+    api_version: Option<Option<PayloadApiVersion>>,
     key_inflection: Option<KeyInflection>,
 }
 
@@ -510,7 +510,7 @@ async fn retry(
         EventTypeView,
         EventName,
         EventSubscription,
-        ApiVersion,
+        PayloadApiVersion,
         KeyInflection,
         DeliveryStatus,
         TestQueuedView,

@@ -4,7 +4,7 @@
 use super::{OffsetPage, Page};
 use crate::crypto::Keyring;
 use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
-use crate::domain::webhook::{ApiVersion, DeliveryStatus, EventName, EventSubscription, KeyInflection, CATALOG};
+use crate::domain::webhook::{DeliveryStatus, EventName, EventSubscription, KeyInflection, PayloadApiVersion, CATALOG};
 use crate::error::{AppError, AppResult};
 use crate::store::ReadConn;
 use base64::Engine;
@@ -72,7 +72,7 @@ pub struct EndpointView {
     pub attribute_blocklist: Vec<String>,
     #[schema(schema_with = filter_schema)]
     pub event_filter_conditions: Option<Value>,
-    pub api_version: Option<ApiVersion>,
+    pub api_version: Option<PayloadApiVersion>,
     pub key_inflection: KeyInflection,
     /// The endpoint this one was cloned from.
     pub cloned_from: Option<WebhookEndpointId>,
@@ -124,7 +124,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         environment: r.get(1)?,
         attribute_blocklist: json_list(r.get(7)?),
         event_filter_conditions: filters.and_then(|t| serde_json::from_str::<Value>(&t).ok()).filter(|v| !v.is_null()),
-        api_version: r.get::<_, Option<String>>(9)?.map(ApiVersion::from_stored),
+        api_version: r.get::<_, Option<String>>(9)?.map(PayloadApiVersion::from_stored),
         key_inflection: KeyInflection::from_stored(r.get(10)?),
         cloned_from: r.get::<_, Option<String>>(12)?.map(WebhookEndpointId::from_stored),
         disabled_reason: r.get(13)?,

@@ -680,7 +680,12 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
                 continue;
             }
             if syllable.is_some_and(|c| c != '\0') {
-                // a syllable is a name part of its own
+                // A syllable is a name part of its own (never a particle), but it is spelled as a Latin
+                // particle would be, so that the normalised text reads the same when normalised again
+                // (`A奔` gives `a bin`, like `A Ben`).
+                if PARTICLES.contains(&text.as_str()) && !(tokens.is_empty() && text == "ben") {
+                    text = canonical_particle(&text).to_string();
+                }
             } else if org && ORG_STOPWORDS.contains(&text.as_str()) {
                 class = TokenClass::Particle;
             } else if !org && PARTICLES.contains(&text.as_str()) && !(tokens.is_empty() && text == "ben") {
@@ -847,6 +852,7 @@ mod tests {
             "  ",
             "1st International Bank",
             "U.S. Department of State",
+            "A奔",
         ];
         for s in samples {
             let once = normalize(s);

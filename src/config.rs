@@ -28,6 +28,9 @@ pub struct Config {
     pub webhook_egress: crate::webhooks::policy::EgressPolicy,
     /// How often the webhook loops poll (they are also woken by commits); `None` runs no loops.
     pub webhook_poll_interval: Option<std::time::Duration>,
+    /// Commands that may wait for the writer; past that, writes are refused with 503 and Retry-After
+    /// instead of queueing without bound.
+    pub writer_queue_capacity: usize,
 }
 
 impl Config {
@@ -47,6 +50,7 @@ impl Config {
             webhook_egress: crate::webhooks::policy::EgressPolicy::default(),
             webhook_poll_interval: Some(std::time::Duration::from_secs(1)),
             face_provider_url: None,
+            writer_queue_capacity: 8192,
         }
     }
 

@@ -44,6 +44,9 @@ pub enum AppError {
     RateLimited { retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// The write queue is full: a moment later the same request will be taken.
+    #[error("The server is busy with other writes. Retry after {retry_after} seconds.")]
+    Overloaded { retry_after: u64 },
     /// An infrastructure failure. The cause is logged, never sent.
     #[error("internal: {0}")]
     Internal(String),
@@ -84,7 +87,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => 415,
             AppError::Validation { .. } | AppError::IdempotencyMismatch => 422,
             AppError::RateLimited { .. } => 429,
-            AppError::Unavailable(_) => 503,
+            AppError::Unavailable(_) | AppError::Overloaded { .. } => 503,
             AppError::Internal(_) => 500,
         }
     }
@@ -103,7 +106,7 @@ impl AppError {
             AppError::Validation { .. } => "validation_error",
             AppError::IdempotencyMismatch => "idempotency_mismatch",
             AppError::RateLimited { .. } => "rate_limited",
-            AppError::Unavailable(_) => "service_unavailable",
+            AppError::Unavailable(_) | AppError::Overloaded { .. } => "service_unavailable",
             AppError::Internal(_) => "internal_error",
         }
     }

@@ -63,6 +63,9 @@ enum Command {
         /// Let live webhook endpoints use plain http:// (default: https only).
         #[arg(long, env = "IDV_WEBHOOK_ALLOW_HTTP_LIVE")]
         webhook_allow_http_live: bool,
+        /// Writes that may wait for the database; past that, writes answer 503 with Retry-After.
+        #[arg(long, env = "IDV_WRITER_QUEUE", default_value_t = 8192)]
+        writer_queue: usize,
     },
     /// Manage API keys.
     Keys {
@@ -187,7 +190,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             webhook_allow,
             webhook_deny,
             webhook_allow_http_live,
+            writer_queue,
         } => {
+            cfg.writer_queue_capacity = writer_queue;
             cfg.face_provider_url = face_provider_url;
             cfg.webhook_egress = webhook_egress(&webhook_allow, &webhook_deny, webhook_allow_http_live)?;
             cfg.bind = bind;

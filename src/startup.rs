@@ -74,7 +74,7 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
     let metrics = Arc::new(Metrics::default());
     let webhook_wake = Arc::new(crate::webhooks::worker::Wake::new());
     let hooks = vec![crate::webhooks::worker::commit_hook(webhook_wake.clone())];
-    let writer = Writer::start(conn, keyring.clone(), metrics.clone(), hooks)?;
+    let writer = Writer::start(conn, keyring.clone(), metrics.clone(), hooks, config.writer_queue_capacity)?;
     Ok(Core { writer, read, keyring, metrics, created_master_key, webhook_wake })
 }
 

@@ -59,10 +59,15 @@ type Job = Box<dyn FnOnce(&mut WriteCtx<'_>) -> Completion + Send>;
 /// Called with the events of every committed batch (metrics; later the webhook outbox).
 pub type CommitHook = Arc<dyn Fn(&[StoredEvent]) + Send + Sync>;
 
+/// The writer's queue is bounded: a full queue is refused at once (503 with Retry-After) rather than
+/// growing memory while callers wait ever longer.
 #[derive(Clone)]
 pub struct Writer {
-    sender: mpsc::Sender<Job>,
+    sender: mpsc::SyncSender<Job>,
 }
+
+/// How long a caller refused by a full queue is asked to wait before retrying.
+const FULL_QUEUE_RETRY_SECS: u64 = 1;
 
 impl Writer {
     pub fn start(
@@ -70,9 +75,10 @@ impl Writer {
         keyring: Arc<Keyring>,
         metrics: Arc<Metrics>,
         hooks: Vec<CommitHook>,
+        queue_capacity: usize,
     ) -> AppResult<Self> {
         ChainHead::load(&conn)?;
-        let (sender, receiver) = mpsc::channel::<Job>();
+        let (sender, receiver) = mpsc::sync_channel::<Job>(queue_capacity.max(1));
         std::thread::Builder::new()
             .name("idv-writer".into())
             .spawn(move || run(conn, keyring, receiver, metrics, hooks))
@@ -99,7 +105,10 @@ impl Writer {
                 }),
             }
         });
-        self.sender.send(job).map_err(|_| AppError::Unavailable("The writer has stopped.".into()))?;
+        self.sender.try_send(job).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => AppError::Overloaded { retry_after: FULL_QUEUE_RETRY_SECS },
+            mpsc::TrySendError::Disconnected(_) => AppError::Unavailable("The writer has stopped.".into()),
+        })?;
         rx.await.map_err(|_| AppError::Internal("command aborted inside the writer".into()))?
     }
 

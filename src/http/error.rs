@@ -50,7 +50,7 @@ impl ResponseError for AppError {
             tracing::error!(cause = %cause, "request failed");
         }
         let mut builder = HttpResponse::build(ResponseError::status_code(self));
-        if let AppError::RateLimited { retry_after } = self {
+        if let AppError::RateLimited { retry_after } | AppError::Overloaded { retry_after } = self {
             builder.insert_header(("Retry-After", retry_after.to_string()));
         }
         builder.json(error_body(self))
@@ -69,5 +69,21 @@ pub fn from_status(status: StatusCode) -> AppError {
         403 => AppError::Forbidden { code: "forbidden", detail: "Forbidden.".into() },
         s if s >= 500 => AppError::Internal(format!("status {s} without a body")),
         s => AppError::BadRequest(format!("Request failed with status {s}.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_write_queue_is_a_503_with_retry_after_in_the_error_shape() {
+        let res = AppError::Overloaded { retry_after: 1 }.error_response();
+        assert_eq!(res.status().as_u16(), 503);
+        assert_eq!(res.headers().get("Retry-After").and_then(|v| v.to_str().ok()), Some("1"));
+        let body = error_body(&AppError::Overloaded { retry_after: 1 });
+        assert_eq!(body["error"], "service_unavailable");
+        assert_eq!(body["status_code"], 503);
+        assert!(body["detail"].as_str().unwrap().contains("Retry after 1 seconds"));
     }
 }

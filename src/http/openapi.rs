@@ -247,6 +247,9 @@ fn apply_conventions(doc: &mut Value) {
             if path.contains('{') {
                 add("404", "No such object in this key's environment.");
             }
+            if matches!(method.as_str(), "post" | "patch" | "put" | "delete") {
+                add("503", "The write queue is full; retry after Retry-After seconds.");
+            }
             if authenticated && matches!(method.as_str(), "post" | "patch" | "put" | "delete") {
                 add("422", "The Idempotency-Key was already used with different parameters.");
             }

@@ -150,17 +150,49 @@ pub fn append(
     Ok(stored)
 }
 
+/// The newest event version this build reads. Events of an older version are upcast by the projection
+/// that reads them; a newer one was written by a newer idv and must not be guessed at.
+pub const NEWEST_EVENT_VERSION: i64 = 1;
+
+/// Why a stored event row cannot be read: a loud error naming the row, never a silent null.
+#[derive(Debug)]
+struct UndecodableEvent(String);
+
+impl std::fmt::Display for UndecodableEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UndecodableEvent {}
+
 fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredEvent, String, Vec<u8>, Vec<u8>)> {
+    let seq: i64 = r.get(0)?;
+    let undecodable = |column: usize, why: String| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Text,
+            Box::new(UndecodableEvent(format!("event seq {seq}: {why}"))),
+        )
+    };
+    let event_version: i64 = r.get(5)?;
+    if !(1..=NEWEST_EVENT_VERSION).contains(&event_version) {
+        return Err(undecodable(
+            5,
+            format!("version {event_version} is not one this idv reads (1 to {NEWEST_EVENT_VERSION})"),
+        ));
+    }
     let payload_text: String = r.get(6)?;
-    let payload = serde_json::from_str(&payload_text).unwrap_or(Value::Null);
+    let payload: Value = serde_json::from_str(&payload_text)
+        .map_err(|e| undecodable(6, format!("the payload is not valid JSON ({e})")))?;
     Ok((
         StoredEvent {
-            seq: r.get(0)?,
+            seq,
             event_id: r.get(1)?,
             stream_id: r.get(2)?,
             stream_seq: r.get(3)?,
             event_type: r.get(4)?,
-            event_version: r.get(5)?,
+            event_version,
             payload,
             recorded_at: r.get(7)?,
             actor: r.get(8)?,

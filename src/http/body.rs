@@ -81,6 +81,7 @@ pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppErro
 
 /// JSON does not tell `3` from `3.0` (JSON Schema calls both an integer), but serde does: whole numbers
 /// written with a fraction become integers before typed parsing, so an integer field takes `3.0` too.
+/// User-supplied maps (`metadata`, `custom_fields`) are kept exactly as sent.
 fn whole_numbers_as_integers(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match value {
@@ -89,7 +90,14 @@ fn whole_numbers_as_integers(value: serde_json::Value) -> serde_json::Value {
             _ => Value::Number(n),
         },
         Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers_as_integers).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, whole_numbers_as_integers(v))).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = if super::inflect::OPAQUE.contains(&k.as_str()) { v } else { whole_numbers_as_integers(v) };
+                    (k, v)
+                })
+                .collect(),
+        ),
         other => other,
     }
 }

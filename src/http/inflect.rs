@@ -5,7 +5,8 @@
 use serde_json::{Map, Value};
 
 /// Keys whose values are maps the client owns.
-const OPAQUE: &[&str] = &["metadata", "custom_fields"];
+/// User-supplied maps: their keys and values are the integrator's own and are kept exactly as sent.
+pub const OPAQUE: &[&str] = &["metadata", "custom_fields"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inflection {

@@ -1071,3 +1071,12 @@ async fn the_search_schema_states_that_name_and_birth_date_come_together() {
     assert_eq!(branches[0]["required"], json!(["first_name", "last_name", "date_of_birth"]));
     assert!(search["properties"].get("address_line1").is_none(), "only searchable fields: {search}");
 }
+
+#[actix_web::test]
+async fn custom_field_values_keep_the_number_form_they_were_sent_in() {
+    let app = spawn_app().await;
+    let id = app.create_identity(json!({"external_ref": "cf_float"})).await;
+    let r = app.patch(&format!("/identities/{id}/custom-fields"), json!({"custom_fields": {"score": 3.0}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["custom_fields"]["score"].is_f64(), "kept as sent: {}", r.body);
+}

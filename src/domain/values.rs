@@ -49,6 +49,44 @@ pub fn parse_text(field: &str, value: &str, max: usize) -> Result<String, FieldE
     Ok(v.to_string())
 }
 
+/// The impls every string newtype shares (values here, ids in `ids`): `Display`, `AsRef<str>`, into
+/// `String`, and serde as a plain string whose deserialising goes through the type's own `parse`.
+macro_rules! string_newtype_impls {
+    ($name:ident) => {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                $name::parse("", &text).map_err(|e| serde::de::Error::custom(e.message))
+            }
+        }
+    };
+}
+pub(crate) use string_newtype_impls;
+
 /// Declares a validated string newtype: `parse(field, text)`, `as_str`, `Display`, serde through `parse`,
 /// and an OpenAPI schema from `$schema`.
 macro_rules! value_type {
@@ -77,30 +115,7 @@ macro_rules! value_type {
             }
         }
 
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = <Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
-                $name::parse("", &text).map_err(|e| serde::de::Error::custom(e.message))
-            }
-        }
+        string_newtype_impls!($name);
 
         impl utoipa::PartialSchema for $name {
             fn schema() -> RefOr<Schema> {
@@ -135,12 +150,6 @@ value_type!(
     PersonName,
     parse = |f, t| parse_text(f, t, NAME_MAX),
     schema = || text_schema(NAME_MAX, "A name, 1 to 100 characters.", "Jane")
-);
-value_type!(
-    /// A full name as one string (screening subjects, list entries).
-    FullName,
-    parse = |f, t| parse_text(f, t, 2 * NAME_MAX),
-    schema = || text_schema(2 * NAME_MAX, "A full name, 1 to 200 characters.", "Jane Doe")
 );
 value_type!(
     /// One line of a postal address.
@@ -532,21 +541,6 @@ pub fn parse_tag(field: &str, value: &str) -> Result<String, FieldError> {
     Ok(v.to_string())
 }
 
-/// A deduplicated tag list, order kept, at most 50.
-pub fn parse_tags(field: &str, values: &[String]) -> Result<Vec<String>, FieldError> {
-    let mut out: Vec<String> = Vec::new();
-    for v in values {
-        let tag = parse_tag(field, v)?;
-        if !out.contains(&tag) {
-            out.push(tag);
-        }
-    }
-    if out.len() > MAX_TAGS {
-        return Err(FieldError::new(field, format!("at most {MAX_TAGS} tags")));
-    }
-    Ok(out)
-}
-
 /// Deduplicates typed tags (order kept) and enforces the cap of 50.
 pub fn dedup_tags(field: &str, tags: Vec<Tag>) -> Result<Vec<Tag>, FieldError> {
     let mut out: Vec<Tag> = Vec::new();
@@ -575,26 +569,6 @@ value_type!(
         "description": "An IPv4 or IPv6 address.", "examples": ["203.0.113.7"],
     })
 );
-
-/// The personal-data fields of a person, each with its one type. Identities, session prefill, API checks and
-/// the capture page all accept these fields through this table, so each field has one limit everywhere.
-pub const PERSONAL_DATA_FIELDS: &[&str] = &[
-    "first_name",
-    "middle_name",
-    "last_name",
-    "date_of_birth",
-    "email",
-    "phone",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "zip_code",
-    "document_number",
-    "ssn",
-    "nationality",
-    "gender",
-];
 
 /// Validated personal data by field name, canonical values. Built only from the typed fields of a request
 /// (`personal_data_struct!`) or through `parse_personal_field`, so whatever holds one holds checked values.

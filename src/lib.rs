@@ -12,6 +12,7 @@ pub mod face;
 pub mod http;
 pub mod idempotency;
 pub mod metrics;
+pub mod processing;
 pub mod projections;
 pub mod qr;
 pub mod queries;

@@ -32,6 +32,8 @@ pub struct AppState {
     pub config: Config,
     /// The loaded watchlists (screening snapshot) and the monitoring driver.
     pub screening: crate::screening_service::ScreeningService,
+    /// The session pipeline (submit, reprocess, external decisions, simulations).
+    pub processing: crate::processing::Processing,
 }
 
 impl AppState {
@@ -132,6 +134,8 @@ pub struct Application {
     pub read: ReadPool,
     /// The webhook outbox's loops, so tests can drive `run_once` (or stop them, as a crash would).
     pub webhooks: Arc<crate::webhooks::worker::Webhooks>,
+    /// The processing service, so tests can drive `sweeper::run_once` and the pipeline against it.
+    pub processing: crate::processing::Processing,
 }
 
 impl Application {
@@ -176,15 +180,17 @@ impl Application {
             screening_deps,
             crate::screening_service::WATCH_INTERVAL,
         );
-        crate::sweeper::spawn(
+        let processing = crate::processing::Processing::new(
             core.writer.clone(),
             core.read.clone(),
-            clock.clone(),
-            config.sweep_interval,
+            core.keyring.clone(),
+            crate::face::FaceClient::new(config.face_provider_url.clone()),
             screening.clone(),
         );
+        crate::sweeper::spawn(processing.clone(), clock.clone(), config.sweep_interval);
         let state = Arc::new(AppState {
             screening,
+            processing: processing.clone(),
             auth: Authenticator::new(core.read.clone(), core.keyring.clone()),
             idempotency: Idempotency::new(core.read.clone(), core.writer.clone(), core.keyring.clone()),
             writer: core.writer,
@@ -196,7 +202,7 @@ impl Application {
             config,
         });
         let server = http::server(state, listener, workers)?;
-        Ok(Application { port, server, first_keys, base_url, writer, read, webhooks })
+        Ok(Application { port, server, first_keys, base_url, writer, read, webhooks, processing })
     }
 
     pub fn port(&self) -> u16 {

@@ -1,8 +1,9 @@
 //! Custom list commands: create (with the list's own data key), update, archive, add items (one, bulk,
 //! CSV rows) and delete them, mark match records as false positives, and record the matches a
-//! verification finds (`record_matches_in`, called by the session pipeline's `check_against_list`
-//! policy). Item values, notes and their blind digests are sealed here under the list's data key; must
-//! not render responses or let a plaintext value reach an event.
+//! verification finds (`record_found_in`, called by the session decision for its `check_against_list`
+//! policy with the matches gathered beforehand; `record_matches_in` matches and records in one step).
+//! Item values, notes and their blind digests are sealed here under the list's data key; must not
+//! render responses or let a plaintext value reach an event.
 
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
@@ -424,6 +425,16 @@ pub fn record_matches_in(
     list_ids: Option<&[String]>,
 ) -> AppResult<ListOutcome> {
     let found = crate::queries::lists::check_lenient(w.conn, w.keyring, &meta.environment, subject, list_ids)?;
+    record_found_in(w, meta, session_id, found)
+}
+
+/// Records matches found outside the transaction (the session pipeline matches before it writes).
+pub fn record_found_in(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    session_id: &str,
+    found: Vec<crate::domain::custom_list::ListMatch>,
+) -> AppResult<ListOutcome> {
     let mut matches = Vec::with_capacity(found.len());
     for m in found {
         let existing: Option<(String, bool)> = w

@@ -548,7 +548,7 @@ async fn complete(
         let meta = meta(&state, &req);
         let (id, status) = cmd::submit(&state.writer, meta.clone(), SessionRef::Token(a.cred.clone())).await?;
         if status == "processing" {
-            super::sessions::spawn_processing(state.clone(), meta, id.clone());
+            state.processing.spawn(meta, id.clone());
         }
         Ok(HttpResponse::Ok().json(CaptureCompleted {
             session_id: SessionId::from_stored(id),
@@ -595,7 +595,7 @@ async fn sandbox_outcome(
             SandboxOutcome::NeedsReview => SimulateAction::NeedsReview,
         };
         let at = SessionRef::Token(a.cred.clone());
-        let (id, status, result) = cmd::simulate(&state.writer, meta(&state, &req), at, action).await?;
+        let (id, status, result) = state.processing.simulate(meta(&state, &req), at, action).await?;
         Ok(HttpResponse::Ok().json(OutcomeApplied {
             session_id: SessionId::from_stored(id),
             status: SessionStatus::from_stored(&status)?,

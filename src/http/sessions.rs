@@ -68,21 +68,6 @@ fn base_url(state: &AppState) -> String {
     state.config.public_url.clone().unwrap_or_default()
 }
 
-/// Spawns the offline pipeline for a session that has just entered `processing`.
-pub(crate) fn spawn_processing(state: web::Data<AppState>, meta: crate::commands::CommandMeta, id: String) {
-    actix_web::rt::spawn(async move {
-        let sandbox = meta.environment == "sandbox";
-        let face = match crate::face::evaluate(&state, &id, sandbox).await {
-            Ok(f) => f,
-            Err(e) => Some(crate::checks::engine::FaceMatch::Unavailable(format!("images unreadable: {e}"))),
-        };
-        let watchlists = Some(state.screening.current());
-        if let Err(e) = cmd::process(&state.writer, meta, id, face, watchlists).await {
-            tracing::error!(error = %e, "session processing failed");
-        }
-    });
-}
-
 /// A comma-separated list of vocabulary values (`status=pending,capturing`): a typo is a 422 naming the
 /// parameter, not an empty page.
 fn csv_of<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
@@ -429,7 +414,7 @@ async fn simulate(
     }
     let action = body.0.action;
     let at = SessionRef::Id { environment: p.environment().to_string(), id: path.into_inner() };
-    let (id, status, _) = cmd::simulate(&state.writer, p.meta(state.now()), at, action).await?;
+    let (id, status, _) = state.processing.simulate(p.meta(state.now()), at, action).await?;
     Ok(Reply::ok(SimulatedSession {
         id: SessionId::from_stored(id),
         action,
@@ -457,7 +442,7 @@ async fn submit(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionI
     let at = SessionRef::Id { environment: p.environment().to_string(), id: path.into_inner() };
     let (id, status) = cmd::submit(&state.writer, meta.clone(), at).await?;
     if status == "processing" {
-        spawn_processing(state.clone(), meta, id.clone());
+        state.processing.spawn(meta, id.clone());
     }
     let id = SessionId::from_stored(id);
     Ok(Reply::with_status(
@@ -481,7 +466,7 @@ async fn reprocess(state: web::Data<AppState>, p: Principal, path: ApiPath<Sessi
     p.require("sessions:write", &[])?;
     let meta = p.meta(state.now());
     let id = cmd::reprocess(&state.writer, meta.clone(), path.into_inner()).await?;
-    spawn_processing(state.clone(), meta, id.clone());
+    state.processing.spawn(meta, id.clone());
     Ok(Reply::with_status(
         StatusCode::ACCEPTED,
         ReprocessingSession { session_id: SessionId::from_stored(id), status: SessionStatus::Processing },
@@ -792,8 +777,7 @@ async fn external_decision(
     p.require("sessions:write", &[])?;
     let decision = body.0.decision;
     let id = path.into_inner();
-    let watchlists = Some(state.screening.current());
-    let status = cmd::external_decision(&state.writer, p.meta(state.now()), id.clone(), decision, watchlists).await?;
+    let status = state.processing.external_decision(p.meta(state.now()), id.clone(), decision).await?;
     Ok(Reply::with_status(
         StatusCode::ACCEPTED,
         DecisionApplied {

@@ -13,6 +13,7 @@ mod list_policy;
 mod lists;
 mod one_time_links;
 mod pii;
+mod processing;
 mod relationships;
 mod replay;
 mod screening;

@@ -30,7 +30,10 @@ pub async fn run_once(processing: &Processing, clock: &dyn Clock) -> AppResult<u
     for id in &stuck {
         let meta =
             CommandMeta { actor: "system".into(), environment: String::new(), request_id: None, now: now.clone() };
-        processing.process(meta, id.clone()).await?;
+        // One session that cannot be decided must not hold up the others; the next pass tries it again.
+        if let Err(e) = processing.process(meta, id.clone()).await {
+            tracing::warn!(session_id = %id, error = %e, "resuming a stuck session failed");
+        }
     }
     Ok(expired.len() + retained + stuck.len())
 }

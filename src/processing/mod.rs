@@ -26,8 +26,8 @@ use tokio::sync::Semaphore;
 /// How often a decision is tried with fresh evidence before the session is left for the sweeper.
 pub const ATTEMPTS: usize = 3;
 
-/// How the session to process is found.
-#[derive(Debug, Clone)]
+/// How the session to process is found. Not `Debug`: it may hold a capture token.
+#[derive(Clone)]
 pub enum Lookup {
     /// By id in any environment (the sweeper and background processing).
     Any(String),
@@ -135,7 +135,7 @@ impl Processing {
         plan: Plan,
         mut first: Option<SessionEvidence>,
     ) -> AppResult<Recorded> {
-        let mut last = None;
+        let (mut last, mut session_id) = (None, String::new());
         for attempt in 1..=ATTEMPTS {
             let ev = match first.take() {
                 Some(ev) => ev,
@@ -144,16 +144,16 @@ impl Processing {
                     Gathered::Nothing { id, status } => return Ok(Recorded::Done { id, status, result: None }),
                 },
             };
-            let id = ev.session.id.clone();
+            session_id = ev.session.id.clone();
             match session_decision::record(self.writer(), meta.clone(), ev, plan.clone()).await? {
                 Recorded::Stale { expected, found } => {
-                    tracing::info!(session_id = %id, attempt, expected, found, "session changed while processing; gathering again");
+                    tracing::info!(session_id = %session_id, attempt, expected, found, "session changed while processing; gathering again");
                     last = Some(Recorded::Stale { expected, found });
                 }
                 done => return Ok(done),
             }
         }
-        tracing::error!(?lookup, attempts = ATTEMPTS, "session kept changing while processing; decision not recorded");
+        tracing::error!(session_id = %session_id, attempts = ATTEMPTS, "session kept changing while processing; decision not recorded");
         Ok(last.unwrap_or(Recorded::Stale { expected: 0, found: 0 }))
     }
 

@@ -73,3 +73,60 @@ async fn a_decision_on_stale_evidence_is_refused_and_retried_with_fresh_evidence
     let result = app.send("GET", &format!("/sessions/{id}/result"), Some(&key), &[], None).await;
     assert_eq!(result.status, 200, "{}", result.body);
 }
+
+#[actix_web::test]
+async fn every_session_event_decodes_and_encodes_back_to_the_stored_payload() {
+    let app = spawn_app().await;
+    let body = json!({"external_ref": "typed-1", "first_name": "Ada", "last_name": "Byron", "metadata": {"a": 1}});
+    let created = app.post("/sessions", body).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let patched = app.patch(&format!("/sessions/{id}"), json!({"external_ref": null, "metadata": {"b": 2}})).await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(app.post(&format!("/sessions/{id}/tags/add"), json!({"tag": "vip"})).await.status, 200);
+    let r = app
+        .upload(
+            &format!("/sessions/{id}/documents"),
+            Some(&app.sandbox_key),
+            &[("document_type", "id_front")],
+            Some(("image/png", &png(5))),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let link = app.post(&format!("/sessions/{id}/generate-one-time-link"), json!({})).await;
+    assert_eq!(link.status, 200, "{}", link.body);
+    let sim = app.post(&format!("/sessions/{id}/simulate"), json!({"action": "approve"})).await;
+    assert_eq!(sim.status, 200, "{}", sim.body);
+    let other = app.post("/sessions", json!({})).await.body["id"].as_str().unwrap().to_string();
+    assert_eq!(app.post(&format!("/sessions/{other}/expire"), json!({})).await.status, 200);
+    assert_eq!(app.delete(&format!("/sessions/{id}/data")).await.status, 200);
+
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT event_type, event_version, payload FROM events WHERE event_type LIKE 'Session%' ORDER BY seq")
+        .unwrap();
+    let rows: Vec<(String, i64, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for (event_type, version, payload) in rows {
+        let stored: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        let decoded = idv::domain::session::SessionEvent::decode(&event_type, version, &stored)
+            .unwrap_or_else(|e| panic!("{event_type}: {e}"))
+            .unwrap_or_else(|| panic!("{event_type} is not a SessionEvent"));
+        assert_eq!(decoded.event_type(), event_type);
+        assert_eq!(decoded.payload(), stored, "{event_type} keeps its stored payload");
+        seen.insert(event_type);
+    }
+    for t in [
+        "SessionCreated",
+        "SessionUpdated",
+        "SessionTagsChanged",
+        "SessionDocumentUploaded",
+        "SessionTokenIssued",
+        "SessionDecided",
+        "SessionStatusChanged",
+        "SessionRedacted",
+    ] {
+        assert!(seen.contains(t), "{t} missing from {seen:?}");
+    }
+}

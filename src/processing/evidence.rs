@@ -37,6 +37,8 @@ pub struct SessionEvidence {
     pub list_matches: Option<Vec<Vec<ListMatch>>>,
     /// The images the face client compares (live sessions with a selfie only).
     pub face_images: Option<FaceImages>,
+    /// Why the images could not be read, when they could not: the face match is then unavailable.
+    pub face_unreadable: Option<String>,
 }
 
 /// What to gather: the whole pipeline, the person data with duplicates (a simulated outcome), or only
@@ -76,6 +78,7 @@ pub fn gather(
         screening: None,
         list_matches: None,
         face_images: None,
+        face_unreadable: None,
         session: s,
     };
     if scope == Scope::DataOnly {
@@ -98,8 +101,12 @@ pub fn gather(
         let s = &out.session;
         if !s.sandbox() && s.uploaded.iter().any(|d| d == "selfie") {
             let doc = |t: &str| crate::queries::sessions::document_plain(conn, keyring, &s.id, t);
-            if let (Some(selfie), Some(document_front)) = (doc("selfie")?, doc("id_front")?) {
-                out.face_images = Some(FaceImages { selfie, document_front });
+            match (doc("selfie"), doc("id_front")) {
+                (Ok(Some(selfie)), Ok(Some(document_front))) => {
+                    out.face_images = Some(FaceImages { selfie, document_front })
+                }
+                (Err(e), _) | (_, Err(e)) => out.face_unreadable = Some(format!("images unreadable: {e}")),
+                _ => {}
             }
         }
     }

@@ -198,8 +198,13 @@ impl Processing {
             Plan::Simulate(_) => false,
         };
         if walks && ev.session.uploaded.iter().any(|d| d == "selfie") {
-            let images = ev.face_images.take();
-            let face: FaceMatch = self.inner.face.evaluate(&ev.session.id, ev.session.sandbox(), images).await;
+            let face = match ev.face_unreadable.take() {
+                Some(reason) => FaceMatch::Unavailable(reason),
+                None => {
+                    let images = ev.face_images.take();
+                    self.inner.face.evaluate(&ev.session.id, ev.session.sandbox(), images).await
+                }
+            };
             ev.engine.face = Some(face);
         }
         ev.face_images = None;

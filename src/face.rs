@@ -11,20 +11,17 @@
 use crate::checks::engine::FaceMatch;
 use crate::error::AppResult;
 use crate::queries::sessions::document_plain;
-use crate::startup::AppState;
+use crate::state::AppState;
 use base64::Engine;
 use serde_json::{json, Value};
 use std::time::Duration;
 
 /// The face-match answer for a session about to be processed, or None when it has no selfie.
 pub async fn evaluate(state: &AppState, session_id: &str, sandbox: bool) -> AppResult<Option<FaceMatch>> {
-    let (selfie, front) = {
-        let conn = state.read.get()?;
-        (
-            document_plain(&conn, &state.keyring, session_id, "selfie")?,
-            document_plain(&conn, &state.keyring, session_id, "id_front")?,
-        )
-    };
+    let (keyring, id) = (state.keyring.clone(), session_id.to_string());
+    let (selfie, front) = state
+        .read(move |c| Ok((document_plain(c, &keyring, &id, "selfie")?, document_plain(c, &keyring, &id, "id_front")?)))
+        .await?;
     let (Some(selfie), Some(front)) = (selfie, front) else { return Ok(None) };
     if sandbox {
         return Ok(Some(FaceMatch::Score(0.95)));

@@ -15,30 +15,10 @@ use crate::http;
 use crate::idempotency::Idempotency;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::state::AppState;
 use crate::store::{self, ReadPool};
 use std::net::TcpListener;
 use std::sync::Arc;
-
-/// Everything a request handler can reach.
-pub struct AppState {
-    pub writer: Writer,
-    pub read: ReadPool,
-    pub keyring: Arc<Keyring>,
-    pub clock: Arc<dyn Clock>,
-    pub auth: Authenticator,
-    pub rate_limiter: RateLimiter,
-    pub idempotency: Idempotency,
-    pub metrics: Arc<Metrics>,
-    pub config: Config,
-    /// The loaded watchlists (screening snapshot) and the monitoring driver.
-    pub screening: crate::screening_service::ScreeningService,
-}
-
-impl AppState {
-    pub fn now(&self) -> String {
-        crate::clock::format(self.clock.now())
-    }
-}
 
 /// The store opened and the writer running, without HTTP (the CLI uses this too).
 pub struct Core {

@@ -21,6 +21,7 @@ use crate::domain::workflow::{Graph, Stop};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::screening_service::Snapshot;
 use crate::store::events::NewEvent;
+use crate::store::Reads;
 use base64::Engine;
 use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -29,6 +30,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+pub use crate::store::subject_keys::open_map;
 pub const TOKEN_TTL_MINUTES: i64 = 20;
 pub const MAX_INVITES: i64 = 5;
 
@@ -63,7 +66,7 @@ impl SessionState {
     }
 }
 
-pub fn load_state(conn: &Connection, environment: Option<&str>, id: &str) -> AppResult<Option<SessionState>> {
+pub fn load_state<C: Reads + ?Sized>(conn: &C, environment: Option<&str>, id: &str) -> AppResult<Option<SessionState>> {
     let row = conn
         .prepare_cached(
             "SELECT id, environment, stream_seq, status, retention_status, external_ref, metadata, document_type,
@@ -141,16 +144,6 @@ fn session_key(w: &WriteCtx<'_>, id: &str) -> AppResult<DataKey> {
 
 fn seal_map(key: &DataKey, id: &str, field: &str, map: &BTreeMap<String, String>) -> AppResult<String> {
     Ok(B64.encode(key.seal(id, field, &serde_json::to_string(map)?)))
-}
-
-pub fn open_map(key: &DataKey, id: &str, field: &str, sealed: Option<&str>) -> AppResult<BTreeMap<String, String>> {
-    match sealed {
-        None => Ok(BTreeMap::new()),
-        Some(s) => {
-            let bytes = B64.decode(s).map_err(|_| AppError::Internal("sealed session field is not base64".into()))?;
-            Ok(serde_json::from_str(&key.open(id, field, &bytes)?)?)
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -397,7 +390,12 @@ fn gone_link() -> AppError {
 
 /// Looks the token up among one-time links. A revoked, expired or consumed link (unless the browser
 /// presents the cookie it was given when it consumed the link) is 410 Gone.
-pub fn link_access(conn: &Connection, keyring: &Keyring, cred: &CaptureToken, now: &str) -> AppResult<LinkAccess> {
+pub fn link_access<C: Reads + ?Sized>(
+    conn: &C,
+    keyring: &Keyring,
+    cred: &CaptureToken,
+    now: &str,
+) -> AppResult<LinkAccess> {
     if !cred.token.starts_with("tok_") || cred.token.len() > 100 {
         return Ok(LinkAccess::NotALink);
     }
@@ -461,8 +459,8 @@ pub async fn consume_link(writer: &Writer, meta: CommandMeta, cred: CaptureToken
 
 /// Resolves a capture token to its session: it must exist and not be past its expiry, and a one-time
 /// link must still be usable by this browser (see `link_access`).
-pub fn session_for_token(
-    conn: &Connection,
+pub fn session_for_token<C: Reads + ?Sized>(
+    conn: &C,
     keyring: &Keyring,
     cred: &CaptureToken,
     now: &str,
@@ -1316,7 +1314,7 @@ pub async fn expire_lapsed(writer: &Writer, now: String) -> AppResult<Vec<String
 
 /// Sessions stuck in `processing` since before `cutoff` (a restart interrupted them): the sweeper picks
 /// these up. Fresh ones belong to the task that submitted them (it may be waiting on the face service).
-pub fn processing_ids(conn: &Connection, cutoff: &str) -> AppResult<Vec<String>> {
+pub fn processing_ids<C: Reads + ?Sized>(conn: &C, cutoff: &str) -> AppResult<Vec<String>> {
     let mut stmt =
         conn.prepare("SELECT id FROM sessions WHERE status = 'processing' AND updated_at <= ?1 ORDER BY id LIMIT 100")?;
     let rows = stmt.query_map([cutoff], |r| r.get(0))?;
@@ -1397,7 +1395,7 @@ pub async fn apply_retention(writer: &Writer, now: String) -> AppResult<usize> {
         .execute(move |w| {
             let mut moved = 0;
             for env in ["sandbox", "live"] {
-                let r = crate::queries::settings::retention(w.conn, env)?;
+                let r = crate::store::shared_reads::retention(w.conn, env)?;
                 let meta = CommandMeta { actor: "system".into(), environment: env.into(), request_id: None, now: now.clone() };
                 if let Some(days) = r.data_retention_days {
                     let cutoff = days_before(&now, days);

@@ -35,7 +35,9 @@ const WARNING: &str = "Store this secret now; it will not be shown again.";
     responses((status = 200, description = "The environment's keys, newest first, without secrets", body = OffsetPage<ApiKeyView>)))]
 async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::list(&*state.read.get()?, Some(p.environment()), page.0.page(50)?)?))
+    let env = p.env();
+    let page = page.0.page(50)?;
+    Ok(Reply::ok(state.read(move |c| q::list(c, Some(env.as_str()), page)).await?))
 }
 
 /// A new key of the caller's environment.
@@ -109,7 +111,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateAp
         expires_at: b.expires_at,
     };
     let secret = cmd::create(&state.writer, p.meta(state.now()), input).await?;
-    let key = q::get(&state.read.get()?, p.environment(), &secret.id)?;
+    let env = p.env();
+    let key = state.read(move |c| q::get(c, &env, &secret.id)).await?;
     Ok(Reply::created(CreatedApiKey { key, secret: secret.secret, warning: WARNING.into() }))
 }
 
@@ -118,7 +121,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateAp
     responses((status = 200, description = "The key, without its secret", body = ApiKeyView)))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<ApiKeyId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), path.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, path.as_str())).await?))
 }
 
 /// Changes to a key; absent fields stay as they are, null clears a nullable one.
@@ -176,7 +180,8 @@ async fn update(
     };
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), update).await?;
     state.auth.invalidate();
-    let key = q::get(&state.read.get()?, p.environment(), id.as_str())?;
+    let env = p.env();
+    let key = state.read(move |c| q::get(c, &env, id.as_str())).await?;
     Ok(Reply::ok(UpdatedApiKey { key, object: "api-key".into() }))
 }
 
@@ -237,7 +242,8 @@ async fn clone_key(
     p.require(WRITE, &[])?;
     let source = path.into_inner();
     let secret = cmd::clone_key(&state.writer, p.meta(state.now()), source.clone(), body.0.label).await?;
-    let key = q::get(&state.read.get()?, p.environment(), &secret.id)?;
+    let env = p.env();
+    let key = state.read(move |c| q::get(c, &env, &secret.id)).await?;
     Ok(Reply::created(ClonedApiKey {
         id: key.id,
         secret: secret.secret,

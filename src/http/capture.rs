@@ -109,7 +109,7 @@ struct Admitted {
 
 async fn admit(state: &AppState, req: &HttpRequest, what: &str, token: String) -> Result<Admitted, AppError> {
     let mut cred = credential(req, token);
-    let access = cmd::link_access(&*state.read.get()?, &state.keyring, &cred, &state.now());
+    let access = cmd::link_access(&state.read.get()?, &state.keyring, &cred, &state.now());
     let access = access.inspect_err(|e| log_failure(what, e))?;
     if !matches!(access, LinkAccess::Unused { .. }) {
         return Ok(Admitted { cred, cookie: None });

@@ -303,7 +303,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateCh
     let b = body.0;
     let input = b.input(&[b.check_type], Vec::new())?;
     let ids = cmd::create(&state.writer, state.screening.current(), p.meta(state.now()), vec![input], false).await?;
-    Ok(Reply::created(q::get(&state.read.get()?, &state.keyring, p.environment(), &ids[0])?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::created(state.read(move |c| q::get(c, &keyring, &env, &ids[0])).await?))
 }
 
 /// The checks of one `POST /checks/full`.
@@ -335,9 +336,8 @@ async fn create_full(state: web::Data<AppState>, p: Principal, body: ApiBody<Cre
     let input = b.input(if types.is_empty() { &[CheckType::Sanction] } else { &types }, errors)?;
     let inputs = types.iter().map(|t| CreateCheck { check_type: *t, ..input.clone() }).collect();
     let ids = cmd::create(&state.writer, state.screening.current(), p.meta(state.now()), inputs, true).await?;
-    let conn = state.read.get()?;
-    let data =
-        ids.iter().map(|id| q::get(&conn, &state.keyring, p.environment(), id)).collect::<Result<Vec<_>, _>>()?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let data: Vec<_> = state.read(move |c| ids.iter().map(|id| q::get(c, &keyring, &env, id)).collect()).await?;
     let batch_id = data
         .first()
         .and_then(|c| c.batch_id.clone())
@@ -401,7 +401,8 @@ async fn list(
     let (mut f, page) = query.0.filter()?;
     f.identity_id = links.0.identity_id;
     f.session_id = links.0.session_id;
-    Ok(Reply::ok(q::list(&state.read.get()?, &state.keyring, p.environment(), &f, page)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::list(c, &keyring, &env, &f, page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/checks/{check_id}", tag = "Checks", operation_id = "get_check",
@@ -409,7 +410,8 @@ async fn list(
     responses((status = 200, description = "The check with its hits", body = CheckView, example = check_example)))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &path)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &path)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/checks/{check_id}/hits", tag = "Checks", operation_id = "list_check_hits",
@@ -419,7 +421,8 @@ async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -
         example = json!({"data": [], "pagination": {"total": 0, "limit": 0, "offset": 0}}))))]
 async fn hits(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    let check = q::get(&state.read.get()?, &state.keyring, p.environment(), &path)?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let check = state.read(move |c| q::get(c, &keyring, &env, &path)).await?;
     let total = check.hits.len() as i64;
     Ok(Reply::ok(OffsetPage::new(check.hits, total, Page { limit: total, offset: 0 })))
 }
@@ -479,7 +482,8 @@ async fn dismiss(
 async fn rerun(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::rerun(&state.writer, state.screening.current(), p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/checks/{check_id}/redact", tag = "Checks", operation_id = "redact_check",
@@ -491,7 +495,8 @@ async fn rerun(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>)
 async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require("redact:write", &[WRITE])?;
     let id = cmd::redact(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }
 
 /// Tags to add or set: `tags`, `tag`, or both (adding none changes nothing; setting none clears them).
@@ -522,7 +527,8 @@ pub struct CheckTags {
 async fn tag_command(state: web::Data<AppState>, p: Principal, id: CheckId, change: TagChange) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::tags(&state.writer, p.meta(state.now()), id, change).await?;
-    let check = q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let check = state.read(move |c| q::get(c, &keyring, &env, &id)).await?;
     Ok(Reply::ok(CheckTags { id: check.id, tags: check.tags }))
 }
 
@@ -582,13 +588,10 @@ async fn session_checks(
     query: ApiQuery<CheckListQuery>,
 ) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    let conn = state.read.get()?;
-    if !q::session_exists(&conn, p.environment(), path.as_str())? {
-        return Err(AppError::not_found("Session"));
-    }
     let (mut f, page) = query.0.filter()?;
     f.session_id = Some(path.into_inner());
-    Ok(Reply::ok(q::list(&conn, &state.keyring, p.environment(), &f, page)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::session_checks(c, &keyring, &env, &f, page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/checks", tag = "Checks",
@@ -603,11 +606,9 @@ async fn identity_checks(
     query: ApiQuery<CheckListQuery>,
 ) -> ApiResult {
     p.require(READ, &[WRITE, "identities:read"])?;
-    let conn = state.read.get()?;
-    let id = crate::queries::identities::require(&conn, p.environment(), path.as_str())?;
-    let (mut f, page) = query.0.filter()?;
-    f.identity_id = Some(IdentityId::from_stored(id));
-    Ok(Reply::ok(q::list(&conn, &state.keyring, p.environment(), &f, page)?))
+    let (f, page) = query.0.filter()?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::identity_checks(c, &keyring, &env, path.as_str(), f, page)).await?))
 }
 
 #[derive(utoipa::OpenApi)]

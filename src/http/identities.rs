@@ -225,7 +225,7 @@ async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<ListQuer
         archived: if query.include_archived.unwrap_or(false) { Archived::Include } else { Archived::Exclude },
         ..Default::default()
     };
-    let conn = state.read.get()?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
     if query.page_after.is_some() || query.page_before.is_some() || query.page_size.is_some() {
         let size = query.page_size.unwrap_or(25);
         if !(1..=100).contains(&size) {
@@ -237,11 +237,12 @@ async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<ListQuer
             (None, Some(b)) => Cursor::Before(b.into_string()),
             (None, None) => Cursor::First,
         };
-        let page = q::list_cursor(&conn, &state.keyring, p.environment(), &criteria, cursor, size)?;
+        let page = state.read(move |c| q::list_cursor(c, &keyring, &env, &criteria, cursor, size)).await?;
         return Ok(Reply::ok(IdentityListPage::Cursor(page)));
     }
     let page = page_of(query.limit, query.offset, 25)?;
-    Ok(Reply::ok(IdentityListPage::Offset(q::list_offset(&conn, &state.keyring, p.environment(), &criteria, page)?)))
+    let page = state.read(move |c| q::list_offset(c, &keyring, &env, &criteria, page)).await?;
+    Ok(Reply::ok(IdentityListPage::Offset(page)))
 }
 
 /// The identity list: offset pages by default, cursor pages when a `page[...]` parameter is sent.
@@ -274,7 +275,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateId
         tags,
     };
     let outcome = cmd::create(&state.writer, state.keyring.clone(), p.meta(state.now()), input).await?;
-    let body = q::created(&state.read.get()?, p.environment(), &outcome.id, !outcome.created)?;
+    let env = p.env();
+    let body = state.read(move |c| q::created(c, &env, &outcome.id, !outcome.created)).await?;
     Ok(if outcome.created { Reply::created(body) } else { Reply::ok(body) })
 }
 
@@ -283,7 +285,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateId
     responses((status = 200, description = "The identity", body = q::Identity)))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(READ, &[])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), path.as_str())?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, path.as_str())).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/identities/{identity_id}", tag = TAG, operation_id = "update_identity",
@@ -309,7 +312,8 @@ async fn update(
         pii,
     };
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), input).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }
 
 /// The answer to a redaction.
@@ -344,7 +348,8 @@ async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
     let now = state.now();
     // The export itself is audited (api.identity.export) before the data leaves.
     let id = cmd::simple(&state.writer, p.meta(now.clone()), path.into_inner(), IdentityCommand::RecordExport).await?;
-    Ok(Reply::ok(q::export(&state.read.get()?, &state.keyring, p.environment(), &id, &now)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::export(c, &keyring, &env, &id, &now)).await?))
 }
 
 /// Declares a search body: its own criteria, then the personal-data fields that have a blind index (each
@@ -439,7 +444,8 @@ async fn search(state: web::Data<AppState>, p: Principal, body: ApiBody<SearchBo
         country: b.country,
         ..Default::default()
     };
-    Ok(Reply::ok(q::list_offset(&state.read.get()?, &state.keyring, p.environment(), &criteria, page)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::list_offset(c, &keyring, &env, &criteria, page)).await?))
 }
 
 search_body!(
@@ -521,7 +527,8 @@ async fn advanced_search(state: web::Data<AppState>, p: Principal, body: ApiBody
         custom_fields: b.custom_fields.unwrap_or_default().into_iter().collect(),
         external_ref_contains: None,
     };
-    Ok(Reply::ok(q::list_offset(&state.read.get()?, &state.keyring, p.environment(), &criteria, page)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::list_offset(c, &keyring, &env, &criteria, page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/audit-log", tag = TAG, operation_id = "identity_audit_log",
@@ -534,9 +541,8 @@ async fn audit_log(
     query: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require(READ, &[])?;
-    let conn = state.read.get()?;
-    let id = q::require(&conn, p.environment(), path.as_str())?;
-    Ok(Reply::ok(q::audit_log(&conn, &id, query.0.page(50)?)?))
+    let (env, page) = (p.env(), query.0.page(50)?);
+    Ok(Reply::ok(state.read(move |c| q::audit_log_by_ref(c, &env, path.as_str(), page)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -556,7 +562,7 @@ pub struct TagsBody {
 async fn tag_command(state: web::Data<AppState>, p: Principal, id: IdentityRef, command: IdentityCommand) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), id, command).await?;
-    Ok(Reply::ok(q::tags_of(&state.read.get()?, &id)?))
+    Ok(Reply::ok(state.read(move |c| q::tags_of(c, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/tags/add", tag = TAG, operation_id = "add_identity_tag",
@@ -613,7 +619,8 @@ async fn set_tags(
 async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), path.into_inner(), IdentityCommand::Archive).await?;
-    Ok(Reply::ok(q::archive_state(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::archive_state(c, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/restore", tag = TAG, operation_id = "restore_identity",
@@ -624,13 +631,15 @@ async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<Identit
 async fn restore(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), path.into_inner(), IdentityCommand::Restore).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }
 
 async fn monitoring(state: web::Data<AppState>, p: Principal, id: IdentityRef, command: IdentityCommand) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), id, command).await?;
-    Ok(Reply::ok(q::monitoring_state(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::monitoring_state(c, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/monitoring/pause", tag = TAG, operation_id = "pause_identity_monitoring",
@@ -656,9 +665,8 @@ async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
     responses((status = 200, description = "Custom field values", body = q::IdentityCustomFields)))]
 async fn get_custom_fields(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(READ, &[])?;
-    let conn = state.read.get()?;
-    let id = q::require(&conn, p.environment(), path.as_str())?;
-    Ok(Reply::ok(q::custom_fields_of(&conn, &state.keyring, &id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::custom_fields_by_ref(c, &keyring, &env, path.as_str())).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -693,7 +701,8 @@ async fn set_custom_fields(
     p.require(WRITE, &[])?;
     let id =
         cmd::set_custom_fields(&state.writer, p.meta(state.now()), path.into_inner(), body.0.custom_fields).await?;
-    Ok(Reply::ok(q::custom_fields_of(&state.read.get()?, &state.keyring, &id)?))
+    let keyring = state.keyring.clone();
+    Ok(Reply::ok(state.read(move |c| q::custom_fields_of(c, &keyring, &id)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -717,32 +726,6 @@ pub struct MergeMultipleBody {
     pub redact_secondary: bool,
 }
 
-/// What a merge would move onto the primary.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MergeTransfer {
-    pub sessions: i64,
-    pub tags: Vec<String>,
-    pub custom_fields: Vec<String>,
-    pub relationships: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MergePreview {
-    pub primary: q::Identity,
-    pub secondary: q::Identity,
-    pub can_merge: bool,
-    pub blockers: Vec<String>,
-    pub would_transfer: MergeTransfer,
-    /// merged or redacted
-    pub secondary_status_after: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MergeResult {
-    pub primary: q::Identity,
-    pub secondary: q::Identity,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MergeMultipleResult {
     pub primary: q::Identity,
@@ -750,59 +733,30 @@ pub struct MergeMultipleResult {
     pub merged_ids: Vec<String>,
 }
 
-/// The two refs name one identity: a conflict with what is stored (an id and its own external_ref differ as
-/// text), so a 409 rather than a field error.
-fn same_identity() -> AppError {
-    AppError::Conflict("The primary and the secondary are the same identity.".into())
-}
-
 #[utoipa::path(post, path = "/api/v1/identities/merge/preview", tag = TAG, operation_id = "preview_identity_merge",
     request_body = MergeBody,
     responses(
-        (status = 200, description = "What the merge would do; nothing is written", body = MergePreview),
+        (status = 200, description = "What the merge would do; nothing is written", body = q::MergePreview),
         (status = 404, description = "The primary or secondary identity does not exist", body = ErrorBody),
         (status = 409, description = "Both refer to the same identity", body = ErrorBody)))]
 async fn merge_preview(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody>) -> ApiResult {
     p.require(READ, &[])?;
     let b = body.0;
-    let conn = state.read.get()?;
-    let primary = q::resolve(&conn, p.environment(), b.primary_identity_id.as_str())?
-        .ok_or_else(|| AppError::NotFound("Primary identity not found.".into()))?;
-    let secondary = q::resolve(&conn, p.environment(), b.secondary_identity_id.as_str())?
-        .ok_or_else(|| AppError::NotFound("Secondary identity not found.".into()))?;
-    if primary == secondary {
-        return Err(same_identity());
-    }
-    let primary_obj = q::get(&conn, &state.keyring, p.environment(), &primary)?;
-    let secondary_obj = q::get(&conn, &state.keyring, p.environment(), &secondary)?;
-    let blockers: Vec<String> = match secondary_obj.status.as_str() {
-        "redacted" => vec!["the secondary identity is redacted".into()],
-        "merged" => vec!["the secondary identity has already been merged".into()],
-        _ => vec![],
-    };
-    let tags: Vec<String> = secondary_obj.tags.iter().filter(|t| !primary_obj.tags.contains(t)).cloned().collect();
-    let custom_fields: Vec<String> =
-        secondary_obj.custom_fields.keys().filter(|k| !primary_obj.custom_fields.contains_key(*k)).cloned().collect();
-    let links = crate::queries::relationships::all_for(&conn, &secondary, false)?;
-    Ok(Reply::ok(MergePreview {
-        can_merge: blockers.is_empty(),
-        blockers,
-        would_transfer: MergeTransfer {
-            sessions: secondary_obj.session_count,
-            tags,
-            custom_fields,
-            relationships: links.len() as i64,
-        },
-        secondary_status_after: if b.redact_secondary { "redacted" } else { "merged" }.into(),
-        primary: primary_obj,
-        secondary: secondary_obj,
-    }))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let (primary, secondary) = (b.primary_identity_id, b.secondary_identity_id);
+    Ok(Reply::ok(
+        state
+            .read(move |c| {
+                q::merge_preview(c, &keyring, &env, primary.as_str(), secondary.as_str(), b.redact_secondary)
+            })
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/merge", tag = TAG, operation_id = "merge_identities",
     request_body = MergeBody,
     responses(
-        (status = 200, description = "Both identities after the merge", body = MergeResult),
+        (status = 200, description = "Both identities after the merge", body = q::MergeResult),
         (status = 404, description = "The primary or secondary identity does not exist", body = ErrorBody),
         (status = 409, description = "Both refer to the same identity", body = ErrorBody)))]
 async fn merge(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody>) -> ApiResult {
@@ -812,12 +766,9 @@ async fn merge(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody
     let (primary, merged) =
         cmd::merge(&state.writer, p.meta(state.now()), b.primary_identity_id, vec![b.secondary_identity_id], options)
             .await?;
-    let conn = state.read.get()?;
     let secondary = merged.first().cloned().unwrap_or_default();
-    Ok(Reply::ok(MergeResult {
-        primary: q::get(&conn, &state.keyring, p.environment(), &primary)?,
-        secondary: q::get(&conn, &state.keyring, p.environment(), &secondary)?,
-    }))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::merge_result(c, &keyring, &env, &primary, &secondary)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/merge-multiple", tag = TAG, operation_id = "merge_multiple_identities",
@@ -836,11 +787,9 @@ async fn merge_multiple(state: web::Data<AppState>, p: Principal, body: ApiBody<
     let (primary, merged) =
         cmd::merge(&state.writer, p.meta(state.now()), b.primary_identity_id, b.secondary_identity_ids, options)
             .await?;
-    Ok(Reply::ok(MergeMultipleResult {
-        primary: q::get(&state.read.get()?, &state.keyring, p.environment(), &primary)?,
-        merged_count: merged.len() as i64,
-        merged_ids: merged,
-    }))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let primary = state.read(move |c| q::get(c, &keyring, &env, &primary)).await?;
+    Ok(Reply::ok(MergeMultipleResult { primary, merged_count: merged.len() as i64, merged_ids: merged }))
 }
 
 /// Where cross-session image matches come from.
@@ -885,9 +834,8 @@ async fn image_matches(
         ImageSource::DocumentFront => "document_front",
     });
     let page = page_of(query.limit, query.offset, 20)?;
-    let conn = state.read.get()?;
-    let id = q::require(&conn, p.environment(), path.as_str())?;
-    Ok(Reply::ok(q::image_matches(&conn, p.environment(), &id, threshold, source, page)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::image_matches(c, &env, path.as_str(), threshold, source, page)).await?))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -118,7 +118,9 @@ async fn list(
         is_active: query.is_active,
         include_archived: query.include_archived.unwrap_or(false),
     };
-    Ok(Reply::ok(q::list(&state.read.get()?, p.environment(), &filter, page.0.page(25)?)?))
+    let env = p.env();
+    let page = page.0.page(25)?;
+    Ok(Reply::ok(state.read(move |c| q::list(c, &env, &filter, page)).await?))
 }
 
 /// A new custom list.
@@ -145,7 +147,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateLi
         description: b.description,
     };
     let id = cmd::create(&state.writer, state.keyring.clone(), p.meta(state.now()), input).await?;
-    Ok(Reply::created(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::created(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/lists/{list_id}", tag = "Lists", operation_id = "get_list",
@@ -154,7 +157,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateLi
         example = list_example)))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &path)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &path)).await?))
 }
 
 /// Changes to a list; omitted fields stay as they are. The list type cannot change.
@@ -185,7 +189,8 @@ async fn update(
     let b = body.0;
     let u = UpdateList { name: b.name, description: b.description, match_mode: b.match_mode, is_active: b.is_active };
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), u).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/lists/{list_id}/archive", tag = "Lists", operation_id = "archive_list",
@@ -196,7 +201,8 @@ async fn update(
 async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::archive(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/lists/{list_id}/items", tag = "Lists", operation_id = "list_list_items",
@@ -211,7 +217,9 @@ async fn items(
     page: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::items(&state.read.get()?, &state.keyring, p.environment(), &path, page.0.page(50)?)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let page = page.0.page(50)?;
+    Ok(Reply::ok(state.read(move |c| q::items(c, &keyring, &env, &path, page)).await?))
 }
 
 /// One item to add.
@@ -250,7 +258,8 @@ async fn add_item(
     let list_id = path.into_inner();
     let new = vec![NewItem::from(body.0)];
     let ids = cmd::add_items(&state.writer, p.meta(state.now()), list_id.clone(), new, Batch::Single).await?;
-    Ok(Reply::created(q::item(&state.read.get()?, &state.keyring, p.environment(), &list_id, &ids[0])?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::created(state.read(move |c| q::item(c, &keyring, &env, &list_id, &ids[0])).await?))
 }
 
 /// Items to add, all or none.
@@ -262,8 +271,9 @@ struct BulkBody {
     items: Vec<ItemBody>,
 }
 
-fn added(state: &AppState, p: &Principal, list_id: &ListId, ids: &[ListItemId]) -> ApiResult {
-    Ok(Reply::created(q::items_added(&state.read.get()?, &state.keyring, p.environment(), list_id, ids)?))
+async fn added(state: &AppState, p: &Principal, list_id: ListId, ids: Vec<ListItemId>) -> ApiResult {
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::created(state.read(move |c| q::items_added(c, &keyring, &env, &list_id, &ids)).await?))
 }
 
 fn added_example() -> Value {
@@ -280,7 +290,7 @@ async fn bulk(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>, b
     let list_id = path.into_inner();
     let new = body.0.items.into_iter().map(NewItem::from).collect();
     let ids = cmd::add_items(&state.writer, p.meta(state.now()), list_id.clone(), new, Batch::Bulk).await?;
-    added(&state, &p, &list_id, &ids)
+    added(&state, &p, list_id, ids).await
 }
 
 /// A CSV file whose header row names the list type's value keys (plus `notes`); at most 1,000 rows
@@ -305,7 +315,7 @@ async fn import(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>,
     let list_id = path.into_inner();
     let file = upload.file.ok_or_else(|| AppError::validation("file", "a CSV file is required"))?;
     let ids = cmd::import_csv(&state.writer, p.meta(state.now()), list_id.clone(), file).await?;
-    added(&state, &p, &list_id, &ids)
+    added(&state, &p, list_id, ids).await
 }
 
 #[utoipa::path(get, path = "/api/v1/lists/{list_id}/export", tag = "Lists", operation_id = "export_list_items",
@@ -315,7 +325,8 @@ async fn import(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>,
         example = json!("email,match_domain_only,notes,id,created_at\nfraud@example.com,false,,litem_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C,2026-01-15T10:00:00.000Z\n"))))]
 async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> Result<HttpResponse, AppError> {
     p.require(READ, &[WRITE])?;
-    let (file_name, text) = q::export_csv(&state.read.get()?, &state.keyring, p.environment(), &path)?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let (file_name, text) = state.read(move |c| q::export_csv(c, &keyring, &env, &path)).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"{file_name}\"")))
@@ -330,7 +341,8 @@ async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>)
 async fn item(state: web::Data<AppState>, p: Principal, path: ApiPath<(ListId, ListItemId)>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let (list_id, item_id) = path.into_inner();
-    Ok(Reply::ok(q::item(&state.read.get()?, &state.keyring, p.environment(), &list_id, &item_id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::item(c, &keyring, &env, &list_id, &item_id)).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/lists/{list_id}/items/{item_id}", tag = "Lists",
@@ -396,8 +408,8 @@ async fn check(state: web::Data<AppState>, p: Principal, body: ApiBody<CheckBody
     p.require(READ, &[WRITE])?;
     let b = body.0;
     let subject = subject(b.subject_data)?;
-    let conn = state.read.get()?;
-    Ok(Reply::ok(q::check(&conn, &state.keyring, p.environment(), &subject, b.list_ids.as_deref())?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::check(c, &keyring, &env, &subject, b.list_ids.as_deref())).await?))
 }
 
 /// Why the match is a false positive.
@@ -422,7 +434,8 @@ async fn false_positive(
 ) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::mark_false_positive(&state.writer, p.meta(state.now()), path.into_inner(), body.0.reason).await?;
-    Ok(Reply::ok(q::get_match(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get_match(c, &env, &id)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}/list-matches", tag = "Lists",
@@ -438,7 +451,9 @@ async fn session_matches(
     page: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::session_matches(&state.read.get()?, p.environment(), &path, page.0.page(50)?)?))
+    let env = p.env();
+    let page = page.0.page(50)?;
+    Ok(Reply::ok(state.read(move |c| q::session_matches(c, &env, &path, page)).await?))
 }
 
 /// The same operation under the sessions reference's spelling.

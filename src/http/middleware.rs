@@ -94,7 +94,7 @@ pub async fn api_gate(
         return Ok(reject(req, AppError::Unauthorized("Missing API key: send it in the X-API-Key header.".into())));
     };
     let ip = req.peer_addr().map(|a| a.ip());
-    let key = match state.auth.authenticate(&secret, ip, now) {
+    let key = match state.auth.authenticate(&secret, ip, now).await {
         Ok(k) => k,
         Err(e) => return Ok(reject(req, e)),
     };

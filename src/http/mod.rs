@@ -23,7 +23,7 @@ mod watchlists;
 mod webhooks;
 mod workflows;
 
-pub use crate::startup::AppState;
+pub use crate::state::AppState;
 
 use crate::error::{AppError, AppResult};
 use actix_web::{middleware::from_fn, web, App, HttpServer};

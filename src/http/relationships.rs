@@ -58,10 +58,16 @@ async fn list(
     page: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require("identities:read", &[])?;
-    let conn = state.read.get()?;
-    let id = iq::require(&conn, p.environment(), path.as_str())?;
-    let kind = query.0.relationship_type.as_ref().map(RelationshipTypeName::as_str);
-    Ok(Reply::ok(q::list(&conn, &id, kind, page.0.page(25)?)?))
+    let (env, page) = (p.env(), page.0.page(25)?);
+    let kind = query.0.relationship_type;
+    Ok(Reply::ok(
+        state
+            .read(move |c| {
+                let id = iq::require(c, &env, path.as_str())?;
+                q::list(c, &id, kind.as_ref().map(RelationshipTypeName::as_str), page)
+            })
+            .await?,
+    ))
 }
 
 /// A link to another identity of the same environment (stored in both directions).
@@ -108,7 +114,7 @@ async fn create(
         metadata: b.metadata.unwrap_or_default(),
     };
     let id = cmd::create(&state.writer, p.meta(state.now()), path.into_inner(), input).await?;
-    Ok(Reply::created(q::get(&state.read.get()?, id.as_str())?))
+    Ok(Reply::created(state.read(move |c| q::get(c, id.as_str())).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/identities/{identity_id}/relationships/{relationship_id}",
@@ -162,8 +168,6 @@ async fn graph(
     if !(1..=5).contains(&depth) {
         return Err(AppError::validation("depth", "must be an integer from 1 to 5"));
     }
-    let conn = state.read.get()?;
-    let id = iq::require(&conn, p.environment(), path.as_str())?;
     let statuses = csv(&query.identity_statuses)
         .into_iter()
         .map(|s| canonical_status(&s).map(str::to_string).unwrap_or(s))
@@ -174,7 +178,8 @@ async fn graph(
         identity_statuses: statuses,
         exclude_identity_ids: csv(&query.exclude_identity_ids),
     };
-    Ok(Reply::ok(q::graph(&conn, &id, &gq)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::graph(c, &iq::require(c, &env, path.as_str())?, &gq)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/relationship-types", tag = "Relationships", operation_id = "list_relationship_types",
@@ -182,7 +187,9 @@ async fn graph(
     responses((status = 200, description = "The environment's custom relationship types", body = OffsetPage<RelationshipTypeView>)))]
 async fn list_types(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::list_types(&state.read.get()?, p.environment(), page.0.page(25)?)?))
+    let env = p.env();
+    let page = page.0.page(25)?;
+    Ok(Reply::ok(state.read(move |c| q::list_types(c, &env, page)).await?))
 }
 
 /// A custom relationship type.
@@ -215,7 +222,8 @@ async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<Cre
         is_active: b.is_active.unwrap_or(true),
     };
     let id = cmd::create_type(&state.writer, p.meta(state.now()), input).await?;
-    Ok(Reply::created(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
+    let env = p.env();
+    Ok(Reply::created(state.read(move |c| q::get_type(c, &env, id.as_str())).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/relationship-types/{type_id}", tag = "Relationships",
@@ -224,7 +232,8 @@ async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<Cre
     responses((status = 200, description = "The relationship type", body = RelationshipTypeView)))]
 async fn get_type(state: web::Data<AppState>, p: Principal, path: ApiPath<RelationshipTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), path.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get_type(c, &env, path.as_str())).await?))
 }
 
 /// Changes to a custom relationship type; absent fields stay as they are.
@@ -260,7 +269,8 @@ async fn update_type(
         is_active: b.is_active,
     };
     let id = cmd::update_type(&state.writer, p.meta(state.now()), path.into_inner(), update).await?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get_type(c, &env, id.as_str())).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/relationship-types/{type_id}", tag = "Relationships",

@@ -19,7 +19,8 @@ pub fn routes(t: &mut RouteTable) {
     responses((status = 200, description = "The environment's retention settings, defaults filled in", body = Retention)))]
 async fn get(state: web::Data<AppState>, p: Principal) -> ApiResult {
     p.require("sessions:read", &["settings:write"])?;
-    Ok(Reply::ok(q::retention(&*state.read.get()?, p.environment())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::retention(c, &env)).await?))
 }
 
 /// Changes to the retention settings; absent fields stay as they are. When the sensitive-data window is
@@ -47,7 +48,8 @@ struct UpdateRetentionBody {
 async fn update(state: web::Data<AppState>, p: Principal, body: ApiBody<UpdateRetentionBody>) -> ApiResult {
     p.require("settings:write", &[])?;
     let b = body.0;
-    let mut r: Retention = q::retention(&*state.read.get()?, p.environment())?;
+    let env = p.env();
+    let mut r: Retention = state.read(move |c| q::retention(c, &env)).await?;
     if let Some(v) = b.sensitive_data_retention_days {
         r.sensitive_data_retention_days = v;
     }
@@ -61,7 +63,8 @@ async fn update(state: web::Data<AppState>, p: Principal, body: ApiBody<UpdateRe
         r.image_url_expiry_seconds = v;
     }
     cmd::update_retention(&state.writer, p.meta(state.now()), r).await?;
-    Ok(Reply::ok(q::retention(&*state.read.get()?, p.environment())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::retention(c, &env)).await?))
 }
 
 #[derive(utoipa::OpenApi)]

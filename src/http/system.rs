@@ -36,8 +36,7 @@ async fn healthz() -> HttpResponse {
     responses((status = 200, description = "The database answers", body = Health, example = json!({"status": "ready"})),
               (status = 503, description = "The database does not answer", body = super::error::ErrorBody)))]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let conn = state.read.get()?;
-    crate::queries::ping(&conn)?;
+    state.read(crate::queries::ping).await?;
     Ok(HttpResponse::Ok().json(Health { status: "ready".into() }))
 }
 

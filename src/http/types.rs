@@ -51,7 +51,9 @@ const LEGACY: &[&str] = &["identities:write"];
     responses((status = 200, description = "The environment's identity types", body = OffsetPage<IdentityTypeView>)))]
 async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::list_types(&state.read.get()?, p.environment(), page.0.page(25)?)?))
+    let env = p.env();
+    let page = page.0.page(25)?;
+    Ok(Reply::ok(state.read(move |c| q::list_types(c, &env, page)).await?))
 }
 
 /// A new identity type.
@@ -86,7 +88,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateId
         is_default: b.is_default.unwrap_or(false),
     };
     let id = cmd::create_type(&state.writer, p.meta(state.now()), input).await?;
-    Ok(Reply::created(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
+    let env = p.env();
+    Ok(Reply::created(state.read(move |c| q::get_type(c, &env, id.as_str())).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/identity-types/{type_id}", tag = "Identity types", operation_id = "get_identity_type",
@@ -94,7 +97,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateId
     responses((status = 200, description = "The identity type", body = IdentityTypeView)))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), path.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get_type(c, &env, path.as_str())).await?))
 }
 
 /// Changes to an identity type; absent fields stay as they are. The name cannot change.
@@ -137,7 +141,8 @@ async fn update(
         is_default: b.is_default,
     };
     let id = cmd::update_type(&state.writer, p.meta(state.now()), path.into_inner(), update).await?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get_type(c, &env, id.as_str())).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/identity-types/{type_id}", tag = "Identity types",
@@ -157,9 +162,8 @@ async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
     responses((status = 200, description = "Every field of the type, by sort order then name", body = OffsetPage<CustomFieldView>)))]
 async fn list_fields(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
-    let conn = state.read.get()?;
-    q::get_type(&conn, p.environment(), path.as_str())?;
-    Ok(Reply::ok(q::list_fields(&conn, path.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::fields_of_type(c, &env, path.as_str())).await?))
 }
 
 /// A new custom field definition.
@@ -224,7 +228,7 @@ async fn create_field(
         sort_order: b.sort_order.unwrap_or(0),
     };
     let id = cmd::define_field(&state.writer, p.meta(state.now()), def).await?;
-    Ok(Reply::created(q::get_field(&state.read.get()?, type_id.as_str(), id.as_str())?))
+    Ok(Reply::created(state.read(move |c| q::get_field(c, type_id.as_str(), id.as_str())).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/identity-types/{type_id}/fields/{field_id}", tag = "Identity types",
@@ -239,9 +243,8 @@ async fn get_field(
 ) -> ApiResult {
     p.require("identities:read", &[])?;
     let (type_id, field_id) = path.into_inner();
-    let conn = state.read.get()?;
-    q::get_type(&conn, p.environment(), type_id.as_str())?;
-    Ok(Reply::ok(q::get_field(&conn, type_id.as_str(), field_id.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::field_of_type(c, &env, type_id.as_str(), field_id.as_str())).await?))
 }
 
 /// Changes to a field definition; absent fields stay as they are. `name`, `field_type` and
@@ -291,7 +294,7 @@ async fn update_field(
         enum_values: b.enum_values,
     };
     let id = cmd::update_field(&state.writer, p.meta(state.now()), type_id.clone(), update).await?;
-    Ok(Reply::ok(q::get_field(&state.read.get()?, type_id.as_str(), id.as_str())?))
+    Ok(Reply::ok(state.read(move |c| q::get_field(c, type_id.as_str(), id.as_str())).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/identity-types/{type_id}/fields/{field_id}", tag = "Identity types",

@@ -190,7 +190,8 @@ async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) ->
         .screening
         .import(&deps(&state), p.key.id.clone(), Some(p.request_id.clone()), source.as_str().to_string(), list_files)
         .await?;
-    let conn = state.read.get()?;
+    let version_id = report.outcome.version_id.clone();
+    let version = state.read(move |c| q::version(c, &version_id)).await?;
     let unchanged = report.outcome.unchanged;
     let body = ImportResult {
         watchlist_id: source,
@@ -201,7 +202,7 @@ async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) ->
             "Snapshot recorded; continuous monitoring has run against its changes."
         }
         .to_string(),
-        version: q::version(&conn, &report.outcome.version_id)?,
+        version,
     };
     Ok(if unchanged { Reply::ok(body) } else { Reply::created(body) })
 }
@@ -212,7 +213,7 @@ async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) ->
         example = json!({"data": [], "pagination": {"total": 5, "limit": 5, "offset": 0}}))))]
 async fn list(state: web::Data<AppState>, p: Principal) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
-    Ok(Reply::ok(q::list(&state.read.get()?)?))
+    Ok(Reply::ok(state.read(q::list).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/watchlists/{watchlist_id}", tag = "Watchlists", operation_id = "get_watchlist",
@@ -221,7 +222,7 @@ async fn list(state: web::Data<AppState>, p: Principal) -> ApiResult {
         body = WatchlistView, example = watchlist_example)))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WatchlistId>) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, *path)?))
+    Ok(Reply::ok(state.read(move |c| q::get(c, *path)).await?))
 }
 
 /// Lists to monitor the identity against.
@@ -241,24 +242,17 @@ pub struct MonitoredLists {
 }
 
 /// Custom lists must exist in this environment.
-fn check_lists(state: &AppState, environment: &str, ids: &[MonitoredList]) -> Result<(), AppError> {
+async fn check_lists(state: &AppState, environment: String, ids: &[MonitoredList]) -> Result<(), AppError> {
     if ids.len() > 50 {
         return Err(AppError::validation("list_ids", "must list at most 50 lists"));
     }
-    let conn = state.read.get()?;
-    for id in ids {
-        if let MonitoredList::List(list) = id {
-            // A list id that names no list of this environment refers to nothing: 404.
-            if crate::queries::lists::require(&conn, environment, list.as_str()).is_err() {
-                return Err(AppError::NotFound(format!("List not found: {list} (list_ids).")));
-            }
-        }
-    }
-    Ok(())
+    let ids = ids.to_vec();
+    state.read(move |c| crate::queries::lists::require_custom_lists(c, &environment, &ids)).await
 }
 
-fn lists_reply(state: &AppState, identity_id: IdentityId) -> ApiResult {
-    let data = crate::queries::checks::monitored_lists(&*state.read.get()?, identity_id.as_str())?;
+async fn lists_reply(state: &AppState, identity_id: IdentityId) -> ApiResult {
+    let id = identity_id.clone();
+    let data = state.read(move |c| crate::queries::checks::monitored_lists(c, id.as_str())).await?;
     Ok(Reply::ok(MonitoredLists { identity_id, data }))
 }
 
@@ -269,8 +263,9 @@ fn lists_reply(state: &AppState, identity_id: IdentityId) -> ApiResult {
         example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["ofac", "un"]}))))]
 async fn monitored_lists(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require("identities:read", &[])?;
-    let id = crate::queries::identities::require(&*state.read.get()?, p.environment(), path.as_str())?;
-    lists_reply(&state, IdentityId::from_stored(id))
+    let env = p.env();
+    let id = state.read(move |c| crate::queries::identities::require(c, &env, path.as_str())).await?;
+    lists_reply(&state, IdentityId::from_stored(id)).await
 }
 
 async fn change_lists(
@@ -281,7 +276,7 @@ async fn change_lists(
     replace: bool,
 ) -> ApiResult {
     p.require("identities:write", &[])?;
-    check_lists(&state, p.environment(), &body.list_ids)?;
+    check_lists(&state, p.env(), &body.list_ids).await?;
     let id = crate::commands::checks::set_monitored_lists(
         &state.writer,
         p.meta(state.now()),
@@ -290,7 +285,7 @@ async fn change_lists(
         replace,
     )
     .await?;
-    lists_reply(&state, id)
+    lists_reply(&state, id).await
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/monitored-lists", tag = "Watchlists",

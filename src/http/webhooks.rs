@@ -98,7 +98,9 @@ fn delivery_example() -> Value {
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
 async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::list_endpoints(&state.read.get()?, &state.keyring, p.environment(), page.0.page(50)?)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let page = page.0.page(50)?;
+    Ok(Reply::ok(state.read(move |c| q::list_endpoints(c, &keyring, &env, page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/endpoints/event-types", tag = "Webhooks",
@@ -178,8 +180,10 @@ struct CreateEndpointBody {
 }
 
 /// The endpoint as stored, plus the secret just minted.
-fn with_secret(state: &AppState, p: &Principal, new: &NewEndpoint) -> Result<EndpointView, AppError> {
-    let mut body = q::endpoint(&state.read.get()?, &state.keyring, p.environment(), &new.id, Secret::Hidden)?;
+async fn with_secret(state: &AppState, p: &Principal, new: &NewEndpoint) -> Result<EndpointView, AppError> {
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let id = new.id.clone();
+    let mut body = state.read(move |c| q::endpoint(c, &keyring, &env, &id, Secret::Hidden)).await?;
     body.secret = Some(new.secret.expose().to_string());
     if p.environment() == "live" {
         body.warning = Some(WARNING.to_string());
@@ -205,7 +209,7 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateEn
         key_inflection: b.key_inflection,
     };
     let new = cmd::create(&state.writer, &state.config.webhook_egress, p.meta(state.now()), input).await?;
-    Ok(Reply::created(with_secret(&state, &p, &new)?))
+    Ok(Reply::created(with_secret(&state, &p, &new).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/endpoints/{endpoint_id}", tag = "Webhooks",
@@ -215,7 +219,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateEn
         example = endpoint_example)))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookEndpointId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::endpoint(&state.read.get()?, &state.keyring, p.environment(), &path, Secret::ByEnvironment)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::endpoint(c, &keyring, &env, &path, Secret::ByEnvironment)).await?))
 }
 
 /// Changes to an endpoint; omitted fields stay as they are, null clears a nullable one.
@@ -268,7 +273,8 @@ async fn update(
     };
     let id = cmd::update(&state.writer, &state.config.webhook_egress, p.meta(state.now()), path.into_inner(), update)
         .await?;
-    Ok(Reply::ok(q::endpoint(&state.read.get()?, &state.keyring, p.environment(), &id, Secret::ByEnvironment)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::endpoint(c, &keyring, &env, &id, Secret::ByEnvironment)).await?))
 }
 
 /// The answer to a delete.
@@ -300,7 +306,7 @@ async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookE
 async fn rotate_secret(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookEndpointId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let new = cmd::rotate_secret(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(with_secret(&state, &p, &new)?))
+    Ok(Reply::ok(with_secret(&state, &p, &new).await?))
 }
 
 /// Changes to apply to the copy; everything else is copied.
@@ -338,7 +344,7 @@ async fn clone_endpoint(
         overrides,
     )
     .await?;
-    Ok(Reply::created(with_secret(&state, &p, &new)?))
+    Ok(Reply::created(with_secret(&state, &p, &new).await?))
 }
 
 /// The `object` of a test request.
@@ -442,7 +448,8 @@ async fn deliveries(
         status: query.status,
     };
     let page = page.0.page(50)?;
-    Ok(Reply::ok(q::deliveries(&state.read.get()?, p.environment(), &path, &filter, page)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::deliveries(c, &env, &path, &filter, page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}", tag = "Webhooks",
@@ -458,7 +465,8 @@ async fn delivery(
 ) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let (endpoint_id, delivery_id) = path.into_inner();
-    Ok(Reply::ok(q::delivery(&state.read.get()?, p.environment(), &endpoint_id, &delivery_id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::delivery(c, &env, &endpoint_id, &delivery_id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/retry",
@@ -478,7 +486,8 @@ async fn retry(
     let (endpoint_id, delivery_id) = path.into_inner();
     let meta = p.meta(state.now());
     let id = cmd::retry_delivery(&state.writer, meta, endpoint_id.clone(), delivery_id, state.clock.now()).await?;
-    let body = q::delivery(&state.read.get()?, p.environment(), &endpoint_id, &id)?;
+    let env = p.env();
+    let body = state.read(move |c| q::delivery(c, &env, &endpoint_id, &id)).await?;
     Ok(Reply::with_status(StatusCode::ACCEPTED, body))
 }
 

@@ -69,7 +69,9 @@ fn definition(steps: Option<Vec<Policy>>, graph: Option<WorkflowGraph>) -> Resul
         example = json!({ "data": [workflow_example()], "pagination": { "total": 1, "limit": 25, "offset": 0 } }))))]
 async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::list(&state.read.get()?, p.environment(), page.0.page(25)?)?))
+    let env = p.env();
+    let page = page.0.page(25)?;
+    Ok(Reply::ok(state.read(move |c| q::list(c, &env, page)).await?))
 }
 
 /// A new workflow: its definition is either `steps` (policies in order, then `auto_approve` decides) or a
@@ -124,7 +126,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateWo
         screening_settings: b.screening_settings.unwrap_or_default(),
     };
     let id = cmd::create(&state.writer, p.meta(state.now()), input).await?;
-    Ok(Reply::created(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::created(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows/{workflow_id}", tag = "Workflows", operation_id = "get_workflow",
@@ -133,7 +136,8 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateWo
         example = workflow_example)))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &path)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &path)).await?))
 }
 
 /// Changes to a workflow; omitted fields stay as they are. A new definition (`steps` or `graph`, not both)
@@ -191,7 +195,8 @@ async fn update(
         is_default: b.is_default,
     };
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), u).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows/{workflow_id}/versions", tag = "Workflows",
@@ -203,7 +208,8 @@ async fn update(
             "published_at": "2026-01-15T10:00:00.000Z" }] }))))]
 async fn versions(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::versions(&state.read.get()?, p.environment(), &path)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::versions(c, &env, &path)).await?))
 }
 
 /// Which draft to publish; an empty body publishes the latest version.
@@ -232,7 +238,8 @@ async fn publish(
     p.require(WRITE, &[])?;
     let id = path.into_inner();
     cmd::publish(&state.writer, p.meta(state.now()), id.clone(), body.0.version).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{workflow_id}/set-default", tag = "Workflows",
@@ -243,7 +250,8 @@ async fn publish(
 async fn set_default(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::set_default(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{workflow_id}/deactivate", tag = "Workflows",
@@ -255,7 +263,8 @@ async fn set_default(state: web::Data<AppState>, p: Principal, path: ApiPath<Wor
 async fn deactivate(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::deactivate(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 /// A verification policy a workflow can run.

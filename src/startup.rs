@@ -78,7 +78,7 @@ fn check_master_key_matches(conn: &rusqlite::Connection, keyring: &Keyring) -> A
 
 /// On a database without any API key, creates one sandbox and one live secret key with every scope.
 pub async fn bootstrap_keys(writer: &Writer, read: &ReadPool, now: String) -> AppResult<Vec<NewSecret>> {
-    let count: i64 = read.get()?.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?;
+    let count: i64 = read.run(|c| Ok(c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?)).await?;
     if count > 0 {
         return Ok(Vec::new());
     }

@@ -12,6 +12,7 @@ use crate::idempotency::Idempotency;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::store::{ReadOnly, ReadPool};
+use std::future::Future;
 use std::sync::Arc;
 
 /// Everything a request handler can reach.
@@ -36,11 +37,11 @@ impl AppState {
 
     /// Runs a read (`queries::...`) on a read-only connection, on a blocking thread, inside the
     /// request's span, so the async worker keeps serving while SQLite and decryption run.
-    pub async fn read<T, F>(&self, f: F) -> AppResult<T>
+    pub fn read<T, F>(&self, f: F) -> impl Future<Output = AppResult<T>>
     where
         T: Send + 'static,
         F: FnOnce(&ReadOnly) -> AppResult<T> + Send + 'static,
     {
-        self.read.run(f).await
+        self.read.run(f)
     }
 }

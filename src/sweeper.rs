@@ -31,11 +31,8 @@ pub async fn run_once_with(
     let now = crate::clock::format(clock.now());
     let expired = sessions::expire_lapsed(writer, now.clone()).await?;
     let retained = sessions::apply_retention(writer, now.clone()).await?;
-    let stuck = {
-        let conn = read.get()?;
-        let cutoff = crate::clock::format(clock.now() - time::Duration::seconds(STUCK_AFTER_SECONDS));
-        sessions::processing_ids(&conn, &cutoff)?
-    };
+    let cutoff = crate::clock::format(clock.now() - time::Duration::seconds(STUCK_AFTER_SECONDS));
+    let stuck = read.run(move |c| sessions::processing_ids(c, &cutoff)).await?;
     for id in &stuck {
         let meta =
             CommandMeta { actor: "system".into(), environment: String::new(), request_id: None, now: now.clone() };

@@ -298,6 +298,7 @@ fn check_example() -> serde_json::Value {
         "completed_at": "2025-01-12T10:00:00Z"})),
         (status = 404, description = "The `identity_id` or `session_id` names nothing in this environment", body = ErrorBody),
         (status = 409, description = "The identity has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateCheckBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -320,6 +321,7 @@ pub struct CheckBatch {
         example = json!({"batch_id": "batch_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": []})),
         (status = 404, description = "The `identity_id` or `session_id` names nothing in this environment", body = ErrorBody),
         (status = 409, description = "The identity has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create_full(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateChecksBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -391,6 +393,7 @@ impl CheckListQuery {
     params(CheckListQuery, CheckLinkQuery),
     responses((status = 200, description = "Checks of this environment, newest first", body = OffsetPage<CheckView>,
         example = json!({"data": [], "pagination": {"total": 0, "limit": 25, "offset": 0}}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(
     state: web::Data<AppState>,
     p: Principal,
@@ -408,6 +411,7 @@ async fn list(
 #[utoipa::path(get, path = "/api/v1/checks/{check_id}", tag = "Checks", operation_id = "get_check",
     params(("check_id" = CheckId, Path, description = "The check")),
     responses((status = 200, description = "The check with its hits", body = CheckView, example = check_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let (keyring, env) = (state.keyring.clone(), p.env());
@@ -419,6 +423,7 @@ async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -
     responses((status = 200, description = "The hits of the check's latest run, best first (one page)",
         body = OffsetPage<HitView>,
         example = json!({"data": [], "pagination": {"total": 0, "limit": 0, "offset": 0}}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn hits(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let (keyring, env) = (state.keyring.clone(), p.env());
@@ -454,6 +459,7 @@ pub struct DismissResult {
         example = json!({"check_id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "dismissed_count": 1})),
         (status = 404, description = "No such check, or a `hit_ids` entry is not a hit of its latest run", body = ErrorBody),
         (status = 409, description = "The check has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn dismiss(
     state: web::Data<AppState>,
     p: Principal,
@@ -479,6 +485,7 @@ async fn dismiss(
     responses((status = 200, description = "The check after running again on its stored subject against the \
         current lists (earlier dismissals apply)", body = CheckView, example = check_example),
         (status = 409, description = "The check has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn rerun(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::rerun(&state.writer, state.screening.current(), p.meta(state.now()), path.into_inner()).await?;
@@ -492,6 +499,7 @@ async fn rerun(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>)
         body = CheckView, example = check_example),
         (status = 409, description = "Already redacted, or the data belongs to the check's identity (redact the \
             identity instead)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require("redact:write", &[WRITE])?;
     let id = cmd::redact(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -524,6 +532,7 @@ pub struct CheckTags {
     pub tags: Vec<String>,
 }
 
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn tag_command(state: web::Data<AppState>, p: Principal, id: CheckId, change: TagChange) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::tags(&state.writer, p.meta(state.now()), id, change).await?;
@@ -538,6 +547,7 @@ async fn tag_command(state: web::Data<AppState>, p: Principal, id: CheckId, chan
     responses((status = 200, description = "The check's tags", body = CheckTags,
         example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["kyc", "review"]})),
         (status = 409, description = "The check has been redacted, or would carry more than 50 tags", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn add_tags(
     state: web::Data<AppState>,
     p: Principal,
@@ -555,6 +565,7 @@ async fn add_tags(
     responses((status = 200, description = "The check's tags (replaced)", body = CheckTags,
         example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["a"]})),
         (status = 409, description = "The check has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
@@ -571,6 +582,7 @@ async fn set_tags(
     responses((status = 200, description = "The check's tags (without this one)", body = CheckTags,
         example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": []})),
         (status = 409, description = "The check has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn remove_tag(state: web::Data<AppState>, p: Principal, path: ApiPath<(CheckId, Tag)>) -> ApiResult {
     let (id, tag) = path.into_inner();
     tag_command(state, p, id, TagChange::Remove(tag)).await
@@ -581,6 +593,7 @@ async fn remove_tag(state: web::Data<AppState>, p: Principal, path: ApiPath<(Che
     params(("session_id" = SessionId, Path, description = "The session"), CheckListQuery),
     responses((status = 200, description = "The session's checks, newest first", body = OffsetPage<CheckView>,
         example = json!({"data": [], "pagination": {"total": 0, "limit": 25, "offset": 0}}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn session_checks(
     state: web::Data<AppState>,
     p: Principal,
@@ -599,6 +612,7 @@ async fn session_checks(
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), CheckListQuery),
     responses((status = 200, description = "The identity's checks, newest first", body = OffsetPage<CheckView>,
         example = json!({"data": [], "pagination": {"total": 0, "limit": 25, "offset": 0}}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn identity_checks(
     state: web::Data<AppState>,
     p: Principal,

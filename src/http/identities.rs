@@ -214,6 +214,7 @@ fn page_of(limit: Option<i64>, offset: Option<i64>, default_limit: i64) -> Resul
     params(ListQuery),
     responses((status = 200, description = "A page of identities, newest first (an offset page, or a cursor page when any page[...] parameter is sent)",
         body = IdentityListPage)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<ListQuery>) -> ApiResult {
     p.require(READ, &[])?;
     let query = query.0;
@@ -260,6 +261,7 @@ pub enum IdentityListPage {
         (status = 200, description = "`upsert` returned the existing identity", body = q::CreatedIdentity),
         (status = 404, description = "The identity type does not exist", body = ErrorBody),
         (status = 409, description = "An identity with this external_ref exists", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateIdentityBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -283,6 +285,7 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateId
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}", tag = TAG, operation_id = "get_identity",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     responses((status = 200, description = "The identity", body = q::Identity)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(READ, &[])?;
     let (keyring, env) = (state.keyring.clone(), p.env());
@@ -295,6 +298,7 @@ async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef
     responses(
         (status = 200, description = "The updated identity", body = q::Identity),
         (status = 409, description = "Another identity has this external_ref, or the identity is redacted or merged", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -330,6 +334,7 @@ pub struct Redacted {
     responses(
         (status = 200, description = "Personal data erased; the record stays for audit", body = Redacted),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require("redact:write", &[WRITE])?;
     let id = cmd::redact(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -343,6 +348,7 @@ async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/export", tag = TAG, operation_id = "export_identity",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     responses((status = 200, description = "Everything held about the person (GDPR Art. 15)", body = q::IdentityExport)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(READ, &[])?;
     let now = state.now();
@@ -433,6 +439,7 @@ fn search_criteria(pii: values::PersonalData) -> Result<std::collections::BTreeM
 #[utoipa::path(post, path = "/api/v1/identities/search", tag = TAG, operation_id = "search_identities",
     request_body = SearchBody,
     responses((status = 200, description = "Matching identities", body = OffsetPage<q::Identity>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn search(state: web::Data<AppState>, p: Principal, body: ApiBody<SearchBody>) -> ApiResult {
     p.require(READ, &[])?;
     let b = body.0;
@@ -498,6 +505,7 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[utoipa::path(post, path = "/api/v1/identities/search/advanced", tag = TAG, operation_id = "advanced_search_identities",
     request_body = AdvancedSearchBody,
     responses((status = 200, description = "Matching identities", body = OffsetPage<q::Identity>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn advanced_search(state: web::Data<AppState>, p: Principal, body: ApiBody<AdvancedSearchBody>) -> ApiResult {
     p.require(READ, &[])?;
     let b = body.0;
@@ -534,6 +542,7 @@ async fn advanced_search(state: web::Data<AppState>, p: Principal, body: ApiBody
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/audit-log", tag = TAG, operation_id = "identity_audit_log",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), PageQuery),
     responses((status = 200, description = "The identity's trail and its sessions', newest first", body = OffsetPage<q::AuditEntry>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn audit_log(
     state: web::Data<AppState>,
     p: Principal,
@@ -559,6 +568,7 @@ pub struct TagsBody {
     pub tags: Vec<Tag>,
 }
 
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn tag_command(state: web::Data<AppState>, p: Principal, id: IdentityRef, command: IdentityCommand) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), id, command).await?;
@@ -571,6 +581,7 @@ async fn tag_command(state: web::Data<AppState>, p: Principal, id: IdentityRef, 
     responses(
         (status = 200, description = "The identity's tags", body = q::IdentityTags),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn add_tag(
     state: web::Data<AppState>,
     p: Principal,
@@ -586,6 +597,7 @@ async fn add_tag(
     responses(
         (status = 200, description = "The identity's tags", body = q::IdentityTags),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn remove_tag(
     state: web::Data<AppState>,
     p: Principal,
@@ -601,6 +613,7 @@ async fn remove_tag(
     responses(
         (status = 200, description = "The identity's tags", body = q::IdentityTags),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
@@ -616,6 +629,7 @@ async fn set_tags(
     responses(
         (status = 200, description = "Archived (the status is unchanged)", body = q::ArchiveState),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), path.into_inner(), IdentityCommand::Archive).await?;
@@ -628,6 +642,7 @@ async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<Identit
     responses(
         (status = 200, description = "The restored identity", body = q::Identity),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn restore(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), path.into_inner(), IdentityCommand::Restore).await?;
@@ -635,6 +650,7 @@ async fn restore(state: web::Data<AppState>, p: Principal, path: ApiPath<Identit
     Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }
 
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn monitoring(state: web::Data<AppState>, p: Principal, id: IdentityRef, command: IdentityCommand) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), id, command).await?;
@@ -647,6 +663,7 @@ async fn monitoring(state: web::Data<AppState>, p: Principal, id: IdentityRef, c
     responses(
         (status = 200, description = "Monitoring state", body = q::MonitoringState),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn pause(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     monitoring(state, p, path.into_inner(), IdentityCommand::PauseMonitoring).await
 }
@@ -656,6 +673,7 @@ async fn pause(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityR
     responses(
         (status = 200, description = "Monitoring state", body = q::MonitoringState),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     monitoring(state, p, path.into_inner(), IdentityCommand::ResumeMonitoring).await
 }
@@ -663,6 +681,7 @@ async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/custom-fields", tag = TAG, operation_id = "get_identity_custom_fields",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     responses((status = 200, description = "Custom field values", body = q::IdentityCustomFields)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get_custom_fields(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(READ, &[])?;
     let (keyring, env) = (state.keyring.clone(), p.env());
@@ -692,6 +711,7 @@ fn custom_field_values_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schem
     responses(
         (status = 200, description = "Custom field values", body = q::IdentityCustomFields),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_custom_fields(
     state: web::Data<AppState>,
     p: Principal,
@@ -739,6 +759,7 @@ pub struct MergeMultipleResult {
         (status = 200, description = "What the merge would do; nothing is written", body = q::MergePreview),
         (status = 404, description = "The primary or secondary identity does not exist", body = ErrorBody),
         (status = 409, description = "Both refer to the same identity", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn merge_preview(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody>) -> ApiResult {
     p.require(READ, &[])?;
     let b = body.0;
@@ -759,6 +780,7 @@ async fn merge_preview(state: web::Data<AppState>, p: Principal, body: ApiBody<M
         (status = 200, description = "Both identities after the merge", body = q::MergeResult),
         (status = 404, description = "The primary or secondary identity does not exist", body = ErrorBody),
         (status = 409, description = "Both refer to the same identity", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn merge(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -777,6 +799,7 @@ async fn merge(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody
         (status = 200, description = "The primary after the merges", body = MergeMultipleResult),
         (status = 404, description = "The primary or a secondary identity does not exist", body = ErrorBody),
         (status = 409, description = "A secondary is the primary itself", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn merge_multiple(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeMultipleBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -816,6 +839,7 @@ pub struct ImageMatchQuery {
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/image-matches", tag = TAG, operation_id = "identity_image_matches",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), ImageMatchQuery),
     responses((status = 200, description = "Other identities with similar selfies or document photos", body = OffsetPage<q::ImageMatch>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn image_matches(
     state: web::Data<AppState>,
     p: Principal,

@@ -104,6 +104,7 @@ struct ListsQuery {
     params(ListsQuery, PageQuery),
     responses((status = 200, description = "The environment's lists, newest first", body = OffsetPage<ListView>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 25, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(
     state: web::Data<AppState>,
     p: Principal,
@@ -137,6 +138,7 @@ struct CreateListBody {
 #[utoipa::path(post, path = "/api/v1/lists", tag = "Lists", operation_id = "create_list",
     request_body = CreateListBody,
     responses((status = 201, description = "The new list", body = ListView, example = list_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateListBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -155,6 +157,7 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateLi
     params(("list_id" = ListId, Path, description = "The list")),
     responses((status = 200, description = "The list, with the workflows that use it", body = ListView,
         example = list_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let env = p.env();
@@ -179,6 +182,7 @@ struct UpdateListBody {
     request_body = UpdateListBody,
     responses((status = 200, description = "The updated list", body = ListView, example = list_example),
         (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -198,6 +202,7 @@ async fn update(
     responses((status = 200, description = "The archived list (archiving again changes nothing)", body = ListView,
         example = list_example),
         (status = 409, description = "Active workflows still use the list", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::archive(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -210,6 +215,7 @@ async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>
     responses((status = 200, description = "The list's items, in the order they were added",
         body = OffsetPage<ListItemView>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn items(
     state: web::Data<AppState>,
     p: Principal,
@@ -248,6 +254,7 @@ impl From<ItemBody> for NewItem {
     request_body = ItemBody,
     responses((status = 201, description = "The new item", body = ListItemView, example = item_example),
         (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn add_item(
     state: web::Data<AppState>,
     p: Principal,
@@ -285,6 +292,7 @@ fn added_example() -> Value {
     request_body = BulkBody,
     responses((status = 201, description = "The new items, in input order", body = ItemsAdded, example = added_example),
         (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn bulk(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>, body: ApiBody<BulkBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let list_id = path.into_inner();
@@ -310,6 +318,7 @@ struct ListImportForm {
     responses((status = 201, description = "The imported items, in file order", body = ItemsAdded,
         example = added_example),
         (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn import(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>, upload: Upload) -> ApiResult {
     p.require(WRITE, &[])?;
     let list_id = path.into_inner();
@@ -323,6 +332,7 @@ async fn import(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>,
     responses((status = 200, description = "The items as CSV: the value keys, notes, id and created_at",
         content_type = "text/csv", body = String,
         example = json!("email,match_domain_only,notes,id,created_at\nfraud@example.com,false,,litem_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C,2026-01-15T10:00:00.000Z\n"))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> Result<HttpResponse, AppError> {
     p.require(READ, &[WRITE])?;
     let (keyring, env) = (state.keyring.clone(), p.env());
@@ -338,6 +348,7 @@ async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>)
     params(("list_id" = ListId, Path, description = "The list"),
         ("item_id" = ListItemId, Path, description = "The item")),
     responses((status = 200, description = "The item", body = ListItemView, example = item_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn item(state: web::Data<AppState>, p: Principal, path: ApiPath<(ListId, ListItemId)>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let (list_id, item_id) = path.into_inner();
@@ -352,6 +363,7 @@ async fn item(state: web::Data<AppState>, p: Principal, path: ApiPath<(ListId, L
     responses((status = 200, description = "The item is deleted", body = Deleted,
         example = json!({ "deleted": true })),
         (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete_item(state: web::Data<AppState>, p: Principal, path: ApiPath<(ListId, ListItemId)>) -> ApiResult {
     p.require(WRITE, &[])?;
     let (list_id, item_id) = path.into_inner();
@@ -404,6 +416,7 @@ fn subject(data: Map<String, Value>) -> Result<Subject, AppError> {
         example = json!({ "data": [], "total_matches": 0, "outcome": "clear" })),
         (status = 404, description = "A `list_ids` entry names no list of this environment",
             body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn check(state: web::Data<AppState>, p: Principal, body: ApiBody<CheckBody>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let b = body.0;
@@ -426,6 +439,7 @@ struct FalsePositiveBody {
     request_body = FalsePositiveBody,
     responses((status = 200, description = "The match record (marking again changes nothing)",
         body = ListMatchRecord, example = match_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn false_positive(
     state: web::Data<AppState>,
     p: Principal,
@@ -444,6 +458,7 @@ async fn false_positive(
     responses((status = 200, description = "The session's list matches, oldest first",
         body = OffsetPage<ListMatchRecord>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn session_matches(
     state: web::Data<AppState>,
     p: Principal,
@@ -463,6 +478,7 @@ async fn session_matches(
     responses((status = 200, description = "The session's list matches, oldest first",
         body = OffsetPage<ListMatchRecord>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn session_matches_alias(
     state: web::Data<AppState>,
     p: Principal,

@@ -50,6 +50,7 @@ struct ListQuery {
     operation_id = "list_identity_relationships",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), ListQuery, PageQuery),
     responses((status = 200, description = "The identity's links, newest first", body = OffsetPage<RelationshipView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(
     state: web::Data<AppState>,
     p: Principal,
@@ -97,6 +98,7 @@ struct CreateLinkBody {
         (status = 409, description = "The identities are already linked with this type; the link is to the identity \
          itself; the type is a system type or an inactive custom type; or an identity is redacted or merged",
          body = super::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(
     state: web::Data<AppState>,
     p: Principal,
@@ -123,6 +125,7 @@ async fn create(
            ("relationship_id" = RelationshipId, Path, description = "The link, as listed for this identity")),
     responses((status = 200, description = "Both directions of the link are gone", body = Deleted),
               (status = 409, description = "A system link cannot be deleted", body = super::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<(IdentityRef, RelationshipId)>) -> ApiResult {
     p.require("identities:write", &[])?;
     let (identity, relationship) = path.into_inner();
@@ -156,6 +159,7 @@ fn csv(value: &Option<String>) -> Vec<String> {
     operation_id = "get_identity_graph",
     params(("identity_id" = IdentityRef, Path, description = "The root identity's id or external_ref"), GraphParams),
     responses((status = 200, description = "Nodes and edges reached breadth-first", body = GraphView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn graph(
     state: web::Data<AppState>,
     p: Principal,
@@ -185,6 +189,7 @@ async fn graph(
 #[utoipa::path(get, path = "/api/v1/relationship-types", tag = "Relationships", operation_id = "list_relationship_types",
     params(PageQuery),
     responses((status = 200, description = "The environment's custom relationship types", body = OffsetPage<RelationshipTypeView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list_types(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require("identities:read", &[])?;
     let env = p.env();
@@ -211,6 +216,7 @@ struct CreateRelationshipTypeBody {
     responses((status = 201, description = "The new relationship type", body = RelationshipTypeView),
               (status = 409, description = "A type with this name exists, or the name is a built-in type's",
                body = super::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateRelationshipTypeBody>) -> ApiResult {
     p.require("settings:write", &["identities:write"])?;
     let b = body.0;
@@ -230,6 +236,7 @@ async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<Cre
     operation_id = "get_relationship_type",
     params(("type_id" = RelationshipTypeId, Path, description = "The relationship type")),
     responses((status = 200, description = "The relationship type", body = RelationshipTypeView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get_type(state: web::Data<AppState>, p: Principal, path: ApiPath<RelationshipTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
     let env = p.env();
@@ -254,6 +261,7 @@ struct UpdateRelationshipTypeBody {
     params(("type_id" = RelationshipTypeId, Path, description = "The relationship type")),
     request_body = UpdateRelationshipTypeBody,
     responses((status = 200, description = "The updated relationship type", body = RelationshipTypeView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update_type(
     state: web::Data<AppState>,
     p: Principal,
@@ -277,6 +285,7 @@ async fn update_type(
     operation_id = "delete_relationship_type",
     params(("type_id" = RelationshipTypeId, Path, description = "The relationship type")),
     responses((status = 200, description = "The type is deleted", body = Deleted)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete_type(state: web::Data<AppState>, p: Principal, path: ApiPath<RelationshipTypeId>) -> ApiResult {
     p.require("settings:write", &["identities:write"])?;
     cmd::delete_type(&state.writer, p.meta(state.now()), path.into_inner()).await?;

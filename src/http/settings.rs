@@ -17,6 +17,7 @@ pub fn routes(t: &mut RouteTable) {
 
 #[utoipa::path(get, path = "/api/v1/settings/retention", tag = "Settings", operation_id = "get_retention_settings",
     responses((status = 200, description = "The environment's retention settings, defaults filled in", body = Retention)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal) -> ApiResult {
     p.require("sessions:read", &["settings:write"])?;
     let env = p.env();
@@ -45,6 +46,7 @@ struct UpdateRetentionBody {
 #[utoipa::path(patch, path = "/api/v1/settings/retention", tag = "Settings", operation_id = "update_retention_settings",
     request_body = UpdateRetentionBody,
     responses((status = 200, description = "The updated retention settings", body = Retention)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(state: web::Data<AppState>, p: Principal, body: ApiBody<UpdateRetentionBody>) -> ApiResult {
     p.require("settings:write", &[])?;
     let b = body.0;

@@ -49,6 +49,7 @@ const LEGACY: &[&str] = &["identities:write"];
 #[utoipa::path(get, path = "/api/v1/identity-types", tag = "Identity types", operation_id = "list_identity_types",
     params(PageQuery),
     responses((status = 200, description = "The environment's identity types", body = OffsetPage<IdentityTypeView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require("identities:read", &[])?;
     let env = p.env();
@@ -76,6 +77,7 @@ struct CreateIdentityTypeBody {
     request_body = CreateIdentityTypeBody,
     responses((status = 201, description = "The new identity type", body = IdentityTypeView),
               (status = 409, description = "A type with this name exists", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateIdentityTypeBody>) -> ApiResult {
     p.require(SETTINGS, LEGACY)?;
     let b = body.0;
@@ -95,6 +97,7 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateId
 #[utoipa::path(get, path = "/api/v1/identity-types/{type_id}", tag = "Identity types", operation_id = "get_identity_type",
     params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
     responses((status = 200, description = "The identity type", body = IdentityTypeView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
     let env = p.env();
@@ -125,6 +128,7 @@ struct UpdateIdentityTypeBody {
     request_body = UpdateIdentityTypeBody,
     responses((status = 200, description = "The updated identity type", body = IdentityTypeView),
               (status = 409, description = "The new statuses leave out the type's default status", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -150,6 +154,7 @@ async fn update(
     params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
     responses((status = 200, description = "The type is deleted", body = Deleted),
               (status = 409, description = "Identities of this type exist", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityTypeId>) -> ApiResult {
     p.require(SETTINGS, LEGACY)?;
     cmd::delete_type(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -160,6 +165,7 @@ async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
     operation_id = "list_custom_fields",
     params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
     responses((status = 200, description = "Every field of the type, by sort order then name", body = OffsetPage<CustomFieldView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list_fields(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
     let env = p.env();
@@ -206,6 +212,7 @@ fn sort_order<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::
     request_body = CreateCustomFieldBody,
     responses((status = 201, description = "The new field definition", body = CustomFieldView),
               (status = 409, description = "The type has a field with this name", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create_field(
     state: web::Data<AppState>,
     p: Principal,
@@ -236,6 +243,7 @@ async fn create_field(
     params(("type_id" = IdentityTypeId, Path, description = "The identity type"),
            ("field_id" = CustomFieldId, Path, description = "The field definition")),
     responses((status = 200, description = "The field definition", body = CustomFieldView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get_field(
     state: web::Data<AppState>,
     p: Principal,
@@ -275,6 +283,7 @@ struct UpdateCustomFieldBody {
            ("field_id" = CustomFieldId, Path, description = "The field definition")),
     request_body = UpdateCustomFieldBody,
     responses((status = 200, description = "The updated field definition", body = CustomFieldView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update_field(
     state: web::Data<AppState>,
     p: Principal,
@@ -302,6 +311,7 @@ async fn update_field(
     params(("type_id" = IdentityTypeId, Path, description = "The identity type"),
            ("field_id" = CustomFieldId, Path, description = "The field definition")),
     responses((status = 200, description = "The field definition is deleted", body = Deleted)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete_field(
     state: web::Data<AppState>,
     p: Principal,

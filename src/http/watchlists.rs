@@ -171,6 +171,7 @@ fn watchlist_example() -> serde_json::Value {
         (status = 200, description = "The files equal the current version: nothing was recorded",
             body = ImportResult, example = import_example),
     ))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) -> ApiResult {
     p.require(WRITE, &[])?;
     let ListUpload { fields, mut files } = upload;
@@ -211,6 +212,7 @@ async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) ->
     responses((status = 200, description = "Every list idv can import, with its current version",
         body = OffsetPage<WatchlistView>,
         example = json!({"data": [], "pagination": {"total": 5, "limit": 5, "offset": 0}}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
     Ok(Reply::ok(state.read(q::list).await?))
@@ -220,6 +222,7 @@ async fn list(state: web::Data<AppState>, p: Principal) -> ApiResult {
     params(("watchlist_id" = WatchlistId, Path, description = "The watchlist")),
     responses((status = 200, description = "The list with its version history (newest first, at most 100)",
         body = WatchlistView, example = watchlist_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WatchlistId>) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
     Ok(Reply::ok(state.read(move |c| q::get(c, *path)).await?))
@@ -261,6 +264,7 @@ async fn lists_reply(state: &AppState, identity_id: IdentityId) -> ApiResult {
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     responses((status = 200, description = "The identity's monitored lists", body = MonitoredLists,
         example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["ofac", "un"]}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn monitored_lists(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require("identities:read", &[])?;
     let env = p.env();
@@ -268,6 +272,7 @@ async fn monitored_lists(state: web::Data<AppState>, p: Principal, path: ApiPath
     lists_reply(&state, IdentityId::from_stored(id)).await
 }
 
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn change_lists(
     state: web::Data<AppState>,
     p: Principal,
@@ -297,6 +302,7 @@ async fn change_lists(
         (status = 404, description = "No such identity, or a `list_ids` entry names no list of this environment",
             body = ErrorBody),
         (status = 409, description = "The identity is redacted or merged", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn add_monitored_lists(
     state: web::Data<AppState>,
     p: Principal,
@@ -315,6 +321,7 @@ async fn add_monitored_lists(
         (status = 404, description = "No such identity, or a `list_ids` entry names no list of this environment",
             body = ErrorBody),
         (status = 409, description = "The identity is redacted or merged", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_monitored_lists(
     state: web::Data<AppState>,
     p: Principal,

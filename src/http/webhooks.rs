@@ -96,6 +96,7 @@ fn delivery_example() -> Value {
     responses((status = 200, description = "The environment's endpoints, newest first",
         body = OffsetPage<EndpointView>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let (keyring, env) = (state.keyring.clone(), p.env());
@@ -108,6 +109,7 @@ async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery
     responses((status = 200, description = "The event catalog", body = EventTypes,
         example = json!({ "data": [{ "name": "session.approved", "category": "session",
             "description": "The final outcome is approved.", "emitted": true }], "wildcard": "*" }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn event_types(p: Principal) -> ApiResult {
     p.require(READ, &[WRITE])?;
     Ok(Reply::ok(q::event_types()))
@@ -119,6 +121,7 @@ async fn event_types(p: Principal) -> ApiResult {
     responses((status = 200, description = "The event catalog", body = EventTypes,
         example = json!({ "data": [{ "name": "session.approved", "category": "session",
             "description": "The final outcome is approved.", "emitted": true }], "wildcard": "*" }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn event_types_alias(p: Principal) -> ApiResult {
     event_types(p).await
 }
@@ -195,6 +198,7 @@ async fn with_secret(state: &AppState, p: &Principal, new: &NewEndpoint) -> Resu
     request_body = CreateEndpointBody,
     responses((status = 201, description = "The new endpoint with its signing secret", body = EndpointView,
         example = endpoint_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateEndpointBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -217,6 +221,7 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateEn
     params(("endpoint_id" = WebhookEndpointId, Path, description = "The endpoint")),
     responses((status = 200, description = "The endpoint (with its secret in the sandbox)", body = EndpointView,
         example = endpoint_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookEndpointId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let (keyring, env) = (state.keyring.clone(), p.env());
@@ -252,6 +257,7 @@ struct UpdateEndpointBody {
     params(("endpoint_id" = WebhookEndpointId, Path, description = "The endpoint")),
     request_body = UpdateEndpointBody,
     responses((status = 200, description = "The updated endpoint", body = EndpointView, example = endpoint_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -292,6 +298,7 @@ struct EndpointDeleted {
     responses((status = 200, description = "The endpoint is deleted; its queued deliveries are dropped",
         body = EndpointDeleted,
         example = json!({ "id": "webhook_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "object": "webhook_endpoint", "deleted": true }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookEndpointId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::delete(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -303,6 +310,7 @@ async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookE
     params(("endpoint_id" = WebhookEndpointId, Path, description = "The endpoint")),
     responses((status = 200, description = "The endpoint with its new secret (the old one stops working at once)",
         body = EndpointView, example = endpoint_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn rotate_secret(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookEndpointId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let new = cmd::rotate_secret(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -327,6 +335,7 @@ struct CloneEndpointBody {
     request_body = CloneEndpointBody,
     responses((status = 201, description = "The copy, with its own secret", body = EndpointView,
         example = endpoint_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn clone_endpoint(
     state: web::Data<AppState>,
     p: Principal,
@@ -374,6 +383,7 @@ struct TestQueuedView {
         example = json!({ "object": "webhook_test", "endpoint_id": "webhook_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C",
             "event": "webhook.test", "event_id": "evt_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C",
             "delivery_id": "dlv_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "status": "pending" }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn send_test(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookEndpointId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let endpoint_id = path.into_inner();
@@ -432,6 +442,7 @@ fn time_param(value: Option<&str>, key: &str, end_of_day: bool) -> Result<Option
     responses((status = 200, description = "The endpoint's deliveries, most recent first, with their attempts",
         body = OffsetPage<DeliveryView>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn deliveries(
     state: web::Data<AppState>,
     p: Principal,
@@ -458,6 +469,7 @@ async fn deliveries(
         ("delivery_id" = WebhookDeliveryId, Path, description = "The delivery")),
     responses((status = 200, description = "The delivery with its attempts", body = DeliveryView,
         example = delivery_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delivery(
     state: web::Data<AppState>,
     p: Principal,
@@ -477,6 +489,7 @@ async fn delivery(
         example = delivery_example),
         (status = 409, description = "The delivery is not failed, or the endpoint is disabled",
             body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn retry(
     state: web::Data<AppState>,
     p: Principal,

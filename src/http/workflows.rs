@@ -67,6 +67,7 @@ fn definition(steps: Option<Vec<Policy>>, graph: Option<WorkflowGraph>) -> Resul
     params(PageQuery),
     responses((status = 200, description = "The environment's workflows, newest first", body = OffsetPage<WorkflowView>,
         example = json!({ "data": [workflow_example()], "pagination": { "total": 1, "limit": 25, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let env = p.env();
@@ -111,6 +112,7 @@ struct CreateWorkflowBody {
     request_body = CreateWorkflowBody,
     responses((status = 201, description = "The new workflow, version 1 published", body = WorkflowView,
         example = workflow_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateWorkflowBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -134,6 +136,7 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateWo
     params(("workflow_id" = WorkflowId, Path, description = "The workflow")),
     responses((status = 200, description = "The workflow with its published definition", body = WorkflowView,
         example = workflow_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let env = p.env();
@@ -176,6 +179,7 @@ struct UpdateWorkflowBody {
     request_body = UpdateWorkflowBody,
     responses((status = 200, description = "The workflow (its published definition)", body = WorkflowView,
         example = workflow_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -206,6 +210,7 @@ async fn update(
         example = json!({ "data": [{ "version": 1, "format": "graph", "steps": null, "graph": graph_example(),
             "status": "published", "created_at": "2026-01-15T10:00:00.000Z",
             "published_at": "2026-01-15T10:00:00.000Z" }] }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn versions(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let env = p.env();
@@ -229,6 +234,7 @@ struct PublishBody {
         example = workflow_example),
         (status = 404, description = "No such workflow, or no such version of it", body = ErrorBody),
         (status = 409, description = "The version is already published", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn publish(
     state: web::Data<AppState>,
     p: Principal,
@@ -247,6 +253,7 @@ async fn publish(
     params(("workflow_id" = WorkflowId, Path, description = "The workflow")),
     responses((status = 200, description = "The workflow, now the environment's default (and active)",
         body = WorkflowView, example = workflow_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_default(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::set_default(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -260,6 +267,7 @@ async fn set_default(state: web::Data<AppState>, p: Principal, path: ApiPath<Wor
     responses((status = 200, description = "The deactivated workflow (deactivating again changes nothing)",
         body = WorkflowView, example = workflow_example),
         (status = 409, description = "The workflow is the environment's default", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn deactivate(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::deactivate(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -283,6 +291,7 @@ struct PolicyList {
     operation_id = "list_verification_policies",
     responses((status = 200, description = "Every policy a workflow node or steps list can name", body = PolicyList,
         example = json!({ "data": [{ "name": "document_ocr" }, { "name": "age_verification" }] }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn policies(p: Principal) -> ApiResult {
     p.require(READ, &[WRITE, "sessions:read"])?;
     let data = Policy::ALL.into_iter().map(|name| PolicyView { name }).collect();

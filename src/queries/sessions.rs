@@ -178,6 +178,20 @@ pub struct SessionFilter {
     pub identity_id: Option<IdentityId>,
 }
 
+/// `GET /identities/{id}/sessions`: the sessions of the identity named by id or external ref.
+pub fn identity_sessions(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    id_or_ref: &str,
+    page: Page,
+    base_url: &str,
+) -> AppResult<SessionPage> {
+    let id = super::identities::require(conn, environment, id_or_ref)?;
+    let f = SessionFilter { identity_id: Some(IdentityId::from_stored(id)), ..SessionFilter::default() };
+    list(conn, keyring, environment, &f, page, base_url)
+}
+
 pub fn list(
     conn: &ReadOnly,
     keyring: &Keyring,

@@ -8,6 +8,7 @@ use super::{configure, Durability};
 use crate::error::{AppError, AppResult};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{CachedStatement, Connection, OpenFlags, Params, Row, Statement};
+use std::future::Future;
 use std::path::Path;
 
 /// A connection of the read-only pool. Only `ReadPool` makes one, so it can never be the writer's.
@@ -95,13 +96,13 @@ impl ReadPool {
     }
 
     /// Runs `f` with a pooled connection on a blocking thread, inside the current span.
-    pub async fn run<T, F>(&self, f: F) -> AppResult<T>
+    pub fn run<T, F>(&self, f: F) -> impl Future<Output = AppResult<T>>
     where
         T: Send + 'static,
         F: FnOnce(&ReadOnly) -> AppResult<T> + Send + 'static,
     {
         let pool = self.clone();
-        crate::blocking::run(move || f(&pool.get()?)).await
+        crate::blocking::run(move || f(&pool.get()?))
     }
 }
 
@@ -117,7 +118,7 @@ mod tests {
         (dir, pool)
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn run_reads_on_a_pooled_connection_and_passes_errors_through() {
         let (_dir, pool) = pool();
         let n: i64 = pool.run(|c| Ok(c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?)).await.unwrap();

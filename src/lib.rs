@@ -1,6 +1,7 @@
 //! idv: a self-hosted identity-verification server. The module list only; see each module's header.
 
 pub mod auth;
+pub mod blocking;
 pub mod checks;
 pub mod clock;
 pub mod commands;
@@ -20,6 +21,7 @@ pub mod ratelimit;
 pub mod screening;
 pub mod screening_service;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod sweeper;
 pub mod webhooks;

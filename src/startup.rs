@@ -15,32 +15,10 @@ use crate::http;
 use crate::idempotency::Idempotency;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::state::AppState;
 use crate::store::{self, ReadPool};
 use std::net::TcpListener;
 use std::sync::Arc;
-
-/// Everything a request handler can reach.
-pub struct AppState {
-    pub writer: Writer,
-    pub read: ReadPool,
-    pub keyring: Arc<Keyring>,
-    pub clock: Arc<dyn Clock>,
-    pub auth: Authenticator,
-    pub rate_limiter: RateLimiter,
-    pub idempotency: Idempotency,
-    pub metrics: Arc<Metrics>,
-    pub config: Config,
-    /// The loaded watchlists (screening snapshot) and the monitoring driver.
-    pub screening: crate::screening_service::ScreeningService,
-    /// The session pipeline (submit, reprocess, external decisions, simulations).
-    pub processing: crate::processing::Processing,
-}
-
-impl AppState {
-    pub fn now(&self) -> String {
-        crate::clock::format(self.clock.now())
-    }
-}
 
 /// The store opened and the writer running, without HTTP (the CLI uses this too).
 pub struct Core {
@@ -100,7 +78,7 @@ fn check_master_key_matches(conn: &rusqlite::Connection, keyring: &Keyring) -> A
 
 /// On a database without any API key, creates one sandbox and one live secret key with every scope.
 pub async fn bootstrap_keys(writer: &Writer, read: &ReadPool, now: String) -> AppResult<Vec<NewSecret>> {
-    let count: i64 = read.get()?.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?;
+    let count: i64 = read.run(|c| Ok(c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?)).await?;
     if count > 0 {
         return Ok(Vec::new());
     }

@@ -22,11 +22,8 @@ pub async fn run_once(processing: &Processing, clock: &dyn Clock) -> AppResult<u
     let now = crate::clock::format(clock.now());
     let expired = sessions::expire_lapsed(writer, now.clone()).await?;
     let retained = sessions::apply_retention(writer, now.clone()).await?;
-    let stuck = {
-        let conn = processing.read().get()?;
-        let cutoff = crate::clock::format(clock.now() - time::Duration::seconds(STUCK_AFTER_SECONDS));
-        sessions::processing_ids(&conn, &cutoff)?
-    };
+    let cutoff = crate::clock::format(clock.now() - time::Duration::seconds(STUCK_AFTER_SECONDS));
+    let stuck = processing.read().run(move |c| sessions::processing_ids(c, &cutoff)).await?;
     for id in &stuck {
         let meta =
             CommandMeta { actor: "system".into(), environment: String::new(), request_id: None, now: now.clone() };

@@ -8,7 +8,8 @@ use super::CommandMeta;
 use crate::crypto::Keyring;
 use crate::domain::session::{LinkConsumed, SessionEvent};
 use crate::error::{AppError, AppResult};
-use rusqlite::{Connection, OptionalExtension};
+use crate::store::Reads;
+use rusqlite::OptionalExtension;
 
 /// What the capture path presents: the token from the URL and, when the browser has one, the capture
 /// cookie that binds a consumed one-time link to the browser that consumed it.
@@ -43,7 +44,12 @@ fn gone_link() -> AppError {
 
 /// Looks the token up among one-time links. A revoked, expired or consumed link (unless the browser
 /// presents the cookie it was given when it consumed the link) is 410 Gone.
-pub fn link_access(conn: &Connection, keyring: &Keyring, cred: &CaptureToken, now: &str) -> AppResult<LinkAccess> {
+pub fn link_access<C: Reads + ?Sized>(
+    conn: &C,
+    keyring: &Keyring,
+    cred: &CaptureToken,
+    now: &str,
+) -> AppResult<LinkAccess> {
     if !cred.token.starts_with("tok_") || cred.token.len() > 100 {
         return Ok(LinkAccess::NotALink);
     }
@@ -102,8 +108,8 @@ pub async fn consume_link(writer: &Writer, meta: CommandMeta, cred: CaptureToken
 
 /// Resolves a capture token to its session: it must exist and not be past its expiry, and a one-time
 /// link must still be usable by this browser (see `link_access`).
-pub fn session_for_token(
-    conn: &Connection,
+pub fn session_for_token<C: Reads + ?Sized>(
+    conn: &C,
     keyring: &Keyring,
     cred: &CaptureToken,
     now: &str,

@@ -18,12 +18,13 @@ use crate::domain::values::{ExternalRef, Tag};
 use crate::domain::watchlist::MonitoredList;
 use crate::domain::watchlist::MonitoringCompleted;
 use crate::error::{AppError, AppResult};
-use crate::queries::checks as q;
 use crate::screening_service::monitor::Finding;
 use crate::screening_service::snapshot::round3;
 use crate::screening_service::standalone::{self, StandaloneRun, PROVIDER_WATCHLISTS};
 use crate::screening_service::{Dismissals, ScreeningOutcome, Snapshot};
 use crate::store::events::NewEvent;
+use crate::store::shared_reads as q;
+use crate::store::Reads;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
@@ -473,8 +474,8 @@ pub async fn redact(writer: &Writer, meta: CommandMeta, id: CheckId) -> AppResul
 /// For the session pipeline (inside the writer, before screening): the false-positive dismissals that apply
 /// to this session's person (its identity's, else its external_ref's). Hand them to
 /// `ScreeningOutcome::apply_dismissals`.
-pub fn session_dismissals(
-    conn: &Connection,
+pub fn session_dismissals<C: Reads + ?Sized>(
+    conn: &C,
     environment: &str,
     identity_id: Option<&str>,
     external_ref: Option<&str>,

@@ -46,7 +46,7 @@ pub async fn apply_retention(writer: &Writer, now: String) -> AppResult<usize> {
         .execute(move |w| {
             let mut moved = 0;
             for env in ["sandbox", "live"] {
-                let r = crate::queries::settings::retention(w.conn, env)?;
+                let r = crate::store::shared_reads::retention(w.conn, env)?;
                 let meta = CommandMeta { actor: "system".into(), environment: env.into(), request_id: None, now: now.clone() };
                 if let Some(days) = r.data_retention_days {
                     let cutoff = days_before(&now, days);

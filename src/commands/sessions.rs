@@ -21,14 +21,17 @@ use crate::domain::session::{
 use crate::domain::values::{CountryCode, ExternalRef, RedirectUrl, Tag};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::store::events::NewEvent;
+use crate::store::Reads;
 use base64::Engine;
 use rand::Rng;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+pub use crate::store::subject_keys::open_map;
 pub const TOKEN_TTL_MINUTES: i64 = 20;
 pub const MAX_INVITES: i64 = 5;
 
@@ -63,7 +66,7 @@ impl SessionState {
     }
 }
 
-pub fn load_state(conn: &Connection, environment: Option<&str>, id: &str) -> AppResult<Option<SessionState>> {
+pub fn load_state<C: Reads + ?Sized>(conn: &C, environment: Option<&str>, id: &str) -> AppResult<Option<SessionState>> {
     let row = conn
         .prepare_cached(
             "SELECT id, environment, stream_seq, status, retention_status, external_ref, metadata, document_type,
@@ -103,7 +106,7 @@ pub fn load_state(conn: &Connection, environment: Option<&str>, id: &str) -> App
     Ok(Some(s))
 }
 
-pub(crate) fn require(conn: &Connection, environment: &str, id: &str) -> AppResult<SessionState> {
+pub(crate) fn require<C: Reads + ?Sized>(conn: &C, environment: &str, id: &str) -> AppResult<SessionState> {
     load_state(conn, Some(environment), id)?.ok_or_else(|| AppError::not_found("Session"))
 }
 
@@ -147,16 +150,6 @@ pub(crate) fn session_key(w: &WriteCtx<'_>, id: &str) -> AppResult<DataKey> {
 
 pub(crate) fn seal_map(key: &DataKey, id: &str, field: &str, map: &BTreeMap<String, String>) -> AppResult<String> {
     Ok(B64.encode(key.seal(id, field, &serde_json::to_string(map)?)))
-}
-
-pub fn open_map(key: &DataKey, id: &str, field: &str, sealed: Option<&str>) -> AppResult<BTreeMap<String, String>> {
-    match sealed {
-        None => Ok(BTreeMap::new()),
-        Some(s) => {
-            let bytes = B64.decode(s).map_err(|_| AppError::Internal("sealed session field is not base64".into()))?;
-            Ok(serde_json::from_str(&key.open(id, field, &bytes)?)?)
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -404,7 +397,12 @@ pub(crate) fn resolve(w: &WriteCtx<'_>, r: &SessionRef, now: &str) -> AppResult<
 }
 
 /// The session a capture token or an (environment, id) pair names.
-pub fn resolve_in(conn: &Connection, keyring: &Keyring, r: &SessionRef, now: &str) -> AppResult<SessionState> {
+pub fn resolve_in<C: Reads + ?Sized>(
+    conn: &C,
+    keyring: &Keyring,
+    r: &SessionRef,
+    now: &str,
+) -> AppResult<SessionState> {
     match r {
         SessionRef::Token(t) => session_for_token(conn, keyring, t, now),
         SessionRef::Id { environment, id } => require(conn, environment, id.as_str()),
@@ -604,7 +602,7 @@ pub async fn expire_lapsed(writer: &Writer, now: String) -> AppResult<Vec<String
 
 /// Sessions stuck in `processing` since before `cutoff` (a restart interrupted them): the sweeper picks
 /// these up. Fresh ones belong to the task that submitted them (it may be waiting on the face service).
-pub fn processing_ids(conn: &Connection, cutoff: &str) -> AppResult<Vec<String>> {
+pub fn processing_ids<C: Reads + ?Sized>(conn: &C, cutoff: &str) -> AppResult<Vec<String>> {
     let mut stmt =
         conn.prepare("SELECT id FROM sessions WHERE status = 'processing' AND updated_at <= ?1 ORDER BY id LIMIT 100")?;
     let rows = stmt.query_map([cutoff], |r| r.get(0))?;

@@ -61,7 +61,7 @@ pub async fn import(
     let version_id = ids::new_id(ids::WATCHLIST_VERSION);
     writer
         .execute(move |w| {
-            if let Some((previous_id, digest)) = crate::queries::watchlists::latest_version(w.conn, &watchlist_id)? {
+            if let Some((previous_id, digest)) = crate::store::shared_reads::latest_version(w.conn, &watchlist_id)? {
                 if digest == version.content_digest {
                     return Ok(ImportOutcome { version_id: previous_id, unchanged: true, counts: Counts::default() });
                 }

@@ -248,33 +248,4 @@ pub async fn ensure_defaults(writer: &Writer, now: String) -> AppResult<()> {
         .await
 }
 
-/// The published graph a session runs: its workflow or the environment's default, with the version.
-pub fn resolve_for_session(
-    conn: &rusqlite::Connection,
-    environment: &str,
-    workflow_id: Option<&str>,
-) -> AppResult<Option<(String, i64, Graph)>> {
-    let row: Option<(String, i64)> = match workflow_id {
-        Some(id) => conn
-            .query_row(
-                "SELECT id, current_version FROM workflows WHERE id = ?1 AND environment = ?2",
-                params![id, environment],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?,
-        None => conn
-            .query_row(
-                "SELECT id, current_version FROM workflows WHERE environment = ?1 AND is_default = 1",
-                [environment],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?,
-    };
-    let Some((id, version)) = row else { return Ok(None) };
-    let graph: String = conn.query_row(
-        "SELECT graph FROM workflow_versions WHERE workflow_id = ?1 AND version = ?2",
-        params![id, version],
-        |r| r.get(0),
-    )?;
-    Ok(Some((id, version, serde_json::from_str(&graph)?)))
-}
+pub use crate::store::shared_reads::resolve_for_session;

@@ -23,7 +23,7 @@ mod watchlists;
 mod webhooks;
 mod workflows;
 
-pub use crate::startup::AppState;
+pub use crate::state::AppState;
 
 use crate::error::{AppError, AppResult};
 use actix_web::{middleware::from_fn, web, App, HttpServer};
@@ -90,10 +90,12 @@ fn actix_path(path: &str) -> String {
     path.to_string()
 }
 
+#[tracing::instrument(skip_all)]
 async fn method_not_allowed() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::MethodNotAllowed)
 }
 
+#[tracing::instrument(skip_all)]
 async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound("No such resource or route.".into()))
 }

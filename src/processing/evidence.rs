@@ -13,7 +13,9 @@ use crate::domain::workflow::Graph;
 use crate::error::{AppError, AppResult};
 use crate::face::FaceImages;
 use crate::screening_service::{ScreeningOutcome, Snapshot};
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::ReadOnly;
+use crate::store::Reads;
+use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -50,14 +52,14 @@ pub enum Scope {
     DataOnly,
 }
 
-fn session_key(conn: &Connection, keyring: &Keyring, id: &str) -> AppResult<DataKey> {
+fn session_key(conn: &ReadOnly, keyring: &Keyring, id: &str) -> AppResult<DataKey> {
     data_key(conn, keyring, id)?.ok_or_else(|| AppError::Conflict("This session's data has been erased.".into()))
 }
 
 /// Reads the evidence of session `s` (as just loaded from `conn`) at `now`.
 #[tracing::instrument(name = "gather", skip_all, fields(session_id = %s.id))]
 pub fn gather(
-    conn: &Connection,
+    conn: &ReadOnly,
     keyring: &Keyring,
     snapshot: &Snapshot,
     s: SessionState,
@@ -116,7 +118,7 @@ pub fn gather(
 
 /// Prefill overlaid by confirmed data and the document's readings, the MRZ checks, velocity counts.
 fn person_evidence(
-    conn: &Connection,
+    conn: &ReadOnly,
     keyring: &Keyring,
     s: &SessionState,
     now: &str,
@@ -210,7 +212,7 @@ fn person_evidence(
 /// Blind-index and image-hash matches against other identities of the environment.
 #[tracing::instrument(name = "duplicates", skip_all, fields(session_id = %s.id))]
 fn duplicates(
-    conn: &Connection,
+    conn: &ReadOnly,
     keyring: &Keyring,
     s: &SessionState,
     data: &BTreeMap<String, String>,
@@ -273,7 +275,7 @@ fn duplicates(
 
 /// The graph a session runs: its `checks` override (as a steps list), else its workflow or the
 /// environment's default (published version).
-pub fn session_graph(conn: &Connection, s: &SessionState) -> AppResult<(Option<(String, i64)>, Graph)> {
+pub fn session_graph<C: Reads + ?Sized>(conn: &C, s: &SessionState) -> AppResult<(Option<(String, i64)>, Graph)> {
     if let Some(checks) = &s.checks {
         let mut steps = checks.clone();
         steps.push("auto_approve".into());
@@ -294,7 +296,7 @@ pub fn session_graph(conn: &Connection, s: &SessionState) -> AppResult<(Option<(
 /// Watchlist screening (spec §4.5) against the loaded lists, minus this subject's dismissals.
 #[tracing::instrument(name = "screening", skip_all, fields(session_id = %ev.session.id))]
 fn screening(
-    conn: &Connection,
+    conn: &ReadOnly,
     snapshot: &Snapshot,
     ev: &SessionEvidence,
     evidence: &engine::Evidence,
@@ -325,7 +327,7 @@ fn screening(
 /// matched against the session's data. Recording them (and their effect) is the decision's job.
 #[tracing::instrument(name = "custom_lists", skip_all, fields(session_id = %ev.session.id))]
 fn custom_list_matches(
-    conn: &Connection,
+    conn: &ReadOnly,
     keyring: &Keyring,
     ev: &SessionEvidence,
 ) -> AppResult<Option<Vec<Vec<ListMatch>>>> {
@@ -345,7 +347,7 @@ fn custom_list_matches(
     let lists = if nodes.is_empty() { vec![None] } else { nodes };
     let mut out = Vec::with_capacity(lists.len());
     for list_ids in lists {
-        out.push(crate::queries::lists::check_lenient(
+        out.push(crate::store::shared_reads::check_lenient(
             conn,
             keyring,
             &ev.session.environment,

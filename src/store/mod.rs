@@ -1,12 +1,17 @@
-//! SQLite storage: opening the database, the schema and its version stamp, the read-only pool, the
+//! SQLite storage: opening the database, the schema and its version stamp, the read-only pool and its
+//! `ReadOnly` connection, per-subject data keys, the view reads the writer and the queries share, the
 //! event log (append, load, hash chain) and replay. Must not decide anything about the domain.
 
 pub mod events;
+mod read;
 pub mod replay;
+pub mod shared_reads;
+pub mod subject_keys;
+
+pub use read::{ReadOnly, ReadPool, Reads};
 
 use crate::error::{AppError, AppResult};
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::path::Path;
 
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
@@ -161,29 +166,6 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     Ok(conn)
-}
-
-/// A pooled connection opened read-only: queries take this type, so they cannot write.
-pub type ReadConn = r2d2::PooledConnection<SqliteConnectionManager>;
-
-#[derive(Clone)]
-pub struct ReadPool(r2d2::Pool<SqliteConnectionManager>);
-
-impl ReadPool {
-    pub fn open(path: &Path, size: u32) -> AppResult<Self> {
-        let manager = SqliteConnectionManager::file(path)
-            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
-            .with_init(|c| configure(c, Durability::Normal));
-        let pool = r2d2::Pool::builder()
-            .max_size(size)
-            .build(manager)
-            .map_err(|e| AppError::Unavailable(format!("read pool: {e}")))?;
-        Ok(ReadPool(pool))
-    }
-
-    pub fn get(&self) -> AppResult<ReadConn> {
-        Ok(self.0.get()?)
-    }
 }
 
 /// Moves WAL checkpoints off the writer thread: the writer's automatic checkpoint is turned off and this

@@ -16,6 +16,7 @@ use crate::domain::identity::IdentityEvent;
 use crate::domain::webhook::{self as dom, EndpointEvent};
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
+use crate::store::Reads;
 use crate::webhooks::payload::{matches, FilterConditions, WebhookEvent};
 use crate::webhooks::policy::{after_failed_attempt, should_disable, AfterFailure};
 use crate::webhooks::sender::AttemptResult;
@@ -382,7 +383,7 @@ fn enabled_targets(conn: &Connection) -> AppResult<Vec<Target>> {
     Ok(out)
 }
 
-fn cursor(conn: &Connection) -> AppResult<i64> {
+fn cursor<C: Reads + ?Sized>(conn: &C) -> AppResult<i64> {
     Ok(conn
         .prepare_cached("SELECT last_seq FROM webhook_outbox_cursor WHERE name = ?1")?
         .query_row([CURSOR], |r| r.get(0))
@@ -392,7 +393,7 @@ fn cursor(conn: &Connection) -> AppResult<i64> {
 
 /// The first seq a dispatch pass must look at, or `None` when no endpoint is enabled (then nothing
 /// can match; the cursor may lag, since an endpoint only receives events after its `enabled_seq`).
-fn dispatch_floor(conn: &Connection) -> AppResult<Option<i64>> {
+fn dispatch_floor<C: Reads + ?Sized>(conn: &C) -> AppResult<Option<i64>> {
     let min_enabled: Option<i64> =
         conn.query_row("SELECT MIN(enabled_seq) FROM webhook_endpoints WHERE enabled = 1", [], |r| r.get(0))?;
     Ok(match min_enabled {
@@ -402,7 +403,7 @@ fn dispatch_floor(conn: &Connection) -> AppResult<Option<i64>> {
 }
 
 /// Read-only check: could a dispatch pass create anything now?
-pub fn dispatch_pending(conn: &Connection) -> AppResult<bool> {
+pub fn dispatch_pending<C: Reads + ?Sized>(conn: &C) -> AppResult<bool> {
     let Some(start) = dispatch_floor(conn)? else { return Ok(false) };
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM events WHERE seq > ?1)", [start], |r| r.get(0))?)
 }
@@ -546,7 +547,7 @@ pub struct DueDelivery {
 
 /// Deliveries due at `now_ms` on enabled endpoints, oldest due first. (A disabled endpoint's
 /// deliveries wait; they resume when it is enabled again.)
-pub fn due(conn: &Connection, now_ms: i64, limit: i64) -> AppResult<Vec<DueDelivery>> {
+pub fn due<C: Reads + ?Sized>(conn: &C, now_ms: i64, limit: i64) -> AppResult<Vec<DueDelivery>> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.id, d.endpoint_id, d.environment, e.url, d.attempts, d.event_id, d.event_type, d.event_data,
                 d.event_created_at, e.api_version, e.key_inflection, e.attribute_blocklist, e.secret_sealed

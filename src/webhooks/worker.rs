@@ -133,7 +133,7 @@ impl Webhooks {
     pub async fn dispatch_all(&self) -> AppResult<usize> {
         let mut created = 0;
         loop {
-            if !outbox::dispatch_pending(&*self.read.get()?)? {
+            if !self.read.run(outbox::dispatch_pending).await? {
                 break;
             }
             let now = self.clock.now();
@@ -152,7 +152,8 @@ impl Webhooks {
     /// Attempts every delivery due now, concurrently, and waits for all of them to be recorded.
     pub async fn send_due(&self) -> AppResult<RunReport> {
         let client = sender::client();
-        let due = outbox::due(&*self.read.get()?, outbox::unix_ms(self.clock.now()), 100_000)?;
+        let now_ms = outbox::unix_ms(self.clock.now());
+        let due = self.read.run(move |c| outbox::due(c, now_ms, 100_000)).await?;
         let mut report = RunReport::default();
         for chunk in due.chunks(MAX_IN_FLIGHT) {
             let results = futures_util::future::join_all(chunk.iter().map(|d| self.attempt(&client, d.clone()))).await;
@@ -321,7 +322,8 @@ impl Webhooks {
                 let room = MAX_IN_FLIGHT - running.len();
                 let busy: HashSet<String> = in_flight.values().cloned().collect();
                 let now_ms = outbox::unix_ms(self.clock.now());
-                let due = self.read.get().and_then(|c| outbox::due(&c, now_ms, (room + busy.len()) as i64));
+                let limit = (room + busy.len()) as i64;
+                let due = self.read.run(move |c| outbox::due(c, now_ms, limit)).await;
                 match due {
                     Ok(due) => {
                         let fresh: Vec<DueDelivery> =

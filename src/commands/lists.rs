@@ -9,7 +9,7 @@ use super::CommandMeta;
 use crate::crypto::{blind, DataKey, Keyring};
 use crate::domain::custom_list::{
     self as dom, ItemAdded, ListCommand, ListCreated, ListEvent, ListMatch, ListState, ListType, ListUpdated, Lookup,
-    MatchMode, MatchRecorded, Norm,
+    MatchEvent, MatchMode, MatchRecorded, Norm,
 };
 use crate::domain::ids::{self, ListId, ListItemId, ListMatchId};
 use crate::domain::values::{LongText, Title};
@@ -79,7 +79,10 @@ fn emit(w: &mut WriteCtx<'_>, meta: &CommandMeta, stream: &str, version: i64, ev
     if evs.is_empty() {
         return Ok(());
     }
-    let new: Vec<NewEvent> = evs.iter().map(|e| NewEvent::new(e.event_type(), e.payload())).collect();
+    let new: Vec<NewEvent> = evs
+        .iter()
+        .map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() })
+        .collect();
     w.emit(&meta.event_meta(), stream, version, new)?;
     Ok(())
 }
@@ -335,12 +338,7 @@ pub async fn mark_false_positive(
             let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
             if let Some(e) = dom::decide_false_positive(already, reason)? {
                 let version = crate::store::events::stream_version(w.conn, &match_id)?;
-                w.emit(
-                    &meta.event_meta(),
-                    &match_id,
-                    version,
-                    vec![NewEvent::new("ListMatchMarkedFalsePositive", serde_json::to_value(&e)?)],
-                )?;
+                w.emit(&meta.event_meta(), &match_id, version, vec![typed_match(&MatchEvent::MarkedFalsePositive(e))])?;
             }
             Ok(ListMatchId::from_stored(match_id))
         })
@@ -447,12 +445,7 @@ pub fn record_matches_in(
                     matched_field: m.matched_field.clone(),
                     details: m.details.clone(),
                 };
-                w.emit(
-                    &meta.event_meta(),
-                    &id,
-                    0,
-                    vec![NewEvent::new("ListMatchRecorded", serde_json::to_value(&recorded)?)],
-                )?;
+                w.emit(&meta.event_meta(), &id, 0, vec![typed_match(&MatchEvent::Recorded(recorded))])?;
                 (id, false)
             }
         };
@@ -460,4 +453,8 @@ pub fn record_matches_in(
     }
     let outcome = dom::outcome(matches.iter().filter(|m| !m.is_false_positive).map(|m| m.found.match_mode.as_str()));
     Ok(ListOutcome { outcome, matches })
+}
+
+fn typed_match(e: &MatchEvent) -> NewEvent {
+    NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() }
 }

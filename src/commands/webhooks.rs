@@ -119,7 +119,15 @@ fn emit(
     }
     let mut m = meta.event_meta();
     m.environment = environment.to_string();
-    w.emit(&m, id, version, events.iter().map(|e| NewEvent::new(e.event_type(), e.payload())).collect())
+    w.emit(
+        &m,
+        id,
+        version,
+        events
+            .iter()
+            .map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() })
+            .collect(),
+    )
 }
 
 fn seal(w: &WriteCtx<'_>, id: &str, secret: &WebhookSecret) -> String {

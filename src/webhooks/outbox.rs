@@ -293,7 +293,7 @@ fn decoded<T>(result: Result<Option<T>, serde_json::Error>, e: &StoredEvent) -> 
 }
 
 fn map_endpoint(e: &StoredEvent, b: &mut Builder<'_>) {
-    match decoded(EndpointEvent::decode(&e.event_type, &e.payload), e) {
+    match decoded(EndpointEvent::decode(&e.event_type, e.event_version, &e.payload), e) {
         Some(EndpointEvent::TestRequested) => {
             let mut d = Map::new();
             d.insert("endpoint_id".into(), json!(e.stream_id));

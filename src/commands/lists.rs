@@ -10,7 +10,7 @@ use super::CommandMeta;
 use crate::crypto::Keyring;
 use crate::domain::custom_list::{
     self as dom, ItemAdded, ListCommand, ListCreated, ListEvent, ListMatch, ListState, ListType, ListUpdated,
-    MatchMode, MatchRecorded,
+    MatchEvent, MatchMode, MatchRecorded,
 };
 use crate::domain::ids::{self, ListId, ListItemId, ListMatchId};
 use crate::domain::values::{LongText, Title};
@@ -52,7 +52,10 @@ fn emit(w: &mut WriteCtx<'_>, meta: &CommandMeta, stream: &str, version: i64, ev
     if evs.is_empty() {
         return Ok(());
     }
-    let new: Vec<NewEvent> = evs.iter().map(|e| NewEvent::new(e.event_type(), e.payload())).collect();
+    let new: Vec<NewEvent> = evs
+        .iter()
+        .map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() })
+        .collect();
     w.emit(&meta.event_meta(), stream, version, new)?;
     Ok(())
 }
@@ -282,12 +285,7 @@ pub async fn mark_false_positive(
             let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
             if let Some(e) = dom::decide_false_positive(already, reason)? {
                 let version = crate::store::events::stream_version(w.conn, &match_id)?;
-                w.emit(
-                    &meta.event_meta(),
-                    &match_id,
-                    version,
-                    vec![NewEvent::new("ListMatchMarkedFalsePositive", serde_json::to_value(&e)?)],
-                )?;
+                w.emit(&meta.event_meta(), &match_id, version, vec![typed_match(&MatchEvent::MarkedFalsePositive(e))])?;
             }
             Ok(ListMatchId::from_stored(match_id))
         })
@@ -404,12 +402,7 @@ pub fn record_found_in(
                     matched_field: m.matched_field.clone(),
                     details: m.details.clone(),
                 };
-                w.emit(
-                    &meta.event_meta(),
-                    &id,
-                    0,
-                    vec![NewEvent::new("ListMatchRecorded", serde_json::to_value(&recorded)?)],
-                )?;
+                w.emit(&meta.event_meta(), &id, 0, vec![typed_match(&MatchEvent::Recorded(recorded))])?;
                 (id, false)
             }
         };
@@ -417,4 +410,8 @@ pub fn record_found_in(
     }
     let outcome = dom::outcome(matches.iter().filter(|m| !m.is_false_positive).map(|m| m.found.match_mode.as_str()));
     Ok(ListOutcome { outcome, matches })
+}
+
+fn typed_match(e: &MatchEvent) -> NewEvent {
+    NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() }
 }

@@ -6,26 +6,25 @@ use super::sessions::{emit, load_state, redact_in};
 use super::writer::Writer;
 use super::CommandMeta;
 use crate::domain::session::{SensitiveExpired, SessionEvent};
+use crate::domain::settings::{self, Retention, SettingsCommand};
+use crate::domain::Ctx;
 use crate::error::AppResult;
 use crate::store::events::NewEvent;
 use rusqlite::params;
 
-pub async fn update_retention(
-    writer: &Writer,
-    meta: CommandMeta,
-    retention: crate::domain::settings::Retention,
-) -> AppResult<()> {
-    retention.validate()?;
+/// Records the environment's retention settings: `settings::decide` checks them, one `SettingsUpdated`.
+pub async fn update_retention(writer: &Writer, meta: CommandMeta, retention: Retention) -> AppResult<()> {
+    let ctx = Ctx { now: meta.now.clone(), environment: meta.environment.clone() };
+    let events = settings::decide(SettingsCommand::SetRetention(retention), &ctx)?;
     writer
         .execute(move |w| {
             let stream = format!("settings_{}", meta.environment);
             let version = crate::store::events::stream_version(w.conn, &stream)?;
-            w.emit(
-                &meta.event_meta(),
-                &stream,
-                version,
-                vec![NewEvent::new("SettingsUpdated", serde_json::to_value(&retention)?)],
-            )?;
+            let events = events
+                .iter()
+                .map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() })
+                .collect();
+            w.emit(&meta.event_meta(), &stream, version, events)?;
             Ok(())
         })
         .await

@@ -43,6 +43,8 @@ impl WriteCtx<'_> {
             events::append(self.conn, self.chain, self.keyring, meta, stream_id, expected_version, new_events)?;
         for event in &stored {
             projections::apply(self.conn, self.keyring, event)?;
+            // Right after its projection, so the outbox sees the state as of this event.
+            crate::webhooks::outbox::on_append(self.conn, event)?;
         }
         self.appended.extend(stored.iter().cloned());
         Ok(stored)

@@ -4,6 +4,7 @@
 
 pub mod api_key;
 pub mod check;
+pub mod codec;
 pub mod custom_list;
 pub mod identity;
 pub mod identity_type;

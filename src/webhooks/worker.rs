@@ -44,9 +44,14 @@ impl Wake {
     }
 }
 
-/// The writer's commit hook: it only wakes the dispatcher (no I/O on the writer thread).
+/// The writer's commit hook: it only wakes the loops (no I/O on the writer thread). Deliveries are
+/// usually created with their event, so the sender has work at once; the dispatcher catches up on the
+/// rest.
 pub fn commit_hook(wake: Arc<Wake>) -> CommitHook {
-    Arc::new(move |_events| wake.dispatch.notify_one())
+    Arc::new(move |_events| {
+        wake.dispatch.notify_one();
+        wake.send.notify_one();
+    })
 }
 
 /// What a pass did.
@@ -137,7 +142,7 @@ impl Webhooks {
                 break;
             }
             let now = self.clock.now();
-            let outcome = self.writer.execute(move |w| outbox::dispatch_in(w, now, DISPATCH_BATCH)).await?;
+            let outcome = self.writer.execute(move |w| outbox::dispatch_in(w.conn, now, DISPATCH_BATCH)).await?;
             created += outcome.created;
             if outcome.caught_up {
                 break;
@@ -271,7 +276,7 @@ impl Webhooks {
         let id = d.id.clone();
         let recorded = self
             .writer
-            .execute(move |w| outbox::record_attempt_in(w, &id, attempt, &result, attempted_at, now))
+            .execute(move |w| crate::commands::webhooks::record_attempt_in(w, &id, attempt, &result, attempted_at, now))
             .await?;
         if let Recorded::Failed(disabled) = recorded {
             tracing::warn!(delivery_id = %d.id, endpoint_id = %d.endpoint_id, disabled, "webhook delivery failed");
@@ -284,7 +289,7 @@ impl Webhooks {
         let mut removed = 0;
         loop {
             let now = self.clock.now();
-            let n = self.writer.execute(move |w| outbox::prune_in(w, now)).await?;
+            let n = self.writer.execute(move |w| outbox::prune_in(w.conn, now)).await?;
             removed += n;
             if n == 0 {
                 return Ok(removed);

@@ -6,6 +6,7 @@ mod api_keys;
 mod barcode_session;
 mod conventions;
 mod face;
+mod golden;
 mod helpers;
 mod identities;
 mod image_matches;

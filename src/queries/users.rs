@@ -20,9 +20,11 @@ pub struct OrgUserView {
     pub id: OrgUserId,
     #[schema(example = "org_user")]
     pub object: String,
-    #[schema(value_type = crate::domain::values::Email)]
+    /// As given at creation (opened from its sealed form).
+    #[schema(example = "reviewer@example.com")]
     pub email: String,
-    #[schema(value_type = crate::domain::values::PersonName)]
+    /// The display name (opened from its sealed form).
+    #[schema(example = "Rita Reviewer")]
     pub name: String,
     pub role: Role,
     pub status: UserStatus,

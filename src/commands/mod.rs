@@ -12,6 +12,7 @@ pub mod retention;
 pub mod session_decision;
 pub mod sessions;
 pub mod types;
+pub mod users;
 pub mod watchlists;
 pub mod webhooks;
 pub mod workflows;

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod relationship;
 pub mod session;
 pub mod settings;
+pub mod user;
 pub mod values;
 pub mod vocabulary;
 pub mod watchlist;

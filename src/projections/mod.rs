@@ -8,6 +8,7 @@ pub mod relationships;
 pub mod screening;
 pub mod sessions;
 pub mod types;
+pub mod users;
 pub mod webhooks;
 pub mod workflows;
 
@@ -42,6 +43,8 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             )?;
         }
         Ok(())
+    } else if t.starts_with("OrgUser") {
+        users::apply(conn, keyring, event)
     } else if t.starts_with("ApiKey") {
         api_keys::apply(conn, event)
     } else if t.starts_with("WebhookEndpoint") {

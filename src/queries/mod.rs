@@ -10,6 +10,7 @@ pub mod relationships;
 pub mod sessions;
 pub mod settings;
 pub mod types;
+pub mod users;
 pub mod watchlists;
 pub mod webhooks;
 pub mod workflows;

@@ -54,6 +54,8 @@ pub const VIEW_TABLES: &[&str] = &[
     "custom_list_items",
     "custom_list_digests",
     "list_matches",
+    "org_users",
+    "org_user_sessions",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,5 +22,6 @@ mod session_trail;
 mod sessions;
 mod settings;
 mod types;
+mod users;
 mod webhooks;
 mod workflows;

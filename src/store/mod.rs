@@ -20,8 +20,9 @@ pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 /// (measured by `make bench`: 4.7k -> 6.7k identity creations/s, p99 21 -> 14 ms).
 const PAGE_SIZE: i64 = 2048;
 
-/// Bumped whenever schema.sql changes incompatibly.
-pub const SCHEMA_VERSION: i64 = 2;
+/// Bumped whenever schema.sql changes: a database stamped older is brought up to date at open (version 2
+/// added columns to capture links; version 3 added the org-user tables, which schema.sql creates).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -194,4 +195,30 @@ pub fn start_checkpointer(writer: &Connection, path: &Path, durability: Durabili
         })
         .map_err(|e| AppError::Internal(format!("cannot start checkpointer: {e}")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod upgrade_tests {
+    use super::*;
+
+    #[test]
+    fn a_version_2_database_gains_the_org_user_tables_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idv.db");
+        {
+            let conn = open_writer(&path, Durability::Normal).unwrap();
+            conn.execute_batch("DROP TABLE org_user_sessions; DROP TABLE org_users; PRAGMA user_version = 2;").unwrap();
+        }
+        let conn = open_writer(&path, Durability::Normal).unwrap();
+        let tables: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('org_users', 'org_user_sessions')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 2);
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
 }

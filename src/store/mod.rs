@@ -21,7 +21,7 @@ pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 const PAGE_SIZE: i64 = 2048;
 
 /// Bumped whenever schema.sql changes incompatibly.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -54,6 +54,9 @@ pub const VIEW_TABLES: &[&str] = &[
     "custom_list_items",
     "custom_list_digests",
     "list_matches",
+    "cases",
+    "case_notes",
+    "audit_log",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +165,8 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
                  ALTER TABLE capture_links ADD COLUMN browser_hash TEXT;",
             )?;
         }
+        // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
+        // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }

@@ -34,6 +34,17 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// A tab of the review queue.
+    CaseTab {
+        Unassigned = "unassigned",
+        Mine = "mine",
+        PendingSecondReview = "pending_second_review",
+        Escalated = "escalated",
+        All = "all",
+    }
+);
+
 /// How long a claim lasts without activity before the sweeper releases it (spec §1.8.3).
 pub const CLAIM_TIMEOUT_SECONDS: i64 = 30 * 60;
 /// Demo cases per environment (spec §1.8.3).

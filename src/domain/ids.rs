@@ -42,6 +42,7 @@ pub const LIST_MATCH: &str = "lmatch";
 pub const WEBHOOK_ENDPOINT: &str = "webhook";
 pub const WEBHOOK_DELIVERY: &str = "dlv";
 pub const ORG_USER: &str = "orguser";
+pub const EVENT: &str = "evt";
 
 /// The OpenAPI schema of an id with `prefix`: a string `<prefix>_` + 26 Crockford base-32 characters.
 pub fn id_schema(prefix: &str, what: &str) -> RefOr<Schema> {
@@ -125,6 +126,7 @@ id_type!(CaptureLinkId, CAPTURE_LINK, "one-time link");
 id_type!(WorkflowId, WORKFLOW, "workflow");
 id_type!(CaseId, CASE, "case");
 id_type!(OrgUserId, ORG_USER, "org user");
+id_type!(EventId, EVENT, "event");
 id_type!(CheckId, CHECK, "check");
 id_type!(CheckHitId, CHECK_HIT, "hit");
 id_type!(CheckBatchId, CHECK_BATCH, "check batch");

@@ -5,9 +5,11 @@
 mod api_keys;
 mod body;
 mod capture;
+mod cases;
 mod checks;
 mod docs;
 pub mod error;
+mod events;
 mod identities;
 pub mod inflect;
 mod lists;
@@ -114,6 +116,8 @@ pub fn api_routes() -> RouteTable {
     lists::routes(&mut t);
     checks::routes(&mut t);
     watchlists::routes(&mut t);
+    cases::routes(&mut t);
+    events::routes(&mut t);
     t
 }
 

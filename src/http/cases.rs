@@ -10,7 +10,7 @@ use super::{AppState, RouteTable};
 use crate::commands::cases::{self as cmd, DecideInput};
 use crate::domain::case::{CaseCommand, CaseDecision, CaseStatus, CaseTab, Escalated, NoteAdded};
 use crate::domain::ids::{self, CaseId, OrgUserId, SessionId};
-use crate::domain::values::{parse_personal_field, ShortText, Tag, Timestamp};
+use crate::domain::values::{parse_personal_field, ShortText, Tag, Timestamp, Title};
 use crate::error::{AppError, FieldError};
 use crate::queries::cases::{self as q, CaseCounts, CaseFilter, CaseNote, CaseView};
 use crate::queries::OffsetPage;
@@ -71,7 +71,7 @@ pub struct CaseListQuery {
     /// The reviewer of the `mine` tab.
     pub reviewer_id: Option<OrgUserId>,
     /// Free text over ids, external_ref, reviewer and tags.
-    pub q: Option<ShortText>,
+    pub q: Option<Title>,
     #[param(minimum = 1, maximum = 100)]
     #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,

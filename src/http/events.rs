@@ -6,7 +6,7 @@ use super::error::ErrorBody;
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
 use crate::domain::ids::EventId;
-use crate::domain::values::{ShortText, Timestamp};
+use crate::domain::values::{Timestamp, Title};
 use crate::queries::events::{self as q, AuditEvent, EventFilter};
 use crate::queries::OffsetPage;
 use actix_web::web;
@@ -28,14 +28,14 @@ const READ: &str = "events:read";
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// A dotted action, e.g. `session.approved`.
-    pub action: Option<ShortText>,
+    pub action: Option<Title>,
     /// e.g. `session`, `identity`, `case`.
-    pub resource_type: Option<ShortText>,
-    pub resource_id: Option<ShortText>,
+    pub resource_type: Option<Title>,
+    pub resource_id: Option<Title>,
     pub created_after: Option<Timestamp>,
     pub created_before: Option<Timestamp>,
     /// Free text over actor, action and resource.
-    pub q: Option<ShortText>,
+    pub q: Option<Title>,
     /// Items per page, 1 to 100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
@@ -51,7 +51,7 @@ async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<EventQue
     p.require(READ, &[])?;
     let b = query.0;
     let page = PageQuery { limit: b.limit, offset: b.offset }.page(50)?;
-    let text = |v: Option<ShortText>| v.map(|t| t.as_str().to_string());
+    let text = |v: Option<Title>| v.map(|t| t.as_str().to_string());
     let f = EventFilter {
         action: text(b.action),
         resource_type: text(b.resource_type),

@@ -137,8 +137,13 @@ mod tests {
         assert_eq!(
             events[0].payload(),
             json!({ "sensitive_data_retention_days": 90, "data_retention_days": 365,
-                    "auto_redact_on_retention_expiry": true, "image_url_expiry_seconds": 300 })
+                    "auto_redact_on_retention_expiry": true, "image_url_expiry_seconds": 300,
+                    "dual_review": false })
         );
+        // Payloads written before dual review existed still decode, with it off.
+        let old = json!({ "sensitive_data_retention_days": 90, "data_retention_days": 365,
+                          "auto_redact_on_retention_expiry": true, "image_url_expiry_seconds": 300 });
+        assert_eq!(SettingsEvent::decode("SettingsUpdated", 1, &old).unwrap(), Some(events[0].clone()));
         let back = SettingsEvent::decode("SettingsUpdated", 1, &events[0].payload()).unwrap();
         assert_eq!(back, Some(events[0].clone()));
         assert!(SettingsEvent::decode("SettingsUpdated", 2, &events[0].payload()).is_err());

@@ -333,14 +333,20 @@ async fn escalate(
 /// `POST /cases/{id}/approve` and `/reject`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DecisionBody {
+pub struct CaseDecisionBody {
     pub reviewer_id: OrgUserId,
     pub notes: Option<NoteText>,
     /// Reject only.
     pub rejection_reason: Option<NoteText>,
 }
 
-async fn decide(state: web::Data<AppState>, p: Principal, id: CaseId, b: DecisionBody, d: CaseDecision) -> ApiResult {
+async fn decide(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: CaseId,
+    b: CaseDecisionBody,
+    d: CaseDecision,
+) -> ApiResult {
     p.require(WRITE, &[])?;
     let input = DecideInput {
         decision: d,
@@ -353,7 +359,7 @@ async fn decide(state: web::Data<AppState>, p: Principal, id: CaseId, b: Decisio
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{case_id}/approve", tag = "Cases", operation_id = "approve_case",
-    params(("case_id" = CaseId, Path, description = "The case")), request_body = DecisionBody,
+    params(("case_id" = CaseId, Path, description = "The case")), request_body = CaseDecisionBody,
     responses((status = 200, description = "The case: approved, or pending a second review", body = CaseView),
         (status = 404, description = "No such case", body = ErrorBody),
         (status = 409, description = "Already decided, held by another reviewer, or the same reviewer as the first review", body = ErrorBody)))]
@@ -362,13 +368,13 @@ async fn approve(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<CaseId>,
-    body: ApiBody<DecisionBody>,
+    body: ApiBody<CaseDecisionBody>,
 ) -> ApiResult {
     decide(state, p, path.into_inner(), body.0, CaseDecision::Approved).await
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{case_id}/reject", tag = "Cases", operation_id = "reject_case",
-    params(("case_id" = CaseId, Path, description = "The case")), request_body = DecisionBody,
+    params(("case_id" = CaseId, Path, description = "The case")), request_body = CaseDecisionBody,
     responses((status = 200, description = "The case: rejected, or pending a second review", body = CaseView),
         (status = 404, description = "No such case", body = ErrorBody),
         (status = 409, description = "Already decided, held by another reviewer, or the same reviewer as the first review", body = ErrorBody)))]
@@ -377,7 +383,7 @@ async fn reject(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<CaseId>,
-    body: ApiBody<DecisionBody>,
+    body: ApiBody<CaseDecisionBody>,
 ) -> ApiResult {
     decide(state, p, path.into_inner(), body.0, CaseDecision::Rejected).await
 }
@@ -552,7 +558,7 @@ async fn override_check(
         ReviewerBody,
         UpdateCaseBody,
         EscalateBody,
-        DecisionBody,
+        CaseDecisionBody,
         NoteBody,
         PiiBody,
         OverrideBody,

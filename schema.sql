@@ -662,3 +662,66 @@ CREATE TABLE IF NOT EXISTS org_user_sessions (
     ended_at    TEXT
 );
 CREATE INDEX IF NOT EXISTS org_user_sessions_user ON org_user_sessions (user_id);
+
+-- Review cases (spec §1.8): one row per case, projected from its stream. Free text is sealed under the
+-- case's own data key; reviewer ids are org user ids.
+CREATE TABLE IF NOT EXISTS cases (
+    id                  TEXT PRIMARY KEY,
+    environment         TEXT NOT NULL,
+    stream_seq          INTEGER NOT NULL,
+    session_id          TEXT,
+    identity_id         TEXT,
+    status              TEXT NOT NULL,
+    decision            TEXT,
+    assigned_to         TEXT,
+    claimed_at          TEXT,
+    last_activity_at    TEXT NOT NULL,
+    entered_review_at   TEXT NOT NULL,
+    decided_at          TEXT,
+    decided_by          TEXT,
+    decision_notes      TEXT,
+    rejection_reason    TEXT,
+    recommendation      TEXT,
+    recommended_by      TEXT,
+    recommended_at      TEXT,
+    escalated_to        TEXT,
+    escalation_reason   TEXT,
+    escalation_notes    TEXT,
+    escalated_at        TEXT,
+    metadata            TEXT NOT NULL DEFAULT '{}',
+    tags                TEXT NOT NULL DEFAULT '[]',
+    overrides           TEXT NOT NULL DEFAULT '[]',
+    pii_corrections     TEXT NOT NULL DEFAULT '[]',
+    is_demo             INTEGER NOT NULL DEFAULT 0,
+    created_at          TEXT NOT NULL,
+    updated_at          TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cases_queue ON cases (environment, status, entered_review_at, id);
+CREATE INDEX IF NOT EXISTS cases_by_session ON cases (session_id);
+
+CREATE TABLE IF NOT EXISTS case_notes (
+    id           TEXT PRIMARY KEY,
+    case_id      TEXT NOT NULL,
+    environment  TEXT NOT NULL,
+    author       TEXT,
+    body         TEXT NOT NULL,
+    event_seq    INTEGER NOT NULL,
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS case_notes_by_case ON case_notes (case_id, event_seq);
+
+-- The org audit log (spec §1.16): one row per event of the log with a dotted action, the resource it
+-- concerns and a small PII-free summary. Projected from every event, so `idv replay` rebuilds it.
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq            INTEGER PRIMARY KEY,
+    event_id       TEXT NOT NULL UNIQUE,
+    environment    TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    resource_type  TEXT NOT NULL,
+    resource_id    TEXT NOT NULL,
+    actor          TEXT NOT NULL,
+    metadata       TEXT NOT NULL,
+    recorded_at    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_by_env ON audit_log (environment, seq);
+CREATE INDEX IF NOT EXISTS audit_log_by_resource ON audit_log (resource_id, seq);

@@ -49,6 +49,7 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
     if !created_master_key {
         check_master_key_matches(&conn, &keyring)?;
     }
+    fill_new_views(&conn, &keyring)?;
     store::start_checkpointer(&conn, &db, config.durability)?;
     let read = ReadPool::open(&db, config.read_pool_size)?;
     let metrics = Arc::new(Metrics::default());
@@ -59,6 +60,20 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
 }
 
 /// A wrong key file would make every sealed value unreadable; refuse to start instead.
+/// A database written before the audit-log view existed (schema version 2) has events but an empty
+/// `audit_log`: the views are rebuilt from the log once, at open, so `/events` covers its whole history.
+fn fill_new_views(conn: &rusqlite::Connection, keyring: &Keyring) -> AppResult<()> {
+    let (events, audited): (i64, i64) =
+        conn.query_row("SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM audit_log)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    if events > 0 && audited == 0 {
+        let replayed = store::replay::rebuild_in_place(conn, keyring)?;
+        tracing::info!(events = replayed, "views rebuilt from the log to fill the audit log");
+    }
+    Ok(())
+}
+
 fn check_master_key_matches(conn: &rusqlite::Connection, keyring: &Keyring) -> AppResult<()> {
     let first: Option<(Vec<u8>, Vec<u8>)> = conn
         .query_row("SELECT wrapped_key, subject_id FROM subject_keys LIMIT 1", [], |r| {

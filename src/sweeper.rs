@@ -1,6 +1,6 @@
 //! The background sweeper: makes time-based rules take effect without any request (capture tokens
 //! lapse into `expired`, the retention windows of spec §1.14 pass) and resumes sessions left in
-//! `processing` (after a restart) through the processing service, so they get the same pipeline, face
+//! `processing` (after a restart), releases case claims idle for 30 minutes, through the processing service, so they get the same pipeline, face
 //! provider and watchlists as any other. Reads the injectable clock, so tests drive it with `run_once`.
 //! Must not decide anything itself; it only calls commands and the processing service.
 
@@ -22,6 +22,9 @@ pub async fn run_once(processing: &Processing, clock: &dyn Clock) -> AppResult<u
     let now = crate::clock::format(clock.now());
     let expired = sessions::expire_lapsed(writer, now.clone()).await?;
     let retained = sessions::apply_retention(writer, now.clone()).await?;
+    let claim_cutoff =
+        crate::clock::format(clock.now() - time::Duration::seconds(crate::domain::case::CLAIM_TIMEOUT_SECONDS));
+    let released = crate::commands::cases::release_stale(writer, now.clone(), claim_cutoff).await?;
     let cutoff = crate::clock::format(clock.now() - time::Duration::seconds(STUCK_AFTER_SECONDS));
     let stuck = processing.read().run(move |c| sessions::processing_ids(c, &cutoff)).await?;
     for id in &stuck {
@@ -32,7 +35,7 @@ pub async fn run_once(processing: &Processing, clock: &dyn Clock) -> AppResult<u
             tracing::warn!(session_id = %id, error = %e, "resuming a stuck session failed");
         }
     }
-    Ok(expired.len() + retained + stuck.len())
+    Ok(expired.len() + retained + stuck.len() + released)
 }
 
 /// Runs `run_once` every `interval` on the current actix runtime, for the life of the server.

@@ -171,3 +171,23 @@ fn the_all_aggregates_stream_verifies_decodes_typed_and_replays_to_the_recorded_
     let scratch = dir.path().join("scratch.db");
     assert_eq!(store::replay::check(&path, &scratch, &ring).unwrap(), events.len() as i64);
 }
+
+/// A database written before the audit-log view existed holds events and no audit rows; opening it fills
+/// the view from the log, so `/events` covers the whole history.
+#[test]
+fn opening_a_log_without_audit_rows_fills_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = idv::config::Config::new(dir.path().to_path_buf());
+    config.master_key_hex = Some("42".repeat(32));
+    let events = {
+        let conn = store::open_writer(&config.database_path(), Durability::Normal).unwrap();
+        let rows = load(&conn);
+        let audited: i64 = conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0)).unwrap();
+        assert_eq!(audited, 0);
+        rows.iter().filter(|r| r["table"] == "events").count() as i64
+    };
+    let core = idv::startup::open_core(&config).unwrap();
+    let read = core.read.get().unwrap();
+    let audited: i64 = read.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0)).unwrap();
+    assert_eq!(audited, events);
+}

@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod capture_links;
+pub mod cases;
 pub mod checks;
 pub mod identities;
 pub mod lists;

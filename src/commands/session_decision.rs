@@ -242,13 +242,18 @@ fn decide(
     };
     // The identity upsert may have appended to the session's stream (a new link); decide on the fresh state.
     let s = load_state(w.conn, Some(&s.environment), &s.id)?.ok_or_else(|| AppError::not_found("Session"))?;
-    let verdict = Verdict::Decide { outcome: Box::new(outcome), workflow, case_id: ids::new_id(ids::CASE) };
+    let case_id = ids::new_id(ids::CASE);
+    let verdict = Verdict::Decide { outcome: Box::new(outcome), workflow, case_id: case_id.clone() };
     let events = dom::record_verdict(&s.status, s.redacted(), verdict)?;
     let to = match events.first() {
         Some(SessionEvent::Decided(d)) => d.to.clone(),
         _ => return Err(AppError::Internal("a decision recorded no SessionDecided event".into())),
     };
     emit(w, meta, &s, events)?;
+    if to == "under_review" {
+        // The case opens in the same transaction as the decision to review.
+        super::cases::create_in(w, meta, &case_id, Some(&s.id), identity_id.as_deref(), false)?;
+    }
     Ok(to)
 }
 

@@ -3,6 +3,7 @@
 //! ids arrive through `Ctx`.
 
 pub mod api_key;
+pub mod case;
 pub mod check;
 pub mod codec;
 pub mod custom_list;

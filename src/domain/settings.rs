@@ -18,6 +18,10 @@ pub struct Retention {
     /// Lifetime of signed document URLs.
     #[schema(minimum = 30, maximum = 604800, example = 300)]
     pub image_url_expiry_seconds: i64,
+    /// Dual review of cases (spec §1.8.4): a first decision is a recommendation and a different reviewer
+    /// makes the final one. Older `SettingsUpdated` payloads lack it: off.
+    #[serde(default)]
+    pub dual_review: bool,
 }
 
 impl Default for Retention {
@@ -27,6 +31,7 @@ impl Default for Retention {
             data_retention_days: Some(365),
             auto_redact_on_retention_expiry: true,
             image_url_expiry_seconds: 300,
+            dual_review: false,
         }
     }
 }
@@ -132,8 +137,13 @@ mod tests {
         assert_eq!(
             events[0].payload(),
             json!({ "sensitive_data_retention_days": 90, "data_retention_days": 365,
-                    "auto_redact_on_retention_expiry": true, "image_url_expiry_seconds": 300 })
+                    "auto_redact_on_retention_expiry": true, "image_url_expiry_seconds": 300,
+                    "dual_review": false })
         );
+        // Payloads written before dual review existed still decode, with it off.
+        let old = json!({ "sensitive_data_retention_days": 90, "data_retention_days": 365,
+                          "auto_redact_on_retention_expiry": true, "image_url_expiry_seconds": 300 });
+        assert_eq!(SettingsEvent::decode("SettingsUpdated", 1, &old).unwrap(), Some(events[0].clone()));
         let back = SettingsEvent::decode("SettingsUpdated", 1, &events[0].payload()).unwrap();
         assert_eq!(back, Some(events[0].clone()));
         assert!(SettingsEvent::decode("SettingsUpdated", 2, &events[0].payload()).is_err());

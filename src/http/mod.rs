@@ -5,10 +5,12 @@
 mod api_keys;
 mod body;
 mod capture;
+mod cases;
 mod checks;
 pub mod dashboard_auth;
 mod docs;
 pub mod error;
+mod events;
 mod identities;
 pub mod inflect;
 mod lists;
@@ -117,6 +119,8 @@ pub fn api_routes() -> RouteTable {
     checks::routes(&mut t);
     watchlists::routes(&mut t);
     users::routes(&mut t);
+    cases::routes(&mut t);
+    events::routes(&mut t);
     t
 }
 

@@ -37,6 +37,8 @@ fn parts() -> Vec<utoipa::openapi::OpenApi> {
         super::types::api(),
         super::api_keys::api(),
         super::settings::api(),
+        super::cases::api(),
+        super::events::api(),
         super::system::api(),
         super::sessions::api(),
         super::capture::api(),

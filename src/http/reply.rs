@@ -75,6 +75,10 @@ impl Reply {
     pub fn created(body: impl serde::Serialize) -> Self {
         Reply::with_status(StatusCode::CREATED, body)
     }
+    /// 204 with no body.
+    pub fn no_content() -> Self {
+        Reply { status: StatusCode::NO_CONTENT, body: Value::Null }
+    }
     pub fn with_status(status: StatusCode, body: impl serde::Serialize) -> Self {
         // Serialising our own response types cannot fail (no non-string map keys, no foreign types).
         let body = serde_json::to_value(body).unwrap_or(Value::Null);
@@ -86,6 +90,9 @@ impl Responder for Reply {
     type Body = BoxBody;
 
     fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        if self.status == StatusCode::NO_CONTENT {
+            return HttpResponse::NoContent().finish();
+        }
         let style = req.extensions().get::<Principal>().map(|p| p.inflection).unwrap_or(Inflection::Snake);
         HttpResponse::build(self.status).json(inflect::outbound(self.body, style))
     }

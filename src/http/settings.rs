@@ -41,6 +41,8 @@ struct UpdateRetentionBody {
     /// Seconds, 30 to 604800.
     #[schema(value_type = Option<i64>, minimum = 30, maximum = 604800)]
     image_url_expiry_seconds: Option<i64>,
+    /// Dual review of cases (spec §1.8.4).
+    dual_review: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/settings/retention", tag = "Settings", operation_id = "update_retention_settings",
@@ -63,6 +65,9 @@ async fn update(state: web::Data<AppState>, p: Principal, body: ApiBody<UpdateRe
     }
     if let Some(v) = b.image_url_expiry_seconds {
         r.image_url_expiry_seconds = v;
+    }
+    if let Some(v) = b.dual_review {
+        r.dual_review = v;
     }
     cmd::update_retention(&state.writer, p.meta(state.now()), r).await?;
     let env = p.env();

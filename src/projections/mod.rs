@@ -2,6 +2,7 @@
 //! Deterministic: no clock, no randomness, no network; each submodule writes only its own tables.
 
 pub mod api_keys;
+pub mod cases;
 pub mod identities;
 pub mod lists;
 pub mod relationships;
@@ -20,8 +21,12 @@ use rusqlite::Connection;
 
 /// Routes one event to the projection that owns its type. Unknown types are ignored (forward compatible).
 pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppResult<()> {
+    // Every event is also a row of the org audit log.
+    cases::audit(conn, event)?;
     let t = event.event_type.as_str();
-    if t.starts_with("Identity") && !t.starts_with("IdentityType") {
+    if t.starts_with("Case") {
+        cases::apply(conn, event)
+    } else if t.starts_with("Identity") && !t.starts_with("IdentityType") {
         identities::apply(conn, keyring, event)
     } else if t.starts_with("Relationship") {
         relationships::apply(conn, event)

@@ -3,7 +3,9 @@
 //! values. Sealed fields are opened here, for the response only.
 
 pub mod api_keys;
+pub mod cases;
 pub mod checks;
+pub mod events;
 pub mod identities;
 pub mod lists;
 pub mod relationships;

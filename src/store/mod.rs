@@ -21,7 +21,8 @@ pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 const PAGE_SIZE: i64 = 2048;
 
 /// Bumped whenever schema.sql changes: a database stamped older is brought up to date at open (version 2
-/// added columns to capture links; version 3 added the org-user tables, which schema.sql creates).
+/// added columns to capture links; version 3 added the org-user, case and audit-log tables, which
+/// schema.sql creates, and a version-3 upgrade fills the new views by replaying the log).
 pub const SCHEMA_VERSION: i64 = 3;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
@@ -57,6 +58,9 @@ pub const VIEW_TABLES: &[&str] = &[
     "list_matches",
     "org_users",
     "org_user_sessions",
+    "cases",
+    "case_notes",
+    "audit_log",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +169,8 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
                  ALTER TABLE capture_links ADD COLUMN browser_hash TEXT;",
             )?;
         }
+        // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
+        // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }

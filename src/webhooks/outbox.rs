@@ -297,6 +297,35 @@ fn decoded<T>(result: Result<Option<T>, serde_json::Error>, e: &StoredEvent) -> 
     })
 }
 
+/// Case events (§1.11.5): ids, statuses and reviewer ids only; notes and reasons stay sealed.
+fn map_case(conn: &Connection, e: &StoredEvent, b: &mut Builder<'_>) -> AppResult<()> {
+    let p = &e.payload;
+    let name = match e.event_type.as_str() {
+        "CaseCreated" => "case.created",
+        "CaseEscalated" => "case.escalated",
+        "CaseDecided" if p["recommendation"] == json!(false) => match p["decision"].as_str() {
+            Some("approved") => "case.approved",
+            _ => "case.rejected",
+        },
+        _ => return Ok(()),
+    };
+    let (session_id, status): (Option<String>, Option<String>) = conn
+        .prepare_cached("SELECT session_id, status FROM cases WHERE id = ?1")?
+        .query_row([&e.stream_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((None, None));
+    let mut d = Map::new();
+    d.insert("case_id".into(), json!(e.stream_id));
+    d.insert("session_id".into(), json!(session_id));
+    d.insert("status".into(), json!(status));
+    d.insert("is_sandbox".into(), json!(e.environment == "sandbox"));
+    if let Some(reviewer) = p.get("reviewer_id") {
+        d.insert("reviewer_id".into(), reviewer.clone());
+    }
+    b.push(name, d, Audience::Subscribers);
+    Ok(())
+}
+
 fn map_endpoint(e: &StoredEvent, b: &mut Builder<'_>) {
     match decoded(EndpointEvent::decode(&e.event_type, e.event_version, &e.payload), e) {
         Some(EndpointEvent::TestRequested) => {
@@ -324,7 +353,9 @@ fn map_endpoint(e: &StoredEvent, b: &mut Builder<'_>) {
 pub fn map_event(conn: &Connection, e: &StoredEvent) -> AppResult<Vec<Mapped>> {
     let mut b = Builder { source: e, out: Vec::new() };
     let t = e.event_type.as_str();
-    if t.starts_with("Session") {
+    if t.starts_with("Case") {
+        map_case(conn, e, &mut b)?;
+    } else if t.starts_with("Session") {
         map_session(conn, e, &mut b)?;
     } else if t.starts_with("Identity") && !t.starts_with("IdentityType") {
         map_identity(conn, e, &mut b)?;

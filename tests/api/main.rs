@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod barcode_session;
+mod cases;
 mod conventions;
 mod face;
 mod golden;

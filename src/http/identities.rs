@@ -274,7 +274,18 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateId
         tags,
     };
     let outcome = cmd::create(&state.writer, state.keyring.clone(), p.meta(state.now()), input).await?;
-    let body = q::created(&state.read.get()?, p.environment(), &outcome.id, !outcome.created)?;
+    // A new identity's answer comes from the command (what it just wrote); only an upsert reads the view.
+    let body = match outcome.summary {
+        Some(summary) => q::CreatedIdentity {
+            id: crate::domain::ids::IdentityId::from_stored(outcome.id),
+            external_ref: summary.external_ref,
+            status: summary.status,
+            is_sandbox: p.environment() == "sandbox",
+            created_at: summary.created_at,
+            upserted: false,
+        },
+        None => q::created(&state.read.get()?, p.environment(), &outcome.id, true)?,
+    };
     Ok(if outcome.created { Reply::created(body) } else { Reply::ok(body) })
 }
 

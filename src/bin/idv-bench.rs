@@ -851,10 +851,33 @@ impl CeilingRows {
     }
 }
 
+/// Where the ceiling's WAL checkpoints run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checkpoints {
+    /// SQLite's automatic checkpoint, on the inserting thread (1,000 pages).
+    Inline,
+    /// A second thread, every quarter second; truncates the WAL past 16,384 pages (idv before this bench).
+    Timer,
+    /// A second thread woken after every commit; restarts the WAL past 16,384 pages (idv's checkpointer).
+    PerCommit,
+}
+
+impl Checkpoints {
+    const ALL: [Checkpoints; 3] = [Checkpoints::Inline, Checkpoints::Timer, Checkpoints::PerCommit];
+
+    fn label(self) -> &'static str {
+        match self {
+            Checkpoints::Inline => "1 thread",
+            Checkpoints::Timer => "2 threads, timed checkpoints",
+            Checkpoints::PerCommit => "2 threads, checkpoint per commit",
+        }
+    }
+}
+
 /// One configuration of the ceiling and what it reached.
 struct Trial {
     batch: usize,
-    checkpointer: bool,
+    checkpoints: Checkpoints,
     identities: u64,
     elapsed: Duration,
 }
@@ -876,8 +899,7 @@ impl Trial {
     }
 
     fn label(&self) -> String {
-        let threads = if self.checkpointer { "2 threads" } else { "1 thread" };
-        format!("batch {} {threads} {:.0}/s", self.batch, self.rate())
+        format!("batch {}, {}: {:.0}/s", self.batch, self.checkpoints.label(), self.rate())
     }
 }
 
@@ -951,9 +973,9 @@ fn run_ceiling(data_dir: &Path, batches: &[usize], duration: Duration) -> Result
     let cap = (duration / 2).clamp(Duration::from_secs(2), Duration::from_secs(5));
     let mut trials = Vec::new();
     for &batch in batches.iter().filter(|b| **b > 0) {
-        for checkpointer in [false, true] {
+        for checkpoints in Checkpoints::ALL {
             remove_sqlite_files(&path);
-            let trial = ceiling_pass(&path, &rows, batch, checkpointer, cap);
+            let trial = ceiling_pass(&path, &rows, batch, checkpoints, cap);
             remove_sqlite_files(&path);
             let trial = trial?;
             eprintln!("idv-bench:   ceiling {}", trial.label());
@@ -984,7 +1006,7 @@ fn ceiling_pass(
     path: &Path,
     rows: &CeilingRows,
     batch: usize,
-    checkpointer: bool,
+    checkpoints: Checkpoints,
     cap: Duration,
 ) -> Result<Trial, String> {
     let err = |e: rusqlite::Error| format!("ceiling ({}): {e}", path.display());
@@ -994,24 +1016,33 @@ fn ceiling_pass(
         return Err(format!("journal_mode=WAL was refused (got {mode})"));
     }
     conn.execute_batch(include_str!("../../schema.sql")).map_err(err)?;
-    // The server's arrangement: no automatic checkpoint on the writer, a thread that checkpoints
-    // every quarter second on its own connection.
+    // The server's arrangement (and the one before it): no automatic checkpoint on the writer, a thread
+    // that checkpoints on its own connection.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let helper = if checkpointer {
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    let helper = if checkpoints == Checkpoints::Inline {
+        None
+    } else {
         conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(err)?;
         let other = open_like_the_server(path).map_err(err)?;
         let stop = stop.clone();
         Some(std::thread::spawn(move || {
+            let (interval, large) = match checkpoints {
+                Checkpoints::Timer => (Duration::from_millis(250), "PRAGMA wal_checkpoint(TRUNCATE)"),
+                _ => (Duration::from_millis(250), "PRAGMA wal_checkpoint(RESTART)"),
+            };
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(250));
+                if checkpoints == Checkpoints::Timer {
+                    std::thread::sleep(interval);
+                } else {
+                    let _ = woken.recv_timeout(interval);
+                }
                 let pages: i64 = other.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).unwrap_or(0);
                 if pages > 16_384 {
-                    let _ = other.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                    let _ = other.query_row(large, [], |_| Ok(()));
                 }
             }
         }))
-    } else {
-        None
     };
     let started = Instant::now();
     let mut identities = 0u64;
@@ -1024,6 +1055,7 @@ fn ceiling_pass(
                 }
             }
             conn.execute_batch("COMMIT")?;
+            let _ = wake.try_send(());
             identities += chunk.len() as u64;
             if started.elapsed() >= cap {
                 break;
@@ -1037,7 +1069,7 @@ fn ceiling_pass(
         let _ = helper.join();
     }
     result.map_err(err)?;
-    Ok(Trial { batch, checkpointer, identities, elapsed })
+    Ok(Trial { batch, checkpoints, identities, elapsed })
 }
 
 fn remove_sqlite_files(path: &Path) {
@@ -1140,9 +1172,9 @@ Transfer/sec:      2.19MB
         assert_eq!(rows.identities.len(), 2);
         assert_eq!(rows.rows(), 10);
         let c = run_ceiling(&dir, &[1, 2], Duration::from_secs(5)).unwrap();
-        assert_eq!(c.trials.len(), 4);
+        assert_eq!(c.trials.len(), 6);
         assert!(c.trials.iter().all(|t| t.identities == 2));
-        assert!(c.best().rate() >= c.trials[3].rate());
+        assert!(c.best().rate() >= c.trials[5].rate());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

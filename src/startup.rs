@@ -69,12 +69,11 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
     if !created_master_key {
         check_master_key_matches(&conn, &keyring)?;
     }
-    let checkpoint = store::start_checkpointer(&conn, &db, config.durability)?;
+    store::start_checkpointer(&conn, &db, config.durability)?;
     let read = ReadPool::open(&db, config.read_pool_size)?;
     let metrics = Arc::new(Metrics::default());
     let webhook_wake = Arc::new(crate::webhooks::worker::Wake::new());
-    let hooks: Vec<crate::commands::writer::CommitHook> =
-        vec![crate::webhooks::worker::commit_hook(webhook_wake.clone()), Arc::new(move |_events| checkpoint.wake())];
+    let hooks = vec![crate::webhooks::worker::commit_hook(webhook_wake.clone())];
     let writer = Writer::start(conn, keyring.clone(), metrics.clone(), hooks, config.writer_queue_capacity)?;
     Ok(Core { writer, read, keyring, metrics, created_master_key, webhook_wake })
 }

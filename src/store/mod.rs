@@ -186,37 +186,17 @@ impl ReadPool {
     }
 }
 
-/// Wakes the checkpoint thread; the writer calls it after every commit.
-#[derive(Clone)]
-pub struct CheckpointWake(std::sync::mpsc::SyncSender<()>);
-
-impl CheckpointWake {
-    pub fn wake(&self) {
-        // A wake already pending is enough.
-        let _ = self.0.try_send(());
-    }
-}
-
 /// Moves WAL checkpoints off the writer thread: the writer's automatic checkpoint is turned off and this
-/// thread, on its own connection, copies committed pages back after each commit (woken through the
-/// returned handle; at least every quarter second). Under steady writes a passive checkpoint never
-/// catches up with the writer, so when the WAL has grown large it is restarted: the next commit writes
-/// from the beginning of the file again, over blocks it already has. Truncating it instead made every
-/// later commit grow the file (block allocation, new cached pages, a metadata write in each fsync);
-/// `make bench` measures the difference. Ends when the process does.
-pub fn start_checkpointer(writer: &Connection, path: &Path, durability: Durability) -> AppResult<CheckpointWake> {
+/// thread, on its own connection, copies committed pages back every quarter second (and truncates the
+/// WAL when it has grown large). Ends when the process does.
+pub fn start_checkpointer(writer: &Connection, path: &Path, durability: Durability) -> AppResult<()> {
     writer.pragma_update(None, "wal_autocheckpoint", 0)?;
     let conn = Connection::open(path)?;
     configure(&conn, durability)?;
-    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
     std::thread::Builder::new()
         .name("idv-checkpoint".into())
         .spawn(move || loop {
-            if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) =
-                woken.recv_timeout(std::time::Duration::from_millis(250))
-            {
-                std::thread::sleep(std::time::Duration::from_millis(250));
-            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
             let wal_pages: i64 = match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)) {
                 Ok(pages) => pages,
                 Err(e) => {
@@ -225,9 +205,9 @@ pub fn start_checkpointer(writer: &Connection, path: &Path, durability: Durabili
                 }
             };
             if wal_pages > 16_384 {
-                let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
             }
         })
         .map_err(|e| AppError::Internal(format!("cannot start checkpointer: {e}")))?;
-    Ok(CheckpointWake(wake))
+    Ok(())
 }

@@ -633,3 +633,32 @@ CREATE TABLE IF NOT EXISTS session_audit (
     recorded_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS session_audit_by_session ON session_audit (session_id, id);
+
+-- Org users (reviewer accounts) and their dashboard login sessions. Email and display name are sealed
+-- under the user's own data key (subject_keys); `email_digest` is the keyed blind index logins look up.
+-- Sessions hold only a keyed hash of their token.
+CREATE TABLE IF NOT EXISTS org_users (
+    id              TEXT PRIMARY KEY,
+    email_digest    BLOB NOT NULL UNIQUE,
+    email_sealed    TEXT NOT NULL,
+    name_sealed     TEXT NOT NULL,
+    role            TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    password_hash   TEXT NOT NULL,
+    totp_sealed     TEXT,
+    failed_logins   INTEGER NOT NULL,
+    locked_until    TEXT,
+    last_login_at   TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS org_user_sessions (
+    session_id  TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    token_hash  BLOB NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    ended_at    TEXT
+);
+CREATE INDEX IF NOT EXISTS org_user_sessions_user ON org_user_sessions (user_id);

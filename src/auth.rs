@@ -34,7 +34,7 @@ impl Authenticator {
         }
     }
 
-    fn lookup(&self, hash: [u8; 32]) -> AppResult<Option<KeyRecord>> {
+    async fn lookup(&self, hash: [u8; 32]) -> AppResult<Option<KeyRecord>> {
         if let Ok(c) = self.cache.read() {
             if let Some((record, at)) = c.get(&hash) {
                 if at.elapsed() < CACHE_TTL {
@@ -42,8 +42,7 @@ impl Authenticator {
                 }
             }
         }
-        let conn = self.read.get()?;
-        let record = api_keys::by_hash(&conn, &hash)?;
+        let record = self.read.run(move |conn| api_keys::by_hash(conn, &hash)).await?;
         if let Ok(mut c) = self.cache.write() {
             if c.len() > 10_000 {
                 c.clear();
@@ -53,7 +52,7 @@ impl Authenticator {
         Ok(record)
     }
 
-    pub fn authenticate(
+    pub async fn authenticate(
         &self,
         secret: &str,
         ip: Option<std::net::IpAddr>,
@@ -63,7 +62,7 @@ impl Authenticator {
         if !secret.starts_with("vk_") || secret.len() > 200 {
             return Err(invalid());
         }
-        let record = self.lookup(self.keyring.api_key_digest(secret))?.ok_or_else(invalid)?;
+        let record = self.lookup(self.keyring.api_key_digest(secret)).await?.ok_or_else(invalid)?;
         if !record.is_active {
             return Err(AppError::Unauthorized("This API key has expired or been revoked.".into()));
         }

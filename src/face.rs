@@ -1,7 +1,7 @@
 //! Face-match providers. idv has no face model of its own: in the sandbox the score is simulated; in
 //! live, an on-prem face service can be plugged in over HTTP (`--face-provider-url`), and with none
-//! configured a workflow that needs face match routes the session to review. Must not write to the
-//! database; it only reads the two images and returns a score.
+//! configured a workflow that needs face match routes the session to review. Takes the two images as
+//! bytes and returns a score; must not read or write the database.
 //!
 //! HTTP contract (documented in the README): `POST <url>` with JSON
 //! `{"session_id", "selfie": "<base64>", "document_front": "<base64>"}`; the service answers 200 with
@@ -9,52 +9,76 @@
 //! error and the session goes to review.
 
 use crate::checks::engine::FaceMatch;
-use crate::error::AppResult;
-use crate::queries::sessions::document_plain;
-use crate::startup::AppState;
 use base64::Engine;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// The face-match answer for a session about to be processed, or None when it has no selfie.
-pub async fn evaluate(state: &AppState, session_id: &str, sandbox: bool) -> AppResult<Option<FaceMatch>> {
-    let (selfie, front) = {
-        let conn = state.read.get()?;
-        (
-            document_plain(&conn, &state.keyring, session_id, "selfie")?,
-            document_plain(&conn, &state.keyring, session_id, "id_front")?,
-        )
-    };
-    let (Some(selfie), Some(front)) = (selfie, front) else { return Ok(None) };
-    if sandbox {
-        return Ok(Some(FaceMatch::Score(0.95)));
+pub const NO_PROVIDER: &str = "no face-match provider is configured";
+
+/// How faces are matched: the provider's URL (live), if any.
+#[derive(Debug, Clone, Default)]
+pub struct FaceClient {
+    pub provider_url: Option<String>,
+}
+
+/// The two images a face match compares.
+pub struct FaceImages {
+    pub selfie: Vec<u8>,
+    pub document_front: Vec<u8>,
+}
+
+impl std::fmt::Debug for FaceImages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FaceImages(..)")
     }
-    let Some(url) = state.config.face_provider_url.clone() else {
-        return Ok(Some(FaceMatch::Unavailable("no face-match provider is configured".into())));
-    };
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let body = json!({ "session_id": session_id, "selfie": b64.encode(selfie), "document_front": b64.encode(front) });
-    let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
-    let answer = async {
-        let mut resp =
-            client.post(url.as_str()).send_json(&body).await.map_err(|e| format!("provider unreachable: {e}"))?;
-        if !resp.status().is_success() {
-            return Err(format!("provider answered HTTP {}", resp.status().as_u16()));
-        }
-        let v: Value = resp.json().limit(64 * 1024).await.map_err(|e| format!("provider answer is not JSON: {e}"))?;
-        let score = v.get("score").and_then(Value::as_f64).filter(|s| (0.0..=1.0).contains(s));
-        let score = score.ok_or_else(|| "provider answer has no score between 0 and 1".to_string())?;
-        if v.get("liveness_passed").and_then(Value::as_bool) == Some(false) {
-            return Err("the provider's liveness check failed".to_string());
-        }
-        Ok(score)
+}
+
+impl FaceClient {
+    pub fn new(provider_url: Option<String>) -> Self {
+        FaceClient { provider_url }
     }
-    .await;
-    Ok(Some(match answer {
-        Ok(score) => FaceMatch::Score(score),
-        Err(reason) => {
-            tracing::warn!(reason = %reason, "face-match provider failed");
-            FaceMatch::Unavailable(reason)
+
+    /// The face-match answer for a session with a selfie: simulated in the sandbox, the provider's score in
+    /// live, `Unavailable` (a person must look) without a provider, without both images or on any failure.
+    #[tracing::instrument(name = "face_match", skip_all, fields(session_id = %session_id, sandbox))]
+    pub async fn evaluate(&self, session_id: &str, sandbox: bool, images: Option<FaceImages>) -> FaceMatch {
+        if sandbox {
+            return FaceMatch::Score(0.95);
         }
-    }))
+        let Some(url) = self.provider_url.clone() else { return FaceMatch::Unavailable(NO_PROVIDER.into()) };
+        let Some(images) = images else {
+            return FaceMatch::Unavailable("the selfie or the document front is missing".into());
+        };
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body = json!({
+            "session_id": session_id,
+            "selfie": b64.encode(&images.selfie),
+            "document_front": b64.encode(&images.document_front),
+        });
+        drop(images);
+        let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+        let answer = async {
+            let mut resp =
+                client.post(url.as_str()).send_json(&body).await.map_err(|e| format!("provider unreachable: {e}"))?;
+            if !resp.status().is_success() {
+                return Err(format!("provider answered HTTP {}", resp.status().as_u16()));
+            }
+            let v: Value =
+                resp.json().limit(64 * 1024).await.map_err(|e| format!("provider answer is not JSON: {e}"))?;
+            let score = v.get("score").and_then(Value::as_f64).filter(|s| (0.0..=1.0).contains(s));
+            let score = score.ok_or_else(|| "provider answer has no score between 0 and 1".to_string())?;
+            if v.get("liveness_passed").and_then(Value::as_bool) == Some(false) {
+                return Err("the provider's liveness check failed".to_string());
+            }
+            Ok(score)
+        }
+        .await;
+        match answer {
+            Ok(score) => FaceMatch::Score(score),
+            Err(reason) => {
+                tracing::warn!(reason = %reason, "face-match provider failed");
+                FaceMatch::Unavailable(reason)
+            }
+        }
+    }
 }

@@ -69,29 +69,37 @@ impl Idempotency {
         Idempotency { read, writer, keyring, in_flight: Arc::new(Mutex::new(HashMap::new())) }
     }
 
-    fn stored(
+    /// The stored response for this key, if any and not expired, opened (on a blocking thread).
+    async fn stored(
         &self,
         environment: &str,
         key_id: &str,
         idem_key: &str,
         now_unix: i64,
     ) -> AppResult<Option<([u8; 32], StoredResponse)>> {
-        let conn = self.read.get()?;
-        let row: Option<(Vec<u8>, u16, Vec<u8>, i64)> = conn
-            .prepare_cached(
-                "SELECT fingerprint, status_code, sealed_body, created_at FROM idempotency_records
-                 WHERE environment = ?1 AND api_key_id = ?2 AND idem_key = ?3",
-            )?
-            .query_row(params![environment, key_id, idem_key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .optional()?;
-        let Some((fp, status, sealed, created)) = row else { return Ok(None) };
-        if now_unix - created > TTL_SECONDS {
-            return Ok(None);
-        }
-        let scope = format!("{environment}|{key_id}|{idem_key}");
-        let body = self.keyring.open_response(&scope, &sealed)?;
-        let fp: [u8; 32] = fp.try_into().map_err(|_| AppError::Internal("bad fingerprint".into()))?;
-        Ok(Some((fp, StoredResponse { status, body })))
+        let (environment, key_id, idem_key) = (environment.to_string(), key_id.to_string(), idem_key.to_string());
+        let keyring = self.keyring.clone();
+        self.read
+            .run(move |conn| {
+                let row: Option<(Vec<u8>, u16, Vec<u8>, i64)> = conn
+                    .prepare_cached(
+                        "SELECT fingerprint, status_code, sealed_body, created_at FROM idempotency_records
+                         WHERE environment = ?1 AND api_key_id = ?2 AND idem_key = ?3",
+                    )?
+                    .query_row(params![environment, key_id, idem_key], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .optional()?;
+                let Some((fp, status, sealed, created)) = row else { return Ok(None) };
+                if now_unix - created > TTL_SECONDS {
+                    return Ok(None);
+                }
+                let scope = format!("{environment}|{key_id}|{idem_key}");
+                let body = keyring.open_response(&scope, &sealed)?;
+                let fp: [u8; 32] = fp.try_into().map_err(|_| AppError::Internal("bad fingerprint".into()))?;
+                Ok(Some((fp, StoredResponse { status, body })))
+            })
+            .await
     }
 
     /// Replays a stored response, refuses a mismatch, waits for an in-flight twin, or lets this run.
@@ -108,7 +116,7 @@ impl Idempotency {
         }
         let scope = format!("{environment}|{key_id}|{idem_key}");
         loop {
-            if let Some((stored_fp, response)) = self.stored(environment, key_id, idem_key, now_unix)? {
+            if let Some((stored_fp, response)) = self.stored(environment, key_id, idem_key, now_unix).await? {
                 if stored_fp != fp {
                     return Err(AppError::IdempotencyMismatch);
                 }

@@ -72,6 +72,11 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Manage org users (reviewer accounts of the dashboard).
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
     /// Rebuild every view from the event log (stop the server first), or with --check compare a
     /// rebuild with the live views.
     Replay {
@@ -111,6 +116,23 @@ enum ListsAction {
     },
     /// The lists and their current versions.
     List,
+}
+
+#[derive(Subcommand)]
+enum UsersAction {
+    /// Create an org user and print its id (and a generated password, once, when none is given).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// reviewer, senior_reviewer or admin.
+        #[arg(long, default_value = "reviewer")]
+        role: String,
+        /// Read the password from the first line of standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -221,6 +243,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             app.run().await.map_err(|e| e.to_string())
         }
         Command::Keys { action } => keys(cfg, action).await,
+        Command::Users { action } => users(cfg, action).await,
         Command::Lists { action } => lists(cfg, action).await,
         Command::Replay { check } => {
             let (master, _) = startup::load_master_key(&cfg).map_err(|e| e.to_string())?;
@@ -327,6 +350,36 @@ async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
             let meta = CommandMeta { actor: "cli".into(), environment: "sandbox".into(), request_id: None, now: now() };
             let id = api_keys::revoke(&core.writer, meta, key).await.map_err(|e| e.to_string())?;
             println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn users(cfg: Config, action: UsersAction) -> Result<(), String> {
+    let core = startup::open_core(&cfg).map_err(|e| e.to_string())?;
+    match action {
+        UsersAction::Create { email, name, role, password_stdin } => {
+            let field = |e: idv::error::FieldError| format!("{}: {}", e.field, e.message);
+            let email = idv::domain::values::Email::parse("--email", &email).map_err(field)?;
+            let name = idv::domain::values::PersonName::parse("--name", &name).map_err(field)?;
+            let role = idv::domain::user::Role::parse_field("--role", &role).map_err(|e| e.to_string())?;
+            let password = if password_stdin {
+                let mut line = zeroize::Zeroizing::new(String::new());
+                std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+                Some(zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string()))
+            } else {
+                None
+            };
+            let meta = CommandMeta { actor: "cli".into(), environment: "live".into(), request_id: None, now: now() };
+            let input = idv::commands::users::CreateUser { email, name, role, password };
+            let user = idv::commands::users::create(&core.writer, core.keyring.clone(), meta, input)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", user.id);
+            if let Some(password) = user.generated_password {
+                println!("password: {}", password.as_str());
+                println!("Store this password now; it will not be shown again.");
+            }
         }
     }
     Ok(())

@@ -15,30 +15,10 @@ use crate::http;
 use crate::idempotency::Idempotency;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::state::AppState;
 use crate::store::{self, ReadPool};
 use std::net::TcpListener;
 use std::sync::Arc;
-
-/// Everything a request handler can reach.
-pub struct AppState {
-    pub writer: Writer,
-    pub read: ReadPool,
-    pub keyring: Arc<Keyring>,
-    pub clock: Arc<dyn Clock>,
-    pub auth: Authenticator,
-    pub rate_limiter: RateLimiter,
-    pub idempotency: Idempotency,
-    pub metrics: Arc<Metrics>,
-    pub config: Config,
-    /// The loaded watchlists (screening snapshot) and the monitoring driver.
-    pub screening: crate::screening_service::ScreeningService,
-}
-
-impl AppState {
-    pub fn now(&self) -> String {
-        crate::clock::format(self.clock.now())
-    }
-}
 
 /// The store opened and the writer running, without HTTP (the CLI uses this too).
 pub struct Core {
@@ -98,7 +78,7 @@ fn check_master_key_matches(conn: &rusqlite::Connection, keyring: &Keyring) -> A
 
 /// On a database without any API key, creates one sandbox and one live secret key with every scope.
 pub async fn bootstrap_keys(writer: &Writer, read: &ReadPool, now: String) -> AppResult<Vec<NewSecret>> {
-    let count: i64 = read.get()?.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?;
+    let count: i64 = read.run(|c| Ok(c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?)).await?;
     if count > 0 {
         return Ok(Vec::new());
     }
@@ -132,6 +112,8 @@ pub struct Application {
     pub read: ReadPool,
     /// The webhook outbox's loops, so tests can drive `run_once` (or stop them, as a crash would).
     pub webhooks: Arc<crate::webhooks::worker::Webhooks>,
+    /// The processing service, so tests can drive `sweeper::run_once` and the pipeline against it.
+    pub processing: crate::processing::Processing,
 }
 
 impl Application {
@@ -176,15 +158,17 @@ impl Application {
             screening_deps,
             crate::screening_service::WATCH_INTERVAL,
         );
-        crate::sweeper::spawn(
+        let processing = crate::processing::Processing::new(
             core.writer.clone(),
             core.read.clone(),
-            clock.clone(),
-            config.sweep_interval,
+            core.keyring.clone(),
+            crate::face::FaceClient::new(config.face_provider_url.clone()),
             screening.clone(),
         );
+        crate::sweeper::spawn(processing.clone(), clock.clone(), config.sweep_interval);
         let state = Arc::new(AppState {
             screening,
+            processing: processing.clone(),
             auth: Authenticator::new(core.read.clone(), core.keyring.clone()),
             idempotency: Idempotency::new(core.read.clone(), core.writer.clone(), core.keyring.clone()),
             writer: core.writer,
@@ -196,7 +180,7 @@ impl Application {
             config,
         });
         let server = http::server(state, listener, workers)?;
-        Ok(Application { port, server, first_keys, base_url, writer, read, webhooks })
+        Ok(Application { port, server, first_keys, base_url, writer, read, webhooks, processing })
     }
 
     pub fn port(&self) -> u16 {

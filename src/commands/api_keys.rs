@@ -4,12 +4,13 @@
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
 use crate::domain::api_key::{
-    self as dom, AllowedIp, ApiKeyCreated, ApiKeyUpdated, ApiVersion, Environment, Inflection, KeyType, Scope,
+    self as dom, AllowedIp, ApiKeyCommand, ApiKeyCreated, ApiKeyEvent, ApiKeyState, ApiKeyUpdated, ApiVersion,
+    Environment, Inflection, KeyType, Scope,
 };
 use crate::domain::ids::{self, ApiKeyId};
 use crate::domain::values::{Label, LongText, Timestamp};
 use crate::error::{AppError, AppResult};
-use crate::store::events::{stream_version, NewEvent};
+use crate::store::events::{stream_version, EventMeta, NewEvent};
 use rand::Rng;
 use rusqlite::{params, OptionalExtension};
 
@@ -73,19 +74,19 @@ fn generate_secret(key_type: &str, environment: &str) -> String {
     }
 }
 
+fn emit(w: &mut WriteCtx<'_>, meta: EventMeta, id: &str, version: i64, events: Vec<ApiKeyEvent>) -> AppResult<()> {
+    let new =
+        events.iter().map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() });
+    w.emit(&meta, id, version, new.collect())?;
+    Ok(())
+}
+
 fn append_created(
     w: &mut WriteCtx<'_>,
     meta: &CommandMeta,
     input: NewKey,
     cloned_from: Option<String>,
 ) -> AppResult<NewSecret> {
-    dom::check_environment(&input.environment)?;
-    dom::check_scopes(&input.scopes)?;
-    dom::check_version("api_version", &input.api_version)?;
-    dom::check_inflection("default_key_inflection", &input.default_key_inflection)?;
-    for ip in input.allowed_ips.iter().flatten() {
-        dom::check_ip_or_cidr(ip)?;
-    }
     let secret = generate_secret(&input.key_type, &input.environment);
     let id = ids::new_id(ids::API_KEY);
     let created = ApiKeyCreated {
@@ -103,9 +104,10 @@ fn append_created(
         expires_at: input.expires_at,
         cloned_from,
     };
+    let events = dom::decide(None, ApiKeyCommand::Create(Box::new(created)), &meta.ctx())?;
     let mut event_meta = meta.event_meta();
     event_meta.environment = input.environment;
-    w.emit(&event_meta, &id, 0, vec![NewEvent::new("ApiKeyCreated", serde_json::to_value(&created)?)])?;
+    emit(w, event_meta, &id, 0, events)?;
     Ok(NewSecret { id, secret })
 }
 
@@ -113,15 +115,15 @@ pub async fn create(writer: &Writer, meta: CommandMeta, input: CreateKey) -> App
     writer.execute(move |w| append_created(w, &meta, input.into(), None)).await
 }
 
-/// A key is managed only from its own environment.
-fn require_key(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<i64> {
+/// A key is managed only from its own environment: its state and stream version.
+fn require_key(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<(ApiKeyState, i64)> {
     let found: Option<bool> = w
         .conn
         .query_row("SELECT is_active FROM api_keys WHERE id = ?1 AND environment = ?2", params![id, env], |r| r.get(0))
         .optional()?;
     match found {
         None => Err(AppError::not_found("API key")),
-        Some(_) => stream_version(w.conn, id),
+        Some(is_active) => Ok((ApiKeyState { id: id.to_string(), is_active }, stream_version(w.conn, id)?)),
     }
 }
 
@@ -149,25 +151,9 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id: ApiKeyId, input: Upd
     };
     writer
         .execute(move |w| {
-            let version = require_key(w, &meta.environment, id.as_str())?;
-            if let Some(s) = &update.scopes {
-                dom::check_scopes(s)?;
-            }
-            if let Some(v) = &update.api_version {
-                dom::check_version("api_version", v)?;
-            }
-            if let Some(v) = &update.default_key_inflection {
-                dom::check_inflection("default_key_inflection", v)?;
-            }
-            for ip in update.allowed_ips.iter().flatten().flatten() {
-                dom::check_ip_or_cidr(ip)?;
-            }
-            w.emit(
-                &meta.event_meta(),
-                id.as_str(),
-                version,
-                vec![NewEvent::new("ApiKeyUpdated", serde_json::to_value(&update)?)],
-            )?;
+            let (state, version) = require_key(w, &meta.environment, id.as_str())?;
+            let events = dom::decide(Some(&state), ApiKeyCommand::Update(update), &meta.ctx())?;
+            emit(w, meta.event_meta(), id.as_str(), version, events)?;
             Ok(id)
         })
         .await
@@ -182,16 +168,10 @@ pub async fn expire(
 ) -> AppResult<ApiKeyId> {
     writer
         .execute(move |w| {
-            let version = require_key(w, &meta.environment, id.as_str())?;
-            if calling_key_id.as_ref() == Some(&id) {
-                return Err(AppError::Conflict("An API key cannot expire itself; expire it with another key.".into()));
-            }
-            w.emit(
-                &meta.event_meta(),
-                id.as_str(),
-                version,
-                vec![NewEvent::new("ApiKeyExpired", serde_json::json!({}))],
-            )?;
+            let (state, version) = require_key(w, &meta.environment, id.as_str())?;
+            let command = ApiKeyCommand::Expire { calling_key_id: calling_key_id.map(ApiKeyId::into_string) };
+            let events = dom::decide(Some(&state), command, &meta.ctx())?;
+            emit(w, meta.event_meta(), id.as_str(), version, events)?;
             Ok(id)
         })
         .await
@@ -201,19 +181,21 @@ pub async fn expire(
 pub async fn revoke(writer: &Writer, meta: CommandMeta, id_or_prefix: String) -> AppResult<String> {
     writer
         .execute(move |w| {
-            let row: Option<(String, String)> = w
+            let row: Option<(String, String, bool)> = w
                 .conn
                 .query_row(
-                    "SELECT id, environment FROM api_keys WHERE id = ?1 OR key_prefix = ?1",
+                    "SELECT id, environment, is_active FROM api_keys WHERE id = ?1 OR key_prefix = ?1",
                     [&id_or_prefix],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            let (id, env) = row.ok_or_else(|| AppError::not_found("API key"))?;
+            let (id, env, is_active) = row.ok_or_else(|| AppError::not_found("API key"))?;
             let version = stream_version(w.conn, &id)?;
+            let state = ApiKeyState { id: id.clone(), is_active };
+            let events = dom::decide(Some(&state), ApiKeyCommand::Revoke, &meta.ctx())?;
             let mut event_meta = meta.event_meta();
             event_meta.environment = env;
-            w.emit(&event_meta, &id, version, vec![NewEvent::new("ApiKeyExpired", serde_json::json!({}))])?;
+            emit(w, event_meta, &id, version, events)?;
             Ok(id)
         })
         .await

@@ -1,8 +1,9 @@
 //! Check commands: create (one or a batch), re-run, dismiss hits, tags, redact; record a session's screening
 //! and a monitoring pass's findings as checks; the identity's `screening_status` (open hits across its
 //! checks) after each of them; an identity's monitored lists. Seals the subject, explanations and dismissal
-//! reasons under the key owner's data key (the linked identity, else the check). Must not screen (the
-//! caller hands in results) or render responses.
+//! reasons under the key owner's data key (the linked identity, else the check). Screening for API checks
+//! runs before the write (on a blocking thread), never inside the writer's transaction; the session
+//! pipeline hands in its results. Must not render responses.
 
 use super::identities::{data_key, emit_identity, load_state as load_identity, load_surviving};
 use super::writer::{WriteCtx, Writer};
@@ -17,12 +18,13 @@ use crate::domain::values::{ExternalRef, Tag};
 use crate::domain::watchlist::MonitoredList;
 use crate::domain::watchlist::MonitoringCompleted;
 use crate::error::{AppError, AppResult};
-use crate::queries::checks as q;
 use crate::screening_service::monitor::Finding;
 use crate::screening_service::snapshot::round3;
 use crate::screening_service::standalone::{self, StandaloneRun, PROVIDER_WATCHLISTS};
-use crate::screening_service::{ScreeningOutcome, Snapshot};
+use crate::screening_service::{Dismissals, ScreeningOutcome, Snapshot};
 use crate::store::events::NewEvent;
+use crate::store::shared_reads as q;
+use crate::store::Reads;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
@@ -215,12 +217,32 @@ pub async fn create(
     batch: bool,
 ) -> AppResult<Vec<CheckId>> {
     let batch_id = batch.then(|| ids::new_id(ids::CHECK_BATCH));
+    let sandbox = meta.environment == "sandbox";
+    // Screening is the expensive part: it runs here, before the write, on a blocking thread; only the
+    // subject's dismissals (an indexed read) are applied inside the transaction.
+    let runs = screen_off_writer(move || {
+        inputs
+            .into_iter()
+            .map(|input| {
+                let subject = input.subject.fields();
+                let run = standalone::run_standalone(
+                    input.check_type.as_str(),
+                    sandbox,
+                    &snapshot,
+                    &subject,
+                    input.threshold,
+                    &Dismissals::new(),
+                );
+                (input, subject, run)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
     writer
         .execute(move |w| {
             let env = meta.environment.clone();
-            let sandbox = env == "sandbox";
             let mut created = Vec::new();
-            for input in inputs {
+            for (input, subject, run) in runs {
                 // An explicit identity must exist and hold data; an identity found by external_ref links
                 // the check only when it does. Merged identities are followed to the survivor.
                 let identity = match &input.identity {
@@ -249,18 +271,9 @@ pub async fn create(
                     .as_ref()
                     .map(|r| r.as_str().to_string())
                     .or_else(|| identity.as_ref().and_then(|s| s.external_ref.clone()));
-                let subject = input.subject.fields();
                 let (key, key_owner) = key_for(w, &id, identity_id.as_deref())?;
                 let subject_key = subject_key(identity_id.as_deref(), external_ref.as_deref(), &id);
-                let dismissals = q::dismissals(w.conn, &env, &subject_key)?;
-                let run = standalone::run_standalone(
-                    input.check_type.as_str(),
-                    sandbox,
-                    &snapshot,
-                    &subject,
-                    input.threshold,
-                    &dismissals,
-                );
+                let run = with_dismissals(run, &q::dismissals(w.conn, &env, &subject_key)?);
                 let result = run_result(run, input.threshold, &key, &id)?;
                 let check = dom::Created {
                     check_type: input.check_type.as_str().to_string(),
@@ -305,47 +318,86 @@ fn identity_screening(check_type: &str, result: &RunResult, check_id: &str) -> O
     })
 }
 
-/// Runs the check again on its stored subject against the current lists; earlier dismissals apply.
+/// How often a re-run screens again when the check changed while it was being screened.
+const RERUN_ATTEMPTS: usize = 3;
+
+/// Runs the check again on its stored subject against the current lists; earlier dismissals apply. The
+/// subject is read in one short command, screened outside the writer, and the run recorded at the
+/// check's version (screened again if the check changed meanwhile).
 pub async fn rerun(writer: &Writer, snapshot: Arc<Snapshot>, meta: CommandMeta, id: CheckId) -> AppResult<CheckId> {
-    writer
-        .execute(move |w| {
-            let env = meta.environment.clone();
-            let state = require(w.conn, &env, id.as_str())?;
-            if state.redacted {
-                return Err(AppError::Conflict("This check has been redacted and can no longer be run.".into()));
-            }
-            let (sealed, threshold): (String, f64) =
-                w.conn.query_row("SELECT subject, threshold FROM checks WHERE id = ?1", [&state.id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
-            let key = data_key(w.conn, w.keyring, &state.key_owner)?
-                .ok_or_else(|| AppError::Conflict("This check's personal data has been erased.".into()))?;
-            let sealed: BTreeMap<String, String> = serde_json::from_str(&sealed)?;
-            let mut subject = BTreeMap::new();
-            for (field, value) in sealed {
-                let bytes =
-                    B64.decode(value).map_err(|_| AppError::Internal("sealed check field is not base64".into()))?;
-                subject.insert(field.clone(), key.open(&state.id, &field, &bytes)?);
-            }
-            let dismissals = q::dismissals(w.conn, &env, &state.subject_key)?;
-            let run = standalone::run_standalone(
-                &state.check_type,
-                env == "sandbox",
-                &snapshot,
-                &subject,
-                threshold,
-                &dismissals,
-            );
-            let result = run_result(run, threshold, &key, &state.id)?;
-            let screened = identity_screening(&state.check_type, &result, &state.id);
-            let evs = dom::decide(Some(&state), CheckCommand::Rerun(result), &meta.ctx())?;
-            emit_check(w, &meta, &state.id, state.version, evs)?;
-            if let (Some(identity), Some(screened)) = (&state.identity_id, screened) {
-                screen_identity(w, &meta, identity, screened)?;
-            }
-            Ok(CheckId::from_stored(state.id))
+    for _ in 0..RERUN_ATTEMPTS {
+        let (m, check) = (meta.clone(), id.clone());
+        let (state, subject, threshold) = writer
+            .execute(move |w| {
+                let state = require(w.conn, &m.environment, check.as_str())?;
+                if state.redacted {
+                    return Err(AppError::Conflict("This check has been redacted and can no longer be run.".into()));
+                }
+                let (sealed, threshold): (String, f64) =
+                    w.conn.query_row("SELECT subject, threshold FROM checks WHERE id = ?1", [&state.id], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
+                let key = data_key(w.conn, w.keyring, &state.key_owner)?
+                    .ok_or_else(|| AppError::Conflict("This check's personal data has been erased.".into()))?;
+                let sealed: BTreeMap<String, String> = serde_json::from_str(&sealed)?;
+                let mut subject = BTreeMap::new();
+                for (field, value) in sealed {
+                    let bytes =
+                        B64.decode(value).map_err(|_| AppError::Internal("sealed check field is not base64".into()))?;
+                    subject.insert(field.clone(), key.open(&state.id, &field, &bytes)?);
+                }
+                Ok((state, subject, threshold))
+            })
+            .await?;
+        let (snap, check_type, sandbox) = (snapshot.clone(), state.check_type.clone(), meta.environment == "sandbox");
+        let run = screen_off_writer(move || {
+            standalone::run_standalone(&check_type, sandbox, &snap, &subject, threshold, &Dismissals::new())
         })
+        .await?;
+        let m = meta.clone();
+        let recorded = writer
+            .execute(move |w| {
+                let now = require(w.conn, &m.environment, &state.id)?;
+                if now.version != state.version {
+                    return Ok(None);
+                }
+                let key = data_key(w.conn, w.keyring, &now.key_owner)?
+                    .ok_or_else(|| AppError::Conflict("This check's personal data has been erased.".into()))?;
+                let run = with_dismissals(run, &q::dismissals(w.conn, &m.environment, &now.subject_key)?);
+                let result = run_result(run, threshold, &key, &now.id)?;
+                let screened = identity_screening(&now.check_type, &result, &now.id);
+                let evs = dom::decide(Some(&now), CheckCommand::Rerun(result), &m.ctx())?;
+                emit_check(w, &m, &now.id, now.version, evs)?;
+                if let (Some(identity), Some(screened)) = (&now.identity_id, screened) {
+                    screen_identity(w, &m, identity, screened)?;
+                }
+                Ok(Some(CheckId::from_stored(now.id)))
+            })
+            .await?;
+        if let Some(id) = recorded {
+            return Ok(id);
+        }
+        tracing::info!(check_id = %id.as_str(), "check changed while it was screened; screening again");
+    }
+    Err(AppError::Conflict("The check kept changing while it was re-run; retry the request.".into()))
+}
+
+/// Runs screening on a blocking thread, off the async runtime and outside the writer.
+async fn screen_off_writer<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    let span = tracing::info_span!("screening");
+    tokio::task::spawn_blocking(move || span.in_scope(f))
         .await
+        .map_err(|e| AppError::Internal(format!("screening task: {e}")))
+}
+
+/// A run screened without dismissals, with the subject's dismissals applied (cheap: a filter).
+fn with_dismissals(mut run: StandaloneRun, dismissals: &Dismissals) -> StandaloneRun {
+    if let Some(outcome) = run.outcome.as_mut() {
+        outcome.apply_dismissals(dismissals);
+        run.status = outcome.status;
+        run.error_reason = outcome.error_reason.map(str::to_string);
+    }
+    run
 }
 
 /// Dismisses hits of the check's latest run as false positives (all of them when `hit_ids` is None).
@@ -422,8 +474,8 @@ pub async fn redact(writer: &Writer, meta: CommandMeta, id: CheckId) -> AppResul
 /// For the session pipeline (inside the writer, before screening): the false-positive dismissals that apply
 /// to this session's person (its identity's, else its external_ref's). Hand them to
 /// `ScreeningOutcome::apply_dismissals`.
-pub fn session_dismissals(
-    conn: &Connection,
+pub fn session_dismissals<C: Reads + ?Sized>(
+    conn: &C,
     environment: &str,
     identity_id: Option<&str>,
     external_ref: Option<&str>,

@@ -12,6 +12,7 @@ use crate::domain::ids::{IdentityRef, IdentityTypeId};
 use crate::domain::values::{CountryCode, ExternalRef, PersonalData, PersonalDataPatch, StatusName, Tag};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::store::events::{self, NewEvent};
+use crate::store::Reads;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
@@ -19,6 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+pub use crate::store::subject_keys::{data_key, open_pii};
 
 #[derive(Debug, Clone)]
 pub struct CreateIdentity {
@@ -60,7 +63,7 @@ pub struct UpdateIdentity {
 }
 
 /// Resolves an `idn_*` id or an external_ref to the identity's state, within one environment.
-pub fn load_state(conn: &Connection, environment: &str, id_or_ref: &str) -> AppResult<Option<IdentityState>> {
+pub fn load_state<C: Reads + ?Sized>(conn: &C, environment: &str, id_or_ref: &str) -> AppResult<Option<IdentityState>> {
     let column = if ids::is_id(ids::IDENTITY, id_or_ref) { "id" } else { "external_ref" };
     let sql = format!(
         "SELECT id, stream_seq, status, external_ref, archived_at IS NOT NULL, merged_into, monitoring_enabled,
@@ -93,26 +96,6 @@ pub fn load_state(conn: &Connection, environment: &str, id_or_ref: &str) -> AppR
 
 fn require_state(conn: &Connection, environment: &str, id_or_ref: &str) -> AppResult<IdentityState> {
     load_state(conn, environment, id_or_ref)?.ok_or_else(|| AppError::not_found("Identity"))
-}
-
-/// The identity's data key, unwrapped. Missing after redaction.
-pub fn data_key(conn: &Connection, keyring: &Keyring, identity_id: &str) -> AppResult<Option<DataKey>> {
-    let wrapped: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT wrapped_key FROM subject_keys WHERE subject_id = ?1")?
-        .query_row([identity_id], |r| r.get(0))
-        .optional()?;
-    wrapped.map(|w| keyring.unwrap_data_key(identity_id, &w)).transpose().map_err(Into::into)
-}
-
-/// Opens every sealed PII field of one identity (used by updates, exports and rendering).
-pub fn open_pii(key: &DataKey, identity_id: &str, sealed_json: &str) -> AppResult<BTreeMap<String, String>> {
-    let sealed: SealedFields = serde_json::from_str(sealed_json)?;
-    let mut out = BTreeMap::new();
-    for (field, b64) in sealed {
-        let bytes = B64.decode(b64).map_err(|_| AppError::Internal("sealed field is not base64".into()))?;
-        out.insert(field.clone(), key.open(identity_id, &field, &bytes)?);
-    }
-    Ok(out)
 }
 
 pub(crate) fn seal_fields(key: &DataKey, identity_id: &str, fields: &BTreeMap<String, String>) -> SealedFields {
@@ -558,7 +541,11 @@ pub async fn merge(
 }
 
 /// The identity behind `id_or_ref`, following merges to the identity it now lives on in (spec §1.6.10).
-pub fn load_surviving(conn: &Connection, environment: &str, id_or_ref: &str) -> AppResult<Option<IdentityState>> {
+pub fn load_surviving<C: Reads + ?Sized>(
+    conn: &C,
+    environment: &str,
+    id_or_ref: &str,
+) -> AppResult<Option<IdentityState>> {
     let mut state = load_state(conn, environment, id_or_ref)?;
     // Merging refuses an already-merged secondary, so chains are short and acyclic; the bound is a guard.
     for _ in 0..32 {

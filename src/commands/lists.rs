@@ -1,15 +1,16 @@
 //! Custom list commands: create (with the list's own data key), update, archive, add items (one, bulk,
 //! CSV rows) and delete them, mark match records as false positives, and record the matches a
-//! verification finds (`record_matches_in`, called by the session pipeline's `check_against_list`
-//! policy). Item values, notes and their blind digests are sealed here under the list's data key; must
-//! not render responses or let a plaintext value reach an event.
+//! verification finds (`record_found_in`, called by the session decision for its `check_against_list`
+//! policy with the matches gathered beforehand; `record_matches_in` matches and records in one step).
+//! Item values, notes and their blind digests are sealed here under the list's data key; must not
+//! render responses or let a plaintext value reach an event.
 
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
-use crate::crypto::{blind, DataKey, Keyring};
+use crate::crypto::Keyring;
 use crate::domain::custom_list::{
-    self as dom, ItemAdded, ListCommand, ListCreated, ListEvent, ListMatch, ListState, ListType, ListUpdated, Lookup,
-    MatchMode, MatchRecorded, Norm,
+    self as dom, ItemAdded, ListCommand, ListCreated, ListEvent, ListMatch, ListState, ListType, ListUpdated,
+    MatchEvent, MatchMode, MatchRecorded,
 };
 use crate::domain::ids::{self, ListId, ListItemId, ListMatchId};
 use crate::domain::values::{LongText, Title};
@@ -23,36 +24,8 @@ use std::sync::Arc;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// A lookup value, normalised for its blind digest.
-pub fn normalise(lookup: &Lookup) -> String {
-    match lookup.norm {
-        Norm::Exact => lookup.value.trim().to_string(),
-        Norm::Text => blind::text(&lookup.value),
-        Norm::Email => blind::email(&lookup.value),
-        Norm::Phone => blind::phone(&lookup.value),
-        Norm::AlnumUpper => blind::alnum_upper(&lookup.value),
-    }
-}
-
-pub fn digest(keyring: &Keyring, environment: &str, lookup: &Lookup) -> [u8; 32] {
-    keyring.blind_digest(environment, lookup.kind, &normalise(lookup))
-}
-
-/// The list's data key, unwrapped.
-pub fn list_key(conn: &Connection, keyring: &Keyring, list_id: &str) -> AppResult<DataKey> {
-    let wrapped: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT wrapped_key FROM subject_keys WHERE subject_id = ?1")?
-        .query_row([list_id], |r| r.get(0))
-        .optional()?;
-    let wrapped = wrapped.ok_or_else(|| AppError::Internal(format!("list {list_id} has no data key")))?;
-    Ok(keyring.unwrap_data_key(list_id, &wrapped)?)
-}
-
-/// Opens one sealed base64 part of an item.
-pub fn open_part(key: &DataKey, list_id: &str, item_id: &str, part: &str, sealed: &str) -> AppResult<String> {
-    let bytes = B64.decode(sealed).map_err(|_| AppError::Internal("sealed list item is not base64".into()))?;
-    Ok(key.open(list_id, &dom::sealed_field(item_id, part), &bytes)?)
-}
+pub use crate::store::shared_reads::referencing_workflows;
+pub use crate::store::subject_keys::{digest, list_key, normalise, open_part};
 
 /// The list in this environment, or None (another environment's list is None too).
 pub fn load_list(conn: &Connection, environment: &str, id: &str) -> AppResult<Option<ListState>> {
@@ -79,7 +52,10 @@ fn emit(w: &mut WriteCtx<'_>, meta: &CommandMeta, stream: &str, version: i64, ev
     if evs.is_empty() {
         return Ok(());
     }
-    let new: Vec<NewEvent> = evs.iter().map(|e| NewEvent::new(e.event_type(), e.payload())).collect();
+    let new: Vec<NewEvent> = evs
+        .iter()
+        .map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() })
+        .collect();
     w.emit(&meta.event_meta(), stream, version, new)?;
     Ok(())
 }
@@ -139,32 +115,6 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id: ListId, input: Updat
             Ok(ListId::from_stored(s.id))
         })
         .await
-}
-
-/// Workflows (active ones only, or all) whose published graph has a `check_against_list` node naming
-/// the list in its `list_ids`.
-pub fn referencing_workflows(
-    conn: &Connection,
-    environment: &str,
-    list_id: &str,
-    active_only: bool,
-) -> AppResult<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT w.id, v.graph FROM workflows w
-         JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.current_version
-         WHERE w.environment = ?1 AND instr(v.graph, ?2) > 0 AND (?3 = 0 OR w.is_active = 1) ORDER BY w.id",
-    )?;
-    let rows: Vec<(String, String)> = stmt
-        .query_map(params![environment, list_id, active_only], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let names_list = |graph: &str| {
-        let graph: Value = serde_json::from_str(graph).unwrap_or(Value::Null);
-        graph["nodes"].as_object().into_iter().flatten().any(|(_, node)| {
-            node["policy"] == "check_against_list"
-                && node["list_ids"].as_array().is_some_and(|ids| ids.iter().any(|i| i == list_id))
-        })
-    };
-    Ok(rows.into_iter().filter(|(_, graph)| names_list(graph)).map(|(id, _)| id).collect())
 }
 
 pub async fn archive(writer: &Writer, meta: CommandMeta, id: ListId) -> AppResult<ListId> {
@@ -335,12 +285,7 @@ pub async fn mark_false_positive(
             let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
             if let Some(e) = dom::decide_false_positive(already, reason)? {
                 let version = crate::store::events::stream_version(w.conn, &match_id)?;
-                w.emit(
-                    &meta.event_meta(),
-                    &match_id,
-                    version,
-                    vec![NewEvent::new("ListMatchMarkedFalsePositive", serde_json::to_value(&e)?)],
-                )?;
+                w.emit(&meta.event_meta(), &match_id, version, vec![typed_match(&MatchEvent::MarkedFalsePositive(e))])?;
             }
             Ok(ListMatchId::from_stored(match_id))
         })
@@ -423,7 +368,17 @@ pub fn record_matches_in(
     subject: &BTreeMap<String, String>,
     list_ids: Option<&[String]>,
 ) -> AppResult<ListOutcome> {
-    let found = crate::queries::lists::check_lenient(w.conn, w.keyring, &meta.environment, subject, list_ids)?;
+    let found = crate::store::shared_reads::check_lenient(w.conn, w.keyring, &meta.environment, subject, list_ids)?;
+    record_found_in(w, meta, session_id, found)
+}
+
+/// Records matches found outside the transaction (the session pipeline matches before it writes).
+pub fn record_found_in(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    session_id: &str,
+    found: Vec<crate::domain::custom_list::ListMatch>,
+) -> AppResult<ListOutcome> {
     let mut matches = Vec::with_capacity(found.len());
     for m in found {
         let existing: Option<(String, bool)> = w
@@ -447,12 +402,7 @@ pub fn record_matches_in(
                     matched_field: m.matched_field.clone(),
                     details: m.details.clone(),
                 };
-                w.emit(
-                    &meta.event_meta(),
-                    &id,
-                    0,
-                    vec![NewEvent::new("ListMatchRecorded", serde_json::to_value(&recorded)?)],
-                )?;
+                w.emit(&meta.event_meta(), &id, 0, vec![typed_match(&MatchEvent::Recorded(recorded))])?;
                 (id, false)
             }
         };
@@ -460,4 +410,8 @@ pub fn record_matches_in(
     }
     let outcome = dom::outcome(matches.iter().filter(|m| !m.is_false_positive).map(|m| m.found.match_mode.as_str()));
     Ok(ListOutcome { outcome, matches })
+}
+
+fn typed_match(e: &MatchEvent) -> NewEvent {
+    NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() }
 }

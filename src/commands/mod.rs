@@ -3,12 +3,16 @@
 //! events through `WriteCtx::emit`. Must not render HTTP responses.
 
 pub mod api_keys;
+pub mod capture_links;
 pub mod checks;
 pub mod identities;
 pub mod lists;
 pub mod relationships;
+pub mod retention;
+pub mod session_decision;
 pub mod sessions;
 pub mod types;
+pub mod users;
 pub mod watchlists;
 pub mod webhooks;
 pub mod workflows;

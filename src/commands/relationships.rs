@@ -6,7 +6,8 @@ use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
 use crate::domain::ids::{self, IdentityRef, RelationshipId, RelationshipTypeId};
 use crate::domain::relationship::{
-    self as dom, RelationshipCreated, RelationshipDeleted, RelationshipTypeCreated, RelationshipTypeUpdated,
+    self as dom, LinkCommand, LinkState, RelationshipCreated, RelationshipDeleted, RelationshipEvent,
+    RelationshipTypeCreated, RelationshipTypeUpdated, TypeCommand, TypeState,
 };
 use crate::domain::values::LongText;
 use crate::domain::values::{Label, RelationshipTypeName};
@@ -23,15 +24,31 @@ pub struct CreateLink {
     pub metadata: Map<String, Value>,
 }
 
-fn append_link(w: &mut WriteCtx<'_>, meta: &CommandMeta, created: RelationshipCreated) -> AppResult<()> {
-    let stream = created.id.clone();
-    w.emit(
-        &meta.event_meta(),
-        &stream,
-        0,
-        vec![NewEvent::new("RelationshipCreated", serde_json::to_value(&created)?)],
-    )?;
+fn emit(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    stream: &str,
+    version: i64,
+    events: Vec<RelationshipEvent>,
+) -> AppResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let new =
+        events.iter().map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() });
+    w.emit(&meta.event_meta(), stream, version, new.collect())?;
     Ok(())
+}
+
+/// A system link (or one moved by a merge): nothing when the same link exists.
+fn append_system_link(w: &mut WriteCtx<'_>, meta: &CommandMeta, created: RelationshipCreated) -> AppResult<()> {
+    let state = LinkState {
+        exists: link_exists(w, &created.source_identity_id, &created.related_identity_id, &created.relationship_type)?,
+        custom_type_active: None,
+    };
+    let stream = created.id.clone();
+    let events = dom::decide_link(&state, LinkCommand::CreateSystem(created))?;
+    emit(w, meta, &stream, 0, events)
 }
 
 fn link_exists(w: &WriteCtx<'_>, source: &str, related: &str, kind: &str) -> AppResult<bool> {
@@ -65,15 +82,13 @@ pub async fn create(
                     |r| r.get(0),
                 )
                 .optional()?;
-            dom::check_user_link(&source.id, &related.id, &kind, custom_active)?;
             for s in [&source, &related] {
                 crate::domain::identity::ensure_writable(s)?;
             }
-            if link_exists(w, &source.id, &related.id, &kind)? {
-                return Err(AppError::Conflict(
-                    "These identities are already linked with this relationship type.".into(),
-                ));
-            }
+            let state = LinkState {
+                exists: link_exists(w, &source.id, &related.id, &kind)?,
+                custom_type_active: custom_active,
+            };
             let created = RelationshipCreated {
                 id: ids::new_id(ids::RELATIONSHIP),
                 inverse_id: ids::new_id(ids::RELATIONSHIP),
@@ -85,7 +100,8 @@ pub async fn create(
                 metadata: input.metadata,
             };
             let id = RelationshipId::from_stored(created.id.clone());
-            append_link(w, &meta, created)?;
+            let events = dom::decide_link(&state, LinkCommand::CreateUser(created))?;
+            emit(w, &meta, id.as_str(), 0, events)?;
             Ok(id)
         })
         .await
@@ -112,19 +128,15 @@ pub async fn delete(
                 )
                 .optional()?;
             let (pair_id, kind, is_system) = row.ok_or_else(|| AppError::not_found("Relationship"))?;
-            dom::check_user_delete(&kind, is_system)?;
             let inverse_id: String = w.conn.query_row(
                 "SELECT id FROM relationships WHERE pair_id = ?1 AND id != ?1 LIMIT 1",
                 [&pair_id],
                 |r| r.get(0),
             )?;
             let deleted = RelationshipDeleted { id: pair_id.clone(), inverse_id };
-            w.emit(
-                &meta.event_meta(),
-                &pair_id,
-                1,
-                vec![NewEvent::new("RelationshipDeleted", serde_json::to_value(&deleted)?)],
-            )?;
+            let command = LinkCommand::Delete { deleted, relationship_type: kind, is_system };
+            let events = dom::decide_link(&LinkState { exists: true, custom_type_active: None }, command)?;
+            emit(w, &meta, &pair_id, 1, events)?;
             Ok(())
         })
         .await
@@ -139,10 +151,7 @@ pub fn link_system(
     kind: &str,
     metadata: Map<String, Value>,
 ) -> AppResult<()> {
-    if link_exists(w, source, related, kind)? {
-        return Ok(());
-    }
-    append_link(
+    append_system_link(
         w,
         meta,
         RelationshipCreated {
@@ -170,10 +179,10 @@ pub fn move_user_links(w: &mut WriteCtx<'_>, meta: &CommandMeta, from: &str, to:
         rows.collect::<Result<_, _>>()?
     };
     for (related, kind, note, metadata) in links {
-        if related == to || link_exists(w, to, &related, &kind)? {
+        if related == to {
             continue;
         }
-        append_link(
+        append_system_link(
             w,
             meta,
             RelationshipCreated {
@@ -208,15 +217,11 @@ pub async fn create_type(
     writer
         .execute(move |w| {
             let name = input.name.into_string();
-            dom::check_type_name(&name)?;
-            let taken: bool = w.conn.query_row(
+            let name_taken: bool = w.conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM relationship_types WHERE environment = ?1 AND name = ?2 AND is_deleted = 0)",
                 params![meta.environment, name],
                 |r| r.get(0),
             )?;
-            if taken {
-                return Err(AppError::Conflict(format!("A relationship type named '{name}' already exists.")));
-            }
             let label = input.label.into_string();
             let created = RelationshipTypeCreated {
                 id: ids::new_id(ids::RELATIONSHIP_TYPE),
@@ -227,22 +232,23 @@ pub async fn create_type(
                 is_active: input.is_active,
             };
             let id = RelationshipTypeId::from_stored(created.id.clone());
-            w.emit(&meta.event_meta(), id.as_str(), 0, vec![NewEvent::new("RelationshipTypeCreated", serde_json::to_value(&created)?)])?;
+            let events = dom::decide_type(None, TypeCommand::Create { created, name_taken })?;
+            emit(w, &meta, id.as_str(), 0, events)?;
             Ok(id)
         })
         .await
 }
 
-fn type_version(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<i64> {
+fn load_type(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<(Option<TypeState>, i64)> {
     let exists: bool = w.conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM relationship_types WHERE id = ?1 AND environment = ?2 AND is_deleted = 0)",
         params![id, env],
         |r| r.get(0),
     )?;
     if !exists {
-        return Err(AppError::not_found("Relationship type"));
+        return Ok((None, 0));
     }
-    crate::store::events::stream_version(w.conn, id)
+    Ok((Some(TypeState { id: id.to_string() }), crate::store::events::stream_version(w.conn, id)?))
 }
 
 /// The changes to a custom relationship type; absent fields stay as they are.
@@ -262,19 +268,15 @@ pub async fn update_type(
 ) -> AppResult<RelationshipTypeId> {
     writer
         .execute(move |w| {
-            let version = type_version(w, &meta.environment, id.as_str())?;
+            let (state, version) = load_type(w, &meta.environment, id.as_str())?;
             let update = RelationshipTypeUpdated {
                 label: input.label.map(Label::into_string),
                 inverse_label: input.inverse_label.map(Label::into_string),
                 description: input.description.clone().map(|d| d.map(LongText::into_string)),
                 is_active: input.is_active,
             };
-            w.emit(
-                &meta.event_meta(),
-                id.as_str(),
-                version,
-                vec![NewEvent::new("RelationshipTypeUpdated", serde_json::to_value(&update)?)],
-            )?;
+            let events = dom::decide_type(state.as_ref(), TypeCommand::Update(update))?;
+            emit(w, &meta, id.as_str(), version, events)?;
             Ok(id)
         })
         .await
@@ -283,13 +285,9 @@ pub async fn update_type(
 pub async fn delete_type(writer: &Writer, meta: CommandMeta, id: RelationshipTypeId) -> AppResult<()> {
     writer
         .execute(move |w| {
-            let version = type_version(w, &meta.environment, id.as_str())?;
-            w.emit(
-                &meta.event_meta(),
-                id.as_str(),
-                version,
-                vec![NewEvent::new("RelationshipTypeDeleted", serde_json::json!({}))],
-            )?;
+            let (state, version) = load_type(w, &meta.environment, id.as_str())?;
+            let events = dom::decide_type(state.as_ref(), TypeCommand::Delete)?;
+            emit(w, &meta, id.as_str(), version, events)?;
             Ok(())
         })
         .await

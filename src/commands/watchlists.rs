@@ -6,8 +6,8 @@
 use super::writer::{WriteCtx, Writer};
 use crate::domain::ids;
 use crate::domain::watchlist::{
-    self as dom, Counts, EntriesImported, HashedEntry, MonitoringCompleted, SnapshotImported, ENTRIES_PER_EVENT,
-    SYSTEM_ENVIRONMENT,
+    self as dom, Counts, EntriesImported, HashedEntry, MonitoringCompleted, SnapshotImported, WatchlistEvent,
+    ENTRIES_PER_EVENT, SYSTEM_ENVIRONMENT,
 };
 use crate::error::AppResult;
 use crate::screening::Import;
@@ -61,7 +61,7 @@ pub async fn import(
     let version_id = ids::new_id(ids::WATCHLIST_VERSION);
     writer
         .execute(move |w| {
-            if let Some((previous_id, digest)) = crate::queries::watchlists::latest_version(w.conn, &watchlist_id)? {
+            if let Some((previous_id, digest)) = crate::store::shared_reads::latest_version(w.conn, &watchlist_id)? {
                 if digest == version.content_digest {
                     return Ok(ImportOutcome { version_id: previous_id, unchanged: true, counts: Counts::default() });
                 }
@@ -108,7 +108,7 @@ pub async fn import(
             }
             let mut new_events = Vec::with_capacity(slices.len() + 1);
             for s in &slices {
-                new_events.push(NewEvent::new("WatchlistEntriesImported", serde_json::to_value(s)?));
+                new_events.push(typed(&WatchlistEvent::EntriesImported(s.clone())));
             }
             let record = SnapshotImported {
                 version_id: version_id.clone(),
@@ -119,7 +119,7 @@ pub async fn import(
                 counts,
                 files: files.clone(),
             };
-            new_events.push(NewEvent::new("WatchlistSnapshotImported", serde_json::to_value(&record)?));
+            new_events.push(typed(&WatchlistEvent::SnapshotImported(record)));
             let stream = dom::stream_id(&watchlist_id);
             let at = stream_version(w.conn, &stream)?;
             w.emit(&system_meta(&actor, &now, request_id.clone()), &stream, at, new_events)?;
@@ -156,7 +156,11 @@ pub(crate) fn emit_monitoring_completed(
         &system_meta("system:monitoring", now, None),
         &stream,
         at,
-        vec![NewEvent::new("WatchlistMonitoringCompleted", serde_json::to_value(done)?)],
+        vec![typed(&WatchlistEvent::MonitoringCompleted(done.clone()))],
     )?;
     Ok(())
+}
+
+fn typed(e: &WatchlistEvent) -> NewEvent {
+    NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() }
 }

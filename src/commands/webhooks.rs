@@ -16,6 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent, StoredEvent};
 use crate::webhooks::outbox;
 use crate::webhooks::policy::{self, EgressPolicy, EgressRefusal};
+use crate::webhooks::sender::AttemptResult;
 use crate::webhooks::signing::WebhookSecret;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -119,7 +120,15 @@ fn emit(
     }
     let mut m = meta.event_meta();
     m.environment = environment.to_string();
-    w.emit(&m, id, version, events.iter().map(|e| NewEvent::new(e.event_type(), e.payload())).collect())
+    w.emit(
+        &m,
+        id,
+        version,
+        events
+            .iter()
+            .map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() })
+            .collect(),
+    )
 }
 
 fn seal(w: &WriteCtx<'_>, id: &str, secret: &WebhookSecret) -> String {
@@ -308,7 +317,7 @@ pub async fn send_test(
             let stored = emit(w, &meta, &state.environment, &id, state.version, events)?;
             let source =
                 stored.into_iter().next().ok_or_else(|| AppError::Internal("test event not appended".into()))?;
-            let queued = outbox::enqueue_now(w, &source, now)?;
+            let queued = outbox::enqueue_now(w.conn, &source, now)?;
             let delivery_id = queued
                 .into_iter()
                 .find(|(endpoint, _)| *endpoint == id)
@@ -330,15 +339,42 @@ pub async fn retry_delivery(
     writer
         .execute(move |w| {
             require(w.conn, &meta.environment, endpoint_id.as_str())?;
-            outbox::schedule_manual_retry_in(w, &meta.environment, endpoint_id.as_str(), delivery_id.as_str(), now)?;
+            outbox::schedule_manual_retry_in(
+                w.conn,
+                &meta.environment,
+                endpoint_id.as_str(),
+                delivery_id.as_str(),
+                now,
+            )?;
             Ok(delivery_id)
         })
         .await
 }
 
-/// The circuit breaker, from inside the outbox's transaction: disables the endpoint (an event, so the
-/// other endpoints hear of it). Returns whether it was enabled until now.
-pub fn disable_in(
+/// Records one delivery attempt (the outbox's tables) and, when that trips the circuit breaker, disables
+/// the endpoint in the same transaction. The outbox only reports the trip: appending events is this
+/// module's, so the dependency runs one way (commands -> outbox).
+pub fn record_attempt_in(
+    w: &mut WriteCtx<'_>,
+    delivery_id: &str,
+    attempt: u32,
+    result: &AttemptResult,
+    attempted_at: time::OffsetDateTime,
+    now: time::OffsetDateTime,
+) -> AppResult<outbox::Recorded> {
+    let (recorded, breaker) = outbox::record_attempt_in(w.conn, delivery_id, attempt, result, attempted_at, now)?;
+    match breaker {
+        Some(b) => {
+            let disabled = disable_in(w, &b.environment, &b.endpoint_id, b.consecutive_failures, &b.at)?;
+            Ok(outbox::Recorded::Failed(disabled))
+        }
+        None => Ok(recorded),
+    }
+}
+
+/// The circuit breaker: disables the endpoint (an event, so the other endpoints hear of it). Returns
+/// whether it was enabled until now.
+fn disable_in(
     w: &mut WriteCtx<'_>,
     environment: &str,
     endpoint_id: &str,

@@ -6,36 +6,14 @@ use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
 use crate::checks::engine::DEFAULT_CHECKS;
 use crate::domain::ids::WorkflowId;
-use crate::domain::values::parse_text;
-use crate::domain::workflow::{self as dom, Graph, Policy, WorkflowGraph};
+pub use crate::domain::workflow::Definition;
+use crate::domain::workflow::{
+    self as dom, Policy, VersionState, WorkflowCommand, WorkflowCreated, WorkflowEvent, WorkflowState, WorkflowUpdated,
+};
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent};
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Map, Value};
-
-/// A workflow definition as given: the legacy steps list or a graph.
-#[derive(Debug, Clone)]
-pub enum Definition {
-    Steps(Vec<Policy>),
-    Graph(WorkflowGraph),
-}
-
-impl Definition {
-    pub fn graph(&self) -> AppResult<(String, Option<Vec<String>>, Graph)> {
-        match self {
-            Definition::Steps(s) => {
-                let s: Vec<String> = s.iter().map(|p| p.as_str().to_string()).collect();
-                let g = dom::graph_from_steps(&s)?;
-                Ok(("steps".into(), Some(s), g))
-            }
-            Definition::Graph(g) => {
-                let g = g.to_graph()?;
-                dom::validate(&g)?;
-                Ok(("graph".into(), None, g))
-            }
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct CreateWorkflow {
@@ -47,61 +25,68 @@ pub struct CreateWorkflow {
     pub screening_settings: Map<String, Value>,
 }
 
-fn draft_event(version: i64, def: &Definition) -> AppResult<NewEvent> {
-    let (format, steps, graph) = def.graph()?;
-    Ok(NewEvent::new(
-        "WorkflowVersionDrafted",
-        json!({ "version": version, "format": format, "steps": steps, "graph": graph }),
-    ))
+/// The workflow's state from its view rows (None: no such workflow in this environment), with the
+/// stream version to append after.
+fn load(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<Option<(WorkflowState, i64)>> {
+    let found: Option<bool> = w
+        .conn
+        .query_row("SELECT is_default FROM workflows WHERE id = ?1 AND environment = ?2", params![id, env], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let Some(is_default) = found else { return Ok(None) };
+    let versions = {
+        let mut stmt = w.conn.prepare_cached(
+            "SELECT version, status = 'published' FROM workflow_versions WHERE workflow_id = ?1 ORDER BY version",
+        )?;
+        let rows = stmt.query_map([id], |r| Ok(VersionState { version: r.get(0)?, published: r.get(1)? }))?;
+        rows.collect::<Result<Vec<_>, _>>()?
+    };
+    Ok(Some((WorkflowState { id: id.to_string(), is_default, versions }, stream_version(w.conn, id)?)))
 }
 
-/// A workflow name: 1 to 200 characters after trimming, no control characters.
-fn name(text: &str) -> AppResult<String> {
-    parse_text("name", text, 200).map_err(|e| AppError::validation(&e.field, e.message))
+fn emit(w: &mut WriteCtx<'_>, meta: &CommandMeta, id: &str, version: i64, events: Vec<WorkflowEvent>) -> AppResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let new =
+        events.iter().map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() });
+    w.emit(&meta.event_meta(), id, version, new.collect())?;
+    Ok(())
+}
+
+/// Decides `command` against the workflow's current state and appends what follows.
+fn run(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    id: &WorkflowId,
+    command: WorkflowCommand,
+) -> AppResult<Vec<WorkflowEvent>> {
+    let loaded = load(w, &meta.environment, id.as_str())?;
+    let (state, version) = match &loaded {
+        Some((s, v)) => (Some(s), *v),
+        None => (None, 0),
+    };
+    let events = dom::decide(state, command, &meta.ctx())?;
+    emit(w, meta, id.as_str(), version, events.clone())?;
+    Ok(events)
 }
 
 fn create_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: CreateWorkflow) -> AppResult<WorkflowId> {
-    let name = name(&input.name)?;
     let id = WorkflowId::new();
-    let mut events = vec![
-        NewEvent::new(
-            "WorkflowCreated",
-            json!({
-                "name": name,
-                "description": input.description,
-                "data_requirements": input.data_requirements,
-                "screening_settings": input.screening_settings,
-            }),
-        ),
-        draft_event(1, &input.definition)?,
-        NewEvent::new("WorkflowPublished", json!({ "version": 1 })),
-    ];
-    if input.is_default {
-        events.push(NewEvent::new("WorkflowSetDefault", json!({})));
-    }
-    w.emit(&meta.event_meta(), id.as_str(), 0, events)?;
+    let created = WorkflowCreated {
+        name: input.name,
+        description: input.description,
+        data_requirements: input.data_requirements,
+        screening_settings: input.screening_settings,
+    };
+    let command = WorkflowCommand::Create { created, definition: input.definition, is_default: input.is_default };
+    run(w, meta, &id, command)?;
     Ok(id)
 }
 
 pub async fn create(writer: &Writer, meta: CommandMeta, input: CreateWorkflow) -> AppResult<WorkflowId> {
     writer.execute(move |w| create_in(w, &meta, input)).await
-}
-
-fn require(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<(i64, i64)> {
-    let found: Option<i64> = w
-        .conn
-        .query_row("SELECT current_version FROM workflows WHERE id = ?1 AND environment = ?2", params![id, env], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    let current = found.ok_or_else(|| AppError::not_found("Workflow"))?;
-    let latest: i64 = w.conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM workflow_versions WHERE workflow_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
-    let _ = current;
-    Ok((stream_version(w.conn, id)?, latest))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -119,38 +104,19 @@ pub struct UpdateWorkflow {
 pub async fn update(writer: &Writer, meta: CommandMeta, id: WorkflowId, u: UpdateWorkflow) -> AppResult<WorkflowId> {
     writer
         .execute(move |w| {
-            let (version, latest) = require(w, &meta.environment, id.as_str())?;
-            let mut events = Vec::new();
-            let mut fields = Map::new();
-            if let Some(n) = &u.name {
-                fields.insert("name".into(), json!(name(n)?));
-            }
-            if let Some(d) = &u.description {
-                fields.insert("description".into(), json!(d));
-            }
-            if let Some(d) = &u.data_requirements {
-                fields.insert("data_requirements".into(), Value::Object(d.clone()));
-            }
-            if let Some(s) = &u.screening_settings {
-                fields.insert("screening_settings".into(), Value::Object(s.clone()));
-            }
-            if !fields.is_empty() {
-                events.push(NewEvent::new("WorkflowUpdated", Value::Object(fields)));
-            }
-            if let Some(def) = &u.definition {
-                events.push(draft_event(latest + 1, def)?);
-                if u.publish {
-                    events.push(NewEvent::new("WorkflowPublished", json!({ "version": latest + 1 })));
-                }
-            }
-            match u.is_default {
-                Some(true) => events.push(NewEvent::new("WorkflowSetDefault", json!({}))),
-                Some(false) => {}
-                None => {}
-            }
-            if !events.is_empty() {
-                w.emit(&meta.event_meta(), id.as_str(), version, events)?;
-            }
+            let fields = WorkflowUpdated {
+                name: u.name,
+                description: u.description,
+                data_requirements: u.data_requirements,
+                screening_settings: u.screening_settings,
+            };
+            let command = WorkflowCommand::Update {
+                fields,
+                definition: u.definition,
+                publish: u.publish,
+                set_default: u.is_default == Some(true),
+            };
+            run(w, &meta, &id, command)?;
             Ok(id)
         })
         .await
@@ -160,28 +126,11 @@ pub async fn update(writer: &Writer, meta: CommandMeta, id: WorkflowId, u: Updat
 pub async fn publish(writer: &Writer, meta: CommandMeta, id: WorkflowId, version: Option<i64>) -> AppResult<i64> {
     writer
         .execute(move |w| {
-            let (stream, latest) = require(w, &meta.environment, id.as_str())?;
-            let v = version.unwrap_or(latest);
-            let status: Option<String> = w
-                .conn
-                .query_row(
-                    "SELECT status FROM workflow_versions WHERE workflow_id = ?1 AND version = ?2",
-                    params![id.as_str(), v],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match status.as_deref() {
-                None => return Err(AppError::not_found("Workflow version")),
-                Some("published") => return Err(AppError::Conflict(format!("Version {v} is already published."))),
-                Some(_) => {}
+            let events = run(w, &meta, &id, WorkflowCommand::Publish(version))?;
+            match events.first() {
+                Some(WorkflowEvent::Published(p)) => Ok(p.version),
+                _ => Err(AppError::Internal("publishing appended no event".into())),
             }
-            w.emit(
-                &meta.event_meta(),
-                id.as_str(),
-                stream,
-                vec![NewEvent::new("WorkflowPublished", json!({ "version": v }))],
-            )?;
-            Ok(v)
         })
         .await
 }
@@ -189,8 +138,7 @@ pub async fn publish(writer: &Writer, meta: CommandMeta, id: WorkflowId, version
 pub async fn set_default(writer: &Writer, meta: CommandMeta, id: WorkflowId) -> AppResult<WorkflowId> {
     writer
         .execute(move |w| {
-            let (stream, _) = require(w, &meta.environment, id.as_str())?;
-            w.emit(&meta.event_meta(), id.as_str(), stream, vec![NewEvent::new("WorkflowSetDefault", json!({}))])?;
+            run(w, &meta, &id, WorkflowCommand::SetDefault)?;
             Ok(id)
         })
         .await
@@ -199,15 +147,7 @@ pub async fn set_default(writer: &Writer, meta: CommandMeta, id: WorkflowId) -> 
 pub async fn deactivate(writer: &Writer, meta: CommandMeta, id: WorkflowId) -> AppResult<WorkflowId> {
     writer
         .execute(move |w| {
-            let (stream, _) = require(w, &meta.environment, id.as_str())?;
-            let is_default: bool =
-                w.conn.query_row("SELECT is_default FROM workflows WHERE id = ?1", [id.as_str()], |r| r.get(0))?;
-            if is_default {
-                return Err(AppError::Conflict(
-                    "The default workflow cannot be deactivated; make another one the default first.".into(),
-                ));
-            }
-            w.emit(&meta.event_meta(), id.as_str(), stream, vec![NewEvent::new("WorkflowDeactivated", json!({}))])?;
+            run(w, &meta, &id, WorkflowCommand::Deactivate)?;
             Ok(id)
         })
         .await
@@ -248,33 +188,4 @@ pub async fn ensure_defaults(writer: &Writer, now: String) -> AppResult<()> {
         .await
 }
 
-/// The published graph a session runs: its workflow or the environment's default, with the version.
-pub fn resolve_for_session(
-    conn: &rusqlite::Connection,
-    environment: &str,
-    workflow_id: Option<&str>,
-) -> AppResult<Option<(String, i64, Graph)>> {
-    let row: Option<(String, i64)> = match workflow_id {
-        Some(id) => conn
-            .query_row(
-                "SELECT id, current_version FROM workflows WHERE id = ?1 AND environment = ?2",
-                params![id, environment],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?,
-        None => conn
-            .query_row(
-                "SELECT id, current_version FROM workflows WHERE environment = ?1 AND is_default = 1",
-                [environment],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?,
-    };
-    let Some((id, version)) = row else { return Ok(None) };
-    let graph: String = conn.query_row(
-        "SELECT graph FROM workflow_versions WHERE workflow_id = ?1 AND version = ?2",
-        params![id, version],
-        |r| r.get(0),
-    )?;
-    Ok(Some((id, version, serde_json::from_str(&graph)?)))
-}
+pub use crate::store::shared_reads::resolve_for_session;

@@ -43,6 +43,8 @@ impl WriteCtx<'_> {
             events::append(self.conn, self.chain, self.keyring, meta, stream_id, expected_version, new_events)?;
         for event in &stored {
             projections::apply(self.conn, self.keyring, event)?;
+            // Right after its projection, so the outbox sees the state as of this event.
+            crate::webhooks::outbox::on_append(self.conn, event)?;
         }
         self.appended.extend(stored.iter().cloned());
         Ok(stored)
@@ -93,8 +95,10 @@ impl Writer {
         F: FnOnce(&mut WriteCtx<'_>) -> AppResult<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        // The command runs on the writer thread inside the caller's span, so its logs carry the request id.
+        let span = tracing::Span::current();
         let job: Job = Box::new(move |ctx| {
-            let result = command(ctx);
+            let result = span.in_scope(|| command(ctx));
             Completion {
                 succeeded: result.is_ok(),
                 reply: Box::new(move |commit_error| {
@@ -148,6 +152,15 @@ fn run(
             }
         }
         appended.clear();
+        // One span per batch (not per command): cheap on the hot path, and its fields say how big the
+        // batch was, how many events it appended and how long the COMMIT (the fsync) took.
+        let span = tracing::info_span!(
+            "writer_batch",
+            commands = batch.len(),
+            events = tracing::field::Empty,
+            commit_ms = tracing::field::Empty
+        );
+        let _in_batch = span.enter();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "writer could not begin a transaction");
             // Each job still owns its reply sender; dropping the job answers the caller with an error.
@@ -197,7 +210,11 @@ fn run(
                 Err(_) => tracing::error!("a command panicked inside the writer; it was rolled back"),
             }
         }
-        match conn.execute_batch("COMMIT") {
+        let commit_started = std::time::Instant::now();
+        let committed = conn.execute_batch("COMMIT");
+        span.record("events", appended.len());
+        span.record("commit_ms", commit_started.elapsed().as_secs_f64() * 1000.0);
+        match committed {
             Ok(()) => {
                 metrics.record_batch(completions.len(), appended.len());
                 // Erasure is only answered once the WAL no longer holds the destroyed key.

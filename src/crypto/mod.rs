@@ -103,6 +103,7 @@ pub struct Keyring {
     capture_tokens: SecretBytes,
     url_signing: SecretBytes,
     webhook_secrets: SecretBytes,
+    org_sessions: SecretBytes,
 }
 
 /// A per-subject data key, unwrapped in memory only for the time it is used.
@@ -120,6 +121,7 @@ impl Keyring {
             capture_tokens: master.derive("idv 2026-01 capture token hashing"),
             url_signing: master.derive("idv 2026-01 document url signing"),
             webhook_secrets: master.derive("idv 2026-01 webhook endpoint secret sealing"),
+            org_sessions: master.derive("idv 2026-01 dashboard session token hashing"),
         }
     }
 
@@ -159,6 +161,16 @@ impl Keyring {
             hasher.update(&(part.len() as u64).to_le_bytes());
             hasher.update(part.as_bytes());
         }
+        *hasher.finalize().as_bytes()
+    }
+
+    /// Dashboard session tokens (and the CSRF tokens bound to them) are credentials: only keyed hashes
+    /// of them exist, under a key of their own. `purpose` separates the two uses.
+    pub fn org_session_digest(&self, purpose: &str, token: &str) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new_keyed(&self.org_sessions.0);
+        hasher.update(&(purpose.len() as u64).to_le_bytes());
+        hasher.update(purpose.as_bytes());
+        hasher.update(token.as_bytes());
         *hasher.finalize().as_bytes()
     }
 

@@ -321,6 +321,135 @@ pub fn ip_allowed(allowed: Option<&[String]>, ip: std::net::IpAddr) -> bool {
     })
 }
 
+/// API key events. The payloads hold the key's prefix and a keyed hash of its secret, never the secret.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiKeyEvent {
+    Created(Box<ApiKeyCreated>),
+    Updated(ApiKeyUpdated),
+    Expired,
+}
+
+/// The newest version of every API key event.
+pub const API_KEY_EVENT_VERSION: i64 = 1;
+
+impl ApiKeyEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            ApiKeyEvent::Created(_) => "ApiKeyCreated",
+            ApiKeyEvent::Updated(_) => "ApiKeyUpdated",
+            ApiKeyEvent::Expired => "ApiKeyExpired",
+        }
+    }
+
+    pub fn version(&self) -> i64 {
+        API_KEY_EVENT_VERSION
+    }
+
+    pub fn payload(&self) -> serde_json::Value {
+        let value = match self {
+            ApiKeyEvent::Created(e) => serde_json::to_value(e),
+            ApiKeyEvent::Updated(e) => serde_json::to_value(e),
+            ApiKeyEvent::Expired => Ok(serde_json::json!({})),
+        };
+        value.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Decodes a stored event, upcasting older versions. Unknown types give `None`; an unknown version or
+    /// a payload that does not fit is an error naming the event.
+    pub fn decode(
+        event_type: &str,
+        version: i64,
+        payload: &serde_json::Value,
+    ) -> Result<Option<Self>, serde_json::Error> {
+        use crate::domain::codec;
+        if !event_type.starts_with("ApiKey") {
+            return Ok(None);
+        }
+        let p = codec::upcast(event_type, version, payload, API_KEY_EVENT_VERSION, codec::no_steps)?;
+        Ok(Some(match event_type {
+            "ApiKeyCreated" => ApiKeyEvent::Created(Box::new(codec::payload(event_type, p)?)),
+            "ApiKeyUpdated" => ApiKeyEvent::Updated(codec::payload(event_type, p)?),
+            "ApiKeyExpired" => ApiKeyEvent::Expired,
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// What deciding about an existing key needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyState {
+    pub id: String,
+    pub is_active: bool,
+}
+
+pub enum ApiKeyCommand {
+    Create(Box<ApiKeyCreated>),
+    Update(ApiKeyUpdated),
+    /// Through the API: the key authenticating the request (if any) may not expire itself.
+    Expire {
+        calling_key_id: Option<String>,
+    },
+    /// From the CLI, which holds no key.
+    Revoke,
+}
+
+fn check_created(c: &ApiKeyCreated) -> Result<(), AppError> {
+    check_environment(&c.environment)?;
+    check_scopes(&c.scopes)?;
+    check_version("api_version", &c.api_version)?;
+    check_inflection("default_key_inflection", &c.default_key_inflection)?;
+    for ip in c.allowed_ips.iter().flatten() {
+        check_ip_or_cidr(ip)?;
+    }
+    Ok(())
+}
+
+fn check_updated(u: &ApiKeyUpdated) -> Result<(), AppError> {
+    if let Some(s) = &u.scopes {
+        check_scopes(s)?;
+    }
+    if let Some(v) = &u.api_version {
+        check_version("api_version", v)?;
+    }
+    if let Some(v) = &u.default_key_inflection {
+        check_inflection("default_key_inflection", v)?;
+    }
+    for ip in u.allowed_ips.iter().flatten().flatten() {
+        check_ip_or_cidr(ip)?;
+    }
+    Ok(())
+}
+
+pub fn decide(
+    state: Option<&ApiKeyState>,
+    command: ApiKeyCommand,
+    _ctx: &super::Ctx,
+) -> Result<Vec<ApiKeyEvent>, AppError> {
+    let Some(state) = state else {
+        return match command {
+            ApiKeyCommand::Create(created) => {
+                check_created(&created)?;
+                Ok(vec![ApiKeyEvent::Created(created)])
+            }
+            _ => Err(AppError::not_found("API key")),
+        };
+    };
+    match command {
+        ApiKeyCommand::Create(_) => Err(AppError::Conflict("An API key with this id already exists.".into())),
+        ApiKeyCommand::Update(update) => {
+            check_updated(&update)?;
+            Ok(vec![ApiKeyEvent::Updated(update)])
+        }
+        ApiKeyCommand::Expire { calling_key_id } => {
+            if calling_key_id.as_deref() == Some(state.id.as_str()) {
+                return Err(AppError::Conflict("An API key cannot expire itself; expire it with another key.".into()));
+            }
+            Ok(vec![ApiKeyEvent::Expired])
+        }
+        ApiKeyCommand::Revoke => Ok(vec![ApiKeyEvent::Expired]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +461,59 @@ mod tests {
         assert!(!ip_allowed(Some(&list), "11.0.0.1".parse().unwrap()));
         assert!(ip_allowed(Some(&list), "::1".parse().unwrap()));
         assert!(ip_allowed(None, "1.2.3.4".parse().unwrap()));
+    }
+
+    fn ctx() -> crate::domain::Ctx {
+        crate::domain::Ctx { now: "2026-01-01T00:00:00Z".into(), environment: "sandbox".into() }
+    }
+
+    fn created() -> ApiKeyCreated {
+        ApiKeyCreated {
+            id: "key_a".into(),
+            key_type: "secret".into(),
+            environment: "sandbox".into(),
+            key_prefix: "vk_sandbox_abcd".into(),
+            secret_hash: "00".into(),
+            scopes: vec!["sessions:read".into()],
+            allowed_ips: None,
+            api_version: CURRENT_API_VERSION.into(),
+            default_key_inflection: "snake".into(),
+            label: None,
+            note: None,
+            expires_at: None,
+            cloned_from: None,
+        }
+    }
+
+    #[test]
+    fn creation_checks_its_values_and_a_key_cannot_expire_itself() {
+        let ok = decide(None, ApiKeyCommand::Create(Box::new(created())), &ctx()).unwrap();
+        assert_eq!(ok[0].event_type(), "ApiKeyCreated");
+        let mut bad = created();
+        bad.scopes = vec!["everything".into()];
+        assert!(decide(None, ApiKeyCommand::Create(Box::new(bad)), &ctx()).is_err());
+        let state = ApiKeyState { id: "key_a".into(), is_active: true };
+        let own = ApiKeyCommand::Expire { calling_key_id: Some("key_a".into()) };
+        assert!(matches!(decide(Some(&state), own, &ctx()), Err(AppError::Conflict(_))));
+        let other = ApiKeyCommand::Expire { calling_key_id: Some("key_b".into()) };
+        assert_eq!(decide(Some(&state), other, &ctx()).unwrap(), vec![ApiKeyEvent::Expired]);
+        assert!(decide(None, ApiKeyCommand::Revoke, &ctx()).is_err());
+    }
+
+    #[test]
+    fn payloads_keep_their_stored_shape_and_decode_back() {
+        let update = ApiKeyUpdated { note: Some(Some("n".into())), ..Default::default() };
+        let e = ApiKeyEvent::Updated(update);
+        // The shape of the golden stream: unset plain options are null, unset clearable ones absent.
+        assert_eq!(
+            e.payload(),
+            serde_json::json!({ "api_version": null, "default_key_inflection": null, "note": "n", "scopes": null })
+        );
+        assert_eq!(ApiKeyEvent::decode("ApiKeyUpdated", 1, &e.payload()).unwrap(), Some(e));
+        assert_eq!(
+            ApiKeyEvent::decode("ApiKeyExpired", 1, &serde_json::json!({})).unwrap(),
+            Some(ApiKeyEvent::Expired)
+        );
+        assert!(ApiKeyEvent::decode("ApiKeyExpired", 7, &serde_json::json!({})).is_err());
     }
 }

@@ -271,19 +271,31 @@ impl ListEvent {
         v.unwrap_or(Value::Null)
     }
 
-    /// `None` for a type this module does not own.
-    pub fn decode(event_type: &str, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
-        let p = || payload.clone();
+    pub fn version(&self) -> i64 {
+        LIST_EVENT_VERSION
+    }
+
+    /// Decodes a stored event, upcasting older versions. `None` for a type this module does not own; an
+    /// unknown version or a payload that does not fit is an error naming the event.
+    pub fn decode(event_type: &str, version: i64, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
+        use crate::domain::codec;
+        if !event_type.starts_with("CustomList") {
+            return Ok(None);
+        }
+        let p = codec::upcast(event_type, version, payload, LIST_EVENT_VERSION, codec::no_steps)?;
         Ok(Some(match event_type {
-            "CustomListCreated" => ListEvent::Created(serde_json::from_value(p())?),
-            "CustomListUpdated" => ListEvent::Updated(serde_json::from_value(p())?),
+            "CustomListCreated" => ListEvent::Created(codec::payload(event_type, p)?),
+            "CustomListUpdated" => ListEvent::Updated(codec::payload(event_type, p)?),
             "CustomListArchived" => ListEvent::Archived,
-            "CustomListItemAdded" => ListEvent::ItemAdded(serde_json::from_value(p())?),
-            "CustomListItemDeleted" => ListEvent::ItemDeleted(serde_json::from_value(p())?),
+            "CustomListItemAdded" => ListEvent::ItemAdded(codec::payload(event_type, p)?),
+            "CustomListItemDeleted" => ListEvent::ItemDeleted(codec::payload(event_type, p)?),
             _ => return Ok(None),
         }))
     }
 }
+
+/// The newest version of every custom list and list match event.
+pub const LIST_EVENT_VERSION: i64 = 1;
 
 /// A match found during a verification, recorded on its own stream (the match id). Carries ids, the
 /// field name and the score, never the matched value.
@@ -303,6 +315,48 @@ pub struct MatchRecorded {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MatchMarkedFalsePositive {
     pub reason: Option<String>,
+}
+
+/// Events of one list match's stream (the match id).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MatchEvent {
+    Recorded(MatchRecorded),
+    MarkedFalsePositive(MatchMarkedFalsePositive),
+}
+
+impl MatchEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            MatchEvent::Recorded(_) => "ListMatchRecorded",
+            MatchEvent::MarkedFalsePositive(_) => "ListMatchMarkedFalsePositive",
+        }
+    }
+
+    pub fn version(&self) -> i64 {
+        LIST_EVENT_VERSION
+    }
+
+    pub fn payload(&self) -> Value {
+        let v = match self {
+            MatchEvent::Recorded(e) => serde_json::to_value(e),
+            MatchEvent::MarkedFalsePositive(e) => serde_json::to_value(e),
+        };
+        v.unwrap_or(Value::Null)
+    }
+
+    /// Decodes a stored event, upcasting older versions; `None` for a type this enum does not own.
+    pub fn decode(event_type: &str, version: i64, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
+        use crate::domain::codec;
+        if !event_type.starts_with("ListMatch") {
+            return Ok(None);
+        }
+        let p = codec::upcast(event_type, version, payload, LIST_EVENT_VERSION, codec::no_steps)?;
+        Ok(Some(match event_type {
+            "ListMatchRecorded" => MatchEvent::Recorded(codec::payload(event_type, p)?),
+            "ListMatchMarkedFalsePositive" => MatchEvent::MarkedFalsePositive(codec::payload(event_type, p)?),
+            _ => return Ok(None),
+        }))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -41,6 +41,9 @@ pub const LIST_ITEM: &str = "litem";
 pub const LIST_MATCH: &str = "lmatch";
 pub const WEBHOOK_ENDPOINT: &str = "webhook";
 pub const WEBHOOK_DELIVERY: &str = "dlv";
+pub const ORG_USER: &str = "orguser";
+/// A dashboard login session of an org user (named in the log; its token is never stored).
+pub const LOGIN_SESSION: &str = "lgs";
 
 /// The OpenAPI schema of an id with `prefix`: a string `<prefix>_` + 26 Crockford base-32 characters.
 pub fn id_schema(prefix: &str, what: &str) -> RefOr<Schema> {
@@ -133,6 +136,7 @@ id_type!(ListMatchId, LIST_MATCH, "list match");
 id_type!(DismissalId, DISMISSAL, "dismissal");
 id_type!(WebhookEndpointId, WEBHOOK_ENDPOINT, "webhook endpoint");
 id_type!(WebhookDeliveryId, WEBHOOK_DELIVERY, "webhook delivery");
+id_type!(OrgUserId, ORG_USER, "org user");
 
 /// An identity named in a path or body: its `idn_` id or the integrator's `external_ref` (spec §2.9).
 /// Which one it is is decided here; resolving it to a stored identity is the query layer's job.

@@ -4,6 +4,7 @@
 
 pub mod api_key;
 pub mod check;
+pub mod codec;
 pub mod custom_list;
 pub mod identity;
 pub mod identity_type;
@@ -11,6 +12,7 @@ pub mod ids;
 pub mod relationship;
 pub mod session;
 pub mod settings;
+pub mod user;
 pub mod values;
 pub mod vocabulary;
 pub mod watchlist;

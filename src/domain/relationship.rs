@@ -126,3 +126,205 @@ pub fn check_type_name(name: &str) -> Result<(), AppError> {
     }
     Ok(())
 }
+
+/// Relationship and relationship-type events. A link's stream is its forward row's id (both directions
+/// are one event); a custom type's stream is the type's id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RelationshipEvent {
+    Created(RelationshipCreated),
+    Deleted(RelationshipDeleted),
+    TypeCreated(RelationshipTypeCreated),
+    TypeUpdated(RelationshipTypeUpdated),
+    TypeDeleted,
+}
+
+/// The newest version of every relationship event.
+pub const RELATIONSHIP_EVENT_VERSION: i64 = 1;
+
+impl RelationshipEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            RelationshipEvent::Created(_) => "RelationshipCreated",
+            RelationshipEvent::Deleted(_) => "RelationshipDeleted",
+            RelationshipEvent::TypeCreated(_) => "RelationshipTypeCreated",
+            RelationshipEvent::TypeUpdated(_) => "RelationshipTypeUpdated",
+            RelationshipEvent::TypeDeleted => "RelationshipTypeDeleted",
+        }
+    }
+
+    pub fn version(&self) -> i64 {
+        RELATIONSHIP_EVENT_VERSION
+    }
+
+    pub fn payload(&self) -> Value {
+        let value = match self {
+            RelationshipEvent::Created(e) => serde_json::to_value(e),
+            RelationshipEvent::Deleted(e) => serde_json::to_value(e),
+            RelationshipEvent::TypeCreated(e) => serde_json::to_value(e),
+            RelationshipEvent::TypeUpdated(e) => serde_json::to_value(e),
+            RelationshipEvent::TypeDeleted => Ok(Value::Object(Map::new())),
+        };
+        value.unwrap_or(Value::Null)
+    }
+
+    /// Decodes a stored event, upcasting older versions. Unknown types give `None`; an unknown version or
+    /// a payload that does not fit is an error naming the event.
+    pub fn decode(event_type: &str, version: i64, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
+        use crate::domain::codec;
+        if !event_type.starts_with("Relationship") {
+            return Ok(None);
+        }
+        let p = codec::upcast(event_type, version, payload, RELATIONSHIP_EVENT_VERSION, codec::no_steps)?;
+        Ok(Some(match event_type {
+            "RelationshipCreated" => RelationshipEvent::Created(codec::payload(event_type, p)?),
+            "RelationshipDeleted" => RelationshipEvent::Deleted(codec::payload(event_type, p)?),
+            "RelationshipTypeCreated" => RelationshipEvent::TypeCreated(codec::payload(event_type, p)?),
+            "RelationshipTypeUpdated" => RelationshipEvent::TypeUpdated(codec::payload(event_type, p)?),
+            "RelationshipTypeDeleted" => RelationshipEvent::TypeDeleted,
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// What deciding about a link needs, looked up by the command layer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LinkState {
+    /// The same (source, related, type) link exists already.
+    pub exists: bool,
+    /// A custom type of that name: whether it is active (`None`: no such custom type).
+    pub custom_type_active: Option<bool>,
+}
+
+pub enum LinkCommand {
+    /// A link asked for through the API: the user-link rules apply; a duplicate is refused.
+    CreateUser(RelationshipCreated),
+    /// A link made by idv itself (merge, duplicate detection, links moved by a merge): a duplicate is a no-op.
+    CreateSystem(RelationshipCreated),
+    /// Deletes both directions of a user link.
+    Delete { deleted: RelationshipDeleted, relationship_type: String, is_system: bool },
+}
+
+pub fn decide_link(state: &LinkState, command: LinkCommand) -> Result<Vec<RelationshipEvent>, AppError> {
+    match command {
+        LinkCommand::CreateUser(created) => {
+            check_user_link(
+                &created.source_identity_id,
+                &created.related_identity_id,
+                &created.relationship_type,
+                state.custom_type_active,
+            )?;
+            if state.exists {
+                return Err(AppError::Conflict(
+                    "These identities are already linked with this relationship type.".into(),
+                ));
+            }
+            Ok(vec![RelationshipEvent::Created(created)])
+        }
+        LinkCommand::CreateSystem(_) if state.exists => Ok(Vec::new()),
+        LinkCommand::CreateSystem(created) => Ok(vec![RelationshipEvent::Created(created)]),
+        LinkCommand::Delete { deleted, relationship_type, is_system } => {
+            check_user_delete(&relationship_type, is_system)?;
+            Ok(vec![RelationshipEvent::Deleted(deleted)])
+        }
+    }
+}
+
+/// A custom relationship type that exists (not deleted) in the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeState {
+    pub id: String,
+}
+
+pub enum TypeCommand {
+    /// `name_taken`: a live type of this name exists in the environment.
+    Create {
+        created: RelationshipTypeCreated,
+        name_taken: bool,
+    },
+    Update(RelationshipTypeUpdated),
+    Delete,
+}
+
+pub fn decide_type(state: Option<&TypeState>, command: TypeCommand) -> Result<Vec<RelationshipEvent>, AppError> {
+    match (state, command) {
+        (None, TypeCommand::Create { created, name_taken }) => {
+            check_type_name(&created.name)?;
+            if name_taken {
+                return Err(AppError::Conflict(format!(
+                    "A relationship type named '{}' already exists.",
+                    created.name
+                )));
+            }
+            Ok(vec![RelationshipEvent::TypeCreated(created)])
+        }
+        (Some(_), TypeCommand::Create { .. }) => {
+            Err(AppError::Conflict("A relationship type with this id already exists.".into()))
+        }
+        (None, _) => Err(AppError::not_found("Relationship type")),
+        (Some(_), TypeCommand::Update(update)) => Ok(vec![RelationshipEvent::TypeUpdated(update)]),
+        (Some(_), TypeCommand::Delete) => Ok(vec![RelationshipEvent::TypeDeleted]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn link(kind: &str) -> RelationshipCreated {
+        RelationshipCreated {
+            id: "idrel_1".into(),
+            inverse_id: "idrel_2".into(),
+            source_identity_id: "idn_a".into(),
+            related_identity_id: "idn_b".into(),
+            relationship_type: kind.into(),
+            is_system: false,
+            note: None,
+            metadata: Map::new(),
+        }
+    }
+
+    #[test]
+    fn user_links_follow_the_rules_and_system_links_are_idempotent() {
+        let fresh = LinkState::default();
+        assert_eq!(decide_link(&fresh, LinkCommand::CreateUser(link("family_member"))).unwrap().len(), 1);
+        assert!(matches!(decide_link(&fresh, LinkCommand::CreateUser(link("same_email"))), Err(AppError::Conflict(_))));
+        assert!(matches!(decide_link(&fresh, LinkCommand::CreateUser(link("mentor"))), Err(AppError::NotFound(_))));
+        let existing = LinkState { exists: true, custom_type_active: None };
+        assert!(decide_link(&existing, LinkCommand::CreateUser(link("family_member"))).is_err());
+        assert!(decide_link(&existing, LinkCommand::CreateSystem(link("merged"))).unwrap().is_empty());
+        let delete = LinkCommand::Delete {
+            deleted: RelationshipDeleted { id: "idrel_1".into(), inverse_id: "idrel_2".into() },
+            relationship_type: "merged".into(),
+            is_system: true,
+        };
+        assert!(decide_link(&fresh, delete).is_err());
+    }
+
+    #[test]
+    fn types_need_a_free_name_and_payloads_keep_their_shape() {
+        let created = RelationshipTypeCreated {
+            id: "crel_1".into(),
+            name: "mentor".into(),
+            label: "Mentor".into(),
+            inverse_label: "Mentee".into(),
+            description: None,
+            is_active: true,
+        };
+        let taken = TypeCommand::Create { created: created.clone(), name_taken: true };
+        assert!(matches!(decide_type(None, taken), Err(AppError::Conflict(_))));
+        let events = decide_type(None, TypeCommand::Create { created, name_taken: false }).unwrap();
+        assert_eq!(
+            RelationshipEvent::decode(events[0].event_type(), 1, &events[0].payload()).unwrap().as_ref(),
+            events.first()
+        );
+        let update = RelationshipTypeUpdated { description: Some(Some("teaches".into())), ..Default::default() };
+        let e = decide_type(Some(&TypeState { id: "crel_1".into() }), TypeCommand::Update(update)).unwrap();
+        assert_eq!(
+            e[0].payload(),
+            json!({ "description": "teaches", "inverse_label": null, "is_active": null, "label": null })
+        );
+        assert!(decide_type(None, TypeCommand::Delete).is_err());
+        assert!(RelationshipEvent::decode("RelationshipTypeDeleted", 2, &json!({})).is_err());
+    }
+}

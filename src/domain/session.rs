@@ -1,6 +1,8 @@
 //! The verification-session aggregate: statuses and the transitions of spec §3.1, the result statuses of
-//! §3.2, and the events a session's stream carries. PII arrives sealed (opaque strings); this module only
-//! decides which transitions are allowed. Must not seal, read the database or the clock.
+//! §3.2, the events a session's stream carries (`SessionEvent`, with their stored type names and JSON
+//! payloads) and the pure recording of a processing verdict (`record_verdict`). PII arrives sealed (opaque
+//! strings); this module only decides which transitions are allowed and which events follow. Must not
+//! seal, read the database, the clock or make ids.
 
 use super::vocabulary::vocabulary;
 use crate::error::AppError;
@@ -193,6 +195,260 @@ pub struct StatusChanged {
     pub reason: String,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Updated {
+    /// Absent: unchanged; null: cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::double_option")]
+    pub external_ref: Option<Option<String>>,
+    /// The whole metadata object after the patch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    pub changed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InviteSent {
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TagsChanged {
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LinkConsumed {
+    pub link_id: String,
+    /// Digest of the capture-cookie secret handed to the browser that consumed the link.
+    pub browser_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConsentRecorded {
+    pub version: String,
+    /// The consenting IP, sealed under the session's key.
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DocumentTypeChosen {
+    pub document_type: String,
+}
+
+/// What a document's barcode said: field names in clear, values sealed as one JSON object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DocumentRead {
+    pub source: String,
+    pub fields: Vec<String>,
+    pub data: String,
+}
+
+/// Person data the subject confirmed: field names in clear, the merged values sealed as one JSON object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserDataProvided {
+    pub fields: Vec<String>,
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FraudSignalsRecorded {
+    pub signals: Value,
+    pub ip_digest: Option<String>,
+    pub device_digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkflowPaused {
+    pub node: String,
+    /// Empty when the session runs no stored workflow.
+    pub workflow_id: String,
+    pub workflow_version: i64,
+    pub path: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Decided {
+    pub to: String,
+    pub outcome: Outcome,
+    pub workflow_id: Option<String>,
+    pub workflow_version: Option<i64>,
+    /// A review routes to an open case (the cases API reads these).
+    pub case_id: Option<String>,
+}
+
+/// A redaction (by request or by the retention window): how many documents were destroyed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Redacted {
+    pub documents_removed: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SensitiveExpired {
+    pub reason: String,
+}
+
+/// The session's identity changed (the identity it pointed to was merged into another).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IdentityChanged {
+    pub identity_id: String,
+    pub from: String,
+    pub reason: String,
+}
+
+/// Every event of a session's stream. The type names and payloads are the stored contract: never rename.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    Created(Box<Created>),
+    Updated(Updated),
+    TokenIssued(TokenIssued),
+    InviteSent(InviteSent),
+    TagsChanged(TagsChanged),
+    LinkConsumed(LinkConsumed),
+    StatusChanged(StatusChanged),
+    ConsentRecorded(ConsentRecorded),
+    DocumentTypeChosen(DocumentTypeChosen),
+    DocumentUploaded(DocumentUploaded),
+    DocumentRead(DocumentRead),
+    UserDataProvided(UserDataProvided),
+    FraudSignalsRecorded(FraudSignalsRecorded),
+    WorkflowPaused(WorkflowPaused),
+    Decided(Box<Decided>),
+    Redacted(Redacted),
+    RetentionExpired(Redacted),
+    SensitiveExpired(SensitiveExpired),
+    IdentityChanged(IdentityChanged),
+}
+
+impl SessionEvent {
+    pub fn status_changed(from: &str, to: &str, reason: &str) -> Self {
+        SessionEvent::StatusChanged(StatusChanged { from: from.into(), to: to.into(), reason: reason.into() })
+    }
+
+    pub fn event_type(&self) -> &'static str {
+        use SessionEvent as E;
+        match self {
+            E::Created(_) => "SessionCreated",
+            E::Updated(_) => "SessionUpdated",
+            E::TokenIssued(_) => "SessionTokenIssued",
+            E::InviteSent(_) => "SessionInviteSent",
+            E::TagsChanged(_) => "SessionTagsChanged",
+            E::LinkConsumed(_) => "SessionLinkConsumed",
+            E::StatusChanged(_) => "SessionStatusChanged",
+            E::ConsentRecorded(_) => "SessionConsentRecorded",
+            E::DocumentTypeChosen(_) => "SessionDocumentTypeChosen",
+            E::DocumentUploaded(_) => "SessionDocumentUploaded",
+            E::DocumentRead(_) => "SessionDocumentRead",
+            E::UserDataProvided(_) => "SessionUserDataProvided",
+            E::FraudSignalsRecorded(_) => "SessionFraudSignalsRecorded",
+            E::WorkflowPaused(_) => "SessionWorkflowPaused",
+            E::Decided(_) => "SessionDecided",
+            E::Redacted(_) => "SessionRedacted",
+            E::RetentionExpired(_) => "SessionRetentionExpired",
+            E::SensitiveExpired(_) => "SessionSensitiveExpired",
+            E::IdentityChanged(_) => "SessionIdentityChanged",
+        }
+    }
+
+    pub fn payload(&self) -> Value {
+        use SessionEvent as E;
+        let value = match self {
+            E::Created(e) => serde_json::to_value(e),
+            E::Updated(e) => serde_json::to_value(e),
+            E::TokenIssued(e) => serde_json::to_value(e),
+            E::InviteSent(e) => serde_json::to_value(e),
+            E::TagsChanged(e) => serde_json::to_value(e),
+            E::LinkConsumed(e) => serde_json::to_value(e),
+            E::StatusChanged(e) => serde_json::to_value(e),
+            E::ConsentRecorded(e) => serde_json::to_value(e),
+            E::DocumentTypeChosen(e) => serde_json::to_value(e),
+            E::DocumentUploaded(e) => serde_json::to_value(e),
+            E::DocumentRead(e) => serde_json::to_value(e),
+            E::UserDataProvided(e) => serde_json::to_value(e),
+            E::FraudSignalsRecorded(e) => serde_json::to_value(e),
+            E::WorkflowPaused(e) => serde_json::to_value(e),
+            E::Decided(e) => serde_json::to_value(e),
+            E::Redacted(e) | E::RetentionExpired(e) => serde_json::to_value(e),
+            E::SensitiveExpired(e) => serde_json::to_value(e),
+            E::IdentityChanged(e) => serde_json::to_value(e),
+        };
+        value.unwrap_or(Value::Null)
+    }
+
+    /// Decodes a stored event. Unknown types give `None`; a version this build does not know is an error.
+    pub fn decode(event_type: &str, version: i64, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
+        use serde::de::Error as _;
+        use SessionEvent as E;
+        if version != 1 {
+            return Err(serde_json::Error::custom(format!("{event_type} version {version} is not known")));
+        }
+        let p = payload.clone();
+        Ok(Some(match event_type {
+            "SessionCreated" => E::Created(Box::new(serde_json::from_value(p)?)),
+            "SessionUpdated" => E::Updated(serde_json::from_value(p)?),
+            "SessionTokenIssued" => E::TokenIssued(serde_json::from_value(p)?),
+            "SessionInviteSent" => E::InviteSent(serde_json::from_value(p)?),
+            "SessionTagsChanged" => E::TagsChanged(serde_json::from_value(p)?),
+            "SessionLinkConsumed" => E::LinkConsumed(serde_json::from_value(p)?),
+            "SessionStatusChanged" => E::StatusChanged(serde_json::from_value(p)?),
+            "SessionConsentRecorded" => E::ConsentRecorded(serde_json::from_value(p)?),
+            "SessionDocumentTypeChosen" => E::DocumentTypeChosen(serde_json::from_value(p)?),
+            "SessionDocumentUploaded" => E::DocumentUploaded(serde_json::from_value(p)?),
+            "SessionDocumentRead" => E::DocumentRead(serde_json::from_value(p)?),
+            "SessionUserDataProvided" => E::UserDataProvided(serde_json::from_value(p)?),
+            "SessionFraudSignalsRecorded" => E::FraudSignalsRecorded(serde_json::from_value(p)?),
+            "SessionWorkflowPaused" => E::WorkflowPaused(serde_json::from_value(p)?),
+            "SessionDecided" => E::Decided(Box::new(serde_json::from_value(p)?)),
+            "SessionRedacted" => E::Redacted(serde_json::from_value(p)?),
+            "SessionRetentionExpired" => E::RetentionExpired(serde_json::from_value(p)?),
+            "SessionSensitiveExpired" => E::SensitiveExpired(serde_json::from_value(p)?),
+            "SessionIdentityChanged" => E::IdentityChanged(serde_json::from_value(p)?),
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// Where processing ended: paused at an external gate, or decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pause(WorkflowPaused),
+    Decide {
+        outcome: Box<Outcome>,
+        workflow: Option<(String, i64)>,
+        /// The id a review case gets, made by the caller (used only when the session goes to review).
+        case_id: String,
+    },
+}
+
+/// The status a decided session moves to: review for `needs_review`, else completed. Refuses (409) a
+/// session whose status or redaction does not allow it.
+pub fn decided_status(status: &str, redacted: bool, result: &str) -> Result<&'static str, AppError> {
+    match result {
+        "needs_review" => transition(status, redacted, Action::RouteToReview),
+        _ => transition(status, redacted, Action::Complete),
+    }
+}
+
+/// The events that record a processing verdict on a session in `status`. Pure.
+pub fn record_verdict(status: &str, redacted: bool, verdict: Verdict) -> Result<Vec<SessionEvent>, AppError> {
+    match verdict {
+        Verdict::Pause(paused) => {
+            transition(status, redacted, Action::AwaitExternal)?;
+            Ok(vec![SessionEvent::WorkflowPaused(paused)])
+        }
+        Verdict::Decide { outcome, workflow, case_id } => {
+            let to = decided_status(status, redacted, &outcome.status)?;
+            let (workflow_id, workflow_version) = workflow.map(|(i, v)| (Some(i), Some(v))).unwrap_or((None, None));
+            Ok(vec![SessionEvent::Decided(Box::new(Decided {
+                to: to.to_string(),
+                outcome: *outcome,
+                workflow_id,
+                workflow_version,
+                case_id: (to == "under_review").then_some(case_id),
+            }))])
+        }
+    }
+}
+
 vocabulary!(
     /// A session's status (spec §3.1).
     SessionStatus {
@@ -319,3 +575,107 @@ vocabulary!(
         CheckAgainstList = "check_against_list",
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decide(status: &str, result: &str) -> Result<Vec<SessionEvent>, AppError> {
+        let outcome = Outcome { status: result.into(), ..Outcome::default() };
+        let verdict = Verdict::Decide {
+            outcome: Box::new(outcome),
+            workflow: Some(("wfl_1".into(), 3)),
+            case_id: "case_1".into(),
+        };
+        record_verdict(status, false, verdict)
+    }
+
+    #[test]
+    fn an_approval_completes_the_session_without_a_case() {
+        let events = decide("processing", "approved").unwrap();
+        let [SessionEvent::Decided(d)] = events.as_slice() else { panic!("{events:?}") };
+        assert_eq!((d.to.as_str(), d.case_id.as_deref()), ("completed", None));
+        assert_eq!((d.workflow_id.as_deref(), d.workflow_version), (Some("wfl_1"), Some(3)));
+    }
+
+    #[test]
+    fn a_review_opens_a_case() {
+        let events = decide("processing", "needs_review").unwrap();
+        let [SessionEvent::Decided(d)] = events.as_slice() else { panic!("{events:?}") };
+        assert_eq!((d.to.as_str(), d.case_id.as_deref()), ("under_review", Some("case_1")));
+    }
+
+    #[test]
+    fn a_finished_or_redacted_session_refuses_a_verdict() {
+        assert!(matches!(decide("completed", "approved"), Err(AppError::Conflict(_))));
+        let outcome = Box::new(Outcome { status: "approved".into(), ..Outcome::default() });
+        let v = Verdict::Decide { outcome, workflow: None, case_id: "c".into() };
+        assert!(matches!(record_verdict("processing", true, v), Err(AppError::Conflict(_))));
+    }
+
+    #[test]
+    fn a_pause_needs_a_session_in_processing() {
+        let paused =
+            WorkflowPaused { node: "gate".into(), workflow_id: String::new(), workflow_version: 0, path: vec![] };
+        let events = record_verdict("processing", false, Verdict::Pause(paused.clone())).unwrap();
+        assert_eq!(events, vec![SessionEvent::WorkflowPaused(paused.clone())]);
+        assert!(record_verdict("pending", false, Verdict::Pause(paused)).is_err());
+    }
+
+    #[test]
+    fn payloads_keep_their_stored_shape_and_decode_back() {
+        let cases = vec![
+            (SessionEvent::InviteSent(InviteSent { count: 2 }), json!({"count": 2})),
+            (
+                SessionEvent::ConsentRecorded(ConsentRecorded { version: "v1".into(), ip: None }),
+                json!({"version": "v1", "ip": null}),
+            ),
+            (
+                SessionEvent::Updated(Updated {
+                    external_ref: Some(None),
+                    metadata: None,
+                    changed: vec!["external_ref".into()],
+                }),
+                json!({"external_ref": null, "changed": ["external_ref"]}),
+            ),
+            (
+                SessionEvent::Updated(Updated {
+                    external_ref: None,
+                    metadata: Some(Map::new()),
+                    changed: vec!["metadata".into()],
+                }),
+                json!({"metadata": {}, "changed": ["metadata"]}),
+            ),
+            (
+                SessionEvent::FraudSignalsRecorded(FraudSignalsRecorded {
+                    signals: json!({"a": 1}),
+                    ip_digest: Some("ab".into()),
+                    device_digest: None,
+                }),
+                json!({"signals": {"a": 1}, "ip_digest": "ab", "device_digest": null}),
+            ),
+            (SessionEvent::RetentionExpired(Redacted { documents_removed: 3 }), json!({"documents_removed": 3})),
+            (
+                SessionEvent::status_changed("pending", "expired", "token_expired"),
+                json!({"from": "pending", "to": "expired", "reason": "token_expired"}),
+            ),
+        ];
+        for (event, payload) in cases {
+            assert_eq!(event.payload(), payload, "{}", event.event_type());
+            let back = SessionEvent::decode(event.event_type(), 1, &payload).unwrap();
+            assert_eq!(back, Some(event));
+        }
+        let decided = decide("processing", "approved").unwrap().remove(0);
+        let p = decided.payload();
+        assert_eq!(p["to"], "completed");
+        assert!(p["case_id"].is_null() && p.as_object().unwrap().contains_key("case_id"));
+        assert_eq!(SessionEvent::decode("SessionDecided", 1, &p).unwrap(), Some(decided));
+    }
+
+    #[test]
+    fn unknown_types_are_none_and_unknown_versions_are_errors() {
+        assert_eq!(SessionEvent::decode("SessionTeleported", 1, &json!({})).unwrap(), None);
+        assert!(SessionEvent::decode("SessionInviteSent", 2, &json!({"count": 1})).is_err());
+    }
+}

@@ -51,3 +51,92 @@ impl Retention {
         Ok(())
     }
 }
+
+/// The settings stream of one environment.
+pub fn stream_id(environment: &str) -> String {
+    format!("settings_{environment}")
+}
+
+/// Settings events (one stream per environment). `SettingsUpdated` carries every setting, so the newest
+/// event alone is the environment's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SettingsEvent {
+    Updated(Retention),
+}
+
+/// The newest version of every settings event.
+pub const SETTINGS_EVENT_VERSION: i64 = 1;
+
+impl SettingsEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            SettingsEvent::Updated(_) => "SettingsUpdated",
+        }
+    }
+
+    pub fn version(&self) -> i64 {
+        SETTINGS_EVENT_VERSION
+    }
+
+    pub fn payload(&self) -> serde_json::Value {
+        match self {
+            SettingsEvent::Updated(r) => serde_json::to_value(r).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// Decodes a stored event, upcasting older versions. Unknown types give `None`; an unknown version or
+    /// a payload that does not fit is an error naming the event.
+    pub fn decode(
+        event_type: &str,
+        version: i64,
+        payload: &serde_json::Value,
+    ) -> Result<Option<Self>, serde_json::Error> {
+        use crate::domain::codec;
+        if event_type != "SettingsUpdated" {
+            return Ok(None);
+        }
+        let p = codec::upcast(event_type, version, payload, SETTINGS_EVENT_VERSION, codec::no_steps)?;
+        Ok(Some(SettingsEvent::Updated(codec::payload(event_type, p)?)))
+    }
+}
+
+pub enum SettingsCommand {
+    SetRetention(Retention),
+}
+
+/// Settings always exist (defaults until first changed), so there is no state to refuse against: only
+/// the values themselves.
+pub fn decide(command: SettingsCommand, _ctx: &super::Ctx) -> Result<Vec<SettingsEvent>, AppError> {
+    match command {
+        SettingsCommand::SetRetention(r) => {
+            r.validate()?;
+            Ok(vec![SettingsEvent::Updated(r)])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> crate::domain::Ctx {
+        crate::domain::Ctx { now: "2026-01-01T00:00:00Z".into(), environment: "sandbox".into() }
+    }
+
+    #[test]
+    fn retention_is_validated_and_recorded_whole() {
+        let bad = Retention { image_url_expiry_seconds: 5, ..Retention::default() };
+        assert!(decide(SettingsCommand::SetRetention(bad), &ctx()).is_err());
+        let events = decide(SettingsCommand::SetRetention(Retention::default()), &ctx()).unwrap();
+        assert_eq!(
+            events[0].payload(),
+            json!({ "sensitive_data_retention_days": 90, "data_retention_days": 365,
+                    "auto_redact_on_retention_expiry": true, "image_url_expiry_seconds": 300 })
+        );
+        let back = SettingsEvent::decode("SettingsUpdated", 1, &events[0].payload()).unwrap();
+        assert_eq!(back, Some(events[0].clone()));
+        assert!(SettingsEvent::decode("SettingsUpdated", 2, &events[0].payload()).is_err());
+        assert!(SettingsEvent::decode("SettingsUpdated", 1, &json!({ "data_retention_days": "x" })).is_err());
+    }
+}

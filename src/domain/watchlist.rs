@@ -179,6 +179,56 @@ pub struct MonitoringCompleted {
     pub check_ids: Vec<String>,
 }
 
+/// Watchlist events (one stream per list, environment `system`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchlistEvent {
+    EntriesImported(EntriesImported),
+    SnapshotImported(SnapshotImported),
+    MonitoringCompleted(MonitoringCompleted),
+}
+
+/// The newest version of every watchlist event.
+pub const WATCHLIST_EVENT_VERSION: i64 = 1;
+
+impl WatchlistEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            WatchlistEvent::EntriesImported(_) => "WatchlistEntriesImported",
+            WatchlistEvent::SnapshotImported(_) => "WatchlistSnapshotImported",
+            WatchlistEvent::MonitoringCompleted(_) => "WatchlistMonitoringCompleted",
+        }
+    }
+
+    pub fn version(&self) -> i64 {
+        WATCHLIST_EVENT_VERSION
+    }
+
+    pub fn payload(&self) -> Value {
+        let v = match self {
+            WatchlistEvent::EntriesImported(e) => serde_json::to_value(e),
+            WatchlistEvent::SnapshotImported(e) => serde_json::to_value(e),
+            WatchlistEvent::MonitoringCompleted(e) => serde_json::to_value(e),
+        };
+        v.unwrap_or(Value::Null)
+    }
+
+    /// Decodes a stored event, upcasting older versions. Unknown types give `None`; an unknown version or
+    /// a payload that does not fit is an error naming the event.
+    pub fn decode(event_type: &str, version: i64, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
+        use crate::domain::codec;
+        if !event_type.starts_with("Watchlist") {
+            return Ok(None);
+        }
+        let p = codec::upcast(event_type, version, payload, WATCHLIST_EVENT_VERSION, codec::no_steps)?;
+        Ok(Some(match event_type {
+            "WatchlistEntriesImported" => WatchlistEvent::EntriesImported(codec::payload(event_type, p)?),
+            "WatchlistSnapshotImported" => WatchlistEvent::SnapshotImported(codec::payload(event_type, p)?),
+            "WatchlistMonitoringCompleted" => WatchlistEvent::MonitoringCompleted(codec::payload(event_type, p)?),
+            _ => return Ok(None),
+        }))
+    }
+}
+
 /// What changed between the previous snapshot (entry id -> hash) and the new one.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Diff {

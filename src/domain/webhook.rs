@@ -364,20 +364,32 @@ impl EndpointEvent {
         value.unwrap_or(Value::Null)
     }
 
-    /// Decodes a stored event; unknown types give `None`.
-    pub fn decode(event_type: &str, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
-        let p = payload.clone();
+    pub fn version(&self) -> i64 {
+        ENDPOINT_EVENT_VERSION
+    }
+
+    /// Decodes a stored event, upcasting older versions. Unknown types give `None`; an unknown version or
+    /// a payload that does not fit is an error naming the event.
+    pub fn decode(event_type: &str, version: i64, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
+        use crate::domain::codec;
+        if !event_type.starts_with("WebhookEndpoint") {
+            return Ok(None);
+        }
+        let p = codec::upcast(event_type, version, payload, ENDPOINT_EVENT_VERSION, codec::no_steps)?;
         Ok(Some(match event_type {
-            "WebhookEndpointCreated" => EndpointEvent::Created(serde_json::from_value(p)?),
-            "WebhookEndpointUpdated" => EndpointEvent::Updated(serde_json::from_value(p)?),
-            "WebhookEndpointSecretRotated" => EndpointEvent::SecretRotated(serde_json::from_value(p)?),
-            "WebhookEndpointDisabled" => EndpointEvent::Disabled(serde_json::from_value(p)?),
+            "WebhookEndpointCreated" => EndpointEvent::Created(codec::payload(event_type, p)?),
+            "WebhookEndpointUpdated" => EndpointEvent::Updated(codec::payload(event_type, p)?),
+            "WebhookEndpointSecretRotated" => EndpointEvent::SecretRotated(codec::payload(event_type, p)?),
+            "WebhookEndpointDisabled" => EndpointEvent::Disabled(codec::payload(event_type, p)?),
             "WebhookEndpointDeleted" => EndpointEvent::Deleted,
             "WebhookEndpointTestRequested" => EndpointEvent::TestRequested,
             _ => return Ok(None),
         }))
     }
 }
+
+/// The newest version of every webhook endpoint event.
+pub const ENDPOINT_EVENT_VERSION: i64 = 1;
 
 /// What `decide` needs to know about an existing endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -561,7 +573,7 @@ mod tests {
             EndpointEvent::Deleted,
             EndpointEvent::TestRequested,
         ] {
-            let back = EndpointEvent::decode(e.event_type(), &e.payload()).unwrap().unwrap();
+            let back = EndpointEvent::decode(e.event_type(), 1, &e.payload()).unwrap().unwrap();
             assert_eq!(back, e);
         }
     }

@@ -525,3 +525,350 @@ impl WorkflowGraph {
         Ok(WorkflowGraph { entry: g.entry.clone(), nodes })
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The workflow aggregate: events (a versioned contract), state, commands and `decide`.
+// ---------------------------------------------------------------------------------------------------------
+
+/// A workflow definition as given: the legacy steps list or a graph.
+#[derive(Debug, Clone)]
+pub enum Definition {
+    Steps(Vec<Policy>),
+    Graph(WorkflowGraph),
+}
+
+impl Definition {
+    /// The stored format name, the steps (legacy format only) and the validated graph.
+    pub fn graph(&self) -> Result<(String, Option<Vec<String>>, Graph), AppError> {
+        match self {
+            Definition::Steps(s) => {
+                let s: Vec<String> = s.iter().map(|p| p.as_str().to_string()).collect();
+                let g = graph_from_steps(&s)?;
+                Ok(("steps".into(), Some(s), g))
+            }
+            Definition::Graph(g) => {
+                let g = g.to_graph()?;
+                validate(&g)?;
+                Ok(("graph".into(), None, g))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkflowCreated {
+    pub name: String,
+    pub description: Option<String>,
+    pub data_requirements: Map<String, Value>,
+    pub screening_settings: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VersionDrafted {
+    pub version: i64,
+    /// `steps` (the legacy list, kept in `steps`) or `graph`.
+    pub format: String,
+    pub steps: Option<Vec<String>>,
+    pub graph: Graph,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Published {
+    pub version: i64,
+}
+
+/// Descriptive fields changed; only the keys present changed (`description: null` clears it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct WorkflowUpdated {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::domain::double_option")]
+    pub description: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_requirements: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screening_settings: Option<Map<String, Value>>,
+}
+
+impl WorkflowUpdated {
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.description.is_none()
+            && self.data_requirements.is_none()
+            && self.screening_settings.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkflowEvent {
+    Created(WorkflowCreated),
+    VersionDrafted(VersionDrafted),
+    Published(Published),
+    Updated(WorkflowUpdated),
+    SetDefault,
+    Deactivated,
+}
+
+/// The newest version of every workflow event.
+pub const WORKFLOW_EVENT_VERSION: i64 = 1;
+
+impl WorkflowEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            WorkflowEvent::Created(_) => "WorkflowCreated",
+            WorkflowEvent::VersionDrafted(_) => "WorkflowVersionDrafted",
+            WorkflowEvent::Published(_) => "WorkflowPublished",
+            WorkflowEvent::Updated(_) => "WorkflowUpdated",
+            WorkflowEvent::SetDefault => "WorkflowSetDefault",
+            WorkflowEvent::Deactivated => "WorkflowDeactivated",
+        }
+    }
+
+    pub fn version(&self) -> i64 {
+        WORKFLOW_EVENT_VERSION
+    }
+
+    pub fn payload(&self) -> Value {
+        let value = match self {
+            WorkflowEvent::Created(e) => serde_json::to_value(e),
+            WorkflowEvent::VersionDrafted(e) => serde_json::to_value(e),
+            WorkflowEvent::Published(e) => serde_json::to_value(e),
+            WorkflowEvent::Updated(e) => serde_json::to_value(e),
+            WorkflowEvent::SetDefault | WorkflowEvent::Deactivated => Ok(Value::Object(Map::new())),
+        };
+        value.unwrap_or(Value::Null)
+    }
+
+    /// Decodes a stored event, upcasting older versions. Unknown types give `None`; an unknown version or
+    /// a payload that does not fit is an error naming the event.
+    pub fn decode(event_type: &str, version: i64, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
+        use crate::domain::codec;
+        if !event_type.starts_with("Workflow") {
+            return Ok(None);
+        }
+        let p = codec::upcast(event_type, version, payload, WORKFLOW_EVENT_VERSION, codec::no_steps)?;
+        Ok(Some(match event_type {
+            "WorkflowCreated" => WorkflowEvent::Created(codec::payload(event_type, p)?),
+            "WorkflowVersionDrafted" => WorkflowEvent::VersionDrafted(codec::payload(event_type, p)?),
+            "WorkflowPublished" => WorkflowEvent::Published(codec::payload(event_type, p)?),
+            "WorkflowUpdated" => WorkflowEvent::Updated(codec::payload(event_type, p)?),
+            "WorkflowSetDefault" => WorkflowEvent::SetDefault,
+            "WorkflowDeactivated" => WorkflowEvent::Deactivated,
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// A stored version of a workflow and whether it is the published one (a superseded version may be
+/// published again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionState {
+    pub version: i64,
+    pub published: bool,
+}
+
+/// The decision-relevant state of one workflow, loaded from its view rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowState {
+    pub id: String,
+    pub is_default: bool,
+    pub versions: Vec<VersionState>,
+}
+
+impl WorkflowState {
+    fn latest(&self) -> i64 {
+        self.versions.iter().map(|v| v.version).max().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum WorkflowCommand {
+    /// Version 1, drafted and published at once.
+    Create {
+        created: WorkflowCreated,
+        definition: Definition,
+        is_default: bool,
+    },
+    Update {
+        fields: WorkflowUpdated,
+        definition: Option<Definition>,
+        /// Publish the new definition at once (otherwise it stays a draft until /publish).
+        publish: bool,
+        set_default: bool,
+    },
+    /// Publishes a draft (the latest version when `None`).
+    Publish(Option<i64>),
+    SetDefault,
+    Deactivate,
+}
+
+/// A workflow name: 1 to 200 characters after trimming, no control characters.
+fn workflow_name(text: &str) -> Result<String, AppError> {
+    super::values::parse_text("name", text, 200).map_err(|e| AppError::validation(&e.field, e.message))
+}
+
+fn drafted(version: i64, definition: &Definition) -> Result<WorkflowEvent, AppError> {
+    let (format, steps, graph) = definition.graph()?;
+    Ok(WorkflowEvent::VersionDrafted(VersionDrafted { version, format, steps, graph }))
+}
+
+pub fn decide(
+    state: Option<&WorkflowState>,
+    command: WorkflowCommand,
+    _ctx: &super::Ctx,
+) -> Result<Vec<WorkflowEvent>, AppError> {
+    use WorkflowCommand as C;
+    let Some(state) = state else {
+        return match command {
+            C::Create { mut created, definition, is_default } => {
+                created.name = workflow_name(&created.name)?;
+                let mut events = vec![
+                    WorkflowEvent::Created(created),
+                    drafted(1, &definition)?,
+                    WorkflowEvent::Published(Published { version: 1 }),
+                ];
+                if is_default {
+                    events.push(WorkflowEvent::SetDefault);
+                }
+                Ok(events)
+            }
+            _ => Err(AppError::not_found("Workflow")),
+        };
+    };
+    match command {
+        C::Create { .. } => Err(AppError::Conflict("A workflow with this id already exists.".into())),
+        C::Update { mut fields, definition, publish, set_default } => {
+            if let Some(n) = &fields.name {
+                fields.name = Some(workflow_name(n)?);
+            }
+            let mut events = Vec::new();
+            if !fields.is_empty() {
+                events.push(WorkflowEvent::Updated(fields));
+            }
+            if let Some(def) = &definition {
+                let next = state.latest() + 1;
+                events.push(drafted(next, def)?);
+                if publish {
+                    events.push(WorkflowEvent::Published(Published { version: next }));
+                }
+            }
+            if set_default {
+                events.push(WorkflowEvent::SetDefault);
+            }
+            Ok(events)
+        }
+        C::Publish(version) => {
+            let v = version.unwrap_or(state.latest());
+            match state.versions.iter().find(|s| s.version == v) {
+                None => Err(AppError::not_found("Workflow version")),
+                Some(s) if s.published => Err(AppError::Conflict(format!("Version {v} is already published."))),
+                Some(_) => Ok(vec![WorkflowEvent::Published(Published { version: v })]),
+            }
+        }
+        C::SetDefault => Ok(vec![WorkflowEvent::SetDefault]),
+        C::Deactivate => {
+            if state.is_default {
+                return Err(AppError::Conflict(
+                    "The default workflow cannot be deactivated; make another one the default first.".into(),
+                ));
+            }
+            Ok(vec![WorkflowEvent::Deactivated])
+        }
+    }
+}
+
+#[cfg(test)]
+mod aggregate_tests {
+    use super::*;
+
+    fn ctx() -> crate::domain::Ctx {
+        crate::domain::Ctx { now: "2026-01-01T00:00:00Z".into(), environment: "sandbox".into() }
+    }
+
+    fn steps() -> Definition {
+        Definition::Steps(vec![Policy::AgeVerification])
+    }
+
+    fn state(is_default: bool) -> WorkflowState {
+        WorkflowState {
+            id: "wf_a".into(),
+            is_default,
+            versions: vec![VersionState { version: 1, published: true }, VersionState { version: 2, published: false }],
+        }
+    }
+
+    #[test]
+    fn creating_drafts_and_publishes_version_one_with_the_exact_payloads() {
+        let created = WorkflowCreated {
+            name: "  KYC  ".into(),
+            description: None,
+            data_requirements: Map::new(),
+            screening_settings: Map::new(),
+        };
+        let events =
+            decide(None, WorkflowCommand::Create { created, definition: steps(), is_default: true }, &ctx()).unwrap();
+        let types: Vec<&str> = events.iter().map(WorkflowEvent::event_type).collect();
+        assert_eq!(types, ["WorkflowCreated", "WorkflowVersionDrafted", "WorkflowPublished", "WorkflowSetDefault"]);
+        assert_eq!(
+            events[0].payload(),
+            json!({ "name": "KYC", "description": null, "data_requirements": {}, "screening_settings": {} })
+        );
+        assert_eq!(events[2].payload(), json!({ "version": 1 }));
+        assert_eq!(events[3].payload(), json!({}));
+        assert_eq!(events[1].payload()["format"], "steps");
+        assert_eq!(events[1].payload()["steps"], json!(["age_verification"]));
+    }
+
+    #[test]
+    fn an_update_drafts_after_the_latest_version_and_keeps_only_the_given_fields() {
+        let fields = WorkflowUpdated { description: Some(None), ..Default::default() };
+        let cmd = WorkflowCommand::Update { fields, definition: Some(steps()), publish: true, set_default: false };
+        let events = decide(Some(&state(false)), cmd, &ctx()).unwrap();
+        assert_eq!(events[0].payload(), json!({ "description": null }));
+        assert_eq!(events[1].payload()["version"], 3);
+        assert_eq!(events[2], WorkflowEvent::Published(Published { version: 3 }));
+        let nothing = WorkflowCommand::Update {
+            fields: Default::default(),
+            definition: None,
+            publish: false,
+            set_default: false,
+        };
+        assert!(decide(Some(&state(false)), nothing, &ctx()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn publishing_needs_an_existing_draft_and_the_default_cannot_be_deactivated() {
+        assert_eq!(
+            decide(Some(&state(false)), WorkflowCommand::Publish(None), &ctx()).unwrap(),
+            vec![WorkflowEvent::Published(Published { version: 2 })]
+        );
+        assert!(matches!(
+            decide(Some(&state(false)), WorkflowCommand::Publish(Some(1)), &ctx()),
+            Err(AppError::Conflict(_))
+        ));
+        assert!(matches!(
+            decide(Some(&state(false)), WorkflowCommand::Publish(Some(9)), &ctx()),
+            Err(AppError::NotFound(_))
+        ));
+        assert!(decide(Some(&state(true)), WorkflowCommand::Deactivate, &ctx()).is_err());
+        assert_eq!(
+            decide(Some(&state(false)), WorkflowCommand::Deactivate, &ctx()).unwrap(),
+            vec![WorkflowEvent::Deactivated]
+        );
+    }
+
+    #[test]
+    fn stored_events_decode_and_round_trip_and_unknown_versions_are_refused() {
+        for e in [
+            WorkflowEvent::Published(Published { version: 4 }),
+            WorkflowEvent::Updated(WorkflowUpdated { name: Some("x".into()), ..Default::default() }),
+            WorkflowEvent::SetDefault,
+            WorkflowEvent::Deactivated,
+        ] {
+            assert_eq!(WorkflowEvent::decode(e.event_type(), 1, &e.payload()).unwrap(), Some(e.clone()));
+        }
+        assert!(WorkflowEvent::decode("WorkflowPublished", 2, &json!({ "version": 1 })).is_err());
+        assert!(WorkflowEvent::decode("WorkflowPublished", 1, &json!({ "version": "one" })).is_err());
+        assert_eq!(WorkflowEvent::decode("SessionCreated", 1, &json!({})).unwrap(), None);
+    }
+}

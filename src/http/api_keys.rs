@@ -33,9 +33,12 @@ const WARNING: &str = "Store this secret now; it will not be shown again.";
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "API keys", operation_id = "list_api_keys",
     params(PageQuery),
     responses((status = 200, description = "The environment's keys, newest first, without secrets", body = OffsetPage<ApiKeyView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::list(&*state.read.get()?, Some(p.environment()), page.0.page(50)?)?))
+    let env = p.env();
+    let page = page.0.page(50)?;
+    Ok(Reply::ok(state.read(move |c| q::list(c, Some(env.as_str()), page)).await?))
 }
 
 /// A new key of the caller's environment.
@@ -76,6 +79,7 @@ struct CreatedApiKey {
     responses((status = 201, description = "The new key and its secret (shown once)", body = CreatedApiKey),
               (status = 403, description = "The key lacks `api_keys:write`, or asked for a key of the other environment",
                body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateApiKeyBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -109,16 +113,19 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateAp
         expires_at: b.expires_at,
     };
     let secret = cmd::create(&state.writer, p.meta(state.now()), input).await?;
-    let key = q::get(&state.read.get()?, p.environment(), &secret.id)?;
+    let env = p.env();
+    let key = state.read(move |c| q::get(c, &env, &secret.id)).await?;
     Ok(Reply::created(CreatedApiKey { key, secret: secret.secret, warning: WARNING.into() }))
 }
 
 #[utoipa::path(get, path = "/api/v1/api-keys/{api_key_id}", tag = "API keys", operation_id = "get_api_key",
     params(("api_key_id" = ApiKeyId, Path, description = "The key")),
     responses((status = 200, description = "The key, without its secret", body = ApiKeyView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<ApiKeyId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), path.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, path.as_str())).await?))
 }
 
 /// Changes to a key; absent fields stay as they are, null clears a nullable one.
@@ -157,6 +164,7 @@ struct UpdatedApiKey {
     params(("api_key_id" = ApiKeyId, Path, description = "The key")),
     request_body = UpdateApiKeyBody,
     responses((status = 200, description = "The updated key; the change applies from the next request", body = UpdatedApiKey)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -176,7 +184,8 @@ async fn update(
     };
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), update).await?;
     state.auth.invalidate();
-    let key = q::get(&state.read.get()?, p.environment(), id.as_str())?;
+    let env = p.env();
+    let key = state.read(move |c| q::get(c, &env, id.as_str())).await?;
     Ok(Reply::ok(UpdatedApiKey { key, object: "api-key".into() }))
 }
 
@@ -192,6 +201,7 @@ struct ExpiredApiKey {
     params(("api_key_id" = ApiKeyId, Path, description = "The key")),
     responses((status = 200, description = "The key no longer authenticates", body = ExpiredApiKey),
               (status = 409, description = "The key authenticating the request cannot expire itself", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn expire(state: web::Data<AppState>, p: Principal, path: ApiPath<ApiKeyId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let caller = ApiKeyId::from_stored(p.key.id.clone());
@@ -228,6 +238,7 @@ struct ClonedApiKey {
     params(("api_key_id" = ApiKeyId, Path, description = "The key to copy")),
     request_body = CloneApiKeyBody,
     responses((status = 201, description = "The new key and its secret (shown once)", body = ClonedApiKey)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn clone_key(
     state: web::Data<AppState>,
     p: Principal,
@@ -237,7 +248,8 @@ async fn clone_key(
     p.require(WRITE, &[])?;
     let source = path.into_inner();
     let secret = cmd::clone_key(&state.writer, p.meta(state.now()), source.clone(), body.0.label).await?;
-    let key = q::get(&state.read.get()?, p.environment(), &secret.id)?;
+    let env = p.env();
+    let key = state.read(move |c| q::get(c, &env, &secret.id)).await?;
     Ok(Reply::created(ClonedApiKey {
         id: key.id,
         secret: secret.secret,
@@ -277,6 +289,7 @@ struct RateLimits {
 
 #[utoipa::path(get, path = "/api/v1/rate-limits", tag = "API keys", operation_id = "get_rate_limits",
     responses((status = 200, description = "The calling key's current window", body = RateLimits)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn rate_limits(state: web::Data<AppState>, p: Principal) -> ApiResult {
     let now = state.clock.now().unix_timestamp();
     let limit = if p.key.key_type == "publishable" { 10 } else { state.config.rate_limit_rpm };

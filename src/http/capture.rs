@@ -70,8 +70,8 @@ impl RequestIdExt for HttpRequest {
 }
 
 async fn state_of(state: &AppState, id: &str) -> Result<HttpResponse, AppError> {
-    let conn = state.read.get()?;
-    Ok(HttpResponse::Ok().json(q::capture_state(&conn, &state.keyring, id)?))
+    let (keyring, id) = (state.keyring.clone(), id.to_string());
+    Ok(HttpResponse::Ok().json(state.read(move |c| q::capture_state(c, &keyring, &id)).await?))
 }
 
 /// The capture cookie's value from the request's Cookie header, if any.
@@ -107,9 +107,15 @@ struct Admitted {
     cookie: Option<String>,
 }
 
+/// What the presented token is (a one-time link, used or not, or a session's own token).
+async fn link_access(state: &AppState, cred: &CaptureToken) -> Result<LinkAccess, AppError> {
+    let (keyring, now, cred) = (state.keyring.clone(), state.now(), cred.clone());
+    state.read(move |c| cmd::link_access(c, &keyring, &cred, &now)).await
+}
+
 async fn admit(state: &AppState, req: &HttpRequest, what: &str, token: String) -> Result<Admitted, AppError> {
     let mut cred = credential(req, token);
-    let access = cmd::link_access(&*state.read.get()?, &state.keyring, &cred, &state.now());
+    let access = link_access(state, &cred).await;
     let access = access.inspect_err(|e| log_failure(what, e))?;
     if !matches!(access, LinkAccess::Unused { .. }) {
         return Ok(Admitted { cred, cookie: None });
@@ -189,15 +195,13 @@ fn gone_page(retry: Option<&str>) -> HttpResponse {
     responses(
         (status = 200, description = "The hosted capture page (an invalid token shows its expired-or-invalid screen)", content_type = "text/html", body = String),
         (status = 410, description = "The one-time link was used by another browser, revoked or expired", content_type = "text/html", body = String)))]
+#[tracing::instrument(skip_all)]
 async fn page(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
     // A GET never consumes a one-time link (mail scanners and chat previews fetch links); the first action
     // does. Opening the page through the session's own token starts capture (pending -> capturing). An
     // invalid token still gets the page, which shows its "expired or invalid" screen.
     let cred = credential(&req, token.into_inner());
-    let access = match state.read.get() {
-        Ok(conn) => cmd::link_access(&conn, &state.keyring, &cred, &state.now()),
-        Err(e) => Err(e),
-    };
+    let access = link_access(&state, &cred).await;
     match access {
         Ok(LinkAccess::NotALink) => {
             let opened =
@@ -221,16 +225,19 @@ async fn page(state: web::Data<AppState>, req: HttpRequest, token: web::Path<Str
     params(("token" = String, Path, description = "The capture token")),
     responses((status = 200, description = "What the capture page shows next", body = CaptureState),
         (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn session(
     state: web::Data<AppState>,
     req: HttpRequest,
     token: ApiPath<String>,
 ) -> Result<HttpResponse, AppError> {
-    let conn = state.read.get()?;
     let cred = credential(&req, token.into_inner());
-    let s = cmd::session_for_token(&conn, &state.keyring, &cred, &state.now())
+    let (keyring, now) = (state.keyring.clone(), state.now());
+    let s = state
+        .read(move |c| cmd::session_for_token(c, &keyring, &cred, &now))
+        .await
         .inspect_err(|e| log_failure("session", e))?;
-    Ok(HttpResponse::Ok().json(q::capture_state(&conn, &state.keyring, &s.id)?))
+    state_of(&state, &s.id).await
 }
 
 async fn step(
@@ -270,6 +277,7 @@ fn must_be_true() -> utoipa::openapi::Object {
     responses((status = 200, description = "Consent recorded", body = CaptureState),
         (status = 409, description = "The session cannot be captured in its status.", body = ErrorBody),
         (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn consent(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -305,6 +313,7 @@ struct DocumentTypeBody {
     responses((status = 200, description = "The document type is chosen", body = CaptureState),
         (status = 409, description = "The session cannot be captured in its status.", body = ErrorBody),
         (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn document_type(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -371,6 +380,7 @@ struct SelfieForm {
         (status = 409, description = "Consent is missing or the session cannot be captured in its status.", body = ErrorBody),
         (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody),
         (status = 422, description = "A field is missing or unknown, or the file is not a readable JPEG, PNG, WebP or PDF (`errors` names it).", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn documents(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -398,6 +408,7 @@ async fn documents(
         (status = 409, description = "Consent is missing or the session cannot be captured in its status.", body = ErrorBody),
         (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody),
         (status = 422, description = "A field is unknown, or the file is not a readable JPEG, PNG or WebP photo (`errors` names it).", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn selfie(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -436,6 +447,7 @@ struct UserDataSaved {
     responses((status = 200, description = "The data is saved", body = UserDataSaved),
         (status = 409, description = "The session cannot be captured in its status.", body = ErrorBody),
         (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn user_data(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -502,6 +514,7 @@ struct SignalsRecorded {
     responses((status = 200, description = "Recorded", body = SignalsRecorded),
         (status = 409, description = "The session cannot be captured in its status.", body = ErrorBody),
         (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn fraud_signals(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -538,6 +551,7 @@ struct CaptureCompleted {
     responses((status = 200, description = "Capture is finished", body = CaptureCompleted),
         (status = 409, description = "The session cannot be submitted in its status, or a required step is missing (`detail` names it).", body = ErrorBody),
         (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn complete(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -548,7 +562,7 @@ async fn complete(
         let meta = meta(&state, &req);
         let (id, status) = cmd::submit(&state.writer, meta.clone(), SessionRef::Token(a.cred.clone())).await?;
         if status == "processing" {
-            super::sessions::spawn_processing(state.clone(), meta, id.clone());
+            state.processing.spawn(meta, id.clone());
         }
         Ok(HttpResponse::Ok().json(CaptureCompleted {
             session_id: SessionId::from_stored(id),
@@ -581,6 +595,7 @@ struct OutcomeApplied {
         (status = 409, description = "The session cannot take an outcome in its status.", body = ErrorBody),
         (status = 403, description = "The session is not a sandbox session.", body = ErrorBody),
         (status = 410, description = "The one-time link was used by another browser, revoked or expired.", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn sandbox_outcome(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -595,7 +610,7 @@ async fn sandbox_outcome(
             SandboxOutcome::NeedsReview => SimulateAction::NeedsReview,
         };
         let at = SessionRef::Token(a.cred.clone());
-        let (id, status, result) = cmd::simulate(&state.writer, meta(&state, &req), at, action).await?;
+        let (id, status, result) = state.processing.simulate(meta(&state, &req), at, action).await?;
         Ok(HttpResponse::Ok().json(OutcomeApplied {
             session_id: SessionId::from_stored(id),
             status: SessionStatus::from_stored(&status)?,

@@ -298,12 +298,14 @@ fn check_example() -> serde_json::Value {
         "completed_at": "2025-01-12T10:00:00Z"})),
         (status = 404, description = "The `identity_id` or `session_id` names nothing in this environment", body = ErrorBody),
         (status = 409, description = "The identity has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateCheckBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
     let input = b.input(&[b.check_type], Vec::new())?;
     let ids = cmd::create(&state.writer, state.screening.current(), p.meta(state.now()), vec![input], false).await?;
-    Ok(Reply::created(q::get(&state.read.get()?, &state.keyring, p.environment(), &ids[0])?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::created(state.read(move |c| q::get(c, &keyring, &env, &ids[0])).await?))
 }
 
 /// The checks of one `POST /checks/full`.
@@ -319,6 +321,7 @@ pub struct CheckBatch {
         example = json!({"batch_id": "batch_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": []})),
         (status = 404, description = "The `identity_id` or `session_id` names nothing in this environment", body = ErrorBody),
         (status = 409, description = "The identity has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create_full(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateChecksBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -335,9 +338,8 @@ async fn create_full(state: web::Data<AppState>, p: Principal, body: ApiBody<Cre
     let input = b.input(if types.is_empty() { &[CheckType::Sanction] } else { &types }, errors)?;
     let inputs = types.iter().map(|t| CreateCheck { check_type: *t, ..input.clone() }).collect();
     let ids = cmd::create(&state.writer, state.screening.current(), p.meta(state.now()), inputs, true).await?;
-    let conn = state.read.get()?;
-    let data =
-        ids.iter().map(|id| q::get(&conn, &state.keyring, p.environment(), id)).collect::<Result<Vec<_>, _>>()?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let data: Vec<_> = state.read(move |c| ids.iter().map(|id| q::get(c, &keyring, &env, id)).collect()).await?;
     let batch_id = data
         .first()
         .and_then(|c| c.batch_id.clone())
@@ -391,6 +393,7 @@ impl CheckListQuery {
     params(CheckListQuery, CheckLinkQuery),
     responses((status = 200, description = "Checks of this environment, newest first", body = OffsetPage<CheckView>,
         example = json!({"data": [], "pagination": {"total": 0, "limit": 25, "offset": 0}}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(
     state: web::Data<AppState>,
     p: Principal,
@@ -401,15 +404,18 @@ async fn list(
     let (mut f, page) = query.0.filter()?;
     f.identity_id = links.0.identity_id;
     f.session_id = links.0.session_id;
-    Ok(Reply::ok(q::list(&state.read.get()?, &state.keyring, p.environment(), &f, page)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::list(c, &keyring, &env, &f, page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/checks/{check_id}", tag = "Checks", operation_id = "get_check",
     params(("check_id" = CheckId, Path, description = "The check")),
     responses((status = 200, description = "The check with its hits", body = CheckView, example = check_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &path)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &path)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/checks/{check_id}/hits", tag = "Checks", operation_id = "list_check_hits",
@@ -417,9 +423,11 @@ async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -
     responses((status = 200, description = "The hits of the check's latest run, best first (one page)",
         body = OffsetPage<HitView>,
         example = json!({"data": [], "pagination": {"total": 0, "limit": 0, "offset": 0}}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn hits(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    let check = q::get(&state.read.get()?, &state.keyring, p.environment(), &path)?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let check = state.read(move |c| q::get(c, &keyring, &env, &path)).await?;
     let total = check.hits.len() as i64;
     Ok(Reply::ok(OffsetPage::new(check.hits, total, Page { limit: total, offset: 0 })))
 }
@@ -451,6 +459,7 @@ pub struct DismissResult {
         example = json!({"check_id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "dismissed_count": 1})),
         (status = 404, description = "No such check, or a `hit_ids` entry is not a hit of its latest run", body = ErrorBody),
         (status = 409, description = "The check has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn dismiss(
     state: web::Data<AppState>,
     p: Principal,
@@ -476,10 +485,12 @@ async fn dismiss(
     responses((status = 200, description = "The check after running again on its stored subject against the \
         current lists (earlier dismissals apply)", body = CheckView, example = check_example),
         (status = 409, description = "The check has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn rerun(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::rerun(&state.writer, state.screening.current(), p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/checks/{check_id}/redact", tag = "Checks", operation_id = "redact_check",
@@ -488,10 +499,12 @@ async fn rerun(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>)
         body = CheckView, example = check_example),
         (status = 409, description = "Already redacted, or the data belongs to the check's identity (redact the \
             identity instead)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require("redact:write", &[WRITE])?;
     let id = cmd::redact(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }
 
 /// Tags to add or set: `tags`, `tag`, or both (adding none changes nothing; setting none clears them).
@@ -519,10 +532,12 @@ pub struct CheckTags {
     pub tags: Vec<String>,
 }
 
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn tag_command(state: web::Data<AppState>, p: Principal, id: CheckId, change: TagChange) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::tags(&state.writer, p.meta(state.now()), id, change).await?;
-    let check = q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let check = state.read(move |c| q::get(c, &keyring, &env, &id)).await?;
     Ok(Reply::ok(CheckTags { id: check.id, tags: check.tags }))
 }
 
@@ -532,6 +547,7 @@ async fn tag_command(state: web::Data<AppState>, p: Principal, id: CheckId, chan
     responses((status = 200, description = "The check's tags", body = CheckTags,
         example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["kyc", "review"]})),
         (status = 409, description = "The check has been redacted, or would carry more than 50 tags", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn add_tags(
     state: web::Data<AppState>,
     p: Principal,
@@ -549,6 +565,7 @@ async fn add_tags(
     responses((status = 200, description = "The check's tags (replaced)", body = CheckTags,
         example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": ["a"]})),
         (status = 409, description = "The check has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
@@ -565,6 +582,7 @@ async fn set_tags(
     responses((status = 200, description = "The check's tags (without this one)", body = CheckTags,
         example = json!({"id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "tags": []})),
         (status = 409, description = "The check has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn remove_tag(state: web::Data<AppState>, p: Principal, path: ApiPath<(CheckId, Tag)>) -> ApiResult {
     let (id, tag) = path.into_inner();
     tag_command(state, p, id, TagChange::Remove(tag)).await
@@ -575,6 +593,7 @@ async fn remove_tag(state: web::Data<AppState>, p: Principal, path: ApiPath<(Che
     params(("session_id" = SessionId, Path, description = "The session"), CheckListQuery),
     responses((status = 200, description = "The session's checks, newest first", body = OffsetPage<CheckView>,
         example = json!({"data": [], "pagination": {"total": 0, "limit": 25, "offset": 0}}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn session_checks(
     state: web::Data<AppState>,
     p: Principal,
@@ -582,13 +601,10 @@ async fn session_checks(
     query: ApiQuery<CheckListQuery>,
 ) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    let conn = state.read.get()?;
-    if !q::session_exists(&conn, p.environment(), path.as_str())? {
-        return Err(AppError::not_found("Session"));
-    }
     let (mut f, page) = query.0.filter()?;
     f.session_id = Some(path.into_inner());
-    Ok(Reply::ok(q::list(&conn, &state.keyring, p.environment(), &f, page)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::session_checks(c, &keyring, &env, &f, page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/checks", tag = "Checks",
@@ -596,6 +612,7 @@ async fn session_checks(
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), CheckListQuery),
     responses((status = 200, description = "The identity's checks, newest first", body = OffsetPage<CheckView>,
         example = json!({"data": [], "pagination": {"total": 0, "limit": 25, "offset": 0}}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn identity_checks(
     state: web::Data<AppState>,
     p: Principal,
@@ -603,11 +620,9 @@ async fn identity_checks(
     query: ApiQuery<CheckListQuery>,
 ) -> ApiResult {
     p.require(READ, &[WRITE, "identities:read"])?;
-    let conn = state.read.get()?;
-    let id = crate::queries::identities::require(&conn, p.environment(), path.as_str())?;
-    let (mut f, page) = query.0.filter()?;
-    f.identity_id = Some(IdentityId::from_stored(id));
-    Ok(Reply::ok(q::list(&conn, &state.keyring, p.environment(), &f, page)?))
+    let (f, page) = query.0.filter()?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::identity_checks(c, &keyring, &env, path.as_str(), f, page)).await?))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -14,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/docs", web::get().to(page)).route("/docs/", web::get().to(redirect));
 }
 
+#[tracing::instrument(skip_all)]
 async fn page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -25,6 +26,7 @@ async fn page() -> HttpResponse {
         .body(PAGE)
 }
 
+#[tracing::instrument(skip_all)]
 async fn redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs")).finish()
 }

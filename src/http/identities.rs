@@ -214,6 +214,7 @@ fn page_of(limit: Option<i64>, offset: Option<i64>, default_limit: i64) -> Resul
     params(ListQuery),
     responses((status = 200, description = "A page of identities, newest first (an offset page, or a cursor page when any page[...] parameter is sent)",
         body = IdentityListPage)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<ListQuery>) -> ApiResult {
     p.require(READ, &[])?;
     let query = query.0;
@@ -225,7 +226,7 @@ async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<ListQuer
         archived: if query.include_archived.unwrap_or(false) { Archived::Include } else { Archived::Exclude },
         ..Default::default()
     };
-    let conn = state.read.get()?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
     if query.page_after.is_some() || query.page_before.is_some() || query.page_size.is_some() {
         let size = query.page_size.unwrap_or(25);
         if !(1..=100).contains(&size) {
@@ -237,11 +238,12 @@ async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<ListQuer
             (None, Some(b)) => Cursor::Before(b.into_string()),
             (None, None) => Cursor::First,
         };
-        let page = q::list_cursor(&conn, &state.keyring, p.environment(), &criteria, cursor, size)?;
+        let page = state.read(move |c| q::list_cursor(c, &keyring, &env, &criteria, cursor, size)).await?;
         return Ok(Reply::ok(IdentityListPage::Cursor(page)));
     }
     let page = page_of(query.limit, query.offset, 25)?;
-    Ok(Reply::ok(IdentityListPage::Offset(q::list_offset(&conn, &state.keyring, p.environment(), &criteria, page)?)))
+    let page = state.read(move |c| q::list_offset(c, &keyring, &env, &criteria, page)).await?;
+    Ok(Reply::ok(IdentityListPage::Offset(page)))
 }
 
 /// The identity list: offset pages by default, cursor pages when a `page[...]` parameter is sent.
@@ -259,6 +261,7 @@ pub enum IdentityListPage {
         (status = 200, description = "`upsert` returned the existing identity", body = q::CreatedIdentity),
         (status = 404, description = "The identity type does not exist", body = ErrorBody),
         (status = 409, description = "An identity with this external_ref exists", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateIdentityBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -284,7 +287,10 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateId
             created_at: summary.created_at,
             upserted: false,
         },
-        None => q::created(&state.read.get()?, p.environment(), &outcome.id, true)?,
+        None => {
+            let env = p.env();
+            state.read(move |c| q::created(c, &env, &outcome.id, true)).await?
+        }
     };
     Ok(if outcome.created { Reply::created(body) } else { Reply::ok(body) })
 }
@@ -292,9 +298,11 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateId
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}", tag = TAG, operation_id = "get_identity",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     responses((status = 200, description = "The identity", body = q::Identity)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(READ, &[])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), path.as_str())?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, path.as_str())).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/identities/{identity_id}", tag = TAG, operation_id = "update_identity",
@@ -303,6 +311,7 @@ async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef
     responses(
         (status = 200, description = "The updated identity", body = q::Identity),
         (status = 409, description = "Another identity has this external_ref, or the identity is redacted or merged", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -320,7 +329,8 @@ async fn update(
         pii,
     };
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), input).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }
 
 /// The answer to a redaction.
@@ -337,6 +347,7 @@ pub struct Redacted {
     responses(
         (status = 200, description = "Personal data erased; the record stays for audit", body = Redacted),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require("redact:write", &[WRITE])?;
     let id = cmd::redact(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -350,12 +361,14 @@ async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/export", tag = TAG, operation_id = "export_identity",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     responses((status = 200, description = "Everything held about the person (GDPR Art. 15)", body = q::IdentityExport)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(READ, &[])?;
     let now = state.now();
     // The export itself is audited (api.identity.export) before the data leaves.
     let id = cmd::simple(&state.writer, p.meta(now.clone()), path.into_inner(), IdentityCommand::RecordExport).await?;
-    Ok(Reply::ok(q::export(&state.read.get()?, &state.keyring, p.environment(), &id, &now)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::export(c, &keyring, &env, &id, &now)).await?))
 }
 
 /// Declares a search body: its own criteria, then the personal-data fields that have a blind index (each
@@ -439,6 +452,7 @@ fn search_criteria(pii: values::PersonalData) -> Result<std::collections::BTreeM
 #[utoipa::path(post, path = "/api/v1/identities/search", tag = TAG, operation_id = "search_identities",
     request_body = SearchBody,
     responses((status = 200, description = "Matching identities", body = OffsetPage<q::Identity>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn search(state: web::Data<AppState>, p: Principal, body: ApiBody<SearchBody>) -> ApiResult {
     p.require(READ, &[])?;
     let b = body.0;
@@ -450,7 +464,8 @@ async fn search(state: web::Data<AppState>, p: Principal, body: ApiBody<SearchBo
         country: b.country,
         ..Default::default()
     };
-    Ok(Reply::ok(q::list_offset(&state.read.get()?, &state.keyring, p.environment(), &criteria, page)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::list_offset(c, &keyring, &env, &criteria, page)).await?))
 }
 
 search_body!(
@@ -503,6 +518,7 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[utoipa::path(post, path = "/api/v1/identities/search/advanced", tag = TAG, operation_id = "advanced_search_identities",
     request_body = AdvancedSearchBody,
     responses((status = 200, description = "Matching identities", body = OffsetPage<q::Identity>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn advanced_search(state: web::Data<AppState>, p: Principal, body: ApiBody<AdvancedSearchBody>) -> ApiResult {
     p.require(READ, &[])?;
     let b = body.0;
@@ -532,12 +548,14 @@ async fn advanced_search(state: web::Data<AppState>, p: Principal, body: ApiBody
         custom_fields: b.custom_fields.unwrap_or_default().into_iter().collect(),
         external_ref_contains: None,
     };
-    Ok(Reply::ok(q::list_offset(&state.read.get()?, &state.keyring, p.environment(), &criteria, page)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::list_offset(c, &keyring, &env, &criteria, page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/audit-log", tag = TAG, operation_id = "identity_audit_log",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), PageQuery),
     responses((status = 200, description = "The identity's trail and its sessions', newest first", body = OffsetPage<q::AuditEntry>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn audit_log(
     state: web::Data<AppState>,
     p: Principal,
@@ -545,9 +563,8 @@ async fn audit_log(
     query: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require(READ, &[])?;
-    let conn = state.read.get()?;
-    let id = q::require(&conn, p.environment(), path.as_str())?;
-    Ok(Reply::ok(q::audit_log(&conn, &id, query.0.page(50)?)?))
+    let (env, page) = (p.env(), query.0.page(50)?);
+    Ok(Reply::ok(state.read(move |c| q::audit_log_by_ref(c, &env, path.as_str(), page)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -564,10 +581,11 @@ pub struct TagsBody {
     pub tags: Vec<Tag>,
 }
 
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn tag_command(state: web::Data<AppState>, p: Principal, id: IdentityRef, command: IdentityCommand) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), id, command).await?;
-    Ok(Reply::ok(q::tags_of(&state.read.get()?, &id)?))
+    Ok(Reply::ok(state.read(move |c| q::tags_of(c, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/tags/add", tag = TAG, operation_id = "add_identity_tag",
@@ -576,6 +594,7 @@ async fn tag_command(state: web::Data<AppState>, p: Principal, id: IdentityRef, 
     responses(
         (status = 200, description = "The identity's tags", body = q::IdentityTags),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn add_tag(
     state: web::Data<AppState>,
     p: Principal,
@@ -591,6 +610,7 @@ async fn add_tag(
     responses(
         (status = 200, description = "The identity's tags", body = q::IdentityTags),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn remove_tag(
     state: web::Data<AppState>,
     p: Principal,
@@ -606,6 +626,7 @@ async fn remove_tag(
     responses(
         (status = 200, description = "The identity's tags", body = q::IdentityTags),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
@@ -621,10 +642,12 @@ async fn set_tags(
     responses(
         (status = 200, description = "Archived (the status is unchanged)", body = q::ArchiveState),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), path.into_inner(), IdentityCommand::Archive).await?;
-    Ok(Reply::ok(q::archive_state(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::archive_state(c, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/restore", tag = TAG, operation_id = "restore_identity",
@@ -632,16 +655,20 @@ async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<Identit
     responses(
         (status = 200, description = "The restored identity", body = q::Identity),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn restore(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), path.into_inner(), IdentityCommand::Restore).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }
 
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn monitoring(state: web::Data<AppState>, p: Principal, id: IdentityRef, command: IdentityCommand) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::simple(&state.writer, p.meta(state.now()), id, command).await?;
-    Ok(Reply::ok(q::monitoring_state(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::monitoring_state(c, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/monitoring/pause", tag = TAG, operation_id = "pause_identity_monitoring",
@@ -649,6 +676,7 @@ async fn monitoring(state: web::Data<AppState>, p: Principal, id: IdentityRef, c
     responses(
         (status = 200, description = "Monitoring state", body = q::MonitoringState),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn pause(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     monitoring(state, p, path.into_inner(), IdentityCommand::PauseMonitoring).await
 }
@@ -658,6 +686,7 @@ async fn pause(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityR
     responses(
         (status = 200, description = "Monitoring state", body = q::MonitoringState),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     monitoring(state, p, path.into_inner(), IdentityCommand::ResumeMonitoring).await
 }
@@ -665,11 +694,11 @@ async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/custom-fields", tag = TAG, operation_id = "get_identity_custom_fields",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     responses((status = 200, description = "Custom field values", body = q::IdentityCustomFields)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get_custom_fields(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require(READ, &[])?;
-    let conn = state.read.get()?;
-    let id = q::require(&conn, p.environment(), path.as_str())?;
-    Ok(Reply::ok(q::custom_fields_of(&conn, &state.keyring, &id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::custom_fields_by_ref(c, &keyring, &env, path.as_str())).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -695,6 +724,7 @@ fn custom_field_values_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schem
     responses(
         (status = 200, description = "Custom field values", body = q::IdentityCustomFields),
         (status = 409, description = "The identity's state does not allow this (redacted, merged, already archived, ...)", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_custom_fields(
     state: web::Data<AppState>,
     p: Principal,
@@ -704,7 +734,8 @@ async fn set_custom_fields(
     p.require(WRITE, &[])?;
     let id =
         cmd::set_custom_fields(&state.writer, p.meta(state.now()), path.into_inner(), body.0.custom_fields).await?;
-    Ok(Reply::ok(q::custom_fields_of(&state.read.get()?, &state.keyring, &id)?))
+    let keyring = state.keyring.clone();
+    Ok(Reply::ok(state.read(move |c| q::custom_fields_of(c, &keyring, &id)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -728,32 +759,6 @@ pub struct MergeMultipleBody {
     pub redact_secondary: bool,
 }
 
-/// What a merge would move onto the primary.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MergeTransfer {
-    pub sessions: i64,
-    pub tags: Vec<String>,
-    pub custom_fields: Vec<String>,
-    pub relationships: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MergePreview {
-    pub primary: q::Identity,
-    pub secondary: q::Identity,
-    pub can_merge: bool,
-    pub blockers: Vec<String>,
-    pub would_transfer: MergeTransfer,
-    /// merged or redacted
-    pub secondary_status_after: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MergeResult {
-    pub primary: q::Identity,
-    pub secondary: q::Identity,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MergeMultipleResult {
     pub primary: q::Identity,
@@ -761,61 +766,34 @@ pub struct MergeMultipleResult {
     pub merged_ids: Vec<String>,
 }
 
-/// The two refs name one identity: a conflict with what is stored (an id and its own external_ref differ as
-/// text), so a 409 rather than a field error.
-fn same_identity() -> AppError {
-    AppError::Conflict("The primary and the secondary are the same identity.".into())
-}
-
 #[utoipa::path(post, path = "/api/v1/identities/merge/preview", tag = TAG, operation_id = "preview_identity_merge",
     request_body = MergeBody,
     responses(
-        (status = 200, description = "What the merge would do; nothing is written", body = MergePreview),
+        (status = 200, description = "What the merge would do; nothing is written", body = q::MergePreview),
         (status = 404, description = "The primary or secondary identity does not exist", body = ErrorBody),
         (status = 409, description = "Both refer to the same identity", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn merge_preview(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody>) -> ApiResult {
     p.require(READ, &[])?;
     let b = body.0;
-    let conn = state.read.get()?;
-    let primary = q::resolve(&conn, p.environment(), b.primary_identity_id.as_str())?
-        .ok_or_else(|| AppError::NotFound("Primary identity not found.".into()))?;
-    let secondary = q::resolve(&conn, p.environment(), b.secondary_identity_id.as_str())?
-        .ok_or_else(|| AppError::NotFound("Secondary identity not found.".into()))?;
-    if primary == secondary {
-        return Err(same_identity());
-    }
-    let primary_obj = q::get(&conn, &state.keyring, p.environment(), &primary)?;
-    let secondary_obj = q::get(&conn, &state.keyring, p.environment(), &secondary)?;
-    let blockers: Vec<String> = match secondary_obj.status.as_str() {
-        "redacted" => vec!["the secondary identity is redacted".into()],
-        "merged" => vec!["the secondary identity has already been merged".into()],
-        _ => vec![],
-    };
-    let tags: Vec<String> = secondary_obj.tags.iter().filter(|t| !primary_obj.tags.contains(t)).cloned().collect();
-    let custom_fields: Vec<String> =
-        secondary_obj.custom_fields.keys().filter(|k| !primary_obj.custom_fields.contains_key(*k)).cloned().collect();
-    let links = crate::queries::relationships::all_for(&conn, &secondary, false)?;
-    Ok(Reply::ok(MergePreview {
-        can_merge: blockers.is_empty(),
-        blockers,
-        would_transfer: MergeTransfer {
-            sessions: secondary_obj.session_count,
-            tags,
-            custom_fields,
-            relationships: links.len() as i64,
-        },
-        secondary_status_after: if b.redact_secondary { "redacted" } else { "merged" }.into(),
-        primary: primary_obj,
-        secondary: secondary_obj,
-    }))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let (primary, secondary) = (b.primary_identity_id, b.secondary_identity_id);
+    Ok(Reply::ok(
+        state
+            .read(move |c| {
+                q::merge_preview(c, &keyring, &env, primary.as_str(), secondary.as_str(), b.redact_secondary)
+            })
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/merge", tag = TAG, operation_id = "merge_identities",
     request_body = MergeBody,
     responses(
-        (status = 200, description = "Both identities after the merge", body = MergeResult),
+        (status = 200, description = "Both identities after the merge", body = q::MergeResult),
         (status = 404, description = "The primary or secondary identity does not exist", body = ErrorBody),
         (status = 409, description = "Both refer to the same identity", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn merge(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -823,12 +801,9 @@ async fn merge(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody
     let (primary, merged) =
         cmd::merge(&state.writer, p.meta(state.now()), b.primary_identity_id, vec![b.secondary_identity_id], options)
             .await?;
-    let conn = state.read.get()?;
     let secondary = merged.first().cloned().unwrap_or_default();
-    Ok(Reply::ok(MergeResult {
-        primary: q::get(&conn, &state.keyring, p.environment(), &primary)?,
-        secondary: q::get(&conn, &state.keyring, p.environment(), &secondary)?,
-    }))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::merge_result(c, &keyring, &env, &primary, &secondary)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/merge-multiple", tag = TAG, operation_id = "merge_multiple_identities",
@@ -837,6 +812,7 @@ async fn merge(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeBody
         (status = 200, description = "The primary after the merges", body = MergeMultipleResult),
         (status = 404, description = "The primary or a secondary identity does not exist", body = ErrorBody),
         (status = 409, description = "A secondary is the primary itself", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn merge_multiple(state: web::Data<AppState>, p: Principal, body: ApiBody<MergeMultipleBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -847,11 +823,9 @@ async fn merge_multiple(state: web::Data<AppState>, p: Principal, body: ApiBody<
     let (primary, merged) =
         cmd::merge(&state.writer, p.meta(state.now()), b.primary_identity_id, b.secondary_identity_ids, options)
             .await?;
-    Ok(Reply::ok(MergeMultipleResult {
-        primary: q::get(&state.read.get()?, &state.keyring, p.environment(), &primary)?,
-        merged_count: merged.len() as i64,
-        merged_ids: merged,
-    }))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let primary = state.read(move |c| q::get(c, &keyring, &env, &primary)).await?;
+    Ok(Reply::ok(MergeMultipleResult { primary, merged_count: merged.len() as i64, merged_ids: merged }))
 }
 
 /// Where cross-session image matches come from.
@@ -878,6 +852,7 @@ pub struct ImageMatchQuery {
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/image-matches", tag = TAG, operation_id = "identity_image_matches",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), ImageMatchQuery),
     responses((status = 200, description = "Other identities with similar selfies or document photos", body = OffsetPage<q::ImageMatch>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn image_matches(
     state: web::Data<AppState>,
     p: Principal,
@@ -896,9 +871,8 @@ async fn image_matches(
         ImageSource::DocumentFront => "document_front",
     });
     let page = page_of(query.limit, query.offset, 20)?;
-    let conn = state.read.get()?;
-    let id = q::require(&conn, p.environment(), path.as_str())?;
-    Ok(Reply::ok(q::image_matches(&conn, p.environment(), &id, threshold, source, page)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::image_matches(c, &env, path.as_str(), threshold, source, page)).await?))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -104,6 +104,7 @@ struct ListsQuery {
     params(ListsQuery, PageQuery),
     responses((status = 200, description = "The environment's lists, newest first", body = OffsetPage<ListView>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 25, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(
     state: web::Data<AppState>,
     p: Principal,
@@ -118,7 +119,9 @@ async fn list(
         is_active: query.is_active,
         include_archived: query.include_archived.unwrap_or(false),
     };
-    Ok(Reply::ok(q::list(&state.read.get()?, p.environment(), &filter, page.0.page(25)?)?))
+    let env = p.env();
+    let page = page.0.page(25)?;
+    Ok(Reply::ok(state.read(move |c| q::list(c, &env, &filter, page)).await?))
 }
 
 /// A new custom list.
@@ -135,6 +138,7 @@ struct CreateListBody {
 #[utoipa::path(post, path = "/api/v1/lists", tag = "Lists", operation_id = "create_list",
     request_body = CreateListBody,
     responses((status = 201, description = "The new list", body = ListView, example = list_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateListBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -145,16 +149,19 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateLi
         description: b.description,
     };
     let id = cmd::create(&state.writer, state.keyring.clone(), p.meta(state.now()), input).await?;
-    Ok(Reply::created(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::created(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/lists/{list_id}", tag = "Lists", operation_id = "get_list",
     params(("list_id" = ListId, Path, description = "The list")),
     responses((status = 200, description = "The list, with the workflows that use it", body = ListView,
         example = list_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &path)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &path)).await?))
 }
 
 /// Changes to a list; omitted fields stay as they are. The list type cannot change.
@@ -175,6 +182,7 @@ struct UpdateListBody {
     request_body = UpdateListBody,
     responses((status = 200, description = "The updated list", body = ListView, example = list_example),
         (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -185,7 +193,8 @@ async fn update(
     let b = body.0;
     let u = UpdateList { name: b.name, description: b.description, match_mode: b.match_mode, is_active: b.is_active };
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), u).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/lists/{list_id}/archive", tag = "Lists", operation_id = "archive_list",
@@ -193,10 +202,12 @@ async fn update(
     responses((status = 200, description = "The archived list (archiving again changes nothing)", body = ListView,
         example = list_example),
         (status = 409, description = "Active workflows still use the list", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::archive(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/lists/{list_id}/items", tag = "Lists", operation_id = "list_list_items",
@@ -204,6 +215,7 @@ async fn archive(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>
     responses((status = 200, description = "The list's items, in the order they were added",
         body = OffsetPage<ListItemView>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn items(
     state: web::Data<AppState>,
     p: Principal,
@@ -211,7 +223,9 @@ async fn items(
     page: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::items(&state.read.get()?, &state.keyring, p.environment(), &path, page.0.page(50)?)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let page = page.0.page(50)?;
+    Ok(Reply::ok(state.read(move |c| q::items(c, &keyring, &env, &path, page)).await?))
 }
 
 /// One item to add.
@@ -240,6 +254,7 @@ impl From<ItemBody> for NewItem {
     request_body = ItemBody,
     responses((status = 201, description = "The new item", body = ListItemView, example = item_example),
         (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn add_item(
     state: web::Data<AppState>,
     p: Principal,
@@ -250,7 +265,8 @@ async fn add_item(
     let list_id = path.into_inner();
     let new = vec![NewItem::from(body.0)];
     let ids = cmd::add_items(&state.writer, p.meta(state.now()), list_id.clone(), new, Batch::Single).await?;
-    Ok(Reply::created(q::item(&state.read.get()?, &state.keyring, p.environment(), &list_id, &ids[0])?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::created(state.read(move |c| q::item(c, &keyring, &env, &list_id, &ids[0])).await?))
 }
 
 /// Items to add, all or none.
@@ -262,8 +278,9 @@ struct BulkBody {
     items: Vec<ItemBody>,
 }
 
-fn added(state: &AppState, p: &Principal, list_id: &ListId, ids: &[ListItemId]) -> ApiResult {
-    Ok(Reply::created(q::items_added(&state.read.get()?, &state.keyring, p.environment(), list_id, ids)?))
+async fn added(state: &AppState, p: &Principal, list_id: ListId, ids: Vec<ListItemId>) -> ApiResult {
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::created(state.read(move |c| q::items_added(c, &keyring, &env, &list_id, &ids)).await?))
 }
 
 fn added_example() -> Value {
@@ -275,12 +292,13 @@ fn added_example() -> Value {
     request_body = BulkBody,
     responses((status = 201, description = "The new items, in input order", body = ItemsAdded, example = added_example),
         (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn bulk(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>, body: ApiBody<BulkBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let list_id = path.into_inner();
     let new = body.0.items.into_iter().map(NewItem::from).collect();
     let ids = cmd::add_items(&state.writer, p.meta(state.now()), list_id.clone(), new, Batch::Bulk).await?;
-    added(&state, &p, &list_id, &ids)
+    added(&state, &p, list_id, ids).await
 }
 
 /// A CSV file whose header row names the list type's value keys (plus `notes`); at most 1,000 rows
@@ -300,12 +318,13 @@ struct ListImportForm {
     responses((status = 201, description = "The imported items, in file order", body = ItemsAdded,
         example = added_example),
         (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn import(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>, upload: Upload) -> ApiResult {
     p.require(WRITE, &[])?;
     let list_id = path.into_inner();
     let file = upload.file.ok_or_else(|| AppError::validation("file", "a CSV file is required"))?;
     let ids = cmd::import_csv(&state.writer, p.meta(state.now()), list_id.clone(), file).await?;
-    added(&state, &p, &list_id, &ids)
+    added(&state, &p, list_id, ids).await
 }
 
 #[utoipa::path(get, path = "/api/v1/lists/{list_id}/export", tag = "Lists", operation_id = "export_list_items",
@@ -313,9 +332,11 @@ async fn import(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>,
     responses((status = 200, description = "The items as CSV: the value keys, notes, id and created_at",
         content_type = "text/csv", body = String,
         example = json!("email,match_domain_only,notes,id,created_at\nfraud@example.com,false,,litem_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C,2026-01-15T10:00:00.000Z\n"))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> Result<HttpResponse, AppError> {
     p.require(READ, &[WRITE])?;
-    let (file_name, text) = q::export_csv(&state.read.get()?, &state.keyring, p.environment(), &path)?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let (file_name, text) = state.read(move |c| q::export_csv(c, &keyring, &env, &path)).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"{file_name}\"")))
@@ -327,10 +348,12 @@ async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>)
     params(("list_id" = ListId, Path, description = "The list"),
         ("item_id" = ListItemId, Path, description = "The item")),
     responses((status = 200, description = "The item", body = ListItemView, example = item_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn item(state: web::Data<AppState>, p: Principal, path: ApiPath<(ListId, ListItemId)>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let (list_id, item_id) = path.into_inner();
-    Ok(Reply::ok(q::item(&state.read.get()?, &state.keyring, p.environment(), &list_id, &item_id)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::item(c, &keyring, &env, &list_id, &item_id)).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/lists/{list_id}/items/{item_id}", tag = "Lists",
@@ -340,6 +363,7 @@ async fn item(state: web::Data<AppState>, p: Principal, path: ApiPath<(ListId, L
     responses((status = 200, description = "The item is deleted", body = Deleted,
         example = json!({ "deleted": true })),
         (status = 409, description = "The list is archived", body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete_item(state: web::Data<AppState>, p: Principal, path: ApiPath<(ListId, ListItemId)>) -> ApiResult {
     p.require(WRITE, &[])?;
     let (list_id, item_id) = path.into_inner();
@@ -392,12 +416,13 @@ fn subject(data: Map<String, Value>) -> Result<Subject, AppError> {
         example = json!({ "data": [], "total_matches": 0, "outcome": "clear" })),
         (status = 404, description = "A `list_ids` entry names no list of this environment",
             body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn check(state: web::Data<AppState>, p: Principal, body: ApiBody<CheckBody>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let b = body.0;
     let subject = subject(b.subject_data)?;
-    let conn = state.read.get()?;
-    Ok(Reply::ok(q::check(&conn, &state.keyring, p.environment(), &subject, b.list_ids.as_deref())?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::check(c, &keyring, &env, &subject, b.list_ids.as_deref())).await?))
 }
 
 /// Why the match is a false positive.
@@ -414,6 +439,7 @@ struct FalsePositiveBody {
     request_body = FalsePositiveBody,
     responses((status = 200, description = "The match record (marking again changes nothing)",
         body = ListMatchRecord, example = match_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn false_positive(
     state: web::Data<AppState>,
     p: Principal,
@@ -422,7 +448,8 @@ async fn false_positive(
 ) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::mark_false_positive(&state.writer, p.meta(state.now()), path.into_inner(), body.0.reason).await?;
-    Ok(Reply::ok(q::get_match(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get_match(c, &env, &id)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}/list-matches", tag = "Lists",
@@ -431,6 +458,7 @@ async fn false_positive(
     responses((status = 200, description = "The session's list matches, oldest first",
         body = OffsetPage<ListMatchRecord>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn session_matches(
     state: web::Data<AppState>,
     p: Principal,
@@ -438,7 +466,9 @@ async fn session_matches(
     page: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::session_matches(&state.read.get()?, p.environment(), &path, page.0.page(50)?)?))
+    let env = p.env();
+    let page = page.0.page(50)?;
+    Ok(Reply::ok(state.read(move |c| q::session_matches(c, &env, &path, page)).await?))
 }
 
 /// The same operation under the sessions reference's spelling.
@@ -448,6 +478,7 @@ async fn session_matches(
     responses((status = 200, description = "The session's list matches, oldest first",
         body = OffsetPage<ListMatchRecord>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn session_matches_alias(
     state: web::Data<AppState>,
     p: Principal,

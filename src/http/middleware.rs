@@ -16,6 +16,7 @@ use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
 use std::time::Instant;
+use tracing::Instrument;
 
 fn header(res: &mut HttpResponse<impl MessageBody>, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
@@ -42,7 +43,10 @@ pub async fn observe(
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().to_string();
-    let mut res = match next.call(req).await {
+    // Every log line of this request, including those of its reads and of its commands in the writer,
+    // carries the request id.
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method);
+    let mut res = match next.call(req).instrument(span.clone()).await {
         Ok(res) => res.map_into_boxed_body(),
         Err(e) => return Err(e),
     };
@@ -72,7 +76,7 @@ pub async fn observe(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
     }
-    tracing::info!(request_id = %request_id, method = %method, route = %route, status = res.status().as_u16(), ms = millis, "request");
+    span.in_scope(|| tracing::info!(route = %route, status = res.status().as_u16(), ms = millis, "request"));
     Ok(res)
 }
 
@@ -94,7 +98,7 @@ pub async fn api_gate(
         return Ok(reject(req, AppError::Unauthorized("Missing API key: send it in the X-API-Key header.".into())));
     };
     let ip = req.peer_addr().map(|a| a.ip());
-    let key = match state.auth.authenticate(&secret, ip, now) {
+    let key = match state.auth.authenticate(&secret, ip, now).await {
         Ok(k) => k,
         Err(e) => return Ok(reject(req, e)),
     };

@@ -6,6 +6,7 @@ mod api_keys;
 mod body;
 mod capture;
 mod checks;
+pub mod dashboard_auth;
 mod docs;
 pub mod error;
 mod identities;
@@ -19,11 +20,12 @@ mod sessions;
 mod settings;
 mod system;
 mod types;
+mod users;
 mod watchlists;
 mod webhooks;
 mod workflows;
 
-pub use crate::startup::AppState;
+pub use crate::state::AppState;
 
 use crate::error::{AppError, AppResult};
 use actix_web::{middleware::from_fn, web, App, HttpServer};
@@ -90,10 +92,12 @@ fn actix_path(path: &str) -> String {
     path.to_string()
 }
 
+#[tracing::instrument(skip_all)]
 async fn method_not_allowed() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::MethodNotAllowed)
 }
 
+#[tracing::instrument(skip_all)]
 async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound("No such resource or route.".into()))
 }
@@ -112,6 +116,7 @@ pub fn api_routes() -> RouteTable {
     lists::routes(&mut t);
     checks::routes(&mut t);
     watchlists::routes(&mut t);
+    users::routes(&mut t);
     t
 }
 
@@ -123,6 +128,12 @@ pub fn unversioned_specs() -> Vec<RouteSpec> {
         method: "GET",
         path: "/api/v1/sessions/{session_id}/documents/{doc_type}",
         summary: "Download a document via its signed URL",
+        absolute: true,
+    });
+    specs.push(RouteSpec {
+        method: "POST",
+        path: "/api/v1/auth/refresh",
+        summary: "Refresh the dashboard session",
         absolute: true,
     });
     specs
@@ -148,6 +159,8 @@ pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> Ap
             .configure(system::configure)
             .configure(capture::configure)
             .configure(docs::configure)
+            // Before the /api/v1 scope: refresh is authenticated by the dashboard cookie, not an API key.
+            .configure(dashboard_auth::configure)
             .route("/api/v1/openapi.json", web::get().to(system::openapi))
             .route("/api/v1/sessions/{session_id}/documents/{doc_type}", web::get().to(sessions::download))
             .service(api)

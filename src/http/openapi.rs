@@ -41,6 +41,8 @@ fn parts() -> Vec<utoipa::openapi::OpenApi> {
         super::sessions::api(),
         super::capture::api(),
         super::workflows::api(),
+        super::users::api(),
+        super::dashboard_auth::api(),
     ]
 }
 
@@ -212,7 +214,9 @@ fn error_response(description: &str) -> Value {
 fn apply_conventions(doc: &mut Value) {
     doc["components"]["securitySchemes"] = json!({
         "ApiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key",
-            "description": "A secret key (`vk_live_…`, `vk_sandbox_…`); publishable keys may only create sessions." }
+            "description": "A secret key (`vk_live_…`, `vk_sandbox_…`); publishable keys may only create sessions." },
+        "OrgSession": { "type": "apiKey", "in": "cookie", "name": "vk_org_token",
+            "description": "The dashboard session cookie set by `POST /dashboard/login` (HttpOnly, 8 h)." }
     });
     let Some(paths) = doc["paths"].as_object_mut() else { return };
     let operations: Vec<(String, String)> = paths
@@ -224,7 +228,9 @@ fn apply_conventions(doc: &mut Value) {
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else { continue };
         for (method, op) in item.iter_mut() {
-            let authenticated = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
+            // /api/v1/auth/ is the dashboard's own, authenticated by its session cookie (declared per operation).
+            let authenticated =
+                path.starts_with("/api/v1/") && path != "/api/v1/openapi.json" && !path.starts_with("/api/v1/auth/");
             let has_body = op.get("requestBody").is_some();
             let has_query = op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
             let mut add = |code: &str, description: &str| {

@@ -50,6 +50,7 @@ struct ListQuery {
     operation_id = "list_identity_relationships",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"), ListQuery, PageQuery),
     responses((status = 200, description = "The identity's links, newest first", body = OffsetPage<RelationshipView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(
     state: web::Data<AppState>,
     p: Principal,
@@ -58,10 +59,16 @@ async fn list(
     page: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require("identities:read", &[])?;
-    let conn = state.read.get()?;
-    let id = iq::require(&conn, p.environment(), path.as_str())?;
-    let kind = query.0.relationship_type.as_ref().map(RelationshipTypeName::as_str);
-    Ok(Reply::ok(q::list(&conn, &id, kind, page.0.page(25)?)?))
+    let (env, page) = (p.env(), page.0.page(25)?);
+    let kind = query.0.relationship_type;
+    Ok(Reply::ok(
+        state
+            .read(move |c| {
+                let id = iq::require(c, &env, path.as_str())?;
+                q::list(c, &id, kind.as_ref().map(RelationshipTypeName::as_str), page)
+            })
+            .await?,
+    ))
 }
 
 /// A link to another identity of the same environment (stored in both directions).
@@ -91,6 +98,7 @@ struct CreateLinkBody {
         (status = 409, description = "The identities are already linked with this type; the link is to the identity \
          itself; the type is a system type or an inactive custom type; or an identity is redacted or merged",
          body = super::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(
     state: web::Data<AppState>,
     p: Principal,
@@ -108,7 +116,7 @@ async fn create(
         metadata: b.metadata.unwrap_or_default(),
     };
     let id = cmd::create(&state.writer, p.meta(state.now()), path.into_inner(), input).await?;
-    Ok(Reply::created(q::get(&state.read.get()?, id.as_str())?))
+    Ok(Reply::created(state.read(move |c| q::get(c, id.as_str())).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/identities/{identity_id}/relationships/{relationship_id}",
@@ -117,6 +125,7 @@ async fn create(
            ("relationship_id" = RelationshipId, Path, description = "The link, as listed for this identity")),
     responses((status = 200, description = "Both directions of the link are gone", body = Deleted),
               (status = 409, description = "A system link cannot be deleted", body = super::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<(IdentityRef, RelationshipId)>) -> ApiResult {
     p.require("identities:write", &[])?;
     let (identity, relationship) = path.into_inner();
@@ -150,6 +159,7 @@ fn csv(value: &Option<String>) -> Vec<String> {
     operation_id = "get_identity_graph",
     params(("identity_id" = IdentityRef, Path, description = "The root identity's id or external_ref"), GraphParams),
     responses((status = 200, description = "Nodes and edges reached breadth-first", body = GraphView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn graph(
     state: web::Data<AppState>,
     p: Principal,
@@ -162,8 +172,6 @@ async fn graph(
     if !(1..=5).contains(&depth) {
         return Err(AppError::validation("depth", "must be an integer from 1 to 5"));
     }
-    let conn = state.read.get()?;
-    let id = iq::require(&conn, p.environment(), path.as_str())?;
     let statuses = csv(&query.identity_statuses)
         .into_iter()
         .map(|s| canonical_status(&s).map(str::to_string).unwrap_or(s))
@@ -174,15 +182,19 @@ async fn graph(
         identity_statuses: statuses,
         exclude_identity_ids: csv(&query.exclude_identity_ids),
     };
-    Ok(Reply::ok(q::graph(&conn, &id, &gq)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::graph(c, &iq::require(c, &env, path.as_str())?, &gq)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/relationship-types", tag = "Relationships", operation_id = "list_relationship_types",
     params(PageQuery),
     responses((status = 200, description = "The environment's custom relationship types", body = OffsetPage<RelationshipTypeView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list_types(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::list_types(&state.read.get()?, p.environment(), page.0.page(25)?)?))
+    let env = p.env();
+    let page = page.0.page(25)?;
+    Ok(Reply::ok(state.read(move |c| q::list_types(c, &env, page)).await?))
 }
 
 /// A custom relationship type.
@@ -204,6 +216,7 @@ struct CreateRelationshipTypeBody {
     responses((status = 201, description = "The new relationship type", body = RelationshipTypeView),
               (status = 409, description = "A type with this name exists, or the name is a built-in type's",
                body = super::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateRelationshipTypeBody>) -> ApiResult {
     p.require("settings:write", &["identities:write"])?;
     let b = body.0;
@@ -215,16 +228,19 @@ async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<Cre
         is_active: b.is_active.unwrap_or(true),
     };
     let id = cmd::create_type(&state.writer, p.meta(state.now()), input).await?;
-    Ok(Reply::created(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
+    let env = p.env();
+    Ok(Reply::created(state.read(move |c| q::get_type(c, &env, id.as_str())).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/relationship-types/{type_id}", tag = "Relationships",
     operation_id = "get_relationship_type",
     params(("type_id" = RelationshipTypeId, Path, description = "The relationship type")),
     responses((status = 200, description = "The relationship type", body = RelationshipTypeView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get_type(state: web::Data<AppState>, p: Principal, path: ApiPath<RelationshipTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), path.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get_type(c, &env, path.as_str())).await?))
 }
 
 /// Changes to a custom relationship type; absent fields stay as they are.
@@ -245,6 +261,7 @@ struct UpdateRelationshipTypeBody {
     params(("type_id" = RelationshipTypeId, Path, description = "The relationship type")),
     request_body = UpdateRelationshipTypeBody,
     responses((status = 200, description = "The updated relationship type", body = RelationshipTypeView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update_type(
     state: web::Data<AppState>,
     p: Principal,
@@ -260,13 +277,15 @@ async fn update_type(
         is_active: b.is_active,
     };
     let id = cmd::update_type(&state.writer, p.meta(state.now()), path.into_inner(), update).await?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get_type(c, &env, id.as_str())).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/relationship-types/{type_id}", tag = "Relationships",
     operation_id = "delete_relationship_type",
     params(("type_id" = RelationshipTypeId, Path, description = "The relationship type")),
     responses((status = 200, description = "The type is deleted", body = Deleted)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete_type(state: web::Data<AppState>, p: Principal, path: ApiPath<RelationshipTypeId>) -> ApiResult {
     p.require("settings:write", &["identities:write"])?;
     cmd::delete_type(&state.writer, p.meta(state.now()), path.into_inner()).await?;

@@ -26,6 +26,11 @@ impl Principal {
         &self.key.environment
     }
 
+    /// The environment, owned: for a read that runs on another thread.
+    pub fn env(&self) -> String {
+        self.key.environment.clone()
+    }
+
     /// Passes when the key holds `scope` or one of the broader legacy scopes it was split from.
     pub fn require(&self, scope: &str, legacy: &[&str]) -> Result<(), AppError> {
         let has = |s: &str| self.key.scopes.iter().any(|k| k == s);

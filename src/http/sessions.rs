@@ -68,21 +68,6 @@ fn base_url(state: &AppState) -> String {
     state.config.public_url.clone().unwrap_or_default()
 }
 
-/// Spawns the offline pipeline for a session that has just entered `processing`.
-pub(crate) fn spawn_processing(state: web::Data<AppState>, meta: crate::commands::CommandMeta, id: String) {
-    actix_web::rt::spawn(async move {
-        let sandbox = meta.environment == "sandbox";
-        let face = match crate::face::evaluate(&state, &id, sandbox).await {
-            Ok(f) => f,
-            Err(e) => Some(crate::checks::engine::FaceMatch::Unavailable(format!("images unreadable: {e}"))),
-        };
-        let watchlists = Some(state.screening.current());
-        if let Err(e) = cmd::process(&state.writer, meta, id, face, watchlists).await {
-            tracing::error!(error = %e, "session processing failed");
-        }
-    });
-}
-
 /// A comma-separated list of vocabulary values (`status=pending,capturing`): a typo is a 422 naming the
 /// parameter, not an empty page.
 fn csv_of<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
@@ -137,6 +122,7 @@ struct SessionListQuery {
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "Sessions", operation_id = "list_sessions",
     params(SessionListQuery, PageQuery),
     responses((status = 200, description = "A page of sessions, newest first", body = OffsetPage<SessionView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(
     state: web::Data<AppState>,
     p: Principal,
@@ -146,14 +132,10 @@ async fn list(
     p.require("sessions:read", &[])?;
     let query = query.0;
     let f = SessionFilter { status: query.status, q: query.q, external_ref: query.external_ref, identity_id: None };
-    Ok(Reply::ok(q::list(
-        &state.read.get()?,
-        &state.keyring,
-        p.environment(),
-        &f,
-        page.0.page(50)?,
-        &base_url(&state),
-    )?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let page = page.0.page(50)?;
+    let base = base_url(&state);
+    Ok(Reply::ok(state.read(move |c| q::list(c, &keyring, &env, &f, page, &base)).await?))
 }
 
 crate::personal_data_struct!(
@@ -209,6 +191,7 @@ struct CreatedSession {
             "capture_url": "https://idv.example.com/verify/tok_abc", "qr_code_data_url": "data:image/png;base64,iVBOR",
             "is_sandbox": true, "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-01T00:20:00Z",
             "external_ref": "user_12345", "metadata": {}, "country": "US", "checks": null, "tags": []}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateSessionBody>) -> ApiResult {
     p.require("sessions:create", &["sessions:write"])?;
     let now = state.now();
@@ -224,7 +207,9 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateSe
         send_email: b.send_email.unwrap_or(false),
     };
     let new = cmd::create(&state.writer, state.keyring.clone(), p.meta(now), input).await?;
-    let session = q::get(&state.read.get()?, &state.keyring, p.environment(), &new.id, &base_url(&state))?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let base = base_url(&state);
+    let session = state.read(move |c| q::get(c, &keyring, &env, &new.id, &base)).await?;
     let capture_url = format!("{}/verify/{}", base_url(&state), new.token);
     Ok(Reply::created(CreatedSession {
         id: session.id,
@@ -245,9 +230,12 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateSe
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}", tag = "Sessions", operation_id = "get_session",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "The session", body = SessionView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:read", &[])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), path.as_str(), &base_url(&state))?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let base = base_url(&state);
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, path.as_str(), &base)).await?))
 }
 
 /// Changes to a session; absent fields stay as they are.
@@ -268,6 +256,7 @@ struct SessionUpdateBody {
     request_body = SessionUpdateBody,
     responses((status = 200, description = "The updated session", body = SessionView),
         (status = 409, description = "The session's data is redacted.", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -277,7 +266,9 @@ async fn update(
     p.require("sessions:write", &[])?;
     let b = body.0;
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), b.external_ref, b.metadata).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, &state.keyring, p.environment(), &id, &base_url(&state))?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let base = base_url(&state);
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id, &base)).await?))
 }
 
 /// A new capture token for a session.
@@ -308,12 +299,15 @@ struct CaptureLink {
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "A new capture token", body = ResumedSession),
         (status = 409, description = "The session cannot be resumed in its status, or its data is redacted.", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let id = path.into_inner();
     let (token, _) =
         cmd::issue_token(&state.writer, state.keyring.clone(), p.meta(state.now()), id.clone(), None).await?;
-    let session = q::get(&state.read.get()?, &state.keyring, p.environment(), id.as_str(), &base_url(&state))?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let base = base_url(&state);
+    let session = state.read(move |c| q::get(c, &keyring, &env, id.as_str(), &base)).await?;
     let capture_url = format!("{}/verify/{token}", base_url(&state));
     Ok(Reply::ok(ResumedSession {
         id: session.id,
@@ -340,6 +334,7 @@ struct LinkBody {
     request_body = LinkBody,
     responses((status = 200, description = "The new link", body = CaptureLink),
         (status = 409, description = "The session cannot get a link in its status, or its data is redacted.", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn one_time_link(
     state: web::Data<AppState>,
     p: Principal,
@@ -357,7 +352,9 @@ async fn one_time_link(
     )
     .await?;
     let link = link.ok_or_else(|| AppError::Internal("a one-time link was issued without an id".into()))?;
-    let session = q::get(&state.read.get()?, &state.keyring, p.environment(), id.as_str(), &base_url(&state))?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let base = base_url(&state);
+    let session = state.read(move |c| q::get(c, &keyring, &env, id.as_str(), &base)).await?;
     let capture_url = format!("{}/verify/{token}", base_url(&state));
     Ok(Reply::ok(CaptureLink {
         id: CaptureLinkId::from_stored(link),
@@ -382,6 +379,7 @@ struct ExpiredSession {
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "The session is expired", body = ExpiredSession),
         (status = 409, description = "The session cannot expire in its status, or its data is redacted.", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn expire(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let id = cmd::expire(&state.writer, p.meta(state.now()), path.into_inner(), "manual").await?;
@@ -414,6 +412,7 @@ struct SimulatedSession {
     responses((status = 200, description = "The simulated outcome", body = SimulatedSession),
         (status = 403, description = "The key lacks the scope, or is not a sandbox key (simulation is for sandbox keys only).", body = ErrorBody),
         (status = 409, description = "The session's status does not allow this action, or its data is redacted.", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn simulate(
     state: web::Data<AppState>,
     p: Principal,
@@ -429,7 +428,7 @@ async fn simulate(
     }
     let action = body.0.action;
     let at = SessionRef::Id { environment: p.environment().to_string(), id: path.into_inner() };
-    let (id, status, _) = cmd::simulate(&state.writer, p.meta(state.now()), at, action).await?;
+    let (id, status, _) = state.processing.simulate(p.meta(state.now()), at, action).await?;
     Ok(Reply::ok(SimulatedSession {
         id: SessionId::from_stored(id),
         action,
@@ -451,13 +450,14 @@ struct SubmittedSession {
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 202, description = "Accepted for processing", body = SubmittedSession),
         (status = 409, description = "The session cannot be submitted in its status, its data is redacted, or required capture steps are missing (`detail` names them).", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn submit(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let meta = p.meta(state.now());
     let at = SessionRef::Id { environment: p.environment().to_string(), id: path.into_inner() };
     let (id, status) = cmd::submit(&state.writer, meta.clone(), at).await?;
     if status == "processing" {
-        spawn_processing(state.clone(), meta, id.clone());
+        state.processing.spawn(meta, id.clone());
     }
     let id = SessionId::from_stored(id);
     Ok(Reply::with_status(
@@ -477,11 +477,12 @@ struct ReprocessingSession {
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 202, description = "Processing again", body = ReprocessingSession),
         (status = 409, description = "Only a completed or failed session can be reprocessed, and not once redacted.", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn reprocess(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let meta = p.meta(state.now());
     let id = cmd::reprocess(&state.writer, meta.clone(), path.into_inner()).await?;
-    spawn_processing(state.clone(), meta, id.clone());
+    state.processing.spawn(meta, id.clone());
     Ok(Reply::with_status(
         StatusCode::ACCEPTED,
         ReprocessingSession { session_id: SessionId::from_stored(id), status: SessionStatus::Processing },
@@ -504,6 +505,7 @@ struct InviteResent {
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "The invitation was recorded", body = InviteResent),
         (status = 409, description = "The session was not created with `send_email: true`, is not pending or capturing, is redacted, or has had its 5 resends.", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn resend_invite(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:write", &[])?;
     let id = path.into_inner();
@@ -541,7 +543,9 @@ struct SessionTags {
 }
 
 async fn tags_reply(state: &AppState, p: &Principal, id: &str) -> ApiResult {
-    let s = q::get(&state.read.get()?, &state.keyring, p.environment(), id, "")?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let id = id.to_string();
+    let s = state.read(move |c| q::get(c, &keyring, &env, &id, "")).await?;
     Ok(Reply::ok(SessionTags { id: s.id, tags: s.tags }))
 }
 
@@ -549,6 +553,7 @@ async fn tags_reply(state: &AppState, p: &Principal, id: &str) -> ApiResult {
     params(("session_id" = SessionId, Path, description = "The session")),
     request_body = SessionTagBody,
     responses((status = 200, description = "The session's tags", body = SessionTags)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn add_tag(
     state: web::Data<AppState>,
     p: Principal,
@@ -565,6 +570,7 @@ async fn add_tag(
     params(("session_id" = SessionId, Path, description = "The session")),
     request_body = SessionTagBody,
     responses((status = 200, description = "The session's tags", body = SessionTags)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn remove_tag(
     state: web::Data<AppState>,
     p: Principal,
@@ -581,6 +587,7 @@ async fn remove_tag(
     params(("session_id" = SessionId, Path, description = "The session")),
     request_body = SessionTagsBody,
     responses((status = 200, description = "The session's tags", body = SessionTags)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_tags(
     state: web::Data<AppState>,
     p: Principal,
@@ -599,6 +606,7 @@ async fn set_tags(
     params(("session_id" = SessionId, Path, description = "The session")),
     request_body = SessionTagsBody,
     responses((status = 200, description = "The session's tags", body = SessionTags)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_tags_post(
     state: web::Data<AppState>,
     p: Principal,
@@ -611,17 +619,21 @@ async fn set_tags_post(
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}/result", tag = "Results", operation_id = "get_session_result",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "The session's result", body = ResultView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn result(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("verifications:read", &["sessions:read"])?;
-    Ok(Reply::ok(q::result(&state.read.get()?, &state.keyring, p.environment(), path.as_str())?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::result(c, &keyring, &env, path.as_str())).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/results/{session_id}", tag = "Results", operation_id = "get_result",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "The session's result", body = NestedResultView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn result_nested(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("verifications:read", &[])?;
-    Ok(Reply::ok(q::result_nested(&state.read.get()?, &state.keyring, p.environment(), path.as_str())?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::result_nested(c, &keyring, &env, path.as_str())).await?))
 }
 
 /// Filters of `GET /results`.
@@ -646,6 +658,7 @@ struct ResultListQuery {
 #[utoipa::path(get, path = "/api/v1/results", tag = "Results", operation_id = "list_results",
     params(ResultListQuery, PageQuery),
     responses((status = 200, description = "A page of results, newest decision first", body = OffsetPage<ResultListItem>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn results(
     state: web::Data<AppState>,
     p: Principal,
@@ -656,7 +669,9 @@ async fn results(
     let query = query.0;
     let f =
         ResultFilter { status: query.status, created_after: query.created_after, created_before: query.created_before };
-    Ok(Reply::ok(q::results(&state.read.get()?, p.environment(), &f, page.0.page(50)?)?))
+    let env = p.env();
+    let page = page.0.page(50)?;
+    Ok(Reply::ok(state.read(move |c| q::results(c, &env, &f, page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}/documents", tag = "Sessions",
@@ -664,17 +679,13 @@ async fn results(
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "The documents with signed download URLs", body = DocumentList),
         (status = 410, description = "The documents are past their retention window or redacted.", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn documents(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("verifications:read", &["sessions:read"])?;
     let now = state.clock.now().unix_timestamp();
-    Ok(Reply::ok(q::documents(
-        &state.read.get()?,
-        &state.keyring,
-        p.environment(),
-        path.as_str(),
-        &base_url(&state),
-        now,
-    )?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let base = base_url(&state);
+    Ok(Reply::ok(state.read(move |c| q::documents(c, &keyring, &env, path.as_str(), &base, now)).await?))
 }
 
 /// A document upload (multipart/form-data); no other fields.
@@ -732,6 +743,7 @@ pub(crate) fn upload_type(fields: &std::collections::HashMap<String, String>) ->
     responses((status = 201, description = "The stored document", body = UploadedDocument),
         (status = 409, description = "The session cannot take uploads in its status, or its data is redacted.", body = ErrorBody),
         (status = 422, description = "A field is missing or unknown, or the file is not a readable JPEG, PNG, WebP or PDF (`errors` names it).", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn upload(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>, upload: Upload) -> ApiResult {
     p.require("documents:write", &["sessions:write"])?;
     only_fields(&upload.fields, &["document_type"])?;
@@ -756,9 +768,11 @@ async fn upload(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionI
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}/risk", tag = "Sessions", operation_id = "get_session_risk",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "The risk assessment", body = RiskView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn risk(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("verifications:read", &["sessions:read"])?;
-    Ok(Reply::ok(q::risk(&state.read.get()?, p.environment(), path.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::risk(c, &env, path.as_str())).await?))
 }
 
 /// The decision at an external gate.
@@ -783,6 +797,7 @@ struct DecisionApplied {
     request_body = DecisionBody,
     responses((status = 202, description = "The decision was applied", body = DecisionApplied),
         (status = 409, description = "The session is not awaiting an external decision.", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn external_decision(
     state: web::Data<AppState>,
     p: Principal,
@@ -792,8 +807,7 @@ async fn external_decision(
     p.require("sessions:write", &[])?;
     let decision = body.0.decision;
     let id = path.into_inner();
-    let watchlists = Some(state.screening.current());
-    let status = cmd::external_decision(&state.writer, p.meta(state.now()), id.clone(), decision, watchlists).await?;
+    let status = state.processing.external_decision(p.meta(state.now()), id.clone(), decision).await?;
     Ok(Reply::with_status(
         StatusCode::ACCEPTED,
         DecisionApplied {
@@ -825,6 +839,7 @@ fn redaction_status(removed: Option<i64>) -> RedactionStatus {
 #[utoipa::path(delete, path = "/api/v1/sessions/{session_id}/data", tag = "Sessions", operation_id = "redact_session",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "The session's data is erased", body = RedactedSession)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("redact:write", &["sessions:write"])?;
     let out = cmd::redact(&state.writer, p.meta(state.now()), vec![path.into_inner()]).await?;
@@ -865,6 +880,7 @@ struct BulkRedaction {
     request_body = BulkRedactBody,
     responses((status = 200, description = "Each session's redaction", body = BulkRedaction),
         (status = 404, description = "A listed session does not exist in this environment; nothing is redacted.", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn bulk_redact(state: web::Data<AppState>, p: Principal, body: ApiBody<BulkRedactBody>) -> ApiResult {
     p.require("redact:write", &["sessions:write"])?;
     let ids = body.0.session_ids;
@@ -886,23 +902,20 @@ async fn bulk_redact(state: web::Data<AppState>, p: Principal, body: ApiBody<Bul
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}/export", tag = "Sessions", operation_id = "export_session",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "Everything held about the session", body = SessionExport)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:read", &[])?;
     let now = state.clock.now().unix_timestamp();
-    Ok(Reply::ok(q::export(
-        &state.read.get()?,
-        &state.keyring,
-        p.environment(),
-        path.as_str(),
-        &base_url(&state),
-        now,
-    )?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let base = base_url(&state);
+    Ok(Reply::ok(state.read(move |c| q::export(c, &keyring, &env, path.as_str(), &base, now)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/sessions", tag = "Sessions",
     operation_id = "list_identity_sessions",
     params(("identity_id" = IdentityRef, Path, description = "The identity id or external reference"), PageQuery),
     responses((status = 200, description = "The identity's sessions, newest first", body = OffsetPage<SessionView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn identity_sessions(
     state: web::Data<AppState>,
     p: Principal,
@@ -910,13 +923,9 @@ async fn identity_sessions(
     page: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require("identities:read", &["sessions:read"])?;
-    let conn = state.read.get()?;
-    let id = crate::queries::identities::require(&conn, p.environment(), path.as_str())?;
-    let f = SessionFilter {
-        identity_id: Some(crate::domain::ids::IdentityId::from_stored(id)),
-        ..SessionFilter::default()
-    };
-    Ok(Reply::ok(q::list(&conn, &state.keyring, p.environment(), &f, page.0.page(50)?, &base_url(&state))?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let (page, base) = (page.0.page(50)?, base_url(&state));
+    Ok(Reply::ok(state.read(move |c| q::identity_sessions(c, &keyring, &env, path.as_str(), page, &base)).await?))
 }
 
 /// The signature of a document URL: the credential of a download.
@@ -945,6 +954,7 @@ struct DocumentBytes(Vec<u8>);
         content((DocumentBytes = "image/jpeg"), (DocumentBytes = "image/png"), (DocumentBytes = "image/webp"),
             (DocumentBytes = "application/pdf"))),
         (status = 410, description = "The document is past its retention window.", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn download(
     state: web::Data<AppState>,
     path: ApiPath<(SessionId, UploadType)>,
@@ -953,21 +963,17 @@ pub async fn download(
     let (id, doc_type) = path.into_inner();
     let query = query.0;
     let now = state.clock.now().unix_timestamp();
-    let (mime, bytes) = q::document_bytes(
-        &state.read.get()?,
-        &state.keyring,
-        id.as_str(),
-        doc_type.as_str(),
-        query.expires,
-        &query.sig,
-        now,
-    )?;
+    let keyring = state.keyring.clone();
+    let (mime, bytes) = state
+        .read(move |c| q::document_bytes(c, &keyring, id.as_str(), doc_type.as_str(), query.expires, &query.sig, now))
+        .await?;
     Ok(HttpResponse::Ok().content_type(mime).insert_header(("Cache-Control", "no-store")).body(bytes))
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}/events", tag = "Sessions", operation_id = "list_session_events",
     params(("session_id" = SessionId, Path, description = "The session"), PageQuery),
     responses((status = 200, description = "The session's audit trail, newest first", body = OffsetPage<SessionEventView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn session_events(
     state: web::Data<AppState>,
     p: Principal,
@@ -975,16 +981,20 @@ async fn session_events(
     page: ApiQuery<PageQuery>,
 ) -> ApiResult {
     p.require("sessions:read", &[])?;
-    Ok(Reply::ok(q::events(&state.read.get()?, p.environment(), path.as_str(), page.0.page(50)?)?))
+    let env = p.env();
+    let page = page.0.page(50)?;
+    Ok(Reply::ok(state.read(move |c| q::events(c, &env, path.as_str(), page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}/workflow-run", tag = "Sessions",
     operation_id = "get_session_workflow_run",
     params(("session_id" = SessionId, Path, description = "The session")),
     responses((status = 200, description = "The session's workflow run", body = WorkflowRunView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn workflow_run(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:read", &["workflows:read"])?;
-    Ok(Reply::ok(q::workflow_run(&state.read.get()?, p.environment(), path.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::workflow_run(c, &env, path.as_str())).await?))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -17,9 +17,11 @@ pub fn routes(t: &mut RouteTable) {
 
 #[utoipa::path(get, path = "/api/v1/settings/retention", tag = "Settings", operation_id = "get_retention_settings",
     responses((status = 200, description = "The environment's retention settings, defaults filled in", body = Retention)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal) -> ApiResult {
     p.require("sessions:read", &["settings:write"])?;
-    Ok(Reply::ok(q::retention(&*state.read.get()?, p.environment())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::retention(c, &env)).await?))
 }
 
 /// Changes to the retention settings; absent fields stay as they are. When the sensitive-data window is
@@ -44,10 +46,12 @@ struct UpdateRetentionBody {
 #[utoipa::path(patch, path = "/api/v1/settings/retention", tag = "Settings", operation_id = "update_retention_settings",
     request_body = UpdateRetentionBody,
     responses((status = 200, description = "The updated retention settings", body = Retention)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(state: web::Data<AppState>, p: Principal, body: ApiBody<UpdateRetentionBody>) -> ApiResult {
     p.require("settings:write", &[])?;
     let b = body.0;
-    let mut r: Retention = q::retention(&*state.read.get()?, p.environment())?;
+    let env = p.env();
+    let mut r: Retention = state.read(move |c| q::retention(c, &env)).await?;
     if let Some(v) = b.sensitive_data_retention_days {
         r.sensitive_data_retention_days = v;
     }
@@ -61,7 +65,8 @@ async fn update(state: web::Data<AppState>, p: Principal, body: ApiBody<UpdateRe
         r.image_url_expiry_seconds = v;
     }
     cmd::update_retention(&state.writer, p.meta(state.now()), r).await?;
-    Ok(Reply::ok(q::retention(&*state.read.get()?, p.environment())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::retention(c, &env)).await?))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -28,6 +28,7 @@ struct Health {
 
 #[utoipa::path(get, path = "/healthz", tag = "System", operation_id = "healthz",
     responses((status = 200, description = "The process is up", body = Health, example = json!({"status": "ok"}))))]
+#[tracing::instrument(skip_all)]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok".into() })
 }
@@ -35,21 +36,23 @@ async fn healthz() -> HttpResponse {
 #[utoipa::path(get, path = "/readyz", tag = "System", operation_id = "readyz",
     responses((status = 200, description = "The database answers", body = Health, example = json!({"status": "ready"})),
               (status = 503, description = "The database does not answer", body = super::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let conn = state.read.get()?;
-    crate::queries::ping(&conn)?;
+    state.read(crate::queries::ping).await?;
     Ok(HttpResponse::Ok().json(Health { status: "ready".into() }))
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "System", operation_id = "metrics",
     responses((status = 200, description = "Prometheus text exposition format", body = String,
                content_type = "text/plain")))]
+#[tracing::instrument(skip_all)]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "System", operation_id = "openapi",
     responses((status = 200, description = "This OpenAPI 3.1 document", body = Object)))]
+#[tracing::instrument(skip_all)]
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok().json(super::openapi::document())
 }

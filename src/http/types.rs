@@ -49,9 +49,12 @@ const LEGACY: &[&str] = &["identities:write"];
 #[utoipa::path(get, path = "/api/v1/identity-types", tag = "Identity types", operation_id = "list_identity_types",
     params(PageQuery),
     responses((status = 200, description = "The environment's identity types", body = OffsetPage<IdentityTypeView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::list_types(&state.read.get()?, p.environment(), page.0.page(25)?)?))
+    let env = p.env();
+    let page = page.0.page(25)?;
+    Ok(Reply::ok(state.read(move |c| q::list_types(c, &env, page)).await?))
 }
 
 /// A new identity type.
@@ -74,6 +77,7 @@ struct CreateIdentityTypeBody {
     request_body = CreateIdentityTypeBody,
     responses((status = 201, description = "The new identity type", body = IdentityTypeView),
               (status = 409, description = "A type with this name exists", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateIdentityTypeBody>) -> ApiResult {
     p.require(SETTINGS, LEGACY)?;
     let b = body.0;
@@ -86,15 +90,18 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateId
         is_default: b.is_default.unwrap_or(false),
     };
     let id = cmd::create_type(&state.writer, p.meta(state.now()), input).await?;
-    Ok(Reply::created(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
+    let env = p.env();
+    Ok(Reply::created(state.read(move |c| q::get_type(c, &env, id.as_str())).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/identity-types/{type_id}", tag = "Identity types", operation_id = "get_identity_type",
     params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
     responses((status = 200, description = "The identity type", body = IdentityTypeView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), path.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get_type(c, &env, path.as_str())).await?))
 }
 
 /// Changes to an identity type; absent fields stay as they are. The name cannot change.
@@ -121,6 +128,7 @@ struct UpdateIdentityTypeBody {
     request_body = UpdateIdentityTypeBody,
     responses((status = 200, description = "The updated identity type", body = IdentityTypeView),
               (status = 409, description = "The new statuses leave out the type's default status", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -137,7 +145,8 @@ async fn update(
         is_default: b.is_default,
     };
     let id = cmd::update_type(&state.writer, p.meta(state.now()), path.into_inner(), update).await?;
-    Ok(Reply::ok(q::get_type(&state.read.get()?, p.environment(), id.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get_type(c, &env, id.as_str())).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/identity-types/{type_id}", tag = "Identity types",
@@ -145,6 +154,7 @@ async fn update(
     params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
     responses((status = 200, description = "The type is deleted", body = Deleted),
               (status = 409, description = "Identities of this type exist", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityTypeId>) -> ApiResult {
     p.require(SETTINGS, LEGACY)?;
     cmd::delete_type(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -155,11 +165,11 @@ async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
     operation_id = "list_custom_fields",
     params(("type_id" = IdentityTypeId, Path, description = "The identity type")),
     responses((status = 200, description = "Every field of the type, by sort order then name", body = OffsetPage<CustomFieldView>)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list_fields(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityTypeId>) -> ApiResult {
     p.require("identities:read", &[])?;
-    let conn = state.read.get()?;
-    q::get_type(&conn, p.environment(), path.as_str())?;
-    Ok(Reply::ok(q::list_fields(&conn, path.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::fields_of_type(c, &env, path.as_str())).await?))
 }
 
 /// A new custom field definition.
@@ -202,6 +212,7 @@ fn sort_order<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::
     request_body = CreateCustomFieldBody,
     responses((status = 201, description = "The new field definition", body = CustomFieldView),
               (status = 409, description = "The type has a field with this name", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create_field(
     state: web::Data<AppState>,
     p: Principal,
@@ -224,7 +235,7 @@ async fn create_field(
         sort_order: b.sort_order.unwrap_or(0),
     };
     let id = cmd::define_field(&state.writer, p.meta(state.now()), def).await?;
-    Ok(Reply::created(q::get_field(&state.read.get()?, type_id.as_str(), id.as_str())?))
+    Ok(Reply::created(state.read(move |c| q::get_field(c, type_id.as_str(), id.as_str())).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/identity-types/{type_id}/fields/{field_id}", tag = "Identity types",
@@ -232,6 +243,7 @@ async fn create_field(
     params(("type_id" = IdentityTypeId, Path, description = "The identity type"),
            ("field_id" = CustomFieldId, Path, description = "The field definition")),
     responses((status = 200, description = "The field definition", body = CustomFieldView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get_field(
     state: web::Data<AppState>,
     p: Principal,
@@ -239,9 +251,8 @@ async fn get_field(
 ) -> ApiResult {
     p.require("identities:read", &[])?;
     let (type_id, field_id) = path.into_inner();
-    let conn = state.read.get()?;
-    q::get_type(&conn, p.environment(), type_id.as_str())?;
-    Ok(Reply::ok(q::get_field(&conn, type_id.as_str(), field_id.as_str())?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::field_of_type(c, &env, type_id.as_str(), field_id.as_str())).await?))
 }
 
 /// Changes to a field definition; absent fields stay as they are. `name`, `field_type` and
@@ -272,6 +283,7 @@ struct UpdateCustomFieldBody {
            ("field_id" = CustomFieldId, Path, description = "The field definition")),
     request_body = UpdateCustomFieldBody,
     responses((status = 200, description = "The updated field definition", body = CustomFieldView)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update_field(
     state: web::Data<AppState>,
     p: Principal,
@@ -291,7 +303,7 @@ async fn update_field(
         enum_values: b.enum_values,
     };
     let id = cmd::update_field(&state.writer, p.meta(state.now()), type_id.clone(), update).await?;
-    Ok(Reply::ok(q::get_field(&state.read.get()?, type_id.as_str(), id.as_str())?))
+    Ok(Reply::ok(state.read(move |c| q::get_field(c, type_id.as_str(), id.as_str())).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/identity-types/{type_id}/fields/{field_id}", tag = "Identity types",
@@ -299,6 +311,7 @@ async fn update_field(
     params(("type_id" = IdentityTypeId, Path, description = "The identity type"),
            ("field_id" = CustomFieldId, Path, description = "The field definition")),
     responses((status = 200, description = "The field definition is deleted", body = Deleted)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete_field(
     state: web::Data<AppState>,
     p: Principal,

@@ -171,6 +171,7 @@ fn watchlist_example() -> serde_json::Value {
         (status = 200, description = "The files equal the current version: nothing was recorded",
             body = ImportResult, example = import_example),
     ))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) -> ApiResult {
     p.require(WRITE, &[])?;
     let ListUpload { fields, mut files } = upload;
@@ -190,7 +191,8 @@ async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) ->
         .screening
         .import(&deps(&state), p.key.id.clone(), Some(p.request_id.clone()), source.as_str().to_string(), list_files)
         .await?;
-    let conn = state.read.get()?;
+    let version_id = report.outcome.version_id.clone();
+    let version = state.read(move |c| q::version(c, &version_id)).await?;
     let unchanged = report.outcome.unchanged;
     let body = ImportResult {
         watchlist_id: source,
@@ -201,7 +203,7 @@ async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) ->
             "Snapshot recorded; continuous monitoring has run against its changes."
         }
         .to_string(),
-        version: q::version(&conn, &report.outcome.version_id)?,
+        version,
     };
     Ok(if unchanged { Reply::ok(body) } else { Reply::created(body) })
 }
@@ -210,18 +212,20 @@ async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) ->
     responses((status = 200, description = "Every list idv can import, with its current version",
         body = OffsetPage<WatchlistView>,
         example = json!({"data": [], "pagination": {"total": 5, "limit": 5, "offset": 0}}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
-    Ok(Reply::ok(q::list(&state.read.get()?)?))
+    Ok(Reply::ok(state.read(q::list).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/watchlists/{watchlist_id}", tag = "Watchlists", operation_id = "get_watchlist",
     params(("watchlist_id" = WatchlistId, Path, description = "The watchlist")),
     responses((status = 200, description = "The list with its version history (newest first, at most 100)",
         body = WatchlistView, example = watchlist_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WatchlistId>) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, *path)?))
+    Ok(Reply::ok(state.read(move |c| q::get(c, *path)).await?))
 }
 
 /// Lists to monitor the identity against.
@@ -241,24 +245,17 @@ pub struct MonitoredLists {
 }
 
 /// Custom lists must exist in this environment.
-fn check_lists(state: &AppState, environment: &str, ids: &[MonitoredList]) -> Result<(), AppError> {
+async fn check_lists(state: &AppState, environment: String, ids: &[MonitoredList]) -> Result<(), AppError> {
     if ids.len() > 50 {
         return Err(AppError::validation("list_ids", "must list at most 50 lists"));
     }
-    let conn = state.read.get()?;
-    for id in ids {
-        if let MonitoredList::List(list) = id {
-            // A list id that names no list of this environment refers to nothing: 404.
-            if crate::queries::lists::require(&conn, environment, list.as_str()).is_err() {
-                return Err(AppError::NotFound(format!("List not found: {list} (list_ids).")));
-            }
-        }
-    }
-    Ok(())
+    let ids = ids.to_vec();
+    state.read(move |c| crate::queries::lists::require_custom_lists(c, &environment, &ids)).await
 }
 
-fn lists_reply(state: &AppState, identity_id: IdentityId) -> ApiResult {
-    let data = crate::queries::checks::monitored_lists(&*state.read.get()?, identity_id.as_str())?;
+async fn lists_reply(state: &AppState, identity_id: IdentityId) -> ApiResult {
+    let id = identity_id.clone();
+    let data = state.read(move |c| crate::queries::checks::monitored_lists(c, id.as_str())).await?;
     Ok(Reply::ok(MonitoredLists { identity_id, data }))
 }
 
@@ -267,12 +264,15 @@ fn lists_reply(state: &AppState, identity_id: IdentityId) -> ApiResult {
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     responses((status = 200, description = "The identity's monitored lists", body = MonitoredLists,
         example = json!({"identity_id": "idn_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "data": ["ofac", "un"]}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn monitored_lists(state: web::Data<AppState>, p: Principal, path: ApiPath<IdentityRef>) -> ApiResult {
     p.require("identities:read", &[])?;
-    let id = crate::queries::identities::require(&*state.read.get()?, p.environment(), path.as_str())?;
-    lists_reply(&state, IdentityId::from_stored(id))
+    let env = p.env();
+    let id = state.read(move |c| crate::queries::identities::require(c, &env, path.as_str())).await?;
+    lists_reply(&state, IdentityId::from_stored(id)).await
 }
 
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn change_lists(
     state: web::Data<AppState>,
     p: Principal,
@@ -281,7 +281,7 @@ async fn change_lists(
     replace: bool,
 ) -> ApiResult {
     p.require("identities:write", &[])?;
-    check_lists(&state, p.environment(), &body.list_ids)?;
+    check_lists(&state, p.env(), &body.list_ids).await?;
     let id = crate::commands::checks::set_monitored_lists(
         &state.writer,
         p.meta(state.now()),
@@ -290,7 +290,7 @@ async fn change_lists(
         replace,
     )
     .await?;
-    lists_reply(&state, id)
+    lists_reply(&state, id).await
 }
 
 #[utoipa::path(post, path = "/api/v1/identities/{identity_id}/monitored-lists", tag = "Watchlists",
@@ -302,6 +302,7 @@ async fn change_lists(
         (status = 404, description = "No such identity, or a `list_ids` entry names no list of this environment",
             body = ErrorBody),
         (status = 409, description = "The identity is redacted or merged", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn add_monitored_lists(
     state: web::Data<AppState>,
     p: Principal,
@@ -320,6 +321,7 @@ async fn add_monitored_lists(
         (status = 404, description = "No such identity, or a `list_ids` entry names no list of this environment",
             body = ErrorBody),
         (status = 409, description = "The identity is redacted or merged", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_monitored_lists(
     state: web::Data<AppState>,
     p: Principal,

@@ -96,9 +96,12 @@ fn delivery_example() -> Value {
     responses((status = 200, description = "The environment's endpoints, newest first",
         body = OffsetPage<EndpointView>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::list_endpoints(&state.read.get()?, &state.keyring, p.environment(), page.0.page(50)?)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let page = page.0.page(50)?;
+    Ok(Reply::ok(state.read(move |c| q::list_endpoints(c, &keyring, &env, page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/endpoints/event-types", tag = "Webhooks",
@@ -106,6 +109,7 @@ async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery
     responses((status = 200, description = "The event catalog", body = EventTypes,
         example = json!({ "data": [{ "name": "session.approved", "category": "session",
             "description": "The final outcome is approved.", "emitted": true }], "wildcard": "*" }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn event_types(p: Principal) -> ApiResult {
     p.require(READ, &[WRITE])?;
     Ok(Reply::ok(q::event_types()))
@@ -117,6 +121,7 @@ async fn event_types(p: Principal) -> ApiResult {
     responses((status = 200, description = "The event catalog", body = EventTypes,
         example = json!({ "data": [{ "name": "session.approved", "category": "session",
             "description": "The final outcome is approved.", "emitted": true }], "wildcard": "*" }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn event_types_alias(p: Principal) -> ApiResult {
     event_types(p).await
 }
@@ -178,8 +183,10 @@ struct CreateEndpointBody {
 }
 
 /// The endpoint as stored, plus the secret just minted.
-fn with_secret(state: &AppState, p: &Principal, new: &NewEndpoint) -> Result<EndpointView, AppError> {
-    let mut body = q::endpoint(&state.read.get()?, &state.keyring, p.environment(), &new.id, Secret::Hidden)?;
+async fn with_secret(state: &AppState, p: &Principal, new: &NewEndpoint) -> Result<EndpointView, AppError> {
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    let id = new.id.clone();
+    let mut body = state.read(move |c| q::endpoint(c, &keyring, &env, &id, Secret::Hidden)).await?;
     body.secret = Some(new.secret.expose().to_string());
     if p.environment() == "live" {
         body.warning = Some(WARNING.to_string());
@@ -191,6 +198,7 @@ fn with_secret(state: &AppState, p: &Principal, new: &NewEndpoint) -> Result<End
     request_body = CreateEndpointBody,
     responses((status = 201, description = "The new endpoint with its signing secret", body = EndpointView,
         example = endpoint_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateEndpointBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -205,7 +213,7 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateEn
         key_inflection: b.key_inflection,
     };
     let new = cmd::create(&state.writer, &state.config.webhook_egress, p.meta(state.now()), input).await?;
-    Ok(Reply::created(with_secret(&state, &p, &new)?))
+    Ok(Reply::created(with_secret(&state, &p, &new).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/endpoints/{endpoint_id}", tag = "Webhooks",
@@ -213,9 +221,11 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateEn
     params(("endpoint_id" = WebhookEndpointId, Path, description = "The endpoint")),
     responses((status = 200, description = "The endpoint (with its secret in the sandbox)", body = EndpointView,
         example = endpoint_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookEndpointId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::endpoint(&state.read.get()?, &state.keyring, p.environment(), &path, Secret::ByEnvironment)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::endpoint(c, &keyring, &env, &path, Secret::ByEnvironment)).await?))
 }
 
 /// Changes to an endpoint; omitted fields stay as they are, null clears a nullable one.
@@ -247,6 +257,7 @@ struct UpdateEndpointBody {
     params(("endpoint_id" = WebhookEndpointId, Path, description = "The endpoint")),
     request_body = UpdateEndpointBody,
     responses((status = 200, description = "The updated endpoint", body = EndpointView, example = endpoint_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -268,7 +279,8 @@ async fn update(
     };
     let id = cmd::update(&state.writer, &state.config.webhook_egress, p.meta(state.now()), path.into_inner(), update)
         .await?;
-    Ok(Reply::ok(q::endpoint(&state.read.get()?, &state.keyring, p.environment(), &id, Secret::ByEnvironment)?))
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::endpoint(c, &keyring, &env, &id, Secret::ByEnvironment)).await?))
 }
 
 /// The answer to a delete.
@@ -286,6 +298,7 @@ struct EndpointDeleted {
     responses((status = 200, description = "The endpoint is deleted; its queued deliveries are dropped",
         body = EndpointDeleted,
         example = json!({ "id": "webhook_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "object": "webhook_endpoint", "deleted": true }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookEndpointId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::delete(&state.writer, p.meta(state.now()), path.into_inner()).await?;
@@ -297,10 +310,11 @@ async fn delete(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookE
     params(("endpoint_id" = WebhookEndpointId, Path, description = "The endpoint")),
     responses((status = 200, description = "The endpoint with its new secret (the old one stops working at once)",
         body = EndpointView, example = endpoint_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn rotate_secret(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookEndpointId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let new = cmd::rotate_secret(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(with_secret(&state, &p, &new)?))
+    Ok(Reply::ok(with_secret(&state, &p, &new).await?))
 }
 
 /// Changes to apply to the copy; everything else is copied.
@@ -321,6 +335,7 @@ struct CloneEndpointBody {
     request_body = CloneEndpointBody,
     responses((status = 201, description = "The copy, with its own secret", body = EndpointView,
         example = endpoint_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn clone_endpoint(
     state: web::Data<AppState>,
     p: Principal,
@@ -338,7 +353,7 @@ async fn clone_endpoint(
         overrides,
     )
     .await?;
-    Ok(Reply::created(with_secret(&state, &p, &new)?))
+    Ok(Reply::created(with_secret(&state, &p, &new).await?))
 }
 
 /// The `object` of a test request.
@@ -368,6 +383,7 @@ struct TestQueuedView {
         example = json!({ "object": "webhook_test", "endpoint_id": "webhook_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C",
             "event": "webhook.test", "event_id": "evt_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C",
             "delivery_id": "dlv_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "status": "pending" }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn send_test(state: web::Data<AppState>, p: Principal, path: ApiPath<WebhookEndpointId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let endpoint_id = path.into_inner();
@@ -426,6 +442,7 @@ fn time_param(value: Option<&str>, key: &str, end_of_day: bool) -> Result<Option
     responses((status = 200, description = "The endpoint's deliveries, most recent first, with their attempts",
         body = OffsetPage<DeliveryView>,
         example = json!({ "data": [], "pagination": { "total": 0, "limit": 50, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn deliveries(
     state: web::Data<AppState>,
     p: Principal,
@@ -442,7 +459,8 @@ async fn deliveries(
         status: query.status,
     };
     let page = page.0.page(50)?;
-    Ok(Reply::ok(q::deliveries(&state.read.get()?, p.environment(), &path, &filter, page)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::deliveries(c, &env, &path, &filter, page)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}", tag = "Webhooks",
@@ -451,6 +469,7 @@ async fn deliveries(
         ("delivery_id" = WebhookDeliveryId, Path, description = "The delivery")),
     responses((status = 200, description = "The delivery with its attempts", body = DeliveryView,
         example = delivery_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn delivery(
     state: web::Data<AppState>,
     p: Principal,
@@ -458,7 +477,8 @@ async fn delivery(
 ) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let (endpoint_id, delivery_id) = path.into_inner();
-    Ok(Reply::ok(q::delivery(&state.read.get()?, p.environment(), &endpoint_id, &delivery_id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::delivery(c, &env, &endpoint_id, &delivery_id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/retry",
@@ -469,6 +489,7 @@ async fn delivery(
         example = delivery_example),
         (status = 409, description = "The delivery is not failed, or the endpoint is disabled",
             body = crate::http::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn retry(
     state: web::Data<AppState>,
     p: Principal,
@@ -478,7 +499,8 @@ async fn retry(
     let (endpoint_id, delivery_id) = path.into_inner();
     let meta = p.meta(state.now());
     let id = cmd::retry_delivery(&state.writer, meta, endpoint_id.clone(), delivery_id, state.clock.now()).await?;
-    let body = q::delivery(&state.read.get()?, p.environment(), &endpoint_id, &id)?;
+    let env = p.env();
+    let body = state.read(move |c| q::delivery(c, &env, &endpoint_id, &id)).await?;
     Ok(Reply::with_status(StatusCode::ACCEPTED, body))
 }
 

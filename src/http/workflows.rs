@@ -67,9 +67,12 @@ fn definition(steps: Option<Vec<Policy>>, graph: Option<WorkflowGraph>) -> Resul
     params(PageQuery),
     responses((status = 200, description = "The environment's workflows, newest first", body = OffsetPage<WorkflowView>,
         example = json!({ "data": [workflow_example()], "pagination": { "total": 1, "limit": 25, "offset": 0 } }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal, page: ApiQuery<PageQuery>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::list(&state.read.get()?, p.environment(), page.0.page(25)?)?))
+    let env = p.env();
+    let page = page.0.page(25)?;
+    Ok(Reply::ok(state.read(move |c| q::list(c, &env, page)).await?))
 }
 
 /// A new workflow: its definition is either `steps` (policies in order, then `auto_approve` decides) or a
@@ -109,6 +112,7 @@ struct CreateWorkflowBody {
     request_body = CreateWorkflowBody,
     responses((status = 201, description = "The new workflow, version 1 published", body = WorkflowView,
         example = workflow_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateWorkflowBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
@@ -124,16 +128,19 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateWo
         screening_settings: b.screening_settings.unwrap_or_default(),
     };
     let id = cmd::create(&state.writer, p.meta(state.now()), input).await?;
-    Ok(Reply::created(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::created(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows/{workflow_id}", tag = "Workflows", operation_id = "get_workflow",
     params(("workflow_id" = WorkflowId, Path, description = "The workflow")),
     responses((status = 200, description = "The workflow with its published definition", body = WorkflowView,
         example = workflow_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &path)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &path)).await?))
 }
 
 /// Changes to a workflow; omitted fields stay as they are. A new definition (`steps` or `graph`, not both)
@@ -172,6 +179,7 @@ struct UpdateWorkflowBody {
     request_body = UpdateWorkflowBody,
     responses((status = 200, description = "The workflow (its published definition)", body = WorkflowView,
         example = workflow_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
     state: web::Data<AppState>,
     p: Principal,
@@ -191,7 +199,8 @@ async fn update(
         is_default: b.is_default,
     };
     let id = cmd::update(&state.writer, p.meta(state.now()), path.into_inner(), u).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows/{workflow_id}/versions", tag = "Workflows",
@@ -201,9 +210,11 @@ async fn update(
         example = json!({ "data": [{ "version": 1, "format": "graph", "steps": null, "graph": graph_example(),
             "status": "published", "created_at": "2026-01-15T10:00:00.000Z",
             "published_at": "2026-01-15T10:00:00.000Z" }] }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn versions(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
-    Ok(Reply::ok(q::versions(&state.read.get()?, p.environment(), &path)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::versions(c, &env, &path)).await?))
 }
 
 /// Which draft to publish; an empty body publishes the latest version.
@@ -223,6 +234,7 @@ struct PublishBody {
         example = workflow_example),
         (status = 404, description = "No such workflow, or no such version of it", body = ErrorBody),
         (status = 409, description = "The version is already published", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn publish(
     state: web::Data<AppState>,
     p: Principal,
@@ -232,7 +244,8 @@ async fn publish(
     p.require(WRITE, &[])?;
     let id = path.into_inner();
     cmd::publish(&state.writer, p.meta(state.now()), id.clone(), body.0.version).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{workflow_id}/set-default", tag = "Workflows",
@@ -240,10 +253,12 @@ async fn publish(
     params(("workflow_id" = WorkflowId, Path, description = "The workflow")),
     responses((status = 200, description = "The workflow, now the environment's default (and active)",
         body = WorkflowView, example = workflow_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn set_default(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::set_default(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{workflow_id}/deactivate", tag = "Workflows",
@@ -252,10 +267,12 @@ async fn set_default(state: web::Data<AppState>, p: Principal, path: ApiPath<Wor
     responses((status = 200, description = "The deactivated workflow (deactivating again changes nothing)",
         body = WorkflowView, example = workflow_example),
         (status = 409, description = "The workflow is the environment's default", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn deactivate(state: web::Data<AppState>, p: Principal, path: ApiPath<WorkflowId>) -> ApiResult {
     p.require(WRITE, &[])?;
     let id = cmd::deactivate(&state.writer, p.meta(state.now()), path.into_inner()).await?;
-    Ok(Reply::ok(q::get(&state.read.get()?, p.environment(), &id)?))
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::get(c, &env, &id)).await?))
 }
 
 /// A verification policy a workflow can run.
@@ -274,6 +291,7 @@ struct PolicyList {
     operation_id = "list_verification_policies",
     responses((status = 200, description = "Every policy a workflow node or steps list can name", body = PolicyList,
         example = json!({ "data": [{ "name": "document_ocr" }, { "name": "age_verification" }] }))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn policies(p: Principal) -> ApiResult {
     p.require(READ, &[WRITE, "sessions:read"])?;
     let data = Policy::ALL.into_iter().map(|name| PolicyView { name }).collect();

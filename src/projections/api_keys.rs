@@ -1,16 +1,19 @@
 //! Projects API key events into `api_keys`. Holds only secret hashes. Must not write any other table.
 
-use crate::domain::api_key::{ApiKeyCreated, ApiKeyUpdated};
+use crate::domain::api_key::ApiKeyEvent;
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
 use rusqlite::{params, Connection};
 
 pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
-    let bad = |e: serde_json::Error| AppError::Internal(format!("undecodable {} event: {e}", event.event_type));
+    let Some(decoded) = ApiKeyEvent::decode(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| super::undecodable(event, e))?
+    else {
+        return Ok(());
+    };
     let at = &event.recorded_at;
-    match event.event_type.as_str() {
-        "ApiKeyCreated" => {
-            let e: ApiKeyCreated = serde_json::from_value(event.payload.clone()).map_err(bad)?;
+    match decoded {
+        ApiKeyEvent::Created(e) => {
             let hash = hex::decode(&e.secret_hash).map_err(|_| AppError::Internal("api key hash is not hex".into()))?;
             conn.execute(
                 "INSERT INTO api_keys (id, key_type, environment, key_prefix, secret_hash, scopes, allowed_ips,
@@ -35,8 +38,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 ],
             )?;
         }
-        "ApiKeyUpdated" => {
-            let e: ApiKeyUpdated = serde_json::from_value(event.payload.clone()).map_err(bad)?;
+        ApiKeyEvent::Updated(e) => {
             let id = &event.stream_id;
             if let Some(v) = &e.label {
                 conn.execute("UPDATE api_keys SET label = ?1 WHERE id = ?2", params![v, id])?;
@@ -62,13 +64,12 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             }
             conn.execute("UPDATE api_keys SET updated_at = ?1 WHERE id = ?2", params![at, id])?;
         }
-        "ApiKeyExpired" => {
+        ApiKeyEvent::Expired => {
             conn.execute(
                 "UPDATE api_keys SET is_active = 0, expires_at = COALESCE(expires_at, ?1), updated_at = ?1 WHERE id = ?2",
                 params![at, event.stream_id],
             )?;
         }
-        _ => {}
     }
     Ok(())
 }

@@ -3,21 +3,20 @@
 //! an item's sealed digest set (to write its lookup rows). Must not write any other table.
 
 use crate::crypto::Keyring;
-use crate::domain::custom_list::{sealed_field, ListEvent, MatchMarkedFalsePositive, MatchRecorded};
+use crate::domain::custom_list::{sealed_field, ListEvent, MatchEvent};
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 
-fn undecodable(event: &StoredEvent, e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id))
-}
+use super::undecodable;
 
 pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppResult<()> {
-    match event.event_type.as_str() {
-        "ListMatchRecorded" => {
-            let e: MatchRecorded = serde_json::from_value(event.payload.clone()).map_err(|e| undecodable(event, e))?;
+    let matched = MatchEvent::decode(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| undecodable(event, e))?;
+    match matched {
+        Some(MatchEvent::Recorded(e)) => {
             conn.prepare_cached(
                 "INSERT INTO list_matches (id, environment, session_id, list_id, list_item_id, list_type, match_mode,
                     score, matched_field, details, is_false_positive, created_at)
@@ -38,9 +37,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             ])?;
             return Ok(());
         }
-        "ListMatchMarkedFalsePositive" => {
-            let e: MatchMarkedFalsePositive =
-                serde_json::from_value(event.payload.clone()).map_err(|e| undecodable(event, e))?;
+        Some(MatchEvent::MarkedFalsePositive(e)) => {
             conn.execute(
                 "UPDATE list_matches SET is_false_positive = 1, false_positive_reason = ?1, marked_at = ?2,
                     marked_by = ?3 WHERE id = ?4",
@@ -48,9 +45,11 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             )?;
             return Ok(());
         }
-        _ => {}
+        None => {}
     }
-    let Some(decoded) = ListEvent::decode(&event.event_type, &event.payload).map_err(|e| undecodable(event, e))? else {
+    let Some(decoded) =
+        ListEvent::decode(&event.event_type, event.event_version, &event.payload).map_err(|e| undecodable(event, e))?
+    else {
         return Ok(());
     };
     let id = event.stream_id.as_str();

@@ -8,11 +8,13 @@ pub mod relationships;
 pub mod screening;
 pub mod sessions;
 pub mod types;
+pub mod users;
 pub mod webhooks;
 pub mod workflows;
 
 use crate::crypto::Keyring;
-use crate::error::AppResult;
+use crate::domain::settings::SettingsEvent;
+use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
 use rusqlite::Connection;
 
@@ -29,8 +31,11 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         sessions::apply(conn, event)
     } else if t.starts_with("Workflow") {
         workflows::apply(conn, event)
-    } else if t == "SettingsUpdated" {
-        for (name, value) in event.payload.as_object().into_iter().flatten() {
+    } else if let Some(SettingsEvent::Updated(retention)) =
+        SettingsEvent::decode(t, event.event_version, &event.payload).map_err(|e| undecodable(event, e))?
+    {
+        // One row per setting, named as in the event.
+        for (name, value) in serde_json::to_value(&retention)?.as_object().into_iter().flatten() {
             conn.execute(
                 "INSERT INTO settings (environment, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (environment, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -38,6 +43,8 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             )?;
         }
         Ok(())
+    } else if t.starts_with("OrgUser") {
+        users::apply(conn, keyring, event)
     } else if t.starts_with("ApiKey") {
         api_keys::apply(conn, event)
     } else if t.starts_with("WebhookEndpoint") {
@@ -74,4 +81,10 @@ pub(crate) fn audit(
         event.recorded_at
     ])?;
     Ok(())
+}
+
+/// A stored event its aggregate's decoder refuses (unknown version, payload that does not fit): a loud
+/// error naming the event, so replay stops there instead of skipping it.
+pub(crate) fn undecodable(event: &StoredEvent, e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(format!("undecodable {} event {} (seq {}): {e}", event.event_type, event.event_id, event.seq))
 }

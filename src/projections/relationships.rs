@@ -1,22 +1,19 @@
 //! Projects relationship and relationship-type events into `relationships` and `relationship_types`
 //! (plus an audit row per linked identity). Must not write any other table.
 
-use crate::domain::relationship::{
-    RelationshipCreated, RelationshipDeleted, RelationshipTypeCreated, RelationshipTypeUpdated,
-};
-use crate::error::{AppError, AppResult};
+use crate::domain::relationship::RelationshipEvent;
+use crate::error::AppResult;
 use crate::store::events::StoredEvent;
 use rusqlite::{params, Connection};
 
-fn decode<T: serde::de::DeserializeOwned>(event: &StoredEvent) -> AppResult<T> {
-    serde_json::from_value(event.payload.clone())
-        .map_err(|e| AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id)))
-}
-
 pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
-    match event.event_type.as_str() {
-        "RelationshipCreated" => {
-            let e: RelationshipCreated = decode(event)?;
+    let Some(decoded) = RelationshipEvent::decode(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| super::undecodable(event, e))?
+    else {
+        return Ok(());
+    };
+    match decoded {
+        RelationshipEvent::Created(e) => {
             let metadata = serde_json::to_string(&e.metadata)?;
             let mut stmt = conn.prepare_cached(
                 "INSERT INTO relationships (id, environment, source_identity_id, related_identity_id,
@@ -51,8 +48,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             super::audit(conn, event, &e.source_identity_id, "identity.relationship-created", &fields)?;
             super::audit(conn, event, &e.related_identity_id, "identity.relationship-created", &fields)?;
         }
-        "RelationshipDeleted" => {
-            let e: RelationshipDeleted = decode(event)?;
+        RelationshipEvent::Deleted(e) => {
             let ends: Vec<(String, String)> = {
                 let mut stmt = conn
                     .prepare("SELECT source_identity_id, relationship_type FROM relationships WHERE id IN (?1, ?2)")?;
@@ -70,8 +66,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 )?;
             }
         }
-        "RelationshipTypeCreated" => {
-            let e: RelationshipTypeCreated = decode(event)?;
+        RelationshipEvent::TypeCreated(e) => {
             conn.execute(
                 "INSERT INTO relationship_types (id, environment, name, label, inverse_label, description,
                     is_active, is_deleted, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
@@ -87,8 +82,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 ],
             )?;
         }
-        "RelationshipTypeUpdated" => {
-            let e: RelationshipTypeUpdated = decode(event)?;
+        RelationshipEvent::TypeUpdated(e) => {
             let id = &event.stream_id;
             if let Some(v) = &e.label {
                 conn.execute("UPDATE relationship_types SET label = ?1 WHERE id = ?2", params![v, id])?;
@@ -107,13 +101,12 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 params![event.recorded_at, id],
             )?;
         }
-        "RelationshipTypeDeleted" => {
+        RelationshipEvent::TypeDeleted => {
             conn.execute(
                 "UPDATE relationship_types SET is_deleted = 1, is_active = 0, updated_at = ?1 WHERE id = ?2",
                 params![event.recorded_at, event.stream_id],
             )?;
         }
-        _ => {}
     }
     Ok(())
 }

@@ -3,22 +3,20 @@
 //! table.
 
 use crate::domain::check::{CheckEvent, Created, HitRecord, RunResult};
-use crate::domain::watchlist::{EntriesImported, MonitoringCompleted, SnapshotImported};
+use crate::domain::watchlist::{EntriesImported, WatchlistEvent};
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
 use rusqlite::{params, Connection};
 
 pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
-    let bad = |e: serde_json::Error| {
-        AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id))
-    };
-    match event.event_type.as_str() {
-        "WatchlistEntriesImported" => {
-            let e: EntriesImported = serde_json::from_value(event.payload.clone()).map_err(bad)?;
-            entries(conn, &e)
-        }
-        "WatchlistSnapshotImported" => {
-            let e: SnapshotImported = serde_json::from_value(event.payload.clone()).map_err(bad)?;
+    if event.event_type.starts_with("Check") {
+        return check(conn, event);
+    }
+    let decoded = WatchlistEvent::decode(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| super::undecodable(event, e))?;
+    match decoded {
+        Some(WatchlistEvent::EntriesImported(e)) => entries(conn, &e),
+        Some(WatchlistEvent::SnapshotImported(e)) => {
             let delta = e.counts.added + e.counts.changed;
             conn.execute(
                 "INSERT INTO watchlist_versions (id, source, list_source, published, content_digest, entry_count, added,
@@ -44,16 +42,14 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             )?;
             Ok(())
         }
-        "WatchlistMonitoringCompleted" => {
-            let e: MonitoringCompleted = serde_json::from_value(event.payload.clone()).map_err(bad)?;
+        Some(WatchlistEvent::MonitoringCompleted(e)) => {
             conn.execute(
                 "UPDATE watchlist_versions SET monitoring_status = 'completed', monitoring = ?1 WHERE id = ?2",
                 params![serde_json::to_string(&e)?, e.version_id],
             )?;
             Ok(())
         }
-        t if t.starts_with("Check") => check(conn, event),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 

@@ -1,28 +1,25 @@
 //! Projects session events into `sessions`, `session_tags`, `session_documents` and `capture_links`.
 //! Copies sealed values as they are. Must not write any other table.
 
-use crate::domain::session::{Created, DocumentUploaded, Outcome, StatusChanged, TokenIssued};
+use crate::domain::session::SessionEvent;
+use crate::domain::session::SessionEvent as E;
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
 use rusqlite::{params, Connection};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::json;
 
-fn decode<T: DeserializeOwned>(event: &StoredEvent) -> AppResult<T> {
-    serde_json::from_value(event.payload.clone())
+/// Decodes a stored session event; an undecodable payload or an unknown version is an error naming the event.
+fn decode(event: &StoredEvent) -> AppResult<Option<SessionEvent>> {
+    SessionEvent::decode(&event.event_type, event.event_version, &event.payload)
         .map_err(|e| AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id)))
 }
 
-fn field<'a>(event: &'a StoredEvent, name: &str) -> &'a Value {
-    event.payload.get(name).unwrap_or(&Value::Null)
-}
-
 pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
+    let Some(decoded) = decode(event)? else { return Ok(()) };
     let id = event.stream_id.as_str();
     let at = event.recorded_at.as_str();
-    match event.event_type.as_str() {
-        "SessionCreated" => {
-            let e: Created = decode(event)?;
+    match &decoded {
+        E::Created(e) => {
             conn.prepare_cached(
                 "INSERT INTO sessions (id, environment, status, external_ref, metadata, country, checks, workflow_id,
                     workflow_version, redirect_url, send_email, invites_sent, retention_status, processing_attempts,
@@ -49,16 +46,18 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 e.token_sealed
             ])?;
         }
-        "SessionUpdated" => {
-            if let Some(r) = event.payload.get("external_ref") {
-                conn.execute("UPDATE sessions SET external_ref = ?1 WHERE id = ?2", params![r.as_str(), id])?;
+        E::Updated(e) => {
+            if let Some(r) = &e.external_ref {
+                conn.execute("UPDATE sessions SET external_ref = ?1 WHERE id = ?2", params![r, id])?;
             }
-            if let Some(m) = event.payload.get("metadata") {
-                conn.execute("UPDATE sessions SET metadata = ?1 WHERE id = ?2", params![m.to_string(), id])?;
+            if let Some(m) = &e.metadata {
+                conn.execute(
+                    "UPDATE sessions SET metadata = ?1 WHERE id = ?2",
+                    params![serde_json::to_string(m)?, id],
+                )?;
             }
         }
-        "SessionTokenIssued" => {
-            let e: TokenIssued = decode(event)?;
+        E::TokenIssued(e) => {
             conn.execute(
                 "UPDATE sessions SET token_hash = ?1, token_expires_at = ?2, token_sealed = ?3 WHERE id = ?4",
                 params![e.token_hash, e.expires_at, e.token_sealed, id],
@@ -79,22 +78,21 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 )?;
             }
         }
-        "SessionWorkflowPaused" => {
+        E::WorkflowPaused(e) => {
             conn.execute(
                 "UPDATE sessions SET status = 'awaiting_external', workflow_node = ?1, workflow_id = ?2, workflow_version = ?3
                  WHERE id = ?4",
-                params![field(event, "node").as_str(), field(event, "workflow_id").as_str(), field(event, "workflow_version").as_i64(), id],
+                params![e.node, e.workflow_id, e.workflow_version, id],
             )?;
         }
-        "SessionLinkConsumed" => {
+        E::LinkConsumed(e) => {
             conn.execute(
                 "UPDATE capture_links SET status = 'consumed', consumed_at = ?1, browser_hash = ?2
                  WHERE id = ?3 AND status = 'active'",
-                params![at, field(event, "browser_hash").as_str(), field(event, "link_id").as_str()],
+                params![at, e.browser_hash, e.link_id],
             )?;
         }
-        "SessionStatusChanged" => {
-            let e: StatusChanged = decode(event)?;
+        E::StatusChanged(e) => {
             conn.execute("UPDATE sessions SET status = ?1 WHERE id = ?2", params![e.to, id])?;
             match e.to.as_str() {
                 "capturing" => {
@@ -119,20 +117,16 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 _ => {}
             }
         }
-        "SessionConsentRecorded" => {
+        E::ConsentRecorded(e) => {
             conn.execute(
                 "UPDATE sessions SET consent_at = ?1, consent_version = ?2, consent_ip = ?3 WHERE id = ?4",
-                params![at, field(event, "version").as_str(), field(event, "ip").as_str(), id],
+                params![at, e.version, e.ip, id],
             )?;
         }
-        "SessionDocumentTypeChosen" => {
-            conn.execute(
-                "UPDATE sessions SET document_type = ?1 WHERE id = ?2",
-                params![field(event, "document_type").as_str(), id],
-            )?;
+        E::DocumentTypeChosen(e) => {
+            conn.execute("UPDATE sessions SET document_type = ?1 WHERE id = ?2", params![e.document_type, id])?;
         }
-        "SessionDocumentUploaded" => {
-            let e: DocumentUploaded = decode(event)?;
+        E::DocumentUploaded(e) => {
             conn.execute(
                 "INSERT INTO session_documents (session_id, doc_type, mime_type, size_bytes, blob_id, phash, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -142,37 +136,29 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 params![id, e.doc_type, e.mime_type, e.size_bytes, e.blob_id, e.phash, at],
             )?;
         }
-        "SessionDocumentRead" => {
+        E::DocumentRead(e) => {
             conn.execute(
                 "UPDATE sessions SET document_source = ?1, document_data = ?2 WHERE id = ?3",
-                params![field(event, "source").as_str(), field(event, "data").as_str(), id],
+                params![e.source, e.data, id],
             )?;
         }
-        "SessionUserDataProvided" => {
-            conn.execute(
-                "UPDATE sessions SET user_data = ?1 WHERE id = ?2",
-                params![field(event, "data").as_str(), id],
-            )?;
+        E::UserDataProvided(e) => {
+            conn.execute("UPDATE sessions SET user_data = ?1 WHERE id = ?2", params![e.data, id])?;
         }
-        "SessionFraudSignalsRecorded" => {
-            let hex_blob = |name: &str| field(event, name).as_str().and_then(|h| hex::decode(h).ok());
+        E::FraudSignalsRecorded(e) => {
+            let blob = |hex_text: &Option<String>| hex_text.as_deref().and_then(|h| hex::decode(h).ok());
             conn.execute(
                 "UPDATE sessions SET fraud_signals = ?1, ip_digest = COALESCE(?2, ip_digest),
                     device_digest = COALESCE(?3, device_digest) WHERE id = ?4",
-                params![field(event, "signals").to_string(), hex_blob("ip_digest"), hex_blob("device_digest"), id],
+                params![e.signals.to_string(), blob(&e.ip_digest), blob(&e.device_digest), id],
             )?;
         }
-        "SessionDecided" => {
-            let to = field(event, "to").as_str().unwrap_or("completed").to_string();
-            let outcome: Outcome = serde_json::from_value(field(event, "outcome").clone())
-                .map_err(|e| AppError::Internal(format!("undecodable outcome in {}: {e}", event.event_id)))?;
-            let mut public = serde_json::to_value(&outcome)?;
+        E::Decided(e) => {
+            let mut public = serde_json::to_value(&e.outcome)?;
             if let Some(m) = public.as_object_mut() {
                 m.remove("extracted");
             }
-            if let (Some(wf), Some(v)) =
-                (field(event, "workflow_id").as_str(), field(event, "workflow_version").as_i64())
-            {
+            if let (Some(wf), Some(v)) = (&e.workflow_id, e.workflow_version) {
                 conn.execute(
                     "UPDATE sessions SET workflow_id = ?1, workflow_version = ?2, workflow_node = NULL WHERE id = ?3",
                     params![wf, v, id],
@@ -185,37 +171,33 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                     case_id = COALESCE(?8, case_id)
                  WHERE id = ?7",
                 params![
-                    to,
-                    outcome.status,
+                    e.to,
+                    e.outcome.status,
                     public.to_string(),
-                    outcome.extracted,
-                    outcome.identity_id,
+                    e.outcome.extracted,
+                    e.outcome.identity_id,
                     at,
                     id,
-                    field(event, "case_id").as_str()
+                    e.case_id
                 ],
             )?;
         }
-        "SessionTagsChanged" => {
+        E::TagsChanged(e) => {
             conn.execute("DELETE FROM session_tags WHERE session_id = ?1", [id])?;
-            let tags: Vec<String> = serde_json::from_value(field(event, "tags").clone()).unwrap_or_default();
-            for (i, tag) in tags.iter().enumerate() {
+            for (i, tag) in e.tags.iter().enumerate() {
                 conn.execute(
                     "INSERT INTO session_tags (session_id, tag, position) VALUES (?1, ?2, ?3)",
                     params![id, tag, i as i64],
                 )?;
             }
         }
-        "SessionIdentityChanged" => {
-            conn.execute(
-                "UPDATE sessions SET identity_id = ?1 WHERE id = ?2",
-                params![field(event, "identity_id").as_str(), id],
-            )?;
+        E::IdentityChanged(e) => {
+            conn.execute("UPDATE sessions SET identity_id = ?1 WHERE id = ?2", params![e.identity_id, id])?;
         }
-        "SessionInviteSent" => {
+        E::InviteSent(_) => {
             conn.execute("UPDATE sessions SET invites_sent = invites_sent + 1 WHERE id = ?1", [id])?;
         }
-        "SessionRedacted" | "SessionRetentionExpired" => {
+        E::Redacted(_) | E::RetentionExpired(_) => {
             conn.execute(
                 "UPDATE sessions SET retention_status = 'redacted', prefill = NULL, user_data = NULL, document_data = NULL,
                     result_extracted = NULL, consent_ip = NULL, ip_digest = NULL, device_digest = NULL,
@@ -224,77 +206,63 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             )?;
             conn.execute("DELETE FROM session_documents WHERE session_id = ?1", [id])?;
         }
-        "SessionSensitiveExpired" => {
+        E::SensitiveExpired(_) => {
             conn.execute(
                 "UPDATE sessions SET retention_status = 'sensitive_redacted', sensitive_expired_at = ?1
                  WHERE id = ?2 AND retention_status = 'active'",
                 params![at, id],
             )?;
         }
-        _ => return Ok(()),
     }
     conn.execute(
         "UPDATE sessions SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3",
         params![at, event.stream_seq, id],
     )?;
-    audit(conn, event)
+    audit(conn, event, &decoded)
 }
 
 /// One audit row per session event: the action and non-personal facts (statuses, document kinds, field
 /// names), never values.
-fn audit(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
-    let p = &event.payload;
-    let (action, metadata) = match event.event_type.as_str() {
-        "SessionCreated" => ("session.created", serde_json::json!({})),
-        "SessionUpdated" => ("session.updated", serde_json::json!({ "fields": p.get("changed") })),
-        "SessionTokenIssued" => match p.get("link_id").and_then(Value::as_str) {
-            Some(link) => ("session.link_generated", serde_json::json!({ "link_id": link })),
-            None => ("session.token_issued", serde_json::json!({ "reason": p.get("reason") })),
+fn audit(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> AppResult<()> {
+    let (action, metadata) = match decoded {
+        E::Created(_) => ("session.created", json!({})),
+        E::Updated(e) => ("session.updated", json!({ "fields": e.changed })),
+        E::TokenIssued(e) => match &e.link_id {
+            Some(link) => ("session.link_generated", json!({ "link_id": link })),
+            None => ("session.token_issued", json!({ "reason": e.reason })),
         },
-        "SessionLinkConsumed" => ("session.link_consumed", serde_json::json!({ "link_id": p.get("link_id") })),
-        "SessionStatusChanged" => (
-            match p.get("to").and_then(Value::as_str) {
-                Some("capturing") => "session.started",
-                Some("expired") => "session.expired",
-                Some("processing") => "session.processing",
-                Some("sandbox_pending") => "session.sandbox_pending",
+        E::LinkConsumed(e) => ("session.link_consumed", json!({ "link_id": e.link_id })),
+        E::StatusChanged(e) => (
+            match e.to.as_str() {
+                "capturing" => "session.started",
+                "expired" => "session.expired",
+                "processing" => "session.processing",
+                "sandbox_pending" => "session.sandbox_pending",
                 _ => "session.status_changed",
             },
-            serde_json::json!({ "from": p.get("from"), "to": p.get("to"), "reason": p.get("reason") }),
+            json!({ "from": e.from, "to": e.to, "reason": e.reason }),
         ),
-        "SessionConsentRecorded" => ("session.consent_recorded", serde_json::json!({ "version": p.get("version") })),
-        "SessionDocumentTypeChosen" => {
-            ("session.document_type_chosen", serde_json::json!({ "document_type": p.get("document_type") }))
-        }
-        "SessionDocumentUploaded" => {
-            ("session.document_uploaded", serde_json::json!({ "doc_type": p.get("doc_type") }))
-        }
-        "SessionUserDataProvided" => ("session.user_data_provided", serde_json::json!({ "fields": p.get("fields") })),
-        "SessionDocumentRead" => {
-            ("session.document_read", serde_json::json!({ "source": p.get("source"), "fields": p.get("fields") }))
-        }
-        "SessionFraudSignalsRecorded" => ("session.fraud_signals_recorded", serde_json::json!({})),
-        "SessionWorkflowPaused" => ("session.awaiting_external", serde_json::json!({ "node": p.get("node") })),
-        "SessionDecided" => {
-            let status = p.pointer("/outcome/status").and_then(Value::as_str).unwrap_or("");
-            let action = match status {
+        E::ConsentRecorded(e) => ("session.consent_recorded", json!({ "version": e.version })),
+        E::DocumentTypeChosen(e) => ("session.document_type_chosen", json!({ "document_type": e.document_type })),
+        E::DocumentUploaded(e) => ("session.document_uploaded", json!({ "doc_type": e.doc_type })),
+        E::UserDataProvided(e) => ("session.user_data_provided", json!({ "fields": e.fields })),
+        E::DocumentRead(e) => ("session.document_read", json!({ "source": e.source, "fields": e.fields })),
+        E::FraudSignalsRecorded(_) => ("session.fraud_signals_recorded", json!({})),
+        E::WorkflowPaused(e) => ("session.awaiting_external", json!({ "node": e.node })),
+        E::Decided(e) => {
+            let action = match e.outcome.status.as_str() {
                 "approved" => "session.approved",
                 "needs_review" => "session.requires-review",
                 _ => "session.declined",
             };
-            (action, serde_json::json!({ "result_status": status, "session_status": p.get("to") }))
+            (action, json!({ "result_status": e.outcome.status, "session_status": e.to }))
         }
-        "SessionTagsChanged" => ("session.tags_changed", serde_json::json!({ "tags": p.get("tags") })),
-        "SessionInviteSent" => ("session.invite_sent", serde_json::json!({ "count": p.get("count") })),
-        "SessionRedacted" => {
-            ("session.redacted", serde_json::json!({ "documents_removed": p.get("documents_removed") }))
-        }
-        "SessionRetentionExpired" => ("session.retention-expired", serde_json::json!({})),
-        "SessionSensitiveExpired" => {
-            ("session.sensitive_data_expired", serde_json::json!({ "reason": p.get("reason") }))
-        }
-        "SessionIdentityChanged" => ("session.identity_changed", serde_json::json!({})),
-        other => (other, serde_json::json!({})),
+        E::TagsChanged(e) => ("session.tags_changed", json!({ "tags": e.tags })),
+        E::InviteSent(e) => ("session.invite_sent", json!({ "count": e.count })),
+        E::Redacted(e) => ("session.redacted", json!({ "documents_removed": e.documents_removed })),
+        E::RetentionExpired(_) => ("session.retention-expired", json!({})),
+        E::SensitiveExpired(e) => ("session.sensitive_data_expired", json!({ "reason": e.reason })),
+        E::IdentityChanged(_) => ("session.identity_changed", json!({})),
     };
     conn.prepare_cached(
         "INSERT INTO session_audit (event_seq, event_id, session_id, environment, action, actor, metadata, recorded_at)

@@ -1,21 +1,20 @@
 //! Projects identity-type and custom-field-definition events into `identity_types` and
 //! `custom_field_definitions`. Must not write any other table.
 
-use crate::domain::identity_type::{FieldDefinition, FieldDefinitionUpdated, IdentityTypeCreated, IdentityTypeUpdated};
-use crate::error::{AppError, AppResult};
+use crate::domain::identity_type::IdentityTypeEvent;
+use crate::error::AppResult;
 use crate::store::events::StoredEvent;
 use rusqlite::{params, Connection};
 
-fn decode<T: serde::de::DeserializeOwned>(event: &StoredEvent) -> AppResult<T> {
-    serde_json::from_value(event.payload.clone())
-        .map_err(|e| AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id)))
-}
-
 pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
+    let Some(decoded) = IdentityTypeEvent::decode(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| super::undecodable(event, e))?
+    else {
+        return Ok(());
+    };
     let at = &event.recorded_at;
-    match event.event_type.as_str() {
-        "IdentityTypeCreated" => {
-            let e: IdentityTypeCreated = decode(event)?;
+    match decoded {
+        IdentityTypeEvent::Created(e) => {
             if e.is_default {
                 conn.execute(
                     "UPDATE identity_types SET is_default = 0 WHERE environment = ?1 AND is_default = 1",
@@ -38,8 +37,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 ],
             )?;
         }
-        "IdentityTypeUpdated" => {
-            let e: IdentityTypeUpdated = decode(event)?;
+        IdentityTypeEvent::Updated(e) => {
             let id = &event.stream_id;
             if let Some(v) = &e.label {
                 conn.execute("UPDATE identity_types SET label = ?1 WHERE id = ?2", params![v, id])?;
@@ -67,7 +65,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             }
             conn.execute("UPDATE identity_types SET updated_at = ?1 WHERE id = ?2", params![at, id])?;
         }
-        "IdentityTypeDeleted" => {
+        IdentityTypeEvent::Deleted => {
             conn.execute(
                 "UPDATE identity_types SET is_deleted = 1, is_default = 0, updated_at = ?1 WHERE id = ?2",
                 params![at, event.stream_id],
@@ -77,8 +75,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 params![at, event.stream_id],
             )?;
         }
-        "CustomFieldDefined" => {
-            let e: FieldDefinition = decode(event)?;
+        IdentityTypeEvent::FieldDefined(e) => {
             conn.execute(
                 "INSERT INTO custom_field_definitions (id, environment, identity_type_id, name, label, field_type,
                     is_required, is_unique, is_encrypted, enum_values, validation_regex, sort_order, is_deleted,
@@ -101,8 +98,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 ],
             )?;
         }
-        "CustomFieldUpdated" => {
-            let e: FieldDefinitionUpdated = decode(event)?;
+        IdentityTypeEvent::FieldUpdated(e) => {
             let id = &e.id;
             if let Some(v) = &e.label {
                 conn.execute("UPDATE custom_field_definitions SET label = ?1 WHERE id = ?2", params![v, id])?;
@@ -128,14 +124,12 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             }
             conn.execute("UPDATE custom_field_definitions SET updated_at = ?1 WHERE id = ?2", params![at, id])?;
         }
-        "CustomFieldDeleted" => {
-            let id = event.payload.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+        IdentityTypeEvent::FieldDeleted(e) => {
             conn.execute(
                 "UPDATE custom_field_definitions SET is_deleted = 1, updated_at = ?1 WHERE id = ?2",
-                params![at, id],
+                params![at, e.id],
             )?;
         }
-        _ => {}
     }
     Ok(())
 }

@@ -2,13 +2,13 @@
 //! Must not write any other table (delivery progress lives in the outbox's state tables).
 
 use crate::domain::webhook::EndpointEvent;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::store::events::StoredEvent;
 use rusqlite::{params, Connection};
 
 pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
-    let decoded = EndpointEvent::decode(&event.event_type, &event.payload)
-        .map_err(|e| AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id)))?;
+    let decoded = EndpointEvent::decode(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| super::undecodable(event, e))?;
     let Some(decoded) = decoded else { return Ok(()) };
     let id = event.stream_id.as_str();
     let at = event.recorded_at.as_str();

@@ -5,8 +5,8 @@ use super::{OffsetPage, Page};
 use crate::domain::api_key::{ApiVersion, Environment, Inflection, KeyType, Scope};
 use crate::domain::ids::ApiKeyId;
 use crate::error::{AppError, AppResult};
-use crate::store::ReadConn;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::ReadOnly;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -25,7 +25,7 @@ pub struct KeyRecord {
     pub is_active: bool,
 }
 
-pub fn by_hash(conn: &Connection, hash: &[u8]) -> AppResult<Option<KeyRecord>> {
+pub fn by_hash(conn: &ReadOnly, hash: &[u8]) -> AppResult<Option<KeyRecord>> {
     Ok(conn
         .prepare_cached(
             "SELECT id, key_type, environment, key_prefix, scopes, allowed_ips, api_version, default_key_inflection,
@@ -108,7 +108,7 @@ fn render(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyView> {
     })
 }
 
-pub fn list(conn: &Connection, environment: Option<&str>, page: Page) -> AppResult<OffsetPage<ApiKeyView>> {
+pub fn list(conn: &ReadOnly, environment: Option<&str>, page: Page) -> AppResult<OffsetPage<ApiKeyView>> {
     let total: i64 =
         conn.query_row("SELECT COUNT(*) FROM api_keys WHERE ?1 IS NULL OR environment = ?1", [environment], |r| {
             r.get(0)
@@ -120,7 +120,7 @@ pub fn list(conn: &Connection, environment: Option<&str>, page: Page) -> AppResu
     Ok(OffsetPage::new(data, total, page))
 }
 
-pub fn get(conn: &ReadConn, environment: &str, id: &str) -> AppResult<ApiKeyView> {
+pub fn get(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<ApiKeyView> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1 AND environment = ?2"),
         [id, environment],

@@ -4,18 +4,18 @@
 
 use super::identities::render_actor;
 use super::{OffsetPage, Page};
-use crate::commands::identities::{data_key, open_pii};
 use crate::crypto::{DataKey, Keyring};
 use crate::domain::check::{CheckOrigin, CheckStatus, CheckType};
 use crate::domain::ids::{CheckBatchId, CheckHitId, CheckId, DismissalId, IdentityId, SessionId, WatchlistVersionId};
 use crate::domain::values::{ExternalRef, Tag};
 use crate::domain::watchlist::MonitoredList;
 use crate::error::{AppError, AppResult};
-use crate::screening_service::monitor::MonitoredSubject;
-use crate::screening_service::{Dismissal, Dismissals};
-use crate::store::ReadConn;
+use crate::screening::records::{Dismissal, Dismissals, MonitoredSubject};
+use crate::store::shared_reads;
+use crate::store::subject_keys::{data_key, open_pii};
+use crate::store::ReadOnly;
 use base64::Engine;
-use rusqlite::{types::Value as Sql, Connection, OptionalExtension};
+use rusqlite::{types::Value as Sql, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -223,7 +223,7 @@ fn stored<T>(what: &str, text: &str, parsed: Option<T>) -> AppResult<T> {
     parsed.ok_or_else(|| AppError::Internal(format!("stored check has an unknown {what}: {text}")))
 }
 
-fn render_row(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>) -> AppResult<CheckView> {
+fn render_row(conn: &ReadOnly, keyring: &Keyring, r: &rusqlite::Row<'_>) -> AppResult<CheckView> {
     let id: String = r.get(0)?;
     let environment: String = r.get(1)?;
     let check_type: String = r.get(2)?;
@@ -298,7 +298,7 @@ fn render_row(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>) -> Ap
 }
 
 /// The hits of one run of a check, best first.
-pub fn hits(conn: &Connection, key: Option<&DataKey>, check_id: &str, run: i64) -> AppResult<Vec<HitView>> {
+pub fn hits(conn: &ReadOnly, key: Option<&DataKey>, check_id: &str, run: i64) -> AppResult<Vec<HitView>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, watchlist_id, source, entry_id, entry_hash, version_id, entity_type, matched_name,
                 matched_name_kind, score, features, explanation, entry, dismissal_id, dismissal_reason,
@@ -342,7 +342,7 @@ pub fn hits(conn: &Connection, key: Option<&DataKey>, check_id: &str, run: i64) 
     Ok(out)
 }
 
-pub fn get(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &CheckId) -> AppResult<CheckView> {
+pub fn get(conn: &ReadOnly, keyring: &Keyring, environment: &str, id: &CheckId) -> AppResult<CheckView> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM checks WHERE id = ?1 AND environment = ?2"))?;
     let mut rows = stmt.query([id.as_str(), environment])?;
     let row = rows.next()?.ok_or_else(|| AppError::not_found("Check"))?;
@@ -364,7 +364,7 @@ pub struct ListFilter {
 
 /// Checks of the environment, newest first.
 pub fn list(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     f: &ListFilter,
@@ -394,44 +394,44 @@ pub fn list(
     })
 }
 
+/// `GET /sessions/{id}/checks`: the session's checks (`f.session_id` set); 404 for a session of
+/// another environment.
+pub fn session_checks(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    f: &ListFilter,
+    page: Page,
+) -> AppResult<OffsetPage<CheckView>> {
+    let session_id = f.session_id.as_ref().map(|s| s.as_str()).unwrap_or_default();
+    if !session_exists(conn, environment, session_id)? {
+        return Err(AppError::not_found("Session"));
+    }
+    list(conn, keyring, environment, f, page)
+}
+
+/// `GET /identities/{id}/checks`: the checks of the identity named by id or external ref.
+pub fn identity_checks(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    id_or_ref: &str,
+    mut f: ListFilter,
+    page: Page,
+) -> AppResult<OffsetPage<CheckView>> {
+    let id = super::identities::require(conn, environment, id_or_ref)?;
+    f.identity_id = Some(IdentityId::from_stored(id));
+    list(conn, keyring, environment, &f, page)
+}
+
 /// The session exists in this environment.
-pub fn session_exists(conn: &Connection, environment: &str, session_id: &str) -> AppResult<bool> {
-    Ok(conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND environment = ?2)")?
-        .query_row([session_id, environment], |r| r.get(0))?)
-}
-
-/// One subject's false-positive dismissals.
-pub fn dismissals(conn: &Connection, environment: &str, subject_key: &str) -> AppResult<Dismissals> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT watchlist_id, entry_id, entry_hash, dismissal_id, check_id FROM screening_dismissals
-         WHERE environment = ?1 AND subject_key = ?2",
-    )?;
-    let rows = stmt.query_map([environment, subject_key], |r| {
-        Ok((
-            (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-            Dismissal { entry_hash: r.get(2)?, dismissal_id: r.get(3)?, check_id: r.get(4)? },
-        ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Open (undismissed) hits in the latest run of the identity's checks.
-pub fn open_hits(conn: &Connection, identity_id: &str) -> AppResult<i64> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM check_hits h JOIN checks c ON c.id = h.check_id
-             WHERE c.identity_id = ?1 AND h.run = c.run AND h.dismissal_id IS NULL AND c.redacted_at IS NULL",
-        )?
-        .query_row([identity_id], |r| r.get(0))?)
+pub fn session_exists(conn: &ReadOnly, environment: &str, session_id: &str) -> AppResult<bool> {
+    shared_reads::session_exists(conn, environment, session_id)
 }
 
 /// The lists an identity's monitoring is limited to (empty = every list).
-pub fn monitored_lists(conn: &Connection, identity_id: &str) -> AppResult<Vec<MonitoredList>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT list_id FROM identity_monitored_lists WHERE identity_id = ?1 ORDER BY position")?;
-    let rows = stmt.query_map([identity_id], |r| r.get(0).map(MonitoredList::from_stored))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn monitored_lists(conn: &ReadOnly, identity_id: &str) -> AppResult<Vec<MonitoredList>> {
+    shared_reads::monitored_lists(conn, identity_id)
 }
 
 /// Identity fields a monitoring pass screens.
@@ -440,7 +440,7 @@ const MONITORED_FIELDS: &[&str] =
 
 /// Every identity under continuous monitoring (both environments; not archived, redacted or merged), its
 /// data opened, with its monitored lists, dismissals and already-alerted hits.
-pub fn monitoring_subjects(conn: &Connection, keyring: &Keyring) -> AppResult<Vec<MonitoredSubject>> {
+pub fn monitoring_subjects(conn: &ReadOnly, keyring: &Keyring) -> AppResult<Vec<MonitoredSubject>> {
     let mut lists: HashMap<String, Vec<String>> = HashMap::new();
     {
         let mut stmt = conn.prepare("SELECT identity_id, list_id FROM identity_monitored_lists ORDER BY position")?;

@@ -4,14 +4,14 @@
 
 use super::Page;
 use super::{CursorPage, CursorPagination, OffsetPage};
-use crate::commands::identities::{data_key, open_pii};
 use crate::crypto::{blind, Keyring};
 use crate::domain::ids::{self, IdentityId};
 use crate::domain::values::{CountryCode, ExternalRef, Tag};
 use crate::error::{AppError, AppResult};
-use crate::store::ReadConn;
+use crate::store::subject_keys::{data_key, open_pii};
+use crate::store::ReadOnly;
 use base64::Engine;
-use rusqlite::{params_from_iter, types::Value as Sql, Connection, OptionalExtension};
+use rusqlite::{params_from_iter, types::Value as Sql, OptionalExtension};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -82,7 +82,7 @@ pub struct Identity {
 }
 
 /// Builds the public identity object from one row (columns in `COLUMNS` order).
-fn render_row(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>) -> AppResult<Identity> {
+fn render_row(conn: &ReadOnly, keyring: &Keyring, r: &rusqlite::Row<'_>) -> AppResult<Identity> {
     let id: String = r.get(0)?;
     let environment: String = r.get(1)?;
     let status: String = r.get(3)?;
@@ -128,14 +128,14 @@ fn render_row(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>) -> Ap
     })
 }
 
-fn tags(conn: &Connection, id: &str) -> AppResult<Vec<String>> {
+fn tags(conn: &ReadOnly, id: &str) -> AppResult<Vec<String>> {
     let mut stmt = conn.prepare_cached("SELECT tag FROM identity_tags WHERE identity_id = ?1 ORDER BY position")?;
     let rows = stmt.query_map([id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Custom field values with encrypted ones opened (absent when the key is gone).
-pub fn custom_fields(conn: &Connection, keyring: &Keyring, id: &str) -> AppResult<Map<String, Value>> {
+pub fn custom_fields(conn: &ReadOnly, keyring: &Keyring, id: &str) -> AppResult<Map<String, Value>> {
     let mut stmt =
         conn.prepare_cached("SELECT name, value FROM identity_custom_fields WHERE identity_id = ?1 ORDER BY name")?;
     let rows: Vec<(String, String)> =
@@ -162,7 +162,7 @@ pub fn custom_fields(conn: &Connection, keyring: &Keyring, id: &str) -> AppResul
 }
 
 /// Resolves an id or external_ref to the identity id within the environment.
-pub fn resolve(conn: &Connection, environment: &str, id_or_ref: &str) -> AppResult<Option<String>> {
+pub fn resolve(conn: &ReadOnly, environment: &str, id_or_ref: &str) -> AppResult<Option<String>> {
     let column = if ids::is_id(ids::IDENTITY, id_or_ref) { "id" } else { "external_ref" };
     Ok(conn
         .prepare_cached(&format!("SELECT id FROM identities WHERE {column} = ?1 AND environment = ?2"))?
@@ -170,11 +170,11 @@ pub fn resolve(conn: &Connection, environment: &str, id_or_ref: &str) -> AppResu
         .optional()?)
 }
 
-pub fn require(conn: &Connection, environment: &str, id_or_ref: &str) -> AppResult<String> {
+pub fn require(conn: &ReadOnly, environment: &str, id_or_ref: &str) -> AppResult<String> {
     resolve(conn, environment, id_or_ref)?.ok_or_else(|| AppError::not_found("Identity"))
 }
 
-pub fn get(conn: &ReadConn, keyring: &Keyring, environment: &str, id_or_ref: &str) -> AppResult<Identity> {
+pub fn get(conn: &ReadOnly, keyring: &Keyring, environment: &str, id_or_ref: &str) -> AppResult<Identity> {
     let id = require(conn, environment, id_or_ref)?;
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM identities WHERE id = ?1"))?;
     let mut rows = stmt.query([&id])?;
@@ -231,7 +231,7 @@ pub struct IdentityCustomFields {
 }
 
 fn short_row(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     environment: &str,
     id: &str,
 ) -> AppResult<(String, Option<String>, String, bool, String, Option<String>, bool, Option<String>)> {
@@ -255,26 +255,26 @@ fn short_row(
     .ok_or_else(|| AppError::not_found("Identity"))
 }
 
-pub fn created(conn: &ReadConn, environment: &str, id: &str, upserted: bool) -> AppResult<CreatedIdentity> {
+pub fn created(conn: &ReadOnly, environment: &str, id: &str, upserted: bool) -> AppResult<CreatedIdentity> {
     let (id, external_ref, status, is_sandbox, created_at, ..) = short_row(conn, environment, id)?;
     Ok(CreatedIdentity { id: IdentityId::from_stored(id), external_ref, status, is_sandbox, created_at, upserted })
 }
 
-pub fn archive_state(conn: &ReadConn, environment: &str, id: &str) -> AppResult<ArchiveState> {
+pub fn archive_state(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<ArchiveState> {
     let (id, _, status, _, _, archived_at, ..) = short_row(conn, environment, id)?;
     Ok(ArchiveState { id: IdentityId::from_stored(id), status, archived_at })
 }
 
-pub fn monitoring_state(conn: &ReadConn, environment: &str, id: &str) -> AppResult<MonitoringState> {
+pub fn monitoring_state(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<MonitoringState> {
     let (id, _, _, _, _, _, monitoring_enabled, monitoring_paused_reason) = short_row(conn, environment, id)?;
     Ok(MonitoringState { id: IdentityId::from_stored(id), monitoring_enabled, monitoring_paused_reason })
 }
 
-pub fn tags_of(conn: &ReadConn, id: &str) -> AppResult<IdentityTags> {
+pub fn tags_of(conn: &ReadOnly, id: &str) -> AppResult<IdentityTags> {
     Ok(IdentityTags { id: IdentityId::from_stored(id.to_string()), tags: tags(conn, id)? })
 }
 
-pub fn custom_fields_of(conn: &ReadConn, keyring: &Keyring, id: &str) -> AppResult<IdentityCustomFields> {
+pub fn custom_fields_of(conn: &ReadOnly, keyring: &Keyring, id: &str) -> AppResult<IdentityCustomFields> {
     Ok(IdentityCustomFields {
         identity_id: IdentityId::from_stored(id.to_string()),
         custom_fields: custom_fields(conn, keyring, id)?,
@@ -474,7 +474,7 @@ impl Filter {
 }
 
 pub fn list_offset(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     criteria: &IdentityCriteria,
@@ -495,7 +495,7 @@ pub fn list_offset(
     Ok(OffsetPage::new(data, total, page))
 }
 
-fn render_all(conn: &ReadConn, keyring: &Keyring, sql: &str, values: Vec<Sql>) -> AppResult<Vec<Identity>> {
+fn render_all(conn: &ReadOnly, keyring: &Keyring, sql: &str, values: Vec<Sql>) -> AppResult<Vec<Identity>> {
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query(params_from_iter(values.iter()))?;
     let mut data = Vec::new();
@@ -514,7 +514,7 @@ pub enum Cursor {
 
 /// Cursor pages over ids, newest first. `after` walks towards older identities.
 pub fn list_cursor(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     criteria: &IdentityCriteria,
@@ -603,7 +603,7 @@ pub struct AuditEntry {
     pub sequence_num: i64,
 }
 
-pub fn audit_log(conn: &ReadConn, identity_id: &str, page: Page) -> AppResult<OffsetPage<AuditEntry>> {
+pub fn audit_log(conn: &ReadOnly, identity_id: &str, page: Page) -> AppResult<OffsetPage<AuditEntry>> {
     let total: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM ({AUDIT_UNION})"), [identity_id], |r| r.get(0))?;
     let mut stmt =
         conn.prepare_cached(&format!("{AUDIT_UNION} ORDER BY event_seq DESC, kind DESC LIMIT ?2 OFFSET ?3"))?;
@@ -659,7 +659,7 @@ pub struct IdentityExport {
 }
 
 /// Everything held about the person, decrypted (GDPR Art. 15).
-pub fn export(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str, now: &str) -> AppResult<IdentityExport> {
+pub fn export(conn: &ReadOnly, keyring: &Keyring, environment: &str, id: &str, now: &str) -> AppResult<IdentityExport> {
     let as_values = |v: serde_json::Value| v.as_array().cloned().unwrap_or_default();
     Ok(IdentityExport {
         identity: get(conn, keyring, environment, id)?,
@@ -687,15 +687,18 @@ pub struct ImageMatch {
 
 /// Cross-session image similarity (spec §1.6.15): the identity's selfies / document fronts against every
 /// other identity's, by perceptual hash; one row per other identity with its best score.
+/// Other identities whose selfies or document photos look like those of the identity named by id or
+/// external ref.
 pub fn image_matches(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     environment: &str,
-    id: &str,
+    id_or_ref: &str,
     threshold: f64,
     source_type: Option<&str>,
     page: Page,
 ) -> AppResult<OffsetPage<ImageMatch>> {
     use crate::checks::imagehash::{calibrated_similarity, ImageHash64};
+    let id = &require(conn, environment, id_or_ref)?;
     let kinds: Vec<&str> = match source_type {
         Some("selfie") => vec!["selfie"],
         Some("document_front") => vec!["id_front"],
@@ -752,4 +755,114 @@ pub fn image_matches(
     let data: Vec<ImageMatch> =
         rows.into_iter().skip(page.offset as usize).take(page.limit as usize).map(|(_, v)| v).collect();
     Ok(OffsetPage::new(data, total, page))
+}
+
+/// What a merge would move onto the primary.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MergeTransfer {
+    pub sessions: i64,
+    pub tags: Vec<String>,
+    pub custom_fields: Vec<String>,
+    pub relationships: i64,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MergePreview {
+    pub primary: Identity,
+    pub secondary: Identity,
+    pub can_merge: bool,
+    pub blockers: Vec<String>,
+    pub would_transfer: MergeTransfer,
+    /// merged or redacted
+    pub secondary_status_after: String,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MergeResult {
+    pub primary: Identity,
+    pub secondary: Identity,
+}
+
+/// The two refs name one identity: a conflict with what is stored (an id and its own external_ref differ as
+/// text), so a 409 rather than a field error.
+fn same_identity() -> AppError {
+    AppError::Conflict("The primary and the secondary are the same identity.".into())
+}
+
+/// `POST /identities/merge/preview`: both identities and what a merge would move, without writing.
+pub fn merge_preview(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    primary_ref: &str,
+    secondary_ref: &str,
+    redact_secondary: bool,
+) -> AppResult<MergePreview> {
+    let primary = resolve(conn, environment, primary_ref)?
+        .ok_or_else(|| AppError::NotFound("Primary identity not found.".into()))?;
+    let secondary = resolve(conn, environment, secondary_ref)?
+        .ok_or_else(|| AppError::NotFound("Secondary identity not found.".into()))?;
+    if primary == secondary {
+        return Err(same_identity());
+    }
+    let primary_obj = get(conn, keyring, environment, &primary)?;
+    let secondary_obj = get(conn, keyring, environment, &secondary)?;
+    let blockers: Vec<String> = match secondary_obj.status.as_str() {
+        "redacted" => vec!["the secondary identity is redacted".into()],
+        "merged" => vec!["the secondary identity has already been merged".into()],
+        _ => vec![],
+    };
+    let tags: Vec<String> = secondary_obj.tags.iter().filter(|t| !primary_obj.tags.contains(t)).cloned().collect();
+    let custom_fields: Vec<String> =
+        secondary_obj.custom_fields.keys().filter(|k| !primary_obj.custom_fields.contains_key(*k)).cloned().collect();
+    let links = super::relationships::all_for(conn, &secondary, false)?;
+    Ok(MergePreview {
+        can_merge: blockers.is_empty(),
+        blockers,
+        would_transfer: MergeTransfer {
+            sessions: secondary_obj.session_count,
+            tags,
+            custom_fields,
+            relationships: links.len() as i64,
+        },
+        secondary_status_after: if redact_secondary { "redacted" } else { "merged" }.into(),
+        primary: primary_obj,
+        secondary: secondary_obj,
+    })
+}
+
+/// Both identities after a merge.
+pub fn merge_result(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    primary: &str,
+    secondary: &str,
+) -> AppResult<MergeResult> {
+    Ok(MergeResult {
+        primary: get(conn, keyring, environment, primary)?,
+        secondary: get(conn, keyring, environment, secondary)?,
+    })
+}
+
+/// The custom field values of the identity named by id or external ref.
+pub fn custom_fields_by_ref(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    id_or_ref: &str,
+) -> AppResult<IdentityCustomFields> {
+    let id = require(conn, environment, id_or_ref)?;
+    custom_fields_of(conn, keyring, &id)
+}
+
+/// The audit trail of the identity named by id or external ref.
+pub fn audit_log_by_ref(
+    conn: &ReadOnly,
+    environment: &str,
+    id_or_ref: &str,
+    page: Page,
+) -> AppResult<OffsetPage<AuditEntry>> {
+    let id = require(conn, environment, id_or_ref)?;
+    audit_log(conn, &id, page)
 }

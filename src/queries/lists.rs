@@ -4,17 +4,17 @@
 //! environment's rows.
 
 use super::{OffsetPage, Page};
-use crate::commands::lists::{digest, list_key, open_part, referencing_workflows};
 use crate::crypto::{DataKey, Keyring};
 use crate::domain::custom_list::{self as dom, ListMatch, ListType, MatchMode, Outcome, Subject};
 use crate::domain::ids::{ListId, ListItemId, ListMatchId, SessionId, WorkflowId};
+use crate::domain::watchlist::MonitoredList;
 use crate::error::{AppError, AppResult};
-use crate::screening::{score_names, EntityType};
-use crate::store::ReadConn;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::shared_reads::{self, referencing_workflows};
+use crate::store::subject_keys::{list_key, open_part};
+use crate::store::ReadOnly;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
 
 const LIST_COLUMNS: &str =
@@ -93,7 +93,7 @@ pub struct ListFilter {
     pub include_archived: bool,
 }
 
-pub fn list(conn: &ReadConn, environment: &str, f: &ListFilter, page: Page) -> AppResult<OffsetPage<ListView>> {
+pub fn list(conn: &ReadOnly, environment: &str, f: &ListFilter, page: Page) -> AppResult<OffsetPage<ListView>> {
     let filter = "environment = ?1 AND (?2 IS NULL OR list_type = ?2) AND (?3 IS NULL OR match_mode = ?3)
         AND (?4 IS NULL OR is_active = ?4) AND (?5 OR archived_at IS NULL)";
     let list_type = f.list_type.map(ListType::as_str);
@@ -113,7 +113,7 @@ pub fn list(conn: &ReadConn, environment: &str, f: &ListFilter, page: Page) -> A
     Ok(OffsetPage::new(data, total, page))
 }
 
-fn list_row(conn: &Connection, environment: &str, id: &str) -> AppResult<ListView> {
+fn list_row(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<ListView> {
     conn.query_row(
         &format!("SELECT {LIST_COLUMNS} FROM custom_lists WHERE id = ?1 AND environment = ?2"),
         params![id, environment],
@@ -124,7 +124,7 @@ fn list_row(conn: &Connection, environment: &str, id: &str) -> AppResult<ListVie
 }
 
 /// The list, with the workflows whose published version references it.
-pub fn get(conn: &ReadConn, environment: &str, id: &ListId) -> AppResult<ListView> {
+pub fn get(conn: &ReadOnly, environment: &str, id: &ListId) -> AppResult<ListView> {
     let mut list = list_row(conn, environment, id.as_str())?;
     let mut workflows = Vec::new();
     for wf in referencing_workflows(conn, environment, id.as_str(), false)? {
@@ -144,12 +144,25 @@ pub fn get(conn: &ReadConn, environment: &str, id: &ListId) -> AppResult<ListVie
 }
 
 /// The list's id if it exists in this environment.
-pub fn require(conn: &Connection, environment: &str, id: &str) -> AppResult<String> {
+pub fn require(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<String> {
     conn.query_row("SELECT id FROM custom_lists WHERE id = ?1 AND environment = ?2", params![id, environment], |r| {
         r.get(0)
     })
     .optional()?
     .ok_or_else(|| AppError::not_found("List"))
+}
+
+/// Every custom list among `ids` exists in this environment; the first that does not is a 404.
+pub fn require_custom_lists(conn: &ReadOnly, environment: &str, ids: &[MonitoredList]) -> AppResult<()> {
+    for id in ids {
+        if let MonitoredList::List(list) = id {
+            // A list id that names no list of this environment refers to nothing: 404.
+            if require(conn, environment, list.as_str()).is_err() {
+                return Err(AppError::NotFound(format!("List not found: {list} (list_ids).")));
+            }
+        }
+    }
+    Ok(())
 }
 
 struct ItemRow {
@@ -195,7 +208,7 @@ fn render_item(key: &DataKey, list_id: &str, item: &ItemRow) -> AppResult<ListIt
     })
 }
 
-fn item_rows(conn: &Connection, list_id: &str, limit: i64, offset: i64) -> AppResult<Vec<ItemRow>> {
+fn item_rows(conn: &ReadOnly, list_id: &str, limit: i64, offset: i64) -> AppResult<Vec<ItemRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, value, notes, created_at FROM custom_list_items WHERE list_id = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3",
     )?;
@@ -206,7 +219,7 @@ fn item_rows(conn: &Connection, list_id: &str, limit: i64, offset: i64) -> AppRe
 }
 
 pub fn items(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     list_id: &ListId,
@@ -223,7 +236,7 @@ pub fn items(
 
 /// Items by id, in the given order (the answer to a bulk add or an import).
 pub fn items_by_id(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     list_id: &ListId,
@@ -248,7 +261,7 @@ pub fn items_by_id(
 
 /// The items just added, with their count.
 pub fn items_added(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     list_id: &ListId,
@@ -259,7 +272,7 @@ pub fn items_added(
 }
 
 pub fn item(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     list_id: &ListId,
@@ -272,7 +285,7 @@ pub fn item(
 /// The list's items as CSV: the value keys of its type, then notes, id and created_at (which an
 /// import ignores, so an export re-imports as it is). Returns (file name, text).
 pub fn export_csv(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     list_id: &ListId,
@@ -306,133 +319,6 @@ pub fn export_csv(
 
 // ---------------------------------------------------------------------------------------------------------
 // Matching
-
-struct ListInfo {
-    id: String,
-    name: String,
-    list_type: ListType,
-    match_mode: String,
-}
-
-fn active_lists(conn: &Connection, environment: &str) -> AppResult<Vec<ListInfo>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, name, list_type, match_mode FROM custom_lists
-         WHERE environment = ?1 AND is_active = 1 AND archived_at IS NULL ORDER BY id",
-    )?;
-    let rows: Vec<(String, String, String, String)> = stmt
-        .query_map([environment], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, name, t, match_mode)| {
-            ListType::parse(&t).map(|list_type| ListInfo { id, name, list_type, match_mode })
-        })
-        .collect())
-}
-
-/// The lists to check: every active one, or the named ones that are active. With `strict`, a name that
-/// is not a list of this environment is a 422.
-fn select_lists(
-    conn: &Connection,
-    environment: &str,
-    list_ids: Option<&[String]>,
-    strict: bool,
-) -> AppResult<Vec<ListInfo>> {
-    let active = active_lists(conn, environment)?;
-    let Some(wanted) = list_ids else { return Ok(active) };
-    if strict {
-        let mut stmt =
-            conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM custom_lists WHERE id = ?1 AND environment = ?2)")?;
-        for (i, id) in wanted.iter().enumerate() {
-            if !stmt.query_row(params![id, environment], |r| r.get::<_, bool>(0))? {
-                return Err(AppError::NotFound(format!("List not found: {id} (list_ids[{i}]).")));
-            }
-        }
-    }
-    Ok(active.into_iter().filter(|l| wanted.iter().any(|w| w == &l.id)).collect())
-}
-
-fn name_score(a: &str, b: &str) -> f64 {
-    score_names(a, b, Some(EntityType::Person))
-}
-
-fn matches_in(
-    conn: &Connection,
-    keyring: &Keyring,
-    environment: &str,
-    subject: &Subject,
-    lists: &[ListInfo],
-) -> AppResult<Vec<ListMatch>> {
-    let mut out = Vec::new();
-    let mut digest_stmt = conn.prepare_cached(
-        "SELECT item_id FROM custom_list_digests WHERE environment = ?1 AND kind = ?2 AND digest = ?3 AND list_id = ?4
-         ORDER BY item_id",
-    )?;
-    let mut scan_stmt =
-        conn.prepare_cached("SELECT id FROM custom_list_items WHERE list_id = ?1 AND scan = 1 ORDER BY id")?;
-    let mut value_stmt =
-        conn.prepare_cached("SELECT id, value, notes, created_at FROM custom_list_items WHERE id = ?1")?;
-    // Digests depend on the subject and type only, not on the list: computed once per type.
-    let mut probes_by_type: HashMap<ListType, Vec<(String, &'static str, [u8; 32])>> = HashMap::new();
-    for list in lists {
-        let probes = probes_by_type.entry(list.list_type).or_insert_with(|| {
-            dom::probes(list.list_type, subject)
-                .into_iter()
-                .map(|p| (p.field, p.lookup.kind, digest(keyring, environment, &p.lookup)))
-                .collect()
-        });
-        // item id -> the subject field that found it (first wins).
-        let mut candidates: BTreeMap<String, String> = BTreeMap::new();
-        for (field, kind, d) in probes.iter() {
-            let ids: Vec<String> = digest_stmt
-                .query_map(params![environment, kind, d.to_vec(), list.id], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            for id in ids {
-                candidates.entry(id).or_insert_with(|| field.clone());
-            }
-        }
-        let mut push = |item_id: String, score: f64, matched_field: String, details: Map<String, Value>| {
-            out.push(ListMatch {
-                list_id: list.id.clone(),
-                list_name: list.name.clone(),
-                list_type: list.list_type.as_str().to_string(),
-                match_mode: list.match_mode.clone(),
-                list_item_id: item_id,
-                score,
-                matched_field,
-                details,
-            })
-        };
-        if !list.list_type.opens_values() {
-            for (item_id, field) in candidates {
-                push(item_id, 1.0, field, Map::new());
-            }
-            continue;
-        }
-        let scanned: Vec<String> = scan_stmt.query_map([&list.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        let mut to_open: Vec<String> = candidates.into_keys().collect();
-        to_open.extend(scanned);
-        to_open.sort();
-        to_open.dedup();
-        if to_open.is_empty() {
-            continue;
-        }
-        let key = list_key(conn, keyring, &list.id)?;
-        for item_id in to_open {
-            let row = value_stmt
-                .query_row([&item_id], |r| {
-                    Ok(ItemRow { id: r.get(0)?, value: r.get(1)?, notes: r.get(2)?, created_at: r.get(3)? })
-                })
-                .optional()?;
-            let Some(row) = row else { continue };
-            let value = open_value(&key, &list.id, &row)?;
-            if let Some(hit) = dom::verify(list.list_type, &value, subject, &name_score) {
-                push(row.id, hit.score, hit.matched_field, hit.details);
-            }
-        }
-    }
-    Ok(out)
-}
 
 /// One match of a check: which list and item matched, on which subject field, how closely. Never
 /// holds the matched value.
@@ -482,31 +368,19 @@ fn check_match(m: ListMatch) -> AppResult<ListCheckMatch> {
 /// without persisting anything. A named list that does not exist here is a 422; an inactive or
 /// archived one is skipped.
 pub fn check(
-    conn: &Connection,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     subject: &Subject,
     list_ids: Option<&[ListId]>,
 ) -> AppResult<ListCheckResult> {
     let names: Option<Vec<String>> = list_ids.map(|ids| ids.iter().map(|i| i.as_str().to_string()).collect());
-    let lists = select_lists(conn, environment, names.as_deref(), true)?;
-    let found = matches_in(conn, keyring, environment, subject, &lists)?;
+    let lists = shared_reads::select_lists(conn, environment, names.as_deref(), true)?;
+    let found = shared_reads::matches_in(conn, keyring, environment, subject, &lists)?;
     let outcome = dom::outcome(found.iter().map(|m| m.match_mode.as_str()));
     let outcome = Outcome::parse(outcome).ok_or_else(|| AppError::Internal(format!("unknown outcome {outcome}")))?;
     let data = found.into_iter().map(check_match).collect::<AppResult<Vec<_>>>()?;
     Ok(ListCheckResult { total_matches: data.len(), data, outcome })
-}
-
-/// Like `check`, but unknown list ids are skipped (a workflow may name a list that no longer applies).
-pub fn check_lenient(
-    conn: &Connection,
-    keyring: &Keyring,
-    environment: &str,
-    subject: &Subject,
-    list_ids: Option<&[String]>,
-) -> AppResult<Vec<ListMatch>> {
-    let lists = select_lists(conn, environment, list_ids, false)?;
-    matches_in(conn, keyring, environment, subject, &lists)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -557,7 +431,7 @@ fn render_match(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListMatchRecord> {
     })
 }
 
-pub fn get_match(conn: &ReadConn, environment: &str, id: &ListMatchId) -> AppResult<ListMatchRecord> {
+pub fn get_match(conn: &ReadOnly, environment: &str, id: &ListMatchId) -> AppResult<ListMatchRecord> {
     conn.query_row(
         &format!("SELECT {MATCH_COLUMNS} FROM list_matches WHERE id = ?1 AND environment = ?2"),
         params![id.as_str(), environment],
@@ -569,7 +443,7 @@ pub fn get_match(conn: &ReadConn, environment: &str, id: &ListMatchId) -> AppRes
 
 /// A session's match records (404 when the session is not in this environment).
 pub fn session_matches(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     environment: &str,
     session_id: &SessionId,
     page: Page,

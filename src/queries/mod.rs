@@ -1,4 +1,4 @@
-//! Read-only functions over the views, one module per view. They take a read-only pooled connection,
+//! Read-only functions over the views, one module per view. They take `store::ReadOnly` (a connection of the read-only pool that cannot write),
 //! never read the events table (the audit view is a projection like any other), and return JSON-ready
 //! values. Sealed fields are opened here, for the response only.
 
@@ -10,6 +10,7 @@ pub mod relationships;
 pub mod sessions;
 pub mod settings;
 pub mod types;
+pub mod users;
 pub mod watchlists;
 pub mod webhooks;
 pub mod workflows;
@@ -28,7 +29,7 @@ pub fn offset_envelope(data: Vec<Value>, total: i64, page: Page) -> Value {
 }
 
 /// Readiness: the database answers a query.
-pub fn ping(conn: &crate::store::ReadConn) -> crate::error::AppResult<()> {
+pub fn ping(conn: &crate::store::ReadOnly) -> crate::error::AppResult<()> {
     conn.query_row("SELECT COUNT(*) FROM meta", [], |r| r.get::<_, i64>(0))?;
     Ok(())
 }
@@ -36,7 +37,7 @@ pub fn ping(conn: &crate::store::ReadConn) -> crate::error::AppResult<()> {
 /// One offset page of `table` rows matching `where_sql` (with its bound `values`), newest id first,
 /// each rendered by `render`: the count, the page query and the envelope every filtered list shares.
 pub fn filtered_page(
-    conn: &rusqlite::Connection,
+    conn: &crate::store::ReadOnly,
     table: &str,
     columns: &str,
     where_sql: &str,
@@ -50,7 +51,7 @@ pub fn filtered_page(
 
 /// `filtered_page` for a typed item: the page as an `OffsetPage<T>`.
 pub fn filtered_offset_page<T>(
-    conn: &rusqlite::Connection,
+    conn: &crate::store::ReadOnly,
     table: &str,
     columns: &str,
     where_sql: &str,

@@ -4,8 +4,8 @@
 use super::{OffsetPage, Page};
 use crate::domain::ids::{IdentityId, RelationshipId, RelationshipTypeId};
 use crate::error::{AppError, AppResult};
-use crate::store::ReadConn;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::ReadOnly;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -47,7 +47,7 @@ const COLUMNS: &str =
     "id, source_identity_id, related_identity_id, relationship_type, is_system, note, metadata, created_at";
 
 pub fn list(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     identity_id: &str,
     kind: Option<&str>,
     page: Page,
@@ -66,14 +66,14 @@ pub fn list(
     Ok(OffsetPage::new(data, total, page))
 }
 
-pub fn get(conn: &ReadConn, id: &str) -> AppResult<RelationshipView> {
+pub fn get(conn: &ReadOnly, id: &str) -> AppResult<RelationshipView> {
     conn.query_row(&format!("SELECT {COLUMNS} FROM relationships WHERE id = ?1"), [id], render)
         .optional()?
         .ok_or_else(|| AppError::not_found("Relationship"))
 }
 
 /// Every link of the identity: system ones (same-person links) or user ones.
-pub fn all_for(conn: &Connection, identity_id: &str, system: bool) -> AppResult<Vec<RelationshipView>> {
+pub fn all_for(conn: &ReadOnly, identity_id: &str, system: bool) -> AppResult<Vec<RelationshipView>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM relationships WHERE source_identity_id = ?1 AND is_system = ?2 ORDER BY id"
     ))?;
@@ -125,7 +125,7 @@ pub struct GraphView {
 
 /// Breadth-first traversal from the root. Nodes failing the status filter are neither shown nor
 /// walked through; the root is always included.
-pub fn graph(conn: &ReadConn, root: &str, q: &GraphQuery) -> AppResult<GraphView> {
+pub fn graph(conn: &ReadOnly, root: &str, q: &GraphQuery) -> AppResult<GraphView> {
     let mut node_stmt =
         conn.prepare_cached("SELECT id, external_ref, status, archived_at, created_at FROM identities WHERE id = ?1")?;
     let mut edge_stmt = conn.prepare_cached(
@@ -235,7 +235,7 @@ fn render_type(r: &rusqlite::Row<'_>) -> rusqlite::Result<RelationshipTypeView> 
 
 const TYPE_COLUMNS: &str = "id, name, label, inverse_label, description, is_active, created_at, updated_at";
 
-pub fn list_types(conn: &ReadConn, environment: &str, page: Page) -> AppResult<OffsetPage<RelationshipTypeView>> {
+pub fn list_types(conn: &ReadOnly, environment: &str, page: Page) -> AppResult<OffsetPage<RelationshipTypeView>> {
     let total: i64 = conn.query_row(
         "SELECT COUNT(*) FROM relationship_types WHERE environment = ?1 AND is_deleted = 0",
         [environment],
@@ -249,7 +249,7 @@ pub fn list_types(conn: &ReadConn, environment: &str, page: Page) -> AppResult<O
     Ok(OffsetPage::new(data, total, page))
 }
 
-pub fn get_type(conn: &ReadConn, environment: &str, id: &str) -> AppResult<RelationshipTypeView> {
+pub fn get_type(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<RelationshipTypeView> {
     conn.query_row(
         &format!("SELECT {TYPE_COLUMNS} FROM relationship_types WHERE id = ?1 AND environment = ?2 AND is_deleted = 0"),
         [id, environment],

@@ -3,17 +3,16 @@
 //! session DSAR bundle. Opens sealed fields for the response only; must not write.
 
 use super::{OffsetPage, Page};
-use crate::commands::identities::data_key;
-use crate::commands::sessions::open_map;
 use crate::crypto::Keyring;
 use crate::domain::ids::{IdentityId, SessionId};
 use crate::domain::session::{
     DocumentType, Outcome, ResultStatus, RetentionStatus, SessionStatus, UploadType, WorkflowRunStatus,
 };
 use crate::error::{AppError, AppResult};
-use crate::store::ReadConn;
+use crate::store::subject_keys::{data_key, open_map};
+use crate::store::ReadOnly;
 use base64::Engine;
-use rusqlite::{params, types::Value as Sql, Connection, OptionalExtension};
+use rusqlite::{params, types::Value as Sql, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -23,7 +22,7 @@ const COLUMNS: &str = "id, environment, status, external_ref, metadata, country,
     retention_status, processing_attempts, consent_ip, token_expires_at, case_id, case_status, created_at, updated_at,
     identity_id, result_status, redirect_url, token_sealed";
 
-fn tags(conn: &Connection, id: &str) -> AppResult<Vec<String>> {
+fn tags(conn: &ReadOnly, id: &str) -> AppResult<Vec<String>> {
     let mut stmt = conn.prepare_cached("SELECT tag FROM session_tags WHERE session_id = ?1 ORDER BY position")?;
     let rows = stmt.query_map([id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -45,7 +44,7 @@ pub struct OneTimeLinkView {
 }
 
 /// The session's one-time links, oldest first.
-fn links(conn: &Connection, id: &str) -> AppResult<Vec<OneTimeLinkView>> {
+fn links(conn: &ReadOnly, id: &str) -> AppResult<Vec<OneTimeLinkView>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, status, expires_at, created_at, consumed_at FROM capture_links WHERE session_id = ?1
          ORDER BY created_at, id",
@@ -103,7 +102,7 @@ pub struct SessionView {
 /// A session list page.
 pub type SessionPage = OffsetPage<SessionView>;
 
-fn render(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url: &str) -> AppResult<SessionView> {
+fn render(conn: &ReadOnly, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url: &str) -> AppResult<SessionView> {
     let id: String = r.get(0)?;
     let status: String = r.get(2)?;
     let metadata: String = r.get(4)?;
@@ -160,7 +159,7 @@ fn render(conn: &Connection, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url:
     })
 }
 
-pub fn get(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str, base_url: &str) -> AppResult<SessionView> {
+pub fn get(conn: &ReadOnly, keyring: &Keyring, environment: &str, id: &str, base_url: &str) -> AppResult<SessionView> {
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1 AND environment = ?2"))?;
     let mut rows = stmt.query(params![id, environment])?;
@@ -179,8 +178,22 @@ pub struct SessionFilter {
     pub identity_id: Option<IdentityId>,
 }
 
+/// `GET /identities/{id}/sessions`: the sessions of the identity named by id or external ref.
+pub fn identity_sessions(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    id_or_ref: &str,
+    page: Page,
+    base_url: &str,
+) -> AppResult<SessionPage> {
+    let id = super::identities::require(conn, environment, id_or_ref)?;
+    let f = SessionFilter { identity_id: Some(IdentityId::from_stored(id)), ..SessionFilter::default() };
+    list(conn, keyring, environment, &f, page, base_url)
+}
+
 pub fn list(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     f: &SessionFilter,
@@ -234,7 +247,7 @@ struct ResultRow {
     retention: String,
 }
 
-fn result_row(conn: &Connection, environment: &str, id: &str) -> AppResult<ResultRow> {
+fn result_row(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<ResultRow> {
     let row: Option<(String, Option<String>, Option<String>, Option<String>, Option<String>, String)> = conn
         .prepare_cached(
             "SELECT environment, external_ref, result_json, result_extracted, decided_at, retention_status
@@ -251,7 +264,7 @@ fn result_row(conn: &Connection, environment: &str, id: &str) -> AppResult<Resul
 }
 
 fn extracted_data(
-    conn: &Connection,
+    conn: &ReadOnly,
     keyring: &Keyring,
     id: &str,
     row: &ResultRow,
@@ -291,7 +304,7 @@ pub struct ResultView {
 }
 
 /// `GET /sessions/{id}/result` (flat shape).
-pub fn result(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str) -> AppResult<ResultView> {
+pub fn result(conn: &ReadOnly, keyring: &Keyring, environment: &str, id: &str) -> AppResult<ResultView> {
     let row = result_row(conn, environment, id)?;
     let extracted_data = extracted_data(conn, keyring, id, &row)?;
     let r = row.result;
@@ -345,7 +358,7 @@ pub struct NestedResultView {
 }
 
 /// `GET /results/{session_id}` (nested shape).
-pub fn result_nested(conn: &ReadConn, keyring: &Keyring, environment: &str, id: &str) -> AppResult<NestedResultView> {
+pub fn result_nested(conn: &ReadOnly, keyring: &Keyring, environment: &str, id: &str) -> AppResult<NestedResultView> {
     let row = result_row(conn, environment, id)?;
     let extracted_data = extracted_data(conn, keyring, id, &row)?;
     let r = row.result;
@@ -392,7 +405,7 @@ pub struct ResultFilter {
 
 /// `GET /results`: no PII in list items.
 pub fn results(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     environment: &str,
     f: &ResultFilter,
     page: Page,
@@ -474,7 +487,7 @@ pub struct DocumentList {
 
 /// Document list with signed, short-lived URLs; 410 after the sensitive window.
 pub fn documents(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     id: &str,
@@ -522,7 +535,7 @@ pub fn documents(
 /// The bytes of one document, after checking the URL signature (no API key: the signature is the
 /// credential).
 pub fn document_bytes(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     id: &str,
     doc_type: &str,
@@ -596,7 +609,7 @@ struct StoredRisk {
     signals: Vec<RiskSignal>,
 }
 
-pub fn risk(conn: &ReadConn, environment: &str, id: &str) -> AppResult<RiskView> {
+pub fn risk(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<RiskView> {
     let row: Option<(Option<String>, String)> = conn
         .query_row(
             "SELECT result_json, fraud_signals FROM sessions WHERE id = ?1 AND environment = ?2",
@@ -619,13 +632,13 @@ pub fn risk(conn: &ReadConn, environment: &str, id: &str) -> AppResult<RiskView>
 }
 
 /// Whether the session's checks (its override, else its workflow's policies) include face matching.
-fn needs_selfie(conn: &Connection, environment: &str, id: &str, checks: Option<&[String]>) -> AppResult<bool> {
+fn needs_selfie(conn: &ReadOnly, environment: &str, id: &str, checks: Option<&[String]>) -> AppResult<bool> {
     if let Some(c) = checks {
         return Ok(c.iter().any(|x| x == "face_match"));
     }
     let workflow_id: Option<String> =
         conn.query_row("SELECT workflow_id FROM sessions WHERE id = ?1", [id], |r| r.get(0))?;
-    Ok(match crate::commands::workflows::resolve_for_session(conn, environment, workflow_id.as_deref())? {
+    Ok(match crate::store::shared_reads::resolve_for_session(conn, environment, workflow_id.as_deref())? {
         Some((_, _, graph)) => crate::domain::workflow::policies(&graph).iter().any(|p| p == "face_match"),
         None => true,
     })
@@ -655,7 +668,7 @@ pub struct CaptureState {
 }
 
 /// What the capture page needs to render its next step.
-pub fn capture_state(conn: &Connection, keyring: &Keyring, id: &str) -> AppResult<CaptureState> {
+pub fn capture_state(conn: &ReadOnly, keyring: &Keyring, id: &str) -> AppResult<CaptureState> {
     let (status, environment, document_type, consented, checks, prefill, expires): (String, String, Option<String>, bool, Option<String>, Option<String>, Option<String>) = conn.query_row(
         "SELECT status, environment, document_type, consent_at IS NOT NULL, checks, prefill, token_expires_at FROM sessions WHERE id = ?1",
         [id],
@@ -730,7 +743,7 @@ pub struct SessionExport {
 
 /// Everything held about one session, decrypted (GDPR Art. 15).
 pub fn export(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     id: &str,
@@ -794,7 +807,7 @@ pub fn export(
 }
 
 /// The decrypted bytes of one document of a session, for in-process checks (no URL signature).
-pub fn document_plain(conn: &Connection, keyring: &Keyring, id: &str, doc_type: &str) -> AppResult<Option<Vec<u8>>> {
+pub fn document_plain(conn: &ReadOnly, keyring: &Keyring, id: &str, doc_type: &str) -> AppResult<Option<Vec<u8>>> {
     let blob: Option<String> = conn
         .query_row(
             "SELECT blob_id FROM session_documents WHERE session_id = ?1 AND doc_type = ?2",
@@ -833,7 +846,7 @@ pub struct SessionEventView {
 }
 
 /// `GET /sessions/{id}/events`: the session's audit trail, newest first.
-pub fn events(conn: &ReadConn, environment: &str, id: &str, page: Page) -> AppResult<OffsetPage<SessionEventView>> {
+pub fn events(conn: &ReadOnly, environment: &str, id: &str, page: Page) -> AppResult<OffsetPage<SessionEventView>> {
     let exists: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND environment = ?2)",
         params![id, environment],
@@ -889,7 +902,7 @@ pub struct WorkflowRunView {
 
 /// `GET /sessions/{id}/workflow-run`: which workflow version ran, the nodes it visited, where it waits,
 /// and each check's outcome.
-pub fn workflow_run(conn: &ReadConn, environment: &str, id: &str) -> AppResult<WorkflowRunView> {
+pub fn workflow_run(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<WorkflowRunView> {
     let row: Option<(String, Option<String>, Option<i64>, Option<String>, Option<String>, Option<String>)> = conn
         .query_row(
             "SELECT status, workflow_id, workflow_version, workflow_node, result_json, decided_at FROM sessions

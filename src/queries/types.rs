@@ -4,7 +4,7 @@ use super::{OffsetPage, Page};
 use crate::domain::identity_type::FieldType;
 use crate::domain::ids::{CustomFieldId, IdentityTypeId};
 use crate::error::{AppError, AppResult};
-use crate::store::ReadConn;
+use crate::store::ReadOnly;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -73,7 +73,7 @@ fn render_type(r: &rusqlite::Row<'_>) -> rusqlite::Result<IdentityTypeView> {
     })
 }
 
-pub fn list_types(conn: &ReadConn, environment: &str, page: Page) -> AppResult<OffsetPage<IdentityTypeView>> {
+pub fn list_types(conn: &ReadOnly, environment: &str, page: Page) -> AppResult<OffsetPage<IdentityTypeView>> {
     let total: i64 = conn.query_row(
         "SELECT COUNT(*) FROM identity_types WHERE environment = ?1 AND is_deleted = 0",
         [environment],
@@ -87,7 +87,7 @@ pub fn list_types(conn: &ReadConn, environment: &str, page: Page) -> AppResult<O
     Ok(OffsetPage::new(data, total, page))
 }
 
-pub fn get_type(conn: &ReadConn, environment: &str, id: &str) -> AppResult<IdentityTypeView> {
+pub fn get_type(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<IdentityTypeView> {
     conn.query_row(
         &format!("SELECT {TYPE_COLUMNS} FROM identity_types WHERE id = ?1 AND environment = ?2 AND is_deleted = 0"),
         [id, environment],
@@ -122,7 +122,7 @@ fn render_field(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomFieldView> {
 }
 
 /// Every field of the type, by sort order then name, as one page.
-pub fn list_fields(conn: &ReadConn, type_id: &str) -> AppResult<OffsetPage<CustomFieldView>> {
+pub fn list_fields(conn: &ReadOnly, type_id: &str) -> AppResult<OffsetPage<CustomFieldView>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {FIELD_COLUMNS} FROM custom_field_definitions WHERE identity_type_id = ?1 AND is_deleted = 0 ORDER BY sort_order, name"
     ))?;
@@ -131,7 +131,7 @@ pub fn list_fields(conn: &ReadConn, type_id: &str) -> AppResult<OffsetPage<Custo
     Ok(OffsetPage::new(data, total, Page { limit: total.max(1), offset: 0 }))
 }
 
-pub fn get_field(conn: &ReadConn, type_id: &str, field_id: &str) -> AppResult<CustomFieldView> {
+pub fn get_field(conn: &ReadOnly, type_id: &str, field_id: &str) -> AppResult<CustomFieldView> {
     conn.query_row(
         &format!("SELECT {FIELD_COLUMNS} FROM custom_field_definitions WHERE id = ?1 AND identity_type_id = ?2 AND is_deleted = 0"),
         [field_id, type_id],
@@ -139,4 +139,16 @@ pub fn get_field(conn: &ReadConn, type_id: &str, field_id: &str) -> AppResult<Cu
     )
     .optional()?
     .ok_or_else(|| AppError::not_found("Custom field"))
+}
+
+/// The fields of a type of this environment (404 for another environment's type).
+pub fn fields_of_type(conn: &ReadOnly, environment: &str, type_id: &str) -> AppResult<OffsetPage<CustomFieldView>> {
+    get_type(conn, environment, type_id)?;
+    list_fields(conn, type_id)
+}
+
+/// One field of a type of this environment (404 for another environment's type).
+pub fn field_of_type(conn: &ReadOnly, environment: &str, type_id: &str, field_id: &str) -> AppResult<CustomFieldView> {
+    get_type(conn, environment, type_id)?;
+    get_field(conn, type_id, field_id)
 }

@@ -6,10 +6,10 @@ use super::{OffsetPage, Page};
 use crate::domain::ids::{CheckId, WatchlistVersionId};
 use crate::domain::watchlist::WatchlistId;
 use crate::error::{AppError, AppResult};
+use crate::screening::records::{list_source, ListVersionRef, LoadedEntry};
 use crate::screening::WatchlistEntry;
-use crate::screening_service::{list_source, ListVersionRef, LoadedEntry};
-use crate::store::ReadConn;
-use rusqlite::{Connection, OptionalExtension};
+use crate::store::ReadOnly;
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,12 +26,12 @@ pub fn display_name(watchlist_id: &str) -> &'static str {
 }
 
 /// The highest event seq of any recorded version (0 when none): the snapshot's freshness stamp.
-pub fn latest_seq(conn: &Connection) -> AppResult<i64> {
+pub fn latest_seq(conn: &ReadOnly) -> AppResult<i64> {
     Ok(conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM watchlist_versions", [], |r| r.get(0))?)
 }
 
 /// The current version of each imported list.
-pub fn current_versions(conn: &Connection) -> AppResult<Vec<ListVersionRef>> {
+pub fn current_versions(conn: &ReadOnly) -> AppResult<Vec<ListVersionRef>> {
     let mut stmt = conn.prepare(
         "SELECT v.source, v.id, v.published, v.entry_count, v.imported_at FROM watchlist_versions v
          WHERE v.seq = (SELECT MAX(w.seq) FROM watchlist_versions w WHERE w.source = v.source) ORDER BY v.source",
@@ -49,7 +49,7 @@ pub fn current_versions(conn: &Connection) -> AppResult<Vec<ListVersionRef>> {
 }
 
 /// Every current entry, decoded, in a stable order.
-pub fn load_entries(conn: &Connection) -> AppResult<Vec<LoadedEntry>> {
+pub fn load_entries(conn: &ReadOnly) -> AppResult<Vec<LoadedEntry>> {
     let mut stmt =
         conn.prepare("SELECT entry, entry_hash, version_id FROM watchlist_entries ORDER BY source, entry_id")?;
     let mut rows = stmt.query([])?;
@@ -64,21 +64,11 @@ pub fn load_entries(conn: &Connection) -> AppResult<Vec<LoadedEntry>> {
 }
 
 /// Versions whose monitoring pass has not run yet, oldest first: (version id, watchlist id, seq).
-pub fn pending_monitoring(conn: &Connection) -> AppResult<Vec<(String, String, i64)>> {
+pub fn pending_monitoring(conn: &ReadOnly) -> AppResult<Vec<(String, String, i64)>> {
     let mut stmt = conn
         .prepare("SELECT id, source, seq FROM watchlist_versions WHERE monitoring_status = 'pending' ORDER BY seq")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// The latest version record of one list, if any: (version id, content digest).
-pub fn latest_version(conn: &Connection, watchlist_id: &str) -> AppResult<Option<(String, String)>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id, content_digest FROM watchlist_versions WHERE source = ?1 ORDER BY seq DESC LIMIT 1",
-        )?
-        .query_row([watchlist_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
 }
 
 const VERSION_COLUMNS: &str = "id, source, list_source, published, content_digest, entry_count, added, changed,
@@ -227,14 +217,14 @@ fn render_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<WatchlistVersionVie
     })
 }
 
-pub fn version(conn: &ReadConn, version_id: &str) -> AppResult<WatchlistVersionView> {
+pub fn version(conn: &ReadOnly, version_id: &str) -> AppResult<WatchlistVersionView> {
     conn.prepare_cached(&format!("SELECT {VERSION_COLUMNS} FROM watchlist_versions WHERE id = ?1"))?
         .query_row([version_id], render_version)
         .optional()?
         .ok_or_else(|| AppError::not_found("Watchlist version"))
 }
 
-fn watchlist(conn: &Connection, watchlist_id: WatchlistId, history: usize) -> AppResult<WatchlistView> {
+fn watchlist(conn: &ReadOnly, watchlist_id: WatchlistId, history: usize) -> AppResult<WatchlistView> {
     let id = watchlist_id.as_str();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {VERSION_COLUMNS} FROM watchlist_versions WHERE source = ?1 ORDER BY seq DESC LIMIT ?2"
@@ -261,13 +251,13 @@ fn watchlist(conn: &Connection, watchlist_id: WatchlistId, history: usize) -> Ap
 }
 
 /// Every list idv can import, with its current version (null until imported).
-pub fn list(conn: &ReadConn) -> AppResult<OffsetPage<WatchlistView>> {
+pub fn list(conn: &ReadOnly) -> AppResult<OffsetPage<WatchlistView>> {
     let data = WatchlistId::ALL.into_iter().map(|id| watchlist(conn, id, 1)).collect::<AppResult<Vec<_>>>()?;
     let total = data.len() as i64;
     Ok(OffsetPage::new(data, total, Page { limit: total, offset: 0 }))
 }
 
 /// One list with its version history (newest first, at most 100).
-pub fn get(conn: &ReadConn, watchlist_id: WatchlistId) -> AppResult<WatchlistView> {
+pub fn get(conn: &ReadOnly, watchlist_id: WatchlistId) -> AppResult<WatchlistView> {
     watchlist(conn, watchlist_id, 100)
 }

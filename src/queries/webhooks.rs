@@ -6,9 +6,9 @@ use crate::crypto::Keyring;
 use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::webhook::{DeliveryStatus, EventName, EventSubscription, KeyInflection, PayloadApiVersion, CATALOG};
 use crate::error::{AppError, AppResult};
-use crate::store::ReadConn;
+use crate::store::ReadOnly;
 use base64::Engine;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::openapi::{RefOr, Schema};
@@ -152,7 +152,7 @@ fn render(keyring: &Keyring, row: Row, secret: Secret) -> AppResult<EndpointView
 }
 
 pub fn endpoint(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     id: &WebhookEndpointId,
@@ -170,7 +170,7 @@ pub fn endpoint(
 }
 
 pub fn list_endpoints(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     keyring: &Keyring,
     environment: &str,
     page: Page,
@@ -246,7 +246,7 @@ pub struct DeliveryView {
     pub attempt_history: Vec<AttemptView>,
 }
 
-fn attempts_of(conn: &Connection, delivery_id: &str) -> AppResult<Vec<AttemptView>> {
+fn attempts_of(conn: &ReadOnly, delivery_id: &str) -> AppResult<Vec<AttemptView>> {
     let mut stmt = conn.prepare_cached(
         "SELECT attempt, attempted_at, status_code, latency_ms, error, response_excerpt, manual
          FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY attempt",
@@ -296,12 +296,12 @@ fn read_delivery(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryView> {
     })
 }
 
-fn with_attempts(conn: &Connection, mut delivery: DeliveryView) -> AppResult<DeliveryView> {
+fn with_attempts(conn: &ReadOnly, mut delivery: DeliveryView) -> AppResult<DeliveryView> {
     delivery.attempt_history = attempts_of(conn, delivery.id.as_str())?;
     Ok(delivery)
 }
 
-fn require_endpoint(conn: &Connection, environment: &str, endpoint_id: &str) -> AppResult<()> {
+fn require_endpoint(conn: &ReadOnly, environment: &str, endpoint_id: &str) -> AppResult<()> {
     let found: Option<i64> = conn
         .query_row(
             "SELECT 1 FROM webhook_endpoints WHERE id = ?1 AND environment = ?2",
@@ -314,7 +314,7 @@ fn require_endpoint(conn: &Connection, environment: &str, endpoint_id: &str) -> 
 
 /// An endpoint's deliveries, most recent first, each with its attempts.
 pub fn deliveries(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     environment: &str,
     endpoint_id: &WebhookEndpointId,
     filter: &DeliveryFilter,
@@ -344,7 +344,7 @@ pub fn deliveries(
 }
 
 pub fn delivery(
-    conn: &ReadConn,
+    conn: &ReadOnly,
     environment: &str,
     endpoint_id: &WebhookEndpointId,
     delivery_id: &WebhookDeliveryId,

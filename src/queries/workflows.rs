@@ -5,8 +5,8 @@ use super::{OffsetPage, Page};
 use crate::domain::ids::WorkflowId;
 use crate::domain::workflow::{Graph, Policy, WorkflowGraph};
 use crate::error::{AppError, AppResult};
-use crate::store::ReadConn;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::store::ReadOnly;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -82,7 +82,7 @@ fn bad(what: &str, e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("stored workflow {what}: {e}"))
 }
 
-fn version_view(conn: &Connection, id: &str, version: i64) -> AppResult<Option<WorkflowVersionView>> {
+fn version_view(conn: &ReadOnly, id: &str, version: i64) -> AppResult<Option<WorkflowVersionView>> {
     let row = conn
         .query_row(
             "SELECT version, format, steps, graph, status, created_at, published_at FROM workflow_versions
@@ -134,7 +134,7 @@ fn object(text: &str) -> Map<String, Value> {
     serde_json::from_str::<Map<String, Value>>(text).unwrap_or_default()
 }
 
-fn render(conn: &Connection, r: &rusqlite::Row<'_>) -> AppResult<WorkflowView> {
+fn render(conn: &ReadOnly, r: &rusqlite::Row<'_>) -> AppResult<WorkflowView> {
     let id: String = r.get(0)?;
     let current: i64 = r.get(5)?;
     let v = version_view(conn, &id, current)?.ok_or_else(|| bad("version", format!("{id} v{current} missing")))?;
@@ -166,7 +166,7 @@ fn render(conn: &Connection, r: &rusqlite::Row<'_>) -> AppResult<WorkflowView> {
 
 const COLUMNS: &str = "id, name, description, is_default, is_active, current_version, data_requirements, screening_settings, created_at, updated_at";
 
-pub fn get(conn: &ReadConn, environment: &str, id: &WorkflowId) -> AppResult<WorkflowView> {
+pub fn get(conn: &ReadOnly, environment: &str, id: &WorkflowId) -> AppResult<WorkflowView> {
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM workflows WHERE id = ?1 AND environment = ?2"))?;
     let mut rows = stmt.query(params![id.as_str(), environment])?;
@@ -174,7 +174,7 @@ pub fn get(conn: &ReadConn, environment: &str, id: &WorkflowId) -> AppResult<Wor
     render(conn, row)
 }
 
-pub fn list(conn: &ReadConn, environment: &str, page: Page) -> AppResult<OffsetPage<WorkflowView>> {
+pub fn list(conn: &ReadOnly, environment: &str, page: Page) -> AppResult<OffsetPage<WorkflowView>> {
     let total: i64 =
         conn.query_row("SELECT COUNT(*) FROM workflows WHERE environment = ?1", [environment], |r| r.get(0))?;
     let mut stmt = conn.prepare(&format!(
@@ -188,7 +188,7 @@ pub fn list(conn: &ReadConn, environment: &str, page: Page) -> AppResult<OffsetP
     Ok(OffsetPage::new(data, total, page))
 }
 
-pub fn versions(conn: &ReadConn, environment: &str, id: &WorkflowId) -> AppResult<WorkflowVersions> {
+pub fn versions(conn: &ReadOnly, environment: &str, id: &WorkflowId) -> AppResult<WorkflowVersions> {
     get(conn, environment, id)?;
     let versions: Vec<i64> = {
         let mut stmt =

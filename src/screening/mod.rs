@@ -6,6 +6,7 @@ pub mod import;
 pub mod index;
 pub mod model;
 pub mod normalize;
+pub mod records;
 pub mod score;
 
 pub use import::{Import, ImportError};

@@ -9,44 +9,23 @@ pub mod monitor;
 pub mod snapshot;
 pub mod standalone;
 
-pub use snapshot::{
-    screen_subject, Dismissal, Dismissals, ListVersionRef, LoadedEntry, ScreenedHit, ScreeningOutcome, Snapshot,
+pub use crate::screening::records::{
+    list_source, watchlist_id, Dismissal, Dismissals, ListVersionRef, LoadedEntry, MonitoredSubject,
 };
+pub use snapshot::{screen_subject, ScreenedHit, ScreeningOutcome, Snapshot};
 
 use crate::clock::Clock;
 use crate::commands::writer::Writer;
 use crate::crypto::Keyring;
 use crate::domain::watchlist::MonitoringCompleted;
-use crate::error::{AppError, AppResult};
-use crate::screening::{ListSource, DEFAULT_THRESHOLD};
-use crate::store::ReadPool;
+use crate::error::AppResult;
+use crate::screening::DEFAULT_THRESHOLD;
+use crate::store::{ReadOnly, ReadPool};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// How often the server looks for list versions recorded by another process (the CLI).
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
-
-/// The public id of a list (`ofac`, `un`, `eu`, `uk`, `opensanctions`).
-pub fn watchlist_id(source: ListSource) -> &'static str {
-    match source {
-        ListSource::OfacSdn => "ofac",
-        ListSource::UnConsolidated => "un",
-        ListSource::EuConsolidated => "eu",
-        ListSource::UkConsolidated => "uk",
-        ListSource::OpenSanctions => "opensanctions",
-    }
-}
-
-pub fn list_source(watchlist_id: &str) -> Option<ListSource> {
-    match watchlist_id {
-        "ofac" => Some(ListSource::OfacSdn),
-        "un" => Some(ListSource::UnConsolidated),
-        "eu" => Some(ListSource::EuConsolidated),
-        "uk" => Some(ListSource::UkConsolidated),
-        "opensanctions" => Some(ListSource::OpenSanctions),
-        _ => None,
-    }
-}
 
 /// What a sync pass needs to read, write and stamp.
 #[derive(Clone)]
@@ -80,15 +59,10 @@ impl Default for ScreeningService {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> AppResult<T> + Send + 'static) -> AppResult<T> {
-    actix_web::rt::task::spawn_blocking(f).await.map_err(|e| AppError::Internal(format!("blocking task: {e}")))?
-}
-
-fn read_snapshot(read: &ReadPool) -> AppResult<Snapshot> {
-    let conn = read.get()?;
-    let seq = crate::queries::watchlists::latest_seq(&conn)?;
-    let versions = crate::queries::watchlists::current_versions(&conn)?;
-    let rows = crate::queries::watchlists::load_entries(&conn)?;
+fn read_snapshot(conn: &ReadOnly) -> AppResult<Snapshot> {
+    let seq = crate::queries::watchlists::latest_seq(conn)?;
+    let versions = crate::queries::watchlists::current_versions(conn)?;
+    let rows = crate::queries::watchlists::load_entries(conn)?;
     Ok(Snapshot::build(rows, versions, seq))
 }
 
@@ -96,7 +70,7 @@ impl ScreeningService {
     /// Builds the snapshot from the views (blocking: call at startup, before serving).
     pub fn load(read: &ReadPool) -> AppResult<Self> {
         let service = ScreeningService::default();
-        service.replace(read_snapshot(read)?);
+        service.replace(read_snapshot(&read.get()?)?);
         Ok(service)
     }
 
@@ -119,13 +93,11 @@ impl ScreeningService {
     /// Rebuilds the snapshot when the views hold a version it does not reflect. True when it did.
     pub async fn refresh(&self, read: &ReadPool) -> AppResult<bool> {
         let loaded = self.current().loaded_seq;
-        let pool = read.clone();
-        let latest = blocking(move || crate::queries::watchlists::latest_seq(&*pool.get()?)).await?;
+        let latest = read.run(crate::queries::watchlists::latest_seq).await?;
         if latest == loaded {
             return Ok(false);
         }
-        let pool = read.clone();
-        let snapshot = blocking(move || read_snapshot(&pool)).await?;
+        let snapshot = read.run(read_snapshot).await?;
         tracing::info!(entries = snapshot.len(), lists = snapshot.versions.len(), "watchlist snapshot loaded");
         self.replace(snapshot);
         Ok(true)
@@ -136,8 +108,7 @@ impl ScreeningService {
     pub async fn sync(&self, deps: &Deps) -> AppResult<Vec<MonitoringCompleted>> {
         let _one_at_a_time = self.inner.sync.lock().await;
         self.refresh(&deps.read).await?;
-        let pool = deps.read.clone();
-        let pending = blocking(move || crate::queries::watchlists::pending_monitoring(&*pool.get()?)).await?;
+        let pending = deps.read.run(crate::queries::watchlists::pending_monitoring).await?;
         let mut out = Vec::new();
         for (version_id, watchlist_id, seq) in pending {
             let snapshot = self.current();
@@ -156,14 +127,15 @@ impl ScreeningService {
         version_id: String,
         watchlist_id: String,
     ) -> AppResult<MonitoringCompleted> {
-        let (pool, keyring, version) = (deps.read.clone(), deps.keyring.clone(), version_id.clone());
-        let (screened, findings) = blocking(move || {
-            let conn = pool.get()?;
-            let subjects = crate::queries::checks::monitoring_subjects(&conn, &keyring)?;
-            let delta = snapshot.delta(&version);
-            Ok(monitor::findings(&snapshot, &delta, subjects, DEFAULT_THRESHOLD))
-        })
-        .await?;
+        let (keyring, version) = (deps.keyring.clone(), version_id.clone());
+        let (screened, findings) = deps
+            .read
+            .run(move |conn| {
+                let subjects = crate::queries::checks::monitoring_subjects(conn, &keyring)?;
+                let delta = snapshot.delta(&version);
+                Ok(monitor::findings(&snapshot, &delta, subjects, DEFAULT_THRESHOLD))
+            })
+            .await?;
         let now = crate::clock::format(deps.clock.now());
         let done =
             crate::commands::checks::record_monitoring(&deps.writer, now, version_id, watchlist_id, screened, findings)
@@ -213,7 +185,7 @@ impl ScreeningService {
     ) -> AppResult<ImportReport> {
         let names = files.names();
         let id = watchlist_id.clone();
-        let parsed = blocking(move || files::parse(&id, files)).await?;
+        let parsed = crate::blocking::run(move || files::parse(&id, files)).await?;
         tracing::info!(watchlist = %watchlist_id, entries = parsed.entries.len(), skipped = parsed.skipped, "watchlist parsed");
         let now = crate::clock::format(deps.clock.now());
         let outcome =

@@ -3,23 +3,9 @@
 //! entries the new version added or changed (the delta), keeping hits from their monitored lists that are
 //! neither dismissed nor already alerted. No database, clock or I/O.
 
-use super::snapshot::{screen_subject, Dismissals, ScreeningOutcome, Snapshot};
-use std::collections::{BTreeMap, HashSet};
-
-/// A monitored identity, its data opened for screening.
-#[derive(Debug, Clone)]
-pub struct MonitoredSubject {
-    pub identity_id: String,
-    pub environment: String,
-    pub screening_status: Option<String>,
-    /// Identity field names: `first_name`, `middle_name`, `last_name`, `date_of_birth`, `nationality`, ...
-    pub data: BTreeMap<String, String>,
-    /// Monitored lists (empty = every list).
-    pub lists: Vec<String>,
-    pub dismissals: Dismissals,
-    /// (watchlist id, entry id, entry hash) of every hit already recorded for this identity.
-    pub alerted: HashSet<(String, String, String)>,
-}
+use super::snapshot::{screen_subject, ScreeningOutcome, Snapshot};
+pub use crate::screening::records::MonitoredSubject;
+use std::collections::BTreeMap;
 
 /// What one identity's monitoring produced.
 #[derive(Debug, Clone)]
@@ -72,8 +58,9 @@ pub fn findings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::screening::records::{Dismissals, LoadedEntry};
     use crate::screening::{EntityType, ListSource, NameKind, WatchlistEntry};
-    use crate::screening_service::snapshot::LoadedEntry;
+    use std::collections::HashSet;
 
     fn row(id: &str, name: &str, version: &str) -> LoadedEntry {
         let mut e = WatchlistEntry::new(ListSource::OfacSdn, id, EntityType::Person);

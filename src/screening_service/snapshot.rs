@@ -2,32 +2,13 @@
 //! content hash and list version, and the pure screening of one subject (`screen_subject`) with dismissals
 //! and monitored lists applied. Pure: no database, clock or I/O.
 
-use super::watchlist_id;
+use crate::screening::records::{watchlist_id, Dismissal, Dismissals, ListVersionRef, LoadedEntry};
 use crate::screening::{EntityType, Hit, Index, ListSource, Query, WatchlistEntry, DEFAULT_THRESHOLD};
-use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Most hits one screening keeps (best first).
 pub const HIT_LIMIT: usize = 25;
-
-/// One list version a screening used.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ListVersionRef {
-    pub watchlist_id: String,
-    pub version_id: String,
-    pub published: Option<String>,
-    pub entry_count: i64,
-    pub imported_at: String,
-}
-
-/// An entry row of the `watchlist_entries` view, decoded.
-#[derive(Debug, Clone)]
-pub struct LoadedEntry {
-    pub entry: WatchlistEntry,
-    pub hash: String,
-    pub version_id: String,
-}
 
 #[derive(Debug, Clone)]
 struct EntryMeta {
@@ -107,17 +88,6 @@ pub struct ScreenedHit {
     pub version_id: String,
     pub entry: WatchlistEntry,
 }
-
-/// An earlier false-positive dismissal of one list entry for one subject.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Dismissal {
-    pub entry_hash: String,
-    pub dismissal_id: String,
-    pub check_id: String,
-}
-
-/// A subject's dismissals by (watchlist id, entry id).
-pub type Dismissals = HashMap<(String, String), Dismissal>;
 
 /// The result of screening one subject.
 #[derive(Debug, Clone)]

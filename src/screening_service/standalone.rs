@@ -3,7 +3,8 @@
 //! `status: error, error_reason: no_source` in live; the sandbox returns `clear` for every type (spec §2.8).
 //! Pure.
 
-use super::snapshot::{screen_subject, Dismissals, ScreeningOutcome, Snapshot};
+use super::snapshot::{screen_subject, ScreeningOutcome, Snapshot};
+use crate::screening::records::Dismissals;
 use std::collections::BTreeMap;
 
 pub const PROVIDER_WATCHLISTS: &str = "idv_watchlists";

@@ -1,12 +1,17 @@
-//! SQLite storage: opening the database, the schema and its version stamp, the read-only pool, the
+//! SQLite storage: opening the database, the schema and its version stamp, the read-only pool and its
+//! `ReadOnly` connection, per-subject data keys, the view reads the writer and the queries share, the
 //! event log (append, load, hash chain) and replay. Must not decide anything about the domain.
 
 pub mod events;
+mod read;
 pub mod replay;
+pub mod shared_reads;
+pub mod subject_keys;
+
+pub use read::{ReadOnly, ReadPool, Reads};
 
 use crate::error::{AppError, AppResult};
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::path::Path;
 
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
@@ -15,8 +20,9 @@ pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 /// (measured by `make bench`: 4.7k -> 6.7k identity creations/s, p99 21 -> 14 ms).
 const PAGE_SIZE: i64 = 2048;
 
-/// Bumped whenever schema.sql changes incompatibly.
-pub const SCHEMA_VERSION: i64 = 2;
+/// Bumped whenever schema.sql changes: a database stamped older is brought up to date at open (version 2
+/// added columns to capture links; version 3 added the org-user tables, which schema.sql creates).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -49,6 +55,8 @@ pub const VIEW_TABLES: &[&str] = &[
     "custom_list_items",
     "custom_list_digests",
     "list_matches",
+    "org_users",
+    "org_user_sessions",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,29 +171,6 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
     Ok(conn)
 }
 
-/// A pooled connection opened read-only: queries take this type, so they cannot write.
-pub type ReadConn = r2d2::PooledConnection<SqliteConnectionManager>;
-
-#[derive(Clone)]
-pub struct ReadPool(r2d2::Pool<SqliteConnectionManager>);
-
-impl ReadPool {
-    pub fn open(path: &Path, size: u32) -> AppResult<Self> {
-        let manager = SqliteConnectionManager::file(path)
-            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
-            .with_init(|c| configure(c, Durability::Normal));
-        let pool = r2d2::Pool::builder()
-            .max_size(size)
-            .build(manager)
-            .map_err(|e| AppError::Unavailable(format!("read pool: {e}")))?;
-        Ok(ReadPool(pool))
-    }
-
-    pub fn get(&self) -> AppResult<ReadConn> {
-        Ok(self.0.get()?)
-    }
-}
-
 /// Moves WAL checkpoints off the writer thread: the writer's automatic checkpoint is turned off and this
 /// thread, on its own connection, copies committed pages back every quarter second (and truncates the
 /// WAL when it has grown large). Ends when the process does.
@@ -210,4 +195,30 @@ pub fn start_checkpointer(writer: &Connection, path: &Path, durability: Durabili
         })
         .map_err(|e| AppError::Internal(format!("cannot start checkpointer: {e}")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod upgrade_tests {
+    use super::*;
+
+    #[test]
+    fn a_version_2_database_gains_the_org_user_tables_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idv.db");
+        {
+            let conn = open_writer(&path, Durability::Normal).unwrap();
+            conn.execute_batch("DROP TABLE org_user_sessions; DROP TABLE org_users; PRAGMA user_version = 2;").unwrap();
+        }
+        let conn = open_writer(&path, Durability::Normal).unwrap();
+        let tables: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('org_users', 'org_user_sessions')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 2);
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
 }

@@ -3,19 +3,24 @@
 //! `idempotency_records`, not views: `idv replay` leaves them alone), and:
 //! - the mapping from stored events to the §1.11.5 catalog with PII-free data (ids, external_ref,
 //!   statuses, result flags; never names, dates of birth, document numbers or extracted data);
-//! - dispatch: inside one writer transaction, new events become one delivery row per matching enabled
-//!   endpoint of the event's environment, and the cursor advances in the same transaction;
-//! - recording an attempt: its row, the delivery's next state per the retry policy, the circuit
-//!   breaker (which disables the endpoint through its command, so that is an event).
+//! - enqueueing at append: the writer calls [`on_append`] for each event right after projecting it, in
+//!   the same transaction, so a delivery's data is what was true at that event (a later change cannot
+//!   leak into an earlier announcement); the cursor advances with it;
+//! - dispatch: events after the cursor that were not enqueued at append (written by an older idv)
+//!   become one delivery row per matching enabled endpoint, and the cursor advances in the same
+//!   transaction;
+//! - recording an attempt: its row, the delivery's next state per the retry policy, and whether the
+//!   circuit breaker trips (the endpoint's command disables it, so that is an event).
 //!
-//! Functions taking `&mut WriteCtx` run on the writer; the others only read. Must not send anything
-//! over the network, sign, or decide delivery policy itself (that is `policy`).
+//! Functions named `*_in` write and run inside the writer's transaction (they take its connection);
+//! the others only read. Must not append events (that is `commands`; this module never calls it), send
+//! anything over the network, sign, or decide delivery policy itself (that is `policy`).
 
-use crate::commands::writer::WriteCtx;
 use crate::domain::identity::IdentityEvent;
 use crate::domain::webhook::{self as dom, EndpointEvent};
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
+use crate::store::Reads;
 use crate::webhooks::payload::{matches, FilterConditions, WebhookEvent};
 use crate::webhooks::policy::{after_failed_attempt, should_disable, AfterFailure};
 use crate::webhooks::sender::AttemptResult;
@@ -293,7 +298,7 @@ fn decoded<T>(result: Result<Option<T>, serde_json::Error>, e: &StoredEvent) -> 
 }
 
 fn map_endpoint(e: &StoredEvent, b: &mut Builder<'_>) {
-    match decoded(EndpointEvent::decode(&e.event_type, &e.payload), e) {
+    match decoded(EndpointEvent::decode(&e.event_type, e.event_version, &e.payload), e) {
         Some(EndpointEvent::TestRequested) => {
             let mut d = Map::new();
             d.insert("endpoint_id".into(), json!(e.stream_id));
@@ -382,7 +387,7 @@ fn enabled_targets(conn: &Connection) -> AppResult<Vec<Target>> {
     Ok(out)
 }
 
-fn cursor(conn: &Connection) -> AppResult<i64> {
+fn cursor<C: Reads + ?Sized>(conn: &C) -> AppResult<i64> {
     Ok(conn
         .prepare_cached("SELECT last_seq FROM webhook_outbox_cursor WHERE name = ?1")?
         .query_row([CURSOR], |r| r.get(0))
@@ -392,7 +397,7 @@ fn cursor(conn: &Connection) -> AppResult<i64> {
 
 /// The first seq a dispatch pass must look at, or `None` when no endpoint is enabled (then nothing
 /// can match; the cursor may lag, since an endpoint only receives events after its `enabled_seq`).
-fn dispatch_floor(conn: &Connection) -> AppResult<Option<i64>> {
+fn dispatch_floor<C: Reads + ?Sized>(conn: &C) -> AppResult<Option<i64>> {
     let min_enabled: Option<i64> =
         conn.query_row("SELECT MIN(enabled_seq) FROM webhook_endpoints WHERE enabled = 1", [], |r| r.get(0))?;
     Ok(match min_enabled {
@@ -402,7 +407,7 @@ fn dispatch_floor(conn: &Connection) -> AppResult<Option<i64>> {
 }
 
 /// Read-only check: could a dispatch pass create anything now?
-pub fn dispatch_pending(conn: &Connection) -> AppResult<bool> {
+pub fn dispatch_pending<C: Reads + ?Sized>(conn: &C) -> AppResult<bool> {
     let Some(start) = dispatch_floor(conn)? else { return Ok(false) };
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM events WHERE seq > ?1)", [start], |r| r.get(0))?)
 }
@@ -480,8 +485,7 @@ pub struct DispatchOutcome {
 
 /// One dispatch pass over at most `limit` events after the cursor, in the writer's transaction: the
 /// delivery rows and the cursor commit together, so a crash either keeps both or neither.
-pub fn dispatch_in(w: &mut WriteCtx<'_>, now: OffsetDateTime, limit: i64) -> AppResult<DispatchOutcome> {
-    let conn = w.conn;
+pub fn dispatch_in(conn: &Connection, now: OffsetDateTime, limit: i64) -> AppResult<DispatchOutcome> {
     let Some(start) = dispatch_floor(conn)? else {
         return Ok(DispatchOutcome { caught_up: true, ..Default::default() });
     };
@@ -498,22 +502,50 @@ pub fn dispatch_in(w: &mut WriteCtx<'_>, now: OffsetDateTime, limit: i64) -> App
         }
     }
     let last = events.last().map(|e| e.seq).unwrap_or(start);
+    set_cursor(conn, last)?;
+    Ok(outcome)
+}
+
+fn set_cursor(conn: &Connection, last: i64) -> AppResult<()> {
     conn.prepare_cached(
         "INSERT INTO webhook_outbox_cursor (name, last_seq) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)",
     )?
     .execute(params![CURSOR, last])?;
-    Ok(outcome)
+    Ok(())
+}
+
+/// Whether an event of this type can announce anything (the others never produce a delivery).
+fn may_announce(event_type: &str) -> bool {
+    event_type.starts_with("Session")
+        || (event_type.starts_with("Identity") && !event_type.starts_with("IdentityType"))
+        || event_type.starts_with("WebhookEndpoint")
+}
+
+/// Called by the writer for each appended event, right after it is projected and in the same
+/// transaction: the views hold exactly the state as of this event, so the delivery rows created here
+/// carry that state, never a later one. Then, when dispatch had caught up to just before this event, the
+/// cursor moves past it (dispatch has nothing left to do for it).
+pub fn on_append(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
+    let Some(floor) = dispatch_floor(conn)? else { return Ok(()) };
+    if may_announce(&event.event_type) {
+        let now = crate::clock::parse(&event.recorded_at).unwrap_or_else(OffsetDateTime::now_utc);
+        let targets = enabled_targets(conn)?;
+        for mapped in map_event(conn, event)? {
+            for target in targets.iter().filter(|t| t.wants(event, &mapped)) {
+                enqueue(conn, &target.id, event, &mapped, now)?;
+            }
+        }
+    }
+    if floor >= event.seq - 1 {
+        set_cursor(conn, event.seq)?;
+    }
+    Ok(())
 }
 
 /// Enqueues the deliveries of one just-appended event right away (the test event, so its delivery id
 /// can be answered). Dispatch meets the same event later and finds the rows already there.
-pub fn enqueue_now(
-    w: &mut WriteCtx<'_>,
-    source: &StoredEvent,
-    now: OffsetDateTime,
-) -> AppResult<Vec<(String, String)>> {
-    let conn = w.conn;
+pub fn enqueue_now(conn: &Connection, source: &StoredEvent, now: OffsetDateTime) -> AppResult<Vec<(String, String)>> {
     let targets = enabled_targets(conn)?;
     let mut out = Vec::new();
     for mapped in map_event(conn, source)? {
@@ -546,7 +578,7 @@ pub struct DueDelivery {
 
 /// Deliveries due at `now_ms` on enabled endpoints, oldest due first. (A disabled endpoint's
 /// deliveries wait; they resume when it is enabled again.)
-pub fn due(conn: &Connection, now_ms: i64, limit: i64) -> AppResult<Vec<DueDelivery>> {
+pub fn due<C: Reads + ?Sized>(conn: &C, now_ms: i64, limit: i64) -> AppResult<Vec<DueDelivery>> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.id, d.endpoint_id, d.environment, e.url, d.attempts, d.event_id, d.event_type, d.event_data,
                 d.event_created_at, e.api_version, e.key_inflection, e.attribute_blocklist, e.secret_sealed
@@ -572,6 +604,16 @@ pub fn due(conn: &Connection, now_ms: i64, limit: i64) -> AppResult<Vec<DueDeliv
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The circuit breaker tripped: this endpoint failed `consecutive_failures` deliveries in a row and
+/// must be disabled (by its command, which appends the event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerTripped {
+    pub environment: String,
+    pub endpoint_id: String,
+    pub consecutive_failures: u32,
+    pub at: String,
 }
 
 /// What recording an attempt did to the delivery.
@@ -623,26 +665,27 @@ fn count_success(conn: &Connection, endpoint_id: &str, at: &str) -> AppResult<()
 }
 
 /// Records attempt number `attempt` of a delivery (made at `attempted_at`, finished by `now`) and moves
-/// the delivery on: delivered, retried per the policy, or failed (which may trip the breaker).
+/// the delivery on: delivered, retried per the policy, or failed. A failure that trips the breaker is
+/// returned for the caller to act on (`Recorded::Failed(false)` until then).
 pub fn record_attempt_in(
-    w: &mut WriteCtx<'_>,
+    conn: &Connection,
     delivery_id: &str,
     attempt: u32,
     result: &AttemptResult,
     attempted_at: OffsetDateTime,
     now: OffsetDateTime,
-) -> AppResult<Recorded> {
-    let conn = w.conn;
+) -> AppResult<(Recorded, Option<BreakerTripped>)> {
     let row: Option<(String, u32, bool, String, String)> = conn
         .prepare_cached(
             "SELECT status, attempts, manual_retry, endpoint_id, environment FROM webhook_deliveries WHERE id = ?1",
         )?
         .query_row([delivery_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .optional()?;
-    let Some((status, attempts, manual, endpoint_id, environment)) = row else { return Ok(Recorded::Stale) };
+    let Some((status, attempts, manual, endpoint_id, environment)) = row else { return Ok((Recorded::Stale, None)) };
     if attempts + 1 != attempt || !(status == STATUS_PENDING || status == STATUS_RETRYING) {
-        return Ok(Recorded::Stale);
+        return Ok((Recorded::Stale, None));
     }
+    let mut breaker = None;
     let at = crate::clock::format(now);
     conn.prepare_cached(
         "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, status_code, latency_ms, error,
@@ -672,21 +715,26 @@ pub fn record_attempt_in(
             (true, _) => (STATUS_FAILED, None, Recorded::Failed(false)),
             (false, AfterFailure::GiveUp) => {
                 let failures = count_failed_delivery(conn, &endpoint_id, &at)?;
-                let disabled = should_disable(failures)
-                    && crate::commands::webhooks::disable_in(w, &environment, &endpoint_id, failures, &at)?;
-                (STATUS_FAILED, None, Recorded::Failed(disabled))
+                if should_disable(failures) {
+                    breaker = Some(BreakerTripped {
+                        environment: environment.clone(),
+                        endpoint_id: endpoint_id.clone(),
+                        consecutive_failures: failures,
+                        at: at.clone(),
+                    });
+                }
+                (STATUS_FAILED, None, Recorded::Failed(false))
             }
         }
     };
     let final_at = if next.is_none() { Some(at.clone()) } else { None };
-    w.conn
-        .prepare_cached(
+    conn.prepare_cached(
             "UPDATE webhook_deliveries SET status = ?1, attempts = ?2, next_attempt_at = ?3, last_status_code = ?4,
                 last_error = ?5, updated_at = ?6, completed_at = ?7, manual_retry = CASE WHEN ?3 IS NULL THEN 0 ELSE manual_retry END
              WHERE id = ?8",
         )?
         .execute(params![new_status, attempt, next, result.status, result.error, at, final_at, delivery_id])?;
-    Ok(recorded)
+    Ok((recorded, breaker))
 }
 
 /// Finished deliveries (and their attempts) are kept this long, then pruned.
@@ -696,9 +744,8 @@ const PRUNE_BATCH: i64 = 5000;
 
 /// Removes deliveries finished before `now - DELIVERY_RETENTION` and everything of deleted endpoints
 /// (at most [`PRUNE_BATCH`] deliveries); returns the deliveries removed.
-pub fn prune_in(w: &mut WriteCtx<'_>, now: OffsetDateTime) -> AppResult<usize> {
+pub fn prune_in(conn: &Connection, now: OffsetDateTime) -> AppResult<usize> {
     let cutoff = crate::clock::format(now - DELIVERY_RETENTION);
-    let conn = w.conn;
     // The same ordered selection twice in one transaction: the first statement does not change it.
     let doomed = "SELECT id FROM webhook_deliveries
          WHERE (completed_at IS NOT NULL AND completed_at < ?1)
@@ -720,14 +767,13 @@ pub fn prune_in(w: &mut WriteCtx<'_>, now: OffsetDateTime) -> AppResult<usize> {
 
 /// Manual retry of a failed delivery: one more attempt, now.
 pub fn schedule_manual_retry_in(
-    w: &mut WriteCtx<'_>,
+    conn: &Connection,
     environment: &str,
     endpoint_id: &str,
     delivery_id: &str,
     now: OffsetDateTime,
 ) -> AppResult<()> {
-    let row: Option<(String, bool)> = w
-        .conn
+    let row: Option<(String, bool)> = conn
         .query_row(
             "SELECT d.status, e.enabled FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
              WHERE d.id = ?1 AND d.endpoint_id = ?2 AND e.environment = ?3",
@@ -746,7 +792,7 @@ pub fn schedule_manual_retry_in(
             "This webhook endpoint is disabled; enable it (PATCH enabled=true) before retrying a delivery.",
         ));
     }
-    w.conn.execute(
+    conn.execute(
         "UPDATE webhook_deliveries SET status = ?1, manual_retry = 1, next_attempt_at = ?2, completed_at = NULL,
             updated_at = ?3 WHERE id = ?4",
         params![STATUS_RETRYING, unix_ms(now), crate::clock::format(now), delivery_id],

@@ -44,9 +44,14 @@ impl Wake {
     }
 }
 
-/// The writer's commit hook: it only wakes the dispatcher (no I/O on the writer thread).
+/// The writer's commit hook: it only wakes the loops (no I/O on the writer thread). Deliveries are
+/// usually created with their event, so the sender has work at once; the dispatcher catches up on the
+/// rest.
 pub fn commit_hook(wake: Arc<Wake>) -> CommitHook {
-    Arc::new(move |_events| wake.dispatch.notify_one())
+    Arc::new(move |_events| {
+        wake.dispatch.notify_one();
+        wake.send.notify_one();
+    })
 }
 
 /// What a pass did.
@@ -133,11 +138,11 @@ impl Webhooks {
     pub async fn dispatch_all(&self) -> AppResult<usize> {
         let mut created = 0;
         loop {
-            if !outbox::dispatch_pending(&*self.read.get()?)? {
+            if !self.read.run(outbox::dispatch_pending).await? {
                 break;
             }
             let now = self.clock.now();
-            let outcome = self.writer.execute(move |w| outbox::dispatch_in(w, now, DISPATCH_BATCH)).await?;
+            let outcome = self.writer.execute(move |w| outbox::dispatch_in(w.conn, now, DISPATCH_BATCH)).await?;
             created += outcome.created;
             if outcome.caught_up {
                 break;
@@ -152,7 +157,8 @@ impl Webhooks {
     /// Attempts every delivery due now, concurrently, and waits for all of them to be recorded.
     pub async fn send_due(&self) -> AppResult<RunReport> {
         let client = sender::client();
-        let due = outbox::due(&*self.read.get()?, outbox::unix_ms(self.clock.now()), 100_000)?;
+        let now_ms = outbox::unix_ms(self.clock.now());
+        let due = self.read.run(move |c| outbox::due(c, now_ms, 100_000)).await?;
         let mut report = RunReport::default();
         for chunk in due.chunks(MAX_IN_FLIGHT) {
             let results = futures_util::future::join_all(chunk.iter().map(|d| self.attempt(&client, d.clone()))).await;
@@ -270,7 +276,7 @@ impl Webhooks {
         let id = d.id.clone();
         let recorded = self
             .writer
-            .execute(move |w| outbox::record_attempt_in(w, &id, attempt, &result, attempted_at, now))
+            .execute(move |w| crate::commands::webhooks::record_attempt_in(w, &id, attempt, &result, attempted_at, now))
             .await?;
         if let Recorded::Failed(disabled) = recorded {
             tracing::warn!(delivery_id = %d.id, endpoint_id = %d.endpoint_id, disabled, "webhook delivery failed");
@@ -283,7 +289,7 @@ impl Webhooks {
         let mut removed = 0;
         loop {
             let now = self.clock.now();
-            let n = self.writer.execute(move |w| outbox::prune_in(w, now)).await?;
+            let n = self.writer.execute(move |w| outbox::prune_in(w.conn, now)).await?;
             removed += n;
             if n == 0 {
                 return Ok(removed);
@@ -321,7 +327,8 @@ impl Webhooks {
                 let room = MAX_IN_FLIGHT - running.len();
                 let busy: HashSet<String> = in_flight.values().cloned().collect();
                 let now_ms = outbox::unix_ms(self.clock.now());
-                let due = self.read.get().and_then(|c| outbox::due(&c, now_ms, (room + busy.len()) as i64));
+                let limit = (room + busy.len()) as i64;
+                let due = self.read.run(move |c| outbox::due(c, now_ms, limit)).await;
                 match due {
                     Ok(due) => {
                         let fresh: Vec<DueDelivery> =

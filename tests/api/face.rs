@@ -103,3 +103,73 @@ async fn a_low_score_declines_and_a_failing_provider_sends_to_review() {
     let result = verify_live(&app).await;
     assert_eq!(result["status"], "needs_review", "{result}");
 }
+
+/// A face service that counts the requests it answers with `body`; returns its URL.
+fn counting_provider(calls: std::sync::Arc<std::sync::atomic::AtomicUsize>, body: Value) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        let (body, calls) = (body.clone(), calls.clone());
+        App::new().default_service(web::to(move |_: web::Json<Value>| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = body.clone();
+            async move { HttpResponse::Ok().json(body) }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    format!("http://127.0.0.1:{port}/match")
+}
+
+#[actix_web::test]
+async fn a_stuck_session_resumed_by_the_sweeper_asks_the_configured_provider() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let url = counting_provider(calls.clone(), json!({"score": 0.82, "liveness_passed": true}));
+    let clock = Arc::new(idv::clock::ManualClock::new(time::OffsetDateTime::now_utc()));
+    let clocked = spawn_app_with_clock_and(clock.clone(), |c| c.face_provider_url = Some(url)).await;
+    let (app, key) = (&clocked.app, clocked.app.live_key.clone());
+    let created = app
+        .send(
+            "POST",
+            "/sessions",
+            Some(&key),
+            &[],
+            Some(&json!({"external_ref": "face-stuck", "first_name": "Ada", "last_name": "Byron",
+                         "date_of_birth": "1990-01-01", "checks": ["document_ocr", "face_match"]})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    for (doc, seed) in [("id_front", 3u8), ("selfie", 77u8)] {
+        let path = format!("/sessions/{id}/documents");
+        let r = app.upload(&path, Some(&key), &[("document_type", doc)], Some(("image/png", &png(seed)))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    // The session enters `processing` and the server stops before processing it (as a restart would).
+    let meta = idv::commands::CommandMeta {
+        actor: "test".into(),
+        environment: "live".into(),
+        request_id: None,
+        now: idv::clock::format(idv::clock::Clock::now(clock.as_ref())),
+    };
+    let at = idv::commands::sessions::SessionRef::Id {
+        environment: "live".into(),
+        id: idv::domain::ids::SessionId::from_stored(id.clone()),
+    };
+    let (_, status) = idv::commands::sessions::submit(&clocked.writer, meta, at).await.unwrap();
+    assert_eq!(status, "processing");
+    assert_eq!(clocked.sweep().await, 0, "a fresh session belongs to its own task");
+
+    clock.advance(time::Duration::minutes(2));
+    assert_eq!(clocked.sweep().await, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the sweeper asked the configured provider");
+    let result = app.send("GET", &format!("/sessions/{id}/result"), Some(&key), &[], None).await.body;
+    assert_eq!(result["status"], "approved", "{result}");
+    assert_eq!(result["face_match_score"], 0.82);
+    assert!(!result.to_string().contains("no face-match provider"), "{result}");
+}

@@ -147,18 +147,27 @@ pub struct ClockedApp {
     pub clock: std::sync::Arc<idv::clock::ManualClock>,
     pub writer: idv::commands::writer::Writer,
     pub read: idv::store::ReadPool,
+    pub processing: idv::processing::Processing,
 }
 
 impl ClockedApp {
     /// One sweeper pass at the manual clock's time, on the server's own writer.
     pub async fn sweep(&self) -> usize {
-        idv::sweeper::run_once(&self.writer, &self.read, self.clock.as_ref()).await.expect("sweeper pass")
+        idv::sweeper::run_once(&self.processing, self.clock.as_ref()).await.expect("sweeper pass")
     }
 }
 
 /// Like `spawn_app`, on `clock`. The background sweeper is slowed to once an hour (real time) so that only
 /// explicit `sweep()` calls move sessions on.
 pub async fn spawn_app_with_clock(clock: std::sync::Arc<idv::clock::ManualClock>) -> ClockedApp {
+    spawn_app_with_clock_and(clock, |_| {}).await
+}
+
+/// Like `spawn_app_with_clock`, with the config adjusted by `tweak` first.
+pub async fn spawn_app_with_clock_and(
+    clock: std::sync::Arc<idv::clock::ManualClock>,
+    tweak: impl FnOnce(&mut Config),
+) -> ClockedApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::new(data_dir.path().to_path_buf());
     config.bind = "127.0.0.1:0".into();
@@ -166,14 +175,15 @@ pub async fn spawn_app_with_clock(clock: std::sync::Arc<idv::clock::ManualClock>
     config.read_pool_size = 4;
     config.rate_limit_rpm = 100_000;
     config.sweep_interval = std::time::Duration::from_secs(3600);
+    tweak(&mut config);
     let app = Application::build_with_clock(config, clock.clone()).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let sandbox_key = app.first_keys[0].secret.clone();
     let live_key = app.first_keys[1].secret.clone();
-    let (writer, read) = (app.writer.clone(), app.read.clone());
+    let (writer, read, processing) = (app.writer.clone(), app.read.clone(), app.processing.clone());
     actix_web::rt::spawn(app.run());
     let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
-    ClockedApp { app: TestApp { base, sandbox_key, live_key, data_dir, client }, clock, writer, read }
+    ClockedApp { app: TestApp { base, sandbox_key, live_key, data_dir, client }, clock, writer, read, processing }
 }
 
 /// A multipart/form-data body: text fields, then an optional `file` part. Returns (content type, bytes).

@@ -1,0 +1,49 @@
+//! What every request handler can reach (`AppState`): the writer, the read pool, keys, clock, caches and
+//! the screening service, the processing service, and the one way a handler reads (`read`). Startup builds it; must not open or
+//! configure anything itself.
+
+use crate::auth::Authenticator;
+use crate::clock::Clock;
+use crate::commands::writer::Writer;
+use crate::config::Config;
+use crate::crypto::Keyring;
+use crate::error::AppResult;
+use crate::idempotency::Idempotency;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::store::{ReadOnly, ReadPool};
+use std::future::Future;
+use std::sync::Arc;
+
+/// Everything a request handler can reach.
+pub struct AppState {
+    pub writer: Writer,
+    pub read: ReadPool,
+    pub keyring: Arc<Keyring>,
+    pub clock: Arc<dyn Clock>,
+    pub auth: Authenticator,
+    pub rate_limiter: RateLimiter,
+    pub idempotency: Idempotency,
+    pub metrics: Arc<Metrics>,
+    pub config: Config,
+    /// The loaded watchlists (screening snapshot) and the monitoring driver.
+    pub screening: crate::screening_service::ScreeningService,
+    /// The session pipeline (submit, reprocess, external decisions, simulations).
+    pub processing: crate::processing::Processing,
+}
+
+impl AppState {
+    pub fn now(&self) -> String {
+        crate::clock::format(self.clock.now())
+    }
+
+    /// Runs a read (`queries::...`) on a read-only connection, on a blocking thread, inside the
+    /// request's span, so the async worker keeps serving while SQLite and decryption run.
+    pub fn read<T, F>(&self, f: F) -> impl Future<Output = AppResult<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadOnly) -> AppResult<T> + Send + 'static,
+    {
+        self.read.run(f)
+    }
+}

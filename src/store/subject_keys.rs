@@ -1,0 +1,78 @@
+//! Per-subject data keys and the sealed fields they open: loading and unwrapping an identity's,
+//! session's or list's key from `subject_keys`, opening sealed PII maps and list item parts, and the blind
+//! digest of a list lookup. Shared by the writer (on its connection) and the queries (on a `ReadOnly`).
+//! Must not create, wrap or destroy keys (that is the writer's, through events) nor log what it opens.
+
+use super::read::Reads;
+use crate::crypto::{blind, DataKey, Keyring};
+use crate::domain::custom_list::{self as list_dom, Lookup, Norm};
+use crate::domain::identity::SealedFields;
+use crate::error::{AppError, AppResult};
+use base64::Engine;
+use rusqlite::OptionalExtension;
+use std::collections::BTreeMap;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+fn wrapped_key<C: Reads + ?Sized>(conn: &C, subject_id: &str) -> AppResult<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT wrapped_key FROM subject_keys WHERE subject_id = ?1")?
+        .query_row([subject_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// An identity's or session's data key, unwrapped. Missing after redaction.
+pub fn data_key<C: Reads + ?Sized>(conn: &C, keyring: &Keyring, subject_id: &str) -> AppResult<Option<DataKey>> {
+    wrapped_key(conn, subject_id)?.map(|w| keyring.unwrap_data_key(subject_id, &w)).transpose().map_err(Into::into)
+}
+
+/// A list's data key, unwrapped (lists are never redacted, so a missing key is an internal error).
+pub fn list_key<C: Reads + ?Sized>(conn: &C, keyring: &Keyring, list_id: &str) -> AppResult<DataKey> {
+    let wrapped =
+        wrapped_key(conn, list_id)?.ok_or_else(|| AppError::Internal(format!("list {list_id} has no data key")))?;
+    Ok(keyring.unwrap_data_key(list_id, &wrapped)?)
+}
+
+/// Opens every sealed PII field of one identity (used by updates, exports and rendering).
+pub fn open_pii(key: &DataKey, identity_id: &str, sealed_json: &str) -> AppResult<BTreeMap<String, String>> {
+    let sealed: SealedFields = serde_json::from_str(sealed_json)?;
+    let mut out = BTreeMap::new();
+    for (field, b64) in sealed {
+        let bytes = B64.decode(b64).map_err(|_| AppError::Internal("sealed field is not base64".into()))?;
+        out.insert(field.clone(), key.open(identity_id, &field, &bytes)?);
+    }
+    Ok(out)
+}
+
+/// Opens a sealed map of a session (`prefill`, `user_data`, `document_data`, `extracted`); None is empty.
+pub fn open_map(key: &DataKey, id: &str, field: &str, sealed: Option<&str>) -> AppResult<BTreeMap<String, String>> {
+    match sealed {
+        None => Ok(BTreeMap::new()),
+        Some(s) => {
+            let bytes = B64.decode(s).map_err(|_| AppError::Internal("sealed session field is not base64".into()))?;
+            Ok(serde_json::from_str(&key.open(id, field, &bytes)?)?)
+        }
+    }
+}
+
+/// Opens one sealed base64 part of a list item.
+pub fn open_part(key: &DataKey, list_id: &str, item_id: &str, part: &str, sealed: &str) -> AppResult<String> {
+    let bytes = B64.decode(sealed).map_err(|_| AppError::Internal("sealed list item is not base64".into()))?;
+    Ok(key.open(list_id, &list_dom::sealed_field(item_id, part), &bytes)?)
+}
+
+/// A lookup value, normalised for its blind digest.
+pub fn normalise(lookup: &Lookup) -> String {
+    match lookup.norm {
+        Norm::Exact => lookup.value.trim().to_string(),
+        Norm::Text => blind::text(&lookup.value),
+        Norm::Email => blind::email(&lookup.value),
+        Norm::Phone => blind::phone(&lookup.value),
+        Norm::AlnumUpper => blind::alnum_upper(&lookup.value),
+    }
+}
+
+/// The blind digest a list lookup is indexed (and searched) under.
+pub fn digest(keyring: &Keyring, environment: &str, lookup: &Lookup) -> [u8; 32] {
+    keyring.blind_digest(environment, lookup.kind, &normalise(lookup))
+}

@@ -6,7 +6,7 @@ BIND ?= 127.0.0.1:8080
 # schemathesis, pinned in tests/contract/requirements.txt, lives in its own virtualenv.
 CONTRACT_VENV ?= target/contract-venv
 
-.PHONY: run build test test-deps test-contract lint fmt bench clean
+.PHONY: run build test test-deps test-contract lint fmt bench bench-deps clean
 
 build:
 	$(CARGO) build --release --bins
@@ -46,8 +46,15 @@ lint:
 fmt:
 	$(CARGO) fmt
 
-bench: build
-	./target/release/idv-bench --server-bin target/release/idv --duration-secs 10 --concurrency 64
+# The external load generator for `make bench` (Debian's wrk; its Lua scripts are in bench/).
+WRK ?= wrk
+
+bench-deps:
+	@command -v $(WRK) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+
+bench: build bench-deps
+	./target/release/idv-bench --server-bin target/release/idv --duration-secs 10 --concurrency 64 \
+		--wrk $(WRK) --wrk-scripts bench
 	./target/release/idv-screening-bench --testdata ../shared/testdata
 	./target/release/idv-webhook-bench --server-bin target/release/idv --duration-secs 10 --concurrency 32
 

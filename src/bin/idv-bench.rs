@@ -1,19 +1,17 @@
 //! idv-bench: the end-to-end benchmark `make bench` runs — owns starting a throw-away `idv serve`, the
-//! HTTP load phases (identity creations, identity reads) and the direct-SQLite "ceiling" measurement, and
-//! the report. Must not link the `idv` library (it talks to the server only over HTTP and the CLI), must not
-//! delete the data directory it creates (it is left for `idv replay --check` / `idv verify-log`), and must
-//! not panic on network errors (they are counted as errors).
+//! HTTP load phases (identity creations and reads with its own client and with wrk, session creations,
+//! API-only verifications against a thousand enrolled selfies), the SQLite ceiling (the server's own
+//! identity rows re-inserted into a fresh database) and the report. Must not link the `idv` library (it
+//! talks to the server only over HTTP and the CLI), must not delete the data directory it creates (it is
+//! left for `idv replay --check` / `idv verify-log`), and must not panic on network errors (they are
+//! counted as errors).
 
 use awc::http::header::CONTENT_TYPE;
 use awc::http::StatusCode;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use clap::Parser;
-use rand::RngCore;
-use rusqlite::{params, Connection};
+use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -21,14 +19,12 @@ use std::time::{Duration, Instant};
 
 /// How many failure bodies/errors each phase prints before going quiet.
 const MAX_PRINTED_FAILURES: u32 = 3;
-/// Identities per transaction in the ceiling measurement.
-const CEILING_GROUP: usize = 64;
-const ENVIRONMENT: &str = "sandbox";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "idv-bench",
-    about = "Benchmarks an idv server binary: identity creations, identity reads, and the raw SQLite ceiling"
+    about = "Benchmarks an idv server binary: identity creations and reads (own client and wrk), sessions, \
+             API-only verifications, and the SQLite ceiling for identity creations"
 )]
 struct Args {
     /// The idv binary to benchmark.
@@ -37,10 +33,23 @@ struct Args {
     /// Length of each phase, in seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     duration_secs: u64,
-    /// Concurrent HTTP workers.
+    /// Concurrent HTTP workers (and wrk connections).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     concurrency: u32,
-    /// Skip the direct-SQLite ceiling measurement.
+    /// The wrk binary for the external-generator phases; they are skipped when it cannot be run.
+    #[arg(long, default_value = "wrk")]
+    wrk: PathBuf,
+    /// The folder holding wrk-create.lua and wrk-read.lua.
+    #[arg(long, default_value = "bench")]
+    wrk_scripts: PathBuf,
+    /// Sessions with distinct selfies completed before the verification phase, so each verification's
+    /// duplicate search scans them.
+    #[arg(long, default_value_t = 1000)]
+    enrolled_selfies: u64,
+    /// Batch sizes (identities per transaction) the ceiling tries; the best is reported.
+    #[arg(long, value_delimiter = ',', default_value = "16,64,256,1024")]
+    ceiling_batches: Vec<usize>,
+    /// Skip the SQLite ceiling.
     #[arg(long)]
     skip_ceiling: bool,
 }
@@ -58,7 +67,7 @@ fn main() -> ExitCode {
     eprintln!("idv-bench: data directory {}", data_dir.display());
 
     // 1. The API keys (sandbox, live), written by the CLI while no server is running.
-    let api_key = match (
+    let keys = match (
         create_api_key(&args.server_bin, &data_dir, "sandbox"),
         create_api_key(&args.server_bin, &data_dir, "live"),
     ) {
@@ -84,10 +93,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let base = format!("http://127.0.0.1:{port}");
-
-    let http =
-        actix_web::rt::System::new().block_on(run_http_phases(&mut server, base, api_key, duration, concurrency));
+    let setup = Setup { base: format!("http://127.0.0.1:{port}"), keys, duration, concurrency, data_dir: &data_dir };
+    let http = actix_web::rt::System::new().block_on(run_http_phases(&mut server, &setup, &args));
 
     // 3. Stop the server before the ceiling, so both never compete for the disk.
     server.stop();
@@ -101,45 +108,71 @@ fn main() -> ExitCode {
         }
     };
 
-    // 4. The ceiling.
+    // 4. The ceiling: the server's own identity rows, re-inserted.
     let ceiling = if args.skip_ceiling {
-        None
+        Err("skipped (--skip-ceiling)".to_string())
     } else {
-        eprintln!("idv-bench: phase C, direct SQLite inserts for {} s", duration.as_secs());
-        let cap = (http.creations.ok > 0).then_some(http.creations.ok);
-        match run_ceiling(&data_dir, duration, cap) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                eprintln!("idv-bench: ceiling measurement failed: {e}");
-                None
-            }
-        }
+        eprintln!("idv-bench: phase C, the SQLite ceiling (the server's identity rows re-inserted)");
+        run_ceiling(&data_dir, &args.ceiling_batches, duration)
     };
 
     // 5. The report.
     println!();
     println!("idv bench (concurrency {concurrency}, {} s per phase, synchronous=FULL)", duration.as_secs());
-    print_phase("identity creations:", &http.creations);
+    print_phase("identity creations (idv-bench):", &http.creations);
+    print_wrk("identity creations (wrk):      ", &http.wrk_creations);
     match &http.reads {
-        Some(reads) => print_phase("identity reads:    ", reads),
-        None => println!("identity reads:     skipped (no identities were created)"),
+        Some(reads) => print_phase("identity reads (idv-bench):    ", reads),
+        None => println!("identity reads (idv-bench):     skipped (no identities were created)"),
     }
-    print_phase("session creations: ", &http.sessions);
-    print_phase("API-only verifications (create, upload, submit, decision, result):", &http.verifications);
+    print_wrk("identity reads (wrk):          ", &http.wrk_reads);
+    print_phase("session creations:             ", &http.sessions);
+    println!(
+        "enrolled selfies:               {} sessions with a selfie completed in {:.1} s ({} errors)",
+        http.enrolment.ok,
+        http.enrolment.elapsed.as_secs_f64(),
+        http.enrolment.errors
+    );
+    print_phase("API-only verifications:        ", &http.verifications);
+    println!("  (create, upload document and selfie, submit, wait for the decision, result; duplicate search over the enrolled selfies)");
     match &ceiling {
-        Some(c) => {
+        Ok(c) => {
             println!(
-                "sqlite ceiling (direct inserts, same rows, one process, group commit {CEILING_GROUP}): {:.1} identities/s  ({} identities in {:.2} s)",
-                c.rate(),
-                c.identities,
-                c.elapsed.as_secs_f64()
+                "sqlite ceiling:                 {:>9.1} identities/s  ({}; {} rows of {} identities re-inserted, synchronous=FULL, WAL, page 2048)",
+                c.best().rate(),
+                c.best().label(),
+                c.rows_per_pass,
+                c.identities
             );
-            if c.rate() > 0.0 {
-                println!("ratio creations/ceiling: {:.2}", http.creations.rate() / c.rate());
+            if c.best().rate() > 0.0 {
+                let mut ratios = vec![format!("idv-bench {:.2}", http.creations.rate() / c.best().rate())];
+                if let Ok(w) = &http.wrk_creations {
+                    ratios.push(format!("wrk {:.2}", w.ok_rate() / c.best().rate()));
+                }
+                println!("creations / ceiling:            {}", ratios.join(", "));
             }
         }
-        None if args.skip_ceiling => println!("sqlite ceiling: skipped (--skip-ceiling)"),
-        None => println!("sqlite ceiling: failed (see above)"),
+        Err(e) => println!("sqlite ceiling:                 {e}"),
+    }
+    if let Ok(c) = &ceiling {
+        // The server's group commits hold at most one command per client, so its batches never exceed
+        // the concurrency: the best pass within that bound is the like-for-like figure.
+        if let Some(near) = c.trials.iter().find(|t| t.batch <= concurrency) {
+            let mut ratios =
+                vec![format!("idv-bench {:.2}", http.creations.rate() / near.rate().max(f64::MIN_POSITIVE))];
+            if let Ok(w) = &http.wrk_creations {
+                ratios.push(format!("wrk {:.2}", w.ok_rate() / near.rate().max(f64::MIN_POSITIVE)));
+            }
+            println!(
+                "{:<31} {:>9.1} identities/s  ({}); creations / it: {}",
+                format!("ceiling at batch <= {concurrency}:"),
+                near.rate(),
+                near.label(),
+                ratios.join(", ")
+            );
+        }
+        let others: Vec<String> = c.trials.iter().skip(1).map(Trial::label).collect();
+        println!("  other ceiling passes: {}", others.join(", "));
     }
     if http.creations.no_id > 0 {
         println!("warning: {} creation responses were 201 without an `id` field", http.creations.no_id);
@@ -202,9 +235,22 @@ impl PhaseResult {
 
 struct HttpResults {
     creations: PhaseResult,
+    wrk_creations: Result<WrkResult, String>,
     reads: Option<PhaseResult>,
+    wrk_reads: Result<WrkResult, String>,
     sessions: PhaseResult,
+    enrolment: PhaseResult,
     verifications: PhaseResult,
+}
+
+/// What every phase needs to reach the server.
+struct Setup<'a> {
+    base: String,
+    /// (sandbox, live) secret keys.
+    keys: (String, String),
+    duration: Duration,
+    concurrency: usize,
+    data_dir: &'a Path,
 }
 
 fn print_phase(label: &str, phase: &PhaseResult) {
@@ -219,17 +265,13 @@ fn print_phase(label: &str, phase: &PhaseResult) {
     );
 }
 
-async fn run_http_phases(
-    server: &mut ServerGuard,
-    base: String,
-    (api_key, live_key): (String, String),
-    duration: Duration,
-    concurrency: usize,
-) -> Result<HttpResults, String> {
-    wait_healthy(server, &base).await?;
-    let api_key: Rc<str> = Rc::from(api_key);
-    let live_key: Rc<str> = Rc::from(live_key);
+async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Args) -> Result<HttpResults, String> {
+    let (base, duration, concurrency) = (setup.base.as_str(), setup.duration, setup.concurrency);
+    wait_healthy(server, base).await?;
+    let api_key: Rc<str> = Rc::from(setup.keys.0.as_str());
+    let live_key: Rc<str> = Rc::from(setup.keys.1.as_str());
     let base: Rc<str> = Rc::from(base);
+    let wrk = Wrk { bin: args.wrk.clone(), scripts: args.wrk_scripts.clone(), url: base.to_string() };
 
     let secs = duration.as_secs();
     eprintln!("idv-bench: phase A, identity creations for {secs} s with {concurrency} workers");
@@ -241,32 +283,81 @@ async fn run_http_phases(
         eprintln!("idv-bench: warning: the server exited during phase A");
     }
 
-    let reads = if ids.is_empty() {
-        None
+    eprintln!("idv-bench: phase A', identity creations with wrk for {secs} s, {concurrency} connections");
+    let wrk_creations = wrk.run("wrk-create.lua", &setup.keys.0, None, duration, concurrency);
+
+    let (reads, wrk_reads) = if ids.is_empty() {
+        (None, Err("skipped (no identities were created)".to_string()))
     } else {
         eprintln!("idv-bench: phase B, identity reads for {secs} s with {concurrency} workers ({} ids)", ids.len());
+        let ids_file = setup.data_dir.join("bench-identity-ids.txt");
+        let written =
+            std::fs::write(&ids_file, ids.join("\n")).map_err(|e| format!("cannot write {}: {e}", ids_file.display()));
         let ids: Rc<[String]> = Rc::from(ids);
         let (reads, _) = phase(concurrency, duration, |worker, deadline, printed| {
             read_worker(worker, base.clone(), api_key.clone(), ids.clone(), deadline, printed)
         })
         .await;
-        Some(reads)
+        eprintln!("idv-bench: phase B', identity reads with wrk for {secs} s, {concurrency} connections");
+        let wrk_reads = match written {
+            Ok(()) => wrk.run("wrk-read.lua", &setup.keys.0, Some(&ids_file), duration, concurrency),
+            Err(e) => Err(e),
+        };
+        (Some(reads), wrk_reads)
     };
 
     // Phase D: session creations (each returns a capture URL and a QR code).
     eprintln!("idv-bench: phase D, session creations for {secs} s with {concurrency} workers");
     let (sessions, _) = phase(concurrency, duration, |worker, deadline, printed| {
-        session_worker(worker, base.clone(), api_key.clone(), deadline, printed, false)
+        session_worker(worker, base.clone(), api_key.clone(), deadline, printed, Flow::Create, None)
     })
     .await;
 
-    // Phase E: complete API-only verifications (create, upload, submit, wait for the decision, result).
+    // Phase E0: enrolled selfies, so the duplicate search of every verification has them to scan.
+    let target = args.enrolled_selfies;
+    eprintln!("idv-bench: phase E0, completing {target} live sessions with distinct selfies");
+    let budget = Rc::new(Cell::new(target));
+    let (enrolment, _) =
+        phase(concurrency.min(target.max(1) as usize), Duration::from_secs(600), |worker, deadline, printed| {
+            session_worker(
+                worker,
+                base.clone(),
+                live_key.clone(),
+                deadline,
+                printed,
+                Flow::Verify,
+                Some(budget.clone()),
+            )
+        })
+        .await;
+    match enrolled_selfies(setup.data_dir) {
+        Ok(n) => eprintln!("idv-bench: {n} selfies with a perceptual hash on live sessions linked to an identity"),
+        Err(e) => eprintln!("idv-bench: cannot count the enrolled selfies: {e}"),
+    }
+
+    // Phase E: complete API-only verifications (create, upload document and selfie, submit, wait for the
+    // decision, result).
     eprintln!("idv-bench: phase E, API-only verifications for {secs} s with {concurrency} workers");
     let (verifications, _) = phase(concurrency, duration, |worker, deadline, printed| {
-        session_worker(worker, base.clone(), live_key.clone(), deadline, printed, true)
+        session_worker(worker, base.clone(), live_key.clone(), deadline, printed, Flow::Verify, None)
     })
     .await;
-    Ok(HttpResults { creations, reads, sessions, verifications })
+    Ok(HttpResults { creations, wrk_creations, reads, wrk_reads, sessions, enrolment, verifications })
+}
+
+/// Live sessions whose selfie has a perceptual hash and whose decision linked an identity: what the
+/// duplicate search of a verification scans.
+fn enrolled_selfies(data_dir: &Path) -> Result<i64, String> {
+    let conn = Connection::open_with_flags(data_dir.join("idv.db"), OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| e.to_string())?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    conn.query_row(
+        "SELECT COUNT(*) FROM session_documents d JOIN sessions s ON s.id = d.session_id
+         WHERE d.doc_type = 'selfie' AND d.phash IS NOT NULL AND s.environment = 'live' AND s.identity_id IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// A small PNG (solid colour) for document uploads.
@@ -277,24 +368,53 @@ fn tiny_png() -> Vec<u8> {
     out
 }
 
-/// Phase D (`verify == false`): POST /sessions. Phase E (`verify == true`): the whole API-only flow.
+/// A PNG of random noise: every call gives a different picture, so every selfie has its own perceptual
+/// hash and the duplicate search compares against all of them instead of matching the first.
+fn noise_png() -> Vec<u8> {
+    let mut out = Vec::new();
+    let img = image::RgbImage::from_fn(64, 64, |_, _| {
+        let v: [u8; 3] = rand::random();
+        image::Rgb(v)
+    });
+    let _ = image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png);
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// POST /sessions only.
+    Create,
+    /// The whole API-only flow: create, upload a document and a selfie, submit, wait, result.
+    Verify,
+}
+
+/// Runs `flow` until the deadline, or until `budget` (shared by the workers) is used up.
 async fn session_worker(
     worker: usize,
     base: Rc<str>,
     api_key: Rc<str>,
     deadline: Instant,
     printed: Rc<Cell<u32>>,
-    verify: bool,
+    flow: Flow,
+    budget: Option<Rc<Cell<u64>>>,
 ) -> WorkerResult {
     let client = http_client();
     let png = tiny_png();
     let mut out = WorkerResult { latencies_us: Vec::with_capacity(1024), ..WorkerResult::default() };
     let mut n: u64 = 0;
-    let phase = if verify { "verification" } else { "session" };
+    let phase = if flow == Flow::Verify { "verification" } else { "session" };
     while Instant::now() < deadline {
+        if let Some(budget) = &budget {
+            match budget.get() {
+                0 => break,
+                left => budget.set(left - 1),
+            }
+        }
         n += 1;
+        // The selfie is made before the clock starts: the bench's own CPU is not the server's latency.
+        let selfie = if flow == Flow::Verify { noise_png() } else { Vec::new() };
         let started = Instant::now();
-        match one_session(&client, &base, &api_key, worker, n, verify, &png).await {
+        match one_session(&client, &base, &api_key, worker, n, flow, &png, &selfie).await {
             Ok(()) => {
                 out.ok += 1;
                 out.latencies_us.push(elapsed_us(started));
@@ -307,6 +427,38 @@ async fn session_worker(
         }
     }
     out
+}
+
+/// POST /sessions/{id}/documents with one image.
+async fn upload(
+    client: &awc::Client,
+    base: &str,
+    key: &str,
+    session: &str,
+    document_type: &str,
+    png: &[u8],
+) -> Result<(), String> {
+    let boundary = "idvbenchboundary";
+    let mut multipart = Vec::with_capacity(png.len() + 300);
+    multipart.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"document_type\"\r\n\r\n{document_type}\r\n")
+            .as_bytes(),
+    );
+    multipart.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{document_type}.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+    multipart.extend_from_slice(png);
+    multipart.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut resp = client
+        .post(format!("{base}/api/v1/sessions/{session}/documents"))
+        .insert_header(("X-API-Key", key))
+        .insert_header((CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}")))
+        .send_body(multipart)
+        .await
+        .map_err(|e| format!("{document_type} upload transport error: {e}"))?;
+    if resp.status().as_u16() != 201 {
+        let b = resp.body().await.unwrap_or_default();
+        return Err(format!("{document_type} upload HTTP {}: {}", resp.status(), String::from_utf8_lossy(&b)));
+    }
+    Ok(())
 }
 
 async fn json_call(req: awc::ClientRequest, body: Option<String>, expect: &[u16]) -> Result<Value, String> {
@@ -323,14 +475,16 @@ async fn json_call(req: awc::ClientRequest, body: Option<String>, expect: &[u16]
     serde_json::from_slice(&bytes).map_err(|e| format!("bad JSON: {e}"))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn one_session(
     client: &awc::Client,
     base: &str,
     key: &str,
     worker: usize,
     n: u64,
-    verify: bool,
-    png: &[u8],
+    flow: Flow,
+    document: &[u8],
+    selfie: &[u8],
 ) -> Result<(), String> {
     let body = serde_json::json!({
         "external_ref": format!("bench-ses-{worker}-{n}-{}", rand::random::<u32>()),
@@ -345,30 +499,12 @@ async fn one_session(
         &[201],
     )
     .await?;
-    if !verify {
+    if flow == Flow::Create {
         return Ok(());
     }
     let id = created["id"].as_str().ok_or("no session id")?.to_string();
-    let boundary = "idvbenchboundary";
-    let mut multipart = Vec::with_capacity(png.len() + 300);
-    multipart.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"document_type\"\r\n\r\nid_front\r\n")
-            .as_bytes(),
-    );
-    multipart.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"front.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
-    multipart.extend_from_slice(png);
-    multipart.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let mut resp = client
-        .post(format!("{base}/api/v1/sessions/{id}/documents"))
-        .insert_header(("X-API-Key", key))
-        .insert_header((CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}")))
-        .send_body(multipart)
-        .await
-        .map_err(|e| format!("upload transport error: {e}"))?;
-    if resp.status().as_u16() != 201 {
-        let b = resp.body().await.unwrap_or_default();
-        return Err(format!("upload HTTP {}: {}", resp.status(), String::from_utf8_lossy(&b)));
-    }
+    upload(client, base, key, &id, "id_front", document).await?;
+    upload(client, base, key, &id, "selfie", selfie).await?;
     json_call(
         client.post(format!("{base}/api/v1/sessions/{id}/submit")).insert_header(("X-API-Key", key)),
         None,
@@ -575,14 +711,202 @@ async fn read_worker(
     out
 }
 
+// ------------------------------------------------------------------------------------------ wrk
+
+/// The external load generator: wrk with the Lua scripts in `bench/`.
+struct Wrk {
+    bin: PathBuf,
+    scripts: PathBuf,
+    url: String,
+}
+
+/// What wrk reported for one run.
+#[derive(Debug, Default)]
+struct WrkResult {
+    requests: u64,
+    /// Answers other than 2xx/3xx (for creations, anything but 201 counts as a failure too).
+    non_2xx: u64,
+    socket_errors: u64,
+    secs: f64,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+impl WrkResult {
+    /// Successful requests per second.
+    fn ok_rate(&self) -> f64 {
+        if self.secs > 0.0 {
+            self.requests.saturating_sub(self.non_2xx) as f64 / self.secs
+        } else {
+            0.0
+        }
+    }
+}
+
+impl Wrk {
+    fn run(
+        &self,
+        script: &str,
+        key: &str,
+        ids_file: Option<&Path>,
+        duration: Duration,
+        connections: usize,
+    ) -> Result<WrkResult, String> {
+        let script = self.scripts.join(script);
+        if !script.is_file() {
+            return Err(format!("skipped ({} not found)", script.display()));
+        }
+        // Two threads: the machine has two cores and the server needs them too.
+        let threads = connections.clamp(1, 2);
+        let mut cmd = std::process::Command::new(&self.bin);
+        cmd.args(["-t", &threads.to_string(), "-c", &connections.to_string()])
+            .arg(format!("-d{}s", duration.as_secs()))
+            .arg("--latency")
+            .arg("-s")
+            .arg(&script)
+            .arg(&self.url)
+            .env("IDV_KEY", key)
+            .stdin(std::process::Stdio::null());
+        if let Some(ids) = ids_file {
+            cmd.env("IDV_IDS", ids);
+        }
+        let output = cmd.output().map_err(|e| format!("skipped (cannot run {}: {e})", self.bin.display()))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            return Err(format!(
+                "failed ({}): {} {}",
+                output.status,
+                text.trim(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        parse_wrk(&text).ok_or_else(|| format!("could not read wrk's output: {}", text.trim()))
+    }
+}
+
+/// `18.73ms`, `850.00us`, `1.02s` -> milliseconds.
+fn wrk_duration_ms(text: &str) -> Option<f64> {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60_000.0)
+    } else {
+        return None;
+    };
+    number.parse::<f64>().ok().map(|v| v * factor)
+}
+
+fn parse_wrk(text: &str) -> Option<WrkResult> {
+    let mut out = WrkResult::default();
+    let mut seen_total = false;
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["50%", v] => out.p50_ms = wrk_duration_ms(v),
+            ["99%", v] => out.p99_ms = wrk_duration_ms(v),
+            [n, "requests", "in", secs, ..] => {
+                out.requests = n.parse().ok()?;
+                out.secs = wrk_duration_ms(secs.trim_end_matches(','))? / 1000.0;
+                seen_total = true;
+            }
+            ["Non-2xx", "or", "3xx", "responses:", n] => out.non_2xx = n.parse().ok()?,
+            ["Socket", "errors:", rest @ ..] => {
+                out.socket_errors = rest.iter().filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok()).sum();
+            }
+            _ => {}
+        }
+    }
+    seen_total.then_some(out)
+}
+
+fn print_wrk(label: &str, result: &Result<WrkResult, String>) {
+    let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |ms| format!("{ms:.1} ms"));
+    match result {
+        Ok(w) => println!(
+            "{label} {:>9.1}/s  p50 {}  p99 {}  ({} ok, {} non-2xx, {} socket errors)",
+            w.ok_rate(),
+            fmt(w.p50_ms),
+            fmt(w.p99_ms),
+            w.requests.saturating_sub(w.non_2xx),
+            w.non_2xx,
+            w.socket_errors
+        ),
+        Err(e) => println!("{label} {e}"),
+    }
+}
+
 // ------------------------------------------------------------------------------------------ ceiling
 
-struct Ceiling {
+/// The tables one identity creation writes, in the order the server writes them, each with the column
+/// naming the identity the row belongs to.
+const CEILING_TABLES: &[(&str, &str)] = &[
+    ("subject_keys", "subject_id"),
+    ("events", "stream_id"),
+    ("identities", "id"),
+    ("identity_tags", "identity_id"),
+    ("blind_indexes", "identity_id"),
+    ("identity_audit", "identity_id"),
+];
+
+/// Every row the server wrote for its identity creations, read back from its database: the bytes to
+/// insert are ready before any clock starts (sealed fields, blind digests, chain hashes included).
+struct CeilingRows {
+    /// One INSERT per table of `CEILING_TABLES`.
+    inserts: Vec<String>,
+    /// Per identity, in creation order: (table index, column values).
+    identities: Vec<Vec<(usize, Vec<rusqlite::types::Value>)>>,
+}
+
+impl CeilingRows {
+    fn rows(&self) -> usize {
+        self.identities.iter().map(Vec::len).sum()
+    }
+}
+
+/// Where the ceiling's WAL checkpoints run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checkpoints {
+    /// SQLite's automatic checkpoint, on the inserting thread (1,000 pages).
+    Inline,
+    /// A second thread, every quarter second; truncates the WAL past 16,384 pages (idv's checkpointer,
+    /// `store::start_checkpointer`).
+    Timer,
+    /// A second thread woken after every commit; restarts the WAL past 16,384 pages instead of
+    /// truncating it (an alternative, measured so the server's choice can be checked against it).
+    PerCommit,
+}
+
+impl Checkpoints {
+    const ALL: [Checkpoints; 3] = [Checkpoints::Inline, Checkpoints::Timer, Checkpoints::PerCommit];
+
+    fn label(self) -> &'static str {
+        match self {
+            Checkpoints::Inline => "1 thread",
+            Checkpoints::Timer => "2 threads, timed checkpoints",
+            Checkpoints::PerCommit => "2 threads, checkpoint per commit",
+        }
+    }
+}
+
+/// One configuration of the ceiling and what it reached.
+struct Trial {
+    batch: usize,
+    checkpoints: Checkpoints,
     identities: u64,
     elapsed: Duration,
 }
 
 impl Ceiling {
+    fn best(&self) -> &Trial {
+        &self.trials[0]
+    }
+}
+
+impl Trial {
     fn rate(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
         if secs > 0.0 {
@@ -591,103 +915,179 @@ impl Ceiling {
             0.0
         }
     }
-}
 
-/// Keys standing in for the server's keyring, so the ceiling pays the same crypto the server does.
-struct BenchKeys {
-    wrapping: [u8; 32],
-    blind: [u8; 32],
-    chain: [u8; 32],
-}
-
-impl BenchKeys {
-    fn new() -> Self {
-        let mut master = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut master);
-        BenchKeys {
-            wrapping: blake3::derive_key("idv-bench subject data-key wrapping", &master),
-            blind: blake3::derive_key("idv-bench blind index", &master),
-            chain: blake3::derive_key("idv-bench event log hash chain", &master),
-        }
+    fn label(&self) -> String {
+        format!("batch {}, {}: {:.0}/s", self.batch, self.checkpoints.label(), self.rate())
     }
 }
 
-fn seal(key: &[u8; 32], plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, String> {
-    let cipher = XChaCha20Poly1305::new(key.into());
-    let mut nonce = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let ct = cipher
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad })
-        .map_err(|e| format!("encryption failed: {e}"))?;
-    let mut out = Vec::with_capacity(nonce.len() + ct.len());
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ct);
-    Ok(out)
+/// The passes, fastest first.
+struct Ceiling {
+    trials: Vec<Trial>,
+    identities: usize,
+    rows_per_pass: usize,
 }
 
-/// Standard base64 with padding (the bench avoids depending on a base64 crate).
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
+/// Reads the rows of every sandbox identity creation from the bench's database (the server has stopped).
+fn load_ceiling_rows(db: &Path) -> Result<CeilingRows, String> {
+    let err = |e: rusqlite::Error| format!("reading {}: {e}", db.display());
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+    let mut index = std::collections::HashMap::new();
+    {
+        let mut stmt = conn
+            .prepare(
+                "SELECT stream_id FROM events WHERE event_type = 'IdentityCreated' AND environment = 'sandbox'
+                 ORDER BY seq",
+            )
+            .map_err(err)?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(err)?;
+        for id in ids {
+            let next = index.len();
+            index.entry(id.map_err(err)?).or_insert(next);
+        }
+    }
+    let mut identities = vec![Vec::new(); index.len()];
+    let mut inserts = Vec::new();
+    for (table_no, (table, key)) in CEILING_TABLES.iter().enumerate() {
+        let filter = if *table == "events" { " WHERE event_type = 'IdentityCreated'" } else { "" };
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table}{filter}")).map_err(err)?;
+        let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+        let key_at = columns.iter().position(|c| c == key).ok_or_else(|| format!("{table} has no column {key}"))?;
+        let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        inserts.push(format!("INSERT INTO {table} ({}) VALUES ({})", columns.join(", "), placeholders.join(", ")));
+        let mut rows = stmt.query([]).map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            let owner: String = match row.get(key_at) {
+                Ok(owner) => owner,
+                Err(_) => continue,
+            };
+            let Some(&at) = index.get(&owner) else { continue };
+            let values = (0..columns.len())
+                .map(|i| row.get::<_, rusqlite::types::Value>(i))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(err)?;
+            identities[at].push((table_no, values));
+        }
+    }
+    for rows in &mut identities {
+        // Stable: rows of one table keep the order they were read in.
+        rows.sort_by_key(|(table, _)| *table);
+    }
+    Ok(CeilingRows { inserts, identities })
+}
+
+/// Re-inserts the server's identity rows into a fresh database beside the data directory (same disk,
+/// same schema, page size and pragmas as the server), once per batch size, with and without a separate
+/// checkpoint thread; each pass stops after `cap` or when the rows run out. The best pass is the ceiling.
+fn run_ceiling(data_dir: &Path, batches: &[usize], duration: Duration) -> Result<Ceiling, String> {
+    let rows = load_ceiling_rows(&data_dir.join("idv.db"))?;
+    if rows.identities.is_empty() {
+        return Err("skipped (the server created no identities)".into());
+    }
+    let path = data_dir.with_file_name(format!(
+        "{}-ceiling.sqlite",
+        data_dir.file_name().map_or_else(|| "idv-bench".into(), |n| n.to_string_lossy())
+    ));
+    let cap = (duration / 2).clamp(Duration::from_secs(2), Duration::from_secs(5));
+    let mut trials = Vec::new();
+    for &batch in batches.iter().filter(|b| **b > 0) {
+        for checkpoints in Checkpoints::ALL {
+            remove_sqlite_files(&path);
+            let trial = ceiling_pass(&path, &rows, batch, checkpoints, cap);
+            remove_sqlite_files(&path);
+            let trial = trial?;
+            eprintln!("idv-bench:   ceiling {}", trial.label());
+            trials.push(trial);
+        }
+    }
+    if trials.is_empty() {
+        return Err("no batch size to try (--ceiling-batches)".into());
+    }
+    trials.sort_by(|a, b| b.rate().total_cmp(&a.rate()));
+    Ok(Ceiling { trials, identities: rows.identities.len(), rows_per_pass: rows.rows() })
+}
+
+/// The connection settings of `src/store/mod.rs` (`open_writer` and `configure`).
+fn open_like_the_server(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "page_size", 2048)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA cache_size=-32000; \
+         PRAGMA temp_store=MEMORY;",
+    )?;
+    Ok(conn)
+}
+
+fn ceiling_pass(
+    path: &Path,
+    rows: &CeilingRows,
+    batch: usize,
+    checkpoints: Checkpoints,
+    cap: Duration,
+) -> Result<Trial, String> {
+    let err = |e: rusqlite::Error| format!("ceiling ({}): {e}", path.display());
+    let conn = open_like_the_server(path).map_err(err)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).map_err(err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("journal_mode=WAL was refused (got {mode})"));
+    }
+    conn.execute_batch(include_str!("../../schema.sql")).map_err(err)?;
+    // The server's arrangement (and an alternative to it): no automatic checkpoint on the writer, a
+    // thread that checkpoints on its own connection.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    let helper = if checkpoints == Checkpoints::Inline {
+        None
+    } else {
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(err)?;
+        let other = open_like_the_server(path).map_err(err)?;
+        let stop = stop.clone();
+        Some(std::thread::spawn(move || {
+            let (interval, large) = match checkpoints {
+                Checkpoints::Timer => (Duration::from_millis(250), "PRAGMA wal_checkpoint(TRUNCATE)"),
+                _ => (Duration::from_millis(250), "PRAGMA wal_checkpoint(RESTART)"),
+            };
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if checkpoints == Checkpoints::Timer {
+                    std::thread::sleep(interval);
+                } else {
+                    let _ = woken.recv_timeout(interval);
+                }
+                let pages: i64 = other.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).unwrap_or(0);
+                if pages > 16_384 {
+                    let _ = other.query_row(large, [], |_| Ok(()));
+                }
+            }
+        }))
+    };
+    let started = Instant::now();
+    let mut identities = 0u64;
+    let result = (|| -> rusqlite::Result<()> {
+        for chunk in rows.identities.chunks(batch) {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            for identity in chunk {
+                for (table, values) in identity {
+                    conn.prepare_cached(&rows.inserts[*table])?.execute(rusqlite::params_from_iter(values.iter()))?;
+                }
+            }
+            conn.execute_batch("COMMIT")?;
+            let _ = wake.try_send(());
+            identities += chunk.len() as u64;
+            if started.elapsed() >= cap {
+                break;
             }
         }
+        Ok(())
+    })();
+    let elapsed = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(helper) = helper {
+        let _ = helper.join();
     }
-    out
-}
-
-fn blind_digest(key: &[u8; 32], kind: &str, value: &str) -> [u8; 32] {
-    let mut hasher = blake3::Hasher::new_keyed(key);
-    for part in [ENVIRONMENT, kind, value] {
-        hasher.update(&(part.len() as u64).to_le_bytes());
-        hasher.update(part.as_bytes());
-    }
-    *hasher.finalize().as_bytes()
-}
-
-/// The bytes the event hash covers: every column, length-prefixed, like the server's log.
-#[allow(clippy::too_many_arguments)]
-fn event_row_bytes(
-    seq: i64,
-    event_id: &str,
-    stream_id: &str,
-    stream_seq: i64,
-    event_type: &str,
-    payload: &str,
-    recorded_at: &str,
-    actor: &str,
-    request_id: &str,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + payload.len());
-    let mut put = |bytes: &[u8]| {
-        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        out.extend_from_slice(bytes);
-    };
-    put(&seq.to_le_bytes());
-    put(event_id.as_bytes());
-    put(stream_id.as_bytes());
-    put(&stream_seq.to_le_bytes());
-    put(event_type.as_bytes());
-    put(&1i64.to_le_bytes());
-    put(payload.as_bytes());
-    put(recorded_at.as_bytes());
-    put(actor.as_bytes());
-    put(ENVIRONMENT.as_bytes());
-    put(request_id.as_bytes());
-    out
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "2026-01-01T00:00:00Z".to_string())
+    result.map_err(err)?;
+    Ok(Trial { batch, checkpoints, identities, elapsed })
 }
 
 fn remove_sqlite_files(path: &Path) {
@@ -697,179 +1097,6 @@ fn remove_sqlite_files(path: &Path) {
         p.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(p));
     }
-}
-
-/// Inserts identity rows straight into a fresh SQLite file for `duration` (or until `cap` identities),
-/// with the server's durability settings and group commits of `CEILING_GROUP` identities. The file is
-/// created next to (not inside) the data directory and removed afterwards.
-fn run_ceiling(data_dir: &Path, duration: Duration, cap: Option<u64>) -> Result<Ceiling, String> {
-    let path = data_dir.with_file_name(format!(
-        "{}-ceiling.sqlite",
-        data_dir.file_name().map_or_else(|| "idv-bench".into(), |n| n.to_string_lossy())
-    ));
-    remove_sqlite_files(&path);
-    let result = ceiling_inserts(&path, duration, cap);
-    remove_sqlite_files(&path);
-    result
-}
-
-fn ceiling_inserts(path: &Path, duration: Duration, cap: Option<u64>) -> Result<Ceiling, String> {
-    let db_err = |e: rusqlite::Error| format!("sqlite ({}): {e}", path.display());
-    let mut conn = Connection::open(path).map_err(db_err)?;
-    conn.busy_timeout(Duration::from_secs(10)).map_err(db_err)?;
-    // The same page size the server gives new databases (src/store/mod.rs).
-    conn.execute_batch("PRAGMA page_size=2048;").map_err(db_err)?;
-    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(db_err)?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(format!("journal_mode=WAL was refused (got {mode})"));
-    }
-    conn.execute_batch(
-        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON; PRAGMA cache_size=-32000;",
-    )
-    .map_err(db_err)?;
-    conn.execute_batch(include_str!("../../schema.sql")).map_err(db_err)?;
-
-    let keys = BenchKeys::new();
-    let actor = format!("key_{}", ulid::Ulid::new());
-    let mut prev_hash = vec![0u8; 32];
-    let mut seq: i64 = 0;
-    let mut identities: u64 = 0;
-    let limit = cap.unwrap_or(u64::MAX);
-
-    let start = Instant::now();
-    let deadline = start + duration;
-    while Instant::now() < deadline && identities < limit {
-        let tx = conn.transaction().map_err(db_err)?;
-        {
-            let mut ins_event = tx
-                .prepare_cached(
-                    "INSERT INTO events (seq, event_id, stream_id, stream_seq, event_type, event_version, payload,
-                                         recorded_at, actor, environment, request_id, prev_hash, hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )
-                .map_err(db_err)?;
-            let mut ins_identity = tx
-                .prepare_cached(
-                    "INSERT INTO identities (id, environment, external_ref, status, session_count,
-                                             monitoring_enabled, is_flagged, pii, country,
-                                             created_at, updated_at, stream_seq)
-                     VALUES (?1, ?2, ?3, ?4, 0, 0, 0, ?5, ?6, ?7, ?7, 1)",
-                )
-                .map_err(db_err)?;
-            let mut ins_blind = tx
-                .prepare_cached(
-                    "INSERT INTO blind_indexes (identity_id, kind, environment, digest) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(db_err)?;
-            let mut ins_key = tx
-                .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")
-                .map_err(db_err)?;
-
-            let batch = (limit - identities).min(CEILING_GROUP as u64);
-            for _ in 0..batch {
-                let n = identities;
-                let r: u64 = rand::random();
-                let id = format!("idn_{}", ulid::Ulid::new());
-                let now = now_rfc3339();
-                let external_ref = format!("bench-ceiling-{n}-{r}");
-
-                // Per-subject data key, wrapped: 24 nonce + 32 key + 16 tag = 72 bytes.
-                let mut data_key = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut data_key);
-                let wrapped = seal(&keys.wrapping, &data_key, id.as_bytes())?;
-
-                let fields: [(&str, String); 10] = [
-                    ("first_name", format!("Alice{n}")),
-                    ("last_name", "Bench".to_string()),
-                    ("date_of_birth", "1990-01-15".to_string()),
-                    ("email", format!("alice{n}.0@example.com")),
-                    ("phone", format!("+1 555 010 {:04}", r % 10_000)),
-                    ("document_number", format!("D{:09}", (r >> 16) % 1_000_000_000)),
-                    ("ssn", format!("123-45-{:04}", (r >> 48) % 10_000)),
-                    ("address_line1", "1 Main St".to_string()),
-                    ("city", "Springfield".to_string()),
-                    ("zip_code", "12345".to_string()),
-                ];
-                let mut pii = BTreeMap::new();
-                for (field, value) in &fields {
-                    let mut aad = Vec::with_capacity(id.len() + field.len() + 1);
-                    aad.extend_from_slice(id.as_bytes());
-                    aad.push(0);
-                    aad.extend_from_slice(field.as_bytes());
-                    let sealed = seal(&data_key, value.as_bytes(), &aad)?;
-                    pii.insert(field.to_string(), Value::String(base64(&sealed)));
-                }
-                let pii = Value::Object(pii.into_iter().collect());
-                let pii_text = pii.to_string();
-                let payload = json!({
-                    "external_ref": external_ref,
-                    "status": "pending",
-                    "country": "US",
-                    "identity_type_id": null,
-                    "tags": [],
-                    "monitoring_enabled": false,
-                    "pii": pii,
-                })
-                .to_string();
-
-                seq += 1;
-                let event_id = format!("evt_{}", ulid::Ulid::new());
-                let request_id = format!("req_{}", ulid::Ulid::new());
-                let row =
-                    event_row_bytes(seq, &event_id, &id, 1, "identity.created", &payload, &now, &actor, &request_id);
-                let mut hasher = blake3::Hasher::new_keyed(&keys.chain);
-                hasher.update(&(prev_hash.len() as u64).to_le_bytes());
-                hasher.update(&prev_hash);
-                hasher.update(&row);
-                let hash = hasher.finalize().as_bytes().to_vec();
-
-                ins_event
-                    .execute(params![
-                        seq,
-                        event_id,
-                        id,
-                        1i64,
-                        "identity.created",
-                        1i64,
-                        payload,
-                        now,
-                        actor,
-                        ENVIRONMENT,
-                        request_id,
-                        prev_hash,
-                        hash,
-                    ])
-                    .map_err(db_err)?;
-                prev_hash = hash;
-
-                ins_identity
-                    .execute(params![id, ENVIRONMENT, external_ref, "pending", pii_text, "US", now])
-                    .map_err(db_err)?;
-
-                let name_dob = format!("alice{n} bench|1990-01-15");
-                let blind: [(&str, &str); 9] = [
-                    ("first_name", &fields[0].1),
-                    ("last_name", &fields[1].1),
-                    ("name_dob", &name_dob),
-                    ("date_of_birth", &fields[2].1),
-                    ("email", &fields[3].1),
-                    ("phone", &fields[4].1),
-                    ("document_number", &fields[5].1),
-                    ("ssn", &fields[6].1),
-                    ("address", &fields[7].1),
-                ];
-                for (kind, value) in blind {
-                    let digest = blind_digest(&keys.blind, kind, &value.to_lowercase());
-                    ins_blind.execute(params![id, kind, ENVIRONMENT, &digest[..]]).map_err(db_err)?;
-                }
-
-                ins_key.execute(params![id, wrapped]).map_err(db_err)?;
-                identities += 1;
-            }
-        }
-        tx.commit().map_err(db_err)?;
-    }
-    Ok(Ceiling { identities, elapsed: start.elapsed() })
 }
 
 #[cfg(test)]
@@ -891,27 +1118,81 @@ mod tests {
         assert_eq!(extract_secret("vk_sandbox_", "sandbox"), None);
     }
 
+    const WRK_OUTPUT: &str = "Running 10s test @ http://127.0.0.1:18080
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     5.58ms    4.14ms  38.51ms   72.60%
+    Req/Sec     4.04k     1.62k   10.49k    87.76%
+  Latency Distribution
+     50%  850.00us
+     75%    8.05ms
+     90%   10.79ms
+     99%    1.02s
+  80748 requests in 10.08s, 22.10MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 748
+Requests/sec:   8009.85
+Transfer/sec:      2.19MB
+";
+
     #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (plain, encoded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(plain.as_bytes()), encoded);
+    fn reads_wrk_latency_output() {
+        let w = parse_wrk(WRK_OUTPUT).unwrap();
+        assert_eq!((w.requests, w.non_2xx, w.socket_errors), (80_748, 748, 5));
+        assert!((w.secs - 10.08).abs() < 1e-9);
+        assert!((w.p50_ms.unwrap() - 0.85).abs() < 1e-9);
+        assert!((w.p99_ms.unwrap() - 1020.0).abs() < 1e-9);
+        assert!((w.ok_rate() - 80_000.0 / 10.08).abs() < 1e-6);
+        assert!(parse_wrk("wrk: connection refused").is_none());
+    }
+
+    /// A database holding what the server writes for two identity creations (and a row that is not one).
+    fn server_like_database(dir: &Path) {
+        let conn = open_like_the_server(&dir.join("idv.db")).unwrap();
+        conn.execute_batch(include_str!("../../schema.sql")).unwrap();
+        for (seq, id, event_type) in
+            [(1, "idn_a", "IdentityCreated"), (2, "idn_b", "IdentityCreated"), (3, "key_c", "api_key.created")]
+        {
+            conn.execute(
+                "INSERT INTO events (seq, event_id, stream_id, stream_seq, event_type, event_version, payload,
+                                     recorded_at, actor, environment, request_id, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, 1, ?4, 1, '{}', '2026-01-01T00:00:00Z', 'key_x', 'sandbox', NULL, x'00', x'01')",
+                rusqlite::params![seq, format!("evt_{seq}"), id, event_type],
+            )
+            .unwrap();
+        }
+        for id in ["idn_a", "idn_b"] {
+            conn.execute(
+                "INSERT INTO identities (id, environment, external_ref, status, session_count, monitoring_enabled,
+                                         is_flagged, pii, country, created_at, updated_at, stream_seq)
+                 VALUES (?1, 'sandbox', ?1, 'pending', 0, 1, 0, '{}', 'US', 'now', 'now', 1)",
+                [id],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, x'0102')", [id]).unwrap();
+            for kind in ["email", "phone"] {
+                conn.execute(
+                    "INSERT INTO blind_indexes (identity_id, kind, environment, digest) VALUES (?1, ?2, 'sandbox', ?3)",
+                    rusqlite::params![id, kind, format!("{id}{kind}").into_bytes()],
+                )
+                .unwrap();
+            }
         }
     }
 
     #[test]
-    fn ceiling_inserts_into_the_project_schema() {
+    fn the_ceiling_reinserts_exactly_the_rows_of_identity_creations() {
         let dir = std::env::temp_dir().join(format!("idv-bench-test-{}", ulid::Ulid::new()));
         std::fs::create_dir_all(&dir).unwrap();
-        let c = run_ceiling(&dir, Duration::from_secs(5), Some(100)).unwrap();
-        assert_eq!(c.identities, 100);
+        server_like_database(&dir);
+        let rows = load_ceiling_rows(&dir.join("idv.db")).unwrap();
+        // Per identity: one event, one identity, one key, two blind indexes; the api key event is left out.
+        assert_eq!(rows.identities.len(), 2);
+        assert_eq!(rows.rows(), 10);
+        let c = run_ceiling(&dir, &[1, 2], Duration::from_secs(5)).unwrap();
+        assert_eq!(c.trials.len(), 6);
+        assert!(c.trials.iter().all(|t| t.identities == 2));
+        assert!(c.best().rate() >= c.trials[5].rate());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

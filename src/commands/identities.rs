@@ -39,6 +39,17 @@ pub struct CreateIdentity {
 pub struct CreateOutcome {
     pub id: String,
     pub created: bool,
+    /// For a new identity, what the create answer shows, as the view now holds it; the handler need not
+    /// read it back. `None` for an upsert that found an existing identity.
+    pub summary: Option<CreatedSummary>,
+}
+
+/// The view columns a create answer shows (spec §1.6.4), known to the command that wrote them.
+#[derive(Debug, Clone)]
+pub struct CreatedSummary {
+    pub external_ref: Option<String>,
+    pub status: String,
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -183,7 +194,7 @@ pub async fn create(
             let external_ref = input.external_ref.as_str();
             if let Some(existing) = load_state(w.conn, env, external_ref)? {
                 if input.upsert {
-                    return Ok(CreateOutcome { id: existing.id, created: false });
+                    return Ok(CreateOutcome { id: existing.id, created: false, summary: None });
                 }
                 return Err(AppError::Conflict(format!(
                     "An identity with external_ref '{external_ref}' already exists."
@@ -211,6 +222,11 @@ pub async fn create(
             w.conn
                 .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
                 .execute(params![id, wrapped])?;
+            let summary = CreatedSummary {
+                external_ref: Some(external_ref.to_string()),
+                status: status.clone(),
+                created_at: meta.now.clone(),
+            };
             let created = dom::Created {
                 external_ref: Some(external_ref.to_string()),
                 status,
@@ -223,7 +239,7 @@ pub async fn create(
             };
             let evs = dom::decide(None, IdentityCommand::Create(created), &meta.ctx())?;
             emit_identity(w, &meta, &id, 0, evs)?;
-            Ok(CreateOutcome { id, created: true })
+            Ok(CreateOutcome { id, created: true, summary: Some(summary) })
         })
         .await
 }

@@ -277,8 +277,21 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateId
         tags,
     };
     let outcome = cmd::create(&state.writer, state.keyring.clone(), p.meta(state.now()), input).await?;
-    let env = p.env();
-    let body = state.read(move |c| q::created(c, &env, &outcome.id, !outcome.created)).await?;
+    // A new identity's answer comes from the command (what it just wrote); only an upsert reads the view.
+    let body = match outcome.summary {
+        Some(summary) => q::CreatedIdentity {
+            id: crate::domain::ids::IdentityId::from_stored(outcome.id),
+            external_ref: summary.external_ref,
+            status: summary.status,
+            is_sandbox: p.environment() == "sandbox",
+            created_at: summary.created_at,
+            upserted: false,
+        },
+        None => {
+            let env = p.env();
+            state.read(move |c| q::created(c, &env, &outcome.id, true)).await?
+        }
+    };
     Ok(if outcome.created { Reply::created(body) } else { Reply::ok(body) })
 }
 

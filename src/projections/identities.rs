@@ -38,7 +38,8 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             if !e.tags.is_empty() {
                 write_tags(conn, id, &e.tags)?;
             }
-            write_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
+            // A new identity has no blind-index rows to replace.
+            insert_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
         }
         IdentityEvent::Verified(e) => {
             conn.execute(
@@ -223,6 +224,17 @@ fn write_blind(
     sealed: Option<&str>,
 ) -> AppResult<()> {
     conn.prepare_cached("DELETE FROM blind_indexes WHERE identity_id = ?1")?.execute([id])?;
+    insert_blind(conn, keyring, id, environment, sealed)
+}
+
+/// Writes the digests of the sealed set (nothing when the data key is gone).
+fn insert_blind(
+    conn: &Connection,
+    keyring: &Keyring,
+    id: &str,
+    environment: &str,
+    sealed: Option<&str>,
+) -> AppResult<()> {
     let Some(sealed) = sealed else { return Ok(()) };
     let wrapped: Option<Vec<u8>> = conn
         .prepare_cached("SELECT wrapped_key FROM subject_keys WHERE subject_id = ?1")?

@@ -74,7 +74,10 @@ fn add_response_examples(doc: &mut Value) {
                 if !code.starts_with('2') {
                     continue;
                 }
-                let Some(media) = response["content"].get_mut("application/json") else { continue };
+                // `get_mut`, not indexing: indexing a response without a body (204) would add `content: null`.
+                let Some(media) = response.get_mut("content").and_then(|c| c.get_mut("application/json")) else {
+                    continue;
+                };
                 if media.get("example").is_some() || media.get("examples").is_some() {
                     continue;
                 }
@@ -340,5 +343,13 @@ mod tests {
             json!({ "id": "thg_1", "note": null, "created_at": "2026-01-15T10:00:00.000Z", "kind": "a", "count": 1,
                     "tags": ["string"] })
         );
+    }
+
+    #[test]
+    fn a_response_without_a_body_keeps_no_content_key() {
+        let mut doc = json!({ "components": { "schemas": {} }, "paths": { "/next": { "post": { "responses": {
+            "204": { "description": "empty" } } } } } });
+        add_response_examples(&mut doc);
+        assert_eq!(doc["paths"]["/next"]["post"]["responses"]["204"], json!({ "description": "empty" }));
     }
 }

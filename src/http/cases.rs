@@ -551,6 +551,7 @@ async fn override_check(
         override_check
     ),
     components(schemas(
+        CaseId,
         CaseView,
         CaseCounts,
         CaseNote,

@@ -76,7 +76,7 @@ async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<EventId>) -
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, get), components(schemas(AuditEvent)))]
+#[openapi(paths(list, get), components(schemas(AuditEvent, EventId)))]
 struct Api;
 
 pub fn api() -> utoipa::openapi::OpenApi {

@@ -876,30 +876,33 @@ async fn image_matches(
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    list,
-    create,
-    search,
-    advanced_search,
-    merge_preview,
-    merge,
-    merge_multiple,
-    get,
-    update,
-    redact,
-    export,
-    audit_log,
-    add_tag,
-    remove_tag,
-    set_tags,
-    archive,
-    restore,
-    pause,
-    resume,
-    get_custom_fields,
-    set_custom_fields,
-    image_matches
-))]
+#[openapi(
+    paths(
+        list,
+        create,
+        search,
+        advanced_search,
+        merge_preview,
+        merge,
+        merge_multiple,
+        get,
+        update,
+        redact,
+        export,
+        audit_log,
+        add_tag,
+        remove_tag,
+        set_tags,
+        archive,
+        restore,
+        pause,
+        resume,
+        get_custom_fields,
+        set_custom_fields,
+        image_matches
+    ),
+    components(schemas(ImageSource))
+)]
 struct Api;
 
 pub fn api() -> utoipa::openapi::OpenApi {

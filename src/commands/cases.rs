@@ -438,6 +438,10 @@ pub async fn correct_pii(
             let state = load_identity(w.conn, &case.environment, &identity_id)?
                 .ok_or_else(|| AppError::not_found("Identity"))?;
             idom::ensure_writable(&state)?;
+            if fields.is_empty() {
+                // Nothing named: nothing to correct, nothing recorded.
+                return Ok(id);
+            }
             let key = data_key(w.conn, w.keyring, &identity_id)?
                 .ok_or_else(|| AppError::invalid_state("This identity's personal data has been erased."))?;
             let sealed_now: String =

@@ -10,14 +10,13 @@ use super::{AppState, RouteTable};
 use crate::commands::cases::{self as cmd, DecideInput};
 use crate::domain::case::{CaseCommand, CaseDecision, CaseStatus, CaseTab, Escalated, NoteAdded};
 use crate::domain::ids::{self, CaseId, OrgUserId, SessionId};
-use crate::domain::values::{parse_personal_field, ShortText, Tag, Timestamp, Title};
+use crate::domain::values::{ShortText, Tag, Timestamp, Title};
 use crate::error::{AppError, FieldError};
 use crate::queries::cases::{self as q, CaseCounts, CaseFilter, CaseNote, CaseView};
 use crate::queries::OffsetPage;
 use actix_web::web;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
 pub fn routes(t: &mut RouteTable) {
@@ -185,7 +184,9 @@ pub struct ReviewerBody {
 #[utoipa::path(post, path = "/api/v1/cases/next", tag = "Cases", operation_id = "claim_next_case",
     request_body = ReviewerBody,
     responses((status = 200, description = "The claimed case", body = CaseView),
-        (status = 204, description = "The queue is empty")))]
+        (status = 204, description = "The queue is empty"),
+        (status = 404, description = "No such reviewer", body = ErrorBody),
+        (status = 409, description = "The reviewer's account is disabled", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn next(state: web::Data<AppState>, p: Principal, body: ApiBody<ReviewerBody>) -> ApiResult {
     p.require(WRITE, &[])?;
@@ -390,14 +391,20 @@ async fn reject(
 
 #[utoipa::path(get, path = "/api/v1/cases/{case_id}/notes", tag = "Cases", operation_id = "list_case_notes",
     params(("case_id" = CaseId, Path, description = "The case")),
-    responses((status = 200, description = "Notes, oldest first", body = Vec<CaseNote>),
+    responses((status = 200, description = "Notes, oldest first", body = CaseNotes),
         (status = 404, description = "No such case", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn notes(state: web::Data<AppState>, p: Principal, path: ApiPath<CaseId>) -> ApiResult {
     p.require(READ, &[WRITE])?;
     let (keyring, env) = (state.keyring.clone(), p.env());
     let id = path.into_inner();
-    Ok(Reply::ok(serde_json::json!({ "data": state.read(move |c| q::notes(c, &keyring, &env, &id)).await? })))
+    Ok(Reply::ok(CaseNotes { data: state.read(move |c| q::notes(c, &keyring, &env, &id)).await? }))
+}
+
+/// A case's notes, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseNotes {
+    pub data: Vec<CaseNote>,
 }
 
 /// `POST /cases/{id}/notes`.
@@ -431,16 +438,18 @@ async fn add_note(
     reply_case(&state, &p, id, true).await
 }
 
-/// `PUT /cases/{id}/result/pii`: corrected values by field name (`first_name`, `last_name`,
-/// `date_of_birth`, ...), who corrects and why.
+// `PUT /cases/{id}/result/pii`: corrected values by field name, who corrects and why.
+crate::personal_data_struct!(
+    /// The corrected personal data: each field given replaces the identity's value (absent or null: kept).
+    pub struct CorrectedFields {}
+);
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PiiBody {
     pub reviewer_id: OrgUserId,
     pub reason: Option<NoteText>,
-    /// Field name to corrected value (1 to 20 fields).
-    #[schema(value_type = Object)]
-    pub fields: BTreeMap<String, String>,
+    pub fields: CorrectedFields,
 }
 
 #[utoipa::path(put, path = "/api/v1/cases/{case_id}/result/pii", tag = "Cases", operation_id = "update_case_pii",
@@ -453,29 +462,7 @@ pub struct PiiBody {
 async fn pii(state: web::Data<AppState>, p: Principal, path: ApiPath<CaseId>, body: ApiBody<PiiBody>) -> ApiResult {
     p.require(WRITE, &[])?;
     let b = body.0;
-    let mut errors = Vec::new();
-    let mut fields = BTreeMap::new();
-    if b.fields.is_empty() || b.fields.len() > 20 {
-        errors.push(FieldError::new("fields", "must name 1 to 20 fields"));
-    }
-    for (field, value) in &b.fields {
-        if !crate::domain::identity::PII_FIELDS.contains(&field.as_str()) {
-            errors.push(FieldError::new(
-                "fields",
-                format!("'{}' is not a personal-data field", field.chars().take(40).collect::<String>()),
-            ));
-            continue;
-        }
-        match parse_personal_field(field, value) {
-            Ok(v) => {
-                fields.insert(field.clone(), v);
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(invalid(errors));
-    }
+    let fields = b.fields.personal_data().into_map();
     let reason = b.reason.map(|t| t.as_str().to_string());
     let id = cmd::correct_pii(
         &state.writer,
@@ -553,6 +540,8 @@ async fn override_check(
     components(schemas(
         CaseId,
         CaseView,
+        CaseNotes,
+        CorrectedFields,
         CaseCounts,
         CaseNote,
         CreateCaseBody,

@@ -325,3 +325,42 @@ async fn replay_rebuilds_the_case_views() {
     let replayed = idv::store::replay::check(&app.db_path(), &scratch, &ring).expect("replay equals the live views");
     assert!(replayed > 20, "{replayed}");
 }
+
+#[actix_web::test]
+async fn overriding_the_check_that_sent_a_session_to_review_approves_it() {
+    let app = spawn_app().await;
+    let (rev_a, _) = reviewers(&app).await;
+    let (session, case) = reviewed_session_with_pii(&app, "override_1").await;
+    let path = |check: &str| format!("/cases/{case}/checks/{check}/override");
+    let reason = "Selfie checked by video call with the customer";
+    // face_match did not pass (no selfie); age_verification passed; no check is named `palm_reading`.
+    assert_error(&app.post(&path("age_verification"), json!({"reviewer_id": rev_a, "reason": "x"})).await, 409);
+    assert_error(&app.post(&path("palm_reading"), json!({"reviewer_id": rev_a, "reason": "x"})).await, 404);
+    assert_error(&app.post(&path("face_match"), json!({"reviewer_id": rev_a})).await, 422);
+    assert_eq!(app.get(&format!("/cases/{case}")).await.body["status"], "open");
+
+    let r = app.post(&path("face_match"), json!({"reviewer_id": rev_a, "reason": reason})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let o = &r.body["overrides"][0];
+    assert_eq!(
+        (o["check_name"].as_str(), o["reviewer_id"].as_str()),
+        (Some("face_match"), Some(rev_a.as_str())),
+        "{o}"
+    );
+    // Skipped checks that were never required (expiry, sandbox screening) do not hold the case back.
+    assert_eq!((r.body["status"].as_str(), r.body["decided_by"].as_str()), (Some("approved"), Some(rev_a.as_str())));
+    let s = app.get(&format!("/sessions/{session}")).await.body;
+    assert_eq!((s["status"].as_str(), s["case_status"].as_str()), (Some("completed"), Some("approved")), "{s}");
+    let identity = r.body["identity_id"].as_str().expect("identity");
+    assert_eq!(app.get(&format!("/identities/{identity}")).await.body["status"], "approved");
+
+    let types = event_types(&app, &case).await;
+    assert!(types.contains(&"case.check_overridden".to_string()), "{types:?}");
+    assert_eq!(types.last().map(String::as_str), Some("case.approved"), "{types:?}");
+    let audit = app.get(&format!("/events?resource_id={case}&action=case.check_overridden")).await.body;
+    assert!(audit["data"][0]["actor"].as_str().unwrap().starts_with("api_key:"), "{audit}");
+    assert!(!audit.to_string().contains("video call"), "{audit}");
+    assert!(!contains(&file_bytes(&app), reason.as_bytes()), "the override reason is on disk in plaintext");
+    // A decided case takes no more overrides.
+    assert_error(&app.post(&path("watchlist_screening"), json!({"reviewer_id": rev_a, "reason": "x"})).await, 409);
+}

@@ -383,7 +383,14 @@ pub async fn override_check(
             )?;
             let result: Value = result_json.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
             let checks = result["check_results"].as_object().cloned().unwrap_or_default();
+            // Any check that did not pass may be overridden (a skipped face match is what sends a session
+            // without a face provider to review); only a check that actually failed holds the case back
+            // afterwards, since a skipped one (no expiry date, no lists loaded) was never evidence against it.
             let failed = |c: &Value| c["status"].as_str() == Some("failed") || c["passed"] == Value::Bool(false);
+            let failed_outright = |c: &Value| match c["status"].as_str() {
+                Some(status) => status == "failed",
+                None => c["passed"] == Value::Bool(false),
+            };
             let check = checks.get(&check_name).ok_or_else(|| AppError::not_found("Check"))?;
             if !failed(check) {
                 return Err(AppError::Conflict(format!("The check '{check_name}' did not fail; nothing to override.")));
@@ -400,7 +407,7 @@ pub async fn override_check(
                 reason: seal(w, &id, "override_reason", Some(&reason))?.unwrap_or_default(),
             };
             run(w, &meta, &id, CaseCommand::OverrideCheck(o))?;
-            let others_failed = checks.iter().any(|(name, c)| !overridden.contains(name) && failed(c));
+            let others_failed = checks.iter().any(|(name, c)| !overridden.contains(name) && failed_outright(c));
             if !others_failed {
                 let input =
                     DecideInput { decision: CaseDecision::Approved, reviewer, notes: None, rejection_reason: None };

@@ -549,6 +549,7 @@ fn set_cursor(conn: &Connection, last: i64) -> AppResult<()> {
 /// Whether an event of this type can announce anything (the others never produce a delivery).
 fn may_announce(event_type: &str) -> bool {
     event_type.starts_with("Session")
+        || event_type.starts_with("Case")
         || (event_type.starts_with("Identity") && !event_type.starts_with("IdentityType"))
         || event_type.starts_with("WebhookEndpoint")
 }

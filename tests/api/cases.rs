@@ -1,8 +1,10 @@
 //! The cases API (spec §1.8): a session sent to review opens a case; claim, decide, dual review, claim-next
 //! (FIFO, 204 when empty, never the same case twice), demo cases, and the effects on the session.
 
-use crate::helpers::{assert_error, spawn_app, TestApp};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with_clock, TestApp};
+use idv::clock::ManualClock;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// Two active reviewers (org users), created through the admin API.
 async fn reviewers(app: &TestApp) -> (String, String) {
@@ -157,4 +159,208 @@ async fn only_an_active_org_user_may_review() {
     assert_error(&app.post(&format!("/cases/{case}/approve"), json!({"reviewer_id": rev_a})).await, 409);
     let case_now = app.get(&format!("/cases/{case}")).await.body;
     assert_eq!(case_now["status"], "open", "{case_now}");
+}
+
+/// The raw database file and its WAL, to look for plaintext.
+fn file_bytes(app: &TestApp) -> Vec<u8> {
+    let mut bytes = std::fs::read(app.db_path()).expect("db file");
+    if let Ok(wal) = std::fs::read(format!("{}-wal", app.db_path().display())) {
+        bytes.extend(wal);
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The audit-log types recorded for one resource, oldest first.
+async fn event_types(app: &TestApp, resource_id: &str) -> Vec<String> {
+    let r = app.get(&format!("/events?resource_id={resource_id}&limit=100")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut types: Vec<String> =
+        r.body["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_string()).collect();
+    types.reverse();
+    types
+}
+
+#[actix_web::test]
+async fn an_idle_claim_is_released_after_thirty_minutes() {
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let clocked = spawn_app_with_clock(clock.clone()).await;
+    let app = &clocked.app;
+    let (rev_a, _) = reviewers(app).await;
+    let (_, case) = reviewed_session(app, "idle_claim").await;
+    let claimed = app.post(&format!("/cases/{case}/claim"), json!({"reviewer_id": rev_a})).await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+
+    clock.advance(time::Duration::minutes(29));
+    clocked.sweep().await;
+    let c = app.get(&format!("/cases/{case}")).await.body;
+    assert_eq!((c["status"].as_str(), c["assigned_to"].as_str()), (Some("in_review"), Some(rev_a.as_str())), "{c}");
+    // Activity (a note) restarts the 30 minutes.
+    let note = app.post(&format!("/cases/{case}/notes"), json!({"body": "still looking", "reviewer_id": rev_a})).await;
+    assert_eq!(note.status, 201, "{}", note.body);
+    clock.advance(time::Duration::minutes(29));
+    clocked.sweep().await;
+    assert_eq!(app.get(&format!("/cases/{case}")).await.body["status"], "in_review");
+
+    clock.advance(time::Duration::minutes(2));
+    clocked.sweep().await;
+    let c = app.get(&format!("/cases/{case}")).await.body;
+    assert_eq!(c["status"], "open", "{c}");
+    assert!(c["assigned_to"].is_null(), "{c}");
+    let types = event_types(app, &case).await;
+    assert_eq!(types.last().map(String::as_str), Some("case.released"), "{types:?}");
+    let released = app.get(&format!("/events?resource_id={case}&action=case.released")).await.body;
+    assert_eq!(released["data"][0]["actor"], "system", "{released}");
+    // The case is back in the queue.
+    let next = app.post("/cases/next", json!({"reviewer_id": rev_a})).await;
+    assert_eq!(next.body["id"].as_str(), Some(case.as_str()), "{}", next.body);
+}
+
+/// A session with personal data sent to review, for the identity `external_ref`; returns (session, case).
+async fn reviewed_session_with_pii(app: &TestApp, external_ref: &str) -> (String, String) {
+    let s = app
+        .post(
+            "/sessions",
+            json!({"external_ref": external_ref, "first_name": "Wilhelmina", "last_name": "Ozymandias",
+                   "date_of_birth": "1971-03-09", "email": "wilhelmina.oz@example.org"}),
+        )
+        .await;
+    assert_eq!(s.status, 201, "{}", s.body);
+    let id = s.body["id"].as_str().unwrap().to_string();
+    let r = app.post(&format!("/sessions/{id}/simulate"), json!({"action": "require-review"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let case_id = app.get(&format!("/sessions/{id}")).await.body["case_id"].as_str().expect("case").to_string();
+    (id, case_id)
+}
+
+async fn search_ids(app: &TestApp, body: Value) -> Vec<String> {
+    let r = app.post("/identities/search", body.clone()).await;
+    assert_eq!(r.status, 200, "search {body}: {}", r.body);
+    r.body["data"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[actix_web::test]
+async fn a_pii_correction_reseals_the_identity_and_recomputes_its_search() {
+    let app = spawn_app().await;
+    let (rev_a, _) = reviewers(&app).await;
+    let (_, case) = reviewed_session_with_pii(&app, "pii_fix_1").await;
+    let identity = app.get(&format!("/cases/{case}")).await.body["identity_id"].as_str().expect("identity").to_string();
+    let before = json!({"first_name": "Wilhelmina", "last_name": "Ozymandias", "date_of_birth": "1971-03-09"});
+    assert_eq!(search_ids(&app, before).await, vec![identity.clone()]);
+
+    let fixed = app
+        .send(
+            "PUT",
+            &format!("/cases/{case}/result/pii"),
+            Some(&app.sandbox_key.clone()),
+            &[],
+            Some(&json!({"reviewer_id": rev_a, "reason": "OCR misread the surname",
+                         "fields": {"last_name": "Quenneville-Thornbury", "date_of_birth": "1971-08-09"}})),
+        )
+        .await;
+    assert_eq!(fixed.status, 200, "{}", fixed.body);
+    let corrections = fixed.body["pii_corrections"].to_string();
+    assert!(corrections.contains("last_name") && corrections.contains("date_of_birth"), "{corrections}");
+    assert!(!corrections.contains("Quenneville") && !corrections.contains("1971-08-09"), "{corrections}");
+
+    let i = app.get(&format!("/identities/{identity}")).await;
+    assert_eq!(i.status, 200, "{}", i.body);
+    let text = i.body.to_string();
+    assert!(text.contains("Quenneville-Thornbury") && text.contains("1971-08-09"), "{text}");
+    assert!(text.contains("Wilhelmina"), "unchanged fields stay: {text}");
+
+    let by = |last: &str, dob: &str| json!({"first_name": "Wilhelmina", "last_name": last, "date_of_birth": dob});
+    assert_eq!(search_ids(&app, by("Quenneville-Thornbury", "1971-08-09")).await, vec![identity.clone()]);
+    assert!(search_ids(&app, by("Ozymandias", "1971-03-09")).await.is_empty());
+    assert!(search_ids(&app, by("Quenneville-Thornbury", "1971-03-09")).await.is_empty());
+    assert!(search_ids(&app, by("Ozymandias", "1971-08-09")).await.is_empty());
+    assert_eq!(search_ids(&app, json!({"email": "wilhelmina.oz@example.org"})).await, vec![identity.clone()]);
+
+    let audit = app.get(&format!("/events?resource_id={case}")).await.body.to_string();
+    assert!(audit.contains("case.pii_corrected"), "{audit}");
+    assert!(!audit.contains("Quenneville") && !audit.contains("1971-08-09"), "{audit}");
+    let bytes = file_bytes(&app);
+    assert!(contains(&bytes, case.as_bytes()), "the scan must see the file's real contents");
+    for plain in ["Quenneville-Thornbury", "quenneville-thornbury", "1971-08-09", "OCR misread the surname"] {
+        assert!(!contains(&bytes, plain.as_bytes()), "plaintext {plain:?} in the database file or WAL");
+    }
+
+    let bad = json!({"reviewer_id": rev_a, "fields": {"favourite_colour": "blue"}});
+    let key = app.sandbox_key.clone();
+    assert_error(&app.send("PUT", &format!("/cases/{case}/result/pii"), Some(&key), &[], Some(&bad)).await, 422);
+    assert_eq!(app.post(&format!("/cases/{case}/approve"), json!({"reviewer_id": rev_a})).await.status, 200);
+    let late = json!({"reviewer_id": rev_a, "fields": {"last_name": "Other"}});
+    assert_error(&app.send("PUT", &format!("/cases/{case}/result/pii"), Some(&key), &[], Some(&late)).await, 409);
+}
+
+#[actix_web::test]
+async fn replay_rebuilds_the_case_views() {
+    let app = spawn_app().await;
+    let (rev_a, rev_b) = reviewers(&app).await;
+    let (_, one) = reviewed_session_with_pii(&app, "replay_1").await;
+    let (_, two) = reviewed_session(&app, "replay_2").await;
+    let (_, three) = reviewed_session(&app, "replay_3").await;
+    let ok = |r: crate::helpers::Resp| assert!(r.status < 300, "{}: {}", r.status, r.body);
+    ok(app.post(&format!("/cases/{one}/claim"), json!({"reviewer_id": rev_a})).await);
+    ok(app.post(&format!("/cases/{one}/notes"), json!({"body": "first note", "reviewer_id": rev_a})).await);
+    ok(app.patch(&format!("/cases/{one}"), json!({"tags": ["priority"], "metadata": {"queue": "eu"}})).await);
+    let key = app.sandbox_key.clone();
+    let fix = json!({"reviewer_id": rev_a, "fields": {"last_name": "Corrected"}});
+    ok(app.send("PUT", &format!("/cases/{one}/result/pii"), Some(&key), &[], Some(&fix)).await);
+    ok(app.post(&format!("/cases/{one}/approve"), json!({"reviewer_id": rev_a, "notes": "fine"})).await);
+    ok(app.post(&format!("/cases/{two}/escalate"), json!({"reason": "senior eyes"})).await);
+    ok(app.post(&format!("/cases/{two}/claim"), json!({"reviewer_id": rev_b})).await);
+    ok(app.post(&format!("/cases/{two}/release"), json!({})).await);
+    ok(app.patch("/settings/retention", json!({"dual_review": true})).await);
+    ok(app.post(&format!("/cases/{three}/reject"), json!({"reviewer_id": rev_a, "rejection_reason": "blurry"})).await);
+    ok(app.post(&format!("/cases/{three}/reject"), json!({"reviewer_id": rev_b})).await);
+    ok(app.post("/cases/demo", json!({})).await);
+
+    let (master, _) = idv::crypto::MasterKey::load_or_create(&app.data_dir.path().join("master.key")).unwrap();
+    let ring = idv::crypto::Keyring::new(&master);
+    let scratch = app.data_dir.path().join("scratch.db");
+    let replayed = idv::store::replay::check(&app.db_path(), &scratch, &ring).expect("replay equals the live views");
+    assert!(replayed > 20, "{replayed}");
+}
+
+#[actix_web::test]
+async fn overriding_the_check_that_sent_a_session_to_review_approves_it() {
+    let app = spawn_app().await;
+    let (rev_a, _) = reviewers(&app).await;
+    let (session, case) = reviewed_session_with_pii(&app, "override_1").await;
+    let path = |check: &str| format!("/cases/{case}/checks/{check}/override");
+    let reason = "Selfie checked by video call with the customer";
+    // face_match did not pass (no selfie); age_verification passed; no check is named `palm_reading`.
+    assert_error(&app.post(&path("age_verification"), json!({"reviewer_id": rev_a, "reason": "x"})).await, 409);
+    assert_error(&app.post(&path("palm_reading"), json!({"reviewer_id": rev_a, "reason": "x"})).await, 404);
+    assert_error(&app.post(&path("face_match"), json!({"reviewer_id": rev_a})).await, 422);
+    assert_eq!(app.get(&format!("/cases/{case}")).await.body["status"], "open");
+
+    let r = app.post(&path("face_match"), json!({"reviewer_id": rev_a, "reason": reason})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let o = &r.body["overrides"][0];
+    assert_eq!(
+        (o["check_name"].as_str(), o["reviewer_id"].as_str()),
+        (Some("face_match"), Some(rev_a.as_str())),
+        "{o}"
+    );
+    // Skipped checks that were never required (expiry, sandbox screening) do not hold the case back.
+    assert_eq!((r.body["status"].as_str(), r.body["decided_by"].as_str()), (Some("approved"), Some(rev_a.as_str())));
+    let s = app.get(&format!("/sessions/{session}")).await.body;
+    assert_eq!((s["status"].as_str(), s["case_status"].as_str()), (Some("completed"), Some("approved")), "{s}");
+    let identity = r.body["identity_id"].as_str().expect("identity");
+    assert_eq!(app.get(&format!("/identities/{identity}")).await.body["status"], "approved");
+
+    let types = event_types(&app, &case).await;
+    assert!(types.contains(&"case.check_overridden".to_string()), "{types:?}");
+    assert_eq!(types.last().map(String::as_str), Some("case.approved"), "{types:?}");
+    let audit = app.get(&format!("/events?resource_id={case}&action=case.check_overridden")).await.body;
+    assert!(audit["data"][0]["actor"].as_str().unwrap().starts_with("api_key:"), "{audit}");
+    assert!(!audit.to_string().contains("video call"), "{audit}");
+    assert!(!contains(&file_bytes(&app), reason.as_bytes()), "the override reason is on disk in plaintext");
+    // A decided case takes no more overrides.
+    assert_error(&app.post(&path("watchlist_screening"), json!({"reviewer_id": rev_a, "reason": "x"})).await, 409);
 }

@@ -574,7 +574,9 @@ async fn event_types_are_listed_with_the_spec_spellings() {
         let approved = r.body["data"].as_array().unwrap().iter().find(|t| t["name"] == "session.approved").unwrap();
         assert_eq!(approved["emitted"], true);
         let case = r.body["data"].as_array().unwrap().iter().find(|t| t["name"] == "case.created").unwrap();
-        assert_eq!(case["emitted"], false);
+        assert_eq!(case["emitted"], true);
+        let later = r.body["data"].as_array().unwrap().iter().find(|t| t["name"] == "document.verified").unwrap();
+        assert_eq!(later["emitted"], false);
     }
     wh.stop().await;
 }
@@ -1145,4 +1147,67 @@ async fn each_delivery_carries_the_state_as_of_its_own_event_not_a_later_one() {
         "the first update's delivery must not carry the second update's state"
     );
     wh.stop().await;
+}
+
+/// A case decided through the API (spec §1.11.5): the case, session and identity webhooks arrive, without PII.
+#[actix_web::test]
+async fn case_decisions_send_the_case_session_and_identity_webhooks() {
+    let receiver = spawn_receiver().await;
+    let (wh, _dir) = start(|_| {}).await;
+    let app = &wh.app;
+    create_endpoint(app, json!({"url": receiver.url("/hooks"), "label": "all"})).await;
+    let reviewer = app.post("/users", json!({"email": "rita@example.test", "name": "Rita", "role": "reviewer"})).await;
+    assert_eq!(reviewer.status, 201, "{}", reviewer.body);
+    let reviewer = id_of(&reviewer.body);
+    let mut cases = Vec::new();
+    for external_ref in ["wh_case_ok", "wh_case_no"] {
+        let s = app
+            .post(
+                "/sessions",
+                json!({"external_ref": external_ref, "first_name": "Zebulon", "last_name": "Quixote-Marchetti",
+                       "date_of_birth": "1984-07-23", "email": "zeb.q@example.org"}),
+            )
+            .await;
+        assert_eq!(s.status, 201, "{}", s.body);
+        let session = id_of(&s.body);
+        let r = app.post(&format!("/sessions/{session}/simulate"), json!({"action": "require-review"})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let case = app.get(&format!("/sessions/{session}")).await.body["case_id"].as_str().unwrap().to_string();
+        cases.push(case);
+    }
+    let (ok, no) = (&cases[0], &cases[1]);
+    let r = app.post(&format!("/cases/{ok}/escalate"), json!({"reason": "Zebulon looks older"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.post(&format!("/cases/{ok}/approve"), json!({"reviewer_id": reviewer})).await;
+    assert_eq!(r.body["status"], "approved", "{}", r.body);
+    let r = app
+        .post(&format!("/cases/{no}/reject"), json!({"reviewer_id": reviewer, "rejection_reason": "Zebulon?"}))
+        .await;
+    assert_eq!(r.body["status"], "rejected", "{}", r.body);
+    for (case, status) in [(ok, "approved"), (no, "rejected")] {
+        let identity = app.get(&format!("/cases/{case}")).await.body["identity_id"].as_str().unwrap().to_string();
+        assert_eq!(app.get(&format!("/identities/{identity}")).await.body["status"], status);
+    }
+
+    let wanted =
+        ["case.created", "case.escalated", "case.approved", "case.rejected", "session.approved", "session.declined"];
+    let got = receiver
+        .wait_until("the case and session webhooks", |g| {
+            let e = events(g);
+            wanted.iter().all(|w| e.iter().any(|x| x == w))
+                && e.iter().filter(|x| *x == "case.created").count() == 2
+                && e.iter().filter(|x| *x == "identity.updated").count() >= 2
+        })
+        .await;
+    for g in &got {
+        let text = g.text();
+        for pii in PII {
+            assert!(!text.contains(pii), "{pii} leaked into {}: {text}", g.event());
+        }
+        assert!(!text.contains("looks older") && !text.contains("Zebulon?"), "reviewer text leaked: {text}");
+    }
+    let approved = got.iter().find(|g| g.event() == "case.approved").unwrap().text();
+    assert!(approved.contains(ok.as_str()), "{approved}");
+    let rejected = got.iter().find(|g| g.event() == "case.rejected").unwrap().text();
+    assert!(rejected.contains(no.as_str()), "{rejected}");
 }

@@ -280,8 +280,11 @@ pub fn decide(state: Option<&CaseState>, command: CaseCommand) -> Result<Vec<Cas
             Ok(vec![CaseEvent::Claimed(Claimed { reviewer_id, how: how.into(), status: to.as_str().into() })])
         }
         C::Release { inactivity } => {
-            if status.is_final() || state.assigned_to.is_none() {
-                return Err(refuse(status, "release an unclaimed or decided"));
+            if status.is_final() {
+                return Err(refuse(status, "release"));
+            }
+            if state.assigned_to.is_none() {
+                return Err(AppError::Conflict("This case is not claimed, so there is no claim to release.".into()));
             }
             let to = if status == S::InReview { S::Open } else { status };
             let reason = if inactivity { "inactivity" } else { "release" };

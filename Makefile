@@ -54,7 +54,7 @@ bench-deps:
 
 bench: build bench-deps
 	./target/release/idv-bench --server-bin target/release/idv --duration-secs 10 --concurrency 64 \
-		--wrk $(WRK) --wrk-scripts bench
+		--wrk $(WRK) --wrk-scripts tests/bench
 	./target/release/idv-screening-bench --testdata ../shared/testdata
 	./target/release/idv-webhook-bench --server-bin target/release/idv --duration-secs 10 --concurrency 32
 

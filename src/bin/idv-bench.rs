@@ -40,7 +40,7 @@ struct Args {
     #[arg(long, default_value = "wrk")]
     wrk: PathBuf,
     /// The folder holding wrk-create.lua and wrk-read.lua.
-    #[arg(long, default_value = "bench")]
+    #[arg(long, default_value = "tests/bench")]
     wrk_scripts: PathBuf,
     /// Sessions with distinct selfies completed before the verification phase, so each verification's
     /// duplicate search scans them.

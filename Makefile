@@ -46,7 +46,7 @@ lint:
 fmt:
 	$(CARGO) fmt
 
-# The external load generator for `make bench` (Debian's wrk; its Lua scripts are in bench/).
+# The external load generator for `make bench` (Debian's wrk; its Lua scripts are in tests/bench/).
 WRK ?= wrk
 
 bench-deps:

@@ -74,3 +74,23 @@ fn a_well_formed_log_reads_whole() {
     let (_dir, conn) = log_with_a_bad_row(1, "{\"ok\": 2}");
     assert_eq!(read_all(&conn), Ok(2));
 }
+
+/// Every aggregate's decoder refuses a version it does not know, by name, rather than reading the payload
+/// as if it were version 1.
+#[test]
+fn every_typed_decoder_refuses_an_unknown_version() {
+    use idv::domain::{case::CaseEvent, check::CheckEvent, identity::IdentityEvent, session::SessionEvent};
+    let payload = serde_json::json!({ "tags": [] });
+    let errors = [
+        IdentityEvent::decode("IdentityTagsChanged", 2, &payload).map(|_| ()).err(),
+        CheckEvent::decode("CheckTagsChanged", 2, &payload).map(|_| ()).err(),
+        SessionEvent::decode("SessionTagsChanged", 2, &payload).map(|_| ()).err(),
+        CaseEvent::decode("CaseReleased", 0, &payload).map(|_| ()).err(),
+    ];
+    for (i, e) in errors.iter().enumerate() {
+        let e = e.as_ref().unwrap_or_else(|| panic!("decoder {i} accepted an unknown version"));
+        assert!(e.to_string().contains("version"), "{e}");
+    }
+    // Another aggregate's event is not claimed, whatever its version.
+    assert!(IdentityEvent::decode("IdentityTypeCreated", 1, &payload).unwrap().is_none());
+}

@@ -193,14 +193,10 @@ impl CaseEvent {
 
     /// Decodes a stored event. Unknown types give `None`; a version this build does not know is an error.
     pub fn decode(event_type: &str, version: i64, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
-        use serde::de::Error as _;
         if !event_type.starts_with("Case") {
             return Ok(None);
         }
-        if version != 1 {
-            return Err(serde_json::Error::custom(format!("{event_type} version {version} is not known")));
-        }
-        let p = payload.clone();
+        let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
         Ok(Some(match event_type {
             "CaseCreated" => CaseEvent::Created(serde_json::from_value(p)?),
             "CaseUpdated" => CaseEvent::Updated(serde_json::from_value(p)?),

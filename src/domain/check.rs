@@ -315,10 +315,12 @@ impl CheckEvent {
         value.unwrap_or(Value::Null)
     }
 
-    /// Decodes a stored event. Unknown types give `None`.
+    /// Decodes a stored event. Unknown types give `None`; an unknown version is an error naming the event.
     pub fn decode(event_type: &str, version: i64, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
-        let _ = version; // every check event is at version 1
-        let p = payload.clone();
+        if !event_type.starts_with("Check") {
+            return Ok(None);
+        }
+        let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
         Ok(Some(match event_type {
             "CheckCreated" => CheckEvent::Created(Box::new(serde_json::from_value(p)?)),
             "CheckRerun" => CheckEvent::Rerun(Box::new(serde_json::from_value(p)?)),

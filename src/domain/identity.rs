@@ -245,10 +245,13 @@ impl IdentityEvent {
         value.unwrap_or(Value::Null)
     }
 
-    /// Decodes a stored event (type, version, payload). Unknown types give `None`.
+    /// Decodes a stored event (type, version, payload). Unknown types give `None`; an unknown version is an
+    /// error naming the event.
     pub fn decode(event_type: &str, version: i64, payload: &Value) -> Result<Option<Self>, serde_json::Error> {
-        let _ = version; // every identity event is at version 1; upcasters go here when one changes
-        let p = payload.clone();
+        if !event_type.starts_with("Identity") || event_type.starts_with("IdentityType") {
+            return Ok(None);
+        }
+        let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
         Ok(Some(match event_type {
             "IdentityCreated" => IdentityEvent::Created(serde_json::from_value(p)?),
             "IdentityUpdated" => IdentityEvent::Updated(serde_json::from_value(p)?),

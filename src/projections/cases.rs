@@ -1,5 +1,4 @@
-//! The case views (`cases`, `case_notes`) from case events, the case status mirrored onto the session
-//! row it concerns (`sessions.case_status`, which the sessions view shows), and the org audit log
+//! The case views (`cases`, `case_notes`) from case events, and the org audit log
 //! (`audit_log`) from every event: a dotted action, the resource and a small PII-free summary. Must not
 //! read the clock, seal or open anything (sealed text is stored as it arrives), or write other tables.
 
@@ -34,10 +33,9 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         )?;
         return Ok(());
     }
-    let current: Option<(String, Option<String>)> = conn
-        .query_row("SELECT status, session_id FROM cases WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((current, session_id)) = current else { return Ok(()) };
+    let current: Option<String> =
+        conn.query_row("SELECT status FROM cases WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+    let Some(current) = current else { return Ok(()) };
     let before = CaseStatus::from_stored(&current)?;
     let after = status_after(before, &ev);
     conn.execute(
@@ -105,11 +103,6 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         CaseEvent::PiiCorrected(p) => {
             let entry = json!({"fields": p.fields, "reviewer_id": p.reviewer_id, "reason": p.reason, "at": at});
             append_json(conn, id, "pii_corrections", entry)?;
-        }
-    }
-    if let Some(session) = session_id {
-        if after != before {
-            conn.execute("UPDATE sessions SET case_status = ?1 WHERE id = ?2", params![after.as_str(), session])?;
         }
     }
     Ok(())

@@ -18,8 +18,11 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
+/// The case status is the case view's (its projection owns it); a session from before the cases view
+/// keeps the status it recorded when it went to review.
 const COLUMNS: &str = "id, environment, status, external_ref, metadata, country, checks, workflow_id, document_type,
-    retention_status, processing_attempts, consent_ip, token_expires_at, case_id, case_status, created_at, updated_at,
+    retention_status, processing_attempts, consent_ip, token_expires_at, case_id,
+    COALESCE((SELECT c.status FROM cases c WHERE c.id = sessions.case_id), case_status), created_at, updated_at,
     identity_id, result_status, redirect_url, token_sealed";
 
 fn tags(conn: &ReadOnly, id: &str) -> AppResult<Vec<String>> {

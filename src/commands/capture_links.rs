@@ -68,7 +68,10 @@ pub fn link_access<C: Reads + ?Sized>(
             let presented = cred.browser.as_deref().filter(|b| b.starts_with("cb_") && b.len() <= 100);
             match (presented, browser_hash) {
                 (Some(b), Some(bound))
-                    if constant_time_eq(keyring.capture_token_digest(b).as_bytes(), bound.as_bytes()) =>
+                    if crate::crypto::constant_time_eq(
+                        keyring.capture_token_digest(b).as_bytes(),
+                        bound.as_bytes(),
+                    ) =>
                 {
                     Ok(LinkAccess::Bound { link_id })
                 }
@@ -77,10 +80,6 @@ pub fn link_access<C: Reads + ?Sized>(
         }
         _ => Err(gone_link()),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A new capture-cookie secret, given to the browser that consumes a one-time link.

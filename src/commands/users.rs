@@ -354,6 +354,19 @@ pub fn token_hash(keyring: &Keyring, token: &str) -> [u8; 32] {
 }
 
 /// The CSRF token bound to a session token (synchroniser token, derived, so nothing more is stored).
+/// Whether a presented token (a CSRF token from a form or header) equals the expected one, in constant
+/// time. An empty expectation never matches.
+pub fn tokens_match(expected: &str, given: &str) -> bool {
+    !expected.is_empty() && crate::crypto::constant_time_eq(expected.as_bytes(), given.as_bytes())
+}
+
+/// A fresh random token for the login form's double-submit CSRF check (there is no session yet).
+pub fn new_login_csrf_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 pub fn csrf_token(keyring: &Keyring, session_token: &str) -> String {
     hex::encode(&keyring.org_session_digest("csrf", session_token)[..16])
 }

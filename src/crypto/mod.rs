@@ -256,8 +256,22 @@ fn open_raw(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, Crypto
     cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| CryptoError::Open)
 }
 
+/// Compares two secrets (tokens, signatures, digests in text) in time that does not depend on where they
+/// first differ, so a caller cannot learn a valid value byte by byte from response times.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn constant_time_eq_matches_only_identical_bytes() {
+        assert!(super::constant_time_eq(b"tok_abc", b"tok_abc"));
+        assert!(!super::constant_time_eq(b"tok_abc", b"tok_abd"));
+        assert!(!super::constant_time_eq(b"tok_abc", b"tok_ab"));
+        assert!(super::constant_time_eq(b"", b""));
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -15,7 +15,6 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
@@ -64,7 +63,7 @@ impl Reviewer {
 
     /// Refuses a form post whose CSRF token is missing or not this session's (403).
     pub fn check_csrf(&self, given: Option<&str>) -> Result<(), AppError> {
-        if given.is_some_and(|g| constant_eq(g.as_bytes(), self.csrf.as_bytes())) {
+        if given.is_some_and(|g| cmd::tokens_match(&self.csrf, g)) {
             Ok(())
         } else {
             Err(csrf_refused())
@@ -79,10 +78,6 @@ impl Reviewer {
 
 fn csrf_refused() -> AppError {
     AppError::Forbidden { code: "csrf_failed", detail: "The form's CSRF token is missing or wrong.".into() }
-}
-
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn request_id(req: &HttpRequest) -> Option<String> {
@@ -180,12 +175,6 @@ fn page(status: actix_web::http::StatusCode, title: &str, body: &str) -> HttpRes
         .body(html)
 }
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
 /// The login form with a fresh double-submit token (in the form and in a cookie).
 fn login_form(
     req: &HttpRequest,
@@ -193,7 +182,7 @@ fn login_form(
     status: actix_web::http::StatusCode,
     error: Option<&str>,
 ) -> HttpResponse {
-    let csrf = random_token();
+    let csrf = cmd::new_login_csrf_token();
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
     let body = format!(
         "<h1>Sign in</h1>{error}<form method=\"post\" action=\"/dashboard/login\">\
@@ -245,7 +234,7 @@ async fn login(
     let form = form.into_inner();
     let expected = read_cookie(&req, LOGIN_CSRF_COOKIE);
     let csrf_ok = match (expected.as_deref(), form.csrf.as_deref()) {
-        (Some(e), Some(g)) => !e.is_empty() && constant_eq(e.as_bytes(), g.as_bytes()),
+        (Some(e), Some(g)) => cmd::tokens_match(e, g),
         _ => false,
     };
     if !csrf_ok {

@@ -548,7 +548,7 @@ pub fn document_bytes(
 ) -> AppResult<(String, Vec<u8>)> {
     let path = format!("/api/v1/sessions/{id}/documents/{doc_type}");
     let expected = keyring.url_signature(&path, expires);
-    if expires < now_unix || !constant_eq(expected.as_bytes(), sig.as_bytes()) {
+    if expires < now_unix || !crate::crypto::constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
         return Err(AppError::Forbidden {
             code: "invalid_signature",
             detail: "The document URL is invalid or has expired.".into(),
@@ -574,10 +574,6 @@ pub fn document_bytes(
         .decode(b64)
         .map_err(|_| AppError::Internal("document is not base64".into()))?;
     Ok((mime, bytes))
-}
-
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// One signal that raised a session's fraud risk score.

@@ -7,7 +7,7 @@ mod body;
 mod capture;
 mod cases;
 mod checks;
-pub mod dashboard_auth;
+pub mod dashboard;
 mod docs;
 pub mod error;
 mod events;
@@ -164,7 +164,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> Ap
             .configure(capture::configure)
             .configure(docs::configure)
             // Before the /api/v1 scope: refresh is authenticated by the dashboard cookie, not an API key.
-            .configure(dashboard_auth::configure)
+            .configure(dashboard::configure)
             .route("/api/v1/openapi.json", web::get().to(system::openapi))
             .route("/api/v1/sessions/{session_id}/documents/{doc_type}", web::get().to(sessions::download))
             .service(api)

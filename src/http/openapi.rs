@@ -44,7 +44,7 @@ fn parts() -> Vec<utoipa::openapi::OpenApi> {
         super::capture::api(),
         super::workflows::api(),
         super::users::api(),
-        super::dashboard_auth::api(),
+        super::dashboard::auth::api(),
     ]
 }
 

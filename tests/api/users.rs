@@ -182,7 +182,7 @@ async fn the_cli_creates_a_user_that_can_log_in() {
 async fn login_sets_a_strict_cookie_and_refresh_and_logout_need_the_sessions_csrf_token() {
     let app = spawn_app().await;
     create_user(&app, "rita@example.com", "reviewer").await;
-    let unauthenticated = request(&app, "GET", "/dashboard", "", None, &[]).await;
+    let unauthenticated = request(&app, "GET", "/dashboard/account", "", None, &[]).await;
     assert_eq!(unauthenticated.status, 303);
     assert_eq!(unauthenticated.headers.get("location").unwrap(), "/dashboard/login");
     let login_page = request(&app, "GET", "/dashboard/login", "", None, &[]).await;
@@ -213,7 +213,7 @@ async fn login_sets_a_strict_cookie_and_refresh_and_logout_need_the_sessions_csr
     }
     assert!(!set.contains("Secure"), "plain http: {set}");
     let cookie = session_cookie(&ok);
-    let home = request(&app, "GET", "/dashboard", &cookie, None, &[]).await;
+    let home = request(&app, "GET", "/dashboard/account", &cookie, None, &[]).await;
     assert_eq!(home.status, 200);
     assert!(home.text.contains("rita@example.com") && home.text.contains("reviewer"), "{}", home.text);
     let csrf = home.csrf();
@@ -228,11 +228,11 @@ async fn login_sets_a_strict_cookie_and_refresh_and_logout_need_the_sessions_csr
 
     let wrong = request(&app, "POST", "/dashboard/logout", &cookie, Some(&[("csrf", "00ff")]), &[]).await;
     assert_eq!(wrong.status, 403);
-    assert_eq!(request(&app, "GET", "/dashboard", &cookie, None, &[]).await.status, 200);
+    assert_eq!(request(&app, "GET", "/dashboard/account", &cookie, None, &[]).await.status, 200);
     let out = request(&app, "POST", "/dashboard/logout", &cookie, Some(&[("csrf", &csrf)]), &[]).await;
     assert_eq!(out.status, 303);
     assert!(out.cookie("vk_org_token").unwrap().contains("Max-Age=0"));
-    assert_eq!(request(&app, "GET", "/dashboard", &cookie, None, &[]).await.status, 303);
+    assert_eq!(request(&app, "GET", "/dashboard/account", &cookie, None, &[]).await.status, 303);
     let after = request(&app, "POST", "/api/v1/auth/refresh", &cookie, None, &[("X-CSRF-Token", &csrf)]).await;
     assert_eq!(after.status, 401);
 }
@@ -293,7 +293,7 @@ async fn totp_enrolled_users_need_a_code_and_disabled_users_cannot_log_in() {
 
     assert_eq!(app.post(&format!("/users/{id}/disable"), json!({})).await.status, 200);
     // Disabling ends the open session and refuses new logins.
-    assert_eq!(request(&app, "GET", "/dashboard", &cookie, None, &[]).await.status, 303);
+    assert_eq!(request(&app, "GET", "/dashboard/account", &cookie, None, &[]).await.status, 303);
     assert_eq!(login(&app, "rita@example.com", PASSWORD, Some(&totp_now(&secret))).await.status, 401);
 }
 
@@ -316,7 +316,7 @@ async fn user_pii_and_passwords_stay_sealed_and_replay_rebuilds_the_user_views()
     let cookie = session_cookie(&login(&app, "quillon.vasquez@example.org", "Zanzibar-Lantern-0042", None).await);
     assert_eq!(app.patch(&format!("/users/{id}"), json!({"name": "Quillon Vasquez-Ortiz"})).await.status, 200);
     assert_eq!(login(&app, "quillon.vasquez@example.org", "wrong password!!", None).await.status, 401);
-    let home = request(&app, "GET", "/dashboard", &cookie, None, &[]).await;
+    let home = request(&app, "GET", "/dashboard/account", &cookie, None, &[]).await;
     let csrf = home.csrf();
     assert_eq!(request(&app, "POST", "/dashboard/logout", &cookie, Some(&[("csrf", &csrf)]), &[]).await.status, 303);
 

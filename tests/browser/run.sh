@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Browser end-to-end tests of the capture page and the API reference page: starts a throwaway idv server with a
-# sandbox key and runs tests/browser/capture.spec.mjs and tests/browser/docs.spec.mjs against it in headless
-# Chromium. Builds nothing.
+# Browser end-to-end tests of the capture page, the API reference page and the reviewer dashboard: starts a
+# throwaway idv server with a sandbox key, a live key and one org user per role, and runs every
+# tests/browser/*.spec.mjs against it in headless Chromium. Builds nothing.
 #   IDV_BIN       the idv binary (default target/debug/idv)
 #   CHROMIUM_BIN  the browser (default /usr/bin/chromium)
 #   KEEP_DATA=1   keep the temporary data folder (and server.log) for inspection
@@ -40,6 +40,22 @@ KEYS_OUT="$("$IDV_BIN" keys create --data-dir "$DIR" --environment sandbox --lab
 IDV_KEY="$(printf '%s\n' "$KEYS_OUT" | grep -o 'vk_sandbox_[A-Za-z0-9_-]*' | head -n 1)"
 [ -n "$IDV_KEY" ] || die "no vk_sandbox_ key in: $KEYS_OUT"
 
+LIVE_OUT="$("$IDV_BIN" keys create --data-dir "$DIR" --environment live --label browser-live 2>&1)" \
+  || die "idv keys create (live) failed: $LIVE_OUT"
+IDV_LIVE_KEY="$(printf '%s\n' "$LIVE_OUT" | grep -o 'vk_live_[A-Za-z0-9_-]*' | head -n 1)"
+[ -n "$IDV_LIVE_KEY" ] || die "no vk_live_ key in: $LIVE_OUT"
+
+# Org users for the dashboard tests, one per role, with known passwords (IDV_USERS: email:role,...; one password, IDV_PASSWORD).
+IDV_PASSWORD="browser-pass-$(date +%s%N)"
+IDV_USERS=""
+for spec in "ada.reviewer@example.test:reviewer" "grace.senior@example.test:senior_reviewer" \
+            "alan.admin@example.test:admin"; do
+  email="${spec%%:*}"; role="${spec##*:}"
+  printf '%s\n' "$IDV_PASSWORD" | "$IDV_BIN" users create --data-dir "$DIR" --email "$email" \
+    --name "${email%%@*}" --role "$role" --password-stdin >/dev/null 2>&1 || die "idv users create $email failed"
+  IDV_USERS="${IDV_USERS:+$IDV_USERS,}$email:$role"
+done
+
 PORT="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 IDV_BASE="http://127.0.0.1:$PORT"
 
@@ -58,7 +74,8 @@ if [ -z "$ready" ]; then
   exit 2
 fi
 
-IDV_BASE="$IDV_BASE" IDV_KEY="$IDV_KEY" node --test --test-concurrency=1 tests/browser/capture.spec.mjs tests/browser/docs.spec.mjs
+IDV_BASE="$IDV_BASE" IDV_KEY="$IDV_KEY" IDV_LIVE_KEY="$IDV_LIVE_KEY" IDV_USERS="$IDV_USERS" IDV_PASSWORD="$IDV_PASSWORD" \
+  node --test --test-concurrency=1 tests/browser/*.spec.mjs
 rc=$?
 if [ "$rc" -ne 0 ]; then
   echo "run.sh: test failed (exit $rc); server log tail:" >&2

@@ -4,12 +4,13 @@
 //! post, and a placeholder `/dashboard` page. Pages are self-contained HTML with a strict CSP. Must not
 //! hash, seal or read the database itself (commands and queries do), nor log a token or password.
 
-use super::AppState;
+use super::layout::{escape, page, shell, PageError, PageResult, Section};
 use crate::commands::users::{self as cmd, LoginAttempt};
 use crate::commands::CommandMeta;
 use crate::domain::ids::OrgUserId;
 use crate::domain::user::{Role, UserStatus};
 use crate::error::AppError;
+use crate::http::AppState;
 use crate::queries::users as q;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -25,15 +26,13 @@ const LOGIN_CSRF_COOKIE: &str = "vk_login_csrf";
 /// A script on the dashboard sends the session's CSRF token in this header (refresh).
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// Nothing from anywhere else, no scripts; forms post only to this server.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/dashboard/login", web::get().to(login_page))
         .route("/dashboard/login", web::post().to(login))
         .route("/dashboard/logout", web::post().to(logout))
         .route("/dashboard", web::get().to(home))
+        .route("/dashboard/environment", web::post().to(switch_environment))
+        .route("/dashboard/account", web::get().to(account))
         .route("/api/v1/auth/refresh", web::post().to(refresh));
 }
 
@@ -43,6 +42,8 @@ pub struct Reviewer {
     pub user_id: OrgUserId,
     pub role: Role,
     pub session_id: String,
+    /// The environment the dashboard shows and acts in (`live` or `sandbox`), chosen in the header.
+    pub environment: &'static str,
     /// The CSRF token bound to this session, which every form post of the session must carry.
     pub csrf: String,
     token: Zeroizing<String>,
@@ -72,7 +73,12 @@ impl Reviewer {
 
     /// Who acts, for commands run on this reviewer's behalf.
     pub fn meta(&self, req: &HttpRequest, now: String) -> CommandMeta {
-        CommandMeta { actor: self.user_id.to_string(), environment: "live".into(), request_id: request_id(req), now }
+        CommandMeta {
+            actor: self.user_id.to_string(),
+            environment: self.environment.into(),
+            request_id: request_id(req),
+            now,
+        }
     }
 }
 
@@ -80,8 +86,8 @@ fn csrf_refused() -> AppError {
     AppError::Forbidden { code: "csrf_failed", detail: "The form's CSRF token is missing or wrong.".into() }
 }
 
-fn request_id(req: &HttpRequest) -> Option<String> {
-    req.extensions().get::<super::reply::RequestId>().map(|r| r.0.clone())
+pub(super) fn request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<crate::http::reply::RequestId>().map(|r| r.0.clone())
 }
 
 fn not_logged_in() -> AppError {
@@ -95,6 +101,7 @@ impl FromRequest for Reviewer {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = read_cookie(req, SESSION_COOKIE).map(Zeroizing::new);
+        let environment = environment_of(req);
         Box::pin(async move {
             let (Some(state), Some(token)) = (state, token) else { return Err(not_logged_in()) };
             if token.is_empty() || token.len() > 128 {
@@ -113,6 +120,7 @@ impl FromRequest for Reviewer {
                 user_id: record.user_id,
                 role: record.role,
                 session_id: record.session_id,
+                environment,
                 csrf: cmd::csrf_token(&state.keyring, &token),
                 token,
             })
@@ -120,19 +128,33 @@ impl FromRequest for Reviewer {
     }
 }
 
-fn secure(req: &HttpRequest, state: &AppState) -> bool {
+/// A reviewer for a dashboard page: like `Reviewer`, but a visitor who is not signed in is sent to
+/// the login page instead of getting the API's JSON 401.
+pub struct SignedIn(pub Reviewer);
+
+impl FromRequest for SignedIn {
+    type Error = PageError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let reviewer = Reviewer::from_request(req, payload);
+        Box::pin(async move { reviewer.await.map(SignedIn).map_err(PageError) })
+    }
+}
+
+pub(super) fn secure(req: &HttpRequest, state: &AppState) -> bool {
     req.connection_info().scheme() == "https"
         || state.config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
 }
 
 /// A Set-Cookie value: HttpOnly, SameSite=Strict, Path=/, Secure behind https; Max-Age 0 removes it.
-fn cookie(name: &str, value: &str, max_age: i64, secure: bool) -> (header::HeaderName, String) {
+pub(super) fn cookie(name: &str, value: &str, max_age: i64, secure: bool) -> (header::HeaderName, String) {
     let secure = if secure { "; Secure" } else { "" };
     (header::SET_COOKIE, format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"))
 }
 
 /// A cookie's value from the request's Cookie header.
-fn read_cookie(req: &HttpRequest, name: &str) -> Option<String> {
+pub(super) fn read_cookie(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers()
         .get_all(header::COOKIE)
         .filter_map(|v| v.to_str().ok())
@@ -140,39 +162,6 @@ fn read_cookie(req: &HttpRequest, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim().to_string())
-}
-
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&#39;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-fn page(status: actix_web::http::StatusCode, title: &str, body: &str) -> HttpResponse {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · idv</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}}\
-         label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}}\
-         button{{margin-top:1rem;padding:.55rem 1.2rem;font-size:1rem}}.error{{color:#b00020}}</style></head>\
-         <body>{body}</body></html>",
-        title = escape(title)
-    );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(html)
 }
 
 /// The login form with a fresh double-submit token (in the form and in a cookie).
@@ -219,7 +208,7 @@ struct LoginForm {
 /// account exists or is locked.
 const LOGIN_REFUSED: &str = "Invalid email, password or code, or too many attempts: try again later.";
 
-fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
+pub(super) fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
     let mut b = HttpResponse::SeeOther();
     b.insert_header((header::LOCATION, to.to_string())).insert_header((header::CACHE_CONTROL, "no-store"));
     b
@@ -279,23 +268,66 @@ async fn logout(
     Ok(see_other("/dashboard/login").append_header(cookie(SESSION_COOKIE, "", 0, secure(&req, &state))).finish())
 }
 
-/// For now: who is logged in, and a logout form. The reviewer dashboard itself replaces this page.
+/// The dashboard's home is the review queue; the login page when nobody is logged in.
 #[tracing::instrument(skip_all)]
-async fn home(state: web::Data<AppState>, reviewer: Option<Reviewer>) -> Result<HttpResponse, AppError> {
-    let Some(reviewer) = reviewer else { return Ok(see_other("/dashboard/login").finish()) };
+async fn home(reviewer: Option<Reviewer>) -> HttpResponse {
+    match reviewer {
+        Some(_) => see_other("/dashboard/cases").finish(),
+        None => see_other("/dashboard/login").finish(),
+    }
+}
+
+/// Who is signed in: name, email and role.
+#[tracing::instrument(skip_all)]
+async fn account(state: web::Data<AppState>, SignedIn(reviewer): SignedIn) -> PageResult {
     let keyring = state.keyring.clone();
     let id = reviewer.user_id.clone();
     let user = state.read(move |c| q::get(c, &keyring, id.as_str())).await?;
     let body = format!(
-        "<h1>idv dashboard</h1><p>Signed in as <strong>{name}</strong> ({email}), role <code>{role}</code>.</p>\
-         <form method=\"post\" action=\"/dashboard/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <button type=\"submit\">Sign out</button></form>",
+        "<h1>Account</h1><div class=\"card\"><dl class=\"fields\"><dt>Name</dt><dd>{name}</dd>\
+         <dt>Email</dt><dd>{email}</dd><dt>Role</dt><dd><code>{role}</code></dd><dt>User id</dt><dd><code>{id}</code></dd>\
+         <dt>Authenticator (TOTP)</dt><dd>{totp}</dd></dl></div>",
         name = escape(&user.name),
         email = escape(&user.email),
         role = reviewer.role.as_str(),
-        csrf = escape(&reviewer.csrf),
+        id = escape(reviewer.user_id.as_str()),
+        totp = if user.totp_enabled { "enrolled" } else { "not enrolled" },
     );
-    Ok(page(actix_web::http::StatusCode::OK, "Dashboard", &body))
+    Ok(shell(&reviewer, Section::Account, "Account", &body))
+}
+
+/// The cookie that remembers which environment the dashboard shows (not a credential).
+const ENVIRONMENT_COOKIE: &str = "vk_dashboard_env";
+
+fn environment_of(req: &HttpRequest) -> &'static str {
+    match read_cookie(req, ENVIRONMENT_COOKIE).as_deref() {
+        Some("sandbox") => "sandbox",
+        _ => "live",
+    }
+}
+
+#[derive(Deserialize)]
+struct EnvironmentForm {
+    environment: String,
+    csrf: Option<String>,
+}
+
+/// Switches the environment the dashboard shows, then goes back to the queue.
+#[tracing::instrument(skip_all)]
+async fn switch_environment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    reviewer: Reviewer,
+    form: web::Form<EnvironmentForm>,
+) -> Result<HttpResponse, AppError> {
+    reviewer.check_csrf(form.csrf.as_deref())?;
+    let environment = match form.environment.as_str() {
+        "live" | "sandbox" => form.environment.as_str(),
+        _ => return Err(AppError::validation("environment", "must be live or sandbox")),
+    };
+    Ok(see_other("/dashboard/cases")
+        .append_header(cookie(ENVIRONMENT_COOKIE, environment, 365 * 24 * 3600, secure(&req, &state)))
+        .finish())
 }
 
 /// The answer to a refresh (spec §1.17).
@@ -310,8 +342,8 @@ struct Refreshed {
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "Dashboard authentication", operation_id = "refresh_auth_session",
     params(("X-CSRF-Token" = String, Header, description = "The session's CSRF token (as in the dashboard's forms)")),
     responses((status = 200, description = "The dashboard session now lasts 8 h from now", body = Refreshed),
-              (status = 401, description = "No live dashboard session (the `vk_org_token` cookie)", body = super::error::ErrorBody),
-              (status = 403, description = "The CSRF token is missing or wrong", body = super::error::ErrorBody)),
+              (status = 401, description = "No live dashboard session (the `vk_org_token` cookie)", body = crate::http::error::ErrorBody),
+              (status = 403, description = "The CSRF token is missing or wrong", body = crate::http::error::ErrorBody)),
     security(("OrgSession" = [])))]
 #[tracing::instrument(skip_all)]
 async fn refresh(req: HttpRequest, state: web::Data<AppState>, reviewer: Reviewer) -> Result<HttpResponse, AppError> {

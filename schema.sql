@@ -22,6 +22,10 @@ CREATE TABLE IF NOT EXISTS events (
     request_id     TEXT,
     prev_hash      BLOB    NOT NULL,
     hash           BLOB    NOT NULL,
+    -- The request behind the event (audit log): null for the sweeper, the CLI and older rows.
+    request_method TEXT,
+    request_path   TEXT,
+    ip_address     TEXT,
     UNIQUE (stream_id, stream_seq)
 );
 
@@ -721,7 +725,10 @@ CREATE TABLE IF NOT EXISTS audit_log (
     resource_id    TEXT NOT NULL,
     actor          TEXT NOT NULL,
     metadata       TEXT NOT NULL,
-    recorded_at    TEXT NOT NULL
+    recorded_at    TEXT NOT NULL,
+    request_method TEXT,
+    request_path   TEXT,
+    ip_address     TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_log_by_env ON audit_log (environment, seq);
 CREATE INDEX IF NOT EXISTS audit_log_by_resource ON audit_log (resource_id, seq);

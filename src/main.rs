@@ -310,8 +310,7 @@ async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
                 (false, None) => Scope::ALL.to_vec(),
             };
             let env = Environment::parse_field("environment", &environment).map_err(|e| e.to_string())?;
-            let meta =
-                CommandMeta { actor: "cli".into(), environment: environment.clone(), request_id: None, now: now() };
+            let meta = CommandMeta::untraced("cli", environment.clone(), now());
             let input = CreateKey {
                 key_type: if publishable { KeyType::Publishable } else { KeyType::Secret },
                 environment: env,
@@ -347,7 +346,7 @@ async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
             }
         }
         KeysAction::Revoke { key } => {
-            let meta = CommandMeta { actor: "cli".into(), environment: "sandbox".into(), request_id: None, now: now() };
+            let meta = CommandMeta::untraced("cli", "sandbox", now());
             let id = api_keys::revoke(&core.writer, meta, key).await.map_err(|e| e.to_string())?;
             println!("revoked {id}");
         }
@@ -370,7 +369,7 @@ async fn users(cfg: Config, action: UsersAction) -> Result<(), String> {
             } else {
                 None
             };
-            let meta = CommandMeta { actor: "cli".into(), environment: "live".into(), request_id: None, now: now() };
+            let meta = CommandMeta::untraced("cli", "live", now());
             let input = idv::commands::users::CreateUser { email, name, role, password };
             let user = idv::commands::users::create(&core.writer, core.keyring.clone(), meta, input)
                 .await

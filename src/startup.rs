@@ -100,7 +100,7 @@ pub async fn bootstrap_keys(writer: &Writer, read: &ReadPool, now: String) -> Ap
     let mut out = Vec::new();
     for environment in [Environment::Sandbox, Environment::Live] {
         let env = environment.as_str();
-        let meta = CommandMeta { actor: "system".into(), environment: env.into(), request_id: None, now: now.clone() };
+        let meta = CommandMeta::untraced("system", env, now.clone());
         let input = CreateKey {
             key_type: KeyType::Secret,
             environment,

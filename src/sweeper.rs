@@ -28,8 +28,7 @@ pub async fn run_once(processing: &Processing, clock: &dyn Clock) -> AppResult<u
     let cutoff = crate::clock::format(clock.now() - time::Duration::seconds(STUCK_AFTER_SECONDS));
     let stuck = processing.read().run(move |c| sessions::processing_ids(c, &cutoff)).await?;
     for id in &stuck {
-        let meta =
-            CommandMeta { actor: "system".into(), environment: String::new(), request_id: None, now: now.clone() };
+        let meta = CommandMeta::untraced("system", String::new(), now.clone());
         // One session that cannot be decided must not hold up the others; the next pass tries it again.
         if let Err(e) = processing.process(meta, id.clone()).await {
             tracing::warn!(session_id = %id, error = %e, "resuming a stuck session failed");

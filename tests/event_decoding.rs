@@ -20,6 +20,7 @@ fn log_with_a_bad_row(version: i64, payload: &str) -> (tempfile::TempDir, rusqli
                     environment: "sandbox".into(),
                     request_id: None,
                     recorded_at: "2026-01-01T00:00:00.000Z".into(),
+                    origin: None,
                 };
                 w.emit(
                     &meta,

@@ -53,6 +53,12 @@ fn meta() -> CommandMeta {
         environment: "sandbox".into(),
         request_id: None,
         now: "2026-01-01T00:00:00.000Z".into(),
+        // Replay must carry the request behind each event into the rebuilt audit log.
+        origin: Some(idv::store::events::RequestOrigin {
+            method: "POST".into(),
+            path: "/api/v1/identities".into(),
+            ip: Some("198.51.100.4".into()),
+        }),
     }
 }
 

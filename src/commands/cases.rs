@@ -251,12 +251,7 @@ pub async fn release_stale(writer: &Writer, now: String, cutoff: String) -> AppR
                 .query_map([&cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             for (id, environment) in &stale {
-                let meta = CommandMeta {
-                    actor: "system".into(),
-                    environment: environment.clone(),
-                    request_id: None,
-                    now: now.clone(),
-                };
+                let meta = CommandMeta::untraced("system", environment.clone(), now.clone());
                 run(w, &meta, id, CaseCommand::Release { inactivity: true })?;
             }
             Ok(stale.len())

@@ -568,12 +568,7 @@ pub async fn record_monitoring(
                 if state.is_redacted() || state.is_merged() || state.archived || !state.monitoring_enabled {
                     continue;
                 }
-                let meta = CommandMeta {
-                    actor: "system:monitoring".into(),
-                    environment: f.environment.clone(),
-                    request_id: None,
-                    now: now.clone(),
-                };
+                let meta = CommandMeta::untraced("system:monitoring", f.environment.clone(), now.clone());
                 let mut screened = Screened {
                     trigger: "monitoring".into(),
                     list_version_ids: f.outcome.list_version_ids(),

@@ -20,7 +20,7 @@ pub mod workflows;
 pub mod writer;
 
 use crate::domain::Ctx;
-use crate::store::events::EventMeta;
+use crate::store::events::{EventMeta, RequestOrigin};
 
 /// Who is acting, where, when: built by the HTTP layer from the authenticated key and the clock.
 #[derive(Debug, Clone)]
@@ -29,15 +29,29 @@ pub struct CommandMeta {
     pub environment: String,
     pub request_id: Option<String>,
     pub now: String,
+    /// The HTTP request behind the command, for the audit log; `None` for the sweeper and the CLI.
+    pub origin: Option<RequestOrigin>,
 }
 
 impl CommandMeta {
+    /// A command not caused by an HTTP request (the sweeper, start-up, the CLI).
+    pub fn untraced(actor: impl Into<String>, environment: impl Into<String>, now: impl Into<String>) -> Self {
+        CommandMeta {
+            actor: actor.into(),
+            environment: environment.into(),
+            request_id: None,
+            now: now.into(),
+            origin: None,
+        }
+    }
+
     pub fn event_meta(&self) -> EventMeta {
         EventMeta {
             actor: self.actor.clone(),
             environment: self.environment.clone(),
             request_id: self.request_id.clone(),
             recorded_at: self.now.clone(),
+            origin: self.origin.clone(),
         }
     }
 

@@ -46,7 +46,7 @@ pub async fn apply_retention(writer: &Writer, now: String) -> AppResult<usize> {
             let mut moved = 0;
             for env in ["sandbox", "live"] {
                 let r = crate::store::shared_reads::retention(w.conn, env)?;
-                let meta = CommandMeta { actor: "system".into(), environment: env.into(), request_id: None, now: now.clone() };
+                let meta = CommandMeta::untraced("system", env, now.clone());
                 if let Some(days) = r.data_retention_days {
                     let cutoff = days_before(&now, days);
                     let ids: Vec<String> = {

@@ -589,7 +589,7 @@ pub async fn expire_lapsed(writer: &Writer, now: String) -> AppResult<Vec<String
                 let rows = stmt.query_map([&now], |r| r.get(0))?;
                 rows.collect::<Result<_, _>>()?
             };
-            let meta = CommandMeta { actor: "system".into(), environment: String::new(), request_id: None, now: now.clone() };
+            let meta = CommandMeta::untraced("system", String::new(), now.clone());
             for id in &ids {
                 if let Some(s) = load_state(w.conn, None, id)? {
                     emit(w, &meta, &s, vec![status_event(&s.status, "expired", "token_expired")])?;

@@ -35,6 +35,7 @@ fn system_meta(actor: &str, now: &str, request_id: Option<String>) -> EventMeta 
         environment: SYSTEM_ENVIRONMENT.to_string(),
         request_id,
         recorded_at: now.to_string(),
+        origin: None,
     }
 }
 

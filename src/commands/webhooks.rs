@@ -383,11 +383,6 @@ fn disable_in(
 ) -> AppResult<bool> {
     let Some(state) = load(w.conn, environment, endpoint_id)? else { return Ok(false) };
     let events = dom::decide(Some(&state), EndpointCommand::Disable { consecutive_failures })?;
-    let meta = CommandMeta {
-        actor: "system".into(),
-        environment: environment.to_string(),
-        request_id: None,
-        now: now.to_string(),
-    };
+    let meta = CommandMeta::untraced("system", environment.to_string(), now.to_string());
     Ok(!emit(w, &meta, environment, endpoint_id, state.version, events)?.is_empty())
 }

@@ -163,7 +163,7 @@ pub async fn ensure_defaults(writer: &Writer, now: String) -> AppResult<()> {
                 if has {
                     continue;
                 }
-                let meta = CommandMeta { actor: "system".into(), environment: env.into(), request_id: None, now: now.clone() };
+                let meta = CommandMeta::untraced("system", env, now.clone());
                 let input = CreateWorkflow {
                     name: "Default KYC".into(),
                     description: Some("Document, age, face match, duplicates and risk, then auto-approve.".into()),

@@ -55,7 +55,13 @@ pub fn specs() -> Vec<super::RouteSpec> {
 
 fn meta(state: &AppState, req: &HttpRequest) -> crate::commands::CommandMeta {
     let request_id = req.extensions_ref_id();
-    crate::commands::CommandMeta { actor: "capture".into(), environment: String::new(), request_id, now: state.now() }
+    crate::commands::CommandMeta {
+        actor: "capture".into(),
+        environment: String::new(),
+        request_id,
+        now: state.now(),
+        origin: Some(super::reply::end_user_origin(req)),
+    }
 }
 
 trait RequestIdExt {

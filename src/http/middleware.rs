@@ -151,7 +151,8 @@ pub async fn api_gate(
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let environment = key.environment.clone();
     let key_id = key.id.clone();
-    req.extensions_mut().insert(Principal { key, inflection, request_id });
+    let origin = super::reply::org_origin(req.request());
+    req.extensions_mut().insert(Principal { key, inflection, request_id, origin });
 
     let mutating = matches!(req.method().as_str(), "POST" | "PATCH" | "PUT" | "DELETE");
     let idem_key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);

@@ -5,6 +5,7 @@ use super::inflect::{self, Inflection};
 use crate::commands::CommandMeta;
 use crate::error::AppError;
 use crate::queries::api_keys::KeyRecord;
+use crate::store::events::RequestOrigin;
 use actix_web::body::BoxBody;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -19,6 +20,28 @@ pub struct Principal {
     pub key: KeyRecord,
     pub inflection: Inflection,
     pub request_id: String,
+    /// The request, for the audit rows of what this caller changes.
+    pub origin: RequestOrigin,
+}
+
+/// An org caller's request (an API key or a signed-in reviewer) for the audit log: method, path without
+/// the query string, and the connecting address (the same one `allowed_ips` checks).
+pub fn org_origin(req: &HttpRequest) -> RequestOrigin {
+    RequestOrigin {
+        method: req.method().as_str().to_string(),
+        path: req.path().to_string(),
+        ip: req.peer_addr().map(|a| a.ip().to_string()),
+    }
+}
+
+/// An end user's request (the capture page): the route's pattern instead of its path, which holds the
+/// link's secret token, and no address (the person's, not the org's).
+pub fn end_user_origin(req: &HttpRequest) -> RequestOrigin {
+    RequestOrigin {
+        method: req.method().as_str().to_string(),
+        path: req.match_pattern().unwrap_or_else(|| "/verify/{token}".to_string()),
+        ip: None,
+    }
 }
 
 impl Principal {
@@ -47,6 +70,7 @@ impl Principal {
             environment: self.key.environment.clone(),
             request_id: Some(self.request_id.clone()),
             now,
+            origin: Some(self.origin.clone()),
         }
     }
 }

@@ -212,8 +212,9 @@ fn summary(event_type: &str, p: &Value) -> Value {
 pub fn audit(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
     let (resource, action) = action_of(&event.event_type, &event.payload);
     conn.prepare_cached(
-        "INSERT INTO audit_log (seq, event_id, environment, action, resource_type, resource_id, actor, metadata, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO audit_log (seq, event_id, environment, action, resource_type, resource_id, actor, metadata, recorded_at,
+                                ip_address, request_method, request_path)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         event.seq,
@@ -224,7 +225,10 @@ pub fn audit(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         event.stream_id,
         event.actor,
         summary(&event.event_type, &event.payload).to_string(),
-        event.recorded_at
+        event.recorded_at,
+        event.origin.as_ref().and_then(|o| o.ip.as_deref()),
+        event.origin.as_ref().map(|o| o.method.as_str()),
+        event.origin.as_ref().map(|o| o.path.as_str()),
     ])?;
     Ok(())
 }

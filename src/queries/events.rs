@@ -28,11 +28,16 @@ pub struct AuditEvent {
     /// A small summary without personal data (statuses, ids, names of changed fields).
     #[schema(value_type = Object)]
     pub metadata: Value,
-    /// Not recorded by this version (null).
+    /// The caller's address for a change made through the API or the dashboard; null for the sweeper,
+    /// the CLI, an end user on the capture page, and events recorded before addresses were kept.
+    #[schema(example = "203.0.113.7")]
     pub ip_address: Option<String>,
-    /// Not recorded by this version (null).
+    /// The HTTP method of the request behind the change; null when no request caused it.
+    #[schema(example = "POST")]
     pub request_method: Option<String>,
-    /// Not recorded by this version (null).
+    /// The request's path without its query string (the route's pattern on the capture page, whose paths
+    /// hold the link's token); null when no request caused it.
+    #[schema(example = "/api/v1/cases/case_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C/approve")]
     pub request_path: Option<String>,
     /// The event's position in the log: monotonically increasing, gap-free across environments.
     pub sequence_num: i64,
@@ -48,7 +53,8 @@ pub struct EventFilter {
     pub q: Option<String>,
 }
 
-const COLUMNS: &str = "event_id, action, recorded_at, resource_type, resource_id, actor, metadata, seq";
+const COLUMNS: &str = "event_id, action, recorded_at, resource_type, resource_id, actor, metadata, seq, \
+                       ip_address, request_method, request_path";
 
 fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEvent> {
     let actor: String = r.get(5)?;
@@ -59,13 +65,25 @@ fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEvent> {
         created_at: r.get(2)?,
         resource_type: r.get(3)?,
         resource_id: r.get(4)?,
-        actor: if actor.starts_with("key_") { format!("api_key:{actor}") } else { actor },
+        actor: public_actor(actor),
         metadata: serde_json::from_str(&metadata).unwrap_or(Value::Null),
-        ip_address: None,
-        request_method: None,
-        request_path: None,
+        ip_address: r.get(8)?,
+        request_method: r.get(9)?,
+        request_path: r.get(10)?,
         sequence_num: r.get(7)?,
     })
+}
+
+/// The actor as the spec writes it: `api_key:<key id>` for a key, `user:<orguser id>` for a reviewer,
+/// anything else (`system`, `cli`, `capture`, `dashboard`) as recorded.
+fn public_actor(actor: String) -> String {
+    if actor.starts_with("key_") {
+        format!("api_key:{actor}")
+    } else if actor.starts_with("orguser_") {
+        format!("user:{actor}")
+    } else {
+        actor
+    }
 }
 
 pub fn list(conn: &ReadOnly, environment: &str, f: &EventFilter, page: Page) -> AppResult<OffsetPage<AuditEvent>> {
@@ -83,9 +101,13 @@ pub fn list(conn: &ReadOnly, environment: &str, f: &EventFilter, page: Page) -> 
     push("recorded_at > ?", &f.created_after);
     push("recorded_at < ?", &f.created_before);
     if let Some(q) = &f.q {
-        conds.push("(actor LIKE ? ESCAPE '\\' OR action LIKE ? ESCAPE '\\' OR resource_type LIKE ? ESCAPE '\\' OR resource_id LIKE ? ESCAPE '\\')".into());
+        conds.push(
+            "(actor LIKE ? ESCAPE '\\' OR action LIKE ? ESCAPE '\\' OR resource_type LIKE ? ESCAPE '\\' \
+             OR resource_id LIKE ? ESCAPE '\\' OR ip_address LIKE ? ESCAPE '\\')"
+                .into(),
+        );
         let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        for _ in 0..4 {
+        for _ in 0..5 {
             args.push(Sql::Text(like.clone()));
         }
     }

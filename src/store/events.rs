@@ -27,6 +27,18 @@ pub struct EventMeta {
     pub environment: String,
     pub request_id: Option<String>,
     pub recorded_at: String,
+    /// The HTTP request that caused the events, when one did (none for the sweeper or the CLI).
+    pub origin: Option<RequestOrigin>,
+}
+
+/// The request behind an event, for the audit log (spec §1.16): method, path (without the query
+/// string) and the caller's address when it is an org caller's (an API key or a reviewer), never an
+/// end user's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestOrigin {
+    pub method: String,
+    pub path: String,
+    pub ip: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +54,7 @@ pub struct StoredEvent {
     pub actor: String,
     pub environment: String,
     pub request_id: Option<String>,
+    pub origin: Option<RequestOrigin>,
 }
 
 /// The head of the chain as the writer knows it.
@@ -79,6 +92,12 @@ fn row_bytes(e: &StoredEvent, payload_text: &str) -> Vec<u8> {
     put(e.actor.as_bytes());
     put(e.environment.as_bytes());
     put(e.request_id.as_deref().unwrap_or("").as_bytes());
+    // Rows written before the request origin was recorded have none, and hash exactly as they did.
+    if let Some(origin) = &e.origin {
+        put(origin.method.as_bytes());
+        put(origin.path.as_bytes());
+        put(origin.ip.as_deref().unwrap_or("").as_bytes());
+    }
     out
 }
 
@@ -101,8 +120,9 @@ pub fn append(
 ) -> AppResult<Vec<StoredEvent>> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO events (seq, event_id, stream_id, stream_seq, event_type, event_version, payload,
-                             recorded_at, actor, environment, request_id, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                             recorded_at, actor, environment, request_id, prev_hash, hash,
+                             request_method, request_path, ip_address)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?;
     let mut stored = Vec::with_capacity(events.len());
     for (offset, new) in events.into_iter().enumerate() {
@@ -119,6 +139,7 @@ pub fn append(
             actor: meta.actor.clone(),
             environment: meta.environment.clone(),
             request_id: meta.request_id.clone(),
+            origin: meta.origin.clone(),
         };
         let hash = keyring.chain_hash(&chain.hash, &row_bytes(&event, &payload_text));
         let result = stmt.execute(params![
@@ -135,6 +156,9 @@ pub fn append(
             event.request_id,
             chain.hash,
             hash.to_vec(),
+            event.origin.as_ref().map(|o| o.method.as_str()),
+            event.origin.as_ref().map(|o| o.path.as_str()),
+            event.origin.as_ref().and_then(|o| o.ip.as_deref()),
         ]);
         match result {
             Ok(_) => {}
@@ -185,6 +209,13 @@ fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredEvent, String, V
     let payload_text: String = r.get(6)?;
     let payload: Value = serde_json::from_str(&payload_text)
         .map_err(|e| undecodable(6, format!("the payload is not valid JSON ({e})")))?;
+    let method: Option<String> = r.get(13)?;
+    let origin = match method {
+        Some(method) => {
+            Some(RequestOrigin { method, path: r.get::<_, Option<String>>(14)?.unwrap_or_default(), ip: r.get(15)? })
+        }
+        None => None,
+    };
     Ok((
         StoredEvent {
             seq,
@@ -198,6 +229,7 @@ fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredEvent, String, V
             actor: r.get(8)?,
             environment: r.get(9)?,
             request_id: r.get(10)?,
+            origin,
         },
         payload_text,
         r.get(11)?,
@@ -206,7 +238,8 @@ fn read_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredEvent, String, V
 }
 
 const SELECT_EVENTS: &str = "SELECT seq, event_id, stream_id, stream_seq, event_type, event_version, payload,
-        recorded_at, actor, environment, request_id, prev_hash, hash FROM events";
+        recorded_at, actor, environment, request_id, prev_hash, hash, request_method, request_path, ip_address
+        FROM events";
 
 /// Visits every event in log order.
 pub fn for_each(conn: &Connection, mut visit: impl FnMut(StoredEvent) -> AppResult<()>) -> AppResult<()> {

@@ -23,7 +23,7 @@ const PAGE_SIZE: i64 = 2048;
 /// Bumped whenever schema.sql changes: a database stamped older is brought up to date at open (version 2
 /// added columns to capture links; version 3 added the org-user, case and audit-log tables, which
 /// schema.sql creates, and a version-3 upgrade fills the new views by replaying the log).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -169,12 +169,34 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
                  ALTER TABLE capture_links ADD COLUMN browser_hash TEXT;",
             )?;
         }
+        // Version 4 records the request behind each event (older rows keep nulls). Before version 3
+        // there is no audit_log yet: the schema below creates it whole.
+        for table in ["events", "audit_log"] {
+            for column in ["request_method", "request_path", "ip_address"] {
+                add_column_if_missing(&conn, table, column)?;
+            }
+        }
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     Ok(conn)
+}
+
+/// Adds a nullable TEXT column to an existing table that lacks it (a table that does not exist yet is
+/// left to the schema).
+fn add_column_if_missing(conn: &Connection, table: &str, column: &str) -> AppResult<()> {
+    let columns: i64 =
+        conn.query_row(&format!("SELECT COUNT(*) FROM pragma_table_info('{table}')"), [], |r| r.get(0))?;
+    let present: i64 =
+        conn.query_row(&format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"), [column], |r| {
+            r.get(0)
+        })?;
+    if columns > 0 && present == 0 {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
+    }
+    Ok(())
 }
 
 /// Moves WAL checkpoints off the writer thread: the writer's automatic checkpoint is turned off and this
@@ -224,6 +246,71 @@ mod upgrade_tests {
             )
             .unwrap();
         assert_eq!(tables, 2);
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_3_database_gains_the_request_columns_and_its_chain_still_verifies() {
+        use crate::store::events::{append, verify_chain, ChainHead, EventMeta, NewEvent};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idv.db");
+        let keyring = crate::crypto::Keyring::new(&crate::crypto::MasterKey::from_bytes([7u8; 32]));
+        {
+            let conn = open_writer(&path, Durability::Normal).unwrap();
+            conn.execute_batch(
+                "ALTER TABLE events DROP COLUMN request_method; ALTER TABLE events DROP COLUMN request_path;
+                 ALTER TABLE events DROP COLUMN ip_address; ALTER TABLE audit_log DROP COLUMN request_method;
+                 ALTER TABLE audit_log DROP COLUMN request_path; ALTER TABLE audit_log DROP COLUMN ip_address;
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        }
+        let conn = open_writer(&path, Durability::Normal).unwrap();
+        let mut chain = ChainHead::load(&conn).unwrap();
+        let meta = |origin| EventMeta {
+            actor: "cli".into(),
+            environment: "live".into(),
+            request_id: None,
+            recorded_at: "2026-01-01T00:00:00.000Z".into(),
+            origin,
+        };
+        append(
+            &conn,
+            &mut chain,
+            &keyring,
+            &meta(None),
+            "s",
+            0,
+            vec![NewEvent::new("TestHappened", serde_json::json!({}))],
+        )
+        .unwrap();
+        let origin = crate::store::events::RequestOrigin {
+            method: "POST".into(),
+            path: "/api/v1/identities".into(),
+            ip: Some("203.0.113.7".into()),
+        };
+        append(
+            &conn,
+            &mut chain,
+            &keyring,
+            &meta(Some(origin)),
+            "s",
+            1,
+            vec![NewEvent::new("TestHappened", serde_json::json!({}))],
+        )
+        .unwrap();
+        assert_eq!(verify_chain(&conn, &keyring), Ok(2));
+        let (method, ip): (Option<String>, Option<String>) = conn
+            .query_row("SELECT request_method, ip_address FROM events WHERE seq = 2", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((method.as_deref(), ip.as_deref()), (Some("POST"), Some("203.0.113.7")));
+        let audit_columns: i64 = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('audit_log') WHERE name LIKE 'request_%' OR name = 'ip_address'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(audit_columns, 3);
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
     }

@@ -462,6 +462,8 @@ fn load_events(conn: &Connection, after: i64, limit: i64) -> AppResult<Vec<Store
             actor: r.get(8)?,
             environment: r.get(9)?,
             request_id: r.get(10)?,
+            // Deliveries do not carry the request behind an event.
+            origin: None,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)

@@ -47,8 +47,16 @@ async fn the_audit_log_filters_and_pages_newest_first() {
         assert!(e["actor"].as_str().is_some_and(|a| !a.is_empty()), "{e}");
         assert!(e["created_at"].is_string() && e["resource_type"].is_string() && e["metadata"].is_object(), "{e}");
     }
-    let key_actor = data.iter().find(|e| e["type"] == "identity.created").expect("identity.created")["actor"].clone();
+    let created_row = data.iter().find(|e| e["type"] == "identity.created").expect("identity.created");
+    let key_actor = created_row["actor"].clone();
     assert!(key_actor.as_str().unwrap().starts_with("api_key:key_"), "{key_actor}");
+    // The request behind a change made with a key: method, path without its query, the caller's address.
+    assert_eq!(created_row["request_method"], "POST", "{created_row}");
+    assert_eq!(created_row["request_path"], "/api/v1/identities", "{created_row}");
+    assert_eq!(created_row["ip_address"], "127.0.0.1", "{created_row}");
+    let by_address = list(&app, "?q=127.0.0.1&limit=100").await;
+    assert!(items(&by_address).iter().any(|e| e["id"] == created_row["id"]), "q covers the address: {by_address}");
+    assert!(items(&by_address).iter().all(|e| e["ip_address"] == "127.0.0.1"), "{by_address}");
 
     // action, resource_type, resource_id
     let created = list(&app, "?action=identity.created").await;

@@ -151,12 +151,11 @@ async fn a_stuck_session_resumed_by_the_sweeper_asks_the_configured_provider() {
         assert_eq!(r.status, 201, "{}", r.body);
     }
     // The session enters `processing` and the server stops before processing it (as a restart would).
-    let meta = idv::commands::CommandMeta {
-        actor: "test".into(),
-        environment: "live".into(),
-        request_id: None,
-        now: idv::clock::format(idv::clock::Clock::now(clock.as_ref())),
-    };
+    let meta = idv::commands::CommandMeta::untraced(
+        "test",
+        "live",
+        idv::clock::format(idv::clock::Clock::now(clock.as_ref())),
+    );
     let at = idv::commands::sessions::SessionRef::Id {
         environment: "live".into(),
         id: idv::domain::ids::SessionId::from_stored(id.clone()),

@@ -493,6 +493,7 @@ async fn a_published_graph_naming_the_list_holds_it_until_the_workflow_is_deacti
         environment: "sandbox".into(),
         request_id: None,
         recorded_at: "2026-02-01T12:00:00.000Z".into(),
+        origin: None,
     };
     let stream = wf_id.clone();
     clocked
@@ -554,12 +555,7 @@ async fn verification_matches_are_recorded_once_and_can_be_marked_false_positive
         let session_id = session_id.clone();
         let writer = clocked.writer.clone();
         async move {
-            let meta = CommandMeta {
-                actor: "system".into(),
-                environment: "sandbox".into(),
-                request_id: None,
-                now: "2026-02-01T12:00:00.000Z".into(),
-            };
+            let meta = CommandMeta::untraced("system", "sandbox", "2026-02-01T12:00:00.000Z");
             let subject: BTreeMap<String, String> =
                 [("email", "Fraud@Example.com"), ("nationality", "KP"), ("first_name", "Zed")]
                     .into_iter()

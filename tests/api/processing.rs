@@ -31,12 +31,7 @@ async fn a_decision_on_stale_evidence_is_refused_and_retried_with_fresh_evidence
     let path = format!("/sessions/{id}/documents");
     let r = app.upload(&path, Some(&key), &[("document_type", "id_front")], Some(("image/png", &png(9)))).await;
     assert_eq!(r.status, 201, "{}", r.body);
-    let meta = CommandMeta {
-        actor: "test".into(),
-        environment: "live".into(),
-        request_id: None,
-        now: idv::clock::format(idv::clock::Clock::now(clock.as_ref())),
-    };
+    let meta = CommandMeta::untraced("test", "live", idv::clock::format(idv::clock::Clock::now(clock.as_ref())));
     // Submitted without starting the background task, so the test drives processing itself.
     let at = SessionRef::Id { environment: "live".into(), id: SessionId::from_stored(id.clone()) };
     sessions::submit(&clocked.writer, meta.clone(), at).await.unwrap();

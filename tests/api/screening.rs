@@ -551,12 +551,8 @@ async fn a_session_screening_is_recorded_as_a_check_and_sets_the_identity_status
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-    let meta = idv::commands::CommandMeta {
-        actor: "system".into(),
-        environment: "live".into(),
-        request_id: None,
-        now: idv::clock::format(time::OffsetDateTime::now_utc()),
-    };
+    let meta =
+        idv::commands::CommandMeta::untraced("system", "live", idv::clock::format(time::OffsetDateTime::now_utc()));
     let id = identity_id.clone();
     let (check_id, result) = clocked
         .writer

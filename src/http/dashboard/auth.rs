@@ -78,6 +78,7 @@ impl Reviewer {
             environment: self.environment.into(),
             request_id: request_id(req),
             now,
+            origin: Some(crate::http::reply::org_origin(req)),
         }
     }
 }
@@ -237,6 +238,7 @@ async fn login(
         environment: "live".into(),
         request_id: request_id(&req),
         now: state.now(),
+        origin: Some(crate::http::reply::org_origin(&req)),
     };
     let attempt = LoginAttempt { email: form.email, password: Zeroizing::new(form.password), totp: form.totp };
     match cmd::login(&state.writer, &state.read, state.keyring.clone(), meta, attempt).await? {

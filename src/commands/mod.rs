@@ -20,7 +20,9 @@ pub mod workflows;
 pub mod writer;
 
 use crate::domain::Ctx;
-use crate::store::events::{EventMeta, RequestOrigin};
+use crate::store::events::EventMeta;
+/// The request behind a command, recorded on its events (defined with the event row it is hashed into).
+pub use crate::store::events::RequestOrigin;
 
 /// Who is acting, where, when: built by the HTTP layer from the authenticated key and the clock.
 #[derive(Debug, Clone)]

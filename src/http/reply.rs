@@ -3,9 +3,9 @@
 
 use super::inflect::{self, Inflection};
 use crate::commands::CommandMeta;
+use crate::commands::RequestOrigin;
 use crate::error::AppError;
 use crate::queries::api_keys::KeyRecord;
-use crate::store::events::RequestOrigin;
 use actix_web::body::BoxBody;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;

@@ -356,6 +356,17 @@ pub async fn set_tags(writer: &Writer, meta: CommandMeta, id: SessionId, change:
         .await
 }
 
+/// Records that the session's data is being exported (DSAR), before it leaves: the export is audited.
+pub async fn record_export(writer: &Writer, meta: CommandMeta, id: SessionId) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let s = require(w.conn, &meta.environment, id.as_str())?;
+            emit(w, &meta, &s, vec![SessionEvent::Exported])?;
+            Ok(s.id)
+        })
+        .await
+}
+
 pub enum TagChange {
     Add(Tag),
     Remove(Tag),

@@ -317,6 +317,8 @@ pub enum SessionEvent {
     RetentionExpired(Redacted),
     SensitiveExpired(SensitiveExpired),
     IdentityChanged(IdentityChanged),
+    /// The session's data left through a DSAR export (audited as `api.session.export`).
+    Exported,
 }
 
 impl SessionEvent {
@@ -346,6 +348,7 @@ impl SessionEvent {
             E::RetentionExpired(_) => "SessionRetentionExpired",
             E::SensitiveExpired(_) => "SessionSensitiveExpired",
             E::IdentityChanged(_) => "SessionIdentityChanged",
+            E::Exported => "SessionExported",
         }
     }
 
@@ -370,6 +373,7 @@ impl SessionEvent {
             E::Redacted(e) | E::RetentionExpired(e) => serde_json::to_value(e),
             E::SensitiveExpired(e) => serde_json::to_value(e),
             E::IdentityChanged(e) => serde_json::to_value(e),
+            E::Exported => Ok(Value::Object(serde_json::Map::new())),
         };
         value.unwrap_or(Value::Null)
     }
@@ -401,6 +405,7 @@ impl SessionEvent {
             "SessionRetentionExpired" => E::RetentionExpired(serde_json::from_value(p)?),
             "SessionSensitiveExpired" => E::SensitiveExpired(serde_json::from_value(p)?),
             "SessionIdentityChanged" => E::IdentityChanged(serde_json::from_value(p)?),
+            "SessionExported" => E::Exported,
             _ => return Ok(None),
         }))
     }

@@ -905,10 +905,12 @@ async fn bulk_redact(state: web::Data<AppState>, p: Principal, body: ApiBody<Bul
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:read", &[])?;
+    // The export itself is audited (api.session.export) before the data leaves.
+    let id = cmd::record_export(&state.writer, p.meta(state.now()), path.into_inner()).await?;
     let now = state.clock.now().unix_timestamp();
     let (keyring, env) = (state.keyring.clone(), p.env());
     let base = base_url(&state);
-    Ok(Reply::ok(state.read(move |c| q::export(c, &keyring, &env, path.as_str(), &base, now)).await?))
+    Ok(Reply::ok(state.read(move |c| q::export(c, &keyring, &env, &id, &base, now)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/sessions", tag = "Sessions",

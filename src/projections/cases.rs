@@ -169,6 +169,9 @@ pub fn action_of(event_type: &str, payload: &Value) -> (String, String) {
         },
         "CaseDecided" if payload["recommendation"] == json!(true) => "recommended".to_string(),
         "CaseDecided" => payload["decision"].as_str().unwrap_or("decided").to_string(),
+        // Exports carry the spec's audited action names (§1.16).
+        "IdentityExported" => return (resource.to_string(), "api.identity.export".into()),
+        "SessionExported" => return (resource.to_string(), "api.session.export".into()),
         _ => snake(rest),
     };
     (resource.to_string(), format!("{resource}.{verb}"))

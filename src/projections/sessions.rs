@@ -213,6 +213,11 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 params![at, id],
             )?;
         }
+        // An export reads the session: only its position in the stream moves, not `updated_at`.
+        E::Exported => {
+            conn.execute("UPDATE sessions SET stream_seq = ?1 WHERE id = ?2", params![event.stream_seq, id])?;
+            return audit(conn, event, &decoded);
+        }
     }
     conn.execute(
         "UPDATE sessions SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3",
@@ -263,6 +268,7 @@ fn audit(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> AppR
         E::RetentionExpired(_) => ("session.retention-expired", json!({})),
         E::SensitiveExpired(e) => ("session.sensitive_data_expired", json!({ "reason": e.reason })),
         E::IdentityChanged(_) => ("session.identity_changed", json!({})),
+        E::Exported => ("api.session.export", json!({})),
     };
     conn.prepare_cached(
         "INSERT INTO session_audit (event_seq, event_id, session_id, environment, action, actor, metadata, recorded_at)

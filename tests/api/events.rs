@@ -138,3 +138,39 @@ async fn a_key_sees_its_own_environment_only() {
     assert_error(&app.get(&format!("/events/{id}")).await, 404);
     assert_eq!(app.live_get(&format!("/events/{id}")).await.status, 200);
 }
+
+#[actix_web::test]
+async fn exports_are_audited_under_the_specs_action_names_with_their_request() {
+    let app = spawn_app().await;
+    let identity = seed(&app).await;
+    let session = app.post("/sessions", json!({"external_ref": "audit_export"})).await;
+    assert_eq!(session.status, 201, "{}", session.body);
+    let session_id = session.body["id"].as_str().unwrap().to_string();
+    let before = app.get(&format!("/sessions/{session_id}")).await.body["updated_at"].clone();
+
+    assert_eq!(app.get(&format!("/identities/{identity}/export")).await.status, 200);
+    assert_eq!(app.get(&format!("/sessions/{session_id}/export?format=json")).await.status, 200);
+
+    let identity_exports = list(&app, "?action=api.identity.export").await;
+    let row = &items(&identity_exports)[0];
+    assert_eq!(row["resource_id"], identity.as_str(), "{row}");
+    assert_eq!(row["request_method"], "GET", "{row}");
+    assert_eq!(row["request_path"], format!("/api/v1/identities/{identity}/export"), "no query string: {row}");
+    assert!(row["actor"].as_str().unwrap().starts_with("api_key:"), "{row}");
+
+    let session_exports = list(&app, "?action=api.session.export").await;
+    assert_eq!(items(&session_exports).len(), 1, "{session_exports}");
+    let row = &items(&session_exports)[0];
+    assert_eq!(
+        (row["resource_type"].as_str(), row["resource_id"].as_str()),
+        (Some("session"), Some(session_id.as_str()))
+    );
+    assert_eq!(row["request_path"], format!("/api/v1/sessions/{session_id}/export"), "no query string: {row}");
+    // Exporting reads the session; it does not change it.
+    assert_eq!(app.get(&format!("/sessions/{session_id}")).await.body["updated_at"], before);
+    let audit = app.get(&format!("/sessions/{session_id}/events")).await;
+    assert!(audit.body.to_string().contains("api.session.export"), "{}", audit.body);
+    // An unknown session is 404 and records nothing.
+    assert_eq!(app.get("/sessions/ses_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C/export").await.status, 404);
+    assert_eq!(items(&list(&app, "?action=api.session.export").await).len(), 1);
+}

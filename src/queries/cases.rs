@@ -251,11 +251,12 @@ pub fn list(
     }
     if let Some(q) = &f.q {
         conds.push(
-            "(c.id LIKE ? OR c.session_id LIKE ? OR c.identity_id LIKE ? OR s.external_ref LIKE ?
-              OR c.assigned_to LIKE ? OR c.tags LIKE ?)"
+            "(c.id LIKE ? ESCAPE '\\' OR c.session_id LIKE ? ESCAPE '\\' OR c.identity_id LIKE ? ESCAPE '\\'
+              OR s.external_ref LIKE ? ESCAPE '\\' OR c.assigned_to LIKE ? ESCAPE '\\' OR c.tags LIKE ? ESCAPE '\\')"
                 .into(),
         );
-        let like = format!("%{}%", q.replace('%', "").replace('_', "\\_"));
+        // The text matches literally: LIKE's wildcards in it are escaped.
+        let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         for _ in 0..6 {
             args.push(Sql::Text(like.clone()));
         }

@@ -364,3 +364,43 @@ async fn overriding_the_check_that_sent_a_session_to_review_approves_it() {
     // A decided case takes no more overrides.
     assert_error(&app.post(&path("watchlist_screening"), json!({"reviewer_id": rev_a, "reason": "x"})).await, 409);
 }
+
+#[actix_web::test]
+async fn search_finds_cases_by_text_and_tab_and_the_cases_api_needs_a_key_and_its_scopes() {
+    let app = spawn_app().await;
+    let (rita, _) = reviewers(&app).await;
+    let (session_a, case_a) = reviewed_session(&app, "search_alpha").await;
+    let (_, case_b) = reviewed_session(&app, "search_beta").await;
+    let r = app.post(&format!("/cases/{case_b}/claim"), json!({"reviewer_id": rita})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let ids = |v: &Value| -> Vec<String> {
+        v["data"].as_array().expect("data").iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    };
+    // GET and POST search: free text over ids and external_ref, and the tabs.
+    let by_ref = app.get("/cases/search?q=search_alpha").await;
+    assert_eq!(by_ref.status, 200, "{}", by_ref.body);
+    assert_eq!(ids(&by_ref.body), vec![case_a.clone()]);
+    let by_session = app.post("/cases/search", json!({"q": session_a})).await;
+    assert_eq!(by_session.status, 200, "{}", by_session.body);
+    assert_eq!(ids(&by_session.body), vec![case_a.clone()]);
+    let mine = app.post("/cases/search", json!({"tab": "mine", "reviewer_id": rita})).await;
+    assert_eq!(ids(&mine.body), vec![case_b.clone()], "{}", mine.body);
+    let unassigned = app.get("/cases/search?tab=unassigned").await;
+    assert_eq!(ids(&unassigned.body), vec![case_a.clone()], "{}", unassigned.body);
+    assert!(ids(&app.get("/cases/search?q=nothing_like_this").await.body).is_empty());
+    assert_error(&app.post("/cases/search", json!({"tab": "someone_elses"})).await, 422);
+
+    // No key: 401. A key that may read cases may not decide them; one without cases:read sees nothing.
+    assert_error(&app.send("GET", "/cases", None, &[], None).await, 401);
+    assert_error(&app.send("POST", "/cases/next", None, &[], Some(&json!({"reviewer_id": rita}))).await, 401);
+    let reader = app.key_with_scopes(&["cases:read"]).await;
+    assert_eq!(app.send("GET", &format!("/cases/{case_a}"), Some(&reader), &[], None).await.status, 200);
+    let approve = json!({"reviewer_id": rita});
+    let refused = app.send("POST", &format!("/cases/{case_a}/approve"), Some(&reader), &[], Some(&approve)).await;
+    assert_eq!(assert_error(&refused, 403), "insufficient_scope", "{}", refused.body);
+    let other = app.key_with_scopes(&["identities:read"]).await;
+    assert_error(&app.send("GET", "/cases", Some(&other), &[], None).await, 403);
+    // Nothing changed on the refused case.
+    assert_eq!(app.get(&format!("/cases/{case_a}")).await.body["status"], "open");
+}

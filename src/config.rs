@@ -31,6 +31,9 @@ pub struct Config {
     /// Commands that may wait for the writer; past that, writes are refused with 503 and Retry-After
     /// instead of queueing without bound.
     pub writer_queue_capacity: usize,
+    /// On first start (no API key yet), also create a dashboard admin with a generated password
+    /// (`idv serve` turns this on; embedded and test servers leave it off).
+    pub bootstrap_admin: bool,
 }
 
 impl Config {
@@ -51,6 +54,7 @@ impl Config {
             webhook_poll_interval: Some(std::time::Duration::from_secs(1)),
             face_provider_url: None,
             writer_queue_capacity: 8192,
+            bootstrap_admin: false,
         }
     }
 

@@ -225,6 +225,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             cfg.rate_limit_rpm = rate_limit_rpm;
             cfg.workers = workers;
             cfg.public_url = public_url;
+            cfg.bootstrap_admin = true;
             let data_dir = cfg.data_dir.clone();
             let app = Application::build(cfg).await.map_err(|e| e.to_string())?;
             println!("idv listening on {}  (API base: {}/api/v1)", app.base_url, app.base_url);
@@ -239,6 +240,15 @@ async fn run(cli: Cli) -> Result<(), String> {
                 println!("Try:  curl -H 'X-API-Key: <sandbox key>' {}/api/v1/identities", app.base_url);
                 println!("API reference: {}/docs", app.base_url);
                 println!("More keys: idv keys create --data-dir {} --environment sandbox|live", data_dir.display());
+            }
+            if let Some(admin) = &app.first_admin {
+                println!();
+                println!("Reviewer dashboard: {}/dashboard", app.base_url);
+                println!(
+                    "  admin login: {}  password: {}  (shown once; add reviewers on the Admin page)",
+                    admin.email,
+                    admin.password.as_str()
+                );
             }
             app.run().await.map_err(|e| e.to_string())
         }

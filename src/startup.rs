@@ -117,10 +117,37 @@ pub async fn bootstrap_keys(writer: &Writer, read: &ReadPool, now: String) -> Ap
     Ok(out)
 }
 
+/// The first dashboard user: an admin who can then create the reviewers on the admin page.
+pub struct FirstAdmin {
+    pub email: String,
+    pub password: zeroize::Zeroizing<String>,
+}
+
+/// The email of the admin made on first start.
+pub const FIRST_ADMIN_EMAIL: &str = "admin@idv.local";
+
+async fn bootstrap_admin(writer: &Writer, keyring: Arc<crate::crypto::Keyring>, now: String) -> AppResult<FirstAdmin> {
+    let invalid = |e: crate::error::FieldError| AppError::Internal(format!("first admin: {}: {}", e.field, e.message));
+    let input = crate::commands::users::CreateUser {
+        email: crate::domain::values::Email::parse("email", FIRST_ADMIN_EMAIL).map_err(invalid)?,
+        name: crate::domain::values::PersonName::parse("name", "Administrator").map_err(invalid)?,
+        role: crate::domain::user::Role::Admin,
+        password: None,
+    };
+    let user =
+        crate::commands::users::create(writer, keyring, CommandMeta::untraced("system", "live", now), input).await?;
+    let password = user
+        .generated_password
+        .ok_or_else(|| AppError::Internal("the first admin was created without a generated password".into()))?;
+    Ok(FirstAdmin { email: FIRST_ADMIN_EMAIL.into(), password })
+}
+
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     pub first_keys: Vec<NewSecret>,
+    /// The dashboard admin made on first start (`Config::bootstrap_admin`): email and generated password.
+    pub first_admin: Option<FirstAdmin>,
     pub base_url: String,
     /// The server's own writer and read pool, so tests can drive `sweeper::run_once` against it.
     pub writer: Writer,
@@ -139,6 +166,11 @@ impl Application {
     pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> AppResult<Self> {
         let core = open_core(&config)?;
         let first_keys = bootstrap_keys(&core.writer, &core.read, crate::clock::format(clock.now())).await?;
+        let first_admin = if config.bootstrap_admin && !first_keys.is_empty() {
+            Some(bootstrap_admin(&core.writer, core.keyring.clone(), crate::clock::format(clock.now())).await?)
+        } else {
+            None
+        };
         crate::commands::workflows::ensure_defaults(&core.writer, crate::clock::format(clock.now())).await?;
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| AppError::Unavailable(format!("cannot listen on {}: {e}", config.bind)))?;
@@ -195,7 +227,7 @@ impl Application {
             config,
         });
         let server = http::server(state, listener, workers)?;
-        Ok(Application { port, server, first_keys, base_url, writer, read, webhooks, processing })
+        Ok(Application { port, server, first_keys, first_admin, base_url, writer, read, webhooks, processing })
     }
 
     pub fn port(&self) -> u16 {

@@ -342,3 +342,41 @@ async fn user_pii_and_passwords_stay_sealed_and_replay_rebuilds_the_user_views()
         .unwrap();
     assert_eq!(sessions, 1);
 }
+
+#[actix_web::test]
+async fn the_first_start_of_a_served_instance_makes_one_admin_who_can_sign_in() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = idv::config::Config::new(data_dir.path().to_path_buf());
+    config.bind = "127.0.0.1:0".into();
+    config.workers = 1;
+    config.bootstrap_admin = true;
+    let first = idv::startup::Application::build(config).await.expect("app builds");
+    let admin = first.first_admin.as_ref().expect("an admin on first start");
+    assert_eq!(admin.email, idv::startup::FIRST_ADMIN_EMAIL);
+    let password = admin.password.to_string();
+    assert!(password.len() >= 16, "a generated password");
+    let base = format!("http://127.0.0.1:{}", first.port());
+    let (sandbox_key, live_key) = (first.first_keys[0].secret.clone(), first.first_keys[1].secret.clone());
+    let server = first.into_server();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
+    let app = TestApp { base, sandbox_key, live_key, data_dir, client };
+
+    let signed_in = login(&app, idv::startup::FIRST_ADMIN_EMAIL, &password, None).await;
+    let cookie = session_cookie(&signed_in);
+    let account = request(&app, "GET", "/dashboard/account", &cookie, None, &[]).await;
+    assert_eq!(account.status, 200);
+    assert!(account.text.contains("<code>admin</code>"), "{}", account.text);
+    let users = app.live_get("/users").await;
+    assert_eq!(users.body["data"].as_array().map(Vec::len), Some(1), "{}", users.body);
+    assert!(!std::fs::read(app.db_path()).unwrap().windows(password.len()).any(|w| w == password.as_bytes()));
+    handle.stop(true).await;
+
+    // A second start of the same database makes no other admin and prints no password.
+    let mut again = idv::config::Config::new(app.data_dir.path().to_path_buf());
+    again.bind = "127.0.0.1:0".into();
+    again.bootstrap_admin = true;
+    let second = idv::startup::Application::build(again).await.expect("app builds again");
+    assert!(second.first_admin.is_none() && second.first_keys.is_empty());
+}

@@ -14,7 +14,7 @@ use crate::domain::case::{self as dom, CaseCommand, CaseDecision, CaseEvent, Cas
 use crate::domain::identity::{self as idom, IdentityCommand};
 use crate::domain::ids::{self, OrgUserId};
 use crate::domain::session::{self as sdom, Outcome, Verdict};
-use crate::domain::user::UserStatus;
+use crate::domain::user::{Role, UserStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::events::NewEvent;
 use base64::Engine as _;
@@ -26,14 +26,14 @@ const B64: base64::engine::general_purpose::GeneralPurpose = base64::engine::gen
 
 /// Whether `reviewer` exists and may review cases: an active org user (any role reviews; org users belong
 /// to the installation, so both environments share them). An unknown id is a 404 like any missing
-/// referenced object; a disabled account is a 409.
-pub fn ensure_reviewer(conn: &Connection, _environment: &str, reviewer: &OrgUserId) -> AppResult<()> {
+/// referenced object; a disabled account is a 409. Returns the reviewer's role.
+pub fn ensure_reviewer(conn: &Connection, _environment: &str, reviewer: &OrgUserId) -> AppResult<Role> {
     match crate::queries::users::state(conn, reviewer.as_str())? {
         None => Err(AppError::NotFound("Reviewer not found.".into())),
         Some(user) if user.status == UserStatus::Disabled => {
             Err(AppError::Conflict("The reviewer's account is disabled.".into()))
         }
-        Some(_) => Ok(()),
+        Some(user) => Ok(user.role),
     }
 }
 
@@ -185,15 +185,16 @@ fn run(
 pub async fn simple(writer: &Writer, meta: CommandMeta, id: String, command: CaseCommand) -> AppResult<String> {
     writer
         .execute(move |w| {
-            require(w.conn, &meta.environment, &id)?;
+            let case = require(w.conn, &meta.environment, &id)?;
             let command = seal_command(w, &id, command)?;
             if let CaseCommand::Claim { reviewer_id, .. } | CaseCommand::Assign { reviewer_id } = &command {
-                ensure_reviewer(
+                let role = ensure_reviewer(
                     w.conn,
                     &meta.environment,
                     &OrgUserId::parse("reviewer_id", reviewer_id)
                         .map_err(|e| AppError::validation(&e.field, e.message))?,
                 )?;
+                dom::ensure_may_handle(case.state.status, role)?;
             }
             run(w, &meta, &id, command)?;
             Ok(id)
@@ -280,8 +281,8 @@ pub async fn decide(writer: &Writer, meta: CommandMeta, id: String, input: Decid
 }
 
 fn decide_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, id: &str, input: DecideInput) -> AppResult<()> {
-    ensure_reviewer(w.conn, &meta.environment, &input.reviewer)?;
-    require(w.conn, &meta.environment, id)?;
+    let role = ensure_reviewer(w.conn, &meta.environment, &input.reviewer)?;
+    dom::ensure_may_handle(require(w.conn, &meta.environment, id)?.state.status, role)?;
     let dual_review = crate::store::shared_reads::retention(w.conn, &meta.environment)?.dual_review;
     let command = CaseCommand::Decide {
         decision: input.decision,
@@ -368,8 +369,9 @@ pub async fn override_check(
 ) -> AppResult<String> {
     writer
         .execute(move |w| {
-            ensure_reviewer(w.conn, &meta.environment, &reviewer)?;
+            let role = ensure_reviewer(w.conn, &meta.environment, &reviewer)?;
             let case = require(w.conn, &meta.environment, &id)?;
+            dom::ensure_may_handle(case.state.status, role)?;
             let session = case.session_id.clone().ok_or_else(|| AppError::not_found("Check"))?;
             let (result_json, overrides): (Option<String>, String) = w.conn.query_row(
                 "SELECT s.result_json, c.overrides FROM cases c JOIN sessions s ON s.id = ?1 WHERE c.id = ?2",
@@ -426,8 +428,9 @@ pub async fn correct_pii(
 ) -> AppResult<String> {
     writer
         .execute(move |w| {
-            ensure_reviewer(w.conn, &meta.environment, &reviewer)?;
+            let role = ensure_reviewer(w.conn, &meta.environment, &reviewer)?;
             let case = require(w.conn, &meta.environment, &id)?;
+            dom::ensure_may_handle(case.state.status, role)?;
             if case.state.status.is_final() {
                 return Err(AppError::Conflict("A decided case's data can no longer be corrected.".into()));
             }

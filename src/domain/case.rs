@@ -3,6 +3,7 @@
 //! `decide`. Free text (notes, reasons) arrives sealed (opaque strings); reviewer ids arrive validated.
 //! Must not seal, read the database, the clock or make ids.
 
+use super::user::Role;
 use super::vocabulary::vocabulary;
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
@@ -242,6 +243,17 @@ pub enum CaseCommand {
 
 fn refuse(status: CaseStatus, what: &str) -> AppError {
     AppError::Conflict(format!("Cannot {what} a case whose status is '{}'.", status.as_str()))
+}
+
+/// Whether a reviewer of `role` may claim, decide, correct or override a case in `status`: an escalated
+/// case is for a senior reviewer or an admin (409 for a reviewer, like the other who-may-act rules).
+pub fn ensure_may_handle(status: CaseStatus, role: Role) -> Result<(), AppError> {
+    if status == CaseStatus::Escalated && !role.at_least(Role::SeniorReviewer) {
+        return Err(AppError::Conflict(
+            "This case was escalated: a senior reviewer or an admin must handle it.".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The events that follow `command` on a case in `state` (None: no case yet). Pure.

@@ -6,11 +6,13 @@ use idv::clock::ManualClock;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Two active reviewers (org users), created through the admin API.
+/// Two active reviewers (org users), created through the admin API: a reviewer and a senior reviewer.
 async fn reviewers(app: &TestApp) -> (String, String) {
     let mut ids = Vec::new();
-    for (email, name) in [("rita@example.test", "Rita Reviewer"), ("sam@example.test", "Sam Senior")] {
-        let r = app.post("/users", json!({"email": email, "name": name, "role": "reviewer"})).await;
+    for (email, name, role) in
+        [("rita@example.test", "Rita Reviewer", "reviewer"), ("sam@example.test", "Sam Senior", "senior_reviewer")]
+    {
+        let r = app.post("/users", json!({"email": email, "name": name, "role": role})).await;
         assert_eq!(r.status, 201, "{}", r.body);
         ids.push(r.body["id"].as_str().unwrap().to_string());
     }
@@ -403,4 +405,35 @@ async fn search_finds_cases_by_text_and_tab_and_the_cases_api_needs_a_key_and_it
     assert_error(&app.send("GET", "/cases", Some(&other), &[], None).await, 403);
     // Nothing changed on the refused case.
     assert_eq!(app.get(&format!("/cases/{case_a}")).await.body["status"], "open");
+}
+
+#[actix_web::test]
+async fn an_escalated_case_is_handled_by_a_senior_reviewer_only() {
+    let app = spawn_app().await;
+    let (rita, sam) = reviewers(&app).await;
+    let (session, case) = reviewed_session(&app, "escalated_1").await;
+    let r = app.post(&format!("/cases/{case}/claim"), json!({"reviewer_id": rita})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.post(&format!("/cases/{case}/escalate"), json!({"reason": "possible match on a list"})).await;
+    assert_eq!(r.body["status"], "escalated", "{}", r.body);
+
+    // The reviewer who escalated it can neither decide it nor take it back.
+    let refused = app.post(&format!("/cases/{case}/approve"), json!({"reviewer_id": rita})).await;
+    assert_error(&refused, 409);
+    assert!(refused.body["detail"].as_str().unwrap().contains("senior"), "{}", refused.body);
+    let fix = json!({"reviewer_id": rita, "fields": {"last_name": "Other"}});
+    assert_error(
+        &app.send("PUT", &format!("/cases/{case}/result/pii"), Some(&app.sandbox_key), &[], Some(&fix)).await,
+        409,
+    );
+    assert_eq!(app.get(&format!("/cases/{case}")).await.body["status"], "escalated");
+
+    // Escalating released the claim; a senior reviewer takes it over and decides; the session completes.
+    assert!(app.get(&format!("/cases/{case}")).await.body["assigned_to"].is_null());
+    assert_error(&app.post(&format!("/cases/{case}/claim"), json!({"reviewer_id": rita})).await, 409);
+    let r = app.post(&format!("/cases/{case}/claim"), json!({"reviewer_id": sam})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.post(&format!("/cases/{case}/reject"), json!({"reviewer_id": sam, "rejection_reason": "listed"})).await;
+    assert_eq!(r.body["status"], "rejected", "{}", r.body);
+    assert_eq!(app.get(&format!("/sessions/{session}")).await.body["status"], "completed");
 }

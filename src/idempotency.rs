@@ -35,6 +35,12 @@ pub struct Idempotency {
     in_flight: Arc<Mutex<HashMap<String, watch::Receiver<()>>>>,
 }
 
+/// Whether this request holds the key or waits for the twin that does.
+enum Turn {
+    Wait(watch::Receiver<()>),
+    Mine(InFlightGuard),
+}
+
 pub struct InFlightGuard {
     scope: String,
     fingerprint: [u8; 32],
@@ -116,32 +122,35 @@ impl Idempotency {
         }
         let scope = format!("{environment}|{key_id}|{idem_key}");
         loop {
-            if let Some((stored_fp, response)) = self.stored(environment, key_id, idem_key, now_unix).await? {
-                if stored_fp != fp {
-                    return Err(AppError::IdempotencyMismatch);
-                }
-                return Ok(Claim::Replay(response));
-            }
-            let waiting = {
+            // Take the key first, then look for a stored response: a twin that finished in between has
+            // stored its response before releasing the key, so it is found here, never run twice.
+            let turn = {
                 let mut map =
                     self.in_flight.lock().map_err(|_| AppError::Internal("idempotency registry poisoned".into()))?;
                 match map.get(&scope) {
-                    Some(rx) => Some(rx.clone()),
+                    Some(rx) => Turn::Wait(rx.clone()),
                     None => {
                         let (tx, rx) = watch::channel(());
                         map.insert(scope.clone(), rx);
-                        return Ok(Claim::Run(InFlightGuard {
-                            scope,
+                        Turn::Mine(InFlightGuard {
+                            scope: scope.clone(),
                             fingerprint: fp,
                             registry: self.in_flight.clone(),
                             _sender: tx,
-                        }));
+                        })
                     }
                 }
             };
-            if let Some(mut rx) = waiting {
-                // Resolves when the first request's guard is dropped (its sender goes away).
-                while rx.changed().await.is_ok() {}
+            match turn {
+                // Resolves when the running twin's guard is dropped (its sender goes away).
+                Turn::Wait(mut rx) => while rx.changed().await.is_ok() {},
+                Turn::Mine(guard) => {
+                    return match self.stored(environment, key_id, idem_key, now_unix).await? {
+                        Some((stored_fp, _)) if stored_fp != fp => Err(AppError::IdempotencyMismatch),
+                        Some((_, response)) => Ok(Claim::Replay(response)),
+                        None => Ok(Claim::Run(guard)),
+                    };
+                }
             }
         }
     }

@@ -138,6 +138,7 @@ const RESOURCES: &[(&str, &str)] = &[
     ("Watchlist", "watchlist"),
     ("Check", "check"),
     ("Case", "case"),
+    ("OrgUser", "org_user"),
 ];
 
 fn snake(text: &str) -> String {
@@ -239,6 +240,24 @@ pub fn audit(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_event_type_names_its_resource() {
+        let fixture = include_str!("../../fixtures/events/golden-aggregates-v1.jsonl");
+        let mut types: Vec<String> = fixture
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|e| e["event_type"].as_str().map(str::to_string))
+            .collect();
+        types.extend(["OrgUserCreated", "OrgUserLoggedIn", "SessionExported"].map(String::from));
+        assert!(types.len() > 20, "{types:?}");
+        for t in types {
+            let (resource, action) = action_of(&t, &json!({}));
+            assert_ne!(resource, "event", "{t} has no resource in RESOURCES");
+            assert!(!action.starts_with("event."), "{t}: {action}");
+        }
+        assert_eq!(action_of("OrgUserLoggedIn", &json!({})).1, "org_user.logged_in");
+    }
 
     #[test]
     fn event_types_map_to_dotted_actions() {

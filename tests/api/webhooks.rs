@@ -1156,7 +1156,8 @@ async fn case_decisions_send_the_case_session_and_identity_webhooks() {
     let (wh, _dir) = start(|_| {}).await;
     let app = &wh.app;
     create_endpoint(app, json!({"url": receiver.url("/hooks"), "label": "all"})).await;
-    let reviewer = app.post("/users", json!({"email": "rita@example.test", "name": "Rita", "role": "reviewer"})).await;
+    let reviewer =
+        app.post("/users", json!({"email": "rita@example.test", "name": "Rita", "role": "senior_reviewer"})).await;
     assert_eq!(reviewer.status, 201, "{}", reviewer.body);
     let reviewer = id_of(&reviewer.body);
     let mut cases = Vec::new();

@@ -162,7 +162,7 @@ fn users_table(reviewer: &Reviewer, users: &[OrgUserView], csrf: &str) -> String
             };
             format!(
                 "<tr data-user=\"{email}\"><td>{name}<div class=\"muted small\">{email}</div></td><td>{role}</td>\
-                 <td>{status}</td><td>{totp}</td><td>{last}</td><td>{action}</td></tr>",
+                 <td>{status}</td><td class=\"wide\">{totp}</td><td class=\"wide\">{last}</td><td>{action}</td></tr>",
                 name = escape(&u.name),
                 email = escape(&u.email),
                 status = badge(u.status.as_str()),
@@ -173,7 +173,7 @@ fn users_table(reviewer: &Reviewer, users: &[OrgUserView], csrf: &str) -> String
         .collect();
     format!(
         "<div class=\"table-wrap\"><table class=\"users\"><thead><tr><th scope=\"col\">User</th><th scope=\"col\">Role</th>\
-         <th scope=\"col\">Status</th><th scope=\"col\">TOTP</th><th scope=\"col\">Last sign-in</th><th scope=\"col\"></th></tr></thead>\
+         <th scope=\"col\">Status</th><th scope=\"col\" class=\"wide\">TOTP</th><th scope=\"col\" class=\"wide\">Last sign-in</th><th scope=\"col\"></th></tr></thead>\
          <tbody>{rows}</tbody></table></div>"
     )
 }
@@ -196,6 +196,14 @@ fn new_user_form(csrf: &str) -> String {
 
 fn key_expired(k: &ApiKeyView, now: &str) -> bool {
     !k.is_active || k.expires_at.as_deref().is_some_and(|e| e <= now)
+}
+
+/// A key's scopes; a key with every scope says so instead of listing them.
+fn scopes_of(scopes: &[String]) -> String {
+    if ALL_SCOPES.iter().all(|a| scopes.iter().any(|s| s == a)) {
+        return "<span class=\"badge\">all scopes</span>".into();
+    }
+    scopes.iter().map(|s| format!("<code>{}</code>", escape(s))).collect::<Vec<_>>().join(" ")
 }
 
 fn keys_table(keys: &[ApiKeyView], now: &str, csrf: &str) -> String {
@@ -223,7 +231,7 @@ fn keys_table(keys: &[ApiKeyView], now: &str, csrf: &str) -> String {
                 prefix = escape(&k.key_prefix),
                 env = escape(&k.environment),
                 kind = escape(&k.key_type),
-                scopes = k.scopes.iter().map(|s| format!("<code>{}</code>", escape(s))).collect::<Vec<_>>().join(" "),
+                scopes = scopes_of(&k.scopes),
                 state = if expired { badge("expired") } else { badge("active") },
                 expires = k.expires_at.as_deref().map(when).unwrap_or_else(|| opt(None)),
                 created = when(&k.created_at),

@@ -306,19 +306,27 @@ fn session_rows(sessions: &[sq::SessionView]) -> Vec<String> {
         .collect()
 }
 
-fn audit_items(entries: &[idq::AuditEntry]) -> String {
+/// The trail, newest first; entries about the identity itself do not repeat its id.
+fn audit_items(entries: &[idq::AuditEntry], identity_id: &str) -> String {
     if entries.is_empty() {
         return "<p class=\"muted empty\">No entries.</p>".into();
     }
     let items: String = entries
         .iter()
         .map(|a| {
+            let on = if a.resource_type == "identity" && a.resource_id == identity_id {
+                String::new()
+            } else {
+                format!(
+                    " <span class=\"muted\">on {}</span> <code>{}</code>",
+                    escape(&a.resource_type),
+                    escape(&a.resource_id)
+                )
+            };
             format!(
-                "<li><div class=\"line\"><strong>{action}</strong> <span class=\"muted\">on {rtype}</span> \
-                 <code>{rid}</code></div><div class=\"muted\">{when} · by <code>{actor}</code> · #{seq}</div></li>",
+                "<li><div class=\"line\"><strong>{action}</strong>{on}</div>\
+                 <div class=\"muted small\">{when} · by <code>{actor}</code> · #{seq}</div></li>",
                 action = escape(&a.action),
-                rtype = escape(&a.resource_type),
-                rid = escape(&a.resource_id),
                 when = when(&a.created_at),
                 actor = escape(&a.actor),
                 seq = a.sequence_num,
@@ -381,6 +389,11 @@ async fn identity(state: web::Data<AppState>, SignedIn(reviewer): SignedIn, path
             format!("<dl class=\"fields pii\">{known}{other}</dl>")
         }
     };
+    let name_part = |f: &str| identity.extracted_data.as_ref().and_then(|d| d.get(f)).map(String::as_str);
+    let title = match [name_part("first_name"), name_part("last_name")].into_iter().flatten().collect::<Vec<_>>() {
+        parts if parts.is_empty() => "Identity".to_string(),
+        parts => parts.join(" "),
+    };
     let tags = if identity.tags.is_empty() {
         opt(None)
     } else {
@@ -403,7 +416,7 @@ async fn identity(state: web::Data<AppState>, SignedIn(reviewer): SignedIn, path
     };
     let body = format!(
         "<p class=\"crumbs\"><a href=\"/dashboard/identities\">Identities</a> /</p>\
-         <h1 class=\"identity-title\"><code>{id}</code> {status}{flag}</h1>\
+         <h1>{title}</h1><p class=\"identity-id\"><code>{id}</code> {status}{flag}</p>\
          <div class=\"grid\"><div>\
          <section class=\"card\"><h2>Personal data</h2>{personal}</section>\
          <section class=\"card\"><h2>Sessions</h2>{sessions}{more}</section></div>\
@@ -412,6 +425,7 @@ async fn identity(state: web::Data<AppState>, SignedIn(reviewer): SignedIn, path
          <dt>Tags</dt><dd>{tags}</dd><dt>First verified</dt><dd>{first}</dd><dt>Created</dt><dd>{created}</dd>\
          <dt>Updated</dt><dd>{updated}</dd></dl></section>\
          <section class=\"card\"><h2>Audit trail</h2>{audit}</section></div></div>",
+        title = escape(&title),
         id = escape(identity.id.as_str()),
         status = badge(&identity.status),
         sessions =
@@ -422,7 +436,7 @@ async fn identity(state: web::Data<AppState>, SignedIn(reviewer): SignedIn, path
         first = identity.first_verified_at.as_deref().map(when).unwrap_or_else(|| opt(None)),
         created = when(&identity.created_at),
         updated = when(&identity.updated_at),
-        audit = audit_items(&audit.data),
+        audit = audit_items(&audit.data, identity.id.as_str()),
     );
     Ok(shell(&reviewer, Section::Identities, &format!("Identity {}", identity.id.as_str()), &body))
 }
@@ -593,11 +607,12 @@ async fn events(req: HttpRequest, state: web::Data<AppState>, SignedIn(reviewer)
         .iter()
         .map(|e| {
             format!(
-                "<tr><td>{seq}</td><td>{when}</td><td><code>{action}</code></td><td>{rtype} {resource}</td>\
+                "<tr><td>{seq}</td><td>{when}</td><td><code class=\"action\">{action}</code></td><td>{rtype} {resource}</td>\
                  <td><code class=\"actor\">{actor}</code></td></tr>",
                 seq = e.sequence_num,
                 when = when(&e.created_at),
-                action = escape(&e.kind),
+                // Break long dotted actions at their dots and underscores rather than mid-word.
+                action = escape(&e.kind).replace('.', ".<wbr>").replace('_', "_<wbr>"),
                 rtype = escape(&e.resource_type),
                 resource = resource_link(&e.resource_type, &e.resource_id),
                 actor = escape(&e.actor),

@@ -444,3 +444,32 @@ async fn the_webhook_log_lists_an_endpoints_deliveries_in_its_environment() {
     let live = request(&app, "GET", "/dashboard/webhooks", &cookie.replace("sandbox", "live"), None).await;
     assert!(!live.text.contains(&endpoint), "sandbox endpoints stay out of live");
 }
+
+#[actix_web::test]
+async fn the_identity_page_lists_its_sessions_with_links_to_their_cases() {
+    let app = spawn_app().await;
+    create_user(&app, "rita@example.com", "reviewer").await;
+    let cookie = format!("{}; vk_dashboard_env=sandbox", login(&app, "rita@example.com").await);
+    let s = app
+        .post(
+            "/sessions",
+            json!({"external_ref": "cust-case-1", "first_name": "Peregrine", "last_name": "Oakhart",
+            "date_of_birth": "1979-11-02", "email": "peregrine.oakhart@example.org"}),
+        )
+        .await;
+    assert_eq!(s.status, 201, "{}", s.body);
+    let session_id = s.body["id"].as_str().unwrap().to_string();
+    let r = app.post(&format!("/sessions/{session_id}/simulate"), json!({"action": "require-review"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let session = app.get(&format!("/sessions/{session_id}")).await.body;
+    let case_id = session["case_id"].as_str().expect("a case").to_string();
+    let identity_id = session["identity_id"].as_str().expect("an identity").to_string();
+
+    let page = request(&app, "GET", &format!("/dashboard/identities/{identity_id}"), &cookie, None).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains(&session_id), "the session is listed");
+    assert!(page.text.contains(&format!("href=\"/dashboard/cases/{case_id}\"")), "linked to its case: {}", page.text);
+    assert!(page.text.contains("<h1>Peregrine Oakhart</h1>"), "titled by the opened name");
+    let by_ref = request(&app, "GET", "/dashboard/identities/cust-case-1", &cookie, None).await;
+    assert!(by_ref.status == 200 && by_ref.text.contains(&identity_id), "an external ref opens it too");
+}

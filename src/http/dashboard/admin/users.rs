@@ -93,7 +93,7 @@ fn parse_new_user(form: &Fields) -> Result<CreateUser, AppError> {
     let email = Email::parse("email", form.get("email").unwrap_or("")).map_err(field_error)?;
     let name = PersonName::parse("name", form.get("name").unwrap_or("")).map_err(field_error)?;
     let role = Role::parse_field("role", form.get("role").unwrap_or(""))?;
-    let password = form.get("password").map(|p| Zeroizing::new(p.to_string()));
+    let password = form.raw("password").map(|p| Zeroizing::new(p.to_string()));
     Ok(CreateUser { email, name, role, password })
 }
 

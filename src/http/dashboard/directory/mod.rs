@@ -41,6 +41,11 @@ impl Fields {
         self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim()).find(|v| !v.is_empty())
     }
 
+    /// The first non-empty value of `name` as typed (a password keeps its spaces).
+    pub(super) fn raw(&self, name: &str) -> Option<&str> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).find(|v| !v.is_empty())
+    }
+
     /// Every non-blank value of `name`.
     pub(super) fn all(&self, name: &str) -> Vec<&str> {
         self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty()).collect()

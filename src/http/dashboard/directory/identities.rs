@@ -57,13 +57,13 @@ fn identity_rows(page: &OffsetPage<idq::Identity>) -> Vec<String> {
             let name = if i.extracted_data.is_none() {
                 "<span class=\"muted\">redacted</span>".to_string()
             } else if name.is_empty() {
-                "<span class=\"muted\">–</span>".to_string()
+                "Identity".to_string()
             } else {
                 escape(&name)
             };
             format!(
-                "<tr><td><a href=\"/dashboard/identities/{id}\"><code>{id}</code></a></td><td>{name}</td><td>{email}</td>\
-                 <td>{ext}</td><td>{status}</td><td>{sessions}</td><td>{created}</td></tr>",
+                "<tr><td><a href=\"/dashboard/identities/{id}\">{name}</a><div class=\"muted small\"><code>{id}</code></div></td>\
+                 <td>{email}</td><td>{ext}</td><td>{status}</td><td class=\"wide\">{sessions}</td><td>{created}</td></tr>",
                 id = escape(i.id.as_str()),
                 email = opt(field("email")),
                 ext = opt(i.external_ref.as_deref()),
@@ -75,7 +75,7 @@ fn identity_rows(page: &OffsetPage<idq::Identity>) -> Vec<String> {
         .collect()
 }
 
-const IDENTITY_HEAD: &[&str] = &["Identity", "Name", "Email", "External ref", "Status", "Sessions", "Created"];
+const IDENTITY_HEAD: &[&str] = &["Identity", "Email", "External ref", "Status", "~Sessions", "Created"];
 
 fn identities_page(
     reviewer: &Reviewer,

@@ -134,11 +134,19 @@ pub(super) fn pager<T>(page: &OffsetPage<T>, path: &str, keep: &[(&str, &str)]) 
     )
 }
 
+/// A table of `rows` under `head`; a heading starting with `~` names a column hidden on narrow screens
+/// (its cells carry the `wide` class too).
 fn table(head: &[&str], rows: &[String], empty: &str) -> String {
     if rows.is_empty() {
         return format!("<p class=\"muted empty\">{}</p>", escape(empty));
     }
-    let head: String = head.iter().map(|h| format!("<th scope=\"col\">{h}</th>")).collect();
+    let head: String = head
+        .iter()
+        .map(|h| match h.strip_prefix('~') {
+            Some(h) => format!("<th scope=\"col\" class=\"wide\">{h}</th>"),
+            None => format!("<th scope=\"col\">{h}</th>"),
+        })
+        .collect();
     format!(
         "<div class=\"table-wrap\"><table><thead><tr>{head}</tr></thead><tbody>{}</tbody></table></div>",
         rows.concat()

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod cases;
 pub mod checks;
+pub mod delivery_log;
 pub mod events;
 pub mod identities;
 pub mod lists;

@@ -6,6 +6,7 @@ mod api_keys;
 mod barcode_session;
 mod cases;
 mod conventions;
+mod dashboard_admin;
 mod events;
 mod face;
 mod golden;

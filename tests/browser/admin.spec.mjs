@@ -267,7 +267,7 @@ test('the audit log page shows the admin as the actor of its changes', async () 
   const page = adminPage;
   await page.goto(`${BASE}/dashboard/events`);
   assert.equal(await page.getAttribute('body', 'data-environment'), 'live');
-  const mine = page.locator('tbody tr', { has: page.locator(`code.actor:text-is("${adminId}")`) });
+  const mine = page.locator('tbody tr', { has: page.locator(`code.actor:text-is("user:${adminId}")`) });
   assert.ok((await mine.count()) >= 3, `rows by ${adminId}`);
   const text = (await mine.allInnerTexts()).join('\n');
   assert.match(text, /settings/, 'the dual-review change');

@@ -40,7 +40,7 @@ def check_digit(field):
 # spelling; everything else loses its diacritics.
 _TRANSLIT = {
     "Ä": "AE", "Ö": "OE", "Ü": "UE", "Å": "AA", "Æ": "AE", "Ø": "OE", "ß": "SS", "Œ": "OE", "Þ": "TH",
-    "Ð": "D", "Đ": "D", "Ł": "L", "Ħ": "H", "I": "I", "İ": "I", "Ĳ": "IJ", "ẞ": "SS",
+    "Ð": "D", "Đ": "D", "Ł": "L", "Ħ": "H", "Ĳ": "IJ", "ẞ": "SS",
 }
 
 

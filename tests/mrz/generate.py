@@ -521,8 +521,13 @@ def make_one(args):
     img.save(buf, "JPEG", quality=render["jpeg_quality"])
     with open(path, "wb") as fh:
         fh.write(buf.getvalue())
+    # what the visual zone shows, for readers of the printed fields (dates as printed, ISO here)
+    printed = {"surname": viz["surname"], "given_names": viz["given_names"], "nationality": viz["nationality"],
+               "sex": viz["sex"], "place_of_birth": viz["place"]}
+    for key, name in (("dob", "date_of_birth"), ("expiry", "expiry_date"), ("issue", "issue_date")):
+        printed[name] = viz[key].isoformat() if viz[key] else None
     return {"file": rel, "split": split, "subset": subset, "format": fmt, "source": source, "mrz": lines,
-            "fields": fields, "width": img.width, "height": img.height, "render": render}
+            "fields": fields, "printed": printed, "width": img.width, "height": img.height, "render": render}
 
 
 def generate(out, per_subset, seed, testdata, jobs):

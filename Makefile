@@ -60,3 +60,32 @@ bench: build bench-deps
 
 clean:
 	$(CARGO) clean
+
+# The MRZ test set (tests/mrz/README.md): generated document photos with ground truth, and PassportEye, the
+# open-source reader, measured on them. Tesseract, its English data and the OCR-B font come from Debian;
+# Pillow, numpy and PassportEye, pinned in tests/mrz/requirements.txt, live in $(MRZ_VENV).
+MRZ_VENV ?= target/mrz-venv
+MRZ_SET ?= target/mrz-set
+MRZ_PER_SUBSET ?= 100
+MRZ_JOBS ?= 2
+
+mrz-deps: $(MRZ_VENV)/.installed
+	@command -v tesseract >/dev/null 2>&1 && [ -f /usr/share/fonts/opentype/ocr-b/OCRB.otf ] \
+		&& [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng fonts-ocr-b fonts-dejavu-core >/dev/null)
+
+$(MRZ_VENV)/.installed: tests/mrz/requirements.txt
+	@[ -x $(MRZ_VENV)/bin/python3 ] || python3 -m venv $(MRZ_VENV)
+	$(MRZ_VENV)/bin/python3 -m pip install -q --disable-pip-version-check -r tests/mrz/requirements.txt
+	@touch $@
+
+mrz-set: mrz-deps
+	$(MRZ_VENV)/bin/python3 tests/mrz/generate.py --self-test
+	$(MRZ_VENV)/bin/python3 tests/mrz/generate.py --out $(MRZ_SET) --per-subset $(MRZ_PER_SUBSET) --jobs $(MRZ_JOBS)
+
+bench-mrz-peer: mrz-deps
+	@[ -f $(MRZ_SET)/truth.jsonl ] || $(MAKE) mrz-set
+	$(MRZ_VENV)/bin/python3 tests/mrz/passporteye_eval.py --set $(MRZ_SET) --split report --quiet \
+		--json $(MRZ_SET)/passporteye.json
+
+.PHONY: mrz-deps mrz-set bench-mrz-peer

@@ -6,6 +6,7 @@ mod api_keys;
 mod barcode_session;
 mod cases;
 mod conventions;
+mod dashboard_review;
 mod events;
 mod face;
 mod golden;

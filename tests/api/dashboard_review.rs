@@ -1,0 +1,246 @@
+//! The dashboard's review pages as a browser meets them, without a browser: signed-out visitors are sent to
+//! the login page, form posts without the session's CSRF token are refused and change nothing, a decision
+//! posted with it runs the cases command as the signed-in reviewer (dual review included), and a case's
+//! document is served decrypted with no-store, only for a case of the dashboard's environment.
+
+use crate::helpers::{spawn_app, TestApp};
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A distinct little PNG per seed.
+fn png(seed: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(48, 48, |x, y| {
+        let on = (x / (3 + seed % 5) + y / (4 + seed % 3)).is_multiple_of(2);
+        let v = if on { 220 } else { 30 };
+        image::Rgb([v, (v as u32 * (seed + 3) % 256) as u8, 255 - v])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).expect("png encodes");
+    out.into_inner()
+}
+
+struct Page {
+    status: u16,
+    headers: awc::http::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Page {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+    fn header(&self, name: &str) -> String {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    }
+    fn cookie_value(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(|c| c.split(';').next().unwrap()[name.len() + 1..].to_string())
+    }
+    /// The CSRF token the page's forms carry.
+    fn csrf(&self) -> String {
+        let re = regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#).unwrap();
+        re.captures(&self.text()).expect("a csrf field")[1].to_string()
+    }
+}
+
+/// A request as a browser sends it (cookies, a form body), without following redirects.
+async fn request(app: &TestApp, method: &str, path: &str, cookie: &str, form: Option<&[(&str, &str)]>) -> Page {
+    let client = awc::Client::builder().disable_redirects().timeout(std::time::Duration::from_secs(30)).finish();
+    let mut req =
+        client.request(awc::http::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", app.base));
+    if !cookie.is_empty() {
+        req = req.insert_header(("Cookie", cookie.to_string()));
+    }
+    let mut res = match form {
+        Some(f) => {
+            let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(f).finish();
+            req.insert_header(("Content-Type", "application/x-www-form-urlencoded")).send_body(body).await
+        }
+        None => req.send().await,
+    }
+    .expect("request sent");
+    let body = res.body().limit(16 * 1024 * 1024).await.unwrap().to_vec();
+    Page { status: res.status().as_u16(), headers: res.headers().clone(), body }
+}
+
+/// Creates an org user and signs it in through the login form; returns (user id, session cookie).
+async fn signed_in(app: &TestApp, email: &str) -> (String, String) {
+    let r = app.post("/users", json!({"email": email, "name": email, "role": "reviewer", "password": PASSWORD})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let form = request(app, "GET", "/dashboard/login", "", None).await;
+    let csrf = form.cookie_value("vk_login_csrf").expect("login csrf cookie");
+    let fields = [("csrf", csrf.as_str()), ("email", email), ("password", PASSWORD)];
+    let ok = request(app, "POST", "/dashboard/login", &format!("vk_login_csrf={csrf}"), Some(&fields)).await;
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    (id, format!("vk_org_token={}", ok.cookie_value("vk_org_token").expect("session cookie")))
+}
+
+/// A live session with a document front and a selfie, submitted: no face provider, so it goes to review.
+/// Returns (session id, case id, the front's bytes).
+async fn live_case(app: &TestApp, external_ref: &str, seed: u32) -> (String, String, Vec<u8>) {
+    let key = app.live_key.clone();
+    let body = json!({"external_ref": external_ref, "first_name": "Grace", "last_name": "Hopper", "date_of_birth": "1976-12-09"});
+    let s = app.send("POST", "/sessions", Some(&key), &[], Some(&body)).await;
+    assert_eq!(s.status, 201, "{}", s.body);
+    let id = s.body["id"].as_str().unwrap().to_string();
+    let front = png(seed);
+    for (doc, bytes) in [("id_front", front.clone()), ("selfie", png(seed + 10))] {
+        let up = app
+            .upload(
+                &format!("/sessions/{id}/documents"),
+                Some(&key),
+                &[("document_type", doc)],
+                Some(("image/png", &bytes)),
+            )
+            .await;
+        assert_eq!(up.status, 201, "{}", up.body);
+    }
+    let sub = app.send("POST", &format!("/sessions/{id}/submit"), Some(&key), &[], Some(&json!({}))).await;
+    assert_eq!(sub.status, 202, "{}", sub.body);
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = app.send("GET", &format!("/sessions/{id}"), Some(&key), &[], None).await.body;
+        if last["status"] == "under_review" {
+            let case = last["case_id"].as_str().expect("a case").to_string();
+            return (id, case, front);
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("session {id} did not go to review: {last}");
+}
+
+async fn live_case_json(app: &TestApp, case: &str) -> Value {
+    app.send("GET", &format!("/cases/{case}"), Some(&app.live_key.clone()), &[], None).await.body
+}
+
+#[actix_web::test]
+async fn review_pages_and_documents_need_a_signed_in_reviewer() {
+    let app = spawn_app().await;
+    let (_, case, _) = live_case(&app, "signed_out", 1).await;
+    for path in [
+        "/dashboard/cases".to_string(),
+        format!("/dashboard/cases/{case}"),
+        format!("/dashboard/cases/{case}/documents/id_front"),
+    ] {
+        let page = request(&app, "GET", &path, "", None).await;
+        assert_eq!(page.status, 303, "{path}: {}", page.text());
+        assert_eq!(page.header("location"), "/dashboard/login", "{path}");
+        assert!(page.body.is_empty() || !page.text().contains("Hopper"), "{path} leaks data");
+    }
+    let post = request(&app, "POST", &format!("/dashboard/cases/{case}/approve"), "", Some(&[("csrf", "00")])).await;
+    assert_eq!((post.status, post.header("location").as_str()), (303, "/dashboard/login"));
+    assert_eq!(live_case_json(&app, &case).await["status"], "open");
+}
+
+#[actix_web::test]
+async fn form_posts_without_the_sessions_csrf_token_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let (_, case, _) = live_case(&app, "csrf_case", 2).await;
+    let (_, cookie) = signed_in(&app, "rita@example.test").await;
+    let page = request(&app, "GET", &format!("/dashboard/cases/{case}"), &cookie, None).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(page.header("cache-control"), "no-store");
+    let csrf = page.csrf();
+    for action in ["claim", "approve", "reject", "notes", "escalate"] {
+        let path = format!("/dashboard/cases/{case}/{action}");
+        let missing = request(&app, "POST", &path, &cookie, Some(&[("body", "x"), ("notes", "x")])).await;
+        assert_eq!(missing.status, 403, "{action} without a token: {}", missing.text());
+        assert!(missing.header("content-type").starts_with("text/html"), "{action}: an HTML page, not JSON");
+        let wrong = request(&app, "POST", &path, &cookie, Some(&[("csrf", "00ff"), ("body", "x")])).await;
+        assert_eq!(wrong.status, 403, "{action} with a wrong token");
+    }
+    let next = request(&app, "POST", "/dashboard/cases/next", &cookie, Some(&[])).await;
+    assert_eq!(next.status, 403);
+    let c = live_case_json(&app, &case).await;
+    assert_eq!((c["status"].as_str(), c["assigned_to"].is_null()), (Some("open"), true), "{c}");
+    let notes = app.send("GET", &format!("/cases/{case}/notes"), Some(&app.live_key.clone()), &[], None).await;
+    assert_eq!(notes.body["data"], json!([]), "{}", notes.body);
+
+    // With the token, the same post claims the case for the signed-in reviewer.
+    let ok = request(&app, "POST", &format!("/dashboard/cases/{case}/claim"), &cookie, Some(&[("csrf", &csrf)])).await;
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert_eq!(ok.header("location"), format!("/dashboard/cases/{case}?done=claimed"));
+    assert_eq!(live_case_json(&app, &case).await["status"], "in_review");
+}
+
+#[actix_web::test]
+async fn decisions_posted_on_the_case_page_honour_dual_review() {
+    let app = spawn_app().await;
+    let (session, case, _) = live_case(&app, "dual_page", 3).await;
+    let (rita, rita_cookie) = signed_in(&app, "rita@example.test").await;
+    let (sam, sam_cookie) = signed_in(&app, "sam@example.test").await;
+    let live = app.live_key.clone();
+    let on = app.send("PATCH", "/settings/retention", Some(&live), &[], Some(&json!({"dual_review": true}))).await;
+    assert_eq!(on.status, 200, "{}", on.body);
+
+    let csrf = request(&app, "GET", "/dashboard/cases", &rita_cookie, None).await.csrf();
+    let first =
+        request(&app, "POST", &format!("/dashboard/cases/{case}/approve"), &rita_cookie, Some(&[("csrf", &csrf)]))
+            .await;
+    assert_eq!(first.status, 303, "{}", first.text());
+    let c = live_case_json(&app, &case).await;
+    assert_eq!(
+        (c["status"].as_str(), c["recommendation"]["reviewer_id"].as_str()),
+        (Some("pending_second_review"), Some(rita.as_str())),
+        "{c}"
+    );
+
+    // The same reviewer again: the case page with the refusal, as a 409.
+    let again =
+        request(&app, "POST", &format!("/dashboard/cases/{case}/approve"), &rita_cookie, Some(&[("csrf", &csrf)]))
+            .await;
+    assert_eq!(again.status, 409, "{}", again.text());
+    assert!(again.header("content-type").starts_with("text/html"));
+    assert!(again.text().contains("different reviewer"), "{}", again.text());
+    assert!(again.text().contains("id=\"recommendation\""), "the page shows the first review");
+
+    let sam_csrf = request(&app, "GET", "/dashboard/cases", &sam_cookie, None).await.csrf();
+    let second =
+        request(&app, "POST", &format!("/dashboard/cases/{case}/approve"), &sam_cookie, Some(&[("csrf", &sam_csrf)]))
+            .await;
+    assert_eq!(second.status, 303, "{}", second.text());
+    let c = live_case_json(&app, &case).await;
+    assert_eq!((c["status"].as_str(), c["decided_by"].as_str()), (Some("approved"), Some(sam.as_str())), "{c}");
+    let s = app.send("GET", &format!("/sessions/{session}"), Some(&live), &[], None).await.body;
+    assert_eq!(s["status"], "completed", "{s}");
+}
+
+#[actix_web::test]
+async fn a_document_is_served_decrypted_with_no_store_only_for_a_case_of_this_environment() {
+    let app = spawn_app().await;
+    let (_, case, front) = live_case(&app, "doc_case", 4).await;
+    let (_, cookie) = signed_in(&app, "rita@example.test").await;
+    let doc = request(&app, "GET", &format!("/dashboard/cases/{case}/documents/id_front"), &cookie, None).await;
+    assert_eq!(doc.status, 200, "{}", doc.text());
+    assert_eq!(doc.header("content-type"), "image/png");
+    assert_eq!(doc.header("cache-control"), "no-store");
+    assert_eq!(doc.header("x-content-type-options"), "nosniff");
+    assert_eq!(doc.body, front, "the bytes uploaded");
+
+    // A document the session lacks, an unknown case, a malformed id: 404.
+    for path in [
+        format!("/dashboard/cases/{case}/documents/id_back"),
+        "/dashboard/cases/case_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C/documents/id_front".to_string(),
+        "/dashboard/cases/not-a-case/documents/id_front".to_string(),
+        format!("/dashboard/cases/{case}/documents/..%2Fsecret"),
+    ] {
+        let r = request(&app, "GET", &path, &cookie, None).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        assert_eq!(r.header("cache-control"), "no-store", "{path}");
+    }
+    // The dashboard shows one environment at a time: in sandbox, the live case is someone else's.
+    let csrf = request(&app, "GET", "/dashboard/cases", &cookie, None).await.csrf();
+    let switched =
+        request(&app, "POST", "/dashboard/environment", &cookie, Some(&[("csrf", &csrf), ("environment", "sandbox")]))
+            .await;
+    assert_eq!(switched.status, 303);
+    let sandbox = format!("{cookie}; vk_dashboard_env=sandbox");
+    let r = request(&app, "GET", &format!("/dashboard/cases/{case}/documents/id_front"), &sandbox, None).await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(request(&app, "GET", &format!("/dashboard/cases/{case}"), &sandbox, None).await.status, 404);
+}

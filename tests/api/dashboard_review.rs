@@ -244,3 +244,138 @@ async fn a_document_is_served_decrypted_with_no_store_only_for_a_case_of_this_en
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(request(&app, "GET", &format!("/dashboard/cases/{case}"), &sandbox, None).await.status, 404);
 }
+
+#[actix_web::test]
+async fn a_failed_check_is_overridden_and_data_corrected_from_the_case_page() {
+    let app = spawn_app().await;
+    let (session, case, _) = live_case(&app, "fix_case", 5).await;
+    let (rita, cookie) = signed_in(&app, "rita@example.test").await;
+    let page = request(&app, "GET", &format!("/dashboard/cases/{case}"), &cookie, None).await;
+    let html = page.text();
+    assert!(html.contains("data-check=\"face_match\"") && html.contains("no face-match provider"), "{html}");
+    assert!(html.contains("action=\"/dashboard/cases/") && html.contains("/override\""), "an override form");
+    let csrf = page.csrf();
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let (app, cookie, case, csrf) = (&app, cookie.clone(), case.clone(), csrf.clone());
+        async move {
+            let mut f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            f.push(("csrf", &csrf));
+            request(app, "POST", &format!("/dashboard/cases/{case}/{path}"), &cookie, Some(&f)).await
+        }
+    };
+
+    // A correction with an impossible date is refused on the page (422); a good one re-seals the identity.
+    let bad = post("pii", vec![("date_of_birth", "1976-02-30".into())]).await;
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    assert!(bad.text().contains("date_of_birth"), "{}", bad.text());
+    let fixed =
+        post("pii", vec![("last_name", "Hopper-Murray".into()), ("reason", "OCR dropped the second name".into())])
+            .await;
+    assert_eq!(fixed.status, 303, "{}", fixed.text());
+    let live = app.live_key.clone();
+    let identity = app.send("GET", "/identities/fix_case", Some(&live), &[], None).await.body;
+    assert_eq!(identity["extracted_data"]["last_name"], "Hopper-Murray", "{identity}");
+    let shown = request(&app, "GET", &format!("/dashboard/cases/{case}?done=corrected"), &cookie, None).await.text();
+    assert!(shown.contains("Hopper-Murray") && shown.contains("corrected"), "{shown}");
+
+    // Overriding the face match without a reason is refused; with one, the case continues to approval.
+    let no_reason = post("override", vec![("check", "face_match".into())]).await;
+    assert_eq!(no_reason.status, 422, "{}", no_reason.text());
+    let ok = post("override", vec![("check", "face_match".into()), ("reason", "Checked on a video call".into())]).await;
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert_eq!(ok.header("location"), format!("/dashboard/cases/{case}?done=overridden"));
+    let c = live_case_json(&app, &case).await;
+    assert_eq!((c["status"].as_str(), c["decided_by"].as_str()), (Some("approved"), Some(rita.as_str())), "{c}");
+    assert_eq!(c["overrides"][0]["reviewer_id"], rita.as_str(), "{c}");
+    let s = app.send("GET", &format!("/sessions/{session}"), Some(&live), &[], None).await.body;
+    assert_eq!(s["status"], "completed", "{s}");
+    let events = app.send("GET", &format!("/events?resource_id={case}&limit=100"), Some(&live), &[], None).await.body;
+    for action in ["case.pii_corrected", "case.check_overridden", "case.approved"] {
+        assert!(
+            events["data"].as_array().unwrap().iter().any(|e| e["type"] == action && e["actor"] == rita.as_str()),
+            "{action} by {rita}: {events}"
+        );
+    }
+    // A decided case takes no more posts: the refusal is shown on the page.
+    let late = post("notes", vec![("body", "after the fact".into())]).await;
+    assert_eq!(late.status, 303, "notes stay possible on a decided case: {}", late.text());
+    let again = post("approve", vec![]).await;
+    assert_eq!(again.status, 409, "{}", again.text());
+}
+
+const OFAC_SAMPLE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/sanctions/watchman/internal/ofactest/testdata");
+
+#[actix_web::test]
+async fn a_screening_hit_is_dismissed_with_a_reason_from_the_case_page() {
+    let app = spawn_app().await;
+    let live = app.live_key.clone();
+    let dir = std::path::Path::new(OFAC_SAMPLE);
+    let file = |name: &str| std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let boundary = "----idv-dashboard-boundary-41";
+    let mut body =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"source\"\r\n\r\nofac\r\n").into_bytes();
+    for (part, name) in [("file", "sdn.csv"), ("add_file", "add.csv"), ("alt_file", "alt.csv")] {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n")
+                .into_bytes(),
+        );
+        body.extend(file(name));
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").into_bytes());
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let imported = app.send_raw("POST", &app.url("/watchlists/import"), Some(&live), Some((&ct, body))).await;
+    assert_eq!(imported.status, 201, "{}", imported.body);
+
+    // A listed person (OFAC sample entry 48603) in a live session goes to review with the hit.
+    let s = json!({"external_ref": "aml-listed", "first_name": "Dmitry", "last_name": "Khoroshev",
+                   "date_of_birth": "1993-04-17", "checks": ["document_ocr", "watchlist_screening"]});
+    let s = app.send("POST", "/sessions", Some(&live), &[], Some(&s)).await;
+    let id = s.body["id"].as_str().unwrap().to_string();
+    let up = app
+        .upload(
+            &format!("/sessions/{id}/documents"),
+            Some(&live),
+            &[("document_type", "id_front")],
+            Some(("image/png", &png(7))),
+        )
+        .await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    assert_eq!(app.send("POST", &format!("/sessions/{id}/submit"), Some(&live), &[], None).await.status, 202);
+    let mut case = String::new();
+    for _ in 0..200 {
+        let b = app.send("GET", &format!("/sessions/{id}"), Some(&live), &[], None).await.body;
+        if let Some(c) = b["case_id"].as_str() {
+            case = c.to_string();
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(!case.is_empty(), "the listed person's session went to review");
+
+    let (_, cookie) = signed_in(&app, "rita@example.test").await;
+    let page = request(&app, "GET", &format!("/dashboard/cases/{case}"), &cookie, None).await;
+    let html = page.text();
+    let hit = regex::Regex::new(r#"name="hit_id" value="(hit_[0-9A-Z]+)""#).unwrap();
+    let hit_id = hit.captures(&html).unwrap_or_else(|| panic!("a dismiss form: {html}"))[1].to_string();
+    let check = regex::Regex::new(r#"name="check_id" value="(schk_[0-9A-Z]+)""#).unwrap();
+    let check_id = check.captures(&html).expect("the hit's check")[1].to_string();
+    assert!(html.contains("class=\"explanation\""), "the hit's explanation is shown");
+    let csrf = page.csrf();
+
+    let path = format!("/dashboard/cases/{case}/dismiss");
+    let no_reason =
+        request(&app, "POST", &path, &cookie, Some(&[("csrf", &csrf), ("check_id", &check_id), ("hit_id", &hit_id)]))
+            .await;
+    assert_eq!(no_reason.status, 422, "{}", no_reason.text());
+    let reason = "Different person: another birth place";
+    let fields = [("csrf", csrf.as_str()), ("check_id", &check_id), ("hit_id", &hit_id), ("reason", reason)];
+    let ok = request(&app, "POST", &path, &cookie, Some(&fields)).await;
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    let c = app.send("GET", &format!("/checks/{check_id}"), Some(&live), &[], None).await.body;
+    let h = c["hits"].as_array().unwrap().iter().find(|h| h["id"] == hit_id.as_str()).expect("the hit").clone();
+    assert_eq!((h["is_dismissed"].as_bool(), h["dismissed_reason"].as_str()), (Some(true), Some(reason)), "{c}");
+    let after = request(&app, "GET", &format!("/dashboard/cases/{case}?done=dismissed"), &cookie, None).await.text();
+    assert!(after.contains("Hit dismissed.") && after.contains(reason), "{after}");
+}

@@ -239,6 +239,8 @@ async function atSizes(page, what) {
   for (const [width, height] of [[1280, 800], [820, 1180]]) {
     await page.setViewportSize({ width, height });
     await noSidewaysScroll(page, `${what} at ${width}x${height}`);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, `dashboard-${what.replace(/ /g, '-')}-${width}.png`), fullPage: true });
   }
   await page.setViewportSize({ width: 1280, height: 800 });
 }

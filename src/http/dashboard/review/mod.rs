@@ -322,8 +322,8 @@ async fn act(
     }
 }
 
+/// A refusal the reviewer can act on (bad input, wrong state, another reviewer's claim), shown on the
+/// case page; sign-in problems and server failures take their own pages.
 fn refusal(e: &AppError) -> bool {
-    matches!(e, AppError::Conflict(_) | AppError::Validation { .. } | AppError::Gone(_) | AppError::BadRequest(_))
-        || matches!(e, AppError::NotFound(detail) if detail != "Case not found.")
-        || matches!(e, AppError::Forbidden { code, .. } if *code != "csrf_failed")
+    e.status_code() < 500 && !matches!(e, AppError::Unauthorized(_))
 }

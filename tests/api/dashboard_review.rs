@@ -243,6 +243,18 @@ async fn a_document_is_served_decrypted_with_no_store_only_for_a_case_of_this_en
     let r = request(&app, "GET", &format!("/dashboard/cases/{case}/documents/id_front"), &sandbox, None).await;
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(request(&app, "GET", &format!("/dashboard/cases/{case}"), &sandbox, None).await.status, 404);
+    // A sandbox demo case has no session: its page still renders, without documents.
+    let demo = app.post("/cases/demo", json!({})).await;
+    assert_eq!(demo.status, 201, "{}", demo.body);
+    let demo = demo.body["id"].as_str().unwrap().to_string();
+    let page = request(&app, "GET", &format!("/dashboard/cases/{demo}"), &sandbox, None).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("none (demo case)") && page.text().contains("No document images"), "{}", page.text());
+    let r = request(&app, "GET", &format!("/dashboard/cases/{demo}/documents/id_front"), &sandbox, None).await;
+    assert_eq!(r.status, 404);
+    let queue = request(&app, "GET", "/dashboard/cases", &sandbox, None).await.text();
+    assert!(queue.contains(&demo) && queue.contains("demo case"), "{queue}");
+    assert!(!queue.contains(&case), "the live case is not in the sandbox queue");
 }
 
 #[actix_web::test]

@@ -341,6 +341,11 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   await page.waitForURL(/done=claimed/);
   await page.goto(`${BASE}/dashboard/cases?tab=mine`);
   assert.equal(await page.locator('#queue tr[data-case]').count(), 2, 'mine: the escalated and the claimed case');
+  await page.goto(`${BASE}/dashboard/cases?tab=all`);
+  await page.getByLabel('Status').selectOption('escalated');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/status=escalated/);
+  assert.deepEqual(await page.locator('#queue tr[data-case]').evaluateAll((rows) => rows.map((r) => r.dataset.case)), [caseD]);
 
   // Dual review on: Ada's decision on the next case is a recommendation.
   settings = await api('PATCH', '/api/v1/settings/retention', { dual_review: true });

@@ -391,3 +391,35 @@ async fn a_screening_hit_is_dismissed_with_a_reason_from_the_case_page() {
     let after = request(&app, "GET", &format!("/dashboard/cases/{case}?done=dismissed"), &cookie, None).await.text();
     assert!(after.contains("Hit dismissed.") && after.contains(reason), "{after}");
 }
+
+#[actix_web::test]
+async fn the_queue_colours_each_case_by_its_time_in_review() {
+    let clock = std::sync::Arc::new(idv::clock::ManualClock::new(time::OffsetDateTime::now_utc()));
+    let clocked = crate::helpers::spawn_app_with_clock(clock.clone()).await;
+    let app = &clocked.app;
+    let mut cases = Vec::new();
+    // Each case is followed by the hours that pass before the next one.
+    for (i, hours) in [(0, 20), (1, 5), (2, 0)] {
+        let s = app.post("/sessions", json!({"external_ref": format!("sla_{i}")})).await;
+        let id = s.body["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            app.post(&format!("/sessions/{id}/simulate"), json!({"action": "require-review"})).await.status,
+            200
+        );
+        cases.push(app.get(&format!("/sessions/{id}")).await.body["case_id"].as_str().unwrap().to_string());
+        clock.advance(time::Duration::hours(hours));
+    }
+    // In review for 25 h, 5 h and 0 h now.
+    let (_, cookie) = signed_in(app, "rita@example.test").await;
+    let sandbox = format!("{cookie}; vk_dashboard_env=sandbox");
+    let queue = request(app, "GET", "/dashboard/cases?tab=all", &sandbox, None).await;
+    assert_eq!(queue.status, 200, "{}", queue.text());
+    let html = queue.text();
+    let band = |case: &str| {
+        let row = &html[html.find(&format!("<tr data-case=\"{case}\"")).expect("a row")..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        regex::Regex::new(r#"data-sla="([a-z]+)""#).unwrap().captures(row).expect("an SLA badge")[1].to_string()
+    };
+    assert_eq!([band(&cases[0]), band(&cases[1]), band(&cases[2])], ["red", "yellow", "green"]);
+    assert!(html.contains("class=\"badge sla-red\""), "the colour comes from the stylesheet's SLA classes");
+}

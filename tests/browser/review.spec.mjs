@@ -108,7 +108,8 @@ async function api(method, p, body, key = LIVE_KEY) {
     method,
     headers: { 'X-API-Key': key, Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
-  });
+    signal: AbortSignal.timeout(20000),
+  }).catch((e) => assert.fail(`${method} ${p}: ${e.message}`));
   const text = await res.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { json = null; }
@@ -119,8 +120,8 @@ async function upload(sessionId, docType, bytes) {
   form.append('document_type', docType);
   form.append('file', new Blob([bytes], { type: 'image/png' }), `${docType}.png`);
   const res = await fetch(`${BASE}/api/v1/sessions/${sessionId}/documents`, {
-    method: 'POST', headers: { 'X-API-Key': LIVE_KEY }, body: form,
-  });
+    method: 'POST', headers: { 'X-API-Key': LIVE_KEY }, body: form, signal: AbortSignal.timeout(20000),
+  }).catch((e) => assert.fail(`upload ${docType}: ${e.message}`));
   assert.equal(res.status, 201, `upload ${docType}: ${await res.text()}`);
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -245,8 +246,9 @@ async function atSizes(page, what) {
   await page.setViewportSize({ width: 1280, height: 800 });
 }
 
-test('reviewers claim, open documents, decide, and dual review needs a second reviewer', { timeout: 180000 }, async () => {
+test('reviewers claim, open documents, decide, and dual review needs a second reviewer', { timeout: 180000 }, async (t) => {
   // Arrange, through the API: live sessions that go to review.
+  t.diagnostic('Arrange, through the API: live sessions that go to review.');
   let settings = await api('PATCH', '/api/v1/settings/retention', { dual_review: false });
   assert.equal(settings.status, 200, settings.text);
 
@@ -278,11 +280,13 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   assert.ok(caseA && caseB, 'the sessions have cases');
 
   // The pages need a sign-in.
+  t.diagnostic('The pages need a sign-in.');
   const page = await browser.newPage();
   await page.goto(`${BASE}/dashboard/cases`);
   await page.waitForURL(/\/dashboard\/login/);
 
   // Ada signs in through the form and sees the queue.
+  t.diagnostic('Ada signs in through the form and sees the queue.');
   const ada = await login(page, REVIEWER);
   assert.match(ada, /^orguser_/);
   const unassigned = page.locator('[data-tab="unassigned"] .count');
@@ -292,6 +296,7 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   await atSizes(page, 'queue');
 
   // "n" claims the next case: the oldest, FIFO.
+  t.diagnostic('"n" claims the next case: the oldest, FIFO.');
   await page.locator('h1').click();
   await page.keyboard.press('n');
   await page.waitForURL(new RegExp(`/dashboard/cases/${caseA}\\?done=claimed`));
@@ -299,6 +304,7 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   assert.match(await page.locator('#assignment').innerText(), /you/);
 
   // The case page shows the person's data, every check with its sub-checks, and the document images.
+  t.diagnostic('The case page shows the person\'s data, every check with its sub-checks, and the document images.');
   assert.equal(await page.locator('#person [data-field="last_name"]').innerText(), 'Hopper');
   const face = page.locator('#checks [data-check="face_match"]');
   assert.ok(await face.count() === 1, 'the face match check is listed');
@@ -317,6 +323,7 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   await atSizes(page, 'case page');
 
   // A note, then approve (single review).
+  t.diagnostic('A note, then approve (single review).');
   await page.getByLabel('Add a note').fill('Selfie compared with the document photo by hand.');
   await page.getByRole('button', { name: 'Add note' }).click();
   await page.waitForURL(/done=noted/);
@@ -327,6 +334,7 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   assert.equal(await page.locator('.page-head [data-status]').first().getAttribute('data-status'), 'approved');
 
   // Ada escalates one case and keeps another claimed.
+  t.diagnostic('Ada escalates one case and keeps another claimed.');
   await page.goto(`${BASE}/dashboard/cases/${caseD}`);
   await page.locator('#claim').click();
   await page.waitForURL(/done=claimed/);
@@ -348,6 +356,7 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   assert.deepEqual(await page.locator('#queue tr[data-case]').evaluateAll((rows) => rows.map((r) => r.dataset.case)), [caseD]);
 
   // Dual review on: Ada's decision on the next case is a recommendation.
+  t.diagnostic('Dual review on: Ada\'s decision on the next case is a recommendation.');
   settings = await api('PATCH', '/api/v1/settings/retention', { dual_review: true });
   assert.equal(settings.json?.dual_review, true, settings.text);
   await page.goto(`${BASE}/dashboard/cases`);
@@ -362,6 +371,7 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   assert.match(await page.locator('#recommendation').innerText(), /approved by you/);
 
   // The same reviewer cannot make the second review: the refusal is on the page, as a 409.
+  t.diagnostic('The same reviewer cannot make the second review: the refusal is on the page, as a 409.');
   const [refused] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith(`/dashboard/cases/${caseB}/approve`)),
     page.locator('#approve').click(),
@@ -372,6 +382,7 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   assert.equal(await page.locator('.page-head [data-status]').first().getAttribute('data-status'), 'pending_second_review');
 
   // Grace, a second reviewer, completes it.
+  t.diagnostic('Grace, a second reviewer, completes it.');
   await logout(page);
   const grace = await login(page, SENIOR);
   assert.notEqual(grace, ada);
@@ -391,6 +402,7 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   await page.close();
 
   // The API agrees: sessions, results, identities, cases, the audit log and the webhooks.
+  t.diagnostic('The API agrees: sessions, results, identities, cases, the audit log and the webhooks.');
   for (const [session, caseId, ref] of [[a, caseA, 'cust-1001'], [b, caseB, 'cust-1002']]) {
     const s = await api('GET', `/api/v1/sessions/${session}`);
     assert.equal(s.json.status, 'completed', s.text);
@@ -426,8 +438,9 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   await api('PATCH', '/api/v1/settings/retention', { dual_review: false });
 });
 
-test('in the sandbox, a decision on the dashboard reaches the webhooks with the reviewer', { timeout: 120000 }, async () => {
+test('in the sandbox, a decision on the dashboard reaches the webhooks with the reviewer', { timeout: 120000 }, async (t) => {
   // Live webhook endpoints must use https; a sandbox endpoint may be this machine's plain http receiver.
+  t.diagnostic('A sandbox webhook endpoint and a sandbox session in review.');
   const hookUrl = await startReceiver();
   const ep = await api('POST', '/api/v1/webhooks/endpoints', { url: hookUrl, description: 'review browser test' }, SANDBOX_KEY);
   assert.equal(ep.status, 201, `webhook endpoint: ${ep.text}`);
@@ -440,6 +453,7 @@ test('in the sandbox, a decision on the dashboard reaches the webhooks with the 
   const caseId = (await api('GET', `/api/v1/sessions/${session}`, null, SANDBOX_KEY)).json.case_id;
   assert.ok(caseId, 'the sandbox session has a case');
 
+  t.diagnostic('The reviewer switches to sandbox and rejects the case.');
   const page = await browser.newPage();
   const ada = await login(page, REVIEWER);
   await page.getByRole('button', { name: 'switch to sandbox' }).click();
@@ -453,14 +467,17 @@ test('in the sandbox, a decision on the dashboard reaches the webhooks with the 
   await page.waitForURL(/done=reject/);
   assert.match(await page.locator('#flash').innerText(), /Rejected/);
   // The queue is empty now: claim-next says so.
+  t.diagnostic('The queue is empty now: claim-next says so.');
   await page.goto(`${BASE}/dashboard/cases`);
   await page.locator('#claim-next').click();
   await page.waitForURL(/done=empty/);
   assert.match(await page.locator('#flash').innerText(), /queue is empty/);
   await page.getByRole('button', { name: 'switch to live' }).click();
+  await page.locator('body[data-environment="live"]').waitFor();
   await page.close();
   assertClean();
 
+  t.diagnostic('The API, the audit log and the webhooks agree.');
   const s = await api('GET', `/api/v1/sessions/${session}`, null, SANDBOX_KEY);
   assert.equal(s.json.status, 'completed', s.text);
   assert.equal(s.json.case_status, 'rejected', s.text);

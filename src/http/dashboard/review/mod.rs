@@ -42,7 +42,8 @@ struct QueueQuery {
     tab: Option<String>,
     status: Option<String>,
     assigned: Option<String>,
-    offset: Option<i64>,
+    // Text, so a hand-edited URL gets the first page rather than an extractor error.
+    offset: Option<String>,
     done: Option<String>,
 }
 
@@ -69,7 +70,13 @@ fn parse_queue(query: QueueQuery) -> Result<QueueView, AppError> {
         Some(a) => Some(OrgUserId::parse("assigned", &a).map_err(|e| AppError::validation(&e.field, e.message))?),
         None => None,
     };
-    Ok(QueueView { tab, status, assigned, offset: query.offset.unwrap_or(0).clamp(0, 1_000_000), done: query.done })
+    Ok(QueueView {
+        tab,
+        status,
+        assigned,
+        offset: query.offset.and_then(|o| o.parse::<i64>().ok()).unwrap_or(0).clamp(0, 1_000_000),
+        done: query.done,
+    })
 }
 
 #[tracing::instrument(skip_all)]

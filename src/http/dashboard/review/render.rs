@@ -176,7 +176,11 @@ pub fn queue(reviewer: &Reviewer, view: &QueueView, data: &QueuePage, now: &str)
             .map(|a| who(&data.reviewers, reviewer, a))
             .unwrap_or_else(|| "<span class=\"muted\">unassigned</span>".into());
         let session = match &case.session_id {
-            Some(s) => format!("<code>{}</code>", escape(s)),
+            Some(s) => {
+                let reference = case.session.as_ref().and_then(|x| x.external_ref.as_deref());
+                let reference = reference.map(|r| format!("<br><span class=\"muted\">{}</span>", escape(r)));
+                format!("<code>{}</code>{}", escape(s), reference.unwrap_or_default())
+            }
             None if case.is_demo => "<span class=\"muted\">demo case</span>".into(),
             None => "<span class=\"muted\">none</span>".into(),
         };

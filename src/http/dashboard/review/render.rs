@@ -650,8 +650,10 @@ fn timeline_card(reviewer: &Reviewer, p: &CasePage) -> String {
     }
     html.push_str("<ol class=\"timeline\">");
     for e in &p.timeline {
-        let actor = if e.actor.starts_with("orguser_") {
-            who(&p.reviewers, reviewer, &e.actor)
+        // A reviewer acts as `orguser_…`, written `user:orguser_…` where the log names its actors' kinds.
+        let user = e.actor.strip_prefix("user:").unwrap_or(&e.actor);
+        let actor = if user.starts_with("orguser_") {
+            who(&p.reviewers, reviewer, user)
         } else {
             format!("<code>{}</code>", escape(&e.actor))
         };

@@ -3,6 +3,7 @@
 //! values. Sealed fields are opened here, for the response only.
 
 pub mod api_keys;
+pub mod case_page;
 pub mod cases;
 pub mod checks;
 pub mod delivery_log;

@@ -7,6 +7,7 @@ mod barcode_session;
 mod cases;
 mod conventions;
 mod dashboard_admin;
+mod dashboard_review;
 mod events;
 mod face;
 mod golden;

@@ -1,5 +1,0 @@
-//! Dashboard pages: review (see the module list in mod.rs).
-
-use actix_web::web;
-
-pub fn configure(_cfg: &mut web::ServiceConfig) {}

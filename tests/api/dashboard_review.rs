@@ -428,3 +428,43 @@ async fn the_queue_colours_each_case_by_its_time_in_review() {
     assert_eq!([band(&cases[0]), band(&cases[1]), band(&cases[2])], ["red", "yellow", "green"]);
     assert!(html.contains("class=\"badge sla-red\""), "the colour comes from the stylesheet's SLA classes");
 }
+
+#[actix_web::test]
+async fn an_escalated_case_offers_its_decision_to_senior_reviewers_only() {
+    let app = spawn_app().await;
+    let (_, case, _) = live_case(&app, "escalated_page", 5).await;
+    let (_, rita_cookie) = signed_in(&app, "rita@example.test").await;
+    let (sam, sam_cookie) = signed_in(&app, "sam@example.test").await;
+    let live = app.live_key.clone();
+    let promoted =
+        app.send("PATCH", &format!("/users/{sam}"), Some(&live), &[], Some(&json!({"role": "senior_reviewer"}))).await;
+    assert_eq!(promoted.status, 200, "{}", promoted.body);
+
+    let csrf = request(&app, "GET", "/dashboard/cases", &rita_cookie, None).await.csrf();
+    let escalate = [("csrf", csrf.as_str()), ("reason", "a possible list match")];
+    let r = request(&app, "POST", &format!("/dashboard/cases/{case}/escalate"), &rita_cookie, Some(&escalate)).await;
+    assert_eq!(r.status, 303, "{}", r.text());
+
+    // A reviewer sees why there is nothing to decide; a refused post changes nothing.
+    let page = request(&app, "GET", &format!("/dashboard/cases/{case}"), &rita_cookie, None).await.text();
+    assert!(page.contains("id=\"decision-refused\"") && !page.contains("id=\"approve\""), "{page}");
+    let refused =
+        request(&app, "POST", &format!("/dashboard/cases/{case}/approve"), &rita_cookie, Some(&[("csrf", &csrf)]))
+            .await;
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    assert_eq!(live_case_json(&app, &case).await["status"], "escalated");
+
+    // The senior reviewer gets the buttons and decides.
+    let page = request(&app, "GET", &format!("/dashboard/cases/{case}"), &sam_cookie, None).await;
+    assert!(page.text().contains("id=\"approve\""), "{}", page.text());
+    let approved = request(
+        &app,
+        "POST",
+        &format!("/dashboard/cases/{case}/approve"),
+        &sam_cookie,
+        Some(&[("csrf", &page.csrf())]),
+    )
+    .await;
+    assert_eq!(approved.status, 303, "{}", approved.text());
+    assert_eq!(live_case_json(&app, &case).await["status"], "approved");
+}

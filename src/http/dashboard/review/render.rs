@@ -532,6 +532,17 @@ fn decision_card(reviewer: &Reviewer, p: &CasePage) -> String {
         );
         return html;
     }
+    // The same rule the commands apply: an escalated case is for a senior reviewer or an admin.
+    if let Some(Err(refusal)) =
+        CaseStatus::parse(&case.status).map(|status| crate::domain::case::ensure_may_handle(status, reviewer.role))
+    {
+        let _ = write!(
+            html,
+            "<p class=\"muted\" id=\"decision-refused\">{}</p></section>",
+            escape(&refusal.public_detail())
+        );
+        return html;
+    }
     let hint = if p.dual_review && case.status != "pending_second_review" {
         "<p class=\"muted\">Dual review is on: your decision is a recommendation until a second reviewer confirms it.</p>"
     } else {

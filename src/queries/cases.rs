@@ -211,11 +211,12 @@ pub struct CaseFilter {
     pub q: Option<String>,
 }
 
-/// The SQL condition of a tab.
+/// The SQL condition of a tab; the counts count the same cases (`mine`: claimed by the reviewer and not yet
+/// decided; `all`: every case, decided ones included).
 fn tab_condition(tab: &str) -> &'static str {
     match tab {
         "unassigned" => "c.status = 'open' AND c.assigned_to IS NULL",
-        "mine" => "c.assigned_to = ?",
+        "mine" => "c.assigned_to = ? AND c.status NOT IN ('approved', 'rejected')",
         "pending_second_review" => "c.status = 'pending_second_review'",
         "escalated" => "c.status = 'escalated'",
         _ => "1 = 1",
@@ -288,7 +289,7 @@ pub struct CaseCounts {
     pub mine: i64,
     pub pending_second_review: i64,
     pub escalated: i64,
-    /// Active cases (not yet decided).
+    /// Every case of the environment, decided ones included (what the `all` tab lists).
     pub all: i64,
 }
 
@@ -299,7 +300,7 @@ pub fn counts(conn: &ReadOnly, environment: &str, reviewer_id: Option<&str>) -> 
             COALESCE(SUM(assigned_to IS NOT NULL AND assigned_to = ?2 AND status NOT IN ('approved', 'rejected')), 0),
             COALESCE(SUM(status = 'pending_second_review'), 0),
             COALESCE(SUM(status = 'escalated'), 0),
-            COALESCE(SUM(status NOT IN ('approved', 'rejected')), 0)
+            COUNT(*)
          FROM cases WHERE environment = ?1",
         rusqlite::params![environment, reviewer_id],
         |r| {

@@ -60,6 +60,13 @@ async fn a_review_opens_a_case_and_approval_completes_the_session() {
     assert_eq!(result["status"], "approved", "{result}");
     assert_error(&app.post(&format!("/cases/{case}/reject"), json!({"reviewer_id": rev_a})).await, 409);
     assert_error(&app.get("/cases/case_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C").await, 404);
+    // Each count counts what its tab lists: the decided case is in `all`, no longer in `mine`.
+    let counts = app.get(&format!("/cases/counts?reviewer_id={rev_a}")).await.body;
+    assert_eq!((counts["mine"].as_i64(), counts["all"].as_i64()), (Some(0), Some(1)), "{counts}");
+    for (tab, count) in [("mine", 0), ("all", 1)] {
+        let listed = app.get(&format!("/cases?tab={tab}&reviewer_id={rev_a}")).await.body;
+        assert_eq!(listed["pagination"]["total"].as_i64(), Some(count), "{tab}: {listed}");
+    }
 
     let events = app.get(&format!("/events?resource_id={case}")).await;
     assert_eq!(events.status, 200, "{}", events.body);

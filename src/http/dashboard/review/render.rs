@@ -125,11 +125,10 @@ pub fn queue(reviewer: &Reviewer, view: &QueueView, data: &QueuePage, now: &str)
         let current = if tab == view.tab { " aria-current=\"page\"" } else { "" };
         let _ = write!(
             html,
-            "<a href=\"{href}\"{current} data-tab=\"{name}\">{label}<span class=\"count\" title=\"{hint}\">{count}</span></a>",
+            "<a href=\"{href}\"{current} data-tab=\"{name}\">{label}<span class=\"count\">{count}</span></a>",
             href = queue_link(view, tab, 0),
             name = tab.as_str(),
             label = tab_label(tab),
-            hint = if tab == CaseTab::All { "cases not yet decided" } else { "cases" },
         );
     }
     html.push_str("</nav>");

@@ -351,7 +351,8 @@ test('reviewers claim, open documents, decide, and dual review needs a second re
   await page.locator('#claim').click();
   await page.waitForURL(/done=claimed/);
   await page.goto(`${BASE}/dashboard/cases?tab=mine`);
-  assert.equal(await page.locator('#queue tr[data-case]').count(), 2, 'mine: the escalated and the claimed case');
+  assert.deepEqual(await page.locator('#queue tr[data-case]').evaluateAll((rows) => rows.map((r) => r.dataset.case)), [caseE],
+    'mine: the claimed case only (the approved one is decided; escalating released the other)');
   await page.goto(`${BASE}/dashboard/cases?tab=all`);
   await page.getByLabel('Status').selectOption('escalated');
   await page.getByRole('button', { name: 'Filter' }).click();

@@ -6,3 +6,4 @@ pub mod barcode;
 pub mod engine;
 pub mod imagehash;
 pub mod mrz;
+pub mod mrz_image;

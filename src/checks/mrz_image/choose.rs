@@ -1,0 +1,331 @@
+//! Choosing the MRZ text among the engine's own per-character alternatives: check digits (the composite
+//! included) decide between alternatives in the fields they cover; the fields no digit covers (names, codes,
+//! visa optional data) must be unambiguous or be filler runs the engine offered `<` for. Pure; must never
+//! produce a character the engine did not offer.
+
+use super::engine::Symbol;
+use crate::checks::mrz::{parse_lines, CheckName, MrzFormat, MrzReport, ParseOptions};
+
+/// An alternative this close to the top choice (as a fraction of its confidence) makes an uncovered
+/// position ambiguous.
+const AMBIGUOUS_RATIO: f32 = 0.5;
+/// Alternatives weaker than this (engine confidence, 0-100) are not considered.
+const MIN_ALTERNATIVE: f32 = 0.5;
+/// The most combinations tried for one check-digit group, and for the whole zone.
+const MAX_COMBINATIONS: usize = 4096;
+/// Two valid readings closer than this in summed confidence are a tie: nothing is accepted.
+const TIE_MARGIN: f32 = 20.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Letters and `<` (codes, states, names).
+    Alpha,
+    /// Digits only (dates).
+    Digit,
+    /// A check digit: digits, or `<` where the layout allows an empty field or an extended number.
+    Check,
+    /// `M`, `F`, `<`, `X`.
+    Sex,
+    /// Letters, digits and `<` (document numbers, optional data).
+    Alnum,
+}
+
+impl Kind {
+    fn allows(self, c: u8) -> bool {
+        match self {
+            Kind::Alpha => c.is_ascii_uppercase() || c == b'<',
+            Kind::Digit => c.is_ascii_digit(),
+            Kind::Check => c.is_ascii_digit() || c == b'<',
+            Kind::Sex => matches!(c, b'M' | b'F' | b'<' | b'X'),
+            Kind::Alnum => c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'<',
+        }
+    }
+}
+
+/// A field: its name (for confidences), line, columns, kind, and whether a check digit covers it.
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    name: &'static str,
+    line: usize,
+    from: usize,
+    to: usize,
+    kind: Kind,
+    covered: bool,
+}
+
+const fn f(name: &'static str, line: usize, from: usize, to: usize, kind: Kind, covered: bool) -> Field {
+    Field { name, line, from, to, kind, covered }
+}
+
+fn layout(format: MrzFormat) -> Vec<Field> {
+    use Kind::*;
+    let line2 = |opt_covered: bool, opt_end: usize| {
+        vec![
+            f("document_number", 1, 0, 9, Alnum, true),
+            f("document_number_check", 1, 9, 10, Check, true),
+            f("nationality", 1, 10, 13, Alpha, false),
+            f("date_of_birth", 1, 13, 19, Digit, true),
+            f("date_of_birth_check", 1, 19, 20, Check, true),
+            f("sex", 1, 20, 21, Sex, false),
+            f("date_of_expiry", 1, 21, 27, Digit, true),
+            f("date_of_expiry_check", 1, 27, 28, Check, true),
+            f("optional_data_1", 1, 28, opt_end, Alnum, opt_covered),
+        ]
+    };
+    let head = |name_to: usize| {
+        vec![
+            f("document_code", 0, 0, 2, Alpha, false),
+            f("issuing_state", 0, 2, 5, Alpha, false),
+            f("name", 0, 5, name_to, Alpha, false),
+        ]
+    };
+    match format {
+        MrzFormat::Td3 => {
+            let mut v = head(44);
+            v.extend(line2(true, 42));
+            v.push(f("optional_data_check", 1, 42, 43, Check, true));
+            v.push(f("composite_check", 1, 43, 44, Check, true));
+            v
+        }
+        MrzFormat::MrvA => {
+            let mut v = head(44);
+            v.extend(line2(false, 44));
+            v
+        }
+        MrzFormat::Td2 => {
+            let mut v = head(36);
+            v.extend(line2(true, 35));
+            v.push(f("composite_check", 1, 35, 36, Check, true));
+            v
+        }
+        MrzFormat::MrvB => {
+            let mut v = head(36);
+            v.extend(line2(false, 36));
+            v
+        }
+        MrzFormat::Td1 => vec![
+            f("document_code", 0, 0, 2, Alpha, false),
+            f("issuing_state", 0, 2, 5, Alpha, false),
+            f("document_number", 0, 5, 14, Alnum, true),
+            f("document_number_check", 0, 14, 15, Check, true),
+            f("optional_data_1", 0, 15, 30, Alnum, true),
+            f("date_of_birth", 1, 0, 6, Digit, true),
+            f("date_of_birth_check", 1, 6, 7, Check, true),
+            f("sex", 1, 7, 8, Sex, false),
+            f("date_of_expiry", 1, 8, 14, Digit, true),
+            f("date_of_expiry_check", 1, 14, 15, Check, true),
+            f("nationality", 1, 15, 18, Alpha, false),
+            f("optional_data_2", 1, 18, 29, Alnum, true),
+            f("composite_check", 1, 29, 30, Check, true),
+            f("name", 2, 0, 30, Alpha, false),
+        ],
+    }
+}
+
+/// The format a shape of lines can be (the first character tells visas from the rest).
+pub fn format_of(lengths: &[usize], first_char: u8) -> Option<MrzFormat> {
+    let visa = first_char == b'V';
+    match lengths {
+        [30, 30, 30] => Some(MrzFormat::Td1),
+        [36, 36] if visa => Some(MrzFormat::MrvB),
+        [36, 36] => Some(MrzFormat::Td2),
+        [44, 44] if visa => Some(MrzFormat::MrvA),
+        [44, 44] => Some(MrzFormat::Td3),
+        _ => None,
+    }
+}
+
+/// The accepted text and, per field, the lowest confidence of its chosen characters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chosen {
+    pub lines: Vec<String>,
+    pub report: MrzReport,
+    pub field_confidence: Vec<(&'static str, f32)>,
+    /// Positions where an alternative rather than the engine's top choice was taken.
+    pub alternatives_used: usize,
+}
+
+/// Why a set of recognised lines was not accepted.
+pub type Rejection = String;
+
+type Cands = Vec<Vec<Vec<(u8, f32)>>>;
+
+/// Picks the MRZ among the engine's alternatives, or says why none can be accepted.
+pub fn choose(lines: &[Vec<Symbol>], options: &ParseOptions) -> Result<Chosen, Rejection> {
+    let lengths: Vec<usize> = lines.iter().map(Vec::len).collect();
+    let first = lines.first().and_then(|l| l.first()).map_or(b'?', |s| s.choices[0].0 as u8);
+    let format = format_of(&lengths, first).ok_or_else(|| format!("lines of lengths {lengths:?} are no MRZ shape"))?;
+    let fields = layout(format);
+    let options = ParseOptions { ocr_correction: false, ..*options };
+
+    // Candidates per position: the engine's choices the position's kind allows, best first (the top choice
+    // stays first when allowed).
+    let mut cands: Cands = lines
+        .iter()
+        .map(|l| {
+            l.iter()
+                .map(|s| {
+                    s.choices
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, (c, conf))| c.is_ascii() && (*i == 0 || *conf >= MIN_ALTERNATIVE))
+                        .map(|(_, (c, conf))| (*c as u8, *conf))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    for fd in &fields {
+        for cell in &mut cands[fd.line][fd.from..fd.to] {
+            cell.retain(|(c, _)| fd.kind.allows(*c));
+            if cell.is_empty() {
+                return Err(format!("{}: no character the engine offered fits", fd.name));
+            }
+        }
+    }
+
+    // Fields no check digit covers.
+    for fd in fields.iter().filter(|fd| !fd.covered) {
+        resolve_uncovered(&mut cands[fd.line][fd.from..fd.to], fd)?;
+    }
+
+    // Fields check digits cover: every combination of the offered alternatives (within a bound), keeping
+    // those where every check digit holds.
+    let ambiguous: Vec<(usize, usize)> = cands
+        .iter()
+        .enumerate()
+        .flat_map(|(l, row)| row.iter().enumerate().filter(|(_, c)| c.len() > 1).map(move |(i, _)| (l, i)))
+        .collect();
+    let mut total: usize = 1;
+    for &(l, i) in &ambiguous {
+        total = total.saturating_mul(cands[l][i].len());
+    }
+    if total > MAX_COMBINATIONS {
+        // Keep only the two strongest alternatives where that brings the search within bounds.
+        for &(l, i) in &ambiguous {
+            cands[l][i].truncate(2);
+        }
+        total = ambiguous.iter().map(|&(l, i)| cands[l][i].len()).product();
+        if total > MAX_COMBINATIONS {
+            return Err("too many ambiguous characters".into());
+        }
+    }
+    let mut pick = vec![0usize; ambiguous.len()];
+    let mut valid: Vec<(f32, Vec<String>, usize)> = Vec::new();
+    loop {
+        let mut text: Vec<Vec<u8>> = cands.iter().map(|row| row.iter().map(|c| c[0].0).collect()).collect();
+        let mut score = 0.0;
+        let mut alts = 0;
+        for (k, &(l, i)) in ambiguous.iter().enumerate() {
+            let (c, conf) = cands[l][i][pick[k]];
+            text[l][i] = c;
+            score += conf;
+            alts += usize::from(pick[k] > 0);
+        }
+        let strings: Vec<String> = text.into_iter().map(|b| String::from_utf8_lossy(&b).into_owned()).collect();
+        if let Ok(r) = parse_lines(&strings, &options) {
+            if r.check_digits_valid() {
+                valid.push((score, strings, alts));
+            }
+        }
+        // next combination
+        let mut k = 0;
+        while k < pick.len() {
+            pick[k] += 1;
+            let (l, i) = ambiguous[k];
+            if pick[k] < cands[l][i].len() {
+                break;
+            }
+            pick[k] = 0;
+            k += 1;
+        }
+        if k == pick.len() {
+            break;
+        }
+    }
+    valid.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let Some((best_score, best, alts)) = valid.first().cloned() else {
+        return Err("no combination of the offered characters satisfies every check digit".into());
+    };
+    if let Some((second, other, _)) = valid.get(1) {
+        if *other != best && best_score - second < TIE_MARGIN {
+            return Err("two readings satisfy every check digit".into());
+        }
+    }
+    let report = parse_lines(&best, &options).map_err(|e| e.to_string())?;
+    plausible(&report)?;
+    let field_confidence = fields
+        .iter()
+        .map(|fd| {
+            let bytes = best[fd.line].as_bytes();
+            let conf = (fd.from..fd.to)
+                .map(|i| {
+                    let s = &lines[fd.line][i];
+                    s.choices.iter().find(|(c, _)| *c as u32 == u32::from(bytes[i])).map_or(0.0, |x| x.1)
+                })
+                .fold(100.0f32, f32::min);
+            (fd.name, conf)
+        })
+        .collect();
+    Ok(Chosen { lines: best, report, field_confidence, alternatives_used: alts })
+}
+
+/// The checks besides the check digits a read must pass: codes, states, name shape, sex and real dates.
+fn plausible(report: &MrzReport) -> Result<(), Rejection> {
+    for name in [
+        CheckName::DocumentCode,
+        CheckName::IssuingState,
+        CheckName::Nationality,
+        CheckName::Name,
+        CheckName::Sex,
+        CheckName::DateOfBirth,
+        CheckName::DateOfExpiry,
+    ] {
+        if let Some(c) = report.check(name) {
+            if !c.passed {
+                return Err(format!("{name:?} check failed"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Settles a field no check digit covers to one character per position. The trailing filler run (every
+/// position from some point on offers `<`) becomes `<`, except that the run's first position keeps a clear
+/// top-choice letter; elsewhere an alternative close to the top choice is an ambiguity and refuses the read.
+/// A name must then be letters separated by single or double fillers, with only fillers after it.
+fn resolve_uncovered(cells: &mut [Vec<(u8, f32)>], fd: &Field) -> Result<(), Rejection> {
+    let n = cells.len();
+    let offers_filler = |c: &Vec<(u8, f32)>| c.iter().any(|(x, _)| *x == b'<');
+    let mut run_start = n;
+    while run_start > 0 && offers_filler(&cells[run_start - 1]) {
+        run_start -= 1;
+    }
+    let multi_char = matches!(fd.kind, Kind::Alpha | Kind::Alnum) && n > 3;
+    for (i, cell) in cells.iter_mut().enumerate() {
+        let top = cell[0];
+        let in_run = multi_char && i >= run_start;
+        let chosen = if in_run && (top.0 == b'<' || i > run_start) {
+            // Inside the filler run: the engine offered `<` here, and a letter among fillers is the
+            // engine's known confusion (`<` read as K, X, E).
+            *cell.iter().find(|(x, _)| *x == b'<').unwrap_or(&top)
+        } else {
+            if let Some(second) = cell.get(1) {
+                if second.1 >= AMBIGUOUS_RATIO * top.1 {
+                    return Err(format!("{}: ambiguous character", fd.name));
+                }
+            }
+            top
+        };
+        *cell = vec![chosen];
+    }
+    if fd.name == "name" {
+        let text: Vec<u8> = cells.iter().map(|c| c[0].0).collect();
+        let s = String::from_utf8_lossy(&text);
+        let body = s.trim_end_matches('<');
+        if body.is_empty() || body.starts_with('<') || body.contains("<<<") || body.matches("<<").count() > 1 {
+            return Err("name: implausible fillers".into());
+        }
+    }
+    Ok(())
+}

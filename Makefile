@@ -8,7 +8,7 @@ CONTRACT_VENV ?= target/contract-venv
 
 .PHONY: run build test test-deps test-contract lint fmt bench bench-deps clean
 
-build:
+build: ocr-deps
 	$(CARGO) build --release --bins
 
 run: build
@@ -28,18 +28,26 @@ $(CONTRACT_VENV)/.installed: tests/contract/requirements.txt
 	$(CONTRACT_VENV)/bin/python3 -m pip install -q --disable-pip-version-check -r tests/contract/requirements.txt
 	@touch $@
 
-test: test-deps
+# The MRZ reader links Tesseract (Debian): its headers, Leptonica's, and libclang for the bindings.
+ocr-deps:
+	@[ -f /usr/include/tesseract/capi.h ] && [ -f /usr/include/leptonica/allheaders.h ] \
+		&& ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 \
+		&& ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq libtesseract-dev libleptonica-dev tesseract-ocr-eng \
+			libclang-dev >/dev/null)
+
+test: test-deps ocr-deps
 	$(CARGO) build --bin idv
 	$(CARGO) test --all-targets -- --test-threads=4
 	IDV_BIN=target/debug/idv bash tests/browser/run.sh
 	$(MAKE) test-contract
 
 # Schemathesis over every operation of the OpenAPI document, against a throwaway server (~2-3 minutes).
-test-contract: $(CONTRACT_VENV)/.installed
+test-contract: $(CONTRACT_VENV)/.installed ocr-deps
 	$(CARGO) build --bin idv
 	IDV_BIN=target/debug/idv ST_BIN=$(CONTRACT_VENV)/bin/st bash tests/contract/run.sh
 
-lint:
+lint: ocr-deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
@@ -88,4 +96,10 @@ bench-mrz-peer: mrz-deps
 	$(MRZ_VENV)/bin/python3 tests/mrz/passporteye_eval.py --set $(MRZ_SET) --split report --quiet \
 		--json $(MRZ_SET)/passporteye.json
 
-.PHONY: mrz-deps mrz-set bench-mrz-peer
+# idv's MRZ reader on the report split, beside PassportEye's numbers when bench-mrz-peer has run.
+bench-mrz: ocr-deps
+	@[ -f $(MRZ_SET)/truth.jsonl ] || $(MAKE) mrz-set
+	$(CARGO) build --release --bin idv-mrz-bench
+	./target/release/idv-mrz-bench --set $(MRZ_SET) --split report
+
+.PHONY: ocr-deps mrz-deps mrz-set bench-mrz-peer bench-mrz

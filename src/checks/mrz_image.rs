@@ -7,6 +7,8 @@
 mod choose;
 mod engine;
 mod locate;
+#[cfg(test)]
+mod tests;
 
 use std::time::Instant;
 

@@ -329,3 +329,105 @@ fn resolve_uncovered(cells: &mut [Vec<(u8, f32)>], fd: &Field) -> Result<(), Rej
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    const L1: &str = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<";
+    const L2: &str = "L898902C36UTO7408122F1204159ZE184226B<<<<<10";
+
+    fn options() -> ParseOptions {
+        ParseOptions { allow_specimen_states: true, ..ParseOptions::new(date!(2026 - 06 - 01)) }
+    }
+
+    /// The engine's reading of the ICAO specimen: every character its own top choice, nothing else offered.
+    fn engine_lines() -> Vec<Vec<Symbol>> {
+        [L1, L2].iter().map(|l| l.chars().map(|c| Symbol { choices: vec![(c, 95.0)] }).collect()).collect()
+    }
+
+    fn set(lines: &mut [Vec<Symbol>], line: usize, col: usize, choices: &[(char, f32)]) {
+        lines[line][col] = Symbol { choices: choices.to_vec() };
+    }
+
+    #[test]
+    fn a_clean_reading_is_accepted_as_is() {
+        let c = choose(&engine_lines(), &options()).expect("accepted");
+        assert_eq!(c.lines, vec![L1.to_string(), L2.to_string()]);
+        assert_eq!(c.alternatives_used, 0);
+        assert_eq!(c.report.data.primary_identifier, "ERIKSSON");
+        assert!(c.field_confidence.iter().all(|(_, conf)| *conf == 95.0));
+    }
+
+    #[test]
+    fn the_check_digit_picks_the_alternative_the_engine_offered() {
+        let mut lines = engine_lines();
+        // document number L898902C3: the engine saw B, and offered 8 as its second choice
+        set(&mut lines, 1, 1, &[('B', 80.0), ('8', 40.0)]);
+        let c = choose(&lines, &options()).expect("accepted");
+        assert_eq!(c.lines[1], L2);
+        assert_eq!(c.alternatives_used, 1);
+        let conf = c.field_confidence.iter().find(|(f, _)| *f == "document_number").map(|x| x.1);
+        assert_eq!(conf, Some(40.0));
+    }
+
+    #[test]
+    fn a_character_the_engine_did_not_offer_is_never_invented() {
+        let mut lines = engine_lines();
+        // B alone: the typed-text parser would correct it to 8; an image read must not
+        set(&mut lines, 1, 1, &[('B', 80.0)]);
+        assert!(choose(&lines, &options()).is_err());
+        // a date digit read as a letter with no digit offered
+        set(&mut lines, 1, 1, &[('8', 95.0)]);
+        set(&mut lines, 1, 15, &[('O', 90.0)]);
+        assert!(choose(&lines, &options()).is_err());
+        // with the digit among the alternatives, the date is read
+        set(&mut lines, 1, 15, &[('O', 90.0), ('0', 30.0)]);
+        assert_eq!(choose(&lines, &options()).expect("accepted").lines[1], L2);
+    }
+
+    #[test]
+    fn a_wrong_check_digit_with_no_valid_alternative_is_refused() {
+        let mut lines = engine_lines();
+        set(&mut lines, 1, 19, &[('3', 90.0), ('5', 20.0)]);
+        let err = choose(&lines, &options()).unwrap_err();
+        assert!(err.contains("check digit"), "{err}");
+    }
+
+    #[test]
+    fn a_letter_in_the_filler_run_becomes_the_filler_the_engine_offered() {
+        let mut lines = engine_lines();
+        set(&mut lines, 0, 30, &[('K', 80.0), ('<', 60.0)]);
+        set(&mut lines, 0, 31, &[('K', 70.0), ('X', 30.0), ('<', 20.0)]);
+        let c = choose(&lines, &options()).expect("accepted");
+        assert_eq!(c.lines[0], L1);
+        assert_eq!(c.report.data.secondary_identifier, "ANNA MARIA");
+    }
+
+    #[test]
+    fn a_letter_among_fillers_without_a_filler_alternative_is_refused() {
+        let mut lines = engine_lines();
+        // ANNA<MARIA<<<<<K<<<: no check digit covers the name, and the engine offered no <
+        set(&mut lines, 0, 30, &[('K', 80.0), ('X', 30.0)]);
+        let err = choose(&lines, &options()).unwrap_err();
+        assert!(err.contains("name"), "{err}");
+    }
+
+    #[test]
+    fn a_close_alternative_inside_a_name_is_an_ambiguity() {
+        let mut lines = engine_lines();
+        // ERIKSSON's K: the engine is unsure between K and X and nothing can decide
+        set(&mut lines, 0, 8, &[('K', 60.0), ('X', 55.0)]);
+        assert!(choose(&lines, &options()).is_err());
+        set(&mut lines, 0, 8, &[('K', 90.0), ('X', 5.0)]);
+        assert!(choose(&lines, &options()).is_ok());
+    }
+
+    #[test]
+    fn the_wrong_shape_is_no_mrz() {
+        let mut lines = engine_lines();
+        lines[0].pop();
+        assert!(choose(&lines, &options()).unwrap_err().contains("shape"));
+    }
+}

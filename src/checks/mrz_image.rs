@@ -21,6 +21,8 @@ pub use engine::{EngineError, Symbol, MRZ_ALPHABET};
 
 /// The largest image accepted, in pixels (width times height); larger photos are refused, not decoded.
 pub const MAX_PIXELS: u64 = 40_000_000;
+/// Candidate bands recognised per image, most likely first (each costs up to two engine runs).
+const MAX_BANDS: usize = 3;
 
 /// Why reading could not even be attempted. Never a pass: the caller reports the image as unread.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -88,7 +90,7 @@ impl MrzImageReader {
             Err(reason) => return MrzImageOutcome::NoRead { reason, elapsed_ms: elapsed() },
         };
         let mut reason = String::from("no MRZ-shaped text lines found");
-        for band in locate::find_bands(&gray).into_iter().take(3) {
+        for band in locate::find_bands(&gray).into_iter().take(MAX_BANDS) {
             // The band sits at the bottom of an upright page: one in the upper half is tried upside down first.
             for flip in [band.upper, !band.upper] {
                 let crop = band.crop(&gray, flip);

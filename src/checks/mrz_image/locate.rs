@@ -7,7 +7,7 @@ use image::GrayImage;
 /// Long side of the working copy the band is searched on.
 const WORK_LONG_SIDE: f32 = 1000.0;
 /// Height, in pixels, the MRZ characters are scaled to for the engine.
-const TARGET_CHAR_HEIGHT: f32 = 34.0;
+const TARGET_CHAR_HEIGHT: f32 = 22.0;
 
 /// How the original maps onto an upright, deskewed frame: rotate by `angle` (radians, counter-clockwise
 /// positive in image coordinates) about the original's centre, scale by `scale`.
@@ -212,7 +212,7 @@ pub fn find_bands(src: &GrayImage) -> Vec<Band> {
 fn bands_in(img: &GrayImage, frame: Frame) -> Vec<Band> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mask = threshold(img, (w / 60).max(4) as u32, 0.88);
-    let gap = (w / 60).max(3);
+    let gap = (w / 35).max(3);
     // Per row: the longest run of dark pixels once gaps up to `gap` are closed, over a few rows together
     // (a row crosses a filler `<` at two thin points only).
     let mut rows: Vec<Option<Row>> = Vec::with_capacity(h);

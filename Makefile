@@ -8,7 +8,7 @@ CONTRACT_VENV ?= target/contract-venv
 
 .PHONY: run build test test-deps test-contract lint fmt bench bench-deps clean
 
-build: ocr-deps
+build:
 	$(CARGO) build --release --bins
 
 run: build
@@ -28,7 +28,8 @@ $(CONTRACT_VENV)/.installed: tests/contract/requirements.txt
 	$(CONTRACT_VENV)/bin/python3 -m pip install -q --disable-pip-version-check -r tests/contract/requirements.txt
 	@touch $@
 
-# The MRZ reader links Tesseract (Debian): its headers, Leptonica's, and libclang for the bindings.
+# The MRZ reader (cargo feature `ocr`) links Tesseract (Debian): its headers, Leptonica's, and libclang for
+# the bindings. Only `make bench-mrz` builds it for now.
 ocr-deps:
 	@[ -f /usr/include/tesseract/capi.h ] && [ -f /usr/include/leptonica/allheaders.h ] \
 		&& ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 \
@@ -36,18 +37,18 @@ ocr-deps:
 		|| (apt-get update -qq && apt-get install -y -qq libtesseract-dev libleptonica-dev tesseract-ocr-eng \
 			libclang-dev >/dev/null)
 
-test: test-deps ocr-deps
+test: test-deps
 	$(CARGO) build --bin idv
 	$(CARGO) test --all-targets -- --test-threads=4
 	IDV_BIN=target/debug/idv bash tests/browser/run.sh
 	$(MAKE) test-contract
 
 # Schemathesis over every operation of the OpenAPI document, against a throwaway server (~2-3 minutes).
-test-contract: $(CONTRACT_VENV)/.installed ocr-deps
+test-contract: $(CONTRACT_VENV)/.installed
 	$(CARGO) build --bin idv
 	IDV_BIN=target/debug/idv ST_BIN=$(CONTRACT_VENV)/bin/st bash tests/contract/run.sh
 
-lint: ocr-deps
+lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
@@ -99,7 +100,7 @@ bench-mrz-peer: mrz-deps
 # idv's MRZ reader on the report split, beside PassportEye's numbers when bench-mrz-peer has run.
 bench-mrz: ocr-deps
 	@[ -f $(MRZ_SET)/truth.jsonl ] || $(MAKE) mrz-set
-	$(CARGO) build --release --bin idv-mrz-bench
+	$(CARGO) build --release --features ocr --bin idv-mrz-bench
 	./target/release/idv-mrz-bench --set $(MRZ_SET) --split report
 
 .PHONY: ocr-deps mrz-deps mrz-set bench-mrz-peer bench-mrz

@@ -8,61 +8,10 @@ use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-fn browser() -> awc::Client {
-    awc::Client::builder().disable_redirects().timeout(std::time::Duration::from_secs(30)).finish()
-}
-
-struct Page {
-    status: u16,
-    headers: awc::http::header::HeaderMap,
-    text: String,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> String {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
-    }
-    fn cookie_value(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all("set-cookie")
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with(&format!("{name}=")))
-            .map(|c| c.split(';').next().unwrap()[name.len() + 1..].to_string())
-    }
-    fn csrf(&self) -> String {
-        let re = regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#).unwrap();
-        re.captures(&self.text).expect("a csrf field")[1].to_string()
-    }
-    /// The secret shown once on a "created" page.
-    fn secret(&self) -> String {
-        let re = regex::Regex::new(r#"<code id="secret" class="secret">([^<]+)</code>"#).unwrap();
-        re.captures(&self.text).unwrap_or_else(|| panic!("a secret in: {}", self.text))[1].to_string()
-    }
-    fn is_html(&self) -> bool {
-        self.header("content-type").starts_with("text/html")
-    }
-}
+type Page = FormPage;
 
 async fn request(app: &TestApp, method: &str, path: &str, cookie: &str, form: Option<&[(&str, &str)]>) -> Page {
-    let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = browser().request(method, format!("{}{}", app.base, path));
-    if !cookie.is_empty() {
-        req = req.insert_header(("Cookie", cookie.to_string()));
-    }
-    let mut res = match form {
-        Some(f) => {
-            let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(f).finish();
-            req.insert_header(("Content-Type", "application/x-www-form-urlencoded")).send_body(body).await
-        }
-        None => req.send().await,
-    }
-    .expect("request sent");
-    let bytes = res.body().limit(8 * 1024 * 1024).await.unwrap();
-    Page {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        text: String::from_utf8_lossy(&bytes).to_string(),
-    }
+    browser_request(app, method, path, cookie, form, &[]).await
 }
 
 async fn create_user(app: &TestApp, email: &str, role: &str) -> String {
@@ -73,10 +22,7 @@ async fn create_user(app: &TestApp, email: &str, role: &str) -> String {
 
 /// Logs in through the form; the session cookie, or None when refused.
 async fn try_login(app: &TestApp, email: &str, password: &str) -> Option<String> {
-    let form_page = request(app, "GET", "/dashboard/login", "", None).await;
-    let csrf = form_page.cookie_value("vk_login_csrf").expect("login csrf cookie");
-    let fields = [("csrf", csrf.as_str()), ("email", email), ("password", password)];
-    let res = request(app, "POST", "/dashboard/login", &format!("vk_login_csrf={csrf}"), Some(&fields)).await;
+    let res = sign_in(app, email, password, None).await;
     (res.status == 303).then(|| format!("vk_org_token={}", res.cookie_value("vk_org_token").expect("session cookie")))
 }
 

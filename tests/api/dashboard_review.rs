@@ -3,7 +3,7 @@
 //! posted with it runs the cases command as the signed-in reviewer (dual review included), and a case's
 //! document is served decrypted with no-store, only for a case of the dashboard's environment.
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{browser_request, sign_in, spawn_app, FormPage, TestApp};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -20,51 +20,10 @@ fn png(seed: u32) -> Vec<u8> {
     out.into_inner()
 }
 
-struct Page {
-    status: u16,
-    headers: awc::http::header::HeaderMap,
-    body: Vec<u8>,
-}
+type Page = FormPage;
 
-impl Page {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).to_string()
-    }
-    fn header(&self, name: &str) -> String {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
-    }
-    fn cookie_value(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all("set-cookie")
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with(&format!("{name}=")))
-            .map(|c| c.split(';').next().unwrap()[name.len() + 1..].to_string())
-    }
-    /// The CSRF token the page's forms carry.
-    fn csrf(&self) -> String {
-        let re = regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#).unwrap();
-        re.captures(&self.text()).expect("a csrf field")[1].to_string()
-    }
-}
-
-/// A request as a browser sends it (cookies, a form body), without following redirects.
 async fn request(app: &TestApp, method: &str, path: &str, cookie: &str, form: Option<&[(&str, &str)]>) -> Page {
-    let client = awc::Client::builder().disable_redirects().timeout(std::time::Duration::from_secs(30)).finish();
-    let mut req =
-        client.request(awc::http::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", app.base));
-    if !cookie.is_empty() {
-        req = req.insert_header(("Cookie", cookie.to_string()));
-    }
-    let mut res = match form {
-        Some(f) => {
-            let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(f).finish();
-            req.insert_header(("Content-Type", "application/x-www-form-urlencoded")).send_body(body).await
-        }
-        None => req.send().await,
-    }
-    .expect("request sent");
-    let body = res.body().limit(16 * 1024 * 1024).await.unwrap().to_vec();
-    Page { status: res.status().as_u16(), headers: res.headers().clone(), body }
+    browser_request(app, method, path, cookie, form, &[]).await
 }
 
 /// Creates an org user and signs it in through the login form; returns (user id, session cookie).
@@ -72,11 +31,8 @@ async fn signed_in(app: &TestApp, email: &str) -> (String, String) {
     let r = app.post("/users", json!({"email": email, "name": email, "role": "reviewer", "password": PASSWORD})).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
-    let form = request(app, "GET", "/dashboard/login", "", None).await;
-    let csrf = form.cookie_value("vk_login_csrf").expect("login csrf cookie");
-    let fields = [("csrf", csrf.as_str()), ("email", email), ("password", PASSWORD)];
-    let ok = request(app, "POST", "/dashboard/login", &format!("vk_login_csrf={csrf}"), Some(&fields)).await;
-    assert_eq!(ok.status, 303, "{}", ok.text());
+    let ok = sign_in(app, email, PASSWORD, None).await;
+    assert_eq!(ok.status, 303, "{}", ok.text);
     (id, format!("vk_org_token={}", ok.cookie_value("vk_org_token").expect("session cookie")))
 }
 
@@ -133,9 +89,9 @@ async fn review_pages_and_documents_need_a_signed_in_reviewer() {
         format!("/dashboard/cases/{case}/documents/id_front"),
     ] {
         let page = request(&app, "GET", &path, "", None).await;
-        assert_eq!(page.status, 303, "{path}: {}", page.text());
+        assert_eq!(page.status, 303, "{path}: {}", page.text);
         assert_eq!(page.header("location"), "/dashboard/login", "{path}");
-        assert!(page.body.is_empty() || !page.text().contains("Hopper"), "{path} leaks data");
+        assert!(page.body.is_empty() || !page.text.contains("Hopper"), "{path} leaks data");
     }
     let post = request(&app, "POST", &format!("/dashboard/cases/{case}/approve"), "", Some(&[("csrf", "00")])).await;
     assert_eq!((post.status, post.header("location").as_str()), (303, "/dashboard/login"));
@@ -148,13 +104,13 @@ async fn form_posts_without_the_sessions_csrf_token_are_refused_and_change_nothi
     let (_, case, _) = live_case(&app, "csrf_case", 2).await;
     let (_, cookie) = signed_in(&app, "rita@example.test").await;
     let page = request(&app, "GET", &format!("/dashboard/cases/{case}"), &cookie, None).await;
-    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(page.status, 200, "{}", page.text);
     assert_eq!(page.header("cache-control"), "no-store");
     let csrf = page.csrf();
     for action in ["claim", "approve", "reject", "notes", "escalate"] {
         let path = format!("/dashboard/cases/{case}/{action}");
         let missing = request(&app, "POST", &path, &cookie, Some(&[("body", "x"), ("notes", "x")])).await;
-        assert_eq!(missing.status, 403, "{action} without a token: {}", missing.text());
+        assert_eq!(missing.status, 403, "{action} without a token: {}", missing.text);
         assert!(missing.header("content-type").starts_with("text/html"), "{action}: an HTML page, not JSON");
         let wrong = request(&app, "POST", &path, &cookie, Some(&[("csrf", "00ff"), ("body", "x")])).await;
         assert_eq!(wrong.status, 403, "{action} with a wrong token");
@@ -168,7 +124,7 @@ async fn form_posts_without_the_sessions_csrf_token_are_refused_and_change_nothi
 
     // With the token, the same post claims the case for the signed-in reviewer.
     let ok = request(&app, "POST", &format!("/dashboard/cases/{case}/claim"), &cookie, Some(&[("csrf", &csrf)])).await;
-    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert_eq!(ok.status, 303, "{}", ok.text);
     assert_eq!(ok.header("location"), format!("/dashboard/cases/{case}?done=claimed"));
     assert_eq!(live_case_json(&app, &case).await["status"], "in_review");
 }
@@ -187,7 +143,7 @@ async fn decisions_posted_on_the_case_page_honour_dual_review() {
     let first =
         request(&app, "POST", &format!("/dashboard/cases/{case}/approve"), &rita_cookie, Some(&[("csrf", &csrf)]))
             .await;
-    assert_eq!(first.status, 303, "{}", first.text());
+    assert_eq!(first.status, 303, "{}", first.text);
     let c = live_case_json(&app, &case).await;
     assert_eq!(
         (c["status"].as_str(), c["recommendation"]["reviewer_id"].as_str()),
@@ -199,16 +155,16 @@ async fn decisions_posted_on_the_case_page_honour_dual_review() {
     let again =
         request(&app, "POST", &format!("/dashboard/cases/{case}/approve"), &rita_cookie, Some(&[("csrf", &csrf)]))
             .await;
-    assert_eq!(again.status, 409, "{}", again.text());
+    assert_eq!(again.status, 409, "{}", again.text);
     assert!(again.header("content-type").starts_with("text/html"));
-    assert!(again.text().contains("different reviewer"), "{}", again.text());
-    assert!(again.text().contains("id=\"recommendation\""), "the page shows the first review");
+    assert!(again.text.contains("different reviewer"), "{}", again.text);
+    assert!(again.text.contains("id=\"recommendation\""), "the page shows the first review");
 
     let sam_csrf = request(&app, "GET", "/dashboard/cases", &sam_cookie, None).await.csrf();
     let second =
         request(&app, "POST", &format!("/dashboard/cases/{case}/approve"), &sam_cookie, Some(&[("csrf", &sam_csrf)]))
             .await;
-    assert_eq!(second.status, 303, "{}", second.text());
+    assert_eq!(second.status, 303, "{}", second.text);
     let c = live_case_json(&app, &case).await;
     assert_eq!((c["status"].as_str(), c["decided_by"].as_str()), (Some("approved"), Some(sam.as_str())), "{c}");
     let s = app.send("GET", &format!("/sessions/{session}"), Some(&live), &[], None).await.body;
@@ -221,7 +177,7 @@ async fn a_document_is_served_decrypted_with_no_store_only_for_a_case_of_this_en
     let (_, case, front) = live_case(&app, "doc_case", 4).await;
     let (_, cookie) = signed_in(&app, "rita@example.test").await;
     let doc = request(&app, "GET", &format!("/dashboard/cases/{case}/documents/id_front"), &cookie, None).await;
-    assert_eq!(doc.status, 200, "{}", doc.text());
+    assert_eq!(doc.status, 200, "{}", doc.text);
     assert_eq!(doc.header("content-type"), "image/png");
     assert_eq!(doc.header("cache-control"), "no-store");
     assert_eq!(doc.header("x-content-type-options"), "nosniff");
@@ -235,7 +191,7 @@ async fn a_document_is_served_decrypted_with_no_store_only_for_a_case_of_this_en
         format!("/dashboard/cases/{case}/documents/..%2Fsecret"),
     ] {
         let r = request(&app, "GET", &path, &cookie, None).await;
-        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        assert_eq!(r.status, 404, "{path}: {}", r.text);
         assert_eq!(r.header("cache-control"), "no-store", "{path}");
     }
     // The dashboard shows one environment at a time: in sandbox, the live case is someone else's.
@@ -246,18 +202,18 @@ async fn a_document_is_served_decrypted_with_no_store_only_for_a_case_of_this_en
     assert_eq!(switched.status, 303);
     let sandbox = format!("{cookie}; vk_dashboard_env=sandbox");
     let r = request(&app, "GET", &format!("/dashboard/cases/{case}/documents/id_front"), &sandbox, None).await;
-    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(r.status, 404, "{}", r.text);
     assert_eq!(request(&app, "GET", &format!("/dashboard/cases/{case}"), &sandbox, None).await.status, 404);
     // A sandbox demo case has no session: its page still renders, without documents.
     let demo = app.post("/cases/demo", json!({})).await;
     assert_eq!(demo.status, 201, "{}", demo.body);
     let demo = demo.body["id"].as_str().unwrap().to_string();
     let page = request(&app, "GET", &format!("/dashboard/cases/{demo}"), &sandbox, None).await;
-    assert_eq!(page.status, 200, "{}", page.text());
-    assert!(page.text().contains("none (demo case)") && page.text().contains("No document images"), "{}", page.text());
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("none (demo case)") && page.text.contains("No document images"), "{}", page.text);
     let r = request(&app, "GET", &format!("/dashboard/cases/{demo}/documents/id_front"), &sandbox, None).await;
     assert_eq!(r.status, 404);
-    let queue = request(&app, "GET", "/dashboard/cases", &sandbox, None).await.text();
+    let queue = request(&app, "GET", "/dashboard/cases", &sandbox, None).await.text;
     assert!(queue.contains(&demo) && queue.contains("demo case"), "{queue}");
     assert!(!queue.contains(&case), "the live case is not in the sandbox queue");
 }
@@ -268,7 +224,7 @@ async fn a_failed_check_is_overridden_and_data_corrected_from_the_case_page() {
     let (session, case, _) = live_case(&app, "fix_case", 5).await;
     let (rita, cookie) = signed_in(&app, "rita@example.test").await;
     let page = request(&app, "GET", &format!("/dashboard/cases/{case}"), &cookie, None).await;
-    let html = page.text();
+    let html = page.text.clone();
     assert!(html.contains("data-check=\"face_match\"") && html.contains("no face-match provider"), "{html}");
     assert!(html.contains("action=\"/dashboard/cases/") && html.contains("/override\""), "an override form");
     let csrf = page.csrf();
@@ -283,23 +239,23 @@ async fn a_failed_check_is_overridden_and_data_corrected_from_the_case_page() {
 
     // A correction with an impossible date is refused on the page (422); a good one re-seals the identity.
     let bad = post("pii", vec![("date_of_birth", "1976-02-30".into())]).await;
-    assert_eq!(bad.status, 422, "{}", bad.text());
-    assert!(bad.text().contains("date_of_birth"), "{}", bad.text());
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(bad.text.contains("date_of_birth"), "{}", bad.text);
     let fixed =
         post("pii", vec![("last_name", "Hopper-Murray".into()), ("reason", "OCR dropped the second name".into())])
             .await;
-    assert_eq!(fixed.status, 303, "{}", fixed.text());
+    assert_eq!(fixed.status, 303, "{}", fixed.text);
     let live = app.live_key.clone();
     let identity = app.send("GET", "/identities/fix_case", Some(&live), &[], None).await.body;
     assert_eq!(identity["extracted_data"]["last_name"], "Hopper-Murray", "{identity}");
-    let shown = request(&app, "GET", &format!("/dashboard/cases/{case}?done=corrected"), &cookie, None).await.text();
+    let shown = request(&app, "GET", &format!("/dashboard/cases/{case}?done=corrected"), &cookie, None).await.text;
     assert!(shown.contains("Hopper-Murray") && shown.contains("corrected"), "{shown}");
 
     // Overriding the face match without a reason is refused; with one, the case continues to approval.
     let no_reason = post("override", vec![("check", "face_match".into())]).await;
-    assert_eq!(no_reason.status, 422, "{}", no_reason.text());
+    assert_eq!(no_reason.status, 422, "{}", no_reason.text);
     let ok = post("override", vec![("check", "face_match".into()), ("reason", "Checked on a video call".into())]).await;
-    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert_eq!(ok.status, 303, "{}", ok.text);
     assert_eq!(ok.header("location"), format!("/dashboard/cases/{case}?done=overridden"));
     let c = live_case_json(&app, &case).await;
     assert_eq!((c["status"].as_str(), c["decided_by"].as_str()), (Some("approved"), Some(rita.as_str())), "{c}");
@@ -315,9 +271,9 @@ async fn a_failed_check_is_overridden_and_data_corrected_from_the_case_page() {
     }
     // A decided case takes no more posts: the refusal is shown on the page.
     let late = post("notes", vec![("body", "after the fact".into())]).await;
-    assert_eq!(late.status, 303, "notes stay possible on a decided case: {}", late.text());
+    assert_eq!(late.status, 303, "notes stay possible on a decided case: {}", late.text);
     let again = post("approve", vec![]).await;
-    assert_eq!(again.status, 409, "{}", again.text());
+    assert_eq!(again.status, 409, "{}", again.text);
 }
 
 const OFAC_SAMPLE: &str =
@@ -373,7 +329,7 @@ async fn a_screening_hit_is_dismissed_with_a_reason_from_the_case_page() {
 
     let (_, cookie) = signed_in(&app, "rita@example.test").await;
     let page = request(&app, "GET", &format!("/dashboard/cases/{case}"), &cookie, None).await;
-    let html = page.text();
+    let html = page.text.clone();
     let hit = regex::Regex::new(r#"name="hit_id" value="(hit_[0-9A-Z]+)""#).unwrap();
     let hit_id = hit.captures(&html).unwrap_or_else(|| panic!("a dismiss form: {html}"))[1].to_string();
     let check = regex::Regex::new(r#"name="check_id" value="(schk_[0-9A-Z]+)""#).unwrap();
@@ -385,15 +341,15 @@ async fn a_screening_hit_is_dismissed_with_a_reason_from_the_case_page() {
     let no_reason =
         request(&app, "POST", &path, &cookie, Some(&[("csrf", &csrf), ("check_id", &check_id), ("hit_id", &hit_id)]))
             .await;
-    assert_eq!(no_reason.status, 422, "{}", no_reason.text());
+    assert_eq!(no_reason.status, 422, "{}", no_reason.text);
     let reason = "Different person: another birth place";
     let fields = [("csrf", csrf.as_str()), ("check_id", &check_id), ("hit_id", &hit_id), ("reason", reason)];
     let ok = request(&app, "POST", &path, &cookie, Some(&fields)).await;
-    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert_eq!(ok.status, 303, "{}", ok.text);
     let c = app.send("GET", &format!("/checks/{check_id}"), Some(&live), &[], None).await.body;
     let h = c["hits"].as_array().unwrap().iter().find(|h| h["id"] == hit_id.as_str()).expect("the hit").clone();
     assert_eq!((h["is_dismissed"].as_bool(), h["dismissed_reason"].as_str()), (Some(true), Some(reason)), "{c}");
-    let after = request(&app, "GET", &format!("/dashboard/cases/{case}?done=dismissed"), &cookie, None).await.text();
+    let after = request(&app, "GET", &format!("/dashboard/cases/{case}?done=dismissed"), &cookie, None).await.text;
     assert!(after.contains("Hit dismissed.") && after.contains(reason), "{after}");
 }
 
@@ -418,8 +374,8 @@ async fn the_queue_colours_each_case_by_its_time_in_review() {
     let (_, cookie) = signed_in(app, "rita@example.test").await;
     let sandbox = format!("{cookie}; vk_dashboard_env=sandbox");
     let queue = request(app, "GET", "/dashboard/cases?tab=all", &sandbox, None).await;
-    assert_eq!(queue.status, 200, "{}", queue.text());
-    let html = queue.text();
+    assert_eq!(queue.status, 200, "{}", queue.text);
+    let html = queue.text;
     let band = |case: &str| {
         let row = &html[html.find(&format!("<tr data-case=\"{case}\"")).expect("a row")..];
         let row = &row[..row.find("</tr>").unwrap()];
@@ -443,20 +399,20 @@ async fn an_escalated_case_offers_its_decision_to_senior_reviewers_only() {
     let csrf = request(&app, "GET", "/dashboard/cases", &rita_cookie, None).await.csrf();
     let escalate = [("csrf", csrf.as_str()), ("reason", "a possible list match")];
     let r = request(&app, "POST", &format!("/dashboard/cases/{case}/escalate"), &rita_cookie, Some(&escalate)).await;
-    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.status, 303, "{}", r.text);
 
     // A reviewer sees why there is nothing to decide; a refused post changes nothing.
-    let page = request(&app, "GET", &format!("/dashboard/cases/{case}"), &rita_cookie, None).await.text();
+    let page = request(&app, "GET", &format!("/dashboard/cases/{case}"), &rita_cookie, None).await.text;
     assert!(page.contains("id=\"decision-refused\"") && !page.contains("id=\"approve\""), "{page}");
     let refused =
         request(&app, "POST", &format!("/dashboard/cases/{case}/approve"), &rita_cookie, Some(&[("csrf", &csrf)]))
             .await;
-    assert_eq!(refused.status, 409, "{}", refused.text());
+    assert_eq!(refused.status, 409, "{}", refused.text);
     assert_eq!(live_case_json(&app, &case).await["status"], "escalated");
 
     // The senior reviewer gets the buttons and decides.
     let page = request(&app, "GET", &format!("/dashboard/cases/{case}"), &sam_cookie, None).await;
-    assert!(page.text().contains("id=\"approve\""), "{}", page.text());
+    assert!(page.text.contains("id=\"approve\""), "{}", page.text);
     let approved = request(
         &app,
         "POST",
@@ -465,6 +421,6 @@ async fn an_escalated_case_offers_its_decision_to_senior_reviewers_only() {
         Some(&[("csrf", &page.csrf())]),
     )
     .await;
-    assert_eq!(approved.status, 303, "{}", approved.text());
+    assert_eq!(approved.status, 303, "{}", approved.text);
     assert_eq!(live_case_json(&app, &case).await["status"], "approved");
 }

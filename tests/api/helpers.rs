@@ -266,3 +266,88 @@ impl TestApp {
         Resp { status: res.status().as_u16(), headers: res.headers().clone(), body, raw }
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dashboard pages as a browser meets them: cookies and form posts, redirects not followed.
+// ---------------------------------------------------------------------------------------------------------------
+
+/// A dashboard answer: status, headers, and the body as bytes and as text.
+pub struct FormPage {
+    pub status: u16,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Vec<u8>,
+    pub text: String,
+}
+
+impl FormPage {
+    pub fn header(&self, name: &str) -> String {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    }
+    pub fn is_html(&self) -> bool {
+        self.header("content-type").starts_with("text/html")
+    }
+    pub fn cookies(&self) -> Vec<String> {
+        self.headers.get_all("set-cookie").filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
+    }
+    /// The whole Set-Cookie line of `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies().into_iter().find(|c| c.starts_with(&format!("{name}=")))
+    }
+    pub fn cookie_value(&self, name: &str) -> Option<String> {
+        self.cookie(name).map(|c| c.split(';').next().unwrap_or_default()[name.len() + 1..].to_string())
+    }
+    /// The CSRF token the page's forms carry.
+    pub fn csrf(&self) -> String {
+        let re = regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#).unwrap();
+        re.captures(&self.text).expect("a csrf field")[1].to_string()
+    }
+    /// The secret shown once on a "created" page.
+    pub fn secret(&self) -> String {
+        let re = regex::Regex::new(r#"<code id="secret" class="secret">([^<]+)</code>"#).unwrap();
+        re.captures(&self.text).unwrap_or_else(|| panic!("a secret in: {}", self.text))[1].to_string()
+    }
+}
+
+/// A request as a browser sends it: the Cookie header, a form body, extra headers; redirects not followed.
+pub async fn browser_request(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: Option<&[(&str, &str)]>,
+    headers: &[(&str, &str)],
+) -> FormPage {
+    let client = awc::Client::builder().disable_redirects().timeout(std::time::Duration::from_secs(30)).finish();
+    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = client.request(method, format!("{}{path}", app.base));
+    if !cookie.is_empty() {
+        req = req.insert_header(("Cookie", cookie.to_string()));
+    }
+    for (k, v) in headers {
+        req = req.insert_header((*k, *v));
+    }
+    let mut res = match form {
+        Some(f) => {
+            let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(f).finish();
+            req.insert_header(("Content-Type", "application/x-www-form-urlencoded")).send_body(body).await
+        }
+        None => req.send().await,
+    }
+    .expect("request sent");
+    let body = res.body().limit(16 * 1024 * 1024).await.expect("body").to_vec();
+    let text = String::from_utf8_lossy(&body).to_string();
+    FormPage { status: res.status().as_u16(), headers: res.headers().clone(), body, text }
+}
+
+/// Opens the login page and posts its form (with its double-submit CSRF token); the answer to the post.
+pub async fn sign_in(app: &TestApp, email: &str, password: &str, totp: Option<&str>) -> FormPage {
+    let form_page = browser_request(app, "GET", "/dashboard/login", "", None, &[]).await;
+    assert_eq!(form_page.status, 200);
+    let csrf = form_page.cookie_value("vk_login_csrf").expect("login csrf cookie");
+    assert_eq!(form_page.csrf(), csrf);
+    let mut fields = vec![("csrf", csrf.as_str()), ("email", email), ("password", password)];
+    if let Some(code) = totp {
+        fields.push(("totp", code));
+    }
+    browser_request(app, "POST", "/dashboard/login", &format!("vk_login_csrf={csrf}"), Some(&fields), &[]).await
+}

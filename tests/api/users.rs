@@ -3,6 +3,7 @@
 //! PII at rest and views rebuilt by replay.
 
 use crate::helpers::*;
+use crate::helpers::{browser_request as request, sign_in as login, FormPage as Page};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -16,77 +17,6 @@ async fn create_user(app: &TestApp, email: &str, role: &str) -> String {
 }
 
 /// A browser-like client that does not follow redirects, so the login answer itself is seen.
-fn browser() -> awc::Client {
-    awc::Client::builder().disable_redirects().timeout(std::time::Duration::from_secs(30)).finish()
-}
-
-struct Page {
-    status: u16,
-    headers: awc::http::header::HeaderMap,
-    text: String,
-}
-
-impl Page {
-    fn cookies(&self) -> Vec<String> {
-        self.headers.get_all("set-cookie").filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
-    }
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies().into_iter().find(|c| c.starts_with(&format!("{name}=")))
-    }
-    fn cookie_value(&self, name: &str) -> Option<String> {
-        self.cookie(name).map(|c| c.split(';').next().unwrap()[name.len() + 1..].to_string())
-    }
-    fn csrf(&self) -> String {
-        let re = regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#).unwrap();
-        re.captures(&self.text).expect("a csrf field")[1].to_string()
-    }
-}
-
-async fn request(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    cookie: &str,
-    form: Option<&[(&str, &str)]>,
-    headers: &[(&str, &str)],
-) -> Page {
-    let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = browser().request(method, format!("{}{}", app.base, path));
-    if !cookie.is_empty() {
-        req = req.insert_header(("Cookie", cookie.to_string()));
-    }
-    for (k, v) in headers {
-        req = req.insert_header((*k, *v));
-    }
-    let mut res = match form {
-        Some(f) => {
-            let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(f).finish();
-            req.insert_header(("Content-Type", "application/x-www-form-urlencoded")).send_body(body).await
-        }
-        None => req.send().await,
-    }
-    .expect("request sent");
-    let bytes = res.body().await.unwrap();
-    Page {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        text: String::from_utf8_lossy(&bytes).to_string(),
-    }
-}
-
-/// Opens the login page and posts the form; the answer to the post.
-async fn login(app: &TestApp, email: &str, password: &str, totp: Option<&str>) -> Page {
-    let form_page = request(app, "GET", "/dashboard/login", "", None, &[]).await;
-    assert_eq!(form_page.status, 200);
-    let csrf = form_page.cookie_value("vk_login_csrf").expect("login csrf cookie");
-    assert_eq!(form_page.csrf(), csrf);
-    let mut fields = vec![("csrf", csrf.as_str()), ("email", email), ("password", password)];
-    if let Some(code) = totp {
-        fields.push(("totp", code));
-    }
-    request(app, "POST", "/dashboard/login", &format!("vk_login_csrf={csrf}"), Some(&fields), &[]).await
-}
-
 fn session_cookie(page: &Page) -> String {
     assert_eq!(page.status, 303, "{}", page.text);
     format!("vk_org_token={}", page.cookie_value("vk_org_token").expect("session cookie"))

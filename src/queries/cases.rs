@@ -256,8 +256,7 @@ pub fn list(
               OR s.external_ref LIKE ? ESCAPE '\\' OR c.assigned_to LIKE ? ESCAPE '\\' OR c.tags LIKE ? ESCAPE '\\')"
                 .into(),
         );
-        // The text matches literally: LIKE's wildcards in it are escaped.
-        let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let like = format!("%{}%", super::like_escape(q));
         for _ in 0..6 {
             args.push(Sql::Text(like.clone()));
         }

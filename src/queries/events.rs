@@ -106,7 +106,7 @@ pub fn list(conn: &ReadOnly, environment: &str, f: &EventFilter, page: Page) -> 
              OR resource_id LIKE ? ESCAPE '\\' OR ip_address LIKE ? ESCAPE '\\')"
                 .into(),
         );
-        let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let like = format!("%{}%", super::like_escape(q));
         for _ in 0..5 {
             args.push(Sql::Text(like.clone()));
         }

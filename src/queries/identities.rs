@@ -360,10 +360,6 @@ pub struct IdentityCriteria {
     pub personal_data: BTreeMap<String, String>,
 }
 
-fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
 /// The SQL conditions of `criteria` within one environment.
 fn filter_of(criteria: &IdentityCriteria, keyring: &Keyring, environment: &str) -> Filter {
     let c = criteria;
@@ -373,10 +369,10 @@ fn filter_of(criteria: &IdentityCriteria, keyring: &Keyring, environment: &str) 
         filter.push("i.external_ref = ?", r.as_str());
     }
     if let Some(text) = &c.external_ref_contains {
-        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Bind::Text(format!("%{}%", like_escape(text))));
+        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Bind::Text(format!("%{}%", super::like_escape(text))));
     }
     if let Some(prefix) = &c.external_ref_prefix {
-        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Bind::Text(format!("{}%", like_escape(prefix))));
+        filter.push("i.external_ref LIKE ? ESCAPE '\\'", Bind::Text(format!("{}%", super::like_escape(prefix))));
     }
     if let Some(country) = &c.country {
         filter.push("i.country = ?", country.as_str());

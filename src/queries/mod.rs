@@ -117,3 +117,8 @@ pub struct CursorPagination {
     pub has_next: bool,
     pub has_prev: bool,
 }
+
+/// `text` for a `LIKE ... ESCAPE '\'` pattern that matches it literally: its `\`, `%` and `_` escaped.
+pub fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}

@@ -1,7 +1,7 @@
 //! Admin: API keys of both environments – the list with expiry, and the new-key form (scopes and
 //! environment; the secret shown once). Must not hash or store a secret itself (the keys commands do).
 
-use super::{admit, back, refused, secret_page};
+use super::{admit, answer, refused, secret_page};
 use crate::commands::api_keys::{self as key_cmd, CreateKey};
 use crate::domain::api_key::{ApiVersion, Environment, Inflection, KeyType, Scope, ALL_SCOPES, DEFAULT_SCOPES};
 use crate::domain::ids::ApiKeyId;
@@ -169,8 +169,5 @@ pub(super) async fn expire(
         Ok::<_, AppError>(())
     }
     .await;
-    match result {
-        Ok(()) => Ok(back("key_expired")),
-        Err(e) => refused(&state, &reviewer, e).await,
-    }
+    answer(&state, &reviewer, result, "key_expired").await
 }

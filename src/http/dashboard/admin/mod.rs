@@ -114,6 +114,14 @@ async fn refused(state: &AppState, reviewer: &Reviewer, e: AppError) -> PageResu
     }
 }
 
+/// The answer to a post that changed something: back to the admin page with its message, or the refusal.
+async fn answer<T>(state: &AppState, reviewer: &Reviewer, result: Result<T, AppError>, done: &str) -> PageResult {
+    match result {
+        Ok(_) => Ok(back(done)),
+        Err(e) => refused(state, reviewer, e).await,
+    }
+}
+
 /// The answer to a post that made a secret: shown this once, with the way back.
 fn secret_page(reviewer: &Reviewer, title: &str, what: &str, secret: &str, details: &str) -> HttpResponse {
     let body = format!(

@@ -1,7 +1,7 @@
 //! Admin: the environment's review settings (dual review; the fixed claim timeout) and retention
 //! windows, each form read-modify-written through the same command as `PATCH /api/v1/settings/retention`.
 
-use super::{admit, back, refused};
+use super::{admit, answer};
 use crate::commands::retention::update_retention;
 use crate::domain::settings::Retention;
 use crate::error::AppError;
@@ -93,10 +93,7 @@ pub(super) async fn save_retention(
         Ok(())
     })
     .await;
-    match result {
-        Ok(()) => Ok(back("retention_saved")),
-        Err(e) => refused(&state, &reviewer, e).await,
-    }
+    answer(&state, &reviewer, result, "retention_saved").await
 }
 
 #[tracing::instrument(skip_all)]
@@ -114,8 +111,5 @@ pub(super) async fn save_review(
         Ok(())
     })
     .await;
-    match result {
-        Ok(()) => Ok(back("review_saved")),
-        Err(e) => refused(&state, &reviewer, e).await,
-    }
+    answer(&state, &reviewer, result, "review_saved").await
 }

@@ -2,7 +2,7 @@
 //! password given or generated and shown once). Must not hash, seal or store anything itself (the users
 //! commands do).
 
-use super::{admit, back, refused, secret_page};
+use super::{admit, answer, back, refused, secret_page};
 use crate::commands::users::{self as user_cmd, CreateUser};
 use crate::domain::ids::OrgUserId;
 use crate::domain::user::{Role, UserStatus};
@@ -151,10 +151,7 @@ pub(super) async fn change_role(
         user_cmd::update(&state.writer, state.keyring.clone(), meta, id, Some(role), None).await
     }
     .await;
-    match result {
-        Ok(_) => Ok(back("role_changed")),
-        Err(e) => refused(&state, &reviewer, e).await,
-    }
+    answer(&state, &reviewer, result, "role_changed").await
 }
 
 #[tracing::instrument(skip_all)]
@@ -175,8 +172,5 @@ pub(super) async fn disable(
         user_cmd::disable(&state.writer, reviewer.meta(&req, state.now()), id).await
     }
     .await;
-    match result {
-        Ok(_) => Ok(back("user_disabled")),
-        Err(e) => refused(&state, &reviewer, e).await,
-    }
+    answer(&state, &reviewer, result, "user_disabled").await
 }

@@ -732,3 +732,100 @@ CREATE TABLE IF NOT EXISTS audit_log (
 );
 CREATE INDEX IF NOT EXISTS audit_log_by_env ON audit_log (environment, seq);
 CREATE INDEX IF NOT EXISTS audit_log_by_resource ON audit_log (resource_id, seq);
+
+-- Documents (spec §1.3.1): standalone uploads and session uploads as one resource. The bytes are in
+-- sealed_blobs under `subject_id`'s data key; `blob_id` is NULL once redacted. `extracted_data` is the
+-- sealed field map of the latest extraction (base64), only field names in clear. Session rows are keyed
+-- by (session_id, session_slot) so a re-upload to the slot replaces the document.
+CREATE TABLE IF NOT EXISTS documents (
+    id                      TEXT PRIMARY KEY,
+    environment             TEXT NOT NULL,
+    source                  TEXT NOT NULL,
+    session_id              TEXT,
+    session_slot            TEXT,
+    identity_id             TEXT,
+    subject_id              TEXT NOT NULL,
+    document_type           TEXT NOT NULL,
+    status                  TEXT NOT NULL,
+    mime_type               TEXT NOT NULL,
+    size_bytes              INTEGER NOT NULL,
+    page_count              INTEGER,
+    width                   INTEGER,
+    height                  INTEGER,
+    blob_id                 TEXT,
+    poa_document_type       TEXT,
+    poa_document_date       TEXT,
+    metadata                TEXT NOT NULL,
+    classification          TEXT,
+    classification_confidence REAL,
+    classification_signals  TEXT,
+    extraction_id           TEXT,
+    extracted_fields        TEXT NOT NULL DEFAULT '[]',
+    extracted_data          TEXT,
+    group_id                TEXT,
+    version                 INTEGER NOT NULL,
+    redacted_at             TEXT,
+    created_at              TEXT NOT NULL,
+    updated_at              TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_by_env ON documents (environment, created_at, id);
+CREATE UNIQUE INDEX IF NOT EXISTS documents_by_session_slot ON documents (session_id, session_slot)
+    WHERE session_slot IS NOT NULL;
+CREATE INDEX IF NOT EXISTS documents_by_identity ON documents (identity_id);
+
+CREATE TABLE IF NOT EXISTS document_extractions (
+    id           TEXT PRIMARY KEY,
+    document_id  TEXT NOT NULL,
+    sources      TEXT NOT NULL,
+    fields       TEXT NOT NULL,
+    data         TEXT,
+    confidence   REAL,
+    event_seq    INTEGER NOT NULL,
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS document_extractions_by_document ON document_extractions (document_id, event_seq);
+
+-- The latest outcome of each check of a document.
+CREATE TABLE IF NOT EXISTS document_checks (
+    document_id  TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    position     INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    requirement  TEXT NOT NULL,
+    reason       TEXT,
+    checked_at   TEXT NOT NULL,
+    PRIMARY KEY (document_id, name)
+) WITHOUT ROWID;
+
+-- Custom document types (spec §1.3.2) and document groups (§1.3.3).
+CREATE TABLE IF NOT EXISTS document_types (
+    id                TEXT PRIMARY KEY,
+    environment       TEXT NOT NULL,
+    slug              TEXT NOT NULL,
+    label             TEXT NOT NULL,
+    category          TEXT NOT NULL,
+    description       TEXT,
+    extraction_hints  TEXT NOT NULL,
+    check_suite       TEXT NOT NULL,
+    is_active         INTEGER NOT NULL,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    UNIQUE (environment, slug)
+);
+
+CREATE TABLE IF NOT EXISTS document_groups (
+    id                 TEXT PRIMARY KEY,
+    environment        TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    description        TEXT,
+    classifications    TEXT NOT NULL,
+    extraction_config  TEXT NOT NULL,
+    check_config       TEXT NOT NULL,
+    recency_config     TEXT NOT NULL,
+    is_default         INTEGER NOT NULL,
+    priority           INTEGER NOT NULL,
+    is_active          INTEGER NOT NULL,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS document_groups_by_env ON document_groups (environment, priority, created_at);

@@ -63,11 +63,15 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
 /// A database written before the audit-log view existed (schema version 2) has events but an empty
 /// `audit_log`: the views are rebuilt from the log once, at open, so `/events` covers its whole history.
 fn fill_new_views(conn: &rusqlite::Connection, keyring: &Keyring) -> AppResult<()> {
-    let (events, audited): (i64, i64) =
-        conn.query_row("SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM audit_log)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    if events > 0 && audited == 0 {
+    let (events, audited, session_docs, docs): (i64, i64, i64, i64) = conn.query_row(
+        "SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM audit_log),
+                (SELECT COUNT(*) FROM session_documents), (SELECT COUNT(*) FROM documents)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    // Likewise a database from before the documents view (schema version 5) has session uploads that
+    // `/documents` must list.
+    if events > 0 && (audited == 0 || (session_docs > 0 && docs == 0)) {
         let replayed = store::replay::rebuild_in_place(conn, keyring)?;
         tracing::info!(events = replayed, "views rebuilt from the log to fill the audit log");
     }

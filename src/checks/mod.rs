@@ -3,6 +3,7 @@
 //! to the database.
 
 pub mod barcode;
+pub mod document_facts;
 pub mod engine;
 pub mod imagehash;
 pub mod mrz;

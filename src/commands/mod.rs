@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod capture_links;
 pub mod cases;
 pub mod checks;
+pub mod documents;
 pub mod identities;
 pub mod lists;
 pub mod relationships;

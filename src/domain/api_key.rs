@@ -30,6 +30,7 @@ pub const ALL_SCOPES: &[&str] = &[
     "webhooks:write",
     "workflows:read",
     "workflows:write",
+    "documents:read",
     "documents:write",
     "events:read",
 ];
@@ -81,6 +82,8 @@ pub enum Scope {
     WorkflowsRead,
     #[serde(rename = "workflows:write")]
     WorkflowsWrite,
+    #[serde(rename = "documents:read")]
+    DocumentsRead,
     #[serde(rename = "documents:write")]
     DocumentsWrite,
     #[serde(rename = "events:read")]
@@ -109,6 +112,7 @@ impl Scope {
         Scope::WebhooksWrite,
         Scope::WorkflowsRead,
         Scope::WorkflowsWrite,
+        Scope::DocumentsRead,
         Scope::DocumentsWrite,
         Scope::EventsRead,
     ];
@@ -135,6 +139,7 @@ impl Scope {
             Scope::WebhooksWrite => "webhooks:write",
             Scope::WorkflowsRead => "workflows:read",
             Scope::WorkflowsWrite => "workflows:write",
+            Scope::DocumentsRead => "documents:read",
             Scope::DocumentsWrite => "documents:write",
             Scope::EventsRead => "events:read",
         }

@@ -45,6 +45,10 @@ pub const ORG_USER: &str = "orguser";
 /// A dashboard login session of an org user (named in the log; its token is never stored).
 pub const LOGIN_SESSION: &str = "lgs";
 pub const EVENT: &str = "evt";
+pub const DOCUMENT: &str = "doc";
+pub const DOCUMENT_TYPE: &str = "dtype";
+pub const DOCUMENT_GROUP: &str = "dgroup";
+pub const DOCUMENT_EXTRACTION: &str = "dext";
 
 /// The OpenAPI schema of an id with `prefix`: a string `<prefix>_` + 26 Crockford base-32 characters.
 pub fn id_schema(prefix: &str, what: &str) -> RefOr<Schema> {
@@ -139,6 +143,10 @@ id_type!(ListMatchId, LIST_MATCH, "list match");
 id_type!(DismissalId, DISMISSAL, "dismissal");
 id_type!(WebhookEndpointId, WEBHOOK_ENDPOINT, "webhook endpoint");
 id_type!(WebhookDeliveryId, WEBHOOK_DELIVERY, "webhook delivery");
+id_type!(DocumentId, DOCUMENT, "document");
+id_type!(DocumentTypeId, DOCUMENT_TYPE, "document type");
+id_type!(DocumentGroupId, DOCUMENT_GROUP, "document group");
+id_type!(ExtractionId, DOCUMENT_EXTRACTION, "document extraction");
 
 /// An identity named in a path or body: its `idn_` id or the integrator's `external_ref` (spec §2.9).
 /// Which one it is is decided here; resolving it to a stored identity is the query layer's job.

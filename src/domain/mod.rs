@@ -7,6 +7,8 @@ pub mod case;
 pub mod check;
 pub mod codec;
 pub mod custom_list;
+pub mod document;
+pub mod document_type;
 pub mod identity;
 pub mod identity_type;
 pub mod ids;

@@ -201,8 +201,8 @@ pub const CATALOG: &[EventType] = &[
     ev("case.approved", "case", "A case was approved.", true),
     ev("case.rejected", "case", "A case was rejected.", true),
     ev("case.escalated", "case", "A case was escalated.", true),
-    ev("document.verified", "document", "Document checks completed.", false),
-    ev("document.extracted", "document", "Data extraction completed.", false),
+    ev("document.verified", "document", "Document checks completed.", true),
+    ev("document.extracted", "document", "Data extraction completed.", true),
     ev(EVENT_ENDPOINT_DISABLED, "webhook", "An endpoint was disabled after 10 consecutive failed deliveries.", true),
 ];
 

@@ -9,6 +9,7 @@ mod cases;
 mod checks;
 pub mod dashboard;
 mod docs;
+mod documents;
 pub mod error;
 mod events;
 mod identities;
@@ -112,6 +113,7 @@ pub fn api_routes() -> RouteTable {
     types::routes(&mut t);
     api_keys::routes(&mut t);
     sessions::routes(&mut t);
+    documents::routes(&mut t);
     settings::routes(&mut t);
     workflows::routes(&mut t);
     webhooks::routes(&mut t);
@@ -131,6 +133,12 @@ pub fn unversioned_specs() -> Vec<RouteSpec> {
     specs.push(RouteSpec {
         method: "GET",
         path: "/api/v1/sessions/{session_id}/documents/{doc_type}",
+        summary: "Download a document via its signed URL",
+        absolute: true,
+    });
+    specs.push(RouteSpec {
+        method: "GET",
+        path: "/api/v1/documents/{document_id}/download",
         summary: "Download a document via its signed URL",
         absolute: true,
     });
@@ -167,6 +175,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> Ap
             .configure(dashboard::configure)
             .route("/api/v1/openapi.json", web::get().to(system::openapi))
             .route("/api/v1/sessions/{session_id}/documents/{doc_type}", web::get().to(sessions::download))
+            .route("/api/v1/documents/{document_id}/download", web::get().to(documents::download))
             .service(api)
             .default_service(web::to(not_found))
     })

@@ -41,6 +41,7 @@ fn parts() -> Vec<utoipa::openapi::OpenApi> {
         super::events::api(),
         super::system::api(),
         super::sessions::api(),
+        super::documents::api(),
         super::capture::api(),
         super::workflows::api(),
         super::users::api(),

@@ -702,6 +702,8 @@ struct UploadForm {
 /// An uploaded document.
 #[derive(Debug, Serialize, ToSchema)]
 struct UploadedDocument {
+    /// The document (also under `/documents`); a re-upload to the same type keeps it.
+    id: crate::domain::ids::DocumentId,
     session_id: SessionId,
     document_type: UploadType,
     #[schema(example = "image/jpeg")]
@@ -756,7 +758,10 @@ async fn upload(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionI
     };
     let at = SessionRef::Id { environment: p.environment().to_string(), id: path.into_inner() };
     let id = cmd::capture(&state.writer, p.meta(state.now()), at, step).await?;
+    let (session, slot) = (id.clone(), doc_type.as_str().to_string());
+    let document = state.read(move |c| crate::queries::documents::session_slot(c, &session, &slot)).await?;
     Ok(Reply::created(UploadedDocument {
+        id: document.ok_or_else(|| AppError::Internal("the uploaded document has no row".into()))?,
         session_id: SessionId::from_stored(id),
         document_type: doc_type,
         mime_type: mime,

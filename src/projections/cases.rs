@@ -139,6 +139,9 @@ const RESOURCES: &[(&str, &str)] = &[
     ("Check", "check"),
     ("Case", "case"),
     ("OrgUser", "org_user"),
+    ("DocumentType", "document_type"),
+    ("DocumentGroup", "document_group"),
+    ("Document", "document"),
 ];
 
 fn snake(text: &str) -> String {

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod cases;
+pub mod documents;
 pub mod identities;
 pub mod lists;
 pub mod relationships;
@@ -27,13 +28,21 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
     if t.starts_with("Case") {
         cases::apply(conn, event)
     } else if t.starts_with("Identity") && !t.starts_with("IdentityType") {
-        identities::apply(conn, keyring, event)
+        identities::apply(conn, keyring, event)?;
+        if t == "IdentityRedacted" {
+            // The identity's key is gone, and with it any document sealed under it.
+            documents::erased(conn, &event.stream_id, &event.recorded_at)?;
+        }
+        Ok(())
     } else if t.starts_with("Relationship") {
         relationships::apply(conn, event)
     } else if t.starts_with("IdentityType") || t.starts_with("CustomField") {
         types::apply(conn, event)
     } else if t.starts_with("Session") {
-        sessions::apply(conn, event)
+        sessions::apply(conn, event)?;
+        documents::on_session(conn, event)
+    } else if t.starts_with("Document") {
+        documents::apply(conn, event)
     } else if t.starts_with("Workflow") {
         workflows::apply(conn, event)
     } else if let Some(SettingsEvent::Updated(retention)) =

@@ -7,6 +7,7 @@ pub mod case_page;
 pub mod cases;
 pub mod checks;
 pub mod delivery_log;
+pub mod documents;
 pub mod events;
 pub mod identities;
 pub mod lists;

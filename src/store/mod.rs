@@ -22,8 +22,9 @@ const PAGE_SIZE: i64 = 2048;
 
 /// Bumped whenever schema.sql changes: a database stamped older is brought up to date at open (version 2
 /// added columns to capture links; version 3 added the org-user, case and audit-log tables, which
-/// schema.sql creates, and a version-3 upgrade fills the new views by replaying the log).
-pub const SCHEMA_VERSION: i64 = 4;
+/// schema.sql creates, and a version-3 upgrade fills the new views by replaying the log; version 5 added
+/// the document tables, new tables only, which the upgrade to it fills by replaying the log).
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -61,6 +62,11 @@ pub const VIEW_TABLES: &[&str] = &[
     "cases",
     "case_notes",
     "audit_log",
+    "documents",
+    "document_extractions",
+    "document_checks",
+    "document_types",
+    "document_groups",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

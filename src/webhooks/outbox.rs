@@ -348,6 +348,46 @@ fn map_endpoint(e: &StoredEvent, b: &mut Builder<'_>) {
     }
 }
 
+/// Document events (§1.11.5): `document.extracted` and `document.verified` with ids, the type and
+/// statuses only; extracted values and check reasons stay out.
+fn map_document(conn: &Connection, e: &StoredEvent, b: &mut Builder<'_>) -> AppResult<()> {
+    use crate::domain::document::DocumentEvent;
+    let event = decoded(DocumentEvent::decode(&e.event_type, e.event_version, &e.payload), e);
+    if !matches!(event, Some(DocumentEvent::Extracted(_) | DocumentEvent::Checked(_))) {
+        return Ok(());
+    }
+    let row: Option<(Option<String>, Option<String>, String)> = conn
+        .prepare_cached(
+            "SELECT d.session_id, COALESCE(d.identity_id, s.identity_id), d.document_type FROM documents d
+             LEFT JOIN sessions s ON s.id = d.session_id WHERE d.id = ?1",
+        )?
+        .query_row([&e.stream_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((session_id, identity_id, document_type)) = row else { return Ok(()) };
+    let mut d = Map::new();
+    d.insert("document_id".into(), json!(e.stream_id));
+    d.insert("session_id".into(), json!(session_id));
+    d.insert("identity_id".into(), json!(identity_id));
+    d.insert("document_type".into(), json!(document_type));
+    d.insert("is_sandbox".into(), json!(e.environment == "sandbox"));
+    match event {
+        Some(DocumentEvent::Extracted(x)) => {
+            d.insert("extraction_id".into(), json!(x.extraction_id));
+            d.insert("status".into(), json!(if x.fields.is_empty() { "empty" } else { "completed" }));
+            d.insert("fields_extracted".into(), json!(x.fields.len()));
+            b.push("document.extracted", d, Audience::Subscribers);
+        }
+        Some(DocumentEvent::Checked(c)) => {
+            d.insert("status".into(), json!(c.status));
+            let checks: Vec<Value> = c.checks.iter().map(|c| json!({ "name": c.name, "status": c.status })).collect();
+            d.insert("checks".into(), Value::Array(checks));
+            b.push("document.verified", d, Audience::Subscribers);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// The webhook events one stored event produces (most produce none). Reads the session and identity
 /// views for context (external_ref, creation time), inside the caller's transaction.
 pub fn map_event(conn: &Connection, e: &StoredEvent) -> AppResult<Vec<Mapped>> {
@@ -361,6 +401,8 @@ pub fn map_event(conn: &Connection, e: &StoredEvent) -> AppResult<Vec<Mapped>> {
         map_identity(conn, e, &mut b)?;
     } else if t.starts_with("WebhookEndpoint") {
         map_endpoint(e, &mut b);
+    } else if t.starts_with("Document") {
+        map_document(conn, e, &mut b)?;
     }
     Ok(b.out)
 }
@@ -554,6 +596,7 @@ fn may_announce(event_type: &str) -> bool {
         || event_type.starts_with("Case")
         || (event_type.starts_with("Identity") && !event_type.starts_with("IdentityType"))
         || event_type.starts_with("WebhookEndpoint")
+        || matches!(event_type, "DocumentExtracted" | "DocumentChecked")
 }
 
 /// Called by the writer for each appended event, right after it is projected and in the same

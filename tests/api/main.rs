@@ -8,6 +8,7 @@ mod cases;
 mod conventions;
 mod dashboard_admin;
 mod dashboard_review;
+mod documents;
 mod events;
 mod face;
 mod golden;

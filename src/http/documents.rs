@@ -18,8 +18,8 @@ use crate::domain::ids::{DocumentGroupId, DocumentId, DocumentTypeId, IdentityId
 use crate::domain::values::{CalendarDate, Label, LongText};
 use crate::error::AppError;
 use crate::queries::documents::{
-    self as q, ClassificationView, DocumentCheckView, DocumentChecks, DocumentFilter, DocumentGroupView,
-    DocumentSummary, DocumentTypeView, DocumentView, ExtractionList, ExtractionView,
+    self as q, ClassificationView, DocumentCheckView, DocumentChecks, DocumentDetail, DocumentFilter,
+    DocumentGroupView, DocumentSummary, DocumentTypeView, ExtractionList, ExtractionView,
 };
 use crate::queries::OffsetPage;
 use actix_web::{web, HttpResponse};
@@ -176,7 +176,7 @@ fn metadata(field: &str, v: &str) -> Result<Map<String, Value>, crate::error::Fi
 #[utoipa::path(post, path = "/api/v1/documents", tag = "Documents", operation_id = "upload_document",
     request_body(content = DocumentUploadForm, content_type = "multipart/form-data",
         encoding(("file" = (content_type = "image/jpeg, image/png, image/webp, application/pdf")))),
-    responses((status = 201, description = "The stored, classified and checked document", body = DocumentView),
+    responses((status = 201, description = "The stored, classified and checked document", body = DocumentDetail),
         (status = 409, description = "The identity or session it belongs to has been erased.", body = ErrorBody),
         (status = 422, description = "A field is missing or unknown, or the file is not a readable JPEG, PNG, WebP or PDF of at most 10 MB.", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
@@ -208,7 +208,7 @@ async fn upload(state: web::Data<AppState>, p: Principal, upload: Upload) -> Api
 
 #[utoipa::path(get, path = "/api/v1/documents/{document_id}", tag = "Documents", operation_id = "get_document",
     params(("document_id" = DocumentId, Path, description = "The document")),
-    responses((status = 200, description = "The document's metadata, extracted values and signed download URL", body = DocumentView)))]
+    responses((status = 200, description = "The document's metadata, extracted values and signed download URL", body = DocumentDetail)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<DocumentId>) -> ApiResult {
     p.require(READ, READ_LEGACY)?;
@@ -256,7 +256,7 @@ impl PoaDocumentType {
 #[utoipa::path(patch, path = "/api/v1/documents/{document_id}", tag = "Documents", operation_id = "update_document",
     params(("document_id" = DocumentId, Path, description = "The document")),
     request_body = UpdateDocumentBody,
-    responses((status = 200, description = "The updated document (checks run again)", body = DocumentView),
+    responses((status = 200, description = "The updated document (checks run again)", body = DocumentDetail),
         (status = 409, description = "The version differs, the document is redacted, or a session document's type was sent.", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn update(
@@ -283,7 +283,7 @@ async fn update(
 
 #[utoipa::path(delete, path = "/api/v1/documents/{document_id}", tag = "Documents", operation_id = "redact_document",
     params(("document_id" = DocumentId, Path, description = "The document")),
-    responses((status = 200, description = "The redacted document: its bytes and extracted values are destroyed, its metadata stays marked `redacted`", body = DocumentView),
+    responses((status = 200, description = "The redacted document: its bytes and extracted values are destroyed, its metadata stays marked `redacted`", body = DocumentDetail),
         (status = 409, description = "A session's documents are redacted with the session.", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<DocumentId>) -> ApiResult {
@@ -748,7 +748,7 @@ async fn delete_group(state: web::Data<AppState>, p: Principal, path: ApiPath<Do
         PoaDocumentType,
         DocumentStatus,
         DocumentSummary,
-        DocumentView,
+        DocumentDetail,
         ClassificationView,
         ExtractionView,
         ExtractionList,

@@ -72,7 +72,7 @@ pub struct DocumentSummary {
 
 /// A document's metadata, its extracted values and its signed download URL.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DocumentView {
+pub struct DocumentDetail {
     #[serde(flatten)]
     pub summary: DocumentSummary,
     #[schema(value_type = Object)]
@@ -278,13 +278,13 @@ pub fn get(
     id: &str,
     base_url: &str,
     now: i64,
-) -> AppResult<DocumentView> {
+) -> AppResult<DocumentDetail> {
     let r = find(conn, keyring, environment, id, base_url, now)?;
     let extracted_fields = match &r.extraction_id {
         Some(x) => open_extraction(conn, keyring, &r.subject_id, x, r.extracted_data.as_deref())?,
         None => BTreeMap::new(),
     };
-    Ok(DocumentView {
+    Ok(DocumentDetail {
         metadata: serde_json::from_str(&r.metadata).unwrap_or_default(),
         width: r.width,
         height: r.height,

@@ -575,8 +575,10 @@ async fn event_types_are_listed_with_the_spec_spellings() {
         assert_eq!(approved["emitted"], true);
         let case = r.body["data"].as_array().unwrap().iter().find(|t| t["name"] == "case.created").unwrap();
         assert_eq!(case["emitted"], true);
-        let later = r.body["data"].as_array().unwrap().iter().find(|t| t["name"] == "document.verified").unwrap();
+        let later = r.body["data"].as_array().unwrap().iter().find(|t| t["name"] == "consortium.match_found").unwrap();
         assert_eq!(later["emitted"], false);
+        let document = r.body["data"].as_array().unwrap().iter().find(|t| t["name"] == "document.verified").unwrap();
+        assert_eq!(document["emitted"], true);
     }
     wh.stop().await;
 }

@@ -315,7 +315,13 @@ pub fn run_checks(s: &DocumentState, rules: &Rules, today: &str) -> Checked {
         }
         _ => push("classification_match", SKIPPED, Some("no confident classification".into())),
     }
-    if s.document_type == PROOF_OF_ADDRESS || rules.max_age_days.is_some() {
+    let future = match (s.poa_document_date.as_deref().and_then(date), date(today)) {
+        (Some(d), Some(t)) if d > t => Some(d),
+        _ => None,
+    };
+    if let Some(d) = future {
+        push("recency", FAILED, Some(format!("dated {d}, after today")));
+    } else if s.document_type == PROOF_OF_ADDRESS || rules.max_age_days.is_some() {
         match (rules.max_age_days, s.poa_document_date.as_deref().and_then(date), date(today)) {
             (None, _, _) => push("recency", SKIPPED, Some("no document group sets a recency rule".into())),
             (Some(_), None, _) | (_, _, None) => push("recency", SKIPPED, Some("no poa_document_date".into())),
@@ -342,19 +348,29 @@ pub fn run_checks(s: &DocumentState, rules: &Rules, today: &str) -> Checked {
     }
 }
 
+/// The proof-of-address fields of a document as it will be. A wrong combination (missing for a proof of
+/// address, present for another type) is `conflict` when the stored document causes it (an update), else
+/// a 422. A date after today is accepted; the `recency` check fails it.
 fn check_poa(
     document_type: &str,
     poa_type: &Option<String>,
     poa_date: &Option<String>,
-    ctx: &Ctx,
+    conflict: bool,
 ) -> Result<(), AppError> {
+    let refuse = |field: &str, message: &str| {
+        if conflict {
+            AppError::Conflict(format!("{field} {message}."))
+        } else {
+            AppError::validation(field, message)
+        }
+    };
     if document_type == PROOF_OF_ADDRESS {
         if poa_type.is_none() {
-            return Err(AppError::validation("poa_document_type", "is required for a proof_of_address document"));
+            return Err(refuse("poa_document_type", "is required for a proof_of_address document"));
         }
     } else if poa_type.is_some() || poa_date.is_some() {
         let field = if poa_type.is_some() { "poa_document_type" } else { "poa_document_date" };
-        return Err(AppError::validation(field, "is only for proof_of_address documents"));
+        return Err(refuse(field, "is only for proof_of_address documents"));
     }
     if let Some(t) = poa_type {
         if !POA_TYPES.contains(&t.as_str()) {
@@ -364,9 +380,6 @@ fn check_poa(
     if let Some(d) = poa_date {
         if date(d).is_none() {
             return Err(AppError::validation("poa_document_date", "must be a date YYYY-MM-DD"));
-        }
-        if d.as_str() > ctx.now.get(..10).unwrap_or_default() {
-            return Err(AppError::validation("poa_document_date", "must not be in the future"));
         }
     }
     Ok(())
@@ -391,7 +404,7 @@ pub fn decide(
     let Some(state) = state else {
         return match command {
             C::Upload { uploaded, classified, extracted } => {
-                check_poa(&uploaded.document_type, &uploaded.poa_document_type, &uploaded.poa_document_date, ctx)?;
+                check_poa(&uploaded.document_type, &uploaded.poa_document_type, &uploaded.poa_document_date, false)?;
                 check_metadata(&uploaded.metadata)?;
                 let mut s = DocumentState::from_upload("", &uploaded);
                 let mut events = vec![
@@ -449,7 +462,7 @@ pub fn decide(
                 next = state.clone();
                 next.apply(&e);
             }
-            check_poa(&next.document_type, &next.poa_document_type, &next.poa_document_date, ctx)?;
+            check_poa(&next.document_type, &next.poa_document_type, &next.poa_document_date, true)?;
             vec![e]
         }
         C::Classify(c) => {
@@ -573,7 +586,17 @@ mod tests {
             classified: classified("other", 0.1),
             extracted: extracted(),
         };
-        assert!(decide(None, c, &Rules::default(), &ctx()).is_err(), "a future date");
+        let events = decide(None, c, &Rules::default(), &ctx()).unwrap();
+        let recency = checked(&events).checks.into_iter().find(|c| c.name == "recency").unwrap();
+        assert_eq!(recency.status, FAILED, "a future date is accepted and fails recency: {recency:?}");
+    }
+
+    #[test]
+    fn an_update_that_leaves_a_wrong_combination_is_a_conflict() {
+        let s = DocumentState::from_upload("doc_1", &uploaded(PROOF_OF_ADDRESS));
+        let clear = Updated { poa_document_type: Some(None), ..Updated::default() };
+        let c = DocumentCommand::Update { update: clear, expected_version: None };
+        assert!(matches!(decide(Some(&s), c, &Rules::default(), &ctx()), Err(AppError::Conflict(_))));
     }
 
     #[test]

@@ -308,7 +308,7 @@ pub fn decide(exists: bool, command: DocumentTypeCommand) -> Result<Vec<Document
         (false, C::CreateType(t)) => {
             parse_slug("slug", &t.slug).map_err(fe)?;
             if crate::domain::document::BUILTIN_TYPES.contains(&t.slug.as_str()) {
-                return Err(AppError::validation("slug", "is a built-in document type"));
+                return Err(AppError::Conflict(format!("'{}' is a built-in document type.", t.slug)));
             }
             check_category(&t.category)?;
             parse_hints(&t.extraction_hints)?;

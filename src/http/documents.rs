@@ -127,8 +127,9 @@ async fn list(state: web::Data<AppState>, p: Principal, query: ApiQuery<Document
     Ok(Reply::ok(state.read(move |c| q::list(c, &keyring, &env, &filter, page, &base, now)).await?))
 }
 
-/// A standalone document upload (multipart/form-data).
+/// A standalone document upload (multipart/form-data); no other fields.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct DocumentUploadForm {
     /// A JPEG, PNG, WebP or PDF file, at most 10 MB (checked by its first bytes).
@@ -152,7 +153,8 @@ fn form_field<T>(
     name: &str,
     parse: impl Fn(&str, &str) -> Result<T, crate::error::FieldError>,
 ) -> Result<Option<T>, AppError> {
-    match fields.get(name).filter(|v| !v.is_empty()) {
+    // A form has no null: an empty value or the text `null` (what generic clients send for one) is absent.
+    match fields.get(name).filter(|v| !v.is_empty() && v.as_str() != "null") {
         None => Ok(None),
         Some(v) => parse(name, v).map(Some).map_err(|e| AppError::validation(&e.field, e.message)),
     }
@@ -177,6 +179,7 @@ fn metadata(field: &str, v: &str) -> Result<Map<String, Value>, crate::error::Fi
     request_body(content = DocumentUploadForm, content_type = "multipart/form-data",
         encoding(("file" = (content_type = "image/jpeg, image/png, image/webp, application/pdf")))),
     responses((status = 201, description = "The stored, classified and checked document", body = DocumentDetail),
+        (status = 404, description = "The identity or session named does not exist.", body = ErrorBody),
         (status = 409, description = "The identity or session it belongs to has been erased.", body = ErrorBody),
         (status = 422, description = "A field is missing or unknown, or the file is not a readable JPEG, PNG, WebP or PDF of at most 10 MB.", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
@@ -439,6 +442,81 @@ async fn extract(state: web::Data<AppState>, p: Principal, path: ApiPath<Documen
 
 // ------------------------------------------------------------------------------------------ settings
 
+const SLUG_PATTERN: &str = "^[a-z0-9_-]{1,64}$";
+
+/// One `check_suite` entry: `[check_name, category, requirement]`.
+#[allow(dead_code)]
+struct CheckSuiteEntry;
+
+impl utoipa::PartialSchema for CheckSuiteEntry {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        let slug = serde_json::json!({"type": "string", "pattern": SLUG_PATTERN, "minLength": 1, "maxLength": 64});
+        crate::domain::values::schema_from(serde_json::json!({
+            "type": "array", "minItems": 3, "maxItems": 3,
+            "prefixItems": [slug, slug, {"type": "string", "enum": ["required", "optional", "disabled"]}],
+            "items": false,
+            "description": "[check_name, category, requirement]: the requirement is required, optional or disabled.",
+            "examples": [["recency", "document", "required"]],
+        }))
+    }
+}
+
+impl ToSchema for CheckSuiteEntry {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CheckSuiteEntry")
+    }
+}
+
+/// A group's recency rules.
+#[allow(dead_code)]
+struct RecencyConfig;
+
+impl utoipa::PartialSchema for RecencyConfig {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        crate::domain::values::schema_from(serde_json::json!({
+            "type": "object",
+            "properties": {"max_age_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 3650,
+                "description": "A proof of address dated earlier than this many days fails its recency check."}},
+            "description": "Recency rules; other keys are kept as they are.",
+            "examples": [{"max_age_days": 90}],
+        }))
+    }
+}
+
+impl ToSchema for RecencyConfig {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RecencyConfig")
+    }
+}
+
+/// `extraction_hints`: field name to a label rule or a regular expression.
+#[allow(dead_code)]
+struct ExtractionHints;
+
+impl utoipa::PartialSchema for ExtractionHints {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        let label = serde_json::json!({"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"});
+        crate::domain::values::schema_from(serde_json::json!({
+            "type": "object", "maxProperties": 50,
+            "propertyNames": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+            "additionalProperties": {"anyOf": [
+                label,
+                {"type": "object", "properties": {"label": label}, "required": ["label"], "additionalProperties": false},
+                {"type": "object", "properties": {"regex": {"type": "string", "format": "regex", "minLength": 1, "maxLength": 500}},
+                 "required": ["regex"], "additionalProperties": false},
+            ]},
+            "description": "{field_name: hint}: a label (the rest of the line after it), {\"label\": text} or {\"regex\": pattern} (its first group, else the whole match).",
+            "examples": [{"account_number": "Account number", "iban": {"regex": "IBAN ([A-Z0-9 ]+)"}}],
+        }))
+    }
+}
+
+impl ToSchema for ExtractionHints {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ExtractionHints")
+    }
+}
+
 /// A document type category.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -462,6 +540,8 @@ impl DocumentCategory {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateDocumentTypeBody {
+    /// Unique in the environment; not a built-in type (id_front, id_back, selfie, proof_of_address).
+    #[schema(example = "bank_letter")]
     slug: DocumentTypeSlug,
     label: Label,
     category: DocumentCategory,
@@ -469,9 +549,10 @@ struct CreateDocumentTypeBody {
     description: Option<LongText>,
     /// `{field_name: hint}`; a hint is a label (`"Account number"` or `{"label": "Account number"}`: the value
     /// after it on the same line) or `{"regex": "IBAN ([A-Z0-9 ]+)"}` (the first group, else the whole match).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<ExtractionHints>)]
     extraction_hints: Option<Map<String, Value>>,
     /// `[check_name, category, requirement]` tuples; requirement `required`, `optional` or `disabled`.
+    #[schema(value_type = Option<Vec<CheckSuiteEntry>>, max_items = 50)]
     check_suite: Option<Vec<Vec<String>>>,
 }
 
@@ -488,7 +569,7 @@ async fn list_types(state: web::Data<AppState>, p: Principal, page: ApiQuery<Pag
 #[utoipa::path(post, path = "/api/v1/settings/document-types", tag = "Document settings",
     operation_id = "create_document_type", request_body = CreateDocumentTypeBody,
     responses((status = 201, description = "The new document type", body = DocumentTypeView),
-        (status = 409, description = "A document type with this slug exists.", body = ErrorBody)))]
+        (status = 409, description = "A document type with this slug exists, or it is a built-in type.", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn create_type(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateDocumentTypeBody>) -> ApiResult {
     p.require(SETTINGS, &[])?;
@@ -528,9 +609,10 @@ struct UpdateDocumentTypeBody {
     #[schema(value_type = Option<LongText>)]
     description: Option<Option<LongText>>,
     /// Replaces the hints.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<ExtractionHints>)]
     extraction_hints: Option<Map<String, Value>>,
     /// Replaces the suite.
+    #[schema(value_type = Option<Vec<CheckSuiteEntry>>, max_items = 50)]
     check_suite: Option<Vec<Vec<String>>>,
     is_active: Option<bool>,
 }
@@ -581,13 +663,14 @@ struct CreateDocumentGroupBody {
     name: Label,
     description: Option<LongText>,
     /// The document types the group covers (built-in types or custom slugs).
+    #[schema(max_items = 50)]
     classifications: Option<Vec<DocumentTypeSlug>>,
     #[schema(value_type = Option<Object>)]
     extraction_config: Option<Map<String, Value>>,
     #[schema(value_type = Option<Object>)]
     check_config: Option<Map<String, Value>>,
     /// Recency rules, e.g. `{"max_age_days": 90}`: a proof of address dated earlier fails its `recency` check.
-    #[schema(value_type = Option<Object>, example = json!({"max_age_days": 90}))]
+    #[schema(value_type = Option<RecencyConfig>)]
     recency_config: Option<Map<String, Value>>,
     /// The group for documents no other group lists (one per environment).
     is_default: Option<bool>,
@@ -661,12 +744,13 @@ struct UpdateDocumentGroupBody {
     #[serde(default, deserialize_with = "crate::domain::values::nullable")]
     #[schema(value_type = Option<LongText>)]
     description: Option<Option<LongText>>,
+    #[schema(max_items = 50)]
     classifications: Option<Vec<DocumentTypeSlug>>,
     #[schema(value_type = Option<Object>)]
     extraction_config: Option<Map<String, Value>>,
     #[schema(value_type = Option<Object>)]
     check_config: Option<Map<String, Value>>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<RecencyConfig>)]
     recency_config: Option<Map<String, Value>>,
     is_default: Option<bool>,
     #[schema(minimum = -1_000_000, maximum = 1_000_000)]
@@ -756,6 +840,9 @@ async fn delete_group(state: web::Data<AppState>, p: Principal, path: ApiPath<Do
         DocumentChecks,
         FileBytes,
         DocumentCategory,
+        CheckSuiteEntry,
+        ExtractionHints,
+        RecencyConfig,
         CreateDocumentTypeBody,
         UpdateDocumentTypeBody,
         DocumentTypeView,

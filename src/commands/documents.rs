@@ -152,11 +152,11 @@ fn type_settings(
 }
 
 fn require_type(conn: &Connection, environment: &str, slug: &str) -> AppResult<(Map<String, Value>, Vec<Vec<String>>)> {
+    // A well-formed slug that names no type is a type that does not exist, like an unknown id.
     type_settings(conn, environment, slug)?.ok_or_else(|| {
-        AppError::validation(
-            "document_type",
-            "must be id_front, id_back, selfie, proof_of_address or the slug of an active custom document type",
-        )
+        AppError::NotFound(format!(
+            "Document type '{slug}' not found: use id_front, id_back, selfie, proof_of_address or an active custom type."
+        ))
     })
 }
 

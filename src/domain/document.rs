@@ -348,29 +348,22 @@ pub fn run_checks(s: &DocumentState, rules: &Rules, today: &str) -> Checked {
     }
 }
 
-/// The proof-of-address fields of a document as it will be. A wrong combination (missing for a proof of
-/// address, present for another type) is `conflict` when the stored document causes it (an update), else
-/// a 422. A date after today is accepted; the `recency` check fails it.
+/// The proof-of-address fields of a document as it will be: a proof of address needs its kind (a 422 on
+/// upload, a 409 when an update would leave it without one); any other type may carry them too (a custom
+/// address document). A date after today is accepted; the `recency` check fails it.
 fn check_poa(
     document_type: &str,
     poa_type: &Option<String>,
     poa_date: &Option<String>,
     conflict: bool,
 ) -> Result<(), AppError> {
-    let refuse = |field: &str, message: &str| {
-        if conflict {
-            AppError::Conflict(format!("{field} {message}."))
+    if document_type == PROOF_OF_ADDRESS && poa_type.is_none() {
+        let message = "is required for a proof_of_address document";
+        return Err(if conflict {
+            AppError::Conflict(format!("poa_document_type {message}."))
         } else {
-            AppError::validation(field, message)
-        }
-    };
-    if document_type == PROOF_OF_ADDRESS {
-        if poa_type.is_none() {
-            return Err(refuse("poa_document_type", "is required for a proof_of_address document"));
-        }
-    } else if poa_type.is_some() || poa_date.is_some() {
-        let field = if poa_type.is_some() { "poa_document_type" } else { "poa_document_date" };
-        return Err(refuse(field, "is only for proof_of_address documents"));
+            AppError::validation("poa_document_type", message)
+        });
     }
     if let Some(t) = poa_type {
         if !POA_TYPES.contains(&t.as_str()) {
@@ -452,16 +445,6 @@ pub fn decide(
             }
             let e = DocumentEvent::Updated(update);
             next.apply(&e);
-            // A type that is no longer proof of address drops the proof-of-address fields with it.
-            let mut e = e;
-            if next.document_type != PROOF_OF_ADDRESS && state.document_type == PROOF_OF_ADDRESS {
-                if let DocumentEvent::Updated(u) = &mut e {
-                    u.poa_document_type.get_or_insert(None);
-                    u.poa_document_date.get_or_insert(None);
-                }
-                next = state.clone();
-                next.apply(&e);
-            }
             check_poa(&next.document_type, &next.poa_document_type, &next.poa_document_date, true)?;
             vec![e]
         }
@@ -562,7 +545,7 @@ mod tests {
     }
 
     #[test]
-    fn proof_of_address_fields_are_required_and_only_for_proof_of_address() {
+    fn a_proof_of_address_needs_its_kind_and_other_types_may_carry_the_fields() {
         let mut u = uploaded(PROOF_OF_ADDRESS);
         u.poa_document_type = None;
         let c = DocumentCommand::Upload {
@@ -578,7 +561,7 @@ mod tests {
             classified: classified("other", 0.1),
             extracted: extracted(),
         };
-        assert!(decide(None, c, &Rules::default(), &ctx()).is_err());
+        assert!(decide(None, c, &Rules::default(), &ctx()).is_ok(), "other types may carry the date");
         let mut u = uploaded(PROOF_OF_ADDRESS);
         u.poa_document_date = Some("2027-01-01".into());
         let c = DocumentCommand::Upload {
@@ -626,23 +609,6 @@ mod tests {
         assert!(decide(Some(&session), c, &Rules::default(), &ctx()).is_err());
         let redact = DocumentCommand::Redact { blob_removed: true, key_destroyed: false };
         assert!(decide(Some(&session), redact, &Rules::default(), &ctx()).is_err());
-    }
-
-    #[test]
-    fn a_type_change_away_from_proof_of_address_clears_its_fields() {
-        let s = DocumentState::from_upload("doc_1", &uploaded(PROOF_OF_ADDRESS));
-        let c = DocumentCommand::Update {
-            update: Updated { document_type: Some("id_front".into()), ..Updated::default() },
-            expected_version: None,
-        };
-        let events = decide(Some(&s), c, &Rules::default(), &ctx()).unwrap();
-        match &events[0] {
-            DocumentEvent::Updated(u) => {
-                assert_eq!(u.poa_document_type, Some(None));
-                assert_eq!(u.poa_document_date, Some(None));
-            }
-            other => panic!("{other:?}"),
-        }
     }
 
     #[test]

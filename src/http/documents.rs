@@ -179,7 +179,7 @@ fn metadata(field: &str, v: &str) -> Result<Map<String, Value>, crate::error::Fi
     request_body(content = DocumentUploadForm, content_type = "multipart/form-data",
         encoding(("file" = (content_type = "image/jpeg, image/png, image/webp, application/pdf")))),
     responses((status = 201, description = "The stored, classified and checked document", body = DocumentDetail),
-        (status = 404, description = "The identity or session named does not exist.", body = ErrorBody),
+        (status = 404, description = "The identity, session or document type named does not exist.", body = ErrorBody),
         (status = 409, description = "The identity or session it belongs to has been erased.", body = ErrorBody),
         (status = 422, description = "A field is missing or unknown, or the file is not a readable JPEG, PNG, WebP or PDF of at most 10 MB.", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]

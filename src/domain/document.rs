@@ -321,7 +321,7 @@ pub fn run_checks(s: &DocumentState, rules: &Rules, today: &str) -> Checked {
     };
     if let Some(d) = future {
         push("recency", FAILED, Some(format!("dated {d}, after today")));
-    } else if s.document_type == PROOF_OF_ADDRESS || rules.max_age_days.is_some() {
+    } else if s.document_type == PROOF_OF_ADDRESS || s.poa_document_date.is_some() {
         match (rules.max_age_days, s.poa_document_date.as_deref().and_then(date), date(today)) {
             (None, _, _) => push("recency", SKIPPED, Some("no document group sets a recency rule".into())),
             (Some(_), None, _) | (_, _, None) => push("recency", SKIPPED, Some("no poa_document_date".into())),

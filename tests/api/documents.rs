@@ -562,3 +562,213 @@ async fn the_document_views_rebuild_from_the_log() {
     let n = idv::store::replay::check(&app.db_path(), &scratch, &ring).expect("the document views rebuild");
     assert!(n > 10);
 }
+
+// ------------------------------------------------------------------------------------------ golden stream
+
+const FIXTURE_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/events/golden-documents-v1.jsonl");
+
+/// The view values recorded when the golden document stream was written and compared after its replay.
+const GOLDEN_CHECKS: &[&str] = &[
+    "SELECT COUNT(*) FROM documents",
+    "SELECT COUNT(*) FROM documents WHERE source = 'session'",
+    "SELECT group_concat(document_type || ':' || status, ',') FROM (SELECT document_type, status FROM documents ORDER BY document_type, status)",
+    "SELECT COUNT(*) FROM document_extractions",
+    "SELECT COUNT(*) FROM documents WHERE extracted_data IS NOT NULL",
+    "SELECT group_concat(name || ':' || status, ',') FROM (SELECT name, status FROM document_checks ORDER BY name, status)",
+    "SELECT slug || '|' || label || '|' || is_active FROM document_types",
+    "SELECT name || '|' || recency_config || '|' || is_default FROM document_groups",
+];
+
+fn sql_text(v: rusqlite::types::Value) -> String {
+    match v {
+        rusqlite::types::Value::Integer(i) => i.to_string(),
+        rusqlite::types::Value::Text(t) => t,
+        other => format!("{other:?}"),
+    }
+}
+
+/// Writes every document, document type and document group event (with the session events around them)
+/// through the HTTP API under the fixture key. Names are synthetic.
+async fn golden_drive(app: &TestApp) {
+    let key = app.sandbox_key.clone();
+    let ok = |r: Resp| {
+        assert!((200..300).contains(&r.status), "{} {}", r.status, r.body);
+        r.body
+    };
+    let group = ok(app
+        .post(
+            "/settings/document-groups",
+            json!({"name": "Golden PoA", "classifications": ["proof_of_address"], "recency_config": {"max_age_days": 90}}),
+        )
+        .await);
+    ok(app.patch(&format!("/settings/document-groups/{}", id(&group)), json!({"is_default": true})).await);
+    let spare = ok(app.post("/settings/document-groups", json!({"name": "Golden spare"})).await);
+    ok(app.delete(&format!("/settings/document-groups/{}", id(&spare))).await);
+    let t = ok(app
+        .post(
+            "/settings/document-types",
+            json!({"slug": "golden_licence", "label": "Golden licence", "category": "identity",
+                   "extraction_hints": {"number": {"regex": "DAQ([A-Z0-9]+)"}},
+                   "check_suite": [["classification_match", "document", "optional"]]}),
+        )
+        .await);
+    ok(app.patch(&format!("/settings/document-types/{}", id(&t)), json!({"label": "Golden licence back"})).await);
+    let gone = ok(app
+        .post("/settings/document-types", json!({"slug": "golden_gone", "label": "x", "category": "other"}))
+        .await);
+    ok(app.delete(&format!("/settings/document-types/{}", id(&gone))).await);
+
+    let s = ok(app.post("/sessions", json!({"external_ref": "golden-doc-s"})).await);
+    let sid = id(&s);
+    let path = format!("/sessions/{sid}/documents");
+    let up =
+        ok(app.upload(&path, Some(&key), &[("document_type", "id_front")], Some(("image/png", &png(320, 200)))).await);
+    ok(app.upload(&path, Some(&key), &[("document_type", "id_front")], Some(("image/png", &png(330, 200)))).await);
+    ok(app.post(&format!("/documents/{}/classify", id(&up)), json!({})).await);
+    ok(app.post(&format!("/documents/{}/extract", id(&up)), json!({})).await);
+
+    let poa = ok(upload(
+        app,
+        &key,
+        &[
+            ("document_type", "proof_of_address"),
+            ("poa_document_type", "utility_bill"),
+            ("poa_document_date", "2020-01-31"),
+        ],
+        ("application/pdf", &pdf(1, "golden bill")),
+    )
+    .await);
+    ok(app
+        .patch(&format!("/documents/{}", id(&poa)), json!({"metadata": {"golden": true}, "version": poa["version"]}))
+        .await);
+    let back = std::fs::read(LICENCE_BACK).unwrap();
+    let lic =
+        ok(upload(app, &key, &[("document_type", "golden_licence"), ("session_id", &sid)], ("image/png", &back)).await);
+    ok(app.post(&format!("/documents/{}/extract", id(&lic)), json!({})).await);
+    let red = ok(upload(app, &key, &[("document_type", "selfie")], ("image/png", &png(30, 40))).await);
+    ok(app.delete(&format!("/documents/{}", id(&red))).await);
+}
+
+#[actix_web::test]
+#[ignore = "regenerates fixtures/events/golden-documents-v1.jsonl"]
+async fn generate_golden_document_stream() {
+    let app = spawn_app_with(|c| {
+        c.master_key_hex = Some(FIXTURE_KEY.into());
+        c.webhook_poll_interval = None;
+    })
+    .await;
+    golden_drive(&app).await;
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+    let conn =
+        rusqlite::Connection::open_with_flags(app.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut out = String::new();
+    for (table, order, blobs) in
+        [("events", "seq", &["prev_hash", "hash"][..]), ("subject_keys", "subject_id", &["wrapped_key"][..])]
+    {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}")).unwrap();
+        let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            let mut row = serde_json::Map::new();
+            row.insert("table".into(), json!(table));
+            for (i, name) in names.iter().enumerate() {
+                let v = match r.get::<_, rusqlite::types::Value>(i).unwrap() {
+                    rusqlite::types::Value::Blob(b) if blobs.contains(&name.as_str()) => json!(hex::encode(b)),
+                    rusqlite::types::Value::Integer(n) => json!(n),
+                    rusqlite::types::Value::Text(t) => json!(t),
+                    rusqlite::types::Value::Null => Value::Null,
+                    other => panic!("{table}.{name}: {other:?}"),
+                };
+                row.insert(name.clone(), v);
+            }
+            out.push_str(&Value::Object(row).to_string());
+            out.push('\n');
+        }
+    }
+    let mut expected = serde_json::Map::new();
+    expected.insert("table".into(), json!("expected"));
+    for sql in GOLDEN_CHECKS {
+        let v = conn.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0)).map(sql_text).unwrap();
+        expected.insert(sql.to_string(), json!(v));
+    }
+    out.push_str(&Value::Object(expected).to_string());
+    out.push('\n');
+    std::fs::write(GOLDEN, out).unwrap();
+}
+
+/// The committed document stream keeps decoding: its chain verifies under the fixture key, every document
+/// event decodes through its typed decoder, and a replay gives the views recorded when it was written.
+#[test]
+fn the_golden_document_stream_verifies_decodes_and_replays_to_the_recorded_views() {
+    use idv::domain::document::DocumentEvent;
+    use idv::domain::document_type::DocumentTypeEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let conn = idv::store::open_writer(&dir.path().join("idv.db"), idv::store::Durability::Normal).unwrap();
+    let text = std::fs::read_to_string(GOLDEN).unwrap();
+    let mut expected = serde_json::Map::new();
+    let mut events = 0;
+    let mut types = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let Value::Object(mut row) = serde_json::from_str::<Value>(line).unwrap() else { panic!("{line}") };
+        let table = row.remove("table").unwrap();
+        if table == "expected" {
+            expected = row;
+            continue;
+        }
+        let table = table.as_str().unwrap().to_string();
+        if table == "events" {
+            events += 1;
+            let (t, v) = (row["event_type"].as_str().unwrap().to_string(), row["event_version"].as_i64().unwrap());
+            if t.starts_with("Document") {
+                let payload: Value = serde_json::from_str(row["payload"].as_str().unwrap()).unwrap();
+                let typed = DocumentEvent::decode(&t, v, &payload).unwrap().is_some()
+                    || DocumentTypeEvent::decode(&t, v, &payload).unwrap().is_some();
+                assert!(typed, "no typed decoder claims {t}");
+                types.insert(t);
+            }
+        }
+        let names: Vec<String> = row.keys().cloned().collect();
+        let values: Vec<rusqlite::types::Value> = names
+            .iter()
+            .map(|n| match &row[n] {
+                Value::String(s) if ["prev_hash", "hash", "wrapped_key"].contains(&n.as_str()) => {
+                    rusqlite::types::Value::Blob(hex::decode(s).unwrap())
+                }
+                Value::String(s) => rusqlite::types::Value::Text(s.clone()),
+                Value::Number(n) => rusqlite::types::Value::Integer(n.as_i64().unwrap()),
+                _ => rusqlite::types::Value::Null,
+            })
+            .collect();
+        let marks = vec!["?"; names.len()].join(", ");
+        conn.execute(
+            &format!("INSERT INTO {table} ({}) VALUES ({marks})", names.join(", ")),
+            rusqlite::params_from_iter(values),
+        )
+        .unwrap();
+    }
+    for t in [
+        "DocumentUploaded",
+        "DocumentUpdated",
+        "DocumentClassified",
+        "DocumentExtracted",
+        "DocumentChecked",
+        "DocumentRedacted",
+        "DocumentTypeCreated",
+        "DocumentTypeUpdated",
+        "DocumentTypeDeleted",
+        "DocumentGroupCreated",
+        "DocumentGroupUpdated",
+        "DocumentGroupDeleted",
+    ] {
+        assert!(types.contains(t), "the golden stream has no {t}");
+    }
+    let ring = idv::crypto::Keyring::new(&idv::crypto::MasterKey::from_hex(FIXTURE_KEY).unwrap());
+    assert_eq!(idv::store::events::verify_chain(&conn, &ring).unwrap(), events);
+    assert_eq!(idv::store::replay::rebuild_in_place(&conn, &ring).unwrap(), events);
+    assert_eq!(expected.len(), GOLDEN_CHECKS.len());
+    for sql in GOLDEN_CHECKS {
+        let got = conn.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0)).map(sql_text).unwrap();
+        assert_eq!(Some(got.as_str()), expected[*sql].as_str(), "{sql}");
+    }
+}

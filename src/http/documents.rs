@@ -141,11 +141,8 @@ struct DocumentUploadForm {
     /// `utility_bill` or `bank_statement`; required when `document_type` is `proof_of_address`.
     #[schema(example = "utility_bill")]
     poa_document_type: Option<String>,
-    /// The date printed on a proof of address (YYYY-MM-DD, not in the future).
+    /// The date printed on a proof of address (YYYY-MM-DD); a date after today fails the recency check.
     poa_document_date: Option<CalendarDate>,
-    /// A JSON object, as text.
-    #[schema(example = "{\"customer\": \"c-123\"}")]
-    metadata: Option<String>,
 }
 
 fn form_field<T>(
@@ -168,13 +165,6 @@ fn poa_type(field: &str, v: &str) -> Result<String, crate::error::FieldError> {
     }
 }
 
-fn metadata(field: &str, v: &str) -> Result<Map<String, Value>, crate::error::FieldError> {
-    match serde_json::from_str::<Value>(v) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(crate::error::FieldError::new(field, "must be a JSON object")),
-    }
-}
-
 #[utoipa::path(post, path = "/api/v1/documents", tag = "Documents", operation_id = "upload_document",
     request_body(content = DocumentUploadForm, content_type = "multipart/form-data",
         encoding(("file" = (content_type = "image/jpeg, image/png, image/webp, application/pdf")))),
@@ -188,7 +178,7 @@ async fn upload(state: web::Data<AppState>, p: Principal, upload: Upload) -> Api
     let f = &upload.fields;
     super::sessions::only_fields(
         f,
-        &["document_type", "identity_id", "session_id", "poa_document_type", "poa_document_date", "metadata"],
+        &["document_type", "identity_id", "session_id", "poa_document_type", "poa_document_date"],
     )?;
     let document_type = form_field(f, "document_type", DocumentTypeSlug::parse)?
         .ok_or_else(|| AppError::validation("document_type", "is required"))?;
@@ -196,7 +186,8 @@ async fn upload(state: web::Data<AppState>, p: Principal, upload: Upload) -> Api
     let session_id = form_field(f, "session_id", SessionId::parse)?;
     let poa_document_type = form_field(f, "poa_document_type", poa_type)?;
     let poa_document_date = form_field(f, "poa_document_date", CalendarDate::parse)?;
-    let metadata = form_field(f, "metadata", metadata)?.unwrap_or_default();
+    // Metadata is a JSON object, set with PATCH: a form field cannot carry one faithfully.
+    let metadata = Map::new();
     let bytes = upload.file.ok_or_else(|| AppError::validation("file", "is required"))?;
     let file = web::block(move || cmd::prepare(sniff_mime(&bytes), bytes))
         .await

@@ -82,7 +82,6 @@ async fn a_standalone_proof_of_address_is_sealed_listed_and_served_through_a_sig
             ("document_type", "proof_of_address"),
             ("poa_document_type", "utility_bill"),
             ("poa_document_date", &poa_date),
-            ("metadata", r#"{"customer": "c-1"}"#),
         ],
         ("application/pdf", &file),
     )
@@ -98,7 +97,7 @@ async fn a_standalone_proof_of_address_is_sealed_listed_and_served_through_a_sig
     assert_eq!(doc["page_count"], 2);
     assert_eq!(doc["poa_document_type"], "utility_bill");
     assert_eq!(doc["poa_document_date"], poa_date.as_str());
-    assert_eq!(doc["metadata"], json!({"customer": "c-1"}));
+    assert_eq!(doc["metadata"], json!({}));
     assert_eq!(doc["classification"]["classification"], "proof_of_address");
     assert_eq!(doc["classification"]["signals"], json!(["pdf_document"]));
     assert_eq!(doc["status"], "verified", "{doc}");
@@ -135,6 +134,8 @@ async fn a_standalone_proof_of_address_is_sealed_listed_and_served_through_a_sig
     // Another environment's document does not exist there.
     assert_error(&app.live_get(&format!("/documents/{doc_id}")).await, 404);
     assert_eq!(app.live_get("/documents").await.body["pagination"]["total"], 0);
+    let patched = app.patch(&format!("/documents/{doc_id}"), json!({"metadata": {"customer": "c-1"}})).await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
     let got = app.get(&format!("/documents/{doc_id}")).await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body["metadata"], json!({"customer": "c-1"}));
@@ -170,7 +171,7 @@ async fn bad_uploads_and_unknown_documents_are_4xx_in_the_error_shape() {
             "poa_document_date",
         ),
         (vec![("document_type", "id_front"), ("colour", "red")], Some(("image/png", img.clone())), 422, "colour"),
-        (vec![("document_type", "id_front"), ("metadata", "[1]")], Some(("image/png", img.clone())), 422, "metadata"),
+        (vec![("document_type", "id_front"), ("metadata", "{}")], Some(("image/png", img.clone())), 422, "metadata"),
     ];
     for (fields, file, status, field) in cases {
         let r = app.upload("/documents", Some(&key), &fields, file.as_ref().map(|(t, b)| (*t, b.as_slice()))).await;

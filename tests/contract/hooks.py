@@ -61,7 +61,12 @@ def _png(width=64, height=48):
 
 
 PNG = _png()
-UPLOADS = ("/api/v1/sessions/{session_id}/documents", "/verify/{token}/documents", "/verify/{token}/selfie")
+UPLOADS = (
+    "/api/v1/sessions/{session_id}/documents",
+    "/api/v1/documents",
+    "/verify/{token}/documents",
+    "/verify/{token}/selfie",
+)
 
 
 def _real_image_for_uploads(case):

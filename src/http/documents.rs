@@ -138,9 +138,8 @@ struct DocumentUploadForm {
     document_type: DocumentTypeSlug,
     identity_id: Option<IdentityId>,
     session_id: Option<SessionId>,
-    /// `utility_bill` or `bank_statement`; required when `document_type` is `proof_of_address`.
-    #[schema(example = "utility_bill")]
-    poa_document_type: Option<String>,
+    /// Required when `document_type` is `proof_of_address`.
+    poa_document_type: Option<PoaDocumentType>,
     /// The date printed on a proof of address (YYYY-MM-DD); a date after today fails the recency check.
     poa_document_date: Option<CalendarDate>,
 }

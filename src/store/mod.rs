@@ -229,13 +229,22 @@ fn add_column_if_missing(conn: &Connection, table: &str, column: &str) -> AppRes
     Ok(())
 }
 
+/// The size the WAL file is cut back to when it restarts (64 MiB).
+const WAL_SIZE_LIMIT_BYTES: i64 = 64 << 20;
+
 /// Moves WAL checkpoints off the writer thread: the writer's automatic checkpoint is turned off and this
 /// thread, on its own connection, copies committed pages back every quarter second (and truncates the
 /// WAL when it has grown large). Ends when the process does.
 pub fn start_checkpointer(writer: &Connection, path: &Path, durability: Durability) -> AppResult<()> {
     writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // When the WAL restarts from its beginning after a complete checkpoint, a file grown larger than this
+    // under a burst is cut back to it, so the WAL stays bounded even while truncation keeps finding readers.
+    writer.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
     let conn = Connection::open(path)?;
     configure(&conn, durability)?;
+    // Never wait: a truncating checkpoint holds the write lock while it waits for readers, so every
+    // writer would wait with it. When readers are busy it gives up at once and tries on a later tick.
+    conn.busy_timeout(std::time::Duration::ZERO)?;
     std::thread::Builder::new()
         .name("idv-checkpoint".into())
         .spawn(move || loop {

@@ -263,9 +263,14 @@ CREATE TABLE IF NOT EXISTS sessions (
     sensitive_expired_at TEXT,
     created_at          TEXT NOT NULL,
     updated_at          TEXT NOT NULL,
-    stream_seq          INTEGER NOT NULL
+    stream_seq          INTEGER NOT NULL,
+    selfie_phash        INTEGER
 );
+-- selfie_phash: the selfie's 64-bit perceptual hash as an integer (the same value as
+-- session_documents.phash), so the duplicate search of every verification reads one covering index.
 CREATE INDEX IF NOT EXISTS sessions_by_env ON sessions (environment, id);
+CREATE INDEX IF NOT EXISTS sessions_selfie_phash ON sessions (environment, selfie_phash, identity_id, id)
+    WHERE selfie_phash IS NOT NULL AND identity_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_hash);
 CREATE INDEX IF NOT EXISTS sessions_by_identity ON sessions (identity_id);
 CREATE INDEX IF NOT EXISTS sessions_by_ref ON sessions (environment, external_ref);

@@ -69,7 +69,7 @@ fn fill_new_views(conn: &rusqlite::Connection, keyring: &Keyring) -> AppResult<(
         [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
-    // Likewise a database from before the documents view (schema version 5) has session uploads that
+    // Likewise a database from before the documents view (schema version 6) has session uploads that
     // `/documents` must list.
     if events > 0 && (audited == 0 || (session_docs > 0 && docs == 0)) {
         let replayed = store::replay::rebuild_in_place(conn, keyring)?;

@@ -216,6 +216,11 @@ pub fn max_distance_for_threshold(threshold: f64) -> u32 {
     ((1.0 - t) * DISTANCE_SCALE + 1e-9).floor() as u32
 }
 
+/// A stored hex hash as the signed integer a view keeps (the same 64 bits); None when it is not a hash.
+pub fn stored_bits(hex: &str) -> Option<i64> {
+    ImageHash64::from_hex(hex).ok().map(|h| h.as_u64() as i64)
+}
+
 /// True when `a` and `b` are near-duplicates at the API `threshold`.
 pub fn matches(a: ImageHash64, b: ImageHash64, threshold: f64) -> bool {
     a.distance(b) <= max_distance_for_threshold(threshold)

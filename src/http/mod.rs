@@ -76,18 +76,40 @@ impl RouteTable {
         self.routes.entry(path).or_default().push((method, route));
     }
 
+    /// Registers the routes in nested scopes, one per first path segment (`/identities`, `/sessions`, ...):
+    /// a request is matched against its own group's patterns only, instead of trying every parameterised
+    /// pattern of the API in turn. Order within a group is kept (static paths before parameterised ones).
     fn into_scope(self, scope: actix_web::Scope) -> actix_web::Scope {
         let mut routes = self.routes;
-        let mut scope = scope;
+        let mut groups: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
         for path in self.order {
-            let mut resource = web::resource(actix_path(path)).default_service(web::to(method_not_allowed));
-            for (_, route) in routes.remove(path).unwrap_or_default() {
-                resource = resource.route(route);
+            let segment = first_segment(path);
+            match groups.iter_mut().find(|(s, _)| *s == segment) {
+                Some((_, paths)) => paths.push(path),
+                None => groups.push((segment, vec![path])),
             }
-            scope = scope.service(resource);
+        }
+        let mut scope = scope;
+        for (segment, paths) in groups {
+            let mut group = web::scope(segment);
+            for path in paths {
+                let rest = &path[segment.len()..];
+                let mut resource = web::resource(actix_path(rest)).default_service(web::to(method_not_allowed));
+                for (_, route) in routes.remove(path).unwrap_or_default() {
+                    resource = resource.route(route);
+                }
+                group = group.service(resource);
+            }
+            scope = scope.service(group);
         }
         scope
     }
+}
+
+/// `/identities` of `/identities/{identity_id}/sessions`.
+fn first_segment(path: &'static str) -> &'static str {
+    let end = path[1..].find('/').map_or(path.len(), |i| i + 1);
+    &path[..end]
 }
 
 /// `{identity_id}` style in the spec is also actix's style.

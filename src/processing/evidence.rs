@@ -243,27 +243,25 @@ fn duplicates(
             }
         }
     }
-    // Near-identical selfies on another identity's sessions.
-    let selfie: Option<String> = conn
-        .query_row("SELECT phash FROM session_documents WHERE session_id = ?1 AND doc_type = 'selfie'", [&s.id], |r| {
-            r.get(0)
-        })
-        .optional()?
-        .flatten();
-    if let Some(hash) = selfie {
+    // Near-identical selfies on another identity's sessions: one pass over the environment's selfie hashes.
+    let selfie: Option<i64> =
+        conn.query_row("SELECT selfie_phash FROM sessions WHERE id = ?1", [&s.id], |r| r.get(0)).optional()?.flatten();
+    if let Some(bits) = selfie {
+        use crate::checks::imagehash::{max_distance_for_threshold, ImageHash64, DEFAULT_THRESHOLD};
+        let (own_hash, max_distance) =
+            (ImageHash64::from_u64(bits as u64), max_distance_for_threshold(DEFAULT_THRESHOLD));
         let mut stmt = conn.prepare_cached(
-            "SELECT DISTINCT x.identity_id, d.phash FROM session_documents d JOIN sessions x ON x.id = d.session_id
-             WHERE d.doc_type = 'selfie' AND d.phash IS NOT NULL AND x.environment = ?1 AND x.id != ?2 AND x.identity_id IS NOT NULL",
+            "SELECT selfie_phash, identity_id FROM sessions
+             WHERE environment = ?1 AND selfie_phash IS NOT NULL AND identity_id IS NOT NULL AND id != ?2",
         )?;
-        let rows: Vec<(String, String)> =
-            stmt.query_map(params![s.environment, s.id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        for (identity, other) in rows {
-            use crate::checks::imagehash::{matches, ImageHash64, DEFAULT_THRESHOLD};
-            let similar = match (ImageHash64::from_hex(&hash), ImageHash64::from_hex(&other)) {
-                (Ok(a), Ok(b)) => matches(a, b, DEFAULT_THRESHOLD),
-                _ => false,
-            };
-            if Some(&identity) != own.as_ref() && similar {
+        let mut rows = stmt.query(params![s.environment, s.id])?;
+        while let Some(row) = rows.next()? {
+            let other = ImageHash64::from_u64(row.get::<_, i64>(0)? as u64);
+            if own_hash.distance(other) > max_distance {
+                continue;
+            }
+            let identity: String = row.get(1)?;
+            if Some(&identity) != own.as_ref() {
                 hits.push(DuplicateHit { relationship_type: "same_face".into(), identity_id: identity });
             }
         }

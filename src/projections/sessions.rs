@@ -135,6 +135,10 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                     created_at = excluded.created_at",
                 params![id, e.doc_type, e.mime_type, e.size_bytes, e.blob_id, e.phash, at],
             )?;
+            if e.doc_type == "selfie" {
+                let bits = e.phash.as_deref().and_then(crate::checks::imagehash::stored_bits);
+                conn.execute("UPDATE sessions SET selfie_phash = ?1 WHERE id = ?2", params![bits, id])?;
+            }
         }
         E::DocumentRead(e) => {
             conn.execute(
@@ -201,7 +205,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             conn.execute(
                 "UPDATE sessions SET retention_status = 'redacted', prefill = NULL, user_data = NULL, document_data = NULL,
                     result_extracted = NULL, consent_ip = NULL, ip_digest = NULL, device_digest = NULL,
-                    token_hash = NULL, token_sealed = NULL, redacted_at = ?1 WHERE id = ?2",
+                    token_hash = NULL, token_sealed = NULL, selfie_phash = NULL, redacted_at = ?1 WHERE id = ?2",
                 params![at, id],
             )?;
             conn.execute("DELETE FROM session_documents WHERE session_id = ?1", [id])?;

@@ -175,9 +175,11 @@ pub fn require(conn: &ReadOnly, environment: &str, id_or_ref: &str) -> AppResult
 }
 
 pub fn get(conn: &ReadOnly, keyring: &Keyring, environment: &str, id_or_ref: &str) -> AppResult<Identity> {
-    let id = require(conn, environment, id_or_ref)?;
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM identities WHERE id = ?1"))?;
-    let mut rows = stmt.query([&id])?;
+    // One statement finds and reads the row (by id or by external reference), as `resolve` would find it.
+    let column = if ids::is_id(ids::IDENTITY, id_or_ref) { "id" } else { "external_ref" };
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM identities WHERE {column} = ?1 AND environment = ?2"))?;
+    let mut rows = stmt.query([id_or_ref, environment])?;
     let row = rows.next()?.ok_or_else(|| AppError::not_found("Identity"))?;
     render_row(conn, keyring, row)
 }

@@ -22,9 +22,10 @@ const PAGE_SIZE: i64 = 2048;
 
 /// Bumped whenever schema.sql changes: a database stamped older is brought up to date at open (version 2
 /// added columns to capture links; version 3 added the org-user, case and audit-log tables, which
-/// schema.sql creates, and a version-3 upgrade fills the new views by replaying the log; version 5 added
-/// the document tables, new tables only, which the upgrade to it fills by replaying the log).
-pub const SCHEMA_VERSION: i64 = 5;
+/// schema.sql creates, and a version-3 upgrade fills the new views by replaying the log; version 5 keeps
+/// each session's selfie hash beside it; version 6 added the document tables, new tables only, which the
+/// upgrade to it fills by replaying the log).
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -182,12 +183,42 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
                 add_column_if_missing(&conn, table, column)?;
             }
         }
+        // Version 5 keeps each session's selfie hash as an integer beside the session, filled here from
+        // the documents view (the schema below then indexes it).
+        add_selfie_hash_column(&conn)?;
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     Ok(conn)
+}
+
+/// Adds `sessions.selfie_phash` to a database made before it and fills it from `session_documents`.
+fn add_selfie_hash_column(conn: &Connection) -> AppResult<()> {
+    let tables: i64 =
+        conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'sessions'", [], |r| {
+            r.get(0)
+        })?;
+    let present: i64 =
+        conn.query_row("SELECT COUNT(*) FROM pragma_table_info('sessions') WHERE name = 'selfie_phash'", [], |r| {
+            r.get(0)
+        })?;
+    if tables == 0 || present > 0 {
+        return Ok(());
+    }
+    conn.execute_batch("ALTER TABLE sessions ADD COLUMN selfie_phash INTEGER")?;
+    let selfies: Vec<(String, String)> = conn
+        .prepare("SELECT session_id, phash FROM session_documents WHERE doc_type = 'selfie' AND phash IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut update = conn.prepare("UPDATE sessions SET selfie_phash = ?1 WHERE id = ?2")?;
+    for (session, hex) in selfies {
+        if let Some(bits) = crate::checks::imagehash::stored_bits(&hex) {
+            update.execute(rusqlite::params![bits, session])?;
+        }
+    }
+    Ok(())
 }
 
 /// Adds a nullable TEXT column to an existing table that lacks it (a table that does not exist yet is
@@ -205,13 +236,22 @@ fn add_column_if_missing(conn: &Connection, table: &str, column: &str) -> AppRes
     Ok(())
 }
 
+/// The size the WAL file is cut back to when it restarts (64 MiB).
+const WAL_SIZE_LIMIT_BYTES: i64 = 64 << 20;
+
 /// Moves WAL checkpoints off the writer thread: the writer's automatic checkpoint is turned off and this
 /// thread, on its own connection, copies committed pages back every quarter second (and truncates the
 /// WAL when it has grown large). Ends when the process does.
 pub fn start_checkpointer(writer: &Connection, path: &Path, durability: Durability) -> AppResult<()> {
     writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // When the WAL restarts from its beginning after a complete checkpoint, a file grown larger than this
+    // under a burst is cut back to it, so the WAL stays bounded even while truncation keeps finding readers.
+    writer.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
     let conn = Connection::open(path)?;
     configure(&conn, durability)?;
+    // Never wait: a truncating checkpoint holds the write lock while it waits for readers, so every
+    // writer would wait with it. When readers are busy it gives up at once and tries on a later tick.
+    conn.busy_timeout(std::time::Duration::ZERO)?;
     std::thread::Builder::new()
         .name("idv-checkpoint".into())
         .spawn(move || loop {
@@ -254,6 +294,37 @@ mod upgrade_tests {
         assert_eq!(tables, 2);
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_4_database_gains_the_selfie_hash_column_filled_from_its_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idv.db");
+        {
+            let conn = open_writer(&path, Durability::Normal).unwrap();
+            conn.execute_batch(
+                "DROP INDEX sessions_selfie_phash; ALTER TABLE sessions DROP COLUMN selfie_phash;
+                 INSERT INTO sessions (id, environment, status, metadata, send_email, invites_sent, retention_status,
+                    processing_attempts, fraud_signals, created_at, updated_at, stream_seq)
+                 VALUES ('ses_a', 'live', 'approved', '{}', 0, 0, 'active', 0, '{}', 't', 't', 1),
+                        ('ses_b', 'live', 'approved', '{}', 0, 0, 'active', 0, '{}', 't', 't', 1);
+                 INSERT INTO session_documents (session_id, doc_type, mime_type, size_bytes, blob_id, phash, created_at)
+                 VALUES ('ses_a', 'selfie', 'image/png', 1, 'blb_1', 'ff00000000000001', 't'),
+                        ('ses_b', 'id_front', 'image/png', 1, 'blb_2', '0000000000000002', 't');
+                 PRAGMA user_version = 4;",
+            )
+            .unwrap();
+        }
+        let conn = open_writer(&path, Durability::Normal).unwrap();
+        let hash = |id: &str| -> Option<i64> {
+            conn.query_row("SELECT selfie_phash FROM sessions WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+        };
+        assert_eq!(hash("ses_a"), Some(0xff00_0000_0000_0001_u64 as i64), "the selfie's hash, same 64 bits");
+        assert_eq!(hash("ses_b"), None, "a document that is not a selfie leaves it empty");
+        let indexed: i64 = conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sessions_selfie_phash'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(indexed, 1);
     }
 
     #[test]

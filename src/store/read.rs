@@ -75,6 +75,9 @@ impl sealed::Raw for ReadOnly {
 }
 impl Reads for ReadOnly {}
 
+/// How much of the database file each reader maps.
+const READ_MMAP_BYTES: i64 = 1 << 30;
+
 #[derive(Clone)]
 pub struct ReadPool(r2d2::Pool<SqliteConnectionManager>);
 
@@ -82,7 +85,12 @@ impl ReadPool {
     pub fn open(path: &Path, size: u32) -> AppResult<Self> {
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
-            .with_init(|c| configure(c, Durability::Normal));
+            .with_init(|c| {
+                configure(c, Durability::Normal)?;
+                // Readers map the database file instead of copying each page through a read call into
+                // their own cache; the writer keeps ordinary I/O (writes never go through the map).
+                c.pragma_update(None, "mmap_size", READ_MMAP_BYTES)
+            });
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .build(manager)

@@ -6,6 +6,4 @@ pub mod barcode;
 pub mod engine;
 pub mod imagehash;
 pub mod mrz;
-// Built with the `ocr` feature only (it links Tesseract); see Cargo.toml.
-#[cfg(feature = "ocr")]
 pub mod mrz_image;

@@ -161,7 +161,13 @@ impl Band {
     /// The band cut from the original, scaled so the characters are about `TARGET_CHAR_HEIGHT` high, turned
     /// a half turn when `flip`.
     pub fn crop(&self, src: &GrayImage, flip: bool) -> GrayImage {
-        let zoom = (TARGET_CHAR_HEIGHT / self.line_height.max(1.0)).clamp(0.3, 6.0);
+        self.crop_to(src, flip, TARGET_CHAR_HEIGHT)
+    }
+
+    /// The band cut from the original with its text lines scaled to about `line_height` pixels, turned a
+    /// half turn when `flip`.
+    pub fn crop_to(&self, src: &GrayImage, flip: bool, line_height: f32) -> GrayImage {
+        let zoom = (line_height / self.line_height.max(1.0)).clamp(0.3, 6.0);
         let img = self.frame.render(src, self.x0, self.y0, self.w, self.h, zoom);
         if flip {
             image::imageops::rotate180(&img)

@@ -119,7 +119,9 @@ impl MrzImageReader {
             Err(reason) => return MrzImageOutcome::NoRead { reason, elapsed_ms: elapsed() },
         };
         let mut reason = String::from("no MRZ-shaped text lines found");
+        let mut first_reason = true;
         for band in locate::find_bands(&gray).into_iter().take(MAX_BANDS) {
+            let band = band.refined(&gray);
             // The band sits at the bottom of an upright page: one in the upper half is tried upside down first.
             for flip in [band.upper, !band.upper] {
                 let crop = band.crop_to(&gray, flip, CROP_LINE_HEIGHT);
@@ -128,7 +130,12 @@ impl MrzImageReader {
                         let turn = band.frame.angle.to_degrees() + if flip { 180.0 } else { 0.0 };
                         return MrzImageOutcome::Read(Box::new(MrzRead::new(c, turn, elapsed())));
                     }
-                    Err(r) => reason = r,
+                    // The first band the right way up says most about why nothing was read.
+                    Err(r) if first_reason => {
+                        reason = r;
+                        first_reason = false;
+                    }
+                    Err(_) => {}
                 }
             }
         }
@@ -141,6 +148,7 @@ impl MrzImageReader {
         let Ok(gray) = decode(bytes) else { return Vec::new() };
         let mut out = Vec::new();
         for band in locate::find_bands(&gray).into_iter().take(MAX_BANDS) {
+            let band = band.refined(&gray);
             for flip in [band.upper, !band.upper] {
                 let crop = band.crop_to(&gray, flip, CROP_LINE_HEIGHT);
                 let lines = pitch::find_lines(&crop);
@@ -172,31 +180,33 @@ impl MrzImageReader {
     /// Reads an upright band: its lines, each cut into the cells its format's length says.
     fn read_band(&self, crop: &image::GrayImage, options: &ParseOptions) -> Result<Chosen, String> {
         let lines = pitch::find_lines(crop);
-        let counts: Vec<usize> = match lines.len() {
-            3 => vec![30],
-            2 => {
-                let est = lines.iter().map(|l| l.cells_estimate(self.glyphs.pitch)).sum::<f32>() / 2.0;
-                if est < 40.0 {
-                    vec![36, 44]
-                } else {
-                    vec![44, 36]
-                }
-            }
+        // Three lines are an identity card's; two of three may be a passport's with something else in band.
+        let groups: Vec<&[pitch::Line]> = match lines.len() {
+            3 => vec![&lines[..], &lines[1..], &lines[..2]],
+            2 => vec![&lines[..]],
             n => return Err(format!("{n} text lines where an MRZ has 2 or 3")),
         };
         let mut reason = String::new();
-        for n in counts {
-            let est = lines[0].cells_estimate(self.glyphs.pitch);
-            if (est - n as f32).abs() > 0.2 * n as f32 {
-                continue;
-            }
-            let mut read = Vec::with_capacity(lines.len());
-            for line in &lines {
-                read.push(pitch::read_line(crop, line, n, &self.glyphs)?);
-            }
-            match choose_with(&read, options, &Policy::TEMPLATES) {
-                Ok(c) => return Ok(c),
-                Err(r) => reason = r,
+        for group in groups {
+            let est = group.iter().map(|l| l.cells_estimate(self.glyphs.pitch)).sum::<f32>() / group.len() as f32;
+            let counts: &[usize] = match group.len() {
+                3 => &[30],
+                _ if est < 40.0 => &[36, 44],
+                _ => &[44, 36],
+            };
+            for &n in counts {
+                // The first line starts with letters: its estimate is the better one.
+                if (group[0].cells_estimate(self.glyphs.pitch) - n as f32).abs() > 0.2 * n as f32 {
+                    continue;
+                }
+                let mut read = Vec::with_capacity(group.len());
+                for line in group {
+                    read.push(pitch::read_line(crop, line, n, &self.glyphs)?);
+                }
+                match choose_with(&read, options, &Policy::TEMPLATES) {
+                    Ok(c) => return Ok(c),
+                    Err(r) => reason = r,
+                }
             }
         }
         Err(if reason.is_empty() { "the lines' length fits no MRZ format".into() } else { reason })

@@ -28,10 +28,11 @@ impl Policy {
     /// For Tesseract's confidences (0-100).
     pub const TESSERACT: Policy =
         Policy { ambiguous_ratio: 0.5, min_alternative: 0.5, tie_margin: 20.0, filler_run: true };
-    /// For the template recogniser: it offers only alternatives close to the best, so any offered
-    /// alternative in an uncovered field is an ambiguity, and any second valid reading is a tie.
+    /// For the template recogniser (correlation x100): it offers only alternatives close to the best (and
+    /// look-alikes), so any offered alternative in an uncovered field is an ambiguity; a second valid
+    /// reading must trail by a clear margin of summed correlation.
     pub const TEMPLATES: Policy =
-        Policy { ambiguous_ratio: 0.0, min_alternative: 0.0, tie_margin: f32::INFINITY, filler_run: false };
+        Policy { ambiguous_ratio: 0.0, min_alternative: 0.0, tie_margin: 10.0, filler_run: false };
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,10 +12,17 @@ use super::Symbol;
 
 /// Alternatives scoring within this much (correlation) of a cell's best are offered with it.
 pub const ALT_DELTA: f32 = 0.06;
+/// OCR-B's look-alike pairs (the glyphs differ, but blur and a slightly wrong vertical scale bring them
+/// close): the partner of a cell's best is offered when it scores within `CONFUSABLE_DELTA`, so a check
+/// digit decides, or, in a field none covers, the read is refused as ambiguous.
+const CONFUSABLE: [(char, char); 6] = [('0', 'O'), ('1', 'I'), ('5', 'S'), ('8', 'B'), ('2', 'Z'), ('0', 'D')];
+const CONFUSABLE_DELTA: f32 = 0.2;
 /// At most this many characters are offered per cell.
 const MAX_ALTERNATIVES: usize = 4;
 /// A cell whose best correlation is below this is unreadable: the line is refused.
 const MIN_SCORE: f32 = 0.45;
+/// Vertical scales (against the horizontal) tried for a line.
+const VSCALES: [f32; 5] = [1.0, 0.94, 0.97, 1.03, 1.06];
 /// Vertical search (template pixels) each side when classifying a cell.
 const DY: usize = 2;
 
@@ -25,6 +32,8 @@ const DY: usize = 2;
 pub struct Line {
     pub x_left: f32,
     pub x_right: f32,
+    /// The fraction of columns between the ends that hold ink.
+    fill: f32,
     top: (f32, f32),
     bottom: (f32, f32),
 }
@@ -91,6 +100,13 @@ pub fn find_lines(band: &GrayImage) -> Vec<Line> {
             fit_line(&mask, w, (lo, hi), y0, y1)
         })
         .collect();
+    // Text, not an edge: characters leave gaps between them, and stand about as tall as each other.
+    lines.retain(|l| l.fill < 0.9);
+    let mut hs: Vec<f32> = lines.iter().map(Line::height).collect();
+    hs.sort_by(f32::total_cmp);
+    if let Some(&median) = hs.get(hs.len() / 2) {
+        lines.retain(|l| (0.7 * median..=1.35 * median).contains(&l.height()));
+    }
     // The longest lines of matching length: the MRZ is the widest text in its band.
     let longest = lines.iter().map(|l| l.x_right - l.x_left).fold(0.0f32, f32::max);
     lines.retain(|l| l.x_right - l.x_left >= 0.85 * longest);
@@ -111,8 +127,8 @@ fn fit_line(mask: &[bool], w: usize, (lo, hi): (usize, usize), y0: usize, y1: us
     let ya = y0.saturating_sub(lh / 3).max(lo);
     let yb = (y1 + lh / 3).min(hi);
     let cols: Vec<usize> = (0..w).map(|x| (y0..y1).filter(|&y| mask[y * w + x]).count()).collect();
-    // The longest run of inked columns, gaps of up to a character pitch closed.
-    let gap = lh.max(3);
+    // The longest run of inked columns, gaps of up to most of a character pitch closed.
+    let gap = (lh * 3 / 4).max(3);
     let (mut best, mut cur): (Option<(usize, usize)>, Option<(usize, usize)>) = (None, None);
     for (x, &c) in cols.iter().enumerate() {
         if c == 0 {
@@ -154,7 +170,8 @@ fn fit_line(mask: &[bool], w: usize, (lo, hi): (usize, usize), y0: usize, y1: us
         pts.into_iter().filter(|p| p.2 - p.1 >= 0.85 * tall && p.2 - p.1 <= 1.15 * tall).collect();
     let top = fit(&full.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>())?;
     let bottom = fit(&full.iter().map(|p| (p.0, p.2)).collect::<Vec<_>>())?;
-    Some(Line { x_left: xl as f32, x_right: xr as f32 + 1.0, top, bottom })
+    let fill = cols[xl..=xr].iter().filter(|&&c| c > 0).count() as f32 / (xr + 1 - xl) as f32;
+    Some(Line { x_left: xl as f32, x_right: xr as f32 + 1.0, fill, top, bottom })
 }
 
 /// Least-squares line `y = a + b x`; a constant when the points span too little.
@@ -188,7 +205,7 @@ struct Strip {
 /// last one's right bearing are about a sixth of a pitch each) gives the scale, the fitted baseline the
 /// rows. OCR-B's digits stand taller than its capitals, so the cap line is not measured but follows from
 /// the scale.
-fn resample(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Strip {
+fn resample(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs, vscale: f32) -> Strip {
     let s = (line.x_right - line.x_left) / (n as f32 - 0.35) / glyphs.pitch; // band px per template px
     let pad = glyphs.pitch * 1.2;
     let w = ((line.x_right - line.x_left) / s + 2.0 * pad).ceil() as usize;
@@ -201,7 +218,7 @@ fn resample(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Strip {
         let base = line.bottom_at(x);
         for sy in 0..h {
             let ty = sy as f32 - DY as f32 - (MARGIN + CAP) as f32 + 0.5;
-            let y = base + ty * s - 0.5;
+            let y = base + ty * s * vscale - 0.5;
             ink[sy * w + sx] = 255.0 - sample(raw, bw, bh, x, y);
         }
     }
@@ -245,7 +262,7 @@ fn scores_at(strip: &Strip, glyphs: &Glyphs, x: usize, y: usize, out: &mut [f32]
 
 /// Reads `n` cells of a line: each cell's characters, best first, with their correlation (x100).
 pub fn read_line(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Result<Vec<Symbol>, String> {
-    let strip = resample(band, line, n, glyphs);
+    let strip = resample(band, line, n, glyphs, 1.0);
     let cw = glyphs.width;
     if strip.w < cw + 2 || n < 2 {
         return Err("line too short".into());
@@ -308,34 +325,59 @@ pub fn read_line(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Re
         cells[i] = x;
         x = back[i][x] as usize;
     }
-    // Each cell classified with a little freedom to move: the best score of each template over the shifts.
-    let mut symbols = Vec::with_capacity(n);
-    for &cx in &cells {
+    // Perspective squeezes the line's height against its pitch, and OCR-B's 0 and O differ mostly in
+    // height: the vertical scale that fits the placed cells best is the one the cells are read at.
+    let classify = |strip: &Strip, buf: &mut [f32], patch: &mut Vec<f32>, cx: usize, dxs: &[i64]| {
         let mut top = vec![-1.0f32; k];
-        for dx in -1i64..=1 {
+        for &dx in dxs {
             let xx = cx as i64 + dx;
             if xx < 0 || xx as usize >= positions {
                 continue;
             }
             for yy in 0..=2 * DY {
-                if scores_at(&strip, glyphs, xx as usize, yy, &mut buf, &mut patch) {
-                    for (t, b) in top.iter_mut().zip(&buf) {
+                if scores_at(strip, glyphs, xx as usize, yy, buf, patch) {
+                    for (t, b) in top.iter_mut().zip(buf.iter()) {
                         *t = t.max(*b);
                     }
                 }
             }
         }
+        top
+    };
+    let mut strip = strip;
+    let mut best_fit = f32::MIN;
+    for vscale in VSCALES {
+        let s = resample(band, line, n, glyphs, vscale);
+        if s.w != strip.w {
+            continue;
+        }
+        let fit: f32 = cells
+            .iter()
+            .map(|&cx| classify(&s, &mut buf, &mut patch, cx, &[0]).into_iter().fold(-1.0f32, f32::max))
+            .sum();
+        if fit > best_fit {
+            best_fit = fit;
+            strip = s;
+        }
+    }
+    let mut symbols = Vec::with_capacity(n);
+    for &cx in &cells {
+        let top = classify(&strip, &mut buf, &mut patch, cx, &[-1, 0, 1]);
         let mut ranked: Vec<(char, f32)> = glyphs.templates.iter().zip(&top).map(|(t, s)| (t.ch, *s)).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         let best = ranked[0].1;
         if best < MIN_SCORE {
             return Err("a character cell matches no glyph".into());
         }
+        let top_char = ranked[0].0;
+        let partner = |c: char| CONFUSABLE.iter().any(|&(a, b)| (a == top_char && b == c) || (b == top_char && a == c));
         let choices: Vec<(char, f32)> = ranked
-            .into_iter()
-            .take(MAX_ALTERNATIVES)
-            .filter(|(_, s)| *s >= best - ALT_DELTA)
-            .map(|(c, s)| (c, s * 100.0))
+            .iter()
+            .enumerate()
+            .filter(|(i, (c, s))| {
+                (*i < MAX_ALTERNATIVES && *s >= best - ALT_DELTA) || (partner(*c) && *s >= best - CONFUSABLE_DELTA)
+            })
+            .map(|(_, (c, s))| (*c, s * 100.0))
             .collect();
         symbols.push(Symbol { choices });
     }

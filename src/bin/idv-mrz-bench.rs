@@ -18,11 +18,18 @@ struct Args {
     limit: usize,
     verbose: bool,
     only: Option<String>,
+    dump: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a =
-        Args { set: PathBuf::from("target/mrz-set"), split: "report".into(), limit: 0, verbose: false, only: None };
+    let mut a = Args {
+        set: PathBuf::from("target/mrz-set"),
+        split: "report".into(),
+        limit: 0,
+        verbose: false,
+        only: None,
+        dump: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -32,9 +39,10 @@ fn parse_args() -> Result<Args, String> {
             "--limit" => a.limit = value("--limit")?.parse().map_err(|e| format!("--limit: {e}"))?,
             "-v" | "--verbose" => a.verbose = true,
             "--only" => a.only = Some(value("--only")?),
+            "--dump" => a.dump = Some(PathBuf::from(value("--dump")?)),
             "-h" | "--help" => {
                 return Err(
-                    "usage: idv-mrz-bench [--set DIR] [--split report|tune] [--limit N] [--only PATH-PART] [-v]".into(),
+                    "usage: idv-mrz-bench [--set DIR] [--split report|tune] [--limit N] [--only PATH-PART] [-v] [--dump DIR]".into(),
                 )
             }
             other => return Err(format!("unknown argument {other}")),
@@ -90,7 +98,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut reader = match MrzImageReader::new() {
+    let reader = match MrzImageReader::new() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
@@ -165,6 +173,15 @@ fn main() -> ExitCode {
                 format!("no-read: {reason}")
             }
         };
+        if let (Some(dir), Ok(bytes)) = (&args.dump, std::fs::read(args.set.join(file))) {
+            let stem = file.replace(['/', '.'], "_");
+            for (i, (crop, text)) in reader.diagnose(&bytes).into_iter().enumerate() {
+                let _ = crop.save(dir.join(format!("{stem}_{i}.png")));
+                for t in text {
+                    eprintln!("  {stem}_{i}: {t}");
+                }
+            }
+        }
         if args.verbose {
             eprintln!("{file}  {:<4}  {ms:7.1} ms  {verdict}", t["format"].as_str().unwrap_or(""));
         }

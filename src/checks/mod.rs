@@ -7,6 +7,4 @@ pub mod document_facts;
 pub mod engine;
 pub mod imagehash;
 pub mod mrz;
-// Built with the `ocr` feature only (it links Tesseract); see Cargo.toml.
-#[cfg(feature = "ocr")]
 pub mod mrz_image;

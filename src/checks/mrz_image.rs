@@ -1,12 +1,16 @@
 //! Reading the machine-readable zone from a document photo, offline: locate the band (quarter turns, skew),
-//! recognise it with Tesseract restricted to the MRZ alphabet, and accept a read only when every check digit
-//! holds with characters the engine itself offered and the uncovered fields are plausible. Owns the image
-//! side of MRZ reading; must not decide a document check (callers compare and weigh), log document content,
-//! or ever report a read it could not make.
+//! recognise it on the MRZ's fixed character pitch against OCR-B templates rendered from Debian's font, and
+//! accept a read only when every check digit holds with characters the recogniser itself offered and the
+//! uncovered fields are plausible. (With the `ocr` feature, the earlier Tesseract reader is kept for
+//! comparison.) Owns the image side of MRZ reading; must not decide a document check (callers compare and
+//! weigh), log document content, or ever report a read it could not make.
 
 mod choose;
+#[cfg(feature = "ocr")]
 mod engine;
+mod glyphs;
 mod locate;
+mod pitch;
 #[cfg(test)]
 mod tests;
 
@@ -16,22 +20,38 @@ use serde::Serialize;
 
 use crate::checks::mrz::{MrzReport, ParseOptions};
 
-pub use choose::{choose, Chosen};
-pub use engine::{EngineError, Symbol, MRZ_ALPHABET};
+pub use choose::{choose, choose_with, Chosen, Policy};
+#[cfg(feature = "ocr")]
+pub use engine::EngineError;
+pub use glyphs::{GlyphError, DEFAULT_FONT_PATH};
+
+/// The characters an MRZ may hold; the recognisers know no others.
+pub const MRZ_ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<";
+
+/// One recognised character and the alternatives the recogniser offered for it, best first, each with the
+/// recogniser's own confidence. The first entry is its top choice.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Symbol {
+    pub choices: Vec<(char, f32)>,
+}
 
 /// The largest image accepted, in pixels (width times height); larger photos are refused, not decoded.
 pub const MAX_PIXELS: u64 = 40_000_000;
-/// Candidate bands recognised per image, most likely first (each costs up to two engine runs).
+/// Candidate bands recognised per image, most likely first (each is tried both ways up).
 const MAX_BANDS: usize = 3;
 
 /// Why reading could not even be attempted. Never a pass: the caller reports the image as unread.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MrzImageError {
     #[error(transparent)]
+    Glyphs(#[from] GlyphError),
+    #[cfg(feature = "ocr")]
+    #[error(transparent)]
     Engine(#[from] EngineError),
 }
 
-/// A field's confidence: the engine's lowest confidence (0-100) among the field's chosen characters.
+/// A field's confidence: the lowest confidence among the field's chosen characters (template reader: the
+/// correlation with the OCR-B glyph, x100; Tesseract: its own 0-100).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FieldConfidence {
     pub field: &'static str,
@@ -46,7 +66,7 @@ pub struct MrzRead {
     #[serde(skip)]
     pub lines: Vec<String>,
     pub field_confidence: Vec<FieldConfidence>,
-    /// Characters taken from the engine's alternatives rather than its top choice.
+    /// Characters taken from the recogniser's alternatives rather than its top choice.
     pub alternatives_used: usize,
     /// Quarter turns (clockwise) and skew (degrees) that made the zone upright.
     pub rotation_deg: f32,
@@ -70,12 +90,154 @@ impl MrzImageOutcome {
     }
 }
 
-/// An MRZ reader: one Tesseract engine, used by one caller at a time.
+/// Line height (pixels, as the band search measures it) the band is cut at for the template recogniser.
+const CROP_LINE_HEIGHT: f32 = 30.0;
+
+/// The MRZ reader: OCR-B templates built once, then read-only. `Send + Sync`: one reader can serve every
+/// request (e.g. behind an `Arc`), no lock needed.
 pub struct MrzImageReader {
-    engine: engine::Engine,
+    glyphs: glyphs::Glyphs,
 }
 
 impl MrzImageReader {
+    /// Builds the templates from Debian's OCR-B font; an error (never a silent pass) when it is missing.
+    pub fn new() -> Result<Self, MrzImageError> {
+        Self::with_font(DEFAULT_FONT_PATH)
+    }
+
+    /// Builds the templates from the OCR-B font at `path`.
+    pub fn with_font(path: &str) -> Result<Self, MrzImageError> {
+        Ok(Self { glyphs: glyphs::Glyphs::load(path)? })
+    }
+
+    /// Reads the MRZ of an encoded image (JPEG or PNG).
+    pub fn read(&self, bytes: &[u8], options: &ParseOptions) -> MrzImageOutcome {
+        let started = Instant::now();
+        let elapsed = || started.elapsed().as_secs_f64() * 1000.0;
+        let gray = match decode(bytes) {
+            Ok(g) => g,
+            Err(reason) => return MrzImageOutcome::NoRead { reason, elapsed_ms: elapsed() },
+        };
+        let mut reason = String::from("no MRZ-shaped text lines found");
+        let mut first_reason = true;
+        for band in locate::find_bands(&gray).into_iter().take(MAX_BANDS) {
+            let band = band.refined(&gray);
+            // The band sits at the bottom of an upright page: one in the upper half is tried upside down first.
+            for flip in [band.upper, !band.upper] {
+                let crop = band.crop_to(&gray, flip, CROP_LINE_HEIGHT);
+                match self.read_band(&crop, options) {
+                    Ok(c) => {
+                        let turn = band.frame.angle.to_degrees() + if flip { 180.0 } else { 0.0 };
+                        return MrzImageOutcome::Read(Box::new(MrzRead::new(c, turn, elapsed())));
+                    }
+                    // The first band the right way up says most about why nothing was read.
+                    Err(r) if first_reason => {
+                        reason = r;
+                        first_reason = false;
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        MrzImageOutcome::NoRead { reason, elapsed_ms: elapsed() }
+    }
+
+    /// What the recogniser sees (for tuning): per candidate band and way up, the cut band and, per line
+    /// found, its estimated cell count and top-choice text (or why it could not be read).
+    pub fn diagnose(&self, bytes: &[u8]) -> Vec<(image::GrayImage, Vec<String>)> {
+        let Ok(gray) = decode(bytes) else { return Vec::new() };
+        let mut out = Vec::new();
+        for band in locate::find_bands(&gray).into_iter().take(MAX_BANDS) {
+            let band = band.refined(&gray);
+            for flip in [band.upper, !band.upper] {
+                let crop = band.crop_to(&gray, flip, CROP_LINE_HEIGHT);
+                let lines = pitch::find_lines(&crop);
+                let n = match lines.len() {
+                    3 => 30,
+                    _ if lines.iter().map(|l| l.cells_estimate(self.glyphs.pitch)).sum::<f32>() < 80.0 => 36,
+                    _ => 44,
+                };
+                let text = lines
+                    .iter()
+                    .map(|l| {
+                        let est = l.cells_estimate(self.glyphs.pitch);
+                        match pitch::read_line(&crop, l, n, &self.glyphs) {
+                            Ok(sy) => format!(
+                                "{est:5.1} {}  min {:.2}",
+                                sy.iter().map(|s| s.choices[0].0).collect::<String>(),
+                                sy.iter().map(|s| s.choices[0].1).fold(100.0f32, f32::min) / 100.0
+                            ),
+                            Err(e) => format!("{est:5.1} {e}"),
+                        }
+                    })
+                    .collect();
+                out.push((crop, text));
+            }
+        }
+        out
+    }
+
+    /// Reads an upright band: its lines, each cut into the cells its format's length says.
+    fn read_band(&self, crop: &image::GrayImage, options: &ParseOptions) -> Result<Chosen, String> {
+        let lines = pitch::find_lines(crop);
+        // Three lines are an identity card's; two of three may be a passport's with something else in band.
+        let groups: Vec<&[pitch::Line]> = match lines.len() {
+            3 => vec![&lines[..], &lines[1..], &lines[..2]],
+            2 => vec![&lines[..]],
+            n => return Err(format!("{n} text lines where an MRZ has 2 or 3")),
+        };
+        let mut reason = String::new();
+        for group in groups {
+            let est = group.iter().map(|l| l.cells_estimate(self.glyphs.pitch)).sum::<f32>() / group.len() as f32;
+            let counts: &[usize] = match group.len() {
+                3 => &[30],
+                _ if est < 40.0 => &[36, 44],
+                _ => &[44, 36],
+            };
+            for &n in counts {
+                // The first line starts with letters: its estimate is the better one.
+                if (group[0].cells_estimate(self.glyphs.pitch) - n as f32).abs() > 0.2 * n as f32 {
+                    continue;
+                }
+                let mut read = Vec::with_capacity(group.len());
+                for line in group {
+                    read.push(pitch::read_line(crop, line, n, &self.glyphs)?);
+                }
+                match choose_with(&read, options, &Policy::TEMPLATES) {
+                    Ok(c) => return Ok(c),
+                    Err(r) => reason = r,
+                }
+            }
+        }
+        Err(if reason.is_empty() { "the lines' length fits no MRZ format".into() } else { reason })
+    }
+}
+
+impl MrzRead {
+    fn new(c: Chosen, turn_deg: f32, elapsed_ms: f64) -> Self {
+        MrzRead {
+            report: c.report,
+            lines: c.lines,
+            field_confidence: c
+                .field_confidence
+                .into_iter()
+                .map(|(field, confidence)| FieldConfidence { field, confidence })
+                .collect(),
+            alternatives_used: c.alternatives_used,
+            rotation_deg: turn_deg.rem_euclid(360.0),
+            elapsed_ms,
+        }
+    }
+}
+
+/// The first reader: Tesseract's LSTM, one engine used by one caller at a time (feature `ocr`).
+#[cfg(feature = "ocr")]
+pub struct TesseractMrzReader {
+    engine: engine::Engine,
+}
+
+#[cfg(feature = "ocr")]
+impl TesseractMrzReader {
     /// Starts the engine; an error (never a silent pass) when Tesseract's language data is missing.
     pub fn new() -> Result<Self, MrzImageError> {
         Ok(Self { engine: engine::Engine::new()? })
@@ -91,7 +253,6 @@ impl MrzImageReader {
         };
         let mut reason = String::from("no MRZ-shaped text lines found");
         for band in locate::find_bands(&gray).into_iter().take(MAX_BANDS) {
-            // The band sits at the bottom of an upright page: one in the upper half is tried upside down first.
             for flip in [band.upper, !band.upper] {
                 let crop = band.crop(&gray, flip);
                 let lines = self.engine.recognise(crop.as_raw(), crop.width(), crop.height(), false);
@@ -99,37 +260,13 @@ impl MrzImageReader {
                 match choose(&lines, options) {
                     Ok(c) => {
                         let turn = band.frame.angle.to_degrees() + if flip { 180.0 } else { 0.0 };
-                        return MrzImageOutcome::Read(Box::new(MrzRead {
-                            report: c.report,
-                            lines: c.lines,
-                            field_confidence: c
-                                .field_confidence
-                                .into_iter()
-                                .map(|(field, confidence)| FieldConfidence { field, confidence })
-                                .collect(),
-                            alternatives_used: c.alternatives_used,
-                            rotation_deg: turn.rem_euclid(360.0),
-                            elapsed_ms: elapsed(),
-                        }));
+                        return MrzImageOutcome::Read(Box::new(MrzRead::new(c, turn, elapsed())));
                     }
                     Err(r) => reason = r,
                 }
             }
         }
         MrzImageOutcome::NoRead { reason, elapsed_ms: elapsed() }
-    }
-
-    /// The raw recognition of an encoded image's best band (for diagnostics and tuning).
-    pub fn recognise_band(&mut self, bytes: &[u8]) -> Vec<Vec<Vec<Symbol>>> {
-        let Ok(gray) = decode(bytes) else { return Vec::new() };
-        let mut out = Vec::new();
-        for band in locate::find_bands(&gray).into_iter().take(3) {
-            for flip in [band.upper, !band.upper] {
-                let crop = band.crop(&gray, flip);
-                out.push(self.engine.recognise(crop.as_raw(), crop.width(), crop.height(), false));
-            }
-        }
-        out
     }
 }
 

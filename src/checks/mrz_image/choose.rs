@@ -3,18 +3,37 @@
 //! visa optional data) must be unambiguous or be filler runs the engine offered `<` for. Pure; must never
 //! produce a character the engine did not offer.
 
-use super::engine::Symbol;
+use super::Symbol;
 use crate::checks::mrz::{parse_lines, CheckName, MrzFormat, MrzReport, ParseOptions};
 
-/// An alternative this close to the top choice (as a fraction of its confidence) makes an uncovered
-/// position ambiguous.
-const AMBIGUOUS_RATIO: f32 = 0.5;
-/// Alternatives weaker than this (engine confidence, 0-100) are not considered.
-const MIN_ALTERNATIVE: f32 = 0.5;
 /// The most combinations tried for one check-digit group, and for the whole zone.
 const MAX_COMBINATIONS: usize = 4096;
-/// Two valid readings closer than this in summed confidence are a tie: nothing is accepted.
-const TIE_MARGIN: f32 = 20.0;
+
+/// How a recogniser's alternatives are weighed: its confidences are on its own scale.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Policy {
+    /// In a field no check digit covers, an alternative this close to the top choice (as a fraction of its
+    /// confidence) is an ambiguity and refuses the read.
+    pub ambiguous_ratio: f32,
+    /// Alternatives weaker than this are not considered.
+    pub min_alternative: f32,
+    /// Two valid readings closer than this in summed confidence are a tie: nothing is accepted.
+    pub tie_margin: f32,
+    /// Whether a letter inside a trailing filler run may become the `<` the recogniser offered beside it
+    /// (Tesseract's LSTM reads `<` as K, X or E; a template matcher has no such confusion).
+    pub filler_run: bool,
+}
+
+impl Policy {
+    /// For Tesseract's confidences (0-100).
+    pub const TESSERACT: Policy =
+        Policy { ambiguous_ratio: 0.5, min_alternative: 0.5, tie_margin: 20.0, filler_run: true };
+    /// For the template recogniser (correlation x100): it offers only alternatives close to the best (and
+    /// look-alikes), so any offered alternative in an uncovered field is an ambiguity; a second valid
+    /// reading must trail by a clear margin of summed correlation.
+    pub const TEMPLATES: Policy =
+        Policy { ambiguous_ratio: 0.0, min_alternative: 0.0, tie_margin: 10.0, filler_run: false };
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -150,8 +169,13 @@ pub type Rejection = String;
 
 type Cands = Vec<Vec<Vec<(u8, f32)>>>;
 
-/// Picks the MRZ among the engine's alternatives, or says why none can be accepted.
+/// Picks the MRZ among Tesseract's alternatives, or says why none can be accepted.
 pub fn choose(lines: &[Vec<Symbol>], options: &ParseOptions) -> Result<Chosen, Rejection> {
+    choose_with(lines, options, &Policy::TESSERACT)
+}
+
+/// Picks the MRZ among a recogniser's alternatives, weighed by `policy`, or says why none can be accepted.
+pub fn choose_with(lines: &[Vec<Symbol>], options: &ParseOptions, policy: &Policy) -> Result<Chosen, Rejection> {
     let lengths: Vec<usize> = lines.iter().map(Vec::len).collect();
     let first = lines.first().and_then(|l| l.first()).map_or(b'?', |s| s.choices[0].0 as u8);
     let format = format_of(&lengths, first).ok_or_else(|| format!("lines of lengths {lengths:?} are no MRZ shape"))?;
@@ -168,7 +192,7 @@ pub fn choose(lines: &[Vec<Symbol>], options: &ParseOptions) -> Result<Chosen, R
                     s.choices
                         .iter()
                         .enumerate()
-                        .filter(|(i, (c, conf))| c.is_ascii() && (*i == 0 || *conf >= MIN_ALTERNATIVE))
+                        .filter(|(i, (c, conf))| c.is_ascii() && (*i == 0 || *conf >= policy.min_alternative))
                         .map(|(_, (c, conf))| (*c as u8, *conf))
                         .collect()
                 })
@@ -186,7 +210,7 @@ pub fn choose(lines: &[Vec<Symbol>], options: &ParseOptions) -> Result<Chosen, R
 
     // Fields no check digit covers.
     for fd in fields.iter().filter(|fd| !fd.covered) {
-        resolve_uncovered(&mut cands[fd.line][fd.from..fd.to], fd)?;
+        resolve_uncovered(&mut cands[fd.line][fd.from..fd.to], fd, policy)?;
     }
 
     // Fields check digits cover: every combination of the offered alternatives (within a bound), keeping
@@ -248,7 +272,7 @@ pub fn choose(lines: &[Vec<Symbol>], options: &ParseOptions) -> Result<Chosen, R
         return Err("no combination of the offered characters satisfies every check digit".into());
     };
     if let Some((second, other, _)) = valid.get(1) {
-        if *other != best && best_score - second < TIE_MARGIN {
+        if *other != best && best_score - second < policy.tie_margin {
             return Err("two readings satisfy every check digit".into());
         }
     }
@@ -294,14 +318,14 @@ fn plausible(report: &MrzReport) -> Result<(), Rejection> {
 /// position from some point on offers `<`) becomes `<`, except that the run's first position keeps a clear
 /// top-choice letter; elsewhere an alternative close to the top choice is an ambiguity and refuses the read.
 /// A name must then be letters separated by single or double fillers, with only fillers after it.
-fn resolve_uncovered(cells: &mut [Vec<(u8, f32)>], fd: &Field) -> Result<(), Rejection> {
+fn resolve_uncovered(cells: &mut [Vec<(u8, f32)>], fd: &Field, policy: &Policy) -> Result<(), Rejection> {
     let n = cells.len();
     let offers_filler = |c: &Vec<(u8, f32)>| c.iter().any(|(x, _)| *x == b'<');
     let mut run_start = n;
     while run_start > 0 && offers_filler(&cells[run_start - 1]) {
         run_start -= 1;
     }
-    let multi_char = matches!(fd.kind, Kind::Alpha | Kind::Alnum) && n > 3;
+    let multi_char = policy.filler_run && matches!(fd.kind, Kind::Alpha | Kind::Alnum) && n > 3;
     for (i, cell) in cells.iter_mut().enumerate() {
         let top = cell[0];
         let in_run = multi_char && i >= run_start;
@@ -311,7 +335,7 @@ fn resolve_uncovered(cells: &mut [Vec<(u8, f32)>], fd: &Field) -> Result<(), Rej
             *cell.iter().find(|(x, _)| *x == b'<').unwrap_or(&top)
         } else {
             if let Some(second) = cell.get(1) {
-                if second.1 >= AMBIGUOUS_RATIO * top.1 {
+                if second.1 >= policy.ambiguous_ratio * top.1 {
                     return Err(format!("{}: ambiguous character", fd.name));
                 }
             }

@@ -11,12 +11,7 @@ use std::ptr;
 
 use tesseract_sys as ts;
 
-/// One recognised character and the alternatives the engine offered for it, best first, each with the
-/// engine's confidence (0-100). The first entry is the engine's top choice.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Symbol {
-    pub choices: Vec<(char, f32)>,
-}
+use super::{Symbol, MRZ_ALPHABET};
 
 /// Why the engine could not be started.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -26,9 +21,6 @@ pub enum EngineError {
     #[error("Tesseract could not be initialised")]
     Init,
 }
-
-/// The characters an MRZ may hold; the engine is told to recognise nothing else.
-pub const MRZ_ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<";
 
 pub struct Engine {
     api: *mut ts::TessBaseAPI,

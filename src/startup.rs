@@ -217,7 +217,12 @@ impl Application {
             screening.clone(),
         );
         crate::sweeper::spawn(processing.clone(), clock.clone(), config.sweep_interval);
+        let mrz = crate::checks::mrz_image::MrzService::start();
+        if let Some(reason) = mrz.unavailable_reason() {
+            tracing::warn!("{reason}; document photos cannot be read, and the document check reports them as not read");
+        }
         let state = Arc::new(AppState {
+            mrz,
             screening,
             processing: processing.clone(),
             auth: Authenticator::new(core.read.clone(), core.keyring.clone()),

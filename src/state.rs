@@ -30,11 +30,17 @@ pub struct AppState {
     pub screening: crate::screening_service::ScreeningService,
     /// The session pipeline (submit, reprocess, external decisions, simulations).
     pub processing: crate::processing::Processing,
+    /// Reads the machine-readable zone of uploaded document photos (or says why it cannot).
+    pub mrz: crate::checks::mrz_image::MrzService,
 }
 
 impl AppState {
     pub fn now(&self) -> String {
         crate::clock::format(self.clock.now())
+    }
+
+    pub fn today(&self) -> time::Date {
+        self.clock.now().date()
     }
 
     /// Runs a read (`queries::...`) on a read-only connection, on a blocking thread, inside the

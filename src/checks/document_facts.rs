@@ -2,7 +2,7 @@
 //! (dimensions, aspect, PDF page count, barcodes, an MRZ where one is readable), a classification from
 //! those facts, the fields they yield (AAMVA barcode, MRZ, and the `extraction_hints` of a custom document
 //! type applied to the text read), and JPEG page previews. The MRZ image reader plugs in through
-//! [`MrzTextReader`] so the facts stay the same when it is added. Pure apart from running Debian's
+//! [`MrzTextReader`]. Pure apart from running Debian's
 //! `pdftoppm` for PDF previews (in a temporary folder that is removed). Must not touch the database, log
 //! document content, or keep any decrypted bytes.
 
@@ -13,9 +13,9 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Reads the MRZ text of a document photo (lines separated by newlines), or None. The OCR reader is
-/// plugged in here when it is built; until then only MRZs carried by QR codes are read.
-pub type MrzTextReader = fn(&[u8]) -> Option<String>;
+/// Reads the MRZ text of a document photo (lines separated by newlines), or None: the server's MRZ image
+/// reader (`checks::mrz_image::MrzService::read_text`). MRZs carried by QR codes are read without it.
+pub type MrzTextReader<'a> = &'a dyn Fn(&[u8]) -> Option<String>;
 
 /// The classifications idv can give (the built-in upload types, split finer where the facts allow).
 pub const CLASSIFICATIONS: &[&str] = &[
@@ -74,7 +74,7 @@ fn mrz_parses(text: &str) -> bool {
 }
 
 /// Reads the facts of `bytes` of type `mime_type` (as sniffed from the magic bytes).
-pub fn facts(bytes: &[u8], mime_type: &str, mrz_reader: Option<MrzTextReader>) -> Result<Facts, FactsError> {
+pub fn facts(bytes: &[u8], mime_type: &str, mrz_reader: Option<MrzTextReader<'_>>) -> Result<Facts, FactsError> {
     let mut f = Facts { mime_type: mime_type.to_string(), ..Facts::default() };
     match mime_type {
         "application/pdf" => {
@@ -450,7 +450,7 @@ mod tests {
         fn reader(_: &[u8]) -> Option<String> {
             Some("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10".into())
         }
-        let f = facts(&png(400, 300), "image/png", Some(reader)).unwrap();
+        let f = facts(&png(400, 300), "image/png", Some(&reader)).unwrap();
         assert_eq!(classify(&f).classification, "passport");
         let hints = vec![("number".to_string(), Hint::Pattern(Regex::new(r"(L\d{6})").unwrap()))];
         let e = extract(&f, &hints);

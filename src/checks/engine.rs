@@ -55,7 +55,7 @@ pub struct Evidence {
     /// Fields where what the integrator prefilled and what the person confirmed disagree.
     pub crossref_mismatches: Vec<String>,
     pub watchlist: Option<WatchlistResult>,
-    /// Where the document data came from when a barcode was read (`pdf417`, `qr_mrz`).
+    /// Where the document data came from when the document itself was read (`pdf417`, `qr_mrz`, `mrz_image`).
     pub document_source: Option<String>,
     pub today: String,
     pub minimum_age: i64,
@@ -221,9 +221,12 @@ pub fn evaluate(e: &Evidence) -> Decision {
             let failed: Vec<Value> =
                 mrz_failed.iter().map(|(n, _, detail)| json!({ "check": n, "detail": detail })).collect();
             let barcode = e.document_source.as_deref().is_some_and(|s| s == "pdf417");
+            let unreadable = mrz_failed.iter().any(|(n, _, _)| n == "mrz.readable");
             let source = e.document_source.clone().unwrap_or_else(|| "mrz".into());
             result("failed", json!({ "source": source, "failed": failed }));
-            decline.get_or_insert(if barcode {
+            decline.get_or_insert(if unreadable {
+                ("The document data could not be read.".into(), "document_unreadable".into())
+            } else if barcode {
                 ("The document's barcode disagrees with the entered data.".into(), "document_mismatch".into())
             } else {
                 ("The document's machine-readable zone did not validate.".into(), "mrz_mismatch".into())
@@ -583,6 +586,24 @@ mod tests {
             .iter()
             .find(|s| s["name"] == name)
             .unwrap_or_else(|| panic!("{check} lists {name}: {}", d.check_results[check]))
+    }
+
+    #[test]
+    fn a_document_photo_with_no_readable_zone_is_unreadable_not_a_pass() {
+        let mut e = base();
+        e.document_source = None;
+        e.mrz_checks = vec![("mrz.readable".into(), false, "no MRZ-shaped text lines found".into())];
+        let d = evaluate(&e);
+        assert_eq!(d.status, "declined");
+        assert_eq!(d.rejection_reason_code.as_deref(), Some("document_unreadable"));
+        assert_eq!(sub(&d, "document_ocr", "mrz.readable")["status"], "failed");
+
+        // A zone read from the photo that holds is the check's source.
+        let mut e = base();
+        e.document_source = Some("mrz_image".into());
+        e.mrz_checks = vec![("mrz.composite_check_digit".into(), true, "valid".into())];
+        let d = evaluate(&e);
+        assert_eq!(d.check_results["document_ocr"]["detail"]["source"], "mrz_image", "{:?}", d.check_results);
     }
 
     #[test]

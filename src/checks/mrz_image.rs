@@ -90,6 +90,52 @@ impl MrzImageOutcome {
     }
 }
 
+/// The server's MRZ reader, or why it has none: the reason is said once at start and given for every photo,
+/// which is then reported as not read (never passed). Cheap to clone.
+#[derive(Clone)]
+pub struct MrzService(Result<std::sync::Arc<MrzImageReader>, String>);
+
+impl MrzService {
+    /// Builds the reader from Debian's OCR-B font.
+    pub fn start() -> Self {
+        Self::from(MrzImageReader::new())
+    }
+
+    /// A server without a reader (its photos are all reported as not read, for `reason`).
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        MrzService(Err(reason.into()))
+    }
+
+    /// Why photos cannot be read on this server, if they cannot.
+    pub fn unavailable_reason(&self) -> Option<&str> {
+        self.0.as_ref().err().map(String::as_str)
+    }
+
+    /// Reads the zone of a photo, judging date centuries against `today`; accepted only as
+    /// [`MrzImageReader::read`] accepts. Specimen states are read (whether they pass is the caller's rule).
+    pub fn read(&self, bytes: &[u8], today: time::Date) -> MrzImageOutcome {
+        match &self.0 {
+            Ok(reader) => {
+                let mut options = ParseOptions::new(today);
+                options.allow_specimen_states = true;
+                reader.read(bytes, &options)
+            }
+            Err(reason) => MrzImageOutcome::NoRead { reason: reason.clone(), elapsed_ms: 0.0 },
+        }
+    }
+
+    /// The zone's text (lines joined by newlines) when a photo's zone is read.
+    pub fn read_text(&self, bytes: &[u8], today: time::Date) -> Option<String> {
+        self.read(bytes, today).read().map(|r| r.lines.join("\n"))
+    }
+}
+
+impl From<Result<MrzImageReader, MrzImageError>> for MrzService {
+    fn from(reader: Result<MrzImageReader, MrzImageError>) -> Self {
+        MrzService(reader.map(std::sync::Arc::new).map_err(|e| format!("no MRZ reader on this server: {e}")))
+    }
+}
+
 /// Line height (pixels, as the band search measures it) the band is cut at for the template recogniser.
 const CROP_LINE_HEIGHT: f32 = 30.0;
 

@@ -7,7 +7,8 @@
 
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
-use crate::checks::document_facts::{self as facts, Facts, MrzTextReader};
+use crate::checks::document_facts::{self as facts, Facts};
+use crate::checks::mrz_image::MrzService;
 use crate::crypto::DataKey;
 use crate::domain::document::{
     self as dom, Classified, DocumentCommand, DocumentEvent, DocumentState, Extracted, Rules, Updated, Uploaded,
@@ -24,12 +25,10 @@ use crate::store::subject_keys::data_key;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
+use time::Date;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
-
-/// The MRZ image reader, once one is built into this idv (see `checks::document_facts`).
-const MRZ_READER: Option<MrzTextReader> = None;
 
 /// A file ready for a document: its type from the magic bytes and its facts.
 pub struct Prepared {
@@ -40,7 +39,7 @@ pub struct Prepared {
 
 /// Checks the file (type by magic bytes, at most 10 MB) and reads its facts. Blocking: decoding and
 /// barcode scanning take up to a second.
-pub fn prepare(mime_type: Option<&'static str>, bytes: Vec<u8>) -> AppResult<Prepared> {
+pub fn prepare(mime_type: Option<&'static str>, bytes: Vec<u8>, mrz: &MrzService, today: Date) -> AppResult<Prepared> {
     if bytes.is_empty() {
         return Err(AppError::validation("file", "is empty"));
     }
@@ -48,13 +47,16 @@ pub fn prepare(mime_type: Option<&'static str>, bytes: Vec<u8>) -> AppResult<Pre
         return Err(AppError::validation("file", "must be at most 10 MB"));
     }
     let mime = mime_type.ok_or_else(|| AppError::validation("file", "must be a JPEG, PNG, WebP or PDF file"))?;
-    let facts = facts::facts(&bytes, mime, MRZ_READER).map_err(|e| AppError::validation("file", e.to_string()))?;
+    let read_zone = |b: &[u8]| mrz.read_text(b, today);
+    let facts =
+        facts::facts(&bytes, mime, Some(&read_zone)).map_err(|e| AppError::validation("file", e.to_string()))?;
     Ok(Prepared { mime_type: mime.to_string(), bytes, facts })
 }
 
 /// The facts of stored bytes (classify and extract again); the bytes were checked at upload.
-pub fn facts_of(mime_type: &str, bytes: &[u8]) -> AppResult<Facts> {
-    facts::facts(bytes, mime_type, MRZ_READER)
+pub fn facts_of(mime_type: &str, bytes: &[u8], mrz: &MrzService, today: Date) -> AppResult<Facts> {
+    let read_zone = |b: &[u8]| mrz.read_text(b, today);
+    facts::facts(bytes, mime_type, Some(&read_zone))
         .map_err(|e| AppError::Conflict(format!("The stored file can no longer be read: {e}.")))
 }
 

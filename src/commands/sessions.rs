@@ -11,6 +11,7 @@ use super::identities::data_key;
 pub use super::retention::{apply_retention, update_retention};
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
+use crate::checks::mrz_image::{MrzImageOutcome, MrzService};
 use crate::crypto::{DataKey, Keyring};
 use crate::domain::ids::{self, SessionId, WorkflowId};
 use crate::domain::session::{
@@ -458,8 +459,12 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                     )?;
                     let up = DocumentUploaded { doc_type, mime_type, size_bytes: bytes.len() as i64, blob_id, phash };
                     events.push(SessionEvent::DocumentUploaded(up));
+                    // A photo with no readable MRZ never replaces what another of the session's photos gave.
+                    let read = read.filter(|(_, fields)| {
+                        !fields.contains_key(dom::MRZ_UNREADABLE) || !has_document_reading(w, &s.id).unwrap_or(false)
+                    });
                     if let Some((source, fields)) = read {
-                        // What the document's barcode says, sealed like any PII; field names only in clear.
+                        // What the document's barcode or MRZ says, sealed like any PII; field names only in clear.
                         let names: Vec<String> = fields.keys().cloned().collect();
                         let data = seal_map(&key, &s.id, "document_data", &fields)?;
                         events.push(SessionEvent::DocumentRead(DocumentRead { source, fields: names, data }));
@@ -488,6 +493,12 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
             Ok(s.id)
         })
         .await
+}
+
+fn has_document_reading(w: &WriteCtx<'_>, id: &str) -> AppResult<bool> {
+    let source: Option<String> =
+        w.conn.query_row("SELECT document_source FROM sessions WHERE id = ?1", [id], |r| r.get(0))?;
+    Ok(source.is_some())
 }
 
 /// Ends capture: checks the required documents are there and moves to processing (live) or
@@ -620,8 +631,15 @@ pub fn processing_ids<C: Reads + ?Sized>(conn: &C, cutoff: &str) -> AppResult<Ve
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Validates an uploaded file (type by its bytes, readable image) and computes its perceptual hash.
-pub fn prepare_upload(doc_type: &str, mime_type: Option<&'static str>, bytes: Vec<u8>) -> AppResult<CaptureStep> {
+/// Validates an uploaded file (type by its bytes, readable image), computes its perceptual hash and, for a
+/// document side, reads what the document itself says (barcode or MRZ).
+pub fn prepare_upload(
+    doc_type: &str,
+    mime_type: Option<&'static str>,
+    bytes: Vec<u8>,
+    mrz: &MrzService,
+    today: time::Date,
+) -> AppResult<CaptureStep> {
     if !dom::UPLOAD_TYPES.contains(&doc_type) {
         return Err(AppError::validation("document_type", format!("must be one of {}", dom::UPLOAD_TYPES.join(", "))));
     }
@@ -640,24 +658,35 @@ pub fn prepare_upload(doc_type: &str, mime_type: Option<&'static str>, bytes: Ve
     if doc_type == "selfie" && mime == "application/pdf" {
         return Err(AppError::validation("file", "a selfie must be a photo (JPEG, PNG or WebP)"));
     }
-    let read =
-        if phash.is_some() && (doc_type == "id_front" || doc_type == "id_back") { read_document(&bytes) } else { None };
+    let read = if phash.is_some() && (doc_type == "id_front" || doc_type == "id_back") {
+        Some(read_document(&bytes, mrz, today))
+    } else {
+        None
+    };
     Ok(CaptureStep::Upload { doc_type: doc_type.to_string(), mime_type: mime.to_string(), bytes, phash, read })
 }
 
-/// What a barcode on the document says: an AAMVA PDF417 (driver's licences) or a QR code carrying an
-/// MRZ. None when the image has neither (the person's confirmed data is used instead).
-fn read_document(bytes: &[u8]) -> Option<(String, BTreeMap<String, String>)> {
+/// What the document says: an AAMVA PDF417 (driver's licences), a QR code carrying an MRZ, or the MRZ
+/// printed on the photo. With none of them, the reading says why no MRZ was read (`mrz_unreadable`): the
+/// document check decides whether this document should have had one.
+fn read_document(bytes: &[u8], mrz: &MrzService, today: time::Date) -> (String, BTreeMap<String, String>) {
     use crate::checks::barcode::{parse_aamva, read_barcodes, BarcodeFormat};
-    let codes = read_barcodes(bytes).ok()?;
+    let codes = read_barcodes(bytes).unwrap_or_default();
     if let Some(fields) =
         codes.iter().filter(|c| c.format == BarcodeFormat::Pdf417).find_map(|c| parse_aamva(&c.text).ok())
     {
-        return Some(("pdf417".into(), fields.to_fields()));
+        return ("pdf417".into(), fields.to_fields());
     }
-    let mrz = codes.iter().find(|c| {
+    let qr_mrz = codes.iter().find(|c| {
         c.format == BarcodeFormat::QrCode
             && crate::checks::mrz::parse(&c.text, &crate::checks::mrz::ParseOptions::new(time::Date::MIN)).is_ok()
-    })?;
-    Some(("qr_mrz".into(), BTreeMap::from([("mrz".to_string(), mrz.text.clone())])))
+    });
+    if let Some(code) = qr_mrz {
+        return ("qr_mrz".into(), BTreeMap::from([("mrz".to_string(), code.text.clone())]));
+    }
+    let field = match mrz.read(bytes, today) {
+        MrzImageOutcome::Read(read) => ("mrz".to_string(), read.lines.join("\n")),
+        MrzImageOutcome::NoRead { reason, .. } => (dom::MRZ_UNREADABLE.to_string(), reason),
+    };
+    ("mrz_image".into(), BTreeMap::from([field]))
 }

@@ -235,7 +235,11 @@ pub struct DocumentTypeChosen {
     pub document_type: String,
 }
 
-/// What a document's barcode said: field names in clear, values sealed as one JSON object.
+/// The field of a document reading that says the photo was searched and no MRZ could be read (its
+/// sealed value is the reason, which names no document content).
+pub const MRZ_UNREADABLE: &str = "mrz_unreadable";
+
+/// What a document's barcode or MRZ said: field names in clear, values sealed as one JSON object.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DocumentRead {
     pub source: String,

@@ -339,7 +339,7 @@ async fn upload_as(
     bytes: Option<Vec<u8>>,
 ) -> Result<HttpResponse, AppError> {
     let bytes = bytes.ok_or_else(|| AppError::validation("file", "is required"))?;
-    let step = prepare(doc_type.as_str(), bytes).await?;
+    let step = prepare(state, doc_type.as_str(), bytes).await?;
     let (mime, size) = match &step {
         CaptureStep::Upload { mime_type, bytes, .. } => (mime_type.clone(), bytes.len()),
         _ => (String::new(), 0),
@@ -627,10 +627,11 @@ async fn sandbox_outcome(
     a.finish("sandbox-outcome", result)
 }
 
-/// Decoding, hashing and barcode scanning take up to a second: off the async worker, on the blocking pool.
-pub(crate) async fn prepare(doc_type: &str, bytes: Vec<u8>) -> Result<CaptureStep, AppError> {
-    let doc_type = doc_type.to_string();
-    web::block(move || cmd::prepare_upload(&doc_type, sniff_mime(&bytes), bytes))
+/// Decoding, hashing, barcode scanning and MRZ reading take up to a second: off the async worker, on the
+/// blocking pool.
+pub(crate) async fn prepare(state: &AppState, doc_type: &str, bytes: Vec<u8>) -> Result<CaptureStep, AppError> {
+    let (doc_type, mrz, today) = (doc_type.to_string(), state.mrz.clone(), state.today());
+    web::block(move || cmd::prepare_upload(&doc_type, sniff_mime(&bytes), bytes, &mrz, today))
         .await
         .map_err(|e| AppError::Internal(format!("upload preparation stopped: {e}")))?
 }

@@ -751,7 +751,7 @@ async fn upload(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionI
     only_fields(&upload.fields, &["document_type"])?;
     let doc_type = upload_type(&upload.fields)?;
     let bytes = upload.file.ok_or_else(|| AppError::validation("file", "is required"))?;
-    let step = super::capture::prepare(doc_type.as_str(), bytes).await?;
+    let step = super::capture::prepare(&state, doc_type.as_str(), bytes).await?;
     let (mime, size) = match &step {
         cmd::CaptureStep::Upload { mime_type, bytes, .. } => (mime_type.clone(), bytes.len()),
         _ => (String::new(), 0),

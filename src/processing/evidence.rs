@@ -9,6 +9,7 @@ use crate::commands::identities::{data_key, load_surviving};
 use crate::commands::sessions::{open_map, SessionState};
 use crate::crypto::{blind, DataKey, Keyring};
 use crate::domain::custom_list::ListMatch;
+use crate::domain::session::MRZ_UNREADABLE;
 use crate::domain::workflow::Graph;
 use crate::error::{AppError, AppResult};
 use crate::face::FaceImages;
@@ -148,9 +149,12 @@ fn person_evidence(
         .map(|(k, _)| k.clone())
         .collect();
     data.extend(confirmed);
-    // The document's own reading (barcode) is compared with what was entered and fills what was not.
+    // The document's own reading (barcode or MRZ) is compared with what was entered and fills what was not.
     let mut barcode_checks = Vec::new();
     for (field, value) in &read {
+        if field == MRZ_UNREADABLE {
+            continue;
+        }
         if field == "mrz" {
             data.entry("mrz".into()).or_insert_with(|| value.clone());
             continue;
@@ -202,11 +206,31 @@ fn person_evidence(
         }
         evidence.mrz_checks = checks;
     }
+    // A photo of a document that carries an MRZ, read without finding one, is a finding: never a silent
+    // pass on the typed data alone. The sandbox keeps its simulated documents.
+    if let Some(reason) = read.get(MRZ_UNREADABLE) {
+        if !s.sandbox() && !data.contains_key("mrz") && mrz_expected(s.document_type.as_deref()) {
+            evidence.mrz_checks.push((
+                MRZ_READABLE_CHECK.into(),
+                false,
+                format!("no machine-readable zone could be read from the document photo: {reason}"),
+            ));
+        }
+    }
     evidence.crossref_mismatches = crossref_mismatches;
     evidence.mrz_checks.extend(barcode_checks);
-    evidence.document_source = document_source.filter(|_| !read.is_empty());
+    evidence.document_source = document_source.filter(|_| read.keys().any(|k| k != MRZ_UNREADABLE));
     evidence.data = data.clone();
     Ok((evidence, data))
+}
+
+/// The document check's rule that fails when a document that carries an MRZ showed none that could be read.
+pub const MRZ_READABLE_CHECK: &str = "mrz.readable";
+
+/// Whether a document of this type carries a machine-readable zone (passports on the data page; ID cards
+/// and residence permits on the back, as ICAO 9303 TD1). Driving licences mostly do not.
+fn mrz_expected(document_type: Option<&str>) -> bool {
+    matches!(document_type, Some("passport" | "national_id" | "residence_permit"))
 }
 
 /// Blind-index and image-hash matches against other identities of the environment.

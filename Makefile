@@ -6,18 +6,24 @@ BIND ?= 127.0.0.1:8080
 # schemathesis, pinned in tests/contract/requirements.txt, lives in its own virtualenv.
 CONTRACT_VENV ?= target/contract-venv
 
-.PHONY: run build test test-deps test-contract lint fmt bench bench-deps clean
+.PHONY: run run-deps build test test-deps test-contract lint fmt bench bench-deps clean
 
 build:
 	$(CARGO) build --release --bins
 
-run: build
+run: build run-deps
 	./target/release/idv serve --data-dir $(DATA_DIR) --bind $(BIND)
+
+# What the server reads documents with (Debian): the OCR-B font its MRZ reader renders its templates from,
+# and pdftoppm for PDF page previews. Installs only what is missing.
+run-deps:
+	@[ -f /usr/share/fonts/opentype/ocr-b/OCRB.otf ] && command -v pdftoppm >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq fonts-ocr-b poppler-utils >/dev/null)
 
 # What the browser, webhook and contract tests need beyond cargo: Chromium (Debian), playwright-core
 # (npm, from package-lock.json), the standardwebhooks verifier (PyPI) and schemathesis (PyPI, into
 # $(CONTRACT_VENV)). Installs only what is missing.
-test-deps: $(CONTRACT_VENV)/.installed
+test-deps: $(CONTRACT_VENV)/.installed run-deps
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error
 	@python3 -c "import standardwebhooks" 2>/dev/null || python3 -m pip install -q standardwebhooks

@@ -498,6 +498,25 @@ pub fn read_mrz(
         let field = serde_json::to_value(c.field).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         rows.push((format!("consistency.{field}"), passed, c.detail));
     }
+    // A wrong upload: the zone's document code against the document type chosen in the capture flow.
+    if let Some(chosen) = get("document_type") {
+        let agrees = match report.data.document_kind {
+            mrz::DocumentKind::Passport => Some(chosen == "passport"),
+            mrz::DocumentKind::IdentityCard => {
+                Some(matches!(chosen.as_str(), "national_id" | "residence_permit" | "drivers_license"))
+            }
+            mrz::DocumentKind::Visa => Some(false),
+            mrz::DocumentKind::Other => None,
+        };
+        if let Some(ok) = agrees {
+            let detail = if ok {
+                "the zone's document code is that of the chosen document type"
+            } else {
+                "the zone's document code is not that of the chosen document type (a different document was uploaded)"
+            };
+            rows.push(("consistency.document_type".into(), ok, detail.into()));
+        }
+    }
     let d = &report.data;
     let mut filled = BTreeMap::new();
     let mut put = |k: &str, v: Option<String>| {
@@ -586,6 +605,20 @@ mod tests {
             .iter()
             .find(|s| s["name"] == name)
             .unwrap_or_else(|| panic!("{check} lists {name}: {}", d.check_results[check]))
+    }
+
+    #[test]
+    fn a_zone_of_another_kind_of_document_than_the_one_chosen_is_a_wrong_upload() {
+        let zone = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10";
+        let row = |chosen: &str| {
+            let entered = BTreeMap::from([("document_type".to_string(), chosen.to_string())]);
+            let (rows, _) = read_mrz(zone, &entered, "2010-01-01", true);
+            rows.into_iter().find(|(n, _, _)| n == "consistency.document_type").map(|(_, ok, _)| ok)
+        };
+        assert_eq!(row("passport"), Some(true));
+        assert_eq!(row("national_id"), Some(false), "a passport page uploaded for an ID card");
+        let (rows, _) = read_mrz(zone, &BTreeMap::new(), "2010-01-01", true);
+        assert!(rows.iter().all(|(n, _, _)| n != "consistency.document_type"), "nothing chosen, nothing compared");
     }
 
     #[test]

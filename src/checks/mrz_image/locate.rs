@@ -273,6 +273,9 @@ pub fn find_bands(src: &GrayImage) -> Vec<Band> {
             break;
         }
     }
+    // The MRZ is the widest block of text on its page: wider bands first (a stable sort keeps three lines
+    // before two of the same width).
+    bands.sort_by(|a, b| (b.w / 20.0).round().total_cmp(&(a.w / 20.0).round()));
     bands
 }
 

@@ -6,7 +6,8 @@ use image::GrayImage;
 
 /// Long side of the working copy the band is searched on.
 const WORK_LONG_SIDE: f32 = 1000.0;
-/// Height, in pixels, the MRZ characters are scaled to for the engine.
+/// Height, in pixels, the MRZ characters are scaled to for Tesseract.
+#[cfg(feature = "ocr")]
 const TARGET_CHAR_HEIGHT: f32 = 22.0;
 
 /// How the original maps onto an upright, deskewed frame: rotate by `angle` (radians, counter-clockwise
@@ -197,6 +198,7 @@ pub struct Band {
 impl Band {
     /// The band cut from the original, scaled so the characters are about `TARGET_CHAR_HEIGHT` high, turned
     /// a half turn when `flip`.
+    #[cfg(feature = "ocr")]
     pub fn crop(&self, src: &GrayImage, flip: bool) -> GrayImage {
         self.crop_to(src, flip, TARGET_CHAR_HEIGHT)
     }

@@ -292,9 +292,10 @@ pub fn read_line(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Re
     let last_hi = ((strip.right - 0.45 * cw as f32).max(0.0) as usize).min(positions - 1);
     const NONE: f32 = f32::NEG_INFINITY;
     let mut dp = vec![NONE; positions];
-    for x in first_lo..=first_hi {
-        dp[x] = best[x];
+    if first_lo > first_hi || last_lo > last_hi {
+        return Err("the line is too short for its cells".into());
     }
+    dp[first_lo..=first_hi].copy_from_slice(&best[first_lo..=first_hi]);
     let mut back: Vec<Vec<u32>> = Vec::with_capacity(n);
     back.push(vec![0; positions]);
     for _ in 1..n {

@@ -20,7 +20,7 @@ run-deps:
 	@[ -f /usr/share/fonts/opentype/ocr-b/OCRB.otf ] && command -v pdftoppm >/dev/null 2>&1 \
 		|| (apt-get update -qq && apt-get install -y -qq fonts-ocr-b poppler-utils >/dev/null)
 
-# What the browser, webhook and contract tests need beyond cargo: Chromium (Debian), playwright-core
+# What the browser, webhook and contract tests need beyond cargo and run-deps: Chromium (Debian), playwright-core
 # (npm, from package-lock.json), the standardwebhooks verifier (PyPI) and schemathesis (PyPI, into
 # $(CONTRACT_VENV)). Installs only what is missing.
 test-deps: $(CONTRACT_VENV)/.installed run-deps
@@ -34,8 +34,8 @@ $(CONTRACT_VENV)/.installed: tests/contract/requirements.txt
 	$(CONTRACT_VENV)/bin/python3 -m pip install -q --disable-pip-version-check -r tests/contract/requirements.txt
 	@touch $@
 
-# The MRZ reader (cargo feature `ocr`) links Tesseract (Debian): its headers, Leptonica's, and libclang for
-# the bindings. Only `make bench-mrz` builds it for now.
+# The first MRZ reader, kept for comparison behind cargo feature `ocr`, links Tesseract (Debian): its
+# headers, Leptonica's, and libclang for the bindings. Nothing builds it by default.
 ocr-deps:
 	@[ -f /usr/include/tesseract/capi.h ] && [ -f /usr/include/leptonica/allheaders.h ] \
 		&& ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 \
@@ -103,10 +103,11 @@ bench-mrz-peer: mrz-deps
 	$(MRZ_VENV)/bin/python3 tests/mrz/passporteye_eval.py --set $(MRZ_SET) --split report --quiet \
 		--json $(MRZ_SET)/passporteye.json
 
-# idv's MRZ reader on the report split, beside PassportEye's numbers when bench-mrz-peer has run.
-bench-mrz: ocr-deps
+# idv's MRZ reader (pure Rust, templates from the OCR-B font) on the report split, beside PassportEye's
+# numbers when bench-mrz-peer has run.
+bench-mrz: mrz-deps
 	@[ -f $(MRZ_SET)/truth.jsonl ] || $(MAKE) mrz-set
-	$(CARGO) build --release --features ocr --bin idv-mrz-bench
+	$(CARGO) build --release --bin idv-mrz-bench
 	./target/release/idv-mrz-bench --set $(MRZ_SET) --split report
 
 .PHONY: ocr-deps mrz-deps mrz-set bench-mrz-peer bench-mrz

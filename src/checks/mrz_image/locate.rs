@@ -6,7 +6,8 @@ use image::GrayImage;
 
 /// Long side of the working copy the band is searched on.
 const WORK_LONG_SIDE: f32 = 1000.0;
-/// Height, in pixels, the MRZ characters are scaled to for the engine.
+/// Height, in pixels, the MRZ characters are scaled to for Tesseract.
+#[cfg(feature = "ocr")]
 const TARGET_CHAR_HEIGHT: f32 = 22.0;
 
 /// How the original maps onto an upright, deskewed frame: rotate by `angle` (radians, counter-clockwise
@@ -197,6 +198,7 @@ pub struct Band {
 impl Band {
     /// The band cut from the original, scaled so the characters are about `TARGET_CHAR_HEIGHT` high, turned
     /// a half turn when `flip`.
+    #[cfg(feature = "ocr")]
     pub fn crop(&self, src: &GrayImage, flip: bool) -> GrayImage {
         self.crop_to(src, flip, TARGET_CHAR_HEIGHT)
     }
@@ -273,6 +275,9 @@ pub fn find_bands(src: &GrayImage) -> Vec<Band> {
             break;
         }
     }
+    // The MRZ is the widest block of text on its page: wider bands first (a stable sort keeps three lines
+    // before two of the same width).
+    bands.sort_by(|a, b| (b.w / 20.0).round().total_cmp(&(a.w / 20.0).round()));
     bands
 }
 

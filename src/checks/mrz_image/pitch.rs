@@ -16,7 +16,7 @@ pub const ALT_DELTA: f32 = 0.06;
 /// close): the partner of a cell's best is offered when it scores within `CONFUSABLE_DELTA`, so a check
 /// digit decides, or, in a field none covers, the read is refused as ambiguous.
 const CONFUSABLE: [(char, char); 6] = [('0', 'O'), ('1', 'I'), ('5', 'S'), ('8', 'B'), ('2', 'Z'), ('0', 'D')];
-const CONFUSABLE_DELTA: f32 = 0.2;
+const CONFUSABLE_DELTA: f32 = 0.12;
 /// At most this many characters are offered per cell.
 const MAX_ALTERNATIVES: usize = 4;
 /// A cell whose best correlation is below this is unreadable: the line is refused.
@@ -64,7 +64,10 @@ pub fn find_lines(band: &GrayImage) -> Vec<Line> {
         return Vec::new();
     }
     let mask = threshold(band, (h / 6).clamp(6, 30) as u32, 0.85);
-    let rows: Vec<usize> = (0..h).map(|y| mask[y * w..(y + 1) * w].iter().filter(|&&m| m).count()).collect();
+    // Rows are counted over the middle of the band only: the band is cut wide, and beyond the page's edges
+    // a table or cloth may be textured.
+    let (ca, cb) = (w / 5, w * 4 / 5);
+    let rows: Vec<usize> = (0..h).map(|y| mask[y * w + ca..y * w + cb].iter().filter(|&&m| m).count()).collect();
     let max = rows.iter().copied().max().unwrap_or(0);
     if max < 10 {
         return Vec::new();
@@ -127,8 +130,8 @@ fn fit_line(mask: &[bool], w: usize, (lo, hi): (usize, usize), y0: usize, y1: us
     let ya = y0.saturating_sub(lh / 3).max(lo);
     let yb = (y1 + lh / 3).min(hi);
     let cols: Vec<usize> = (0..w).map(|x| (y0..y1).filter(|&y| mask[y * w + x]).count()).collect();
-    // The longest run of inked columns, gaps of up to most of a character pitch closed.
-    let gap = (lh * 3 / 4).max(3);
+    // The longest run of inked columns, gaps of up to a pitch closed (a faint filler may vanish).
+    let gap = (lh * 13 / 10).max(3);
     let (mut best, mut cur): (Option<(usize, usize)>, Option<(usize, usize)>) = (None, None);
     for (x, &c) in cols.iter().enumerate() {
         if c == 0 {
@@ -289,9 +292,10 @@ pub fn read_line(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Re
     let last_hi = ((strip.right - 0.45 * cw as f32).max(0.0) as usize).min(positions - 1);
     const NONE: f32 = f32::NEG_INFINITY;
     let mut dp = vec![NONE; positions];
-    for x in first_lo..=first_hi {
-        dp[x] = best[x];
+    if first_lo > first_hi || last_lo > last_hi {
+        return Err("the line is too short for its cells".into());
     }
+    dp[first_lo..=first_hi].copy_from_slice(&best[first_lo..=first_hi]);
     let mut back: Vec<Vec<u32>> = Vec::with_capacity(n);
     back.push(vec![0; positions]);
     for _ in 1..n {

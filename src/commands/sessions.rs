@@ -460,9 +460,8 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                     let up = DocumentUploaded { doc_type, mime_type, size_bytes: bytes.len() as i64, blob_id, phash };
                     events.push(SessionEvent::DocumentUploaded(up));
                     // A photo with no readable MRZ never replaces what another of the session's photos gave.
-                    let read = read.filter(|(_, fields)| {
-                        !fields.contains_key(dom::MRZ_UNREADABLE) || !has_document_reading(w, &s.id).unwrap_or(false)
-                    });
+                    let unread = read.as_ref().is_some_and(|(_, fields)| fields.contains_key(dom::MRZ_UNREADABLE));
+                    let read = if unread && has_document_reading(w, &s.id)? { None } else { read };
                     if let Some((source, fields)) = read {
                         // What the document's barcode or MRZ says, sealed like any PII; field names only in clear.
                         let names: Vec<String> = fields.keys().cloned().collect();

@@ -158,6 +158,12 @@ async fn the_zone_read_from_the_photo_is_the_source_and_is_compared_with_what_wa
     assert_eq!(read["extracted_data"]["document_number"], "NX4KF72P1", "{read}");
     assert_eq!(read["extracted_data"]["document_expiration_date"], "2033-09-07", "{read}");
 
+    // A back with no zone uploaded after the data page does not replace what the data page said.
+    let typed = json!({"first_name": "Willeke Marije", "last_name": "van der Steeg", "date_of_birth": "1985-04-12"});
+    let blank = blank_page();
+    let both = verify(&app, typed, None, &[("id_front", &page), ("id_back", &blank)]).await;
+    assert_eq!(both["check_results"]["document_ocr"]["detail"]["source"], "mrz_image", "{both}");
+
     // A fraudster types another name: the zone disagrees, and the finding names the field, not the value.
     let typed = json!({"first_name": "Willeke Marije", "last_name": "Jansen", "date_of_birth": "1985-04-12"});
     let wrong = verify(&app, typed, None, &[("id_front", &page)]).await;

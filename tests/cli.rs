@@ -21,6 +21,8 @@ fn idv(data: &std::path::Path, args: &[&str]) -> (bool, String) {
 struct Server {
     child: Child,
     lines: std::sync::mpsc::Receiver<String>,
+    /// What the server printed up to and including its start banner's `data folder:` line.
+    banner: std::cell::RefCell<Vec<String>>,
     base: String,
 }
 
@@ -58,7 +60,17 @@ fn serve(data: &std::path::Path) -> Server {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(20) {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Server { child, lines: rx, base };
+            // The port opens before the banner (and the first start's keys) is printed: wait for it, so a
+            // loaded machine does not race the test.
+            let mut banner = Vec::new();
+            while let Ok(line) = rx.recv_timeout(Duration::from_secs(20).saturating_sub(started.elapsed())) {
+                let done = line.contains("data folder:");
+                banner.push(line);
+                if done {
+                    break;
+                }
+            }
+            return Server { child, lines: rx, banner: std::cell::RefCell::new(banner), base };
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -67,9 +79,16 @@ fn serve(data: &std::path::Path) -> Server {
     panic!("server did not start");
 }
 
+/// Everything printed since the last drain: the banner, then what comes until 200 ms pass quietly.
 fn drain(server: &Server) -> String {
-    std::thread::sleep(Duration::from_millis(200));
-    server.lines.try_iter().collect::<Vec<_>>().join("\n")
+    let (mut lines, started) = (server.banner.take(), Instant::now());
+    while let Ok(line) = server.lines.recv_timeout(Duration::from_millis(200)) {
+        lines.push(line);
+        if started.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+    }
+    lines.join("\n")
 }
 
 fn request(base: &str, method: &str, path: &str, key: &str, body: &str) -> (u16, String) {

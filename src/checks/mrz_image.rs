@@ -101,11 +101,6 @@ impl MrzService {
         Self::from(MrzImageReader::new())
     }
 
-    /// A server without a reader (its photos are all reported as not read, for `reason`).
-    pub fn unavailable(reason: impl Into<String>) -> Self {
-        MrzService(Err(reason.into()))
-    }
-
     /// Why photos cannot be read on this server, if they cannot.
     pub fn unavailable_reason(&self) -> Option<&str> {
         self.0.as_ref().err().map(String::as_str)

@@ -71,6 +71,13 @@ fn bilinear(raw: &[u8], w: u32, h: u32, x: f32, y: f32) -> u8 {
     if !(x >= 0.0 && y >= 0.0 && x <= (w - 1) as f32 && y <= (h - 1) as f32) {
         return 255;
     }
+    interpolate(raw, w, h, x, y).round().clamp(0.0, 255.0) as u8
+}
+
+/// Bilinear interpolation of a grey image at (x, y), the point clamped into the image.
+pub(super) fn interpolate(raw: &[u8], w: u32, h: u32, x: f32, y: f32) -> f32 {
+    let x = x.clamp(0.0, (w - 1) as f32);
+    let y = y.clamp(0.0, (h - 1) as f32);
     let (x0, y0) = (x.floor() as usize, y.floor() as usize);
     let (x1, y1) = ((x0 + 1).min(w as usize - 1), (y0 + 1).min(h as usize - 1));
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
@@ -78,7 +85,7 @@ fn bilinear(raw: &[u8], w: u32, h: u32, x: f32, y: f32) -> u8 {
     let p = |xx: usize, yy: usize| f32::from(raw[yy * w + xx]);
     let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
     let bot = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
-    (top * (1.0 - fy) + bot * fy).round().clamp(0.0, 255.0) as u8
+    top * (1.0 - fy) + bot * fy
 }
 
 /// Dark-on-light mask by comparison with the local mean (window `r` pixels each side).

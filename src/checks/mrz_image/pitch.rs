@@ -222,23 +222,10 @@ fn resample(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs, vscale: f3
         for sy in 0..h {
             let ty = sy as f32 - DY as f32 - (MARGIN + CAP) as f32 + 0.5;
             let y = base + ty * s * vscale - 0.5;
-            ink[sy * w + sx] = 255.0 - sample(raw, bw, bh, x, y);
+            ink[sy * w + sx] = 255.0 - super::locate::interpolate(raw, bw, bh, x, y);
         }
     }
     Strip { w, ink, left: pad, right: pad + (line.x_right - line.x_left) / s }
-}
-
-fn sample(raw: &[u8], w: u32, h: u32, x: f32, y: f32) -> f32 {
-    let x = x.clamp(0.0, (w - 1) as f32);
-    let y = y.clamp(0.0, (h - 1) as f32);
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-    let (x1, y1) = ((x0 + 1).min(w as usize - 1), (y0 + 1).min(h as usize - 1));
-    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let w = w as usize;
-    let p = |xx: usize, yy: usize| f32::from(raw[yy * w + xx]);
-    let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
-    let bot = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
-    top * (1.0 - fy) + bot * fy
 }
 
 /// Correlation of every template with the strip's cell whose left edge is `x` and top row `y`.

@@ -123,6 +123,19 @@ fn a_missing_font_is_an_error_naming_the_package() {
 }
 
 #[test]
+fn a_server_without_the_font_reports_every_photo_as_not_read_and_why() {
+    let service = MrzService::from(MrzImageReader::with_font("/nonexistent/OCRB.otf"));
+    assert!(service.unavailable_reason().is_some_and(|r| r.contains("fonts-ocr-b")));
+    match service.read(&jpeg(&page(&TD3)), date!(2026 - 06 - 01)) {
+        MrzImageOutcome::NoRead { reason, .. } => assert!(reason.contains("fonts-ocr-b"), "{reason}"),
+        read => panic!("a readable page must still be reported as not read without a reader: {read:?}"),
+    }
+    // With the font, the same page reads through the service as the reader reads it.
+    let service = MrzService::start();
+    assert_eq!(service.read_text(&jpeg(&page(&TD3)), date!(2026 - 06 - 01)).as_deref(), Some(TD3.join("\n").as_str()));
+}
+
+#[test]
 fn the_reader_can_be_shared_between_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<MrzImageReader>();

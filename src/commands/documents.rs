@@ -28,7 +28,6 @@ use serde_json::{Map, Value};
 use time::Date;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 /// A file ready for a document: its type from the magic bytes and its facts.
 pub struct Prepared {
@@ -37,14 +36,11 @@ pub struct Prepared {
     pub facts: Facts,
 }
 
-/// Checks the file (type by magic bytes, at most 10 MB) and reads its facts. Blocking: decoding and
-/// barcode scanning take up to a second.
+/// Checks the file's type by its magic bytes and reads its facts (the 10 MB limit is the upload extractor's,
+/// `http::body::Upload`). Blocking: decoding and barcode scanning take up to a second.
 pub fn prepare(mime_type: Option<&'static str>, bytes: Vec<u8>, mrz: &MrzService, today: Date) -> AppResult<Prepared> {
     if bytes.is_empty() {
         return Err(AppError::validation("file", "is empty"));
-    }
-    if bytes.len() > MAX_UPLOAD_BYTES {
-        return Err(AppError::validation("file", "must be at most 10 MB"));
     }
     let mime = mime_type.ok_or_else(|| AppError::validation("file", "must be a JPEG, PNG, WebP or PDF file"))?;
     let read_zone = |b: &[u8]| mrz.read_text(b, today);

@@ -77,8 +77,11 @@ CREATE TABLE IF NOT EXISTS api_keys (
     is_active              INTEGER NOT NULL,
     cloned_from            TEXT,
     created_at             TEXT NOT NULL,
-    updated_at             TEXT NOT NULL
+    updated_at             TEXT NOT NULL,
+    rate_limit_rpm         INTEGER
 );
+-- key_type 'verifyhq': a VerifyHQ API client (vhq_live_/vhq_test_ secret); its `scopes` are VerifyHQ
+-- permissions and `rate_limit_rpm` its own limit (null: the server's).
 
 CREATE TABLE IF NOT EXISTS identities (
     id                       TEXT PRIMARY KEY,
@@ -834,3 +837,15 @@ CREATE TABLE IF NOT EXISTS document_groups (
     updated_at         TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS document_groups_by_env ON document_groups (environment, priority, created_at);
+
+-- ---------------------------------------------------------------- VerifyHQ dialect (view)
+
+-- The workflow each VerifyHQ tier runs in an environment, created on the tier's first verification
+-- (VerifyhqTierLinked events). A verification is a session on one of these workflows.
+CREATE TABLE IF NOT EXISTS verifyhq_tiers (
+    environment TEXT NOT NULL,
+    tier        TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    PRIMARY KEY (environment, tier)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS verifyhq_tiers_by_workflow ON verifyhq_tiers (workflow_id);

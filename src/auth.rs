@@ -59,7 +59,7 @@ impl Authenticator {
         now: OffsetDateTime,
     ) -> AppResult<KeyRecord> {
         let invalid = || AppError::Unauthorized("Invalid or missing API key.".into());
-        if !secret.starts_with("vk_") || secret.len() > 200 {
+        if !(secret.starts_with("vk_") || secret.starts_with("vhq_")) || secret.len() > 200 {
             return Err(invalid());
         }
         let record = self.lookup(self.keyring.api_key_digest(secret)).await?.ok_or_else(invalid)?;

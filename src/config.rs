@@ -34,6 +34,8 @@ pub struct Config {
     /// On first start (no API key yet), also create a dashboard admin with a generated password
     /// (`idv serve` turns this on; embedded and test servers leave it off).
     pub bootstrap_admin: bool,
+    /// The `X-Admin-Secret` of VerifyHQ's `POST /v1/admin/api-clients` (none: that endpoint is off).
+    pub admin_secret: Option<String>,
 }
 
 impl Config {
@@ -55,6 +57,7 @@ impl Config {
             face_provider_url: None,
             writer_queue_capacity: 8192,
             bootstrap_admin: false,
+            admin_secret: None,
         }
     }
 

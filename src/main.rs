@@ -66,6 +66,10 @@ enum Command {
         /// Writes that may wait for the database; past that, writes answer 503 with Retry-After.
         #[arg(long, env = "IDV_WRITER_QUEUE", default_value_t = 8192)]
         writer_queue: usize,
+        /// The X-Admin-Secret that lets POST /v1/admin/api-clients create VerifyHQ API clients (unset: that
+        /// endpoint answers 403; `idv keys create --verifyhq` always works).
+        #[arg(long, env = "IDV_ADMIN_SECRET", hide_env_values = true)]
+        admin_secret: Option<String>,
     },
     /// Manage API keys.
     Keys {
@@ -149,6 +153,13 @@ enum KeysAction {
         /// A publishable key (may only create sessions).
         #[arg(long)]
         publishable: bool,
+        /// A VerifyHQ API client key (vhq_test_ for sandbox, vhq_live_ for live) for the /v1 API;
+        /// --scopes then lists VerifyHQ permissions (default: all).
+        #[arg(long, conflicts_with = "publishable")]
+        verifyhq: bool,
+        /// The VerifyHQ client's requests per minute (default: the server's limit).
+        #[arg(long, requires = "verifyhq")]
+        rate_limit: Option<u32>,
     },
     /// List keys (never secrets).
     List,
@@ -213,7 +224,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             webhook_deny,
             webhook_allow_http_live,
             writer_queue,
+            admin_secret,
         } => {
+            cfg.admin_secret = admin_secret.filter(|s| !s.is_empty());
             cfg.writer_queue_capacity = writer_queue;
             cfg.face_provider_url = face_provider_url;
             cfg.webhook_egress = webhook_egress(&webhook_allow, &webhook_deny, webhook_allow_http_live)?;
@@ -238,6 +251,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
                 println!();
                 println!("Try:  curl -H 'X-API-Key: <sandbox key>' {}/api/v1/identities", app.base_url);
+                println!(
+                    "VerifyHQ API (vhq_test_ key): curl -H 'X-API-Key: <vhq_test_ key>' -H 'Content-Type: application/json' \\\n      -d '{{\"userId\":\"user_1\",\"tier\":\"STANDARD\"}}' {}/v1/verifications/identity",
+                    app.base_url
+                );
                 println!("API reference: {}/docs", app.base_url);
                 println!("More keys: idv keys create --data-dir {} --environment sandbox|live", data_dir.display());
             }
@@ -307,7 +324,21 @@ async fn run(cli: Cli) -> Result<(), String> {
 async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
     let core = startup::open_core(&cfg).map_err(|e| e.to_string())?;
     match action {
-        KeysAction::Create { environment, label, scopes, publishable } => {
+        KeysAction::Create { environment, label, scopes, publishable: _, verifyhq: true, rate_limit } => {
+            let env = Environment::parse_field("environment", &environment).map_err(|e| e.to_string())?;
+            let permissions: Vec<String> = match scopes {
+                Some(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                None => idv::domain::verifyhq::PERMISSIONS.iter().map(|p| p.to_string()).collect(),
+            };
+            let name = idv::domain::values::Label::parse("--label", label.as_deref().unwrap_or("VerifyHQ client"))
+                .map_err(|e| format!("{}: {}", e.field, e.message))?;
+            let meta = CommandMeta::untraced("cli", environment.clone(), now());
+            let input = api_keys::CreateClient { name, environment: env, permissions, rate_limit_rpm: rate_limit };
+            let secret = api_keys::create_client(&core.writer, meta, input).await.map_err(|e| e.to_string())?;
+            println!("{}  ({})", secret.secret, secret.id);
+            println!("Store this secret now; it will not be shown again.");
+        }
+        KeysAction::Create { environment, label, scopes, publishable, verifyhq: false, rate_limit: _ } => {
             let scopes: Vec<Scope> = match (publishable, scopes) {
                 (true, _) => vec![Scope::SessionsCreate],
                 (false, Some(s)) => s

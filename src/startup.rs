@@ -118,6 +118,15 @@ pub async fn bootstrap_keys(writer: &Writer, read: &ReadPool, now: String) -> Ap
         };
         out.push(api_keys::create(writer, meta, input).await?);
     }
+    // And a sandbox client of the VerifyHQ dialect (/v1), with every permission.
+    let client = api_keys::CreateClient {
+        name: crate::domain::values::Label::parse("label", "first VerifyHQ test client")
+            .map_err(|e| AppError::Internal(format!("first client: {}", e.message)))?,
+        environment: Environment::Sandbox,
+        permissions: crate::domain::verifyhq::PERMISSIONS.iter().map(|p| p.to_string()).collect(),
+        rate_limit_rpm: None,
+    };
+    out.push(api_keys::create_client(writer, CommandMeta::untraced("system", "sandbox", now), client).await?);
     Ok(out)
 }
 

@@ -39,6 +39,7 @@ struct NewKey {
     label: Option<String>,
     note: Option<String>,
     expires_at: Option<String>,
+    rate_limit_rpm: Option<u32>,
 }
 
 impl From<CreateKey> for NewKey {
@@ -53,8 +54,35 @@ impl From<CreateKey> for NewKey {
             label: k.label.map(Label::into_string),
             note: k.note.map(LongText::into_string),
             expires_at: k.expires_at.map(Timestamp::into_string),
+            rate_limit_rpm: None,
         }
     }
+}
+
+/// A VerifyHQ API client (spec A.9): a `vhq_live_`/`vhq_test_` key of the environment, with VerifyHQ
+/// permissions and its own rate limit. Made by the CLI or `POST /admin/api-clients`.
+#[derive(Debug, Clone)]
+pub struct CreateClient {
+    pub name: Label,
+    pub environment: Environment,
+    pub permissions: Vec<String>,
+    pub rate_limit_rpm: Option<u32>,
+}
+
+pub async fn create_client(writer: &Writer, meta: CommandMeta, input: CreateClient) -> AppResult<NewSecret> {
+    let key = NewKey {
+        key_type: dom::VERIFYHQ_KEY_TYPE.into(),
+        environment: input.environment.as_str().into(),
+        scopes: input.permissions,
+        allowed_ips: None,
+        api_version: dom::CURRENT_API_VERSION.into(),
+        default_key_inflection: "camel".into(),
+        label: Some(input.name.into_string()),
+        note: None,
+        expires_at: None,
+        rate_limit_rpm: input.rate_limit_rpm,
+    };
+    writer.execute(move |w| append_created(w, &meta, key, None)).await
 }
 
 #[derive(Debug)]
@@ -69,6 +97,9 @@ fn generate_secret(key_type: &str, environment: &str) -> String {
     let body: String = (0..40).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
     if key_type == "publishable" {
         format!("vk_pub_{environment}_{body}")
+    } else if key_type == dom::VERIFYHQ_KEY_TYPE {
+        let env = if environment == "live" { "live" } else { "test" };
+        format!("vhq_{env}_{body}")
     } else {
         format!("vk_{environment}_{body}")
     }
@@ -103,6 +134,7 @@ fn append_created(
         note: input.note,
         expires_at: input.expires_at,
         cloned_from,
+        rate_limit_rpm: input.rate_limit_rpm,
     };
     let events = dom::decide(None, ApiKeyCommand::Create(Box::new(created)), &meta.ctx())?;
     let mut event_meta = meta.event_meta();
@@ -119,7 +151,11 @@ pub async fn create(writer: &Writer, meta: CommandMeta, input: CreateKey) -> App
 fn require_key(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<(ApiKeyState, i64)> {
     let found: Option<bool> = w
         .conn
-        .query_row("SELECT is_active FROM api_keys WHERE id = ?1 AND environment = ?2", params![id, env], |r| r.get(0))
+        .query_row(
+            "SELECT is_active FROM api_keys WHERE id = ?1 AND environment = ?2 AND key_type <> 'verifyhq'",
+            params![id, env],
+            |r| r.get(0),
+        )
         .optional()?;
     match found {
         None => Err(AppError::not_found("API key")),
@@ -230,6 +266,7 @@ pub async fn clone_key(
                         label: label.clone().or(old_label.map(|l| format!("{l} (clone)"))),
                         note: r.get(7)?,
                         expires_at: None,
+                        rate_limit_rpm: None,
                     })
                 },
             )?;

@@ -290,6 +290,7 @@ fn decide_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, id: &str, input: DecideIn
         notes: seal(w, id, "decision_notes", input.notes.as_deref())?,
         rejection_reason: seal(w, id, "rejection_reason", input.rejection_reason.as_deref())?,
         dual_review,
+        reviewed_by: None,
     };
     let (case, events) = run(w, meta, id, command)?;
     let is_final = events.iter().any(|e| matches!(e, CaseEvent::Decided(d) if !d.recommendation));
@@ -297,6 +298,70 @@ fn decide_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, id: &str, input: DecideIn
         complete_session(w, meta, &case.environment, session, id, input.decision)?;
     }
     Ok(())
+}
+
+/// A decision an API client makes on its own verification (VerifyHQ's review), inside the caller's
+/// transaction. It is recorded on the session's case like a reviewer's: a session still awaiting its
+/// person (pending or capturing) is first routed to review, which opens the case. The client's decision is
+/// final whatever the dual-review setting (dual review governs the dashboard's reviewers); the name the
+/// client gives and its notes are sealed under the case's key. A case held by a dashboard reviewer or
+/// escalated refuses it (409). Returns the case id.
+pub fn decide_for_client_in(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    session_id: &str,
+    decision: CaseDecision,
+    reviewed_by: &str,
+    notes: &str,
+) -> AppResult<String> {
+    let s = load_session(w.conn, Some(&meta.environment), session_id)?.ok_or_else(|| AppError::not_found("Session"))?;
+    let case_id = match s.status.as_str() {
+        "under_review" => w
+            .conn
+            .query_row("SELECT case_id FROM sessions WHERE id = ?1", [&s.id], |r| r.get::<_, Option<String>>(0))?
+            .ok_or_else(|| AppError::Internal(format!("session {} is under review without a case", s.id)))?,
+        "pending" | "capturing" => {
+            let case_id = ids::new_id(ids::CASE);
+            let identity_id = match &s.external_ref {
+                Some(r) => super::identities::load_surviving(w.conn, &s.environment, r)?.map(|i| i.id),
+                None => s.identity_id.clone(),
+            };
+            let outcome = Outcome {
+                status: "needs_review".into(),
+                rejection_reason: Some("Sent to review by the API client before any submission.".into()),
+                rejection_reason_code: Some("client_review".into()),
+                identity_id: identity_id.clone(),
+                ..Outcome::default()
+            };
+            let verdict = Verdict::Decide { outcome: Box::new(outcome), workflow: None, case_id: case_id.clone() };
+            let events = sdom::record_verdict(&s.status, s.redacted(), verdict)?;
+            emit_session(w, meta, &s, events)?;
+            create_in(w, meta, &case_id, Some(&s.id), identity_id.as_deref(), false)?;
+            case_id
+        }
+        other => {
+            return Err(AppError::Conflict(format!(
+                "Only a verification awaiting review or still pending can be reviewed; this session is '{other}'."
+            )))
+        }
+    };
+    let loaded = require(w.conn, &meta.environment, &case_id)?;
+    if loaded.state.status == CaseStatus::Escalated {
+        return Err(AppError::Conflict("This case was escalated: a senior reviewer must decide it.".into()));
+    }
+    let command = CaseCommand::Decide {
+        decision,
+        reviewer_id: meta.actor.clone(),
+        notes: seal(w, &case_id, "decision_notes", Some(notes))?,
+        rejection_reason: None,
+        dual_review: false,
+        reviewed_by: seal(w, &case_id, "reviewed_by", Some(reviewed_by))?,
+    };
+    let (case, _) = run(w, meta, &case_id, command)?;
+    if let Some(session) = case.session_id.as_deref() {
+        complete_session(w, meta, &case.environment, session, &case_id, decision)?;
+    }
+    Ok(case_id)
 }
 
 /// The effects of a final decision (spec §1.8.5): the session completes with the decision as its result,

@@ -15,6 +15,7 @@ pub mod session_decision;
 pub mod sessions;
 pub mod types;
 pub mod users;
+pub mod verifyhq;
 pub mod watchlists;
 pub mod webhooks;
 pub mod workflows;

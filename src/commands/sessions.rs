@@ -170,59 +170,80 @@ pub struct NewSession {
     pub token: String,
 }
 
+/// A session's secrets made before the write: its id, capture token, data key (wrapped) and sealed prefill.
+/// Sealing runs on the caller's thread, not inside the writer's transaction.
+pub struct PreparedSession {
+    id: String,
+    token: String,
+    token_hash: String,
+    wrapped_key: Vec<u8>,
+    prefill: Option<String>,
+    token_sealed: Option<String>,
+}
+
+pub fn prepare(keyring: &Keyring, prefill: &BTreeMap<String, String>) -> AppResult<PreparedSession> {
+    let id = ids::new_id(ids::SESSION);
+    let token = new_token();
+    let token_hash = keyring.capture_token_digest(&token);
+    let (key, wrapped_key) = keyring.new_data_key(&id);
+    let prefill = if prefill.is_empty() { None } else { Some(seal_map(&key, &id, "prefill", prefill)?) };
+    let token_sealed = Some(B64.encode(key.seal(&id, "capture_token", &token)));
+    Ok(PreparedSession { id, token, token_hash, wrapped_key, prefill, token_sealed })
+}
+
 pub async fn create(
     writer: &Writer,
     keyring: Arc<Keyring>,
     meta: CommandMeta,
     input: CreateSession,
 ) -> AppResult<NewSession> {
-    let id = ids::new_id(ids::SESSION);
-    let token = new_token();
-    let token_hash = keyring.capture_token_digest(&token);
-    let (key, wrapped) = keyring.new_data_key(&id);
-    let prefill = if input.prefill.is_empty() { None } else { Some(seal_map(&key, &id, "prefill", &input.prefill)?) };
-    let token_sealed = Some(B64.encode(key.seal(&id, "capture_token", &token)));
-    drop(key);
-    let out = NewSession { id: id.clone(), token };
-    writer
-        .execute(move |w| {
-            if let Some(wf) = input.workflow_id.as_ref().map(WorkflowId::as_str) {
-                let active: Option<bool> = w
-                    .conn
-                    .query_row(
-                        "SELECT is_active FROM workflows WHERE id = ?1 AND environment = ?2",
-                        params![wf, meta.environment],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                match active {
-                    None => return Err(AppError::not_found("Workflow")),
-                    Some(false) => return Err(AppError::Conflict("The workflow is not active.".into())),
-                    Some(true) => {}
-                }
-            }
-            w.conn
-                .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
-                .execute(params![id, wrapped])?;
-            let created = Created {
-                external_ref: input.external_ref.map(ExternalRef::into_string),
-                metadata: input.metadata,
-                country: input.country.map(CountryCode::into_string),
-                checks: input.checks.map(|c| c.iter().map(|x| x.as_str().to_string()).collect()),
-                workflow_id: input.workflow_id.map(WorkflowId::into_string),
-                workflow_version: None,
-                redirect_url: input.redirect_url.map(RedirectUrl::into_string),
-                send_email: input.send_email,
-                token_hash,
-                token_sealed,
-                token_expires_at: add_minutes(&meta.now, TOKEN_TTL_MINUTES),
-                prefill,
-            };
-            let event = SessionEvent::Created(Box::new(created));
-            w.emit(&meta.event_meta(), &id, 0, vec![NewEvent::new(event.event_type(), event.payload())])?;
-            Ok(out)
-        })
-        .await
+    let prepared = prepare(&keyring, &input.prefill)?;
+    writer.execute(move |w| create_in(w, &meta, prepared, input)).await
+}
+
+/// Records a new session inside the caller's transaction (checking its workflow is active).
+pub fn create_in(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    prepared: PreparedSession,
+    input: CreateSession,
+) -> AppResult<NewSession> {
+    let PreparedSession { id, token, token_hash, wrapped_key, prefill, token_sealed } = prepared;
+    if let Some(wf) = input.workflow_id.as_ref().map(WorkflowId::as_str) {
+        let active: Option<bool> = w
+            .conn
+            .query_row(
+                "SELECT is_active FROM workflows WHERE id = ?1 AND environment = ?2",
+                params![wf, meta.environment],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match active {
+            None => return Err(AppError::not_found("Workflow")),
+            Some(false) => return Err(AppError::Conflict("The workflow is not active.".into())),
+            Some(true) => {}
+        }
+    }
+    w.conn
+        .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
+        .execute(params![id, wrapped_key])?;
+    let created = Created {
+        external_ref: input.external_ref.map(ExternalRef::into_string),
+        metadata: input.metadata,
+        country: input.country.map(CountryCode::into_string),
+        checks: input.checks.map(|c| c.iter().map(|x| x.as_str().to_string()).collect()),
+        workflow_id: input.workflow_id.map(WorkflowId::into_string),
+        workflow_version: None,
+        redirect_url: input.redirect_url.map(RedirectUrl::into_string),
+        send_email: input.send_email,
+        token_hash,
+        token_sealed,
+        token_expires_at: add_minutes(&meta.now, TOKEN_TTL_MINUTES),
+        prefill,
+    };
+    let event = SessionEvent::Created(Box::new(created));
+    w.emit(&meta.event_meta(), &id, 0, vec![NewEvent::new(event.event_type(), event.payload())])?;
+    Ok(NewSession { id, token })
 }
 
 pub async fn update(
@@ -266,14 +287,15 @@ pub async fn update(
 
 /// Expire (manual): pending/capturing/sandbox_pending -> expired.
 pub async fn expire(writer: &Writer, meta: CommandMeta, id: SessionId, reason: &'static str) -> AppResult<String> {
-    writer
-        .execute(move |w| {
-            let s = require(w.conn, &meta.environment, id.as_str())?;
-            let to = dom::transition(&s.status, s.redacted(), Action::Expire)?;
-            emit(w, &meta, &s, vec![status_event(&s.status, to, reason)])?;
-            Ok(s.id)
-        })
-        .await
+    writer.execute(move |w| expire_in(w, &meta, id.as_str(), reason)).await
+}
+
+/// Expires a session awaiting its person inside the caller's transaction.
+pub fn expire_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, id: &str, reason: &'static str) -> AppResult<String> {
+    let s = require(w.conn, &meta.environment, id)?;
+    let to = dom::transition(&s.status, s.redacted(), Action::Expire)?;
+    emit(w, meta, &s, vec![status_event(&s.status, to, reason)])?;
+    Ok(s.id)
 }
 
 /// New capture token (resume, or a one-time link). Returns the token.

@@ -72,7 +72,7 @@ fn run(
     Ok(events)
 }
 
-fn create_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: CreateWorkflow) -> AppResult<WorkflowId> {
+pub(crate) fn create_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: CreateWorkflow) -> AppResult<WorkflowId> {
     let id = WorkflowId::new();
     let created = WorkflowCreated {
         name: input.name,

@@ -234,6 +234,9 @@ pub struct ApiKeyCreated {
     pub note: Option<String>,
     pub expires_at: Option<String>,
     pub cloned_from: Option<String>,
+    /// A VerifyHQ client's own limit, requests per minute (absent: the server's limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_rpm: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -398,9 +401,21 @@ pub enum ApiKeyCommand {
     Revoke,
 }
 
+/// The key type of a VerifyHQ API client; its scopes are VerifyHQ permissions.
+pub const VERIFYHQ_KEY_TYPE: &str = "verifyhq";
+
 fn check_created(c: &ApiKeyCreated) -> Result<(), AppError> {
     check_environment(&c.environment)?;
-    check_scopes(&c.scopes)?;
+    if c.key_type == VERIFYHQ_KEY_TYPE {
+        super::verifyhq::check_permissions(&c.scopes)?;
+        if let Some(rpm) = c.rate_limit_rpm {
+            if !(1..=100_000).contains(&rpm) {
+                return Err(AppError::validation("rate_limit", "must be from 1 to 100000 requests per minute"));
+            }
+        }
+    } else {
+        check_scopes(&c.scopes)?;
+    }
     check_version("api_version", &c.api_version)?;
     check_inflection("default_key_inflection", &c.default_key_inflection)?;
     for ip in c.allowed_ips.iter().flatten() {
@@ -487,6 +502,7 @@ mod tests {
             note: None,
             expires_at: None,
             cloned_from: None,
+            rate_limit_rpm: None,
         }
     }
 

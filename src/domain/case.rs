@@ -120,6 +120,10 @@ pub struct Decided {
     pub notes: Option<String>,
     /// Sealed under the case's key.
     pub rejection_reason: Option<String>,
+    /// Who decided, as an API client named them (VerifyHQ's `reviewedBy`), sealed under the case's key;
+    /// absent for a dashboard reviewer, who is `reviewer_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -235,6 +239,8 @@ pub enum CaseCommand {
         notes: Option<String>,
         rejection_reason: Option<String>,
         dual_review: bool,
+        /// Sealed; see `Decided::reviewed_by`.
+        reviewed_by: Option<String>,
     },
     AddNote(NoteAdded),
     OverrideCheck(CheckOverridden),
@@ -317,7 +323,7 @@ pub fn decide(state: Option<&CaseState>, command: CaseCommand) -> Result<Vec<Cas
             S::Open | S::InReview => Ok(vec![CaseEvent::Escalated(e)]),
             _ => Err(refuse(status, "escalate")),
         },
-        C::Decide { decision, reviewer_id, notes, rejection_reason, dual_review } => {
+        C::Decide { decision, reviewer_id, notes, rejection_reason, dual_review, reviewed_by } => {
             let recommendation = match status {
                 S::Open | S::InReview | S::Escalated => dual_review,
                 S::PendingSecondReview => {
@@ -341,6 +347,7 @@ pub fn decide(state: Option<&CaseState>, command: CaseCommand) -> Result<Vec<Cas
                 recommendation,
                 notes,
                 rejection_reason,
+                reviewed_by,
             })])
         }
         C::AddNote(n) => Ok(vec![CaseEvent::NoteAdded(n)]),
@@ -392,6 +399,7 @@ mod tests {
             notes: None,
             rejection_reason: None,
             dual_review: dual,
+            reviewed_by: None,
         }
     }
 
@@ -471,7 +479,18 @@ mod tests {
             recommendation: true,
             notes: None,
             rejection_reason: Some("sealed".into()),
+            reviewed_by: None,
         });
+        assert!(e.payload().get("reviewed_by").is_none(), "a dashboard decision keeps its stored shape");
         assert_eq!(CaseEvent::decode(e.event_type(), 1, &e.payload()).unwrap(), Some(e));
+        let by_client = CaseEvent::Decided(Decided {
+            decision: "approved".into(),
+            reviewer_id: "key_a".into(),
+            recommendation: false,
+            notes: Some("sealed".into()),
+            rejection_reason: None,
+            reviewed_by: Some("sealed".into()),
+        });
+        assert_eq!(CaseEvent::decode(by_client.event_type(), 1, &by_client.payload()).unwrap(), Some(by_client));
     }
 }

@@ -17,6 +17,7 @@ pub mod session;
 pub mod settings;
 pub mod user;
 pub mod values;
+pub mod verifyhq;
 pub mod vocabulary;
 pub mod watchlist;
 pub mod webhook;

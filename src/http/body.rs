@@ -16,6 +16,11 @@ pub struct ApiBody<T>(pub T);
 
 /// Reads the raw body with a limit; an empty body counts as `{}`.
 pub async fn read_json(req: &HttpRequest, payload: &mut Payload) -> Result<serde_json::Value, AppError> {
+    Ok(super::inflect::inbound(read_json_object(req, payload).await?))
+}
+
+/// `read_json` with the keys as sent (the VerifyHQ dialect names its fields in camelCase only).
+pub async fn read_json_object(req: &HttpRequest, payload: &mut Payload) -> Result<serde_json::Value, AppError> {
     let limit = req.app_data::<web::Data<AppState>>().map(|s| s.config.json_body_limit).unwrap_or(1024 * 1024);
     // Any content type is read as JSON (curl -d sends a form type by default); multipart is not JSON.
     if let Some(ct) = req.headers().get("content-type").and_then(|v| v.to_str().ok()) {
@@ -41,7 +46,7 @@ pub async fn read_json(req: &HttpRequest, payload: &mut Payload) -> Result<serde
     if !value.is_object() {
         return Err(AppError::BadRequest("The request body must be a JSON object.".into()));
     }
-    Ok(super::inflect::inbound(value))
+    Ok(value)
 }
 
 /// Deserialises a JSON value into `T`, naming every offending field on failure: after each refusal the

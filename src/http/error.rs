@@ -57,6 +57,76 @@ impl ResponseError for AppError {
     }
 }
 
+/// The VerifyHQ dialect's error shape (spec A.9): `{statusCode, error, message, timestamp}` with the
+/// status's reason phrase as `error`, and on a 422 `message` as a list with one entry per refused field
+/// (field names in camelCase, as the dialect's bodies name them). The status is the one mapping above.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"statusCode": 404, "error": "Not Found", "message": "Verification not found.", "timestamp": "2026-01-15T10:30:00Z"}))]
+pub struct VerifyhqErrorBody {
+    pub status_code: u16,
+    /// The HTTP reason phrase (`Bad Request`, `Not Found`, ...).
+    pub error: String,
+    /// A sentence; on a 422, one sentence per refused field.
+    #[schema(value_type = Object)]
+    pub message: serde_json::Value,
+    pub timestamp: String,
+}
+
+pub fn verifyhq_error_response(e: &AppError) -> HttpResponse {
+    if let AppError::Internal(cause) | AppError::Unavailable(cause) = e {
+        tracing::error!(cause = %cause, "request failed");
+    }
+    let status = ResponseError::status_code(e);
+    let message = match e.field_errors() {
+        Some(errors) if !errors.is_empty() => serde_json::Value::from(
+            errors
+                .iter()
+                .map(|f| format!("{} {}", super::inflect::camel_case(&f.field), f.message))
+                .collect::<Vec<_>>(),
+        ),
+        Some(_) => serde_json::Value::from(vec![e.public_detail()]),
+        None => serde_json::Value::from(e.public_detail()),
+    };
+    let body = VerifyhqErrorBody {
+        status_code: status.as_u16(),
+        error: status.canonical_reason().unwrap_or("Error").to_string(),
+        message,
+        timestamp: crate::clock::format(time::OffsetDateTime::now_utc()),
+    };
+    let mut builder = HttpResponse::build(status);
+    if let AppError::RateLimited { retry_after } | AppError::Overloaded { retry_after } = e {
+        builder.insert_header(("Retry-After", retry_after.to_string()));
+    }
+    builder.json(body)
+}
+
+/// An `AppError` answered in the VerifyHQ shape: what the dialect's handlers and extractors return.
+#[derive(Debug)]
+pub struct VerifyhqError(pub AppError);
+
+impl std::fmt::Display for VerifyhqError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<AppError> for VerifyhqError {
+    fn from(e: AppError) -> Self {
+        VerifyhqError(e)
+    }
+}
+
+impl ResponseError for VerifyhqError {
+    fn status_code(&self) -> StatusCode {
+        ResponseError::status_code(&self.0)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        verifyhq_error_response(&self.0)
+    }
+}
+
 /// Status codes actix produces on its own (unknown route, wrong method, bad payload) in our shape.
 pub fn from_status(status: StatusCode) -> AppError {
     match status.as_u16() {

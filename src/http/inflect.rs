@@ -26,7 +26,7 @@ impl Inflection {
     }
 }
 
-fn to_camel(key: &str) -> String {
+pub fn camel_case(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
     let mut upper = false;
     for c in key.chars() {
@@ -62,7 +62,7 @@ pub fn to_snake(key: &str) -> String {
 fn rename(key: &str, style: Inflection) -> String {
     match style {
         Inflection::Snake => key.to_string(),
-        Inflection::Camel => to_camel(key),
+        Inflection::Camel => camel_case(key),
         Inflection::Kebab => key.replace('_', "-"),
     }
 }

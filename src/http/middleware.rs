@@ -43,6 +43,7 @@ pub async fn observe(
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().to_string();
+    let verifyhq = req.path() == "/v1" || req.path().starts_with("/v1/");
     // Every log line of this request, including those of its reads and of its commands in the writer,
     // carries the request id.
     let span = tracing::info_span!("request", request_id = %request_id, method = %method);
@@ -56,7 +57,11 @@ pub async fn observe(
     });
     if status.as_u16() >= 400 && !is_json {
         let err = from_status(status);
-        let new = HttpResponse::build(status).json(error_body(&err));
+        let new = if verifyhq {
+            super::error::verifyhq_error_response(&err)
+        } else {
+            HttpResponse::build(status).json(error_body(&err))
+        };
         let preserved: Vec<_> = res
             .headers()
             .iter()
@@ -86,7 +91,7 @@ fn reject(req: ServiceRequest, e: AppError) -> ServiceResponse<BoxBody> {
 }
 
 pub async fn api_gate(
-    mut req: ServiceRequest,
+    req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
@@ -103,6 +108,12 @@ pub async fn api_gate(
         Err(e) => return Ok(reject(req, e)),
     };
     drop(secret);
+    if key.key_type == crate::domain::api_key::VERIFYHQ_KEY_TYPE {
+        return Ok(reject(
+            req,
+            AppError::Unauthorized("This is a VerifyHQ API key; it calls the /v1 API, not /api/v1.".into()),
+        ));
+    }
     let publishable = key.key_type == "publishable";
     if publishable && !(req.method() == actix_web::http::Method::POST && req.path() == "/api/v1/sessions") {
         return Ok(reject(
@@ -155,45 +166,125 @@ pub async fn api_gate(
     req.extensions_mut().insert(Principal { key, inflection, request_id, origin });
 
     let mutating = matches!(req.method().as_str(), "POST" | "PATCH" | "PUT" | "DELETE");
-    let idem_key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let mut res = match (mutating, idem_key) {
-        (true, Some(idem_key)) => {
-            let bytes = match req.extract::<web::Bytes>().await {
-                Ok(b) => b,
-                Err(_) => return Ok(reject(req, AppError::PayloadTooLarge("The request body is too large.".into()))),
-            };
-            let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
-            let fp = fingerprint(req.method().as_str(), &path_and_query, &bytes);
-            match state.idempotency.claim(&environment, &key_id, &idem_key, fp, now.unix_timestamp()).await {
-                Err(e) => reject(req, e),
-                Ok(Claim::Replay(stored)) => {
-                    let status =
-                        actix_web::http::StatusCode::from_u16(stored.status).unwrap_or(actix_web::http::StatusCode::OK);
-                    let mut res = HttpResponse::build(status).content_type("application/json").body(stored.body);
-                    header(&mut res, "idempotent-replayed", "true");
-                    req.into_response(res)
-                }
-                Ok(Claim::Run(guard)) => {
-                    req.set_payload(actix_web::dev::Payload::from(bytes));
-                    let res = next.call(req).await?.map_into_boxed_body();
-                    let status = res.status();
-                    let (request, response) = res.into_parts();
-                    let (head, body) = response.into_parts();
-                    let bytes = body::to_bytes(body).await.unwrap_or_default();
-                    if status.as_u16() < 500 {
-                        if let Err(e) =
-                            state.idempotency.finish(guard, status.as_u16(), &bytes, now.unix_timestamp()).await
-                        {
-                            tracing::error!(error = %e, "could not store an idempotent response");
-                        }
-                    }
-                    ServiceResponse::new(request, head.set_body(BoxBody::new(bytes)))
-                }
-            }
-        }
-        _ => next.call(req).await?.map_into_boxed_body(),
+    let mut res = if mutating {
+        idempotent(req, next, &state, &environment, &key_id, now.unix_timestamp(), |e| e.error_response()).await?
+    } else {
+        next.call(req).await?.map_into_boxed_body()
     };
     rate_headers(res.response_mut());
     header(res.response_mut(), "verifa-version", &version);
+    Ok(res)
+}
+
+/// Runs a mutating request under its `Idempotency-Key` (when it sends one): the first request with a key
+/// runs and its answer (below 500) is kept for 24 h; the same key with the same method, path and body
+/// replays that answer with `Idempotent-Replayed: true`; with anything else it is refused. Both dialects
+/// share it; `render` answers a refusal in the dialect's error shape.
+async fn idempotent(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    state: &AppState,
+    environment: &str,
+    key_id: &str,
+    now: i64,
+    render: fn(&AppError) -> HttpResponse,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(idem_key) = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string)
+    else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let mut req = req;
+    let bytes = match req.extract::<web::Bytes>().await {
+        Ok(b) => b,
+        Err(_) => {
+            let res = render(&AppError::PayloadTooLarge("The request body is too large.".into()));
+            return Ok(req.into_response(res));
+        }
+    };
+    let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let fp = fingerprint(req.method().as_str(), &path_and_query, &bytes);
+    Ok(match state.idempotency.claim(environment, key_id, &idem_key, fp, now).await {
+        Err(e) => {
+            let res = render(&e);
+            req.into_response(res)
+        }
+        Ok(Claim::Replay(stored)) => {
+            let status = actix_web::http::StatusCode::from_u16(stored.status).unwrap_or(actix_web::http::StatusCode::OK);
+            let mut res = HttpResponse::build(status).content_type("application/json").body(stored.body);
+            header(&mut res, "idempotent-replayed", "true");
+            req.into_response(res)
+        }
+        Ok(Claim::Run(guard)) => {
+            req.set_payload(actix_web::dev::Payload::from(bytes));
+            let res = next.call(req).await?.map_into_boxed_body();
+            let status = res.status();
+            let (request, response) = res.into_parts();
+            let (head, body) = response.into_parts();
+            let bytes = body::to_bytes(body).await.unwrap_or_default();
+            if status.as_u16() < 500 {
+                if let Err(e) = state.idempotency.finish(guard, status.as_u16(), &bytes, now).await {
+                    tracing::error!(error = %e, "could not store an idempotent response");
+                }
+            }
+            ServiceResponse::new(request, head.set_body(BoxBody::new(bytes)))
+        }
+    })
+}
+
+/// Wraps the VerifyHQ dialect's `/v1` scope (spec A.9): a `vhq_live_`/`vhq_test_` key in `X-API-Key`
+/// (a Verifa key is refused, and a VerifyHQ key is refused under /api/v1), the client's own rate limit
+/// with the same headers, and `Idempotency-Key` on every POST; every refusal in the dialect's error shape.
+/// `/v1/admin/*` is authenticated by `X-Admin-Secret` in its handler instead; `/v1/openapi.json` is public.
+pub async fn verifyhq_gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let refuse = |req: ServiceRequest, e: AppError| Ok(req.into_response(super::error::verifyhq_error_response(&e)));
+    let path = req.path();
+    if path.starts_with("/v1/admin/") || path == "/v1/openapi.json" {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return refuse(req, AppError::Internal("application state missing".into()));
+    };
+    let now = state.clock.now();
+    let Some(secret) = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_string) else {
+        return refuse(req, AppError::Unauthorized("Missing API key: send it in the X-API-Key header.".into()));
+    };
+    let ip = req.peer_addr().map(|a| a.ip());
+    let key = match state.auth.authenticate(&secret, ip, now).await {
+        Ok(k) => k,
+        Err(e) => return refuse(req, e),
+    };
+    drop(secret);
+    if key.key_type != crate::domain::api_key::VERIFYHQ_KEY_TYPE {
+        return refuse(
+            req,
+            AppError::Unauthorized("This is a Verifa API key; the VerifyHQ API takes vhq_live_ or vhq_test_ keys.".into()),
+        );
+    }
+    let limit = key.rate_limit_rpm.map(u64::from).unwrap_or(state.config.rate_limit_rpm);
+    let decision = state.rate_limiter.check(&key.id, limit, now.unix_timestamp(), true);
+    let rate_headers = |res: &mut HttpResponse<BoxBody>| {
+        header(res, "x-ratelimit-limit", &decision.limit.to_string());
+        header(res, "x-ratelimit-remaining", &decision.remaining.to_string());
+        header(res, "x-ratelimit-reset", &decision.reset_at.to_string());
+    };
+    if !decision.allowed {
+        let mut res = super::error::verifyhq_error_response(&AppError::RateLimited { retry_after: decision.retry_after });
+        rate_headers(&mut res);
+        return Ok(req.into_response(res));
+    }
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let (environment, key_id) = (key.environment.clone(), key.id.clone());
+    let origin = super::reply::org_origin(req.request());
+    req.extensions_mut().insert(Principal { key, inflection: Inflection::Camel, request_id, origin });
+    let mut res = if req.method() == actix_web::http::Method::POST {
+        idempotent(req, next, &state, &environment, &key_id, now.unix_timestamp(), super::error::verifyhq_error_response)
+            .await?
+    } else {
+        next.call(req).await?.map_into_boxed_body()
+    };
+    rate_headers(res.response_mut());
     Ok(res)
 }

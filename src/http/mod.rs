@@ -24,6 +24,7 @@ mod settings;
 mod system;
 mod types;
 mod users;
+pub mod verifyhq;
 mod watchlists;
 mod webhooks;
 mod workflows;
@@ -199,6 +200,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> Ap
             .route("/api/v1/sessions/{session_id}/documents/{doc_type}", web::get().to(sessions::download))
             .route("/api/v1/documents/{document_id}/download", web::get().to(documents::download))
             .service(api)
+            .service(verifyhq::scope())
             .default_service(web::to(not_found))
     })
     .workers(workers)

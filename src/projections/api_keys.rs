@@ -18,8 +18,8 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             conn.execute(
                 "INSERT INTO api_keys (id, key_type, environment, key_prefix, secret_hash, scopes, allowed_ips,
                     api_version, default_key_inflection, label, note, expires_at, is_active, cloned_from,
-                    created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?13, ?14, ?14)",
+                    created_at, updated_at, rate_limit_rpm)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?13, ?14, ?14, ?15)",
                 params![
                     e.id,
                     e.key_type,
@@ -34,7 +34,8 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                     e.note,
                     e.expires_at,
                     e.cloned_from,
-                    at
+                    at,
+                    e.rate_limit_rpm
                 ],
             )?;
         }

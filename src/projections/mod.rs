@@ -11,6 +11,7 @@ pub mod screening;
 pub mod sessions;
 pub mod types;
 pub mod users;
+pub mod verifyhq;
 pub mod webhooks;
 pub mod workflows;
 
@@ -67,6 +68,8 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         screening::apply(conn, event)
     } else if t.starts_with("CustomList") || t.starts_with("ListMatch") {
         lists::apply(conn, keyring, event)
+    } else if t.starts_with("Verifyhq") {
+        verifyhq::apply(conn, event)
     } else {
         Ok(())
     }

@@ -23,13 +23,15 @@ pub struct KeyRecord {
     pub default_key_inflection: String,
     pub expires_at: Option<String>,
     pub is_active: bool,
+    /// A VerifyHQ client's own rate limit.
+    pub rate_limit_rpm: Option<u32>,
 }
 
 pub fn by_hash(conn: &ReadOnly, hash: &[u8]) -> AppResult<Option<KeyRecord>> {
     Ok(conn
         .prepare_cached(
             "SELECT id, key_type, environment, key_prefix, scopes, allowed_ips, api_version, default_key_inflection,
-                    expires_at, is_active FROM api_keys WHERE secret_hash = ?1",
+                    expires_at, is_active, rate_limit_rpm FROM api_keys WHERE secret_hash = ?1",
         )?
         .query_row([hash], |r| {
             let scopes: String = r.get(4)?;
@@ -45,6 +47,7 @@ pub fn by_hash(conn: &ReadOnly, hash: &[u8]) -> AppResult<Option<KeyRecord>> {
                 default_key_inflection: r.get(7)?,
                 expires_at: r.get(8)?,
                 is_active: r.get(9)?,
+                rate_limit_rpm: r.get(10)?,
             })
         })
         .optional()?)
@@ -110,11 +113,12 @@ fn render(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyView> {
 
 pub fn list(conn: &ReadOnly, environment: Option<&str>, page: Page) -> AppResult<OffsetPage<ApiKeyView>> {
     let total: i64 =
-        conn.query_row("SELECT COUNT(*) FROM api_keys WHERE ?1 IS NULL OR environment = ?1", [environment], |r| {
+        conn.query_row("SELECT COUNT(*) FROM api_keys WHERE (?1 IS NULL OR environment = ?1) AND key_type <> 'verifyhq'", [environment], |r| {
             r.get(0)
         })?;
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE ?1 IS NULL OR environment = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+        "SELECT {COLUMNS} FROM api_keys WHERE (?1 IS NULL OR environment = ?1) AND key_type <> 'verifyhq'
+         ORDER BY id DESC LIMIT ?2 OFFSET ?3"
     ))?;
     let data = stmt.query_map(params![environment, page.limit, page.offset], render)?.collect::<Result<Vec<_>, _>>()?;
     Ok(OffsetPage::new(data, total, page))
@@ -122,7 +126,7 @@ pub fn list(conn: &ReadOnly, environment: Option<&str>, page: Page) -> AppResult
 
 pub fn get(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<ApiKeyView> {
     conn.query_row(
-        &format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1 AND environment = ?2"),
+        &format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1 AND environment = ?2 AND key_type <> 'verifyhq'"),
         [id, environment],
         render,
     )

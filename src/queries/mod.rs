@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod settings;
 pub mod types;
 pub mod users;
+pub mod verifyhq;
 pub mod watchlists;
 pub mod webhooks;
 pub mod workflows;

@@ -105,6 +105,28 @@ pub struct SessionView {
 /// A session list page.
 pub type SessionPage = OffsetPage<SessionView>;
 
+/// The hosted capture page of a session that can still be captured (its token is sealed with the session).
+pub(crate) fn capture_url(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    id: &str,
+    status: &str,
+    token_sealed: Option<String>,
+    base_url: &str,
+) -> AppResult<Option<String>> {
+    let active = status == "pending" || status == "capturing";
+    Ok(match (active, token_sealed) {
+        (true, Some(sealed)) => match data_key(conn, keyring, id)? {
+            Some(k) => {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(sealed).unwrap_or_default();
+                k.open(id, "capture_token", &bytes).ok().map(|t| format!("{base_url}/verify/{t}"))
+            }
+            None => None,
+        },
+        _ => None,
+    })
+}
+
 fn render(conn: &ReadOnly, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url: &str) -> AppResult<SessionView> {
     let id: String = r.get(0)?;
     let status: String = r.get(2)?;
@@ -121,18 +143,7 @@ fn render(conn: &ReadOnly, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url: &
         },
         None => None,
     };
-    let active = status == "pending" || status == "capturing";
-    let token_sealed: Option<String> = r.get(20)?;
-    let capture_url = match (active, token_sealed) {
-        (true, Some(sealed)) => match data_key(conn, keyring, &id)? {
-            Some(k) => {
-                let bytes = base64::engine::general_purpose::STANDARD.decode(sealed).unwrap_or_default();
-                k.open(&id, "capture_token", &bytes).ok().map(|t| format!("{base_url}/verify/{t}"))
-            }
-            None => None,
-        },
-        _ => None,
-    };
+    let capture_url = capture_url(conn, keyring, &id, &status, r.get(20)?, base_url)?;
     let environment: String = r.get(1)?;
     Ok(SessionView {
         tags: tags(conn, &id)?,
@@ -151,7 +162,7 @@ fn render(conn: &ReadOnly, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url: &
         processing_attempts: r.get(10)?,
         consent_ip,
         capture_url,
-        token_expires_at: if active { r.get(12)? } else { None },
+        token_expires_at: if status == "pending" || status == "capturing" { r.get(12)? } else { None },
         case_id: r.get(13)?,
         case_status: r.get(14)?,
         identity_id: r.get(17)?,

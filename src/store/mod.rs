@@ -25,7 +25,7 @@ const PAGE_SIZE: i64 = 2048;
 /// schema.sql creates, and a version-3 upgrade fills the new views by replaying the log; version 5 keeps
 /// each session's selfie hash beside it; version 6 added the document tables, new tables only, which the
 /// upgrade to it fills by replaying the log).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -68,6 +68,7 @@ pub const VIEW_TABLES: &[&str] = &[
     "document_checks",
     "document_types",
     "document_groups",
+    "verifyhq_tiers",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +187,16 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         // Version 5 keeps each session's selfie hash as an integer beside the session, filled here from
         // the documents view (the schema below then indexes it).
         add_selfie_hash_column(&conn)?;
+        // Version 7 gives VerifyHQ API clients their own rate limit (null for every older key).
+        let keys_columns: i64 = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('api_keys')", [], |r| r.get(0))?;
+        let has_limit: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('api_keys') WHERE name = 'rate_limit_rpm'",
+            [],
+            |r| r.get(0),
+        )?;
+        if keys_columns > 0 && has_limit == 0 {
+            conn.execute_batch("ALTER TABLE api_keys ADD COLUMN rate_limit_rpm INTEGER")?;
+        }
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;

@@ -10,6 +10,8 @@ pub struct TestApp {
     pub base: String,
     pub sandbox_key: String,
     pub live_key: String,
+    /// The first-start VerifyHQ client (`vhq_test_`, sandbox, every permission).
+    pub verifyhq_key: String,
     pub data_dir: tempfile::TempDir,
     pub client: awc::Client,
 }
@@ -43,9 +45,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let base = format!("http://127.0.0.1:{}", app.port());
     let sandbox_key = app.first_keys[0].secret.clone();
     let live_key = app.first_keys[1].secret.clone();
+    let verifyhq_key = app.first_keys[2].secret.clone();
     actix_web::rt::spawn(app.run());
     let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
-    TestApp { base, sandbox_key, live_key, data_dir, client }
+    TestApp { base, sandbox_key, live_key, verifyhq_key, data_dir, client }
 }
 
 impl TestApp {
@@ -56,6 +59,7 @@ impl TestApp {
     pub fn url(&self, path: &str) -> String {
         if path.starts_with('/')
             && !path.starts_with("/api/")
+            && !path.starts_with("/v1/")
             && !path.starts_with("/healthz")
             && !path.starts_with("/readyz")
             && !path.starts_with("/metrics")
@@ -180,10 +184,11 @@ pub async fn spawn_app_with_clock_and(
     let base = format!("http://127.0.0.1:{}", app.port());
     let sandbox_key = app.first_keys[0].secret.clone();
     let live_key = app.first_keys[1].secret.clone();
+    let verifyhq_key = app.first_keys[2].secret.clone();
     let (writer, read, processing) = (app.writer.clone(), app.read.clone(), app.processing.clone());
     actix_web::rt::spawn(app.run());
     let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
-    ClockedApp { app: TestApp { base, sandbox_key, live_key, data_dir, client }, clock, writer, read, processing }
+    ClockedApp { app: TestApp { base, sandbox_key, live_key, verifyhq_key, data_dir, client }, clock, writer, read, processing }
 }
 
 /// A multipart/form-data body: text fields, then an optional `file` part. Returns (content type, bytes).

@@ -287,11 +287,12 @@ async fn the_first_start_of_a_served_instance_makes_one_admin_who_can_sign_in() 
     assert!(password.len() >= 16, "a generated password");
     let base = format!("http://127.0.0.1:{}", first.port());
     let (sandbox_key, live_key) = (first.first_keys[0].secret.clone(), first.first_keys[1].secret.clone());
+    let verifyhq_key = first.first_keys[2].secret.clone();
     let server = first.into_server();
     let handle = server.handle();
     actix_web::rt::spawn(server);
     let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
-    let app = TestApp { base, sandbox_key, live_key, data_dir, client };
+    let app = TestApp { base, sandbox_key, live_key, verifyhq_key, data_dir, client };
 
     let signed_in = login(&app, idv::startup::FIRST_ADMIN_EMAIL, &password, None).await;
     let cookie = session_cookie(&signed_in);

@@ -258,7 +258,9 @@ async fn start_on(
     let handle = server.handle();
     actix_web::rt::spawn(server);
     let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
-    let app = TestApp { base, sandbox_key, live_key, data_dir: tempfile::tempdir().expect("temp dir"), client };
+    let verifyhq_key = String::new();
+    let app =
+        TestApp { base, sandbox_key, live_key, verifyhq_key, data_dir: tempfile::tempdir().expect("temp dir"), client };
     Wh { app, webhooks, server: handle }
 }
 

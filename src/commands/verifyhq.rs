@@ -1,0 +1,187 @@
+//! VerifyHQ identity verifications (spec A.1) as commands on the one engine: a verification is a session
+//! on its tier's workflow. `start` returns the user's active verification or opens a session (creating the
+//! tier's workflow on its first use), `review` decides the session's case, `restart` invalidates the
+//! current verification and opens the next. Must not render responses or hold the dialect's vocabulary
+//! (that is `domain::verifyhq`).
+
+use super::sessions::{self, CreateSession};
+use super::writer::{WriteCtx, Writer};
+use super::workflows::{self, CreateWorkflow, Definition};
+use super::CommandMeta;
+use crate::crypto::Keyring;
+use crate::domain::case::CaseDecision;
+use crate::domain::ids::WorkflowId;
+use crate::domain::values::ExternalRef;
+use crate::domain::verifyhq::{self as dom, ReviewDecision, Tier, TierLinked, VerificationStatus};
+use crate::error::{AppError, AppResult};
+use crate::store::events::{stream_version, NewEvent};
+use rusqlite::{params, OptionalExtension};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The verification `start` answers with, and whether it is new.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub id: String,
+    pub created: bool,
+}
+
+/// The newest active (PENDING or IN_PROGRESS) verification of `user_id`, if any.
+fn active_for_user(w: &WriteCtx<'_>, environment: &str, user_id: &str) -> AppResult<Option<String>> {
+    Ok(w.conn
+        .prepare_cached(
+            "SELECT s.id FROM sessions s JOIN verifyhq_tiers t ON t.environment = s.environment AND t.workflow_id = s.workflow_id
+             WHERE s.environment = ?1 AND s.external_ref = ?2
+               AND s.status IN ('pending', 'capturing', 'processing', 'awaiting_external', 'sandbox_pending')
+             ORDER BY s.created_at DESC, s.id DESC LIMIT 1",
+        )?
+        .query_row(params![environment, user_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// The workflow `tier` runs in this environment: the linked one, or a new one linked now.
+fn tier_workflow(w: &mut WriteCtx<'_>, meta: &CommandMeta, tier: Tier) -> AppResult<WorkflowId> {
+    let linked: Option<String> = w
+        .conn
+        .query_row(
+            "SELECT workflow_id FROM verifyhq_tiers WHERE environment = ?1 AND tier = ?2",
+            params![meta.environment, tier.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = linked {
+        return Ok(WorkflowId::from_stored(id));
+    }
+    let mut requirements = json!({ "first_name": "required", "last_name": "required", "dob": "required" });
+    if tier != Tier::Basic {
+        requirements["selfie"] = json!("required");
+    }
+    let input = CreateWorkflow {
+        name: tier.workflow_name(),
+        description: Some(tier.workflow_description().into()),
+        is_default: false,
+        definition: Definition::Steps(tier.policies()),
+        data_requirements: requirements.as_object().cloned().unwrap_or_default(),
+        screening_settings: json!({ "similarity_threshold": 0.6 }).as_object().cloned().unwrap_or_default(),
+    };
+    let id = workflows::create_in(w, meta, input)?;
+    let stream = dom::tiers_stream(&meta.environment);
+    let version = stream_version(w.conn, &stream)?;
+    let linked = TierLinked { tier: tier.as_str().into(), workflow_id: id.as_str().into() };
+    w.emit(&meta.event_meta(), &stream, version, vec![NewEvent::new(dom::TIER_LINKED, serde_json::to_value(linked)?)])?;
+    Ok(id)
+}
+
+fn open(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    prepared: sessions::PreparedSession,
+    user_id: ExternalRef,
+    tier: Tier,
+) -> AppResult<Started> {
+    let workflow_id = tier_workflow(w, meta, tier)?;
+    let input =
+        CreateSession { external_ref: Some(user_id), workflow_id: Some(workflow_id), ..CreateSession::default() };
+    let new = sessions::create_in(w, meta, prepared, input)?;
+    Ok(Started { id: new.id, created: true })
+}
+
+/// `POST /v1/verifications/identity`: the user's active verification, else a new one of `tier`.
+pub async fn start(
+    writer: &Writer,
+    keyring: Arc<Keyring>,
+    meta: CommandMeta,
+    user_id: ExternalRef,
+    tier: Tier,
+) -> AppResult<Started> {
+    let prepared = sessions::prepare(&keyring, &BTreeMap::new())?;
+    writer
+        .execute(move |w| {
+            if let Some(id) = active_for_user(w, &meta.environment, user_id.as_str())? {
+                return Ok(Started { id, created: false });
+            }
+            open(w, &meta, prepared, user_id, tier)
+        })
+        .await
+}
+
+/// A verification as the commands see it: its session's status and result, its user and tier.
+struct Loaded {
+    session_status: String,
+    status: VerificationStatus,
+    user_id: Option<String>,
+    tier: Tier,
+}
+
+fn load(w: &WriteCtx<'_>, environment: &str, id: &str) -> AppResult<Loaded> {
+    let row: Option<(String, Option<String>, Option<String>, String)> = w
+        .conn
+        .query_row(
+            "SELECT s.status, s.result_status, s.external_ref, t.tier
+             FROM sessions s JOIN verifyhq_tiers t ON t.environment = s.environment AND t.workflow_id = s.workflow_id
+             WHERE s.id = ?1 AND s.environment = ?2",
+            params![id, environment],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let (session_status, result, user_id, tier) = row.ok_or_else(|| AppError::not_found("Verification"))?;
+    Ok(Loaded {
+        status: dom::status_of(&session_status, result.as_deref()),
+        session_status,
+        user_id,
+        tier: Tier::from_stored(&tier)?,
+    })
+}
+
+/// `POST /v1/verifications/identity/:id/review`: allowed from PENDING or MANUAL_REVIEW; decides the
+/// session's case (see `cases::decide_for_client_in`), recording who and why.
+pub async fn review(
+    writer: &Writer,
+    meta: CommandMeta,
+    id: String,
+    decision: ReviewDecision,
+    reviewed_by: String,
+    notes: String,
+) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let v = load(w, &meta.environment, &id)?;
+            if !matches!(v.status, VerificationStatus::Pending | VerificationStatus::ManualReview) {
+                return Err(AppError::Conflict(format!(
+                    "Only a PENDING or MANUAL_REVIEW verification can be reviewed; this one is {}.",
+                    v.status.as_str()
+                )));
+            }
+            let decision = match decision {
+                ReviewDecision::Verified => CaseDecision::Approved,
+                ReviewDecision::Rejected => CaseDecision::Rejected,
+            };
+            super::cases::decide_for_client_in(w, &meta, &id, decision, &reviewed_by, &notes)?;
+            Ok(id)
+        })
+        .await
+}
+
+/// `POST /v1/verifications/identity/:id/restart`: a verification awaiting its person is expired first;
+/// a rejected or expired one stays as it is. The user's next verification, of the same tier, is returned
+/// (an active one the user already has, else a new one).
+pub async fn restart(writer: &Writer, keyring: Arc<Keyring>, meta: CommandMeta, id: String) -> AppResult<Started> {
+    let prepared = sessions::prepare(&keyring, &BTreeMap::new())?;
+    writer
+        .execute(move |w| {
+            let v = load(w, &meta.environment, &id)?;
+            if dom::restart_plan(&v.session_status, v.status)? {
+                sessions::expire_in(w, &meta, &id, "restarted")?;
+            }
+            let user_id = v
+                .user_id
+                .ok_or_else(|| AppError::invalid_state("This verification has no user to restart it for."))?;
+            if let Some(active) = active_for_user(w, &meta.environment, &user_id)? {
+                return Ok(Started { id: active, created: false });
+            }
+            let user_id = ExternalRef::from_stored(user_id);
+            open(w, &meta, prepared, user_id, v.tier)
+        })
+        .await
+}

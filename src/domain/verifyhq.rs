@@ -1,0 +1,290 @@
+//! The VerifyHQ dialect's rules (spec Appendix A): its tiers and the workflow each one runs, how a session's
+//! status and check results read as a verification's status and steps, the permissions of its API
+//! clients, and the event that links a tier to its workflow. A verification is a session: this module only
+//! translates; it holds no state of its own. Must not read the database or the clock.
+
+use super::vocabulary::vocabulary;
+use super::workflow::Policy;
+use crate::error::AppError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+vocabulary!(
+    /// How much a verification checks: BASIC the document, STANDARD also liveness (a selfie matched to the
+    /// document), ENHANCED also sanctions screening.
+    Tier { Basic = "BASIC", Standard = "STANDARD", Enhanced = "ENHANCED" }
+);
+
+vocabulary!(
+    /// A verification's status (A.1).
+    VerificationStatus {
+        Pending = "PENDING",
+        InProgress = "IN_PROGRESS",
+        ManualReview = "MANUAL_REVIEW",
+        Verified = "VERIFIED",
+        Rejected = "REJECTED",
+        Expired = "EXPIRED"
+    }
+);
+
+vocabulary!(
+    /// A reviewer's decision on a verification.
+    ReviewDecision { Verified = "VERIFIED", Rejected = "REJECTED" }
+);
+
+vocabulary!(
+    /// The status of one step of a verification: the document VERIFIED or REJECTED, liveness and screening
+    /// PASSED or FAILED; PROCESSING once submitted, MANUAL_REVIEW where the check asked for a person,
+    /// SKIPPED where it could not run (screening with no list loaded).
+    StepStatus {
+        Pending = "PENDING",
+        Processing = "PROCESSING",
+        Verified = "VERIFIED",
+        Rejected = "REJECTED",
+        Passed = "PASSED",
+        Failed = "FAILED",
+        ManualReview = "MANUAL_REVIEW",
+        Skipped = "SKIPPED"
+    }
+);
+
+impl Tier {
+    /// The checks the tier's workflow runs, in order, before the automatic decision.
+    pub fn policies(self) -> Vec<Policy> {
+        let mut p = vec![Policy::DocumentOcr, Policy::DocumentExpiration];
+        if self != Tier::Basic {
+            p.extend([Policy::FaceMatch, Policy::DuplicateDetection]);
+        }
+        if self == Tier::Enhanced {
+            p.push(Policy::WatchlistScreening);
+        }
+        p.push(Policy::AutoApprove);
+        p
+    }
+
+    pub fn workflow_name(self) -> String {
+        format!("VerifyHQ {}", self.as_str())
+    }
+
+    pub fn workflow_description(self) -> &'static str {
+        match self {
+            Tier::Basic => "VerifyHQ tier BASIC: the document only.",
+            Tier::Standard => "VerifyHQ tier STANDARD: the document and liveness (a selfie matched to it).",
+            Tier::Enhanced => "VerifyHQ tier ENHANCED: the document, liveness and sanctions screening.",
+        }
+    }
+
+    /// The steps a verification of this tier reports.
+    pub fn steps(self) -> &'static [Step] {
+        match self {
+            Tier::Basic => &[Step::Document],
+            Tier::Standard => &[Step::Document, Step::Liveness],
+            Tier::Enhanced => &[Step::Document, Step::Liveness, Step::Screening],
+        }
+    }
+}
+
+/// One step of a verification and the session check it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Document,
+    Liveness,
+    Screening,
+}
+
+impl Step {
+    pub fn key(self) -> &'static str {
+        match self {
+            Step::Document => "document",
+            Step::Liveness => "liveness",
+            Step::Screening => "screening",
+        }
+    }
+
+    fn check(self) -> &'static str {
+        match self {
+            Step::Document => "document_ocr",
+            Step::Liveness => "face_match",
+            Step::Screening => "watchlist_screening",
+        }
+    }
+
+    /// The upload that submits the step (screening needs none: it runs on the document's data).
+    fn upload(self) -> Option<&'static str> {
+        match self {
+            Step::Document => Some("id_front"),
+            Step::Liveness => Some("selfie"),
+            Step::Screening => None,
+        }
+    }
+}
+
+/// The verification status a session's status and result read as (A.10): a session awaiting its
+/// person is PENDING, one being captured or processed IN_PROGRESS, one under review MANUAL_REVIEW; a
+/// completed session is VERIFIED when approved and REJECTED otherwise; a session whose processing failed
+/// is REJECTED (restart starts a new one).
+pub fn status_of(session_status: &str, result_status: Option<&str>) -> VerificationStatus {
+    use VerificationStatus as V;
+    match session_status {
+        "pending" => V::Pending,
+        "capturing" | "processing" | "awaiting_external" | "sandbox_pending" => V::InProgress,
+        "under_review" => V::ManualReview,
+        "completed" => match result_status {
+            Some("approved") => V::Verified,
+            Some("needs_review") => V::ManualReview,
+            _ => V::Rejected,
+        },
+        "expired" => V::Expired,
+        _ => V::Rejected,
+    }
+}
+
+/// Whether a verification in `status` still counts as the user's active one (A.1: PENDING, IN_PROGRESS).
+pub fn is_active(status: VerificationStatus) -> bool {
+    matches!(status, VerificationStatus::Pending | VerificationStatus::InProgress)
+}
+
+/// The status of each step of `tier`: from the session's check results once it was decided, else from
+/// what was uploaded.
+pub fn steps(tier: Tier, uploaded: &[String], check_results: Option<&Map<String, Value>>) -> Vec<(Step, StepStatus)> {
+    tier.steps()
+        .iter()
+        .map(|&step| {
+            let status = match check_results.and_then(|r| r.get(step.check())) {
+                Some(result) => match result.get("status").and_then(Value::as_str) {
+                    Some("passed") if step == Step::Document => StepStatus::Verified,
+                    Some("passed") => StepStatus::Passed,
+                    Some("failed") if step == Step::Document => StepStatus::Rejected,
+                    Some("failed") => StepStatus::Failed,
+                    Some("skipped") => StepStatus::Skipped,
+                    _ => StepStatus::ManualReview,
+                },
+                None if check_results.is_some() => StepStatus::Skipped,
+                None => match step.upload() {
+                    Some(u) if uploaded.iter().any(|x| x == u) => StepStatus::Processing,
+                    _ => StepStatus::Pending,
+                },
+            };
+            (step, status)
+        })
+        .collect()
+}
+
+/// What `restart` may do with the current verification: start beside a final one, or invalidate (expire)
+/// one still awaiting its person first. One being processed, under review or verified refuses (409).
+pub fn restart_plan(session_status: &str, status: VerificationStatus) -> Result<bool, AppError> {
+    use VerificationStatus as V;
+    match status {
+        V::Rejected | V::Expired => Ok(false),
+        V::Pending | V::InProgress if matches!(session_status, "pending" | "capturing" | "sandbox_pending") => Ok(true),
+        other => Err(AppError::Conflict(format!(
+            "A verification that is {} cannot be restarted{}.",
+            other.as_str(),
+            if other == V::InProgress { " while it is being processed" } else { "" }
+        ))),
+    }
+}
+
+/// The permissions of a VerifyHQ API client (A.9).
+pub const PERMISSIONS: &[&str] = &[
+    "identity:read",
+    "identity:write",
+    "document:read",
+    "document:write",
+    "liveness:read",
+    "liveness:write",
+    "biometrics:read",
+    "biometrics:write",
+    "monitoring:read",
+    "monitoring:write",
+    "intelligence:read",
+    "webhooks:read",
+    "webhooks:write",
+];
+
+/// What a client gets when created without a permission list.
+pub const DEFAULT_PERMISSIONS: &[&str] = &["identity:read", "identity:write", "document:read", "document:write"];
+
+pub fn check_permissions(permissions: &[String]) -> Result<(), AppError> {
+    if let Some(bad) = permissions.iter().find(|p| !PERMISSIONS.contains(&p.as_str())) {
+        return Err(AppError::validation("permissions", format!("unknown permission '{bad}'")));
+    }
+    Ok(())
+}
+
+/// The stream linking an environment's tiers to their workflows.
+pub fn tiers_stream(environment: &str) -> String {
+    format!("verifyhq_tiers_{environment}")
+}
+
+/// `VerifyhqTierLinked`: the tier's workflow was created (on the first verification of that tier).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TierLinked {
+    pub tier: String,
+    pub workflow_id: String,
+}
+
+pub const TIER_LINKED: &str = "VerifyhqTierLinked";
+
+pub fn decode_tier_linked(event_type: &str, version: i64, payload: &Value) -> Result<Option<TierLinked>, serde_json::Error> {
+    if event_type != TIER_LINKED {
+        return Ok(None);
+    }
+    let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
+    Ok(Some(super::codec::payload(event_type, p)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn session_statuses_read_as_the_dialects_statuses() {
+        use VerificationStatus as V;
+        assert_eq!(status_of("pending", None), V::Pending);
+        assert_eq!(status_of("capturing", None), V::InProgress);
+        assert_eq!(status_of("processing", None), V::InProgress);
+        assert_eq!(status_of("under_review", Some("needs_review")), V::ManualReview);
+        assert_eq!(status_of("completed", Some("approved")), V::Verified);
+        assert_eq!(status_of("completed", Some("declined")), V::Rejected);
+        assert_eq!(status_of("completed", Some("rejected")), V::Rejected);
+        assert_eq!(status_of("expired", None), V::Expired);
+        assert_eq!(status_of("failed", None), V::Rejected);
+        assert!(is_active(V::Pending) && is_active(V::InProgress) && !is_active(V::ManualReview));
+    }
+
+    #[test]
+    fn steps_follow_uploads_then_check_results() {
+        let none: Vec<String> = Vec::new();
+        let s = steps(Tier::Enhanced, &none, None);
+        let keys: Vec<&str> = s.iter().map(|(k, _)| k.key()).collect();
+        assert_eq!(keys, ["document", "liveness", "screening"]);
+        assert!(s.iter().all(|(_, v)| *v == StepStatus::Pending));
+        let uploaded = vec!["id_front".to_string()];
+        assert_eq!(steps(Tier::Standard, &uploaded, None)[0].1, StepStatus::Processing);
+        assert_eq!(steps(Tier::Standard, &uploaded, None)[1].1, StepStatus::Pending);
+        let results = json!({
+            "document_ocr": { "status": "passed" }, "face_match": { "status": "failed" },
+            "watchlist_screening": { "status": "skipped" }
+        });
+        let r = steps(Tier::Enhanced, &uploaded, results.as_object());
+        assert_eq!(r.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [StepStatus::Verified, StepStatus::Failed, StepStatus::Skipped]);
+        let basic = steps(Tier::Basic, &uploaded, json!({ "document_ocr": { "status": "failed" } }).as_object());
+        assert_eq!(basic, vec![(Step::Document, StepStatus::Rejected)]);
+    }
+
+    #[test]
+    fn tiers_add_checks_and_restart_refuses_live_work() {
+        assert!(!Tier::Basic.policies().contains(&Policy::FaceMatch));
+        assert!(Tier::Standard.policies().contains(&Policy::FaceMatch));
+        assert!(Tier::Enhanced.policies().contains(&Policy::WatchlistScreening));
+        assert_eq!(restart_plan("completed", VerificationStatus::Rejected).unwrap(), false);
+        assert_eq!(restart_plan("pending", VerificationStatus::Pending).unwrap(), true);
+        assert!(restart_plan("processing", VerificationStatus::InProgress).is_err());
+        assert!(restart_plan("completed", VerificationStatus::Verified).is_err());
+        assert!(restart_plan("under_review", VerificationStatus::ManualReview).is_err());
+        assert!(check_permissions(&["identity:read".into()]).is_ok());
+        assert!(check_permissions(&["everything".into()]).is_err());
+    }
+}

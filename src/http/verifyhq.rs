@@ -1,0 +1,433 @@
+//! The VerifyHQ dialect over HTTP (spec Appendix A): the `/v1` scope with its identity verifications
+//! (A.1), the admin endpoint that creates API clients (A.9) and the dialect's own OpenAPI document. camelCase
+//! bodies, UPPER_CASE vocabularies and the `{statusCode, error, message, timestamp}` error shape; the gate
+//! (`middleware::verifyhq_gate`) authenticates, limits and applies `Idempotency-Key`. Handlers parse, make
+//! one call into `commands::verifyhq` or `queries::verifyhq`, and respond. Must not import rusqlite, the
+//! store or crypto.
+
+use super::body::{read_json_object, typed};
+use super::error::{VerifyhqError, VerifyhqErrorBody};
+use super::reply::Principal;
+use super::AppState;
+use crate::commands::api_keys::{self as key_cmd, CreateClient};
+use crate::commands::verifyhq as cmd;
+use crate::domain::api_key::Environment;
+use crate::domain::values::{ExternalRef, Label};
+use crate::domain::verifyhq::{ReviewDecision, Tier, PERMISSIONS};
+use crate::error::{AppError, FieldError};
+use crate::queries::verifyhq::{self as q, IdentityVerification, VerificationPage};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use utoipa::{OpenApi, ToSchema};
+
+type VhqResult = Result<HttpResponse, VerifyhqError>;
+
+/// A JSON body with the dialect's camelCase field names; every refusal in the dialect's error shape.
+pub struct VhqBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for VhqBody<T> {
+    type Error = VerifyhqError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let value = read_json_object(&req, &mut payload).await?;
+            Ok(VhqBody(typed(value)?))
+        })
+    }
+}
+
+/// The caller, put in the request by the gate.
+struct Client(Principal);
+
+impl FromRequest for Client {
+    type Error = VerifyhqError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        std::future::ready(
+            Principal::from_request(req, payload).into_inner().map(Client).map_err(VerifyhqError::from),
+        )
+    }
+}
+
+impl Client {
+    /// Passes when the client holds `permission` (A.9).
+    fn require(&self, permission: &str) -> Result<(), VerifyhqError> {
+        if self.0.key.scopes.iter().any(|p| p == permission) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden {
+                code: "insufficient_permission",
+                detail: format!("This API client lacks the permission {permission}."),
+            }
+            .into())
+        }
+    }
+}
+
+fn base_url(state: &AppState) -> String {
+    state.config.public_url.clone().unwrap_or_default()
+}
+
+async fn read_verification(state: &AppState, client: &Client, id: String) -> Result<IdentityVerification, AppError> {
+    let (keyring, env, base) = (state.keyring.clone(), client.0.env(), base_url(state));
+    state.read(move |c| q::get(c, &keyring, &env, &id, &base)).await
+}
+
+/// `POST /v1/verifications/identity`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartVerificationBody {
+    /// Your user's id: the identity's `external_ref` in the Verifa API (1 to 255 characters, no '/').
+    #[schema(value_type = String, example = "user_123")]
+    pub user_id: ExternalRef,
+    /// BASIC (document), STANDARD (document and liveness) or ENHANCED (also sanctions screening).
+    #[serde(default)]
+    pub tier: Option<Tier>,
+}
+
+/// `POST /v1/verifications/identity/{id}/review`. Every field is required; they are read as optional so
+/// that one answer names every missing or invalid field.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewBody {
+    #[schema(value_type = ReviewDecision, required = true)]
+    pub decision: Option<String>,
+    /// Who decided (recorded sealed, with the decision, in the review case).
+    #[schema(value_type = String, required = true, example = "jane.doe@example.com", min_length = 1, max_length = 255)]
+    pub reviewed_by: Option<String>,
+    /// Why (recorded sealed in the review case).
+    #[schema(value_type = String, required = true, example = "Document checked by hand against the selfie.", min_length = 1, max_length = 5000)]
+    pub review_notes: Option<String>,
+}
+
+impl ReviewBody {
+    fn checked(self) -> Result<(ReviewDecision, String, String), AppError> {
+        let mut errors = Vec::new();
+        let decision = match self.decision.as_deref() {
+            None => {
+                errors.push(FieldError::new("decision", "is required"));
+                None
+            }
+            Some(d) => match ReviewDecision::parse(d) {
+                Some(d) => Some(d),
+                None => {
+                    errors.push(FieldError::new("decision", "must be one of: VERIFIED, REJECTED"));
+                    None
+                }
+            },
+        };
+        let reviewed_by = self.reviewed_by.unwrap_or_default().trim().to_string();
+        if reviewed_by.is_empty() || reviewed_by.chars().count() > 255 || reviewed_by.chars().any(char::is_control) {
+            errors.push(FieldError::new("reviewedBy", "is required: 1 to 255 characters"));
+        }
+        let notes = self.review_notes.unwrap_or_default().trim().to_string();
+        if notes.is_empty() || notes.chars().count() > 5000 {
+            errors.push(FieldError::new("reviewNotes", "is required: 1 to 5000 characters"));
+        }
+        match decision {
+            Some(decision) if errors.is_empty() => Ok((decision, reviewed_by, notes)),
+            _ => {
+                let detail = errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+                Err(AppError::Validation { detail, errors })
+            }
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/v1/verifications/identity", tag = "Identity verification",
+    operation_id = "start_identity_verification", request_body = StartVerificationBody,
+    responses(
+        (status = 201, description = "The new verification, or the user's active (PENDING or IN_PROGRESS) one", body = IdentityVerification),
+        (status = 401, description = "Missing or invalid API key", body = VerifyhqErrorBody),
+        (status = 403, description = "The client lacks identity:write", body = VerifyhqErrorBody),
+        (status = 409, description = "The tier's workflow was deactivated", body = VerifyhqErrorBody),
+        (status = 422, description = "A field is missing or invalid", body = VerifyhqErrorBody)))]
+async fn start(state: web::Data<AppState>, client: Client, body: VhqBody<StartVerificationBody>) -> VhqResult {
+    client.require("identity:write")?;
+    let b = body.0;
+    let tier = b.tier.unwrap_or(Tier::Basic);
+    let started = cmd::start(&state.writer, state.keyring.clone(), client.0.meta(state.now()), b.user_id, tier).await?;
+    let v = read_verification(&state, &client, started.id).await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+#[utoipa::path(get, path = "/v1/verifications/identity/{id}", tag = "Identity verification",
+    operation_id = "get_identity_verification",
+    params(("id" = String, Path, description = "The verification's id")),
+    responses(
+        (status = 200, description = "The verification", body = IdentityVerification),
+        (status = 401, description = "Missing or invalid API key", body = VerifyhqErrorBody),
+        (status = 404, description = "No such verification", body = VerifyhqErrorBody)))]
+async fn get(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
+    client.require("identity:read")?;
+    Ok(HttpResponse::Ok().json(read_verification(&state, &client, path.into_inner()).await?))
+}
+
+/// `page` from 1 and `limit` from 1 to 100 (default 20), or a 422 naming the parameter.
+fn page_and_limit(query: &HashMap<String, String>) -> Result<(i64, i64), AppError> {
+    let number = |name: &str, default: i64, max: i64| -> Result<i64, FieldError> {
+        match query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(FieldError::new(name, format!("must be an integer from 1 to {max}"))),
+            },
+        }
+    };
+    let (page, limit) = (number("page", 1, 1_000_000), number("limit", 20, 100));
+    let errors: Vec<FieldError> = [&page, &limit].iter().filter_map(|r| r.as_ref().err().cloned()).collect();
+    match (page, limit) {
+        (Ok(p), Ok(l)) => Ok((p, l)),
+        _ => {
+            let detail = errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+            Err(AppError::Validation { detail, errors })
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/v1/verifications/identity/user/{userId}", tag = "Identity verification",
+    operation_id = "list_user_identity_verifications",
+    params(
+        ("userId" = String, Path, description = "Your user's id"),
+        ("page" = Option<i64>, Query, description = "Page number from 1", minimum = 1),
+        ("limit" = Option<i64>, Query, description = "Items per page, 1 to 100 (default 20)", minimum = 1, maximum = 100)),
+    responses(
+        (status = 200, description = "The user's verifications, newest first", body = VerificationPage),
+        (status = 401, description = "Missing or invalid API key", body = VerifyhqErrorBody),
+        (status = 422, description = "A bad page or limit", body = VerifyhqErrorBody)))]
+async fn by_user(
+    state: web::Data<AppState>,
+    client: Client,
+    path: web::Path<String>,
+    query: web::Query<HashMap<String, String>>,
+) -> VhqResult {
+    client.require("identity:read")?;
+    let (page, limit) = page_and_limit(&query)?;
+    let (keyring, env, base, user) = (state.keyring.clone(), client.0.env(), base_url(&state), path.into_inner());
+    let list = state.read(move |c| q::by_user(c, &keyring, &env, &user, page, limit, &base)).await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[utoipa::path(post, path = "/v1/verifications/identity/{id}/review", tag = "Identity verification",
+    operation_id = "review_identity_verification", request_body = ReviewBody,
+    params(("id" = String, Path, description = "The verification's id")),
+    responses(
+        (status = 200, description = "The verification, VERIFIED or REJECTED", body = IdentityVerification),
+        (status = 401, description = "Missing or invalid API key", body = VerifyhqErrorBody),
+        (status = 404, description = "No such verification", body = VerifyhqErrorBody),
+        (status = 409, description = "Not PENDING or MANUAL_REVIEW, or its case is held by a reviewer", body = VerifyhqErrorBody),
+        (status = 422, description = "A field is missing or invalid", body = VerifyhqErrorBody)))]
+async fn review(
+    state: web::Data<AppState>,
+    client: Client,
+    path: web::Path<String>,
+    body: VhqBody<ReviewBody>,
+) -> VhqResult {
+    client.require("identity:write")?;
+    let (decision, reviewed_by, notes) = body.0.checked()?;
+    let meta = client.0.meta(state.now());
+    let id = cmd::review(&state.writer, meta, path.into_inner(), decision, reviewed_by, notes).await?;
+    Ok(HttpResponse::Ok().json(read_verification(&state, &client, id).await?))
+}
+
+#[utoipa::path(post, path = "/v1/verifications/identity/{id}/restart", tag = "Identity verification",
+    operation_id = "restart_identity_verification",
+    params(("id" = String, Path, description = "The verification's id")),
+    responses(
+        (status = 201, description = "The user's next verification, of the same tier", body = IdentityVerification),
+        (status = 401, description = "Missing or invalid API key", body = VerifyhqErrorBody),
+        (status = 404, description = "No such verification", body = VerifyhqErrorBody),
+        (status = 409, description = "The verification is VERIFIED, MANUAL_REVIEW or being processed", body = VerifyhqErrorBody)))]
+async fn restart(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
+    client.require("identity:write")?;
+    let meta = client.0.meta(state.now());
+    let started = cmd::restart(&state.writer, state.keyring.clone(), meta, path.into_inner()).await?;
+    Ok(HttpResponse::Created().json(read_verification(&state, &client, started.id).await?))
+}
+
+/// `POST /v1/admin/api-clients`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateClientBody {
+    #[schema(value_type = String, example = "Marketplace backend", min_length = 1, max_length = 200)]
+    pub name: Label,
+    /// VerifyHQ permissions (`identity:read`, `identity:write`, `document:read`, ...); absent: all of them.
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+    /// Requests per minute (absent: the server's limit).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000, example = 100)]
+    pub rate_limit: Option<u32>,
+    /// Addition: `live` (a `vhq_live_` key, the default) or `test` (a `vhq_test_` key, the sandbox).
+    #[serde(default)]
+    #[schema(example = "live")]
+    pub environment: Option<String>,
+}
+
+/// A new API client: the only time its key is shown.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedClient {
+    pub id: String,
+    pub name: String,
+    /// Shown once; stored only as a keyed hash.
+    #[schema(example = "vhq_live_...")]
+    pub api_key: String,
+    pub permissions: Vec<String>,
+    /// Requests per minute.
+    pub rate_limit: u64,
+    /// `live` or `test`.
+    pub environment: String,
+    pub message: String,
+}
+
+/// Whether `X-Admin-Secret` matches the configured secret (compared by keyed hash, in constant time).
+fn admin_allowed(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
+    let Some(configured) = state.config.admin_secret.as_deref() else {
+        return Err(AppError::Forbidden {
+            code: "admin_disabled",
+            detail: "The admin API is off: start idv with IDV_ADMIN_SECRET set, or use `idv keys create --verifyhq`."
+                .into(),
+        });
+    };
+    let given = req.headers().get("x-admin-secret").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let digest = |s: &str| blake3::keyed_hash(&[7u8; 32], s.as_bytes());
+    // blake3::Hash compares in constant time.
+    if given.is_empty() || digest(given) != digest(configured) {
+        return Err(AppError::Unauthorized("Invalid or missing X-Admin-Secret.".into()));
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/v1/admin/api-clients", tag = "Admin",
+    operation_id = "create_api_client", request_body = CreateClientBody,
+    params(("X-Admin-Secret" = String, Header, description = "The secret the operator configured (IDV_ADMIN_SECRET)")),
+    responses(
+        (status = 201, description = "The client and its key, shown once", body = CreatedClient),
+        (status = 401, description = "Missing or wrong X-Admin-Secret", body = VerifyhqErrorBody),
+        (status = 403, description = "The admin API is off (no secret configured)", body = VerifyhqErrorBody),
+        (status = 422, description = "A field is missing or invalid", body = VerifyhqErrorBody)))]
+async fn create_client(state: web::Data<AppState>, req: HttpRequest, body: VhqBody<CreateClientBody>) -> VhqResult {
+    admin_allowed(&state, &req)?;
+    let b = body.0;
+    let environment = match b.environment.as_deref() {
+        None | Some("live") => Environment::Live,
+        Some("test") | Some("sandbox") => Environment::Sandbox,
+        Some(_) => return Err(AppError::validation("environment", "must be live or test").into()),
+    };
+    let permissions = b.permissions.unwrap_or_else(|| PERMISSIONS.iter().map(|p| p.to_string()).collect());
+    let name = b.name.as_str().to_string();
+    let meta = crate::commands::CommandMeta {
+        origin: Some(super::reply::org_origin(&req)),
+        ..crate::commands::CommandMeta::untraced("admin", environment.as_str(), state.now())
+    };
+    let input = CreateClient { name: b.name, environment, permissions: permissions.clone(), rate_limit_rpm: b.rate_limit };
+    let created = key_cmd::create_client(&state.writer, meta, input).await?;
+    state.auth.invalidate();
+    Ok(HttpResponse::Created().json(CreatedClient {
+        id: created.id,
+        name,
+        api_key: created.secret,
+        permissions,
+        rate_limit: b.rate_limit.map(u64::from).unwrap_or(state.config.rate_limit_rpm),
+        environment: if environment == Environment::Live { "live".into() } else { "test".into() },
+        message: "Store this API key securely: it is shown only once.".into(),
+    }))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "idv: VerifyHQ-compatible identity verification API",
+        description = "The VerifyHQ dialect served by idv on the same engine as its Verifa API: an identity \
+            verification is a Verifa session on its tier's workflow, `userId` is the identity's `external_ref`, \
+            and a review here decides the Verifa case (and the reverse).\n\n\
+            Authenticate with `X-API-Key: vhq_live_...` (live) or `vhq_test_...` (sandbox). Bodies and answers \
+            use camelCase keys and UPPER_CASE values. Errors: `{statusCode, error, message, timestamp}`; on a \
+            422 `message` is a list, one entry per refused field. Every POST accepts an `Idempotency-Key`: the \
+            same key with the same body replays the first answer for 24 h; with a different body it is a 422."
+    ),
+    paths(start, get, by_user, review, restart, create_client),
+    components(schemas(VerifyhqErrorBody, IdentityVerification, VerificationPage, StartVerificationBody, ReviewBody,
+        CreateClientBody, CreatedClient))
+)]
+struct VerifyhqApi;
+
+/// The dialect's OpenAPI document, served at `/v1/openapi.json`.
+pub fn document() -> serde_json::Value {
+    let mut value = serde_json::to_value(VerifyhqApi::openapi()).unwrap_or_default();
+    value["openapi"] = serde_json::json!("3.1.0");
+    value["components"]["securitySchemes"] =
+        serde_json::json!({ "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" } });
+    if let Some(paths) = value["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            if path.starts_with("/v1/admin/") {
+                continue;
+            }
+            for op in item.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+                op["security"] = serde_json::json!([{ "apiKey": [] }]);
+                if let Some(responses) = op["responses"].as_object_mut() {
+                    responses.entry("429").or_insert_with(|| {
+                        serde_json::json!({ "description": "Rate limit exceeded (Retry-After says when to retry)",
+                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/VerifyhqErrorBody" } } } })
+                    });
+                }
+            }
+        }
+    }
+    value
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}
+
+async fn not_found() -> VhqResult {
+    Err(AppError::NotFound("No such resource or route.".into()).into())
+}
+
+async fn method_not_allowed() -> VhqResult {
+    Err(AppError::MethodNotAllowed.into())
+}
+
+/// Every operation the dialect serves (method, path): what its OpenAPI document must cover.
+pub const OPERATIONS: &[(&str, &str)] = &[
+    ("POST", "/v1/verifications/identity"),
+    ("GET", "/v1/verifications/identity/user/{userId}"),
+    ("GET", "/v1/verifications/identity/{id}"),
+    ("POST", "/v1/verifications/identity/{id}/review"),
+    ("POST", "/v1/verifications/identity/{id}/restart"),
+    ("POST", "/v1/admin/api-clients"),
+    ("GET", "/v1/openapi.json"),
+];
+
+/// The `/v1` scope, wrapped by the dialect's gate.
+pub fn scope() -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
+    web::scope("/v1")
+        .wrap(actix_web::middleware::from_fn(super::middleware::verifyhq_gate))
+        .service(resource("/openapi.json").route(web::get().to(openapi)))
+        .service(resource("/admin/api-clients").route(web::post().to(create_client)))
+        .service(resource("/verifications/identity").route(web::post().to(start)))
+        .service(resource("/verifications/identity/user/{userId}").route(web::get().to(by_user)))
+        .service(resource("/verifications/identity/{id}").route(web::get().to(get)))
+        .service(resource("/verifications/identity/{id}/review").route(web::post().to(review)))
+        .service(resource("/verifications/identity/{id}/restart").route(web::post().to(restart)))
+        .default_service(web::to(not_found))
+}

@@ -1,0 +1,155 @@
+//! VerifyHQ identity verifications read from the session views (spec A.1): one verification, and a user's
+//! verifications page by page. A verification is a session on a tier's workflow (`verifyhq_tiers`); the
+//! vocabulary comes from `domain::verifyhq`. Must not write, and must not show a session of any other
+//! workflow as a verification.
+
+use crate::crypto::Keyring;
+use crate::domain::verifyhq::{self as dom, StepStatus, Tier, VerificationStatus};
+use crate::error::{AppError, AppResult};
+use crate::store::ReadOnly;
+use rusqlite::params;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// A VerifyHQ identity verification (A.1). `id` is its session's id in the Verifa API.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "ses_01JD8ZQ7S3K2M4N5P6Q7R8S9T0", "userId": "user_123", "tier": "STANDARD", "status": "PENDING",
+    "steps": { "document": "PENDING", "liveness": "PENDING" },
+    "captureUrl": "http://localhost:8080/verify/cap_...", "createdAt": "2026-01-15T10:30:00Z",
+    "updatedAt": "2026-01-15T10:30:00Z"
+}))]
+pub struct IdentityVerification {
+    /// The verification's id (its session's id in the Verifa API).
+    pub id: String,
+    /// The integrator's user id (the identity's `external_ref` in the Verifa API).
+    pub user_id: String,
+    pub tier: Tier,
+    pub status: VerificationStatus,
+    /// One entry per step of the tier: `document`; `liveness` for STANDARD and ENHANCED; `screening` for
+    /// ENHANCED.
+    #[schema(value_type = BTreeMap<String, StepStatus>)]
+    pub steps: BTreeMap<&'static str, StepStatus>,
+    /// Addition: the hosted page where the user completes the verification, while it can be completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_url: Option<String>,
+    /// Addition: why a REJECTED verification was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejection_reason: Option<String>,
+    /// Addition: the review case in the Verifa API, once there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// When the verification became final (VERIFIED, REJECTED or EXPIRED).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+}
+
+/// A page of verifications (`page` from 1, `limit` up to 100).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationPage {
+    pub data: Vec<IdentityVerification>,
+    pub meta: PageMeta,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageMeta {
+    pub page: i64,
+    pub limit: i64,
+    /// Matching items in all pages.
+    pub total: i64,
+    pub total_pages: i64,
+}
+
+const COLUMNS: &str = "s.id, s.status, s.result_status, s.external_ref, t.tier, s.result_json, s.case_id, s.created_at,
+    s.updated_at, s.decided_at, s.expired_at, s.token_sealed";
+const FROM: &str =
+    "sessions s JOIN verifyhq_tiers t ON t.environment = s.environment AND t.workflow_id = s.workflow_id";
+
+fn uploaded(conn: &ReadOnly, id: &str) -> AppResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT doc_type FROM session_documents WHERE session_id = ?1")?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn render(conn: &ReadOnly, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url: &str) -> AppResult<IdentityVerification> {
+    let id: String = r.get(0)?;
+    let session_status: String = r.get(1)?;
+    let result_status: Option<String> = r.get(2)?;
+    let result: Option<Map<String, Value>> =
+        r.get::<_, Option<String>>(5)?.and_then(|t| serde_json::from_str(&t).ok());
+    let check_results = result.as_ref().and_then(|o| o.get("check_results")).and_then(Value::as_object);
+    let decided = check_results.is_some_and(|c| !c.is_empty());
+    let tier = Tier::from_stored(&r.get::<_, String>(4)?)?;
+    let status = dom::status_of(&session_status, result_status.as_deref());
+    let steps = dom::steps(tier, &uploaded(conn, &id)?, check_results.filter(|_| decided))
+        .into_iter()
+        .map(|(step, s)| (step.key(), s))
+        .collect();
+    let updated_at: String = r.get(8)?;
+    let final_at = match status {
+        VerificationStatus::Verified | VerificationStatus::Rejected => {
+            Some(r.get::<_, Option<String>>(9)?.unwrap_or_else(|| updated_at.clone()))
+        }
+        VerificationStatus::Expired => Some(r.get::<_, Option<String>>(10)?.unwrap_or_else(|| updated_at.clone())),
+        _ => None,
+    };
+    let rejection_reason = (status == VerificationStatus::Rejected)
+        .then(|| result.as_ref().and_then(|o| o.get("rejection_reason")).and_then(Value::as_str).map(str::to_string))
+        .flatten();
+    Ok(IdentityVerification {
+        capture_url: super::sessions::capture_url(conn, keyring, &id, &session_status, r.get(11)?, base_url)?,
+        id,
+        user_id: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+        tier,
+        status,
+        steps,
+        rejection_reason,
+        case_id: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at,
+        completed_at: final_at,
+    })
+}
+
+pub fn get(conn: &ReadOnly, keyring: &Keyring, environment: &str, id: &str, base_url: &str) -> AppResult<IdentityVerification> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM} WHERE s.id = ?1 AND s.environment = ?2"))?;
+    let mut rows = stmt.query(params![id, environment])?;
+    match rows.next()? {
+        Some(row) => render(conn, keyring, row, base_url),
+        None => Err(AppError::not_found("Verification")),
+    }
+}
+
+/// The user's verifications, newest first.
+pub fn by_user(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    user_id: &str,
+    page: i64,
+    limit: i64,
+    base_url: &str,
+) -> AppResult<VerificationPage> {
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM {FROM} WHERE s.environment = ?1 AND s.external_ref = ?2"),
+        params![environment, user_id],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE s.environment = ?1 AND s.external_ref = ?2
+         ORDER BY s.created_at DESC, s.id DESC LIMIT ?3 OFFSET ?4"
+    ))?;
+    let mut rows = stmt.query(params![environment, user_id, limit, (page - 1) * limit])?;
+    let mut data = Vec::new();
+    while let Some(row) = rows.next()? {
+        data.push(render(conn, keyring, row, base_url)?);
+    }
+    let total_pages = if total == 0 { 0 } else { (total + limit - 1) / limit };
+    Ok(VerificationPage { data, meta: PageMeta { page, limit, total, total_pages } })
+}

@@ -1,0 +1,329 @@
+//! The VerifyHQ dialect (spec Appendix A.1, A.9) black-box: an integrator's script following the seed page
+//! (start, the active one returned, get, list by user, review, restart, expiry), its conventions (camelCase,
+//! the `{statusCode, error, message, timestamp}` errors, Idempotency-Key, keys and permissions, the admin
+//! endpoint, rate limits, sandbox and live apart) and the one engine underneath: the same session, case and
+//! identity seen through the Verifa API, a review in either dialect showing in both.
+
+use crate::helpers::*;
+use crate::passport_page::{data_page, td3};
+use idv::clock::ManualClock;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+async fn vhq(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> Resp {
+    let key = app.verifyhq_key.clone();
+    app.send(method, path, Some(&key), &[], body.as_ref()).await
+}
+
+async fn start(app: &TestApp, user: &str, tier: Option<&str>) -> Value {
+    let mut body = json!({ "userId": user });
+    if let Some(t) = tier {
+        body["tier"] = json!(t);
+    }
+    let r = vhq(app, "POST", "/v1/verifications/identity", Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body
+}
+
+/// A VerifyHQ error: the dialect's shape, with the status repeated and a timestamp.
+fn assert_vhq_error(r: &Resp, status: u16) -> Value {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.body["statusCode"], status, "{}", r.body);
+    assert!(r.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", r.body);
+    assert!(r.body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{}", r.body);
+    assert!(r.body.get("detail").is_none() && r.body.get("status_code").is_none(), "not the Verifa shape: {}", r.body);
+    r.body["message"].clone()
+}
+
+async fn reviewer(app: &TestApp) -> String {
+    let r = app.post("/users", json!({"email": "vera@example.test", "name": "Vera Reviewer", "role": "reviewer"})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn a_verification_is_started_once_per_user_read_listed_and_seen_as_a_session_by_the_verifa_api() {
+    let app = spawn_app().await;
+    let v = start(&app, "user_123", Some("ENHANCED")).await;
+    assert_eq!((v["userId"].as_str(), v["tier"].as_str(), v["status"].as_str()), (Some("user_123"), Some("ENHANCED"), Some("PENDING")));
+    assert_eq!(v["steps"], json!({"document": "PENDING", "liveness": "PENDING", "screening": "PENDING"}));
+    assert!(v["captureUrl"].as_str().unwrap().contains("/verify/"), "{v}");
+    assert!(v["createdAt"].is_string() && v.get("completedAt").is_none(), "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+
+    // The active verification comes back, whatever tier is asked for; another user gets a new one, BASIC by default.
+    let again = start(&app, "user_123", Some("BASIC")).await;
+    assert_eq!((again["id"].as_str(), again["tier"].as_str()), (Some(id.as_str()), Some("ENHANCED")));
+    let other = start(&app, "user_456", None).await;
+    assert_eq!((other["tier"].as_str(), other["steps"].clone()), (Some("BASIC"), json!({"document": "PENDING"})));
+    assert_ne!(other["id"], v["id"]);
+
+    let got = vhq(&app, "GET", &format!("/v1/verifications/identity/{id}"), None).await;
+    assert_eq!((got.status, got.body["id"].as_str()), (200, Some(id.as_str())), "{}", got.body);
+    assert_vhq_error(&vhq(&app, "GET", "/v1/verifications/identity/ses_01JD8ZQ7S3K2M4N5P6Q7R8S9T0", None).await, 404);
+
+    // The same session through the Verifa API, on the tier's workflow, which the Verifa API lists and can edit.
+    let session = app.get(&format!("/sessions/{id}")).await;
+    assert_eq!((session.status, session.body["external_ref"].as_str()), (200, Some("user_123")), "{}", session.body);
+    let workflow = session.body["workflow_id"].as_str().unwrap().to_string();
+    let wf = app.get(&format!("/workflows/{workflow}")).await;
+    assert_eq!(wf.body["name"], "VerifyHQ ENHANCED", "{}", wf.body);
+    let policies = wf.body["graph"].to_string();
+    assert!(policies.contains("watchlist_screening") && policies.contains("face_match"), "{policies}");
+    // A session that is not a VerifyHQ verification is not one here.
+    let plain = app.post("/sessions", json!({"external_ref": "user_123"})).await;
+    let plain_id = plain.body["id"].as_str().unwrap();
+    assert_vhq_error(&vhq(&app, "GET", &format!("/v1/verifications/identity/{plain_id}"), None).await, 404);
+
+    // Listing by user: newest first, page and limit (max 100).
+    app.post(&format!("/sessions/{id}/simulate"), json!({"action": "decline"})).await;
+    let second = start(&app, "user_123", Some("STANDARD")).await;
+    let list = vhq(&app, "GET", "/v1/verifications/identity/user/user_123?page=1&limit=1", None).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(list.body["meta"], json!({"page": 1, "limit": 1, "total": 2, "totalPages": 2}));
+    assert_eq!(list.body["data"][0]["id"], second["id"]);
+    let page2 = vhq(&app, "GET", "/v1/verifications/identity/user/user_123?page=2&limit=1", None).await;
+    assert_eq!((page2.body["data"][0]["id"].as_str(), page2.body["data"][0]["status"].as_str()), (Some(id.as_str()), Some("REJECTED")));
+    assert!(page2.body["data"][0]["completedAt"].is_string(), "{}", page2.body);
+    let bad = assert_vhq_error(&vhq(&app, "GET", "/v1/verifications/identity/user/user_123?limit=101", None).await, 422);
+    assert!(bad.to_string().contains("limit"), "{bad}");
+    let none = vhq(&app, "GET", "/v1/verifications/identity/user/nobody", None).await;
+    assert_eq!(none.body["meta"]["total"], 0);
+
+    // Bodies are validated field by field, the message a list naming each field in camelCase.
+    let r = vhq(&app, "POST", "/v1/verifications/identity", Some(json!({"tier": "GOLD"}))).await;
+    let message = assert_vhq_error(&r, 422);
+    let text = message.to_string();
+    assert!(message.is_array() && text.contains("userId") && text.contains("tier"), "{message}");
+    let r = vhq(&app, "POST", "/v1/verifications/identity", Some(json!({"userId": "a/b"}))).await;
+    assert_vhq_error(&r, 422);
+}
+
+#[actix_web::test]
+async fn a_review_here_decides_the_case_there_and_a_case_decided_there_shows_here() {
+    let app = spawn_app().await;
+    let rev = reviewer(&app).await;
+
+    // MANUAL_REVIEW -> review VERIFIED here: the Verifa case is approved, the session completed and approved.
+    let v = start(&app, "user_r1", Some("STANDARD")).await;
+    let id = v["id"].as_str().unwrap().to_string();
+    app.post(&format!("/sessions/{id}/simulate"), json!({"action": "require-review"})).await;
+    let under = vhq(&app, "GET", &format!("/v1/verifications/identity/{id}"), None).await.body;
+    assert_eq!(under["status"], "MANUAL_REVIEW", "{under}");
+    let case = under["caseId"].as_str().expect("the review case").to_string();
+    let body = json!({"decision": "VERIFIED", "reviewedBy": "ops@example.test", "reviewNotes": "Checked the document by hand."});
+    let r = vhq(&app, "POST", &format!("/v1/verifications/identity/{id}/review"), Some(body.clone())).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("VERIFIED")), "{}", r.body);
+    assert!(r.body["completedAt"].is_string(), "{}", r.body);
+    let c = app.get(&format!("/cases/{case}")).await.body;
+    assert_eq!(c["status"], "approved", "{c}");
+    assert_eq!(c["decision_notes"].as_str().or(c["notes"].as_str()), Some("Checked the document by hand."), "{c}");
+    let s = app.get(&format!("/sessions/{id}")).await.body;
+    assert_eq!((s["status"].as_str(), s["result_status"].as_str()), (Some("completed"), Some("approved")), "{s}");
+    // Who decided is in the log, as the API client.
+    let events = app.get(&format!("/events?resource_id={case}")).await.body;
+    assert!(events.to_string().contains("case.approved"), "{events}");
+    assert_vhq_error(&vhq(&app, "POST", &format!("/v1/verifications/identity/{id}/review"), Some(body)).await, 409);
+
+    // The reverse: a reviewer rejects the case in the Verifa API; the verification reads REJECTED here.
+    let v = start(&app, "user_r2", Some("BASIC")).await;
+    let id2 = v["id"].as_str().unwrap().to_string();
+    app.post(&format!("/sessions/{id2}/simulate"), json!({"action": "require-review"})).await;
+    let case2 = app.get(&format!("/sessions/{id2}")).await.body["case_id"].as_str().unwrap().to_string();
+    let rejected = app.post(&format!("/cases/{case2}/reject"), json!({"reviewer_id": rev, "notes": "Photo is a screen."})).await;
+    assert_eq!(rejected.status, 200, "{}", rejected.body);
+    let here = vhq(&app, "GET", &format!("/v1/verifications/identity/{id2}"), None).await.body;
+    assert_eq!(here["status"], "REJECTED", "{here}");
+
+    // From PENDING: the review opens the case and decides it.
+    let v = start(&app, "user_r3", None).await;
+    let id3 = v["id"].as_str().unwrap().to_string();
+    let body = json!({"decision": "REJECTED", "reviewedBy": "ops", "reviewNotes": "Known fraud ring."});
+    let r = vhq(&app, "POST", &format!("/v1/verifications/identity/{id3}/review"), Some(body)).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("REJECTED")), "{}", r.body);
+    let case3 = r.body["caseId"].as_str().expect("a case was opened").to_string();
+    assert_eq!(app.get(&format!("/cases/{case3}")).await.body["status"], "rejected");
+
+    // A case a reviewer holds is theirs to decide.
+    let v = start(&app, "user_r4", None).await;
+    let id4 = v["id"].as_str().unwrap().to_string();
+    app.post(&format!("/sessions/{id4}/simulate"), json!({"action": "require-review"})).await;
+    let case4 = app.get(&format!("/sessions/{id4}")).await.body["case_id"].as_str().unwrap().to_string();
+    assert_eq!(app.post(&format!("/cases/{case4}/claim"), json!({"reviewer_id": rev})).await.status, 200);
+    let body = json!({"decision": "VERIFIED", "reviewedBy": "ops", "reviewNotes": "ok"});
+    assert_vhq_error(&vhq(&app, "POST", &format!("/v1/verifications/identity/{id4}/review"), Some(body)).await, 409);
+
+    // Every field is required.
+    let r = vhq(&app, "POST", &format!("/v1/verifications/identity/{id4}/review"), Some(json!({"decision": "MAYBE"}))).await;
+    let text = assert_vhq_error(&r, 422).to_string();
+    assert!(text.contains("decision") && text.contains("reviewedBy") && text.contains("reviewNotes"), "{text}");
+    let r = vhq(&app, "POST", "/v1/verifications/identity/ses_01JD8ZQ7S3K2M4N5P6Q7R8S9T0/review",
+        Some(json!({"decision": "VERIFIED", "reviewedBy": "ops", "reviewNotes": "ok"}))).await;
+    assert_vhq_error(&r, 404);
+}
+
+#[actix_web::test]
+async fn restart_invalidates_the_current_verification_and_the_sweeper_expires_an_abandoned_one() {
+    let clocked = spawn_app_with_clock(Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()))).await;
+    let app = &clocked.app;
+    let first = start(app, "user_x", Some("STANDARD")).await;
+    let id = first["id"].as_str().unwrap().to_string();
+
+    // A pending one is invalidated (EXPIRED) and the next, of the same tier, starts.
+    let r = vhq(app, "POST", &format!("/v1/verifications/identity/{id}/restart"), None).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let next = r.body["id"].as_str().unwrap().to_string();
+    assert_ne!(next, id);
+    assert_eq!((r.body["tier"].as_str(), r.body["status"].as_str()), (Some("STANDARD"), Some("PENDING")));
+    let old = vhq(app, "GET", &format!("/v1/verifications/identity/{id}"), None).await.body;
+    assert_eq!(old["status"], "EXPIRED", "{old}");
+    assert!(old.get("captureUrl").is_none(), "an invalidated verification cannot be completed: {old}");
+
+    // A verified one cannot be restarted; a rejected one can.
+    app.post(&format!("/sessions/{next}/simulate"), json!({"action": "approve"})).await;
+    assert_eq!(vhq(app, "GET", &format!("/v1/verifications/identity/{next}"), None).await.body["status"], "VERIFIED");
+    assert_vhq_error(&vhq(app, "POST", &format!("/v1/verifications/identity/{next}/restart"), None).await, 409);
+    let other = start(app, "user_y", None).await["id"].as_str().unwrap().to_string();
+    app.post(&format!("/sessions/{other}/simulate"), json!({"action": "decline"})).await;
+    let r = vhq(app, "POST", &format!("/v1/verifications/identity/{other}/restart"), None).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (201, Some("PENDING")), "{}", r.body);
+    let restarted = r.body["id"].as_str().unwrap().to_string();
+
+    // Not completed within the window: the sweeper expires it.
+    clocked.clock.advance(time::Duration::minutes(21));
+    assert!(clocked.sweep().await >= 1);
+    let expired = vhq(app, "GET", &format!("/v1/verifications/identity/{restarted}"), None).await.body;
+    assert_eq!(expired["status"], "EXPIRED", "{expired}");
+    assert!(expired["completedAt"].is_string(), "{expired}");
+}
+
+#[actix_web::test]
+async fn keys_permissions_idempotency_rate_limits_and_environments_follow_the_dialect() {
+    let app = spawn_app_with(|c| c.admin_secret = Some("operator-secret".into())).await;
+    let path = "/v1/verifications/identity";
+
+    // Only a VerifyHQ key calls /v1, and a VerifyHQ key calls nothing else.
+    assert_vhq_error(&app.send("GET", "/v1/verifications/identity/user/u", None, &[], None).await, 401);
+    let sandbox = app.sandbox_key.clone();
+    assert_vhq_error(&app.send("GET", "/v1/verifications/identity/user/u", Some(&sandbox), &[], None).await, 401);
+    assert_error(&app.send("GET", "/identities", Some(&app.verifyhq_key.clone()), &[], None).await, 401);
+    assert_vhq_error(&vhq(&app, "GET", "/v1/no-such-thing", None).await, 404);
+    assert_vhq_error(&vhq(&app, "DELETE", path, None).await, 405);
+
+    // The admin endpoint: the operator's secret, a live key by default, permissions and a rate limit.
+    let admin = |secret: Option<&'static str>, body: Value| {
+        let app = &app;
+        async move {
+            let headers: Vec<(&str, &str)> = secret.map(|s| vec![("X-Admin-Secret", s)]).unwrap_or_default();
+            app.send("POST", "/v1/admin/api-clients", None, &headers, Some(&body)).await
+        }
+    };
+    assert_vhq_error(&admin(None, json!({"name": "x"})).await, 401);
+    assert_vhq_error(&admin(Some("wrong"), json!({"name": "x"})).await, 401);
+    let bad = admin(Some("operator-secret"), json!({"name": "x", "permissions": ["everything"]})).await;
+    assert!(assert_vhq_error(&bad, 422).to_string().contains("permissions"), "{}", bad.body);
+    let reader = admin(Some("operator-secret"), json!({"name": "reader", "permissions": ["identity:read"], "rateLimit": 3, "environment": "test"})).await;
+    assert_eq!(reader.status, 201, "{}", reader.body);
+    assert_eq!((reader.body["rateLimit"].as_u64(), reader.body["permissions"].clone()), (Some(3), json!(["identity:read"])));
+    let reader_key = reader.body["apiKey"].as_str().unwrap().to_string();
+    assert!(reader_key.starts_with("vhq_test_"), "{reader_key}");
+    let live = admin(Some("operator-secret"), json!({"name": "backend"})).await;
+    let live_key = live.body["apiKey"].as_str().unwrap().to_string();
+    assert!(live_key.starts_with("vhq_live_"), "{}", live.body);
+
+    // A missing permission is a 403; the client's own limit answers 429 with Retry-After.
+    let r = app.send("POST", path, Some(&reader_key), &[], Some(&json!({"userId": "u1"}))).await;
+    assert_vhq_error(&r, 403);
+    let ok = app.send("GET", "/v1/verifications/identity/user/u1", Some(&reader_key), &[], None).await;
+    assert_eq!((ok.status, ok.header("x-ratelimit-limit").as_deref()), (200, Some("3")), "{}", ok.body);
+    let limited = app.send("GET", "/v1/verifications/identity/user/u1", Some(&reader_key), &[], None).await;
+    let limited = if limited.status == 429 { limited } else {
+        app.send("GET", "/v1/verifications/identity/user/u1", Some(&reader_key), &[], None).await
+    };
+    assert_vhq_error(&limited, 429);
+    assert!(limited.header("retry-after").is_some());
+
+    // Sandbox and live are apart: the live client's verification is not the test client's to read.
+    let lv = app.send("POST", path, Some(&live_key), &[], Some(&json!({"userId": "u2"}))).await;
+    assert_eq!(lv.status, 201, "{}", lv.body);
+    let lid = lv.body["id"].as_str().unwrap();
+    assert_vhq_error(&vhq(&app, "GET", &format!("/v1/verifications/identity/{lid}"), None).await, 404);
+    let live_verifa = app.live_get(&format!("/sessions/{lid}")).await;
+    assert_eq!(live_verifa.status, 200, "the live Verifa key sees the live session: {}", live_verifa.body);
+
+    // Idempotency-Key on POST: the same body replays the first answer; another body is a 422.
+    let key = app.verifyhq_key.clone();
+    let idem = [("Idempotency-Key", "start-u3")];
+    let a = app.send("POST", path, Some(&key), &idem, Some(&json!({"userId": "u3", "tier": "BASIC"}))).await;
+    let b = app.send("POST", path, Some(&key), &idem, Some(&json!({"userId": "u3", "tier": "BASIC"}))).await;
+    assert_eq!((a.status, b.status, b.header("idempotent-replayed").as_deref()), (201, 201, Some("true")));
+    assert_eq!(a.body, b.body);
+    let c = app.send("POST", path, Some(&key), &idem, Some(&json!({"userId": "u4"}))).await;
+    assert_vhq_error(&c, 422);
+
+    // The dialect documents itself.
+    let doc = app.send("GET", "/v1/openapi.json", None, &[], None).await;
+    assert_eq!(doc.status, 200);
+    for (method, p) in idv::http::verifyhq::OPERATIONS.iter().filter(|(_, p)| *p != "/v1/openapi.json") {
+        assert!(doc.body["paths"][p][method.to_lowercase()].is_object(), "{method} {p} documented");
+    }
+    assert!(doc.body["components"]["schemas"]["IdentityVerification"]["properties"]["userId"].is_object());
+}
+
+#[actix_web::test]
+async fn a_live_verification_is_completed_by_the_capture_page_and_by_api_only_uploads() {
+    let app = spawn_app_with(|c| c.admin_secret = Some("s".into())).await;
+    let created = app
+        .send("POST", "/v1/admin/api-clients", None, &[("X-Admin-Secret", "s")], Some(&json!({"name": "live"})))
+        .await;
+    let key = created.body["apiKey"].as_str().unwrap().to_string();
+    let live = app.live_key.clone();
+    let page = data_page(&td3("VAN<DER<STEEG", "WILLEKE MARIJE", "NX4KF72P1", "850412", 'F', "330907"));
+
+    // BASIC through the hosted capture page: the photo's zone is read and the verification is VERIFIED.
+    let v = app.send("POST", "/v1/verifications/identity", Some(&key), &[], Some(&json!({"userId": "w1"}))).await;
+    assert_eq!(v.status, 201, "{}", v.body);
+    let id = v.body["id"].as_str().unwrap().to_string();
+    let token = v.body["captureUrl"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let step = |s: &str| format!("/verify/{token}/{s}");
+    assert_eq!(app.send_json_raw("POST", &step("consent"), &json!({"accepted": true})).await.status, 200);
+    assert_eq!(app.send_json_raw("POST", &step("document-type"), &json!({"document_type": "passport"})).await.status, 200);
+    let up = app.upload(&step("documents"), None, &[("document_type", "id_front")], Some(("image/png", &page))).await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    let done = app.send_json_raw("POST", &step("complete"), &json!({})).await;
+    assert!(done.status < 300, "{}", done.body);
+    let v = settled(&app, &key, &id).await;
+    assert_eq!((v["status"].as_str(), v["steps"]["document"].as_str()), (Some("VERIFIED"), Some("VERIFIED")), "{v}");
+    let identity = app.live_get("/identities/w1").await;
+    assert_eq!(identity.body["status"], "approved", "the identity of userId: {}", identity.body);
+
+    // STANDARD through the Verifa API's uploads: no face provider in live, so liveness goes to a person.
+    let v = app.send("POST", "/v1/verifications/identity", Some(&key), &[], Some(&json!({"userId": "w2", "tier": "STANDARD"}))).await;
+    let id = v.body["id"].as_str().unwrap().to_string();
+    for (side, bytes) in [("id_front", page.clone()), ("selfie", data_page(&td3("A", "B", "X1", "900101", 'M', "300101")))] {
+        let r = app.upload(&format!("/sessions/{id}/documents"), Some(&live), &[("document_type", side)], Some(("image/png", &bytes))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let mid = app.send("GET", &format!("/v1/verifications/identity/{id}"), Some(&key), &[], None).await.body;
+    assert_eq!(mid["steps"], json!({"document": "PROCESSING", "liveness": "PROCESSING"}), "{mid}");
+    let sub = app.send("POST", &format!("/sessions/{id}/submit"), Some(&live), &[], None).await;
+    assert_eq!(sub.status, 202, "{}", sub.body);
+    let v = settled(&app, &key, &id).await;
+    assert_eq!(v["status"], "MANUAL_REVIEW", "{v}");
+    assert_eq!(v["steps"]["document"], "VERIFIED", "{v}");
+    assert_eq!(v["steps"]["liveness"], "MANUAL_REVIEW", "{v}");
+}
+
+/// Polls the verification until it leaves IN_PROGRESS (processing is asynchronous).
+async fn settled(app: &TestApp, key: &str, id: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        let r = app.send("GET", &format!("/v1/verifications/identity/{id}"), Some(key), &[], None).await;
+        if r.body["status"] != "IN_PROGRESS" {
+            return r.body;
+        }
+        last = r.body;
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("verification {id} stayed IN_PROGRESS: {last}");
+}

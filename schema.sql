@@ -383,8 +383,12 @@ CREATE TABLE IF NOT EXISTS webhook_endpoints (
     enabled_seq             INTEGER NOT NULL,
     secret_rotated_at       TEXT,
     created_at              TEXT NOT NULL,
-    updated_at              TEXT NOT NULL
+    updated_at              TEXT NOT NULL,
+    dialect                 TEXT,
+    client_id               TEXT
 );
+-- dialect 'verifyhq': a VerifyHQ endpoint (A.8 event names, envelope, X-Webhook-Signature, 3 retries),
+-- configured for `client_id`; null for a Verifa endpoint.
 CREATE INDEX IF NOT EXISTS webhook_endpoints_by_env ON webhook_endpoints (environment, enabled);
 
 -- Outbox state (NOT views: delivery progress is operational state, like idempotency_records; replay

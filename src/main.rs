@@ -328,7 +328,7 @@ async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
             let env = Environment::parse_field("environment", &environment).map_err(|e| e.to_string())?;
             let permissions: Vec<String> = match scopes {
                 Some(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
-                None => idv::domain::verifyhq::PERMISSIONS.iter().map(|p| p.to_string()).collect(),
+                None => idv::domain::verifyhq::all_permissions(),
             };
             let name = idv::domain::values::Label::parse("--label", label.as_deref().unwrap_or("VerifyHQ client"))
                 .map_err(|e| format!("{}: {}", e.field, e.message))?;

@@ -123,7 +123,7 @@ pub async fn bootstrap_keys(writer: &Writer, read: &ReadPool, now: String) -> Ap
         name: crate::domain::values::Label::parse("label", "first VerifyHQ test client")
             .map_err(|e| AppError::Internal(format!("first client: {}", e.message)))?,
         environment: Environment::Sandbox,
-        permissions: crate::domain::verifyhq::PERMISSIONS.iter().map(|p| p.to_string()).collect(),
+        permissions: crate::domain::verifyhq::all_permissions(),
         rate_limit_rpm: None,
     };
     out.push(api_keys::create_client(writer, CommandMeta::untraced("system", "sandbox", now), client).await?);

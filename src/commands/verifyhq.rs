@@ -5,8 +5,8 @@
 //! (that is `domain::verifyhq`).
 
 use super::sessions::{self, CreateSession};
-use super::writer::{WriteCtx, Writer};
 use super::workflows::{self, CreateWorkflow, Definition};
+use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
 use crate::crypto::Keyring;
 use crate::domain::case::CaseDecision;
@@ -174,9 +174,8 @@ pub async fn restart(writer: &Writer, keyring: Arc<Keyring>, meta: CommandMeta, 
             if dom::restart_plan(&v.session_status, v.status)? {
                 sessions::expire_in(w, &meta, &id, "restarted")?;
             }
-            let user_id = v
-                .user_id
-                .ok_or_else(|| AppError::invalid_state("This verification has no user to restart it for."))?;
+            let user_id =
+                v.user_id.ok_or_else(|| AppError::invalid_state("This verification has no user to restart it for."))?;
             if let Some(active) = active_for_user(w, &meta.environment, &user_id)? {
                 return Ok(Started { id: active, created: false });
             }

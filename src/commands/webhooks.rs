@@ -88,11 +88,18 @@ pub async fn check_url(url: &str, live: bool, policy: &EgressPolicy) -> AppResul
     policy::check_resolved(target, &ips, policy).map(|_| ()).map_err(refusal)
 }
 
+/// A Verifa endpoint (what the `/api/v1/webhooks` commands manage).
 fn load(conn: &Connection, environment: &str, id: &str) -> AppResult<Option<EndpointState>> {
+    load_of(conn, environment, id, Some("verifa"))
+}
+
+/// An endpoint of `dialect` (`verifa` or `verifyhq`; `None`: either).
+fn load_of(conn: &Connection, environment: &str, id: &str, dialect: Option<&str>) -> AppResult<Option<EndpointState>> {
     let enabled: Option<bool> = conn
         .query_row(
-            "SELECT enabled FROM webhook_endpoints WHERE id = ?1 AND environment = ?2",
-            params![id, environment],
+            "SELECT enabled FROM webhook_endpoints
+             WHERE id = ?1 AND environment = ?2 AND (?3 IS NULL OR COALESCE(dialect, 'verifa') = ?3)",
+            params![id, environment, dialect],
             |r| r.get(0),
         )
         .optional()?;
@@ -154,6 +161,8 @@ fn create_in(
         key_inflection: input.key_inflection.map(KeyInflection::into_string).unwrap_or_else(|| "snake".into()),
         secret_sealed: seal(w, &id, &secret),
         cloned_from,
+        dialect: None,
+        client_id: None,
     };
     let events = dom::decide(None, EndpointCommand::Create(created))?;
     emit(w, meta, &meta.environment, &id, 0, events)?;
@@ -381,8 +390,66 @@ fn disable_in(
     consecutive_failures: u32,
     now: &str,
 ) -> AppResult<bool> {
-    let Some(state) = load(w.conn, environment, endpoint_id)? else { return Ok(false) };
+    let Some(state) = load_of(w.conn, environment, endpoint_id, None)? else { return Ok(false) };
     let events = dom::decide(Some(&state), EndpointCommand::Disable { consecutive_failures })?;
     let meta = CommandMeta::untraced("system", environment.to_string(), now.to_string());
     Ok(!emit(w, &meta, environment, endpoint_id, state.version, events)?.is_empty())
+}
+
+/// A VerifyHQ webhook (A.8), on the same outbox: `callback_url` under the same egress policy, the
+/// dialect's event names, configured for `client_id`. The secret is returned once.
+pub async fn create_verifyhq(
+    writer: &Writer,
+    policy: &EgressPolicy,
+    meta: CommandMeta,
+    client_id: String,
+    callback_url: WebhookUrl,
+    events: Vec<String>,
+) -> AppResult<NewEndpoint> {
+    check_url(callback_url.as_str(), meta.environment == "live", policy).await?;
+    writer
+        .execute(move |w| {
+            let id = WebhookEndpointId::new().into_string();
+            let secret = WebhookSecret::generate();
+            let mut unique: Vec<String> = Vec::new();
+            for e in events {
+                if !unique.contains(&e) {
+                    unique.push(e);
+                }
+            }
+            let created = EndpointCreated {
+                url: callback_url.into_string(),
+                label: None,
+                description: None,
+                enabled_events: unique,
+                attribute_blocklist: Vec::new(),
+                event_filter_conditions: Value::Null,
+                api_version: None,
+                key_inflection: "camel".into(),
+                secret_sealed: seal(w, &id, &secret),
+                cloned_from: None,
+                dialect: Some(dom::VERIFYHQ_DIALECT.into()),
+                client_id: Some(client_id),
+            };
+            let events = dom::decide(None, EndpointCommand::Create(created))?;
+            emit(w, &meta, &meta.environment, &id, 0, events)?;
+            Ok(NewEndpoint { id: WebhookEndpointId::from_stored(id), secret })
+        })
+        .await
+}
+
+/// `DELETE /v1/webhooks/:id`: deactivates a VerifyHQ webhook (its pending deliveries wait, as for any
+/// disabled endpoint). Deactivating an inactive one changes nothing.
+pub async fn deactivate_verifyhq(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let state = load_of(w.conn, &meta.environment, &id, Some(dom::VERIFYHQ_DIALECT))?
+                .ok_or_else(|| AppError::not_found("Webhook"))?;
+            let update = dom::EndpointUpdated { enabled: Some(false), ..Default::default() };
+            let events =
+                if state.enabled { dom::decide(Some(&state), EndpointCommand::Update(update))? } else { Vec::new() };
+            emit(w, &meta, &meta.environment, &id, state.version, events)?;
+            Ok(id)
+        })
+        .await
 }

@@ -185,31 +185,75 @@ pub fn restart_plan(session_status: &str, status: VerificationStatus) -> Result<
     }
 }
 
-/// The permissions of a VerifyHQ API client (A.9).
-pub const PERMISSIONS: &[&str] = &[
-    "identity:read",
-    "identity:write",
-    "document:read",
-    "document:write",
-    "liveness:read",
-    "liveness:write",
-    "biometrics:read",
-    "biometrics:write",
-    "monitoring:read",
-    "monitoring:write",
-    "intelligence:read",
-    "webhooks:read",
-    "webhooks:write",
-];
+vocabulary!(
+    /// A permission of a VerifyHQ API client (A.9).
+    Permission {
+        IdentityRead = "identity:read",
+        IdentityWrite = "identity:write",
+        DocumentRead = "document:read",
+        DocumentWrite = "document:write",
+        LivenessRead = "liveness:read",
+        LivenessWrite = "liveness:write",
+        BiometricsRead = "biometrics:read",
+        BiometricsWrite = "biometrics:write",
+        MonitoringRead = "monitoring:read",
+        MonitoringWrite = "monitoring:write",
+        IntelligenceRead = "intelligence:read",
+        WebhooksRead = "webhooks:read",
+        WebhooksWrite = "webhooks:write"
+    }
+);
 
-/// What a client gets when created without a permission list.
-pub const DEFAULT_PERMISSIONS: &[&str] = &["identity:read", "identity:write", "document:read", "document:write"];
+vocabulary!(
+    /// Where a VerifyHQ client's data lives: `live` (a `vhq_live_` key) or `test` (a `vhq_test_` key, the sandbox).
+    ClientEnvironment { Live = "live", Test = "test" }
+);
+
+/// Every permission, as stored.
+pub fn all_permissions() -> Vec<String> {
+    Permission::ALL.iter().map(|p| p.as_str().to_string()).collect()
+}
 
 pub fn check_permissions(permissions: &[String]) -> Result<(), AppError> {
-    if let Some(bad) = permissions.iter().find(|p| !PERMISSIONS.contains(&p.as_str())) {
+    if let Some(bad) = permissions.iter().find(|p| Permission::parse(p).is_none()) {
         return Err(AppError::validation("permissions", format!("unknown permission '{bad}'")));
     }
     Ok(())
+}
+
+vocabulary!(
+    /// An event a VerifyHQ webhook can subscribe to (A.8).
+    WebhookEventName {
+        VerificationCompleted = "verification.completed",
+        IdentityVerified = "identity.verified",
+        IdentityRejected = "identity.rejected",
+        IdentityManualReview = "identity.manual_review",
+        DocumentVerified = "document.verified",
+        DocumentRejected = "document.rejected",
+        LivenessPassed = "liveness.passed",
+        LivenessFailed = "liveness.failed",
+        PhoneVerified = "phone.verified",
+        PhoneFailed = "phone.failed"
+    }
+);
+
+/// At least one event, each one of A.8's.
+pub fn check_webhook_events(events: &[String]) -> Result<(), AppError> {
+    if events.is_empty() {
+        return Err(AppError::validation("events", "must name at least one event"));
+    }
+    if let Some(bad) = events.iter().find(|e| WebhookEventName::parse(e).is_none()) {
+        return Err(AppError::validation("events", format!("unknown event '{bad}'")));
+    }
+    Ok(())
+}
+
+/// A.8's retry schedule: three retries, 1, 5 and 30 minutes after the failed attempt; `None` after the
+/// third (`retry` is 1-based).
+pub fn webhook_retry_delay(retry: u32) -> Option<std::time::Duration> {
+    const MINUTES: [u64; 3] = [1, 5, 30];
+    let i = usize::try_from(retry).ok()?.checked_sub(1)?;
+    MINUTES.get(i).map(|m| std::time::Duration::from_secs(m * 60))
 }
 
 /// The stream linking an environment's tiers to their workflows.
@@ -226,7 +270,11 @@ pub struct TierLinked {
 
 pub const TIER_LINKED: &str = "VerifyhqTierLinked";
 
-pub fn decode_tier_linked(event_type: &str, version: i64, payload: &Value) -> Result<Option<TierLinked>, serde_json::Error> {
+pub fn decode_tier_linked(
+    event_type: &str,
+    version: i64,
+    payload: &Value,
+) -> Result<Option<TierLinked>, serde_json::Error> {
     if event_type != TIER_LINKED {
         return Ok(None);
     }
@@ -269,7 +317,10 @@ mod tests {
             "watchlist_screening": { "status": "skipped" }
         });
         let r = steps(Tier::Enhanced, &uploaded, results.as_object());
-        assert_eq!(r.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [StepStatus::Verified, StepStatus::Failed, StepStatus::Skipped]);
+        assert_eq!(
+            r.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+            [StepStatus::Verified, StepStatus::Failed, StepStatus::Skipped]
+        );
         let basic = steps(Tier::Basic, &uploaded, json!({ "document_ocr": { "status": "failed" } }).as_object());
         assert_eq!(basic, vec![(Step::Document, StepStatus::Rejected)]);
     }
@@ -279,12 +330,16 @@ mod tests {
         assert!(!Tier::Basic.policies().contains(&Policy::FaceMatch));
         assert!(Tier::Standard.policies().contains(&Policy::FaceMatch));
         assert!(Tier::Enhanced.policies().contains(&Policy::WatchlistScreening));
-        assert_eq!(restart_plan("completed", VerificationStatus::Rejected).unwrap(), false);
-        assert_eq!(restart_plan("pending", VerificationStatus::Pending).unwrap(), true);
+        assert!(!restart_plan("completed", VerificationStatus::Rejected).unwrap());
+        assert!(restart_plan("pending", VerificationStatus::Pending).unwrap());
         assert!(restart_plan("processing", VerificationStatus::InProgress).is_err());
         assert!(restart_plan("completed", VerificationStatus::Verified).is_err());
         assert!(restart_plan("under_review", VerificationStatus::ManualReview).is_err());
         assert!(check_permissions(&["identity:read".into()]).is_ok());
+        assert_eq!(webhook_retry_delay(1), Some(std::time::Duration::from_secs(60)));
+        assert_eq!(webhook_retry_delay(3), Some(std::time::Duration::from_secs(1800)));
+        assert_eq!((webhook_retry_delay(0), webhook_retry_delay(4)), (None, None));
+        assert!(check_webhook_events(&[]).is_err() && check_webhook_events(&["session.approved".into()]).is_err());
         assert!(check_permissions(&["everything".into()]).is_err());
     }
 }

@@ -288,7 +288,17 @@ pub struct EndpointCreated {
     /// (base64). The plaintext is never in the log.
     pub secret_sealed: String,
     pub cloned_from: Option<String>,
+    /// `verifyhq`: an endpoint of the VerifyHQ dialect (its event names, envelope, signature and retry
+    /// schedule); absent: a Verifa endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
+    /// The VerifyHQ `clientId` the endpoint was configured for (dialect endpoints only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
+
+/// The dialect name of VerifyHQ endpoints.
+pub const VERIFYHQ_DIALECT: &str = "verifyhq";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct EndpointUpdated {
@@ -416,6 +426,17 @@ pub enum EndpointCommand {
 
 fn check_created(c: &EndpointCreated) -> Result<(), AppError> {
     check_url_length(&c.url)?;
+    match c.dialect.as_deref() {
+        None => {}
+        Some(VERIFYHQ_DIALECT) => {
+            super::verifyhq::check_webhook_events(&c.enabled_events)?;
+            check_text("clientId", &c.client_id, MAX_LABEL_LEN)?;
+            if c.client_id.is_none() {
+                return Err(AppError::validation("clientId", "is required"));
+            }
+        }
+        Some(other) => return Err(AppError::validation("dialect", format!("unknown dialect '{other}'"))),
+    }
     check_text("label", &c.label, MAX_LABEL_LEN)?;
     check_text("description", &c.description, MAX_DESCRIPTION_LEN)?;
     check_blocklist(&c.attribute_blocklist)?;
@@ -511,7 +532,29 @@ mod tests {
             key_inflection: "snake".into(),
             secret_sealed: "sealed".into(),
             cloned_from: None,
+            dialect: None,
+            client_id: None,
         }
+    }
+
+    #[test]
+    fn a_verifyhq_endpoint_names_its_client_and_only_the_dialects_events() {
+        let vhq = EndpointCreated {
+            enabled_events: vec!["identity.verified".into()],
+            dialect: Some(VERIFYHQ_DIALECT.into()),
+            client_id: Some("backend".into()),
+            ..created()
+        };
+        assert!(decide(None, EndpointCommand::Create(vhq.clone())).is_ok());
+        let verifa_names = EndpointCreated { enabled_events: vec!["session.approved".into()], ..vhq.clone() };
+        assert!(decide(None, EndpointCommand::Create(verifa_names)).is_err());
+        let no_client = EndpointCreated { client_id: None, ..vhq.clone() };
+        assert!(decide(None, EndpointCommand::Create(no_client)).is_err());
+        assert!(
+            created().dialect.is_none() && !EndpointEvent::Created(created()).payload().to_string().contains("dialect")
+        );
+        let back = EndpointEvent::decode("WebhookEndpointCreated", 1, &EndpointEvent::Created(vhq.clone()).payload());
+        assert_eq!(back.unwrap(), Some(EndpointEvent::Created(vhq)));
     }
 
     #[test]

@@ -189,8 +189,7 @@ async fn idempotent(
     now: i64,
     render: fn(&AppError) -> HttpResponse,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(idem_key) = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string)
-    else {
+    let Some(idem_key) = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let mut req = req;
@@ -209,7 +208,8 @@ async fn idempotent(
             req.into_response(res)
         }
         Ok(Claim::Replay(stored)) => {
-            let status = actix_web::http::StatusCode::from_u16(stored.status).unwrap_or(actix_web::http::StatusCode::OK);
+            let status =
+                actix_web::http::StatusCode::from_u16(stored.status).unwrap_or(actix_web::http::StatusCode::OK);
             let mut res = HttpResponse::build(status).content_type("application/json").body(stored.body);
             header(&mut res, "idempotent-replayed", "true");
             req.into_response(res)
@@ -260,7 +260,9 @@ pub async fn verifyhq_gate(
     if key.key_type != crate::domain::api_key::VERIFYHQ_KEY_TYPE {
         return refuse(
             req,
-            AppError::Unauthorized("This is a Verifa API key; the VerifyHQ API takes vhq_live_ or vhq_test_ keys.".into()),
+            AppError::Unauthorized(
+                "This is a Verifa API key; the VerifyHQ API takes vhq_live_ or vhq_test_ keys.".into(),
+            ),
         );
     }
     let limit = key.rate_limit_rpm.map(u64::from).unwrap_or(state.config.rate_limit_rpm);
@@ -271,7 +273,8 @@ pub async fn verifyhq_gate(
         header(res, "x-ratelimit-reset", &decision.reset_at.to_string());
     };
     if !decision.allowed {
-        let mut res = super::error::verifyhq_error_response(&AppError::RateLimited { retry_after: decision.retry_after });
+        let mut res =
+            super::error::verifyhq_error_response(&AppError::RateLimited { retry_after: decision.retry_after });
         rate_headers(&mut res);
         return Ok(req.into_response(res));
     }
@@ -280,8 +283,16 @@ pub async fn verifyhq_gate(
     let origin = super::reply::org_origin(req.request());
     req.extensions_mut().insert(Principal { key, inflection: Inflection::Camel, request_id, origin });
     let mut res = if req.method() == actix_web::http::Method::POST {
-        idempotent(req, next, &state, &environment, &key_id, now.unix_timestamp(), super::error::verifyhq_error_response)
-            .await?
+        idempotent(
+            req,
+            next,
+            &state,
+            &environment,
+            &key_id,
+            now.unix_timestamp(),
+            super::error::verifyhq_error_response,
+        )
+        .await?
     } else {
         next.call(req).await?.map_into_boxed_body()
     };

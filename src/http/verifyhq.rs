@@ -11,11 +11,12 @@ use super::reply::Principal;
 use super::AppState;
 use crate::commands::api_keys::{self as key_cmd, CreateClient};
 use crate::commands::verifyhq as cmd;
+use crate::commands::webhooks as webhook_cmd;
 use crate::domain::api_key::Environment;
-use crate::domain::values::{ExternalRef, Label};
-use crate::domain::verifyhq::{ReviewDecision, Tier, PERMISSIONS};
+use crate::domain::values::{ExternalRef, Label, WebhookUrl};
+use crate::domain::verifyhq::{all_permissions, ClientEnvironment, Permission, ReviewDecision, Tier, WebhookEventName};
 use crate::error::{AppError, FieldError};
-use crate::queries::verifyhq::{self as q, IdentityVerification, VerificationPage};
+use crate::queries::verifyhq::{self as q, IdentityVerification, VerificationPage, VerifyhqWebhook};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
@@ -51,9 +52,7 @@ impl FromRequest for Client {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        std::future::ready(
-            Principal::from_request(req, payload).into_inner().map(Client).map_err(VerifyhqError::from),
-        )
+        std::future::ready(Principal::from_request(req, payload).into_inner().map(Client).map_err(VerifyhqError::from))
     }
 }
 
@@ -101,10 +100,11 @@ pub struct ReviewBody {
     #[schema(value_type = ReviewDecision, required = true)]
     pub decision: Option<String>,
     /// Who decided (recorded sealed, with the decision, in the review case).
-    #[schema(value_type = String, required = true, example = "jane.doe@example.com", min_length = 1, max_length = 255)]
-    pub reviewed_by: Option<String>,
-    /// Why (recorded sealed in the review case).
-    #[schema(value_type = String, required = true, example = "Document checked by hand against the selfie.", min_length = 1, max_length = 5000)]
+    #[schema(value_type = Label, required = true)]
+    pub reviewed_by: Option<Label>,
+    /// Why (recorded sealed in the review case): some text other than spaces, at most 5000 characters.
+    #[schema(value_type = String, required = true, example = "Document checked by hand against the selfie.",
+        min_length = 1, max_length = 5000, pattern = "\\S")]
     pub review_notes: Option<String>,
 }
 
@@ -124,9 +124,9 @@ impl ReviewBody {
                 }
             },
         };
-        let reviewed_by = self.reviewed_by.unwrap_or_default().trim().to_string();
-        if reviewed_by.is_empty() || reviewed_by.chars().count() > 255 || reviewed_by.chars().any(char::is_control) {
-            errors.push(FieldError::new("reviewedBy", "is required: 1 to 255 characters"));
+        let reviewed_by = self.reviewed_by.map(Label::into_string).unwrap_or_default();
+        if reviewed_by.is_empty() {
+            errors.push(FieldError::new("reviewedBy", "is required"));
         }
         let notes = self.review_notes.unwrap_or_default().trim().to_string();
         if notes.is_empty() || notes.chars().count() > 5000 {
@@ -197,7 +197,7 @@ fn page_and_limit(query: &HashMap<String, String>) -> Result<(i64, i64), AppErro
     operation_id = "list_user_identity_verifications",
     params(
         ("userId" = String, Path, description = "Your user's id"),
-        ("page" = Option<i64>, Query, description = "Page number from 1", minimum = 1),
+        ("page" = Option<i64>, Query, description = "Page number from 1", minimum = 1, maximum = 1000000),
         ("limit" = Option<i64>, Query, description = "Items per page, 1 to 100 (default 20)", minimum = 1, maximum = 100)),
     responses(
         (status = 200, description = "The user's verifications, newest first", body = VerificationPage),
@@ -257,19 +257,18 @@ async fn restart(state: web::Data<AppState>, client: Client, path: web::Path<Str
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateClientBody {
-    #[schema(value_type = String, example = "Marketplace backend", min_length = 1, max_length = 200)]
+    #[schema(value_type = Label, example = "Marketplace backend")]
     pub name: Label,
-    /// VerifyHQ permissions (`identity:read`, `identity:write`, `document:read`, ...); absent: all of them.
+    /// The client's permissions; absent: all of them.
     #[serde(default)]
-    pub permissions: Option<Vec<String>>,
+    pub permissions: Option<Vec<Permission>>,
     /// Requests per minute (absent: the server's limit).
     #[serde(default)]
     #[schema(minimum = 1, maximum = 100000, example = 100)]
     pub rate_limit: Option<u32>,
     /// Addition: `live` (a `vhq_live_` key, the default) or `test` (a `vhq_test_` key, the sandbox).
     #[serde(default)]
-    #[schema(example = "live")]
-    pub environment: Option<String>,
+    pub environment: Option<ClientEnvironment>,
 }
 
 /// A new API client: the only time its key is shown.
@@ -281,10 +280,11 @@ pub struct CreatedClient {
     /// Shown once; stored only as a keyed hash.
     #[schema(example = "vhq_live_...")]
     pub api_key: String,
+    #[schema(value_type = Vec<Permission>)]
     pub permissions: Vec<String>,
     /// Requests per minute.
     pub rate_limit: u64,
-    /// `live` or `test`.
+    #[schema(value_type = ClientEnvironment)]
     pub environment: String,
     pub message: String,
 }
@@ -318,18 +318,21 @@ fn admin_allowed(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
 async fn create_client(state: web::Data<AppState>, req: HttpRequest, body: VhqBody<CreateClientBody>) -> VhqResult {
     admin_allowed(&state, &req)?;
     let b = body.0;
-    let environment = match b.environment.as_deref() {
-        None | Some("live") => Environment::Live,
-        Some("test") | Some("sandbox") => Environment::Sandbox,
-        Some(_) => return Err(AppError::validation("environment", "must be live or test").into()),
+    let environment = match b.environment {
+        None | Some(ClientEnvironment::Live) => Environment::Live,
+        Some(ClientEnvironment::Test) => Environment::Sandbox,
     };
-    let permissions = b.permissions.unwrap_or_else(|| PERMISSIONS.iter().map(|p| p.to_string()).collect());
+    let permissions = match b.permissions {
+        Some(list) => list.iter().map(|p| p.as_str().to_string()).collect(),
+        None => all_permissions(),
+    };
     let name = b.name.as_str().to_string();
     let meta = crate::commands::CommandMeta {
         origin: Some(super::reply::org_origin(&req)),
         ..crate::commands::CommandMeta::untraced("admin", environment.as_str(), state.now())
     };
-    let input = CreateClient { name: b.name, environment, permissions: permissions.clone(), rate_limit_rpm: b.rate_limit };
+    let input =
+        CreateClient { name: b.name, environment, permissions: permissions.clone(), rate_limit_rpm: b.rate_limit };
     let created = key_cmd::create_client(&state.writer, meta, input).await?;
     state.auth.invalidate();
     Ok(HttpResponse::Created().json(CreatedClient {
@@ -341,6 +344,112 @@ async fn create_client(state: web::Data<AppState>, req: HttpRequest, body: VhqBo
         environment: if environment == Environment::Live { "live".into() } else { "test".into() },
         message: "Store this API key securely: it is shown only once.".into(),
     }))
+}
+
+/// `POST /v1/webhooks/configure`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigureWebhookBody {
+    /// The client the webhook belongs to (listed by `GET /v1/webhooks/client/:clientId`).
+    #[schema(value_type = Label, example = "client_abc123")]
+    pub client_id: Label,
+    /// Where to POST (https; plain http only for sandbox clients or when the operator allows it).
+    #[schema(value_type = String, example = "https://example.com/hooks/verifyhq")]
+    pub callback_url: WebhookUrl,
+    /// At least one event.
+    #[schema(min_items = 1)]
+    pub events: Vec<WebhookEventName>,
+}
+
+/// A configured webhook: the only time its secret is shown.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfiguredWebhook {
+    pub id: String,
+    pub callback_url: String,
+    #[schema(value_type = Vec<WebhookEventName>)]
+    pub events: Vec<String>,
+    /// Verify each delivery's `X-Webhook-Signature`: hex HMAC-SHA256 of the raw body with this text as key.
+    #[schema(example = "whsec_...")]
+    pub secret: String,
+    pub message: String,
+}
+
+/// `DELETE /v1/webhooks/:id`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeactivatedWebhook {
+    pub id: String,
+    pub active: bool,
+    pub message: String,
+}
+
+#[utoipa::path(post, path = "/v1/webhooks/configure", tag = "Webhooks", operation_id = "configure_webhook",
+    request_body = ConfigureWebhookBody,
+    responses(
+        (status = 201, description = "The webhook and its signing secret, shown once", body = ConfiguredWebhook),
+        (status = 403, description = "The client lacks webhooks:write", body = VerifyhqErrorBody),
+        (status = 422, description = "A field is missing or invalid (an unknown event, a refused URL)", body = VerifyhqErrorBody)))]
+async fn configure_webhook(
+    state: web::Data<AppState>,
+    client: Client,
+    body: VhqBody<ConfigureWebhookBody>,
+) -> VhqResult {
+    client.require("webhooks:write")?;
+    let b = body.0;
+    if b.events.is_empty() {
+        return Err(AppError::validation("events", "must name at least one event").into());
+    }
+    let events: Vec<String> = b.events.iter().map(|e| e.as_str().to_string()).collect();
+    let meta = client.0.meta(state.now());
+    let policy = &state.config.webhook_egress;
+    let client_id = b.client_id.into_string();
+    // The egress policy names the URL `url`, as the Verifa body does; this body calls it `callbackUrl`.
+    let new = webhook_cmd::create_verifyhq(&state.writer, policy, meta, client_id, b.callback_url, events)
+        .await
+        .map_err(|e| match e {
+            AppError::Validation { detail, errors } => AppError::Validation {
+                detail: detail.replacen("url:", "callbackUrl:", 1),
+                errors: errors
+                    .into_iter()
+                    .map(|f| if f.field == "url" { FieldError::new("callbackUrl", f.message) } else { f })
+                    .collect(),
+            },
+            other => other,
+        })?;
+    let env = client.0.env();
+    let id = new.id.as_str().to_string();
+    let view = state.read(move |c| q::webhook(c, &env, &id)).await?;
+    Ok(HttpResponse::Created().json(ConfiguredWebhook {
+        id: view.id,
+        callback_url: view.callback_url,
+        events: view.events,
+        secret: new.secret.expose().to_string(),
+        message: "Store the secret: it signs every delivery and is shown only once.".into(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/webhooks/client/{clientId}", tag = "Webhooks", operation_id = "list_client_webhooks",
+    params(("clientId" = String, Path, description = "The client the webhooks were configured for")),
+    responses(
+        (status = 200, description = "The client's webhooks, newest first", body = Vec<VerifyhqWebhook>),
+        (status = 403, description = "The client lacks webhooks:read", body = VerifyhqErrorBody)))]
+async fn client_webhooks(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
+    client.require("webhooks:read")?;
+    let (env, client_id) = (client.0.env(), path.into_inner());
+    Ok(HttpResponse::Ok().json(state.read(move |c| q::webhooks_of_client(c, &env, &client_id)).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "Webhooks", operation_id = "deactivate_webhook",
+    params(("id" = String, Path, description = "The webhook's id")),
+    responses(
+        (status = 200, description = "Deactivated: nothing more is delivered to it", body = DeactivatedWebhook),
+        (status = 403, description = "The client lacks webhooks:write", body = VerifyhqErrorBody),
+        (status = 404, description = "No such webhook", body = VerifyhqErrorBody)))]
+async fn deactivate_webhook(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
+    client.require("webhooks:write")?;
+    let id = webhook_cmd::deactivate_verifyhq(&state.writer, client.0.meta(state.now()), path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(DeactivatedWebhook { id, active: false, message: "The webhook is deactivated.".into() }))
 }
 
 #[derive(OpenApi)]
@@ -355,9 +464,20 @@ async fn create_client(state: web::Data<AppState>, req: HttpRequest, body: VhqBo
             422 `message` is a list, one entry per refused field. Every POST accepts an `Idempotency-Key`: the \
             same key with the same body replays the first answer for 24 h; with a different body it is a 422."
     ),
-    paths(start, get, by_user, review, restart, create_client),
-    components(schemas(VerifyhqErrorBody, IdentityVerification, VerificationPage, StartVerificationBody, ReviewBody,
-        CreateClientBody, CreatedClient))
+    paths(start, get, by_user, review, restart, configure_webhook, client_webhooks, deactivate_webhook, create_client),
+    components(schemas(
+        VerifyhqErrorBody,
+        IdentityVerification,
+        VerificationPage,
+        StartVerificationBody,
+        ReviewBody,
+        ConfigureWebhookBody,
+        ConfiguredWebhook,
+        VerifyhqWebhook,
+        DeactivatedWebhook,
+        CreateClientBody,
+        CreatedClient
+    ))
 )]
 struct VerifyhqApi;
 
@@ -367,18 +487,34 @@ pub fn document() -> serde_json::Value {
     value["openapi"] = serde_json::json!("3.1.0");
     value["components"]["securitySchemes"] =
         serde_json::json!({ "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" } });
+    value["components"]["schemas"]["VerifyhqErrorBody"]["properties"]["message"] = serde_json::json!({
+        "description": "A sentence; on a 422, one sentence per refused field.",
+        "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }]
+    });
+    let error = |description: &str| {
+        serde_json::json!({ "description": description,
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/VerifyhqErrorBody" } } } })
+    };
     if let Some(paths) = value["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
-            if path.starts_with("/v1/admin/") {
-                continue;
-            }
-            for op in item.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
-                op["security"] = serde_json::json!([{ "apiKey": [] }]);
-                if let Some(responses) = op["responses"].as_object_mut() {
-                    responses.entry("429").or_insert_with(|| {
-                        serde_json::json!({ "description": "Rate limit exceeded (Retry-After says when to retry)",
-                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/VerifyhqErrorBody" } } } })
-                    });
+            let admin = path.starts_with("/v1/admin/");
+            for (method, op) in item.as_object_mut().into_iter().flat_map(|m| m.iter_mut()) {
+                if !admin {
+                    op["security"] = serde_json::json!([{ "apiKey": [] }]);
+                }
+                let Some(responses) = op["responses"].as_object_mut() else { continue };
+                responses.entry("400").or_insert_with(|| error("A malformed request (the body is not a JSON object)"));
+                if method == "post" || method == "delete" {
+                    responses.entry("413").or_insert_with(|| error("The body is over the size limit"));
+                    responses
+                        .entry("503")
+                        .or_insert_with(|| error("Busy with other writes (Retry-After says when to retry)"));
+                }
+                if !admin {
+                    responses.entry("401").or_insert_with(|| error("Missing or invalid API key"));
+                    responses
+                        .entry("429")
+                        .or_insert_with(|| error("Rate limit exceeded (Retry-After says when to retry)"));
                 }
             }
         }
@@ -405,6 +541,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("GET", "/v1/verifications/identity/{id}"),
     ("POST", "/v1/verifications/identity/{id}/review"),
     ("POST", "/v1/verifications/identity/{id}/restart"),
+    ("POST", "/v1/webhooks/configure"),
+    ("GET", "/v1/webhooks/client/{clientId}"),
+    ("DELETE", "/v1/webhooks/{id}"),
     ("POST", "/v1/admin/api-clients"),
     ("GET", "/v1/openapi.json"),
 ];
@@ -429,5 +568,8 @@ pub fn scope() -> actix_web::Scope<
         .service(resource("/verifications/identity/{id}").route(web::get().to(get)))
         .service(resource("/verifications/identity/{id}/review").route(web::post().to(review)))
         .service(resource("/verifications/identity/{id}/restart").route(web::post().to(restart)))
+        .service(resource("/webhooks/configure").route(web::post().to(configure_webhook)))
+        .service(resource("/webhooks/client/{clientId}").route(web::get().to(client_webhooks)))
+        .service(resource("/webhooks/{id}").route(web::delete().to(deactivate_webhook)))
         .default_service(web::to(not_found))
 }

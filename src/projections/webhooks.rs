@@ -17,8 +17,8 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             conn.execute(
                 "INSERT INTO webhook_endpoints (id, environment, url, label, description, enabled, enabled_events,
                     attribute_blocklist, event_filter_conditions, api_version, key_inflection, secret_sealed,
-                    cloned_from, enabled_seq, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+                    cloned_from, enabled_seq, created_at, updated_at, dialect, client_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16)",
                 params![
                     id,
                     event.environment,
@@ -33,7 +33,9 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                     e.secret_sealed,
                     e.cloned_from,
                     event.seq,
-                    at
+                    at,
+                    e.dialect,
+                    e.client_id
                 ],
             )?;
         }

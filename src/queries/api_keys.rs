@@ -112,10 +112,11 @@ fn render(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyView> {
 }
 
 pub fn list(conn: &ReadOnly, environment: Option<&str>, page: Page) -> AppResult<OffsetPage<ApiKeyView>> {
-    let total: i64 =
-        conn.query_row("SELECT COUNT(*) FROM api_keys WHERE (?1 IS NULL OR environment = ?1) AND key_type <> 'verifyhq'", [environment], |r| {
-            r.get(0)
-        })?;
+    let total: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM api_keys WHERE (?1 IS NULL OR environment = ?1) AND key_type <> 'verifyhq'",
+        [environment],
+        |r| r.get(0),
+    )?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM api_keys WHERE (?1 IS NULL OR environment = ?1) AND key_type <> 'verifyhq'
          ORDER BY id DESC LIMIT ?2 OFFSET ?3"

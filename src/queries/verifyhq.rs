@@ -7,7 +7,7 @@ use crate::crypto::Keyring;
 use crate::domain::verifyhq::{self as dom, StepStatus, Tier, VerificationStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::ReadOnly;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -77,12 +77,16 @@ fn uploaded(conn: &ReadOnly, id: &str) -> AppResult<Vec<String>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn render(conn: &ReadOnly, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url: &str) -> AppResult<IdentityVerification> {
+fn render(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    r: &rusqlite::Row<'_>,
+    base_url: &str,
+) -> AppResult<IdentityVerification> {
     let id: String = r.get(0)?;
     let session_status: String = r.get(1)?;
     let result_status: Option<String> = r.get(2)?;
-    let result: Option<Map<String, Value>> =
-        r.get::<_, Option<String>>(5)?.and_then(|t| serde_json::from_str(&t).ok());
+    let result: Option<Map<String, Value>> = r.get::<_, Option<String>>(5)?.and_then(|t| serde_json::from_str(&t).ok());
     let check_results = result.as_ref().and_then(|o| o.get("check_results")).and_then(Value::as_object);
     let decided = check_results.is_some_and(|c| !c.is_empty());
     let tier = Tier::from_stored(&r.get::<_, String>(4)?)?;
@@ -117,8 +121,15 @@ fn render(conn: &ReadOnly, keyring: &Keyring, r: &rusqlite::Row<'_>, base_url: &
     })
 }
 
-pub fn get(conn: &ReadOnly, keyring: &Keyring, environment: &str, id: &str, base_url: &str) -> AppResult<IdentityVerification> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM} WHERE s.id = ?1 AND s.environment = ?2"))?;
+pub fn get(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    id: &str,
+    base_url: &str,
+) -> AppResult<IdentityVerification> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM} WHERE s.id = ?1 AND s.environment = ?2"))?;
     let mut rows = stmt.query(params![id, environment])?;
     match rows.next()? {
         Some(row) => render(conn, keyring, row, base_url),
@@ -152,4 +163,49 @@ pub fn by_user(
     }
     let total_pages = if total == 0 { 0 } else { (total + limit - 1) / limit };
     Ok(VerificationPage { data, meta: PageMeta { page, limit, total, total_pages } })
+}
+
+/// A VerifyHQ webhook as `GET /v1/webhooks/client/:clientId` lists it (never its secret).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyhqWebhook {
+    pub id: String,
+    pub callback_url: String,
+    #[schema(value_type = Vec<crate::domain::verifyhq::WebhookEventName>)]
+    pub events: Vec<String>,
+    pub active: bool,
+    pub created_at: String,
+}
+
+/// The client's webhooks in this environment, newest first.
+pub fn webhooks_of_client(conn: &ReadOnly, environment: &str, client_id: &str) -> AppResult<Vec<VerifyhqWebhook>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, url, enabled_events, enabled, created_at FROM webhook_endpoints
+         WHERE environment = ?1 AND dialect = 'verifyhq' AND client_id = ?2 ORDER BY created_at DESC, id DESC",
+    )?;
+    let rows = stmt.query_map(params![environment, client_id], webhook_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VerifyhqWebhook> {
+    let events: String = r.get(2)?;
+    Ok(VerifyhqWebhook {
+        id: r.get(0)?,
+        callback_url: r.get(1)?,
+        events: serde_json::from_str(&events).unwrap_or_default(),
+        active: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+/// One VerifyHQ webhook of this environment.
+pub fn webhook(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<VerifyhqWebhook> {
+    conn.query_row(
+        "SELECT id, url, enabled_events, enabled, created_at FROM webhook_endpoints
+         WHERE id = ?1 AND environment = ?2 AND dialect = 'verifyhq'",
+        params![id, environment],
+        webhook_row,
+    )
+    .optional()?
+    .ok_or_else(|| AppError::not_found("Webhook"))
 }

@@ -160,7 +160,7 @@ pub fn endpoint(
 ) -> AppResult<EndpointView> {
     let row = conn
         .query_row(
-            &format!("SELECT {COLUMNS} {FROM} WHERE e.id = ?1 AND e.environment = ?2"),
+            &format!("SELECT {COLUMNS} {FROM} WHERE e.id = ?1 AND e.environment = ?2 AND e.dialect IS NULL"),
             [id.as_str(), environment],
             read_row,
         )
@@ -175,10 +175,14 @@ pub fn list_endpoints(
     environment: &str,
     page: Page,
 ) -> AppResult<OffsetPage<EndpointView>> {
-    let total: i64 =
-        conn.query_row("SELECT COUNT(*) FROM webhook_endpoints WHERE environment = ?1", [environment], |r| r.get(0))?;
+    let total: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM webhook_endpoints WHERE environment = ?1 AND dialect IS NULL",
+        [environment],
+        |r| r.get(0),
+    )?;
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} {FROM} WHERE e.environment = ?1 ORDER BY e.created_at DESC, e.id DESC LIMIT ?2 OFFSET ?3"
+        "SELECT {COLUMNS} {FROM} WHERE e.environment = ?1 AND e.dialect IS NULL
+         ORDER BY e.created_at DESC, e.id DESC LIMIT ?2 OFFSET ?3"
     ))?;
     let rows =
         stmt.query_map(params![environment, page.limit, page.offset], read_row)?.collect::<Result<Vec<_>, _>>()?;
@@ -304,7 +308,7 @@ fn with_attempts(conn: &ReadOnly, mut delivery: DeliveryView) -> AppResult<Deliv
 fn require_endpoint(conn: &ReadOnly, environment: &str, endpoint_id: &str) -> AppResult<()> {
     let found: Option<i64> = conn
         .query_row(
-            "SELECT 1 FROM webhook_endpoints WHERE id = ?1 AND environment = ?2",
+            "SELECT 1 FROM webhook_endpoints WHERE id = ?1 AND environment = ?2 AND dialect IS NULL",
             [endpoint_id, environment],
             |r| r.get(0),
         )

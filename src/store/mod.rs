@@ -187,8 +187,13 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         // Version 5 keeps each session's selfie hash as an integer beside the session, filled here from
         // the documents view (the schema below then indexes it).
         add_selfie_hash_column(&conn)?;
-        // Version 7 gives VerifyHQ API clients their own rate limit (null for every older key).
-        let keys_columns: i64 = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('api_keys')", [], |r| r.get(0))?;
+        // Version 7 adds the VerifyHQ dialect: its endpoints' dialect and client (TEXT, null for older
+        // endpoints) and its API clients' own rate limit (null for every older key).
+        for column in ["dialect", "client_id"] {
+            add_column_if_missing(&conn, "webhook_endpoints", column)?;
+        }
+        let keys_columns: i64 =
+            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('api_keys')", [], |r| r.get(0))?;
         let has_limit: i64 = conn.query_row(
             "SELECT COUNT(*) FROM pragma_table_info('api_keys') WHERE name = 'rate_limit_rpm'",
             [],

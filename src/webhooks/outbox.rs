@@ -57,6 +57,8 @@ pub enum Audience {
 pub struct Mapped {
     pub event: WebhookEvent,
     pub audience: Audience,
+    /// The dialect whose endpoints receive it (`None`: Verifa's).
+    pub dialect: Option<&'static str>,
 }
 
 struct Builder<'a> {
@@ -66,6 +68,10 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn push(&mut self, name: &str, data: Map<String, Value>, audience: Audience) {
+        self.push_for(None, name, data, audience);
+    }
+
+    fn push_for(&mut self, dialect: Option<&'static str>, name: &str, data: Map<String, Value>, audience: Audience) {
         // One log event can yield several webhook events (tags added and removed); each needs its own
         // stable id, because receivers dedupe on it.
         let id = match self.out.len() {
@@ -75,6 +81,7 @@ impl Builder<'_> {
         self.out.push(Mapped {
             event: WebhookEvent { id, event: name.to_string(), created_at: self.source.recorded_at.clone(), data },
             audience,
+            dialect,
         });
     }
 }
@@ -404,6 +411,10 @@ pub fn map_event(conn: &Connection, e: &StoredEvent) -> AppResult<Vec<Mapped>> {
     } else if t.starts_with("Document") {
         map_document(conn, e, &mut b)?;
     }
+    // The VerifyHQ dialect's events come last, so the Verifa events keep their ids.
+    for (name, data) in super::verifyhq::map(conn, e)? {
+        b.push_for(Some(dom::VERIFYHQ_DIALECT), name, data, Audience::Subscribers);
+    }
     Ok(b.out)
 }
 
@@ -412,6 +423,7 @@ pub fn map_event(conn: &Connection, e: &StoredEvent) -> AppResult<Vec<Mapped>> {
 /// An enabled endpoint, as dispatch needs it.
 struct Target {
     id: String,
+    dialect: Option<String>,
     environment: String,
     enabled_seq: i64,
     events: Vec<String>,
@@ -420,7 +432,10 @@ struct Target {
 
 impl Target {
     fn wants(&self, source: &StoredEvent, mapped: &Mapped) -> bool {
-        if self.environment != source.environment || source.seq <= self.enabled_seq {
+        if self.environment != source.environment
+            || source.seq <= self.enabled_seq
+            || self.dialect.as_deref() != mapped.dialect
+        {
             return false;
         }
         let subscribed = || {
@@ -437,19 +452,27 @@ impl Target {
 
 fn enabled_targets(conn: &Connection) -> AppResult<Vec<Target>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, environment, enabled_seq, enabled_events, event_filter_conditions
+        "SELECT id, environment, enabled_seq, enabled_events, event_filter_conditions, dialect
          FROM webhook_endpoints WHERE enabled = 1",
     )?;
     let rows = stmt
         .query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, environment, enabled_seq, events, filters) in rows {
+    for (id, environment, enabled_seq, events, filters, dialect) in rows {
         let filters = filters.and_then(|f| serde_json::from_str::<Value>(&f).ok()).unwrap_or(Value::Null);
         out.push(Target {
             id,
+            dialect,
             environment,
             enabled_seq,
             events: serde_json::from_str(&events).unwrap_or_default(),
@@ -651,6 +674,8 @@ pub struct DueDelivery {
     pub key_inflection: String,
     pub attribute_blocklist: String,
     pub secret_sealed: String,
+    /// The endpoint's dialect (`None`: Verifa).
+    pub dialect: Option<String>,
 }
 
 /// Deliveries due at `now_ms` on enabled endpoints, oldest due first. (A disabled endpoint's
@@ -658,7 +683,7 @@ pub struct DueDelivery {
 pub fn due<C: Reads + ?Sized>(conn: &C, now_ms: i64, limit: i64) -> AppResult<Vec<DueDelivery>> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.id, d.endpoint_id, d.environment, e.url, d.attempts, d.event_id, d.event_type, d.event_data,
-                d.event_created_at, e.api_version, e.key_inflection, e.attribute_blocklist, e.secret_sealed
+                d.event_created_at, e.api_version, e.key_inflection, e.attribute_blocklist, e.secret_sealed, e.dialect
          FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
          WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?1 AND e.enabled = 1
          ORDER BY d.next_attempt_at, d.id LIMIT ?2",
@@ -678,6 +703,7 @@ pub fn due<C: Reads + ?Sized>(conn: &C, now_ms: i64, limit: i64) -> AppResult<Ve
             key_inflection: r.get(10)?,
             attribute_blocklist: r.get(11)?,
             secret_sealed: r.get(12)?,
+            dialect: r.get(13)?,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -752,13 +778,16 @@ pub fn record_attempt_in(
     attempted_at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> AppResult<(Recorded, Option<BreakerTripped>)> {
-    let row: Option<(String, u32, bool, String, String)> = conn
+    let row: Option<(String, u32, bool, String, String, Option<String>)> = conn
         .prepare_cached(
-            "SELECT status, attempts, manual_retry, endpoint_id, environment FROM webhook_deliveries WHERE id = ?1",
+            "SELECT d.status, d.attempts, d.manual_retry, d.endpoint_id, d.environment, e.dialect
+             FROM webhook_deliveries d LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?1",
         )?
-        .query_row([delivery_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_row([delivery_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
         .optional()?;
-    let Some((status, attempts, manual, endpoint_id, environment)) = row else { return Ok((Recorded::Stale, None)) };
+    let Some((status, attempts, manual, endpoint_id, environment, dialect)) = row else {
+        return Ok((Recorded::Stale, None));
+    };
     if attempts + 1 != attempt || !(status == STATUS_PENDING || status == STATUS_RETRYING) {
         return Ok((Recorded::Stale, None));
     }
@@ -783,7 +812,14 @@ pub fn record_attempt_in(
         count_success(conn, &endpoint_id, &at)?;
         (STATUS_DELIVERED, None, Recorded::Delivered)
     } else {
-        match (manual, after_failed_attempt(attempt)) {
+        let after = match dialect.as_deref() {
+            Some(dom::VERIFYHQ_DIALECT) => match crate::domain::verifyhq::webhook_retry_delay(attempt) {
+                Some(delay) => AfterFailure::RetryIn(delay),
+                None => AfterFailure::GiveUp,
+            },
+            _ => after_failed_attempt(attempt),
+        };
+        match (manual, after) {
             (false, AfterFailure::RetryIn(delay)) => {
                 let next = unix_ms(now) + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
                 (STATUS_RETRYING, Some(next), Recorded::Retrying(next))

@@ -177,6 +177,11 @@ impl WebhookHeaders {
         ])
     }
 
+    /// Headers made by another dialect's signer (see `webhooks::verifyhq`).
+    pub fn from_pairs(pairs: Vec<(&'static str, String)>) -> Self {
+        WebhookHeaders(pairs)
+    }
+
     /// The value of `name` (ASCII case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())

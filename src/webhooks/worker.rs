@@ -203,6 +203,9 @@ impl Webhooks {
         let data = serde_json::from_str(&d.event_data).map_err(|e| format!("stored event data unreadable: {e}"))?;
         let event = WebhookEvent::new(d.event_id.clone(), d.event_type.clone(), d.event_created_at.clone(), data)
             .map_err(|e| e.to_string())?;
+        if d.dialect.as_deref() == Some(crate::domain::webhook::VERIFYHQ_DIALECT) {
+            return Ok(super::verifyhq::body(&event));
+        }
         let entries: Vec<String> = serde_json::from_str(&d.attribute_blocklist).unwrap_or_default();
         let blocklist = AttributeBlocklist::parse(&entries).map_err(|e| e.to_string())?;
         let format = PayloadFormat {
@@ -253,7 +256,12 @@ impl Webhooks {
             Err(e) => return refused(format!("egress policy refused the receiver: {e}")),
         };
         let t = self.clock.now().unix_timestamp();
-        let headers = WebhookHeaders::build(&secret, &d.id, t, &body);
+        let headers = match d.dialect.as_deref() {
+            Some(crate::domain::webhook::VERIFYHQ_DIALECT) => {
+                super::verifyhq::headers(&secret, &d.id, &d.event_type, &body)
+            }
+            _ => WebhookHeaders::build(&secret, &d.id, t, &body),
+        };
         drop(secret);
         sender::deliver_to(client, &d.url, target.addrs.first().copied(), &headers, &body, ATTEMPT_TIMEOUT).await
     }

@@ -188,7 +188,13 @@ pub async fn spawn_app_with_clock_and(
     let (writer, read, processing) = (app.writer.clone(), app.read.clone(), app.processing.clone());
     actix_web::rt::spawn(app.run());
     let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
-    ClockedApp { app: TestApp { base, sandbox_key, live_key, verifyhq_key, data_dir, client }, clock, writer, read, processing }
+    ClockedApp {
+        app: TestApp { base, sandbox_key, live_key, verifyhq_key, data_dir, client },
+        clock,
+        writer,
+        read,
+        processing,
+    }
 }
 
 /// A multipart/form-data body: text fields, then an optional `file` part. Returns (content type, bytes).

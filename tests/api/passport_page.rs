@@ -77,4 +77,3 @@ pub fn data_page(lines: &[String]) -> Vec<u8> {
         .unwrap();
     out
 }
-

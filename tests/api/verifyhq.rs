@@ -36,7 +36,8 @@ fn assert_vhq_error(r: &Resp, status: u16) -> Value {
 }
 
 async fn reviewer(app: &TestApp) -> String {
-    let r = app.post("/users", json!({"email": "vera@example.test", "name": "Vera Reviewer", "role": "reviewer"})).await;
+    let r =
+        app.post("/users", json!({"email": "vera@example.test", "name": "Vera Reviewer", "role": "reviewer"})).await;
     assert_eq!(r.status, 201, "{}", r.body);
     r.body["id"].as_str().unwrap().to_string()
 }
@@ -45,7 +46,10 @@ async fn reviewer(app: &TestApp) -> String {
 async fn a_verification_is_started_once_per_user_read_listed_and_seen_as_a_session_by_the_verifa_api() {
     let app = spawn_app().await;
     let v = start(&app, "user_123", Some("ENHANCED")).await;
-    assert_eq!((v["userId"].as_str(), v["tier"].as_str(), v["status"].as_str()), (Some("user_123"), Some("ENHANCED"), Some("PENDING")));
+    assert_eq!(
+        (v["userId"].as_str(), v["tier"].as_str(), v["status"].as_str()),
+        (Some("user_123"), Some("ENHANCED"), Some("PENDING"))
+    );
     assert_eq!(v["steps"], json!({"document": "PENDING", "liveness": "PENDING", "screening": "PENDING"}));
     assert!(v["captureUrl"].as_str().unwrap().contains("/verify/"), "{v}");
     assert!(v["createdAt"].is_string() && v.get("completedAt").is_none(), "{v}");
@@ -83,9 +87,13 @@ async fn a_verification_is_started_once_per_user_read_listed_and_seen_as_a_sessi
     assert_eq!(list.body["meta"], json!({"page": 1, "limit": 1, "total": 2, "totalPages": 2}));
     assert_eq!(list.body["data"][0]["id"], second["id"]);
     let page2 = vhq(&app, "GET", "/v1/verifications/identity/user/user_123?page=2&limit=1", None).await;
-    assert_eq!((page2.body["data"][0]["id"].as_str(), page2.body["data"][0]["status"].as_str()), (Some(id.as_str()), Some("REJECTED")));
+    assert_eq!(
+        (page2.body["data"][0]["id"].as_str(), page2.body["data"][0]["status"].as_str()),
+        (Some(id.as_str()), Some("REJECTED"))
+    );
     assert!(page2.body["data"][0]["completedAt"].is_string(), "{}", page2.body);
-    let bad = assert_vhq_error(&vhq(&app, "GET", "/v1/verifications/identity/user/user_123?limit=101", None).await, 422);
+    let bad =
+        assert_vhq_error(&vhq(&app, "GET", "/v1/verifications/identity/user/user_123?limit=101", None).await, 422);
     assert!(bad.to_string().contains("limit"), "{bad}");
     let none = vhq(&app, "GET", "/v1/verifications/identity/user/nobody", None).await;
     assert_eq!(none.body["meta"]["total"], 0);
@@ -130,7 +138,8 @@ async fn a_review_here_decides_the_case_there_and_a_case_decided_there_shows_her
     let id2 = v["id"].as_str().unwrap().to_string();
     app.post(&format!("/sessions/{id2}/simulate"), json!({"action": "require-review"})).await;
     let case2 = app.get(&format!("/sessions/{id2}")).await.body["case_id"].as_str().unwrap().to_string();
-    let rejected = app.post(&format!("/cases/{case2}/reject"), json!({"reviewer_id": rev, "notes": "Photo is a screen."})).await;
+    let rejected =
+        app.post(&format!("/cases/{case2}/reject"), json!({"reviewer_id": rev, "notes": "Photo is a screen."})).await;
     assert_eq!(rejected.status, 200, "{}", rejected.body);
     let here = vhq(&app, "GET", &format!("/v1/verifications/identity/{id2}"), None).await.body;
     assert_eq!(here["status"], "REJECTED", "{here}");
@@ -154,11 +163,17 @@ async fn a_review_here_decides_the_case_there_and_a_case_decided_there_shows_her
     assert_vhq_error(&vhq(&app, "POST", &format!("/v1/verifications/identity/{id4}/review"), Some(body)).await, 409);
 
     // Every field is required.
-    let r = vhq(&app, "POST", &format!("/v1/verifications/identity/{id4}/review"), Some(json!({"decision": "MAYBE"}))).await;
+    let r = vhq(&app, "POST", &format!("/v1/verifications/identity/{id4}/review"), Some(json!({"decision": "MAYBE"})))
+        .await;
     let text = assert_vhq_error(&r, 422).to_string();
     assert!(text.contains("decision") && text.contains("reviewedBy") && text.contains("reviewNotes"), "{text}");
-    let r = vhq(&app, "POST", "/v1/verifications/identity/ses_01JD8ZQ7S3K2M4N5P6Q7R8S9T0/review",
-        Some(json!({"decision": "VERIFIED", "reviewedBy": "ops", "reviewNotes": "ok"}))).await;
+    let r = vhq(
+        &app,
+        "POST",
+        "/v1/verifications/identity/ses_01JD8ZQ7S3K2M4N5P6Q7R8S9T0/review",
+        Some(json!({"decision": "VERIFIED", "reviewedBy": "ops", "reviewNotes": "ok"})),
+    )
+    .await;
     assert_vhq_error(&r, 404);
 }
 
@@ -222,9 +237,16 @@ async fn keys_permissions_idempotency_rate_limits_and_environments_follow_the_di
     assert_vhq_error(&admin(Some("wrong"), json!({"name": "x"})).await, 401);
     let bad = admin(Some("operator-secret"), json!({"name": "x", "permissions": ["everything"]})).await;
     assert!(assert_vhq_error(&bad, 422).to_string().contains("permissions"), "{}", bad.body);
-    let reader = admin(Some("operator-secret"), json!({"name": "reader", "permissions": ["identity:read"], "rateLimit": 3, "environment": "test"})).await;
+    let reader = admin(
+        Some("operator-secret"),
+        json!({"name": "reader", "permissions": ["identity:read"], "rateLimit": 3, "environment": "test"}),
+    )
+    .await;
     assert_eq!(reader.status, 201, "{}", reader.body);
-    assert_eq!((reader.body["rateLimit"].as_u64(), reader.body["permissions"].clone()), (Some(3), json!(["identity:read"])));
+    assert_eq!(
+        (reader.body["rateLimit"].as_u64(), reader.body["permissions"].clone()),
+        (Some(3), json!(["identity:read"]))
+    );
     let reader_key = reader.body["apiKey"].as_str().unwrap().to_string();
     assert!(reader_key.starts_with("vhq_test_"), "{reader_key}");
     let live = admin(Some("operator-secret"), json!({"name": "backend"})).await;
@@ -237,7 +259,9 @@ async fn keys_permissions_idempotency_rate_limits_and_environments_follow_the_di
     let ok = app.send("GET", "/v1/verifications/identity/user/u1", Some(&reader_key), &[], None).await;
     assert_eq!((ok.status, ok.header("x-ratelimit-limit").as_deref()), (200, Some("3")), "{}", ok.body);
     let limited = app.send("GET", "/v1/verifications/identity/user/u1", Some(&reader_key), &[], None).await;
-    let limited = if limited.status == 429 { limited } else {
+    let limited = if limited.status == 429 {
+        limited
+    } else {
         app.send("GET", "/v1/verifications/identity/user/u1", Some(&reader_key), &[], None).await
     };
     assert_vhq_error(&limited, 429);
@@ -272,13 +296,32 @@ async fn keys_permissions_idempotency_rate_limits_and_environments_follow_the_di
 
 #[actix_web::test]
 async fn a_live_verification_is_completed_by_the_capture_page_and_by_api_only_uploads() {
-    let app = spawn_app_with(|c| c.admin_secret = Some("s".into())).await;
+    let app = spawn_app_with(|c| {
+        c.admin_secret = Some("s".into());
+        // The receiver below is plain http on loopback.
+        c.webhook_egress.require_https_for_live = false;
+    })
+    .await;
     let created = app
         .send("POST", "/v1/admin/api-clients", None, &[("X-Admin-Secret", "s")], Some(&json!({"name": "live"})))
         .await;
     let key = created.body["apiKey"].as_str().unwrap().to_string();
     let live = app.live_key.clone();
     let page = data_page(&td3("VAN<DER<STEEG", "WILLEKE MARIJE", "NX4KF72P1", "850412", 'F', "330907"));
+    let receiver = crate::webhooks::spawn_receiver().await;
+    let all = json!([
+        "document.verified",
+        "document.rejected",
+        "liveness.passed",
+        "liveness.failed",
+        "identity.verified",
+        "identity.rejected",
+        "identity.manual_review",
+        "verification.completed"
+    ]);
+    let hook = json!({"clientId": "live", "callbackUrl": receiver.url("/live"), "events": all});
+    let r = app.send("POST", "/v1/webhooks/configure", Some(&key), &[], Some(&hook)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
 
     // BASIC through the hosted capture page: the photo's zone is read and the verification is VERIFIED.
     let v = app.send("POST", "/v1/verifications/identity", Some(&key), &[], Some(&json!({"userId": "w1"}))).await;
@@ -287,7 +330,10 @@ async fn a_live_verification_is_completed_by_the_capture_page_and_by_api_only_up
     let token = v.body["captureUrl"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
     let step = |s: &str| format!("/verify/{token}/{s}");
     assert_eq!(app.send_json_raw("POST", &step("consent"), &json!({"accepted": true})).await.status, 200);
-    assert_eq!(app.send_json_raw("POST", &step("document-type"), &json!({"document_type": "passport"})).await.status, 200);
+    assert_eq!(
+        app.send_json_raw("POST", &step("document-type"), &json!({"document_type": "passport"})).await.status,
+        200
+    );
     let up = app.upload(&step("documents"), None, &[("document_type", "id_front")], Some(("image/png", &page))).await;
     assert_eq!(up.status, 201, "{}", up.body);
     let done = app.send_json_raw("POST", &step("complete"), &json!({})).await;
@@ -296,12 +342,38 @@ async fn a_live_verification_is_completed_by_the_capture_page_and_by_api_only_up
     assert_eq!((v["status"].as_str(), v["steps"]["document"].as_str()), (Some("VERIFIED"), Some("VERIFIED")), "{v}");
     let identity = app.live_get("/identities/w1").await;
     assert_eq!(identity.body["status"], "approved", "the identity of userId: {}", identity.body);
+    // The steps and the outcome reach the dialect's webhook, without any of the document's data.
+    let got = receiver.wait_until("the BASIC verification's events", |g| g.len() >= 3).await;
+    // Deliveries are sent concurrently: compare them in name order.
+    let sorted = |got: &[crate::webhooks::Got]| {
+        let mut names = crate::webhooks::events(got);
+        names.sort();
+        names
+    };
+    assert_eq!(sorted(&got), ["document.verified", "identity.verified", "verification.completed"]);
+    let document = got.iter().find(|g| g.json()["event"] == "document.verified").unwrap().json();
+    assert_eq!(document["data"]["documentType"], "PASSPORT", "{document}");
+    for g in &got {
+        let text = String::from_utf8_lossy(&g.json().to_string().into_bytes()).to_string();
+        assert!(!text.contains("STEEG") && !text.contains("NX4KF72P1") && !text.contains("1985"), "{text}");
+    }
 
     // STANDARD through the Verifa API's uploads: no face provider in live, so liveness goes to a person.
-    let v = app.send("POST", "/v1/verifications/identity", Some(&key), &[], Some(&json!({"userId": "w2", "tier": "STANDARD"}))).await;
+    let v = app
+        .send("POST", "/v1/verifications/identity", Some(&key), &[], Some(&json!({"userId": "w2", "tier": "STANDARD"})))
+        .await;
     let id = v.body["id"].as_str().unwrap().to_string();
-    for (side, bytes) in [("id_front", page.clone()), ("selfie", data_page(&td3("A", "B", "X1", "900101", 'M', "300101")))] {
-        let r = app.upload(&format!("/sessions/{id}/documents"), Some(&live), &[("document_type", side)], Some(("image/png", &bytes))).await;
+    for (side, bytes) in
+        [("id_front", page.clone()), ("selfie", data_page(&td3("A", "B", "X1", "900101", 'M', "300101")))]
+    {
+        let r = app
+            .upload(
+                &format!("/sessions/{id}/documents"),
+                Some(&live),
+                &[("document_type", side)],
+                Some(("image/png", &bytes)),
+            )
+            .await;
         assert_eq!(r.status, 201, "{}", r.body);
     }
     let mid = app.send("GET", &format!("/v1/verifications/identity/{id}"), Some(&key), &[], None).await.body;
@@ -312,6 +384,8 @@ async fn a_live_verification_is_completed_by_the_capture_page_and_by_api_only_up
     assert_eq!(v["status"], "MANUAL_REVIEW", "{v}");
     assert_eq!(v["steps"]["document"], "VERIFIED", "{v}");
     assert_eq!(v["steps"]["liveness"], "MANUAL_REVIEW", "{v}");
+    let got = receiver.wait_until("the STANDARD verification's events", |g| g.len() >= 5).await;
+    assert_eq!(sorted(&got[3..]), ["document.verified", "identity.manual_review"]);
 }
 
 /// Polls the verification until it leaves IN_PROGRESS (processing is asynchronous).

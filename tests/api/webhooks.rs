@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone)]
-struct Got {
+pub(crate) struct Got {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -35,7 +35,7 @@ impl Got {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("webhook body is JSON")
     }
 
@@ -55,7 +55,7 @@ enum Answer {
 }
 
 #[derive(Clone)]
-struct Receiver {
+pub(crate) struct Receiver {
     port: u16,
     inbox: Arc<Mutex<Vec<Got>>>,
     /// Answers for the next requests, in order; then 200.
@@ -82,7 +82,7 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverSt
     }
 }
 
-async fn spawn_receiver() -> Receiver {
+pub(crate) async fn spawn_receiver() -> Receiver {
     let inbox = Arc::new(Mutex::new(Vec::new()));
     let plan = Arc::new(Mutex::new(VecDeque::new()));
     let data = web::Data::new(ReceiverState { inbox: inbox.clone(), plan: plan.clone() });
@@ -96,7 +96,7 @@ async fn spawn_receiver() -> Receiver {
 }
 
 impl Receiver {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
@@ -109,7 +109,7 @@ impl Receiver {
     }
 
     /// Waits (real time) until `done` holds for what arrived.
-    async fn wait_until(&self, what: &str, done: impl Fn(&[Got]) -> bool) -> Vec<Got> {
+    pub(crate) async fn wait_until(&self, what: &str, done: impl Fn(&[Got]) -> bool) -> Vec<Got> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let got = self.got();
@@ -122,7 +122,7 @@ impl Receiver {
     }
 }
 
-fn events(got: &[Got]) -> Vec<String> {
+pub(crate) fn events(got: &[Got]) -> Vec<String> {
     got.iter().map(Got::event).collect()
 }
 
@@ -252,13 +252,13 @@ async fn start_on(
         Some(k) => k,
         None => (app.first_keys[0].secret.clone(), app.first_keys[1].secret.clone()),
     };
+    let verifyhq_key = app.first_keys.get(2).map(|k| k.secret.clone()).unwrap_or_default();
     let base = format!("http://127.0.0.1:{}", app.port());
     let webhooks = app.webhooks.clone();
     let server = app.into_server();
     let handle = server.handle();
     actix_web::rt::spawn(server);
     let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
-    let verifyhq_key = String::new();
     let app =
         TestApp { base, sandbox_key, live_key, verifyhq_key, data_dir: tempfile::tempdir().expect("temp dir"), client };
     Wh { app, webhooks, server: handle }
@@ -1215,4 +1215,91 @@ async fn case_decisions_send_the_case_session_and_identity_webhooks() {
     assert!(approved.contains(ok.as_str()), "{approved}");
     let rejected = got.iter().find(|g| g.event() == "case.rejected").unwrap().text();
     assert!(rejected.contains(no.as_str()), "{rejected}");
+}
+
+#[actix_web::test]
+async fn verifyhq_webhooks_send_the_dialects_events_signed_with_a_plain_hmac_and_retry_after_1_5_and_30_minutes() {
+    use hmac::{Hmac, Mac};
+    let receiver = spawn_receiver().await;
+    let (wh, clock, _dir) = start_clocked().await;
+    let app = &wh.app;
+    let key = app.verifyhq_key.clone();
+    let vhq = |method: &'static str, path: String, body: Option<Value>| {
+        let key = key.clone();
+        async move { app.send(method, &path, Some(&key), &[], body.as_ref()).await }
+    };
+    let configure = |path: &'static str, events: Value| {
+        vhq(
+            "POST",
+            "/v1/webhooks/configure".into(),
+            Some(json!({"clientId": "backend", "callbackUrl": receiver.url(path), "events": events})),
+        )
+    };
+
+    for bad in [json!([]), json!(["session.approved"])] {
+        let r = configure("/x", bad).await;
+        assert_eq!((r.status, r.body["statusCode"].as_u64()), (422, Some(422)), "{}", r.body);
+    }
+    let hook =
+        configure("/vhq", json!(["identity.verified", "verification.completed", "identity.manual_review"])).await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
+    let secret = hook.body["secret"].as_str().unwrap().to_string();
+    let hook_id = hook.body["id"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"), "{}", hook.body);
+    let listed = vhq("GET", "/v1/webhooks/client/backend".into(), None).await;
+    assert_eq!(listed.body[0]["id"], hook.body["id"], "{}", listed.body);
+    assert_eq!((listed.body[0]["active"].as_bool(), listed.body[0].get("secret")), (Some(true), None));
+    assert_eq!(app.get("/webhooks/endpoints").await.body["pagination"]["total"], 0, "not a Verifa endpoint");
+
+    // A verification approved through the Verifa API: the dialect's events, nothing else.
+    let v = vhq("POST", "/v1/verifications/identity".into(), Some(json!({"userId": "hook_user"}))).await;
+    let vid = v.body["id"].as_str().unwrap().to_string();
+    app.post(&format!("/sessions/{vid}/simulate"), json!({"action": "approve"})).await;
+    let r = wh.run_once().await;
+    assert_eq!(r.delivered, 2, "{r:?}");
+    let got = receiver.got();
+    assert_eq!(events(&got), ["identity.verified", "verification.completed"]);
+    for g in &got {
+        let body = g.json();
+        assert_eq!(body["data"]["identityVerificationId"], vid.as_str(), "{body}");
+        assert_eq!(
+            (body["data"]["userId"].as_str(), body["data"]["status"].as_str()),
+            (Some("hook_user"), Some("VERIFIED"))
+        );
+        assert!(body["timestamp"].is_string(), "{body}");
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(&g.body);
+        assert_eq!(g.header("x-webhook-signature"), Some(hex::encode(mac.finalize().into_bytes()).as_str()));
+        assert!(g.header("x-verifa-signature").is_none(), "the dialect's own signature only");
+    }
+
+    // Deactivated: nothing more is sent to it.
+    let gone = vhq("DELETE", format!("/v1/webhooks/{hook_id}"), None).await;
+    assert_eq!((gone.status, gone.body["active"].as_bool()), (200, Some(false)), "{}", gone.body);
+    assert_eq!(vhq("DELETE", "/v1/webhooks/whep_nope".into(), None).await.status, 404);
+
+    // A receiver that keeps failing: three retries, 1, 5 and 30 minutes apart, then the delivery fails.
+    let flaky = configure("/down", json!(["identity.rejected"])).await;
+    assert_eq!(flaky.status, 201, "{}", flaky.body);
+    receiver.answer(&[Answer::Status(500); 4]);
+    let v = vhq("POST", "/v1/verifications/identity".into(), Some(json!({"userId": "hook_user_2"}))).await;
+    let vid = v.body["id"].as_str().unwrap().to_string();
+    app.post(&format!("/sessions/{vid}/simulate"), json!({"action": "decline"})).await;
+    assert_eq!(wh.run_once().await.retrying, 1);
+    for wait in [60, 300, 1800] {
+        clock.advance(time::Duration::seconds(wait - 1));
+        assert_eq!(wh.run_once().await.attempted, 0, "not before {wait} s");
+        clock.advance(time::Duration::seconds(1));
+        let r = wh.run_once().await;
+        assert_eq!(r.attempted, 1, "{wait}: {r:?}");
+        if wait == 1800 {
+            assert_eq!(r.failed, 1, "given up after the third retry: {r:?}");
+        }
+    }
+    clock.advance(time::Duration::hours(6));
+    assert_eq!(wh.run_once().await.attempted, 0);
+    let after = receiver.got();
+    assert_eq!(after.len(), 6, "{:?}", events(&after));
+    assert!(after[2..].iter().all(|g| g.event() == "identity.rejected" && g.body == after[2].body));
+    wh.stop().await;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Contract fuzzing: starts a throwaway idv server with a sandbox key holding every scope and runs
 # schemathesis (settings in tests/contract/schemathesis.toml) over every operation of
-# /api/v1/openapi.json: examples, coverage, fuzzing and stateful phases. Builds nothing.
+# /api/v1/openapi.json: examples, coverage, fuzzing and stateful phases; then the same over the VerifyHQ
+# dialect's /v1/openapi.json with a vhq_test_ key and the admin secret (tests/contract/verifyhq.toml).
+# Builds nothing.
 #   IDV_BIN            the idv binary (default target/debug/idv)
 #   ST_BIN             the schemathesis CLI (default target/contract-venv/bin/st, from `make test-deps`)
 #   CONTRACT_REPORT    also write schemathesis' JUnit XML report to this file
@@ -50,13 +52,19 @@ IDV_CONTRACT_SPARE_KEY_ID="$(printf '%s' "$SPARE_KEY" | grep -o 'key_[A-Za-z0-9]
 [ -n "$IDV_CONTRACT_KEY" ] && [ -n "$IDV_CONTRACT_KEY_ID" ] && [ -n "$IDV_CONTRACT_SPARE_KEY_ID" ] \
   || die "could not read the keys from: $MAIN_KEY / $SPARE_KEY"
 export IDV_CONTRACT_KEY IDV_CONTRACT_KEY_ID IDV_CONTRACT_SPARE_KEY_ID
+VHQ_OUT="$("$IDV_BIN" keys create --verifyhq --data-dir "$DIR" --environment sandbox --label contract 2>&1)" \
+  || die "idv keys create --verifyhq failed: $VHQ_OUT"
+IDV_CONTRACT_VERIFYHQ_KEY="$(printf '%s' "$VHQ_OUT" | grep -o 'vhq_test_[A-Za-z0-9_-]*' | head -n 1 || true)"
+[ -n "$IDV_CONTRACT_VERIFYHQ_KEY" ] || die "could not read the VerifyHQ key from: $VHQ_OUT"
+IDV_CONTRACT_ADMIN_SECRET="contract-admin-$RANDOM$RANDOM"
+export IDV_CONTRACT_VERIFYHQ_KEY IDV_CONTRACT_ADMIN_SECRET
 
 PORT="$("$ST_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
 
 # The rate limit is far above what two workers can send, so no request is answered 429. Webhook
 # endpoints the fuzzer creates may only be delivered to on loopback.
-IDV_LOG=warn "$IDV_BIN" serve --data-dir "$DIR" --bind "127.0.0.1:$PORT" \
+IDV_LOG=warn IDV_ADMIN_SECRET="$IDV_CONTRACT_ADMIN_SECRET" "$IDV_BIN" serve --data-dir "$DIR" --bind "127.0.0.1:$PORT" \
   --rate-limit-rpm 1000000 --webhook-allow 127.0.0.0/8,::1 >"$DIR/server.log" 2>&1 &
 SERVER_PID=$!
 
@@ -90,6 +98,15 @@ timeout --kill-after=10 "$TIME_LIMIT_SECS" \
   --origin "$BASE" "$DIR/openapi.json" || rc=$?
 [ "$rc" -eq 124 ] && echo "run.sh: schemathesis did not finish within ${TIME_LIMIT_SECS}s" >&2
 
+# The VerifyHQ dialect, on the same server.
+curl -fsS -o "$DIR/verifyhq.json" "$BASE/v1/openapi.json" || die "cannot fetch $BASE/v1/openapi.json"
+vhq_rc=0
+timeout --kill-after=10 "$TIME_LIMIT_SECS" \
+  "$ST_BIN" --config-file tests/contract/verifyhq.toml run --no-color \
+  --report json --report-json-path "$DIR/report-verifyhq.json" \
+  --origin "$BASE" "$DIR/verifyhq.json" || vhq_rc=$?
+[ "$rc" -ne 0 ] || rc=$vhq_rc
+
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   echo "run.sh: the server died during the run; its log tail:" >&2
   tail -n 40 "$DIR/server.log" >&2
@@ -102,8 +119,9 @@ elif ! curl -fsS -o /dev/null -H "X-API-Key: $IDV_CONTRACT_KEY" "$BASE/api/v1/ap
 fi
 
 # One summary: the failures per check, then operations passed/failed.
-if [ -f "$DIR/report.json" ]; then
-  "$ST_PYTHON" - "$DIR/report.json" <<'EOF' || true
+for report in "$DIR/report.json" "$DIR/report-verifyhq.json"; do
+  [ -f "$report" ] || continue
+  "$ST_PYTHON" - "$report" <<'EOF' || true
 import json, sys
 
 CHECKS = {  # schemathesis failure codes of the checks this run enables
@@ -120,5 +138,5 @@ print(f"contract: {ops['tested']}/{ops['total']} operations, {r['test_cases']['g
       f"{len(r['errors'])} errors, {r['running_time']:.0f}s; failures: {by_check or 'none'}")
 print(f"contract: {ops['tested'] - len(failed_ops)} passed, {len(failed_ops)} failed")
 EOF
-fi
+done
 exit "$rc"

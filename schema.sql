@@ -853,3 +853,19 @@ CREATE TABLE IF NOT EXISTS verifyhq_tiers (
     PRIMARY KEY (environment, tier)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS verifyhq_tiers_by_workflow ON verifyhq_tiers (workflow_id);
+
+-- VerifyHQ document verifications (VerifyhqDocumentAssessed events, on the front document's stream): the
+-- outcome only; the images and what was read are the Verifa documents `id` (front) and `back_document_id`.
+CREATE TABLE IF NOT EXISTS verifyhq_documents (
+    id               TEXT PRIMARY KEY,
+    environment      TEXT NOT NULL,
+    user_id          TEXT NOT NULL,
+    document_type    TEXT NOT NULL,
+    document_country TEXT NOT NULL,
+    back_document_id TEXT,
+    status           TEXT NOT NULL,
+    fraud_indicators TEXT NOT NULL,
+    confidence       REAL NOT NULL,
+    created_at       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verifyhq_documents_by_user ON verifyhq_documents (environment, user_id, created_at);

@@ -249,7 +249,9 @@ pub struct Extraction {
 }
 
 /// Extracts what the facts carry: AAMVA licence data, the MRZ fields, and each hint over every text read.
-pub fn extract(f: &Facts, hints: &[(String, Hint)]) -> Extraction {
+/// `today` places the zone's two-digit years in their century (a birth date in the past, an expiry date
+/// within the next fifty years).
+pub fn extract(f: &Facts, hints: &[(String, Hint)], today: time::Date) -> Extraction {
     let mut out = Extraction::default();
     let mut confidence: Option<f64> = None;
     let mut note = |c: f64| confidence = Some(confidence.map_or(c, |x: f64| x.min(c)));
@@ -259,7 +261,7 @@ pub fn extract(f: &Facts, hints: &[(String, Hint)]) -> Extraction {
         note(0.95);
     }
     if let Some(text) = &f.mrz {
-        if let Ok(report) = mrz::parse(text, &mrz::ParseOptions::new(time::Date::MIN)) {
+        if let Ok(report) = mrz::parse(text, &mrz::ParseOptions::new(today)) {
             let d = &report.data;
             let mut put = |k: &str, v: &str| {
                 let v = v.trim();
@@ -453,8 +455,12 @@ mod tests {
         let f = facts(&png(400, 300), "image/png", Some(&reader)).unwrap();
         assert_eq!(classify(&f).classification, "passport");
         let hints = vec![("number".to_string(), Hint::Pattern(Regex::new(r"(L\d{6})").unwrap()))];
-        let e = extract(&f, &hints);
+        let today = time::macros::date!(2026 - 12 - 05);
+        let e = extract(&f, &hints, today);
         assert_eq!(e.fields["last_name"], "ERIKSSON");
+        // Two-digit years take their century from the day of reading.
+        assert_eq!(e.fields["date_of_birth"], "1974-08-12");
+        assert_eq!(e.fields["date_of_expiry"], "2012-04-15");
         assert_eq!(e.fields["document_number"], "L898902C3");
         assert_eq!(e.fields["number"], "L898902");
         assert_eq!(e.sources, vec!["mrz", "hints"]);
@@ -464,9 +470,10 @@ mod tests {
     #[test]
     fn label_hints_take_the_rest_of_the_line() {
         let f = Facts { barcodes: vec![("qr_code".into(), "Name: X\nAccount no: 12-34\n".into())], ..Facts::default() };
-        let e = extract(&f, &[("account".into(), Hint::Label("account no".into()))]);
+        let today = time::macros::date!(2026 - 12 - 05);
+        let e = extract(&f, &[("account".into(), Hint::Label("account no".into()))], today);
         assert_eq!(e.fields["account"], "12-34");
-        let none = extract(&f, &[("iban".into(), Hint::Label("IBAN".into()))]);
+        let none = extract(&f, &[("iban".into(), Hint::Label("IBAN".into()))], today);
         assert!(none.fields.is_empty() && none.sources.is_empty());
     }
 

@@ -197,8 +197,16 @@ fn compile_hints(hints: &Map<String, Value>) -> AppResult<Vec<(String, facts::Hi
 }
 
 /// Runs extraction and seals its values: the event carries field names in clear and the map sealed.
-fn extraction(key: &DataKey, subject_id: &str, f: &Facts, hints: &Map<String, Value>) -> AppResult<Extracted> {
-    let x = facts::extract(f, &compile_hints(hints)?);
+/// What the facts give, sealed; `now` (the command's time) places the zone's two-digit years.
+fn extraction(
+    key: &DataKey,
+    subject_id: &str,
+    f: &Facts,
+    hints: &Map<String, Value>,
+    now: &str,
+) -> AppResult<Extracted> {
+    let today = crate::clock::parse(now).map(|t| t.date()).unwrap_or(time::Date::MIN);
+    let x = facts::extract(f, &compile_hints(hints)?, today);
     let extraction_id = ExtractionId::new().into_string();
     let data = if x.fields.is_empty() {
         None
@@ -284,56 +292,52 @@ fn linked_subject(w: &WriteCtx<'_>, env: &str, input: &UploadDocument) -> AppRes
 }
 
 pub async fn upload(writer: &Writer, meta: CommandMeta, input: UploadDocument) -> AppResult<DocumentId> {
-    writer
-        .execute(move |w| {
-            let env = meta.environment.clone();
-            let id = DocumentId::new().into_string();
-            let (hints, suite) = require_type(w.conn, &env, input.document_type.as_str())?;
-            let subject_id = match linked_subject(w, &env, &input)? {
-                Some(s) => s,
-                None => {
-                    let (_, wrapped) = w.keyring.new_data_key(&id);
-                    w.conn.execute(
-                        "INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)",
-                        params![id, wrapped],
-                    )?;
-                    id.clone()
-                }
-            };
-            let key = subject_key(w, &subject_id)?;
-            let blob_id = ids::new_id(ids::BLOB);
-            let file = &input.file;
-            let sealed = key.seal(&subject_id, &format!("document:{blob_id}"), &B64.encode(&file.bytes));
-            w.conn.execute(
-                "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
-                params![blob_id, subject_id, sealed],
-            )?;
-            let extracted = extraction(&key, &subject_id, &file.facts, &hints)?;
-            let uploaded = Uploaded {
-                source: dom::SOURCE_API.into(),
-                session_id: input.session_id.as_ref().map(|s| s.as_str().to_string()),
-                identity_id: input.identity_id.as_ref().map(|s| s.as_str().to_string()),
-                subject_id,
-                document_type: input.document_type.as_str().to_string(),
-                mime_type: file.mime_type.clone(),
-                size_bytes: file.bytes.len() as i64,
-                page_count: file.facts.page_count,
-                blob_id,
-                poa_document_type: input.poa_document_type.clone(),
-                poa_document_date: input.poa_document_date.as_ref().map(|d| d.as_str().to_string()),
-                metadata: input.metadata.clone(),
-            };
-            let rules = rules(w.conn, &env, input.document_type.as_str(), &suite)?;
-            let command = DocumentCommand::Upload {
-                uploaded: Box::new(uploaded),
-                classified: classified(&file.facts),
-                extracted,
-            };
-            let events = dom::decide(None, command, &rules, &meta.ctx())?;
-            emit(w, &meta, &env, &id, 0, events)?;
-            Ok(DocumentId::from_stored(id))
-        })
-        .await
+    writer.execute(move |w| upload_in(w, &meta, input)).await
+}
+
+/// Records an uploaded document inside the caller's transaction.
+pub fn upload_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: UploadDocument) -> AppResult<DocumentId> {
+    let env = meta.environment.clone();
+    let id = DocumentId::new().into_string();
+    let (hints, suite) = require_type(w.conn, &env, input.document_type.as_str())?;
+    let subject_id = match linked_subject(w, &env, &input)? {
+        Some(s) => s,
+        None => {
+            let (_, wrapped) = w.keyring.new_data_key(&id);
+            w.conn
+                .execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)", params![id, wrapped])?;
+            id.clone()
+        }
+    };
+    let key = subject_key(w, &subject_id)?;
+    let blob_id = ids::new_id(ids::BLOB);
+    let file = &input.file;
+    let sealed = key.seal(&subject_id, &format!("document:{blob_id}"), &B64.encode(&file.bytes));
+    w.conn.execute(
+        "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
+        params![blob_id, subject_id, sealed],
+    )?;
+    let extracted = extraction(&key, &subject_id, &file.facts, &hints, &meta.now)?;
+    let uploaded = Uploaded {
+        source: dom::SOURCE_API.into(),
+        session_id: input.session_id.as_ref().map(|s| s.as_str().to_string()),
+        identity_id: input.identity_id.as_ref().map(|s| s.as_str().to_string()),
+        subject_id,
+        document_type: input.document_type.as_str().to_string(),
+        mime_type: file.mime_type.clone(),
+        size_bytes: file.bytes.len() as i64,
+        page_count: file.facts.page_count,
+        blob_id,
+        poa_document_type: input.poa_document_type.clone(),
+        poa_document_date: input.poa_document_date.as_ref().map(|d| d.as_str().to_string()),
+        metadata: input.metadata.clone(),
+    };
+    let rules = rules(w.conn, &env, input.document_type.as_str(), &suite)?;
+    let command =
+        DocumentCommand::Upload { uploaded: Box::new(uploaded), classified: classified(&file.facts), extracted };
+    let events = dom::decide(None, command, &rules, &meta.ctx())?;
+    emit(w, meta, &env, &id, 0, events)?;
+    Ok(DocumentId::from_stored(id))
 }
 
 pub async fn update(writer: &Writer, meta: CommandMeta, id: DocumentId, input: UpdateDocument) -> AppResult<()> {
@@ -380,7 +384,7 @@ pub async fn extract(writer: &Writer, meta: CommandMeta, id: DocumentId, f: Fact
             }
             let (hints, suite) = type_settings(w.conn, &env, &l.state.document_type)?.unwrap_or_default();
             let key = subject_key(w, &l.subject_id)?;
-            let x = extraction(&key, &l.subject_id, &f, &hints)?;
+            let x = extraction(&key, &l.subject_id, &f, &hints, &meta.now)?;
             let rules = rules(w.conn, &env, &l.state.document_type, &suite)?;
             let events = dom::decide(Some(&l.state), DocumentCommand::Extract(x), &rules, &meta.ctx())?;
             emit(w, &meta, &env, id.as_str(), l.state.version, events)

@@ -1,8 +1,9 @@
 //! VerifyHQ identity verifications (spec A.1) as commands on the one engine: a verification is a session
 //! on its tier's workflow. `start` returns the user's active verification or opens a session (creating the
 //! tier's workflow on its first use), `review` decides the session's case, `restart` invalidates the
-//! current verification and opens the next. Must not render responses or hold the dialect's vocabulary
-//! (that is `domain::verifyhq`).
+//! current verification and opens the next; `verify_document` stores a document verification's images as
+//! Verifa documents of the user's identity and records its assessment. Must not render responses or hold
+//! the dialect's vocabulary (that is `domain::verifyhq`).
 
 use super::sessions::{self, CreateSession};
 use super::workflows::{self, CreateWorkflow, Definition};
@@ -12,7 +13,9 @@ use crate::crypto::Keyring;
 use crate::domain::case::CaseDecision;
 use crate::domain::ids::WorkflowId;
 use crate::domain::values::ExternalRef;
-use crate::domain::verifyhq::{self as dom, ReviewDecision, Tier, TierLinked, VerificationStatus};
+use crate::domain::verifyhq::{
+    self as dom, DocumentAssessed, DocumentKind, DocumentReading, ReviewDecision, Tier, TierLinked, VerificationStatus,
+};
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent};
 use rusqlite::{params, OptionalExtension};
@@ -181,6 +184,91 @@ pub async fn restart(writer: &Writer, keyring: Arc<Keyring>, meta: CommandMeta, 
             }
             let user_id = ExternalRef::from_stored(user_id);
             open(w, &meta, prepared, user_id, v.tier)
+        })
+        .await
+}
+
+/// A document verification to record (A.2): the images, already read (`documents::prepare`).
+pub struct DocumentInput {
+    pub user_id: ExternalRef,
+    pub kind: DocumentKind,
+    pub country: crate::domain::values::CountryCode,
+    pub front: super::documents::Prepared,
+    pub back: Option<super::documents::Prepared>,
+}
+
+/// What the readers found on the images, for the assessment: the front's reading first, the back's
+/// filling what the front lacks (an ID card's zone is on its back).
+fn reading(
+    front: &crate::checks::document_facts::Facts,
+    back: Option<&crate::checks::document_facts::Facts>,
+    today: time::Date,
+) -> DocumentReading {
+    use crate::checks::document_facts as facts;
+    let mut r = DocumentReading::default();
+    let mut fields = std::collections::BTreeMap::new();
+    for f in std::iter::once(front).chain(back) {
+        let x = facts::extract(f, &[], today);
+        if let Some(valid) = x.mrz_valid {
+            r.zone_valid = Some(r.zone_valid.unwrap_or(true) && valid);
+            r.zone_code = r.zone_code.or_else(|| f.mrz.as_deref().and_then(|m| m.trim_start().chars().next()));
+        }
+        r.confidence = match (r.confidence, x.confidence) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for (k, v) in x.fields {
+            fields.entry(k).or_insert(v);
+        }
+    }
+    r.fields_read = fields.len();
+    r.expiry_date = fields.get("date_of_expiry").cloned();
+    r.issuing_country = fields.get("issuing_state").and_then(|s| crate::checks::mrz::alpha2_of(s)).map(str::to_string);
+    r
+}
+
+/// `POST /v1/verifications/document`: the front (and back) become Verifa documents (`id_front`,
+/// `id_back`) of the user's identity when there is one, and the assessment is recorded on the front's
+/// stream. Returns the verification's id (the front document's).
+pub async fn verify_document(
+    writer: &Writer,
+    meta: CommandMeta,
+    input: DocumentInput,
+    today: time::Date,
+) -> AppResult<String> {
+    let reading = reading(&input.front.facts, input.back.as_ref().map(|b| &b.facts), today);
+    let (status, fraud_indicators) = dom::assess(input.kind, input.country.as_str(), &reading, &today.to_string());
+    writer
+        .execute(move |w| {
+            let identity_id = super::identities::load_surviving(w.conn, &meta.environment, input.user_id.as_str())?
+                .map(|i| crate::domain::ids::IdentityId::from_stored(i.id));
+            let upload = |side: &str, file| super::documents::UploadDocument {
+                document_type: crate::domain::document_type::DocumentTypeSlug::from_stored(side.to_string()),
+                identity_id: identity_id.clone(),
+                session_id: None,
+                poa_document_type: None,
+                poa_document_date: None,
+                metadata: Default::default(),
+                file,
+            };
+            let front = super::documents::upload_in(w, &meta, upload("id_front", input.front))?;
+            let back = match input.back {
+                Some(b) => Some(super::documents::upload_in(w, &meta, upload("id_back", b))?),
+                None => None,
+            };
+            let assessed = DocumentAssessed {
+                user_id: input.user_id.into_string(),
+                document_type: input.kind.as_str().into(),
+                document_country: input.country.into_string(),
+                back_document_id: back.map(|b| b.into_string()),
+                status: status.as_str().into(),
+                fraud_indicators,
+                confidence: reading.confidence.unwrap_or(0.0),
+            };
+            let version = stream_version(w.conn, front.as_str())?;
+            let payload = serde_json::to_value(assessed)?;
+            w.emit(&meta.event_meta(), front.as_str(), version, vec![NewEvent::new(dom::DOCUMENT_ASSESSED, payload)])?;
+            Ok(front.into_string())
         })
         .await
 }

@@ -256,6 +256,117 @@ pub fn webhook_retry_delay(retry: u32) -> Option<std::time::Duration> {
     MINUTES.get(i).map(|m| std::time::Duration::from_secs(m * 60))
 }
 
+vocabulary!(
+    /// The document a document verification is for (A.2).
+    DocumentKind {
+        IdCard = "ID_CARD",
+        Passport = "PASSPORT",
+        DriverLicense = "DRIVER_LICENSE",
+        ResidencePermit = "RESIDENCE_PERMIT"
+    }
+);
+
+vocabulary!(
+    /// A document verification's status (A.2).
+    DocumentStatus { Processing = "PROCESSING", Verified = "VERIFIED", Rejected = "REJECTED", ManualReview = "MANUAL_REVIEW" }
+);
+
+impl DocumentKind {
+    /// Whether the document carries a machine-readable zone that must be read.
+    fn has_zone(self) -> bool {
+        self != DocumentKind::DriverLicense
+    }
+
+    /// The ICAO document codes (first letter of the zone) the kind admits.
+    fn zone_codes(self) -> &'static [char] {
+        match self {
+            DocumentKind::Passport => &['P'],
+            DocumentKind::IdCard => &['I', 'A', 'C'],
+            DocumentKind::ResidencePermit => &['I', 'A', 'C', 'R'],
+            DocumentKind::DriverLicense => &['D'],
+        }
+    }
+}
+
+/// What the readers found on the document's images (no values: only what the assessment needs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DocumentReading {
+    /// A zone was read and every check digit held (`Some(false)`: read, a digit failed).
+    pub zone_valid: Option<bool>,
+    /// The zone's document code (`P`, `I`, ...).
+    pub zone_code: Option<char>,
+    /// The issuing state as ISO alpha-2, from the zone or the barcode.
+    pub issuing_country: Option<String>,
+    /// The expiry date read (YYYY-MM-DD).
+    pub expiry_date: Option<String>,
+    /// Fields read at all (from the zone, a barcode or hints).
+    pub fields_read: usize,
+    /// The readers' confidence (the lowest of them).
+    pub confidence: Option<f64>,
+}
+
+/// A document verification's outcome: its status, the fraud indicators found, the confidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentAssessed {
+    pub user_id: String,
+    pub document_type: String,
+    pub document_country: String,
+    pub back_document_id: Option<String>,
+    pub status: String,
+    pub fraud_indicators: Vec<String>,
+    pub confidence: f64,
+}
+
+pub const DOCUMENT_ASSESSED: &str = "VerifyhqDocumentAssessed";
+
+pub fn decode_document_assessed(
+    event_type: &str,
+    version: i64,
+    payload: &Value,
+) -> Result<Option<DocumentAssessed>, serde_json::Error> {
+    if event_type != DOCUMENT_ASSESSED {
+        return Ok(None);
+    }
+    let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
+    Ok(Some(super::codec::payload(event_type, p)?))
+}
+
+/// Judges a document from what was read (pure): an unreadable or invalid zone, a zone of another kind of
+/// document, or an expired document is REJECTED; another issuing country than the one given asks for a
+/// person (MANUAL_REVIEW), as does a document nothing could be read from (a driving licence without a
+/// barcode); otherwise VERIFIED. `today` is YYYY-MM-DD.
+pub fn assess(kind: DocumentKind, country: &str, r: &DocumentReading, today: &str) -> (DocumentStatus, Vec<String>) {
+    let mut reject: Vec<&str> = Vec::new();
+    let mut review: Vec<&str> = Vec::new();
+    match r.zone_valid {
+        None if kind.has_zone() => reject.push("MRZ_UNREADABLE"),
+        Some(false) => reject.push("MRZ_CHECK_DIGIT_MISMATCH"),
+        _ => {}
+    }
+    if let Some(code) = r.zone_code {
+        if !kind.zone_codes().contains(&code) {
+            reject.push("DOCUMENT_TYPE_MISMATCH");
+        }
+    }
+    if r.expiry_date.as_deref().is_some_and(|d| d < today) {
+        reject.push("DOCUMENT_EXPIRED");
+    }
+    if r.issuing_country.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case(country)) {
+        review.push("COUNTRY_MISMATCH");
+    }
+    if r.fields_read == 0 && !kind.has_zone() {
+        review.push("NO_DATA_READ");
+    }
+    let status = if !reject.is_empty() {
+        DocumentStatus::Rejected
+    } else if !review.is_empty() {
+        DocumentStatus::ManualReview
+    } else {
+        DocumentStatus::Verified
+    };
+    (status, reject.into_iter().chain(review).map(str::to_string).collect())
+}
+
 /// The stream linking an environment's tiers to their workflows.
 pub fn tiers_stream(environment: &str) -> String {
     format!("verifyhq_tiers_{environment}")
@@ -323,6 +434,31 @@ mod tests {
         );
         let basic = steps(Tier::Basic, &uploaded, json!({ "document_ocr": { "status": "failed" } }).as_object());
         assert_eq!(basic, vec![(Step::Document, StepStatus::Rejected)]);
+    }
+
+    #[test]
+    fn a_document_is_judged_by_its_zone_expiry_and_country() {
+        let read = DocumentReading {
+            zone_valid: Some(true),
+            zone_code: Some('P'),
+            issuing_country: Some("NL".into()),
+            expiry_date: Some("2033-09-07".into()),
+            fields_read: 7,
+            confidence: Some(0.9),
+        };
+        let today = "2026-12-05";
+        assert_eq!(assess(DocumentKind::Passport, "NL", &read, today), (DocumentStatus::Verified, vec![]));
+        let (s, why) = assess(DocumentKind::IdCard, "NL", &read, today);
+        assert_eq!((s, why), (DocumentStatus::Rejected, vec!["DOCUMENT_TYPE_MISMATCH".to_string()]));
+        let (s, why) = assess(DocumentKind::Passport, "BE", &read, today);
+        assert_eq!((s, why), (DocumentStatus::ManualReview, vec!["COUNTRY_MISMATCH".to_string()]));
+        let expired = DocumentReading { expiry_date: Some("2020-01-01".into()), ..read.clone() };
+        assert_eq!(assess(DocumentKind::Passport, "NL", &expired, today).1, vec!["DOCUMENT_EXPIRED".to_string()]);
+        let bad = DocumentReading { zone_valid: Some(false), ..read.clone() };
+        assert_eq!(assess(DocumentKind::Passport, "NL", &bad, today).0, DocumentStatus::Rejected);
+        let nothing = DocumentReading::default();
+        assert_eq!(assess(DocumentKind::Passport, "NL", &nothing, today).1, vec!["MRZ_UNREADABLE".to_string()]);
+        assert_eq!(assess(DocumentKind::DriverLicense, "US", &nothing, today).0, DocumentStatus::ManualReview);
     }
 
     #[test]

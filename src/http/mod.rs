@@ -188,8 +188,9 @@ pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> Ap
         let api = api_routes().into_scope(web::scope("/api/v1")).wrap(from_fn(middleware::api_gate));
         App::new()
             .app_data(data.clone())
-            // Only the idempotency middleware buffers raw bodies (to fingerprint them): uploads up to 16 MB.
-            .app_data(web::PayloadConfig::new(data.config.json_body_limit.max(16 * 1024 * 1024)))
+            // Only the idempotency middleware buffers raw bodies (to fingerprint them): uploads up to two
+            // 10 MB images (VerifyHQ's front and back) and their form.
+            .app_data(web::PayloadConfig::new(data.config.json_body_limit.max(21 * 1024 * 1024)))
             .wrap(from_fn(middleware::observe))
             .configure(system::configure)
             .configure(capture::configure)

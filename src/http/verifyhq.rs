@@ -5,6 +5,7 @@
 //! one call into `commands::verifyhq` or `queries::verifyhq`, and respond. Must not import rusqlite, the
 //! store or crypto.
 
+use super::body::MAX_UPLOAD_BYTES;
 use super::body::{read_json_object, typed};
 use super::error::{VerifyhqError, VerifyhqErrorBody};
 use super::reply::Principal;
@@ -13,10 +14,14 @@ use crate::commands::api_keys::{self as key_cmd, CreateClient};
 use crate::commands::verifyhq as cmd;
 use crate::commands::webhooks as webhook_cmd;
 use crate::domain::api_key::Environment;
-use crate::domain::values::{ExternalRef, Label, WebhookUrl};
-use crate::domain::verifyhq::{all_permissions, ClientEnvironment, Permission, ReviewDecision, Tier, WebhookEventName};
+use crate::domain::values::{CountryCode, ExternalRef, Label, WebhookUrl};
+use crate::domain::verifyhq::{
+    all_permissions, ClientEnvironment, DocumentKind, Permission, ReviewDecision, Tier, WebhookEventName,
+};
 use crate::error::{AppError, FieldError};
-use crate::queries::verifyhq::{self as q, IdentityVerification, VerificationPage, VerifyhqWebhook};
+use crate::queries::verifyhq::{
+    self as q, DocumentVerification, DocumentVerificationPage, IdentityVerification, VerificationPage, VerifyhqWebhook,
+};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
@@ -346,6 +351,196 @@ async fn create_client(state: web::Data<AppState>, req: HttpRequest, body: VhqBo
     }))
 }
 
+/// The multipart body of `POST /v1/verifications/document`: text fields and the two images (each at most
+/// 10 MB).
+pub struct DocumentForm {
+    fields: HashMap<String, String>,
+    front: Option<Vec<u8>>,
+    back: Option<Vec<u8>>,
+}
+
+impl FromRequest for DocumentForm {
+    type Error = VerifyhqError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = super::body::read_form(
+            req,
+            payload,
+            &["frontImage", "backImage"],
+            2 * MAX_UPLOAD_BYTES,
+            "Send the document as multipart/form-data with userId, documentType, documentCountry, frontImage and backImage.",
+        );
+        Box::pin(async move {
+            let mut form = form.await?;
+            let mut image = |name: &str| -> Result<Option<Vec<u8>>, VerifyhqError> {
+                match form.files.remove(name) {
+                    Some((_, bytes)) if bytes.len() > MAX_UPLOAD_BYTES => {
+                        Err(AppError::PayloadTooLarge(format!("{name} is over 10 MB.")).into())
+                    }
+                    Some((_, bytes)) => Ok(Some(bytes)),
+                    None => Ok(None),
+                }
+            };
+            let (front, back) = (image("frontImage")?, image("backImage")?);
+            Ok(DocumentForm { fields: form.fields, front, back })
+        })
+    }
+}
+
+/// The form's fields, checked together: every refusal named in one answer.
+fn document_input(
+    form: DocumentForm,
+) -> Result<(ExternalRef, DocumentKind, CountryCode, Vec<u8>, Option<Vec<u8>>), AppError> {
+    let mut errors = Vec::new();
+    let field = |name: &str| form.fields.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let user_id = match field("userId") {
+        None => {
+            errors.push(FieldError::new("userId", "is required"));
+            None
+        }
+        Some(v) => ExternalRef::parse("userId", v).map_err(|e| errors.push(e)).ok(),
+    };
+    let kind = match field("documentType") {
+        None => {
+            errors.push(FieldError::new("documentType", "is required"));
+            None
+        }
+        Some(v) => DocumentKind::parse(v).or_else(|| {
+            errors.push(FieldError::new(
+                "documentType",
+                "must be one of: ID_CARD, PASSPORT, DRIVER_LICENSE, RESIDENCE_PERMIT",
+            ));
+            None
+        }),
+    };
+    let country = match field("documentCountry") {
+        None => {
+            errors.push(FieldError::new("documentCountry", "is required"));
+            None
+        }
+        Some(v) => CountryCode::parse("documentCountry", v).map_err(|e| errors.push(e)).ok(),
+    };
+    if form.front.is_none() {
+        errors.push(FieldError::new("frontImage", "is required"));
+    }
+    if form.back.is_none() && kind.is_some_and(|k| k != DocumentKind::Passport) {
+        errors.push(FieldError::new("backImage", "is required for this documentType (optional for a PASSPORT)"));
+    }
+    match (user_id, kind, country, form.front) {
+        (Some(u), Some(k), Some(c), Some(front)) if errors.is_empty() => Ok((u, k, c, front, form.back)),
+        _ => {
+            let detail = errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+            Err(AppError::Validation { detail, errors })
+        }
+    }
+}
+
+/// Reads an image on the blocking pool; a refusal names the form field.
+async fn prepared(
+    state: &AppState,
+    field: &'static str,
+    bytes: Vec<u8>,
+) -> Result<crate::commands::documents::Prepared, AppError> {
+    let (mrz, today) = (state.mrz.clone(), state.today());
+    let mime = super::body::sniff_mime(&bytes).filter(|m| *m != "application/pdf");
+    web::block(move || crate::commands::documents::prepare(mime, bytes, &mrz, today))
+        .await
+        .map_err(|e| AppError::Internal(format!("upload preparation stopped: {e}")))?
+        .map_err(|e| match e {
+            AppError::Validation { errors, .. } => {
+                let message = errors.first().map(|f| f.message.clone()).unwrap_or_default();
+                let message =
+                    if message.contains("JPEG") { "must be a JPEG, PNG or WebP image".into() } else { message };
+                AppError::validation(field, message)
+            }
+            other => other,
+        })
+}
+
+#[utoipa::path(post, path = "/v1/verifications/document", tag = "Document verification",
+    operation_id = "verify_document",
+    request_body(content = DocumentUploadSchema, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The document verification, decided (the images are read as they arrive)", body = DocumentVerification),
+        (status = 403, description = "The client lacks document:write", body = VerifyhqErrorBody),
+        (status = 413, description = "An image is over 10 MB", body = VerifyhqErrorBody),
+        (status = 415, description = "Not multipart/form-data", body = VerifyhqErrorBody),
+        (status = 422, description = "A field is missing or invalid, or an image cannot be read", body = VerifyhqErrorBody)))]
+async fn verify_document(state: web::Data<AppState>, client: Client, form: DocumentForm) -> VhqResult {
+    client.require("document:write")?;
+    let (user_id, kind, country, front, back) = document_input(form)?;
+    let front = prepared(&state, "frontImage", front).await?;
+    let back = match back {
+        Some(b) => Some(prepared(&state, "backImage", b).await?),
+        None => None,
+    };
+    let input = cmd::DocumentInput { user_id, kind, country, front, back };
+    let id = cmd::verify_document(&state.writer, client.0.meta(state.now()), input, state.today()).await?;
+    Ok(HttpResponse::Created().json(read_document(&state, &client, id).await?))
+}
+
+async fn read_document(state: &AppState, client: &Client, id: String) -> Result<q::DocumentVerification, AppError> {
+    let (keyring, env, base, now) =
+        (state.keyring.clone(), client.0.env(), base_url(state), state.clock.now().unix_timestamp());
+    state.read(move |c| q::document(c, &keyring, &env, &id, &base, now)).await
+}
+
+#[utoipa::path(get, path = "/v1/verifications/document/{id}", tag = "Document verification",
+    operation_id = "get_document_verification",
+    params(("id" = String, Path, description = "The document verification's id")),
+    responses(
+        (status = 200, description = "The document verification", body = DocumentVerification),
+        (status = 403, description = "The client lacks document:read", body = VerifyhqErrorBody),
+        (status = 404, description = "No such document verification", body = VerifyhqErrorBody)))]
+async fn get_document(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
+    client.require("document:read")?;
+    Ok(HttpResponse::Ok().json(read_document(&state, &client, path.into_inner()).await?))
+}
+
+#[utoipa::path(get, path = "/v1/verifications/document/user/{userId}", tag = "Document verification",
+    operation_id = "list_user_document_verifications",
+    params(
+        ("userId" = String, Path, description = "Your user's id"),
+        ("page" = Option<i64>, Query, description = "Page number from 1", minimum = 1, maximum = 1000000),
+        ("limit" = Option<i64>, Query, description = "Items per page, 1 to 100 (default 20)", minimum = 1, maximum = 100)),
+    responses(
+        (status = 200, description = "The user's document verifications, newest first", body = DocumentVerificationPage),
+        (status = 403, description = "The client lacks document:read", body = VerifyhqErrorBody),
+        (status = 422, description = "A bad page or limit", body = VerifyhqErrorBody)))]
+async fn documents_by_user(
+    state: web::Data<AppState>,
+    client: Client,
+    path: web::Path<String>,
+    query: web::Query<HashMap<String, String>>,
+) -> VhqResult {
+    client.require("document:read")?;
+    let paging = page_and_limit(&query)?;
+    let (keyring, env, base, user) = (state.keyring.clone(), client.0.env(), base_url(&state), path.into_inner());
+    let now = state.clock.now().unix_timestamp();
+    let list = state.read(move |c| q::documents_by_user(c, &keyring, &env, &user, paging, &base, now)).await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// The multipart form of `POST /v1/verifications/document`, for the document.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DocumentUploadSchema {
+    #[schema(example = "user_123")]
+    user_id: String,
+    document_type: DocumentKind,
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "NL", pattern = "^[A-Za-z]{2}$")]
+    document_country: String,
+    /// JPEG, PNG or WebP, at most 10 MB.
+    #[schema(value_type = String, format = Binary)]
+    front_image: Vec<u8>,
+    /// Required except for a PASSPORT.
+    #[schema(value_type = Option<String>, format = Binary)]
+    back_image: Option<Vec<u8>>,
+}
+
 /// `POST /v1/webhooks/configure`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -354,7 +549,7 @@ pub struct ConfigureWebhookBody {
     #[schema(value_type = Label, example = "client_abc123")]
     pub client_id: Label,
     /// Where to POST (https; plain http only for sandbox clients or when the operator allows it).
-    #[schema(value_type = String, example = "https://example.com/hooks/verifyhq")]
+    #[schema(value_type = WebhookUrl)]
     pub callback_url: WebhookUrl,
     /// At least one event.
     #[schema(min_items = 1)]
@@ -464,11 +659,26 @@ async fn deactivate_webhook(state: web::Data<AppState>, client: Client, path: we
             422 `message` is a list, one entry per refused field. Every POST accepts an `Idempotency-Key`: the \
             same key with the same body replays the first answer for 24 h; with a different body it is a 422."
     ),
-    paths(start, get, by_user, review, restart, configure_webhook, client_webhooks, deactivate_webhook, create_client),
+    paths(
+        start,
+        get,
+        by_user,
+        review,
+        restart,
+        verify_document,
+        get_document,
+        documents_by_user,
+        configure_webhook,
+        client_webhooks,
+        deactivate_webhook,
+        create_client
+    ),
     components(schemas(
         VerifyhqErrorBody,
         IdentityVerification,
         VerificationPage,
+        DocumentVerification,
+        DocumentVerificationPage,
         StartVerificationBody,
         ReviewBody,
         ConfigureWebhookBody,
@@ -541,6 +751,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("GET", "/v1/verifications/identity/{id}"),
     ("POST", "/v1/verifications/identity/{id}/review"),
     ("POST", "/v1/verifications/identity/{id}/restart"),
+    ("POST", "/v1/verifications/document"),
+    ("GET", "/v1/verifications/document/user/{userId}"),
+    ("GET", "/v1/verifications/document/{id}"),
     ("POST", "/v1/webhooks/configure"),
     ("GET", "/v1/webhooks/client/{clientId}"),
     ("DELETE", "/v1/webhooks/{id}"),
@@ -568,6 +781,9 @@ pub fn scope() -> actix_web::Scope<
         .service(resource("/verifications/identity/{id}").route(web::get().to(get)))
         .service(resource("/verifications/identity/{id}/review").route(web::post().to(review)))
         .service(resource("/verifications/identity/{id}/restart").route(web::post().to(restart)))
+        .service(resource("/verifications/document").route(web::post().to(verify_document)))
+        .service(resource("/verifications/document/user/{userId}").route(web::get().to(documents_by_user)))
+        .service(resource("/verifications/document/{id}").route(web::get().to(get_document)))
         .service(resource("/webhooks/configure").route(web::post().to(configure_webhook)))
         .service(resource("/webhooks/client/{clientId}").route(web::get().to(client_webhooks)))
         .service(resource("/webhooks/{id}").route(web::delete().to(deactivate_webhook)))

@@ -1,12 +1,34 @@
-//! Projects the VerifyHQ dialect's events into `verifyhq_tiers` (which workflow each tier runs). Must not
-//! write any other table.
+//! Projects the VerifyHQ dialect's events into `verifyhq_tiers` (which workflow each tier runs) and
+//! `verifyhq_documents` (document verifications' outcomes). Must not write any other table.
 
-use crate::domain::verifyhq::decode_tier_linked;
+use crate::domain::verifyhq::{decode_document_assessed, decode_tier_linked};
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
 use rusqlite::{params, Connection};
 
 pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
+    let assessed = decode_document_assessed(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| super::undecodable(event, e))?;
+    if let Some(d) = assessed {
+        conn.execute(
+            "INSERT INTO verifyhq_documents (id, environment, user_id, document_type, document_country, back_document_id,
+                status, fraud_indicators, confidence, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                event.stream_id,
+                event.environment,
+                d.user_id,
+                d.document_type,
+                d.document_country,
+                d.back_document_id,
+                d.status,
+                serde_json::to_string(&d.fraud_indicators)?,
+                d.confidence,
+                event.recorded_at
+            ],
+        )?;
+        return Ok(());
+    }
     let Some(linked) = decode_tier_linked(&event.event_type, event.event_version, &event.payload)
         .map_err(|e| super::undecodable(event, e))?
     else {

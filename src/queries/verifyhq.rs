@@ -209,3 +209,147 @@ pub fn webhook(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<Verify
     .optional()?
     .ok_or_else(|| AppError::not_found("Webhook"))
 }
+
+/// What was read from a document verification's images, in the dialect's names (A.2).
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtractedFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nationality: Option<String>,
+}
+
+/// A VerifyHQ document verification (A.2). `id` is its front image's document id in the Verifa API.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentVerification {
+    pub id: String,
+    pub user_id: String,
+    pub document_type: crate::domain::verifyhq::DocumentKind,
+    /// ISO 3166-1 alpha-2.
+    pub document_country: String,
+    pub status: crate::domain::verifyhq::DocumentStatus,
+    pub extracted_fields: ExtractedFields,
+    /// Why a document was rejected or sent to a person: `MRZ_UNREADABLE`, `MRZ_CHECK_DIGIT_MISMATCH`,
+    /// `DOCUMENT_TYPE_MISMATCH`, `DOCUMENT_EXPIRED`, `COUNTRY_MISMATCH`, `NO_DATA_READ`.
+    pub fraud_indicators: Vec<String>,
+    /// How sure the readers were of what they read, 0 to 1 (0: nothing was read).
+    pub confidence: f64,
+    /// A short-lived signed link to the front image (null once its data is redacted).
+    pub front_image_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub back_image_url: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The images are read when they arrive, so a verification is decided when it is created.
+    pub completed_at: String,
+}
+
+/// A page of document verifications.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentVerificationPage {
+    pub data: Vec<DocumentVerification>,
+    pub meta: PageMeta,
+}
+
+const DOCUMENT_COLUMNS: &str =
+    "id, user_id, document_type, document_country, back_document_id, status, fraud_indicators, confidence, created_at";
+
+fn document_row(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    r: &rusqlite::Row<'_>,
+    base_url: &str,
+    now: i64,
+) -> AppResult<DocumentVerification> {
+    let id: String = r.get(0)?;
+    let back_id: Option<String> = r.get(4)?;
+    let front = super::documents::get(conn, keyring, environment, &id, base_url, now)?;
+    let back =
+        back_id.as_deref().map(|b| super::documents::get(conn, keyring, environment, b, base_url, now)).transpose()?;
+    let mut read = front.extracted_fields.clone();
+    for (k, v) in back.iter().flat_map(|b| b.extracted_fields.clone()) {
+        read.entry(k).or_insert(v);
+    }
+    let full_name = match (read.get("first_name"), read.get("last_name")) {
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        (f, l) => f.or(l).cloned(),
+    };
+    let fraud: String = r.get(6)?;
+    let created_at: String = r.get(8)?;
+    Ok(DocumentVerification {
+        user_id: r.get(1)?,
+        document_type: crate::domain::verifyhq::DocumentKind::from_stored(&r.get::<_, String>(2)?)?,
+        document_country: r.get(3)?,
+        status: crate::domain::verifyhq::DocumentStatus::from_stored(&r.get::<_, String>(5)?)?,
+        extracted_fields: ExtractedFields {
+            full_name,
+            date_of_birth: read.get("date_of_birth").cloned(),
+            document_number: read.get("document_number").cloned(),
+            expiry_date: read.get("date_of_expiry").cloned(),
+            nationality: read.get("nationality").cloned(),
+        },
+        fraud_indicators: serde_json::from_str(&fraud).unwrap_or_default(),
+        confidence: r.get(7)?,
+        front_image_url: front.summary.url.clone(),
+        back_image_url: back.and_then(|b| b.summary.url),
+        updated_at: front.summary.updated_at.clone(),
+        completed_at: created_at.clone(),
+        created_at,
+        id,
+    })
+}
+
+pub fn document(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    id: &str,
+    base_url: &str,
+    now: i64,
+) -> AppResult<DocumentVerification> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {DOCUMENT_COLUMNS} FROM verifyhq_documents WHERE id = ?1 AND environment = ?2"
+    ))?;
+    let mut rows = stmt.query(params![id, environment])?;
+    match rows.next()? {
+        Some(row) => document_row(conn, keyring, environment, row, base_url, now),
+        None => Err(AppError::not_found("Document verification")),
+    }
+}
+
+/// The user's document verifications, newest first.
+pub fn documents_by_user(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    user_id: &str,
+    (page, limit): (i64, i64),
+    base_url: &str,
+    now: i64,
+) -> AppResult<DocumentVerificationPage> {
+    let total: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM verifyhq_documents WHERE environment = ?1 AND user_id = ?2",
+        params![environment, user_id],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {DOCUMENT_COLUMNS} FROM verifyhq_documents WHERE environment = ?1 AND user_id = ?2
+         ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4"
+    ))?;
+    let mut rows = stmt.query(params![environment, user_id, limit, (page - 1) * limit])?;
+    let mut data = Vec::new();
+    while let Some(row) = rows.next()? {
+        data.push(document_row(conn, keyring, environment, row, base_url, now)?);
+    }
+    let total_pages = if total == 0 { 0 } else { (total + limit - 1) / limit };
+    Ok(DocumentVerificationPage { data, meta: PageMeta { page, limit, total, total_pages } })
+}

@@ -69,6 +69,7 @@ pub const VIEW_TABLES: &[&str] = &[
     "document_types",
     "document_groups",
     "verifyhq_tiers",
+    "verifyhq_documents",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -620,6 +620,7 @@ fn may_announce(event_type: &str) -> bool {
         || (event_type.starts_with("Identity") && !event_type.starts_with("IdentityType"))
         || event_type.starts_with("WebhookEndpoint")
         || matches!(event_type, "DocumentExtracted" | "DocumentChecked")
+        || event_type == crate::domain::verifyhq::DOCUMENT_ASSESSED
 }
 
 /// Called by the writer for each appended event, right after it is projected and in the same

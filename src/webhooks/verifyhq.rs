@@ -6,7 +6,7 @@
 
 use super::payload::WebhookEvent;
 use super::signing::{WebhookHeaders, WebhookSecret, HEADER_CONTENT_TYPE, HEADER_USER_AGENT, USER_AGENT};
-use crate::domain::verifyhq::{status_of, VerificationStatus};
+use crate::domain::verifyhq::{decode_document_assessed, status_of, VerificationStatus};
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
 use hmac::{Hmac, Mac};
@@ -39,6 +39,18 @@ fn object(value: Value) -> Map<String, Value> {
 
 /// The dialect's events `e` announces, as (name, data), in order.
 pub fn map(conn: &Connection, e: &StoredEvent) -> AppResult<Vec<(&'static str, Map<String, Value>)>> {
+    if let Ok(Some(d)) = decode_document_assessed(&e.event_type, e.event_version, &e.payload) {
+        // A document verification (A.2): its verdict, when it has one.
+        let name = match d.status.as_str() {
+            "VERIFIED" => "document.verified",
+            "REJECTED" => "document.rejected",
+            _ => return Ok(Vec::new()),
+        };
+        let data = object(json!({ "verificationId": e.stream_id, "userId": d.user_id, "documentType": d.document_type,
+            "documentCountry": d.document_country, "status": d.status, "confidence": d.confidence,
+            "fraudIndicators": d.fraud_indicators }));
+        return Ok(vec![(name, data)]);
+    }
     if e.event_type != "SessionDecided" {
         return Ok(Vec::new());
     }

@@ -4,17 +4,8 @@
 //! with no readable zone is a finding; and none of the zone's text reaches the database in plaintext.
 
 use crate::helpers::*;
-use crate::passport_page::{data_page, td3};
+use crate::passport_page::{blank_page, data_page, td3};
 use serde_json::{json, Value};
-
-fn blank_page() -> Vec<u8> {
-    let page = image::GrayImage::from_fn(1250, 880, |x, y| image::Luma([200 + ((x / 50 + y / 50) % 2 * 30) as u8]));
-    let mut out = Vec::new();
-    image::DynamicImage::ImageLuma8(page)
-        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
-}
 
 fn token_of(capture_url: &Value) -> String {
     capture_url.as_str().unwrap().rsplit('/').next().unwrap().to_string()

@@ -77,3 +77,13 @@ pub fn data_page(lines: &[String]) -> Vec<u8> {
         .unwrap();
     out
 }
+
+/// A page with a checker pattern and no zone.
+pub fn blank_page() -> Vec<u8> {
+    let page = image::GrayImage::from_fn(1250, 880, |x, y| image::Luma([200 + ((x / 50 + y / 50) % 2 * 30) as u8]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageLuma8(page)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}

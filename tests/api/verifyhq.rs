@@ -5,7 +5,7 @@
 //! identity seen through the Verifa API, a review in either dialect showing in both.
 
 use crate::helpers::*;
-use crate::passport_page::{data_page, td3};
+use crate::passport_page::{blank_page, data_page, td3};
 use idv::clock::ManualClock;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -386,6 +386,19 @@ async fn a_live_verification_is_completed_by_the_capture_page_and_by_api_only_up
     assert_eq!(v["steps"]["liveness"], "MANUAL_REVIEW", "{v}");
     let got = receiver.wait_until("the STANDARD verification's events", |g| g.len() >= 5).await;
     assert_eq!(sorted(&got[3..]), ["document.verified", "identity.manual_review"]);
+
+    // A document verification announces its verdict too.
+    let fields = [("userId", "w3"), ("documentType", "PASSPORT"), ("documentCountry", "NL")];
+    let d = verify_document(&app, &key, &fields, &[("frontImage", &page)]).await;
+    assert_eq!((d.status, d.body["status"].as_str()), (201, Some("VERIFIED")), "{}", d.body);
+    let got = receiver.wait_until("the document verification's event", |g| g.len() >= 6).await;
+    let data = got[5].json()["data"].clone();
+    assert_eq!(
+        (data["verificationId"].clone(), data["status"].as_str()),
+        (d.body["id"].clone(), Some("VERIFIED")),
+        "{data}"
+    );
+    assert!(data.get("extractedFields").is_none(), "no document data in a webhook: {data}");
 }
 
 /// Polls the verification until it leaves IN_PROGRESS (processing is asynchronous).
@@ -400,4 +413,124 @@ async fn settled(app: &TestApp, key: &str, id: &str) -> Value {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("verification {id} stayed IN_PROGRESS: {last}");
+}
+
+/// A multipart body with text fields and named image parts. Returns (content type, bytes).
+fn document_form(fields: &[(&str, &str)], images: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----idv-vhq-boundary-51c2";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    for (name, bytes) in images {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn verify_document(app: &TestApp, key: &str, fields: &[(&str, &str)], images: &[(&str, &[u8])]) -> Resp {
+    let (content_type, body) = document_form(fields, images);
+    app.send_raw("POST", "/v1/verifications/document", Some(key), Some((&content_type, body))).await
+}
+
+#[actix_web::test]
+async fn a_document_verification_reads_the_zone_judges_the_document_and_keeps_its_data_sealed() {
+    let app = spawn_app().await;
+    let key = app.verifyhq_key.clone();
+    let zone = td3("VAN<DER<STEEG", "WILLEKE MARIJE", "NX4KF72P1", "850412", 'F', "330907");
+    let page = data_page(&zone);
+    let passport = [("userId", "doc_user"), ("documentType", "PASSPORT"), ("documentCountry", "NL")];
+
+    let r = verify_document(&app, &key, &passport, &[("frontImage", &page)]).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["documentType"].as_str()),
+        (Some("VERIFIED"), Some("PASSPORT")),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.body["extractedFields"],
+        json!({"fullName": "WILLEKE MARIJE VAN DER STEEG", "dateOfBirth": "1985-04-12", "documentNumber": "NX4KF72P1",
+               "expiryDate": "2033-09-07", "nationality": "NLD"})
+    );
+    assert_eq!(r.body["fraudIndicators"], json!([]));
+    assert!(r.body["confidence"].as_f64().unwrap() >= 0.8, "{}", r.body);
+    assert!(r.body["frontImageUrl"].as_str().is_some_and(|u| u.contains("sig=")), "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let got = vhq(&app, "GET", &format!("/v1/verifications/document/{id}"), None).await;
+    assert_eq!((got.status, got.body["status"].as_str()), (200, Some("VERIFIED")), "{}", got.body);
+    // The image is a Verifa document too.
+    let verifa = app.get(&format!("/documents/{id}")).await;
+    assert_eq!((verifa.status, verifa.body["document_type"].as_str()), (200, Some("id_front")), "{}", verifa.body);
+
+    // What the readers find decides: another kind of document, an expired one, another country, no zone.
+    let blank = blank_page();
+    let card = [("userId", "doc_user"), ("documentType", "ID_CARD"), ("documentCountry", "NL")];
+    let r = verify_document(&app, &key, &card, &[("frontImage", &page), ("backImage", &blank)]).await;
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["fraudIndicators"].clone()),
+        (Some("REJECTED"), json!(["DOCUMENT_TYPE_MISMATCH"])),
+        "{}",
+        r.body
+    );
+    assert!(r.body["backImageUrl"].is_string(), "{}", r.body);
+    let expired = data_page(&td3("JANSEN", "PIET", "XR81B2K05", "700101", 'M', "200101"));
+    let r = verify_document(&app, &key, &passport, &[("frontImage", &expired)]).await;
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["fraudIndicators"].clone()),
+        (Some("REJECTED"), json!(["DOCUMENT_EXPIRED"])),
+        "{}",
+        r.body
+    );
+    let belgian = [("userId", "doc_user"), ("documentType", "PASSPORT"), ("documentCountry", "BE")];
+    let r = verify_document(&app, &key, &belgian, &[("frontImage", &page)]).await;
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["fraudIndicators"].clone()),
+        (Some("MANUAL_REVIEW"), json!(["COUNTRY_MISMATCH"])),
+        "{}",
+        r.body
+    );
+    let r = verify_document(&app, &key, &passport, &[("frontImage", &blank)]).await;
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["fraudIndicators"].clone()),
+        (Some("REJECTED"), json!(["MRZ_UNREADABLE"])),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["extractedFields"], json!({}));
+
+    let list = vhq(&app, "GET", "/v1/verifications/document/user/doc_user?limit=2", None).await;
+    assert_eq!(list.body["meta"], json!({"page": 1, "limit": 2, "total": 5, "totalPages": 3}), "{}", list.body);
+
+    // Refusals name every field; an ID card needs its back; an image must be one.
+    let r = verify_document(&app, &key, &[("documentType", "VISA")], &[]).await;
+    let text = assert_vhq_error(&r, 422).to_string();
+    for field in ["userId", "documentType", "documentCountry", "frontImage"] {
+        assert!(text.contains(field), "{field}: {text}");
+    }
+    let r = verify_document(&app, &key, &card, &[("frontImage", &page)]).await;
+    assert!(assert_vhq_error(&r, 422).to_string().contains("backImage"), "{}", r.body);
+    let r = verify_document(&app, &key, &passport, &[("frontImage", b"not an image")]).await;
+    assert!(assert_vhq_error(&r, 422).to_string().contains("frontImage"), "{}", r.body);
+    let r = vhq(&app, "POST", "/v1/verifications/document", Some(json!({"userId": "x"}))).await;
+    assert_vhq_error(&r, 415);
+    assert_vhq_error(&vhq(&app, "GET", "/v1/verifications/document/doc_01JD8ZQ7S3K2M4N5P6Q7R8S9T0", None).await, 404);
+
+    // Nothing read from the images is stored in plaintext.
+    let mut bytes = std::fs::read(app.db_path()).expect("db file");
+    if let Ok(wal) = std::fs::read(format!("{}-wal", app.db_path().display())) {
+        bytes.extend(wal);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    for secret in ["NX4KF72P1", "XR81B2K05", "STEEG", "WILLEKE"] {
+        assert!(!text.contains(secret), "{secret} found in the database file");
+    }
 }

@@ -16,8 +16,9 @@ generated. Graph validation itself is covered by the API tests.
 
 An uploaded document or selfie must be an image (JPEG, PNG, WebP) or a PDF the server can decode; the
 schema says so (its content types), but schemathesis fills a multipart file field with arbitrary bytes
-whatever the schema says. In positive cases the file of an upload is therefore a real PNG made here; the
-other form fields stay as generated. Undecodable files are covered by the API tests (422).
+whatever the schema says. In positive cases the file of an upload (and the VerifyHQ document
+verification's frontImage and backImage) is therefore a real PNG made here; the other form fields stay as
+generated. Undecodable files are covered by the API tests (422).
 
 A watchlist import must be a list file as its publisher ships it (OFAC CSV, UN/EU XML, UK CSV, OpenSanctions
 JSON lines); no schema can describe a parseable list file. In positive cases the import is one small
@@ -69,13 +70,20 @@ UPLOADS = (
 )
 
 
+# The VerifyHQ dialect's document verification: its image fields.
+IMAGE_FIELDS = {"/v1/verifications/document": ("frontImage", "backImage")}
+
+
 def _real_image_for_uploads(case):
-    if case.path not in UPLOADS or case.method.upper() != "POST":
+    if case.method.upper() != "POST":
         return
+    fields = IMAGE_FIELDS.get(case.path, ("file",) if case.path in UPLOADS else ())
     meta = getattr(case, "meta", None)
     positive = meta is None or meta.generation.mode.is_positive
-    if positive and isinstance(case.body, dict) and "file" in case.body:
-        case.body["file"] = PNG
+    if positive and isinstance(case.body, dict):
+        for field in fields:
+            if field in case.body:
+                case.body[field] = PNG
 
 
 OPENSANCTIONS_LINE = (

@@ -869,3 +869,24 @@ CREATE TABLE IF NOT EXISTS verifyhq_documents (
     created_at       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS verifyhq_documents_by_user ON verifyhq_documents (environment, user_id, created_at);
+
+-- VerifyHQ biometric duplicate checks (VerifyhqDedupChecked events), and the selfies they enrolled: the
+-- perceptual hash beside the user (the image itself is sealed in sealed_blobs under the check's key).
+CREATE TABLE IF NOT EXISTS verifyhq_dedup_checks (
+    id          TEXT PRIMARY KEY,
+    environment TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    threshold   REAL NOT NULL,
+    enrolled    INTEGER NOT NULL,
+    matches     TEXT NOT NULL,
+    checked_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verifyhq_enrollments (
+    check_id    TEXT PRIMARY KEY,
+    environment TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    selfie_hash INTEGER NOT NULL,
+    blob_id     TEXT,
+    enrolled_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verifyhq_enrollments_by_env ON verifyhq_enrollments (environment, user_id);

@@ -14,7 +14,8 @@ use crate::domain::case::CaseDecision;
 use crate::domain::ids::WorkflowId;
 use crate::domain::values::ExternalRef;
 use crate::domain::verifyhq::{
-    self as dom, DocumentAssessed, DocumentKind, DocumentReading, ReviewDecision, Tier, TierLinked, VerificationStatus,
+    self as dom, DedupChecked, DedupMatch, DocumentAssessed, DocumentKind, DocumentReading, ReviewDecision, Tier,
+    TierLinked, VerificationStatus,
 };
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent};
@@ -269,6 +270,75 @@ pub async fn verify_document(
             let payload = serde_json::to_value(assessed)?;
             w.emit(&meta.event_meta(), front.as_str(), version, vec![NewEvent::new(dom::DOCUMENT_ASSESSED, payload)])?;
             Ok(front.into_string())
+        })
+        .await
+}
+
+/// A biometric duplicate check to run (A.4): the selfie, already hashed (`imagehash::phash`).
+pub struct DedupInput {
+    pub user_id: ExternalRef,
+    pub selfie: Vec<u8>,
+    pub selfie_hash: crate::checks::imagehash::ImageHash64,
+    pub threshold: f64,
+    pub enroll: bool,
+}
+
+/// `POST /v1/biometrics/dedup/check`: compares the selfie's perceptual hash with every other user's
+/// selfies (read before the write, on the read pool), then records the check and, when asked, enrolls the
+/// selfie (sealed under the check's own key). Returns the check's id.
+pub async fn check_duplicates(
+    read: &crate::store::ReadPool,
+    writer: &Writer,
+    meta: CommandMeta,
+    input: DedupInput,
+) -> AppResult<String> {
+    use crate::checks::imagehash::{calibrated_similarity, ImageHash64};
+    let (env, user) = (meta.environment.clone(), input.user_id.as_str().to_string());
+    let candidates = read.run(move |c| crate::queries::verifyhq::dedup_candidates(c, &env, &user)).await?;
+    let scored = candidates
+        .into_iter()
+        .map(|(matched_user_id, bits, enrolled_at)| DedupMatch {
+            matched_user_id,
+            similarity: (calibrated_similarity(input.selfie_hash, ImageHash64::from_u64(bits as u64)) * 1000.0).round()
+                / 1000.0,
+            enrolled_at,
+        })
+        .collect();
+    let matches = dom::dedup_matches(scored, input.threshold);
+    writer
+        .execute(move |w| {
+            let id = crate::domain::ids::new_id("dedup");
+            let blob_id = if input.enroll {
+                let (key, wrapped) = w.keyring.new_data_key(&id);
+                w.conn.execute(
+                    "INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)",
+                    params![id, wrapped],
+                )?;
+                let blob_id = crate::domain::ids::new_id(crate::domain::ids::BLOB);
+                let sealed = key.seal(
+                    &id,
+                    &format!("selfie:{blob_id}"),
+                    &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &input.selfie),
+                );
+                w.conn.execute(
+                    "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
+                    params![blob_id, id, sealed],
+                )?;
+                Some(blob_id)
+            } else {
+                None
+            };
+            let checked = DedupChecked {
+                user_id: input.user_id.into_string(),
+                threshold: input.threshold,
+                selfie_hash: input.selfie_hash.to_hex(),
+                enrolled: input.enroll,
+                blob_id,
+                matches,
+            };
+            let payload = serde_json::to_value(checked)?;
+            w.emit(&meta.event_meta(), &id, 0, vec![NewEvent::new(dom::DEDUP_CHECKED, payload)])?;
+            Ok(id)
         })
         .await
 }

@@ -367,6 +367,59 @@ pub fn assess(kind: DocumentKind, country: &str, r: &DocumentReading, today: &st
     (status, reject.into_iter().chain(review).map(str::to_string).collect())
 }
 
+/// One selfie of another user that looks like the one checked (A.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DedupMatch {
+    pub matched_user_id: String,
+    /// 0 to 1, on the threshold's scale.
+    pub similarity: f64,
+    pub enrolled_at: String,
+}
+
+/// `VerifyhqDedupChecked`: a biometric duplicate check, its matches, and whether the selfie was enrolled
+/// (then sealed in `blob_id` under the check's own key). No image and no name in the payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DedupChecked {
+    pub user_id: String,
+    pub threshold: f64,
+    /// The selfie's 64-bit perceptual hash, hex.
+    pub selfie_hash: String,
+    pub enrolled: bool,
+    pub blob_id: Option<String>,
+    pub matches: Vec<DedupMatch>,
+}
+
+pub const DEDUP_CHECKED: &str = "VerifyhqDedupChecked";
+
+pub fn decode_dedup_checked(
+    event_type: &str,
+    version: i64,
+    payload: &Value,
+) -> Result<Option<DedupChecked>, serde_json::Error> {
+    if event_type != DEDUP_CHECKED {
+        return Ok(None);
+    }
+    let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
+    Ok(Some(super::codec::payload(event_type, p)?))
+}
+
+/// The default similarity a duplicate must reach (A.4).
+pub const DEDUP_DEFAULT_THRESHOLD: f64 = 0.90;
+
+/// The matches at or above `threshold`, best first, one per user (its best selfie).
+pub fn dedup_matches(candidates: Vec<DedupMatch>, threshold: f64) -> Vec<DedupMatch> {
+    let mut best: Vec<DedupMatch> = Vec::new();
+    for c in candidates.into_iter().filter(|c| c.similarity >= threshold) {
+        match best.iter_mut().find(|b| b.matched_user_id == c.matched_user_id) {
+            Some(b) if b.similarity < c.similarity => *b = c,
+            Some(_) => {}
+            None => best.push(c),
+        }
+    }
+    best.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then_with(|| a.matched_user_id.cmp(&b.matched_user_id)));
+    best
+}
+
 /// The stream linking an environment's tiers to their workflows.
 pub fn tiers_stream(environment: &str) -> String {
     format!("verifyhq_tiers_{environment}")
@@ -459,6 +512,14 @@ mod tests {
         let nothing = DocumentReading::default();
         assert_eq!(assess(DocumentKind::Passport, "NL", &nothing, today).1, vec!["MRZ_UNREADABLE".to_string()]);
         assert_eq!(assess(DocumentKind::DriverLicense, "US", &nothing, today).0, DocumentStatus::ManualReview);
+    }
+
+    #[test]
+    fn dedup_keeps_each_users_best_match_at_or_above_the_threshold() {
+        let m = |u: &str, s: f64| DedupMatch { matched_user_id: u.into(), similarity: s, enrolled_at: "t".into() };
+        let got = dedup_matches(vec![m("a", 0.92), m("b", 0.5), m("a", 0.96), m("c", 0.90)], 0.90);
+        assert_eq!(got, vec![m("a", 0.96), m("c", 0.90)]);
+        assert!(dedup_matches(vec![m("a", 0.89)], 0.90).is_empty());
     }
 
     #[test]

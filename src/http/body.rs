@@ -22,6 +22,15 @@ pub async fn read_json(req: &HttpRequest, payload: &mut Payload) -> Result<serde
 /// `read_json` with the keys as sent (the VerifyHQ dialect names its fields in camelCase only).
 pub async fn read_json_object(req: &HttpRequest, payload: &mut Payload) -> Result<serde_json::Value, AppError> {
     let limit = req.app_data::<web::Data<AppState>>().map(|s| s.config.json_body_limit).unwrap_or(1024 * 1024);
+    read_json_object_within(req, payload, limit).await
+}
+
+/// `read_json_object` for a body of at most `limit` bytes (a JSON body that carries an image).
+pub async fn read_json_object_within(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> Result<serde_json::Value, AppError> {
     // Any content type is read as JSON (curl -d sends a form type by default); multipart is not JSON.
     if let Some(ct) = req.headers().get("content-type").and_then(|v| v.to_str().ok()) {
         if ct.to_ascii_lowercase().starts_with("multipart/") {

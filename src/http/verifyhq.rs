@@ -541,6 +541,97 @@ struct DocumentUploadSchema {
     back_image: Option<Vec<u8>>,
 }
 
+/// `POST /v1/biometrics/dedup/check`: a JSON body carrying an image, so its own size limit (a 10 MB image
+/// in base64, and the rest of the body).
+pub struct DedupBody(DedupCheckBody);
+
+const DEDUP_BODY_LIMIT: usize = MAX_UPLOAD_BYTES / 3 * 4 + 64 * 1024;
+
+impl FromRequest for DedupBody {
+    type Error = VerifyhqError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let value = super::body::read_json_object_within(&req, &mut payload, DEDUP_BODY_LIMIT).await?;
+            Ok(DedupBody(typed(value)?))
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DedupCheckBody {
+    #[schema(value_type = String, example = "user_123")]
+    pub user_id: ExternalRef,
+    /// The selfie, base64 (JPEG, PNG or WebP; at most 10 MB decoded).
+    #[schema(format = Byte)]
+    pub selfie_base64: String,
+    /// `image/jpeg`, `image/png` or `image/webp`: what the image is.
+    #[schema(example = "image/jpeg")]
+    pub selfie_mime_type: String,
+    /// The similarity a match must reach, 0.5 to 1 (default 0.90).
+    #[serde(default)]
+    #[schema(minimum = 0.5, maximum = 1.0, example = 0.9)]
+    pub threshold: Option<f64>,
+    /// Keep the selfie for later checks (default true).
+    #[serde(default)]
+    pub enroll: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/v1/biometrics/dedup/check", tag = "Biometric dedup", operation_id = "check_duplicates",
+    request_body = DedupCheckBody,
+    responses(
+        (status = 201, description = "The check: UNIQUE, or DUPLICATE with the users whose selfie matches", body = q::DedupCheck),
+        (status = 403, description = "The client lacks biometrics:write", body = VerifyhqErrorBody),
+        (status = 413, description = "The selfie is over 10 MB", body = VerifyhqErrorBody),
+        (status = 422, description = "A field is missing or invalid, or the selfie is not a readable image", body = VerifyhqErrorBody)))]
+async fn check_duplicates(state: web::Data<AppState>, client: Client, body: DedupBody) -> VhqResult {
+    client.require("biometrics:write")?;
+    let b = body.0;
+    let threshold = b.threshold.unwrap_or(crate::domain::verifyhq::DEDUP_DEFAULT_THRESHOLD);
+    if !(0.5..=1.0).contains(&threshold) {
+        return Err(AppError::validation("threshold", "must be from 0.5 to 1").into());
+    }
+    let selfie = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b.selfie_base64.trim())
+        .map_err(|_| AppError::validation("selfieBase64", "is not base64"))?;
+    if selfie.len() > MAX_UPLOAD_BYTES {
+        return Err(AppError::PayloadTooLarge("selfieBase64 is over 10 MB.".into()).into());
+    }
+    let sniffed = super::body::sniff_mime(&selfie).filter(|m| m.starts_with("image/"));
+    let declared = b.selfie_mime_type.trim().to_ascii_lowercase().replace("image/jpg", "image/jpeg");
+    match sniffed {
+        None => return Err(AppError::validation("selfieBase64", "must be a JPEG, PNG or WebP image").into()),
+        Some(m) if m != declared => {
+            return Err(AppError::validation("selfieMimeType", format!("does not match the image, which is {m}")).into())
+        }
+        Some(_) => {}
+    }
+    let (hash, selfie) = web::block(move || (crate::checks::imagehash::phash(&selfie), selfie))
+        .await
+        .map_err(|e| AppError::Internal(format!("hashing stopped: {e}")))?;
+    let selfie_hash = hash.map_err(|_| AppError::validation("selfieBase64", "is not a readable image"))?;
+    let input =
+        cmd::DedupInput { user_id: b.user_id, selfie, selfie_hash, threshold, enroll: b.enroll.unwrap_or(true) };
+    let id = cmd::check_duplicates(&state.read, &state.writer, client.0.meta(state.now()), input).await?;
+    let env = client.0.env();
+    Ok(HttpResponse::Created().json(state.read(move |c| q::dedup_check(c, &env, &id)).await?))
+}
+
+#[utoipa::path(get, path = "/v1/biometrics/dedup/{id}", tag = "Biometric dedup", operation_id = "get_dedup_check",
+    params(("id" = String, Path, description = "The check's id")),
+    responses(
+        (status = 200, description = "The check", body = q::DedupCheck),
+        (status = 403, description = "The client lacks biometrics:read", body = VerifyhqErrorBody),
+        (status = 404, description = "No such check", body = VerifyhqErrorBody)))]
+async fn get_dedup(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
+    client.require("biometrics:read")?;
+    let (env, id) = (client.0.env(), path.into_inner());
+    Ok(HttpResponse::Ok().json(state.read(move |c| q::dedup_check(c, &env, &id)).await?))
+}
+
 /// `POST /v1/webhooks/configure`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -668,6 +759,8 @@ async fn deactivate_webhook(state: web::Data<AppState>, client: Client, path: we
         verify_document,
         get_document,
         documents_by_user,
+        check_duplicates,
+        get_dedup,
         configure_webhook,
         client_webhooks,
         deactivate_webhook,
@@ -679,6 +772,9 @@ async fn deactivate_webhook(state: web::Data<AppState>, client: Client, path: we
         VerificationPage,
         DocumentVerification,
         DocumentVerificationPage,
+        DedupCheckBody,
+        q::DedupCheck,
+        q::DedupMatchView,
         StartVerificationBody,
         ReviewBody,
         ConfigureWebhookBody,
@@ -754,6 +850,8 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/v1/verifications/document"),
     ("GET", "/v1/verifications/document/user/{userId}"),
     ("GET", "/v1/verifications/document/{id}"),
+    ("POST", "/v1/biometrics/dedup/check"),
+    ("GET", "/v1/biometrics/dedup/{id}"),
     ("POST", "/v1/webhooks/configure"),
     ("GET", "/v1/webhooks/client/{clientId}"),
     ("DELETE", "/v1/webhooks/{id}"),
@@ -784,6 +882,8 @@ pub fn scope() -> actix_web::Scope<
         .service(resource("/verifications/document").route(web::post().to(verify_document)))
         .service(resource("/verifications/document/user/{userId}").route(web::get().to(documents_by_user)))
         .service(resource("/verifications/document/{id}").route(web::get().to(get_document)))
+        .service(resource("/biometrics/dedup/check").route(web::post().to(check_duplicates)))
+        .service(resource("/biometrics/dedup/{id}").route(web::get().to(get_dedup)))
         .service(resource("/webhooks/configure").route(web::post().to(configure_webhook)))
         .service(resource("/webhooks/client/{clientId}").route(web::get().to(client_webhooks)))
         .service(resource("/webhooks/{id}").route(web::delete().to(deactivate_webhook)))

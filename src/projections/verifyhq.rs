@@ -1,7 +1,9 @@
 //! Projects the VerifyHQ dialect's events into `verifyhq_tiers` (which workflow each tier runs) and
-//! `verifyhq_documents` (document verifications' outcomes). Must not write any other table.
+//! `verifyhq_documents` (document verifications' outcomes), `verifyhq_dedup_checks` and
+//! `verifyhq_enrollments` (biometric duplicate checks and the selfies they enrolled). Must not write any
+//! other table.
 
-use crate::domain::verifyhq::{decode_document_assessed, decode_tier_linked};
+use crate::domain::verifyhq::{decode_dedup_checked, decode_document_assessed, decode_tier_linked};
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
 use rusqlite::{params, Connection};
@@ -27,6 +29,32 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 event.recorded_at
             ],
         )?;
+        return Ok(());
+    }
+    let dedup = decode_dedup_checked(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| super::undecodable(event, e))?;
+    if let Some(d) = dedup {
+        conn.execute(
+            "INSERT INTO verifyhq_dedup_checks (id, environment, user_id, threshold, enrolled, matches, checked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                event.stream_id,
+                event.environment,
+                d.user_id,
+                d.threshold,
+                d.enrolled,
+                serde_json::to_string(&d.matches)?,
+                event.recorded_at
+            ],
+        )?;
+        let bits = crate::checks::imagehash::stored_bits(&d.selfie_hash);
+        if let (true, Some(bits)) = (d.enrolled, bits) {
+            conn.execute(
+                "INSERT INTO verifyhq_enrollments (check_id, environment, user_id, selfie_hash, blob_id, enrolled_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![event.stream_id, event.environment, d.user_id, bits, d.blob_id, event.recorded_at],
+            )?;
+        }
         return Ok(());
     }
     let Some(linked) = decode_tier_linked(&event.event_type, event.event_version, &event.payload)

@@ -353,3 +353,73 @@ pub fn documents_by_user(
     let total_pages = if total == 0 { 0 } else { (total + limit - 1) / limit };
     Ok(DocumentVerificationPage { data, meta: PageMeta { page, limit, total, total_pages } })
 }
+
+/// Every selfie of another user a duplicate check compares with: the selfies enrolled through the dialect,
+/// and the selfies of verification sessions whose identity has an `external_ref` (the user id).
+pub fn dedup_candidates(conn: &ReadOnly, environment: &str, user_id: &str) -> AppResult<Vec<(String, i64, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT user_id, selfie_hash, enrolled_at FROM verifyhq_enrollments WHERE environment = ?1 AND user_id <> ?2
+         UNION ALL
+         SELECT i.external_ref, s.selfie_phash, s.created_at FROM sessions s JOIN identities i ON i.id = s.identity_id
+         WHERE s.environment = ?1 AND s.selfie_phash IS NOT NULL AND i.external_ref IS NOT NULL AND i.external_ref <> ?2",
+    )?;
+    let rows = stmt.query_map(params![environment, user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A biometric duplicate check (A.4).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DedupCheck {
+    pub id: String,
+    pub user_id: String,
+    /// `UNIQUE` or `DUPLICATE`.
+    #[schema(example = "UNIQUE")]
+    pub status: String,
+    pub match_found: bool,
+    /// Whether the selfie was kept for later checks.
+    pub enrolled: bool,
+    pub threshold: f64,
+    pub matches: Vec<DedupMatchView>,
+    pub checked_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DedupMatchView {
+    pub matched_user_id: String,
+    pub similarity: f64,
+    pub enrolled_at: String,
+}
+
+pub fn dedup_check(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<DedupCheck> {
+    conn.query_row(
+        "SELECT id, user_id, threshold, enrolled, matches, checked_at FROM verifyhq_dedup_checks
+         WHERE id = ?1 AND environment = ?2",
+        params![id, environment],
+        |r| {
+            let matches: Vec<crate::domain::verifyhq::DedupMatch> =
+                serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default();
+            let matches: Vec<DedupMatchView> = matches
+                .into_iter()
+                .map(|m| DedupMatchView {
+                    matched_user_id: m.matched_user_id,
+                    similarity: m.similarity,
+                    enrolled_at: m.enrolled_at,
+                })
+                .collect();
+            Ok(DedupCheck {
+                id: r.get(0)?,
+                user_id: r.get(1)?,
+                status: if matches.is_empty() { "UNIQUE".into() } else { "DUPLICATE".into() },
+                match_found: !matches.is_empty(),
+                enrolled: r.get(3)?,
+                threshold: r.get(2)?,
+                matches,
+                checked_at: r.get(5)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| AppError::not_found("Dedup check"))
+}

@@ -70,6 +70,8 @@ pub const VIEW_TABLES: &[&str] = &[
     "document_groups",
     "verifyhq_tiers",
     "verifyhq_documents",
+    "verifyhq_dedup_checks",
+    "verifyhq_enrollments",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 // ---------------------------------------------------------------------------------------------------------------
 
 /// A small valid PNG whose pattern (and so perceptual hash) depends on `seed`.
-fn png(seed: u32) -> Vec<u8> {
+pub(crate) fn png(seed: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(64, 64, |x, y| {
         let on = match seed % 5 {
             0 => ((x / (4 + seed % 7)) + (y / (4 + seed % 7))).is_multiple_of(2),

@@ -534,3 +534,85 @@ async fn a_document_verification_reads_the_zone_judges_the_document_and_keeps_it
         assert!(!text.contains(secret), "{secret} found in the database file");
     }
 }
+
+#[actix_web::test]
+async fn a_duplicate_check_finds_another_users_selfie_enrolled_here_or_in_a_verification() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let (s1, s2, s3) = (crate::sessions::png(11), crate::sessions::png(12), crate::sessions::png(13));
+    let check = |user: &'static str, image: Vec<u8>, enroll: bool| {
+        let body =
+            json!({"userId": user, "selfieBase64": b64(&image), "selfieMimeType": "image/png", "enroll": enroll});
+        let app = &app;
+        async move { vhq(app, "POST", "/v1/biometrics/dedup/check", Some(body)).await }
+    };
+
+    let a = check("bio_a", s1.clone(), true).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(
+        (a.body["status"].as_str(), a.body["matchFound"].as_bool(), a.body["enrolled"].as_bool()),
+        (Some("UNIQUE"), Some(false), Some(true))
+    );
+    let b = check("bio_b", s1.clone(), true).await;
+    assert_eq!(
+        (b.body["status"].as_str(), b.body["matches"][0]["matchedUserId"].as_str()),
+        (Some("DUPLICATE"), Some("bio_a")),
+        "{}",
+        b.body
+    );
+    assert_eq!(b.body["matches"][0]["similarity"].as_f64(), Some(1.0));
+    assert!(b.body["matches"][0]["enrolledAt"].is_string());
+    assert_eq!(check("bio_b", s2.clone(), true).await.body["status"], "UNIQUE", "another face is not a match");
+    // Not enrolled: checked, not kept.
+    let c = check("bio_c", s1.clone(), false).await;
+    assert_eq!(c.body["matches"].as_array().unwrap().len(), 2, "{}", c.body);
+    let d = check("bio_d", s1.clone(), true).await;
+    let users: Vec<&str> =
+        d.body["matches"].as_array().unwrap().iter().map(|m| m["matchedUserId"].as_str().unwrap()).collect();
+    assert_eq!(users, ["bio_a", "bio_b"], "bio_c was not enrolled: {}", d.body);
+    // A user's own selfies are never their duplicates.
+    let again = check("bio_a", s1.clone(), false).await;
+    assert!(again.body["matches"].as_array().unwrap().iter().all(|m| m["matchedUserId"] != "bio_a"), "{}", again.body);
+
+    // A verification's selfie counts too: the identity's external_ref is the user.
+    let s = app.post("/sessions", json!({"external_ref": "bio_session_user"})).await;
+    let sid = s.body["id"].as_str().unwrap().to_string();
+    let up = app
+        .upload(
+            &format!("/sessions/{sid}/documents"),
+            Some(&app.sandbox_key.clone()),
+            &[("document_type", "selfie")],
+            Some(("image/png", &s3)),
+        )
+        .await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    app.post(&format!("/sessions/{sid}/simulate"), json!({"action": "approve"})).await;
+    let e = check("bio_e", s3.clone(), false).await;
+    assert_eq!(e.body["matches"][0]["matchedUserId"], "bio_session_user", "{}", e.body);
+
+    let got = vhq(&app, "GET", &format!("/v1/biometrics/dedup/{}", b.body["id"].as_str().unwrap()), None).await;
+    assert_eq!((got.status, got.body["status"].as_str()), (200, Some("DUPLICATE")), "{}", got.body);
+    assert_vhq_error(&vhq(&app, "GET", "/v1/biometrics/dedup/dedup_01JD8ZQ7S3K2M4N5P6Q7R8S9T0", None).await, 404);
+
+    // Refusals name the field.
+    for (body, field) in [
+        (json!({"userId": "x", "selfieBase64": "***", "selfieMimeType": "image/png"}), "selfieBase64"),
+        (json!({"userId": "x", "selfieBase64": b64(&s1), "selfieMimeType": "image/jpeg"}), "selfieMimeType"),
+        (
+            json!({"userId": "x", "selfieBase64": b64(&s1), "selfieMimeType": "image/png", "threshold": 0.2}),
+            "threshold",
+        ),
+        (json!({"selfieBase64": b64(&s1), "selfieMimeType": "image/png"}), "userId"),
+    ] {
+        let r = vhq(&app, "POST", "/v1/biometrics/dedup/check", Some(body)).await;
+        assert!(assert_vhq_error(&r, 422).to_string().contains(field), "{field}: {}", r.body);
+    }
+    // The enrolled selfies are sealed.
+    let mut bytes = std::fs::read(app.db_path()).expect("db file");
+    if let Ok(wal) = std::fs::read(format!("{}-wal", app.db_path().display())) {
+        bytes.extend(wal);
+    }
+    let needle = &b64(&s1)[20..60];
+    assert!(!String::from_utf8_lossy(&bytes).contains(needle), "a selfie in plaintext");
+}

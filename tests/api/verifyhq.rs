@@ -35,6 +35,14 @@ fn assert_vhq_error(r: &Resp, status: u16) -> Value {
     r.body["message"].clone()
 }
 
+/// Every view, rebuilt from the log, equals the live one.
+fn assert_replays(app: &TestApp) {
+    let (master, _) = idv::crypto::MasterKey::load_or_create(&app.data_dir.path().join("master.key")).unwrap();
+    let ring = idv::crypto::Keyring::new(&master);
+    let scratch = app.data_dir.path().join("scratch.db");
+    idv::store::replay::check(&app.db_path(), &scratch, &ring).expect("the views rebuild from the log");
+}
+
 async fn reviewer(app: &TestApp) -> String {
     let r =
         app.post("/users", json!({"email": "vera@example.test", "name": "Vera Reviewer", "role": "reviewer"})).await;
@@ -175,6 +183,7 @@ async fn a_review_here_decides_the_case_there_and_a_case_decided_there_shows_her
     )
     .await;
     assert_vhq_error(&r, 404);
+    assert_replays(&app);
 }
 
 #[actix_web::test]
@@ -533,6 +542,7 @@ async fn a_document_verification_reads_the_zone_judges_the_document_and_keeps_it
     for secret in ["NX4KF72P1", "XR81B2K05", "STEEG", "WILLEKE"] {
         assert!(!text.contains(secret), "{secret} found in the database file");
     }
+    assert_replays(&app);
 }
 
 #[actix_web::test]
@@ -615,4 +625,5 @@ async fn a_duplicate_check_finds_another_users_selfie_enrolled_here_or_in_a_veri
     }
     let needle = &b64(&s1)[20..60];
     assert!(!String::from_utf8_lossy(&bytes).contains(needle), "a selfie in plaintext");
+    assert_replays(&app);
 }

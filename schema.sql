@@ -890,3 +890,19 @@ CREATE TABLE IF NOT EXISTS verifyhq_enrollments (
     enrolled_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS verifyhq_enrollments_by_env ON verifyhq_enrollments (environment, user_id);
+
+-- VerifyHQ watchlist subscriptions (VerifyhqWatchlist* events): which identity is watched for which user,
+-- against which kinds of list. The watching itself is the identity's continuous monitoring.
+CREATE TABLE IF NOT EXISTS verifyhq_subscriptions (
+    id                TEXT PRIMARY KEY,
+    environment       TEXT NOT NULL,
+    user_id           TEXT NOT NULL,
+    identity_id       TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    lists             TEXT NOT NULL,
+    unavailable_lists TEXT NOT NULL,
+    created_at        TEXT NOT NULL,
+    cancelled_at      TEXT
+);
+CREATE INDEX IF NOT EXISTS verifyhq_subscriptions_by_user ON verifyhq_subscriptions (environment, user_id);
+CREATE INDEX IF NOT EXISTS verifyhq_subscriptions_by_identity ON verifyhq_subscriptions (identity_id, status);

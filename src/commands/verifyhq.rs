@@ -342,3 +342,146 @@ pub async fn check_duplicates(
         })
         .await
 }
+
+/// A watchlist subscription to open (A.5): who, as the person's data to screen, and which kinds of list.
+pub struct SubscribeInput {
+    pub user_id: ExternalRef,
+    pub first_name: Option<crate::domain::values::PersonName>,
+    pub last_name: crate::domain::values::PersonName,
+    pub date_of_birth: Option<crate::domain::values::DateOfBirth>,
+    pub nationality: Option<crate::domain::values::CountryCode>,
+    pub lists: Vec<dom::WatchlistKind>,
+}
+
+/// `POST /v1/monitoring/watchlist/subscribe`: the user's identity (created, or its name, birth date and
+/// nationality updated) is put under continuous monitoring, screened once now against the loaded sanctions
+/// lists (its baseline: the hits are the first alerts), and the subscription is recorded. Each step is its
+/// own command, so a failure part-way leaves an identity a retry subscribes again. Returns the
+/// subscription's id.
+pub async fn subscribe(
+    writer: &Writer,
+    keyring: Arc<Keyring>,
+    snapshot: Arc<crate::screening_service::snapshot::Snapshot>,
+    meta: CommandMeta,
+    input: SubscribeInput,
+) -> AppResult<String> {
+    use super::identities::{self as identity_cmd, CreateIdentity, UpdateIdentity};
+    use crate::domain::ids::IdentityRef;
+    use crate::domain::values::{PersonalData, PersonalDataPatch};
+    let (watched, unavailable) = dom::watchable(&input.lists);
+    if watched.is_empty() {
+        return Err(AppError::validation(
+            "lists",
+            "no requested list can be watched: PEP and ADVERSE_MEDIA lists are not available; ask for SANCTIONS",
+        ));
+    }
+    let person = [
+        ("first_name", input.first_name.as_ref().map(|v| v.as_str())),
+        ("last_name", Some(input.last_name.as_str())),
+        ("date_of_birth", input.date_of_birth.as_ref().map(|v| v.as_str())),
+        ("nationality", input.nationality.as_ref().map(|v| v.as_str())),
+    ];
+    let mut pii = PersonalData::default();
+    pii.put_all(&person);
+    let created = identity_cmd::create(
+        writer,
+        keyring,
+        meta.clone(),
+        CreateIdentity {
+            external_ref: input.user_id.clone(),
+            upsert: true,
+            status: None,
+            country: None,
+            identity_type_id: None,
+            tags: Vec::new(),
+            pii,
+        },
+    )
+    .await?;
+    let identity = IdentityRef::ExternalRef(input.user_id.clone());
+    if !created.created {
+        let mut patch = PersonalDataPatch::default();
+        for (field, value) in person.iter().filter(|(_, v)| v.is_some()) {
+            patch.set(field, *value).map_err(|e| AppError::validation(&e.field, e.message))?;
+        }
+        let update = UpdateIdentity { pii: patch, ..UpdateIdentity::default() };
+        identity_cmd::update(writer, meta.clone(), identity.clone(), update).await?;
+    }
+    identity_cmd::simple(
+        writer,
+        meta.clone(),
+        identity.clone(),
+        crate::domain::identity::IdentityCommand::ResumeMonitoring,
+    )
+    .await?;
+    if !snapshot.is_empty() {
+        let subject = crate::domain::check::CheckSubject {
+            name_first: input.first_name,
+            name_last: Some(input.last_name),
+            birthdate: input.date_of_birth,
+            country_code: input.nationality,
+            ..Default::default()
+        };
+        let baseline = super::checks::CreateCheck {
+            check_type: crate::domain::check::CheckType::Sanction,
+            external_ref: None,
+            identity: Some(identity),
+            session_id: None,
+            subject,
+            threshold: crate::screening::DEFAULT_THRESHOLD,
+            tags: Vec::new(),
+        };
+        super::checks::create(writer, snapshot, meta.clone(), vec![baseline], false).await?;
+    }
+    writer
+        .execute(move |w| {
+            let id = crate::domain::ids::new_id("wl_sub");
+            let subscribed = dom::Subscribed {
+                user_id: input.user_id.into_string(),
+                identity_id: created.id,
+                lists: watched,
+                unavailable_lists: unavailable,
+            };
+            let payload = serde_json::to_value(subscribed)?;
+            w.emit(&meta.event_meta(), &id, 0, vec![NewEvent::new(dom::SUBSCRIBED, payload)])?;
+            Ok(id)
+        })
+        .await
+}
+
+/// `DELETE /v1/monitoring/watchlist/subscribe/:id`: cancels the subscription; the identity's monitoring is
+/// paused when no other subscription of it stays active. Cancelling a cancelled one changes nothing.
+pub async fn cancel_subscription(writer: &Writer, meta: CommandMeta, id: String) -> AppResult<String> {
+    writer
+        .execute(move |w| {
+            let row: Option<(String, String)> = w
+                .conn
+                .query_row(
+                    "SELECT identity_id, status FROM verifyhq_subscriptions WHERE id = ?1 AND environment = ?2",
+                    params![id, meta.environment],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let (identity_id, status) = row.ok_or_else(|| AppError::not_found("Subscription"))?;
+            if status == "CANCELLED" {
+                return Ok(id);
+            }
+            let version = stream_version(w.conn, &id)?;
+            w.emit(&meta.event_meta(), &id, version, vec![NewEvent::new(dom::SUBSCRIPTION_CANCELLED, json!({}))])?;
+            let others: i64 = w.conn.query_row(
+                "SELECT COUNT(*) FROM verifyhq_subscriptions WHERE identity_id = ?1 AND status = 'ACTIVE'",
+                [&identity_id],
+                |r| r.get(0),
+            )?;
+            if others == 0 {
+                if let Some(state) = super::identities::load_state(w.conn, &meta.environment, &identity_id)? {
+                    let command = crate::domain::identity::IdentityCommand::PauseMonitoring;
+                    if let Ok(events) = crate::domain::identity::decide(Some(&state), command, &meta.ctx()) {
+                        super::identities::emit_identity(w, &meta, &state.id, state.version, events)?;
+                    }
+                }
+            }
+            Ok(id)
+        })
+        .await
+}

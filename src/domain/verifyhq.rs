@@ -420,6 +420,57 @@ pub fn dedup_matches(candidates: Vec<DedupMatch>, threshold: f64) -> Vec<DedupMa
     best
 }
 
+vocabulary!(
+    /// A kind of list a watchlist subscription watches (A.5).
+    WatchlistKind { Sanctions = "SANCTIONS", Pep = "PEP", AdverseMedia = "ADVERSE_MEDIA" }
+);
+
+vocabulary!(
+    /// A monitoring alert's status: OPEN until a reviewer dismisses the hit (DISMISSED). idv records no
+    /// separate "reviewed" state, so no alert is REVIEWED.
+    AlertStatus { Open = "OPEN", Reviewed = "REVIEWED", Dismissed = "DISMISSED" }
+);
+
+/// Which requested kinds idv can watch: SANCTIONS (the imported sanctions lists); PEP and ADVERSE_MEDIA
+/// need lists of those kinds, which idv's importers do not bring. Returns (watched, unavailable).
+pub fn watchable(requested: &[WatchlistKind]) -> (Vec<String>, Vec<String>) {
+    let mut watched = Vec::new();
+    let mut unavailable = Vec::new();
+    for k in requested {
+        let name = k.as_str().to_string();
+        let list = if *k == WatchlistKind::Sanctions { &mut watched } else { &mut unavailable };
+        if !list.contains(&name) {
+            list.push(name);
+        }
+    }
+    (watched, unavailable)
+}
+
+/// `VerifyhqWatchlistSubscribed`: a user's identity is watched against `lists`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscribed {
+    pub user_id: String,
+    pub identity_id: String,
+    pub lists: Vec<String>,
+    pub unavailable_lists: Vec<String>,
+}
+
+pub const SUBSCRIBED: &str = "VerifyhqWatchlistSubscribed";
+/// `VerifyhqWatchlistCancelled` (empty payload).
+pub const SUBSCRIPTION_CANCELLED: &str = "VerifyhqWatchlistCancelled";
+
+pub fn decode_subscribed(
+    event_type: &str,
+    version: i64,
+    payload: &Value,
+) -> Result<Option<Subscribed>, serde_json::Error> {
+    if event_type != SUBSCRIBED {
+        return Ok(None);
+    }
+    let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
+    Ok(Some(super::codec::payload(event_type, p)?))
+}
+
 /// The stream linking an environment's tiers to their workflows.
 pub fn tiers_stream(environment: &str) -> String {
     format!("verifyhq_tiers_{environment}")

@@ -14,9 +14,10 @@ use crate::commands::api_keys::{self as key_cmd, CreateClient};
 use crate::commands::verifyhq as cmd;
 use crate::commands::webhooks as webhook_cmd;
 use crate::domain::api_key::Environment;
-use crate::domain::values::{CountryCode, ExternalRef, Label, WebhookUrl};
+use crate::domain::values::{CountryCode, DateOfBirth, ExternalRef, Label, PersonName, WebhookUrl};
 use crate::domain::verifyhq::{
-    all_permissions, ClientEnvironment, DocumentKind, Permission, ReviewDecision, Tier, WebhookEventName,
+    all_permissions, AlertStatus, ClientEnvironment, DocumentKind, Permission, ReviewDecision, Tier, WatchlistKind,
+    WebhookEventName,
 };
 use crate::error::{AppError, FieldError};
 use crate::queries::verifyhq::{
@@ -90,7 +91,7 @@ async fn read_verification(state: &AppState, client: &Client, id: String) -> Res
 #[serde(rename_all = "camelCase")]
 pub struct StartVerificationBody {
     /// Your user's id: the identity's `external_ref` in the Verifa API (1 to 255 characters, no '/').
-    #[schema(value_type = String, example = "user_123")]
+    #[schema(value_type = ExternalRef)]
     pub user_id: ExternalRef,
     /// BASIC (document), STANDARD (document and liveness) or ENHANCED (also sanctions screening).
     #[serde(default)]
@@ -564,10 +565,10 @@ impl FromRequest for DedupBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DedupCheckBody {
-    #[schema(value_type = String, example = "user_123")]
+    #[schema(value_type = ExternalRef)]
     pub user_id: ExternalRef,
     /// The selfie, base64 (JPEG, PNG or WebP; at most 10 MB decoded).
-    #[schema(format = Byte)]
+    #[schema(format = Byte, min_length = 4)]
     pub selfie_base64: String,
     /// `image/jpeg`, `image/png` or `image/webp`: what the image is.
     #[schema(example = "image/jpeg")]
@@ -630,6 +631,102 @@ async fn get_dedup(state: web::Data<AppState>, client: Client, path: web::Path<S
     client.require("biometrics:read")?;
     let (env, id) = (client.0.env(), path.into_inner());
     Ok(HttpResponse::Ok().json(state.read(move |c| q::dedup_check(c, &env, &id)).await?))
+}
+
+/// `POST /v1/monitoring/watchlist/subscribe`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribeBody {
+    #[schema(value_type = ExternalRef)]
+    pub user_id: ExternalRef,
+    /// Given names then family name; the last word is taken as the family name.
+    #[schema(value_type = PersonName, example = "Maria Jose Garcia")]
+    pub full_name: PersonName,
+    #[serde(default)]
+    #[schema(value_type = Option<DateOfBirth>)]
+    pub date_of_birth: Option<DateOfBirth>,
+    /// ISO 3166-1 alpha-2.
+    #[serde(default)]
+    #[schema(value_type = Option<CountryCode>)]
+    pub nationality: Option<CountryCode>,
+    /// The kinds of list to watch; SANCTIONS must be one (PEP and ADVERSE_MEDIA are answered as unavailable).
+    #[schema(min_items = 1)]
+    pub lists: Vec<WatchlistKind>,
+}
+
+impl SubscribeBody {
+    fn checked(self) -> Result<cmd::SubscribeInput, AppError> {
+        let words: Vec<&str> = self.full_name.as_str().split_whitespace().collect();
+        let Some((last, given)) = words.split_last() else {
+            return Err(AppError::validation("fullName", "is required"));
+        };
+        let name =
+            |field: &str, v: &str| PersonName::parse(field, v).map_err(|e| AppError::validation(&e.field, e.message));
+        let first_name = if given.is_empty() { None } else { Some(name("fullName", &given.join(" "))?) };
+        if self.lists.is_empty() {
+            return Err(AppError::validation("lists", "must name at least one list"));
+        }
+        Ok(cmd::SubscribeInput {
+            user_id: self.user_id,
+            first_name,
+            last_name: name("fullName", last)?,
+            date_of_birth: self.date_of_birth,
+            nationality: self.nationality,
+            lists: self.lists,
+        })
+    }
+}
+
+#[utoipa::path(post, path = "/v1/monitoring/watchlist/subscribe", tag = "Watchlist monitoring",
+    operation_id = "subscribe_watchlist", request_body = SubscribeBody,
+    responses(
+        (status = 201, description = "The subscription; the user is screened now and again on every list import", body = q::Subscription),
+        (status = 403, description = "The client lacks monitoring:write", body = VerifyhqErrorBody),
+        (status = 422, description = "A field is missing or invalid, or no requested list can be watched", body = VerifyhqErrorBody)))]
+async fn subscribe(state: web::Data<AppState>, client: Client, body: VhqBody<SubscribeBody>) -> VhqResult {
+    client.require("monitoring:write")?;
+    let input = body.0.checked()?;
+    let snapshot = state.screening.current();
+    let meta = client.0.meta(state.now());
+    let id = cmd::subscribe(&state.writer, state.keyring.clone(), snapshot, meta, input).await?;
+    let env = client.0.env();
+    Ok(HttpResponse::Created().json(state.read(move |c| q::subscription(c, &env, &id)).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/monitoring/watchlist/subscribe/{id}", tag = "Watchlist monitoring",
+    operation_id = "cancel_watchlist_subscription",
+    params(("id" = String, Path, description = "The subscription's id")),
+    responses(
+        (status = 200, description = "Cancelled (`status: CANCELLED`, `cancelledAt`)", body = q::Subscription),
+        (status = 403, description = "The client lacks monitoring:write", body = VerifyhqErrorBody),
+        (status = 404, description = "No such subscription", body = VerifyhqErrorBody)))]
+async fn cancel_subscription(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
+    client.require("monitoring:write")?;
+    let id = cmd::cancel_subscription(&state.writer, client.0.meta(state.now()), path.into_inner()).await?;
+    let env = client.0.env();
+    Ok(HttpResponse::Ok().json(state.read(move |c| q::subscription(c, &env, &id)).await?))
+}
+
+#[utoipa::path(get, path = "/v1/monitoring/watchlist/alerts", tag = "Watchlist monitoring", operation_id = "list_watchlist_alerts",
+    params(
+        ("userId" = Option<String>, Query, description = "One user's alerts"),
+        ("status" = Option<AlertStatus>, Query, description = "OPEN, REVIEWED or DISMISSED"),
+        ("page" = Option<i64>, Query, description = "Page number from 1", minimum = 1, maximum = 1000000),
+        ("limit" = Option<i64>, Query, description = "Items per page, 1 to 100 (default 20)", minimum = 1, maximum = 100)),
+    responses(
+        (status = 200, description = "Alerts, newest first", body = q::AlertPage),
+        (status = 403, description = "The client lacks monitoring:read", body = VerifyhqErrorBody),
+        (status = 422, description = "A bad filter, page or limit", body = VerifyhqErrorBody)))]
+async fn alerts(state: web::Data<AppState>, client: Client, query: web::Query<HashMap<String, String>>) -> VhqResult {
+    client.require("monitoring:read")?;
+    let paging = page_and_limit(&query)?;
+    let status = match query.get("status").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(AlertStatus::parse_field("status", s)?),
+    };
+    let user = query.get("userId").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let env = client.0.env();
+    Ok(HttpResponse::Ok().json(state.read(move |c| q::alerts(c, &env, user.as_deref(), status, paging)).await?))
 }
 
 /// `POST /v1/webhooks/configure`.
@@ -761,6 +858,9 @@ async fn deactivate_webhook(state: web::Data<AppState>, client: Client, path: we
         documents_by_user,
         check_duplicates,
         get_dedup,
+        subscribe,
+        cancel_subscription,
+        alerts,
         configure_webhook,
         client_webhooks,
         deactivate_webhook,
@@ -775,6 +875,10 @@ async fn deactivate_webhook(state: web::Data<AppState>, client: Client, path: we
         DedupCheckBody,
         q::DedupCheck,
         q::DedupMatchView,
+        SubscribeBody,
+        q::Subscription,
+        q::Alert,
+        q::AlertPage,
         StartVerificationBody,
         ReviewBody,
         ConfigureWebhookBody,
@@ -793,6 +897,9 @@ pub fn document() -> serde_json::Value {
     value["openapi"] = serde_json::json!("3.1.0");
     value["components"]["securitySchemes"] =
         serde_json::json!({ "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" } });
+    // JSON Schema says what utoipa's attributes cannot: a subscription must ask for a list idv can watch.
+    value["components"]["schemas"]["SubscribeBody"]["properties"]["lists"]["contains"] =
+        serde_json::json!({ "const": "SANCTIONS" });
     value["components"]["schemas"]["VerifyhqErrorBody"]["properties"]["message"] = serde_json::json!({
         "description": "A sentence; on a 422, one sentence per refused field.",
         "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }]
@@ -852,6 +959,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("GET", "/v1/verifications/document/{id}"),
     ("POST", "/v1/biometrics/dedup/check"),
     ("GET", "/v1/biometrics/dedup/{id}"),
+    ("POST", "/v1/monitoring/watchlist/subscribe"),
+    ("DELETE", "/v1/monitoring/watchlist/subscribe/{id}"),
+    ("GET", "/v1/monitoring/watchlist/alerts"),
     ("POST", "/v1/webhooks/configure"),
     ("GET", "/v1/webhooks/client/{clientId}"),
     ("DELETE", "/v1/webhooks/{id}"),
@@ -884,6 +994,9 @@ pub fn scope() -> actix_web::Scope<
         .service(resource("/verifications/document/{id}").route(web::get().to(get_document)))
         .service(resource("/biometrics/dedup/check").route(web::post().to(check_duplicates)))
         .service(resource("/biometrics/dedup/{id}").route(web::get().to(get_dedup)))
+        .service(resource("/monitoring/watchlist/subscribe").route(web::post().to(subscribe)))
+        .service(resource("/monitoring/watchlist/subscribe/{id}").route(web::delete().to(cancel_subscription)))
+        .service(resource("/monitoring/watchlist/alerts").route(web::get().to(alerts)))
         .service(resource("/webhooks/configure").route(web::post().to(configure_webhook)))
         .service(resource("/webhooks/client/{clientId}").route(web::get().to(client_webhooks)))
         .service(resource("/webhooks/{id}").route(web::delete().to(deactivate_webhook)))

@@ -1,9 +1,11 @@
 //! Projects the VerifyHQ dialect's events into `verifyhq_tiers` (which workflow each tier runs) and
 //! `verifyhq_documents` (document verifications' outcomes), `verifyhq_dedup_checks` and
-//! `verifyhq_enrollments` (biometric duplicate checks and the selfies they enrolled). Must not write any
-//! other table.
+//! `verifyhq_enrollments` (biometric duplicate checks and the selfies they enrolled) and
+//! `verifyhq_subscriptions` (watchlist subscriptions). Must not write any other table.
 
-use crate::domain::verifyhq::{decode_dedup_checked, decode_document_assessed, decode_tier_linked};
+use crate::domain::verifyhq::{
+    decode_dedup_checked, decode_document_assessed, decode_subscribed, decode_tier_linked, SUBSCRIPTION_CANCELLED,
+};
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
 use rusqlite::{params, Connection};
@@ -26,6 +28,31 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 d.status,
                 serde_json::to_string(&d.fraud_indicators)?,
                 d.confidence,
+                event.recorded_at
+            ],
+        )?;
+        return Ok(());
+    }
+    if event.event_type == SUBSCRIPTION_CANCELLED {
+        conn.execute(
+            "UPDATE verifyhq_subscriptions SET status = 'CANCELLED', cancelled_at = ?1 WHERE id = ?2",
+            params![event.recorded_at, event.stream_id],
+        )?;
+        return Ok(());
+    }
+    let subscribed = decode_subscribed(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| super::undecodable(event, e))?;
+    if let Some(s) = subscribed {
+        conn.execute(
+            "INSERT INTO verifyhq_subscriptions (id, environment, user_id, identity_id, status, lists, unavailable_lists,
+                created_at) VALUES (?1, ?2, ?3, ?4, 'ACTIVE', ?5, ?6, ?7)",
+            params![
+                event.stream_id,
+                event.environment,
+                s.user_id,
+                s.identity_id,
+                serde_json::to_string(&s.lists)?,
+                serde_json::to_string(&s.unavailable_lists)?,
                 event.recorded_at
             ],
         )?;

@@ -423,3 +423,123 @@ pub fn dedup_check(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<De
     .optional()?
     .ok_or_else(|| AppError::not_found("Dedup check"))
 }
+
+/// A watchlist subscription (A.5).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub id: String,
+    pub user_id: String,
+    /// `ACTIVE` or `CANCELLED`.
+    #[schema(example = "ACTIVE")]
+    pub status: String,
+    #[schema(value_type = Vec<crate::domain::verifyhq::WatchlistKind>)]
+    pub lists: Vec<String>,
+    /// Addition: the requested kinds idv cannot watch (no such list is loaded).
+    #[schema(value_type = Vec<crate::domain::verifyhq::WatchlistKind>)]
+    pub unavailable_lists: Vec<String>,
+    /// Always null: the identity is screened again whenever a list is imported, not on a schedule.
+    pub next_scan_at: Option<String>,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<String>,
+}
+
+pub fn subscription(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<Subscription> {
+    conn.query_row(
+        "SELECT id, user_id, status, lists, unavailable_lists, created_at, cancelled_at FROM verifyhq_subscriptions
+         WHERE id = ?1 AND environment = ?2",
+        params![id, environment],
+        |r| {
+            Ok(Subscription {
+                id: r.get(0)?,
+                user_id: r.get(1)?,
+                status: r.get(2)?,
+                lists: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
+                unavailable_lists: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+                next_scan_at: None,
+                created_at: r.get(5)?,
+                cancelled_at: r.get(6)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| AppError::not_found("Subscription"))
+}
+
+/// A watchlist alert: one hit of a screening of a subscribed user's identity (its baseline at subscription,
+/// or continuous monitoring after a list import).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    pub id: String,
+    pub user_id: String,
+    pub subscription_id: String,
+    #[schema(example = "SANCTIONS")]
+    pub list: String,
+    /// The list the entry is on (`ofac_sdn`, `un_consolidated`, ...).
+    pub source: String,
+    /// The list entry's name that matched (public list data).
+    pub matched_name: String,
+    pub score: f64,
+    pub status: crate::domain::verifyhq::AlertStatus,
+    /// The Verifa check holding the hit (`/api/v1/checks/{id}`), where it is dismissed.
+    pub check_id: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertPage {
+    pub data: Vec<Alert>,
+    pub meta: PageMeta,
+}
+
+/// The alerts of the environment's subscriptions (of one user, of one status), newest first.
+pub fn alerts(
+    conn: &ReadOnly,
+    environment: &str,
+    user_id: Option<&str>,
+    status: Option<crate::domain::verifyhq::AlertStatus>,
+    (page, limit): (i64, i64),
+) -> AppResult<AlertPage> {
+    use crate::domain::verifyhq::AlertStatus;
+    let dismissed = match status {
+        None => None,
+        Some(AlertStatus::Dismissed) => Some(true),
+        Some(AlertStatus::Open) => Some(false),
+        Some(AlertStatus::Reviewed) => {
+            return Ok(AlertPage { data: Vec::new(), meta: PageMeta { page, limit, total: 0, total_pages: 0 } })
+        }
+    };
+    const FROM: &str = "FROM checks c JOIN check_hits h ON h.check_id = c.id AND h.run = c.run
+        WHERE c.environment = ?1 AND c.check_type = 'sanction'
+          AND c.identity_id IN (SELECT identity_id FROM verifyhq_subscriptions WHERE environment = ?1
+                                AND (?2 IS NULL OR user_id = ?2))
+          AND (?3 IS NULL OR ?3 = (h.dismissal_id IS NOT NULL))";
+    let total: i64 =
+        conn.query_row(&format!("SELECT COUNT(*) {FROM}"), params![environment, user_id, dismissed], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT h.id, h.watchlist_id, h.matched_name, h.score, h.dismissal_id IS NOT NULL, c.id, c.created_at,
+                (SELECT s.id FROM verifyhq_subscriptions s WHERE s.identity_id = c.identity_id ORDER BY s.created_at DESC LIMIT 1),
+                (SELECT s.user_id FROM verifyhq_subscriptions s WHERE s.identity_id = c.identity_id ORDER BY s.created_at DESC LIMIT 1)
+         {FROM} ORDER BY c.created_at DESC, c.id DESC, h.position LIMIT ?4 OFFSET ?5"
+    ))?;
+    let rows = stmt.query_map(params![environment, user_id, dismissed, limit, (page - 1) * limit], |r| {
+        let dismissed: bool = r.get(4)?;
+        Ok(Alert {
+            id: r.get(0)?,
+            source: r.get(1)?,
+            matched_name: r.get(2)?,
+            score: r.get(3)?,
+            status: if dismissed { AlertStatus::Dismissed } else { AlertStatus::Open },
+            check_id: r.get(5)?,
+            created_at: r.get(6)?,
+            subscription_id: r.get(7)?,
+            user_id: r.get(8)?,
+            list: "SANCTIONS".into(),
+        })
+    })?;
+    let data = rows.collect::<Result<Vec<_>, _>>()?;
+    let total_pages = if total == 0 { 0 } else { (total + limit - 1) / limit };
+    Ok(AlertPage { data, meta: PageMeta { page, limit, total, total_pages } })
+}

@@ -72,6 +72,7 @@ pub const VIEW_TABLES: &[&str] = &[
     "verifyhq_documents",
     "verifyhq_dedup_checks",
     "verifyhq_enrollments",
+    "verifyhq_subscriptions",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -627,3 +627,111 @@ async fn a_duplicate_check_finds_another_users_selfie_enrolled_here_or_in_a_veri
     assert!(!String::from_utf8_lossy(&bytes).contains(needle), "a selfie in plaintext");
     assert_replays(&app);
 }
+
+/// Imports an OpenSanctions list (one JSON line per person) through the Verifa API.
+async fn import_people(app: &TestApp, people: &[(&str, &str, &str)]) {
+    let lines: String = people
+        .iter()
+        .map(|(id, name, born)| {
+            format!(
+                "{}\n",
+                json!({"id": id, "schema": "Person", "caption": name,
+                       "properties": {"name": [name], "birthDate": [born]}, "datasets": ["test"]})
+            )
+        })
+        .collect();
+    let (ct, body) = multipart(&[("source", "opensanctions")], Some(("application/json", lines.as_bytes())));
+    let r = app.send_raw("POST", &app.url("/watchlists/import"), Some(&app.live_key.clone()), Some((&ct, body))).await;
+    assert!(r.status == 201 || r.status == 200, "{}", r.body);
+}
+
+#[actix_web::test]
+async fn a_subscription_screens_now_and_on_every_list_import_and_its_alerts_follow_the_hits() {
+    let app = spawn_app_with(|c| c.admin_secret = Some("s".into())).await;
+    let created = app
+        .send("POST", "/v1/admin/api-clients", None, &[("X-Admin-Secret", "s")], Some(&json!({"name": "aml"})))
+        .await;
+    let key = created.body["apiKey"].as_str().unwrap().to_string();
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let (app, key) = (&app, key.clone());
+        async move { app.send(method, &path, Some(&key), &[], body.as_ref()).await }
+    };
+    import_people(&app, &[("p-1", "Viktor Zubrovsky", "1961-03-14")]).await;
+
+    let sub = json!({"userId": "wl_1", "fullName": "Viktor Zubrovsky", "dateOfBirth": "1961-03-14",
+                     "nationality": "RU", "lists": ["SANCTIONS", "PEP"]});
+    let r = call("POST", "/v1/monitoring/watchlist/subscribe".into(), Some(sub)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["lists"].clone()),
+        (Some("ACTIVE"), json!(["SANCTIONS"])),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["unavailableLists"], json!(["PEP"]), "PEP is answered as unavailable: {}", r.body);
+    assert!(r.body["id"].as_str().unwrap().starts_with("wl_sub_"));
+    // Screened at once: the existing entry is the first alert.
+    let alerts = call("GET", "/v1/monitoring/watchlist/alerts?userId=wl_1".into(), None).await;
+    assert_eq!(alerts.status, 200, "{}", alerts.body);
+    assert_eq!(alerts.body["meta"]["total"], 1, "{}", alerts.body);
+    let alert = alerts.body["data"][0].clone();
+    assert_eq!((alert["status"].as_str(), alert["list"].as_str()), (Some("OPEN"), Some("SANCTIONS")), "{alert}");
+    assert!(alert["matchedName"].as_str().unwrap().contains("Zubrovsky"), "{alert}");
+
+    // A clean user gets no alert until a list import names them; then monitoring raises one.
+    let sub2 = json!({"userId": "wl_2", "fullName": "Anneliese Quarterman", "dateOfBirth": "1979-11-02", "lists": ["SANCTIONS"]});
+    let r2 = call("POST", "/v1/monitoring/watchlist/subscribe".into(), Some(sub2)).await;
+    assert_eq!(r2.status, 201, "{}", r2.body);
+    assert_eq!(call("GET", "/v1/monitoring/watchlist/alerts?userId=wl_2".into(), None).await.body["meta"]["total"], 0);
+    import_people(&app, &[("p-1", "Viktor Zubrovsky", "1961-03-14"), ("p-2", "Anneliese Quarterman", "1979-11-02")])
+        .await;
+    let after = call("GET", "/v1/monitoring/watchlist/alerts?userId=wl_2".into(), None).await;
+    assert_eq!(after.body["meta"]["total"], 1, "monitoring found the new entry: {}", after.body);
+
+    // A hit dismissed in the Verifa API is a DISMISSED alert.
+    let check = alert["checkId"].as_str().unwrap();
+    let d = app
+        .send(
+            "POST",
+            &format!("/checks/{check}/dismiss"),
+            Some(&app.live_key.clone()),
+            &[],
+            Some(&json!({"reason": "other person"})),
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    let open = call("GET", "/v1/monitoring/watchlist/alerts?status=OPEN".into(), None).await;
+    assert_eq!(open.body["meta"]["total"], 1, "{}", open.body);
+    let dismissed = call("GET", "/v1/monitoring/watchlist/alerts?status=DISMISSED&userId=wl_1".into(), None).await;
+    assert_eq!(dismissed.body["data"][0]["status"], "DISMISSED", "{}", dismissed.body);
+
+    // Cancelled: the identity is no longer monitored.
+    let id2 = r2.body["id"].as_str().unwrap();
+    let c = call("DELETE", format!("/v1/monitoring/watchlist/subscribe/{id2}"), None).await;
+    assert_eq!((c.status, c.body["status"].as_str()), (200, Some("CANCELLED")), "{}", c.body);
+    assert!(c.body["cancelledAt"].is_string());
+    let identity = app.live_get("/identities/wl_2").await;
+    assert_eq!(identity.body["monitoring_enabled"], false, "{}", identity.body);
+    assert_vhq_error(&call("DELETE", "/v1/monitoring/watchlist/subscribe/wl_sub_nope".into(), None).await, 404);
+
+    // Only lists idv can watch; every field checked.
+    let r = call(
+        "POST",
+        "/v1/monitoring/watchlist/subscribe".into(),
+        Some(json!({"userId": "x", "fullName": "A B", "lists": ["PEP"]})),
+    )
+    .await;
+    assert!(assert_vhq_error(&r, 422).to_string().contains("lists"), "{}", r.body);
+    let r =
+        call("POST", "/v1/monitoring/watchlist/subscribe".into(), Some(json!({"userId": "x", "lists": ["SANCTIONS"]})))
+            .await;
+    assert!(assert_vhq_error(&r, 422).to_string().contains("fullName"), "{}", r.body);
+    assert_vhq_error(&call("GET", "/v1/monitoring/watchlist/alerts?status=MAYBE".into(), None).await, 422);
+    // The name given is sealed like any personal data.
+    let mut bytes = std::fs::read(app.db_path()).expect("db file");
+    if let Ok(wal) = std::fs::read(format!("{}-wal", app.db_path().display())) {
+        bytes.extend(wal);
+    }
+    assert!(!String::from_utf8_lossy(&bytes).contains("1979-11-02"), "a birth date in plaintext");
+    assert_replays(&app);
+}

@@ -26,6 +26,7 @@ OpenSanctions entity (source `opensanctions`, no OFAC side files). Each importer
 in tests/screening_importers.rs.
 """
 
+import base64
 import os
 import struct
 import zlib
@@ -93,6 +94,17 @@ OPENSANCTIONS_LINE = (
 )
 
 
+def _real_selfie_for_dedup(case):
+    """The VerifyHQ duplicate check carries its selfie as base64 in JSON: a real PNG in positive cases."""
+    if case.path != "/v1/biometrics/dedup/check" or case.method.upper() != "POST":
+        return
+    meta = getattr(case, "meta", None)
+    positive = meta is None or meta.generation.mode.is_positive
+    if positive and isinstance(case.body, dict):
+        case.body["selfieBase64"] = base64.b64encode(PNG).decode()
+        case.body["selfieMimeType"] = "image/png"
+
+
 def _real_list_for_watchlist_import(case):
     if case.path != "/api/v1/watchlists/import" or case.method.upper() != "POST":
         return
@@ -127,4 +139,5 @@ def before_call(ctx, case, **kwargs):
     _spare_key_for_own_key_update(case)
     _valid_workflow_graph(case)
     _real_image_for_uploads(case)
+    _real_selfie_for_dedup(case)
     _real_list_for_watchlist_import(case)

@@ -906,3 +906,24 @@ CREATE TABLE IF NOT EXISTS verifyhq_subscriptions (
 );
 CREATE INDEX IF NOT EXISTS verifyhq_subscriptions_by_user ON verifyhq_subscriptions (environment, user_id);
 CREATE INDEX IF NOT EXISTS verifyhq_subscriptions_by_identity ON verifyhq_subscriptions (identity_id, status);
+
+-- VerifyHQ liveness sessions (VerifyhqLiveness* events): the challenges, which have their photo (the photos
+-- are sealed in sealed_blobs under the session's key; `photo_hashes` are their perceptual hashes), and the
+-- verdict. Expiry is `expires_at` read against the clock.
+CREATE TABLE IF NOT EXISTS verifyhq_liveness (
+    id               TEXT PRIMARY KEY,
+    environment      TEXT NOT NULL,
+    user_id          TEXT NOT NULL,
+    challenges       TEXT NOT NULL,
+    completed        TEXT NOT NULL,
+    photo_blobs      TEXT NOT NULL,
+    photo_hashes     TEXT NOT NULL,
+    expires_at       TEXT NOT NULL,
+    decided          INTEGER NOT NULL,
+    is_alive         INTEGER,
+    confidence       REAL,
+    anti_spoof_score REAL,
+    reason           TEXT,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+);

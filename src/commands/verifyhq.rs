@@ -485,3 +485,136 @@ pub async fn cancel_subscription(writer: &Writer, meta: CommandMeta, id: String)
         })
         .await
 }
+
+/// `POST /v1/verifications/liveness/session`: a session of 2 or 3 challenges drawn at random, open for
+/// ten minutes, with its own key for the photos. Returns the session token.
+pub async fn start_liveness(writer: &Writer, meta: CommandMeta, user_id: ExternalRef) -> AppResult<String> {
+    use rand::seq::SliceRandom;
+    let mut rng = rand::rngs::OsRng;
+    let count = if rand::Rng::gen_bool(&mut rng, 0.5) { 2 } else { 3 };
+    let mut kinds: Vec<dom::ChallengeType> = dom::ChallengeType::ALL.to_vec();
+    kinds.shuffle(&mut rng);
+    let challenges = kinds
+        .into_iter()
+        .take(count)
+        .enumerate()
+        .map(|(i, k)| dom::Challenge { id: format!("ch_{:03}", i + 1), kind: k.as_str().into() })
+        .collect();
+    let expires_at = crate::clock::parse(&meta.now)
+        .map(|t| crate::clock::format(t + time::Duration::minutes(dom::LIVENESS_MINUTES)))
+        .ok_or_else(|| AppError::Internal("the command's time is not a timestamp".into()))?;
+    writer
+        .execute(move |w| {
+            let id = crate::domain::ids::new_id("lvs");
+            let (_, wrapped) = w.keyring.new_data_key(&id);
+            w.conn
+                .execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)", params![id, wrapped])?;
+            let started = dom::LivenessStarted { user_id: user_id.into_string(), challenges, expires_at };
+            let payload = serde_json::to_value(started)?;
+            w.emit(&meta.event_meta(), &id, 0, vec![NewEvent::new(dom::LIVENESS_STARTED, payload)])?;
+            Ok(id)
+        })
+        .await
+}
+
+/// A challenge's photo, already hashed.
+pub struct ChallengePhoto {
+    pub token: String,
+    pub challenge_id: String,
+    pub photo: Vec<u8>,
+    pub photo_hash: crate::checks::imagehash::ImageHash64,
+}
+
+/// `POST /v1/verifications/liveness/challenge`: seals the photo and records the challenge; the last one
+/// brings the verdict, decided outside the write: one photo re-sent for every challenge is a replay (not
+/// alive); otherwise the face provider decides (simulated in the sandbox), and with none in live the
+/// verdict stays open (`is_alive` null), never a made-up pass.
+pub async fn submit_challenge(
+    read: &crate::store::ReadPool,
+    writer: &Writer,
+    keyring: Arc<Keyring>,
+    face: &crate::face::FaceClient,
+    meta: CommandMeta,
+    input: ChallengePhoto,
+) -> AppResult<String> {
+    let m = meta.clone();
+    let token = input.token.clone();
+    let hashes: Option<Vec<String>> = writer
+        .execute(move |w| {
+            let row: Option<(String, String, String, String)> = w
+                .conn
+                .query_row(
+                    "SELECT challenges, completed, expires_at, photo_hashes FROM verifyhq_liveness
+                     WHERE id = ?1 AND environment = ?2",
+                    params![input.token, m.environment],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let (challenges, completed, expires_at, hashes) =
+                row.ok_or_else(|| AppError::not_found("Liveness session"))?;
+            let challenges: Vec<dom::Challenge> = serde_json::from_str(&challenges)?;
+            let completed: Vec<String> = serde_json::from_str(&completed)?;
+            dom::accept_challenge(&challenges, &completed, &input.challenge_id, &expires_at, &m.now)?;
+            let key = crate::store::subject_keys::data_key(w.conn, w.keyring, &input.token)?
+                .ok_or_else(|| AppError::invalid_state("This liveness session's key has been erased."))?;
+            let blob_id = crate::domain::ids::new_id(crate::domain::ids::BLOB);
+            let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &input.photo);
+            let sealed = key.seal(&input.token, &format!("liveness:{blob_id}"), &b64);
+            w.conn.execute(
+                "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
+                params![blob_id, input.token, sealed],
+            )?;
+            let done = dom::ChallengeCompleted {
+                challenge_id: input.challenge_id,
+                blob_id,
+                photo_hash: input.photo_hash.to_hex(),
+            };
+            let version = stream_version(w.conn, &input.token)?;
+            w.emit(
+                &m.event_meta(),
+                &input.token,
+                version,
+                vec![NewEvent::new(dom::CHALLENGE_COMPLETED, serde_json::to_value(&done)?)],
+            )?;
+            let mut all: Vec<String> = serde_json::from_str(&hashes)?;
+            all.push(done.photo_hash);
+            Ok((completed.len() + 1 == challenges.len()).then_some(all))
+        })
+        .await?;
+    let Some(hashes) = hashes else { return Ok(token) };
+    // The verdict, outside the write.
+    use crate::checks::imagehash::ImageHash64;
+    let parsed: Vec<ImageHash64> = hashes.iter().filter_map(|h| ImageHash64::from_hex(h).ok()).collect();
+    let distances: Vec<u32> =
+        parsed.iter().enumerate().flat_map(|(i, a)| parsed[i + 1..].iter().map(move |b| a.distance(*b))).collect();
+    let decided = if dom::is_replay(&distances, 2) {
+        dom::LivenessDecided {
+            is_alive: Some(false),
+            confidence: Some(0.99),
+            anti_spoof_score: Some(0.0),
+            reason: Some("the same photo was sent for every challenge".into()),
+        }
+    } else {
+        let t = token.clone();
+        let (first, last) = read.run(move |c| crate::queries::verifyhq::liveness_photos(c, &keyring, &t)).await?;
+        match face.liveness(&token, meta.environment == "sandbox", first, last).await {
+            crate::face::LivenessAnswer::Decided { alive, confidence } => dom::LivenessDecided {
+                is_alive: Some(alive),
+                confidence: Some(confidence),
+                anti_spoof_score: Some(if alive { confidence } else { 0.0 }),
+                reason: None,
+            },
+            crate::face::LivenessAnswer::Undetermined(reason) => {
+                dom::LivenessDecided { is_alive: None, confidence: None, anti_spoof_score: None, reason: Some(reason) }
+            }
+        }
+    };
+    writer
+        .execute(move |w| {
+            let version = stream_version(w.conn, &token)?;
+            let payload = serde_json::to_value(decided)?;
+            w.emit(&meta.event_meta(), &token, version, vec![NewEvent::new(dom::LIVENESS_DECIDED, payload)])?;
+            Ok(token)
+        })
+        .await
+}

@@ -471,6 +471,145 @@ pub fn decode_subscribed(
     Ok(Some(super::codec::payload(event_type, p)?))
 }
 
+vocabulary!(
+    /// A liveness challenge the person performs for one photo (A.3).
+    ChallengeType {
+        TurnLeft = "TURN_LEFT",
+        TurnRight = "TURN_RIGHT",
+        Smile = "SMILE",
+        Blink = "BLINK",
+        Nod = "NOD",
+        LookUp = "LOOK_UP"
+    }
+);
+
+impl ChallengeType {
+    pub fn instruction(self) -> &'static str {
+        match self {
+            ChallengeType::TurnLeft => "Turn your head slowly to the left.",
+            ChallengeType::TurnRight => "Turn your head slowly to the right.",
+            ChallengeType::Smile => "Smile at the camera.",
+            ChallengeType::Blink => "Blink twice.",
+            ChallengeType::Nod => "Nod your head.",
+            ChallengeType::LookUp => "Look up, then back at the camera.",
+        }
+    }
+}
+
+vocabulary!(
+    /// A liveness session's status (A.3): EXPIRED ten minutes after its start unless completed.
+    LivenessStatus { Created = "CREATED", InProgress = "IN_PROGRESS", Completed = "COMPLETED", Expired = "EXPIRED" }
+);
+
+/// How long a liveness session accepts photos.
+pub const LIVENESS_MINUTES: i64 = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Challenge {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `VerifyhqLivenessStarted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LivenessStarted {
+    pub user_id: String,
+    pub challenges: Vec<Challenge>,
+    pub expires_at: String,
+}
+
+/// `VerifyhqLivenessChallengeCompleted`: a challenge's photo, sealed in `blob_id` under the session's key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChallengeCompleted {
+    pub challenge_id: String,
+    pub blob_id: String,
+    /// The photo's perceptual hash, hex (to catch one photo sent for every challenge).
+    pub photo_hash: String,
+}
+
+/// `VerifyhqLivenessDecided`: `is_alive` null when no one could say (no face provider in live).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LivenessDecided {
+    pub is_alive: Option<bool>,
+    pub confidence: Option<f64>,
+    pub anti_spoof_score: Option<f64>,
+    pub reason: Option<String>,
+}
+
+pub const LIVENESS_STARTED: &str = "VerifyhqLivenessStarted";
+pub const CHALLENGE_COMPLETED: &str = "VerifyhqLivenessChallengeCompleted";
+pub const LIVENESS_DECIDED: &str = "VerifyhqLivenessDecided";
+
+/// The stored liveness events, decoded (None: another event type).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LivenessEvent {
+    Started(LivenessStarted),
+    ChallengeCompleted(ChallengeCompleted),
+    Decided(LivenessDecided),
+}
+
+pub fn decode_liveness(
+    event_type: &str,
+    version: i64,
+    payload: &Value,
+) -> Result<Option<LivenessEvent>, serde_json::Error> {
+    if !matches!(event_type, LIVENESS_STARTED | CHALLENGE_COMPLETED | LIVENESS_DECIDED) {
+        return Ok(None);
+    }
+    let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
+    Ok(Some(match event_type {
+        LIVENESS_STARTED => LivenessEvent::Started(super::codec::payload(event_type, p)?),
+        CHALLENGE_COMPLETED => LivenessEvent::ChallengeCompleted(super::codec::payload(event_type, p)?),
+        _ => LivenessEvent::Decided(super::codec::payload(event_type, p)?),
+    }))
+}
+
+/// A session's status from what happened and the time (`now` and `expires_at` in RFC 3339 UTC).
+pub fn liveness_status(completed: usize, total: usize, expires_at: &str, now: &str) -> LivenessStatus {
+    if total > 0 && completed >= total {
+        LivenessStatus::Completed
+    } else if now > expires_at {
+        LivenessStatus::Expired
+    } else if completed == 0 {
+        LivenessStatus::Created
+    } else {
+        LivenessStatus::InProgress
+    }
+}
+
+/// Whether a photo may be taken for `challenge_id` now; refusals are 404 (no such challenge) or 409.
+pub fn accept_challenge(
+    challenges: &[Challenge],
+    completed: &[String],
+    challenge_id: &str,
+    expires_at: &str,
+    now: &str,
+) -> Result<(), AppError> {
+    match liveness_status(completed.len(), challenges.len(), expires_at, now) {
+        LivenessStatus::Expired => {
+            return Err(AppError::Conflict("This liveness session has expired; start a new one.".into()))
+        }
+        LivenessStatus::Completed => {
+            return Err(AppError::Conflict("This liveness session is already complete.".into()))
+        }
+        _ => {}
+    }
+    if !challenges.iter().any(|c| c.id == challenge_id) {
+        return Err(AppError::NotFound(format!("Challenge '{challenge_id}' is not one of this session's.")));
+    }
+    if completed.iter().any(|c| c == challenge_id) {
+        return Err(AppError::Conflict(format!("Challenge '{challenge_id}' already has its photo.")));
+    }
+    Ok(())
+}
+
+/// One photo sent for every challenge is a replay, not a live person: true when every pair of photos is
+/// near-identical (perceptual hashes at most `max_distance` bits apart).
+pub fn is_replay(distances: &[u32], max_distance: u32) -> bool {
+    !distances.is_empty() && distances.iter().all(|d| *d <= max_distance)
+}
+
 /// The stream linking an environment's tiers to their workflows.
 pub fn tiers_stream(environment: &str) -> String {
     format!("verifyhq_tiers_{environment}")
@@ -571,6 +710,24 @@ mod tests {
         let got = dedup_matches(vec![m("a", 0.92), m("b", 0.5), m("a", 0.96), m("c", 0.90)], 0.90);
         assert_eq!(got, vec![m("a", 0.96), m("c", 0.90)]);
         assert!(dedup_matches(vec![m("a", 0.89)], 0.90).is_empty());
+    }
+
+    #[test]
+    fn a_liveness_session_takes_each_challenge_once_within_ten_minutes() {
+        let c = |id: &str| Challenge { id: id.into(), kind: "SMILE".into() };
+        let challenges = vec![c("ch_001"), c("ch_002")];
+        let (before, after) = ("2026-01-01T00:00:00Z", "2026-01-01T00:11:00Z");
+        let expires = "2026-01-01T00:10:00Z";
+        assert!(accept_challenge(&challenges, &[], "ch_001", expires, before).is_ok());
+        assert!(matches!(accept_challenge(&challenges, &[], "ch_009", expires, before), Err(AppError::NotFound(_))));
+        let done = vec!["ch_001".to_string()];
+        assert!(matches!(accept_challenge(&challenges, &done, "ch_001", expires, before), Err(AppError::Conflict(_))));
+        assert!(matches!(accept_challenge(&challenges, &[], "ch_001", expires, after), Err(AppError::Conflict(_))));
+        assert_eq!(liveness_status(0, 2, expires, before), LivenessStatus::Created);
+        assert_eq!(liveness_status(1, 2, expires, before), LivenessStatus::InProgress);
+        assert_eq!(liveness_status(1, 2, expires, after), LivenessStatus::Expired);
+        assert_eq!(liveness_status(2, 2, expires, after), LivenessStatus::Completed);
+        assert!(is_replay(&[0, 1], 2) && !is_replay(&[0, 9], 2) && !is_replay(&[], 2));
     }
 
     #[test]

@@ -729,6 +729,125 @@ async fn alerts(state: web::Data<AppState>, client: Client, query: web::Query<Ha
     Ok(HttpResponse::Ok().json(state.read(move |c| q::alerts(c, &env, user.as_deref(), status, paging)).await?))
 }
 
+/// `POST /v1/verifications/liveness/session`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LivenessSessionBody {
+    #[schema(value_type = ExternalRef)]
+    pub user_id: ExternalRef,
+}
+
+async fn read_liveness(state: &AppState, client: &Client, token: String) -> Result<q::LivenessSession, AppError> {
+    let (env, now) = (client.0.env(), state.now());
+    state.read(move |c| q::liveness(c, &env, &token, &now)).await
+}
+
+#[utoipa::path(post, path = "/v1/verifications/liveness/session", tag = "Liveness", operation_id = "start_liveness",
+    request_body = LivenessSessionBody,
+    responses(
+        (status = 201, description = "The session: its token, 2 or 3 random challenges, 10 minutes to complete them", body = q::LivenessSession),
+        (status = 403, description = "The client lacks liveness:write", body = VerifyhqErrorBody),
+        (status = 422, description = "A field is missing or invalid", body = VerifyhqErrorBody)))]
+async fn start_liveness(state: web::Data<AppState>, client: Client, body: VhqBody<LivenessSessionBody>) -> VhqResult {
+    client.require("liveness:write")?;
+    let token = cmd::start_liveness(&state.writer, client.0.meta(state.now()), body.0.user_id).await?;
+    Ok(HttpResponse::Created().json(read_liveness(&state, &client, token).await?))
+}
+
+/// The multipart body of `POST /v1/verifications/liveness/challenge`.
+pub struct ChallengeForm {
+    fields: HashMap<String, String>,
+    photo: Option<Vec<u8>>,
+}
+
+impl FromRequest for ChallengeForm {
+    type Error = VerifyhqError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = super::body::read_form(
+            req,
+            payload,
+            &["photo"],
+            MAX_UPLOAD_BYTES,
+            "Send the photo as multipart/form-data with sessionToken, challengeId and photo.",
+        );
+        Box::pin(async move {
+            let mut form = form.await?;
+            Ok(ChallengeForm { photo: form.files.remove("photo").map(|(_, b)| b), fields: form.fields })
+        })
+    }
+}
+
+/// The multipart form of `POST /v1/verifications/liveness/challenge`, for the document.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ChallengeUploadSchema {
+    #[schema(example = "lvs_01JD8ZQ7S3K2M4N5P6Q7R8S9T0")]
+    session_token: String,
+    #[schema(example = "ch_001")]
+    challenge_id: String,
+    /// JPEG, PNG or WebP, at most 10 MB.
+    #[schema(value_type = String, format = Binary)]
+    photo: Vec<u8>,
+}
+
+#[utoipa::path(post, path = "/v1/verifications/liveness/challenge", tag = "Liveness", operation_id = "submit_liveness_challenge",
+    request_body(content = ChallengeUploadSchema, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The session after this photo; the last one brings the verdict (`isAlive`)", body = q::LivenessSession),
+        (status = 403, description = "The client lacks liveness:write", body = VerifyhqErrorBody),
+        (status = 404, description = "No such session or challenge", body = VerifyhqErrorBody),
+        (status = 409, description = "The session expired or is complete, or the challenge already has its photo", body = VerifyhqErrorBody),
+        (status = 413, description = "The photo is over 10 MB", body = VerifyhqErrorBody),
+        (status = 415, description = "Not multipart/form-data", body = VerifyhqErrorBody),
+        (status = 422, description = "A field is missing, or the photo is not a readable image", body = VerifyhqErrorBody)))]
+async fn submit_challenge(state: web::Data<AppState>, client: Client, form: ChallengeForm) -> VhqResult {
+    client.require("liveness:write")?;
+    let field = |name: &str| form.fields.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let mut errors = Vec::new();
+    let token = field("sessionToken");
+    let challenge_id = field("challengeId");
+    for (name, v) in [("sessionToken", &token), ("challengeId", &challenge_id)] {
+        if v.is_none() {
+            errors.push(FieldError::new(name, "is required"));
+        }
+    }
+    if form.photo.is_none() {
+        errors.push(FieldError::new("photo", "is required"));
+    }
+    let (Some(token), Some(challenge_id), Some(photo), true) = (token, challenge_id, form.photo, errors.is_empty())
+    else {
+        let detail = errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        return Err(AppError::Validation { detail, errors }.into());
+    };
+    if super::body::sniff_mime(&photo).filter(|m| m.starts_with("image/")).is_none() {
+        return Err(AppError::validation("photo", "must be a JPEG, PNG or WebP image").into());
+    }
+    let (hash, photo) = web::block(move || (crate::checks::imagehash::phash(&photo), photo))
+        .await
+        .map_err(|e| AppError::Internal(format!("hashing stopped: {e}")))?;
+    let photo_hash = hash.map_err(|_| AppError::validation("photo", "is not a readable image"))?;
+    let input = cmd::ChallengePhoto { token, challenge_id, photo, photo_hash };
+    let meta = client.0.meta(state.now());
+    let face = state.processing.face();
+    let token = cmd::submit_challenge(&state.read, &state.writer, state.keyring.clone(), face, meta, input).await?;
+    Ok(HttpResponse::Ok().json(read_liveness(&state, &client, token).await?))
+}
+
+#[utoipa::path(get, path = "/v1/verifications/liveness/session/{sessionToken}", tag = "Liveness",
+    operation_id = "get_liveness_session",
+    params(("sessionToken" = String, Path, description = "The session's token")),
+    responses(
+        (status = 200, description = "Addition: the session, its progress and verdict", body = q::LivenessSession),
+        (status = 403, description = "The client lacks liveness:read", body = VerifyhqErrorBody),
+        (status = 404, description = "No such session", body = VerifyhqErrorBody)))]
+async fn get_liveness(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
+    client.require("liveness:read")?;
+    Ok(HttpResponse::Ok().json(read_liveness(&state, &client, path.into_inner()).await?))
+}
+
 /// `POST /v1/webhooks/configure`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -856,6 +975,9 @@ async fn deactivate_webhook(state: web::Data<AppState>, client: Client, path: we
         verify_document,
         get_document,
         documents_by_user,
+        start_liveness,
+        submit_challenge,
+        get_liveness,
         check_duplicates,
         get_dedup,
         subscribe,
@@ -872,6 +994,9 @@ async fn deactivate_webhook(state: web::Data<AppState>, client: Client, path: we
         VerificationPage,
         DocumentVerification,
         DocumentVerificationPage,
+        LivenessSessionBody,
+        q::LivenessSession,
+        q::ChallengeView,
         DedupCheckBody,
         q::DedupCheck,
         q::DedupMatchView,
@@ -957,6 +1082,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/v1/verifications/document"),
     ("GET", "/v1/verifications/document/user/{userId}"),
     ("GET", "/v1/verifications/document/{id}"),
+    ("POST", "/v1/verifications/liveness/session"),
+    ("GET", "/v1/verifications/liveness/session/{sessionToken}"),
+    ("POST", "/v1/verifications/liveness/challenge"),
     ("POST", "/v1/biometrics/dedup/check"),
     ("GET", "/v1/biometrics/dedup/{id}"),
     ("POST", "/v1/monitoring/watchlist/subscribe"),
@@ -992,6 +1120,9 @@ pub fn scope() -> actix_web::Scope<
         .service(resource("/verifications/document").route(web::post().to(verify_document)))
         .service(resource("/verifications/document/user/{userId}").route(web::get().to(documents_by_user)))
         .service(resource("/verifications/document/{id}").route(web::get().to(get_document)))
+        .service(resource("/verifications/liveness/session").route(web::post().to(start_liveness)))
+        .service(resource("/verifications/liveness/session/{sessionToken}").route(web::get().to(get_liveness)))
+        .service(resource("/verifications/liveness/challenge").route(web::post().to(submit_challenge)))
         .service(resource("/biometrics/dedup/check").route(web::post().to(check_duplicates)))
         .service(resource("/biometrics/dedup/{id}").route(web::get().to(get_dedup)))
         .service(resource("/monitoring/watchlist/subscribe").route(web::post().to(subscribe)))

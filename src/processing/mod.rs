@@ -72,6 +72,11 @@ impl Processing {
         &self.inner.writer
     }
 
+    /// The face provider client (VerifyHQ's liveness sessions ask it too).
+    pub fn face(&self) -> &FaceClient {
+        &self.inner.face
+    }
+
     pub fn read(&self) -> &ReadPool {
         &self.inner.read
     }

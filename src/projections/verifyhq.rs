@@ -1,10 +1,12 @@
 //! Projects the VerifyHQ dialect's events into `verifyhq_tiers` (which workflow each tier runs) and
 //! `verifyhq_documents` (document verifications' outcomes), `verifyhq_dedup_checks` and
 //! `verifyhq_enrollments` (biometric duplicate checks and the selfies they enrolled) and
-//! `verifyhq_subscriptions` (watchlist subscriptions). Must not write any other table.
+//! `verifyhq_subscriptions` (watchlist subscriptions) and `verifyhq_liveness` (liveness sessions). Must not
+//! write any other table.
 
 use crate::domain::verifyhq::{
-    decode_dedup_checked, decode_document_assessed, decode_subscribed, decode_tier_linked, SUBSCRIPTION_CANCELLED,
+    decode_dedup_checked, decode_document_assessed, decode_liveness, decode_subscribed, decode_tier_linked,
+    LivenessEvent, SUBSCRIPTION_CANCELLED,
 };
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
@@ -32,6 +34,11 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             ],
         )?;
         return Ok(());
+    }
+    let liveness = decode_liveness(&event.event_type, event.event_version, &event.payload)
+        .map_err(|e| super::undecodable(event, e))?;
+    if let Some(l) = liveness {
+        return apply_liveness(conn, event, l);
     }
     if event.event_type == SUBSCRIPTION_CANCELLED {
         conn.execute(
@@ -94,5 +101,50 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
          ON CONFLICT (environment, tier) DO UPDATE SET workflow_id = excluded.workflow_id",
         params![event.environment, linked.tier, linked.workflow_id],
     )?;
+    Ok(())
+}
+
+fn apply_liveness(conn: &Connection, event: &StoredEvent, l: LivenessEvent) -> AppResult<()> {
+    let (id, at) = (&event.stream_id, &event.recorded_at);
+    match l {
+        LivenessEvent::Started(s) => {
+            conn.execute(
+                "INSERT INTO verifyhq_liveness (id, environment, user_id, challenges, completed, photo_blobs, photo_hashes,
+                    expires_at, decided, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, '[]', '[]', '[]', ?5, 0, ?6, ?6)",
+                params![id, event.environment, s.user_id, serde_json::to_string(&s.challenges)?, s.expires_at, at],
+            )?;
+        }
+        LivenessEvent::ChallengeCompleted(c) => {
+            let (completed, blobs, hashes): (String, String, String) = conn.query_row(
+                "SELECT completed, photo_blobs, photo_hashes FROM verifyhq_liveness WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let push = |text: &str, value: &str| -> AppResult<String> {
+                let mut list: Vec<String> = serde_json::from_str(text)?;
+                list.push(value.to_string());
+                Ok(serde_json::to_string(&list)?)
+            };
+            conn.execute(
+                "UPDATE verifyhq_liveness SET completed = ?1, photo_blobs = ?2, photo_hashes = ?3, updated_at = ?4
+                 WHERE id = ?5",
+                params![
+                    push(&completed, &c.challenge_id)?,
+                    push(&blobs, &c.blob_id)?,
+                    push(&hashes, &c.photo_hash)?,
+                    at,
+                    id
+                ],
+            )?;
+        }
+        LivenessEvent::Decided(d) => {
+            conn.execute(
+                "UPDATE verifyhq_liveness SET decided = 1, is_alive = ?1, confidence = ?2, anti_spoof_score = ?3,
+                    reason = ?4, updated_at = ?5 WHERE id = ?6",
+                params![d.is_alive, d.confidence, d.anti_spoof_score, d.reason, at, id],
+            )?;
+        }
+    }
     Ok(())
 }

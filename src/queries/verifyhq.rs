@@ -543,3 +543,106 @@ pub fn alerts(
     let total_pages = if total == 0 { 0 } else { (total + limit - 1) / limit };
     Ok(AlertPage { data, meta: PageMeta { page, limit, total, total_pages } })
 }
+
+/// One challenge of a liveness session, as shown to the person.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeView {
+    #[schema(example = "ch_001")]
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: crate::domain::verifyhq::ChallengeType,
+    pub instruction: String,
+}
+
+/// A liveness session (A.3) and, once complete, its verdict.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LivenessSession {
+    pub session_token: String,
+    pub user_id: String,
+    pub status: crate::domain::verifyhq::LivenessStatus,
+    pub expires_at: String,
+    pub challenges: Vec<ChallengeView>,
+    pub challenges_completed: usize,
+    pub challenges_total: usize,
+    pub is_complete: bool,
+    /// The next challenge to photograph; null once complete.
+    pub next_step: Option<String>,
+    pub instructions: String,
+    /// The verdict, once complete: true or false; null when no one could say (see `reason`).
+    pub is_alive: Option<bool>,
+    pub confidence: Option<f64>,
+    pub anti_spoof_score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+pub const LIVENESS_INSTRUCTIONS: &str =
+    "Take one photo for each challenge, in order, with your face in the frame and good light, within 10 minutes.";
+
+pub fn liveness(conn: &ReadOnly, environment: &str, token: &str, now: &str) -> AppResult<LivenessSession> {
+    use crate::domain::verifyhq::{liveness_status, Challenge, ChallengeType, LivenessStatus};
+    conn.query_row(
+        "SELECT id, user_id, challenges, completed, expires_at, is_alive, confidence, anti_spoof_score, reason,
+                created_at FROM verifyhq_liveness WHERE id = ?1 AND environment = ?2",
+        params![token, environment],
+        |r| {
+            let challenges: Vec<Challenge> = serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default();
+            let completed: Vec<String> = serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default();
+            let expires_at: String = r.get(4)?;
+            let status = liveness_status(completed.len(), challenges.len(), &expires_at, now);
+            let next_step = challenges.iter().find(|c| !completed.contains(&c.id)).map(|c| c.id.clone());
+            let views = challenges
+                .iter()
+                .filter_map(|c| {
+                    ChallengeType::parse(&c.kind).map(|kind| ChallengeView {
+                        id: c.id.clone(),
+                        kind,
+                        instruction: kind.instruction().to_string(),
+                    })
+                })
+                .collect();
+            Ok(LivenessSession {
+                session_token: r.get(0)?,
+                user_id: r.get(1)?,
+                is_complete: status == LivenessStatus::Completed,
+                next_step: if status == LivenessStatus::Expired { None } else { next_step },
+                status,
+                expires_at,
+                challenges_completed: completed.len(),
+                challenges_total: challenges.len(),
+                challenges: views,
+                instructions: LIVENESS_INSTRUCTIONS.to_string(),
+                is_alive: r.get(5)?,
+                confidence: r.get(6)?,
+                anti_spoof_score: r.get(7)?,
+                reason: r.get(8)?,
+                created_at: r.get(9)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| AppError::not_found("Liveness session"))
+}
+
+/// The sealed photos of a liveness session, opened: the first and the last, for the verdict.
+pub fn liveness_photos(conn: &ReadOnly, keyring: &Keyring, token: &str) -> AppResult<(Vec<u8>, Vec<u8>)> {
+    let blobs: String =
+        conn.query_row("SELECT photo_blobs FROM verifyhq_liveness WHERE id = ?1", [token], |r| r.get(0))?;
+    let blobs: Vec<String> = serde_json::from_str(&blobs)?;
+    let key = crate::store::subject_keys::data_key(conn, keyring, token)?
+        .ok_or_else(|| AppError::invalid_state("This liveness session's key has been erased."))?;
+    let open = |blob_id: &String| -> AppResult<Vec<u8>> {
+        let sealed: Vec<u8> =
+            conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [blob_id], |r| r.get(0))?;
+        let b64 = key.open(token, &format!("liveness:{blob_id}"), &sealed)?;
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64)
+            .map_err(|_| AppError::Internal("a liveness photo is not base64".into()))
+    };
+    match (blobs.first(), blobs.last()) {
+        (Some(first), Some(last)) => Ok((open(first)?, open(last)?)),
+        _ => Err(AppError::invalid_state("This liveness session has no photo.")),
+    }
+}

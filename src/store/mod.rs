@@ -73,6 +73,7 @@ pub const VIEW_TABLES: &[&str] = &[
     "verifyhq_dedup_checks",
     "verifyhq_enrollments",
     "verifyhq_subscriptions",
+    "verifyhq_liveness",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

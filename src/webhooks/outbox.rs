@@ -621,6 +621,7 @@ fn may_announce(event_type: &str) -> bool {
         || event_type.starts_with("WebhookEndpoint")
         || matches!(event_type, "DocumentExtracted" | "DocumentChecked")
         || event_type == crate::domain::verifyhq::DOCUMENT_ASSESSED
+        || event_type == crate::domain::verifyhq::LIVENESS_DECIDED
 }
 
 /// Called by the writer for each appended event, right after it is projected and in the same

@@ -6,7 +6,9 @@
 
 use super::payload::WebhookEvent;
 use super::signing::{WebhookHeaders, WebhookSecret, HEADER_CONTENT_TYPE, HEADER_USER_AGENT, USER_AGENT};
-use crate::domain::verifyhq::{decode_document_assessed, status_of, VerificationStatus};
+use crate::domain::verifyhq::{
+    decode_document_assessed, decode_liveness, status_of, LivenessEvent, VerificationStatus,
+};
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
 use hmac::{Hmac, Mac};
@@ -49,6 +51,18 @@ pub fn map(conn: &Connection, e: &StoredEvent) -> AppResult<Vec<(&'static str, M
         let data = object(json!({ "verificationId": e.stream_id, "userId": d.user_id, "documentType": d.document_type,
             "documentCountry": d.document_country, "status": d.status, "confidence": d.confidence,
             "fraudIndicators": d.fraud_indicators }));
+        return Ok(vec![(name, data)]);
+    }
+    if let Ok(Some(LivenessEvent::Decided(d))) = decode_liveness(&e.event_type, e.event_version, &e.payload) {
+        // A liveness session (A.3) with a verdict; an open one (no provider) announces nothing.
+        let Some(alive) = d.is_alive else { return Ok(Vec::new()) };
+        let user_id: Option<String> = conn
+            .prepare_cached("SELECT user_id FROM verifyhq_liveness WHERE id = ?1")?
+            .query_row([&e.stream_id], |r| r.get(0))
+            .optional()?;
+        let name = if alive { "liveness.passed" } else { "liveness.failed" };
+        let data = object(json!({ "userId": user_id, "sessionToken": e.stream_id, "isAlive": alive,
+            "confidence": d.confidence, "antiSpoofScore": d.anti_spoof_score }));
         return Ok(vec![(name, data)]);
     }
     if e.event_type != "SessionDecided" {

@@ -15,7 +15,7 @@ fn png(seed: u8) -> Vec<u8> {
 }
 
 /// A face service on 127.0.0.1:0 answering every request with `status` and `body`; returns its URL.
-fn provider(status: u16, body: Value) -> String {
+pub(crate) fn provider(status: u16, body: Value) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || {

@@ -735,3 +735,133 @@ async fn a_subscription_screens_now_and_on_every_list_import_and_its_alerts_foll
     assert!(!String::from_utf8_lossy(&bytes).contains("1979-11-02"), "a birth date in plaintext");
     assert_replays(&app);
 }
+
+async fn challenge_photo(app: &TestApp, key: &str, token: &str, challenge: &str, photo: &[u8]) -> Resp {
+    let (ct, body) = document_form(&[("sessionToken", token), ("challengeId", challenge)], &[("photo", photo)]);
+    app.send_raw("POST", "/v1/verifications/liveness/challenge", Some(key), Some((&ct, body))).await
+}
+
+/// Starts a liveness session and sends `photos(i)` for each challenge in turn; returns the last answer.
+async fn liveness_run(app: &TestApp, key: &str, user: &str, photo: impl Fn(u32) -> Vec<u8>) -> Value {
+    let s =
+        app.send("POST", "/v1/verifications/liveness/session", Some(key), &[], Some(&json!({"userId": user}))).await;
+    assert_eq!(s.status, 201, "{}", s.body);
+    let token = s.body["sessionToken"].as_str().unwrap().to_string();
+    let ids: Vec<String> =
+        s.body["challenges"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let mut last = Value::Null;
+    for (i, id) in ids.iter().enumerate() {
+        let r = challenge_photo(app, key, &token, id, &photo(i as u32)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        last = r.body;
+    }
+    last
+}
+
+#[actix_web::test]
+async fn a_liveness_session_takes_one_photo_per_random_challenge_and_never_passes_without_a_verdict() {
+    let clocked = spawn_app_with_clock(Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()))).await;
+    let app = &clocked.app;
+    let key = app.verifyhq_key.clone();
+    let s = vhq(app, "POST", "/v1/verifications/liveness/session", Some(json!({"userId": "live_1"}))).await;
+    assert_eq!(s.status, 201, "{}", s.body);
+    let total = s.body["challenges"].as_array().unwrap().len();
+    assert!((2..=3).contains(&total), "{}", s.body);
+    assert_eq!((s.body["status"].as_str(), s.body["nextStep"].as_str()), (Some("CREATED"), Some("ch_001")));
+    let minutes = (time::OffsetDateTime::parse(
+        s.body["expiresAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+        - time::OffsetDateTime::parse(
+            s.body["createdAt"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap())
+    .whole_minutes();
+    assert_eq!(minutes, 10);
+    assert!(s.body["challenges"][0]["instruction"].is_string());
+    let token = s.body["sessionToken"].as_str().unwrap().to_string();
+
+    // One photo per challenge; the last brings the sandbox's simulated verdict.
+    let first = challenge_photo(app, &key, &token, "ch_001", &crate::sessions::png(21)).await;
+    assert_eq!(
+        (first.body["status"].as_str(), first.body["challengesCompleted"].as_u64()),
+        (Some("IN_PROGRESS"), Some(1))
+    );
+    assert_eq!(first.body["isAlive"], Value::Null);
+    assert_vhq_error(&challenge_photo(app, &key, &token, "ch_001", &crate::sessions::png(22)).await, 409);
+    assert_vhq_error(&challenge_photo(app, &key, &token, "ch_009", &crate::sessions::png(22)).await, 404);
+    assert_vhq_error(
+        &challenge_photo(app, &key, "lvs_01JD8ZQ7S3K2M4N5P6Q7R8S9T0", "ch_001", &crate::sessions::png(22)).await,
+        404,
+    );
+    let mut last = first.body;
+    for i in 2..=total {
+        let r =
+            challenge_photo(app, &key, &token, &format!("ch_{i:03}"), &crate::sessions::png(20 + i as u32 * 3)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        last = r.body;
+    }
+    assert_eq!(
+        (last["status"].as_str(), last["isComplete"].as_bool(), last["isAlive"].as_bool()),
+        (Some("COMPLETED"), Some(true), Some(true)),
+        "{last}"
+    );
+    assert_vhq_error(&challenge_photo(app, &key, &token, "ch_001", &crate::sessions::png(22)).await, 409);
+
+    // One photo re-sent for every challenge is a replay.
+    let replay = liveness_run(app, &key, "live_2", |_| crate::sessions::png(30)).await;
+    assert_eq!(replay["isAlive"], false, "{replay}");
+    assert_eq!(replay["antiSpoofScore"].as_f64(), Some(0.0));
+
+    // Ten minutes, then EXPIRED.
+    let s = vhq(app, "POST", "/v1/verifications/liveness/session", Some(json!({"userId": "live_3"}))).await;
+    let late = s.body["sessionToken"].as_str().unwrap().to_string();
+    clocked.clock.advance(time::Duration::minutes(11));
+    assert_vhq_error(&challenge_photo(app, &key, &late, "ch_001", &crate::sessions::png(23)).await, 409);
+    let got = vhq(app, "GET", &format!("/v1/verifications/liveness/session/{late}"), None).await;
+    assert_eq!(
+        (got.body["status"].as_str(), got.body["nextStep"].clone()),
+        (Some("EXPIRED"), Value::Null),
+        "{}",
+        got.body
+    );
+
+    // Every field is required; the photo must be an image.
+    let (ct, body) = document_form(&[("note", "no fields")], &[]);
+    let r = app.send_raw("POST", "/v1/verifications/liveness/challenge", Some(&key), Some((&ct, body))).await;
+    let text = assert_vhq_error(&r, 422).to_string();
+    assert!(text.contains("sessionToken") && text.contains("challengeId") && text.contains("photo"), "{text}");
+    assert!(assert_vhq_error(&challenge_photo(app, &key, &token, "ch_001", b"text").await, 422)
+        .to_string()
+        .contains("photo"));
+}
+
+#[actix_web::test]
+async fn in_live_the_face_provider_decides_liveness_and_without_one_nothing_passes() {
+    for (provider, alive) in [
+        (None, Value::Null),
+        (Some(crate::face::provider(200, json!({"score": 0.93, "liveness_passed": true}))), json!(true)),
+        (Some(crate::face::provider(200, json!({"score": 0.91, "liveness_passed": false}))), json!(false)),
+        (Some(crate::face::provider(200, json!({"score": 0.35}))), json!(false)),
+    ] {
+        let has_provider = provider.is_some();
+        let app = spawn_app_with(|c| {
+            c.admin_secret = Some("s".into());
+            c.face_provider_url = provider;
+        })
+        .await;
+        let created = app
+            .send("POST", "/v1/admin/api-clients", None, &[("X-Admin-Secret", "s")], Some(&json!({"name": "live"})))
+            .await;
+        let key = created.body["apiKey"].as_str().unwrap().to_string();
+        let done = liveness_run(&app, &key, "live_user", |i| crate::sessions::png(40 + i * 7)).await;
+        assert_eq!(done["status"], "COMPLETED", "{done}");
+        assert_eq!(done["isAlive"], alive, "provider {has_provider}: {done}");
+        if !has_provider {
+            assert!(done["reason"].as_str().unwrap().contains("provider"), "{done}");
+        }
+        assert_replays(&app);
+    }
+}

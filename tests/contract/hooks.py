@@ -72,7 +72,10 @@ UPLOADS = (
 
 
 # The VerifyHQ dialect's document verification: its image fields.
-IMAGE_FIELDS = {"/v1/verifications/document": ("frontImage", "backImage")}
+IMAGE_FIELDS = {
+    "/v1/verifications/document": ("frontImage", "backImage"),
+    "/v1/verifications/liveness/challenge": ("photo",),
+}
 
 
 def _real_image_for_uploads(case):

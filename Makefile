@@ -21,12 +21,14 @@ run-deps:
 		|| (apt-get update -qq && apt-get install -y -qq fonts-ocr-b poppler-utils >/dev/null)
 
 # What the browser, webhook and contract tests need beyond cargo and run-deps: Chromium (Debian), playwright-core
-# (npm, from package-lock.json), the standardwebhooks verifier (PyPI) and schemathesis (PyPI, into
-# $(CONTRACT_VENV)). Installs only what is missing.
+# (npm, from package-lock.json), the standardwebhooks verifier and the mmdb-writer that makes the IP
+# intelligence tests' MaxMind-format databases (PyPI), and schemathesis (PyPI, into $(CONTRACT_VENV)).
+# Installs only what is missing.
 test-deps: $(CONTRACT_VENV)/.installed run-deps
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error
 	@python3 -c "import standardwebhooks" 2>/dev/null || python3 -m pip install -q standardwebhooks
+	@python3 -c "import mmdb_writer" 2>/dev/null || python3 -m pip install -q mmdb-writer==0.2.7
 
 # Remade when the pins change.
 $(CONTRACT_VENV)/.installed: tests/contract/requirements.txt

@@ -36,6 +36,9 @@ pub struct Config {
     pub bootstrap_admin: bool,
     /// The `X-Admin-Secret` of VerifyHQ's `POST /v1/admin/api-clients` (none: that endpoint is off).
     pub admin_secret: Option<String>,
+    /// Where the operator puts `.mmdb` databases and threat lists for IP intelligence (default
+    /// `<data_dir>/ip-intelligence`).
+    pub ip_intelligence_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -58,11 +61,16 @@ impl Config {
             writer_queue_capacity: 8192,
             bootstrap_admin: false,
             admin_secret: None,
+            ip_intelligence_dir: None,
         }
     }
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("idv.db")
+    }
+
+    pub fn ip_intelligence_path(&self) -> PathBuf {
+        self.ip_intelligence_dir.clone().unwrap_or_else(|| self.data_dir.join("ip-intelligence"))
     }
 
     pub fn key_path(&self) -> PathBuf {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod face;
 pub mod http;
 pub mod idempotency;
+pub mod ip_intelligence;
 pub mod metrics;
 pub mod processing;
 pub mod projections;

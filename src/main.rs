@@ -70,6 +70,11 @@ enum Command {
         /// endpoint answers 403; `idv keys create --verifyhq` always works).
         #[arg(long, env = "IDV_ADMIN_SECRET", hide_env_values = true)]
         admin_secret: Option<String>,
+        /// A folder of MaxMind-format .mmdb databases (City or Country, ASN) and threat lists
+        /// (tor-exit-nodes.txt, datacenter-ranges.txt, vpn-ranges.txt, proxy-ranges.txt, known-abusers.txt)
+        /// for POST /v1/intelligence/ip. Default: <data-dir>/ip-intelligence.
+        #[arg(long, env = "IDV_IP_INTELLIGENCE_DIR")]
+        ip_intelligence_dir: Option<std::path::PathBuf>,
     },
     /// Manage API keys.
     Keys {
@@ -225,8 +230,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             webhook_allow_http_live,
             writer_queue,
             admin_secret,
+            ip_intelligence_dir,
         } => {
             cfg.admin_secret = admin_secret.filter(|s| !s.is_empty());
+            cfg.ip_intelligence_dir = ip_intelligence_dir;
             cfg.writer_queue_capacity = writer_queue;
             cfg.face_provider_url = face_provider_url;
             cfg.webhook_egress = webhook_egress(&webhook_allow, &webhook_deny, webhook_allow_http_live)?;

@@ -230,8 +230,11 @@ impl Application {
         if let Some(reason) = mrz.unavailable_reason() {
             tracing::warn!("{reason}; document photos cannot be read, and the document check reports them as not read");
         }
+        let ip_folder = config.ip_intelligence_path();
+        let ip_intelligence = Arc::new(crate::ip_intelligence::IpIntelligence::load(&ip_folder));
         let state = Arc::new(AppState {
             mrz,
+            ip_intelligence,
             screening,
             processing: processing.clone(),
             auth: Authenticator::new(core.read.clone(), core.keyring.clone()),

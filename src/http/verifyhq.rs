@@ -848,6 +848,34 @@ async fn get_liveness(state: web::Data<AppState>, client: Client, path: web::Pat
     Ok(HttpResponse::Ok().json(read_liveness(&state, &client, path.into_inner()).await?))
 }
 
+/// `POST /v1/intelligence/ip`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IpLookupBody {
+    /// An IPv4 or IPv6 address.
+    #[schema(example = "81.2.69.160", format = Ipv4)]
+    pub ip: String,
+    /// Your user's id (kept in the answer only; nothing is recorded).
+    #[serde(default)]
+    #[schema(value_type = Option<ExternalRef>)]
+    pub user_id: Option<ExternalRef>,
+}
+
+#[utoipa::path(post, path = "/v1/intelligence/ip", tag = "IP intelligence", operation_id = "ip_intelligence",
+    request_body = IpLookupBody,
+    responses(
+        (status = 200, description = "What the loaded databases and lists say about the address", body = crate::ip_intelligence::IpReport),
+        (status = 403, description = "The client lacks intelligence:read", body = VerifyhqErrorBody),
+        (status = 422, description = "Not an IP address", body = VerifyhqErrorBody)))]
+async fn ip_intelligence(state: web::Data<AppState>, client: Client, body: VhqBody<IpLookupBody>) -> VhqResult {
+    client.require("intelligence:read")?;
+    let ip: std::net::IpAddr =
+        body.0.ip.trim().parse().map_err(|_| AppError::validation("ip", "must be an IPv4 or IPv6 address"))?;
+    let mut report = state.ip_intelligence.lookup(ip);
+    report.checked_at = state.now();
+    Ok(HttpResponse::Ok().json(report))
+}
+
 /// `POST /v1/webhooks/configure`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -983,6 +1011,7 @@ async fn deactivate_webhook(state: web::Data<AppState>, client: Client, path: we
         subscribe,
         cancel_subscription,
         alerts,
+        ip_intelligence,
         configure_webhook,
         client_webhooks,
         deactivate_webhook,
@@ -1001,6 +1030,8 @@ async fn deactivate_webhook(state: web::Data<AppState>, client: Client, path: we
         q::DedupCheck,
         q::DedupMatchView,
         SubscribeBody,
+        IpLookupBody,
+        crate::ip_intelligence::IpReport,
         q::Subscription,
         q::Alert,
         q::AlertPage,
@@ -1090,6 +1121,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/v1/monitoring/watchlist/subscribe"),
     ("DELETE", "/v1/monitoring/watchlist/subscribe/{id}"),
     ("GET", "/v1/monitoring/watchlist/alerts"),
+    ("POST", "/v1/intelligence/ip"),
     ("POST", "/v1/webhooks/configure"),
     ("GET", "/v1/webhooks/client/{clientId}"),
     ("DELETE", "/v1/webhooks/{id}"),
@@ -1128,6 +1160,7 @@ pub fn scope() -> actix_web::Scope<
         .service(resource("/monitoring/watchlist/subscribe").route(web::post().to(subscribe)))
         .service(resource("/monitoring/watchlist/subscribe/{id}").route(web::delete().to(cancel_subscription)))
         .service(resource("/monitoring/watchlist/alerts").route(web::get().to(alerts)))
+        .service(resource("/intelligence/ip").route(web::post().to(ip_intelligence)))
         .service(resource("/webhooks/configure").route(web::post().to(configure_webhook)))
         .service(resource("/webhooks/client/{clientId}").route(web::get().to(client_webhooks)))
         .service(resource("/webhooks/{id}").route(web::delete().to(deactivate_webhook)))

@@ -865,3 +865,75 @@ async fn in_live_the_face_provider_decides_liveness_and_without_one_nothing_pass
         assert_replays(&app);
     }
 }
+
+/// Writes MaxMind-format City and ASN databases with PyPI's `mmdb-writer` (an independent writer of the
+/// format, installed by `make test-deps`) into `dir`.
+fn write_mmdb(dir: &std::path::Path) {
+    let script = format!(
+        r#"
+from netaddr import IPSet
+from mmdb_writer import MMDBWriter
+city = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type='GeoLite2-City', languages=['en'], description={{'en': 'test'}})
+city.insert_network(IPSet(['81.2.69.0/24']), {{'country': {{'iso_code': 'GB', 'names': {{'en': 'United Kingdom'}}}},
+    'city': {{'names': {{'en': 'London'}}}}, 'subdivisions': [{{'names': {{'en': 'England'}}}}],
+    'location': {{'latitude': 51.5142, 'longitude': -0.0931}}}})
+city.to_db_file('{dir}/GeoLite2-City.mmdb')
+asn = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type='GeoLite2-ASN', languages=['en'], description={{'en': 'test'}})
+asn.insert_network(IPSet(['81.2.69.0/24']), {{'autonomous_system_number': 20712, 'autonomous_system_organization': 'Andrews & Arnold Ltd'}})
+asn.to_db_file('{dir}/GeoLite2-ASN.mmdb')
+"#,
+        dir = dir.display()
+    );
+    let out = std::process::Command::new("python3").args(["-c", &script]).output().expect("python3 runs");
+    assert!(out.status.success(), "mmdb-writer (make test-deps): {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[actix_web::test]
+async fn ip_intelligence_reads_the_imported_databases_and_lists_and_says_unknown_without_them() {
+    let folder = tempfile::tempdir().unwrap();
+    write_mmdb(folder.path());
+    std::fs::write(folder.path().join("tor-exit-nodes.txt"), "# Tor exits\n185.220.101.4\n").unwrap();
+    std::fs::write(folder.path().join("datacenter-ranges.txt"), "81.2.69.128/25\n").unwrap();
+    let dir = folder.path().to_path_buf();
+    let app = spawn_app_with(move |c| c.ip_intelligence_dir = Some(dir)).await;
+    let ask = |ip: &str| vhq(&app, "POST", "/v1/intelligence/ip", Some(json!({"ip": ip, "userId": "u1"})));
+
+    let r = ask("81.2.69.10").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["geolocation"]["country"], "GB", "{}", r.body);
+    assert_eq!(
+        (r.body["geolocation"]["city"].as_str(), r.body["geolocation"]["region"].as_str()),
+        (Some("London"), Some("England"))
+    );
+    assert_eq!(r.body["network"]["asn"], "AS20712");
+    assert_eq!(r.body["network"]["organization"], "Andrews & Arnold Ltd");
+    assert_eq!((r.body["riskLevel"].as_str(), r.body["threats"]["threatTypes"].clone()), (Some("LOW"), json!([])));
+    assert!(r.body["checkedAt"].is_string());
+    let dc = ask("81.2.69.200").await;
+    assert_eq!(
+        (dc.body["threats"]["isDatacenter"].as_bool(), dc.body["network"]["connectionType"].as_str()),
+        (Some(true), Some("DATACENTER"))
+    );
+    assert_eq!(dc.body["riskLevel"], "MEDIUM");
+    let tor = ask("185.220.101.4").await;
+    assert_eq!(
+        (tor.body["threats"]["isTor"].as_bool(), tor.body["riskLevel"].as_str()),
+        (Some(true), Some("HIGH")),
+        "{}",
+        tor.body
+    );
+    assert_eq!(tor.body["geolocation"], Value::Null, "not in the database: {}", tor.body);
+    assert_eq!(ask("2001:db8::1").await.status, 200);
+    assert!(assert_vhq_error(&ask("not-an-ip").await, 422).to_string().contains("ip"));
+
+    // Nothing imported: an honest unknown, never a guess.
+    let bare = spawn_app().await;
+    let r = vhq(&bare, "POST", "/v1/intelligence/ip", Some(json!({"ip": "81.2.69.10"}))).await;
+    assert_eq!(
+        (r.body["riskLevel"].as_str(), r.body["riskScore"].clone(), r.body["geolocation"].clone()),
+        (Some("UNKNOWN"), Value::Null, Value::Null),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["sources"]["geolocation"], "unknown");
+}

@@ -289,6 +289,7 @@ pub struct DedupInput {
 pub async fn check_duplicates(
     read: &crate::store::ReadPool,
     writer: &Writer,
+    keyring: Arc<Keyring>,
     meta: CommandMeta,
     input: DedupInput,
 ) -> AppResult<String> {
@@ -305,28 +306,32 @@ pub async fn check_duplicates(
         })
         .collect();
     let matches = dom::dedup_matches(scored, input.threshold);
+    // The selfie is sealed here, before the write, under the check's own new key.
+    let id = crate::domain::ids::new_id("dedup");
+    let enrolled = if input.enroll {
+        let (key, wrapped) = keyring.new_data_key(&id);
+        let blob_id = crate::domain::ids::new_id(crate::domain::ids::BLOB);
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &input.selfie);
+        let sealed = key.seal(&id, &format!("selfie:{blob_id}"), &b64);
+        Some((wrapped, blob_id, sealed))
+    } else {
+        None
+    };
     writer
         .execute(move |w| {
-            let id = crate::domain::ids::new_id("dedup");
-            let blob_id = if input.enroll {
-                let (key, wrapped) = w.keyring.new_data_key(&id);
-                w.conn.execute(
-                    "INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)",
-                    params![id, wrapped],
-                )?;
-                let blob_id = crate::domain::ids::new_id(crate::domain::ids::BLOB);
-                let sealed = key.seal(
-                    &id,
-                    &format!("selfie:{blob_id}"),
-                    &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &input.selfie),
-                );
-                w.conn.execute(
-                    "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
-                    params![blob_id, id, sealed],
-                )?;
-                Some(blob_id)
-            } else {
-                None
+            let blob_id = match enrolled {
+                Some((wrapped, blob_id, sealed)) => {
+                    w.conn.execute(
+                        "INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)",
+                        params![id, wrapped],
+                    )?;
+                    w.conn.execute(
+                        "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
+                        params![blob_id, id, sealed],
+                    )?;
+                    Some(blob_id)
+                }
+                None => None,
             };
             let checked = DedupChecked {
                 user_id: input.user_id.into_string(),

@@ -616,7 +616,8 @@ async fn check_duplicates(state: web::Data<AppState>, client: Client, body: Dedu
     let selfie_hash = hash.map_err(|_| AppError::validation("selfieBase64", "is not a readable image"))?;
     let input =
         cmd::DedupInput { user_id: b.user_id, selfie, selfie_hash, threshold, enroll: b.enroll.unwrap_or(true) };
-    let id = cmd::check_duplicates(&state.read, &state.writer, client.0.meta(state.now()), input).await?;
+    let meta = client.0.meta(state.now());
+    let id = cmd::check_duplicates(&state.read, &state.writer, state.keyring.clone(), meta, input).await?;
     let env = client.0.env();
     Ok(HttpResponse::Created().json(state.read(move |c| q::dedup_check(c, &env, &id)).await?))
 }

@@ -380,7 +380,7 @@ async fn keys(cfg: Config, action: KeysAction) -> Result<(), String> {
         KeysAction::List => {
             let conn = core.read.get().map_err(|e| e.to_string())?;
             let page = idv::queries::Page { limit: 100, offset: 0 };
-            let list = idv::queries::api_keys::list(&conn, None, page).map_err(|e| e.to_string())?;
+            let list = idv::queries::api_keys::list_all_kinds(&conn, page).map_err(|e| e.to_string())?;
             for key in list.data {
                 println!(
                     "{}  {}  {}  {}  active={}  {}",

@@ -161,9 +161,18 @@ fn first_start_keys_cli_backup_replay_and_verify() {
     let (ok, text) = idv(&data, &["keys", "revoke", &key_id]);
     assert!(ok, "{text}");
 
+    // A VerifyHQ client: its own key prefix, listed with the others, calling the /v1 API.
+    let (ok, text) = idv(&data, &["keys", "create", "--verifyhq", "--environment", "live", "--label", "vhq-ops"]);
+    assert!(ok, "{text}");
+    let vhq_key = text.split_whitespace().find(|w| w.starts_with("vhq_live_")).expect("a vhq_live_ key").to_string();
+    let (ok, list) = idv(&data, &["keys", "list"]);
+    assert!(ok && list.contains("vhq-ops") && list.contains("verifyhq") && !list.contains(&vhq_key), "{list}");
+
     let server = serve(&data);
     let (status, body) = request(&server.base, "GET", "/api/v1/identities", &new_key, "");
     assert_eq!(status, 401, "a revoked key is refused: {body}");
+    let (status, body) = request(&server.base, "GET", "/v1/verifications/identity/user/u1", &vhq_key, "");
+    assert_eq!(status, 200, "the VerifyHQ client calls /v1: {body}");
     drop(server);
 
     let (ok, text) = idv(&data, &["replay", "--check"]);

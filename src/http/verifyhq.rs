@@ -465,6 +465,7 @@ async fn prepared(
     responses(
         (status = 201, description = "The document verification, decided (the images are read as they arrive)", body = DocumentVerification),
         (status = 403, description = "The client lacks document:write", body = VerifyhqErrorBody),
+        (status = 409, description = "The user's identity was redacted: its documents can no longer be stored", body = VerifyhqErrorBody),
         (status = 413, description = "An image is over 10 MB", body = VerifyhqErrorBody),
         (status = 415, description = "Not multipart/form-data", body = VerifyhqErrorBody),
         (status = 422, description = "A field is missing or invalid, or an image cannot be read", body = VerifyhqErrorBody)))]
@@ -683,6 +684,7 @@ impl SubscribeBody {
     responses(
         (status = 201, description = "The subscription; the user is screened now and again on every list import", body = q::Subscription),
         (status = 403, description = "The client lacks monitoring:write", body = VerifyhqErrorBody),
+        (status = 409, description = "The user's identity was redacted or archived", body = VerifyhqErrorBody),
         (status = 422, description = "A field is missing or invalid, or no requested list can be watched", body = VerifyhqErrorBody)))]
 async fn subscribe(state: web::Data<AppState>, client: Client, body: VhqBody<SubscribeBody>) -> VhqResult {
     client.require("monitoring:write")?;

@@ -111,17 +111,34 @@ fn render(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyView> {
     })
 }
 
+/// The keys the Verifa API manages (secret and publishable), newest first.
 pub fn list(conn: &ReadOnly, environment: Option<&str>, page: Page) -> AppResult<OffsetPage<ApiKeyView>> {
+    list_of(conn, environment, page, false)
+}
+
+/// Every key, VerifyHQ API clients included (the CLI's listing).
+pub fn list_all_kinds(conn: &ReadOnly, page: Page) -> AppResult<OffsetPage<ApiKeyView>> {
+    list_of(conn, None, page, true)
+}
+
+fn list_of(
+    conn: &ReadOnly,
+    environment: Option<&str>,
+    page: Page,
+    verifyhq: bool,
+) -> AppResult<OffsetPage<ApiKeyView>> {
     let total: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM api_keys WHERE (?1 IS NULL OR environment = ?1) AND key_type <> 'verifyhq'",
-        [environment],
+        "SELECT COUNT(*) FROM api_keys WHERE (?1 IS NULL OR environment = ?1) AND (?2 OR key_type <> 'verifyhq')",
+        params![environment, verifyhq],
         |r| r.get(0),
     )?;
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE (?1 IS NULL OR environment = ?1) AND key_type <> 'verifyhq'
+        "SELECT {COLUMNS} FROM api_keys WHERE (?1 IS NULL OR environment = ?1) AND (?4 OR key_type <> 'verifyhq')
          ORDER BY id DESC LIMIT ?2 OFFSET ?3"
     ))?;
-    let data = stmt.query_map(params![environment, page.limit, page.offset], render)?.collect::<Result<Vec<_>, _>>()?;
+    let data = stmt
+        .query_map(params![environment, page.limit, page.offset, verifyhq], render)?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(OffsetPage::new(data, total, page))
 }
 

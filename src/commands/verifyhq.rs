@@ -423,7 +423,9 @@ pub async fn subscribe(
         let subject = crate::domain::check::CheckSubject {
             name_first: input.first_name,
             name_last: Some(input.last_name),
-            birthdate: input.date_of_birth,
+            birthdate: input
+                .date_of_birth
+                .map(|d| crate::domain::values::PartialBirthDate::from_stored(d.into_string())),
             country_code: input.nationality,
             ..Default::default()
         };

@@ -128,7 +128,7 @@ impl CheckOrigin {
 pub struct CheckSubject {
     pub name_first: Option<crate::domain::values::PersonName>,
     pub name_last: Option<crate::domain::values::PersonName>,
-    pub birthdate: Option<crate::domain::values::DateOfBirth>,
+    pub birthdate: Option<crate::domain::values::PartialBirthDate>,
     pub country_code: Option<crate::domain::values::CountryCode>,
     pub email: Option<crate::domain::values::Email>,
     pub phone: Option<crate::domain::values::Phone>,

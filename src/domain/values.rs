@@ -292,6 +292,56 @@ value_type!(
 );
 
 value_type!(
+    /// A birth date at the precision it is known (a screening subject's): `YYYY`, `YYYY-MM` or `YYYY-MM-DD`,
+    /// from 1900 and not in the future. Screening matches it at that precision.
+    PartialBirthDate,
+    parse = |f, t| parse_partial_birth_date(f, t, &wall_clock_today()),
+    schema = || {
+        let last_year = time::OffsetDateTime::now_utc().year() - 1;
+        let full = year_range_date_pattern(1900, last_year);
+        // The year alternatives of the full pattern, reused for the shorter forms.
+        let years = full.trim_start_matches("^(").split(")-").next().unwrap_or("19\\d{2}").to_string();
+        serde_json::json!({
+            "description": "Birth date as far as it is known: YYYY, YYYY-MM or YYYY-MM-DD, from 1900 and not in the future.",
+            "anyOf": [
+                { "type": "string", "format": "date", "pattern": full },
+                { "type": "string", "pattern": format!("^({years})$") },
+                { "type": "string", "pattern": format!("^({years})-(0[1-9]|1[0-2])$") },
+            ],
+            "examples": ["1965", "1965-04", "1965-04-12"],
+        })
+    }
+);
+
+/// `YYYY`, `YYYY-MM` or a real `YYYY-MM-DD`, from 1900 and not after `today` at the same precision.
+pub fn parse_partial_birth_date(field: &str, value: &str, today: &str) -> Result<String, FieldError> {
+    let v = value.trim();
+    if v.len() == 10 {
+        return parse_date_of_birth(field, v, today);
+    }
+    let bad = || FieldError::new(field, "must be YYYY, YYYY-MM or YYYY-MM-DD");
+    let (year, month) = match v.len() {
+        4 => (v, None),
+        7 if v.as_bytes()[4] == b'-' => (&v[..4], Some(&v[5..])),
+        _ => return Err(bad()),
+    };
+    let year: i32 = year.parse().ok().filter(|_| year.bytes().all(|b| b.is_ascii_digit())).ok_or_else(bad)?;
+    if let Some(m) = month {
+        let m: u8 = m.parse().ok().filter(|_| m.bytes().all(|b| b.is_ascii_digit())).ok_or_else(bad)?;
+        if !(1..=12).contains(&m) {
+            return Err(FieldError::new(field, "has no such month"));
+        }
+    }
+    if year < 1900 {
+        return Err(FieldError::new(field, "must be in or after 1900"));
+    }
+    if v > &today[..v.len().min(today.len())] {
+        return Err(FieldError::new(field, "must not be in the future"));
+    }
+    Ok(v.to_string())
+}
+
+value_type!(
     /// Any real calendar date `YYYY-MM-DD` (document expiry dates, custom date fields).
     CalendarDate,
     parse = parse_date,
@@ -714,6 +764,13 @@ mod tests {
         assert!(parse_date_of_birth("d", "1991-02-29", "2026-01-01").is_err());
         assert!(parse_date_of_birth("d", "2030-01-01", "2026-01-01").is_err());
         assert!(parse_date_of_birth("d", "01/02/1990", "2026-01-01").is_err());
+        // Screening subjects may give only a year or a month, never a future or impossible one.
+        for ok in ["1965", "1965-04", "1965-04-12", "2026", "2026-01"] {
+            assert_eq!(parse_partial_birth_date("d", ok, "2026-01-15").unwrap(), ok);
+        }
+        for bad in ["2027", "2026-02", "1965-13", "1965-4", "65", "1899", "1965-02-30", "196a"] {
+            assert!(parse_partial_birth_date("d", bad, "2026-01-15").is_err(), "{bad}");
+        }
     }
 
     #[test]

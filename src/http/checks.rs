@@ -12,7 +12,7 @@ use crate::commands::checks::{self as cmd, CreateCheck, TagChange};
 use crate::domain::check::{self as dom, CheckStatus, CheckSubject, CheckType};
 use crate::domain::ids::{CheckBatchId, CheckHitId, CheckId, IdentityId, IdentityRef, SessionId};
 use crate::domain::values::{
-    self, AddressLine, CountryCode, DateOfBirth, Email, ExternalRef, IpAddress, PersonName, Phone, PlaceName,
+    self, AddressLine, CountryCode, Email, ExternalRef, IpAddress, PartialBirthDate, PersonName, Phone, PlaceName,
     ShortText, Tag,
 };
 use crate::error::{AppError, FieldError};
@@ -63,7 +63,8 @@ macro_rules! check_body {
             pub name_first: Option<PersonName>,
             /// Family name; required for AML types.
             pub name_last: Option<PersonName>,
-            pub birthdate: Option<DateOfBirth>,
+            /// Birth date as far as known: YYYY, YYYY-MM or YYYY-MM-DD (matched at that precision).
+            pub birthdate: Option<PartialBirthDate>,
             pub country_code: Option<CountryCode>,
             /// Required for `email_risk*`.
             pub email: Option<Email>,

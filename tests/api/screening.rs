@@ -798,3 +798,29 @@ async fn check_refusals_for_state_are_conflicts_and_missing_references_are_not_f
     assert_error(&set, 409);
     assert_error(&app.post(&format!("/checks/{id}/dismiss"), json!({})).await, 409);
 }
+
+#[actix_web::test]
+async fn a_birth_date_of_only_a_year_or_a_month_is_screened_at_that_precision() {
+    let app = spawn_app().await;
+    import_sample(&app).await;
+    let score = |r: &Resp| r.body["hits"][0]["score"].as_f64().unwrap_or(0.0);
+    let full = sanction_check(&app, "p-1", LISTED.0, LISTED.1, Some(LISTED.2)).await;
+    // The listed date is 1993-04-17: its year alone, and its month, agree at their precision.
+    for partial in ["1993", "1993-04"] {
+        let r = sanction_check(&app, "p-2", LISTED.0, LISTED.1, Some(partial)).await;
+        assert_eq!(r.status, 201, "{partial}: {}", r.body);
+        assert_eq!(r.body["status"], "hit", "{partial}: {}", r.body);
+        assert_eq!(r.body["hits"][0]["features"]["date_of_birth"], 1.0, "{partial}: {}", r.body);
+        assert_eq!(r.body["subject"]["birthdate"], partial);
+    }
+    // Another year counts against the match.
+    let other = sanction_check(&app, "p-3", LISTED.0, LISTED.1, Some("1971")).await;
+    assert_eq!(other.status, 201, "{}", other.body);
+    assert!(score(&other) < score(&full), "a different year lowers the score: {} vs {}", score(&other), score(&full));
+    // Only real partial dates.
+    for bad in ["1993-13", "93", "1893", "2999", "1993-4", "1993-04-31"] {
+        let r = sanction_check(&app, "p-4", LISTED.0, LISTED.1, Some(bad)).await;
+        assert_error(&r, 422);
+        assert_eq!(r.body["errors"][0]["field"], "birthdate", "{bad}: {}", r.body);
+    }
+}

@@ -19,6 +19,7 @@ pub mod projections;
 pub mod qr;
 pub mod queries;
 pub mod ratelimit;
+pub mod report;
 pub mod screening;
 pub mod screening_service;
 pub mod startup;

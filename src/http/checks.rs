@@ -29,6 +29,7 @@ pub fn routes(t: &mut RouteTable) {
     // Static paths before `/checks/{check_id}`.
     t.add("POST", "/checks/full", "Create multiple checks at once", web::post().to(create_full));
     t.add("GET", "/checks/{check_id}", "Get check detail with hits", web::get().to(get));
+    t.add("GET", "/checks/{check_id}/report.pdf", "Download the check's PDF report", web::get().to(report));
     t.add("GET", "/checks/{check_id}/hits", "List check hits", web::get().to(hits));
     t.add("POST", "/checks/{check_id}/dismiss", "Dismiss AML hits", web::post().to(dismiss));
     t.add("POST", "/checks/{check_id}/rerun", "Re-run check", web::post().to(rerun));
@@ -419,6 +420,35 @@ async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -
     Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &path)).await?))
 }
 
+/// A PDF file's bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct PdfBytes(Vec<u8>);
+
+#[utoipa::path(get, path = "/api/v1/checks/{check_id}/report.pdf", tag = "Checks", operation_id = "get_check_report",
+    params(("check_id" = CheckId, Path, description = "The check")),
+    responses((status = 200, description = "The check as a PDF: its subject, the lists and versions screened, each hit with its scores and explanation, each dismissal with who, why and when",
+        content((PdfBytes = "application/pdf")))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
+async fn report(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: ApiPath<CheckId>,
+) -> Result<actix_web::HttpResponse, AppError> {
+    p.require(READ, &[WRITE])?;
+    let (keyring, env, now) = (state.keyring.clone(), p.env(), state.now());
+    let check = state.read(move |c| q::get(c, &keyring, &env, &path)).await?;
+    let name = format!("attachment; filename=\"{}.pdf\"", check.id);
+    let pdf = web::block(move || crate::report::check_pdf(&check, &now))
+        .await
+        .map_err(|e| AppError::Internal(format!("report stopped: {e}")))?;
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header(("Content-Disposition", name))
+        .body(pdf))
+}
+
 #[utoipa::path(get, path = "/api/v1/checks/{check_id}/hits", tag = "Checks", operation_id = "list_check_hits",
     params(("check_id" = CheckId, Path, description = "The check")),
     responses((status = 200, description = "The hits of the check's latest run, best first (one page)",
@@ -633,6 +663,7 @@ async fn identity_checks(
         create,
         create_full,
         get,
+        report,
         hits,
         dismiss,
         rerun,

@@ -824,3 +824,51 @@ async fn a_birth_date_of_only_a_year_or_a_month_is_screened_at_that_precision() 
         assert_eq!(r.body["errors"][0]["field"], "birthdate", "{bad}: {}", r.body);
     }
 }
+
+#[actix_web::test]
+async fn a_checks_pdf_report_shows_its_subject_lists_hits_and_dismissals() {
+    let app = spawn_app().await;
+    let version = import_sample(&app).await;
+    let r = sanction_check(&app, "rep-1", LISTED.0, LISTED.1, Some(LISTED.2)).await;
+    assert_eq!(r.body["status"], "hit", "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let d =
+        live_post(&app, &format!("/checks/{id}/dismiss"), json!({"reason": "Different person: other passport"})).await;
+    assert_eq!(d.status, 200, "{}", d.body);
+
+    let pdf = app.send("GET", &format!("/checks/{id}/report.pdf"), Some(&app.live_key.clone()), &[], None).await;
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.header("content-type").as_deref(), Some("application/pdf"));
+    assert!(pdf.raw.starts_with(b"%PDF-"), "a PDF");
+    // Read back by an independent reader (poppler's pdftotext, from `make run-deps`).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, &pdf.raw).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Long lines wrap: compare with the whitespace collapsed.
+    let text = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        id.as_str(),
+        "Screening check report",
+        &format!("{} {}", LISTED.0, LISTED.1),
+        LISTED.2,
+        "ofac",
+        version.as_str(),
+        LISTED_ID,
+        "date of birth",
+        "Dismissed",
+        "Different person: other passport",
+        "api_key:",
+    ] {
+        assert!(text.contains(expected), "{expected} in the report:\n{text}");
+    }
+    assert_error(
+        &app.send("GET", "/checks/schk_01JD8ZQ7S3K2M4N5P6Q7R8S9T0/report.pdf", Some(&app.live_key.clone()), &[], None)
+            .await,
+        404,
+    );
+}

@@ -426,7 +426,9 @@ pub async fn subscribe(
             birthdate: input
                 .date_of_birth
                 .map(|d| crate::domain::values::PartialBirthDate::from_stored(d.into_string())),
-            country_code: input.nationality,
+            country_code: input
+                .nationality
+                .map(|c| crate::domain::values::SubjectCountry::from_stored(c.into_string())),
             ..Default::default()
         };
         let baseline = super::checks::CreateCheck {

@@ -129,7 +129,7 @@ pub struct CheckSubject {
     pub name_first: Option<crate::domain::values::PersonName>,
     pub name_last: Option<crate::domain::values::PersonName>,
     pub birthdate: Option<crate::domain::values::PartialBirthDate>,
-    pub country_code: Option<crate::domain::values::CountryCode>,
+    pub country_code: Option<crate::domain::values::SubjectCountry>,
     pub email: Option<crate::domain::values::Email>,
     pub phone: Option<crate::domain::values::Phone>,
     pub ip_address: Option<crate::domain::values::IpAddress>,

@@ -253,6 +253,22 @@ pub fn parse_country(field: &str, value: &str) -> Result<String, FieldError> {
     }
 }
 
+value_type!(
+    /// A screening subject's country: an ISO 3166-1 alpha-2 code, or a country's English name or nationality
+    /// adjective (`Russia`, `Russian Federation`, `Iranian`), kept as its alpha-2 code.
+    SubjectCountry,
+    parse = |f, t| {
+        crate::screening::countries::country_code(t)
+            .map(str::to_string)
+            .ok_or_else(|| FieldError::new(f, "must be an ISO 3166-1 alpha-2 code or a country's name"))
+    },
+    schema = || serde_json::json!({
+        "type": "string", "enum": crate::screening::countries::spellings(),
+        "description": "An ISO 3166-1 alpha-2 code, or a country's English name or nationality (stored as the code).",
+        "examples": ["RU", "Russia", "Iranian"],
+    })
+);
+
 /// A regex for `YYYY-MM-DD` with years `from..=to` (both four digits).
 fn year_range_date_pattern(from: i32, to: i32) -> String {
     let years: Vec<String> = (from..=to).map(|y| y.to_string()).collect();

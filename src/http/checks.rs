@@ -12,8 +12,8 @@ use crate::commands::checks::{self as cmd, CreateCheck, TagChange};
 use crate::domain::check::{self as dom, CheckStatus, CheckSubject, CheckType};
 use crate::domain::ids::{CheckBatchId, CheckHitId, CheckId, IdentityId, IdentityRef, SessionId};
 use crate::domain::values::{
-    self, AddressLine, CountryCode, Email, ExternalRef, IpAddress, PartialBirthDate, PersonName, Phone, PlaceName,
-    ShortText, Tag,
+    self, AddressLine, Email, ExternalRef, IpAddress, PartialBirthDate, PersonName, Phone, PlaceName, ShortText,
+    SubjectCountry, Tag,
 };
 use crate::error::{AppError, FieldError};
 use crate::queries::checks::{self as q, CheckView, HitView, ListFilter};
@@ -66,7 +66,8 @@ macro_rules! check_body {
             pub name_last: Option<PersonName>,
             /// Birth date as far as known: YYYY, YYYY-MM or YYYY-MM-DD (matched at that precision).
             pub birthdate: Option<PartialBirthDate>,
-            pub country_code: Option<CountryCode>,
+            /// ISO alpha-2, or a country's name or nationality (`Russia`, `Iranian`); answered as the code.
+            pub country_code: Option<SubjectCountry>,
             /// Required for `email_risk*`.
             pub email: Option<Email>,
             /// Required for `phone_risk*`.

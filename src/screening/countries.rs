@@ -396,6 +396,15 @@ fn table() -> &'static HashMap<String, &'static str> {
     })
 }
 
+/// Every spelling `country_code` resolves, as written in the tables (codes, names, adjectives).
+pub fn spellings() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = ISO_3166.lines().chain(ALIASES.lines()).flat_map(|l| l.split('|')).collect();
+    out.retain(|s| !s.trim().is_empty() && country_code(s).is_some());
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Resolve a country name, nationality adjective or alpha-2 code to its ISO 3166-1 alpha-2 code.
 pub fn country_code(text: &str) -> Option<&'static str> {
     let t = text.trim().trim_end_matches('.');

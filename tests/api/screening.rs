@@ -817,6 +817,21 @@ async fn a_birth_date_of_only_a_year_or_a_month_is_screened_at_that_precision() 
     let other = sanction_check(&app, "p-3", LISTED.0, LISTED.1, Some("1971")).await;
     assert_eq!(other.status, 201, "{}", other.body);
     assert!(score(&other) < score(&full), "a different year lowers the score: {} vs {}", score(&other), score(&full));
+    // The country by its code, its name or the nationality, kept as the code.
+    for (given, code) in [("RU", "RU"), ("Russia", "RU"), ("Russian Federation", "RU"), ("Iranian", "IR")] {
+        let mut body =
+            json!({"check_type": "sanction", "name_first": "Ann", "name_last": "Other", "country_code": given});
+        body["external_ref"] = json!("p-5");
+        let r = live_post(&app, "/checks", body).await;
+        assert_eq!((r.status, r.body["subject"]["country_code"].as_str()), (201, Some(code)), "{given}: {}", r.body);
+    }
+    let r = live_post(
+        &app,
+        "/checks",
+        json!({"check_type": "sanction", "name_first": "A", "name_last": "B", "country_code": "Narnia"}),
+    )
+    .await;
+    assert_error(&r, 422);
     // Only real partial dates.
     for bad in ["1993-13", "93", "1893", "2999", "1993-4", "1993-04-31"] {
         let r = sanction_check(&app, "p-4", LISTED.0, LISTED.1, Some(bad)).await;

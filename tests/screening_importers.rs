@@ -124,6 +124,18 @@ fn un_consolidated_list() {
     assert_eq!(imp.skipped, 0);
     assert_eq!(imp.version.published.as_deref(), Some("2026-02-27T00:00:09.554Z"));
 
+    // Birth and passport notes written into alias names are remarks, not names to match.
+    let noted: Vec<&str> = imp
+        .entries
+        .iter()
+        .flat_map(|e| e.names.iter().map(|n| n.name.as_str()))
+        .filter(|n| n.to_ascii_lowercase().contains(" born "))
+        .collect();
+    assert!(noted.is_empty(), "names still carrying a birth note: {noted:?}");
+    let khairkhwa = find(&imp, "TAi.093");
+    assert!(khairkhwa.names.iter().any(|n| n.name == "Khirullah Said Wali Khairkhwa"), "{:?}", khairkhwa.names);
+    assert!(khairkhwa.remarks.as_deref().is_some_and(|r| r.contains("born in Kandahar on 01 Jan.1967")));
+
     let adel = find(&imp, "QDi.001");
     assert_eq!(adel.primary_name(), "MOHAMMED SALAHALDIN ABD EL HALIM ZIDANE");
     for alias in ["Sayf-Al Adl", "Saif Al-'Adil", "Seif al Adel"] {

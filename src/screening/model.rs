@@ -265,6 +265,32 @@ pub struct WatchlistEntry {
     pub remarks: Option<String>,
 }
 
+/// A listed name and the note some lists append to it: the name ends where a birth note (`, born`,
+/// ` born in`), a date-of-birth tag (`, DOB`) or a parenthesis holding figures (a passport number, a date)
+/// begins. A name with no such note comes back whole; so does one that would be left empty.
+pub fn split_name_note(raw: &str) -> (String, Option<String>) {
+    // ASCII lowering keeps every byte offset of `raw`.
+    let lower = raw.to_ascii_lowercase();
+    let mut cut: Option<usize> = None;
+    for marker in [", born", " born in ", " born on ", " born ", ", dob", ", d.o.b"] {
+        if let Some(i) = lower.find(marker) {
+            cut = Some(cut.map_or(i, |c| c.min(i)));
+        }
+    }
+    if let Some(i) = lower.find(" (") {
+        if raw[i..].chars().any(|c| c.is_ascii_digit()) {
+            cut = Some(cut.map_or(i, |c| c.min(i)));
+        }
+    }
+    match cut {
+        Some(i) if raw.is_char_boundary(i) && raw[..i].trim().chars().count() >= 2 => {
+            let name = raw[..i].trim().trim_end_matches(',').trim().to_string();
+            (name, Some(raw.trim().to_string()))
+        }
+        _ => (raw.to_string(), None),
+    }
+}
+
 impl WatchlistEntry {
     pub fn new(source: ListSource, entry_id: impl Into<String>, entity_type: EntityType) -> WatchlistEntry {
         WatchlistEntry {
@@ -287,11 +313,30 @@ impl WatchlistEntry {
 
     /// Add a name unless it is empty or already present.
     pub fn add_name(&mut self, name: &str, kind: NameKind) {
+        // A list may write a birth or passport note into the name ("X, born in Kandahar on 01 Jan.1967"):
+        // the name is matched, the note is kept as a remark.
+        let (name, note) = split_name_note(name);
+        if let Some(note) = note {
+            self.add_remark(&note);
+        }
         let name = name.trim();
         if name.is_empty() || self.names.iter().any(|n| n.name == name) {
             return;
         }
         self.names.push(EntryName { name: name.to_string(), kind });
+    }
+
+    /// Adds a remark to the entry's (joined with ` | `) unless it is already there.
+    pub fn add_remark(&mut self, remark: &str) {
+        let remark = remark.trim();
+        if remark.is_empty() {
+            return;
+        }
+        self.remarks = Some(match self.remarks.take() {
+            Some(r) if r.contains(remark) => r,
+            Some(r) => format!("{r} | {remark}"),
+            None => remark.to_string(),
+        });
     }
 
     /// Add a country (resolved to ISO alpha-2 where possible) unless already present.
@@ -342,6 +387,33 @@ pub struct ListVersion {
     pub entry_count: usize,
     /// BLAKE3 of every input byte, in the order read (hex): equal digests mean an unchanged list.
     pub content_digest: String,
+}
+
+#[cfg(test)]
+mod name_note_tests {
+    use super::*;
+
+    #[test]
+    fn birth_and_passport_notes_leave_the_name_and_become_a_remark() {
+        for (raw, name) in [
+            ("Khirullah Said Wali Khairkhwa, born in Kandahar on 01 Jan.1967", "Khirullah Said Wali Khairkhwa"),
+            ("Mohammad Ishaq Akhund born in 1963", "Mohammad Ishaq Akhund"),
+            (
+                "Safia Farkash Mohammed Al-Hadad, born 1 Jan. 1953 (Oman passport no.03825239, date of issue 4 May 2014)",
+                "Safia Farkash Mohammed Al-Hadad",
+            ),
+        ] {
+            let (n, note) = split_name_note(raw);
+            assert_eq!((n.as_str(), note.as_deref()), (name, Some(raw)));
+        }
+        for plain in ["Ibrahim (Abu Du'a)", "Osborne Holdings", "born"] {
+            assert_eq!(split_name_note(plain), (plain.to_string(), None), "{plain}");
+        }
+        let mut e = WatchlistEntry::new(ListSource::UnConsolidated, "QDi.1", EntityType::Person);
+        e.add_name("Mohammad Ishaq Akhund born in 1963", NameKind::Alias);
+        assert_eq!(e.names[0].name, "Mohammad Ishaq Akhund");
+        assert_eq!(e.remarks.as_deref(), Some("Mohammad Ishaq Akhund born in 1963"));
+    }
 }
 
 #[cfg(test)]

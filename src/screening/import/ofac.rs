@@ -198,7 +198,7 @@ pub fn import(
     for (e, remarks) in entries.iter_mut().zip(raw_remarks) {
         parse_remarks(e, &remarks);
         if !remarks.is_empty() {
-            e.remarks = Some(remarks);
+            e.add_remark(&remarks);
         }
     }
     let digest_refs: Vec<&blake3::Hasher> = digests.iter().collect();

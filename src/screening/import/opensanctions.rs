@@ -125,7 +125,7 @@ pub fn import<R: Read>(input: R) -> Result<Import, ImportError> {
             }
             let notes = list("notes");
             if !notes.is_empty() {
-                e.remarks = Some(notes.join(" "));
+                e.add_remark(&notes.join(" "));
             }
             entries.push(e);
         }

@@ -122,7 +122,7 @@ pub fn import<R: Read>(input: R) -> Result<Import, ImportError> {
             e.add_program(&get("regime"));
             let other = get("other");
             if !other.is_empty() && e.remarks.is_none() {
-                e.remarks = Some(other);
+                e.add_remark(&other);
             }
         }
         if cols.is_none() {

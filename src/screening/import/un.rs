@@ -229,7 +229,7 @@ fn finish(r: Record) -> Result<Option<WatchlistEntry>, String> {
     }
     e.add_program(&r.list_type);
     if !r.comments.is_empty() {
-        e.remarks = Some(r.comments);
+        e.add_remark(&r.comments);
     }
     Ok(Some(e))
 }

@@ -431,3 +431,20 @@ test('the page made no request to another host and threw no error', () => {
   assert.deepEqual(foreign, [], 'requests to other hosts');
   assert.deepEqual(pageErrors, [], 'uncaught page errors');
 });
+
+test('the VerifyHQ dialect has its own reference, one switch away', async () => {
+  const res = await fetch(`${BASE}/v1/openapi.json`);
+  assert.equal(res.status, 200, 'GET /v1/openapi.json');
+  const expected = operations(await res.json());
+  assert.ok(expected.length >= 15, `${expected.length} VerifyHQ operations`);
+  const { page } = await openDocs('?api=verifyhq');
+  assert.equal(await page.locator('section.op').count(), expected.length, 'one card per VerifyHQ operation');
+  assert.equal(await card(page, 'post', '/v1/verifications/identity').count(), 1);
+  assert.equal(await page.locator('#docs-json').getAttribute('href'), '/v1/openapi.json');
+  assert.equal(await page.locator('#docs-switch').textContent(), 'Verifa API');
+  await page.locator('#docs-switch').click();
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.ok((await page.locator('section.op').count()) > expected.length, 'back on the Verifa reference');
+  assert.equal(await page.locator('#docs-switch').textContent(), 'VerifyHQ API');
+  await page.close();
+});

@@ -548,6 +548,16 @@ pub async fn submit_challenge(
 ) -> AppResult<String> {
     let m = meta.clone();
     let token = input.token.clone();
+    // The photo is sealed here, before the write, under the session's key (read on the read pool).
+    let (k, t) = (keyring.clone(), token.clone());
+    let key = read
+        .run(move |c| crate::store::subject_keys::data_key(c, &k, &t))
+        .await?
+        .ok_or_else(|| AppError::not_found("Liveness session"))?;
+    let blob_id = crate::domain::ids::new_id(crate::domain::ids::BLOB);
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &input.photo);
+    let sealed = key.seal(&input.token, &format!("liveness:{blob_id}"), &b64);
+    drop(key);
     let hashes: Option<Vec<String>> = writer
         .execute(move |w| {
             let row: Option<(String, String, String, String)> = w
@@ -564,11 +574,6 @@ pub async fn submit_challenge(
             let challenges: Vec<dom::Challenge> = serde_json::from_str(&challenges)?;
             let completed: Vec<String> = serde_json::from_str(&completed)?;
             dom::accept_challenge(&challenges, &completed, &input.challenge_id, &expires_at, &m.now)?;
-            let key = crate::store::subject_keys::data_key(w.conn, w.keyring, &input.token)?
-                .ok_or_else(|| AppError::invalid_state("This liveness session's key has been erased."))?;
-            let blob_id = crate::domain::ids::new_id(crate::domain::ids::BLOB);
-            let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &input.photo);
-            let sealed = key.seal(&input.token, &format!("liveness:{blob_id}"), &b64);
             w.conn.execute(
                 "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
                 params![blob_id, input.token, sealed],

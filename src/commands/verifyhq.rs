@@ -2,8 +2,10 @@
 //! on its tier's workflow. `start` returns the user's active verification or opens a session (creating the
 //! tier's workflow on its first use), `review` decides the session's case, `restart` invalidates the
 //! current verification and opens the next; `verify_document` stores a document verification's images as
-//! Verifa documents of the user's identity and records its assessment. Must not render responses or hold
-//! the dialect's vocabulary (that is `domain::verifyhq`).
+//! Verifa documents of the user's identity and records its assessment; `check_duplicates`,
+//! `start_liveness`/`submit_challenge` and `subscribe`/`cancel_subscription` record the other companions
+//! (A.3–A.5). Evidence (readings, hashes, screening, the face provider's verdict) is gathered before the
+//! write. Must not render responses or hold the dialect's vocabulary (that is `domain::verifyhq`).
 
 use super::sessions::{self, CreateSession};
 use super::workflows::{self, CreateWorkflow, Definition};

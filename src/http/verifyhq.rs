@@ -1,5 +1,7 @@
-//! The VerifyHQ dialect over HTTP (spec Appendix A): the `/v1` scope with its identity verifications
-//! (A.1), the admin endpoint that creates API clients (A.9) and the dialect's own OpenAPI document. camelCase
+//! The VerifyHQ dialect over HTTP (spec Appendix A): the `/v1` scope with its identity verifications (A.1),
+//! document verifications (A.2), liveness sessions (A.3), biometric dedup (A.4), watchlist subscriptions
+//! (A.5), IP intelligence (A.6), webhooks (A.8), the admin endpoint that creates API clients (A.9) and the
+//! dialect's own OpenAPI document. camelCase
 //! bodies, UPPER_CASE vocabularies and the `{statusCode, error, message, timestamp}` error shape; the gate
 //! (`middleware::verifyhq_gate`) authenticates, limits and applies `Idempotency-Key`. Handlers parse, make
 //! one call into `commands::verifyhq` or `queries::verifyhq`, and respond. Must not import rusqlite, the

@@ -1,7 +1,8 @@
-//! VerifyHQ identity verifications read from the session views (spec A.1): one verification, and a user's
-//! verifications page by page. A verification is a session on a tier's workflow (`verifyhq_tiers`); the
-//! vocabulary comes from `domain::verifyhq`. Must not write, and must not show a session of any other
-//! workflow as a verification.
+//! The VerifyHQ dialect's reads: identity verifications from the session views (A.1: a verification is a
+//! session on a tier's workflow, `verifyhq_tiers`), document verifications with what was read (A.2), liveness
+//! sessions (A.3), dedup checks and their candidates (A.4), subscriptions and their alerts (A.5) and webhooks
+//! (A.8); the vocabulary comes from `domain::verifyhq`. Must not write, and must not show a session of any
+//! other workflow as a verification.
 
 use crate::crypto::Keyring;
 use crate::domain::verifyhq::{self as dom, StepStatus, Tier, VerificationStatus};

@@ -58,6 +58,12 @@ impl AppError {
         AppError::Validation { detail: format!("{field}: {message}"), errors: vec![FieldError::new(field, message)] }
     }
 
+    /// A 422 naming every refused field (the detail lists them as `field: message`).
+    pub fn fields(errors: Vec<FieldError>) -> Self {
+        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        AppError::Validation { detail, errors }
+    }
+
     pub fn invalid_state(detail: impl Into<String>) -> Self {
         let detail = detail.into();
         AppError::Validation { detail, errors: Vec::new() }

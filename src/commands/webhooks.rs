@@ -64,16 +64,16 @@ pub struct NewEndpoint {
     pub secret: WebhookSecret,
 }
 
-fn refusal(e: EgressRefusal) -> AppError {
-    AppError::validation("url", e.to_string())
+fn refusal(field: &str, e: EgressRefusal) -> AppError {
+    AppError::validation(field, e.to_string())
 }
 
 /// The egress policy on a receiver URL: scheme, https for live endpoints, credentials, metadata
 /// hosts, and the addresses the host resolves to now. A host that does not resolve yet is accepted;
-/// every delivery resolves and checks again.
-pub async fn check_url(url: &str, live: bool, policy: &EgressPolicy) -> AppResult<()> {
-    dom::check_url_length(url)?;
-    let target = policy::parse_receiver_url(url, live, policy).map_err(refusal)?;
+/// every delivery resolves and checks again. A refusal names `field`, the body's name for the URL.
+pub async fn check_url(field: &str, url: &str, live: bool, policy: &EgressPolicy) -> AppResult<()> {
+    dom::check_url_length_of(field, url)?;
+    let target = policy::parse_receiver_url(url, live, policy).map_err(|e| refusal(field, e))?;
     let ips = match target.literal_ip {
         Some(ip) => vec![ip],
         None => {
@@ -85,7 +85,7 @@ pub async fn check_url(url: &str, live: bool, policy: &EgressPolicy) -> AppResul
             }
         }
     };
-    policy::check_resolved(target, &ips, policy).map(|_| ()).map_err(refusal)
+    policy::check_resolved(target, &ips, policy).map(|_| ()).map_err(|e| refusal(field, e))
 }
 
 /// A Verifa endpoint (what the `/api/v1/webhooks` commands manage).
@@ -175,7 +175,7 @@ pub async fn create(
     meta: CommandMeta,
     input: EndpointInput,
 ) -> AppResult<NewEndpoint> {
-    check_url(input.url.as_str(), meta.environment == "live", policy).await?;
+    check_url("url", input.url.as_str(), meta.environment == "live", policy).await?;
     writer.execute(move |w| create_in(w, &meta, input, None)).await
 }
 
@@ -191,7 +191,7 @@ pub async fn update(
     input: UpdateEndpoint,
 ) -> AppResult<WebhookEndpointId> {
     if let Some(url) = &input.url {
-        check_url(url.as_str(), meta.environment == "live", policy).await?;
+        check_url("url", url.as_str(), meta.environment == "live", policy).await?;
     }
     let mut update = EndpointUpdated {
         url: input.url.map(WebhookUrl::into_string),
@@ -253,7 +253,7 @@ pub async fn clone_endpoint(
     overrides: CloneOverrides,
 ) -> AppResult<NewEndpoint> {
     if let Some(url) = &overrides.url {
-        check_url(url.as_str(), meta.environment == "live", policy).await?;
+        check_url("url", url.as_str(), meta.environment == "live", policy).await?;
     }
     writer
         .execute(move |w| {
@@ -406,7 +406,7 @@ pub async fn create_verifyhq(
     callback_url: WebhookUrl,
     events: Vec<String>,
 ) -> AppResult<NewEndpoint> {
-    check_url(callback_url.as_str(), meta.environment == "live", policy).await?;
+    check_url("callbackUrl", callback_url.as_str(), meta.environment == "live", policy).await?;
     writer
         .execute(move |w| {
             let id = WebhookEndpointId::new().into_string();

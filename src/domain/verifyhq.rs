@@ -324,11 +324,7 @@ pub fn decode_document_assessed(
     version: i64,
     payload: &Value,
 ) -> Result<Option<DocumentAssessed>, serde_json::Error> {
-    if event_type != DOCUMENT_ASSESSED {
-        return Ok(None);
-    }
-    let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
-    Ok(Some(super::codec::payload(event_type, p)?))
+    decode_as(DOCUMENT_ASSESSED, event_type, version, payload)
 }
 
 /// Judges a document from what was read (pure): an unreadable or invalid zone, a zone of another kind of
@@ -396,11 +392,7 @@ pub fn decode_dedup_checked(
     version: i64,
     payload: &Value,
 ) -> Result<Option<DedupChecked>, serde_json::Error> {
-    if event_type != DEDUP_CHECKED {
-        return Ok(None);
-    }
-    let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
-    Ok(Some(super::codec::payload(event_type, p)?))
+    decode_as(DEDUP_CHECKED, event_type, version, payload)
 }
 
 /// The default similarity a duplicate must reach (A.4).
@@ -464,11 +456,7 @@ pub fn decode_subscribed(
     version: i64,
     payload: &Value,
 ) -> Result<Option<Subscribed>, serde_json::Error> {
-    if event_type != SUBSCRIBED {
-        return Ok(None);
-    }
-    let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
-    Ok(Some(super::codec::payload(event_type, p)?))
+    decode_as(SUBSCRIBED, event_type, version, payload)
 }
 
 vocabulary!(
@@ -610,6 +598,20 @@ pub fn is_replay(distances: &[u32], max_distance: u32) -> bool {
     !distances.is_empty() && distances.iter().all(|d| *d <= max_distance)
 }
 
+/// Decodes an event of type `expected` (version 1) into `T`; `None` for any other type.
+fn decode_as<T: serde::de::DeserializeOwned>(
+    expected: &str,
+    event_type: &str,
+    version: i64,
+    payload: &Value,
+) -> Result<Option<T>, serde_json::Error> {
+    if event_type != expected {
+        return Ok(None);
+    }
+    let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
+    Ok(Some(super::codec::payload(event_type, p)?))
+}
+
 /// The stream linking an environment's tiers to their workflows.
 pub fn tiers_stream(environment: &str) -> String {
     format!("verifyhq_tiers_{environment}")
@@ -629,11 +631,7 @@ pub fn decode_tier_linked(
     version: i64,
     payload: &Value,
 ) -> Result<Option<TierLinked>, serde_json::Error> {
-    if event_type != TIER_LINKED {
-        return Ok(None);
-    }
-    let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
-    Ok(Some(super::codec::payload(event_type, p)?))
+    decode_as(TIER_LINKED, event_type, version, payload)
 }
 
 #[cfg(test)]

@@ -265,11 +265,16 @@ fn check_text(field: &str, value: &Option<String>, max: usize) -> Result<(), App
 }
 
 pub fn check_url_length(url: &str) -> Result<(), AppError> {
+    check_url_length_of("url", url)
+}
+
+/// `check_url_length` for a body that names the receiver's URL `field`.
+pub fn check_url_length_of(field: &str, url: &str) -> Result<(), AppError> {
     if url.trim().is_empty() {
-        return Err(AppError::validation("url", "is required"));
+        return Err(AppError::validation(field, "is required"));
     }
     if url.len() > MAX_URL_LEN {
-        return Err(AppError::validation("url", format!("at most {MAX_URL_LEN} characters")));
+        return Err(AppError::validation(field, format!("at most {MAX_URL_LEN} characters")));
     }
     Ok(())
 }

@@ -89,8 +89,7 @@ pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppErro
             }
         }
     }
-    let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-    Err(AppError::Validation { detail, errors })
+    Err(AppError::fields(errors))
 }
 
 /// JSON does not tell `3` from `3.0` (JSON Schema calls both an integer), but serde does: whole numbers

@@ -11,7 +11,7 @@ use crate::commands::cases::{self as cmd, DecideInput};
 use crate::domain::case::{CaseCommand, CaseDecision, CaseStatus, CaseTab, Escalated, NoteAdded};
 use crate::domain::ids::{self, CaseId, OrgUserId, SessionId};
 use crate::domain::values::{ShortText, Tag, Timestamp, Title};
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::queries::cases::{self as q, CaseCounts, CaseFilter, CaseNote, CaseView};
 use crate::queries::OffsetPage;
 use actix_web::web;
@@ -241,16 +241,11 @@ async fn update(
         return Err(AppError::validation("metadata", "at most 50 keys"));
     }
     let tags = match b.tags {
-        Some(t) => Some(crate::domain::values::dedup_tags("tags", t).map_err(|e| invalid(vec![e]))?),
+        Some(t) => Some(crate::domain::values::dedup_tags("tags", t).map_err(|e| AppError::fields(vec![e]))?),
         None => None,
     };
     let tags = tags.map(|t| t.into_iter().map(|t| t.into_string()).collect());
     run(&state, &p, path.into_inner(), cmd::update_command(b.metadata, tags)).await
-}
-
-fn invalid(errors: Vec<FieldError>) -> AppError {
-    let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-    AppError::Validation { detail, errors }
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{case_id}/claim", tag = "Cases", operation_id = "claim_case",

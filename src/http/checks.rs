@@ -125,7 +125,7 @@ macro_rules! check_body {
                     errors.push(e.clone());
                 }
                 if !errors.is_empty() {
-                    return Err(invalid(errors));
+                    return Err(AppError::fields(errors));
                 }
                 Ok(CreateCheck {
                     check_type: types[0],
@@ -263,11 +263,6 @@ impl ToSchema for CreateChecksRequest {
     fn schemas(out: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
         <CreateChecksBody as ToSchema>::schemas(out);
     }
-}
-
-fn invalid(errors: Vec<FieldError>) -> AppError {
-    let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-    AppError::Validation { detail, errors }
 }
 
 fn check_example() -> serde_json::Value {

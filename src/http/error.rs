@@ -46,15 +46,21 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let AppError::Internal(cause) | AppError::Unavailable(cause) = self {
-            tracing::error!(cause = %cause, "request failed");
-        }
-        let mut builder = HttpResponse::build(ResponseError::status_code(self));
-        if let AppError::RateLimited { retry_after } | AppError::Overloaded { retry_after } = self {
-            builder.insert_header(("Retry-After", retry_after.to_string()));
-        }
-        builder.json(error_body(self))
+        response_for(self).json(error_body(self))
     }
+}
+
+/// What every error answer shares whatever its dialect's body: the status of the one mapping, the logged
+/// cause of a 5xx (never sent), and `Retry-After` on a 429 or a busy 503.
+fn response_for(e: &AppError) -> actix_web::HttpResponseBuilder {
+    if let AppError::Internal(cause) | AppError::Unavailable(cause) = e {
+        tracing::error!(cause = %cause, "request failed");
+    }
+    let mut builder = HttpResponse::build(ResponseError::status_code(e));
+    if let AppError::RateLimited { retry_after } | AppError::Overloaded { retry_after } = e {
+        builder.insert_header(("Retry-After", retry_after.to_string()));
+    }
+    builder
 }
 
 /// The VerifyHQ dialect's error shape (spec A.9): `{statusCode, error, message, timestamp}` with the
@@ -74,9 +80,6 @@ pub struct VerifyhqErrorBody {
 }
 
 pub fn verifyhq_error_response(e: &AppError) -> HttpResponse {
-    if let AppError::Internal(cause) | AppError::Unavailable(cause) = e {
-        tracing::error!(cause = %cause, "request failed");
-    }
     let status = ResponseError::status_code(e);
     let message = match e.field_errors() {
         Some(errors) if !errors.is_empty() => serde_json::Value::from(
@@ -88,17 +91,12 @@ pub fn verifyhq_error_response(e: &AppError) -> HttpResponse {
         Some(_) => serde_json::Value::from(vec![e.public_detail()]),
         None => serde_json::Value::from(e.public_detail()),
     };
-    let body = VerifyhqErrorBody {
+    response_for(e).json(VerifyhqErrorBody {
         status_code: status.as_u16(),
         error: status.canonical_reason().unwrap_or("Error").to_string(),
         message,
         timestamp: crate::clock::format(time::OffsetDateTime::now_utc()),
-    };
-    let mut builder = HttpResponse::build(status);
-    if let AppError::RateLimited { retry_after } | AppError::Overloaded { retry_after } = e {
-        builder.insert_header(("Retry-After", retry_after.to_string()));
-    }
-    builder.json(body)
+    })
 }
 
 /// An `AppError` answered in the VerifyHQ shape: what the dialect's handlers and extractors return.

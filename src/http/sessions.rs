@@ -724,8 +724,7 @@ pub(crate) fn only_fields(
     unknown.sort();
     let errors: Vec<crate::error::FieldError> =
         unknown.iter().map(|k| crate::error::FieldError::new(k.as_str(), "is not a known field")).collect();
-    let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-    Err(AppError::Validation { detail, errors })
+    Err(AppError::fields(errors))
 }
 
 /// The `document_type` field of an upload form.

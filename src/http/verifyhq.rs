@@ -142,10 +142,7 @@ impl ReviewBody {
         }
         match decision {
             Some(decision) if errors.is_empty() => Ok((decision, reviewed_by, notes)),
-            _ => {
-                let detail = errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-                Err(AppError::Validation { detail, errors })
-            }
+            _ => Err(AppError::fields(errors)),
         }
     }
 }
@@ -194,10 +191,7 @@ fn page_and_limit(query: &HashMap<String, String>) -> Result<(i64, i64), AppErro
     let errors: Vec<FieldError> = [&page, &limit].iter().filter_map(|r| r.as_ref().err().cloned()).collect();
     match (page, limit) {
         (Ok(p), Ok(l)) => Ok((p, l)),
-        _ => {
-            let detail = errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-            Err(AppError::Validation { detail, errors })
-        }
+        _ => Err(AppError::fields(errors)),
     }
 }
 
@@ -432,10 +426,7 @@ fn document_input(
     }
     match (user_id, kind, country, form.front) {
         (Some(u), Some(k), Some(c), Some(front)) if errors.is_empty() => Ok((u, k, c, front, form.back)),
-        _ => {
-            let detail = errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-            Err(AppError::Validation { detail, errors })
-        }
+        _ => Err(AppError::fields(errors)),
     }
 }
 
@@ -824,8 +815,7 @@ async fn submit_challenge(state: web::Data<AppState>, client: Client, form: Chal
     }
     let (Some(token), Some(challenge_id), Some(photo), true) = (token, challenge_id, form.photo, errors.is_empty())
     else {
-        let detail = errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-        return Err(AppError::Validation { detail, errors }.into());
+        return Err(AppError::fields(errors).into());
     };
     if super::body::sniff_mime(&photo).filter(|m| m.starts_with("image/")).is_none() {
         return Err(AppError::validation("photo", "must be a JPEG, PNG or WebP image").into());
@@ -939,19 +929,7 @@ async fn configure_webhook(
     let meta = client.0.meta(state.now());
     let policy = &state.config.webhook_egress;
     let client_id = b.client_id.into_string();
-    // The egress policy names the URL `url`, as the Verifa body does; this body calls it `callbackUrl`.
-    let new = webhook_cmd::create_verifyhq(&state.writer, policy, meta, client_id, b.callback_url, events)
-        .await
-        .map_err(|e| match e {
-            AppError::Validation { detail, errors } => AppError::Validation {
-                detail: detail.replacen("url:", "callbackUrl:", 1),
-                errors: errors
-                    .into_iter()
-                    .map(|f| if f.field == "url" { FieldError::new("callbackUrl", f.message) } else { f })
-                    .collect(),
-            },
-            other => other,
-        })?;
+    let new = webhook_cmd::create_verifyhq(&state.writer, policy, meta, client_id, b.callback_url, events).await?;
     let env = client.0.env();
     let id = new.id.as_str().to_string();
     let view = state.read(move |c| q::webhook(c, &env, &id)).await?;

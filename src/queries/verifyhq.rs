@@ -67,6 +67,12 @@ pub struct PageMeta {
     pub total_pages: i64,
 }
 
+impl PageMeta {
+    pub fn new(page: i64, limit: i64, total: i64) -> Self {
+        PageMeta { page, limit, total, total_pages: (total + limit - 1) / limit.max(1) }
+    }
+}
+
 const COLUMNS: &str = "s.id, s.status, s.result_status, s.external_ref, t.tier, s.result_json, s.case_id, s.created_at,
     s.updated_at, s.decided_at, s.expired_at, s.token_sealed";
 const FROM: &str =
@@ -162,8 +168,7 @@ pub fn by_user(
     while let Some(row) = rows.next()? {
         data.push(render(conn, keyring, row, base_url)?);
     }
-    let total_pages = if total == 0 { 0 } else { (total + limit - 1) / limit };
-    Ok(VerificationPage { data, meta: PageMeta { page, limit, total, total_pages } })
+    Ok(VerificationPage { data, meta: PageMeta::new(page, limit, total) })
 }
 
 /// A VerifyHQ webhook as `GET /v1/webhooks/client/:clientId` lists it (never its secret).
@@ -351,8 +356,7 @@ pub fn documents_by_user(
     while let Some(row) = rows.next()? {
         data.push(document_row(conn, keyring, environment, row, base_url, now)?);
     }
-    let total_pages = if total == 0 { 0 } else { (total + limit - 1) / limit };
-    Ok(DocumentVerificationPage { data, meta: PageMeta { page, limit, total, total_pages } })
+    Ok(DocumentVerificationPage { data, meta: PageMeta::new(page, limit, total) })
 }
 
 /// Every selfie of another user a duplicate check compares with: the selfies enrolled through the dialect,
@@ -508,9 +512,7 @@ pub fn alerts(
         None => None,
         Some(AlertStatus::Dismissed) => Some(true),
         Some(AlertStatus::Open) => Some(false),
-        Some(AlertStatus::Reviewed) => {
-            return Ok(AlertPage { data: Vec::new(), meta: PageMeta { page, limit, total: 0, total_pages: 0 } })
-        }
+        Some(AlertStatus::Reviewed) => return Ok(AlertPage { data: Vec::new(), meta: PageMeta::new(page, limit, 0) }),
     };
     const FROM: &str = "FROM checks c JOIN check_hits h ON h.check_id = c.id AND h.run = c.run
         WHERE c.environment = ?1 AND c.check_type = 'sanction'
@@ -541,8 +543,7 @@ pub fn alerts(
         })
     })?;
     let data = rows.collect::<Result<Vec<_>, _>>()?;
-    let total_pages = if total == 0 { 0 } else { (total + limit - 1) / limit };
-    Ok(AlertPage { data, meta: PageMeta { page, limit, total, total_pages } })
+    Ok(AlertPage { data, meta: PageMeta::new(page, limit, total) })
 }
 
 /// One challenge of a liveness session, as shown to the person.

@@ -1240,6 +1240,12 @@ async fn verifyhq_webhooks_send_the_dialects_events_signed_with_a_plain_hmac_and
         let r = configure("/x", bad).await;
         assert_eq!((r.status, r.body["statusCode"].as_u64()), (422, Some(422)), "{}", r.body);
     }
+    // The egress policy's refusal names the field as this body calls it.
+    let body =
+        json!({"clientId": "backend", "callbackUrl": "http://169.254.169.254/hook", "events": ["identity.verified"]});
+    let r = vhq("POST", "/v1/webhooks/configure".into(), Some(body)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["message"][0].as_str().unwrap().starts_with("callbackUrl "), "{}", r.body);
     let hook =
         configure("/vhq", json!(["identity.verified", "verification.completed", "identity.manual_review"])).await;
     assert_eq!(hook.status, 201, "{}", hook.body);

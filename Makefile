@@ -63,20 +63,35 @@ lint:
 fmt:
 	$(CARGO) fmt
 
+SCREENING_VENV ?= target/screening-venv
+SCREENING_LIST ?= target/screening/people-1m.tsv
+
 # The external load generator for `make bench` (Debian's wrk; its Lua scripts are in tests/bench/).
 WRK ?= wrk
 
 bench-deps:
 	@command -v $(WRK) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 
-bench: build bench-deps
+bench: build bench-deps $(SCREENING_LIST)
 	./target/release/idv-bench --server-bin target/release/idv --duration-secs 10 --concurrency 64 \
 		--wrk $(WRK) --wrk-scripts tests/bench
-	./target/release/idv-screening-bench --testdata ../shared/testdata
+	./target/release/idv-screening-bench --testdata ../shared/testdata --large-list $(SCREENING_LIST)
 	./target/release/idv-webhook-bench --server-bin target/release/idv --duration-secs 10 --concurrency 32
 
 clean:
 	$(CARGO) clean
+
+# The screening bench's list of a million people (tests/screening/people.py, from the name lists Faker ships;
+# Faker pinned in tests/screening/requirements.txt, in $(SCREENING_VENV)). Made once, about a minute.
+# fixtures/screening/people.tsv, the unrelated people screened, is made the same way (`people.py queries`).
+$(SCREENING_VENV)/.installed: tests/screening/requirements.txt
+	@[ -x $(SCREENING_VENV)/bin/python3 ] || python3 -m venv $(SCREENING_VENV)
+	$(SCREENING_VENV)/bin/python3 -m pip install -q --disable-pip-version-check -r tests/screening/requirements.txt
+	@touch $@
+
+$(SCREENING_LIST): $(SCREENING_VENV)/.installed tests/screening/people.py
+	@mkdir -p $(dir $@)
+	$(SCREENING_VENV)/bin/python3 tests/screening/people.py list $@
 
 # The MRZ test set (tests/mrz/README.md): generated document photos with ground truth, and PassportEye, the
 # open-source reader, measured on them. Tesseract, its English data and the OCR-B font come from Debian;

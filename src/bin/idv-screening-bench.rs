@@ -1,9 +1,14 @@
-//! Screening speed benchmark: p50/p99 per query with the OFAC SDN and UN lists loaded together, then against
-//! list size (1k and 10k names, all, and a synthetic list of 1M names). Prints one line per list; `make bench`
-//! runs it. Reads test data only; must not touch a database or the network.
+//! Screening benchmark: p50/p99 per query and what the queries found, with the OFAC SDN and UN lists loaded
+//! together, then against list size (1k and 10k names, all, and a list of a million people's names made by
+//! `tests/screening/people.py`). Listed names are screened exact, with a typo and reordered (found@10);
+//! unrelated people (fixtures/screening/people.tsv, the evaluation half unless told) measure how often someone
+//! not on the list gets a hit. Prints one line per list; `make bench` runs it. Reads test data only; must not
+//! touch a database or the network.
 
 use idv::screening::import::{ofac, un};
-use idv::screening::{EntityType, Index, NameKind, Query, WatchlistEntry, DEFAULT_THRESHOLD};
+use idv::screening::measure::{read_people, Person, Split};
+use idv::screening::{normalize, EntityType, Index, NameKind, Query, WatchlistEntry, DEFAULT_THRESHOLD};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -11,20 +16,35 @@ use std::time::Instant;
 struct Args {
     testdata: PathBuf,
     queries: usize,
-    synthetic: usize,
+    people: PathBuf,
+    split: Split,
+    large_list: Option<PathBuf>,
+    threshold: f64,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { testdata: PathBuf::from("../shared/testdata"), queries: 2_000, synthetic: 1_000_000 };
+    let mut a = Args {
+        testdata: PathBuf::from("../shared/testdata"),
+        queries: 2_000,
+        people: PathBuf::from("fixtures/screening/people.tsv"),
+        split: Split::Eval,
+        large_list: None,
+        threshold: DEFAULT_THRESHOLD,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match flag.as_str() {
             "--testdata" => a.testdata = PathBuf::from(value("--testdata")?),
             "--queries" => a.queries = value("--queries")?.parse().map_err(|e| format!("--queries: {e}"))?,
-            "--synthetic" => a.synthetic = value("--synthetic")?.parse().map_err(|e| format!("--synthetic: {e}"))?,
+            "--people" => a.people = PathBuf::from(value("--people")?),
+            "--split" => a.split = Split::parse(&value("--split")?).ok_or("--split: tune or eval")?,
+            "--large-list" => a.large_list = Some(PathBuf::from(value("--large-list")?)),
+            "--threshold" => a.threshold = value("--threshold")?.parse().map_err(|e| format!("--threshold: {e}"))?,
             "-h" | "--help" => {
-                return Err("usage: idv-screening-bench [--testdata DIR] [--queries N] [--synthetic NAMES]".into())
+                return Err("usage: idv-screening-bench [--testdata DIR] [--queries N] [--people FILE] \
+                    [--split tune|eval] [--large-list FILE] [--threshold T]"
+                    .into())
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -45,30 +65,6 @@ impl Rng {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
-}
-
-const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mir", "an", "dre", "sa", "vi", "ko", "ne", "ta", "ru", "bel", "mo", "ha", "sin", "tor", "el", "ri",
-    "za", "gu", "pa", "len", "do", "fi", "os", "ban", "che", "ya", "nu", "ver", "li", "mad", "qa", "som", "tu", "wen",
-    "xi", "jor", "ed", "iv", "us", "ham", "ber", "kin", "ros", "al", "dan", "mel",
-];
-
-fn word(rng: &mut Rng) -> String {
-    let n = 2 + rng.below(2);
-    let mut w = String::new();
-    for _ in 0..n {
-        w.push_str(SYLLABLES[rng.below(SYLLABLES.len())]);
-    }
-    let mut c = w.chars();
-    match c.next() {
-        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
-        None => w,
-    }
-}
-
-fn random_name(rng: &mut Rng) -> String {
-    let n = 2 + rng.below(2);
-    (0..n).map(|_| word(rng)).collect::<Vec<_>>().join(" ")
 }
 
 /// One typo: a substitution, deletion or transposition inside the longest word.
@@ -106,7 +102,95 @@ enum Kind {
     Unrelated,
 }
 
-fn query_set(entries: &[WatchlistEntry], n: usize, seed: u64) -> Vec<(Kind, Query, usize)> {
+/// Names a screen must flag whoever the person is, so a hit on them is no false positive: every word of the
+/// person's name is in a listed name (a namesake, perhaps with middle names left out), or the two names are
+/// the same words but for one edit in one word (a typo of a listed name cannot be told from it).
+struct Namesakes {
+    subsets: HashSet<u64>,
+    one_edit: HashSet<u64>,
+}
+
+fn words_key(words: &[&str]) -> u64 {
+    let mut w = words.to_vec();
+    w.sort_unstable();
+    let h = blake3::hash(w.join(" ").as_bytes());
+    u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap_or([0; 8]))
+}
+
+/// The word itself and every one-letter deletion of it.
+fn deletions(w: &str) -> Vec<String> {
+    let chars: Vec<char> = w.chars().collect();
+    let mut out = vec![w.to_string()];
+    if chars.len() >= 3 {
+        out.extend(
+            (0..chars.len()).map(|i| chars.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| c).collect()),
+        );
+    }
+    out
+}
+
+/// Keys of a name with one word replaced by each of its one-deletion forms (both sides do the same, so a
+/// substitution, insertion, deletion or transposition in one word meets).
+fn one_edit_keys(words: &[&str], out: &mut Vec<u64>) {
+    for i in 0..words.len() {
+        for d in deletions(words[i]) {
+            let mut w = words.to_vec();
+            w[i] = &d;
+            out.push(words_key(&w));
+        }
+    }
+}
+
+impl Namesakes {
+    fn build(entries: &[WatchlistEntry]) -> Namesakes {
+        let mut n = Namesakes { subsets: HashSet::new(), one_edit: HashSet::new() };
+        let mut keys = Vec::new();
+        for name in entries.iter().flat_map(|e| &e.names) {
+            let norm = normalize(&name.name);
+            let mut words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
+            words.sort_unstable();
+            words.dedup();
+            if words.len() <= 6 {
+                for mask in 1u32..(1 << words.len()) {
+                    let sub: Vec<&str> = (0..words.len()).filter(|i| mask & (1 << i) != 0).map(|i| words[i]).collect();
+                    n.subsets.insert(words_key(&sub));
+                }
+            }
+            keys.clear();
+            one_edit_keys(&words, &mut keys);
+            n.one_edit.extend(keys.iter().copied());
+        }
+        n
+    }
+
+    fn flags(&self, name: &str) -> bool {
+        let norm = normalize(name);
+        let mut words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
+        words.sort_unstable();
+        words.dedup();
+        if self.subsets.contains(&words_key(&words)) {
+            return true;
+        }
+        let mut keys = Vec::new();
+        one_edit_keys(&words, &mut keys);
+        keys.iter().any(|k| self.one_edit.contains(k))
+    }
+}
+
+/// `n` queries: a quarter each exact, typo'd and reordered listed names, and unrelated people (namesakes of a
+/// listed person left out, and counted).
+fn query_set(entries: &[WatchlistEntry], people: &[Person], n: usize, seed: u64) -> (Vec<(Kind, Query, usize)>, usize) {
+    let namesakes = Namesakes::build(entries);
+    let mut left_out = 0;
+    let unrelated_people: Vec<&Person> = people
+        .iter()
+        .filter(|p| {
+            let flagged = namesakes.flags(&p.name);
+            left_out += usize::from(flagged);
+            !flagged
+        })
+        .collect();
+    let mut unrelated = unrelated_people.iter().cycle();
     let mut rng = Rng(seed);
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
@@ -114,16 +198,19 @@ fn query_set(entries: &[WatchlistEntry], n: usize, seed: u64) -> Vec<(Kind, Quer
         let ei = rng.below(entries.len());
         let e = &entries[ei];
         let listed = &e.names[rng.below(e.names.len())].name;
-        let name = match kind {
-            Kind::Exact => listed.clone(),
-            Kind::Typo => typo(listed, &mut rng),
-            Kind::Reordered => reorder(listed),
-            Kind::Unrelated => random_name(&mut rng) + " " + &word(&mut rng),
+        let (name, entity_type) = match kind {
+            Kind::Exact => (listed.clone(), e.entity_type),
+            Kind::Typo => (typo(listed, &mut rng), e.entity_type),
+            Kind::Reordered => (reorder(listed), e.entity_type),
+            Kind::Unrelated => match unrelated.next() {
+                Some(p) => (p.name.clone(), EntityType::Person),
+                None => continue,
+            },
         };
-        let entity_type = if rng.below(2) == 0 { Some(e.entity_type) } else { None };
+        let entity_type = if rng.below(2) == 0 { Some(entity_type) } else { None };
         out.push((kind, Query { name, entity_type, ..Query::default() }, ei));
     }
-    out
+    (out, left_out)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -134,10 +221,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn run(label: &str, entries: Vec<WatchlistEntry>, queries: usize) {
+struct Run<'a> {
+    queries: usize,
+    /// Which listed names are drawn for the exact, typo and reordered queries (differs by split).
+    seed: u64,
+    people: &'a [Person],
+    threshold: f64,
+}
+
+fn run(label: &str, entries: Vec<WatchlistEntry>, r: &Run) {
     let names: usize = entries.iter().map(|e| e.names.len()).sum();
     let ids: Vec<String> = entries.iter().map(|e| e.entry_id.clone()).collect();
-    let qs = query_set(&entries, queries, 0x5eed_1234_abcd_0001);
+    // A listed name is found when a hit is that entry or a namesake of it (same name, another entry).
+    let primary: Vec<String> = entries.iter().map(|e| normalize(&e.names[0].name)).collect();
+    let (qs, namesakes) = query_set(&entries, r.people, r.queries, r.seed);
+    let mut examples = Vec::new();
     let t = Instant::now();
     let idx = Index::build(entries);
     let build = t.elapsed();
@@ -147,15 +245,25 @@ fn run(label: &str, entries: Vec<WatchlistEntry>, queries: usize) {
     let wall = Instant::now();
     for (kind, q, ei) in &qs {
         let t = Instant::now();
-        let hits = idx.screen(q, DEFAULT_THRESHOLD, 10);
+        let hits = idx.screen(q, r.threshold, 10);
         times.push(t.elapsed().as_secs_f64() * 1e3);
         let slot = &mut found[*kind as usize];
         slot.1 += 1;
-        if hits.iter().any(|h| h.entry_id == ids[*ei]) {
+        if hits.iter().any(|h| h.entry_id == ids[*ei] || normalize(&h.matched_name) == primary[*ei]) {
             slot.0 += 1;
+        } else if *kind == Kind::Typo && std::env::var_os("SCREENING_BENCH_MISSES").is_some() {
+            let best = idx.screen(q, 0.0, 50).into_iter().find(|h| h.entry_id == ids[*ei]);
+            println!(
+                "    missed {} -> {}",
+                q.name,
+                best.map(|h| h.explanation).unwrap_or_else(|| "not a candidate".into())
+            );
         }
         if *kind == Kind::Unrelated && !hits.is_empty() {
             unrelated_hits += 1;
+            if examples.len() < 400 && std::env::var_os("SCREENING_BENCH_EXAMPLES").is_some() {
+                examples.push(format!("    {} -> {}", q.name, hits[0].explanation));
+            }
         }
     }
     let total = wall.elapsed().as_secs_f64();
@@ -165,7 +273,7 @@ fn run(label: &str, entries: Vec<WatchlistEntry>, queries: usize) {
         f as f64 / n.max(1) as f64
     };
     println!(
-        "{label:<16} entries {:>8} names {:>8} build {:>7.2}s | {} queries: p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms  {:.0} q/s | found@10: exact {:.3} typo {:.3} reordered {:.3}; unrelated with a hit {:.3}",
+        "{label:<16} entries {:>8} names {:>8} build {:>7.2}s | {} queries: p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms  {:.0} q/s | found@10: exact {:.3} typo {:.3} reordered {:.3}; unrelated with a hit {:.3} ({} namesakes left out)",
         idx.len(),
         names,
         build.as_secs_f64(),
@@ -178,7 +286,11 @@ fn run(label: &str, entries: Vec<WatchlistEntry>, queries: usize) {
         rate(Kind::Typo),
         rate(Kind::Reordered),
         unrelated_hits as f64 / found[Kind::Unrelated as usize].1.max(1) as f64,
+        namesakes,
     );
+    for e in examples {
+        println!("{e}");
+    }
 }
 
 /// The first entries holding about `names` names.
@@ -195,16 +307,64 @@ fn subset(entries: &[WatchlistEntry], names: usize) -> Vec<WatchlistEntry> {
     out
 }
 
-fn synthetic(n: usize) -> Vec<WatchlistEntry> {
-    let mut rng = Rng(0x1f2e_3d4c_5b6a_7988);
-    (0..n)
-        .map(|i| {
+/// OpenSanctions' labelled name pairs (name_bench) on one half: precision, recall and F1 at the pair-match
+/// threshold, beside logic-v2's frozen run on the same half.
+fn name_bench(testdata: &std::path::Path, split: Split) -> Result<String, String> {
+    let dir = testdata.join("sanctions/opensanctions-nomenklatura/contrib/name_bench");
+    let rows = |file: &str| -> Result<Vec<csv::StringRecord>, String> {
+        let mut rd =
+            csv::ReaderBuilder::new().flexible(true).from_path(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        rd.records().collect::<Result<Vec<_>, _>>().map_err(|e| format!("{file}: {e}"))
+    };
+    let entity_type = |schema: &str| match schema {
+        "Person" => Some(EntityType::Person),
+        "Company" | "Organization" => Some(EntityType::Organization),
+        "Vessel" => Some(EntityType::Vessel),
+        _ => None,
+    };
+    let f1 = |tp: u32, fp: u32, fn_: u32| {
+        let p = f64::from(tp) / f64::from((tp + fp).max(1));
+        let r = f64::from(tp) / f64::from((tp + fn_).max(1));
+        (p, r, if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 })
+    };
+    let (mut ours, mut theirs) = ([0u32; 3], [0u32; 3]);
+    let count = |c: &mut [u32; 3], predicted: bool, actual: bool| match (predicted, actual) {
+        (true, true) => c[0] += 1,
+        (true, false) => c[1] += 1,
+        (false, true) => c[2] += 1,
+        _ => {}
+    };
+    for r in rows("cases.csv")? {
+        if Split::of(&format!("{}|{}|{}", &r[1], &r[2], &r[3])) == split {
+            let s = idv::screening::score_names(&r[2], &r[3], entity_type(&r[1]));
+            count(&mut ours, s >= idv::screening::PAIR_MATCH_THRESHOLD, &r[4] == "true");
+        }
+    }
+    for r in rows("run_data/logicv2-frozen.csv")? {
+        if Split::of(&format!("{}|{}|{}", &r[2], &r[3], &r[4])) == split {
+            count(&mut theirs, &r[10] == "true", &r[5] == "true");
+        }
+    }
+    let (p, r, f) = f1(ours[0], ours[1], ours[2]);
+    let (lp, lr, lf) = f1(theirs[0], theirs[1], theirs[2]);
+    Ok(format!(
+        "name_bench ({} half): idv P {p:.3} R {r:.3} F1 {f:.3} | logic-v2 P {lp:.3} R {lr:.3} F1 {lf:.3}",
+        split.as_str()
+    ))
+}
+
+/// A list of people from a people file (`tests/screening/people.py list`).
+fn people_list(path: &std::path::Path) -> std::io::Result<Vec<WatchlistEntry>> {
+    Ok(read_people(path)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
             let mut e =
-                WatchlistEntry::new(idv::screening::ListSource::OpenSanctions, format!("syn-{i}"), EntityType::Person);
-            e.add_name(&random_name(&mut rng), NameKind::Primary);
+                WatchlistEntry::new(idv::screening::ListSource::OpenSanctions, format!("p-{i}"), EntityType::Person);
+            e.add_name(&p.name, NameKind::Primary);
             e
         })
-        .collect()
+        .collect())
 }
 
 fn main() -> ExitCode {
@@ -244,16 +404,43 @@ fn main() -> ExitCode {
         un.entries.len(),
         t_un.as_secs_f64() * 1e3
     );
+    let people = match read_people(&args.people) {
+        Ok(p) => p.into_iter().filter(|p| Split::of(&p.name) == args.split).collect::<Vec<_>>(),
+        Err(e) => {
+            eprintln!("{}: {e}", args.people.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "unrelated people: {} of {} ({} half, {} locales)",
+        people.len(),
+        args.people.display(),
+        args.split.as_str(),
+        people.iter().map(|p| p.locale.as_str()).collect::<HashSet<_>>().len()
+    );
+    match name_bench(&args.testdata, args.split) {
+        Ok(line) => println!("{line}"),
+        Err(e) => eprintln!("name_bench: {e}"),
+    }
+    let seed = if args.split == Split::Eval { 0x5eed_1234_abcd_0001 } else { 0x7e57_9a1f_0b3c_5d02 };
+    let r = Run { queries: args.queries, seed, people: &people, threshold: args.threshold };
     let mut all = sdn.entries;
     all.extend(un.entries);
-    run("sdn+un", all.clone(), args.queries);
-    run("subset 1k", subset(&all, 1_000), args.queries);
-    run("subset 10k", subset(&all, 10_000), args.queries);
-    if args.synthetic > 0 {
+    run("sdn+un", all.clone(), &r);
+    run("subset 1k", subset(&all, 1_000), &r);
+    run("subset 10k", subset(&all, 10_000), &r);
+    if let Some(path) = &args.large_list {
         let t = Instant::now();
-        let syn = synthetic(args.synthetic);
-        println!("generated {} synthetic names in {:.1}s", syn.len(), t.elapsed().as_secs_f64());
-        run("synthetic", syn, args.queries);
+        let mut large = match people_list(path) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        large.extend(all);
+        println!("read {} listed people from {} in {:.1}s", large.len(), path.display(), t.elapsed().as_secs_f64());
+        run("1M people", large, &r);
     }
     ExitCode::SUCCESS
 }

@@ -4,6 +4,7 @@
 pub mod countries;
 pub mod import;
 pub mod index;
+pub mod measure;
 pub mod model;
 pub mod normalize;
 pub mod records;

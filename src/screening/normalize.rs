@@ -35,6 +35,55 @@ impl TokenClass {
     }
 }
 
+/// The writing system a token was written in. Tokens of different scripts are compared through their
+/// transliterations only, and must agree there (`score::token_similarity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Script {
+    Latin,
+    Cyrillic,
+    Greek,
+    Armenian,
+    Georgian,
+    Hebrew,
+    Arabic,
+    /// Devanagari, Bengali, Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada, Malayalam, Sinhala.
+    Indic,
+    /// Thai and Lao.
+    Thai,
+    Han,
+    Hangul,
+    Kana,
+    Other,
+}
+
+impl Script {
+    /// The script of one character; ASCII and Latin letters with diacritics are `Latin`.
+    pub fn of(c: char) -> Script {
+        if c.is_ascii() || is_latin(c) {
+            return Script::Latin;
+        }
+        match c as u32 {
+            0x0370..=0x03FF | 0x1F00..=0x1FFF => Script::Greek,
+            0x0400..=0x052F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => Script::Cyrillic,
+            0x0530..=0x058F => Script::Armenian,
+            0x0590..=0x05FF | 0xFB1D..=0xFB4F => Script::Hebrew,
+            0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF => Script::Arabic,
+            0x0900..=0x0DFF => Script::Indic,
+            0x0E00..=0x0EFF => Script::Thai,
+            0x10A0..=0x10FF | 0x1C90..=0x1CBF => Script::Georgian,
+            0x3040..=0x30FF | 0x31F0..=0x31FF => Script::Kana,
+            0x1100..=0x11FF | 0x3130..=0x318F | 0xAC00..=0xD7AF => Script::Hangul,
+            0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x20000..=0x2A6DF | 0xF900..=0xFAFF => Script::Han,
+            _ => Script::Other,
+        }
+    }
+
+    /// The script of a word: that of its first letter outside Latin, else Latin.
+    pub fn of_word(w: &str) -> Script {
+        w.chars().filter(|c| c.is_alphabetic()).map(Script::of).find(|s| *s != Script::Latin).unwrap_or(Script::Latin)
+    }
+}
+
 /// Whether a name reads as a person's or an organisation's (decides honorifics versus legal forms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameShape {
@@ -58,16 +107,31 @@ pub struct NameToken {
     /// For a Han or Hangul syllable, the character itself: two syllables compare by character, since
     /// different characters often romanise alike.
     pub syllable: Option<char>,
+    /// The script the token was written in.
+    pub script: Script,
+    /// The word as written, when its script is not Latin (shown beside the transliteration).
+    pub source: Option<Box<str>>,
+    /// How distinctive the token is in the lists it is screened against, in (0, 1]: 1 for a rare token, less
+    /// for a common one (`mohammed`, `maria`). Set by the index; 1 when comparing two names on their own.
+    pub rarity: f32,
 }
 
 impl NameToken {
     pub fn weight(&self) -> f64 {
-        let base = self.class.weight();
+        let base = self.class.weight() * f64::from(self.rarity);
         // Very short ordinary words carry less information than long ones.
         if self.class == TokenClass::Word && self.text.len() <= 2 {
             base * 0.6
         } else {
             base
+        }
+    }
+
+    /// The token for an explanation: `sydwy [صيداوي]` when written in another script.
+    pub fn shown(&self) -> String {
+        match &self.source {
+            Some(src) => format!("{} [{}]", self.text, src),
+            None => self.text.clone(),
         }
     }
 }
@@ -535,8 +599,14 @@ fn is_digits(t: &str) -> bool {
     !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// A raw token and, for a Han or Hangul syllable, its character.
-type RawToken = (String, Option<char>);
+/// A raw token: its ASCII text; for a Han or Hangul syllable, the character (NUL for any other token
+/// romanised from another script); its script; and the word it came from when not Latin.
+struct RawToken {
+    text: String,
+    syllable: Option<char>,
+    script: Script,
+    source: Option<String>,
+}
 
 /// Tokenise any text: syllabic characters become one token each, the rest is transliterated and split.
 /// Also reports the number of tokens before the first comma (`LAST, First` order), if any.
@@ -545,12 +615,18 @@ fn tokenize(name: &str) -> (Vec<RawToken>, Option<usize>) {
     let mut buf = String::new();
     let mut before_comma = None;
     let flush = |buf: &mut String, out: &mut Vec<RawToken>| {
-        if !buf.is_empty() {
-            // Tokens romanised from another script are marked with the NUL character.
-            let foreign = buf.chars().any(|c| c.is_alphabetic() && !c.is_ascii() && !is_latin(c));
-            out.extend(raw_tokens(&transliterate(buf)).into_iter().map(|t| (t, foreign.then_some('\0'))));
-            buf.clear();
+        // Word by word, so that each token knows the word it was romanised from.
+        for word in buf.split_whitespace() {
+            let script = Script::of_word(word);
+            let foreign = script != Script::Latin;
+            out.extend(raw_tokens(&transliterate(word)).into_iter().map(|text| RawToken {
+                text,
+                syllable: foreign.then_some('\0'),
+                script,
+                source: foreign.then(|| word.trim_matches(|c: char| !c.is_alphanumeric()).to_string()),
+            }));
         }
+        buf.clear();
     };
     for c in name.chars() {
         if is_han_or_hangul(c) {
@@ -561,7 +637,7 @@ fn tokenize(name: &str) -> (Vec<RawToken>, Option<usize>) {
                 .map(|x| x.to_ascii_lowercase())
                 .collect();
             if !t.is_empty() {
-                out.push((t, Some(c)));
+                out.push(RawToken { text: t, syllable: Some(c), script: Script::of(c), source: Some(c.to_string()) });
             }
         } else if c == ',' && before_comma.is_none() {
             flush(&mut buf, &mut out);
@@ -578,7 +654,7 @@ fn tokenize(name: &str) -> (Vec<RawToken>, Option<usize>) {
 /// (legal forms or organisation words make it an organisation).
 pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
     let (raw_syl, before_comma) = tokenize(name);
-    let raw: Vec<String> = raw_syl.iter().map(|(t, _)| t.clone()).collect();
+    let raw: Vec<String> = raw_syl.iter().map(|t| t.text.clone()).collect();
     let shape = match hint {
         Some(EntityType::Person) => NameShape::Person,
         Some(_) => NameShape::Organization,
@@ -664,7 +740,7 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
                 continue;
             }
         }
-        staged.push((t.to_string(), TokenClass::Word, raw_syl[i].1, i));
+        staged.push((t.to_string(), TokenClass::Word, raw_syl[i].syllable, i));
         i += 1;
     }
 
@@ -699,13 +775,22 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
             }
         }
         if !org && class == TokenClass::Word {
-            // Family name: the last word before a comma, else the last word.
-            if before_comma.is_none_or(|c| raw_index < c) {
+            // Family name: the last word before a comma, else the last word; in a name written in Han or
+            // Hangul syllables, the first syllable (`王伟`, `김영숙`).
+            let east_asian = raw_syl.first().is_some_and(|t| t.syllable.is_some_and(|c| c != '\0'));
+            if east_asian {
+                family = family.or(Some(tokens.len()));
+            } else if before_comma.is_none_or(|c| raw_index < c) {
                 family = Some(tokens.len());
             }
         }
         let mut tok = make_token(text, class);
-        let foreign = syllable.is_some() || raw_syl.get(raw_index).is_some_and(|(_, s)| s.is_some());
+        let origin = raw_syl.get(raw_index);
+        let foreign = syllable.is_some() || origin.is_some_and(|t| t.syllable.is_some());
+        if let Some(o) = origin {
+            tok.script = o.script;
+            tok.source = o.source.as_deref().map(Box::from);
+        }
         // Only a romanised abjad lacks vowels for a reason; a Latin acronym (`DML`) does not.
         tok.abjad &= foreign;
         tok.syllable = syllable.filter(|c| *c != '\0');
@@ -738,7 +823,7 @@ fn make_token(text: String, class: TokenClass) -> NameToken {
     };
     let skel = if class == TokenClass::Number { text.clone() } else { skeleton(&phon) };
     let abjad = text.len() >= 2 && !text.bytes().any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'));
-    NameToken { text, phon, skel, class, abjad, syllable: None }
+    NameToken { text, phon, skel, class, abjad, syllable: None, script: Script::Latin, source: None, rarity: 1.0 }
 }
 
 /// Letter groups that spell one sound, longest first (the first match wins).

@@ -1,4 +1,4 @@
-//! The audit record of an MCP tool call (spec §1.16, §1.18: every tool call is an audited agent action):
+//! The audit record of an MCP tool call (spec §1.16, §1.18: every tool call is audited):
 //! the `McpToolCalled` event, its version and payload. PII-free by construction: the tool, its toolset and
 //! kind, the ids it named, the outcome, and a destructive call's written reason. Must not decide anything
 //! about the call itself.

@@ -4,8 +4,8 @@
 //! Authenticated by `Authorization: Bearer <secret key>` through the same key lookup as the REST API, with
 //! its own rate-limit bucket. A tool runs its REST operation in-process through the same route table, with
 //! the caller's key as the principal, so its handler, scope checks, commands and queries are the REST API's
-//! own; the answer is stripped of personal data, and every call is recorded as an agent action
-//! (`McpToolCalled`, actor `mcp:<key prefix>`). Must not hold business rules or touch storage.
+//! own; the answer is stripped of personal data, and every call is an audit row marked as made through MCP
+//! (`McpToolCalled`, actor `mcp:<key prefix>`, `agent: true`). Must not hold business rules or touch storage.
 
 use super::inflect::Inflection;
 use super::reply::{org_origin, Principal, RequestId};
@@ -416,7 +416,10 @@ async fn run_tool(
             }),
         )),
         Action::Usage => {
-            let window = |d: Decision| json!({ "limit": d.limit, "remaining": d.remaining, "reset_in_seconds": d.retry_after, "window_seconds": 60 });
+            let window = |d: Decision| {
+                let reset = d.retry_after;
+                json!({ "limit": d.limit, "remaining": d.remaining, "reset_in_seconds": reset, "window_seconds": 60 })
+            };
             let limit = state.config.rate_limit_rpm;
             let mut out = json!({
                 "rest": window(state.rate_limiter.check(&key.id, limit, now, false)),

@@ -125,7 +125,7 @@ pub fn initialize_result(version: &str) -> Value {
         "instructions": "Identity verification (KYC/AML) for this organisation: sessions, checks, identities, \
             review cases, lists, workflows. Results never carry personal data (names, dates of birth, document \
             numbers, emails, phones, addresses): refer to people by their ids. Every call is recorded in the audit \
-            log as an agent action of this API key.",
+            log under this API key (actor mcp:<key prefix>).",
     })
 }
 

@@ -215,7 +215,7 @@ async fn destructive_tools_need_a_reason_and_stop_after_five_an_hour() {
 }
 
 #[actix_web::test]
-async fn every_call_is_an_agent_action_in_the_audit_log() {
+async fn every_call_is_an_audit_row_of_the_key_through_mcp() {
     let app = spawn_app().await;
     let key = app.sandbox_key.clone();
     let prefix = app.get("/api-keys").await.body["data"]

@@ -4,7 +4,7 @@ Run by tests/mcp/run.sh against a throwaway idv server; starts nothing itself. S
 session with known personal data through the REST API, then connects over Streamable HTTP and checks:
 the tools are listed by toolset, a read and a write tool work, destructive tools appear only when asked
 for, read_only=true hides every write, the key's scopes cap the tools with the spec's text, a publishable
-key is refused, every call is in the audit log as an agent action, and no seeded personal data appears
+key is refused, every call is an audit row marked as made through MCP, and no seeded personal data appears
 in any tool result.
 
 Environment: IDV_BASE (http://127.0.0.1:PORT), IDV_KEY (a secret sandbox key with every scope).
@@ -165,11 +165,11 @@ async def main():
     except Exception:
         check(True, "the SDK cannot connect with a publishable key")
 
-    # Every call is an audit row marked as an agent action.
+    # Every call is an audit row marked as made through MCP.
     events = rest("GET", "/events?action=mcp.tool_called&limit=100")["data"]
     check(len(events) >= len(calls), f"tool calls are in the audit log ({len(events)} rows)")
     check(all(e["actor"].startswith("mcp:vk_sandbox_") and e["metadata"].get("agent") is True for e in events),
-          "audit rows name the actor mcp:<key prefix> and are marked as agent actions")
+          "audit rows name the actor mcp:<key prefix> and carry agent: true")
 
     # No seeded personal data in anything a tool answered.
     everything = "\n".join(seen_text).lower()

@@ -27,6 +27,11 @@ const EXTRA_FIELDS: &[&str] = &[
     "mrz",
     "mrz_lines",
     "consent_ip",
+    // Keys of custom-list item values: a government id list's number, an IP list's address, a face list's
+    // embedding.
+    "id_number",
+    "ip",
+    "embedding",
     // An image of the capture link, not personal data, but large and of no use to a text client.
     "qr_code_data_url",
 ];
@@ -74,11 +79,19 @@ fn has_text(v: &Value) -> bool {
     }
 }
 
+/// An org user (a reviewer) is a person too: their `name` is personal data, where elsewhere `name` names
+/// a list, a workflow or a check.
+fn is_person(o: &serde_json::Map<String, Value>) -> bool {
+    o.get("object").and_then(Value::as_str) == Some("org_user")
+        || o.get("id").and_then(Value::as_str).is_some_and(|id| id.starts_with("orguser_"))
+}
+
 fn strip_fields(v: &mut Value, found: &mut Vec<String>) {
     match v {
         Value::Object(o) => {
+            let person = is_person(o);
             for (k, val) in o.iter_mut() {
-                if is_personal(k) && has_text(val) {
+                if (is_personal(k) || (person && k == "name")) && has_text(val) {
                     collect_strings(val, found);
                     *val = Value::from(REDACTED);
                 } else {
@@ -134,6 +147,9 @@ mod tests {
             "features": { "date_of_birth": 0.93, "name": 0.88 },
             "document_type": "passport",
             "first_name": null,
+            "reviewer": { "id": "orguser_01", "name": "Ada Lovelace", "role": "reviewer" },
+            "list": { "id": "list_01", "name": "blocked emails" },
+            "value": { "id_number": "X1234567", "ip": "203.0.113.7" },
         });
         scrub(&mut v);
         assert_eq!(v["extracted_data"], json!(REDACTED));
@@ -143,6 +159,9 @@ mod tests {
         assert_eq!(v["features"], json!({ "date_of_birth": 0.93, "name": 0.88 }));
         assert_eq!(v["document_type"], json!("passport"));
         assert_eq!(v["first_name"], Value::Null);
+        assert_eq!(v["reviewer"], json!({ "id": "orguser_01", "name": REDACTED, "role": "reviewer" }));
+        assert_eq!(v["list"]["name"], "blocked emails");
+        assert_eq!(v["value"], json!({ "id_number": REDACTED, "ip": REDACTED }));
         let text = v.to_string().to_lowercase();
         for pii in ["zebulon", "quartermaine", "zeb.q@example.test"] {
             assert!(!text.contains(pii), "{pii} in {text}");

@@ -32,8 +32,12 @@ PEOPLE = [
      "date_of_birth": "1975-11-30", "phone": "+442079460958", "document_number": "P9876543",
      "address_line1": "221 Baker Street Annex", "city": "London", "external_ref": "mcp-seed-2"},
 ]
+# A reviewer (an org user) and a blocklisted email are people's data too.
+REVIEWER = {"email": "ottoline.reviewer@example.test", "name": "Ottoline Fairweather", "role": "reviewer",
+            "password": "mcp-client-test-password-1"}
+BLOCKED_EMAIL = "blocked.person@example.test"
 PII = sorted({v for p in PEOPLE for k, v in p.items() if k not in ("external_ref", "city")}
-             | {"Xylophone", "Wolstenholme", "Quartermaine"})
+             | {"Xylophone", "Wolstenholme", "Quartermaine", REVIEWER["email"], "Fairweather", BLOCKED_EMAIL})
 
 DEFAULT_TOOLSETS = {"sessions", "checks", "identities", "cases", "lists", "workflows", "org", "search"}
 DESTRUCTIVE = {"redact_session", "redact_identity", "bulk_redact_sessions", "delete_list_item", "revoke_session_link"}
@@ -77,6 +81,9 @@ async def main():
     identities = [rest("POST", "/identities", p)["id"] for p in PEOPLE]
     prefill = {k: v for k, v in PEOPLE[0].items() if k != "external_ref"}
     session = rest("POST", "/sessions", {**prefill, "external_ref": "mcp-seed-1"})["id"]
+    rest("POST", "/users", REVIEWER)
+    blocklist = rest("POST", "/lists", {"name": "blocked emails", "list_type": "email"})["id"]
+    rest("POST", f"/lists/{blocklist}/items", {"value": {"email": BLOCKED_EMAIL}})
 
     # Listing: the default toolsets, no destructive tool; toolsets= adds them; read_only hides writes.
     tools = await names()
@@ -118,6 +125,7 @@ async def main():
             ("list_cases", {}),
             ("list_checks", {}),
             ("list_lists", {}),
+            ("list_list_items", {"list_id": blocklist}),
             ("list_workflows", {}),
             ("list_verification_policies", {}),
             ("whoami", {}),

@@ -135,6 +135,16 @@ async fn only_secret_keys_sent_as_bearer_tokens_get_in() {
     assert_eq!((refused.status, refused.body["error"].as_str()), (403, Some("forbidden")));
     let vhq = post(&app, "", Some(&app.verifyhq_key.clone()), None, init).await;
     assert_eq!(vhq.status, 401);
+    // A page of another site must not reach the server through a browser (DNS rebinding).
+    let with_origin = |origin: &'static str| {
+        app.client
+            .post(format!("{}/mcp", app.base))
+            .insert_header(("Authorization", format!("Bearer {}", app.sandbox_key)))
+            .insert_header(("Origin", origin))
+            .send_body(init)
+    };
+    assert_eq!(with_origin("https://evil.example").await.unwrap().status().as_u16(), 403);
+    assert_eq!(with_origin("http://localhost:3000").await.unwrap().status().as_u16(), 200);
     let bad_toolset = post(&app, "?toolsets=everything", Some(&app.sandbox_key.clone()), None, init).await;
     assert_eq!((bad_toolset.status, bad_toolset.body["error"].as_str()), (400, Some("bad_request")));
 }

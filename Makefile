@@ -5,8 +5,10 @@ BIND ?= 127.0.0.1:8080
 
 # schemathesis, pinned in tests/contract/requirements.txt, lives in its own virtualenv.
 CONTRACT_VENV ?= target/contract-venv
+# The official Python MCP SDK, pinned in tests/mcp/requirements.txt, lives in its own virtualenv too.
+MCP_VENV ?= target/mcp-venv
 
-.PHONY: run run-deps build test test-deps test-contract lint fmt bench bench-deps clean
+.PHONY: run run-deps build test test-deps test-contract test-mcp lint fmt bench bench-deps clean
 
 build:
 	$(CARGO) build --release --bins
@@ -22,9 +24,9 @@ run-deps:
 
 # What the browser, webhook and contract tests need beyond cargo and run-deps: Chromium (Debian), playwright-core
 # (npm, from package-lock.json), the standardwebhooks verifier and the mmdb-writer that makes the IP
-# intelligence tests' MaxMind-format databases (PyPI), and schemathesis (PyPI, into $(CONTRACT_VENV)).
-# Installs only what is missing.
-test-deps: $(CONTRACT_VENV)/.installed run-deps
+# intelligence tests' MaxMind-format databases (PyPI), schemathesis (PyPI, into $(CONTRACT_VENV)) and the MCP
+# SDK (PyPI, into $(MCP_VENV)). Installs only what is missing.
+test-deps: $(CONTRACT_VENV)/.installed $(MCP_VENV)/.installed run-deps
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error
 	@python3 -c "import standardwebhooks" 2>/dev/null || python3 -m pip install -q standardwebhooks
@@ -34,6 +36,11 @@ test-deps: $(CONTRACT_VENV)/.installed run-deps
 $(CONTRACT_VENV)/.installed: tests/contract/requirements.txt
 	@[ -x $(CONTRACT_VENV)/bin/python3 ] || python3 -m venv $(CONTRACT_VENV)
 	$(CONTRACT_VENV)/bin/python3 -m pip install -q --disable-pip-version-check -r tests/contract/requirements.txt
+	@touch $@
+
+$(MCP_VENV)/.installed: tests/mcp/requirements.txt
+	@[ -x $(MCP_VENV)/bin/python3 ] || python3 -m venv $(MCP_VENV)
+	$(MCP_VENV)/bin/python3 -m pip install -q --disable-pip-version-check -r tests/mcp/requirements.txt
 	@touch $@
 
 # The first MRZ reader, kept for comparison behind cargo feature `ocr`, links Tesseract (Debian): its
@@ -49,7 +56,13 @@ test: test-deps
 	$(CARGO) build --bin idv
 	$(CARGO) test --all-targets -- --test-threads=4
 	IDV_BIN=target/debug/idv bash tests/browser/run.sh
+	$(MAKE) test-mcp
 	$(MAKE) test-contract
+
+# The MCP server against the official Python MCP SDK, on a throwaway server (seconds).
+test-mcp: $(MCP_VENV)/.installed
+	$(CARGO) build --bin idv
+	IDV_BIN=target/debug/idv MCP_PYTHON=$(MCP_VENV)/bin/python3 bash tests/mcp/run.sh
 
 # Schemathesis over every operation of the OpenAPI document, against a throwaway server (~2-3 minutes).
 test-contract: $(CONTRACT_VENV)/.installed

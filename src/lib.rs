@@ -13,6 +13,7 @@ pub mod face;
 pub mod http;
 pub mod idempotency;
 pub mod ip_intelligence;
+pub mod mcp;
 pub mod metrics;
 pub mod processing;
 pub mod projections;

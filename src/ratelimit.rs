@@ -1,8 +1,13 @@
-//! Per-key fixed-window rate limiting (requests per minute). In memory: a restart resets the windows,
-//! which only ever errs towards letting requests through. Must not block.
+//! Per-key fixed-window rate limiting (requests per minute), and sliding caps over longer windows (the
+//! MCP destructive tools' calls per hour). In memory: a restart resets the windows, which only ever errs
+//! towards letting requests through. Must not block.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+
+/// The MCP endpoint's bucket is its own: `RateLimiter::check` under this prefix and the key's id, so an
+/// MCP client and the same key's REST traffic do not starve each other.
+pub const MCP_BUCKET: &str = "mcp:";
 
 #[derive(Debug, Clone, Copy)]
 pub struct Decision {
@@ -51,9 +56,69 @@ impl RateLimiter {
     }
 }
 
+/// At most `limit` events per key in any `window` seconds (a sliding log of their times).
+pub struct SlidingCap {
+    limit: u64,
+    window: i64,
+    log: Mutex<HashMap<String, VecDeque<i64>>>,
+}
+
+impl SlidingCap {
+    pub fn new(limit: u64, window_secs: i64) -> Self {
+        SlidingCap { limit, window: window_secs, log: Mutex::new(HashMap::new()) }
+    }
+
+    /// Counts one event for `key` at `now_unix` when the cap allows it; otherwise the seconds until it will.
+    pub fn admit(&self, key: &str, now_unix: i64) -> Result<u64, u64> {
+        let mut map = match self.log.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let times = map.entry(key.to_string()).or_default();
+        while times.front().is_some_and(|t| *t <= now_unix - self.window) {
+            times.pop_front();
+        }
+        if times.len() as u64 >= self.limit {
+            let oldest = times.front().copied().unwrap_or(now_unix);
+            return Err((oldest + self.window - now_unix).max(1) as u64);
+        }
+        times.push_back(now_unix);
+        Ok(self.limit - times.len() as u64)
+    }
+
+    /// Events left for `key` at `now_unix`, without counting one.
+    pub fn remaining(&self, key: &str, now_unix: i64) -> u64 {
+        let map = match self.log.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let used = map.get(key).map_or(0, |t| t.iter().filter(|t| **t > now_unix - self.window).count() as u64);
+        self.limit.saturating_sub(used)
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    pub fn window_secs(&self) -> i64 {
+        self.window
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sliding_cap_admits_the_limit_per_window_and_says_when_the_next_fits() {
+        let cap = SlidingCap::new(2, 3600);
+        assert_eq!(cap.admit("k", 1000), Ok(1));
+        assert_eq!(cap.admit("k", 1500), Ok(0));
+        assert_eq!(cap.admit("k", 2000), Err(2600));
+        assert_eq!(cap.admit("other", 2000), Ok(1));
+        assert_eq!(cap.remaining("k", 4599), 0);
+        assert_eq!(cap.admit("k", 4600), Ok(0));
+    }
 
     #[test]
     fn the_window_refills_after_a_minute() {

@@ -83,3 +83,8 @@ fn the_check_finds_a_forbidden_import() {
     let found = offences("tests", &["crate::commands", "rusqlite"]);
     assert!(!found.is_empty(), "the scanner must see this file's own forbidden words");
 }
+
+#[test]
+fn the_mcp_module_runs_nothing_itself() {
+    assert_none("src/mcp", &["rusqlite", "crate::store", "crate::crypto", "crate::commands", "actix"]);
+}

@@ -9,6 +9,7 @@ pub mod checks;
 pub mod documents;
 pub mod identities;
 pub mod lists;
+pub mod mcp;
 pub mod relationships;
 pub mod retention;
 pub mod session_decision;

@@ -12,6 +12,7 @@ pub mod document_type;
 pub mod identity;
 pub mod identity_type;
 pub mod ids;
+pub mod mcp;
 pub mod relationship;
 pub mod session;
 pub mod settings;

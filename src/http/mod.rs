@@ -15,6 +15,7 @@ mod events;
 mod identities;
 pub mod inflect;
 mod lists;
+mod mcp;
 mod middleware;
 pub mod openapi;
 mod relationships;
@@ -184,6 +185,8 @@ pub fn all_specs() -> Vec<RouteSpec> {
 
 pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> AppResult<actix_web::dev::Server> {
     let data = web::Data::from(state);
+    // One MCP state (sessions, the destructive calls' cap) for every worker.
+    let mcp = web::Data::new(mcp::McpState::new()?);
     let server = HttpServer::new(move || {
         let api = api_routes().into_scope(web::scope("/api/v1")).wrap(from_fn(middleware::api_gate));
         App::new()
@@ -195,6 +198,8 @@ pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> Ap
             .configure(system::configure)
             .configure(capture::configure)
             .configure(docs::configure)
+            .app_data(mcp.clone())
+            .configure(mcp::configure)
             // Before the /api/v1 scope: refresh is authenticated by the dashboard cookie, not an API key.
             .configure(dashboard::configure)
             .route("/api/v1/openapi.json", web::get().to(system::openapi))

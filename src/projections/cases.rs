@@ -142,6 +142,7 @@ const RESOURCES: &[(&str, &str)] = &[
     ("DocumentType", "document_type"),
     ("DocumentGroup", "document_group"),
     ("Document", "document"),
+    ("Mcp", "mcp"),
 ];
 
 fn snake(text: &str) -> String {
@@ -196,6 +197,8 @@ fn summary(event_type: &str, p: &Value) -> Value {
         "CasePiiCorrected" => &["reviewer_id", "fields", "identity_id"],
         "IdentityVerified" => &["session_id", "status"],
         "RelationshipCreated" => &["relationship_type"],
+        // An MCP tool call: what was called, on which ids, how it ended; marked as an agent action.
+        "McpToolCalled" => &["tool", "toolset", "kind", "agent", "outcome", "status", "targets", "reason"],
         _ => &[],
     };
     let mut out = serde_json::Map::new();
@@ -252,7 +255,7 @@ mod tests {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter_map(|e| e["event_type"].as_str().map(str::to_string))
             .collect();
-        types.extend(["OrgUserCreated", "OrgUserLoggedIn", "SessionExported"].map(String::from));
+        types.extend(["OrgUserCreated", "OrgUserLoggedIn", "SessionExported", "McpToolCalled"].map(String::from));
         assert!(types.len() > 20, "{types:?}");
         for t in types {
             let (resource, action) = action_of(&t, &json!({}));

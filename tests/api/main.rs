@@ -17,6 +17,7 @@ mod identities;
 mod image_matches;
 mod list_policy;
 mod lists;
+mod mcp;
 mod mrz_document;
 mod one_time_links;
 mod passport_page;

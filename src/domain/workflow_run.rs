@@ -4,10 +4,59 @@
 //! and analytics), and the difference between two graphs (a draft against the published version).
 //! Must not read the database, the clock or run a check: everything arrives as values.
 
+use super::vocabulary::vocabulary;
 use super::workflow::{policies, walk, Graph, Stop};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
+
+vocabulary!(
+    /// Where a workflow run stands: walking its graph, paused at an external gate, decided, failed, or
+    /// left unfinished when the session was processed again.
+    RunStatus {
+        Running = "running",
+        AwaitingExternal = "awaiting_external",
+        Completed = "completed",
+        Failed = "failed",
+        Interrupted = "interrupted",
+    }
+);
+
+vocabulary!(
+    /// What happened at a visited node. Policy nodes: the check's status (`passed`, `failed`, `error`,
+    /// `skipped`); conditional nodes: `condition` (a condition held) or `default`; terminal and auto-approve
+    /// nodes: the result status (`approved`, `declined`, `needs_review`); the start node: `started`; a wait
+    /// node: `waiting`, then the external decision (`continue`, `fail`, `reject`; `decided` until the
+    /// continued walk records where it went); `visited` when the node is not in the graph the run names.
+    NodeResult {
+        Started = "started",
+        Passed = "passed",
+        Failed = "failed",
+        Error = "error",
+        Skipped = "skipped",
+        Condition = "condition",
+        Default = "default",
+        Waiting = "waiting",
+        Decided = "decided",
+        Continue = "continue",
+        Fail = "fail",
+        Reject = "reject",
+        Approved = "approved",
+        Declined = "declined",
+        NeedsReview = "needs_review",
+        Visited = "visited",
+    }
+);
+
+vocabulary!(
+    /// What a dry-run walk reached: a result status, or a pause at an external gate.
+    DryRunOutcome {
+        Approved = "approved",
+        Declined = "declined",
+        NeedsReview = "needs_review",
+        AwaitingExternal = "awaiting_external",
+    }
+);
 
 /// The facts a walk decides from, as processing has them and as a decided session records them.
 #[derive(Debug, Clone, Default)]
@@ -170,8 +219,8 @@ pub fn node_steps(
             (Some("wait"), _) => "waiting".to_string(),
             (Some("policy"), Some("auto_approve")) => decided.unwrap_or("needs_review").to_string(),
             (Some("policy"), Some(p)) => match status_of(check_results, p) {
-                Some(s) => s.to_string(),
-                None => branch_taken(node, next.as_deref(), last, decided),
+                Some(s @ ("passed" | "failed" | "error" | "skipped")) => s.to_string(),
+                _ => branch_taken(node, next.as_deref(), last, decided),
             },
             (Some("conditional"), _) => {
                 let default = node.and_then(|n| n["default"].as_str());

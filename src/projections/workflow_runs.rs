@@ -41,11 +41,14 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                  WHERE session_id = ?2 AND finished_at IS NULL",
                 params![at, id],
             )?;
+            // The workflow processing will resolve (the pause or decision records the one it ran).
+            let (workflow_id, workflow_version) = resolved_workflow(conn, id, &event.environment)?.unzip();
             conn.execute(
-                "INSERT INTO workflow_runs (session_id, run, environment, trigger, status, started_at, pass_started_at)
-                 VALUES (?1, (SELECT COALESCE(MAX(run), 0) + 1 FROM workflow_runs WHERE session_id = ?1), ?2, ?3,
-                         'running', ?4, ?4)",
-                params![id, event.environment, c.reason, at],
+                "INSERT INTO workflow_runs (session_id, run, environment, workflow_id, workflow_version, trigger, status,
+                    started_at, pass_started_at)
+                 VALUES (?1, (SELECT COALESCE(MAX(run), 0) + 1 FROM workflow_runs WHERE session_id = ?1), ?2, ?3, ?4,
+                         ?5, 'running', ?6, ?6)",
+                params![id, event.environment, workflow_id, workflow_version, c.reason, at],
             )?;
         }
         SessionEvent::StatusChanged(c) if c.from == "processing" && c.to == "failed" => {
@@ -98,6 +101,26 @@ fn open_run(conn: &Connection, session: &str) -> AppResult<Option<OpenRun>> {
              ORDER BY run DESC LIMIT 1",
             [session],
             |r| Ok(OpenRun { run: r.get(0)?, pass_started_at: r.get(1)? }),
+        )
+        .optional()?)
+}
+
+/// The session's workflow (or the environment's default) at its published version; None for a session
+/// that runs its own checks.
+fn resolved_workflow(conn: &Connection, session: &str, environment: &str) -> AppResult<Option<(String, i64)>> {
+    let row: Option<(Option<String>, Option<String>)> = conn
+        .query_row("SELECT checks, workflow_id FROM sessions WHERE id = ?1", [session], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((checks, workflow_id)) = row else { return Ok(None) };
+    if checks.is_some() {
+        return Ok(None);
+    }
+    Ok(conn
+        .query_row(
+            "SELECT id, current_version FROM workflows
+             WHERE environment = ?1 AND ((?2 IS NULL AND is_default = 1) OR id = ?2) LIMIT 1",
+            params![environment, workflow_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
 }

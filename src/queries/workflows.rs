@@ -43,6 +43,8 @@ pub struct WorkflowView {
     pub latest_version: i64,
     /// A draft newer than the published version exists.
     pub has_draft: bool,
+    /// The newest draft's id when `has_draft` (see `/workflows/{id}/drafts`).
+    pub draft_id: Option<WorkflowDraftId>,
     pub format: WorkflowFormat,
     /// The steps list when the published version was given as steps; null for a graph.
     pub steps: Option<Vec<Policy>>,
@@ -142,6 +144,17 @@ fn render(conn: &ReadOnly, r: &rusqlite::Row<'_>) -> AppResult<WorkflowView> {
         conn.query_row("SELECT COALESCE(MAX(version), 0) FROM workflow_versions WHERE workflow_id = ?1", [&id], |r| {
             r.get(0)
         })?;
+    let draft_id: Option<String> = if latest > current {
+        conn.query_row(
+            "SELECT draft_id FROM workflow_versions WHERE workflow_id = ?1 AND version = ?2",
+            params![&id, latest],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten()
+    } else {
+        None
+    };
     let data_req: String = r.get(6)?;
     let screening: String = r.get(7)?;
     Ok(WorkflowView {
@@ -153,6 +166,7 @@ fn render(conn: &ReadOnly, r: &rusqlite::Row<'_>) -> AppResult<WorkflowView> {
         version: current,
         latest_version: latest,
         has_draft: latest > current,
+        draft_id: draft_id.map(WorkflowDraftId::from_stored),
         format: v.format,
         steps: v.steps,
         step_count: v.graph.nodes.len() as i64,

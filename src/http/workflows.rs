@@ -330,12 +330,22 @@ struct TriggerIdentity {
     identity_id: IdentityRef,
 }
 
-/// What to run the workflow for: a session or an identity.
+/// What to run the workflow for: a session or an identity. The document's shape of the body; it is read
+/// as `TriggerFields`, so a refused value is named by its field.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
+#[allow(dead_code)]
 enum TriggerBody {
     Session(TriggerSession),
     Identity(TriggerIdentity),
+}
+
+/// The trigger body as read: exactly one of the two fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerFields {
+    session_id: Option<SessionId>,
+    identity_id: Option<IdentityRef>,
 }
 
 /// A triggered workflow: the session it runs on and its run.
@@ -390,13 +400,17 @@ async fn trigger(
     state: web::Data<AppState>,
     p: Principal,
     path: ApiPath<WorkflowId>,
-    body: ApiBody<TriggerBody>,
+    body: ApiBody<TriggerFields>,
 ) -> ApiResult {
     p.require(WRITE, &["sessions:write"])?;
     let workflow = path.into_inner();
-    let target = match body.0 {
-        TriggerBody::Session(b) => TriggerTarget::Session(b.session_id),
-        TriggerBody::Identity(b) => TriggerTarget::Identity(b.identity_id),
+    let target = match (body.0.session_id, body.0.identity_id) {
+        (Some(s), None) => TriggerTarget::Session(s),
+        (None, Some(i)) => TriggerTarget::Identity(i),
+        (Some(_), Some(_)) => {
+            return Err(AppError::validation("identity_id", "give session_id or identity_id, not both"))
+        }
+        (None, None) => return Err(AppError::validation("session_id", "session_id or identity_id is required")),
     };
     let triggered = state.processing.trigger(p.meta(state.now()), workflow.clone(), target).await?;
     let env = p.env();

@@ -228,8 +228,15 @@ async fn a_trigger_runs_the_session_through_processing_and_the_run_and_analytics
     let refused = live(&app, "POST", &format!("/workflows/{other}/trigger"), Some(json!({"session_id": s}))).await;
     assert_eq!(assert_error(&refused, 409), "conflict");
     let both = json!({"session_id": s, "identity_id": "trig-1"});
-    assert_error(&live(&app, "POST", &format!("/workflows/{wf}/trigger"), Some(both)).await, 422);
-    assert_error(&live(&app, "POST", &format!("/workflows/{wf}/trigger"), Some(json!({}))).await, 422);
+    let r = live(&app, "POST", &format!("/workflows/{wf}/trigger"), Some(both)).await;
+    assert_eq!(
+        (assert_error(&r, 422).as_str(), r.body["errors"][0]["field"].clone()),
+        ("validation_error", json!("identity_id"))
+    );
+    let r = live(&app, "POST", &format!("/workflows/{wf}/trigger"), Some(json!({}))).await;
+    assert_eq!(r.body["errors"][0]["field"], "session_id", "{}", r.body);
+    let r = live(&app, "POST", &format!("/workflows/{wf}/trigger"), Some(json!({"session_id": "ses_nope"}))).await;
+    assert_eq!(r.body["errors"][0]["field"], "session_id", "{}", r.body);
     let missing = json!({"session_id": "ses_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C"});
     assert_error(&live(&app, "POST", &format!("/workflows/{wf}/trigger"), Some(missing)).await, 404);
 
@@ -335,4 +342,40 @@ async fn the_new_operations_are_documented_with_typed_schemas() {
     assert_eq!(trigger["oneOf"].as_array().map(Vec::len), Some(2), "{trigger}");
     let draft_id = &doc["components"]["schemas"]["WorkflowDraftId"]["pattern"];
     assert!(draft_id.as_str().is_some_and(|p| p.starts_with("^wfd_")), "{draft_id}");
+}
+
+#[actix_web::test]
+async fn a_database_from_before_draft_ids_and_runs_gets_both_when_it_is_opened() {
+    let app = spawn_app().await;
+    let wf = live_workflow(&app, age_graph()).await;
+    let s = captured(&app, &wf, "upgrade-1", "1980-03-01", 5).await;
+    let ran = live(&app, "POST", &format!("/workflows/{wf}/trigger"), Some(json!({"session_id": s}))).await;
+    assert_eq!(ran.status, 200, "{}", ran.body);
+    let draft = live(&app, "PATCH", &format!("/workflows/{wf}"), Some(json!({"graph": review_minors_graph()}))).await;
+    let draft_id = draft.body["draft_id"].as_str().unwrap().to_string();
+    let read = |sql: &str| -> String {
+        let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+        conn.query_row(sql, [], |r| r.get::<_, Option<String>>(0)).unwrap().unwrap_or_default()
+    };
+    let runs_sql = "SELECT group_concat(node || ':' || result, ',') FROM workflow_run_nodes ORDER BY position";
+    let runs = read(runs_sql);
+    assert_eq!(runs, "start:started,age:passed,ok:approved");
+
+    // The database as schema version 7 left it: no draft ids, no run views.
+    rusqlite::Connection::open(app.db_path())
+        .unwrap()
+        .execute_batch(
+            "DROP INDEX workflow_versions_by_draft; ALTER TABLE workflow_versions DROP COLUMN draft_id;
+             DROP TABLE workflow_run_nodes; DROP TABLE workflow_runs; PRAGMA user_version = 7;",
+        )
+        .unwrap();
+    let config = idv::config::Config::new(app.data_dir.path().to_path_buf());
+    drop(idv::startup::open_core(&config).expect("the older database opens"));
+
+    let sql = format!("SELECT draft_id FROM workflow_versions WHERE workflow_id = '{wf}' AND version = 2");
+    assert_eq!(read(&sql), draft_id);
+    assert_eq!(read(runs_sql), runs);
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, 8);
 }

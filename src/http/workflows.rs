@@ -315,6 +315,7 @@ async fn deactivate(state: web::Data<AppState>, p: Principal, path: ApiPath<Work
 /// Run the workflow for a session of it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code)]
 struct TriggerSession {
     /// A session that runs this workflow (its own, or the default when this is the default), capturing,
     /// completed or failed: it is submitted or reprocessed and processed before the answer.
@@ -324,6 +325,7 @@ struct TriggerSession {
 /// Start a new session on the workflow for an identity.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code)]
 struct TriggerIdentity {
     /// The identity's id or external_ref; the new session carries its external_ref, so its decision
     /// updates this identity.

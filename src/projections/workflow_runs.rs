@@ -84,6 +84,14 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 params![d.outcome.status, at, id, run.run],
             )?;
         }
+        SessionEvent::Decided(_) => {
+            // A simulated outcome walks no workflow; a run it cuts short stays unfinished.
+            conn.execute(
+                "UPDATE workflow_runs SET status = 'interrupted', finished_at = ?1
+                 WHERE session_id = ?2 AND finished_at IS NULL",
+                params![at, id],
+            )?;
+        }
         _ => {}
     }
     Ok(())

@@ -157,17 +157,35 @@ pub struct Evaluation {
     pub unevaluated_policies: Vec<String>,
 }
 
+/// The minimum age a graph sets (a node's `minimum_age`, as processing reads it; 18 otherwise).
+pub fn minimum_age(graph: &Graph) -> i64 {
+    graph.nodes.values().find_map(|n| n.get("minimum_age").and_then(Value::as_i64)).unwrap_or(18)
+}
+
 /// Walks `graph` from its entry over recorded facts: the engine's walk, with the auto-approve verdict
-/// read from the recorded check results of the policies the graph runs. Pure: the dry-run of a draft.
+/// read from the recorded check results of the policies the graph runs. The age check is judged again
+/// against the graph's minimum age when the recorded age is known (a draft may change it); the other
+/// checks stand as recorded. Pure: the dry-run of a draft.
 pub fn evaluate(graph: &Graph, facts: &Facts<'_>) -> Evaluation {
-    let empty = Map::new();
-    let results = facts.check_results.unwrap_or(&empty);
+    let mut results = facts.check_results.cloned().unwrap_or_default();
     let runs = policies(graph);
+    let mut facts = facts.clone();
+    if let (Some(age), true) = (facts.extracted_age, runs.iter().any(|p| p == "age_verification")) {
+        let (minimum, passed) = (minimum_age(graph), age >= minimum_age(graph));
+        let status = if passed { "passed" } else { "failed" };
+        let mut check = results.get("age_verification").cloned().unwrap_or_else(|| json!({}));
+        check["status"] = json!(status);
+        check["passed"] = json!(passed);
+        check["detail"] = json!({ "minimum_age": minimum, "age": age });
+        results.insert("age_verification".into(), check);
+        facts.age_check_passed = Some(passed);
+    }
+    facts.check_results = Some(&results);
     let unevaluated_policies = runs.iter().filter(|p| !results.contains_key(p.as_str())).cloned().collect();
-    let stop = walk(graph, &graph.entry, &decision_context(facts));
+    let stop = walk(graph, &graph.entry, &decision_context(&facts));
     let (outcome, path, waiting_at) = match stop {
         Stop::Terminal { outcome, path } => (terminal_status(&outcome).to_string(), path, None),
-        Stop::AutoApprove { path } => (auto_approve_verdict(results, &runs).to_string(), path, None),
+        Stop::AutoApprove { path } => (auto_approve_verdict(&results, &runs).to_string(), path, None),
         Stop::Wait { node, path } => ("awaiting_external".to_string(), path, Some(node)),
     };
     Evaluation { outcome, path, waiting_at, unevaluated_policies }
@@ -357,6 +375,20 @@ mod tests {
         let waits =
             evaluate(&graph("no"), &Facts { check_results: Some(&passed), risk: Some(&high), ..Default::default() });
         assert_eq!((waits.outcome.as_str(), waits.waiting_at.as_deref()), ("awaiting_external", Some("gate")));
+    }
+
+    #[test]
+    fn a_draft_that_raises_the_minimum_age_judges_the_recorded_age_again() {
+        let r = results("passed");
+        let facts = Facts { check_results: Some(&r), extracted_age: Some(30), ..Default::default() };
+        assert_eq!(evaluate(&graph("no"), &facts).outcome, "approved");
+        let mut stricter = graph("no");
+        stricter.nodes.get_mut("age").unwrap()["minimum_age"] = json!(40);
+        let e = evaluate(&stricter, &facts);
+        assert_eq!((e.outcome.as_str(), e.path.last().map(String::as_str)), ("declined", Some("no")));
+        // Without a recorded age the recorded status stands.
+        let unknown = Facts { check_results: Some(&r), ..Default::default() };
+        assert_eq!(evaluate(&stricter, &unknown).outcome, "approved");
     }
 
     #[test]

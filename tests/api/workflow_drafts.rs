@@ -179,6 +179,18 @@ async fn a_dry_run_shows_what_the_draft_would_decide_beside_the_record_and_write
     let empty = live(&app, "POST", &format!("/workflows/{wf}/drafts/{draft}/dry-run"), Some(future)).await;
     assert_eq!(empty.body["summary"]["evaluated"], 0, "{}", empty.body);
 
+    assert_eq!(event_count(&app), before, "the dry-runs wrote nothing");
+    // A draft that raises the minimum age judges the recorded age again: the adult (46) is now too young.
+    let mut stricter = age_graph();
+    stricter["nodes"]["age"]["minimum_age"] = json!(50);
+    let drafted = live(&app, "PATCH", &format!("/workflows/{wf}"), Some(json!({"graph": stricter}))).await;
+    let strict = drafted.body["draft_id"].as_str().unwrap().to_string();
+    let before = event_count(&app);
+    let body = json!({"session_ids": [adult]});
+    let judged = live(&app, "POST", &format!("/workflows/{wf}/drafts/{strict}/dry-run"), Some(body)).await;
+    assert_eq!(judged.body["data"][0]["draft"]["outcome"], "declined", "{}", judged.body);
+    assert_eq!(judged.body["data"][0]["published"]["outcome"], "approved");
+
     // Nothing was written: no event, and the session reads back the same.
     assert_eq!(event_count(&app), before);
     assert_eq!(live(&app, "GET", &format!("/sessions/{minor}"), None).await.body, session_before);

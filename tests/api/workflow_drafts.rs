@@ -223,6 +223,18 @@ async fn a_trigger_runs_the_session_through_processing_and_the_run_and_analytics
     assert!(run["nodes"][1]["duration_ms"].as_i64().is_some(), "{run}");
     assert!(run["nodes"][1]["left_at"].as_str() >= run["nodes"][1]["entered_at"].as_str());
 
+    // The audit log shows the trigger behind the session's change, and who made it.
+    let audit = live(&app, "GET", &format!("/events?resource_id={s}&limit=100"), None).await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let triggered: Vec<&Value> = audit.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["request_path"] == format!("/api/v1/workflows/{wf}/trigger"))
+        .collect();
+    assert!(!triggered.is_empty(), "{}", audit.body);
+    assert!(triggered.iter().all(|e| e["actor"].as_str().unwrap().starts_with("api_key:")), "{triggered:?}");
+
     // A completed session runs again (reprocess); the session's workflow run shows the nodes too.
     let second = live(&app, "POST", &format!("/workflows/{wf}/trigger"), Some(json!({"session_id": s}))).await;
     assert_eq!(second.status, 200, "{}", second.body);

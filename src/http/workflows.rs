@@ -8,25 +8,22 @@ use super::error::ErrorBody;
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
 use crate::commands::workflows::{self as cmd, CreateWorkflow, Definition, UpdateWorkflow};
-use crate::domain::ids::WorkflowId;
-use crate::domain::ids::{IdentityRef, SessionId, WorkflowDraftId};
+use crate::domain::ids::{IdentityRef, SessionId, WorkflowDraftId, WorkflowId};
 use crate::domain::session::SessionStatus;
 use crate::domain::values::Timestamp;
 use crate::domain::workflow::{Condition, ConditionOp, NodeType, Policy, TerminalOutcome, WorkflowGraph, WorkflowNode};
 use crate::error::AppError;
 use crate::processing::trigger::{TriggerTarget, Triggered};
-use crate::queries::workflow_runs::DryRunView;
-use crate::queries::workflow_runs::{self as runs, RunNodeView, RunView, Selection, WorkflowAnalytics};
+use crate::queries::workflow_runs::{self as runs, DryRunView, RunNodeView, RunView, Selection, WorkflowAnalytics};
 use crate::queries::workflows::{
-    self as q, VersionStatus, WorkflowFormat, WorkflowVersionView, WorkflowVersions, WorkflowView,
+    self as q, DraftDiff, DraftList, DraftView, VersionStatus, WorkflowFormat, WorkflowVersionView, WorkflowVersions,
+    WorkflowView,
 };
-use crate::queries::workflows::{DraftDiff, DraftList, DraftView};
 use crate::queries::{OffsetPage, OffsetPagination};
 use actix_web::web;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use utoipa::IntoParams;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/workflows", "List workflows", web::get().to(list));

@@ -61,6 +61,8 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             let Some(run) = open_run(conn, id)? else { return Ok(()) };
             let workflow = (!p.workflow_id.is_empty()).then(|| (p.workflow_id.clone(), p.workflow_version));
             let graph = graph_of(conn, id, workflow.as_ref())?;
+            // A second gate in the same run: the first one's decision shows in where this pass began.
+            settle_gate(conn, id, run.run, graph.as_ref(), &p.path, None, at)?;
             let steps = node_steps(graph.as_ref(), &p.path, &Map::new(), None);
             insert_steps(conn, id, &run, &steps, at)?;
             set_workflow(conn, id, run.run, workflow.as_ref())?;
@@ -73,7 +75,7 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             let Some(run) = open_run(conn, id)? else { return Ok(()) };
             let workflow = d.workflow_id.clone().zip(d.workflow_version);
             let graph = graph_of(conn, id, workflow.as_ref())?;
-            settle_gate(conn, id, run.run, graph.as_ref(), &d.outcome.workflow_path, &d.outcome, at)?;
+            settle_gate(conn, id, run.run, graph.as_ref(), &d.outcome.workflow_path, Some(&d.outcome), at)?;
             let steps =
                 node_steps(graph.as_ref(), &d.outcome.workflow_path, &d.outcome.check_results, Some(&d.outcome.status));
             insert_steps(conn, id, &run, &steps, at)?;
@@ -174,20 +176,24 @@ fn settle_gate(
     run: i64,
     graph: Option<&Graph>,
     path: &[String],
-    outcome: &crate::domain::session::Outcome,
+    outcome: Option<&crate::domain::session::Outcome>,
     at: &str,
 ) -> AppResult<()> {
+    // A pause settles only a gate already decided (the one it continued from), never itself.
+    let open = if outcome.is_some() { "('waiting', 'decided')" } else { "('decided')" };
     let gate: Option<(i64, String)> = conn
         .query_row(
-            "SELECT position, node FROM workflow_run_nodes
-             WHERE session_id = ?1 AND run = ?2 AND result IN ('waiting', 'decided') ORDER BY position DESC LIMIT 1",
+            &format!(
+                "SELECT position, node FROM workflow_run_nodes
+                 WHERE session_id = ?1 AND run = ?2 AND result IN {open} ORDER BY position DESC LIMIT 1"
+            ),
             params![session, run],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
     let Some((position, node)) = gate else { return Ok(()) };
     let result = match path.first() {
-        None if outcome.rejection_reason_code.as_deref() == Some("external_rejected") => "reject",
+        None if outcome.and_then(|o| o.rejection_reason_code.as_deref()) == Some("external_rejected") => "reject",
         None => "fail",
         Some(first) => {
             let next = graph.and_then(|g| g.nodes.get(&node)).and_then(|n| n["next"].as_str());

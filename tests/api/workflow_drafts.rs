@@ -335,6 +335,17 @@ async fn a_run_through_an_external_gate_records_the_wait_and_the_runs_are_rebuil
     assert_eq!((gate["visits"].clone(), gate["results"].clone()), (json!(1), json!({"continue": 1})));
     assert_eq!(gate["time"]["count"], 1);
 
+    // A rejection at the gate ends the run there.
+    let r = captured(&app, &wf, "gate-reject", "1981-03-01", 6).await;
+    let paused = live(&app, "POST", &format!("/workflows/{wf}/trigger"), Some(json!({"session_id": r}))).await;
+    assert_eq!(paused.body["session_status"], "awaiting_external", "{}", paused.body);
+    let rejected =
+        live(&app, "POST", &format!("/sessions/{r}/external-decision"), Some(json!({"decision": "reject"}))).await;
+    assert_eq!(rejected.status, 202, "{}", rejected.body);
+    let run = live(&app, "GET", &format!("/sessions/{r}/workflow-run"), None).await.body;
+    assert_eq!(results(&run), pairs(&[("s", "started"), ("age", "passed"), ("gate", "reject")]), "{run}");
+    assert_eq!(run["outcome"], "declined");
+
     // The runs are views of the log: a rebuild from it gives the same rows.
     let (master, _) = idv::crypto::MasterKey::load_or_create(&app.data_dir.path().join("master.key")).unwrap();
     let ring = idv::crypto::Keyring::new(&master);
@@ -342,7 +353,7 @@ async fn a_run_through_an_external_gate_records_the_wait_and_the_runs_are_rebuil
     idv::store::replay::check(&app.db_path(), &scratch, &ring).expect("replay rebuilds the same views");
     let conn = rusqlite::Connection::open(app.db_path()).unwrap();
     let nodes: i64 = conn.query_row("SELECT COUNT(*) FROM workflow_run_nodes", [], |r| r.get(0)).unwrap();
-    assert_eq!(nodes, 4);
+    assert_eq!(nodes, 7);
 }
 
 #[actix_web::test]

@@ -356,7 +356,44 @@ CREATE TABLE IF NOT EXISTS workflow_versions (
     status      TEXT NOT NULL,
     created_at  TEXT NOT NULL,
     published_at TEXT,
+    -- `wfd_` and the ULID of the event that drafted this version (schema version 8).
+    draft_id    TEXT,
     PRIMARY KEY (workflow_id, version)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS workflow_versions_by_draft ON workflow_versions (draft_id);
+
+-- One row per workflow run of a session: each entry into processing (submit, reprocess) starts one; an
+-- external gate pauses it and its decision continues it; the decision ends it (schema version 8). Node
+-- ids, statuses and times only, never subject data.
+CREATE TABLE IF NOT EXISTS workflow_runs (
+    session_id       TEXT NOT NULL,
+    run              INTEGER NOT NULL,
+    environment      TEXT NOT NULL,
+    workflow_id      TEXT,
+    workflow_version INTEGER,
+    trigger          TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    outcome          TEXT,
+    started_at       TEXT NOT NULL,
+    pass_started_at  TEXT NOT NULL,
+    finished_at      TEXT,
+    PRIMARY KEY (session_id, run)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS workflow_runs_by_workflow ON workflow_runs (workflow_id, started_at);
+
+-- The nodes each run visited, in order, with what happened there and when the walk entered and left.
+CREATE TABLE IF NOT EXISTS workflow_run_nodes (
+    session_id  TEXT NOT NULL,
+    run         INTEGER NOT NULL,
+    position    INTEGER NOT NULL,
+    node        TEXT NOT NULL,
+    node_type   TEXT,
+    policy      TEXT,
+    result      TEXT NOT NULL,
+    next        TEXT,
+    entered_at  TEXT NOT NULL,
+    left_at     TEXT,
+    PRIMARY KEY (session_id, run, position)
 ) WITHOUT ROWID;
 
 -- ---------------------------------------------------------------- webhooks

@@ -71,7 +71,11 @@ fn fill_new_views(conn: &rusqlite::Connection, keyring: &Keyring) -> AppResult<(
     )?;
     // Likewise a database from before the documents view (schema version 6) has session uploads that
     // `/documents` must list.
-    if events > 0 && (audited == 0 || (session_docs > 0 && docs == 0)) {
+    // And one from before schema version 8 has workflow versions without draft ids (every environment
+    // has a workflow) and no workflow runs.
+    let unnamed_drafts: i64 =
+        conn.query_row("SELECT COUNT(*) FROM workflow_versions WHERE draft_id IS NULL", [], |r| r.get(0))?;
+    if events > 0 && (audited == 0 || (session_docs > 0 && docs == 0) || unnamed_drafts > 0) {
         let replayed = store::replay::rebuild_in_place(conn, keyring)?;
         tracing::info!(events = replayed, "views rebuilt from the log to fill the audit log");
     }

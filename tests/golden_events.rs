@@ -172,6 +172,54 @@ fn the_all_aggregates_stream_verifies_decodes_typed_and_replays_to_the_recorded_
     assert_eq!(store::replay::check(&path, &scratch, &ring).unwrap(), events.len() as i64);
 }
 
+/// Logs written before workflow runs and draft ids existed replay into both: the golden live session's
+/// processing becomes a completed run through its steps graph, and every drafted version is named by the
+/// event that drafted it.
+#[test]
+fn the_all_aggregates_stream_replays_into_workflow_runs_and_draft_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = store::open_writer(&dir.path().join("idv.db"), Durability::Normal).unwrap();
+    let rows = load_file(&conn, "golden-aggregates-v1.jsonl");
+    let ring = Keyring::new(&MasterKey::from_hex(&"42".repeat(32)).unwrap());
+    store::replay::rebuild_in_place(&conn, &ring).unwrap();
+
+    let decided = rows.iter().find(|r| r["event_type"] == "SessionDecided").expect("a decided session");
+    let session = decided["stream_id"].as_str().unwrap();
+    let run: (String, String, String, String) = conn
+        .query_row(
+            "SELECT trigger, status, outcome, finished_at FROM workflow_runs WHERE session_id = ?1",
+            [session],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    let outcome = decided["payload"]["outcome"]["status"].as_str().unwrap();
+    assert_eq!(
+        run,
+        ("submitted".into(), "completed".into(), outcome.to_string(), decided["recorded_at"].as_str().unwrap().into())
+    );
+    let nodes: String = conn
+        .query_row(
+            "SELECT group_concat(node || ':' || result, ',') FROM
+               (SELECT node, result FROM workflow_run_nodes WHERE session_id = ?1 ORDER BY position)",
+            [session],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(nodes, format!("start:started,decide:{outcome}"));
+
+    for drafted in rows.iter().filter(|r| r["event_type"] == "WorkflowVersionDrafted") {
+        let want = drafted["event_id"].as_str().unwrap().replacen("evt_", "wfd_", 1);
+        let got: String = conn
+            .query_row(
+                "SELECT draft_id FROM workflow_versions WHERE workflow_id = ?1 AND version = ?2",
+                params![drafted["stream_id"].as_str().unwrap(), drafted["payload"]["version"].as_i64().unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(got, want);
+    }
+}
+
 /// A database written before the audit-log view existed holds events and no audit rows; opening it fills
 /// the view from the log, so `/events` covers the whole history.
 #[test]

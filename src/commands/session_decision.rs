@@ -338,20 +338,19 @@ fn upsert_identity(
     Ok(state.id)
 }
 
-/// The facts conditional nodes may test.
+/// The facts conditional nodes may test: the same context a dry-run builds from a recorded decision.
 fn decision_context(d: &engine::Decision, evidence: &engine::Evidence) -> Map<String, Value> {
-    let mut ctx = Map::new();
-    ctx.insert("checks".into(), Value::Object(d.check_results.clone()));
-    ctx.insert("risk_score".into(), d.risk["risk_score"].clone());
-    ctx.insert("risk_level".into(), d.risk["risk_level"].clone());
-    ctx.insert("extracted_age".into(), json!(d.extracted_age));
-    ctx.insert("age_check_passed".into(), json!(d.age_check_passed));
-    ctx.insert("face_match_passed".into(), json!(d.face_match_passed));
-    ctx.insert("face_match_score".into(), json!(d.face_match_score));
-    ctx.insert("duplicates".into(), json!(evidence.duplicates.len()));
-    ctx.insert("document_type".into(), json!(evidence.document_type));
-    ctx.insert("country".into(), json!(evidence.data.get("nationality")));
-    ctx
+    crate::domain::workflow_run::decision_context(&crate::domain::workflow_run::Facts {
+        check_results: Some(&d.check_results),
+        risk: Some(&d.risk),
+        extracted_age: d.extracted_age,
+        age_check_passed: d.age_check_passed,
+        face_match_passed: d.face_match_passed,
+        face_match_score: d.face_match_score,
+        duplicates: evidence.duplicates.len(),
+        document_type: evidence.document_type.as_deref(),
+        country: evidence.data.get("nationality").map(String::as_str),
+    })
 }
 
 /// Applies a workflow stop to the pipeline's decision.

@@ -30,6 +30,8 @@ pub const SESSION: &str = "ses";
 pub const CAPTURE_LINK: &str = "link";
 pub const BLOB: &str = "blob";
 pub const WORKFLOW: &str = "wfl";
+/// A drafted workflow version; its ULID is the one of the event that drafted it.
+pub const WORKFLOW_DRAFT: &str = "wfd";
 pub const CASE: &str = "case";
 pub const CHECK: &str = "schk";
 pub const CHECK_HIT: &str = "hit";
@@ -130,6 +132,7 @@ id_type!(ApiKeyId, API_KEY, "API key");
 id_type!(SessionId, SESSION, "session");
 id_type!(CaptureLinkId, CAPTURE_LINK, "one-time link");
 id_type!(WorkflowId, WORKFLOW, "workflow");
+id_type!(WorkflowDraftId, WORKFLOW_DRAFT, "workflow draft");
 id_type!(CaseId, CASE, "case");
 id_type!(OrgUserId, ORG_USER, "org user");
 id_type!(EventId, EVENT, "event");
@@ -147,6 +150,15 @@ id_type!(DocumentId, DOCUMENT, "document");
 id_type!(DocumentTypeId, DOCUMENT_TYPE, "document type");
 id_type!(DocumentGroupId, DOCUMENT_GROUP, "document group");
 id_type!(ExtractionId, DOCUMENT_EXTRACTION, "document extraction");
+
+impl WorkflowDraftId {
+    /// The draft id of the version an event drafted: `wfd_` and the event id's ULID, so every drafted
+    /// version, older ones included, has one id that a replay gives back.
+    pub fn of_event(event_id: &str) -> Self {
+        let ulid = event_id.split_once('_').map(|(_, u)| u).unwrap_or(event_id);
+        WorkflowDraftId(format!("{WORKFLOW_DRAFT}_{ulid}"))
+    }
+}
 
 /// An identity named in a path or body: its `idn_` id or the integrator's `external_ref` (spec §2.9).
 /// Which one it is is decided here; resolving it to a stored identity is the query layer's job.

@@ -23,6 +23,7 @@ pub mod vocabulary;
 pub mod watchlist;
 pub mod webhook;
 pub mod workflow;
+pub mod workflow_run;
 
 /// What a decision may know about the outside world, handed in by the command layer.
 #[derive(Debug, Clone)]

@@ -91,9 +91,8 @@ pub fn gather(
     evidence.duplicates = duplicates(conn, keyring, &out.session, &out.data)?;
     if scope == Scope::Pipeline {
         evidence.checks = crate::domain::workflow::policies(&out.graph);
-        if let Some(age) = out.graph.nodes.values().find_map(|n| n.get("minimum_age").and_then(Value::as_i64)) {
-            evidence.minimum_age = age;
-        }
+        // The same reading a dry-run of a draft makes.
+        evidence.minimum_age = crate::domain::workflow_run::minimum_age(&out.graph);
         out.screening = screening(conn, snapshot, &out, &evidence)?;
         evidence.watchlist = out.screening.as_ref().map(|o| engine::WatchlistResult {
             status: o.status.to_string(),

@@ -1,11 +1,13 @@
 //! The processing service: the one owner of the session pipeline. Handlers (submit, reprocess, external
-//! decision, simulate), the capture page's complete step and the sweeper all go through it. It gathers a
-//! session's evidence from the read pool on a bounded pool of blocking threads (sized to the machine),
-//! asks the face provider over HTTP, then records the decision in one short writer command that refuses
-//! evidence gathered at a stale stream version; it then gathers again (a few times at most). Must not
-//! write except through that command, and must not run CPU work on the async runtime or in the writer.
+//! decision, simulate, a workflow trigger), the capture page's complete step and the sweeper all go
+//! through it. It gathers a session's evidence from the read pool on a bounded pool of blocking threads
+//! (sized to the machine), asks the face provider over HTTP, then records the decision in one short
+//! writer command that refuses evidence gathered at a stale stream version; it then gathers again (a few
+//! times at most). Must not write except through that command (and, for a trigger, the session commands
+//! the sessions API uses), and must not run CPU work on the async runtime or in the writer.
 
 pub mod evidence;
+pub mod trigger;
 
 use crate::checks::engine::{self, FaceMatch};
 use crate::commands::session_decision::{self, external_target, Plan, Recorded};
@@ -79,6 +81,10 @@ impl Processing {
 
     pub fn read(&self) -> &ReadPool {
         &self.inner.read
+    }
+
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.inner.keyring
     }
 
     /// Processes a session that has just entered `processing`, in the background.

@@ -13,6 +13,7 @@ pub mod types;
 pub mod users;
 pub mod verifyhq;
 pub mod webhooks;
+pub mod workflow_runs;
 pub mod workflows;
 
 use crate::crypto::Keyring;
@@ -41,6 +42,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         types::apply(conn, event)
     } else if t.starts_with("Session") {
         sessions::apply(conn, event)?;
+        workflow_runs::on_session(conn, event)?;
         documents::on_session(conn, event)
     } else if t.starts_with("Document") {
         documents::apply(conn, event)

@@ -1,5 +1,6 @@
-//! Projects workflow events into `workflows` and `workflow_versions`. Must not write other tables.
+//! Projects workflow events into `workflows` and `workflow_versions` (each version named by its draft id). Must not write other tables.
 
+use crate::domain::ids::WorkflowDraftId;
 use crate::domain::workflow::WorkflowEvent;
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
@@ -33,15 +34,16 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         }
         WorkflowEvent::VersionDrafted(e) => {
             conn.execute(
-                "INSERT INTO workflow_versions (workflow_id, version, format, steps, graph, status, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'draft', ?6)",
+                "INSERT INTO workflow_versions (workflow_id, version, format, steps, graph, status, created_at, draft_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'draft', ?6, ?7)",
                 params![
                     id,
                     e.version,
                     e.format,
                     e.steps.as_ref().map(serde_json::to_string).transpose()?,
                     serde_json::to_string(&e.graph)?,
-                    at
+                    at,
+                    WorkflowDraftId::of_event(&event.event_id).as_str()
                 ],
             )?;
         }

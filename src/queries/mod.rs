@@ -19,6 +19,7 @@ pub mod users;
 pub mod verifyhq;
 pub mod watchlists;
 pub mod webhooks;
+pub mod workflow_runs;
 pub mod workflows;
 
 use serde_json::{json, Value};

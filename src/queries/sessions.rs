@@ -908,6 +908,11 @@ pub struct WorkflowRunView {
     #[schema(value_type = Object)]
     pub check_results: Map<String, Value>,
     pub completed_at: Option<String>,
+    /// When the latest run began (entering processing), if the session has run.
+    pub started_at: Option<String>,
+    /// Every node the latest run visited across its passes (the gate included), with what happened
+    /// there and when.
+    pub nodes: Vec<crate::queries::workflow_runs::RunNodeView>,
 }
 
 /// `GET /sessions/{id}/workflow-run`: which workflow version ran, the nodes it visited, where it waits,
@@ -935,7 +940,10 @@ pub fn workflow_run(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<W
         Some(r) => (r.workflow_path, Some(ResultStatus::from_stored(&r.status)?), r.check_results),
         None => (Vec::new(), None, Map::new()),
     };
+    let run = crate::queries::workflow_runs::latest(conn, environment, id)?;
     Ok(WorkflowRunView {
+        started_at: run.as_ref().map(|r| r.started_at.clone()),
+        nodes: run.map(|r| r.nodes).unwrap_or_default(),
         session_id: SessionId::from_stored(id.to_string()),
         workflow_id,
         workflow_version: version,

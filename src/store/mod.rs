@@ -24,8 +24,9 @@ const PAGE_SIZE: i64 = 2048;
 /// added columns to capture links; version 3 added the org-user, case and audit-log tables, which
 /// schema.sql creates, and a version-3 upgrade fills the new views by replaying the log; version 5 keeps
 /// each session's selfie hash beside it; version 6 added the document tables, new tables only, which the
-/// upgrade to it fills by replaying the log).
-pub const SCHEMA_VERSION: i64 = 7;
+/// upgrade to it fills by replaying the log; version 8 gives each workflow version its draft id and adds the
+/// workflow-run views, filled at open by replaying the log).
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -47,6 +48,8 @@ pub const VIEW_TABLES: &[&str] = &[
     "settings",
     "workflows",
     "workflow_versions",
+    "workflow_runs",
+    "workflow_run_nodes",
     "webhook_endpoints",
     "watchlist_versions",
     "watchlist_entries",
@@ -207,6 +210,8 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         if keys_columns > 0 && has_limit == 0 {
             conn.execute_batch("ALTER TABLE api_keys ADD COLUMN rate_limit_rpm INTEGER")?;
         }
+        // Version 8 names each workflow version's draft (filled by the replay at open, see startup).
+        add_column_if_missing(&conn, "workflow_versions", "draft_id")?;
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;

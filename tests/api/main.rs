@@ -33,4 +33,5 @@ mod types;
 mod users;
 mod verifyhq;
 mod webhooks;
+mod workflow_drafts;
 mod workflows;

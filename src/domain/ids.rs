@@ -49,6 +49,7 @@ pub const DOCUMENT: &str = "doc";
 pub const DOCUMENT_TYPE: &str = "dtype";
 pub const DOCUMENT_GROUP: &str = "dgroup";
 pub const DOCUMENT_EXTRACTION: &str = "dext";
+pub const FINDING: &str = "fnd";
 
 /// The OpenAPI schema of an id with `prefix`: a string `<prefix>_` + 26 Crockford base-32 characters.
 pub fn id_schema(prefix: &str, what: &str) -> RefOr<Schema> {
@@ -147,6 +148,7 @@ id_type!(DocumentId, DOCUMENT, "document");
 id_type!(DocumentTypeId, DOCUMENT_TYPE, "document type");
 id_type!(DocumentGroupId, DOCUMENT_GROUP, "document group");
 id_type!(ExtractionId, DOCUMENT_EXTRACTION, "document extraction");
+id_type!(FindingId, FINDING, "finding");
 
 /// An identity named in a path or body: its `idn_` id or the integrator's `external_ref` (spec §2.9).
 /// Which one it is is decided here; resolving it to a stored identity is the query layer's job.

@@ -142,6 +142,7 @@ const RESOURCES: &[(&str, &str)] = &[
     ("DocumentType", "document_type"),
     ("DocumentGroup", "document_group"),
     ("Document", "document"),
+    ("Finding", "finding"),
 ];
 
 fn snake(text: &str) -> String {

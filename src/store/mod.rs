@@ -24,8 +24,9 @@ const PAGE_SIZE: i64 = 2048;
 /// added columns to capture links; version 3 added the org-user, case and audit-log tables, which
 /// schema.sql creates, and a version-3 upgrade fills the new views by replaying the log; version 5 keeps
 /// each session's selfie hash beside it; version 6 added the document tables, new tables only, which the
-/// upgrade to it fills by replaying the log).
-pub const SCHEMA_VERSION: i64 = 7;
+/// upgrade to it fills by replaying the log; version 8 added the findings, check-monitoring and
+/// monitoring-history views, new tables only, which the upgrade to it fills by replaying the log).
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -54,6 +55,9 @@ pub const VIEW_TABLES: &[&str] = &[
     "check_hits",
     "screening_dismissals",
     "identity_monitored_lists",
+    "check_monitoring",
+    "monitoring_passes",
+    "findings",
     "custom_lists",
     "custom_list_items",
     "custom_list_digests",

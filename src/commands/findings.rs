@@ -7,7 +7,9 @@
 
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
-use crate::domain::finding::{self as dom, DismissalRoute, FindingCommand, FindingEvent, FindingKind, FindingState, FindingStatus};
+use crate::domain::finding::{
+    self as dom, DismissalRoute, FindingCommand, FindingEvent, FindingKind, FindingState, FindingStatus,
+};
 use crate::domain::ids::{self, FindingId};
 use crate::error::{AppError, AppResult};
 use crate::store::events::NewEvent;
@@ -61,8 +63,10 @@ fn emit(w: &mut WriteCtx<'_>, meta: &CommandMeta, state: &FindingState, evs: Vec
     if evs.is_empty() {
         return Ok(());
     }
-    let new: Vec<NewEvent> =
-        evs.iter().map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() }).collect();
+    let new: Vec<NewEvent> = evs
+        .iter()
+        .map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() })
+        .collect();
     w.emit(&meta.event_meta(), &state.id, state.version, new)?;
     Ok(())
 }

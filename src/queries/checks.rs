@@ -511,15 +511,15 @@ pub fn monitoring_subjects(conn: &ReadOnly, keyring: &Keyring) -> AppResult<Vec<
 }
 
 /// A monitored standalone check, its subject opened for a monitoring pass: `subject.identity_id` holds the
-/// check id, `subject.screening_status` its status (so the pass screens only a new version's changes).
+/// check id, `subject.screening_status` its status (so the pass screens only a new version's changes), and
+/// `subject.data` the check's own field names (`name_first`, ...; the screening service maps them).
 #[derive(Debug, Clone)]
 pub struct MonitoredCheck {
     pub subject: MonitoredSubject,
     pub threshold: f64,
 }
 
-/// Every live `sanction` check with monitoring on (not redacted), its subject opened (identity field
-/// names), with its subject's dismissals and the entries its hits already name. Sandbox checks are
+/// Every live `sanction` check with monitoring on (not redacted), its subject opened, with its subject's dismissals and the entries its hits already name. Sandbox checks are
 /// simulated and not screened, so they are not monitored either.
 pub fn monitored_checks(conn: &ReadOnly, keyring: &Keyring) -> AppResult<Vec<MonitoredCheck>> {
     let mut stmt = conn.prepare(
@@ -554,7 +554,7 @@ pub fn monitored_checks(conn: &ReadOnly, keyring: &Keyring) -> AppResult<Vec<Mon
             subject: MonitoredSubject {
                 dismissals: shared_reads::dismissals(conn, &environment, &subject_key)?,
                 screening_status: Some(r.get(2)?),
-                data: crate::screening_service::standalone::person_data(&opened),
+                data: opened,
                 lists: Vec::new(),
                 alerted,
                 identity_id: id,

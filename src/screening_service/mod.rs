@@ -136,7 +136,8 @@ impl ScreeningService {
                 let (screened, findings) = monitor::findings(&snapshot, &delta, subjects, DEFAULT_THRESHOLD);
                 // Monitored standalone checks, each at its own threshold (the check id in `identity_id`).
                 let mut check_findings = Vec::new();
-                for c in crate::queries::checks::monitored_checks(conn, &keyring)? {
+                for mut c in crate::queries::checks::monitored_checks(conn, &keyring)? {
+                    c.subject.data = standalone::person_data(&c.subject.data);
                     check_findings.extend(monitor::findings(&snapshot, &delta, vec![c.subject], c.threshold).1);
                 }
                 Ok((screened, findings, check_findings))

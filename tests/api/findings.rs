@@ -361,3 +361,217 @@ async fn the_findings_view_rebuilds_from_the_log_and_an_older_database_gains_it_
     assert_eq!(count, before["pagination"]["total"].as_i64().unwrap());
     assert_eq!(dismissed, 1);
 }
+
+// ------------------------------------------------------------------------------------------ golden stream
+
+const FIXTURE_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/events/golden-findings-v1.jsonl");
+
+/// The view values recorded when the golden findings stream was written and compared after its replay.
+const GOLDEN_CHECKS: &[&str] = &[
+    "SELECT group_concat(kind || ':' || status, ',') FROM (SELECT kind, status FROM findings ORDER BY kind, status)",
+    "SELECT COUNT(*) FROM findings WHERE ack_note IS NOT NULL",
+    "SELECT COUNT(*) FROM findings WHERE reason IS NOT NULL AND dismissed_by IS NOT NULL",
+    "SELECT COUNT(*) FROM check_monitoring",
+    "SELECT group_concat(subject_type || ':' || hits_before || '>' || hits_after || ':' || json_array_length(new_hit_ids), ',') FROM (SELECT * FROM monitoring_passes ORDER BY event_seq, position)",
+    "SELECT group_concat(status || ':' || hit_count, ',') FROM (SELECT status, hit_count FROM checks ORDER BY created_at, id)",
+    "SELECT COUNT(*) FROM list_matches WHERE is_false_positive = 1",
+];
+
+fn sql_text(v: rusqlite::types::Value) -> String {
+    match v {
+        rusqlite::types::Value::Integer(i) => i.to_string(),
+        rusqlite::types::Value::Text(t) => t,
+        other => format!("{other:?}"),
+    }
+}
+
+/// Writes every finding event and the check monitoring events (with what they stand on: list imports, checks,
+/// an identity, a custom list, a workflow and a live session) through the HTTP API under the fixture key.
+/// Names are synthetic or the public list's own.
+async fn golden_drive(app: &TestApp) {
+    let ok = |r: Resp| {
+        assert!((200..300).contains(&r.status), "{} {}", r.status, r.body);
+        r.body
+    };
+    import_ofac(app, Path::new(OFAC_SAMPLE)).await;
+    let body = json!({"external_ref": "golden-p", "first_name": "Ivan", "last_name": "Petrovsky",
+        "date_of_birth": "1971-03-03"});
+    ok(live(app, "POST", "/identities", Some(body)).await);
+    let listed = ok(live(
+        app,
+        "POST",
+        "/checks",
+        Some(json!({"check_type": "sanction", "external_ref": "golden-k",
+        "name_first": LISTED.0, "name_last": LISTED.1, "birthdate": LISTED.2, "monitoring_enabled": true})),
+    )
+    .await);
+    let watched = ok(live(
+        app,
+        "POST",
+        "/checks",
+        Some(json!({"check_type": "sanction", "external_ref": "golden-w",
+        "name_first": "Ivan", "name_last": "Petrovsky", "birthdate": "1971-03-03", "monitoring_enabled": true})),
+    )
+    .await);
+    let new_row = "99999,\"PETROVSKY, Ivan Sergeyevich\",\"individual\",\"SDGT\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,\"DOB 03 Mar 1971; nationality Russia.\"\r\n";
+    let dir = sample_copy(|sdn| format!("{sdn}{new_row}"));
+    import_ofac(app, dir.path()).await;
+
+    let hits = ok(live(app, "GET", &format!("/findings?check_id={}", listed["id"].as_str().unwrap()), None).await);
+    let first = hits["data"][0]["id"].as_str().unwrap().to_string();
+    ok(live(app, "POST", &format!("/findings/{first}/acknowledge"), Some(json!({"note": "golden note"}))).await);
+    ok(live(app, "POST", &format!("/findings/{first}/dismiss"), Some(json!({"reason": "golden reason"}))).await);
+    let id = watched["id"].as_str().unwrap();
+    ok(live(app, "POST", &format!("/checks/{id}/monitoring/disable"), None).await);
+
+    let list =
+        ok(live(app, "POST", "/lists", Some(json!({"name": "golden", "list_type": "name", "match_mode": "flag"})))
+            .await);
+    let item = json!({"value": {"first_name": "Eve", "last_name": "Watcher", "date_of_birth": "1975-05-05"}});
+    ok(live(app, "POST", &format!("/lists/{}/items", list["id"].as_str().unwrap()), Some(item)).await);
+    let wf = ok(live(
+        app,
+        "POST",
+        "/workflows",
+        Some(json!({"name": "golden", "steps": ["document_ocr", "check_against_list", "risk_assessment", "auto_approve"]})),
+    )
+    .await);
+    let session = live_session(app, wf["id"].as_str().unwrap(), "Eve", "Watcher", json!({"webdriver": true})).await;
+    let found = ok(live(app, "GET", &format!("/findings?session_id={session}"), None).await);
+    for f in found["data"].as_array().unwrap() {
+        let id = f["id"].as_str().unwrap();
+        if f["kind"] == "list_match" {
+            ok(live(app, "POST", &format!("/findings/{id}/dismiss"), Some(json!({"reason": "golden customer"}))).await);
+        } else {
+            ok(live(app, "POST", &format!("/findings/{id}/acknowledge"), None).await);
+        }
+    }
+}
+
+#[actix_web::test]
+#[ignore = "regenerates fixtures/events/golden-findings-v1.jsonl"]
+async fn generate_golden_findings_stream() {
+    let app = spawn_app_with(|c| {
+        c.master_key_hex = Some(FIXTURE_KEY.into());
+        c.webhook_poll_interval = None;
+    })
+    .await;
+    golden_drive(&app).await;
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+    let conn =
+        rusqlite::Connection::open_with_flags(app.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut out = String::new();
+    for (table, order, blobs) in
+        [("events", "seq", &["prev_hash", "hash"][..]), ("subject_keys", "subject_id", &["wrapped_key"][..])]
+    {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}")).unwrap();
+        let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            let mut row = serde_json::Map::new();
+            row.insert("table".into(), json!(table));
+            for (i, name) in names.iter().enumerate() {
+                let v = match r.get::<_, rusqlite::types::Value>(i).unwrap() {
+                    rusqlite::types::Value::Blob(b) if blobs.contains(&name.as_str()) => json!(hex::encode(b)),
+                    rusqlite::types::Value::Integer(n) => json!(n),
+                    rusqlite::types::Value::Text(t) => json!(t),
+                    rusqlite::types::Value::Null => Value::Null,
+                    other => panic!("{table}.{name}: {other:?}"),
+                };
+                row.insert(name.clone(), v);
+            }
+            out.push_str(&Value::Object(row).to_string());
+            out.push('\n');
+        }
+    }
+    let mut expected = serde_json::Map::new();
+    expected.insert("table".into(), json!("expected"));
+    for sql in GOLDEN_CHECKS {
+        let v = conn.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0)).map(sql_text).unwrap();
+        expected.insert(sql.to_string(), json!(v));
+    }
+    out.push_str(&Value::Object(expected).to_string());
+    out.push('\n');
+    std::fs::write(GOLDEN, out).unwrap();
+}
+
+/// The committed findings stream keeps decoding: its chain verifies under the fixture key, every finding and
+/// check event decodes through its typed decoder, and a replay gives the views recorded when it was written.
+#[test]
+fn the_golden_findings_stream_verifies_decodes_and_replays_to_the_recorded_views() {
+    use idv::domain::check::CheckEvent;
+    use idv::domain::finding::FindingEvent;
+    use idv::domain::watchlist::WatchlistEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let conn = idv::store::open_writer(&dir.path().join("idv.db"), idv::store::Durability::Normal).unwrap();
+    let text = std::fs::read_to_string(GOLDEN).unwrap();
+    let mut expected = serde_json::Map::new();
+    let mut events = 0;
+    let mut types = std::collections::BTreeSet::new();
+    let mut passes = 0;
+    for line in text.lines() {
+        let Value::Object(mut row) = serde_json::from_str::<Value>(line).unwrap() else { panic!("{line}") };
+        let table = row.remove("table").unwrap();
+        if table == "expected" {
+            expected = row;
+            continue;
+        }
+        let table = table.as_str().unwrap().to_string();
+        if table == "events" {
+            events += 1;
+            let (t, v) = (row["event_type"].as_str().unwrap().to_string(), row["event_version"].as_i64().unwrap());
+            let payload: Value = serde_json::from_str(row["payload"].as_str().unwrap()).unwrap();
+            if t.starts_with("Finding") || t.starts_with("Check") {
+                let typed = FindingEvent::decode(&t, v, &payload).unwrap().is_some()
+                    || CheckEvent::decode(&t, v, &payload).unwrap().is_some();
+                assert!(typed, "no typed decoder claims {t}");
+            }
+            if let Some(WatchlistEvent::MonitoringCompleted(m)) = WatchlistEvent::decode(&t, v, &payload).unwrap() {
+                passes += m.passes.len();
+            }
+            types.insert(t);
+        }
+        let names: Vec<String> = row.keys().cloned().collect();
+        let values: Vec<rusqlite::types::Value> = names
+            .iter()
+            .map(|n| match &row[n] {
+                Value::String(s) if ["prev_hash", "hash", "wrapped_key"].contains(&n.as_str()) => {
+                    rusqlite::types::Value::Blob(hex::decode(s).unwrap())
+                }
+                Value::String(s) => rusqlite::types::Value::Text(s.clone()),
+                Value::Number(n) => rusqlite::types::Value::Integer(n.as_i64().unwrap()),
+                _ => rusqlite::types::Value::Null,
+            })
+            .collect();
+        let marks = vec!["?"; names.len()].join(", ");
+        conn.execute(
+            &format!("INSERT INTO {table} ({}) VALUES ({marks})", names.join(", ")),
+            rusqlite::params_from_iter(values),
+        )
+        .unwrap();
+    }
+    for t in [
+        "FindingAcknowledged",
+        "FindingDismissed",
+        "CheckMonitoringEnabled",
+        "CheckMonitoringDisabled",
+        "CheckMonitoringHitsFound",
+        "CheckHitsDismissed",
+        "ListMatchRecorded",
+        "ListMatchMarkedFalsePositive",
+        "SessionDecided",
+        "WatchlistMonitoringCompleted",
+    ] {
+        assert!(types.contains(t), "the golden stream has no {t}");
+    }
+    assert!(passes >= 3, "the monitoring passes are in the stream");
+    let ring = idv::crypto::Keyring::new(&idv::crypto::MasterKey::from_hex(FIXTURE_KEY).unwrap());
+    assert_eq!(idv::store::events::verify_chain(&conn, &ring).unwrap(), events);
+    assert_eq!(idv::store::replay::rebuild_in_place(&conn, &ring).unwrap(), events);
+    assert_eq!(expected.len(), GOLDEN_CHECKS.len());
+    for sql in GOLDEN_CHECKS {
+        let got = conn.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0)).map(sql_text).unwrap();
+        assert_eq!(Some(got.as_str()), expected[*sql].as_str(), "{sql}");
+    }
+}

@@ -40,6 +40,39 @@ async fn history(app: &TestApp, key: &str, path: &str) -> Value {
     r.body
 }
 
+/// The webhook events the outbox makes of `stream`'s last event of `event_type`: (name, data).
+fn webhooks_of(app: &TestApp, stream: &str, event_type: &str) -> Vec<(String, Value)> {
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let event = conn
+        .query_row(
+            "SELECT seq, event_id, stream_seq, event_version, payload, recorded_at, actor, environment FROM events
+             WHERE stream_id = ?1 AND event_type = ?2 ORDER BY seq DESC LIMIT 1",
+            [stream, event_type],
+            |r| {
+                Ok(idv::store::events::StoredEvent {
+                    seq: r.get(0)?,
+                    event_id: r.get(1)?,
+                    stream_id: stream.to_string(),
+                    stream_seq: r.get(2)?,
+                    event_type: event_type.to_string(),
+                    event_version: r.get(3)?,
+                    payload: serde_json::from_str(&r.get::<_, String>(4)?).unwrap(),
+                    recorded_at: r.get(5)?,
+                    actor: r.get(6)?,
+                    environment: r.get(7)?,
+                    request_id: None,
+                    origin: None,
+                })
+            },
+        )
+        .unwrap();
+    idv::webhooks::outbox::map_event(&conn, &event)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.event.event, Value::Object(m.event.data)))
+        .collect()
+}
+
 #[actix_web::test]
 async fn a_monitored_check_gets_new_hits_from_a_list_change_and_lists_each_pass() {
     let app = spawn_app().await;
@@ -77,6 +110,15 @@ async fn a_monitored_check_gets_new_hits_from_a_list_change_and_lists_each_pass(
     assert_eq!(pass["check_id"], id.as_str());
     assert!(pass["screened_at"].as_str().is_some());
     assert_eq!(history(&app, &key, &format!("/checks/{other}/monitoring-history")).await["pagination"]["total"], 0);
+    // It is announced as the spec's monitoring webhook, under both of its names, with ids only.
+    let announced = webhooks_of(&app, &id, "CheckMonitoringHitsFound");
+    assert_eq!(announced.len(), 2, "{announced:?}");
+    assert_eq!(announced[0].0, "check.monitoring.new_hits");
+    assert_eq!(announced[1].0, "screening.monitoring.new_hits");
+    assert_eq!(announced[0].1["new_hit_ids"], json!([hit["id"]]));
+    assert_eq!(announced[0].1["list_version_ids"], json!([v2]));
+    assert_eq!(announced[0].1["external_ref"], "mh-1");
+    assert!(!announced[0].1.to_string().contains("Petrovsky"));
     // The new hit is a finding like any other.
     let f = live(&app, "GET", &format!("/findings?check_id={id}"), None).await.body;
     assert_eq!(f["data"][0]["hit_id"], hit["id"], "{f}");

@@ -1,11 +1,10 @@
 //! Check commands: create (one or a batch), re-run, dismiss hits, tags, redact, turn monitoring on or off;
-//! record a session's screening and a monitoring pass's findings as checks (an identity's new hits as a new
-//! check, a monitored check's new hits on that check) with each subject's pass for the monitoring history;
-//! the identity's `screening_status` (open hits across its checks) after each of them; an identity's
-//! monitored lists. Seals the subject, explanations and dismissal
-//! reasons under the key owner's data key (the linked identity, else the check). Screening for API checks
-//! runs before the write (on a blocking thread), never inside the writer's transaction; the session
-//! pipeline hands in its results. Must not render responses.
+//! record a session's screening and a monitoring pass's results (an identity's new hits as a new check, a
+//! monitored check's new hits on that check, and each subject's pass for the monitoring history); the
+//! identity's `screening_status` (open hits across its checks) after each of them; an identity's monitored
+//! lists. Seals the subject, explanations and dismissal reasons under the key owner's data key (the linked
+//! identity, else the check). Screening for API checks runs before the write (on a blocking thread), never
+//! inside the writer's transaction; the session pipeline hands in its results. Must not render responses.
 
 use super::identities::{data_key, emit_identity, load_state as load_identity, load_surviving};
 use super::writer::{WriteCtx, Writer};

@@ -185,6 +185,25 @@ async fn a_hit_is_a_finding_acknowledged_and_dismissed_with_who_and_why_and_its_
     replay_passes(&app);
 }
 
+#[actix_web::test]
+async fn a_rerun_resolves_the_findings_of_the_hits_it_replaced_and_opens_its_own() {
+    let app = spawn_app().await;
+    import_ofac(&app, Path::new(OFAC_SAMPLE)).await;
+    let check = sanction_check(&app, "f-4", LISTED).await;
+    let check_id = check["id"].as_str().unwrap();
+    let before = live(&app, "GET", &format!("/findings?check_id={check_id}"), None).await.body;
+    let old = before["data"][0]["id"].as_str().unwrap().to_string();
+    let rerun = live(&app, "POST", &format!("/checks/{check_id}/rerun"), None).await;
+    assert_eq!(rerun.status, 200, "{}", rerun.body);
+    let resolved = live(&app, "GET", &format!("/findings/{old}"), None).await.body;
+    assert_eq!(resolved["status"], "resolved", "{resolved}");
+    assert!(resolved["resolved_at"].as_str().is_some());
+    assert_error(&live(&app, "POST", &format!("/findings/{old}/acknowledge"), None).await, 409);
+    let open = live(&app, "GET", &format!("/findings?check_id={check_id}&status=open"), None).await.body;
+    assert_eq!(open["data"][0]["hit_id"], rerun.body["hits"][0]["id"], "{open}");
+    assert_eq!(open["pagination"]["total"], rerun.body["hits"].as_array().unwrap().len());
+}
+
 fn has_field_error(body: &Value, field: &str) -> bool {
     body["errors"].as_array().is_some_and(|errs| errs.iter().any(|e| e["field"] == field))
 }

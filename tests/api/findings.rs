@@ -229,7 +229,12 @@ async fn reading_and_writing_findings_need_the_checks_or_cases_scopes() {
 
 /// A live session through a workflow with `check_against_list`, with client signals from the capture
 /// page; returns the session id.
-async fn live_session(app: &TestApp, workflow: &str, first: &str, last: &str, signals: Value) -> String {
+async fn live_session(
+    app: &TestApp,
+    workflow: &str,
+    (first, last, reference): (&str, &str, &str),
+    signals: Value,
+) -> String {
     let key = app.live_key.clone();
     let s = app
         .send(
@@ -237,7 +242,7 @@ async fn live_session(app: &TestApp, workflow: &str, first: &str, last: &str, si
             "/sessions",
             Some(&key),
             &[],
-            Some(&json!({"external_ref": format!("fs-{first}"), "workflow_id": workflow, "first_name": first,
+            Some(&json!({"external_ref": reference, "workflow_id": workflow, "first_name": first,
                 "last_name": last, "date_of_birth": "1975-05-05"})),
         )
         .await;
@@ -293,7 +298,8 @@ async fn list_matches_and_fraud_signals_of_a_session_are_findings_and_a_dismisse
     assert_eq!(wf.status, 201, "{}", wf.body);
     let wf = wf.body["id"].as_str().unwrap().to_string();
 
-    let session = live_session(&app, &wf, "Eve", "Watcher", json!({"webdriver": true, "completion_ms": 3000})).await;
+    let session =
+        live_session(&app, &wf, ("Eve", "Watcher", "fs-eve"), json!({"webdriver": true, "completion_ms": 3000})).await;
     let found = live(&app, "GET", &format!("/findings?session_id={session}"), None).await;
     assert_eq!(found.status, 200, "{}", found.body);
     let data = found.body["data"].as_array().unwrap().clone();
@@ -333,6 +339,36 @@ async fn list_matches_and_fraud_signals_of_a_session_are_findings_and_a_dismisse
     let open = live(&app, "GET", &format!("/findings?session_id={session}&status=open"), None).await;
     assert_eq!(open.body["pagination"]["total"], data.len() - 2, "{}", open.body);
     replay_passes(&app);
+}
+
+#[actix_web::test]
+async fn a_possible_duplicate_is_a_finding_on_the_later_session_and_its_identity() {
+    let app = spawn_app().await;
+    let wf = live(
+        &app,
+        "POST",
+        "/workflows",
+        Some(json!({"name": "dups", "steps": ["document_ocr", "duplicate_detection", "auto_approve"]})),
+    )
+    .await;
+    assert_eq!(wf.status, 201, "{}", wf.body);
+    let wf = wf.body["id"].as_str().unwrap().to_string();
+    let first = live_session(&app, &wf, ("Maria", "Gonzalez", "dup-a"), json!({})).await;
+    let second = live_session(&app, &wf, ("Maria", "Gonzalez", "dup-b"), json!({})).await;
+    let none = live(&app, "GET", &format!("/findings?session_id={first}&kind=duplicate"), None).await.body;
+    assert_eq!(none["pagination"]["total"], 0, "{none}");
+    let dups = live(&app, "GET", &format!("/findings?session_id={second}&kind=duplicate"), None).await.body;
+    assert_eq!(dups["pagination"]["total"], 1, "{dups}");
+    let a = live(&app, "GET", "/identities/dup-a", None).await.body["id"].clone();
+    let b = live(&app, "GET", "/identities/dup-b", None).await.body["id"].clone();
+    let f = &dups["data"][0];
+    assert_eq!(f["detail"]["matched_identity_id"], a);
+    assert_eq!(f["identity_id"], b, "the finding is on the later session's identity: {f}");
+    assert_eq!(f["detail"]["relationship_type"], "same_name_dob");
+    let by_identity =
+        live(&app, "GET", &format!("/findings?identity_id={}&kind=duplicate", b.as_str().unwrap()), None).await;
+    assert_eq!(by_identity.body["data"][0]["id"], f["id"]);
+    assert!(!dups.to_string().contains("Gonzalez"));
 }
 
 #[actix_web::test]
@@ -456,7 +492,8 @@ async fn golden_drive(app: &TestApp) {
         Some(json!({"name": "golden", "steps": ["document_ocr", "check_against_list", "risk_assessment", "auto_approve"]})),
     )
     .await);
-    let session = live_session(app, wf["id"].as_str().unwrap(), "Eve", "Watcher", json!({"webdriver": true})).await;
+    let session =
+        live_session(app, wf["id"].as_str().unwrap(), ("Eve", "Watcher", "fs-eve"), json!({"webdriver": true})).await;
     let found = ok(live(app, "GET", &format!("/findings?session_id={session}"), None).await);
     for f in found["data"].as_array().unwrap() {
         let id = f["id"].as_str().unwrap();

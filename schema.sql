@@ -598,7 +598,7 @@ CREATE INDEX IF NOT EXISTS monitoring_passes_by_subject ON monitoring_passes (su
 -- Findings (spec §1.4.1): everything that needs a human look, derived from the events that record it
 -- (check hits, list matches, a session's duplicates and fraud signals). Ids and PII-free details only;
 -- the acknowledgement note and the dismissal reason stay sealed (`*_owner` names whose data key opens
--- them, `*_aad` and `*_field` what the seal is bound to).
+-- them: the person's the finding is about; `reason_aad` and `reason_field` what the seal is bound to).
 CREATE TABLE IF NOT EXISTS findings (
     id                TEXT PRIMARY KEY,
     environment       TEXT NOT NULL,
@@ -616,6 +616,7 @@ CREATE TABLE IF NOT EXISTS findings (
     acknowledged_at   TEXT,
     acknowledged_by   TEXT,
     ack_note          TEXT,
+    note_owner        TEXT,
     dismissed_at      TEXT,
     dismissed_by      TEXT,
     reason            TEXT,

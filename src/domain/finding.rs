@@ -98,18 +98,22 @@ pub fn signal_source(session_id: &str, name: &str) -> String {
     format!("signal:{session_id}:{name}")
 }
 
-/// A human looked at the finding (the note, if any, sealed under the finding's own data key).
+/// A human looked at the finding. The note, if any, is sealed (bound to the finding id) under the data key of
+/// `key_owner`: whose personal data the finding is about (the check's key owner for a hit, else the
+/// session), so erasing that person's data erases the note too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Acknowledged {
     pub note: Option<String>,
+    pub key_owner: Option<String>,
 }
 
-/// A human dismissed the finding (the reason sealed under the finding's own data key). Hits and list matches
+/// A human dismissed the finding, the reason sealed as an acknowledgement's note is. Hits and list matches
 /// are dismissed through their own events (`CheckHitsDismissed`, `ListMatchMarkedFalsePositive`); this one
 /// carries the reason for a list match and the whole dismissal for the other kinds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dismissed {
     pub reason: String,
+    pub key_owner: String,
 }
 
 /// The newest version of every finding event.
@@ -169,6 +173,7 @@ pub struct FindingState {
     /// The hit id (screening hits) or the list match id (list matches).
     pub source_id: String,
     pub check_id: Option<String>,
+    pub session_id: Option<String>,
 }
 
 /// Where a dismissal is written: the one path that already dismisses that kind of record, or the finding.
@@ -182,9 +187,10 @@ pub enum DismissalRoute {
     Finding,
 }
 
+/// Notes and reasons arrive sealed, with the id whose data key sealed them.
 pub enum FindingCommand {
-    Acknowledge { note: Option<String> },
-    Dismiss { reason: String },
+    Acknowledge { note: Option<String>, key_owner: Option<String> },
+    Dismiss { reason: String, key_owner: String },
 }
 
 /// A refusal because of the finding's state.
@@ -209,15 +215,15 @@ pub fn dismissal_route(state: &FindingState) -> DismissalRoute {
 pub fn decide(state: &FindingState, command: FindingCommand, _ctx: &Ctx) -> Result<Vec<FindingEvent>, AppError> {
     use FindingStatus as S;
     match command {
-        FindingCommand::Acknowledge { note } => match state.status {
-            S::Open => Ok(vec![FindingEvent::Acknowledged(Acknowledged { note })]),
+        FindingCommand::Acknowledge { note, key_owner } => match state.status {
+            S::Open => Ok(vec![FindingEvent::Acknowledged(Acknowledged { note, key_owner })]),
             S::Acknowledged => Ok(Vec::new()),
             S::Dismissed | S::Resolved => Err(refuse(state, "acknowledged")),
         },
-        FindingCommand::Dismiss { reason } => match state.status {
+        FindingCommand::Dismiss { reason, key_owner } => match state.status {
             S::Open | S::Acknowledged => match dismissal_route(state) {
                 DismissalRoute::CheckHit { .. } => Ok(Vec::new()),
-                _ => Ok(vec![FindingEvent::Dismissed(Dismissed { reason })]),
+                _ => Ok(vec![FindingEvent::Dismissed(Dismissed { reason, key_owner })]),
             },
             S::Dismissed | S::Resolved => Err(refuse(state, "dismissed")),
         },
@@ -237,11 +243,16 @@ mod tests {
             status,
             source_id: "hit_1".into(),
             check_id: Some("schk_1".into()),
+            session_id: None,
         }
     }
 
     fn ctx() -> Ctx {
         Ctx { now: "2026-01-01T00:00:00.000Z".into(), environment: "live".into() }
+    }
+
+    fn dismiss() -> FindingCommand {
+        FindingCommand::Dismiss { reason: "r".into(), key_owner: "ses_1".into() }
     }
 
     #[test]
@@ -255,16 +266,18 @@ mod tests {
     #[test]
     fn acknowledging_twice_records_once_and_closed_findings_refuse_both() {
         let open = state(FindingKind::FraudSignal, FindingStatus::Open);
-        let ack = decide(&open, FindingCommand::Acknowledge { note: None }, &ctx()).unwrap();
-        assert_eq!(ack, vec![FindingEvent::Acknowledged(Acknowledged { note: None })]);
+        let ack = decide(&open, FindingCommand::Acknowledge { note: None, key_owner: None }, &ctx()).unwrap();
+        assert_eq!(ack, vec![FindingEvent::Acknowledged(Acknowledged { note: None, key_owner: None })]);
         let acked = state(FindingKind::FraudSignal, FindingStatus::Acknowledged);
-        assert!(decide(&acked, FindingCommand::Acknowledge { note: None }, &ctx()).unwrap().is_empty());
-        let dismiss = decide(&acked, FindingCommand::Dismiss { reason: "r".into() }, &ctx()).unwrap();
-        assert_eq!(dismiss, vec![FindingEvent::Dismissed(Dismissed { reason: "r".into() })]);
+        assert!(decide(&acked, FindingCommand::Acknowledge { note: None, key_owner: None }, &ctx())
+            .unwrap()
+            .is_empty());
+        let dismiss = decide(&acked, dismiss(), &ctx()).unwrap();
+        assert_eq!(dismiss, vec![FindingEvent::Dismissed(Dismissed { reason: "r".into(), key_owner: "ses_1".into() })]);
         for closed in [FindingStatus::Dismissed, FindingStatus::Resolved] {
             let s = state(FindingKind::FraudSignal, closed);
-            assert!(decide(&s, FindingCommand::Acknowledge { note: None }, &ctx()).is_err());
-            assert!(decide(&s, FindingCommand::Dismiss { reason: "r".into() }, &ctx()).is_err());
+            assert!(decide(&s, FindingCommand::Acknowledge { note: None, key_owner: None }, &ctx()).is_err());
+            assert!(decide(&s, dismiss(), &ctx()).is_err());
         }
     }
 
@@ -275,22 +288,22 @@ mod tests {
             dismissal_route(&hit),
             DismissalRoute::CheckHit { check_id: "schk_1".into(), hit_id: "hit_1".into() }
         );
-        assert!(decide(&hit, FindingCommand::Dismiss { reason: "r".into() }, &ctx()).unwrap().is_empty());
+        assert!(decide(&hit, dismiss(), &ctx()).unwrap().is_empty());
         let mut matched = state(FindingKind::ListMatch, FindingStatus::Open);
         matched.source_id = "lmatch_1".into();
         assert_eq!(dismissal_route(&matched), DismissalRoute::ListMatch { match_id: "lmatch_1".into() });
-        assert_eq!(decide(&matched, FindingCommand::Dismiss { reason: "r".into() }, &ctx()).unwrap().len(), 1);
+        assert_eq!(decide(&matched, dismiss(), &ctx()).unwrap().len(), 1);
     }
 
     #[test]
     fn events_round_trip_and_unknown_versions_are_refused() {
         for e in [
-            FindingEvent::Acknowledged(Acknowledged { note: Some("c2VhbGVk".into()) }),
-            FindingEvent::Dismissed(Dismissed { reason: "c2VhbGVk".into() }),
+            FindingEvent::Acknowledged(Acknowledged { note: Some("c2VhbGVk".into()), key_owner: Some("ses_1".into()) }),
+            FindingEvent::Dismissed(Dismissed { reason: "c2VhbGVk".into(), key_owner: "idn_1".into() }),
         ] {
             assert_eq!(FindingEvent::decode(e.event_type(), 1, &e.payload()).unwrap(), Some(e.clone()));
         }
-        assert!(FindingEvent::decode("FindingDismissed", 2, &json!({"reason": "x"})).is_err());
+        assert!(FindingEvent::decode("FindingDismissed", 2, &json!({"reason": "x", "key_owner": "ses_1"})).is_err());
         assert_eq!(FindingEvent::decode("CheckCreated", 1, &json!({})).unwrap(), None);
     }
 }

@@ -314,16 +314,16 @@ fn own(conn: &Connection, event: &StoredEvent, e: FindingEvent) -> AppResult<()>
         FindingEvent::Acknowledged(a) => {
             conn.execute(
                 "UPDATE findings SET status = 'acknowledged', acknowledged_at = ?1, acknowledged_by = ?2,
-                    ack_note = ?3, updated_at = ?1, stream_seq = ?4 WHERE id = ?5",
-                params![event.recorded_at, event.actor, a.note, event.stream_seq, id],
+                    ack_note = ?3, note_owner = ?4, updated_at = ?1, stream_seq = ?5 WHERE id = ?6",
+                params![event.recorded_at, event.actor, a.note, a.key_owner, event.stream_seq, id],
             )?;
         }
         FindingEvent::Dismissed(d) => {
             conn.execute(
                 "UPDATE findings SET status = 'dismissed', dismissed_at = COALESCE(dismissed_at, ?1),
-                    dismissed_by = COALESCE(dismissed_by, ?2), reason = ?3, reason_owner = ?4, reason_aad = ?4,
-                    reason_field = 'dismissal_reason', updated_at = ?1, stream_seq = ?5 WHERE id = ?4",
-                params![event.recorded_at, event.actor, d.reason, id, event.stream_seq],
+                    dismissed_by = COALESCE(dismissed_by, ?2), reason = ?3, reason_owner = ?4, reason_aad = ?5,
+                    reason_field = 'dismissal_reason', updated_at = ?1, stream_seq = ?6 WHERE id = ?5",
+                params![event.recorded_at, event.actor, d.reason, d.key_owner, id, event.stream_seq],
             )?;
         }
     }

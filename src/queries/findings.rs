@@ -20,7 +20,7 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 const COLUMNS: &str = "id, environment, kind, status, source_id, summary, detail, check_id, identity_id, session_id,
     created_at, updated_at, acknowledged_at, acknowledged_by, ack_note, dismissed_at, dismissed_by, reason,
-    reason_owner, reason_aad, reason_field, resolved_at";
+    reason_owner, reason_aad, reason_field, resolved_at, note_owner";
 
 /// Something that needs a human look, and what was done about it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -88,7 +88,9 @@ fn render(conn: &ReadOnly, keyring: &Keyring, r: &rusqlite::Row<'_>) -> AppResul
     let (owner, aad, field): (Option<String>, Option<String>, Option<String>) = (r.get(18)?, r.get(19)?, r.get(20)?);
     let stored = |what: &str, text: &str| AppError::Internal(format!("stored finding has an unknown {what}: {text}"));
     let kind = FindingKind::from_stored(&kind).ok_or_else(|| stored("kind", &kind))?;
-    let note = open(conn, keyring, Some(&id), Some(&id), Some("acknowledgement_note"), ack_note.as_deref())?;
+    let note_owner: Option<String> = r.get(22)?;
+    let note =
+        open(conn, keyring, note_owner.as_deref(), Some(&id), Some("acknowledgement_note"), ack_note.as_deref())?;
     let reason = open(conn, keyring, owner.as_deref(), aad.as_deref(), field.as_deref(), reason.as_deref())?;
     let actor = |a: Option<String>| a.as_deref().map(render_actor);
     Ok(FindingView {

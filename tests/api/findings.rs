@@ -339,6 +339,20 @@ async fn list_matches_and_fraud_signals_of_a_session_are_findings_and_a_dismisse
     let open = live(&app, "GET", &format!("/findings?session_id={session}&status=open"), None).await;
     assert_eq!(open.body["pagination"]["total"], data.len() - 2, "{}", open.body);
     replay_passes(&app);
+
+    // The reasons are sealed under the session's key: erasing the session's data erases them; the record stays.
+    let r = live(&app, "DELETE", &format!("/sessions/{session}/data"), None).await;
+    assert!((200..300).contains(&r.status), "{}", r.body);
+    let erased = live(&app, "GET", &format!("/findings/{match_finding}"), None).await.body;
+    assert_eq!(erased["status"], "dismissed", "{erased}");
+    assert!(erased["dismissal_reason"].is_null(), "{erased}");
+    let signal_after = live(&app, "GET", &format!("/findings/{signal}"), None).await.body;
+    assert!(signal_after["dismissal_reason"].is_null() && signal_after["dismissed_by"].is_string());
+    let left = of_kind("fraud_signal").iter().map(|f| f["id"].as_str().unwrap().to_string()).find(|id| *id != signal);
+    if let Some(other) = left {
+        let r = live(&app, "POST", &format!("/findings/{other}/acknowledge"), Some(json!({"note": "n"}))).await;
+        assert_error(&r, 409);
+    }
 }
 
 #[actix_web::test]

@@ -272,8 +272,11 @@ mod tests {
         assert!(decide(&acked, FindingCommand::Acknowledge { note: None, key_owner: None }, &ctx())
             .unwrap()
             .is_empty());
-        let dismiss = decide(&acked, dismiss(), &ctx()).unwrap();
-        assert_eq!(dismiss, vec![FindingEvent::Dismissed(Dismissed { reason: "r".into(), key_owner: "ses_1".into() })]);
+        let dismissed = decide(&acked, dismiss(), &ctx()).unwrap();
+        assert_eq!(
+            dismissed,
+            vec![FindingEvent::Dismissed(Dismissed { reason: "r".into(), key_owner: "ses_1".into() })]
+        );
         for closed in [FindingStatus::Dismissed, FindingStatus::Resolved] {
             let s = state(FindingKind::FraudSignal, closed);
             assert!(decide(&s, FindingCommand::Acknowledge { note: None, key_owner: None }, &ctx()).is_err());

@@ -2,12 +2,13 @@
 //! (`CheckCreated`, `CheckRerun`, `CheckMonitoringHitsFound`; `CheckHitsDismissed` dismisses them),
 //! custom-list matches in `flag` or `block` mode (`ListMatchRecorded`; `ListMatchMarkedFalsePositive`
 //! dismisses them), a decided session's duplicates and fraud signals (`SessionDecided`), and the findings'
-//! own acknowledgements and dismissals. Runs after the owning projections, so it may read `checks` and
+//! own acknowledgements and dismissals; a merged identity's findings move to the survivor. Runs after the owning projections, so it may read `checks` and
 //! `sessions` for links; copies sealed text as it is. Must not write any other table.
 
 use crate::domain::check::{CheckEvent, HitRecord};
 use crate::domain::custom_list::MatchEvent;
 use crate::domain::finding::{self as dom, FindingEvent, FindingKind};
+use crate::domain::identity::IdentityEvent;
 use crate::domain::session::SessionEvent;
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
@@ -33,6 +34,16 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             SessionEvent::decode(t, event.event_version, &event.payload).map_err(|e| undecodable(event, e))?
         {
             session_decided(conn, event, &d.outcome)?;
+        }
+    } else if t == "IdentityMerged" {
+        // A merged identity's findings follow it to the survivor, as its checks and sessions do.
+        if let Some(IdentityEvent::Merged(m)) =
+            IdentityEvent::decode(t, event.event_version, &event.payload).map_err(|e| undecodable(event, e))?
+        {
+            conn.execute(
+                "UPDATE findings SET identity_id = ?1 WHERE identity_id = ?2",
+                params![m.into, event.stream_id],
+            )?;
         }
     } else if t.starts_with("Finding") {
         let decoded =

@@ -383,6 +383,15 @@ async fn a_possible_duplicate_is_a_finding_on_the_later_session_and_its_identity
         live(&app, "GET", &format!("/findings?identity_id={}&kind=duplicate", b.as_str().unwrap()), None).await;
     assert_eq!(by_identity.body["data"][0]["id"], f["id"]);
     assert!(!dups.to_string().contains("Gonzalez"));
+
+    // Merged into the earlier identity, the finding follows it.
+    let merged =
+        live(&app, "POST", "/identities/merge", Some(json!({"primary_identity_id": a, "secondary_identity_id": b})))
+            .await;
+    assert_eq!(merged.status, 200, "{}", merged.body);
+    let moved = live(&app, "GET", &format!("/findings/{}", f["id"].as_str().unwrap()), None).await.body;
+    assert_eq!(moved["identity_id"], a, "{moved}");
+    replay_passes(&app);
 }
 
 #[actix_web::test]

@@ -502,14 +502,12 @@ pub fn decide(state: Option<&CheckState>, command: CheckCommand, _ctx: &Ctx) -> 
         }
         C::SetMonitoring(on) => {
             ensure_not_redacted(state)?;
+            // The check's type, not the request, stands in the way: a conflict with its state.
             if on && !is_aml(&state.check_type) {
-                return Err(AppError::Validation {
-                    detail: "Continuous monitoring is for AML checks only.".into(),
-                    errors: vec![FieldError::new(
-                        "monitoring_enabled",
-                        format!("{} checks cannot be monitored (AML types only)", state.check_type),
-                    )],
-                });
+                return Err(refuse(&format!(
+                    "Continuous monitoring is for AML checks only; this is a {} check.",
+                    state.check_type
+                )));
             }
             Ok(match (on, state.monitoring_enabled) {
                 (true, false) => vec![CheckEvent::MonitoringEnabled],

@@ -134,7 +134,9 @@ macro_rules! check_body {
                     errors.push(FieldError::new("threshold", "must be a number from 0 to 1"));
                 }
                 let monitoring_enabled = self.monitoring_enabled.unwrap_or(false);
-                if monitoring_enabled && !types.iter().any(|t| dom::is_aml(t.as_str())) {
+                // One check of a non-AML type cannot be monitored (its documented branch says so); a batch
+                // monitors its AML types and leaves the others be.
+                if Self::SINGLE && monitoring_enabled && !types.iter().any(|t| dom::is_aml(t.as_str())) {
                     errors.push(FieldError::new("monitoring_enabled", "only AML checks can be monitored"));
                 }
                 let tags = values::dedup_tags("tags", self.tags.clone().unwrap_or_default());
@@ -177,6 +179,14 @@ check_body!(
         pub check_types: Vec<CheckType>,
     }
 );
+
+impl CreateCheckBody {
+    const SINGLE: bool = true;
+}
+
+impl CreateChecksBody {
+    const SINGLE: bool = false;
+}
 
 /// The families of check types that need the same subject fields, with those fields.
 fn families() -> Vec<(Vec<CheckType>, &'static [&'static str])> {
@@ -228,6 +238,11 @@ fn with_type_branches(
                 let types: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
                 prop["type"] = Value::Array(types);
             }
+        }
+        // Only AML types can be monitored: a branch of other types allows no `true`.
+        if !types.iter().any(|t| dom::is_aml(t.as_str())) {
+            b["properties"]["monitoring_enabled"] = json!({"type": ["boolean", "null"], "enum": [false, null],
+                "description": "AML types only: false or absent."});
         }
         if let Some(o) = b.as_object_mut() {
             o.remove("description");
@@ -610,8 +625,7 @@ async fn set_monitoring(state: web::Data<AppState>, p: Principal, id: CheckId, o
     params(("check_id" = CheckId, Path, description = "The check")),
     responses((status = 200, description = "The check, monitored: each new watchlist version's changes are \
         screened against its subject (live sanction checks)", body = CheckView, example = check_example),
-        (status = 409, description = "The check has been redacted", body = ErrorBody),
-        (status = 422, description = "Not an AML check", body = ErrorBody)))]
+        (status = 409, description = "The check has been redacted, or is not an AML check", body = ErrorBody)))]
 async fn enable_monitoring(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     set_monitoring(state, p, path.into_inner(), true).await
 }

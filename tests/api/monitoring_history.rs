@@ -161,7 +161,20 @@ async fn a_monitored_check_gets_new_hits_from_a_list_change_and_lists_each_pass(
     )
     .await;
     let email_id = email.body["id"].as_str().unwrap();
-    assert_error(&live(&app, "POST", &format!("/checks/{email_id}/monitoring/enable"), None).await, 422);
+    assert_error(&live(&app, "POST", &format!("/checks/{email_id}/monitoring/enable"), None).await, 409);
+    // In a batch, monitoring applies to its AML types only.
+    let batch = live(
+        &app,
+        "POST",
+        "/checks/full",
+        Some(json!({"check_types": ["sanction", "email_risk"], "external_ref": "mh-4", "name_first": "Ivan",
+            "name_last": "Petrovsky", "email": "a@example.com", "monitoring_enabled": true})),
+    )
+    .await;
+    assert_eq!(batch.status, 201, "{}", batch.body);
+    for c in batch.body["data"].as_array().unwrap() {
+        assert_eq!(c["monitoring_enabled"], c["check_type"] == "sanction", "{c}");
+    }
     assert_error(&app.get(&format!("/checks/{id}/monitoring-history")).await, 404);
     let conn = rusqlite::Connection::open(app.db_path()).unwrap();
     let text: String = conn

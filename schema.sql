@@ -606,6 +606,69 @@ CREATE TABLE IF NOT EXISTS identity_monitored_lists (
     PRIMARY KEY (identity_id, list_id)
 ) WITHOUT ROWID;
 
+-- Standalone checks under continuous monitoring (spec §1.9): a row while it is on.
+CREATE TABLE IF NOT EXISTS check_monitoring (
+    check_id    TEXT PRIMARY KEY,
+    environment TEXT NOT NULL,
+    enabled_at  TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- The monitoring history: one row per subject (identity or check) per monitoring pass, from the passes a
+-- `WatchlistMonitoringCompleted` event lists. Ids and counts only.
+CREATE TABLE IF NOT EXISTS monitoring_passes (
+    event_seq    INTEGER NOT NULL,
+    position     INTEGER NOT NULL,
+    subject_type TEXT NOT NULL,
+    subject_id   TEXT NOT NULL,
+    environment  TEXT NOT NULL,
+    watchlist_id TEXT NOT NULL,
+    version_id   TEXT NOT NULL,
+    hits_before  INTEGER NOT NULL,
+    hits_after   INTEGER NOT NULL,
+    new_hit_ids  TEXT NOT NULL,
+    check_id     TEXT,
+    screened_at  TEXT NOT NULL,
+    PRIMARY KEY (event_seq, position)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS monitoring_passes_by_subject ON monitoring_passes (subject_id, event_seq);
+
+-- Findings (spec §1.4.1): everything that needs a human look, derived from the events that record it
+-- (check hits, list matches, a session's duplicates and fraud signals). Ids and PII-free details only;
+-- the acknowledgement note and the dismissal reason stay sealed (`*_owner` names whose data key opens
+-- them: the person's the finding is about; `reason_aad` and `reason_field` what the seal is bound to).
+CREATE TABLE IF NOT EXISTS findings (
+    id                TEXT PRIMARY KEY,
+    environment       TEXT NOT NULL,
+    kind              TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    source_id         TEXT NOT NULL,
+    summary           TEXT NOT NULL,
+    detail            TEXT NOT NULL,
+    check_id          TEXT,
+    identity_id       TEXT,
+    session_id        TEXT,
+    created_seq       INTEGER NOT NULL,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    acknowledged_at   TEXT,
+    acknowledged_by   TEXT,
+    ack_note          TEXT,
+    note_owner        TEXT,
+    dismissed_at      TEXT,
+    dismissed_by      TEXT,
+    reason            TEXT,
+    reason_owner      TEXT,
+    reason_aad        TEXT,
+    reason_field      TEXT,
+    resolved_at       TEXT,
+    stream_seq        INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS findings_by_env ON findings (environment, created_seq);
+CREATE INDEX IF NOT EXISTS findings_by_source ON findings (source_id);
+CREATE INDEX IF NOT EXISTS findings_by_check ON findings (check_id);
+CREATE INDEX IF NOT EXISTS findings_by_session ON findings (session_id);
+CREATE INDEX IF NOT EXISTS findings_by_identity ON findings (identity_id);
+
 -- ---------------------------------------------------------------- custom lists (views)
 
 -- Spec §1.10. Each list has its own data key (a `subject_keys` row keyed by the list id). Item values

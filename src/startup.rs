@@ -70,12 +70,20 @@ fn fill_new_views(conn: &rusqlite::Connection, keyring: &Keyring) -> AppResult<(
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     // Likewise a database from before the documents view (schema version 6) has session uploads that
-    // `/documents` must list.
-    // And one from before schema version 8 has workflow versions without draft ids (every environment
-    // has a workflow) and no workflow runs.
+    // `/documents` must list; one from before schema version 8 has workflow versions without draft ids
+    // (every environment has a workflow), no workflow runs, and hits and list matches that `/findings` must list.
     let unnamed_drafts: i64 =
         conn.query_row("SELECT COUNT(*) FROM workflow_versions WHERE draft_id IS NULL", [], |r| r.get(0))?;
-    if events > 0 && (audited == 0 || (session_docs > 0 && docs == 0) || unnamed_drafts > 0) {
+    let (sources, findings): (i64, i64) = conn.query_row(
+        "SELECT (SELECT COUNT(*) FROM check_hits)
+                    + (SELECT COUNT(*) FROM list_matches WHERE match_mode != 'allow'),
+                (SELECT COUNT(*) FROM findings)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if events > 0
+        && (audited == 0 || (session_docs > 0 && docs == 0) || unnamed_drafts > 0 || (sources > 0 && findings == 0))
+    {
         let replayed = store::replay::rebuild_in_place(conn, keyring)?;
         tracing::info!(events = replayed, "views rebuilt from the log to fill the audit log");
     }

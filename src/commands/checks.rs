@@ -1,9 +1,10 @@
-//! Check commands: create (one or a batch), re-run, dismiss hits, tags, redact; record a session's screening
-//! and a monitoring pass's findings as checks; the identity's `screening_status` (open hits across its
-//! checks) after each of them; an identity's monitored lists. Seals the subject, explanations and dismissal
-//! reasons under the key owner's data key (the linked identity, else the check). Screening for API checks
-//! runs before the write (on a blocking thread), never inside the writer's transaction; the session
-//! pipeline hands in its results. Must not render responses.
+//! Check commands: create (one or a batch), re-run, dismiss hits, tags, redact, turn monitoring on or off;
+//! record a session's screening and a monitoring pass's results (an identity's new hits as a new check, a
+//! monitored check's new hits on that check, and each subject's pass for the monitoring history); the
+//! identity's `screening_status` (open hits across its checks) after each of them; an identity's monitored
+//! lists. Seals the subject, explanations and dismissal reasons under the key owner's data key (the linked
+//! identity, else the check). Screening for API checks runs before the write (on a blocking thread), never
+//! inside the writer's transaction; the session pipeline hands in its results. Must not render responses.
 
 use super::identities::{data_key, emit_identity, load_state as load_identity, load_surviving};
 use super::writer::{WriteCtx, Writer};
@@ -16,7 +17,7 @@ use crate::domain::identity::{self as idom, IdentityCommand, Screened};
 use crate::domain::ids::{self, CheckHitId, CheckId, IdentityRef, SessionId};
 use crate::domain::values::{ExternalRef, Tag};
 use crate::domain::watchlist::MonitoredList;
-use crate::domain::watchlist::MonitoringCompleted;
+use crate::domain::watchlist::{MonitoringCompleted, MonitoringPass};
 use crate::error::{AppError, AppResult};
 use crate::screening_service::monitor::Finding;
 use crate::screening_service::snapshot::round3;
@@ -45,6 +46,8 @@ pub struct CreateCheck {
     /// 0 to 1.
     pub threshold: f64,
     pub tags: Vec<Tag>,
+    /// Continuous monitoring (spec §1.9); applies to the AML types of a batch.
+    pub monitoring_enabled: bool,
 }
 
 /// A change to a check's tags.
@@ -59,7 +62,7 @@ pub fn load_state(conn: &Connection, environment: &str, id: &str) -> AppResult<O
     let row = conn
         .prepare_cached(
             "SELECT id, stream_seq, check_type, status, run, redacted_at IS NOT NULL, identity_id, key_owner,
-                    subject_key, tags
+                    subject_key, tags, EXISTS (SELECT 1 FROM check_monitoring m WHERE m.check_id = checks.id)
              FROM checks WHERE id = ?1 AND environment = ?2",
         )?
         .query_row([id, environment], |r| {
@@ -75,6 +78,7 @@ pub fn load_state(conn: &Connection, environment: &str, id: &str) -> AppResult<O
                 subject_key: r.get(8)?,
                 tags: serde_json::from_str(&r.get::<_, String>(9)?).unwrap_or_default(),
                 hits: Vec::new(),
+                monitoring_enabled: r.get(10)?,
             })
         })
         .optional()?;
@@ -88,7 +92,7 @@ pub fn load_state(conn: &Connection, environment: &str, id: &str) -> AppResult<O
     Ok(Some(state))
 }
 
-fn require(conn: &Connection, environment: &str, id: &str) -> AppResult<CheckState> {
+pub(crate) fn require(conn: &Connection, environment: &str, id: &str) -> AppResult<CheckState> {
     load_state(conn, environment, id)?.ok_or_else(|| AppError::not_found("Check"))
 }
 
@@ -291,6 +295,11 @@ pub async fn create(
                 let screened = identity_screening(&check.check_type, &check.result, &id);
                 let evs = dom::decide(None, CheckCommand::Create(Box::new(check)), &meta.ctx())?;
                 emit_check(w, &meta, &id, 0, evs)?;
+                if input.monitoring_enabled && dom::is_aml(input.check_type.as_str()) {
+                    let state = require(w.conn, &env, &id)?;
+                    let evs = dom::decide(Some(&state), CheckCommand::SetMonitoring(true), &meta.ctx())?;
+                    emit_check(w, &meta, &id, state.version, evs)?;
+                }
                 if let (Some(identity), Some(screened)) = (&identity_id, screened) {
                     screen_identity(w, &meta, identity, screened)?;
                 }
@@ -414,27 +423,55 @@ pub async fn dismiss(
     writer
         .execute(move |w| {
             let state = require(w.conn, &meta.environment, id.as_str())?;
-            let sealed_reason = match (&reason, state.redacted) {
-                (Some(r), false) => {
-                    let key = data_key(w.conn, w.keyring, &state.key_owner)?
-                        .ok_or_else(|| AppError::Conflict("This check's personal data has been erased.".into()))?;
-                    Some(seal(&key, &state.id, &format!("dismissal_reason.{dismissal_id}"), r))
-                }
-                _ => None,
-            };
-            let command = CheckCommand::Dismiss { dismissal_id: dismissal_id.clone(), hit_ids, reason: sealed_reason };
-            let evs = dom::decide(Some(&state), command, &meta.ctx())?;
-            let count = match evs.first() {
-                Some(CheckEvent::HitsDismissed(d)) => d.hit_ids.len(),
-                _ => 0,
-            };
-            emit_check(w, &meta, &state.id, state.version, evs)?;
-            if let (Some(identity), true) = (&state.identity_id, count > 0) {
-                let screened =
-                    Screened { trigger: "dismissal".into(), check_id: Some(state.id.clone()), ..Screened::default() };
-                screen_identity(w, &meta, identity, screened)?;
-            }
+            let count = dismiss_in(w, &meta, &state, &dismissal_id, hit_ids, reason.as_deref())?;
             Ok((CheckId::from_stored(state.id), count))
+        })
+        .await
+}
+
+/// Inside the writer: dismisses hits of `state`'s latest run (all open ones when `hit_ids` is None), the
+/// reason sealed under the check's key owner, and records the identity's screening status when it changes.
+/// The one dismissal path, for `POST /checks/{id}/dismiss` and for dismissing a hit's finding. Returns the
+/// number newly dismissed.
+pub(crate) fn dismiss_in(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    state: &CheckState,
+    dismissal_id: &str,
+    hit_ids: Option<Vec<String>>,
+    reason: Option<&str>,
+) -> AppResult<usize> {
+    let sealed_reason = match (reason, state.redacted) {
+        (Some(r), false) => {
+            let key = data_key(w.conn, w.keyring, &state.key_owner)?
+                .ok_or_else(|| AppError::Conflict("This check's personal data has been erased.".into()))?;
+            Some(seal(&key, &state.id, &format!("dismissal_reason.{dismissal_id}"), r))
+        }
+        _ => None,
+    };
+    let command = CheckCommand::Dismiss { dismissal_id: dismissal_id.to_string(), hit_ids, reason: sealed_reason };
+    let evs = dom::decide(Some(state), command, &meta.ctx())?;
+    let count = match evs.first() {
+        Some(CheckEvent::HitsDismissed(d)) => d.hit_ids.len(),
+        _ => 0,
+    };
+    emit_check(w, meta, &state.id, state.version, evs)?;
+    if let (Some(identity), true) = (&state.identity_id, count > 0) {
+        let screened =
+            Screened { trigger: "dismissal".into(), check_id: Some(state.id.clone()), ..Screened::default() };
+        screen_identity(w, meta, identity, screened)?;
+    }
+    Ok(count)
+}
+
+/// Turns continuous monitoring of a check on or off (AML checks only; the same state again changes nothing).
+pub async fn set_monitoring(writer: &Writer, meta: CommandMeta, id: CheckId, on: bool) -> AppResult<CheckId> {
+    writer
+        .execute(move |w| {
+            let state = require(w.conn, &meta.environment, id.as_str())?;
+            let evs = dom::decide(Some(&state), CheckCommand::SetMonitoring(on), &meta.ctx())?;
+            emit_check(w, &meta, &state.id, state.version, evs)?;
+            Ok(CheckId::from_stored(state.id))
         })
         .await
 }
@@ -543,8 +580,11 @@ pub fn record_session_screening(
 }
 
 /// Records a monitoring pass over `version_id`: a `sanction` check (origin `monitoring`) per identity with
-/// new hits, each identity's screening status (baselines included), then the pass's end on the list's
-/// stream. A version already monitored is left alone (the pass may have raced with another).
+/// new hits, each identity's screening status (baselines included), a monitored check's new hits on that
+/// check, one history entry per subject screened, then the pass's end on the list's stream. `findings` are
+/// the identities' (`Finding::identity_id`), `check_findings` the monitored checks' (the check id in
+/// `Finding::identity_id`). A version already monitored is left alone (the pass may have raced with
+/// another).
 pub async fn record_monitoring(
     writer: &Writer,
     now: String,
@@ -552,6 +592,7 @@ pub async fn record_monitoring(
     watchlist_id: String,
     screened_count: usize,
     findings: Vec<Finding>,
+    check_findings: Vec<Finding>,
 ) -> AppResult<MonitoringCompleted> {
     writer
         .execute(move |w| {
@@ -569,6 +610,15 @@ pub async fn record_monitoring(
                     continue;
                 }
                 let meta = CommandMeta::untraced("system:monitoring", f.environment.clone(), now.clone());
+                let hits_before = q::open_hits(w.conn, &state.id)?;
+                let mut pass = MonitoringPass {
+                    subject_type: "identity".into(),
+                    subject_id: state.id.clone(),
+                    environment: f.environment.clone(),
+                    hits_before,
+                    hits_after: hits_before,
+                    ..MonitoringPass::default()
+                };
                 let mut screened = Screened {
                     trigger: "monitoring".into(),
                     list_version_ids: f.outcome.list_version_ids(),
@@ -604,11 +654,67 @@ pub async fn record_monitoring(
                     emit_check(w, &meta, &id, 0, evs)?;
                     done.identities_with_new_hits += 1;
                     done.new_hits += screened.new_hit_ids.len();
-                    done.check_ids.push(id);
+                    done.check_ids.push(id.clone());
+                    pass.new_hit_ids = screened.new_hit_ids.clone();
+                    pass.check_id = Some(id);
                 } else if !f.baseline {
+                    done.passes.push(pass);
                     continue;
                 }
                 screen_identity(w, &meta, &state.id, screened)?;
+                pass.hits_after = q::open_hits(w.conn, &state.id)?;
+                done.passes.push(pass);
+            }
+            for f in check_findings {
+                let Some(state) = load_state(w.conn, &f.environment, &f.identity_id)? else { continue };
+                if state.redacted || !state.monitoring_enabled {
+                    continue;
+                }
+                let meta = CommandMeta::untraced("system:monitoring", f.environment.clone(), now.clone());
+                let open = |s: &CheckState| s.hits.iter().filter(|h| !h.dismissed).count() as i64;
+                let mut pass = MonitoringPass {
+                    subject_type: "check".into(),
+                    subject_id: state.id.clone(),
+                    environment: f.environment.clone(),
+                    hits_before: open(&state),
+                    hits_after: open(&state),
+                    ..MonitoringPass::default()
+                };
+                if !f.outcome.hits.is_empty() {
+                    let Some(key) = data_key(w.conn, w.keyring, &state.key_owner)? else { continue };
+                    let run = StandaloneRun {
+                        status: f.outcome.status,
+                        provider: Some(PROVIDER_WATCHLISTS),
+                        error_reason: None,
+                        note: None,
+                        outcome: Some(f.outcome.clone()),
+                    };
+                    let hits = run_result(run, f.outcome.threshold, &key, &state.id)?.hits;
+                    let new_hit_ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
+                    let command = CheckCommand::AddMonitoringHits {
+                        version_id: version_id.clone(),
+                        watchlist_id: watchlist_id.clone(),
+                        hits,
+                    };
+                    let evs = dom::decide(Some(&state), command, &meta.ctx())?;
+                    emit_check(w, &meta, &state.id, state.version, evs)?;
+                    done.new_hits += new_hit_ids.len();
+                    done.check_ids.push(state.id.clone());
+                    if let (Some(identity), "sanction") = (&state.identity_id, state.check_type.as_str()) {
+                        let screened = Screened {
+                            trigger: "monitoring".into(),
+                            check_id: Some(state.id.clone()),
+                            list_version_ids: f.outcome.list_version_ids(),
+                            new_hit_ids: new_hit_ids.clone(),
+                            ..Screened::default()
+                        };
+                        screen_identity(w, &meta, identity, screened)?;
+                    }
+                    pass.hits_after = load_state(w.conn, &f.environment, &state.id)?.as_ref().map(open).unwrap_or(0);
+                    pass.new_hit_ids = new_hit_ids;
+                    pass.check_id = Some(state.id.clone());
+                }
+                done.passes.push(pass);
             }
             super::watchlists::emit_monitoring_completed(w, &now, &watchlist_id, &done)?;
             Ok(done)

@@ -273,23 +273,35 @@ pub async fn mark_false_positive(
     writer
         .execute(move |w| {
             let match_id = match_id.into_string();
-            let row: Option<bool> = w
-                .conn
-                .query_row(
-                    "SELECT is_false_positive FROM list_matches WHERE id = ?1 AND environment = ?2",
-                    params![match_id, meta.environment],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let already = row.ok_or_else(|| AppError::not_found("List match"))?;
-            let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-            if let Some(e) = dom::decide_false_positive(already, reason)? {
-                let version = crate::store::events::stream_version(w.conn, &match_id)?;
-                w.emit(&meta.event_meta(), &match_id, version, vec![typed_match(&MatchEvent::MarkedFalsePositive(e))])?;
-            }
+            mark_false_positive_in(w, &meta, &match_id, reason)?;
             Ok(ListMatchId::from_stored(match_id))
         })
         .await
+}
+
+/// Inside the writer: marks a list match a false positive (a no-op when it already is). The one path for
+/// `POST /lists/matches/{id}/false-positive` and for dismissing the match's finding.
+pub(crate) fn mark_false_positive_in(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    match_id: &str,
+    reason: Option<String>,
+) -> AppResult<()> {
+    let row: Option<bool> = w
+        .conn
+        .query_row(
+            "SELECT is_false_positive FROM list_matches WHERE id = ?1 AND environment = ?2",
+            params![match_id, meta.environment],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let already = row.ok_or_else(|| AppError::not_found("List match"))?;
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if let Some(e) = dom::decide_false_positive(already, reason)? {
+        let version = crate::store::events::stream_version(w.conn, match_id)?;
+        w.emit(&meta.event_meta(), match_id, version, vec![typed_match(&MatchEvent::MarkedFalsePositive(e))])?;
+    }
+    Ok(())
 }
 
 /// One match of a verification and its record.

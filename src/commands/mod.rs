@@ -7,6 +7,7 @@ pub mod capture_links;
 pub mod cases;
 pub mod checks;
 pub mod documents;
+pub mod findings;
 pub mod identities;
 pub mod lists;
 pub mod mcp;

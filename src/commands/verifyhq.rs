@@ -441,6 +441,7 @@ pub async fn subscribe(
             subject,
             threshold: crate::screening::DEFAULT_THRESHOLD,
             tags: Vec::new(),
+            monitoring_enabled: false,
         };
         super::checks::create(writer, snapshot, meta.clone(), vec![baseline], false).await?;
     }

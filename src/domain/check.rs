@@ -284,6 +284,16 @@ pub struct TagsChanged {
     pub removed: Vec<String>,
 }
 
+/// A monitoring pass over a new watchlist version found hits the check did not have: they join its
+/// latest run (numbered after its hits), so they show, count and are dismissed like the others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitoringHitsFound {
+    pub run: i64,
+    pub version_id: String,
+    pub watchlist_id: String,
+    pub hits: Vec<HitRecord>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckEvent {
     Created(Box<Created>),
@@ -291,6 +301,10 @@ pub enum CheckEvent {
     HitsDismissed(HitsDismissed),
     TagsChanged(TagsChanged),
     Redacted,
+    /// Continuous monitoring (spec §1.9) turned on or off for this check.
+    MonitoringEnabled,
+    MonitoringDisabled,
+    MonitoringHitsFound(Box<MonitoringHitsFound>),
 }
 
 impl CheckEvent {
@@ -301,6 +315,9 @@ impl CheckEvent {
             CheckEvent::HitsDismissed(_) => "CheckHitsDismissed",
             CheckEvent::TagsChanged(_) => "CheckTagsChanged",
             CheckEvent::Redacted => "CheckRedacted",
+            CheckEvent::MonitoringEnabled => "CheckMonitoringEnabled",
+            CheckEvent::MonitoringDisabled => "CheckMonitoringDisabled",
+            CheckEvent::MonitoringHitsFound(_) => "CheckMonitoringHitsFound",
         }
     }
 
@@ -310,7 +327,10 @@ impl CheckEvent {
             CheckEvent::Rerun(e) => serde_json::to_value(e),
             CheckEvent::HitsDismissed(e) => serde_json::to_value(e),
             CheckEvent::TagsChanged(e) => serde_json::to_value(e),
-            CheckEvent::Redacted => Ok(Value::Object(Map::new())),
+            CheckEvent::Redacted | CheckEvent::MonitoringEnabled | CheckEvent::MonitoringDisabled => {
+                Ok(Value::Object(Map::new()))
+            }
+            CheckEvent::MonitoringHitsFound(e) => serde_json::to_value(e),
         };
         value.unwrap_or(Value::Null)
     }
@@ -327,6 +347,9 @@ impl CheckEvent {
             "CheckHitsDismissed" => CheckEvent::HitsDismissed(serde_json::from_value(p)?),
             "CheckTagsChanged" => CheckEvent::TagsChanged(serde_json::from_value(p)?),
             "CheckRedacted" => CheckEvent::Redacted,
+            "CheckMonitoringEnabled" => CheckEvent::MonitoringEnabled,
+            "CheckMonitoringDisabled" => CheckEvent::MonitoringDisabled,
+            "CheckMonitoringHitsFound" => CheckEvent::MonitoringHitsFound(Box::new(serde_json::from_value(p)?)),
             _ => return Ok(None),
         }))
     }
@@ -353,6 +376,7 @@ pub struct CheckState {
     pub subject_key: String,
     pub tags: Vec<String>,
     pub hits: Vec<HitState>,
+    pub monitoring_enabled: bool,
 }
 
 pub enum CheckCommand {
@@ -368,6 +392,14 @@ pub enum CheckCommand {
     AddTags(Vec<String>),
     RemoveTag(String),
     Redact,
+    /// Turn continuous monitoring on (`true`) or off; AML checks only.
+    SetMonitoring(bool),
+    /// New hits a monitoring pass found (hit ids assigned, explanations sealed).
+    AddMonitoringHits {
+        version_id: String,
+        watchlist_id: String,
+        hits: Vec<HitRecord>,
+    },
 }
 
 /// A refusal because of the check's state (redacted, data owned by its identity): a conflict.
@@ -468,6 +500,33 @@ pub fn decide(state: Option<&CheckState>, command: CheckCommand, _ctx: &Ctx) -> 
             }
             Ok(vec![CheckEvent::Redacted])
         }
+        C::SetMonitoring(on) => {
+            ensure_not_redacted(state)?;
+            // The check's type, not the request, stands in the way: a conflict with its state.
+            if on && !is_aml(&state.check_type) {
+                return Err(refuse(&format!(
+                    "Continuous monitoring is for AML checks only; this is a {} check.",
+                    state.check_type
+                )));
+            }
+            Ok(match (on, state.monitoring_enabled) {
+                (true, false) => vec![CheckEvent::MonitoringEnabled],
+                (false, true) => vec![CheckEvent::MonitoringDisabled],
+                _ => Vec::new(),
+            })
+        }
+        C::AddMonitoringHits { version_id, watchlist_id, hits } => {
+            // A pass that raced with a redaction or with monitoring being turned off records nothing.
+            if state.redacted || !state.monitoring_enabled || hits.is_empty() {
+                return Ok(Vec::new());
+            }
+            Ok(vec![CheckEvent::MonitoringHitsFound(Box::new(MonitoringHitsFound {
+                run: state.run,
+                version_id,
+                watchlist_id,
+                hits,
+            }))])
+        }
     }
 }
 
@@ -515,6 +574,7 @@ mod tests {
                 HitState { id: "hit_1".into(), dismissed: false },
                 HitState { id: "hit_2".into(), dismissed: true },
             ],
+            monitoring_enabled: false,
         }
     }
 
@@ -550,6 +610,45 @@ mod tests {
         s.key_owner = "idn_x".into();
         assert!(decide(Some(&s), CheckCommand::Redact, &ctx()).is_err());
         assert_eq!(decide(Some(&state()), CheckCommand::Redact, &ctx()).unwrap(), vec![CheckEvent::Redacted]);
+    }
+
+    #[test]
+    fn monitoring_is_for_aml_checks_changes_only_when_it_differs_and_new_hits_join_the_latest_run() {
+        let on = decide(Some(&state()), CheckCommand::SetMonitoring(true), &ctx()).unwrap();
+        assert_eq!(on, vec![CheckEvent::MonitoringEnabled]);
+        assert!(decide(Some(&state()), CheckCommand::SetMonitoring(false), &ctx()).unwrap().is_empty());
+        let mut email = state();
+        email.check_type = "email_risk".into();
+        assert!(decide(Some(&email), CheckCommand::SetMonitoring(true), &ctx()).is_err());
+        let add = || CheckCommand::AddMonitoringHits {
+            version_id: "wlv_2".into(),
+            watchlist_id: "ofac".into(),
+            hits: vec![HitRecord {
+                id: "hit_3".into(),
+                watchlist_id: "ofac".into(),
+                source: "ofac_sdn".into(),
+                entry_id: "1".into(),
+                entry_hash: "h".into(),
+                version_id: "wlv_2".into(),
+                entity_type: "person".into(),
+                matched_name: "X".into(),
+                matched_name_kind: "primary".into(),
+                score: 0.9,
+                features: Value::Null,
+                explanation: None,
+                entry: Value::Null,
+            }],
+        };
+        assert!(decide(Some(&state()), add(), &ctx()).unwrap().is_empty(), "not monitored: nothing recorded");
+        let mut monitored = state();
+        monitored.monitoring_enabled = true;
+        match &decide(Some(&monitored), add(), &ctx()).unwrap()[..] {
+            [e @ CheckEvent::MonitoringHitsFound(found)] => {
+                assert_eq!(found.run, 1);
+                assert_eq!(CheckEvent::decode(e.event_type(), 1, &e.payload()).unwrap().as_ref(), Some(e));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub const DOCUMENT: &str = "doc";
 pub const DOCUMENT_TYPE: &str = "dtype";
 pub const DOCUMENT_GROUP: &str = "dgroup";
 pub const DOCUMENT_EXTRACTION: &str = "dext";
+pub const FINDING: &str = "fnd";
 
 /// The OpenAPI schema of an id with `prefix`: a string `<prefix>_` + 26 Crockford base-32 characters.
 pub fn id_schema(prefix: &str, what: &str) -> RefOr<Schema> {
@@ -150,6 +151,7 @@ id_type!(DocumentId, DOCUMENT, "document");
 id_type!(DocumentTypeId, DOCUMENT_TYPE, "document type");
 id_type!(DocumentGroupId, DOCUMENT_GROUP, "document group");
 id_type!(ExtractionId, DOCUMENT_EXTRACTION, "document extraction");
+id_type!(FindingId, FINDING, "finding");
 
 impl WorkflowDraftId {
     /// The draft id of the version an event drafted: `wfd_` and the event id's ULID, so every drafted

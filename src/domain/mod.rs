@@ -9,6 +9,7 @@ pub mod codec;
 pub mod custom_list;
 pub mod document;
 pub mod document_type;
+pub mod finding;
 pub mod identity;
 pub mod identity_type;
 pub mod ids;

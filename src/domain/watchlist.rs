@@ -177,6 +177,29 @@ pub struct MonitoringCompleted {
     pub identities_with_new_hits: usize,
     pub new_hits: usize,
     pub check_ids: Vec<String>,
+    /// One entry per monitored subject (identity or standalone check) the pass screened: the monitoring
+    /// history (spec §1.9). Absent from passes recorded before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passes: Vec<MonitoringPass>,
+}
+
+/// What one monitoring pass did for one subject: ids and counts only, never the subject's data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MonitoringPass {
+    /// `identity` or `check`.
+    pub subject_type: String,
+    /// The `idn_*` or `schk_*` id.
+    pub subject_id: String,
+    pub environment: String,
+    /// Open (undismissed) hits before and after the pass.
+    pub hits_before: i64,
+    pub hits_after: i64,
+    /// The hits the pass added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new_hit_ids: Vec<String>,
+    /// The check holding the new hits (an identity's new monitoring check, or the monitored check itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_id: Option<String>,
 }
 
 /// Watchlist events (one stream per list, environment `system`).

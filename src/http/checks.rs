@@ -1,5 +1,6 @@
 //! /checks: standalone checks (spec §1.4): list, create, create several (`/checks/full`), get, hits, dismiss,
-//! re-run, redact, tags; and the checks of a session or an identity. Bodies, queries and paths are typed
+//! re-run, redact, tags, continuous monitoring (enable, disable, history, spec §1.9); and the checks of a
+//! session or an identity. Bodies, queries and paths are typed
 //! (the subject's data through the shared value types, so the limits match an identity's); the rules that
 //! span fields (a reference to the person, the fields a check type needs) are checked here, every error at
 //! once. Then one call.
@@ -16,7 +17,7 @@ use crate::domain::values::{
     SubjectCountry, Tag,
 };
 use crate::error::{AppError, FieldError};
-use crate::queries::checks::{self as q, CheckView, HitView, ListFilter};
+use crate::queries::checks::{self as q, CheckView, HitView, ListFilter, MonitoringPassView};
 use crate::queries::{OffsetPage, Page};
 use crate::screening::DEFAULT_THRESHOLD;
 use actix_web::web;
@@ -34,6 +35,19 @@ pub fn routes(t: &mut RouteTable) {
     t.add("POST", "/checks/{check_id}/dismiss", "Dismiss AML hits", web::post().to(dismiss));
     t.add("POST", "/checks/{check_id}/rerun", "Re-run check", web::post().to(rerun));
     t.add("POST", "/checks/{check_id}/redact", "GDPR redact check PII", web::post().to(redact));
+    t.add("GET", "/checks/{check_id}/monitoring-history", "Monitoring history", web::get().to(monitoring_history));
+    t.add(
+        "POST",
+        "/checks/{check_id}/monitoring/enable",
+        "Enable continuous monitoring",
+        web::post().to(enable_monitoring),
+    );
+    t.add(
+        "POST",
+        "/checks/{check_id}/monitoring/disable",
+        "Disable continuous monitoring",
+        web::post().to(disable_monitoring),
+    );
     t.add("POST", "/checks/{check_id}/tags", "Add tags", web::post().to(add_tags));
     t.add("PUT", "/checks/{check_id}/tags", "Set tags (replace all)", web::put().to(set_tags));
     t.add("DELETE", "/checks/{check_id}/tags/{tag}", "Remove a tag", web::delete().to(remove_tag));
@@ -85,9 +99,8 @@ macro_rules! check_body {
             pub threshold: Option<f64>,
             #[schema(max_items = 50)]
             pub tags: Option<Vec<Tag>>,
-            /// Accepted for compatibility; monitoring belongs to the identity (spec §1.9), and a check shows
-            /// its linked identity's.
-            #[allow(dead_code)] // accepted and ignored
+            /// Continuous monitoring (spec §1.9): a live `sanction` check is screened again against every
+            /// new watchlist version's changes, each pass in its monitoring history. AML types only.
             pub monitoring_enabled: Option<bool>,
         }
 
@@ -120,6 +133,12 @@ macro_rules! check_body {
                 if !(0.0..=1.0).contains(&threshold) {
                     errors.push(FieldError::new("threshold", "must be a number from 0 to 1"));
                 }
+                let monitoring_enabled = self.monitoring_enabled.unwrap_or(false);
+                // One check of a non-AML type cannot be monitored (its documented branch says so); a batch
+                // monitors its AML types and leaves the others be.
+                if Self::SINGLE && monitoring_enabled && !types.iter().any(|t| dom::is_aml(t.as_str())) {
+                    errors.push(FieldError::new("monitoring_enabled", "only AML checks can be monitored"));
+                }
                 let tags = values::dedup_tags("tags", self.tags.clone().unwrap_or_default());
                 if let Err(e) = &tags {
                     errors.push(e.clone());
@@ -135,6 +154,7 @@ macro_rules! check_body {
                     subject,
                     threshold,
                     tags: tags.unwrap_or_default(),
+                    monitoring_enabled,
                 })
             }
         }
@@ -159,6 +179,14 @@ check_body!(
         pub check_types: Vec<CheckType>,
     }
 );
+
+impl CreateCheckBody {
+    const SINGLE: bool = true;
+}
+
+impl CreateChecksBody {
+    const SINGLE: bool = false;
+}
 
 /// The families of check types that need the same subject fields, with those fields.
 fn families() -> Vec<(Vec<CheckType>, &'static [&'static str])> {
@@ -210,6 +238,11 @@ fn with_type_branches(
                 let types: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
                 prop["type"] = Value::Array(types);
             }
+        }
+        // Only AML types can be monitored: a branch of other types allows no `true`.
+        if !types.iter().any(|t| dom::is_aml(t.as_str())) {
+            b["properties"]["monitoring_enabled"] = json!({"type": ["boolean", "null"], "enum": [false, null],
+                "description": "AML types only: false or absent."});
         }
         if let Some(o) = b.as_object_mut() {
             o.remove("description");
@@ -534,6 +567,79 @@ async fn redact(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>
     Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }
 
+/// Offset page of a monitoring history.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Items per page, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// Items to skip.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+impl HistoryQuery {
+    pub fn page(&self) -> Result<Page, AppError> {
+        super::body::PageQuery { limit: self.limit, offset: self.offset }.page(25)
+    }
+}
+
+fn history_example() -> serde_json::Value {
+    serde_json::json!({"data": [{"subject_type": "check", "subject_id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C",
+        "screened_at": "2025-01-13T08:00:00.000Z", "watchlist_id": "ofac",
+        "list_version_id": "wlv_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "hits_before": 0, "hits_after": 1, "new_hit_count": 1,
+        "new_hit_ids": ["hit_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C"], "check_id": "schk_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C"}],
+        "pagination": {"total": 1, "limit": 25, "offset": 0}})
+}
+
+#[utoipa::path(get, path = "/api/v1/checks/{check_id}/monitoring-history", tag = "Checks",
+    operation_id = "get_check_monitoring_history",
+    params(("check_id" = CheckId, Path, description = "The check"), HistoryQuery),
+    responses((status = 200, description = "Each monitoring pass that screened the check, newest first: when, \
+        the watchlist version, open hits before and after, the new hits", body = OffsetPage<MonitoringPassView>,
+        example = history_example)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
+async fn monitoring_history(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: ApiPath<CheckId>,
+    query: ApiQuery<HistoryQuery>,
+) -> ApiResult {
+    p.require(READ, &[WRITE])?;
+    let page = query.0.page()?;
+    let env = p.env();
+    Ok(Reply::ok(state.read(move |c| q::check_monitoring_history(c, &env, &path, page)).await?))
+}
+
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
+async fn set_monitoring(state: web::Data<AppState>, p: Principal, id: CheckId, on: bool) -> ApiResult {
+    p.require(WRITE, &[])?;
+    let id = cmd::set_monitoring(&state.writer, p.meta(state.now()), id, on).await?;
+    let (keyring, env) = (state.keyring.clone(), p.env());
+    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/checks/{check_id}/monitoring/enable", tag = "Checks",
+    operation_id = "enable_check_monitoring",
+    params(("check_id" = CheckId, Path, description = "The check")),
+    responses((status = 200, description = "The check, monitored: each new watchlist version's changes are \
+        screened against its subject (live sanction checks)", body = CheckView, example = check_example),
+        (status = 409, description = "The check has been redacted, or is not an AML check", body = ErrorBody)))]
+async fn enable_monitoring(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
+    set_monitoring(state, p, path.into_inner(), true).await
+}
+
+#[utoipa::path(post, path = "/api/v1/checks/{check_id}/monitoring/disable", tag = "Checks",
+    operation_id = "disable_check_monitoring",
+    params(("check_id" = CheckId, Path, description = "The check")),
+    responses((status = 200, description = "The check, no longer monitored (its history stays)", body = CheckView,
+        example = check_example),
+        (status = 409, description = "The check has been redacted", body = ErrorBody)))]
+async fn disable_monitoring(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
+    set_monitoring(state, p, path.into_inner(), false).await
+}
+
 /// Tags to add or set: `tags`, `tag`, or both (adding none changes nothing; setting none clears them).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -664,6 +770,9 @@ async fn identity_checks(
         dismiss,
         rerun,
         redact,
+        monitoring_history,
+        enable_monitoring,
+        disable_monitoring,
         add_tags,
         set_tags,
         remove_tag,
@@ -678,7 +787,8 @@ async fn identity_checks(
         CheckView,
         CheckBatch,
         DismissResult,
-        CheckTags
+        CheckTags,
+        MonitoringPassView
     ))
 )]
 struct Api;

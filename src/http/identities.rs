@@ -50,6 +50,12 @@ pub fn routes(t: &mut RouteTable) {
     );
     t.add(
         "GET",
+        "/identities/{identity_id}/monitoring-history",
+        "Monitoring history",
+        web::get().to(monitoring_history),
+    );
+    t.add(
+        "GET",
         "/identities/{identity_id}/custom-fields",
         "Get custom field values",
         web::get().to(get_custom_fields),
@@ -691,6 +697,29 @@ async fn resume(state: web::Data<AppState>, p: Principal, path: ApiPath<Identity
     monitoring(state, p, path.into_inner(), IdentityCommand::ResumeMonitoring).await
 }
 
+#[utoipa::path(get, path = "/api/v1/identities/{identity_id}/monitoring-history", tag = TAG,
+    operation_id = "get_identity_monitoring_history",
+    params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref"),
+        super::checks::HistoryQuery),
+    responses((status = 200, description = "Each continuous-monitoring pass that screened the identity, newest \
+        first: when, the watchlist version, open hits before and after, the new hits and the check holding them",
+        body = crate::queries::OffsetPage<crate::queries::checks::MonitoringPassView>,
+        example = json!({"data": [], "pagination": {"total": 0, "limit": 25, "offset": 0}}))))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
+async fn monitoring_history(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: ApiPath<IdentityRef>,
+    query: ApiQuery<super::checks::HistoryQuery>,
+) -> ApiResult {
+    p.require(READ, &["checks:read"])?;
+    let page = query.0.page()?;
+    let env = p.env();
+    Ok(Reply::ok(
+        state.read(move |c| crate::queries::checks::identity_monitoring_history(c, &env, path.as_str(), page)).await?,
+    ))
+}
+
 #[utoipa::path(get, path = "/api/v1/identities/{identity_id}/custom-fields", tag = TAG, operation_id = "get_identity_custom_fields",
     params(("identity_id" = IdentityRef, Path, description = "The identity's id or external_ref")),
     responses((status = 200, description = "Custom field values", body = q::IdentityCustomFields)))]
@@ -897,6 +926,7 @@ async fn image_matches(
         restore,
         pause,
         resume,
+        monitoring_history,
         get_custom_fields,
         set_custom_fields,
         image_matches

@@ -12,6 +12,7 @@ mod docs;
 mod documents;
 pub mod error;
 mod events;
+mod findings;
 mod identities;
 pub mod inflect;
 mod lists;
@@ -143,6 +144,7 @@ pub fn api_routes() -> RouteTable {
     webhooks::routes(&mut t);
     lists::routes(&mut t);
     checks::routes(&mut t);
+    findings::routes(&mut t);
     watchlists::routes(&mut t);
     users::routes(&mut t);
     cases::routes(&mut t);

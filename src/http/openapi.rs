@@ -32,6 +32,7 @@ fn parts() -> Vec<utoipa::openapi::OpenApi> {
         super::lists::api(),
         super::webhooks::api(),
         super::checks::api(),
+        super::findings::api(),
         super::watchlists::api(),
         super::relationships::api(),
         super::types::api(),

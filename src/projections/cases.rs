@@ -143,6 +143,7 @@ const RESOURCES: &[(&str, &str)] = &[
     ("DocumentGroup", "document_group"),
     ("Document", "document"),
     ("Mcp", "mcp"),
+    ("Finding", "finding"),
 ];
 
 fn snake(text: &str) -> String {

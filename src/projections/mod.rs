@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod cases;
 pub mod documents;
+pub mod findings;
 pub mod identities;
 pub mod lists;
 pub mod relationships;
@@ -26,6 +27,12 @@ use rusqlite::Connection;
 pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppResult<()> {
     // Every event is also a row of the org audit log.
     cases::audit(conn, event)?;
+    route(conn, keyring, event)?;
+    // After the owning projection: findings link to the check and session rows it just wrote.
+    findings::apply(conn, event)
+}
+
+fn route(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppResult<()> {
     let t = event.event_type.as_str();
     if t.starts_with("Case") {
         cases::apply(conn, event)

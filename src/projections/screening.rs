@@ -1,6 +1,6 @@
 //! Projects watchlist and check events into `watchlist_entries`, `watchlist_versions`, `checks`,
-//! `check_hits` and `screening_dismissals`. Copies sealed values as they are. Must not write any other
-//! table.
+//! `check_hits`, `screening_dismissals`, `check_monitoring` and `monitoring_passes` (the monitoring
+//! history). Copies sealed values as they are. Must not write any other table.
 
 use crate::domain::check::{CheckEvent, Created, HitRecord, RunResult};
 use crate::domain::watchlist::{EntriesImported, WatchlistEvent};
@@ -42,11 +42,35 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             )?;
             Ok(())
         }
-        Some(WatchlistEvent::MonitoringCompleted(e)) => {
+        Some(WatchlistEvent::MonitoringCompleted(mut e)) => {
+            let passes = std::mem::take(&mut e.passes);
+            // The version keeps the pass's counts; each subject's part goes to the history.
             conn.execute(
                 "UPDATE watchlist_versions SET monitoring_status = 'completed', monitoring = ?1 WHERE id = ?2",
                 params![serde_json::to_string(&e)?, e.version_id],
             )?;
+            let mut put = conn.prepare_cached(
+                "INSERT INTO monitoring_passes (event_seq, position, subject_type, subject_id, environment,
+                    watchlist_id, version_id, hits_before, hits_after, new_hit_ids, check_id, screened_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            let watchlist = event.stream_id.strip_prefix("watchlist_").unwrap_or(&event.stream_id);
+            for (position, p) in passes.iter().enumerate() {
+                put.execute(params![
+                    event.seq,
+                    position as i64,
+                    p.subject_type,
+                    p.subject_id,
+                    p.environment,
+                    watchlist,
+                    e.version_id,
+                    p.hits_before,
+                    p.hits_after,
+                    serde_json::to_string(&p.new_hit_ids)?,
+                    p.check_id,
+                    event.recorded_at
+                ])?;
+            }
             Ok(())
         }
         None => Ok(()),
@@ -72,7 +96,7 @@ fn entries(conn: &Connection, e: &EntriesImported) -> AppResult<()> {
     Ok(())
 }
 
-fn insert_hits(conn: &Connection, check_id: &str, run: i64, hits: &[HitRecord]) -> AppResult<()> {
+fn insert_hits(conn: &Connection, check_id: &str, run: i64, first: i64, hits: &[HitRecord]) -> AppResult<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO check_hits (id, check_id, run, position, watchlist_id, source, entry_id, entry_hash, version_id,
             entity_type, matched_name, matched_name_kind, score, features, explanation, entry)
@@ -83,7 +107,7 @@ fn insert_hits(conn: &Connection, check_id: &str, run: i64, hits: &[HitRecord]) 
             h.id,
             check_id,
             run,
-            position as i64,
+            first + position as i64,
             h.watchlist_id,
             h.source,
             h.entry_id,
@@ -147,7 +171,7 @@ fn check(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                     event.stream_seq
                 ],
             )?;
-            insert_hits(conn, id, 1, &r.hits)?;
+            insert_hits(conn, id, 1, 0, &r.hits)?;
             return Ok(());
         }
         CheckEvent::Rerun(e) => {
@@ -170,7 +194,7 @@ fn check(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                     id
                 ],
             )?;
-            insert_hits(conn, id, e.run, &r.hits)?;
+            insert_hits(conn, id, e.run, 0, &r.hits)?;
         }
         CheckEvent::HitsDismissed(d) => {
             let mut mark = conn.prepare_cached(
@@ -209,7 +233,32 @@ fn check(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         CheckEvent::TagsChanged(t) => {
             conn.execute("UPDATE checks SET tags = ?1 WHERE id = ?2", params![serde_json::to_string(&t.tags)?, id])?;
         }
+        CheckEvent::MonitoringEnabled => {
+            conn.execute(
+                "INSERT INTO check_monitoring (check_id, environment, enabled_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (check_id) DO NOTHING",
+                params![id, event.environment, at],
+            )?;
+        }
+        CheckEvent::MonitoringDisabled => {
+            conn.execute("DELETE FROM check_monitoring WHERE check_id = ?1", [id])?;
+        }
+        CheckEvent::MonitoringHitsFound(m) => {
+            let first: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM check_hits WHERE check_id = ?1 AND run = ?2",
+                params![id, m.run],
+                |r| r.get(0),
+            )?;
+            insert_hits(conn, id, m.run, first, &m.hits)?;
+            conn.execute(
+                "UPDATE checks SET status = 'hit', error_reason = NULL,
+                    hit_count = hit_count + ?1, total_hits = total_hits + ?1 WHERE id = ?2",
+                params![m.hits.len() as i64, id],
+            )?;
+        }
         CheckEvent::Redacted => {
+            // Its subject is gone: nothing left to re-screen.
+            conn.execute("DELETE FROM check_monitoring WHERE check_id = ?1", [id])?;
             conn.execute("UPDATE checks SET subject = '{}', redacted_at = ?1 WHERE id = ?2", params![at, id])?;
             conn.execute(
                 "UPDATE check_hits SET explanation = NULL, dismissal_reason = NULL WHERE check_id = ?1",

@@ -1,6 +1,7 @@
 //! Check reads: render one check (opening its sealed subject, explanations and dismissal reasons for the
 //! response), list with filters, a subject's dismissals, an identity's open and alerted hits, its monitored
-//! lists, and the monitored identities with their data opened for a monitoring pass. Must not write.
+//! lists, the monitored identities and standalone checks with their data opened for a monitoring pass, and
+//! the monitoring history of a check or an identity. Must not write.
 
 use super::identities::render_actor;
 use super::{OffsetPage, Page};
@@ -63,7 +64,8 @@ pub struct CheckView {
     pub session_id: Option<SessionId>,
     /// Shared by the checks of one `POST /checks/full`.
     pub batch_id: Option<CheckBatchId>,
-    /// The linked identity's continuous monitoring (spec §1.9); false without an identity.
+    /// Continuous monitoring (spec §1.9): the check's own (`POST /checks/{id}/monitoring/enable`), or its
+    /// linked identity's.
     pub monitoring_enabled: bool,
     pub is_sandbox: bool,
     /// The screened data; null once the check's personal data is erased.
@@ -246,14 +248,18 @@ fn render_row(conn: &ReadOnly, keyring: &Keyring, r: &rusqlite::Row<'_>) -> AppR
         }
         None => None,
     };
-    let monitoring_enabled: bool = match &identity_id {
-        Some(i) => conn
-            .prepare_cached("SELECT monitoring_enabled FROM identities WHERE id = ?1")?
-            .query_row([i], |r| r.get(0))
-            .optional()?
-            .unwrap_or(false),
-        None => false,
-    };
+    let own_monitoring: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM check_monitoring WHERE check_id = ?1)")?
+        .query_row([&id], |r| r.get(0))?;
+    let monitoring_enabled: bool = own_monitoring
+        || match &identity_id {
+            Some(i) => conn
+                .prepare_cached("SELECT monitoring_enabled FROM identities WHERE id = ?1")?
+                .query_row([i], |r| r.get(0))
+                .optional()?
+                .unwrap_or(false),
+            None => false,
+        };
     let hits = hits(conn, key.as_ref(), &id, run)?;
     let list_versions: String = r.get(15)?;
     let suppressed: String = r.get(16)?;
@@ -502,4 +508,139 @@ pub fn monitoring_subjects(conn: &ReadOnly, keyring: &Keyring) -> AppResult<Vec<
         });
     }
     Ok(out)
+}
+
+/// A monitored standalone check, its subject opened for a monitoring pass: `subject.identity_id` holds the
+/// check id, `subject.screening_status` its status (so the pass screens only a new version's changes), and
+/// `subject.data` the check's own field names (`name_first`, ...; the screening service maps them).
+#[derive(Debug, Clone)]
+pub struct MonitoredCheck {
+    pub subject: MonitoredSubject,
+    pub threshold: f64,
+}
+
+/// Every live `sanction` check with monitoring on (not redacted), its subject opened, with its subject's dismissals and the entries its hits already name. Sandbox checks are
+/// simulated and not screened, so they are not monitored either.
+pub fn monitored_checks(conn: &ReadOnly, keyring: &Keyring) -> AppResult<Vec<MonitoredCheck>> {
+    let mut stmt = conn.prepare(
+        "SELECT c.id, c.environment, c.status, c.subject, c.key_owner, c.subject_key, c.threshold FROM checks c
+         JOIN check_monitoring m ON m.check_id = c.id
+         WHERE c.redacted_at IS NULL AND c.check_type = 'sanction' AND c.environment = 'live' ORDER BY c.id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let environment: String = r.get(1)?;
+        let sealed: String = r.get(3)?;
+        let key_owner: String = r.get(4)?;
+        let subject_key: String = r.get(5)?;
+        let Some(key) = data_key(conn, keyring, &key_owner)? else { continue };
+        let sealed: BTreeMap<String, String> = serde_json::from_str(&sealed)?;
+        let opened: BTreeMap<String, String> = sealed
+            .into_iter()
+            .filter_map(|(field, value)| open_sealed(Some(&key), &id, &field, Some(&value)).map(|v| (field, v)))
+            .collect();
+        let mut alerted = HashSet::new();
+        {
+            let mut hits =
+                conn.prepare_cached("SELECT watchlist_id, entry_id, entry_hash FROM check_hits WHERE check_id = ?1")?;
+            let mut rows = hits.query([&id])?;
+            while let Some(h) = rows.next()? {
+                alerted.insert((h.get(0)?, h.get(1)?, h.get(2)?));
+            }
+        }
+        out.push(MonitoredCheck {
+            subject: MonitoredSubject {
+                dismissals: shared_reads::dismissals(conn, &environment, &subject_key)?,
+                screening_status: Some(r.get(2)?),
+                data: opened,
+                lists: Vec::new(),
+                alerted,
+                identity_id: id,
+                environment,
+            },
+            threshold: r.get(6)?,
+        });
+    }
+    Ok(out)
+}
+
+/// What one monitoring pass did for one subject (spec §1.9 "Monitoring history").
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MonitoringPassView {
+    /// `identity` or `check`.
+    #[schema(example = "check")]
+    pub subject_type: String,
+    /// The `idn_*` or `schk_*` id.
+    pub subject_id: String,
+    /// When the pass ran.
+    pub screened_at: String,
+    /// The watchlist whose new version was screened.
+    #[schema(example = "ofac")]
+    pub watchlist_id: String,
+    pub list_version_id: WatchlistVersionId,
+    /// Open (undismissed) hits before and after the pass.
+    pub hits_before: i64,
+    pub hits_after: i64,
+    pub new_hit_count: i64,
+    pub new_hit_ids: Vec<CheckHitId>,
+    /// The check holding the new hits (null when the pass found none).
+    pub check_id: Option<CheckId>,
+}
+
+fn history(conn: &ReadOnly, subject_id: &str, page: Page) -> AppResult<OffsetPage<MonitoringPassView>> {
+    let total: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM monitoring_passes WHERE subject_id = ?1")?
+        .query_row([subject_id], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT subject_type, subject_id, screened_at, watchlist_id, version_id, hits_before, hits_after,
+                new_hit_ids, check_id
+         FROM monitoring_passes WHERE subject_id = ?1 ORDER BY event_seq DESC, position DESC LIMIT ?2 OFFSET ?3",
+    )?;
+    let mut rows = stmt.query(rusqlite::params![subject_id, page.limit, page.offset])?;
+    let mut data = Vec::new();
+    while let Some(r) = rows.next()? {
+        let new: Vec<String> = serde_json::from_str(&r.get::<_, String>(7)?)?;
+        data.push(MonitoringPassView {
+            subject_type: r.get(0)?,
+            subject_id: r.get(1)?,
+            screened_at: r.get(2)?,
+            watchlist_id: r.get(3)?,
+            list_version_id: WatchlistVersionId::from_stored(r.get(4)?),
+            hits_before: r.get(5)?,
+            hits_after: r.get(6)?,
+            new_hit_count: new.len() as i64,
+            new_hit_ids: new.into_iter().map(CheckHitId::from_stored).collect(),
+            check_id: r.get::<_, Option<String>>(8)?.map(CheckId::from_stored),
+        });
+    }
+    Ok(OffsetPage::new(data, total, page))
+}
+
+/// `GET /checks/{id}/monitoring-history`: the check's monitoring passes, newest first.
+pub fn check_monitoring_history(
+    conn: &ReadOnly,
+    environment: &str,
+    id: &CheckId,
+    page: Page,
+) -> AppResult<OffsetPage<MonitoringPassView>> {
+    let exists: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM checks WHERE id = ?1 AND environment = ?2)")?
+        .query_row([id.as_str(), environment], |r| r.get(0))?;
+    if !exists {
+        return Err(AppError::not_found("Check"));
+    }
+    history(conn, id.as_str(), page)
+}
+
+/// `GET /identities/{id}/monitoring-history`: the identity's monitoring passes, newest first.
+pub fn identity_monitoring_history(
+    conn: &ReadOnly,
+    environment: &str,
+    id_or_ref: &str,
+    page: Page,
+) -> AppResult<OffsetPage<MonitoringPassView>> {
+    let id = super::identities::require(conn, environment, id_or_ref)?;
+    history(conn, &id, page)
 }

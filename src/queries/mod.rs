@@ -9,6 +9,7 @@ pub mod checks;
 pub mod delivery_log;
 pub mod documents;
 pub mod events;
+pub mod findings;
 pub mod identities;
 pub mod lists;
 pub mod relationships;

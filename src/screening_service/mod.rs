@@ -128,18 +128,32 @@ impl ScreeningService {
         watchlist_id: String,
     ) -> AppResult<MonitoringCompleted> {
         let (keyring, version) = (deps.keyring.clone(), version_id.clone());
-        let (screened, findings) = deps
+        let (screened, findings, check_findings) = deps
             .read
             .run(move |conn| {
                 let subjects = crate::queries::checks::monitoring_subjects(conn, &keyring)?;
                 let delta = snapshot.delta(&version);
-                Ok(monitor::findings(&snapshot, &delta, subjects, DEFAULT_THRESHOLD))
+                let (screened, findings) = monitor::findings(&snapshot, &delta, subjects, DEFAULT_THRESHOLD);
+                // Monitored standalone checks, each at its own threshold (the check id in `identity_id`).
+                let mut check_findings = Vec::new();
+                for mut c in crate::queries::checks::monitored_checks(conn, &keyring)? {
+                    c.subject.data = standalone::person_data(&c.subject.data);
+                    check_findings.extend(monitor::findings(&snapshot, &delta, vec![c.subject], c.threshold).1);
+                }
+                Ok((screened, findings, check_findings))
             })
             .await?;
         let now = crate::clock::format(deps.clock.now());
-        let done =
-            crate::commands::checks::record_monitoring(&deps.writer, now, version_id, watchlist_id, screened, findings)
-                .await?;
+        let done = crate::commands::checks::record_monitoring(
+            &deps.writer,
+            now,
+            version_id,
+            watchlist_id,
+            screened,
+            findings,
+            check_findings,
+        )
+        .await?;
         if done.new_hits > 0 {
             tracing::info!(
                 version_id = %done.version_id,

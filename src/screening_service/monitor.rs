@@ -19,7 +19,7 @@ pub struct Finding {
 }
 
 /// Screens each subject (baseline against `full`, the rest against `delta`); returns how many were
-/// screened and the findings worth recording (baselines, and new hits).
+/// screened and what each screened subject's pass found (baselines, new hits, or nothing new).
 pub fn findings(
     full: &Snapshot,
     delta: &Snapshot,
@@ -42,15 +42,8 @@ pub fn findings(
         outcome.apply_dismissals(&s.dismissals);
         outcome.restrict_to(&s.lists);
         outcome.without_known(&s.alerted);
-        if baseline || !outcome.hits.is_empty() {
-            out.push(Finding {
-                identity_id: s.identity_id,
-                environment: s.environment,
-                baseline,
-                data: s.data,
-                outcome,
-            });
-        }
+        // Every subject screened is returned, new hits or not: each pass is part of its monitoring history.
+        out.push(Finding { identity_id: s.identity_id, environment: s.environment, baseline, data: s.data, outcome });
     }
     (screened, out)
 }
@@ -98,12 +91,16 @@ mod tests {
         ];
         let (screened, found) = findings(&full, &delta, subjects, 0.6);
         assert_eq!(screened, 3);
-        let ids: Vec<&str> = found.iter().map(|f| f.identity_id.as_str()).collect();
-        assert_eq!(ids, vec!["idn_a", "idn_c"], "idn_b matches an unchanged entry; idn_c is a clear baseline");
-        assert_eq!(found[1].outcome.status, "clear");
+        let with_hits: Vec<&str> =
+            found.iter().filter(|f| !f.outcome.hits.is_empty()).map(|f| f.identity_id.as_str()).collect();
+        assert_eq!(with_hits, vec!["idn_a"], "idn_b matches an unchanged entry");
+        let baselines: Vec<&str> = found.iter().filter(|f| f.baseline).map(|f| f.identity_id.as_str()).collect();
+        assert_eq!(baselines, vec!["idn_c"]);
+        assert_eq!(found[2].outcome.status, "clear");
 
         let mut known = subject("idn_a", "Dmitry", "Khoroshev", Some("hit"));
         known.alerted.insert(("ofac".into(), "2".into(), "h2".into()));
-        assert!(findings(&full, &delta, vec![known], 0.6).1.is_empty());
+        let (_, again) = findings(&full, &delta, vec![known], 0.6);
+        assert!(again.iter().all(|f| f.outcome.hits.is_empty()), "a known hit is not new");
     }
 }

@@ -25,7 +25,7 @@ const PAGE_SIZE: i64 = 2048;
 /// schema.sql creates, and a version-3 upgrade fills the new views by replaying the log; version 5 keeps
 /// each session's selfie hash beside it; version 6 added the document tables, new tables only, which the
 /// upgrade to it fills by replaying the log; version 8 gives each workflow version its draft id and adds the
-/// workflow-run views, filled at open by replaying the log).
+/// workflow-run, findings, check-monitoring and monitoring-history views, filled at open by replaying the log).
 pub const SCHEMA_VERSION: i64 = 8;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
@@ -57,6 +57,9 @@ pub const VIEW_TABLES: &[&str] = &[
     "check_hits",
     "screening_dismissals",
     "identity_monitored_lists",
+    "check_monitoring",
+    "monitoring_passes",
+    "findings",
     "custom_lists",
     "custom_list_items",
     "custom_list_digests",

@@ -295,6 +295,34 @@ fn map_identity(conn: &Connection, e: &StoredEvent, b: &mut Builder<'_>) -> AppR
     Ok(())
 }
 
+/// A monitored standalone check's new hits (spec §1.9): ids, counts and the list version, never the subject.
+/// A check linked to an identity is announced by the identity's screening event instead (it names the check).
+fn map_check_monitoring(conn: &Connection, e: &StoredEvent, b: &mut Builder<'_>) -> AppResult<()> {
+    use crate::domain::check::CheckEvent;
+    let Some(CheckEvent::MonitoringHitsFound(m)) =
+        decoded(CheckEvent::decode(&e.event_type, e.event_version, &e.payload), e)
+    else {
+        return Ok(());
+    };
+    let row: Option<(Option<String>, Option<String>, String, i64)> = conn
+        .prepare_cached("SELECT identity_id, external_ref, check_type, hit_count FROM checks WHERE id = ?1")?
+        .query_row([&e.stream_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((None, external_ref, check_type, hit_count)) = row else { return Ok(()) };
+    let mut d = Map::new();
+    d.insert("check_id".into(), json!(e.stream_id));
+    d.insert("check_type".into(), json!(check_type));
+    d.insert("external_ref".into(), json!(external_ref));
+    d.insert("trigger".into(), json!("monitoring"));
+    d.insert("hit_count".into(), json!(hit_count));
+    d.insert("new_hit_ids".into(), json!(m.hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>()));
+    d.insert("list_version_ids".into(), json!([m.version_id]));
+    // The spec names this event two ways (§1.9 [CONFLICT]); both are sent, as for identities.
+    b.push("check.monitoring.new_hits", d.clone(), Audience::Subscribers);
+    b.push("screening.monitoring.new_hits", d, Audience::Subscribers);
+    Ok(())
+}
+
 /// An event that does not decode is logged and produces no webhook: one bad row must not stop the
 /// cursor (and so every later delivery) forever.
 fn decoded<T>(result: Result<Option<T>, serde_json::Error>, e: &StoredEvent) -> Option<T> {
@@ -410,6 +438,8 @@ pub fn map_event(conn: &Connection, e: &StoredEvent) -> AppResult<Vec<Mapped>> {
         map_endpoint(e, &mut b);
     } else if t.starts_with("Document") {
         map_document(conn, e, &mut b)?;
+    } else if t == "CheckMonitoringHitsFound" {
+        map_check_monitoring(conn, e, &mut b)?;
     }
     // The VerifyHQ dialect's events come last, so the Verifa events keep their ids.
     for (name, data) in super::verifyhq::map(conn, e)? {
@@ -619,7 +649,7 @@ fn may_announce(event_type: &str) -> bool {
         || event_type.starts_with("Case")
         || (event_type.starts_with("Identity") && !event_type.starts_with("IdentityType"))
         || event_type.starts_with("WebhookEndpoint")
-        || matches!(event_type, "DocumentExtracted" | "DocumentChecked")
+        || matches!(event_type, "DocumentExtracted" | "DocumentChecked" | "CheckMonitoringHitsFound")
         || event_type == crate::domain::verifyhq::DOCUMENT_ASSESSED
         || event_type == crate::domain::verifyhq::LIVENESS_DECIDED
 }

@@ -66,7 +66,7 @@ const fn route(
 use Kind::{Destructive, Read, Write};
 
 /// The tools, one row each: name, toolset, kind, (scope, broader scopes also accepted), (method, path under
-/// /api/v1), description. The findings toolset and `trigger_workflow` join when their endpoints exist.
+/// /api/v1), description.
 #[rustfmt::skip]
 pub const TOOLS: &[ToolDef] = &[
     // sessions
@@ -123,6 +123,20 @@ pub const TOOLS: &[ToolDef] = &[
         "Reject a case (the session and identity follow)."),
     route("escalate_case", "cases", Write, ("cases:write", &[]), ("POST", "/cases/{case_id}/escalate"),
         "Escalate a case to a senior reviewer."),
+    // findings
+    route("list_findings", "findings", Read, ("checks:read", &["checks:write", "cases:read", "cases:write"]),
+        ("GET", "/findings"),
+        "Everything that needs a human look (screening hits, list matches, duplicates, fraud signals), by \
+         status, kind, identity, session or check, newest first."),
+    route("get_finding", "findings", Read, ("checks:read", &["checks:write", "cases:read", "cases:write"]),
+        ("GET", "/findings/{finding_id}"),
+        "Get one finding: what it is about, its status, and who acknowledged or dismissed it."),
+    route("acknowledge_finding", "findings", Write, ("checks:write", &["cases:write"]),
+        ("POST", "/findings/{finding_id}/acknowledge"),
+        "Acknowledge a finding (seen, still open to a decision)."),
+    route("dismiss_finding", "findings", Write, ("checks:write", &["cases:write"]),
+        ("POST", "/findings/{finding_id}/dismiss"),
+        "Dismiss a finding as a false positive, with a written reason (a screening hit is dismissed on its check)."),
     // lists
     route("list_lists", "lists", Read, ("lists:read", &["lists:write"]), ("GET", "/lists"),
         "List the organisation's custom lists (block, allow and flag lists) with their types."),
@@ -136,6 +150,9 @@ pub const TOOLS: &[ToolDef] = &[
     route("get_workflow", "workflows", Read, ("workflows:read", &["workflows:write"]),
         ("GET", "/workflows/{workflow_id}"),
         "Get a workflow with its graph of steps."),
+    route("trigger_workflow", "workflows", Write, ("workflows:write", &["sessions:write"]),
+        ("POST", "/workflows/{workflow_id}/trigger"),
+        "Run a workflow for a session (its checks and decision again) or for an identity (a new session on it)."),
     route("list_verification_policies", "workflows", Read, ("workflows:read", &["workflows:write", "sessions:read"]),
         ("GET", "/verification-policies"),
         "The checks a workflow or session can run."),
@@ -403,6 +420,23 @@ impl Tool {
                         additional = Value::Bool(true);
                     }
                 }
+                // A body of alternatives (`session_id` or `identity_id`): every field of every alternative is
+                // offered, none required here; the endpoint says which combination it takes.
+                None if resolved["oneOf"].is_array() || resolved["anyOf"].is_array() => {
+                    let variants = resolved["oneOf"].as_array().or(resolved["anyOf"].as_array()).into_iter().flatten();
+                    for variant in variants {
+                        let variant = resolve(variant, openapi);
+                        let Some(props) = variant["properties"].as_object() else {
+                            return Err(format!(
+                                "tool {}: an alternative body of {method} {path} is not an object",
+                                def.name
+                            ));
+                        };
+                        for (k, v) in props {
+                            properties.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
                 None => return Err(format!("tool {}: the request body of {method} {path} is not an object", def.name)),
             }
         }
@@ -610,7 +644,7 @@ mod tests {
                 assert!(tool.input_schema["$defs"][&r].is_object(), "{}: $defs lacks {r}", def.name);
             }
         }
-        assert_eq!(TOOLS.len(), 40);
+        assert_eq!(TOOLS.len(), 45);
     }
 
     #[test]

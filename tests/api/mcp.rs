@@ -296,3 +296,43 @@ async fn mcp_has_its_own_rate_limit_bucket() {
     assert_eq!(limited.body["error"], "rate_limited");
     assert!(limited.header("retry-after").is_some());
 }
+
+#[actix_web::test]
+async fn findings_and_the_workflow_trigger_are_tools_on_their_rest_endpoints() {
+    use crate::findings::{import_ofac, live, LISTED, OFAC_SAMPLE};
+    let app = spawn_app().await;
+    import_ofac(&app, std::path::Path::new(OFAC_SAMPLE)).await;
+    let body = json!({"check_type": "sanction", "external_ref": "m-1", "name_first": LISTED.0,
+        "name_last": LISTED.1, "birthdate": LISTED.2});
+    let check = live(&app, "POST", "/checks", Some(body)).await;
+    assert_eq!(check.body["status"], "hit", "{}", check.body);
+    let check_id = check.body["id"].as_str().unwrap().to_string();
+
+    let key = app.live_key.clone();
+    let (session, _) = initialize(&app, &key, "2025-06-18").await;
+    let names = tool_names(&rpc(&app, "", &key, &session, "tools/list", json!({})).await);
+    for tool in ["list_findings", "get_finding", "acknowledge_finding", "dismiss_finding", "trigger_workflow"] {
+        assert!(names.iter().any(|n| n == tool), "{tool} missing from {names:?}");
+    }
+    let listed = call(&app, "", &key, &session, "list_findings", json!({"check_id": check_id})).await;
+    assert_eq!(listed["isError"], false, "{listed}");
+    let page: Value = serde_json::from_str(&text(&listed)).unwrap();
+    let finding = page["data"][0]["id"].as_str().expect("a finding").to_string();
+    assert!(!text(&listed).contains(LISTED.1), "no listed name in the result");
+
+    let refused = call(&app, "", &key, &session, "dismiss_finding", json!({"finding_id": finding})).await;
+    assert_eq!(refused["isError"], true, "a dismissal needs its reason: {refused}");
+    let dismissed = call(
+        &app,
+        "",
+        &key,
+        &session,
+        "dismiss_finding",
+        json!({"finding_id": finding, "reason": "Born in another year"}),
+    )
+    .await;
+    assert_eq!(dismissed["isError"], false, "{dismissed}");
+    // The dismissal is the check's own, made through the same command.
+    let hits = live(&app, "GET", &format!("/checks/{check_id}/hits"), None).await;
+    assert!(hits.body["data"].as_array().unwrap().iter().any(|h| h["is_dismissed"] == true), "{}", hits.body);
+}

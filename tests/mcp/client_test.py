@@ -87,7 +87,7 @@ async def main():
 
     # Listing: the default toolsets, no destructive tool; toolsets= adds them; read_only hides writes.
     tools = await names()
-    check(len(tools) == 35, f"the default toolsets list 35 tools for a key with every scope (got {len(tools)})")
+    check(len(tools) == 40, f"the default toolsets list 40 tools for a key with every scope (got {len(tools)})")
     check("get_session" in tools and "create_session" in tools and "approve_case" in tools, "reads and writes listed")
     check(not (DESTRUCTIVE & set(tools)), "no destructive tool unless asked for")
     schema = tools["create_session"].input_schema

@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 
 /// Items per bulk request or CSV import (spec §1.10.5).
 pub const MAX_BATCH: usize = 1000;
-/// Fuzzy name score (0..=1, the screening scorer) from which a name item matches; the date of birth,
-/// when the item has one, must also be equal.
-pub const NAME_THRESHOLD: f64 = 0.8;
+/// Fuzzy name score (0..=1, the screening scorer) from which a name item matches: the scorer's own
+/// pair-match threshold (the decision it is measured at on name_bench); the date of birth, when the item
+/// has one, must also be equal.
+pub const NAME_THRESHOLD: f64 = crate::screening::PAIR_MATCH_THRESHOLD;
 /// Cosine similarity from which a face item matches.
 pub const FACE_THRESHOLD: f64 = 0.8;
 pub const MAX_NOTES: usize = 1000;

@@ -25,7 +25,7 @@ const MAX_POSTING_SHARE: f64 = 0.05;
 
 /// Token rarity: a token in a share `f` of the indexed names weighs `1 − RARITY_SLOPE · ln(1 + f / RARITY_SHARE)`,
 /// at least `RARITY_FLOOR`. A token in one name in 10,000 weighs about 0.93, one in 1% about 0.54, one in 5%
-/// (`mohammed` on a sanctions list) the floor. Lists smaller than `RARITY_MIN_NAMES` count as that large, so
+/// (`mohammed` on a sanctions list) about 0.38. Lists smaller than `RARITY_MIN_NAMES` count as that large, so
 /// that in a small list a token seen twice is not taken for a common one.
 const RARITY_SLOPE: f64 = 0.1;
 const RARITY_SHARE: f64 = 1e-4;

@@ -201,9 +201,13 @@ pub fn token_similarity(a: &NameToken, b: &NameToken, p: &MatchParams) -> f64 {
     if a.phon == b.phon {
         return p.phonetic_sim;
     }
-    let edit = edit_similarity(a.phon.as_bytes(), b.phon.as_bytes());
+    // Each distance once: they give the similarities and the edit allowance below.
+    let phon_edits = osa_distance(a.phon.as_bytes(), b.phon.as_bytes());
+    let text_edits = osa_distance(a.text.as_bytes(), b.text.as_bytes());
+    let similarity = |d: usize, x: &str, y: &str| 1.0 - d as f64 / x.len().max(y.len()).max(1) as f64;
+    let edit = similarity(phon_edits, &a.phon, &b.phon);
     // Raw spelling can be closer than the folded one (folding is lossy both ways).
-    let mut s = edit.max(edit_similarity(a.text.as_bytes(), b.text.as_bytes()));
+    let mut s = edit.max(similarity(text_edits, &a.text, &b.text));
     if a.abjad || b.abjad {
         // A vowel-less transliteration: only consonants are comparable, and a short skeleton says little
         // (`ly` is Ali, Ela, Lee, ...).
@@ -233,8 +237,7 @@ pub fn token_similarity(a: &NameToken, b: &NameToken, p: &MatchParams) -> f64 {
         }
     }
     // Spelling alone: as many edits as a typo makes, one in a short word and two in a long one.
-    let edits =
-        osa_distance(a.phon.as_bytes(), b.phon.as_bytes()).min(osa_distance(a.text.as_bytes(), b.text.as_bytes()));
+    let edits = phon_edits.min(text_edits);
     let allowed = if a.text.len().max(b.text.len()) >= p.two_edit_length { 2 } else { 1 };
     if edits > allowed {
         return 0.0;

@@ -1,9 +1,11 @@
 //! Screening benchmark: p50/p99 per query and what the queries found, with the OFAC SDN and UN lists loaded
-//! together, then against list size (1k and 10k names, all, and a list of a million people's names made by
-//! `tests/screening/people.py`). Listed names are screened exact, with a typo and reordered (found@10);
+//! together, then against list size (1k and 10k names, all, and a list of a million people made by
+//! `tests/screening/people.py`, read as OpenSanctions FtM JSON lines by the importer uploads use, its time and
+//! memory printed). Listed names are screened exact, with a typo and reordered (found@10);
 //! unrelated people (fixtures/screening/people.tsv, the evaluation half unless told) measure how often someone
-//! not on the list gets a hit. Prints one line per list; `make bench` runs it. Reads test data only; must not
-//! touch a database or the network.
+//! not on the list gets a hit (`SCREENING_BENCH_EXAMPLES=1` prints the first of those hits,
+//! `SCREENING_BENCH_MISSES=1` the typo'd names not found). Prints one line per list; `make bench` runs it.
+//! Reads test data only; must not touch a database or the network.
 
 use idv::screening::import::{ofac, un};
 use idv::screening::measure::{read_people, Person, Split};
@@ -353,6 +355,44 @@ fn name_bench(testdata: &std::path::Path, split: Split) -> Result<String, String
     ))
 }
 
+/// Resident and peak resident memory of this process in MiB (Linux), for the import's footprint.
+fn memory_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The large list: OpenSanctions FollowTheMoney JSON lines (`people.py ftm`, read by the importer a
+/// watchlist upload uses) or a people file (`people.py list`).
+fn large_list(path: &std::path::Path) -> Result<Vec<WatchlistEntry>, String> {
+    if path.extension().is_some_and(|e| e == "json") {
+        let (rss_before, _) = memory_mib();
+        let t = Instant::now();
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let import =
+            idv::screening::import::opensanctions::import(std::io::BufReader::new(file)).map_err(|e| e.to_string())?;
+        let (rss_after, peak) = memory_mib();
+        println!(
+            "OpenSanctions FtM import: {} entities ({:.0} MB) in {:.1}s; resident memory {:.0} MiB before, {:.0} MiB after (peak {:.0} MiB)",
+            import.entries.len(),
+            size as f64 / 1e6,
+            t.elapsed().as_secs_f64(),
+            rss_before,
+            rss_after,
+            peak
+        );
+        return Ok(import.entries);
+    }
+    people_list(path).map_err(|e| e.to_string())
+}
+
 /// A list of people from a people file (`tests/screening/people.py list`).
 fn people_list(path: &std::path::Path) -> std::io::Result<Vec<WatchlistEntry>> {
     Ok(read_people(path)?
@@ -431,7 +471,7 @@ fn main() -> ExitCode {
     run("subset 10k", subset(&all, 10_000), &r);
     if let Some(path) = &args.large_list {
         let t = Instant::now();
-        let mut large = match people_list(path) {
+        let mut large = match large_list(path) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("{}: {e}", path.display());
@@ -441,6 +481,8 @@ fn main() -> ExitCode {
         large.extend(all);
         println!("read {} listed people from {} in {:.1}s", large.len(), path.display(), t.elapsed().as_secs_f64());
         run("1M people", large, &r);
+        let (rss, peak) = memory_mib();
+        println!("  resident memory after the 1M run {rss:.0} MiB, peak of the whole bench {peak:.0} MiB");
     }
     ExitCode::SUCCESS
 }

@@ -4,6 +4,8 @@ them frequency-weighted) that Faker ships for 70 locales in their own scripts.
 
   people.py queries OUT [--count N]   people to screen who are not on any list (fixtures/screening/people.tsv)
   people.py list OUT [--count N]      a list of N listed people (make bench: the million-name list)
+  people.py ftm OUT [--count N]       the same list as OpenSanctions FollowTheMoney JSON lines (Person entities
+                                      with a name, a birth date and a nationality), for the importer
 
 Each locale's family names are split in two halves by a hash of the name: queries take their family names from
 one half and lists from the other, so a query person is never a listed one, while given names (the common ones
@@ -12,6 +14,7 @@ requirements.txt).
 """
 import argparse
 import hashlib
+import json
 import sys
 
 from faker import Faker
@@ -67,15 +70,24 @@ def people(side, count, seed):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["queries", "list"])
+    ap.add_argument("what", choices=["queries", "list", "ftm"])
     ap.add_argument("out")
     ap.add_argument("--count", type=int)
     a = ap.parse_args()
     side, count, seed = (0, a.count or 6000, 2026) if a.what == "queries" else (1, a.count or 1_000_000, 1917)
+    # `list` and `ftm` write the same people.
     with open(a.out, "w", encoding="utf-8") as out:
-        out.write("locale\tname\n")
-        for loc, name in people(side, count, seed):
-            out.write(f"{loc}\t{name}\n")
+        if a.what != "ftm":
+            out.write("locale\tname\n")
+        for i, (loc, name) in enumerate(people(side, count, seed)):
+            if a.what == "ftm":
+                h = hashlib.blake2b(f"{i}".encode(), digest_size=4).digest()
+                born = f"{1930 + h[0] % 75}-{1 + h[1] % 12:02d}-{1 + h[2] % 28:02d}"
+                props = {"name": [name], "birthDate": [born], "nationality": [loc.split("_")[-1].lower()]}
+                out.write(json.dumps({"id": f"p-{i}", "schema": "Person", "properties": props}, ensure_ascii=False))
+                out.write("\n")
+            else:
+                out.write(f"{loc}\t{name}\n")
     print(f"people.py: {count} names to {a.out}", file=sys.stderr)
 
 

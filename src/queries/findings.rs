@@ -162,22 +162,10 @@ pub fn list(
             values.push(Sql::Text(v));
         }
     }
-    let where_sql = conditions.join(" AND ");
-    let total: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM findings WHERE {where_sql}"),
-        rusqlite::params_from_iter(values.iter()),
-        |r| r.get(0),
-    )?;
-    values.push(Sql::Integer(page.limit));
-    values.push(Sql::Integer(page.offset));
     // Ids are derived from what a finding is about, not from time: the log position orders them.
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM findings WHERE {where_sql} ORDER BY created_seq DESC, id DESC LIMIT ? OFFSET ?"
-    ))?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
-    let mut data = Vec::new();
-    while let Some(row) = rows.next()? {
-        data.push(render(conn, keyring, row)?);
-    }
-    Ok(OffsetPage::new(data, total, page))
+    let order = "created_seq DESC, id DESC";
+    let where_sql = conditions.join(" AND ");
+    super::filtered_offset_page_by(conn, "findings", COLUMNS, &where_sql, order, values, page, |row| {
+        render(conn, keyring, row)
+    })
 }

@@ -63,6 +63,21 @@ pub fn filtered_offset_page<T>(
     table: &str,
     columns: &str,
     where_sql: &str,
+    values: Vec<rusqlite::types::Value>,
+    page: Page,
+    render: impl FnMut(&rusqlite::Row<'_>) -> crate::error::AppResult<T>,
+) -> crate::error::AppResult<OffsetPage<T>> {
+    filtered_offset_page_by(conn, table, columns, where_sql, "id DESC", values, page, render)
+}
+
+/// `filtered_offset_page` in another order than newest id first (`order_by` is an ORDER BY list).
+#[allow(clippy::too_many_arguments)]
+pub fn filtered_offset_page_by<T>(
+    conn: &crate::store::ReadOnly,
+    table: &str,
+    columns: &str,
+    where_sql: &str,
+    order_by: &str,
     mut values: Vec<rusqlite::types::Value>,
     page: Page,
     mut render: impl FnMut(&rusqlite::Row<'_>) -> crate::error::AppResult<T>,
@@ -75,7 +90,7 @@ pub fn filtered_offset_page<T>(
     values.push(rusqlite::types::Value::Integer(page.limit));
     values.push(rusqlite::types::Value::Integer(page.offset));
     let mut stmt =
-        conn.prepare(&format!("SELECT {columns} FROM {table} WHERE {where_sql} ORDER BY id DESC LIMIT ? OFFSET ?"))?;
+        conn.prepare(&format!("SELECT {columns} FROM {table} WHERE {where_sql} ORDER BY {order_by} LIMIT ? OFFSET ?"))?;
     let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
     let mut data = Vec::new();
     while let Some(row) = rows.next()? {

@@ -11,6 +11,7 @@ use crate::domain::ids::{self, ApiKeyId};
 use crate::domain::values::{Label, LongText, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, EventMeta, NewEvent};
+use crate::store::Exec;
 use rand::Rng;
 use rusqlite::{params, OptionalExtension};
 
@@ -151,7 +152,7 @@ pub async fn create(writer: &Writer, meta: CommandMeta, input: CreateKey) -> App
 fn require_key(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<(ApiKeyState, i64)> {
     let found: Option<bool> = w
         .conn
-        .query_row(
+        .row(
             "SELECT is_active FROM api_keys WHERE id = ?1 AND environment = ?2 AND key_type <> 'verifyhq'",
             params![id, env],
             |r| r.get(0),
@@ -219,7 +220,7 @@ pub async fn revoke(writer: &Writer, meta: CommandMeta, id_or_prefix: String) ->
         .execute(move |w| {
             let row: Option<(String, String, bool)> = w
                 .conn
-                .query_row(
+                .row(
                     "SELECT id, environment, is_active FROM api_keys WHERE id = ?1 OR key_prefix = ?1",
                     [&id_or_prefix],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -248,7 +249,7 @@ pub async fn clone_key(
     writer
         .execute(move |w| {
             require_key(w, &meta.environment, &id)?;
-            let input = w.conn.query_row(
+            let input = w.conn.row(
                 "SELECT key_type, environment, scopes, allowed_ips, api_version, default_key_inflection, label, note
                  FROM api_keys WHERE id = ?1",
                 [&id],

@@ -17,6 +17,7 @@ use crate::domain::session::{self as sdom, Outcome, Verdict};
 use crate::domain::user::{Role, UserStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::events::NewEvent;
+use crate::store::Exec;
 use base64::Engine as _;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
@@ -98,7 +99,7 @@ pub fn create_in(
     demo: bool,
 ) -> AppResult<()> {
     let (_, wrapped) = w.keyring.new_data_key(case_id);
-    w.conn.execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)", params![case_id, wrapped])?;
+    w.conn.exec("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)", params![case_id, wrapped])?;
     let created = dom::Created {
         session_id: session_id.map(str::to_string),
         identity_id: identity_id.map(str::to_string),
@@ -118,9 +119,7 @@ pub async fn create_for_session(writer: &Writer, meta: CommandMeta, session_id: 
                 .ok_or_else(|| AppError::not_found("Session"))?;
             let existing: Option<String> = w
                 .conn
-                .query_row("SELECT id FROM cases WHERE session_id = ?1 ORDER BY created_at LIMIT 1", [&s.id], |r| {
-                    r.get(0)
-                })
+                .row("SELECT id FROM cases WHERE session_id = ?1 ORDER BY created_at LIMIT 1", [&s.id], |r| r.get(0))
                 .optional()?;
             if let Some(id) = existing {
                 return Ok(id);
@@ -132,7 +131,7 @@ pub async fn create_for_session(writer: &Writer, meta: CommandMeta, session_id: 
                 )));
             }
             let case_id: Option<String> =
-                w.conn.query_row("SELECT case_id FROM sessions WHERE id = ?1", [&s.id], |r| r.get(0))?;
+                w.conn.row("SELECT case_id FROM sessions WHERE id = ?1", [&s.id], |r| r.get(0))?;
             let case_id = case_id.unwrap_or_else(|| ids::new_id(ids::CASE));
             create_in(w, &meta, &case_id, Some(&s.id), s.identity_id.as_deref(), false)?;
             Ok(case_id)
@@ -150,7 +149,7 @@ pub async fn create_demo(writer: &Writer, meta: CommandMeta) -> AppResult<String
                     detail: "Demo cases can only be created with a sandbox key.".into(),
                 });
             }
-            let count: i64 = w.conn.query_row(
+            let count: i64 = w.conn.row(
                 "SELECT COUNT(*) FROM cases WHERE environment = ?1 AND is_demo = 1",
                 [&meta.environment],
                 |r| r.get(0),
@@ -225,7 +224,7 @@ pub async fn claim_next(writer: &Writer, meta: CommandMeta, reviewer: OrgUserId)
             ensure_reviewer(w.conn, &meta.environment, &reviewer)?;
             let next: Option<String> = w
                 .conn
-                .query_row(
+                .row(
                     "SELECT id FROM cases WHERE environment = ?1 AND status = 'open' AND assigned_to IS NULL
                      ORDER BY entered_review_at, id LIMIT 1",
                     [&meta.environment],
@@ -318,7 +317,7 @@ pub fn decide_for_client_in(
     let case_id = match s.status.as_str() {
         "under_review" => w
             .conn
-            .query_row("SELECT case_id FROM sessions WHERE id = ?1", [&s.id], |r| r.get::<_, Option<String>>(0))?
+            .row("SELECT case_id FROM sessions WHERE id = ?1", [&s.id], |r| r.get::<_, Option<String>>(0))?
             .ok_or_else(|| AppError::Internal(format!("session {} is under review without a case", s.id)))?,
         "pending" | "capturing" => {
             let case_id = ids::new_id(ids::CASE);
@@ -379,7 +378,7 @@ fn complete_session(
         return Ok(());
     }
     let (result_json, extracted): (Option<String>, Option<String>) =
-        w.conn.query_row("SELECT result_json, result_extracted FROM sessions WHERE id = ?1", [session_id], |r| {
+        w.conn.row("SELECT result_json, result_extracted FROM sessions WHERE id = ?1", [session_id], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
     let mut outcome: Outcome = result_json.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
@@ -438,7 +437,7 @@ pub async fn override_check(
             let case = require(w.conn, &meta.environment, &id)?;
             dom::ensure_may_handle(case.state.status, role)?;
             let session = case.session_id.clone().ok_or_else(|| AppError::not_found("Check"))?;
-            let (result_json, overrides): (Option<String>, String) = w.conn.query_row(
+            let (result_json, overrides): (Option<String>, String) = w.conn.row(
                 "SELECT s.result_json, c.overrides FROM cases c JOIN sessions s ON s.id = ?1 WHERE c.id = ?2",
                 params![session, id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -500,7 +499,7 @@ pub async fn correct_pii(
                 return Err(AppError::Conflict("A decided case's data can no longer be corrected.".into()));
             }
             let identity_id: Option<String> = match &case.session_id {
-                Some(s) => w.conn.query_row("SELECT identity_id FROM sessions WHERE id = ?1", [s], |r| r.get(0))?,
+                Some(s) => w.conn.row("SELECT identity_id FROM sessions WHERE id = ?1", [s], |r| r.get(0))?,
                 None => None,
             };
             let identity_id = identity_id
@@ -515,7 +514,7 @@ pub async fn correct_pii(
             let key = data_key(w.conn, w.keyring, &identity_id)?
                 .ok_or_else(|| AppError::invalid_state("This identity's personal data has been erased."))?;
             let sealed_now: String =
-                w.conn.query_row("SELECT pii FROM identities WHERE id = ?1", [&identity_id], |r| r.get(0))?;
+                w.conn.row("SELECT pii FROM identities WHERE id = ?1", [&identity_id], |r| r.get(0))?;
             let mut full = open_pii(&key, &identity_id, &sealed_now)?;
             full.extend(fields.clone());
             let update = idom::Updated {

@@ -16,6 +16,7 @@ use crate::domain::ids::{self, ListId, ListItemId, ListMatchId};
 use crate::domain::values::{LongText, Title};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::store::events::NewEvent;
+use crate::store::Exec;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Map, Value};
@@ -252,7 +253,7 @@ pub async fn delete_item(writer: &Writer, meta: CommandMeta, list_id: ListId, it
     writer
         .execute(move |w| {
             let s = require_list(w.conn, &meta.environment, list_id.as_str())?;
-            let exists: bool = w.conn.query_row(
+            let exists: bool = w.conn.row(
                 "SELECT EXISTS (SELECT 1 FROM custom_list_items WHERE id = ?1 AND list_id = ?2)",
                 params![item_id.as_str(), s.id],
                 |r| r.get(0),
@@ -289,7 +290,7 @@ pub(crate) fn mark_false_positive_in(
 ) -> AppResult<()> {
     let row: Option<bool> = w
         .conn
-        .query_row(
+        .row(
             "SELECT is_false_positive FROM list_matches WHERE id = ?1 AND environment = ?2",
             params![match_id, meta.environment],
             |r| r.get(0),

@@ -13,6 +13,7 @@ use crate::domain::values::LongText;
 use crate::domain::values::{Label, RelationshipTypeName};
 use crate::error::{AppError, AppResult};
 use crate::store::events::NewEvent;
+use crate::store::Exec;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{Map, Value};
 
@@ -52,7 +53,7 @@ fn append_system_link(w: &mut WriteCtx<'_>, meta: &CommandMeta, created: Relatio
 }
 
 fn link_exists(w: &WriteCtx<'_>, source: &str, related: &str, kind: &str) -> AppResult<bool> {
-    Ok(w.conn.query_row(
+    Ok(w.conn.row(
         "SELECT EXISTS (SELECT 1 FROM relationships WHERE source_identity_id = ?1 AND related_identity_id = ?2
          AND relationship_type = ?3)",
         params![source, related, kind],
@@ -76,7 +77,7 @@ pub async fn create(
                 .ok_or_else(|| AppError::not_found("Related identity"))?;
             let custom_active: Option<bool> = w
                 .conn
-                .query_row(
+                .row(
                     "SELECT is_active FROM relationship_types WHERE environment = ?1 AND name = ?2 AND is_deleted = 0",
                     params![env, kind],
                     |r| r.get(0),
@@ -120,7 +121,7 @@ pub async fn delete(
                 .ok_or_else(|| AppError::not_found("Identity"))?;
             let row: Option<(String, String, bool)> = w
                 .conn
-                .query_row(
+                .row(
                     "SELECT pair_id, relationship_type, is_system FROM relationships
                      WHERE id = ?1 AND source_identity_id = ?2 AND environment = ?3",
                     params![relationship_id.as_str(), source.id, meta.environment],
@@ -128,7 +129,7 @@ pub async fn delete(
                 )
                 .optional()?;
             let (pair_id, kind, is_system) = row.ok_or_else(|| AppError::not_found("Relationship"))?;
-            let inverse_id: String = w.conn.query_row(
+            let inverse_id: String = w.conn.row(
                 "SELECT id FROM relationships WHERE pair_id = ?1 AND id != ?1 LIMIT 1",
                 [&pair_id],
                 |r| r.get(0),
@@ -217,7 +218,7 @@ pub async fn create_type(
     writer
         .execute(move |w| {
             let name = input.name.into_string();
-            let name_taken: bool = w.conn.query_row(
+            let name_taken: bool = w.conn.row(
                 "SELECT EXISTS (SELECT 1 FROM relationship_types WHERE environment = ?1 AND name = ?2 AND is_deleted = 0)",
                 params![meta.environment, name],
                 |r| r.get(0),
@@ -240,7 +241,7 @@ pub async fn create_type(
 }
 
 fn load_type(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<(Option<TypeState>, i64)> {
-    let exists: bool = w.conn.query_row(
+    let exists: bool = w.conn.row(
         "SELECT EXISTS (SELECT 1 FROM relationship_types WHERE id = ?1 AND environment = ?2 AND is_deleted = 0)",
         params![id, env],
         |r| r.get(0),

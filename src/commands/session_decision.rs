@@ -20,6 +20,7 @@ use crate::domain::session::{
 use crate::domain::workflow::{Graph, Stop};
 use crate::error::{AppError, AppResult};
 use crate::processing::evidence::SessionEvidence;
+use crate::store::Exec;
 use rusqlite::params;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -292,8 +293,7 @@ fn upsert_identity(
         None => {
             let id = ids::new_id(ids::IDENTITY);
             let (key, wrapped) = w.keyring.new_data_key(&id);
-            w.conn
-                .execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)", params![id, wrapped])?;
+            w.conn.exec("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)", params![id, wrapped])?;
             let created = idom::Created {
                 external_ref: Some(external_ref.to_string()),
                 status: "pending".into(),
@@ -313,7 +313,7 @@ fn upsert_identity(
     let (sealed, blind_set) = match &key {
         Some(k) if !pii.is_empty() => {
             let sealed_now: String =
-                w.conn.query_row("SELECT pii FROM identities WHERE id = ?1", [&state.id], |r| r.get(0))?;
+                w.conn.row("SELECT pii FROM identities WHERE id = ?1", [&state.id], |r| r.get(0))?;
             let mut full = super::identities::open_pii(k, &state.id, &sealed_now)?;
             full.extend(pii.clone());
             (seal_fields(k, &state.id, &pii), Some(sealed_blind_set(w.keyring, k, &s.environment, &state.id, &full)?))

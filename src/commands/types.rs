@@ -11,6 +11,7 @@ use crate::domain::values::LongText;
 use crate::domain::values::{Label, Slug};
 use crate::error::AppResult;
 use crate::store::events::{stream_version, NewEvent};
+use crate::store::Exec;
 use rusqlite::{params, OptionalExtension};
 
 /// The type's state from its view rows (None: no live type of this id in the environment), with the
@@ -18,14 +19,14 @@ use rusqlite::{params, OptionalExtension};
 fn load(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<(Option<IdentityTypeState>, i64)> {
     let row: Option<(String, Option<String>)> = w
         .conn
-        .query_row(
+        .row(
             "SELECT statuses, default_status FROM identity_types WHERE id = ?1 AND environment = ?2 AND is_deleted = 0",
             params![id, env],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
     let Some((statuses, default_status)) = row else { return Ok((None, 0)) };
-    let in_use: bool = w.conn.query_row(
+    let in_use: bool = w.conn.row(
         "SELECT EXISTS (SELECT 1 FROM identities WHERE identity_type_id = ?1 AND status NOT IN ('redacted', 'merged'))",
         [id],
         |r| r.get(0),
@@ -89,7 +90,7 @@ pub async fn create_type(writer: &Writer, meta: CommandMeta, input: CreateIdenti
     };
     writer
         .execute(move |w| {
-            let name_taken: bool = w.conn.query_row(
+            let name_taken: bool = w.conn.row(
                 "SELECT EXISTS (SELECT 1 FROM identity_types WHERE environment = ?1 AND name = ?2 AND is_deleted = 0)",
                 params![meta.environment, created.name],
                 |r| r.get(0),

@@ -21,6 +21,7 @@ use crate::domain::verifyhq::{
 };
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent};
+use crate::store::Exec;
 use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -50,7 +51,7 @@ fn active_for_user(w: &WriteCtx<'_>, environment: &str, user_id: &str) -> AppRes
 fn tier_workflow(w: &mut WriteCtx<'_>, meta: &CommandMeta, tier: Tier) -> AppResult<WorkflowId> {
     let linked: Option<String> = w
         .conn
-        .query_row(
+        .row(
             "SELECT workflow_id FROM verifyhq_tiers WHERE environment = ?1 AND tier = ?2",
             params![meta.environment, tier.as_str()],
             |r| r.get(0),
@@ -123,7 +124,7 @@ struct Loaded {
 fn load(w: &WriteCtx<'_>, environment: &str, id: &str) -> AppResult<Loaded> {
     let row: Option<(String, Option<String>, Option<String>, String)> = w
         .conn
-        .query_row(
+        .row(
             "SELECT s.status, s.result_status, s.external_ref, t.tier
              FROM sessions s JOIN verifyhq_tiers t ON t.environment = s.environment AND t.workflow_id = s.workflow_id
              WHERE s.id = ?1 AND s.environment = ?2",
@@ -323,11 +324,11 @@ pub async fn check_duplicates(
         .execute(move |w| {
             let blob_id = match enrolled {
                 Some((wrapped, blob_id, sealed)) => {
-                    w.conn.execute(
+                    w.conn.exec(
                         "INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)",
                         params![id, wrapped],
                     )?;
-                    w.conn.execute(
+                    w.conn.exec(
                         "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
                         params![blob_id, id, sealed],
                     )?;
@@ -468,7 +469,7 @@ pub async fn cancel_subscription(writer: &Writer, meta: CommandMeta, id: String)
         .execute(move |w| {
             let row: Option<(String, String)> = w
                 .conn
-                .query_row(
+                .row(
                     "SELECT identity_id, status FROM verifyhq_subscriptions WHERE id = ?1 AND environment = ?2",
                     params![id, meta.environment],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -480,7 +481,7 @@ pub async fn cancel_subscription(writer: &Writer, meta: CommandMeta, id: String)
             }
             let version = stream_version(w.conn, &id)?;
             w.emit(&meta.event_meta(), &id, version, vec![NewEvent::new(dom::SUBSCRIPTION_CANCELLED, json!({}))])?;
-            let others: i64 = w.conn.query_row(
+            let others: i64 = w.conn.row(
                 "SELECT COUNT(*) FROM verifyhq_subscriptions WHERE identity_id = ?1 AND status = 'ACTIVE'",
                 [&identity_id],
                 |r| r.get(0),
@@ -519,8 +520,7 @@ pub async fn start_liveness(writer: &Writer, meta: CommandMeta, user_id: Externa
         .execute(move |w| {
             let id = crate::domain::ids::new_id("lvs");
             let (_, wrapped) = w.keyring.new_data_key(&id);
-            w.conn
-                .execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)", params![id, wrapped])?;
+            w.conn.exec("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)", params![id, wrapped])?;
             let started = dom::LivenessStarted { user_id: user_id.into_string(), challenges, expires_at };
             let payload = serde_json::to_value(started)?;
             w.emit(&meta.event_meta(), &id, 0, vec![NewEvent::new(dom::LIVENESS_STARTED, payload)])?;
@@ -565,7 +565,7 @@ pub async fn submit_challenge(
         .execute(move |w| {
             let row: Option<(String, String, String, String)> = w
                 .conn
-                .query_row(
+                .row(
                     "SELECT challenges, completed, expires_at, photo_hashes FROM verifyhq_liveness
                      WHERE id = ?1 AND environment = ?2",
                     params![input.token, m.environment],
@@ -577,7 +577,7 @@ pub async fn submit_challenge(
             let challenges: Vec<dom::Challenge> = serde_json::from_str(&challenges)?;
             let completed: Vec<String> = serde_json::from_str(&completed)?;
             dom::accept_challenge(&challenges, &completed, &input.challenge_id, &expires_at, &m.now)?;
-            w.conn.execute(
+            w.conn.exec(
                 "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
                 params![blob_id, input.token, sealed],
             )?;

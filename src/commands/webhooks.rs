@@ -14,6 +14,7 @@ use crate::domain::webhook::{
 };
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent, StoredEvent};
+use crate::store::Exec;
 use crate::webhooks::outbox;
 use crate::webhooks::policy::{self, EgressPolicy, EgressRefusal};
 use crate::webhooks::sender::AttemptResult;
@@ -96,7 +97,7 @@ fn load(conn: &Connection, environment: &str, id: &str) -> AppResult<Option<Endp
 /// An endpoint of `dialect` (`verifa` or `verifyhq`; `None`: either).
 fn load_of(conn: &Connection, environment: &str, id: &str, dialect: Option<&str>) -> AppResult<Option<EndpointState>> {
     let enabled: Option<bool> = conn
-        .query_row(
+        .row(
             "SELECT enabled FROM webhook_endpoints
              WHERE id = ?1 AND environment = ?2 AND (?3 IS NULL OR COALESCE(dialect, 'verifa') = ?3)",
             params![id, environment, dialect],
@@ -259,7 +260,7 @@ pub async fn clone_endpoint(
         .execute(move |w| {
             let id = id.into_string();
             require(w.conn, &meta.environment, &id)?;
-            let mut input = w.conn.query_row(
+            let mut input = w.conn.row(
                 "SELECT url, label, description, enabled_events, attribute_blocklist, event_filter_conditions,
                         api_version, key_inflection FROM webhook_endpoints WHERE id = ?1",
                 [&id],

@@ -12,6 +12,7 @@ use crate::domain::workflow::{
 };
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent};
+use crate::store::Exec;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Map, Value};
 
@@ -30,9 +31,7 @@ pub struct CreateWorkflow {
 fn load(w: &WriteCtx<'_>, env: &str, id: &str) -> AppResult<Option<(WorkflowState, i64)>> {
     let found: Option<bool> = w
         .conn
-        .query_row("SELECT is_default FROM workflows WHERE id = ?1 AND environment = ?2", params![id, env], |r| {
-            r.get(0)
-        })
+        .row("SELECT is_default FROM workflows WHERE id = ?1 AND environment = ?2", params![id, env], |r| r.get(0))
         .optional()?;
     let Some(is_default) = found else { return Ok(None) };
     let versions = {
@@ -159,7 +158,7 @@ pub async fn ensure_defaults(writer: &Writer, now: String) -> AppResult<()> {
         .execute(move |w| {
             for env in ["sandbox", "live"] {
                 let has: bool =
-                    w.conn.query_row("SELECT EXISTS (SELECT 1 FROM workflows WHERE environment = ?1 AND is_default = 1)", [env], |r| r.get(0))?;
+                    w.conn.row("SELECT EXISTS (SELECT 1 FROM workflows WHERE environment = ?1 AND is_default = 1)", [env], |r| r.get(0))?;
                 if has {
                     continue;
                 }

@@ -7,6 +7,7 @@ use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 use crate::projections;
 use crate::store::events::{self, ChainHead, EventMeta, NewEvent, StoredEvent};
+use crate::store::Exec;
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
@@ -220,7 +221,7 @@ fn run(
                 // Erasure is only answered once the WAL no longer holds the destroyed key.
                 if wal_truncate {
                     wal_truncate = false;
-                    match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)) {
+                    match conn.row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)) {
                         Ok(0) => {}
                         Ok(_) => tracing::warn!("WAL truncate after erasure was blocked by readers"),
                         Err(e) => tracing::warn!(error = %e, "WAL truncate after erasure failed"),

@@ -3,6 +3,7 @@
 use crate::domain::api_key::ApiKeyEvent;
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use rusqlite::{params, Connection};
 
 pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
@@ -15,7 +16,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
     match decoded {
         ApiKeyEvent::Created(e) => {
             let hash = hex::decode(&e.secret_hash).map_err(|_| AppError::Internal("api key hash is not hex".into()))?;
-            conn.execute(
+            conn.exec(
                 "INSERT INTO api_keys (id, key_type, environment, key_prefix, secret_hash, scopes, allowed_ips,
                     api_version, default_key_inflection, label, note, expires_at, is_active, cloned_from,
                     created_at, updated_at, rate_limit_rpm)
@@ -42,31 +43,31 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         ApiKeyEvent::Updated(e) => {
             let id = &event.stream_id;
             if let Some(v) = &e.label {
-                conn.execute("UPDATE api_keys SET label = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE api_keys SET label = ?1 WHERE id = ?2", params![v, id])?;
             }
             if let Some(v) = &e.note {
-                conn.execute("UPDATE api_keys SET note = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE api_keys SET note = ?1 WHERE id = ?2", params![v, id])?;
             }
             if let Some(v) = &e.scopes {
-                conn.execute("UPDATE api_keys SET scopes = ?1 WHERE id = ?2", params![serde_json::to_string(v)?, id])?;
+                conn.exec("UPDATE api_keys SET scopes = ?1 WHERE id = ?2", params![serde_json::to_string(v)?, id])?;
             }
             if let Some(v) = &e.allowed_ips {
                 let text = v.as_ref().map(serde_json::to_string).transpose()?;
-                conn.execute("UPDATE api_keys SET allowed_ips = ?1 WHERE id = ?2", params![text, id])?;
+                conn.exec("UPDATE api_keys SET allowed_ips = ?1 WHERE id = ?2", params![text, id])?;
             }
             if let Some(v) = &e.api_version {
-                conn.execute("UPDATE api_keys SET api_version = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE api_keys SET api_version = ?1 WHERE id = ?2", params![v, id])?;
             }
             if let Some(v) = &e.expires_at {
-                conn.execute("UPDATE api_keys SET expires_at = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE api_keys SET expires_at = ?1 WHERE id = ?2", params![v, id])?;
             }
             if let Some(v) = &e.default_key_inflection {
-                conn.execute("UPDATE api_keys SET default_key_inflection = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE api_keys SET default_key_inflection = ?1 WHERE id = ?2", params![v, id])?;
             }
-            conn.execute("UPDATE api_keys SET updated_at = ?1 WHERE id = ?2", params![at, id])?;
+            conn.exec("UPDATE api_keys SET updated_at = ?1 WHERE id = ?2", params![at, id])?;
         }
         ApiKeyEvent::Expired => {
-            conn.execute(
+            conn.exec(
                 "UPDATE api_keys SET is_active = 0, expires_at = COALESCE(expires_at, ?1), updated_at = ?1 WHERE id = ?2",
                 params![at, event.stream_id],
             )?;

@@ -5,6 +5,7 @@
 use crate::domain::case::{status_after, CaseEvent, CaseStatus};
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
@@ -16,7 +17,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
     };
     let (id, at) = (event.stream_id.as_str(), event.recorded_at.as_str());
     if let CaseEvent::Created(c) = &ev {
-        conn.execute(
+        conn.exec(
             "INSERT INTO cases (id, environment, stream_seq, session_id, identity_id, status, last_activity_at,
                                 entered_review_at, is_demo, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, ?6, ?6)",
@@ -33,12 +34,11 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         )?;
         return Ok(());
     }
-    let current: Option<String> =
-        conn.query_row("SELECT status FROM cases WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+    let current: Option<String> = conn.row("SELECT status FROM cases WHERE id = ?1", [id], |r| r.get(0)).optional()?;
     let Some(current) = current else { return Ok(()) };
     let before = CaseStatus::from_stored(&current)?;
     let after = status_after(before, &ev);
-    conn.execute(
+    conn.exec(
         "UPDATE cases SET stream_seq = ?1, status = ?2, updated_at = ?3, last_activity_at = ?3 WHERE id = ?4",
         params![event.stream_seq, after.as_str(), at, id],
     )?;
@@ -46,26 +46,26 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         CaseEvent::Created(_) => {}
         CaseEvent::Updated(u) => {
             if let Some(m) = &u.metadata {
-                conn.execute(
+                conn.exec(
                     "UPDATE cases SET metadata = ?1 WHERE id = ?2",
                     params![Value::Object(m.clone()).to_string(), id],
                 )?;
             }
             if let Some(t) = &u.tags {
-                conn.execute("UPDATE cases SET tags = ?1 WHERE id = ?2", params![json!(t).to_string(), id])?;
+                conn.exec("UPDATE cases SET tags = ?1 WHERE id = ?2", params![json!(t).to_string(), id])?;
             }
         }
         CaseEvent::Claimed(c) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE cases SET assigned_to = ?1, claimed_at = ?2 WHERE id = ?3",
                 params![c.reviewer_id, at, id],
             )?;
         }
         CaseEvent::Released(_) => {
-            conn.execute("UPDATE cases SET assigned_to = NULL, claimed_at = NULL WHERE id = ?1", [id])?;
+            conn.exec("UPDATE cases SET assigned_to = NULL, claimed_at = NULL WHERE id = ?1", [id])?;
         }
         CaseEvent::Escalated(e) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE cases SET escalated_to = ?1, escalation_reason = ?2, escalation_notes = ?3, escalated_at = ?4,
                     assigned_to = NULL, claimed_at = NULL
                  WHERE id = ?5",
@@ -74,7 +74,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         }
         CaseEvent::Decided(d) if d.recommendation => {
             // The second review is someone else's: the case goes back to the queue of that tab.
-            conn.execute(
+            conn.exec(
                 "UPDATE cases SET recommendation = ?1, recommended_by = ?2, recommended_at = ?3,
                     decision_notes = ?4, rejection_reason = ?5, assigned_to = NULL, claimed_at = NULL
                  WHERE id = ?6",
@@ -82,7 +82,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             )?;
         }
         CaseEvent::Decided(d) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE cases SET decision = ?1, decided_by = ?2, decided_at = ?3, decision_notes = ?4,
                     rejection_reason = ?5
                  WHERE id = ?6",
@@ -90,7 +90,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             )?;
         }
         CaseEvent::NoteAdded(n) => {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO case_notes (id, case_id, environment, author, body, event_seq, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![n.note_id, id, event.environment, n.author, n.body, event.seq, at],
@@ -109,13 +109,10 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
 }
 
 fn append_json(conn: &Connection, id: &str, column: &str, entry: Value) -> AppResult<()> {
-    let text: String = conn.query_row(&format!("SELECT {column} FROM cases WHERE id = ?1"), [id], |r| r.get(0))?;
+    let text: String = conn.row(&format!("SELECT {column} FROM cases WHERE id = ?1"), [id], |r| r.get(0))?;
     let mut list: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
     list.push(entry);
-    conn.execute(
-        &format!("UPDATE cases SET {column} = ?1 WHERE id = ?2"),
-        params![Value::Array(list).to_string(), id],
-    )?;
+    conn.exec(&format!("UPDATE cases SET {column} = ?1 WHERE id = ?2"), params![Value::Array(list).to_string(), id])?;
     Ok(())
 }
 

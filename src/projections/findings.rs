@@ -12,6 +12,7 @@ use crate::domain::identity::IdentityEvent;
 use crate::domain::session::SessionEvent;
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
@@ -40,10 +41,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         if let Some(IdentityEvent::Merged(m)) =
             IdentityEvent::decode(t, event.event_version, &event.payload).map_err(|e| undecodable(event, e))?
         {
-            conn.execute(
-                "UPDATE findings SET identity_id = ?1 WHERE identity_id = ?2",
-                params![m.into, event.stream_id],
-            )?;
+            conn.exec("UPDATE findings SET identity_id = ?1 WHERE identity_id = ?2", params![m.into, event.stream_id])?;
         }
     } else if t.starts_with("Finding") {
         let decoded =
@@ -150,7 +148,7 @@ fn check(conn: &Connection, event: &StoredEvent, e: CheckEvent) -> AppResult<()>
         ),
         CheckEvent::Rerun(r) => {
             // The earlier run's hits are replaced: what was still waiting for a look is resolved.
-            conn.execute(
+            conn.exec(
                 "UPDATE findings SET status = 'resolved', resolved_at = ?1, updated_at = ?1
                  WHERE check_id = ?2 AND kind = 'screening_hit' AND status IN ('open', 'acknowledged')",
                 params![event.recorded_at, id],
@@ -229,7 +227,7 @@ fn list_match(conn: &Connection, event: &StoredEvent, e: MatchEvent) -> AppResul
             )
         }
         MatchEvent::MarkedFalsePositive(_) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE findings SET status = 'dismissed', dismissed_at = ?1, dismissed_by = ?2, updated_at = ?1
                  WHERE id = ?3 AND status != 'dismissed'",
                 params![event.recorded_at, event.actor, dom::finding_id(&dom::list_match_source(id))],
@@ -244,7 +242,7 @@ fn session_decided(conn: &Connection, event: &StoredEvent, outcome: &crate::doma
     let identity = outcome.identity_id.as_deref();
     // The session's list matches were recorded before its identity was known.
     if let Some(i) = identity {
-        conn.execute(
+        conn.exec(
             "UPDATE findings SET identity_id = ?1 WHERE session_id = ?2 AND identity_id IS NULL",
             params![i, session],
         )?;
@@ -311,7 +309,7 @@ fn session_decided(conn: &Connection, event: &StoredEvent, outcome: &crate::doma
     )?;
     let ids: Vec<String> = stale.query_map([session], |r| r.get(0))?.collect::<Result<_, _>>()?;
     for id in ids.into_iter().filter(|id| !current.contains(id)) {
-        conn.execute(
+        conn.exec(
             "UPDATE findings SET status = 'resolved', resolved_at = ?1, updated_at = ?1 WHERE id = ?2",
             params![event.recorded_at, id],
         )?;
@@ -323,14 +321,14 @@ fn own(conn: &Connection, event: &StoredEvent, e: FindingEvent) -> AppResult<()>
     let id = event.stream_id.as_str();
     match e {
         FindingEvent::Acknowledged(a) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE findings SET status = 'acknowledged', acknowledged_at = ?1, acknowledged_by = ?2,
                     ack_note = ?3, note_owner = ?4, updated_at = ?1, stream_seq = ?5 WHERE id = ?6",
                 params![event.recorded_at, event.actor, a.note, a.key_owner, event.stream_seq, id],
             )?;
         }
         FindingEvent::Dismissed(d) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE findings SET status = 'dismissed', dismissed_at = COALESCE(dismissed_at, ?1),
                     dismissed_by = COALESCE(dismissed_by, ?2), reason = ?3, reason_owner = ?4, reason_aad = ?5,
                     reason_field = 'dismissal_reason', updated_at = ?1, stream_seq = ?6 WHERE id = ?5",

@@ -1,6 +1,7 @@
 //! Projections: turn each stored event into view rows, in the writer's transaction and during replay.
 //! Deterministic: no clock, no randomness, no network; each submodule writes only its own tables.
 
+use crate::store::Exec;
 pub mod api_keys;
 pub mod cases;
 pub mod documents;
@@ -60,7 +61,7 @@ fn route(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppResult
     {
         // One row per setting, named as in the event.
         for (name, value) in serde_json::to_value(&retention)?.as_object().into_iter().flatten() {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO settings (environment, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (environment, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 rusqlite::params![event.environment, name, value.to_string(), event.recorded_at],

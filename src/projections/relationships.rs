@@ -4,6 +4,7 @@
 use crate::domain::relationship::RelationshipEvent;
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use rusqlite::{params, Connection};
 
 pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
@@ -55,7 +56,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 let rows = stmt.query_map(params![e.id, e.inverse_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 rows.collect::<Result<_, _>>()?
             };
-            conn.execute("DELETE FROM relationships WHERE id IN (?1, ?2)", params![e.id, e.inverse_id])?;
+            conn.exec("DELETE FROM relationships WHERE id IN (?1, ?2)", params![e.id, e.inverse_id])?;
             for (identity, kind) in ends {
                 super::audit(
                     conn,
@@ -67,7 +68,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             }
         }
         RelationshipEvent::TypeCreated(e) => {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO relationship_types (id, environment, name, label, inverse_label, description,
                     is_active, is_deleted, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
                 params![
@@ -85,24 +86,21 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         RelationshipEvent::TypeUpdated(e) => {
             let id = &event.stream_id;
             if let Some(v) = &e.label {
-                conn.execute("UPDATE relationship_types SET label = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE relationship_types SET label = ?1 WHERE id = ?2", params![v, id])?;
             }
             if let Some(v) = &e.inverse_label {
-                conn.execute("UPDATE relationship_types SET inverse_label = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE relationship_types SET inverse_label = ?1 WHERE id = ?2", params![v, id])?;
             }
             if let Some(v) = &e.description {
-                conn.execute("UPDATE relationship_types SET description = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE relationship_types SET description = ?1 WHERE id = ?2", params![v, id])?;
             }
             if let Some(v) = e.is_active {
-                conn.execute("UPDATE relationship_types SET is_active = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE relationship_types SET is_active = ?1 WHERE id = ?2", params![v, id])?;
             }
-            conn.execute(
-                "UPDATE relationship_types SET updated_at = ?1 WHERE id = ?2",
-                params![event.recorded_at, id],
-            )?;
+            conn.exec("UPDATE relationship_types SET updated_at = ?1 WHERE id = ?2", params![event.recorded_at, id])?;
         }
         RelationshipEvent::TypeDeleted => {
-            conn.execute(
+            conn.exec(
                 "UPDATE relationship_types SET is_deleted = 1, is_active = 0, updated_at = ?1 WHERE id = ?2",
                 params![event.recorded_at, event.stream_id],
             )?;

@@ -5,6 +5,7 @@ use crate::domain::session::SessionEvent;
 use crate::domain::session::SessionEvent as E;
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use rusqlite::{params, Connection};
 use serde_json::json;
 
@@ -48,30 +49,27 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         }
         E::Updated(e) => {
             if let Some(r) = &e.external_ref {
-                conn.execute("UPDATE sessions SET external_ref = ?1 WHERE id = ?2", params![r, id])?;
+                conn.exec("UPDATE sessions SET external_ref = ?1 WHERE id = ?2", params![r, id])?;
             }
             if let Some(m) = &e.metadata {
-                conn.execute(
-                    "UPDATE sessions SET metadata = ?1 WHERE id = ?2",
-                    params![serde_json::to_string(m)?, id],
-                )?;
+                conn.exec("UPDATE sessions SET metadata = ?1 WHERE id = ?2", params![serde_json::to_string(m)?, id])?;
             }
         }
         E::TokenIssued(e) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE sessions SET token_hash = ?1, token_expires_at = ?2, token_sealed = ?3 WHERE id = ?4",
                 params![e.token_hash, e.expires_at, e.token_sealed, id],
             )?;
             if e.reason == "resume" {
-                conn.execute("UPDATE sessions SET status = 'pending', expired_at = NULL WHERE id = ?1", [id])?;
+                conn.exec("UPDATE sessions SET status = 'pending', expired_at = NULL WHERE id = ?1", [id])?;
             }
             // A new token replaces the old one, so any link still in use stops working.
-            conn.execute(
+            conn.exec(
                 "UPDATE capture_links SET status = 'revoked' WHERE session_id = ?1 AND status IN ('active', 'consumed')",
                 [id],
             )?;
             if let Some(link) = &e.link_id {
-                conn.execute(
+                conn.exec(
                     "INSERT INTO capture_links (id, session_id, token_hash, status, expires_at, created_at)
                      VALUES (?1, ?2, ?3, 'active', ?4, ?5)",
                     params![link, id, e.token_hash, e.expires_at, at],
@@ -79,55 +77,52 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             }
         }
         E::WorkflowPaused(e) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE sessions SET status = 'awaiting_external', workflow_node = ?1, workflow_id = ?2, workflow_version = ?3
                  WHERE id = ?4",
                 params![e.node, e.workflow_id, e.workflow_version, id],
             )?;
         }
         E::LinkConsumed(e) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE capture_links SET status = 'consumed', consumed_at = ?1, browser_hash = ?2
                  WHERE id = ?3 AND status = 'active'",
                 params![at, e.browser_hash, e.link_id],
             )?;
         }
         E::StatusChanged(e) => {
-            conn.execute("UPDATE sessions SET status = ?1 WHERE id = ?2", params![e.to, id])?;
+            conn.exec("UPDATE sessions SET status = ?1 WHERE id = ?2", params![e.to, id])?;
             match e.to.as_str() {
                 "capturing" => {
-                    conn.execute(
+                    conn.exec(
                         "UPDATE sessions SET started_at = COALESCE(started_at, ?1) WHERE id = ?2",
                         params![at, id],
                     )?;
                 }
                 "expired" => {
-                    conn.execute("UPDATE sessions SET expired_at = ?1 WHERE id = ?2", params![at, id])?;
-                    conn.execute(
+                    conn.exec("UPDATE sessions SET expired_at = ?1 WHERE id = ?2", params![at, id])?;
+                    conn.exec(
                         "UPDATE capture_links SET status = 'expired' WHERE session_id = ?1 AND status = 'active'",
                         [id],
                     )?;
                 }
                 "processing" => {
-                    conn.execute(
-                        "UPDATE sessions SET processing_attempts = processing_attempts + 1 WHERE id = ?1",
-                        [id],
-                    )?;
+                    conn.exec("UPDATE sessions SET processing_attempts = processing_attempts + 1 WHERE id = ?1", [id])?;
                 }
                 _ => {}
             }
         }
         E::ConsentRecorded(e) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE sessions SET consent_at = ?1, consent_version = ?2, consent_ip = ?3 WHERE id = ?4",
                 params![at, e.version, e.ip, id],
             )?;
         }
         E::DocumentTypeChosen(e) => {
-            conn.execute("UPDATE sessions SET document_type = ?1 WHERE id = ?2", params![e.document_type, id])?;
+            conn.exec("UPDATE sessions SET document_type = ?1 WHERE id = ?2", params![e.document_type, id])?;
         }
         E::DocumentUploaded(e) => {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO session_documents (session_id, doc_type, mime_type, size_bytes, blob_id, phash, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (session_id, doc_type) DO UPDATE SET mime_type = excluded.mime_type,
@@ -137,21 +132,21 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             )?;
             if e.doc_type == "selfie" {
                 let bits = e.phash.as_deref().and_then(crate::checks::imagehash::stored_bits);
-                conn.execute("UPDATE sessions SET selfie_phash = ?1 WHERE id = ?2", params![bits, id])?;
+                conn.exec("UPDATE sessions SET selfie_phash = ?1 WHERE id = ?2", params![bits, id])?;
             }
         }
         E::DocumentRead(e) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE sessions SET document_source = ?1, document_data = ?2 WHERE id = ?3",
                 params![e.source, e.data, id],
             )?;
         }
         E::UserDataProvided(e) => {
-            conn.execute("UPDATE sessions SET user_data = ?1 WHERE id = ?2", params![e.data, id])?;
+            conn.exec("UPDATE sessions SET user_data = ?1 WHERE id = ?2", params![e.data, id])?;
         }
         E::FraudSignalsRecorded(e) => {
             let blob = |hex_text: &Option<String>| hex_text.as_deref().and_then(|h| hex::decode(h).ok());
-            conn.execute(
+            conn.exec(
                 "UPDATE sessions SET fraud_signals = ?1, ip_digest = COALESCE(?2, ip_digest),
                     device_digest = COALESCE(?3, device_digest) WHERE id = ?4",
                 params![e.signals.to_string(), blob(&e.ip_digest), blob(&e.device_digest), id],
@@ -163,12 +158,12 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 m.remove("extracted");
             }
             if let (Some(wf), Some(v)) = (&e.workflow_id, e.workflow_version) {
-                conn.execute(
+                conn.exec(
                     "UPDATE sessions SET workflow_id = ?1, workflow_version = ?2, workflow_node = NULL WHERE id = ?3",
                     params![wf, v, id],
                 )?;
             }
-            conn.execute(
+            conn.exec(
                 "UPDATE sessions SET status = ?1, result_status = ?2, result_json = ?3, result_extracted = ?4,
                     identity_id = COALESCE(?5, identity_id), decided_at = ?6,
                     case_status = CASE WHEN ?1 = 'under_review' THEN 'open' ELSE case_status END,
@@ -187,31 +182,31 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             )?;
         }
         E::TagsChanged(e) => {
-            conn.execute("DELETE FROM session_tags WHERE session_id = ?1", [id])?;
+            conn.exec("DELETE FROM session_tags WHERE session_id = ?1", [id])?;
             for (i, tag) in e.tags.iter().enumerate() {
-                conn.execute(
+                conn.exec(
                     "INSERT INTO session_tags (session_id, tag, position) VALUES (?1, ?2, ?3)",
                     params![id, tag, i as i64],
                 )?;
             }
         }
         E::IdentityChanged(e) => {
-            conn.execute("UPDATE sessions SET identity_id = ?1 WHERE id = ?2", params![e.identity_id, id])?;
+            conn.exec("UPDATE sessions SET identity_id = ?1 WHERE id = ?2", params![e.identity_id, id])?;
         }
         E::InviteSent(_) => {
-            conn.execute("UPDATE sessions SET invites_sent = invites_sent + 1 WHERE id = ?1", [id])?;
+            conn.exec("UPDATE sessions SET invites_sent = invites_sent + 1 WHERE id = ?1", [id])?;
         }
         E::Redacted(_) | E::RetentionExpired(_) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE sessions SET retention_status = 'redacted', prefill = NULL, user_data = NULL, document_data = NULL,
                     result_extracted = NULL, consent_ip = NULL, ip_digest = NULL, device_digest = NULL,
                     token_hash = NULL, token_sealed = NULL, selfie_phash = NULL, redacted_at = ?1 WHERE id = ?2",
                 params![at, id],
             )?;
-            conn.execute("DELETE FROM session_documents WHERE session_id = ?1", [id])?;
+            conn.exec("DELETE FROM session_documents WHERE session_id = ?1", [id])?;
         }
         E::SensitiveExpired(_) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE sessions SET retention_status = 'sensitive_redacted', sensitive_expired_at = ?1
                  WHERE id = ?2 AND retention_status = 'active'",
                 params![at, id],
@@ -219,14 +214,11 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         }
         // An export reads the session: only its position in the stream moves, not `updated_at`.
         E::Exported => {
-            conn.execute("UPDATE sessions SET stream_seq = ?1 WHERE id = ?2", params![event.stream_seq, id])?;
+            conn.exec("UPDATE sessions SET stream_seq = ?1 WHERE id = ?2", params![event.stream_seq, id])?;
             return audit(conn, event, &decoded);
         }
     }
-    conn.execute(
-        "UPDATE sessions SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3",
-        params![at, event.stream_seq, id],
-    )?;
+    conn.exec("UPDATE sessions SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3", params![at, event.stream_seq, id])?;
     audit(conn, event, &decoded)
 }
 

@@ -7,6 +7,7 @@ use crate::domain::user::UserEvent;
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
 use crate::store::subject_keys::data_key;
+use crate::store::Exec;
 use base64::Engine;
 use rusqlite::{params, Connection};
 
@@ -27,7 +28,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 .map_err(|_| AppError::Internal("sealed email index is not base64".into()))?;
             let digest = hex::decode(key.open(id, "email_index", &sealed)?)
                 .map_err(|_| AppError::Internal("email index is not hex".into()))?;
-            conn.execute(
+            conn.exec(
                 "INSERT INTO org_users (id, email_digest, email_sealed, name_sealed, role, status, password_hash,
                     totp_sealed, failed_logins, locked_until, last_login_at, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, NULL, 0, NULL, NULL, ?7, ?7)",
@@ -36,55 +37,52 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         }
         UserEvent::Updated(e) => {
             if let Some(role) = &e.role {
-                conn.execute("UPDATE org_users SET role = ?1 WHERE id = ?2", params![role, id])?;
+                conn.exec("UPDATE org_users SET role = ?1 WHERE id = ?2", params![role, id])?;
             }
             if let Some(name) = &e.name {
-                conn.execute("UPDATE org_users SET name_sealed = ?1 WHERE id = ?2", params![name, id])?;
+                conn.exec("UPDATE org_users SET name_sealed = ?1 WHERE id = ?2", params![name, id])?;
             }
-            conn.execute("UPDATE org_users SET updated_at = ?1 WHERE id = ?2", params![at, id])?;
+            conn.exec("UPDATE org_users SET updated_at = ?1 WHERE id = ?2", params![at, id])?;
         }
         UserEvent::Disabled => {
-            conn.execute("UPDATE org_users SET status = 'disabled', updated_at = ?1 WHERE id = ?2", params![at, id])?;
-            conn.execute(
+            conn.exec("UPDATE org_users SET status = 'disabled', updated_at = ?1 WHERE id = ?2", params![at, id])?;
+            conn.exec(
                 "UPDATE org_user_sessions SET ended_at = ?1 WHERE user_id = ?2 AND ended_at IS NULL",
                 params![at, id],
             )?;
         }
         UserEvent::TotpEnrolled(e) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE org_users SET totp_sealed = ?1, updated_at = ?2 WHERE id = ?3",
                 params![e.secret, at, id],
             )?;
         }
         UserEvent::LoginFailed(e) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE org_users SET failed_logins = ?1, locked_until = COALESCE(?2, locked_until) WHERE id = ?3",
                 params![e.failures, e.locked_until, id],
             )?;
         }
         UserEvent::LoggedIn(e) => {
             let hash = hex::decode(&e.token_hash).map_err(|_| AppError::Internal("token hash is not hex".into()))?;
-            conn.execute(
+            conn.exec(
                 "UPDATE org_users SET failed_logins = 0, locked_until = NULL, last_login_at = ?1 WHERE id = ?2",
                 params![at, id],
             )?;
-            conn.execute(
+            conn.exec(
                 "INSERT INTO org_user_sessions (session_id, user_id, token_hash, created_at, expires_at, ended_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
                 params![e.session_id, id, hash, at, e.expires_at],
             )?;
         }
         UserEvent::SessionRefreshed(e) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE org_user_sessions SET expires_at = ?1 WHERE session_id = ?2",
                 params![e.expires_at, e.session_id],
             )?;
         }
         UserEvent::LoggedOut(e) => {
-            conn.execute(
-                "UPDATE org_user_sessions SET ended_at = ?1 WHERE session_id = ?2",
-                params![at, e.session_id],
-            )?;
+            conn.exec("UPDATE org_user_sessions SET ended_at = ?1 WHERE session_id = ?2", params![at, e.session_id])?;
         }
     }
     Ok(())

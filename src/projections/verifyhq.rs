@@ -10,13 +10,14 @@ use crate::domain::verifyhq::{
 };
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use rusqlite::{params, Connection};
 
 pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
     let assessed = decode_document_assessed(&event.event_type, event.event_version, &event.payload)
         .map_err(|e| super::undecodable(event, e))?;
     if let Some(d) = assessed {
-        conn.execute(
+        conn.exec(
             "INSERT INTO verifyhq_documents (id, environment, user_id, document_type, document_country, back_document_id,
                 status, fraud_indicators, confidence, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -41,7 +42,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         return apply_liveness(conn, event, l);
     }
     if event.event_type == SUBSCRIPTION_CANCELLED {
-        conn.execute(
+        conn.exec(
             "UPDATE verifyhq_subscriptions SET status = 'CANCELLED', cancelled_at = ?1 WHERE id = ?2",
             params![event.recorded_at, event.stream_id],
         )?;
@@ -50,7 +51,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
     let subscribed = decode_subscribed(&event.event_type, event.event_version, &event.payload)
         .map_err(|e| super::undecodable(event, e))?;
     if let Some(s) = subscribed {
-        conn.execute(
+        conn.exec(
             "INSERT INTO verifyhq_subscriptions (id, environment, user_id, identity_id, status, lists, unavailable_lists,
                 created_at) VALUES (?1, ?2, ?3, ?4, 'ACTIVE', ?5, ?6, ?7)",
             params![
@@ -68,7 +69,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
     let dedup = decode_dedup_checked(&event.event_type, event.event_version, &event.payload)
         .map_err(|e| super::undecodable(event, e))?;
     if let Some(d) = dedup {
-        conn.execute(
+        conn.exec(
             "INSERT INTO verifyhq_dedup_checks (id, environment, user_id, threshold, enrolled, matches, checked_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -83,7 +84,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         )?;
         let bits = crate::checks::imagehash::stored_bits(&d.selfie_hash);
         if let (true, Some(bits)) = (d.enrolled, bits) {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO verifyhq_enrollments (check_id, environment, user_id, selfie_hash, blob_id, enrolled_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![event.stream_id, event.environment, d.user_id, bits, d.blob_id, event.recorded_at],
@@ -96,7 +97,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
     else {
         return Ok(());
     };
-    conn.execute(
+    conn.exec(
         "INSERT INTO verifyhq_tiers (environment, tier, workflow_id) VALUES (?1, ?2, ?3)
          ON CONFLICT (environment, tier) DO UPDATE SET workflow_id = excluded.workflow_id",
         params![event.environment, linked.tier, linked.workflow_id],
@@ -108,7 +109,7 @@ fn apply_liveness(conn: &Connection, event: &StoredEvent, l: LivenessEvent) -> A
     let (id, at) = (&event.stream_id, &event.recorded_at);
     match l {
         LivenessEvent::Started(s) => {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO verifyhq_liveness (id, environment, user_id, challenges, completed, photo_blobs, photo_hashes,
                     expires_at, decided, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, '[]', '[]', '[]', ?5, 0, ?6, ?6)",
@@ -116,7 +117,7 @@ fn apply_liveness(conn: &Connection, event: &StoredEvent, l: LivenessEvent) -> A
             )?;
         }
         LivenessEvent::ChallengeCompleted(c) => {
-            let (completed, blobs, hashes): (String, String, String) = conn.query_row(
+            let (completed, blobs, hashes): (String, String, String) = conn.row(
                 "SELECT completed, photo_blobs, photo_hashes FROM verifyhq_liveness WHERE id = ?1",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -126,7 +127,7 @@ fn apply_liveness(conn: &Connection, event: &StoredEvent, l: LivenessEvent) -> A
                 list.push(value.to_string());
                 Ok(serde_json::to_string(&list)?)
             };
-            conn.execute(
+            conn.exec(
                 "UPDATE verifyhq_liveness SET completed = ?1, photo_blobs = ?2, photo_hashes = ?3, updated_at = ?4
                  WHERE id = ?5",
                 params![
@@ -139,7 +140,7 @@ fn apply_liveness(conn: &Connection, event: &StoredEvent, l: LivenessEvent) -> A
             )?;
         }
         LivenessEvent::Decided(d) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE verifyhq_liveness SET decided = 1, is_alive = ?1, confidence = ?2, anti_spoof_score = ?3,
                     reason = ?4, updated_at = ?5 WHERE id = ?6",
                 params![d.is_alive, d.confidence, d.anti_spoof_score, d.reason, at, id],

@@ -10,6 +10,7 @@ use crate::domain::workflow::{graph_from_steps, Graph};
 use crate::domain::workflow_run::{node_steps, NodeStep};
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Map;
 
@@ -24,26 +25,26 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         SessionEvent::StatusChanged(c) if c.to == "processing" && c.reason == "external_continue" => {
             let Some(run) = open_run(conn, id)? else { return Ok(()) };
             // Continue or a jump to the gate's on_fail node: told apart by where the next pass begins.
-            conn.execute(
+            conn.exec(
                 "UPDATE workflow_run_nodes SET result = 'decided', left_at = ?1
                  WHERE session_id = ?2 AND run = ?3 AND left_at IS NULL",
                 params![at, id, run.run],
             )?;
-            conn.execute(
+            conn.exec(
                 "UPDATE workflow_runs SET status = 'running', pass_started_at = ?1 WHERE session_id = ?2 AND run = ?3",
                 params![at, id, run.run],
             )?;
         }
         SessionEvent::StatusChanged(c) if c.to == "processing" => {
             // A run left open (processing that never decided) ends where the next one starts.
-            conn.execute(
+            conn.exec(
                 "UPDATE workflow_runs SET status = 'interrupted', finished_at = ?1
                  WHERE session_id = ?2 AND finished_at IS NULL",
                 params![at, id],
             )?;
             // The workflow processing will resolve (the pause or decision records the one it ran).
             let (workflow_id, workflow_version) = resolved_workflow(conn, id, &event.environment)?.unzip();
-            conn.execute(
+            conn.exec(
                 "INSERT INTO workflow_runs (session_id, run, environment, workflow_id, workflow_version, trigger, status,
                     started_at, pass_started_at)
                  VALUES (?1, (SELECT COALESCE(MAX(run), 0) + 1 FROM workflow_runs WHERE session_id = ?1), ?2, ?3, ?4,
@@ -52,7 +53,7 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             )?;
         }
         SessionEvent::StatusChanged(c) if c.from == "processing" && c.to == "failed" => {
-            conn.execute(
+            conn.exec(
                 "UPDATE workflow_runs SET status = 'failed', finished_at = ?1 WHERE session_id = ?2 AND finished_at IS NULL",
                 params![at, id],
             )?;
@@ -66,7 +67,7 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             let steps = node_steps(graph.as_ref(), &p.path, &Map::new(), None);
             insert_steps(conn, id, &run, &steps, at)?;
             set_workflow(conn, id, run.run, workflow.as_ref())?;
-            conn.execute(
+            conn.exec(
                 "UPDATE workflow_runs SET status = 'awaiting_external' WHERE session_id = ?1 AND run = ?2",
                 params![id, run.run],
             )?;
@@ -80,7 +81,7 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 node_steps(graph.as_ref(), &d.outcome.workflow_path, &d.outcome.check_results, Some(&d.outcome.status));
             insert_steps(conn, id, &run, &steps, at)?;
             set_workflow(conn, id, run.run, workflow.as_ref())?;
-            conn.execute(
+            conn.exec(
                 "UPDATE workflow_runs SET status = 'completed', outcome = ?1, finished_at = ?2
                  WHERE session_id = ?3 AND run = ?4",
                 params![d.outcome.status, at, id, run.run],
@@ -88,7 +89,7 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         }
         SessionEvent::Decided(_) => {
             // A simulated outcome walks no workflow; a run it cuts short stays unfinished.
-            conn.execute(
+            conn.exec(
                 "UPDATE workflow_runs SET status = 'interrupted', finished_at = ?1
                  WHERE session_id = ?2 AND finished_at IS NULL",
                 params![at, id],
@@ -106,7 +107,7 @@ struct OpenRun {
 
 fn open_run(conn: &Connection, session: &str) -> AppResult<Option<OpenRun>> {
     Ok(conn
-        .query_row(
+        .row(
             "SELECT run, pass_started_at FROM workflow_runs WHERE session_id = ?1 AND finished_at IS NULL
              ORDER BY run DESC LIMIT 1",
             [session],
@@ -119,14 +120,14 @@ fn open_run(conn: &Connection, session: &str) -> AppResult<Option<OpenRun>> {
 /// that runs its own checks.
 fn resolved_workflow(conn: &Connection, session: &str, environment: &str) -> AppResult<Option<(String, i64)>> {
     let row: Option<(Option<String>, Option<String>)> = conn
-        .query_row("SELECT checks, workflow_id FROM sessions WHERE id = ?1", [session], |r| Ok((r.get(0)?, r.get(1)?)))
+        .row("SELECT checks, workflow_id FROM sessions WHERE id = ?1", [session], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((checks, workflow_id)) = row else { return Ok(None) };
     if checks.is_some() {
         return Ok(None);
     }
     Ok(conn
-        .query_row(
+        .row(
             "SELECT id, current_version FROM workflows
              WHERE environment = ?1 AND ((?2 IS NULL AND is_default = 1) OR id = ?2) LIMIT 1",
             params![environment, workflow_id],
@@ -137,7 +138,7 @@ fn resolved_workflow(conn: &Connection, session: &str, environment: &str) -> App
 
 fn set_workflow(conn: &Connection, session: &str, run: i64, workflow: Option<&(String, i64)>) -> AppResult<()> {
     if let Some((wf, version)) = workflow {
-        conn.execute(
+        conn.exec(
             "UPDATE workflow_runs SET workflow_id = ?1, workflow_version = ?2 WHERE session_id = ?3 AND run = ?4",
             params![wf, version, session, run],
         )?;
@@ -150,7 +151,7 @@ fn set_workflow(conn: &Connection, session: &str, run: i64, workflow: Option<&(S
 fn graph_of(conn: &Connection, session: &str, workflow: Option<&(String, i64)>) -> AppResult<Option<Graph>> {
     if let Some((wf, version)) = workflow {
         let text: Option<String> = conn
-            .query_row(
+            .row(
                 "SELECT graph FROM workflow_versions WHERE workflow_id = ?1 AND version = ?2",
                 params![wf, version],
                 |r| r.get(0),
@@ -159,7 +160,7 @@ fn graph_of(conn: &Connection, session: &str, workflow: Option<&(String, i64)>) 
         return Ok(text.and_then(|t| serde_json::from_str(&t).ok()));
     }
     let checks: Option<String> =
-        conn.query_row("SELECT checks FROM sessions WHERE id = ?1", [session], |r| r.get(0)).optional()?.flatten();
+        conn.row("SELECT checks FROM sessions WHERE id = ?1", [session], |r| r.get(0)).optional()?.flatten();
     let mut steps: Vec<String> = match checks.and_then(|c| serde_json::from_str::<Vec<String>>(&c).ok()) {
         Some(c) => c,
         None => crate::checks::engine::DEFAULT_CHECKS.iter().map(|c| c.to_string()).collect(),
@@ -182,7 +183,7 @@ fn settle_gate(
     // A pause settles only a gate already decided (the one it continued from), never itself.
     let open = if outcome.is_some() { "('waiting', 'decided')" } else { "('decided')" };
     let gate: Option<(i64, String)> = conn
-        .query_row(
+        .row(
             &format!(
                 "SELECT position, node FROM workflow_run_nodes
                  WHERE session_id = ?1 AND run = ?2 AND result IN {open} ORDER BY position DESC LIMIT 1"
@@ -204,7 +205,7 @@ fn settle_gate(
             }
         }
     };
-    conn.execute(
+    conn.exec(
         "UPDATE workflow_run_nodes SET result = ?1, next = COALESCE(?2, next), left_at = COALESCE(left_at, ?3)
          WHERE session_id = ?4 AND run = ?5 AND position = ?6",
         params![result, path.first(), at, session, run, position],
@@ -213,7 +214,7 @@ fn settle_gate(
 }
 
 fn insert_steps(conn: &Connection, session: &str, run: &OpenRun, steps: &[NodeStep], at: &str) -> AppResult<()> {
-    let start: i64 = conn.query_row(
+    let start: i64 = conn.row(
         "SELECT COALESCE(MAX(position), 0) FROM workflow_run_nodes WHERE session_id = ?1 AND run = ?2",
         params![session, run.run],
         |r| r.get(0),

@@ -3,6 +3,7 @@
 
 use crate::crypto::Keyring;
 use crate::error::{AppError, AppResult};
+use crate::store::Exec;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
@@ -67,7 +68,7 @@ pub struct ChainHead {
 impl ChainHead {
     pub fn load(conn: &Connection) -> AppResult<Self> {
         let head = conn
-            .query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| {
+            .row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| {
                 Ok(ChainHead { seq: r.get(0)?, hash: r.get(1)? })
             })
             .optional()?;
@@ -103,8 +104,7 @@ fn row_bytes(e: &StoredEvent, payload_text: &str) -> Vec<u8> {
 
 /// The current last sequence number of a stream (0 when the stream has no events).
 pub fn stream_version(conn: &Connection, stream_id: &str) -> AppResult<i64> {
-    Ok(conn
-        .query_row("SELECT COALESCE(MAX(stream_seq), 0) FROM events WHERE stream_id = ?1", [stream_id], |r| r.get(0))?)
+    Ok(conn.row("SELECT COALESCE(MAX(stream_seq), 0) FROM events WHERE stream_id = ?1", [stream_id], |r| r.get(0))?)
 }
 
 /// Appends events to one stream after `expected_version`. A concurrent writer of the same stream

@@ -28,7 +28,7 @@ impl ReadOnly {
         P: Params,
         F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
     {
-        self.0.query_row(sql, params, f)
+        self.0.prepare_cached(sql)?.query_row(params, f)
     }
 }
 
@@ -57,7 +57,7 @@ pub trait Reads: sealed::Raw {
         P: Params,
         F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
     {
-        self.raw().query_row(sql, params, f)
+        self.raw().prepare_cached(sql)?.query_row(params, f)
     }
 }
 

@@ -20,6 +20,7 @@ use crate::domain::identity::IdentityEvent;
 use crate::domain::webhook::{self as dom, EndpointEvent};
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use crate::store::Reads;
 use crate::webhooks::payload::{matches, FilterConditions, WebhookEvent};
 use crate::webhooks::policy::{after_failed_attempt, should_disable, AfterFailure};
@@ -595,7 +596,7 @@ fn enqueue(
     if inserted == 1 {
         return Ok((id, true));
     }
-    let existing: String = conn.query_row(
+    let existing: String = conn.row(
         "SELECT id FROM webhook_deliveries WHERE endpoint_id = ?1 AND event_id = ?2",
         params![endpoint_id, mapped.event.id],
         |r| r.get(0),
@@ -764,15 +765,13 @@ pub enum Recorded {
 }
 
 fn health_epoch(conn: &Connection, endpoint_id: &str) -> AppResult<Option<i64>> {
-    Ok(conn
-        .query_row("SELECT enabled_seq FROM webhook_endpoints WHERE id = ?1", [endpoint_id], |r| r.get(0))
-        .optional()?)
+    Ok(conn.row("SELECT enabled_seq FROM webhook_endpoints WHERE id = ?1", [endpoint_id], |r| r.get(0)).optional()?)
 }
 
 /// Counts one more failed delivery in the endpoint's current enabled period; returns the count.
 fn count_failed_delivery(conn: &Connection, endpoint_id: &str, at: &str) -> AppResult<u32> {
     let Some(epoch) = health_epoch(conn, endpoint_id)? else { return Ok(0) };
-    conn.execute(
+    conn.exec(
         "INSERT INTO webhook_endpoint_health (endpoint_id, epoch_seq, consecutive_failures, last_failure_at)
          VALUES (?1, ?2, 1, ?3)
          ON CONFLICT (endpoint_id) DO UPDATE SET
@@ -780,7 +779,7 @@ fn count_failed_delivery(conn: &Connection, endpoint_id: &str, at: &str) -> AppR
             epoch_seq = excluded.epoch_seq, last_failure_at = excluded.last_failure_at",
         params![endpoint_id, epoch, at],
     )?;
-    Ok(conn.query_row(
+    Ok(conn.row(
         "SELECT consecutive_failures FROM webhook_endpoint_health WHERE endpoint_id = ?1",
         [endpoint_id],
         |r| r.get(0),
@@ -896,13 +895,10 @@ pub fn prune_in(conn: &Connection, now: OffsetDateTime) -> AppResult<usize> {
          WHERE (completed_at IS NOT NULL AND completed_at < ?1)
             OR NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = endpoint_id)
          ORDER BY id LIMIT ?2";
-    conn.execute(
-        &format!("DELETE FROM webhook_attempts WHERE delivery_id IN ({doomed})"),
-        params![cutoff, PRUNE_BATCH],
-    )?;
+    conn.exec(&format!("DELETE FROM webhook_attempts WHERE delivery_id IN ({doomed})"), params![cutoff, PRUNE_BATCH])?;
     let removed =
-        conn.execute(&format!("DELETE FROM webhook_deliveries WHERE id IN ({doomed})"), params![cutoff, PRUNE_BATCH])?;
-    conn.execute(
+        conn.exec(&format!("DELETE FROM webhook_deliveries WHERE id IN ({doomed})"), params![cutoff, PRUNE_BATCH])?;
+    conn.exec(
         "DELETE FROM webhook_endpoint_health
          WHERE NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = webhook_endpoint_health.endpoint_id)",
         [],
@@ -919,7 +915,7 @@ pub fn schedule_manual_retry_in(
     now: OffsetDateTime,
 ) -> AppResult<()> {
     let row: Option<(String, bool)> = conn
-        .query_row(
+        .row(
             "SELECT d.status, e.enabled FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
              WHERE d.id = ?1 AND d.endpoint_id = ?2 AND e.environment = ?3",
             params![delivery_id, endpoint_id, environment],
@@ -937,7 +933,7 @@ pub fn schedule_manual_retry_in(
             "This webhook endpoint is disabled; enable it (PATCH enabled=true) before retrying a delivery.",
         ));
     }
-    conn.execute(
+    conn.exec(
         "UPDATE webhook_deliveries SET status = ?1, manual_retry = 1, next_attempt_at = ?2, completed_at = NULL,
             updated_at = ?3 WHERE id = ?4",
         params![STATUS_RETRYING, unix_ms(now), crate::clock::format(now), delivery_id],

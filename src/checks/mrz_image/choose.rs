@@ -200,8 +200,19 @@ pub fn choose_with(lines: &[Vec<Symbol>], options: &ParseOptions, policy: &Polic
         })
         .collect();
     for fd in &fields {
-        for cell in &mut cands[fd.line][fd.from..fd.to] {
+        for (i, cell) in cands[fd.line].iter_mut().enumerate().take(fd.to).skip(fd.from) {
             cell.retain(|(c, _)| fd.kind.allows(*c));
+            if cell.is_empty() {
+                // None of the choices fits the position: the recogniser's best of the other class, if it
+                // offered one (never a character it did not rank).
+                cell.extend(
+                    lines[fd.line][i]
+                        .fallback
+                        .iter()
+                        .filter(|(c, conf)| c.is_ascii() && fd.kind.allows(*c as u8) && *conf >= policy.min_alternative)
+                        .map(|(c, conf)| (*c as u8, *conf)),
+                );
+            }
             if cell.is_empty() {
                 return Err(format!("{}: no character the engine offered fits", fd.name));
             }
@@ -368,11 +379,11 @@ mod tests {
 
     /// The engine's reading of the ICAO specimen: every character its own top choice, nothing else offered.
     fn engine_lines() -> Vec<Vec<Symbol>> {
-        [L1, L2].iter().map(|l| l.chars().map(|c| Symbol { choices: vec![(c, 95.0)] }).collect()).collect()
+        [L1, L2].iter().map(|l| l.chars().map(|c| Symbol { choices: vec![(c, 95.0)], fallback: Vec::new() }).collect()).collect()
     }
 
     fn set(lines: &mut [Vec<Symbol>], line: usize, col: usize, choices: &[(char, f32)]) {
-        lines[line][col] = Symbol { choices: choices.to_vec() };
+        lines[line][col] = Symbol { choices: choices.to_vec(), fallback: Vec::new() };
     }
 
     #[test]

@@ -142,6 +142,7 @@ const CROP_LINE_HEIGHT: f32 = 30.0;
 /// request (e.g. behind an `Arc`), no lock needed.
 pub struct MrzImageReader {
     glyphs: glyphs::Glyphs,
+    policy: Policy,
 }
 
 impl MrzImageReader {
@@ -152,7 +153,12 @@ impl MrzImageReader {
 
     /// Builds the templates from the OCR-B font at `path`.
     pub fn with_font(path: &str) -> Result<Self, MrzImageError> {
-        Ok(Self { glyphs: glyphs::Glyphs::load(path)? })
+        Ok(Self { glyphs: glyphs::Glyphs::load(path)?, policy: Policy::TEMPLATES })
+    }
+
+    /// The same reader weighing alternatives by `policy` instead of [`Policy::TEMPLATES`] (for measuring).
+    pub fn with_policy(self, policy: Policy) -> Self {
+        Self { policy, ..self }
     }
 
     /// Reads the MRZ of an encoded image (JPEG or PNG).
@@ -264,7 +270,7 @@ impl MrzImageReader {
                         continue;
                     }
                 };
-                match choose_with(&read, options, &Policy::TEMPLATES) {
+                match choose_with(&read, options, &self.policy) {
                     Ok(c) => return Ok(c),
                     Err(r) => reason = r,
                 }

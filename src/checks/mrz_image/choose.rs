@@ -460,6 +460,24 @@ mod tests {
     }
 
     #[test]
+    fn a_digit_read_as_a_letter_takes_the_best_digit_the_recogniser_ranked() {
+        let mut lines = engine_lines();
+        // the date of birth's 0 looked more like O, and no digit came close enough to be a choice
+        lines[1][15] = Symbol { choices: vec![('O', 90.0)], fallback: vec![('0', 80.0)] };
+        let c = choose_with(&lines, &options(), &Policy::TEMPLATES).expect("accepted");
+        assert_eq!(c.lines[1], L2);
+        // the check digit still decides: a ranked digit that breaks it is refused
+        lines[1][15] = Symbol { choices: vec![('O', 90.0)], fallback: vec![('6', 80.0)] };
+        assert!(choose_with(&lines, &options(), &Policy::TEMPLATES).is_err());
+        // no digit ranked: refused, never invented
+        lines[1][15] = Symbol { choices: vec![('O', 90.0)], fallback: Vec::new() };
+        assert!(choose_with(&lines, &options(), &Policy::TEMPLATES).is_err());
+        // where a choice fits the position, the other class is not considered
+        lines[1][15] = Symbol { choices: vec![('0', 90.0)], fallback: vec![('O', 85.0)] };
+        assert_eq!(choose_with(&lines, &options(), &Policy::TEMPLATES).expect("accepted").alternatives_used, 0);
+    }
+
+    #[test]
     fn the_wrong_shape_is_no_mrz() {
         let mut lines = engine_lines();
         lines[0].pop();

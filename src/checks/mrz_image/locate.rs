@@ -310,22 +310,37 @@ pub fn find_bands(src: &GrayImage) -> Vec<Band> {
     let small_img = small.render(src, 0.0, 0.0, small.out_w as f32, small.out_h as f32, 1.0);
     let mask = threshold(&small_img, 8, 0.85);
     let (smw, smh) = (small.out_w as usize, small.out_h as usize);
-    // Text alone decides the angle: stripes or grain on the table beside the page would pull it off.
+    // Text alone decides the angle and the lines first: stripes or grain on the table beside the page would
+    // pull the angle off and join the zone's lines to the table. Where that finds nothing (a blurred zone
+    // whose characters run together), all the ink is used, as before.
     let limit = smw.max(smh) / 16;
     let text = character_ink(&mask, smw, smh, limit, limit);
     let enough_text = text.iter().filter(|&&t| t).count() >= 200;
-    let angle = estimate_angle(if enough_text { &text } else { &mask }, small.out_w, small.out_h, 12.0);
     let mut bands = Vec::new();
-    // The profile cannot tell a quarter turn from three quarters; both are tried.
-    for extra in [0.0f32, std::f32::consts::PI] {
-        let frame = Frame::new(sw, sh, angle + extra, work_scale);
-        let img = frame.render(src, 0.0, 0.0, frame.out_w as f32, frame.out_h as f32, 1.0);
-        let mut found = bands_in(&img, frame);
-        for b in &mut found {
-            let deg = angle.to_degrees();
-            b.skew_deg = deg - (deg / 90.0).round() * 90.0;
+    let mut rendered: Vec<(f32, GrayImage)> = Vec::new();
+    for text_only in [true, false] {
+        let angle = estimate_angle(if text_only && enough_text { &text } else { &mask }, small.out_w, small.out_h, 12.0);
+        // The profile cannot tell a quarter turn from three quarters; both are tried.
+        for extra in [0.0f32, std::f32::consts::PI] {
+            let frame = Frame::new(sw, sh, angle + extra, work_scale);
+            let i = match rendered.iter().position(|(a, _)| *a == angle + extra) {
+                Some(i) => i,
+                None => {
+                    let img = frame.render(src, 0.0, 0.0, frame.out_w as f32, frame.out_h as f32, 1.0);
+                    rendered.push((angle + extra, img));
+                    rendered.len() - 1
+                }
+            };
+            let mut found = bands_in(&rendered[i].1, frame, text_only);
+            for b in &mut found {
+                let deg = angle.to_degrees();
+                b.skew_deg = deg - (deg / 90.0).round() * 90.0;
+            }
+            bands.extend(found);
+            if !bands.is_empty() {
+                break;
+            }
         }
-        bands.extend(found);
         if !bands.is_empty() {
             break;
         }
@@ -336,12 +351,12 @@ pub fn find_bands(src: &GrayImage) -> Vec<Band> {
     bands
 }
 
-fn bands_in(img: &GrayImage, frame: Frame) -> Vec<Band> {
+fn bands_in(img: &GrayImage, frame: Frame, text_only: bool) -> Vec<Band> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mask = threshold(img, (w / 60).max(4) as u32, 0.88);
     // Only character-sized ink: a dark table or the page's edge next to the zone would otherwise join its
     // lines into one run too long for an MRZ (a 30-character line is at most the frame's width).
-    let mask = character_ink(&mask, w, h, (w / 5).max(8), (w / 18).max(6));
+    let mask = if text_only { character_ink(&mask, w, h, (w / 5).max(8), (w / 18).max(6)) } else { mask };
     let gap = (w / 35).max(3);
     // Per row: the longest run of dark pixels once gaps up to `gap` are closed, over a few rows together
     // (a row crosses a filler `<` at two thin points only).

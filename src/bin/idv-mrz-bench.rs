@@ -21,6 +21,7 @@ struct Args {
     dump: Option<PathBuf>,
     ambiguous_ratio: Option<f32>,
     tie_margin: Option<f32>,
+    clear: Option<(f32, f32)>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -33,6 +34,7 @@ fn parse_args() -> Result<Args, String> {
         dump: None,
         ambiguous_ratio: None,
         tie_margin: None,
+        clear: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -47,12 +49,20 @@ fn parse_args() -> Result<Args, String> {
             "--ambiguous-ratio" => {
                 a.ambiguous_ratio = Some(value("--ambiguous-ratio")?.parse().map_err(|e| format!("--ambiguous-ratio: {e}"))?)
             }
+            "--clear" => {
+                let v = value("--clear")?;
+                let (m, l) = v.split_once(',').ok_or("--clear needs MIN,LEAD")?;
+                a.clear = Some((
+                    m.parse().map_err(|e| format!("--clear: {e}"))?,
+                    l.parse().map_err(|e| format!("--clear: {e}"))?,
+                ));
+            }
             "--tie-margin" => {
                 a.tie_margin = Some(value("--tie-margin")?.parse().map_err(|e| format!("--tie-margin: {e}"))?)
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: idv-mrz-bench [--set DIR] [--split report|tune] [--limit N] [--only PATH-PART] [-v] [--dump DIR] [--ambiguous-ratio R] [--tie-margin M]".into(),
+                    "usage: idv-mrz-bench [--set DIR] [--split report|tune] [--limit N] [--only PATH-PART] [-v] [--dump DIR] [--ambiguous-ratio R] [--tie-margin M] [--clear MIN,LEAD]".into(),
                 )
             }
             other => return Err(format!("unknown argument {other}")),
@@ -122,6 +132,10 @@ fn main() -> ExitCode {
     }
     if let Some(m) = args.tie_margin {
         policy.tie_margin = m;
+    }
+    if let Some((min, lead)) = args.clear {
+        policy.clear_min = min;
+        policy.clear_lead = lead;
     }
     let reader = reader.with_policy(policy);
     let today = time::macros::date!(2026 - 06 - 01);

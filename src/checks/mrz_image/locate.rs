@@ -319,7 +319,8 @@ pub fn find_bands(src: &GrayImage) -> Vec<Band> {
     let mut bands = Vec::new();
     let mut rendered: Vec<(f32, GrayImage)> = Vec::new();
     for text_only in [true, false] {
-        let angle = estimate_angle(if text_only && enough_text { &text } else { &mask }, small.out_w, small.out_h, 12.0);
+        let angle =
+            estimate_angle(if text_only && enough_text { &text } else { &mask }, small.out_w, small.out_h, 12.0);
         // The profile cannot tell a quarter turn from three quarters; both are tried.
         for extra in [0.0f32, std::f32::consts::PI] {
             let frame = Frame::new(sw, sh, angle + extra, work_scale);

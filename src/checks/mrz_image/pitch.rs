@@ -15,7 +15,8 @@ pub const ALT_DELTA: f32 = 0.06;
 /// OCR-B's look-alike pairs (the glyphs differ, but blur and a slightly wrong vertical scale bring them
 /// close): the partner of a cell's best is offered when it scores within `CONFUSABLE_DELTA`, so a check
 /// digit decides, or, in a field none covers, the read is refused as ambiguous.
-const CONFUSABLE: [(char, char); 6] = [('0', 'O'), ('1', 'I'), ('5', 'S'), ('8', 'B'), ('2', 'Z'), ('0', 'D')];
+pub(super) const CONFUSABLE: [(char, char); 6] =
+    [('0', 'O'), ('1', 'I'), ('5', 'S'), ('8', 'B'), ('2', 'Z'), ('0', 'D')];
 const CONFUSABLE_DELTA: f32 = 0.12;
 /// The best character of the other class (a digit for a letter, a letter for a digit) is kept as a fallback
 /// when it scores within this much of the cell's best.

@@ -90,6 +90,8 @@ bench: build bench-deps $(SCREENING_LIST)
 		--wrk $(WRK) --wrk-scripts tests/bench
 	./target/release/idv-screening-bench --testdata ../shared/testdata --large-list $(SCREENING_LIST)
 	./target/release/idv-webhook-bench --server-bin target/release/idv --duration-secs 10 --concurrency 32
+	$(MAKE) --no-print-directory $(MRZ_SET)/passporteye.json
+	./target/release/idv-mrz-bench --set $(MRZ_SET) --split report
 
 clean:
 	$(CARGO) clean
@@ -133,6 +135,15 @@ bench-mrz-peer: mrz-deps
 	@[ -f $(MRZ_SET)/truth.jsonl ] || $(MAKE) mrz-set
 	$(MRZ_VENV)/bin/python3 tests/mrz/passporteye_eval.py --set $(MRZ_SET) --split report --quiet \
 		--json $(MRZ_SET)/passporteye.json
+
+# What `make bench` shows beside idv's MRZ reader: PassportEye on the report split, measured once per generated
+# set (about 6 minutes here) and again only when the set or the evaluation script changes; the set is
+# generated first when missing (about 3 minutes).
+$(MRZ_SET)/truth.jsonl: | mrz-deps
+	$(MAKE) --no-print-directory mrz-set
+
+$(MRZ_SET)/passporteye.json: $(MRZ_SET)/truth.jsonl tests/mrz/passporteye_eval.py | mrz-deps
+	$(MRZ_VENV)/bin/python3 tests/mrz/passporteye_eval.py --set $(MRZ_SET) --split report --quiet --json $@
 
 # idv's MRZ reader (pure Rust, templates from the OCR-B font) on the report split, beside PassportEye's
 # numbers when bench-mrz-peer has run.

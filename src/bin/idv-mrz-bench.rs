@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use idv::checks::mrz::{ParseOptions, Sex};
-use idv::checks::mrz_image::{MrzImageOutcome, MrzImageReader};
+use idv::checks::mrz_image::{MrzImageOutcome, MrzImageReader, Policy};
 use serde_json::Value;
 
 struct Args {
@@ -19,6 +19,9 @@ struct Args {
     verbose: bool,
     only: Option<String>,
     dump: Option<PathBuf>,
+    ambiguous_ratio: Option<f32>,
+    tie_margin: Option<f32>,
+    clear: Option<(f32, f32)>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -29,6 +32,9 @@ fn parse_args() -> Result<Args, String> {
         verbose: false,
         only: None,
         dump: None,
+        ambiguous_ratio: None,
+        tie_margin: None,
+        clear: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -40,9 +46,23 @@ fn parse_args() -> Result<Args, String> {
             "-v" | "--verbose" => a.verbose = true,
             "--only" => a.only = Some(value("--only")?),
             "--dump" => a.dump = Some(PathBuf::from(value("--dump")?)),
+            "--ambiguous-ratio" => {
+                a.ambiguous_ratio = Some(value("--ambiguous-ratio")?.parse().map_err(|e| format!("--ambiguous-ratio: {e}"))?)
+            }
+            "--clear" => {
+                let v = value("--clear")?;
+                let (m, l) = v.split_once(',').ok_or("--clear needs MIN,LEAD")?;
+                a.clear = Some((
+                    m.parse().map_err(|e| format!("--clear: {e}"))?,
+                    l.parse().map_err(|e| format!("--clear: {e}"))?,
+                ));
+            }
+            "--tie-margin" => {
+                a.tie_margin = Some(value("--tie-margin")?.parse().map_err(|e| format!("--tie-margin: {e}"))?)
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: idv-mrz-bench [--set DIR] [--split report|tune] [--limit N] [--only PATH-PART] [-v] [--dump DIR]".into(),
+                    "usage: idv-mrz-bench [--set DIR] [--split report|tune] [--limit N] [--only PATH-PART] [-v] [--dump DIR] [--ambiguous-ratio R] [--tie-margin M] [--clear MIN,LEAD]".into(),
                 )
             }
             other => return Err(format!("unknown argument {other}")),
@@ -105,6 +125,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The reader's policy, or one to try on the tune split.
+    let mut policy = Policy::TEMPLATES;
+    if let Some(r) = args.ambiguous_ratio {
+        policy.ambiguous_ratio = r;
+    }
+    if let Some(m) = args.tie_margin {
+        policy.tie_margin = m;
+    }
+    if let Some((min, lead)) = args.clear {
+        policy.clear_min = min;
+        policy.clear_lead = lead;
+    }
+    let reader = reader.with_policy(policy);
     let today = time::macros::date!(2026 - 06 - 01);
     let options = ParseOptions { allow_specimen_states: true, ..ParseOptions::new(today) };
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();

@@ -33,6 +33,10 @@ pub const MRZ_ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<";
 #[derive(Clone, Debug, PartialEq)]
 pub struct Symbol {
     pub choices: Vec<(char, f32)>,
+    /// The recogniser's best characters of the other class (digits for a letter, letters for a digit), best
+    /// first, with their confidence: considered only where the position's kind rules out every choice (a
+    /// date's `0` that looked a little more like `O`), and then as alternatives like any other.
+    pub fallback: Vec<(char, f32)>,
 }
 
 /// The largest image accepted, in pixels (width times height); larger photos are refused, not decoded.
@@ -138,6 +142,7 @@ const CROP_LINE_HEIGHT: f32 = 30.0;
 /// request (e.g. behind an `Arc`), no lock needed.
 pub struct MrzImageReader {
     glyphs: glyphs::Glyphs,
+    policy: Policy,
 }
 
 impl MrzImageReader {
@@ -148,7 +153,12 @@ impl MrzImageReader {
 
     /// Builds the templates from the OCR-B font at `path`.
     pub fn with_font(path: &str) -> Result<Self, MrzImageError> {
-        Ok(Self { glyphs: glyphs::Glyphs::load(path)? })
+        Ok(Self { glyphs: glyphs::Glyphs::load(path)?, policy: Policy::TEMPLATES })
+    }
+
+    /// The same reader weighing alternatives by `policy` instead of [`Policy::TEMPLATES`] (for measuring).
+    pub fn with_policy(self, policy: Policy) -> Self {
+        Self { policy, ..self }
     }
 
     /// Reads the MRZ of an encoded image (JPEG or PNG).
@@ -211,7 +221,14 @@ impl MrzImageReader {
                             Err(e) => format!("{est:5.1} {e}"),
                         }
                     })
-                    .collect();
+                    .collect::<Vec<String>>();
+                let mut text = text;
+                let mut options = ParseOptions::new(time::OffsetDateTime::now_utc().date());
+                options.allow_specimen_states = true;
+                text.push(match self.read_band(&crop, &options) {
+                    Ok(c) => format!("accepted ({} alternatives used)", c.alternatives_used),
+                    Err(r) => format!("refused: {r}"),
+                });
                 out.push((crop, text));
             }
         }
@@ -240,11 +257,20 @@ impl MrzImageReader {
                 if (group[0].cells_estimate(self.glyphs.pitch) - n as f32).abs() > 0.2 * n as f32 {
                     continue;
                 }
-                let mut read = Vec::with_capacity(group.len());
-                for line in group {
-                    read.push(pitch::read_line(crop, line, n, &self.glyphs)?);
-                }
-                match choose_with(&read, options, &Policy::TEMPLATES) {
+                // A line that cannot be cut into n cells rules out this count and group only: the next
+                // group (two of three lines) or count may still read.
+                let read: Result<Vec<Vec<Symbol>>, String> =
+                    group.iter().map(|line| pitch::read_line(crop, line, n, &self.glyphs)).collect();
+                let read = match read {
+                    Ok(read) => read,
+                    Err(r) => {
+                        if reason.is_empty() {
+                            reason = r;
+                        }
+                        continue;
+                    }
+                };
+                match choose_with(&read, options, &self.policy) {
                     Ok(c) => return Ok(c),
                     Err(r) => reason = r,
                 }

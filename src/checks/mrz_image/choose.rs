@@ -3,6 +3,7 @@
 //! visa optional data) must be unambiguous or be filler runs the engine offered `<` for. Pure; must never
 //! produce a character the engine did not offer.
 
+use super::pitch::CONFUSABLE;
 use super::Symbol;
 use crate::checks::mrz::{parse_lines, CheckName, MrzFormat, MrzReport, ParseOptions};
 
@@ -22,17 +23,41 @@ pub struct Policy {
     /// Whether a letter inside a trailing filler run may become the `<` the recogniser offered beside it
     /// (Tesseract's LSTM reads `<` as K, X or E; a template matcher has no such confusion).
     pub filler_run: bool,
+    /// In a field no check digit covers, a top choice at least this confident that leads every alternative
+    /// by at least `clear_lead` is taken as read (the alternative is no ambiguity). Infinite: never.
+    pub clear_min: f32,
+    pub clear_lead: f32,
+    /// A well-formed issuing state or nationality that is no known code (specimens print such codes) is
+    /// reported as read when its every character is at least this confident; otherwise it refuses the read
+    /// as a likely misreading. Infinite: never.
+    pub unknown_state_min: f32,
 }
 
 impl Policy {
     /// For Tesseract's confidences (0-100).
-    pub const TESSERACT: Policy =
-        Policy { ambiguous_ratio: 0.5, min_alternative: 0.5, tie_margin: 20.0, filler_run: true };
+    pub const TESSERACT: Policy = Policy {
+        ambiguous_ratio: 0.5,
+        min_alternative: 0.5,
+        tie_margin: 20.0,
+        filler_run: true,
+        clear_min: f32::INFINITY,
+        clear_lead: f32::INFINITY,
+        unknown_state_min: f32::INFINITY,
+    };
     /// For the template recogniser (correlation x100): it offers only alternatives close to the best (and
-    /// look-alikes), so any offered alternative in an uncovered field is an ambiguity; a second valid
-    /// reading must trail by a clear margin of summed correlation.
-    pub const TEMPLATES: Policy =
-        Policy { ambiguous_ratio: 0.0, min_alternative: 0.0, tie_margin: 10.0, filler_run: false };
+    /// look-alikes), so an offered alternative in an uncovered field is an ambiguity unless the top choice
+    /// is strong (0.85) and leads it by 0.05 and the two are no look-alikes (measured on the tune split: a
+    /// 0 read as O by 0.07 on a hard photo, so look-alikes never); a second valid reading must trail by a
+    /// clear margin of summed correlation.
+    pub const TEMPLATES: Policy = Policy {
+        ambiguous_ratio: 0.0,
+        min_alternative: 0.0,
+        tie_margin: 10.0,
+        filler_run: false,
+        clear_min: 85.0,
+        clear_lead: 5.0,
+        unknown_state_min: 80.0,
+    };
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,8 +225,19 @@ pub fn choose_with(lines: &[Vec<Symbol>], options: &ParseOptions, policy: &Polic
         })
         .collect();
     for fd in &fields {
-        for cell in &mut cands[fd.line][fd.from..fd.to] {
+        for (i, cell) in cands[fd.line].iter_mut().enumerate().take(fd.to).skip(fd.from) {
             cell.retain(|(c, _)| fd.kind.allows(*c));
+            if cell.is_empty() {
+                // None of the choices fits the position: the recogniser's best of the other class, if it
+                // offered one (never a character it did not rank).
+                cell.extend(
+                    lines[fd.line][i]
+                        .fallback
+                        .iter()
+                        .filter(|(c, conf)| c.is_ascii() && fd.kind.allows(*c as u8) && *conf >= policy.min_alternative)
+                        .map(|(c, conf)| (*c as u8, *conf)),
+                );
+            }
             if cell.is_empty() {
                 return Err(format!("{}: no character the engine offered fits", fd.name));
             }
@@ -277,8 +313,7 @@ pub fn choose_with(lines: &[Vec<Symbol>], options: &ParseOptions, policy: &Polic
         }
     }
     let report = parse_lines(&best, &options).map_err(|e| e.to_string())?;
-    plausible(&report)?;
-    let field_confidence = fields
+    let field_confidence: Vec<(&'static str, f32)> = fields
         .iter()
         .map(|fd| {
             let bytes = best[fd.line].as_bytes();
@@ -291,11 +326,19 @@ pub fn choose_with(lines: &[Vec<Symbol>], options: &ParseOptions, policy: &Polic
             (fd.name, conf)
         })
         .collect();
+    plausible(&report, &field_confidence, policy)?;
     Ok(Chosen { lines: best, report, field_confidence, alternatives_used: alts })
 }
 
 /// The checks besides the check digits a read must pass: codes, states, name shape, sex and real dates.
-fn plausible(report: &MrzReport) -> Result<(), Rejection> {
+fn plausible(report: &MrzReport, confidence: &[(&'static str, f32)], policy: &Policy) -> Result<(), Rejection> {
+    // A clearly read code of one to three letters that names no known state is reported as printed (the
+    // document check's own state check then fails); a doubtful one is more likely a misreading.
+    let clear_unknown_code = |code: &str, field: &str| {
+        (1..=3).contains(&code.len())
+            && code.bytes().all(|b| b.is_ascii_uppercase())
+            && confidence.iter().any(|(f, c)| *f == field && *c >= policy.unknown_state_min)
+    };
     for name in [
         CheckName::DocumentCode,
         CheckName::IssuingState,
@@ -306,7 +349,12 @@ fn plausible(report: &MrzReport) -> Result<(), Rejection> {
         CheckName::DateOfExpiry,
     ] {
         if let Some(c) = report.check(name) {
-            if !c.passed {
+            let unknown_code = match name {
+                CheckName::IssuingState => clear_unknown_code(&report.data.issuing_state, "issuing_state"),
+                CheckName::Nationality => clear_unknown_code(&report.data.nationality, "nationality"),
+                _ => false,
+            };
+            if !c.passed && !unknown_code {
                 return Err(format!("{name:?} check failed"));
             }
         }
@@ -335,8 +383,16 @@ fn resolve_uncovered(cells: &mut [Vec<(u8, f32)>], fd: &Field, policy: &Policy) 
             *cell.iter().find(|(x, _)| *x == b'<').unwrap_or(&top)
         } else {
             if let Some(second) = cell.get(1) {
-                if second.1 >= policy.ambiguous_ratio * top.1 {
-                    return Err(format!("{}: ambiguous character", fd.name));
+                // Never between look-alikes (0/O, 1/I, ...): their order follows the vertical scale
+                // measured for the line, which blur and perspective put off.
+                let look_alikes = cell[1..].iter().any(|(c, _)| {
+                    CONFUSABLE
+                        .iter()
+                        .any(|&(a, b)| (a as u8 == top.0 && b as u8 == *c) || (b as u8 == top.0 && a as u8 == *c))
+                });
+                let clear = !look_alikes && top.1 >= policy.clear_min && top.1 - second.1 >= policy.clear_lead;
+                if second.1 >= policy.ambiguous_ratio * top.1 && !clear {
+                    return Err(format!("{}: ambiguous character ({:.1} against {:.1})", fd.name, top.1, second.1));
                 }
             }
             top
@@ -368,11 +424,14 @@ mod tests {
 
     /// The engine's reading of the ICAO specimen: every character its own top choice, nothing else offered.
     fn engine_lines() -> Vec<Vec<Symbol>> {
-        [L1, L2].iter().map(|l| l.chars().map(|c| Symbol { choices: vec![(c, 95.0)] }).collect()).collect()
+        [L1, L2]
+            .iter()
+            .map(|l| l.chars().map(|c| Symbol { choices: vec![(c, 95.0)], fallback: Vec::new() }).collect())
+            .collect()
     }
 
     fn set(lines: &mut [Vec<Symbol>], line: usize, col: usize, choices: &[(char, f32)]) {
-        lines[line][col] = Symbol { choices: choices.to_vec() };
+        lines[line][col] = Symbol { choices: choices.to_vec(), fallback: Vec::new() };
     }
 
     #[test]
@@ -446,6 +505,63 @@ mod tests {
         assert!(choose(&lines, &options()).is_err());
         set(&mut lines, 0, 8, &[('K', 90.0), ('X', 5.0)]);
         assert!(choose(&lines, &options()).is_ok());
+    }
+
+    #[test]
+    fn a_digit_read_as_a_letter_takes_the_best_digit_the_recogniser_ranked() {
+        let mut lines = engine_lines();
+        // the date of birth's 0 looked more like O, and no digit came close enough to be a choice
+        lines[1][15] = Symbol { choices: vec![('O', 90.0)], fallback: vec![('0', 80.0)] };
+        let c = choose_with(&lines, &options(), &Policy::TEMPLATES).expect("accepted");
+        assert_eq!(c.lines[1], L2);
+        // the check digit still decides: a ranked digit that breaks it is refused
+        lines[1][15] = Symbol { choices: vec![('O', 90.0)], fallback: vec![('6', 80.0)] };
+        assert!(choose_with(&lines, &options(), &Policy::TEMPLATES).is_err());
+        // no digit ranked: refused, never invented
+        lines[1][15] = Symbol { choices: vec![('O', 90.0)], fallback: Vec::new() };
+        assert!(choose_with(&lines, &options(), &Policy::TEMPLATES).is_err());
+        // where a choice fits the position, the other class is not considered
+        lines[1][15] = Symbol { choices: vec![('0', 90.0)], fallback: vec![('O', 85.0)] };
+        assert_eq!(choose_with(&lines, &options(), &Policy::TEMPLATES).expect("accepted").alternatives_used, 0);
+    }
+
+    #[test]
+    fn a_clear_lead_in_an_uncovered_field_is_read_unless_the_two_look_alike() {
+        let strict = Policy { clear_min: f32::INFINITY, clear_lead: f32::INFINITY, ..Policy::TEMPLATES };
+        let mut lines = engine_lines();
+        // ERIKSSON's K with X offered beside it, well behind
+        set(&mut lines, 0, 8, &[('K', 95.0), ('X', 88.0)]);
+        assert!(choose_with(&lines, &options(), &strict).unwrap_err().contains("ambiguous"));
+        assert_eq!(choose_with(&lines, &options(), &Policy::TEMPLATES).expect("accepted").lines[0], L1);
+        // a lead too small, or a top choice too weak, is still an ambiguity
+        set(&mut lines, 0, 8, &[('K', 95.0), ('X', 92.0)]);
+        assert!(choose_with(&lines, &options(), &Policy::TEMPLATES).is_err());
+        set(&mut lines, 0, 8, &[('K', 84.0), ('X', 70.0)]);
+        assert!(choose_with(&lines, &options(), &Policy::TEMPLATES).is_err());
+        // a visa's optional data (no check digit): 1 against 7 is clear, 1 against its look-alike I is not
+        let mut visa = engine_lines();
+        set(&mut visa, 0, 0, &[('V', 95.0)]);
+        set(&mut visa, 1, 30, &[('1', 95.0), ('7', 85.0)]);
+        assert_eq!(choose_with(&visa, &options(), &Policy::TEMPLATES).expect("accepted").lines[1], L2);
+        set(&mut visa, 1, 30, &[('1', 95.0), ('I', 85.0)]);
+        assert!(choose_with(&visa, &options(), &Policy::TEMPLATES).unwrap_err().contains("optional_data_1"));
+    }
+
+    #[test]
+    fn a_clearly_read_unknown_state_code_is_reported_as_printed() {
+        let mut lines = engine_lines();
+        for (col, c) in [(2, 'Q'), (3, 'Q'), (4, 'Q')] {
+            set(&mut lines, 0, col, &[(c, 95.0)]);
+        }
+        let c = choose_with(&lines, &options(), &Policy::TEMPLATES).expect("accepted");
+        assert_eq!(c.report.data.issuing_state, "QQQ");
+        assert!(!c.report.check(CheckName::IssuingState).expect("state check").passed);
+        // read with doubt, an unknown code is more likely a misreading
+        set(&mut lines, 0, 3, &[('Q', 70.0)]);
+        assert!(choose_with(&lines, &options(), &Policy::TEMPLATES).unwrap_err().contains("IssuingState"));
+        // the Tesseract policy never takes an unknown code
+        set(&mut lines, 0, 3, &[('Q', 95.0)]);
+        assert!(choose(&lines, &options()).is_err());
     }
 
     #[test]

@@ -162,7 +162,7 @@ unsafe fn symbol_at(ri: *mut ts::TessResultIterator) -> Option<Symbol> {
     let first = choices[0];
     choices[1..].sort_by(|a, b| b.1.total_cmp(&a.1));
     choices[0] = first;
-    Some(Symbol { choices })
+    Some(Symbol { choices, fallback: Vec::new() })
 }
 
 fn single_mrz_char(s: &str) -> Option<char> {

@@ -117,6 +117,49 @@ pub fn threshold(img: &GrayImage, r: u32, bias: f32) -> Vec<bool> {
     out
 }
 
+/// The mask with every 8-connected component larger than a character removed (wider than `max_w` or
+/// taller than `max_h`): a textured table, a page edge, stripes or the page's fine guilloche lines join into
+/// long components, while OCR-B characters stay apart, so what is left is text-like ink.
+pub fn character_ink(mask: &[bool], w: usize, h: usize, max_w: usize, max_h: usize) -> Vec<bool> {
+    let mut label = vec![u32::MAX; w * h];
+    let mut keep: Vec<bool> = Vec::new();
+    let mut stack: Vec<usize> = Vec::new();
+    let mut members: Vec<usize> = Vec::new();
+    for start in 0..w * h {
+        if !mask[start] || label[start] != u32::MAX {
+            continue;
+        }
+        let id = keep.len() as u32;
+        let (mut x0, mut x1, mut y0, mut y1) = (start % w, start % w, start / w, start / w);
+        let mut too_big = false;
+        label[start] = id;
+        stack.push(start);
+        members.clear();
+        while let Some(p) = stack.pop() {
+            members.push(p);
+            let (x, y) = (p % w, p / w);
+            if !too_big {
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+                y0 = y0.min(y);
+                y1 = y1.max(y);
+                too_big = x1 - x0 >= max_w || y1 - y0 >= max_h;
+            }
+            for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+                for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                    let q = yy * w + xx;
+                    if mask[q] && label[q] == u32::MAX {
+                        label[q] = id;
+                        stack.push(q);
+                    }
+                }
+            }
+        }
+        keep.push(!too_big);
+    }
+    label.iter().map(|&l| l != u32::MAX && keep[l as usize]).collect()
+}
+
 /// The rotation (a quarter-turn multiple plus a small skew) that makes text lines horizontal: the angle whose
 /// horizontal projection of dark pixels has the sharpest profile.
 fn estimate_angle(mask: &[bool], w: u32, h: u32, max_skew_deg: f32) -> f32 {
@@ -266,18 +309,39 @@ pub fn find_bands(src: &GrayImage) -> Vec<Band> {
     let small = Frame::new(sw, sh, 0.0, small_scale.min(1.0));
     let small_img = small.render(src, 0.0, 0.0, small.out_w as f32, small.out_h as f32, 1.0);
     let mask = threshold(&small_img, 8, 0.85);
-    let angle = estimate_angle(&mask, small.out_w, small.out_h, 12.0);
+    let (smw, smh) = (small.out_w as usize, small.out_h as usize);
+    // Text alone decides the angle and the lines first: stripes or grain on the table beside the page would
+    // pull the angle off and join the zone's lines to the table. Where that finds nothing (a blurred zone
+    // whose characters run together), all the ink is used, as before.
+    let limit = smw.max(smh) / 16;
+    let text = character_ink(&mask, smw, smh, limit, limit);
+    let enough_text = text.iter().filter(|&&t| t).count() >= 200;
     let mut bands = Vec::new();
-    // The profile cannot tell a quarter turn from three quarters; both are tried.
-    for extra in [0.0f32, std::f32::consts::PI] {
-        let frame = Frame::new(sw, sh, angle + extra, work_scale);
-        let img = frame.render(src, 0.0, 0.0, frame.out_w as f32, frame.out_h as f32, 1.0);
-        let mut found = bands_in(&img, frame);
-        for b in &mut found {
-            let deg = angle.to_degrees();
-            b.skew_deg = deg - (deg / 90.0).round() * 90.0;
+    let mut rendered: Vec<(f32, GrayImage)> = Vec::new();
+    for text_only in [true, false] {
+        let angle =
+            estimate_angle(if text_only && enough_text { &text } else { &mask }, small.out_w, small.out_h, 12.0);
+        // The profile cannot tell a quarter turn from three quarters; both are tried.
+        for extra in [0.0f32, std::f32::consts::PI] {
+            let frame = Frame::new(sw, sh, angle + extra, work_scale);
+            let i = match rendered.iter().position(|(a, _)| *a == angle + extra) {
+                Some(i) => i,
+                None => {
+                    let img = frame.render(src, 0.0, 0.0, frame.out_w as f32, frame.out_h as f32, 1.0);
+                    rendered.push((angle + extra, img));
+                    rendered.len() - 1
+                }
+            };
+            let mut found = bands_in(&rendered[i].1, frame, text_only);
+            for b in &mut found {
+                let deg = angle.to_degrees();
+                b.skew_deg = deg - (deg / 90.0).round() * 90.0;
+            }
+            bands.extend(found);
+            if !bands.is_empty() {
+                break;
+            }
         }
-        bands.extend(found);
         if !bands.is_empty() {
             break;
         }
@@ -288,9 +352,12 @@ pub fn find_bands(src: &GrayImage) -> Vec<Band> {
     bands
 }
 
-fn bands_in(img: &GrayImage, frame: Frame) -> Vec<Band> {
+fn bands_in(img: &GrayImage, frame: Frame, text_only: bool) -> Vec<Band> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mask = threshold(img, (w / 60).max(4) as u32, 0.88);
+    // Only character-sized ink: a dark table or the page's edge next to the zone would otherwise join its
+    // lines into one run too long for an MRZ (a 30-character line is at most the frame's width).
+    let mask = if text_only { character_ink(&mask, w, h, (w / 5).max(8), (w / 18).max(6)) } else { mask };
     let gap = (w / 35).max(3);
     // Per row: the longest run of dark pixels once gaps up to `gap` are closed, over a few rows together
     // (a row crosses a filler `<` at two thin points only).

@@ -7,7 +7,7 @@
 use image::GrayImage;
 
 use super::glyphs::{Glyphs, CAP, CELL_H, MARGIN};
-use super::locate::threshold;
+use super::locate::{character_ink, threshold};
 use super::Symbol;
 
 /// Alternatives scoring within this much (correlation) of a cell's best are offered with it.
@@ -15,8 +15,12 @@ pub const ALT_DELTA: f32 = 0.06;
 /// OCR-B's look-alike pairs (the glyphs differ, but blur and a slightly wrong vertical scale bring them
 /// close): the partner of a cell's best is offered when it scores within `CONFUSABLE_DELTA`, so a check
 /// digit decides, or, in a field none covers, the read is refused as ambiguous.
-const CONFUSABLE: [(char, char); 6] = [('0', 'O'), ('1', 'I'), ('5', 'S'), ('8', 'B'), ('2', 'Z'), ('0', 'D')];
+pub(super) const CONFUSABLE: [(char, char); 6] =
+    [('0', 'O'), ('1', 'I'), ('5', 'S'), ('8', 'B'), ('2', 'Z'), ('0', 'D')];
 const CONFUSABLE_DELTA: f32 = 0.12;
+/// The best character of the other class (a digit for a letter, a letter for a digit) is kept as a fallback
+/// when it scores within this much of the cell's best.
+const CLASS_DELTA: f32 = 0.15;
 /// At most this many characters are offered per cell.
 const MAX_ALTERNATIVES: usize = 4;
 /// A cell whose best correlation is below this is unreadable: the line is refused.
@@ -67,7 +71,10 @@ pub fn find_lines(band: &GrayImage) -> Vec<Line> {
     // Rows are counted over the middle of the band only: the band is cut wide, and beyond the page's edges
     // a table or cloth may be textured.
     let (ca, cb) = (w / 5, w * 4 / 5);
-    let rows: Vec<usize> = (0..h).map(|y| mask[y * w + ca..y * w + cb].iter().filter(|&&m| m).count()).collect();
+    // Rows are told apart on character-sized ink only: the page's guilloche lines and a textured table
+    // join into larger shapes that would otherwise fill the gaps between the lines.
+    let text = character_ink(&mask, w, h, (w / 3).max(8), (h / 3).max(8));
+    let rows: Vec<usize> = (0..h).map(|y| text[y * w + ca..y * w + cb].iter().filter(|&&m| m).count()).collect();
     let max = rows.iter().copied().max().unwrap_or(0);
     if max < 10 {
         return Vec::new();
@@ -370,7 +377,19 @@ pub fn read_line(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Re
             })
             .map(|(_, (c, s))| (*c, s * 100.0))
             .collect();
-        symbols.push(Symbol { choices });
+        // The best of the other class (digits for a letter, letters for a digit) and those close to it, for
+        // a position whose kind rules out the top choice.
+        let other = |c: char| c != '<' && c.is_ascii_digit() != top_char.is_ascii_digit() && top_char != '<';
+        let fallback: Vec<(char, f32)> = match ranked.iter().find(|(c, _)| other(*c)) {
+            Some(&(_, class_best)) if class_best >= best - CLASS_DELTA && class_best >= MIN_SCORE => ranked
+                .iter()
+                .filter(|(c, s)| other(*c) && *s >= class_best - ALT_DELTA)
+                .take(MAX_ALTERNATIVES)
+                .map(|(c, s)| (*c, s * 100.0))
+                .collect(),
+            _ => Vec::new(),
+        };
+        symbols.push(Symbol { choices, fallback });
     }
     Ok(symbols)
 }

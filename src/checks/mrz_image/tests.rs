@@ -106,6 +106,38 @@ fn an_identity_card_back_reads_its_three_lines() {
     assert_eq!(read_lines(&jpeg(&img)).expect("read"), TD1);
 }
 
+const TD2: [&str; 2] = ["I<UTOPEREIRA<<KATARZYNA<<<<<<<<<<<<<", "U985752930UTO5506035M2703280<<<<<<<6"];
+
+#[test]
+fn a_text_line_above_a_two_line_zone_does_not_hide_it() {
+    // Three lines of about the same length: tried first as an identity card's three lines of 30 (the zone's
+    // lines cannot be cut into 30 cells), then as the two lower lines alone.
+    let img = page(&["SPECIMENSPECIMENSPECIMENSPECIMENS", TD2[0], TD2[1]]);
+    assert_eq!(read_lines(&jpeg(&img)).expect("read"), TD2);
+}
+
+#[test]
+fn character_ink_keeps_characters_and_drops_long_shapes() {
+    let (w, h) = (200usize, 60usize);
+    let mut mask = vec![false; w * h];
+    // a character-sized shape
+    for y in 10..20 {
+        for x in 10..17 {
+            mask[y * w + x] = true;
+        }
+    }
+    // a stripe across the frame: a table's grain, the page's edge
+    for y in 40..43 {
+        for x in 0..w {
+            mask[y * w + x] = true;
+        }
+    }
+    let ink = locate::character_ink(&mask, w, h, 30, 30);
+    assert_eq!(ink.iter().filter(|&&i| i).count(), 70);
+    assert!(ink[15 * w + 12]);
+    assert!(!ink[41 * w + 100]);
+}
+
 #[test]
 fn a_page_with_a_wrong_check_digit_is_refused() {
     // the date of birth's check digit 2 printed as 3: every character reads cleanly, and no alternative the

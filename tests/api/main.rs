@@ -17,6 +17,7 @@ mod helpers;
 mod identities;
 mod image_matches;
 mod list_policy;
+mod list_imports;
 mod lists;
 mod mcp;
 mod monitoring_history;

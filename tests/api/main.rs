@@ -15,6 +15,7 @@ mod findings;
 mod golden;
 mod helpers;
 mod identities;
+mod identity_birth_dates;
 mod image_matches;
 mod list_policy;
 mod list_imports;

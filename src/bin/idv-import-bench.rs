@@ -130,7 +130,11 @@ async fn run(args: Args) -> Result<(), String> {
     println!("== watchlist import through HTTP ({}, {:.0} MB) ==", args.list.display(), size as f64 / 1e6);
     println!("  entities           {entities} read, {} entries in the version", done["version"]["counts"]["total"]);
     println!("  upload (to disk)   {:.1} s", uploaded.as_secs_f64());
-    println!("  import until screened  {:.1} s total ({:.0} entities/s)", total.as_secs_f64(), entities as f64 / total.as_secs_f64());
+    println!(
+        "  import until screened  {:.1} s total ({:.0} entities/s)",
+        total.as_secs_f64(),
+        entities as f64 / total.as_secs_f64()
+    );
     println!("  server memory      {rss_idle:.0} MiB idle, {peak_sampled:.0} MiB sampled peak, {peak:.0} MiB peak (VmHWM), {rss_after:.0} MiB after");
     Ok(())
 }

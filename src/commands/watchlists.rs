@@ -230,8 +230,7 @@ pub async fn finish_import(
             let latest = crate::store::shared_reads::latest_version(w.conn, &record.source)?.map(|(id, _)| id);
             if latest != base_version_id {
                 return Err(AppError::Conflict(
-                    "Another version of this list was recorded while the upload was importing; upload it again."
-                        .into(),
+                    "Another version of this list was recorded while the upload was importing; upload it again.".into(),
                 ));
             }
             let mut events = Vec::new();

@@ -12,7 +12,7 @@ use crate::commands::identities::{self as cmd, CreateIdentity, MergeOptions, Upd
 use crate::domain::identity::{canonical_status, IdentityCommand};
 use crate::domain::ids::{IdentityRef, IdentityTypeId};
 use crate::domain::values::{
-    self, nullable, AddressLine, CountryCode, DocumentNumber, PartialBirthDate, Email, ExternalRef, PersonName,
+    self, nullable, AddressLine, CountryCode, DocumentNumber, Email, ExternalRef, PartialBirthDate, PersonName,
     PersonalDataPatch, Phone, PlaceName, ShortText, StatusName, Tag,
 };
 use crate::error::{AppError, FieldError};

@@ -16,7 +16,7 @@ use crate::commands::api_keys::{self as key_cmd, CreateClient};
 use crate::commands::verifyhq as cmd;
 use crate::commands::webhooks as webhook_cmd;
 use crate::domain::api_key::Environment;
-use crate::domain::values::{CountryCode, PartialBirthDate, ExternalRef, Label, PersonName, WebhookUrl};
+use crate::domain::values::{CountryCode, ExternalRef, Label, PartialBirthDate, PersonName, WebhookUrl};
 use crate::domain::verifyhq::{
     all_permissions, AlertStatus, ClientEnvironment, DocumentKind, Permission, ReviewDecision, Tier, WatchlistKind,
     WebhookEventName,

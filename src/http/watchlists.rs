@@ -7,10 +7,10 @@ use super::body::{ApiBody, ApiPath, PathNoun};
 use super::error::ErrorBody;
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
+use crate::domain::ids::WatchlistVersionId;
 use crate::domain::ids::{IdentityId, IdentityRef};
 use crate::domain::watchlist::{MonitoredList, WatchlistId};
 use crate::error::AppError;
-use crate::domain::ids::WatchlistVersionId;
 use crate::queries::watchlists::{self as q, ImportStatus, WatchlistImportView, WatchlistVersionView, WatchlistView};
 use crate::queries::OffsetPage;
 use crate::screening_service::background::{SpoolFile, Spooled, SpooledList, Started};
@@ -28,7 +28,12 @@ pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/watchlists", "List watchlists", web::get().to(list));
     // Static paths before `/watchlists/{watchlist_id}`.
     t.add("POST", "/watchlists/import", "Import a watchlist snapshot", web::post().to(import));
-    t.add("GET", "/watchlists/imports/{import_id}", "Get a watchlist import and its progress", web::get().to(get_import));
+    t.add(
+        "GET",
+        "/watchlists/imports/{import_id}",
+        "Get a watchlist import and its progress",
+        web::get().to(get_import),
+    );
     t.add("GET", "/watchlists/{watchlist_id}", "Get a watchlist and its versions", web::get().to(get));
     t.add(
         "GET",
@@ -262,10 +267,8 @@ async fn import(state: web::Data<AppState>, p: Principal, req: HttpRequest, uplo
         alt: files.remove("alt_file"),
         comments: files.remove("comments_file"),
     };
-    let meta = crate::commands::watchlists::ImportMeta {
-        actor: p.key.id.clone(),
-        request_id: Some(p.request_id.clone()),
-    };
+    let meta =
+        crate::commands::watchlists::ImportMeta { actor: p.key.id.clone(), request_id: Some(p.request_id.clone()) };
     let (version_id, unchanged) = match state.screening.start_import(&deps(&state), meta, list).await? {
         Started::Unchanged(version_id) => (version_id, true),
         Started::Running { version_id, .. } if respond_async(&req) => {

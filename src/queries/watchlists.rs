@@ -356,7 +356,11 @@ const IMPORT_COLUMNS: &str = "id, source, list_source, status, content_digest, f
 fn render_import(r: &rusqlite::Row<'_>) -> rusqlite::Result<WatchlistImportView> {
     let source: String = r.get(1)?;
     let watchlist_id = WatchlistId::parse("source", &source).map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, format!("unknown list {source}").into())
+        rusqlite::Error::FromSqlConversionFailure(
+            1,
+            rusqlite::types::Type::Text,
+            format!("unknown list {source}").into(),
+        )
     })?;
     let status = match r.get::<_, String>(3)?.as_str() {
         "active" => ImportStatus::Active,

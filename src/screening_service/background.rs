@@ -303,7 +303,8 @@ fn read_list(
             .map_err(|e| AppError::validation("file", e.to_string()))?
     } else {
         let open = |s: &Option<Spooled>| s.as_ref().map(|s| open_counting(s, &progress)).transpose();
-        let files = files::ListFiles { main, add: open(&list.add)?, alt: open(&list.alt)?, comments: open(&list.comments)? };
+        let files =
+            files::ListFiles { main, add: open(&list.add)?, alt: open(&list.alt)?, comments: open(&list.comments)? };
         let parsed = files::parse(&list.watchlist_id, files)?;
         for e in &parsed.entries {
             differ.take(e).map_err(|e| AppError::validation("file", e.to_string()))?;
@@ -375,12 +376,7 @@ impl ScreeningService {
 
     /// Starts importing an uploaded list in the background (or answers that it equals the current version).
     /// Refused (409) while another upload of the same list is importing.
-    pub async fn start_import(
-        &self,
-        deps: &Deps,
-        meta: ImportMeta,
-        list: SpooledList,
-    ) -> AppResult<Started> {
+    pub async fn start_import(&self, deps: &Deps, meta: ImportMeta, list: SpooledList) -> AppResult<Started> {
         let id = list.watchlist_id.clone();
         let latest = deps.read.run(move |c| crate::store::shared_reads::latest_version(c, &id)).await?;
         let digest = list.digest();
@@ -434,7 +430,6 @@ impl ScreeningService {
         let result = self.read_and_record(deps, &meta, list, base, &progress).await;
         match result {
             Ok(outcome) => {
-                progress.activating.store(true, Ordering::Relaxed);
                 tracing::info!(version_id = %version_id, counts = ?outcome.counts, "watchlist import recorded");
                 // The version is recorded; a failed monitoring pass is retried by the watcher.
                 if let Err(e) = self.sync(deps).await {
@@ -492,6 +487,7 @@ impl ScreeningService {
         // A writer failure stops the reader (its sends fail): report the writer's error, not the stop.
         written?;
         let read = read?;
+        progress.activating.store(true, Ordering::Relaxed);
         let record = SnapshotImported {
             version_id: version_id.clone(),
             source: watchlist_id.clone(),

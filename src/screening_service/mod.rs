@@ -141,13 +141,15 @@ impl ScreeningService {
             .read
             .run(move |conn| {
                 let subjects = crate::queries::checks::monitoring_subjects(conn, &keyring)?;
-                let delta = snapshot.delta(&version);
-                let (screened, findings) = monitor::findings(&snapshot, &delta, subjects, DEFAULT_THRESHOLD);
+                // A copy of a million-entry snapshot would double the server's memory for nothing.
+                let copy = (!snapshot.is_whole_delta(&version)).then(|| snapshot.delta(&version));
+                let delta: &Snapshot = copy.as_ref().unwrap_or(&snapshot);
+                let (screened, findings) = monitor::findings(&snapshot, delta, subjects, DEFAULT_THRESHOLD);
                 // Monitored standalone checks, each at its own threshold (the check id in `identity_id`).
                 let mut check_findings = Vec::new();
                 for mut c in crate::queries::checks::monitored_checks(conn, &keyring)? {
                     c.subject.data = standalone::person_data(&c.subject.data);
-                    check_findings.extend(monitor::findings(&snapshot, &delta, vec![c.subject], c.threshold).1);
+                    check_findings.extend(monitor::findings(&snapshot, delta, vec![c.subject], c.threshold).1);
                 }
                 Ok((screened, findings, check_findings))
             })

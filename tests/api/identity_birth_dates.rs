@@ -9,17 +9,14 @@ use serde_json::{json, Value};
 async fn person(app: &TestApp, external_ref: &str, dob: &str) -> String {
     app.create_identity(json!({"external_ref": external_ref, "first_name": LISTED.0, "last_name": LISTED.1,
         "date_of_birth": dob}))
-    .await
+        .await
 }
 
 /// The identity's monitoring hit on the listed person (None when it has none).
 async fn hit(app: &TestApp, id: &str) -> Option<Value> {
     let checks = app.get(&format!("/identities/{id}/checks")).await;
     assert_eq!(checks.status, 200, "{}", checks.body);
-    checks.body["data"][0]["hits"]
-        .as_array()
-        .and_then(|h| h.iter().find(|h| h["entry_id"] == LISTED_ID))
-        .cloned()
+    checks.body["data"][0]["hits"].as_array().and_then(|h| h.iter().find(|h| h["entry_id"] == LISTED_ID)).cloned()
 }
 
 #[actix_web::test]
@@ -66,7 +63,10 @@ async fn a_partial_date_of_birth_is_kept_on_update_and_what_is_no_date_is_refuse
 
     for bad in ["1965-13", "garbage", "65", "1899", "2999", "1965-3", "1965-02-30"] {
         let created = app
-            .post("/identities", json!({"external_ref": "dob-bad", "first_name": "A", "last_name": "B", "date_of_birth": bad}))
+            .post(
+                "/identities",
+                json!({"external_ref": "dob-bad", "first_name": "A", "last_name": "B", "date_of_birth": bad}),
+            )
             .await;
         assert_error(&created, 422);
         assert_eq!(created.body["errors"][0]["field"], "date_of_birth", "{bad}: {}", created.body);

@@ -14,14 +14,52 @@ pub const LISTED: (&str, &str, &str) = ("Ivanka", "Zhelezova", "1965-03-02");
 pub const LISTED_ID: &str = "gen-listed-1";
 
 const GIVEN: &[&str] = &[
-    "Aurelio", "Bertrand", "Casimir", "Desmond", "Evander", "Fabiola", "Gunnhild", "Hortensia", "Isidore", "Jolanta",
-    "Kasimir", "Leocadia", "Maximilian", "Nepomuk", "Ottilie", "Perpetua", "Quirin", "Rosalind", "Sigismund",
+    "Aurelio",
+    "Bertrand",
+    "Casimir",
+    "Desmond",
+    "Evander",
+    "Fabiola",
+    "Gunnhild",
+    "Hortensia",
+    "Isidore",
+    "Jolanta",
+    "Kasimir",
+    "Leocadia",
+    "Maximilian",
+    "Nepomuk",
+    "Ottilie",
+    "Perpetua",
+    "Quirin",
+    "Rosalind",
+    "Sigismund",
     "Theodora",
 ];
 const FAMILY: &[&str] = &[
-    "Abernathy", "Bräutigam", "Castellanos", "Dunsmuir", "Eichendorff", "Fitzgerald", "Grimaldi", "Hohenberg",
-    "Ingersoll", "Jablonski", "Kowalczyk", "Lindqvist", "Montgomery", "Nakashima", "Oyelaran", "Pemberton",
-    "Quintanilla", "Rasmussen", "Szczepanski", "Thorvaldsen", "Underhill", "Vasquez", "Wainwright", "Yevtushenko",
+    "Abernathy",
+    "Bräutigam",
+    "Castellanos",
+    "Dunsmuir",
+    "Eichendorff",
+    "Fitzgerald",
+    "Grimaldi",
+    "Hohenberg",
+    "Ingersoll",
+    "Jablonski",
+    "Kowalczyk",
+    "Lindqvist",
+    "Montgomery",
+    "Nakashima",
+    "Oyelaran",
+    "Pemberton",
+    "Quintanilla",
+    "Rasmussen",
+    "Szczepanski",
+    "Thorvaldsen",
+    "Underhill",
+    "Vasquez",
+    "Wainwright",
+    "Yevtushenko",
     "Zimmermann",
 ];
 
@@ -268,8 +306,9 @@ async fn an_import_the_server_stopped_in_the_middle_of_is_marked_failed_and_the_
             base_version_id: Some(v1.clone()),
         };
         cmd::start_import(&core.writer, meta.clone(), at.clone(), started).await.unwrap();
-        let other = idv::screening::import::opensanctions::import(&ftm(1, |_, l| l.replace("Zhelezova", "Kostadinova"))[..])
-            .unwrap();
+        let other =
+            idv::screening::import::opensanctions::import(&ftm(1, |_, l| l.replace("Zhelezova", "Kostadinova"))[..])
+                .unwrap();
         let value = serde_json::to_value(&other.entries[0]).unwrap();
         let changed = vec![HashedEntry { hash: cmd::entry_hash(&value), entry: value }];
         cmd::write_slice(&core.writer, meta, at, v2.clone(), "opensanctions".into(), vec![], changed).await.unwrap();
@@ -289,7 +328,11 @@ async fn an_import_the_server_stopped_in_the_middle_of_is_marked_failed_and_the_
     let list = app.live_get("/watchlists/opensanctions").await;
     assert_eq!(list.body["current_version"]["id"], v1.as_str(), "{}", list.body);
     let c = check(&app, LISTED.0, LISTED.1, LISTED.2).await;
-    assert_eq!((c["status"].as_str(), c["hits"][0]["list_version_id"].as_str()), (Some("hit"), Some(v1.as_str())), "{c}");
+    assert_eq!(
+        (c["status"].as_str(), c["hits"][0]["list_version_id"].as_str()),
+        (Some("hit"), Some(v1.as_str())),
+        "{c}"
+    );
     let renamed = check(&app, LISTED.0, "Kostadinova", LISTED.2).await;
     assert!(not_renamed(&renamed), "the interrupted import's entries are not screened: {renamed}");
     let scratch = app.data_dir.path().join("scratch.db");

@@ -146,8 +146,12 @@ pub fn import_each<R: Read>(
             count += 1;
         }
     }
-    let version =
-        ListVersion { source: LIST, published: None, entry_count: count, content_digest: combined_digest(&[src.hasher()]) };
+    let version = ListVersion {
+        source: LIST,
+        published: None,
+        entry_count: count,
+        content_digest: combined_digest(&[src.hasher()]),
+    };
     Ok((version, skipped))
 }
 

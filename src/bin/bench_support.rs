@@ -80,6 +80,8 @@ impl ServerGuard {
     }
 
     /// The server's process id (for reading its memory from /proc).
+    // Only idv-import-bench reads it; every bench compiles this file.
+    #[allow(dead_code)]
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }

@@ -301,7 +301,8 @@ async fn import(state: web::Data<AppState>, p: Principal, req: HttpRequest, uplo
     operation_id = "get_watchlist_import",
     params(("import_id" = WatchlistVersionId, Path, description = "The import (the id of the version it records)")),
     responses((status = 200, description = "The import: `importing` with its progress, then `active` with its \
-        version or `failed` with the error", body = WatchlistImportView, example = import_view_example)))]
+        version or `failed` with the error", body = WatchlistImportView, example = import_view_example),
+        (status = 404, description = "No such import", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get_import(state: web::Data<AppState>, p: Principal, path: ApiPath<WatchlistVersionId>) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;

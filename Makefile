@@ -89,6 +89,7 @@ bench: build bench-deps $(SCREENING_LIST)
 	./target/release/idv-bench --server-bin target/release/idv --duration-secs 10 --concurrency 64 \
 		--wrk $(WRK) --wrk-scripts tests/bench
 	./target/release/idv-screening-bench --testdata ../shared/testdata --large-list $(SCREENING_LIST)
+	./target/release/idv-import-bench --server-bin target/release/idv --list $(SCREENING_LIST)
 	./target/release/idv-webhook-bench --server-bin target/release/idv --duration-secs 10 --concurrency 32
 	$(MAKE) --no-print-directory $(MRZ_SET)/passporteye.json
 	./target/release/idv-mrz-bench --set $(MRZ_SET) --split report

@@ -522,6 +522,39 @@ CREATE TABLE IF NOT EXISTS watchlist_entries (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS watchlist_entries_by_version ON watchlist_entries (version_id);
 
+-- Background list imports (POST /watchlists/import): one row per upload, `importing` until its version is
+-- recorded (`active`) or it ends without one (`failed`, with the error). Entries read so far wait in
+-- watchlist_import_entries and join watchlist_entries only when the version is recorded.
+CREATE TABLE IF NOT EXISTS watchlist_imports (
+    id              TEXT PRIMARY KEY,
+    source          TEXT NOT NULL,
+    list_source     TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    content_digest  TEXT NOT NULL,
+    files           TEXT NOT NULL,
+    bytes_total     INTEGER NOT NULL,
+    entries_staged  INTEGER NOT NULL,
+    entities_read   INTEGER,
+    base_version_id TEXT,
+    error           TEXT,
+    started_by      TEXT NOT NULL,
+    started_at      TEXT NOT NULL,
+    finished_at     TEXT,
+    seq             INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS watchlist_imports_by_source ON watchlist_imports (source, seq);
+
+-- The added, changed (removed = 0) and removed (removed = 1) entries of an import still running.
+CREATE TABLE IF NOT EXISTS watchlist_import_entries (
+    version_id  TEXT NOT NULL,
+    entry_id    TEXT NOT NULL,
+    entity_type TEXT NOT NULL,
+    entry       TEXT,
+    entry_hash  TEXT,
+    removed     INTEGER NOT NULL,
+    PRIMARY KEY (version_id, entry_id)
+) WITHOUT ROWID;
+
 -- Standalone checks (schk_*) and monitoring/session screening runs. `subject` holds sealed fields under
 -- the data key of `key_owner` (the linked identity, else the check itself).
 CREATE TABLE IF NOT EXISTS checks (

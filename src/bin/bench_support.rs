@@ -79,6 +79,13 @@ impl ServerGuard {
         Ok(ServerGuard { child: Some(child) })
     }
 
+    /// The server's process id (for reading its memory from /proc).
+    // Only idv-import-bench reads it; every bench compiles this file.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `Some(status)` when the server has already exited.
     pub fn exited(&mut self) -> Option<String> {
         let child = self.child.as_mut()?;

@@ -356,7 +356,7 @@ pub struct SubscribeInput {
     pub user_id: ExternalRef,
     pub first_name: Option<crate::domain::values::PersonName>,
     pub last_name: crate::domain::values::PersonName,
-    pub date_of_birth: Option<crate::domain::values::DateOfBirth>,
+    pub date_of_birth: Option<crate::domain::values::PartialBirthDate>,
     pub nationality: Option<crate::domain::values::CountryCode>,
     pub lists: Vec<dom::WatchlistKind>,
 }

@@ -1,15 +1,16 @@
 //! Watchlist commands: record an imported list as a versioned snapshot (entries added, changed and removed
-//! against the previous snapshot, in slices, then the version record), and close a version's monitoring
-//! pass. Watchlists are public data shared by both environments: their events carry environment `system`.
-//! Must not parse list files or render responses.
+//! against the previous snapshot, in slices, then the version record) either in one transaction (the CLI)
+//! or as a background import (started, written in bounded slices, then recorded or failed), and close a
+//! version's monitoring pass. Watchlists are public data shared by both environments: their events carry
+//! environment `system`. Must not parse list files or render responses.
 
 use super::writer::{WriteCtx, Writer};
 use crate::domain::ids;
 use crate::domain::watchlist::{
-    self as dom, Counts, EntriesImported, HashedEntry, MonitoringCompleted, SnapshotImported, WatchlistEvent,
-    ENTRIES_PER_EVENT, SYSTEM_ENVIRONMENT,
+    self as dom, Counts, EntriesImported, HashedEntry, ImportFailed, ImportStarted, MonitoringCompleted,
+    SnapshotImported, WatchlistEvent, ENTRIES_PER_EVENT, SYSTEM_ENVIRONMENT,
 };
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::screening::Import;
 use crate::store::events::{stream_version, EventMeta, NewEvent};
 use serde_json::Value;
@@ -125,6 +126,142 @@ pub async fn import(
             let at = stream_version(w.conn, &stream)?;
             w.emit(&system_meta(&actor, &now, request_id.clone()), &stream, at, new_events)?;
             Ok(ImportOutcome { version_id: version_id.clone(), unchanged: false, counts })
+        })
+        .await
+}
+
+/// Who and when, for the events of a background import.
+#[derive(Debug, Clone)]
+pub struct ImportMeta {
+    pub actor: String,
+    pub request_id: Option<String>,
+}
+
+fn import_status(w: &WriteCtx<'_>, version_id: &str) -> AppResult<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(w.conn
+        .prepare_cached("SELECT status FROM watchlist_imports WHERE id = ?1")?
+        .query_row([version_id], |r| r.get(0))
+        .optional()?)
+}
+
+fn emit_list(w: &mut WriteCtx<'_>, meta: &ImportMeta, now: &str, source: &str, events: Vec<NewEvent>) -> AppResult<()> {
+    let stream = dom::stream_id(source);
+    let at = stream_version(w.conn, &stream)?;
+    w.emit(&system_meta(&meta.actor, now, meta.request_id.clone()), &stream, at, events)?;
+    Ok(())
+}
+
+/// Records the start of a background import. Refused (409) while another upload of the same list is
+/// importing. `base_version_id` must name the list's current version (the one the import diffs against).
+pub async fn start_import(writer: &Writer, meta: ImportMeta, now: String, started: ImportStarted) -> AppResult<()> {
+    writer
+        .execute(move |w| {
+            let running: i64 = w.conn.query_row(
+                "SELECT COUNT(*) FROM watchlist_imports WHERE source = ?1 AND status = 'importing'",
+                [&started.source],
+                |r| r.get(0),
+            )?;
+            if running > 0 {
+                return Err(AppError::Conflict(format!(
+                    "An upload of {} is still importing: wait for it to end (GET /watchlists/{}).",
+                    started.source, started.source
+                )));
+            }
+            let source = started.source.clone();
+            emit_list(w, &meta, &now, &source, vec![typed(&WatchlistEvent::ImportStarted(started))])
+        })
+        .await
+}
+
+/// Writes one bounded slice of a running import's added and changed entries (staged, not yet screened).
+pub async fn write_slice(
+    writer: &Writer,
+    meta: ImportMeta,
+    now: String,
+    version_id: String,
+    source: String,
+    added: Vec<HashedEntry>,
+    changed: Vec<HashedEntry>,
+) -> AppResult<()> {
+    writer
+        .execute(move |w| {
+            if import_status(w, &version_id)?.as_deref() != Some("importing") {
+                return Err(AppError::Conflict("The import has already ended.".into()));
+            }
+            let mut events = Vec::new();
+            let mut added = added.into_iter().peekable();
+            let mut changed = changed.into_iter().peekable();
+            while added.peek().is_some() || changed.peek().is_some() {
+                let a: Vec<HashedEntry> = added.by_ref().take(ENTRIES_PER_EVENT).collect();
+                let c: Vec<HashedEntry> = changed.by_ref().take(ENTRIES_PER_EVENT - a.len()).collect();
+                events.push(typed(&WatchlistEvent::EntriesImported(EntriesImported {
+                    version_id: version_id.clone(),
+                    source: source.clone(),
+                    added: a,
+                    changed: c,
+                    removed: Vec::new(),
+                })));
+            }
+            if events.is_empty() {
+                return Ok(());
+            }
+            emit_list(w, &meta, &now, &source, events)
+        })
+        .await
+}
+
+/// Ends a running import with its version: the removed entries and the version record, in one
+/// transaction, which makes the staged entries the list's. Refused (409) when another version of the list
+/// was recorded since the import started (its diff would be against a stale base).
+pub async fn finish_import(
+    writer: &Writer,
+    meta: ImportMeta,
+    now: String,
+    base_version_id: Option<String>,
+    removed: Vec<String>,
+    record: SnapshotImported,
+) -> AppResult<ImportOutcome> {
+    writer
+        .execute(move |w| {
+            if import_status(w, &record.version_id)?.as_deref() != Some("importing") {
+                return Err(AppError::Conflict("The import has already ended.".into()));
+            }
+            let latest = crate::store::shared_reads::latest_version(w.conn, &record.source)?.map(|(id, _)| id);
+            if latest != base_version_id {
+                return Err(AppError::Conflict(
+                    "Another version of this list was recorded while the upload was importing; upload it again.".into(),
+                ));
+            }
+            let mut events = Vec::new();
+            for chunk in removed.chunks(ENTRIES_PER_EVENT * 10) {
+                events.push(typed(&WatchlistEvent::EntriesImported(EntriesImported {
+                    version_id: record.version_id.clone(),
+                    source: record.source.clone(),
+                    added: Vec::new(),
+                    changed: Vec::new(),
+                    removed: chunk.to_vec(),
+                })));
+            }
+            let outcome =
+                ImportOutcome { version_id: record.version_id.clone(), unchanged: false, counts: record.counts };
+            let source = record.source.clone();
+            events.push(typed(&WatchlistEvent::SnapshotImported(record)));
+            emit_list(w, &meta, &now, &source, events)?;
+            Ok(outcome)
+        })
+        .await
+}
+
+/// Ends a running import without a version (a no-op when it has already ended).
+pub async fn fail_import(writer: &Writer, meta: ImportMeta, now: String, failed: ImportFailed) -> AppResult<()> {
+    writer
+        .execute(move |w| {
+            if import_status(w, &failed.version_id)?.as_deref() != Some("importing") {
+                return Ok(());
+            }
+            let source = failed.source.clone();
+            emit_list(w, &meta, &now, &source, vec![typed(&WatchlistEvent::ImportFailed(failed))])
         })
         .await
 }

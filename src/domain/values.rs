@@ -696,7 +696,8 @@ impl PersonalDataPatch {
 pub fn parse_personal_field(field: &str, value: &str) -> Result<String, FieldError> {
     Ok(match field {
         "first_name" | "middle_name" | "last_name" => PersonName::parse(field, value)?.0,
-        "date_of_birth" => DateOfBirth::parse(field, value)?.0,
+        // Only identities take personal data by field name: their birth date may be partial.
+        "date_of_birth" => PartialBirthDate::parse(field, value)?.0,
         "email" => Email::parse(field, value)?.0,
         "phone" => Phone::parse(field, value)?.0,
         "address_line1" | "address_line2" => AddressLine::parse(field, value)?.0,
@@ -721,6 +722,12 @@ where
 #[macro_export]
 macro_rules! personal_data_struct {
     ($(#[$doc:meta])* $vis:vis struct $name:ident { $($extra:tt)* }) => {
+        $crate::personal_data_struct!(
+            date_of_birth = $crate::domain::values::DateOfBirth; $(#[$doc])* $vis struct $name { $($extra)* }
+        );
+    };
+    // An identity's date of birth may be partial (`YYYY`, `YYYY-MM`): the caller names the type.
+    (date_of_birth = $dob:ty; $(#[$doc:meta])* $vis:vis struct $name:ident { $($extra:tt)* }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
         #[serde(deny_unknown_fields)]
@@ -729,7 +736,7 @@ macro_rules! personal_data_struct {
             pub first_name: Option<$crate::domain::values::PersonName>,
             pub middle_name: Option<$crate::domain::values::PersonName>,
             pub last_name: Option<$crate::domain::values::PersonName>,
-            pub date_of_birth: Option<$crate::domain::values::DateOfBirth>,
+            pub date_of_birth: Option<$dob>,
             pub email: Option<$crate::domain::values::Email>,
             pub phone: Option<$crate::domain::values::Phone>,
             pub address_line1: Option<$crate::domain::values::AddressLine>,

@@ -202,12 +202,45 @@ pub struct MonitoringPass {
     pub check_id: Option<String>,
 }
 
+/// An upload began importing in the background: its entry slices that follow are staged under its version
+/// id and become the list's entries only with its `WatchlistSnapshotImported` (or are dropped with its
+/// `WatchlistImportFailed`), so the previous version stays the one screened until then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportStarted {
+    pub version_id: String,
+    pub source: String,
+    /// The library's list name (`ofac_sdn`, ...).
+    pub list_source: String,
+    /// BLAKE3 of the files as uploaded.
+    pub content_digest: String,
+    pub files: Vec<String>,
+    pub bytes_total: u64,
+    /// The version the import is diffed against (none for a first import).
+    #[serde(default)]
+    pub base_version_id: Option<String>,
+}
+
+/// A background import ended without a version: the staged entries are dropped, the previous version
+/// stays in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportFailed {
+    pub version_id: String,
+    pub source: String,
+    /// What went wrong, for the integrator (the parser's message names the file and line).
+    pub error: String,
+    /// Records read before it ended.
+    #[serde(default)]
+    pub entities_read: u64,
+}
+
 /// Watchlist events (one stream per list, environment `system`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchlistEvent {
     EntriesImported(EntriesImported),
     SnapshotImported(SnapshotImported),
     MonitoringCompleted(MonitoringCompleted),
+    ImportStarted(ImportStarted),
+    ImportFailed(ImportFailed),
 }
 
 /// The newest version of every watchlist event.
@@ -219,6 +252,8 @@ impl WatchlistEvent {
             WatchlistEvent::EntriesImported(_) => "WatchlistEntriesImported",
             WatchlistEvent::SnapshotImported(_) => "WatchlistSnapshotImported",
             WatchlistEvent::MonitoringCompleted(_) => "WatchlistMonitoringCompleted",
+            WatchlistEvent::ImportStarted(_) => "WatchlistImportStarted",
+            WatchlistEvent::ImportFailed(_) => "WatchlistImportFailed",
         }
     }
 
@@ -231,6 +266,8 @@ impl WatchlistEvent {
             WatchlistEvent::EntriesImported(e) => serde_json::to_value(e),
             WatchlistEvent::SnapshotImported(e) => serde_json::to_value(e),
             WatchlistEvent::MonitoringCompleted(e) => serde_json::to_value(e),
+            WatchlistEvent::ImportStarted(e) => serde_json::to_value(e),
+            WatchlistEvent::ImportFailed(e) => serde_json::to_value(e),
         };
         v.unwrap_or(Value::Null)
     }
@@ -247,6 +284,8 @@ impl WatchlistEvent {
             "WatchlistEntriesImported" => WatchlistEvent::EntriesImported(codec::payload(event_type, p)?),
             "WatchlistSnapshotImported" => WatchlistEvent::SnapshotImported(codec::payload(event_type, p)?),
             "WatchlistMonitoringCompleted" => WatchlistEvent::MonitoringCompleted(codec::payload(event_type, p)?),
+            "WatchlistImportStarted" => WatchlistEvent::ImportStarted(codec::payload(event_type, p)?),
+            "WatchlistImportFailed" => WatchlistEvent::ImportFailed(codec::payload(event_type, p)?),
             _ => return Ok(None),
         }))
     }

@@ -12,7 +12,7 @@ use crate::commands::identities::{self as cmd, CreateIdentity, MergeOptions, Upd
 use crate::domain::identity::{canonical_status, IdentityCommand};
 use crate::domain::ids::{IdentityRef, IdentityTypeId};
 use crate::domain::values::{
-    self, nullable, AddressLine, CountryCode, DateOfBirth, DocumentNumber, Email, ExternalRef, PersonName,
+    self, nullable, AddressLine, CountryCode, DocumentNumber, Email, ExternalRef, PartialBirthDate, PersonName,
     PersonalDataPatch, Phone, PlaceName, ShortText, StatusName, Tag,
 };
 use crate::error::{AppError, FieldError};
@@ -80,7 +80,10 @@ const WRITE: &str = "identities:write";
 const TAG: &str = "Identities";
 
 crate::personal_data_struct!(
-    /// Creates an identity (spec §1.6.4), optionally with its personal data, sealed at rest.
+    date_of_birth = PartialBirthDate;
+    /// Creates an identity (spec §1.6.4), optionally with its personal data, sealed at rest. The date of
+    /// birth may be partial (`YYYY`, `YYYY-MM`) when that is all that is known; screening uses it at that
+    /// precision.
     pub struct CreateIdentityBody {
         /// Your reference for the person; unique per environment (409 on a duplicate unless `upsert`).
         pub external_ref: ExternalRef,
@@ -117,7 +120,7 @@ pub struct UpdateIdentityBody {
     #[serde(default, deserialize_with = "nullable")]
     pub last_name: Option<Option<PersonName>>,
     #[serde(default, deserialize_with = "nullable")]
-    pub date_of_birth: Option<Option<DateOfBirth>>,
+    pub date_of_birth: Option<Option<PartialBirthDate>>,
     #[serde(default, deserialize_with = "nullable")]
     pub email: Option<Option<Email>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -149,7 +152,7 @@ impl UpdateIdentityBody {
             ("first_name", self.first_name.as_ref().map(|v| v.as_ref().map(PersonName::as_str))),
             ("middle_name", self.middle_name.as_ref().map(|v| v.as_ref().map(PersonName::as_str))),
             ("last_name", self.last_name.as_ref().map(|v| v.as_ref().map(PersonName::as_str))),
-            ("date_of_birth", self.date_of_birth.as_ref().map(|v| v.as_ref().map(DateOfBirth::as_str))),
+            ("date_of_birth", self.date_of_birth.as_ref().map(|v| v.as_ref().map(PartialBirthDate::as_str))),
             ("email", self.email.as_ref().map(|v| v.as_ref().map(Email::as_str))),
             ("phone", self.phone.as_ref().map(|v| v.as_ref().map(Phone::as_str))),
             ("address_line1", self.address_line1.as_ref().map(|v| v.as_ref().map(AddressLine::as_str))),
@@ -388,7 +391,7 @@ macro_rules! search_body {
             $($extra)*
             pub first_name: Option<PersonName>,
             pub last_name: Option<PersonName>,
-            pub date_of_birth: Option<DateOfBirth>,
+            pub date_of_birth: Option<PartialBirthDate>,
             pub email: Option<Email>,
             pub phone: Option<Phone>,
             pub city: Option<PlaceName>,
@@ -408,7 +411,7 @@ macro_rules! search_body {
                 out.put_all(&[
                     ("first_name", self.first_name.as_ref().map(PersonName::as_str)),
                     ("last_name", self.last_name.as_ref().map(PersonName::as_str)),
-                    ("date_of_birth", self.date_of_birth.as_ref().map(DateOfBirth::as_str)),
+                    ("date_of_birth", self.date_of_birth.as_ref().map(PartialBirthDate::as_str)),
                     ("email", self.email.as_ref().map(Email::as_str)),
                     ("phone", self.phone.as_ref().map(Phone::as_str)),
                     ("city", self.city.as_ref().map(PlaceName::as_str)),

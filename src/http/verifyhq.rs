@@ -16,7 +16,7 @@ use crate::commands::api_keys::{self as key_cmd, CreateClient};
 use crate::commands::verifyhq as cmd;
 use crate::commands::webhooks as webhook_cmd;
 use crate::domain::api_key::Environment;
-use crate::domain::values::{CountryCode, DateOfBirth, ExternalRef, Label, PersonName, WebhookUrl};
+use crate::domain::values::{CountryCode, ExternalRef, Label, PartialBirthDate, PersonName, WebhookUrl};
 use crate::domain::verifyhq::{
     all_permissions, AlertStatus, ClientEnvironment, DocumentKind, Permission, ReviewDecision, Tier, WatchlistKind,
     WebhookEventName,
@@ -638,8 +638,8 @@ pub struct SubscribeBody {
     #[schema(value_type = PersonName, example = "Maria Jose Garcia")]
     pub full_name: PersonName,
     #[serde(default)]
-    #[schema(value_type = Option<DateOfBirth>)]
-    pub date_of_birth: Option<DateOfBirth>,
+    #[schema(value_type = Option<PartialBirthDate>)]
+    pub date_of_birth: Option<PartialBirthDate>,
     /// ISO 3166-1 alpha-2.
     #[serde(default)]
     #[schema(value_type = Option<CountryCode>)]

@@ -1,21 +1,25 @@
 //! /watchlists: the imported sanctions lists and their versions, the authenticated upload of a new snapshot
-//! (multipart, larger limit than other uploads), and an identity's monitored lists (spec §1.6.13).
+//! (multipart, streamed to disk as it arrives, imported in the background with its progress at
+//! /watchlists/imports/{import_id}), and an identity's monitored lists (spec §1.6.13).
 //! Paths, bodies and responses are typed; parses and validates at the boundary, then makes one call.
 
 use super::body::{ApiBody, ApiPath, PathNoun};
 use super::error::ErrorBody;
 use super::reply::{ApiResult, Principal, Reply};
 use super::{AppState, RouteTable};
+use crate::domain::ids::WatchlistVersionId;
 use crate::domain::ids::{IdentityId, IdentityRef};
 use crate::domain::watchlist::{MonitoredList, WatchlistId};
 use crate::error::AppError;
-use crate::queries::watchlists::{self as q, WatchlistVersionView, WatchlistView};
+use crate::queries::watchlists::{self as q, ImportStatus, WatchlistImportView, WatchlistVersionView, WatchlistView};
 use crate::queries::OffsetPage;
-use crate::screening_service::files::{Input, ListFiles};
+use crate::screening_service::background::{SpoolFile, Spooled, SpooledList, Started};
 use crate::screening_service::Deps;
 use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -24,6 +28,12 @@ pub fn routes(t: &mut RouteTable) {
     t.add("GET", "/watchlists", "List watchlists", web::get().to(list));
     // Static paths before `/watchlists/{watchlist_id}`.
     t.add("POST", "/watchlists/import", "Import a watchlist snapshot", web::post().to(import));
+    t.add(
+        "GET",
+        "/watchlists/imports/{import_id}",
+        "Get a watchlist import and its progress",
+        web::get().to(get_import),
+    );
     t.add("GET", "/watchlists/{watchlist_id}", "Get a watchlist and its versions", web::get().to(get));
     t.add(
         "GET",
@@ -48,17 +58,27 @@ pub fn routes(t: &mut RouteTable) {
 const READ: &str = "lists:read";
 const WRITE: &str = "lists:write";
 
-/// Published lists are large (the EU and UN XML files are tens of MB, OpenSanctions exports far more): this
-/// route's own limit, held in memory while parsing. Larger files: `idv lists import` streams from disk.
-pub const MAX_LIST_BYTES: usize = 512 * 1024 * 1024;
+/// Published lists are large (OpenSanctions' default dataset is gigabytes): the upload goes to disk as it
+/// arrives, so this bounds disk use, not memory.
+pub const MAX_LIST_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 
 const FILE_FIELDS: &[&str] = &["file", "add_file", "alt_file", "comments_file"];
 
-/// A multipart list upload: `source` and the files (`file`; for OFAC also `add_file`, `alt_file`,
-/// `comments_file`).
+/// A multipart list upload, its files on disk: `source` and the files (`file`; for OFAC also `add_file`,
+/// `alt_file`, `comments_file`).
 pub struct ListUpload {
     fields: HashMap<String, String>,
-    files: HashMap<String, Input>,
+    files: HashMap<String, Spooled>,
+    dir: crate::screening_service::background::SpoolDir,
+}
+
+fn field_name(field: &actix_multipart::Field, name: &str) -> String {
+    field
+        .content_disposition()
+        .and_then(|cd| cd.get_filename())
+        .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string())
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(|| name.to_string())
 }
 
 impl FromRequest for ListUpload {
@@ -66,18 +86,50 @@ impl FromRequest for ListUpload {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let form = super::body::read_form(
-            req,
-            payload,
-            FILE_FIELDS,
-            MAX_LIST_BYTES,
-            "Upload the list as multipart/form-data with `source` and `file` fields.",
-        );
+        let is_multipart = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let mut multipart = actix_multipart::Multipart::new(req.headers(), payload.take());
         Box::pin(async move {
-            let form = form.await?;
-            let files =
-                form.files.into_iter().map(|(name, (filename, bytes))| (name, Input::bytes(filename, bytes))).collect();
-            Ok(ListUpload { fields: form.fields, files })
+            if !is_multipart {
+                return Err(AppError::UnsupportedMediaType(
+                    "Upload the list as multipart/form-data with `source` and `file` fields.".into(),
+                ));
+            }
+            let state = state.ok_or_else(|| AppError::Internal("no application state".into()))?;
+            let dir = state.screening.spool_dir(&state.config.data_dir).await?;
+            let mut fields = HashMap::new();
+            let mut files = HashMap::new();
+            let mut total = 0u64;
+            while let Some(field) = multipart.next().await {
+                let mut field = field.map_err(|e| AppError::BadRequest(format!("Malformed multipart body: {e}")))?;
+                let name = field.name().unwrap_or_default().to_string();
+                if FILE_FIELDS.contains(&name.as_str()) {
+                    let mut file: SpoolFile = dir.file(&name, field_name(&field, &name)).await?;
+                    while let Some(chunk) = field.next().await {
+                        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("Could not read {name}: {e}")))?;
+                        total += chunk.len() as u64;
+                        if total > MAX_LIST_BYTES {
+                            return Err(AppError::PayloadTooLarge(format!(
+                                "List uploads may be at most {} GB.",
+                                MAX_LIST_BYTES / (1024 * 1024 * 1024)
+                            )));
+                        }
+                        file.write(&chunk).await?;
+                    }
+                    files.insert(name, file.finish().await?);
+                } else {
+                    let bytes = match field.bytes(4096).await {
+                        Ok(Ok(b)) => b,
+                        _ => return Err(AppError::validation(&name, "form fields may be at most 4 KB")),
+                    };
+                    fields.insert(name, String::from_utf8_lossy(&bytes).trim().to_string());
+                }
+            }
+            Ok(ListUpload { fields, files, dir })
         })
     }
 }
@@ -163,37 +215,74 @@ fn watchlist_example() -> serde_json::Value {
         "version_count": 1, "last_imported_at": "2025-01-11T08:00:00Z", "versions": [version_example()] })
 }
 
+fn import_view_example() -> serde_json::Value {
+    serde_json::json!({
+        "id": "wlv_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "object": "watchlist_import", "watchlist_id": "opensanctions",
+        "status": "importing", "phase": "reading", "source": "opensanctions",
+        "content_digest": "4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358",
+        "files": ["entities.ftm.json"], "bytes_total": 148897792, "bytes_read": 52428800,
+        "entities_read": 352112, "entries_written": 352000, "error": null,
+        "started_by": "api_key:key_01JD2Z8Q4T3V6W9X0Y1Z2A3B4C", "started_at": "2025-01-11T08:00:00Z",
+        "finished_at": null, "version": null
+    })
+}
+
+/// True when the request asks for the asynchronous answer (RFC 7240 `Prefer: respond-async`).
+fn respond_async(req: &HttpRequest) -> bool {
+    req.headers().get_all("prefer").filter_map(|v| v.to_str().ok()).any(|v| {
+        v.split(',').any(|p| p.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("respond-async")))
+    })
+}
+
 #[utoipa::path(post, path = "/api/v1/watchlists/import", tag = "Watchlists", operation_id = "import_watchlist",
+    params(("Prefer" = Option<String>, Header,
+        description = "`respond-async`: answer 202 as soon as the upload is stored and import it in the background \
+            (follow it at `GET /watchlists/imports/{import_id}`). Without it the request waits for the import.")),
     request_body(content = WatchlistImportForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "A new version was recorded and monitored", body = ImportResult,
             example = import_example),
         (status = 200, description = "The files equal the current version: nothing was recorded",
             body = ImportResult, example = import_example),
+        (status = 202, description = "With `Prefer: respond-async`: the upload is stored and importing in the \
+            background; the current version stays the one screened until it is `active`",
+            body = WatchlistImportView, example = import_view_example),
+        (status = 409, description = "Another upload of this list is still importing", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
-async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) -> ApiResult {
+async fn import(state: web::Data<AppState>, p: Principal, req: HttpRequest, upload: ListUpload) -> ApiResult {
     p.require(WRITE, &[])?;
-    let ListUpload { fields, mut files } = upload;
+    let ListUpload { fields, mut files, dir } = upload;
     let source = WatchlistId::parse("source", fields.get("source").map(String::as_str).unwrap_or_default())
         .map_err(|e| AppError::validation(&e.field, e.message))?;
     let main = files.remove("file").ok_or_else(|| AppError::validation("file", "is required"))?;
     if source != WatchlistId::Ofac && !files.is_empty() {
         return Err(AppError::validation("add_file", "add_file, alt_file and comments_file are for ofac only"));
     }
-    let list_files = ListFiles {
+    let list = SpooledList {
+        dir,
+        watchlist_id: source.as_str().to_string(),
         main,
         add: files.remove("add_file"),
         alt: files.remove("alt_file"),
         comments: files.remove("comments_file"),
     };
-    let report = state
-        .screening
-        .import(&deps(&state), p.key.id.clone(), Some(p.request_id.clone()), source.as_str().to_string(), list_files)
-        .await?;
-    let version_id = report.outcome.version_id.clone();
+    let meta =
+        crate::commands::watchlists::ImportMeta { actor: p.key.id.clone(), request_id: Some(p.request_id.clone()) };
+    let (version_id, unchanged) = match state.screening.start_import(&deps(&state), meta, list).await? {
+        Started::Unchanged(version_id) => (version_id, true),
+        Started::Running { version_id, .. } if respond_async(&req) => {
+            let id = version_id.clone();
+            let view = state.read(move |c| q::import(c, &id)).await?;
+            let view = view.with_live(state.screening.live_progress(&version_id));
+            return Ok(Reply::with_status(StatusCode::ACCEPTED, view));
+        }
+        Started::Running { version_id, done } => {
+            done.await.map_err(|_| AppError::Internal("the import task ended without an answer".into()))??;
+            (version_id, false)
+        }
+    };
     let version = state.read(move |c| q::version(c, &version_id)).await?;
-    let unchanged = report.outcome.unchanged;
     let body = ImportResult {
         watchlist_id: source,
         unchanged,
@@ -208,6 +297,21 @@ async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) ->
     Ok(if unchanged { Reply::ok(body) } else { Reply::created(body) })
 }
 
+#[utoipa::path(get, path = "/api/v1/watchlists/imports/{import_id}", tag = "Watchlists",
+    operation_id = "get_watchlist_import",
+    params(("import_id" = WatchlistVersionId, Path, description = "The import (the id of the version it records)")),
+    responses((status = 200, description = "The import: `importing` with its progress, then `active` with its \
+        version or `failed` with the error", body = WatchlistImportView, example = import_view_example),
+        (status = 404, description = "No such import", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
+async fn get_import(state: web::Data<AppState>, p: Principal, path: ApiPath<WatchlistVersionId>) -> ApiResult {
+    p.require(READ, &[WRITE, "checks:read"])?;
+    let id = path.into_inner();
+    let key = id.as_str().to_string();
+    let view = state.read(move |c| q::import(c, &key)).await?;
+    Ok(Reply::ok(view.with_live(state.screening.live_progress(id.as_str()))))
+}
+
 #[utoipa::path(get, path = "/api/v1/watchlists", tag = "Watchlists", operation_id = "list_watchlists",
     responses((status = 200, description = "Every list idv can import, with its current version",
         body = OffsetPage<WatchlistView>,
@@ -215,7 +319,11 @@ async fn import(state: web::Data<AppState>, p: Principal, upload: ListUpload) ->
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
-    Ok(Reply::ok(state.read(q::list).await?))
+    let mut page = state.read(q::list).await?;
+    for w in &mut page.data {
+        live(&state, w);
+    }
+    Ok(Reply::ok(page))
 }
 
 #[utoipa::path(get, path = "/api/v1/watchlists/{watchlist_id}", tag = "Watchlists", operation_id = "get_watchlist",
@@ -225,7 +333,17 @@ async fn list(state: web::Data<AppState>, p: Principal) -> ApiResult {
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WatchlistId>) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
-    Ok(Reply::ok(state.read(move |c| q::get(c, *path)).await?))
+    let mut view = state.read(move |c| q::get(c, *path)).await?;
+    live(&state, &mut view);
+    Ok(Reply::ok(view))
+}
+
+/// A list's latest import with the progress only this server knows.
+fn live(state: &AppState, w: &mut WatchlistView) {
+    if let Some(i) = w.latest_import.take() {
+        let progress = state.screening.live_progress(i.id.as_str());
+        w.latest_import = Some(i.with_live(progress));
+    }
 }
 
 /// Lists to monitor the identity against.
@@ -333,9 +451,11 @@ async fn set_monitored_lists(
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(list, import, get, monitored_lists, add_monitored_lists, set_monitored_lists),
+    paths(list, import, get_import, get, monitored_lists, add_monitored_lists, set_monitored_lists),
     components(schemas(
         WatchlistImportForm,
+        WatchlistImportView,
+        ImportStatus,
         ImportResult,
         WatchlistView,
         WatchlistVersionView,

@@ -1,9 +1,10 @@
-//! Projects watchlist and check events into `watchlist_entries`, `watchlist_versions`, `checks`,
+//! Projects watchlist and check events into `watchlist_entries`, `watchlist_versions`, `watchlist_imports`,
+//! `watchlist_import_entries` (a background import's staged entries), `checks`,
 //! `check_hits`, `screening_dismissals`, `check_monitoring` and `monitoring_passes` (the monitoring
 //! history). Copies sealed values as they are. Must not write any other table.
 
 use crate::domain::check::{CheckEvent, Created, HitRecord, RunResult};
-use crate::domain::watchlist::{EntriesImported, WatchlistEvent};
+use crate::domain::watchlist::{EntriesImported, ImportStarted, WatchlistEvent};
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
 use rusqlite::{params, Connection};
@@ -16,7 +17,21 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         .map_err(|e| super::undecodable(event, e))?;
     match decoded {
         Some(WatchlistEvent::EntriesImported(e)) => entries(conn, &e),
+        Some(WatchlistEvent::ImportStarted(e)) => import_started(conn, event, &e),
+        Some(WatchlistEvent::ImportFailed(e)) => {
+            conn.execute(
+                "UPDATE watchlist_imports SET status = 'failed', error = ?1, finished_at = ?2, entities_read = ?3
+                 WHERE id = ?4",
+                params![e.error, event.recorded_at, e.entities_read as i64, e.version_id],
+            )?;
+            conn.execute("DELETE FROM watchlist_import_entries WHERE version_id = ?1", [&e.version_id])?;
+            Ok(())
+        }
         Some(WatchlistEvent::SnapshotImported(e)) => {
+            if importing(conn, &e.version_id)? {
+                let read = e.counts.total + e.counts.skipped;
+                activate_staged(conn, &e.version_id, &e.source, &event.recorded_at, read as i64)?;
+            }
             let delta = e.counts.added + e.counts.changed;
             conn.execute(
                 "INSERT INTO watchlist_versions (id, source, list_source, published, content_digest, entry_count, added,
@@ -77,7 +92,64 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
     }
 }
 
+fn import_started(conn: &Connection, event: &StoredEvent, e: &ImportStarted) -> AppResult<()> {
+    conn.execute(
+        "INSERT INTO watchlist_imports (id, source, list_source, status, content_digest, files, bytes_total,
+            entries_staged, entities_read, base_version_id, error, started_by, started_at, finished_at, seq)
+         VALUES (?1, ?2, ?3, 'importing', ?4, ?5, ?6, 0, NULL, ?7, NULL, ?8, ?9, NULL, ?10)",
+        params![
+            e.version_id,
+            e.source,
+            e.list_source,
+            e.content_digest,
+            serde_json::to_string(&e.files)?,
+            e.bytes_total as i64,
+            e.base_version_id,
+            event.actor,
+            event.recorded_at,
+            event.seq
+        ],
+    )?;
+    Ok(())
+}
+
+/// True while `version_id` is a background import that has not ended.
+fn importing(conn: &Connection, version_id: &str) -> AppResult<bool> {
+    use rusqlite::OptionalExtension;
+    let status: Option<String> = conn
+        .prepare_cached("SELECT status FROM watchlist_imports WHERE id = ?1")?
+        .query_row([version_id], |r| r.get(0))
+        .optional()?;
+    Ok(status.as_deref() == Some("importing"))
+}
+
+/// A background import's version is recorded: its staged changes become the list's entries at once.
+fn activate_staged(conn: &Connection, version_id: &str, source: &str, at: &str, read: i64) -> AppResult<()> {
+    conn.execute(
+        "DELETE FROM watchlist_entries WHERE source = ?1 AND entry_id IN
+            (SELECT entry_id FROM watchlist_import_entries WHERE version_id = ?2 AND removed = 1)",
+        params![source, version_id],
+    )?;
+    conn.execute(
+        "INSERT INTO watchlist_entries (source, entry_id, entity_type, entry, entry_hash, version_id)
+         SELECT ?1, entry_id, entity_type, entry, entry_hash, version_id FROM watchlist_import_entries
+         WHERE version_id = ?2 AND removed = 0
+         ON CONFLICT (source, entry_id) DO UPDATE SET entity_type = excluded.entity_type, entry = excluded.entry,
+            entry_hash = excluded.entry_hash, version_id = excluded.version_id",
+        params![source, version_id],
+    )?;
+    conn.execute("DELETE FROM watchlist_import_entries WHERE version_id = ?1", [version_id])?;
+    conn.execute(
+        "UPDATE watchlist_imports SET status = 'active', finished_at = ?1, entities_read = ?2 WHERE id = ?3",
+        params![at, read, version_id],
+    )?;
+    Ok(())
+}
+
 fn entries(conn: &Connection, e: &EntriesImported) -> AppResult<()> {
+    if importing(conn, &e.version_id)? {
+        return stage(conn, e);
+    }
     let mut put = conn.prepare_cached(
         "INSERT INTO watchlist_entries (source, entry_id, entity_type, entry, entry_hash, version_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -93,6 +165,31 @@ fn entries(conn: &Connection, e: &EntriesImported) -> AppResult<()> {
     for id in &e.removed {
         delete.execute(params![e.source, id])?;
     }
+    Ok(())
+}
+
+/// A running background import's slice: kept aside under its version until the version is recorded.
+fn stage(conn: &Connection, e: &EntriesImported) -> AppResult<()> {
+    let mut put = conn.prepare_cached(
+        "INSERT INTO watchlist_import_entries (version_id, entry_id, entity_type, entry, entry_hash, removed)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0)
+         ON CONFLICT (version_id, entry_id) DO UPDATE SET entity_type = excluded.entity_type,
+            entry = excluded.entry, entry_hash = excluded.entry_hash, removed = 0",
+    )?;
+    for h in e.added.iter().chain(e.changed.iter()) {
+        let entry_id = h.entry["entry_id"].as_str().unwrap_or_default();
+        let entity_type = h.entry["entity_type"].as_str().unwrap_or_default();
+        put.execute(params![e.version_id, entry_id, entity_type, h.entry.to_string(), h.hash])?;
+    }
+    let mut remove = conn.prepare_cached(
+        "INSERT OR REPLACE INTO watchlist_import_entries (version_id, entry_id, entity_type, entry, entry_hash,
+            removed) VALUES (?1, ?2, '', NULL, NULL, 1)",
+    )?;
+    for id in &e.removed {
+        remove.execute(params![e.version_id, id])?;
+    }
+    conn.prepare_cached("UPDATE watchlist_imports SET entries_staged = entries_staged + ?1 WHERE id = ?2")?
+        .execute(params![(e.added.len() + e.changed.len()) as i64, e.version_id])?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! Watchlist reads: the lists and their versions (counts, digest, monitoring summary), the current entries
-//! for the in-memory screening snapshot, and the versions still awaiting a monitoring pass. Must not write.
+//! Watchlist reads: the lists and their versions (counts, digest, monitoring summary), background imports
+//! and their progress, the current entries for the in-memory screening snapshot (and their hashes, which an
+//! import diffs against), and the versions still awaiting a monitoring pass. Must not write.
 
 use super::identities::render_actor;
 use super::{OffsetPage, Page};
@@ -156,6 +157,9 @@ pub struct WatchlistView {
     pub current_version: Option<WatchlistVersionView>,
     pub version_count: i64,
     pub last_imported_at: Option<String>,
+    /// The newest background upload of this list (null when none): `importing` while it runs, `failed` when it
+    /// ended without a version (the current version stays in force), `active` once its version is current.
+    pub latest_import: Option<WatchlistImportView>,
     /// The version history, newest first (at most 100): on `GET /watchlists/{watchlist_id}` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, value_type = Vec<WatchlistVersionView>)]
@@ -236,7 +240,18 @@ fn watchlist(conn: &ReadOnly, watchlist_id: WatchlistId, history: usize) -> AppR
     let entry_count: i64 =
         conn.query_row("SELECT COUNT(*) FROM watchlist_entries WHERE source = ?1", [id], |r| r.get(0))?;
     let current = versions.first().cloned();
+    let latest_import = conn
+        .prepare_cached(&format!(
+            "SELECT {IMPORT_COLUMNS} FROM watchlist_imports WHERE source = ?1 ORDER BY seq DESC LIMIT 1"
+        ))?
+        .query_row([id], render_import)
+        .optional()?;
+    let latest_import = match latest_import {
+        Some(i) => Some(with_version(conn, i)?),
+        None => None,
+    };
     Ok(WatchlistView {
+        latest_import,
         id: watchlist_id,
         object: "watchlist".into(),
         name: display_name(id).to_string(),
@@ -260,4 +275,155 @@ pub fn list(conn: &ReadOnly) -> AppResult<OffsetPage<WatchlistView>> {
 /// One list with its version history (newest first, at most 100).
 pub fn get(conn: &ReadOnly, watchlist_id: WatchlistId) -> AppResult<WatchlistView> {
     watchlist(conn, watchlist_id, 100)
+}
+
+/// Where a background import stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    /// Reading the upload and writing its entries; the previous version is still the one screened.
+    Importing,
+    /// Its version is recorded and screened.
+    Active,
+    /// It ended without a version (`error` says why); the previous version stays in force.
+    Failed,
+}
+
+/// A list upload imported in the background (`POST /watchlists/import`), and its progress.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WatchlistImportView {
+    /// The id of the version this import records once complete.
+    pub id: WatchlistVersionId,
+    /// Always `watchlist_import`.
+    #[schema(example = "watchlist_import")]
+    pub object: String,
+    pub watchlist_id: WatchlistId,
+    pub status: ImportStatus,
+    /// While `importing`: `reading` (parsing the upload and writing its entries) or `activating` (recording
+    /// the version, loading it for screening and running continuous monitoring). Null once ended.
+    #[schema(example = "reading")]
+    pub phase: Option<String>,
+    /// The parser's list name (`ofac_sdn`, ...).
+    pub source: String,
+    /// BLAKE3 of the files as uploaded.
+    pub content_digest: String,
+    pub files: Vec<String>,
+    /// Size of the upload.
+    pub bytes_total: i64,
+    /// Bytes parsed so far (null when not known: the import ended in an earlier run of the server).
+    pub bytes_read: Option<i64>,
+    /// Records (entities, rows) read so far, or in all once ended (null when not known).
+    pub entities_read: Option<i64>,
+    /// Added and changed entries written so far.
+    pub entries_written: i64,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// `api_key:<key id>`.
+    pub started_by: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// The version it recorded, once `active`.
+    pub version: Option<WatchlistVersionView>,
+}
+
+/// What only the server running an import knows: how far it has read.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveProgress {
+    pub bytes_read: u64,
+    pub entities_read: u64,
+    pub activating: bool,
+}
+
+impl WatchlistImportView {
+    /// Overlays the running import's own progress; until the screening snapshot holds its version it is
+    /// still `importing`, even once the version is recorded.
+    pub fn with_live(mut self, live: Option<LiveProgress>) -> Self {
+        if let Some(l) = live {
+            self.status = ImportStatus::Importing;
+            self.phase = Some(if l.activating { "activating" } else { "reading" }.into());
+            self.bytes_read = Some(l.bytes_read as i64);
+            self.entities_read = Some(l.entities_read as i64);
+            self.finished_at = None;
+            self.version = None;
+        }
+        self
+    }
+}
+
+const IMPORT_COLUMNS: &str = "id, source, list_source, status, content_digest, files, bytes_total, entries_staged,
+    entities_read, error, started_by, started_at, finished_at";
+
+fn render_import(r: &rusqlite::Row<'_>) -> rusqlite::Result<WatchlistImportView> {
+    let source: String = r.get(1)?;
+    let watchlist_id = WatchlistId::parse("source", &source).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            1,
+            rusqlite::types::Type::Text,
+            format!("unknown list {source}").into(),
+        )
+    })?;
+    let status = match r.get::<_, String>(3)?.as_str() {
+        "active" => ImportStatus::Active,
+        "failed" => ImportStatus::Failed,
+        _ => ImportStatus::Importing,
+    };
+    let files: String = r.get(5)?;
+    let bytes_total: i64 = r.get(6)?;
+    let actor: String = r.get(10)?;
+    Ok(WatchlistImportView {
+        id: WatchlistVersionId::from_stored(r.get(0)?),
+        object: "watchlist_import".into(),
+        watchlist_id,
+        status,
+        phase: (status == ImportStatus::Importing).then(|| "reading".to_string()),
+        source: r.get(2)?,
+        content_digest: r.get(4)?,
+        files: serde_json::from_str(&files).unwrap_or_default(),
+        bytes_total,
+        bytes_read: (status == ImportStatus::Active).then_some(bytes_total),
+        entities_read: r.get(8)?,
+        entries_written: r.get(7)?,
+        error: r.get(9)?,
+        started_by: render_actor(&actor),
+        started_at: r.get(11)?,
+        finished_at: r.get(12)?,
+        version: None,
+    })
+}
+
+fn with_version(conn: &ReadOnly, mut view: WatchlistImportView) -> AppResult<WatchlistImportView> {
+    if view.status == ImportStatus::Active {
+        view.version = Some(version(conn, view.id.as_str())?);
+        view.entries_written = view.version.as_ref().map_or(0, |v| v.counts.added + v.counts.changed);
+    }
+    Ok(view)
+}
+
+/// One background import.
+pub fn import(conn: &ReadOnly, import_id: &str) -> AppResult<WatchlistImportView> {
+    let view = conn
+        .prepare_cached(&format!("SELECT {IMPORT_COLUMNS} FROM watchlist_imports WHERE id = ?1"))?
+        .query_row([import_id], render_import)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("Watchlist import"))?;
+    with_version(conn, view)
+}
+
+/// Imports still marked `importing`: (version id, watchlist id).
+pub fn unfinished_imports(conn: &ReadOnly) -> AppResult<Vec<(String, String)>> {
+    let mut stmt = conn.prepare("SELECT id, source FROM watchlist_imports WHERE status = 'importing' ORDER BY seq")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Calls `each(entry_id, entry_hash)` for every current entry of one list, without holding them all.
+pub fn each_entry_hash(conn: &ReadOnly, watchlist_id: &str, mut each: impl FnMut(&str, &str)) -> AppResult<()> {
+    let mut stmt = conn.prepare("SELECT entry_id, entry_hash FROM watchlist_entries WHERE source = ?1")?;
+    let mut rows = stmt.query([watchlist_id])?;
+    while let Some(r) = rows.next()? {
+        let id = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let hash = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+        each(id, hash);
+    }
+    Ok(())
 }

@@ -99,6 +99,11 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// `inner`, calling `on_read` with the size of every read.
+pub fn counting<R: Read + Send + 'static>(inner: R, on_read: OnRead) -> impl Read + Send {
+    Counting { inner, on_read }
+}
+
 fn open(path: &Path, on_read: &OnRead) -> Result<(Input, u64), String> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);

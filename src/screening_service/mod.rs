@@ -4,6 +4,7 @@
 //! follows each new version. Reads through the read pool and writes only through `commands`; must not
 //! touch HTTP.
 
+pub mod background;
 pub mod files;
 pub mod monitor;
 pub mod snapshot;
@@ -40,6 +41,11 @@ struct Inner {
     current: RwLock<Arc<Snapshot>>,
     /// One refresh-and-monitor pass at a time (the API import and the watcher may both ask).
     sync: tokio::sync::Mutex<()>,
+    /// The background imports running in this server, by version id.
+    jobs: std::sync::Mutex<std::collections::HashMap<String, Arc<background::Progress>>>,
+    /// Names this server run's folder of spooled uploads.
+    run_id: String,
+    spool_cleaned: std::sync::atomic::AtomicBool,
 }
 
 /// The shared, swappable snapshot and the monitoring driver.
@@ -54,6 +60,9 @@ impl Default for ScreeningService {
             inner: Arc::new(Inner {
                 current: RwLock::new(Arc::new(Snapshot::empty())),
                 sync: tokio::sync::Mutex::new(()),
+                jobs: Default::default(),
+                run_id: crate::domain::ids::new_id("run"),
+                spool_cleaned: Default::default(),
             }),
         }
     }
@@ -132,13 +141,15 @@ impl ScreeningService {
             .read
             .run(move |conn| {
                 let subjects = crate::queries::checks::monitoring_subjects(conn, &keyring)?;
-                let delta = snapshot.delta(&version);
-                let (screened, findings) = monitor::findings(&snapshot, &delta, subjects, DEFAULT_THRESHOLD);
+                // A copy of a million-entry snapshot would double the server's memory for nothing.
+                let copy = (!snapshot.is_whole_delta(&version)).then(|| snapshot.delta(&version));
+                let delta: &Snapshot = copy.as_ref().unwrap_or(&snapshot);
+                let (screened, findings) = monitor::findings(&snapshot, delta, subjects, DEFAULT_THRESHOLD);
                 // Monitored standalone checks, each at its own threshold (the check id in `identity_id`).
                 let mut check_findings = Vec::new();
                 for mut c in crate::queries::checks::monitored_checks(conn, &keyring)? {
                     c.subject.data = standalone::person_data(&c.subject.data);
-                    check_findings.extend(monitor::findings(&snapshot, &delta, vec![c.subject], c.threshold).1);
+                    check_findings.extend(monitor::findings(&snapshot, delta, vec![c.subject], c.threshold).1);
                 }
                 Ok((screened, findings, check_findings))
             })
@@ -166,11 +177,14 @@ impl ScreeningService {
     }
 }
 
-/// Every `interval`, picks up versions recorded by another process and monitors them, for the life of
-/// the server.
+/// Marks imports an earlier run left unfinished as failed, then every `interval` picks up versions
+/// recorded by another process and monitors them, for the life of the server.
 pub fn spawn_watcher(service: ScreeningService, deps: Deps, interval: Duration) {
     actix_web::rt::spawn(async move {
         loop {
+            if let Err(e) = service.fail_interrupted(&deps).await {
+                tracing::warn!(error = %e, "marking interrupted watchlist imports failed did not succeed");
+            }
             actix_web::rt::time::sleep(interval).await;
             if let Err(e) = service.sync(&deps).await {
                 tracing::warn!(error = %e, "watchlist sync failed");

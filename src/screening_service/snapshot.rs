@@ -73,6 +73,13 @@ impl Snapshot {
         Snapshot::build(rows.into_iter().map(|(_, r)| r).collect(), versions, self.loaded_seq)
     }
 
+    /// True when `delta(version_id)` would hold every entry and version of this snapshot (a first import
+    /// of the only list loaded): monitoring then screens against this snapshot instead of a copy of it.
+    pub fn is_whole_delta(&self, version_id: &str) -> bool {
+        self.versions.iter().all(|v| v.version_id == version_id)
+            && self.meta.values().all(|m| m.version_id == version_id)
+    }
+
     fn meta_of(&self, hit: &Hit) -> Option<(&EntryMeta, &WatchlistEntry)> {
         let m = self.meta.get(&(hit.source, hit.entry_id.clone()))?;
         Some((m, &self.index.entries()[m.position]))

@@ -28,7 +28,7 @@ const PAGE_SIZE: i64 = 2048;
 /// each session's selfie hash beside it; version 6 added the document tables, new tables only, which the
 /// upgrade to it fills by replaying the log; version 8 gives each workflow version its draft id and adds the
 /// workflow-run, findings, check-monitoring and monitoring-history views, filled at open by replaying the log).
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -55,6 +55,8 @@ pub const VIEW_TABLES: &[&str] = &[
     "webhook_endpoints",
     "watchlist_versions",
     "watchlist_entries",
+    "watchlist_imports",
+    "watchlist_import_entries",
     "checks",
     "check_hits",
     "screening_dismissals",
@@ -223,6 +225,7 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         }
         // Version 8 names each workflow version's draft (filled by the replay at open, see startup).
         add_column_if_missing(&conn, "workflow_versions", "draft_id")?;
+        // Version 9 adds the background watchlist imports (new tables only).
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;

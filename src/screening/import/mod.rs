@@ -35,6 +35,9 @@ pub enum ImportError {
     /// known, the record id.
     #[error("{list}: {file} {at}: {message}")]
     Malformed { list: ListSource, file: &'static str, at: String, message: String },
+    /// The consumer of a streamed import stopped it (its own error, as text).
+    #[error("{0}")]
+    Stopped(String),
 }
 
 impl ImportError {

@@ -39,8 +39,23 @@ const ID_PROPS: &[(&str, &str)] = &[
 
 /// Import OpenSanctions FtM entities from JSON lines.
 pub fn import<R: Read>(input: R) -> Result<Import, ImportError> {
-    let mut src = DigestReader::new(input);
     let mut entries = Vec::new();
+    let (version, skipped) = import_each(input, |e| {
+        entries.push(e);
+        Ok(())
+    })?;
+    Ok(Import { entries, version, skipped })
+}
+
+/// Streams OpenSanctions FtM entities from JSON lines to `each`, one at a time (a million entities need not
+/// be held at once). Returns the version (its `entry_count` is the number passed to `each`) and the records
+/// skipped. An error from `each` stops the import and is returned.
+pub fn import_each<R: Read>(
+    input: R,
+    mut each: impl FnMut(WatchlistEntry) -> Result<(), ImportError>,
+) -> Result<(ListVersion, usize), ImportError> {
+    let mut src = DigestReader::new(input);
+    let mut count = 0usize;
     let mut skipped = 0;
     {
         let mut rd = BufReader::new(&mut src);
@@ -127,16 +142,17 @@ pub fn import<R: Read>(input: R) -> Result<Import, ImportError> {
             if !notes.is_empty() {
                 e.add_remark(&notes.join(" "));
             }
-            entries.push(e);
+            each(e)?;
+            count += 1;
         }
     }
     let version = ListVersion {
         source: LIST,
         published: None,
-        entry_count: entries.len(),
+        entry_count: count,
         content_digest: combined_digest(&[src.hasher()]),
     };
-    Ok(Import { entries, version, skipped })
+    Ok((version, skipped))
 }
 
 #[cfg(test)]

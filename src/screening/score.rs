@@ -164,8 +164,8 @@ pub struct MatchParams {
     /// Factor on the contribution of a loose pair: one that agrees by sound or consonants only, by more
     /// edits than a typo makes, or across scripts without equal transliterations.
     pub loose_factor: f64,
-    /// Factor on the contribution of every approximate pair but the best one: one typo is a typo, two
-    /// near-misses are another name.
+    /// Factor on the contribution of every loose pair but the best approximate one: one typo is a typo, a
+    /// typo and a loose near-miss are another name.
     pub extra_approx_factor: f64,
     /// How crowded the list compared against is, 0 (up to `CROWDING_START` names) to 1 (`CROWDING_FULL` or
     /// more): the more names, the more of them are near any name by chance, so the less an approximation
@@ -173,7 +173,7 @@ pub struct MatchParams {
     pub crowding: f64,
     /// `loose_factor` in a fully crowded list.
     pub crowded_loose_factor: f64,
-    /// `extra_approx_factor` in a fully crowded list.
+    /// `extra_approx_factor` in a fully crowded list, for typos too.
     pub crowded_extra_approx_factor: f64,
     /// In a fully crowded list, words only one side has cost this many times more when a pair is approximate
     /// (a typo and a missing word together are another name).
@@ -524,7 +524,10 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
                 // Across scripts every word is an approximation (its transliteration): not a second near-miss.
                 let cross = ta[sa.start].script != tb[sb.start].script;
                 if Some(i) != best_approx && !cross {
-                    s_eff *= p.extra_approx_factor * (1.0 - c) + p.crowded_extra_approx_factor * c;
+                    // Two typos are a transliteration (`Usama bin Ladin`) as often as another name, until the
+                    // list is crowded.
+                    let small = if kind == PairKind::Loose { p.extra_approx_factor } else { 1.0 };
+                    s_eff *= small * (1.0 - c) + p.crowded_extra_approx_factor * c;
                 }
             }
         }

@@ -4,11 +4,12 @@
 //! memory printed). Listed names are screened exact, with a typo and reordered (found@10);
 //! unrelated people (fixtures/screening/people.tsv, the evaluation half unless told) measure how often someone
 //! not on the list gets a hit (`SCREENING_BENCH_EXAMPLES=1` prints the first of those hits,
-//! `SCREENING_BENCH_MISSES=1` the typo'd names not found). Prints one line per list; `make bench` runs it.
+//! `SCREENING_BENCH_MISSES=1` the typo'd names not found, `SCREENING_BENCH_QUERY=name` the best hits of one name). Prints one line per list; `make bench` runs it.
 //! Reads test data only; must not touch a database or the network.
 
 use idv::screening::import::{ofac, un};
 use idv::screening::measure::{read_people, Person, Split};
+use idv::screening::score::MatchParams;
 use idv::screening::{normalize, EntityType, Index, NameKind, Query, WatchlistEntry, DEFAULT_THRESHOLD};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ struct Args {
     split: Split,
     large_list: Option<PathBuf>,
     threshold: f64,
+    params: MatchParams,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -32,6 +34,7 @@ fn parse_args() -> Result<Args, String> {
         split: Split::Eval,
         large_list: None,
         threshold: DEFAULT_THRESHOLD,
+        params: MatchParams::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -43,9 +46,14 @@ fn parse_args() -> Result<Args, String> {
             "--split" => a.split = Split::parse(&value("--split")?).ok_or("--split: tune or eval")?,
             "--large-list" => a.large_list = Some(PathBuf::from(value("--large-list")?)),
             "--threshold" => a.threshold = value("--threshold")?.parse().map_err(|e| format!("--threshold: {e}"))?,
+            "--param" => {
+                let v = value("--param")?;
+                let (k, x) = v.split_once('=').ok_or("--param: name=value")?;
+                a.params.set(k, x.parse().map_err(|e| format!("--param {k}: {e}"))?)?;
+            }
             "-h" | "--help" => {
                 return Err("usage: idv-screening-bench [--testdata DIR] [--queries N] [--people FILE] \
-                    [--split tune|eval] [--large-list FILE] [--threshold T]"
+                    [--split tune|eval] [--large-list FILE] [--threshold T] [--param NAME=VALUE]..."
                     .into())
             }
             other => return Err(format!("unknown argument {other}")),
@@ -229,6 +237,7 @@ struct Run<'a> {
     seed: u64,
     people: &'a [Person],
     threshold: f64,
+    params: MatchParams,
 }
 
 fn run(label: &str, entries: Vec<WatchlistEntry>, r: &Run) {
@@ -239,8 +248,14 @@ fn run(label: &str, entries: Vec<WatchlistEntry>, r: &Run) {
     let (qs, namesakes) = query_set(&entries, r.people, r.queries, r.seed);
     let mut examples = Vec::new();
     let t = Instant::now();
-    let idx = Index::build(entries);
+    let idx = Index::build_with(entries, r.params);
     let build = t.elapsed();
+    if let Some(name) = std::env::var_os("SCREENING_BENCH_QUERY") {
+        let q = Query { name: name.to_string_lossy().into_owned(), ..Query::default() };
+        for h in idx.screen(&q, 0.0, 5) {
+            println!("    {} -> {}", q.name, h.explanation);
+        }
+    }
     let mut times = Vec::with_capacity(qs.len());
     let mut found = [(0usize, 0usize); 4];
     let mut unrelated_hits = 0usize;
@@ -311,7 +326,7 @@ fn subset(entries: &[WatchlistEntry], names: usize) -> Vec<WatchlistEntry> {
 
 /// OpenSanctions' labelled name pairs (name_bench) on one half: precision, recall and F1 at the pair-match
 /// threshold, beside logic-v2's frozen run on the same half.
-fn name_bench(testdata: &std::path::Path, split: Split) -> Result<String, String> {
+fn name_bench(testdata: &std::path::Path, split: Split, params: &MatchParams) -> Result<String, String> {
     let dir = testdata.join("sanctions/opensanctions-nomenklatura/contrib/name_bench");
     let rows = |file: &str| -> Result<Vec<csv::StringRecord>, String> {
         let mut rd =
@@ -338,7 +353,7 @@ fn name_bench(testdata: &std::path::Path, split: Split) -> Result<String, String
     };
     for r in rows("cases.csv")? {
         if Split::of(&format!("{}|{}|{}", &r[1], &r[2], &r[3])) == split {
-            let s = idv::screening::score_names(&r[2], &r[3], entity_type(&r[1]));
+            let s = idv::screening::score::score_names_with(&r[2], &r[3], entity_type(&r[1]), params);
             count(&mut ours, s >= idv::screening::PAIR_MATCH_THRESHOLD, &r[4] == "true");
         }
     }
@@ -458,12 +473,12 @@ fn main() -> ExitCode {
         args.split.as_str(),
         people.iter().map(|p| p.locale.as_str()).collect::<HashSet<_>>().len()
     );
-    match name_bench(&args.testdata, args.split) {
+    match name_bench(&args.testdata, args.split, &args.params) {
         Ok(line) => println!("{line}"),
         Err(e) => eprintln!("name_bench: {e}"),
     }
     let seed = if args.split == Split::Eval { 0x5eed_1234_abcd_0001 } else { 0x7e57_9a1f_0b3c_5d02 };
-    let r = Run { queries: args.queries, seed, people: &people, threshold: args.threshold };
+    let r = Run { queries: args.queries, seed, people: &people, threshold: args.threshold, params: args.params };
     let mut all = sdn.entries;
     all.extend(un.entries);
     run("sdn+un", all.clone(), &r);

@@ -4,8 +4,8 @@
 //! not read list files, touch the database or do I/O.
 
 use super::model::{normalize_identifier, EntityType, ListSource, NameKind, PartialDate, WatchlistEntry};
-use super::normalize::{prepare, NameToken, PreparedName, TokenClass};
-use super::score::{compare, country_score, dob_score, identifier_score};
+use super::normalize::{phonetic, prepare, NameToken, PreparedName, TokenClass};
+use super::score::{compact_text, compare_with, country_score, crowding, dob_score, identifier_score, MatchParams};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -109,6 +109,12 @@ const TAG_PHON: u8 = 1;
 const TAG_SKEL: u8 = 2;
 const TAG_PREFIX: u8 = 3;
 const TAG_COMPACT: u8 = 4;
+const TAG_TYPO: u8 = 5;
+
+/// Names this short written together (codes, acronyms, single words) are also found by a typo anywhere in
+/// them: a typo can change how a short word folds (`Racihd` / `Rachid`), and there is little else to block on.
+/// Longer names have words enough to be found by.
+const TYPO_KEY_MAX_LEN: usize = 9;
 
 /// Blocking keys of one token: its phonetic form and every one-letter deletion of it (a typo on either side
 /// still shares a key), its consonant skeleton, and a prefix for run-together words.
@@ -149,6 +155,23 @@ fn blocking_tokens(n: &PreparedName) -> Vec<&NameToken> {
     }
 }
 
+/// The short name written together and each of its one-letter deletions: two such names one edit apart share
+/// one of them.
+fn typo_keys(n: &PreparedName, out: &mut Vec<u64>) {
+    let text = compact_text(&n.tokens);
+    let b = text.as_bytes();
+    if !(4..=TYPO_KEY_MAX_LEN).contains(&b.len()) {
+        return;
+    }
+    out.push(key(TAG_TYPO, b));
+    let mut buf = Vec::with_capacity(b.len());
+    for skip in 0..b.len() {
+        buf.clear();
+        buf.extend(b.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, c)| *c));
+        out.push(key(TAG_TYPO, &buf));
+    }
+}
+
 fn compact_key(n: &PreparedName) -> Option<u64> {
     let s: String = n.tokens.iter().filter(|t| t.class != TokenClass::LegalForm).map(|t| t.phon.as_str()).collect();
     (s.len() >= 4).then(|| key(TAG_COMPACT, s.as_bytes()))
@@ -169,11 +192,17 @@ pub struct Index {
     postings: HashMap<u64, Vec<u32>, Mix>,
     identifiers: HashMap<String, Vec<u32>>,
     max_posting: usize,
+    params: MatchParams,
 }
 
 impl Index {
     /// Prepare every name of every entry and build the blocking keys.
     pub fn build(entries: Vec<WatchlistEntry>) -> Index {
+        Index::build_with(entries, MatchParams::default())
+    }
+
+    /// `build` with explicit name-comparison constants (the screening bench tunes them).
+    pub fn build_with(entries: Vec<WatchlistEntry>, params: MatchParams) -> Index {
         let mut names = Vec::new();
         let mut postings: HashMap<u64, Vec<u32>, Mix> = HashMap::default();
         let mut identifiers: HashMap<String, Vec<u32>> = HashMap::new();
@@ -190,6 +219,7 @@ impl Index {
                     token_keys(t, &mut keys);
                 }
                 keys.extend(compact_key(&prepared));
+                typo_keys(&prepared, &mut keys);
                 keys.sort_unstable();
                 keys.dedup();
                 for k in &keys {
@@ -221,7 +251,8 @@ impl Index {
                 *token_counts.entry(*k).or_default() += 1;
             }
         }
-        let mut idx = Index { entries, names, token_counts, postings, identifiers, max_posting };
+        let params = MatchParams { crowding: crowding(names.len()), ..params };
+        let mut idx = Index { entries, names, token_counts, postings, identifiers, max_posting, params };
         let mut names = std::mem::take(&mut idx.names);
         for n in &mut names {
             idx.weigh_by_rarity(&mut n.prepared);
@@ -271,6 +302,15 @@ impl Index {
         for (ti, t) in blocking_tokens(&prepared).into_iter().enumerate() {
             keys.clear();
             token_keys(t, &mut keys);
+            // A typo can change how the rest of a word folds (`Pxirier`: `x` is `ks`, `Sceher`: `ce` is `se`):
+            // the word with each letter left out, folded, meets the listed word's one-deletion keys.
+            if t.syllable.is_none() && t.text.len() >= 4 && t.class == TokenClass::Word {
+                for skip in 0..t.text.len() {
+                    let mut w = t.text.clone();
+                    w.remove(skip);
+                    keys.push(key(TAG_PHON, phonetic(&w).as_bytes()));
+                }
+            }
             // The exact phonetic key first: a token's first contribution to a name is its best one.
             let exact_key = key(TAG_PHON, t.phon.as_bytes());
             keys.sort_unstable_by_key(|k| (*k != exact_key, *k));
@@ -299,6 +339,21 @@ impl Index {
                     acc.entry(id).or_insert((0.0, u16::MAX)).0 += 10.0;
                 }
             }
+        }
+        keys.clear();
+        typo_keys(&prepared, &mut keys);
+        keys.sort_unstable();
+        keys.dedup();
+        let mut typo_ids: Vec<u32> = keys
+            .iter()
+            .filter_map(|k| self.postings.get(k).filter(|l| l.len() <= self.max_posting))
+            .flatten()
+            .copied()
+            .collect();
+        typo_ids.sort_unstable();
+        typo_ids.dedup();
+        for id in typo_ids {
+            acc.entry(id).or_insert((0.0, u16::MAX)).0 += 8.0;
         }
         let mut cands: Vec<(f32, u32)> = acc
             .into_iter()
@@ -334,7 +389,7 @@ impl Index {
         let mut best: HashMap<u32, (f64, u32, super::score::NameMatch), Mix> = HashMap::default();
         for id in name_ids {
             let n = &self.names[id as usize];
-            let m = compare(&prepared, &n.prepared);
+            let m = compare_with(&prepared, &n.prepared, &self.params);
             let kind = self.entries[n.entry as usize].names[usize::from(n.name)].kind;
             let s = if kind == NameKind::Weak { m.score * 0.9 } else { m.score };
             match best.get(&n.entry) {

@@ -161,6 +161,33 @@ pub struct MatchParams {
     pub two_edit_length: usize,
     /// Factor on `skeleton_sim` for a vowel-less token whose skeleton has one or two consonants.
     pub short_skeleton_factor: f64,
+    /// Factor on the contribution of a loose pair: one that agrees by sound or consonants only, by more
+    /// edits than a typo makes, or across scripts without equal transliterations.
+    pub loose_factor: f64,
+    /// Factor on the contribution of every loose pair but the best approximate one: one typo is a typo, a
+    /// typo and a loose near-miss are another name.
+    pub extra_approx_factor: f64,
+    /// How crowded the list compared against is, 0 (up to `CROWDING_START` names) to 1 (`CROWDING_FULL` or
+    /// more): the more names, the more of them are near any name by chance, so the less an approximation
+    /// proves. Set by the index; 0 for two names on their own.
+    pub crowding: f64,
+    /// `loose_factor` in a fully crowded list.
+    pub crowded_loose_factor: f64,
+    /// `extra_approx_factor` in a fully crowded list, for typos too.
+    pub crowded_extra_approx_factor: f64,
+    /// In a fully crowded list, words only one side has cost this many times more when a pair is approximate
+    /// (a typo and a missing word together are another name).
+    pub crowded_extension_factor: f64,
+}
+
+/// List sizes between which `MatchParams::crowding` rises from 0 to 1 (on a log scale).
+pub const CROWDING_START: f64 = 25_000.0;
+pub const CROWDING_FULL: f64 = 1_000_000.0;
+
+/// `MatchParams::crowding` for a list of `names` names.
+pub fn crowding(names: usize) -> f64 {
+    ((names as f64).max(1.0).ln() - CROWDING_START.ln()).max(0.0).min(CROWDING_FULL.ln() - CROWDING_START.ln())
+        / (CROWDING_FULL.ln() - CROWDING_START.ln())
 }
 
 impl Default for MatchParams {
@@ -180,7 +207,47 @@ impl Default for MatchParams {
             skeleton_edit_floor: 0.55,
             short_skeleton_factor: 0.85,
             two_edit_length: 8,
+            loose_factor: 0.6,
+            extra_approx_factor: 0.6,
+            crowding: 0.0,
+            crowded_loose_factor: 0.2,
+            crowded_extra_approx_factor: 0.4,
+            crowded_extension_factor: 16.0,
         }
+    }
+}
+
+impl MatchParams {
+    /// Sets one constant by its field name (the screening bench's `--param name=value`, for tuning).
+    pub fn set(&mut self, name: &str, value: f64) -> Result<(), String> {
+        let f = match name {
+            "pair_floor" => &mut self.pair_floor,
+            "initial_sim" => &mut self.initial_sim,
+            "phonetic_sim" => &mut self.phonetic_sim,
+            "skeleton_sim" => &mut self.skeleton_sim,
+            "substitution_cost" => &mut self.substitution_cost,
+            "extension_cost" => &mut self.extension_cost,
+            "sim_exponent" => &mut self.sim_exponent,
+            "family_cost" => &mut self.family_cost,
+            "patronymic_factor" => &mut self.patronymic_factor,
+            "single_match_factor" => &mut self.single_match_factor,
+            "cross_script_floor" => &mut self.cross_script_floor,
+            "skeleton_edit_floor" => &mut self.skeleton_edit_floor,
+            "short_skeleton_factor" => &mut self.short_skeleton_factor,
+            "loose_factor" => &mut self.loose_factor,
+            "extra_approx_factor" => &mut self.extra_approx_factor,
+            "crowding" => &mut self.crowding,
+            "crowded_loose_factor" => &mut self.crowded_loose_factor,
+            "crowded_extra_approx_factor" => &mut self.crowded_extra_approx_factor,
+            "crowded_extension_factor" => &mut self.crowded_extension_factor,
+            "two_edit_length" => {
+                self.two_edit_length = value as usize;
+                return Ok(());
+            }
+            other => return Err(format!("no match parameter {other}")),
+        };
+        *f = value;
+        Ok(())
     }
 }
 
@@ -209,6 +276,11 @@ pub fn token_similarity(a: &NameToken, b: &NameToken, p: &MatchParams) -> f64 {
     // Raw spelling can be closer than the folded one (folding is lossy both ways).
     let mut s = edit.max(similarity(text_edits, &a.text, &b.text));
     if a.abjad || b.abjad {
+        // Across scripts the spellings must agree by themselves, as below; only the consonants may agree
+        // instead.
+        if a.script != b.script && s < p.cross_script_floor {
+            s = 0.0;
+        }
         // A vowel-less transliteration: only consonants are comparable, and a short skeleton says little
         // (`ly` is Ali, Ela, Lee, ...).
         if a.skel == b.skel && !a.skel.is_empty() {
@@ -224,7 +296,8 @@ pub fn token_similarity(a: &NameToken, b: &NameToken, p: &MatchParams) -> f64 {
         // that Hangul romanises voiced and unvoiced stops alike (`김` is `gim`, written Kim): there the
         // consonant skeleton (which merges them) may agree instead.
         let hangul = a.script == Script::Hangul || b.script == Script::Hangul;
-        if hangul && a.skel == b.skel && !a.skel.is_empty() && a.phon.len().abs_diff(b.phon.len()) <= 1 {
+        // One consonant (`옥` og / Kyu, `하` ha / Ho) is too little to agree on.
+        if hangul && a.skel == b.skel && a.skel.len() >= 2 && a.phon.len().abs_diff(b.phon.len()) <= 1 {
             s = s.max(p.skeleton_sim);
         }
         return if s >= p.cross_script_floor { s } else { 0.0 };
@@ -257,6 +330,9 @@ pub struct AlignedPair {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NameMatch {
     pub score: f64,
+    /// Set when the names written together (`EP-VPI` / `EP-VIP`, `Abu Jamjl` / `Abu Jamal`) are one edit
+    /// apart and that scores higher than the words: the similarity of the whole.
+    pub whole: Option<f64>,
     pub pairs: Vec<AlignedPair>,
     pub unmatched_left: Vec<String>,
     pub unmatched_right: Vec<String>,
@@ -264,7 +340,13 @@ pub struct NameMatch {
 
 impl NameMatch {
     fn empty() -> NameMatch {
-        NameMatch { score: 0.0, pairs: Vec::new(), unmatched_left: Vec::new(), unmatched_right: Vec::new() }
+        NameMatch {
+            score: 0.0,
+            whole: None,
+            pairs: Vec::new(),
+            unmatched_left: Vec::new(),
+            unmatched_right: Vec::new(),
+        }
     }
 
     /// `vladimir=vladimir 1.00, putin~poutine 0.95; only right: vladimirovich`.
@@ -282,6 +364,9 @@ impl NameMatch {
         }
         if !self.unmatched_right.is_empty() {
             let _ = write!(s, "; only list: {}", self.unmatched_right.join(" "));
+        }
+        if let Some(w) = self.whole {
+            let _ = write!(s, "; written together one edit apart {w:.2}");
         }
         s
     }
@@ -410,7 +495,14 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
     let mut den = 0.0;
     // An initial stands for a word only as much as an initial weighs: the rest of the word is unexplained.
     let (mut unexplained_a, mut unexplained_b) = (0.0, 0.0);
-    for &(sa, sb, s) in &aligned {
+    // Approximate pairs past the best one count less (`extra_approx_factor`): the best is found first.
+    let best_approx = aligned
+        .iter()
+        .enumerate()
+        .filter(|(_, &(sa, sb, s))| pair_kind(ta, tb, sa, sb, s, p) != PairKind::Strong)
+        .max_by(|x, y| x.1 .2.total_cmp(&y.1 .2))
+        .map(|(i, _)| i);
+    for (i, &(sa, sb, s)) in aligned.iter().enumerate() {
         let (mut wa, mut wb) = (span_weight(ta, sa), span_weight(tb, sb));
         let initial = |t: &[NameToken], sp: Span| sp.len == 1 && t[sp.start].class == TokenClass::Initial;
         if initial(ta, sa) && !initial(tb, sb) && wb > wa {
@@ -421,7 +513,24 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
             wa = wb;
         }
         let w = wa + wb;
-        let s_eff = if s >= 1.0 { 1.0 } else { s.powf(p.sim_exponent) };
+        let mut s_eff = if s >= 1.0 { 1.0 } else { s.powf(p.sim_exponent) };
+        match pair_kind(ta, tb, sa, sb, s, p) {
+            PairKind::Strong => {}
+            kind => {
+                let c = p.crowding;
+                if kind == PairKind::Loose {
+                    s_eff *= p.loose_factor * (1.0 - c) + p.crowded_loose_factor * c;
+                }
+                // Across scripts every word is an approximation (its transliteration): not a second near-miss.
+                let cross = ta[sa.start].script != tb[sb.start].script;
+                if Some(i) != best_approx && !cross {
+                    // Two typos are a transliteration (`Usama bin Ladin`) as often as another name, until the
+                    // list is crowded.
+                    let small = if kind == PairKind::Loose { p.extra_approx_factor } else { 1.0 };
+                    s_eff *= small * (1.0 - c) + p.crowded_extra_approx_factor * c;
+                }
+            }
+        }
         num += s_eff * w;
         den += w;
     }
@@ -438,12 +547,22 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
         .count();
     // Organisation names add qualifiers freely (`Faberlic` / `FABERLIC EUROPE Sp. z o.o.`): not for two of them.
     let both_orgs = a.shape == NameShape::Organization && b.shape == NameShape::Organization;
-    let ext_cost =
+    let mut ext_cost =
         if word_pairs <= 1 && !both_orgs { p.extension_cost * p.single_match_factor } else { p.extension_cost };
+    if best_approx.is_some() {
+        ext_cost *= 1.0 + p.crowding * (p.crowded_extension_factor - 1.0);
+    }
     den += 2.0 * sub * p.substitution_cost + ext * ext_cost;
     // Different family names with other parts equal (siblings, clan or tribe swaps) are different people.
     if let (Some(fa), Some(fb)) = (a.family, b.family) {
-        if !used_a[fa] && !used_b[fb] {
+        // Han and Hangul family names come first and are one or two syllables: the first syllables must meet
+        // each other (`田中明美` is not `吉田明美`); elsewhere the family name's place varies with the order.
+        let east_asian = ta[fa].syllable.is_some() && tb[fb].syllable.is_some();
+        let met = aligned.iter().any(|(sa, sb, _)| sa.range().contains(&fa) && sb.range().contains(&fb));
+        if east_asian && !met {
+            // A syllable weighs little, and a shared given name is two of them.
+            den += (ta[fa].weight() + tb[fb].weight()) * p.family_cost * 3.0;
+        } else if !used_a[fa] && !used_b[fb] {
             den += (ta[fa].weight() + tb[fb].weight()) * p.family_cost;
         }
     }
@@ -459,15 +578,118 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
     if patronymic_inverted(ta, tb, &aligned) {
         score *= p.patronymic_factor;
     }
+    // A typo can fall anywhere, also on a short word or across words (codes such as `EP-MOQ`): names one
+    // edit apart as a whole are that close, whatever their words say.
+    let whole = whole_similarity(ta, tb).filter(|w| *w > score);
+    if let Some(w) = whole {
+        score = w;
+    }
     aligned.sort_by_key(|(sa, _, _)| sa.start);
     NameMatch {
         score: score.clamp(0.0, 1.0),
+        whole,
         pairs: aligned
             .iter()
             .map(|&(sa, sb, s)| AlignedPair { left: span_text(ta, sa), right: span_text(tb, sb), similarity: s })
             .collect(),
         unmatched_left: ta.iter().zip(&used_a).filter(|(_, u)| !**u).map(|(t, _)| t.shown()).collect(),
         unmatched_right: tb.iter().zip(&used_b).filter(|(_, u)| !**u).map(|(t, _)| t.shown()).collect(),
+    }
+}
+
+/// How an aligned pair agrees: equal or equal in sound (`Strong`), within a typo of each other (`Typo`), or
+/// only loosely (`Loose`: equal consonants, more edits than a typo, another script without equal
+/// transliterations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PairKind {
+    Strong,
+    Typo,
+    Loose,
+}
+
+fn pair_kind(ta: &[NameToken], tb: &[NameToken], sa: Span, sb: Span, s: f64, p: &MatchParams) -> PairKind {
+    if s >= p.phonetic_sim {
+        return PairKind::Strong;
+    }
+    if sa.len > 1 || sb.len > 1 {
+        return PairKind::Typo;
+    }
+    let (a, b) = (&ta[sa.start], &tb[sb.start]);
+    if a.class == TokenClass::Initial || b.class == TokenClass::Initial {
+        return PairKind::Strong;
+    }
+    // Another script: the transliterations had to agree, and one such approximation is what a name in
+    // another script brings.
+    if a.script != b.script {
+        return PairKind::Typo;
+    }
+    // Two or fewer consonants agreeing say little (`ly` is Ali, Ela, Lee, ...), unless the other side is as
+    // short written out.
+    if a.abjad && b.abjad && a.skel.len().min(b.skel.len()) <= 2 {
+        return PairKind::Loose;
+    }
+    // As written: folding spellings together (`baseer` and `baasit` are one edit apart as `basir`/`basit`)
+    // would take different names for typos of each other. A word in another script is compared as written
+    // there (one letter may transliterate to several).
+    let written = match (&a.source, &b.source) {
+        (Some(x), Some(y)) => one_edit_apart(x, y),
+        _ => one_edit_apart(&a.text, &b.text),
+    };
+    if written {
+        PairKind::Typo
+    } else {
+        PairKind::Loose
+    }
+}
+
+/// True when the strings are at most one edit apart (a substitution, insertion, deletion or transposition of
+/// adjacent characters).
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    if long.len() - short.len() > 1 {
+        return false;
+    }
+    let first = short.iter().zip(long.iter()).take_while(|(x, y)| x == y).count();
+    if short.len() == long.len() {
+        if first == short.len() {
+            return true;
+        }
+        let rest = |from: usize| short[from..] == long[from..];
+        rest(first + 1)
+            || (first + 1 < short.len()
+                && short[first] == long[first + 1]
+                && short[first + 1] == long[first]
+                && rest(first + 2))
+    } else {
+        short[first..] == long[first + 1..]
+    }
+}
+
+/// The tokens written together, legal forms left out (`EP-MOQ` is `epmoq`): what a typo of the whole name is
+/// measured on.
+pub fn compact_text(tokens: &[NameToken]) -> String {
+    tokens.iter().filter(|t| t.class != TokenClass::LegalForm).map(|t| t.text.as_str()).collect()
+}
+
+/// `1 − 1/length` when the names written together are one edit apart (at least four letters), 0.95 when they
+/// are equal, else `None`.
+fn whole_similarity(ta: &[NameToken], tb: &[NameToken]) -> Option<f64> {
+    // Han and Hangul syllables romanise alike for different characters (`何` he, `胡` hu).
+    if ta.iter().chain(tb).any(|t| t.syllable.is_some()) {
+        return None;
+    }
+    let len = |t: &[NameToken]| t.iter().filter(|t| t.class != TokenClass::LegalForm).map(|t| t.text.len()).sum();
+    let (la, lb): (usize, usize) = (len(ta), len(tb));
+    if la.abs_diff(lb) > 1 || la.max(lb) < 4 {
+        return None;
+    }
+    let (a, b) = (compact_text(ta), compact_text(tb));
+    match osa_distance(a.as_bytes(), b.as_bytes()) {
+        // The same letters split into other words (`Y-KATC` / `YK-ATC`).
+        0 => Some(0.95),
+        1 => Some(1.0 - 1.0 / la.max(lb) as f64),
+        _ => None,
     }
 }
 
@@ -486,6 +708,11 @@ fn patronymic_inverted(ta: &[NameToken], tb: &[NameToken], aligned: &[(Span, Spa
 /// Score two names in 0..=1. `entity_type` guides normalisation (honorifics for people, legal forms for
 /// organisations); `None` infers it from the names.
 pub fn score_names(a: &str, b: &str, entity_type: Option<EntityType>) -> f64 {
+    score_names_with(a, b, entity_type, &MatchParams::default())
+}
+
+/// `score_names` with explicit parameters.
+pub fn score_names_with(a: &str, b: &str, entity_type: Option<EntityType>, p: &MatchParams) -> f64 {
     let pa = prepare(a, entity_type);
     let pb = prepare(
         b,
@@ -494,7 +721,7 @@ pub fn score_names(a: &str, b: &str, entity_type: Option<EntityType>) -> f64 {
             _ => None,
         }),
     );
-    compare(&pa, &pb).score
+    compare_with(&pa, &pb, p).score
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -708,6 +935,34 @@ mod tests {
         // Written in another script, at the screening threshold: vowel-less `ly` says less than `Ali`.
         assert!(score_names("محمد علي", "Mohamed Ali", p) >= 0.6);
         assert!(score_names("Andrei Navalny", "Alexei Navalny", p) < 0.7);
+    }
+
+    #[test]
+    fn one_edit_and_whole_name_typos() {
+        assert!(one_edit_apart("poirier", "pxirier") && one_edit_apart("rachid", "racihd"));
+        assert!(one_edit_apart("орехова", "ореова") && one_edit_apart("abc", "abc"));
+        assert!(!one_edit_apart("baseer", "baasit") && !one_edit_apart("ab", "ba c"));
+        // A typo in a short code or across words still finds it.
+        assert!(score_names("EP-VPI", "EP-VIP", None) >= 0.75);
+        assert!(score_names("Abu Jamjl", "Abu Jamal", None) >= 0.8);
+        assert!(score_names("何靜怡", "胡靜怡", None) < 0.6);
+    }
+
+    #[test]
+    fn approximations_prove_less_in_a_crowded_list() {
+        assert_eq!(crowding(21_000), 0.0);
+        assert!((crowding(1_000_000) - 1.0).abs() < 1e-9);
+        let p = Some(EntityType::Person);
+        let crowded = MatchParams { crowding: 1.0, ..MatchParams::default() };
+        let at = |a: &str, b: &str, params: &MatchParams| score_names_with(a, b, p, params);
+        // A common given name and a family name three edits away: a match alone, not among a million names.
+        assert!(at("Maheen Baseer", "Maheen Baasit", &MatchParams::default()) > 0.6);
+        assert!(at("Maheen Baseer", "Maheen Baasit", &crowded) < 0.6);
+        // A typo and a word only one side has, together.
+        assert!(at("Habibu Kabir", "Habibu Kabiru Ali", &crowded) < 0.6);
+        // A typo alone and a missing middle name alone still match.
+        assert!(at("Maheen Baasxt", "Maheen Baasit", &crowded) >= 0.6);
+        assert!(at("Habibu Kabiru", "Habibu Musa Kabiru", &crowded) >= 0.6);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use idv::checks::mrz::ParseOptions;
 use idv::checks::mrz_image::{MrzImageOutcome, MrzImageReader};
-use idv::checks::printed::{PrintedOutcome, PrintedService, TRUSTED_CONFIDENCE};
+use idv::checks::printed::{compare_with_mrz, Agreement, PrintedOutcome, PrintedService, TRUSTED_CONFIDENCE};
 use serde_json::Value;
 
 struct Args {
@@ -96,6 +96,8 @@ fn main() -> ExitCode {
     let mut tallies: BTreeMap<(String, &str), Tally> = BTreeMap::new();
     let mut times: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut n = 0;
+    // Genuine pages whose printed fields the session check would hold against their own zone.
+    let (mut compared, mut false_findings) = (0usize, 0usize);
     for line in truth.lines() {
         let Ok(r) = serde_json::from_str::<Value>(line) else { continue };
         if r["split"] != args.split.as_str() {
@@ -128,6 +130,19 @@ fn main() -> ExitCode {
                 read.quarter_turns,
                 read.fields.len()
             );
+        }
+        let zone: Vec<&str> =
+            r["mrz"].as_array().map(|l| l.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        if let Ok(report) = idv::checks::mrz::parse(&zone.join("\n"), &ParseOptions::new(today)) {
+            compared += 1;
+            let against = compare_with_mrz(&read, &report.data);
+            let trusted = |f: &str| read.field(f).is_some_and(|p| p.confidence >= TRUSTED_CONFIDENCE);
+            if against.iter().any(|(f, a, _)| *a == Agreement::Disagrees && trusted(f)) {
+                false_findings += 1;
+                if args.verbose {
+                    println!("{} would be declined: printed field against its own zone", r["file"]);
+                }
+            }
         }
         for (field, key) in fields {
             let want = if key == "document_number" { &r["fields"][key] } else { &r["printed"][key] };
@@ -186,6 +201,10 @@ fn main() -> ExitCode {
             pct(t.wrong_trusted, t.expected)
         );
     }
+    println!(
+        "genuine pages the printed-vs-MRZ comparison would fail: {false_findings} of {compared} ({})",
+        pct(false_findings, compared)
+    );
     for (subset, ms) in &times {
         let mut s = ms.clone();
         s.sort_by(f64::total_cmp);

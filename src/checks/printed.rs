@@ -635,8 +635,18 @@ pub fn compare_with_mrz(printed: &PrintedRead, data: &MrzData) -> Vec<(&'static 
             mrz::ComparedField::Nationality => "nationality",
             mrz::ComparedField::Expiry => "date_of_expiry",
         };
+        let zone_name = match field {
+            "first_name" => Some(&data.secondary_identifier),
+            "last_name" => Some(&data.primary_identifier),
+            _ => None,
+        };
+        let confusable = |z: &String| get(field).is_some_and(|p| skeleton(&p) == skeleton(z));
         let agreement = match c.outcome {
             mrz::FieldOutcome::Match => Agreement::Agrees,
+            mrz::FieldOutcome::Mismatch if zone_name.is_some_and(confusable) => {
+                out.push((field, Agreement::Agrees, "equal up to letters Tesseract confuses (I/l, O/0)".into()));
+                continue;
+            }
             mrz::FieldOutcome::Mismatch => Agreement::Disagrees,
             mrz::FieldOutcome::NotEntered | mrz::FieldOutcome::NotInMrz => continue,
         };
@@ -652,6 +662,23 @@ pub fn compare_with_mrz(printed: &PrintedRead, data: &MrzData) -> Vec<(&'static 
         out.push(("sex", agreement, "the printed sex against the zone's".into()));
     }
     out
+}
+
+/// A name reduced to what a misread cannot change: accents and case gone, and the letters Tesseract
+/// confuses in sans-serif print folded together (I, l, 1 and |; O, 0 and Q; S and 5; B and 8; rn and m).
+fn skeleton(name: &str) -> String {
+    let plain = crate::crypto::blind::name(name).replace("rn", "m");
+    plain
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            'i' | 'l' | '1' | '|' | 'j' => 'i',
+            'o' | '0' | 'q' => 'o',
+            's' | '5' => 's',
+            'b' | '8' => 'b',
+            c => c,
+        })
+        .collect()
 }
 
 /// Compares one printed field with a value from elsewhere (typed, barcode): names after normalising case,
@@ -677,7 +704,12 @@ pub fn agrees(field: &str, printed: &str, other: &str) -> Agreement {
         _ => {
             let p = crate::crypto::blind::name(printed);
             let o = crate::crypto::blind::name(other);
-            Some(p == o || (field == "first_name" && p.split(' ').next() == Some(o.as_str())))
+            let first = |s: &str| s.split(' ').next().map(skeleton);
+            Some(
+                p == o
+                    || skeleton(&p) == skeleton(&o)
+                    || (field == "first_name" && first(&p).is_some() && first(&p) == Some(skeleton(&o))),
+            )
         }
     };
     match same {
@@ -748,6 +780,8 @@ mod tests {
         assert_eq!(agrees("last_name", "Müller", "MULLER"), Agreement::Agrees);
         assert_eq!(agrees("first_name", "Anna Maria", "anna"), Agreement::Agrees);
         assert_eq!(agrees("last_name", "Patel", "Smith"), Agreement::Disagrees);
+        assert_eq!(agrees("first_name", "Yosef loana", "YOSEF IOANA"), Agreement::Agrees, "l read for I");
+        assert_eq!(agrees("last_name", "Smyth", "Smith"), Agreement::Disagrees, "a changed letter is no misread");
         assert_eq!(agrees("document_number", "L898 902C3", "L898902C3"), Agreement::Agrees);
         assert_eq!(agrees("date_of_birth", "1974-08-12", "1974-08-12"), Agreement::Agrees);
         assert_eq!(agrees("nationality", "UTOPIAN", "UTO"), Agreement::NotCompared);

@@ -148,8 +148,9 @@ fn person_evidence(
         .filter(|(k, v)| data.get(*k).is_some_and(|p| blind::name(p) != blind::name(v)))
         .map(|(k, _)| k.clone())
         .collect();
-    let typed = confirmed.clone();
     data.extend(confirmed);
+    // What was entered (prefill overlaid by what the person confirmed), before any reading fills it.
+    let typed = data.clone();
     // The document's own reading (barcode or MRZ) is compared with what was entered and fills what was not.
     let mut barcode_checks = Vec::new();
     for (field, value) in &read {

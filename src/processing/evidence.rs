@@ -239,7 +239,9 @@ fn person_evidence(
             }
         }
     }
-    evidence.document_source = document_source.filter(|_| read.keys().any(|k| k != MRZ_UNREADABLE));
+    // The source names a barcode or zone that was read; printed fields are reported by their own sub-checks.
+    evidence.document_source =
+        document_source.filter(|_| read.keys().any(|k| k != MRZ_UNREADABLE && !printed::is_printed_key(k)));
     evidence.data = data.clone();
     Ok((evidence, data))
 }

@@ -591,7 +591,8 @@ fn dates_by_order(lines: &[Vec<&Word>], fields: &mut Vec<PrintedField>) {
     let taken: Vec<String> = fields.iter().map(|f| f.value.clone()).collect();
     let put = |fields: &mut Vec<PrintedField>, name: &'static str, (value, conf): (String, f64)| {
         if !has(fields, name) && !taken.contains(&value) {
-            let confidence = (conf * 0.75 * 100.0).round() / 100.0;
+            // Never trusted enough to be held against another reading: the order is a convention only.
+            let confidence = (conf * 0.5 * 100.0).round() / 100.0;
             fields.push(PrintedField { name, value, confidence, method: "date_order" });
         }
     };
@@ -638,11 +639,22 @@ pub fn compare_with_mrz(printed: &PrintedRead, data: &MrzData) -> Vec<(&'static 
         let zone_name = match field {
             "first_name" => Some(&data.secondary_identifier),
             "last_name" => Some(&data.primary_identifier),
+            "document_number" => Some(&data.document_number),
             _ => None,
         };
+        // Given names read only in part (the first of them, the rest lost to a gap) are the zone's first ones.
+        let partial = field == "first_name"
+            && get(field).is_some_and(|p| {
+                let (p, z) = (skeleton_words(&p), skeleton_words(&data.secondary_identifier));
+                !p.is_empty() && p.len() < z.len() && z.starts_with(&p)
+            });
         let confusable = |z: &String| get(field).is_some_and(|p| skeleton(&p) == skeleton(z));
         let agreement = match c.outcome {
             mrz::FieldOutcome::Match => Agreement::Agrees,
+            mrz::FieldOutcome::Mismatch if partial => {
+                out.push((field, Agreement::Agrees, "the printed given names read are the zone's first ones".into()));
+                continue;
+            }
             mrz::FieldOutcome::Mismatch if zone_name.is_some_and(confusable) => {
                 out.push((field, Agreement::Agrees, "equal up to letters Tesseract confuses (I/l, O/0)".into()));
                 continue;
@@ -679,6 +691,10 @@ fn skeleton(name: &str) -> String {
             c => c,
         })
         .collect()
+}
+
+fn skeleton_words(name: &str) -> Vec<String> {
+    crate::crypto::blind::name(&name.replace('<', " ")).split(' ').filter(|w| !w.is_empty()).map(skeleton).collect()
 }
 
 /// Compares one printed field with a value from elsewhere (typed, barcode): names after normalising case,

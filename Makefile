@@ -17,10 +17,12 @@ run: build run-deps
 	./target/release/idv serve --data-dir $(DATA_DIR) --bind $(BIND)
 
 # What the server reads documents with (Debian): the OCR-B font its MRZ reader renders its templates from,
+# Tesseract and its English data for the printed text (run as a program, so the build needs no headers),
 # and pdftoppm for PDF page previews. Installs only what is missing.
 run-deps:
 	@[ -f /usr/share/fonts/opentype/ocr-b/OCRB.otf ] && command -v pdftoppm >/dev/null 2>&1 \
-		|| (apt-get update -qq && apt-get install -y -qq fonts-ocr-b poppler-utils >/dev/null)
+		&& command -v tesseract >/dev/null 2>&1 && ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq fonts-ocr-b poppler-utils tesseract-ocr tesseract-ocr-eng >/dev/null)
 
 # What the browser, webhook and contract tests need beyond cargo and run-deps: Chromium (Debian), playwright-core
 # (npm, from package-lock.json), the standardwebhooks verifier and the mmdb-writer that makes the IP

@@ -242,10 +242,15 @@ impl Application {
         if let Some(reason) = mrz.unavailable_reason() {
             tracing::warn!("{reason}; document photos cannot be read, and the document check reports them as not read");
         }
+        let printed = crate::checks::printed::PrintedService::start();
+        if let Some(reason) = printed.unavailable_reason() {
+            tracing::warn!("{reason}; the document check reports printed fields as not read");
+        }
         let ip_folder = config.ip_intelligence_path();
         let ip_intelligence = Arc::new(crate::ip_intelligence::IpIntelligence::load(&ip_folder));
         let state = Arc::new(AppState {
             mrz,
+            printed,
             ip_intelligence,
             screening,
             processing: processing.clone(),

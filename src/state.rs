@@ -32,6 +32,8 @@ pub struct AppState {
     pub processing: crate::processing::Processing,
     /// Reads the machine-readable zone of uploaded document photos (or says why it cannot).
     pub mrz: crate::checks::mrz_image::MrzService,
+    /// Reads the printed text of uploaded document photos with Tesseract (or says why it cannot).
+    pub printed: crate::checks::printed::PrintedService,
     /// The IP databases and threat lists the operator put in the IP intelligence folder.
     pub ip_intelligence: Arc<crate::ip_intelligence::IpIntelligence>,
 }

@@ -1,14 +1,16 @@
 //! What idv can tell about an uploaded document on this machine, with no network: the facts of the file
 //! (dimensions, aspect, PDF page count, barcodes, an MRZ where one is readable), a classification from
 //! those facts, the fields they yield (AAMVA barcode, MRZ, and the `extraction_hints` of a custom document
-//! type applied to the text read), and JPEG page previews. The MRZ image reader plugs in through
-//! [`MrzTextReader`]. Pure apart from running Debian's
+//! type applied to the text read, printed text included), and JPEG page previews. The MRZ image reader
+//! plugs in through [`MrzTextReader`], the printed-text reader (Tesseract) through [`PrintedTextReader`].
+//! Pure apart from running Debian's
 //! `pdftoppm` for PDF previews (in a temporary folder that is removed). Must not touch the database, log
 //! document content, or keep any decrypted bytes.
 
 use crate::checks::barcode::{parse_aamva, read_barcodes, BarcodeFormat};
 use crate::checks::imagehash::decode_bounded;
 use crate::checks::mrz;
+use crate::checks::printed::{self, PrintedOutcome};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -16,6 +18,9 @@ use std::collections::BTreeMap;
 /// Reads the MRZ text of a document photo (lines separated by newlines), or None: the server's MRZ image
 /// reader (`checks::mrz_image::MrzService::read_text`). MRZs carried by QR codes are read without it.
 pub type MrzTextReader<'a> = &'a dyn Fn(&[u8]) -> Option<String>;
+
+/// Reads the printed text of a document photo: the server's `checks::printed::PrintedService::read`.
+pub type PrintedTextReader<'a> = &'a dyn Fn(&[u8]) -> PrintedOutcome;
 
 /// The classifications idv can give (the built-in upload types, split finer where the facts allow).
 pub const CLASSIFICATIONS: &[&str] = &[
@@ -45,6 +50,8 @@ pub struct Facts {
     pub barcodes: Vec<(String, String)>,
     /// The MRZ text, when a barcode or the MRZ reader gave one that parses.
     pub mrz: Option<String>,
+    /// The printed text and fields, when a printed-text reader ran (or why it read nothing).
+    pub printed: Option<PrintedOutcome>,
 }
 
 impl Facts {
@@ -54,7 +61,18 @@ impl Facts {
         if let Some(m) = &self.mrz {
             out.push(m);
         }
+        if let Some(PrintedOutcome::Read(r)) = &self.printed {
+            out.push(&r.text);
+        }
         out
+    }
+
+    /// The printed text read, upper-cased for keyword search (empty when none was read).
+    fn printed_upper(&self) -> String {
+        match &self.printed {
+            Some(PrintedOutcome::Read(r)) => r.text.to_uppercase(),
+            _ => String::new(),
+        }
     }
 }
 
@@ -74,7 +92,12 @@ fn mrz_parses(text: &str) -> bool {
 }
 
 /// Reads the facts of `bytes` of type `mime_type` (as sniffed from the magic bytes).
-pub fn facts(bytes: &[u8], mime_type: &str, mrz_reader: Option<MrzTextReader<'_>>) -> Result<Facts, FactsError> {
+pub fn facts(
+    bytes: &[u8],
+    mime_type: &str,
+    mrz_reader: Option<MrzTextReader<'_>>,
+    printed_reader: Option<PrintedTextReader<'_>>,
+) -> Result<Facts, FactsError> {
     let mut f = Facts { mime_type: mime_type.to_string(), ..Facts::default() };
     match mime_type {
         "application/pdf" => {
@@ -100,6 +123,7 @@ pub fn facts(bytes: &[u8], mime_type: &str, mrz_reader: Option<MrzTextReader<'_>
             if f.mrz.is_none() {
                 f.mrz = mrz_reader.and_then(|read| read(bytes)).filter(|t| mrz_parses(t));
             }
+            f.printed = printed_reader.map(|read| read(bytes));
         }
         "image/webp" => {
             // The image decoder is built without WebP: its size is read from the header only.
@@ -194,6 +218,9 @@ pub fn classify(f: &Facts) -> Classification {
             c("id_back", 0.6, vec!["pdf417_barcode"])
         };
     }
+    if let Some(by_text) = classify_text(&f.printed_upper()) {
+        return by_text;
+    }
     let (Some(w), Some(h)) = (f.width, f.height) else {
         return c("other", 0.1, vec![]);
     };
@@ -205,6 +232,55 @@ pub fn classify(f: &Facts) -> Classification {
         return c("id_front", 0.4, vec!["card_aspect", "no_barcode", "no_mrz"]);
     }
     c("other", 0.2, vec!["no_barcode", "no_mrz"])
+}
+
+/// What the printed words say the document is: a title (PASSPORT, IDENTITY CARD, DRIVING LICENCE) or a
+/// bill's layout (a billing word, a postal address line and a date). Titles are trusted below an MRZ or a
+/// barcode, which are checked by their own rules.
+fn classify_text(text: &str) -> Option<Classification> {
+    if text.is_empty() {
+        return None;
+    }
+    let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    if has(&[
+        "DRIVING LICENCE",
+        "DRIVING LICENSE",
+        "DRIVER LICENSE",
+        "DRIVER'S LICENSE",
+        "DRIVERS LICENSE",
+        "PERMIS DE CONDUIRE",
+        "FUHRERSCHEIN",
+        "FÜHRERSCHEIN",
+    ]) {
+        return Some(c("drivers_license_front", 0.75, vec!["printed_text", "title_driving_licence"]));
+    }
+    if has(&["PASSPORT", "PASSEPORT", "REISEPASS", "PASAPORTE"]) {
+        return Some(c("passport", 0.75, vec!["printed_text", "title_passport"]));
+    }
+    if has(&["IDENTITY CARD", "CARTE D'IDENTIT", "CARTE NATIONALE", "PERSONALAUSWEIS", "NATIONAL ID", "ID CARD"]) {
+        return Some(c("id_front", 0.75, vec!["printed_text", "title_identity_card"]));
+    }
+    let billing = has(&[
+        "INVOICE",
+        "BILL",
+        "STATEMENT",
+        "ACCOUNT NUMBER",
+        "AMOUNT DUE",
+        "TOTAL DUE",
+        "BALANCE",
+        "BILLING",
+        "METER",
+    ]);
+    let address = Regex::new(r"(?m)\b\d{1,5}\s+[A-Z][A-Z]+\s+(STREET|ST|ROAD|RD|AVENUE|AVE|LANE|LN|DRIVE|DR|WAY|CLOSE|PLACE|COURT|BOULEVARD|BLVD)\b|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b|\b\d{5}(-\d{4})?\b")
+        .ok()
+        .is_some_and(|re| re.is_match(text));
+    let dated =
+        text.split_whitespace().collect::<Vec<_>>().windows(3).any(|w| printed::parse_date(&w.join(" ")).is_some())
+            || text.split_whitespace().any(|w| printed::parse_date(w).is_some());
+    if billing && address && dated {
+        return Some(c("proof_of_address", 0.7, vec!["printed_text", "billing_words", "postal_address", "date"]));
+    }
+    None
 }
 
 /// One `extraction_hints` rule: the value after a label on the same line, or a regular expression's first
@@ -246,6 +322,18 @@ pub struct Extraction {
     pub confidence: Option<f64>,
     /// Whether every MRZ check digit held (None without an MRZ).
     pub mrz_valid: Option<bool>,
+    /// Each printed field read (its value is in `fields` as `printed_<field>`): confidence, how it was
+    /// found, and whether it agrees with the MRZ (None without an MRZ to compare with).
+    pub printed: Vec<PrintedFieldReport>,
+}
+
+/// One printed field's confidence and agreement with the MRZ: names and outcomes only, no values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrintedFieldReport {
+    pub field: String,
+    pub confidence: f64,
+    pub method: String,
+    pub mrz: Option<printed::Agreement>,
 }
 
 /// Extracts what the facts carry: AAMVA licence data, the MRZ fields, and each hint over every text read.
@@ -284,6 +372,31 @@ pub fn extract(f: &Facts, hints: &[(String, Hint)], today: time::Date) -> Extrac
             out.mrz_valid = Some(valid);
             out.sources.push("mrz".into());
             note(if valid { 0.9 } else { 0.4 });
+        }
+    }
+    if let Some(PrintedOutcome::Read(read)) = &f.printed {
+        let zone = f.mrz.as_deref().and_then(|t| mrz::parse(t, &mrz::ParseOptions::new(today)).ok());
+        let against = zone.as_ref().map(|r| printed::compare_with_mrz(read, &r.data)).unwrap_or_default();
+        for p in &read.fields {
+            let mrz_agreement = against.iter().find(|(n, _, _)| *n == p.name).map(|(_, a, _)| *a);
+            out.printed.push(PrintedFieldReport {
+                field: p.name.to_string(),
+                confidence: p.confidence,
+                method: p.method.to_string(),
+                mrz: mrz_agreement,
+            });
+            // The extraction's fields are one sealed map of strings: the confidence and the agreement with
+            // the zone travel beside the value.
+            out.fields.insert(format!("printed_{}", p.name), p.value.clone());
+            out.fields.insert(format!("printed_{}_confidence", p.name), format!("{:.2}", p.confidence));
+            if let Some(a) = mrz_agreement {
+                let word = if a == printed::Agreement::Agrees { "agrees" } else { "disagrees" };
+                out.fields.insert(format!("printed_{}_mrz", p.name), word.to_string());
+            }
+        }
+        if !read.fields.is_empty() {
+            out.sources.push("printed".into());
+            note(read.fields.iter().map(|p| p.confidence).fold(1.0, f64::min));
         }
     }
     let texts = f.texts();
@@ -431,20 +544,20 @@ mod tests {
     fn pdf_pages_are_counted_without_the_page_tree() {
         assert_eq!(pdf_page_count(PDF), Some(2));
         assert_eq!(pdf_page_count(b"%PDF-1.4 nothing"), None);
-        let f = facts(PDF, "application/pdf", None).unwrap();
+        let f = facts(PDF, "application/pdf", None, None).unwrap();
         assert_eq!(f.page_count, 2);
         assert_eq!(classify(&f).classification, "proof_of_address");
     }
 
     #[test]
     fn portrait_photos_hint_selfie_and_card_shapes_hint_id_front_without_failing_anything() {
-        let f = facts(&png(300, 400), "image/png", None).unwrap();
+        let f = facts(&png(300, 400), "image/png", None, None).unwrap();
         let c = classify(&f);
         assert_eq!(c.classification, "selfie");
         assert!(c.confidence < 0.6);
         assert!(c.signals.contains(&"portrait_aspect".to_string()));
-        assert_eq!(classify(&facts(&png(320, 200), "image/png", None).unwrap()).classification, "id_front");
-        assert_eq!(facts(b"not an image", "image/png", None).unwrap_err(), FactsError::UnreadableImage);
+        assert_eq!(classify(&facts(&png(320, 200), "image/png", None, None).unwrap()).classification, "id_front");
+        assert_eq!(facts(b"not an image", "image/png", None, None).unwrap_err(), FactsError::UnreadableImage);
     }
 
     #[test]
@@ -452,7 +565,7 @@ mod tests {
         fn reader(_: &[u8]) -> Option<String> {
             Some("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10".into())
         }
-        let f = facts(&png(400, 300), "image/png", Some(&reader)).unwrap();
+        let f = facts(&png(400, 300), "image/png", Some(&reader), None).unwrap();
         assert_eq!(classify(&f).classification, "passport");
         let hints = vec![("number".to_string(), Hint::Pattern(Regex::new(r"(L\d{6})").unwrap()))];
         let today = time::macros::date!(2026 - 12 - 05);

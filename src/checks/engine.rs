@@ -52,6 +52,9 @@ pub struct Evidence {
     /// Person data: prefill overlaid by what the person confirmed (and the MRZ, when read).
     pub data: BTreeMap<String, String>,
     pub mrz_checks: Vec<(String, bool, String)>,
+    /// Document rules that could not run, as (name, reason): printed text not read, or read too unsurely
+    /// to hold against another reading. Listed as skipped, never as passed.
+    pub skipped_checks: Vec<(String, String)>,
     /// Fields where what the integrator prefilled and what the person confirmed disagree.
     pub crossref_mismatches: Vec<String>,
     pub watchlist: Option<WatchlistResult>,
@@ -187,6 +190,9 @@ fn document_sub_checks(e: &Evidence, has_front: bool, required: &[&str]) -> Vec<
     for (name, ok, detail) in &e.mrz_checks {
         subs.push(sub_check(name, pass_fail(*ok), detail.clone()));
     }
+    for (name, reason) in &e.skipped_checks {
+        subs.push(sub_check(name, "skipped", reason.clone()));
+    }
     subs
 }
 
@@ -222,10 +228,17 @@ pub fn evaluate(e: &Evidence) -> Decision {
                 mrz_failed.iter().map(|(n, _, detail)| json!({ "check": n, "detail": detail })).collect();
             let barcode = e.document_source.as_deref().is_some_and(|s| s == "pdf417");
             let unreadable = mrz_failed.iter().any(|(n, _, _)| n == "mrz.readable");
+            let printed = mrz_failed.iter().all(|(n, _, _)| n.starts_with("printed."));
             let source = e.document_source.clone().unwrap_or_else(|| "mrz".into());
             result("failed", json!({ "source": source, "failed": failed }));
             decline.get_or_insert(if unreadable {
                 ("The document data could not be read.".into(), "document_unreadable".into())
+            } else if printed {
+                (
+                    "The document's printed data disagrees with its machine-readable zone, barcode or the entered data."
+                        .into(),
+                    "printed_mismatch".into(),
+                )
             } else if barcode {
                 ("The document's barcode disagrees with the entered data.".into(), "document_mismatch".into())
             } else {

@@ -8,3 +8,4 @@ pub mod engine;
 pub mod imagehash;
 pub mod mrz;
 pub mod mrz_image;
+pub mod printed;

@@ -8,7 +8,8 @@
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
 use crate::checks::document_facts::{self as facts, Facts};
-use crate::checks::mrz_image::MrzService;
+use crate::checks::mrz_image::{MrzImageOutcome, MrzService};
+use crate::checks::printed::PrintedService;
 use crate::crypto::DataKey;
 use crate::domain::document::{
     self as dom, Classified, DocumentCommand, DocumentEvent, DocumentState, Extracted, Rules, Updated, Uploaded,
@@ -38,21 +39,51 @@ pub struct Prepared {
 
 /// Checks the file's type by its magic bytes and reads its facts (the 10 MB limit is the upload extractor's,
 /// `http::body::Upload`). Blocking: decoding and barcode scanning take up to a second.
-pub fn prepare(mime_type: Option<&'static str>, bytes: Vec<u8>, mrz: &MrzService, today: Date) -> AppResult<Prepared> {
+pub fn prepare(
+    mime_type: Option<&'static str>,
+    bytes: Vec<u8>,
+    mrz: &MrzService,
+    printed: &PrintedService,
+    today: Date,
+) -> AppResult<Prepared> {
     if bytes.is_empty() {
         return Err(AppError::validation("file", "is empty"));
     }
     let mime = mime_type.ok_or_else(|| AppError::validation("file", "must be a JPEG, PNG, WebP or PDF file"))?;
-    let read_zone = |b: &[u8]| mrz.read_text(b, today);
     let facts =
-        facts::facts(&bytes, mime, Some(&read_zone)).map_err(|e| AppError::validation("file", e.to_string()))?;
+        read_facts(&bytes, mime, mrz, printed, today).map_err(|e| AppError::validation("file", e.to_string()))?;
     Ok(Prepared { mime_type: mime.to_string(), bytes, facts })
 }
 
+/// The facts with both readers: the MRZ first, whose rotation then turns the page upright for Tesseract.
+fn read_facts(
+    bytes: &[u8],
+    mime: &str,
+    mrz: &MrzService,
+    printed: &PrintedService,
+    today: Date,
+) -> Result<Facts, facts::FactsError> {
+    let upright = std::cell::Cell::new(None);
+    let read_zone = |b: &[u8]| match mrz.read(b, today) {
+        MrzImageOutcome::Read(r) => {
+            upright.set(Some(r.rotation_deg));
+            Some(r.lines.join("\n"))
+        }
+        _ => None,
+    };
+    let read_printed = |b: &[u8]| printed.read(b, upright.get());
+    facts::facts(bytes, mime, Some(&read_zone), Some(&read_printed))
+}
+
 /// The facts of stored bytes (classify and extract again); the bytes were checked at upload.
-pub fn facts_of(mime_type: &str, bytes: &[u8], mrz: &MrzService, today: Date) -> AppResult<Facts> {
-    let read_zone = |b: &[u8]| mrz.read_text(b, today);
-    facts::facts(bytes, mime_type, Some(&read_zone))
+pub fn facts_of(
+    mime_type: &str,
+    bytes: &[u8],
+    mrz: &MrzService,
+    printed: &PrintedService,
+    today: Date,
+) -> AppResult<Facts> {
+    read_facts(bytes, mime_type, mrz, printed, today)
         .map_err(|e| AppError::Conflict(format!("The stored file can no longer be read: {e}.")))
 }
 

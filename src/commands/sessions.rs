@@ -12,6 +12,7 @@ pub use super::retention::{apply_retention, update_retention};
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
 use crate::checks::mrz_image::{MrzImageOutcome, MrzService};
+use crate::checks::printed::{self, PrintedOutcome, PrintedService};
 use crate::crypto::{DataKey, Keyring};
 use crate::domain::ids::{self, SessionId, WorkflowId};
 use crate::domain::session::{
@@ -481,9 +482,10 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                     )?;
                     let up = DocumentUploaded { doc_type, mime_type, size_bytes: bytes.len() as i64, blob_id, phash };
                     events.push(SessionEvent::DocumentUploaded(up));
-                    // A photo with no readable MRZ never replaces what another of the session's photos gave.
-                    let unread = read.as_ref().is_some_and(|(_, fields)| fields.contains_key(dom::MRZ_UNREADABLE));
-                    let read = if unread && has_document_reading(w, &s.id)? { None } else { read };
+                    let read = match read {
+                        Some(r) => merge_reading(w, &key, &s.id, r)?,
+                        None => None,
+                    };
                     if let Some((source, fields)) = read {
                         // What the document's barcode or MRZ says, sealed like any PII; field names only in clear.
                         let names: Vec<String> = fields.keys().cloned().collect();
@@ -516,10 +518,40 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
         .await
 }
 
-fn has_document_reading(w: &WriteCtx<'_>, id: &str) -> AppResult<bool> {
-    let source: Option<String> =
-        w.conn.query_row("SELECT document_source FROM sessions WHERE id = ?1", [id], |r| r.get(0))?;
-    Ok(source.is_some())
+/// The session's document reading after a new photo's: a photo with no readable MRZ (or barcode) never
+/// replaces what another of the session's photos gave, and the printed fields of the front stay beside
+/// the back's MRZ. None when nothing changes.
+fn merge_reading(
+    w: &WriteCtx<'_>,
+    key: &DataKey,
+    id: &str,
+    (source, fields): (String, BTreeMap<String, String>),
+) -> AppResult<Option<(String, BTreeMap<String, String>)>> {
+    let (old_source, old_data): (Option<String>, Option<String>) =
+        w.conn.query_row("SELECT document_source, document_data FROM sessions WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let Some(old_source) = old_source else { return Ok(Some((source, fields))) };
+    let old = open_map(key, id, "document_data", old_data.as_deref())?;
+    let is_printed = |k: &str| printed::is_printed_key(k);
+    let split = |m: &BTreeMap<String, String>| -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+        m.clone().into_iter().partition(|(k, _)| !is_printed(k))
+    };
+    let (new_codes, new_printed) = split(&fields);
+    let (old_codes, old_printed) = split(&old);
+    let new_unread = new_codes.keys().all(|k| k == dom::MRZ_UNREADABLE);
+    let old_read = old_codes.keys().any(|k| k != dom::MRZ_UNREADABLE);
+    let (source, mut merged) =
+        if new_unread && old_read { (old_source.clone(), old_codes) } else { (source, new_codes) };
+    // A front read with fields beats one without; a photo that was not a front leaves the front's alone.
+    let new_has_fields = new_printed.keys().any(|k| k.starts_with(printed::FIELD_PREFIX));
+    let old_has_fields = old_printed.keys().any(|k| k.starts_with(printed::FIELD_PREFIX));
+    merged.extend(if new_printed.is_empty() || (old_has_fields && !new_has_fields) {
+        old_printed
+    } else {
+        new_printed
+    });
+    Ok((source != old_source || merged != old).then_some((source, merged)))
 }
 
 /// Ends capture: checks the required documents are there and moves to processing (live) or
@@ -653,12 +685,13 @@ pub fn processing_ids<C: Reads + ?Sized>(conn: &C, cutoff: &str) -> AppResult<Ve
 }
 
 /// Validates an uploaded file (type by its bytes, readable image), computes its perceptual hash and, for a
-/// document side, reads what the document itself says (barcode or MRZ).
+/// document side, reads what the document itself says (barcode or MRZ, and the printed fields of the front).
 pub fn prepare_upload(
     doc_type: &str,
     mime_type: Option<&'static str>,
     bytes: Vec<u8>,
     mrz: &MrzService,
+    printed: &PrintedService,
     today: time::Date,
 ) -> AppResult<CaptureStep> {
     if !dom::UPLOAD_TYPES.contains(&doc_type) {
@@ -680,7 +713,7 @@ pub fn prepare_upload(
         return Err(AppError::validation("file", "a selfie must be a photo (JPEG, PNG or WebP)"));
     }
     let read = if phash.is_some() && (doc_type == "id_front" || doc_type == "id_back") {
-        Some(read_document(&bytes, mrz, today))
+        Some(read_document(&bytes, doc_type == "id_front", mrz, printed, today))
     } else {
         None
     };
@@ -690,24 +723,61 @@ pub fn prepare_upload(
 /// What the document says: an AAMVA PDF417 (driver's licences), a QR code carrying an MRZ, or the MRZ
 /// printed on the photo. With none of them, the reading says why no MRZ was read (`mrz_unreadable`): the
 /// document check decides whether this document should have had one.
-fn read_document(bytes: &[u8], mrz: &MrzService, today: time::Date) -> (String, BTreeMap<String, String>) {
+/// With `front`, the printed fields are read too (`printed.<field>`, with `printed_confidence.<field>`), or
+/// why they could not be (`printed_unread`).
+fn read_document(
+    bytes: &[u8],
+    front: bool,
+    mrz: &MrzService,
+    printed: &PrintedService,
+    today: time::Date,
+) -> (String, BTreeMap<String, String>) {
+    let (source, mut fields, upright) = read_codes(bytes, mrz, today);
+    if front {
+        fields.extend(printed_reading(printed.read(bytes, upright)));
+    }
+    (source, fields)
+}
+
+/// The printed fields of a reading as document-data entries.
+pub fn printed_reading(outcome: PrintedOutcome) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    match outcome {
+        PrintedOutcome::Read(read) if !read.fields.is_empty() => {
+            for f in read.fields {
+                out.insert(format!("{}{}", printed::FIELD_PREFIX, f.name), f.value);
+                out.insert(format!("{}{}", printed::CONFIDENCE_PREFIX, f.name), format!("{:.2}", f.confidence));
+            }
+        }
+        PrintedOutcome::Read(_) => {
+            out.insert(printed::UNREAD.into(), "no labelled printed field was found on the photo".into());
+        }
+        PrintedOutcome::NotRead { reason } => {
+            out.insert(printed::UNREAD.into(), reason);
+        }
+    }
+    out
+}
+
+/// The barcode or MRZ reading, and the rotation that made the MRZ upright (a hint for the printed text).
+fn read_codes(bytes: &[u8], mrz: &MrzService, today: time::Date) -> (String, BTreeMap<String, String>, Option<f32>) {
     use crate::checks::barcode::{parse_aamva, read_barcodes, BarcodeFormat};
     let codes = read_barcodes(bytes).unwrap_or_default();
     if let Some(fields) =
         codes.iter().filter(|c| c.format == BarcodeFormat::Pdf417).find_map(|c| parse_aamva(&c.text).ok())
     {
-        return ("pdf417".into(), fields.to_fields());
+        return ("pdf417".into(), fields.to_fields(), None);
     }
     let qr_mrz = codes.iter().find(|c| {
         c.format == BarcodeFormat::QrCode
             && crate::checks::mrz::parse(&c.text, &crate::checks::mrz::ParseOptions::new(time::Date::MIN)).is_ok()
     });
     if let Some(code) = qr_mrz {
-        return ("qr_mrz".into(), BTreeMap::from([("mrz".to_string(), code.text.clone())]));
+        return ("qr_mrz".into(), BTreeMap::from([("mrz".to_string(), code.text.clone())]), None);
     }
-    let field = match mrz.read(bytes, today) {
-        MrzImageOutcome::Read(read) => ("mrz".to_string(), read.lines.join("\n")),
-        MrzImageOutcome::NoRead { reason, .. } => (dom::MRZ_UNREADABLE.to_string(), reason),
+    let (field, upright) = match mrz.read(bytes, today) {
+        MrzImageOutcome::Read(read) => (("mrz".to_string(), read.lines.join("\n")), Some(read.rotation_deg)),
+        MrzImageOutcome::NoRead { reason, .. } => ((dom::MRZ_UNREADABLE.to_string(), reason), None),
     };
-    ("mrz_image".into(), BTreeMap::from([field]))
+    ("mrz_image".into(), BTreeMap::from([field]), upright)
 }

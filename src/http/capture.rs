@@ -630,8 +630,9 @@ async fn sandbox_outcome(
 /// Decoding, hashing, barcode scanning and MRZ reading take up to a second: off the async worker, on the
 /// blocking pool.
 pub(crate) async fn prepare(state: &AppState, doc_type: &str, bytes: Vec<u8>) -> Result<CaptureStep, AppError> {
-    let (doc_type, mrz, today) = (doc_type.to_string(), state.mrz.clone(), state.today());
-    web::block(move || cmd::prepare_upload(&doc_type, sniff_mime(&bytes), bytes, &mrz, today))
+    let (doc_type, mrz, printed, today) =
+        (doc_type.to_string(), state.mrz.clone(), state.printed.clone(), state.today());
+    web::block(move || cmd::prepare_upload(&doc_type, sniff_mime(&bytes), bytes, &mrz, &printed, today))
         .await
         .map_err(|e| AppError::Internal(format!("upload preparation stopped: {e}")))?
 }

@@ -188,8 +188,8 @@ async fn upload(state: web::Data<AppState>, p: Principal, upload: Upload) -> Api
     // Metadata is a JSON object, set with PATCH: a form field cannot carry one faithfully.
     let metadata = Map::new();
     let bytes = upload.file.ok_or_else(|| AppError::validation("file", "is required"))?;
-    let (mrz, today) = (state.mrz.clone(), state.today());
-    let file = web::block(move || cmd::prepare(sniff_mime(&bytes), bytes, &mrz, today))
+    let (mrz, printed, today) = (state.mrz.clone(), state.printed.clone(), state.today());
+    let file = web::block(move || cmd::prepare(sniff_mime(&bytes), bytes, &mrz, &printed, today))
         .await
         .map_err(|e| AppError::Internal(format!("upload preparation stopped: {e}")))??;
     let input =
@@ -389,8 +389,8 @@ async fn checks(state: web::Data<AppState>, p: Principal, path: ApiPath<Document
 async fn stored_facts(state: &AppState, p: &Principal, id: &DocumentId) -> Result<facts::Facts, AppError> {
     let (keyring, env, id) = (state.keyring.clone(), p.env(), id.clone());
     let (mime, bytes) = state.read(move |c| q::bytes(c, &keyring, &env, id.as_str())).await?;
-    let (mrz, today) = (state.mrz.clone(), state.today());
-    web::block(move || cmd::facts_of(&mime, &bytes, &mrz, today))
+    let (mrz, printed, today) = (state.mrz.clone(), state.printed.clone(), state.today());
+    web::block(move || cmd::facts_of(&mime, &bytes, &mrz, &printed, today))
         .await
         .map_err(|e| AppError::Internal(format!("reading the document stopped: {e}")))?
 }

@@ -436,9 +436,9 @@ async fn prepared(
     field: &'static str,
     bytes: Vec<u8>,
 ) -> Result<crate::commands::documents::Prepared, AppError> {
-    let (mrz, today) = (state.mrz.clone(), state.today());
+    let (mrz, printed, today) = (state.mrz.clone(), state.printed.clone(), state.today());
     let mime = super::body::sniff_mime(&bytes).filter(|m| *m != "application/pdf");
-    web::block(move || crate::commands::documents::prepare(mime, bytes, &mrz, today))
+    web::block(move || crate::commands::documents::prepare(mime, bytes, &mrz, &printed, today))
         .await
         .map_err(|e| AppError::Internal(format!("upload preparation stopped: {e}")))?
         .map_err(|e| match e {

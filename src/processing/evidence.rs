@@ -5,6 +5,7 @@
 //! decision command refuses it when the session has moved on since. Must not write anything.
 
 use crate::checks::engine::{self, DuplicateHit};
+use crate::checks::printed;
 use crate::commands::identities::{data_key, load_surviving};
 use crate::commands::sessions::{open_map, SessionState};
 use crate::crypto::{blind, DataKey, Keyring};
@@ -148,10 +149,12 @@ fn person_evidence(
         .map(|(k, _)| k.clone())
         .collect();
     data.extend(confirmed);
+    // What was entered (prefill overlaid by what the person confirmed), before any reading fills it.
+    let typed = data.clone();
     // The document's own reading (barcode or MRZ) is compared with what was entered and fills what was not.
     let mut barcode_checks = Vec::new();
     for (field, value) in &read {
-        if field == MRZ_UNREADABLE {
+        if field == MRZ_UNREADABLE || printed::is_printed_key(field) {
             continue;
         }
         if field == "mrz" {
@@ -198,6 +201,7 @@ fn person_evidence(
         device_sessions_last_day: count_by("device_digest", &device)?,
         ..Default::default()
     };
+    let mrz_text = data.get("mrz").cloned();
     if let Some(mrz_text) = data.remove("mrz") {
         let (checks, filled) = engine::read_mrz(&mrz_text, &data, now, s.sandbox());
         for (k, v) in filled {
@@ -218,9 +222,111 @@ fn person_evidence(
     }
     evidence.crossref_mismatches = crossref_mismatches;
     evidence.mrz_checks.extend(barcode_checks);
-    evidence.document_source = document_source.filter(|_| read.keys().any(|k| k != MRZ_UNREADABLE));
+    if s.uploaded.iter().any(|d| d == "id_front") {
+        let barcode = (document_source.as_deref() == Some("pdf417")).then_some(&read);
+        let (rows, skipped) = printed_checks(&read, mrz_text.as_deref(), barcode, &typed, now, s.sandbox());
+        evidence.mrz_checks.extend(rows);
+        evidence.skipped_checks.extend(skipped);
+        // What neither the person, the MRZ nor a barcode gave, a surely read printed field fills.
+        for name in ["first_name", "last_name", "date_of_birth", "document_number", "date_of_expiry"] {
+            let sure = read
+                .get(&format!("{}{name}", printed::CONFIDENCE_PREFIX))
+                .and_then(|c| c.parse::<f64>().ok())
+                .is_some_and(|c| c >= printed::TRUSTED_CONFIDENCE);
+            if let (true, Some(v)) = (sure, read.get(&format!("{}{name}", printed::FIELD_PREFIX))) {
+                let key = if name == "date_of_expiry" { "document_expiration_date" } else { name };
+                data.entry(key.to_string()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    // The source names a barcode or zone that was read; printed fields are reported by their own sub-checks.
+    evidence.document_source =
+        document_source.filter(|_| read.keys().any(|k| k != MRZ_UNREADABLE && !printed::is_printed_key(k)));
     evidence.data = data.clone();
     Ok((evidence, data))
+}
+
+/// The printed fields of the front against the MRZ, a barcode and what the person typed: one sub-check per
+/// field and reading compared (`printed.<field>.mrz`, `.barcode`, `.entered`). A disagreement fails only
+/// when the printed field was read with at least [`printed::TRUSTED_CONFIDENCE`]; a less sure one, and a
+/// front whose printed text could not be read, are listed as skipped, never as passed.
+fn printed_checks(
+    read: &BTreeMap<String, String>,
+    mrz_text: Option<&str>,
+    barcode: Option<&BTreeMap<String, String>>,
+    typed: &BTreeMap<String, String>,
+    now: &str,
+    sandbox: bool,
+) -> (Vec<(String, bool, String)>, Vec<(String, String)>) {
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    let fields: Vec<printed::PrintedField> = printed::FIELDS
+        .iter()
+        .filter_map(|name| {
+            let value = read.get(&format!("{}{name}", printed::FIELD_PREFIX))?;
+            let confidence =
+                read.get(&format!("{}{name}", printed::CONFIDENCE_PREFIX)).and_then(|c| c.parse().ok()).unwrap_or(0.0);
+            Some(printed::PrintedField { name, value: value.clone(), confidence, method: "" })
+        })
+        .collect();
+    if fields.is_empty() {
+        // The sandbox's simulated documents carry no printed text to read.
+        if !sandbox {
+            let reason = read.get(printed::UNREAD).map_or("the front was not read", String::as_str);
+            skipped.push(("printed.readable".to_string(), format!("the printed fields were not read: {reason}")));
+        }
+        return (rows, skipped);
+    }
+    let confidence = |f: &str| fields.iter().find(|p| p.name == f).map_or(0.0, |p| p.confidence);
+    let mut record = |name: String, field: &str, agreement: printed::Agreement, detail: String| match agreement {
+        printed::Agreement::Agrees => rows.push((name, true, detail)),
+        printed::Agreement::Disagrees if confidence(field) >= printed::TRUSTED_CONFIDENCE => {
+            rows.push((name, false, detail))
+        }
+        printed::Agreement::Disagrees => skipped.push((
+            name,
+            format!("the printed value differs but was read with low confidence ({:.2})", confidence(field)),
+        )),
+        printed::Agreement::NotCompared => {}
+    };
+    let as_read =
+        printed::PrintedRead { fields: fields.clone(), text: String::new(), quarter_turns: 0, elapsed_ms: 0.0 };
+    let today =
+        time::Date::parse(now.get(..10).unwrap_or(""), time::macros::format_description!("[year]-[month]-[day]"));
+    if let (Some(text), Ok(today)) = (mrz_text, today) {
+        let mut options = crate::checks::mrz::ParseOptions::new(today);
+        options.allow_specimen_states = sandbox;
+        if let Ok(report) = crate::checks::mrz::parse(text, &options) {
+            for (field, agreement, detail) in printed::compare_with_mrz(&as_read, &report.data) {
+                let detail = format!("the printed field against the machine-readable zone: {detail}");
+                record(format!("printed.{field}.mrz"), field, agreement, detail);
+            }
+        }
+    }
+    // The session's names for the expiry date; the rest share the printed names.
+    fn other_name(f: &str) -> &str {
+        if f == "date_of_expiry" {
+            "document_expiration_date"
+        } else {
+            f
+        }
+    }
+    for f in &fields {
+        if let Some(code) = barcode.and_then(|b| b.get(other_name(f.name))) {
+            let a = printed::agrees(f.name, &f.value, code);
+            record(format!("printed.{}.barcode", f.name), f.name, a, "the printed field against the barcode".into());
+        }
+        if let Some(entered) = typed.get(other_name(f.name)) {
+            let a = printed::agrees(f.name, &f.value, entered);
+            record(
+                format!("printed.{}.entered", f.name),
+                f.name,
+                a,
+                "the printed field against the entered data".into(),
+            );
+        }
+    }
+    (rows, skipped)
 }
 
 /// The document check's rule that fails when a document that carries an MRZ showed none that could be read.

@@ -26,6 +26,7 @@ mod mrz_document;
 mod one_time_links;
 mod passport_page;
 mod pii;
+mod printed_fields;
 mod processing;
 mod relationships;
 mod replay;

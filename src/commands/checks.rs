@@ -25,6 +25,7 @@ use crate::screening_service::standalone::{self, StandaloneRun, PROVIDER_WATCHLI
 use crate::screening_service::{Dismissals, ScreeningOutcome, Snapshot};
 use crate::store::events::NewEvent;
 use crate::store::shared_reads as q;
+use crate::store::Exec;
 use crate::store::Reads;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -176,7 +177,7 @@ fn screen_identity(
     screened.hit_count = open;
     if screened.trigger == "dismissal" {
         let current: Option<String> =
-            w.conn.query_row("SELECT screening_status FROM identities WHERE id = ?1", [&state.id], |r| r.get(0))?;
+            w.conn.row("SELECT screening_status FROM identities WHERE id = ?1", [&state.id], |r| r.get(0))?;
         if current.as_deref() == Some(screened.status.as_str()) {
             return Ok(());
         }
@@ -343,7 +344,7 @@ pub async fn rerun(writer: &Writer, snapshot: Arc<Snapshot>, meta: CommandMeta, 
                     return Err(AppError::Conflict("This check has been redacted and can no longer be run.".into()));
                 }
                 let (sealed, threshold): (String, f64) =
-                    w.conn.query_row("SELECT subject, threshold FROM checks WHERE id = ?1", [&state.id], |r| {
+                    w.conn.row("SELECT subject, threshold FROM checks WHERE id = ?1", [&state.id], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })?;
                 let key = data_key(w.conn, w.keyring, &state.key_owner)?
@@ -500,7 +501,7 @@ pub async fn redact(writer: &Writer, meta: CommandMeta, id: CheckId) -> AppResul
         .execute(move |w| {
             let state = require(w.conn, &meta.environment, id.as_str())?;
             let evs = dom::decide(Some(&state), CheckCommand::Redact, &meta.ctx())?;
-            w.conn.execute("DELETE FROM subject_keys WHERE subject_id = ?1", [&state.id])?;
+            w.conn.exec("DELETE FROM subject_keys WHERE subject_id = ?1", [&state.id])?;
             emit_check(w, &meta, &state.id, state.version, evs)?;
             w.request_wal_truncate();
             Ok(CheckId::from_stored(state.id))

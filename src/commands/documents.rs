@@ -23,6 +23,7 @@ use crate::domain::values::{CalendarDate, Label, LongText};
 use crate::error::{AppError, AppResult};
 use crate::store::events::{stream_version, NewEvent};
 use crate::store::subject_keys::data_key;
+use crate::store::Exec;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
@@ -115,7 +116,7 @@ struct Loaded {
 
 fn load(conn: &Connection, environment: &str, id: &str) -> AppResult<Option<Loaded>> {
     let row = conn
-        .query_row(
+        .row(
             "SELECT source, document_type, mime_type, poa_document_type, poa_document_date, classification,
                     classification_confidence, status, subject_id,
                     (SELECT status FROM document_checks c WHERE c.document_id = d.id AND c.name = 'mrz_check_digits')
@@ -168,7 +169,7 @@ fn type_settings(
         return Ok(Some((Map::new(), Vec::new())));
     }
     let row: Option<(String, String)> = conn
-        .query_row(
+        .row(
             "SELECT extraction_hints, check_suite FROM document_types WHERE environment = ?1 AND slug = ?2 AND is_active = 1",
             params![environment, slug],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -193,7 +194,7 @@ fn require_type(conn: &Connection, environment: &str, slug: &str) -> AppResult<(
 /// else the default group; and the type's check suite.
 fn rules(conn: &Connection, environment: &str, document_type: &str, suite: &[Vec<String>]) -> AppResult<Rules> {
     let group: Option<(String, String)> = conn
-        .query_row(
+        .row(
             "SELECT id, recency_config FROM document_groups g
              WHERE environment = ?1 AND is_active = 1
                AND (EXISTS (SELECT 1 FROM json_each(g.classifications) WHERE value = ?2) OR is_default = 1)
@@ -293,7 +294,7 @@ fn linked_subject(w: &WriteCtx<'_>, env: &str, input: &UploadDocument) -> AppRes
     if let Some(session) = &input.session_id {
         let found: Option<String> = w
             .conn
-            .query_row(
+            .row(
                 "SELECT retention_status FROM sessions WHERE id = ?1 AND environment = ?2",
                 params![session.as_str(), env],
                 |r| r.get(0),
@@ -308,7 +309,7 @@ fn linked_subject(w: &WriteCtx<'_>, env: &str, input: &UploadDocument) -> AppRes
     if let Some(identity) = &input.identity_id {
         let found: Option<String> = w
             .conn
-            .query_row(
+            .row(
                 "SELECT status FROM identities WHERE id = ?1 AND environment = ?2",
                 params![identity.as_str(), env],
                 |r| r.get(0),
@@ -335,8 +336,7 @@ pub fn upload_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: UploadDocument
         Some(s) => s,
         None => {
             let (_, wrapped) = w.keyring.new_data_key(&id);
-            w.conn
-                .execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)", params![id, wrapped])?;
+            w.conn.exec("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)", params![id, wrapped])?;
             id.clone()
         }
     };
@@ -344,7 +344,7 @@ pub fn upload_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: UploadDocument
     let blob_id = ids::new_id(ids::BLOB);
     let file = &input.file;
     let sealed = key.seal(&subject_id, &format!("document:{blob_id}"), &B64.encode(&file.bytes));
-    w.conn.execute(
+    w.conn.exec(
         "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
         params![blob_id, subject_id, sealed],
     )?;
@@ -439,13 +439,13 @@ pub async fn redact(writer: &Writer, meta: CommandMeta, id: DocumentId) -> AppRe
                 dom::decide(Some(&l.state), command, &Rules::default(), &meta.ctx())?;
             }
             let blob: Option<String> =
-                w.conn.query_row("SELECT blob_id FROM documents WHERE id = ?1", [id.as_str()], |r| r.get(0))?;
+                w.conn.row("SELECT blob_id FROM documents WHERE id = ?1", [id.as_str()], |r| r.get(0))?;
             let blob_removed = match &blob {
-                Some(b) => w.conn.execute("DELETE FROM sealed_blobs WHERE blob_id = ?1", [b])? > 0,
+                Some(b) => w.conn.exec("DELETE FROM sealed_blobs WHERE blob_id = ?1", [b])? > 0,
                 None => false,
             };
             let key_destroyed = l.subject_id == id.as_str()
-                && w.conn.execute("DELETE FROM subject_keys WHERE subject_id = ?1", [id.as_str()])? > 0;
+                && w.conn.exec("DELETE FROM subject_keys WHERE subject_id = ?1", [id.as_str()])? > 0;
             let command = DocumentCommand::Redact { blob_removed, key_destroyed };
             let events = dom::decide(Some(&l.state), command, &Rules::default(), &meta.ctx())?;
             emit(w, &meta, &env, id.as_str(), l.state.version, events)?;
@@ -502,7 +502,7 @@ pub struct UpdateDocumentGroup {
 
 fn setting_exists(conn: &Connection, table: &str, environment: &str, id: &str) -> AppResult<bool> {
     let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = ?1 AND environment = ?2");
-    Ok(conn.query_row(&sql, params![id, environment], |r| r.get::<_, i64>(0))? > 0)
+    Ok(conn.row(&sql, params![id, environment], |r| r.get::<_, i64>(0))? > 0)
 }
 
 fn emit_setting(w: &mut WriteCtx<'_>, meta: &CommandMeta, id: &str, events: Vec<DocumentTypeEvent>) -> AppResult<()> {
@@ -531,7 +531,7 @@ fn slugs(v: Vec<DocumentTypeSlug>) -> Vec<String> {
 pub async fn create_type(writer: &Writer, meta: CommandMeta, input: CreateDocumentType) -> AppResult<DocumentTypeId> {
     writer
         .execute(move |w| {
-            let taken: bool = w.conn.query_row(
+            let taken: bool = w.conn.row(
                 "SELECT COUNT(*) > 0 FROM document_types WHERE environment = ?1 AND slug = ?2",
                 params![meta.environment, input.slug.as_str()],
                 |r| r.get(0),

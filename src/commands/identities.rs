@@ -12,6 +12,7 @@ use crate::domain::ids::{IdentityRef, IdentityTypeId};
 use crate::domain::values::{CountryCode, ExternalRef, PersonalData, PersonalDataPatch, StatusName, Tag};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::store::events::{self, NewEvent};
+use crate::store::Exec;
 use crate::store::Reads;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -301,8 +302,7 @@ pub async fn update(
             if !input.pii.is_empty() {
                 let key = data_key(w.conn, w.keyring, &id)?
                     .ok_or_else(|| AppError::invalid_state("This identity's personal data has been erased."))?;
-                let sealed_now: String =
-                    w.conn.query_row("SELECT pii FROM identities WHERE id = ?1", [&id], |r| r.get(0))?;
+                let sealed_now: String = w.conn.row("SELECT pii FROM identities WHERE id = ?1", [&id], |r| r.get(0))?;
                 let mut full = open_pii(&key, &id, &sealed_now)?;
                 let mut changed_values = BTreeMap::new();
                 for (field, value) in input.pii.as_map() {
@@ -335,7 +335,7 @@ pub async fn redact(writer: &Writer, meta: CommandMeta, identity: IdentityRef) -
         .execute(move |w| {
             let state = require_state(w.conn, &meta.environment, &id_or_ref)?;
             let evs = dom::decide(Some(&state), IdentityCommand::Redact, &meta.ctx())?;
-            w.conn.execute("DELETE FROM subject_keys WHERE subject_id = ?1", [&state.id])?;
+            w.conn.exec("DELETE FROM subject_keys WHERE subject_id = ?1", [&state.id])?;
             emit_identity(w, &meta, &state.id, state.version, evs)?;
             w.request_wal_truncate();
             Ok(state.id)
@@ -426,7 +426,7 @@ pub async fn set_custom_fields(
                 };
                 if let Some(def) = def {
                     if def.is_unique && !value.is_null() && !def.is_encrypted {
-                        let taken: bool = w.conn.query_row(
+                        let taken: bool = w.conn.row(
                             "SELECT EXISTS (SELECT 1 FROM identity_custom_fields f JOIN identities i ON i.id = f.identity_id
                              WHERE f.name = ?1 AND f.value = ?2 AND i.environment = ?3 AND f.identity_id != ?4)",
                             params![name, serde_json::to_string(&value)?, env, state.id],
@@ -452,7 +452,7 @@ pub async fn set_custom_fields(
             // Required fields must hold a value once the update is applied.
             for def in defs.iter().filter(|d| d.is_required) {
                 let incoming = stored.get(&def.name);
-                let existing: bool = w.conn.query_row(
+                let existing: bool = w.conn.row(
                     "SELECT EXISTS (SELECT 1 FROM identity_custom_fields WHERE identity_id = ?1 AND name = ?2)",
                     params![state.id, def.name],
                     |r| r.get(0),
@@ -529,7 +529,7 @@ pub async fn merge(
                     Map::new(),
                 )?;
                 if options.redact_secondary {
-                    w.conn.execute("DELETE FROM subject_keys WHERE subject_id = ?1", [&secondary_state.id])?;
+                    w.conn.exec("DELETE FROM subject_keys WHERE subject_id = ?1", [&secondary_state.id])?;
                     w.request_wal_truncate();
                 }
                 merged.push(secondary_state.id.clone());

@@ -23,6 +23,7 @@ use crate::domain::session::{
 use crate::domain::values::{CountryCode, ExternalRef, RedirectUrl, Tag};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::store::events::NewEvent;
+use crate::store::Exec;
 use crate::store::Reads;
 use base64::Engine;
 use rand::Rng;
@@ -213,7 +214,7 @@ pub fn create_in(
     if let Some(wf) = input.workflow_id.as_ref().map(WorkflowId::as_str) {
         let active: Option<bool> = w
             .conn
-            .query_row(
+            .row(
                 "SELECT is_active FROM workflows WHERE id = ?1 AND environment = ?2",
                 params![wf, meta.environment],
                 |r| r.get(0),
@@ -472,11 +473,11 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                     let blob_id = ids::new_id(ids::BLOB);
                     let sealed = key.seal(&s.id, &format!("document:{blob_id}"), &B64.encode(&bytes));
                     // A replaced upload's old image is deleted with it.
-                    w.conn.execute(
+                    w.conn.exec(
                         "DELETE FROM sealed_blobs WHERE blob_id = (SELECT blob_id FROM session_documents WHERE session_id = ?1 AND doc_type = ?2)",
                         params![s.id, doc_type],
                     )?;
-                    w.conn.execute(
+                    w.conn.exec(
                         "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
                         params![blob_id, s.id, sealed],
                     )?;
@@ -496,7 +497,7 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                 CaptureStep::UserData(fields) => {
                     let key = session_key(w, &s.id)?;
                     let current: Option<String> =
-                        w.conn.query_row("SELECT user_data FROM sessions WHERE id = ?1", [&s.id], |r| r.get(0))?;
+                        w.conn.row("SELECT user_data FROM sessions WHERE id = ?1", [&s.id], |r| r.get(0))?;
                     let mut merged = open_map(&key, &s.id, "user_data", current.as_deref())?;
                     let names: Vec<String> = fields.keys().cloned().collect();
                     merged.extend(fields);
@@ -528,7 +529,7 @@ fn merge_reading(
     (source, fields): (String, BTreeMap<String, String>),
 ) -> AppResult<Option<(String, BTreeMap<String, String>)>> {
     let (old_source, old_data): (Option<String>, Option<String>) =
-        w.conn.query_row("SELECT document_source, document_data FROM sessions WHERE id = ?1", [id], |r| {
+        w.conn.row("SELECT document_source, document_data FROM sessions WHERE id = ?1", [id], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
     let Some(old_source) = old_source else { return Ok(Some((source, fields))) };
@@ -633,8 +634,8 @@ pub fn redact_in(
     if s.redacted() {
         return Ok(None);
     }
-    let removed = w.conn.execute("DELETE FROM sealed_blobs WHERE subject_id = ?1", [&s.id])? as i64;
-    w.conn.execute("DELETE FROM subject_keys WHERE subject_id = ?1", [&s.id])?;
+    let removed = w.conn.exec("DELETE FROM sealed_blobs WHERE subject_id = ?1", [&s.id])? as i64;
+    w.conn.exec("DELETE FROM subject_keys WHERE subject_id = ?1", [&s.id])?;
     emit(w, meta, s, vec![event(Redacted { documents_removed: removed })])?;
     w.request_wal_truncate();
     Ok(Some(removed))

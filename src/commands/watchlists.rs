@@ -13,6 +13,7 @@ use crate::domain::watchlist::{
 use crate::error::{AppError, AppResult};
 use crate::screening::Import;
 use crate::store::events::{stream_version, EventMeta, NewEvent};
+use crate::store::Exec;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -157,7 +158,7 @@ fn emit_list(w: &mut WriteCtx<'_>, meta: &ImportMeta, now: &str, source: &str, e
 pub async fn start_import(writer: &Writer, meta: ImportMeta, now: String, started: ImportStarted) -> AppResult<()> {
     writer
         .execute(move |w| {
-            let running: i64 = w.conn.query_row(
+            let running: i64 = w.conn.row(
                 "SELECT COUNT(*) FROM watchlist_imports WHERE source = ?1 AND status = 'importing'",
                 [&started.source],
                 |r| r.get(0),

@@ -10,6 +10,7 @@ use crate::domain::document_type::DocumentTypeEvent;
 use crate::domain::session::SessionEvent;
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
@@ -26,7 +27,7 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
     match decoded {
         Some(SessionEvent::DocumentUploaded(e)) => {
             let existing: Option<String> = conn
-                .query_row(
+                .row(
                     "SELECT id FROM documents WHERE session_id = ?1 AND session_slot = ?2",
                     params![id, e.doc_type],
                     |r| r.get(0),
@@ -34,7 +35,7 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 .optional()?;
             match existing {
                 Some(doc) => {
-                    conn.execute(
+                    conn.exec(
                         "UPDATE documents SET mime_type = ?1, size_bytes = ?2, blob_id = ?3, status = ?4,
                             page_count = NULL, width = NULL, height = NULL, classification = NULL,
                             classification_confidence = NULL, classification_signals = NULL, extraction_id = NULL,
@@ -42,11 +43,11 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                          WHERE id = ?6",
                         params![e.mime_type, e.size_bytes, e.blob_id, STATUS_PENDING, at, doc],
                     )?;
-                    conn.execute("DELETE FROM document_checks WHERE document_id = ?1", [&doc])?;
+                    conn.exec("DELETE FROM document_checks WHERE document_id = ?1", [&doc])?;
                 }
                 None => {
                     let suffix = e.blob_id.rsplit('_').next().unwrap_or(&e.blob_id);
-                    conn.execute(
+                    conn.exec(
                         "INSERT INTO documents (id, environment, source, session_id, session_slot, identity_id, subject_id,
                             document_type, status, mime_type, size_bytes, blob_id, metadata, version, created_at, updated_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?4, ?5, ?6, ?7, ?8, ?9, '{}', 0, ?10, ?10)",
@@ -74,12 +75,12 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
 
 /// A subject's data key was destroyed (session or identity erasure): its documents are redacted.
 pub fn erased(conn: &Connection, subject_id: &str, at: &str) -> AppResult<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE document_extractions SET data = NULL
          WHERE document_id IN (SELECT id FROM documents WHERE subject_id = ?1)",
         [subject_id],
     )?;
-    conn.execute(
+    conn.exec(
         "UPDATE documents SET status = ?1, blob_id = NULL, extracted_data = NULL,
             redacted_at = COALESCE(redacted_at, ?2), updated_at = ?2
          WHERE subject_id = ?3",
@@ -106,7 +107,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
     let (id, at, seq) = (&event.stream_id, &event.recorded_at, event.stream_seq);
     match e {
         DocumentEvent::Uploaded(u) => {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO documents (id, environment, source, session_id, session_slot, identity_id, subject_id,
                     document_type, status, mime_type, size_bytes, page_count, blob_id, poa_document_type,
                     poa_document_date, metadata, version, created_at, updated_at)
@@ -134,59 +135,59 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         }
         DocumentEvent::Updated(u) => {
             if let Some(t) = &u.document_type {
-                conn.execute("UPDATE documents SET document_type = ?1 WHERE id = ?2", params![t, id])?;
+                conn.exec("UPDATE documents SET document_type = ?1 WHERE id = ?2", params![t, id])?;
             }
             if let Some(t) = &u.poa_document_type {
-                conn.execute("UPDATE documents SET poa_document_type = ?1 WHERE id = ?2", params![t, id])?;
+                conn.exec("UPDATE documents SET poa_document_type = ?1 WHERE id = ?2", params![t, id])?;
             }
             if let Some(d) = &u.poa_document_date {
-                conn.execute("UPDATE documents SET poa_document_date = ?1 WHERE id = ?2", params![d, id])?;
+                conn.exec("UPDATE documents SET poa_document_date = ?1 WHERE id = ?2", params![d, id])?;
             }
             if let Some(m) = &u.metadata {
-                conn.execute("UPDATE documents SET metadata = ?1 WHERE id = ?2", params![json(m)?, id])?;
+                conn.exec("UPDATE documents SET metadata = ?1 WHERE id = ?2", params![json(m)?, id])?;
             }
         }
         DocumentEvent::Classified(c) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE documents SET classification = ?1, classification_confidence = ?2, classification_signals = ?3,
                     width = ?4, height = ?5, page_count = ?6 WHERE id = ?7",
                 params![c.classification, c.confidence, json(&c.signals)?, c.width, c.height, c.page_count, id],
             )?;
         }
         DocumentEvent::Extracted(x) => {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO document_extractions (id, document_id, sources, fields, data, confidence, event_seq, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![x.extraction_id, id, json(&x.sources)?, json(&x.fields)?, x.data, x.confidence, event.seq, at],
             )?;
-            conn.execute(
+            conn.exec(
                 "UPDATE documents SET extraction_id = ?1, extracted_fields = ?2, extracted_data = ?3 WHERE id = ?4",
                 params![x.extraction_id, json(&x.fields)?, x.data, id],
             )?;
         }
         DocumentEvent::Checked(c) => {
-            conn.execute("DELETE FROM document_checks WHERE document_id = ?1", [id])?;
+            conn.exec("DELETE FROM document_checks WHERE document_id = ?1", [id])?;
             for (i, check) in c.checks.iter().enumerate() {
-                conn.execute(
+                conn.exec(
                     "INSERT INTO document_checks (document_id, name, position, status, requirement, reason, checked_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![id, check.name, i as i64, check.status, check.requirement, check.reason, at],
                 )?;
             }
-            conn.execute(
+            conn.exec(
                 "UPDATE documents SET status = ?1, group_id = ?2 WHERE id = ?3",
                 params![c.status, c.group_id, id],
             )?;
         }
         DocumentEvent::Redacted(_) => {
-            conn.execute("UPDATE document_extractions SET data = NULL WHERE document_id = ?1", [id])?;
-            conn.execute(
+            conn.exec("UPDATE document_extractions SET data = NULL WHERE document_id = ?1", [id])?;
+            conn.exec(
                 "UPDATE documents SET status = ?1, blob_id = NULL, extracted_data = NULL, redacted_at = ?2 WHERE id = ?3",
                 params![STATUS_REDACTED, at, id],
             )?;
         }
     }
-    conn.execute("UPDATE documents SET version = ?1, updated_at = ?2 WHERE id = ?3", params![seq, at, id])?;
+    conn.exec("UPDATE documents SET version = ?1, updated_at = ?2 WHERE id = ?3", params![seq, at, id])?;
     Ok(())
 }
 
@@ -195,7 +196,7 @@ fn apply_setting(conn: &Connection, event: &StoredEvent, e: DocumentTypeEvent) -
     let (id, at, env) = (&event.stream_id, &event.recorded_at, &event.environment);
     match e {
         E::TypeCreated(t) => {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO document_types (id, environment, slug, label, category, description, extraction_hints,
                     check_suite, is_active, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9)",
@@ -214,7 +215,7 @@ fn apply_setting(conn: &Connection, event: &StoredEvent, e: DocumentTypeEvent) -
         }
         E::TypeUpdated(u) => {
             let set = |column: &str, value: &dyn rusqlite::ToSql| -> AppResult<()> {
-                conn.execute(&format!("UPDATE document_types SET {column} = ?1 WHERE id = ?2"), params![value, id])?;
+                conn.exec(&format!("UPDATE document_types SET {column} = ?1 WHERE id = ?2"), params![value, id])?;
                 Ok(())
             };
             if let Some(v) = &u.label {
@@ -238,13 +239,13 @@ fn apply_setting(conn: &Connection, event: &StoredEvent, e: DocumentTypeEvent) -
             set("updated_at", at)?;
         }
         E::TypeDeleted => {
-            conn.execute("DELETE FROM document_types WHERE id = ?1", [id])?;
+            conn.exec("DELETE FROM document_types WHERE id = ?1", [id])?;
         }
         E::GroupCreated(g) => {
             if g.is_default {
-                conn.execute("UPDATE document_groups SET is_default = 0 WHERE environment = ?1", [env])?;
+                conn.exec("UPDATE document_groups SET is_default = 0 WHERE environment = ?1", [env])?;
             }
-            conn.execute(
+            conn.exec(
                 "INSERT INTO document_groups (id, environment, name, description, classifications, extraction_config,
                     check_config, recency_config, is_default, priority, is_active, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?11)",
@@ -265,11 +266,11 @@ fn apply_setting(conn: &Connection, event: &StoredEvent, e: DocumentTypeEvent) -
         }
         E::GroupUpdated(u) => {
             let set = |column: &str, value: &dyn rusqlite::ToSql| -> AppResult<()> {
-                conn.execute(&format!("UPDATE document_groups SET {column} = ?1 WHERE id = ?2"), params![value, id])?;
+                conn.exec(&format!("UPDATE document_groups SET {column} = ?1 WHERE id = ?2"), params![value, id])?;
                 Ok(())
             };
             if u.is_default == Some(true) {
-                conn.execute("UPDATE document_groups SET is_default = 0 WHERE environment = ?1", [env])?;
+                conn.exec("UPDATE document_groups SET is_default = 0 WHERE environment = ?1", [env])?;
             }
             if let Some(v) = &u.name {
                 set("name", v)?;
@@ -300,7 +301,7 @@ fn apply_setting(conn: &Connection, event: &StoredEvent, e: DocumentTypeEvent) -
             set("updated_at", at)?;
         }
         E::GroupDeleted => {
-            conn.execute("DELETE FROM document_groups WHERE id = ?1", [id])?;
+            conn.exec("DELETE FROM document_groups WHERE id = ?1", [id])?;
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ use crate::crypto::Keyring;
 use crate::domain::identity::{IdentityEvent, SealedFields};
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
@@ -42,7 +43,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             insert_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
         }
         IdentityEvent::Verified(e) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE identities SET status = ?1, latest_session_id = ?2, latest_result_id = ?2,
                     session_count = session_count + ?3, face_match_passed = ?4, age_check_passed = ?5,
                     extracted_age = ?6, rejection_reason = ?7, country = COALESCE(?8, country),
@@ -64,13 +65,10 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 ],
             )?;
             if !e.pii.is_empty() {
-                let current: String = conn.query_row("SELECT pii FROM identities WHERE id = ?1", [id], |r| r.get(0))?;
+                let current: String = conn.row("SELECT pii FROM identities WHERE id = ?1", [id], |r| r.get(0))?;
                 let mut pii: SealedFields = serde_json::from_str(&current).unwrap_or_default();
                 pii.extend(e.pii.clone());
-                conn.execute(
-                    "UPDATE identities SET pii = ?1 WHERE id = ?2",
-                    params![serde_json::to_string(&pii)?, id],
-                )?;
+                conn.exec("UPDATE identities SET pii = ?1 WHERE id = ?2", params![serde_json::to_string(&pii)?, id])?;
             }
             if e.blind.is_some() {
                 write_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
@@ -86,53 +84,50 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                     _ => continue,
                 };
                 let text = value.as_str().map(str::to_string);
-                conn.execute(&format!("UPDATE identities SET {column} = ?1 WHERE id = ?2"), params![text, id])?;
+                conn.exec(&format!("UPDATE identities SET {column} = ?1 WHERE id = ?2"), params![text, id])?;
             }
             if !e.pii.is_empty() || !e.pii_cleared.is_empty() {
-                let current: String = conn.query_row("SELECT pii FROM identities WHERE id = ?1", [id], |r| r.get(0))?;
+                let current: String = conn.row("SELECT pii FROM identities WHERE id = ?1", [id], |r| r.get(0))?;
                 let mut pii: SealedFields = serde_json::from_str(&current).unwrap_or_default();
                 for field in &e.pii_cleared {
                     pii.remove(field);
                 }
                 pii.extend(e.pii.clone());
-                conn.execute(
-                    "UPDATE identities SET pii = ?1 WHERE id = ?2",
-                    params![serde_json::to_string(&pii)?, id],
-                )?;
+                conn.exec("UPDATE identities SET pii = ?1 WHERE id = ?2", params![serde_json::to_string(&pii)?, id])?;
             }
             if e.blind.is_some() {
                 write_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
             }
         }
         IdentityEvent::Redacted => {
-            conn.execute("UPDATE identities SET status = 'redacted', pii = '{}', country = NULL WHERE id = ?1", [id])?;
-            conn.execute("DELETE FROM blind_indexes WHERE identity_id = ?1", [id])?;
-            conn.execute(
+            conn.exec("UPDATE identities SET status = 'redacted', pii = '{}', country = NULL WHERE id = ?1", [id])?;
+            conn.exec("DELETE FROM blind_indexes WHERE identity_id = ?1", [id])?;
+            conn.exec(
                 "DELETE FROM identity_custom_fields WHERE identity_id = ?1 AND value LIKE '{\"sealed\":%'",
                 [id],
             )?;
         }
         IdentityEvent::TagsChanged(e) => write_tags(conn, id, &e.tags)?,
         IdentityEvent::Archived => {
-            conn.execute("UPDATE identities SET archived_at = ?1 WHERE id = ?2", params![at, id])?;
+            conn.exec("UPDATE identities SET archived_at = ?1 WHERE id = ?2", params![at, id])?;
         }
         IdentityEvent::Restored(e) => {
-            conn.execute("UPDATE identities SET archived_at = NULL WHERE id = ?1", [id])?;
+            conn.exec("UPDATE identities SET archived_at = NULL WHERE id = ?1", [id])?;
             if e.monitoring_resumed {
-                conn.execute(
+                conn.exec(
                     "UPDATE identities SET monitoring_enabled = 1, monitoring_paused_reason = NULL WHERE id = ?1",
                     [id],
                 )?;
             }
         }
         IdentityEvent::MonitoringPaused(e) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE identities SET monitoring_enabled = 0, monitoring_paused_reason = ?1 WHERE id = ?2",
                 params![e.reason, id],
             )?;
         }
         IdentityEvent::MonitoringResumed => {
-            conn.execute(
+            conn.exec(
                 "UPDATE identities SET monitoring_enabled = 1, monitoring_paused_reason = NULL WHERE id = ?1",
                 [id],
             )?;
@@ -140,12 +135,12 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         IdentityEvent::CustomFieldsSet(e) => {
             for (name, value) in &e.values {
                 if value.is_null() {
-                    conn.execute(
+                    conn.exec(
                         "DELETE FROM identity_custom_fields WHERE identity_id = ?1 AND name = ?2",
                         params![id, name],
                     )?;
                 } else {
-                    conn.execute(
+                    conn.exec(
                         "INSERT INTO identity_custom_fields (identity_id, name, value) VALUES (?1, ?2, ?3)
                          ON CONFLICT (identity_id, name) DO UPDATE SET value = excluded.value",
                         params![id, name, serde_json::to_string(value)?],
@@ -155,24 +150,24 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         }
         IdentityEvent::Merged(e) => {
             let status = if e.redacted { "redacted" } else { "merged" };
-            conn.execute(
+            conn.exec(
                 "UPDATE identities SET status = ?1, merged_into = ?2, monitoring_enabled = 0 WHERE id = ?3",
                 params![status, e.into, id],
             )?;
             if e.redacted {
-                conn.execute("UPDATE identities SET pii = '{}', country = NULL WHERE id = ?1", [id])?;
-                conn.execute("DELETE FROM blind_indexes WHERE identity_id = ?1", [id])?;
-                conn.execute("DELETE FROM identity_custom_fields WHERE identity_id = ?1", [id])?;
+                conn.exec("UPDATE identities SET pii = '{}', country = NULL WHERE id = ?1", [id])?;
+                conn.exec("DELETE FROM blind_indexes WHERE identity_id = ?1", [id])?;
+                conn.exec("DELETE FROM identity_custom_fields WHERE identity_id = ?1", [id])?;
             }
         }
         IdentityEvent::Absorbed(e) => {
             write_tags(conn, id, &e.tags)?;
-            conn.execute(
+            conn.exec(
                 "UPDATE identities SET session_count = session_count + ?1 WHERE id = ?2",
                 params![e.session_count, id],
             )?;
             for (name, value) in &e.custom_fields {
-                conn.execute(
+                conn.exec(
                     "INSERT OR IGNORE INTO identity_custom_fields (identity_id, name, value) VALUES (?1, ?2, ?3)",
                     params![id, name, serde_json::to_string(value)?],
                 )?;
@@ -180,10 +175,10 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         }
         IdentityEvent::Exported => {}
         IdentityEvent::Screened(e) => {
-            conn.execute("UPDATE identities SET screening_status = ?1 WHERE id = ?2", params![e.status, id])?;
+            conn.exec("UPDATE identities SET screening_status = ?1 WHERE id = ?2", params![e.status, id])?;
         }
         IdentityEvent::MonitoredListsSet(e) => {
-            conn.execute("DELETE FROM identity_monitored_lists WHERE identity_id = ?1", [id])?;
+            conn.exec("DELETE FROM identity_monitored_lists WHERE identity_id = ?1", [id])?;
             let mut stmt = conn.prepare_cached(
                 "INSERT INTO identity_monitored_lists (identity_id, list_id, position) VALUES (?1, ?2, ?3)",
             )?;
@@ -195,9 +190,9 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
     // An export changes nothing about the person (updated_at stays), but it is a stream event: the view's
     // stream_seq must follow it or the next command on this identity fails its version check.
     if matches!(decoded, IdentityEvent::Exported) {
-        conn.execute("UPDATE identities SET stream_seq = ?1 WHERE id = ?2", params![event.stream_seq, id])?;
+        conn.exec("UPDATE identities SET stream_seq = ?1 WHERE id = ?2", params![event.stream_seq, id])?;
     } else if !matches!(decoded, IdentityEvent::Created(_)) {
-        conn.execute(
+        conn.exec(
             "UPDATE identities SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3",
             params![at, event.stream_seq, id],
         )?;
@@ -206,7 +201,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
 }
 
 fn write_tags(conn: &Connection, id: &str, tags: &[String]) -> AppResult<()> {
-    conn.execute("DELETE FROM identity_tags WHERE identity_id = ?1", [id])?;
+    conn.exec("DELETE FROM identity_tags WHERE identity_id = ?1", [id])?;
     let mut stmt = conn.prepare_cached("INSERT INTO identity_tags (identity_id, tag, position) VALUES (?1, ?2, ?3)")?;
     for (position, tag) in tags.iter().enumerate() {
         stmt.execute(params![id, tag, position as i64])?;

@@ -6,6 +6,7 @@ use crate::crypto::Keyring;
 use crate::domain::custom_list::{sealed_field, ListEvent, MatchEvent};
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use base64::Engine;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
@@ -38,7 +39,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             return Ok(());
         }
         Some(MatchEvent::MarkedFalsePositive(e)) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE list_matches SET is_false_positive = 1, false_positive_reason = ?1, marked_at = ?2,
                     marked_by = ?3 WHERE id = ?4",
                 params![e.reason, event.recorded_at, event.actor, event.stream_id],
@@ -56,7 +57,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
     let at = event.recorded_at.as_str();
     match decoded {
         ListEvent::Created(e) => {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO custom_lists (id, environment, name, description, list_type, match_mode, is_active,
                     item_count, archived_at, created_at, updated_at, stream_seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, 0, NULL, ?7, ?7, ?8)",
@@ -66,20 +67,20 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         }
         ListEvent::Updated(e) => {
             if let Some(v) = &e.name {
-                conn.execute("UPDATE custom_lists SET name = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE custom_lists SET name = ?1 WHERE id = ?2", params![v, id])?;
             }
             if let Some(v) = &e.description {
-                conn.execute("UPDATE custom_lists SET description = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE custom_lists SET description = ?1 WHERE id = ?2", params![v, id])?;
             }
             if let Some(v) = &e.match_mode {
-                conn.execute("UPDATE custom_lists SET match_mode = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE custom_lists SET match_mode = ?1 WHERE id = ?2", params![v, id])?;
             }
             if let Some(v) = e.is_active {
-                conn.execute("UPDATE custom_lists SET is_active = ?1 WHERE id = ?2", params![v, id])?;
+                conn.exec("UPDATE custom_lists SET is_active = ?1 WHERE id = ?2", params![v, id])?;
             }
         }
         ListEvent::Archived => {
-            conn.execute("UPDATE custom_lists SET archived_at = ?1, is_active = 0 WHERE id = ?2", params![at, id])?;
+            conn.exec("UPDATE custom_lists SET archived_at = ?1, is_active = 0 WHERE id = ?2", params![at, id])?;
         }
         ListEvent::ItemAdded(e) => {
             conn.prepare_cached(
@@ -101,10 +102,10 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             conn.prepare_cached("UPDATE custom_lists SET item_count = item_count + 1 WHERE id = ?1")?.execute([id])?;
         }
         ListEvent::ItemDeleted(e) => {
-            conn.execute("DELETE FROM custom_list_digests WHERE item_id = ?1", [&e.item_id])?;
+            conn.exec("DELETE FROM custom_list_digests WHERE item_id = ?1", [&e.item_id])?;
             let removed =
-                conn.execute("DELETE FROM custom_list_items WHERE id = ?1 AND list_id = ?2", params![e.item_id, id])?;
-            conn.execute(
+                conn.exec("DELETE FROM custom_list_items WHERE id = ?1 AND list_id = ?2", params![e.item_id, id])?;
+            conn.exec(
                 "UPDATE custom_lists SET item_count = item_count - ?1 WHERE id = ?2",
                 params![removed as i64, id],
             )?;

@@ -7,6 +7,7 @@ use crate::domain::check::{CheckEvent, Created, HitRecord, RunResult};
 use crate::domain::watchlist::{EntriesImported, ImportStarted, WatchlistEvent};
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
+use crate::store::Exec;
 use rusqlite::{params, Connection};
 
 pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
@@ -19,12 +20,12 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         Some(WatchlistEvent::EntriesImported(e)) => entries(conn, &e),
         Some(WatchlistEvent::ImportStarted(e)) => import_started(conn, event, &e),
         Some(WatchlistEvent::ImportFailed(e)) => {
-            conn.execute(
+            conn.exec(
                 "UPDATE watchlist_imports SET status = 'failed', error = ?1, finished_at = ?2, entities_read = ?3
                  WHERE id = ?4",
                 params![e.error, event.recorded_at, e.entities_read as i64, e.version_id],
             )?;
-            conn.execute("DELETE FROM watchlist_import_entries WHERE version_id = ?1", [&e.version_id])?;
+            conn.exec("DELETE FROM watchlist_import_entries WHERE version_id = ?1", [&e.version_id])?;
             Ok(())
         }
         Some(WatchlistEvent::SnapshotImported(e)) => {
@@ -33,7 +34,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 activate_staged(conn, &e.version_id, &e.source, &event.recorded_at, read as i64)?;
             }
             let delta = e.counts.added + e.counts.changed;
-            conn.execute(
+            conn.exec(
                 "INSERT INTO watchlist_versions (id, source, list_source, published, content_digest, entry_count, added,
                     changed, removed, skipped, files, imported_by, imported_at, monitoring_status, monitoring, seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, NULL, ?15)",
@@ -60,7 +61,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         Some(WatchlistEvent::MonitoringCompleted(mut e)) => {
             let passes = std::mem::take(&mut e.passes);
             // The version keeps the pass's counts; each subject's part goes to the history.
-            conn.execute(
+            conn.exec(
                 "UPDATE watchlist_versions SET monitoring_status = 'completed', monitoring = ?1 WHERE id = ?2",
                 params![serde_json::to_string(&e)?, e.version_id],
             )?;
@@ -93,7 +94,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
 }
 
 fn import_started(conn: &Connection, event: &StoredEvent, e: &ImportStarted) -> AppResult<()> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO watchlist_imports (id, source, list_source, status, content_digest, files, bytes_total,
             entries_staged, entities_read, base_version_id, error, started_by, started_at, finished_at, seq)
          VALUES (?1, ?2, ?3, 'importing', ?4, ?5, ?6, 0, NULL, ?7, NULL, ?8, ?9, NULL, ?10)",
@@ -125,12 +126,12 @@ fn importing(conn: &Connection, version_id: &str) -> AppResult<bool> {
 
 /// A background import's version is recorded: its staged changes become the list's entries at once.
 fn activate_staged(conn: &Connection, version_id: &str, source: &str, at: &str, read: i64) -> AppResult<()> {
-    conn.execute(
+    conn.exec(
         "DELETE FROM watchlist_entries WHERE source = ?1 AND entry_id IN
             (SELECT entry_id FROM watchlist_import_entries WHERE version_id = ?2 AND removed = 1)",
         params![source, version_id],
     )?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO watchlist_entries (source, entry_id, entity_type, entry, entry_hash, version_id)
          SELECT ?1, entry_id, entity_type, entry, entry_hash, version_id FROM watchlist_import_entries
          WHERE version_id = ?2 AND removed = 0
@@ -138,8 +139,8 @@ fn activate_staged(conn: &Connection, version_id: &str, source: &str, at: &str, 
             entry_hash = excluded.entry_hash, version_id = excluded.version_id",
         params![source, version_id],
     )?;
-    conn.execute("DELETE FROM watchlist_import_entries WHERE version_id = ?1", [version_id])?;
-    conn.execute(
+    conn.exec("DELETE FROM watchlist_import_entries WHERE version_id = ?1", [version_id])?;
+    conn.exec(
         "UPDATE watchlist_imports SET status = 'active', finished_at = ?1, entities_read = ?2 WHERE id = ?3",
         params![at, read, version_id],
     )?;
@@ -235,7 +236,7 @@ fn check(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
     match &decoded {
         CheckEvent::Created(c) => {
             let Created { result: r, .. } = c.as_ref();
-            conn.execute(
+            conn.exec(
                 "INSERT INTO checks (id, environment, check_type, origin, status, provider, error_reason, note,
                     external_ref, identity_id, session_id, batch_id, subject_key, key_owner, subject, threshold,
                     list_versions, suppressed, run, hit_count, total_hits, tags, redacted_at, created_at, updated_at,
@@ -273,7 +274,7 @@ fn check(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         }
         CheckEvent::Rerun(e) => {
             let r = &e.result;
-            conn.execute(
+            conn.exec(
                 "UPDATE checks SET status = ?1, provider = ?2, error_reason = ?3, note = ?4, threshold = ?5,
                     list_versions = ?6, suppressed = ?7, run = ?8, hit_count = ?9, total_hits = ?9, completed_at = ?10
                  WHERE id = ?11",
@@ -320,7 +321,7 @@ fn check(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                     id
                 ])?;
             }
-            conn.execute(
+            conn.exec(
                 "UPDATE checks SET hit_count = (SELECT COUNT(*) FROM check_hits h
                     WHERE h.check_id = checks.id AND h.run = checks.run AND h.dismissal_id IS NULL)
                  WHERE id = ?1",
@@ -328,26 +329,26 @@ fn check(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
             )?;
         }
         CheckEvent::TagsChanged(t) => {
-            conn.execute("UPDATE checks SET tags = ?1 WHERE id = ?2", params![serde_json::to_string(&t.tags)?, id])?;
+            conn.exec("UPDATE checks SET tags = ?1 WHERE id = ?2", params![serde_json::to_string(&t.tags)?, id])?;
         }
         CheckEvent::MonitoringEnabled => {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO check_monitoring (check_id, environment, enabled_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (check_id) DO NOTHING",
                 params![id, event.environment, at],
             )?;
         }
         CheckEvent::MonitoringDisabled => {
-            conn.execute("DELETE FROM check_monitoring WHERE check_id = ?1", [id])?;
+            conn.exec("DELETE FROM check_monitoring WHERE check_id = ?1", [id])?;
         }
         CheckEvent::MonitoringHitsFound(m) => {
-            let first: i64 = conn.query_row(
+            let first: i64 = conn.row(
                 "SELECT COUNT(*) FROM check_hits WHERE check_id = ?1 AND run = ?2",
                 params![id, m.run],
                 |r| r.get(0),
             )?;
             insert_hits(conn, id, m.run, first, &m.hits)?;
-            conn.execute(
+            conn.exec(
                 "UPDATE checks SET status = 'hit', error_reason = NULL,
                     hit_count = hit_count + ?1, total_hits = total_hits + ?1 WHERE id = ?2",
                 params![m.hits.len() as i64, id],
@@ -355,17 +356,11 @@ fn check(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         }
         CheckEvent::Redacted => {
             // Its subject is gone: nothing left to re-screen.
-            conn.execute("DELETE FROM check_monitoring WHERE check_id = ?1", [id])?;
-            conn.execute("UPDATE checks SET subject = '{}', redacted_at = ?1 WHERE id = ?2", params![at, id])?;
-            conn.execute(
-                "UPDATE check_hits SET explanation = NULL, dismissal_reason = NULL WHERE check_id = ?1",
-                [id],
-            )?;
+            conn.exec("DELETE FROM check_monitoring WHERE check_id = ?1", [id])?;
+            conn.exec("UPDATE checks SET subject = '{}', redacted_at = ?1 WHERE id = ?2", params![at, id])?;
+            conn.exec("UPDATE check_hits SET explanation = NULL, dismissal_reason = NULL WHERE check_id = ?1", [id])?;
         }
     }
-    conn.execute(
-        "UPDATE checks SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3",
-        params![at, event.stream_seq, id],
-    )?;
+    conn.exec("UPDATE checks SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3", params![at, event.stream_seq, id])?;
     Ok(())
 }

@@ -95,6 +95,7 @@ bench: build bench-deps $(SCREENING_LIST)
 	./target/release/idv-webhook-bench --server-bin target/release/idv --duration-secs 10 --concurrency 32
 	$(MAKE) --no-print-directory $(MRZ_SET)/passporteye.json
 	./target/release/idv-mrz-bench --set $(MRZ_SET) --split report
+	./target/release/idv-printed-bench --set $(MRZ_SET) --split report
 
 clean:
 	$(CARGO) clean

@@ -41,6 +41,10 @@ pub const TRUSTED_CONFIDENCE: f64 = 0.6;
 const MAX_SIDE: u32 = 2200;
 /// Shortest long side handed over: small photos are scaled up so label text is not too small to read.
 const MIN_SIDE: u32 = 1600;
+/// Below this long side no document's printed fields are legible (an ID-1 card's field text would be
+/// under ten pixels tall): the image is not handed to Tesseract at all, which would take up to four runs
+/// of the scaled-up picture to find nothing.
+const MIN_LEGIBLE_SIDE: u32 = 480;
 
 /// One recognised word: its box (pixels of the image as read), Tesseract's confidence (0-100) and line.
 #[derive(Clone, Debug, PartialEq)]
@@ -154,6 +158,9 @@ impl PrintedService {
         let Ok(image) = decode_bounded(bytes) else {
             return PrintedOutcome::NotRead { reason: "the image could not be decoded".into() };
         };
+        if image.width().max(image.height()) < MIN_LEGIBLE_SIDE {
+            return PrintedOutcome::NotRead { reason: "the image is too small to hold legible printed text".into() };
+        }
         let mut gray = scaled(image.to_luma8());
         let order: Vec<u8> = match upright_deg {
             Some(deg) => {
@@ -779,6 +786,22 @@ mod tests {
         assert_eq!(parse_date("1990-02-01").as_deref(), Some("1990-02-01"));
         assert_eq!(parse_date("31 FEB 1990"), None);
         assert_eq!(parse_date("Reykjavik"), None);
+    }
+
+    #[test]
+    fn an_image_too_small_for_legible_text_is_not_read() {
+        let s = PrintedService::start();
+        if s.unavailable_reason().is_some() {
+            return; // without Tesseract every image is not read, for its own reason (next test)
+        }
+        let mut png = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(64, 64, image::Luma([200])))
+            .write_to(&mut png, image::ImageFormat::Png)
+            .unwrap();
+        match s.read(png.get_ref(), None) {
+            PrintedOutcome::NotRead { reason } => assert!(reason.contains("too small"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

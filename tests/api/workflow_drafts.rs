@@ -412,5 +412,5 @@ async fn a_database_from_before_draft_ids_and_runs_gets_both_when_it_is_opened()
     assert_eq!(read(runs_sql), runs);
     let conn = rusqlite::Connection::open(app.db_path()).unwrap();
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, idv::store::SCHEMA_VERSION, "upgraded to the current schema");
 }

@@ -26,5 +26,6 @@ pub mod screening_service;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod stream_watch;
 pub mod sweeper;
 pub mod webhooks;

@@ -29,6 +29,8 @@ pub struct Core {
     pub created_master_key: bool,
     /// Woken by every commit: the webhook dispatcher waits on it.
     pub webhook_wake: Arc<crate::webhooks::worker::Wake>,
+    /// Woken by every commit of a stream someone waits on (`Prefer: wait` on a session in processing).
+    pub stream_watch: Arc<crate::stream_watch::StreamWatch>,
 }
 
 pub fn load_master_key(config: &Config) -> AppResult<(MasterKey, bool)> {
@@ -54,9 +56,10 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
     let read = ReadPool::open(&db, config.read_pool_size)?;
     let metrics = Arc::new(Metrics::default());
     let webhook_wake = Arc::new(crate::webhooks::worker::Wake::new());
-    let hooks = vec![crate::webhooks::worker::commit_hook(webhook_wake.clone())];
+    let stream_watch = crate::stream_watch::StreamWatch::new();
+    let hooks = vec![crate::webhooks::worker::commit_hook(webhook_wake.clone()), stream_watch.commit_hook()];
     let writer = Writer::start(conn, keyring.clone(), metrics.clone(), hooks, config.writer_queue_capacity)?;
-    Ok(Core { writer, read, keyring, metrics, created_master_key, webhook_wake })
+    Ok(Core { writer, read, keyring, metrics, created_master_key, webhook_wake, stream_watch })
 }
 
 /// A wrong key file would make every sealed value unreadable; refuse to start instead.
@@ -254,6 +257,7 @@ impl Application {
             ip_intelligence,
             screening,
             processing: processing.clone(),
+            stream_watch: core.stream_watch,
             auth: Authenticator::new(core.read.clone(), core.keyring.clone()),
             idempotency: Idempotency::new(core.read.clone(), core.writer.clone(), core.keyring.clone()),
             writer: core.writer,

@@ -30,6 +30,8 @@ pub struct AppState {
     pub screening: crate::screening_service::ScreeningService,
     /// The session pipeline (submit, reprocess, external decisions, simulations).
     pub processing: crate::processing::Processing,
+    /// Holds a read until its stream's next commit (`Prefer: wait` on a session in processing).
+    pub stream_watch: Arc<crate::stream_watch::StreamWatch>,
     /// Reads the machine-readable zone of uploaded document photos (or says why it cannot).
     pub mrz: crate::checks::mrz_image::MrzService,
     /// Reads the printed text of uploaded document photos with Tesseract (or says why it cannot).

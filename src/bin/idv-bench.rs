@@ -134,7 +134,9 @@ fn main() -> ExitCode {
         http.enrolment.errors
     );
     print_phase("API-only verifications:        ", &http.verifications);
-    println!("  (create, upload document and selfie, submit, wait for the decision, result; duplicate search over the enrolled selfies)");
+    println!("  (create, upload document and selfie, submit, poll every 2 ms for the decision, result; duplicate search over the enrolled selfies)");
+    print_phase("API-only verifications (wait): ", &http.verifications_waiting);
+    println!("  (the same, with one GET /sessions/{{id}} carrying Prefer: wait=20 instead of polling)");
     match &ceiling {
         Ok(c) => {
             println!(
@@ -241,6 +243,7 @@ struct HttpResults {
     sessions: PhaseResult,
     enrolment: PhaseResult,
     verifications: PhaseResult,
+    verifications_waiting: PhaseResult,
 }
 
 /// What every phase needs to reach the server.
@@ -342,7 +345,25 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
         session_worker(worker, base.clone(), live_key.clone(), deadline, printed, Flow::Verify, None)
     })
     .await;
-    Ok(HttpResults { creations, wrk_creations, reads, wrk_reads, sessions, enrolment, verifications })
+
+    // Phase F: the same, waiting for the decision with `Prefer: wait` instead of polling.
+    eprintln!(
+        "idv-bench: phase F, API-only verifications waiting with Prefer: wait for {secs} s with {concurrency} workers"
+    );
+    let (verifications_waiting, _) = phase(concurrency, duration, |worker, deadline, printed| {
+        session_worker(worker, base.clone(), live_key.clone(), deadline, printed, Flow::VerifyWaiting, None)
+    })
+    .await;
+    Ok(HttpResults {
+        creations,
+        wrk_creations,
+        reads,
+        wrk_reads,
+        sessions,
+        enrolment,
+        verifications,
+        verifications_waiting,
+    })
 }
 
 /// Live sessions whose selfie has a perceptual hash and whose decision linked an identity: what the
@@ -384,8 +405,10 @@ fn noise_png() -> Vec<u8> {
 enum Flow {
     /// POST /sessions only.
     Create,
-    /// The whole API-only flow: create, upload a document and a selfie, submit, wait, result.
+    /// The whole API-only flow: create, upload a document and a selfie, submit, poll every 2 ms, result.
     Verify,
+    /// The same flow, waiting for the decision with one `GET /sessions/{id}` carrying `Prefer: wait=20` (under the client's 30 s timeout).
+    VerifyWaiting,
 }
 
 /// Runs `flow` until the deadline, or until `budget` (shared by the workers) is used up.
@@ -402,7 +425,7 @@ async fn session_worker(
     let png = tiny_png();
     let mut out = WorkerResult { latencies_us: Vec::with_capacity(1024), ..WorkerResult::default() };
     let mut n: u64 = 0;
-    let phase = if flow == Flow::Verify { "verification" } else { "session" };
+    let phase = if flow == Flow::Create { "session" } else { "verification" };
     while Instant::now() < deadline {
         if let Some(budget) = &budget {
             match budget.get() {
@@ -412,7 +435,7 @@ async fn session_worker(
         }
         n += 1;
         // The selfie is made before the clock starts: the bench's own CPU is not the server's latency.
-        let selfie = if flow == Flow::Verify { noise_png() } else { Vec::new() };
+        let selfie = if flow == Flow::Create { Vec::new() } else { noise_png() };
         let started = Instant::now();
         match one_session(&client, &base, &api_key, worker, n, flow, &png, &selfie).await {
             Ok(()) => {
@@ -512,12 +535,11 @@ async fn one_session(
     )
     .await?;
     for _ in 0..2000 {
-        let s = json_call(
-            client.get(format!("{base}/api/v1/sessions/{id}")).insert_header(("X-API-Key", key)),
-            None,
-            &[200],
-        )
-        .await?;
+        let mut get = client.get(format!("{base}/api/v1/sessions/{id}")).insert_header(("X-API-Key", key));
+        if flow == Flow::VerifyWaiting {
+            get = get.insert_header(("Prefer", "wait=20"));
+        }
+        let s = json_call(get, None, &[200]).await?;
         if s["status"] != "processing" {
             json_call(
                 client.get(format!("{base}/api/v1/sessions/{id}/result")).insert_header(("X-API-Key", key)),

@@ -19,6 +19,7 @@ mod lists;
 mod mcp;
 mod middleware;
 pub mod openapi;
+mod prefer;
 mod relationships;
 mod reply;
 mod sessions;
@@ -198,17 +199,20 @@ pub fn server(state: Arc<AppState>, listener: TcpListener, workers: usize) -> Ap
             .app_data(web::PayloadConfig::new(data.config.json_body_limit.max(21 * 1024 * 1024)))
             .wrap(from_fn(middleware::observe))
             .configure(system::configure)
-            .configure(capture::configure)
-            .configure(docs::configure)
             .app_data(mcp.clone())
             .configure(mcp::configure)
             // Before the /api/v1 scope: refresh is authenticated by the dashboard cookie, not an API key.
-            .configure(dashboard::configure)
+            .configure(dashboard::configure_refresh)
             .route("/api/v1/openapi.json", web::get().to(system::openapi))
             .route("/api/v1/sessions/{session_id}/documents/{doc_type}", web::get().to(sessions::download))
             .route("/api/v1/documents/{document_id}/download", web::get().to(documents::download))
             .service(api)
             .service(verifyhq::scope())
+            // Pages after the APIs: routes outside a scope are tried one by one, each parameterised one with a
+            // regular expression, so an API request does not pay for the capture and dashboard patterns.
+            .configure(capture::configure)
+            .configure(docs::configure)
+            .configure(dashboard::configure)
             .default_service(web::to(not_found))
     })
     .workers(workers)

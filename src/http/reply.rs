@@ -89,6 +89,7 @@ impl FromRequest for Principal {
 pub struct Reply {
     status: StatusCode,
     body: Value,
+    headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -101,12 +102,17 @@ impl Reply {
     }
     /// 204 with no body.
     pub fn no_content() -> Self {
-        Reply { status: StatusCode::NO_CONTENT, body: Value::Null }
+        Reply { status: StatusCode::NO_CONTENT, body: Value::Null, headers: Vec::new() }
     }
     pub fn with_status(status: StatusCode, body: impl serde::Serialize) -> Self {
         // Serialising our own response types cannot fail (no non-string map keys, no foreign types).
         let body = serde_json::to_value(body).unwrap_or(Value::Null);
-        Reply { status, body }
+        Reply { status, body, headers: Vec::new() }
+    }
+    /// The same answer with one more response header.
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
     }
 }
 
@@ -118,7 +124,11 @@ impl Responder for Reply {
             return HttpResponse::NoContent().finish();
         }
         let style = req.extensions().get::<Principal>().map(|p| p.inflection).unwrap_or(Inflection::Snake);
-        HttpResponse::build(self.status).json(inflect::outbound(self.body, style))
+        let mut response = HttpResponse::build(self.status);
+        for (name, value) in self.headers {
+            response.insert_header((name, value));
+        }
+        response.json(inflect::outbound(self.body, style))
     }
 }
 

@@ -10,7 +10,7 @@ use crate::domain::session::{
     ExternalDecision, RedactionStatus, ResultStatus, SessionCheck, SessionStatus, SimulateAction, UploadType,
 };
 use crate::domain::values::{self, CountryCode, ExternalRef, RedirectUrl, Tag};
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::queries::sessions::{
     self as q, CaptureState, DocumentList, DocumentView, ExportDocument, NestedResultView, ResultDetail, ResultFilter,
     ResultListItem, ResultView, RiskSignal, RiskView, SessionEventView, SessionExport, SessionFilter, SessionView,
@@ -18,9 +18,10 @@ use crate::queries::sessions::{
 };
 use crate::queries::{OffsetPage, OffsetPagination};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 
 pub fn routes(t: &mut RouteTable) {
@@ -228,14 +229,42 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateSe
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}", tag = "Sessions", operation_id = "get_session",
-    params(("session_id" = SessionId, Path, description = "The session")),
+    params(("session_id" = SessionId, Path, description = "The session"),
+        ("Prefer" = Option<String>, Header, description = "`wait=N` (RFC 7240): when the session is `processing`, \
+            answer as soon as it leaves processing, or after N seconds (at most 60) with it still processing. \
+            The answer then carries `Preference-Applied: wait=N`.")),
     responses((status = 200, description = "The session", body = SessionView)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
-async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
+async fn get(state: web::Data<AppState>, p: Principal, req: HttpRequest, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:read", &[])?;
-    let (keyring, env) = (state.keyring.clone(), p.env());
-    let base = base_url(&state);
-    Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, path.as_str(), &base)).await?))
+    let wait = super::prefer::wait(&req, Duration::from_secs(crate::stream_watch::MAX_WAIT_SECS));
+    let session = read_session_waiting(&state, &p, path.into_inner(), wait.unwrap_or_default()).await?;
+    Ok(match wait {
+        Some(wait) => Reply::ok(session).with_header("Preference-Applied", format!("wait={}", wait.as_secs())),
+        None => Reply::ok(session),
+    })
+}
+
+/// Reads the session; while it is `processing`, reads it again at each commit of its stream until it
+/// leaves processing or `wait` has passed (zero: one read).
+async fn read_session_waiting(
+    state: &AppState,
+    p: &Principal,
+    id: SessionId,
+    wait: Duration,
+) -> AppResult<SessionView> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let watching = state.stream_watch.watch(id.as_str());
+    loop {
+        // Enabled before the read, so a commit landing between the read and the wait still wakes it.
+        let next_commit = watching.next_commit();
+        let (keyring, env, base, id) = (state.keyring.clone(), p.env(), base_url(state), id.clone());
+        let session = state.read(move |c| q::get(c, &keyring, &env, id.as_str(), &base)).await?;
+        if session.status != SessionStatus::Processing || tokio::time::Instant::now() >= deadline {
+            return Ok(session);
+        }
+        let _ = tokio::time::timeout_at(deadline, next_commit).await;
+    }
 }
 
 /// Changes to a session; absent fields stay as they are.

@@ -227,13 +227,6 @@ fn import_view_example() -> serde_json::Value {
     })
 }
 
-/// True when the request asks for the asynchronous answer (RFC 7240 `Prefer: respond-async`).
-fn respond_async(req: &HttpRequest) -> bool {
-    req.headers().get_all("prefer").filter_map(|v| v.to_str().ok()).any(|v| {
-        v.split(',').any(|p| p.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("respond-async")))
-    })
-}
-
 #[utoipa::path(post, path = "/api/v1/watchlists/import", tag = "Watchlists", operation_id = "import_watchlist",
     params(("Prefer" = Option<String>, Header,
         description = "`respond-async`: answer 202 as soon as the upload is stored and import it in the background \
@@ -271,7 +264,7 @@ async fn import(state: web::Data<AppState>, p: Principal, req: HttpRequest, uplo
         crate::commands::watchlists::ImportMeta { actor: p.key.id.clone(), request_id: Some(p.request_id.clone()) };
     let (version_id, unchanged) = match state.screening.start_import(&deps(&state), meta, list).await? {
         Started::Unchanged(version_id) => (version_id, true),
-        Started::Running { version_id, .. } if respond_async(&req) => {
+        Started::Running { version_id, .. } if super::prefer::respond_async(&req) => {
             let id = version_id.clone();
             let view = state.read(move |c| q::import(c, &id)).await?;
             let view = view.with_live(state.screening.live_progress(&version_id));

@@ -16,6 +16,11 @@ fn png(seed: u8) -> Vec<u8> {
 
 /// A face service on 127.0.0.1:0 answering every request with `status` and `body`; returns its URL.
 pub(crate) fn provider(status: u16, body: Value) -> String {
+    slow_provider(status, body, std::time::Duration::ZERO)
+}
+
+/// The same, taking `delay` to answer each request.
+pub(crate) fn slow_provider(status: u16, body: Value, delay: std::time::Duration) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || {
@@ -26,6 +31,7 @@ pub(crate) fn provider(status: u16, body: Value) -> String {
                 // The contract: both images arrive base64-encoded with the session id.
                 assert!(payload["selfie"].as_str().is_some_and(|s| !s.is_empty()));
                 assert!(payload["document_front"].as_str().is_some_and(|s| !s.is_empty()));
+                actix_web::rt::time::sleep(delay).await;
                 HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(body)
             }
         }))
@@ -38,7 +44,8 @@ pub(crate) fn provider(status: u16, body: Value) -> String {
     format!("http://127.0.0.1:{port}/match")
 }
 
-async fn verify_live(app: &TestApp) -> Value {
+/// A live session with a document and a selfie and the face match among its checks, submitted; its id.
+pub(crate) async fn submitted_live_session(app: &TestApp, external_ref: &str) -> String {
     let key = app.live_key.clone();
     let created = app
         .send(
@@ -46,7 +53,7 @@ async fn verify_live(app: &TestApp) -> Value {
             "/sessions",
             Some(&key),
             &[],
-            Some(&json!({"external_ref": "face-1", "first_name": "Ada", "last_name": "Byron", "date_of_birth": "1990-01-01",
+            Some(&json!({"external_ref": external_ref, "first_name": "Ada", "last_name": "Byron", "date_of_birth": "1990-01-01",
                          "checks": ["document_ocr", "face_match"]})),
         )
         .await;
@@ -65,6 +72,12 @@ async fn verify_live(app: &TestApp) -> Value {
     }
     let submitted = app.send("POST", &format!("/sessions/{id}/submit"), Some(&key), &[], None).await;
     assert_eq!(submitted.status, 202, "{}", submitted.body);
+    id
+}
+
+async fn verify_live(app: &TestApp) -> Value {
+    let key = app.live_key.clone();
+    let id = submitted_live_session(app, "face-1").await;
     for _ in 0..200 {
         let s = app.send("GET", &format!("/sessions/{id}"), Some(&key), &[], None).await;
         if s.body["status"] != "processing" {

@@ -32,6 +32,7 @@ mod relationships;
 mod replay;
 mod screening;
 mod session_trail;
+mod session_wait;
 mod sessions;
 mod settings;
 mod types;

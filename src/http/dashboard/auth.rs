@@ -32,8 +32,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/dashboard/logout", web::post().to(logout))
         .route("/dashboard", web::get().to(home))
         .route("/dashboard/environment", web::post().to(switch_environment))
-        .route("/dashboard/account", web::get().to(account))
-        .route("/api/v1/auth/refresh", web::post().to(refresh));
+        .route("/dashboard/account", web::get().to(account));
+}
+
+/// The one dashboard route under `/api/v1`: it must be registered before the API scope, which would
+/// otherwise take the path and ask for an API key.
+pub fn configure_refresh(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/auth/refresh", web::post().to(refresh));
 }
 
 /// A logged-in org user, resolved from the session cookie: for the dashboard's pages and form posts.

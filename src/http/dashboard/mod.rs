@@ -12,6 +12,11 @@ mod review;
 
 use actix_web::web;
 
+/// The dashboard's session refresh, under `/api/v1` (see `auth::configure_refresh`).
+pub fn configure_refresh(cfg: &mut web::ServiceConfig) {
+    cfg.configure(auth::configure_refresh);
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(auth::configure)
         .configure(layout::configure)

@@ -69,14 +69,20 @@ pub enum BarcodeError {
 /// in the order the reader found them, without duplicates. An image with no readable barcode gives `Ok(vec![])`.
 pub fn read_barcodes(bytes: &[u8]) -> Result<Vec<Barcode>, BarcodeError> {
     let image = decode_bounded(bytes)?;
-    let mut luma = image.into_luma8();
+    read_barcodes_luma(&image.into_luma8())
+}
+
+/// The same, on an image already decoded to grey levels.
+pub fn read_barcodes_luma(luma: &image::GrayImage) -> Result<Vec<Barcode>, BarcodeError> {
     let (w, h) = luma.dimensions();
-    if w.max(h) > MAX_SCAN_SIDE {
+    let luma = if w.max(h) > MAX_SCAN_SIDE {
         let scale = f64::from(MAX_SCAN_SIDE) / f64::from(w.max(h));
         let nw = ((f64::from(w) * scale).round() as u32).clamp(1, MAX_SCAN_SIDE);
         let nh = ((f64::from(h) * scale).round() as u32).clamp(1, MAX_SCAN_SIDE);
-        luma = image::imageops::resize(&luma, nw, nh, FilterType::Triangle);
-    }
+        image::imageops::resize(luma, nw, nh, FilterType::Triangle)
+    } else {
+        luma.clone()
+    };
     let (w, h) = luma.dimensions();
     let pixels = luma.into_raw();
     // rxing is a port of Java code that indexes freely; a panic inside it on a hostile image must become an

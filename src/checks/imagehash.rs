@@ -143,14 +143,23 @@ pub fn phash(bytes: &[u8]) -> Result<ImageHash64, ImageError> {
 
 /// The hash of an already decoded image (no size limits apply here; callers decode with [`decode_bounded`]).
 pub fn phash_image(image: &DynamicImage) -> ImageHash64 {
-    let mut luma = image.to_luma8();
+    phash_luma(&image.to_luma8())
+}
+
+/// The hash of an image already decoded to grey levels (what [`phash_image`] hashes), so an upload decoded
+/// once for its hash and its reading is not decoded again.
+pub fn phash_luma(luma: &image::GrayImage) -> ImageHash64 {
     let (w, h) = luma.dimensions();
-    if w > PRESCALE_MAX_SIDE || h > PRESCALE_MAX_SIDE {
+    let prescaled;
+    let luma = if w > PRESCALE_MAX_SIDE || h > PRESCALE_MAX_SIDE {
         let scale = f64::from(PRESCALE_MAX_SIDE) / f64::from(w.max(h));
         let nw = ((f64::from(w) * scale).round() as u32).max(1);
         let nh = ((f64::from(h) * scale).round() as u32).max(1);
-        luma = image::imageops::thumbnail(&luma, nw, nh);
-    }
+        prescaled = image::imageops::thumbnail(luma, nw, nh);
+        &prescaled
+    } else {
+        luma
+    };
     let hasher = HasherConfig::with_bytes_type::<[u8; 8]>()
         .hash_alg(HashAlg::Median)
         .preproc_dct()
@@ -158,7 +167,7 @@ pub fn phash_image(image: &DynamicImage) -> ImageHash64 {
         .resize_filter(FilterType::Lanczos3)
         .bit_order(BitOrder::MsbFirst)
         .to_hasher();
-    let hash = hasher.hash_image(&luma);
+    let hash = hasher.hash_image(luma);
     let mut bytes = [0u8; 8];
     for (dst, src) in bytes.iter_mut().zip(hash.as_bytes()) {
         *dst = *src;
@@ -254,6 +263,20 @@ mod tests {
         assert_eq!(similarity(a, a), 1.0);
         assert_eq!(similarity(a, ImageHash64::from_u64(0xffff)), 0.75);
         assert_eq!(calibrated_similarity(a, b), 0.0);
+    }
+
+    #[test]
+    fn an_upload_decoded_once_hashes_as_its_bytes_do() {
+        // Stored selfie hashes were made from the bytes; the upload path now hashes its decoded grey levels.
+        for (w, h) in [(96, 64), (900, 700)] {
+            let img = image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([(x * 7 % 251) as u8, (y * 13 % 241) as u8, ((x ^ y) % 256) as u8])
+            });
+            let mut png = Vec::new();
+            DynamicImage::ImageRgb8(img).write_to(&mut Cursor::new(&mut png), ImageFormat::Png).unwrap();
+            let luma = decode_bounded(&png).unwrap().into_luma8();
+            assert_eq!(phash(&png).unwrap(), phash_luma(&luma), "{w}x{h}");
+        }
     }
 
     #[test]

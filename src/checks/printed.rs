@@ -153,18 +153,26 @@ impl PrintedService {
     /// (quarter turns plus skew) that makes the page upright, when the MRZ reader found it; otherwise
     /// upright is tried first, then the other three quarter turns.
     pub fn read(&self, bytes: &[u8], upright_deg: Option<f32>) -> PrintedOutcome {
+        if let Err(reason) = &self.0 {
+            return PrintedOutcome::NotRead { reason: reason.clone() };
+        }
+        let Ok(image) = decode_bounded(bytes) else {
+            return PrintedOutcome::NotRead { reason: "the image could not be decoded".into() };
+        };
+        self.read_luma(&image.into_luma8(), upright_deg)
+    }
+
+    /// The same, on an image already decoded to grey levels.
+    pub fn read_luma(&self, luma: &image::GrayImage, upright_deg: Option<f32>) -> PrintedOutcome {
         let engine = match &self.0 {
             Ok(e) => e,
             Err(reason) => return PrintedOutcome::NotRead { reason: reason.clone() },
         };
         let started = Instant::now();
-        let Ok(image) = decode_bounded(bytes) else {
-            return PrintedOutcome::NotRead { reason: "the image could not be decoded".into() };
-        };
-        if image.width().max(image.height()) < MIN_LEGIBLE_SIDE {
+        if luma.width().max(luma.height()) < MIN_LEGIBLE_SIDE {
             return PrintedOutcome::NotRead { reason: "the image is too small to hold legible printed text".into() };
         }
-        let mut gray = scaled(image.to_luma8());
+        let mut gray = scaled(luma.clone());
         let order: Vec<u8> = match upright_deg {
             Some(deg) => {
                 let turns = turns_from_degrees(deg);

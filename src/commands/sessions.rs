@@ -702,21 +702,24 @@ pub fn prepare_upload(
     if bytes.is_empty() {
         return Err(AppError::validation("file", "is empty"));
     }
-    let phash = if mime.starts_with("image/") && mime != "image/webp" {
-        match crate::checks::imagehash::phash(&bytes) {
-            Ok(h) => Some(h.to_hex()),
+    // Decoded once: its hash, barcodes, zone and printed text are all read from these grey levels.
+    let luma = if mime.starts_with("image/") && mime != "image/webp" {
+        match crate::checks::imagehash::decode_bounded(&bytes) {
+            Ok(image) => Some(image.into_luma8()),
             Err(_) => return Err(AppError::validation("file", "is not a readable image")),
         }
     } else {
         None
     };
+    let phash = luma.as_ref().map(|l| crate::checks::imagehash::phash_luma(l).to_hex());
     if doc_type == "selfie" && mime == "application/pdf" {
         return Err(AppError::validation("file", "a selfie must be a photo (JPEG, PNG or WebP)"));
     }
-    let read = if phash.is_some() && (doc_type == "id_front" || doc_type == "id_back") {
-        Some(read_document(&bytes, doc_type == "id_front", mrz, printed, today))
-    } else {
-        None
+    let read = match &luma {
+        Some(luma) if doc_type == "id_front" || doc_type == "id_back" => {
+            Some(read_document(&bytes, luma, doc_type == "id_front", mrz, printed, today))
+        }
+        _ => None,
     };
     Ok(CaptureStep::Upload { doc_type: doc_type.to_string(), mime_type: mime.to_string(), bytes, phash, read })
 }
@@ -726,16 +729,18 @@ pub fn prepare_upload(
 /// document check decides whether this document should have had one.
 /// With `front`, the printed fields are read too (`printed.<field>`, with `printed_confidence.<field>`), or
 /// why they could not be (`printed_unread`).
+/// `luma` is the image of `bytes` already decoded to grey levels.
 fn read_document(
     bytes: &[u8],
+    luma: &image::GrayImage,
     front: bool,
     mrz: &MrzService,
     printed: &PrintedService,
     today: time::Date,
 ) -> (String, BTreeMap<String, String>) {
-    let (source, mut fields, upright) = read_codes(bytes, mrz, today);
+    let (source, mut fields, upright) = read_codes(bytes, luma, mrz, today);
     if front {
-        fields.extend(printed_reading(printed.read(bytes, upright)));
+        fields.extend(printed_reading(printed.read_luma(luma, upright)));
     }
     (source, fields)
 }
@@ -761,9 +766,14 @@ pub fn printed_reading(outcome: PrintedOutcome) -> BTreeMap<String, String> {
 }
 
 /// The barcode or MRZ reading, and the rotation that made the MRZ upright (a hint for the printed text).
-fn read_codes(bytes: &[u8], mrz: &MrzService, today: time::Date) -> (String, BTreeMap<String, String>, Option<f32>) {
-    use crate::checks::barcode::{parse_aamva, read_barcodes, BarcodeFormat};
-    let codes = read_barcodes(bytes).unwrap_or_default();
+fn read_codes(
+    bytes: &[u8],
+    luma: &image::GrayImage,
+    mrz: &MrzService,
+    today: time::Date,
+) -> (String, BTreeMap<String, String>, Option<f32>) {
+    use crate::checks::barcode::{parse_aamva, read_barcodes_luma, BarcodeFormat};
+    let codes = read_barcodes_luma(luma).unwrap_or_default();
     if let Some(fields) =
         codes.iter().filter(|c| c.format == BarcodeFormat::Pdf417).find_map(|c| parse_aamva(&c.text).ok())
     {

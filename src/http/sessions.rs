@@ -253,13 +253,19 @@ async fn read_session_waiting(
     id: SessionId,
     wait: Duration,
 ) -> AppResult<SessionView> {
+    let read = |id: SessionId| {
+        let (keyring, env, base) = (state.keyring.clone(), p.env(), base_url(state));
+        state.read(move |c| q::get(c, &keyring, &env, id.as_str(), &base))
+    };
+    if wait.is_zero() {
+        return read(id).await;
+    }
     let deadline = tokio::time::Instant::now() + wait;
     let watching = state.stream_watch.watch(id.as_str());
     loop {
         // Enabled before the read, so a commit landing between the read and the wait still wakes it.
         let next_commit = watching.next_commit();
-        let (keyring, env, base, id) = (state.keyring.clone(), p.env(), base_url(state), id.clone());
-        let session = state.read(move |c| q::get(c, &keyring, &env, id.as_str(), &base)).await?;
+        let session = read(id.clone()).await?;
         if session.status != SessionStatus::Processing || tokio::time::Instant::now() >= deadline {
             return Ok(session);
         }

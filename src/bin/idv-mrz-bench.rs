@@ -22,6 +22,7 @@ struct Args {
     ambiguous_ratio: Option<f32>,
     tie_margin: Option<f32>,
     clear: Option<(f32, f32)>,
+    cells: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +36,7 @@ fn parse_args() -> Result<Args, String> {
         ambiguous_ratio: None,
         tie_margin: None,
         clear: None,
+        cells: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -44,6 +46,7 @@ fn parse_args() -> Result<Args, String> {
             "--split" => a.split = value("--split")?,
             "--limit" => a.limit = value("--limit")?.parse().map_err(|e| format!("--limit: {e}"))?,
             "-v" | "--verbose" => a.verbose = true,
+            "--cells" => a.cells = true,
             "--only" => a.only = Some(value("--only")?),
             "--dump" => a.dump = Some(PathBuf::from(value("--dump")?)),
             "--ambiguous-ratio" => {
@@ -62,7 +65,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: idv-mrz-bench [--set DIR] [--split report|tune] [--limit N] [--only PATH-PART] [-v] [--dump DIR] [--ambiguous-ratio R] [--tie-margin M] [--clear MIN,LEAD]".into(),
+                    "usage: idv-mrz-bench [--set DIR] [--split report|tune] [--limit N] [--only PATH-PART] [-v] [--cells] [--dump DIR] [--ambiguous-ratio R] [--tie-margin M] [--clear MIN,LEAD]".into(),
                 )
             }
             other => return Err(format!("unknown argument {other}")),
@@ -215,6 +218,9 @@ fn main() -> ExitCode {
                 }
             }
         }
+        if let (true, Ok(bytes)) = (args.cells, std::fs::read(args.set.join(file))) {
+            print_cells(file, &t, &reader.cells(&bytes));
+        }
         if args.verbose {
             eprintln!("{file}  {:<4}  {ms:7.1} ms  {verdict}", t["format"].as_str().unwrap_or(""));
         }
@@ -270,4 +276,35 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// With `--cells`: for the recogniser's reading whose top choices come closest to the truth (the same shape,
+/// at most a fifth of the characters off), one line per cell: file, line, column, the true character and the
+/// characters offered (with the other class's best), for measuring how often look-alikes are ranked wrongly.
+fn print_cells(file: &str, truth: &Value, readings: &[Vec<Vec<idv::checks::mrz_image::Symbol>>]) {
+    let want: Vec<&str> =
+        truth["mrz"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+    let off = |r: &Vec<Vec<idv::checks::mrz_image::Symbol>>| -> Option<usize> {
+        (r.len() == want.len() && r.iter().zip(&want).all(|(l, w)| l.len() == w.len())).then(|| {
+            r.iter()
+                .zip(&want)
+                .map(|(l, w)| l.iter().zip(w.chars()).filter(|(s, c)| s.choices[0].0 != *c).count())
+                .sum()
+        })
+    };
+    let total: usize = want.iter().map(|w| w.len()).sum();
+    let Some(best) = readings.iter().filter_map(|r| off(r).map(|o| (o, r))).min_by_key(|(o, _)| *o) else {
+        println!("CELLS {file} none");
+        return;
+    };
+    if best.0 * 5 > total {
+        println!("CELLS {file} none");
+        return;
+    }
+    for (li, (line, w)) in best.1.iter().zip(&want).enumerate() {
+        for (ci, (s, c)) in line.iter().zip(w.chars()).enumerate() {
+            let fmt = |v: &[(char, f32)]| v.iter().map(|(c, x)| format!("{c}:{x:.1}")).collect::<Vec<_>>().join(",");
+            println!("CELL {file} {li} {ci} {c} {} | {}", fmt(&s.choices), fmt(&s.fallback));
+        }
+    }
 }

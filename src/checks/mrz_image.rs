@@ -171,23 +171,15 @@ impl MrzImageReader {
         };
         let mut reason = String::from("no MRZ-shaped text lines found");
         let mut first_reason = true;
-        for band in locate::find_bands(&gray).into_iter().take(MAX_BANDS) {
-            let band = band.refined(&gray);
-            // The band sits at the bottom of an upright page: one in the upper half is tried upside down first.
-            for flip in [band.upper, !band.upper] {
-                let crop = band.crop_to(&gray, flip, CROP_LINE_HEIGHT);
-                match self.read_band(&crop, options) {
-                    Ok(c) => {
-                        let turn = band.frame.angle.to_degrees() + if flip { 180.0 } else { 0.0 };
-                        return MrzImageOutcome::Read(Box::new(MrzRead::new(c, turn, elapsed())));
-                    }
-                    // The first band the right way up says most about why nothing was read.
-                    Err(r) if first_reason => {
-                        reason = r;
-                        first_reason = false;
-                    }
-                    Err(_) => {}
+        for (crop, turn) in upright_crops(&gray) {
+            match self.read_band(&crop, options) {
+                Ok(c) => return MrzImageOutcome::Read(Box::new(MrzRead::new(c, turn, elapsed()))),
+                // The first band the right way up says most about why nothing was read.
+                Err(r) if first_reason => {
+                    reason = r;
+                    first_reason = false;
                 }
+                Err(_) => {}
             }
         }
         MrzImageOutcome::NoRead { reason, elapsed_ms: elapsed() }
@@ -198,38 +190,53 @@ impl MrzImageReader {
     pub fn diagnose(&self, bytes: &[u8]) -> Vec<(image::GrayImage, Vec<String>)> {
         let Ok(gray) = decode(bytes) else { return Vec::new() };
         let mut out = Vec::new();
-        for band in locate::find_bands(&gray).into_iter().take(MAX_BANDS) {
-            let band = band.refined(&gray);
-            for flip in [band.upper, !band.upper] {
-                let crop = band.crop_to(&gray, flip, CROP_LINE_HEIGHT);
-                let lines = pitch::find_lines(&crop);
-                let n = match lines.len() {
-                    3 => 30,
-                    _ if lines.iter().map(|l| l.cells_estimate(self.glyphs.pitch)).sum::<f32>() < 80.0 => 36,
-                    _ => 44,
-                };
-                let text = lines
-                    .iter()
-                    .map(|l| {
-                        let est = l.cells_estimate(self.glyphs.pitch);
-                        match pitch::read_line(&crop, l, n, &self.glyphs) {
-                            Ok(sy) => format!(
-                                "{est:5.1} {}  min {:.2}",
-                                sy.iter().map(|s| s.choices[0].0).collect::<String>(),
-                                sy.iter().map(|s| s.choices[0].1).fold(100.0f32, f32::min) / 100.0
-                            ),
-                            Err(e) => format!("{est:5.1} {e}"),
-                        }
-                    })
-                    .collect::<Vec<String>>();
-                let mut text = text;
-                let mut options = ParseOptions::new(time::OffsetDateTime::now_utc().date());
-                options.allow_specimen_states = true;
-                text.push(match self.read_band(&crop, &options) {
-                    Ok(c) => format!("accepted ({} alternatives used)", c.alternatives_used),
-                    Err(r) => format!("refused: {r}"),
-                });
-                out.push((crop, text));
+        for (crop, _) in upright_crops(&gray) {
+            let lines = pitch::find_lines(&crop);
+            let n = match lines.len() {
+                3 => 30,
+                _ if lines.iter().map(|l| l.cells_estimate(self.glyphs.pitch)).sum::<f32>() < 80.0 => 36,
+                _ => 44,
+            };
+            let text = lines
+                .iter()
+                .map(|l| {
+                    let est = l.cells_estimate(self.glyphs.pitch);
+                    match pitch::read_line(&crop, l, n, &self.glyphs) {
+                        Ok(sy) => format!(
+                            "{est:5.1} {}  min {:.2}",
+                            sy.iter().map(|s| s.choices[0].0).collect::<String>(),
+                            sy.iter().map(|s| s.choices[0].1).fold(100.0f32, f32::min) / 100.0
+                        ),
+                        Err(e) => format!("{est:5.1} {e}"),
+                    }
+                })
+                .collect::<Vec<String>>();
+            let mut text = text;
+            let mut options = ParseOptions::new(time::OffsetDateTime::now_utc().date());
+            options.allow_specimen_states = true;
+            text.push(match self.read_band(&crop, &options) {
+                Ok(c) => format!("accepted ({} alternatives used)", c.alternatives_used),
+                Err(r) => format!("refused: {r}"),
+            });
+            out.push((crop, text));
+        }
+        out
+    }
+
+    /// Every reading of an image the recogniser makes (for tuning): per candidate band, way up, group of lines
+    /// and cell count, each line's cells with the characters offered for them.
+    pub fn cells(&self, bytes: &[u8]) -> Vec<Vec<Vec<Symbol>>> {
+        let Ok(gray) = decode(bytes) else { return Vec::new() };
+        let mut out = Vec::new();
+        for (crop, _) in upright_crops(&gray) {
+            let lines = pitch::find_lines(&crop);
+            for group in line_groups(&lines) {
+                let counts: &[usize] = if group.len() == 3 { &[30] } else { &[36, 44] };
+                for &n in counts {
+                    let read: Result<Vec<Vec<Symbol>>, String> =
+                        group.iter().map(|line| pitch::read_line(&crop, line, n, &self.glyphs)).collect();
+                    out.extend(read.ok());
+                }
             }
         }
         out
@@ -238,12 +245,10 @@ impl MrzImageReader {
     /// Reads an upright band: its lines, each cut into the cells its format's length says.
     fn read_band(&self, crop: &image::GrayImage, options: &ParseOptions) -> Result<Chosen, String> {
         let lines = pitch::find_lines(crop);
-        // Three lines are an identity card's; two of three may be a passport's with something else in band.
-        let groups: Vec<&[pitch::Line]> = match lines.len() {
-            3 => vec![&lines[..], &lines[1..], &lines[..2]],
-            2 => vec![&lines[..]],
-            n => return Err(format!("{n} text lines where an MRZ has 2 or 3")),
-        };
+        let groups = line_groups(&lines);
+        if groups.is_empty() {
+            return Err(format!("{} text lines where an MRZ has 2 or 3", lines.len()));
+        }
         let mut reason = String::new();
         for group in groups {
             let est = group.iter().map(|l| l.cells_estimate(self.glyphs.pitch)).sum::<f32>() / group.len() as f32;
@@ -334,6 +339,29 @@ impl TesseractMrzReader {
             }
         }
         MrzImageOutcome::NoRead { reason, elapsed_ms: elapsed() }
+    }
+}
+
+/// The candidate bands of an image, most likely first, each cut upright both ways up (a band in the upper
+/// half of the page first upside down: the zone sits at the bottom of an upright page), with the turn in
+/// degrees that made it upright. Lazy: a caller that reads the first band cuts no other.
+fn upright_crops(gray: &image::GrayImage) -> impl Iterator<Item = (image::GrayImage, f32)> + '_ {
+    locate::find_bands(gray).into_iter().take(MAX_BANDS).flat_map(move |band| {
+        let band = band.refined(gray);
+        [band.upper, !band.upper].into_iter().map(move |flip| {
+            let turn = band.frame.angle.to_degrees() + if flip { 180.0 } else { 0.0 };
+            (band.crop_to(gray, flip, CROP_LINE_HEIGHT), turn)
+        })
+    })
+}
+
+/// The groups of lines an MRZ may be: three lines are an identity card's; two of three may be a passport's
+/// with something else in the band; none for any other count.
+fn line_groups(lines: &[pitch::Line]) -> Vec<&[pitch::Line]> {
+    match lines.len() {
+        3 => vec![lines, &lines[1..], &lines[..2]],
+        2 => vec![lines],
+        _ => Vec::new(),
     }
 }
 

@@ -31,6 +31,13 @@ pub struct Policy {
     /// reported as read when its every character is at least this confident; otherwise it refuses the read
     /// as a likely misreading. Infinite: never.
     pub unknown_state_min: f32,
+    /// In a field no check digit covers, a strong top choice (`clear_min`) leading its look-alike by at
+    /// least this much is read, if the photo's confirmed cells vouch for it: at least
+    /// `look_alike_confirmations` cells the check digits confirm as the look-alike, each ranking it first
+    /// by `look_alike_confirmed_lead`. Infinite: never.
+    pub look_alike_lead: f32,
+    pub look_alike_confirmed_lead: f32,
+    pub look_alike_confirmations: usize,
 }
 
 impl Policy {
@@ -43,20 +50,27 @@ impl Policy {
         clear_min: f32::INFINITY,
         clear_lead: f32::INFINITY,
         unknown_state_min: f32::INFINITY,
+        look_alike_lead: f32::INFINITY,
+        look_alike_confirmed_lead: f32::INFINITY,
+        look_alike_confirmations: usize::MAX,
     };
     /// For the template recogniser (correlation x100): it offers only alternatives close to the best (and
     /// look-alikes), so an offered alternative in an uncovered field is an ambiguity unless the top choice
-    /// is strong (0.85) and leads it by 0.05 and the two are no look-alikes (measured on the tune split: a
-    /// 0 read as O by 0.07 on a hard photo, so look-alikes never); a second valid reading must trail by a
-    /// clear margin of summed correlation.
+    /// is strong (0.85) and leads it by 0.045 and the two are no look-alikes (measured on the tune split:
+    /// a 0 read as O by 0.10 on a hard photo, so look-alikes never; a wrong top choice that is no
+    /// look-alike led the true character by at most 0.034, while an O led Q by 0.048 on moderate photos);
+    /// a second valid reading must trail by a clear margin of summed correlation.
     pub const TEMPLATES: Policy = Policy {
         ambiguous_ratio: 0.0,
         min_alternative: 0.0,
         tie_margin: 10.0,
         filler_run: false,
         clear_min: 85.0,
-        clear_lead: 5.0,
+        clear_lead: 4.5,
         unknown_state_min: 80.0,
+        look_alike_lead: 7.0,
+        look_alike_confirmed_lead: 5.0,
+        look_alike_confirmations: 2,
     };
 }
 
@@ -245,8 +259,9 @@ pub fn choose_with(lines: &[Vec<Symbol>], options: &ParseOptions, policy: &Polic
     }
 
     // Fields no check digit covers.
+    let mut pending = Vec::new();
     for fd in fields.iter().filter(|fd| !fd.covered) {
-        resolve_uncovered(&mut cands[fd.line][fd.from..fd.to], fd, policy)?;
+        resolve_uncovered(&mut cands[fd.line][fd.from..fd.to], fd, policy, &mut pending)?;
     }
 
     // Fields check digits cover: every combination of the offered alternatives (within a bound), keeping
@@ -312,6 +327,7 @@ pub fn choose_with(lines: &[Vec<Symbol>], options: &ParseOptions, policy: &Polic
             return Err("two readings satisfy every check digit".into());
         }
     }
+    confirm_look_alikes(&pending, &fields, lines, &best, policy)?;
     let report = parse_lines(&best, &options).map_err(|e| e.to_string())?;
     let field_confidence: Vec<(&'static str, f32)> = fields
         .iter()
@@ -362,11 +378,71 @@ fn plausible(report: &MrzReport, confidence: &[(&'static str, f32)], policy: &Po
     Ok(())
 }
 
+/// Whether two characters are OCR-B look-alikes.
+fn look_alike(x: u8, y: u8) -> bool {
+    CONFUSABLE.iter().any(|&(a, b)| (a as u8 == x && b as u8 == y) || (b as u8 == x && a as u8 == y))
+}
+
+/// A cell of a field no check digit covers read as `read` by a clear lead over its look-alike `partner`:
+/// accepted only if the photo reads a true `partner` as itself (`confirm_look_alikes`).
+struct PendingLookAlike {
+    field: &'static str,
+    read: u8,
+    partner: u8,
+}
+
+/// A look-alike settled by its lead alone is trusted only when the same photo's cells confirmed as its
+/// partner (by a check digit, or by a field that cannot hold the look-alike: at least
+/// `look_alike_confirmations` of them) each ranked the partner first by at least
+/// `look_alike_confirmed_lead` (a partner whose look-alike was not offered at all leads by more than the
+/// offering margin): a photo whose blur or perspective turns zeros into Os shows it on its dates, and one
+/// that turns Os into zeros on its names.
+fn confirm_look_alikes(
+    pending: &[PendingLookAlike],
+    fields: &[Field],
+    lines: &[Vec<Symbol>],
+    chosen: &[String],
+    policy: &Policy,
+) -> Result<(), Rejection> {
+    for p in pending {
+        let mut confirmations = 0;
+        // Confirmed: a check digit holds over the cell, or its field's kind rules out the pending reading
+        // (a date's 0 cannot be an O, a name's O cannot be a 0).
+        for fd in fields.iter().filter(|fd| fd.covered || !fd.kind.allows(p.read)) {
+            let row = chosen[fd.line].as_bytes();
+            for (i, symbol) in lines[fd.line].iter().enumerate().take(fd.to).skip(fd.from) {
+                if row[i] != p.partner {
+                    continue;
+                }
+                let score = |c: u8| symbol.choices.iter().find(|(x, _)| *x as u32 == u32::from(c)).map(|x| x.1);
+                let lead = match (score(p.partner), score(p.read)) {
+                    (Some(partner), Some(read)) => partner - read,
+                    (Some(_), None) => f32::INFINITY,
+                    _ => f32::NEG_INFINITY,
+                };
+                if lead < policy.look_alike_confirmed_lead {
+                    return Err(format!("{}: look-alike characters no check digit settles", p.field));
+                }
+                confirmations += 1;
+            }
+        }
+        if confirmations < policy.look_alike_confirmations {
+            return Err(format!("{}: look-alike characters no check digit settles", p.field));
+        }
+    }
+    Ok(())
+}
+
 /// Settles a field no check digit covers to one character per position. The trailing filler run (every
 /// position from some point on offers `<`) becomes `<`, except that the run's first position keeps a clear
 /// top-choice letter; elsewhere an alternative close to the top choice is an ambiguity and refuses the read.
 /// A name must then be letters separated by single or double fillers, with only fillers after it.
-fn resolve_uncovered(cells: &mut [Vec<(u8, f32)>], fd: &Field, policy: &Policy) -> Result<(), Rejection> {
+fn resolve_uncovered(
+    cells: &mut [Vec<(u8, f32)>],
+    fd: &Field,
+    policy: &Policy,
+    pending: &mut Vec<PendingLookAlike>,
+) -> Result<(), Rejection> {
     let n = cells.len();
     let offers_filler = |c: &Vec<(u8, f32)>| c.iter().any(|(x, _)| *x == b'<');
     let mut run_start = n;
@@ -382,17 +458,16 @@ fn resolve_uncovered(cells: &mut [Vec<(u8, f32)>], fd: &Field, policy: &Policy) 
             // engine's known confusion (`<` read as K, X, E).
             *cell.iter().find(|(x, _)| *x == b'<').unwrap_or(&top)
         } else {
-            if let Some(second) = cell.get(1) {
-                // Never between look-alikes (0/O, 1/I, ...): their order follows the vertical scale
-                // measured for the line, which blur and perspective put off.
-                let look_alikes = cell[1..].iter().any(|(c, _)| {
-                    CONFUSABLE
-                        .iter()
-                        .any(|&(a, b)| (a as u8 == top.0 && b as u8 == *c) || (b as u8 == top.0 && a as u8 == *c))
-                });
-                let clear = !look_alikes && top.1 >= policy.clear_min && top.1 - second.1 >= policy.clear_lead;
-                if second.1 >= policy.ambiguous_ratio * top.1 && !clear {
-                    return Err(format!("{}: ambiguous character ({:.1} against {:.1})", fd.name, top.1, second.1));
+            // Between look-alikes (0/O, 1/I, ...) the order follows the vertical scale and blur measured for
+            // the line, which a photo can put off: a clear lead counts only once the same photo's
+            // check-digit-confirmed cells show the partner is read as itself (see `confirm_look_alikes`).
+            let strong = top.1 >= policy.clear_min;
+            for alt in cell.iter().skip(1).filter(|alt| alt.1 >= policy.ambiguous_ratio * top.1) {
+                let lead = top.1 - alt.1;
+                if look_alike(top.0, alt.0) && strong && lead >= policy.look_alike_lead {
+                    pending.push(PendingLookAlike { field: fd.name, read: top.0, partner: alt.0 });
+                } else if look_alike(top.0, alt.0) || !(strong && lead >= policy.clear_lead) {
+                    return Err(format!("{}: ambiguous character ({:.1} against {:.1})", fd.name, top.1, alt.1));
                 }
             }
             top
@@ -539,12 +614,44 @@ mod tests {
         set(&mut lines, 0, 8, &[('K', 84.0), ('X', 70.0)]);
         assert!(choose_with(&lines, &options(), &Policy::TEMPLATES).is_err());
         // a visa's optional data (no check digit): 1 against 7 is clear, 1 against its look-alike I is not
+        // by the lead alone (the photo's confirmed Is may vouch for it: see the next test)
+        let by_lead_alone = Policy { look_alike_lead: f32::INFINITY, ..Policy::TEMPLATES };
         let mut visa = engine_lines();
         set(&mut visa, 0, 0, &[('V', 95.0)]);
         set(&mut visa, 1, 30, &[('1', 95.0), ('7', 85.0)]);
-        assert_eq!(choose_with(&visa, &options(), &Policy::TEMPLATES).expect("accepted").lines[1], L2);
+        assert_eq!(choose_with(&visa, &options(), &by_lead_alone).expect("accepted").lines[1], L2);
         set(&mut visa, 1, 30, &[('1', 95.0), ('I', 85.0)]);
-        assert!(choose_with(&visa, &options(), &Policy::TEMPLATES).unwrap_err().contains("optional_data_1"));
+        assert!(choose_with(&visa, &options(), &by_lead_alone).unwrap_err().contains("optional_data_1"));
+    }
+
+    #[test]
+    fn a_look_alike_in_an_uncovered_field_is_read_only_when_the_photos_confirmed_cells_vouch_for_it() {
+        // A visa's optional data (no check digit): O leading its look-alike 0 by 0.09.
+        let mut visa = engine_lines();
+        set(&mut visa, 0, 0, &[('V', 95.0)]);
+        set(&mut visa, 1, 30, &[('O', 95.0), ('0', 86.0)]);
+        // The document number's and the dates' zeros (confirmed by their check digits) were read as zeros
+        // with no O offered: the photo reads zeros as zeros, so the O is an O.
+        let c = choose_with(&visa, &options(), &Policy::TEMPLATES).expect("accepted");
+        assert_eq!(&c.lines[1][28..32], "ZEO8");
+        // One confirmed zero ranked O nearly as high: the photo may read zeros as Os, and the O is refused.
+        set(&mut visa, 1, 23, &[('0', 90.0), ('O', 88.0)]);
+        let err = choose_with(&visa, &options(), &Policy::TEMPLATES).unwrap_err();
+        assert!(err.contains("optional_data_1"), "{err}");
+        // A lead too small is refused whatever the confirmed cells say.
+        set(&mut visa, 1, 23, &[('0', 95.0)]);
+        set(&mut visa, 1, 30, &[('O', 95.0), ('0', 90.0)]);
+        assert!(choose_with(&visa, &options(), &Policy::TEMPLATES).unwrap_err().contains("ambiguous"));
+        // A zero leading O: the name's and the state's Os (a name holds no digits) were read as Os.
+        set(&mut visa, 1, 30, &[('0', 95.0), ('O', 86.0)]);
+        assert_eq!(&choose_with(&visa, &options(), &Policy::TEMPLATES).expect("accepted").lines[1][28..32], "ZE08");
+        set(&mut visa, 0, 11, &[('O', 90.0), ('0', 88.0)]);
+        assert!(choose_with(&visa, &options(), &Policy::TEMPLATES).is_err());
+        set(&mut visa, 0, 11, &[('O', 95.0)]);
+        // Without a policy for look-alikes, never.
+        set(&mut visa, 1, 30, &[('O', 95.0), ('0', 86.0)]);
+        let strict = Policy { look_alike_lead: f32::INFINITY, ..Policy::TEMPLATES };
+        assert!(choose_with(&visa, &options(), &strict).is_err());
     }
 
     #[test]

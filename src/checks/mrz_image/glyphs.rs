@@ -19,6 +19,9 @@ pub const CELL_H: usize = CAP + 2 * MARGIN;
 /// Gaussian blur (sigma, pixels) applied to the rendered glyphs: a photographed MRZ is never as sharp as
 /// the outline.
 const BLUR_SIGMA: f32 = 0.8;
+/// Softer (and one sharper) sets of templates: a line is read with the set its own blur matches best (a
+/// blurred zero spreads towards the letter O's width, so templates sharper than the photo favour O).
+const OTHER_SIGMAS: [f32; 5] = [0.5, 1.1, 1.5, 2.0, 2.6];
 
 /// Why the templates could not be built. Never a pass: the reader cannot be constructed without them.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +43,8 @@ pub struct Template {
 #[derive(Clone, Debug)]
 pub struct Glyphs {
     pub templates: Vec<Template>,
+    /// The same templates softened by each of `OTHER_SIGMAS`.
+    pub softened: Vec<Vec<Template>>,
     /// Template width: the font's advance at `CAP`, rounded (the MRZ's character pitch).
     pub width: usize,
     /// The exact advance (pitch) in template pixels.
@@ -67,6 +72,7 @@ impl Glyphs {
         let pitch = scaled.h_advance(font.glyph_id('H'));
         let width = pitch.round() as usize;
         let mut templates = Vec::with_capacity(MRZ_ALPHABET.len());
+        let mut softened: Vec<Vec<Template>> = vec![Vec::with_capacity(MRZ_ALPHABET.len()); OTHER_SIGMAS.len()];
         for ch in MRZ_ALPHABET.chars() {
             let id = font.glyph_id(ch);
             // The advance box is centred in the cell; the baseline sits MARGIN below the cap height.
@@ -83,8 +89,11 @@ impl Glyphs {
             });
             let blurred = blur(&ink, width, CELL_H, BLUR_SIGMA);
             templates.push(Template { ch, values: normalise(&blurred)? });
+            for (set, &sigma) in softened.iter_mut().zip(&OTHER_SIGMAS) {
+                set.push(Template { ch, values: normalise(&blur(&ink, width, CELL_H, sigma))? });
+            }
         }
-        Some(Self { templates, width, pitch })
+        Some(Self { templates, softened, width, pitch })
     }
 }
 

@@ -6,7 +6,7 @@
 
 use image::GrayImage;
 
-use super::glyphs::{Glyphs, CAP, CELL_H, MARGIN};
+use super::glyphs::{Glyphs, Template, CAP, CELL_H, MARGIN};
 use super::locate::{character_ink, threshold};
 use super::Symbol;
 
@@ -25,8 +25,13 @@ const CLASS_DELTA: f32 = 0.15;
 const MAX_ALTERNATIVES: usize = 4;
 /// A cell whose best correlation is below this is unreadable: the line is refused.
 const MIN_SCORE: f32 = 0.45;
-/// Vertical scales (against the horizontal) tried for a line.
-const VSCALES: [f32; 5] = [1.0, 0.94, 0.97, 1.03, 1.06];
+/// Vertical scales (against the horizontal) tried for a line, evenly spaced.
+const VSCALES: [f32; 7] = [0.91, 0.94, 0.97, 1.0, 1.03, 1.06, 1.09];
+const VSCALE_STEP: f32 = 0.03;
+/// How much the vertical scale may change from one end of a line to the other (perspective).
+const VSLOPES: [f32; 7] = [0.0, -0.09, -0.06, -0.03, 0.03, 0.06, 0.09];
+/// Characters per cell the vertical scale and the blur are fitted on.
+const FIT_CANDIDATES: usize = 4;
 /// Vertical search (template pixels) each side when classifying a cell.
 const DY: usize = 2;
 
@@ -215,7 +220,7 @@ struct Strip {
 /// last one's right bearing are about a sixth of a pitch each) gives the scale, the fitted baseline the
 /// rows. OCR-B's digits stand taller than its capitals, so the cap line is not measured but follows from
 /// the scale.
-fn resample(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs, vscale: f32) -> Strip {
+fn resample(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs, vscale: (f32, f32)) -> Strip {
     let s = (line.x_right - line.x_left) / (n as f32 - 0.35) / glyphs.pitch; // band px per template px
     let pad = glyphs.pitch * 1.2;
     let w = ((line.x_right - line.x_left) / s + 2.0 * pad).ceil() as usize;
@@ -226,6 +231,7 @@ fn resample(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs, vscale: f3
     for sx in 0..w {
         let x = line.x_left + (sx as f32 - pad + 0.5) * s - 0.5;
         let base = line.bottom_at(x);
+        let vscale = vscale.0 + vscale.1 * (sx as f32 / w as f32 - 0.5);
         for sy in 0..h {
             let ty = sy as f32 - DY as f32 - (MARGIN + CAP) as f32 + 0.5;
             let y = base + ty * s * vscale - 0.5;
@@ -235,9 +241,18 @@ fn resample(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs, vscale: f3
     Strip { w, ink, left: pad, right: pad + (line.x_right - line.x_left) / s }
 }
 
-/// Correlation of every template with the strip's cell whose left edge is `x` and top row `y`.
-fn scores_at(strip: &Strip, glyphs: &Glyphs, x: usize, y: usize, out: &mut [f32], patch: &mut Vec<f32>) -> bool {
-    let cw = glyphs.width;
+/// Correlation of every template (or of those `only` names; the others score -1) with the strip's cell whose
+/// left edge is `x` and top row `y`.
+fn scores_at(
+    strip: &Strip,
+    templates: &[Template],
+    only: Option<&[usize]>,
+    x: usize,
+    y: usize,
+    out: &mut [f32],
+    patch: &mut Vec<f32>,
+) -> bool {
+    let Some(cw) = templates.first().map(|t| t.values.len() / CELL_H) else { return false };
     patch.clear();
     for r in 0..CELL_H {
         let row = (y + r) * strip.w + x;
@@ -249,7 +264,11 @@ fn scores_at(strip: &Strip, glyphs: &Glyphs, x: usize, y: usize, out: &mut [f32]
         out.iter_mut().for_each(|o| *o = 0.0);
         return false;
     }
-    for (o, t) in out.iter_mut().zip(&glyphs.templates) {
+    for (i, (o, t)) in out.iter_mut().zip(templates).enumerate() {
+        if only.is_some_and(|only| !only.contains(&i)) {
+            *o = -1.0;
+            continue;
+        }
         // The template is zero-mean, so the patch's mean drops out of the dot product.
         let dot: f32 = t.values.iter().zip(patch.iter()).map(|(a, b)| a * b).sum();
         *o = dot / norm;
@@ -259,7 +278,7 @@ fn scores_at(strip: &Strip, glyphs: &Glyphs, x: usize, y: usize, out: &mut [f32]
 
 /// Reads `n` cells of a line: each cell's characters, best first, with their correlation (x100).
 pub fn read_line(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Result<Vec<Symbol>, String> {
-    let strip = resample(band, line, n, glyphs, 1.0);
+    let strip = resample(band, line, n, glyphs, (1.0, 0.0));
     let cw = glyphs.width;
     if strip.w < cw + 2 || n < 2 {
         return Err("line too short".into());
@@ -271,7 +290,7 @@ pub fn read_line(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Re
     // Best template score at every cell position (vertically centred).
     let best: Vec<f32> = (0..positions)
         .map(|x| {
-            scores_at(&strip, glyphs, x, DY, &mut buf, &mut patch);
+            scores_at(&strip, &glyphs.templates, None, x, DY, &mut buf, &mut patch);
             buf.iter().copied().fold(-1.0f32, f32::max)
         })
         .collect();
@@ -325,7 +344,13 @@ pub fn read_line(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Re
     }
     // Perspective squeezes the line's height against its pitch, and OCR-B's 0 and O differ mostly in
     // height: the vertical scale that fits the placed cells best is the one the cells are read at.
-    let classify = |strip: &Strip, buf: &mut [f32], patch: &mut Vec<f32>, cx: usize, dxs: &[i64]| {
+    let classify = |strip: &Strip,
+                    templates: &[Template],
+                    only: Option<&[usize]>,
+                    buf: &mut [f32],
+                    patch: &mut Vec<f32>,
+                    cx: usize,
+                    dxs: &[i64]| {
         let mut top = vec![-1.0f32; k];
         for &dx in dxs {
             let xx = cx as i64 + dx;
@@ -333,7 +358,7 @@ pub fn read_line(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Re
                 continue;
             }
             for yy in 0..=2 * DY {
-                if scores_at(strip, glyphs, xx as usize, yy, buf, patch) {
+                if scores_at(strip, templates, only, xx as usize, yy, buf, patch) {
                     for (t, b) in top.iter_mut().zip(buf.iter()) {
                         *t = t.max(*b);
                     }
@@ -342,25 +367,71 @@ pub fn read_line(band: &GrayImage, line: &Line, n: usize, glyphs: &Glyphs) -> Re
         }
         top
     };
-    let mut strip = strip;
-    let mut best_fit = f32::MIN;
-    for vscale in VSCALES {
-        let s = resample(band, line, n, glyphs, vscale);
-        if s.w != strip.w {
-            continue;
-        }
-        let fit: f32 = cells
+    // A line seen in perspective is taller at its near end: the vertical scale may change linearly along
+    // the line. Each cell's best score at a few scales, then the straight line through them that fits the
+    // cells best (interpolated between the scales tried).
+    let xrel = |cx: usize| (cx as f32 + cw as f32 / 2.0) / strip.w as f32 - 0.5;
+    // The scale and blur are fitted on each cell's few best characters at the plain scale (the rest cannot
+    // win the cell), which keeps the fitting cheap.
+    let likely: Vec<Vec<usize>> = cells
+        .iter()
+        .map(|&cx| {
+            let top = classify(&strip, &glyphs.templates, None, &mut buf, &mut patch, cx, &[0]);
+            let mut idx: Vec<usize> = (0..k).collect();
+            idx.sort_by(|&a, &b| top[b].total_cmp(&top[a]));
+            idx.truncate(FIT_CANDIDATES);
+            idx
+        })
+        .collect();
+    let fit_of = |strip: &Strip, templates: &[Template], buf: &mut [f32], patch: &mut Vec<f32>| -> Vec<f32> {
+        cells
             .iter()
-            .map(|&cx| classify(&s, &mut buf, &mut patch, cx, &[0]).into_iter().fold(-1.0f32, f32::max))
-            .sum();
+            .zip(&likely)
+            .map(|(&cx, only)| {
+                classify(strip, templates, Some(only), buf, patch, cx, &[0]).into_iter().fold(-1.0f32, f32::max)
+            })
+            .collect()
+    };
+    let fits: Vec<Vec<f32>> = VSCALES
+        .iter()
+        .map(|&v| {
+            let s = resample(band, line, n, glyphs, (v, 0.0));
+            fit_of(&s, &glyphs.templates, &mut buf, &mut patch)
+        })
+        .collect();
+    let at = |cell: usize, v: f32| -> f32 {
+        let pos = ((v - VSCALES[0]) / VSCALE_STEP).clamp(0.0, (VSCALES.len() - 1) as f32);
+        let i = (pos.floor() as usize).min(VSCALES.len() - 2);
+        let f = pos - i as f32;
+        fits[i][cell] * (1.0 - f) + fits[i + 1][cell] * f
+    };
+    let mut best_fit = f32::MIN;
+    let mut vscale = (1.0f32, 0.0f32);
+    for slope in VSLOPES {
+        for step in 0..=((VSCALES[VSCALES.len() - 1] - VSCALES[0]) / 0.01).round() as usize {
+            let v0 = VSCALES[0] + 0.01 * step as f32;
+            let fit: f32 = cells.iter().enumerate().map(|(i, &cx)| at(i, v0 + slope * xrel(cx))).sum();
+            // A slope must fit better than no slope (tried first), not merely as well.
+            if fit > best_fit + 1e-4 {
+                best_fit = fit;
+                vscale = (v0, slope);
+            }
+        }
+    }
+    let strip = resample(band, line, n, glyphs, vscale);
+    let mut best_fit: f32 = fit_of(&strip, &glyphs.templates, &mut buf, &mut patch).into_iter().sum();
+    // The photo's blur: the set of templates softened as much as the line fits it best.
+    let mut templates: &[Template] = &glyphs.templates;
+    for set in &glyphs.softened {
+        let fit: f32 = fit_of(&strip, set, &mut buf, &mut patch).into_iter().sum();
         if fit > best_fit {
             best_fit = fit;
-            strip = s;
+            templates = set;
         }
     }
     let mut symbols = Vec::with_capacity(n);
     for &cx in &cells {
-        let top = classify(&strip, &mut buf, &mut patch, cx, &[-1, 0, 1]);
+        let top = classify(&strip, templates, None, &mut buf, &mut patch, cx, &[-1, 0, 1]);
         let mut ranked: Vec<(char, f32)> = glyphs.templates.iter().zip(&top).map(|(t, s)| (t.ch, *s)).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         let best = ranked[0].1;

@@ -113,11 +113,24 @@ impl MrzService {
     /// Reads the zone of a photo, judging date centuries against `today`; accepted only as
     /// [`MrzImageReader::read`] accepts. Specimen states are read (whether they pass is the caller's rule).
     pub fn read(&self, bytes: &[u8], today: time::Date) -> MrzImageOutcome {
+        self.with_reader(today, |reader, options| reader.read(bytes, options))
+    }
+
+    /// The same, on a photo already decoded to grey levels.
+    pub fn read_luma(&self, gray: &image::GrayImage, today: time::Date) -> MrzImageOutcome {
+        self.with_reader(today, |reader, options| reader.read_luma(gray, options))
+    }
+
+    fn with_reader(
+        &self,
+        today: time::Date,
+        read: impl FnOnce(&MrzImageReader, &ParseOptions) -> MrzImageOutcome,
+    ) -> MrzImageOutcome {
         match &self.0 {
             Ok(reader) => {
                 let mut options = ParseOptions::new(today);
                 options.allow_specimen_states = true;
-                reader.read(bytes, &options)
+                read(reader, &options)
             }
             Err(reason) => MrzImageOutcome::NoRead { reason: reason.clone(), elapsed_ms: 0.0 },
         }
@@ -164,14 +177,26 @@ impl MrzImageReader {
     /// Reads the MRZ of an encoded image (JPEG or PNG).
     pub fn read(&self, bytes: &[u8], options: &ParseOptions) -> MrzImageOutcome {
         let started = Instant::now();
+        match decode(bytes) {
+            Ok(gray) => self.read_decoded(&gray, options, started),
+            Err(reason) => MrzImageOutcome::NoRead { reason, elapsed_ms: started.elapsed().as_secs_f64() * 1000.0 },
+        }
+    }
+
+    /// Reads the MRZ of an image already decoded to grey levels (an upload decoded once for all its readings).
+    pub fn read_luma(&self, gray: &image::GrayImage, options: &ParseOptions) -> MrzImageOutcome {
+        let started = Instant::now();
+        if u64::from(gray.width()) * u64::from(gray.height()) > MAX_PIXELS {
+            return MrzImageOutcome::NoRead { reason: "the image is too large".into(), elapsed_ms: 0.0 };
+        }
+        self.read_decoded(gray, options, started)
+    }
+
+    fn read_decoded(&self, gray: &image::GrayImage, options: &ParseOptions, started: Instant) -> MrzImageOutcome {
         let elapsed = || started.elapsed().as_secs_f64() * 1000.0;
-        let gray = match decode(bytes) {
-            Ok(g) => g,
-            Err(reason) => return MrzImageOutcome::NoRead { reason, elapsed_ms: elapsed() },
-        };
         let mut reason = String::from("no MRZ-shaped text lines found");
         let mut first_reason = true;
-        for (crop, turn) in upright_crops(&gray) {
+        for (crop, turn) in upright_crops(gray) {
             match self.read_band(&crop, options) {
                 Ok(c) => return MrzImageOutcome::Read(Box::new(MrzRead::new(c, turn, elapsed()))),
                 // The first band the right way up says most about why nothing was read.

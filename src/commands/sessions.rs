@@ -717,7 +717,7 @@ pub fn prepare_upload(
     }
     let read = match &luma {
         Some(luma) if doc_type == "id_front" || doc_type == "id_back" => {
-            Some(read_document(&bytes, luma, doc_type == "id_front", mrz, printed, today))
+            Some(read_document(luma, doc_type == "id_front", mrz, printed, today))
         }
         _ => None,
     };
@@ -729,16 +729,15 @@ pub fn prepare_upload(
 /// document check decides whether this document should have had one.
 /// With `front`, the printed fields are read too (`printed.<field>`, with `printed_confidence.<field>`), or
 /// why they could not be (`printed_unread`).
-/// `luma` is the image of `bytes` already decoded to grey levels.
+/// `luma` is the upload already decoded to grey levels.
 fn read_document(
-    bytes: &[u8],
     luma: &image::GrayImage,
     front: bool,
     mrz: &MrzService,
     printed: &PrintedService,
     today: time::Date,
 ) -> (String, BTreeMap<String, String>) {
-    let (source, mut fields, upright) = read_codes(bytes, luma, mrz, today);
+    let (source, mut fields, upright) = read_codes(luma, mrz, today);
     if front {
         fields.extend(printed_reading(printed.read_luma(luma, upright)));
     }
@@ -767,7 +766,6 @@ pub fn printed_reading(outcome: PrintedOutcome) -> BTreeMap<String, String> {
 
 /// The barcode or MRZ reading, and the rotation that made the MRZ upright (a hint for the printed text).
 fn read_codes(
-    bytes: &[u8],
     luma: &image::GrayImage,
     mrz: &MrzService,
     today: time::Date,
@@ -786,7 +784,7 @@ fn read_codes(
     if let Some(code) = qr_mrz {
         return ("qr_mrz".into(), BTreeMap::from([("mrz".to_string(), code.text.clone())]), None);
     }
-    let (field, upright) = match mrz.read(bytes, today) {
+    let (field, upright) = match mrz.read_luma(luma, today) {
         MrzImageOutcome::Read(read) => (("mrz".to_string(), read.lines.join("\n")), Some(read.rotation_deg)),
         MrzImageOutcome::NoRead { reason, .. } => ((dom::MRZ_UNREADABLE.to_string(), reason), None),
     };

@@ -23,13 +23,8 @@ const MIN_BLOCKING_SHARE: f32 = 0.25;
 /// Keys whose posting lists are longer than this (share of all names) are too common to block on.
 const MAX_POSTING_SHARE: f64 = 0.05;
 
-/// Token rarity: a token in a share `f` of the indexed names weighs `1 − RARITY_SLOPE · ln(1 + f / RARITY_SHARE)`,
-/// at least `RARITY_FLOOR`. A token in one name in 10,000 weighs about 0.93, one in 1% about 0.54, one in 5%
-/// (`mohammed` on a sanctions list) about 0.38. Lists smaller than `RARITY_MIN_NAMES` count as that large, so
-/// that in a small list a token seen twice is not taken for a common one.
-const RARITY_SLOPE: f64 = 0.1;
-const RARITY_SHARE: f64 = 1e-4;
-const RARITY_FLOOR: f64 = 0.3;
+/// Token rarity (`MatchParams::rarity_slope`): lists smaller than this count as this large, so that in a small
+/// list a token seen twice is not taken for a common one.
 const RARITY_MIN_NAMES: f64 = 20_000.0;
 
 /// What to screen.
@@ -253,21 +248,24 @@ impl Index {
         }
         let params = MatchParams { crowding: crowding(names.len()), ..params };
         let mut idx = Index { entries, names, token_counts, postings, identifiers, max_posting, params };
+        // Every name's rarity against the whole list (the names are moved out while they are weighed).
+        let total = idx.names.len();
         let mut names = std::mem::take(&mut idx.names);
         for n in &mut names {
-            idx.weigh_by_rarity(&mut n.prepared);
+            idx.weigh_by_rarity(&mut n.prepared, total);
         }
         idx.names = names;
         idx
     }
 
-    /// Sets each token's rarity from how many indexed names hold it.
-    fn weigh_by_rarity(&self, name: &mut PreparedName) {
-        let total = (self.names.len() as f64).max(RARITY_MIN_NAMES);
+    /// Sets each token's rarity from how many of the `names` indexed names hold it.
+    fn weigh_by_rarity(&self, name: &mut PreparedName, names: usize) {
+        let total = (names as f64).max(RARITY_MIN_NAMES);
         for t in &mut name.tokens {
             let count = self.token_counts.get(&key(TAG_PHON, t.phon.as_bytes())).copied().unwrap_or(0);
             let share = f64::from(count) / total;
-            t.rarity = (1.0 - RARITY_SLOPE * (1.0 + share / RARITY_SHARE).ln()).max(RARITY_FLOOR) as f32;
+            let p = &self.params;
+            t.rarity = (1.0 - p.rarity_slope * (1.0 + share / p.rarity_share).ln()).max(p.rarity_floor) as f32;
         }
     }
 
@@ -292,7 +290,7 @@ impl Index {
     /// Screen a query: hits scoring at least `threshold`, best first, at most `limit`.
     pub fn screen(&self, query: &Query, threshold: f64, limit: usize) -> Vec<Hit> {
         let mut prepared = prepare(&query.name, query.entity_type);
-        self.weigh_by_rarity(&mut prepared);
+        self.weigh_by_rarity(&mut prepared, self.names.len());
         let type_ok = |e: &WatchlistEntry| query.entity_type.is_none_or(|t| t == e.entity_type);
 
         // 1. Candidate names by blocking keys, weighted by rarity.
@@ -541,6 +539,23 @@ mod tests {
         let wrong_dob = Query { date_of_birth: Some("1980".into()), ..q };
         let h2 = &idx.screen(&wrong_dob, 0.0, 10)[0];
         assert!(h2.score < h.score);
+    }
+
+    #[test]
+    fn listed_and_query_tokens_are_weighed_against_the_same_list_size() {
+        // 30,000 names (more than the smallest list size rarity assumes), `Commonname` in 1% of them.
+        let entries: Vec<WatchlistEntry> = (0..30_000)
+            .map(|i| {
+                let given = if i % 100 == 0 { "Commonname".to_string() } else { format!("Given{}", to_letters(i)) };
+                entry(&format!("e{i}"), EntityType::Person, &[&format!("{given} Family{}", to_letters(i))])
+            })
+            .collect();
+        let idx = Index::build(entries);
+        let listed = idx.names[0].prepared.tokens[0].rarity;
+        let mut query = prepare("Commonname Someone", Some(EntityType::Person));
+        idx.weigh_by_rarity(&mut query, idx.name_count());
+        assert_eq!(query.tokens[0].rarity, listed);
+        assert!(listed > 0.5 && listed < 0.6, "{listed}");
     }
 
     #[test]

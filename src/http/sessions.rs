@@ -237,37 +237,44 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateSe
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, req: HttpRequest, path: ApiPath<SessionId>) -> ApiResult {
     p.require("sessions:read", &[])?;
-    let wait = super::prefer::wait(&req, Duration::from_secs(crate::stream_watch::MAX_WAIT_SECS));
-    let session = read_session_waiting(&state, &p, path.into_inner(), wait.unwrap_or_default()).await?;
-    Ok(match wait {
-        Some(wait) => Reply::ok(session).with_header("Preference-Applied", format!("wait={}", wait.as_secs())),
-        None => Reply::ok(session),
-    })
+    let waited = wait_while_processing(&state, &p, &req, &path).await?;
+    let (keyring, env, base) = (state.keyring.clone(), p.env(), base_url(&state));
+    waited.reply(state.read(move |c| q::get(c, &keyring, &env, path.as_str(), &base)).await?)
 }
 
-/// Reads the session; while it is `processing`, reads it again at each commit of its stream until it
-/// leaves processing or `wait` has passed (zero: one read).
-async fn read_session_waiting(
+/// What a `Prefer: wait=N` did: the header the answer carries, if one was asked for.
+struct Waited(Option<Duration>);
+
+impl Waited {
+    fn reply(self, body: impl Serialize) -> ApiResult {
+        Ok(match self.0 {
+            Some(wait) => Reply::ok(body).with_header("Preference-Applied", format!("wait={}", wait.as_secs())),
+            None => Reply::ok(body),
+        })
+    }
+}
+
+/// With `Prefer: wait=N`: while the session is `processing`, waits for each commit of its stream until it
+/// leaves processing or N seconds have passed (a session in any other status returns at once). Without the
+/// preference it returns at once, reading nothing.
+async fn wait_while_processing(
     state: &AppState,
     p: &Principal,
-    id: SessionId,
-    wait: Duration,
-) -> AppResult<SessionView> {
-    let read = |id: SessionId| {
-        let (keyring, env, base) = (state.keyring.clone(), p.env(), base_url(state));
-        state.read(move |c| q::get(c, &keyring, &env, id.as_str(), &base))
+    req: &HttpRequest,
+    id: &SessionId,
+) -> AppResult<Waited> {
+    let Some(wait) = super::prefer::wait(req, Duration::from_secs(crate::stream_watch::MAX_WAIT_SECS)) else {
+        return Ok(Waited(None));
     };
-    if wait.is_zero() {
-        return read(id).await;
-    }
     let deadline = tokio::time::Instant::now() + wait;
     let watching = state.stream_watch.watch(id.as_str());
     loop {
         // Enabled before the read, so a commit landing between the read and the wait still wakes it.
         let next_commit = watching.next_commit();
-        let session = read(id.clone()).await?;
-        if session.status != SessionStatus::Processing || tokio::time::Instant::now() >= deadline {
-            return Ok(session);
+        let (env, id) = (p.env(), id.clone());
+        let status = state.read(move |c| q::status(c, &env, id.as_str())).await?;
+        if status != SessionStatus::Processing || tokio::time::Instant::now() >= deadline {
+            return Ok(Waited(Some(wait)));
         }
         let _ = tokio::time::timeout_at(deadline, next_commit).await;
     }
@@ -652,23 +659,34 @@ async fn set_tags_post(
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}/result", tag = "Results", operation_id = "get_session_result",
-    params(("session_id" = SessionId, Path, description = "The session")),
+    params(("session_id" = SessionId, Path, description = "The session"),
+        ("Prefer" = Option<String>, Header, description = "`wait=N` (RFC 7240): when the session is `processing`, \
+            answer as soon as it leaves processing (with its result), or after N seconds (at most 60) with the 404 \
+            of a session not yet decided. The answer then carries `Preference-Applied: wait=N`.")),
     responses((status = 200, description = "The session's result", body = ResultView)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
-async fn result(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
+async fn result(state: web::Data<AppState>, p: Principal, req: HttpRequest, path: ApiPath<SessionId>) -> ApiResult {
     p.require("verifications:read", &["sessions:read"])?;
+    let waited = wait_while_processing(&state, &p, &req, &path).await?;
     let (keyring, env) = (state.keyring.clone(), p.env());
-    Ok(Reply::ok(state.read(move |c| q::result(c, &keyring, &env, path.as_str())).await?))
+    waited.reply(state.read(move |c| q::result(c, &keyring, &env, path.as_str())).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/results/{session_id}", tag = "Results", operation_id = "get_result",
-    params(("session_id" = SessionId, Path, description = "The session")),
+    params(("session_id" = SessionId, Path, description = "The session"),
+        ("Prefer" = Option<String>, Header, description = "`wait=N` (RFC 7240), as on `GET /sessions/{session_id}/result`.")),
     responses((status = 200, description = "The session's result", body = NestedResultView)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
-async fn result_nested(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionId>) -> ApiResult {
+async fn result_nested(
+    state: web::Data<AppState>,
+    p: Principal,
+    req: HttpRequest,
+    path: ApiPath<SessionId>,
+) -> ApiResult {
     p.require("verifications:read", &[])?;
+    let waited = wait_while_processing(&state, &p, &req, &path).await?;
     let (keyring, env) = (state.keyring.clone(), p.env());
-    Ok(Reply::ok(state.read(move |c| q::result_nested(c, &keyring, &env, path.as_str())).await?))
+    waited.reply(state.read(move |c| q::result_nested(c, &keyring, &env, path.as_str())).await?)
 }
 
 /// Filters of `GET /results`.

@@ -181,6 +181,15 @@ pub fn get(conn: &ReadOnly, keyring: &Keyring, environment: &str, id: &str, base
     render(conn, keyring, row, base_url)
 }
 
+/// A session's status alone (what a request waiting for the decision checks at each commit).
+pub fn status(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<SessionStatus> {
+    let status: Option<String> = conn
+        .prepare_cached("SELECT status FROM sessions WHERE id = ?1 AND environment = ?2")?
+        .query_row(params![id, environment], |r| r.get(0))
+        .optional()?;
+    SessionStatus::from_stored(&status.ok_or_else(|| AppError::not_found("Session"))?)
+}
+
 /// Which sessions a list shows; every part is optional and they combine with AND.
 #[derive(Debug, Default)]
 pub struct SessionFilter {

@@ -1,5 +1,6 @@
 //! `Prefer: wait=N` on GET /sessions/{id}: a session in processing is answered when it leaves processing,
-//! or after N seconds still processing; without the preference the answer is immediate.
+//! or after N seconds still processing; without the preference the answer is immediate. The result endpoint
+//! waits the same way.
 
 use crate::face::{slow_provider, submitted_live_session};
 use crate::helpers::*;
@@ -61,4 +62,20 @@ async fn a_wait_shorter_than_the_processing_answers_still_processing_after_it() 
     let pending = app.send("GET", &format!("/sessions/{other_id}"), Some(&key), &[("Prefer", "wait=30")], None).await;
     assert_eq!(pending.body["status"], "pending");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[actix_web::test]
+async fn the_result_waits_for_the_decision_too() {
+    let url = slow_provider(200, json!({"score": 0.9, "liveness_passed": true}), Duration::from_millis(1500));
+    let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
+    let key = app.live_key.clone();
+    let id = submitted_live_session(&app, "wait-4").await;
+
+    let at_once = app.send("GET", &format!("/sessions/{id}/result"), Some(&key), &[], None).await;
+    assert_eq!(at_once.status, 404, "no result while processing: {}", at_once.body);
+
+    let waited = app.send("GET", &format!("/sessions/{id}/result"), Some(&key), &[("Prefer", "wait=20")], None).await;
+    assert_eq!(waited.status, 200, "{}", waited.body);
+    assert_eq!(waited.body["status"], "approved", "{}", waited.body);
+    assert_eq!(waited.header("preference-applied").as_deref(), Some("wait=20"));
 }

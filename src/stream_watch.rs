@@ -40,7 +40,7 @@ impl StreamWatch {
         let signal = waiting
             .entry(stream_id.to_string())
             .or_insert_with(|| {
-                self.streams.fetch_add(1, Ordering::Relaxed);
+                self.streams.fetch_add(1, Ordering::SeqCst);
                 Arc::new(Notify::new())
             })
             .clone();
@@ -49,7 +49,7 @@ impl StreamWatch {
 
     /// Wakes every waiter of the streams these events belong to.
     fn committed<'e>(&self, stream_ids: impl Iterator<Item = &'e str>) {
-        if self.streams.load(Ordering::Relaxed) == 0 {
+        if self.streams.load(Ordering::SeqCst) == 0 {
             return;
         }
         let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
@@ -87,7 +87,7 @@ impl Drop for Watching<'_> {
         let mut waiting = self.watch.waiting.lock().unwrap_or_else(|e| e.into_inner());
         // The registry holds one reference and this registration another: nobody else waits.
         if Arc::strong_count(&self.signal) == 2 && waiting.remove(&self.stream_id).is_some() {
-            self.watch.streams.fetch_sub(1, Ordering::Relaxed);
+            self.watch.streams.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -132,6 +132,6 @@ mod tests {
         assert_eq!(watch.registered(), 1, "one waiter is still there");
         drop(second);
         assert_eq!(watch.registered(), 0);
-        assert_eq!(watch.streams.load(Ordering::Relaxed), 0);
+        assert_eq!(watch.streams.load(Ordering::SeqCst), 0);
     }
 }

@@ -7,7 +7,7 @@
 //! `pdftoppm` for PDF previews (in a temporary folder that is removed). Must not touch the database, log
 //! document content, or keep any decrypted bytes.
 
-use crate::checks::barcode::{parse_aamva, read_barcodes, BarcodeFormat};
+use crate::checks::barcode::{parse_aamva, read_barcodes_luma, BarcodeFormat};
 use crate::checks::imagehash::decode_bounded;
 use crate::checks::mrz;
 use crate::checks::printed::{self, PrintedOutcome};
@@ -17,10 +17,12 @@ use std::collections::BTreeMap;
 
 /// Reads the MRZ text of a document photo (lines separated by newlines), or None: the server's MRZ image
 /// reader (`checks::mrz_image::MrzService::read_text`). MRZs carried by QR codes are read without it.
-pub type MrzTextReader<'a> = &'a dyn Fn(&[u8]) -> Option<String>;
+/// It is given the photo already decoded to grey levels (decoded once for every reader).
+pub type MrzTextReader<'a> = &'a dyn Fn(&image::GrayImage) -> Option<String>;
 
-/// Reads the printed text of a document photo: the server's `checks::printed::PrintedService::read`.
-pub type PrintedTextReader<'a> = &'a dyn Fn(&[u8]) -> PrintedOutcome;
+/// Reads the printed text of a document photo (decoded to grey levels): the server's
+/// `checks::printed::PrintedService::read_luma`.
+pub type PrintedTextReader<'a> = &'a dyn Fn(&image::GrayImage) -> PrintedOutcome;
 
 /// The classifications idv can give (the built-in upload types, split finer where the facts allow).
 pub const CLASSIFICATIONS: &[&str] = &[
@@ -104,12 +106,12 @@ pub fn facts(
             f.page_count = pdf_page_count(bytes).ok_or(FactsError::UnreadablePdf)?;
         }
         "image/png" | "image/jpeg" => {
-            let image = decode_bounded(bytes).map_err(|_| FactsError::UnreadableImage)?;
-            f.width = Some(image.width());
-            f.height = Some(image.height());
+            // Decoded once: the barcodes, the zone and the printed text are all read from these grey levels.
+            let luma = decode_bounded(bytes).map_err(|_| FactsError::UnreadableImage)?.into_luma8();
+            f.width = Some(luma.width());
+            f.height = Some(luma.height());
             f.page_count = 1;
-            drop(image);
-            for code in read_barcodes(bytes).unwrap_or_default() {
+            for code in read_barcodes_luma(&luma).unwrap_or_default() {
                 let format = match &code.format {
                     BarcodeFormat::Pdf417 => "pdf417".to_string(),
                     BarcodeFormat::QrCode => "qr_code".to_string(),
@@ -121,9 +123,9 @@ pub fn facts(
                 f.barcodes.push((format, code.text));
             }
             if f.mrz.is_none() {
-                f.mrz = mrz_reader.and_then(|read| read(bytes)).filter(|t| mrz_parses(t));
+                f.mrz = mrz_reader.and_then(|read| read(&luma)).filter(|t| mrz_parses(t));
             }
-            f.printed = printed_reader.map(|read| read(bytes));
+            f.printed = printed_reader.map(|read| read(&luma));
         }
         "image/webp" => {
             // The image decoder is built without WebP: its size is read from the header only.
@@ -562,7 +564,7 @@ mod tests {
 
     #[test]
     fn a_plugged_mrz_reader_decides_passport_and_fills_fields() {
-        fn reader(_: &[u8]) -> Option<String> {
+        fn reader(_: &image::GrayImage) -> Option<String> {
             Some("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10".into())
         }
         let f = facts(&png(400, 300), "image/png", Some(&reader), None).unwrap();

@@ -65,14 +65,14 @@ fn read_facts(
     today: Date,
 ) -> Result<Facts, facts::FactsError> {
     let upright = std::cell::Cell::new(None);
-    let read_zone = |b: &[u8]| match mrz.read(b, today) {
+    let read_zone = |luma: &image::GrayImage| match mrz.read_luma(luma, today) {
         MrzImageOutcome::Read(r) => {
             upright.set(Some(r.rotation_deg));
             Some(r.lines.join("\n"))
         }
         _ => None,
     };
-    let read_printed = |b: &[u8]| printed.read(b, upright.get());
+    let read_printed = |luma: &image::GrayImage| printed.read_luma(luma, upright.get());
     facts::facts(bytes, mime, Some(&read_zone), Some(&read_printed))
 }
 

@@ -78,14 +78,7 @@ pub(crate) async fn submitted_live_session(app: &TestApp, external_ref: &str) ->
 async fn verify_live(app: &TestApp) -> Value {
     let key = app.live_key.clone();
     let id = submitted_live_session(app, "face-1").await;
-    for _ in 0..200 {
-        let s = app.send("GET", &format!("/sessions/{id}"), Some(&key), &[], None).await;
-        if s.body["status"] != "processing" {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    app.send("GET", &format!("/sessions/{id}/result"), Some(&key), &[], None).await.body
+    app.decided_result(&key, &id).await
 }
 
 #[actix_web::test]

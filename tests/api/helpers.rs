@@ -52,6 +52,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 impl TestApp {
+    /// The result of a submitted session, asked for once with `Prefer: wait` so the answer comes when the
+    /// session leaves processing.
+    pub async fn decided_result(&self, key: &str, session_id: &str) -> Value {
+        let path = format!("/sessions/{session_id}/result");
+        let r = self.send("GET", &path, Some(key), &[("Prefer", "wait=30")], None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.path().join("idv.db")
     }

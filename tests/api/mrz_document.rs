@@ -13,7 +13,12 @@ fn token_of(capture_url: &Value) -> String {
 
 /// A live API-only verification with `uploads` (document side, image); `document_type` is chosen through
 /// the capture steps when given. Returns the session's result.
-async fn verify(app: &TestApp, typed: Value, document_type: Option<&str>, uploads: &[(&str, &[u8])]) -> Value {
+pub(crate) async fn verify(
+    app: &TestApp,
+    typed: Value,
+    document_type: Option<&str>,
+    uploads: &[(&str, &[u8])],
+) -> Value {
     let key = app.live_key.clone();
     let mut body = json!({"checks": ["document_ocr", "document_expiration", "age_verification"]});
     body.as_object_mut().unwrap().extend(typed.as_object().unwrap().clone());
@@ -40,16 +45,11 @@ async fn verify(app: &TestApp, typed: Value, document_type: Option<&str>, upload
     }
     let submitted = app.send("POST", &format!("/sessions/{id}/submit"), Some(&key), &[], None).await;
     assert_eq!(submitted.status, 202, "{}", submitted.body);
-    for _ in 0..300 {
-        if app.send("GET", &format!("/sessions/{id}"), Some(&key), &[], None).await.body["status"] != "processing" {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    app.send("GET", &format!("/sessions/{id}/result"), Some(&key), &[], None).await.body
+    app.decided_result(&key, &id).await
 }
 
-fn sub_check<'a>(result: &'a Value, name: &str) -> &'a Value {
+/// The document check's sub-check `name` of a session result.
+pub(crate) fn sub_check<'a>(result: &'a Value, name: &str) -> &'a Value {
     result["check_results"]["document_ocr"]["sub_checks"]
         .as_array()
         .and_then(|subs| subs.iter().find(|s| s["name"] == name))

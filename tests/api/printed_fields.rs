@@ -6,6 +6,7 @@
 //! the database in plaintext.
 
 use crate::helpers::*;
+use crate::mrz_document::sub_check;
 use crate::passport_page::td3;
 use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
 use serde_json::{json, Value};
@@ -89,41 +90,9 @@ fn page_with_surname(surname: &str) -> Vec<u8> {
     )
 }
 
-fn token_of(capture_url: &Value) -> String {
-    capture_url.as_str().unwrap().rsplit('/').next().unwrap().to_string()
-}
-
-/// A live API-only verification of one front; returns the session's result.
+/// A live API-only verification of one passport front; returns the session's result.
 async fn verify(app: &TestApp, typed: Value, front: &[u8]) -> Value {
-    let key = app.live_key.clone();
-    let mut body = json!({"checks": ["document_ocr", "document_expiration", "age_verification"]});
-    body.as_object_mut().unwrap().extend(typed.as_object().unwrap().clone());
-    let s = app.send("POST", "/sessions", Some(&key), &[], Some(&body)).await;
-    assert_eq!(s.status, 201, "{}", s.body);
-    let id = s.body["id"].as_str().unwrap().to_string();
-    let token = token_of(&s.body["capture_url"]);
-    let v = |step: &str| format!("/verify/{token}/{step}");
-    assert_eq!(app.send_json_raw("POST", &v("consent"), &json!({"accepted": true})).await.status, 200);
-    assert_eq!(app.send_json_raw("POST", &v("document-type"), &json!({"document_type": "passport"})).await.status, 200);
-    let path = format!("/sessions/{id}/documents");
-    let r = app.upload(&path, Some(&key), &[("document_type", "id_front")], Some(("image/png", front))).await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let submitted = app.send("POST", &format!("/sessions/{id}/submit"), Some(&key), &[], None).await;
-    assert_eq!(submitted.status, 202, "{}", submitted.body);
-    for _ in 0..300 {
-        if app.send("GET", &format!("/sessions/{id}"), Some(&key), &[], None).await.body["status"] != "processing" {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    app.send("GET", &format!("/sessions/{id}/result"), Some(&key), &[], None).await.body
-}
-
-fn sub_check<'a>(result: &'a Value, name: &str) -> &'a Value {
-    result["check_results"]["document_ocr"]["sub_checks"]
-        .as_array()
-        .and_then(|subs| subs.iter().find(|s| s["name"] == name))
-        .unwrap_or_else(|| panic!("no sub-check {name}: {result}"))
+    crate::mrz_document::verify(app, typed, Some("passport"), &[("id_front", front)]).await
 }
 
 fn database_text(app: &TestApp) -> String {

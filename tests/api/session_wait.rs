@@ -7,9 +7,14 @@ use crate::helpers::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
+/// A face provider that approves after `delay`.
+fn approving_after(delay: Duration) -> String {
+    slow_provider(200, json!({"score": 0.9, "liveness_passed": true}), delay)
+}
+
 #[actix_web::test]
 async fn a_wait_preference_holds_the_answer_until_the_session_leaves_processing() {
-    let url = slow_provider(200, json!({"score": 0.9, "liveness_passed": true}), Duration::from_millis(1500));
+    let url = approving_after(Duration::from_millis(1500));
     let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
     let key = app.live_key.clone();
     let id = submitted_live_session(&app, "wait-1").await;
@@ -35,7 +40,7 @@ async fn a_wait_preference_holds_the_answer_until_the_session_leaves_processing(
 
 #[actix_web::test]
 async fn a_wait_shorter_than_the_processing_answers_still_processing_after_it() {
-    let url = slow_provider(200, json!({"score": 0.9, "liveness_passed": true}), Duration::from_secs(4));
+    let url = approving_after(Duration::from_secs(4));
     let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
     let key = app.live_key.clone();
     let id = submitted_live_session(&app, "wait-2").await;
@@ -66,7 +71,7 @@ async fn a_wait_shorter_than_the_processing_answers_still_processing_after_it() 
 
 #[actix_web::test]
 async fn the_result_waits_for_the_decision_too() {
-    let url = slow_provider(200, json!({"score": 0.9, "liveness_passed": true}), Duration::from_millis(1500));
+    let url = approving_after(Duration::from_millis(1500));
     let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
     let key = app.live_key.clone();
     let id = submitted_live_session(&app, "wait-4").await;

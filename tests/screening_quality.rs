@@ -238,10 +238,12 @@ fn unrelated_people_rarely_hit_sdn_and_un() {
         println!("  {h}");
     }
     assert!(people.len() > 2_500, "only {} people read", people.len());
-    // 1.7% when written (2.5% before loose pairs counted less; the target is 1%). This guards against a fall
-    // back towards the 26% they got when scripts were compared raw, tokens weighed alike and one-word aliases
-    // took two-word names.
-    assert!(rate <= 0.02, "{:.2}% of unrelated people get a hit", rate * 100.0);
+    // 0.91% when written, the target (1.7% before words in one abjad were compared as written, consonant
+    // agreements across scripts added up and SDN + UN counted as slightly crowded; 2.5% before loose pairs
+    // counted less). Screened with no entity type, so vessels and organisations count too. Also guards against
+    // a fall back towards the 26% they got when scripts were compared raw, tokens weighed alike and one-word
+    // aliases took two-word names.
+    assert!(rate <= 0.01, "{:.2}% of unrelated people get a hit", rate * 100.0);
 }
 
 #[test]

@@ -17,6 +17,9 @@ pub const DEFAULT_THRESHOLD: f64 = 0.6;
 /// Most candidates fully scored per query; the blocking score ranks them.
 const MAX_CANDIDATES: usize = 150;
 
+/// Factor on the name score of a vessel or aircraft matched by part of the query only.
+const CRAFT_PARTIAL_FACTOR: f64 = 0.8;
+
 /// Candidates whose blocking score is under this share of the best one are not scored.
 const MIN_BLOCKING_SHARE: f32 = 0.25;
 
@@ -389,7 +392,13 @@ impl Index {
             let n = &self.names[id as usize];
             let m = compare_with(&prepared, &n.prepared, &self.params);
             let kind = self.entries[n.entry as usize].names[usize::from(n.name)].kind;
-            let s = if kind == NameKind::Weak { m.score * 0.9 } else { m.score };
+            let mut s = if kind == NameKind::Weak { m.score * 0.9 } else { m.score };
+            // A vessel's or aircraft's name is taken whole: a query with words of its own beside it
+            // (`Noah Campos` / the tanker `NOAH`) names something else.
+            let craft = matches!(self.entries[n.entry as usize].entity_type, EntityType::Vessel | EntityType::Aircraft);
+            if craft && !m.unmatched_left.is_empty() {
+                s *= CRAFT_PARTIAL_FACTOR;
+            }
             match best.get(&n.entry) {
                 Some((b, ..)) if *b >= s => {}
                 _ => {
@@ -517,6 +526,16 @@ mod tests {
         }
         let any = Query { name: "Vladimir Putin".into(), ..Query::default() };
         assert_eq!(idx.screen(&any, DEFAULT_THRESHOLD, 10).len(), 2);
+    }
+
+    #[test]
+    fn a_craft_is_named_whole() {
+        let mut tanker = entry("4", EntityType::Vessel, &["NAVARZ"]);
+        tanker.add_name("NOAH", NameKind::Former);
+        let idx = Index::build(vec![tanker]);
+        let screen = |name: &str| idx.screen(&Query { name: name.into(), ..Query::default() }, DEFAULT_THRESHOLD, 10);
+        assert_eq!(screen("Noah").len(), 1);
+        assert!(screen("Noah Li").is_empty(), "{:?}", screen("Noah Li"));
     }
 
     #[test]

@@ -371,7 +371,12 @@ impl TesseractMrzReader {
 /// half of the page first upside down: the zone sits at the bottom of an upright page), with the turn in
 /// degrees that made it upright. Lazy: a caller that reads the first band cuts no other.
 fn upright_crops(gray: &image::GrayImage) -> impl Iterator<Item = (image::GrayImage, f32)> + '_ {
-    locate::find_bands(gray).into_iter().take(MAX_BANDS).flat_map(move |band| {
+    // The bands a quarter turn away are looked for only once those at the estimated angle are all tried.
+    let bands = [false, true].into_iter().flat_map(move |turned| {
+        let found = if turned { locate::find_bands_turned(gray) } else { locate::find_bands(gray) };
+        found.into_iter().take(MAX_BANDS)
+    });
+    bands.flat_map(move |band| {
         let band = band.refined(gray);
         [band.upper, !band.upper].into_iter().map(move |flip| {
             let turn = band.frame.angle.to_degrees() + if flip { 180.0 } else { 0.0 };

@@ -530,11 +530,11 @@ def make_one(args):
             "fields": fields, "printed": printed, "width": img.width, "height": img.height, "render": render}
 
 
-def generate(out, per_subset, seed, testdata, jobs):
+def generate(out, per_subset, seed, testdata, jobs, splits=SPLITS, subsets=SUBSETS):
     specimens = load_specimens(testdata)
     tasks = []
-    for split in SPLITS:
-        for subset in SUBSETS:
+    for split in splits:
+        for subset in subsets:
             os.makedirs(os.path.join(out, split, subset), exist_ok=True)
             for i in range(per_subset):
                 tasks.append((seed, split, subset, i, specimens, out))
@@ -635,11 +635,18 @@ def main():
     ap.add_argument("--seed", type=int, default=9303)
     ap.add_argument("--testdata", default=DEFAULT_TESTDATA, help="the shared testdata folder")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (the output does not depend on it)")
+    ap.add_argument("--splits", default=",".join(SPLITS),
+                    help="comma-separated splits to draw (image N is the same whatever else is drawn)")
+    ap.add_argument("--subsets", default=",".join(SUBSETS), help="comma-separated subsets to draw")
     ap.add_argument("--self-test", action="store_true")
     a = ap.parse_args()
     if a.self_test:
         sys.exit(0 if self_test(a.testdata) else 1)
-    generate(a.out, a.per_subset, a.seed, a.testdata, a.jobs)
+    splits, subsets = a.splits.split(","), a.subsets.split(",")
+    unknown = [x for x in splits if x not in SPLITS] + [x for x in subsets if x not in SUBSETS]
+    if unknown:
+        ap.error(f"unknown split or subset: {', '.join(unknown)}")
+    generate(a.out, a.per_subset, a.seed, a.testdata, a.jobs, splits, subsets)
 
 
 if __name__ == "__main__":

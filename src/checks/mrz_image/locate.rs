@@ -162,7 +162,11 @@ pub fn character_ink(mask: &[bool], w: usize, h: usize, max_w: usize, max_h: usi
 
 /// The rotation (a quarter-turn multiple plus a small skew) that makes text lines horizontal: the angle whose
 /// horizontal projection of dark pixels has the sharpest profile.
-fn estimate_angle(mask: &[bool], w: u32, h: u32, max_skew_deg: f32) -> f32 {
+/// The angles at which the mask's rows stand out, best first: the best, refined to a quarter degree, then
+/// the other peaks of the profile score at least `ANGLE_PEAK_SPREAD_DEG` from it and from each other (at
+/// most `ANGLE_PEAKS` in all). A page whose field column or printed lines outweigh a skewed zone has the
+/// zone's angle among the later peaks.
+pub(super) fn estimate_angles(mask: &[bool], w: u32, h: u32, max_skew_deg: f32) -> Vec<f32> {
     let pts: Vec<(f32, f32)> = (0..h as usize)
         .flat_map(|y| (0..w as usize).map(move |x| (x, y)))
         .filter(|&(x, y)| mask[y * w as usize + x])
@@ -181,18 +185,28 @@ fn estimate_angle(mask: &[bool], w: u32, h: u32, max_skew_deg: f32) -> f32 {
         }
         bins.windows(2).map(|p| (f64::from(p[1]) - f64::from(p[0])).powi(2)).sum()
     };
-    let mut best = (f64::MIN, 0.0f32);
+    let mut scored: Vec<(f64, f32)> = Vec::new();
     for base in [0.0f32, 90.0] {
         let mut d = -max_skew_deg;
         while d <= max_skew_deg + 1e-3 {
             let a = (base + d).to_radians();
-            let sc = score(a);
-            if sc > best.0 {
-                best = (sc, a);
-            }
+            scored.push((score(a), a));
             d += 1.0;
         }
     }
+    // Local maxima of each base's sweep, best first.
+    let per_base = scored.len() / 2;
+    let mut peaks: Vec<(f64, f32)> = scored
+        .iter()
+        .enumerate()
+        .filter(|&(i, &(sc, _))| {
+            let (lo, hi) = (i / per_base * per_base, i / per_base * per_base + per_base - 1);
+            (i == lo || scored[i - 1].0 <= sc) && (i == hi || scored[i + 1].0 <= sc)
+        })
+        .map(|(_, &p)| p)
+        .collect();
+    peaks.sort_by(|x, y| y.0.total_cmp(&x.0));
+    let mut best = peaks.first().copied().unwrap_or((f64::MIN, 0.0));
     let centre = best.1;
     for step in [-0.75f32, -0.5, -0.25, 0.25, 0.5, 0.75] {
         let a = centre + step.to_radians();
@@ -201,8 +215,21 @@ fn estimate_angle(mask: &[bool], w: u32, h: u32, max_skew_deg: f32) -> f32 {
             best = (sc, a);
         }
     }
-    best.1
+    let mut angles = vec![best.1];
+    for (_, a) in peaks.into_iter().skip(1) {
+        if angles.len() >= ANGLE_PEAKS {
+            break;
+        }
+        if angles.iter().all(|b| (a - b).abs() >= ANGLE_PEAK_SPREAD_DEG.to_radians()) {
+            angles.push(a);
+        }
+    }
+    angles
 }
+
+/// How many angles `estimate_angles` offers, and how far apart they must be.
+const ANGLE_PEAKS: usize = 3;
+const ANGLE_PEAK_SPREAD_DEG: f32 = 2.5;
 
 /// The small rotation (radians, within `max_deg`) that makes the text lines of a mask most horizontal.
 fn residual_angle(mask: &[bool], w: usize, h: usize, max_deg: f32, step_deg: f32) -> f32 {
@@ -298,6 +325,16 @@ struct Row {
 
 /// The MRZ candidates of an image, best first.
 pub fn find_bands(src: &GrayImage) -> Vec<Band> {
+    find_bands_at(src, 0.0)
+}
+
+/// The MRZ candidates a quarter turn from the estimated angle: on a page whose fields stand in a column, the
+/// column's regular rows can outweigh the zone's two or three lines in the angle's profile.
+pub fn find_bands_turned(src: &GrayImage) -> Vec<Band> {
+    find_bands_at(src, std::f32::consts::FRAC_PI_2)
+}
+
+fn find_bands_at(src: &GrayImage, turn: f32) -> Vec<Band> {
     let (sw, sh) = src.dimensions();
     if sw < 40 || sh < 40 {
         return Vec::new();
@@ -318,9 +355,46 @@ pub fn find_bands(src: &GrayImage) -> Vec<Band> {
     let enough_text = text.iter().filter(|&&t| t).count() >= 200;
     let mut bands = Vec::new();
     let mut rendered: Vec<(f32, GrayImage)> = Vec::new();
-    for text_only in [true, false] {
-        let angle =
-            estimate_angle(if text_only && enough_text { &text } else { &mask }, small.out_w, small.out_h, 12.0);
+    let angles = |text_only: bool| {
+        let source = if text_only && enough_text { &text } else { &mask };
+        estimate_angles(source, small.out_w, small.out_h, 12.0)
+    };
+    // The best angle by text, then by all ink; then the other peaks of each, in case a skewed zone was
+    // outweighed by the rest of the page. Each profile is scored only when its turn comes.
+    let (by_text, mut by_ink) = (angles(true), None);
+    let mut tries = Vec::new();
+    for step in 0..4 {
+        tries.clear();
+        match step {
+            0 => tries.extend(by_text.iter().take(1).map(|a| (true, *a))),
+            1 => tries.extend(by_ink.get_or_insert_with(|| angles(false)).iter().take(1).map(|a| (false, *a))),
+            2 => tries.extend(by_text.iter().skip(1).map(|a| (true, *a))),
+            _ => tries.extend(by_ink.get_or_insert_with(|| angles(false)).iter().skip(1).map(|a| (false, *a))),
+        }
+        find_at_angles(&tries, turn, src, work_scale, &mut rendered, &mut bands);
+        if !bands.is_empty() {
+            break;
+        }
+    }
+    // The MRZ is the widest block of text on its page: wider bands first (a stable sort keeps three lines
+    // before two of the same width).
+    bands.sort_by(|a, b| (b.w / 20.0).round().total_cmp(&(a.w / 20.0).round()));
+    bands
+}
+
+/// Bands at the first of `tries` (text only or all ink, angle) where any are found, each angle tried both
+/// ways up; pages rendered at an angle are kept in `rendered` for the next try.
+fn find_at_angles(
+    tries: &[(bool, f32)],
+    turn: f32,
+    src: &GrayImage,
+    work_scale: f32,
+    rendered: &mut Vec<(f32, GrayImage)>,
+    bands: &mut Vec<Band>,
+) {
+    let (sw, sh) = src.dimensions();
+    for &(text_only, angle) in tries {
+        let angle = angle + turn;
         // The profile cannot tell a quarter turn from three quarters; both are tried.
         for extra in [0.0f32, std::f32::consts::PI] {
             let frame = Frame::new(sw, sh, angle + extra, work_scale);
@@ -346,10 +420,6 @@ pub fn find_bands(src: &GrayImage) -> Vec<Band> {
             break;
         }
     }
-    // The MRZ is the widest block of text on its page: wider bands first (a stable sort keeps three lines
-    // before two of the same width).
-    bands.sort_by(|a, b| (b.w / 20.0).round().total_cmp(&(a.w / 20.0).round()));
-    bands
 }
 
 fn bands_in(img: &GrayImage, frame: Frame, text_only: bool) -> Vec<Band> {

@@ -271,3 +271,30 @@ fn zeros_and_os_of_a_blurred_line_are_told_apart() {
     let band = image::imageops::blur(&zeros_and_os(ZEROS_AND_OS), 3.4);
     assert_eq!(top_choices(&band, 44), ZEROS_AND_OS);
 }
+
+#[test]
+fn the_angle_search_offers_a_skewed_zone_beside_the_page_text() {
+    // Many short rows of text level on the page, and two long lines at 6 degrees (a zone printed askew):
+    // the rows win the profile, and the zone's angle comes next.
+    let (w, h) = (500usize, 400usize);
+    let mut mask = vec![false; w * h];
+    for row in 0..24 {
+        for y in (10 + row * 10)..(14 + row * 10) {
+            for x in (20..480).filter(|x| x % 9 < 6) {
+                mask[y * w + x] = true;
+            }
+        }
+    }
+    let slope = 6f32.to_radians().tan();
+    for base in [330.0f32, 350.0] {
+        for x in 60..440 {
+            let y0 = base - slope * (x as f32 - 250.0);
+            for y in (y0 as usize)..(y0 as usize + 4) {
+                mask[y * w + x] = x % 9 < 6;
+            }
+        }
+    }
+    let angles = locate::estimate_angles(&mask, w as u32, h as u32, 12.0);
+    assert!(angles[0].to_degrees().abs() < 1.0, "{angles:?}");
+    assert!(angles.iter().skip(1).any(|a| (a.to_degrees().abs() - 6.0).abs() < 1.0), "{angles:?}");
+}

@@ -74,8 +74,8 @@ pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
     j + l * 0.1 * (1.0 - j)
 }
 
-/// Optimal-string-alignment distance (Levenshtein with adjacent transpositions).
-pub fn osa_distance(a: &[u8], b: &[u8]) -> usize {
+/// Optimal-string-alignment distance (Levenshtein with adjacent transpositions), over bytes or characters.
+pub fn osa_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     let (n, m) = (a.len(), b.len());
     if n == 0 {
         return m;
@@ -94,7 +94,7 @@ pub fn osa_distance(a: &[u8], b: &[u8]) -> usize {
     }
 }
 
-fn osa_rows<R: AsMut<[usize]>>(a: &[u8], b: &[u8], rows: &mut [R; 3]) -> usize {
+fn osa_rows<T: PartialEq, R: AsMut<[usize]>>(a: &[T], b: &[T], rows: &mut [R; 3]) -> usize {
     let m = b.len();
     let [r0, r1, r2] = rows;
     let (mut prev2, mut prev, mut cur) = (r0.as_mut(), r1.as_mut(), r2.as_mut());
@@ -395,7 +395,7 @@ fn written_distance(a: &NameToken, b: &NameToken) -> Option<usize> {
     if !one_word(&x) || !one_word(&y) {
         return None;
     }
-    Some(if x == y { 0 } else { char_osa_distance(&x, &y) })
+    Some(if x == y { 0 } else { osa_distance(&x, &y) })
 }
 
 /// One edit between written words of up to five letters, two in longer ones (an abjad letter stands for
@@ -429,29 +429,6 @@ pub fn fold_abjad(word: &str) -> Vec<char> {
             c => c,
         })
         .collect()
-}
-
-/// `osa_distance` over characters.
-fn char_osa_distance(a: &[char], b: &[char]) -> usize {
-    let (n, m) = (a.len(), b.len());
-    let mut d = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=n {
-        for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[n][m]
 }
 
 /// One aligned pair (or a merged group of adjacent tokens on one side).
@@ -639,9 +616,8 @@ pub fn compare_with(a: &PreparedName, b: &PreparedName, p: &MatchParams) -> Name
         .max_by(|x, y| x.1 .2.total_cmp(&y.1 .2))
         .map(|(i, _)| i);
     // Words across scripts agreeing by a few consonants only: the first is what a transliteration brings,
-    // each further one a chance agreement (`عاصم بدر`, `sm bdr`, is not `Zyma Petro`).
-    // A word whose letters all stand in the other's in order (`ladn` in Laden) is spelled out there, not a
-    // chance agreement.
+    // each further one a chance agreement (`عاصم بدر`, `sm bdr`, is not `Zyma Petro`). A word whose letters
+    // all stand in the other's in order (`ladn` in Laden) is spelled out there, not agreeing by chance.
     let by_chance = |sa: Span, sb: Span, s: f64| {
         pair_kind(ta, tb, sa, sb, s, p) == PairKind::Consonants
             && !letters_within(&ta[sa.start], &tb[sb.start])
@@ -900,7 +876,7 @@ fn whole_similarity(ta: &[NameToken], tb: &[NameToken]) -> Option<f64> {
     // measured as written, and against another script not at all.
     let distance = if ta.iter().chain(tb).any(written_in_abjad) {
         let (Some(a), Some(b)) = (compact_written(ta), compact_written(tb)) else { return None };
-        char_osa_distance(&a, &b)
+        osa_distance(&a, &b)
     } else {
         osa_distance(compact_text(ta).as_bytes(), compact_text(tb).as_bytes())
     };
@@ -912,6 +888,7 @@ fn whole_similarity(ta: &[NameToken], tb: &[NameToken]) -> Option<f64> {
     }
 }
 
+/// Whether a token was romanised from a word written in Arabic or Hebrew (the word as written kept).
 fn written_in_abjad(t: &NameToken) -> bool {
     matches!(t.script, Script::Arabic | Script::Hebrew) && t.source.is_some()
 }

@@ -372,7 +372,8 @@ impl TesseractMrzReader {
 /// degrees that made it upright. Lazy: a caller that reads the first band cuts no other.
 fn upright_crops(gray: &image::GrayImage) -> impl Iterator<Item = (image::GrayImage, f32)> + '_ {
     // The bands a quarter turn away are looked for only once those at the estimated angle are all tried.
-    let bands = [false, true].into_iter().flat_map(move |turned| {
+    let turns: &[bool] = if locate::wider_search(gray) { &[false, true] } else { &[false] };
+    let bands = turns.iter().flat_map(move |&turned| {
         let found = if turned { locate::find_bands_turned(gray) } else { locate::find_bands(gray) };
         found.into_iter().take(MAX_BANDS)
     });

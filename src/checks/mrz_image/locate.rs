@@ -328,6 +328,15 @@ pub fn find_bands(src: &GrayImage) -> Vec<Band> {
     find_bands_at(src, 0.0)
 }
 
+/// Below this long side a photo cannot hold a zone the recogniser reads (44 characters of a few pixels
+/// each): only the best angles are searched, not the other peaks or a quarter turn.
+const WIDER_SEARCH_MIN_LONG_SIDE: u32 = 300;
+
+/// Whether a failed search at the best angles goes on to the other peaks and the quarter turn.
+pub fn wider_search(src: &GrayImage) -> bool {
+    src.width().max(src.height()) >= WIDER_SEARCH_MIN_LONG_SIDE
+}
+
 /// The MRZ candidates a quarter turn from the estimated angle: on a page whose fields stand in a column, the
 /// column's regular rows can outweigh the zone's two or three lines in the angle's profile.
 pub fn find_bands_turned(src: &GrayImage) -> Vec<Band> {
@@ -363,7 +372,8 @@ fn find_bands_at(src: &GrayImage, turn: f32) -> Vec<Band> {
     // outweighed by the rest of the page. Each profile is scored only when its turn comes.
     let (by_text, mut by_ink) = (angles(true), None);
     let mut tries = Vec::new();
-    for step in 0..4 {
+    let steps = if wider_search(src) { 4 } else { 2 };
+    for step in 0..steps {
         tries.clear();
         match step {
             0 => tries.extend(by_text.iter().take(1).map(|a| (true, *a))),

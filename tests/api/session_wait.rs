@@ -7,17 +7,19 @@ use crate::helpers::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-/// A face provider that approves after `delay`.
-fn approving_after(delay: Duration) -> String {
-    slow_provider(200, json!({"score": 0.9, "liveness_passed": true}), delay)
+/// A server whose face provider approves after `delay`, with a live session submitted to it (so processing
+/// until the provider answers): the app, its live key and the session id.
+async fn session_processing_for(delay: Duration, external_ref: &str) -> (TestApp, String, String) {
+    let url = slow_provider(200, json!({"score": 0.9, "liveness_passed": true}), delay);
+    let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
+    let key = app.live_key.clone();
+    let id = submitted_live_session(&app, external_ref).await;
+    (app, key, id)
 }
 
 #[actix_web::test]
 async fn a_wait_preference_holds_the_answer_until_the_session_leaves_processing() {
-    let url = approving_after(Duration::from_millis(1500));
-    let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
-    let key = app.live_key.clone();
-    let id = submitted_live_session(&app, "wait-1").await;
+    let (app, key, id) = session_processing_for(Duration::from_millis(1500), "wait-1").await;
 
     let at_once = app.send("GET", &format!("/sessions/{id}"), Some(&key), &[], None).await;
     assert_eq!(at_once.status, 200, "{}", at_once.body);
@@ -40,10 +42,7 @@ async fn a_wait_preference_holds_the_answer_until_the_session_leaves_processing(
 
 #[actix_web::test]
 async fn a_wait_shorter_than_the_processing_answers_still_processing_after_it() {
-    let url = approving_after(Duration::from_secs(4));
-    let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
-    let key = app.live_key.clone();
-    let id = submitted_live_session(&app, "wait-2").await;
+    let (app, key, id) = session_processing_for(Duration::from_secs(4), "wait-2").await;
 
     let started = Instant::now();
     let waited = app.send("GET", &format!("/sessions/{id}"), Some(&key), &[("Prefer", "wait=1")], None).await;
@@ -71,10 +70,7 @@ async fn a_wait_shorter_than_the_processing_answers_still_processing_after_it() 
 
 #[actix_web::test]
 async fn the_result_waits_for_the_decision_too() {
-    let url = approving_after(Duration::from_millis(1500));
-    let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
-    let key = app.live_key.clone();
-    let id = submitted_live_session(&app, "wait-4").await;
+    let (app, key, id) = session_processing_for(Duration::from_millis(1500), "wait-4").await;
 
     let at_once = app.send("GET", &format!("/sessions/{id}/result"), Some(&key), &[], None).await;
     assert_eq!(at_once.status, 404, "no result while processing: {}", at_once.body);

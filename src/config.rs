@@ -15,7 +15,12 @@ pub struct Config {
     pub master_key_hex: Option<String>,
     pub durability: Durability,
     pub rate_limit_rpm: u64,
+    /// Pooled read connections, for scans and processing (`ReadPool::get`, `ReadPool::run_scan`).
     pub read_pool_size: u32,
+    /// Threads of the read lane (`ReadPool::run`), each with its own connection; one per core by
+    /// default. Few on purpose: a read waits in the lane's queue instead of another thread contending
+    /// for the cores.
+    pub read_threads: usize,
     pub json_body_limit: usize,
     pub workers: usize,
     /// Public base URL printed for users (defaults to http://<bind>).
@@ -51,6 +56,7 @@ impl Config {
             durability: Durability::Full,
             rate_limit_rpm: 1000,
             read_pool_size: 16,
+            read_threads: std::thread::available_parallelism().map_or(2, usize::from),
             json_body_limit: 1024 * 1024,
             workers: 2,
             public_url: None,

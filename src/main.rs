@@ -46,6 +46,9 @@ enum Command {
         /// HTTP worker threads.
         #[arg(long, env = "IDV_WORKERS", default_value_t = 2)]
         workers: usize,
+        /// Threads that run the API's reads, each with its own database connection (default: one per core).
+        #[arg(long, env = "IDV_READ_THREADS")]
+        read_threads: Option<usize>,
         /// Base URL printed for users, when idv runs behind a proxy.
         #[arg(long, env = "IDV_PUBLIC_URL")]
         public_url: Option<String>,
@@ -223,6 +226,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             durability,
             rate_limit_rpm,
             workers,
+            read_threads,
             public_url,
             face_provider_url,
             webhook_allow,
@@ -244,6 +248,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             cfg.rate_limit_rpm = rate_limit_rpm;
             cfg.workers = workers;
+            if let Some(threads) = read_threads {
+                cfg.read_threads = threads.max(1);
+            }
             cfg.public_url = public_url;
             cfg.bootstrap_admin = true;
             let data_dir = cfg.data_dir.clone();

@@ -53,7 +53,7 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
     }
     fill_new_views(&conn, &keyring)?;
     store::start_checkpointer(&conn, &db, config.durability)?;
-    let read = ReadPool::open(&db, config.read_pool_size)?;
+    let read = ReadPool::open(&db, config.read_pool_size, config.read_threads)?;
     let metrics = Arc::new(Metrics::default());
     let webhook_wake = Arc::new(crate::webhooks::worker::Wake::new());
     let stream_watch = crate::stream_watch::StreamWatch::new();

@@ -49,13 +49,22 @@ impl AppState {
         self.clock.now().date()
     }
 
-    /// Runs a read (`queries::...`) on a read-only connection, on a blocking thread, inside the
-    /// request's span, so the async worker keeps serving while SQLite and decryption run.
+    /// Runs a read (`queries::...`) on a read-only connection, on the read lane, inside the request's
+    /// span, so the async worker keeps serving while SQLite and decryption run.
     pub fn read<T, F>(&self, f: F) -> impl Future<Output = AppResult<T>>
     where
         T: Send + 'static,
         F: FnOnce(&ReadOnly) -> AppResult<T> + Send + 'static,
     {
         self.read.run(f)
+    }
+
+    /// A read that may take long (a whole list exported): on the blocking pool, off the read lane.
+    pub fn read_scan<T, F>(&self, f: F) -> impl Future<Output = AppResult<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadOnly) -> AppResult<T> + Send + 'static,
+    {
+        self.read.run_scan(f)
     }
 }

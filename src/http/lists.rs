@@ -336,7 +336,7 @@ async fn import(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>,
 async fn export(state: web::Data<AppState>, p: Principal, path: ApiPath<ListId>) -> Result<HttpResponse, AppError> {
     p.require(READ, &[WRITE])?;
     let (keyring, env) = (state.keyring.clone(), p.env());
-    let (file_name, text) = state.read(move |c| q::export_csv(c, &keyring, &env, &path)).await?;
+    let (file_name, text) = state.read_scan(move |c| q::export_csv(c, &keyring, &env, &path)).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"{file_name}\"")))

@@ -504,7 +504,7 @@ impl ScreeningService {
     /// Marks imports left `importing` by an earlier run of the server (stopped mid-import) as failed: their
     /// staged entries are dropped and the previous version stays in force.
     pub async fn fail_interrupted(&self, deps: &Deps) -> AppResult<()> {
-        let unfinished = deps.read.run(crate::queries::watchlists::unfinished_imports).await?;
+        let unfinished = deps.read.run_scan(crate::queries::watchlists::unfinished_imports).await?;
         for (version_id, source) in unfinished {
             if self.jobs().contains_key(&version_id) {
                 continue;

@@ -102,11 +102,11 @@ impl ScreeningService {
     /// Rebuilds the snapshot when the views hold a version it does not reflect. True when it did.
     pub async fn refresh(&self, read: &ReadPool) -> AppResult<bool> {
         let loaded = self.current().loaded_seq;
-        let latest = read.run(crate::queries::watchlists::latest_seq).await?;
+        let latest = read.run_scan(crate::queries::watchlists::latest_seq).await?;
         if latest == loaded {
             return Ok(false);
         }
-        let snapshot = read.run(read_snapshot).await?;
+        let snapshot = read.run_scan(read_snapshot).await?;
         tracing::info!(entries = snapshot.len(), lists = snapshot.versions.len(), "watchlist snapshot loaded");
         self.replace(snapshot);
         Ok(true)
@@ -117,7 +117,7 @@ impl ScreeningService {
     pub async fn sync(&self, deps: &Deps) -> AppResult<Vec<MonitoringCompleted>> {
         let _one_at_a_time = self.inner.sync.lock().await;
         self.refresh(&deps.read).await?;
-        let pending = deps.read.run(crate::queries::watchlists::pending_monitoring).await?;
+        let pending = deps.read.run_scan(crate::queries::watchlists::pending_monitoring).await?;
         let mut out = Vec::new();
         for (version_id, watchlist_id, seq) in pending {
             let snapshot = self.current();

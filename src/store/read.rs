@@ -1,26 +1,42 @@
 //! The read side: `ReadPool` opens connections read-only, and `ReadOnly` wraps one of them so that the
 //! queries built on it can prepare statements and read rows but have no `execute` and no transaction.
-//! `ReadPool::run` is how async code reads: on a blocking thread, inside the caller's span. `Reads`
+//! `ReadPool::run` is how async code reads: on the read lane (a few threads, each with its own
+//! connection), inside the caller's span; `ReadPool::run_scan` is for reads that may take long (loading a
+//! watchlist, exporting a list, background scans), on the runtime's blocking pool. `Reads`
 //! is what view reads shared by the writer (on its own connection, inside its transaction) and the
 //! queries take. Must not write.
 
 use super::{configure, Durability};
+use crate::blocking::Lane;
 use crate::error::{AppError, AppResult};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{CachedStatement, Connection, OpenFlags, Params, Row, Statement};
 use std::future::Future;
 use std::path::Path;
 
-/// A connection of the read-only pool. Only `ReadPool` makes one, so it can never be the writer's.
-pub struct ReadOnly(r2d2::PooledConnection<SqliteConnectionManager>);
+/// A read-only connection: one of the pool's, or one a read-lane thread owns. Only `ReadPool` makes one,
+/// so it can never be the writer's.
+pub struct ReadOnly(Opened);
+
+enum Opened {
+    Pooled(r2d2::PooledConnection<SqliteConnectionManager>),
+    Owned(Connection),
+}
 
 impl ReadOnly {
+    fn conn(&self) -> &Connection {
+        match &self.0 {
+            Opened::Pooled(c) => c,
+            Opened::Owned(c) => c,
+        }
+    }
+
     pub fn prepare(&self, sql: &str) -> rusqlite::Result<Statement<'_>> {
-        self.0.prepare(sql)
+        self.conn().prepare(sql)
     }
 
     pub fn prepare_cached(&self, sql: &str) -> rusqlite::Result<CachedStatement<'_>> {
-        self.0.prepare_cached(sql)
+        self.conn().prepare_cached(sql)
     }
 
     pub fn query_row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
@@ -28,7 +44,7 @@ impl ReadOnly {
         P: Params,
         F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
     {
-        self.0.prepare_cached(sql)?.query_row(params, f)
+        self.conn().prepare_cached(sql)?.query_row(params, f)
     }
 }
 
@@ -70,7 +86,7 @@ impl Reads for Connection {}
 
 impl sealed::Raw for ReadOnly {
     fn raw(&self) -> &Connection {
-        &self.0
+        self.conn()
     }
 }
 impl Reads for ReadOnly {}
@@ -78,33 +94,59 @@ impl Reads for ReadOnly {}
 /// How much of the database file each reader maps.
 const READ_MMAP_BYTES: i64 = 1 << 30;
 
+/// Request-sized reads waiting for a lane thread; past that, reads answer 503 with Retry-After.
+const READ_LANE_CAPACITY: usize = 8192;
+
 #[derive(Clone)]
-pub struct ReadPool(r2d2::Pool<SqliteConnectionManager>);
+pub struct ReadPool {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    lane: Lane<ReadOnly>,
+}
+
+fn manager(path: &Path) -> SqliteConnectionManager {
+    SqliteConnectionManager::file(path)
+        .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
+        .with_init(|c| {
+            configure(c, Durability::Normal)?;
+            // Readers map the database file instead of copying each page through a read call into
+            // their own cache; the writer keeps ordinary I/O (writes never go through the map).
+            c.pragma_update(None, "mmap_size", READ_MMAP_BYTES)
+        })
+}
 
 impl ReadPool {
-    pub fn open(path: &Path, size: u32) -> AppResult<Self> {
-        let manager = SqliteConnectionManager::file(path)
-            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
-            .with_init(|c| {
-                configure(c, Durability::Normal)?;
-                // Readers map the database file instead of copying each page through a read call into
-                // their own cache; the writer keeps ordinary I/O (writes never go through the map).
-                c.pragma_update(None, "mmap_size", READ_MMAP_BYTES)
-            });
+    /// `size` pooled connections (for `get` and `run_scan`) and `lane_threads` more, one per lane thread.
+    pub fn open(path: &Path, size: u32, lane_threads: usize) -> AppResult<Self> {
         let pool = r2d2::Pool::builder()
             .max_size(size)
-            .build(manager)
+            .build(manager(path))
             .map_err(|e| AppError::Unavailable(format!("read pool: {e}")))?;
-        Ok(ReadPool(pool))
+        let opener = manager(path);
+        let owned = (0..lane_threads.max(1))
+            .map(|_| r2d2::ManageConnection::connect(&opener).map(|c| ReadOnly(Opened::Owned(c))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let lane = Lane::start("idv-read", owned, READ_LANE_CAPACITY)?;
+        Ok(ReadPool { pool, lane })
     }
 
     /// A connection, waiting for one to be free. Blocking: async code uses `run`.
     pub fn get(&self) -> AppResult<ReadOnly> {
-        Ok(ReadOnly(self.0.get()?))
+        Ok(ReadOnly(Opened::Pooled(self.pool.get()?)))
     }
 
-    /// Runs `f` with a pooled connection on a blocking thread, inside the current span.
+    /// Runs `f` on a read-lane thread with its connection, inside the current span: the way handlers,
+    /// middleware and services read. `f` should be request-sized (a page, one record); see `run_scan`.
     pub fn run<T, F>(&self, f: F) -> impl Future<Output = AppResult<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadOnly) -> AppResult<T> + Send + 'static,
+    {
+        self.lane.run(f)
+    }
+
+    /// Runs `f` with a pooled connection on the runtime's blocking pool, inside the current span: for reads
+    /// that may take seconds, which on the lane would hold up every request behind them.
+    pub fn run_scan<T, F>(&self, f: F) -> impl Future<Output = AppResult<T>>
     where
         T: Send + 'static,
         F: FnOnce(&ReadOnly) -> AppResult<T> + Send + 'static,
@@ -122,17 +164,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("idv.db");
         drop(super::super::open_writer(&path, Durability::Normal).unwrap());
-        let pool = ReadPool::open(&path, 2).unwrap();
+        let pool = ReadPool::open(&path, 2, 1).unwrap();
         (dir, pool)
     }
 
     #[tokio::test]
-    async fn run_reads_on_a_pooled_connection_and_passes_errors_through() {
+    async fn run_and_run_scan_read_and_pass_errors_through() {
         let (_dir, pool) = pool();
         let n: i64 = pool.run(|c| Ok(c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?)).await.unwrap();
         assert_eq!(n, 0);
         let missing = pool.run(|c| Ok(c.query_row("SELECT nothing FROM nowhere", [], |r| r.get::<_, i64>(0))?)).await;
         assert!(missing.is_err());
+        let n: i64 =
+            pool.run_scan(|c| Ok(c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[tokio::test]
+    async fn the_lanes_connections_are_read_only_too() {
+        let (_dir, pool) = pool();
+        let refused = pool.run(|c| Ok(c.prepare("DELETE FROM api_keys")?.execute([]).is_err())).await.unwrap();
+        assert!(refused, "a lane thread's connection is opened read-only");
     }
 
     #[test]

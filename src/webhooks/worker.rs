@@ -138,7 +138,7 @@ impl Webhooks {
     pub async fn dispatch_all(&self) -> AppResult<usize> {
         let mut created = 0;
         loop {
-            if !self.read.run(outbox::dispatch_pending).await? {
+            if !self.read.run_scan(outbox::dispatch_pending).await? {
                 break;
             }
             let now = self.clock.now();
@@ -158,7 +158,7 @@ impl Webhooks {
     pub async fn send_due(&self) -> AppResult<RunReport> {
         let client = sender::client();
         let now_ms = outbox::unix_ms(self.clock.now());
-        let due = self.read.run(move |c| outbox::due(c, now_ms, 100_000)).await?;
+        let due = self.read.run_scan(move |c| outbox::due(c, now_ms, 100_000)).await?;
         let mut report = RunReport::default();
         for chunk in due.chunks(MAX_IN_FLIGHT) {
             let results = futures_util::future::join_all(chunk.iter().map(|d| self.attempt(&client, d.clone()))).await;
@@ -336,7 +336,7 @@ impl Webhooks {
                 let busy: HashSet<String> = in_flight.values().cloned().collect();
                 let now_ms = outbox::unix_ms(self.clock.now());
                 let limit = (room + busy.len()) as i64;
-                let due = self.read.run(move |c| outbox::due(c, now_ms, limit)).await;
+                let due = self.read.run_scan(move |c| outbox::due(c, now_ms, limit)).await;
                 match due {
                     Ok(due) => {
                         let fresh: Vec<DueDelivery> =

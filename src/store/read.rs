@@ -94,6 +94,22 @@ impl Reads for ReadOnly {}
 /// How much of the database file each reader maps.
 const READ_MMAP_BYTES: i64 = 1 << 30;
 
+/// Runs `f` inside one read transaction: its statements see one snapshot (an identity and its tags as of
+/// the same commit), and the WAL's read lock is taken once instead of once per statement. The transaction
+/// is ended whatever `f` did, so the connection goes back to the lane clean.
+fn in_one_snapshot<T>(conn: &ReadOnly, f: impl FnOnce(&ReadOnly) -> AppResult<T>) -> AppResult<T> {
+    let raw = conn.conn();
+    raw.prepare_cached("BEGIN")?.execute([])?;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
+    if !raw.is_autocommit() {
+        let _ = raw.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+    }
+    match outcome {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
 /// Request-sized reads waiting for a lane thread; past that, reads answer 503 with Retry-After.
 const READ_LANE_CAPACITY: usize = 8192;
 
@@ -141,7 +157,7 @@ impl ReadPool {
         T: Send + 'static,
         F: FnOnce(&ReadOnly) -> AppResult<T> + Send + 'static,
     {
-        self.lane.run(f)
+        self.lane.run(move |conn| in_one_snapshot(conn, f))
     }
 
     /// Runs `f` with a pooled connection on the runtime's blocking pool, inside the current span: for reads
@@ -178,6 +194,17 @@ mod tests {
         let n: i64 =
             pool.run_scan(|c| Ok(c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))?)).await.unwrap();
         assert_eq!(n, 0);
+    }
+
+    #[tokio::test]
+    async fn a_lane_read_sees_one_snapshot_and_leaves_no_transaction_open() {
+        let (_dir, pool) = pool();
+        let open = pool.run(|c| Ok(c.conn().is_autocommit())).await.unwrap();
+        assert!(!open, "the read runs inside a transaction");
+        let panicked = pool.run(|_| -> AppResult<()> { panic!("boom") }).await;
+        assert!(panicked.is_err());
+        let after = pool.run(|c| Ok(c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get::<_, i64>(0))?)).await;
+        assert_eq!(after.unwrap(), 0, "the next read begins its own transaction after a panic");
     }
 
     #[tokio::test]

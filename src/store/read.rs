@@ -96,17 +96,21 @@ const READ_MMAP_BYTES: i64 = 1 << 30;
 
 /// Runs `f` inside one read transaction: its statements see one snapshot (an identity and its tags as of
 /// the same commit), and the WAL's read lock is taken once instead of once per statement. The transaction
-/// is ended whatever `f` did, so the connection goes back to the lane clean.
+/// is ended however `f` ends, a panic included, so the connection goes back to the lane clean.
 fn in_one_snapshot<T>(conn: &ReadOnly, f: impl FnOnce(&ReadOnly) -> AppResult<T>) -> AppResult<T> {
-    let raw = conn.conn();
-    raw.prepare_cached("BEGIN")?.execute([])?;
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
-    if !raw.is_autocommit() {
-        let _ = raw.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
-    }
-    match outcome {
-        Ok(result) => result,
-        Err(panic) => std::panic::resume_unwind(panic),
+    conn.conn().prepare_cached("BEGIN")?.execute([])?;
+    let _ends = EndsTransaction(conn.conn());
+    f(conn)
+}
+
+/// Ends the read transaction it guards when dropped.
+struct EndsTransaction<'a>(&'a Connection);
+
+impl Drop for EndsTransaction<'_> {
+    fn drop(&mut self) {
+        if !self.0.is_autocommit() {
+            let _ = self.0.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+        }
     }
 }
 

@@ -160,10 +160,9 @@ pub fn character_ink(mask: &[bool], w: usize, h: usize, max_w: usize, max_h: usi
     label.iter().map(|&l| l != u32::MAX && keep[l as usize]).collect()
 }
 
-/// The rotation (a quarter-turn multiple plus a small skew) that makes text lines horizontal: the angle whose
-/// horizontal projection of dark pixels has the sharpest profile.
-/// The angles at which the mask's rows stand out, best first: the best, refined to a quarter degree, then
-/// the other peaks of the profile score at least `ANGLE_PEAK_SPREAD_DEG` from it and from each other (at
+/// The rotations (a quarter-turn multiple plus a small skew) that make text lines horizontal, best first: the
+/// angle whose horizontal projection of dark pixels has the sharpest profile, refined to a quarter degree,
+/// then the other peaks of that profile at least `ANGLE_PEAK_SPREAD_DEG` from it and from each other (at
 /// most `ANGLE_PEAKS` in all). A page whose field column or printed lines outweigh a skewed zone has the
 /// zone's angle among the later peaks.
 pub(super) fn estimate_angles(mask: &[bool], w: u32, h: u32, max_skew_deg: f32) -> Vec<f32> {

@@ -9,6 +9,7 @@
 use awc::http::header::CONTENT_TYPE;
 use awc::http::StatusCode;
 use clap::Parser;
+use idv::store::checkpoint;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 use std::cell::Cell;
@@ -909,21 +910,21 @@ impl CeilingRows {
 enum Checkpoints {
     /// SQLite's automatic checkpoint, on the inserting thread (1,000 pages).
     Inline,
-    /// A second thread, every quarter second; truncates the WAL past 16,384 pages (idv's checkpointer,
-    /// `store::start_checkpointer`).
-    Timer,
+    /// idv's checkpointer (`store::checkpoint`): a second thread, every quarter second, restarting the
+    /// WAL in a pause between two batches once it is long.
+    Server,
     /// A second thread woken after every commit; restarts the WAL past 16,384 pages instead of
     /// truncating it (an alternative, measured so the server's choice can be checked against it).
     PerCommit,
 }
 
 impl Checkpoints {
-    const ALL: [Checkpoints; 3] = [Checkpoints::Inline, Checkpoints::Timer, Checkpoints::PerCommit];
+    const ALL: [Checkpoints; 3] = [Checkpoints::Inline, Checkpoints::Server, Checkpoints::PerCommit];
 
     fn label(self) -> &'static str {
         match self {
             Checkpoints::Inline => "1 thread",
-            Checkpoints::Timer => "2 threads, timed checkpoints",
+            Checkpoints::Server => "2 threads, idv's checkpointer",
             Checkpoints::PerCommit => "2 threads, checkpoint per commit",
         }
     }
@@ -1074,27 +1075,26 @@ fn ceiling_pass(
     // The server's arrangement (and an alternative to it): no automatic checkpoint on the writer, a
     // thread that checkpoints on its own connection.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gate = std::sync::Arc::new(checkpoint::WriterGate::default());
     let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
     let helper = if checkpoints == Checkpoints::Inline {
         None
     } else {
-        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(err)?;
+        checkpoint::hand_checkpoints_over(&conn).map_err(err)?;
         let other = open_like_the_server(path).map_err(err)?;
-        let stop = stop.clone();
+        let (stop, gate) = (stop.clone(), gate.clone());
         Some(std::thread::spawn(move || {
-            let (interval, large) = match checkpoints {
-                Checkpoints::Timer => (Duration::from_millis(250), "PRAGMA wal_checkpoint(TRUNCATE)"),
-                _ => (Duration::from_millis(250), "PRAGMA wal_checkpoint(RESTART)"),
-            };
+            let mut last = checkpoint::LastRound::default();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if checkpoints == Checkpoints::Timer {
-                    std::thread::sleep(interval);
-                } else {
-                    let _ = woken.recv_timeout(interval);
+                if checkpoints == Checkpoints::Server {
+                    std::thread::sleep(Duration::from_millis(250));
+                    let _ = checkpoint::checkpoint_round(&other, &gate, &checkpoint::Schedule::SERVER, &mut last);
+                    continue;
                 }
+                let _ = woken.recv_timeout(Duration::from_millis(250));
                 let pages: i64 = other.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).unwrap_or(0);
                 if pages > 16_384 {
-                    let _ = other.query_row(large, [], |_| Ok(()));
+                    let _ = other.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
                 }
             }
         }))
@@ -1103,6 +1103,7 @@ fn ceiling_pass(
     let mut identities = 0u64;
     let result = (|| -> rusqlite::Result<()> {
         for chunk in rows.identities.chunks(batch) {
+            let _in_batch = gate.enter_batch();
             conn.execute_batch("BEGIN IMMEDIATE")?;
             for identity in chunk {
                 for (table, values) in identity {

@@ -7,7 +7,7 @@ use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 use crate::projections;
 use crate::store::events::{self, ChainHead, EventMeta, NewEvent, StoredEvent};
-use crate::store::Exec;
+use crate::store::{Exec, WriterGate};
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
@@ -75,6 +75,7 @@ const FULL_QUEUE_RETRY_SECS: u64 = 1;
 impl Writer {
     pub fn start(
         conn: Connection,
+        gate: Arc<WriterGate>,
         keyring: Arc<Keyring>,
         metrics: Arc<Metrics>,
         hooks: Vec<CommitHook>,
@@ -84,7 +85,7 @@ impl Writer {
         let (sender, receiver) = mpsc::sync_channel::<Job>(queue_capacity.max(1));
         std::thread::Builder::new()
             .name("idv-writer".into())
-            .spawn(move || run(conn, keyring, receiver, metrics, hooks))
+            .spawn(move || run(conn, &gate, keyring, receiver, metrics, hooks))
             .map_err(|e| AppError::Internal(format!("cannot start writer thread: {e}")))?;
         Ok(Writer { sender })
     }
@@ -137,6 +138,7 @@ fn savepoint(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 
 fn run(
     conn: Connection,
+    gate: &WriterGate,
     keyring: Arc<Keyring>,
     receiver: mpsc::Receiver<Job>,
     metrics: Arc<Metrics>,
@@ -162,6 +164,9 @@ fn run(
             commit_ms = tracing::field::Empty
         );
         let _in_batch = span.enter();
+        // Held until the callers are answered: the checkpointer copies the WAL's last frames between two
+        // batches, so that the next one restarts the WAL.
+        let _batch_gate = gate.enter_batch();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "writer could not begin a transaction");
             // Each job still owns its reply sender; dropping the job answers the caller with an error.

@@ -1,8 +1,9 @@
-//! SQLite storage: opening the database, the schema and its version stamp, the read-only pool and its
+//! SQLite storage: opening the database, the schema and its version stamp, WAL checkpoints, the read-only pool and its
 //! `ReadOnly` connection, per-subject data keys, the view reads the writer and the queries share, the
 //! event log (append, load, hash chain) and replay. Must not decide anything about the domain.
 
 mod cached;
+pub mod checkpoint;
 pub mod events;
 mod read;
 pub mod replay;
@@ -10,11 +11,13 @@ pub mod shared_reads;
 pub mod subject_keys;
 
 pub use cached::Exec;
+pub use checkpoint::WriterGate;
 pub use read::{ReadOnly, ReadPool, Reads};
 
 use crate::error::{AppError, AppResult};
 use rusqlite::Connection;
 use std::path::Path;
+use std::sync::Arc;
 
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 /// 2 KiB pages: blind-index lookups are keyed by random digests, so every insert dirties a random leaf
@@ -276,39 +279,10 @@ fn add_column_if_missing(conn: &Connection, table: &str, column: &str) -> AppRes
     Ok(())
 }
 
-/// The size the WAL file is cut back to when it restarts (64 MiB).
-const WAL_SIZE_LIMIT_BYTES: i64 = 64 << 20;
-
-/// Moves WAL checkpoints off the writer thread: the writer's automatic checkpoint is turned off and this
-/// thread, on its own connection, copies committed pages back every quarter second (and truncates the
-/// WAL when it has grown large). Ends when the process does.
-pub fn start_checkpointer(writer: &Connection, path: &Path, durability: Durability) -> AppResult<()> {
-    writer.pragma_update(None, "wal_autocheckpoint", 0)?;
-    // When the WAL restarts from its beginning after a complete checkpoint, a file grown larger than this
-    // under a burst is cut back to it, so the WAL stays bounded even while truncation keeps finding readers.
-    writer.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
-    let conn = Connection::open(path)?;
-    configure(&conn, durability)?;
-    // Never wait: a truncating checkpoint holds the write lock while it waits for readers, so every
-    // writer would wait with it. When readers are busy it gives up at once and tries on a later tick.
-    conn.busy_timeout(std::time::Duration::ZERO)?;
-    std::thread::Builder::new()
-        .name("idv-checkpoint".into())
-        .spawn(move || loop {
-            std::thread::sleep(std::time::Duration::from_millis(250));
-            let wal_pages: i64 = match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)) {
-                Ok(pages) => pages,
-                Err(e) => {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
-                    continue;
-                }
-            };
-            if wal_pages > 16_384 {
-                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-            }
-        })
-        .map_err(|e| AppError::Internal(format!("cannot start checkpointer: {e}")))?;
-    Ok(())
+/// Moves WAL checkpoints off the writer (see `checkpoint`); the returned gate is the writer's to hold
+/// for each batch.
+pub fn start_checkpointer(writer: &Connection, path: &Path, durability: Durability) -> AppResult<Arc<WriterGate>> {
+    checkpoint::start(writer, path, |conn| Ok(configure(conn, durability)?))
 }
 
 #[cfg(test)]

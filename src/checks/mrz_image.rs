@@ -41,6 +41,11 @@ pub struct Symbol {
 
 /// The largest image accepted, in pixels (width times height); larger photos are refused, not decoded.
 pub const MAX_PIXELS: u64 = 40_000_000;
+/// Below this long side no zone can be read, and none is searched for: the shortest line (30 characters)
+/// would have 4 pixels a character, and the recogniser needs about 8 (the smallest read found is three
+/// 30-character lines cut tight, 250 pixels wide; 200 fails). Searching a thumbnail costs more than
+/// its size suggests, since the search first scales the image up to its working size.
+pub const MIN_LONG_SIDE: u32 = 120;
 /// Candidate bands recognised per image, most likely first (each is tried both ways up).
 const MAX_BANDS: usize = 3;
 
@@ -194,6 +199,11 @@ impl MrzImageReader {
 
     fn read_decoded(&self, gray: &image::GrayImage, options: &ParseOptions, started: Instant) -> MrzImageOutcome {
         let elapsed = || started.elapsed().as_secs_f64() * 1000.0;
+        if gray.width().max(gray.height()) < MIN_LONG_SIDE {
+            let reason =
+                format!("the image is too small to hold a machine-readable zone (under {MIN_LONG_SIDE} pixels)");
+            return MrzImageOutcome::NoRead { reason, elapsed_ms: elapsed() };
+        }
         let mut reason = String::from("no MRZ-shaped text lines found");
         let mut first_reason = true;
         for (crop, turn) in upright_crops(gray) {

@@ -298,3 +298,27 @@ fn the_angle_search_offers_a_skewed_zone_beside_the_page_text() {
     assert!(angles[0].to_degrees().abs() < 1.0, "{angles:?}");
     assert!(angles.iter().skip(1).any(|a| (a.to_degrees().abs() - 6.0).abs() < 1.0), "{angles:?}");
 }
+
+/// The zone alone, cut tight from `page` and scaled to `width` pixels.
+fn tight_zone(lines: &[&str], width: u32) -> GrayImage {
+    let full = page(lines);
+    let top = full.height() - 90 - 50 * lines.len() as u32;
+    let zone = image::imageops::crop_imm(&full, 130, top, full.width() - 260, 50 * lines.len() as u32 + 40).to_image();
+    let height = (zone.height() as f32 * width as f32 / zone.width() as f32).round() as u32;
+    image::imageops::resize(&zone, width, height, image::imageops::FilterType::Triangle)
+}
+
+#[test]
+fn the_smallest_zone_the_recogniser_reads_is_not_refused_for_its_size() {
+    // Three 30-character lines at about 8 pixels a character: the smallest read found (at 200 px it fails).
+    let lines = read_lines(&jpeg(&tight_zone(&TD1, 250))).expect("read");
+    assert_eq!(lines, TD1);
+}
+
+#[test]
+fn an_image_too_small_to_hold_a_zone_is_refused_at_once_with_the_reason() {
+    match reader().read(&jpeg(&tight_zone(&TD1, MIN_LONG_SIDE - 1)), &options()) {
+        MrzImageOutcome::NoRead { reason, .. } => assert!(reason.contains("too small"), "{reason}"),
+        MrzImageOutcome::Read(r) => panic!("read {:?} from an image below the size", r.lines),
+    }
+}

@@ -203,7 +203,9 @@ fn init_logging() {
     if std::env::var("IDV_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         tracing_subscriber::fmt().json().with_env_filter(filter).with_target(false).init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+        // Colour only on a terminal: a log file or a pipe gets plain text.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
     }
 }
 

@@ -137,6 +137,7 @@ fn first_start_keys_cli_backup_replay_and_verify() {
     assert_eq!(status, 201, "{body}");
     let logs = drain(&server);
     assert!(logs.contains("request"), "request log lines are written: {logs}");
+    assert!(!logs.contains('\u{1b}'), "logs written to a pipe carry no terminal colour codes: {logs}");
     for pii in ["Bartholomew", "Wrigglesworth", "barty@example.net", sandbox.as_str()] {
         assert!(!logs.contains(pii), "logs contain {pii}: {logs}");
     }

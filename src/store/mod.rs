@@ -1,6 +1,6 @@
-//! SQLite storage: opening the database, the schema and its version stamp, WAL checkpoints, the read-only pool and its
-//! `ReadOnly` connection, per-subject data keys, the view reads the writer and the queries share, the
-//! event log (append, load, hash chain) and replay. Must not decide anything about the domain.
+//! SQLite storage: opening the database, the schema and its version stamp, WAL checkpoints, the read-only
+//! pool and its `ReadOnly` connection, per-subject data keys, the view reads the writer and the queries
+//! share, the event log (append, load, hash chain) and replay. Must not decide anything about the domain.
 
 mod cached;
 pub mod checkpoint;

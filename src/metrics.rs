@@ -1,5 +1,5 @@
 //! In-process metrics rendered as Prometheus text: requests by route and status, a latency histogram,
-//! writer batch sizes and events appended. Must not record PII, ids or keys (routes are patterns).
+//! writer batch sizes, events appended, the WAL's length and the writer's pauses for its restarts. Must not record PII, ids or keys (routes are patterns).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -47,6 +47,8 @@ pub struct Metrics {
     latency: Mutex<Histogram>,
     batches: Mutex<Histogram>,
     events_appended: AtomicU64,
+    wal_frames: AtomicU64,
+    writer_pauses: Mutex<Histogram>,
 }
 
 impl Metrics {
@@ -64,6 +66,14 @@ impl Metrics {
             h.observe(BATCH_BUCKETS, commands as f64);
         }
         self.events_appended.fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    /// What a checkpoint round left: the WAL's length, and the writer's pause when it restarted the WAL.
+    pub fn record_checkpoint(&self, wal_frames: i64, writer_paused: Option<std::time::Duration>) {
+        self.wal_frames.store(wal_frames.max(0) as u64, Ordering::Relaxed);
+        if let (Some(paused), Ok(mut h)) = (writer_paused, self.writer_pauses.lock()) {
+            h.observe(LATENCY_BUCKETS_MS, paused.as_secs_f64() * 1000.0);
+        }
     }
 
     pub fn render(&self) -> String {
@@ -92,6 +102,33 @@ impl Metrics {
         out.push_str("# HELP idv_events_appended_total Events appended to the log.\n");
         out.push_str("# TYPE idv_events_appended_total counter\n");
         let _ = writeln!(out, "idv_events_appended_total {}", self.events_appended.load(Ordering::Relaxed));
+        out.push_str("# HELP idv_wal_frames Frames in the write-ahead log after the last checkpoint round.\n");
+        out.push_str("# TYPE idv_wal_frames gauge\n");
+        let _ = writeln!(out, "idv_wal_frames {}", self.wal_frames.load(Ordering::Relaxed));
+        out.push_str(
+            "# HELP idv_writer_wal_restart_pause_ms How long the writer paused between two batches so the WAL could restart.\n",
+        );
+        out.push_str("# TYPE idv_writer_wal_restart_pause_ms histogram\n");
+        if let Ok(h) = self.writer_pauses.lock() {
+            h.render(&mut out, "idv_writer_wal_restart_pause_ms", LATENCY_BUCKETS_MS);
+        }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_round_sets_the_wal_gauge_and_a_pause_lands_in_its_bucket() {
+        let metrics = Metrics::default();
+        metrics.record_checkpoint(1_234, Some(std::time::Duration::from_millis(7)));
+        metrics.record_checkpoint(2_048, None);
+        let text = metrics.render();
+        assert!(text.contains("idv_wal_frames 2048\n"), "{text}");
+        assert!(text.contains("idv_writer_wal_restart_pause_ms_bucket{le=\"5\"} 0\n"), "{text}");
+        assert!(text.contains("idv_writer_wal_restart_pause_ms_bucket{le=\"10\"} 1\n"), "{text}");
+        assert!(text.contains("idv_writer_wal_restart_pause_ms_count 1\n"), "{text}");
     }
 }

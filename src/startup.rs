@@ -52,9 +52,12 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
         check_master_key_matches(&conn, &keyring)?;
     }
     fill_new_views(&conn, &keyring)?;
-    let gate = store::start_checkpointer(&conn, &db, config.durability)?;
-    let read = ReadPool::open(&db, config.read_pool_size, config.read_threads)?;
     let metrics = Arc::new(Metrics::default());
+    let observed = metrics.clone();
+    let gate = store::start_checkpointer(&conn, &db, config.durability, move |round| {
+        observed.record_checkpoint(round.wal_frames, round.writer_paused)
+    })?;
+    let read = ReadPool::open(&db, config.read_pool_size, config.read_threads)?;
     let webhook_wake = Arc::new(crate::webhooks::worker::Wake::new());
     let stream_watch = crate::stream_watch::StreamWatch::new();
     let hooks = vec![crate::webhooks::worker::commit_hook(webhook_wake.clone()), stream_watch.commit_hook()];

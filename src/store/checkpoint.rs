@@ -133,6 +133,13 @@ fn passive(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))
 }
 
+/// What one round did: the WAL's length after it, and how long the writer was paused, if it was.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Round {
+    pub wal_frames: i64,
+    pub writer_paused: Option<Duration>,
+}
+
 /// What the last round saw, so the next can tell an idle writer from a busy one.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LastRound {
@@ -141,23 +148,23 @@ pub struct LastRound {
 
 /// One round: copy what the writer committed; when the WAL is long, catch up and copy the rest in a
 /// pause between two batches, so the writer's next batch restarts the WAL; when the writer has been
-/// idle since the last round, truncate the WAL (nobody waits on it then). Returns the WAL's length.
+/// idle since the last round, truncate the WAL (nobody waits on it then).
 pub fn checkpoint_round(
     conn: &Connection,
     gate: &WriterGate,
     schedule: &Schedule,
     last: &mut LastRound,
-) -> rusqlite::Result<i64> {
+) -> rusqlite::Result<Round> {
     let (mut log, copied) = passive(conn)?;
     let idle = log == last.wal_frames && log == copied;
     last.wal_frames = log;
     if idle && log > 0 {
         // Gives up at once (busy) when a reader or a writer is active; the next idle round tries again.
         let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        return Ok(log);
+        return Ok(Round { wal_frames: log, writer_paused: None });
     }
     if log < schedule.restart_frames {
-        return Ok(log);
+        return Ok(Round { wal_frames: log, writer_paused: None });
     }
     // Each pass copies what the writer committed during the one before; passes shorten while copying
     // outpaces writing, until what the last pass let through is small enough to copy in a pause.
@@ -170,16 +177,20 @@ pub fn checkpoint_round(
             break;
         }
     }
+    let mut writer_paused = None;
     if written_meanwhile <= schedule.quiet_copy_frames {
-        if let Some(_quiet) = gate.quiet() {
+        if let Some(quiet) = gate.quiet() {
+            let started = Instant::now();
             (log, _) = passive(conn)?;
+            drop(quiet);
+            writer_paused = Some(started.elapsed());
         }
     }
     if log > schedule.truncate_frames {
         let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
     last.wal_frames = log;
-    Ok(log)
+    Ok(Round { wal_frames: log, writer_paused })
 }
 
 /// Turns off the writer connection's automatic checkpoint and bounds the WAL file it leaves after a restart.
@@ -190,11 +201,13 @@ pub fn hand_checkpoints_over(writer: &Connection) -> rusqlite::Result<()> {
 
 /// Moves WAL checkpoints off the writer: turns off the writer connection's automatic checkpoint and
 /// starts the thread that checkpoints on its own connection (`configure` sets it up like the others).
-/// Returns the gate the writer must hold for each batch. Ends when the process does.
+/// Returns the gate the writer must hold for each batch; `observe` is told what each round did. Ends
+/// when the process does.
 pub fn start(
     writer: &Connection,
     path: &Path,
     configure: impl FnOnce(&Connection) -> AppResult<()>,
+    observe: impl Fn(&Round) + Send + 'static,
 ) -> AppResult<Arc<WriterGate>> {
     hand_checkpoints_over(writer)?;
     let conn = Connection::open(path)?;
@@ -210,8 +223,9 @@ pub fn start(
             let mut last = LastRound::default();
             loop {
                 std::thread::sleep(TICK);
-                if let Err(e) = checkpoint_round(&conn, &shared, &Schedule::SERVER, &mut last) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                match checkpoint_round(&conn, &shared, &Schedule::SERVER, &mut last) {
+                    Ok(round) => observe(&round),
+                    Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
                 }
             }
         })
@@ -291,10 +305,14 @@ mod tests {
             let (gate, restarted) = (gate.clone(), restarted.clone());
             std::thread::spawn(move || {
                 let (mut longest, started, mut last) = (0i64, Instant::now(), LastRound::default());
+                let mut paused = false;
                 // Bounded in time and length: without restarts the WAL grows as long as the writer writes.
                 while started.elapsed() < Duration::from_secs(60) && longest < 8 * SMALL.restart_frames {
-                    let length = checkpoint_round(&checkpointer, &gate, &SMALL, &mut last).unwrap();
+                    let round = checkpoint_round(&checkpointer, &gate, &SMALL, &mut last).unwrap();
+                    paused |= round.writer_paused.is_some();
+                    let length = round.wal_frames;
                     if length < longest && longest >= SMALL.restart_frames {
+                        assert!(paused, "the WAL restarted without the writer being paused first");
                         restarted.store(true, Ordering::SeqCst);
                         return longest;
                     }

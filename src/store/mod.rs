@@ -280,9 +280,14 @@ fn add_column_if_missing(conn: &Connection, table: &str, column: &str) -> AppRes
 }
 
 /// Moves WAL checkpoints off the writer (see `checkpoint`); the returned gate is the writer's to hold
-/// for each batch.
-pub fn start_checkpointer(writer: &Connection, path: &Path, durability: Durability) -> AppResult<Arc<WriterGate>> {
-    checkpoint::start(writer, path, |conn| Ok(configure(conn, durability)?))
+/// for each batch, and `observe` is told what each checkpoint round did.
+pub fn start_checkpointer(
+    writer: &Connection,
+    path: &Path,
+    durability: Durability,
+    observe: impl Fn(&checkpoint::Round) + Send + 'static,
+) -> AppResult<Arc<WriterGate>> {
+    checkpoint::start(writer, path, |conn| Ok(configure(conn, durability)?), observe)
 }
 
 #[cfg(test)]

@@ -618,6 +618,13 @@ async fn every_response_has_a_request_id_and_an_incoming_one_is_echoed() {
     assert!(!replaced.is_empty());
 }
 
+/// The value of an unlabelled metric in Prometheus text.
+fn metric_value(text: &str, name: &str) -> u64 {
+    let prefix = format!("{name} ");
+    let line = text.lines().find_map(|l| l.strip_prefix(prefix.as_str()));
+    line.unwrap_or_else(|| panic!("no {name} line")).trim().parse().unwrap()
+}
+
 #[actix_web::test]
 async fn health_readiness_and_metrics() {
     let app = spawn_app().await;
@@ -636,13 +643,7 @@ async fn health_readiness_and_metrics() {
     for name in ["idv_http_requests_total", "idv_events_appended_total", "idv_writer_batch_commands"] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }
-    let appended: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("idv_events_appended_total "))
-        .expect("events counter line")
-        .trim()
-        .parse()
-        .unwrap();
+    let appended = metric_value(&text, "idv_events_appended_total");
     assert!(appended >= 1, "the create appended at least one event");
     assert!(
         text.contains("route=\"/api/v1/identities\""),
@@ -650,6 +651,19 @@ async fn health_readiness_and_metrics() {
         text.lines().filter(|l| l.starts_with("idv_http_requests_total")).collect::<Vec<_>>().join("\n")
     );
     assert!(!text.contains("metric_1") && !text.contains(&app.sandbox_key), "no ids, refs or keys in metrics");
+
+    // The checkpointer reports the WAL's length after each round (every quarter second).
+    let started = std::time::Instant::now();
+    loop {
+        let m = app.send("GET", "/metrics", None, &[], None).await;
+        let text = String::from_utf8(m.raw.clone()).expect("utf-8");
+        assert!(text.contains("idv_writer_wal_restart_pause_ms_count"), "the writer's pauses are reported");
+        if metric_value(&text, "idv_wal_frames") > 0 {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "the WAL's length was never reported");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[actix_web::test]

@@ -1,5 +1,5 @@
 //! In-process metrics rendered as Prometheus text: requests by route and status, a latency histogram,
-//! writer batch sizes, events appended, the WAL's length and the writer's pauses for its restarts. Must not record PII, ids or keys (routes are patterns).
+//! writer batch sizes, events appended, the WAL's length and the copies made in the writer's pauses. Must not record PII, ids or keys (routes are patterns).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -48,7 +48,7 @@ pub struct Metrics {
     batches: Mutex<Histogram>,
     events_appended: AtomicU64,
     wal_frames: AtomicU64,
-    writer_pauses: Mutex<Histogram>,
+    quiet_copies: Mutex<Histogram>,
 }
 
 impl Metrics {
@@ -68,11 +68,11 @@ impl Metrics {
         self.events_appended.fetch_add(events as u64, Ordering::Relaxed);
     }
 
-    /// What a checkpoint round left: the WAL's length, and the writer's pause when it restarted the WAL.
-    pub fn record_checkpoint(&self, wal_frames: i64, writer_paused: Option<std::time::Duration>) {
+    /// What a checkpoint round left: the WAL's length, and how long its copy in the writer's pause took.
+    pub fn record_checkpoint(&self, wal_frames: i64, quiet_copy: Option<std::time::Duration>) {
         self.wal_frames.store(wal_frames.max(0) as u64, Ordering::Relaxed);
-        if let (Some(paused), Ok(mut h)) = (writer_paused, self.writer_pauses.lock()) {
-            h.observe(LATENCY_BUCKETS_MS, paused.as_secs_f64() * 1000.0);
+        if let (Some(copy), Ok(mut h)) = (quiet_copy, self.quiet_copies.lock()) {
+            h.observe(LATENCY_BUCKETS_MS, copy.as_secs_f64() * 1000.0);
         }
     }
 
@@ -106,11 +106,11 @@ impl Metrics {
         out.push_str("# TYPE idv_wal_frames gauge\n");
         let _ = writeln!(out, "idv_wal_frames {}", self.wal_frames.load(Ordering::Relaxed));
         out.push_str(
-            "# HELP idv_writer_wal_restart_pause_ms How long the writer paused between two batches so the WAL could restart.\n",
+            "# HELP idv_wal_restart_copy_ms The checkpoint copies made between two writer batches so the WAL could restart (the writer waits for at most 25 ms of each).\n",
         );
-        out.push_str("# TYPE idv_writer_wal_restart_pause_ms histogram\n");
-        if let Ok(h) = self.writer_pauses.lock() {
-            h.render(&mut out, "idv_writer_wal_restart_pause_ms", LATENCY_BUCKETS_MS);
+        out.push_str("# TYPE idv_wal_restart_copy_ms histogram\n");
+        if let Ok(h) = self.quiet_copies.lock() {
+            h.render(&mut out, "idv_wal_restart_copy_ms", LATENCY_BUCKETS_MS);
         }
         out
     }
@@ -127,8 +127,8 @@ mod tests {
         metrics.record_checkpoint(2_048, None);
         let text = metrics.render();
         assert!(text.contains("idv_wal_frames 2048\n"), "{text}");
-        assert!(text.contains("idv_writer_wal_restart_pause_ms_bucket{le=\"5\"} 0\n"), "{text}");
-        assert!(text.contains("idv_writer_wal_restart_pause_ms_bucket{le=\"10\"} 1\n"), "{text}");
-        assert!(text.contains("idv_writer_wal_restart_pause_ms_count 1\n"), "{text}");
+        assert!(text.contains("idv_wal_restart_copy_ms_bucket{le=\"5\"} 0\n"), "{text}");
+        assert!(text.contains("idv_wal_restart_copy_ms_bucket{le=\"10\"} 1\n"), "{text}");
+        assert!(text.contains("idv_wal_restart_copy_ms_count 1\n"), "{text}");
     }
 }

@@ -55,7 +55,7 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
     let metrics = Arc::new(Metrics::default());
     let observed = metrics.clone();
     let gate = store::start_checkpointer(&conn, &db, config.durability, move |round| {
-        observed.record_checkpoint(round.wal_frames, round.writer_paused)
+        observed.record_checkpoint(round.wal_frames, round.quiet_copy)
     })?;
     let read = ReadPool::open(&db, config.read_pool_size, config.read_threads)?;
     let webhook_wake = Arc::new(crate::webhooks::worker::Wake::new());

@@ -52,10 +52,13 @@ impl Schedule {
 const WAL_SIZE_LIMIT_BYTES: i64 = 512 << 20;
 /// Between rounds.
 const TICK: Duration = Duration::from_millis(250);
-/// The longest the checkpointer waits for the writer to finish its batch, and the longest the writer
-/// waits for the checkpointer's quiet copy; past either, both go on (SQLite keeps them safe, the pause
-/// is only for the restart).
-const MAX_WAIT: Duration = Duration::from_millis(100);
+/// The longest the checkpointer waits for the writer to finish its batch before giving up this round.
+const MAX_WAIT_FOR_BATCH: Duration = Duration::from_millis(100);
+/// The longest the writer waits for the checkpointer's quiet copy; past it the writer goes on (SQLite
+/// keeps both safe; the WAL then restarts on a later round). Most copies take under 10 ms, a few 100 ms
+/// or more (a slow sync): one such pause every few seconds would set the p99 of every request queued
+/// behind it.
+const MAX_WRITER_PAUSE: Duration = Duration::from_millis(25);
 
 /// Shared by the writer and the checkpointer: the writer holds it for each batch, the checkpointer
 /// asks for a moment between two.
@@ -78,11 +81,11 @@ pub struct InBatch<'a>(&'a WriterGate);
 struct Quiet<'a>(&'a WriterGate);
 
 impl WriterGate {
-    /// Called by the writer before it begins a batch: waits (at most `MAX_WAIT`) while the checkpointer
-    /// has asked for quiet.
+    /// Called by the writer before it begins a batch: waits (at most `MAX_WRITER_PAUSE`) while the
+    /// checkpointer has asked for quiet.
     pub fn enter_batch(&self) -> InBatch<'_> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let deadline = Instant::now() + MAX_WAIT;
+        let deadline = Instant::now() + MAX_WRITER_PAUSE;
         while state.quiet_wanted {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -94,11 +97,12 @@ impl WriterGate {
         InBatch(self)
     }
 
-    /// Asks the writer to pause after its current batch; `None` when it did not finish within `MAX_WAIT`.
+    /// Asks the writer to pause after its current batch; `None` when it did not finish within
+    /// `MAX_WAIT_FOR_BATCH`.
     fn quiet(&self) -> Option<Quiet<'_>> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.quiet_wanted = true;
-        let deadline = Instant::now() + MAX_WAIT;
+        let deadline = Instant::now() + MAX_WAIT_FOR_BATCH;
         while state.in_batch {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -133,11 +137,12 @@ fn passive(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))
 }
 
-/// What one round did: the WAL's length after it, and how long the writer was paused, if it was.
+/// What one round did: the WAL's length after it, and how long its copy in the writer's pause took,
+/// if it made one (the writer waits for at most `MAX_WRITER_PAUSE` of it).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Round {
     pub wal_frames: i64,
-    pub writer_paused: Option<Duration>,
+    pub quiet_copy: Option<Duration>,
 }
 
 /// What the last round saw, so the next can tell an idle writer from a busy one.
@@ -161,10 +166,10 @@ pub fn checkpoint_round(
     if idle && log > 0 {
         // Gives up at once (busy) when a reader or a writer is active; the next idle round tries again.
         let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        return Ok(Round { wal_frames: log, writer_paused: None });
+        return Ok(Round { wal_frames: log, quiet_copy: None });
     }
     if log < schedule.restart_frames {
-        return Ok(Round { wal_frames: log, writer_paused: None });
+        return Ok(Round { wal_frames: log, quiet_copy: None });
     }
     // Each pass copies what the writer committed during the one before; passes shorten while copying
     // outpaces writing, until what the last pass let through is small enough to copy in a pause.
@@ -177,20 +182,20 @@ pub fn checkpoint_round(
             break;
         }
     }
-    let mut writer_paused = None;
+    let mut quiet_copy = None;
     if written_meanwhile <= schedule.quiet_copy_frames {
         if let Some(quiet) = gate.quiet() {
             let started = Instant::now();
             (log, _) = passive(conn)?;
             drop(quiet);
-            writer_paused = Some(started.elapsed());
+            quiet_copy = Some(started.elapsed());
         }
     }
     if log > schedule.truncate_frames {
         let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
     last.wal_frames = log;
-    Ok(Round { wal_frames: log, writer_paused })
+    Ok(Round { wal_frames: log, quiet_copy })
 }
 
 /// Turns off the writer connection's automatic checkpoint and bounds the WAL file it leaves after a restart.
@@ -249,7 +254,7 @@ mod tests {
                 asked.store(true, Ordering::SeqCst);
                 let quiet = gate.quiet().expect("the batch ends within the wait");
                 in_quiet.store(true, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(30));
+                std::thread::sleep(MAX_WRITER_PAUSE / 3);
                 in_quiet.store(false, Ordering::SeqCst);
                 drop(quiet);
             })
@@ -266,6 +271,17 @@ mod tests {
         let _next = gate.enter_batch();
         assert!(!in_quiet.load(Ordering::SeqCst), "the next batch began during the quiet copy");
         checkpointer.join().unwrap();
+    }
+
+    #[test]
+    fn a_quiet_copy_longer_than_the_writers_pause_does_not_hold_it_further() {
+        let gate = WriterGate::default();
+        let _quiet = gate.quiet().expect("no batch runs");
+        let started = Instant::now();
+        let _batch = gate.enter_batch();
+        let waited = started.elapsed();
+        assert!(waited >= MAX_WRITER_PAUSE, "the writer did not wait for the quiet copy ({waited:?})");
+        assert!(waited < MAX_WRITER_PAUSE * 4, "the writer waited {waited:?}");
     }
 
     #[test]
@@ -309,10 +325,10 @@ mod tests {
                 // Bounded in time and length: without restarts the WAL grows as long as the writer writes.
                 while started.elapsed() < Duration::from_secs(60) && longest < 8 * SMALL.restart_frames {
                     let round = checkpoint_round(&checkpointer, &gate, &SMALL, &mut last).unwrap();
-                    paused |= round.writer_paused.is_some();
+                    paused |= round.quiet_copy.is_some();
                     let length = round.wal_frames;
                     if length < longest && longest >= SMALL.restart_frames {
-                        assert!(paused, "the WAL restarted without the writer being paused first");
+                        assert!(paused, "the WAL restarted without a copy in the writer's pause first");
                         restarted.store(true, Ordering::SeqCst);
                         return longest;
                     }

@@ -657,7 +657,7 @@ async fn health_readiness_and_metrics() {
     loop {
         let m = app.send("GET", "/metrics", None, &[], None).await;
         let text = String::from_utf8(m.raw.clone()).expect("utf-8");
-        assert!(text.contains("idv_writer_wal_restart_pause_ms_count"), "the writer's pauses are reported");
+        assert!(text.contains("idv_wal_restart_copy_ms_count"), "the copies in the writer's pauses are reported");
         if metric_value(&text, "idv_wal_frames") > 0 {
             break;
         }

@@ -1,6 +1,6 @@
 //! The `idv` binary as a user runs it: first start prints keys once and creates a 0600 key file, logs
 //! carry no PII, keys can be created/listed/revoked, and backup, replay --check and verify-log work on
-//! the data a live server wrote.
+//! the data a live server wrote, and a kill (SIGKILL) in the middle of a load loses no acknowledged write.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -34,12 +34,18 @@ impl Drop for Server {
 }
 
 fn serve(data: &std::path::Path) -> Server {
+    serve_with(data, &[])
+}
+
+/// `serve` with more environment variables (settings) for the server.
+fn serve_with(data: &std::path::Path, settings: &[(&str, &str)]) -> Server {
     let port = free_port();
     let mut child = Command::new(BIN)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(data)
         .env("IDV_LOG", "info")
+        .envs(settings.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -89,6 +95,14 @@ fn drain(server: &Server) -> String {
         }
     }
     lines.join("\n")
+}
+
+/// `idv verify-log` and `idv replay --check` pass on the data folder.
+fn assert_log_and_views_whole(data: &std::path::Path) {
+    let (ok, text) = idv(data, &["verify-log"]);
+    assert!(ok, "{text}");
+    let (ok, text) = idv(data, &["replay", "--check"]);
+    assert!(ok, "{text}");
 }
 
 fn request(base: &str, method: &str, path: &str, key: &str, body: &str) -> (u16, String) {
@@ -224,10 +238,7 @@ fn the_cli_can_write_while_the_server_runs_and_the_chain_stays_whole() {
         assert_eq!(status, 201, "the server keeps writing after the CLI appended: {body}");
     }
     drop(server);
-    let (ok, text) = idv(&data, &["verify-log"]);
-    assert!(ok, "{text}");
-    let (ok, text) = idv(&data, &["replay", "--check"]);
-    assert!(ok, "{text}");
+    assert_log_and_views_whole(&data);
 }
 
 #[cfg(unix)]
@@ -287,4 +298,63 @@ fn the_database_its_wal_and_shm_the_backup_and_the_key_file_are_owner_only() {
         assert_eq!(mode(&data.join(f)), 0o600, "{f} after a restart");
     }
     drop(server);
+}
+
+#[test]
+fn every_acknowledged_creation_survives_a_kill_in_the_middle_of_a_load() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Every acknowledged creation is read back after the kill: more requests than the default allows a key.
+    let unlimited = [("IDV_RATE_LIMIT_RPM", "100000000")];
+    let mut server = serve_with(&data, &unlimited);
+    let out = drain(&server);
+    let key = out.split_whitespace().find(|w| w.starts_with("vk_sandbox_")).unwrap().to_string();
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    for round in 0..2 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..6)
+            .map(|client| {
+                let (base, key, stop, acknowledged) =
+                    (server.base.clone(), key.clone(), stop.clone(), acknowledged.clone());
+                std::thread::spawn(move || {
+                    for n in 0.. {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let reference = format!("kill-{round}-{client}-{n}");
+                        let body = format!(
+                            r#"{{"external_ref":"{reference}","first_name":"Ada","email":"ada{n}@example.net"}}"#
+                        );
+                        let Ok((status, _)) =
+                            std::panic::catch_unwind(|| request(&base, "POST", "/api/v1/identities", &key, &body))
+                        else {
+                            continue; // the server was killed mid-request
+                        };
+                        if status == 201 {
+                            acknowledged.lock().unwrap().push(reference);
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        // SIGKILL while the clients are writing: no shutdown, no checkpoint.
+        drop(server);
+        stop.store(true, Ordering::SeqCst);
+        for client in clients {
+            client.join().unwrap();
+        }
+        server = serve_with(&data, &unlimited);
+        drain(&server);
+        let acknowledged = acknowledged.lock().unwrap().clone();
+        assert!(acknowledged.len() > 20, "round {round}: too few creations to tell ({})", acknowledged.len());
+        for reference in &acknowledged {
+            let (status, body) = request(&server.base, "GET", &format!("/api/v1/identities/{reference}"), &key, "");
+            assert_eq!(status, 200, "round {round}: acknowledged {reference} was lost: {body}");
+        }
+    }
+    drop(server);
+    assert_log_and_views_whole(&data);
 }

@@ -106,7 +106,7 @@ impl Metrics {
         out.push_str("# TYPE idv_wal_frames gauge\n");
         let _ = writeln!(out, "idv_wal_frames {}", self.wal_frames.load(Ordering::Relaxed));
         out.push_str(
-            "# HELP idv_wal_restart_copy_ms The checkpoint copies made between two writer batches so the WAL could restart (the writer waits for at most 25 ms of each).\n",
+            "# HELP idv_wal_restart_copy_ms The checkpoint copies made between two writer batches so the WAL could restart (the writer waits for at most 100 ms of each).\n",
         );
         out.push_str("# TYPE idv_wal_restart_copy_ms histogram\n");
         if let Ok(h) = self.quiet_copies.lock() {

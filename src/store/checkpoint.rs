@@ -38,10 +38,10 @@ pub struct Schedule {
 
 impl Schedule {
     /// A restart every 256 MiB of 2 KiB pages (three seconds or so of identity creations at full load):
-    /// each costs the writer a pause of about 4-15 ms, so they are kept rare. Chosen by measurement (wrk
-    /// creations, 10 s on a fresh server): restarting every 64 MiB gave 7.2-7.7k/s with p99 68-100 ms
-    /// (pauses of 5-80 ms, copying up to 4,096 frames), every 256 MiB with at most 128 frames left for
-    /// the pause 7.9k/s with p99 23 ms.
+    /// each costs the writer a pause, mostly 4-15 ms (now and then 100 ms, a slow sync), so they are kept
+    /// rare. Chosen by measurement (wrk creations, 10 s on a fresh server): restarting every 64 MiB gave
+    /// 7.2-7.7k/s with p99 68-100 ms (pauses of 5-80 ms, copying up to 4,096 frames), every 256 MiB with
+    /// at most 128 frames left for the pause 7.9k/s with p99 23 ms.
     pub const SERVER: Schedule =
         Schedule { restart_frames: 131_072, quiet_copy_frames: 128, catch_up_passes: 12, truncate_frames: 524_288 };
 }

@@ -1,5 +1,6 @@
 //! In-process metrics rendered as Prometheus text: requests by route and status, a latency histogram,
-//! writer batch sizes, events appended, the WAL's length and the copies made in the writer's pauses. Must not record PII, ids or keys (routes are patterns).
+//! writer batch sizes, events appended, the WAL's length and the copies made in the writer's pauses.
+//! Must not record PII, ids or keys (routes are patterns).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

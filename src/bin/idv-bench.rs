@@ -1087,7 +1087,7 @@ fn ceiling_pass(
             let mut last = checkpoint::LastRound::default();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 if checkpoints == Checkpoints::Server {
-                    std::thread::sleep(Duration::from_millis(250));
+                    std::thread::sleep(checkpoint::TICK);
                     let _ = checkpoint::checkpoint_round(&other, &gate, &checkpoint::Schedule::SERVER, &mut last);
                     continue;
                 }

@@ -51,7 +51,7 @@ impl Schedule {
 /// again. An idle writer's WAL is truncated to nothing instead (see `checkpoint_round`).
 const WAL_SIZE_LIMIT_BYTES: i64 = 512 << 20;
 /// Between rounds.
-const TICK: Duration = Duration::from_millis(250);
+pub const TICK: Duration = Duration::from_millis(250);
 /// The longest the checkpointer waits for the writer to finish its batch before giving up this round.
 const MAX_WAIT_FOR_BATCH: Duration = Duration::from_millis(100);
 /// The longest the writer waits for the checkpointer's quiet copy; past it the writer goes on (SQLite
@@ -90,7 +90,7 @@ struct Quiet<'a>(&'a WriterGate);
 impl WriterGate {
     /// A gate whose writer waits at most `max_writer_pause` for a quiet copy (the server's is
     /// `MAX_WRITER_PAUSE`; a test on a busy machine allows more).
-    pub fn with_max_writer_pause(max_writer_pause: Duration) -> Self {
+    fn with_max_writer_pause(max_writer_pause: Duration) -> Self {
         Self { state: Mutex::default(), changed: Condvar::new(), max_writer_pause }
     }
 
@@ -368,5 +368,25 @@ mod tests {
             restarted.load(Ordering::SeqCst),
             "the WAL reached {longest} frames and never started again from its beginning"
         );
+    }
+
+    #[test]
+    fn the_wal_is_truncated_once_the_writer_has_been_idle_for_a_round() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idle.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        hand_checkpoints_over(&writer).unwrap();
+        writer.execute_batch("CREATE TABLE t (v BLOB); INSERT INTO t VALUES (zeroblob(100000));").unwrap();
+        let checkpointer = Connection::open(&path).unwrap();
+        let (gate, mut last) = (WriterGate::default(), LastRound::default());
+        let wal = path.with_file_name("idle.db-wal");
+        let first = checkpoint_round(&checkpointer, &gate, &Schedule::SERVER, &mut last).unwrap();
+        assert!(first.wal_frames > 0 && std::fs::metadata(&wal).unwrap().len() > 0, "the writes are in the WAL");
+        writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        checkpoint_round(&checkpointer, &gate, &Schedule::SERVER, &mut last).unwrap();
+        assert!(std::fs::metadata(&wal).unwrap().len() > 0, "a writer that wrote since the last round keeps its WAL");
+        checkpoint_round(&checkpointer, &gate, &Schedule::SERVER, &mut last).unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "an idle round truncates the WAL");
     }
 }

@@ -267,12 +267,17 @@ CREATE TABLE IF NOT EXISTS sessions (
     created_at          TEXT NOT NULL,
     updated_at          TEXT NOT NULL,
     stream_seq          INTEGER NOT NULL,
-    selfie_phash        INTEGER
+    selfie_phash        INTEGER,
+    last_event_seq      INTEGER NOT NULL DEFAULT 0
 );
 -- selfie_phash: the selfie's 64-bit perceptual hash as an integer (the same value as
--- session_documents.phash), so the duplicate search of every verification reads one covering index.
+-- session_documents.phash). last_event_seq: the log position (events.seq) of the session's latest event.
+-- The duplicate search keeps the enrolled hashes in memory and catches up through sessions_selfies_since
+-- (the sessions with an event since it last looked); sessions_selfie_phash finds the identities behind a hash.
 CREATE INDEX IF NOT EXISTS sessions_by_env ON sessions (environment, id);
 CREATE INDEX IF NOT EXISTS sessions_selfie_phash ON sessions (environment, selfie_phash, identity_id, id)
+    WHERE selfie_phash IS NOT NULL AND identity_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sessions_selfies_since ON sessions (environment, last_event_seq, selfie_phash)
     WHERE selfie_phash IS NOT NULL AND identity_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_hash);
 CREATE INDEX IF NOT EXISTS sessions_by_identity ON sessions (identity_id);

@@ -80,6 +80,9 @@ fn fill_new_views(conn: &rusqlite::Connection, keyring: &Keyring) -> AppResult<(
     // (every environment has a workflow), no workflow runs, and hits and list matches that `/findings` must list.
     let unnamed_drafts: i64 =
         conn.query_row("SELECT COUNT(*) FROM workflow_versions WHERE draft_id IS NULL", [], |r| r.get(0))?;
+    // One from before schema version 10 has sessions without their latest log position.
+    let unpositioned_sessions: i64 =
+        conn.query_row("SELECT COUNT(*) FROM sessions WHERE last_event_seq = 0", [], |r| r.get(0))?;
     let (sources, findings): (i64, i64) = conn.query_row(
         "SELECT (SELECT COUNT(*) FROM check_hits)
                     + (SELECT COUNT(*) FROM list_matches WHERE match_mode != 'allow'),
@@ -88,10 +91,14 @@ fn fill_new_views(conn: &rusqlite::Connection, keyring: &Keyring) -> AppResult<(
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     if events > 0
-        && (audited == 0 || (session_docs > 0 && docs == 0) || unnamed_drafts > 0 || (sources > 0 && findings == 0))
+        && (audited == 0
+            || (session_docs > 0 && docs == 0)
+            || unnamed_drafts > 0
+            || (sources > 0 && findings == 0)
+            || unpositioned_sessions > 0)
     {
         let replayed = store::replay::rebuild_in_place(conn, keyring)?;
-        tracing::info!(events = replayed, "views rebuilt from the log to fill the audit log");
+        tracing::info!(events = replayed, "views rebuilt from the log to fill what a newer schema added");
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! and custom-list matching. The result is a plain value stamped with the session's stream version; the
 //! decision command refuses it when the session has moved on since. Must not write anything.
 
+use super::selfie_index::SelfieIndex;
 use crate::checks::engine::{self, DuplicateHit};
 use crate::checks::printed;
 use crate::commands::identities::{data_key, load_surviving};
@@ -64,6 +65,7 @@ pub fn gather(
     conn: &ReadOnly,
     keyring: &Keyring,
     snapshot: &Snapshot,
+    selfies: &SelfieIndex,
     s: SessionState,
     now: &str,
     scope: Scope,
@@ -89,7 +91,7 @@ pub fn gather(
         out.engine = evidence;
         return Ok(out);
     }
-    evidence.duplicates = duplicates(conn, keyring, &out.session, &out.data)?;
+    evidence.duplicates = duplicates(conn, keyring, selfies, &out.session, &out.data)?;
     if scope == Scope::Pipeline {
         evidence.checks = crate::domain::workflow::policies(&out.graph);
         // The same reading a dry-run of a draft makes.
@@ -343,6 +345,7 @@ fn mrz_expected(document_type: Option<&str>) -> bool {
 fn duplicates(
     conn: &ReadOnly,
     keyring: &Keyring,
+    selfies: &SelfieIndex,
     s: &SessionState,
     data: &BTreeMap<String, String>,
 ) -> AppResult<Vec<DuplicateHit>> {
@@ -372,24 +375,19 @@ fn duplicates(
             }
         }
     }
-    // Near-identical selfies on another identity's sessions: one pass over the environment's selfie hashes.
+    // Near-identical selfies on another identity's sessions: the environment's enrolled selfie hashes.
     let selfie: Option<i64> =
         conn.query_row("SELECT selfie_phash FROM sessions WHERE id = ?1", [&s.id], |r| r.get(0)).optional()?.flatten();
     if let Some(bits) = selfie {
         use crate::checks::imagehash::{max_distance_for_threshold, ImageHash64, DEFAULT_THRESHOLD};
-        let (own_hash, max_distance) =
-            (ImageHash64::from_u64(bits as u64), max_distance_for_threshold(DEFAULT_THRESHOLD));
-        let mut stmt = conn.prepare_cached(
-            "SELECT selfie_phash, identity_id FROM sessions
-             WHERE environment = ?1 AND selfie_phash IS NOT NULL AND identity_id IS NOT NULL AND id != ?2",
+        let near = selfies.identities_near(
+            conn,
+            &s.environment,
+            &s.id,
+            ImageHash64::from_u64(bits as u64),
+            max_distance_for_threshold(DEFAULT_THRESHOLD),
         )?;
-        let mut rows = stmt.query(params![s.environment, s.id])?;
-        while let Some(row) = rows.next()? {
-            let other = ImageHash64::from_u64(row.get::<_, i64>(0)? as u64);
-            if own_hash.distance(other) > max_distance {
-                continue;
-            }
-            let identity: String = row.get(1)?;
+        for identity in near {
             if Some(&identity) != own.as_ref() {
                 hits.push(DuplicateHit { relationship_type: "same_face".into(), identity_id: identity });
             }

@@ -7,6 +7,7 @@
 //! the sessions API uses), and must not run CPU work on the async runtime or in the writer.
 
 pub mod evidence;
+pub mod selfie_index;
 pub mod trigger;
 
 use crate::checks::engine::{self, FaceMatch};
@@ -48,6 +49,7 @@ struct Inner {
     keyring: Arc<Keyring>,
     face: FaceClient,
     screening: ScreeningService,
+    selfies: selfie_index::SelfieIndex,
     cpu: Arc<Semaphore>,
 }
 
@@ -66,7 +68,15 @@ impl Processing {
         screening: ScreeningService,
     ) -> Self {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let inner = Inner { writer, read, keyring, face, screening, cpu: Arc::new(Semaphore::new(threads)) };
+        let inner = Inner {
+            writer,
+            read,
+            keyring,
+            face,
+            screening,
+            selfies: selfie_index::SelfieIndex::default(),
+            cpu: Arc::new(Semaphore::new(threads)),
+        };
         Processing { inner: Arc::new(inner) }
     }
 
@@ -195,7 +205,7 @@ impl Processing {
                     }
                 };
                 let snapshot = this.inner.screening.current();
-                let ev = evidence::gather(&conn, keyring, &snapshot, s, &now, scope)?;
+                let ev = evidence::gather(&conn, keyring, &snapshot, &this.inner.selfies, s, &now, scope)?;
                 Ok(Gathered::Ready(Box::new(ev)))
             })
             .await?;

@@ -214,11 +214,17 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         }
         // An export reads the session: only its position in the stream moves, not `updated_at`.
         E::Exported => {
-            conn.exec("UPDATE sessions SET stream_seq = ?1 WHERE id = ?2", params![event.stream_seq, id])?;
+            conn.exec(
+                "UPDATE sessions SET stream_seq = ?1, last_event_seq = ?2 WHERE id = ?3",
+                params![event.stream_seq, event.seq, id],
+            )?;
             return audit(conn, event, &decoded);
         }
     }
-    conn.exec("UPDATE sessions SET updated_at = ?1, stream_seq = ?2 WHERE id = ?3", params![at, event.stream_seq, id])?;
+    conn.exec(
+        "UPDATE sessions SET updated_at = ?1, stream_seq = ?2, last_event_seq = ?3 WHERE id = ?4",
+        params![at, event.stream_seq, event.seq, id],
+    )?;
     audit(conn, event, &decoded)
 }
 

@@ -13,6 +13,7 @@ pub mod findings;
 pub mod identities;
 pub mod lists;
 pub mod relationships;
+pub mod selfies;
 pub mod sessions;
 pub mod settings;
 pub mod types;

@@ -31,7 +31,7 @@ const PAGE_SIZE: i64 = 2048;
 /// each session's selfie hash beside it; version 6 added the document tables, new tables only, which the
 /// upgrade to it fills by replaying the log; version 8 gives each workflow version its draft id and adds the
 /// workflow-run, findings, check-monitoring and monitoring-history views, filled at open by replaying the log).
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -205,7 +205,7 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         // there is no audit_log yet: the schema below creates it whole.
         for table in ["events", "audit_log"] {
             for column in ["request_method", "request_path", "ip_address"] {
-                add_column_if_missing(&conn, table, column)?;
+                add_column_if_missing(&conn, table, &format!("{column} TEXT"))?;
             }
         }
         // Version 5 keeps each session's selfie hash as an integer beside the session, filled here from
@@ -214,21 +214,15 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         // Version 7 adds the VerifyHQ dialect: its endpoints' dialect and client (TEXT, null for older
         // endpoints) and its API clients' own rate limit (null for every older key).
         for column in ["dialect", "client_id"] {
-            add_column_if_missing(&conn, "webhook_endpoints", column)?;
+            add_column_if_missing(&conn, "webhook_endpoints", &format!("{column} TEXT"))?;
         }
-        let keys_columns: i64 =
-            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('api_keys')", [], |r| r.get(0))?;
-        let has_limit: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM pragma_table_info('api_keys') WHERE name = 'rate_limit_rpm'",
-            [],
-            |r| r.get(0),
-        )?;
-        if keys_columns > 0 && has_limit == 0 {
-            conn.execute_batch("ALTER TABLE api_keys ADD COLUMN rate_limit_rpm INTEGER")?;
-        }
+        add_column_if_missing(&conn, "api_keys", "rate_limit_rpm INTEGER")?;
         // Version 8 names each workflow version's draft (filled by the replay at open, see startup).
-        add_column_if_missing(&conn, "workflow_versions", "draft_id")?;
+        add_column_if_missing(&conn, "workflow_versions", "draft_id TEXT")?;
         // Version 9 adds the background watchlist imports (new tables only).
+        // Version 10 keeps each session's latest log position (0 until the replay at open fills it, see
+        // startup), which the duplicate search catches up by.
+        add_column_if_missing(&conn, "sessions", "last_event_seq INTEGER NOT NULL DEFAULT 0")?;
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;
@@ -264,9 +258,10 @@ fn add_selfie_hash_column(conn: &Connection) -> AppResult<()> {
     Ok(())
 }
 
-/// Adds a nullable TEXT column to an existing table that lacks it (a table that does not exist yet is
-/// left to the schema).
-fn add_column_if_missing(conn: &Connection, table: &str, column: &str) -> AppResult<()> {
+/// Adds a column (`definition`: its name, then its type and constraints) to an existing table that lacks
+/// it (a table that does not exist yet is left to the schema).
+fn add_column_if_missing(conn: &Connection, table: &str, definition: &str) -> AppResult<()> {
+    let column = definition.split_whitespace().next().unwrap_or(definition);
     let columns: i64 =
         conn.query_row(&format!("SELECT COUNT(*) FROM pragma_table_info('{table}')"), [], |r| r.get(0))?;
     let present: i64 =
@@ -274,7 +269,7 @@ fn add_column_if_missing(conn: &Connection, table: &str, column: &str) -> AppRes
             r.get(0)
         })?;
     if columns > 0 && present == 0 {
-        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {definition}"))?;
     }
     Ok(())
 }
@@ -322,7 +317,8 @@ mod upgrade_tests {
         {
             let conn = open_writer(&path, Durability::Normal).unwrap();
             conn.execute_batch(
-                "DROP INDEX sessions_selfie_phash; ALTER TABLE sessions DROP COLUMN selfie_phash;
+                "DROP INDEX sessions_selfie_phash; DROP INDEX sessions_selfies_since;
+                 ALTER TABLE sessions DROP COLUMN selfie_phash;
                  INSERT INTO sessions (id, environment, status, metadata, send_email, invites_sent, retention_status,
                     processing_attempts, fraud_signals, created_at, updated_at, stream_seq)
                  VALUES ('ses_a', 'live', 'approved', '{}', 0, 0, 'active', 0, '{}', 't', 't', 1),

@@ -570,6 +570,62 @@ async fn the_same_name_and_birth_date_under_two_refs_is_a_duplicate() {
     }
 }
 
+/// A live session of a new person with `selfie`, submitted and decided; returns the session id.
+async fn decided_with_selfie(app: &TestApp, external_ref: &str, first: &str, dob: &str, selfie: &[u8]) -> String {
+    let key = app.live_key.clone();
+    let body = json!({"external_ref": external_ref, "first_name": first, "last_name": "Face", "date_of_birth": dob,
+        "checks": no_face()});
+    let id = create_with(app, &key, body).await["id"].as_str().unwrap().to_string();
+    let seed = 50 + first.len() as u32;
+    assert_eq!(api_upload(app, &key, &id, "id_front", &png(seed)).await.status, 201);
+    assert_eq!(api_upload(app, &key, &id, "selfie", selfie).await.status, 201);
+    assert_eq!(post_with(app, &key, &format!("/sessions/{id}/submit"), json!({})).await.status, 202);
+    wait_for(app, &key, &id, &["completed", "under_review", "failed"]).await;
+    id
+}
+
+#[actix_web::test]
+async fn the_same_selfie_on_another_identity_is_a_duplicate_face_until_that_session_is_redacted() {
+    let app = spawn_app().await;
+    let key = app.live_key.clone();
+    let selfie = png(40);
+    let result = |id: String| {
+        let app = &app;
+        let key = key.clone();
+        async move { get_with(app, &key, &format!("/sessions/{id}/result")).await.body }
+    };
+    // The first selfie of the environment: nothing to compare with.
+    let first = decided_with_selfie(&app, "face_a", "Ada", "1985-12-10", &selfie).await;
+    let r = result(first.clone()).await;
+    assert_eq!(r["check_results"]["duplicate_detection"]["status"], "passed", "{r}");
+    let a = get_with(&app, &key, "/identities/face_a").await.body["id"].as_str().unwrap().to_string();
+
+    // Another person with the same selfie, enrolled after the first search had read the environment's selfies.
+    let second = decided_with_selfie(&app, "face_b", "Bea", "1979-04-02", &selfie).await;
+    let r = result(second.clone()).await;
+    assert_eq!(r["status"], "needs_review", "{r}");
+    assert_eq!(r["check_results"]["duplicate_detection"]["status"], "failed", "{r}");
+    assert_eq!(r["check_results"]["duplicate_detection"]["detail"]["matches"][0]["identity_id"], a.as_str(), "{r}");
+    let b = get_with(&app, &key, "/identities/face_b").await.body["id"].as_str().unwrap().to_string();
+    let rels = get_with(&app, &key, &format!("/identities/{b}/relationships?type=same_face")).await;
+    assert_eq!(rels.status, 200, "{}", rels.body);
+    assert_eq!(rels.body["data"].as_array().map(Vec::len), Some(1), "{}", rels.body);
+
+    // A different selfie matches nobody.
+    let other = decided_with_selfie(&app, "face_c", "Cy", "1990-01-01", &png(43)).await;
+    let r = result(other).await;
+    assert_eq!(r["check_results"]["duplicate_detection"]["status"], "passed", "{r}");
+
+    // Redacted sessions keep no selfie: the same picture then matches nobody.
+    for id in [&first, &second] {
+        let r = app.send("DELETE", &format!("/sessions/{id}/data"), Some(&key), &[], None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let third = decided_with_selfie(&app, "face_d", "Dee", "1970-07-07", &selfie).await;
+    let r = result(third).await;
+    assert_eq!(r["check_results"]["duplicate_detection"]["status"], "passed", "{r}");
+}
+
 #[actix_web::test]
 async fn merging_identities_repoints_the_secondarys_sessions() {
     let app = spawn_app().await;
@@ -1607,4 +1663,34 @@ async fn the_document_is_explicit_about_what_each_field_admits() {
     ] {
         assert!(doc["paths"][path][method]["responses"]["409"].is_object(), "{method} {path} documents its 409");
     }
+}
+
+#[actix_web::test]
+async fn a_database_from_before_session_log_positions_gets_them_when_it_is_opened() {
+    let app = spawn_app().await;
+    let key = app.live_key.clone();
+    decided_with_selfie(&app, "pos_a", "Ada", "1985-12-10", &png(40)).await;
+    create_with(&app, &key, json!({"external_ref": "pos_b"})).await;
+    let positions_sql = "SELECT group_concat(s.last_event_seq || '=' || (SELECT MAX(e.seq) FROM events e
+        WHERE e.stream_id = s.id), ',') FROM sessions s";
+    let read = |sql: &str| -> String {
+        let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+        conn.query_row(sql, [], |r| r.get::<_, Option<String>>(0)).unwrap().unwrap_or_default()
+    };
+    let positions = read(positions_sql);
+    assert!(positions.split(',').all(|p| p.split_once('=').is_some_and(|(a, b)| a == b && a != "0")), "{positions}");
+
+    // The database as schema version 9 left it: no log positions on sessions.
+    rusqlite::Connection::open(app.db_path())
+        .unwrap()
+        .execute_batch(
+            "DROP INDEX sessions_selfies_since; ALTER TABLE sessions DROP COLUMN last_event_seq;
+             PRAGMA user_version = 9;",
+        )
+        .unwrap();
+    let config = idv::config::Config::new(app.data_dir.path().to_path_buf());
+    drop(idv::startup::open_core(&config).expect("the older database opens"));
+    assert_eq!(read(positions_sql), positions, "filled from the log at open");
+    let index = read("SELECT name FROM sqlite_master WHERE name = 'sessions_selfies_since'");
+    assert_eq!(index, "sessions_selfies_since");
 }

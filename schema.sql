@@ -283,6 +283,13 @@ CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_hash);
 CREATE INDEX IF NOT EXISTS sessions_by_identity ON sessions (identity_id);
 CREATE INDEX IF NOT EXISTS sessions_by_ref ON sessions (environment, external_ref);
 CREATE INDEX IF NOT EXISTS sessions_by_ip ON sessions (environment, ip_digest);
+-- What the sweeper looks for every second, so that it reads only those sessions, not the whole table:
+-- capture tokens that may lapse, sessions left in processing, decided sessions not yet redacted.
+CREATE INDEX IF NOT EXISTS sessions_awaiting_capture ON sessions (token_expires_at)
+    WHERE status IN ('pending', 'capturing');
+CREATE INDEX IF NOT EXISTS sessions_in_processing ON sessions (updated_at) WHERE status = 'processing';
+CREATE INDEX IF NOT EXISTS sessions_retention_due ON sessions (environment, decided_at)
+    WHERE decided_at IS NOT NULL AND retention_status != 'redacted';
 
 CREATE TABLE IF NOT EXISTS session_tags (
     session_id TEXT NOT NULL,
@@ -852,6 +859,9 @@ CREATE TABLE IF NOT EXISTS cases (
 );
 CREATE INDEX IF NOT EXISTS cases_queue ON cases (environment, status, entered_review_at, id);
 CREATE INDEX IF NOT EXISTS cases_by_session ON cases (session_id);
+-- Claimed cases, which the sweeper releases after inactivity (every second, without reading every case).
+CREATE INDEX IF NOT EXISTS cases_claimed ON cases (id, last_activity_at)
+    WHERE status = 'in_review' AND assigned_to IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS case_notes (
     id           TEXT PRIMARY KEY,

@@ -48,3 +48,32 @@ pub fn spawn(processing: Processing, clock: Arc<dyn Clock>, interval: Duration) 
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{open_writer, Durability};
+
+    /// What SQLite would do for `sql`: every step of its query plan.
+    fn plan(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let unbound = rusqlite::params_from_iter(std::iter::repeat_n(rusqlite::types::Null, stmt.parameter_count()));
+        stmt.query_map(unbound, |r| r.get::<_, String>(3)).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn each_pass_reads_only_what_is_due_through_an_index_never_a_whole_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(&dir.path().join("idv.db"), Durability::Normal).unwrap();
+        let queries = [
+            (crate::commands::sessions::LAPSED_CAPTURE_SQL, "sessions_awaiting_capture"),
+            (crate::commands::sessions::STUCK_PROCESSING_SQL, "sessions_in_processing"),
+            (crate::commands::retention::RETENTION_DUE_SQL, "sessions_retention_due"),
+            (crate::commands::retention::SENSITIVE_DUE_SQL, "sessions_retention_due"),
+            (crate::commands::cases::STALE_CLAIMS_SQL, "cases_claimed"),
+        ];
+        for (sql, index) in queries {
+            let steps = plan(&conn, sql);
+            assert!(steps.iter().any(|s| s.contains(&format!("USING INDEX {index}"))), "{sql}: {steps:?}");
+        }
+    }
+}

@@ -238,16 +238,17 @@ pub async fn claim_next(writer: &Writer, meta: CommandMeta, reviewer: OrgUserId)
         .await
 }
 
+/// Claimed cases without activity since `?1` (index `cases_claimed`).
+pub(crate) const STALE_CLAIMS_SQL: &str = "SELECT id, environment FROM cases
+    WHERE status = 'in_review' AND assigned_to IS NOT NULL AND last_activity_at < ?1 ORDER BY id";
+
 /// The sweeper: releases claims without activity since `cutoff`. Returns how many were released.
 pub async fn release_stale(writer: &Writer, now: String, cutoff: String) -> AppResult<usize> {
     writer
         .execute(move |w| {
             let stale: Vec<(String, String)> = w
                 .conn
-                .prepare(
-                    "SELECT id, environment FROM cases WHERE status = 'in_review' AND assigned_to IS NOT NULL
-                     AND last_activity_at < ?1 ORDER BY id",
-                )?
+                .prepare_cached(STALE_CLAIMS_SQL)?
                 .query_map([&cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             for (id, environment) in &stale {

@@ -40,6 +40,14 @@ fn days_before(now: &str, days: i64) -> String {
 
 /// The two-pass retention of spec §1.14, at `now`: sessions decided longer ago than the sensitive window
 /// stop serving PII; past the full window their data is deleted (key and images shredded).
+/// Decided sessions of environment `?1` not yet redacted, decided by `?2` (index `sessions_retention_due`).
+pub(crate) const RETENTION_DUE_SQL: &str = "SELECT id FROM sessions WHERE environment = ?1 AND decided_at IS NOT NULL
+    AND decided_at <= ?2 AND retention_status != 'redacted' LIMIT 200";
+/// The same with their sensitive data still kept; `!= 'redacted'` is implied by `= 'active'` but spelled out,
+/// as SQLite uses a partial index only when the query repeats its condition.
+pub(crate) const SENSITIVE_DUE_SQL: &str = "SELECT id FROM sessions WHERE environment = ?1 AND decided_at IS NOT NULL
+    AND decided_at <= ?2 AND retention_status != 'redacted' AND retention_status = 'active' LIMIT 200";
+
 pub async fn apply_retention(writer: &Writer, now: String) -> AppResult<usize> {
     writer
         .execute(move |w| {
@@ -50,10 +58,7 @@ pub async fn apply_retention(writer: &Writer, now: String) -> AppResult<usize> {
                 if let Some(days) = r.data_retention_days {
                     let cutoff = days_before(&now, days);
                     let ids: Vec<String> = {
-                        let mut stmt = w.conn.prepare(
-                            "SELECT id FROM sessions WHERE environment = ?1 AND decided_at IS NOT NULL AND decided_at <= ?2
-                             AND retention_status != 'redacted' LIMIT 200",
-                        )?;
+                        let mut stmt = w.conn.prepare_cached(RETENTION_DUE_SQL)?;
                         let rows = stmt.query_map(params![env, cutoff], |r| r.get(0))?;
                         rows.collect::<Result<_, _>>()?
                     };
@@ -71,10 +76,7 @@ pub async fn apply_retention(writer: &Writer, now: String) -> AppResult<usize> {
                 if let Some(days) = r.sensitive_data_retention_days {
                     let cutoff = days_before(&now, days);
                     let ids: Vec<String> = {
-                        let mut stmt = w.conn.prepare(
-                            "SELECT id FROM sessions WHERE environment = ?1 AND decided_at IS NOT NULL AND decided_at <= ?2
-                             AND retention_status = 'active' LIMIT 200",
-                        )?;
+                        let mut stmt = w.conn.prepare_cached(SENSITIVE_DUE_SQL)?;
                         let rows = stmt.query_map(params![env, cutoff], |r| r.get(0))?;
                         rows.collect::<Result<_, _>>()?
                     };

@@ -654,14 +654,16 @@ pub async fn redact(writer: &Writer, meta: CommandMeta, ids: Vec<SessionId>) -> 
         .await
 }
 
+/// Sessions whose capture token lapsed by `?1` (index `sessions_awaiting_capture`).
+pub(crate) const LAPSED_CAPTURE_SQL: &str =
+    "SELECT id FROM sessions WHERE status IN ('pending', 'capturing') AND token_expires_at <= ?1 LIMIT 500";
+
 /// The sweeper's work at `now`: expire sessions whose capture token lapsed. Returns ids expired.
 pub async fn expire_lapsed(writer: &Writer, now: String) -> AppResult<Vec<String>> {
     writer
         .execute(move |w| {
             let ids: Vec<String> = {
-                let mut stmt = w.conn.prepare(
-                    "SELECT id FROM sessions WHERE status IN ('pending', 'capturing') AND token_expires_at <= ?1 LIMIT 500",
-                )?;
+                let mut stmt = w.conn.prepare_cached(LAPSED_CAPTURE_SQL)?;
                 let rows = stmt.query_map([&now], |r| r.get(0))?;
                 rows.collect::<Result<_, _>>()?
             };
@@ -676,11 +678,14 @@ pub async fn expire_lapsed(writer: &Writer, now: String) -> AppResult<Vec<String
         .await
 }
 
+/// Sessions in `processing` unchanged since `?1` (index `sessions_in_processing`).
+pub(crate) const STUCK_PROCESSING_SQL: &str =
+    "SELECT id FROM sessions WHERE status = 'processing' AND updated_at <= ?1 ORDER BY id LIMIT 100";
+
 /// Sessions stuck in `processing` since before `cutoff` (a restart interrupted them): the sweeper picks
 /// these up. Fresh ones belong to the task that submitted them (it may be waiting on the face service).
 pub fn processing_ids<C: Reads + ?Sized>(conn: &C, cutoff: &str) -> AppResult<Vec<String>> {
-    let mut stmt =
-        conn.prepare("SELECT id FROM sessions WHERE status = 'processing' AND updated_at <= ?1 ORDER BY id LIMIT 100")?;
+    let mut stmt = conn.prepare_cached(STUCK_PROCESSING_SQL)?;
     let rows = stmt.query_map([cutoff], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

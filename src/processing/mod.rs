@@ -218,7 +218,8 @@ impl Processing {
             ),
             Plan::Simulate(_) => false,
         };
-        if walks && ev.session.uploaded.iter().any(|d| d == "selfie") {
+        let compares_faces = ev.engine.checks.iter().any(|c| c == "face_match");
+        if walks && compares_faces && ev.session.uploaded.iter().any(|d| d == "selfie") {
             let face = match ev.face_unreadable.take() {
                 Some(reason) => FaceMatch::Unavailable(reason),
                 None => {

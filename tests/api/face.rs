@@ -178,3 +178,34 @@ async fn a_stuck_session_resumed_by_the_sweeper_asks_the_configured_provider() {
     assert_eq!(result["face_match_score"], 0.82);
     assert!(!result.to_string().contains("no face-match provider"), "{result}");
 }
+
+#[actix_web::test]
+async fn a_session_whose_checks_leave_out_the_face_match_never_sends_its_images_to_the_provider() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let url = counting_provider(calls.clone(), json!({"score": 0.82, "liveness_passed": true}));
+    let app = spawn_app_with(|c| c.face_provider_url = Some(url)).await;
+    let key = app.live_key.clone();
+    let body = json!({"external_ref": "no-face", "first_name": "Ada", "last_name": "Byron", "date_of_birth": "1990-01-01",
+                      "checks": ["document_ocr", "age_verification"]});
+    let created = app.send("POST", "/sessions", Some(&key), &[], Some(&body)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    for (doc, seed) in [("id_front", 3u8), ("selfie", 77u8)] {
+        let path = format!("/sessions/{id}/documents");
+        let r = app.upload(&path, Some(&key), &[("document_type", doc)], Some(("image/png", &png(seed)))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let submitted = app.send("POST", &format!("/sessions/{id}/submit"), Some(&key), &[], None).await;
+    assert_eq!(submitted.status, 202, "{}", submitted.body);
+    let result = app.decided_result(&key, &id).await;
+    assert_eq!(result["status"], "approved", "{result}");
+    assert!(result["check_results"].get("face_match").is_none(), "{result}");
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the provider was not asked");
+
+    // The same provider is asked when the face match is among the checks.
+    let id = submitted_live_session(&app, "with-face").await;
+    assert_eq!(app.decided_result(&key, &id).await["face_match_score"], 0.82);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

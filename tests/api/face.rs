@@ -44,6 +44,15 @@ pub(crate) fn slow_provider(status: u16, body: Value, delay: std::time::Duration
     format!("http://127.0.0.1:{port}/match")
 }
 
+/// Uploads a document front and a selfie to session `id`.
+async fn upload_front_and_selfie(app: &TestApp, key: &str, id: &str) {
+    for (doc, seed) in [("id_front", 3u8), ("selfie", 77u8)] {
+        let path = format!("/sessions/{id}/documents");
+        let r = app.upload(&path, Some(key), &[("document_type", doc)], Some(("image/png", &png(seed)))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+}
+
 /// A live session with a document and a selfie and the face match among its checks, submitted; its id.
 pub(crate) async fn submitted_live_session(app: &TestApp, external_ref: &str) -> String {
     let key = app.live_key.clone();
@@ -59,17 +68,7 @@ pub(crate) async fn submitted_live_session(app: &TestApp, external_ref: &str) ->
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().unwrap().to_string();
-    for (doc, seed) in [("id_front", 3u8), ("selfie", 77u8)] {
-        let r = app
-            .upload(
-                &format!("/sessions/{id}/documents"),
-                Some(&key),
-                &[("document_type", doc)],
-                Some(("image/png", &png(seed))),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-    }
+    upload_front_and_selfie(app, &key, &id).await;
     let submitted = app.send("POST", &format!("/sessions/{id}/submit"), Some(&key), &[], None).await;
     assert_eq!(submitted.status, 202, "{}", submitted.body);
     id
@@ -151,11 +150,7 @@ async fn a_stuck_session_resumed_by_the_sweeper_asks_the_configured_provider() {
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().unwrap().to_string();
-    for (doc, seed) in [("id_front", 3u8), ("selfie", 77u8)] {
-        let path = format!("/sessions/{id}/documents");
-        let r = app.upload(&path, Some(&key), &[("document_type", doc)], Some(("image/png", &png(seed)))).await;
-        assert_eq!(r.status, 201, "{}", r.body);
-    }
+    upload_front_and_selfie(app, &key, &id).await;
     // The session enters `processing` and the server stops before processing it (as a restart would).
     let meta = idv::commands::CommandMeta::untraced(
         "test",
@@ -192,11 +187,7 @@ async fn a_session_whose_checks_leave_out_the_face_match_never_sends_its_images_
     let created = app.send("POST", "/sessions", Some(&key), &[], Some(&body)).await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().unwrap().to_string();
-    for (doc, seed) in [("id_front", 3u8), ("selfie", 77u8)] {
-        let path = format!("/sessions/{id}/documents");
-        let r = app.upload(&path, Some(&key), &[("document_type", doc)], Some(("image/png", &png(seed)))).await;
-        assert_eq!(r.status, 201, "{}", r.body);
-    }
+    upload_front_and_selfie(&app, &key, &id).await;
     let submitted = app.send("POST", &format!("/sessions/{id}/submit"), Some(&key), &[], None).await;
     assert_eq!(submitted.status, 202, "{}", submitted.body);
     let result = app.decided_result(&key, &id).await;

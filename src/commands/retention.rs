@@ -58,7 +58,10 @@ pub async fn apply_retention(writer: &Writer, now: String) -> AppResult<usize> {
                 if let Some(days) = r.data_retention_days {
                     let cutoff = days_before(&now, days);
                     let ids: Vec<String> = {
-                        let mut stmt = w.conn.prepare_cached(RETENTION_DUE_SQL)?;
+                        // Without auto-redaction a session moves once (its sensitive data expires); one
+                        // already moved must not be picked again, or 200 of them would fill every pass.
+                        let due = if r.auto_redact_on_retention_expiry { RETENTION_DUE_SQL } else { SENSITIVE_DUE_SQL };
+                        let mut stmt = w.conn.prepare_cached(due)?;
                         let rows = stmt.query_map(params![env, cutoff], |r| r.get(0))?;
                         rows.collect::<Result<_, _>>()?
                     };

@@ -1,4 +1,4 @@
-//! /settings/retention.
+//! /settings/retention, and the sweeper applying its windows.
 
 use crate::helpers::*;
 use serde_json::json;
@@ -27,4 +27,56 @@ async fn a_sensitive_window_longer_than_the_data_window_is_accepted() {
     let r = app.patch("/settings/retention", json!({"data_retention_days": 0})).await;
     assert_error(&r, 422);
     assert_eq!(r.body["errors"][0]["field"], "data_retention_days", "{}", r.body);
+}
+
+/// A live session, decided (document front only, no face match); its id.
+async fn decided_live_session(app: &TestApp, key: &str, external_ref: &str) -> String {
+    let body = json!({"external_ref": external_ref, "first_name": "Ada", "last_name": "Byron", "date_of_birth": "1990-01-01",
+                      "checks": ["document_ocr", "age_verification"]});
+    let created = app.send("POST", "/sessions", Some(key), &[], Some(&body)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let front = crate::sessions::png(3);
+    let r = app
+        .upload(
+            &format!("/sessions/{id}/documents"),
+            Some(key),
+            &[("document_type", "id_front")],
+            Some(("image/png", &front)),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(app.send("POST", &format!("/sessions/{id}/submit"), Some(key), &[], None).await.status, 202);
+    app.decided_result(key, &id).await;
+    id
+}
+
+async fn retention_status(app: &TestApp, key: &str, id: &str) -> serde_json::Value {
+    app.send("GET", &format!("/sessions/{id}"), Some(key), &[], None).await.body["retention_status"].clone()
+}
+
+#[actix_web::test]
+async fn the_retention_window_expires_a_decided_session_once_then_redacts_it_when_asked() {
+    let clock = std::sync::Arc::new(idv::clock::ManualClock::new(time::OffsetDateTime::now_utc()));
+    let clocked = spawn_app_with_clock_and(clock.clone(), |_| {}).await;
+    let (app, key) = (&clocked.app, clocked.app.live_key.clone());
+    let window = json!({"data_retention_days": 1, "auto_redact_on_retention_expiry": false});
+    let r = app.send("PATCH", "/settings/retention", Some(&key), &[], Some(&window)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = decided_live_session(app, &key, "kept_a").await;
+    assert_eq!(clocked.sweep().await, 0, "not due within the window");
+    assert_eq!(retention_status(app, &key, &id).await, "active");
+
+    clock.advance(time::Duration::days(2));
+    assert_eq!(clocked.sweep().await, 1, "due: its sensitive data expires");
+    assert_eq!(retention_status(app, &key, &id).await, "sensitive_redacted");
+    assert_eq!(clocked.sweep().await, 0, "a session whose data expired is not picked again");
+
+    let r = app
+        .send("PATCH", "/settings/retention", Some(&key), &[], Some(&json!({"auto_redact_on_retention_expiry": true})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(clocked.sweep().await, 1, "with auto-redaction the expired session is redacted");
+    assert_eq!(retention_status(app, &key, &id).await, "redacted");
+    assert_eq!(clocked.sweep().await, 0);
 }

@@ -38,8 +38,6 @@ fn days_before(now: &str, days: i64) -> String {
     crate::clock::parse(now).map(|t| crate::clock::format(t - time::Duration::days(days))).unwrap_or_default()
 }
 
-/// The two-pass retention of spec §1.14, at `now`: sessions decided longer ago than the sensitive window
-/// stop serving PII; past the full window their data is deleted (key and images shredded).
 /// Decided sessions of environment `?1` not yet redacted, decided by `?2` (index `sessions_retention_due`).
 pub(crate) const RETENTION_DUE_SQL: &str = "SELECT id FROM sessions WHERE environment = ?1 AND decided_at IS NOT NULL
     AND decided_at <= ?2 AND retention_status != 'redacted' LIMIT 200";
@@ -48,6 +46,8 @@ pub(crate) const RETENTION_DUE_SQL: &str = "SELECT id FROM sessions WHERE enviro
 pub(crate) const SENSITIVE_DUE_SQL: &str = "SELECT id FROM sessions WHERE environment = ?1 AND decided_at IS NOT NULL
     AND decided_at <= ?2 AND retention_status != 'redacted' AND retention_status = 'active' LIMIT 200";
 
+/// The two-pass retention of spec §1.14, at `now`: sessions decided longer ago than the sensitive window
+/// stop serving PII; past the full window their data is deleted (key and images shredded).
 pub async fn apply_retention(writer: &Writer, now: String) -> AppResult<usize> {
     writer
         .execute(move |w| {

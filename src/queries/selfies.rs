@@ -1,5 +1,5 @@
-//! The selfie hashes the duplicate search compares with: the 64-bit perceptual hashes of live sessions
-//! linked to an identity, read from the `sessions` view by log position (so an in-memory copy catches up
+//! The selfie hashes the duplicate search compares with: the 64-bit perceptual hashes of sessions linked
+//! to an identity, read from the `sessions` view by log position (so an in-memory copy catches up
 //! with a short index range instead of reading them all again), and the identities behind one hash. Must
 //! not write, and must not decide what counts as a duplicate.
 
@@ -7,8 +7,7 @@ use crate::error::AppResult;
 use crate::store::ReadOnly;
 use rusqlite::params;
 
-/// A selfie hash of the environment that the view has held since after log position `after`: its
-/// session's latest event (`last_event_seq`) and the hash.
+/// An enrolled selfie as the view holds it: the log position of its session's latest event, and the hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnrolledSelfie {
     pub last_event_seq: i64,

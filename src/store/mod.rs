@@ -30,7 +30,9 @@ const PAGE_SIZE: i64 = 2048;
 /// schema.sql creates, and a version-3 upgrade fills the new views by replaying the log; version 5 keeps
 /// each session's selfie hash beside it; version 6 added the document tables, new tables only, which the
 /// upgrade to it fills by replaying the log; version 8 gives each workflow version its draft id and adds the
-/// workflow-run, findings, check-monitoring and monitoring-history views, filled at open by replaying the log).
+/// workflow-run, findings, check-monitoring and monitoring-history views, filled at open by replaying the log;
+/// version 10 keeps each session's latest log position and indexes what the sweeper looks for, the positions
+/// filled at open by replaying the log).
 pub const SCHEMA_VERSION: i64 = 10;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.

@@ -80,9 +80,13 @@ fn fill_new_views(conn: &rusqlite::Connection, keyring: &Keyring) -> AppResult<(
     // (every environment has a workflow), no workflow runs, and hits and list matches that `/findings` must list.
     let unnamed_drafts: i64 =
         conn.query_row("SELECT COUNT(*) FROM workflow_versions WHERE draft_id IS NULL", [], |r| r.get(0))?;
-    // One from before schema version 10 has sessions without their latest log position.
-    let unpositioned_sessions: i64 =
-        conn.query_row("SELECT COUNT(*) FROM sessions WHERE last_event_seq = 0", [], |r| r.get(0))?;
+    // One from before schema version 10 has sessions without their latest log position: all of them (the
+    // upgrade adds the column as 0, the replay fills every row), so one row tells, without reading the table.
+    let unpositioned_sessions: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM (SELECT last_event_seq FROM sessions LIMIT 1) WHERE last_event_seq = 0",
+        [],
+        |r| r.get(0),
+    )?;
     let (sources, findings): (i64, i64) = conn.query_row(
         "SELECT (SELECT COUNT(*) FROM check_hits)
                     + (SELECT COUNT(*) FROM list_matches WHERE match_mode != 'allow'),

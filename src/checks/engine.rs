@@ -153,7 +153,8 @@ pub fn assess_risk(e: &Evidence) -> Value {
     json!({ "risk_score": score, "risk_level": risk_level(score), "signals": signals })
 }
 
-fn enabled(e: &Evidence, name: &str) -> bool {
+/// Whether the session runs check `name` (its workflow's policies or its `checks` list).
+pub fn enabled(e: &Evidence, name: &str) -> bool {
     e.checks.iter().any(|c| c == name)
 }
 

@@ -105,8 +105,7 @@ pub fn gather(
         out.list_matches = custom_list_matches(conn, keyring, &out)?;
         let s = &out.session;
         // The images are opened only for a face match the session runs: none leaves the store otherwise.
-        let compares_faces = evidence.checks.iter().any(|c| c == "face_match");
-        if compares_faces && !s.sandbox() && s.uploaded.iter().any(|d| d == "selfie") {
+        if engine::enabled(&evidence, "face_match") && !s.sandbox() && s.uploaded.iter().any(|d| d == "selfie") {
             let doc = |t: &str| crate::queries::sessions::document_plain(conn, keyring, &s.id, t);
             match (doc("selfie"), doc("id_front")) {
                 (Ok(Some(selfie)), Ok(Some(document_front))) => {

@@ -218,8 +218,7 @@ impl Processing {
             ),
             Plan::Simulate(_) => false,
         };
-        let compares_faces = ev.engine.checks.iter().any(|c| c == "face_match");
-        if walks && compares_faces && ev.session.uploaded.iter().any(|d| d == "selfie") {
+        if walks && engine::enabled(&ev.engine, "face_match") && ev.session.uploaded.iter().any(|d| d == "selfie") {
             let face = match ev.face_unreadable.take() {
                 Some(reason) => FaceMatch::Unavailable(reason),
                 None => {

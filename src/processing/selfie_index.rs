@@ -1,6 +1,6 @@
 //! The duplicate search's in-memory copy of each environment's enrolled selfie hashes. Before every search
 //! it catches up from the `sessions` view by log position (a short index range: the sessions with an event
-//! since the last catch-up), so a verification compares against a packed list of integers instead of
+//! since the last catch-up), so a verification compares against a set of integers in memory instead of
 //! reading every enrolled selfie from SQLite. It only proposes candidates: each hash within the distance is
 //! confirmed against the view, so a hash that has left the view (a redacted session) is never reported
 //! from memory. Must not write, and must keep nothing but the hashes (no ids, no personal data).
@@ -18,12 +18,11 @@ pub struct SelfieIndex {
     environments: Mutex<HashMap<String, Enrolled>>,
 }
 
-/// One environment's hashes, each once, and the log position the copy has caught up to.
+/// One environment's hashes and the log position the copy has caught up to.
 #[derive(Default)]
 struct Enrolled {
     caught_up_to: i64,
-    hashes: Vec<u64>,
-    known: HashSet<u64>,
+    hashes: HashSet<u64>,
 }
 
 impl SelfieIndex {
@@ -44,9 +43,7 @@ impl SelfieIndex {
             let enrolled = environments.entry(environment.to_string()).or_default();
             for selfie in fresh {
                 enrolled.caught_up_to = enrolled.caught_up_to.max(selfie.last_event_seq);
-                if enrolled.known.insert(selfie.hash) {
-                    enrolled.hashes.push(selfie.hash);
-                }
+                enrolled.hashes.insert(selfie.hash);
             }
             enrolled
                 .hashes

@@ -130,7 +130,27 @@ fn no_face() -> Value {
 }
 
 /// Creates a live session with prefill, uploads the front and submits; returns the session id.
-async fn live_submitted(app: &TestApp, external_ref: &str, first: &str, last: &str, dob: &str, seed: u32) -> String {
+pub(crate) async fn live_submitted(
+    app: &TestApp,
+    external_ref: &str,
+    first: &str,
+    last: &str,
+    dob: &str,
+    seed: u32,
+) -> String {
+    live_submitted_with(app, external_ref, first, last, dob, seed, None).await
+}
+
+/// The same, uploading `selfie` too when there is one.
+async fn live_submitted_with(
+    app: &TestApp,
+    external_ref: &str,
+    first: &str,
+    last: &str,
+    dob: &str,
+    seed: u32,
+    selfie: Option<&[u8]>,
+) -> String {
     let key = app.live_key.clone();
     let s = create_with(
         app,
@@ -141,6 +161,10 @@ async fn live_submitted(app: &TestApp, external_ref: &str, first: &str, last: &s
     let id = s["id"].as_str().unwrap().to_string();
     let up = api_upload(app, &key, &id, "id_front", &png(seed)).await;
     assert_eq!(up.status, 201, "{}", up.body);
+    if let Some(selfie) = selfie {
+        let up = api_upload(app, &key, &id, "selfie", selfie).await;
+        assert_eq!(up.status, 201, "{}", up.body);
+    }
     let sub = post_with(app, &key, &format!("/sessions/{id}/submit"), json!({})).await;
     assert_eq!(sub.status, 202, "{}", sub.body);
     assert_eq!(sub.body["status"], "processing");
@@ -572,15 +596,9 @@ async fn the_same_name_and_birth_date_under_two_refs_is_a_duplicate() {
 
 /// A live session of a new person with `selfie`, submitted and decided; returns the session id.
 async fn decided_with_selfie(app: &TestApp, external_ref: &str, first: &str, dob: &str, selfie: &[u8]) -> String {
-    let key = app.live_key.clone();
-    let body = json!({"external_ref": external_ref, "first_name": first, "last_name": "Face", "date_of_birth": dob,
-        "checks": no_face()});
-    let id = create_with(app, &key, body).await["id"].as_str().unwrap().to_string();
     let seed = 50 + first.len() as u32;
-    assert_eq!(api_upload(app, &key, &id, "id_front", &png(seed)).await.status, 201);
-    assert_eq!(api_upload(app, &key, &id, "selfie", selfie).await.status, 201);
-    assert_eq!(post_with(app, &key, &format!("/sessions/{id}/submit"), json!({})).await.status, 202);
-    wait_for(app, &key, &id, &["completed", "under_review", "failed"]).await;
+    let id = live_submitted_with(app, external_ref, first, "Face", dob, seed, Some(selfie)).await;
+    wait_for(app, &app.live_key, &id, &["completed", "under_review", "failed"]).await;
     id
 }
 

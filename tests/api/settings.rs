@@ -29,28 +29,6 @@ async fn a_sensitive_window_longer_than_the_data_window_is_accepted() {
     assert_eq!(r.body["errors"][0]["field"], "data_retention_days", "{}", r.body);
 }
 
-/// A live session, decided (document front only, no face match); its id.
-async fn decided_live_session(app: &TestApp, key: &str, external_ref: &str) -> String {
-    let body = json!({"external_ref": external_ref, "first_name": "Ada", "last_name": "Byron", "date_of_birth": "1990-01-01",
-                      "checks": ["document_ocr", "age_verification"]});
-    let created = app.send("POST", "/sessions", Some(key), &[], Some(&body)).await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["id"].as_str().unwrap().to_string();
-    let front = crate::sessions::png(3);
-    let r = app
-        .upload(
-            &format!("/sessions/{id}/documents"),
-            Some(key),
-            &[("document_type", "id_front")],
-            Some(("image/png", &front)),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(app.send("POST", &format!("/sessions/{id}/submit"), Some(key), &[], None).await.status, 202);
-    app.decided_result(key, &id).await;
-    id
-}
-
 async fn retention_status(app: &TestApp, key: &str, id: &str) -> serde_json::Value {
     app.send("GET", &format!("/sessions/{id}"), Some(key), &[], None).await.body["retention_status"].clone()
 }
@@ -63,7 +41,8 @@ async fn the_retention_window_expires_a_decided_session_once_then_redacts_it_whe
     let window = json!({"data_retention_days": 1, "auto_redact_on_retention_expiry": false});
     let r = app.send("PATCH", "/settings/retention", Some(&key), &[], Some(&window)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let id = decided_live_session(app, &key, "kept_a").await;
+    let id = crate::sessions::live_submitted(app, "kept_a", "Ada", "Byron", "1990-01-01", 3).await;
+    app.decided_result(&key, &id).await;
     assert_eq!(clocked.sweep().await, 0, "not due within the window");
     assert_eq!(retention_status(app, &key, &id).await, "active");
 

@@ -11,7 +11,9 @@ use crate::domain::ids::WatchlistVersionId;
 use crate::domain::ids::{IdentityId, IdentityRef};
 use crate::domain::watchlist::{MonitoredList, WatchlistId};
 use crate::error::AppError;
-use crate::queries::watchlists::{self as q, ImportStatus, WatchlistImportView, WatchlistVersionView, WatchlistView};
+use crate::queries::watchlists::{
+    self as q, ImportStatus, LiveProgress, WatchlistImportView, WatchlistVersionView, WatchlistView,
+};
 use crate::queries::OffsetPage;
 use crate::screening_service::background::{SpoolFile, Spooled, SpooledList, Started};
 use crate::screening_service::Deps;
@@ -265,9 +267,9 @@ async fn import(state: web::Data<AppState>, p: Principal, req: HttpRequest, uplo
     let (version_id, unchanged) = match state.screening.start_import(&deps(&state), meta, list).await? {
         Started::Unchanged(version_id) => (version_id, true),
         Started::Running { version_id, .. } if super::prefer::respond_async(&req) => {
-            let id = version_id.clone();
-            let view = state.read(move |c| q::import(c, &id)).await?;
-            let view = view.with_live(state.screening.live_progress(&version_id));
+            let live = state.screening.live_imports().remove(version_id.as_str());
+            let view = state.read(move |c| q::import(c, &version_id)).await?;
+            let view = view.with_live(live);
             return Ok(Reply::with_status(StatusCode::ACCEPTED, view));
         }
         Started::Running { version_id, done } => {
@@ -299,10 +301,10 @@ async fn import(state: web::Data<AppState>, p: Principal, req: HttpRequest, uplo
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get_import(state: web::Data<AppState>, p: Principal, path: ApiPath<WatchlistVersionId>) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
-    let id = path.into_inner();
-    let key = id.as_str().to_string();
-    let view = state.read(move |c| q::import(c, &key)).await?;
-    Ok(Reply::ok(view.with_live(state.screening.live_progress(id.as_str()))))
+    let id = path.into_inner().as_str().to_string();
+    let live = state.screening.live_imports().remove(&id);
+    let view = state.read(move |c| q::import(c, &id)).await?;
+    Ok(Reply::ok(view.with_live(live)))
 }
 
 #[utoipa::path(get, path = "/api/v1/watchlists", tag = "Watchlists", operation_id = "list_watchlists",
@@ -312,9 +314,10 @@ async fn get_import(state: web::Data<AppState>, p: Principal, path: ApiPath<Watc
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn list(state: web::Data<AppState>, p: Principal) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
+    let running = state.screening.live_imports();
     let mut page = state.read(q::list).await?;
     for w in &mut page.data {
-        live(&state, w);
+        with_running(&running, w);
     }
     Ok(Reply::ok(page))
 }
@@ -326,15 +329,16 @@ async fn list(state: web::Data<AppState>, p: Principal) -> ApiResult {
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn get(state: web::Data<AppState>, p: Principal, path: ApiPath<WatchlistId>) -> ApiResult {
     p.require(READ, &[WRITE, "checks:read"])?;
+    let running = state.screening.live_imports();
     let mut view = state.read(move |c| q::get(c, *path)).await?;
-    live(&state, &mut view);
+    with_running(&running, &mut view);
     Ok(Reply::ok(view))
 }
 
-/// A list's latest import with the progress only this server knows.
-fn live(state: &AppState, w: &mut WatchlistView) {
+/// A list's latest import with the progress only this server knows (`running`, taken before the view was read).
+fn with_running(running: &HashMap<String, LiveProgress>, w: &mut WatchlistView) {
     if let Some(i) = w.latest_import.take() {
-        let progress = state.screening.live_progress(i.id.as_str());
+        let progress = running.get(i.id.as_str()).copied();
         w.latest_import = Some(i.with_live(progress));
     }
 }

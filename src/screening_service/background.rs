@@ -362,9 +362,11 @@ impl ScreeningService {
         Ok(SpoolDir { path, version_id })
     }
 
-    /// The progress of an import running in this server, by its version id.
-    pub fn live_progress(&self, version_id: &str) -> Option<LiveProgress> {
-        self.jobs().get(version_id).map(|p| p.live())
+    /// The progress of every import running in this server, by version id. Take it before reading the views:
+    /// a job leaves this set only after its version is recorded and its monitoring pass has run (or failed, for
+    /// the watcher to retry), so a view read afterwards never shows an import `active` with that pass to come.
+    pub fn live_imports(&self) -> HashMap<String, LiveProgress> {
+        self.jobs().iter().map(|(id, p)| (id.clone(), p.live())).collect()
     }
 
     fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Progress>>> {

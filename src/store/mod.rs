@@ -1,6 +1,7 @@
-//! SQLite storage: opening the database, the schema and its version stamp, WAL checkpoints, the read-only
-//! pool and its `ReadOnly` connection, per-subject data keys, the view reads the writer and the queries
-//! share, the event log (append, load, hash chain) and replay. Must not decide anything about the domain.
+//! SQLite storage: opening the database (the writer through a VFS that coalesces WAL writes), the schema and
+//! its version stamp, WAL checkpoints, the read-only pool and its `ReadOnly` connection, per-subject data
+//! keys, the view reads the writer and the queries share, the event log (append, load, hash chain) and
+//! replay. Must not decide anything about the domain.
 
 mod cached;
 pub mod checkpoint;
@@ -9,6 +10,7 @@ mod read;
 pub mod replay;
 pub mod shared_reads;
 pub mod subject_keys;
+pub mod wal_coalesce;
 
 pub use cached::Exec;
 pub use checkpoint::WriterGate;
@@ -176,10 +178,23 @@ pub fn open_private(path: &Path) -> AppResult<Connection> {
     Ok(conn)
 }
 
+/// `open_private` through the VFS that hands each commit's WAL frames to the OS in a few large writes
+/// (`wal_coalesce`), sound only for a connection whose every commit syncs: `synchronous=FULL`.
+fn open_private_coalescing(path: &Path) -> AppResult<Connection> {
+    wal_coalesce::register().map_err(AppError::Unavailable)?;
+    create_private(path)?;
+    let conn = Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), wal_coalesce::VFS_NAME)?;
+    restrict_files(path)?;
+    Ok(conn)
+}
+
 /// Opens (creating if needed) the write connection, applies the schema to an empty database and refuses
 /// a database stamped by a newer binary. The database and its -wal and -shm files are owner-only (0600).
 pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection> {
-    let conn = open_private(path)?;
+    let conn = match durability {
+        Durability::Full => open_private_coalescing(path)?,
+        Durability::Normal => open_private(path)?,
+    };
     // Only takes effect on a new, empty database file.
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;

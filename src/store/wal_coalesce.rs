@@ -1,0 +1,417 @@
+//! A SQLite VFS that hands a transaction's WAL frames to the OS as one write instead of two per page. Owns
+//! every unsafe call into SQLite's VFS interface; must not change what reaches the disk or when it is
+//! synced, only how many system calls carry it.
+//!
+//! SQLite writes each WAL frame as two `pwrite`s (its 24-byte header, then the page), so a commit of a few
+//! hundred pages costs a few hundred system calls: under identity creations the writer made about 26
+//! `pwrite`s per creation, close to half of its time. This shim wraps the platform VFS and keeps the
+//! writes to a WAL file that continue one another in a buffer, handed to the OS as one write before the
+//! file is synced, read, sized, truncated or closed, when a write does not continue the buffer, or past
+//! [`FLUSH_BYTES`].
+//!
+//! Sound only where every commit syncs the WAL (`synchronous=FULL`): SQLite publishes a commit to other
+//! connections (the wal-index header) after that sync, so a reader never looks for a frame still in the
+//! buffer, and a crash loses only frames of a transaction that had not committed, which recovery ignores
+//! as it would have had the OS not written them yet. `store::open_writer` uses it only then. Hand-written
+//! rather than a crate: the VFS crates on crates.io implement whole file systems; this forwards every call
+//! but four to the platform VFS, in the way SQLite's own shims (vfstrace, multiplex) do.
+#![allow(unsafe_code)]
+
+use rusqlite::ffi;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::OnceLock;
+
+/// The name connections open the database with (`Connection::open_with_flags_and_vfs`).
+pub const VFS_NAME: &str = "idv-wal-coalesce";
+const VFS_NAME_C: &CStr = c"idv-wal-coalesce";
+
+/// A buffer handed to the OS once it holds this much (a bound on the memory a large transaction holds).
+pub const FLUSH_BYTES: usize = 4 << 20;
+
+/// The most one write to the platform VFS may carry: the unix VFS masks a write's length to 17 bits.
+const WRITE_BYTES: usize = 120 << 10;
+
+thread_local! {
+    /// Writes this thread handed to the OS for WAL files, and the frame writes SQLite made for them: the
+    /// test's window onto the coalescing (SQLite calls the VFS on the thread that runs the statement).
+    static COUNTS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// (writes handed to the OS, writes SQLite asked for) on WAL files, by this thread so far.
+pub fn thread_write_counts() -> (u64, u64) {
+    COUNTS.with(|c| c.get())
+}
+
+fn count(os: u64, asked: u64) {
+    COUNTS.with(|c| {
+        let (a, b) = c.get();
+        c.set((a + os, b + asked));
+    });
+}
+
+struct Registered {
+    platform: *mut ffi::sqlite3_vfs,
+}
+// SAFETY: the platform VFS is a process-wide static of SQLite's, immutable once registered and safe to
+// call from any thread (SQLite's own contract for VFS objects).
+unsafe impl Send for Registered {}
+unsafe impl Sync for Registered {}
+
+static REGISTERED: OnceLock<Result<Registered, String>> = OnceLock::new();
+
+/// Registers the VFS (once per process; not as the default). Errors when SQLite has no default VFS.
+pub fn register() -> Result<(), String> {
+    REGISTERED
+        .get_or_init(|| {
+            // SAFETY: sqlite3_vfs_find(NULL) returns the default VFS, a static owned by SQLite, or null.
+            let platform = unsafe { ffi::sqlite3_vfs_find(std::ptr::null()) };
+            if platform.is_null() {
+                return Err("SQLite has no default VFS".into());
+            }
+            // SAFETY: `platform` is non-null and points to a live sqlite3_vfs; copying it is a plain read.
+            let mut vfs: ffi::sqlite3_vfs = unsafe { std::ptr::read(platform) };
+            // SAFETY: as above.
+            let platform_file_size = unsafe { (*platform).szOsFile } as usize;
+            vfs.zName = VFS_NAME_C.as_ptr();
+            vfs.pNext = std::ptr::null_mut();
+            vfs.szOsFile = (std::mem::size_of::<CoalescingFile>() + platform_file_size) as c_int;
+            vfs.xOpen = Some(x_open);
+            let leaked: &'static mut ffi::sqlite3_vfs = Box::leak(Box::new(vfs));
+            // SAFETY: `leaked` lives for the rest of the process, as SQLite requires of a registered VFS.
+            let rc = unsafe { ffi::sqlite3_vfs_register(leaked, 0) };
+            if rc != ffi::SQLITE_OK {
+                return Err(format!("registering the WAL VFS failed ({rc})"));
+            }
+            Ok(Registered { platform })
+        })
+        .as_ref()
+        .map(|_| ())
+        .map_err(Clone::clone)
+}
+
+fn platform() -> *mut ffi::sqlite3_vfs {
+    match REGISTERED.get() {
+        Some(Ok(r)) => r.platform,
+        _ => std::ptr::null_mut(),
+    }
+}
+
+/// The file object SQLite allocates (`szOsFile` bytes) for a WAL file opened through this VFS; the
+/// platform's own file object follows it in the same allocation. Any other file is the platform's file
+/// object itself, opened in place, so this VFS never sees its calls.
+#[repr(C)]
+struct CoalescingFile {
+    base: ffi::sqlite3_file,
+    platform_file: *mut ffi::sqlite3_file,
+    pending: *mut Pending,
+}
+
+/// Writes that continue one another, not yet handed to the OS.
+struct Pending {
+    offset: i64,
+    bytes: Vec<u8>,
+}
+
+unsafe extern "C" fn x_open(
+    vfs: *mut ffi::sqlite3_vfs,
+    name: *const c_char,
+    file: *mut ffi::sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> c_int {
+    let platform = platform();
+    if platform.is_null() {
+        return ffi::SQLITE_ERROR;
+    }
+    let _ = vfs;
+    // SAFETY: `platform` is the live default VFS; its xOpen is always set.
+    let Some(open) = (unsafe { (*platform).xOpen }) else { return ffi::SQLITE_ERROR };
+    if flags & ffi::SQLITE_OPEN_WAL == 0 {
+        // SAFETY: `file` has szOsFile bytes, more than the platform's file object needs.
+        return unsafe { open(platform, name, file, flags, out_flags) };
+    }
+    let own = file as *mut CoalescingFile;
+    // SAFETY: the allocation holds a CoalescingFile followed by the platform's file object; both pointers
+    // stay inside it, and CoalescingFile's size keeps the second 8-byte aligned.
+    unsafe {
+        let inner = (file as *mut u8).add(std::mem::size_of::<CoalescingFile>()) as *mut ffi::sqlite3_file;
+        (*own).base.pMethods = std::ptr::null();
+        (*own).platform_file = inner;
+        (*own).pending = std::ptr::null_mut();
+        let rc = open(platform, name, inner, flags, out_flags);
+        if rc != ffi::SQLITE_OK {
+            // SQLite calls xClose only when pMethods is set; the platform cleans up its own failed open.
+            return rc;
+        }
+        (*own).pending = Box::into_raw(Box::new(Pending { offset: 0, bytes: Vec::new() }));
+        (*own).base.pMethods = &METHODS;
+    }
+    ffi::SQLITE_OK
+}
+
+/// The platform file and its methods behind one of ours.
+///
+/// # Safety
+/// `file` must be a CoalescingFile opened by `x_open`.
+unsafe fn parts<'a>(
+    file: *mut ffi::sqlite3_file,
+) -> (*mut ffi::sqlite3_file, &'a ffi::sqlite3_io_methods, &'a mut Pending) {
+    let own = file as *mut CoalescingFile;
+    // SAFETY: per the contract, both pointers were set by a successful x_open and live until x_close.
+    unsafe {
+        let inner = (*own).platform_file;
+        (inner, &*(*inner).pMethods, &mut *(*own).pending)
+    }
+}
+
+/// Hands the buffered writes to the OS as one write.
+///
+/// # Safety
+/// `file` must be a CoalescingFile opened by `x_open`.
+unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: forwarded contract.
+    let (inner, methods, pending) = unsafe { parts(file) };
+    if pending.bytes.is_empty() {
+        return ffi::SQLITE_OK;
+    }
+    let Some(write) = methods.xWrite else { return ffi::SQLITE_IOERR_WRITE };
+    let mut offset = pending.offset;
+    let mut rc = ffi::SQLITE_OK;
+    for chunk in pending.bytes.chunks(WRITE_BYTES) {
+        // SAFETY: the chunk holds `chunk.len()` (< WRITE_BYTES) initialised bytes; the platform file is open.
+        rc = unsafe { write(inner, chunk.as_ptr() as *const c_void, chunk.len() as c_int, offset) };
+        count(1, 0);
+        if rc != ffi::SQLITE_OK {
+            break;
+        }
+        offset += chunk.len() as i64;
+    }
+    pending.bytes.clear();
+    rc
+}
+
+unsafe extern "C" fn x_write(file: *mut ffi::sqlite3_file, data: *const c_void, amount: c_int, offset: i64) -> c_int {
+    count(0, 1);
+    let Ok(amount) = usize::try_from(amount) else { return ffi::SQLITE_IOERR_WRITE };
+    // SAFETY: SQLite calls this only on files whose pMethods is METHODS, i.e. opened by x_open.
+    let continues = unsafe {
+        let (_, _, pending) = parts(file);
+        !pending.bytes.is_empty() && pending.offset + pending.bytes.len() as i64 == offset
+    };
+    if !continues {
+        // SAFETY: as above.
+        let rc = unsafe { flush(file) };
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+    }
+    // SAFETY: as above; no other borrow of the buffer is alive.
+    let (_, _, pending) = unsafe { parts(file) };
+    if !continues {
+        pending.offset = offset;
+    }
+    // SAFETY: SQLite passes `amount` readable bytes at `data`.
+    pending.bytes.extend_from_slice(unsafe { std::slice::from_raw_parts(data as *const u8, amount) });
+    if pending.bytes.len() >= FLUSH_BYTES {
+        // SAFETY: as above.
+        return unsafe { flush(file) };
+    }
+    ffi::SQLITE_OK
+}
+
+unsafe extern "C" fn x_close(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: opened by x_open; after this the file object is not used again.
+    unsafe {
+        let flushed = flush(file);
+        let own = file as *mut CoalescingFile;
+        drop(Box::from_raw((*own).pending));
+        (*own).pending = std::ptr::null_mut();
+        let inner = (*own).platform_file;
+        let closed = match (*(*inner).pMethods).xClose {
+            Some(close) => close(inner),
+            None => ffi::SQLITE_OK,
+        };
+        if flushed != ffi::SQLITE_OK {
+            flushed
+        } else {
+            closed
+        }
+    }
+}
+
+/// Flushes, then forwards the call to the platform file.
+macro_rules! flushing {
+    ($name:ident, $method:ident, ($($arg:ident: $ty:ty),*)) => {
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> c_int {
+            // SAFETY: SQLite calls this only on files opened by x_open.
+            unsafe {
+                let rc = flush(file);
+                if rc != ffi::SQLITE_OK {
+                    return rc;
+                }
+                let (inner, methods, _) = parts(file);
+                match methods.$method {
+                    Some(f) => f(inner $(, $arg)*),
+                    None => ffi::SQLITE_ERROR,
+                }
+            }
+        }
+    };
+}
+
+/// Forwards the call to the platform file unchanged.
+macro_rules! forwarding {
+    ($name:ident, $method:ident, ($($arg:ident: $ty:ty),*), $missing:expr) => {
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> c_int {
+            // SAFETY: SQLite calls this only on files opened by x_open.
+            unsafe {
+                let (inner, methods, _) = parts(file);
+                match methods.$method {
+                    Some(f) => f(inner $(, $arg)*),
+                    None => $missing,
+                }
+            }
+        }
+    };
+}
+
+flushing!(x_read, xRead, (data: *mut c_void, amount: c_int, offset: i64));
+flushing!(x_truncate, xTruncate, (size: i64));
+flushing!(x_sync, xSync, (flags: c_int));
+flushing!(x_file_size, xFileSize, (size: *mut i64));
+forwarding!(x_lock, xLock, (level: c_int), ffi::SQLITE_OK);
+forwarding!(x_unlock, xUnlock, (level: c_int), ffi::SQLITE_OK);
+forwarding!(x_check_reserved_lock, xCheckReservedLock, (out: *mut c_int), ffi::SQLITE_OK);
+forwarding!(x_file_control, xFileControl, (op: c_int, arg: *mut c_void), ffi::SQLITE_NOTFOUND);
+forwarding!(x_sector_size, xSectorSize, (), 4096);
+forwarding!(x_device_characteristics, xDeviceCharacteristics, (), 0);
+forwarding!(x_shm_map, xShmMap, (page: c_int, size: c_int, extend: c_int, out: *mut *mut c_void),
+    ffi::SQLITE_IOERR_SHMMAP);
+forwarding!(x_shm_lock, xShmLock, (offset: c_int, n: c_int, flags: c_int), ffi::SQLITE_IOERR_SHMLOCK);
+forwarding!(x_shm_unmap, xShmUnmap, (delete: c_int), ffi::SQLITE_OK);
+forwarding!(x_unfetch, xUnfetch, (offset: i64, page: *mut c_void), ffi::SQLITE_OK);
+
+unsafe extern "C" fn x_shm_barrier(file: *mut ffi::sqlite3_file) {
+    // SAFETY: SQLite calls this only on files opened by x_open.
+    unsafe {
+        let (inner, methods, _) = parts(file);
+        if let Some(f) = methods.xShmBarrier {
+            f(inner)
+        }
+    }
+}
+
+unsafe extern "C" fn x_fetch(file: *mut ffi::sqlite3_file, offset: i64, amount: c_int, out: *mut *mut c_void) -> c_int {
+    // SAFETY: SQLite calls this only on files opened by x_open; a mapped page must see the buffered writes.
+    unsafe {
+        let rc = flush(file);
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+        let (inner, methods, _) = parts(file);
+        match methods.xFetch {
+            Some(f) => f(inner, offset, amount, out),
+            None => {
+                *out = std::ptr::null_mut();
+                ffi::SQLITE_OK
+            }
+        }
+    }
+}
+
+static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
+    iVersion: 3,
+    xClose: Some(x_close),
+    xRead: Some(x_read),
+    xWrite: Some(x_write),
+    xTruncate: Some(x_truncate),
+    xSync: Some(x_sync),
+    xFileSize: Some(x_file_size),
+    xLock: Some(x_lock),
+    xUnlock: Some(x_unlock),
+    xCheckReservedLock: Some(x_check_reserved_lock),
+    xFileControl: Some(x_file_control),
+    xSectorSize: Some(x_sector_size),
+    xDeviceCharacteristics: Some(x_device_characteristics),
+    xShmMap: Some(x_shm_map),
+    xShmLock: Some(x_shm_lock),
+    xShmBarrier: Some(x_shm_barrier),
+    xShmUnmap: Some(x_shm_unmap),
+    xFetch: Some(x_fetch),
+    xUnfetch: Some(x_unfetch),
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::{Connection, OpenFlags};
+
+    fn open(path: &std::path::Path) -> Connection {
+        register().unwrap();
+        let c = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), VFS_NAME).unwrap();
+        // No automatic checkpoint, as in the server: its WAL restart would add the header's own write.
+        c.execute_batch(
+            "PRAGMA page_size=2048; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+            PRAGMA wal_autocheckpoint=0;",
+        )
+        .unwrap();
+        c
+    }
+
+    #[test]
+    fn a_commit_reaches_the_os_in_a_few_large_writes_and_every_other_connection_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let writer = open(&path);
+        writer.execute_batch("CREATE TABLE t (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID;").unwrap();
+        let plain = Connection::open(&path).unwrap();
+        for round in 0..20u32 {
+            let before = thread_write_counts();
+            let tx = writer.unchecked_transaction().unwrap();
+            for i in 0..200u32 {
+                // Random keys: the commit dirties many pages, as blind-index inserts do.
+                let key = blake3::hash(&(round * 1000 + i).to_le_bytes());
+                tx.execute("INSERT INTO t VALUES (?1, zeroblob(300))", [key.as_bytes().as_slice()]).unwrap();
+            }
+            tx.commit().unwrap();
+            let after = thread_write_counts();
+            let (os, asked) = (after.0 - before.0, after.1 - before.1);
+            assert!(asked > 40, "the commit wrote {asked} frames' pieces");
+            let bound = (asked as usize * 2048).div_ceil(WRITE_BYTES) as u64;
+            assert!(os <= bound, "{asked} frame writes reached the OS as {os} writes, more than {bound}");
+            let seen: i64 = plain.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+            assert_eq!(seen, i64::from(round + 1) * 200);
+        }
+        drop(writer);
+        let check: String = plain.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok");
+    }
+
+    #[test]
+    fn frames_rewritten_in_place_and_a_rolled_back_transaction_leave_a_sound_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let writer = open(&path);
+        // A tiny page cache spills dirty pages to the WAL mid-transaction, which SQLite later rewrites in
+        // place and re-checksums at commit: writes that do not continue the buffer, and reads of the WAL.
+        writer.execute_batch("PRAGMA cache_size=10; CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB);").unwrap();
+        let tx = writer.unchecked_transaction().unwrap();
+        for i in 0..3000 {
+            tx.execute("INSERT INTO t VALUES (?1, randomblob(200))", [i]).unwrap();
+        }
+        tx.execute("UPDATE t SET v = randomblob(210)", []).unwrap();
+        tx.commit().unwrap();
+        let tx = writer.unchecked_transaction().unwrap();
+        for i in 3000..6000 {
+            tx.execute("INSERT INTO t VALUES (?1, randomblob(200))", [i]).unwrap();
+        }
+        tx.rollback().unwrap();
+        writer.execute("INSERT INTO t VALUES (7000, x'00')", []).unwrap();
+        drop(writer);
+        let reopened = Connection::open(&path).unwrap();
+        let n: i64 = reopened.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 3001);
+        let check: String = reopened.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok");
+    }
+}

@@ -1,7 +1,8 @@
 //! The Tesseract engine behind the MRZ reader: one initialised handle, a grey image in, lines of symbols with
 //! the engine's own alternatives out. Owns every unsafe call into libtesseract; must not interpret the text.
 
-// The only unsafe code in idv: calls into libtesseract's C API, each with its SAFETY argument.
+// Unsafe calls into libtesseract's C API, each with its SAFETY argument (the other unsafe module is
+// store/wal_coalesce.rs, the SQLite VFS).
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, CString};

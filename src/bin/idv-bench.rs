@@ -1048,9 +1048,9 @@ fn run_ceiling(data_dir: &Path, batches: &[usize], duration: Duration) -> Result
 /// The connection settings of `src/store/mod.rs` (`open_writer` and `configure`), through the same VFS,
 /// which hands each commit's WAL frames to the OS in a few large writes.
 fn open_like_the_server(path: &Path) -> rusqlite::Result<Connection> {
-    idv::store::wal_coalesce::register()
+    let vfs = idv::store::wal_coalesce::register()
         .map_err(|e| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR), Some(e)))?;
-    let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), idv::store::wal_coalesce::VFS_NAME)?;
+    let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "page_size", 2048)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -172,18 +172,16 @@ pub fn restrict_files(path: &Path) -> AppResult<()> {
 /// Opens `path` read-write, creating it owner-only (0600) when it does not exist, and tightens the
 /// permissions of an existing file and its side files to 0600.
 pub fn open_private(path: &Path) -> AppResult<Connection> {
-    create_private(path)?;
-    let conn = Connection::open(path)?;
-    restrict_files(path)?;
-    Ok(conn)
+    open_private_through(path, None)
 }
 
-/// `open_private` through the VFS that hands each commit's WAL frames to the OS in a few large writes
-/// (`wal_coalesce`), sound only for a connection whose every commit syncs: `synchronous=FULL`.
-fn open_private_coalescing(path: &Path) -> AppResult<Connection> {
-    wal_coalesce::register().map_err(AppError::Unavailable)?;
+/// `open_private` through the named SQLite VFS, or the platform's.
+fn open_private_through(path: &Path, vfs: Option<&str>) -> AppResult<Connection> {
     create_private(path)?;
-    let conn = Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), wal_coalesce::VFS_NAME)?;
+    let conn = match vfs {
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), vfs)?,
+        None => Connection::open(path)?,
+    };
     restrict_files(path)?;
     Ok(conn)
 }
@@ -191,10 +189,13 @@ fn open_private_coalescing(path: &Path) -> AppResult<Connection> {
 /// Opens (creating if needed) the write connection, applies the schema to an empty database and refuses
 /// a database stamped by a newer binary. The database and its -wal and -shm files are owner-only (0600).
 pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection> {
-    let conn = match durability {
-        Durability::Full => open_private_coalescing(path)?,
-        Durability::Normal => open_private(path)?,
+    // The VFS that hands each commit's WAL frames to the OS in a few large writes (`wal_coalesce`) is sound
+    // only where every commit syncs before it is published: synchronous=FULL.
+    let vfs = match durability {
+        Durability::Full => Some(wal_coalesce::register().map_err(AppError::Unavailable)?),
+        Durability::Normal => None,
     };
+    let conn = open_private_through(path, vfs)?;
     // Only takes effect on a new, empty database file.
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;

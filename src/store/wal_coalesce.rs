@@ -22,7 +22,7 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;
 
 /// The name connections open the database with (`Connection::open_with_flags_and_vfs`).
-pub const VFS_NAME: &str = "idv-wal-coalesce";
+const VFS_NAME: &str = "idv-wal-coalesce";
 const VFS_NAME_C: &CStr = c"idv-wal-coalesce";
 
 /// A buffer handed to the OS once it holds this much (a bound on the memory a large transaction holds).
@@ -31,23 +31,29 @@ pub const FLUSH_BYTES: usize = 4 << 20;
 /// The most one write to the platform VFS may carry: the unix VFS masks a write's length to 17 bits.
 const WRITE_BYTES: usize = 120 << 10;
 
+#[cfg(test)]
 thread_local! {
     /// Writes this thread handed to the OS for WAL files, and the frame writes SQLite made for them: the
-    /// test's window onto the coalescing (SQLite calls the VFS on the thread that runs the statement).
+    /// tests' window onto the coalescing (SQLite calls the VFS on the thread that runs the statement).
     static COUNTS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
 }
 
 /// (writes handed to the OS, writes SQLite asked for) on WAL files, by this thread so far.
-pub fn thread_write_counts() -> (u64, u64) {
+#[cfg(test)]
+fn thread_write_counts() -> (u64, u64) {
     COUNTS.with(|c| c.get())
 }
 
+#[cfg(test)]
 fn count(os: u64, asked: u64) {
     COUNTS.with(|c| {
         let (a, b) = c.get();
         c.set((a + os, b + asked));
     });
 }
+
+#[cfg(not(test))]
+fn count(_: u64, _: u64) {}
 
 struct Registered {
     platform: *mut ffi::sqlite3_vfs,
@@ -59,8 +65,9 @@ unsafe impl Sync for Registered {}
 
 static REGISTERED: OnceLock<Result<Registered, String>> = OnceLock::new();
 
-/// Registers the VFS (once per process; not as the default). Errors when SQLite has no default VFS.
-pub fn register() -> Result<(), String> {
+/// Registers the VFS (once per process; not as the default) and gives the name to open connections with.
+/// Errors when SQLite has no default VFS.
+pub fn register() -> Result<&'static str, String> {
     REGISTERED
         .get_or_init(|| {
             // SAFETY: sqlite3_vfs_find(NULL) returns the default VFS, a static owned by SQLite, or null.
@@ -85,7 +92,7 @@ pub fn register() -> Result<(), String> {
             Ok(Registered { platform })
         })
         .as_ref()
-        .map(|_| ())
+        .map(|_| VFS_NAME)
         .map_err(Clone::clone)
 }
 
@@ -347,8 +354,8 @@ mod tests {
     use rusqlite::{Connection, OpenFlags};
 
     fn open(path: &std::path::Path) -> Connection {
-        register().unwrap();
-        let c = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), VFS_NAME).unwrap();
+        let vfs = register().unwrap();
+        let c = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs).unwrap();
         // No automatic checkpoint, as in the server: its WAL restart would add the header's own write.
         c.execute_batch(
             "PRAGMA page_size=2048; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \

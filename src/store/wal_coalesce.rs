@@ -26,34 +26,45 @@ const VFS_NAME: &str = "idv-wal-coalesce";
 const VFS_NAME_C: &CStr = c"idv-wal-coalesce";
 
 /// A buffer handed to the OS once it holds this much (a bound on the memory a large transaction holds).
-pub const FLUSH_BYTES: usize = 4 << 20;
+const FLUSH_BYTES: usize = 4 << 20;
 
 /// The most one write to the platform VFS may carry: the unix VFS masks a write's length to 17 bits.
 const WRITE_BYTES: usize = 120 << 10;
 
 #[cfg(test)]
 thread_local! {
-    /// Writes this thread handed to the OS for WAL files, and the frame writes SQLite made for them: the
-    /// tests' window onto the coalescing (SQLite calls the VFS on the thread that runs the statement).
-    static COUNTS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    /// What this thread's WAL writes did: the tests' window onto the coalescing (SQLite calls the VFS on the
+    /// thread that runs the statement).
+    static COUNTS: std::cell::Cell<WriteCounts> = const { std::cell::Cell::new(WriteCounts { os: 0, asked: 0, out_of_line: 0 }) };
 }
 
-/// (writes handed to the OS, writes SQLite asked for) on WAL files, by this thread so far.
+/// Writes to WAL files by one thread so far.
 #[cfg(test)]
-fn thread_write_counts() -> (u64, u64) {
+#[derive(Clone, Copy, Debug)]
+struct WriteCounts {
+    /// Handed to the OS.
+    os: u64,
+    /// Asked for by SQLite.
+    asked: u64,
+    /// Asked for at an offset that did not continue the buffered writes (a frame rewritten in place).
+    out_of_line: u64,
+}
+
+#[cfg(test)]
+fn thread_write_counts() -> WriteCounts {
     COUNTS.with(|c| c.get())
 }
 
 #[cfg(test)]
-fn count(os: u64, asked: u64) {
+fn count(os: u64, asked: u64, out_of_line: u64) {
     COUNTS.with(|c| {
-        let (a, b) = c.get();
-        c.set((a + os, b + asked));
+        let n = c.get();
+        c.set(WriteCounts { os: n.os + os, asked: n.asked + asked, out_of_line: n.out_of_line + out_of_line });
     });
 }
 
 #[cfg(not(test))]
-fn count(_: u64, _: u64) {}
+fn count(_: u64, _: u64, _: u64) {}
 
 struct Registered {
     platform: *mut ffi::sqlite3_vfs,
@@ -187,7 +198,7 @@ unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
     for chunk in pending.bytes.chunks(WRITE_BYTES) {
         // SAFETY: the chunk holds `chunk.len()` (< WRITE_BYTES) initialised bytes; the platform file is open.
         rc = unsafe { write(inner, chunk.as_ptr() as *const c_void, chunk.len() as c_int, offset) };
-        count(1, 0);
+        count(1, 0, 0);
         if rc != ffi::SQLITE_OK {
             break;
         }
@@ -198,13 +209,14 @@ unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
 }
 
 unsafe extern "C" fn x_write(file: *mut ffi::sqlite3_file, data: *const c_void, amount: c_int, offset: i64) -> c_int {
-    count(0, 1);
     let Ok(amount) = usize::try_from(amount) else { return ffi::SQLITE_IOERR_WRITE };
     // SAFETY: SQLite calls this only on files whose pMethods is METHODS, i.e. opened by x_open.
-    let continues = unsafe {
+    let (buffered, continues) = unsafe {
         let (_, _, pending) = parts(file);
-        !pending.bytes.is_empty() && pending.offset + pending.bytes.len() as i64 == offset
+        (!pending.bytes.is_empty(), pending.offset + pending.bytes.len() as i64 == offset)
     };
+    let continues = buffered && continues;
+    count(0, 1, u64::from(buffered && !continues));
     if !continues {
         // SAFETY: as above.
         let rc = unsafe { flush(file) };
@@ -382,7 +394,7 @@ mod tests {
             }
             tx.commit().unwrap();
             let after = thread_write_counts();
-            let (os, asked) = (after.0 - before.0, after.1 - before.1);
+            let (os, asked) = (after.os - before.os, after.asked - before.asked);
             assert!(asked > 40, "the commit wrote {asked} frames' pieces");
             let bound = (asked as usize * 2048).div_ceil(WRITE_BYTES) as u64;
             assert!(os <= bound, "{asked} frame writes reached the OS as {os} writes, more than {bound}");
@@ -402,12 +414,15 @@ mod tests {
         // A tiny page cache spills dirty pages to the WAL mid-transaction, which SQLite later rewrites in
         // place and re-checksums at commit: writes that do not continue the buffer, and reads of the WAL.
         writer.execute_batch("PRAGMA cache_size=10; CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB);").unwrap();
+        let before = thread_write_counts();
         let tx = writer.unchecked_transaction().unwrap();
         for i in 0..3000 {
             tx.execute("INSERT INTO t VALUES (?1, randomblob(200))", [i]).unwrap();
         }
         tx.execute("UPDATE t SET v = randomblob(210)", []).unwrap();
         tx.commit().unwrap();
+        let rewritten = thread_write_counts().out_of_line - before.out_of_line;
+        assert!(rewritten > 0, "the transaction rewrote no frame in place, so this test reached nothing it names");
         let tx = writer.unchecked_transaction().unwrap();
         for i in 3000..6000 {
             tx.execute("INSERT INTO t VALUES (?1, randomblob(200))", [i]).unwrap();

@@ -129,20 +129,9 @@ fn no_face() -> Value {
     json!(["document_ocr", "document_expiration", "age_verification", "duplicate_detection", "risk_assessment"])
 }
 
-/// Creates a live session with prefill, uploads the front and submits; returns the session id.
+/// Creates a live session with prefill, uploads the front (and `selfie` when there is one) and submits;
+/// returns the session id.
 pub(crate) async fn live_submitted(
-    app: &TestApp,
-    external_ref: &str,
-    first: &str,
-    last: &str,
-    dob: &str,
-    seed: u32,
-) -> String {
-    live_submitted_with(app, external_ref, first, last, dob, seed, None).await
-}
-
-/// The same, uploading `selfie` too when there is one.
-async fn live_submitted_with(
     app: &TestApp,
     external_ref: &str,
     first: &str,
@@ -548,7 +537,7 @@ async fn a_live_face_match_without_a_provider_goes_to_review() {
 async fn an_underage_person_is_declined_and_the_identity_fails() {
     let app = spawn_app().await;
     let key = app.live_key.clone();
-    let id = live_submitted(&app, "young_user", "Tim", "Young", "2015-06-01", 5).await;
+    let id = live_submitted(&app, "young_user", "Tim", "Young", "2015-06-01", 5, None).await;
     let done = wait_for(&app, &key, &id, &["completed", "under_review", "failed"]).await;
     assert_eq!(done["status"], "completed", "{done}");
     let r = get_with(&app, &key, &format!("/sessions/{id}/result")).await.body;
@@ -569,11 +558,11 @@ async fn an_underage_person_is_declined_and_the_identity_fails() {
 async fn the_same_name_and_birth_date_under_two_refs_is_a_duplicate() {
     let app = spawn_app().await;
     let key = app.live_key.clone();
-    let first = live_submitted(&app, "dup_a", "Maria", "Gonzalez", "1990-03-04", 6).await;
+    let first = live_submitted(&app, "dup_a", "Maria", "Gonzalez", "1990-03-04", 6, None).await;
     wait_for(&app, &key, &first, &["completed", "under_review", "failed"]).await;
     assert_eq!(get_with(&app, &key, &format!("/sessions/{first}/result")).await.body["status"], "approved");
 
-    let second = live_submitted(&app, "dup_b", "Maria", "Gonzalez", "1990-03-04", 7).await;
+    let second = live_submitted(&app, "dup_b", "Maria", "Gonzalez", "1990-03-04", 7, None).await;
     let done = wait_for(&app, &key, &second, &["completed", "under_review", "failed"]).await;
     assert_eq!(done["status"], "under_review", "{done}");
     let r = get_with(&app, &key, &format!("/sessions/{second}/result")).await.body;
@@ -597,7 +586,7 @@ async fn the_same_name_and_birth_date_under_two_refs_is_a_duplicate() {
 /// A live session of a new person with `selfie`, submitted and decided; returns the session id.
 async fn decided_with_selfie(app: &TestApp, external_ref: &str, first: &str, dob: &str, selfie: &[u8]) -> String {
     let seed = 50 + first.len() as u32;
-    let id = live_submitted_with(app, external_ref, first, "Face", dob, seed, Some(selfie)).await;
+    let id = live_submitted(app, external_ref, first, "Face", dob, seed, Some(selfie)).await;
     wait_for(app, &app.live_key, &id, &["completed", "under_review", "failed"]).await;
     id
 }
@@ -1510,9 +1499,9 @@ async fn replay_of_a_session_workload_equals_the_live_views() {
     assert_eq!(app.post(&format!("/sessions/{id1}/reprocess"), json!({})).await.status, 202);
     wait_for(&app, &app.sandbox_key.clone(), &id1, &["completed", "under_review", "failed"]).await;
     // Live processing with a duplicate.
-    let l1 = live_submitted(&app, "rp_live_a", "Sam", "Cole", "1988-08-08", 42).await;
+    let l1 = live_submitted(&app, "rp_live_a", "Sam", "Cole", "1988-08-08", 42, None).await;
     wait_for(&app, &app.live_key.clone(), &l1, &["completed", "under_review"]).await;
-    let l2 = live_submitted(&app, "rp_live_b", "Sam", "Cole", "1988-08-08", 43).await;
+    let l2 = live_submitted(&app, "rp_live_b", "Sam", "Cole", "1988-08-08", 43, None).await;
     wait_for(&app, &app.live_key.clone(), &l2, &["completed", "under_review"]).await;
     // Expire, resume, links, invites, simulate, redaction.
     let s2 = create(&app, json!({"send_email": true})).await["id"].as_str().unwrap().to_string();

@@ -41,7 +41,7 @@ async fn the_retention_window_expires_a_decided_session_once_then_redacts_it_whe
     let window = json!({"data_retention_days": 1, "auto_redact_on_retention_expiry": false});
     let r = app.send("PATCH", "/settings/retention", Some(&key), &[], Some(&window)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let id = crate::sessions::live_submitted(app, "kept_a", "Ada", "Byron", "1990-01-01", 3).await;
+    let id = crate::sessions::live_submitted(app, "kept_a", "Ada", "Byron", "1990-01-01", 3, None).await;
     app.decided_result(&key, &id).await;
     assert_eq!(clocked.sweep().await, 0, "not due within the window");
     assert_eq!(retention_status(app, &key, &id).await, "active");

@@ -139,7 +139,10 @@ CREATE TABLE IF NOT EXISTS blind_indexes (
     digest      BLOB NOT NULL,
     PRIMARY KEY (identity_id, kind)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS blind_indexes_lookup ON blind_indexes (environment, kind, digest);
+-- Keyed by the digest alone (its first 16 bytes, see crypto::BLIND_INDEX_KEY_BYTES): the digest is keyed over
+-- environment and kind already, and a short key keeps this index, the one an identity's rows land at random
+-- places in, small.
+CREATE INDEX IF NOT EXISTS blind_indexes_by_digest ON blind_indexes (digest);
 
 CREATE TABLE IF NOT EXISTS relationships (
     id                  TEXT PRIMARY KEY,

@@ -111,11 +111,15 @@ pub(crate) fn sealed_blind_set(
     identity_id: &str,
     pii: &BTreeMap<String, String>,
 ) -> AppResult<String> {
-    let digests: BTreeMap<&str, String> = blind::index_inputs(pii)
+    let digests: BTreeMap<&str, [u8; 32]> = blind::index_inputs(pii)
         .into_iter()
-        .map(|(kind, normalised)| (kind, hex::encode(keyring.blind_digest(environment, kind, &normalised))))
+        .map(|(kind, normalised)| (kind, keyring.blind_digest(environment, kind, &normalised)))
         .collect();
-    Ok(B64.encode(key.seal(identity_id, "blind_indexes", &serde_json::to_string(&digests)?)))
+    let hex_digests: BTreeMap<&str, String> = digests.iter().map(|(kind, d)| (*kind, hex::encode(d))).collect();
+    let sealed = B64.encode(key.seal(identity_id, "blind_indexes", &serde_json::to_string(&hex_digests)?));
+    let index_keys = digests.iter().map(|(kind, d)| (kind.to_string(), crate::crypto::blind_index_key(d).to_vec()));
+    crate::projections::blind_memo::remember(&sealed, index_keys.collect());
+    Ok(sealed)
 }
 
 /// An identity type's custom statuses and default status.

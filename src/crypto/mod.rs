@@ -164,6 +164,12 @@ impl Keyring {
         *hasher.finalize().as_bytes()
     }
 
+    /// The key `blind_indexes` stores and is searched by for a value: its blind digest's first
+    /// `BLIND_INDEX_KEY_BYTES` bytes (see `blind_index_key`).
+    pub fn blind_index_key(&self, environment: &str, kind: &str, normalised: &str) -> Vec<u8> {
+        blind_index_key(&self.blind_digest(environment, kind, normalised)).to_vec()
+    }
+
     /// Dashboard session tokens (and the CSRF tokens bound to them) are credentials: only keyed hashes
     /// of them exist, under a key of their own. `purpose` separates the two uses.
     pub fn org_session_digest(&self, purpose: &str, token: &str) -> [u8; 32] {
@@ -254,6 +260,17 @@ fn open_raw(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, Crypto
     let cipher = XChaCha20Poly1305::new(key.into());
     let (nonce, ct) = sealed.split_at(NONCE_LEN);
     cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| CryptoError::Open)
+}
+
+/// How many bytes of a blind digest `blind_indexes` keeps. 128 bits of a keyed hash over environment, kind
+/// and value: two different values of one environment share a key with odds near 2^-128 per pair, and the
+/// searches still compare environment and kind. Half the digest keeps the table's lookup index small, which
+/// is most of what an identity creation costs the writer (its eight digests land on random pages).
+pub const BLIND_INDEX_KEY_BYTES: usize = 16;
+
+/// The part of a blind digest that `blind_indexes` stores and is searched by.
+pub fn blind_index_key(digest: &[u8]) -> &[u8] {
+    &digest[..BLIND_INDEX_KEY_BYTES.min(digest.len())]
 }
 
 /// Compares two secrets (tokens, signatures, digests in text) in time that does not depend on where they

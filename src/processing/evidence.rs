@@ -363,13 +363,13 @@ fn duplicates(
     ];
     for (kind, normalised) in blind::index_inputs(data) {
         let Some((_, rel)) = kinds.iter().find(|(k, _)| *k == kind) else { continue };
-        let digest = keyring.blind_digest(&s.environment, kind, &normalised);
+        let index_key = keyring.blind_index_key(&s.environment, kind, &normalised);
         let mut stmt = conn.prepare_cached(
             "SELECT b.identity_id FROM blind_indexes b JOIN identities i ON i.id = b.identity_id
-             WHERE b.environment = ?1 AND b.kind = ?2 AND b.digest = ?3 AND i.status NOT IN ('merged', 'redacted')",
+             WHERE b.digest = ?1 AND b.kind = ?2 AND b.environment = ?3 AND i.status NOT IN ('merged', 'redacted')",
         )?;
         let ids: Vec<String> =
-            stmt.query_map(params![s.environment, kind, digest.to_vec()], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            stmt.query_map(params![index_key, kind, s.environment], |r| r.get(0))?.collect::<Result<_, _>>()?;
         for id in ids {
             if Some(&id) != own.as_ref() {
                 hits.push(DuplicateHit { relationship_type: rel.to_string(), identity_id: id });

@@ -222,7 +222,8 @@ fn write_blind(
     insert_blind(conn, keyring, id, environment, sealed)
 }
 
-/// Writes the digests of the sealed set (nothing when the data key is gone).
+/// Writes the digests of the sealed set (nothing when the data key is gone): from the memo when this process
+/// sealed it moments ago, else by opening it.
 fn insert_blind(
     conn: &Connection,
     keyring: &Keyring,
@@ -231,6 +232,14 @@ fn insert_blind(
     sealed: Option<&str>,
 ) -> AppResult<()> {
     let Some(sealed) = sealed else { return Ok(()) };
+    let mut stmt = conn
+        .prepare_cached("INSERT INTO blind_indexes (identity_id, kind, environment, digest) VALUES (?1, ?2, ?3, ?4)")?;
+    if let Some(index_keys) = super::blind_memo::take(sealed) {
+        for (kind, index_key) in index_keys {
+            stmt.execute(params![id, kind, environment, index_key])?;
+        }
+        return Ok(());
+    }
     let wrapped: Option<Vec<u8>> = conn
         .prepare_cached("SELECT wrapped_key FROM subject_keys WHERE subject_id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -241,11 +250,9 @@ fn insert_blind(
         .decode(sealed)
         .map_err(|_| AppError::Internal("blind-index set is not base64".into()))?;
     let digests: BTreeMap<String, String> = serde_json::from_str(&key.open(id, "blind_indexes", &bytes)?)?;
-    let mut stmt = conn
-        .prepare_cached("INSERT INTO blind_indexes (identity_id, kind, environment, digest) VALUES (?1, ?2, ?3, ?4)")?;
     for (kind, digest) in digests {
         let digest = hex::decode(digest).map_err(|_| AppError::Internal("blind digest is not hex".into()))?;
-        stmt.execute(params![id, kind, environment, digest])?;
+        stmt.execute(params![id, kind, environment, crate::crypto::blind_index_key(&digest)])?;
     }
     Ok(())
 }

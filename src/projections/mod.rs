@@ -3,6 +3,7 @@
 
 use crate::store::Exec;
 pub mod api_keys;
+pub mod blind_memo;
 pub mod cases;
 pub mod documents;
 pub mod findings;

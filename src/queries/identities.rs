@@ -458,13 +458,15 @@ impl Filter {
         self.values.extend(values.iter().map(|v| Sql::Text(v.clone())));
     }
     /// The identity must carry the blind digest of this kind.
-    fn blind(&mut self, digest: [u8; 32], kind: &str) {
+    /// Found through the digest index, so a search reads only the identities that carry it.
+    fn blind(&mut self, environment: &str, kind: &str, index_key: Vec<u8>) {
         self.conditions.push(
-            "EXISTS (SELECT 1 FROM blind_indexes b WHERE b.identity_id = i.id AND b.environment = i.environment AND b.kind = ? AND b.digest = ?)"
+            "i.id IN (SELECT b.identity_id FROM blind_indexes b WHERE b.digest = ? AND b.kind = ? AND b.environment = ?)"
                 .to_string(),
         );
+        self.values.push(Sql::Blob(index_key));
         self.values.push(Sql::Text(kind.to_string()));
-        self.values.push(Sql::Blob(digest.to_vec()));
+        self.values.push(Sql::Text(environment.to_string()));
     }
     fn where_sql(&self) -> String {
         self.conditions.join(" AND ")
@@ -566,7 +568,7 @@ fn add_pii_criteria(filter: &mut Filter, keyring: &Keyring, environment: &str, f
         if kind == "address" {
             continue; // the address digest needs the whole address; search uses city/state/zip separately
         }
-        filter.blind(keyring.blind_digest(environment, kind, &normalised), kind);
+        filter.blind(environment, kind, keyring.blind_index_key(environment, kind, &normalised));
     }
 }
 

@@ -34,8 +34,8 @@ const PAGE_SIZE: i64 = 2048;
 /// upgrade to it fills by replaying the log; version 8 gives each workflow version its draft id and adds the
 /// workflow-run, findings, check-monitoring and monitoring-history views, filled at open by replaying the log;
 /// version 10 keeps each session's latest log position and indexes what the sweeper looks for, the positions
-/// filled at open by replaying the log).
-pub const SCHEMA_VERSION: i64 = 10;
+/// filled at open by replaying the log; version 11 keys blind indexes by a short digest prefix alone).
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -241,12 +241,32 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         // Version 10 keeps each session's latest log position (0 until the replay at open fills it, see
         // startup), which the duplicate search catches up by.
         add_column_if_missing(&conn, "sessions", "last_event_seq INTEGER NOT NULL DEFAULT 0")?;
+        // Version 11 keys blind indexes by a 16-byte digest prefix alone (the schema below indexes it).
+        shorten_blind_index_keys(&conn)?;
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     Ok(conn)
+}
+
+/// Drops the blind-index lookup of versions before 11 (environment, kind, full digest) and cuts the stored
+/// digests to the key the new index holds (`crypto::BLIND_INDEX_KEY_BYTES`).
+fn shorten_blind_index_keys(conn: &Connection) -> AppResult<()> {
+    conn.execute_batch("DROP INDEX IF EXISTS blind_indexes_lookup")?;
+    let tables: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'blind_indexes'",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables > 0 {
+        conn.execute(
+            "UPDATE blind_indexes SET digest = substr(digest, 1, ?1) WHERE length(digest) > ?1",
+            [crate::crypto::BLIND_INDEX_KEY_BYTES as i64],
+        )?;
+    }
+    Ok(())
 }
 
 /// Adds `sessions.selfie_phash` to a database made before it and fills it from `session_documents`.
@@ -324,6 +344,46 @@ mod upgrade_tests {
             )
             .unwrap();
         assert_eq!(tables, 2);
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_10_database_keys_its_blind_indexes_by_the_short_digest_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idv.db");
+        let digest = [0xabu8; 32];
+        {
+            let conn = open_writer(&path, Durability::Normal).unwrap();
+            conn.execute_batch(
+                "DROP INDEX blind_indexes_by_digest;
+                 CREATE INDEX blind_indexes_lookup ON blind_indexes (environment, kind, digest);
+                 PRAGMA user_version = 10;",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO blind_indexes (identity_id, kind, environment, digest) VALUES ('idn_a', 'email', 'live', ?1)",
+                [digest.to_vec()],
+            )
+            .unwrap();
+        }
+        let conn = open_writer(&path, Durability::Normal).unwrap();
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'blind_indexes' AND sql IS NOT NULL")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, ["blind_indexes_by_digest"]);
+        let found: String = conn
+            .query_row(
+                "SELECT identity_id FROM blind_indexes WHERE digest = ?1",
+                [crate::crypto::blind_index_key(&digest)],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, "idn_a", "the stored digest is cut to the key searches use");
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
     }

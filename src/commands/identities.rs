@@ -66,6 +66,16 @@ pub struct UpdateIdentity {
 /// Resolves an `idn_*` id or an external_ref to the identity's state, within one environment.
 pub fn load_state<C: Reads + ?Sized>(conn: &C, environment: &str, id_or_ref: &str) -> AppResult<Option<IdentityState>> {
     let column = if ids::is_id(ids::IDENTITY, id_or_ref) { "id" } else { "external_ref" };
+    load_state_by(conn, environment, column, id_or_ref)
+}
+
+/// The identity whose `column` (id or external_ref) is `value`, within one environment.
+fn load_state_by<C: Reads + ?Sized>(
+    conn: &C,
+    environment: &str,
+    column: &str,
+    value: &str,
+) -> AppResult<Option<IdentityState>> {
     let sql = format!(
         "SELECT id, stream_seq, status, external_ref, archived_at IS NOT NULL, merged_into, monitoring_enabled,
                 monitoring_paused_reason, identity_type_id, session_count
@@ -73,7 +83,7 @@ pub fn load_state<C: Reads + ?Sized>(conn: &C, environment: &str, id_or_ref: &st
     );
     let state = conn
         .prepare_cached(&sql)?
-        .query_row(params![id_or_ref, environment], |r| {
+        .query_row(params![value, environment], |r| {
             Ok(IdentityState {
                 id: r.get(0)?,
                 version: r.get(1)?,
@@ -193,11 +203,14 @@ pub async fn create(
         Some(sealed_blind_set(&keyring, &key, &meta.environment, &id, input.pii.as_map())?)
     };
     drop(key);
+    // Every check comes before the first write (the subject key, then the event), so the command needs no
+    // savepoint of its own.
     writer
-        .execute(move |w| {
+        .execute_checked_first(move |w| {
             let env = meta.environment.as_str();
             let external_ref = input.external_ref.as_str();
-            if let Some(existing) = load_state(w.conn, env, external_ref)? {
+            // By external_ref even when it looks like an identity id: that is what the unique index holds.
+            if let Some(existing) = load_state_by(w.conn, env, "external_ref", external_ref)? {
                 if input.upsert {
                     return Ok(CreateOutcome { id: existing.id, created: false, summary: None });
                 }
@@ -224,9 +237,6 @@ pub async fn create(
             if status == "redacted" || status == "merged" {
                 return Err(AppError::validation("status", "cannot create an identity as redacted or merged"));
             }
-            w.conn
-                .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
-                .execute(params![id, wrapped])?;
             let summary = CreatedSummary {
                 external_ref: Some(external_ref.to_string()),
                 status: status.clone(),
@@ -243,6 +253,9 @@ pub async fn create(
                 blind,
             };
             let evs = dom::decide(None, IdentityCommand::Create(created), &meta.ctx())?;
+            w.conn
+                .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
+                .execute(params![id, wrapped])?;
             emit_identity(w, &meta, &id, 0, evs)?;
             Ok(CreateOutcome { id, created: true, summary: Some(summary) })
         })

@@ -233,6 +233,15 @@ async fn duplicate_external_ref_is_409_unless_upsert() {
     assert_eq!(fresh.status, 201, "{}", fresh.body);
     assert_eq!(fresh.body["upserted"], false);
     assert_error(&app.post("/identities", json!({"external_ref": "dup_3", "upsert": "yes"})).await, 422);
+
+    // A reference shaped like an identity id is still a reference: a second use is a conflict (not a
+    // failure of the view's unique index), and it never resolves to the identity with that id.
+    let id_shaped = "idn_01JZZZZZZZZZZZZZZZZZZZZZZZ";
+    app.create_identity(json!({"external_ref": id_shaped})).await;
+    assert_eq!(assert_error(&app.post("/identities", json!({"external_ref": id_shaped})).await, 409), "conflict");
+    let own_id_as_ref = app.post("/identities", json!({"external_ref": id, "upsert": true})).await;
+    assert_eq!(own_id_as_ref.status, 201, "{}", own_id_as_ref.body);
+    assert_ne!(own_id_as_ref.body["id"], id.as_str());
 }
 
 #[actix_web::test]

@@ -345,7 +345,7 @@ mod tests {
     use super::*;
     use std::future::Future;
     use std::pin::Pin;
-    use std::task::{Context, Poll, Waker};
+    use std::task::{Context, Waker};
 
     type Pending = Pin<Box<dyn Future<Output = AppResult<()>>>>;
 

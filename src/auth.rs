@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 const CACHE_TTL: Duration = Duration::from_secs(2);
 
 /// Keyed hash of a presented secret -> the key it names (or that it names none), and when we looked.
-type KeyCache = HashMap<[u8; 32], (Option<KeyRecord>, Instant)>;
+type KeyCache = HashMap<[u8; 32], (Option<Arc<KeyRecord>>, Instant)>;
 
 pub struct Authenticator {
     read: ReadPool,
@@ -34,7 +34,7 @@ impl Authenticator {
         }
     }
 
-    async fn lookup(&self, hash: [u8; 32]) -> AppResult<Option<KeyRecord>> {
+    async fn lookup(&self, hash: [u8; 32]) -> AppResult<Option<Arc<KeyRecord>>> {
         if let Ok(c) = self.cache.read() {
             if let Some((record, at)) = c.get(&hash) {
                 if at.elapsed() < CACHE_TTL {
@@ -42,7 +42,7 @@ impl Authenticator {
                 }
             }
         }
-        let record = self.read.run(move |conn| api_keys::by_hash(conn, &hash)).await?;
+        let record = self.read.run(move |conn| api_keys::by_hash(conn, &hash)).await?.map(Arc::new);
         if let Ok(mut c) = self.cache.write() {
             if c.len() > 10_000 {
                 c.clear();
@@ -57,7 +57,7 @@ impl Authenticator {
         secret: &str,
         ip: Option<std::net::IpAddr>,
         now: OffsetDateTime,
-    ) -> AppResult<KeyRecord> {
+    ) -> AppResult<Arc<KeyRecord>> {
         let invalid = || AppError::Unauthorized("Invalid or missing API key.".into());
         if !(secret.starts_with("vk_") || secret.starts_with("vhq_")) || secret.len() > 200 {
             return Err(invalid());

@@ -137,6 +137,7 @@ fn emit(
             .map(|e| NewEvent { event_type: e.event_type(), version: e.version(), payload: e.payload() })
             .collect(),
     )
+    .map(<[StoredEvent]>::to_vec)
 }
 
 fn seal(w: &WriteCtx<'_>, id: &str, secret: &WebhookSecret) -> String {

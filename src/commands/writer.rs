@@ -34,14 +34,15 @@ impl WriteCtx<'_> {
         *self.wal_truncate = true;
     }
 
-    /// Appends events to one stream and projects them into the views, in this transaction.
+    /// Appends events to one stream and projects them into the views, in this transaction. Returns the
+    /// events as stored (kept with the batch's others for the commit hooks, not copied).
     pub fn emit(
         &mut self,
         meta: &EventMeta,
         stream_id: &str,
         expected_version: i64,
         new_events: Vec<NewEvent>,
-    ) -> AppResult<Vec<StoredEvent>> {
+    ) -> AppResult<&[StoredEvent]> {
         let stored =
             events::append(self.conn, self.chain, self.keyring, meta, stream_id, expected_version, new_events)?;
         for event in &stored {
@@ -49,8 +50,9 @@ impl WriteCtx<'_> {
             // Right after its projection, so the outbox sees the state as of this event.
             crate::webhooks::outbox::on_append(self.conn, event)?;
         }
-        self.appended.extend(stored.iter().cloned());
-        Ok(stored)
+        let first = self.appended.len();
+        self.appended.extend(stored);
+        Ok(&self.appended[first..])
     }
 }
 

@@ -61,10 +61,12 @@ pub async fn read_json_object_within(
 /// Deserialises a JSON value into `T`, naming every offending field on failure: after each refusal the
 /// refused top-level field is set aside and the rest is tried again, so one answer lists all problems.
 pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
-    let mut value = whole_numbers_as_integers(value);
+    let mut value = value;
+    whole_numbers_as_integers(&mut value);
     let mut errors: Vec<FieldError> = Vec::new();
     for _ in 0..64 {
-        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+        // Read through a reference: the value stays whole for the next try without a copy of it.
+        match serde_path_to_error::deserialize::<_, T>(&value) {
             Ok(parsed) if errors.is_empty() => return Ok(parsed),
             Ok(_) => break,
             Err(e) => {
@@ -95,23 +97,23 @@ pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppErro
 /// JSON does not tell `3` from `3.0` (JSON Schema calls both an integer), but serde does: whole numbers
 /// written with a fraction become integers before typed parsing, so an integer field takes `3.0` too.
 /// User-supplied maps (`metadata`, `custom_fields`) are kept exactly as sent.
-fn whole_numbers_as_integers(value: serde_json::Value) -> serde_json::Value {
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
-        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
-            _ => Value::Number(n),
-        },
-        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers_as_integers).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let v = if super::inflect::OPAQUE.contains(&k.as_str()) { v } else { whole_numbers_as_integers(v) };
-                    (k, v)
-                })
-                .collect(),
-        ),
-        other => other,
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if !super::inflect::OPAQUE.contains(&k.as_str()) {
+                    whole_numbers_as_integers(v);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -379,5 +381,41 @@ impl PageQuery {
             return Err(AppError::validation("offset", "must not be negative"));
         }
         Ok(crate::queries::Page { limit, offset })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        count: u32,
+        #[serde(default)]
+        metadata: serde_json::Value,
+        #[serde(default)]
+        items: Vec<u8>,
+    }
+
+    #[test]
+    fn whole_numbers_with_a_fraction_parse_as_integers_outside_user_maps() {
+        let parsed: Sample = typed(json!({"count": 3.0, "items": [1.0, 2], "metadata": {"x": 2.0}})).unwrap();
+        assert_eq!(parsed.count, 3);
+        assert_eq!(parsed.items, vec![1, 2]);
+        assert_eq!(parsed.metadata, json!({"x": 2.0}));
+        assert!(parsed.metadata["x"].is_f64());
+    }
+
+    #[test]
+    fn every_refused_field_is_named_in_one_answer() {
+        let Err(AppError::Validation { errors, .. }) = typed::<Sample>(json!({"count": 3.5, "items": "x", "extra": 1}))
+        else {
+            panic!("expected a validation error");
+        };
+        let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["count", "extra", "items"], "{errors:?}");
     }
 }

@@ -102,22 +102,36 @@ pub fn inbound(value: Value) -> Value {
         }
         other => other,
     };
-    transform_inbound(value, &to_snake)
+    let mut value = value;
+    snake_keys(&mut value);
+    value
 }
 
-fn transform_inbound(value: Value, f: &dyn Fn(&str) -> String) -> Value {
+/// Whether `to_snake` leaves `key` as it is (no capital letter, no hyphen).
+fn is_snake(key: &str) -> bool {
+    !key.bytes().any(|b| b == b'-' || b.is_ascii_uppercase())
+}
+
+/// Renames the keys of every object in `value` to snake_case, in place: an object whose keys are all
+/// snake_case already (what most callers send) is kept, not rebuilt. User maps (`OPAQUE`) keep theirs.
+fn snake_keys(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            let mut out = Map::with_capacity(map.len());
-            for (k, v) in map {
-                let key = f(&k);
-                let v = if OPAQUE.contains(&key.as_str()) { v } else { transform_inbound(v, f) };
-                out.insert(key, v);
+            if !map.keys().all(|k| is_snake(k)) {
+                // Rebuilt in the same key order as before, so of two keys naming one field the later wins.
+                for (k, v) in std::mem::take(map) {
+                    let key = if is_snake(&k) { k } else { to_snake(&k) };
+                    map.insert(key, v);
+                }
             }
-            Value::Object(out)
+            for (k, v) in map.iter_mut() {
+                if !OPAQUE.contains(&k.as_str()) {
+                    snake_keys(v);
+                }
+            }
         }
-        Value::Array(items) => Value::Array(items.into_iter().map(|v| transform_inbound(v, f)).collect()),
-        other => other,
+        Value::Array(items) => items.iter_mut().for_each(snake_keys),
+        _ => {}
     }
 }
 
@@ -140,5 +154,16 @@ mod tests {
     fn request_keys_in_any_casing_and_the_json_api_envelope_become_snake() {
         let v = json!({"data": {"type": "identity", "attributes": {"externalRef": "a", "first-name": "B", "metadata": {"myKey": 1}}}});
         assert_eq!(inbound(v), json!({"external_ref": "a", "first_name": "B", "metadata": {"myKey": 1}}));
+    }
+
+    #[test]
+    fn snake_case_objects_still_have_their_nested_keys_renamed() {
+        let v = json!({"a_b": {"cD": 1}, "list": [{"e-f": 2}, 3], "custom_fields": {"gH": 3}, "n": 1.5});
+        assert_eq!(
+            inbound(v),
+            json!({"a_b": {"c_d": 1}, "list": [{"e_f": 2}, 3], "custom_fields": {"gH": 3}, "n": 1.5})
+        );
+        let camel = json!({"customFields": {"gH": 3}, "externalRef": "x"});
+        assert_eq!(inbound(camel), json!({"custom_fields": {"gH": 3}, "external_ref": "x"}));
     }
 }

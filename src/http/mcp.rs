@@ -28,6 +28,7 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Map, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -99,7 +100,7 @@ fn refuse(e: AppError) -> HttpResponse {
 
 /// The secret key of `Authorization: Bearer`, checked by the REST API's own lookup; publishable and
 /// VerifyHQ keys are refused.
-async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<KeyRecord, AppError> {
+async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Arc<KeyRecord>, AppError> {
     let secret = req
         .headers()
         .get("authorization")
@@ -137,7 +138,7 @@ fn origin_allowed(req: &HttpRequest, state: &AppState) -> bool {
 }
 
 /// Authentication, the origin check and the MCP bucket, shared by POST and DELETE.
-async fn admit(req: &HttpRequest, state: &AppState) -> Result<(KeyRecord, Decision), HttpResponse> {
+async fn admit(req: &HttpRequest, state: &AppState) -> Result<(Arc<KeyRecord>, Decision), HttpResponse> {
     let key = authenticate(req, state).await.map_err(refuse)?;
     if !origin_allowed(req, state) {
         return Err(refuse(AppError::Forbidden {
@@ -200,7 +201,7 @@ async fn message(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     mcp: &McpState,
-    key: &KeyRecord,
+    key: &Arc<KeyRecord>,
     sel: &Selection,
     body: &[u8],
 ) -> HttpResponse {
@@ -302,7 +303,7 @@ async fn call_tool(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     mcp: &McpState,
-    key: &KeyRecord,
+    key: &Arc<KeyRecord>,
     sel: &Selection,
     params: &Value,
 ) -> Result<Value, RpcError> {
@@ -364,7 +365,7 @@ async fn run_tool(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     mcp: &McpState,
-    key: &KeyRecord,
+    key: &Arc<KeyRecord>,
     sel: &Selection,
     tool: &Tool,
     args: &Map<String, Value>,

@@ -17,7 +17,8 @@ pub struct RequestId(pub String);
 
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub key: KeyRecord,
+    /// Shared with the key cache: every request of a key reads the one record.
+    pub key: std::sync::Arc<KeyRecord>,
     pub inflection: Inflection,
     pub request_id: String,
     /// The request, for the audit rows of what this caller changes.

@@ -17,15 +17,11 @@ use serde_json::Value;
 use super::undecodable;
 
 /// The session events documents follow: uploads and erasure.
-pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
-    if !matches!(event.event_type.as_str(), "SessionDocumentUploaded" | "SessionRedacted" | "SessionRetentionExpired") {
-        return Ok(());
-    }
-    let decoded = SessionEvent::decode(&event.event_type, event.event_version, &event.payload)
-        .map_err(|e| undecodable(event, e))?;
+/// `decoded` is `event` as the session event it records (decoded once by the caller).
+pub fn on_session(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> AppResult<()> {
     let (id, at) = (&event.stream_id, &event.recorded_at);
     match decoded {
-        Some(SessionEvent::DocumentUploaded(e)) => {
+        SessionEvent::DocumentUploaded(e) => {
             let existing: Option<String> = conn
                 .row(
                     "SELECT id FROM documents WHERE session_id = ?1 AND session_slot = ?2",
@@ -67,7 +63,7 @@ pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 }
             }
         }
-        Some(SessionEvent::Redacted(_) | SessionEvent::RetentionExpired(_)) => erased(conn, id, at)?,
+        SessionEvent::Redacted(_) | SessionEvent::RetentionExpired(_) => erased(conn, id, at)?,
         _ => {}
     }
     Ok(())

@@ -18,7 +18,8 @@ use serde_json::{json, Value};
 
 use super::undecodable;
 
-pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
+/// `session` is `event` decoded, when it is a session event (decoded once by the caller).
+pub fn apply(conn: &Connection, event: &StoredEvent, session: Option<&SessionEvent>) -> AppResult<()> {
     let t = event.event_type.as_str();
     if t.starts_with("Check") {
         let decoded = CheckEvent::decode(t, event.event_version, &event.payload).map_err(|e| undecodable(event, e))?;
@@ -30,12 +31,8 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
         if let Some(e) = decoded {
             list_match(conn, event, e)?;
         }
-    } else if t == "SessionDecided" {
-        if let Some(SessionEvent::Decided(d)) =
-            SessionEvent::decode(t, event.event_version, &event.payload).map_err(|e| undecodable(event, e))?
-        {
-            session_decided(conn, event, &d.outcome)?;
-        }
+    } else if let Some(SessionEvent::Decided(d)) = session {
+        session_decided(conn, event, &d.outcome)?;
     } else if t == "IdentityMerged" {
         // A merged identity's findings follow it to the survivor, as its checks and sessions do.
         if let Some(IdentityEvent::Merged(m)) =

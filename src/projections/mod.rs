@@ -20,6 +20,7 @@ pub mod workflow_runs;
 pub mod workflows;
 
 use crate::crypto::Keyring;
+use crate::domain::session::SessionEvent;
 use crate::domain::settings::SettingsEvent;
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
@@ -29,12 +30,18 @@ use rusqlite::Connection;
 pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppResult<()> {
     // Every event is also a row of the org audit log.
     cases::audit(conn, event)?;
-    route(conn, keyring, event)?;
+    // A session event is decoded once here, for the four projections that follow it.
+    let session = match event.event_type.starts_with("Session") {
+        true => SessionEvent::decode(&event.event_type, event.event_version, &event.payload)
+            .map_err(|e| undecodable(event, e))?,
+        false => None,
+    };
+    route(conn, keyring, event, session.as_ref())?;
     // After the owning projection: findings link to the check and session rows it just wrote.
-    findings::apply(conn, event)
+    findings::apply(conn, event, session.as_ref())
 }
 
-fn route(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppResult<()> {
+fn route(conn: &Connection, keyring: &Keyring, event: &StoredEvent, session: Option<&SessionEvent>) -> AppResult<()> {
     let t = event.event_type.as_str();
     if t.starts_with("Case") {
         cases::apply(conn, event)
@@ -49,10 +56,10 @@ fn route(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppResult
         relationships::apply(conn, event)
     } else if t.starts_with("IdentityType") || t.starts_with("CustomField") {
         types::apply(conn, event)
-    } else if t.starts_with("Session") {
-        sessions::apply(conn, event)?;
-        workflow_runs::on_session(conn, event)?;
-        documents::on_session(conn, event)
+    } else if let Some(session) = session {
+        sessions::apply(conn, event, session)?;
+        workflow_runs::on_session(conn, event, session)?;
+        documents::on_session(conn, event, session)
     } else if t.starts_with("Document") {
         documents::apply(conn, event)
     } else if t.starts_with("Workflow") {

@@ -3,23 +3,17 @@
 
 use crate::domain::session::SessionEvent;
 use crate::domain::session::SessionEvent as E;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::store::events::StoredEvent;
 use crate::store::Exec;
 use rusqlite::{params, Connection};
 use serde_json::json;
 
-/// Decodes a stored session event; an undecodable payload or an unknown version is an error naming the event.
-fn decode(event: &StoredEvent) -> AppResult<Option<SessionEvent>> {
-    SessionEvent::decode(&event.event_type, event.event_version, &event.payload)
-        .map_err(|e| AppError::Internal(format!("undecodable {} event {}: {e}", event.event_type, event.event_id)))
-}
-
-pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
-    let Some(decoded) = decode(event)? else { return Ok(()) };
+/// `decoded` is `event` as the session event it records (decoded once by the caller).
+pub fn apply(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> AppResult<()> {
     let id = event.stream_id.as_str();
     let at = event.recorded_at.as_str();
-    match &decoded {
+    match decoded {
         E::Created(e) => {
             conn.prepare_cached(
                 "INSERT INTO sessions (id, environment, status, external_ref, metadata, country, checks, workflow_id,
@@ -218,14 +212,14 @@ pub fn apply(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
                 "UPDATE sessions SET stream_seq = ?1, last_event_seq = ?2 WHERE id = ?3",
                 params![event.stream_seq, event.seq, id],
             )?;
-            return audit(conn, event, &decoded);
+            return audit(conn, event, decoded);
         }
     }
     conn.exec(
         "UPDATE sessions SET updated_at = ?1, stream_seq = ?2, last_event_seq = ?3 WHERE id = ?4",
         params![at, event.stream_seq, event.seq, id],
     )?;
-    audit(conn, event, &decoded)
+    audit(conn, event, decoded)
 }
 
 /// One audit row per session event: the action and non-personal facts (statuses, document kinds, field

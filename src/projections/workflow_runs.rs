@@ -14,12 +14,8 @@ use crate::store::Exec;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Map;
 
-pub fn on_session(conn: &Connection, event: &StoredEvent) -> AppResult<()> {
-    let Some(decoded) = SessionEvent::decode(&event.event_type, event.event_version, &event.payload)
-        .map_err(|e| super::undecodable(event, e))?
-    else {
-        return Ok(());
-    };
+/// `decoded` is `event` as the session event it records (decoded once by the caller).
+pub fn on_session(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> AppResult<()> {
     let (id, at) = (event.stream_id.as_str(), event.recorded_at.as_str());
     match decoded {
         SessionEvent::StatusChanged(c) if c.to == "processing" && c.reason == "external_continue" => {

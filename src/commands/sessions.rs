@@ -409,7 +409,9 @@ pub enum CaptureStep {
     Upload {
         doc_type: String,
         mime_type: String,
-        bytes: Vec<u8>,
+        /// The file's size as sent.
+        size_bytes: i64,
+        image: UploadImage,
         phash: Option<String>,
         /// A barcode's reading: (source, fields).
         read: Option<(String, BTreeMap<String, String>)>,
@@ -420,6 +422,55 @@ pub enum CaptureStep {
         ip: Option<String>,
         device: Option<String>,
     },
+}
+
+/// An upload's image: sealed under its session's data key before the write (so the writer, which every
+/// command waits for, does not encrypt images), or plain when the session could not be resolved before
+/// (the writer then seals it, or refuses the upload with the error it always gave).
+pub enum UploadImage {
+    Sealed(SealedImage),
+    Plain(Vec<u8>),
+}
+
+/// An image sealed for one session, as `sealed_blobs` stores it.
+pub struct SealedImage {
+    session_id: String,
+    blob_id: String,
+    sealed: Vec<u8>,
+}
+
+/// Seals an uploaded image under the session's key, bound to the session and a new blob id.
+fn seal_image(key: &DataKey, session_id: &str, bytes: &[u8]) -> SealedImage {
+    let blob_id = ids::new_id(ids::BLOB);
+    let sealed = key.seal(session_id, &format!("document:{blob_id}"), &B64.encode(bytes));
+    SealedImage { session_id: session_id.to_string(), blob_id, sealed }
+}
+
+/// The sealed image to store for session `session_id`: the one sealed before the write if it was sealed
+/// for this session, or `key` sealing a plain one now.
+fn image_for(image: UploadImage, key: &DataKey, session_id: &str) -> AppResult<SealedImage> {
+    match image {
+        UploadImage::Sealed(image) if image.session_id == session_id => Ok(image),
+        UploadImage::Sealed(_) => Err(AppError::Conflict("The upload was prepared for another session.".into())),
+        UploadImage::Plain(bytes) => Ok(seal_image(key, session_id, &bytes)),
+    }
+}
+
+/// The session `at` names and its data key, read before an upload so its image is sealed off the writer;
+/// None when the session cannot be resolved or its data is erased (the writer then says why).
+pub fn upload_key<C: Reads + ?Sized>(
+    conn: &C,
+    keyring: &Keyring,
+    at: &SessionRef,
+    now: &str,
+) -> Option<(String, DataKey)> {
+    // An id is taken as it is: the write checks that it names a session of the caller's environment.
+    let id = match at {
+        SessionRef::Id { id, .. } => id.as_str().to_string(),
+        SessionRef::Token(_) => resolve_in(conn, keyring, at, now).ok()?.id,
+    };
+    let key = data_key(conn, keyring, &id).ok()??;
+    Some((id, key))
 }
 
 #[derive(Debug, Clone)]
@@ -465,13 +516,12 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                 CaptureStep::DocumentType(t) => {
                     events.push(SessionEvent::DocumentTypeChosen(DocumentTypeChosen { document_type: t.as_str().into() }));
                 }
-                CaptureStep::Upload { doc_type, mime_type, bytes, phash, read } => {
+                CaptureStep::Upload { doc_type, mime_type, size_bytes, image, phash, read } => {
                     if matches!(at, SessionRef::Token(_)) && !s.consented {
                         return Err(AppError::Conflict("Consent must be given before uploading documents.".into()));
                     }
                     let key = session_key(w, &s.id)?;
-                    let blob_id = ids::new_id(ids::BLOB);
-                    let sealed = key.seal(&s.id, &format!("document:{blob_id}"), &B64.encode(&bytes));
+                    let SealedImage { blob_id, sealed, .. } = image_for(image, &key, &s.id)?;
                     // A replaced upload's old image is deleted with it.
                     w.conn.exec(
                         "DELETE FROM sealed_blobs WHERE blob_id = (SELECT blob_id FROM session_documents WHERE session_id = ?1 AND doc_type = ?2)",
@@ -481,7 +531,7 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                         "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
                         params![blob_id, s.id, sealed],
                     )?;
-                    let up = DocumentUploaded { doc_type, mime_type, size_bytes: bytes.len() as i64, blob_id, phash };
+                    let up = DocumentUploaded { doc_type, mime_type, size_bytes, blob_id, phash };
                     events.push(SessionEvent::DocumentUploaded(up));
                     let read = match read {
                         Some(r) => merge_reading(w, &key, &s.id, r)?,
@@ -692,6 +742,8 @@ pub fn processing_ids<C: Reads + ?Sized>(conn: &C, cutoff: &str) -> AppResult<Ve
 
 /// Validates an uploaded file (type by its bytes, readable image), computes its perceptual hash and, for a
 /// document side, reads what the document itself says (barcode or MRZ, and the printed fields of the front).
+/// With `sealing` (the session's id and data key, from [`upload_key`]), the image is sealed here too.
+#[allow(clippy::too_many_arguments)]
 pub fn prepare_upload(
     doc_type: &str,
     mime_type: Option<&'static str>,
@@ -699,6 +751,7 @@ pub fn prepare_upload(
     mrz: &MrzService,
     printed: &PrintedService,
     today: time::Date,
+    sealing: Option<(String, DataKey)>,
 ) -> AppResult<CaptureStep> {
     if !dom::UPLOAD_TYPES.contains(&doc_type) {
         return Err(AppError::validation("document_type", format!("must be one of {}", dom::UPLOAD_TYPES.join(", "))));
@@ -726,7 +779,19 @@ pub fn prepare_upload(
         }
         _ => None,
     };
-    Ok(CaptureStep::Upload { doc_type: doc_type.to_string(), mime_type: mime.to_string(), bytes, phash, read })
+    let size_bytes = bytes.len() as i64;
+    let image = match sealing {
+        Some((session_id, key)) => UploadImage::Sealed(seal_image(&key, &session_id, &bytes)),
+        None => UploadImage::Plain(bytes),
+    };
+    Ok(CaptureStep::Upload {
+        doc_type: doc_type.to_string(),
+        mime_type: mime.to_string(),
+        size_bytes,
+        image,
+        phash,
+        read,
+    })
 }
 
 /// What the document says: an AAMVA PDF417 (driver's licences), a QR code carrying an MRZ, or the MRZ
@@ -794,4 +859,36 @@ fn read_codes(
         MrzImageOutcome::NoRead { reason, .. } => ((dom::MRZ_UNREADABLE.to_string(), reason), None),
     };
     ("mrz_image".into(), BTreeMap::from([field]), upright)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::MasterKey;
+
+    fn opened(key: &DataKey, session_id: &str, image: &SealedImage) -> Result<Vec<u8>, String> {
+        let text =
+            key.open(session_id, &format!("document:{}", image.blob_id), &image.sealed).map_err(|e| e.to_string())?;
+        B64.decode(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_image_sealed_before_the_write_is_stored_as_sealed_and_only_for_its_session() {
+        let keyring = Keyring::new(&MasterKey::from_bytes([9u8; 32]));
+        let (key, _) = keyring.new_data_key("ses_a");
+        let bytes = b"\x89PNG not really".to_vec();
+
+        let early = seal_image(&key, "ses_a", &bytes);
+        let blob = early.blob_id.clone();
+        let stored = image_for(UploadImage::Sealed(early), &key, "ses_a").unwrap();
+        assert_eq!(stored.blob_id, blob, "the early seal is kept, not redone");
+        assert_eq!(opened(&key, "ses_a", &stored).unwrap(), bytes);
+        assert!(opened(&key, "ses_b", &stored).is_err(), "bound to its session");
+
+        let other = seal_image(&key, "ses_a", &bytes);
+        assert!(matches!(image_for(UploadImage::Sealed(other), &key, "ses_b"), Err(AppError::Conflict(_))));
+
+        let late = image_for(UploadImage::Plain(bytes.clone()), &key, "ses_a").unwrap();
+        assert_eq!(opened(&key, "ses_a", &late).unwrap(), bytes);
+    }
 }

@@ -339,13 +339,14 @@ async fn upload_as(
     bytes: Option<Vec<u8>>,
 ) -> Result<HttpResponse, AppError> {
     let bytes = bytes.ok_or_else(|| AppError::validation("file", "is required"))?;
-    let step = prepare(state, doc_type.as_str(), bytes).await?;
+    let at = SessionRef::Token(cred.clone());
+    let step = prepare(state, &at, doc_type.as_str(), bytes).await?;
     let (mime, size) = match &step {
-        CaptureStep::Upload { mime_type, bytes, .. } => (mime_type.clone(), bytes.len()),
+        CaptureStep::Upload { mime_type, size_bytes, .. } => (mime_type.clone(), *size_bytes),
         _ => (String::new(), 0),
     };
-    cmd::capture(&state.writer, meta(state, req), SessionRef::Token(cred.clone()), step).await?;
-    Ok(HttpResponse::Created().json(CaptureUpload { doc_type, mime_type: mime, size_bytes: size as i64 }))
+    cmd::capture(&state.writer, meta(state, req), at, step).await?;
+    Ok(HttpResponse::Created().json(CaptureUpload { doc_type, mime_type: mime, size_bytes: size }))
 }
 
 /// An image stored for the session.
@@ -627,12 +628,20 @@ async fn sandbox_outcome(
     a.finish("sandbox-outcome", result)
 }
 
-/// Decoding, hashing, barcode scanning and MRZ reading take up to a second: off the async worker, on the
-/// blocking pool.
-pub(crate) async fn prepare(state: &AppState, doc_type: &str, bytes: Vec<u8>) -> Result<CaptureStep, AppError> {
+/// Decoding, hashing, barcode scanning, MRZ reading and sealing take up to a second: off the async worker,
+/// on the blocking pool. The session's key is read first, so the writer stores the image already sealed.
+pub(crate) async fn prepare(
+    state: &AppState,
+    at: &SessionRef,
+    doc_type: &str,
+    bytes: Vec<u8>,
+) -> Result<CaptureStep, AppError> {
+    let (keyring, lookup, now) = (state.keyring.clone(), at.clone(), state.now());
+    // A session this cannot resolve is left to the write, which answers as it does for any step.
+    let sealing = state.read(move |c| Ok(cmd::upload_key(c, &keyring, &lookup, &now))).await.unwrap_or(None);
     let (doc_type, mrz, printed, today) =
         (doc_type.to_string(), state.mrz.clone(), state.printed.clone(), state.today());
-    web::block(move || cmd::prepare_upload(&doc_type, sniff_mime(&bytes), bytes, &mrz, &printed, today))
+    web::block(move || cmd::prepare_upload(&doc_type, sniff_mime(&bytes), bytes, &mrz, &printed, today, sealing))
         .await
         .map_err(|e| AppError::Internal(format!("upload preparation stopped: {e}")))?
 }

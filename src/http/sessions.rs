@@ -803,12 +803,12 @@ async fn upload(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionI
     only_fields(&upload.fields, &["document_type"])?;
     let doc_type = upload_type(&upload.fields)?;
     let bytes = upload.file.ok_or_else(|| AppError::validation("file", "is required"))?;
-    let step = super::capture::prepare(&state, doc_type.as_str(), bytes).await?;
+    let at = SessionRef::Id { environment: p.environment().to_string(), id: path.into_inner() };
+    let step = super::capture::prepare(&state, &at, doc_type.as_str(), bytes).await?;
     let (mime, size) = match &step {
-        cmd::CaptureStep::Upload { mime_type, bytes, .. } => (mime_type.clone(), bytes.len()),
+        cmd::CaptureStep::Upload { mime_type, size_bytes, .. } => (mime_type.clone(), *size_bytes),
         _ => (String::new(), 0),
     };
-    let at = SessionRef::Id { environment: p.environment().to_string(), id: path.into_inner() };
     let id = cmd::capture(&state.writer, p.meta(state.now()), at, step).await?;
     let (session, slot) = (id.clone(), doc_type.as_str().to_string());
     let document = state.read(move |c| crate::queries::documents::session_slot(c, &session, &slot)).await?;
@@ -817,7 +817,7 @@ async fn upload(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionI
         session_id: SessionId::from_stored(id),
         document_type: doc_type,
         mime_type: mime,
-        file_size_bytes: size as i64,
+        file_size_bytes: size,
         created_at: state.now(),
     }))
 }

@@ -743,7 +743,6 @@ pub fn processing_ids<C: Reads + ?Sized>(conn: &C, cutoff: &str) -> AppResult<Ve
 /// Validates an uploaded file (type by its bytes, readable image), computes its perceptual hash and, for a
 /// document side, reads what the document itself says (barcode or MRZ, and the printed fields of the front).
 /// With `sealing` (the session's id and data key, from [`upload_key`]), the image is sealed here too.
-#[allow(clippy::too_many_arguments)]
 pub fn prepare_upload(
     doc_type: &str,
     mime_type: Option<&'static str>,

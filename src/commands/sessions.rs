@@ -200,7 +200,8 @@ pub async fn create(
     input: CreateSession,
 ) -> AppResult<NewSession> {
     let prepared = prepare(&keyring, &input.prefill)?;
-    writer.execute(move |w| create_in(w, &meta, prepared, input)).await
+    // `create_in` checks the workflow before its first write.
+    writer.execute_checked_first(move |w| create_in(w, &meta, prepared, input)).await
 }
 
 /// Records a new session inside the caller's transaction (checking its workflow is active).
@@ -496,9 +497,11 @@ pub fn resolve_in<C: Reads + ?Sized>(
     }
 }
 
+/// Every step checks, opens and seals before its first write (the stored image, then the events), so the
+/// command runs without a savepoint of its own.
 pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: CaptureStep) -> AppResult<String> {
     writer
-        .execute(move |w| {
+        .execute_checked_first(move |w| {
             let s = resolve(w, &at, &meta.now)?;
             let mut events = Vec::new();
             let next = dom::transition(&s.status, s.redacted(), Action::Capture)?;
@@ -522,6 +525,19 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                     }
                     let key = session_key(w, &s.id)?;
                     let SealedImage { blob_id, sealed, .. } = image_for(image, &key, &s.id)?;
+                    let read = match read {
+                        Some(r) => merge_reading(w, &key, &s.id, r)?,
+                        None => None,
+                    };
+                    // What the document's barcode or MRZ says, sealed like any PII; field names only in clear.
+                    let read = match read {
+                        Some((source, fields)) => {
+                            let names: Vec<String> = fields.keys().cloned().collect();
+                            let data = seal_map(&key, &s.id, "document_data", &fields)?;
+                            Some(DocumentRead { source, fields: names, data })
+                        }
+                        None => None,
+                    };
                     // A replaced upload's old image is deleted with it.
                     w.conn.exec(
                         "DELETE FROM sealed_blobs WHERE blob_id = (SELECT blob_id FROM session_documents WHERE session_id = ?1 AND doc_type = ?2)",
@@ -533,16 +549,7 @@ pub async fn capture(writer: &Writer, meta: CommandMeta, at: SessionRef, step: C
                     )?;
                     let up = DocumentUploaded { doc_type, mime_type, size_bytes, blob_id, phash };
                     events.push(SessionEvent::DocumentUploaded(up));
-                    let read = match read {
-                        Some(r) => merge_reading(w, &key, &s.id, r)?,
-                        None => None,
-                    };
-                    if let Some((source, fields)) = read {
-                        // What the document's barcode or MRZ says, sealed like any PII; field names only in clear.
-                        let names: Vec<String> = fields.keys().cloned().collect();
-                        let data = seal_map(&key, &s.id, "document_data", &fields)?;
-                        events.push(SessionEvent::DocumentRead(DocumentRead { source, fields: names, data }));
-                    }
+                    events.extend(read.map(SessionEvent::DocumentRead));
                 }
                 CaptureStep::UserData(fields) => {
                     let key = session_key(w, &s.id)?;
@@ -607,9 +614,10 @@ fn merge_reading(
 
 /// Ends capture: checks the required documents are there and moves to processing (live) or
 /// sandbox_pending (sandbox). Returns (id, new status).
+/// Checks everything before its one write, so it runs without a savepoint of its own.
 pub async fn submit(writer: &Writer, meta: CommandMeta, at: SessionRef) -> AppResult<(String, String)> {
     writer
-        .execute(move |w| {
+        .execute_checked_first(move |w| {
             let s = resolve(w, &at, &meta.now)?;
             let to = dom::transition(&s.status, s.redacted(), Action::Submit { sandbox: s.sandbox() })?;
             let mut missing = Vec::new();

@@ -18,8 +18,10 @@ pub fn apply(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> 
             conn.prepare_cached(
                 "INSERT INTO sessions (id, environment, status, external_ref, metadata, country, checks, workflow_id,
                     workflow_version, redirect_url, send_email, invites_sent, retention_status, processing_attempts,
-                    token_hash, token_expires_at, prefill, fraud_signals, created_at, updated_at, stream_seq, token_sealed)
-                 VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'active', 0, ?12, ?13, ?14, '[]', ?15, ?15, ?16, ?17)",
+                    token_hash, token_expires_at, prefill, fraud_signals, created_at, updated_at, stream_seq, token_sealed,
+                    last_event_seq)
+                 VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'active', 0, ?12, ?13, ?14, '[]', ?15, ?15, ?16, ?17,
+                    ?18)",
             )?
             .execute(params![
                 id,
@@ -38,8 +40,10 @@ pub fn apply(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> 
                 e.prefill,
                 at,
                 event.stream_seq,
-                e.token_sealed
+                e.token_sealed,
+                event.seq
             ])?;
+            return audit(conn, event, decoded);
         }
         E::Updated(e) => {
             if let Some(r) = &e.external_ref {
@@ -85,26 +89,22 @@ pub fn apply(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> 
             )?;
         }
         E::StatusChanged(e) => {
-            conn.exec("UPDATE sessions SET status = ?1 WHERE id = ?2", params![e.to, id])?;
-            match e.to.as_str() {
-                "capturing" => {
-                    conn.exec(
-                        "UPDATE sessions SET started_at = COALESCE(started_at, ?1) WHERE id = ?2",
-                        params![at, id],
-                    )?;
-                }
-                "expired" => {
-                    conn.exec("UPDATE sessions SET expired_at = ?1 WHERE id = ?2", params![at, id])?;
-                    conn.exec(
-                        "UPDATE capture_links SET status = 'expired' WHERE session_id = ?1 AND status = 'active'",
-                        [id],
-                    )?;
-                }
-                "processing" => {
-                    conn.exec("UPDATE sessions SET processing_attempts = processing_attempts + 1 WHERE id = ?1", [id])?;
-                }
-                _ => {}
+            conn.exec(
+                "UPDATE sessions SET status = ?1,
+                    started_at = CASE WHEN ?1 = 'capturing' THEN COALESCE(started_at, ?2) ELSE started_at END,
+                    expired_at = CASE WHEN ?1 = 'expired' THEN ?2 ELSE expired_at END,
+                    processing_attempts = processing_attempts + CASE WHEN ?1 = 'processing' THEN 1 ELSE 0 END,
+                    updated_at = ?2, stream_seq = ?3, last_event_seq = ?4
+                 WHERE id = ?5",
+                params![e.to, at, event.stream_seq, event.seq, id],
+            )?;
+            if e.to == "expired" {
+                conn.exec(
+                    "UPDATE capture_links SET status = 'expired' WHERE session_id = ?1 AND status = 'active'",
+                    [id],
+                )?;
             }
+            return audit(conn, event, decoded);
         }
         E::ConsentRecorded(e) => {
             conn.exec(
@@ -126,14 +126,22 @@ pub fn apply(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> 
             )?;
             if e.doc_type == "selfie" {
                 let bits = e.phash.as_deref().and_then(crate::checks::imagehash::stored_bits);
-                conn.exec("UPDATE sessions SET selfie_phash = ?1 WHERE id = ?2", params![bits, id])?;
+                conn.exec(
+                    "UPDATE sessions SET selfie_phash = ?1, updated_at = ?2, stream_seq = ?3, last_event_seq = ?4
+                     WHERE id = ?5",
+                    params![bits, at, event.stream_seq, event.seq, id],
+                )?;
+                return audit(conn, event, decoded);
             }
         }
         E::DocumentRead(e) => {
             conn.exec(
-                "UPDATE sessions SET document_source = ?1, document_data = ?2 WHERE id = ?3",
-                params![e.source, e.data, id],
+                "UPDATE sessions SET document_source = ?1, document_data = ?2,
+                    updated_at = ?3, stream_seq = ?4, last_event_seq = ?5
+                 WHERE id = ?6",
+                params![e.source, e.data, at, event.stream_seq, event.seq, id],
             )?;
+            return audit(conn, event, decoded);
         }
         E::UserDataProvided(e) => {
             conn.exec("UPDATE sessions SET user_data = ?1 WHERE id = ?2", params![e.data, id])?;
@@ -151,17 +159,19 @@ pub fn apply(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> 
             if let Some(m) = public.as_object_mut() {
                 m.remove("extracted");
             }
-            if let (Some(wf), Some(v)) = (&e.workflow_id, e.workflow_version) {
-                conn.exec(
-                    "UPDATE sessions SET workflow_id = ?1, workflow_version = ?2, workflow_node = NULL WHERE id = ?3",
-                    params![wf, v, id],
-                )?;
-            }
+            // The workflow the decision was reached under, when it names one (both its id and version).
+            let (workflow_id, workflow_version) = match (&e.workflow_id, e.workflow_version) {
+                (Some(wf), Some(v)) => (Some(wf.as_str()), Some(v)),
+                _ => (None, None),
+            };
             conn.exec(
                 "UPDATE sessions SET status = ?1, result_status = ?2, result_json = ?3, result_extracted = ?4,
                     identity_id = COALESCE(?5, identity_id), decided_at = ?6,
                     case_status = CASE WHEN ?1 = 'under_review' THEN 'open' ELSE case_status END,
-                    case_id = COALESCE(?8, case_id)
+                    case_id = COALESCE(?8, case_id),
+                    workflow_id = COALESCE(?9, workflow_id), workflow_version = COALESCE(?10, workflow_version),
+                    workflow_node = CASE WHEN ?9 IS NULL THEN workflow_node ELSE NULL END,
+                    updated_at = ?6, stream_seq = ?11, last_event_seq = ?12
                  WHERE id = ?7",
                 params![
                     e.to,
@@ -171,9 +181,14 @@ pub fn apply(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> 
                     e.outcome.identity_id,
                     at,
                     id,
-                    e.case_id
+                    e.case_id,
+                    workflow_id,
+                    workflow_version,
+                    event.stream_seq,
+                    event.seq
                 ],
             )?;
+            return audit(conn, event, decoded);
         }
         E::TagsChanged(e) => {
             conn.exec("DELETE FROM session_tags WHERE session_id = ?1", [id])?;
@@ -215,6 +230,8 @@ pub fn apply(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> 
             return audit(conn, event, decoded);
         }
     }
+    // The events of a verification's path (created, status changes, the selfie, the reading, the decision)
+    // set the session's position in their own UPDATE and return above: one row rewrite instead of two.
     conn.exec(
         "UPDATE sessions SET updated_at = ?1, stream_seq = ?2, last_event_seq = ?3 WHERE id = ?4",
         params![at, event.stream_seq, event.seq, id],
@@ -281,4 +298,54 @@ fn audit(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> AppR
         event.recorded_at
     ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(seq: i64, at: &str, decoded: &SessionEvent) -> StoredEvent {
+        StoredEvent {
+            seq,
+            event_id: format!("evt_{seq}"),
+            stream_id: "ses_1".into(),
+            stream_seq: seq,
+            event_type: decoded.event_type().into(),
+            event_version: 1,
+            payload: decoded.payload(),
+            recorded_at: at.into(),
+            actor: "api_key:test".into(),
+            environment: "live".into(),
+            request_id: None,
+            origin: None,
+        }
+    }
+
+    #[test]
+    fn a_status_change_rewrites_the_session_row_once_with_its_position_and_side_columns() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::store::SCHEMA_SQL).unwrap();
+        conn.execute(
+            "INSERT INTO sessions (id, environment, status, metadata, send_email, invites_sent, retention_status,
+                processing_attempts, fraud_signals, created_at, updated_at, stream_seq, last_event_seq)
+             VALUES ('ses_1', 'live', 'pending', '{}', 0, 0, 'active', 0, '[]', 't1', 't1', 1, 1)",
+            [],
+        )
+        .unwrap();
+        for (seq, at, from, to) in [(2, "t2", "pending", "capturing"), (3, "t3", "capturing", "processing")] {
+            let decoded = SessionEvent::status_changed(from, to, "test");
+            let before = conn.total_changes();
+            apply(&conn, &stored(seq, at, &decoded), &decoded).unwrap();
+            assert_eq!(conn.total_changes() - before, 2, "{to}: one session row update and one audit row");
+        }
+        let row: (String, Option<String>, Option<String>, i64, String, i64, i64) = conn
+            .query_row(
+                "SELECT status, started_at, expired_at, processing_attempts, updated_at, stream_seq, last_event_seq
+                 FROM sessions WHERE id = 'ses_1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("processing".into(), Some("t2".into()), None, 1, "t3".into(), 3, 3));
+    }
 }

@@ -190,6 +190,24 @@ fn qr_with_td3_mrz_round_trips() {
     assert!(parse_aamva(&found[0].text).is_err(), "an MRZ is not AAMVA data");
 }
 
+/// The image with light and dark swapped: a light-on-dark print, or a photo filter that inverts it.
+fn inverted(img: &GrayImage) -> GrayImage {
+    let mut out = img.clone();
+    image::imageops::invert(&mut out);
+    out
+}
+
+#[test]
+fn light_on_dark_pdf417_and_qr_codes_are_read() {
+    let text = us_sample();
+    let found = read_barcodes(&encode(&inverted(&pdf417_image(&text)), ImageFormat::Png)).expect("read");
+    assert!(found.iter().any(|b| b.format == BarcodeFormat::Pdf417 && b.text == text), "inverted PDF417: {found:?}");
+    let mrz = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10";
+    let found = read_barcodes(&encode(&inverted(&qr_image(mrz)), ImageFormat::Png)).expect("read");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].format.clone(), found[0].text.as_str()), (BarcodeFormat::QrCode, mrz));
+}
+
 #[test]
 fn image_without_barcode_is_empty_not_error() {
     let mut img = GrayImage::from_pixel(400, 250, Luma([240]));

@@ -91,14 +91,20 @@ pub fn read_barcodes_luma(luma: &image::GrayImage) -> Result<Vec<Barcode>, Barco
 }
 
 fn scan(pixels: Vec<u8>, width: u32, height: u32) -> Vec<Barcode> {
+    let Ok(source) = Luma8LuminanceSource::new(pixels, width, height) else {
+        return Vec::new();
+    };
     let formats = HashSet::from([RxFormat::PDF_417, RxFormat::QR_CODE]);
     let hints =
         DecodeHints::default().with(DecodeHintValue::TryHarder(true)).with(DecodeHintValue::PossibleFormats(formats));
-    let mut found = scan_with(&pixels, width, height, &hints);
+    // The image is binarised once: the light-on-dark retry below reads the same bitmap inverted (rxing's
+    // `invert`, what its AlsoInverted hint does), instead of binarising and scanning it upright again.
+    let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+    let mut found = scan_bitmap(&mut bitmap, &hints);
     if found.is_empty() {
-        // Light-on-dark prints and some photo filters invert the symbol; rxing only tries that when asked.
-        let inverted = hints.with(DecodeHintValue::AlsoInverted(true));
-        found = scan_with(&pixels, width, height, &inverted);
+        // Light-on-dark prints and some photo filters invert the symbol.
+        bitmap.invert();
+        found = scan_bitmap(&mut bitmap, &hints);
     }
     let mut out: Vec<Barcode> = Vec::new();
     for b in found {
@@ -109,14 +115,10 @@ fn scan(pixels: Vec<u8>, width: u32, height: u32) -> Vec<Barcode> {
     out
 }
 
-fn scan_with(pixels: &[u8], width: u32, height: u32, hints: &DecodeHints) -> Vec<Barcode> {
-    let Ok(source) = Luma8LuminanceSource::new(pixels.to_vec(), width, height) else {
-        return Vec::new();
-    };
-    let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+fn scan_bitmap(bitmap: &mut BinaryBitmap<HybridBinarizer<Luma8LuminanceSource>>, hints: &DecodeHints) -> Vec<Barcode> {
     let mut reader = GenericMultipleBarcodeReader::new(MultiUseMultiFormatReader::default());
     // Any reader error (not found, checksum, format) means "nothing readable here".
-    let results = reader.decode_multiple_with_hints(&mut bitmap, hints).unwrap_or_default();
+    let results = reader.decode_multiple_with_hints(bitmap, hints).unwrap_or_default();
     results
         .iter()
         .map(|r| Barcode {

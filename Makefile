@@ -8,7 +8,7 @@ CONTRACT_VENV ?= target/contract-venv
 # The official Python MCP SDK, pinned in tests/mcp/requirements.txt, lives in its own virtualenv too.
 MCP_VENV ?= target/mcp-venv
 
-.PHONY: run run-deps build test test-deps test-contract test-mcp lint fmt bench bench-deps clean
+.PHONY: run run-deps build test test-deps test-contract test-mcp lint fmt bench bench-deps bench-instructions clean
 
 build:
 	$(CARGO) build --release --bins
@@ -86,6 +86,12 @@ WRK ?= wrk
 
 bench-deps:
 	@command -v $(WRK) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+
+# Instructions per API-only verification under callgrind (valgrind, Debian): the writer's and an upload's,
+# repeatable where wall-clock figures drift, for comparing two builds of the write path (under a minute once built).
+bench-instructions: build
+	@command -v valgrind >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq valgrind >/dev/null)
+	bash tests/bench/instructions.sh
 
 bench: build bench-deps $(SCREENING_LIST)
 	./target/release/idv-bench --server-bin target/release/idv --duration-secs 10 --concurrency 64 \

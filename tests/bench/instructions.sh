@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Instructions per API-only verification, counted by valgrind's callgrind (`make bench-instructions`): a
+# server on a throwaway data folder, N sequential verifications (tests/bench/instructions.py), then the
+# writer's and an upload's inclusive instructions divided by N. Wall-clock runs on a shared machine drift by
+# ten per cent; these counts repeat to a fraction of one, so two builds of the write path can be compared.
+#   IDV_BIN   the idv binary (default target/release/idv)
+#   N         verifications (default 30; about a minute under callgrind)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+IDV_BIN="${IDV_BIN:-target/release/idv}"
+N="${N:-30}"
+command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 2; }
+DIR="$(mktemp -d "${TMPDIR:-/tmp}/idv-instructions.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+KEY="$("$IDV_BIN" keys create --data-dir "$DIR" --environment live --label instructions 2>&1 | grep -o 'vk_live_[A-Za-z0-9_-]*' | head -n 1)"
+[ -n "$KEY" ] || { echo "instructions.sh: could not create a key" >&2; exit 2; }
+PORT=$((20000 + RANDOM % 20000))
+IDV_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$DIR/callgrind.out" \
+  "$IDV_BIN" serve --data-dir "$DIR" --bind "127.0.0.1:$PORT" --rate-limit-rpm 100000000 > "$DIR/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || { echo "instructions.sh: the server did not start:" >&2; tail -n 20 "$DIR/server.log" >&2; exit 2; }
+python3 tests/bench/instructions.py drive "http://127.0.0.1:$PORT" "$KEY" "$N"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+python3 tests/bench/instructions.py report "$DIR/callgrind.out" "$N"

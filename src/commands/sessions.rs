@@ -425,6 +425,16 @@ pub enum CaptureStep {
     },
 }
 
+impl CaptureStep {
+    /// An upload's file type and size as sent; None for the other steps.
+    pub fn uploaded_file(&self) -> Option<(String, i64)> {
+        match self {
+            CaptureStep::Upload { mime_type, size_bytes, .. } => Some((mime_type.clone(), *size_bytes)),
+            _ => None,
+        }
+    }
+}
+
 /// An upload's image: sealed under its session's data key before the write (so the writer, which every
 /// command waits for, does not encrypt images), or plain when the session could not be resolved before
 /// (the writer then seals it, or refuses the upload with the error it always gave).

@@ -341,10 +341,7 @@ async fn upload_as(
     let bytes = bytes.ok_or_else(|| AppError::validation("file", "is required"))?;
     let at = SessionRef::Token(cred.clone());
     let step = prepare(state, &at, doc_type.as_str(), bytes).await?;
-    let (mime, size) = match &step {
-        CaptureStep::Upload { mime_type, size_bytes, .. } => (mime_type.clone(), *size_bytes),
-        _ => (String::new(), 0),
-    };
+    let (mime, size) = step.uploaded_file().unwrap_or_default();
     cmd::capture(&state.writer, meta(state, req), at, step).await?;
     Ok(HttpResponse::Created().json(CaptureUpload { doc_type, mime_type: mime, size_bytes: size }))
 }

@@ -805,10 +805,7 @@ async fn upload(state: web::Data<AppState>, p: Principal, path: ApiPath<SessionI
     let bytes = upload.file.ok_or_else(|| AppError::validation("file", "is required"))?;
     let at = SessionRef::Id { environment: p.environment().to_string(), id: path.into_inner() };
     let step = super::capture::prepare(&state, &at, doc_type.as_str(), bytes).await?;
-    let (mime, size) = match &step {
-        cmd::CaptureStep::Upload { mime_type, size_bytes, .. } => (mime_type.clone(), *size_bytes),
-        _ => (String::new(), 0),
-    };
+    let (mime, size) = step.uploaded_file().unwrap_or_default();
     let id = cmd::capture(&state.writer, p.meta(state.now()), at, step).await?;
     let (session, slot) = (id.clone(), doc_type.as_str().to_string());
     let document = state.read(move |c| crate::queries::documents::session_slot(c, &session, &slot)).await?;

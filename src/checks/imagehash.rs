@@ -200,7 +200,7 @@ fn lanczos3_luma(luma: &image::GrayImage, width: u32, height: u32) -> image::Gra
     // Vertical pass: each output row is a weighted sum of source rows, accumulated row by row (for each
     // pixel, in the same order as the generic loop).
     let mut columns = vec![0f32; sw * nh];
-    for (out_y, (first, weights)) in lanczos3_taps(src_height, height).into_iter().enumerate() {
+    for (out_y, (first, weights)) in cached_lanczos3_taps(src_height, height).iter().enumerate() {
         let row = &mut columns[out_y * sw..(out_y + 1) * sw];
         for (i, w) in weights.iter().enumerate() {
             let src_row = &src[(first + i) * sw..(first + i + 1) * sw];
@@ -211,17 +211,44 @@ fn lanczos3_luma(luma: &image::GrayImage, width: u32, height: u32) -> image::Gra
     }
     // Horizontal pass, rounded to the nearest grey level and clamped as `image` does.
     let mut out = vec![0u8; nw * nh];
-    for (out_x, (first, weights)) in lanczos3_taps(src_width, width).into_iter().enumerate() {
+    for (out_x, (first, weights)) in cached_lanczos3_taps(src_width, width).iter().enumerate() {
         for y in 0..nh {
             let row = &columns[y * sw + first..y * sw + first + weights.len()];
             let mut t = 0f32;
-            for (&v, w) in row.iter().zip(&weights) {
+            for (&v, w) in row.iter().zip(weights.iter()) {
                 t += v * w;
             }
             out[y * nw + out_x] = t.clamp(0.0, 255.0).round() as u8;
         }
     }
     image::GrayImage::from_raw(width, height, out).expect("the buffer is width x height")
+}
+
+/// The first source index and the weights of each output position along one axis.
+type Taps = std::rc::Rc<Vec<(usize, Vec<f32>)>>;
+
+/// [`lanczos3_taps`] of the axis lengths last resized on this thread: their two sine evaluations per tap
+/// cost as much as the resize of a 64x64 image itself, and uploads of one camera share their sizes.
+fn cached_lanczos3_taps(src_len: u32, out_len: u32) -> Taps {
+    const KEPT: usize = 8;
+    thread_local! {
+        static RECENT: std::cell::RefCell<Vec<((u32, u32), Taps)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    RECENT.with(|recent| {
+        let mut recent = recent.borrow_mut();
+        if let Some(found) = recent.iter().position(|(lengths, _)| *lengths == (src_len, out_len)) {
+            let entry = recent.remove(found);
+            let taps = entry.1.clone();
+            recent.push(entry);
+            return taps;
+        }
+        let taps = Taps::new(lanczos3_taps(src_len, out_len));
+        if recent.len() == KEPT {
+            recent.remove(0);
+        }
+        recent.push(((src_len, out_len), taps.clone()));
+        taps
+    })
 }
 
 /// For each output position along one axis, the first source index and the normalised Lanczos3 weights

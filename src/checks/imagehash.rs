@@ -7,7 +7,8 @@
 //! Decode (PNG or JPEG only, at most [`MAX_INPUT_BYTES`] and [`MAX_PIXELS`]), convert to 8-bit luma,
 //! shrink to at most [`PRESCALE_MAX_SIDE`] pixels per side with an area filter (so a 12 MP photo and its 50%
 //! copy enter the hash from nearly the same pixels, and hashing stays cheap), then `image_hasher`'s
-//! `Median` + DCT: Lanczos3 resize to 16x16, 2-D DCT-II, keep the 8x8 lowest frequencies, one bit per
+//! `Median` + DCT: Lanczos3 resize to 16x16 (done here on grey levels, bit for bit as `image`'s resampler
+//! that `image_hasher` calls does it), 2-D DCT-II, keep the 8x8 lowest frequencies, one bit per
 //! coefficient set when it is at or above their median. Bits are row-major, most significant first, so the
 //! hex form reads like the Python ImageHash library's.
 //!
@@ -161,7 +162,7 @@ pub fn phash_luma(luma: &image::GrayImage) -> ImageHash64 {
         luma
     };
     // `image_hasher` would resize to the DCT's input itself, through `image`'s generic resampler; the
-    // same arithmetic done here on grey levels alone costs a fifth of it, and the hasher's resize of an
+    // same arithmetic done here on grey levels alone costs about a fifth of it, and the hasher's resize of an
     // image already at its size is a copy.
     let dct_input = lanczos3_luma(luma, DCT_SIDE, DCT_SIDE);
     let hash = hasher().hash_image(&dct_input);

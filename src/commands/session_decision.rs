@@ -46,10 +46,16 @@ pub enum Recorded {
 }
 
 /// Records the decision for `ev` under `plan`, in one short write command.
+///
+/// Its refusals all come before its first write: a stale version, a session no longer in the status the plan
+/// needs, a redacted session (`walk` and `external` test it before anything else, and `decide` before it
+/// writes), a simulated expiry. What follows (list matches, system links, identity events, the case, the
+/// screening check) refuses nothing, so only the storage can fail it once it writes, and it runs without a
+/// savepoint of its own (`Writer::execute_checked_first`).
 #[tracing::instrument(name = "record_decision", skip_all, fields(session_id = %ev.session.id, version = ev.session.version))]
 pub async fn record(writer: &Writer, meta: CommandMeta, ev: SessionEvidence, plan: Plan) -> AppResult<Recorded> {
     writer
-        .execute(move |w| {
+        .execute_checked_first(move |w| {
             let s = load_state(w.conn, Some(&ev.session.environment), &ev.session.id)?
                 .ok_or_else(|| AppError::not_found("Session"))?;
             if s.version != ev.session.version {
@@ -166,6 +172,9 @@ fn walk(
     from: Option<String>,
 ) -> AppResult<String> {
     let SessionEvidence { workflow, graph, engine: evidence, mut decision, data, screening, list_matches, .. } = ev;
+    // From `processing` every verdict is allowed; a redacted session refuses them all, and does so before the
+    // custom lists write anything.
+    dom::decided_status(&s.status, s.redacted(), &decision.status)?;
     if let Some(found) = list_matches {
         apply_custom_lists(w, meta, s, found, &mut decision)?;
     }

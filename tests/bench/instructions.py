@@ -11,21 +11,13 @@ import collections
 import json
 import random
 import re
-import struct
 import sys
 import urllib.error
 import urllib.request
-import zlib
+from pathlib import Path
 
-
-def png(width, height, pixel):
-    rows = b"".join(b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width)) for y in range(height))
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+from stdlib_png import rgb_png  # noqa: E402
 
 
 def drive(base, key, count):
@@ -56,7 +48,7 @@ def drive(base, key, count):
             sys.exit(f"upload {document_type}: HTTP {status} {answer}")
 
     rng = random.Random(20261206)
-    document = png(64, 64, lambda x, y: ((x * 4) & 255, (y * 4) & 255, 128))
+    document = rgb_png(64, 64, lambda x, y: ((x * 4) & 255, (y * 4) & 255, 128))
     checks = ["document_ocr", "document_expiration", "age_verification", "duplicate_detection", "risk_assessment"]
     for n in range(count):
         body = {
@@ -71,7 +63,7 @@ def drive(base, key, count):
             sys.exit(f"create: HTTP {status} {created}")
         session = created["id"]
         upload(session, "id_front", document)
-        upload(session, "selfie", png(64, 64, lambda x, y: (rng.randrange(256), rng.randrange(256), rng.randrange(256))))
+        upload(session, "selfie", rgb_png(64, 64, lambda x, y: (rng.randrange(256), rng.randrange(256), rng.randrange(256))))
         status, answer = call("POST", f"/api/v1/sessions/{session}/submit")
         if status != 202:
             sys.exit(f"submit: HTTP {status} {answer}")

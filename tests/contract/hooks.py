@@ -28,10 +28,13 @@ in tests/screening_importers.rs.
 
 import base64
 import os
-import struct
-import zlib
+import sys
+from pathlib import Path
 
 import schemathesis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+from stdlib_png import rgb_png  # noqa: E402
 
 OWN_KEY_ID = os.environ.get("IDV_CONTRACT_KEY_ID", "")
 SPARE_KEY_ID = os.environ.get("IDV_CONTRACT_SPARE_KEY_ID", "")
@@ -50,16 +53,7 @@ VALID_GRAPH = {
 
 def _png(width=64, height=48):
     """A small valid RGB PNG with a gradient (decodable, hashable)."""
-    rows = b"".join(
-        b"\x00" + bytes(v for x in range(width) for v in (x * 4 % 256, y * 5 % 256, (x + y) % 256))
-        for y in range(height)
-    )
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return rgb_png(width, height, lambda x, y: (x * 4 % 256, y * 5 % 256, (x + y) % 256))
 
 
 PNG = _png()

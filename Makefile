@@ -66,7 +66,7 @@ test-mcp: $(MCP_VENV)/.installed
 	$(CARGO) build --bin idv
 	IDV_BIN=target/debug/idv MCP_PYTHON=$(MCP_VENV)/bin/python3 bash tests/mcp/run.sh
 
-# Schemathesis over every operation of the OpenAPI document, against a throwaway server (~2-3 minutes).
+# Schemathesis over every operation of the OpenAPI document, against a throwaway server (about 5 minutes).
 test-contract: $(CONTRACT_VENV)/.installed
 	$(CARGO) build --bin idv
 	IDV_BIN=target/debug/idv ST_BIN=$(CONTRACT_VENV)/bin/st bash tests/contract/run.sh
@@ -74,6 +74,7 @@ test-contract: $(CONTRACT_VENV)/.installed
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	bash tests/support/feature_parity.sh
 
 fmt:
 	$(CARGO) fmt

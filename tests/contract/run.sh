@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 IDV_BIN="${IDV_BIN:-target/debug/idv}"
 ST_BIN="${ST_BIN:-target/contract-venv/bin/st}"
-# Whole-run guard; a normal run takes about two minutes.
+# Whole-run guard; a normal run takes about five minutes.
 TIME_LIMIT_SECS="${TIME_LIMIT_SECS:-900}"
 
 die() { echo "run.sh: $*" >&2; exit 2; }

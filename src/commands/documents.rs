@@ -343,7 +343,7 @@ pub fn upload_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, input: UploadDocument
     let key = subject_key(w, &subject_id)?;
     let blob_id = ids::new_id(ids::BLOB);
     let file = &input.file;
-    let sealed = key.seal(&subject_id, &format!("document:{blob_id}"), &B64.encode(&file.bytes));
+    let sealed = key.seal_image(&subject_id, "document", &blob_id, &file.bytes);
     w.conn.exec(
         "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
         params![blob_id, subject_id, sealed],

@@ -453,7 +453,7 @@ pub struct SealedImage {
 /// Seals an uploaded image under the session's key, bound to the session and a new blob id.
 fn seal_image(key: &DataKey, session_id: &str, bytes: &[u8]) -> SealedImage {
     let blob_id = ids::new_id(ids::BLOB);
-    let sealed = key.seal(session_id, &format!("document:{blob_id}"), &B64.encode(bytes));
+    let sealed = key.seal_image(session_id, "document", &blob_id, bytes);
     SealedImage { session_id: session_id.to_string(), blob_id, sealed }
 }
 
@@ -884,9 +884,7 @@ mod tests {
     use crate::crypto::MasterKey;
 
     fn opened(key: &DataKey, session_id: &str, image: &SealedImage) -> Result<Vec<u8>, String> {
-        let text =
-            key.open(session_id, &format!("document:{}", image.blob_id), &image.sealed).map_err(|e| e.to_string())?;
-        B64.decode(text).map_err(|e| e.to_string())
+        key.open_image(session_id, "document", &image.blob_id, &image.sealed).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -314,8 +314,7 @@ pub async fn check_duplicates(
     let enrolled = if input.enroll {
         let (key, wrapped) = keyring.new_data_key(&id);
         let blob_id = crate::domain::ids::new_id(crate::domain::ids::BLOB);
-        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &input.selfie);
-        let sealed = key.seal(&id, &format!("selfie:{blob_id}"), &b64);
+        let sealed = key.seal_image(&id, "selfie", &blob_id, &input.selfie);
         Some((wrapped, blob_id, sealed))
     } else {
         None
@@ -558,8 +557,7 @@ pub async fn submit_challenge(
         .await?
         .ok_or_else(|| AppError::not_found("Liveness session"))?;
     let blob_id = crate::domain::ids::new_id(crate::domain::ids::BLOB);
-    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &input.photo);
-    let sealed = key.seal(&input.token, &format!("liveness:{blob_id}"), &b64);
+    let sealed = key.seal_image(&input.token, "liveness", &blob_id, &input.photo);
     drop(key);
     let hashes: Option<Vec<String>> = writer
         .execute(move |w| {

@@ -229,6 +229,38 @@ impl DataKey {
         let plain = open_raw(&self.0 .0, sealed, &field_aad(subject_id, field))?;
         String::from_utf8(plain).map_err(|_| CryptoError::Malformed)
     }
+
+    /// Seals an uploaded file (a document photo, a selfie, a liveness frame) of one subject as it is,
+    /// bound to the subject, the file's kind and its blob id.
+    pub fn seal_image(&self, subject_id: &str, kind: &str, blob_id: &str, bytes: &[u8]) -> Vec<u8> {
+        seal_raw(&self.0 .0, bytes, &field_aad(subject_id, &image_field(kind, blob_id)))
+    }
+
+    /// Opens a file `seal_image` sealed, or one sealed before it existed, when files were sealed as
+    /// base64 text under the field `{kind}:{blob_id}`. The two are told apart by the authenticated field
+    /// name, so a file is never taken for the other form; what opens as neither is an error.
+    pub fn open_image(
+        &self,
+        subject_id: &str,
+        kind: &str,
+        blob_id: &str,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        match open_raw(&self.0 .0, sealed, &field_aad(subject_id, &image_field(kind, blob_id))) {
+            Err(CryptoError::Open) => {
+                let text = self.open(subject_id, &format!("{kind}:{blob_id}"), sealed)?;
+                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text)
+                    .map_err(|_| CryptoError::Malformed)
+            }
+            opened => opened,
+        }
+    }
+}
+
+/// The field an uploaded file is sealed under: a name of its own, apart from the `{kind}:{blob_id}` that
+/// files sealed as base64 text were, which is what lets `open_image` read both.
+fn image_field(kind: &str, blob_id: &str) -> String {
+    format!("{kind}-bytes:{blob_id}")
 }
 
 fn field_aad(subject_id: &str, field: &str) -> Vec<u8> {
@@ -317,6 +349,37 @@ mod tests {
         let sealed = key.seal("idn_a", "ssn", "123-45-6789");
         assert!(key.open("idn_b", "ssn", &sealed).is_err());
         assert!(key.open("idn_a", "email", &sealed).is_err());
+    }
+
+    #[test]
+    fn an_image_is_sealed_as_its_bytes_and_opens_only_as_the_file_it_was_sealed_as() {
+        let ring = keyring();
+        let (key, _) = ring.new_data_key("ses_a");
+        let photo: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+        let sealed = key.seal_image("ses_a", "document", "blob_1", &photo);
+        // The nonce and the tag around the bytes themselves, not around a base64 text a third longer.
+        assert_eq!(sealed.len(), NONCE_LEN + photo.len() + 16);
+        assert_eq!(key.open_image("ses_a", "document", "blob_1", &sealed).unwrap(), photo);
+        assert!(key.open_image("ses_a", "document", "blob_2", &sealed).is_err());
+        assert!(key.open_image("ses_a", "liveness", "blob_1", &sealed).is_err());
+        assert!(key.open_image("ses_b", "document", "blob_1", &sealed).is_err());
+        let mut tampered = sealed.clone();
+        tampered[NONCE_LEN + 10] ^= 1;
+        assert!(matches!(key.open_image("ses_a", "document", "blob_1", &tampered), Err(CryptoError::Open)));
+    }
+
+    #[test]
+    fn an_image_sealed_as_base64_text_before_still_opens() {
+        let ring = keyring();
+        let (key, _) = ring.new_data_key("ses_a");
+        let photo = b"\x89PNG\r\n\x1a\n and the rest of an older upload".to_vec();
+        let text = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &photo);
+        let sealed_before = key.seal("ses_a", "document:blob_1", &text);
+        assert_eq!(key.open_image("ses_a", "document", "blob_1", &sealed_before).unwrap(), photo);
+        assert!(key.open_image("ses_a", "document", "blob_2", &sealed_before).is_err());
+        // A text field that is not base64 is refused, not returned as some bytes.
+        let not_base64 = key.seal("ses_a", "document:blob_3", "not base64!");
+        assert!(matches!(key.open_image("ses_a", "document", "blob_3", &not_base64), Err(CryptoError::Malformed)));
     }
 
     #[test]

@@ -16,7 +16,6 @@ use crate::domain::ids::{CaseId, SessionId};
 use crate::error::{AppError, AppResult};
 use crate::store::subject_keys::data_key;
 use crate::store::ReadOnly;
-use base64::Engine as _;
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 
@@ -228,9 +227,5 @@ pub fn document(
         conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [&blob_id], |r| r.get(0))?;
     let key =
         data_key(conn, keyring, &session)?.ok_or_else(|| AppError::Gone("The document has been erased.".into()))?;
-    let b64 = key.open(&session, &format!("document:{blob_id}"), &sealed)?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| AppError::Internal("document is not base64".into()))?;
-    Ok((mime, bytes))
+    Ok((mime, key.open_image(&session, "document", &blob_id, &sealed)?))
 }

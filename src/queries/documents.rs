@@ -322,9 +322,7 @@ fn open_bytes(conn: &ReadOnly, keyring: &Keyring, id: &str) -> AppResult<(String
         conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [&blob], |r| r.get(0)).optional()?;
     let sealed = sealed.ok_or_else(gone)?;
     let key = data_key(conn, keyring, &subject)?.ok_or_else(gone)?;
-    let b64 = key.open(&subject, &format!("document:{blob}"), &sealed)?;
-    let bytes = B64.decode(b64).map_err(|_| AppError::Internal("document is not base64".into()))?;
-    Ok((mime, bytes))
+    Ok((mime, key.open_image(&subject, "document", &blob, &sealed)?))
 }
 
 /// The bytes behind a signed URL (no API key: the signature is the credential).

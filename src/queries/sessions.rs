@@ -589,11 +589,7 @@ pub fn document_bytes(
     let sealed: Vec<u8> =
         conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [&blob_id], |r| r.get(0))?;
     let key = data_key(conn, keyring, id)?.ok_or_else(|| AppError::Gone("The document has been erased.".into()))?;
-    let b64 = key.open(id, &format!("document:{blob_id}"), &sealed)?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| AppError::Internal("document is not base64".into()))?;
-    Ok((mime, bytes))
+    Ok((mime, key.open_image(id, "document", &blob_id, &sealed)?))
 }
 
 /// One signal that raised a session's fraud risk score.
@@ -838,8 +834,7 @@ pub fn document_plain(conn: &ReadOnly, keyring: &Keyring, id: &str, doc_type: &s
     let sealed: Vec<u8> =
         conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [&blob_id], |r| r.get(0))?;
     let Some(key) = data_key(conn, keyring, id)? else { return Ok(None) };
-    let b64 = key.open(id, &format!("document:{blob_id}"), &sealed)?;
-    Ok(base64::engine::general_purpose::STANDARD.decode(b64).ok())
+    Ok(Some(key.open_image(id, "document", &blob_id, &sealed)?))
 }
 
 /// One entry of a session's audit trail.

@@ -639,9 +639,7 @@ pub fn liveness_photos(conn: &ReadOnly, keyring: &Keyring, token: &str) -> AppRe
     let open = |blob_id: &String| -> AppResult<Vec<u8>> {
         let sealed: Vec<u8> =
             conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [blob_id], |r| r.get(0))?;
-        let b64 = key.open(token, &format!("liveness:{blob_id}"), &sealed)?;
-        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64)
-            .map_err(|_| AppError::Internal("a liveness photo is not base64".into()))
+        Ok(key.open_image(token, "liveness", blob_id, &sealed)?)
     };
     match (blobs.first(), blobs.last()) {
         (Some(first), Some(last)) => Ok((open(first)?, open(last)?)),

@@ -327,8 +327,9 @@ CREATE TABLE IF NOT EXISTS capture_links (
 CREATE INDEX IF NOT EXISTS capture_links_by_token ON capture_links (token_hash);
 CREATE INDEX IF NOT EXISTS capture_links_by_session ON capture_links (session_id);
 
--- Uploaded images, sealed under the session's data key. Not a view: image bytes are too large for the
--- log, which records only the blob id; erasure deletes the row (and the key).
+-- Uploaded files (document photos, selfies, liveness frames), sealed as their bytes under their subject's
+-- data key (`DataKey::seal_image`; rows sealed earlier as base64 text open too). Not a view: image bytes are
+-- too large for the log, which records only the blob id; erasure deletes the row (and the key).
 CREATE TABLE IF NOT EXISTS sealed_blobs (
     blob_id    TEXT PRIMARY KEY,
     subject_id TEXT NOT NULL,

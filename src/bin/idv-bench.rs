@@ -13,6 +13,7 @@ use idv::store::checkpoint;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -157,6 +158,16 @@ fn main() -> ExitCode {
         }
         Err(e) => println!("sqlite ceiling:                 {e}"),
     }
+    match &http.creation_tables {
+        Ok(written) => match omitted_by_ceiling(written).as_slice() {
+            [] => println!("  (the ceiling writes every table identity creations wrote: {})", written.join(", ")),
+            omitted => println!(
+                "  warning: identity creations also wrote {}, which the ceiling leaves out",
+                omitted.join(", ")
+            ),
+        },
+        Err(e) => println!("  (cannot tell which tables identity creations wrote: {e})"),
+    }
     if let Ok(c) = &ceiling {
         // The server's group commits hold at most one command per client, so its batches never exceed
         // the concurrency: the best pass within that bound is the like-for-like figure.
@@ -239,6 +250,8 @@ impl PhaseResult {
 struct HttpResults {
     creations: PhaseResult,
     wrk_creations: Result<WrkResult, String>,
+    /// The tables identity creations (phases A and A') added rows to: what the ceiling must re-insert.
+    creation_tables: Result<Vec<String>, String>,
     reads: Option<PhaseResult>,
     wrk_reads: Result<WrkResult, String>,
     sessions: PhaseResult,
@@ -278,6 +291,8 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
     let wrk = Wrk { bin: args.wrk.clone(), scripts: args.wrk_scripts.clone(), url: base.to_string() };
 
     let secs = duration.as_secs();
+    let db = setup.data_dir.join("idv.db");
+    let counts_before = table_row_counts(&db);
     eprintln!("idv-bench: phase A, identity creations for {secs} s with {concurrency} workers");
     let (creations, ids) = phase(concurrency, duration, |worker, deadline, printed| {
         create_worker(worker, base.clone(), api_key.clone(), deadline, printed)
@@ -289,6 +304,10 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
 
     eprintln!("idv-bench: phase A', identity creations with wrk for {secs} s, {concurrency} connections");
     let wrk_creations = wrk.run("wrk-create.lua", &setup.keys.0, None, duration, concurrency);
+    let creation_tables = match (counts_before, table_row_counts(&db)) {
+        (Ok(before), Ok(after)) => Ok(grown_tables(&before, &after)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
 
     let (reads, wrk_reads) = if ids.is_empty() {
         (None, Err("skipped (no identities were created)".to_string()))
@@ -358,6 +377,7 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
     Ok(HttpResults {
         creations,
         wrk_creations,
+        creation_tables,
         reads,
         wrk_reads,
         sessions,
@@ -365,6 +385,37 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
         verifications,
         verifications_waiting,
     })
+}
+
+/// Rows per table of the server's database (read while it runs, from the last commit).
+fn table_row_counts(db: &Path) -> Result<BTreeMap<String, i64>, String> {
+    let err = |e: rusqlite::Error| format!("counting rows of {}: {e}", db.display());
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .map_err(err)?
+        .query_map([], |r| r.get(0))
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    let mut counts = BTreeMap::new();
+    for table in tables {
+        let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| r.get(0)).map_err(err)?;
+        counts.insert(table, n);
+    }
+    Ok(counts)
+}
+
+/// The tables with more rows in `after` than in `before`.
+fn grown_tables(before: &BTreeMap<String, i64>, after: &BTreeMap<String, i64>) -> Vec<String> {
+    after.iter().filter(|(t, n)| **n > before.get(*t).copied().unwrap_or(0)).map(|(t, _)| t.clone()).collect()
+}
+
+/// The tables identity creations wrote that the ceiling does not re-insert (none when it writes what the
+/// server wrote).
+fn omitted_by_ceiling(written: &[String]) -> Vec<&str> {
+    written.iter().map(String::as_str).filter(|t| !CEILING_TABLES.iter().any(|(c, _)| c == t)).collect()
 }
 
 /// Live sessions whose selfie has a perceptual hash and whose decision linked an identity: what the
@@ -888,6 +939,7 @@ const CEILING_TABLES: &[(&str, &str)] = &[
     ("identity_tags", "identity_id"),
     ("blind_indexes", "identity_id"),
     ("identity_audit", "identity_id"),
+    ("audit_log", "resource_id"),
 ];
 
 /// Every row the server wrote for its identity creations, read back from its database: the bytes to
@@ -987,7 +1039,12 @@ fn load_ceiling_rows(db: &Path) -> Result<CeilingRows, String> {
     let mut identities = vec![Vec::new(); index.len()];
     let mut inserts = Vec::new();
     for (table_no, (table, key)) in CEILING_TABLES.iter().enumerate() {
-        let filter = if *table == "events" { " WHERE event_type = 'IdentityCreated'" } else { "" };
+        // The log and the org audit log hold other events of these identities too; only the creation's rows.
+        let filter = match *table {
+            "events" => " WHERE event_type = 'IdentityCreated'",
+            "audit_log" => " WHERE seq IN (SELECT seq FROM events WHERE event_type = 'IdentityCreated')",
+            _ => "",
+        };
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table}{filter}")).map_err(err)?;
         let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
         let key_at = columns.iter().position(|c| c == key).ok_or_else(|| format!("{table} has no column {key}"))?;
@@ -1187,18 +1244,29 @@ Transfer/sec:      2.19MB
         assert!(parse_wrk("wrk: connection refused").is_none());
     }
 
-    /// A database holding what the server writes for two identity creations (and a row that is not one).
+    /// A database holding what the server writes for two identity creations (and rows that are not one:
+    /// an API key's event, and a later event of one of the identities).
     fn server_like_database(dir: &Path) {
         let conn = open_like_the_server(&dir.join("idv.db")).unwrap();
         conn.execute_batch(include_str!("../../schema.sql")).unwrap();
-        for (seq, id, event_type) in
-            [(1, "idn_a", "IdentityCreated"), (2, "idn_b", "IdentityCreated"), (3, "key_c", "api_key.created")]
-        {
+        for (seq, id, stream_seq, event_type) in [
+            (1, "idn_a", 1, "IdentityCreated"),
+            (2, "idn_b", 1, "IdentityCreated"),
+            (3, "key_c", 1, "api_key.created"),
+            (4, "idn_a", 2, "IdentityUpdated"),
+        ] {
             conn.execute(
                 "INSERT INTO events (seq, event_id, stream_id, stream_seq, event_type, event_version, payload,
                                      recorded_at, actor, environment, request_id, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, 1, ?4, 1, '{}', '2026-01-01T00:00:00Z', 'key_x', 'sandbox', NULL, x'00', x'01')",
-                rusqlite::params![seq, format!("evt_{seq}"), id, event_type],
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, '{}', '2026-01-01T00:00:00Z', 'key_x', 'sandbox', NULL, x'00', x'01')",
+                rusqlite::params![seq, format!("evt_{seq}"), id, stream_seq, event_type],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO audit_log (seq, event_id, environment, action, resource_type, resource_id, actor, metadata,
+                                        recorded_at)
+                 VALUES (?1, ?2, 'sandbox', ?3, 'identity', ?4, 'key_x', '{}', '2026-01-01T00:00:00Z')",
+                rusqlite::params![seq, format!("evt_{seq}"), event_type, id],
             )
             .unwrap();
         }
@@ -1227,13 +1295,30 @@ Transfer/sec:      2.19MB
         std::fs::create_dir_all(&dir).unwrap();
         server_like_database(&dir);
         let rows = load_ceiling_rows(&dir.join("idv.db")).unwrap();
-        // Per identity: one event, one identity, one key, two blind indexes; the api key event is left out.
+        // Per identity: one event, one identity, one key, two blind indexes, one org audit row; the api key's
+        // event and the later update are left out.
         assert_eq!(rows.identities.len(), 2);
-        assert_eq!(rows.rows(), 10);
+        assert_eq!(rows.rows(), 12);
         let c = run_ceiling(&dir, &[1, 2], Duration::from_secs(5)).unwrap();
         assert_eq!(c.trials.len(), 6);
         assert!(c.trials.iter().all(|t| t.identities == 2));
         assert!(c.best().rate() >= c.trials[5].rate());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn names_the_tables_creations_wrote_that_the_ceiling_leaves_out() {
+        let dir = std::env::temp_dir().join(format!("idv-bench-test-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("idv.db");
+        open_like_the_server(&db).unwrap().execute_batch(include_str!("../../schema.sql")).unwrap();
+        let before = table_row_counts(&db).unwrap();
+        server_like_database(&dir);
+        let written = grown_tables(&before, &table_row_counts(&db).unwrap());
+        assert_eq!(written, ["audit_log", "blind_indexes", "events", "identities", "subject_keys"]);
+        assert!(omitted_by_ceiling(&written).is_empty());
+        let with_outbox = ["events".to_string(), "webhook_deliveries".to_string()];
+        assert_eq!(omitted_by_ceiling(&with_outbox), ["webhook_deliveries"]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

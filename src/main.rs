@@ -210,8 +210,13 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
+    // Before anything opens SQLite, which takes a page cache only until it is first used.
+    let page_cache = idv::store::page_cache::install();
     let cli = Cli::parse();
     init_logging();
+    if let Err(e) = page_cache {
+        tracing::warn!("{e}");
+    }
     let result = actix_web::rt::System::new().block_on(run(cli));
     match result {
         Ok(()) => ExitCode::SUCCESS,

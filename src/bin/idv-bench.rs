@@ -57,6 +57,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // The server's page cache for the ceiling's connections too (before this process opens SQLite).
+    if let Err(e) = idv::store::page_cache::install() {
+        eprintln!("idv-bench: {e}");
+    }
     let args = Args::parse();
     let duration = Duration::from_secs(args.duration_secs);
     let concurrency = args.concurrency as usize;

@@ -1,11 +1,13 @@
-//! SQLite storage: opening the database (the writer through a VFS that coalesces WAL writes), the schema and
-//! its version stamp, WAL checkpoints, the read-only pool and its `ReadOnly` connection, per-subject data
-//! keys, the view reads the writer and the queries share, the event log (append, load, hash chain) and
-//! replay. Must not decide anything about the domain.
+//! SQLite storage: opening the database (the writer through a VFS that coalesces WAL writes; every connection
+//! over a page cache that skips needless truncation walks), the schema and its version stamp, WAL
+//! checkpoints, the read-only pool and its `ReadOnly` connection, per-subject data keys, the view reads the
+//! writer and the queries share, the event log (append, load, hash chain) and replay. Must not decide
+//! anything about the domain.
 
 mod cached;
 pub mod checkpoint;
 pub mod events;
+pub mod page_cache;
 mod read;
 pub mod replay;
 pub mod shared_reads;
@@ -113,19 +115,6 @@ impl Durability {
 /// the same SQL again for every command: a quarter of the writer's time in a verification load.
 const STATEMENT_CACHE_CAPACITY: usize = 1024;
 
-/// The writer's page cache, in KiB: smaller than the readers'. When a b-tree page splits, SQLite moves a
-/// page through a temporary number past the 1 GiB mark, and the commit that follows then walks every page
-/// of the cache to drop pages past the end of the file: with 32 MB (16,000 pages of 2 KiB) that walk was
-/// 6% of the writer's time in idv-bench's verifications. A quarter of the pages makes it a quarter of the
-/// walk; pages it no longer keeps are read back from the OS's cache. The size was chosen on alternating
-/// 10-second runs on the 2-core machine (creations by wrk 5.4-6.0k/s at 2, 4 and 8 MB against 5.4-5.6k/s at
-/// 32 MB; API-only verifications 443-501/s at 8 MB against 386-440/s at 32 MB); in later back-to-back
-/// `idv-bench` runs of the whole change against the build before it, creations and verifications differed
-/// by less than the machine's run-to-run drift. What it measurably changes is the writer's own time: in
-/// idv-bench's verification phase the walk fell from 6.3% to 1.5% of the writer's samples (perf), the
-/// cache lookups from 4.2% to 2.5%, and no read of the file rose into view.
-const WRITER_CACHE_KIB: i64 = 8_000;
-
 fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
@@ -213,7 +202,6 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     configure(&conn, durability)?;
-    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     // The -wal and -shm files exist once WAL mode is on; SQLite created them with the database's mode,
     // and this also tightens ones left by an older version.
     restrict_files(path)?;

@@ -2,6 +2,7 @@
 //! `blind_indexes`, `identity_monitored_lists` and `identity_audit`. Copies sealed values as they are; opens only the sealed
 //! blind-index set (to write its digests). Must not write any other table.
 
+use super::blind_memo::IndexKeys;
 use crate::crypto::Keyring;
 use crate::domain::identity::{IdentityEvent, SealedFields};
 use crate::error::{AppError, AppResult};
@@ -19,10 +20,13 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
     let at = event.recorded_at.as_str();
     match &decoded {
         IdentityEvent::Created(e) => {
+            // A new identity has no blind-index rows to replace: its keys go in with its row.
+            let blind = blind_rows(conn, keyring, id, e.blind.as_deref())?;
             conn.prepare_cached(
                 "INSERT INTO identities (id, environment, external_ref, status, session_count, country,
-                    identity_type_id, monitoring_enabled, is_flagged, pii, created_at, updated_at, stream_seq)
-                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, 0, ?8, ?9, ?9, ?10)",
+                    identity_type_id, monitoring_enabled, is_flagged, pii, created_at, updated_at, stream_seq,
+                    blind_keys)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, 0, ?8, ?9, ?9, ?10, ?11)",
             )?
             .execute(params![
                 id,
@@ -34,13 +38,13 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 e.monitoring_enabled,
                 serde_json::to_string(&e.pii)?,
                 at,
-                event.stream_seq
+                event.stream_seq,
+                joined_keys(&blind)
             ])?;
             if !e.tags.is_empty() {
                 write_tags(conn, id, &e.tags)?;
             }
-            // A new identity has no blind-index rows to replace.
-            insert_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
+            insert_blind(conn, id, &event.environment, &blind)?;
         }
         IdentityEvent::Verified(e) => {
             conn.exec(
@@ -100,8 +104,8 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             }
         }
         IdentityEvent::Redacted => {
+            delete_blind(conn, id)?;
             conn.exec("UPDATE identities SET status = 'redacted', pii = '{}', country = NULL WHERE id = ?1", [id])?;
-            conn.exec("DELETE FROM blind_indexes WHERE identity_id = ?1", [id])?;
             conn.exec(
                 "DELETE FROM identity_custom_fields WHERE identity_id = ?1 AND value LIKE '{\"sealed\":%'",
                 [id],
@@ -155,8 +159,8 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 params![status, e.into, id],
             )?;
             if e.redacted {
+                delete_blind(conn, id)?;
                 conn.exec("UPDATE identities SET pii = '{}', country = NULL WHERE id = ?1", [id])?;
-                conn.exec("DELETE FROM blind_indexes WHERE identity_id = ?1", [id])?;
                 conn.exec("DELETE FROM identity_custom_fields WHERE identity_id = ?1", [id])?;
             }
         }
@@ -218,41 +222,68 @@ fn write_blind(
     environment: &str,
     sealed: Option<&str>,
 ) -> AppResult<()> {
-    conn.prepare_cached("DELETE FROM blind_indexes WHERE identity_id = ?1")?.execute([id])?;
-    insert_blind(conn, keyring, id, environment, sealed)
+    delete_blind(conn, id)?;
+    let blind = blind_rows(conn, keyring, id, sealed)?;
+    insert_blind(conn, id, environment, &blind)?;
+    conn.prepare_cached("UPDATE identities SET blind_keys = ?1 WHERE id = ?2")?
+        .execute(params![joined_keys(&blind), id])?;
+    Ok(())
 }
 
-/// Writes the digests of the sealed set (nothing when the data key is gone): from the memo when this process
-/// sealed it moments ago, else by opening it.
-fn insert_blind(
-    conn: &Connection,
-    keyring: &Keyring,
-    id: &str,
-    environment: &str,
-    sealed: Option<&str>,
-) -> AppResult<()> {
-    let Some(sealed) = sealed else { return Ok(()) };
+/// Deletes the identity's blind-index rows, found by the keys its row lists (`blind_indexes` is keyed by
+/// digest, so that one b-tree is all an identity's creation writes into), and clears that list.
+fn delete_blind(conn: &Connection, id: &str) -> AppResult<()> {
+    let keys: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT blind_keys FROM identities WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let Some(keys) = keys else { return Ok(()) };
+    let mut delete = conn.prepare_cached("DELETE FROM blind_indexes WHERE digest = ?1 AND identity_id = ?2")?;
+    for key in keys.chunks(crate::crypto::BLIND_INDEX_KEY_BYTES) {
+        delete.execute(params![key, id])?;
+    }
+    conn.prepare_cached("UPDATE identities SET blind_keys = NULL WHERE id = ?1")?.execute([id])?;
+    Ok(())
+}
+
+/// The identity's blind-index keys as its row lists them: one after another, in the order of their kinds;
+/// none when the set is empty or could not be opened.
+fn joined_keys(blind: &IndexKeys) -> Option<Vec<u8>> {
+    (!blind.is_empty()).then(|| blind.iter().flat_map(|(_, key)| key.iter().copied()).collect())
+}
+
+fn insert_blind(conn: &Connection, id: &str, environment: &str, blind: &IndexKeys) -> AppResult<()> {
     let mut stmt = conn
         .prepare_cached("INSERT INTO blind_indexes (identity_id, kind, environment, digest) VALUES (?1, ?2, ?3, ?4)")?;
-    if let Some(index_keys) = super::blind_memo::take(sealed) {
-        for (kind, index_key) in index_keys {
-            stmt.execute(params![id, kind, environment, index_key])?;
-        }
-        return Ok(());
+    for (kind, index_key) in blind {
+        stmt.execute(params![id, kind, environment, index_key])?;
+    }
+    Ok(())
+}
+
+/// The (kind, index key) rows of the sealed set, in the order of their kinds (none when the data key is
+/// gone): from the memo when this process sealed it moments ago, else by opening it.
+fn blind_rows(conn: &Connection, keyring: &Keyring, id: &str, sealed: Option<&str>) -> AppResult<IndexKeys> {
+    let Some(sealed) = sealed else { return Ok(Vec::new()) };
+    if let Some(mut index_keys) = super::blind_memo::take(sealed) {
+        index_keys.sort_by(|a, b| a.0.cmp(&b.0));
+        return Ok(index_keys);
     }
     let wrapped: Option<Vec<u8>> = conn
         .prepare_cached("SELECT wrapped_key FROM subject_keys WHERE subject_id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
-    let Some(wrapped) = wrapped else { return Ok(()) };
+    let Some(wrapped) = wrapped else { return Ok(Vec::new()) };
     let key = keyring.unwrap_data_key(id, &wrapped)?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(sealed)
         .map_err(|_| AppError::Internal("blind-index set is not base64".into()))?;
     let digests: BTreeMap<String, String> = serde_json::from_str(&key.open(id, "blind_indexes", &bytes)?)?;
+    let mut rows = Vec::with_capacity(digests.len());
     for (kind, digest) in digests {
         let digest = hex::decode(digest).map_err(|_| AppError::Internal("blind digest is not hex".into()))?;
-        stmt.execute(params![id, kind, environment, crate::crypto::blind_index_key(&digest)])?;
+        rows.push((kind, crate::crypto::blind_index_key(&digest).to_vec()));
     }
-    Ok(())
+    Ok(rows)
 }

@@ -36,8 +36,9 @@ const PAGE_SIZE: i64 = 2048;
 /// upgrade to it fills by replaying the log; version 8 gives each workflow version its draft id and adds the
 /// workflow-run, findings, check-monitoring and monitoring-history views, filled at open by replaying the log;
 /// version 10 keeps each session's latest log position and indexes what the sweeper looks for, the positions
-/// filled at open by replaying the log; version 11 keys blind indexes by a short digest prefix alone).
-pub const SCHEMA_VERSION: i64 = 11;
+/// filled at open by replaying the log; version 11 keys blind indexes by a short digest prefix alone; version
+/// 12 keeps them in one table keyed by that prefix and lists each identity's keys in its row).
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -245,6 +246,8 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         add_column_if_missing(&conn, "sessions", "last_event_seq INTEGER NOT NULL DEFAULT 0")?;
         // Version 11 keys blind indexes by a 16-byte digest prefix alone (the schema below indexes it).
         shorten_blind_index_keys(&conn)?;
+        // Version 12 keeps them in one b-tree keyed by that prefix, each identity's keys listed in its row.
+        key_blind_indexes_by_digest(&conn)?;
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;
@@ -268,6 +271,44 @@ fn shorten_blind_index_keys(conn: &Connection) -> AppResult<()> {
             [crate::crypto::BLIND_INDEX_KEY_BYTES as i64],
         )?;
     }
+    Ok(())
+}
+
+/// Moves the blind indexes of versions before 12 (keyed by identity and kind, with an index on the digest)
+/// into one table keyed by digest, and lists each identity's keys in its row (`identities.blind_keys`, in
+/// the order of their kinds, as the projection writes it), in one transaction.
+fn key_blind_indexes_by_digest(conn: &Connection) -> AppResult<()> {
+    let keyed_by_identity: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('blind_indexes') WHERE name = 'identity_id' AND pk = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    if keyed_by_identity == 0 {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    add_column_if_missing(&tx, "identities", "blind_keys BLOB")?;
+    let rows: Vec<(String, Vec<u8>)> = tx
+        .prepare("SELECT identity_id, digest FROM blind_indexes ORDER BY identity_id, kind")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut list = tx.prepare("UPDATE identities SET blind_keys = ?1 WHERE id = ?2")?;
+    for identity in rows.chunk_by(|a, b| a.0 == b.0) {
+        let keys: Vec<u8> = identity.iter().flat_map(|(_, key)| key.iter().copied()).collect();
+        list.execute(rusqlite::params![keys, identity[0].0])?;
+    }
+    drop(list);
+    tx.execute_batch(
+        "CREATE TABLE blind_indexes_v12 (
+             digest BLOB NOT NULL, identity_id TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL,
+             PRIMARY KEY (digest, identity_id, kind)
+         ) WITHOUT ROWID;
+         INSERT INTO blind_indexes_v12 (digest, identity_id, kind, environment)
+             SELECT digest, identity_id, kind, environment FROM blind_indexes;
+         DROP TABLE blind_indexes;
+         ALTER TABLE blind_indexes_v12 RENAME TO blind_indexes;",
+    )?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -351,41 +392,72 @@ mod upgrade_tests {
     }
 
     #[test]
-    fn a_version_10_database_keys_its_blind_indexes_by_the_short_digest_alone() {
+    fn a_version_10_database_keys_its_blind_indexes_by_the_short_digest_in_one_table() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("idv.db");
-        let digest = [0xabu8; 32];
+        let (email, phone, other) = ([0xabu8; 32], [0xcdu8; 32], [0x01u8; 32]);
         {
             let conn = open_writer(&path, Durability::Normal).unwrap();
             conn.execute_batch(
-                "DROP INDEX blind_indexes_by_digest;
+                "DROP TABLE blind_indexes;
+                 CREATE TABLE blind_indexes (
+                     identity_id TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL, digest BLOB NOT NULL,
+                     PRIMARY KEY (identity_id, kind)
+                 ) WITHOUT ROWID;
                  CREATE INDEX blind_indexes_lookup ON blind_indexes (environment, kind, digest);
+                 ALTER TABLE identities DROP COLUMN blind_keys;
                  PRAGMA user_version = 10;",
             )
             .unwrap();
-            conn.execute(
-                "INSERT INTO blind_indexes (identity_id, kind, environment, digest) VALUES ('idn_a', 'email', 'live', ?1)",
-                [digest.to_vec()],
-            )
-            .unwrap();
+            for id in ["idn_a", "idn_b"] {
+                conn.execute(
+                    "INSERT INTO identities (id, environment, status, session_count, monitoring_enabled, is_flagged,
+                                             pii, created_at, updated_at, stream_seq)
+                     VALUES (?1, 'live', 'pending', 0, 1, 0, '{}', 'now', 'now', 1)",
+                    [id],
+                )
+                .unwrap();
+            }
+            for (id, kind, digest) in [("idn_a", "phone", phone), ("idn_a", "email", email), ("idn_b", "email", other)]
+            {
+                conn.execute(
+                    "INSERT INTO blind_indexes (identity_id, kind, environment, digest) VALUES (?1, ?2, 'live', ?3)",
+                    rusqlite::params![id, kind, digest.to_vec()],
+                )
+                .unwrap();
+            }
         }
         let conn = open_writer(&path, Durability::Normal).unwrap();
-        let indexes: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'blind_indexes' AND sql IS NOT NULL")
+        let key_columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('blind_indexes') WHERE pk > 0 ORDER BY pk")
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(indexes, ["blind_indexes_by_digest"]);
+        assert_eq!(key_columns, ["digest", "identity_id", "kind"]);
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'blind_indexes' AND sql IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 0, "no second b-tree");
         let found: String = conn
             .query_row(
-                "SELECT identity_id FROM blind_indexes WHERE digest = ?1",
-                [crate::crypto::blind_index_key(&digest)],
+                "SELECT identity_id FROM blind_indexes WHERE digest = ?1 AND kind = 'email' AND environment = 'live'",
+                [crate::crypto::blind_index_key(&email)],
                 |r| r.get(0),
             )
             .unwrap();
         assert_eq!(found, "idn_a", "the stored digest is cut to the key searches use");
+        let listed: Vec<u8> =
+            conn.query_row("SELECT blind_keys FROM identities WHERE id = 'idn_a'", [], |r| r.get(0)).unwrap();
+        let expected = [crate::crypto::blind_index_key(&email), crate::crypto::blind_index_key(&phone)].concat();
+        assert_eq!(listed, expected, "the identity's keys, in the order of their kinds");
+        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM blind_indexes", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 3);
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
     }

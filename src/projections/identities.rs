@@ -105,7 +105,10 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         }
         IdentityEvent::Redacted => {
             delete_blind(conn, id)?;
-            conn.exec("UPDATE identities SET status = 'redacted', pii = '{}', country = NULL WHERE id = ?1", [id])?;
+            conn.exec(
+                "UPDATE identities SET status = 'redacted', pii = '{}', country = NULL, blind_keys = NULL WHERE id = ?1",
+                [id],
+            )?;
             conn.exec(
                 "DELETE FROM identity_custom_fields WHERE identity_id = ?1 AND value LIKE '{\"sealed\":%'",
                 [id],
@@ -160,7 +163,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             )?;
             if e.redacted {
                 delete_blind(conn, id)?;
-                conn.exec("UPDATE identities SET pii = '{}', country = NULL WHERE id = ?1", [id])?;
+                conn.exec("UPDATE identities SET pii = '{}', country = NULL, blind_keys = NULL WHERE id = ?1", [id])?;
                 conn.exec("DELETE FROM identity_custom_fields WHERE identity_id = ?1", [id])?;
             }
         }
@@ -231,7 +234,7 @@ fn write_blind(
 }
 
 /// Deletes the identity's blind-index rows, found by the keys its row lists (`blind_indexes` is keyed by
-/// digest, so that one b-tree is all an identity's creation writes into), and clears that list.
+/// digest, so that one b-tree is all an identity's creation writes into). The caller rewrites the list.
 fn delete_blind(conn: &Connection, id: &str) -> AppResult<()> {
     let keys: Option<Vec<u8>> = conn
         .prepare_cached("SELECT blind_keys FROM identities WHERE id = ?1")?
@@ -243,7 +246,6 @@ fn delete_blind(conn: &Connection, id: &str) -> AppResult<()> {
     for key in keys.chunks(crate::crypto::BLIND_INDEX_KEY_BYTES) {
         delete.execute(params![key, id])?;
     }
-    conn.prepare_cached("UPDATE identities SET blind_keys = NULL WHERE id = ?1")?.execute([id])?;
     Ok(())
 }
 

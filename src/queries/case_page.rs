@@ -14,7 +14,6 @@ use super::{OffsetPage, Page};
 use crate::crypto::Keyring;
 use crate::domain::ids::{CaseId, SessionId};
 use crate::error::{AppError, AppResult};
-use crate::store::subject_keys::data_key;
 use crate::store::ReadOnly;
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
@@ -211,21 +210,5 @@ pub fn document(
         )
         .optional()?;
     let session = session.flatten().ok_or_else(|| AppError::not_found("Document"))?;
-    let row: Option<(String, String, String)> = conn
-        .query_row(
-            "SELECT d.mime_type, d.blob_id, s.retention_status FROM session_documents d
-             JOIN sessions s ON s.id = d.session_id WHERE d.session_id = ?1 AND d.doc_type = ?2",
-            params![session, doc_type],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let (mime, blob_id, retention) = row.ok_or_else(|| AppError::not_found("Document"))?;
-    if retention != "active" {
-        return Err(AppError::Gone("The document is past its retention window.".into()));
-    }
-    let sealed: Vec<u8> =
-        conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [&blob_id], |r| r.get(0))?;
-    let key =
-        data_key(conn, keyring, &session)?.ok_or_else(|| AppError::Gone("The document has been erased.".into()))?;
-    Ok((mime, key.open_image(&session, "document", &blob_id, &sealed)?))
+    super::sessions::session_document(conn, keyring, &session, doc_type)
 }

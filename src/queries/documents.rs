@@ -7,7 +7,7 @@ use super::{OffsetPage, Page};
 use crate::crypto::Keyring;
 use crate::domain::ids::{DocumentGroupId, DocumentId, DocumentTypeId, ExtractionId, IdentityId, SessionId};
 use crate::error::{AppError, AppResult};
-use crate::store::subject_keys::data_key;
+use crate::store::subject_keys::{data_key, open_file};
 use crate::store::ReadOnly;
 use base64::Engine;
 use rusqlite::{params, types::Value as Sql, OptionalExtension, Row};
@@ -318,11 +318,8 @@ fn open_bytes(conn: &ReadOnly, keyring: &Keyring, id: &str) -> AppResult<(String
     if retention != "active" {
         return Err(gone());
     }
-    let sealed: Option<Vec<u8>> =
-        conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [&blob], |r| r.get(0)).optional()?;
-    let sealed = sealed.ok_or_else(gone)?;
     let key = data_key(conn, keyring, &subject)?.ok_or_else(gone)?;
-    Ok((mime, key.open_image(&subject, "document", &blob, &sealed)?))
+    Ok((mime, open_file(conn, &key, &subject, "document", &blob)?.ok_or_else(gone)?))
 }
 
 /// The bytes behind a signed URL (no API key: the signature is the credential).

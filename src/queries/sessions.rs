@@ -9,7 +9,7 @@ use crate::domain::session::{
     DocumentType, Outcome, ResultStatus, RetentionStatus, SessionStatus, UploadType, WorkflowRunStatus,
 };
 use crate::error::{AppError, AppResult};
-use crate::store::subject_keys::{data_key, open_map};
+use crate::store::subject_keys::{data_key, open_file, open_map};
 use crate::store::ReadOnly;
 use base64::Engine;
 use rusqlite::{params, types::Value as Sql, OptionalExtension};
@@ -574,6 +574,12 @@ pub fn document_bytes(
             detail: "The document URL is invalid or has expired.".into(),
         });
     }
+    session_document(conn, keyring, id, doc_type)
+}
+
+/// The decrypted bytes and content type of one document of session `id` (the caller has checked access):
+/// 404 without such a document, 410 past retention or once erased.
+pub fn session_document(conn: &ReadOnly, keyring: &Keyring, id: &str, doc_type: &str) -> AppResult<(String, Vec<u8>)> {
     let row: Option<(String, String, String)> = conn
         .query_row(
             "SELECT d.mime_type, d.blob_id, s.retention_status FROM session_documents d JOIN sessions s ON s.id = d.session_id
@@ -586,10 +592,9 @@ pub fn document_bytes(
     if retention != "active" {
         return Err(AppError::Gone("The document is past its retention window.".into()));
     }
-    let sealed: Vec<u8> =
-        conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [&blob_id], |r| r.get(0))?;
-    let key = data_key(conn, keyring, id)?.ok_or_else(|| AppError::Gone("The document has been erased.".into()))?;
-    Ok((mime, key.open_image(id, "document", &blob_id, &sealed)?))
+    let erased = || AppError::Gone("The document has been erased.".into());
+    let key = data_key(conn, keyring, id)?.ok_or_else(erased)?;
+    Ok((mime, open_file(conn, &key, id, "document", &blob_id)?.ok_or_else(erased)?))
 }
 
 /// One signal that raised a session's fraud risk score.
@@ -831,10 +836,8 @@ pub fn document_plain(conn: &ReadOnly, keyring: &Keyring, id: &str, doc_type: &s
         )
         .optional()?;
     let Some(blob_id) = blob else { return Ok(None) };
-    let sealed: Vec<u8> =
-        conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [&blob_id], |r| r.get(0))?;
     let Some(key) = data_key(conn, keyring, id)? else { return Ok(None) };
-    Ok(Some(key.open_image(id, "document", &blob_id, &sealed)?))
+    open_file(conn, &key, id, "document", &blob_id)
 }
 
 /// One entry of a session's audit trail.

@@ -637,9 +637,8 @@ pub fn liveness_photos(conn: &ReadOnly, keyring: &Keyring, token: &str) -> AppRe
     let key = crate::store::subject_keys::data_key(conn, keyring, token)?
         .ok_or_else(|| AppError::invalid_state("This liveness session's key has been erased."))?;
     let open = |blob_id: &String| -> AppResult<Vec<u8>> {
-        let sealed: Vec<u8> =
-            conn.query_row("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1", [blob_id], |r| r.get(0))?;
-        Ok(key.open_image(token, "liveness", blob_id, &sealed)?)
+        crate::store::subject_keys::open_file(conn, &key, token, "liveness", blob_id)?
+            .ok_or_else(|| AppError::invalid_state("This liveness session's photo has been erased."))
     };
     match (blobs.first(), blobs.last()) {
         (Some(first), Some(last)) => Ok((open(first)?, open(last)?)),

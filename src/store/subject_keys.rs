@@ -1,5 +1,5 @@
 //! Per-subject data keys and the sealed fields they open: loading and unwrapping an identity's,
-//! session's or list's key from `subject_keys`, opening sealed PII maps and list item parts, and the blind
+//! session's or list's key from `subject_keys`, opening sealed PII maps, uploaded files and list item parts, and the blind
 //! digest of a list lookup. Shared by the writer (on its connection) and the queries (on a `ReadOnly`).
 //! Must not create, wrap or destroy keys (that is the writer's, through events) nor log what it opens.
 
@@ -31,6 +31,22 @@ pub fn list_key<C: Reads + ?Sized>(conn: &C, keyring: &Keyring, list_id: &str) -
     let wrapped =
         wrapped_key(conn, list_id)?.ok_or_else(|| AppError::Internal(format!("list {list_id} has no data key")))?;
     Ok(keyring.unwrap_data_key(list_id, &wrapped)?)
+}
+
+/// The bytes of an uploaded file (`sealed_blobs`) of `subject_id`, opened under its key as `kind`
+/// (`DataKey::open_image`); none when the file's row is gone.
+pub fn open_file<C: Reads + ?Sized>(
+    conn: &C,
+    key: &DataKey,
+    subject_id: &str,
+    kind: &str,
+    blob_id: &str,
+) -> AppResult<Option<Vec<u8>>> {
+    let sealed: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT sealed FROM sealed_blobs WHERE blob_id = ?1")?
+        .query_row([blob_id], |r| r.get(0))
+        .optional()?;
+    Ok(sealed.map(|sealed| key.open_image(subject_id, kind, blob_id, &sealed)).transpose()?)
 }
 
 /// Opens every sealed PII field of one identity (used by updates, exports and rendering).

@@ -18,7 +18,8 @@
 //! verifications 492-529/s against 552-558/s (two each).
 //!
 //! SQLite takes a page cache only before it is first used (`sqlite3_config`), so `install` runs first
-//! thing in each binary's `main`; when SQLite is already in use it reports so and changes nothing.
+//! thing in `main` of the server and of idv-bench (whose ceiling opens SQLite like the server); when
+//! SQLite is already in use it reports so and changes nothing.
 //! Hand-written rather than a crate: no crate on crates.io wraps the default cache; this forwards all ten
 //! methods, as SQLite's documentation describes for `SQLITE_CONFIG_PCACHE2`.
 #![allow(unsafe_code)]

@@ -986,10 +986,32 @@ impl Checkpoints {
     }
 }
 
+/// Where a ceiling pass waits for each commit's WAL sync.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Syncs {
+    /// Inside COMMIT, as SQLite does with synchronous=FULL.
+    InCommit,
+    /// On another thread while the next batch is inserted, the next COMMIT waiting for it, as idv's
+    /// writer does (`store::commit_deferring_sync`).
+    Pipelined,
+}
+
+impl Syncs {
+    const ALL: [Syncs; 2] = [Syncs::InCommit, Syncs::Pipelined];
+
+    fn label(self) -> &'static str {
+        match self {
+            Syncs::InCommit => "sync in COMMIT",
+            Syncs::Pipelined => "sync beside the next batch",
+        }
+    }
+}
+
 /// One configuration of the ceiling and what it reached.
 struct Trial {
     batch: usize,
     checkpoints: Checkpoints,
+    syncs: Syncs,
     identities: u64,
     elapsed: Duration,
 }
@@ -1011,7 +1033,7 @@ impl Trial {
     }
 
     fn label(&self) -> String {
-        format!("batch {}, {}: {:.0}/s", self.batch, self.checkpoints.label(), self.rate())
+        format!("batch {}, {}, {}: {:.0}/s", self.batch, self.checkpoints.label(), self.syncs.label(), self.rate())
     }
 }
 
@@ -1091,12 +1113,14 @@ fn run_ceiling(data_dir: &Path, batches: &[usize], duration: Duration) -> Result
     let mut trials = Vec::new();
     for &batch in batches.iter().filter(|b| **b > 0) {
         for checkpoints in Checkpoints::ALL {
-            remove_sqlite_files(&path);
-            let trial = ceiling_pass(&path, &rows, batch, checkpoints, cap);
-            remove_sqlite_files(&path);
-            let trial = trial?;
-            eprintln!("idv-bench:   ceiling {}", trial.label());
-            trials.push(trial);
+            for syncs in Syncs::ALL {
+                remove_sqlite_files(&path);
+                let trial = ceiling_pass(&path, &rows, batch, checkpoints, syncs, cap);
+                remove_sqlite_files(&path);
+                let trial = trial?;
+                eprintln!("idv-bench:   ceiling {}", trial.label());
+                trials.push(trial);
+            }
         }
     }
     if trials.is_empty() {
@@ -1127,6 +1151,7 @@ fn ceiling_pass(
     rows: &CeilingRows,
     batch: usize,
     checkpoints: Checkpoints,
+    syncs: Syncs,
     cap: Duration,
 ) -> Result<Trial, String> {
     let err = |e: rusqlite::Error| format!("ceiling ({}): {e}", path.display());
@@ -1163,9 +1188,23 @@ fn ceiling_pass(
             }
         }))
     };
+    // For `Syncs::Pipelined`: the thread that syncs each commit's WAL, and word of each sync made.
+    let (to_sync, unsynced) = std::sync::mpsc::sync_channel::<idv::store::WalSync>(1);
+    let (synced, sync_made) = std::sync::mpsc::sync_channel::<std::io::Result<()>>(1);
+    let syncer = (syncs == Syncs::Pipelined).then(|| {
+        std::thread::spawn(move || {
+            for wal in unsynced {
+                if synced.send(wal.sync()).is_err() {
+                    return;
+                }
+            }
+        })
+    });
+    let io_err = |e: std::io::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
     let started = Instant::now();
     let mut identities = 0u64;
     let result = (|| -> rusqlite::Result<()> {
+        let mut outstanding = false;
         for chunk in rows.identities.chunks(batch) {
             let _in_batch = gate.enter_batch();
             conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -1174,22 +1213,42 @@ fn ceiling_pass(
                     conn.prepare_cached(&rows.inserts[*table])?.execute(rusqlite::params_from_iter(values.iter()))?;
                 }
             }
-            conn.execute_batch("COMMIT")?;
+            if syncs == Syncs::InCommit {
+                conn.execute_batch("COMMIT")?;
+            } else {
+                // The previous batch's sync returns before this one is published, as in the server.
+                if std::mem::take(&mut outstanding) {
+                    sync_made.recv().map_err(|_| rusqlite::Error::InvalidQuery)?.map_err(io_err)?;
+                }
+                let (committed, wal) = idv::store::commit_deferring_sync(&conn);
+                committed?;
+                if let Some(wal) = wal {
+                    to_sync.send(wal).map_err(|_| rusqlite::Error::InvalidQuery)?;
+                    outstanding = true;
+                }
+            }
             let _ = wake.try_send(());
             identities += chunk.len() as u64;
             if started.elapsed() >= cap {
                 break;
             }
         }
+        if outstanding {
+            sync_made.recv().map_err(|_| rusqlite::Error::InvalidQuery)?.map_err(io_err)?;
+        }
         Ok(())
     })();
     let elapsed = started.elapsed();
+    drop(to_sync);
+    if let Some(syncer) = syncer {
+        let _ = syncer.join();
+    }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(helper) = helper {
         let _ = helper.join();
     }
     result.map_err(err)?;
-    Ok(Trial { batch, checkpoints, identities, elapsed })
+    Ok(Trial { batch, checkpoints, syncs, identities, elapsed })
 }
 
 fn remove_sqlite_files(path: &Path) {
@@ -1304,9 +1363,10 @@ Transfer/sec:      2.19MB
         assert_eq!(rows.identities.len(), 2);
         assert_eq!(rows.rows(), 12);
         let c = run_ceiling(&dir, &[1, 2], Duration::from_secs(5)).unwrap();
-        assert_eq!(c.trials.len(), 6);
+        assert_eq!(c.trials.len(), 12);
         assert!(c.trials.iter().all(|t| t.identities == 2));
-        assert!(c.best().rate() >= c.trials[5].rate());
+        assert!(c.best().rate() >= c.trials[11].rate());
+        assert_eq!(c.trials.iter().filter(|t| t.syncs == Syncs::Pipelined).count(), 6);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -1,6 +1,7 @@
-//! A SQLite VFS that hands a transaction's WAL frames to the OS as one write instead of two per page. Owns
-//! every unsafe call into SQLite's VFS interface; must not change what reaches the disk or when it is
-//! synced, only how many system calls carry it.
+//! A SQLite VFS that hands a transaction's WAL frames to the OS as one write instead of two per page, and
+//! lets the writer sync a commit's WAL on another thread. Owns every unsafe call into SQLite's VFS
+//! interface; must not change what reaches the disk, only how many system calls carry it and which thread
+//! waits for the sync.
 //!
 //! SQLite writes each WAL frame as two `pwrite`s (its 24-byte header, then the page), so a commit of a few
 //! hundred pages costs a few hundred system calls: under identity creations the writer made about 26
@@ -15,11 +16,23 @@
 //! as it would have had the OS not written them yet. `store::open_writer` uses it only then. Hand-written
 //! rather than a crate: the VFS crates on crates.io implement whole file systems; this forwards every call
 //! but four to the platform VFS, in the way SQLite's own shims (vfstrace, multiplex) do.
+//!
+//! Deferred syncs ([`commit_deferring_sync`]): a commit's sync of the WAL is the writer's longest wait
+//! (a millisecond or more per batch, a quarter of its time under identity creations). Inside that call the
+//! commit's frames are still handed to the OS before SQLite publishes them, but the sync itself is left
+//! to the caller, as a [`WalSync`] on a handle of the file's own: the writer runs its next batch while
+//! another thread syncs, and answers this batch's callers, and lets readers see it
+//! (`store::visibility`), only after that sync. Three syncs are never deferred: a WAL file's first (the
+//! platform VFS then also syncs its directory), one after the WAL header was rewritten (SQLite orders the
+//! header before the frames that follow a restart), and any outside that call (checkpoints among them,
+//! which sync the WAL before copying any frame into the database).
 #![allow(unsafe_code)]
 
 use rusqlite::ffi;
-use std::ffi::{c_char, c_int, c_void, CStr};
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_void, CStr, OsStr};
+use std::fs::File;
+use std::sync::{Arc, OnceLock};
 
 /// The name connections open the database with (`Connection::open_with_flags_and_vfs`).
 const VFS_NAME: &str = "idv-wal-coalesce";
@@ -35,7 +48,8 @@ const WRITE_BYTES: usize = 120 << 10;
 thread_local! {
     /// What this thread's WAL writes did: the tests' window onto the coalescing (SQLite calls the VFS on the
     /// thread that runs the statement).
-    static COUNTS: std::cell::Cell<WriteCounts> = const { std::cell::Cell::new(WriteCounts { os: 0, asked: 0, out_of_line: 0 }) };
+    static COUNTS: std::cell::Cell<WriteCounts> =
+        const { std::cell::Cell::new(WriteCounts { os: 0, asked: 0, out_of_line: 0, synced: 0, deferred: 0 }) };
 }
 
 /// Writes to WAL files by one thread so far.
@@ -48,6 +62,10 @@ struct WriteCounts {
     asked: u64,
     /// Asked for at an offset that did not continue the buffered writes (a frame rewritten in place).
     out_of_line: u64,
+    /// Syncs handed to the platform VFS.
+    synced: u64,
+    /// Syncs left to the caller of `commit_deferring_sync`.
+    deferred: u64,
 }
 
 #[cfg(test)]
@@ -59,12 +77,71 @@ fn thread_write_counts() -> WriteCounts {
 fn count(os: u64, asked: u64, out_of_line: u64) {
     COUNTS.with(|c| {
         let n = c.get();
-        c.set(WriteCounts { os: n.os + os, asked: n.asked + asked, out_of_line: n.out_of_line + out_of_line });
+        c.set(WriteCounts { os: n.os + os, asked: n.asked + asked, out_of_line: n.out_of_line + out_of_line, ..n });
     });
 }
 
 #[cfg(not(test))]
 fn count(_: u64, _: u64, _: u64) {}
+
+#[cfg(test)]
+fn count_sync(deferred: bool) {
+    COUNTS.with(|c| {
+        let n = c.get();
+        c.set(WriteCounts { synced: n.synced + u64::from(!deferred), deferred: n.deferred + u64::from(deferred), ..n });
+    });
+}
+
+#[cfg(not(test))]
+fn count_sync(_: bool) {}
+
+/// A WAL sync left to the caller: the file's own handle, synced the way the platform VFS syncs it.
+pub struct WalSync(Arc<File>);
+
+impl WalSync {
+    /// Blocks until every frame handed to the OS so far is on disk.
+    pub fn sync(&self) -> std::io::Result<()> {
+        // fsync, as SQLite's unix VFS does here (it is built without HAVE_FDATASYNC); Linux syncs the
+        // file's pages whichever descriptor wrote them.
+        self.0.sync_all()
+    }
+}
+
+thread_local! {
+    /// Set while this thread is inside `commit_deferring_sync`: `Some(None)` armed, `Some(Some(..))` once
+    /// a sync was left to the caller.
+    static DEFERRING: RefCell<Option<Option<WalSync>>> = const { RefCell::new(None) };
+}
+
+/// Runs `commit` (a COMMIT on a connection opened through this VFS, on this thread) with its WAL sync left
+/// to the caller: returns what `commit` returned and the sync it must make before anyone may rely on the
+/// commit, or none when every sync it asked for was made.
+pub fn commit_deferring_sync<T>(commit: impl FnOnce() -> T) -> (T, Option<WalSync>) {
+    DEFERRING.with(|d| *d.borrow_mut() = Some(None));
+    // Disarmed however `commit` ends, so a later sync on this thread is never left undone.
+    struct Disarm;
+    impl Drop for Disarm {
+        fn drop(&mut self) {
+            DEFERRING.with(|d| d.borrow_mut().take());
+        }
+    }
+    let disarm = Disarm;
+    let committed = commit();
+    let deferred = DEFERRING.with(|d| d.borrow_mut().take().flatten());
+    drop(disarm);
+    (committed, deferred)
+}
+
+/// Leaves this sync to the caller of `commit_deferring_sync`, when this thread is inside it.
+fn defer(handle: &Arc<File>) -> bool {
+    DEFERRING.with(|d| match &mut *d.borrow_mut() {
+        Some(slot) => {
+            *slot = Some(WalSync(handle.clone()));
+            true
+        }
+        None => false,
+    })
+}
 
 struct Registered {
     platform: *mut ffi::sqlite3_vfs,
@@ -124,10 +201,17 @@ struct CoalescingFile {
     pending: *mut Pending,
 }
 
-/// Writes that continue one another, not yet handed to the OS.
+/// Writes that continue one another, not yet handed to the OS, and what decides whether a sync of the
+/// file may be deferred.
 struct Pending {
     offset: i64,
     bytes: Vec<u8>,
+    /// The file's own handle for deferred syncs (none if it could not be opened: then none is deferred).
+    handle: Option<Arc<File>>,
+    /// The platform VFS has synced the file at least once (its first sync also syncs the directory).
+    synced_once: bool,
+    /// The WAL header (offset 0) was written since the last sync.
+    header_written: bool,
 }
 
 unsafe extern "C" fn x_open(
@@ -161,7 +245,18 @@ unsafe extern "C" fn x_open(
             // SQLite calls xClose only when pMethods is set; the platform cleans up its own failed open.
             return rc;
         }
-        (*own).pending = Box::into_raw(Box::new(Pending { offset: 0, bytes: Vec::new() }));
+        // SAFETY: SQLite passes a NUL-terminated full path for a WAL file (checked for null all the same).
+        let handle = (!name.is_null())
+            .then(|| File::open(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(CStr::from_ptr(name).to_bytes())))
+            .and_then(Result::ok)
+            .map(Arc::new);
+        (*own).pending = Box::into_raw(Box::new(Pending {
+            offset: 0,
+            bytes: Vec::new(),
+            handle,
+            synced_once: false,
+            header_written: false,
+        }));
         (*own).base.pMethods = &METHODS;
     }
     ffi::SQLITE_OK
@@ -217,6 +312,10 @@ unsafe extern "C" fn x_write(file: *mut ffi::sqlite3_file, data: *const c_void, 
     };
     let continues = buffered && continues;
     count(0, 1, u64::from(buffered && !continues));
+    if offset == 0 {
+        // SAFETY: as above.
+        unsafe { parts(file) }.2.header_written = true;
+    }
     if !continues {
         // SAFETY: as above.
         let rc = unsafe { flush(file) };
@@ -296,7 +395,6 @@ macro_rules! forwarding {
 
 flushing!(x_read, xRead, (data: *mut c_void, amount: c_int, offset: i64));
 flushing!(x_truncate, xTruncate, (size: i64));
-flushing!(x_sync, xSync, (flags: c_int));
 flushing!(x_file_size, xFileSize, (size: *mut i64));
 forwarding!(x_lock, xLock, (level: c_int), ffi::SQLITE_OK);
 forwarding!(x_unlock, xUnlock, (level: c_int), ffi::SQLITE_OK);
@@ -309,6 +407,35 @@ forwarding!(x_shm_map, xShmMap, (page: c_int, size: c_int, extend: c_int, out: *
 forwarding!(x_shm_lock, xShmLock, (offset: c_int, n: c_int, flags: c_int), ffi::SQLITE_IOERR_SHMLOCK);
 forwarding!(x_shm_unmap, xShmUnmap, (delete: c_int), ffi::SQLITE_OK);
 forwarding!(x_unfetch, xUnfetch, (offset: i64, page: *mut c_void), ffi::SQLITE_OK);
+
+/// Flushes, then syncs through the platform file, or leaves the sync to the caller of
+/// `commit_deferring_sync` (see the module header for the syncs it never leaves).
+unsafe extern "C" fn x_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+    // SAFETY: SQLite calls this only on files opened by x_open.
+    unsafe {
+        let rc = flush(file);
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+        let (inner, methods, pending) = parts(file);
+        if pending.synced_once && !pending.header_written {
+            if let Some(handle) = &pending.handle {
+                if defer(handle) {
+                    count_sync(true);
+                    return ffi::SQLITE_OK;
+                }
+            }
+        }
+        let Some(sync) = methods.xSync else { return ffi::SQLITE_ERROR };
+        let rc = sync(inner, flags);
+        count_sync(false);
+        if rc == ffi::SQLITE_OK {
+            pending.synced_once = true;
+            pending.header_written = false;
+        }
+        rc
+    }
+}
 
 unsafe extern "C" fn x_shm_barrier(file: *mut ffi::sqlite3_file) {
     // SAFETY: SQLite calls this only on files opened by x_open.
@@ -404,6 +531,46 @@ mod tests {
         drop(writer);
         let check: String = plain.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(check, "ok");
+    }
+
+    #[test]
+    fn only_a_commits_frame_sync_is_deferred_and_only_inside_commit_deferring_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let writer = open(&path);
+        writer.execute_batch("CREATE TABLE t (v INTEGER)").unwrap();
+        let syncs = |f: &dyn Fn() -> Option<WalSync>| {
+            let before = thread_write_counts();
+            let deferred = f();
+            let after = thread_write_counts();
+            (after.synced - before.synced, after.deferred - before.deferred, deferred.is_some())
+        };
+        let insert = || writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        let deferring_insert = || {
+            writer.execute_batch("BEGIN").unwrap();
+            insert();
+            let (committed, deferred) = commit_deferring_sync(|| writer.execute_batch("COMMIT"));
+            committed.unwrap();
+            if let Some(wal) = &deferred {
+                wal.sync().unwrap();
+            }
+            deferred
+        };
+        assert_eq!(syncs(&|| deferring_insert()), (0, 1, true), "a commit's frame sync is left to the caller");
+        assert_eq!(
+            syncs(&|| {
+                insert();
+                None
+            }),
+            (1, 0, false),
+            "outside commit_deferring_sync every sync is made"
+        );
+        // A restart: the next commit rewrites the WAL header, whose sync must come before its frames.
+        writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+        assert_eq!(syncs(&|| deferring_insert()), (1, 1, true), "the header's sync was made, the frames' left");
+        let reopened = Connection::open(&path).unwrap();
+        let n: i64 = reopened.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 3);
     }
 
     #[test]

@@ -57,13 +57,11 @@ pub fn open_core(config: &Config) -> AppResult<Core> {
     let gate = store::start_checkpointer(&conn, &db, config.durability, move |round| {
         observed.record_checkpoint(round.wal_frames, round.quiet_copy)
     })?;
-    let visibility = Arc::new(store::Visibility::default());
-    let read = ReadPool::open(&db, config.read_pool_size, config.read_threads, visibility.clone())?;
+    let read = ReadPool::open(&db, config.read_pool_size, config.read_threads)?;
     let webhook_wake = Arc::new(crate::webhooks::worker::Wake::new());
     let stream_watch = crate::stream_watch::StreamWatch::new();
     let hooks = vec![crate::webhooks::worker::commit_hook(webhook_wake.clone()), stream_watch.commit_hook()];
-    let writer =
-        Writer::start(conn, gate, visibility, keyring.clone(), metrics.clone(), hooks, config.writer_queue_capacity)?;
+    let writer = Writer::start(conn, gate, keyring.clone(), metrics.clone(), hooks, config.writer_queue_capacity)?;
     Ok(Core { writer, read, keyring, metrics, created_master_key, webhook_wake, stream_watch })
 }
 

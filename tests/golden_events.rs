@@ -58,7 +58,7 @@ fn the_golden_log_verifies_decodes_and_replays_into_the_same_views() {
     }
     assert_eq!(store::replay::rebuild_in_place(&conn, &ring).unwrap(), events);
 
-    let pool = ReadPool::open(&path, 1, 1, Default::default()).unwrap();
+    let pool = ReadPool::open(&path, 1, 1).unwrap();
     let read = pool.get().unwrap();
     let a = serde_json::to_value(idv::queries::identities::get(&read, &ring, "sandbox", "golden-a").unwrap()).unwrap();
     assert_eq!(a["status"], "vip_review");

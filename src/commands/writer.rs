@@ -1,23 +1,14 @@
-//! The single write connection and its threads: queues commands, runs them in one IMMEDIATE transaction
+//! The single write connection and its thread: queues commands, runs them in one IMMEDIATE transaction
 //! per batch (group commit) with a savepoint per command (none for the commands that check everything before
-//! they write), and answers callers only once the COMMIT is on disk.
+//! they write), and answers callers only after COMMIT.
 //! Must not be bypassed: every append to the event log goes through `WriteCtx::emit`.
-//!
-//! The sync of a batch's WAL runs on a second thread (`idv-wal-sync`) while the writer runs the next
-//! batch: under identity creations the writer spent a quarter of its time waiting for that sync. A batch's
-//! callers are answered, its commit hooks run, and readers may see it (`store::Visibility`) only after its
-//! sync; the next batch may run meanwhile but is not published until that sync has returned, so at most
-//! one sync is outstanding and every answered write is on disk, as with SQLite's own synchronous=FULL. A
-//! failed sync stops the process: the kernel may have dropped the pages it could not write, so nothing
-//! the writer did since can be trusted to be on disk, and only recovery from the WAL at the next start can
-//! say what is.
 
 use crate::crypto::Keyring;
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 use crate::projections;
 use crate::store::events::{self, ChainHead, EventMeta, NewEvent, StoredEvent};
-use crate::store::{Exec, Visibility, WalSync, WriterGate};
+use crate::store::{Exec, WriterGate};
 use rusqlite::Connection;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -89,103 +80,20 @@ pub struct Writer {
 /// How long a caller refused by a full queue is asked to wait before retrying.
 const FULL_QUEUE_RETRY_SECS: u64 = 1;
 
-/// Makes a deferred WAL sync (the server's calls `WalSync::sync`; a test's may hold it back).
-type SyncWal = Arc<dyn Fn(&WalSync) -> std::io::Result<()> + Send + Sync>;
-
-/// A committed batch waiting for its WAL sync.
-struct Unsynced {
-    wal: WalSync,
-    batch: Committed,
-}
-
-/// A committed batch's callers and events.
-struct Committed {
-    completions: Vec<Completion>,
-    appended: Vec<StoredEvent>,
-}
-
-/// What is done with a batch once its commit is on disk.
-struct Finisher {
-    visibility: Arc<Visibility>,
-    metrics: Arc<Metrics>,
-    hooks: Vec<CommitHook>,
-}
-
-impl Finisher {
-    /// Lets readers see the batch, then answers its callers (who may read their own write at once) and
-    /// runs the commit hooks.
-    fn finish(&self, batch: Committed) {
-        self.visibility.reveal();
-        self.metrics.record_batch(batch.completions.len(), batch.appended.len());
-        for completion in batch.completions {
-            (completion.reply)(None);
-        }
-        if !batch.appended.is_empty() {
-            for hook in &self.hooks {
-                hook(&batch.appended);
-            }
-        }
-    }
-
-    /// Syncs a committed batch's WAL, then finishes it. A failed sync answers the batch's callers with an
-    /// error and stops the process (see the module header).
-    fn sync_then_finish(&self, sync: &SyncWal, unsynced: Unsynced) {
-        match sync(&unsynced.wal) {
-            Ok(()) => self.finish(unsynced.batch),
-            Err(e) => {
-                tracing::error!(error = %e, "syncing the WAL failed; stopping so that recovery decides what is on disk");
-                for completion in unsynced.batch.completions {
-                    (completion.reply)(Some(AppError::Internal(format!("the commit could not be synced: {e}"))));
-                }
-                std::process::abort();
-            }
-        }
-    }
-}
-
 impl Writer {
-    /// Starts the writer thread over `conn` and the thread that syncs its commits; `visibility` is the
-    /// gate the database's read connections begin through.
     pub fn start(
         conn: Connection,
         gate: Arc<WriterGate>,
-        visibility: Arc<Visibility>,
         keyring: Arc<Keyring>,
         metrics: Arc<Metrics>,
         hooks: Vec<CommitHook>,
         queue_capacity: usize,
     ) -> AppResult<Self> {
-        let finisher = Finisher { visibility, metrics, hooks };
-        Self::start_syncing_with(conn, gate, keyring, finisher, queue_capacity, Arc::new(|wal: &WalSync| wal.sync()))
-    }
-
-    fn start_syncing_with(
-        conn: Connection,
-        gate: Arc<WriterGate>,
-        keyring: Arc<Keyring>,
-        finisher: Finisher,
-        queue_capacity: usize,
-        sync: SyncWal,
-    ) -> AppResult<Self> {
         ChainHead::load(&conn)?;
-        let finisher = Arc::new(finisher);
         let (sender, receiver) = mpsc::sync_channel::<Job>(queue_capacity.max(1));
-        // One batch at most waits here: the next is not published before this one's sync has returned.
-        let (to_sync, unsynced) = mpsc::sync_channel::<Unsynced>(1);
-        let syncing = finisher.clone();
-        let sync_inline = sync.clone();
-        std::thread::Builder::new()
-            .name("idv-wal-sync".into())
-            .spawn(move || {
-                for batch in unsynced {
-                    syncing.sync_then_finish(&sync, batch);
-                }
-            })
-            .map_err(|e| AppError::Internal(format!("cannot start WAL sync thread: {e}")))?;
-        let after_commit = AfterCommit { finisher, to_sync, sync_inline };
         std::thread::Builder::new()
             .name("idv-writer".into())
-            .spawn(move || run(conn, &gate, keyring, receiver, &after_commit))
+            .spawn(move || run(conn, &gate, keyring, receiver, metrics, hooks))
             .map_err(|e| AppError::Internal(format!("cannot start writer thread: {e}")))?;
         Ok(Writer { sender })
     }
@@ -259,34 +167,13 @@ fn savepoint(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-/// The writer thread's way to the batch's end: the sync thread, or (when the commit synced itself) the
-/// finisher directly.
-struct AfterCommit {
-    finisher: Arc<Finisher>,
-    to_sync: mpsc::SyncSender<Unsynced>,
-    /// Used on the writer thread should the sync thread be gone.
-    sync_inline: SyncWal,
-}
-
-impl AfterCommit {
-    fn committed(&self, batch: Committed, wal: Option<WalSync>) {
-        match wal {
-            None => self.finisher.finish(batch),
-            Some(wal) => {
-                if let Err(mpsc::SendError(unsynced)) = self.to_sync.send(Unsynced { wal, batch }) {
-                    self.finisher.sync_then_finish(&self.sync_inline, unsynced);
-                }
-            }
-        }
-    }
-}
-
 fn run(
     conn: Connection,
     gate: &WriterGate,
     keyring: Arc<Keyring>,
     receiver: mpsc::Receiver<Job>,
-    after_commit: &AfterCommit,
+    metrics: Arc<Metrics>,
+    hooks: Vec<CommitHook>,
 ) {
     let mut wal_truncate = false;
     while let Ok(first) = receiver.recv() {
@@ -299,7 +186,7 @@ fn run(
         }
         // Normally one transaction; more only when a command without a savepoint failed after writing.
         while !batch.is_empty() {
-            commit_transaction(&conn, gate, &keyring, &mut batch, after_commit, &mut wal_truncate);
+            commit_transaction(&conn, gate, &keyring, &mut batch, &metrics, &hooks, &mut wal_truncate);
         }
     }
 }
@@ -358,20 +245,19 @@ fn run_job(
     }
 }
 
-/// Runs queued commands from the front of `batch` in one IMMEDIATE transaction and commits it, then hands
-/// their callers to `after_commit`. Stops early, rolling back, when a command without a savepoint failed
-/// after writing.
+/// Runs queued commands from the front of `batch` in one IMMEDIATE transaction and commits it, then answers
+/// their callers. Stops early, rolling back, when a command without a savepoint failed after writing.
 fn commit_transaction(
     conn: &Connection,
     gate: &WriterGate,
     keyring: &Keyring,
     batch: &mut VecDeque<Job>,
-    after_commit: &AfterCommit,
+    metrics: &Metrics,
+    hooks: &[CommitHook],
     wal_truncate: &mut bool,
 ) {
     // One span per transaction (not per command): cheap on the hot path, and its fields say how big the
-    // batch was, how many events it appended and how long the COMMIT took (the sync is not in it unless
-    // the commit had to make it itself).
+    // batch was, how many events it appended and how long the COMMIT (the fsync) took.
     let span = tracing::info_span!(
         "writer_batch",
         commands = tracing::field::Empty,
@@ -379,7 +265,7 @@ fn commit_transaction(
         commit_ms = tracing::field::Empty
     );
     let _in_batch = span.enter();
-    // Held until the batch is committed: the checkpointer copies the WAL's last frames between two
+    // Held until the callers are answered: the checkpointer copies the WAL's last frames between two
     // batches, so that the next one restarts the WAL.
     let _batch_gate = gate.enter_batch();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -421,15 +307,14 @@ fn commit_transaction(
         }
     }
     span.record("commands", completions.len());
-    after_commit.finisher.visibility.hide_next_commit();
     let commit_started = std::time::Instant::now();
-    let (committed, unsynced) = crate::store::commit_deferring_sync(conn);
+    let committed = conn.execute_batch("COMMIT");
     span.record("events", appended.len());
     span.record("commit_ms", commit_started.elapsed().as_secs_f64() * 1000.0);
     match committed {
         Ok(()) => {
-            // Erasure is only answered once the WAL no longer holds the destroyed key (the checkpoint syncs
-            // the WAL before it copies anything).
+            metrics.record_batch(completions.len(), appended.len());
+            // Erasure is only answered once the WAL no longer holds the destroyed key.
             if *wal_truncate {
                 *wal_truncate = false;
                 match conn.row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)) {
@@ -438,10 +323,16 @@ fn commit_transaction(
                     Err(e) => tracing::warn!(error = %e, "WAL truncate after erasure failed"),
                 }
             }
-            after_commit.committed(Committed { completions, appended }, unsynced);
+            for completion in completions {
+                (completion.reply)(None);
+            }
+            if !appended.is_empty() {
+                for hook in hooks {
+                    hook(&appended);
+                }
+            }
         }
         Err(e) => {
-            after_commit.finisher.visibility.reveal();
             tracing::error!(error = %e, "writer commit failed; the batch was rolled back");
             let _ = conn.execute_batch("ROLLBACK");
             for completion in completions {
@@ -468,83 +359,8 @@ mod tests {
         conn.execute_batch("CREATE TABLE scratch (v TEXT NOT NULL)").unwrap();
         let gate = crate::store::start_checkpointer(&conn, &path, crate::store::Durability::Normal, |_| {}).unwrap();
         let keyring = Arc::new(Keyring::new(&crate::crypto::MasterKey::from_bytes([3u8; 32])));
-        let writer =
-            Writer::start(conn, gate, Arc::default(), keyring, Arc::new(Metrics::default()), Vec::new(), 64).unwrap();
+        let writer = Writer::start(conn, gate, keyring, Arc::new(Metrics::default()), Vec::new(), 64).unwrap();
         (writer, dir)
-    }
-
-    /// Waits up to `wait` for what `rx` reports.
-    fn within<T>(rx: &std::sync::mpsc::Receiver<T>, wait: std::time::Duration) -> Option<T> {
-        rx.recv_timeout(wait).ok()
-    }
-
-    #[test]
-    fn a_batch_is_answered_and_seen_only_after_its_deferred_sync_and_the_next_runs_meanwhile() {
-        use std::sync::mpsc::channel;
-        use std::time::Duration;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("idv.db");
-        let conn = crate::store::open_writer(&path, crate::store::Durability::Full).unwrap();
-        conn.execute_batch("CREATE TABLE scratch (v TEXT NOT NULL)").unwrap();
-        let gate = crate::store::start_checkpointer(&conn, &path, crate::store::Durability::Full, |_| {}).unwrap();
-        let visibility = Arc::new(Visibility::default());
-        let reads = crate::store::ReadPool::open(&path, 2, 1, visibility.clone()).unwrap();
-        // Each deferred sync says it began, then waits for the test to let it go.
-        let (began, sync_began) = channel::<()>();
-        let (let_go, sync_let_go) = channel::<()>();
-        let (began, sync_let_go) = (std::sync::Mutex::new(began), std::sync::Mutex::new(sync_let_go));
-        let sync: SyncWal = Arc::new(move |wal: &WalSync| {
-            began.lock().unwrap().send(()).unwrap();
-            sync_let_go.lock().unwrap().recv().unwrap();
-            wal.sync()
-        });
-        let keyring = Arc::new(Keyring::new(&crate::crypto::MasterKey::from_bytes([3u8; 32])));
-        let finisher = Finisher { visibility, metrics: Arc::new(Metrics::default()), hooks: Vec::new() };
-        // The WAL's first sync (and the one after its header was written) was the platform's own, at open.
-        let writer = Writer::start_syncing_with(conn, gate, keyring, finisher, 64, sync).unwrap();
-
-        let answered = |v: &'static str, ran: Option<std::sync::mpsc::Sender<()>>| {
-            let (tx, rx) = channel();
-            let writer = writer.clone();
-            std::thread::spawn(move || {
-                let result = writer.execute_blocking(move |w| {
-                    if let Some(ran) = ran {
-                        ran.send(()).unwrap();
-                    }
-                    insert(w, v)
-                });
-                tx.send(result.is_ok()).unwrap();
-            });
-            rx
-        };
-        let second = answered("second", None);
-        within(&sync_began, Duration::from_secs(10)).expect("the second batch's sync was left to the sync thread");
-        assert_eq!(within(&second, Duration::from_millis(100)), None, "a caller was answered before the sync");
-
-        let (count_tx, counted) = channel();
-        let pool = reads.clone();
-        std::thread::spawn(move || {
-            let n: i64 = pool.get().unwrap().query_row("SELECT COUNT(*) FROM scratch", [], |r| r.get(0)).unwrap();
-            count_tx.send(n).unwrap();
-        });
-        assert_eq!(within(&counted, Duration::from_millis(100)), None, "a read began on an unsynced commit");
-
-        let (ran_tx, ran) = channel();
-        let third = answered("third", Some(ran_tx));
-        within(&ran, Duration::from_secs(10)).expect("the next batch ran while the sync was outstanding");
-        assert_eq!(within(&third, Duration::from_millis(100)), None);
-
-        let_go.send(()).unwrap();
-        assert_eq!(within(&second, Duration::from_secs(10)), Some(true));
-        let seen = within(&counted, Duration::from_millis(500));
-        // The third batch is published only after the second's sync, and seen only after its own.
-        within(&sync_began, Duration::from_secs(10)).expect("the third batch's sync");
-        let_go.send(()).unwrap();
-        assert_eq!(within(&third, Duration::from_secs(10)), Some(true));
-        let seen = seen.or_else(|| within(&counted, Duration::from_secs(10))).unwrap();
-        assert!((1..=2).contains(&seen), "the read saw {seen} rows");
-        let n: i64 = reads.get().unwrap().query_row("SELECT COUNT(*) FROM scratch", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 2);
     }
 
     fn insert(w: &mut WriteCtx<'_>, v: &str) -> AppResult<()> {

@@ -1,8 +1,8 @@
 //! SQLite storage: opening the database (the writer through a VFS that coalesces WAL writes and can leave a
-//! commit's sync to another thread; every connection over a page cache that skips needless truncation
-//! walks), the schema and its version stamp, WAL checkpoints, the read-only pool and its `ReadOnly`
-//! connection, the gate that keeps readers from unsynced commits, per-subject data keys, the view reads
-//! the writer and the queries share, the event log (append, load, hash chain) and replay. Must not decide
+//! commit's sync to its caller; every connection
+//! over a page cache that skips needless truncation walks), the schema and its version stamp, WAL
+//! checkpoints, the read-only pool and its `ReadOnly` connection, per-subject data keys, the view reads the
+//! writer and the queries share, the event log (append, load, hash chain) and replay. Must not decide
 //! anything about the domain.
 
 mod cached;
@@ -13,13 +13,11 @@ mod read;
 pub mod replay;
 pub mod shared_reads;
 pub mod subject_keys;
-pub mod visibility;
 pub mod wal_coalesce;
 
 pub use cached::Exec;
 pub use checkpoint::WriterGate;
 pub use read::{ReadOnly, ReadPool, Reads};
-pub use visibility::Visibility;
 pub use wal_coalesce::WalSync;
 
 use crate::error::{AppError, AppResult};
@@ -359,11 +357,12 @@ fn add_column_if_missing(conn: &Connection, table: &str, definition: &str) -> Ap
     Ok(())
 }
 
-/// Commits the writer's transaction, leaving the WAL sync to the caller when the connection was opened
-/// through the coalescing VFS (`Durability::Full`): the commit is published, and nobody may rely on it
-/// until the returned sync has been made. None when the commit synced (or had nothing to sync) itself.
-pub fn commit_deferring_sync(writer: &Connection) -> (rusqlite::Result<()>, Option<WalSync>) {
-    wal_coalesce::commit_deferring_sync(|| writer.prepare_cached("COMMIT")?.execute([]).map(|_| ()))
+/// Commits the transaction of a connection opened through the coalescing VFS, leaving the WAL sync to
+/// the caller: the commit is published, and nobody may rely on it until the returned sync has been made.
+/// None when the commit synced (or had nothing to sync) itself. The server does not use it: see
+/// `wal_coalesce` for why.
+pub fn commit_deferring_sync(conn: &Connection) -> (rusqlite::Result<()>, Option<WalSync>) {
+    wal_coalesce::commit_deferring_sync(|| conn.prepare_cached("COMMIT")?.execute([]).map(|_| ()))
 }
 
 /// Moves WAL checkpoints off the writer (see `checkpoint`); the returned gate is the writer's to hold

@@ -2,31 +2,21 @@
 //! queries built on it can prepare statements and read rows but have no `execute` and no transaction.
 //! `ReadPool::run` is how async code reads: on the read lane (a few threads, each with its own
 //! connection), inside the caller's span; `ReadPool::run_scan` is for reads that may take long (loading a
-//! watchlist, exporting a list, background scans), on the runtime's blocking pool. Every read runs in one
-//! read transaction begun through `Visibility`, so it never sees a commit whose sync has not returned.
-//! `Reads` is what view reads shared by the writer (on its own connection, inside its transaction) and the
+//! watchlist, exporting a list, background scans), on the runtime's blocking pool. `Reads`
+//! is what view reads shared by the writer (on its own connection, inside its transaction) and the
 //! queries take. Must not write.
 
-use super::{configure, Durability, Visibility};
+use super::{configure, Durability};
 use crate::blocking::Lane;
 use crate::error::{AppError, AppResult};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{CachedStatement, Connection, OpenFlags, Params, Row, Statement};
 use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
 
 /// A read-only connection: one of the pool's, or one a read-lane thread owns. Only `ReadPool` makes one,
-/// so it can never be the writer's. One from the pool is inside a read transaction until dropped.
+/// so it can never be the writer's.
 pub struct ReadOnly(Opened);
-
-impl Drop for ReadOnly {
-    fn drop(&mut self) {
-        if let Opened::Pooled(c) = &self.0 {
-            end_transaction(c);
-        }
-    }
-}
 
 enum Opened {
     Pooled(r2d2::PooledConnection<SqliteConnectionManager>),
@@ -104,34 +94,11 @@ impl Reads for ReadOnly {}
 /// How much of the database file each reader maps.
 const READ_MMAP_BYTES: i64 = 1 << 30;
 
-/// Begins a read transaction and takes its snapshot at once (SQLite takes it at the first read, which the
-/// schema cookie is), at a moment when every published commit is synced.
-fn begin_synced_snapshot(conn: &Connection, visibility: &Visibility) -> AppResult<()> {
-    visibility.begin_read(|| {
-        conn.prepare_cached("BEGIN")?.execute([])?;
-        let snapshot = conn.prepare_cached("PRAGMA schema_version").and_then(|mut s| s.query_row([], |_| Ok(())));
-        if snapshot.is_err() {
-            end_transaction(conn);
-        }
-        Ok(snapshot?)
-    })
-}
-
-fn end_transaction(conn: &Connection) {
-    if !conn.is_autocommit() {
-        let _ = conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
-    }
-}
-
 /// Runs `f` inside one read transaction: its statements see one snapshot (an identity and its tags as of
 /// the same commit), and the WAL's read lock is taken once instead of once per statement. The transaction
 /// is ended however `f` ends, a panic included, so the connection goes back to the lane clean.
-fn in_one_snapshot<T>(
-    conn: &ReadOnly,
-    visibility: &Visibility,
-    f: impl FnOnce(&ReadOnly) -> AppResult<T>,
-) -> AppResult<T> {
-    begin_synced_snapshot(conn.conn(), visibility)?;
+fn in_one_snapshot<T>(conn: &ReadOnly, f: impl FnOnce(&ReadOnly) -> AppResult<T>) -> AppResult<T> {
+    conn.conn().prepare_cached("BEGIN")?.execute([])?;
     let _ends = EndsTransaction(conn.conn());
     f(conn)
 }
@@ -141,7 +108,9 @@ struct EndsTransaction<'a>(&'a Connection);
 
 impl Drop for EndsTransaction<'_> {
     fn drop(&mut self) {
-        end_transaction(self.0);
+        if !self.0.is_autocommit() {
+            let _ = self.0.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+        }
     }
 }
 
@@ -152,7 +121,6 @@ const READ_LANE_CAPACITY: usize = 8192;
 pub struct ReadPool {
     pool: r2d2::Pool<SqliteConnectionManager>,
     lane: Lane<ReadOnly>,
-    visibility: Arc<Visibility>,
 }
 
 fn manager(path: &Path) -> SqliteConnectionManager {
@@ -167,9 +135,8 @@ fn manager(path: &Path) -> SqliteConnectionManager {
 }
 
 impl ReadPool {
-    /// `size` pooled connections (for `get` and `run_scan`) and `lane_threads` more, one per lane thread,
-    /// beginning their reads through `visibility` (the writer's).
-    pub fn open(path: &Path, size: u32, lane_threads: usize, visibility: Arc<Visibility>) -> AppResult<Self> {
+    /// `size` pooled connections (for `get` and `run_scan`) and `lane_threads` more, one per lane thread.
+    pub fn open(path: &Path, size: u32, lane_threads: usize) -> AppResult<Self> {
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .build(manager(path))
@@ -179,15 +146,12 @@ impl ReadPool {
             .map(|_| r2d2::ManageConnection::connect(&opener).map(|c| ReadOnly(Opened::Owned(c))))
             .collect::<Result<Vec<_>, _>>()?;
         let lane = Lane::start("idv-read", owned, READ_LANE_CAPACITY)?;
-        Ok(ReadPool { pool, lane, visibility })
+        Ok(ReadPool { pool, lane })
     }
 
-    /// A connection inside a read transaction of its own (one snapshot until it is dropped), waiting for one
-    /// to be free. Blocking: async code uses `run`.
+    /// A connection, waiting for one to be free. Blocking: async code uses `run`.
     pub fn get(&self) -> AppResult<ReadOnly> {
-        let conn = self.pool.get()?;
-        begin_synced_snapshot(&conn, &self.visibility)?;
-        Ok(ReadOnly(Opened::Pooled(conn)))
+        Ok(ReadOnly(Opened::Pooled(self.pool.get()?)))
     }
 
     /// Runs `f` on a read-lane thread with its connection, inside the current span: the way handlers,
@@ -197,8 +161,7 @@ impl ReadPool {
         T: Send + 'static,
         F: FnOnce(&ReadOnly) -> AppResult<T> + Send + 'static,
     {
-        let visibility = self.visibility.clone();
-        self.lane.run(move |conn| in_one_snapshot(conn, &visibility, f))
+        self.lane.run(move |conn| in_one_snapshot(conn, f))
     }
 
     /// Runs `f` with a pooled connection on the runtime's blocking pool, inside the current span: for reads
@@ -221,7 +184,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("idv.db");
         drop(super::super::open_writer(&path, Durability::Normal).unwrap());
-        let pool = ReadPool::open(&path, 2, 1, Arc::default()).unwrap();
+        let pool = ReadPool::open(&path, 2, 1).unwrap();
         (dir, pool)
     }
 

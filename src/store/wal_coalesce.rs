@@ -23,10 +23,14 @@
 //! deferred: a WAL file's first (the platform VFS then also syncs its directory), one after the WAL header
 //! was rewritten (SQLite orders the header before the frames that follow a restart), and any outside that
 //! call (checkpoints among them, which sync the WAL before copying any frame into the database). The bench's
-//! SQLite ceiling tries it. The server does not: a deferred commit is published before it is on disk, so a
-//! read could see rows a power cut takes away. Gating readers until the sync (tried: 10% more identity
-//! creations) cut reads under a concurrent write load from 29k to 11k/s (p99 4 to 19-34 ms), as reads then
-//! wait for each sync; reading the last synced snapshot instead (`sqlite3_snapshot_open`) would avoid that.
+//! SQLite ceiling tries it. The server does not: a deferred commit is published before it is on disk, and
+//! neither way of keeping reads off it held up under creations and reads together (wrk, 32 connections
+//! each). Gating readers until the sync (10% more creations alone) cut reads from 29k to 11k/s (p99 4 to
+//! 19-34 ms), as with writes arriving continuously a sync is nearly always outstanding. Opening the last
+//! synced state for them instead (`sqlite3_snapshot_open`) cost reads 20% and raised their p99 from 6 to
+//! 61-99 ms, most likely (not traced) because every checkpoint round copies frames past that state, which
+//! then cannot be opened, so reads wait for a sync that is slow beside the checkpoint's own. Keeping the
+//! checkpointer behind the synced state would be the next thing to try.
 #![allow(unsafe_code)]
 
 use rusqlite::ffi;

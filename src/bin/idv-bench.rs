@@ -991,8 +991,8 @@ impl Checkpoints {
 enum Syncs {
     /// Inside COMMIT, as SQLite does with synchronous=FULL.
     InCommit,
-    /// On another thread while the next batch is inserted, the next COMMIT waiting for it, as idv's
-    /// writer does (`store::commit_deferring_sync`).
+    /// On another thread while the next batch is inserted, the next COMMIT waiting for it
+    /// (`store::commit_deferring_sync`; the server does not, see `store::wal_coalesce` for why).
     Pipelined,
 }
 
@@ -1200,30 +1200,33 @@ fn ceiling_pass(
             }
         })
     });
-    let io_err = |e: std::io::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
+    let stopped = || "ceiling: the sync thread stopped".to_string();
+    let sync_failed = |e: std::io::Error| format!("ceiling ({}): sync: {e}", path.display());
     let started = Instant::now();
     let mut identities = 0u64;
-    let result = (|| -> rusqlite::Result<()> {
+    let result = (|| -> Result<(), String> {
         let mut outstanding = false;
         for chunk in rows.identities.chunks(batch) {
             let _in_batch = gate.enter_batch();
-            conn.execute_batch("BEGIN IMMEDIATE")?;
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
             for identity in chunk {
                 for (table, values) in identity {
-                    conn.prepare_cached(&rows.inserts[*table])?.execute(rusqlite::params_from_iter(values.iter()))?;
+                    conn.prepare_cached(&rows.inserts[*table])
+                        .and_then(|mut insert| insert.execute(rusqlite::params_from_iter(values.iter())))
+                        .map_err(err)?;
                 }
             }
             if syncs == Syncs::InCommit {
-                conn.execute_batch("COMMIT")?;
+                conn.execute_batch("COMMIT").map_err(err)?;
             } else {
-                // The previous batch's sync returns before this one is published, as in the server.
+                // The previous batch's sync returns before this one is published.
                 if std::mem::take(&mut outstanding) {
-                    sync_made.recv().map_err(|_| rusqlite::Error::InvalidQuery)?.map_err(io_err)?;
+                    sync_made.recv().map_err(|_| stopped())?.map_err(sync_failed)?;
                 }
                 let (committed, wal) = idv::store::commit_deferring_sync(&conn);
-                committed?;
+                committed.map_err(err)?;
                 if let Some(wal) = wal {
-                    to_sync.send(wal).map_err(|_| rusqlite::Error::InvalidQuery)?;
+                    to_sync.send(wal).map_err(|_| stopped())?;
                     outstanding = true;
                 }
             }
@@ -1234,7 +1237,7 @@ fn ceiling_pass(
             }
         }
         if outstanding {
-            sync_made.recv().map_err(|_| rusqlite::Error::InvalidQuery)?.map_err(io_err)?;
+            sync_made.recv().map_err(|_| stopped())?.map_err(sync_failed)?;
         }
         Ok(())
     })();
@@ -1247,7 +1250,7 @@ fn ceiling_pass(
     if let Some(helper) = helper {
         let _ = helper.join();
     }
-    result.map_err(err)?;
+    result?;
     Ok(Trial { batch, checkpoints, syncs, identities, elapsed })
 }
 

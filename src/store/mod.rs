@@ -1,9 +1,8 @@
 //! SQLite storage: opening the database (the writer through a VFS that coalesces WAL writes and can leave a
-//! commit's sync to its caller; every connection
-//! over a page cache that skips needless truncation walks), the schema and its version stamp, WAL
-//! checkpoints, the read-only pool and its `ReadOnly` connection, per-subject data keys, the view reads the
-//! writer and the queries share, the event log (append, load, hash chain) and replay. Must not decide
-//! anything about the domain.
+//! commit's sync to its caller; every connection over a page cache that skips needless truncation walks),
+//! the schema and its version stamp, WAL checkpoints, the read-only pool and its `ReadOnly` connection,
+//! per-subject data keys, the view reads the writer and the queries share, the event log (append, load,
+//! hash chain) and replay. Must not decide anything about the domain.
 
 mod cached;
 pub mod checkpoint;

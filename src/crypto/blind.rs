@@ -11,6 +11,22 @@ pub fn text(value: &str) -> String {
 
 /// Names: strip diacritics and punctuation, lowercase, collapse whitespace.
 pub fn name(value: &str) -> String {
+    if value.is_ascii() {
+        return ascii_name(value);
+    }
+    unicode_name(value)
+}
+
+/// `name` for ASCII input, in one pass: decomposition leaves ASCII as it is and ASCII has no combining
+/// marks, so the first step is already the fixpoint. Most names, cities and street lines are ASCII, and
+/// each identity creation normalises five of them on the request's thread (a third of its blind-index work).
+fn ascii_name(value: &str) -> String {
+    let mapped: String =
+        value.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
+    collapse(&mapped)
+}
+
+fn unicode_name(value: &str) -> String {
     fixpoint(value, |v| {
         let stripped: String =
             v.nfkd().filter(|c| !is_combining_mark(*c)).map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
@@ -112,6 +128,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn ascii_names_normalise_as_any_other_text(value in "[\\x00-\\x7F]{0,40}") {
+            prop_assert_eq!(ascii_name(&value), unicode_name(&value));
+        }
+
         #[test]
         fn normalisation_is_idempotent(value in "\\PC{0,40}") {
             prop_assert_eq!(name(&name(&value)), name(&value));

@@ -1,9 +1,14 @@
-"""Instructions per API-only verification, for `make bench-instructions` (tests/bench/instructions.sh).
+"""Instructions per API-only verification and per identity creation, for `make bench-instructions`
+(tests/bench/instructions.sh).
 
 `drive BASE KEY N`: N sequential verifications against a running server: create a live session, upload a
 64x64 document photo and a distinct noise selfie, submit, wait for the result (Prefer: wait).
-`report CALLGRIND_OUT N`: the inclusive instructions of the writer thread, of one upload's processing, of the
-decision and of the barcode reading, per verification, from callgrind's call records.
+`drive-creations BASE KEY N`: N sequential identity creations with the fields `make bench`'s wrk script sends
+(name, date of birth, email, phone, document number, SSN, address), each with its own values.
+`report WORKLOAD CALLGRIND_OUT N`: the inclusive instructions of the functions listed for the workload
+(`verifications`: the writer thread, the decision, an upload's processing, its barcode reading; `creations`:
+the writer thread and its parts, the command's work on the request's thread before it queues for the
+writer), per operation, from callgrind's call records.
 Standard library only.
 """
 
@@ -20,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
 from stdlib_png import rgb_png  # noqa: E402
 
 
-def drive(base, key, count):
+def api(base, key):
+    """A function that sends one request to the server and returns its status and JSON answer."""
+
     def call(method, path, body=None, content_type="application/json", headers=None):
         request = urllib.request.Request(
             base + path,
@@ -33,6 +40,12 @@ def drive(base, key, count):
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
+
+    return call
+
+
+def drive(base, key, count):
+    call = api(base, key)
 
     def upload(session, document_type, image):
         boundary = "idvinstructions"
@@ -75,16 +88,51 @@ def drive(base, key, count):
             sys.exit(f"no result for {session}")
 
 
-REPORTED = [
-    ("writer thread", "idv::commands::writer::run"),
-    ("  the decision", "idv::commands::session_decision::walk"),
-    ("upload processing", "idv::commands::sessions::prepare_upload"),
-    ("  barcode reading", "idv::checks::barcode::read_barcodes_luma"),
-    ("  perceptual hash", "idv::checks::imagehash::phash_luma"),
-]
+def drive_creations(base, key, count):
+    call = api(base, key)
+    for n in range(count):
+        body = {
+            "external_ref": f"instructions-identity-{n}",
+            "first_name": f"Alice{n}",
+            "last_name": "Instructions",
+            "date_of_birth": "1990-01-15",
+            "email": f"alice{n}@example.com",
+            "phone": f"+1 555 010 {n % 10000:04d}",
+            "document_number": f"W{n:09d}",
+            "ssn": f"123-45-{n % 10000:04d}",
+            "address_line1": "1 Main St",
+            "city": "Springfield",
+            "zip_code": "12345",
+            "country": "US",
+        }
+        status, answer = call("POST", "/api/v1/identities", json.dumps(body).encode())
+        if status != 201:
+            sys.exit(f"identity creation: HTTP {status} {answer}")
 
 
-def report(path, count):
+REPORTED = {
+    "verifications": [
+        ("writer thread", "idv::commands::writer::run"),
+        ("  the decision", "idv::commands::session_decision::walk"),
+        ("upload processing", "idv::commands::sessions::prepare_upload"),
+        ("  barcode reading", "idv::checks::barcode::read_barcodes_luma"),
+        ("  perceptual hash", "idv::checks::imagehash::phash_luma"),
+    ],
+    "creations": [
+        ("writer thread", "idv::commands::writer::run"),
+        ("  event append", "idv::store::events::append"),
+        ("  projections", "idv::projections::apply"),
+        ("    blind-index rows", "idv::projections::identities::insert_blind"),
+        ("  WAL frames at commit", "pagerWalFrames"),
+        ("request, to the writer", "idv::commands::identities::create::{{closure}}"),
+        ("  blind indexes, sealed", "idv::commands::identities::sealed_blind_set"),
+        ("    normalising", "idv::crypto::blind::index_inputs"),
+        ("  sealing (fields, set)", "idv::crypto::seal_raw"),
+    ],
+}
+
+
+def report(workload, path, count):
     names = {}
 
     def name(token):
@@ -113,15 +161,21 @@ def report(path, count):
                 fields = line.split()
                 inclusive[callee] += int(fields[1]) if len(fields) > 1 else 0
                 pending = False
-    print(f"instructions per verification ({count} verifications, callgrind):")
-    for label, function in REPORTED:
-        print(f"  {label:<20} {inclusive[function] / count / 1000:10.0f}k")
+    operation = workload[:-1]
+    print(f"instructions per {operation} ({count} {workload}, callgrind):")
+    for label, function in REPORTED[workload]:
+        print(f"  {label:<24} {inclusive[function] / count / 1000:10.0f}k")
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "drive":
         drive(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-    elif len(sys.argv) == 4 and sys.argv[1] == "report":
-        report(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "drive-creations":
+        drive_creations(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "report" and sys.argv[2] in REPORTED:
+        report(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
-        sys.exit("usage: instructions.py drive BASE KEY N | report CALLGRIND_OUT N")
+        sys.exit(
+            "usage: instructions.py drive BASE KEY N | drive-creations BASE KEY N"
+            " | report verifications|creations CALLGRIND_OUT N"
+        )

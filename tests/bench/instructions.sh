@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Instructions per API-only verification, counted by valgrind's callgrind (`make bench-instructions`): a
-# server on a throwaway data folder, N sequential verifications (tests/bench/instructions.py), then the
-# writer's and an upload's inclusive instructions divided by N. Wall-clock runs on a shared machine drift by
-# ten per cent; these counts repeat to a fraction of one, so two builds of the write path can be compared.
+# Instructions per API-only verification or identity creation, counted by valgrind's callgrind
+# (`make bench-instructions` runs both): a server on a throwaway data folder, N sequential operations
+# (tests/bench/instructions.py), then the inclusive instructions of the writer and of the work around it,
+# divided by N. Wall-clock runs on a shared machine drift by ten per cent; these counts repeat to a fraction
+# of one, so two builds of the write path can be compared.
 #   IDV_BIN   the idv binary (default target/release/idv)
-#   N         verifications (default 30; about a minute under callgrind)
+#   WORKLOAD  verifications (default) or creations
+#   N         operations (default 30 verifications or 300 creations; about a minute under callgrind)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 IDV_BIN="${IDV_BIN:-target/release/idv}"
-N="${N:-30}"
+WORKLOAD="${WORKLOAD:-verifications}"
+case "$WORKLOAD" in
+  verifications) N="${N:-30}"; DRIVE=drive ;;
+  creations) N="${N:-300}"; DRIVE=drive-creations ;;
+  *) echo "instructions.sh: WORKLOAD is verifications or creations, not $WORKLOAD" >&2; exit 2 ;;
+esac
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 2; }
 DIR="$(mktemp -d "${TMPDIR:-/tmp}/idv-instructions.XXXXXX")"
 SERVER_PID=""
@@ -25,6 +32,6 @@ IDV_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$DIR/callgrind.out"
 SERVER_PID=$!
 for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || { echo "instructions.sh: the server did not start:" >&2; tail -n 20 "$DIR/server.log" >&2; exit 2; }
-python3 tests/bench/instructions.py drive "http://127.0.0.1:$PORT" "$KEY" "$N"
+python3 tests/bench/instructions.py "$DRIVE" "http://127.0.0.1:$PORT" "$KEY" "$N"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-python3 tests/bench/instructions.py report "$DIR/callgrind.out" "$N"
+python3 tests/bench/instructions.py report "$WORKLOAD" "$DIR/callgrind.out" "$N"

@@ -6,7 +6,8 @@
 # of one, so two builds of the write path can be compared.
 #   IDV_BIN   the idv binary (default target/release/idv)
 #   WORKLOAD  verifications (default) or creations
-#   N         operations (default 30 verifications or 300 creations; about a minute under callgrind)
+#   N         operations (default 30 verifications, about a minute under callgrind, or 300 creations,
+#             about fifteen seconds)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 IDV_BIN="${IDV_BIN:-target/release/idv}"

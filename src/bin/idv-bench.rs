@@ -1,10 +1,10 @@
 //! idv-bench: the end-to-end benchmark `make bench` runs — owns starting a throw-away `idv serve`, the
 //! HTTP load phases (identity creations and reads with its own client and with wrk, session creations,
-//! API-only verifications against a thousand enrolled selfies), the SQLite ceiling (the server's own
-//! identity rows re-inserted into a fresh database) and the report. Must not link the `idv` library (it
-//! talks to the server only over HTTP and the CLI), must not delete the data directory it creates (it is
-//! left for `idv replay --check` / `idv verify-log`), and must not panic on network errors (they are
-//! counted as errors).
+//! API-only verifications against a thousand enrolled selfies, identity creations with no personal data by
+//! wrk), the SQLite ceiling (the server's own identity rows re-inserted into a fresh database) and the
+//! report. Must not link the `idv` library (it talks to the server only over HTTP and the CLI), must not
+//! delete the data directory it creates (it is left for `idv replay --check` / `idv verify-log`), and must
+//! not panic on network errors (they are counted as errors).
 
 use awc::http::header::CONTENT_TYPE;
 use awc::http::StatusCode;
@@ -143,6 +143,8 @@ fn main() -> ExitCode {
     println!("  (create, upload document and selfie, submit, poll every 2 ms for the decision, result; duplicate search over the enrolled selfies)");
     print_phase("API-only verifications (wait): ", &http.verifications_waiting);
     println!("  (the same, with one GET /sessions/{{id}}/result carrying Prefer: wait=20 instead of polling)");
+    print_wrk("creations, no personal data:   ", &http.wrk_bare_creations);
+    println!("  (wrk, external_ref only: no sealed field, no blind index; live environment, after every phase above)");
     match &ceiling {
         Ok(c) => {
             println!(
@@ -264,6 +266,8 @@ struct HttpResults {
     enrolment: PhaseResult,
     verifications: PhaseResult,
     verifications_waiting: PhaseResult,
+    /// Identity creations with no personal data (wrk, live environment, the last phase).
+    wrk_bare_creations: Result<WrkResult, String>,
 }
 
 /// What every phase needs to reach the server.
@@ -309,7 +313,7 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
     }
 
     eprintln!("idv-bench: phase A', identity creations with wrk for {secs} s, {concurrency} connections");
-    let wrk_creations = wrk.run("wrk-create.lua", &setup.keys.0, None, duration, concurrency);
+    let wrk_creations = wrk.run("wrk-create.lua", &setup.keys.0, &[], duration, concurrency);
     let creation_tables = match (counts_before, table_row_counts(&db)) {
         (Ok(before), Ok(after)) => Ok(grown_tables(&before, &after)),
         (Err(e), _) | (_, Err(e)) => Err(e),
@@ -329,7 +333,9 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
         .await;
         eprintln!("idv-bench: phase B', identity reads with wrk for {secs} s, {concurrency} connections");
         let wrk_reads = match written {
-            Ok(()) => wrk.run("wrk-read.lua", &setup.keys.0, Some(&ids_file), duration, concurrency),
+            Ok(()) => {
+                wrk.run("wrk-read.lua", &setup.keys.0, &[("IDV_IDS", ids_file.as_os_str())], duration, concurrency)
+            }
             Err(e) => Err(e),
         };
         (Some(reads), wrk_reads)
@@ -380,6 +386,13 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
         session_worker(worker, base.clone(), live_key.clone(), deadline, printed, Flow::VerifyWaiting, None)
     })
     .await;
+    // Phase G, last so the phases above and the ceiling (which re-inserts the sandbox creations) see the
+    // database they always did: creations with no personal data, in the live environment.
+    eprintln!(
+        "idv-bench: phase G, identity creations with no personal data, wrk for {secs} s, {concurrency} connections"
+    );
+    let bare = [("IDV_BODY", std::ffi::OsStr::new("bare"))];
+    let wrk_bare_creations = wrk.run("wrk-create.lua", &setup.keys.1, &bare, duration, concurrency);
     Ok(HttpResults {
         creations,
         wrk_creations,
@@ -390,6 +403,7 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
         enrolment,
         verifications,
         verifications_waiting,
+        wrk_bare_creations,
     })
 }
 
@@ -843,7 +857,7 @@ impl Wrk {
         &self,
         script: &str,
         key: &str,
-        ids_file: Option<&Path>,
+        env: &[(&str, &std::ffi::OsStr)],
         duration: Duration,
         connections: usize,
     ) -> Result<WrkResult, String> {
@@ -862,9 +876,7 @@ impl Wrk {
             .arg(&self.url)
             .env("IDV_KEY", key)
             .stdin(std::process::Stdio::null());
-        if let Some(ids) = ids_file {
-            cmd.env("IDV_IDS", ids);
-        }
+        cmd.envs(env.iter().copied());
         let output = cmd.output().map_err(|e| format!("skipped (cannot run {}: {e})", self.bin.display()))?;
         let text = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {

@@ -753,9 +753,12 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
         let mut text = text;
         if class == TokenClass::Word {
             // Honorifics are Latin words: a vowel-less transliteration may spell one by chance (`عمر`, Omar,
-            // is `mr`).
-            let from_abjad =
-                raw_syl.get(raw_index).is_some_and(|t| matches!(t.script, Script::Arabic | Script::Hebrew));
+            // is `mr`). One with a vowel (a sign of another script read with it: a Hebrew mem with a
+            // Gujarati vowel sign is `mme`) is stripped as the same Latin word would be, so the normalised
+            // text normalises to itself.
+            let vowel_less = !text.bytes().any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'));
+            let from_abjad = vowel_less
+                && raw_syl.get(raw_index).is_some_and(|t| matches!(t.script, Script::Arabic | Script::Hebrew));
             if !org && !all_honorific && !from_abjad && HONORIFICS.contains(&text.as_str()) {
                 continue;
             }
@@ -942,6 +945,7 @@ mod tests {
             "1st International Bank",
             "U.S. Department of State",
             "A奔",
+            "\u{fb3e}\u{ac7}(a",
         ];
         for s in samples {
             let once = normalize(s);

@@ -755,9 +755,9 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
             // Honorifics are Latin words: a vowel-less transliteration may spell one by chance (`عمر`, Omar,
             // is `mr`). One with a vowel (a sign of another script read with it: a Hebrew mem with a
             // Gujarati vowel sign is `mme`) is stripped as the same Latin word would be, so the normalised
-            // text normalises to itself.
-            let vowel_less = !text.bytes().any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'));
-            let from_abjad = vowel_less
+            // text normalises to itself. A kept vowel-less one still does not beside other words (`عمر علي`
+            // gives `mr ly`, which gives `ly`): plain text cannot carry the script it came from.
+            let from_abjad = !has_vowel(&text)
                 && raw_syl.get(raw_index).is_some_and(|t| matches!(t.script, Script::Arabic | Script::Hebrew));
             if !org && !all_honorific && !from_abjad && HONORIFICS.contains(&text.as_str()) {
                 continue;
@@ -806,6 +806,11 @@ pub fn prepare(name: &str, hint: Option<EntityType>) -> PreparedName {
     PreparedName { tokens, shape, family }
 }
 
+/// Whether a lowercase ASCII token has a Latin vowel: a romanised abjad (Arabic, Hebrew) often has none.
+fn has_vowel(text: &str) -> bool {
+    text.bytes().any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'))
+}
+
 fn make_token(text: String, class: TokenClass) -> NameToken {
     let phon = if class == TokenClass::Number {
         text.clone()
@@ -829,7 +834,7 @@ fn make_token(text: String, class: TokenClass) -> NameToken {
         phonetic(&text)
     };
     let skel = if class == TokenClass::Number { text.clone() } else { skeleton(&phon) };
-    let abjad = text.len() >= 2 && !text.bytes().any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'));
+    let abjad = text.len() >= 2 && !has_vowel(&text);
     NameToken { text, phon, skel, class, abjad, syllable: None, script: Script::Latin, source: None, rarity: 1.0 }
 }
 

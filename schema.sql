@@ -138,14 +138,14 @@ CREATE TABLE IF NOT EXISTS identity_custom_fields (
 
 -- Keyed by the digest (its first 16 bytes, see crypto::BLIND_INDEX_KEY_BYTES), which is keyed over
 -- environment and kind already: the lookups search by it, and each row is one insert into one b-tree at a
--- random place (a second b-tree keyed by identity cost the writer about 7% of a creation's time). An
--- identity's rows are found for deletion through the keys its row lists (`identities.blind_keys`).
+-- random place (a second b-tree keyed by identity cost the writer about 7% of a creation's time). The row
+-- holds nothing else: the kind and environment a digest was made for are in the digest, and leaving them
+-- out fits more rows on each leaf. An identity's rows are found for deletion through the keys its row
+-- lists (`identities.blind_keys`).
 CREATE TABLE IF NOT EXISTS blind_indexes (
     digest      BLOB NOT NULL,
     identity_id TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    PRIMARY KEY (digest, identity_id, kind)
+    PRIMARY KEY (digest, identity_id)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS relationships (

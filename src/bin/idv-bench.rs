@@ -1371,8 +1371,8 @@ Transfer/sec:      2.19MB
             conn.execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, x'0102')", [id]).unwrap();
             for kind in ["email", "phone"] {
                 conn.execute(
-                    "INSERT INTO blind_indexes (identity_id, kind, environment, digest) VALUES (?1, ?2, 'sandbox', ?3)",
-                    rusqlite::params![id, kind, format!("{id}{kind}").into_bytes()],
+                    "INSERT INTO blind_indexes (digest, identity_id) VALUES (?1, ?2)",
+                    rusqlite::params![format!("{id}{kind}").into_bytes(), id],
                 )
                 .unwrap();
             }

@@ -366,10 +366,10 @@ fn duplicates(
         let index_key = keyring.blind_index_key(&s.environment, kind, &normalised);
         let mut stmt = conn.prepare_cached(
             "SELECT b.identity_id FROM blind_indexes b JOIN identities i ON i.id = b.identity_id
-             WHERE b.digest = ?1 AND b.kind = ?2 AND b.environment = ?3 AND i.status NOT IN ('merged', 'redacted')",
+             WHERE b.digest = ?1 AND i.environment = ?2 AND i.status NOT IN ('merged', 'redacted')",
         )?;
         let ids: Vec<String> =
-            stmt.query_map(params![index_key, kind, s.environment], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            stmt.query_map(params![index_key, s.environment], |r| r.get(0))?.collect::<Result<_, _>>()?;
         for id in ids {
             if Some(&id) != own.as_ref() {
                 hits.push(DuplicateHit { relationship_type: rel.to_string(), identity_id: id });

@@ -44,7 +44,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
             if !e.tags.is_empty() {
                 write_tags(conn, id, &e.tags)?;
             }
-            insert_blind(conn, id, &event.environment, &blind)?;
+            insert_blind(conn, id, &blind)?;
         }
         IdentityEvent::Verified(e) => {
             conn.exec(
@@ -75,7 +75,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 conn.exec("UPDATE identities SET pii = ?1 WHERE id = ?2", params![serde_json::to_string(&pii)?, id])?;
             }
             if e.blind.is_some() {
-                write_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
+                write_blind(conn, keyring, id, e.blind.as_deref())?;
             }
         }
         IdentityEvent::Updated(e) => {
@@ -100,7 +100,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 conn.exec("UPDATE identities SET pii = ?1 WHERE id = ?2", params![serde_json::to_string(&pii)?, id])?;
             }
             if e.blind.is_some() {
-                write_blind(conn, keyring, id, &event.environment, e.blind.as_deref())?;
+                write_blind(conn, keyring, id, e.blind.as_deref())?;
             }
         }
         IdentityEvent::Redacted => {
@@ -218,16 +218,10 @@ fn write_tags(conn: &Connection, id: &str, tags: &[String]) -> AppResult<()> {
 
 /// Replaces the identity's blind-index rows with the digests in the sealed set. When the data key has
 /// been destroyed (redaction) the set cannot be opened and nothing is written, which is the point.
-fn write_blind(
-    conn: &Connection,
-    keyring: &Keyring,
-    id: &str,
-    environment: &str,
-    sealed: Option<&str>,
-) -> AppResult<()> {
+fn write_blind(conn: &Connection, keyring: &Keyring, id: &str, sealed: Option<&str>) -> AppResult<()> {
     delete_blind(conn, id)?;
     let blind = blind_rows(conn, keyring, id, sealed)?;
-    insert_blind(conn, id, environment, &blind)?;
+    insert_blind(conn, id, &blind)?;
     conn.prepare_cached("UPDATE identities SET blind_keys = ?1 WHERE id = ?2")?
         .execute(params![joined_keys(&blind), id])?;
     Ok(())
@@ -255,11 +249,12 @@ fn joined_keys(blind: &IndexKeys) -> Option<Vec<u8>> {
     (!blind.is_empty()).then(|| blind.iter().flat_map(|(_, key)| key.iter().copied()).collect())
 }
 
-fn insert_blind(conn: &Connection, id: &str, environment: &str, blind: &IndexKeys) -> AppResult<()> {
-    let mut stmt = conn
-        .prepare_cached("INSERT INTO blind_indexes (identity_id, kind, environment, digest) VALUES (?1, ?2, ?3, ?4)")?;
-    for (kind, index_key) in blind {
-        stmt.execute(params![id, kind, environment, index_key])?;
+/// Writes the identity's blind-index rows. `OR IGNORE`: two kinds' keys could coincide only by a 128-bit
+/// accident, and then one row answers both lookups.
+fn insert_blind(conn: &Connection, id: &str, blind: &IndexKeys) -> AppResult<()> {
+    let mut stmt = conn.prepare_cached("INSERT OR IGNORE INTO blind_indexes (digest, identity_id) VALUES (?1, ?2)")?;
+    for (_, index_key) in blind {
+        stmt.execute(params![index_key, id])?;
     }
     Ok(())
 }

@@ -459,14 +459,10 @@ impl Filter {
     }
     /// The identity must carry the blind digest of this kind.
     /// Found through the digest index, so a search reads only the identities that carry it.
-    fn blind(&mut self, environment: &str, kind: &str, index_key: Vec<u8>) {
-        self.conditions.push(
-            "i.id IN (SELECT b.identity_id FROM blind_indexes b WHERE b.digest = ? AND b.kind = ? AND b.environment = ?)"
-                .to_string(),
-        );
+    /// The digest is keyed over the environment and the kind, so it alone picks the rows.
+    fn blind(&mut self, index_key: Vec<u8>) {
+        self.conditions.push("i.id IN (SELECT b.identity_id FROM blind_indexes b WHERE b.digest = ?)".to_string());
         self.values.push(Sql::Blob(index_key));
-        self.values.push(Sql::Text(kind.to_string()));
-        self.values.push(Sql::Text(environment.to_string()));
     }
     fn where_sql(&self) -> String {
         self.conditions.join(" AND ")
@@ -568,7 +564,7 @@ fn add_pii_criteria(filter: &mut Filter, keyring: &Keyring, environment: &str, f
         if kind == "address" {
             continue; // the address digest needs the whole address; search uses city/state/zip separately
         }
-        filter.blind(environment, kind, keyring.blind_index_key(environment, kind, &normalised));
+        filter.blind(keyring.blind_index_key(environment, kind, &normalised));
     }
 }
 

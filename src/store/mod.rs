@@ -39,7 +39,7 @@ const PAGE_SIZE: i64 = 2048;
 /// version 10 keeps each session's latest log position and indexes what the sweeper looks for, the positions
 /// filled at open by replaying the log; version 11 keys blind indexes by a short digest prefix alone; version
 /// 12 keeps them in one table keyed by that prefix and lists each identity's keys in its row).
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -249,6 +249,8 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         shorten_blind_index_keys(&conn)?;
         // Version 12 keeps them in one b-tree keyed by that prefix, each identity's keys listed in its row.
         key_blind_indexes_by_digest(&conn)?;
+        // Version 13 keeps the digest and the identity alone in each of their rows.
+        slim_blind_index_rows(&conn)?;
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;
@@ -308,6 +310,29 @@ fn key_blind_indexes_by_digest(conn: &Connection) -> AppResult<()> {
              SELECT digest, identity_id, kind, environment FROM blind_indexes;
          DROP TABLE blind_indexes;
          ALTER TABLE blind_indexes_v12 RENAME TO blind_indexes;",
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Rewrites the blind indexes of versions before 13, whose rows also held the kind and the environment
+/// (both already keyed into the digest), as rows of the digest and the identity, in one transaction.
+fn slim_blind_index_rows(conn: &Connection) -> AppResult<()> {
+    let with_kind: i64 =
+        conn.query_row("SELECT COUNT(*) FROM pragma_table_info('blind_indexes') WHERE name = 'kind'", [], |r| {
+            r.get(0)
+        })?;
+    if with_kind == 0 {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    tx.execute_batch(
+        "CREATE TABLE blind_indexes_v13 (
+             digest BLOB NOT NULL, identity_id TEXT NOT NULL, PRIMARY KEY (digest, identity_id)
+         ) WITHOUT ROWID;
+         INSERT OR IGNORE INTO blind_indexes_v13 (digest, identity_id) SELECT digest, identity_id FROM blind_indexes;
+         DROP TABLE blind_indexes;
+         ALTER TABLE blind_indexes_v13 RENAME TO blind_indexes;",
     )?;
     tx.commit()?;
     Ok(())
@@ -401,7 +426,7 @@ mod upgrade_tests {
     }
 
     #[test]
-    fn a_version_10_database_keys_its_blind_indexes_by_the_short_digest_in_one_table() {
+    fn a_version_10_database_keys_its_blind_indexes_by_the_short_digest_in_one_table_of_two_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("idv.db");
         let (email, phone, other) = ([0xabu8; 32], [0xcdu8; 32], [0x01u8; 32]);
@@ -444,7 +469,10 @@ mod upgrade_tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(key_columns, ["digest", "identity_id", "kind"]);
+        assert_eq!(key_columns, ["digest", "identity_id"]);
+        let columns: i64 =
+            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('blind_indexes')", [], |r| r.get(0)).unwrap();
+        assert_eq!(columns, 2, "the kind and the environment are in the digest, not beside it");
         let indexes: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'blind_indexes' AND sql IS NOT NULL",
@@ -455,7 +483,7 @@ mod upgrade_tests {
         assert_eq!(indexes, 0, "no second b-tree");
         let found: String = conn
             .query_row(
-                "SELECT identity_id FROM blind_indexes WHERE digest = ?1 AND kind = 'email' AND environment = 'live'",
+                "SELECT identity_id FROM blind_indexes WHERE digest = ?1",
                 [crate::crypto::blind_index_key(&email)],
                 |r| r.get(0),
             )

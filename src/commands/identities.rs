@@ -113,7 +113,9 @@ pub(crate) fn seal_fields(key: &DataKey, identity_id: &str, fields: &BTreeMap<St
     fields.iter().map(|(f, v)| (f.clone(), B64.encode(key.seal(identity_id, f, v)))).collect()
 }
 
-/// Computes the blind-index set of a full PII map and seals it under the identity's key.
+/// Computes the blind-index set of a full PII map and seals it under the identity's key: each kind's key
+/// as `blind_indexes` stores it (hex of the digest's first `crypto::BLIND_INDEX_KEY_BYTES`), which is all
+/// a replay needs. Sets sealed before schema 13 hold whole digests; their reader takes the same prefix.
 pub(crate) fn sealed_blind_set(
     keyring: &Keyring,
     key: &DataKey,
@@ -125,8 +127,9 @@ pub(crate) fn sealed_blind_set(
         .into_iter()
         .map(|(kind, normalised)| (kind, keyring.blind_digest(environment, kind, &normalised)))
         .collect();
-    let hex_digests: BTreeMap<&str, String> = digests.iter().map(|(kind, d)| (*kind, hex::encode(d))).collect();
-    let sealed = B64.encode(key.seal(identity_id, "blind_indexes", &serde_json::to_string(&hex_digests)?));
+    let hex_keys: BTreeMap<&str, String> =
+        digests.iter().map(|(kind, d)| (*kind, hex::encode(crate::crypto::blind_index_key(d)))).collect();
+    let sealed = B64.encode(key.seal(identity_id, "blind_indexes", &serde_json::to_string(&hex_keys)?));
     let index_keys = digests.iter().map(|(kind, d)| (kind.to_string(), crate::crypto::blind_index_key(d).to_vec()));
     crate::projections::blind_memo::remember(&sealed, index_keys.collect());
     Ok(sealed)

@@ -295,9 +295,10 @@ fn open_raw(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, Crypto
 }
 
 /// How many bytes of a blind digest `blind_indexes` keeps. 128 bits of a keyed hash over environment, kind
-/// and value: two different values of one environment share a key with odds near 2^-128 per pair, and the
-/// searches still compare environment and kind. Half the digest keeps the table's lookup index small, which
-/// is most of what an identity creation costs the writer (its eight digests land on random pages).
+/// and value: two different (environment, kind, value) triples share a key with odds near 2^-128 per pair,
+/// so a key alone picks the rows of one kind in one environment. Half the digest keeps the table's lookup
+/// index small, which is most of what an identity creation costs the writer (its eight digests land on
+/// random pages).
 pub const BLIND_INDEX_KEY_BYTES: usize = 16;
 
 /// The part of a blind digest that `blind_indexes` stores and is searched by.

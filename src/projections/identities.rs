@@ -276,6 +276,7 @@ fn blind_rows(conn: &Connection, keyring: &Keyring, id: &str, sealed: Option<&st
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(sealed)
         .map_err(|_| AppError::Internal("blind-index set is not base64".into()))?;
+    // Each kind's index key in hex, or (sets sealed before schema 13) its whole digest, which starts with it.
     let digests: BTreeMap<String, String> = serde_json::from_str(&key.open(id, "blind_indexes", &bytes)?)?;
     let mut rows = Vec::with_capacity(digests.len());
     for (kind, digest) in digests {
@@ -283,4 +284,48 @@ fn blind_rows(conn: &Connection, keyring: &Keyring, id: &str, sealed: Option<&st
         rows.push((kind, crate::crypto::blind_index_key(&digest).to_vec()));
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{blind_index_key, MasterKey, BLIND_INDEX_KEY_BYTES};
+
+    /// A connection holding one identity's wrapped data key, as `blind_rows` looks it up.
+    fn with_subject_key(keyring: &Keyring, id: &str) -> (Connection, crate::crypto::DataKey) {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE subject_keys (subject_id TEXT PRIMARY KEY, wrapped_key BLOB NOT NULL)")
+            .unwrap();
+        let (key, wrapped) = keyring.new_data_key(id);
+        conn.execute("INSERT INTO subject_keys VALUES (?1, ?2)", params![id, wrapped]).unwrap();
+        (conn, key)
+    }
+
+    #[test]
+    fn a_sealed_set_holds_the_index_keys_and_one_of_whole_digests_still_opens_to_them() {
+        let keyring = Keyring::new(&MasterKey::from_bytes([7; 32]));
+        let id = format!("idn_{}", ulid::Ulid::new());
+        let (conn, key) = with_subject_key(&keyring, &id);
+        let pii: BTreeMap<String, String> =
+            [("email", "ada@example.org"), ("phone", "+44 20 7946 0000")].map(|(k, v)| (k.into(), v.into())).into();
+        let sealed = crate::commands::identities::sealed_blind_set(&keyring, &key, "live", &id, &pii).unwrap();
+        // The memo would answer for a set this process sealed; a replay opens it instead.
+        let remembered = crate::projections::blind_memo::take(&sealed).unwrap();
+        let opened = blind_rows(&conn, &keyring, &id, Some(&sealed)).unwrap();
+        assert_eq!(opened, remembered);
+        let email = keyring.blind_index_key("live", "email", &crate::crypto::blind::email("ada@example.org"));
+        assert!(opened.contains(&("email".to_string(), email)));
+        let plain: BTreeMap<String, String> = serde_json::from_str(
+            &key.open(&id, "blind_indexes", &base64::engine::general_purpose::STANDARD.decode(&sealed).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(plain.values().all(|k| k.len() == 2 * BLIND_INDEX_KEY_BYTES), "{plain:?}");
+
+        let digest = keyring.blind_digest("live", "email", "ada@example.org");
+        let whole = serde_json::json!({ "email": hex::encode(digest) }).to_string();
+        let older = base64::engine::general_purpose::STANDARD.encode(key.seal(&id, "blind_indexes", &whole));
+        let opened = blind_rows(&conn, &keyring, &id, Some(&older)).unwrap();
+        assert_eq!(opened, vec![("email".to_string(), blind_index_key(&digest).to_vec())]);
+    }
 }

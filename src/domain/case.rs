@@ -203,15 +203,15 @@ impl CaseEvent {
         }
         let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
         Ok(Some(match event_type {
-            "CaseCreated" => CaseEvent::Created(serde_json::from_value(p)?),
-            "CaseUpdated" => CaseEvent::Updated(serde_json::from_value(p)?),
-            "CaseClaimed" => CaseEvent::Claimed(serde_json::from_value(p)?),
-            "CaseReleased" => CaseEvent::Released(serde_json::from_value(p)?),
-            "CaseEscalated" => CaseEvent::Escalated(serde_json::from_value(p)?),
-            "CaseDecided" => CaseEvent::Decided(serde_json::from_value(p)?),
-            "CaseNoteAdded" => CaseEvent::NoteAdded(serde_json::from_value(p)?),
-            "CaseCheckOverridden" => CaseEvent::CheckOverridden(serde_json::from_value(p)?),
-            "CasePiiCorrected" => CaseEvent::PiiCorrected(serde_json::from_value(p)?),
+            "CaseCreated" => CaseEvent::Created(super::codec::payload(event_type, p)?),
+            "CaseUpdated" => CaseEvent::Updated(super::codec::payload(event_type, p)?),
+            "CaseClaimed" => CaseEvent::Claimed(super::codec::payload(event_type, p)?),
+            "CaseReleased" => CaseEvent::Released(super::codec::payload(event_type, p)?),
+            "CaseEscalated" => CaseEvent::Escalated(super::codec::payload(event_type, p)?),
+            "CaseDecided" => CaseEvent::Decided(super::codec::payload(event_type, p)?),
+            "CaseNoteAdded" => CaseEvent::NoteAdded(super::codec::payload(event_type, p)?),
+            "CaseCheckOverridden" => CaseEvent::CheckOverridden(super::codec::payload(event_type, p)?),
+            "CasePiiCorrected" => CaseEvent::PiiCorrected(super::codec::payload(event_type, p)?),
             _ => return Ok(None),
         }))
     }

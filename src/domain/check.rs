@@ -342,14 +342,16 @@ impl CheckEvent {
         }
         let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
         Ok(Some(match event_type {
-            "CheckCreated" => CheckEvent::Created(Box::new(serde_json::from_value(p)?)),
-            "CheckRerun" => CheckEvent::Rerun(Box::new(serde_json::from_value(p)?)),
-            "CheckHitsDismissed" => CheckEvent::HitsDismissed(serde_json::from_value(p)?),
-            "CheckTagsChanged" => CheckEvent::TagsChanged(serde_json::from_value(p)?),
+            "CheckCreated" => CheckEvent::Created(Box::new(super::codec::payload(event_type, p)?)),
+            "CheckRerun" => CheckEvent::Rerun(Box::new(super::codec::payload(event_type, p)?)),
+            "CheckHitsDismissed" => CheckEvent::HitsDismissed(super::codec::payload(event_type, p)?),
+            "CheckTagsChanged" => CheckEvent::TagsChanged(super::codec::payload(event_type, p)?),
             "CheckRedacted" => CheckEvent::Redacted,
             "CheckMonitoringEnabled" => CheckEvent::MonitoringEnabled,
             "CheckMonitoringDisabled" => CheckEvent::MonitoringDisabled,
-            "CheckMonitoringHitsFound" => CheckEvent::MonitoringHitsFound(Box::new(serde_json::from_value(p)?)),
+            "CheckMonitoringHitsFound" => {
+                CheckEvent::MonitoringHitsFound(Box::new(super::codec::payload(event_type, p)?))
+            }
             _ => return Ok(None),
         }))
     }

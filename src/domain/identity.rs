@@ -253,21 +253,21 @@ impl IdentityEvent {
         }
         let p = super::codec::upcast(event_type, version, payload, 1, super::codec::no_steps)?;
         Ok(Some(match event_type {
-            "IdentityCreated" => IdentityEvent::Created(serde_json::from_value(p)?),
-            "IdentityUpdated" => IdentityEvent::Updated(serde_json::from_value(p)?),
-            "IdentityVerified" => IdentityEvent::Verified(serde_json::from_value(p)?),
+            "IdentityCreated" => IdentityEvent::Created(super::codec::payload(event_type, p)?),
+            "IdentityUpdated" => IdentityEvent::Updated(super::codec::payload(event_type, p)?),
+            "IdentityVerified" => IdentityEvent::Verified(super::codec::payload(event_type, p)?),
             "IdentityRedacted" => IdentityEvent::Redacted,
-            "IdentityTagsChanged" => IdentityEvent::TagsChanged(serde_json::from_value(p)?),
+            "IdentityTagsChanged" => IdentityEvent::TagsChanged(super::codec::payload(event_type, p)?),
             "IdentityArchived" => IdentityEvent::Archived,
-            "IdentityRestored" => IdentityEvent::Restored(serde_json::from_value(p)?),
-            "IdentityMonitoringPaused" => IdentityEvent::MonitoringPaused(serde_json::from_value(p)?),
+            "IdentityRestored" => IdentityEvent::Restored(super::codec::payload(event_type, p)?),
+            "IdentityMonitoringPaused" => IdentityEvent::MonitoringPaused(super::codec::payload(event_type, p)?),
             "IdentityMonitoringResumed" => IdentityEvent::MonitoringResumed,
-            "IdentityCustomFieldsSet" => IdentityEvent::CustomFieldsSet(serde_json::from_value(p)?),
-            "IdentityMerged" => IdentityEvent::Merged(serde_json::from_value(p)?),
-            "IdentityAbsorbed" => IdentityEvent::Absorbed(serde_json::from_value(p)?),
+            "IdentityCustomFieldsSet" => IdentityEvent::CustomFieldsSet(super::codec::payload(event_type, p)?),
+            "IdentityMerged" => IdentityEvent::Merged(super::codec::payload(event_type, p)?),
+            "IdentityAbsorbed" => IdentityEvent::Absorbed(super::codec::payload(event_type, p)?),
             "IdentityExported" => IdentityEvent::Exported,
-            "IdentityScreened" => IdentityEvent::Screened(serde_json::from_value(p)?),
-            "IdentityMonitoredListsSet" => IdentityEvent::MonitoredListsSet(serde_json::from_value(p)?),
+            "IdentityScreened" => IdentityEvent::Screened(super::codec::payload(event_type, p)?),
+            "IdentityMonitoredListsSet" => IdentityEvent::MonitoredListsSet(super::codec::payload(event_type, p)?),
             _ => return Ok(None),
         }))
     }

@@ -38,7 +38,8 @@ const PAGE_SIZE: i64 = 2048;
 /// workflow-run, findings, check-monitoring and monitoring-history views, filled at open by replaying the log;
 /// version 10 keeps each session's latest log position and indexes what the sweeper looks for, the positions
 /// filled at open by replaying the log; version 11 keys blind indexes by a short digest prefix alone; version
-/// 12 keeps them in one table keyed by that prefix and lists each identity's keys in its row).
+/// 12 keeps them in one table keyed by that prefix and lists each identity's keys in its row; version 13
+/// keeps only the prefix and the identity in that table's rows).
 pub const SCHEMA_VERSION: i64 = 13;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.

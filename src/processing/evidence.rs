@@ -341,14 +341,6 @@ fn mrz_expected(document_type: Option<&str>) -> bool {
     matches!(document_type, Some("passport" | "national_id" | "residence_permit"))
 }
 
-/// The surviving identities of an environment that carry a blind-index key. Written as `IN`, so SQLite
-/// looks the key up first and reads only the identities that carry it: as a join with the environment on
-/// `identities`, it chose to walk every identity of the environment instead (no statistics tell it that
-/// `environment = ?` matches most rows), which brought API-only verifications from about 700/s to 220/s.
-const IDENTITIES_BY_BLIND_KEY: &str = "SELECT i.id FROM identities i
-     WHERE i.id IN (SELECT b.identity_id FROM blind_indexes b WHERE b.digest = ?1)
-       AND i.environment = ?2 AND i.status NOT IN ('merged', 'redacted')";
-
 /// Blind-index and image-hash matches against other identities of the environment.
 #[tracing::instrument(name = "duplicates", skip_all, fields(session_id = %s.id))]
 fn duplicates(
@@ -372,9 +364,7 @@ fn duplicates(
     for (kind, normalised) in blind::index_inputs(data) {
         let Some((_, rel)) = kinds.iter().find(|(k, _)| *k == kind) else { continue };
         let index_key = keyring.blind_index_key(&s.environment, kind, &normalised);
-        let mut stmt = conn.prepare_cached(IDENTITIES_BY_BLIND_KEY)?;
-        let ids: Vec<String> =
-            stmt.query_map(params![index_key, s.environment], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let ids = crate::queries::identities::surviving_with_blind_key(conn, &s.environment, &index_key)?;
         for id in ids {
             if Some(&id) != own.as_ref() {
                 hits.push(DuplicateHit { relationship_type: rel.to_string(), identity_id: id });
@@ -487,28 +477,4 @@ fn custom_list_matches(
         )?);
     }
     Ok(Some(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::IDENTITIES_BY_BLIND_KEY;
-
-    #[test]
-    fn the_duplicate_search_reads_only_the_identities_that_carry_the_key() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch(crate::store::SCHEMA_SQL).unwrap();
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {IDENTITIES_BY_BLIND_KEY}"))
-            .unwrap()
-            .query_map(rusqlite::params![vec![0u8; 16], "live"], |r| r.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let on_identities: Vec<&String> = plan.iter().filter(|step| step.contains(" i ")).collect();
-        assert!(!on_identities.is_empty(), "{plan:?}");
-        for step in on_identities {
-            assert!(step.contains("id=?"), "a step walks identities instead of looking each one up: {plan:?}");
-        }
-        assert!(plan.iter().any(|step| step.contains("b USING PRIMARY KEY (digest=?)")), "{plan:?}");
-    }
 }

@@ -558,6 +558,22 @@ pub fn list_cursor(
     })
 }
 
+/// `surviving_with_blind_key`'s query, written as `IN`, so SQLite looks the key up first and reads only the
+/// identities that carry it: as a join with the environment on `identities`, it chose to walk every identity
+/// of the environment instead (no statistics tell it that `environment = ?` matches most rows), which brought
+/// API-only verifications from about 700/s to 220/s.
+const IDENTITIES_BY_BLIND_KEY: &str = "SELECT i.id FROM identities i
+     WHERE i.id IN (SELECT b.identity_id FROM blind_indexes b WHERE b.digest = ?1)
+       AND i.environment = ?2 AND i.status NOT IN ('merged', 'redacted')";
+
+/// The surviving (neither merged nor redacted) identities of an environment that carry a blind-index key:
+/// the duplicate search of session processing.
+pub fn surviving_with_blind_key(conn: &ReadOnly, environment: &str, index_key: &[u8]) -> AppResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(IDENTITIES_BY_BLIND_KEY)?;
+    let ids = stmt.query_map(rusqlite::params![index_key, environment], |r| r.get(0))?;
+    Ok(ids.collect::<Result<_, _>>()?)
+}
+
 /// Adds blind-index conditions for the PII search fields; all of name + DOB must be present together.
 fn add_pii_criteria(filter: &mut Filter, keyring: &Keyring, environment: &str, fields: &BTreeMap<String, String>) {
     for (kind, normalised) in blind::index_inputs(fields) {
@@ -861,4 +877,28 @@ pub fn audit_log_by_ref(
 ) -> AppResult<OffsetPage<AuditEntry>> {
     let id = require(conn, environment, id_or_ref)?;
     audit_log(conn, &id, page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IDENTITIES_BY_BLIND_KEY;
+
+    #[test]
+    fn the_duplicate_search_reads_only_the_identities_that_carry_the_key() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::store::SCHEMA_SQL).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {IDENTITIES_BY_BLIND_KEY}"))
+            .unwrap()
+            .query_map(rusqlite::params![vec![0u8; 16], "live"], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let on_identities: Vec<&String> = plan.iter().filter(|step| step.contains(" i ")).collect();
+        assert!(!on_identities.is_empty(), "{plan:?}");
+        for step in on_identities {
+            assert!(step.contains("id=?"), "a step walks identities instead of looking each one up: {plan:?}");
+        }
+        assert!(plan.iter().any(|step| step.contains("b USING PRIMARY KEY (digest=?)")), "{plan:?}");
+    }
 }

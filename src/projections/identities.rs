@@ -249,10 +249,11 @@ fn joined_keys(blind: &IndexKeys) -> Option<Vec<u8>> {
     (!blind.is_empty()).then(|| blind.iter().flat_map(|(_, key)| key.iter().copied()).collect())
 }
 
-/// Writes the identity's blind-index rows. `OR IGNORE`: two kinds' keys could coincide only by a 128-bit
-/// accident, and then one row answers both lookups.
+/// Writes the identity's blind-index rows. `ON CONFLICT DO NOTHING`: two kinds' keys could coincide only by
+/// a 128-bit accident, and then one row answers both lookups.
 fn insert_blind(conn: &Connection, id: &str, blind: &IndexKeys) -> AppResult<()> {
-    let mut stmt = conn.prepare_cached("INSERT OR IGNORE INTO blind_indexes (digest, identity_id) VALUES (?1, ?2)")?;
+    let mut stmt =
+        conn.prepare_cached("INSERT INTO blind_indexes (digest, identity_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?;
     for (_, index_key) in blind {
         stmt.execute(params![index_key, id])?;
     }

@@ -123,15 +123,16 @@ pub(crate) fn sealed_blind_set(
     identity_id: &str,
     pii: &BTreeMap<String, String>,
 ) -> AppResult<String> {
-    let digests: BTreeMap<&str, [u8; 32]> = blind::index_inputs(pii)
+    let index_keys: BTreeMap<&str, Vec<u8>> = blind::index_inputs(pii)
         .into_iter()
-        .map(|(kind, normalised)| (kind, keyring.blind_digest(environment, kind, &normalised)))
+        .map(|(kind, normalised)| (kind, keyring.blind_index_key(environment, kind, &normalised)))
         .collect();
-    let hex_keys: BTreeMap<&str, String> =
-        digests.iter().map(|(kind, d)| (*kind, hex::encode(crate::crypto::blind_index_key(d)))).collect();
+    let hex_keys: BTreeMap<&str, String> = index_keys.iter().map(|(kind, k)| (*kind, hex::encode(k))).collect();
     let sealed = B64.encode(key.seal(identity_id, "blind_indexes", &serde_json::to_string(&hex_keys)?));
-    let index_keys = digests.iter().map(|(kind, d)| (kind.to_string(), crate::crypto::blind_index_key(d).to_vec()));
-    crate::projections::blind_memo::remember(&sealed, index_keys.collect());
+    crate::projections::blind_memo::remember(
+        &sealed,
+        index_keys.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    );
     Ok(sealed)
 }
 

@@ -83,9 +83,11 @@ CREATE TABLE IF NOT EXISTS api_keys (
 -- key_type 'verifyhq': a VerifyHQ API client (vhq_live_/vhq_test_ secret); its `scopes` are VerifyHQ
 -- permissions and `rate_limit_rpm` its own limit (null: the server's).
 
--- `blind_keys`: the keys of the identity's blind_indexes rows, one after another (16 bytes each, in the
--- order of their kinds), so they can be found for deletion in that table's one b-tree, keyed by digest; null
--- for none.
+-- `blind_keys`: the identity's blind-index keys (the first 16 bytes of each digest, see
+-- crypto::BLIND_INDEX_KEY_BYTES), one after another in the order of their kinds; null for none. `blind_seq`:
+-- the log position of the event that last wrote them (null with none), by which the lookup's in-memory copy
+-- catches up (store::blind_keys); the digests are keyed hashes, random by design, so a table keyed by them
+-- cost a random page per key in every commit.
 CREATE TABLE IF NOT EXISTS identities (
     id                       TEXT PRIMARY KEY,
     environment              TEXT NOT NULL,
@@ -115,11 +117,13 @@ CREATE TABLE IF NOT EXISTS identities (
     created_at               TEXT NOT NULL,
     updated_at               TEXT NOT NULL,
     stream_seq               INTEGER NOT NULL,
-    blind_keys               BLOB
+    blind_keys               BLOB,
+    blind_seq                INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS identities_external_ref
     ON identities (environment, external_ref) WHERE external_ref IS NOT NULL;
 CREATE INDEX IF NOT EXISTS identities_by_env ON identities (environment, id);
+CREATE INDEX IF NOT EXISTS identities_by_blind_seq ON identities (blind_seq) WHERE blind_seq IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS identity_tags (
     identity_id TEXT NOT NULL,
@@ -134,18 +138,6 @@ CREATE TABLE IF NOT EXISTS identity_custom_fields (
     name        TEXT NOT NULL,
     value       TEXT NOT NULL,
     PRIMARY KEY (identity_id, name)
-) WITHOUT ROWID;
-
--- Keyed by the digest (its first 16 bytes, see crypto::BLIND_INDEX_KEY_BYTES), which is keyed over
--- environment and kind already: the lookups search by it, and each row is one insert into one b-tree at a
--- random place (a second b-tree keyed by identity cost the writer about 7% of a creation's time). The row
--- holds nothing else: the kind and environment a digest was made for are in the digest, and leaving them
--- out fits more rows on each leaf. An identity's rows are found for deletion through the keys its row
--- lists (`identities.blind_keys`).
-CREATE TABLE IF NOT EXISTS blind_indexes (
-    digest      BLOB NOT NULL,
-    identity_id TEXT NOT NULL,
-    PRIMARY KEY (digest, identity_id)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS relationships (

@@ -955,7 +955,6 @@ const CEILING_TABLES: &[(&str, &str)] = &[
     ("events", "stream_id"),
     ("identities", "id"),
     ("identity_tags", "identity_id"),
-    ("blind_indexes", "identity_id"),
     ("identity_audit", "identity_id"),
     ("audit_log", "resource_id"),
 ];
@@ -1363,19 +1362,13 @@ Transfer/sec:      2.19MB
         for id in ["idn_a", "idn_b"] {
             conn.execute(
                 "INSERT INTO identities (id, environment, external_ref, status, session_count, monitoring_enabled,
-                                         is_flagged, pii, country, created_at, updated_at, stream_seq)
-                 VALUES (?1, 'sandbox', ?1, 'pending', 0, 1, 0, '{}', 'US', 'now', 'now', 1)",
-                [id],
+                                         is_flagged, pii, country, created_at, updated_at, stream_seq, blind_keys,
+                                         blind_seq)
+                 VALUES (?1, 'sandbox', ?1, 'pending', 0, 1, 0, '{}', 'US', 'now', 'now', 1, ?2, 1)",
+                rusqlite::params![id, [[1u8; 16], [2u8; 16]].concat()],
             )
             .unwrap();
             conn.execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, x'0102')", [id]).unwrap();
-            for kind in ["email", "phone"] {
-                conn.execute(
-                    "INSERT INTO blind_indexes (digest, identity_id) VALUES (?1, ?2)",
-                    rusqlite::params![format!("{id}{kind}").into_bytes(), id],
-                )
-                .unwrap();
-            }
         }
     }
 
@@ -1385,10 +1378,10 @@ Transfer/sec:      2.19MB
         std::fs::create_dir_all(&dir).unwrap();
         server_like_database(&dir);
         let rows = load_ceiling_rows(&dir.join("idv.db")).unwrap();
-        // Per identity: one event, one identity, one key, two blind indexes, one org audit row; the api key's
-        // event and the later update are left out.
+        // Per identity: one event, one identity (listing its blind-index keys), one data key, one org audit
+        // row; the api key's event and the later update are left out.
         assert_eq!(rows.identities.len(), 2);
-        assert_eq!(rows.rows(), 12);
+        assert_eq!(rows.rows(), 8);
         let c = run_ceiling(&dir, &[1, 2], Duration::from_secs(5)).unwrap();
         assert_eq!(c.trials.len(), 12);
         assert!(c.trials.iter().all(|t| t.identities == 2));
@@ -1406,7 +1399,7 @@ Transfer/sec:      2.19MB
         let before = table_row_counts(&db).unwrap();
         server_like_database(&dir);
         let written = grown_tables(&before, &table_row_counts(&db).unwrap());
-        assert_eq!(written, ["audit_log", "blind_indexes", "events", "identities", "subject_keys"]);
+        assert_eq!(written, ["audit_log", "events", "identities", "subject_keys"]);
         assert!(omitted_by_ceiling(&written).is_empty());
         let with_outbox = ["events".to_string(), "webhook_deliveries".to_string()];
         assert_eq!(omitted_by_ceiling(&with_outbox), ["webhook_deliveries"]);

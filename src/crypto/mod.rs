@@ -164,7 +164,7 @@ impl Keyring {
         *hasher.finalize().as_bytes()
     }
 
-    /// The key `blind_indexes` stores and is searched by for a value: its blind digest's first
+    /// The key an identity's row lists and lookups search by for a value: its blind digest's first
     /// `BLIND_INDEX_KEY_BYTES` bytes (see `blind_index_key`).
     pub fn blind_index_key(&self, environment: &str, kind: &str, normalised: &str) -> Vec<u8> {
         blind_index_key(&self.blind_digest(environment, kind, normalised)).to_vec()
@@ -294,14 +294,13 @@ fn open_raw(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, Crypto
     cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| CryptoError::Open)
 }
 
-/// How many bytes of a blind digest `blind_indexes` keeps. 128 bits of a keyed hash over environment, kind
-/// and value: two different (environment, kind, value) triples share a key with odds near 2^-128 per pair,
-/// so a key alone picks the rows of one kind in one environment. Half the digest keeps the table's lookup
-/// index small, which is most of what an identity creation costs the writer (its eight digests land on
-/// random pages).
+/// How many bytes of a blind digest an identity's row lists (`identities.blind_keys`). 128 bits of a keyed
+/// hash over environment, kind and value: two different (environment, kind, value) triples share a key with
+/// odds near 2^-128 per pair, so a key alone picks the identities of one kind in one environment. Half the
+/// digest halves what each row lists and what the lookup's in-memory copy holds (`store::blind_keys`).
 pub const BLIND_INDEX_KEY_BYTES: usize = 16;
 
-/// The part of a blind digest that `blind_indexes` stores and is searched by.
+/// The part of a blind digest that an identity's row lists and lookups search by.
 pub fn blind_index_key(digest: &[u8]) -> &[u8] {
     &digest[..BLIND_INDEX_KEY_BYTES.min(digest.len())]
 }

@@ -2,7 +2,7 @@
 //! carries one then writes its keys without unwrapping the identity's data key and opening what was just
 //! sealed (that opening was a tenth of the writer's time for an identity creation). A cache only: any miss
 //! (a replay, a restart, another process's event, an entry pushed out) opens the sealed set as before.
-//! Holds index keys only (what `blind_indexes` stores anyway), never a value; must stay bounded.
+//! Holds index keys only (what `identities.blind_keys` lists anyway), never a value; must stay bounded.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, OnceLock};

@@ -1,6 +1,7 @@
-//! Projects identity events into `identities`, `identity_tags`, `identity_custom_fields`,
-//! `blind_indexes`, `identity_monitored_lists` and `identity_audit`. Copies sealed values as they are; opens only the sealed
-//! blind-index set (to write its digests). Must not write any other table.
+//! Projects identity events into `identities` (with the identity's blind-index keys, which the in-memory
+//! lookup `store::blind_keys` reads), `identity_tags`, `identity_custom_fields`, `identity_monitored_lists`
+//! and `identity_audit`. Copies sealed values as they are; opens only the sealed blind-index set (to list its
+//! keys). Must not write any other table.
 
 use super::blind_memo::IndexKeys;
 use crate::crypto::Keyring;
@@ -20,13 +21,14 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
     let at = event.recorded_at.as_str();
     match &decoded {
         IdentityEvent::Created(e) => {
-            // A new identity has no blind-index rows to replace: its keys go in with its row.
+            // A new identity's keys go in with its row.
             let blind = blind_rows(conn, keyring, id, e.blind.as_deref())?;
+            let keys = joined_keys(&blind);
             conn.prepare_cached(
                 "INSERT INTO identities (id, environment, external_ref, status, session_count, country,
                     identity_type_id, monitoring_enabled, is_flagged, pii, created_at, updated_at, stream_seq,
-                    blind_keys)
-                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, 0, ?8, ?9, ?9, ?10, ?11)",
+                    blind_keys, blind_seq)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, 0, ?8, ?9, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 id,
@@ -39,12 +41,12 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 serde_json::to_string(&e.pii)?,
                 at,
                 event.stream_seq,
-                joined_keys(&blind)
+                keys,
+                keys.as_ref().map(|_| event.seq)
             ])?;
             if !e.tags.is_empty() {
                 write_tags(conn, id, &e.tags)?;
             }
-            insert_blind(conn, id, &blind)?;
         }
         IdentityEvent::Verified(e) => {
             conn.exec(
@@ -75,7 +77,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 conn.exec("UPDATE identities SET pii = ?1 WHERE id = ?2", params![serde_json::to_string(&pii)?, id])?;
             }
             if e.blind.is_some() {
-                write_blind(conn, keyring, id, e.blind.as_deref())?;
+                write_blind(conn, keyring, event, e.blind.as_deref())?;
             }
         }
         IdentityEvent::Updated(e) => {
@@ -100,13 +102,14 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 conn.exec("UPDATE identities SET pii = ?1 WHERE id = ?2", params![serde_json::to_string(&pii)?, id])?;
             }
             if e.blind.is_some() {
-                write_blind(conn, keyring, id, e.blind.as_deref())?;
+                write_blind(conn, keyring, event, e.blind.as_deref())?;
             }
         }
         IdentityEvent::Redacted => {
-            delete_blind(conn, id)?;
             conn.exec(
-                "UPDATE identities SET status = 'redacted', pii = '{}', country = NULL, blind_keys = NULL WHERE id = ?1",
+                "UPDATE identities SET status = 'redacted', pii = '{}', country = NULL, blind_keys = NULL,
+                    blind_seq = NULL
+                 WHERE id = ?1",
                 [id],
             )?;
             conn.exec(
@@ -162,8 +165,10 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 params![status, e.into, id],
             )?;
             if e.redacted {
-                delete_blind(conn, id)?;
-                conn.exec("UPDATE identities SET pii = '{}', country = NULL, blind_keys = NULL WHERE id = ?1", [id])?;
+                conn.exec(
+                    "UPDATE identities SET pii = '{}', country = NULL, blind_keys = NULL, blind_seq = NULL WHERE id = ?1",
+                    [id],
+                )?;
                 conn.exec("DELETE FROM identity_custom_fields WHERE identity_id = ?1", [id])?;
             }
         }
@@ -216,30 +221,16 @@ fn write_tags(conn: &Connection, id: &str, tags: &[String]) -> AppResult<()> {
     Ok(())
 }
 
-/// Replaces the identity's blind-index rows with the digests in the sealed set. When the data key has
-/// been destroyed (redaction) the set cannot be opened and nothing is written, which is the point.
-fn write_blind(conn: &Connection, keyring: &Keyring, id: &str, sealed: Option<&str>) -> AppResult<()> {
-    delete_blind(conn, id)?;
-    let blind = blind_rows(conn, keyring, id, sealed)?;
-    insert_blind(conn, id, &blind)?;
-    conn.prepare_cached("UPDATE identities SET blind_keys = ?1 WHERE id = ?2")?
-        .execute(params![joined_keys(&blind), id])?;
-    Ok(())
-}
-
-/// Deletes the identity's blind-index rows, found by the keys its row lists (`blind_indexes` is keyed by
-/// digest, so that one b-tree is all an identity's creation writes into). The caller rewrites the list.
-fn delete_blind(conn: &Connection, id: &str) -> AppResult<()> {
-    let keys: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT blind_keys FROM identities WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?
-        .flatten();
-    let Some(keys) = keys else { return Ok(()) };
-    let mut delete = conn.prepare_cached("DELETE FROM blind_indexes WHERE digest = ?1 AND identity_id = ?2")?;
-    for key in keys.chunks(crate::crypto::BLIND_INDEX_KEY_BYTES) {
-        delete.execute(params![key, id])?;
-    }
+/// Replaces the keys the identity's row lists with those of the sealed set, stamped with the event's log
+/// position so the lookup's copy reads them on its next catch-up. When the data key has been destroyed
+/// (redaction) the set cannot be opened and the row lists none, which is the point.
+fn write_blind(conn: &Connection, keyring: &Keyring, event: &StoredEvent, sealed: Option<&str>) -> AppResult<()> {
+    let keys = joined_keys(&blind_rows(conn, keyring, &event.stream_id, sealed)?);
+    conn.prepare_cached("UPDATE identities SET blind_keys = ?1, blind_seq = ?2 WHERE id = ?3")?.execute(params![
+        keys,
+        keys.as_ref().map(|_| event.seq),
+        event.stream_id
+    ])?;
     Ok(())
 }
 
@@ -247,17 +238,6 @@ fn delete_blind(conn: &Connection, id: &str) -> AppResult<()> {
 /// none when the set is empty or could not be opened.
 fn joined_keys(blind: &IndexKeys) -> Option<Vec<u8>> {
     (!blind.is_empty()).then(|| blind.iter().flat_map(|(_, key)| key.iter().copied()).collect())
-}
-
-/// Writes the identity's blind-index rows. `ON CONFLICT DO NOTHING`: two kinds' keys could coincide only by
-/// a 128-bit accident, and then one row answers both lookups.
-fn insert_blind(conn: &Connection, id: &str, blind: &IndexKeys) -> AppResult<()> {
-    let mut stmt =
-        conn.prepare_cached("INSERT INTO blind_indexes (digest, identity_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?;
-    for (_, index_key) in blind {
-        stmt.execute(params![index_key, id])?;
-    }
-    Ok(())
 }
 
 /// The (kind, index key) rows of the sealed set, in the order of their kinds (none when the data key is

@@ -363,7 +363,7 @@ pub struct IdentityCriteria {
 }
 
 /// The SQL conditions of `criteria` within one environment.
-fn filter_of(criteria: &IdentityCriteria, keyring: &Keyring, environment: &str) -> Filter {
+fn filter_of(conn: &ReadOnly, criteria: &IdentityCriteria, keyring: &Keyring, environment: &str) -> AppResult<Filter> {
     let c = criteria;
     let mut filter = Filter::new(environment);
     filter.any_of("i.status", &c.statuses);
@@ -419,9 +419,12 @@ fn filter_of(criteria: &IdentityCriteria, keyring: &Keyring, environment: &str) 
             vec![Bind::Text(name.clone()), Bind::Text(value.to_string())],
         );
     }
-    add_pii_criteria(&mut filter, keyring, environment, &c.personal_data);
-    filter
+    add_pii_criteria(conn, &mut filter, keyring, environment, &c.personal_data)?;
+    Ok(filter)
 }
+
+/// A filter's first condition.
+const ENVIRONMENT: &str = "(i.environment = ?)";
 
 /// SQL conditions and their bound values (built from `IdentityCriteria`, never outside this module).
 #[derive(Default)]
@@ -432,9 +435,7 @@ struct Filter {
 
 impl Filter {
     fn new(environment: &str) -> Self {
-        let mut f = Filter::default();
-        f.push("i.environment = ?", environment);
-        f
+        Filter { conditions: vec![ENVIRONMENT.to_string()], values: vec![Sql::Text(environment.into())] }
     }
     fn push(&mut self, condition: &str, value: impl Into<Bind>) {
         let value: Sql = value.into().into();
@@ -457,12 +458,22 @@ impl Filter {
         self.conditions.push(format!("{column} IN ({marks})"));
         self.values.extend(values.iter().map(|v| Sql::Text(v.clone())));
     }
-    /// The identity must carry the blind digest of this kind.
-    /// Found through the digest index, so a search reads only the identities that carry it.
-    /// The digest is keyed over the environment and the kind, so it alone picks the rows.
-    fn blind(&mut self, index_key: Vec<u8>) {
-        self.conditions.push("i.id IN (SELECT b.identity_id FROM blind_indexes b WHERE b.digest = ?)".to_string());
-        self.values.push(Sql::Blob(index_key));
+    /// The identity's row must list every one of `index_keys`. The lookup's copy (`store::blind_keys`)
+    /// names the rows that may, before the query runs, so the query reads only those (`json_each` here; a
+    /// PostgreSQL store binds an array, `= ANY(?)`) and confirms each key in the row's list. A key found
+    /// straddling two listed keys would take a 128-bit coincidence, the odds of two values sharing a key.
+    fn blind(&mut self, candidates: Vec<i64>, index_keys: Vec<Vec<u8>>) {
+        // The environment stays a test on each row the lookup named: with no statistics SQLite would
+        // otherwise walk the environment's index (every identity of it) and test each against the list.
+        // The unary plus is SQLite's way to keep a term off an index; `new` put the environment first.
+        debug_assert_eq!(self.conditions.first().map(String::as_str), Some(ENVIRONMENT));
+        self.conditions[0] = format!("(+{})", &ENVIRONMENT[1..ENVIRONMENT.len() - 1]);
+        self.conditions.push("i.rowid IN (SELECT value FROM json_each(?))".to_string());
+        self.values.push(Sql::Text(Value::from(candidates).to_string()));
+        for key in index_keys {
+            self.conditions.push("instr(i.blind_keys, ?) > 0".to_string());
+            self.values.push(Sql::Blob(key));
+        }
     }
     fn where_sql(&self) -> String {
         self.conditions.join(" AND ")
@@ -476,7 +487,7 @@ pub fn list_offset(
     criteria: &IdentityCriteria,
     page: Page,
 ) -> AppResult<OffsetPage<Identity>> {
-    let filter = &filter_of(criteria, keyring, environment);
+    let filter = &filter_of(conn, criteria, keyring, environment)?;
     let total: i64 = conn.query_row(
         &format!("SELECT COUNT(*) FROM identities i WHERE {}", filter.where_sql()),
         params_from_iter(filter.values.iter()),
@@ -517,7 +528,7 @@ pub fn list_cursor(
     cursor: Cursor,
     size: i64,
 ) -> AppResult<CursorPage<Identity>> {
-    let filter = &filter_of(criteria, keyring, environment);
+    let filter = &filter_of(conn, criteria, keyring, environment)?;
     let base = filter.where_sql();
     let mut values = filter.values.clone();
     let (condition, order) = match &cursor {
@@ -558,30 +569,36 @@ pub fn list_cursor(
     })
 }
 
-/// `surviving_with_blind_key`'s query, written as `IN`, so SQLite looks the key up first and reads only the
-/// identities that carry it: as a join with the environment on `identities`, it chose to walk every identity
-/// of the environment instead (no statistics tell it that `environment = ?` matches most rows), which brought
-/// API-only verifications from about 700/s to 220/s.
-const IDENTITIES_BY_BLIND_KEY: &str = "SELECT i.id FROM identities i
-     WHERE i.id IN (SELECT b.identity_id FROM blind_indexes b WHERE b.digest = ?1)
-       AND i.environment = ?2 AND i.status NOT IN ('merged', 'redacted')";
-
 /// The surviving (neither merged nor redacted) identities of an environment that carry a blind-index key:
 /// the duplicate search of session processing.
 pub fn surviving_with_blind_key(conn: &ReadOnly, environment: &str, index_key: &[u8]) -> AppResult<Vec<String>> {
-    let mut stmt = conn.prepare_cached(IDENTITIES_BY_BLIND_KEY)?;
-    let ids = stmt.query_map(rusqlite::params![index_key, environment], |r| r.get(0))?;
-    Ok(ids.collect::<Result<_, _>>()?)
+    Ok(conn
+        .blind_key_carriers(index_key)?
+        .into_iter()
+        .filter(|c| c.environment == environment && c.status != "merged" && c.status != "redacted")
+        .map(|c| c.id)
+        .collect())
 }
 
 /// Adds blind-index conditions for the PII search fields; all of name + DOB must be present together.
-fn add_pii_criteria(filter: &mut Filter, keyring: &Keyring, environment: &str, fields: &BTreeMap<String, String>) {
-    for (kind, normalised) in blind::index_inputs(fields) {
-        if kind == "address" {
-            continue; // the address digest needs the whole address; search uses city/state/zip separately
-        }
-        filter.blind(keyring.blind_index_key(environment, kind, &normalised));
+fn add_pii_criteria(
+    conn: &ReadOnly,
+    filter: &mut Filter,
+    keyring: &Keyring,
+    environment: &str,
+    fields: &BTreeMap<String, String>,
+) -> AppResult<()> {
+    let index_keys: Vec<Vec<u8>> = blind::index_inputs(fields)
+        .into_iter()
+        // The address digest needs the whole address; search uses city/state/zip separately.
+        .filter(|(kind, _)| *kind != "address")
+        .map(|(kind, normalised)| keyring.blind_index_key(environment, kind, &normalised))
+        .collect();
+    if !index_keys.is_empty() {
+        let candidates = conn.blind_key_candidates(&index_keys.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
+        filter.blind(candidates, index_keys);
     }
+    Ok(())
 }
 
 /// The identity's audit trail, newest first: who, what, when, which fields (never values).
@@ -881,24 +898,35 @@ pub fn audit_log_by_ref(
 
 #[cfg(test)]
 mod tests {
-    use super::IDENTITIES_BY_BLIND_KEY;
+    use super::*;
+    use crate::crypto::MasterKey;
+    use crate::store::{open_writer, Durability, ReadPool};
 
     #[test]
-    fn the_duplicate_search_reads_only_the_identities_that_carry_the_key() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch(crate::store::SCHEMA_SQL).unwrap();
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {IDENTITIES_BY_BLIND_KEY}"))
-            .unwrap()
-            .query_map(rusqlite::params![vec![0u8; 16], "live"], |r| r.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let on_identities: Vec<&String> = plan.iter().filter(|step| step.contains(" i ")).collect();
-        assert!(!on_identities.is_empty(), "{plan:?}");
-        for step in on_identities {
-            assert!(step.contains("id=?"), "a step walks identities instead of looking each one up: {plan:?}");
+    fn a_personal_data_search_looks_up_only_the_rows_the_blind_key_lookup_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idv.db");
+        drop(open_writer(&path, Durability::Normal).unwrap());
+        let conn = ReadPool::open(&path, 1, 1).unwrap().get().unwrap();
+        let keyring = Keyring::new(&MasterKey::from_bytes([7; 32]));
+        let criteria = IdentityCriteria {
+            personal_data: [("email".to_string(), "a@example.com".to_string())].into(),
+            ..IdentityCriteria::default()
+        };
+        let filter = filter_of(&conn, &criteria, &keyring, "live").unwrap();
+        for sql in [
+            format!("SELECT COUNT(*) FROM identities i WHERE {}", filter.where_sql()),
+            format!("SELECT {COLUMNS} FROM identities i WHERE {} ORDER BY i.id DESC LIMIT 25", filter.where_sql()),
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(params_from_iter(filter.values.iter()), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(plan.iter().any(|step| step.contains("SEARCH i USING INTEGER PRIMARY KEY (rowid=?)")), "{plan:?}");
+            assert!(!plan.iter().any(|step| step.contains("identities_by_env")), "walks the environment: {plan:?}");
         }
-        assert!(plan.iter().any(|step| step.contains("b USING PRIMARY KEY (digest=?)")), "{plan:?}");
     }
 }

@@ -4,6 +4,7 @@
 //! per-subject data keys, the view reads the writer and the queries share, the event log (append, load,
 //! hash chain) and replay. Must not decide anything about the domain.
 
+pub mod blind_keys;
 mod cached;
 pub mod checkpoint;
 pub mod events;
@@ -25,9 +26,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
-/// 2 KiB pages: blind-index lookups are keyed by random digests, so every insert dirties a random leaf
-/// page and each commit writes those pages to the WAL; halving the page halves that write volume
-/// (measured by `make bench`: 4.7k -> 6.7k identity creations/s, p99 21 -> 14 ms).
+/// 2 KiB pages: chosen while blind-index lookups were a table keyed by random digests, where every insert
+/// dirtied a random leaf page and each commit wrote those pages to the WAL; halving the page halved that
+/// write volume (measured by `make bench`: 4.7k -> 6.7k identity creations/s, p99 21 -> 14 ms). That table
+/// is gone since version 14; the size stays, as a database's page size is fixed once it has tables.
 const PAGE_SIZE: i64 = 2048;
 
 /// Bumped whenever schema.sql changes: a database stamped older is brought up to date at open (version 2
@@ -39,8 +41,9 @@ const PAGE_SIZE: i64 = 2048;
 /// version 10 keeps each session's latest log position and indexes what the sweeper looks for, the positions
 /// filled at open by replaying the log; version 11 keys blind indexes by a short digest prefix alone; version
 /// 12 keeps them in one table keyed by that prefix and lists each identity's keys in its row; version 13
-/// keeps only the prefix and the identity in that table's rows).
-pub const SCHEMA_VERSION: i64 = 13;
+/// keeps only the prefix and the identity in that table's rows; version 14 drops that table, the keys listed
+/// in each identity's row with the log position that wrote them, which the in-memory lookup catches up by).
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -48,7 +51,6 @@ pub const VIEW_TABLES: &[&str] = &[
     "identities",
     "identity_tags",
     "identity_custom_fields",
-    "blind_indexes",
     "relationships",
     "relationship_types",
     "identity_types",
@@ -252,6 +254,8 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         key_blind_indexes_by_digest(&conn)?;
         // Version 13 keeps the digest and the identity alone in each of their rows.
         slim_blind_index_rows(&conn)?;
+        // Version 14 looks keys up in memory (`blind_keys`), caught up by `identities.blind_seq`.
+        drop_blind_index_table(&conn)?;
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;
@@ -335,6 +339,24 @@ fn slim_blind_index_rows(conn: &Connection) -> AppResult<()> {
          DROP TABLE blind_indexes;
          ALTER TABLE blind_indexes_v13 RENAME TO blind_indexes;",
     )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Drops the blind-index table of versions before 14: each identity's row already lists its keys
+/// (`identities.blind_keys`), and the lookup keeps them in memory (`store::blind_keys`), caught up by the
+/// log position that wrote them (`identities.blind_seq`, 0 for the rows listed before it, read first).
+fn drop_blind_index_table(conn: &Connection) -> AppResult<()> {
+    let tx = conn.unchecked_transaction()?;
+    add_column_if_missing(&tx, "identities", "blind_seq INTEGER")?;
+    let identities_exist: i64 =
+        tx.query_row("SELECT COUNT(*) FROM pragma_table_info('identities') WHERE name = 'blind_seq'", [], |r| {
+            r.get(0)
+        })?;
+    if identities_exist > 0 {
+        tx.execute_batch("UPDATE identities SET blind_seq = 0 WHERE blind_keys IS NOT NULL AND blind_seq IS NULL")?;
+    }
+    tx.execute_batch("DROP TABLE IF EXISTS blind_indexes")?;
     tx.commit()?;
     Ok(())
 }
@@ -427,24 +449,25 @@ mod upgrade_tests {
     }
 
     #[test]
-    fn a_version_10_database_keys_its_blind_indexes_by_the_short_digest_in_one_table_of_two_columns() {
+    fn a_version_10_database_lists_each_identitys_short_keys_in_its_row_and_drops_the_blind_index_table() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("idv.db");
         let (email, phone, other) = ([0xabu8; 32], [0xcdu8; 32], [0x01u8; 32]);
         {
             let conn = open_writer(&path, Durability::Normal).unwrap();
             conn.execute_batch(
-                "DROP TABLE blind_indexes;
+                "DROP INDEX identities_by_blind_seq;
+                 ALTER TABLE identities DROP COLUMN blind_seq;
+                 ALTER TABLE identities DROP COLUMN blind_keys;
                  CREATE TABLE blind_indexes (
                      identity_id TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL, digest BLOB NOT NULL,
                      PRIMARY KEY (identity_id, kind)
                  ) WITHOUT ROWID;
                  CREATE INDEX blind_indexes_lookup ON blind_indexes (environment, kind, digest);
-                 ALTER TABLE identities DROP COLUMN blind_keys;
                  PRAGMA user_version = 10;",
             )
             .unwrap();
-            for id in ["idn_a", "idn_b"] {
+            for id in ["idn_a", "idn_b", "idn_c"] {
                 conn.execute(
                     "INSERT INTO identities (id, environment, status, session_count, monitoring_enabled, is_flagged,
                                              pii, created_at, updated_at, stream_seq)
@@ -463,41 +486,33 @@ mod upgrade_tests {
             }
         }
         let conn = open_writer(&path, Durability::Normal).unwrap();
-        let key_columns: Vec<String> = conn
-            .prepare("SELECT name FROM pragma_table_info('blind_indexes') WHERE pk > 0 ORDER BY pk")
+        let tables: i64 = conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'blind_indexes%'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 0, "no blind-index table or index is left");
+        let rows: Vec<(String, Option<Vec<u8>>, Option<i64>)> = conn
+            .prepare("SELECT id, blind_keys, blind_seq FROM identities ORDER BY id")
             .unwrap()
-            .query_map([], |r| r.get(0))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(key_columns, ["digest", "identity_id"]);
-        let columns: i64 =
-            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('blind_indexes')", [], |r| r.get(0)).unwrap();
-        assert_eq!(columns, 2, "the kind and the environment are in the digest, not beside it");
-        let indexes: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'blind_indexes' AND sql IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(indexes, 0, "no second b-tree");
-        let found: String = conn
-            .query_row(
-                "SELECT identity_id FROM blind_indexes WHERE digest = ?1",
-                [crate::crypto::blind_index_key(&email)],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(found, "idn_a", "the stored digest is cut to the key searches use");
-        let listed: Vec<u8> =
-            conn.query_row("SELECT blind_keys FROM identities WHERE id = 'idn_a'", [], |r| r.get(0)).unwrap();
-        let expected = [crate::crypto::blind_index_key(&email), crate::crypto::blind_index_key(&phone)].concat();
-        assert_eq!(listed, expected, "the identity's keys, in the order of their kinds");
-        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM blind_indexes", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 3);
+        let short = crate::crypto::blind_index_key;
+        assert_eq!(
+            rows,
+            [
+                ("idn_a".to_string(), Some([short(&email), short(&phone)].concat()), Some(0)),
+                ("idn_b".to_string(), Some(short(&other).to_vec()), Some(0)),
+                ("idn_c".to_string(), None, None),
+            ],
+            "each identity's keys cut to the stored length, in the order of their kinds, to be read from position 0"
+        );
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+        drop(conn);
+        let reads = ReadPool::open(&path, 1, 1).unwrap().get().unwrap();
+        let found = reads.blind_key_carriers(short(&email)).unwrap();
+        assert_eq!(found.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["idn_a"], "found through the lookup");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! is what view reads shared by the writer (on its own connection, inside its transaction) and the
 //! queries take. Must not write.
 
+use super::blind_keys::{BlindKeyIndex, Carrier};
 use super::{configure, Durability};
 use crate::blocking::Lane;
 use crate::error::{AppError, AppResult};
@@ -13,10 +14,11 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{CachedStatement, Connection, OpenFlags, Params, Row, Statement};
 use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
 
-/// A read-only connection: one of the pool's, or one a read-lane thread owns. Only `ReadPool` makes one,
-/// so it can never be the writer's.
-pub struct ReadOnly(Opened);
+/// A read-only connection: one of the pool's, or one a read-lane thread owns, with its database's blind-key
+/// lookup. Only `ReadPool` makes one, so it can never be the writer's.
+pub struct ReadOnly(Opened, Arc<BlindKeyIndex>);
 
 enum Opened {
     Pooled(r2d2::PooledConnection<SqliteConnectionManager>),
@@ -29,6 +31,17 @@ impl ReadOnly {
             Opened::Pooled(c) => c,
             Opened::Owned(c) => c,
         }
+    }
+
+    /// Which identities carry a blind-index key (`store::blind_keys`), as this connection's snapshot has them.
+    pub fn blind_key_carriers(&self, index_key: &[u8]) -> AppResult<Vec<Carrier>> {
+        self.1.carriers(self, index_key)
+    }
+
+    /// The `identities` rowids that may carry every one of `index_keys` (`store::blind_keys`): a superset
+    /// for the caller's query to confirm.
+    pub fn blind_key_candidates(&self, index_keys: &[&[u8]]) -> AppResult<Vec<i64>> {
+        self.1.candidates(self, index_keys)
     }
 
     pub fn prepare(&self, sql: &str) -> rusqlite::Result<Statement<'_>> {
@@ -121,6 +134,7 @@ const READ_LANE_CAPACITY: usize = 8192;
 pub struct ReadPool {
     pool: r2d2::Pool<SqliteConnectionManager>,
     lane: Lane<ReadOnly>,
+    blind_keys: Arc<BlindKeyIndex>,
 }
 
 fn manager(path: &Path) -> SqliteConnectionManager {
@@ -142,16 +156,17 @@ impl ReadPool {
             .build(manager(path))
             .map_err(|e| AppError::Unavailable(format!("read pool: {e}")))?;
         let opener = manager(path);
+        let blind_keys = Arc::new(BlindKeyIndex::default());
         let owned = (0..lane_threads.max(1))
-            .map(|_| r2d2::ManageConnection::connect(&opener).map(|c| ReadOnly(Opened::Owned(c))))
+            .map(|_| r2d2::ManageConnection::connect(&opener).map(|c| ReadOnly(Opened::Owned(c), blind_keys.clone())))
             .collect::<Result<Vec<_>, _>>()?;
         let lane = Lane::start("idv-read", owned, READ_LANE_CAPACITY)?;
-        Ok(ReadPool { pool, lane })
+        Ok(ReadPool { pool, lane, blind_keys })
     }
 
     /// A connection, waiting for one to be free. Blocking: async code uses `run`.
     pub fn get(&self) -> AppResult<ReadOnly> {
-        Ok(ReadOnly(Opened::Pooled(self.pool.get()?)))
+        Ok(ReadOnly(Opened::Pooled(self.pool.get()?), self.blind_keys.clone()))
     }
 
     /// Runs `f` on a read-lane thread with its connection, inside the current span: the way handlers,

@@ -122,7 +122,7 @@ REPORTED = {
         ("writer thread", "idv::commands::writer::run"),
         ("  event append", "idv::store::events::append"),
         ("  projections", "idv::projections::apply"),
-        ("    blind-index rows", "idv::projections::identities::insert_blind"),
+        ("    blind-index keys", "idv::projections::identities::blind_rows"),
         ("  WAL frames at commit", "pagerWalFrames"),
         ("request, to the writer", "idv::commands::identities::create::{{closure}}"),
         ("  blind indexes, sealed", "idv::commands::identities::sealed_blind_set"),

@@ -423,8 +423,9 @@ fn filter_of(conn: &ReadOnly, criteria: &IdentityCriteria, keyring: &Keyring, en
     Ok(filter)
 }
 
-/// A filter's first condition.
+/// A filter's first condition, and the same test kept off the environment's index (SQLite's unary plus).
 const ENVIRONMENT: &str = "(i.environment = ?)";
+const ENVIRONMENT_PER_ROW: &str = "(+i.environment = ?)";
 
 /// SQL conditions and their bound values (built from `IdentityCriteria`, never outside this module).
 #[derive(Default)]
@@ -465,9 +466,9 @@ impl Filter {
     fn blind(&mut self, candidates: Vec<i64>, index_keys: Vec<Vec<u8>>) {
         // The environment stays a test on each row the lookup named: with no statistics SQLite would
         // otherwise walk the environment's index (every identity of it) and test each against the list.
-        // The unary plus is SQLite's way to keep a term off an index; `new` put the environment first.
+        // `new` put the environment first.
         debug_assert_eq!(self.conditions.first().map(String::as_str), Some(ENVIRONMENT));
-        self.conditions[0] = format!("(+{})", &ENVIRONMENT[1..ENVIRONMENT.len() - 1]);
+        self.conditions[0] = ENVIRONMENT_PER_ROW.to_string();
         self.conditions.push("i.rowid IN (SELECT value FROM json_each(?))".to_string());
         self.values.push(Sql::Text(Value::from(candidates).to_string()));
         for key in index_keys {

@@ -86,8 +86,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
 -- `blind_keys`: the identity's blind-index keys (the first 16 bytes of each digest, see
 -- crypto::BLIND_INDEX_KEY_BYTES), one after another in the order of their kinds; null for none. `blind_seq`:
 -- the log position of the event that last wrote them (null with none), by which the lookup's in-memory copy
--- catches up (store::blind_keys); the digests are keyed hashes, random by design, so a table keyed by them
--- cost a random page per key in every commit.
+-- catches up (store::blind_keys), from this index alone (it carries the keys, so the catch-up never reads
+-- the rows, whose sealed data spills onto overflow pages); the digests are keyed hashes, random by design, so
+-- a table keyed by them cost a random page per key in every commit.
 CREATE TABLE IF NOT EXISTS identities (
     id                       TEXT PRIMARY KEY,
     environment              TEXT NOT NULL,
@@ -123,7 +124,8 @@ CREATE TABLE IF NOT EXISTS identities (
 CREATE UNIQUE INDEX IF NOT EXISTS identities_external_ref
     ON identities (environment, external_ref) WHERE external_ref IS NOT NULL;
 CREATE INDEX IF NOT EXISTS identities_by_env ON identities (environment, id);
-CREATE INDEX IF NOT EXISTS identities_by_blind_seq ON identities (blind_seq) WHERE blind_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS identities_by_blind_seq
+    ON identities (blind_seq, blind_keys) WHERE blind_seq IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS identity_tags (
     identity_id TEXT NOT NULL,

@@ -27,11 +27,11 @@ use std::sync::{Mutex, MutexGuard};
 /// One database's copy; the read pool holds it and every `ReadOnly` of that pool reaches it.
 #[derive(Default)]
 pub struct BlindKeyIndex {
-    inner: Mutex<Copy>,
+    inner: Mutex<KeyCopy>,
 }
 
 #[derive(Default)]
-struct Copy {
+struct KeyCopy {
     /// The schema cookie the copy was built under (`PRAGMA schema_version`); `None` before the first catch-up.
     schema_version: Option<i64>,
     /// The largest `blind_seq` read so far.
@@ -96,7 +96,7 @@ impl BlindKeyIndex {
     }
 
     /// The copy only ever grows by whole runs, so a panic elsewhere while it was held leaves it usable.
-    fn lock(&self) -> MutexGuard<'_, Copy> {
+    fn lock(&self) -> MutexGuard<'_, KeyCopy> {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -106,26 +106,28 @@ fn lists(listed: &[u8], index_key: &[u8]) -> bool {
     listed.chunks(BLIND_INDEX_KEY_BYTES).any(|k| k == index_key)
 }
 
-impl Copy {
+impl KeyCopy {
     /// Reads the keys written since the last catch-up (all of them the first time, or after the views were
     /// rebuilt) as one new run.
     fn catch_up(&mut self, conn: &impl Reads) -> AppResult<()> {
         let schema_version: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
         if self.schema_version != Some(schema_version) {
-            *self = Copy { schema_version: Some(schema_version), caught_up_to: i64::MIN, runs: Vec::new() };
+            *self = KeyCopy { schema_version: Some(schema_version), caught_up_to: i64::MIN, runs: Vec::new() };
         }
         let mut stmt = conn.prepare_cached(KEYS_SINCE)?;
         let mut rows = stmt.query([self.caught_up_to])?;
-        let mut run = Vec::new();
+        let (mut run, mut read_to) = (Vec::new(), self.caught_up_to);
         while let Some(row) = rows.next()? {
             let rowid: i64 = row.get(0)?;
             let keys: Option<Vec<u8>> = row.get(1)?;
-            self.caught_up_to = self.caught_up_to.max(row.get(2)?);
+            read_to = read_to.max(row.get(2)?);
             for key in keys.iter().flat_map(|k| k.chunks(BLIND_INDEX_KEY_BYTES)) {
                 run.push((prefix(key), rowid));
             }
         }
+        // Only a whole run moves the position: a read failing halfway leaves both as they were.
         self.add_run(run);
+        self.caught_up_to = read_to;
         Ok(())
     }
 

@@ -195,19 +195,17 @@ mod tests {
         conn
     }
 
+    /// The server's schema: the lookup runs against the `identities` table and index it defines.
     fn create(conn: &rusqlite::Connection) {
-        conn.execute_batch(
-            "CREATE TABLE identities (id TEXT PRIMARY KEY, environment TEXT NOT NULL, status TEXT NOT NULL,
-                 blind_keys BLOB, blind_seq INTEGER);
-             CREATE INDEX identities_by_blind_seq ON identities (blind_seq, blind_keys) WHERE blind_seq IS NOT NULL;",
-        )
-        .unwrap();
+        conn.execute_batch(crate::store::SCHEMA_SQL).unwrap();
     }
 
     fn put(conn: &rusqlite::Connection, id: &str, keys: &[Vec<u8>], seq: i64) {
         let joined: Option<Vec<u8>> = (!keys.is_empty()).then(|| keys.concat());
         conn.execute(
-            "INSERT INTO identities (id, environment, status, blind_keys, blind_seq) VALUES (?1, 'live', 'active', ?2, ?3)
+            "INSERT INTO identities (id, environment, status, session_count, monitoring_enabled, is_flagged, pii,
+                                     created_at, updated_at, stream_seq, blind_keys, blind_seq)
+             VALUES (?1, 'live', 'active', 0, 1, 0, '{}', 'now', 'now', 1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET blind_keys = excluded.blind_keys, blind_seq = excluded.blind_seq",
             rusqlite::params![id, joined, joined.as_ref().map(|_| seq)],
         )
@@ -305,8 +303,7 @@ mod tests {
 
     #[test]
     fn the_catch_up_reads_only_the_index_entries_written_since() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch(crate::store::SCHEMA_SQL).unwrap();
+        let conn = scratch();
         let plan: Vec<String> = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {KEYS_SINCE}"))
             .unwrap()

@@ -248,13 +248,8 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         // Version 10 keeps each session's latest log position (0 until the replay at open fills it, see
         // startup), which the duplicate search catches up by.
         add_column_if_missing(&conn, "sessions", "last_event_seq INTEGER NOT NULL DEFAULT 0")?;
-        // Version 11 keys blind indexes by a 16-byte digest prefix alone (the schema below indexes it).
-        shorten_blind_index_keys(&conn)?;
-        // Version 12 keeps them in one b-tree keyed by that prefix, each identity's keys listed in its row.
-        key_blind_indexes_by_digest(&conn)?;
-        // Version 13 keeps the digest and the identity alone in each of their rows.
-        slim_blind_index_rows(&conn)?;
-        // Version 14 looks keys up in memory (`blind_keys`), caught up by `identities.blind_seq`.
+        // Versions 11 to 13 reshaped the blind-index table; version 14 drops it, each identity's row listing
+        // its keys (since 12) with the log position the in-memory lookup catches up by.
         drop_blind_index_table(&conn)?;
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
@@ -264,99 +259,42 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
     Ok(conn)
 }
 
-/// Drops the blind-index lookup of versions before 11 (environment, kind, full digest) and cuts the stored
-/// digests to the key the new index holds (`crypto::BLIND_INDEX_KEY_BYTES`).
-fn shorten_blind_index_keys(conn: &Connection) -> AppResult<()> {
-    conn.execute_batch("DROP INDEX IF EXISTS blind_indexes_lookup")?;
-    let tables: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'blind_indexes'",
-        [],
-        |r| r.get(0),
-    )?;
-    if tables > 0 {
-        conn.execute(
-            "UPDATE blind_indexes SET digest = substr(digest, 1, ?1) WHERE length(digest) > ?1",
-            [crate::crypto::BLIND_INDEX_KEY_BYTES as i64],
-        )?;
-    }
-    Ok(())
-}
-
-/// Moves the blind indexes of versions before 12 (keyed by identity and kind, with an index on the digest)
-/// into one table keyed by digest, and lists each identity's keys in its row (`identities.blind_keys`, in
-/// the order of their kinds, as the projection writes it), in one transaction.
-fn key_blind_indexes_by_digest(conn: &Connection) -> AppResult<()> {
-    let keyed_by_identity: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('blind_indexes') WHERE name = 'identity_id' AND pk = 1",
-        [],
-        |r| r.get(0),
-    )?;
-    if keyed_by_identity == 0 {
-        return Ok(());
-    }
-    let tx = conn.unchecked_transaction()?;
-    add_column_if_missing(&tx, "identities", "blind_keys BLOB")?;
-    let rows: Vec<(String, Vec<u8>)> = tx
-        .prepare("SELECT identity_id, digest FROM blind_indexes ORDER BY identity_id, kind")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut list = tx.prepare("UPDATE identities SET blind_keys = ?1 WHERE id = ?2")?;
-    for identity in rows.chunk_by(|a, b| a.0 == b.0) {
-        let keys: Vec<u8> = identity.iter().flat_map(|(_, key)| key.iter().copied()).collect();
-        list.execute(rusqlite::params![keys, identity[0].0])?;
-    }
-    drop(list);
-    tx.execute_batch(
-        "CREATE TABLE blind_indexes_v12 (
-             digest BLOB NOT NULL, identity_id TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL,
-             PRIMARY KEY (digest, identity_id, kind)
-         ) WITHOUT ROWID;
-         INSERT INTO blind_indexes_v12 (digest, identity_id, kind, environment)
-             SELECT digest, identity_id, kind, environment FROM blind_indexes;
-         DROP TABLE blind_indexes;
-         ALTER TABLE blind_indexes_v12 RENAME TO blind_indexes;",
-    )?;
-    tx.commit()?;
-    Ok(())
-}
-
-/// Rewrites the blind indexes of versions before 13, whose rows also held the kind and the environment
-/// (both already keyed into the digest), as rows of the digest and the identity, in one transaction.
-fn slim_blind_index_rows(conn: &Connection) -> AppResult<()> {
-    let with_kind: i64 =
-        conn.query_row("SELECT COUNT(*) FROM pragma_table_info('blind_indexes') WHERE name = 'kind'", [], |r| {
-            r.get(0)
-        })?;
-    if with_kind == 0 {
-        return Ok(());
-    }
-    let tx = conn.unchecked_transaction()?;
-    tx.execute_batch(
-        "CREATE TABLE blind_indexes_v13 (
-             digest BLOB NOT NULL, identity_id TEXT NOT NULL, PRIMARY KEY (digest, identity_id)
-         ) WITHOUT ROWID;
-         INSERT OR IGNORE INTO blind_indexes_v13 (digest, identity_id) SELECT digest, identity_id FROM blind_indexes;
-         DROP TABLE blind_indexes;
-         ALTER TABLE blind_indexes_v13 RENAME TO blind_indexes;",
-    )?;
-    tx.commit()?;
-    Ok(())
-}
-
-/// Drops the blind-index table of versions before 14: each identity's row already lists its keys
-/// (`identities.blind_keys`), and the lookup keeps them in memory (`store::blind_keys`), caught up by the
-/// log position that wrote them (`identities.blind_seq`, 0 for the rows listed before it, read first).
+/// Drops the blind-index table of versions before 14. Each identity's row lists its keys
+/// (`identities.blind_keys`, the first `crypto::BLIND_INDEX_KEY_BYTES` bytes of each digest, in the order of
+/// their kinds): since version 12 the projection writes that list; before it, it is filled here from the
+/// table's rows (keyed by identity and kind, digests whole before version 11). The lookup keeps the keys in
+/// memory (`store::blind_keys`), caught up by `identities.blind_seq`: 0 for the rows listed before it, so its
+/// first catch-up reads them. One transaction.
 fn drop_blind_index_table(conn: &Connection) -> AppResult<()> {
-    let tx = conn.unchecked_transaction()?;
-    add_column_if_missing(&tx, "identities", "blind_seq INTEGER")?;
-    let identities_exist: i64 =
-        tx.query_row("SELECT COUNT(*) FROM pragma_table_info('identities') WHERE name = 'blind_seq'", [], |r| {
-            r.get(0)
-        })?;
-    if identities_exist > 0 {
-        tx.execute_batch("UPDATE identities SET blind_seq = 0 WHERE blind_keys IS NOT NULL AND blind_seq IS NULL")?;
+    let has_column = |table: &str, column: &str| -> AppResult<bool> {
+        let n: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+            [column],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    };
+    if !has_column("identities", "id")? {
+        return Ok(()); // a new database: the schema creates everything
     }
-    tx.execute_batch("DROP TABLE IF EXISTS blind_indexes")?;
+    let tx = conn.unchecked_transaction()?;
+    if has_column("blind_indexes", "kind")? && !has_column("identities", "blind_keys")? {
+        add_column_if_missing(&tx, "identities", "blind_keys BLOB")?;
+        let rows: Vec<(String, Vec<u8>)> = tx
+            .prepare("SELECT identity_id, substr(digest, 1, ?1) FROM blind_indexes ORDER BY identity_id, kind")?
+            .query_map([crate::crypto::BLIND_INDEX_KEY_BYTES as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut list = tx.prepare("UPDATE identities SET blind_keys = ?1 WHERE id = ?2")?;
+        for identity in rows.chunk_by(|a, b| a.0 == b.0) {
+            let keys: Vec<u8> = identity.iter().flat_map(|(_, key)| key.iter().copied()).collect();
+            list.execute(rusqlite::params![keys, identity[0].0])?;
+        }
+    }
+    add_column_if_missing(&tx, "identities", "blind_seq INTEGER")?;
+    tx.execute_batch(
+        "UPDATE identities SET blind_seq = 0 WHERE blind_keys IS NOT NULL AND blind_seq IS NULL;
+         DROP TABLE IF EXISTS blind_indexes;",
+    )?;
     tx.commit()?;
     Ok(())
 }
@@ -513,6 +451,48 @@ mod upgrade_tests {
         let reads = ReadPool::open(&path, 1, 1).unwrap().get().unwrap();
         let found = reads.blind_key_carriers(short(&email)).unwrap();
         assert_eq!(found.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["idn_a"], "found through the lookup");
+    }
+
+    #[test]
+    fn a_version_13_database_keeps_the_keys_its_rows_list_and_drops_the_blind_index_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idv.db");
+        let listed = [[0xabu8; 16], [0xcdu8; 16]].concat();
+        {
+            let conn = open_writer(&path, Durability::Normal).unwrap();
+            conn.execute_batch(
+                "DROP INDEX identities_by_blind_seq;
+                 ALTER TABLE identities DROP COLUMN blind_seq;
+                 CREATE TABLE blind_indexes (
+                     digest BLOB NOT NULL, identity_id TEXT NOT NULL, PRIMARY KEY (digest, identity_id)
+                 ) WITHOUT ROWID;
+                 PRAGMA user_version = 13;",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO identities (id, environment, status, session_count, monitoring_enabled, is_flagged,
+                                         pii, created_at, updated_at, stream_seq, blind_keys)
+                 VALUES ('idn_a', 'live', 'pending', 0, 1, 0, '{}', 'now', 'now', 1, ?1)",
+                [&listed],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO blind_indexes (digest, identity_id) VALUES (?1, 'idn_a')", [&listed[..16]])
+                .unwrap();
+        }
+        let conn = open_writer(&path, Durability::Normal).unwrap();
+        let tables: i64 = conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'blind_indexes'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 0);
+        let row: (Vec<u8>, i64) = conn
+            .query_row("SELECT blind_keys, blind_seq FROM identities WHERE id = 'idn_a'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(row, (listed.clone(), 0), "the list is kept as it was, to be read from position 0");
+        drop(conn);
+        let reads = ReadPool::open(&path, 1, 1).unwrap().get().unwrap();
+        assert_eq!(reads.blind_key_carriers(&listed[16..]).unwrap().len(), 1);
     }
 
     #[test]

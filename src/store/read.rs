@@ -1,5 +1,6 @@
 //! The read side: `ReadPool` opens connections read-only, and `ReadOnly` wraps one of them so that the
-//! queries built on it can prepare statements and read rows but have no `execute` and no transaction.
+//! queries built on it can prepare statements and read rows but have no `execute` and no transaction;
+//! through it they also reach the pool's one blind-key lookup (`store::blind_keys`).
 //! `ReadPool::run` is how async code reads: on the read lane (a few threads, each with its own
 //! connection), inside the caller's span; `ReadPool::run_scan` is for reads that may take long (loading a
 //! watchlist, exporting a list, background scans), on the runtime's blocking pool. `Reads`

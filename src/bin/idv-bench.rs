@@ -54,6 +54,10 @@ struct Args {
     /// Skip the SQLite ceiling.
     #[arg(long)]
     skip_ceiling: bool,
+    /// Run only the verification phases (enrolment, polling, waiting), for comparing two builds of the
+    /// session pipeline; implies --skip-ceiling.
+    #[arg(long)]
+    verifications_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -115,7 +119,7 @@ fn main() -> ExitCode {
     };
 
     // 4. The ceiling: the server's own identity rows, re-inserted.
-    let ceiling = if args.skip_ceiling {
+    let ceiling = if args.skip_ceiling || args.verifications_only {
         Err("skipped (--skip-ceiling)".to_string())
     } else {
         eprintln!("idv-bench: phase C, the SQLite ceiling (the server's identity rows re-inserted)");
@@ -301,6 +305,23 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
     let wrk = Wrk { bin: args.wrk.clone(), scripts: args.wrk_scripts.clone(), url: base.to_string() };
 
     let secs = duration.as_secs();
+    if args.verifications_only {
+        let skipped = || Err("skipped (--verifications-only)".to_string());
+        let (enrolment, verifications, verifications_waiting) =
+            verification_phases(base, live_key, setup.data_dir, args.enrolled_selfies, duration, concurrency).await;
+        return Ok(HttpResults {
+            creations: PhaseResult::default(),
+            wrk_creations: skipped(),
+            creation_tables: Err("skipped (--verifications-only)".to_string()),
+            reads: None,
+            wrk_reads: skipped(),
+            sessions: PhaseResult::default(),
+            enrolment,
+            verifications,
+            verifications_waiting,
+            wrk_bare_creations: skipped(),
+        });
+    }
     let db = setup.data_dir.join("idv.db");
     let counts_before = table_row_counts(&db);
     eprintln!("idv-bench: phase A, identity creations for {secs} s with {concurrency} workers");
@@ -348,43 +369,14 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
     })
     .await;
 
-    // Phase E0: enrolled selfies, so the duplicate search of every verification has them to scan.
-    let target = args.enrolled_selfies;
-    eprintln!("idv-bench: phase E0, completing {target} live sessions with distinct selfies");
-    let budget = Rc::new(Cell::new(target));
-    let (enrolment, _) =
-        phase(concurrency.min(target.max(1) as usize), Duration::from_secs(600), |worker, deadline, printed| {
-            session_worker(
-                worker,
-                base.clone(),
-                live_key.clone(),
-                deadline,
-                printed,
-                Flow::Verify,
-                Some(budget.clone()),
-            )
-        })
-        .await;
-    match enrolled_selfies(setup.data_dir) {
-        Ok(n) => eprintln!("idv-bench: {n} selfies with a perceptual hash on live sessions linked to an identity"),
-        Err(e) => eprintln!("idv-bench: cannot count the enrolled selfies: {e}"),
-    }
-
-    // Phase E: complete API-only verifications (create, upload document and selfie, submit, wait for the
-    // decision, result).
-    eprintln!("idv-bench: phase E, API-only verifications for {secs} s with {concurrency} workers");
-    let (verifications, _) = phase(concurrency, duration, |worker, deadline, printed| {
-        session_worker(worker, base.clone(), live_key.clone(), deadline, printed, Flow::Verify, None)
-    })
-    .await;
-
-    // Phase F: the same, asking for the result once with `Prefer: wait` instead of polling.
-    eprintln!(
-        "idv-bench: phase F, API-only verifications waiting with Prefer: wait for {secs} s with {concurrency} workers"
-    );
-    let (verifications_waiting, _) = phase(concurrency, duration, |worker, deadline, printed| {
-        session_worker(worker, base.clone(), live_key.clone(), deadline, printed, Flow::VerifyWaiting, None)
-    })
+    let (enrolment, verifications, verifications_waiting) = verification_phases(
+        base.clone(),
+        live_key.clone(),
+        setup.data_dir,
+        args.enrolled_selfies,
+        duration,
+        concurrency,
+    )
     .await;
     // Phase G, last so the phases above and the ceiling (which re-inserts the sandbox creations) see the
     // database they always did: creations with no personal data, in the live environment.
@@ -405,6 +397,57 @@ async fn run_http_phases(server: &mut ServerGuard, setup: &Setup<'_>, args: &Arg
         verifications_waiting,
         wrk_bare_creations,
     })
+}
+
+/// Phases E0, E and F: enrolled selfies, then complete API-only verifications polling for the decision,
+/// then the same asking once with `Prefer: wait`.
+async fn verification_phases(
+    base: Rc<str>,
+    live_key: Rc<str>,
+    data_dir: &Path,
+    target: u64,
+    duration: Duration,
+    concurrency: usize,
+) -> (PhaseResult, PhaseResult, PhaseResult) {
+    let secs = duration.as_secs();
+    // Phase E0: enrolled selfies, so the duplicate search of every verification has them to scan.
+    eprintln!("idv-bench: phase E0, completing {target} live sessions with distinct selfies");
+    let budget = Rc::new(Cell::new(target));
+    let (enrolment, _) =
+        phase(concurrency.min(target.max(1) as usize), Duration::from_secs(600), |worker, deadline, printed| {
+            session_worker(
+                worker,
+                base.clone(),
+                live_key.clone(),
+                deadline,
+                printed,
+                Flow::Verify,
+                Some(budget.clone()),
+            )
+        })
+        .await;
+    match enrolled_selfies(data_dir) {
+        Ok(n) => eprintln!("idv-bench: {n} selfies with a perceptual hash on live sessions linked to an identity"),
+        Err(e) => eprintln!("idv-bench: cannot count the enrolled selfies: {e}"),
+    }
+
+    // Phase E: complete API-only verifications (create, upload document and selfie, submit, wait for the
+    // decision, result).
+    eprintln!("idv-bench: phase E, API-only verifications for {secs} s with {concurrency} workers");
+    let (verifications, _) = phase(concurrency, duration, |worker, deadline, printed| {
+        session_worker(worker, base.clone(), live_key.clone(), deadline, printed, Flow::Verify, None)
+    })
+    .await;
+
+    // Phase F: the same, asking for the result once with `Prefer: wait` instead of polling.
+    eprintln!(
+        "idv-bench: phase F, API-only verifications waiting with Prefer: wait for {secs} s with {concurrency} workers"
+    );
+    let (verifications_waiting, _) = phase(concurrency, duration, |worker, deadline, printed| {
+        session_worker(worker, base.clone(), live_key.clone(), deadline, printed, Flow::VerifyWaiting, None)
+    })
+    .await;
+    (enrolment, verifications, verifications_waiting)
 }
 
 /// Rows per table of the server's database (read while it runs, from the last commit).
@@ -550,8 +593,10 @@ async fn upload(
         .send_body(multipart)
         .await
         .map_err(|e| format!("{document_type} upload transport error: {e}"))?;
+    // Read to the end whatever the status: a response left unread closes its connection, and the next
+    // request would pay for a new one, as no integrator's client does.
+    let b = resp.body().await.map_err(|e| format!("{document_type} upload body error: {e}"))?;
     if resp.status().as_u16() != 201 {
-        let b = resp.body().await.unwrap_or_default();
         return Err(format!("{document_type} upload HTTP {}: {}", resp.status(), String::from_utf8_lossy(&b)));
     }
     Ok(())

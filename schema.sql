@@ -309,7 +309,6 @@ CREATE TABLE IF NOT EXISTS session_documents (
     created_at  TEXT NOT NULL,
     PRIMARY KEY (session_id, doc_type)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS session_documents_by_phash ON session_documents (doc_type, phash);
 
 CREATE TABLE IF NOT EXISTS capture_links (
     id          TEXT PRIMARY KEY,
@@ -711,7 +710,6 @@ CREATE TABLE IF NOT EXISTS findings (
     stream_seq        INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS findings_by_env ON findings (environment, created_seq);
-CREATE INDEX IF NOT EXISTS findings_by_source ON findings (source_id);
 CREATE INDEX IF NOT EXISTS findings_by_check ON findings (check_id);
 CREATE INDEX IF NOT EXISTS findings_by_session ON findings (session_id);
 CREATE INDEX IF NOT EXISTS findings_by_identity ON findings (identity_id);

@@ -18,11 +18,14 @@ pub struct SelfieIndex {
     environments: Mutex<HashMap<String, Enrolled>>,
 }
 
-/// One environment's hashes and the log position the copy has caught up to.
+/// One environment's hashes and the log position the copy has caught up to. Every search compares `hash`
+/// with all of them, so they are kept in a vector (a scan over a hash set walks its empty buckets too, and
+/// cost four times as much); the set only keeps a hash from being listed twice.
 #[derive(Default)]
 struct Enrolled {
     caught_up_to: i64,
-    hashes: HashSet<u64>,
+    hashes: Vec<u64>,
+    listed: HashSet<u64>,
 }
 
 impl SelfieIndex {
@@ -43,7 +46,9 @@ impl SelfieIndex {
             let enrolled = environments.entry(environment.to_string()).or_default();
             for selfie in fresh {
                 enrolled.caught_up_to = enrolled.caught_up_to.max(selfie.last_event_seq);
-                enrolled.hashes.insert(selfie.hash);
+                if enrolled.listed.insert(selfie.hash) {
+                    enrolled.hashes.push(selfie.hash);
+                }
             }
             enrolled
                 .hashes

@@ -42,8 +42,10 @@ const PAGE_SIZE: i64 = 2048;
 /// filled at open by replaying the log; version 11 keys blind indexes by a short digest prefix alone; version
 /// 12 keeps them in one table keyed by that prefix and lists each identity's keys in its row; version 13
 /// keeps only the prefix and the identity in that table's rows; version 14 drops that table, the keys listed
-/// in each identity's row with the log position that wrote them, which the in-memory lookup catches up by).
-pub const SCHEMA_VERSION: i64 = 14;
+/// in each identity's row with the log position that wrote them, which the in-memory lookup catches up by;
+/// version 15 drops two indexes no query reads, which every upload and every decision with findings wrote:
+/// documents by perceptual hash, a random key, and findings by source, whose id already names the source).
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -251,6 +253,8 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         // Versions 11 to 13 reshaped the blind-index table; version 14 drops it, each identity's row listing
         // its keys (since 12) with the log position the in-memory lookup catches up by.
         drop_blind_index_table(&conn)?;
+        // Version 15 drops indexes no query reads (see SCHEMA_VERSION).
+        conn.execute_batch(UNREAD_INDEXES_DROPPED)?;
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;
@@ -258,6 +262,10 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
     }
     Ok(conn)
 }
+
+/// The indexes older schemas made and no query reads.
+const UNREAD_INDEXES_DROPPED: &str =
+    "DROP INDEX IF EXISTS session_documents_by_phash; DROP INDEX IF EXISTS findings_by_source;";
 
 /// Drops the blind-index table of versions before 14. Each identity's row lists its keys
 /// (`identities.blind_keys`, the first `crypto::BLIND_INDEX_KEY_BYTES` bytes of each digest, in the order of
@@ -493,6 +501,35 @@ mod upgrade_tests {
         drop(conn);
         let reads = ReadPool::open(&path, 1, 1).unwrap().get().unwrap();
         assert_eq!(reads.blind_key_carriers(&listed[16..]).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_version_14_database_loses_the_indexes_no_query_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idv.db");
+        let indexes = |conn: &Connection| -> i64 {
+            conn.query_row(
+                "SELECT COUNT(*) FROM sqlite_master
+                 WHERE name IN ('session_documents_by_phash', 'findings_by_source')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        {
+            let conn = open_writer(&path, Durability::Normal).unwrap();
+            conn.execute_batch(
+                "CREATE INDEX session_documents_by_phash ON session_documents (doc_type, phash);
+                 CREATE INDEX findings_by_source ON findings (source_id);
+                 PRAGMA user_version = 14;",
+            )
+            .unwrap();
+            assert_eq!(indexes(&conn), 2);
+        }
+        let conn = open_writer(&path, Durability::Normal).unwrap();
+        assert_eq!(indexes(&conn), 0);
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[test]

@@ -507,11 +507,12 @@ fn tiny_png() -> Vec<u8> {
 /// A PNG of random noise: every call gives a different picture, so every selfie has its own perceptual
 /// hash and the duplicate search compares against all of them instead of matching the first.
 fn noise_png() -> Vec<u8> {
+    use rand::RngCore;
     let mut out = Vec::new();
-    let img = image::RgbImage::from_fn(64, 64, |_, _| {
-        let v: [u8; 3] = rand::random();
-        image::Rgb(v)
-    });
+    // The client shares the server's cores: the noise is drawn in one call, not a call per pixel.
+    let mut noise = vec![0u8; 64 * 64 * 3];
+    rand::thread_rng().fill_bytes(&mut noise);
+    let Some(img) = image::RgbImage::from_raw(64, 64, noise) else { return out };
     let _ = image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png);
     out
 }

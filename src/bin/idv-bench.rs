@@ -119,7 +119,9 @@ fn main() -> ExitCode {
     };
 
     // 4. The ceiling: the server's own identity rows, re-inserted.
-    let ceiling = if args.skip_ceiling || args.verifications_only {
+    let ceiling = if args.verifications_only {
+        Err("skipped (--verifications-only)".to_string())
+    } else if args.skip_ceiling {
         Err("skipped (--skip-ceiling)".to_string())
     } else {
         eprintln!("idv-bench: phase C, the SQLite ceiling (the server's identity rows re-inserted)");
@@ -129,6 +131,12 @@ fn main() -> ExitCode {
     // 5. The report.
     println!();
     println!("idv bench (concurrency {concurrency}, {} s per phase, synchronous=FULL)", duration.as_secs());
+    if args.verifications_only {
+        print_verifications(&http);
+        println!();
+        println!("data directory (kept): {}", data_dir.display());
+        return ExitCode::SUCCESS;
+    }
     print_phase("identity creations (idv-bench):", &http.creations);
     print_wrk("identity creations (wrk):      ", &http.wrk_creations);
     match &http.reads {
@@ -137,16 +145,7 @@ fn main() -> ExitCode {
     }
     print_wrk("identity reads (wrk):          ", &http.wrk_reads);
     print_phase("session creations:             ", &http.sessions);
-    println!(
-        "enrolled selfies:               {} sessions with a selfie completed in {:.1} s ({} errors)",
-        http.enrolment.ok,
-        http.enrolment.elapsed.as_secs_f64(),
-        http.enrolment.errors
-    );
-    print_phase("API-only verifications:        ", &http.verifications);
-    println!("  (create, upload document and selfie, submit, poll every 2 ms for the decision, result; duplicate search over the enrolled selfies)");
-    print_phase("API-only verifications (wait): ", &http.verifications_waiting);
-    println!("  (the same, with one GET /sessions/{{id}}/result carrying Prefer: wait=20 instead of polling)");
+    print_verifications(&http);
     print_wrk("creations, no personal data:   ", &http.wrk_bare_creations);
     println!("  (wrk, external_ref only: no sealed field, no blind index; live environment, after every phase above)");
     match &ceiling {
@@ -282,6 +281,20 @@ struct Setup<'a> {
     duration: Duration,
     concurrency: usize,
     data_dir: &'a Path,
+}
+
+/// The enrolment and the two verification phases.
+fn print_verifications(http: &HttpResults) {
+    println!(
+        "enrolled selfies:               {} sessions with a selfie completed in {:.1} s ({} errors)",
+        http.enrolment.ok,
+        http.enrolment.elapsed.as_secs_f64(),
+        http.enrolment.errors
+    );
+    print_phase("API-only verifications:        ", &http.verifications);
+    println!("  (create, upload document and selfie, submit, poll every 2 ms for the decision, result; duplicate search over the enrolled selfies)");
+    print_phase("API-only verifications (wait): ", &http.verifications_waiting);
+    println!("  (the same, with one GET /sessions/{{id}}/result carrying Prefer: wait=20 instead of polling)");
 }
 
 fn print_phase(label: &str, phase: &PhaseResult) {

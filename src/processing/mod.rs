@@ -184,29 +184,31 @@ impl Processing {
         let (lookup, plan_for_read, now) = (lookup.clone(), plan.clone(), meta.now.clone());
         let gathered = self
             .cpu(move || {
-                let conn = this.inner.read.get()?;
-                let keyring = &this.inner.keyring;
-                let s = match &lookup {
-                    Lookup::Any(id) => load_state(&conn, None, id)?.ok_or_else(|| AppError::not_found("Session"))?,
-                    Lookup::At(at) => resolve_in(&conn, keyring, at, &now)?,
-                };
-                let scope = match &plan_for_read {
-                    Plan::Walk if s.status != "processing" => {
-                        return Ok(Gathered::Nothing { id: s.id, status: s.status })
-                    }
-                    Plan::Walk => Scope::Pipeline,
-                    Plan::External(_) => {
-                        dom::transition(&s.status, s.redacted(), Action::ExternalDecision)?;
-                        Scope::Pipeline
-                    }
-                    Plan::Simulate(_) => {
-                        cmd::require_sandbox(&s)?;
-                        Scope::Base
-                    }
-                };
-                let snapshot = this.inner.screening.current();
-                let ev = evidence::gather(&conn, keyring, &snapshot, &this.inner.selfies, s, &now, scope)?;
-                Ok(Gathered::Ready(Box::new(ev)))
+                // One snapshot: the evidence is read as of one commit, with one read lock for its statements.
+                this.inner.read.in_snapshot(|conn| {
+                    let keyring = &this.inner.keyring;
+                    let s = match &lookup {
+                        Lookup::Any(id) => load_state(conn, None, id)?.ok_or_else(|| AppError::not_found("Session"))?,
+                        Lookup::At(at) => resolve_in(conn, keyring, at, &now)?,
+                    };
+                    let scope = match &plan_for_read {
+                        Plan::Walk if s.status != "processing" => {
+                            return Ok(Gathered::Nothing { id: s.id, status: s.status })
+                        }
+                        Plan::Walk => Scope::Pipeline,
+                        Plan::External(_) => {
+                            dom::transition(&s.status, s.redacted(), Action::ExternalDecision)?;
+                            Scope::Pipeline
+                        }
+                        Plan::Simulate(_) => {
+                            cmd::require_sandbox(&s)?;
+                            Scope::Base
+                        }
+                    };
+                    let snapshot = this.inner.screening.current();
+                    let ev = evidence::gather(conn, keyring, &snapshot, &this.inner.selfies, s, &now, scope)?;
+                    Ok(Gathered::Ready(Box::new(ev)))
+                })
             })
             .await?;
         let Gathered::Ready(mut ev) = gathered else { return Ok(gathered) };

@@ -3,7 +3,8 @@
 //! through it they also reach the pool's one blind-key lookup (`store::blind_keys`).
 //! `ReadPool::run` is how async code reads: on the read lane (a few threads, each with its own
 //! connection), inside the caller's span; `ReadPool::run_scan` is for reads that may take long (loading a
-//! watchlist, exporting a list, background scans), on the runtime's blocking pool. `Reads`
+//! watchlist, exporting a list, background scans), on the runtime's blocking pool; `ReadPool::in_snapshot` is
+//! for code already on a blocking thread that reads many times for one answer (a session's evidence). `Reads`
 //! is what view reads shared by the writer (on its own connection, inside its transaction) and the
 //! queries take. Must not write.
 
@@ -170,6 +171,14 @@ impl ReadPool {
         Ok(ReadOnly(Opened::Pooled(self.pool.get()?), self.blind_keys.clone()))
     }
 
+    /// Runs `f` on a pooled connection inside one read transaction, on the calling thread (blocking): its
+    /// reads see one commit, and the WAL's read lock is taken once instead of once per statement (a
+    /// session's evidence is twenty-odd statements). `f` should be request-sized, as on the lane: the
+    /// snapshot holds the WAL's restart back while it lasts.
+    pub fn in_snapshot<T>(&self, f: impl FnOnce(&ReadOnly) -> AppResult<T>) -> AppResult<T> {
+        in_one_snapshot(&self.get()?, f)
+    }
+
     /// Runs `f` on a read-lane thread with its connection, inside the current span: the way handlers,
     /// middleware and services read. `f` should be request-sized (a page, one record); see `run_scan`.
     pub fn run<T, F>(&self, f: F) -> impl Future<Output = AppResult<T>>
@@ -225,6 +234,30 @@ mod tests {
         assert!(panicked.is_err());
         let after = pool.run(|c| Ok(c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get::<_, i64>(0))?)).await;
         assert_eq!(after.unwrap(), 0, "the next read begins its own transaction after a panic");
+    }
+
+    #[test]
+    fn a_blocking_snapshot_read_sees_one_commit_and_leaves_no_transaction_open() {
+        let (dir, _) = pool();
+        let path = dir.path().join("idv.db");
+        // One pooled connection, so the last check below looks at the one the failed read used.
+        let pool = ReadPool::open(&path, 1, 1).unwrap();
+        let writer = super::super::open_writer(&path, Durability::Normal).unwrap();
+        let count = |c: &ReadOnly| c.query_row("SELECT COUNT(*) FROM meta", [], |r| r.get::<_, i64>(0));
+        let (before, after) = pool
+            .in_snapshot(|c| {
+                assert!(!c.conn().is_autocommit(), "the reads run inside a transaction");
+                let before = count(c)?;
+                writer.execute("INSERT INTO meta (name, value) VALUES ('snapshot_test', 'x')", []).unwrap();
+                Ok((before, count(c)?))
+            })
+            .unwrap();
+        assert_eq!(before, after, "a commit during the reads is not seen by them");
+        let later = pool.in_snapshot(|c| Ok(count(c)?)).unwrap();
+        assert_eq!(later, before + 1, "the next snapshot sees it");
+        let failed = pool.in_snapshot(|_| -> AppResult<()> { Err(AppError::not_found("Thing")) });
+        assert!(failed.is_err());
+        assert!(pool.get().unwrap().conn().is_autocommit(), "a failed read leaves no transaction open");
     }
 
     #[tokio::test]

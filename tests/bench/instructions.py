@@ -1,14 +1,16 @@
 """Instructions per API-only verification and per identity creation, for `make bench-instructions`
 (tests/bench/instructions.sh).
 
-`drive BASE KEY N`: N sequential verifications against a running server: create a live session, upload a
-64x64 document photo and a distinct noise selfie, submit, wait for the result (Prefer: wait).
-`drive-creations BASE KEY N`: N sequential identity creations with the fields `make bench`'s wrk script sends
-(name, date of birth, email, phone, document number, SSN, address), each with its own values.
-`report WORKLOAD CALLGRIND_OUT N`: the inclusive instructions of the functions listed for the workload
-(`verifications`: the writer thread, the decision, an upload's processing, its barcode reading; `creations`:
-the writer thread and its parts, the command's work on the request's thread before it queues for the
-writer), per operation, from callgrind's call records.
+`drive BASE KEY N [FIRST]`: N sequential verifications against a running server: create a live session,
+upload a 64x64 document photo and a distinct noise selfie, submit, wait for the result (Prefer: wait).
+`drive-creations BASE KEY N [FIRST]`: N sequential identity creations with the fields `make bench`'s wrk
+script sends (name, date of birth, email, phone, document number, SSN, address), each with its own values.
+FIRST numbers the first operation (default 0), so a second drive against the same server makes new people.
+`report WORKLOAD CALLGRIND_OUT N`: the whole process's instructions (everything counted since the counters
+were zeroed) and the inclusive instructions of the functions listed for the workload (`verifications`: the
+writer thread, the decision, an upload's processing, its barcode reading; `creations`: the writer thread and
+its parts, the command's work on the request's thread before it queues for the writer), per operation, from
+callgrind's call records.
 Standard library only.
 """
 
@@ -44,7 +46,7 @@ def api(base, key):
     return call
 
 
-def drive(base, key, count):
+def drive(base, key, count, first=0):
     call = api(base, key)
 
     def upload(session, document_type, image):
@@ -60,10 +62,10 @@ def drive(base, key, count):
         if status not in (200, 201):
             sys.exit(f"upload {document_type}: HTTP {status} {answer}")
 
-    rng = random.Random(20261206)
+    rng = random.Random(20261206 + first)
     document = rgb_png(64, 64, lambda x, y: ((x * 4) & 255, (y * 4) & 255, 128))
     checks = ["document_ocr", "document_expiration", "age_verification", "duplicate_detection", "risk_assessment"]
-    for n in range(count):
+    for n in range(first, first + count):
         body = {
             "external_ref": f"instructions-{n}",
             "first_name": f"Grace{n}",
@@ -88,9 +90,9 @@ def drive(base, key, count):
             sys.exit(f"no result for {session}")
 
 
-def drive_creations(base, key, count):
+def drive_creations(base, key, count, first=0):
     call = api(base, key)
-    for n in range(count):
+    for n in range(first, first + count):
         body = {
             "external_ref": f"instructions-identity-{n}",
             "first_name": f"Alice{n}",
@@ -144,11 +146,15 @@ def report(workload, path, count):
         return names.get(match.group(1), match.group(1))
 
     inclusive = collections.Counter()
+    total = 0
     callee = None
     pending = False
     with open(path, errors="replace") as lines:
         for line in lines:
             line = line.rstrip("\n")
+            if line.startswith(("summary:", "totals:")):
+                total = max(total, int(line.split()[1]))
+                continue
             if line.startswith(("fn=", "fl=", "fi=", "fe=", "cfi=", "cfl=", "ob=", "cob=")):
                 if line.startswith("fn="):
                     name(line[3:])
@@ -163,19 +169,20 @@ def report(workload, path, count):
                 pending = False
     operation = workload[:-1]
     print(f"instructions per {operation} ({count} {workload}, callgrind):")
+    print(f"  {'whole process':<24} {total / count / 1000:10.0f}k")
     for label, function in REPORTED[workload]:
         print(f"  {label:<24} {inclusive[function] / count / 1000:10.0f}k")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "drive":
-        drive(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-    elif len(sys.argv) == 5 and sys.argv[1] == "drive-creations":
-        drive_creations(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "drive":
+        drive(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]) if len(sys.argv) == 6 else 0)
+    elif len(sys.argv) in (5, 6) and sys.argv[1] == "drive-creations":
+        drive_creations(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]) if len(sys.argv) == 6 else 0)
     elif len(sys.argv) == 5 and sys.argv[1] == "report" and sys.argv[2] in REPORTED:
         report(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         sys.exit(
-            "usage: instructions.py drive BASE KEY N | drive-creations BASE KEY N"
+            "usage: instructions.py drive BASE KEY N [FIRST] | drive-creations BASE KEY N [FIRST]"
             " | report verifications|creations CALLGRIND_OUT N"
         )

@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # Instructions per API-only verification or identity creation, counted by valgrind's callgrind
-# (`make bench-instructions` runs both): a server on a throwaway data folder, N sequential operations
-# (tests/bench/instructions.py), then the inclusive instructions of the writer and of the work around it,
-# divided by N. Wall-clock runs on a shared machine drift by ten per cent; these counts repeat to a fraction
+# (`make bench-instructions` runs both): a server on a throwaway data folder, a few sequential operations to
+# warm it up, its counters zeroed (callgrind_control), N more (tests/bench/instructions.py), then the whole
+# process's instructions and the inclusive instructions of the writer and of the work around it, divided by
+# N. Start-up (routes, the OpenAPI document, the MRZ glyphs) and first-use costs are left out. Wall-clock runs on a shared machine drift by ten per cent; these counts repeat to a fraction
 # of one, so two builds of the write path can be compared.
 #   IDV_BIN   the idv binary (default target/release/idv)
 #   WORKLOAD  verifications (default) or creations
 #   N         operations (default 30 verifications, about a minute under callgrind, or 300 creations,
 #             about fifteen seconds)
+#   WARMUP    operations before the counters are zeroed (default 3 verifications or 30 creations)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 IDV_BIN="${IDV_BIN:-target/release/idv}"
 WORKLOAD="${WORKLOAD:-verifications}"
 case "$WORKLOAD" in
-  verifications) N="${N:-30}"; DRIVE=drive ;;
-  creations) N="${N:-300}"; DRIVE=drive-creations ;;
+  verifications) N="${N:-30}"; WARMUP="${WARMUP:-3}"; DRIVE=drive ;;
+  creations) N="${N:-300}"; WARMUP="${WARMUP:-30}"; DRIVE=drive-creations ;;
   *) echo "instructions.sh: WORKLOAD is verifications or creations, not $WORKLOAD" >&2; exit 2 ;;
 esac
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 2; }
+command -v callgrind_control >/dev/null || { echo "instructions.sh: callgrind_control is not installed" >&2; exit 2; }
 DIR="$(mktemp -d "${TMPDIR:-/tmp}/idv-instructions.XXXXXX")"
 SERVER_PID=""
 cleanup() {
@@ -33,6 +36,8 @@ IDV_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$DIR/callgrind.out"
 SERVER_PID=$!
 for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || { echo "instructions.sh: the server did not start:" >&2; tail -n 20 "$DIR/server.log" >&2; exit 2; }
-python3 tests/bench/instructions.py "$DRIVE" "http://127.0.0.1:$PORT" "$KEY" "$N"
+python3 tests/bench/instructions.py "$DRIVE" "http://127.0.0.1:$PORT" "$KEY" "$WARMUP" 0
+callgrind_control --zero "$SERVER_PID" >/dev/null 2>&1 || { echo "instructions.sh: could not zero the counters" >&2; exit 2; }
+python3 tests/bench/instructions.py "$DRIVE" "http://127.0.0.1:$PORT" "$KEY" "$N" "$WARMUP"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 python3 tests/bench/instructions.py report "$WORKLOAD" "$DIR/callgrind.out" "$N"

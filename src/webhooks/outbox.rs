@@ -533,6 +533,11 @@ fn dispatch_floor<C: Reads + ?Sized>(conn: &C) -> AppResult<Option<i64>> {
     })
 }
 
+/// Read-only check: is any endpoint enabled (could any commit create a delivery)?
+pub fn endpoint_enabled<C: Reads + ?Sized>(conn: &C) -> AppResult<bool> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled = 1)", [], |r| r.get(0))?)
+}
+
 /// Read-only check: could a dispatch pass create anything now?
 pub fn dispatch_pending<C: Reads + ?Sized>(conn: &C) -> AppResult<bool> {
     let Some(start) = dispatch_floor(conn)? else { return Ok(false) };

@@ -20,6 +20,7 @@ use crate::store::ReadPool;
 use base64::Engine;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -32,27 +33,56 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Wake-ups between the writer and the loops.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Wake {
     dispatch: Notify,
     send: Notify,
+    /// Whether the dispatcher's last look found an enabled endpoint (true until it has looked). With none,
+    /// no commit can create a delivery, so commits leave the loops asleep.
+    endpoints_enabled: AtomicBool,
+}
+
+impl Default for Wake {
+    fn default() -> Self {
+        Wake { dispatch: Notify::new(), send: Notify::new(), endpoints_enabled: AtomicBool::new(true) }
+    }
 }
 
 impl Wake {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Records what the dispatcher found; when endpoints have just appeared, the sender looks at once for
+    /// deliveries committed while the loops slept.
+    fn endpoints_found(&self, enabled: bool) {
+        if enabled && !self.endpoints_enabled.swap(true, Ordering::SeqCst) {
+            self.send.notify_one();
+        } else if !enabled {
+            self.endpoints_enabled.store(false, Ordering::SeqCst);
+        }
+    }
 }
 
 /// The writer's commit hook: it only wakes the loops (no I/O on the writer thread). Deliveries are
 /// usually created with their event, so the sender has work at once; the dispatcher catches up on the
-/// rest.
+/// rest. While no endpoint is enabled only an endpoint's own events wake them (the dispatcher then looks
+/// again): waking two loops and reading the endpoints after every commit cost about 2.5% of the server's
+/// CPU under the verification bench, with nothing to deliver. The loops' poll interval remains the
+/// fallback.
 pub fn commit_hook(wake: Arc<Wake>) -> CommitHook {
-    Arc::new(move |_events| {
-        wake.dispatch.notify_one();
-        wake.send.notify_one();
+    Arc::new(move |events| {
+        if wake.endpoints_enabled.load(Ordering::SeqCst)
+            || events.iter().any(|e| e.event_type.starts_with(ENDPOINT_EVENT_PREFIX))
+        {
+            wake.dispatch.notify_one();
+            wake.send.notify_one();
+        }
     })
 }
+
+/// Every event of a webhook endpoint's stream (created, updated, disabled, deleted, tested) starts so.
+const ENDPOINT_EVENT_PREFIX: &str = "WebhookEndpoint";
 
 /// What a pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -138,7 +168,10 @@ impl Webhooks {
     pub async fn dispatch_all(&self) -> AppResult<usize> {
         let mut created = 0;
         loop {
-            if !self.read.run_scan(outbox::dispatch_pending).await? {
+            let (enabled, pending) =
+                self.read.run_scan(|c| Ok((outbox::endpoint_enabled(c)?, outbox::dispatch_pending(c)?))).await?;
+            self.wake.endpoints_found(enabled);
+            if !pending {
                 break;
             }
             let now = self.clock.now();
@@ -367,5 +400,55 @@ impl Webhooks {
                 _ = tokio::time::sleep(interval) => true,
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::events::StoredEvent;
+
+    fn event(event_type: &str) -> StoredEvent {
+        StoredEvent {
+            seq: 1,
+            event_id: "evt_1".into(),
+            stream_id: "stream".into(),
+            stream_seq: 1,
+            event_type: event_type.into(),
+            event_version: 1,
+            payload: serde_json::Value::Null,
+            recorded_at: "2026-12-07T00:00:00Z".into(),
+            actor: "test".into(),
+            environment: "sandbox".into(),
+            request_id: None,
+            origin: None,
+        }
+    }
+
+    async fn woken(signal: &Notify) -> bool {
+        tokio::time::timeout(Duration::from_millis(20), signal.notified()).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn commits_wake_the_loops_only_while_an_endpoint_may_be_enabled() {
+        let wake = Arc::new(Wake::new());
+        let hook = commit_hook(wake.clone());
+        hook(&[event("IdentityCreated")]);
+        assert!(woken(&wake.dispatch).await && woken(&wake.send).await, "until the dispatcher has looked");
+
+        wake.endpoints_found(false);
+        hook(&[event("IdentityCreated"), event("SessionDecided")]);
+        assert!(!woken(&wake.dispatch).await && !woken(&wake.send).await, "no endpoint: nothing to deliver");
+
+        hook(&[event("IdentityCreated"), event("WebhookEndpointCreated")]);
+        assert!(woken(&wake.dispatch).await, "an endpoint's event makes the dispatcher look again");
+        assert!(woken(&wake.send).await);
+
+        wake.endpoints_found(true);
+        assert!(woken(&wake.send).await, "endpoints that appear send what was committed meanwhile");
+        hook(&[event("IdentityCreated")]);
+        assert!(woken(&wake.dispatch).await && woken(&wake.send).await, "with an endpoint every commit wakes");
+        wake.endpoints_found(true);
+        assert!(!woken(&wake.send).await, "only the change from none to some wakes the sender");
     }
 }

@@ -533,15 +533,22 @@ fn dispatch_floor<C: Reads + ?Sized>(conn: &C) -> AppResult<Option<i64>> {
     })
 }
 
-/// Read-only check: is any endpoint enabled (could any commit create a delivery)?
-pub fn endpoint_enabled<C: Reads + ?Sized>(conn: &C) -> AppResult<bool> {
-    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled = 1)", [], |r| r.get(0))?)
+/// What a dispatch pass would find now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchOutlook {
+    /// Some endpoint is enabled: a commit may create a delivery.
+    pub endpoints_enabled: bool,
+    /// Events past the cursor wait for an enabled endpoint: a pass would create something.
+    pub pending: bool,
 }
 
-/// Read-only check: could a dispatch pass create anything now?
-pub fn dispatch_pending<C: Reads + ?Sized>(conn: &C) -> AppResult<bool> {
-    let Some(start) = dispatch_floor(conn)? else { return Ok(false) };
-    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM events WHERE seq > ?1)", [start], |r| r.get(0))?)
+/// Read-only check: is any endpoint enabled, and could a dispatch pass create anything now?
+pub fn dispatch_outlook<C: Reads + ?Sized>(conn: &C) -> AppResult<DispatchOutlook> {
+    let Some(start) = dispatch_floor(conn)? else {
+        return Ok(DispatchOutlook { endpoints_enabled: false, pending: false });
+    };
+    let pending = conn.query_row("SELECT EXISTS (SELECT 1 FROM events WHERE seq > ?1)", [start], |r| r.get(0))?;
+    Ok(DispatchOutlook { endpoints_enabled: true, pending })
 }
 
 const SELECT_EVENTS: &str = "SELECT seq, event_id, stream_id, stream_seq, event_type, event_version, payload,
@@ -944,4 +951,39 @@ pub fn schedule_manual_retry_in(
         params![STATUS_RETRYING, unix_ms(now), crate::clock::format(now), delivery_id],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outlook_sees_enabled_endpoints_and_events_past_the_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open_writer(&dir.path().join("idv.db"), crate::store::Durability::Normal).unwrap();
+        let none = DispatchOutlook { endpoints_enabled: false, pending: false };
+        assert_eq!(dispatch_outlook(&conn).unwrap(), none);
+        let endpoint = |id: &str, enabled: i64| {
+            conn.execute(
+                "INSERT INTO webhook_endpoints (id, environment, url, enabled, enabled_events, attribute_blocklist,
+                     key_inflection, secret_sealed, enabled_seq, created_at, updated_at)
+                 VALUES (?1, 'live', 'http://127.0.0.1:9/hook', ?2, '[]', '[]', 'snake', 'x', 0, 'now', 'now')",
+                rusqlite::params![id, enabled],
+            )
+            .unwrap();
+        };
+        endpoint("whe_off", 0);
+        assert_eq!(dispatch_outlook(&conn).unwrap(), none, "a disabled endpoint receives nothing");
+        endpoint("whe_on", 1);
+        let caught_up = DispatchOutlook { endpoints_enabled: true, pending: false };
+        assert_eq!(dispatch_outlook(&conn).unwrap(), caught_up, "no event past the floor yet");
+        conn.execute(
+            "INSERT INTO events (seq, event_id, stream_id, stream_seq, event_type, event_version, payload,
+                 recorded_at, actor, environment, prev_hash, hash)
+             VALUES (1, 'evt_1', 'idn_1', 1, 'IdentityCreated', 1, '{}', 'now', 'test', 'live', x'00', x'00')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(dispatch_outlook(&conn).unwrap(), DispatchOutlook { endpoints_enabled: true, pending: true });
+    }
 }

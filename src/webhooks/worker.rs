@@ -168,10 +168,9 @@ impl Webhooks {
     pub async fn dispatch_all(&self) -> AppResult<usize> {
         let mut created = 0;
         loop {
-            let (enabled, pending) =
-                self.read.run_scan(|c| Ok((outbox::endpoint_enabled(c)?, outbox::dispatch_pending(c)?))).await?;
-            self.wake.endpoints_found(enabled);
-            if !pending {
+            let outlook = self.read.run_scan(outbox::dispatch_outlook).await?;
+            self.wake.endpoints_found(outlook.endpoints_enabled);
+            if !outlook.pending {
                 break;
             }
             let now = self.clock.now();

@@ -69,7 +69,7 @@ pub enum BarcodeError {
 /// in the order the reader found them, without duplicates. An image with no readable barcode gives `Ok(vec![])`.
 pub fn read_barcodes(bytes: &[u8]) -> Result<Vec<Barcode>, BarcodeError> {
     let image = decode_bounded(bytes)?;
-    read_barcodes_luma(&image.into_luma8())
+    read_barcodes_luma(&crate::checks::grey::luma8(image))
 }
 
 /// The same, on an image already decoded to grey levels.

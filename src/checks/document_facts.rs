@@ -107,7 +107,7 @@ pub fn facts(
         }
         "image/png" | "image/jpeg" => {
             // Decoded once: the barcodes, the zone and the printed text are all read from these grey levels.
-            let luma = decode_bounded(bytes).map_err(|_| FactsError::UnreadableImage)?.into_luma8();
+            let luma = crate::checks::grey::luma8(decode_bounded(bytes).map_err(|_| FactsError::UnreadableImage)?);
             f.width = Some(luma.width());
             f.height = Some(luma.height());
             f.page_count = 1;

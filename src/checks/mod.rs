@@ -5,6 +5,7 @@
 pub mod barcode;
 pub mod document_facts;
 pub mod engine;
+pub mod grey;
 pub mod imagehash;
 pub mod mrz;
 pub mod mrz_image;

@@ -159,7 +159,7 @@ impl PrintedService {
         let Ok(image) = decode_bounded(bytes) else {
             return PrintedOutcome::NotRead { reason: "the image could not be decoded".into() };
         };
-        self.read_luma(&image.into_luma8(), upright_deg)
+        self.read_luma(&crate::checks::grey::luma8(image), upright_deg)
     }
 
     /// The same, on an image already decoded to grey levels.

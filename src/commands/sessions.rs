@@ -780,7 +780,7 @@ pub fn prepare_upload(
     // Decoded once: its hash, barcodes, zone and printed text are all read from these grey levels.
     let luma = if mime.starts_with("image/") && mime != "image/webp" {
         match crate::checks::imagehash::decode_bounded(&bytes) {
-            Ok(image) => Some(image.into_luma8()),
+            Ok(image) => Some(crate::checks::grey::luma8(image)),
             Err(_) => return Err(AppError::validation("file", "is not a readable image")),
         }
     } else {

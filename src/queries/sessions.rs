@@ -14,6 +14,7 @@ use crate::store::ReadOnly;
 use base64::Engine;
 use rusqlite::{params, types::Value as Sql, OptionalExtension};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -264,10 +265,29 @@ pub fn list(
 struct ResultRow {
     environment: String,
     external_ref: Option<String>,
-    result: Outcome,
+    result: StoredResult,
     extracted: Option<String>,
     decided_at: String,
     retention: String,
+}
+
+/// The stored outcome (`Outcome`) as the result endpoints answer it. The check results stay the JSON text
+/// they were stored as: checked while read, not rebuilt into a tree to be written out again (they are most
+/// of a result, and the result is asked for once per verification). What the endpoints do not show (the
+/// risk details, the sealed extracted data, the workflow path) is skipped.
+#[derive(Deserialize)]
+struct StoredResult {
+    status: String,
+    face_match_passed: Option<bool>,
+    face_match_score: Option<f64>,
+    age_check_passed: Option<bool>,
+    extracted_age: Option<i64>,
+    rejection_reason: Option<String>,
+    rejection_reason_code: Option<String>,
+    check_results: Box<RawValue>,
+    country_used: Option<String>,
+    identity_id: Option<String>,
+    simulated: bool,
 }
 
 fn result_row(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<ResultRow> {
@@ -321,7 +341,7 @@ pub struct ResultView {
     pub sensitive_data_expired: bool,
     /// Each check's outcome, by check name.
     #[schema(value_type = Object)]
-    pub check_results: Map<String, Value>,
+    pub check_results: Box<RawValue>,
     pub identity_id: Option<String>,
     pub simulated: bool,
 }
@@ -812,7 +832,10 @@ pub fn export(
         }
         None => BTreeMap::new(),
     };
-    let fraud_signals = result.as_ref().and_then(|r| r.check_results.get("risk_assessment")).cloned();
+    let fraud_signals = result
+        .as_ref()
+        .and_then(|r| serde_json::from_str::<Map<String, Value>>(r.check_results.get()).ok())
+        .and_then(|mut checks| checks.remove("risk_assessment"));
     Ok(SessionExport {
         session,
         result,

@@ -1445,6 +1445,8 @@ async fn export_bundles_the_session_its_result_data_and_documents() {
     for key in ["screening", "review_case", "case_notes", "fraud_signals", "webhook_deliveries"] {
         assert!(e.get(key).is_some(), "section {key} present: {e}");
     }
+    assert!(e["result"]["check_results"]["risk_assessment"].is_object(), "{e}");
+    assert_eq!(e["fraud_signals"], e["result"]["check_results"]["risk_assessment"], "the risk check's findings");
 
     // Before a decision the result section is null, not an error.
     let pending = create(&app, json!({"email": "p@example.com"})).await["id"].as_str().unwrap().to_string();

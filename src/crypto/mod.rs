@@ -3,6 +3,7 @@
 //! Must not touch the database or the network, and must never log or serialise key bytes.
 
 pub mod blind;
+mod bulk;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -233,7 +234,7 @@ impl DataKey {
     /// Seals an uploaded file (a document photo, a selfie, a liveness frame) of one subject as it is,
     /// bound to the subject, the file's kind and its blob id.
     pub fn seal_image(&self, subject_id: &str, kind: &str, blob_id: &str, bytes: &[u8]) -> Vec<u8> {
-        seal_raw(&self.0 .0, bytes, &field_aad(subject_id, &image_field(kind, blob_id)))
+        bulk::seal(&self.0 .0, bytes, &field_aad(subject_id, &image_field(kind, blob_id)))
     }
 
     /// Opens a file `seal_image` sealed, or one sealed before it existed, when files were sealed as
@@ -246,7 +247,7 @@ impl DataKey {
         blob_id: &str,
         sealed: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        match open_raw(&self.0 .0, sealed, &field_aad(subject_id, &image_field(kind, blob_id))) {
+        match bulk::open(&self.0 .0, sealed, &field_aad(subject_id, &image_field(kind, blob_id))) {
             Err(CryptoError::Open) => {
                 let text = self.open(subject_id, &format!("{kind}:{blob_id}"), sealed)?;
                 base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text)

@@ -8,11 +8,13 @@ pub mod blind_keys;
 mod cached;
 pub mod checkpoint;
 pub mod events;
+mod kept_map;
 pub mod page_cache;
 mod read;
 pub mod replay;
 pub mod shared_reads;
 pub mod subject_keys;
+mod vfs_shim;
 pub mod wal_coalesce;
 
 pub use cached::Exec;

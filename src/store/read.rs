@@ -12,7 +12,6 @@ use super::blind_keys::{BlindKeyIndex, Carrier};
 use super::{configure, Durability};
 use crate::blocking::Lane;
 use crate::error::{AppError, AppResult};
-use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{CachedStatement, Connection, OpenFlags, Params, Row, Statement};
 use std::future::Future;
 use std::path::Path;
@@ -23,7 +22,7 @@ use std::sync::Arc;
 pub struct ReadOnly(Opened, Arc<BlindKeyIndex>);
 
 enum Opened {
-    Pooled(r2d2::PooledConnection<SqliteConnectionManager>),
+    Pooled(r2d2::PooledConnection<ReadConnections>),
     Owned(Connection),
 }
 
@@ -134,20 +133,44 @@ const READ_LANE_CAPACITY: usize = 8192;
 
 #[derive(Clone)]
 pub struct ReadPool {
-    pool: r2d2::Pool<SqliteConnectionManager>,
+    pool: r2d2::Pool<ReadConnections>,
     lane: Lane<ReadOnly>,
     blind_keys: Arc<BlindKeyIndex>,
 }
 
-fn manager(path: &Path) -> SqliteConnectionManager {
-    SqliteConnectionManager::file(path)
-        .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
-        .with_init(|c| {
-            configure(c, Durability::Normal)?;
-            // Readers map the database file instead of copying each page through a read call into
-            // their own cache; the writer keeps ordinary I/O (writes never go through the map).
-            c.pragma_update(None, "mmap_size", READ_MMAP_BYTES)
-        })
+/// Opens the read connections: read-only, through the VFS that keeps their map of the database file
+/// across other connections' commits (`store::kept_map`).
+pub struct ReadConnections {
+    path: std::path::PathBuf,
+    vfs: &'static str,
+}
+
+impl r2d2::ManageConnection for ReadConnections {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> Result<Connection, rusqlite::Error> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let c = Connection::open_with_flags_and_vfs(&self.path, flags, self.vfs)?;
+        configure(&c, Durability::Normal)?;
+        // Readers map the database file instead of copying each page through a read call into their own
+        // cache; the writer keeps ordinary I/O (writes never go through the map).
+        c.pragma_update(None, "mmap_size", READ_MMAP_BYTES)?;
+        Ok(c)
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
+        conn.execute_batch("")
+    }
+
+    fn has_broken(&self, _: &mut Connection) -> bool {
+        false
+    }
+}
+
+fn manager(path: &Path) -> AppResult<ReadConnections> {
+    let vfs = super::kept_map::register().map_err(AppError::Unavailable)?;
+    Ok(ReadConnections { path: path.to_path_buf(), vfs })
 }
 
 impl ReadPool {
@@ -155,9 +178,9 @@ impl ReadPool {
     pub fn open(path: &Path, size: u32, lane_threads: usize) -> AppResult<Self> {
         let pool = r2d2::Pool::builder()
             .max_size(size)
-            .build(manager(path))
+            .build(manager(path)?)
             .map_err(|e| AppError::Unavailable(format!("read pool: {e}")))?;
-        let opener = manager(path);
+        let opener = manager(path)?;
         let blind_keys = Arc::new(BlindKeyIndex::default());
         let owned = (0..lane_threads.max(1))
             .map(|_| r2d2::ManageConnection::connect(&opener).map(|c| ReadOnly(Opened::Owned(c), blind_keys.clone())))

@@ -33,14 +33,14 @@
 //! checkpointer behind the synced state would be the next thing to try.
 #![allow(unsafe_code)]
 
+use super::vfs_shim::{forwarding, io_methods, shm_barrier_forwarding, Shim};
 use rusqlite::ffi;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CStr, OsStr};
 use std::fs::File;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// The name connections open the database with (`Connection::open_with_flags_and_vfs`).
-const VFS_NAME: &str = "idv-wal-coalesce";
 const VFS_NAME_C: &CStr = c"idv-wal-coalesce";
 
 /// A buffer handed to the OS once it holds this much (a bound on the memory a large transaction holds).
@@ -148,52 +148,12 @@ fn defer(handle: &Arc<File>) -> bool {
     })
 }
 
-struct Registered {
-    platform: *mut ffi::sqlite3_vfs,
-}
-// SAFETY: the platform VFS is a process-wide static of SQLite's, immutable once registered and safe to
-// call from any thread (SQLite's own contract for VFS objects).
-unsafe impl Send for Registered {}
-unsafe impl Sync for Registered {}
-
-static REGISTERED: OnceLock<Result<Registered, String>> = OnceLock::new();
+static SHIM: Shim = Shim::new(VFS_NAME_C);
 
 /// Registers the VFS (once per process; not as the default) and gives the name to open connections with.
 /// Errors when SQLite has no default VFS.
 pub fn register() -> Result<&'static str, String> {
-    REGISTERED
-        .get_or_init(|| {
-            // SAFETY: sqlite3_vfs_find(NULL) returns the default VFS, a static owned by SQLite, or null.
-            let platform = unsafe { ffi::sqlite3_vfs_find(std::ptr::null()) };
-            if platform.is_null() {
-                return Err("SQLite has no default VFS".into());
-            }
-            // SAFETY: `platform` is non-null and points to a live sqlite3_vfs; copying it is a plain read.
-            let mut vfs: ffi::sqlite3_vfs = unsafe { std::ptr::read(platform) };
-            // SAFETY: as above.
-            let platform_file_size = unsafe { (*platform).szOsFile } as usize;
-            vfs.zName = VFS_NAME_C.as_ptr();
-            vfs.pNext = std::ptr::null_mut();
-            vfs.szOsFile = (std::mem::size_of::<CoalescingFile>() + platform_file_size) as c_int;
-            vfs.xOpen = Some(x_open);
-            let leaked: &'static mut ffi::sqlite3_vfs = Box::leak(Box::new(vfs));
-            // SAFETY: `leaked` lives for the rest of the process, as SQLite requires of a registered VFS.
-            let rc = unsafe { ffi::sqlite3_vfs_register(leaked, 0) };
-            if rc != ffi::SQLITE_OK {
-                return Err(format!("registering the WAL VFS failed ({rc})"));
-            }
-            Ok(Registered { platform })
-        })
-        .as_ref()
-        .map(|_| VFS_NAME)
-        .map_err(Clone::clone)
-}
-
-fn platform() -> *mut ffi::sqlite3_vfs {
-    match REGISTERED.get() {
-        Some(Ok(r)) => r.platform,
-        _ => std::ptr::null_mut(),
-    }
+    SHIM.register(std::mem::size_of::<CoalescingFile>(), x_open)
 }
 
 /// The file object SQLite allocates (`szOsFile` bytes) for a WAL file opened through this VFS; the
@@ -226,7 +186,7 @@ unsafe extern "C" fn x_open(
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    let platform = platform();
+    let platform = SHIM.platform();
     if platform.is_null() {
         return ffi::SQLITE_ERROR;
     }
@@ -382,36 +342,20 @@ macro_rules! flushing {
     };
 }
 
-/// Forwards the call to the platform file unchanged.
-macro_rules! forwarding {
-    ($name:ident, $method:ident, ($($arg:ident: $ty:ty),*), $missing:expr) => {
-        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> c_int {
-            // SAFETY: SQLite calls this only on files opened by x_open.
-            unsafe {
-                let (inner, methods, _) = parts(file);
-                match methods.$method {
-                    Some(f) => f(inner $(, $arg)*),
-                    None => $missing,
-                }
-            }
-        }
-    };
-}
-
 flushing!(x_read, xRead, (data: *mut c_void, amount: c_int, offset: i64));
 flushing!(x_truncate, xTruncate, (size: i64));
 flushing!(x_file_size, xFileSize, (size: *mut i64));
-forwarding!(x_lock, xLock, (level: c_int), ffi::SQLITE_OK);
-forwarding!(x_unlock, xUnlock, (level: c_int), ffi::SQLITE_OK);
-forwarding!(x_check_reserved_lock, xCheckReservedLock, (out: *mut c_int), ffi::SQLITE_OK);
-forwarding!(x_file_control, xFileControl, (op: c_int, arg: *mut c_void), ffi::SQLITE_NOTFOUND);
-forwarding!(x_sector_size, xSectorSize, (), 4096);
-forwarding!(x_device_characteristics, xDeviceCharacteristics, (), 0);
-forwarding!(x_shm_map, xShmMap, (page: c_int, size: c_int, extend: c_int, out: *mut *mut c_void),
+forwarding!(parts: x_lock, xLock, (level: c_int), ffi::SQLITE_OK);
+forwarding!(parts: x_unlock, xUnlock, (level: c_int), ffi::SQLITE_OK);
+forwarding!(parts: x_check_reserved_lock, xCheckReservedLock, (out: *mut c_int), ffi::SQLITE_OK);
+forwarding!(parts: x_file_control, xFileControl, (op: c_int, arg: *mut c_void), ffi::SQLITE_NOTFOUND);
+forwarding!(parts: x_sector_size, xSectorSize, (), 4096);
+forwarding!(parts: x_device_characteristics, xDeviceCharacteristics, (), 0);
+forwarding!(parts: x_shm_map, xShmMap, (page: c_int, size: c_int, extend: c_int, out: *mut *mut c_void),
     ffi::SQLITE_IOERR_SHMMAP);
-forwarding!(x_shm_lock, xShmLock, (offset: c_int, n: c_int, flags: c_int), ffi::SQLITE_IOERR_SHMLOCK);
-forwarding!(x_shm_unmap, xShmUnmap, (delete: c_int), ffi::SQLITE_OK);
-forwarding!(x_unfetch, xUnfetch, (offset: i64, page: *mut c_void), ffi::SQLITE_OK);
+forwarding!(parts: x_shm_lock, xShmLock, (offset: c_int, n: c_int, flags: c_int), ffi::SQLITE_IOERR_SHMLOCK);
+forwarding!(parts: x_shm_unmap, xShmUnmap, (delete: c_int), ffi::SQLITE_OK);
+forwarding!(parts: x_unfetch, xUnfetch, (offset: i64, page: *mut c_void), ffi::SQLITE_OK);
 
 /// Flushes, then syncs through the platform file, or leaves the sync to the caller of
 /// `commit_deferring_sync` (see the module header for the syncs it never leaves).
@@ -442,15 +386,7 @@ unsafe extern "C" fn x_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int
     }
 }
 
-unsafe extern "C" fn x_shm_barrier(file: *mut ffi::sqlite3_file) {
-    // SAFETY: SQLite calls this only on files opened by x_open.
-    unsafe {
-        let (inner, methods, _) = parts(file);
-        if let Some(f) = methods.xShmBarrier {
-            f(inner)
-        }
-    }
-}
+shm_barrier_forwarding!(parts);
 
 unsafe extern "C" fn x_fetch(file: *mut ffi::sqlite3_file, offset: i64, amount: c_int, out: *mut *mut c_void) -> c_int {
     // SAFETY: SQLite calls this only on files opened by x_open; a mapped page must see the buffered writes.
@@ -470,27 +406,7 @@ unsafe extern "C" fn x_fetch(file: *mut ffi::sqlite3_file, offset: i64, amount: 
     }
 }
 
-static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
-    iVersion: 3,
-    xClose: Some(x_close),
-    xRead: Some(x_read),
-    xWrite: Some(x_write),
-    xTruncate: Some(x_truncate),
-    xSync: Some(x_sync),
-    xFileSize: Some(x_file_size),
-    xLock: Some(x_lock),
-    xUnlock: Some(x_unlock),
-    xCheckReservedLock: Some(x_check_reserved_lock),
-    xFileControl: Some(x_file_control),
-    xSectorSize: Some(x_sector_size),
-    xDeviceCharacteristics: Some(x_device_characteristics),
-    xShmMap: Some(x_shm_map),
-    xShmLock: Some(x_shm_lock),
-    xShmBarrier: Some(x_shm_barrier),
-    xShmUnmap: Some(x_shm_unmap),
-    xFetch: Some(x_fetch),
-    xUnfetch: Some(x_unfetch),
-};
+io_methods!();
 
 #[cfg(test)]
 mod tests {

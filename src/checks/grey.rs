@@ -70,7 +70,7 @@ fn convert<const CHANNELS: usize>(tables: &ChannelTables, width: u32, height: u3
 /// integer part is exact below 2^23 and so is the fraction left, so comparing it with one half rounds
 /// half away from zero as `round` does; `as u8` saturates as the cast in `image` does.
 fn to_u8(value: f32) -> u8 {
-    if !(value >= 0.0) {
+    if value.is_nan() || value <= 0.0 {
         return 0;
     }
     if value >= 255.0 {

@@ -20,7 +20,7 @@
 //! Hand-written, as `wal_coalesce` is: it forwards every call but two to the platform VFS.
 #![allow(unsafe_code)]
 
-use super::vfs_shim::{forwarding, io_methods, shm_barrier_forwarding, Shim};
+use super::vfs_shim::{self, forwarding, io_methods, shm_barrier_forwarding, Shim};
 use rusqlite::ffi;
 use std::ffi::{c_char, c_int, c_void, CStr};
 
@@ -53,20 +53,13 @@ static SHIM: Shim = Shim::new(VFS_NAME_C);
 /// Registers the VFS (once per process; not as the default) and gives the name to open read connections
 /// with. Errors when SQLite has no default VFS.
 pub fn register() -> Result<&'static str, String> {
-    SHIM.register(std::mem::size_of::<MappedFile>(), x_open)
+    SHIM.register(vfs_shim::wrapped_bytes::<MappedSize>(), x_open)
 }
 
-/// The file object SQLite allocates (`szOsFile` bytes) for a main database file opened through this VFS;
-/// the platform's own file object follows it in the same allocation. Any other file (the WAL, the
-/// wal-index is reached through the database file) is the platform's file object itself, opened in place.
-#[repr(C)]
-struct MappedFile {
-    base: ffi::sqlite3_file,
-    platform_file: *mut ffi::sqlite3_file,
-    /// The file's size when the platform VFS last mapped it (it maps the whole file), or -1 when nothing
-    /// is known to be mapped.
-    mapped_size: i64,
-}
+/// A main database file's state: its size when the platform VFS last mapped it (it maps the whole file),
+/// or -1 when nothing is known to be mapped. Other files (the WAL; the wal-index is reached through the
+/// database file) are the platform's own, opened in place.
+type MappedSize = i64;
 
 unsafe extern "C" fn x_open(
     _vfs: *mut ffi::sqlite3_vfs,
@@ -75,47 +68,20 @@ unsafe extern "C" fn x_open(
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    let platform = SHIM.platform();
-    if platform.is_null() {
-        return ffi::SQLITE_ERROR;
-    }
-    // SAFETY: `platform` is the live default VFS; its xOpen is always set.
-    let Some(open) = (unsafe { (*platform).xOpen }) else { return ffi::SQLITE_ERROR };
-    if flags & ffi::SQLITE_OPEN_MAIN_DB == 0 {
-        // SAFETY: `file` has szOsFile bytes, more than the platform's file object needs.
-        return unsafe { open(platform, name, file, flags, out_flags) };
-    }
-    let own = file as *mut MappedFile;
-    // SAFETY: the allocation holds a MappedFile followed by the platform's file object; both pointers stay
-    // inside it, and MappedFile's size keeps the second 8-byte aligned.
-    unsafe {
-        let inner = (file as *mut u8).add(std::mem::size_of::<MappedFile>()) as *mut ffi::sqlite3_file;
-        (*own).base.pMethods = std::ptr::null();
-        (*own).platform_file = inner;
-        (*own).mapped_size = -1;
-        let rc = open(platform, name, inner, flags, out_flags);
-        if rc != ffi::SQLITE_OK {
-            // SQLite calls xClose only when pMethods is set; the platform cleans up its own failed open.
-            return rc;
-        }
-        (*own).base.pMethods = &METHODS;
-    }
-    ffi::SQLITE_OK
+    let wrap = flags & ffi::SQLITE_OPEN_MAIN_DB != 0;
+    // SAFETY: SQLite's xOpen contract, forwarded; `file` has the szOsFile bytes `register` set.
+    unsafe { vfs_shim::open::<MappedSize>(&SHIM, name, file, flags, out_flags, wrap, &METHODS, || -1) }
 }
 
-/// The platform file and its methods behind one of ours.
+/// The platform file, its methods and the mapped size behind one of ours.
 ///
 /// # Safety
-/// `file` must be a MappedFile opened by `x_open`.
+/// `file` must be a main database file opened by `x_open`.
 unsafe fn parts<'a>(
     file: *mut ffi::sqlite3_file,
-) -> (*mut ffi::sqlite3_file, &'a ffi::sqlite3_io_methods, &'a mut i64) {
-    let own = file as *mut MappedFile;
-    // SAFETY: per the contract, the platform file was opened by a successful x_open and lives until x_close.
-    unsafe {
-        let inner = (*own).platform_file;
-        (inner, &*(*inner).pMethods, &mut (*own).mapped_size)
-    }
+) -> (*mut ffi::sqlite3_file, &'a ffi::sqlite3_io_methods, &'a mut MappedSize) {
+    // SAFETY: forwarded contract.
+    unsafe { vfs_shim::parts::<MappedSize>(file) }
 }
 
 /// The file's size, as the platform VFS reports it.
@@ -173,13 +139,7 @@ unsafe extern "C" fn x_unfetch(file: *mut ffi::sqlite3_file, offset: i64, page: 
 
 unsafe extern "C" fn x_close(file: *mut ffi::sqlite3_file) -> c_int {
     // SAFETY: opened by x_open; after this the file object is not used again.
-    unsafe {
-        let (inner, methods, _) = parts(file);
-        match methods.xClose {
-            Some(close) => close(inner),
-            None => ffi::SQLITE_OK,
-        }
-    }
+    unsafe { vfs_shim::close::<MappedSize>(file) }
 }
 
 forwarding!(parts: x_read, xRead, (data: *mut c_void, amount: c_int, offset: i64), ffi::SQLITE_IOERR_READ);

@@ -71,6 +71,100 @@ impl Shim {
     }
 }
 
+/// The file object SQLite allocates (`szOsFile` bytes, see `Shim::register`) for a file a shim wraps: SQLite's
+/// header, the platform's file object (later in the same allocation) and the shim's own state for the file.
+/// A file the shim does not wrap is the platform's file object itself, opened in place, so the shim never
+/// sees its calls.
+#[repr(C)]
+pub(super) struct Wrapped<S> {
+    base: ffi::sqlite3_file,
+    platform_file: *mut ffi::sqlite3_file,
+    state: *mut S,
+}
+
+/// The bytes of a shim's own part of a file object, before the platform's.
+pub(super) const fn wrapped_bytes<S>() -> usize {
+    std::mem::size_of::<Wrapped<S>>()
+}
+
+/// A shim's `xOpen`: `name` opened by the platform VFS, wrapped when `wrap` (with `methods` and the state
+/// `state` makes once the platform has opened it), else in place.
+///
+/// # Safety
+/// As SQLite's `xOpen`; `file` must have the `szOsFile` bytes `shim` was registered with.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn open<S>(
+    shim: &Shim,
+    name: *const c_char,
+    file: *mut ffi::sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+    wrap: bool,
+    methods: &'static ffi::sqlite3_io_methods,
+    state: impl FnOnce() -> S,
+) -> c_int {
+    let platform = shim.platform();
+    if platform.is_null() {
+        return ffi::SQLITE_ERROR;
+    }
+    // SAFETY: `platform` is the live default VFS; its xOpen is always set.
+    let Some(platform_open) = (unsafe { (*platform).xOpen }) else { return ffi::SQLITE_ERROR };
+    if !wrap {
+        // SAFETY: `file` has szOsFile bytes, more than the platform's file object needs.
+        return unsafe { platform_open(platform, name, file, flags, out_flags) };
+    }
+    let own = file as *mut Wrapped<S>;
+    // SAFETY: the allocation holds a Wrapped<S> followed by the platform's file object; both pointers stay
+    // inside it, and Wrapped's size (pointers only) keeps the second 8-byte aligned.
+    unsafe {
+        let inner = (file as *mut u8).add(wrapped_bytes::<S>()) as *mut ffi::sqlite3_file;
+        (*own).base.pMethods = std::ptr::null();
+        (*own).platform_file = inner;
+        (*own).state = std::ptr::null_mut();
+        let rc = platform_open(platform, name, inner, flags, out_flags);
+        if rc != ffi::SQLITE_OK {
+            // SQLite calls xClose only when pMethods is set; the platform cleans up its own failed open.
+            return rc;
+        }
+        (*own).state = Box::into_raw(Box::new(state()));
+        (*own).base.pMethods = methods;
+    }
+    ffi::SQLITE_OK
+}
+
+/// The platform file, its methods and the shim's state behind a wrapped file.
+///
+/// # Safety
+/// `file` must be a `Wrapped<S>` a successful `open` wrapped, not yet closed.
+pub(super) unsafe fn parts<'a, S>(
+    file: *mut ffi::sqlite3_file,
+) -> (*mut ffi::sqlite3_file, &'a ffi::sqlite3_io_methods, &'a mut S) {
+    let own = file as *mut Wrapped<S>;
+    // SAFETY: per the contract, all three were set by `open` and live until `close`.
+    unsafe {
+        let inner = (*own).platform_file;
+        (inner, &*(*inner).pMethods, &mut *(*own).state)
+    }
+}
+
+/// Drops the shim's state and closes the platform file.
+///
+/// # Safety
+/// As `parts`; the file is not used again.
+pub(super) unsafe fn close<S>(file: *mut ffi::sqlite3_file) -> c_int {
+    let own = file as *mut Wrapped<S>;
+    // SAFETY: per the contract.
+    unsafe {
+        drop(Box::from_raw((*own).state));
+        (*own).state = std::ptr::null_mut();
+        let inner = (*own).platform_file;
+        match (*(*inner).pMethods).xClose {
+            Some(close) => close(inner),
+            None => ffi::SQLITE_OK,
+        }
+    }
+}
+
 /// `unsafe extern "C" fn $name(file, args..) -> c_int` forwarding to the platform file's `$method`, which
 /// `$parts(file)` gives as `(platform_file, methods, ..)`; `$missing` when the platform has no such method.
 macro_rules! forwarding {

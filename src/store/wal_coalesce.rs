@@ -1,7 +1,8 @@
 //! A SQLite VFS that hands a transaction's WAL frames to the OS as one write instead of two per page, and
-//! can leave a commit's WAL sync to its caller. Owns every unsafe call into SQLite's VFS interface; must
-//! not change what reaches the disk, only how many system calls carry it and which thread waits for the
-//! sync.
+//! can leave a commit's WAL sync to its caller. Owns the writer's unsafe calls into SQLite's VFS interface
+//! (registering a shim and wrapping its files is `store::vfs_shim`'s, shared with the readers' `kept_map`);
+//! must not change what reaches the disk, only how many system calls carry it and which thread waits for
+//! the sync.
 //!
 //! SQLite writes each WAL frame as two `pwrite`s (its 24-byte header, then the page), so a commit of a few
 //! hundred pages costs a few hundred system calls: under identity creations the writer made about 26
@@ -33,7 +34,7 @@
 //! checkpointer behind the synced state would be the next thing to try.
 #![allow(unsafe_code)]
 
-use super::vfs_shim::{forwarding, io_methods, shm_barrier_forwarding, Shim};
+use super::vfs_shim::{self, forwarding, io_methods, shm_barrier_forwarding, Shim};
 use rusqlite::ffi;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CStr, OsStr};
@@ -153,17 +154,7 @@ static SHIM: Shim = Shim::new(VFS_NAME_C);
 /// Registers the VFS (once per process; not as the default) and gives the name to open connections with.
 /// Errors when SQLite has no default VFS.
 pub fn register() -> Result<&'static str, String> {
-    SHIM.register(std::mem::size_of::<CoalescingFile>(), x_open)
-}
-
-/// The file object SQLite allocates (`szOsFile` bytes) for a WAL file opened through this VFS; the
-/// platform's own file object follows it in the same allocation. Any other file is the platform's file
-/// object itself, opened in place, so this VFS never sees its calls.
-#[repr(C)]
-struct CoalescingFile {
-    base: ffi::sqlite3_file,
-    platform_file: *mut ffi::sqlite3_file,
-    pending: *mut Pending,
+    SHIM.register(vfs_shim::wrapped_bytes::<Pending>(), x_open)
 }
 
 /// Writes that continue one another, not yet handed to the OS, and what decides whether a sync of the
@@ -179,73 +170,46 @@ struct Pending {
     header_written: bool,
 }
 
+/// A WAL file is wrapped (its writes are coalesced); any other file is the platform's own, opened in place,
+/// so this VFS never sees its calls.
 unsafe extern "C" fn x_open(
-    vfs: *mut ffi::sqlite3_vfs,
+    _vfs: *mut ffi::sqlite3_vfs,
     name: *const c_char,
     file: *mut ffi::sqlite3_file,
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    let platform = SHIM.platform();
-    if platform.is_null() {
-        return ffi::SQLITE_ERROR;
-    }
-    let _ = vfs;
-    // SAFETY: `platform` is the live default VFS; its xOpen is always set.
-    let Some(open) = (unsafe { (*platform).xOpen }) else { return ffi::SQLITE_ERROR };
-    if flags & ffi::SQLITE_OPEN_WAL == 0 {
-        // SAFETY: `file` has szOsFile bytes, more than the platform's file object needs.
-        return unsafe { open(platform, name, file, flags, out_flags) };
-    }
-    let own = file as *mut CoalescingFile;
-    // SAFETY: the allocation holds a CoalescingFile followed by the platform's file object; both pointers
-    // stay inside it, and CoalescingFile's size keeps the second 8-byte aligned.
-    unsafe {
-        let inner = (file as *mut u8).add(std::mem::size_of::<CoalescingFile>()) as *mut ffi::sqlite3_file;
-        (*own).base.pMethods = std::ptr::null();
-        (*own).platform_file = inner;
-        (*own).pending = std::ptr::null_mut();
-        let rc = open(platform, name, inner, flags, out_flags);
-        if rc != ffi::SQLITE_OK {
-            // SQLite calls xClose only when pMethods is set; the platform cleans up its own failed open.
-            return rc;
-        }
-        // SAFETY: SQLite passes a NUL-terminated full path for a WAL file (checked for null all the same).
+    let wrap = flags & ffi::SQLITE_OPEN_WAL != 0;
+    let pending = || {
         let handle = (!name.is_null())
-            .then(|| File::open(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(CStr::from_ptr(name).to_bytes())))
+            .then(|| {
+                // SAFETY: SQLite passes a NUL-terminated full path for a WAL file (checked for null above).
+                let path = unsafe { CStr::from_ptr(name) }.to_bytes();
+                File::open(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path))
+            })
             .and_then(Result::ok)
             .map(Arc::new);
-        (*own).pending = Box::into_raw(Box::new(Pending {
-            offset: 0,
-            bytes: Vec::new(),
-            handle,
-            synced_once: false,
-            header_written: false,
-        }));
-        (*own).base.pMethods = &METHODS;
-    }
-    ffi::SQLITE_OK
+        Pending { offset: 0, bytes: Vec::new(), handle, synced_once: false, header_written: false }
+    };
+    // SAFETY: SQLite's xOpen contract, forwarded; `file` has the szOsFile bytes `register` set.
+    unsafe { vfs_shim::open::<Pending>(&SHIM, name, file, flags, out_flags, wrap, &METHODS, pending) }
 }
 
-/// The platform file and its methods behind one of ours.
+/// The platform file, its methods and the buffered writes behind one of ours.
 ///
 /// # Safety
-/// `file` must be a CoalescingFile opened by `x_open`.
+/// `file` must be a WAL file opened by `x_open`.
 unsafe fn parts<'a>(
     file: *mut ffi::sqlite3_file,
 ) -> (*mut ffi::sqlite3_file, &'a ffi::sqlite3_io_methods, &'a mut Pending) {
-    let own = file as *mut CoalescingFile;
-    // SAFETY: per the contract, both pointers were set by a successful x_open and live until x_close.
-    unsafe {
-        let inner = (*own).platform_file;
-        (inner, &*(*inner).pMethods, &mut *(*own).pending)
-    }
+    // SAFETY: forwarded contract.
+    unsafe { vfs_shim::parts::<Pending>(file) }
 }
 
 /// Hands the buffered writes to the OS as one write.
 ///
 /// # Safety
-/// `file` must be a CoalescingFile opened by `x_open`.
+/// `file` must be a WAL file opened by `x_open`.
 unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
     // SAFETY: forwarded contract.
     let (inner, methods, pending) = unsafe { parts(file) };
@@ -306,14 +270,7 @@ unsafe extern "C" fn x_close(file: *mut ffi::sqlite3_file) -> c_int {
     // SAFETY: opened by x_open; after this the file object is not used again.
     unsafe {
         let flushed = flush(file);
-        let own = file as *mut CoalescingFile;
-        drop(Box::from_raw((*own).pending));
-        (*own).pending = std::ptr::null_mut();
-        let inner = (*own).platform_file;
-        let closed = match (*(*inner).pMethods).xClose {
-            Some(close) => close(inner),
-            None => ffi::SQLITE_OK,
-        };
+        let closed = vfs_shim::close::<Pending>(file);
         if flushed != ffi::SQLITE_OK {
             flushed
         } else {

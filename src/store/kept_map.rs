@@ -10,7 +10,7 @@
 //! touched. Under the verification bench the read lane and the blocking pool spent about 2.5% of the
 //! server's samples there (`unmap_page_range`, `smp_call_function_many_cond`, page faults), against none
 //! while nothing writes. SQLite unmaps because by POSIX a mapping may not show what other descriptors write.
-//! On Linux and the BSDs a shared file mapping and `pwrite` go through one page cache, so the mapped pages
+//! On Linux (idv's platform) a shared file mapping and `pwrite` go through one page cache, so the mapped pages
 //! are what the checkpointer wrote; the WAL protocol already decides which page a reader may read from the
 //! file, mapped or not. What a mapping cannot survive is the file shrinking below it (a page past the end
 //! faults). So this VFS lets the unmap through only when the file is smaller than when it was mapped, or

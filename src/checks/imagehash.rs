@@ -138,16 +138,10 @@ impl<'de> Deserialize<'de> for ImageHash64 {
 
 /// Decodes PNG or JPEG bytes (within the size limits) and returns their perceptual hash.
 pub fn phash(bytes: &[u8]) -> Result<ImageHash64, ImageError> {
-    let image = decode_bounded(bytes)?;
-    Ok(phash_image(&image))
+    Ok(phash_luma(&crate::checks::grey::luma8(decode_bounded(bytes)?)))
 }
 
-/// The hash of an already decoded image (no size limits apply here; callers decode with [`decode_bounded`]).
-pub fn phash_image(image: &DynamicImage) -> ImageHash64 {
-    phash_luma(&image.to_luma8())
-}
-
-/// The hash of an image already decoded to grey levels (what [`phash_image`] hashes), so an upload decoded
+/// The hash of an image already decoded to grey levels (`checks::grey`), so an upload decoded
 /// once for its hash and its reading is not decoded again.
 pub fn phash_luma(luma: &image::GrayImage) -> ImageHash64 {
     let luma = prescaled(luma);

@@ -415,5 +415,5 @@ fn decode(bytes: &[u8]) -> Result<image::GrayImage, String> {
         return Err("the image is too large".into());
     }
     let img = image::load_from_memory(bytes).map_err(|_| "the image could not be decoded".to_string())?;
-    Ok(img.to_luma8())
+    Ok(crate::checks::grey::luma8(img))
 }

@@ -20,7 +20,7 @@
 //! Hand-written, as `wal_coalesce` is: it forwards every call but two to the platform VFS.
 #![allow(unsafe_code)]
 
-use super::vfs_shim::{self, forwarding, io_methods, shm_barrier_forwarding, Shim};
+use super::vfs_shim::{self, forwarding, io_methods, unchanged_methods, Shim};
 use rusqlite::ffi;
 use std::ffi::{c_char, c_int, c_void, CStr};
 
@@ -147,18 +147,7 @@ forwarding!(parts: x_write, xWrite, (data: *const c_void, amount: c_int, offset:
 forwarding!(parts: x_truncate, xTruncate, (size: i64), ffi::SQLITE_IOERR_TRUNCATE);
 forwarding!(parts: x_sync, xSync, (flags: c_int), ffi::SQLITE_IOERR_FSYNC);
 forwarding!(parts: x_file_size, xFileSize, (size: *mut i64), ffi::SQLITE_IOERR_FSTAT);
-forwarding!(parts: x_lock, xLock, (level: c_int), ffi::SQLITE_OK);
-forwarding!(parts: x_unlock, xUnlock, (level: c_int), ffi::SQLITE_OK);
-forwarding!(parts: x_check_reserved_lock, xCheckReservedLock, (out: *mut c_int), ffi::SQLITE_OK);
-forwarding!(parts: x_file_control, xFileControl, (op: c_int, arg: *mut c_void), ffi::SQLITE_NOTFOUND);
-forwarding!(parts: x_sector_size, xSectorSize, (), 4096);
-forwarding!(parts: x_device_characteristics, xDeviceCharacteristics, (), 0);
-forwarding!(parts: x_shm_map, xShmMap, (page: c_int, size: c_int, extend: c_int, out: *mut *mut c_void),
-    ffi::SQLITE_IOERR_SHMMAP);
-forwarding!(parts: x_shm_lock, xShmLock, (offset: c_int, n: c_int, flags: c_int), ffi::SQLITE_IOERR_SHMLOCK);
-forwarding!(parts: x_shm_unmap, xShmUnmap, (delete: c_int), ffi::SQLITE_OK);
-
-shm_barrier_forwarding!(parts);
+unchanged_methods!(parts);
 
 io_methods!();
 
@@ -171,6 +160,17 @@ mod tests {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let c = Connection::open_with_flags_and_vfs(path, flags, register().unwrap()).unwrap();
         c.pragma_update(None, "mmap_size", 1i64 << 30).unwrap();
+        c
+    }
+
+    /// A database in WAL mode with the server's page size and one table `t`, and the connection writing it.
+    fn writer(path: &std::path::Path) -> Connection {
+        let c = Connection::open(path).unwrap();
+        c.execute_batch(
+            "PRAGMA page_size=2048; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+             CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);",
+        )
+        .unwrap();
         c
     }
 
@@ -200,13 +200,7 @@ mod tests {
     fn a_reader_sees_every_commit_while_its_map_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .execute_batch(
-                "PRAGMA page_size=2048; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                 CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);",
-            )
-            .unwrap();
+        let writer = writer(&path);
         let r = reader(&path);
         let (mut count, mut sum) = (0i64, 0i64);
         assert_eq!(seen(&r), (0, 0));
@@ -236,13 +230,7 @@ mod tests {
     fn a_file_that_shrinks_is_unmapped_before_the_next_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .execute_batch(
-                "PRAGMA page_size=2048; PRAGMA journal_mode=WAL; \
-                 CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);",
-            )
-            .unwrap();
+        let writer = writer(&path);
         writer
             .execute(
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)

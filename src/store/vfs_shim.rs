@@ -183,10 +183,21 @@ macro_rules! forwarding {
 }
 pub(super) use forwarding;
 
-/// The shim's `x_shm_barrier`, forwarding to the platform file (it returns nothing, so `forwarding!` does
-/// not fit it).
-macro_rules! shm_barrier_forwarding {
+/// The file methods no shim changes (locks, file controls, device facts, the wal-index's shared memory),
+/// each forwarding to the platform file through `$parts`.
+macro_rules! unchanged_methods {
     ($parts:ident) => {
+        forwarding!($parts: x_lock, xLock, (level: c_int), ffi::SQLITE_OK);
+        forwarding!($parts: x_unlock, xUnlock, (level: c_int), ffi::SQLITE_OK);
+        forwarding!($parts: x_check_reserved_lock, xCheckReservedLock, (out: *mut c_int), ffi::SQLITE_OK);
+        forwarding!($parts: x_file_control, xFileControl, (op: c_int, arg: *mut c_void), ffi::SQLITE_NOTFOUND);
+        forwarding!($parts: x_sector_size, xSectorSize, (), 4096);
+        forwarding!($parts: x_device_characteristics, xDeviceCharacteristics, (), 0);
+        forwarding!($parts: x_shm_map, xShmMap, (page: c_int, size: c_int, extend: c_int, out: *mut *mut c_void),
+            ffi::SQLITE_IOERR_SHMMAP);
+        forwarding!($parts: x_shm_lock, xShmLock, (offset: c_int, n: c_int, flags: c_int), ffi::SQLITE_IOERR_SHMLOCK);
+        forwarding!($parts: x_shm_unmap, xShmUnmap, (delete: c_int), ffi::SQLITE_OK);
+
         unsafe extern "C" fn x_shm_barrier(file: *mut ffi::sqlite3_file) {
             // SAFETY: SQLite calls this only on files opened by this shim's x_open.
             unsafe {
@@ -198,7 +209,7 @@ macro_rules! shm_barrier_forwarding {
         }
     };
 }
-pub(super) use shm_barrier_forwarding;
+pub(super) use unchanged_methods;
 
 /// The shim's `METHODS` table (version 3): each method is the shim's own `x_*` function of that name,
 /// whether it forwards or not.

@@ -34,7 +34,7 @@
 //! checkpointer behind the synced state would be the next thing to try.
 #![allow(unsafe_code)]
 
-use super::vfs_shim::{self, forwarding, io_methods, shm_barrier_forwarding, Shim};
+use super::vfs_shim::{self, forwarding, io_methods, unchanged_methods, Shim};
 use rusqlite::ffi;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CStr, OsStr};
@@ -302,16 +302,7 @@ macro_rules! flushing {
 flushing!(x_read, xRead, (data: *mut c_void, amount: c_int, offset: i64));
 flushing!(x_truncate, xTruncate, (size: i64));
 flushing!(x_file_size, xFileSize, (size: *mut i64));
-forwarding!(parts: x_lock, xLock, (level: c_int), ffi::SQLITE_OK);
-forwarding!(parts: x_unlock, xUnlock, (level: c_int), ffi::SQLITE_OK);
-forwarding!(parts: x_check_reserved_lock, xCheckReservedLock, (out: *mut c_int), ffi::SQLITE_OK);
-forwarding!(parts: x_file_control, xFileControl, (op: c_int, arg: *mut c_void), ffi::SQLITE_NOTFOUND);
-forwarding!(parts: x_sector_size, xSectorSize, (), 4096);
-forwarding!(parts: x_device_characteristics, xDeviceCharacteristics, (), 0);
-forwarding!(parts: x_shm_map, xShmMap, (page: c_int, size: c_int, extend: c_int, out: *mut *mut c_void),
-    ffi::SQLITE_IOERR_SHMMAP);
-forwarding!(parts: x_shm_lock, xShmLock, (offset: c_int, n: c_int, flags: c_int), ffi::SQLITE_IOERR_SHMLOCK);
-forwarding!(parts: x_shm_unmap, xShmUnmap, (delete: c_int), ffi::SQLITE_OK);
+unchanged_methods!(parts);
 forwarding!(parts: x_unfetch, xUnfetch, (offset: i64, page: *mut c_void), ffi::SQLITE_OK);
 
 /// Flushes, then syncs through the platform file, or leaves the sync to the caller of
@@ -342,8 +333,6 @@ unsafe extern "C" fn x_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int
         rc
     }
 }
-
-shm_barrier_forwarding!(parts);
 
 unsafe extern "C" fn x_fetch(file: *mut ffi::sqlite3_file, offset: i64, amount: c_int, out: *mut *mut c_void) -> c_int {
     // SAFETY: SQLite calls this only on files opened by x_open; a mapped page must see the buffered writes.

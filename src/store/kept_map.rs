@@ -48,6 +48,12 @@ fn count(let_through: bool) {
 #[cfg(not(test))]
 fn count(_: bool) {}
 
+/// Whole-file unmaps this thread's connections asked for so far: (let through, kept).
+#[cfg(test)]
+pub(super) fn thread_unmaps() -> (u64, u64) {
+    UNMAPS.with(|c| c.get())
+}
+
 static SHIM: Shim = Shim::new(VFS_NAME_C);
 
 /// Registers the VFS (once per process; not as the default) and gives the name to open read connections
@@ -174,10 +180,6 @@ mod tests {
         c
     }
 
-    fn unmaps() -> (u64, u64) {
-        UNMAPS.with(|c| c.get())
-    }
-
     /// The reader's view of `t`: row count and the sum of every value's length and first byte.
     fn seen(r: &Connection) -> (i64, i64) {
         r.query_row("SELECT COUNT(*), COALESCE(SUM(length(v) + unicode(v)), 0) FROM t", [], |row| {
@@ -204,7 +206,7 @@ mod tests {
         let r = reader(&path);
         let (mut count, mut sum) = (0i64, 0i64);
         assert_eq!(seen(&r), (0, 0));
-        let before = unmaps();
+        let before = thread_unmaps();
         for round in 0..60i64 {
             // Rows of growing text, so pages are rewritten in place and new ones appended past the map.
             let v = format!("{}{}", char::from(b'a' + (round % 26) as u8), "x".repeat(100 + round as usize * 40));
@@ -221,7 +223,7 @@ mod tests {
             }
             assert_eq!(seen(&r), (count, sum), "round {round}");
         }
-        let (through, kept) = (unmaps().0 - before.0, unmaps().1 - before.1);
+        let (through, kept) = (thread_unmaps().0 - before.0, thread_unmaps().1 - before.1);
         assert!(kept >= 50, "the map was kept across commits: {through} let through, {kept} kept");
         assert!(through <= 3, "a file of a few hundred KB never outgrew the map: {through} let through");
     }
@@ -245,8 +247,8 @@ mod tests {
         writer.execute_batch("DELETE FROM t WHERE k > 10; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
         let small = std::fs::metadata(&path).unwrap().len();
         assert!(small < large / 10, "{small} < {large}");
-        let before = unmaps();
+        let before = thread_unmaps();
         assert_eq!(seen(&r), (10, 10 * (500 + i64::from(b'y'))));
-        assert_eq!(unmaps().0 - before.0, 1, "the shrunk file's map was let go");
+        assert_eq!(thread_unmaps().0 - before.0, 1, "the shrunk file's map was let go");
     }
 }

@@ -283,6 +283,25 @@ mod tests {
         assert!(pool.get().unwrap().conn().is_autocommit(), "a failed read leaves no transaction open");
     }
 
+    #[test]
+    fn the_pools_connections_keep_their_map_of_the_file_across_commits() {
+        let (dir, _) = pool();
+        let path = dir.path().join("idv.db");
+        let pool = ReadPool::open(&path, 1, 1).unwrap();
+        let writer = super::super::open_writer(&path, Durability::Normal).unwrap();
+        let count = |c: &ReadOnly| {
+            c.query_row("SELECT COUNT(*) FROM meta WHERE name LIKE 'map_test_%'", [], |r| r.get::<_, i64>(0))
+        };
+        assert_eq!(pool.in_snapshot(|c| Ok(count(c)?)).unwrap(), 0);
+        let before = super::super::kept_map::thread_unmaps();
+        for n in 1..=5 {
+            writer.execute("INSERT INTO meta (name, value) VALUES (?1, 'x')", [format!("map_test_{n}")]).unwrap();
+            assert_eq!(pool.in_snapshot(|c| Ok(count(c)?)).unwrap(), n, "each read sees the commit before it");
+        }
+        let (through, kept) = super::super::kept_map::thread_unmaps();
+        assert_eq!((through - before.0, kept - before.1), (0, 5), "opened through store::kept_map, which kept the map");
+    }
+
     #[tokio::test]
     async fn the_lanes_connections_are_read_only_too() {
         let (_dir, pool) = pool();

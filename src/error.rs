@@ -44,8 +44,9 @@ pub enum AppError {
     RateLimited { retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
-    /// The write queue is full: a moment later the same request will be taken.
-    #[error("The server is busy with other writes. Retry after {retry_after} seconds.")]
+    /// A queue (the writer's, the read lane's, the CPU pool's) is full: a moment later the same request
+    /// will be taken.
+    #[error("The server is busy with other requests. Retry after {retry_after} seconds.")]
     Overloaded { retry_after: u64 },
     /// An infrastructure failure. The cause is logged, never sent.
     #[error("internal: {0}")]

@@ -198,6 +198,8 @@ pub struct Application {
     pub webhooks: Arc<crate::webhooks::worker::Webhooks>,
     /// The processing service, so tests can drive `sweeper::run_once` and the pipeline against it.
     pub processing: crate::processing::Processing,
+    /// The CPU pool, so tests can fill it as a burst of uploads would.
+    pub cpu: crate::blocking::CpuPool,
 }
 
 impl Application {
@@ -247,12 +249,14 @@ impl Application {
             screening_deps,
             crate::screening_service::WATCH_INTERVAL,
         );
+        let cpu = crate::blocking::CpuPool::sized_to_machine()?;
         let processing = crate::processing::Processing::new(
             core.writer.clone(),
             core.read.clone(),
             core.keyring.clone(),
             crate::face::FaceClient::new(config.face_provider_url.clone()),
             screening.clone(),
+            cpu.clone(),
         );
         crate::sweeper::spawn(processing.clone(), clock.clone(), config.sweep_interval);
         let mrz = crate::checks::mrz_image::MrzService::start();
@@ -270,6 +274,7 @@ impl Application {
             printed,
             ip_intelligence,
             screening,
+            cpu: cpu.clone(),
             processing: processing.clone(),
             stream_watch: core.stream_watch,
             auth: Authenticator::new(core.read.clone(), core.keyring.clone()),
@@ -283,7 +288,7 @@ impl Application {
             config,
         });
         let server = http::server(state, listener, workers)?;
-        Ok(Application { port, server, first_keys, first_admin, base_url, writer, read, webhooks, processing })
+        Ok(Application { port, server, first_keys, first_admin, base_url, writer, read, webhooks, processing, cpu })
     }
 
     pub fn port(&self) -> u16 {

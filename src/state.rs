@@ -28,6 +28,9 @@ pub struct AppState {
     pub config: Config,
     /// The loaded watchlists (screening snapshot) and the monitoring driver.
     pub screening: crate::screening_service::ScreeningService,
+    /// The machine's pool for CPU-heavy work (uploads' preparation, screening, reports); the processing
+    /// service shares it.
+    pub cpu: crate::blocking::CpuPool,
     /// The session pipeline (submit, reprocess, external decisions, simulations).
     pub processing: crate::processing::Processing,
     /// Holds a read until its stream's next commit (`Prefer: wait` on a session in processing).

@@ -257,7 +257,7 @@ fn scaled(gray: image::GrayImage) -> image::GrayImage {
 
 impl Engine {
     /// Runs Tesseract on one image: sparse text (labels and values scattered over a page), one thread
-    /// (requests run side by side on the blocking pool), English data, TSV out.
+    /// (requests run side by side on the CPU pool), English data, TSV out.
     fn words(&self, gray: &image::GrayImage) -> Result<Vec<Word>, String> {
         let mut png = std::io::Cursor::new(Vec::new());
         image::DynamicImage::ImageLuma8(gray.clone())

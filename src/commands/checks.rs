@@ -9,6 +9,7 @@
 use super::identities::{data_key, emit_identity, load_state as load_identity, load_surviving};
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
+use crate::blocking::CpuPool;
 use crate::crypto::DataKey;
 use crate::domain::check::{
     self as dom, CheckCommand, CheckEvent, CheckState, CheckSubject, CheckType, HitRecord, HitState, RunResult,
@@ -216,6 +217,7 @@ fn subject_key(identity_id: Option<&str>, external_ref: Option<&str>, check_id: 
 /// once against `snapshot`. Returns the new check ids.
 pub async fn create(
     writer: &Writer,
+    cpu: &CpuPool,
     snapshot: Arc<Snapshot>,
     meta: CommandMeta,
     inputs: Vec<CreateCheck>,
@@ -223,9 +225,9 @@ pub async fn create(
 ) -> AppResult<Vec<CheckId>> {
     let batch_id = batch.then(|| ids::new_id(ids::CHECK_BATCH));
     let sandbox = meta.environment == "sandbox";
-    // Screening is the expensive part: it runs here, before the write, on a blocking thread; only the
+    // Screening is the expensive part: it runs here, before the write, on the CPU pool; only the
     // subject's dismissals (an indexed read) are applied inside the transaction.
-    let runs = screen_off_writer(move || {
+    let runs = screen_off_writer(cpu, move || {
         inputs
             .into_iter()
             .map(|input| {
@@ -334,7 +336,13 @@ const RERUN_ATTEMPTS: usize = 3;
 /// Runs the check again on its stored subject against the current lists; earlier dismissals apply. The
 /// subject is read in one short command, screened outside the writer, and the run recorded at the
 /// check's version (screened again if the check changed meanwhile).
-pub async fn rerun(writer: &Writer, snapshot: Arc<Snapshot>, meta: CommandMeta, id: CheckId) -> AppResult<CheckId> {
+pub async fn rerun(
+    writer: &Writer,
+    cpu: &CpuPool,
+    snapshot: Arc<Snapshot>,
+    meta: CommandMeta,
+    id: CheckId,
+) -> AppResult<CheckId> {
     for _ in 0..RERUN_ATTEMPTS {
         let (m, check) = (meta.clone(), id.clone());
         let (state, subject, threshold) = writer
@@ -360,7 +368,7 @@ pub async fn rerun(writer: &Writer, snapshot: Arc<Snapshot>, meta: CommandMeta, 
             })
             .await?;
         let (snap, check_type, sandbox) = (snapshot.clone(), state.check_type.clone(), meta.environment == "sandbox");
-        let run = screen_off_writer(move || {
+        let run = screen_off_writer(cpu, move || {
             standalone::run_standalone(&check_type, sandbox, &snap, &subject, threshold, &Dismissals::new())
         })
         .await?;
@@ -392,12 +400,10 @@ pub async fn rerun(writer: &Writer, snapshot: Arc<Snapshot>, meta: CommandMeta, 
     Err(AppError::Conflict("The check kept changing while it was re-run; retry the request.".into()))
 }
 
-/// Runs screening on a blocking thread, off the async runtime and outside the writer.
-async fn screen_off_writer<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+/// Runs screening on the CPU pool, off the async runtime and outside the writer.
+async fn screen_off_writer<T: Send + 'static>(cpu: &CpuPool, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
     let span = tracing::info_span!("screening");
-    tokio::task::spawn_blocking(move || span.in_scope(f))
-        .await
-        .map_err(|e| AppError::Internal(format!("screening task: {e}")))
+    cpu.run(move || Ok(span.in_scope(f))).await
 }
 
 /// A run screened without dismissals, with the subject's dismissals applied (cheap: a filter).

@@ -2,7 +2,7 @@
 //! session's, or a key of the document's own), update, classification, extraction (values sealed) with
 //! the document checks, and redaction (sealed bytes deleted, the document's own key destroyed); and the
 //! custom document type and document group settings. Reading a file's facts (decoding, barcodes) runs
-//! before the writer, on the blocking pool, through [`prepare`]. Must not render responses or log
+//! before the writer, on the CPU pool, through [`prepare`]. Must not render responses or log
 //! document content.
 
 use super::writer::{WriteCtx, Writer};

@@ -367,6 +367,7 @@ pub struct SubscribeInput {
 /// subscription's id.
 pub async fn subscribe(
     writer: &Writer,
+    cpu: &crate::blocking::CpuPool,
     keyring: Arc<Keyring>,
     snapshot: Arc<crate::screening_service::snapshot::Snapshot>,
     meta: CommandMeta,
@@ -443,7 +444,7 @@ pub async fn subscribe(
             tags: Vec::new(),
             monitoring_enabled: false,
         };
-        super::checks::create(writer, snapshot, meta.clone(), vec![baseline], false).await?;
+        super::checks::create(writer, cpu, snapshot, meta.clone(), vec![baseline], false).await?;
     }
     writer
         .execute(move |w| {

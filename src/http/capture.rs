@@ -626,7 +626,7 @@ async fn sandbox_outcome(
 }
 
 /// Decoding, hashing, barcode scanning, MRZ reading and sealing take up to a second: off the async worker,
-/// on the blocking pool. The session's key is read first, so the writer stores the image already sealed.
+/// on the CPU pool. The session's key is read first, so the writer stores the image already sealed.
 pub(crate) async fn prepare(
     state: &AppState,
     at: &SessionRef,
@@ -638,9 +638,10 @@ pub(crate) async fn prepare(
     let sealing = state.read(move |c| Ok(cmd::upload_key(c, &keyring, &lookup, &now))).await.unwrap_or(None);
     let (doc_type, mrz, printed, today) =
         (doc_type.to_string(), state.mrz.clone(), state.printed.clone(), state.today());
-    web::block(move || cmd::prepare_upload(&doc_type, sniff_mime(&bytes), bytes, &mrz, &printed, today, sealing))
+    state
+        .cpu
+        .run(move || cmd::prepare_upload(&doc_type, sniff_mime(&bytes), bytes, &mrz, &printed, today, sealing))
         .await
-        .map_err(|e| AppError::Internal(format!("upload preparation stopped: {e}")))?
 }
 
 #[derive(utoipa::OpenApi)]

@@ -334,7 +334,9 @@ async fn create(state: web::Data<AppState>, p: Principal, body: ApiBody<CreateCh
     p.require(WRITE, &[])?;
     let b = body.0;
     let input = b.input(&[b.check_type], Vec::new())?;
-    let ids = cmd::create(&state.writer, state.screening.current(), p.meta(state.now()), vec![input], false).await?;
+    let ids =
+        cmd::create(&state.writer, &state.cpu, state.screening.current(), p.meta(state.now()), vec![input], false)
+            .await?;
     let (keyring, env) = (state.keyring.clone(), p.env());
     Ok(Reply::created(state.read(move |c| q::get(c, &keyring, &env, &ids[0])).await?))
 }
@@ -368,7 +370,8 @@ async fn create_full(state: web::Data<AppState>, p: Principal, body: ApiBody<Cre
     }
     let input = b.input(if types.is_empty() { &[CheckType::Sanction] } else { &types }, errors)?;
     let inputs = types.iter().map(|t| CreateCheck { check_type: *t, ..input.clone() }).collect();
-    let ids = cmd::create(&state.writer, state.screening.current(), p.meta(state.now()), inputs, true).await?;
+    let ids =
+        cmd::create(&state.writer, &state.cpu, state.screening.current(), p.meta(state.now()), inputs, true).await?;
     let (keyring, env) = (state.keyring.clone(), p.env());
     let data: Vec<_> = state.read(move |c| ids.iter().map(|id| q::get(c, &keyring, &env, id)).collect()).await?;
     let batch_id = data
@@ -469,9 +472,7 @@ async fn report(
     let (keyring, env, now) = (state.keyring.clone(), p.env(), state.now());
     let check = state.read(move |c| q::get(c, &keyring, &env, &path)).await?;
     let name = format!("attachment; filename=\"{}.pdf\"", check.id);
-    let pdf = web::block(move || crate::report::check_pdf(&check, &now))
-        .await
-        .map_err(|e| AppError::Internal(format!("report stopped: {e}")))?;
+    let pdf = state.cpu.run(move || Ok(crate::report::check_pdf(&check, &now))).await?;
     Ok(actix_web::HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header(("Content-Disposition", name))
@@ -548,7 +549,8 @@ async fn dismiss(
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn rerun(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(WRITE, &[])?;
-    let id = cmd::rerun(&state.writer, state.screening.current(), p.meta(state.now()), path.into_inner()).await?;
+    let id = cmd::rerun(&state.writer, &state.cpu, state.screening.current(), p.meta(state.now()), path.into_inner())
+        .await?;
     let (keyring, env) = (state.keyring.clone(), p.env());
     Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }

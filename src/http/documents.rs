@@ -1,7 +1,7 @@
 //! /documents (spec §1.3.1: list, standalone upload, metadata, update, redact, signed download, page
 //! previews, extractions, checks, classify, extract) and /settings/document-types and
 //! /settings/document-groups (§1.3.2, §1.3.3). Must not touch storage or keys; decoding and rendering run
-//! on the blocking pool.
+//! on the CPU pool.
 
 use super::body::{sniff_mime, ApiBody, ApiPath, ApiQuery, PageQuery, PathNoun, Upload};
 use super::error::ErrorBody;
@@ -189,9 +189,7 @@ async fn upload(state: web::Data<AppState>, p: Principal, upload: Upload) -> Api
     let metadata = Map::new();
     let bytes = upload.file.ok_or_else(|| AppError::validation("file", "is required"))?;
     let (mrz, printed, today) = (state.mrz.clone(), state.printed.clone(), state.today());
-    let file = web::block(move || cmd::prepare(sniff_mime(&bytes), bytes, &mrz, &printed, today))
-        .await
-        .map_err(|e| AppError::Internal(format!("upload preparation stopped: {e}")))??;
+    let file = state.cpu.run(move || cmd::prepare(sniff_mime(&bytes), bytes, &mrz, &printed, today)).await?;
     let input =
         UploadDocument { document_type, identity_id, session_id, poa_document_type, poa_document_date, metadata, file };
     let id = cmd::upload(&state.writer, p.meta(state.now()), input).await?;
@@ -352,14 +350,11 @@ async fn preview(
         Ok(n) if n >= 1 => n,
         _ => return Err(AppError::NotFound(format!("The document has no page {page}."))),
     };
-    let jpeg = web::block(move || facts::preview_jpeg(&bytes, &mime, page))
-        .await
-        .map_err(|e| AppError::Internal(format!("preview stopped: {e}")))?
-        .map_err(|e| match e {
-            PreviewError::NoSuchPage(n) => AppError::NotFound(format!("The document has no page {n}.")),
-            PreviewError::Unavailable(detail) => AppError::Unavailable(detail),
-            PreviewError::Unrenderable => AppError::invalid_state("The document could not be rendered."),
-        })?;
+    let jpeg = state.cpu.run(move || Ok(facts::preview_jpeg(&bytes, &mime, page))).await?.map_err(|e| match e {
+        PreviewError::NoSuchPage(n) => AppError::NotFound(format!("The document has no page {n}.")),
+        PreviewError::Unavailable(detail) => AppError::Unavailable(detail),
+        PreviewError::Unrenderable => AppError::invalid_state("The document could not be rendered."),
+    })?;
     Ok(HttpResponse::Ok().content_type("image/jpeg").insert_header(("Cache-Control", "no-store")).body(jpeg))
 }
 
@@ -385,14 +380,12 @@ async fn checks(state: web::Data<AppState>, p: Principal, path: ApiPath<Document
     Ok(Reply::ok(state.read(move |c| q::checks(c, &env, path.as_str())).await?))
 }
 
-/// Reads the stored file's facts again (decrypting it on the blocking pool).
+/// Reads the stored file's facts again (the file decrypted on the read lane, read on the CPU pool).
 async fn stored_facts(state: &AppState, p: &Principal, id: &DocumentId) -> Result<facts::Facts, AppError> {
     let (keyring, env, id) = (state.keyring.clone(), p.env(), id.clone());
     let (mime, bytes) = state.read(move |c| q::bytes(c, &keyring, &env, id.as_str())).await?;
     let (mrz, printed, today) = (state.mrz.clone(), state.printed.clone(), state.today());
-    web::block(move || cmd::facts_of(&mime, &bytes, &mrz, &printed, today))
-        .await
-        .map_err(|e| AppError::Internal(format!("reading the document stopped: {e}")))?
+    state.cpu.run(move || cmd::facts_of(&mime, &bytes, &mrz, &printed, today)).await
 }
 
 #[utoipa::path(post, path = "/api/v1/documents/{document_id}/classify", tag = "Documents",

@@ -430,7 +430,7 @@ fn document_input(
     }
 }
 
-/// Reads an image on the blocking pool; a refusal names the form field.
+/// Reads an image on the CPU pool; a refusal names the form field.
 async fn prepared(
     state: &AppState,
     field: &'static str,
@@ -438,10 +438,8 @@ async fn prepared(
 ) -> Result<crate::commands::documents::Prepared, AppError> {
     let (mrz, printed, today) = (state.mrz.clone(), state.printed.clone(), state.today());
     let mime = super::body::sniff_mime(&bytes).filter(|m| *m != "application/pdf");
-    web::block(move || crate::commands::documents::prepare(mime, bytes, &mrz, &printed, today))
-        .await
-        .map_err(|e| AppError::Internal(format!("upload preparation stopped: {e}")))?
-        .map_err(|e| match e {
+    state.cpu.run(move || crate::commands::documents::prepare(mime, bytes, &mrz, &printed, today)).await.map_err(|e| {
+        match e {
             AppError::Validation { errors, .. } => {
                 let message = errors.first().map(|f| f.message.clone()).unwrap_or_default();
                 let message =
@@ -449,7 +447,8 @@ async fn prepared(
                 AppError::validation(field, message)
             }
             other => other,
-        })
+        }
+    })
 }
 
 #[utoipa::path(post, path = "/v1/verifications/document", tag = "Document verification",
@@ -604,9 +603,7 @@ async fn check_duplicates(state: web::Data<AppState>, client: Client, body: Dedu
         }
         Some(_) => {}
     }
-    let (hash, selfie) = web::block(move || (crate::checks::imagehash::phash(&selfie), selfie))
-        .await
-        .map_err(|e| AppError::Internal(format!("hashing stopped: {e}")))?;
+    let (hash, selfie) = state.cpu.run(move || Ok((crate::checks::imagehash::phash(&selfie), selfie))).await?;
     let selfie_hash = hash.map_err(|_| AppError::validation("selfieBase64", "is not a readable image"))?;
     let input =
         cmd::DedupInput { user_id: b.user_id, selfie, selfie_hash, threshold, enroll: b.enroll.unwrap_or(true) };
@@ -684,7 +681,7 @@ async fn subscribe(state: web::Data<AppState>, client: Client, body: VhqBody<Sub
     let input = body.0.checked()?;
     let snapshot = state.screening.current();
     let meta = client.0.meta(state.now());
-    let id = cmd::subscribe(&state.writer, state.keyring.clone(), snapshot, meta, input).await?;
+    let id = cmd::subscribe(&state.writer, &state.cpu, state.keyring.clone(), snapshot, meta, input).await?;
     let env = client.0.env();
     Ok(HttpResponse::Created().json(state.read(move |c| q::subscription(c, &env, &id)).await?))
 }
@@ -820,9 +817,7 @@ async fn submit_challenge(state: web::Data<AppState>, client: Client, form: Chal
     if super::body::sniff_mime(&photo).filter(|m| m.starts_with("image/")).is_none() {
         return Err(AppError::validation("photo", "must be a JPEG, PNG or WebP image").into());
     }
-    let (hash, photo) = web::block(move || (crate::checks::imagehash::phash(&photo), photo))
-        .await
-        .map_err(|e| AppError::Internal(format!("hashing stopped: {e}")))?;
+    let (hash, photo) = state.cpu.run(move || Ok((crate::checks::imagehash::phash(&photo), photo))).await?;
     let photo_hash = hash.map_err(|_| AppError::validation("photo", "is not a readable image"))?;
     let input = cmd::ChallengePhoto { token, challenge_id, photo, photo_hash };
     let meta = client.0.meta(state.now());

@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod selfie_index;
 pub mod trigger;
 
+use crate::blocking::CpuPool;
 use crate::checks::engine::{self, FaceMatch};
 use crate::commands::session_decision::{self, external_target, Plan, Recorded};
 use crate::commands::sessions::{self as cmd, load_state, resolve_in, SessionRef};
@@ -24,7 +25,6 @@ use crate::screening_service::ScreeningService;
 use crate::store::ReadPool;
 use evidence::{Scope, SessionEvidence};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 /// How often a decision is tried with fresh evidence before the session is left for the sweeper.
 pub const ATTEMPTS: usize = 3;
@@ -50,7 +50,7 @@ struct Inner {
     face: FaceClient,
     screening: ScreeningService,
     selfies: selfie_index::SelfieIndex,
-    cpu: Arc<Semaphore>,
+    cpu: CpuPool,
 }
 
 /// Cheap to clone; built once at startup.
@@ -66,17 +66,10 @@ impl Processing {
         keyring: Arc<Keyring>,
         face: FaceClient,
         screening: ScreeningService,
+        cpu: CpuPool,
     ) -> Self {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let inner = Inner {
-            writer,
-            read,
-            keyring,
-            face,
-            screening,
-            selfies: selfie_index::SelfieIndex::default(),
-            cpu: Arc::new(Semaphore::new(threads)),
-        };
+        let inner =
+            Inner { writer, read, keyring, face, screening, selfies: selfie_index::SelfieIndex::default(), cpu };
         Processing { inner: Arc::new(inner) }
     }
 
@@ -235,19 +228,10 @@ impl Processing {
         Ok(Gathered::Ready(ev))
     }
 
-    /// Runs CPU or blocking work on the bounded pool, in the caller's span.
+    /// Runs CPU or blocking work on the machine's CPU pool, in the caller's span. Always queued: a session
+    /// in processing has no caller left to refuse.
     async fn cpu<T: Send + 'static>(&self, f: impl FnOnce() -> AppResult<T> + Send + 'static) -> AppResult<T> {
-        let _permit = self
-            .inner
-            .cpu
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| AppError::Unavailable("the processing pool has stopped".into()))?;
-        let span = tracing::Span::current();
-        actix_web::rt::task::spawn_blocking(move || span.in_scope(f))
-            .await
-            .map_err(|e| AppError::Internal(format!("processing task: {e}")))?
+        self.inner.cpu.run_queued(f).await
     }
 }
 

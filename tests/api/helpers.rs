@@ -161,6 +161,7 @@ pub struct ClockedApp {
     pub writer: idv::commands::writer::Writer,
     pub read: idv::store::ReadPool,
     pub processing: idv::processing::Processing,
+    pub cpu: idv::blocking::CpuPool,
 }
 
 impl ClockedApp {
@@ -194,7 +195,8 @@ pub async fn spawn_app_with_clock_and(
     let sandbox_key = app.first_keys[0].secret.clone();
     let live_key = app.first_keys[1].secret.clone();
     let verifyhq_key = app.first_keys[2].secret.clone();
-    let (writer, read, processing) = (app.writer.clone(), app.read.clone(), app.processing.clone());
+    let (writer, read, processing, cpu) =
+        (app.writer.clone(), app.read.clone(), app.processing.clone(), app.cpu.clone());
     actix_web::rt::spawn(app.run());
     let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
     ClockedApp {
@@ -203,6 +205,7 @@ pub async fn spawn_app_with_clock_and(
         writer,
         read,
         processing,
+        cpu,
     }
 }
 

@@ -6,6 +6,7 @@ mod api_keys;
 mod barcode_session;
 mod cases;
 mod conventions;
+mod cpu_pool;
 mod dashboard_admin;
 mod dashboard_review;
 mod documents;

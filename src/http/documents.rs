@@ -334,7 +334,7 @@ pub async fn download(
     responses((status = 200, description = "The page as a JPEG, at most 1024 pixels on its longest side",
         content((FileBytes = "image/jpeg"))),
         (status = 410, description = "The document was redacted or is past its retention window.", body = ErrorBody),
-        (status = 503, description = "This server cannot render the file type (no WebP decoder, or pdftoppm is not installed).", body = ErrorBody)))]
+        (status = 503, description = "This server cannot render the file type (no WebP decoder, or pdftoppm is not installed), or is busy (Retry-After says when to retry).", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn preview(
     state: web::Data<AppState>,

@@ -260,9 +260,8 @@ fn apply_conventions(doc: &mut Value) {
             if path.contains('{') {
                 add("404", "No such object in this key's environment.");
             }
-            if matches!(method.as_str(), "post" | "patch" | "put" | "delete") {
-                add("503", "The write queue is full; retry after Retry-After seconds.");
-            }
+            // Any request can find a queue full: the writer's, the read threads' or the CPU pool's.
+            add("503", "The server is busy (a full write, read or processing queue); retry after Retry-After seconds.");
             if authenticated && matches!(method.as_str(), "post" | "patch" | "put" | "delete") {
                 add("422", "The Idempotency-Key was already used with different parameters.");
             }
@@ -353,6 +352,26 @@ mod tests {
             "204": { "description": "empty" } } } } } });
         add_response_examples(&mut doc);
         assert_eq!(doc["paths"]["/next"]["post"]["responses"]["204"], json!({ "description": "empty" }));
+    }
+
+    /// Every operation can meet a full queue (a read on the read threads', a preview or a report on the
+    /// CPU pool's), so every one documents the 503 it is then answered with.
+    #[test]
+    fn every_operation_documents_the_busy_answer() {
+        let doc = document();
+        let mut missing = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if op["responses"].get("503").is_none() {
+                    missing.push(format!("{method} {path}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no 503 documented: {missing:?}");
+        for path in ["/api/v1/identities/{identity_id}", "/api/v1/documents/{document_id}/pages/{page}/preview"] {
+            let busy = &doc["paths"][path]["get"]["responses"]["503"];
+            assert!(busy["description"].as_str().unwrap().contains("busy"), "{path}: {busy}");
+        }
     }
 
     /// A `$ref` to a schema the document does not declare (an id type named only in a path parameter)

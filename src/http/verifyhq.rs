@@ -1053,10 +1053,10 @@ pub fn document() -> serde_json::Value {
                 responses.entry("400").or_insert_with(|| error("A malformed request (the body is not a JSON object)"));
                 if method == "post" || method == "delete" {
                     responses.entry("413").or_insert_with(|| error("The body is over the size limit"));
-                    responses
-                        .entry("503")
-                        .or_insert_with(|| error("Busy with other writes (Retry-After says when to retry)"));
                 }
+                responses.entry("503").or_insert_with(|| {
+                    error("Busy: a full write, read or processing queue (Retry-After says when to retry)")
+                });
                 if !admin {
                     responses.entry("401").or_insert_with(|| error("Missing or invalid API key"));
                     responses

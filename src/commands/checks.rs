@@ -223,10 +223,23 @@ pub async fn create(
     inputs: Vec<CreateCheck>,
     batch: bool,
 ) -> AppResult<Vec<CheckId>> {
+    let screened = screen(cpu, snapshot, meta.environment == "sandbox", inputs).await?;
     let batch_id = batch.then(|| ids::new_id(ids::CHECK_BATCH));
-    let sandbox = meta.environment == "sandbox";
-    // Screening is the expensive part: it runs here, before the write, on the CPU pool; only the
-    // subject's dismissals (an indexed read) are applied inside the transaction.
+    writer.execute(move |w| record_in(w, &meta, screened, batch_id)).await
+}
+
+/// Checks screened and waiting to be recorded by [`record_in`].
+pub struct ScreenedChecks(Vec<(CreateCheck, BTreeMap<String, String>, StandaloneRun)>);
+
+/// Screening is the expensive part of a check: it runs here, before the write, on the CPU pool (which
+/// refuses with 503 when full); only the subject's dismissals (an indexed read) are applied inside the
+/// transaction.
+pub async fn screen(
+    cpu: &CpuPool,
+    snapshot: Arc<Snapshot>,
+    sandbox: bool,
+    inputs: Vec<CreateCheck>,
+) -> AppResult<ScreenedChecks> {
     let runs = screen_off_writer(cpu, move || {
         inputs
             .into_iter()
@@ -245,72 +258,79 @@ pub async fn create(
             .collect::<Vec<_>>()
     })
     .await?;
-    writer
-        .execute(move |w| {
-            let env = meta.environment.clone();
-            let mut created = Vec::new();
-            for (input, subject, run) in runs {
-                // An explicit identity must exist and hold data; an identity found by external_ref links
-                // the check only when it does. Merged identities are followed to the survivor.
-                let identity = match &input.identity {
-                    Some(i) => {
-                        let s = load_surviving(w.conn, &env, i.as_str())?
-                            .ok_or_else(|| AppError::NotFound("Identity not found (identity_id).".into()))?;
-                        if s.is_redacted() {
-                            return Err(AppError::Conflict("The identity (identity_id) has been redacted.".into()));
-                        }
-                        Some(s)
-                    }
-                    None => match &input.external_ref {
-                        Some(r) => load_surviving(w.conn, &env, r.as_str())?.filter(|s| !s.is_redacted()),
-                        None => None,
-                    },
-                };
-                if let Some(s) = &input.session_id {
-                    if !q::session_exists(w.conn, &env, s.as_str())? {
-                        return Err(AppError::NotFound("Session not found (session_id).".into()));
-                    }
+    Ok(ScreenedChecks(runs))
+}
+
+/// Records screened checks inside the caller's write; answers their ids.
+pub fn record_in(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    screened: ScreenedChecks,
+    batch_id: Option<String>,
+) -> AppResult<Vec<CheckId>> {
+    let runs = screened.0;
+    let env = meta.environment.clone();
+    let mut created = Vec::new();
+    for (input, subject, run) in runs {
+        // An explicit identity must exist and hold data; an identity found by external_ref links
+        // the check only when it does. Merged identities are followed to the survivor.
+        let identity = match &input.identity {
+            Some(i) => {
+                let s = load_surviving(w.conn, &env, i.as_str())?
+                    .ok_or_else(|| AppError::NotFound("Identity not found (identity_id).".into()))?;
+                if s.is_redacted() {
+                    return Err(AppError::Conflict("The identity (identity_id) has been redacted.".into()));
                 }
-                let id = ids::new_id(ids::CHECK);
-                let identity_id = identity.as_ref().map(|s| s.id.clone());
-                let external_ref = input
-                    .external_ref
-                    .as_ref()
-                    .map(|r| r.as_str().to_string())
-                    .or_else(|| identity.as_ref().and_then(|s| s.external_ref.clone()));
-                let (key, key_owner) = key_for(w, &id, identity_id.as_deref())?;
-                let subject_key = subject_key(identity_id.as_deref(), external_ref.as_deref(), &id);
-                let run = with_dismissals(run, &q::dismissals(w.conn, &env, &subject_key)?);
-                let result = run_result(run, input.threshold, &key, &id)?;
-                let check = dom::Created {
-                    check_type: input.check_type.as_str().to_string(),
-                    origin: "api".into(),
-                    external_ref,
-                    identity_id: identity_id.clone(),
-                    session_id: input.session_id.as_ref().map(|s| s.as_str().to_string()),
-                    batch_id: batch_id.clone(),
-                    subject_key,
-                    key_owner,
-                    subject: seal_subject(&key, &id, &subject),
-                    tags: input.tags.iter().map(|t| t.as_str().to_string()).collect(),
-                    result,
-                };
-                let screened = identity_screening(&check.check_type, &check.result, &id);
-                let evs = dom::decide(None, CheckCommand::Create(Box::new(check)), &meta.ctx())?;
-                emit_check(w, &meta, &id, 0, evs)?;
-                if input.monitoring_enabled && dom::is_aml(input.check_type.as_str()) {
-                    let state = require(w.conn, &env, &id)?;
-                    let evs = dom::decide(Some(&state), CheckCommand::SetMonitoring(true), &meta.ctx())?;
-                    emit_check(w, &meta, &id, state.version, evs)?;
-                }
-                if let (Some(identity), Some(screened)) = (&identity_id, screened) {
-                    screen_identity(w, &meta, identity, screened)?;
-                }
-                created.push(CheckId::from_stored(id));
+                Some(s)
             }
-            Ok(created)
-        })
-        .await
+            None => match &input.external_ref {
+                Some(r) => load_surviving(w.conn, &env, r.as_str())?.filter(|s| !s.is_redacted()),
+                None => None,
+            },
+        };
+        if let Some(s) = &input.session_id {
+            if !q::session_exists(w.conn, &env, s.as_str())? {
+                return Err(AppError::NotFound("Session not found (session_id).".into()));
+            }
+        }
+        let id = ids::new_id(ids::CHECK);
+        let identity_id = identity.as_ref().map(|s| s.id.clone());
+        let external_ref = input
+            .external_ref
+            .as_ref()
+            .map(|r| r.as_str().to_string())
+            .or_else(|| identity.as_ref().and_then(|s| s.external_ref.clone()));
+        let (key, key_owner) = key_for(w, &id, identity_id.as_deref())?;
+        let subject_key = subject_key(identity_id.as_deref(), external_ref.as_deref(), &id);
+        let run = with_dismissals(run, &q::dismissals(w.conn, &env, &subject_key)?);
+        let result = run_result(run, input.threshold, &key, &id)?;
+        let check = dom::Created {
+            check_type: input.check_type.as_str().to_string(),
+            origin: "api".into(),
+            external_ref,
+            identity_id: identity_id.clone(),
+            session_id: input.session_id.as_ref().map(|s| s.as_str().to_string()),
+            batch_id: batch_id.clone(),
+            subject_key,
+            key_owner,
+            subject: seal_subject(&key, &id, &subject),
+            tags: input.tags.iter().map(|t| t.as_str().to_string()).collect(),
+            result,
+        };
+        let screened = identity_screening(&check.check_type, &check.result, &id);
+        let evs = dom::decide(None, CheckCommand::Create(Box::new(check)), &meta.ctx())?;
+        emit_check(w, meta, &id, 0, evs)?;
+        if input.monitoring_enabled && dom::is_aml(input.check_type.as_str()) {
+            let state = require(w.conn, &env, &id)?;
+            let evs = dom::decide(Some(&state), CheckCommand::SetMonitoring(true), &meta.ctx())?;
+            emit_check(w, meta, &id, state.version, evs)?;
+        }
+        if let (Some(identity), Some(screened)) = (&identity_id, screened) {
+            screen_identity(w, meta, identity, screened)?;
+        }
+        created.push(CheckId::from_stored(id));
+    }
+    Ok(created)
 }
 
 /// A sanction run that completed concerns the linked identity's screening status; others do not.

@@ -197,73 +197,87 @@ pub async fn create(
     meta: CommandMeta,
     input: CreateIdentity,
 ) -> AppResult<CreateOutcome> {
-    // Sealing and hashing happen here, off the writer thread; the writer only checks and appends.
+    let prepared = prepare_create(&keyring, &meta.environment, input)?;
+    // Every check comes before the first write (the subject key, then the event), so the command needs no
+    // savepoint of its own.
+    writer.execute_checked_first(move |w| create_in(w, &meta, prepared)).await
+}
+
+/// An identity creation with its personal data already sealed and hashed, ready for [`create_in`].
+pub struct PreparedIdentity {
+    id: String,
+    wrapped: Vec<u8>,
+    pii: SealedFields,
+    blind: Option<String>,
+    input: CreateIdentity,
+}
+
+/// The part of a creation done off the writer thread: a new data key, the sealed fields, the blind indexes.
+pub fn prepare_create(keyring: &Keyring, environment: &str, input: CreateIdentity) -> AppResult<PreparedIdentity> {
     let id = ids::new_id(ids::IDENTITY);
     let (key, wrapped) = keyring.new_data_key(&id);
     let pii = seal_fields(&key, &id, input.pii.as_map());
     let blind = if input.pii.is_empty() {
         None
     } else {
-        Some(sealed_blind_set(&keyring, &key, &meta.environment, &id, input.pii.as_map())?)
+        Some(sealed_blind_set(keyring, &key, environment, &id, input.pii.as_map())?)
     };
-    drop(key);
-    // Every check comes before the first write (the subject key, then the event), so the command needs no
-    // savepoint of its own.
-    writer
-        .execute_checked_first(move |w| {
-            let env = meta.environment.as_str();
-            let external_ref = input.external_ref.as_str();
-            // By external_ref even when it looks like an identity id: that is what the unique index holds.
-            if let Some(existing) = load_state_by(w.conn, env, "external_ref", external_ref)? {
-                if input.upsert {
-                    return Ok(CreateOutcome { id: existing.id, created: false, summary: None });
-                }
-                return Err(AppError::Conflict(format!(
-                    "An identity with external_ref '{external_ref}' already exists."
-                )));
-            }
-            let type_id = match &input.identity_type_id {
-                Some(t) => Some(t.as_str().to_string()),
-                None => default_identity_type(w.conn, env)?,
-            };
-            let (custom_statuses, default_status) = match &type_id {
-                Some(t) => match find_identity_type(w.conn, env, t)? {
-                    Some(t) => (t.statuses, t.default_status),
-                    None => return Err(AppError::NotFound("Identity type not found.".into())),
-                },
-                None => (Vec::new(), None),
-            };
-            let status = match (&input.status, default_status) {
-                (Some(s), _) => resolve_status(s.as_str(), &custom_statuses)?,
-                (None, Some(d)) => d,
-                (None, None) => "pending".to_string(),
-            };
-            if status == "redacted" || status == "merged" {
-                return Err(AppError::validation("status", "cannot create an identity as redacted or merged"));
-            }
-            let summary = CreatedSummary {
-                external_ref: Some(external_ref.to_string()),
-                status: status.clone(),
-                created_at: meta.now.clone(),
-            };
-            let created = dom::Created {
-                external_ref: Some(external_ref.to_string()),
-                status,
-                country: input.country.as_ref().map(|c| c.as_str().to_string()),
-                identity_type_id: type_id,
-                tags: input.tags.iter().map(|t| t.as_str().to_string()).collect(),
-                monitoring_enabled: true,
-                pii,
-                blind,
-            };
-            let evs = dom::decide(None, IdentityCommand::Create(created), &meta.ctx())?;
-            w.conn
-                .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
-                .execute(params![id, wrapped])?;
-            emit_identity(w, &meta, &id, 0, evs)?;
-            Ok(CreateOutcome { id, created: true, summary: Some(summary) })
-        })
-        .await
+    Ok(PreparedIdentity { id, wrapped, pii, blind, input })
+}
+
+/// Creates the identity inside the caller's write (or finds it by external_ref, for an upsert). Checks
+/// everything before its first write.
+pub fn create_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, prepared: PreparedIdentity) -> AppResult<CreateOutcome> {
+    let PreparedIdentity { id, wrapped, pii, blind, input } = prepared;
+    let env = meta.environment.as_str();
+    let external_ref = input.external_ref.as_str();
+    // By external_ref even when it looks like an identity id: that is what the unique index holds.
+    if let Some(existing) = load_state_by(w.conn, env, "external_ref", external_ref)? {
+        if input.upsert {
+            return Ok(CreateOutcome { id: existing.id, created: false, summary: None });
+        }
+        return Err(AppError::Conflict(format!("An identity with external_ref '{external_ref}' already exists.")));
+    }
+    let type_id = match &input.identity_type_id {
+        Some(t) => Some(t.as_str().to_string()),
+        None => default_identity_type(w.conn, env)?,
+    };
+    let (custom_statuses, default_status) = match &type_id {
+        Some(t) => match find_identity_type(w.conn, env, t)? {
+            Some(t) => (t.statuses, t.default_status),
+            None => return Err(AppError::NotFound("Identity type not found.".into())),
+        },
+        None => (Vec::new(), None),
+    };
+    let status = match (&input.status, default_status) {
+        (Some(s), _) => resolve_status(s.as_str(), &custom_statuses)?,
+        (None, Some(d)) => d,
+        (None, None) => "pending".to_string(),
+    };
+    if status == "redacted" || status == "merged" {
+        return Err(AppError::validation("status", "cannot create an identity as redacted or merged"));
+    }
+    let summary = CreatedSummary {
+        external_ref: Some(external_ref.to_string()),
+        status: status.clone(),
+        created_at: meta.now.clone(),
+    };
+    let created = dom::Created {
+        external_ref: Some(external_ref.to_string()),
+        status,
+        country: input.country.as_ref().map(|c| c.as_str().to_string()),
+        identity_type_id: type_id,
+        tags: input.tags.iter().map(|t| t.as_str().to_string()).collect(),
+        monitoring_enabled: true,
+        pii,
+        blind,
+    };
+    let evs = dom::decide(None, IdentityCommand::Create(created), &meta.ctx())?;
+    w.conn
+        .prepare_cached("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?1, ?2)")?
+        .execute(params![id, wrapped])?;
+    emit_identity(w, meta, &id, 0, evs)?;
+    Ok(CreateOutcome { id, created: true, summary: Some(summary) })
 }
 
 pub async fn update(
@@ -273,80 +287,82 @@ pub async fn update(
     input: UpdateIdentity,
 ) -> AppResult<String> {
     let id_or_ref = identity.as_str().to_string();
-    writer
-        .execute(move |w| {
-            let env = meta.environment.as_str();
-            let state = require_state(w.conn, env, &id_or_ref)?;
-            dom::ensure_writable(&state)?;
-            let id = state.id.clone();
-            let mut update = dom::Updated::default();
-            if let Some(new_ref) = input.external_ref.as_ref().map(|r| r.as_str().to_string()) {
-                let new_ref = &new_ref;
-                if state.external_ref.as_deref() != Some(new_ref.as_str()) {
-                    if load_state(w.conn, env, new_ref)?.is_some() {
-                        return Err(AppError::Conflict(format!(
-                            "An identity with external_ref '{new_ref}' already exists."
-                        )));
-                    }
-                    update.set.insert("external_ref".into(), Value::String(new_ref.clone()));
-                    update.changed.push("external_ref".into());
+    writer.execute(move |w| update_in(w, &meta, &id_or_ref, input)).await
+}
+
+/// Updates the identity inside the caller's write; answers its id.
+pub fn update_in(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    id_or_ref: &str,
+    input: UpdateIdentity,
+) -> AppResult<String> {
+    let env = meta.environment.as_str();
+    let state = require_state(w.conn, env, id_or_ref)?;
+    dom::ensure_writable(&state)?;
+    let id = state.id.clone();
+    let mut update = dom::Updated::default();
+    if let Some(new_ref) = input.external_ref.as_ref().map(|r| r.as_str().to_string()) {
+        let new_ref = &new_ref;
+        if state.external_ref.as_deref() != Some(new_ref.as_str()) {
+            if load_state(w.conn, env, new_ref)?.is_some() {
+                return Err(AppError::Conflict(format!("An identity with external_ref '{new_ref}' already exists.")));
+            }
+            update.set.insert("external_ref".into(), Value::String(new_ref.clone()));
+            update.changed.push("external_ref".into());
+        }
+    }
+    let mut type_id = state.identity_type_id.clone();
+    if let Some(new_type) = &input.identity_type_id {
+        let new_type = &new_type.as_ref().map(|t| t.as_str().to_string());
+        if let Some(t) = new_type {
+            if find_identity_type(w.conn, env, t)?.is_none() {
+                return Err(AppError::NotFound("Identity type not found.".into()));
+            }
+        }
+        type_id = new_type.clone();
+        update.set.insert("identity_type_id".into(), new_type.clone().map(Value::String).unwrap_or(Value::Null));
+        update.changed.push("identity_type_id".into());
+    }
+    if let Some(status) = &input.status {
+        let custom = match &type_id {
+            Some(t) => find_identity_type(w.conn, env, t)?.map(|t| t.statuses).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let status = resolve_status(status.as_str(), &custom)?;
+        update.set.insert("status".into(), Value::String(status));
+        update.changed.push("status".into());
+    }
+    if let Some(country) = &input.country {
+        let country = country.as_ref().map(|c| Value::String(c.as_str().to_string()));
+        update.set.insert("country".into(), country.unwrap_or(Value::Null));
+        update.changed.push("country".into());
+    }
+    if !input.pii.is_empty() {
+        let key = data_key(w.conn, w.keyring, &id)?
+            .ok_or_else(|| AppError::invalid_state("This identity's personal data has been erased."))?;
+        let sealed_now: String = w.conn.row("SELECT pii FROM identities WHERE id = ?1", [&id], |r| r.get(0))?;
+        let mut full = open_pii(&key, &id, &sealed_now)?;
+        let mut changed_values = BTreeMap::new();
+        for (field, value) in input.pii.as_map() {
+            match value {
+                Some(v) => {
+                    full.insert(field.clone(), v.clone());
+                    changed_values.insert(field.clone(), v.clone());
+                }
+                None => {
+                    full.remove(field);
+                    update.pii_cleared.push(field.clone());
                 }
             }
-            let mut type_id = state.identity_type_id.clone();
-            if let Some(new_type) = &input.identity_type_id {
-                let new_type = &new_type.as_ref().map(|t| t.as_str().to_string());
-                if let Some(t) = new_type {
-                    if find_identity_type(w.conn, env, t)?.is_none() {
-                        return Err(AppError::NotFound("Identity type not found.".into()));
-                    }
-                }
-                type_id = new_type.clone();
-                update
-                    .set
-                    .insert("identity_type_id".into(), new_type.clone().map(Value::String).unwrap_or(Value::Null));
-                update.changed.push("identity_type_id".into());
-            }
-            if let Some(status) = &input.status {
-                let custom = match &type_id {
-                    Some(t) => find_identity_type(w.conn, env, t)?.map(|t| t.statuses).unwrap_or_default(),
-                    None => Vec::new(),
-                };
-                let status = resolve_status(status.as_str(), &custom)?;
-                update.set.insert("status".into(), Value::String(status));
-                update.changed.push("status".into());
-            }
-            if let Some(country) = &input.country {
-                let country = country.as_ref().map(|c| Value::String(c.as_str().to_string()));
-                update.set.insert("country".into(), country.unwrap_or(Value::Null));
-                update.changed.push("country".into());
-            }
-            if !input.pii.is_empty() {
-                let key = data_key(w.conn, w.keyring, &id)?
-                    .ok_or_else(|| AppError::invalid_state("This identity's personal data has been erased."))?;
-                let sealed_now: String = w.conn.row("SELECT pii FROM identities WHERE id = ?1", [&id], |r| r.get(0))?;
-                let mut full = open_pii(&key, &id, &sealed_now)?;
-                let mut changed_values = BTreeMap::new();
-                for (field, value) in input.pii.as_map() {
-                    match value {
-                        Some(v) => {
-                            full.insert(field.clone(), v.clone());
-                            changed_values.insert(field.clone(), v.clone());
-                        }
-                        None => {
-                            full.remove(field);
-                            update.pii_cleared.push(field.clone());
-                        }
-                    }
-                    update.changed.push(field.clone());
-                }
-                update.pii = seal_fields(&key, &id, &changed_values);
-                update.blind = Some(sealed_blind_set(w.keyring, &key, env, &id, &full)?);
-            }
-            let evs = dom::decide(Some(&state), IdentityCommand::Update(update), &meta.ctx())?;
-            emit_identity(w, &meta, &id, state.version, evs)?;
-            Ok(id)
-        })
-        .await
+            update.changed.push(field.clone());
+        }
+        update.pii = seal_fields(&key, &id, &changed_values);
+        update.blind = Some(sealed_blind_set(w.keyring, &key, env, &id, &full)?);
+    }
+    let evs = dom::decide(Some(&state), IdentityCommand::Update(update), &meta.ctx())?;
+    emit_identity(w, meta, &id, state.version, evs)?;
+    Ok(id)
 }
 
 /// Crypto-shredding: destroys the data key and the blind-index rows, appends the redaction event.
@@ -372,14 +388,20 @@ pub async fn simple(
     command: IdentityCommand,
 ) -> AppResult<String> {
     let id_or_ref = identity.as_str().to_string();
-    writer
-        .execute(move |w| {
-            let state = require_state(w.conn, &meta.environment, &id_or_ref)?;
-            let evs = dom::decide(Some(&state), command, &meta.ctx())?;
-            emit_identity(w, &meta, &state.id, state.version, evs)?;
-            Ok(state.id)
-        })
-        .await
+    writer.execute(move |w| simple_in(w, &meta, &id_or_ref, command)).await
+}
+
+/// The same inside the caller's write.
+pub fn simple_in(
+    w: &mut WriteCtx<'_>,
+    meta: &CommandMeta,
+    id_or_ref: &str,
+    command: IdentityCommand,
+) -> AppResult<String> {
+    let state = require_state(w.conn, &meta.environment, id_or_ref)?;
+    let evs = dom::decide(Some(&state), command, &meta.ctx())?;
+    emit_identity(w, meta, &state.id, state.version, evs)?;
+    Ok(state.id)
 }
 
 fn field_definitions(conn: &Connection, type_id: &str) -> AppResult<Vec<FieldDefinition>> {

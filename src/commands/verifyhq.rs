@@ -362,9 +362,9 @@ pub struct SubscribeInput {
 
 /// `POST /v1/monitoring/watchlist/subscribe`: the user's identity (created, or its name, birth date and
 /// nationality updated) is put under continuous monitoring, screened once now against the loaded sanctions
-/// lists (its baseline: the hits are the first alerts), and the subscription is recorded. Each step is its
-/// own command, so a failure part-way leaves an identity a retry subscribes again. Returns the
-/// subscription's id.
+/// lists (its baseline: the hits are the first alerts), and the subscription is recorded. The screening
+/// runs before anything is written, and the writes are one command: a refusal or a failure at any step
+/// leaves nothing behind. Returns the subscription's id.
 pub async fn subscribe(
     writer: &Writer,
     cpu: &crate::blocking::CpuPool,
@@ -391,10 +391,46 @@ pub async fn subscribe(
     ];
     let mut pii = PersonalData::default();
     pii.put_all(&person);
-    let created = identity_cmd::create(
-        writer,
-        keyring,
-        meta.clone(),
+    // The patch an existing identity of this user_id gets, checked before anything is done.
+    let mut patch = PersonalDataPatch::default();
+    for (field, value) in person.iter().filter(|(_, v)| v.is_some()) {
+        patch.set(field, *value).map_err(|e| AppError::validation(&e.field, e.message))?;
+    }
+    // The baseline screening runs first, on the CPU pool: when the pool refuses (503) nothing has been
+    // written yet.
+    let baseline = match snapshot.is_empty() {
+        true => None,
+        false => {
+            let subject = crate::domain::check::CheckSubject {
+                name_first: input.first_name.clone(),
+                name_last: Some(input.last_name.clone()),
+                birthdate: input
+                    .date_of_birth
+                    .clone()
+                    .map(|d| crate::domain::values::PartialBirthDate::from_stored(d.into_string())),
+                country_code: input
+                    .nationality
+                    .clone()
+                    .map(|c| crate::domain::values::SubjectCountry::from_stored(c.into_string())),
+                ..Default::default()
+            };
+            let check = super::checks::CreateCheck {
+                check_type: crate::domain::check::CheckType::Sanction,
+                external_ref: None,
+                identity: Some(IdentityRef::ExternalRef(input.user_id.clone())),
+                session_id: None,
+                subject,
+                threshold: crate::screening::DEFAULT_THRESHOLD,
+                tags: Vec::new(),
+                monitoring_enabled: false,
+            };
+            let sandbox = meta.environment == "sandbox";
+            Some(super::checks::screen(cpu, snapshot, sandbox, vec![check]).await?)
+        }
+    };
+    let prepared = identity_cmd::prepare_create(
+        &keyring,
+        &meta.environment,
         CreateIdentity {
             external_ref: input.user_id.clone(),
             upsert: true,
@@ -404,50 +440,25 @@ pub async fn subscribe(
             tags: Vec::new(),
             pii,
         },
-    )
-    .await?;
-    let identity = IdentityRef::ExternalRef(input.user_id.clone());
-    if !created.created {
-        let mut patch = PersonalDataPatch::default();
-        for (field, value) in person.iter().filter(|(_, v)| v.is_some()) {
-            patch.set(field, *value).map_err(|e| AppError::validation(&e.field, e.message))?;
-        }
-        let update = UpdateIdentity { pii: patch, ..UpdateIdentity::default() };
-        identity_cmd::update(writer, meta.clone(), identity.clone(), update).await?;
-    }
-    identity_cmd::simple(
-        writer,
-        meta.clone(),
-        identity.clone(),
-        crate::domain::identity::IdentityCommand::ResumeMonitoring,
-    )
-    .await?;
-    if !snapshot.is_empty() {
-        let subject = crate::domain::check::CheckSubject {
-            name_first: input.first_name,
-            name_last: Some(input.last_name),
-            birthdate: input
-                .date_of_birth
-                .map(|d| crate::domain::values::PartialBirthDate::from_stored(d.into_string())),
-            country_code: input
-                .nationality
-                .map(|c| crate::domain::values::SubjectCountry::from_stored(c.into_string())),
-            ..Default::default()
-        };
-        let baseline = super::checks::CreateCheck {
-            check_type: crate::domain::check::CheckType::Sanction,
-            external_ref: None,
-            identity: Some(identity),
-            session_id: None,
-            subject,
-            threshold: crate::screening::DEFAULT_THRESHOLD,
-            tags: Vec::new(),
-            monitoring_enabled: false,
-        };
-        super::checks::create(writer, cpu, snapshot, meta.clone(), vec![baseline], false).await?;
-    }
+    )?;
+    // One write, in a savepoint of its own: the identity (created, or updated with what was sent), its
+    // monitoring, the baseline check and the subscription all commit together or not at all.
     writer
         .execute(move |w| {
+            let created = identity_cmd::create_in(w, &meta, prepared)?;
+            let identity = input.user_id.as_str();
+            if !created.created {
+                identity_cmd::update_in(
+                    w,
+                    &meta,
+                    identity,
+                    UpdateIdentity { pii: patch, ..UpdateIdentity::default() },
+                )?;
+            }
+            identity_cmd::simple_in(w, &meta, identity, crate::domain::identity::IdentityCommand::ResumeMonitoring)?;
+            if let Some(baseline) = baseline {
+                super::checks::record_in(w, &meta, baseline, None)?;
+            }
             let id = crate::domain::ids::new_id("wl_sub");
             let subscribed = dom::Subscribed {
                 user_id: input.user_id.into_string(),

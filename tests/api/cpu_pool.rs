@@ -131,3 +131,39 @@ async fn a_session_submitted_while_the_cpu_pool_is_full_is_processed_when_it_dra
     let session = app.send("GET", &format!("/sessions/{id}"), Some(&key), &[], None).await;
     assert_eq!(session.body["status"], "completed", "the queued processing ran once the pool drained");
 }
+
+#[actix_web::test]
+async fn a_watchlist_subscription_refused_by_a_full_pool_leaves_nothing_behind() {
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let clocked = spawn_app_with_clock_and(clock, |c| c.admin_secret = Some("s".into())).await;
+    let app = &clocked.app;
+    import_people(app, &[("p-1", "Viktor Zubrovsky", "1961-03-14")]).await;
+    let client = app
+        .send("POST", "/v1/admin/api-clients", None, &[("X-Admin-Secret", "s")], Some(&json!({"name": "aml"})))
+        .await;
+    let vhq_key = client.body["apiKey"].as_str().unwrap().to_string();
+    let subscription = json!({"userId": "wl_busy", "fullName": "Viktor Zubrovsky", "dateOfBirth": "1961-03-14",
+                              "lists": ["SANCTIONS"]});
+    let subscribe = || app.send("POST", "/v1/monitoring/watchlist/subscribe", Some(&vhq_key), &[], Some(&subscription));
+    let alerts = || app.send("GET", "/v1/monitoring/watchlist/alerts?userId=wl_busy", Some(&vhq_key), &[], None);
+
+    let gate = Arc::new(Gate::default());
+    fill(&clocked.cpu, &gate);
+    let refused = subscribe().await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(refused.headers.get("retry-after").is_some(), "Retry-After on a busy answer");
+    assert_eq!(refused.body["statusCode"], 503, "VerifyHQ's error shape: {}", refused.body);
+    // The baseline screening was refused before anything was written: no identity, no check, no alert.
+    assert_eq!(app.live_get("/identities/wl_busy").await.status, 404);
+    let checks = app.send("GET", "/checks", Some(&app.live_key), &[], None).await;
+    assert_eq!(checks.body["data"].as_array().map(Vec::len), Some(0), "{}", checks.body);
+    assert_eq!(alerts().await.body["meta"]["total"], 0);
+
+    gate.open();
+    clocked.cpu.run_queued(|| Ok(())).await.unwrap();
+    let taken = subscribe().await;
+    assert_eq!(taken.status, 201, "{}", taken.body);
+    let identity = app.live_get("/identities/wl_busy").await;
+    assert_eq!(identity.body["monitoring_enabled"], true, "{}", identity.body);
+    assert_eq!(alerts().await.body["meta"]["total"], 1, "the baseline screening found the listed person");
+}

@@ -209,6 +209,24 @@ pub async fn spawn_app_with_clock_and(
     }
 }
 
+/// Imports sanctioned people `(id, name, birth date)` into the live environment's watchlists, as an
+/// OpenSanctions file.
+pub async fn import_people(app: &TestApp, people: &[(&str, &str, &str)]) {
+    let lines: String = people
+        .iter()
+        .map(|(id, name, born)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"id": id, "schema": "Person", "caption": name,
+                       "properties": {"name": [name], "birthDate": [born]}, "datasets": ["test"]})
+            )
+        })
+        .collect();
+    let (ct, body) = multipart(&[("source", "opensanctions")], Some(("application/json", lines.as_bytes())));
+    let r = app.send_raw("POST", &app.url("/watchlists/import"), Some(&app.live_key.clone()), Some((&ct, body))).await;
+    assert!(r.status == 201 || r.status == 200, "{}", r.body);
+}
+
 /// A multipart/form-data body: text fields, then an optional `file` part. Returns (content type, bytes).
 pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
     let boundary = "----idv-test-boundary-7d1f0c2a9b";

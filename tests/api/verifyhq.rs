@@ -627,22 +627,6 @@ async fn a_duplicate_check_finds_another_users_selfie_enrolled_here_or_in_a_veri
 }
 
 /// Imports an OpenSanctions list (one JSON line per person) through the Verifa API.
-async fn import_people(app: &TestApp, people: &[(&str, &str, &str)]) {
-    let lines: String = people
-        .iter()
-        .map(|(id, name, born)| {
-            format!(
-                "{}\n",
-                json!({"id": id, "schema": "Person", "caption": name,
-                       "properties": {"name": [name], "birthDate": [born]}, "datasets": ["test"]})
-            )
-        })
-        .collect();
-    let (ct, body) = multipart(&[("source", "opensanctions")], Some(("application/json", lines.as_bytes())));
-    let r = app.send_raw("POST", &app.url("/watchlists/import"), Some(&app.live_key.clone()), Some((&ct, body))).await;
-    assert!(r.status == 201 || r.status == 200, "{}", r.body);
-}
-
 #[actix_web::test]
 async fn a_subscription_screens_now_and_on_every_list_import_and_its_alerts_follow_the_hits() {
     let app = spawn_app_with(|c| c.admin_secret = Some("s".into())).await;

@@ -1,13 +1,14 @@
 //! Projects session events into `sessions`, `session_tags`, `session_documents` and `capture_links`.
 //! Copies sealed values as they are. Must not write any other table.
 
-use crate::domain::session::SessionEvent;
 use crate::domain::session::SessionEvent as E;
+use crate::domain::session::{Outcome, SessionEvent};
 use crate::error::AppResult;
 use crate::store::events::StoredEvent;
 use crate::store::Exec;
 use rusqlite::{params, Connection};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
 
 /// `decoded` is `event` as the session event it records (decoded once by the caller).
 pub fn apply(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> AppResult<()> {
@@ -155,10 +156,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> 
             )?;
         }
         E::Decided(e) => {
-            let mut public = serde_json::to_value(&e.outcome)?;
-            if let Some(m) = public.as_object_mut() {
-                m.remove("extracted");
-            }
+            let public = serde_json::to_string(&StoredOutcome::from(&e.outcome))?;
             // The workflow the decision was reached under, when it names one (both its id and version).
             let (workflow_id, workflow_version) = match (&e.workflow_id, e.workflow_version) {
                 (Some(wf), Some(v)) => (Some(wf.as_str()), Some(v)),
@@ -176,7 +174,7 @@ pub fn apply(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> 
                 params![
                     e.to,
                     e.outcome.status,
-                    public.to_string(),
+                    public,
                     e.outcome.extracted,
                     e.outcome.identity_id,
                     at,
@@ -300,6 +298,48 @@ fn audit(conn: &Connection, event: &StoredEvent, decoded: &SessionEvent) -> AppR
     Ok(())
 }
 
+/// A decision's outcome as `result_json` holds it: every field but the sealed `extracted` (kept in its own
+/// column), keys in alphabetical order. That is the text older rows hold, written through a
+/// `serde_json::Value` (whose maps sort their keys); serialising the fields in place spares the decision's
+/// write a copy of the outcome as a tree of values.
+#[derive(Serialize)]
+struct StoredOutcome<'a> {
+    age_check_passed: Option<bool>,
+    check_results: &'a Map<String, Value>,
+    country_used: &'a Option<String>,
+    extracted_age: Option<i64>,
+    face_match_passed: Option<bool>,
+    face_match_score: Option<f64>,
+    identity_id: &'a Option<String>,
+    rejection_reason: &'a Option<String>,
+    rejection_reason_code: &'a Option<String>,
+    risk: &'a Value,
+    simulated: bool,
+    status: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    workflow_path: &'a [String],
+}
+
+impl<'a> From<&'a Outcome> for StoredOutcome<'a> {
+    fn from(o: &'a Outcome) -> Self {
+        StoredOutcome {
+            age_check_passed: o.age_check_passed,
+            check_results: &o.check_results,
+            country_used: &o.country_used,
+            extracted_age: o.extracted_age,
+            face_match_passed: o.face_match_passed,
+            face_match_score: o.face_match_score,
+            identity_id: &o.identity_id,
+            rejection_reason: &o.rejection_reason,
+            rejection_reason_code: &o.rejection_reason_code,
+            risk: &o.risk,
+            simulated: o.simulated,
+            status: &o.status,
+            workflow_path: &o.workflow_path,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,5 +387,42 @@ mod tests {
             )
             .unwrap();
         assert_eq!(row, ("processing".into(), Some("t2".into()), None, 1, "t3".into(), 3, 3));
+    }
+
+    /// What `result_json` held when it was written through a `Value` with `extracted` removed.
+    fn through_a_value(outcome: &Outcome) -> String {
+        let mut public = serde_json::to_value(outcome).unwrap();
+        public.as_object_mut().unwrap().remove("extracted");
+        public.to_string()
+    }
+
+    #[test]
+    fn the_stored_outcome_is_the_text_older_rows_hold_without_the_sealed_extract() {
+        let mut check_results = Map::new();
+        check_results
+            .insert("document_ocr".into(), json!({"passed": true, "score": 0.93, "details": {"b": 1, "a": [2]}}));
+        check_results.insert("age_verification".into(), json!({"passed": false, "reason": "under 18"}));
+        let full = Outcome {
+            status: "declined".into(),
+            face_match_passed: Some(false),
+            face_match_score: Some(0.4137),
+            age_check_passed: Some(false),
+            extracted_age: Some(17),
+            rejection_reason: Some("Too young".into()),
+            rejection_reason_code: Some("age_requirement".into()),
+            check_results,
+            risk: json!({"score": 72.5, "level": "high", "signals": ["vpn", "new_device"]}),
+            country_used: Some("GB".into()),
+            extracted: Some("c2VhbGVk".into()),
+            identity_id: Some("idn_1".into()),
+            simulated: true,
+            workflow_path: vec!["start".into(), "decide".into()],
+        };
+        let bare = Outcome { status: "approved".into(), face_match_score: Some(f64::NAN), ..Outcome::default() };
+        for outcome in [full, bare] {
+            let stored = serde_json::to_string(&StoredOutcome::from(&outcome)).unwrap();
+            assert_eq!(stored, through_a_value(&outcome));
+            assert!(!stored.contains("extracted\""), "{stored}");
+        }
     }
 }

@@ -548,10 +548,12 @@ pub struct ChallengePhoto {
     pub photo_hash: crate::checks::imagehash::ImageHash64,
 }
 
-/// `POST /v1/verifications/liveness/challenge`: seals the photo and records the challenge; the last one
-/// brings the verdict, decided outside the write: one photo re-sent for every challenge is a replay (not
+/// `POST /v1/verifications/liveness/challenge`: seals the photo and records the challenge. The last one
+/// brings the verdict, reached before the write: one photo re-sent for every challenge is a replay (not
 /// alive); otherwise the face provider decides (simulated in the sandbox), and with none in live the
-/// verdict stays open (`is_alive` null), never a made-up pass.
+/// verdict stays open (`is_alive` null), never a made-up pass. The last photo and the verdict are one
+/// write, so a refusal (503) or a failure leaves the session one photo short, never complete without a
+/// verdict; another photo recorded meanwhile is a conflict to send this one again.
 pub async fn submit_challenge(
     read: &crate::store::ReadPool,
     writer: &Writer,
@@ -560,88 +562,89 @@ pub async fn submit_challenge(
     meta: CommandMeta,
     input: ChallengePhoto,
 ) -> AppResult<String> {
-    let m = meta.clone();
-    let token = input.token.clone();
-    // The photo is sealed here, before the write, under the session's key (read on the read pool).
-    let (k, t) = (keyring.clone(), token.clone());
-    let key = read
-        .run(move |c| crate::store::subject_keys::data_key(c, &k, &t))
-        .await?
-        .ok_or_else(|| AppError::not_found("Liveness session"))?;
+    let (env, t) = (meta.environment.clone(), input.token.clone());
+    let seen = read.run(move |c| crate::queries::verifyhq::liveness_progress(c, &keyring, &env, &t)).await?;
+    // Checked here so a photo that cannot be taken goes to no provider; checked again inside the write.
+    dom::accept_challenge(&seen.challenges, &seen.completed, &input.challenge_id, &seen.expires_at, &meta.now)?;
     let blob_id = crate::domain::ids::new_id(crate::domain::ids::BLOB);
-    let sealed = key.seal_image(&input.token, "liveness", &blob_id, &input.photo);
-    drop(key);
-    let hashes: Option<Vec<String>> = writer
+    let sealed = seen.key.seal_image(&input.token, "liveness", &blob_id, &input.photo);
+    let done =
+        dom::ChallengeCompleted { challenge_id: input.challenge_id, blob_id, photo_hash: input.photo_hash.to_hex() };
+    let decided = match seen.completed.len() + 1 == seen.challenges.len() {
+        true => {
+            let mut hashes = seen.photo_hashes;
+            hashes.push(done.photo_hash.clone());
+            let first = seen.first_photo.unwrap_or_else(|| input.photo.clone());
+            let sandbox = meta.environment == "sandbox";
+            Some(liveness_verdict(face, &input.token, sandbox, &hashes, first, input.photo).await)
+        }
+        false => None,
+    };
+    let (token, seen_completed) = (input.token, seen.completed);
+    writer
         .execute(move |w| {
-            let row: Option<(String, String, String, String)> = w
+            let row: Option<(String, String, String)> = w
                 .conn
                 .row(
-                    "SELECT challenges, completed, expires_at, photo_hashes FROM verifyhq_liveness
-                     WHERE id = ?1 AND environment = ?2",
-                    params![input.token, m.environment],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    "SELECT challenges, completed, expires_at FROM verifyhq_liveness WHERE id = ?1 AND environment = ?2",
+                    params![token, meta.environment],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            let (challenges, completed, expires_at, hashes) =
-                row.ok_or_else(|| AppError::not_found("Liveness session"))?;
+            let (challenges, completed, expires_at) = row.ok_or_else(|| AppError::not_found("Liveness session"))?;
             let challenges: Vec<dom::Challenge> = serde_json::from_str(&challenges)?;
             let completed: Vec<String> = serde_json::from_str(&completed)?;
-            dom::accept_challenge(&challenges, &completed, &input.challenge_id, &expires_at, &m.now)?;
+            dom::accept_challenge(&challenges, &completed, &done.challenge_id, &expires_at, &meta.now)?;
+            if completed != seen_completed {
+                return Err(AppError::Conflict(
+                    "Another photo of this liveness session was recorded meanwhile; send this one again.".into(),
+                ));
+            }
             w.conn.exec(
                 "INSERT INTO sealed_blobs (blob_id, subject_id, sealed) VALUES (?1, ?2, ?3)",
-                params![blob_id, input.token, sealed],
+                params![done.blob_id, token, sealed],
             )?;
-            let done = dom::ChallengeCompleted {
-                challenge_id: input.challenge_id,
-                blob_id,
-                photo_hash: input.photo_hash.to_hex(),
-            };
-            let version = stream_version(w.conn, &input.token)?;
-            w.emit(
-                &m.event_meta(),
-                &input.token,
-                version,
-                vec![NewEvent::new(dom::CHALLENGE_COMPLETED, serde_json::to_value(&done)?)],
-            )?;
-            let mut all: Vec<String> = serde_json::from_str(&hashes)?;
-            all.push(done.photo_hash);
-            Ok((completed.len() + 1 == challenges.len()).then_some(all))
+            let mut events = vec![NewEvent::new(dom::CHALLENGE_COMPLETED, serde_json::to_value(&done)?)];
+            if let Some(decided) = decided {
+                events.push(NewEvent::new(dom::LIVENESS_DECIDED, serde_json::to_value(decided)?));
+            }
+            let version = stream_version(w.conn, &token)?;
+            w.emit(&meta.event_meta(), &token, version, events)?;
+            Ok(token)
         })
-        .await?;
-    let Some(hashes) = hashes else { return Ok(token) };
-    // The verdict, outside the write.
+        .await
+}
+
+/// A completed liveness session's verdict from its photos' hashes and its first and last photos.
+async fn liveness_verdict(
+    face: &crate::face::FaceClient,
+    token: &str,
+    sandbox: bool,
+    hashes: &[String],
+    first: Vec<u8>,
+    last: Vec<u8>,
+) -> dom::LivenessDecided {
     use crate::checks::imagehash::ImageHash64;
     let parsed: Vec<ImageHash64> = hashes.iter().filter_map(|h| ImageHash64::from_hex(h).ok()).collect();
     let distances: Vec<u32> =
         parsed.iter().enumerate().flat_map(|(i, a)| parsed[i + 1..].iter().map(move |b| a.distance(*b))).collect();
-    let decided = if dom::is_replay(&distances, 2) {
-        dom::LivenessDecided {
+    if dom::is_replay(&distances, 2) {
+        return dom::LivenessDecided {
             is_alive: Some(false),
             confidence: Some(0.99),
             anti_spoof_score: Some(0.0),
             reason: Some("the same photo was sent for every challenge".into()),
+        };
+    }
+    match face.liveness(token, sandbox, first, last).await {
+        crate::face::LivenessAnswer::Decided { alive, confidence } => dom::LivenessDecided {
+            is_alive: Some(alive),
+            confidence: Some(confidence),
+            anti_spoof_score: Some(if alive { confidence } else { 0.0 }),
+            reason: None,
+        },
+        crate::face::LivenessAnswer::Undetermined(reason) => {
+            dom::LivenessDecided { is_alive: None, confidence: None, anti_spoof_score: None, reason: Some(reason) }
         }
-    } else {
-        let t = token.clone();
-        let (first, last) = read.run(move |c| crate::queries::verifyhq::liveness_photos(c, &keyring, &t)).await?;
-        match face.liveness(&token, meta.environment == "sandbox", first, last).await {
-            crate::face::LivenessAnswer::Decided { alive, confidence } => dom::LivenessDecided {
-                is_alive: Some(alive),
-                confidence: Some(confidence),
-                anti_spoof_score: Some(if alive { confidence } else { 0.0 }),
-                reason: None,
-            },
-            crate::face::LivenessAnswer::Undetermined(reason) => {
-                dom::LivenessDecided { is_alive: None, confidence: None, anti_spoof_score: None, reason: Some(reason) }
-            }
-        }
-    };
-    writer
-        .execute(move |w| {
-            let version = stream_version(w.conn, &token)?;
-            let payload = serde_json::to_value(decided)?;
-            w.emit(&meta.event_meta(), &token, version, vec![NewEvent::new(dom::LIVENESS_DECIDED, payload)])?;
-            Ok(token)
-        })
-        .await
+    }
 }

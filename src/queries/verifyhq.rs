@@ -629,19 +629,51 @@ pub fn liveness(conn: &ReadOnly, environment: &str, token: &str, now: &str) -> A
     .ok_or_else(|| AppError::not_found("Liveness session"))
 }
 
-/// The sealed photos of a liveness session, opened: the first and the last, for the verdict.
-pub fn liveness_photos(conn: &ReadOnly, keyring: &Keyring, token: &str) -> AppResult<(Vec<u8>, Vec<u8>)> {
-    let blobs: String =
-        conn.query_row("SELECT photo_blobs FROM verifyhq_liveness WHERE id = ?1", [token], |r| r.get(0))?;
+/// Where a liveness session stands before a challenge photo is recorded: its challenges and those done,
+/// its expiry, the hashes of its photos, its data key, and (when one more photo completes it) its first
+/// photo opened, which the verdict compares with the last.
+pub struct LivenessProgress {
+    pub challenges: Vec<dom::Challenge>,
+    pub completed: Vec<String>,
+    pub expires_at: String,
+    pub photo_hashes: Vec<String>,
+    pub key: crate::crypto::DataKey,
+    pub first_photo: Option<Vec<u8>>,
+}
+
+pub fn liveness_progress(
+    conn: &ReadOnly,
+    keyring: &Keyring,
+    environment: &str,
+    token: &str,
+) -> AppResult<LivenessProgress> {
+    let not_found = || AppError::not_found("Liveness session");
+    let (challenges, completed, expires_at, hashes, blobs): (String, String, String, String, String) = conn
+        .query_row(
+            "SELECT challenges, completed, expires_at, photo_hashes, photo_blobs FROM verifyhq_liveness
+             WHERE id = ?1 AND environment = ?2",
+            params![token, environment],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?
+        .ok_or_else(not_found)?;
+    let key = crate::store::subject_keys::data_key(conn, keyring, token)?.ok_or_else(not_found)?;
+    let challenges: Vec<dom::Challenge> = serde_json::from_str(&challenges)?;
+    let completed: Vec<String> = serde_json::from_str(&completed)?;
     let blobs: Vec<String> = serde_json::from_str(&blobs)?;
-    let key = crate::store::subject_keys::data_key(conn, keyring, token)?
-        .ok_or_else(|| AppError::invalid_state("This liveness session's key has been erased."))?;
-    let open = |blob_id: &String| -> AppResult<Vec<u8>> {
-        crate::store::subject_keys::open_file(conn, &key, token, "liveness", blob_id)?
-            .ok_or_else(|| AppError::invalid_state("This liveness session's photo has been erased."))
+    let first_photo = match (completed.len() + 1 == challenges.len(), blobs.first()) {
+        (true, Some(first)) => Some(
+            crate::store::subject_keys::open_file(conn, &key, token, "liveness", first)?
+                .ok_or_else(|| AppError::invalid_state("This liveness session's photo has been erased."))?,
+        ),
+        _ => None,
     };
-    match (blobs.first(), blobs.last()) {
-        (Some(first), Some(last)) => Ok((open(first)?, open(last)?)),
-        _ => Err(AppError::invalid_state("This liveness session has no photo.")),
-    }
+    Ok(LivenessProgress {
+        challenges,
+        completed,
+        expires_at,
+        photo_hashes: serde_json::from_str(&hashes)?,
+        key,
+        first_photo,
+    })
 }

@@ -6,34 +6,13 @@
 use crate::helpers::*;
 use idv::clock::ManualClock;
 use serde_json::json;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 
 fn png(seed: u8) -> Vec<u8> {
     let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([(x as u8) ^ seed, (y as u8).wrapping_mul(5), seed]));
     let mut out = Vec::new();
     image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
     out
-}
-
-/// Closed until `open`: every job of `fill` waits on it.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn wait(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
 }
 
 /// More jobs than any machine's queue holds, each waiting on `gate`, so every thread of the pool is taken

@@ -392,3 +392,24 @@ pub async fn sign_in(app: &TestApp, email: &str, password: &str, totp: Option<&s
     }
     browser_request(app, "POST", "/dashboard/login", &format!("vk_login_csrf={csrf}"), Some(&fields), &[]).await
 }
+
+/// Closed until `open`: jobs handed to a pool or the writer wait on it, to hold them busy.
+#[derive(Default)]
+pub struct Gate {
+    open: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+}
+
+impl Gate {
+    pub fn wait(&self) {
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+    }
+
+    pub fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}

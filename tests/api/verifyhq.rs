@@ -848,6 +848,87 @@ async fn in_live_the_face_provider_decides_liveness_and_without_one_nothing_pass
     }
 }
 
+#[actix_web::test]
+async fn a_last_liveness_photo_refused_by_a_full_writer_leaves_the_session_one_photo_short() {
+    // The provider takes 600 ms to answer: time to hold the writer and fill its queue meanwhile.
+    let verdict = json!({"score": 0.93, "liveness_passed": true});
+    let provider = crate::face::slow_provider(200, verdict, std::time::Duration::from_millis(600));
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let clocked = spawn_app_with_clock_and(clock, |c| {
+        c.admin_secret = Some("s".into());
+        c.face_provider_url = Some(provider);
+        c.writer_queue_capacity = 4;
+    })
+    .await;
+    let app = &clocked.app;
+    let created = app
+        .send("POST", "/v1/admin/api-clients", None, &[("X-Admin-Secret", "s")], Some(&json!({"name": "live"})))
+        .await;
+    let key = created.body["apiKey"].as_str().unwrap().to_string();
+    let s = app
+        .send("POST", "/v1/verifications/liveness/session", Some(&key), &[], Some(&json!({"userId": "busy_user"})))
+        .await;
+    assert_eq!(s.status, 201, "{}", s.body);
+    let token = s.body["sessionToken"].as_str().unwrap().to_string();
+    let ids: Vec<String> =
+        s.body["challenges"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let (last_id, first_ids) = ids.split_last().unwrap();
+    for (i, id) in first_ids.iter().enumerate() {
+        let r = challenge_photo(app, &key, &token, id, &crate::sessions::png(40 + i as u32 * 7)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let last_photo = crate::sessions::png(90);
+
+    // While the last photo is with the provider, the writer is held by one job (running, so it is off the
+    // queue) and four more fill its queue.
+    let gate = Arc::new(Gate::default());
+    let hold_writer = async {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+        let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let job = |running: Option<Arc<std::sync::atomic::AtomicBool>>| {
+            let (writer, gate) = (clocked.writer.clone(), gate.clone());
+            actix_web::rt::spawn(async move {
+                writer
+                    .execute(move |_| {
+                        if let Some(running) = running {
+                            running.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        gate.wait();
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        let mut held = vec![job(Some(running.clone()))];
+        while !running.load(std::sync::atomic::Ordering::SeqCst) {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        held.extend((0..4).map(|_| job(None)));
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        held
+    };
+    let (refused, held) = tokio::join!(challenge_photo(app, &key, &token, last_id, &last_photo), hold_writer);
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    gate.open();
+    for job in held {
+        job.await.unwrap().unwrap();
+    }
+
+    // Nothing of the last photo was kept: the session is one photo short, not complete without a verdict.
+    let got = app.send("GET", &format!("/v1/verifications/liveness/session/{token}"), Some(&key), &[], None).await;
+    assert_eq!(
+        (got.body["status"].as_str(), got.body["challengesCompleted"].as_u64(), got.body["isAlive"].clone()),
+        (Some("IN_PROGRESS"), Some(first_ids.len() as u64), Value::Null),
+        "{}",
+        got.body
+    );
+    // Sent again, it completes the session with the provider's verdict.
+    let done = challenge_photo(app, &key, &token, last_id, &last_photo).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!((done.body["status"].as_str(), done.body["isAlive"].as_bool()), (Some("COMPLETED"), Some(true)));
+    assert_replays(app);
+}
+
 /// Writes MaxMind-format City and ASN databases with PyPI's `mmdb-writer` (an independent writer of the
 /// format, installed by `make test-deps`) into `dir`.
 fn write_mmdb(dir: &std::path::Path) {

@@ -86,14 +86,7 @@ impl<S: Send + 'static> Lane<S> {
         T: Send + 'static,
         F: FnOnce(&S) -> AppResult<T> + Send + 'static,
     {
-        let admitted = if self.waiting.fetch_add(1, Ordering::AcqRel) < self.capacity {
-            Ok(())
-        } else {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-            Err(AppError::Overloaded { retry_after: FULL_LANE_RETRY_SECS })
-        };
-        let answer = admitted.and_then(|()| self.send(f));
-        async move { answer?.await.map_err(|_| AppError::Internal("blocking task dropped".into()))? }
+        self.submit(f, false)
     }
 
     /// Runs `f` like `run`, but queues it however many jobs wait: for work whose caller has already been
@@ -103,8 +96,22 @@ impl<S: Send + 'static> Lane<S> {
         T: Send + 'static,
         F: FnOnce(&S) -> AppResult<T> + Send + 'static,
     {
-        self.waiting.fetch_add(1, Ordering::AcqRel);
-        let answer = self.send(f);
+        self.submit(f, true)
+    }
+
+    /// `run` or, with `always`, `run_queued`.
+    pub fn submit<T, F>(&self, f: F, always: bool) -> impl Future<Output = AppResult<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&S) -> AppResult<T> + Send + 'static,
+    {
+        let admitted = if self.waiting.fetch_add(1, Ordering::AcqRel) < self.capacity || always {
+            Ok(())
+        } else {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            Err(AppError::Overloaded { retry_after: FULL_LANE_RETRY_SECS })
+        };
+        let answer = admitted.and_then(|()| self.send(f));
         async move { answer?.await.map_err(|_| AppError::Internal("blocking task dropped".into()))? }
     }
 

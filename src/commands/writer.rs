@@ -146,7 +146,12 @@ impl Writer {
             mpsc::TrySendError::Full(_) => AppError::Overloaded { retry_after: FULL_QUEUE_RETRY_SECS },
             mpsc::TrySendError::Disconnected(_) => AppError::Unavailable("The writer has stopped.".into()),
         })?;
-        rx.await.map_err(|_| AppError::Internal("command aborted inside the writer".into()))?
+        let answer = rx.await.map_err(|_| AppError::Internal("command aborted inside the writer".into()))?;
+        if answer.is_ok() {
+            // The command has committed: the request's reads from here on are queued, not refused.
+            crate::store::note_committed();
+        }
+        answer
     }
 
     /// Blocking variant for the CLI (no async runtime there).

@@ -19,7 +19,7 @@ pub mod wal_coalesce;
 
 pub use cached::Exec;
 pub use checkpoint::WriterGate;
-pub use read::{ReadOnly, ReadPool, Reads};
+pub use read::{note_committed, within_request, ReadOnly, ReadPool, Reads};
 pub use wal_coalesce::WalSync;
 
 use crate::error::{AppError, AppResult};

@@ -2,7 +2,8 @@
 //! queries built on it can prepare statements and read rows but have no `execute` and no transaction;
 //! through it they also reach the pool's one blind-key lookup (`store::blind_keys`).
 //! `ReadPool::run` is how async code reads: on the read lane (a few threads, each with its own
-//! connection), inside the caller's span; `ReadPool::run_scan` is for reads that may take long (loading a
+//! connection), inside the caller's span, refused when the lane is full unless the request has already
+//! written (`within_request`); `ReadPool::run_scan` is for reads that may take long (loading a
 //! watchlist, exporting a list, background scans), on the runtime's blocking pool; `ReadPool::in_snapshot` is
 //! for code already on a blocking thread that reads many times for one answer (a session's evidence). `Reads`
 //! is what view reads shared by the writer (on its own connection, inside its transaction) and the
@@ -128,6 +129,27 @@ impl Drop for EndsTransaction<'_> {
     }
 }
 
+tokio::task_local! {
+    /// Whether the request this task serves has committed a write (set by the writer's caller).
+    static COMMITTED: std::cell::Cell<bool>;
+}
+
+/// Runs one request's handling, keeping track of whether it commits a write, so that its reads after
+/// the write are never refused ([`ReadPool::run`]). Outside such a scope (background work, the CLI) reads
+/// are admitted as usual.
+pub async fn within_request<F: Future>(request: F) -> F::Output {
+    COMMITTED.scope(std::cell::Cell::new(false), request).await
+}
+
+/// Records that the current request has committed a write (nothing outside a request).
+pub fn note_committed() {
+    let _ = COMMITTED.try_with(|c| c.set(true));
+}
+
+fn has_committed() -> bool {
+    COMMITTED.try_with(std::cell::Cell::get).unwrap_or(false)
+}
+
 /// Request-sized reads waiting for a lane thread; past that, reads answer 503 with Retry-After.
 const READ_LANE_CAPACITY: usize = 8192;
 
@@ -204,12 +226,14 @@ impl ReadPool {
 
     /// Runs `f` on a read-lane thread with its connection, inside the current span: the way handlers,
     /// middleware and services read. `f` should be request-sized (a page, one record); see `run_scan`.
+    /// A read of a request that has already committed a write (see [`within_request`]) is queued however
+    /// full the lane is: refusing it would answer 503, "try again", for a write that is done.
     pub fn run<T, F>(&self, f: F) -> impl Future<Output = AppResult<T>>
     where
         T: Send + 'static,
         F: FnOnce(&ReadOnly) -> AppResult<T> + Send + 'static,
     {
-        self.lane.run(move |conn| in_one_snapshot(conn, f))
+        self.lane.submit(move |conn| in_one_snapshot(conn, f), has_committed())
     }
 
     /// Runs `f` with a pooled connection on the runtime's blocking pool, inside the current span: for reads

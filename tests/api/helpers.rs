@@ -413,3 +413,37 @@ impl Gate {
         self.opened.notify_all();
     }
 }
+
+/// A command that waits on `gate` inside the writer, spawned; `running` is set once it runs.
+pub fn gated_command(
+    writer: &idv::commands::writer::Writer,
+    gate: &std::sync::Arc<Gate>,
+    running: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> actix_web::rt::task::JoinHandle<Result<(), idv::error::AppError>> {
+    let (writer, gate) = (writer.clone(), gate.clone());
+    actix_web::rt::spawn(async move {
+        writer
+            .execute(move |_| {
+                if let Some(running) = running {
+                    running.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                gate.wait();
+                Ok(())
+            })
+            .await
+    })
+}
+
+/// Holds the writer with a command waiting on `gate`: it is running (off the queue) when this returns, so
+/// every command sent after it waits in the queue until the gate opens.
+pub async fn hold_writer(
+    writer: &idv::commands::writer::Writer,
+    gate: &std::sync::Arc<Gate>,
+) -> actix_web::rt::task::JoinHandle<Result<(), idv::error::AppError>> {
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let held = gated_command(writer, gate, Some(running.clone()));
+    while !running.load(std::sync::atomic::Ordering::SeqCst) {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    held
+}

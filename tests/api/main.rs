@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod barcode_session;
+mod busy_reads;
 mod cases;
 mod conventions;
 mod cpu_pool;

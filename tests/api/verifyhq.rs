@@ -882,32 +882,14 @@ async fn a_last_liveness_photo_refused_by_a_full_writer_leaves_the_session_one_p
     // While the last photo is with the provider, the writer is held by one job (running, so it is off the
     // queue) and four more fill its queue.
     let gate = Arc::new(Gate::default());
-    let hold_writer = async {
+    let fill_writer = async {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
-        let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let job = |running: Option<Arc<std::sync::atomic::AtomicBool>>| {
-            let (writer, gate) = (clocked.writer.clone(), gate.clone());
-            actix_web::rt::spawn(async move {
-                writer
-                    .execute(move |_| {
-                        if let Some(running) = running {
-                            running.store(true, std::sync::atomic::Ordering::SeqCst);
-                        }
-                        gate.wait();
-                        Ok(())
-                    })
-                    .await
-            })
-        };
-        let mut held = vec![job(Some(running.clone()))];
-        while !running.load(std::sync::atomic::Ordering::SeqCst) {
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(1)).await;
-        }
-        held.extend((0..4).map(|_| job(None)));
+        let mut held = vec![hold_writer(&clocked.writer, &gate).await];
+        held.extend((0..4).map(|_| gated_command(&clocked.writer, &gate, None)));
         actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         held
     };
-    let (refused, held) = tokio::join!(challenge_photo(app, &key, &token, last_id, &last_photo), hold_writer);
+    let (refused, held) = tokio::join!(challenge_photo(app, &key, &token, last_id, &last_photo), fill_writer);
     assert_eq!(refused.status, 503, "{}", refused.body);
     gate.open();
     for job in held {

@@ -7,21 +7,39 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// More reads than the lane holds (its threads and its queue), each waiting on `gate`.
-fn fill_read_lane(read: &idv::store::ReadPool, gate: &Arc<Gate>) {
-    for _ in 0..(8192 + 64) {
+/// Read-lane threads of the server under test.
+const READ_THREADS: usize = 2;
+
+/// Holds every read-lane thread with a read waiting on `gate` (running when this returns), then fills the
+/// lane's queue (8,192) with more such reads.
+async fn fill_read_lane(read: &idv::store::ReadPool, gate: &Arc<Gate>) {
+    let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let gated = |running: Option<Arc<std::sync::atomic::AtomicUsize>>| {
         let gate = gate.clone();
         // Admitted (or refused) when called; the job runs whether or not its answer is awaited.
         drop(read.run(move |_| {
+            if let Some(running) = running {
+                running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
             gate.wait();
             Ok(())
         }));
+    };
+    for _ in 0..READ_THREADS {
+        gated(Some(running.clone()));
+    }
+    while running.load(std::sync::atomic::Ordering::SeqCst) < READ_THREADS {
+        actix_web::rt::time::sleep(Duration::from_millis(1)).await;
+    }
+    for _ in 0..(8192 + 64) {
+        gated(None);
     }
 }
 
 #[actix_web::test]
 async fn a_create_is_answered_when_the_read_lane_fills_after_its_write() {
-    let clocked = spawn_app_with_clock(Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()))).await;
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let clocked = spawn_app_with_clock_and(clock, |c| c.read_threads = READ_THREADS).await;
     let (app, key) = (&clocked.app, clocked.app.live_key.clone());
     // Once, so the key is known and authentication reads nothing later.
     assert_eq!(app.send("GET", "/sessions", Some(&key), &[], None).await.status, 200);
@@ -33,7 +51,7 @@ async fn a_create_is_answered_when_the_read_lane_fills_after_its_write() {
     let create = app.send("POST", "/sessions", Some(&key), &[], Some(&body));
     let fill_then_release = async {
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        fill_read_lane(&clocked.read, &read_gate);
+        fill_read_lane(&clocked.read, &read_gate).await;
         // Another request's read is refused now, before it could write anything.
         let refused = app.send("GET", "/sessions", Some(&key), &[], None).await;
         assert_eq!(refused.status, 503, "{}", refused.body);

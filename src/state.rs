@@ -53,7 +53,8 @@ impl AppState {
     }
 
     /// Runs a read (`queries::...`) on a read-only connection, on the read lane, inside the request's
-    /// span, so the async worker keeps serving while SQLite and decryption run.
+    /// span, so the async worker keeps serving while SQLite and decryption run. Refused (503) when the lane
+    /// is full, unless the request has already written (see [`serving_request`]).
     pub fn read<T, F>(&self, f: F) -> impl Future<Output = AppResult<T>>
     where
         T: Send + 'static,
@@ -70,4 +71,10 @@ impl AppState {
     {
         self.read.run_scan(f)
     }
+}
+
+/// Serves one request (the HTTP layer wraps each in it) so that its reads after its own committed write
+/// wait their turn instead of being refused: a 503 then would ask the client to repeat a write that is done.
+pub async fn serving_request<F: Future>(request: F) -> F::Output {
+    crate::store::within_request(request).await
 }

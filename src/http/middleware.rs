@@ -47,8 +47,8 @@ pub async fn observe(
     // Every log line of this request, including those of its reads and of its commands in the writer,
     // carries the request id.
     let span = tracing::info_span!("request", request_id = %request_id, method = %method);
-    // Reads after the request's own write are queued, not refused (`store::within_request`).
-    let mut res = match crate::store::within_request(next.call(req).instrument(span.clone())).await {
+    // Reads after the request's own write are queued, not refused (`state::serving_request`).
+    let mut res = match crate::state::serving_request(next.call(req).instrument(span.clone())).await {
         Ok(res) => res.map_into_boxed_body(),
         Err(e) => return Err(e),
     };

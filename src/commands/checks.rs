@@ -29,7 +29,7 @@ use crate::store::shared_reads as q;
 use crate::store::Exec;
 use crate::store::Reads;
 use base64::Engine;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -60,7 +60,7 @@ pub enum TagChange {
     Remove(Tag),
 }
 
-pub fn load_state(conn: &Connection, environment: &str, id: &str) -> AppResult<Option<CheckState>> {
+pub fn load_state<C: Reads + ?Sized>(conn: &C, environment: &str, id: &str) -> AppResult<Option<CheckState>> {
     let row = conn
         .prepare_cached(
             "SELECT id, stream_seq, check_type, status, run, redacted_at IS NOT NULL, identity_id, key_owner,
@@ -94,7 +94,7 @@ pub fn load_state(conn: &Connection, environment: &str, id: &str) -> AppResult<O
     Ok(Some(state))
 }
 
-pub(crate) fn require(conn: &Connection, environment: &str, id: &str) -> AppResult<CheckState> {
+pub(crate) fn require<C: Reads + ?Sized>(conn: &C, environment: &str, id: &str) -> AppResult<CheckState> {
     load_state(conn, environment, id)?.ok_or_else(|| AppError::not_found("Check"))
 }
 
@@ -333,6 +333,32 @@ pub fn record_in(
     Ok(created)
 }
 
+/// A check's state, its subject opened and its threshold: what a re-run screens.
+fn stored_subject<C: Reads + ?Sized>(
+    conn: &C,
+    keyring: &crate::crypto::Keyring,
+    environment: &str,
+    id: &str,
+) -> AppResult<(CheckState, BTreeMap<String, String>, f64)> {
+    let state = require(conn, environment, id)?;
+    if state.redacted {
+        return Err(AppError::Conflict("This check has been redacted and can no longer be run.".into()));
+    }
+    let (sealed, threshold): (String, f64) =
+        conn.query_row("SELECT subject, threshold FROM checks WHERE id = ?1", [&state.id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let key = data_key(conn, keyring, &state.key_owner)?
+        .ok_or_else(|| AppError::Conflict("This check's personal data has been erased.".into()))?;
+    let sealed: BTreeMap<String, String> = serde_json::from_str(&sealed)?;
+    let mut subject = BTreeMap::new();
+    for (field, value) in sealed {
+        let bytes = B64.decode(value).map_err(|_| AppError::Internal("sealed check field is not base64".into()))?;
+        subject.insert(field.clone(), key.open(&state.id, &field, &bytes)?);
+    }
+    Ok((state, subject, threshold))
+}
+
 /// A sanction run that completed concerns the linked identity's screening status; others do not.
 fn identity_screening(check_type: &str, result: &RunResult, check_id: &str) -> Option<Screened> {
     if check_type != "sanction" || result.status == "error" {
@@ -354,39 +380,20 @@ fn identity_screening(check_type: &str, result: &RunResult, check_id: &str) -> O
 const RERUN_ATTEMPTS: usize = 3;
 
 /// Runs the check again on its stored subject against the current lists; earlier dismissals apply. The
-/// subject is read in one short command, screened outside the writer, and the run recorded at the
+/// subject is read and opened on the read lane, screened outside the writer, and the run recorded at the
 /// check's version (screened again if the check changed meanwhile).
 pub async fn rerun(
     writer: &Writer,
+    read: &crate::store::ReadPool,
     cpu: &CpuPool,
+    keyring: Arc<crate::crypto::Keyring>,
     snapshot: Arc<Snapshot>,
     meta: CommandMeta,
     id: CheckId,
 ) -> AppResult<CheckId> {
     for _ in 0..RERUN_ATTEMPTS {
-        let (m, check) = (meta.clone(), id.clone());
-        let (state, subject, threshold) = writer
-            .execute(move |w| {
-                let state = require(w.conn, &m.environment, check.as_str())?;
-                if state.redacted {
-                    return Err(AppError::Conflict("This check has been redacted and can no longer be run.".into()));
-                }
-                let (sealed, threshold): (String, f64) =
-                    w.conn.row("SELECT subject, threshold FROM checks WHERE id = ?1", [&state.id], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })?;
-                let key = data_key(w.conn, w.keyring, &state.key_owner)?
-                    .ok_or_else(|| AppError::Conflict("This check's personal data has been erased.".into()))?;
-                let sealed: BTreeMap<String, String> = serde_json::from_str(&sealed)?;
-                let mut subject = BTreeMap::new();
-                for (field, value) in sealed {
-                    let bytes =
-                        B64.decode(value).map_err(|_| AppError::Internal("sealed check field is not base64".into()))?;
-                    subject.insert(field.clone(), key.open(&state.id, &field, &bytes)?);
-                }
-                Ok((state, subject, threshold))
-            })
-            .await?;
+        let (env, check, keyring) = (meta.environment.clone(), id.clone(), keyring.clone());
+        let (state, subject, threshold) = read.run(move |c| stored_subject(c, &keyring, &env, check.as_str())).await?;
         let (snap, check_type, sandbox) = (snapshot.clone(), state.check_type.clone(), meta.environment == "sandbox");
         let run = screen_off_writer(cpu, move || {
             standalone::run_standalone(&check_type, sandbox, &snap, &subject, threshold, &Dismissals::new())

@@ -549,8 +549,16 @@ async fn dismiss(
 #[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn rerun(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     p.require(WRITE, &[])?;
-    let id = cmd::rerun(&state.writer, &state.cpu, state.screening.current(), p.meta(state.now()), path.into_inner())
-        .await?;
+    let id = cmd::rerun(
+        &state.writer,
+        &state.read,
+        &state.cpu,
+        state.keyring.clone(),
+        state.screening.current(),
+        p.meta(state.now()),
+        path.into_inner(),
+    )
+    .await?;
     let (keyring, env) = (state.keyring.clone(), p.env());
     Ok(Reply::ok(state.read(move |c| q::get(c, &keyring, &env, &id)).await?))
 }

@@ -6,7 +6,7 @@
 //! identity, else the check). Screening for API checks runs before the write (on a blocking thread), never
 //! inside the writer's transaction; the session pipeline hands in its results. Must not render responses.
 
-use super::identities::{data_key, emit_identity, load_state as load_identity, load_surviving};
+use super::identities::{data_key, emit_identity, load_state as load_identity, load_surviving, open_pii};
 use super::writer::{WriteCtx, Writer};
 use super::CommandMeta;
 use crate::blocking::CpuPool;
@@ -350,12 +350,7 @@ fn stored_subject<C: Reads + ?Sized>(
         })?;
     let key = data_key(conn, keyring, &state.key_owner)?
         .ok_or_else(|| AppError::Conflict("This check's personal data has been erased.".into()))?;
-    let sealed: BTreeMap<String, String> = serde_json::from_str(&sealed)?;
-    let mut subject = BTreeMap::new();
-    for (field, value) in sealed {
-        let bytes = B64.decode(value).map_err(|_| AppError::Internal("sealed check field is not base64".into()))?;
-        subject.insert(field.clone(), key.open(&state.id, &field, &bytes)?);
-    }
+    let subject = open_pii(&key, &state.id, &sealed)?;
     Ok((state, subject, threshold))
 }
 

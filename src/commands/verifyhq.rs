@@ -564,15 +564,16 @@ pub async fn submit_challenge(
 ) -> AppResult<String> {
     let (env, t) = (meta.environment.clone(), input.token.clone());
     let seen = read.run(move |c| crate::queries::verifyhq::liveness_progress(c, &keyring, &env, &t)).await?;
+    let row = &seen.row;
     // Checked here so a photo that cannot be taken goes to no provider; checked again inside the write.
-    dom::accept_challenge(&seen.challenges, &seen.completed, &input.challenge_id, &seen.expires_at, &meta.now)?;
+    dom::accept_challenge(&row.challenges, &row.completed, &input.challenge_id, &row.expires_at, &meta.now)?;
     let blob_id = crate::domain::ids::new_id(crate::domain::ids::BLOB);
     let sealed = seen.key.seal_image(&input.token, "liveness", &blob_id, &input.photo);
     let done =
         dom::ChallengeCompleted { challenge_id: input.challenge_id, blob_id, photo_hash: input.photo_hash.to_hex() };
-    let decided = match seen.completed.len() + 1 == seen.challenges.len() {
+    let decided = match row.completed.len() + 1 == row.challenges.len() {
         true => {
-            let mut hashes = seen.photo_hashes;
+            let mut hashes = row.photo_hashes.clone();
             hashes.push(done.photo_hash.clone());
             let first = seen.first_photo.unwrap_or_else(|| input.photo.clone());
             let sandbox = meta.environment == "sandbox";
@@ -580,22 +581,12 @@ pub async fn submit_challenge(
         }
         false => None,
     };
-    let (token, seen_completed) = (input.token, seen.completed);
+    let (token, seen_completed) = (input.token, seen.row.completed);
     writer
         .execute(move |w| {
-            let row: Option<(String, String, String)> = w
-                .conn
-                .row(
-                    "SELECT challenges, completed, expires_at FROM verifyhq_liveness WHERE id = ?1 AND environment = ?2",
-                    params![token, meta.environment],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let (challenges, completed, expires_at) = row.ok_or_else(|| AppError::not_found("Liveness session"))?;
-            let challenges: Vec<dom::Challenge> = serde_json::from_str(&challenges)?;
-            let completed: Vec<String> = serde_json::from_str(&completed)?;
-            dom::accept_challenge(&challenges, &completed, &done.challenge_id, &expires_at, &meta.now)?;
-            if completed != seen_completed {
+            let now = crate::queries::verifyhq::liveness_row(w.conn, &meta.environment, &token)?;
+            dom::accept_challenge(&now.challenges, &now.completed, &done.challenge_id, &now.expires_at, &meta.now)?;
+            if now.completed != seen_completed {
                 return Err(AppError::Conflict(
                     "Another photo of this liveness session was recorded meanwhile; send this one again.".into(),
                 ));

@@ -7,7 +7,7 @@
 use crate::crypto::Keyring;
 use crate::domain::verifyhq::{self as dom, StepStatus, Tier, VerificationStatus};
 use crate::error::{AppError, AppResult};
-use crate::store::ReadOnly;
+use crate::store::{ReadOnly, Reads};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -629,14 +629,40 @@ pub fn liveness(conn: &ReadOnly, environment: &str, token: &str, now: &str) -> A
     .ok_or_else(|| AppError::not_found("Liveness session"))
 }
 
-/// Where a liveness session stands before a challenge photo is recorded: its challenges and those done,
-/// its expiry, the hashes of its photos, its data key, and (when one more photo completes it) its first
-/// photo opened, which the verdict compares with the last.
-pub struct LivenessProgress {
+/// A liveness session's challenges, those done, its expiry and its photos (hashes and blob ids), as its
+/// row holds them: what a challenge photo is checked against, before the write and again inside it.
+pub struct LivenessRow {
     pub challenges: Vec<dom::Challenge>,
     pub completed: Vec<String>,
     pub expires_at: String,
     pub photo_hashes: Vec<String>,
+    pub photo_blobs: Vec<String>,
+}
+
+/// The row of liveness session `token` in `environment` (404 when there is none).
+pub fn liveness_row<C: Reads + ?Sized>(conn: &C, environment: &str, token: &str) -> AppResult<LivenessRow> {
+    let (challenges, completed, expires_at, hashes, blobs): (String, String, String, String, String) = conn
+        .query_row(
+            "SELECT challenges, completed, expires_at, photo_hashes, photo_blobs FROM verifyhq_liveness
+             WHERE id = ?1 AND environment = ?2",
+            params![token, environment],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?
+        .ok_or_else(|| AppError::not_found("Liveness session"))?;
+    Ok(LivenessRow {
+        challenges: serde_json::from_str(&challenges)?,
+        completed: serde_json::from_str(&completed)?,
+        expires_at,
+        photo_hashes: serde_json::from_str(&hashes)?,
+        photo_blobs: serde_json::from_str(&blobs)?,
+    })
+}
+
+/// Where a liveness session stands before a challenge photo is recorded: its row, its data key, and (when
+/// one more photo completes it) its first photo opened, which the verdict compares with the last.
+pub struct LivenessProgress {
+    pub row: LivenessRow,
     pub key: crate::crypto::DataKey,
     pub first_photo: Option<Vec<u8>>,
 }
@@ -647,33 +673,15 @@ pub fn liveness_progress(
     environment: &str,
     token: &str,
 ) -> AppResult<LivenessProgress> {
-    let not_found = || AppError::not_found("Liveness session");
-    let (challenges, completed, expires_at, hashes, blobs): (String, String, String, String, String) = conn
-        .query_row(
-            "SELECT challenges, completed, expires_at, photo_hashes, photo_blobs FROM verifyhq_liveness
-             WHERE id = ?1 AND environment = ?2",
-            params![token, environment],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
-        .optional()?
-        .ok_or_else(not_found)?;
-    let key = crate::store::subject_keys::data_key(conn, keyring, token)?.ok_or_else(not_found)?;
-    let challenges: Vec<dom::Challenge> = serde_json::from_str(&challenges)?;
-    let completed: Vec<String> = serde_json::from_str(&completed)?;
-    let blobs: Vec<String> = serde_json::from_str(&blobs)?;
-    let first_photo = match (completed.len() + 1 == challenges.len(), blobs.first()) {
+    let row = liveness_row(conn, environment, token)?;
+    let key = crate::store::subject_keys::data_key(conn, keyring, token)?
+        .ok_or_else(|| AppError::not_found("Liveness session"))?;
+    let first_photo = match (row.completed.len() + 1 == row.challenges.len(), row.photo_blobs.first()) {
         (true, Some(first)) => Some(
             crate::store::subject_keys::open_file(conn, &key, token, "liveness", first)?
                 .ok_or_else(|| AppError::invalid_state("This liveness session's photo has been erased."))?,
         ),
         _ => None,
     };
-    Ok(LivenessProgress {
-        challenges,
-        completed,
-        expires_at,
-        photo_hashes: serde_json::from_str(&hashes)?,
-        key,
-        first_photo,
-    })
+    Ok(LivenessProgress { row, key, first_photo })
 }

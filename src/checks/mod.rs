@@ -9,4 +9,5 @@ pub mod grey;
 pub mod imagehash;
 pub mod mrz;
 pub mod mrz_image;
+pub mod pdf417_turn;
 pub mod printed;

@@ -1,6 +1,10 @@
 //! The dependency rules of ARCHITECTURE.md section 2, checked on the source text: queries and domain
 //! import nothing from the layers above them, http reaches storage and keys only through queries and
-//! commands, and the store knows nothing of commands, queries or HTTP.
+//! commands, and the store knows nothing of commands, queries or HTTP. Also on the source text: every HTTP
+//! handler opens a tracing span of its own (`#[tracing::instrument]`), inside the request's span that the
+//! `observe` middleware opens with the request id, so a slow request's log names the handler and the key
+//! it ran for. A handler is an `async fn` under `src/http` that takes the application state by value
+//! (`web::Data<AppState>`, an extractor), which helpers (taking it by reference) do not.
 
 use std::path::{Path, PathBuf};
 
@@ -87,4 +91,61 @@ fn the_check_finds_a_forbidden_import() {
 #[test]
 fn the_mcp_module_runs_nothing_itself() {
     assert_none("src/mcp", &["rusqlite", "crate::store", "crate::crypto", "crate::commands", "actix"]);
+}
+
+fn is_async_fn(line: &str) -> bool {
+    let line = line.trim_start();
+    ["async fn ", "pub async fn ", "pub(crate) async fn ", "pub(super) async fn "].iter().any(|p| line.starts_with(p))
+}
+
+/// The signature from an `async fn` line to the line that opens its body.
+fn signature(lines: &[&str], start: usize) -> String {
+    let mut text = String::new();
+    for line in &lines[start..] {
+        text.push_str(line.split("//").next().unwrap_or(""));
+        text.push(' ');
+        if line.trim_end().ends_with('{') {
+            break;
+        }
+    }
+    text
+}
+
+/// The attribute and doc lines right above line `start`, up to the blank line or closing brace before them.
+fn attributes<'a>(lines: &[&'a str], start: usize) -> Vec<&'a str> {
+    lines[..start].iter().rev().take_while(|l| !l.trim().is_empty() && !l.starts_with('}')).copied().collect()
+}
+
+/// `file:line: fn name` of every handler under `src/http` without a span.
+fn handlers_without_span() -> (usize, Vec<String>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let (mut handlers, mut missing) = (0, Vec::new());
+    for file in rust_files(&root) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
+            if !is_async_fn(line) {
+                continue;
+            }
+            let sig = signature(&lines, n);
+            let takes_state = sig.contains("web::Data<AppState>") && !sig.contains("&web::Data<AppState>");
+            if !takes_state {
+                continue;
+            }
+            handlers += 1;
+            if !attributes(&lines, n).iter().any(|a| a.contains("tracing::instrument")) {
+                let name = file.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&file).display().to_string();
+                missing.push(format!("{name}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    (handlers, missing)
+}
+
+#[test]
+fn every_handler_opens_a_span() {
+    let (handlers, missing) = handlers_without_span();
+    // The scan itself must find the handlers, or an empty result would prove nothing.
+    assert!(handlers > 200, "only {handlers} handlers found under src/http");
+    assert!(missing.is_empty(), "handlers without #[tracing::instrument]:\n{}", missing.join("\n"));
 }

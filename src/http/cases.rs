@@ -336,6 +336,7 @@ pub struct CaseDecisionBody {
     pub rejection_reason: Option<NoteText>,
 }
 
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn decide(
     state: web::Data<AppState>,
     p: Principal,

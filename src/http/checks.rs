@@ -636,6 +636,7 @@ async fn set_monitoring(state: web::Data<AppState>, p: Principal, id: CheckId, o
     responses((status = 200, description = "The check, monitored: each new watchlist version's changes are \
         screened against its subject (live sanction checks)", body = CheckView, example = check_example),
         (status = 409, description = "The check has been redacted, or is not an AML check", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn enable_monitoring(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     set_monitoring(state, p, path.into_inner(), true).await
 }
@@ -646,6 +647,7 @@ async fn enable_monitoring(state: web::Data<AppState>, p: Principal, path: ApiPa
     responses((status = 200, description = "The check, no longer monitored (its history stays)", body = CheckView,
         example = check_example),
         (status = 409, description = "The check has been redacted", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %p.key.id))]
 async fn disable_monitoring(state: web::Data<AppState>, p: Principal, path: ApiPath<CheckId>) -> ApiResult {
     set_monitoring(state, p, path.into_inner(), false).await
 }

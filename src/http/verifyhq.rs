@@ -155,6 +155,7 @@ impl ReviewBody {
         (status = 403, description = "The client lacks identity:write", body = VerifyhqErrorBody),
         (status = 409, description = "The tier's workflow was deactivated", body = VerifyhqErrorBody),
         (status = 422, description = "A field is missing or invalid", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn start(state: web::Data<AppState>, client: Client, body: VhqBody<StartVerificationBody>) -> VhqResult {
     client.require("identity:write")?;
     let b = body.0;
@@ -171,6 +172,7 @@ async fn start(state: web::Data<AppState>, client: Client, body: VhqBody<StartVe
         (status = 200, description = "The verification", body = IdentityVerification),
         (status = 401, description = "Missing or invalid API key", body = VerifyhqErrorBody),
         (status = 404, description = "No such verification", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn get(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
     client.require("identity:read")?;
     Ok(HttpResponse::Ok().json(read_verification(&state, &client, path.into_inner()).await?))
@@ -205,6 +207,7 @@ fn page_and_limit(query: &HashMap<String, String>) -> Result<(i64, i64), AppErro
         (status = 200, description = "The user's verifications, newest first", body = VerificationPage),
         (status = 401, description = "Missing or invalid API key", body = VerifyhqErrorBody),
         (status = 422, description = "A bad page or limit", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn by_user(
     state: web::Data<AppState>,
     client: Client,
@@ -227,6 +230,7 @@ async fn by_user(
         (status = 404, description = "No such verification", body = VerifyhqErrorBody),
         (status = 409, description = "Not PENDING or MANUAL_REVIEW, or its case is held by a reviewer", body = VerifyhqErrorBody),
         (status = 422, description = "A field is missing or invalid", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn review(
     state: web::Data<AppState>,
     client: Client,
@@ -248,6 +252,7 @@ async fn review(
         (status = 401, description = "Missing or invalid API key", body = VerifyhqErrorBody),
         (status = 404, description = "No such verification", body = VerifyhqErrorBody),
         (status = 409, description = "The verification is VERIFIED, MANUAL_REVIEW or being processed", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn restart(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
     client.require("identity:write")?;
     let meta = client.0.meta(state.now());
@@ -317,6 +322,7 @@ fn admin_allowed(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
         (status = 401, description = "Missing or wrong X-Admin-Secret", body = VerifyhqErrorBody),
         (status = 403, description = "The admin API is off (no secret configured)", body = VerifyhqErrorBody),
         (status = 422, description = "A field is missing or invalid", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all)]
 async fn create_client(state: web::Data<AppState>, req: HttpRequest, body: VhqBody<CreateClientBody>) -> VhqResult {
     admin_allowed(&state, &req)?;
     let b = body.0;
@@ -461,6 +467,7 @@ async fn prepared(
         (status = 413, description = "An image is over 10 MB", body = VerifyhqErrorBody),
         (status = 415, description = "Not multipart/form-data", body = VerifyhqErrorBody),
         (status = 422, description = "A field is missing or invalid, or an image cannot be read", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn verify_document(state: web::Data<AppState>, client: Client, form: DocumentForm) -> VhqResult {
     client.require("document:write")?;
     let (user_id, kind, country, front, back) = document_input(form)?;
@@ -487,6 +494,7 @@ async fn read_document(state: &AppState, client: &Client, id: String) -> Result<
         (status = 200, description = "The document verification", body = DocumentVerification),
         (status = 403, description = "The client lacks document:read", body = VerifyhqErrorBody),
         (status = 404, description = "No such document verification", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn get_document(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
     client.require("document:read")?;
     Ok(HttpResponse::Ok().json(read_document(&state, &client, path.into_inner()).await?))
@@ -502,6 +510,7 @@ async fn get_document(state: web::Data<AppState>, client: Client, path: web::Pat
         (status = 200, description = "The user's document verifications, newest first", body = DocumentVerificationPage),
         (status = 403, description = "The client lacks document:read", body = VerifyhqErrorBody),
         (status = 422, description = "A bad page or limit", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn documents_by_user(
     state: web::Data<AppState>,
     client: Client,
@@ -582,6 +591,7 @@ pub struct DedupCheckBody {
         (status = 403, description = "The client lacks biometrics:write", body = VerifyhqErrorBody),
         (status = 413, description = "The selfie is over 10 MB", body = VerifyhqErrorBody),
         (status = 422, description = "A field is missing or invalid, or the selfie is not a readable image", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn check_duplicates(state: web::Data<AppState>, client: Client, body: DedupBody) -> VhqResult {
     client.require("biometrics:write")?;
     let b = body.0;
@@ -619,6 +629,7 @@ async fn check_duplicates(state: web::Data<AppState>, client: Client, body: Dedu
         (status = 200, description = "The check", body = q::DedupCheck),
         (status = 403, description = "The client lacks biometrics:read", body = VerifyhqErrorBody),
         (status = 404, description = "No such check", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn get_dedup(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
     client.require("biometrics:read")?;
     let (env, id) = (client.0.env(), path.into_inner());
@@ -676,6 +687,7 @@ impl SubscribeBody {
         (status = 403, description = "The client lacks monitoring:write", body = VerifyhqErrorBody),
         (status = 409, description = "The user's identity was redacted or archived", body = VerifyhqErrorBody),
         (status = 422, description = "A field is missing or invalid, or no requested list can be watched", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn subscribe(state: web::Data<AppState>, client: Client, body: VhqBody<SubscribeBody>) -> VhqResult {
     client.require("monitoring:write")?;
     let input = body.0.checked()?;
@@ -693,6 +705,7 @@ async fn subscribe(state: web::Data<AppState>, client: Client, body: VhqBody<Sub
         (status = 200, description = "Cancelled (`status: CANCELLED`, `cancelledAt`)", body = q::Subscription),
         (status = 403, description = "The client lacks monitoring:write", body = VerifyhqErrorBody),
         (status = 404, description = "No such subscription", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn cancel_subscription(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
     client.require("monitoring:write")?;
     let id = cmd::cancel_subscription(&state.writer, client.0.meta(state.now()), path.into_inner()).await?;
@@ -710,6 +723,7 @@ async fn cancel_subscription(state: web::Data<AppState>, client: Client, path: w
         (status = 200, description = "Alerts, newest first", body = q::AlertPage),
         (status = 403, description = "The client lacks monitoring:read", body = VerifyhqErrorBody),
         (status = 422, description = "A bad filter, page or limit", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn alerts(state: web::Data<AppState>, client: Client, query: web::Query<HashMap<String, String>>) -> VhqResult {
     client.require("monitoring:read")?;
     let paging = page_and_limit(&query)?;
@@ -741,6 +755,7 @@ async fn read_liveness(state: &AppState, client: &Client, token: String) -> Resu
         (status = 201, description = "The session: its token, 2 or 3 random challenges, 10 minutes to complete them", body = q::LivenessSession),
         (status = 403, description = "The client lacks liveness:write", body = VerifyhqErrorBody),
         (status = 422, description = "A field is missing or invalid", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn start_liveness(state: web::Data<AppState>, client: Client, body: VhqBody<LivenessSessionBody>) -> VhqResult {
     client.require("liveness:write")?;
     let token = cmd::start_liveness(&state.writer, client.0.meta(state.now()), body.0.user_id).await?;
@@ -796,6 +811,7 @@ struct ChallengeUploadSchema {
         (status = 413, description = "The photo is over 10 MB", body = VerifyhqErrorBody),
         (status = 415, description = "Not multipart/form-data", body = VerifyhqErrorBody),
         (status = 422, description = "A field is missing, or the photo is not a readable image", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn submit_challenge(state: web::Data<AppState>, client: Client, form: ChallengeForm) -> VhqResult {
     client.require("liveness:write")?;
     let field = |name: &str| form.fields.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
@@ -833,6 +849,7 @@ async fn submit_challenge(state: web::Data<AppState>, client: Client, form: Chal
         (status = 200, description = "Addition: the session, its progress and verdict", body = q::LivenessSession),
         (status = 403, description = "The client lacks liveness:read", body = VerifyhqErrorBody),
         (status = 404, description = "No such session", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn get_liveness(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
     client.require("liveness:read")?;
     Ok(HttpResponse::Ok().json(read_liveness(&state, &client, path.into_inner()).await?))
@@ -857,6 +874,7 @@ pub struct IpLookupBody {
         (status = 200, description = "What the loaded databases and lists say about the address", body = crate::ip_intelligence::IpReport),
         (status = 403, description = "The client lacks intelligence:read", body = VerifyhqErrorBody),
         (status = 422, description = "Not an IP address", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn ip_intelligence(state: web::Data<AppState>, client: Client, body: VhqBody<IpLookupBody>) -> VhqResult {
     client.require("intelligence:read")?;
     let ip: std::net::IpAddr =
@@ -910,6 +928,7 @@ pub struct DeactivatedWebhook {
         (status = 201, description = "The webhook and its signing secret, shown once", body = ConfiguredWebhook),
         (status = 403, description = "The client lacks webhooks:write", body = VerifyhqErrorBody),
         (status = 422, description = "A field is missing or invalid (an unknown event, a refused URL)", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn configure_webhook(
     state: web::Data<AppState>,
     client: Client,
@@ -942,6 +961,7 @@ async fn configure_webhook(
     responses(
         (status = 200, description = "The client's webhooks, newest first", body = Vec<VerifyhqWebhook>),
         (status = 403, description = "The client lacks webhooks:read", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn client_webhooks(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
     client.require("webhooks:read")?;
     let (env, client_id) = (client.0.env(), path.into_inner());
@@ -954,6 +974,7 @@ async fn client_webhooks(state: web::Data<AppState>, client: Client, path: web::
         (status = 200, description = "Deactivated: nothing more is delivered to it", body = DeactivatedWebhook),
         (status = 403, description = "The client lacks webhooks:write", body = VerifyhqErrorBody),
         (status = 404, description = "No such webhook", body = VerifyhqErrorBody)))]
+#[tracing::instrument(skip_all, fields(key_id = %client.0.key.id))]
 async fn deactivate_webhook(state: web::Data<AppState>, client: Client, path: web::Path<String>) -> VhqResult {
     client.require("webhooks:write")?;
     let id = webhook_cmd::deactivate_verifyhq(&state.writer, client.0.meta(state.now()), path.into_inner()).await?;

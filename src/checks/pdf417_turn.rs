@@ -214,9 +214,9 @@ mod tests {
         }
         let original = block;
         transpose_block(&mut block);
-        for i in 0..64 {
-            for j in 0..64 {
-                assert_eq!((block[i] >> j) & 1, (original[j] >> i) & 1, "bit {j} of word {i}");
+        for (i, word) in block.iter().enumerate() {
+            for (j, source) in original.iter().enumerate() {
+                assert_eq!((word >> j) & 1, (source >> i) & 1, "bit {j} of word {i}");
             }
         }
         transpose_block(&mut block);

@@ -129,19 +129,19 @@ fn scan_pass(
     luma: &image::GrayImage,
     inverted: bool,
 ) -> Vec<Barcode> {
-    let mut found = scan_bitmap(bitmap, RxFormat::QR_CODE);
+    let mut found = scan_bitmap(bitmap, QrReaders::default());
     let Some(turn) = pdf417_turn(bitmap.get_black_matrix()) else {
         return found;
     };
     if turn == 0 {
-        found.extend(scan_bitmap(bitmap, RxFormat::PDF_417));
+        found.extend(scan_bitmap(bitmap, PDF417Reader));
         return found;
     }
     if let Some(mut upright) = binarised(&turned_upright(luma, turn)) {
         if inverted {
             upright.invert();
         }
-        found.extend(scan_bitmap(&mut upright, RxFormat::PDF_417));
+        found.extend(scan_bitmap(&mut upright, PDF417Reader));
     }
     found
 }
@@ -157,14 +157,12 @@ fn turned_upright(luma: &image::GrayImage, turn: u32) -> image::GrayImage {
     }
 }
 
-fn scan_bitmap(bitmap: &mut BinaryBitmap<HybridBinarizer<Luma8LuminanceSource>>, format: RxFormat) -> Vec<Barcode> {
+/// Every code `reader` finds on `bitmap` (its multiple-code search: after a code, the image around it).
+fn scan_bitmap<R: Reader>(bitmap: &mut BinaryBitmap<HybridBinarizer<Luma8LuminanceSource>>, reader: R) -> Vec<Barcode> {
     let hints = DecodeHints::default().with(DecodeHintValue::TryHarder(true));
     // Any reader error (not found, checksum, format) means "nothing readable here".
-    let results = match format {
-        RxFormat::PDF_417 => GenericMultipleBarcodeReader::new(PDF417Reader).decode_multiple_with_hints(bitmap, &hints),
-        _ => GenericMultipleBarcodeReader::new(QrReaders::default()).decode_multiple_with_hints(bitmap, &hints),
-    }
-    .unwrap_or_default();
+    let results =
+        GenericMultipleBarcodeReader::new(reader).decode_multiple_with_hints(bitmap, &hints).unwrap_or_default();
     results
         .iter()
         .map(|r| Barcode {
@@ -180,10 +178,10 @@ fn scan_bitmap(bitmap: &mut BinaryBitmap<HybridBinarizer<Luma8LuminanceSource>>,
 
 /// QR codes as rxing's multi-format reader reads them (its port of zxing-cpp's reader, then, where that
 /// reads nothing, its port of ZXing's Java reader), except that the Java reader searches with its usual
-/// row step instead of every third row. That search was a third of a 3000×2000 document photo's processing,
-/// on every document without a QR code. On 1,200 generated QR codes (URLs and MRZs, 1-4 px modules, turned
-/// up to 45 degrees, blurred, noisy, half of them JPEG at quality 20-70) the zxing-cpp port read 655 and the
-/// Java reader 5 more, the same 5 with either search.
+/// row step instead of every third row. That search was a fifth of a 3000×2000 document photo's processing,
+/// on every document without a QR code. On the 400 degraded QR codes `tests/barcode.rs` generates, the
+/// zxing-cpp port reads 224 and the Java reader one more (#367) with either search; on 1,200 from the same
+/// generator, 655 and the same 5 more.
 #[derive(Default)]
 struct QrReaders {
     first: QrReader,

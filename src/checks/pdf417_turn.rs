@@ -12,6 +12,8 @@
 //! (`pdf_417_detector::detect`, which checks one orientation) looks at each, in rxing's order and with its
 //! rule that a detector giving up (`None`) ends the search.
 
+use std::borrow::Cow;
+
 use rxing::common::{BitArray, BitMatrix};
 use rxing::pdf417::detector::pdf_417_detector;
 
@@ -44,14 +46,6 @@ pub fn pdf417_turn(matrix: &BitMatrix) -> Option<u32> {
         }
     }
     None
-}
-
-/// `matrix` turned `degrees` counter-clockwise (0, 90, 180 or 270), the same bits `BitMatrix::rotate` gives.
-pub fn turned(matrix: &BitMatrix, degrees: u32) -> Option<BitMatrix> {
-    let rows = matrix_rows(matrix);
-    let (width, height) = (matrix.getWidth() as usize, matrix.getHeight() as usize);
-    let columns = if degrees % 180 == 90 { transpose(&rows, width, height) } else { Vec::new() };
-    turned_matrix(&rows, &columns, width, height, degrees % 360)
 }
 
 /// Each row's words, with the bits past the width cleared (an inverted matrix has them set).
@@ -133,6 +127,8 @@ fn reversed(words: &[u64], bits: usize) -> Vec<u64> {
         .collect()
 }
 
+/// The matrix of `rows` (`width` × `height`) turned `degrees` counter-clockwise (0, 90, 180 or 270): the
+/// same bits `BitMatrix::rotate` gives. `columns` is its transposition, needed for 90 and 270 only.
 fn turned_matrix(
     rows: &[Vec<u64>],
     columns: &[Vec<u64>],
@@ -140,19 +136,23 @@ fn turned_matrix(
     height: usize,
     degrees: u32,
 ) -> Option<BitMatrix> {
-    let (new_width, new_rows): (usize, Vec<Vec<u64>>) = match degrees {
-        0 => (width, rows.to_vec()),
-        // Row y of the turned image is row (height - 1 - y) read backwards.
-        180 => (width, rows.iter().rev().map(|row| reversed(row, width)).collect()),
-        // Row y is column (width - 1 - y), top to bottom.
-        90 => (height, columns.iter().rev().cloned().collect()),
-        // Row y is column y, bottom to top.
-        270 => (height, columns.iter().map(|column| reversed(column, height)).collect()),
+    let (new_width, new_height) = match degrees {
+        0 | 180 => (width, height),
+        90 | 270 => (height, width),
         _ => return None,
     };
-    let mut out = BitMatrix::new(u32::try_from(new_width).ok()?, u32::try_from(new_rows.len()).ok()?).ok()?;
+    let mut out = BitMatrix::new(u32::try_from(new_width).ok()?, u32::try_from(new_height).ok()?).ok()?;
     let mut row_bits = BitArray::with_size(new_width);
-    for (y, words) in new_rows.iter().enumerate() {
+    for y in 0..new_height {
+        let words: Cow<[u64]> = match degrees {
+            0 => Cow::Borrowed(&rows[y]),
+            // Row y of the turned image is row (height - 1 - y) read backwards.
+            180 => Cow::Owned(reversed(&rows[height - 1 - y], width)),
+            // Row y is column (width - 1 - y), top to bottom.
+            90 => Cow::Borrowed(&columns[width - 1 - y]),
+            // Row y is column y, bottom to top.
+            _ => Cow::Owned(reversed(&columns[y], height)),
+        };
         for (k, word) in words.iter().enumerate() {
             row_bits.setBulk(k * WORD_BITS, *word as usize);
         }
@@ -179,6 +179,13 @@ mod tests {
             }
         }
         m
+    }
+
+    /// `matrix` turned `degrees` counter-clockwise by this module's rotations.
+    fn turned(matrix: &BitMatrix, degrees: u32) -> Option<BitMatrix> {
+        let rows = matrix_rows(matrix);
+        let (width, height) = (matrix.getWidth() as usize, matrix.getHeight() as usize);
+        turned_matrix(&rows, &transpose(&rows, width, height), width, height, degrees)
     }
 
     fn same_pixels(a: &BitMatrix, b: &BitMatrix) -> bool {

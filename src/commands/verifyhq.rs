@@ -571,15 +571,14 @@ pub async fn submit_challenge(
     let sealed = seen.key.seal_image(&input.token, "liveness", &blob_id, &input.photo);
     let done =
         dom::ChallengeCompleted { challenge_id: input.challenge_id, blob_id, photo_hash: input.photo_hash.to_hex() };
-    let decided = match row.completed.len() + 1 == row.challenges.len() {
-        true => {
-            let mut hashes = row.photo_hashes.clone();
-            hashes.push(done.photo_hash.clone());
-            let first = seen.first_photo.unwrap_or_else(|| input.photo.clone());
-            let sandbox = meta.environment == "sandbox";
-            Some(liveness_verdict(face, &input.token, sandbox, &hashes, first, input.photo).await)
-        }
-        false => None,
+    let decided = if row.one_photo_left() {
+        let mut hashes = row.photo_hashes.clone();
+        hashes.push(done.photo_hash.clone());
+        let first = seen.first_photo.unwrap_or_else(|| input.photo.clone());
+        let sandbox = meta.environment == "sandbox";
+        Some(liveness_verdict(face, &input.token, sandbox, &hashes, first, input.photo).await)
+    } else {
+        None
     };
     let (token, seen_completed) = (input.token, seen.row.completed);
     writer

@@ -639,6 +639,13 @@ pub struct LivenessRow {
     pub photo_blobs: Vec<String>,
 }
 
+impl LivenessRow {
+    /// Whether the next photo recorded completes the session (and so brings its verdict).
+    pub fn one_photo_left(&self) -> bool {
+        self.completed.len() + 1 == self.challenges.len()
+    }
+}
+
 /// The row of liveness session `token` in `environment` (404 when there is none).
 pub fn liveness_row<C: Reads + ?Sized>(conn: &C, environment: &str, token: &str) -> AppResult<LivenessRow> {
     let (challenges, completed, expires_at, hashes, blobs): (String, String, String, String, String) = conn
@@ -676,7 +683,7 @@ pub fn liveness_progress(
     let row = liveness_row(conn, environment, token)?;
     let key = crate::store::subject_keys::data_key(conn, keyring, token)?
         .ok_or_else(|| AppError::not_found("Liveness session"))?;
-    let first_photo = match (row.completed.len() + 1 == row.challenges.len(), row.photo_blobs.first()) {
+    let first_photo = match (row.one_photo_left(), row.photo_blobs.first()) {
         (true, Some(first)) => Some(
             crate::store::subject_keys::open_file(conn, &key, token, "liveness", first)?
                 .ok_or_else(|| AppError::invalid_state("This liveness session's photo has been erased."))?,

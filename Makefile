@@ -88,13 +88,14 @@ WRK ?= wrk
 bench-deps:
 	@command -v $(WRK) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 
-# Instructions per API-only verification and per identity creation under callgrind (valgrind, Debian): the
-# writer's and the work around it, repeatable where wall-clock figures drift, for comparing two builds of the
-# write path (a minute or two once built).
+# Instructions per API-only verification, identity creation and identity read under callgrind (valgrind,
+# Debian): the writer's and the work around it, repeatable where wall-clock figures drift, for comparing two
+# builds of the write and read paths (two or three minutes once built).
 bench-instructions: build
 	@command -v valgrind >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq valgrind >/dev/null)
 	WORKLOAD=verifications bash tests/bench/instructions.sh
 	WORKLOAD=creations bash tests/bench/instructions.sh
+	WORKLOAD=reads bash tests/bench/instructions.sh
 
 bench: build bench-deps $(SCREENING_LIST)
 	./target/release/idv-bench --server-bin target/release/idv --duration-secs 10 --concurrency 64 \

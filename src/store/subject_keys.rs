@@ -6,10 +6,10 @@
 use super::read::Reads;
 use crate::crypto::{blind, DataKey, Keyring};
 use crate::domain::custom_list::{self as list_dom, Lookup, Norm};
-use crate::domain::identity::SealedFields;
 use crate::error::{AppError, AppResult};
 use base64::Engine;
 use rusqlite::OptionalExtension;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -51,14 +51,47 @@ pub fn open_file<C: Reads + ?Sized>(
 
 /// Opens every sealed PII field of one identity (used by updates, exports and rendering).
 pub fn open_pii(key: &DataKey, identity_id: &str, sealed_json: &str) -> AppResult<BTreeMap<String, String>> {
-    let sealed: SealedFields = serde_json::from_str(sealed_json)?;
+    let SealedEntries(sealed) = serde_json::from_str(sealed_json)?;
     let mut out = BTreeMap::new();
+    let mut bytes = Vec::new();
     for (field, b64) in sealed {
-        let bytes = B64.decode(b64).map_err(|_| AppError::Internal("sealed field is not base64".into()))?;
-        out.insert(field.clone(), key.open(identity_id, &field, &bytes)?);
+        bytes.clear();
+        B64.decode_vec(b64.as_bytes(), &mut bytes)
+            .map_err(|_| AppError::Internal("sealed field is not base64".into()))?;
+        let opened = key.open(identity_id, &field, &bytes)?;
+        out.insert(field.into_owned(), opened);
     }
     Ok(out)
 }
+
+/// A sealed field map (`domain::identity::SealedFields`) as its stored JSON text holds it, in the text's order, each name
+/// and base64 value borrowed from the text unless it holds an escape (neither ever does): opening an
+/// identity's fields then copies no name or value before it is decoded, and builds no map but its answer.
+struct SealedEntries<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'de> serde::Deserialize<'de> for SealedEntries<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = SealedEntries<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of field names to sealed base64 values")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(12));
+                while let Some((Text(field), Text(value))) = map.next_entry::<Text<'de>, Text<'de>>()? {
+                    entries.push((field, value));
+                }
+                Ok(SealedEntries(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
+/// A JSON string, borrowed from the input where it can be.
+#[derive(serde::Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// Opens a sealed map of a session (`prefill`, `user_data`, `document_data`, `extracted`); None is empty.
 pub fn open_map(key: &DataKey, id: &str, field: &str, sealed: Option<&str>) -> AppResult<BTreeMap<String, String>> {
@@ -91,4 +124,43 @@ pub fn normalise(lookup: &Lookup) -> String {
 /// The blind digest a list lookup is indexed (and searched) under.
 pub fn digest(keyring: &Keyring, environment: &str, lookup: &Lookup) -> [u8; 32] {
     keyring.blind_digest(environment, lookup.kind, &normalise(lookup))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::MasterKey;
+
+    fn sealed_map(key: &DataKey, subject: &str, fields: &[(&str, &str)]) -> String {
+        let map: BTreeMap<&str, String> =
+            fields.iter().map(|(field, value)| (*field, B64.encode(key.seal(subject, field, value)))).collect();
+        serde_json::to_string(&map).unwrap()
+    }
+
+    #[test]
+    fn open_pii_opens_every_field_of_a_stored_map() {
+        let (key, _) = Keyring::new(&MasterKey::from_bytes([3u8; 32])).new_data_key("idn_a");
+        let stored = sealed_map(&key, "idn_a", &[("first_name", "Zoë"), ("email", "zoe@example.com"), ("ssn", "")]);
+        let opened = open_pii(&key, "idn_a", &stored).unwrap();
+        let expected: BTreeMap<String, String> = [("email", "zoe@example.com"), ("first_name", "Zoë"), ("ssn", "")]
+            .map(|(f, v)| (f.into(), v.into()))
+            .into();
+        assert_eq!(opened, expected);
+        assert!(open_pii(&key, "idn_a", "{}").unwrap().is_empty());
+    }
+
+    #[test]
+    fn open_pii_reads_escaped_text_and_refuses_what_is_not_a_sealed_map() {
+        let (key, _) = Keyring::new(&MasterKey::from_bytes([3u8; 32])).new_data_key("idn_a");
+        let stored = sealed_map(&key, "idn_a", &[("first_name", "Ada")]);
+        // The same JSON with the name and the value's slashes written as escapes: nothing to borrow, still read.
+        let escaped = stored.replace("first_name", "first\\u005fname").replace('/', "\\/");
+        assert_eq!(open_pii(&key, "idn_a", &escaped).unwrap()["first_name"], "Ada");
+        // Bound to its subject and field: under another identity or field name it does not open.
+        assert!(open_pii(&key, "idn_b", &stored).is_err());
+        assert!(open_pii(&key, "idn_a", &stored.replace("first_name", "last_name")).is_err());
+        for bad in ["[]", "{\"first_name\": 3}", "{\"first_name\": \"not base64!\"}", "not json"] {
+            assert!(open_pii(&key, "idn_a", bad).is_err(), "{bad}");
+        }
+    }
 }

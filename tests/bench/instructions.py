@@ -5,17 +5,23 @@
 upload a 64x64 document photo and a distinct noise selfie, submit, wait for the result (Prefer: wait).
 `drive-creations BASE KEY N [FIRST]`: N sequential identity creations with the fields `make bench`'s wrk
 script sends (name, date of birth, email, phone, document number, SSN, address), each with its own values.
+`drive-reads BASE KEY N [FIRST]`: N sequential identity reads on one kept-alive connection, as wrk sends them;
+the warm-up (FIRST 0) creates the identities first (N of them, as `drive-creations`) and keeps their ids in the
+file IDV_INSTRUCTIONS_IDS, which the measured drive reads in turn.
 FIRST numbers the first operation (default 0), so a second drive against the same server makes new people.
 `report WORKLOAD CALLGRIND_OUT N`: the whole process's instructions (everything counted since the counters
 were zeroed) and the inclusive instructions of the functions listed for the workload (`verifications`: the
 writer thread, the decision, an upload's processing, its barcode reading; `creations`: the writer thread and
-its parts, the command's work on the request's thread before it queues for the writer), per operation, from
-callgrind's call records.
+its parts, the command's work on the request's thread before it queues for the writer; `reads`: the HTTP
+dispatcher on the worker, the query on the read lane and its decryption), per operation, from callgrind's
+call records.
 Standard library only.
 """
 
 import collections
+import http.client
 import json
+import os
 import random
 import re
 import sys
@@ -90,10 +96,8 @@ def drive(base, key, count, first=0):
             sys.exit(f"no result for {session}")
 
 
-def drive_creations(base, key, count, first=0):
-    call = api(base, key)
-    for n in range(first, first + count):
-        body = {
+def creation_body(n):
+    return {
             "external_ref": f"instructions-identity-{n}",
             "first_name": f"Alice{n}",
             "last_name": "Instructions",
@@ -107,9 +111,37 @@ def drive_creations(base, key, count, first=0):
             "zip_code": "12345",
             "country": "US",
         }
-        status, answer = call("POST", "/api/v1/identities", json.dumps(body).encode())
+
+
+def drive_creations(base, key, count, first=0):
+    call = api(base, key)
+    for n in range(first, first + count):
+        status, answer = call("POST", "/api/v1/identities", json.dumps(creation_body(n)).encode())
         if status != 201:
             sys.exit(f"identity creation: HTTP {status} {answer}")
+
+
+def drive_reads(base, key, count, first=0):
+    ids_file = Path(os.environ["IDV_INSTRUCTIONS_IDS"])
+    if first == 0:
+        call = api(base, key)
+        ids = []
+        for n in range(count):
+            status, answer = call("POST", "/api/v1/identities", json.dumps(creation_body(n)).encode())
+            if status != 201:
+                sys.exit(f"identity creation: HTTP {status} {answer}")
+            ids.append(answer["id"])
+        ids_file.write_text("\n".join(ids))
+    ids = ids_file.read_text().split()
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=300)
+    for n in range(count):
+        connection.request("GET", f"/api/v1/identities/{ids[n % len(ids)]}", headers={"X-API-Key": key})
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            sys.exit(f"identity read: HTTP {response.status} {body[:200]!r}")
+    connection.close()
 
 
 REPORTED = {
@@ -120,13 +152,22 @@ REPORTED = {
         ("  barcode reading", "idv::checks::barcode::read_barcodes_luma"),
         ("  perceptual hash", "idv::checks::imagehash::phash_luma"),
     ],
+    "reads": [
+        ("HTTP (actix dispatcher)", "<actix_http::h1::dispatcher::Dispatcher<T,S,B,X,U> as core::future::future::Future>::poll"),
+        ("  authentication", "idv::auth::Authenticator::authenticate::{{closure}}"),
+        ("  the reply's JSON", "idv::http::reply::Reply::ok"),
+        ("the query (read lane)", "idv::queries::identities::get"),
+        ("  the data key", "idv::store::subject_keys::data_key"),
+        ("  personal data opened", "idv::store::subject_keys::open_pii"),
+        ("    fields decrypted", "idv::crypto::DataKey::open"),
+    ],
     "creations": [
         ("writer thread", "idv::commands::writer::run"),
         ("  event append", "idv::store::events::append"),
         ("  projections", "idv::projections::apply"),
         ("    blind-index keys", "idv::projections::identities::blind_rows"),
         ("  WAL frames at commit", "pagerWalFrames"),
-        ("request, to the writer", "idv::commands::identities::create::{{closure}}"),
+        ("request, to the writer", "idv::commands::identities::prepare_create"),
         ("  blind indexes, sealed", "idv::commands::identities::sealed_blind_set"),
         ("    normalising", "idv::crypto::blind::index_inputs"),
         ("  sealing (fields, set)", "idv::crypto::seal_raw"),
@@ -179,10 +220,12 @@ if __name__ == "__main__":
         drive(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]) if len(sys.argv) == 6 else 0)
     elif len(sys.argv) in (5, 6) and sys.argv[1] == "drive-creations":
         drive_creations(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]) if len(sys.argv) == 6 else 0)
+    elif len(sys.argv) in (5, 6) and sys.argv[1] == "drive-reads":
+        drive_reads(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]) if len(sys.argv) == 6 else 0)
     elif len(sys.argv) == 5 and sys.argv[1] == "report" and sys.argv[2] in REPORTED:
         report(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         sys.exit(
             "usage: instructions.py drive BASE KEY N [FIRST] | drive-creations BASE KEY N [FIRST]"
-            " | report verifications|creations CALLGRIND_OUT N"
+            " | drive-reads BASE KEY N [FIRST] | report verifications|creations|reads CALLGRIND_OUT N"
         )

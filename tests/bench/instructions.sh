@@ -6,10 +6,11 @@
 # N. Start-up (routes, the OpenAPI document, the MRZ glyphs), first-use costs and shutdown are left out. Wall-clock runs on a shared machine drift by ten per cent; these counts repeat to a fraction
 # of one, so two builds of the write path can be compared.
 #   IDV_BIN   the idv binary (default target/release/idv)
-#   WORKLOAD  verifications (default) or creations
-#   N         operations (default 30 verifications, about a minute under callgrind, or 300 creations,
-#             about fifteen seconds)
-#   WARMUP    operations before the counters are zeroed (default 3 verifications or 30 creations)
+#   WORKLOAD  verifications (default), creations or reads
+#   N         operations (default 30 verifications, about a minute under callgrind, 300 creations,
+#             about fifteen seconds, or 2,000 reads of the identities the warm-up created)
+#   WARMUP    operations before the counters are zeroed (default 3 verifications, 30 creations, or 100
+#             creations and as many reads)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 IDV_BIN="${IDV_BIN:-target/release/idv}"
@@ -17,7 +18,8 @@ WORKLOAD="${WORKLOAD:-verifications}"
 case "$WORKLOAD" in
   verifications) N="${N:-30}"; WARMUP="${WARMUP:-3}"; DRIVE=drive ;;
   creations) N="${N:-300}"; WARMUP="${WARMUP:-30}"; DRIVE=drive-creations ;;
-  *) echo "instructions.sh: WORKLOAD is verifications or creations, not $WORKLOAD" >&2; exit 2 ;;
+  reads) N="${N:-2000}"; WARMUP="${WARMUP:-100}"; DRIVE=drive-reads ;;
+  *) echo "instructions.sh: WORKLOAD is verifications, creations or reads, not $WORKLOAD" >&2; exit 2 ;;
 esac
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 2; }
 command -v callgrind_control >/dev/null || { echo "instructions.sh: callgrind_control is not installed" >&2; exit 2; }
@@ -28,6 +30,7 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
+export IDV_INSTRUCTIONS_IDS="$DIR/identity-ids"
 KEY="$("$IDV_BIN" keys create --data-dir "$DIR" --environment live --label instructions 2>&1 | grep -o 'vk_live_[A-Za-z0-9_-]*' | head -n 1)"
 [ -n "$KEY" ] || { echo "instructions.sh: could not create a key" >&2; exit 2; }
 PORT=$((20000 + RANDOM % 20000))

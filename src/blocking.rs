@@ -27,6 +27,15 @@ type LaneJob<S> = Box<dyn FnOnce(&S) + Send>;
 /// How long a caller refused by a full lane is asked to wait before retrying.
 const FULL_LANE_RETRY_SECS: u64 = 1;
 
+/// Whether a job is taken when the lane's queue is full (`Lane::submit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Only while fewer than the lane's capacity wait; otherwise refused at once (`Lane::run`).
+    IfRoom,
+    /// However many wait (`Lane::run_queued`).
+    Always,
+}
+
 /// A fixed set of threads, each owning one `S` for its whole life, running jobs in the order they arrive.
 /// The runtime's blocking pool starts a thread for every job waiting, so under load dozens of threads
 /// take turns on the cores and each short job pays for the switches; a lane keeps as many threads as it
@@ -86,7 +95,7 @@ impl<S: Send + 'static> Lane<S> {
         T: Send + 'static,
         F: FnOnce(&S) -> AppResult<T> + Send + 'static,
     {
-        self.submit(f, false)
+        self.submit(f, Admission::IfRoom)
     }
 
     /// Runs `f` like `run`, but queues it however many jobs wait: for work whose caller has already been
@@ -96,16 +105,17 @@ impl<S: Send + 'static> Lane<S> {
         T: Send + 'static,
         F: FnOnce(&S) -> AppResult<T> + Send + 'static,
     {
-        self.submit(f, true)
+        self.submit(f, Admission::Always)
     }
 
-    /// `run` or, with `always`, `run_queued`.
-    pub fn submit<T, F>(&self, f: F, always: bool) -> impl Future<Output = AppResult<T>>
+    /// `run` (`Admission::IfRoom`) or `run_queued` (`Admission::Always`).
+    pub fn submit<T, F>(&self, f: F, admission: Admission) -> impl Future<Output = AppResult<T>>
     where
         T: Send + 'static,
         F: FnOnce(&S) -> AppResult<T> + Send + 'static,
     {
-        let admitted = if self.waiting.fetch_add(1, Ordering::AcqRel) < self.capacity || always {
+        let room = self.waiting.fetch_add(1, Ordering::AcqRel) < self.capacity;
+        let admitted = if room || admission == Admission::Always {
             Ok(())
         } else {
             self.waiting.fetch_sub(1, Ordering::AcqRel);

@@ -11,7 +11,7 @@
 
 use super::blind_keys::{BlindKeyIndex, Carrier};
 use super::{configure, Durability};
-use crate::blocking::Lane;
+use crate::blocking::{Admission, Lane};
 use crate::error::{AppError, AppResult};
 use rusqlite::{CachedStatement, Connection, OpenFlags, Params, Row, Statement};
 use std::future::Future;
@@ -146,8 +146,13 @@ pub fn note_committed() {
     let _ = COMMITTED.try_with(|c| c.set(true));
 }
 
-fn has_committed() -> bool {
-    COMMITTED.try_with(std::cell::Cell::get).unwrap_or(false)
+/// How the current task's reads are admitted to the lane: always once its request has committed a write.
+fn admission() -> Admission {
+    if COMMITTED.try_with(std::cell::Cell::get).unwrap_or(false) {
+        Admission::Always
+    } else {
+        Admission::IfRoom
+    }
 }
 
 /// Request-sized reads waiting for a lane thread; past that, reads answer 503 with Retry-After.
@@ -233,7 +238,7 @@ impl ReadPool {
         T: Send + 'static,
         F: FnOnce(&ReadOnly) -> AppResult<T> + Send + 'static,
     {
-        self.lane.submit(move |conn| in_one_snapshot(conn, f), has_committed())
+        self.lane.submit(move |conn| in_one_snapshot(conn, f), admission())
     }
 
     /// Runs `f` with a pooled connection on the runtime's blocking pool, inside the current span: for reads

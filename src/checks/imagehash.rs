@@ -33,7 +33,7 @@ use std::fmt;
 use std::io::Cursor;
 use std::str::FromStr;
 
-use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use image_hasher::{BitOrder, FilterType, HashAlg, HasherConfig};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -303,24 +303,27 @@ pub fn decode_bounded(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
         Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
         _ => return Err(ImageError::UnsupportedFormat),
     };
-    let reader = |limits: Limits| {
-        let mut r = ImageReader::with_format(Cursor::new(bytes), format);
-        r.limits(limits);
-        r
-    };
-    // Header first: a decompression bomb declares its size before it costs anything.
-    let (width, height) = reader(Limits::default()).into_dimensions().map_err(|_| ImageError::Decode)?;
+    // Header first: a decompression bomb declares its size before it costs anything. The decoder that read
+    // the header decodes the pixels too (as `ImageReader::decode` would, after reserving its buffer under
+    // the limits), so the header is parsed once. Its own allocations are bounded from the start; the sides
+    // are checked here, so that an oversized image is told apart from an undecodable one.
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits.clone());
+    let mut decoder = reader.into_decoder().map_err(|_| ImageError::Decode)?;
+    let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
         return Err(ImageError::Decode);
     }
     if u64::from(width) * u64::from(height) > MAX_PIXELS || width > MAX_SIDE || height > MAX_SIDE {
         return Err(ImageError::TooManyPixels { width, height });
     }
-    let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    reader(limits).decode().map_err(|_| ImageError::Decode)
+    limits.reserve(decoder.total_bytes()).map_err(|_| ImageError::Decode)?;
+    decoder.set_limits(limits).map_err(|_| ImageError::Decode)?;
+    DynamicImage::from_decoder(decoder).map_err(|_| ImageError::Decode)
 }
 
 /// Raw similarity `1 - distance/64`, in 0..=1.

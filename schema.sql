@@ -283,7 +283,13 @@ CREATE INDEX IF NOT EXISTS sessions_selfies_since ON sessions (environment, last
 CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_hash);
 CREATE INDEX IF NOT EXISTS sessions_by_identity ON sessions (identity_id);
 CREATE INDEX IF NOT EXISTS sessions_by_ref ON sessions (environment, external_ref);
-CREATE INDEX IF NOT EXISTS sessions_by_ip ON sessions (environment, ip_digest);
+-- The risk rules' velocity counts (processing::evidence): a session's other sessions of the last day from
+-- the same IP address or device, by digest and creation time. Sessions without fraud signals (API-only ones)
+-- have neither digest and are left out.
+CREATE INDEX IF NOT EXISTS sessions_by_ip_day ON sessions (environment, ip_digest, created_at)
+    WHERE ip_digest IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sessions_by_device_day ON sessions (environment, device_digest, created_at)
+    WHERE device_digest IS NOT NULL;
 -- What the sweeper looks for every second, so that it reads only those sessions, not the whole table:
 -- capture tokens that may lapse, sessions left in processing, decided sessions not yet redacted.
 CREATE INDEX IF NOT EXISTS sessions_awaiting_capture ON sessions (token_expires_at)

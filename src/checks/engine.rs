@@ -65,7 +65,9 @@ pub struct Evidence {
     pub face: Option<FaceMatch>,
     pub face_threshold: f64,
     pub duplicates: Vec<DuplicateHit>,
-    /// Client-side signals as submitted, and server-side velocity counts.
+    /// Client-side signals as submitted, and server-side velocity counts: the environment's other sessions
+    /// of the last day from the same IP address or device, counted up to [`IP_VELOCITY_SESSIONS`] and
+    /// [`DEVICE_VELOCITY_SESSIONS`] (all the risk rules compare them with).
     pub client_signals: Value,
     pub ip_sessions_last_day: i64,
     pub device_sessions_last_day: i64,
@@ -110,6 +112,11 @@ fn risk_level(score: i64) -> &'static str {
     }
 }
 
+/// Other sessions of the last day from one IP address at which a session scores `ip_velocity`.
+pub const IP_VELOCITY_SESSIONS: i64 = 5;
+/// Other sessions of the last day from one device at which a session scores `device_velocity`.
+pub const DEVICE_VELOCITY_SESSIONS: i64 = 3;
+
 /// Fraud signals and the 0–100 score in the spec's bands (§4.10).
 pub fn assess_risk(e: &Evidence) -> Value {
     let mut signals: Vec<Value> = Vec::new();
@@ -136,10 +143,10 @@ pub fn assess_risk(e: &Evidence) -> Value {
     {
         add("copy_paste_name", "behavioral", 15);
     }
-    if e.ip_sessions_last_day >= 5 {
+    if e.ip_sessions_last_day >= IP_VELOCITY_SESSIONS {
         add("ip_velocity", "network", 20);
     }
-    if e.device_sessions_last_day >= 3 {
+    if e.device_sessions_last_day >= DEVICE_VELOCITY_SESSIONS {
         add("device_velocity", "device", 25);
     }
     if !e.duplicates.is_empty() {

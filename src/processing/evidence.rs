@@ -15,10 +15,11 @@ use crate::domain::session::MRZ_UNREADABLE;
 use crate::domain::workflow::Graph;
 use crate::error::{AppError, AppResult};
 use crate::face::FaceImages;
+use crate::queries::sessions::{sessions_with_digest_since, SignalDigest};
 use crate::screening_service::{ScreeningOutcome, Snapshot};
 use crate::store::ReadOnly;
 use crate::store::Reads;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::OptionalExtension;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -183,13 +184,9 @@ fn person_evidence(
     }
     let day_ago =
         crate::clock::parse(now).map(|t| crate::clock::format(t - time::Duration::days(1))).unwrap_or_default();
-    let count_by = |column: &str, digest: &Option<Vec<u8>>| -> AppResult<i64> {
+    let count_by = |kind: SignalDigest, digest: &Option<Vec<u8>>, enough: i64| -> AppResult<i64> {
         let Some(d) = digest else { return Ok(0) };
-        Ok(conn.query_row(
-            &format!("SELECT COUNT(*) FROM sessions WHERE environment = ?1 AND {column} = ?2 AND id != ?3 AND created_at >= ?4"),
-            params![s.environment, d, s.id, day_ago],
-            |r| r.get(0),
-        )?)
+        sessions_with_digest_since(conn, &s.environment, kind, d, &day_ago, &s.id, enough)
     };
     let mut evidence = engine::Evidence {
         sandbox: s.sandbox(),
@@ -200,8 +197,8 @@ fn person_evidence(
         minimum_age: 18,
         face_threshold: 0.35,
         client_signals: serde_json::from_str(&signals).unwrap_or(Value::Null),
-        ip_sessions_last_day: count_by("ip_digest", &ip)?,
-        device_sessions_last_day: count_by("device_digest", &device)?,
+        ip_sessions_last_day: count_by(SignalDigest::Ip, &ip, engine::IP_VELOCITY_SESSIONS)?,
+        device_sessions_last_day: count_by(SignalDigest::Device, &device, engine::DEVICE_VELOCITY_SESSIONS)?,
         ..Default::default()
     };
     let mrz_text = data.get("mrz").cloned();

@@ -986,3 +986,69 @@ pub fn workflow_run(conn: &ReadOnly, environment: &str, id: &str) -> AppResult<W
         completed_at: decided_at,
     })
 }
+
+/// Which fraud-signal digest a velocity count compares (`sessions.ip_digest` or `sessions.device_digest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalDigest {
+    Ip,
+    Device,
+}
+
+fn velocity_sql(kind: SignalDigest) -> &'static str {
+    match kind {
+        SignalDigest::Ip => {
+            "SELECT COUNT(*) FROM (SELECT 1 FROM sessions
+              WHERE environment = ?1 AND ip_digest = ?2 AND created_at >= ?3 AND id != ?4 LIMIT ?5)"
+        }
+        SignalDigest::Device => {
+            "SELECT COUNT(*) FROM (SELECT 1 FROM sessions
+              WHERE environment = ?1 AND device_digest = ?2 AND created_at >= ?3 AND id != ?4 LIMIT ?5)"
+        }
+    }
+}
+
+/// How many of the environment's sessions other than `except`, created at or after `since`, carry this IP
+/// or device digest, counted up to `enough` (what the risk rule compares with). The index on digest and
+/// creation time finds them: an address or device behind thousands of sessions (a shared NAT, a test
+/// phone) costs a few rows, not a walk over every session it ever had.
+pub fn sessions_with_digest_since(
+    conn: &ReadOnly,
+    environment: &str,
+    kind: SignalDigest,
+    digest: &[u8],
+    since: &str,
+    except: &str,
+    enough: i64,
+) -> AppResult<i64> {
+    Ok(conn.query_row(velocity_sql(kind), params![environment, digest, since, except, enough], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn velocity_counts_seek_by_digest_and_creation_time() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::store::SCHEMA_SQL).unwrap();
+        for (kind, index) in
+            [(SignalDigest::Ip, "sessions_by_ip_day"), (SignalDigest::Device, "sessions_by_device_day")]
+        {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", velocity_sql(kind)))
+                .unwrap()
+                .query_map(params!["live", vec![1u8; 32], "2026-12-06T00:00:00.000Z", "ses_a", 5], |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let search = format!(
+                "USING INDEX {index} (environment=? AND {}_digest=? AND created_at>?)",
+                match kind {
+                    SignalDigest::Ip => "ip",
+                    SignalDigest::Device => "device",
+                }
+            );
+            assert!(plan.iter().any(|step| step.contains(&search)), "{kind:?}: {plan:?}");
+        }
+    }
+}

@@ -46,8 +46,10 @@ const PAGE_SIZE: i64 = 2048;
 /// keeps only the prefix and the identity in that table's rows; version 14 drops that table, the keys listed
 /// in each identity's row with the log position that wrote them, which the in-memory lookup catches up by;
 /// version 15 drops two indexes no query reads, which every upload and every decision with findings wrote:
-/// documents by perceptual hash, a random key, and findings by source, whose id already names the source).
-pub const SCHEMA_VERSION: i64 = 15;
+/// documents by perceptual hash, a random key, and findings by source, whose id already names the source;
+/// version 16 replaces the index of sessions by IP digest, which the device count could not use and whose
+/// rows the IP count read one by one for their creation time, with indexes by digest and creation time).
+pub const SCHEMA_VERSION: i64 = 16;
 
 /// The view tables that projections own; replay drops and rebuilds exactly these.
 pub const VIEW_TABLES: &[&str] = &[
@@ -257,6 +259,9 @@ pub fn open_writer(path: &Path, durability: Durability) -> AppResult<Connection>
         drop_blind_index_table(&conn)?;
         // Version 15 drops indexes no query reads (see SCHEMA_VERSION).
         conn.execute_batch(UNREAD_INDEXES_DROPPED)?;
+        // Version 16 replaces the index of sessions by IP digest (see SCHEMA_VERSION); the schema below
+        // creates the new ones.
+        conn.execute_batch("DROP INDEX IF EXISTS sessions_by_ip;")?;
         // Version 3 adds the case views and the audit log (new tables only); `idv replay` fills them
         // from the events already in the log.
         conn.execute_batch(SCHEMA_SQL)?;
@@ -627,6 +632,35 @@ mod upgrade_tests {
             .query_row("SELECT COUNT(*) FROM pragma_table_info('audit_log') WHERE name LIKE 'request_%' OR name = 'ip_address'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(audit_columns, 3);
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_15_database_counts_velocity_by_digest_and_creation_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idv.db");
+        {
+            let conn = open_writer(&path, Durability::Normal).unwrap();
+            conn.execute_batch(
+                "DROP INDEX sessions_by_ip_day; DROP INDEX sessions_by_device_day;
+                 CREATE INDEX sessions_by_ip ON sessions (environment, ip_digest);
+                 PRAGMA user_version = 15;",
+            )
+            .unwrap();
+        }
+        let conn = open_writer(&path, Durability::Normal).unwrap();
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'sessions_by_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!indexes.iter().any(|name| name == "sessions_by_ip"), "{indexes:?}");
+        for index in ["sessions_by_device_day", "sessions_by_ip_day"] {
+            assert!(indexes.iter().any(|name| name == index), "{index}: {indexes:?}");
+        }
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
     }

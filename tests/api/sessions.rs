@@ -1457,6 +1457,56 @@ async fn export_bundles_the_session_its_result_data_and_documents() {
     assert_error(&app.get("/sessions/ses_missing/export").await, 404);
 }
 
+/// A live session captured through the hosted page with this device fingerprint, completed; returns its
+/// result once decided.
+async fn captured_from_device(app: &TestApp, external_ref: &str, device: &str, seed: u32) -> Value {
+    let key = app.live_key.clone();
+    let body = json!({"external_ref": external_ref, "first_name": "Vel", "last_name": "Ocity", "date_of_birth": "1985-05-05",
+        "checks": no_face()});
+    let s = create_with(app, &key, body).await;
+    let id = s["id"].as_str().unwrap().to_string();
+    let t = token_of(&s["capture_url"]);
+    app.send_raw("GET", &format!("/verify/{t}"), None, None).await;
+    app.send_json_raw("POST", &format!("/verify/{t}/consent"), &json!({"accepted": true})).await;
+    app.send_json_raw("POST", &format!("/verify/{t}/document-type"), &json!({"document_type": "passport"})).await;
+    let front = &[("document_type", "id_front")];
+    let up = app.upload(&format!("/verify/{t}/documents"), None, front, Some(("image/png", &png(seed)))).await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    let up = app.upload(&format!("/verify/{t}/selfie"), None, &[], Some(("image/png", &png(seed + 1)))).await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    let signals = json!({"signals": {"completion_ms": 90000}, "device_fingerprint": device});
+    assert_eq!(app.send_json_raw("POST", &format!("/verify/{t}/fraud-signals"), &signals).await.status, 200);
+    let done = app.send_raw("POST", &format!("/verify/{t}/complete"), None, None).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    wait_for(app, &key, &id, &["completed", "under_review", "failed"]).await;
+    let result = get_with(app, &key, &format!("/sessions/{id}/result")).await;
+    assert_eq!(result.status, 200, "{}", result.body);
+    result.body
+}
+
+fn risk_signal_names(result: &Value) -> Vec<String> {
+    let signals = result["check_results"]["risk_assessment"]["detail"]["signals"].as_array();
+    let signals = signals.unwrap_or_else(|| panic!("no risk signals: {result}"));
+    signals.iter().filter_map(|s| s["name"].as_str().map(str::to_string)).collect()
+}
+
+#[actix_web::test]
+async fn a_device_behind_three_other_sessions_of_the_day_scores_device_velocity() {
+    let app = spawn_app().await;
+    // The first three sessions from the device have fewer than three others before them.
+    for n in 0..3u32 {
+        let result = captured_from_device(&app, &format!("vel_{n}"), "phone-1", 60 + 2 * n).await;
+        assert!(!risk_signal_names(&result).contains(&"device_velocity".to_string()), "session {n}: {result}");
+    }
+    // Another device is not counted with it.
+    let other = captured_from_device(&app, "vel_other", "phone-2", 70).await;
+    assert!(!risk_signal_names(&other).contains(&"device_velocity".to_string()), "{other}");
+    // The fourth from the same device has three others of the last day.
+    let fourth = captured_from_device(&app, "vel_3", "phone-1", 72).await;
+    let names = risk_signal_names(&fourth);
+    assert!(names.contains(&"device_velocity".to_string()), "{names:?}: {fourth}");
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Replay
 // ---------------------------------------------------------------------------------------------------------------

@@ -64,9 +64,10 @@ pub fn open_pii(key: &DataKey, identity_id: &str, sealed_json: &str) -> AppResul
     Ok(out)
 }
 
-/// A sealed field map (`domain::identity::SealedFields`) as its stored JSON text holds it, in the text's order, each name
-/// and base64 value borrowed from the text unless it holds an escape (neither ever does): opening an
-/// identity's fields then copies no name or value before it is decoded, and builds no map but its answer.
+/// A sealed field map (`domain::identity::SealedFields`) as its stored JSON text holds it, in the text's
+/// order, each name and base64 value borrowed from the text unless it holds an escape (neither ever does):
+/// opening an identity's fields then copies no name or value before it is decoded, and builds no map but
+/// its answer.
 struct SealedEntries<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
 impl<'de> serde::Deserialize<'de> for SealedEntries<'de> {

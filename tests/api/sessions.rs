@@ -1491,7 +1491,7 @@ fn risk_signal_names(result: &Value) -> Vec<String> {
 }
 
 #[actix_web::test]
-async fn a_device_behind_three_other_sessions_of_the_day_scores_device_velocity() {
+async fn velocity_counts_the_days_other_sessions_from_one_device_and_one_address() {
     let app = spawn_app().await;
     // The first three sessions from the device have fewer than three others before them.
     for n in 0..3u32 {
@@ -1505,6 +1505,12 @@ async fn a_device_behind_three_other_sessions_of_the_day_scores_device_velocity(
     let fourth = captured_from_device(&app, "vel_3", "phone-1", 72).await;
     let names = risk_signal_names(&fourth);
     assert!(names.contains(&"device_velocity".to_string()), "{names:?}: {fourth}");
+    assert!(!names.contains(&"ip_velocity".to_string()), "four others from the address: {names:?}");
+    // Every session came from the test client's address: the sixth has five others from it.
+    let sixth = captured_from_device(&app, "vel_ip", "phone-3", 74).await;
+    let names = risk_signal_names(&sixth);
+    assert!(names.contains(&"ip_velocity".to_string()), "{names:?}: {sixth}");
+    assert!(!names.contains(&"device_velocity".to_string()), "{names:?}");
 }
 
 // ---------------------------------------------------------------------------------------------------------------

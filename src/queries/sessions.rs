@@ -994,17 +994,22 @@ pub enum SignalDigest {
     Device,
 }
 
-fn velocity_sql(kind: SignalDigest) -> &'static str {
-    match kind {
-        SignalDigest::Ip => {
-            "SELECT COUNT(*) FROM (SELECT 1 FROM sessions
-              WHERE environment = ?1 AND ip_digest = ?2 AND created_at >= ?3 AND id != ?4 LIMIT ?5)"
-        }
-        SignalDigest::Device => {
-            "SELECT COUNT(*) FROM (SELECT 1 FROM sessions
-              WHERE environment = ?1 AND device_digest = ?2 AND created_at >= ?3 AND id != ?4 LIMIT ?5)"
+impl SignalDigest {
+    /// The `sessions` column holding the digest.
+    fn column(self) -> &'static str {
+        match self {
+            SignalDigest::Ip => "ip_digest",
+            SignalDigest::Device => "device_digest",
         }
     }
+}
+
+fn velocity_sql(kind: SignalDigest) -> String {
+    format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM sessions
+          WHERE environment = ?1 AND {} = ?2 AND created_at >= ?3 AND id != ?4 LIMIT ?5)",
+        kind.column()
+    )
 }
 
 /// How many of the environment's sessions other than `except`, created at or after `since`, carry this IP
@@ -1020,7 +1025,7 @@ pub fn sessions_with_digest_since(
     except: &str,
     enough: i64,
 ) -> AppResult<i64> {
-    Ok(conn.query_row(velocity_sql(kind), params![environment, digest, since, except, enough], |r| r.get(0))?)
+    Ok(conn.query_row(&velocity_sql(kind), params![environment, digest, since, except, enough], |r| r.get(0))?)
 }
 
 #[cfg(test)]
@@ -1041,13 +1046,7 @@ mod tests {
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();
-            let search = format!(
-                "USING INDEX {index} (environment=? AND {}_digest=? AND created_at>?)",
-                match kind {
-                    SignalDigest::Ip => "ip",
-                    SignalDigest::Device => "device",
-                }
-            );
+            let search = format!("USING INDEX {index} (environment=? AND {}=? AND created_at>?)", kind.column());
             assert!(plan.iter().any(|step| step.contains(&search)), "{kind:?}: {plan:?}");
         }
     }

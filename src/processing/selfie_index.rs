@@ -5,7 +5,7 @@
 //! confirmed against the view, so a hash that has left the view (a redacted session) is never reported
 //! from memory. Must not write, and must keep nothing but the hashes (no ids, no personal data).
 
-use crate::checks::imagehash::ImageHash64;
+use crate::checks::imagehash::{within_distance, ImageHash64};
 use crate::error::AppResult;
 use crate::queries::selfies;
 use crate::store::ReadOnly;
@@ -50,12 +50,7 @@ impl SelfieIndex {
                     enrolled.hashes.push(selfie.hash);
                 }
             }
-            enrolled
-                .hashes
-                .iter()
-                .copied()
-                .filter(|&other| hash.distance(ImageHash64::from_u64(other)) <= max_distance)
-                .collect()
+            within_distance(&enrolled.hashes, hash, max_distance)
         };
         let mut identities = Vec::new();
         for candidate in candidates {

@@ -66,19 +66,13 @@ fn convert<const CHANNELS: usize>(tables: &ChannelTables, width: u32, height: u3
     ImageBuffer::<Luma<u8>, _>::from_raw(width, height, grey).unwrap_or_else(|| GrayImage::new(width, height))
 }
 
-/// `value.round() as u8` for the non-negative values the sums give, without a call to `roundf`: the
-/// integer part is exact below 2^23 and so is the fraction left, so comparing it with one half rounds
-/// half away from zero as `round` does; `as u8` saturates as the cast in `image` does.
+/// `value.round() as u8` (half away from zero, saturating as the cast in `image` does) for the sums the
+/// sRGB tables give, as one addition and a cast: a branch-free loop, three times fewer instructions a pixel
+/// than comparing the fraction with one half. Adding one half differs from rounding only on a value just
+/// below a half, which the f32 addition rounds up to the next whole number; none of the 2^24 colours sums
+/// to one (`every_colour_rounds_as_round_does` goes through them all).
 fn to_u8(value: f32) -> u8 {
-    if value.is_nan() || value <= 0.0 {
-        return 0;
-    }
-    if value >= 255.0 {
-        return 255;
-    }
-    let whole = value as u32;
-    let rounded = if value - whole as f32 >= 0.5 { whole + 1 } else { whole };
-    rounded.min(255) as u8
+    (value + 0.5) as u8
 }
 
 #[cfg(test)]
@@ -101,15 +95,20 @@ mod tests {
     }
 
     #[test]
-    fn the_rounding_matches_round_at_and_beside_every_half() {
-        for whole in 0..=255u32 {
-            for value in [whole as f32 + 0.5, (whole as f32 + 0.5).next_down(), (whole as f32 + 0.5).next_up()] {
-                assert_eq!(to_u8(value), value.round() as u8, "{value}");
+    fn every_colour_rounds_as_round_does() {
+        // Every 8-bit colour's sum, rounded by the addition and by `round` (what `image` calls).
+        let tables = SRGB_TABLES.get_or_init(srgb_tables).as_ref().unwrap();
+        let mut differ = 0u32;
+        for red in tables.red {
+            for green in tables.green {
+                let red_green = 0.0f32 + red + green;
+                for blue in tables.blue {
+                    let value = (red_green + blue) * 255.0;
+                    differ += u32::from(to_u8(value) != value.round() as u8);
+                }
             }
         }
-        for value in [0.0f32, 0.49999997, 254.49998, 255.0, 255.49, 255.5, 300.0, -0.0] {
-            assert_eq!(to_u8(value), value.round() as u8, "{value}");
-        }
+        assert_eq!(differ, 0);
     }
 
     #[test]

@@ -11,6 +11,9 @@
 #             about fifteen seconds, or 2,000 reads of the identities the warm-up created)
 #   WARMUP    operations before the counters are zeroed (default 3 verifications, 30 creations, or 100
 #             creations and as many reads)
+#   PREFILL   verifications or creations made first by the same binary outside valgrind, four clients
+#             at once, on the same data folder (default none): what one costs on a database that already
+#             holds thousands of sessions and enrolled selfies, or of identities
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 IDV_BIN="${IDV_BIN:-target/release/idv}"
@@ -21,6 +24,9 @@ case "$WORKLOAD" in
   reads) N="${N:-2000}"; WARMUP="${WARMUP:-100}"; DRIVE=drive-reads ;;
   *) echo "instructions.sh: WORKLOAD is verifications, creations or reads, not $WORKLOAD" >&2; exit 2 ;;
 esac
+if [ -n "${PREFILL:-}" ] && [ "$WORKLOAD" = reads ]; then
+  echo "instructions.sh: PREFILL is for verifications and creations (the reads' warm-up makes their identities)" >&2; exit 2
+fi
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 2; }
 command -v callgrind_control >/dev/null || { echo "instructions.sh: callgrind_control is not installed" >&2; exit 2; }
 DIR="$(mktemp -d "${TMPDIR:-/tmp}/idv-instructions.XXXXXX")"
@@ -34,6 +40,19 @@ export IDV_INSTRUCTIONS_IDS="$DIR/identity-ids"
 KEY="$("$IDV_BIN" keys create --data-dir "$DIR" --environment live --label instructions 2>&1 | grep -o 'vk_live_[A-Za-z0-9_-]*' | head -n 1)"
 [ -n "$KEY" ] || { echo "instructions.sh: could not create a key" >&2; exit 2; }
 PORT=$((20000 + RANDOM % 20000))
+if [ -n "${PREFILL:-}" ]; then
+  "$IDV_BIN" serve --data-dir "$DIR" --bind "127.0.0.1:$PORT" --rate-limit-rpm 100000000 > "$DIR/prefill.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+  CLIENTS=()
+  for client in 1 2 3 4; do
+    python3 tests/bench/instructions.py "$DRIVE" "http://127.0.0.1:$PORT" "$KEY" $((PREFILL / 4)) $((client * 1000000)) &
+    CLIENTS+=($!)
+  done
+  for client in "${CLIENTS[@]}"; do wait "$client"; done
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  PORT=$((PORT + 1))
+fi
 IDV_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$DIR/callgrind.out" \
   "$IDV_BIN" serve --data-dir "$DIR" --bind "127.0.0.1:$PORT" --rate-limit-rpm 100000000 > "$DIR/server.log" 2>&1 &
 SERVER_PID=$!

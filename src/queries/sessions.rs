@@ -1031,6 +1031,51 @@ pub fn sessions_with_digest_since(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{open_writer, Durability, ReadPool};
+
+    #[test]
+    fn a_velocity_count_takes_the_environments_other_sessions_of_the_window_with_that_digest_up_to_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idv.db");
+        let (address, other_address, device) = (vec![1u8; 32], vec![2u8; 32], vec![3u8; 32]);
+        {
+            let writer = open_writer(&path, Durability::Normal).unwrap();
+            let mut insert = writer
+                .prepare(
+                    "INSERT INTO sessions (id, environment, status, metadata, send_email, invites_sent, retention_status,
+                        processing_attempts, fraud_signals, created_at, updated_at, stream_seq, ip_digest, device_digest)
+                     VALUES (?1, ?2, 'completed', '{}', 0, 0, 'active', 0, '{}', ?3, ?3, 1, ?4, ?5)",
+                )
+                .unwrap();
+            // Seven of the window from the address and the device, the session itself among them.
+            for n in 0..7 {
+                let at = format!("2026-12-06T0{n}:00:00.000Z");
+                insert.execute(params![format!("ses_{n}"), "live", at, address, device]).unwrap();
+            }
+            // Outside the count: from the address the day before the window, in the other environment, from
+            // another address, and one from the address without a device fingerprint.
+            insert.execute(params!["ses_old", "live", "2026-12-04T23:59:59.000Z", address, device]).unwrap();
+            insert.execute(params!["ses_sandbox", "sandbox", "2026-12-06T09:00:00.000Z", address, device]).unwrap();
+            insert
+                .execute(params!["ses_elsewhere", "live", "2026-12-06T09:00:00.000Z", other_address, None::<Vec<u8>>])
+                .unwrap();
+            insert
+                .execute(params!["ses_no_device", "live", "2026-12-06T09:00:00.000Z", address, None::<Vec<u8>>])
+                .unwrap();
+        }
+        let conn = ReadPool::open(&path, 1, 1).unwrap().get().unwrap();
+        let since = "2026-12-05T12:00:00.000Z";
+        let count = |kind, digest: &[u8], enough| {
+            sessions_with_digest_since(&conn, "live", kind, digest, since, "ses_0", enough).unwrap()
+        };
+        assert_eq!(count(SignalDigest::Ip, &address, 100), 7, "six others with the device, one without");
+        assert_eq!(count(SignalDigest::Device, &device, 100), 6);
+        assert_eq!(count(SignalDigest::Ip, &other_address, 100), 1);
+        // The count stops at what the rule compares with.
+        assert_eq!(count(SignalDigest::Ip, &address, 5), 5);
+        assert_eq!(count(SignalDigest::Device, &device, 3), 3);
+        assert_eq!(count(SignalDigest::Device, &[9u8; 32], 3), 0);
+    }
 
     #[test]
     fn velocity_counts_seek_by_digest_and_creation_time() {

@@ -90,14 +90,16 @@ impl Processing {
         &self.inner.keyring
     }
 
-    /// Processes a session that has just entered `processing`, in the background.
+    /// Processes a session that has just entered `processing`, in the background. The pipeline's future
+    /// holds every step's state (13 KB); boxed, the task keeps a pointer to it, so spawning
+    /// and finishing the task move eight bytes instead of copying the whole future in and out of its cell.
     pub fn spawn(&self, meta: CommandMeta, id: String) {
         let this = self.clone();
-        actix_web::rt::spawn(async move {
+        actix_web::rt::spawn(Box::pin(async move {
             if let Err(e) = this.process(meta, id.clone()).await {
                 tracing::error!(session_id = %id, error = %e, "session processing failed");
             }
-        });
+        }));
     }
 
     /// Runs the pipeline on a session in `processing` and records the decision. Returns its status after.

@@ -239,3 +239,69 @@ fn opening_a_log_without_audit_rows_fills_the_audit_log() {
     let audited: i64 = read.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0)).unwrap();
     assert_eq!(audited, events);
 }
+
+/// An identity whose fields were sealed one by one (the golden log predates sealing them together) is
+/// updated through the writer: the update's event seals the whole set, which replaces the view's per-field
+/// entries; a cleared field is gone, the others keep their values, and a replay rebuilds the same view.
+#[test]
+fn an_update_seals_all_fields_together_over_a_map_sealed_field_by_field() {
+    use idv::commands::identities::{self as cmd, UpdateIdentity};
+    use idv::domain::ids::IdentityRef;
+    use idv::domain::values::PersonalDataPatch;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idv.db");
+    let ring = Keyring::new(&MasterKey::from_hex(&"42".repeat(32)).unwrap());
+    {
+        let conn = store::open_writer(&path, Durability::Normal).unwrap();
+        load(&conn);
+        store::replay::rebuild_in_place(&conn, &ring).unwrap();
+        let stored: String =
+            conn.query_row("SELECT pii FROM identities WHERE external_ref = 'golden-a'", [], |r| r.get(0)).unwrap();
+        let before: std::collections::BTreeMap<String, String> = serde_json::from_str(&stored).unwrap();
+        assert!(before.contains_key("first_name") && before.contains_key("city"), "sealed field by field: {stored}");
+    }
+    let mut config = idv::config::Config::new(dir.path().to_path_buf());
+    config.master_key_hex = Some("42".repeat(32));
+    actix_web::rt::System::new().block_on(async {
+        let core = idv::startup::open_core(&config).unwrap();
+        let meta = idv::commands::CommandMeta {
+            actor: "test".into(),
+            environment: "sandbox".into(),
+            request_id: None,
+            now: "2026-12-08T00:00:00.000Z".into(),
+            origin: None,
+        };
+        let mut pii = PersonalDataPatch::default();
+        pii.set("email", Some("ada@example.org")).unwrap();
+        pii.set("city", None).unwrap();
+        let golden_a = IdentityRef::parse("identity", "golden-a").unwrap();
+        cmd::update(&core.writer, meta, golden_a, UpdateIdentity { pii, ..Default::default() }).await.unwrap();
+    });
+
+    let conn = store::open_writer(&path, Durability::Normal).unwrap();
+    let stored: String =
+        conn.query_row("SELECT pii FROM identities WHERE external_ref = 'golden-a'", [], |r| r.get(0)).unwrap();
+    let after: std::collections::BTreeMap<String, String> = serde_json::from_str(&stored).unwrap();
+    assert_eq!(after.keys().collect::<Vec<_>>(), [idv::domain::identity::ALL_FIELDS_SEALED], "{stored}");
+    let read_a = || {
+        let pool = ReadPool::open(&path, 1, 1).unwrap();
+        let read = pool.get().unwrap();
+        serde_json::to_value(idv::queries::identities::get(&read, &ring, "sandbox", "golden-a").unwrap()).unwrap()
+    };
+    let a = read_a();
+    assert_eq!(a["extracted_data"]["first_name"], "Ada");
+    assert_eq!(a["extracted_data"]["email"], "ada@example.org");
+    assert!(a["extracted_data"].get("city").is_none(), "{a}");
+    let audit: String = conn
+        .query_row(
+            "SELECT metadata FROM audit_log WHERE resource_id = ?1 ORDER BY seq DESC LIMIT 1",
+            [a["id"].as_str().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(audit.contains("email") && audit.contains("city") && !audit.contains('*'), "{audit}");
+
+    store::replay::rebuild_in_place(&conn, &ring).unwrap();
+    assert_eq!(read_a(), a, "the replayed view opens to the same identity");
+}

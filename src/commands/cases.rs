@@ -411,6 +411,7 @@ fn complete_session(
                     rejection_reason: outcome.rejection_reason.clone(),
                     country: None,
                     pii: BTreeMap::new(),
+                    pii_fields: Vec::new(),
                     blind: None,
                 };
                 let evs = idom::decide(Some(&state), IdentityCommand::ApplyVerification(verified), &meta.ctx())?;
@@ -520,7 +521,7 @@ pub async fn correct_pii(
             full.extend(fields.clone());
             let update = idom::Updated {
                 changed: fields.keys().cloned().collect(),
-                pii: seal_fields(&key, &identity_id, &fields),
+                pii: seal_fields(&key, &identity_id, &full)?,
                 blind: Some(sealed_blind_set(w.keyring, &key, &case.environment, &identity_id, &full)?),
                 ..idom::Updated::default()
             };

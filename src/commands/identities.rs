@@ -109,8 +109,15 @@ fn require_state(conn: &Connection, environment: &str, id_or_ref: &str) -> AppRe
     load_state(conn, environment, id_or_ref)?.ok_or_else(|| AppError::not_found("Identity"))
 }
 
-pub(crate) fn seal_fields(key: &DataKey, identity_id: &str, fields: &BTreeMap<String, String>) -> SealedFields {
-    fields.iter().map(|(f, v)| (f.clone(), B64.encode(key.seal(identity_id, f, v)))).collect()
+/// Seals an identity's whole field map as one value under [`dom::ALL_FIELDS_SEALED`] (an empty map too: an
+/// update that clears every field replaces the view's map with it).
+pub(crate) fn seal_fields(
+    key: &DataKey,
+    identity_id: &str,
+    fields: &BTreeMap<String, String>,
+) -> AppResult<SealedFields> {
+    let sealed = key.seal(identity_id, dom::ALL_FIELDS_SEALED, &serde_json::to_string(fields)?);
+    Ok(SealedFields::from([(dom::ALL_FIELDS_SEALED.to_string(), B64.encode(sealed))]))
 }
 
 /// Computes the blind-index set of a full PII map and seals it under the identity's key: each kind's key
@@ -216,11 +223,11 @@ pub struct PreparedIdentity {
 pub fn prepare_create(keyring: &Keyring, environment: &str, input: CreateIdentity) -> AppResult<PreparedIdentity> {
     let id = ids::new_id(ids::IDENTITY);
     let (key, wrapped) = keyring.new_data_key(&id);
-    let pii = seal_fields(&key, &id, input.pii.as_map());
-    let blind = if input.pii.is_empty() {
-        None
+    let (pii, blind) = if input.pii.is_empty() {
+        (SealedFields::new(), None)
     } else {
-        Some(sealed_blind_set(keyring, &key, environment, &id, input.pii.as_map())?)
+        let fields = input.pii.as_map();
+        (seal_fields(&key, &id, fields)?, Some(sealed_blind_set(keyring, &key, environment, &id, fields)?))
     };
     Ok(PreparedIdentity { id, wrapped, pii, blind, input })
 }
@@ -269,6 +276,7 @@ pub fn create_in(w: &mut WriteCtx<'_>, meta: &CommandMeta, prepared: PreparedIde
         identity_type_id: type_id,
         tags: input.tags.iter().map(|t| t.as_str().to_string()).collect(),
         monitoring_enabled: true,
+        pii_fields: input.pii.as_map().keys().cloned().collect(),
         pii,
         blind,
     };
@@ -343,12 +351,10 @@ pub fn update_in(
             .ok_or_else(|| AppError::invalid_state("This identity's personal data has been erased."))?;
         let sealed_now: String = w.conn.row("SELECT pii FROM identities WHERE id = ?1", [&id], |r| r.get(0))?;
         let mut full = open_pii(&key, &id, &sealed_now)?;
-        let mut changed_values = BTreeMap::new();
         for (field, value) in input.pii.as_map() {
             match value {
                 Some(v) => {
                     full.insert(field.clone(), v.clone());
-                    changed_values.insert(field.clone(), v.clone());
                 }
                 None => {
                     full.remove(field);
@@ -357,7 +363,7 @@ pub fn update_in(
             }
             update.changed.push(field.clone());
         }
-        update.pii = seal_fields(&key, &id, &changed_values);
+        update.pii = seal_fields(&key, &id, &full)?;
         update.blind = Some(sealed_blind_set(w.keyring, &key, env, &id, &full)?);
     }
     let evs = dom::decide(Some(&state), IdentityCommand::Update(update), &meta.ctx())?;

@@ -311,6 +311,7 @@ fn upsert_identity(
                 tags: Vec::new(),
                 monitoring_enabled: true,
                 pii: BTreeMap::new(),
+                pii_fields: Vec::new(),
                 blind: None,
             };
             let evs = idom::decide(None, IdentityCommand::Create(created), &identity_meta.ctx())?;
@@ -325,7 +326,7 @@ fn upsert_identity(
                 w.conn.row("SELECT pii FROM identities WHERE id = ?1", [&state.id], |r| r.get(0))?;
             let mut full = super::identities::open_pii(k, &state.id, &sealed_now)?;
             full.extend(pii.clone());
-            (seal_fields(k, &state.id, &pii), Some(sealed_blind_set(w.keyring, k, &s.environment, &state.id, &full)?))
+            (seal_fields(k, &state.id, &full)?, Some(sealed_blind_set(w.keyring, k, &s.environment, &state.id, &full)?))
         }
         _ => (BTreeMap::new(), None),
     };
@@ -339,6 +340,7 @@ fn upsert_identity(
         extracted_age: d.extracted_age,
         rejection_reason: d.rejection_reason.clone(),
         country: data.get("nationality").cloned().or_else(|| s.country.clone()),
+        pii_fields: if sealed.is_empty() { Vec::new() } else { pii.keys().cloned().collect() },
         pii: sealed,
         blind: blind_set,
     };

@@ -68,8 +68,22 @@ impl IdentityState {
     }
 }
 
-/// Sealed field values keyed by field name (base64 of nonce || ciphertext).
+/// An identity's sealed personal data, as events carry it and the view keeps it: the entry
+/// [`ALL_FIELDS_SEALED`] holds every field sealed together (base64 of nonce || ciphertext of the JSON map
+/// of field names to values). Maps written before it hold one sealed entry per field, keyed by the field's
+/// name; `store::subject_keys::open_pii` opens either, and an event holding the one entry replaces the
+/// view's map instead of merging into it.
 pub type SealedFields = BTreeMap<String, String>;
+
+/// The key under which a [`SealedFields`] map holds all of an identity's fields sealed as one value (no
+/// field is called this). One seal per identity instead of one per field: opening or sealing a field is
+/// two ChaCha20 blocks and a key derivation whatever its length, so ten fields cost ten times one.
+pub const ALL_FIELDS_SEALED: &str = "*";
+
+/// Whether a sealed map holds all the fields sealed together (and so replaces what the view holds).
+pub fn seals_all_fields(pii: &SealedFields) -> bool {
+    pii.contains_key(ALL_FIELDS_SEALED)
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Created {
@@ -80,6 +94,10 @@ pub struct Created {
     pub tags: Vec<String>,
     pub monitoring_enabled: bool,
     pub pii: SealedFields,
+    /// Names of the fields sealed in `pii` (never their values), for the audit log. Empty in events whose
+    /// `pii` has one entry per field, whose keys name them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pii_fields: Vec<String>,
     /// The identity's blind-index digests, sealed under its data key so the log cannot link people.
     pub blind: Option<String>,
 }
@@ -148,8 +166,14 @@ pub struct Verified {
     pub extracted_age: Option<i64>,
     pub rejection_reason: Option<String>,
     pub country: Option<String>,
+    /// All the identity's fields after this session's were merged in, sealed together; one sealed entry per
+    /// field the session brought in older events.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pii: SealedFields,
+    /// Names of the fields this session brought (never their values), for the audit log. Empty in events
+    /// whose `pii` has one entry per field, whose keys name them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pii_fields: Vec<String>,
     pub blind: Option<String>,
 }
 
@@ -297,7 +321,7 @@ impl IdentityEvent {
     pub fn fields(&self) -> Vec<String> {
         match self {
             IdentityEvent::Created(e) => {
-                let mut f: Vec<String> = e.pii.keys().cloned().collect();
+                let mut f = field_names(&e.pii, &e.pii_fields);
                 if e.external_ref.is_some() {
                     f.push("external_ref".into());
                 }
@@ -311,7 +335,7 @@ impl IdentityEvent {
             }
             IdentityEvent::Updated(e) => e.changed.clone(),
             IdentityEvent::Verified(e) => {
-                let mut f: Vec<String> = e.pii.keys().cloned().collect();
+                let mut f = field_names(&e.pii, &e.pii_fields);
                 f.extend(["status".to_string(), "latest_session_id".to_string()]);
                 f
             }
@@ -328,6 +352,16 @@ impl IdentityEvent {
             IdentityEvent::Screened(_) => vec!["screening_status".into()],
             IdentityEvent::MonitoredListsSet(_) => vec!["monitored_lists".into()],
         }
+    }
+}
+
+/// The names of the fields an event's sealed map carries: listed beside it when they are sealed together,
+/// the map's own keys when each is sealed on its own.
+fn field_names(pii: &SealedFields, listed: &[String]) -> Vec<String> {
+    if seals_all_fields(pii) {
+        listed.to_vec()
+    } else {
+        pii.keys().cloned().collect()
     }
 }
 

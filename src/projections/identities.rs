@@ -5,7 +5,7 @@
 
 use super::blind_memo::IndexKeys;
 use crate::crypto::Keyring;
-use crate::domain::identity::{IdentityEvent, SealedFields};
+use crate::domain::identity::{seals_all_fields, IdentityEvent, SealedFields};
 use crate::error::{AppError, AppResult};
 use crate::store::events::StoredEvent;
 use crate::store::Exec;
@@ -71,10 +71,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 ],
             )?;
             if !e.pii.is_empty() {
-                let current: String = conn.row("SELECT pii FROM identities WHERE id = ?1", [id], |r| r.get(0))?;
-                let mut pii: SealedFields = serde_json::from_str(&current).unwrap_or_default();
-                pii.extend(e.pii.clone());
-                conn.exec("UPDATE identities SET pii = ?1 WHERE id = ?2", params![serde_json::to_string(&pii)?, id])?;
+                write_pii(conn, id, &e.pii, &[])?;
             }
             if e.blind.is_some() {
                 write_blind(conn, keyring, event, e.blind.as_deref())?;
@@ -93,13 +90,7 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
                 conn.exec(&format!("UPDATE identities SET {column} = ?1 WHERE id = ?2"), params![text, id])?;
             }
             if !e.pii.is_empty() || !e.pii_cleared.is_empty() {
-                let current: String = conn.row("SELECT pii FROM identities WHERE id = ?1", [id], |r| r.get(0))?;
-                let mut pii: SealedFields = serde_json::from_str(&current).unwrap_or_default();
-                for field in &e.pii_cleared {
-                    pii.remove(field);
-                }
-                pii.extend(e.pii.clone());
-                conn.exec("UPDATE identities SET pii = ?1 WHERE id = ?2", params![serde_json::to_string(&pii)?, id])?;
+                write_pii(conn, id, &e.pii, &e.pii_cleared)?;
             }
             if e.blind.is_some() {
                 write_blind(conn, keyring, event, e.blind.as_deref())?;
@@ -210,6 +201,25 @@ pub fn apply(conn: &Connection, keyring: &Keyring, event: &StoredEvent) -> AppRe
         )?;
     }
     super::audit(conn, event, id, decoded.action(), &decoded.fields())
+}
+
+/// The view's sealed map after an event's: all the fields sealed together replace whatever the view held
+/// (they are the identity's whole set); one sealed entry per field, as events before it carry them, merges
+/// into the view's entries after dropping the cleared ones.
+fn write_pii(conn: &Connection, id: &str, sealed: &SealedFields, cleared: &[String]) -> AppResult<()> {
+    let pii = if seals_all_fields(sealed) {
+        sealed.clone()
+    } else {
+        let current: String = conn.row("SELECT pii FROM identities WHERE id = ?1", [id], |r| r.get(0))?;
+        let mut pii: SealedFields = serde_json::from_str(&current).unwrap_or_default();
+        for field in cleared {
+            pii.remove(field);
+        }
+        pii.extend(sealed.clone());
+        pii
+    };
+    conn.exec("UPDATE identities SET pii = ?1 WHERE id = ?2", params![serde_json::to_string(&pii)?, id])?;
+    Ok(())
 }
 
 fn write_tags(conn: &Connection, id: &str, tags: &[String]) -> AppResult<()> {

@@ -6,6 +6,7 @@
 use super::read::Reads;
 use crate::crypto::{blind, DataKey, Keyring};
 use crate::domain::custom_list::{self as list_dom, Lookup, Norm};
+use crate::domain::identity::ALL_FIELDS_SEALED;
 use crate::error::{AppError, AppResult};
 use base64::Engine;
 use rusqlite::OptionalExtension;
@@ -49,7 +50,9 @@ pub fn open_file<C: Reads + ?Sized>(
     Ok(sealed.map(|sealed| key.open_image(subject_id, kind, blob_id, &sealed)).transpose()?)
 }
 
-/// Opens every sealed PII field of one identity (used by updates, exports and rendering).
+/// Opens every sealed PII field of one identity (used by updates, exports and rendering): all of them at
+/// once from the entry that seals them together (`domain::identity::ALL_FIELDS_SEALED`), or each from its
+/// own entry in maps written before it.
 pub fn open_pii(key: &DataKey, identity_id: &str, sealed_json: &str) -> AppResult<BTreeMap<String, String>> {
     let SealedEntries(sealed) = serde_json::from_str(sealed_json)?;
     let mut out = BTreeMap::new();
@@ -59,7 +62,12 @@ pub fn open_pii(key: &DataKey, identity_id: &str, sealed_json: &str) -> AppResul
         B64.decode_vec(b64.as_bytes(), &mut bytes)
             .map_err(|_| AppError::Internal("sealed field is not base64".into()))?;
         let opened = key.open(identity_id, &field, &bytes)?;
-        out.insert(field.into_owned(), opened);
+        if field == ALL_FIELDS_SEALED {
+            let fields: BTreeMap<String, String> = serde_json::from_str(&opened)?;
+            out.extend(fields);
+        } else {
+            out.insert(field.into_owned(), opened);
+        }
     }
     Ok(out)
 }
@@ -148,6 +156,29 @@ mod tests {
             .into();
         assert_eq!(opened, expected);
         assert!(open_pii(&key, "idn_a", "{}").unwrap().is_empty());
+    }
+
+    #[test]
+    fn open_pii_opens_all_fields_sealed_together_and_each_sealed_alone() {
+        let (key, _) = Keyring::new(&MasterKey::from_bytes([3u8; 32])).new_data_key("idn_a");
+        let fields: BTreeMap<String, String> =
+            [("first_name", "Zoë"), ("email", "zoe@example.com")].map(|(f, v)| (f.into(), v.into())).into();
+        let together = key.seal("idn_a", ALL_FIELDS_SEALED, &serde_json::to_string(&fields).unwrap());
+        let stored = serde_json::to_string(&BTreeMap::from([(ALL_FIELDS_SEALED, B64.encode(&together))])).unwrap();
+        assert_eq!(open_pii(&key, "idn_a", &stored).unwrap(), fields);
+        assert!(open_pii(&key, "idn_b", &stored).is_err(), "bound to its identity");
+
+        // A field sealed alone does not open as the whole set, nor the set as one field.
+        let alone = sealed_map(&key, "idn_a", &[("first_name", "Zoë")]);
+        assert!(open_pii(&key, "idn_a", &alone.replace("first_name", ALL_FIELDS_SEALED)).is_err());
+        assert!(
+            open_pii(&key, "idn_a", &stored.replace(&format!("\"{ALL_FIELDS_SEALED}\""), "\"first_name\"")).is_err()
+        );
+
+        // What opens as the set must be a map of names to text.
+        let not_a_map = key.seal("idn_a", ALL_FIELDS_SEALED, "[\"Zoë\"]");
+        let stored = serde_json::to_string(&BTreeMap::from([(ALL_FIELDS_SEALED, B64.encode(&not_a_map))])).unwrap();
+        assert!(open_pii(&key, "idn_a", &stored).is_err());
     }
 
     #[test]

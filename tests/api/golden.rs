@@ -1,7 +1,8 @@
-//! The generator of fixtures/events/golden-aggregates-v1.jsonl: drives a real app with the fixture master
-//! key through the HTTP API so that every aggregate writes its events, then dumps the log (and the wrapped
-//! data keys it needs) with the view values tests/golden_events.rs compares after replay. Ignored: run it
-//! only to regenerate (`cargo test --test api -- --ignored golden::generate`). All names are synthetic.
+//! The generator of the golden all-aggregates streams in fixtures/events/ (the newest is [`NEWEST_STREAM`]):
+//! drives a real app with the fixture master key through the HTTP API so that every aggregate writes its
+//! events, then dumps the log (and the wrapped data keys it needs) with the view values
+//! tests/golden_events.rs compares after replay. Ignored: run it only to write a new stream
+//! (`cargo test --test api -- --ignored golden::generate`). All names are synthetic.
 
 use crate::helpers::{spawn_app_with, TestApp};
 use serde_json::{json, Map, Value};
@@ -202,8 +203,12 @@ async fn drive(app: &TestApp) {
     ok(app, "POST", &format!("/sessions/{}/tags", id(&open)), &sk, Some(json!({"tags": ["golden"]}))).await;
 }
 
+/// The file `generate` writes (with `.jsonl` and `.expected.json`): the newest golden stream. Older ones
+/// stay as they were written; a change to what the log holds gets a new name here.
+pub const NEWEST_STREAM: &str = "golden-aggregates-sealed-together";
+
 #[actix_web::test]
-#[ignore = "regenerates fixtures/events/golden-aggregates-v1.jsonl"]
+#[ignore = "writes fixtures/events/ NEWEST_STREAM .jsonl and .expected.json"]
 async fn generate() {
     let app = spawn_app_with(|c| {
         c.master_key_hex = Some(FIXTURE_KEY.into());
@@ -219,7 +224,8 @@ async fn generate() {
     let mut stmt = conn
         .prepare(
             "SELECT seq, event_id, stream_id, stream_seq, event_type, event_version, payload, recorded_at, actor,
-                    environment, request_id, prev_hash, hash FROM events ORDER BY seq",
+                    environment, request_id, prev_hash, hash, request_method, request_path, ip_address
+             FROM events ORDER BY seq",
         )
         .unwrap();
     let mut rows = stmt.query([]).unwrap();
@@ -233,6 +239,12 @@ async fn generate() {
             "actor": r.get::<_, String>(8).unwrap(), "environment": r.get::<_, String>(9).unwrap(),
             "request_id": r.get::<_, Option<String>>(10).unwrap(),
             "prev_hash": hex::encode(r.get::<_, Vec<u8>>(11).unwrap()), "hash": hex::encode(r.get::<_, Vec<u8>>(12).unwrap()),
+            // The text the chain hashed (a typed event's fields are not in key order, so the parsed payload
+            // above would not serialise back to it) and the request the event came from, which it hashed too.
+            "payload_text": payload,
+            "request_method": r.get::<_, Option<String>>(13).unwrap(),
+            "request_path": r.get::<_, Option<String>>(14).unwrap(),
+            "ip_address": r.get::<_, Option<String>>(15).unwrap(),
         });
         out.push_str(&row.to_string());
         out.push('\n');
@@ -257,9 +269,9 @@ async fn generate() {
         expected.insert(sql.to_string(), json!(v));
     }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/events");
-    std::fs::write(format!("{dir}/golden-aggregates-v1.jsonl"), out).unwrap();
+    std::fs::write(format!("{dir}/{NEWEST_STREAM}.jsonl"), out).unwrap();
     std::fs::write(
-        format!("{dir}/golden-aggregates-v1.expected.json"),
+        format!("{dir}/{NEWEST_STREAM}.expected.json"),
         serde_json::to_string_pretty(&Value::Object(expected)).unwrap() + "\n",
     )
     .unwrap();

@@ -64,7 +64,12 @@ pub fn open_pii(key: &DataKey, identity_id: &str, sealed_json: &str) -> AppResul
         let opened = key.open(identity_id, &field, &bytes)?;
         if field == ALL_FIELDS_SEALED {
             let fields: BTreeMap<String, String> = serde_json::from_str(&opened)?;
-            out.extend(fields);
+            // The set is normally the map's only entry: take it whole instead of inserting it entry by entry.
+            if out.is_empty() {
+                out = fields;
+            } else {
+                out.extend(fields);
+            }
         } else {
             out.insert(field.into_owned(), opened);
         }

@@ -6,6 +6,7 @@ use idv::domain::identity::IdentityEvent;
 use idv::store::{self, Durability, ReadPool};
 use rusqlite::params;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 fn load(conn: &rusqlite::Connection) -> Vec<Value> {
     load_file(conn, "golden-v1.jsonl")
@@ -41,6 +42,20 @@ fn load_file(conn: &rusqlite::Connection, name: &str) -> Vec<Value> {
         }
     }
     rows
+}
+
+/// The sealed field map an identity's view row holds (its names are the map's keys).
+fn stored_pii(conn: &rusqlite::Connection, external_ref: &str) -> BTreeMap<String, String> {
+    let text: String =
+        conn.query_row("SELECT pii FROM identities WHERE external_ref = ?1", [external_ref], |r| r.get(0)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The identity as `GET /identities/{external_ref}` answers it in the sandbox, read through a fresh pool.
+fn identity(path: &std::path::Path, ring: &Keyring, external_ref: &str) -> Value {
+    let pool = ReadPool::open(path, 1, 1).unwrap();
+    let read = pool.get().unwrap();
+    serde_json::to_value(idv::queries::identities::get(&read, ring, "sandbox", external_ref).unwrap()).unwrap()
 }
 
 #[test]
@@ -176,23 +191,16 @@ fn all_aggregates_stream_verifies_decodes_typed_and_replays(stem: &str, sealed_t
             });
         assert_eq!(got.as_deref(), want.as_str(), "{sql}");
     }
-    let stored: String =
-        conn.query_row("SELECT pii FROM identities WHERE external_ref = 'golden-agg-a'", [], |r| r.get(0)).unwrap();
-    let stored: std::collections::BTreeMap<String, String> = serde_json::from_str(&stored).unwrap();
+    let stored = stored_pii(&conn, "golden-agg-a");
     let together = stored.keys().eq([idv::domain::identity::ALL_FIELDS_SEALED].iter());
     assert_eq!(together, sealed_together, "{stem}: {stored:?}");
-    {
-        let pool = ReadPool::open(&path, 1, 1).unwrap();
-        let read = pool.get().unwrap();
-        let a = serde_json::to_value(idv::queries::identities::get(&read, &ring, "sandbox", "golden-agg-a").unwrap())
-            .unwrap();
-        let opened = &a["extracted_data"];
-        assert_eq!(
-            (&opened["first_name"], &opened["last_name"], &opened["city"]),
-            (&json!("Testa"), &json!("Synthetic"), &json!("Nowhere")),
-            "{stem}: {a}"
-        );
-    }
+    let a = identity(&path, &ring, "golden-agg-a");
+    let opened = &a["extracted_data"];
+    assert_eq!(
+        (&opened["first_name"], &opened["last_name"], &opened["city"]),
+        (&json!("Testa"), &json!("Synthetic"), &json!("Nowhere")),
+        "{stem}: {a}"
+    );
     let scratch = dir.path().join("scratch.db");
     assert_eq!(store::replay::check(&path, &scratch, &ring).unwrap(), events.len() as i64);
 }
@@ -281,10 +289,8 @@ fn an_update_seals_all_fields_together_over_a_map_sealed_field_by_field() {
         let conn = store::open_writer(&path, Durability::Normal).unwrap();
         load(&conn);
         store::replay::rebuild_in_place(&conn, &ring).unwrap();
-        let stored: String =
-            conn.query_row("SELECT pii FROM identities WHERE external_ref = 'golden-a'", [], |r| r.get(0)).unwrap();
-        let before: std::collections::BTreeMap<String, String> = serde_json::from_str(&stored).unwrap();
-        assert!(before.contains_key("first_name") && before.contains_key("city"), "sealed field by field: {stored}");
+        let before = stored_pii(&conn, "golden-a");
+        assert!(before.contains_key("first_name") && before.contains_key("city"), "sealed field by field: {before:?}");
     }
     let mut config = idv::config::Config::new(dir.path().to_path_buf());
     config.master_key_hex = Some("42".repeat(32));
@@ -305,16 +311,9 @@ fn an_update_seals_all_fields_together_over_a_map_sealed_field_by_field() {
     });
 
     let conn = store::open_writer(&path, Durability::Normal).unwrap();
-    let stored: String =
-        conn.query_row("SELECT pii FROM identities WHERE external_ref = 'golden-a'", [], |r| r.get(0)).unwrap();
-    let after: std::collections::BTreeMap<String, String> = serde_json::from_str(&stored).unwrap();
-    assert_eq!(after.keys().collect::<Vec<_>>(), [idv::domain::identity::ALL_FIELDS_SEALED], "{stored}");
-    let read_a = || {
-        let pool = ReadPool::open(&path, 1, 1).unwrap();
-        let read = pool.get().unwrap();
-        serde_json::to_value(idv::queries::identities::get(&read, &ring, "sandbox", "golden-a").unwrap()).unwrap()
-    };
-    let a = read_a();
+    let after = stored_pii(&conn, "golden-a");
+    assert_eq!(after.keys().collect::<Vec<_>>(), [idv::domain::identity::ALL_FIELDS_SEALED], "{after:?}");
+    let a = identity(&path, &ring, "golden-a");
     assert_eq!(a["extracted_data"]["first_name"], "Ada");
     assert_eq!(a["extracted_data"]["email"], "ada@example.org");
     assert!(a["extracted_data"].get("city").is_none(), "{a}");
@@ -328,5 +327,5 @@ fn an_update_seals_all_fields_together_over_a_map_sealed_field_by_field() {
     assert!(audit.contains("email") && audit.contains("city") && !audit.contains('*'), "{audit}");
 
     store::replay::rebuild_in_place(&conn, &ring).unwrap();
-    assert_eq!(read_a(), a, "the replayed view opens to the same identity");
+    assert_eq!(identity(&path, &ring, "golden-a"), a, "the replayed view opens to the same identity");
 }

@@ -320,15 +320,16 @@ fn upsert_identity(
             (state, Some(key))
         }
     };
-    let (sealed, blind_set) = match &key {
+    let (sealed, pii_fields, blind_set) = match &key {
         Some(k) if !pii.is_empty() => {
             let sealed_now: String =
                 w.conn.row("SELECT pii FROM identities WHERE id = ?1", [&state.id], |r| r.get(0))?;
             let mut full = super::identities::open_pii(k, &state.id, &sealed_now)?;
             full.extend(pii.clone());
-            (seal_fields(k, &state.id, &full)?, Some(sealed_blind_set(w.keyring, k, &s.environment, &state.id, &full)?))
+            let blind = sealed_blind_set(w.keyring, k, &s.environment, &state.id, &full)?;
+            (seal_fields(k, &state.id, &full)?, pii.keys().cloned().collect(), Some(blind))
         }
-        _ => (BTreeMap::new(), None),
+        _ => (BTreeMap::new(), Vec::new(), None),
     };
     let verified = idom::Verified {
         session_id: s.id.clone(),
@@ -340,7 +341,7 @@ fn upsert_identity(
         extracted_age: d.extracted_age,
         rejection_reason: d.rejection_reason.clone(),
         country: data.get("nationality").cloned().or_else(|| s.country.clone()),
-        pii_fields: if sealed.is_empty() { Vec::new() } else { pii.keys().cloned().collect() },
+        pii_fields,
         pii: sealed,
         blind: blind_set,
     };

@@ -76,8 +76,9 @@ impl IdentityState {
 pub type SealedFields = BTreeMap<String, String>;
 
 /// The key under which a [`SealedFields`] map holds all of an identity's fields sealed as one value (no
-/// field is called this). One seal per identity instead of one per field: opening or sealing a field is
-/// two ChaCha20 blocks and a key derivation whatever its length, so ten fields cost ten times one.
+/// field is called this). One seal per identity instead of one per field: opening or sealing a value of up
+/// to 64 bytes is a key derivation and two ChaCha20 blocks whatever its length, so ten short fields sealed
+/// apart cost ten times what they cost together.
 pub const ALL_FIELDS_SEALED: &str = "*";
 
 /// Whether a sealed map holds all the fields sealed together (and so replaces what the view holds).

@@ -374,6 +374,44 @@ async fn tags_are_added_removed_and_set() {
 // API-only live flow: upload, submit, offline checks, result, identity
 // ---------------------------------------------------------------------------------------------------------------
 
+/// A session for an identity that already holds fields it does not bring: the decision re-seals the whole
+/// set, so the identity keeps its own fields beside the session's, and its audit row names only the
+/// session's fields.
+#[actix_web::test]
+async fn a_decision_keeps_the_identitys_other_fields_beside_the_sessions() {
+    let app = spawn_app().await;
+    let key = app.live_key.clone();
+    let r = app
+        .send(
+            "POST",
+            "/identities",
+            Some(&key),
+            &[],
+            Some(&json!({"external_ref": "kept_fields_1", "email": "kept@example.org", "city": "Keswick"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let identity_id = r.body["id"].as_str().expect("id").to_string();
+    let id = live_submitted(&app, "kept_fields_1", "Ottoline", "Kept", "1979-04-02", 7, None).await;
+    let done = wait_for(&app, &key, &id, &["completed", "under_review", "failed"]).await;
+    assert_eq!(done["identity_id"], identity_id.as_str(), "{done}");
+
+    let identity = get_with(&app, &key, "/identities/kept_fields_1").await.body;
+    let data = &identity["extracted_data"];
+    assert_eq!((&data["first_name"], &data["last_name"]), (&json!("Ottoline"), &json!("Kept")), "{identity}");
+    assert_eq!((&data["email"], &data["city"]), (&json!("kept@example.org"), &json!("Keswick")), "{identity}");
+
+    let audit = get_with(&app, &key, &format!("/identities/{identity_id}/audit-log")).await.body;
+    // The verification's row is the identity's update that names the session.
+    let verified = audit["data"].as_array().expect("data").iter().find(|e| {
+        e["action"] == "identity.updated"
+            && e["metadata"]["fields"].as_array().is_some_and(|f| f.contains(&json!("latest_session_id")))
+    });
+    let fields = verified.map(|e| e["metadata"]["fields"].clone()).unwrap_or_default();
+    assert!(fields.as_array().is_some_and(|f| f.contains(&json!("first_name"))), "{audit}");
+    assert!(!fields.to_string().contains("email") && !fields.to_string().contains('*'), "{fields}");
+}
+
 #[actix_web::test]
 async fn the_api_only_live_flow_approves_and_creates_the_identity() {
     let app = spawn_app().await;

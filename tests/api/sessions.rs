@@ -381,15 +381,8 @@ async fn tags_are_added_removed_and_set() {
 async fn a_decision_keeps_the_identitys_other_fields_beside_the_sessions() {
     let app = spawn_app().await;
     let key = app.live_key.clone();
-    let r = app
-        .send(
-            "POST",
-            "/identities",
-            Some(&key),
-            &[],
-            Some(&json!({"external_ref": "kept_fields_1", "email": "kept@example.org", "city": "Keswick"})),
-        )
-        .await;
+    let body = json!({"external_ref": "kept_fields_1", "email": "kept@example.org", "city": "Keswick"});
+    let r = post_with(&app, &key, "/identities", body).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let identity_id = r.body["id"].as_str().expect("id").to_string();
     let id = live_submitted(&app, "kept_fields_1", "Ottoline", "Kept", "1979-04-02", 7, None).await;
